@@ -1,0 +1,234 @@
+/**
+ * What the sync engine needs from any ESP, and nothing vendor-specific. This file is the only thing
+ * `src/sync/` imports from `connectors/`. Each vendor folder implements `Connector` in its `index.ts`.
+ *
+ * Field names inside this interface are the ESP's own names (the mapping in segsync.yaml turns local
+ * fields into them); values are segsync's neutral `FieldValue`s, and each connector converts them to
+ * its vendor's wire format (HubSpot midnight-UTC dates, Mailchimp string booleans, …).
+ */
+import type { SegsyncError } from '../src/errors';
+import type { ConsentStatus, EspName, FieldValue } from '../src/model/types';
+
+export type { EspName } from '../src/model/types';
+
+/** The neutral types a mapped field can have; each connector maps them to its vendor's types. */
+export const FIELD_TYPES = ['string', 'number', 'boolean', 'date', 'datetime', 'enum', 'list'] as const;
+export type FieldType = (typeof FIELD_TYPES)[number];
+
+/** A field the sync needs on the ESP. `ensureSchema` creates it when missing. */
+export interface FieldSpec {
+  /** The ESP's field name (HubSpot property name, Mailchimp merge tag, Klaviyo property key). */
+  name: string;
+  /** A human label for ESPs that show one. */
+  label?: string;
+  type: FieldType;
+  /** Allowed values of an `enum` field. */
+  options?: string[];
+}
+
+export interface SchemaReport {
+  /** Fields that were created now. */
+  created: string[];
+  /** Fields that existed with a compatible type. */
+  existing: string[];
+  /** Fields whose definition was changed (e.g. tag options added). */
+  updated: string[];
+  /** Fields that exist with an incompatible type or could not be created: named, with what to do. */
+  problems: { field: string; message: string; hint?: string }[];
+}
+
+/** A rate window: at most `limit` calls in any `windowMs`. */
+export interface RateWindow {
+  limit: number;
+  windowMs: number;
+  /** `rolling` (sliding log) or `fixed` (aligned to multiples of windowMs, as Klaviyo counts). */
+  kind?: 'rolling' | 'fixed';
+}
+
+/**
+ * What a connector declares about its vendor's limits. The shared limiter (`ratelimit.ts`) is built
+ * from it; the sync engine's batcher reads `maxBatch`.
+ */
+export interface EspLimits {
+  /** Largest number of contacts in one call, per operation. */
+  maxBatch: {
+    /** Property writes (create/update/upsert). */
+    upsert: number;
+    /** Tag adds/removes for one tag or one list. */
+    tags: number;
+    /** Erase requests per call (1 where the vendor has no batch deletion). */
+    erase: number;
+  };
+  /** Named rate windows, e.g. `{ burst: {limit: 100, windowMs: 10_000}, daily: {...} }`. */
+  windows: Record<string, RateWindow>;
+  /** Which windows each kind of call draws from, e.g. `{ default: ['burst','daily'], search: ['search','daily'] }`. */
+  buckets: Record<string, string[]>;
+  /** Most calls in flight at once for the account. */
+  maxConcurrency: number;
+}
+
+/** How the sync engine names a contact to a connector. At least one of `email` and `externalId`. */
+export interface ContactRef {
+  /** Normalised email. */
+  email: string;
+  /** The contact's id on this ESP, when known. */
+  externalId?: string;
+  /** segsync's local id, echoed back in results so they can be matched without lookups. */
+  contactId?: number;
+}
+
+/** One contact's pending change for one ESP: what to set, clear, tag and untag. */
+export interface ContactChange {
+  ref: ContactRef;
+  /** ESP field name → new value. */
+  set: Record<string, FieldValue>;
+  /** ESP field names to clear. */
+  clear: string[];
+  /** Owned tags to add. */
+  addTags: string[];
+  /** Owned tags to remove. */
+  removeTags: string[];
+  /**
+   * The tags last seen on the ESP (owned or not), when known, so a connector whose tags are one
+   * full-value property can write `(remoteTags ∪ add) ∖ remove` without reading first.
+   */
+  remoteTags?: string[];
+  /** segsync's consent for the contact: decides the status a new ESP record gets (never a resubscribe). */
+  localConsent?: ConsentStatus;
+  /** The ESP's consent for the contact as last seen, when known. */
+  remoteConsent?: ConsentStatus;
+}
+
+/** What happened to one contact of a pushed batch. */
+export type ChangeResult =
+  | {
+      ref: ContactRef;
+      status: 'ok';
+      /** The ESP's id for the contact (new contacts get one). */
+      externalId?: string;
+      /** True when the ESP created the contact. */
+      created?: boolean;
+      /** The ESP's modification time after the write, if it said. */
+      modifiedAt?: number;
+    }
+  | {
+      ref: ContactRef;
+      /** Worth trying again: rate limit, 5xx, timeout. */
+      status: 'retry';
+      error: SegsyncError;
+      retryAfterMs?: number;
+    }
+  | {
+      ref: ContactRef;
+      /** Will not succeed as it is (validation, compliance state, unknown field): dead-letter with the reason. */
+      status: 'failed';
+      error: SegsyncError;
+    };
+
+/** An opaque, JSON-serialisable position in an ESP's change listing, stored between pulls. */
+export type Cursor = string;
+
+/** A contact as an ESP reports it. */
+export interface RemoteContact {
+  externalId: string;
+  /** Normalised email, when the ESP has one. */
+  email?: string;
+  /** ESP field name → value, converted to neutral values. Only the fields the connector was asked for. */
+  fields: Record<string, FieldValue>;
+  /** The contact's full tag set on the ESP (owned and not), when the ESP reports tags. */
+  tags?: string[];
+  consent?: ConsentStatus;
+  /** The ESP's last modification time, epoch ms. */
+  modifiedAt: number;
+  /** The contact was deleted or archived on the ESP. */
+  deleted?: boolean;
+}
+
+export interface RemotePage {
+  contacts: RemoteContact[];
+  /** Where to resume after this page; store it only once the page is applied. */
+  next: Cursor;
+}
+
+/** What a pull asks for. */
+export interface PullRequest {
+  /** Where the last pull stopped; `undefined` for a first, full scan. */
+  cursor: Cursor | undefined;
+  /** Upper bound fixed at the start of the pull, so paging does not chase its own tail. */
+  until: Date;
+  /** ESP field names to return in `fields`. */
+  fields: string[];
+}
+
+/** An engagement event an ESP reports (opens, clicks, orders …). */
+export interface RemoteEvent {
+  /** The ESP's id for the event: the idempotency id. */
+  eventId: string;
+  email?: string;
+  externalId?: string;
+  name: string;
+  /** Epoch ms. */
+  time: number;
+  properties: Record<string, FieldValue>;
+}
+
+export interface EventPage {
+  events: RemoteEvent[];
+  next: Cursor;
+}
+
+/** An HTTP request as the daemon received it, before any parsing: signatures are over raw bytes. */
+export interface RawRequest {
+  method: string;
+  /** The full public URL the ESP called (scheme, host, path and query), as signed. */
+  url: string;
+  /** Lower-cased header names. */
+  headers: Record<string, string | undefined>;
+  rawBody: Buffer;
+  /** Epoch ms when it arrived (for timestamp windows). */
+  receivedAt: number;
+}
+
+/** A change to one contact an ESP announced by webhook. Fields are partial: only what changed. */
+export interface RemoteChange {
+  /** The vendor's event id, for deduplication. */
+  eventId: string;
+  ref: { externalId?: string; email?: string };
+  kind: 'created' | 'updated' | 'deleted' | 'merged' | 'erased' | 'email-changed';
+  fields: Record<string, FieldValue>;
+  tags?: string[];
+  consent?: ConsentStatus;
+  /** For `merged`: the ids that are gone. For `email-changed`: the old email. */
+  previous?: { externalIds?: string[]; email?: string };
+  /** When it happened on the ESP, epoch ms. */
+  occurredAt: number;
+  /** The ESP says this change was made through the API by segsync's own integration. */
+  fromSelf?: boolean;
+}
+
+export interface WebhookResult {
+  /** Answer the ESP expects (e.g. Mailchimp's validation GET wants 200 with an empty body). */
+  reply?: { status: number; body?: string };
+  changes: RemoteChange[];
+  events: RemoteEvent[];
+}
+
+/** The one interface every ESP connector implements. */
+export interface Connector {
+  readonly esp: EspName;
+  readonly limits: EspLimits;
+  /** Creates what is missing: custom fields and the tag options or lists tags need. Never deletes. */
+  ensureSchema(fields: FieldSpec[], tags: string[]): Promise<SchemaReport>;
+  /** Incremental, resumable listing of changed contacts, oldest first. */
+  pull(request: PullRequest): AsyncIterable<RemotePage>;
+  /** Applies one batch (at most `limits.maxBatch.upsert`); one result per input, in input order. */
+  push(batch: ContactChange[]): Promise<ChangeResult[]>;
+  /** GDPR/CCPA deletion through the vendor's deletion API (not an archive). */
+  erase(contact: ContactRef): Promise<ChangeResult>;
+  /** Verifies (throws `WebhookError` when it fails) and parses one webhook delivery. */
+  webhook(request: RawRequest): WebhookResult;
+  /** Engagement events since a cursor, where the vendor offers them. */
+  pullEvents?(cursor: Cursor | undefined, until: Date): AsyncIterable<EventPage>;
+  /** Releases sockets and timers. */
+  close(): Promise<void>;
+}

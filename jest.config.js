@@ -1,0 +1,13 @@
+/** Jest runs TypeScript through @swc/jest (no type-check: `tsc --noEmit` does that in `npm test`). */
+const esmOnly = ['@marcbachmann/cel-js', '@faker-js/faker', '@bufbuild/cel-spec'];
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: {
+    '^.+\\.(t|j|mj)s$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
+  },
+  transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
+  moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+  testTimeout: 30000,
+};

@@ -1,0 +1,4 @@
+export * from './schema';
+export * from './load';
+export { YamlSource } from './locate';
+export type { ConfigPath } from './locate';

@@ -1,0 +1,184 @@
+/**
+ * The shape of segsync.yaml. Every object is strict (an unknown key is an error, not silently
+ * ignored), and every secret is a `${ENV_VAR}` reference resolved from the environment.
+ */
+import { z } from 'zod';
+import { ESP_NAMES } from '../model/types';
+
+/** `${NAME}`: a reference to an environment variable. */
+export const ENV_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
+
+/** A secret: only an environment reference is accepted (checked with a located error in load.ts). */
+const secret = z.string().min(1);
+const url = z.url({ message: 'must be a URL such as http://127.0.0.1:4101' });
+
+const tagMapping = z
+  .object({
+    /** Where tags live on the ESP when it has no native tags: a multi-checkbox or list property. */
+    property: z.string().min(1).optional(),
+    /** Also mirror each tag as a static list (HubSpot MANUAL list, Klaviyo list). */
+    lists: z.boolean().default(false),
+  })
+  .strict();
+
+const hubspot = z
+  .object({
+    enabled: z.boolean().default(true),
+    accessToken: secret,
+    /** Signs webhooks (the app's client secret). */
+    clientSecret: secret.optional(),
+    baseUrl: url.optional(),
+    /** Plan tier: sets the 10-second limit (free/starter 100, professional/enterprise 190). */
+    tier: z.enum(['free', 'starter', 'professional', 'enterprise']).default('free'),
+    /** Override the tier's limits (e.g. an API capacity pack). */
+    requestsPer10s: z.number().int().positive().optional(),
+    dailyLimit: z.number().int().positive().optional(),
+    searchPerSecond: z.number().int().positive().default(4),
+    tags: tagMapping.default({ property: 'segsync_tags', lists: false }),
+  })
+  .strict();
+
+const mailchimp = z
+  .object({
+    enabled: z.boolean().default(true),
+    apiKey: secret,
+    /** The audience (list) id. */
+    listId: z.string().min(1),
+    baseUrl: url.optional(),
+    /** Secret token expected in the webhook URL. */
+    webhookSecret: secret.optional(),
+    /** Simultaneous connections (Mailchimp allows 10 per key). */
+    maxConnections: z.number().int().min(1).max(10).default(8),
+  })
+  .strict();
+
+const klaviyo = z
+  .object({
+    enabled: z.boolean().default(true),
+    apiKey: secret,
+    baseUrl: url.optional(),
+    webhookSecret: secret.optional(),
+    tags: tagMapping.default({ property: 'segsync_tags', lists: false }),
+  })
+  .strict();
+
+export const connectorsSchema = z
+  .object({ hubspot: hubspot.optional(), mailchimp: mailchimp.optional(), klaviyo: klaviyo.optional() })
+  .strict();
+
+export const FIELD_TYPE_NAMES = ['string', 'number', 'boolean', 'date', 'datetime', 'enum', 'list'] as const;
+
+const ownerSchema = z.enum(['local', ...ESP_NAMES]);
+
+const fieldSchema = z
+  .object({
+    type: z.enum(FIELD_TYPE_NAMES),
+    options: z.array(z.string()).optional(),
+    label: z.string().optional(),
+    /** Who wins a conflict (and breaks ties under `latest`). */
+    owner: ownerSchema.default('local'),
+    /** `owner`: empty fields are filled, otherwise the owner wins; `latest`: newest change wins. */
+    conflict: z.enum(['owner', 'latest']).default('owner'),
+  })
+  .strict();
+
+const directionSchema = z.enum(['in', 'out', 'both']);
+
+const mappingEntry = z
+  .object({
+    /** The local field (a key of `fields`). */
+    local: z.string().min(1),
+    /** The ESP's field name. */
+    remote: z.string().min(1),
+    direction: directionSchema.default('both'),
+  })
+  .strict();
+
+export const mappingsSchema = z
+  .object({
+    hubspot: z.array(mappingEntry).optional(),
+    mailchimp: z.array(mappingEntry).optional(),
+    klaviyo: z.array(mappingEntry).optional(),
+  })
+  .strict();
+
+const pushTarget = z
+  .object({
+    esp: z.enum(ESP_NAMES),
+    /** Push the segment as a tag (default) or as a property holding its value. */
+    as: z.enum(['tag', 'property']).default('tag'),
+    /** Tag or property name on the ESP; defaults to the segment name. */
+    name: z.string().min(1).optional(),
+  })
+  .strict();
+
+const segmentSchema = z
+  .object({
+    description: z.string().optional(),
+    /** The rule text (see docs/rules.md). */
+    rule: z.string().min(1),
+    /** `flag`: member or not; `value`: the rule's value (a stage, a score, an RFM code). */
+    type: z.enum(['flag', 'value']).default('flag'),
+    push: z.array(pushTarget).default([]),
+  })
+  .strict();
+
+const tagsSchema = z
+  .object({
+    /** Tags segsync owns and may remove: these names, and any tag starting with the prefix. */
+    owned: z
+      .object({ prefix: z.string().optional(), names: z.array(z.string()).default([]) })
+      .strict()
+      .default({ names: [] }),
+  })
+  .strict();
+
+const templatesSchema = z
+  .object({
+    dir: z.string().default('templates'),
+    scenarios: z.string().optional(),
+  })
+  .strict();
+
+const storeSchema = z
+  .object({
+    path: z.string().min(1).default('.segsync/segsync.db'),
+  })
+  .strict();
+
+const daemonSchema = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8787),
+    /** Bearer token for /v1/track and /v1/identify. */
+    trackToken: secret.optional(),
+    /** Public base URL the ESPs call for webhooks (signatures cover it). */
+    publicUrl: url.optional(),
+    pullIntervalSeconds: z.number().positive().default(60),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    version: z.literal(1),
+    store: storeSchema.default({ path: '.segsync/segsync.db' }),
+    connectors: connectorsSchema.default({}),
+    fields: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'field names are letters, digits and _'), fieldSchema).default({}),
+    mappings: mappingsSchema.default({}),
+    tags: tagsSchema.default({ owned: { names: [] } }),
+    segments: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'segment names are letters, digits and _'), segmentSchema).default({}),
+    templates: templatesSchema.default({ dir: 'templates' }),
+    daemon: daemonSchema.default({ host: '127.0.0.1', port: 8787, pullIntervalSeconds: 60 }),
+  })
+  .strict();
+
+export type SegsyncConfig = z.infer<typeof configSchema>;
+export type FieldConfig = z.infer<typeof fieldSchema>;
+export type MappingConfig = z.infer<typeof mappingEntry>;
+export type SegmentConfig = z.infer<typeof segmentSchema>;
+export type HubspotConfig = z.infer<typeof hubspot>;
+export type MailchimpConfig = z.infer<typeof mailchimp>;
+export type KlaviyoConfig = z.infer<typeof klaviyo>;
+
+/** Keys whose values are secrets: literal values are refused, only `${ENV}` references. */
+export const SECRET_KEYS = new Set(['accessToken', 'clientSecret', 'apiKey', 'webhookSecret', 'trackToken']);

@@ -1,0 +1,168 @@
+/**
+ * The one error hierarchy of segsync. Every error carries a stable `code`, a message that says what is
+ * wrong, and a `hint` that says what to do. Whether to retry follows from the class, never from text.
+ */
+
+/** Where in a file an error was found (1-based line and column). */
+export interface SourceLocation {
+  file: string;
+  line?: number;
+  column?: number;
+}
+
+/** Formats a location as `file:line:col`, leaving out what is unknown. */
+export function formatLocation(loc: SourceLocation): string {
+  let s = loc.file;
+  if (loc.line !== undefined) s += `:${loc.line}`;
+  if (loc.line !== undefined && loc.column !== undefined) s += `:${loc.column}`;
+  return s;
+}
+
+export interface SegsyncErrorOptions {
+  hint?: string;
+  cause?: unknown;
+  location?: SourceLocation;
+}
+
+/** Base class: a typed error with a code and a hint for the user. */
+export class SegsyncError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly location: SourceLocation | undefined;
+  /** True when trying the same operation again later may succeed. */
+  readonly retryable: boolean = false;
+
+  constructor(code: string, message: string, options: SegsyncErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = options.hint;
+    this.location = options.location;
+  }
+
+  /** The message as a user should read it: location, message, then the hint. */
+  describe(): string {
+    const where = this.location ? `${formatLocation(this.location)}: ` : '';
+    const hint = this.hint ? `\n  hint: ${this.hint}` : '';
+    return `${where}${this.message}${hint}`;
+  }
+}
+
+/** segsync.yaml (or another config file) is invalid. */
+export class ConfigError extends SegsyncError {
+  constructor(message: string, options: SegsyncErrorOptions = {}) {
+    super('E_CONFIG', message, options);
+  }
+}
+
+/** A command was called with bad arguments or options (exit code 2). */
+export class UsageError extends SegsyncError {
+  constructor(message: string, options: SegsyncErrorOptions = {}) {
+    super('E_USAGE', message, options);
+  }
+}
+
+/** One input record (a line of an import file, a webhook body, an API payload) is invalid. */
+export class ValidationError extends SegsyncError {
+  constructor(message: string, options: SegsyncErrorOptions = {}) {
+    super('E_VALIDATION', message, options);
+  }
+}
+
+/** The local store failed or is in a state segsync cannot use. */
+export class StoreError extends SegsyncError {
+  constructor(message: string, options: SegsyncErrorOptions = {}) {
+    super('E_STORE', message, options);
+  }
+}
+
+/** A segment rule does not parse or type-check. */
+export class RuleError extends SegsyncError {
+  constructor(message: string, options: SegsyncErrorOptions = {}) {
+    super('E_RULE', message, options);
+  }
+}
+
+/** A template does not parse or render. */
+export class TemplateError extends SegsyncError {
+  constructor(message: string, options: SegsyncErrorOptions = {}) {
+    super('E_TEMPLATE', message, options);
+  }
+}
+
+/** A webhook failed verification (signature, secret, timestamp) or could not be parsed. */
+export class WebhookError extends SegsyncError {
+  constructor(message: string, options: SegsyncErrorOptions = {}) {
+    super('E_WEBHOOK', message, options);
+  }
+}
+
+export interface EspErrorOptions extends SegsyncErrorOptions {
+  esp: string;
+  status?: number;
+  vendorCode?: string;
+}
+
+/** An ESP answered with an error that will not go away by retrying (validation, consent, not found). */
+export class EspPermanentError extends SegsyncError {
+  readonly esp: string;
+  readonly status: number | undefined;
+  readonly vendorCode: string | undefined;
+  constructor(message: string, options: EspErrorOptions) {
+    super('E_ESP_PERMANENT', message, options);
+    this.esp = options.esp;
+    this.status = options.status;
+    this.vendorCode = options.vendorCode;
+  }
+}
+
+/** An ESP or the network failed in a way that may pass (5xx, timeout, connection reset). */
+export class EspTransientError extends SegsyncError {
+  override readonly retryable = true;
+  readonly esp: string;
+  readonly status: number | undefined;
+  /** When the ESP said to come back, if it did. */
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options: EspErrorOptions & { retryAfterMs?: number }) {
+    super('E_ESP_TRANSIENT', message, options);
+    this.esp = options.esp;
+    this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** An ESP rate limit was hit; `retryAfterMs` says when to come back. */
+export class EspRateLimitError extends SegsyncError {
+  override readonly retryable = true;
+  readonly esp: string;
+  readonly retryAfterMs: number;
+  /** A daily (or other long) budget is spent: wait for the reset instead of retrying soon. */
+  readonly budgetExhausted: boolean;
+  constructor(message: string, options: EspErrorOptions & { retryAfterMs: number; budgetExhausted?: boolean }) {
+    super('E_ESP_RATE_LIMIT', message, options);
+    this.esp = options.esp;
+    this.retryAfterMs = options.retryAfterMs;
+    this.budgetExhausted = options.budgetExhausted ?? false;
+  }
+}
+
+/** Credentials are missing or rejected by the ESP. */
+export class EspAuthError extends SegsyncError {
+  readonly esp: string;
+  constructor(message: string, options: EspErrorOptions) {
+    super('E_ESP_AUTH', message, options);
+    this.esp = options.esp;
+  }
+}
+
+/** True for errors where trying again later can succeed. */
+export function isRetryable(err: unknown): boolean {
+  return err instanceof SegsyncError && err.retryable;
+}
+
+/** Turns anything thrown into a one-paragraph message for the user. */
+export function describeError(err: unknown): string {
+  if (err instanceof SegsyncError) return err.describe();
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,69 @@
+/** Time as segsync sees it. Injected everywhere so a 24-hour rule or a 10-second rate window can be
+ * tested in milliseconds. */
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number;
+  /** Resolves after `ms` milliseconds of this clock's time. */
+  sleep(ms: number): Promise<void>;
+}
+
+/** The wall clock. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+};
+
+interface Sleeper {
+  at: number;
+  resolve: () => void;
+}
+
+/** A clock that moves only when told to: `advance(ms)` wakes every sleeper whose time has come. */
+export class ManualClock implements Clock {
+  private current: number;
+  private sleepers: Sleeper[] = [];
+
+  constructor(start: number | Date = Date.UTC(2026, 0, 1)) {
+    this.current = typeof start === 'number' ? start : start.getTime();
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  sleep(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => this.sleepers.push({ at: this.current + ms, resolve }));
+  }
+
+  /** Moves time forward, waking sleepers in time order and letting their continuations run. */
+  async advance(ms: number): Promise<void> {
+    const target = this.current + ms;
+    for (;;) {
+      this.sleepers.sort((a, b) => a.at - b.at);
+      const next = this.sleepers[0];
+      if (!next || next.at > target) break;
+      this.sleepers.shift();
+      this.current = next.at;
+      next.resolve();
+      await flushMicrotasks();
+    }
+    this.current = target;
+    await flushMicrotasks();
+  }
+
+  /** Sets the time (forward only) and wakes due sleepers. */
+  async set(time: number | Date): Promise<void> {
+    const t = typeof time === 'number' ? time : time.getTime();
+    await this.advance(Math.max(0, t - this.current));
+  }
+
+  /** How many sleepers are waiting (for tests that step until work is done). */
+  get pending(): number {
+    return this.sleepers.length;
+  }
+}
+
+async function flushMicrotasks(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}

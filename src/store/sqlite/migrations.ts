@@ -1,0 +1,128 @@
+/**
+ * Versioned schema migrations. The file's `PRAGMA user_version` records the last one applied; each
+ * runs once, in its own transaction, in order. Never edit a shipped migration: add the next one.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE contacts (
+  id INTEGER PRIMARY KEY,
+  email TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  consent_status TEXT,
+  consent_updated_at INTEGER,
+  consent_source TEXT
+);
+
+CREATE TABLE external_ids (
+  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  esp TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  PRIMARY KEY (contact_id, esp),
+  UNIQUE (esp, external_id)
+) WITHOUT ROWID;
+
+CREATE TABLE properties (
+  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  PRIMARY KEY (contact_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE tags (
+  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  tag TEXT NOT NULL,
+  added_at INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  PRIMARY KEY (contact_id, tag)
+) WITHOUT ROWID;
+
+CREATE TABLE event_names (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE
+);
+
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  event_id TEXT NOT NULL UNIQUE,
+  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  name_id INTEGER NOT NULL REFERENCES event_names(id),
+  time INTEGER NOT NULL,
+  properties TEXT NOT NULL,
+  source TEXT NOT NULL
+);
+CREATE INDEX events_by_contact ON events (contact_id, time);
+
+CREATE TABLE segment_state (
+  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  segment TEXT NOT NULL,
+  value TEXT NOT NULL,
+  since INTEGER NOT NULL,
+  PRIMARY KEY (contact_id, segment)
+) WITHOUT ROWID;
+
+CREATE TABLE wakeups (
+  contact_id INTEGER PRIMARY KEY REFERENCES contacts(id) ON DELETE CASCADE,
+  next_change_at INTEGER NOT NULL
+);
+CREATE INDEX wakeups_by_time ON wakeups (next_change_at);
+
+CREATE TABLE sync_state (
+  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  esp TEXT NOT NULL,
+  key TEXT NOT NULL,
+  remote_value TEXT,
+  pushed_value TEXT,
+  remote_modified_at INTEGER,
+  PRIMARY KEY (contact_id, esp, key)
+) WITHOUT ROWID;
+
+CREATE TABLE sync_cursors (
+  esp TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  cursor TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (esp, kind)
+) WITHOUT ROWID;
+
+CREATE TABLE decisions (
+  id INTEGER PRIMARY KEY,
+  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  field TEXT NOT NULL,
+  winner TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  detail TEXT
+);
+CREATE INDEX decisions_by_contact ON decisions (contact_id, field, at);
+
+CREATE TABLE outbox (
+  id INTEGER PRIMARY KEY,
+  esp TEXT NOT NULL,
+  contact_id INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  op TEXT NOT NULL,
+  value TEXT,
+  version INTEGER NOT NULL DEFAULT 1,
+  created_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error TEXT,
+  dead INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (esp, contact_id, key)
+);
+CREATE INDEX outbox_due ON outbox (esp, dead, next_attempt_at);
+`,
+  },
+];

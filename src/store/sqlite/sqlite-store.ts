@@ -1,0 +1,535 @@
+/**
+ * The default store: one embedded SQLite file through better-sqlite3, in WAL mode (readers never
+ * block the writer), with versioned migrations.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
+import { StoreError, ValidationError } from '../../errors';
+import { deriveEventId, normaliseEmail, requireEmail } from '../../model/identity';
+import type {
+  Consent,
+  ConsentStatus,
+  Contact,
+  EspName,
+  FieldValue,
+  IncomingContact,
+  IncomingEvent,
+  PropertyValue,
+  SegsyncEvent,
+} from '../../model/types';
+import type {
+  AppendOutcome,
+  Decision,
+  OutboxInput,
+  OutboxItem,
+  SegmentState,
+  Store,
+  StoreCounts,
+  SyncFieldState,
+  UpsertOutcome,
+} from '../store';
+import { MIGRATIONS } from './migrations';
+import type { Migration } from './migrations';
+
+export interface SqliteStoreOptions {
+  /** File path, or ':memory:'. */
+  path: string;
+  /** Open without writing (a second process reading while the daemon writes). */
+  readonly?: boolean;
+  /** Clock for timestamps the store sets itself. */
+  now?: () => number;
+  /** Migrations to apply (tests pass a prefix of the list to simulate an older file). */
+  migrations?: Migration[];
+}
+
+type Row = Record<string, unknown>;
+
+const json = (v: FieldValue | undefined): string | null => (v === undefined ? null : JSON.stringify(v));
+const unjson = (s: unknown): FieldValue | undefined => (typeof s === 'string' ? (JSON.parse(s) as FieldValue) : undefined);
+
+/** The default Store on SQLite. */
+export class SqliteStore implements Store {
+  readonly db: Db;
+  private readonly now: () => number;
+  private readonly stmts = new Map<string, Statement>();
+  private readonly eventNameIds = new Map<string, number>();
+
+  constructor(options: SqliteStoreOptions) {
+    this.now = options.now ?? Date.now;
+    if (options.path !== ':memory:' && !options.readonly) mkdirSync(dirname(options.path), { recursive: true });
+    try {
+      this.db = new Database(options.path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    } catch (err) {
+      throw new StoreError(`cannot open the store at ${options.path}: ${(err as Error).message}`, {
+        hint: options.readonly ? 'run a command that writes (e.g. `segsync import`) first to create it' : 'check the path and its permissions',
+        cause: err,
+      });
+    }
+    if (!options.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+    }
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('cache_size = -65536');
+    if (!options.readonly) this.migrate(options.migrations ?? MIGRATIONS);
+  }
+
+  /** Schema version of the open file. */
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  private migrate(migrations: Migration[]): void {
+    const current = this.schemaVersion;
+    const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+    if (current > latest) {
+      throw new StoreError(`the store file has schema version ${current}, newer than this segsync knows (${latest})`, {
+        hint: 'upgrade segsync, or point store.path at another file',
+      });
+    }
+    for (const m of migrations) {
+      if (m.version <= current) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db.pragma(`user_version = ${m.version}`);
+      })();
+    }
+  }
+
+  private stmt(sql: string): Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  // Contacts
+
+  upsertContacts(contacts: IncomingContact[]): UpsertOutcome[] {
+    return this.transaction(() => contacts.map((c) => this.upsertOne(c)));
+  }
+
+  private upsertOne(c: IncomingContact): UpsertOutcome {
+    const email = requireEmail(c.email);
+    const at = c.time ?? this.now();
+    let created = false;
+    let row = this.stmt('SELECT id FROM contacts WHERE email = ?').get(email) as { id: number } | undefined;
+    if (!row) {
+      const info = this.stmt('INSERT INTO contacts (email, created_at, updated_at) VALUES (?, ?, ?)').run(email, at, at);
+      row = { id: Number(info.lastInsertRowid) };
+      created = true;
+    }
+    const contactId = row.id;
+    const changed: string[] = [];
+    for (const [name, value] of Object.entries(c.properties)) {
+      if (this.writeProperty(contactId, name, { value, updatedAt: at, source: c.source })) changed.push(name);
+    }
+    if (c.tags?.length) this.updateTags(contactId, c.tags, [], c.source, at);
+    if (c.consent) this.setConsent(contactId, { status: c.consent, updatedAt: at, source: c.source });
+    for (const [esp, id] of Object.entries(c.externalIds ?? {})) {
+      if (id) this.setExternalId(contactId, esp as EspName, id);
+    }
+    if (changed.length) this.touch(contactId, at);
+    return { contactId, created, changed };
+  }
+
+  private writeProperty(contactId: number, name: string, v: PropertyValue): boolean {
+    const value = JSON.stringify(v.value);
+    const prev = this.stmt('SELECT value FROM properties WHERE contact_id = ? AND name = ?').get(contactId, name) as { value: string } | undefined;
+    if (prev?.value === value) return false;
+    this.stmt(
+      `INSERT INTO properties (contact_id, name, value, updated_at, source) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (contact_id, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, source = excluded.source`,
+    ).run(contactId, name, value, v.updatedAt, v.source);
+    return true;
+  }
+
+  private touch(contactId: number, at: number): void {
+    this.stmt('UPDATE contacts SET updated_at = MAX(updated_at, ?) WHERE id = ?').run(at, contactId);
+  }
+
+  getContact(id: number): Contact | undefined {
+    const row = this.stmt('SELECT * FROM contacts WHERE id = ?').get(id) as Row | undefined;
+    return row ? this.hydrate(row) : undefined;
+  }
+
+  findContactByEmail(email: string): Contact | undefined {
+    const row = this.stmt('SELECT * FROM contacts WHERE email = ?').get(normaliseEmail(email)) as Row | undefined;
+    return row ? this.hydrate(row) : undefined;
+  }
+
+  findContactByExternalId(esp: EspName, externalId: string): Contact | undefined {
+    const row = this.stmt(
+      'SELECT c.* FROM contacts c JOIN external_ids x ON x.contact_id = c.id WHERE x.esp = ? AND x.external_id = ?',
+    ).get(esp, externalId) as Row | undefined;
+    return row ? this.hydrate(row) : undefined;
+  }
+
+  private hydrate(row: Row): Contact {
+    const id = row.id as number;
+    const properties: Contact['properties'] = {};
+    for (const p of this.stmt('SELECT name, value, updated_at, source FROM properties WHERE contact_id = ?').all(id) as Row[]) {
+      properties[p.name as string] = { value: unjson(p.value) ?? null, updatedAt: p.updated_at as number, source: p.source as PropertyValue['source'] };
+    }
+    const tags = new Set((this.stmt('SELECT tag FROM tags WHERE contact_id = ?').all(id) as Row[]).map((t) => t.tag as string));
+    const externalIds: Contact['externalIds'] = {};
+    for (const x of this.stmt('SELECT esp, external_id FROM external_ids WHERE contact_id = ?').all(id) as Row[]) {
+      externalIds[x.esp as EspName] = x.external_id as string;
+    }
+    const consent: Consent | undefined = row.consent_status
+      ? { status: row.consent_status as ConsentStatus, updatedAt: row.consent_updated_at as number, source: row.consent_source as Consent['source'] }
+      : undefined;
+    return { id, email: row.email as string, externalIds, properties, tags, consent, createdAt: row.created_at as number, updatedAt: row.updated_at as number };
+  }
+
+  resolveEmails(emails: string[]): Map<string, number> {
+    const out = new Map<string, number>();
+    const find = this.stmt('SELECT id FROM contacts WHERE email = ?');
+    const insert = this.stmt('INSERT INTO contacts (email, created_at, updated_at) VALUES (?, ?, ?)');
+    this.transaction(() => {
+      const at = this.now();
+      for (const e of emails) {
+        if (out.has(e)) continue;
+        const row = find.get(e) as { id: number } | undefined;
+        out.set(e, row ? row.id : Number(insert.run(e, at, at).lastInsertRowid));
+      }
+    });
+    return out;
+  }
+
+  setExternalId(contactId: number, esp: EspName, externalId: string | undefined): void {
+    if (externalId === undefined) {
+      this.stmt('DELETE FROM external_ids WHERE contact_id = ? AND esp = ?').run(contactId, esp);
+      return;
+    }
+    const owner = this.stmt('SELECT contact_id FROM external_ids WHERE esp = ? AND external_id = ?').get(esp, externalId) as { contact_id: number } | undefined;
+    if (owner && owner.contact_id !== contactId) {
+      throw new StoreError(`${esp} id ${externalId} already belongs to contact ${owner.contact_id}, not ${contactId}`, {
+        hint: 'the ESP merged or re-used a record; resolve the duplicate contacts first',
+      });
+    }
+    this.stmt(
+      `INSERT INTO external_ids (contact_id, esp, external_id) VALUES (?, ?, ?)
+       ON CONFLICT (contact_id, esp) DO UPDATE SET external_id = excluded.external_id`,
+    ).run(contactId, esp, externalId);
+  }
+
+  setProperty(contactId: number, name: string, value: PropertyValue): void {
+    if (this.writeProperty(contactId, name, value)) this.touch(contactId, value.updatedAt);
+  }
+
+  updateTags(contactId: number, add: string[], remove: string[], source: PropertyValue['source'], at: number): { added: string[]; removed: string[] } {
+    const added: string[] = [];
+    const removed: string[] = [];
+    const ins = this.stmt('INSERT OR IGNORE INTO tags (contact_id, tag, added_at, source) VALUES (?, ?, ?, ?)');
+    const del = this.stmt('DELETE FROM tags WHERE contact_id = ? AND tag = ?');
+    this.transaction(() => {
+      for (const t of add) if (ins.run(contactId, t, at, source).changes) added.push(t);
+      for (const t of remove) if (del.run(contactId, t).changes) removed.push(t);
+      if (added.length || removed.length) this.touch(contactId, at);
+    });
+    return { added, removed };
+  }
+
+  setConsent(contactId: number, consent: Consent): void {
+    this.stmt('UPDATE contacts SET consent_status = ?, consent_updated_at = ?, consent_source = ?, updated_at = MAX(updated_at, ?) WHERE id = ?').run(
+      consent.status,
+      consent.updatedAt,
+      consent.source,
+      consent.updatedAt,
+      contactId,
+    );
+  }
+
+  changeEmail(contactId: number, email: string): void {
+    const normal = requireEmail(email);
+    const taken = this.stmt('SELECT id FROM contacts WHERE email = ?').get(normal) as { id: number } | undefined;
+    if (taken && taken.id !== contactId) {
+      throw new StoreError(`cannot change contact ${contactId}'s email to ${normal}: contact ${taken.id} has it`, {
+        hint: 'two local contacts now share an address; merge them before syncing',
+      });
+    }
+    this.stmt('UPDATE contacts SET email = ?, updated_at = ? WHERE id = ?').run(normal, this.now(), contactId);
+  }
+
+  eraseContact(contactId: number): void {
+    this.transaction(() => {
+      this.stmt('DELETE FROM events WHERE contact_id = ?').run(contactId);
+      this.stmt('DELETE FROM contacts WHERE id = ?').run(contactId);
+    });
+  }
+
+  contactIds(afterId: number, limit: number): number[] {
+    return (this.stmt('SELECT id FROM contacts WHERE id > ? ORDER BY id LIMIT ?').pluck().all(afterId, limit) as number[]);
+  }
+
+  // Events
+
+  private eventNameId(name: string): number {
+    let id = this.eventNameIds.get(name);
+    if (id !== undefined) return id;
+    const row = this.stmt('SELECT id FROM event_names WHERE name = ?').get(name) as { id: number } | undefined;
+    id = row ? row.id : Number(this.stmt('INSERT INTO event_names (name) VALUES (?)').run(name).lastInsertRowid);
+    this.eventNameIds.set(name, id);
+    return id;
+  }
+
+  appendEvents(events: IncomingEvent[]): AppendOutcome {
+    const insert = this.stmt(
+      'INSERT INTO events (event_id, contact_id, name_id, time, properties, source) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING',
+    );
+    const findContact = this.stmt('SELECT id FROM contacts WHERE email = ?');
+    const createContact = this.stmt('INSERT INTO contacts (email, created_at, updated_at) VALUES (?, ?, ?)');
+    return this.transaction(() => {
+      let inserted = 0;
+      let duplicates = 0;
+      let contactsCreated = 0;
+      const touched = new Set<number>();
+      const ids = new Map<string, number>();
+      const at = this.now();
+      for (const e of events) {
+        if (!e.name) throw new ValidationError('event without a name', { hint: 'every event needs "name" (e.g. "Placed Order")' });
+        if (!Number.isFinite(e.time)) throw new ValidationError(`event "${e.name}" has no valid time`, { hint: 'give "time" as ISO 8601 or epoch milliseconds' });
+        const email = normaliseEmail(e.email);
+        let contactId = ids.get(email);
+        if (contactId === undefined) {
+          const row = findContact.get(email) as { id: number } | undefined;
+          if (row) contactId = row.id;
+          else {
+            contactId = Number(createContact.run(requireEmail(email), at, at).lastInsertRowid);
+            contactsCreated++;
+          }
+          ids.set(email, contactId);
+        }
+        const eventId = e.eventId ?? deriveEventId(email, e.name, e.time, e.properties);
+        const r = insert.run(eventId, contactId, this.eventNameId(e.name), e.time, JSON.stringify(e.properties), e.source);
+        if (r.changes) {
+          inserted++;
+          touched.add(contactId);
+        } else duplicates++;
+      }
+      return { inserted, duplicates, contactsCreated, touched: [...touched] };
+    });
+  }
+
+  private eventNameById(): Map<number, string> {
+    const m = new Map<number, string>();
+    for (const r of this.stmt('SELECT id, name FROM event_names').all() as Row[]) m.set(r.id as number, r.name as string);
+    return m;
+  }
+
+  eventsOf(contactId: number): SegsyncEvent[] {
+    const names = this.eventNameById();
+    return (this.stmt('SELECT * FROM events WHERE contact_id = ? ORDER BY time, id').all(contactId) as Row[]).map((r) => toEvent(r, names));
+  }
+
+  *iterateEvents(): IterableIterator<SegsyncEvent> {
+    const names = this.eventNameById();
+    // A separate statement: an iterating statement cannot be reused while it is open.
+    const s = this.db.prepare('SELECT * FROM events ORDER BY contact_id, time, id');
+    for (const r of s.iterate() as IterableIterator<Row>) yield toEvent(r, names);
+  }
+
+  eventNames(): { name: string; count: number }[] {
+    return this.stmt(
+      'SELECT n.name AS name, COUNT(e.id) AS count FROM event_names n LEFT JOIN events e ON e.name_id = n.id GROUP BY n.id ORDER BY count DESC',
+    ).all() as { name: string; count: number }[];
+  }
+
+  // Segments
+
+  getSegmentStates(contactId: number): SegmentState[] {
+    return (this.stmt('SELECT * FROM segment_state WHERE contact_id = ?').all(contactId) as Row[]).map((r) => ({
+      contactId,
+      segment: r.segment as string,
+      value: unjson(r.value) ?? null,
+      since: r.since as number,
+    }));
+  }
+
+  saveEvaluation(contactId: number, states: SegmentState[], nextChangeAt: number | undefined): void {
+    const get = this.stmt('SELECT value FROM segment_state WHERE contact_id = ? AND segment = ?');
+    const put = this.stmt(
+      `INSERT INTO segment_state (contact_id, segment, value, since) VALUES (?, ?, ?, ?)
+       ON CONFLICT (contact_id, segment) DO UPDATE SET value = excluded.value, since = excluded.since`,
+    );
+    this.transaction(() => {
+      for (const s of states) {
+        const value = JSON.stringify(s.value);
+        const prev = get.get(contactId, s.segment) as { value: string } | undefined;
+        if (prev?.value !== value) put.run(contactId, s.segment, value, s.since);
+      }
+      if (nextChangeAt === undefined) this.stmt('DELETE FROM wakeups WHERE contact_id = ?').run(contactId);
+      else {
+        this.stmt(
+          'INSERT INTO wakeups (contact_id, next_change_at) VALUES (?, ?) ON CONFLICT (contact_id) DO UPDATE SET next_change_at = excluded.next_change_at',
+        ).run(contactId, nextChangeAt);
+      }
+    });
+  }
+
+  dueWakeups(now: number, limit: number): number[] {
+    return this.stmt('SELECT contact_id FROM wakeups WHERE next_change_at <= ? ORDER BY next_change_at LIMIT ?').pluck().all(now, limit) as number[];
+  }
+
+  // Sync state
+
+  getSyncState(contactId: number, esp: EspName): SyncFieldState[] {
+    return (this.stmt('SELECT * FROM sync_state WHERE contact_id = ? AND esp = ?').all(contactId, esp) as Row[]).map((r) => ({
+      contactId,
+      esp,
+      key: r.key as string,
+      remoteValue: unjson(r.remote_value),
+      pushedValue: unjson(r.pushed_value),
+      remoteModifiedAt: (r.remote_modified_at as number | null) ?? undefined,
+    }));
+  }
+
+  putSyncState(rows: SyncFieldState[]): void {
+    const put = this.stmt(
+      `INSERT INTO sync_state (contact_id, esp, key, remote_value, pushed_value, remote_modified_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (contact_id, esp, key) DO UPDATE SET remote_value = excluded.remote_value,
+         pushed_value = excluded.pushed_value, remote_modified_at = excluded.remote_modified_at`,
+    );
+    this.transaction(() => {
+      for (const r of rows) put.run(r.contactId, r.esp, r.key, json(r.remoteValue), json(r.pushedValue), r.remoteModifiedAt ?? null);
+    });
+  }
+
+  getCursor(esp: EspName, kind: string): string | undefined {
+    return (this.stmt('SELECT cursor FROM sync_cursors WHERE esp = ? AND kind = ?').pluck().get(esp, kind) as string | undefined) ?? undefined;
+  }
+
+  setCursor(esp: EspName, kind: string, cursor: string): void {
+    this.stmt(
+      `INSERT INTO sync_cursors (esp, kind, cursor, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (esp, kind) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`,
+    ).run(esp, kind, cursor, this.now());
+  }
+
+  recordDecision(d: Decision): void {
+    this.stmt('INSERT INTO decisions (contact_id, field, winner, reason, at, detail) VALUES (?, ?, ?, ?, ?, ?)').run(
+      d.contactId,
+      d.field,
+      d.winner,
+      d.reason,
+      d.at,
+      d.detail ? JSON.stringify(d.detail) : null,
+    );
+  }
+
+  decisionsFor(contactId: number, field?: string): Decision[] {
+    const rows = (field === undefined
+      ? this.stmt('SELECT * FROM decisions WHERE contact_id = ? ORDER BY at, id').all(contactId)
+      : this.stmt('SELECT * FROM decisions WHERE contact_id = ? AND field = ? ORDER BY at, id').all(contactId, field)) as Row[];
+    return rows.map((r) => ({
+      contactId,
+      field: r.field as string,
+      winner: r.winner as string,
+      reason: r.reason as string,
+      at: r.at as number,
+      ...(r.detail ? { detail: JSON.parse(r.detail as string) as Record<string, FieldValue> } : {}),
+    }));
+  }
+
+  // Outbox
+
+  enqueue(ops: OutboxInput[], now: number): void {
+    const put = this.stmt(
+      `INSERT INTO outbox (esp, contact_id, key, op, value, version, created_at, attempts, next_attempt_at, dead)
+       VALUES (?, ?, ?, ?, ?, 1, ?, 0, ?, 0)
+       ON CONFLICT (esp, contact_id, key) DO UPDATE SET op = excluded.op, value = excluded.value,
+         version = outbox.version + 1, attempts = 0, next_attempt_at = excluded.next_attempt_at, dead = 0, last_error = NULL`,
+    );
+    this.transaction(() => {
+      for (const o of ops) put.run(o.esp, o.contactId, o.key, o.op, json(o.value), now, now);
+    });
+  }
+
+  dueOutbox(esp: EspName, now: number, limit: number): OutboxItem[] {
+    return (this.stmt('SELECT * FROM outbox WHERE esp = ? AND dead = 0 AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?').all(esp, now, limit) as Row[]).map(toOutbox);
+  }
+
+  completeOutbox(done: { id: number; version: number }[]): void {
+    const del = this.stmt('DELETE FROM outbox WHERE id = ? AND version = ?');
+    this.transaction(() => {
+      for (const d of done) del.run(d.id, d.version);
+    });
+  }
+
+  failOutbox(id: number, error: string, nextAttemptAt: number, dead: boolean): void {
+    this.stmt('UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, dead = ? WHERE id = ?').run(error, nextAttemptAt, dead ? 1 : 0, id);
+  }
+
+  reviveDead(esp: EspName | undefined, now: number): number {
+    const r = esp === undefined
+      ? this.stmt('UPDATE outbox SET dead = 0, attempts = 0, next_attempt_at = ? WHERE dead = 1').run(now)
+      : this.stmt('UPDATE outbox SET dead = 0, attempts = 0, next_attempt_at = ? WHERE dead = 1 AND esp = ?').run(now, esp);
+    return r.changes;
+  }
+
+  deadOutbox(esp: EspName | undefined, limit: number): OutboxItem[] {
+    const rows = esp === undefined
+      ? this.stmt('SELECT * FROM outbox WHERE dead = 1 ORDER BY id LIMIT ?').all(limit)
+      : this.stmt('SELECT * FROM outbox WHERE dead = 1 AND esp = ? ORDER BY id LIMIT ?').all(esp, limit);
+    return (rows as Row[]).map(toOutbox);
+  }
+
+  counts(): StoreCounts {
+    const contacts = this.stmt('SELECT COUNT(*) FROM contacts').pluck().get() as number;
+    const events = this.stmt('SELECT COUNT(*) FROM events').pluck().get() as number;
+    const segments = this.stmt(
+      "SELECT segment, SUM(CASE WHEN value NOT IN ('false', 'null') THEN 1 ELSE 0 END) AS members FROM segment_state GROUP BY segment ORDER BY segment",
+    ).all() as { segment: string; members: number }[];
+    const outbox = this.stmt(
+      'SELECT esp, SUM(CASE WHEN dead = 0 THEN 1 ELSE 0 END) AS pending, SUM(dead) AS dead FROM outbox GROUP BY esp ORDER BY esp',
+    ).all() as StoreCounts['outbox'];
+    return { contacts, events, segments, outbox };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function toEvent(r: Row, names: Map<number, string>): SegsyncEvent {
+  return {
+    eventId: r.event_id as string,
+    contactId: r.contact_id as number,
+    name: names.get(r.name_id as number) ?? '?',
+    time: r.time as number,
+    properties: JSON.parse(r.properties as string) as SegsyncEvent['properties'],
+    source: r.source as SegsyncEvent['source'],
+  };
+}
+
+function toOutbox(r: Row): OutboxItem {
+  return {
+    id: r.id as number,
+    esp: r.esp as EspName,
+    contactId: r.contact_id as number,
+    key: r.key as string,
+    op: r.op as OutboxItem['op'],
+    value: unjson(r.value),
+    version: r.version as number,
+    attempts: r.attempts as number,
+    nextAttemptAt: r.next_attempt_at as number,
+    lastError: (r.last_error as string | null) ?? undefined,
+    dead: r.dead === 1,
+    createdAt: r.created_at as number,
+  };
+}
+
+/** Opens the default store at a path. */
+export function openStore(path: string, options: Omit<SqliteStoreOptions, 'path'> = {}): SqliteStore {
+  return new SqliteStore({ path, ...options });
+}

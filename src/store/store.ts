@@ -1,0 +1,170 @@
+/**
+ * The local store: the hub every ESP syncs through. The interface is synchronous because the default
+ * store is embedded SQLite (better-sqlite3 answers in microseconds, and a synchronous transaction
+ * cannot interleave with other work); a networked store would sit behind an async facade.
+ */
+import type {
+  Consent,
+  Contact,
+  EspName,
+  FieldValue,
+  IncomingContact,
+  IncomingEvent,
+  PropertyValue,
+  SegsyncEvent,
+} from '../model/types';
+
+/** What merging one incoming contact did. */
+export interface UpsertOutcome {
+  contactId: number;
+  created: boolean;
+  /** Property names whose value changed. */
+  changed: string[];
+}
+
+/** What appending a batch of events did. */
+export interface AppendOutcome {
+  inserted: number;
+  /** Events whose idempotency id was already stored: dropped. */
+  duplicates: number;
+  /** Contacts created because an event named an unknown email. */
+  contactsCreated: number;
+  /** Contacts that received at least one new event (for incremental re-evaluation). */
+  touched: number[];
+}
+
+/** A stored segment answer for one contact. */
+export interface SegmentState {
+  contactId: number;
+  segment: string;
+  /** The rule's value: true/false for flags, the stage/score/code for value segments. */
+  value: FieldValue;
+  /** Epoch ms since when it has had this value. */
+  since: number;
+}
+
+/** A per-contact, per-ESP, per-key record of what the ESP holds and what segsync last sent. */
+export interface SyncFieldState {
+  contactId: number;
+  esp: EspName;
+  /** A mapped ESP field name, or a reserved key such as `@tags`. */
+  key: string;
+  remoteValue: FieldValue | undefined;
+  pushedValue: FieldValue | undefined;
+  /** The ESP's modification time of the value, epoch ms. */
+  remoteModifiedAt: number | undefined;
+}
+
+export type OutboxOp = 'set' | 'clear' | 'addTag' | 'removeTag' | 'erase';
+
+/** An operation to enqueue. Operations on the same (esp, contact, key) coalesce: the last one wins. */
+export interface OutboxInput {
+  esp: EspName;
+  contactId: number;
+  /** Field name, `tag:<name>`, or `@erase`. */
+  key: string;
+  op: OutboxOp;
+  value?: FieldValue;
+}
+
+/** A pending outbox operation. */
+export interface OutboxItem extends Required<Omit<OutboxInput, 'value'>> {
+  id: number;
+  value: FieldValue | undefined;
+  /** Bumped on every coalesce, so completing a claimed version never deletes a newer one. */
+  version: number;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | undefined;
+  dead: boolean;
+  createdAt: number;
+}
+
+/** A conflict decision, kept so `explain` can say why a value won. */
+export interface Decision {
+  contactId: number;
+  field: string;
+  /** Who won: local or an ESP name. */
+  winner: string;
+  reason: string;
+  at: number;
+  detail?: Record<string, FieldValue>;
+}
+
+export interface OutboxCounts {
+  esp: EspName;
+  pending: number;
+  dead: number;
+}
+
+export interface StoreCounts {
+  contacts: number;
+  events: number;
+  segments: { segment: string; members: number }[];
+  outbox: OutboxCounts[];
+}
+
+/** Reads and writes of the local picture of every contact. */
+export interface Store {
+  /** Runs `fn` in one transaction: all of its writes commit together or none do. Nests. */
+  transaction<T>(fn: () => T): T;
+
+  // Contacts
+  /** Merges contacts by normalised email, creating the missing ones; one transaction for the batch. */
+  upsertContacts(contacts: IncomingContact[]): UpsertOutcome[];
+  getContact(id: number): Contact | undefined;
+  findContactByEmail(email: string): Contact | undefined;
+  findContactByExternalId(esp: EspName, externalId: string): Contact | undefined;
+  /** Ids of contacts by normalised email, creating the missing ones (fast path for event intake). */
+  resolveEmails(emails: string[]): Map<string, number>;
+  setExternalId(contactId: number, esp: EspName, externalId: string | undefined): void;
+  setProperty(contactId: number, name: string, value: PropertyValue): void;
+  /** Adds and removes tags; returns what actually changed. */
+  updateTags(contactId: number, add: string[], remove: string[], source: PropertyValue['source'], at: number): { added: string[]; removed: string[] };
+  setConsent(contactId: number, consent: Consent): void;
+  /** Changes a contact's email (an ESP reported an email change); fails when the new email is taken. */
+  changeEmail(contactId: number, email: string): void;
+  /** Removes a contact and everything about it (GDPR erase). */
+  eraseContact(contactId: number): void;
+  /** Every contact id in ascending order, paged. */
+  contactIds(afterId: number, limit: number): number[];
+
+  // Events
+  /** Appends events, creating unknown contacts; a replayed idempotency id is dropped. */
+  appendEvents(events: IncomingEvent[]): AppendOutcome;
+  eventsOf(contactId: number): SegsyncEvent[];
+  /** Every event ordered by contact then time, streamed. */
+  iterateEvents(): IterableIterator<SegsyncEvent>;
+  /** Event names seen, with counts (for "did you mean" in rules). */
+  eventNames(): { name: string; count: number }[];
+
+  // Segments
+  getSegmentStates(contactId: number): SegmentState[];
+  /** Writes segment answers and the contact's next wake-up time together. */
+  saveEvaluation(contactId: number, states: SegmentState[], nextChangeAt: number | undefined): void;
+  /** Contacts whose answers can flip by the clock alone at or before `now`. */
+  dueWakeups(now: number, limit: number): number[];
+
+  // Sync state
+  getSyncState(contactId: number, esp: EspName): SyncFieldState[];
+  putSyncState(rows: SyncFieldState[]): void;
+  getCursor(esp: EspName, kind: string): string | undefined;
+  setCursor(esp: EspName, kind: string, cursor: string): void;
+  recordDecision(decision: Decision): void;
+  decisionsFor(contactId: number, field?: string): Decision[];
+
+  // Outbox
+  enqueue(ops: OutboxInput[], now: number): void;
+  /** Due, live operations of one ESP, oldest first. */
+  dueOutbox(esp: EspName, now: number, limit: number): OutboxItem[];
+  /** Removes operations the ESP confirmed, unless they were coalesced with a newer change meanwhile. */
+  completeOutbox(done: { id: number; version: number }[]): void;
+  /** Records a failed attempt: retried at `nextAttemptAt`, or dead-lettered. */
+  failOutbox(id: number, error: string, nextAttemptAt: number, dead: boolean): void;
+  /** Puts dead-lettered operations back in the queue (all, or one ESP's). */
+  reviveDead(esp: EspName | undefined, now: number): number;
+  deadOutbox(esp: EspName | undefined, limit: number): OutboxItem[];
+
+  counts(): StoreCounts;
+  close(): void;
+}
