@@ -7,6 +7,7 @@
  * its vendor's wire format (HubSpot midnight-UTC dates, Mailchimp string booleans, …).
  */
 import type { SegsyncError } from '../src/errors';
+import type { Clock } from '../src/model/clock';
 import type { ConsentStatus, EspName, FieldValue } from '../src/model/types';
 
 export type { EspName } from '../src/model/types';
@@ -230,5 +231,40 @@ export interface Connector {
   /** Engagement events since a cursor, where the vendor offers them. */
   pullEvents?(cursor: Cursor | undefined, until: Date): AsyncIterable<EventPage>;
   /** Releases sockets and timers. */
+  close(): Promise<void>;
+}
+
+/** The logging calls a connector may make (pino's logger satisfies it). Never log secrets or emails. */
+export interface ConnectorLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** What the registry hands every connector besides its own options. */
+export interface ConnectorDeps {
+  clock: Clock;
+  logger: ConnectorLogger;
+}
+
+/** Options every vendor sandbox accepts. */
+export interface SandboxOptions {
+  host?: string;
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** The sandbox's own clock (rate windows, modification times). */
+  clock?: Clock;
+  /** Enforce the vendor's rate limits (default true); a partial override tightens or loosens them. */
+  rateLimits?: boolean | Record<string, RateWindow>;
+  /** Where the sandbox delivers signed webhooks when contacts change, if anywhere. */
+  webhookUrl?: string;
+}
+
+/** A running local emulator of a vendor's API, serving the vendor's real paths over HTTP. */
+export interface SandboxServer {
+  readonly esp: EspName;
+  /** Base URL to give the connector (e.g. http://127.0.0.1:41234). */
+  readonly url: string;
   close(): Promise<void>;
 }
