@@ -33,6 +33,18 @@ export interface AppendOutcome {
   touched: number[];
 }
 
+/** An event ready to store: identity by normalised email, id derived, properties serialised. */
+export interface EventRow {
+  eventId: string;
+  /** Normalised email. */
+  email: string;
+  name: string;
+  time: number;
+  /** `properties` as JSON text. */
+  propertiesJson: string;
+  source: SegsyncEvent['source'];
+}
+
 /** A stored segment answer for one contact. */
 export interface SegmentState {
   contactId: number;
@@ -132,6 +144,8 @@ export interface Store {
   // Events
   /** Appends events, creating unknown contacts; a replayed idempotency id is dropped. */
   appendEvents(events: IncomingEvent[]): AppendOutcome;
+  /** The same for events already prepared (validated, ids derived, properties serialised), e.g. by an import worker. */
+  appendEventRows(rows: EventRow[]): AppendOutcome;
   eventsOf(contactId: number): SegsyncEvent[];
   /** Every event ordered by contact then time, streamed. */
   iterateEvents(): IterableIterator<SegsyncEvent>;
