@@ -162,6 +162,10 @@ export interface Store {
   // Sync state
   getSyncState(contactId: number, esp: EspName): SyncFieldState[];
   putSyncState(rows: SyncFieldState[]): void;
+  /** Forgets everything known about a contact on one ESP (its record there was deleted or merged away). */
+  clearSyncState(contactId: number, esp: EspName): void;
+  /** Records a webhook delivery's vendor event id; false when it was seen before (a replay). */
+  markWebhookEvent(esp: EspName, eventId: string, at: number): boolean;
   getCursor(esp: EspName, kind: string): string | undefined;
   setCursor(esp: EspName, kind: string, cursor: string): void;
   recordDecision(decision: Decision): void;
@@ -173,8 +177,12 @@ export interface Store {
   dueOutbox(esp: EspName, now: number, limit: number): OutboxItem[];
   /** Removes operations the ESP confirmed, unless they were coalesced with a newer change meanwhile. */
   completeOutbox(done: { id: number; version: number }[]): void;
+  /** Live operations queued for one contact on one ESP. */
+  pendingOutbox(esp: EspName, contactId: number): OutboxItem[];
+  /** Drops queued operations that are no longer wanted (the value went back to what the ESP has). */
+  removeOutbox(ids: number[]): void;
   /** Records a failed attempt: retried at `nextAttemptAt`, or dead-lettered. */
-  failOutbox(id: number, error: string, nextAttemptAt: number, dead: boolean): void;
+  failOutbox(id: number, error: string, nextAttemptAt: number, dead: boolean, countAttempt?: boolean): void;
   /** Puts dead-lettered operations back in the queue (all, or one ESP's). */
   reviveDead(esp: EspName | undefined, now: number): number;
   deadOutbox(esp: EspName | undefined, limit: number): OutboxItem[];

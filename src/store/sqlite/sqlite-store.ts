@@ -426,6 +426,17 @@ export class SqliteStore implements Store {
     });
   }
 
+  clearSyncState(contactId: number, esp: EspName): void {
+    this.transaction(() => {
+      this.stmt('DELETE FROM sync_state WHERE contact_id = ? AND esp = ?').run(contactId, esp);
+      this.stmt('DELETE FROM external_ids WHERE contact_id = ? AND esp = ?').run(contactId, esp);
+    });
+  }
+
+  markWebhookEvent(esp: EspName, eventId: string, at: number): boolean {
+    return this.stmt('INSERT INTO webhook_events (esp, event_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(esp, eventId, at).changes === 1;
+  }
+
   getCursor(esp: EspName, kind: string): string | undefined {
     return (this.stmt('SELECT cursor FROM sync_cursors WHERE esp = ? AND kind = ?').pluck().get(esp, kind) as string | undefined) ?? undefined;
   }
@@ -487,8 +498,19 @@ export class SqliteStore implements Store {
     });
   }
 
-  failOutbox(id: number, error: string, nextAttemptAt: number, dead: boolean): void {
-    this.stmt('UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, dead = ? WHERE id = ?').run(error, nextAttemptAt, dead ? 1 : 0, id);
+  pendingOutbox(esp: EspName, contactId: number): OutboxItem[] {
+    return (this.stmt('SELECT * FROM outbox WHERE esp = ? AND contact_id = ? AND dead = 0').all(esp, contactId) as Row[]).map(toOutbox);
+  }
+
+  removeOutbox(ids: number[]): void {
+    const del = this.stmt('DELETE FROM outbox WHERE id = ?');
+    this.transaction(() => {
+      for (const id of ids) del.run(id);
+    });
+  }
+
+  failOutbox(id: number, error: string, nextAttemptAt: number, dead: boolean, countAttempt = true): void {
+    this.stmt('UPDATE outbox SET attempts = attempts + ?, last_error = ?, next_attempt_at = ?, dead = ? WHERE id = ?').run(countAttempt ? 1 : 0, error, nextAttemptAt, dead ? 1 : 0, id);
   }
 
   reviveDead(esp: EspName | undefined, now: number): number {
