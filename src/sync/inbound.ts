@@ -186,6 +186,9 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
     if (d.takeRemote && !sameValue(local?.value, value)) {
       ctx.store.setProperty(contact.id, link.local, { value, updatedAt: u.modifiedAt, source: esp });
       result.changed.add(contact.id);
+    } else if (!d.takeRemote && link.out) {
+      // The local value won: the ESP now holds a different one, so the contact needs a push back.
+      result.changed.add(contact.id);
     }
   }
 

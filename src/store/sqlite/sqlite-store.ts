@@ -499,7 +499,7 @@ export class SqliteStore implements Store {
   }
 
   pendingOutbox(esp: EspName, contactId: number): OutboxItem[] {
-    return (this.stmt('SELECT * FROM outbox WHERE esp = ? AND contact_id = ? AND dead = 0').all(esp, contactId) as Row[]).map(toOutbox);
+    return (this.stmt('SELECT * FROM outbox WHERE esp = ? AND contact_id = ? AND +dead = 0').all(esp, contactId) as Row[]).map(toOutbox);
   }
 
   removeOutbox(ids: number[]): void {
