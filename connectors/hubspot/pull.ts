@@ -19,14 +19,16 @@ import { decodeValue, parseTime, splitMulti } from './values';
 export type PullCursor =
   /** First run: full scan, resuming at `after`; `until` is the scan's fixed start. */
   | { v: 1; mode: 'scan'; after?: string; until: number }
-  /** Incremental: contacts modified at or after `t` (after `t` when `strict`). */
-  | { v: 1; mode: 'time'; t: number; strict?: boolean }
+  /** Incremental: contacts modified at or after `t` (after `t` when `strict`), except `skip`: ids at `t` already delivered. */
+  | { v: 1; mode: 'time'; t: number; strict?: boolean; skip?: string[] }
   /** Contacts modified exactly at `t` with an id above `id`, then onwards after `t`. */
   | { v: 1; mode: 'tie'; t: number; id: string };
 
 type WindowCursor = Exclude<PullCursor, { mode: 'scan' }>;
 
 const SCAN_PAGE = 100;
+/** Most ids a cursor remembers at its boundary time; beyond that a resumed pull may repeat a few contacts. */
+const MAX_SKIP = 1_000;
 
 /** Parses a stored cursor; throws `ValidationError` for one segsync did not write. */
 export function parseCursor(raw: string | undefined): PullCursor | undefined {
@@ -87,7 +89,7 @@ export async function* pullContacts(ctx: HubspotContext, request: PullRequest): 
   }
 
   // Ids already yielded at the current window's start time, so a new window does not repeat them.
-  let boundary = new Set<string>();
+  let boundary = new Set<string>(start.mode === 'time' ? (start.skip ?? []) : []);
   let cursor: WindowCursor = start;
   for (;;) {
     const windowStart = cursor;
@@ -117,7 +119,7 @@ export async function* pullContacts(ctx: HubspotContext, request: PullRequest): 
           ? exhausted
             ? { v: 1, mode: 'time', t: windowStart.t, strict: true }
             : { v: 1, mode: 'tie', t: windowStart.t, id: lastId }
-          : { v: 1, mode: 'time', t: lastT };
+          : { v: 1, mode: 'time', t: lastT, ...(boundary.size > 0 && boundary.size <= MAX_SKIP ? { skip: [...boundary] } : {}) };
       if (contacts.length > 0 || exhausted) yield { contacts, next: JSON.stringify(resume) };
       if (exhausted || atCap) {
         cursor = nextWindow(windowStart, resume, exhausted, lastT);
