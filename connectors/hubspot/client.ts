@@ -40,6 +40,14 @@ export interface ClientStats {
   rateLimited: number;
 }
 
+/**
+ * Call-time options for every SDK call. SDK 13.5 only runs the configured middleware (User-agent
+ * header, `httpAgent`, custom pre/post hooks) when a call passes `middleware` itself: with none it runs
+ * none. An empty list appended to the configured ones makes them run.
+ */
+const WITH_CONFIGURED_MIDDLEWARE: Contacts.PromiseConfigurationOptions = { middleware: [], middlewareMergeStrategy: 'append' };
+const M = WITH_CONFIGURED_MIDDLEWARE as never;
+
 /** What a failed SDK call carried: the status, HubSpot's raw error body and the response headers. */
 interface Failure {
   status: number | undefined;
@@ -122,61 +130,61 @@ export class HubspotClient {
   }
 
   upsertContacts(inputs: Contacts.SimplePublicObjectBatchInputUpsert[]): Promise<BatchAnswer<Contacts.SimplePublicUpsertObject>> {
-    return this.call('contacts.batch.upsert', BUCKET.default, () => this.contacts.batchApi.upsert({ inputs }));
+    return this.call('contacts.batch.upsert', BUCKET.default, () => this.contacts.batchApi.upsert({ inputs }, M));
   }
 
   updateContacts(inputs: Contacts.SimplePublicObjectBatchInput[]): Promise<BatchAnswer<Contacts.SimplePublicObject>> {
-    return this.call('contacts.batch.update', BUCKET.default, () => this.contacts.batchApi.update({ inputs }));
+    return this.call('contacts.batch.update', BUCKET.default, () => this.contacts.batchApi.update({ inputs }, M));
   }
 
   /** Reads contacts by id or, with `idProperty: 'email'`, by email. */
   readContacts(ids: string[], properties: string[], idProperty?: string): Promise<BatchAnswer<Contacts.SimplePublicObject>> {
     return this.call('contacts.batch.read', BUCKET.default, () =>
-      this.contacts.batchApi.read({ inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory: [], ...(idProperty ? { idProperty } : {}) }),
+      this.contacts.batchApi.read({ inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory: [], ...(idProperty ? { idProperty } : {}) }, undefined, M),
     );
   }
 
   searchContacts(request: Contacts.PublicObjectSearchRequest): Promise<Contacts.CollectionResponseWithTotalSimplePublicObjectForwardPaging> {
-    return this.call('contacts.search', BUCKET.search, () => this.contacts.searchApi.doSearch(request));
+    return this.call('contacts.search', BUCKET.search, () => this.contacts.searchApi.doSearch(request, M));
   }
 
   pageContacts(limit: number, after: string | undefined, properties: string[]): Promise<Contacts.CollectionResponseSimplePublicObjectWithAssociationsForwardPaging> {
-    return this.call('contacts.page', BUCKET.default, () => this.contacts.basicApi.getPage(limit, after, properties, undefined, undefined, false));
+    return this.call('contacts.page', BUCKET.default, () => this.contacts.basicApi.getPage(limit, after, properties, undefined, undefined, false, M));
   }
 
   /** GDPR-deletes a contact permanently (an unknown email is blocklisted by HubSpot). */
   purgeContact(objectId: string, idProperty?: string): Promise<void> {
-    return this.call('contacts.gdpr-delete', BUCKET.default, () => this.contacts.basicApi.purge({ objectId, ...(idProperty ? { idProperty } : {}) }));
+    return this.call('contacts.gdpr-delete', BUCKET.default, () => this.contacts.basicApi.purge({ objectId, ...(idProperty ? { idProperty } : {}) }, M));
   }
 
   getProperties(): Promise<Properties.CollectionResponsePropertyNoPaging> {
-    return this.call('properties.getAll', BUCKET.default, () => this.properties.coreApi.getAll('contacts', false));
+    return this.call('properties.getAll', BUCKET.default, () => this.properties.coreApi.getAll('contacts', false, undefined, M));
   }
 
   getProperty(name: string): Promise<Properties.Property> {
-    return this.call('properties.getByName', BUCKET.default, () => this.properties.coreApi.getByName('contacts', name, false));
+    return this.call('properties.getByName', BUCKET.default, () => this.properties.coreApi.getByName('contacts', name, false, undefined, M));
   }
 
   createProperty(property: Properties.PropertyCreate): Promise<Properties.Property> {
-    return this.call('properties.create', BUCKET.default, () => this.properties.coreApi.create('contacts', property));
+    return this.call('properties.create', BUCKET.default, () => this.properties.coreApi.create('contacts', property, M));
   }
 
   updateProperty(name: string, update: Properties.PropertyUpdate): Promise<Properties.Property> {
-    return this.call('properties.update', BUCKET.default, () => this.properties.coreApi.update('contacts', name, update));
+    return this.call('properties.update', BUCKET.default, () => this.properties.coreApi.update('contacts', name, update, M));
   }
 
   getGroups(): Promise<Properties.CollectionResponsePropertyGroupNoPaging> {
-    return this.call('properties.groups.getAll', BUCKET.default, () => this.properties.groupsApi.getAll('contacts'));
+    return this.call('properties.groups.getAll', BUCKET.default, () => this.properties.groupsApi.getAll('contacts', M));
   }
 
   createGroup(group: Properties.PropertyGroupCreate): Promise<Properties.PropertyGroup> {
-    return this.call('properties.groups.create', BUCKET.default, () => this.properties.groupsApi.create('contacts', group));
+    return this.call('properties.groups.create', BUCKET.default, () => this.properties.groupsApi.create('contacts', group, M));
   }
 
   /** The contacts list with this name, or undefined when there is none. */
   async findList(name: string): Promise<Lists.PublicObjectList | undefined> {
     try {
-      const found = await this.call('lists.getByName', BUCKET.default, () => this.lists.listsApi.getByName(name, '0-1', false));
+      const found = await this.call('lists.getByName', BUCKET.default, () => this.lists.listsApi.getByName(name, '0-1', false, M));
       return found.list;
     } catch (err) {
       if (err instanceof SegsyncError && (err as { status?: number }).status === 404) return undefined;
@@ -185,12 +193,12 @@ export class HubspotClient {
   }
 
   createManualList(name: string): Promise<Lists.ListCreateResponse> {
-    return this.call('lists.create', BUCKET.default, () => this.lists.listsApi.create({ name, objectTypeId: '0-1', processingType: 'MANUAL' }));
+    return this.call('lists.create', BUCKET.default, () => this.lists.listsApi.create({ name, objectTypeId: '0-1', processingType: 'MANUAL' }, M));
   }
 
   changeMemberships(listId: string, recordIdsToAdd: string[], recordIdsToRemove: string[]): Promise<Lists.MembershipsUpdateResponse> {
     return this.call('lists.memberships.add-and-remove', BUCKET.default, () =>
-      this.lists.membershipsApi.addAndRemove(listId, { recordIdsToAdd, recordIdsToRemove }),
+      this.lists.membershipsApi.addAndRemove(listId, { recordIdsToAdd, recordIdsToRemove }, M),
     );
   }
 

@@ -132,7 +132,8 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
 
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024 });
 
-  app.addHook('onRequest', async (req, reply) => {
+  // preHandler, not onRequest: the body is parsed by then, so refused requests are recorded whole.
+  app.addHook('preHandler', async (req, reply) => {
     const route = `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`;
     requests[route] = (requests[route] ?? 0) + 1;
     if (req.headers.authorization !== `Bearer ${accessToken}`) {

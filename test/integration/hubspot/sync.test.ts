@@ -145,6 +145,8 @@ describe('HubSpot connector against the sandbox', () => {
 
   it('exchanged only requests and responses that conform to the published HubSpot spec', () => {
     expect(h.exchanges.length).toBeGreaterThan(30);
+    expect(h.exchanges[0]!.headers['user-agent']).toMatch(/^hubspot-api-client-nodejs; 13\./);
+    expect(h.exchanges.every((x) => x.headers.authorization === `Bearer ${h.sandbox.accessToken}`)).toBe(true);
     expect(h.specProblems()).toEqual([]);
   });
 
