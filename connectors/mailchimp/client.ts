@@ -127,9 +127,10 @@ export class MailchimpClient {
     return this.read(`create merge field ${body.tag}`, mergeFieldSchema, () => this.sdk.lists.addListMergeField(this.listId, body));
   }
 
-  batchMembers(members: BatchMember[]): Promise<z.infer<typeof batchResultSchema>> {
-    return this.read(`batch update of ${members.length} members`, batchResultSchema, () =>
-      this.sdk.lists.batchListMembers(this.listId, { members, update_existing: true, sync_tags: false }, { skipMergeValidation: true }),
+  /** `sync_tags` is always false: true would replace every tag, including those segsync does not own. */
+  batchMembers(members: BatchMember[], updateExisting: boolean): Promise<z.infer<typeof batchResultSchema>> {
+    return this.read(`batch write of ${members.length} members`, batchResultSchema, () =>
+      this.sdk.lists.batchListMembers(this.listId, { members, update_existing: updateExisting, sync_tags: false }, { skipMergeValidation: true }),
     );
   }
 

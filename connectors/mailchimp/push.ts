@@ -2,10 +2,17 @@
  * Turns one batch of contact changes into Mailchimp calls without ever changing anyone's status.
  *
  * The batch endpoint (`POST /lists/{id}`, 500 members) has no `status_if_new`, and with
- * `update_existing` the `status` it carries overwrites the member's. So a member goes there only when
- * segsync knows its current status and sends it back unchanged; everyone else goes through the
- * per-member PUT with `status_if_new` (applies only to new members), or PATCH where creating the
- * member would be wrong. Tags follow in bulk through static segments (tags.ts).
+ * `update_existing` the `status` it carries overwrites the member's. So:
+ * - members whose current status segsync knows go in a batch with `update_existing: true`, carrying
+ *   that status unchanged;
+ * - members segsync has not seen on Mailchimp go in a batch with `update_existing: false`: new ones
+ *   are created with the status their local consent allows, existing ones are left untouched and
+ *   reported (`ERROR_CONTACT_EXISTS`), and only those are then written one by one with PUT and
+ *   `status_if_new` (which never touches an existing status);
+ * - any member named in a batch's `errors[]` is written again on its own, whose answer is a classified
+ *   problem document (batch errors are free text with a generic code);
+ * - a `cleaned` address is only ever updated (PATCH), never created.
+ * Tags follow in bulk through static segments (tags.ts).
  */
 import type { ChangeResult, ContactChange } from '../connector';
 import type { SegsyncError } from '../../src/errors';
@@ -23,8 +30,10 @@ export const MEMBER_BATCH = 500;
 
 /** How one member's fields are written. */
 export type Route =
-  /** Batch entry carrying the member's current status unchanged. */
-  | { kind: 'batch'; status: WritableStatus }
+  /** Batch with `update_existing`, carrying the member's current status unchanged. */
+  | { kind: 'batch-existing'; status: WritableStatus }
+  /** Batch without `update_existing`: creates new members only; existing ones fall back to `upsert`. */
+  | { kind: 'batch-new'; status: WritableStatus }
   /** PUT with `status_if_new`: creates the member if new, never touches an existing status. */
   | { kind: 'upsert'; statusIfNew: WritableStatus }
   /** PATCH: updates an existing member only (a cleaned address is never created). */
@@ -54,9 +63,9 @@ export function routeFor(change: Pick<ContactChange, 'localConsent' | 'remoteCon
   switch (change.remoteConsent) {
     case 'subscribed':
     case 'unsubscribed':
-      return hasFields ? { kind: 'batch', status: change.remoteConsent } : { kind: 'none' };
+      return hasFields ? { kind: 'batch-existing', status: change.remoteConsent } : { kind: 'none' };
     case 'non-marketing':
-      return hasFields ? { kind: 'batch', status: 'transactional' } : { kind: 'none' };
+      return hasFields ? { kind: 'batch-existing', status: 'transactional' } : { kind: 'none' };
     // Sending `pending` again would mail the double opt-in confirmation again.
     case 'pending':
       return hasFields ? { kind: 'upsert', statusIfNew: 'pending' } : { kind: 'none' };
@@ -65,7 +74,7 @@ export function routeFor(change: Pick<ContactChange, 'localConsent' | 'remoteCon
       return hasFields ? { kind: 'patch' } : { kind: 'none' };
     case undefined: {
       const status = statusIfNew(change.localConsent);
-      return status ? { kind: 'upsert', statusIfNew: status } : { kind: 'patch' };
+      return status ? { kind: 'batch-new', status } : { kind: 'patch' };
     }
   }
 }
@@ -158,19 +167,18 @@ async function writeOne(client: MailchimpClient, p: Planned, route: Route): Prom
 }
 
 /**
- * One batch call. A member named in `errors[]` (free text with a generic code) is written again on its
- * own through PUT without `status`, whose answer is a classified problem document: so a member whose
- * status changed since segsync last saw it still gets its fields, and its status is left alone.
+ * One batch call (`updateExisting` as the route says). Members named in `errors[]` are written again
+ * on their own (`fallback`): with `update_existing: false` that is how existing members are updated.
  */
-async function writeBatch(client: MailchimpClient, members: Planned[], fallback: (p: Planned) => Route): Promise<void> {
+async function writeBatch(client: MailchimpClient, members: Planned[], updateExisting: boolean, fallback: (p: Planned) => Route): Promise<void> {
   const body: BatchMember[] = members.map((p) => ({
     email_address: p.email,
     status: (p.route as { status: WritableStatus }).status,
-    merge_fields: p.merges,
+    ...(Object.keys(p.merges).length ? { merge_fields: p.merges } : {}),
   }));
   let result;
   try {
-    result = await client.batchMembers(body);
+    result = await client.batchMembers(body, updateExisting);
   } catch (err) {
     for (const p of members) p.error = err as SegsyncError;
     return;
@@ -184,8 +192,8 @@ async function writeBatch(client: MailchimpClient, members: Planned[], fallback:
     const p = byEmail.get(normaliseEmail(m.email_address));
     if (p) p.modifiedAt = lastChanged(m.last_changed);
   }
-  const retried = result.errors.map((e) => byEmail.get(normaliseEmail(e.email_address ?? ''))).filter((p): p is Planned => p !== undefined);
-  await Promise.all(retried.map((p) => writeOne(client, p, fallback(p))));
+  const again = result.errors.map((e) => byEmail.get(normaliseEmail(e.email_address ?? ''))).filter((p): p is Planned => p !== undefined);
+  await Promise.all(again.map((p) => writeOne(client, p, fallback(p))));
 }
 
 /** Pushes one batch; one result per input, in input order. */
@@ -205,10 +213,12 @@ export async function pushBatch(
   };
 
   const ready = planned.filter((p) => !p.error);
-  const batched = ready.filter((p) => p.route.kind === 'batch');
+  const existing = ready.filter((p) => p.route.kind === 'batch-existing');
+  const fresh = ready.filter((p) => p.route.kind === 'batch-new');
   const single = ready.filter((p) => p.route.kind === 'upsert' || p.route.kind === 'patch');
   const calls: Promise<void>[] = [];
-  for (let i = 0; i < batched.length; i += MEMBER_BATCH) calls.push(writeBatch(client, batched.slice(i, i + MEMBER_BATCH), fallback));
+  for (let i = 0; i < existing.length; i += MEMBER_BATCH) calls.push(writeBatch(client, existing.slice(i, i + MEMBER_BATCH), true, fallback));
+  for (let i = 0; i < fresh.length; i += MEMBER_BATCH) calls.push(writeBatch(client, fresh.slice(i, i + MEMBER_BATCH), false, fallback));
   for (const p of single) calls.push(writeOne(client, p, p.route));
   await Promise.all(calls);
 

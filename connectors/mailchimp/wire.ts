@@ -62,7 +62,7 @@ export interface MemberPatch {
   merge_fields: Record<string, MergeValue>;
 }
 
-/** One entry of POST /lists/{list_id} `members[]`: it has `status` and no `status_if_new`. */
+/** One entry of POST /lists/{list_id} `members[]`: it has `status` and no `status_if_new` (see push.ts). */
 export interface BatchMember {
   email_address: string;
   status: WritableStatus;
