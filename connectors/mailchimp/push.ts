@@ -155,15 +155,18 @@ async function writeOne(client: MailchimpClient, p: Planned, route: Route): Prom
     const m = await client.setMember(p.hash, { email_address: p.email, status_if_new: statusIfNewValue, ...(Object.keys(p.merges).length ? { merge_fields: p.merges } : {}) });
     p.modifiedAt = lastChanged(m.last_changed);
   } catch (err) {
-    p.error =
-      route.kind === 'patch' && err instanceof EspPermanentError && err.status === 404
-        ? new EspPermanentError(`mailchimp: ${p.email} is not on the audience and was not added`, {
-            esp: 'mailchimp',
-            status: 404,
-            hint: "segsync's consent for the address is `cleaned`, so it is never created on Mailchimp",
-          })
-        : (err as SegsyncError);
+    p.error = route.kind === 'patch' && err instanceof EspPermanentError && err.status === 404 ? notOnAudience(p.email, err) : (err as SegsyncError);
   }
+}
+
+/** A PATCH found no active member: it is archived (or gone), and segsync never re-adds it. */
+function notOnAudience(email: string, cause: EspPermanentError): EspPermanentError {
+  return new EspPermanentError(`mailchimp: ${email} is not an active member of the audience (archived, deleted or never added); it was left as is`, {
+    esp: 'mailchimp',
+    status: 404,
+    cause,
+    hint: 'segsync never creates a cleaned address or restores an archived member; restore it in Mailchimp if it should be synced',
+  });
 }
 
 /**
@@ -192,8 +195,14 @@ async function writeBatch(client: MailchimpClient, members: Planned[], updateExi
     const p = byEmail.get(normaliseEmail(m.email_address));
     if (p) p.modifiedAt = lastChanged(m.last_changed);
   }
-  const again = result.errors.map((e) => byEmail.get(normaliseEmail(e.email_address ?? ''))).filter((p): p is Planned => p !== undefined);
-  await Promise.all(again.map((p) => writeOne(client, p, fallback(p))));
+  await Promise.all(
+    result.errors.map((e) => {
+      const p = byEmail.get(normaliseEmail(e.email_address ?? ''));
+      if (!p) return undefined;
+      // Known to exist: update it without any chance of creating or restoring it.
+      return writeOne(client, p, e.error_code === 'ERROR_CONTACT_EXISTS' ? { kind: 'patch' } : fallback(p));
+    }),
+  );
 }
 
 /** Pushes one batch; one result per input, in input order. */
