@@ -212,8 +212,14 @@ export async function pushBatch(
   tags: TagIndex,
   batch: ContactChange[],
 ): Promise<ChangeResult[]> {
-  const needsSchema = batch.some((c) => Object.keys(c.set).length > 0);
-  if (needsSchema) await schema.load();
+  const needsSchema = batch.some((c) => Object.keys(c.set).length > 0 || c.clear.length > 0);
+  if (needsSchema) {
+    try {
+      await schema.load();
+    } catch (err) {
+      return batch.map((c) => resultOfError(c.ref, err as SegsyncError));
+    }
+  }
   const planned = plan(batch, schema);
   const consentOf = new Map(batch.map((c) => [normaliseEmail(c.ref.email), c.localConsent]));
   const fallback = (p: Planned): Route => {

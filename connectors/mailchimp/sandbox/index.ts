@@ -187,8 +187,18 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
     reply.code(problem.status).type('application/problem+json; charset=utf-8').send(problem.body(randomBytes(16).toString('hex')));
 
   app.decorateRequest('counted', false);
-  app.addHook('onRequest', async (request, reply) => {
+  app.decorateRequest('overLimit', false);
+  // Connections are counted from arrival; answers are decided once the body is read (so every exchange,
+  // refused ones too, is observed with its body).
+  app.addHook('onRequest', async (request) => {
     stats.requests++;
+    const r = request as FastifyRequest & { counted: boolean; overLimit: boolean };
+    inFlight++;
+    r.counted = true;
+    stats.maxInFlight = Math.max(stats.maxInFlight, inFlight);
+    r.overLimit = inFlight > maxConnections;
+  });
+  app.addHook('preHandler', async (request, reply) => {
     const fault = faults.find((f) => f.left > 0 && (!f.method || f.method === request.method) && (!f.path || request.url.split('?')[0]!.includes(f.path)));
     if (fault) {
       fault.left--;
@@ -196,10 +206,7 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
       if (fault.html) return reply.code(fault.status ?? 403).type('text/html').send('<html><body><h1>Request Blocked</h1></body></html>');
       if (fault.status) return sendProblem(reply, new Problem(fault.status, fault.title ?? DEFAULT_TITLES[fault.status] ?? 'Error', 'Injected by the sandbox.'));
     }
-    inFlight++;
-    (request as FastifyRequest & { counted: boolean }).counted = true;
-    stats.maxInFlight = Math.max(stats.maxInFlight, inFlight);
-    if (inFlight > maxConnections) {
+    if ((request as FastifyRequest & { overLimit: boolean }).overLimit) {
       stats.rejected429++;
       return sendProblem(reply, new Problem(429, 'Too Many Requests', `You have exceeded the limit of ${maxConnections} simultaneous connections.`));
     }
@@ -207,7 +214,7 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
     if (!auth) return sendProblem(reply, new Problem(401, 'API Key Missing', 'Your request did not include an API key.'));
     const [scheme, encoded] = auth.split(' ');
     const key = scheme === 'Basic' && encoded ? Buffer.from(encoded, 'base64').toString('utf8').split(':').slice(1).join(':') : '';
-    if (key !== apiKey) return sendProblem(reply, new Problem(401, 'API Key Invalid', 'Your API key may be invalid, or you\'ve attempted to access the wrong datacenter.'));
+    if (key !== apiKey) return sendProblem(reply, new Problem(401, 'API Key Invalid', "Your API key may be invalid, or you've attempted to access the wrong datacenter."));
     if (options.latencyMs) await new Promise((r) => setTimeout(r, options.latencyMs));
   });
   const release = (request: FastifyRequest): void => {
