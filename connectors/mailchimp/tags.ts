@@ -28,9 +28,12 @@ export function planTagChanges(changes: { email: string; addTags: string[]; remo
     if (!p) plans.set(key, (p = { tag, add: [], remove: [] }));
     return p;
   };
+  const unique = (tags: string[]): string[] => [...new Map(tags.map((t) => [t.toLowerCase(), t])).values()];
   for (const c of changes) {
-    for (const t of new Set(c.addTags)) plan(t).add.push(c.email);
-    for (const t of new Set(c.removeTags)) if (!c.addTags.includes(t)) plan(t).remove.push(c.email);
+    const adds = unique(c.addTags);
+    const added = new Set(adds.map((t) => t.toLowerCase()));
+    for (const t of adds) plan(t).add.push(c.email);
+    for (const t of unique(c.removeTags)) if (!added.has(t.toLowerCase())) plan(t).remove.push(c.email);
   }
   return [...plans.values()];
 }
