@@ -4,11 +4,11 @@
  * for one push of all changes and for pushes of 500 (the declared batch size), at 0 and 100 ms of
  * simulated latency per call. Run: `node bin/run-ts.js bench/mailchimp.ts`.
  */
-import { cpus, totalmem } from 'node:os';
 import type { ContactChange } from '../connectors/connector';
 import { createMailchimpConnector } from '../connectors/mailchimp';
 import { startMailchimpSandbox } from '../connectors/mailchimp/sandbox';
 import { systemClock } from '../src/model/clock';
+import { machineLine } from './machine';
 
 const N = 10_000;
 const BATCH = 500;
@@ -82,9 +82,8 @@ async function scenario(latencyMs: number, chunk: number): Promise<string[]> {
 
 /** Runs the benchmark and prints its figures and the machine. */
 export async function run(): Promise<void> {
-  const cpu = cpus();
-  console.log(`mailchimp push: ${N} changed members, 10-connection limit on`);
-  console.log(`machine: ${cpu[0]?.model ?? 'unknown cpu'}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}`);
+  console.log(`== bench: mailchimp push (${N.toLocaleString('en')} changed members, 10-connection limit on)`);
+  console.log(machineLine());
   for (const latency of [0, 100]) {
     for (const chunk of [N, BATCH]) for (const line of await scenario(latency, chunk)) console.log(line);
   }
