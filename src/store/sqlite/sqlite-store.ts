@@ -84,7 +84,7 @@ export class SqliteStore implements Store {
 
   private migrate(migrations: Migration[]): void {
     const current = this.schemaVersion;
-    const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+    const latest = migrations[migrations.length - 1]?.version ?? 0;
     if (current > latest) {
       throw new StoreError(`the store file has schema version ${current}, newer than this segsync knows (${latest})`, {
         hint: 'upgrade segsync, or point store.path at another file',

@@ -1,0 +1,47 @@
+/**
+ * What most commands need: the config (optional for some), the store, a clock and a logger, opened
+ * from the global options and closed once at the end.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { loadConfigFile } from '../config/load';
+import type { LoadedConfig } from '../config/load';
+import { createLogger } from '../log/logger';
+import type { Logger } from '../log/logger';
+import { systemClock } from '../model/clock';
+import type { Clock } from '../model/clock';
+import { openStore } from '../store/sqlite/sqlite-store';
+import type { SqliteStore } from '../store/sqlite/sqlite-store';
+
+/** The global options every command accepts. */
+export interface GlobalOptions {
+  config: string;
+  store?: string;
+  logLevel?: string;
+}
+
+export interface CommandContext {
+  /** The loaded config, or undefined when the file does not exist and the command allows that. */
+  loaded: LoadedConfig | undefined;
+  store: SqliteStore;
+  clock: Clock;
+  logger: Logger;
+  close(): void;
+}
+
+/** Reads the global options from any (sub)command. */
+export function globalOptions(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals() as GlobalOptions;
+}
+
+/** Opens config and store for a command. Without `requireConfig`, a missing config file means defaults. */
+export function openContext(cmd: Command, options: { requireConfig?: boolean } = {}): CommandContext {
+  const g = globalOptions(cmd);
+  const configPath = resolve(g.config);
+  const loaded = options.requireConfig || existsSync(configPath) ? loadConfigFile(configPath) : undefined;
+  const storePath = g.store ?? process.env.SEGSYNC_STORE ?? resolve(loaded?.config.store.path ?? '.segsync/segsync.db');
+  const store = openStore(storePath);
+  const logger = createLogger({ level: g.logLevel });
+  return { loaded, store, clock: systemClock, logger, close: () => store.close() };
+}

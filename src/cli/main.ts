@@ -1,0 +1,47 @@
+/**
+ * The `segsync` command line: one file per command, each exporting `register(program)`.
+ */
+import { Command, CommanderError } from 'commander';
+import { ConfigError, SegsyncError, UsageError, describeError } from '../errors';
+import packageJson from '../../package.json';
+import { EXIT } from './exit-codes';
+import * as importCmd from './import';
+import * as initCmd from './init';
+import * as statusCmd from './status';
+
+const COMMANDS: { register(program: Command): void }[] = [initCmd, importCmd, statusCmd];
+
+/** Builds the program (exported for tests that drive it in-process). */
+export function buildProgram(): Command {
+  const program = new Command('segsync')
+    .description('Two-way contact sync with HubSpot, Mailchimp and Klaviyo, local behavioral segments, email previews.')
+    .version(packageJson.version)
+    .option('-c, --config <file>', 'config file', process.env.SEGSYNC_CONFIG ?? 'segsync.yaml')
+    .option('--store <file>', 'SQLite store file (default: store.path from the config, else .segsync/segsync.db)')
+    .option('--log-level <level>', 'log level on stderr: debug, info, warn, error', undefined)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const c of COMMANDS) c.register(program);
+  for (const sub of program.commands) sub.exitOverride();
+  return program;
+}
+
+/** Runs the CLI and exits with 0 (ok), 1 (failed) or 2 (bad usage). */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    process.exitCode = process.exitCode ?? EXIT.ok;
+  } catch (err) {
+    process.exitCode = exitCodeFor(err);
+    if (!(err instanceof CommanderError)) process.stderr.write(`segsync: ${describeError(err)}\n`);
+  }
+}
+
+/** Maps an error to the documented exit code. */
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  if (err instanceof UsageError || err instanceof ConfigError) return EXIT.usage;
+  if (err instanceof SegsyncError) return EXIT.failed;
+  return EXIT.failed;
+}
