@@ -1,7 +1,7 @@
 /**
  * Pull cursors: versioned JSON so a stored cursor from an older segsync is recognised or rejected
  * by name. Klaviyo's `updated` filter only has `greater-than`, so a cursor keeps the last timestamp
- * and the ids already seen at it; the next pull asks for `> timestamp − 1 ms` and skips those ids.
+ * and the records already seen at it; the next pull asks for `> timestamp − 1 ms` and skips those.
  */
 import { ValidationError } from '../../src/errors';
 import type { Cursor } from '../connector';
@@ -9,7 +9,7 @@ import type { Cursor } from '../connector';
 export interface TimeCursor {
   /** ISO time of the newest record applied. */
   at: string;
-  /** Ids of the records at exactly `at` that were applied. */
+  /** The records at exactly `at` that were applied (event ids; profile `id:digest` keys). */
   ids: string[];
 }
 

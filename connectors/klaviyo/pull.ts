@@ -3,6 +3,7 @@
  * sorted by `updated`, 100 a page, cursor paging through `links.next`, with `subscriptions` so
  * consent comes along. Each page carries the cursor to resume after it.
  */
+import { createHash } from 'node:crypto';
 import type { PullRequest, RemoteContact, RemotePage } from '../connector';
 import { normaliseEmail } from '../../src/model/identity';
 import { pageCursorOf } from './client';
@@ -32,6 +33,16 @@ export function toRemoteContact(profile: WireProfile, fields: string[], tagPrope
   return out;
 }
 
+/**
+ * How a profile is remembered at the cursor's second: id plus a digest of its attributes. Klaviyo's
+ * `updated` has one-second resolution, so a profile changed twice within the cursor's second keeps
+ * its `updated`; the digest tells that second version apart from the one already applied.
+ */
+export function seenKey(profile: WireProfile): string {
+  const digest = createHash('sha1').update(JSON.stringify(profile.attributes)).digest('base64url').slice(0, 12);
+  return `${profile.id}:${digest}`;
+}
+
 /** Lists profiles changed since the cursor, oldest first, one page at a time. */
 export async function* pullProfiles(ctx: KlaviyoContext, request: PullRequest): AsyncGenerator<RemotePage> {
   const start = decodeProfileCursor(request.cursor);
@@ -53,9 +64,10 @@ export async function* pullProfiles(ctx: KlaviyoContext, request: PullRequest): 
     const contacts: RemoteContact[] = [];
     for (const profile of page.data) {
       const updated = profile.attributes.updated ?? profile.attributes.created;
-      if (skip.has(profile.id) || !updated) continue;
+      const key = seenKey(profile);
+      if (skip.has(key) || !updated) continue;
       contacts.push(toRemoteContact(profile, request.fields, ctx.options.tagProperty));
-      position = advance(position, updated, profile.id);
+      position = advance(position, updated, key);
     }
     pageCursor = pageCursorOf(page.links?.next);
     if (contacts.length > 0 || !pageCursor) {

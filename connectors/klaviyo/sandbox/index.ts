@@ -69,6 +69,8 @@ export interface KlaviyoSandbox extends SandboxServer {
   seedEvent(input: { email: string; metric: string; time?: number; properties?: Record<string, Json> }): KlaviyoEvent;
   /** Makes the bulk import of this email fail asynchronously with an import error. */
   rejectOnImport(email: string, code?: string, detail?: string): void;
+  /** Makes any bulk import job request containing this email fail as a whole with 400 pointing at it. */
+  rejectInJob(email: string, detail?: string): void;
   /** Scripts failures of upcoming requests. */
   fail(spec: FaultSpec): void;
   /** Requests served per `METHOD /route` (429s included). */
@@ -443,6 +445,9 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
         const input = profileInput(asRecord(raw), pointer);
         const problem = profileInputProblem(input, true);
         if (problem) problems.push({ status: 400, code: 'invalid', title: 'Invalid input.', detail: problem.detail, pointer: `${pointer}${problem.pointer}` });
+        const email = input.attributes['email'];
+        const rejection = typeof email === 'string' ? state.jobRejections.get(email.toLowerCase()) : undefined;
+        if (rejection) problems.push({ status: 400, code: 'invalid', title: 'Invalid input.', detail: rejection, pointer: `${pointer}/attributes/email` });
         inputs.push(input);
       } catch (e) {
         if (e instanceof ApiFailure) problems.push(...e.errors);
@@ -635,6 +640,9 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
     seedEvent: (input) => state.addEvent(input),
     rejectOnImport: (email, code = 'invalid', detail = 'The profile was rejected by the sandbox.') => {
       state.importRejections.set(email.toLowerCase(), { code, detail });
+    },
+    rejectInJob: (email, detail = 'The email domain does not accept mail.') => {
+      state.jobRejections.set(email.toLowerCase(), detail);
     },
     fail: (spec) => {
       faults.push({ ...spec });

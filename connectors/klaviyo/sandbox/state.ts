@@ -149,6 +149,8 @@ export class SandboxState {
   readonly deletionJobs: DeletionJob[] = [];
   /** Emails whose bulk import fails asynchronously with an import error (fault injection). */
   readonly importRejections = new Map<string, { code: string; detail: string }>();
+  /** Emails that make a bulk import job request fail as a whole with 400 (fault injection). */
+  readonly jobRejections = new Map<string, string>();
   private seq = 0;
 
   constructor(
