@@ -319,7 +319,8 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
           'Retry-After': String(fault.retryAfterSeconds ?? 1),
         });
       }
-      throw new ApiFailure([{ status: fault.status, code: 'error', title: 'A server error occurred.', detail: 'Scripted sandbox failure.' }]);
+      const code = fault.status >= 500 ? 'error' : fault.status === 404 ? 'not_found' : 'invalid';
+      throw new ApiFailure([{ status: fault.status, code, title: fault.status >= 500 ? 'A server error occurred.' : 'Invalid input.', detail: 'Scripted sandbox failure.' }]);
     }
     const bucket = ROUTE_BUCKETS[route];
     if (bucket) {
