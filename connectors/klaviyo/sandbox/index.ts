@@ -32,6 +32,7 @@ export interface KlaviyoExchange {
   headers: Record<string, string | string[] | undefined>;
   requestBody: unknown;
   status: number;
+  responseHeaders: Record<string, unknown>;
   responseBody: unknown;
 }
 
@@ -274,6 +275,7 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
         headers: request.headers,
         requestBody: request.body,
         status: reply.statusCode,
+        responseHeaders: reply.getHeaders(),
         responseBody,
       });
     }

@@ -118,3 +118,33 @@ describe('Klaviyo connector under faults', () => {
     expect(problems.length).toBeGreaterThan(0);
   });
 });
+
+describe('Klaviyo sandbox rate limits on an injected clock', () => {
+  test('answers 429 with Retry-After past a tightened window; the connector waits on its clock and goes on', async () => {
+    const { ManualClock } = await import('../../../src/model/clock');
+    const clock = new ManualClock(Date.UTC(2026, 0, 1, 0, 0, 0, 100));
+    const h = await startKlaviyoHarness({ clock, jobDurationMs: 0, rateLimits: { 'dataPrivacy.burst': { limit: 2, windowMs: 1000, kind: 'fixed' } } });
+    try {
+      const connector = h.connector({}, clock);
+      let settled = 0;
+      const erasing = ['a', 'b', 'c'].map((n) => connector.erase({ email: `${n}@example.com` }).finally(() => settled++));
+      for (let i = 0; i < 50 && settled < 3; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        await clock.advance(100);
+      }
+      const results = await Promise.all(erasing);
+      expect(results.map((r) => r.status)).toEqual(['ok', 'ok', 'ok']);
+      const statuses = h.exchanges.map((x) => x.status);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(1);
+      const throttled = h.exchanges.find((x) => x.status === 429)!;
+      expect(throttled.responseBody).toMatchObject({ errors: [{ code: 'throttled' }] });
+      expect(throttled.responseHeaders['retry-after']).toBe('1');
+      const first = h.exchanges[0]!;
+      expect(first.responseHeaders).toMatchObject({ 'ratelimit-limit': '2', 'ratelimit-remaining': '1', 'ratelimit-reset': '1' });
+      expect(connector.client.limiter.stats().pauses).toBe(1);
+      expect(h.specProblems()).toEqual([]);
+    } finally {
+      await h.close();
+    }
+  });
+});
