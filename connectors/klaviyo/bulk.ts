@@ -8,10 +8,12 @@ import { EspPermanentError, EspTransientError, type SegsyncError } from '../../s
 import { pageCursorOf } from './client';
 import type { KlaviyoContext } from './context';
 import { errorObjects } from './errors';
+import { consentIntent } from './consent';
 import { PROFILES_PAGE_MAX } from './limits';
+import { lookUpProfiles } from './lookup';
 import type { Sendable, Written } from './push';
 import { asSegsyncError } from './push';
-import { bulkJobSchema, importErrorPageSchema, parseAnswer, profilePageSchema, type WireBulkJob, type WireImportError } from './wire';
+import { bulkJobSchema, importErrorPageSchema, parseAnswer, type WireBulkJob, type WireImportError, type WireProfile } from './wire';
 
 type Fail = (index: number, error: SegsyncError) => void;
 
@@ -101,12 +103,27 @@ async function submitChunk(ctx: KlaviyoContext, chunk: Sendable[], written: Map<
     chunk.forEach((s, i) => rejected.has(i) || fail(s.index, error));
     return;
   }
-  const needIds = ctx.options.tagLists !== false && chunk.some((s) => !s.change.ref.externalId && s.change.addTags.length + s.change.removeTags.length > 0);
-  const ids = needIds ? await profileIdsOfJob(ctx, job.id) : new Map<string, string>();
+  // A bulk job answers no ids or consent: look up the profiles that need them (tag lists, consent).
+  const needed = chunk.filter(
+    (s, i) =>
+      !rejected.has(i) &&
+      ((ctx.options.tagLists !== false && !s.change.ref.externalId && s.change.addTags.length + s.change.removeTags.length > 0) || consentIntent(s.change) !== undefined),
+  );
+  let profiles = new Map<string, WireProfile>();
+  try {
+    profiles = await lookUpProfiles(ctx, needed.map((s) => s.change.ref.email));
+  } catch (e) {
+    const error = asSegsyncError(e);
+    for (const s of needed) fail(s.index, error);
+  }
   chunk.forEach((s, i) => {
     if (rejected.has(i)) return;
-    const externalId = s.change.ref.externalId ?? ids.get(s.change.ref.email);
-    written.set(s.index, externalId ? { externalId } : {});
+    const profile = profiles.get(s.change.ref.email);
+    const externalId = s.change.ref.externalId ?? profile?.id;
+    const w: Written = {};
+    if (externalId) w.externalId = externalId;
+    if (profile) w.profile = profile;
+    written.set(s.index, w);
   });
 }
 
@@ -176,19 +193,4 @@ function positionOf(error: WireImportError, chunk: Sendable[]): number | undefin
   if (typeof email !== 'string') return undefined;
   const i = chunk.findIndex((s) => s.change.ref.email === email.trim().toLowerCase());
   return i >= 0 ? i : undefined;
-}
-
-/** Email → profile id for the profiles a finished job imported (needed only for list membership). */
-async function profileIdsOfJob(ctx: KlaviyoContext, jobId: string): Promise<Map<string, string>> {
-  const ids = new Map<string, string>();
-  let cursor: string | undefined;
-  do {
-    const response = await ctx.client.call('bulkJobs', 'GET /api/profile-bulk-import-jobs/{id}/profiles', () =>
-      ctx.client.profiles.getProfilesForBulkImportProfilesJob(jobId, { pageSize: PROFILES_PAGE_MAX, fieldsProfile: ['email'], ...(cursor ? { pageCursor: cursor } : {}) }),
-    );
-    const page = parseAnswer(profilePageSchema, response.data, 'GET /api/profile-bulk-import-jobs/{id}/profiles');
-    for (const p of page.data) if (p.attributes.email) ids.set(p.attributes.email.toLowerCase(), p.id);
-    cursor = pageCursorOf(page.links?.next);
-  } while (cursor);
-  return ids;
 }

@@ -12,9 +12,11 @@ import type { ConsentStatus } from '../../src/model/types';
 import type { ContactChange } from '../connector';
 import type { KlaviyoContext } from './context';
 import { isNeverSubscribed } from './fields';
-import { PROFILES_PAGE_MAX, SUBSCRIBE_MAX, UNSUBSCRIBE_MAX } from './limits';
+import { chunk } from './chunk';
+import { SUBSCRIBE_MAX, UNSUBSCRIBE_MAX } from './limits';
+import { lookUpProfiles } from './lookup';
 import { asSegsyncError } from './push';
-import { parseAnswer, profilePageSchema, type WireSubscriptions } from './wire';
+import type { WireSubscriptions } from './wire';
 
 export interface ConsentItem {
   index: number;
@@ -40,8 +42,8 @@ export async function applyConsent(ctx: KlaviyoContext, items: ConsentItem[], fa
   if (wanted.length === 0) return;
   const unknown = wanted.filter((w) => w.item.subscriptions === undefined).map((w) => w.item);
   try {
-    const looked = await lookUpSubscriptions(ctx, unknown.map((i) => i.change.ref.email));
-    for (const item of unknown) item.subscriptions = looked.get(item.change.ref.email);
+    const looked = await lookUpProfiles(ctx, unknown.map((i) => i.change.ref.email));
+    for (const item of unknown) item.subscriptions = looked.get(item.change.ref.email)?.attributes.subscriptions ?? undefined;
   } catch (e) {
     const error = asSegsyncError(e);
     for (const item of unknown) fail(item.index, error);
@@ -78,25 +80,4 @@ async function runJob(ctx: KlaviyoContext, group: ConsentItem[], kind: 'subscrib
     const error = asSegsyncError(e);
     for (const item of group) fail(item.index, error);
   }
-}
-
-/** Email → subscriptions, from `GET /api/profiles?filter=any(email,[…])&additional-fields[profile]=subscriptions`. */
-async function lookUpSubscriptions(ctx: KlaviyoContext, emails: string[]): Promise<Map<string, WireSubscriptions | undefined>> {
-  const out = new Map<string, WireSubscriptions | undefined>();
-  for (const group of chunk(emails, PROFILES_PAGE_MAX)) {
-    const filter = `any(email,[${group.map((e) => JSON.stringify(e)).join(',')}])`;
-    const response = await ctx.client.call('profiles', 'GET /api/profiles', () =>
-      ctx.client.profiles.getProfiles({ filter, additionalFieldsProfile: ['subscriptions'], pageSize: PROFILES_PAGE_MAX }),
-    );
-    const page = parseAnswer(profilePageSchema, response.data, 'GET /api/profiles');
-    for (const p of page.data) if (p.attributes.email) out.set(p.attributes.email.toLowerCase(), p.attributes.subscriptions ?? undefined);
-  }
-  return out;
-}
-
-/** Splits `items` into groups of at most `size`. */
-export function chunk<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }

@@ -5,7 +5,7 @@
 import type { ListCreateQuery, ListMembersAddQuery, ListMembersDeleteQuery } from 'klaviyo-api';
 import { EspPermanentError, type SegsyncError } from '../../src/errors';
 import type { ContactChange } from '../connector';
-import { chunk } from './consent';
+import { chunk } from './chunk';
 import type { KlaviyoContext } from './context';
 import { LIST_MEMBERS_MAX } from './limits';
 import { asSegsyncError } from './push';

@@ -1,3 +1,4 @@
+import { ManualClock } from '../../../src/model/clock';
 import { EspPermanentError, EspTransientError, ValidationError, WebhookError } from '../../../src/errors';
 import type { ContactChange } from '../../../connectors/connector';
 import { signWebhook } from '../../../connectors/klaviyo/webhooks';
@@ -121,7 +122,6 @@ describe('Klaviyo connector under faults', () => {
 
 describe('Klaviyo sandbox rate limits on an injected clock', () => {
   test('answers 429 with Retry-After past a tightened window; the connector waits on its clock and goes on', async () => {
-    const { ManualClock } = await import('../../../src/model/clock');
     const clock = new ManualClock(Date.UTC(2026, 0, 1, 0, 0, 0, 100));
     const h = await startKlaviyoHarness({ clock, jobDurationMs: 0, rateLimits: { 'dataPrivacy.burst': { limit: 2, windowMs: 1000, kind: 'fixed' } } });
     try {
