@@ -106,11 +106,6 @@ export class MailchimpClient {
     this.listId = options.listId;
   }
 
-  /** The URL calls go to (for diagnostics). */
-  get basePath(): string {
-    return this.sdk.basePath;
-  }
-
   async ping(): Promise<void> {
     await this.call('ping', () => this.sdk.ping.get());
   }
