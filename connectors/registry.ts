@@ -67,6 +67,7 @@ export function createConnectors(config: SegsyncConfig, options: RegistryOptions
           listId: mc.listId,
           ...(mc.baseUrl ? { baseUrl: mc.baseUrl } : {}),
           maxConnections: mc.maxConnections,
+          dateFormat: mc.dateFormat,
           ...(mc.webhookSecret ? { webhookSecret: mc.webhookSecret } : {}),
           ...(options.publicUrl && mc.webhookSecret ? { webhookUrl: webhookUrl(options.publicUrl, 'mailchimp', mc.webhookSecret) } : {}),
           ...(options.ownedTags ? { ownedTags: options.ownedTags } : {}),
