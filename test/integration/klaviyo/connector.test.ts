@@ -117,9 +117,20 @@ describe('Klaviyo connector against the sandbox (real SDK, spec-checked exchange
     expect(events.map((e) => [e.eventId, e.name]).sort()).toEqual([[opened.id, 'Opened Email'], [order.id, 'Placed Order']].sort());
     expect(events.find((e) => e.eventId === order.id)).toMatchObject({ email: 'eve@example.com', time: t0 + 1000 - ((t0 + 1000) % 1000), properties: { value: 12.5 } });
     const cursor = pages[pages.length - 1]!.next;
-    const later2 = h.sandbox.seedEvent({ email: 'eve@example.com', metric: 'Clicked Email', time: Date.now() - 1000 });
+    // A new event sent through the SDK (POST /api/events), as a store would track an order.
+    await connector.client.events.createEvent({
+      data: {
+        type: 'event',
+        attributes: {
+          properties: { value: 99 },
+          time: new Date(Date.now() - 1000),
+          metric: { data: { type: 'metric', attributes: { name: 'Placed Order' } } },
+          profile: { data: { type: 'profile', attributes: { email: 'eve@example.com' } } },
+        },
+      },
+    } as never);
     const again = (await collect(connector.pullEvents!(cursor, new Date()))).flatMap((p) => p.events);
-    expect(again.map((e) => e.eventId)).toEqual([later2.id]);
+    expect(again.map((e) => [e.name, e.properties])).toEqual([['Placed Order', { value: 99 }]]);
   });
 
   test('erases a contact through a data-privacy deletion job', async () => {
