@@ -3,9 +3,13 @@
  * Each prints its figures and the machine it ran on.
  */
 import * as importBench from './import';
+import * as klaviyoBench from './klaviyo';
+import * as mailchimpBench from './mailchimp';
 
 const BENCHES: Record<string, { run(): Promise<void> }> = {
   import: importBench,
+  mailchimp: mailchimpBench,
+  klaviyo: klaviyoBench,
 };
 
 /** Runs the selected benchmarks one after another. */

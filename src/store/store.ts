@@ -162,6 +162,8 @@ export interface Store {
   // Sync state
   getSyncState(contactId: number, esp: EspName): SyncFieldState[];
   putSyncState(rows: SyncFieldState[]): void;
+  /** One key's sync state for every contact on an ESP (e.g. who is known to carry which tags). */
+  syncStatesByKey(esp: EspName, key: string): SyncFieldState[];
   /** Forgets everything known about a contact on one ESP (its record there was deleted or merged away). */
   clearSyncState(contactId: number, esp: EspName): void;
   /** Records a webhook delivery's vendor event id; false when it was seen before (a replay). */

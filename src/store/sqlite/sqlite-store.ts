@@ -426,6 +426,17 @@ export class SqliteStore implements Store {
     });
   }
 
+  syncStatesByKey(esp: EspName, key: string): SyncFieldState[] {
+    return (this.stmt('SELECT * FROM sync_state WHERE esp = ? AND key = ?').all(esp, key) as Row[]).map((r) => ({
+      contactId: r.contact_id as number,
+      esp,
+      key,
+      remoteValue: unjson(r.remote_value),
+      pushedValue: unjson(r.pushed_value),
+      remoteModifiedAt: (r.remote_modified_at as number | null) ?? undefined,
+    }));
+  }
+
   clearSyncState(contactId: number, esp: EspName): void {
     this.transaction(() => {
       this.stmt('DELETE FROM sync_state WHERE contact_id = ? AND esp = ?').run(contactId, esp);
