@@ -165,6 +165,26 @@ export interface Store {
   reviveDead(esp: EspName | undefined, now: number): number;
   deadOutbox(esp: EspName | undefined, limit: number): OutboxItem[];
 
+  // Bulk scans (the rules engine's in-memory caches are built from these)
+  /** Contact property names in use (for "did you mean" in rules). */
+  propertyNames(): string[];
+  /** Property names seen on events of each name, from the `sample` most recent events. */
+  eventPropertyNames(sample: number): { event: string; property: string }[];
+  /** Upper bound of the number of stored events (to size caches). */
+  eventCountBound(): number;
+  /** Every event in storage order as [contactId, eventName, time, ...values of `numeric`, ...JSON text of `json`] properties. */
+  scanEvents(numeric: string[], json: string[]): IterableIterator<unknown[]>;
+  /** Every contact as [id, email, createdAt, consentStatus | null]. */
+  scanContacts(): IterableIterator<[number, string, number, string | null]>;
+  /** Stored properties as [contactId, name, value], only the names given (all when undefined). */
+  scanProperties(names: string[] | undefined): IterableIterator<[number, string, FieldValue]>;
+  /** Every tag as [contactId, tag]. */
+  scanTags(): IterableIterator<[number, string]>;
+  /** Every stored segment answer. */
+  scanSegmentStates(): IterableIterator<SegmentState>;
+  /** Writes many contacts' evaluations in one transaction (a full recompute). */
+  saveEvaluations(items: { contactId: number; states: SegmentState[]; nextChangeAt: number | undefined }[]): void;
+
   counts(): StoreCounts;
   close(): void;
 }

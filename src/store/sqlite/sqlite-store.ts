@@ -484,6 +484,69 @@ export class SqliteStore implements Store {
     return (rows as Row[]).map(toOutbox);
   }
 
+  // Bulk scans
+
+  propertyNames(): string[] {
+    return this.stmt('SELECT DISTINCT name FROM properties ORDER BY name').pluck().all() as string[];
+  }
+
+  eventPropertyNames(sample: number): { event: string; property: string }[] {
+    return this.stmt(
+      `SELECT DISTINCT n.name AS event, j.key AS property
+       FROM (SELECT name_id, properties FROM events ORDER BY id DESC LIMIT ?) e
+       JOIN event_names n ON n.id = e.name_id, json_each(e.properties) j
+       WHERE json_type(e.properties) = 'object' ORDER BY 1, 2`,
+    ).all(sample) as { event: string; property: string }[];
+  }
+
+  eventCountBound(): number {
+    return (this.stmt('SELECT COALESCE(MAX(id), 0) FROM events').pluck().get() as number);
+  }
+
+  *scanEvents(numeric: string[], json: string[]): IterableIterator<unknown[]> {
+    const names = this.eventNameById();
+    const path = (key: string): string => `$."${key.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+    const cols = [...numeric.map(() => 'properties ->> ?'), ...json.map(() => 'properties -> ?')];
+    const sql = `SELECT contact_id, name_id, time${cols.map((c) => `, ${c}`).join('')} FROM events`;
+    // A separate statement: an iterating statement cannot be reused while it is open.
+    const s = this.db.prepare(sql).raw(true);
+    for (const row of s.iterate(...numeric.map(path), ...json.map(path)) as IterableIterator<unknown[]>) {
+      row[1] = names.get(row[1] as number) ?? '?';
+      yield row;
+    }
+  }
+
+  *scanContacts(): IterableIterator<[number, string, number, string | null]> {
+    const s = this.db.prepare('SELECT id, email, created_at, consent_status FROM contacts ORDER BY id').raw(true);
+    yield* s.iterate() as IterableIterator<[number, string, number, string | null]>;
+  }
+
+  *scanProperties(names: string[] | undefined): IterableIterator<[number, string, FieldValue]> {
+    const s = names === undefined
+      ? this.db.prepare('SELECT contact_id, name, value FROM properties').raw(true)
+      : this.db.prepare(`SELECT contact_id, name, value FROM properties WHERE name IN (${names.map(() => '?').join(', ') || 'NULL'})`).raw(true);
+    for (const row of s.iterate(...(names ?? [])) as IterableIterator<[number, string, string]>) {
+      yield [row[0], row[1], JSON.parse(row[2]) as FieldValue];
+    }
+  }
+
+  *scanTags(): IterableIterator<[number, string]> {
+    yield* this.db.prepare('SELECT contact_id, tag FROM tags').raw(true).iterate() as IterableIterator<[number, string]>;
+  }
+
+  *scanSegmentStates(): IterableIterator<SegmentState> {
+    const s = this.db.prepare('SELECT contact_id, segment, value, since FROM segment_state').raw(true);
+    for (const [contactId, segment, value, since] of s.iterate() as IterableIterator<[number, string, string, number]>) {
+      yield { contactId, segment, value: JSON.parse(value) as FieldValue, since };
+    }
+  }
+
+  saveEvaluations(items: { contactId: number; states: SegmentState[]; nextChangeAt: number | undefined }[]): void {
+    this.transaction(() => {
+      for (const item of items) this.saveEvaluation(item.contactId, item.states, item.nextChangeAt);
+    });
+  }
+
   counts(): StoreCounts {
     const contacts = this.stmt('SELECT COUNT(*) FROM contacts').pluck().get() as number;
     const events = this.stmt('SELECT COUNT(*) FROM events').pluck().get() as number;
