@@ -182,9 +182,24 @@ const HINTS: Record<string, string> = {
   expected_token: 'check parentheses, quotes and operators (and, or, not are written &&, ||, !)',
 };
 
+const KNOWN_FUNCTIONS = [
+  ...EVENT_FUNCTIONS.map((f) => f.name),
+  'tier', 'size', 'string', 'int', 'double', 'bool', 'duration', 'timestamp', 'has', 'matches', 'dyn',
+];
+
 function celIssue(err: unknown, rule: { source: RuleSource; rewritten: RewrittenRule }): RuleIssue {
   const e = err as { summary?: string; message?: string; code?: string; range?: { start: number } };
   const message = (e.summary ?? e.message ?? String(err)).split('\n')[0]!;
+  const called = /no matching overload for '([A-Za-z_][A-Za-z0-9_]*)\(/.exec(message)?.[1];
+  if (called && !KNOWN_FUNCTIONS.includes(called)) {
+    const near = closest(called, KNOWN_FUNCTIONS);
+    return {
+      segment: rule.source.segment,
+      location: locateNode(rule, e.range?.start),
+      message: `segment "${rule.source.segment}": unknown function ${called}()`,
+      hint: near ? `did you mean ${near}()?` : 'see docs/rules.md for the functions rules can use',
+    };
+  }
   return {
     segment: rule.source.segment,
     location: locateNode(rule, e.range?.start),

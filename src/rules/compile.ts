@@ -647,11 +647,13 @@ class Compiler {
             const lastY = c.agg[fa + 1]!;
             if (lastY !== lastY) return false;
             const closes = lastY + d;
+            // An X already came within D: settled, whatever the clock does.
+            if (c.agg[fa]! <= closes) return false;
             if (c.now < closes) {
               if (closes < c.next) c.next = closes;
               return false;
             }
-            return !(c.agg[fa]! <= closes);
+            return true;
           },
         };
       }
