@@ -48,7 +48,7 @@ interface RuntimeSpec {
   numIdx: number;
   filterCols: number[];
   filterCodes: Set<number>[];
-  /** Name code → points (score) or role (firstAfter: 0 = X, 1 = Y). */
+  /** Name code → points (score) or role bits (firstAfter). */
   perName: Map<number, number>;
   halfLife: number;
 }
@@ -118,7 +118,7 @@ export class AggregatePlan {
       numIdx: s.property === undefined ? -1 : this.numericProps.indexOf(s.property),
       filterCols: (s.filter ?? []).map(([p]) => this.categoricalProps.indexOf(p)),
       filterCodes: (s.filter ?? []).map(([p, values]) => new Set(values.map((v) => this.encode(this.categoricalProps.indexOf(p), v)))),
-      perName: new Map(s.events.map((name, i) => [this.nameCode(name), s.kind === 'score' ? s.points![i]! : i])),
+      perName: perName(s, (name) => this.nameCode(name)),
       halfLife: s.halfLife ?? Infinity,
     }));
     this.rebuildIndex();
@@ -212,16 +212,20 @@ export class AggregatePlan {
           case 5:
             out[o] = t;
             break;
-          case 6:
-            if (r.perName.get(names[i]!) === 1) {
+          case 6: {
+            // Slots: first X at or after the last Y, the last Y, the last X. An X at the same
+            // millisecond as a Y counts as after it, whichever was stored first.
+            const role = r.perName.get(names[i]!)!;
+            if (role & 2) {
               out[o + 1] = t;
-              if (!(out[o]! >= t)) out[o] = NaN;
+              out[o] = out[o + 2] === t ? t : NaN;
             }
-            // An event can be both X and Y (after("A", "A")): the X role is read after the Y reset.
-            if (r.perName.get(names[i]!) === 0 || (r.perName.size === 1 && out[o + 1] === t)) {
-              if (out[o] !== out[o] && out[o + 1] === out[o + 1] && t >= out[o + 1]!) out[o] = t;
+            if (role & 1) {
+              out[o + 2] = t;
+              if (out[o] !== out[o] && out[o + 1] === out[o + 1]) out[o] = t;
             }
             break;
+          }
           case 7:
             if (inWindow) {
               if (out[o + 2] !== out[o + 2]) out[o + 2] = t;
@@ -249,6 +253,18 @@ export class AggregatePlan {
     }
     return next;
   }
+}
+
+/** Name code → points (score) or role bits (firstAfter: 1 = X, 2 = Y, 3 = both). */
+function perName(s: AggSpec, code: (name: string) => number): Map<number, number> {
+  const m = new Map<number, number>();
+  s.events.forEach((name, i) => {
+    const c = code(name);
+    if (s.kind === 'score') m.set(c, s.points![i]!);
+    else if (s.kind === 'firstAfter') m.set(c, (m.get(c) ?? 0) | (i === 0 ? 1 : 2));
+    else m.set(c, i);
+  });
+  return m;
 }
 
 function matches(r: RuntimeSpec, categorical: Int32Array[], i: number): boolean {
