@@ -87,6 +87,9 @@ export function createEnvironment(impl?: (fn: string, args: unknown[]) => unknow
 }
 
 const baseEnvironment = createEnvironment();
+const leafEnvironment = baseEnvironment.clone({ homogeneousAggregateLiterals: false });
+leafEnvironment.registerType('Segments', { fields: {} });
+leafEnvironment.registerVariable('segments', 'Segments');
 
 /** Where an offset of the rewritten rule is in the file. */
 function locateNode(rule: { source: RuleSource; rewritten: RewrittenRule }, offset: number | undefined): SourceLocation {
@@ -132,14 +135,18 @@ export function checkRules(sources: RuleSource[], knowledge: Knowledge = NO_KNOW
   const types = new Map<string, string>();
   const rules: CheckedRule[] = [];
   for (const p of order) {
-    const env = baseEnvironment.clone({ homogeneousAggregateLiterals: false });
-    const fields: Record<string, string> = {};
-    for (const ref of p.references) {
-      const t = types.get(ref.name);
-      if (t) fields[ref.name] = t;
+    // Cloning an environment is costly: only rules that read other segments get their own.
+    let env = leafEnvironment;
+    if (p.references.length) {
+      env = baseEnvironment.clone({ homogeneousAggregateLiterals: false });
+      const fields: Record<string, string> = {};
+      for (const ref of p.references) {
+        const t = types.get(ref.name);
+        if (t) fields[ref.name] = t;
+      }
+      env.registerType('Segments', { fields });
+      env.registerVariable('segments', 'Segments');
     }
-    env.registerType('Segments', { fields });
-    env.registerVariable('segments', 'Segments');
     let ast: ASTNode;
     let type: string;
     try {

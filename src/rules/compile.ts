@@ -88,7 +88,11 @@ class Compiler {
 
   /** A child that must not move with the clock unless the parent handles it; otherwise rechecked. */
   private staticChild(n: ASTNode): Fn {
-    const child = this.node(n);
+    return this.asStatic(this.node(n));
+  }
+
+  /** A compiled child as a time-static value: one that moves with the clock is rechecked periodically. */
+  private asStatic(child: Node): Fn {
     if (child.slope === 0) return child.fn;
     const inner = child.fn;
     return (c) => {
@@ -100,7 +104,7 @@ class Compiler {
   private build(n: ASTNode): Node {
     switch (n.op) {
       case 'value':
-        return constant(literal(n.args, () => this.unsupported(n, 'a bytes literal')));
+        return constant(literal(n.args, (what) => this.unsupported(n, what)));
       case 'id':
         return this.identifier(n, n.args);
       case '.':
@@ -144,8 +148,8 @@ class Compiler {
         const fa = a.fn;
         const fb = b.fn;
         if (a.slope === b.slope) return { slope: a.slope, fn: (c) => ((cond(c) as boolean) ? fa(c) : fb(c)) };
-        const sa = this.staticChild(n.args[1]);
-        const sb = this.staticChild(n.args[2]);
+        const sa = this.asStatic(a);
+        const sb = this.asStatic(b);
         return { slope: 0, fn: (c) => ((cond(c) as boolean) ? sa(c) : sb(c)) };
       }
       case '==':
@@ -274,8 +278,8 @@ class Compiler {
     const b = this.node(right);
     const cmp = comparator(op);
     if (a.slope === OPAQUE || b.slope === OPAQUE) {
-      const fa = this.staticChild(left);
-      const fb = this.staticChild(right);
+      const fa = this.asStatic(a);
+      const fb = this.asStatic(b);
       return { slope: 0, fn: (c) => cmp(fa(c), fb(c)) };
     }
     const fa = a.fn;
@@ -306,20 +310,23 @@ class Compiler {
       const fb = b.fn;
       if (op === '-') {
         if (type === 'int') return { slope, fn: (c) => checkInt((fa(c) as number) - (fb(c) as number)) };
+        if (type === 'uint') return { slope, fn: (c) => checkUint((fa(c) as number) - (fb(c) as number)) };
         return { slope, fn: (c) => minus(fa(c), fb(c)) };
       }
       if (type === 'string') return { slope, fn: (c) => (fa(c) as string) + (fb(c) as string) };
       if (type.startsWith('list')) return { slope, fn: (c) => [...(fa(c) as unknown[]), ...(fb(c) as unknown[])] };
       if (type === 'int') return { slope, fn: (c) => checkInt((fa(c) as number) + (fb(c) as number)) };
+      if (type === 'uint') return { slope, fn: (c) => checkUint((fa(c) as number) + (fb(c) as number)) };
       if (type === 'double' || type === TIMESTAMP || type === DURATION) return { slope, fn: (c) => (fa(c) as number) + (fb(c) as number) };
       return { slope, fn: (c) => plusDyn(fa(c), fb(c)) };
     }
-    const fa = this.staticChild(left);
-    const fb = this.staticChild(right);
+    const fa = this.asStatic(a);
+    const fb = this.asStatic(b);
     const int = type === 'int' || type === 'uint';
+    const check = type === 'uint' ? checkUint : checkInt;
     switch (op) {
       case '*':
-        return { slope: 0, fn: int ? (c) => checkInt((fa(c) as number) * (fb(c) as number)) : (c) => times(fa(c), fb(c)) };
+        return { slope: 0, fn: int ? (c) => check((fa(c) as number) * (fb(c) as number)) : (c) => times(fa(c), fb(c)) };
       case '/':
         return {
           slope: 0,
@@ -327,7 +334,7 @@ class Compiler {
             ? (c) => {
                 const d = fb(c) as number;
                 if (d === 0) return fail('division by zero');
-                return checkInt(Math.trunc((fa(c) as number) / d));
+                return check(Math.trunc((fa(c) as number) / d));
               }
             : (c) => divide(fa(c), fb(c)),
         };
@@ -335,9 +342,9 @@ class Compiler {
         return {
           slope: 0,
           fn: (c) => {
-            const d = fb(c) as number;
+            const [x, d] = numbers(fa(c), fb(c), '%');
             if (d === 0) return fail('modulus by zero');
-            return (fa(c) as number) % d;
+            return x % d;
           },
         };
     }
@@ -383,7 +390,7 @@ class Compiler {
       case 'double':
         return this.convert(arg!, (v) => toDouble(v));
       case 'bool':
-        return this.convert(arg!, (v) => (typeof v === 'boolean' ? v : v === 'true' ? true : v === 'false' ? false : fail(`cannot convert ${String(v)} to bool`)));
+        return this.convert(arg!, (v) => toBool(v));
       case 'matches':
         return this.matches(args[0]!, args[1]!);
       default:
@@ -427,7 +434,7 @@ class Compiler {
       return t;
     };
     if (v.slope === OPAQUE) {
-      const fs = this.staticChild(valueNode);
+      const fs = this.asStatic(v);
       return { slope: 0, fn: (c) => tierOf(fs(c), ts(c) as unknown[]) };
     }
     const s = v.slope;
@@ -490,14 +497,14 @@ class Compiler {
     if (['exists', 'all', 'exists_one', 'map', 'filter'].includes(name)) return this.comprehension(n, name, target, args);
     const recvType = typeOf(target);
     if (name === 'matches' && args.length === 1) return this.matches(target, args[0]!);
-    const recv = this.staticChild(target);
+    const r = this.node(target);
+    const recv = this.asStatic(r);
     const a = args.map((x) => this.staticChild(x));
     const a0 = a[0];
     if (recvType === TIMESTAMP || recvType === DURATION) {
       if (args.length) return this.unsupported(n, `${name}() with a time zone`);
       const getter = recvType === TIMESTAMP ? timestampGetter(name) : durationGetter(name);
       if (!getter) return this.unsupported(n, `the method ${name}()`);
-      const r = this.node(target);
       const fr = r.fn;
       // A clock-driven receiver (now.getHours()) changes continuously: recheck periodically.
       const f: Fn = r.slope === 0 ? (c) => getter(fr(c) as number) : (c) => getter(recv(c) as number);
@@ -665,15 +672,21 @@ function constant(v: unknown): Node {
   return { slope: 0, fn: () => v };
 }
 
-function literal(v: unknown, bytes: () => never): unknown {
-  if (typeof v === 'bigint') return checkInt(Number(v));
-  if (v instanceof Uint8Array) return bytes();
-  if (v !== null && typeof v === 'object' && 'value' in v) return Number((v as { value: bigint }).value);
-  return v;
+function literal(v: unknown, unsupported: (what: string) => never): unknown {
+  if (v instanceof Uint8Array) return unsupported('a bytes literal');
+  const big = typeof v === 'bigint' ? v : v !== null && typeof v === 'object' && 'value' in v ? (v as { value: bigint }).value : undefined;
+  if (big === undefined) return v;
+  // Integers are JS numbers inside: exact up to 2^53, which covers counts, money in minor units and times.
+  if (!Number.isSafeInteger(Number(big))) return unsupported('an integer literal beyond ±2^53');
+  return Number(big);
 }
 
 function checkInt(n: number): number {
   return Number.isSafeInteger(n) ? n : fail('integer overflow');
+}
+
+function checkUint(n: number): number {
+  return Number.isSafeInteger(n) && n >= 0 ? n : fail('unsigned integer overflow');
 }
 
 function numbers(a: unknown, b: unknown, op: string): [number, number] {
@@ -806,6 +819,16 @@ function toInt(v: unknown, type: string): number {
   }
   if (typeof v === 'string' && /^[+-]?\d+$/.test(v)) return checkInt(Number(v));
   return fail(`cannot convert ${JSON.stringify(v)} to int`);
+}
+
+const TRUE_STRINGS = new Set(['1', 't', 'true', 'TRUE', 'True']);
+const FALSE_STRINGS = new Set(['0', 'f', 'false', 'FALSE', 'False']);
+
+function toBool(v: unknown): boolean {
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'string' && TRUE_STRINGS.has(v)) return true;
+  if (typeof v === 'string' && FALSE_STRINGS.has(v)) return false;
+  return fail(`cannot convert ${JSON.stringify(v)} to bool`);
 }
 
 function toDouble(v: unknown): number {
