@@ -3,6 +3,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ConfigError, SegsyncError, UsageError, describeError } from '../errors';
+import packageJson from '../../package.json';
 import { EXIT } from './exit-codes';
 import * as importCmd from './import';
 import * as initCmd from './init';
@@ -14,7 +15,7 @@ const COMMANDS: { register(program: Command): void }[] = [initCmd, importCmd, st
 export function buildProgram(): Command {
   const program = new Command('segsync')
     .description('Two-way contact sync with HubSpot, Mailchimp and Klaviyo, local behavioral segments, email previews.')
-    .version(require('../../package.json').version as string)
+    .version(packageJson.version)
     .option('-c, --config <file>', 'config file', process.env.SEGSYNC_CONFIG ?? 'segsync.yaml')
     .option('--store <file>', 'SQLite store file (default: store.path from the config, else .segsync/segsync.db)')
     .option('--log-level <level>', 'log level on stderr: debug, info, warn, error', undefined)

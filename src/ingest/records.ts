@@ -1,0 +1,107 @@
+/**
+ * Turns one raw import or track record into an event or a contact change, or says exactly what is
+ * wrong with it. Field names follow the Segment spec where one exists (event, timestamp, messageId).
+ */
+import { z } from 'zod';
+import { ValidationError } from '../errors';
+import { requireEmail } from '../model/identity';
+import { CONSENT_STATUSES } from '../model/types';
+import type { FieldValue, IncomingContact, IncomingEvent, ValueSource } from '../model/types';
+
+/** Epoch ms below this are almost surely seconds: refused rather than read as 1970. */
+const SMALLEST_MS = 100_000_000_000;
+
+/** Reads a timestamp given as ISO 8601 text or epoch milliseconds. */
+export function parseTime(value: unknown, field = 'time'): number {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new ValidationError(`"${field}" is not a finite number`);
+    if (Math.abs(value) < SMALLEST_MS) {
+      throw new ValidationError(`"${field}" ${value} looks like epoch seconds`, { hint: 'give epoch milliseconds or an ISO 8601 date' });
+    }
+    return Math.trunc(value);
+  }
+  if (typeof value === 'string' && value.trim() !== '') {
+    const t = /^\d+$/.test(value.trim()) ? parseTime(Number(value), field) : Date.parse(value);
+    if (Number.isNaN(t)) throw new ValidationError(`"${field}" is not a date: ${JSON.stringify(value)}`, { hint: 'use ISO 8601, e.g. 2026-05-01T12:00:00Z' });
+    return t;
+  }
+  throw new ValidationError(`missing "${field}"`, { hint: 'give the event time as ISO 8601 or epoch milliseconds' });
+}
+
+// Records come from JSON (JSONL lines, HTTP bodies) or CSV cells, so every nested value is already a
+// JSON value: checking that properties is an object is enough, and walking it again would halve import speed.
+const jsonObject = z.record(z.string(), z.unknown()).transform((o) => o as Record<string, FieldValue>);
+
+const eventRecord = z.object({
+  email: z.string().optional(),
+  name: z.string().min(1).optional(),
+  event: z.string().min(1).optional(),
+  time: z.union([z.string(), z.number()]).optional(),
+  timestamp: z.union([z.string(), z.number()]).optional(),
+  id: z.string().min(1).optional(),
+  eventId: z.string().min(1).optional(),
+  messageId: z.string().min(1).optional(),
+  properties: jsonObject.optional(),
+  traits: jsonObject.optional(),
+  context: z.object({ traits: jsonObject.optional() }).loose().optional(),
+}).loose();
+
+/** Validates one event record (import line or track call body). */
+export function toIncomingEvent(raw: unknown, source: IncomingEvent['source']): IncomingEvent {
+  const parsed = eventRecord.safeParse(raw);
+  if (!parsed.success) throw new ValidationError(zodMessage(parsed.error), { hint: 'an event is {"email", "name", "time", "properties"}' });
+  const r = parsed.data;
+  const email = r.email ?? (typeof r.context?.traits?.email === 'string' ? r.context.traits.email : undefined);
+  const name = r.name ?? r.event;
+  if (!name) throw new ValidationError('missing event name', { hint: 'add "name" (or Segment\'s "event"), e.g. "Placed Order"' });
+  const eventId = r.eventId ?? r.id ?? r.messageId;
+  return {
+    email: requireEmail(email),
+    name,
+    time: parseTime(r.time ?? r.timestamp, r.time !== undefined ? 'time' : 'timestamp'),
+    properties: r.properties ?? {},
+    source,
+    ...(eventId ? { eventId } : {}),
+  };
+}
+
+const consent = z.enum(CONSENT_STATUSES);
+const contactRecord = z.object({
+  email: z.string().optional(),
+  properties: jsonObject.optional(),
+  traits: jsonObject.optional(),
+  tags: z.union([z.array(z.string()), z.string()]).optional(),
+  consent: consent.optional(),
+  time: z.union([z.string(), z.number()]).optional(),
+}).loose();
+
+const RESERVED_CONTACT_KEYS = new Set(['email', 'properties', 'traits', 'tags', 'consent', 'time', 'userId', 'type']);
+
+/** Validates one contact record; keys besides the reserved ones are properties. */
+export function toIncomingContact(raw: unknown, source: ValueSource, now: number): IncomingContact {
+  const parsed = contactRecord.safeParse(raw);
+  if (!parsed.success) throw new ValidationError(zodMessage(parsed.error), { hint: 'a contact is {"email", "properties", "tags", "consent"}' });
+  const r = parsed.data;
+  const properties: Record<string, FieldValue> = { ...(r.traits ?? {}), ...(r.properties ?? {}) };
+  for (const [k, v] of Object.entries(r)) {
+    if (!RESERVED_CONTACT_KEYS.has(k) && v !== undefined) properties[k] = v as FieldValue;
+  }
+  delete properties.email;
+  const email = r.email ?? (typeof r.traits?.email === 'string' ? r.traits.email : undefined);
+  const tags = typeof r.tags === 'string' ? r.tags.split(/[;,]/).map((t) => t.trim()).filter(Boolean) : r.tags;
+  return {
+    email: requireEmail(email),
+    properties,
+    source,
+    time: r.time === undefined ? now : parseTime(r.time),
+    ...(tags ? { tags } : {}),
+    ...(r.consent ? { consent: r.consent } : {}),
+  };
+}
+
+function zodMessage(err: z.ZodError): string {
+  const i = err.issues[0];
+  if (!i) return 'invalid record';
+  const path = i.path.length ? `"${i.path.join('.')}": ` : '';
+  return `${path}${i.message}`;
+}
