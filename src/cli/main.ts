@@ -7,9 +7,11 @@ import packageJson from '../../package.json';
 import { EXIT } from './exit-codes';
 import * as importCmd from './import';
 import * as initCmd from './init';
+import * as segmentsCmd from './segments';
+import * as explainCmd from './explain';
 import * as statusCmd from './status';
 
-const COMMANDS: { register(program: Command): void }[] = [initCmd, importCmd, statusCmd];
+const COMMANDS: { register(program: Command): void }[] = [initCmd, importCmd, statusCmd, segmentsCmd, explainCmd];
 
 /** Builds the program (exported for tests that drive it in-process). */
 export function buildProgram(): Command {

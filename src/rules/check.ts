@@ -308,8 +308,9 @@ function checkNames(p: Parsed, ast: ASTNode, knowledge: Knowledge, issues: RuleI
   };
   const unknownName = (node: ASTNode, kind: string, name: string, known: readonly string[], hint: string): void => {
     const near = closest(name, known);
+    const message = `${kind} "${name}" has not been seen yet`;
     if (near) issue(node, `unknown ${kind} "${name}"`, `did you mean "${near}"?`);
-    else warnings.push({ segment, location: locateNode(p, node.start), message: `${kind} "${name}" has not been seen yet`, hint });
+    else if (!warnings.some((w) => w.message === message)) warnings.push({ segment, location: locateNode(p, node.start), message, hint });
   };
   const checkEvent = (node: ASTNode, name: string): void => {
     if (!knowledge.eventNames.includes(name)) unknownName(node, 'event', name, knowledge.eventNames, 'check the spelling; the rule counts it once such events arrive');

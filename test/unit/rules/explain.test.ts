@@ -1,6 +1,7 @@
 import { parseConfig } from '../../../src/config/load';
 import { explainSegment, renderExplanation } from '../../../src/rules/explain';
-import { HOUR, T0, World } from './helpers';
+import { readFileSync } from 'node:fs';
+import { HOUR, T0, TEMPLATE, World } from './helpers';
 
 describe('explain', () => {
   it('shows each sub-expression with its value, the deciding events and the next change', () => {
@@ -10,7 +11,9 @@ describe('explain', () => {
     const x = explainSegment(w.engine.rules, w.store, id, 'cart_abandoner', T0 + 2 * HOUR)!;
     expect(x.value).toBe(false);
     expect(x.nextChangeAt).toBe(new Date(T0 + 24 * HOUR).toISOString());
-    expect(x.location).toMatchObject({ line: 31, column: 7 });
+    const lines = readFileSync(TEMPLATE, 'utf8').split('\n');
+    const ruleLine = lines.findIndex((l) => l.trim().startsWith('none_within("Placed Order", 24h, "Added to Cart")')) + 1;
+    expect(x.location).toMatchObject({ file: TEMPLATE, line: ruleLine, column: 7 });
     const [left, right] = x.tree.children;
     expect(left).toMatchObject({ text: 'none_within("Placed Order", 24h, "Added to Cart")', value: false, evaluated: true });
     expect(left!.events).toEqual([{ name: 'Added to Cart', time: new Date(T0).toISOString(), properties: { product: 'p1' } }]);
