@@ -47,6 +47,16 @@ export class ContactCache {
     return cache;
   }
 
+  /** Sets one contact's attributes (bulk loading; `properties` should hold only the names rules read). */
+  put(id: number, email: string, createdAt: number, consent: string | undefined, properties?: Record<string, FieldValue>, tags?: string[]): void {
+    if (this.emails[id] === undefined) this.count++;
+    this.emails[id] = email;
+    this.created[id] = createdAt;
+    this.consent[id] = consent;
+    if (properties) this.properties.set(id, properties);
+    if (tags?.length) this.tags.set(id, tags);
+  }
+
   private propsOf(id: number): Record<string, FieldValue> {
     let p = this.properties.get(id);
     if (!p) this.properties.set(id, (p = Object.create(null) as Record<string, FieldValue>));

@@ -138,6 +138,14 @@ export class EventCache {
     return new EventCache(plan, base, offsets);
   }
 
+  /**
+   * A cache over columns already sorted by contact then time (contact `id`'s events are
+   * offsets[id] .. offsets[id + 1]); names and categorical values must be coded through `plan`.
+   */
+  static fromColumns(plan: AggregatePlan, cols: EventColumns, offsets: Int32Array): EventCache {
+    return new EventCache(plan, cols, offsets);
+  }
+
   /** One contact's events. */
   slice(contactId: number): EventSlice {
     const o = this.overrides.get(contactId);
