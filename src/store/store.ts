@@ -194,8 +194,13 @@ export interface Store {
   eventPropertyNames(sample: number): { event: string; property: string }[];
   /** Upper bound of the number of stored events (to size caches). */
   eventCountBound(): number;
-  /** Every event in storage order as [contactId, eventName, time, ...values of `numeric`, ...JSON text of `json`] properties. */
-  scanEvents(numeric: string[], json: string[]): IterableIterator<unknown[]>;
+  /**
+   * Every event in storage order (only those stored after event row `afterRow`, when given) as
+   * [contactId, eventName, time, ...values of `numeric`, ...JSON text of `json`] properties.
+   */
+  scanEvents(numeric: string[], json: string[], afterRow?: number): IterableIterator<unknown[]>;
+  /** One contact's events stored after event row `afterRow` (all when 0), with their row numbers. */
+  eventsAfter(contactId: number, afterRow: number): { row: number; event: SegsyncEvent }[];
   /** Every contact as [id, email, createdAt, consentStatus | null]. */
   scanContacts(): IterableIterator<[number, string, number, string | null]>;
   /** Stored properties as [contactId, name, value], only the names given (all when undefined). */
@@ -204,7 +209,10 @@ export interface Store {
   scanTags(): IterableIterator<[number, string]>;
   /** Every stored segment answer. */
   scanSegmentStates(): IterableIterator<SegmentState>;
-  /** Writes many contacts' evaluations in one transaction (a full recompute). */
+  /**
+   * Writes many contacts' evaluations in one transaction (a full recompute): unlike saveEvaluation,
+   * every state given is written (the caller passes only the answers that changed).
+   */
   saveEvaluations(items: { contactId: number; states: SegmentState[]; nextChangeAt: number | undefined }[]): void;
 
   counts(): StoreCounts;

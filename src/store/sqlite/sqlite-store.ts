@@ -546,17 +546,25 @@ export class SqliteStore implements Store {
     return (this.stmt('SELECT COALESCE(MAX(id), 0) FROM events').pluck().get() as number);
   }
 
-  *scanEvents(numeric: string[], json: string[]): IterableIterator<unknown[]> {
+  *scanEvents(numeric: string[], json: string[], afterRow = 0): IterableIterator<unknown[]> {
     const names = this.eventNameById();
     const path = (key: string): string => `$."${key.replace(/["\\]/g, (c) => `\\${c}`)}"`;
     const cols = [...numeric.map(() => 'properties ->> ?'), ...json.map(() => 'properties -> ?')];
-    const sql = `SELECT contact_id, name_id, time${cols.map((c) => `, ${c}`).join('')} FROM events`;
+    const sql = `SELECT contact_id, name_id, time${cols.map((c) => `, ${c}`).join('')} FROM events WHERE id > ?`;
     // A separate statement: an iterating statement cannot be reused while it is open.
     const s = this.db.prepare(sql).raw(true);
-    for (const row of s.iterate(...numeric.map(path), ...json.map(path)) as IterableIterator<unknown[]>) {
+    for (const row of s.iterate(...numeric.map(path), ...json.map(path), afterRow) as IterableIterator<unknown[]>) {
       row[1] = names.get(row[1] as number) ?? '?';
       yield row;
     }
+  }
+
+  eventsAfter(contactId: number, afterRow: number): { row: number; event: SegsyncEvent }[] {
+    const names = this.eventNameById();
+    return (this.stmt('SELECT * FROM events WHERE contact_id = ? AND id > ? ORDER BY id').all(contactId, afterRow) as Row[]).map((r) => ({
+      row: r.id as number,
+      event: toEvent(r, names),
+    }));
   }
 
   *scanContacts(): IterableIterator<[number, string, number, string | null]> {
@@ -585,8 +593,20 @@ export class SqliteStore implements Store {
   }
 
   saveEvaluations(items: { contactId: number; states: SegmentState[]; nextChangeAt: number | undefined }[]): void {
+    const put = this.stmt(
+      `INSERT INTO segment_state (contact_id, segment, value, since) VALUES (?, ?, ?, ?)
+       ON CONFLICT (contact_id, segment) DO UPDATE SET value = excluded.value, since = excluded.since`,
+    );
+    const wake = this.stmt(
+      'INSERT INTO wakeups (contact_id, next_change_at) VALUES (?, ?) ON CONFLICT (contact_id) DO UPDATE SET next_change_at = excluded.next_change_at',
+    );
+    const unwake = this.stmt('DELETE FROM wakeups WHERE contact_id = ?');
     this.transaction(() => {
-      for (const item of items) this.saveEvaluation(item.contactId, item.states, item.nextChangeAt);
+      for (const item of items) {
+        for (const st of item.states) put.run(item.contactId, st.segment, JSON.stringify(st.value), st.since);
+        if (item.nextChangeAt === undefined) unwake.run(item.contactId);
+        else wake.run(item.contactId, item.nextChangeAt);
+      }
     });
   }
 
