@@ -7,6 +7,7 @@
  *   3. cold: the engine reading everything from a SQLite store file, evaluating and storing answers;
  *   4. incremental: one new event for one contact, re-read, re-evaluated and stored (p50/p99).
  * Size: SEGSYNC_BENCH_SCALE (default 1; 0.1 = 100,000 contacts and 2,000,000 events).
+ * Phases: SEGSYNC_BENCH_RULES_PHASES (default "warm,duckdb,cold"; cold includes incremental).
  * Run: `node bin/run-ts.js bench/rules.ts` or `npm run bench -- rules`.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -382,13 +383,23 @@ export async function run(): Promise<void> {
   console.log(`warm cache: ${fmt(stats.events)} events in ${(stats.bytes / 2 ** 20).toFixed(0)} MiB of typed arrays (built in ${secs(buildMs)})`);
   console.log(`warm full recompute: ${runs.map(secs).join(', ')} (best ${secs(best)}; ${fmt(nEvents / (best / 1000))} events/s, ${fmt(nContacts / (best / 1000))} contacts/s); heap ${((process.memoryUsage().heapUsed - heapBefore) / 2 ** 20).toFixed(0)} MiB over the caches; peak RSS so far ${fmt(peakRssMiB())} MiB`);
 
+  const phases = new Set((process.env.SEGSYNC_BENCH_RULES_PHASES ?? 'warm,duckdb,cold').split(','));
   // 2. DuckDB, same rules as SQL over the same data.
+  if (phases.has('duckdb')) await duckdbPhase(data, rules, members, best);
+  warm.events = undefined as unknown as EventCache;
+  if (phases.has('cold')) coldPhase(data, nContacts);
+  console.log(`peak RSS of the whole run: ${fmt(peakRssMiB())} MiB`);
+}
+
+async function duckdbPhase(data: Data, rules: RuleSet, members: number[], best: number): Promise<void> {
   const duck = await duckdb(data);
   console.log(`DuckDB: load ${secs(duck.loadMs)} (not counted); the 20 rules as SQL: ${secs(duck.queryMs)} → warm recompute is ${(duck.queryMs / best).toFixed(1)}× ${best < duck.queryMs ? 'faster' : 'SLOWER'}`);
   const mismatches = FLAG_COLUMNS.filter((c) => duck.counts.get(c) !== members[rules.indexOf(c)]);
   console.log(`cross-check of ${FLAG_COLUMNS.length} flag sizes against DuckDB: ${mismatches.length ? `MISMATCH in ${mismatches.map((c) => `${c} (${members[rules.indexOf(c)]} vs ${duck.counts.get(c)})`).join(', ')}` : 'all equal'}`);
-  warm.events = undefined as unknown as EventCache;
+}
 
+function coldPhase(data: Data, nContacts: number): void {
+  let t: number;
   // 3. Cold: everything from a SQLite store file.
   const dir = mkdtempSync(join(tmpdir(), 'segsync-bench-rules-'));
   try {
@@ -433,7 +444,6 @@ export async function run(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`peak RSS of the whole run: ${fmt(peakRssMiB())} MiB`);
 }
 
 if (require.main === module) {

@@ -88,6 +88,15 @@ export class AggregatePlan {
   private readonly dictionaries: Map<string, number>[] = [];
   private runtime: RuntimeSpec[] = [];
   private byName: (Int32Array | undefined)[] = [];
+  // The pass reads these flat arrays rather than the spec objects: it is the hot loop.
+  private kinds = new Int8Array(0);
+  private windows = new Float64Array(0);
+  private numIdx = new Int32Array(0);
+  private filtered = new Uint8Array(0);
+  /** Specs whose value can change with the clock (windows, halving scores). */
+  private timed = new Int32Array(0);
+  /** Each spec's starting slot values, copied in at the start of every pass. */
+  private initial = new Float64Array(0);
   private frozen = false;
 
   /** Adds a spec (or finds an equal one) and returns its index. */
@@ -121,6 +130,19 @@ export class AggregatePlan {
       perName: perName(s, (name) => this.nameCode(name)),
       halfLife: s.halfLife ?? Infinity,
     }));
+    this.kinds = Int8Array.from(this.runtime, (r) => r.kind);
+    this.windows = Float64Array.from(this.runtime, (r) => r.window);
+    this.numIdx = Int32Array.from(this.runtime, (r) => r.numIdx);
+    this.filtered = Uint8Array.from(this.runtime, (r) => (r.filterCols.length ? 1 : 0));
+    this.timed = Int32Array.from(this.runtime.flatMap((r, i) => (r.window !== Infinity || r.halfLife !== Infinity ? [i] : [])));
+    this.initial = new Float64Array(this.runtime.length * SLOTS);
+    this.runtime.forEach((r, s) => {
+      const o = s * SLOTS;
+      this.initial[o] = r.kind === 2 ? -Infinity : r.kind === 3 ? Infinity : r.kind >= 4 && r.kind <= 6 ? NaN : 0;
+      this.initial[o + 1] = r.kind === 6 ? NaN : 0;
+      this.initial[o + 2] = NaN;
+      this.initial[o + 3] = Infinity;
+    });
     this.rebuildIndex();
   }
 
@@ -163,17 +185,13 @@ export class AggregatePlan {
    */
   run(cols: EventColumns, start: number, end: number, now: number, out: Float64Array): number {
     const rt = this.runtime;
-    for (let s = 0; s < rt.length; s++) {
-      const o = s * SLOTS;
-      const kind = rt[s]!.kind;
-      out[o] = kind === 2 ? -Infinity : kind === 3 ? Infinity : kind >= 4 && kind <= 6 ? NaN : 0;
-      out[o + 1] = kind === 6 ? NaN : 0;
-      out[o + 2] = NaN;
-      out[o + 3] = Infinity;
-    }
+    out.set(this.initial);
     let next = Infinity;
     const { names, times, numeric, categorical } = cols;
     const byName = this.byName;
+    const kinds = this.kinds;
+    const windows = this.windows;
+    const filtered = this.filtered;
     for (let i = start; i < end; i++) {
       const t = times[i]!;
       if (t > now) {
@@ -184,11 +202,11 @@ export class AggregatePlan {
       if (list === undefined) continue;
       for (let k = 0; k < list.length; k++) {
         const s = list[k]!;
-        const r = rt[s]!;
-        if (r.filterCols.length && !matches(r, categorical, i)) continue;
+        if (filtered[s] === 1 && !matches(rt[s]!, categorical, i)) continue;
+        const kind = kinds[s]!;
         const o = s * SLOTS;
-        const inWindow = t > now - r.window;
-        switch (r.kind) {
+        const inWindow = t > now - windows[s]!;
+        switch (kind) {
           case 0:
             if (inWindow) {
               if (out[o] === 0) out[o + 2] = t;
@@ -198,12 +216,12 @@ export class AggregatePlan {
           case 1:
           case 2:
           case 3: {
-            const v = numeric[r.numIdx]![i]!;
+            const v = numeric[this.numIdx[s]!]![i]!;
             if (!inWindow || v !== v) break;
             if (out[o + 1] === 0) out[o + 2] = t;
             out[o + 1]!++;
-            if (r.kind === 1) out[o]! += v;
-            else if (r.kind === 2 ? v > out[o]! : v < out[o]!) out[o] = v;
+            if (kind === 1) out[o]! += v;
+            else if (kind === 2 ? v > out[o]! : v < out[o]!) out[o] = v;
             break;
           }
           case 4:
@@ -215,7 +233,7 @@ export class AggregatePlan {
           case 6: {
             // Slots: first X at or after the last Y, the last Y, the last X. An X at the same
             // millisecond as a Y counts as after it, whichever was stored first.
-            const role = r.perName.get(names[i]!)!;
+            const role = rt[s]!.perName.get(names[i]!)!;
             if (role & 2) {
               out[o + 1] = t;
               out[o] = out[o + 2] === t ? t : NaN;
@@ -229,6 +247,7 @@ export class AggregatePlan {
           case 7:
             if (inWindow) {
               if (out[o + 2] !== out[o + 2]) out[o + 2] = t;
+              const r = rt[s]!;
               const points = r.perName.get(names[i]!)!;
               if (r.halfLife === Infinity) out[o]! += points;
               else {
@@ -242,11 +261,13 @@ export class AggregatePlan {
         }
       }
     }
-    for (let s = 0; s < rt.length; s++) {
-      const r = rt[s]!;
+    // Window exits (the oldest event in a window leaves first) and score halvings.
+    const timed = this.timed;
+    for (let k = 0; k < timed.length; k++) {
+      const s = timed[k]!;
       const o = s * SLOTS;
-      if (r.window !== Infinity && out[o + 2] === out[o + 2]) {
-        const exit = out[o + 2]! + r.window;
+      if (windows[s] !== Infinity && out[o + 2] === out[o + 2]) {
+        const exit = out[o + 2]! + windows[s]!;
         if (exit < next) next = exit;
       }
       if (out[o + 3]! < next) next = out[o + 3]!;

@@ -63,6 +63,11 @@ export class ContactCache {
     return p;
   }
 
+  /** The largest contact id seen. */
+  get maxId(): number {
+    return this.emails.length - 1;
+  }
+
   get size(): number {
     return this.count;
   }

@@ -97,8 +97,11 @@ export class SegmentEngine {
   private contacts: ContactCache | undefined;
   /** prev[segment][contactId]: the stored answer. */
   private prev: (FieldValue | undefined)[][] = [];
-  /** The next change time last computed per contact (NaN: not computed in this process). */
-  private nextAt: number[] = [];
+  /** The next change time last computed per contact (undefined: not computed in this process). */
+  private nextAt: (number | undefined)[] = [];
+  /** Event rows up to this one are in the cache; later ones per contact are tracked in `rowOf`. */
+  private loadedRow = 0;
+  private readonly rowOf = new Map<number, number>();
   private readonly heap = new WakeupHeap();
 
   constructor(
@@ -129,15 +132,18 @@ export class SegmentEngine {
 
   /** Builds the in-memory caches from the store (the cold start). */
   load(onProgress?: ProgressFn): void {
+    this.loadedRow = this.store.eventCountBound();
+    this.rowOf.clear();
     this.events = EventCache.load(this.store, this.rules.plan, onProgress && ((d, t) => onProgress('load', d, t)));
     this.contacts = ContactCache.load(this.store, this.rules.needs.properties);
-    this.prev = this.rules.segments.map(() => []);
+    const size = this.contacts.maxId + 1;
+    this.prev = this.rules.segments.map(() => new Array<FieldValue | undefined>(size).fill(undefined));
     const index = new Map(this.rules.segments.map((s, i) => [s.name, i]));
     for (const s of this.store.scanSegmentStates()) {
       const i = index.get(s.segment);
       if (i !== undefined) this.prev[i]![s.contactId] = s.value;
     }
-    this.nextAt = [];
+    this.nextAt = new Array<number | undefined>(size).fill(undefined);
   }
 
   /** Evaluates every contact, stores what changed, and rebuilds the wake-up heap. */
@@ -148,7 +154,7 @@ export class SegmentEngine {
     const now = this.clock.now();
     const segs = this.rules.segments;
     const summary: SegmentSummary[] = segs.map((s) => ({ segment: s.name, kind: s.kind, members: 0, entered: 0, left: 0, changed: 0, errors: 0, topValues: [] }));
-    const valueCounts = segs.map(() => new Map<string, number>());
+    const valueCounts = segs.map(() => new Map<string | number | boolean, number>());
     const contacts = this.contacts!;
     const total = contacts.size;
     let done = 0;
@@ -173,7 +179,7 @@ export class SegmentEngine {
         if (!isDefault(value)) {
           sum.members++;
           if (sum.kind === 'value') {
-            const key = JSON.stringify(value);
+            const key = typeof value === 'object' ? JSON.stringify(value) : value;
             valueCounts[i]!.set(key, (valueCounts[i]!.get(key) ?? 0) + 1);
           }
         }
@@ -194,7 +200,7 @@ export class SegmentEngine {
     flush();
     onProgress?.('evaluate', total, total);
     valueCounts.forEach((m, i) => {
-      summary[i]!.topValues = [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5);
+      summary[i]!.topValues = [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([v, n]) => [JSON.stringify(v), n]);
     });
     const t2 = performance.now();
     return {
@@ -276,7 +282,14 @@ export class SegmentEngine {
   onEvents(contactIds: Iterable<number>): ContactEvaluation[] {
     const out: ContactEvaluation[] = [];
     for (const id of new Set(contactIds)) {
-      if (this.events) this.events.replace(id, this.store.eventsOf(id));
+      if (this.events) {
+        // Only the rows stored since this contact was last read: a busy contact is not re-read whole.
+        const fresh = this.store.eventsAfter(id, this.rowOf.get(id) ?? this.loadedRow);
+        if (fresh.length) {
+          this.events.append(id, fresh.map((f) => f.event));
+          this.rowOf.set(id, fresh[fresh.length - 1]!.row);
+        }
+      }
       if (this.contacts && !this.contacts.has(id)) this.contacts.replace(id, this.store.getContact(id));
       const r = this.evaluateContact(id);
       if (r) out.push(r);
@@ -292,6 +305,7 @@ export class SegmentEngine {
       this.contacts?.replace(id, contact);
       if (!contact) {
         this.events?.replace(id, []);
+        this.rowOf.set(id, Number.MAX_SAFE_INTEGER);
         continue;
       }
       const r = this.evaluateContact(id);

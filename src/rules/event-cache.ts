@@ -154,6 +154,30 @@ export class EventCache {
     return { cols: this.base, start: this.offsets[contactId]!, end: this.offsets[contactId + 1]! };
   }
 
+  /** Adds events to one contact's run (new events from the store), keeping it sorted by time. */
+  append(contactId: number, events: readonly Pick<SegsyncEvent, 'name' | 'time' | 'properties'>[]): void {
+    if (!events.length) return;
+    const old = this.slice(contactId);
+    const add = columnsFromEvents(this.plan, events);
+    const n = old.end - old.start;
+    const m = add.times.length;
+    const out = columns(this.plan, n + m);
+    const copy = (from: EventColumns, i: number, to: number): void => {
+      out.names[to] = from.names[i]!;
+      out.times[to] = from.times[i]!;
+      for (let k = 0; k < out.numeric.length; k++) out.numeric[k]![to] = from.numeric[k]![i]!;
+      for (let k = 0; k < out.categorical.length; k++) out.categorical[k]![to] = from.categorical[k]![i]!;
+    };
+    let i = old.start;
+    let j = 0;
+    for (let to = 0; to < n + m; to++) {
+      // Ties keep stored events first, as the store orders them by time then row.
+      if (j >= m || (i < old.end && old.cols.times[i]! <= add.times[j]!)) copy(old.cols, i++, to);
+      else copy(add, j++, to);
+    }
+    this.overrides.set(contactId, out);
+  }
+
   /** Replaces one contact's events (after a write); an erased contact gets none. */
   replace(contactId: number, events: readonly Pick<SegsyncEvent, 'name' | 'time' | 'properties'>[]): void {
     this.overrides.set(contactId, columnsFromEvents(this.plan, events));

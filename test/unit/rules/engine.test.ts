@@ -1,0 +1,65 @@
+import { SegmentEngine } from '../../../src/rules/engine';
+import { DAY, HOUR, T0, World, templateConfig } from './helpers';
+
+describe('SegmentEngine', () => {
+  it('merges a late-arriving older event into the cached history in time order', () => {
+    const w = new World();
+    const id = w.contact('late@example.com');
+    w.event('late@example.com', 'Added to Cart', T0);
+    w.event('late@example.com', 'Placed Order', T0 - 2 * DAY, { value: 10 });
+    w.event('late@example.com', 'Added to Cart', T0 - 3 * DAY);
+    expect(w.valueAt(id, 'cart_abandoner', T0 + 24 * HOUR)).toBe(true);
+    expect(w.nextChangeAt(id, T0 + HOUR)).toBe(T0 + 24 * HOUR);
+  });
+
+  it('answers the same from its caches as straight from the store', () => {
+    const w = new World();
+    const id = w.contact('same@example.com', { properties: { country: 'AT', plan: 'pro' }, tags: ['newsletter'], consent: 'subscribed' });
+    for (let i = 0; i < 6; i++) w.event('same@example.com', ['Viewed Product', 'Opened Email', 'Placed Order'][i % 3]!, T0 - i * 5 * HOUR, { value: 120.5, category: 'shoes' });
+    const cold = SegmentEngine.fromConfig(templateConfig(), w.store, w.clock);
+    for (const at of [T0, T0 + DAY, T0 + 40 * DAY]) {
+      expect(cold.evaluateContact(id, { now: at, save: false })).toEqual(w.engine.evaluateContact(id, { now: at, save: false }));
+    }
+  });
+
+  it('recomputes everyone, counts who entered and left, and finds nothing to change on a second run', async () => {
+    const w = new World();
+    const a = w.contact('a@example.com');
+    const b = w.contact('b@example.com');
+    w.event('a@example.com', 'Added to Cart', T0 - 25 * HOUR);
+    w.event('b@example.com', 'Added to Cart', T0 - HOUR);
+    const first = w.engine.recomputeAll();
+    const cart = first.segments.find((s) => s.segment === 'cart_abandoner')!;
+    expect(cart).toMatchObject({ members: 1 });
+    expect(w.stored(a, 'cart_abandoner')).toBe(true);
+    expect(w.stored(b, 'cart_abandoner')).toBeUndefined();
+    expect(w.engine.recomputeAll().contactsChanged).toBe(0);
+    await w.clock.set(T0 + 23 * HOUR);
+    const due = w.engine.reevaluateDue();
+    expect(due.flatMap((r) => r.changed).filter((c) => c.segment === 'cart_abandoner')).toEqual([{ contactId: b, segment: 'cart_abandoner', from: false, to: true }]);
+    expect(w.store.getSegmentStates(b).find((s) => s.segment === 'cart_abandoner')?.since).toBe(T0 + 23 * HOUR);
+  });
+
+  it('forgets an erased contact', () => {
+    const w = new World();
+    const id = w.contact('gone@example.com');
+    w.event('gone@example.com', 'Placed Order', T0, { value: 2000 });
+    w.engine.evaluateContact(id);
+    w.store.eraseContact(id);
+    expect(w.engine.onContacts([id])).toEqual([]);
+    expect(w.engine.evaluateContact(id)).toBeUndefined();
+    expect(w.store.getSegmentStates(id)).toEqual([]);
+  });
+
+  it('re-evaluates only the due contacts from the store when not loaded', () => {
+    const w = new World();
+    const id = w.contact('due@example.com');
+    w.event('due@example.com', 'Added to Cart', T0);
+    w.engine.evaluateContact(id, { now: T0 });
+    const lazy = SegmentEngine.fromConfig(templateConfig(), w.store, w.clock);
+    expect(lazy.reevaluateDue(T0 + HOUR)).toEqual([]);
+    const flipped = lazy.reevaluateDue(T0 + 24 * HOUR);
+    expect(flipped.map((r) => r.contactId)).toEqual([id]);
+    expect(w.stored(id, 'cart_abandoner')).toBe(true);
+  });
+});
