@@ -198,7 +198,11 @@ export interface Store {
    * Every event in storage order (only those stored after event row `afterRow`, when given) as
    * [contactId, eventName, time, ...values of `numeric`, ...JSON text of `json`] properties.
    */
-  scanEvents(numeric: string[], json: string[], afterRow?: number): IterableIterator<unknown[]>;
+  scanEvents(numeric: string[], json: string[], afterRow?: number, throughRow?: number): IterableIterator<unknown[]>;
+  /** The saved event-cache snapshot for a layout: its parts in order and the last event row it holds. */
+  readEventCache(layout: string): { maxEventRow: number; parts: Buffer[] } | undefined;
+  /** Replaces the saved event-cache snapshot (one is kept). */
+  writeEventCache(layout: string, maxEventRow: number, parts: Uint8Array[]): void;
   /** One contact's events stored after event row `afterRow` (all when 0), with their row numbers. */
   eventsAfter(contactId: number, afterRow: number): { row: number; event: SegsyncEvent }[];
   /** Every contact as [id, email, createdAt, consentStatus | null]. */

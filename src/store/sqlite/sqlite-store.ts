@@ -546,14 +546,27 @@ export class SqliteStore implements Store {
     return (this.stmt('SELECT COALESCE(MAX(id), 0) FROM events').pluck().get() as number);
   }
 
-  *scanEvents(numeric: string[], json: string[], afterRow = 0): IterableIterator<unknown[]> {
+  readEventCache(layout: string): { maxEventRow: number; parts: Buffer[] } | undefined {
+    const rows = this.stmt('SELECT max_event_row, data FROM event_cache WHERE layout = ? ORDER BY part').raw(true).all(layout) as [number, Buffer][];
+    return rows.length ? { maxEventRow: rows[0]![0], parts: rows.map((r) => r[1]) } : undefined;
+  }
+
+  writeEventCache(layout: string, maxEventRow: number, parts: Uint8Array[]): void {
+    const put = this.stmt('INSERT INTO event_cache (layout, part, max_event_row, data) VALUES (?, ?, ?, ?)');
+    this.transaction(() => {
+      this.stmt('DELETE FROM event_cache').run();
+      parts.forEach((p, i) => put.run(layout, i, maxEventRow, Buffer.from(p.buffer, p.byteOffset, p.byteLength)));
+    });
+  }
+
+  *scanEvents(numeric: string[], json: string[], afterRow = 0, throughRow = Number.MAX_SAFE_INTEGER): IterableIterator<unknown[]> {
     const names = this.eventNameById();
     const path = (key: string): string => `$."${key.replace(/["\\]/g, (c) => `\\${c}`)}"`;
     const cols = [...numeric.map(() => 'properties ->> ?'), ...json.map(() => 'properties -> ?')];
-    const sql = `SELECT contact_id, name_id, time${cols.map((c) => `, ${c}`).join('')} FROM events WHERE id > ?`;
+    const sql = `SELECT contact_id, name_id, time${cols.map((c) => `, ${c}`).join('')} FROM events WHERE id > ? AND id <= ?`;
     // A separate statement: an iterating statement cannot be reused while it is open.
     const s = this.db.prepare(sql).raw(true);
-    for (const row of s.iterate(...numeric.map(path), ...json.map(path), afterRow) as IterableIterator<unknown[]>) {
+    for (const row of s.iterate(...numeric.map(path), ...json.map(path), afterRow, throughRow) as IterableIterator<unknown[]>) {
       row[1] = names.get(row[1] as number) ?? '?';
       yield row;
     }
