@@ -161,7 +161,16 @@ export class AggregatePlan {
   /** The code of a filtered property's value (new values get new codes); -1 for non-scalars. */
   encode(categoricalIndex: number, value: unknown): number {
     const key = scalarKey(value);
-    if (key === undefined) return -1;
+    return key === undefined ? -1 : this.encodeKey(categoricalIndex, key);
+  }
+
+  /** The dictionary of a filtered property: [value key, code] pairs (for cache snapshots). */
+  dictionary(categoricalIndex: number): [string, number][] {
+    return [...this.dictionaries[categoricalIndex]!.entries()];
+  }
+
+  /** The code of a dictionary key (as `scalarKey` makes them); new keys get new codes. */
+  encodeKey(categoricalIndex: number, key: string): number {
     const dict = this.dictionaries[categoricalIndex]!;
     let code = dict.get(key);
     if (code === undefined) {

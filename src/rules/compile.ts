@@ -286,6 +286,7 @@ class Compiler {
     const fb = b.fn;
     const s = a.slope - b.slope;
     if (s === 0) return { slope: 0, fn: (c) => cmp(fa(c), fb(c)) };
+    const pred = (x: number): boolean => cmp(x, 0);
     return {
       slope: 0,
       fn: (c) => {
@@ -293,7 +294,7 @@ class Compiler {
         const vb = fb(c) as number;
         const d = va - vb;
         const now = cmp(d, 0);
-        const flip = flipAfter((x) => cmp(x, 0), d, s, now);
+        const flip = flipAfter(pred, d, s, now);
         if (c.now + flip < c.next) c.next = c.now + flip;
         return now;
       },
@@ -447,7 +448,7 @@ class Compiler {
         if (s !== 0) {
           for (const th of list) {
             const d = (x as number) - (th as number);
-            const flip = flipAfter((y) => y >= 0, d, s, d >= 0);
+            const flip = flipAfter(reached, d, s, d >= 0);
             if (c.now + flip < c.next) c.next = c.now + flip;
           }
         }
@@ -746,7 +747,10 @@ export function celEquals(a: unknown, b: unknown): boolean {
 }
 
 function contains(coll: unknown, item: unknown): boolean {
-  if (Array.isArray(coll)) return coll.some((x) => celEquals(x, item));
+  if (Array.isArray(coll)) {
+    for (let i = 0; i < coll.length; i++) if (celEquals(coll[i], item)) return true;
+    return false;
+  }
   if (coll !== null && typeof coll === 'object') return typeof item === 'string' && Object.hasOwn(coll, item);
   return fail(`"in" needs a list or map, got ${kindOf(coll)}`);
 }
@@ -773,6 +777,8 @@ function comparator(op: string): (a: unknown, b: unknown) => boolean {
       return (a, b) => order(a, b) >= 0;
   }
 }
+
+const reached = (y: number): boolean => y >= 0;
 
 /**
  * For a value that moves linearly (x = d + s·Δ after Δ ms), the smallest Δ ≥ 1 at which `pred`

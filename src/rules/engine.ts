@@ -132,9 +132,8 @@ export class SegmentEngine {
 
   /** Builds the in-memory caches from the store (the cold start). */
   load(onProgress?: ProgressFn): void {
-    this.loadedRow = this.store.eventCountBound();
     this.rowOf.clear();
-    this.events = EventCache.load(this.store, this.rules.plan, onProgress && ((d, t) => onProgress('load', d, t)));
+    this.events = this.loadEvents(onProgress);
     this.contacts = ContactCache.load(this.store, this.rules.needs.properties);
     const size = this.contacts.maxId + 1;
     this.prev = this.rules.segments.map(() => new Array<FieldValue | undefined>(size).fill(undefined));
@@ -145,6 +144,37 @@ export class SegmentEngine {
     }
     this.nextAt = new Array<number | undefined>(size).fill(undefined);
   }
+
+  /**
+   * The event cache from the store's snapshot plus the rows stored since, or from a full scan (which
+   * then writes a fresh snapshot so the next start is fast).
+   */
+  private loadEvents(onProgress?: ProgressFn): EventCache {
+    const plan = this.rules.plan;
+    const layout = EventCache.layoutOf(plan);
+    const snap = this.store.readEventCache(layout);
+    if (snap) {
+      const cache = EventCache.fromSnapshot(plan, snap.parts);
+      this.loadedRow = snap.maxEventRow;
+      const touched = new Set<number>();
+      for (const row of this.store.scanEvents([], [], snap.maxEventRow)) touched.add(row[0] as number);
+      for (const id of touched) {
+        const fresh = this.store.eventsAfter(id, snap.maxEventRow);
+        cache.append(id, fresh.map((f) => f.event));
+        this.rowOf.set(id, fresh[fresh.length - 1]!.row);
+      }
+      this.lastLoad = { fromSnapshot: true, eventsAfterSnapshot: touched.size };
+      return cache;
+    }
+    this.loadedRow = this.store.eventCountBound();
+    const cache = EventCache.load(this.store, plan, onProgress && ((d, t) => onProgress('load', d, t)), this.loadedRow);
+    this.store.writeEventCache(layout, this.loadedRow, cache.serialize());
+    this.lastLoad = { fromSnapshot: false, eventsAfterSnapshot: 0 };
+    return cache;
+  }
+
+  /** How the last `load` got its events (for status output and benchmarks). */
+  lastLoad: { fromSnapshot: boolean; eventsAfterSnapshot: number } | undefined;
 
   /** Evaluates every contact, stores what changed, and rebuilds the wake-up heap. */
   recomputeAll(onProgress?: ProgressFn): RecomputeSummary {
@@ -170,7 +200,7 @@ export class SegmentEngine {
     for (const id of contacts.ids()) {
       const view = contacts.view(id)!;
       const slice = this.events!.slice(id);
-      const ev = this.rules.evaluate(view, slice.cols, slice.start, slice.end, now);
+      const ev = this.rules.evaluate(view, slice.cols, slice.start, slice.end, now, true);
       const states: SegmentState[] = [];
       for (let i = 0; i < segs.length; i++) {
         const value = this.rules.stored(i, ev.values[i]);

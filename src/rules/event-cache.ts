@@ -70,7 +70,7 @@ export class EventCache {
   }
 
   /** Builds the cache from every event in the store: one sequential scan, then a counting sort by contact. */
-  static load(store: Store, plan: AggregatePlan, onProgress?: (done: number, total: number) => void): EventCache {
+  static load(store: Store, plan: AggregatePlan, onProgress?: (done: number, total: number) => void, throughRow?: number): EventCache {
     let capacity = Math.max(16, store.eventCountBound());
     let contact = new Int32Array(capacity);
     let raw = columns(plan, capacity);
@@ -79,7 +79,7 @@ export class EventCache {
     let maxContact = 0;
     const nNum = plan.numericProps.length;
     const nCat = plan.categoricalProps.length;
-    for (const row of store.scanEvents(plan.numericProps, plan.categoricalProps)) {
+    for (const row of store.scanEvents(plan.numericProps, plan.categoricalProps, 0, throughRow)) {
       if (n === capacity) {
         capacity = Math.ceil(capacity * 1.5);
         contact = grow(contact, capacity);
@@ -144,6 +144,62 @@ export class EventCache {
    */
   static fromColumns(plan: AggregatePlan, cols: EventColumns, offsets: Int32Array): EventCache {
     return new EventCache(plan, cols, offsets);
+  }
+
+  /** The layout a snapshot is valid for: the properties the rules read. */
+  static layoutOf(plan: AggregatePlan): string {
+    return JSON.stringify({ v: 1, numeric: plan.numericProps, categorical: plan.categoricalProps });
+  }
+
+  /**
+   * The cache as binary parts for the store: a JSON header (dictionaries, column sizes), then the
+   * columns' bytes in chunks. Only the base columns: call on a freshly loaded cache.
+   */
+  serialize(): Uint8Array[] {
+    const cols = this.base;
+    const arrays: (Int32Array | Float64Array)[] = [cols.times, ...cols.numeric, this.offsets, cols.names, ...cols.categorical];
+    const header = {
+      names: this.plan.names,
+      dictionaries: this.plan.categoricalProps.map((_, k) => this.plan.dictionary(k)),
+      events: cols.times.length,
+      offsets: this.offsets.length,
+    };
+    const parts: Uint8Array[] = [new TextEncoder().encode(JSON.stringify(header))];
+    const CHUNK = 64 * 2 ** 20;
+    for (const a of arrays) {
+      const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+      for (let from = 0; from < bytes.length; from += CHUNK) parts.push(bytes.subarray(from, Math.min(bytes.length, from + CHUNK)));
+    }
+    return parts;
+  }
+
+  /** A cache from a snapshot's parts, with names and filtered values re-coded through `plan`. */
+  static fromSnapshot(plan: AggregatePlan, parts: Buffer[]): EventCache {
+    const header = JSON.parse(parts[0]!.toString('utf8')) as { names: string[]; dictionaries: [string, number][][]; events: number; offsets: number };
+    const data = Buffer.concat(parts.slice(1));
+    // Copy into fresh, aligned buffers (a Buffer's offset need not suit a Float64Array).
+    let at = 0;
+    const take = <T extends Int32Array | Float64Array>(Ctor: new (n: number) => T, n: number): T => {
+      const out = new Ctor(n);
+      const bytes = n * out.BYTES_PER_ELEMENT;
+      new Uint8Array(out.buffer).set(data.subarray(at, at + bytes));
+      at += bytes;
+      return out;
+    };
+    const n = header.events;
+    const times = take(Float64Array, n);
+    const numeric = plan.numericProps.map(() => take(Float64Array, n));
+    const offsets = take(Int32Array, header.offsets);
+    const names = take(Int32Array, n);
+    const categorical = plan.categoricalProps.map(() => take(Int32Array, n));
+    const nameMap = Int32Array.from(header.names, (name) => plan.nameCode(name));
+    for (let i = 0; i < n; i++) names[i] = nameMap[names[i]!]!;
+    categorical.forEach((col, k) => {
+      const map = new Int32Array((header.dictionaries[k] ?? []).length);
+      for (const [key, code] of header.dictionaries[k] ?? []) map[code] = plan.encodeKey(k, key);
+      for (let i = 0; i < n; i++) if (col[i]! >= 0) col[i] = map[col[i]!]!;
+    });
+    return new EventCache(plan, { names, times, numeric, categorical }, offsets);
   }
 
   /** One contact's events. */

@@ -76,6 +76,8 @@ export class RuleSet {
   readonly warnings: RuleIssue[];
   readonly needs: Needs;
   private readonly agg: Float64Array;
+  private readonly scratch: unknown[];
+  private readonly ctx: EvalCtx;
 
   private constructor(rules: CheckedRule[], warnings: RuleIssue[]) {
     const index = new Map(rules.map((r, i) => [r.source.segment, i]));
@@ -104,6 +106,8 @@ export class RuleSet {
     }
     this.needs = { properties };
     this.agg = new Float64Array(this.plan.specs.length * SLOTS);
+    this.scratch = new Array(this.segments.length).fill(null);
+    this.ctx = { now: 0, contact: undefined as unknown as ContactView, agg: this.agg, segments: this.scratch, locals: [], next: Infinity, trace: undefined };
   }
 
   /** Checks and compiles rules; throws RuleSetError listing every problem with its location. */
@@ -117,15 +121,22 @@ export class RuleSet {
     return this.segments.findIndex((s) => s.name === name);
   }
 
-  /** Evaluates every segment for one contact whose events are [start, end) of `cols`. */
-  evaluate(contact: ContactView, cols: EventColumns, start: number, end: number, now: number): Evaluation {
+  /**
+   * Evaluates every segment for one contact whose events are [start, end) of `cols`. With `reuse`,
+   * the returned arrays are recycled by the next call (a full recompute reads them at once).
+   */
+  evaluate(contact: ContactView, cols: EventColumns, start: number, end: number, now: number, reuse = false): Evaluation {
     const agg = this.agg;
     const aggNext = this.plan.run(cols, start, end, now, agg);
-    const values: unknown[] = new Array(this.segments.length);
-    const ctx: EvalCtx = { now, contact, agg, segments: values, locals: [], next: aggNext, trace: undefined };
-    for (let i = 0; i < this.segments.length; i++) {
+    const values: unknown[] = reuse ? this.scratch : new Array(this.segments.length);
+    const ctx: EvalCtx = reuse ? this.ctx : { now, contact, agg, segments: values, locals: [], next: aggNext, trace: undefined };
+    ctx.now = now;
+    ctx.contact = contact;
+    ctx.next = aggNext;
+    const segments = this.segments;
+    for (let i = 0; i < segments.length; i++) {
       try {
-        values[i] = this.segments[i]!.fn(ctx);
+        values[i] = segments[i]!.fn(ctx);
       } catch (err) {
         if (!(err instanceof RuleEvalError)) throw err;
         values[i] = new FailedValue(err);

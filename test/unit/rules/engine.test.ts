@@ -62,4 +62,42 @@ describe('SegmentEngine', () => {
     expect(flipped.map((r) => r.contactId)).toEqual([id]);
     expect(w.stored(id, 'cart_abandoner')).toBe(true);
   });
+
+  it('restarts from the saved cache snapshot plus the rows stored since, with the same answers', () => {
+    const w = new World();
+    const ids = ['s1@example.com', 's2@example.com'].map((e) => w.contact(e, { consent: 'subscribed' }));
+    w.event('s1@example.com', 'Viewed Product', T0 - HOUR, { category: 'shoes' });
+    w.event('s1@example.com', 'Viewed Product', T0 - 2 * HOUR, { category: 'boots' });
+    w.event('s2@example.com', 'Placed Order', T0 - DAY, { value: '999.99' });
+    w.store.db.exec('DELETE FROM event_cache');
+    const restarted = SegmentEngine.fromConfig(templateConfig(), w.store, w.clock);
+    restarted.load();
+    expect(restarted.lastLoad).toEqual({ fromSnapshot: false, eventsAfterSnapshot: 0 });
+    w.store.appendEvents([{ email: 's2@example.com', name: 'Placed Order', time: T0 - 2 * DAY, properties: { value: 0.01 }, source: 'track' }]);
+    const again = SegmentEngine.fromConfig(templateConfig(), w.store, w.clock);
+    again.load();
+    expect(again.lastLoad).toEqual({ fromSnapshot: true, eventsAfterSnapshot: 1 });
+    w.engine.onEvents([ids[1]!]);
+    const answers = (e: SegmentEngine, id: number): unknown => {
+      const r = e.evaluateContact(id, { now: T0, save: false })!;
+      return { states: r.states, next: r.nextChangeAt };
+    };
+    for (const id of ids) expect(answers(again, id)).toEqual(answers(w.engine, id));
+    expect(again.evaluateContact(ids[0]!, { now: T0, save: false })!.states.find((s) => s.segment === 'shoe_browser')!.value).toBe(true);
+    expect(again.evaluateContact(ids[1]!, { now: T0, save: false })!.states.find((s) => s.segment === 'vip')!.value).toBe(true);
+  });
+
+  it('drops the cache snapshot when a contact is erased, so erased events never come back', () => {
+    const w = new World();
+    const id = w.contact('erase@example.com');
+    w.event('erase@example.com', 'Placed Order', T0, { value: 5000 });
+    SegmentEngine.fromConfig(templateConfig(), w.store, w.clock).load();
+    const layouts = w.store.db.prepare('SELECT COUNT(*) FROM event_cache').pluck().get() as number;
+    expect(layouts).toBeGreaterThan(0);
+    w.store.eraseContact(id);
+    expect(w.store.db.prepare('SELECT COUNT(*) FROM event_cache').pluck().get()).toBe(0);
+    const fresh = SegmentEngine.fromConfig(templateConfig(), w.store, w.clock);
+    fresh.load();
+    expect(fresh.lastLoad?.fromSnapshot).toBe(false);
+  });
 });
