@@ -329,6 +329,8 @@ function writeStore(d: Data, path: string): void {
   for (let i = 0; i < d.events; i++) order[cursor[Math.floor(d.minute[i]! / DAY_MIN)]!++] = i;
   const contactOf = new Int32Array(d.events);
   for (let c = 1; c <= d.contacts; c++) contactOf.fill(c, d.offsets[c]!, d.offsets[c + 1]!);
+  // Building the (contact, time) index once at the end is faster than keeping it up to date.
+  db.exec('DROP INDEX events_by_contact');
   const ins = db.prepare("INSERT INTO events (event_id, contact_id, name_id, time, properties, source) VALUES (?, ?, ?, ?, ?, 'bench')");
   for (let from = 0; from < d.events; from += batch) {
     db.transaction(() => {
@@ -336,10 +338,11 @@ function writeStore(d: Data, path: string): void {
         const i = order[k]!;
         const n = d.name[i]!;
         const props = n === PO ? `{"value":${(d.cents[i]! / 100).toFixed(2)},"currency":"EUR"}` : n === VP ? `{"category":"${CATEGORIES[d.category[i]!]}","product_id":"P${i % 5000}"}` : '{}';
-        ins.run(`e${i}`, contactOf[i]!, nameIds[n]!, BASE + d.minute[i]! * MINUTE, props, );
+        ins.run(`e${i}`, contactOf[i]!, nameIds[n]!, BASE + d.minute[i]! * MINUTE, props);
       }
     })();
   }
+  db.exec('CREATE INDEX events_by_contact ON events (contact_id, time)');
   store.close();
 }
 

@@ -65,6 +65,8 @@ export interface RecomputeSummary {
 export type ProgressFn = (phase: 'load' | 'evaluate', done: number, total: number) => void;
 
 const SAVE_BATCH = 5000;
+/** Distinct values counted per value segment for the summary's "top values". */
+const MAX_DISTINCT = 1000;
 
 /** What the store has seen, for "did you mean" in rules. */
 export function storeKnowledge(store: Store, declaredFields: string[] = []): Knowledge {
@@ -184,7 +186,9 @@ export class SegmentEngine {
     const now = this.clock.now();
     const segs = this.rules.segments;
     const summary: SegmentSummary[] = segs.map((s) => ({ segment: s.name, kind: s.kind, members: 0, entered: 0, left: 0, changed: 0, errors: 0, topValues: [] }));
-    const valueCounts = segs.map(() => new Map<string | number | boolean, number>());
+    // Most common values of value segments with few distinct values (stages, codes, scores 1–5);
+    // doubles (sums, scores) have as many values as contacts and no useful "top".
+    const valueCounts = segs.map((s) => (s.kind === 'value' && s.type !== 'double' ? new Map<string | number | boolean, number>() : undefined));
     const contacts = this.contacts!;
     const total = contacts.size;
     let done = 0;
@@ -208,9 +212,12 @@ export class SegmentEngine {
         const sum = summary[i]!;
         if (!isDefault(value)) {
           sum.members++;
-          if (sum.kind === 'value') {
+          const counts = valueCounts[i];
+          if (counts !== undefined) {
             const key = typeof value === 'object' ? JSON.stringify(value) : value;
-            valueCounts[i]!.set(key, (valueCounts[i]!.get(key) ?? 0) + 1);
+            const n = counts.get(key);
+            if (n !== undefined) counts.set(key, n + 1);
+            else if (counts.size < MAX_DISTINCT) counts.set(key, 1);
           }
         }
         if (ev.values[i] instanceof FailedValue) sum.errors++;
@@ -230,7 +237,7 @@ export class SegmentEngine {
     flush();
     onProgress?.('evaluate', total, total);
     valueCounts.forEach((m, i) => {
-      summary[i]!.topValues = [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([v, n]) => [JSON.stringify(v), n]);
+      if (m) summary[i]!.topValues = [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([v, n]) => [JSON.stringify(v), n]);
     });
     const t2 = performance.now();
     return {
@@ -310,6 +317,10 @@ export class SegmentEngine {
 
   /** New or changed events for these contacts: re-read them into the cache and re-evaluate only them. */
   onEvents(contactIds: Iterable<number>): ContactEvaluation[] {
+    return this.store.transaction(() => this.eventsArrived(contactIds));
+  }
+
+  private eventsArrived(contactIds: Iterable<number>): ContactEvaluation[] {
     const out: ContactEvaluation[] = [];
     for (const id of new Set(contactIds)) {
       if (this.events) {
@@ -365,12 +376,22 @@ export class SegmentEngine {
   reevaluateDue(now: number = this.clock.now()): ContactEvaluation[] {
     const out: ContactEvaluation[] = [];
     if (this.loaded) {
-      for (let t = this.heap.peekTime(); t !== undefined && t <= now; t = this.heap.peekTime()) {
-        const { time, id } = this.heap.pop()!;
-        if (this.nextAt[id] !== time) continue;
-        this.nextAt[id] = Infinity;
-        const r = this.evaluateContact(id, { now, since: time });
-        if (r) out.push(r);
+      // Stored in transactions of up to 1000 contacts: one commit per contact would dominate.
+      for (let more = true; more; ) {
+        more = false;
+        this.store.transaction(() => {
+          for (let n = 0, t = this.heap.peekTime(); t !== undefined && t <= now; t = this.heap.peekTime()) {
+            if (n++ === 1000) {
+              more = true;
+              return;
+            }
+            const { time, id } = this.heap.pop()!;
+            if (this.nextAt[id] !== time) continue;
+            this.nextAt[id] = Infinity;
+            const r = this.evaluateContact(id, { now, since: time });
+            if (r) out.push(r);
+          }
+        });
       }
       return out;
     }
@@ -378,11 +399,13 @@ export class SegmentEngine {
     for (let round = 0; round < 10_000; round++) {
       const due = this.store.dueWakeups(now, 1000);
       if (!due.length) break;
-      for (const id of due) {
-        const r = this.evaluateContact(id, { now });
-        if (r) out.push(r);
-        else this.store.saveEvaluation(id, [], undefined);
-      }
+      this.store.transaction(() => {
+        for (const id of due) {
+          const r = this.evaluateContact(id, { now });
+          if (r) out.push(r);
+          else this.store.saveEvaluation(id, [], undefined);
+        }
+      });
     }
     return out;
   }
