@@ -4,6 +4,7 @@
  * change by the clock alone.
  */
 import type { ASTNode } from '@marcbachmann/cel-js';
+import { RuleError } from '../errors';
 import type { FieldValue } from '../model/types';
 
 /** The contact as rules see it. */
@@ -34,9 +35,14 @@ export interface EvalCtx {
   trace: Map<ASTNode, unknown> | undefined;
 }
 
-/** A rule failed for this contact (a missing event, a type mismatch in dynamic data, …). */
-export class RuleEvalError extends Error {
-  override readonly name = 'RuleEvalError';
+/**
+ * A rule failed for this contact (a missing event, a type mismatch in dynamic data, …): the
+ * segment's answer is false / null for the contact, and `explain` shows this message.
+ */
+export class RuleEvalError extends RuleError {
+  constructor(message: string) {
+    super(message, { hint: 'guard the sub-expression, e.g. exists("E") && since("E") < 30d, or has(contact.p) && …' });
+  }
 }
 
 /** A segment whose rule failed: reading it from another rule fails with the same error. */
