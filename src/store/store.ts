@@ -195,10 +195,12 @@ export interface Store {
   /** Upper bound of the number of stored events (to size caches). */
   eventCountBound(): number;
   /**
-   * Every event in storage order (only those stored after event row `afterRow`, when given) as
-   * [contactId, eventName, time, ...values of `numeric`, ...JSON text of `json`] properties.
+   * Every event in storage order (only rows after `afterRow` and through `throughRow`, when given) as
+   * [contactId, eventNameId, time, ...values of `numeric`, ...JSON text of `json`] properties.
    */
   scanEvents(numeric: string[], json: string[], afterRow?: number, throughRow?: number): IterableIterator<unknown[]>;
+  /** Event name ids (as scanEvents gives them) to names. */
+  eventNamesById(): Map<number, string>;
   /** The saved event-cache snapshot for a layout: its parts in order and the last event row it holds. */
   readEventCache(layout: string): { maxEventRow: number; parts: Buffer[] } | undefined;
   /** Replaces the saved event-cache snapshot (one is kept). */

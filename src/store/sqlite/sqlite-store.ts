@@ -559,17 +559,17 @@ export class SqliteStore implements Store {
     });
   }
 
-  *scanEvents(numeric: string[], json: string[], afterRow = 0, throughRow = Number.MAX_SAFE_INTEGER): IterableIterator<unknown[]> {
-    const names = this.eventNameById();
+  eventNamesById(): Map<number, string> {
+    return this.eventNameById();
+  }
+
+  scanEvents(numeric: string[], json: string[], afterRow = 0, throughRow = Number.MAX_SAFE_INTEGER): IterableIterator<unknown[]> {
     const path = (key: string): string => `$."${key.replace(/["\\]/g, (c) => `\\${c}`)}"`;
     const cols = [...numeric.map(() => 'properties ->> ?'), ...json.map(() => 'properties -> ?')];
     const sql = `SELECT contact_id, name_id, time${cols.map((c) => `, ${c}`).join('')} FROM events WHERE id > ? AND id <= ?`;
-    // A separate statement: an iterating statement cannot be reused while it is open.
-    const s = this.db.prepare(sql).raw(true);
-    for (const row of s.iterate(...numeric.map(path), ...json.map(path), afterRow, throughRow) as IterableIterator<unknown[]>) {
-      row[1] = names.get(row[1] as number) ?? '?';
-      yield row;
-    }
+    // A separate statement: an iterating statement cannot be reused while it is open. Rows go
+    // straight from better-sqlite3's iterator (a 20-million-row scan is the cold start's cost).
+    return this.db.prepare(sql).raw(true).iterate(...numeric.map(path), ...json.map(path), afterRow, throughRow) as IterableIterator<unknown[]>;
   }
 
   eventsAfter(contactId: number, afterRow: number): { row: number; event: SegsyncEvent }[] {
