@@ -79,6 +79,8 @@ export class EventCache {
     let maxContact = 0;
     const nNum = plan.numericProps.length;
     const nCat = plan.categoricalProps.length;
+    const nameCodes: number[] = [];
+    for (const [id, name] of store.eventNamesById()) nameCodes[id] = plan.nameCode(name);
     for (const row of store.scanEvents(plan.numericProps, plan.categoricalProps, 0, throughRow)) {
       if (n === capacity) {
         capacity = Math.ceil(capacity * 1.5);
@@ -88,7 +90,7 @@ export class EventCache {
       const c = row[0] as number;
       contact[n] = c;
       if (c > maxContact) maxContact = c;
-      raw.names[n] = plan.nameCode(row[1] as string);
+      raw.names[n] = nameCodes[row[1] as number]!;
       raw.times[n] = row[2] as number;
       for (let k = 0; k < nNum; k++) raw.numeric[k]![n] = toMicros(row[3 + k]);
       for (let k = 0; k < nCat; k++) {
