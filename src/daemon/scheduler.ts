@@ -10,7 +10,6 @@ import { describeError } from '../errors';
 import type { Logger } from '../log/logger';
 import { systemClock } from '../model/clock';
 import type { Clock } from '../model/clock';
-import type { EspName } from '../model/types';
 import type { DaemonMetrics } from './metrics';
 import type { DaemonServices } from './services';
 
