@@ -45,7 +45,7 @@ export class DaemonMetrics {
     this.pulls = new Counter({ name: 'segsync_pulls_total', help: 'Incremental pulls, by ESP and result (ok, error)', labelNames: ['esp', 'result'], registers });
     this.webhooks = new Counter({
       name: 'segsync_webhook_deliveries_total',
-      help: 'Webhook deliveries, by ESP and result (applied, ignored: duplicate or echo, rejected: failed verification, error)',
+      help: 'Webhook deliveries, by ESP and result (applied, ignored: duplicate, echo or nothing to apply, rejected: failed verification, error)',
       labelNames: ['esp', 'result'],
       registers,
     });

@@ -42,7 +42,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const bodyLimit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
   const maxBatchItems = options.maxBatchItems ?? DEFAULT_MAX_BATCH_ITEMS;
   const onWork = options.onWork ?? (() => undefined);
-  const app = Fastify({ logger: false, bodyLimit, disableRequestLogging: true, return503OnClosing: true });
+  const app = Fastify({ logger: false, bodyLimit, return503OnClosing: true });
   let closing = false;
 
   app.addHook('preClose', (done) => {
@@ -124,7 +124,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     try {
       const outcome = await services.webhook(esp, raw);
       const applied = outcome.changes + outcome.events > 0;
-      metrics.webhook(esp, applied || outcome.ignored === 0 ? 'applied' : 'ignored');
+      metrics.webhook(esp, applied ? 'applied' : 'ignored');
       if (applied) onWork();
       reply.code(outcome.status);
       return outcome.body === undefined ? reply.send() : reply.type('text/plain; charset=utf-8').send(outcome.body);
