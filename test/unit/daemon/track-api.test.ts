@@ -123,7 +123,7 @@ describe('daemon track API', () => {
         ],
       });
       expect(r.status).toBe(207);
-      const body = await r.json();
+      const body = (await r.json()) as { message: string; rejected: { index: number; field?: string }[] };
       expect(body).toMatchObject({ ok: false, accepted: 2, inserted: 2 });
       expect(body.rejected.map((x: { index: number; field?: string }) => [x.index, x.field])).toEqual([[1, 'timestamp'], [3, 'type'], [4, 'email']]);
       expect(h.store.findContactByEmail('eve@example.com')!.properties.vip!.value).toBe(true);
@@ -139,7 +139,7 @@ describe('daemon track API', () => {
     it('answers 400 when no item is good', async () => {
       const r = await post('/v1/batch', { batch: [{ type: 'track' }, { type: 'alias' }] });
       expect(r.status).toBe(400);
-      const body = await r.json();
+      const body = (await r.json()) as { message: string; rejected: { index: number; field?: string }[] };
       expect(body.message).toMatch(/^item 0: /);
       expect(body.rejected.map((x: { index: number }) => x.index)).toEqual([0, 1]);
     });
@@ -147,7 +147,7 @@ describe('daemon track API', () => {
     it('refuses more than 500 items', async () => {
       const r = await post('/v1/batch', { batch: Array.from({ length: 501 }, (_, i) => track({ messageId: `many-${i}` })) });
       expect(r.status).toBe(400);
-      expect((await r.json()).message).toMatch(/501 items; at most 500/);
+      expect(((await r.json()) as { message: string }).message).toMatch(/501 items; at most 500/);
     });
 
     it('refuses a body over 512 KB with 413 before storing anything', async () => {

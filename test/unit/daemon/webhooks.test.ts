@@ -55,7 +55,7 @@ describe('daemon webhook routes', () => {
     it('rejects a stale delivery (timestamp more than 5 minutes old) even when correctly signed', async () => {
       const r = await post({ timestamp: h.clock.now() - 6 * 60_000 });
       expect(r.status).toBe(401);
-      expect((await r.json()).message).toMatch(/more than 5 minutes/);
+      expect(((await r.json()) as { message: string }).message).toMatch(/more than 5 minutes/);
     });
   });
 
