@@ -167,6 +167,8 @@ class Loop {
   private stopped = false;
   private nudged = false;
   private wakeTime: number | undefined;
+  /** Clock time the latest run started: a wake-up at or before it was served by that run. */
+  private lastStart = Number.NEGATIVE_INFINITY;
   private interrupt: (() => void) | undefined;
   private done: Promise<void> = Promise.resolve();
   private failures = 0;
@@ -182,7 +184,8 @@ class Loop {
 
   private async loop(): Promise<void> {
     while (!this.stopped) {
-      if (this.wakeTime !== undefined && this.wakeTime <= this.deps.clock.now()) this.wakeTime = undefined;
+      this.lastStart = this.deps.clock.now();
+      if (this.wakeTime !== undefined && this.wakeTime <= this.lastStart) this.wakeTime = undefined;
       const nudged = this.nudged;
       this.nudged = false;
       const wait = await this.runOnce(nudged);
@@ -235,8 +238,9 @@ class Loop {
     this.interrupt?.();
   }
 
-  /** Run at `time` unless a run is planned sooner. */
+  /** Run at `time` unless a run is planned sooner or one started since. */
   wakeAt(time: number): void {
+    if (time <= this.lastStart) return;
     if (this.wakeTime !== undefined && this.wakeTime <= time) return;
     this.wakeTime = time;
     this.interrupt?.();
