@@ -39,10 +39,10 @@ export interface FixtureOptions {
   clock: Clock;
   esps?: EspName[];
   secrets?: FixtureSecrets;
-  /** Wall-clock milliseconds each call of that kind stays in flight (shutdown tests). */
+  /** Wall-clock milliseconds each track call, and each drain that has something to push, stays in flight (shutdown tests). */
   holdMs?: { track?: number; drain?: number };
   /** Called when a call of that kind starts (lets a child process announce it). */
-  onStart?: (kind: 'track' | 'identify' | 'drain' | 'pull') => void;
+  onStart?: (kind: 'track' | 'identify' | 'push') => void;
 }
 
 /** The fixture's Klaviyo-like signature: hex HMAC-SHA256(secret, rawBody + timestamp). */
@@ -117,7 +117,7 @@ export class FixtureServices implements DaemonServices, NextWakeupSource {
   }
 
   pull(esp: EspName): Promise<PullOutcome> {
-    return this.tracked('pull', async () => {
+    return this.tracked(undefined, async () => {
       this.calls.pull.push(esp);
       return { esp, pages: 1, contacts: 0, changed: 0, newestModifiedAt: undefined };
     });
@@ -131,10 +131,13 @@ export class FixtureServices implements DaemonServices, NextWakeupSource {
   }
 
   drainOutbox(esp: EspName): Promise<DrainOutcome> {
-    return this.tracked('drain', async () => {
+    return this.tracked(undefined, async () => {
       this.calls.drain.push(esp);
       const due = this.store.dueOutbox(esp, this.options.clock.now(), 100);
-      if (due.length) await this.hold(this.options.holdMs?.drain);
+      if (due.length) {
+        this.options.onStart?.('push');
+        await this.hold(this.options.holdMs?.drain);
+      }
       this.store.completeOutbox(due.map((d) => ({ id: d.id, version: d.version })));
       return { esp, calls: due.length ? 1 : 0, ok: due.length, retried: 0, failed: 0, rateLimited: 0 };
     });
