@@ -5,7 +5,6 @@
  * Each job is one sequential loop, so a job never overlaps itself; a failed run is logged once and the
  * loop goes on.
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import { describeError } from '../errors';
 import type { Logger } from '../log/logger';
 import { systemClock } from '../model/clock';
@@ -33,6 +32,12 @@ export interface SchedulerOptions {
   reevaluateIntervalMs?: number;
   /** Outbox idle back-off: from `min` doubling to `max` while drains find nothing (default 250 ms → 5 s). */
   drainIdleMs?: { min: number; max: number };
+  /**
+   * Least time between the starts of two drains woken by new work (default 25 ms): a burst of intake
+   * becomes one drain with a full batch, not one vendor call per event. A drain that found work runs
+   * again at once whatever this says.
+   */
+  drainCoalesceMs?: number;
   /** Back-off after a failed drain: from `min` doubling to `max` (default 1 s → 60 s). */
   drainErrorMs?: { min: number; max: number };
 }
@@ -57,6 +62,7 @@ export class Scheduler {
     const reevaluateEvery = options.reevaluateIntervalMs ?? 5_000;
     const idle = options.drainIdleMs ?? { min: 250, max: 5_000 };
     const errors = options.drainErrorMs ?? { min: 1_000, max: 60_000 };
+    const coalesceMs = options.drainCoalesceMs ?? 25;
     const sleep = sleeperFor(clock);
 
     for (const esp of services.esps) {
@@ -107,7 +113,7 @@ export class Scheduler {
           return wait;
         },
         afterFailure: (failures) => Math.min(errors.max, errors.min * 2 ** (failures - 1)),
-      }, options, sleep));
+      }, options, sleep, coalesceMs));
       this.drainLoops.push(loop);
     }
   }
@@ -150,15 +156,23 @@ export class Scheduler {
   }
 }
 
-type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
+/** A sleep that can be cut short; `cancel` releases its timer. */
+type Sleep = (ms: number) => { done: Promise<void>; cancel(): void };
 
 /**
  * `Clock.sleep` cannot be cancelled; on the wall clock a pending 60-second pull timer would hold the
- * process open after stop, so real time uses abortable timers. Other clocks (ManualClock) are raced.
+ * process open after stop, so real time uses timers that are cleared. Other clocks (ManualClock) are
+ * raced: their abandoned sleepers wake later and do nothing.
  */
 function sleeperFor(clock: Clock): Sleep {
-  if (clock === systemClock) return (ms, signal) => delay(ms, undefined, { signal }).catch(() => undefined);
-  return (ms) => clock.sleep(ms);
+  if (clock === systemClock) {
+    return (ms) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+      return { done, cancel: () => clearTimeout(timer) };
+    };
+  }
+  return (ms) => ({ done: clock.sleep(ms), cancel: () => undefined });
 }
 
 /** One job run again and again, never overlapping itself. */
@@ -174,7 +188,13 @@ class Loop {
   private failures = 0;
   private lastFailure: string | undefined;
 
-  constructor(private readonly job: Job, private readonly deps: Pick<SchedulerOptions, 'clock' | 'logger' | 'metrics'>, private readonly sleep: Sleep) {
+  constructor(
+    private readonly job: Job,
+    private readonly deps: Pick<SchedulerOptions, 'clock' | 'logger' | 'metrics'>,
+    private readonly sleep: Sleep,
+    /** Least time between a run's start and the next run a nudge asks for. */
+    private readonly nudgeGapMs = 0,
+  ) {
     this.name = job.name;
   }
 
@@ -216,18 +236,17 @@ class Loop {
   /** Waits `ms`, or less when nudged, stopped, or asked to wake sooner meanwhile. */
   private async pause(ms: number): Promise<void> {
     const planned = this.deps.clock.now() + Math.max(0, ms);
-    while (!this.stopped && !this.nudged) {
-      const until = Math.min(planned, this.wakeTime ?? Number.POSITIVE_INFINITY);
+    while (!this.stopped) {
+      let until = Math.min(planned, this.wakeTime ?? Number.POSITIVE_INFINITY);
+      if (this.nudged) until = Math.min(until, this.lastStart + this.nudgeGapMs);
       const left = until - this.deps.clock.now();
       if (left <= 0) return;
+      const sleeping = this.sleep(left);
       await new Promise<void>((resolve) => {
-        const abort = new AbortController();
-        this.interrupt = () => {
-          abort.abort();
-          resolve();
-        };
-        void this.sleep(left, abort.signal).then(resolve);
+        this.interrupt = resolve;
+        void sleeping.done.then(resolve);
       });
+      sleeping.cancel();
       this.interrupt = undefined;
     }
   }

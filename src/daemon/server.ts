@@ -1,7 +1,9 @@
 /**
  * The daemon's HTTP surface (fastify): vendor webhooks over raw bytes, the Segment-compatible track
  * API, health and metrics. The work behind each route is the services'; this file owns parsing,
- * authentication, limits, status codes, logging and metrics.
+ * authentication, limits, status codes, logging and metrics. Track and identify calls are group-
+ * committed (see group-commit.ts), so an answer says what was accepted and stored, not which records
+ * were duplicates (the metrics count those).
  */
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -10,8 +12,9 @@ import { SegsyncError, ValidationError, WebhookError } from '../errors';
 import type { Logger } from '../log/logger';
 import type { Clock } from '../model/clock';
 import { ESP_NAMES } from '../model/types';
-import type { EspName } from '../model/types';
+import type { EspName, IncomingContact, IncomingEvent } from '../model/types';
 import { presentedToken, tokenMatches } from './auth';
+import { GroupCommit } from './group-commit';
 import type { DaemonMetrics } from './metrics';
 import { parseBatch, parseSingle } from './segment-payload';
 import type { CallKind, ParsedCall } from './segment-payload';
@@ -44,6 +47,12 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const onWork = options.onWork ?? (() => undefined);
   const app = Fastify({ logger: false, bodyLimit, return503OnClosing: true });
   let closing = false;
+  const afterIntake = (kind: CallKind) => (result: IntakeResult) => {
+    metrics.intake(kind, result);
+    if (result.inserted || result.flips) onWork();
+  };
+  const trackGroup = new GroupCommit<IncomingEvent>((events) => services.track(events), afterIntake('track'));
+  const identifyGroup = new GroupCommit<IncomingContact>((contacts) => services.identify(contacts), afterIntake('identify'));
 
   app.addHook('preClose', (done) => {
     closing = true;
@@ -152,30 +161,15 @@ export function buildServer(options: ServerOptions): FastifyInstance {
         rejected: call.rejected,
       });
     }
-    let total: IntakeResult = { inserted: 0, duplicates: 0, reevaluated: 0, flips: 0 };
     // Traits first, so events of the same batch are evaluated against the updated contact.
-    if (call.contacts.length) {
-      const r = await services.identify(call.contacts);
-      metrics.intake('identify', r);
-      total = add(total, r);
-    }
-    if (call.events.length) {
-      const r = await services.track(call.events);
-      metrics.intake('track', r);
-      total = add(total, r);
-    }
-    if (total.inserted || total.flips) onWork();
-    const body = { ok: call.rejected.length === 0, accepted, inserted: total.inserted, duplicates: total.duplicates };
-    if (!call.rejected.length) return reply.code(200).send(body);
+    if (call.contacts.length) await identifyGroup.add(call.contacts);
+    if (call.events.length) await trackGroup.add(call.events);
+    if (!call.rejected.length) return reply.code(200).send({ ok: true, accepted });
     // 207: part of the batch was stored; the rejected items are named so the sender can fix and resend them.
-    return reply.code(207).send({ ...body, rejected: call.rejected });
+    return reply.code(207).send({ ok: false, accepted, rejected: call.rejected });
   }
 
   return app;
-}
-
-function add(a: IntakeResult, b: IntakeResult): IntakeResult {
-  return { inserted: a.inserted + b.inserted, duplicates: a.duplicates + b.duplicates, reevaluated: a.reevaluated + b.reevaluated, flips: a.flips + b.flips };
 }
 
 /** The URL the ESP called and signed: the configured public base plus path and query, else from Host. */

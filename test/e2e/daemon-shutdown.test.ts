@@ -84,7 +84,7 @@ describe('daemon process shutdown', () => {
     expect([503, 'refused']).toContain(late);
     const answer = await inFlight;
     expect(answer.status).toBe(200);
-    expect(await answer.json()).toMatchObject({ inserted: 1 });
+    expect(await answer.json()).toMatchObject({ ok: true, accepted: 1 });
     const { code, ms, stderr } = await child.exited;
     expect(code).toBe(0);
     expect(ms).toBeLessThan(5_000);

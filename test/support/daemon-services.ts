@@ -80,9 +80,12 @@ export class FixtureServices implements DaemonServices, NextWakeupSource {
   track(events: IncomingEvent[]): Promise<IntakeResult> {
     return this.tracked('track', async () => {
       await this.hold(this.options.holdMs?.track);
-      const outcome = this.store.appendEvents(events);
       const last = events[events.length - 1]?.name ?? null;
-      this.enqueueFor(outcome.touched, 'last_event', last);
+      const outcome = this.store.transaction(() => {
+        const appended = this.store.appendEvents(events);
+        this.enqueueFor(appended.touched, 'last_event', last);
+        return appended;
+      });
       return { inserted: outcome.inserted, duplicates: outcome.duplicates, reevaluated: outcome.touched.length, flips: 0 };
     });
   }
@@ -133,7 +136,7 @@ export class FixtureServices implements DaemonServices, NextWakeupSource {
   drainOutbox(esp: EspName): Promise<DrainOutcome> {
     return this.tracked(undefined, async () => {
       this.calls.drain.push(esp);
-      const due = this.store.dueOutbox(esp, this.options.clock.now(), 100);
+      const due = this.store.dueOutbox(esp, this.options.clock.now(), 500);
       if (due.length) {
         this.options.onStart?.('push');
         await this.hold(this.options.holdMs?.drain);

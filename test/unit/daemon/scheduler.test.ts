@@ -170,6 +170,25 @@ describe('Scheduler', () => {
     await scheduler.stop();
   });
 
+  it('coalesces a burst of intake into one drain', async () => {
+    const { clock, services, scheduler, t0 } = setup();
+    scheduler.start();
+    await settle();
+    await clock.advance(1_000);
+    services.pending.set('hubspot', 1);
+    const before = services.drains.length;
+    for (let i = 0; i < 5; i++) {
+      scheduler.notifyChange();
+      await settle();
+      await clock.advance(5);
+    }
+    await clock.advance(100);
+    // The first wake-up drains at once (and again, because it found work); the four that follow
+    // within 25 ms become one drain, 25 ms after the last start.
+    expect(services.drains.slice(before).map((d) => d.at - t0)).toEqual([1_000, 1_000, 1_025]);
+    await scheduler.stop();
+  });
+
   it('re-evaluates every few seconds, and exactly at an announced wake-up time', async () => {
     const { clock, services, scheduler, t0 } = setup();
     scheduler.start();

@@ -53,11 +53,12 @@ describe('daemon track API', () => {
     it('stores a Segment track call and drops its retry by messageId', async () => {
       const first = await post('/v1/track', track());
       expect(first.status).toBe(200);
-      expect(await first.json()).toEqual({ ok: true, accepted: 1, inserted: 1, duplicates: 0 });
+      expect(await first.json()).toEqual({ ok: true, accepted: 1 });
       const again = await post('/v1/track', track());
-      expect(await again.json()).toEqual({ ok: true, accepted: 1, inserted: 0, duplicates: 1 });
+      expect(again.status).toBe(200);
       const contact = h.store.findContactByEmail('ada@example.com')!;
-      expect(h.store.eventsOf(contact.id).map((e) => [e.eventId, e.name, e.time, e.source])).toContainEqual(['m-1', 'Viewed Product', Date.parse('2026-05-01T10:00:00Z'), 'track']);
+      const stored = h.store.eventsOf(contact.id).filter((e) => e.eventId === 'm-1');
+      expect(stored.map((e) => [e.name, e.time, e.source])).toEqual([['Viewed Product', Date.parse('2026-05-01T10:00:00Z'), 'track']]);
     });
 
     it('accepts the import shape too (email, name, time, id)', async () => {
@@ -123,8 +124,8 @@ describe('daemon track API', () => {
         ],
       });
       expect(r.status).toBe(207);
-      const body = (await r.json()) as { message: string; rejected: { index: number; field?: string }[] };
-      expect(body).toMatchObject({ ok: false, accepted: 2, inserted: 2 });
+      const body = (await r.json()) as { ok: boolean; accepted: number; rejected: { index: number; field?: string }[] };
+      expect(body).toMatchObject({ ok: false, accepted: 2 });
       expect(body.rejected.map((x: { index: number; field?: string }) => [x.index, x.field])).toEqual([[1, 'timestamp'], [3, 'type'], [4, 'email']]);
       expect(h.store.findContactByEmail('eve@example.com')!.properties.vip!.value).toBe(true);
       expect(h.store.eventsOf(h.store.findContactByEmail('ada@example.com')!.id).map((e) => e.eventId)).toContain('b-0');
@@ -166,7 +167,9 @@ describe('daemon track API', () => {
     expect(text).toMatch(/^segsync_events_in_total\{kind="track",result="inserted"\} \d+$/m);
     expect(text).toMatch(/^segsync_events_in_total\{kind="track",result="duplicate"\} [1-9]\d*$/m);
     expect(text).toMatch(/^segsync_events_in_total\{kind="batch",result="rejected"\} [1-9]\d*$/m);
-    // The ManualClock never moved: only a wake-up after intake can have run the drains again.
+    // 25 ms of a clock that otherwise stands still: only a wake-up after intake (coalesced over 25 ms)
+    // can have run the drains again, as their idle back-off is longer.
+    await h.clock.advance(25);
     expect(h.services.calls.drain.length).toBeGreaterThan(drainsBefore);
   });
 
