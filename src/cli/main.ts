@@ -5,11 +5,12 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, SegsyncError, UsageError, describeError } from '../errors';
 import packageJson from '../../package.json';
 import { EXIT } from './exit-codes';
+import * as daemonCmd from './daemon';
 import * as importCmd from './import';
 import * as initCmd from './init';
 import * as statusCmd from './status';
 
-const COMMANDS: { register(program: Command): void }[] = [initCmd, importCmd, statusCmd];
+const COMMANDS: { register(program: Command): void }[] = [initCmd, importCmd, statusCmd, daemonCmd];
 
 /** Builds the program (exported for tests that drive it in-process). */
 export function buildProgram(): Command {
