@@ -10,6 +10,7 @@ import type { Logger } from '../log/logger';
 import { systemClock } from '../model/clock';
 import type { Clock } from '../model/clock';
 import type { DaemonMetrics } from './metrics';
+import { scrubEmails } from './scrub';
 import type { DaemonServices } from './services';
 
 /**
@@ -224,7 +225,7 @@ class Loop {
     } catch (err) {
       this.failures++;
       this.deps.metrics.jobFailed(this.name);
-      const message = describeError(err);
+      const message = scrubEmails(describeError(err));
       // Once per distinct failure: a vendor outage must not write the same line every few seconds.
       if (message !== this.lastFailure) this.deps.logger.error({ job: this.name, err: { type: (err as Error)?.name, message } }, 'job failed');
       else this.deps.logger.debug({ job: this.name, failures: this.failures }, 'job failed again');

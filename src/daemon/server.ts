@@ -8,7 +8,7 @@
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RawRequest } from '../../connectors/connector';
-import { SegsyncError, ValidationError, WebhookError } from '../errors';
+import { SegsyncError, ValidationError, WebhookError, describeError } from '../errors';
 import type { Logger } from '../log/logger';
 import type { Clock } from '../model/clock';
 import { ESP_NAMES } from '../model/types';
@@ -16,9 +16,10 @@ import type { EspName, IncomingContact, IncomingEvent } from '../model/types';
 import { presentedToken, tokenMatches } from './auth';
 import { GroupCommit } from './group-commit';
 import type { DaemonMetrics } from './metrics';
+import { scrubEmails } from './scrub';
 import { parseBatch, parseSingle } from './segment-payload';
 import type { CallKind, ParsedCall } from './segment-payload';
-import type { DaemonServices, IntakeResult } from './services';
+import type { DaemonServices, IntakeResult, ReadyReport } from './services';
 
 /** Segment's own limit for a batch request is 500 KB; a little headroom for our envelope. */
 export const DEFAULT_BODY_LIMIT = 512 * 1024;
@@ -86,7 +87,12 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_request, reply) => {
-    const report = await services.ready();
+    let report: ReadyReport;
+    try {
+      report = await services.ready();
+    } catch (err) {
+      report = { ok: false, checks: { services: { ok: false, detail: scrubEmails(describeError(err)) } } };
+    }
     return reply.code(report.ok ? 200 : 503).send(report);
   });
   app.get('/metrics', async (_request, reply) => {
@@ -105,6 +111,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
 
   void app.register(async (api) => {
+    // Segment's browser library posts JSON as text/plain (sendBeacon); read it as JSON too.
+    api.addContentTypeParser('text/plain', { parseAs: 'string' }, api.getDefaultJsonParser('error', 'error'));
     api.addHook('onRequest', async (request, reply) => {
       if (options.trackToken === undefined) return;
       if (!tokenMatches(presentedToken(request.headers.authorization), options.trackToken)) {
@@ -140,7 +148,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     } catch (err) {
       if (err instanceof WebhookError) {
         metrics.webhook(esp, 'rejected');
-        logger.warn({ esp, code: err.code, reason: err.message }, 'webhook rejected');
+        logger.warn({ esp, code: err.code, reason: scrubEmails(err.message) }, 'webhook rejected');
         return reply.code(401).send({ error: 'webhook_rejected', message: err.message, hint: err.hint });
       }
       metrics.webhook(esp, 'error');
@@ -197,5 +205,6 @@ function clientErrorMessage(err: FastifyError, bodyLimit: number): string {
 
 /** What an error log line carries: code and message, never request data. */
 function errorSummary(err: Error): Record<string, unknown> {
-  return err instanceof SegsyncError ? { type: err.name, code: err.code, message: err.message } : { type: err.name, message: err.message, stack: err.stack };
+  const message = scrubEmails(err.message);
+  return err instanceof SegsyncError ? { type: err.name, code: err.code, message } : { type: err.name, message, stack: err.stack && scrubEmails(err.stack) };
 }

@@ -28,6 +28,20 @@ describe('daemon health and metrics', () => {
     expect(await down.json()).toMatchObject({ ok: false, checks: { connectors: { ok: false, detail: expect.any(String) } } });
   });
 
+  it('answers 503 when the readiness check itself fails', async () => {
+    const ready = h.services.ready;
+    h.services.ready = async () => {
+      throw new Error('database is locked');
+    };
+    try {
+      const r = await fetch(`${h.url}/readyz`);
+      expect(r.status).toBe(503);
+      expect(await r.json()).toMatchObject({ ok: false, checks: { services: { ok: false, detail: 'database is locked' } } });
+    } finally {
+      h.services.ready = ready;
+    }
+  });
+
   it('exports outbox depth per ESP (read on scrape), pull lag, API calls, request durations and process metrics', async () => {
     const contact = h.store.resolveEmails(['gauge@example.com']).get('gauge@example.com')!;
     h.store.enqueue([{ esp: 'klaviyo', contactId: contact, key: 'x', op: 'set', value: 1 }], h.clock.now() + 3_600_000);
@@ -41,7 +55,7 @@ describe('daemon health and metrics', () => {
     expect(text).toMatch(/^segsync_pull_lag_seconds\{esp="mailchimp"\} 30$/m);
     expect(text).toMatch(/^segsync_esp_api_calls_total\{esp="hubspot",op="pull"\} 1$/m);
     expect(text).toMatch(/^segsync_pulls_total\{esp="hubspot",result="ok"\} 1$/m);
-    expect(text).toMatch(/^segsync_http_request_duration_seconds_bucket\{le="0\.01",method="GET",route="\/readyz",status="503"\} 1$/m);
+    expect(text).toMatch(/^segsync_http_request_duration_seconds_bucket\{le="0\.01",method="GET",route="\/readyz",status="503"\} 2$/m);
     expect(text).toMatch(/^segsync_process_resident_memory_bytes \d+/m);
   });
 

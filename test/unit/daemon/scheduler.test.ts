@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { DaemonMetrics } from '../../../src/daemon/metrics';
 import { Scheduler } from '../../../src/daemon/scheduler';
 import type { DaemonServices, DrainOutcome, PullOutcome } from '../../../src/daemon/services';
-import { createLogger } from '../../../src/log/logger';
+import { createLogger, hashEmail } from '../../../src/log/logger';
 import { ManualClock } from '../../../src/model/clock';
 import type { EspName } from '../../../src/model/types';
 
@@ -138,14 +138,16 @@ describe('Scheduler', () => {
     await scheduler.stop();
   });
 
-  it('logs a repeated failure once, keeps pulling, and logs the recovery', async () => {
+  it('logs a repeated failure once (emails hashed), keeps pulling, and logs the recovery', async () => {
     const { clock, services, scheduler, logs } = setup();
-    services.pullError = new Error('hubspot is down');
+    services.pullError = new Error('hubspot is down (last contact: Bob@Example.com)');
     scheduler.start();
     await settle();
     await clock.advance(180_000);
     expect(services.pulls).toHaveLength(4);
     expect(logs().match(/"msg":"job failed"/g)).toHaveLength(1);
+    expect(logs()).toContain(`hubspot is down (last contact: ${hashEmail('bob@example.com')})`);
+    expect(logs()).not.toMatch(/bob@example\.com/i);
     services.pullError = undefined;
     await clock.advance(60_000);
     expect(logs()).toMatch(/"job":"pull:hubspot","failures":4,"msg":"job recovered"/);

@@ -87,6 +87,15 @@ describe('daemon track API', () => {
       expect(await bad(track({ context: { traits: { email: 'not-an-email' } } }))).toBe('context.traits.email');
     });
 
+    it('reads a text/plain body as JSON, as Segment\'s browser library sends it', async () => {
+      const r = await fetch(`${h.url}/v1/track`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify(track({ messageId: 'beacon-1' })),
+      });
+      expect(r.status).toBe(200);
+    });
+
     it('answers 400 with a JSON error for a body that is not JSON', async () => {
       const r = await post('/v1/track', '{"event": ');
       expect(r.status).toBe(400);
