@@ -105,7 +105,8 @@ export class Scheduler {
           if (nudged) idleMs = idle.min;
           const outcome = await services.drainOutbox(esp);
           metrics.drained(outcome);
-          if (outcome.calls + outcome.ok + outcome.retried + outcome.failed > 0) {
+          // Something left the queue: there may be more. Only retries (5xx, 429) is no progress: back off.
+          if (outcome.ok + outcome.failed > 0) {
             idleMs = idle.min;
             return 0;
           }
@@ -212,6 +213,9 @@ class Loop {
       const wait = await this.runOnce(nudged);
       if (this.stopped) break;
       await this.pause(wait);
+      // A job whose promises settle without I/O would otherwise run again in the same macrotask and
+      // starve the HTTP server; one setImmediate lets pending I/O in first.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 

@@ -23,6 +23,8 @@ class TimedServices implements DaemonServices {
   /** Outbox items per ESP: each drain takes all of them. */
   readonly pending = new Map<EspName, number>();
   pullError: Error | undefined;
+  /** When set, every drain is answered 429 and pushes nothing. */
+  rateLimited = false;
   nextWakeup: number | undefined;
 
   constructor(private readonly clock: ManualClock, esps: EspName[]) {
@@ -49,6 +51,7 @@ class TimedServices implements DaemonServices {
   async drainOutbox(esp: EspName): Promise<DrainOutcome> {
     this.drains.push({ esp, at: this.clock.now() });
     const n = this.pending.get(esp) ?? 0;
+    if (this.rateLimited) return { esp, calls: 1, ok: 0, retried: n, failed: 0, rateLimited: 1 };
     this.pending.set(esp, 0);
     return { esp, calls: n ? 1 : 0, ok: n, retried: 0, failed: 0, rateLimited: 0 };
   }
@@ -169,6 +172,17 @@ describe('Scheduler', () => {
     expect(woken).toEqual([10_000, 10_000]);
     await clock.advance(250);
     expect(services.drains.at(-1)!.at - t0).toBe(10_250);
+    await scheduler.stop();
+  });
+
+  it('backs off, rather than spinning, while every push is rate-limited', async () => {
+    const { clock, services, scheduler, t0 } = setup();
+    services.pending.set('hubspot', 5);
+    services.rateLimited = true;
+    scheduler.start();
+    await settle();
+    await clock.advance(10_000);
+    expect(services.drains.map((d) => d.at - t0)).toEqual([0, 250, 750, 1_750, 3_750, 7_750]);
     await scheduler.stop();
   });
 
