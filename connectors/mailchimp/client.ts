@@ -40,6 +40,7 @@ interface SdkLists {
   deleteListMemberPermanent(listId: string, hash: string): Promise<unknown>;
   getListWebhooks(listId: string): Promise<unknown>;
   createListWebhook(listId: string, body: object): Promise<unknown>;
+  deleteListWebhook(listId: string, webhookId: string): Promise<unknown>;
 }
 
 interface SdkClient {
@@ -103,11 +104,6 @@ export class MailchimpClient {
     this.sdk.basePath = mailchimpBaseUrl(options.apiKey, options.baseUrl);
     this.sdk.timeout = options.timeoutMs;
     this.listId = options.listId;
-  }
-
-  /** The URL calls go to (for diagnostics). */
-  get basePath(): string {
-    return this.sdk.basePath;
   }
 
   async ping(): Promise<void> {
@@ -201,6 +197,10 @@ export class MailchimpClient {
 
   createWebhook(body: WebhookCreate): Promise<z.infer<typeof webhookSchema>> {
     return this.read('register webhook', webhookSchema, () => this.sdk.lists.createListWebhook(this.listId, body));
+  }
+
+  async deleteWebhook(id: string): Promise<void> {
+    await this.call('remove webhook', () => this.sdk.lists.deleteListWebhook(this.listId, id));
   }
 
   /** Calls and checks the answer's shape: an answer that does not match is a permanent, named error. */

@@ -126,11 +126,26 @@ export function parseWebhook(request: RawRequest, secret: string | undefined, na
   return { reply: { status: 200 }, changes: [change], events: [] };
 }
 
-/** Registers the webhook (once: an existing registration of the same URL is kept). */
+/** The registered URL without its secret, to recognise our own registrations. */
+function withoutSecret(url: string): string {
+  try {
+    const u = new URL(url);
+    u.searchParams.delete(SECRET_PARAM);
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * Registers the webhook once: a registration of the same URL is kept, and one of the same endpoint
+ * with an old secret (after a rotation) is replaced, since its deliveries would all be refused.
+ */
 export async function ensureWebhook(client: MailchimpClient, publicUrl: string, secret: string): Promise<'created' | 'existing'> {
   const url = webhookUrlWithSecret(publicUrl, secret);
   const existing = await client.webhooks();
   if (existing.some((w) => w.url === url)) return 'existing';
+  for (const w of existing) if (withoutSecret(w.url) === withoutSecret(url)) await client.deleteWebhook(w.id);
   const body: WebhookCreate = {
     url,
     events: { subscribe: true, unsubscribe: true, profile: true, cleaned: true, upemail: true, campaign: false },

@@ -6,11 +6,18 @@ import { ConfigError, SegsyncError, UsageError, describeError } from '../errors'
 import packageJson from '../../package.json';
 import { EXIT } from './exit-codes';
 import * as daemonCmd from './daemon';
+import * as eraseCmd from './erase';
+import * as explainCmd from './explain';
 import * as importCmd from './import';
 import * as initCmd from './init';
+import * as pullCmd from './pull';
+import * as pushCmd from './push';
+import * as retryCmd from './retry';
+import * as sandboxCmd from './sandbox';
+import * as segmentsCmd from './segments';
 import * as statusCmd from './status';
 
-const COMMANDS: { register(program: Command): void }[] = [initCmd, importCmd, statusCmd, daemonCmd];
+const COMMANDS: { register(program: Command): void }[] = [initCmd, importCmd, statusCmd, segmentsCmd, explainCmd, pullCmd, pushCmd, retryCmd, eraseCmd, sandboxCmd, daemonCmd];
 
 /** Builds the program (exported for tests that drive it in-process). */
 export function buildProgram(): Command {

@@ -9,7 +9,7 @@ import type { Logger } from '../log/logger';
 import type { Clock } from '../model/clock';
 import type { EspName, IncomingEvent } from '../model/types';
 import type { OutboxInput, Store } from '../store/store';
-import { applyRemoteChanges, applyRemoteContacts } from './inbound';
+import { applyRemoteChanges, applyRemoteContacts, applyTagMemberships } from './inbound';
 import type { InboundContext, InboundResult } from './inbound';
 import { fieldSpecsFor, resolveMapping, segmentTagNames } from './mapping';
 import type { SyncMapping } from './mapping';
@@ -102,6 +102,7 @@ export class SyncEngine {
     const fields = (this.mapping.perEsp.get(esp)?.fields ?? []).map((f) => f.remote);
     for await (const page of connector.pull({ cursor: store.getCursor(esp, CONTACTS_CURSOR), until, fields })) {
       const result = applyRemoteContacts(this.inbound, esp, page.contacts);
+      if (page.tagMemberships?.length) mergeInto(result, applyTagMemberships(this.inbound, esp, page.tagMemberships));
       report.pages++;
       report.contacts += page.contacts.length;
       for (const c of page.contacts) report.newestModifiedAt = Math.max(report.newestModifiedAt ?? 0, c.modifiedAt);
@@ -244,4 +245,10 @@ export class SyncEngine {
       yield ids.filter(keep);
     }
   }
+}
+
+function mergeInto(into: InboundResult, from: InboundResult): void {
+  for (const id of from.changed) into.changed.add(id);
+  into.erased.push(...from.erased);
+  into.ignored += from.ignored;
 }

@@ -5,7 +5,7 @@
  * last pushed value, and the ESP's view is remembered in sync state so the outbound side never sends
  * a value back to where it came from.
  */
-import type { RemoteChange, RemoteContact } from '../../connectors/connector';
+import type { RemoteChange, RemoteContact, TagMembership } from '../../connectors/connector';
 import type { Logger } from '../log/logger';
 import { hashEmail } from '../log/logger';
 import { isValidEmail, normaliseEmail } from '../model/identity';
@@ -56,6 +56,41 @@ export function applyRemoteContacts(ctx: InboundContext, esp: EspName, contacts:
         continue;
       }
       applyUpdate(ctx, esp, rc, result);
+    }
+  });
+  return result;
+}
+
+/**
+ * Applies complete tag memberships (ESPs whose tag changes are only visible by listing a tag's
+ * members): listed contacts carry the tag there, everyone else we thought carried it no longer does.
+ */
+export function applyTagMemberships(ctx: InboundContext, esp: EspName, memberships: TagMembership[]): InboundResult {
+  const result: InboundResult = { changed: new Set(), erased: [], ignored: 0 };
+  ctx.store.transaction(() => {
+    const known = new Map<number, string[]>();
+    for (const s of ctx.store.syncStatesByKey(esp, TAGS_KEY)) known.set(s.contactId, asTags(s.remoteValue) ?? []);
+    const next = new Map(known);
+    for (const m of memberships) {
+      const members = new Set<number>();
+      m.externalIds.forEach((externalId, i) => {
+        const contact = ctx.store.findContactByExternalId(esp, externalId) ?? (m.emails[i] ? ctx.store.findContactByEmail(m.emails[i]!) : undefined);
+        if (!contact) return;
+        if (contact.externalIds[esp] !== externalId) ctx.store.setExternalId(contact.id, esp, externalId);
+        members.add(contact.id);
+        const tags = next.get(contact.id) ?? [];
+        if (!tags.includes(m.tag)) next.set(contact.id, [...tags, m.tag]);
+      });
+      for (const [contactId, tags] of next) {
+        if (!members.has(contactId) && tags.includes(m.tag)) next.set(contactId, tags.filter((t) => t !== m.tag));
+      }
+    }
+    const now = ctx.clock.now();
+    for (const [contactId, tags] of next) {
+      if (sameValue(tagList(tags), tagList(known.get(contactId) ?? []))) continue;
+      const contact = ctx.store.getContact(contactId);
+      if (!contact) continue;
+      applyUpdate(ctx, esp, { externalId: contact.externalIds[esp], email: contact.email, fields: {}, tags, modifiedAt: now }, result);
     }
   });
   return result;

@@ -30,6 +30,8 @@ export class MemoryEsp implements Connector {
   rateLimitFailures = 0;
   /** Apply the next push, then fail as if the answer was lost (crash / timeout after the write). */
   loseNextAnswer = false;
+  /** Report tags like Mailchimp: not on contacts, but as complete memberships of these tags. */
+  membershipTags: string[] | undefined;
   private seq = 0;
 
   constructor(readonly esp: EspName, private readonly clock: Clock, batch = 100) {
@@ -56,8 +58,12 @@ export class MemoryEsp implements Connector {
     const since = request.cursor ? Number(request.cursor) : -1;
     const changed = [...this.records.values()].filter((r) => r.modifiedAt > since && r.modifiedAt <= request.until.getTime()).sort((a, b) => a.modifiedAt - b.modifiedAt);
     const next = String(Math.max(since, ...changed.map((r) => r.modifiedAt)));
+    const memberships = this.membershipTags;
     yield {
-      contacts: changed.map((r) => ({ externalId: r.id, email: r.email, fields: pick(r.fields, request.fields), tags: [...r.tags], consent: r.consent, modifiedAt: r.modifiedAt })),
+      contacts: changed.map((r) => ({ externalId: r.id, email: r.email, fields: pick(r.fields, request.fields), ...(memberships ? {} : { tags: [...r.tags] }), consent: r.consent, modifiedAt: r.modifiedAt })),
+      ...(memberships
+        ? { tagMemberships: memberships.map((tag) => { const holders = [...this.records.values()].filter((r) => r.tags.has(tag)); return { tag, externalIds: holders.map((r) => r.id), emails: holders.map((r) => r.email) }; }) }
+        : {}),
       next,
     };
   }

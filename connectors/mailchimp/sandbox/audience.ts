@@ -163,7 +163,7 @@ export class Audience {
   }
 
   private emptyMerges(): Record<string, unknown> {
-    return Object.fromEntries(this.mergeFields.map((f) => [f.tag, f.type === 'address' ? '' : '']));
+    return Object.fromEntries(this.mergeFields.map((f) => [f.tag, '']));
   }
 
   // ---- members ----

@@ -126,4 +126,15 @@ describe('Mailchimp consent and erasure against the sandbox', () => {
     expect(results[2]!.status === 'failed' && results[2]!.error.message).toMatch(/Invalid Resource/);
     expect(v.sandbox.audience().segmentByName('t1')!.members.size).toBe(1);
   });
+
+  it('attributes a tag refused in the segment call to its member only', async () => {
+    v.sandbox.seed([{ email: 'on@example.com' }]);
+    const c = sandboxConnector(v.sandbox);
+    const tagOnly = (email: string): ContactChange => ({ ref: { email }, set: {}, clear: [], addTags: ['t2'], removeTags: [], remoteConsent: 'subscribed' });
+    // segsync believes both are members; one was deleted on Mailchimp meanwhile.
+    const results = await c.push([tagOnly('on@example.com'), tagOnly('gone@example.com')]);
+    expect(results.map((r) => r.status)).toEqual(['ok', 'failed']);
+    expect(results[1]!.status === 'failed' && results[1]!.error.message).toMatch(/tag "t2" not changed/);
+    expect(v.sandbox.audience().segmentByName('t2')!.members.size).toBe(1);
+  });
 });

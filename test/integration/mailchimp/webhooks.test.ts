@@ -59,6 +59,11 @@ describe('Mailchimp webhooks against the sandbox', () => {
     expect(hooks).toHaveLength(1);
     expect(hooks[0]).toMatchObject({ url: `${receiver.url}?secret=${SECRET}`, sources: { user: true, admin: true, api: false } });
     expect(receiver.refused).toEqual([]);
+
+    // After a secret rotation the old registration is replaced, not kept beside the new one.
+    connector = sandboxConnector(v.sandbox, { webhookUrl: receiver.url, webhookSecret: 'rotated-secret-value' });
+    await connector.ensureSchema([], []);
+    expect([...v.sandbox.audience().webhooks.values()].map((w) => w.url)).toEqual([`${receiver.url}?secret=rotated-secret-value`]);
   });
 
   it('turns subscribe, profile, unsubscribe, cleaned and upemail deliveries into changes, and never echoes our own writes', async () => {

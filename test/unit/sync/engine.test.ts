@@ -149,6 +149,18 @@ describe('SyncEngine', () => {
     expect([...esps.hubspot.byEmail('ada@x.com')!.tags].sort()).toEqual(['marketer-vip', 'newsletter']);
   });
 
+  it('follows tags found only through tag memberships (Mailchimp-style), adding and removing', async () => {
+    const id = addContact('ada@x.com', { first_name: 'Ada' }, ['newsletter']);
+    await pushAll();
+    esps.mailchimp.membershipTags = ['vip', 'newsletter'];
+    esps.mailchimp.byEmail('ada@x.com')!.tags = new Set(['vip']);
+    await engine.pull('mailchimp');
+    expect([...store.getContact(id)!.tags].sort()).toEqual(['vip']);
+    for (const e of ESPS) await engine.drainAll(e);
+    expect([...esps.hubspot.byEmail('ada@x.com')!.tags].sort()).toEqual(['newsletter', 'vip']);
+    expect(esps.mailchimp.calls).toBe(1);
+  });
+
   it('sends 1,000 changed contacts of 10,000 in the fewest calls, then none on a second run', async () => {
     store.upsertContacts(Array.from({ length: 10_000 }, (_, i) => ({ email: `u${i}@x.com`, properties: { plan: 'free' }, source: 'local' as const, time: clock.now() })));
     await pushAll();
