@@ -25,10 +25,8 @@ export interface RegistryOptions extends ConnectorDeps {
 
 
 /** The webhook URL the daemon serves for an ESP. */
-export function webhookUrl(publicUrl: string, esp: EspName, secret?: string): string {
-  const url = new URL(`/webhooks/${esp}`, publicUrl);
-  if (secret) url.searchParams.set('secret', secret);
-  return url.toString();
+export function webhookUrl(publicUrl: string, esp: EspName): string {
+  return new URL(`/webhooks/${esp}`, publicUrl).toString();
 }
 
 /** One connector per enabled ESP in the config. */
@@ -69,7 +67,7 @@ export function createConnectors(config: SegsyncConfig, options: RegistryOptions
           maxConnections: mc.maxConnections,
           dateFormat: mc.dateFormat,
           ...(mc.webhookSecret ? { webhookSecret: mc.webhookSecret } : {}),
-          ...(options.publicUrl && mc.webhookSecret ? { webhookUrl: webhookUrl(options.publicUrl, 'mailchimp', mc.webhookSecret) } : {}),
+          ...(options.publicUrl && mc.webhookSecret ? { webhookUrl: webhookUrl(options.publicUrl, 'mailchimp') } : {}),
           ...(options.ownedTags ? { ownedTags: options.ownedTags } : {}),
         },
         deps,

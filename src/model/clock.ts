@@ -67,3 +67,31 @@ export class ManualClock implements Clock {
 async function flushMicrotasks(): Promise<void> {
   for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
+
+/**
+ * Wall time, shifted and optionally sped up: `jump(ms)` moves it forward at once (tests of 24-hour
+ * rules against real servers), `speed` makes it run faster than real time (the demo). Sleeps last
+ * the real time that corresponds, so timers keep working.
+ */
+export class ShiftedClock implements Clock {
+  private offset = 0;
+  private readonly realStart = Date.now();
+  private readonly start: number;
+
+  constructor(start: number = Date.now(), private readonly speed = 1) {
+    this.start = start;
+  }
+
+  now(): number {
+    return Math.floor(this.start + (Date.now() - this.realStart) * this.speed + this.offset);
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms / this.speed)));
+  }
+
+  /** Moves time forward by `ms` at once. */
+  jump(ms: number): void {
+    this.offset += Math.max(0, ms);
+  }
+}

@@ -1,0 +1,155 @@
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startHubspotSandbox } from '../../connectors/hubspot/sandbox';
+import type { HubspotSandbox } from '../../connectors/hubspot/sandbox';
+import { startKlaviyoSandbox } from '../../connectors/klaviyo/sandbox';
+import type { KlaviyoSandbox } from '../../connectors/klaviyo/sandbox';
+import { startMailchimpSandbox } from '../../connectors/mailchimp/sandbox';
+import type { MailchimpSandbox } from '../../connectors/mailchimp/sandbox';
+import { loadConfigFile } from '../../src/config/load';
+import { startDaemon } from '../../src/daemon/daemon';
+import type { RunningDaemon } from '../../src/daemon/daemon';
+import { createServices } from '../../src/daemon/wire';
+import { createLogger } from '../../src/log/logger';
+import { ShiftedClock } from '../../src/model/clock';
+import { openStore } from '../../src/store/sqlite/sqlite-store';
+
+const TOKEN = 'track-token-for-tests';
+const HOUR = 3_600_000;
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+async function eventually(check: () => void, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      check();
+      return;
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+describe('daemon end to end: track API → rules → three sandboxes, and webhooks back', () => {
+  const clock = new ShiftedClock(Date.UTC(2026, 10, 2, 9, 0));
+  let dir: string;
+  let hubspot: HubspotSandbox;
+  let mailchimp: MailchimpSandbox;
+  let klaviyo: KlaviyoSandbox;
+  let daemon: RunningDaemon;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'segsync-daemon-e2e-'));
+    [hubspot, mailchimp, klaviyo] = await Promise.all([
+      startHubspotSandbox({ accessToken: 'hs', rateLimits: false, clock }),
+      startMailchimpSandbox({ apiKey: 'mc-us1', rateLimits: false, clock }),
+      startKlaviyoSandbox({ apiKey: 'pk_e2e', rateLimits: false, clock, jobDurationMs: 0 }),
+    ]);
+    const port = await freePort();
+    const configFile = join(dir, 'segsync.yaml');
+    writeFileSync(
+      configFile,
+      `version: 1
+store: { path: ${join(dir, 'segsync.db')} }
+fields:
+  first_name: { type: string, owner: mailchimp }
+connectors:
+  hubspot: { accessToken: "\${HS}", baseUrl: "${hubspot.url}", requestsPer10s: 10000 }
+  mailchimp: { apiKey: "\${MC}", listId: ${mailchimp.listId}, baseUrl: "${mailchimp.url}", webhookSecret: "\${MC_HOOK}" }
+  klaviyo: { apiKey: "\${KL}", baseUrl: "${klaviyo.url}", jobPollIntervalMs: 50 }
+mappings:
+  hubspot: [{ local: first_name, remote: firstname }]
+  mailchimp: [{ local: first_name, remote: FNAME }]
+  klaviyo: [{ local: first_name, remote: first_name }]
+tags:
+  owned: { prefix: "seg:" }
+segments:
+  cart_abandoner:
+    rule: |
+      none_within("Placed Order", 24h, "Added to Cart")
+        && !after("Placed Order", "Added to Cart")
+    push:
+      - { esp: mailchimp, name: "seg:cart-abandoner" }
+      - { esp: hubspot }
+      - { esp: klaviyo }
+daemon:
+  port: ${port}
+  trackToken: "\${TRACK}"
+  publicUrl: "http://127.0.0.1:${port}"
+`,
+    );
+    Object.assign(process.env, { HS: 'hs', MC: 'mc-us1', KL: 'pk_e2e', MC_HOOK: 'hook-secret', TRACK: TOKEN });
+    const loaded = loadConfigFile(configFile);
+    const logger = createLogger({ level: 'silent' });
+    const store = openStore(loaded.config.store.path);
+    const services = await createServices({ config: loaded.config, configFile, store, clock, logger });
+    daemon = await startDaemon({ services, logger, clock, port, trackToken: TOKEN, publicUrl: loaded.config.daemon.publicUrl!, pullIntervalMs: 3_600_000, reevaluateIntervalMs: 100 });
+  }, 30_000);
+
+  afterAll(async () => {
+    await daemon?.stop();
+    await Promise.all([hubspot?.close(), mailchimp?.close(), klaviyo?.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function track(event: string, email: string): Promise<void> {
+    const res = await fetch(`${daemon.url}/v1/track`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ event, email, timestamp: new Date(clock.now()).toISOString(), properties: { value: 40 } }),
+    });
+    expect(res.status).toBeLessThan(300);
+  }
+  const hsTags = (email: string): string[] => (hubspot.contact(email)?.properties.segsync_tags ?? '').split(';').filter(Boolean);
+  const mcTags = (email: string): string[] => ((mailchimp.member(email)?.tags ?? []) as { name: string }[]).map((t) => t.name);
+  const klTags = (email: string): string[] => (klaviyo.profileByEmail(email)?.properties.segsync_tags ?? []) as string[];
+
+  it('tags a cart abandoner in all three ESPs exactly when 24 h pass, and untags after the order', async () => {
+    const email = 'cart@example.com';
+    await track('Added to Cart', email);
+    clock.jump(23 * HOUR + 59 * 60_000);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(hsTags(email)).not.toContain('cart_abandoner');
+    expect(mcTags(email)).not.toContain('seg:cart-abandoner');
+
+    clock.jump(60_000);
+    await eventually(() => {
+      expect(hsTags(email)).toContain('cart_abandoner');
+      expect(mcTags(email)).toContain('seg:cart-abandoner');
+      expect(klTags(email)).toContain('cart_abandoner');
+    });
+
+    await track('Placed Order', email);
+    await eventually(() => {
+      expect(hsTags(email)).not.toContain('cart_abandoner');
+      expect(mcTags(email)).not.toContain('seg:cart-abandoner');
+      expect(klTags(email)).not.toContain('cart_abandoner');
+    });
+  }, 60_000);
+
+  it('carries a Mailchimp profile change delivered by webhook to HubSpot and Klaviyo, with no echo back', async () => {
+    const email = 'cart@example.com';
+    const mcWritesBefore = Object.entries(mailchimp.stats().calls).filter(([route]) => /^(POST|PUT|PATCH) /.test(route) && !/webhooks/.test(route)).reduce((n, [, c]) => n + c, 0);
+    mailchimp.admin.update(email, { merges: { FNAME: 'Zed' } });
+    await mailchimp.flushWebhooks();
+    await eventually(() => {
+      expect(hubspot.contact(email)?.properties.firstname).toBe('Zed');
+      expect(klaviyo.profileByEmail(email)?.first_name).toBe('Zed');
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    const mcWritesAfter = Object.entries(mailchimp.stats().calls).filter(([route]) => /^(POST|PUT|PATCH) /.test(route) && !/webhooks/.test(route)).reduce((n, [, c]) => n + c, 0);
+    expect(mcWritesAfter - mcWritesBefore).toBe(0);
+    expect(mailchimp.deliveries.length).toBeGreaterThan(0);
+  }, 30_000);
+});
