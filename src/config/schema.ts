@@ -49,6 +49,8 @@ const mailchimp = z
     webhookSecret: secret.optional(),
     /** Simultaneous connections (Mailchimp allows 10 per key). */
     maxConnections: z.number().int().min(1).max(10).default(8),
+    /** `date_format` of date merge fields segsync creates (Mailchimp offers these two). */
+    dateFormat: z.enum(['MM/DD/YYYY', 'DD/MM/YYYY']).default('MM/DD/YYYY'),
   })
   .strict();
 

@@ -60,7 +60,7 @@ describe('SqliteStore', () => {
 
   it('rolls back events and segment state written in one transaction when a later write throws', () => {
     const store = new SqliteStore({ path });
-    const [{ contactId }] = store.upsertContacts([{ email: 'a@x.com', properties: {}, source: 'local' }]) as [{ contactId: number }];
+    const contactId = store.upsertContacts([{ email: 'a@x.com', properties: {}, source: 'local' }])[0]!.contactId;
     expect(() =>
       store.transaction(() => {
         store.appendEvents([event('a@x.com', 'Added to Cart', T0)]);
@@ -125,7 +125,7 @@ describe('SqliteStore', () => {
 
   it('coalesces outbox operations per contact and key, and never deletes a newer version on completion', () => {
     const store = new SqliteStore({ path });
-    const [{ contactId }] = store.upsertContacts([{ email: 'a@x.com', properties: {}, source: 'local' }]) as [{ contactId: number }];
+    const contactId = store.upsertContacts([{ email: 'a@x.com', properties: {}, source: 'local' }])[0]!.contactId;
     store.enqueue([{ esp: 'hubspot', contactId, key: 'plan', op: 'set', value: 'free' }], T0);
     const [claimed] = store.dueOutbox('hubspot', T0, 10);
     store.enqueue([{ esp: 'hubspot', contactId, key: 'plan', op: 'set', value: 'pro' }], T0 + 1);
