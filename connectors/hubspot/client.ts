@@ -12,10 +12,11 @@ import type * as Lists from '@hubspot/api-client/lib/codegen/crm/lists';
 import type * as Properties from '@hubspot/api-client/lib/codegen/crm/properties';
 import { EspRateLimitError, SegsyncError } from '../../src/errors';
 import type { Clock } from '../../src/model/clock';
-import type { ConnectorLogger } from '../connector';
+import type { ConnectorLogger, RateWindow } from '../connector';
 import type { RateLimiter } from '../ratelimit';
-import type { HubspotErrorBody } from './errors';
+import type { HubspotErrorBody, Verdict } from './errors';
 import { classify, msUntilDailyReset, toSegsyncError } from './errors';
+import { ArrivalWindow } from './arrival';
 import type { HubspotBucket } from './limits';
 import { BUCKET, WINDOW } from './limits';
 
@@ -95,11 +96,14 @@ export class HubspotClient {
   private readonly backoffMs: number;
   private readonly maxWaitMs: number;
 
+  private readonly arrival: ArrivalWindow;
+
   constructor(
     options: HubspotClientOptions,
     private readonly limiter: RateLimiter,
     private readonly clock: Clock,
     private readonly logger: ConnectorLogger,
+    burstWindow: RateWindow,
     private readonly random: () => number = Math.random,
   ) {
     const baseUrl = options.baseUrl ?? 'https://api.hubapi.com';
@@ -107,6 +111,7 @@ export class HubspotClient {
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
     this.backoffMs = options.backoffMs ?? 500;
     this.maxWaitMs = options.maxWaitMs ?? 300_000;
+    this.arrival = new ArrivalWindow(burstWindow, clock);
     this.sdk = new Client({
       accessToken: options.accessToken,
       basePath: baseUrl.replace(/\/+$/, ''),
@@ -207,6 +212,8 @@ export class HubspotClient {
     let last: SegsyncError | undefined;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       if (attempt > 1) this.statsData.retries++;
+      const gate = bucket === BUCKET.default ? this.arrival : undefined;
+      await gate?.enter();
       try {
         return await this.limiter.run(
           bucket,
@@ -225,7 +232,7 @@ export class HubspotClient {
         last = toSegsyncError(what, failure.status, failure.body, failure.headers, now, err);
         if (verdict.kind === 'rate-limited') {
           this.statsData.rateLimited++;
-          this.limiter.pause(verdict.window, verdict.afterMs);
+          this.limiter.pause(verdict.window, this.holdAfter429(verdict, failure.headers));
           this.logger.warn({ what, window: verdict.window, afterMs: verdict.afterMs, attempt }, 'hubspot: rate limited');
           if (verdict.budgetExhausted) throw last;
           continue;
@@ -233,9 +240,21 @@ export class HubspotClient {
         if (verdict.kind !== 'retry') throw last;
         this.logger.warn({ what, status: failure.status, attempt }, 'hubspot: transient failure');
         if (attempt < this.maxAttempts) await this.clock.sleep(this.backoff(attempt));
+      } finally {
+        gate?.leave();
       }
     }
     throw last!;
+  }
+
+  /**
+   * How long to hold a window after a 429. When segsync's own log already sees the window full, HubSpot
+   * counted our calls at arrival, a little later than we did: a tenth of the interval absorbs that
+   * skew. When our log still sees room, other clients share the account: wait the whole interval.
+   */
+  private holdAfter429(verdict: Extract<Verdict, { kind: 'rate-limited' }>, headers: Headers): number {
+    if (verdict.budgetExhausted || headers['retry-after'] !== undefined || verdict.window !== WINDOW.burst) return verdict.afterMs;
+    return this.limiter.waitFor(BUCKET.default) > 0 ? Math.ceil(verdict.afterMs / 10) : verdict.afterMs;
   }
 
   /** Exponential backoff with ±50 % jitter, so retries from many workers do not land together. */
@@ -261,9 +280,14 @@ export class HubspotClient {
   /** Response middleware: feeds rate headers to the limiter and keeps raw error bodies readable. */
   private async observe(ctx: ResponseLike): Promise<ResponseLike> {
     const h = ctx.headers;
+    // "Nothing left" in the ten-second window teaches the limiter something only when other clients
+    // share the account: when our own calls fill HubSpot's whole count, the arrival gate already holds
+    // the next call exactly as long as needed, sooner than a whole interval from now.
     const remaining = Number(h['x-hubspot-ratelimit-remaining']);
+    const max = Number(h['x-hubspot-ratelimit-max']);
     const interval = Number(h['x-hubspot-ratelimit-interval-milliseconds']);
-    if (h['x-hubspot-ratelimit-remaining'] !== undefined && Number.isFinite(remaining)) {
+    const othersToo = !Number.isFinite(max) || this.arrival.count() < max;
+    if (othersToo && h['x-hubspot-ratelimit-remaining'] !== undefined && Number.isFinite(remaining)) {
       this.limiter.observeRemaining(WINDOW.burst, remaining, Number.isFinite(interval) ? interval : 10_000);
     }
     const daily = Number(h['x-hubspot-ratelimit-daily-remaining']);

@@ -58,6 +58,7 @@ export function createHubspotConnector(options: HubspotConnectorOptions, deps: C
     limiter,
     deps.clock,
     deps.logger,
+    limits.windows.burst!,
   );
   const ctx: HubspotContext = {
     client,
