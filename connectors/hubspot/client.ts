@@ -88,6 +88,7 @@ export class HubspotClient {
   private readonly contacts: Client['crm']['contacts'];
   private readonly properties: Client['crm']['properties'];
   private readonly lists: Client['crm']['lists'];
+  private readonly preferences: Client['communicationPreferences'];
   private readonly agent: http.Agent;
   /** Raw error bodies by response-headers object: the SDK's error deserialiser drops `policyName`. */
   private readonly errorBodies = new WeakMap<object, string>();
@@ -124,6 +125,7 @@ export class HubspotClient {
     this.contacts = this.sdk.crm.contacts;
     this.properties = this.sdk.crm.properties;
     this.lists = this.sdk.crm.lists;
+    this.preferences = this.sdk.communicationPreferences;
   }
 
   stats(): ClientStats {
@@ -205,6 +207,20 @@ export class HubspotClient {
     return this.call('lists.memberships.add-and-remove', BUCKET.default, () =>
       this.lists.membershipsApi.addAndRemove(listId, { recordIdsToAdd, recordIdsToRemove }, M),
     );
+  }
+
+  /** The account's email subscription types. */
+  async subscriptionIds(): Promise<string[]> {
+    const answer = await this.call('communication-preferences.definitions', BUCKET.default, () => this.preferences.definitionApi.getPage(M));
+    return answer.subscriptionDefinitions.filter((d) => d.isActive).map((d) => d.id);
+  }
+
+  /**
+   * Opts an email out of one subscription type. There is deliberately no subscribe counterpart:
+   * segsync never subscribes anyone (consent is given by the person, not by a sync).
+   */
+  unsubscribe(emailAddress: string, subscriptionId: string): Promise<unknown> {
+    return this.call('communication-preferences.unsubscribe', BUCKET.default, () => this.preferences.statusApi.unsubscribe({ emailAddress, subscriptionId }, M));
   }
 
   /** Runs one SDK call under the limiter; retries what the error table says is worth retrying. */

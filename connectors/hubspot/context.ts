@@ -25,6 +25,8 @@ export interface HubspotContext {
   /** Tag → MANUAL list id, filled by ensureSchema or on first use. */
   listIds: Map<string, string>;
   echo: EchoGuard;
+  /** The subscription types an unsubscribe covers: configured, or read once from HubSpot. */
+  subscriptionIds: Promise<string[]> | undefined;
   /** Runs schema changes one at a time (option lists are read-modify-write). */
   serial<T>(fn: () => Promise<T>): Promise<T>;
 }

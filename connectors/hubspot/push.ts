@@ -11,6 +11,7 @@ import type { BatchAnswer } from './client';
 import type { HubspotContext } from './context';
 import { classifyBatchError, toSegsyncError } from './errors';
 import type { HubspotErrorBody } from './errors';
+import { applyUnsubscribes, wantsUnsubscribe } from './consent';
 import { applyMemberships, ensureTagOptions, nextTags, sameTags } from './tags';
 import type { PropertyShape } from './values';
 import { encodeValue, parseTime, splitMulti } from './values';
@@ -26,6 +27,8 @@ interface PlannedWrite {
   properties: Record<string, string>;
   tagsAdded: string[];
   tagsRemoved: string[];
+  /** Opt the contact out of email on HubSpot (segsync holds it as unsubscribed). */
+  unsubscribe: boolean;
 }
 
 /** A result without its ref (distributed over the union, so each variant keeps its fields). */
@@ -76,8 +79,9 @@ export async function pushBatch(ctx: HubspotContext, batch: ContactChange[]): Pr
           Object.assign(existing.properties, properties);
           existing.tagsAdded.push(...added);
           existing.tagsRemoved.push(...removed);
+          existing.unsubscribe ||= wantsUnsubscribe(change);
         } else {
-          writes.set(mapKey, { indexes: [i], ref: change.ref, key, byId, properties, tagsAdded: added, tagsRemoved: removed });
+          writes.set(mapKey, { indexes: [i], ref: change.ref, key, byId, properties, tagsAdded: added, tagsRemoved: removed, unsubscribe: wantsUnsubscribe(change) });
         }
       } catch (err) {
         results[i] = failure(change.ref, err);
@@ -97,6 +101,7 @@ export async function pushBatch(ctx: HubspotContext, batch: ContactChange[]): Pr
     await Promise.all([sendWrites(ctx, upserts, false, results), sendWrites(ctx, updates, true, results)]);
     rememberEchoes(ctx, [...upserts, ...updates], results);
     await syncLists(ctx, [...writes.values()], results);
+    await syncConsent(ctx, [...writes.values()], results);
   } catch (err) {
     // A failure before any write (schema read, tag read, option update): the whole batch waits.
     batch.forEach((change, i) => {
@@ -225,6 +230,17 @@ function rememberEchoes(ctx: HubspotContext, writes: PlannedWrite[], results: (C
     const r = results[w.indexes[0]!];
     if (r?.status !== 'ok' || !r.externalId) continue;
     for (const [name, value] of Object.entries(w.properties)) ctx.echo.remember(r.externalId, name, value, now);
+  }
+}
+
+/** Opts out, on HubSpot, the contacts segsync holds as unsubscribed (after their write succeeded). */
+async function syncConsent(ctx: HubspotContext, writes: PlannedWrite[], results: (ChangeResult | undefined)[]): Promise<void> {
+  const wanted = writes.filter((w) => w.unsubscribe && results[w.indexes[0]!]?.status === 'ok');
+  if (wanted.length === 0) return;
+  const failed = await applyUnsubscribes(ctx, wanted.map((w) => w.ref.email));
+  for (const w of wanted) {
+    const err = failed.get(w.ref.email);
+    if (err) settle(results, w, failureOf(err));
   }
 }
 

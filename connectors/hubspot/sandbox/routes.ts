@@ -280,6 +280,29 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
   app.put('/crm/v3/lists/:listId/memberships/add', async (req) => changeMembers((req.params as Record<string, string>).listId!, req.body, []));
   app.put('/crm/v3/lists/:listId/memberships/remove', async (req) => changeMembers((req.params as Record<string, string>).listId!, [], req.body));
 
+  app.get('/communication-preferences/v3/definitions', async () => ({
+    subscriptionDefinitions: state.subscriptionTypes.map((t) => ({
+      ...t, isActive: true, isDefault: true, isInternal: false, createdAt: iso(0), updatedAt: iso(0), purpose: 'Marketing', communicationMethod: 'Email',
+    })),
+  }));
+
+  const statusOf = (email: string, id: string): Body => {
+    const t = state.subscriptionTypes.find((x) => x.id === id)!;
+    return { id, name: t.name, description: t.description, status: state.subscriptionStatus(email).get(id) ?? 'NOT_SUBSCRIBED', sourceOfStatus: 'SUBSCRIPTION_STATUS' };
+  };
+
+  app.get('/communication-preferences/v3/status/email/:emailAddress', async (req) => {
+    const email = (req.params as Record<string, string>).emailAddress!;
+    return { recipient: email, subscriptionStatuses: state.subscriptionTypes.map((t) => statusOf(email, t.id)) };
+  });
+
+  app.post('/communication-preferences/v3/unsubscribe', async (req) => {
+    const body = (req.body ?? {}) as Body;
+    if (typeof body.emailAddress !== 'string' || typeof body.subscriptionId !== 'string') throw validation('emailAddress and subscriptionId are required');
+    state.setSubscription(body.emailAddress, body.subscriptionId, 'NOT_SUBSCRIBED', origin);
+    return statusOf(body.emailAddress, body.subscriptionId);
+  });
+
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send(errorBody('OBJECT_NOT_FOUND', `The sandbox does not serve ${req.method} ${req.url.split('?')[0]}`));
   });
