@@ -200,3 +200,26 @@ describe('HubSpot contract: erase', () => {
     await c.close();
   });
 });
+
+describe('HubSpot contract: consent', () => {
+  it('unsubscribes from every active subscription type and never subscribes', async () => {
+    const scope = api()
+      .get('/crm/v3/properties/contacts')
+      .query({ archived: 'false' })
+      .reply(200, { results: DEFAULTS })
+      .get('/communication-preferences/v3/definitions')
+      .reply(200, {
+        subscriptionDefinitions: [
+          { id: '11', name: 'Newsletter', description: '', isActive: true, isDefault: true, isInternal: false, createdAt: '2020-01-01T00:00:00Z', updatedAt: '2020-01-01T00:00:00Z' },
+          { id: '12', name: 'Old', description: '', isActive: false, isDefault: false, isInternal: false, createdAt: '2020-01-01T00:00:00Z', updatedAt: '2020-01-01T00:00:00Z' },
+        ],
+      })
+      .post('/communication-preferences/v3/unsubscribe', { emailAddress: 'u@example.com', subscriptionId: '11' })
+      .reply(200, { id: '11', name: 'Newsletter', description: '', status: 'NOT_SUBSCRIBED', sourceOfStatus: 'SUBSCRIPTION_STATUS' });
+    const c = connector();
+    const [r] = await c.push([{ ref: { email: 'u@example.com', externalId: '5' }, set: {}, clear: [], addTags: [], removeTags: [], localConsent: 'unsubscribed' }]);
+    expect(r).toMatchObject({ status: 'ok' });
+    scope.done();
+    await c.close();
+  });
+});
