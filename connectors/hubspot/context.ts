@@ -53,7 +53,9 @@ export class PropertyCache {
     if (this.byName) return this.byName;
     this.loading ??= this.client.getProperties().then((answer) => {
       const map = new Map<string, PropertyShape>();
-      for (const p of answer.results) map.set(p.name, { name: p.name, type: p.type, fieldType: p.fieldType, options: p.options.map((o) => ({ value: o.value })) });
+      for (const p of answer.results) {
+        map.set(p.name, { name: p.name, type: p.type, fieldType: p.fieldType, options: p.options.map((o) => ({ value: o.value })), readOnly: p.modificationMetadata?.readOnlyValue === true || p.calculated === true });
+      }
       this.byName = map;
       return map;
     });

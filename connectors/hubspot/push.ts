@@ -5,7 +5,7 @@
  * only when the last remote value is unknown. Results are attributed per contact, in input order.
  */
 import type * as Contacts from '@hubspot/api-client/lib/codegen/crm/contacts';
-import { EspPermanentError, EspTransientError, SegsyncError } from '../../src/errors';
+import { EspPermanentError, EspTransientError, SegsyncError, ValidationError } from '../../src/errors';
 import type { ChangeResult, ContactChange, ContactRef } from '../connector';
 import type { BatchAnswer } from './client';
 import type { HubspotContext } from './context';
@@ -14,7 +14,7 @@ import type { HubspotErrorBody } from './errors';
 import { applyUnsubscribes, wantsUnsubscribe } from './consent';
 import { applyMemberships, ensureTagOptions, nextTags, sameTags } from './tags';
 import type { PropertyShape } from './values';
-import { encodeValue, parseTime, splitMulti } from './values';
+import { encodeValue, parseTime, splitMulti, writeProblem } from './values';
 
 /** One contact's write, after encoding: who, how it is addressed, and the properties to send. */
 interface PlannedWrite {
@@ -34,12 +34,28 @@ interface PlannedWrite {
 /** A result without its ref (distributed over the union, so each variant keeps its fields). */
 type Outcome = ChangeResult extends infer U ? (U extends ChangeResult ? Omit<U, 'ref'> : never) : never;
 
-/** Encodes one change's properties; throws `ValidationError` for a value its property cannot hold. */
+/** Encodes one change's properties; throws `ValidationError` for a value HubSpot would refuse. */
 export function encodeChange(change: ContactChange, props: Map<string, PropertyShape>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(change.set)) out[name] = encodeValue(props.get(name) ?? { name, type: 'string', fieldType: 'text' }, value);
   for (const name of change.clear) out[name] = '';
+  for (const [name, encoded] of Object.entries(out)) {
+    const problem = writeProblem(props.get(name), name, encoded);
+    if (problem) throw new ValidationError(`hubspot: ${problem}`, { hint: 'run `segsync push` after `ensureSchema` creates it, or fix the mapping in segsync.yaml' });
+  }
   return out;
+}
+
+/** True when the batch names a property or an option the cached schema does not know (it may be stale). */
+function schemaLooksStale(batch: ContactChange[], props: Map<string, PropertyShape>): boolean {
+  return batch.some((c) => {
+    try {
+      encodeChange(c, props);
+      return false;
+    } catch {
+      return true;
+    }
+  });
 }
 
 /** Applies one batch; never throws for a per-contact problem, only returns it in that contact's result. */
@@ -48,7 +64,12 @@ export async function pushBatch(ctx: HubspotContext, batch: ContactChange[]): Pr
   if (batch.length === 0) return [];
   const tagProperty = ctx.settings.tagProperty;
   try {
-    const props = await ctx.properties.all();
+    let props = await ctx.properties.all();
+    if (schemaLooksStale(batch, props)) {
+      // Someone may have added the property or option on HubSpot since it was read: read once more.
+      ctx.properties.invalidate();
+      props = await ctx.properties.all();
+    }
     const remoteTags = await knownRemoteTags(ctx, batch);
 
     const writes = new Map<string, PlannedWrite>();
@@ -145,8 +166,8 @@ async function sendWrites(ctx: HubspotContext, writes: PlannedWrite[], byId: boo
   let answer: BatchAnswer<Contacts.SimplePublicObject | Contacts.SimplePublicUpsertObject>;
   try {
     answer = byId
-      ? await ctx.client.updateContacts(writes.map((w) => ({ id: w.key, properties: w.properties })))
-      : await ctx.client.upsertContacts(writes.map((w) => ({ idProperty: 'email', id: w.key, properties: w.properties })));
+      ? await ctx.client.updateContacts(writes.map((w) => ({ id: w.key, properties: w.properties, objectWriteTraceId: traceId(w) })))
+      : await ctx.client.upsertContacts(writes.map((w) => ({ idProperty: 'email', id: w.key, properties: w.properties, objectWriteTraceId: traceId(w) })));
   } catch (err) {
     if (err instanceof EspPermanentError && err.status === 400 && writes.length > 1) {
       const half = Math.ceil(writes.length / 2);
@@ -169,10 +190,12 @@ function attribute(
   results: (ChangeResult | undefined)[],
 ): void {
   const byKey = new Map(writes.map((w) => [w.key, w]));
+  const byTrace = new Map(writes.map((w) => [traceId(w), w]));
   const done = new Set<PlannedWrite>();
   for (const r of answer.results) {
+    // The write trace id HubSpot echoes first; then the record id (update) or email (upsert).
     const key = byId ? r.id : r.properties.email?.toLowerCase();
-    const w = key !== undefined ? byKey.get(key) : undefined;
+    const w = (r.objectWriteTraceId !== undefined ? byTrace.get(r.objectWriteTraceId) : undefined) ?? (key !== undefined ? byKey.get(key) : undefined);
     if (!w || done.has(w)) continue;
     done.add(w);
     const modifiedAt = parseTime(r.properties.lastmodifieddate) ?? parseTime(r.updatedAt);
@@ -195,6 +218,11 @@ function attribute(
     const body = unattributed[0];
     settle(results, w, body ? batchErrorOutcome(ctx, body) : { status: 'retry', error: new EspTransientError('hubspot: the batch answer named neither a result nor an error for this contact', { esp: 'hubspot' }) });
   }
+}
+
+/** The write's trace id: its first position in the input batch, unique within one call. */
+function traceId(w: PlannedWrite): string {
+  return String(w.indexes[0]);
 }
 
 function batchErrorOutcome(ctx: HubspotContext, body: HubspotErrorBody): Outcome {

@@ -83,12 +83,12 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
       const emailCheck = state.properties.normalise('email', email);
       if ('problem' in emailCheck) p.push(emailCheck.problem);
       problems.push(...p);
-      return { email, values };
+      return { email, values, trace: input.objectWriteTraceId as string | undefined };
     });
     if (problems.length > 0) throw invalidValues(problems);
     const results: unknown[] = [];
     const errors: StandardError[] = [];
-    for (const { email, values } of checked) {
+    for (const { email, values, trace } of checked) {
       if (state.isBlocklisted(email) && !state.contactByEmail(email)) {
         errors.push(standardError(400, 'VALIDATION_ERROR', `${email} was permanently deleted (GDPR) and cannot be recreated`, { ids: [email] }));
         continue;
@@ -96,7 +96,7 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
       const existing = state.contactByEmail(email);
       values.delete('email');
       const c = existing ? state.update(existing, values, origin) : state.create(new Map([['email', email], ...values]), origin);
-      results.push({ ...presentContact(state, c, ['email', ...values.keys(), ...DEFAULT_OUTPUT]), new: !existing });
+      results.push({ ...presentContact(state, c, ['email', ...values.keys(), ...DEFAULT_OUTPUT]), new: !existing, ...(trace !== undefined ? { objectWriteTraceId: trace } : {}) });
     }
     const answer = batchAnswer(results, errors, started, now());
     return reply.code(answer.status).send(answer.body);
@@ -113,19 +113,19 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
       seen.add(id);
       const { values, problems: p } = state.check((input.properties ?? {}) as Body);
       problems.push(...p);
-      return { id, idProperty: input.idProperty as string | undefined, values };
+      return { id, idProperty: input.idProperty as string | undefined, values, trace: input.objectWriteTraceId as string | undefined };
     });
     if (problems.length > 0) throw invalidValues(problems);
     const results: unknown[] = [];
     const missing: string[] = [];
-    for (const { id, idProperty, values } of checked) {
+    for (const { id, idProperty, values, trace } of checked) {
       const c = idProperty === 'email' ? state.contactByEmail(id) : state.contact(id);
       if (!c) {
         missing.push(id);
         continue;
       }
       state.update(c, values, origin);
-      results.push(presentContact(state, c, [...values.keys(), ...DEFAULT_OUTPUT]));
+      results.push({ ...presentContact(state, c, [...values.keys(), ...DEFAULT_OUTPUT]), ...(trace !== undefined ? { objectWriteTraceId: trace } : {}) });
     }
     const errors = missing.length > 0 ? [standardError(404, 'OBJECT_NOT_FOUND', 'Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.', { ids: missing })] : [];
     const answer = batchAnswer(results, errors, started, now());

@@ -88,10 +88,10 @@ describe('HubSpot contract: push and tags', () => {
   it('upserts new contacts by email and updates known ones by id, sending only changed fields as strings', async () => {
     const scope = schema()
       .post('/crm/v3/objects/contacts/batch/upsert', {
-        inputs: [{ idProperty: 'email', id: 'new@example.com', properties: { ltv: '12.5', since: String(Date.UTC(2024, 2, 5)), segsync_tags: 'vip' } }],
+        inputs: [{ idProperty: 'email', id: 'new@example.com', properties: { ltv: '12.5', since: String(Date.UTC(2024, 2, 5)), segsync_tags: 'vip' }, objectWriteTraceId: '0' }],
       })
       .reply(200, batch([record('201', { email: 'new@example.com', lastmodifieddate: '2026-11-24T00:00:01.000Z' }, true)]))
-      .post('/crm/v3/objects/contacts/batch/update', { inputs: [{ id: '101', properties: { firstname: 'Ada', ltv: '' } }] })
+      .post('/crm/v3/objects/contacts/batch/update', { inputs: [{ id: '101', properties: { firstname: 'Ada', ltv: '' }, objectWriteTraceId: '1' }] })
       .reply(200, batch([record('101', { lastmodifieddate: '2026-11-24T00:00:02.000Z' })]));
     const c = connector();
     const results = await c.push([
@@ -110,7 +110,7 @@ describe('HubSpot contract: push and tags', () => {
     const scope = schema()
       .post('/crm/v3/objects/contacts/batch/read', { inputs: [{ id: 'a@example.com' }], properties: ['segsync_tags', 'email'], propertiesWithHistory: [], idProperty: 'email' })
       .reply(200, batch([record('301', { email: 'a@example.com', segsync_tags: 'partner;beta' })]))
-      .post('/crm/v3/objects/contacts/batch/upsert', { inputs: [{ idProperty: 'email', id: 'a@example.com', properties: { segsync_tags: 'partner;vip' } }] })
+      .post('/crm/v3/objects/contacts/batch/upsert', { inputs: [{ idProperty: 'email', id: 'a@example.com', properties: { segsync_tags: 'partner;vip' }, objectWriteTraceId: '0' }] })
       .reply(200, batch([record('301', { email: 'a@example.com' }, false)]));
     const c = connector();
     const [r] = await c.push([{ ref: { email: 'a@example.com' }, set: {}, clear: [], addTags: ['vip'], removeTags: ['beta'] }]);
@@ -130,7 +130,7 @@ describe('HubSpot contract: push and tags', () => {
 
   it('mirrors tags into MANUAL lists: finds or creates the list, then one add-and-remove per list', async () => {
     const scope = schema()
-      .post('/crm/v3/objects/contacts/batch/update', { inputs: [{ id: '7', properties: { segsync_tags: 'vip' } }] })
+      .post('/crm/v3/objects/contacts/batch/update', { inputs: [{ id: '7', properties: { segsync_tags: 'vip' }, objectWriteTraceId: '0' }] })
       .reply(200, batch([record('7', {})]))
       .get(`/crm/v3/lists/object-type-id/0-1/name/${encodeURIComponent('segsync: vip')}`)
       .query({ includeFilters: 'false' })

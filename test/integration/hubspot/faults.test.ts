@@ -108,15 +108,31 @@ describe('HubSpot faults', () => {
       expect(h.exchanges.some((x) => x.status === 207)).toBe(true);
     }));
 
-  it('isolates an invalid value that HubSpot rejects for the whole batch; the others are written', () =>
+  it('isolates a value HubSpot rejects for the whole batch (a stale option); the others are written', () =>
     withHarness(async (h) => {
-      const batch = Array.from({ length: 8 }, (_, i) => change(i, { plan: i === 5 ? 'platinum' : 'pro' }));
+      await h.connector.ensureSchema([{ name: 'plan', type: 'enum', options: ['free', 'pro', 'legacy'] }], []);
+      // Removed on HubSpot after segsync read the schema: only HubSpot can refuse it.
+      const plan = h.sandbox.state.properties.get('plan')!;
+      plan.options = plan.options.filter((o) => o.value !== 'legacy');
+      const batch = Array.from({ length: 8 }, (_, i) => change(i, { plan: i === 5 ? 'legacy' : 'pro' }));
       const results = await h.connector.push(batch);
       expect(results.map((r) => r.status)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'failed', 'ok', 'ok']);
       const bad = results[5]!;
       expect(bad.status === 'failed' && bad.error.message).toMatch(/VALIDATION_ERROR/);
-      expect(bad.status === 'failed' && bad.error.message).toMatch(/platinum/);
+      expect(bad.status === 'failed' && bad.error.message).toMatch(/legacy/);
       expect(h.sandbox.contactCount()).toBe(7);
+      expect(h.exchanges.filter((x) => x.path.endsWith('/batch/upsert')).length).toBeLessThanOrEqual(7);
+    }));
+
+  it('refuses an unknown property or option locally, costing no call, after re-reading the schema once', () =>
+    withHarness(async (h) => {
+      const before = h.exchanges.length;
+      const results = await h.connector.push([change(1, { plan: 'platinum' }), change(2, { nosuch: 'x' }), change(3, { plan: 'pro' })]);
+      expect(results.map((r) => r.status)).toEqual(['failed', 'failed', 'ok']);
+      expect(results[0]!.status === 'failed' && results[0]!.error.message).toMatch(/"platinum" is not an option of HubSpot property "plan"/);
+      expect(results[1]!.status === 'failed' && results[1]!.error.message).toMatch(/no contact property "nosuch"/);
+      const paths = h.exchanges.slice(before).map((x) => x.path.split('?')[0]);
+      expect(paths).toEqual(['/crm/v3/properties/contacts', '/crm/v3/objects/contacts/batch/upsert']);
     }));
 
   it('fails a value its property type cannot hold before sending it, without holding up the batch', () =>

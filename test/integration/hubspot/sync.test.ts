@@ -131,7 +131,7 @@ describe('HubSpot connector against the sandbox', () => {
     const [r] = await h.connector.push([{ ref: { email: 'user4@example.com', externalId: id }, set: { nickname: 'four' }, clear: ['ltv'], addTags: [], removeTags: [] }]);
     expect(r).toMatchObject({ status: 'ok', externalId: id });
     const sent = h.exchanges.slice(from).filter((x) => x.path.startsWith('/crm/v3/objects/contacts/batch'));
-    expect(sent.map((x) => [x.path, x.requestBody])).toEqual([['/crm/v3/objects/contacts/batch/update', { inputs: [{ id, properties: { nickname: 'four', ltv: '' } }] }]]);
+    expect(sent.map((x) => [x.path, x.requestBody])).toEqual([['/crm/v3/objects/contacts/batch/update', { inputs: [{ id, properties: { nickname: 'four', ltv: '' }, objectWriteTraceId: '0' }] }]]);
     expect(h.sandbox.contact(id)!.properties.ltv).toBeUndefined();
   });
 
