@@ -12,7 +12,7 @@ import type { HubspotContext } from './context';
 import { classifyBatchError, toSegsyncError } from './errors';
 import type { HubspotErrorBody } from './errors';
 import { applyUnsubscribes, wantsUnsubscribe } from './consent';
-import { applyMemberships, ensureTagOptions, nextTags, sameTags } from './tags';
+import { applyMemberships, ensureTagOptions, nextTags, sameTags, wantsList } from './tags';
 import type { PropertyShape } from './values';
 import { encodeValue, parseTime, splitMulti, writeProblem } from './values';
 
@@ -113,10 +113,11 @@ export async function pushBatch(ctx: HubspotContext, batch: ContactChange[]): Pr
 
     const toSend = [...writes.values()].filter((w) => Object.keys(w.properties).length > 0);
     for (const w of writes.values()) if (Object.keys(w.properties).length === 0 && w.byId) settle(results, w, { status: 'ok', externalId: w.key });
+    const needsList = (w: PlannedWrite): boolean => [...w.tagsAdded, ...w.tagsRemoved].some((t) => wantsList(ctx.settings.tagLists, t));
     const noIdNoChange = [...writes.values()].filter((w) => Object.keys(w.properties).length === 0 && !w.byId);
-    // A contact without a HubSpot id and nothing to write still needs one for list membership: upsert its email.
-    for (const w of noIdNoChange) if (w.tagsAdded.length + w.tagsRemoved.length === 0) settle(results, w, { status: 'ok' });
-    const upserts = [...toSend.filter((w) => !w.byId), ...noIdNoChange.filter((w) => w.tagsAdded.length + w.tagsRemoved.length > 0)];
+    // A contact without a HubSpot id and nothing to write still needs an id for list membership: upsert its email.
+    for (const w of noIdNoChange) if (!needsList(w)) settle(results, w, { status: 'ok' });
+    const upserts = [...toSend.filter((w) => !w.byId), ...noIdNoChange.filter(needsList)];
     const updates = toSend.filter((w) => w.byId);
 
     await Promise.all([sendWrites(ctx, upserts, false, results), sendWrites(ctx, updates, true, results)]);
@@ -280,10 +281,17 @@ async function syncLists(ctx: HubspotContext, writes: PlannedWrite[], results: (
     .filter(({ w, r }) => r?.status === 'ok' && r.externalId && (w.tagsAdded.length > 0 || w.tagsRemoved.length > 0))
     .map(({ w, r }) => ({ w, recordId: (r as { externalId: string }).externalId }));
   if (changes.length === 0) return;
-  const failed = await applyMemberships(
-    ctx,
-    changes.map(({ w, recordId }) => ({ recordId, add: w.tagsAdded, remove: w.tagsRemoved })),
-  );
+  let failed: Map<string, SegsyncError>;
+  try {
+    failed = await applyMemberships(
+      ctx,
+      changes.map(({ w, recordId }) => ({ recordId, add: w.tagsAdded, remove: w.tagsRemoved })),
+    );
+  } catch (err) {
+    // The tag lists could not be found or created: the property write stands, the membership is retried.
+    for (const { w } of changes) settle(results, w, failureOf(err));
+    return;
+  }
   for (const { w, recordId } of changes) {
     const err = failed.get(recordId);
     if (err) settle(results, w, failureOf(err));

@@ -108,6 +108,31 @@ describe('HubSpot faults', () => {
       expect(h.exchanges.some((x) => x.status === 207)).toBe(true);
     }));
 
+  it('attributes a 207 upsert error to its contact: an erased (blocklisted) email is refused, the others are written', () =>
+    withHarness(async (h) => {
+      await h.connector.push([change(1)]);
+      await h.connector.erase({ email: 'f1@example.com' });
+      const results = await h.connector.push([change(0), change(1), change(2)]);
+      expect(results.map((r) => r.status)).toEqual(['ok', 'failed', 'ok']);
+      expect(results[1]!.status === 'failed' && results[1]!.error.message).toMatch(/permanently deleted/);
+      expect(h.sandbox.contact('f1@example.com')).toBeUndefined();
+    }));
+
+  it('keeps a tag write whose list membership failed as retry, so the membership is not lost', () =>
+    withHarness(
+      async (h) => {
+        h.sandbox.inject({ path: '/crm/v3/lists', status: 503, times: 2 });
+        const [r] = await h.connector.push([{ ...change(1), addTags: ['vip'], remoteTags: [] }]);
+        expect(r!.status).toBe('retry');
+        expect(h.sandbox.contact('f1@example.com')!.properties.segsync_tags).toBe('vip');
+        const [again] = await h.connector.push([{ ...change(1), addTags: ['vip'], remoteTags: ['vip'] }]);
+        expect(again!.status).toBe('ok');
+        expect(h.sandbox.listMembers('segsync: vip')).toEqual([h.sandbox.contact('f1@example.com')!.id]);
+      },
+      {},
+      { tagLists: true, maxAttempts: 2 },
+    ));
+
   it('isolates a value HubSpot rejects for the whole batch (a stale option); the others are written', () =>
     withHarness(async (h) => {
       await h.connector.ensureSchema([{ name: 'plan', type: 'enum', options: ['free', 'pro', 'legacy'] }], []);
