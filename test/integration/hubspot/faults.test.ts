@@ -1,4 +1,5 @@
 /** Faults between the connector and the sandbox: rate limits, 5xx, timeouts, partial batches. Nothing is lost. */
+import { Client } from '@hubspot/api-client';
 import { EspPermanentError, EspRateLimitError, EspTransientError } from '../../../src/errors';
 import type { ContactChange } from '../../../connectors/connector';
 import { startHarness } from '../../support/hubspot';
@@ -63,6 +64,20 @@ describe('HubSpot faults', () => {
       expect(results[0]!.status).toBe('ok');
       expect(h.sandbox.stats().requests['POST /crm/v3/objects/contacts/batch/upsert']).toBe(3);
     }));
+
+  it('keeps SDK retries off even when another SDK client in the process turns them on (decorator singleton)', () =>
+    withHarness(
+      async (h) => {
+        const other = new Client({ accessToken: 'x', basePath: h.sandbox.url, numberOfApiCallRetries: 6 });
+        void other.crm.contacts;
+        h.sandbox.inject({ path: '/batch/upsert', status: 502 });
+        const [r] = await h.connector.push([change(1)]);
+        expect(r!.status).toBe('retry');
+        expect(h.sandbox.stats().requests['POST /crm/v3/objects/contacts/batch/upsert']).toBe(1);
+      },
+      {},
+      { maxAttempts: 1 },
+    ));
 
   it('returns retry (EspTransientError) when 5xx persists, and the same batch succeeds later', () =>
     withHarness(
