@@ -96,9 +96,12 @@ describe('HubSpot faults', () => {
   it('times out a call that gets no answer and retries it', () =>
     withHarness(
       async (h) => {
-        h.sandbox.inject({ path: '/batch/upsert', delayMs: 400 });
+        h.sandbox.inject({ path: '/batch/upsert', delayMs: 1_500 });
+        const started = Date.now();
         const results = await h.connector.push([change(1)]);
         expect(results[0]!.status).toBe('ok');
+        expect(Date.now() - started).toBeLessThan(1_400);
+        expect(h.sandbox.stats().requests['POST /crm/v3/objects/contacts/batch/upsert']).toBe(2);
         expect(h.logger.lines.some((l) => l.level === 'warn' && l.msg === 'hubspot: transient failure')).toBe(true);
       },
       {},
