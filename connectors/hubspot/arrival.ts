@@ -13,17 +13,28 @@ export class ArrivalWindow {
   private readonly done: number[] = [];
   private inFlight = 0;
   private readonly waiters: (() => void)[] = [];
+  /** Calls allowed per window: the declared limit, lowered when HubSpot reports a smaller one. */
+  private limit: number;
 
   constructor(
     private readonly spec: RateWindow,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.limit = spec.limit;
+  }
+
+  /** Adopts the account's real limit when HubSpot reports one below the declared limit; true if lowered. */
+  lowerTo(max: number): boolean {
+    if (!(max > 0) || max >= this.limit) return false;
+    this.limit = max;
+    return true;
+  }
 
   /** Waits until one more call fits, then counts it as in flight. */
   async enter(): Promise<void> {
     for (;;) {
       const now = this.clock.now();
-      if (this.count() < this.spec.limit) {
+      if (this.count() < this.limit) {
         this.inFlight++;
         return;
       }

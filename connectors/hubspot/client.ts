@@ -98,6 +98,7 @@ export class HubspotClient {
   private readonly maxWaitMs: number;
 
   private readonly arrival: ArrivalWindow;
+  private readonly declaredBurst: number;
 
   constructor(
     options: HubspotClientOptions,
@@ -113,6 +114,7 @@ export class HubspotClient {
     this.backoffMs = options.backoffMs ?? 500;
     this.maxWaitMs = options.maxWaitMs ?? 300_000;
     this.arrival = new ArrivalWindow(burstWindow, clock);
+    this.declaredBurst = burstWindow.limit;
     this.sdk = new Client({
       accessToken: options.accessToken,
       basePath: baseUrl.replace(/\/+$/, ''),
@@ -264,13 +266,15 @@ export class HubspotClient {
   }
 
   /**
-   * How long to hold a window after a 429. When segsync's own log already sees the window full, HubSpot
-   * counted our calls at arrival, a little later than we did: a tenth of the interval absorbs that
-   * skew. When our log still sees room, other clients share the account: wait the whole interval.
+   * How long to hold a window after a 429. When our own calls fill HubSpot's whole count (a declared
+   * limit above the account's real one), the arrival gate paces the retry and a tenth of the interval
+   * is enough; when they do not, other clients share the account: wait the whole interval.
    */
   private holdAfter429(verdict: Extract<Verdict, { kind: 'rate-limited' }>, headers: Headers): number {
     if (verdict.budgetExhausted || headers['retry-after'] !== undefined || verdict.window !== WINDOW.burst) return verdict.afterMs;
-    return this.limiter.waitFor(BUCKET.default) > 0 ? Math.ceil(verdict.afterMs / 10) : verdict.afterMs;
+    const max = Number(headers['x-hubspot-ratelimit-max']);
+    const ours = this.arrival.count();
+    return Number.isFinite(max) && ours >= max ? Math.ceil(verdict.afterMs / 10) : verdict.afterMs;
   }
 
   /** Exponential backoff with ±50 % jitter, so retries from many workers do not land together. */
@@ -302,6 +306,9 @@ export class HubspotClient {
     const remaining = Number(h['x-hubspot-ratelimit-remaining']);
     const max = Number(h['x-hubspot-ratelimit-max']);
     const interval = Number(h['x-hubspot-ratelimit-interval-milliseconds']);
+    if (Number.isFinite(max) && this.arrival.lowerTo(max)) {
+      this.logger.warn({ declared: this.declaredBurst, reported: max }, 'hubspot: the account allows fewer calls per window than configured; using its limit');
+    }
     const othersToo = !Number.isFinite(max) || this.arrival.count() < max;
     if (othersToo && h['x-hubspot-ratelimit-remaining'] !== undefined && Number.isFinite(remaining)) {
       this.limiter.observeRemaining(WINDOW.burst, remaining, Number.isFinite(interval) ? interval : 10_000);
