@@ -67,6 +67,24 @@ describe('HubSpot faults', () => {
       expect(h.connector.limiter.waitFor('default')).toBeGreaterThan(0);
     }));
 
+  it('tracks the daily budget itself: once spent, contacts wait for the reset without a call being made', () =>
+    withHarness(
+      async (h) => {
+        const used = Object.values(h.connector.client.stats().requests).reduce((a, b) => a + b, 0);
+        expect(used).toBe(6);
+        const first = await h.connector.push([change(1)]);
+        expect(first[0]!.status).toBe('ok');
+        const before = h.exchanges.length;
+        const [r] = await h.connector.push([change(2)]);
+        expect(r!.status).toBe('retry');
+        expect(r!.status === 'retry' && (r!.error as EspRateLimitError).budgetExhausted).toBe(true);
+        expect(r!.status === 'retry' && r!.retryAfterMs).toBeGreaterThan(3_600_000);
+        expect(h.exchanges.length).toBe(before);
+      },
+      {},
+      { limits: { windows: { daily: { limit: 7, windowMs: 86_400_000 } } } },
+    ));
+
   it('retries 5xx answers with backoff and succeeds', () =>
     withHarness(async (h) => {
       h.sandbox.inject({ path: '/batch/upsert', status: 502, times: 2 });
