@@ -3,9 +3,15 @@
  * Each prints its figures and the machine it ran on.
  */
 import * as importBench from './import';
+import * as klaviyoBench from './klaviyo';
+import * as mailchimpBench from './mailchimp';
+import * as syncBench from './sync';
 
 const BENCHES: Record<string, { run(): Promise<void> }> = {
   import: importBench,
+  mailchimp: mailchimpBench,
+  klaviyo: klaviyoBench,
+  sync: syncBench,
 };
 
 /** Runs the selected benchmarks one after another. */

@@ -111,6 +111,8 @@ export type ChangeResult =
       created?: boolean;
       /** The ESP's modification time after the write, if it said. */
       modifiedAt?: number;
+      /** The contact's consent on the ESP after the write, if the answer says (lets the next push batch). */
+      consent?: ConsentStatus;
     }
   | {
       ref: ContactRef;

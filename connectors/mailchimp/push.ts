@@ -22,6 +22,7 @@ import type { ConsentStatus } from '../../src/model/types';
 import type { MailchimpClient } from './client';
 import type { MergeSchema } from './schema';
 import type { TagIndex } from './tags';
+import { consentOf } from './pull';
 import { applyTagPlans, planTagChanges } from './tags';
 import type { BatchMember, MergeValue, WritableStatus } from './wire';
 
@@ -91,6 +92,8 @@ interface Planned {
   error?: SegsyncError;
   created?: boolean;
   modifiedAt?: number;
+  /** The member's status as the answer reported it. */
+  consent?: ConsentStatus;
 }
 
 /** Merges changes of the same email (later values win) so one member gets one write. */
@@ -149,11 +152,13 @@ async function writeOne(client: MailchimpClient, p: Planned, route: Route): Prom
     if (route.kind === 'patch') {
       const m = await client.patchMember(p.hash, { merge_fields: p.merges });
       p.modifiedAt = lastChanged(m.last_changed);
+      p.consent = consentOf(m.status);
       return;
     }
     const statusIfNewValue = route.kind === 'upsert' ? route.statusIfNew : 'pending';
     const m = await client.setMember(p.hash, { email_address: p.email, status_if_new: statusIfNewValue, ...(Object.keys(p.merges).length ? { merge_fields: p.merges } : {}) });
     p.modifiedAt = lastChanged(m.last_changed);
+    p.consent = consentOf(m.status);
   } catch (err) {
     p.error = route.kind === 'patch' && err instanceof EspPermanentError && err.status === 404 ? notOnAudience(p.email, err) : (err as SegsyncError);
   }
@@ -189,11 +194,14 @@ async function writeBatch(client: MailchimpClient, members: Planned[], updateExi
   const byEmail = new Map(members.map((p) => [p.email, p]));
   for (const m of result.new_members) {
     const p = byEmail.get(normaliseEmail(m.email_address));
-    if (p) Object.assign(p, { created: true, modifiedAt: lastChanged(m.last_changed) });
+    if (p) Object.assign(p, { created: true, modifiedAt: lastChanged(m.last_changed), consent: consentOf(m.status ?? (p.route as { status: WritableStatus }).status) });
   }
   for (const m of result.updated_members) {
     const p = byEmail.get(normaliseEmail(m.email_address));
-    if (p) p.modifiedAt = lastChanged(m.last_changed);
+    if (!p) continue;
+    p.modifiedAt = lastChanged(m.last_changed);
+    // With update_existing the member now has the status the batch carried (its known, unchanged one).
+    p.consent = consentOf(m.status ?? (p.route as { status: WritableStatus }).status);
   }
   await Promise.all(
     result.errors.map((e) => {
@@ -250,7 +258,9 @@ export async function pushBatch(
   for (const p of planned) {
     for (const i of p.inputs) {
       const ref = batch[i]!.ref;
-      results[i] = p.error ? resultOfError(ref, p.error) : { ref, status: 'ok', externalId: p.hash, ...(p.created ? { created: true } : {}), ...(p.modifiedAt !== undefined ? { modifiedAt: p.modifiedAt } : {}) };
+      results[i] = p.error
+        ? resultOfError(ref, p.error)
+        : { ref, status: 'ok', externalId: p.hash, ...(p.created ? { created: true } : {}), ...(p.modifiedAt !== undefined ? { modifiedAt: p.modifiedAt } : {}), ...(p.consent ? { consent: p.consent } : {}) };
     }
   }
   return results;

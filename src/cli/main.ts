@@ -4,17 +4,21 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, SegsyncError, UsageError, describeError } from '../errors';
 import packageJson from '../../package.json';
+import { createServices } from '../daemon/wire';
 import { EXIT } from './exit-codes';
+import * as daemonCmd from './daemon';
 import * as eraseCmd from './erase';
+import * as explainCmd from './explain';
 import * as importCmd from './import';
 import * as initCmd from './init';
 import * as pullCmd from './pull';
 import * as pushCmd from './push';
 import * as retryCmd from './retry';
 import * as sandboxCmd from './sandbox';
+import * as segmentsCmd from './segments';
 import * as statusCmd from './status';
 
-const COMMANDS: { register(program: Command): void }[] = [initCmd, importCmd, statusCmd, pullCmd, pushCmd, retryCmd, eraseCmd, sandboxCmd];
+const COMMANDS: { register(program: Command): void }[] = [initCmd, importCmd, statusCmd, segmentsCmd, explainCmd, pullCmd, pushCmd, retryCmd, eraseCmd, sandboxCmd, { register: (program) => daemonCmd.register(program, createServices) }];
 
 /** Builds the program (exported for tests that drive it in-process). */
 export function buildProgram(): Command {

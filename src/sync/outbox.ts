@@ -141,6 +141,7 @@ function settle(store: Store, clock: Clock, retry: RetryPolicy, esp: EspName, g:
       const removed = new Set(g.change.removeTags);
       remember(TAGS_KEY, tagList([...before, ...g.change.addTags].filter((t) => !removed.has(t))));
     }
+    if (r.consent) rows.push({ contactId: g.contactId, esp, key: CONSENT_KEY, remoteValue: r.consent, pushedValue: prior.get(CONSENT_KEY)?.pushedValue, remoteModifiedAt: r.modifiedAt ?? now });
     store.putSyncState(rows);
     if (r.externalId && r.externalId !== g.change.ref.externalId) store.setExternalId(g.contactId, esp, r.externalId);
   }

@@ -6,11 +6,11 @@
  */
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { createHmac } from 'node:crypto';
-import type { Clock } from '../../../src/model/clock';
 import { systemClock } from '../../../src/model/clock';
-import type { RateWindow, SandboxOptions, SandboxServer } from '../../connector';
-import { KLAVIYO_ENDPOINT_LIMITS, type KlaviyoBucket } from '../limits';
-import { parseFilter, filterProblem, matchTerm, FilterSyntaxError, type FilterRules, type FilterTerm } from './filter';
+import type { SandboxOptions, SandboxServer } from '../../connector';
+import { ROUTE_BUCKETS, SandboxLimits, sandboxWindows } from './ratelimit';
+import { matchTerm } from './filter';
+import { ApiFailure, asRecord, EVENT_FILTERS, filterOf, invalid, LIST_FILTERS, pageSize, PROFILE_FILTERS } from './http';
 import {
   bulkJobResource,
   errorBody,
@@ -22,7 +22,7 @@ import {
   profileResource,
   type ApiError,
 } from './jsonapi';
-import { DuplicateProfileError, NotFoundError, profileInputProblem, SandboxState, type Json, type KlaviyoEvent, type Profile, type ProfileInput } from './state';
+import { DuplicateProfileError, NotFoundError, profileInputProblem, SandboxState, topicOf, type Json, type KlaviyoEvent, type Profile, type ProfileInput, type Webhook } from './state';
 
 /** One request and response as the sandbox saw them (for spec validation in tests). */
 export interface KlaviyoExchange {
@@ -80,147 +80,16 @@ export interface KlaviyoSandbox extends SandboxServer {
   flushWebhooks(): Promise<void>;
 }
 
-/** Which limiter bucket (with the connector's names) each route counts against. */
-const ROUTE_BUCKETS: Record<string, KlaviyoBucket> = {
-  'GET /api/profiles': 'profiles',
-  'POST /api/profiles': 'profiles',
-  'GET /api/profiles/:id': 'profiles',
-  'PATCH /api/profiles/:id': 'profiles',
-  'POST /api/profile-import': 'profiles',
-  'POST /api/profile-bulk-import-jobs': 'bulkJobs',
-  'GET /api/profile-bulk-import-jobs/:id': 'bulkJobs',
-  'GET /api/profile-bulk-import-jobs/:id/import-errors': 'bulkJobs',
-  'GET /api/profile-bulk-import-jobs/:id/profiles': 'bulkJobs',
-  'POST /api/profile-subscription-bulk-create-jobs': 'subscriptions',
-  'POST /api/profile-subscription-bulk-delete-jobs': 'subscriptions',
-  'GET /api/lists': 'lists',
-  'POST /api/lists': 'listCreate',
-  'POST /api/lists/:id/relationships/profiles': 'listMembers',
-  'DELETE /api/lists/:id/relationships/profiles': 'listMembers',
-  'GET /api/metrics': 'metrics',
-  'GET /api/events': 'events',
-  'POST /api/events': 'events',
-  'POST /api/data-privacy-deletion-jobs': 'dataPrivacy',
-};
-
-const PROFILE_FILTERS: FilterRules = {
-  id: ['any', 'equals'],
-  email: ['any', 'equals'],
-  phone_number: ['any', 'equals'],
-  external_id: ['any', 'equals'],
-  created: ['greater-than', 'less-than'],
-  updated: ['greater-than', 'less-than'],
-};
-const EVENT_FILTERS: FilterRules = {
-  metric_id: ['equals'],
-  profile_id: ['equals'],
-  datetime: ['greater-or-equal', 'greater-than', 'less-or-equal', 'less-than'],
-  timestamp: ['greater-or-equal', 'greater-than', 'less-or-equal', 'less-than'],
-};
-const LIST_FILTERS: FilterRules = { name: ['any', 'equals'], id: ['any', 'equals'], created: ['greater-than'], updated: ['greater-than'] };
-
-class ApiFailure extends Error {
-  constructor(readonly errors: ApiError[], readonly headers: Record<string, string> = {}) {
-    super(errors[0]?.detail ?? 'error');
-  }
-}
-
-const invalid = (detail: string, where: { pointer?: string; parameter?: string } = {}): ApiFailure =>
-  new ApiFailure([{ status: 400, code: 'invalid', title: 'Invalid input.', detail, ...where }]);
-
-interface WindowCount {
-  start: number;
-  count: number;
-}
-
-/** Fixed-window counters per bucket, as Klaviyo counts: 1 s burst and 1 min steady. */
-class SandboxLimits {
-  private readonly counts = new Map<string, WindowCount>();
-  constructor(
-    private readonly clock: Clock,
-    private readonly windows: Record<string, RateWindow> | undefined,
-  ) {}
-
-  /** Counts a call; returns the 429 wait (s) or the headers to send. */
-  take(bucket: KlaviyoBucket): { retryAfter: number } | { headers: Record<string, string> } {
-    if (!this.windows) return { headers: {} };
-    const now = this.clock.now();
-    const names = [`${bucket}.burst`, `${bucket}.steady`];
-    let tightest: { remaining: number; reset: number; limit: number } | undefined;
-    for (const name of names) {
-      const w = this.windows[name];
-      if (!w) continue;
-      const start = Math.floor(now / w.windowMs) * w.windowMs;
-      const c = this.counts.get(name);
-      const count = c && c.start === start ? c.count : 0;
-      if (count >= w.limit) return { retryAfter: Math.max(1, Math.ceil((start + w.windowMs - now) / 1000)) };
-      const remaining = w.limit - count - 1;
-      const reset = Math.max(1, Math.ceil((start + w.windowMs - now) / 1000));
-      if (!tightest || remaining < tightest.remaining) tightest = { remaining, reset, limit: w.limit };
-    }
-    for (const name of names) {
-      const w = this.windows[name];
-      if (!w) continue;
-      const start = Math.floor(now / w.windowMs) * w.windowMs;
-      const c = this.counts.get(name);
-      this.counts.set(name, c && c.start === start ? { start, count: c.count + 1 } : { start, count: 1 });
-    }
-    return tightest
-      ? { headers: { 'RateLimit-Limit': String(tightest.limit), 'RateLimit-Remaining': String(tightest.remaining), 'RateLimit-Reset': String(tightest.reset) } }
-      : { headers: {} };
-  }
-}
-
-/** The sandbox's rate windows: Klaviyo's by default, overridden per window name (`profiles.burst`). */
-export function sandboxWindows(option: SandboxOptions['rateLimits']): Record<string, RateWindow> | undefined {
-  if (option === false) return undefined;
-  const windows: Record<string, RateWindow> = {};
-  for (const [bucket, [perSecond, perMinute]] of Object.entries(KLAVIYO_ENDPOINT_LIMITS)) {
-    windows[`${bucket}.burst`] = { limit: perSecond, windowMs: 1_000, kind: 'fixed' };
-    windows[`${bucket}.steady`] = { limit: perMinute, windowMs: 60_000, kind: 'fixed' };
-  }
-  return typeof option === 'object' ? { ...windows, ...option } : windows;
-}
-
-function asRecord(v: unknown): Record<string, unknown> | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-}
-
-function pageSize(q: Record<string, string | undefined>, def: number, max: number): number {
-  const raw = q['page[size]'];
-  if (raw === undefined) return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw invalid(`page[size] must be an integer between 1 and ${max}.`, { parameter: 'page[size]' });
-  return n;
-}
-
-function filterOf(q: Record<string, string | undefined>, rules: FilterRules): FilterTerm[] {
-  const raw = q['filter'];
-  if (raw === undefined || raw === '') return [];
-  try {
-    const terms = parseFilter(raw);
-    const problem = filterProblem(terms, rules);
-    if (problem) throw invalid(problem, { parameter: 'filter' });
-    return terms;
-  } catch (e) {
-    if (e instanceof FilterSyntaxError) throw invalid(e.message, { parameter: 'filter' });
-    throw e;
-  }
-}
-
 /** Starts the sandbox on loopback. */
 export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): Promise<KlaviyoSandbox> {
   const clock = options.clock ?? systemClock;
   const latestRevision = options.latestRevision ?? '2026-07-15';
   const deliveries = new Set<Promise<void>>();
   let base = '';
-  const deliver = (event: KlaviyoEvent): void => {
-    if (!options.webhookUrl || !options.webhookSecret) return;
+  const post = (url: string, secret: string, hookId: string, topic: string, event: KlaviyoEvent): void => {
     const metric = state.metrics.get(event.metricId);
     const profile = state.profiles.get(event.profileId);
-    const topic = `event:klaviyo.${(metric?.name ?? 'event').toLowerCase().replace(/\s+/g, '_')}`;
     const timestamp = new Date(clock.now()).toISOString();
-    const hookId = 'sandbox-webhook';
     const included: Json[] = [];
     if (metric) included.push(metricResource(metric, base));
     if (profile) included.push(profileResource(profile, base, false));
@@ -229,8 +98,8 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
       meta: { klaviyo_account_id: 'SANDBX', klaviyo_webhook_id: hookId, timestamp },
     });
     // Klaviyo-Signature = hex(HMAC-SHA256(secret, body + timestamp)); see connectors/klaviyo/webhooks.ts.
-    const signature = createHmac('sha256', options.webhookSecret).update(body + timestamp).digest('hex');
-    const sent = fetch(options.webhookUrl, {
+    const signature = createHmac('sha256', secret).update(body + timestamp).digest('hex');
+    const sent = fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'klaviyo-signature': signature, 'klaviyo-timestamp': timestamp, 'klaviyo-webhook-id': hookId },
       body,
@@ -239,6 +108,14 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
       .catch(() => undefined)
       .finally(() => deliveries.delete(sent));
     deliveries.add(sent);
+  };
+  /** Delivers an event to the configured URL and to every enabled webhook subscribed to its topic. */
+  const deliver = (event: KlaviyoEvent): void => {
+    const topic = topicOf(state.metrics.get(event.metricId)?.name ?? 'event');
+    if (options.webhookUrl && options.webhookSecret) post(options.webhookUrl, options.webhookSecret, 'sandbox-webhook', topic, event);
+    for (const hook of state.webhooks.values()) {
+      if (hook.enabled && hook.topics.includes(topic)) post(hook.endpoint_url, hook.secret_key, hook.id, topic, event);
+    }
   };
   const state = new SandboxState(clock, options.jobDurationMs ?? 1_000, deliver);
   const limits = new SandboxLimits(clock, sandboxWindows(options.rateLimits));
@@ -619,6 +496,67 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
     }
     state.requestDeletion(identifier);
     return send(reply, 202);
+  });
+
+  // System webhooks
+  const webhookResource = (w: Webhook): Record<string, Json> => ({
+    type: 'webhook',
+    id: w.id,
+    attributes: { name: w.name, description: w.description, endpoint_url: w.endpoint_url, enabled: w.enabled, created_at: w.created_at, updated_at: w.created_at },
+    relationships: {
+      'webhook-topics': {
+        data: w.topics.map((id) => ({ type: 'webhook-topic', id })),
+        links: { self: `${base}/api/webhooks/${w.id}/relationships/webhook-topics/`, related: `${base}/api/webhooks/${w.id}/webhook-topics/` },
+      },
+    },
+    links: { self: `${base}/api/webhooks/${w.id}/` },
+  });
+
+  app.get('/api/webhook-topics', async (request: Req, reply) => {
+    const topics = [...state.metrics.values()].map((m) => topicOf(m.name));
+    return send(reply, 200, { data: topics.map((id) => ({ type: 'webhook-topic', id, links: { self: `${base}/api/webhook-topics/${encodeURIComponent(id)}/` } })), links: { self: selfUrl(request) } });
+  });
+
+  app.get('/api/webhooks', async (request: Req, reply) =>
+    send(reply, 200, { data: [...state.webhooks.values()].map(webhookResource), links: { self: selfUrl(request) } }),
+  );
+
+  app.post('/api/webhooks', async (request: Req, reply) => {
+    const data = asRecord(asRecord(request.body)?.['data']);
+    if (data?.['type'] !== 'webhook') throw invalid('Expected a resource of type webhook.', { pointer: '/data/type' });
+    const a = asRecord(data['attributes']) ?? {};
+    const name = a['name'];
+    const endpoint = a['endpoint_url'];
+    const secret = a['secret_key'];
+    if (typeof name !== 'string' || name === '') throw invalid('name is required.', { pointer: '/data/attributes/name' });
+    if (typeof endpoint !== 'string' || !/^https?:\/\//.test(endpoint)) throw invalid('endpoint_url must be a URL.', { pointer: '/data/attributes/endpoint_url' });
+    if (typeof secret !== 'string' || secret.length < 16) throw invalid('secret_key must be at least 16 characters.', { pointer: '/data/attributes/secret_key' });
+    const topicData = asRecord(asRecord(data['relationships'])?.['webhook-topics'])?.['data'];
+    const known = new Set([...state.metrics.values()].map((m) => topicOf(m.name)));
+    const topics = (Array.isArray(topicData) ? topicData : []).map((t, i) => {
+      const id = asRecord(t)?.['id'];
+      if (typeof id !== 'string' || !known.has(id)) throw invalid(`Unknown webhook topic ${String(id)}.`, { pointer: `/data/relationships/webhook-topics/data/${i}/id` });
+      return id;
+    });
+    const hook: Webhook = {
+      id: state.newId(),
+      name,
+      description: typeof a['description'] === 'string' ? a['description'] : null,
+      endpoint_url: endpoint,
+      secret_key: secret,
+      topics,
+      enabled: true,
+      created_at: state.now(),
+    };
+    state.webhooks.set(hook.id, hook);
+    return send(reply, 201, { data: webhookResource(hook), links: { self: `${base}/api/webhooks/` } });
+  });
+
+  app.delete('/api/webhooks/:id', async (request: Req, reply) => {
+    if (!state.webhooks.delete(request.params['id']!)) {
+      throw new ApiFailure([{ status: 404, code: 'not_found', title: 'Not found.', detail: `A webhook with id ${request.params['id']} does not exist.` }]);
+    }
+    return send(reply, 204);
   });
 
   const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });

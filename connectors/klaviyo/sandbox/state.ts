@@ -96,6 +96,23 @@ export interface ConsentJob {
   at: number;
 }
 
+export interface Webhook {
+  id: string;
+  name: string;
+  description: string | null;
+  endpoint_url: string;
+  secret_key: string;
+  /** Topic ids, e.g. `event:klaviyo.opened_email`. */
+  topics: string[];
+  enabled: boolean;
+  created_at: string;
+}
+
+/** The webhook topic of a metric: `Opened Email` → `event:klaviyo.opened_email`. */
+export function topicOf(metricName: string): string {
+  return `event:klaviyo.${metricName.toLowerCase().replace(/\s+/g, '_')}`;
+}
+
 export interface DeletionJob {
   identifier: { email?: string; phone_number?: string; id?: string };
   dueAt: number;
@@ -147,6 +164,7 @@ export class SandboxState {
   readonly bulkJobs = new Map<string, BulkJob>();
   readonly consentJobs: ConsentJob[] = [];
   readonly deletionJobs: DeletionJob[] = [];
+  readonly webhooks = new Map<string, Webhook>();
   /** Emails whose bulk import fails asynchronously with an import error (fault injection). */
   readonly importRejections = new Map<string, { code: string; detail: string }>();
   /** Emails that make a bulk import job request fail as a whole with 400 (fault injection). */

@@ -168,4 +168,17 @@ describe('Klaviyo wire requests (pinned)', () => {
     expect(c.client.limiter.waitFor('profiles')).toBe(3000);
     expect(c.client.limiter.waitFor('events')).toBe(0);
   });
+
+  test('the SDK does not retry behind the limiter: one 429 is one request, reported as retry with its Retry-After', async () => {
+    nock(API).post('/api/profile-import').query(true).reply(429, { errors: [{ id: 'x', status: 429, code: 'throttled', title: 'Throttled', detail: 'Throttled' }] }, { 'Retry-After': '9' });
+    const [r] = await connector({ maxRetries: 0 }).push([change('h@x.com')]);
+    expect(r).toMatchObject({ status: 'retry', retryAfterMs: 9000 });
+  });
+
+  test('the 23.0.0 SDK cannot serialise patch_properties.unset, which is why clears are sent as null', async () => {
+    const { ApiKeySession, ProfilesApi, RetryWithExponentialBackoff } = await import('klaviyo-api');
+    const api = new ProfilesApi(new ApiKeySession(KEY, new RetryWithExponentialBackoff({ numRetries: 0 })));
+    const query = { data: { type: 'profile', id: '01Z', attributes: {}, meta: { patchProperties: { unset: ['plan'] } } } };
+    await expect(api.updateProfile('01Z', query as never)).rejects.toThrow(/getAttributeTypeMap/);
+  });
 });

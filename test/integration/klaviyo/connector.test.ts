@@ -15,6 +15,31 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
 
 const later = (): Date => new Date(Date.now() + 60_000);
 
+interface Receiver {
+  url: string;
+  received: { headers: Record<string, string>; body: Buffer }[];
+  close(): Promise<void>;
+}
+
+/** A loopback HTTP endpoint that records webhook deliveries. */
+async function startReceiver(): Promise<Receiver> {
+  const received: Receiver['received'] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])), body: Buffer.concat(chunks) });
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/klaviyo`,
+    received,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
 describe('Klaviyo connector against the sandbox (real SDK, spec-checked exchanges)', () => {
   let h: KlaviyoHarness;
   beforeEach(async () => {
@@ -92,9 +117,20 @@ describe('Klaviyo connector against the sandbox (real SDK, spec-checked exchange
     expect(events.map((e) => [e.eventId, e.name]).sort()).toEqual([[opened.id, 'Opened Email'], [order.id, 'Placed Order']].sort());
     expect(events.find((e) => e.eventId === order.id)).toMatchObject({ email: 'eve@example.com', time: t0 + 1000 - ((t0 + 1000) % 1000), properties: { value: 12.5 } });
     const cursor = pages[pages.length - 1]!.next;
-    const later2 = h.sandbox.seedEvent({ email: 'eve@example.com', metric: 'Clicked Email', time: Date.now() - 1000 });
+    // A new event sent through the SDK (POST /api/events), as a store would track an order.
+    await connector.client.events.createEvent({
+      data: {
+        type: 'event',
+        attributes: {
+          properties: { value: 99 },
+          time: new Date(Date.now() - 1000),
+          metric: { data: { type: 'metric', attributes: { name: 'Placed Order' } } },
+          profile: { data: { type: 'profile', attributes: { email: 'eve@example.com' } } },
+        },
+      },
+    } as never);
     const again = (await collect(connector.pullEvents!(cursor, new Date()))).flatMap((p) => p.events);
-    expect(again.map((e) => e.eventId)).toEqual([later2.id]);
+    expect(again.map((e) => [e.name, e.properties])).toEqual([['Placed Order', { value: 99 }]]);
   });
 
   test('erases a contact through a data-privacy deletion job', async () => {
@@ -177,36 +213,61 @@ describe('Klaviyo connector against the sandbox (real SDK, spec-checked exchange
     expect(report.problems.map((p) => p.field)).toEqual(['last_name', 'segsync_tags']);
   });
 
-  test('receives signed webhook deliveries as events', async () => {
-    const received: { headers: http.IncomingHttpHeaders; body: Buffer }[] = [];
-    const server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        received.push({ headers: req.headers, body: Buffer.concat(chunks) });
-        res.end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/klaviyo`;
-    const hooked = await startKlaviyoHarness({ webhookUrl: url, webhookSecret: 'whsec-0123456789abcdef' });
+  test('receives signed webhook deliveries as events and rejects a tampered one', async () => {
+    const receiver = await startReceiver();
+    const hooked = await startKlaviyoHarness({ webhookUrl: receiver.url, webhookSecret: 'whsec-0123456789abcdef' });
     try {
       const connector = hooked.connector({ webhookSecret: 'whsec-0123456789abcdef' });
       const event = hooked.sandbox.seedEvent({ email: 'hook@example.com', metric: 'Clicked Email', properties: { url: 'https://x' } });
       await hooked.sandbox.flushWebhooks();
-      expect(received).toHaveLength(1);
-      const delivery = received[0]!;
-      const headers = Object.fromEntries(Object.entries(delivery.headers).map(([k, v]) => [k, String(v)]));
-      const result = connector.webhook({ method: 'POST', url, headers, rawBody: delivery.body, receivedAt: Date.now() });
+      expect(receiver.received).toHaveLength(1);
+      const { headers, body } = receiver.received[0]!;
+      const result = connector.webhook({ method: 'POST', url: receiver.url, headers, rawBody: body, receivedAt: Date.now() });
       expect(result.changes).toEqual([]);
       expect(result.events).toEqual([
         expect.objectContaining({ eventId: event.id, name: 'Clicked Email', email: 'hook@example.com', externalId: event.profileId, properties: { url: 'https://x' } }),
       ]);
-      const tampered = Buffer.from(delivery.body.toString().replace('https://x', 'https://evil'));
-      expect(() => connector.webhook({ method: 'POST', url, headers, rawBody: tampered, receivedAt: Date.now() })).toThrow(/signature does not match/);
+      const tampered = Buffer.from(body.toString().replace('https://x', 'https://evil'));
+      expect(() => connector.webhook({ method: 'POST', url: receiver.url, headers, rawBody: tampered, receivedAt: Date.now() })).toThrow(/signature does not match/);
     } finally {
       await hooked.close();
-      await new Promise((resolve) => server.close(resolve));
+      await receiver.close();
+    }
+  });
+
+  test('a webhook registered through /api/webhooks gets only its topics, signed with its secret_key', async () => {
+    const receiver = await startReceiver();
+    // Webhook management is limited to 1/s · 15/m; this test makes two such calls at once.
+    const hooked = await startKlaviyoHarness({ rateLimits: { 'webhooks.burst': { limit: 5, windowMs: 1000, kind: 'fixed' } } });
+    try {
+      const headers = { authorization: 'Klaviyo-API-Key pk_test_sandbox', revision: '2026-07-15', 'content-type': 'application/json', accept: 'application/vnd.api+json' };
+      const topics = (await (await fetch(`${hooked.sandbox.url}/api/webhook-topics`, { headers })).json()) as { data: { id: string }[] };
+      expect(topics.data.map((t) => t.id)).toContain('event:klaviyo.opened_email');
+      const created = await fetch(`${hooked.sandbox.url}/api/webhooks`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          data: {
+            type: 'webhook',
+            attributes: { name: 'segsync', endpoint_url: receiver.url, secret_key: 'registered-secret-123' },
+            relationships: { 'webhook-topics': { data: [{ type: 'webhook-topic', id: 'event:klaviyo.opened_email' }] } },
+          },
+        }),
+      });
+      expect(created.status).toBe(201);
+      const hookId = ((await created.json()) as { data: { id: string } }).data.id;
+      hooked.sandbox.seedEvent({ email: 'w@example.com', metric: 'Placed Order' });
+      const opened = hooked.sandbox.seedEvent({ email: 'w@example.com', metric: 'Opened Email' });
+      await hooked.sandbox.flushWebhooks();
+      expect(receiver.received).toHaveLength(1);
+      const { headers: got, body } = receiver.received[0]!;
+      expect(got['klaviyo-webhook-id']).toBe(hookId);
+      const result = hooked.connector({ webhookSecret: 'registered-secret-123' }).webhook({ method: 'POST', url: receiver.url, headers: got, rawBody: body, receivedAt: Date.now() });
+      expect(result.events.map((e) => [e.eventId, e.name])).toEqual([[opened.id, 'Opened Email']]);
+      expect(hooked.specProblems()).toEqual([]);
+    } finally {
+      await hooked.close();
+      await receiver.close();
     }
   });
 });

@@ -1,0 +1,210 @@
+/**
+ * The daemon's HTTP surface (fastify): vendor webhooks over raw bytes, the Segment-compatible track
+ * API, health and metrics. The work behind each route is the services'; this file owns parsing,
+ * authentication, limits, status codes, logging and metrics. Track and identify calls are group-
+ * committed (see group-commit.ts), so an answer says what was accepted and stored, not which records
+ * were duplicates (the metrics count those).
+ */
+import Fastify from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { RawRequest } from '../../connectors/connector';
+import { SegsyncError, ValidationError, WebhookError, describeError } from '../errors';
+import type { Logger } from '../log/logger';
+import type { Clock } from '../model/clock';
+import { ESP_NAMES } from '../model/types';
+import type { EspName, IncomingContact, IncomingEvent } from '../model/types';
+import { presentedToken, tokenMatches } from './auth';
+import { GroupCommit } from './group-commit';
+import type { DaemonMetrics } from './metrics';
+import { scrubEmails } from './scrub';
+import { parseBatch, parseSingle } from './segment-payload';
+import type { CallKind, ParsedCall } from './segment-payload';
+import type { DaemonServices, IntakeResult, ReadyReport } from './services';
+
+/** Segment's own limit for a batch request is 500 KB; a little headroom for our envelope. */
+export const DEFAULT_BODY_LIMIT = 512 * 1024;
+export const DEFAULT_MAX_BATCH_ITEMS = 500;
+
+export interface ServerOptions {
+  services: DaemonServices;
+  metrics: DaemonMetrics;
+  logger: Logger;
+  clock: Clock;
+  /** Bearer token for /v1/*; undefined only when the caller allowed an unauthenticated loopback API. */
+  trackToken: string | undefined;
+  /** Public base URL the ESPs call (signatures cover it); else the URL is rebuilt from the Host header. */
+  publicUrl?: string;
+  bodyLimitBytes?: number;
+  maxBatchItems?: number;
+  /** Called after a request stored something, so the outbox worker wakes at once. */
+  onWork?: () => void;
+}
+
+/** Builds the server (not yet listening). */
+export function buildServer(options: ServerOptions): FastifyInstance {
+  const { services, metrics, logger, clock } = options;
+  const bodyLimit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
+  const maxBatchItems = options.maxBatchItems ?? DEFAULT_MAX_BATCH_ITEMS;
+  const onWork = options.onWork ?? (() => undefined);
+  const app = Fastify({ logger: false, bodyLimit, return503OnClosing: true });
+  let closing = false;
+  const afterIntake = (kind: CallKind) => (result: IntakeResult) => {
+    metrics.intake(kind, result);
+    if (result.inserted || result.flips) onWork();
+  };
+  const trackGroup = new GroupCommit<IncomingEvent>((events) => services.track(events), afterIntake('track'));
+  const identifyGroup = new GroupCommit<IncomingContact>((contacts) => services.identify(contacts), afterIntake('identify'));
+
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  // While shutting down, tell keep-alive clients to reconnect elsewhere rather than reuse this socket.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close');
+    done(null, payload);
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    // The path only: a query string can carry a webhook secret.
+    logger.debug({ method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+    done();
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof ValidationError) return reply.code(400).send({ error: 'validation', message: err.message, hint: err.hint });
+    const status = err.statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      return reply.code(status).send({ error: clientErrorName(status), message: clientErrorMessage(err, bodyLimit) });
+    }
+    logger.error({ err: errorSummary(err), method: request.method, route: request.routeOptions.url }, 'request failed');
+    return reply.code(500).send({ error: 'internal', message: 'segsync could not handle the request; it is logged, try again later' });
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_request, reply) => {
+    let report: ReadyReport;
+    try {
+      report = await services.ready();
+    } catch (err) {
+      report = { ok: false, checks: { services: { ok: false, detail: scrubEmails(describeError(err)) } } };
+    }
+    return reply.code(report.ok ? 200 : 503).send(report);
+  });
+  app.get('/metrics', async (_request, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(text);
+  });
+
+  void app.register(async (hooks) => {
+    // Signatures are over the exact bytes sent, so webhook bodies stay Buffers whatever their type
+    // (JSON for HubSpot and Klaviyo, form-encoded for Mailchimp).
+    hooks.removeAllContentTypeParsers();
+    hooks.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    for (const esp of ESP_NAMES) hooks.post(`/webhooks/${esp}`, (request, reply) => webhook(esp, request, reply));
+    // Mailchimp checks a webhook URL with a GET before it saves it.
+    hooks.get('/webhooks/mailchimp', (request, reply) => webhook('mailchimp', request, reply));
+  });
+
+  void app.register(async (api) => {
+    // Segment's browser library posts JSON as text/plain (sendBeacon); read it as JSON too.
+    api.addContentTypeParser('text/plain', { parseAs: 'string' }, api.getDefaultJsonParser('error', 'error'));
+    api.addHook('onRequest', async (request, reply) => {
+      if (options.trackToken === undefined) return;
+      if (!tokenMatches(presentedToken(request.headers.authorization), options.trackToken)) {
+        await reply
+          .code(401)
+          .header('www-authenticate', 'Bearer realm="segsync"')
+          .send({ error: 'unauthorized', message: 'missing or wrong token', hint: 'send Authorization: Bearer <daemon.trackToken>' });
+      }
+    });
+    api.post('/v1/track', (request, reply) => intake('track', reply, parseSingle('track', request.body, clock.now())));
+    api.post('/v1/identify', (request, reply) => intake('identify', reply, parseSingle('identify', request.body, clock.now())));
+    api.post('/v1/batch', (request, reply) => intake('batch', reply, parseBatch(request.body, clock.now(), maxBatchItems)));
+  });
+
+  async function webhook(esp: EspName, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    if (!services.esps.includes(esp)) {
+      return reply.code(404).send({ error: 'not_configured', message: `${esp} is not configured`, hint: `add connectors.${esp} to segsync.yaml` });
+    }
+    const raw: RawRequest = {
+      method: request.method,
+      url: publicUrlOf(request, options.publicUrl),
+      headers: lowerCaseHeaders(request.headers),
+      rawBody: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
+      receivedAt: clock.now(),
+    };
+    try {
+      const outcome = await services.webhook(esp, raw);
+      const applied = outcome.changes + outcome.events > 0;
+      metrics.webhook(esp, applied ? 'applied' : 'ignored');
+      if (applied) onWork();
+      reply.code(outcome.status);
+      return outcome.body === undefined ? reply.send() : reply.type('text/plain; charset=utf-8').send(outcome.body);
+    } catch (err) {
+      if (err instanceof WebhookError) {
+        metrics.webhook(esp, 'rejected');
+        logger.warn({ esp, code: err.code, reason: scrubEmails(err.message) }, 'webhook rejected');
+        return reply.code(401).send({ error: 'webhook_rejected', message: err.message, hint: err.hint });
+      }
+      metrics.webhook(esp, 'error');
+      throw err;
+    }
+  }
+
+  async function intake(endpoint: CallKind | 'batch', reply: FastifyReply, call: ParsedCall): Promise<FastifyReply> {
+    metrics.rejected(endpoint, call.rejected.length);
+    const accepted = call.events.length + call.contacts.length;
+    if (accepted === 0) {
+      const first = call.rejected[0];
+      const where = call.total > 1 || call.rejected.length > 1 ? `item ${first?.index ?? 0}: ` : '';
+      return reply.code(400).send({
+        error: 'validation',
+        message: `${where}${first?.message ?? 'nothing to store'}`,
+        ...(first?.hint ? { hint: first.hint } : {}),
+        rejected: call.rejected,
+      });
+    }
+    // Traits first, so events of the same batch are evaluated against the updated contact.
+    if (call.contacts.length) await identifyGroup.add(call.contacts);
+    if (call.events.length) await trackGroup.add(call.events);
+    if (!call.rejected.length) return reply.code(200).send({ ok: true, accepted });
+    // 207: part of the batch was stored; the rejected items are named so the sender can fix and resend them.
+    return reply.code(207).send({ ok: false, accepted, rejected: call.rejected });
+  }
+
+  return app;
+}
+
+/** The URL the ESP called and signed: the configured public base plus path and query, else from Host. */
+export function publicUrlOf(request: FastifyRequest, publicUrl: string | undefined): string {
+  if (publicUrl) return `${publicUrl.replace(/\/+$/, '')}${request.url}`;
+  return `${request.protocol}://${request.headers.host ?? 'localhost'}${request.url}`;
+}
+
+function lowerCaseHeaders(headers: FastifyRequest['headers']): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+function clientErrorName(status: number): string {
+  if (status === 413) return 'too_large';
+  if (status === 415) return 'unsupported_media_type';
+  return 'bad_request';
+}
+
+function clientErrorMessage(err: FastifyError, bodyLimit: number): string {
+  if (err.statusCode === 413) return `the body is larger than ${Math.round(bodyLimit / 1024)} KB; send smaller batches`;
+  return err.message;
+}
+
+/** What an error log line carries: code and message, never request data. */
+function errorSummary(err: Error): Record<string, unknown> {
+  const message = scrubEmails(err.message);
+  return err instanceof SegsyncError ? { type: err.name, code: err.code, message } : { type: err.name, message, stack: err.stack && scrubEmails(err.stack) };
+}
