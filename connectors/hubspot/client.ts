@@ -12,10 +12,11 @@ import type * as Lists from '@hubspot/api-client/lib/codegen/crm/lists';
 import type * as Properties from '@hubspot/api-client/lib/codegen/crm/properties';
 import { EspRateLimitError, SegsyncError } from '../../src/errors';
 import type { Clock } from '../../src/model/clock';
-import type { ConnectorLogger } from '../connector';
+import type { ConnectorLogger, RateWindow } from '../connector';
 import type { RateLimiter } from '../ratelimit';
-import type { HubspotErrorBody } from './errors';
+import type { HubspotErrorBody, Verdict } from './errors';
 import { classify, msUntilDailyReset, toSegsyncError } from './errors';
+import { ArrivalWindow } from './arrival';
 import type { HubspotBucket } from './limits';
 import { BUCKET, WINDOW } from './limits';
 
@@ -87,6 +88,7 @@ export class HubspotClient {
   private readonly contacts: Client['crm']['contacts'];
   private readonly properties: Client['crm']['properties'];
   private readonly lists: Client['crm']['lists'];
+  private readonly preferences: Client['communicationPreferences'];
   private readonly agent: http.Agent;
   /** Raw error bodies by response-headers object: the SDK's error deserialiser drops `policyName`. */
   private readonly errorBodies = new WeakMap<object, string>();
@@ -95,11 +97,15 @@ export class HubspotClient {
   private readonly backoffMs: number;
   private readonly maxWaitMs: number;
 
+  private readonly arrival: ArrivalWindow;
+  private readonly declaredBurst: number;
+
   constructor(
     options: HubspotClientOptions,
     private readonly limiter: RateLimiter,
     private readonly clock: Clock,
     private readonly logger: ConnectorLogger,
+    burstWindow: RateWindow,
     private readonly random: () => number = Math.random,
   ) {
     const baseUrl = options.baseUrl ?? 'https://api.hubapi.com';
@@ -107,6 +113,8 @@ export class HubspotClient {
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
     this.backoffMs = options.backoffMs ?? 500;
     this.maxWaitMs = options.maxWaitMs ?? 300_000;
+    this.arrival = new ArrivalWindow(burstWindow, clock);
+    this.declaredBurst = burstWindow.limit;
     this.sdk = new Client({
       accessToken: options.accessToken,
       basePath: baseUrl.replace(/\/+$/, ''),
@@ -119,6 +127,7 @@ export class HubspotClient {
     this.contacts = this.sdk.crm.contacts;
     this.properties = this.sdk.crm.properties;
     this.lists = this.sdk.crm.lists;
+    this.preferences = this.sdk.communicationPreferences;
   }
 
   stats(): ClientStats {
@@ -202,11 +211,27 @@ export class HubspotClient {
     );
   }
 
+  /** The account's email subscription types. */
+  async subscriptionIds(): Promise<string[]> {
+    const answer = await this.call('communication-preferences.definitions', BUCKET.default, () => this.preferences.definitionApi.getPage(M));
+    return answer.subscriptionDefinitions.filter((d) => d.isActive).map((d) => d.id);
+  }
+
+  /**
+   * Opts an email out of one subscription type. There is deliberately no subscribe counterpart:
+   * segsync never subscribes anyone (consent is given by the person, not by a sync).
+   */
+  unsubscribe(emailAddress: string, subscriptionId: string): Promise<unknown> {
+    return this.call('communication-preferences.unsubscribe', BUCKET.default, () => this.preferences.statusApi.unsubscribe({ emailAddress, subscriptionId }, M));
+  }
+
   /** Runs one SDK call under the limiter; retries what the error table says is worth retrying. */
   private async call<T>(what: string, bucket: HubspotBucket, fn: () => Promise<T>): Promise<T> {
     let last: SegsyncError | undefined;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       if (attempt > 1) this.statsData.retries++;
+      const gate = bucket === BUCKET.default ? this.arrival : undefined;
+      await gate?.enter();
       try {
         return await this.limiter.run(
           bucket,
@@ -225,7 +250,7 @@ export class HubspotClient {
         last = toSegsyncError(what, failure.status, failure.body, failure.headers, now, err);
         if (verdict.kind === 'rate-limited') {
           this.statsData.rateLimited++;
-          this.limiter.pause(verdict.window, verdict.afterMs);
+          this.limiter.pause(verdict.window, this.holdAfter429(verdict, failure.headers));
           this.logger.warn({ what, window: verdict.window, afterMs: verdict.afterMs, attempt }, 'hubspot: rate limited');
           if (verdict.budgetExhausted) throw last;
           continue;
@@ -233,9 +258,23 @@ export class HubspotClient {
         if (verdict.kind !== 'retry') throw last;
         this.logger.warn({ what, status: failure.status, attempt }, 'hubspot: transient failure');
         if (attempt < this.maxAttempts) await this.clock.sleep(this.backoff(attempt));
+      } finally {
+        gate?.leave();
       }
     }
     throw last!;
+  }
+
+  /**
+   * How long to hold a window after a 429. When our own calls fill HubSpot's whole count (a declared
+   * limit above the account's real one), the arrival gate paces the retry and a tenth of the interval
+   * is enough; when they do not, other clients share the account: wait the whole interval.
+   */
+  private holdAfter429(verdict: Extract<Verdict, { kind: 'rate-limited' }>, headers: Headers): number {
+    if (verdict.budgetExhausted || headers['retry-after'] !== undefined || verdict.window !== WINDOW.burst) return verdict.afterMs;
+    const max = Number(headers['x-hubspot-ratelimit-max']);
+    const ours = this.arrival.count();
+    return Number.isFinite(max) && ours >= max ? Math.ceil(verdict.afterMs / 10) : verdict.afterMs;
   }
 
   /** Exponential backoff with ±50 % jitter, so retries from many workers do not land together. */
@@ -261,9 +300,17 @@ export class HubspotClient {
   /** Response middleware: feeds rate headers to the limiter and keeps raw error bodies readable. */
   private async observe(ctx: ResponseLike): Promise<ResponseLike> {
     const h = ctx.headers;
+    // "Nothing left" in the ten-second window teaches the limiter something only when other clients
+    // share the account: when our own calls fill HubSpot's whole count, the arrival gate already holds
+    // the next call exactly as long as needed, sooner than a whole interval from now.
     const remaining = Number(h['x-hubspot-ratelimit-remaining']);
+    const max = Number(h['x-hubspot-ratelimit-max']);
     const interval = Number(h['x-hubspot-ratelimit-interval-milliseconds']);
-    if (h['x-hubspot-ratelimit-remaining'] !== undefined && Number.isFinite(remaining)) {
+    if (Number.isFinite(max) && this.arrival.lowerTo(max)) {
+      this.logger.warn({ declared: this.declaredBurst, reported: max }, 'hubspot: the account allows fewer calls per window than configured; using its limit');
+    }
+    const othersToo = !Number.isFinite(max) || this.arrival.count() < max;
+    if (othersToo && h['x-hubspot-ratelimit-remaining'] !== undefined && Number.isFinite(remaining)) {
       this.limiter.observeRemaining(WINDOW.burst, remaining, Number.isFinite(interval) ? interval : 10_000);
     }
     const daily = Number(h['x-hubspot-ratelimit-daily-remaining']);

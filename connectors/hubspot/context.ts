@@ -25,6 +25,8 @@ export interface HubspotContext {
   /** Tag → MANUAL list id, filled by ensureSchema or on first use. */
   listIds: Map<string, string>;
   echo: EchoGuard;
+  /** The subscription types an unsubscribe covers: configured, or read once from HubSpot. */
+  subscriptionIds: Promise<string[]> | undefined;
   /** Runs schema changes one at a time (option lists are read-modify-write). */
   serial<T>(fn: () => Promise<T>): Promise<T>;
 }
@@ -51,7 +53,9 @@ export class PropertyCache {
     if (this.byName) return this.byName;
     this.loading ??= this.client.getProperties().then((answer) => {
       const map = new Map<string, PropertyShape>();
-      for (const p of answer.results) map.set(p.name, { name: p.name, type: p.type, fieldType: p.fieldType, options: p.options.map((o) => ({ value: o.value })) });
+      for (const p of answer.results) {
+        map.set(p.name, { name: p.name, type: p.type, fieldType: p.fieldType, options: p.options.map((o) => ({ value: o.value })), readOnly: p.modificationMetadata?.readOnlyValue === true || p.calculated === true });
+      }
       this.byName = map;
       return map;
     });

@@ -35,6 +35,8 @@ export interface HubspotConnectorOptions {
   webhookUrl?: string;
   /** segsync's HubSpot app id: propertyChanges with this `sourceId` are echoes of its own writes. */
   appId?: string;
+  /** Email subscription types an unsubscribe covers (default: every active one on the account). */
+  subscriptionIds?: string[];
   /** No byte from HubSpot for this long fails a call as a timeout (default 30 s). */
   timeoutMs?: number;
   /** Attempts per call for 5xx, timeouts and ten-secondly 429s (default 5). */
@@ -58,6 +60,7 @@ export function createHubspotConnector(options: HubspotConnectorOptions, deps: C
     limiter,
     deps.clock,
     deps.logger,
+    limits.windows.burst!,
   );
   const ctx: HubspotContext = {
     client,
@@ -72,6 +75,7 @@ export function createHubspotConnector(options: HubspotConnectorOptions, deps: C
     properties: new PropertyCache(client),
     listIds: new Map(),
     echo: new EchoGuard(),
+    subscriptionIds: options.subscriptionIds ? Promise.resolve(options.subscriptionIds) : undefined,
     serial: serialQueue(),
   };
 

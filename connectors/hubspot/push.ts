@@ -5,15 +5,16 @@
  * only when the last remote value is unknown. Results are attributed per contact, in input order.
  */
 import type * as Contacts from '@hubspot/api-client/lib/codegen/crm/contacts';
-import { EspPermanentError, EspTransientError, SegsyncError } from '../../src/errors';
+import { EspPermanentError, EspTransientError, SegsyncError, ValidationError } from '../../src/errors';
 import type { ChangeResult, ContactChange, ContactRef } from '../connector';
 import type { BatchAnswer } from './client';
 import type { HubspotContext } from './context';
 import { classifyBatchError, toSegsyncError } from './errors';
 import type { HubspotErrorBody } from './errors';
-import { applyMemberships, ensureTagOptions, nextTags, sameTags } from './tags';
+import { applyUnsubscribes, wantsUnsubscribe } from './consent';
+import { applyMemberships, ensureTagOptions, nextTags, sameTags, wantsList } from './tags';
 import type { PropertyShape } from './values';
-import { encodeValue, parseTime, splitMulti } from './values';
+import { encodeValue, parseTime, splitMulti, writeProblem } from './values';
 
 /** One contact's write, after encoding: who, how it is addressed, and the properties to send. */
 interface PlannedWrite {
@@ -26,17 +27,35 @@ interface PlannedWrite {
   properties: Record<string, string>;
   tagsAdded: string[];
   tagsRemoved: string[];
+  /** Opt the contact out of email on HubSpot (segsync holds it as unsubscribed). */
+  unsubscribe: boolean;
 }
 
 /** A result without its ref (distributed over the union, so each variant keeps its fields). */
 type Outcome = ChangeResult extends infer U ? (U extends ChangeResult ? Omit<U, 'ref'> : never) : never;
 
-/** Encodes one change's properties; throws `ValidationError` for a value its property cannot hold. */
+/** Encodes one change's properties; throws `ValidationError` for a value HubSpot would refuse. */
 export function encodeChange(change: ContactChange, props: Map<string, PropertyShape>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(change.set)) out[name] = encodeValue(props.get(name) ?? { name, type: 'string', fieldType: 'text' }, value);
   for (const name of change.clear) out[name] = '';
+  for (const [name, encoded] of Object.entries(out)) {
+    const problem = writeProblem(props.get(name), name, encoded);
+    if (problem) throw new ValidationError(`hubspot: ${problem}`, { hint: 'run `segsync push` after `ensureSchema` creates it, or fix the mapping in segsync.yaml' });
+  }
   return out;
+}
+
+/** True when the batch names a property or an option the cached schema does not know (it may be stale). */
+function schemaLooksStale(batch: ContactChange[], props: Map<string, PropertyShape>): boolean {
+  return batch.some((c) => {
+    try {
+      encodeChange(c, props);
+      return false;
+    } catch {
+      return true;
+    }
+  });
 }
 
 /** Applies one batch; never throws for a per-contact problem, only returns it in that contact's result. */
@@ -45,7 +64,12 @@ export async function pushBatch(ctx: HubspotContext, batch: ContactChange[]): Pr
   if (batch.length === 0) return [];
   const tagProperty = ctx.settings.tagProperty;
   try {
-    const props = await ctx.properties.all();
+    let props = await ctx.properties.all();
+    if (schemaLooksStale(batch, props)) {
+      // Someone may have added the property or option on HubSpot since it was read: read once more.
+      ctx.properties.invalidate();
+      props = await ctx.properties.all();
+    }
     const remoteTags = await knownRemoteTags(ctx, batch);
 
     const writes = new Map<string, PlannedWrite>();
@@ -76,8 +100,9 @@ export async function pushBatch(ctx: HubspotContext, batch: ContactChange[]): Pr
           Object.assign(existing.properties, properties);
           existing.tagsAdded.push(...added);
           existing.tagsRemoved.push(...removed);
+          existing.unsubscribe ||= wantsUnsubscribe(change);
         } else {
-          writes.set(mapKey, { indexes: [i], ref: change.ref, key, byId, properties, tagsAdded: added, tagsRemoved: removed });
+          writes.set(mapKey, { indexes: [i], ref: change.ref, key, byId, properties, tagsAdded: added, tagsRemoved: removed, unsubscribe: wantsUnsubscribe(change) });
         }
       } catch (err) {
         results[i] = failure(change.ref, err);
@@ -88,15 +113,17 @@ export async function pushBatch(ctx: HubspotContext, batch: ContactChange[]): Pr
 
     const toSend = [...writes.values()].filter((w) => Object.keys(w.properties).length > 0);
     for (const w of writes.values()) if (Object.keys(w.properties).length === 0 && w.byId) settle(results, w, { status: 'ok', externalId: w.key });
+    const needsList = (w: PlannedWrite): boolean => [...w.tagsAdded, ...w.tagsRemoved].some((t) => wantsList(ctx.settings.tagLists, t));
     const noIdNoChange = [...writes.values()].filter((w) => Object.keys(w.properties).length === 0 && !w.byId);
-    // A contact without a HubSpot id and nothing to write still needs one for list membership: upsert its email.
-    for (const w of noIdNoChange) if (w.tagsAdded.length + w.tagsRemoved.length === 0) settle(results, w, { status: 'ok' });
-    const upserts = [...toSend.filter((w) => !w.byId), ...noIdNoChange.filter((w) => w.tagsAdded.length + w.tagsRemoved.length > 0)];
+    // A contact without a HubSpot id and nothing to write still needs an id for list membership: upsert its email.
+    for (const w of noIdNoChange) if (!needsList(w)) settle(results, w, { status: 'ok' });
+    const upserts = [...toSend.filter((w) => !w.byId), ...noIdNoChange.filter(needsList)];
     const updates = toSend.filter((w) => w.byId);
 
     await Promise.all([sendWrites(ctx, upserts, false, results), sendWrites(ctx, updates, true, results)]);
     rememberEchoes(ctx, [...upserts, ...updates], results);
     await syncLists(ctx, [...writes.values()], results);
+    await syncConsent(ctx, [...writes.values()], results);
   } catch (err) {
     // A failure before any write (schema read, tag read, option update): the whole batch waits.
     batch.forEach((change, i) => {
@@ -140,8 +167,8 @@ async function sendWrites(ctx: HubspotContext, writes: PlannedWrite[], byId: boo
   let answer: BatchAnswer<Contacts.SimplePublicObject | Contacts.SimplePublicUpsertObject>;
   try {
     answer = byId
-      ? await ctx.client.updateContacts(writes.map((w) => ({ id: w.key, properties: w.properties })))
-      : await ctx.client.upsertContacts(writes.map((w) => ({ idProperty: 'email', id: w.key, properties: w.properties })));
+      ? await ctx.client.updateContacts(writes.map((w) => ({ id: w.key, properties: w.properties, objectWriteTraceId: traceId(w) })))
+      : await ctx.client.upsertContacts(writes.map((w) => ({ idProperty: 'email', id: w.key, properties: w.properties, objectWriteTraceId: traceId(w) })));
   } catch (err) {
     if (err instanceof EspPermanentError && err.status === 400 && writes.length > 1) {
       const half = Math.ceil(writes.length / 2);
@@ -164,10 +191,12 @@ function attribute(
   results: (ChangeResult | undefined)[],
 ): void {
   const byKey = new Map(writes.map((w) => [w.key, w]));
+  const byTrace = new Map(writes.map((w) => [traceId(w), w]));
   const done = new Set<PlannedWrite>();
   for (const r of answer.results) {
+    // The write trace id HubSpot echoes first; then the record id (update) or email (upsert).
     const key = byId ? r.id : r.properties.email?.toLowerCase();
-    const w = key !== undefined ? byKey.get(key) : undefined;
+    const w = (r.objectWriteTraceId !== undefined ? byTrace.get(r.objectWriteTraceId) : undefined) ?? (key !== undefined ? byKey.get(key) : undefined);
     if (!w || done.has(w)) continue;
     done.add(w);
     const modifiedAt = parseTime(r.properties.lastmodifieddate) ?? parseTime(r.updatedAt);
@@ -190,6 +219,11 @@ function attribute(
     const body = unattributed[0];
     settle(results, w, body ? batchErrorOutcome(ctx, body) : { status: 'retry', error: new EspTransientError('hubspot: the batch answer named neither a result nor an error for this contact', { esp: 'hubspot' }) });
   }
+}
+
+/** The write's trace id: its first position in the input batch, unique within one call. */
+function traceId(w: PlannedWrite): string {
+  return String(w.indexes[0]);
 }
 
 function batchErrorOutcome(ctx: HubspotContext, body: HubspotErrorBody): Outcome {
@@ -228,6 +262,17 @@ function rememberEchoes(ctx: HubspotContext, writes: PlannedWrite[], results: (C
   }
 }
 
+/** Opts out, on HubSpot, the contacts segsync holds as unsubscribed (after their write succeeded). */
+async function syncConsent(ctx: HubspotContext, writes: PlannedWrite[], results: (ChangeResult | undefined)[]): Promise<void> {
+  const wanted = writes.filter((w) => w.unsubscribe && results[w.indexes[0]!]?.status === 'ok');
+  if (wanted.length === 0) return;
+  const failed = await applyUnsubscribes(ctx, wanted.map((w) => w.ref.email));
+  for (const w of wanted) {
+    const err = failed.get(w.ref.email);
+    if (err) settle(results, w, failureOf(err));
+  }
+}
+
 /** Mirrors tag changes into MANUAL lists for contacts whose write succeeded. */
 async function syncLists(ctx: HubspotContext, writes: PlannedWrite[], results: (ChangeResult | undefined)[]): Promise<void> {
   if (ctx.settings.tagLists === false) return;
@@ -236,10 +281,17 @@ async function syncLists(ctx: HubspotContext, writes: PlannedWrite[], results: (
     .filter(({ w, r }) => r?.status === 'ok' && r.externalId && (w.tagsAdded.length > 0 || w.tagsRemoved.length > 0))
     .map(({ w, r }) => ({ w, recordId: (r as { externalId: string }).externalId }));
   if (changes.length === 0) return;
-  const failed = await applyMemberships(
-    ctx,
-    changes.map(({ w, recordId }) => ({ recordId, add: w.tagsAdded, remove: w.tagsRemoved })),
-  );
+  let failed: Map<string, SegsyncError>;
+  try {
+    failed = await applyMemberships(
+      ctx,
+      changes.map(({ w, recordId }) => ({ recordId, add: w.tagsAdded, remove: w.tagsRemoved })),
+    );
+  } catch (err) {
+    // The tag lists could not be found or created: the property write stands, the membership is retried.
+    for (const { w } of changes) settle(results, w, failureOf(err));
+    return;
+  }
   for (const { w, recordId } of changes) {
     const err = failed.get(recordId);
     if (err) settle(results, w, failureOf(err));

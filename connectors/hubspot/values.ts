@@ -13,6 +13,8 @@ export interface PropertyShape {
   type: string;
   fieldType: string;
   options?: { value: string }[];
+  /** HubSpot computes the value; writes are refused. */
+  readOnly?: boolean;
 }
 
 /** HubSpot's (type, fieldType) for each neutral field type. */
@@ -123,6 +125,22 @@ export function decodeValue(property: PropertyShape | undefined, raw: string | n
     default:
       return raw;
   }
+}
+
+/**
+ * Why HubSpot would refuse this encoded value for `name`, checked locally before sending so one bad
+ * field costs no call: an unknown or read-only property, or an option the property does not declare.
+ */
+export function writeProblem(property: PropertyShape | undefined, name: string, encoded: string): string | undefined {
+  if (!property) return `HubSpot has no contact property "${name}"`;
+  if (property.readOnly) return `HubSpot property "${name}" is read-only`;
+  if (property.type === 'enumeration' && encoded !== '') {
+    const allowed = new Set((property.options ?? []).map((o) => o.value));
+    const values = property.fieldType === 'checkbox' ? splitMulti(encoded) : [encoded];
+    const bad = values.find((v) => !allowed.has(v));
+    if (bad !== undefined) return `"${bad}" is not an option of HubSpot property "${name}"`;
+  }
+  return undefined;
 }
 
 /** Splits a multi-checkbox value (`a;b;c`) into its distinct, non-empty options. */

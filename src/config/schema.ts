@@ -35,6 +35,12 @@ const hubspot = z
     dailyLimit: z.number().int().positive().optional(),
     searchPerSecond: z.number().int().positive().default(4),
     tags: tagMapping.default({ property: 'segsync_tags', lists: false }),
+    /** Property group segsync creates its HubSpot properties in (default `segsync`). */
+    propertyGroup: z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower-case letters, digits and _').optional(),
+    /** segsync's HubSpot app id: webhook property changes with this sourceId are its own writes. */
+    appId: z.string().min(1).optional(),
+    /** Email subscription types an unsubscribe covers (default: every active one on the account). */
+    subscriptionIds: z.array(z.string().min(1)).optional(),
   })
   .strict();
 

@@ -10,6 +10,7 @@ import type { RateWindow, SandboxOptions, SandboxServer } from '../../connector'
 import { SandboxHttpError, errorBody } from './errors';
 import type { SandboxLimits } from './ratelimit';
 import { DEFAULT_LIMITS, SandboxRateLimiter } from './ratelimit';
+import type { Verdict } from './ratelimit';
 import { registerRoutes } from './routes';
 import type { ChangeOrigin } from './state';
 import { PortalState } from './state';
@@ -132,7 +133,12 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
 
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024 });
 
-  // preHandler, not onRequest: the body is parsed by then, so refused requests are recorded whole.
+  // Calls count against the rate windows when they arrive (as HubSpot counts them); the answer is given
+  // in preHandler, once the body is parsed, so refused requests are recorded whole.
+  const verdicts = new WeakMap<object, Verdict>();
+  app.addHook('onRequest', async (req) => {
+    if (req.headers.authorization === `Bearer ${accessToken}`) verdicts.set(req.raw, limiter.admit(req.url.split('?')[0]!.endsWith('/search')));
+  });
   app.addHook('preHandler', async (req, reply) => {
     const route = `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`;
     requests[route] = (requests[route] ?? 0) + 1;
@@ -149,9 +155,11 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
         return reply.code(fault.status).headers(fault.headers ?? {}).send(body);
       }
     }
-    const verdict = limiter.admit(path.endsWith('/search'));
-    void reply.headers(verdict.headers);
-    if (!verdict.ok) return reply.code(429).send(verdict.body);
+    const verdict = verdicts.get(req.raw);
+    if (verdict) {
+      void reply.headers(verdict.headers);
+      if (!verdict.ok) return reply.code(429).send(verdict.body);
+    }
     return undefined;
   });
 

@@ -83,12 +83,12 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
       const emailCheck = state.properties.normalise('email', email);
       if ('problem' in emailCheck) p.push(emailCheck.problem);
       problems.push(...p);
-      return { email, values };
+      return { email, values, trace: input.objectWriteTraceId as string | undefined };
     });
     if (problems.length > 0) throw invalidValues(problems);
     const results: unknown[] = [];
     const errors: StandardError[] = [];
-    for (const { email, values } of checked) {
+    for (const { email, values, trace } of checked) {
       if (state.isBlocklisted(email) && !state.contactByEmail(email)) {
         errors.push(standardError(400, 'VALIDATION_ERROR', `${email} was permanently deleted (GDPR) and cannot be recreated`, { ids: [email] }));
         continue;
@@ -96,7 +96,7 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
       const existing = state.contactByEmail(email);
       values.delete('email');
       const c = existing ? state.update(existing, values, origin) : state.create(new Map([['email', email], ...values]), origin);
-      results.push({ ...presentContact(state, c, ['email', ...values.keys(), ...DEFAULT_OUTPUT]), new: !existing });
+      results.push({ ...presentContact(state, c, ['email', ...values.keys(), ...DEFAULT_OUTPUT]), new: !existing, ...(trace !== undefined ? { objectWriteTraceId: trace } : {}) });
     }
     const answer = batchAnswer(results, errors, started, now());
     return reply.code(answer.status).send(answer.body);
@@ -113,19 +113,19 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
       seen.add(id);
       const { values, problems: p } = state.check((input.properties ?? {}) as Body);
       problems.push(...p);
-      return { id, idProperty: input.idProperty as string | undefined, values };
+      return { id, idProperty: input.idProperty as string | undefined, values, trace: input.objectWriteTraceId as string | undefined };
     });
     if (problems.length > 0) throw invalidValues(problems);
     const results: unknown[] = [];
     const missing: string[] = [];
-    for (const { id, idProperty, values } of checked) {
+    for (const { id, idProperty, values, trace } of checked) {
       const c = idProperty === 'email' ? state.contactByEmail(id) : state.contact(id);
       if (!c) {
         missing.push(id);
         continue;
       }
       state.update(c, values, origin);
-      results.push(presentContact(state, c, [...values.keys(), ...DEFAULT_OUTPUT]));
+      results.push({ ...presentContact(state, c, [...values.keys(), ...DEFAULT_OUTPUT]), ...(trace !== undefined ? { objectWriteTraceId: trace } : {}) });
     }
     const errors = missing.length > 0 ? [standardError(404, 'OBJECT_NOT_FOUND', 'Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.', { ids: missing })] : [];
     const answer = batchAnswer(results, errors, started, now());
@@ -279,6 +279,29 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
   });
   app.put('/crm/v3/lists/:listId/memberships/add', async (req) => changeMembers((req.params as Record<string, string>).listId!, req.body, []));
   app.put('/crm/v3/lists/:listId/memberships/remove', async (req) => changeMembers((req.params as Record<string, string>).listId!, [], req.body));
+
+  app.get('/communication-preferences/v3/definitions', async () => ({
+    subscriptionDefinitions: state.subscriptionTypes.map((t) => ({
+      ...t, isActive: true, isDefault: true, isInternal: false, createdAt: iso(0), updatedAt: iso(0), purpose: 'Marketing', communicationMethod: 'Email',
+    })),
+  }));
+
+  const statusOf = (email: string, id: string): Body => {
+    const t = state.subscriptionTypes.find((x) => x.id === id)!;
+    return { id, name: t.name, description: t.description, status: state.subscriptionStatus(email).get(id) ?? 'NOT_SUBSCRIBED', sourceOfStatus: 'SUBSCRIPTION_STATUS' };
+  };
+
+  app.get('/communication-preferences/v3/status/email/:emailAddress', async (req) => {
+    const email = (req.params as Record<string, string>).emailAddress!;
+    return { recipient: email, subscriptionStatuses: state.subscriptionTypes.map((t) => statusOf(email, t.id)) };
+  });
+
+  app.post('/communication-preferences/v3/unsubscribe', async (req) => {
+    const body = (req.body ?? {}) as Body;
+    if (typeof body.emailAddress !== 'string' || typeof body.subscriptionId !== 'string') throw validation('emailAddress and subscriptionId are required');
+    state.setSubscription(body.emailAddress, body.subscriptionId, 'NOT_SUBSCRIBED', origin);
+    return statusOf(body.emailAddress, body.subscriptionId);
+  });
 
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send(errorBody('OBJECT_NOT_FOUND', `The sandbox does not serve ${req.method} ${req.url.split('?')[0]}`));

@@ -42,6 +42,13 @@ export class PortalState {
   private readonly byEmail = new Map<string, string>();
   private readonly lists = new Map<string, StoredList>();
   private readonly blocklist = new Set<string>();
+  /** Email subscription types of the portal. */
+  readonly subscriptionTypes = [
+    { id: '1', name: 'Marketing Information', description: 'Marketing offers and updates.' },
+    { id: '2', name: 'One to One', description: 'One to one emails.' },
+  ];
+  /** Explicit statuses by email and subscription type; absent means never set (not subscribed). */
+  private readonly statuses = new Map<string, Map<string, 'SUBSCRIBED' | 'NOT_SUBSCRIBED'>>();
   private nextId = 1001;
   private nextListId = 1;
   private lastStamp = 0;
@@ -211,6 +218,24 @@ export class PortalState {
     if (v === undefined) return undefined;
     const t = this.properties.get(name)?.type;
     return t === 'number' || t === 'date' || t === 'datetime' ? Number(v) : v;
+  }
+
+  /** An email's status per subscription type. */
+  subscriptionStatus(email: string): Map<string, 'SUBSCRIBED' | 'NOT_SUBSCRIBED'> {
+    return this.statuses.get(email.trim().toLowerCase()) ?? new Map();
+  }
+
+  /** Sets one status; opting out of every type sets the contact's `hs_email_optout`, as HubSpot does. */
+  setSubscription(email: string, subscriptionId: string, status: 'SUBSCRIBED' | 'NOT_SUBSCRIBED', origin: ChangeOrigin): void {
+    if (!this.subscriptionTypes.some((t) => t.id === subscriptionId)) throw validation(`Subscription ${subscriptionId} does not exist`);
+    const key = email.trim().toLowerCase();
+    const map = this.statuses.get(key) ?? new Map<string, 'SUBSCRIBED' | 'NOT_SUBSCRIBED'>();
+    map.set(subscriptionId, status);
+    this.statuses.set(key, map);
+    const c = this.contactByEmail(key);
+    if (!c) return;
+    const optedOut = this.subscriptionTypes.every((t) => map.get(t.id) === 'NOT_SUBSCRIBED');
+    this.update(c, new Map([['hs_email_optout', optedOut ? 'true' : 'false']]), origin);
   }
 
   createList(name: string, processingType: StoredList['processingType']): StoredList {

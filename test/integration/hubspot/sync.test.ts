@@ -131,7 +131,7 @@ describe('HubSpot connector against the sandbox', () => {
     const [r] = await h.connector.push([{ ref: { email: 'user4@example.com', externalId: id }, set: { nickname: 'four' }, clear: ['ltv'], addTags: [], removeTags: [] }]);
     expect(r).toMatchObject({ status: 'ok', externalId: id });
     const sent = h.exchanges.slice(from).filter((x) => x.path.startsWith('/crm/v3/objects/contacts/batch'));
-    expect(sent.map((x) => [x.path, x.requestBody])).toEqual([['/crm/v3/objects/contacts/batch/update', { inputs: [{ id, properties: { nickname: 'four', ltv: '' } }] }]]);
+    expect(sent.map((x) => [x.path, x.requestBody])).toEqual([['/crm/v3/objects/contacts/batch/update', { inputs: [{ id, properties: { nickname: 'four', ltv: '' }, objectWriteTraceId: '0' }] }]]);
     expect(h.sandbox.contact(id)!.properties.ltv).toBeUndefined();
   });
 
@@ -159,5 +159,39 @@ describe('HubSpot connector against the sandbox', () => {
     await res.text();
     const problems = hubspotValidator().check(h.exchanges.at(-1)!);
     expect(problems.join('\n')).toMatch(/request body: .*properties/);
+  });
+});
+
+describe('HubSpot consent', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+    await h.connector.ensureSchema([{ name: 'nickname', type: 'string' }], []);
+  });
+  afterAll(() => h.close());
+
+  it('opts a contact segsync holds as unsubscribed out of every subscription type, and reads the opt-out back', async () => {
+    const [r] = await h.connector.push([{ ref: { email: 'optout@example.com' }, set: { nickname: 'o' }, clear: [], addTags: [], removeTags: [], localConsent: 'unsubscribed', remoteConsent: 'subscribed' }]);
+    expect(r!.status).toBe('ok');
+    const unsubscribes = h.exchanges.filter((x) => x.path === '/communication-preferences/v3/unsubscribe');
+    expect(unsubscribes.map((x) => x.requestBody)).toEqual([
+      { emailAddress: 'optout@example.com', subscriptionId: '1' },
+      { emailAddress: 'optout@example.com', subscriptionId: '2' },
+    ]);
+    expect(h.sandbox.contact('optout@example.com')!.properties.hs_email_optout).toBe('true');
+    const pulled = [];
+    for await (const page of h.connector.pull({ cursor: undefined, until: new Date(), fields: [] })) pulled.push(...page.contacts);
+    expect(pulled.find((c) => c.email === 'optout@example.com')?.consent).toBe('unsubscribed');
+    expect(h.specProblems()).toEqual([]);
+  });
+
+  it('never calls subscribe, and does nothing for a contact already unsubscribed on HubSpot', async () => {
+    const before = h.exchanges.length;
+    await h.connector.push([
+      { ref: { email: 'new@example.com' }, set: { nickname: 'n' }, clear: [], addTags: [], removeTags: [], localConsent: 'subscribed', remoteConsent: 'unsubscribed' },
+      { ref: { email: 'optout@example.com' }, set: {}, clear: [], addTags: [], removeTags: [], localConsent: 'unsubscribed', remoteConsent: 'unsubscribed' },
+    ]);
+    const paths = h.exchanges.slice(before).map((x) => x.path);
+    expect(paths.some((p) => p.startsWith('/communication-preferences'))).toBe(false);
   });
 });

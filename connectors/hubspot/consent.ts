@@ -1,0 +1,39 @@
+/**
+ * Consent on HubSpot. Reading: `hs_email_optout` = true is "unsubscribed"; its absence says nothing.
+ * Writing: only ever an unsubscribe, through the communication-preferences API, for contacts segsync
+ * holds as unsubscribed and HubSpot does not; never a subscribe or resubscribe.
+ */
+import type { SegsyncError } from '../../src/errors';
+import type { ContactChange } from '../connector';
+import type { HubspotContext } from './context';
+
+/** True when the change asks HubSpot to opt the contact out. */
+export function wantsUnsubscribe(change: ContactChange): boolean {
+  return change.localConsent === 'unsubscribed' && change.remoteConsent !== 'unsubscribed';
+}
+
+/** Opts each email out of every subscription type; returns the error per email that failed. */
+export async function applyUnsubscribes(ctx: HubspotContext, emails: string[]): Promise<Map<string, SegsyncError>> {
+  const failed = new Map<string, SegsyncError>();
+  if (emails.length === 0) return failed;
+  ctx.subscriptionIds ??= ctx.client.subscriptionIds();
+  let ids: string[];
+  try {
+    ids = await ctx.subscriptionIds;
+  } catch (err) {
+    ctx.subscriptionIds = undefined;
+    for (const e of emails) failed.set(e, err as SegsyncError);
+    return failed;
+  }
+  for (const email of emails) {
+    for (const id of ids) {
+      try {
+        await ctx.client.unsubscribe(email, id);
+      } catch (err) {
+        failed.set(email, err as SegsyncError);
+        break;
+      }
+    }
+  }
+  return failed;
+}
