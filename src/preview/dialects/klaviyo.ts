@@ -8,7 +8,7 @@
  */
 import type { FieldValue } from '../../model/types';
 import { renderNow, strftime } from './dates';
-import type { Branch, CompiledTemplate, ConditionUse, ConditionalBlock, Dialect, OutputUse, RenderResult, ScenarioData, TemplateAnalysis } from './dialect';
+import type { Branch, CompiledTemplate, ConditionUse, ConditionalBlock, Dialect, RenderResult, ScenarioData, TemplateAnalysis } from './dialect';
 import { SafeString, djangoEscape, pyCompare, pyEquals, pyIn, pyStr, pyTruthy, plain } from './django-values';
 import { KLAVIYO_FILTERS, currencyFormat } from './klaviyo-filters';
 import type { FilterContext } from './klaviyo-filters';
