@@ -7,9 +7,10 @@ import packageJson from '../../package.json';
 import { EXIT } from './exit-codes';
 import * as importCmd from './import';
 import * as initCmd from './init';
+import * as previewCmd from './preview';
 import * as statusCmd from './status';
 
-const COMMANDS: { register(program: Command): void }[] = [initCmd, importCmd, statusCmd];
+const COMMANDS: { register(program: Command): void }[] = [initCmd, importCmd, statusCmd, previewCmd];
 
 /** Builds the program (exported for tests that drive it in-process). */
 export function buildProgram(): Command {

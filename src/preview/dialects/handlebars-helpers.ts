@@ -28,12 +28,10 @@ function rootOf(options: HelperOptions): Record<string, unknown> {
 export const SENDGRID_HELPERS: Record<string, Helper> = {
   equals(...args) {
     const { params, options } = split(args);
-    // eslint-disable-next-line eqeqeq -- SendGrid documents coercing comparison
     return block(this, options, params[0] == params[1]);
   },
   notEquals(...args) {
     const { params, options } = split(args);
-    // eslint-disable-next-line eqeqeq -- SendGrid documents coercing comparison
     return block(this, options, params[0] != params[1]);
   },
   greaterThan(...args) {

@@ -1,0 +1,79 @@
+/**
+ * Renders one scenario through the whole pipeline: context shaping, subject/preheader/body, MJML (if
+ * the body is MJML), CSS inlining with juice, plain text with html-to-text, size.
+ */
+import { convert } from 'html-to-text';
+import juice from 'juice';
+import { describeError } from '../errors';
+import type { UndefinedRead } from './dialects/dialect';
+import { DIALECTS } from './dialects/index';
+import type { Scenario } from './scenarios';
+import type { TemplateFile } from './template-file';
+
+export interface ScenarioRender {
+  scenario: Scenario;
+  subject: string | undefined;
+  preheader: string | undefined;
+  html: string;
+  text: string;
+  /** UTF-8 bytes of the final HTML (what Gmail's ~102 KB clip counts). */
+  bytes: number;
+  branches: Map<string, number[]>;
+  iterations: Map<string, number>;
+  undefinedVariables: UndefinedRead[];
+  /** Problems the pipeline reported (render error, MJML validation). */
+  errors: string[];
+}
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'", apos: "'", '#x3D': '=', '#x60': '`' };
+
+/** Subjects and preheaders are plain text: undo the dialect's HTML escaping and squeeze whitespace. */
+function plainLine(s: string): string {
+  return s.replace(/&(amp|lt|gt|quot|#39|#x27|apos|#x3D|#x60);/g, (_m, e: string) => ENTITIES[e] ?? _m).replace(/\s+/g, ' ').trim();
+}
+
+let mjml2html: ((src: string, opts: object) => { html: string; errors: { formattedMessage?: string; message: string }[] }) | undefined;
+
+/** Turns rendered MJML into HTML (mjml is loaded on first use: it is large). */
+function mjmlToHtml(src: string): { html: string; errors: string[] } {
+  mjml2html ??= require('mjml') as typeof mjml2html;
+  const r = mjml2html!(src, { validationLevel: 'soft', keepComments: false });
+  return { html: r.html, errors: r.errors.map((e) => `mjml: ${e.formattedMessage ?? e.message}`) };
+}
+
+/** Renders `scenario` with `template`; a failing render is reported in `errors`, never thrown. */
+export function renderScenario(template: TemplateFile, scenario: Scenario): ScenarioRender {
+  const context = DIALECTS[template.dialect].shapeContext(scenario);
+  const out: ScenarioRender = { scenario, subject: undefined, preheader: undefined, html: '', text: '', bytes: 0, branches: new Map(), iterations: new Map(), undefinedVariables: [], errors: [] };
+  const merge = (r: { branches: Map<string, number[]>; iterations: Map<string, number>; undefinedVariables: UndefinedRead[] }): void => {
+    for (const [k, v] of r.branches) out.branches.set(k, [...(out.branches.get(k) ?? []), ...v]);
+    for (const [k, v] of r.iterations) out.iterations.set(k, (out.iterations.get(k) ?? 0) + v);
+    out.undefinedVariables.push(...r.undefinedVariables);
+  };
+  try {
+    if (template.subject) {
+      const r = template.subject.render(context);
+      merge(r);
+      out.subject = plainLine(r.html);
+    }
+    if (template.preheader) {
+      const r = template.preheader.render(context);
+      merge(r);
+      out.preheader = plainLine(r.html);
+    }
+    const body = template.body.render(context);
+    merge(body);
+    let html = body.html;
+    if (template.mjml) {
+      const m = mjmlToHtml(html);
+      html = m.html;
+      out.errors.push(...m.errors);
+    }
+    out.html = juice(html, { preserveMediaQueries: true, removeStyleTags: false });
+  } catch (err) {
+    out.errors.push(`render failed: ${describeError(err)}`);
+  }
+  out.text = convert(out.html, { wordwrap: 100, selectors: [{ selector: 'img', format: 'skip' }, { selector: 'a', options: { hideLinkHrefIfSameAsText: true } }] });
+  out.bytes = Buffer.byteLength(out.html, 'utf8');
+  return out;
+}
