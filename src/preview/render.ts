@@ -2,6 +2,7 @@
  * Renders one scenario through the whole pipeline: context shaping, subject/preheader/body, MJML (if
  * the body is MJML), CSS inlining with juice, plain text with html-to-text, size.
  */
+import { createRequire } from 'node:module';
 import { convert } from 'html-to-text';
 import juice from 'juice';
 import { describeError } from '../errors';
@@ -34,9 +35,9 @@ function plainLine(s: string): string {
 
 let mjml2html: ((src: string, opts: object) => { html: string; errors: { formattedMessage?: string; message: string }[] }) | undefined;
 
-/** Turns rendered MJML into HTML (mjml is loaded on first use: it is large). */
+/** Turns rendered MJML into HTML (mjml takes about a second to load, so only templates that use it pay). */
 function mjmlToHtml(src: string): { html: string; errors: string[] } {
-  mjml2html ??= require('mjml') as typeof mjml2html;
+  mjml2html ??= createRequire(__filename)('mjml') as typeof mjml2html;
   const r = mjml2html!(src, { validationLevel: 'soft', keepComments: false });
   return { html: r.html, errors: r.errors.map((e) => `mjml: ${e.formattedMessage ?? e.message}`) };
 }
