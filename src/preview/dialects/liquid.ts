@@ -29,9 +29,23 @@ interface ScannedBlock {
   endLine: number;
 }
 
-/** The engine, configured once: strict filters (an unknown filter is an error, not `[object Object]`). */
-function createEngine(): Liquid {
-  return new Liquid({ strictFilters: true, strictVariables: false, ownPropertyOnly: true });
+/** The engine, configured: strict filters (an unknown filter is an error, not `[object Object]`). */
+export function createEngine(): Liquid {
+  const engine = new Liquid({ strictFilters: true, strictVariables: false, ownPropertyOnly: true });
+  // Shopify divides integers with integer division (`20 | divided_by: 7` is 2, `20 | divided_by: 7.0`
+  // is 2.857…); liquidjs divides as floats unless given a third argument. JSON numbers cannot tell 7
+  // from 7.0, so a divisor written with a decimal point, or a fractional value, means float division.
+  engine.registerFilter('divided_by', function (this: { token?: { args?: unknown[] } }, dividend: unknown, divisor: unknown) {
+    const a = typeof dividend === 'number' ? dividend : Number(dividend);
+    const b = typeof divisor === 'number' ? divisor : Number(divisor);
+    if (divisor === undefined || divisor === null || Number.isNaN(b)) throw new Error('divided_by: the divisor is not a number');
+    if (b === 0) throw new Error('divided_by: division by zero');
+    const x = Number.isNaN(a) || dividend === '' || dividend === null || dividend === undefined ? 0 : a;
+    const argToken = this.token?.args?.[0] as { getText?: () => string } | undefined;
+    const floatArg = argToken?.getText?.().includes('.') ?? false;
+    return Number.isInteger(x) && Number.isInteger(b) && !floatArg ? Math.floor(x / b) : x / b;
+  });
+  return engine;
 }
 
 /** Finds every block tag with the line of each of its branches, keyed by the opening tag's offset. */
