@@ -17,7 +17,8 @@ export type WarningKind =
   | 'greeting-gap'
   | 'gmail-clip'
   | 'no-unsubscribe'
-  | 'render-error';
+  | 'render-error'
+  | 'thin-loop';
 
 export interface Warning {
   kind: WarningKind;
@@ -65,7 +66,12 @@ export function collectWarnings(template: TemplateFile, renders: ScenarioRender[
     row.block.branches.forEach((b, i) => {
       if (!b.implicit && !row.reached.has(i)) out.push({ kind: 'unreached-branch', line: b.line, message: `no scenario reaches ${branchName(b)} of the ${row.block.kind} block at line ${row.block.line}` });
     });
-    if (evaluated.length >= 2) {
+    if (row.block.kind === 'for') {
+      const counts = row.cells.map((c) => c.iterations ?? 0);
+      if (evaluated.length >= 1 && Math.max(...counts) <= 1) out.push({ kind: 'thin-loop', line: row.block.line, message: `the loop at line ${row.block.line} is never seen with more than one item: add a scenario with several` });
+    }
+    const loopWithoutElse = row.block.kind === 'for' && row.block.branches[1]?.implicit;
+    if (evaluated.length >= 2 && !loopWithoutElse) {
       const first = JSON.stringify(evaluated[0]!.branches);
       if (evaluated.every((c) => JSON.stringify(c.branches) === first) && evaluated[0]!.branches.length === 1) {
         const b = row.block.branches[evaluated[0]!.branches[0]!];
