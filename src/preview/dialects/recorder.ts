@@ -66,6 +66,12 @@ const ARRAY_PROBES = new Set(['size', 'first', 'last', 'length']);
 /** Keys engines probe on every value (array size, iteration, coercion): never a template's variable. */
 const PROBES = new Set(['next', 'toLiquid', 'valueOf', 'toString', 'toJSON', 'then', 'constructor', 'liquidMethodMissing', '__proto__']);
 
+/** False for keys engines probe on their own (`size`, array `first`/`last`, iterator and coercion hooks). */
+function isVariableKey(target: object, key: string): boolean {
+  if (PROBES.has(key) || key in Object.prototype || key === 'size') return false;
+  return !(Array.isArray(target) && ARRAY_PROBES.has(key));
+}
+
 /**
  * Wraps a context so that reading a missing key is reported to the active recorder with its full
  * dotted path. Why a Proxy: liquidjs and Handlebars resolve variables internally and expose no hook for
@@ -78,10 +84,15 @@ export function watchUndefined<T extends object>(value: T, path = ''): T {
       if (typeof key !== 'string') return v;
       const child = path ? `${path}.${key}` : key;
       if (v === undefined) {
-        if (!PROBES.has(key) && !(key in Object.prototype) && !(Array.isArray(target) && ARRAY_PROBES.has(key))) activeRecorder()?.miss(child);
+        if (isVariableKey(target, key)) activeRecorder()?.miss(child);
         return v;
       }
       return v !== null && typeof v === 'object' && !(v instanceof Date) ? watchUndefined(v as object, child) : v;
+    },
+    getOwnPropertyDescriptor(target, key) {
+      const d = Reflect.getOwnPropertyDescriptor(target, key);
+      if (!d && typeof key === 'string' && isVariableKey(target, key)) activeRecorder()?.miss(path ? `${path}.${key}` : key);
+      return d;
     },
     has(target, key) {
       const found = Reflect.has(target, key);
