@@ -57,6 +57,14 @@ export function candidateValues(uses: ConditionUse[]): FieldValue[] {
   return out;
 }
 
+/** Lists whose items carry every value the loop body tests: all variants together, each alone, none. */
+function listCandidates(fields: Map<string, ConditionUse[]>): FieldValue[] {
+  const perField = [...fields].map(([field, uses]) => ({ field, values: candidateValues(uses) }));
+  const n = Math.max(2, ...perField.map((f) => f.values.length));
+  const variants = Array.from({ length: n }, (_, k) => perField.reduce<Record<string, unknown>>((item, f) => setPath(item, f.field, f.values[k % f.values.length]), { ...SAMPLE_ITEM }) as FieldValue);
+  return [variants, ...variants.map((v) => [v]), []];
+}
+
 function setPath(obj: Record<string, unknown>, path: string, value: unknown): Record<string, unknown> {
   const keys = path.split('.');
   const root: Record<string, unknown> = structuredClone(obj);
@@ -89,11 +97,23 @@ export interface CoverOptions {
 export function synthesizeScenarios(analysis: TemplateAnalysis, opts: CoverOptions): Scenario[] {
   const all = new Set(analysis.blocks.flatMap((b) => b.branches.map((_, i) => `${b.id}#${i}`)));
   const byPath = new Map<string, ConditionUse[]>();
+  const itemFields = new Map<string, Map<string, ConditionUse[]>>();
   for (const c of analysis.conditions) {
     if (/^(forloop|loop|@|this\b)/.test(c.path)) continue;
+    const at = c.path.indexOf('[]');
+    if (at >= 0) {
+      const collection = c.path.slice(0, at);
+      const field = c.path.slice(at + 3);
+      if (!byPath.has(collection)) byPath.set(collection, []);
+      if (!field || field.includes('[]')) continue;
+      const fields = itemFields.get(collection) ?? new Map<string, ConditionUse[]>();
+      fields.set(field, [...(fields.get(field) ?? []), c]);
+      itemFields.set(collection, fields);
+      continue;
+    }
     byPath.set(c.path, [...(byPath.get(c.path) ?? []), c]);
   }
-  const candidates = [...byPath].map(([path, uses]) => ({ path, values: candidateValues(uses) }));
+  const candidates = [...byPath].map(([path, uses]) => ({ path, values: itemFields.has(path) ? listCandidates(itemFields.get(path)!) : candidateValues(uses) }));
   const covered = new Set<string>();
   const kept: Scenario[] = [];
   let budget = opts.budget ?? 3000;

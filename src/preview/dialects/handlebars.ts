@@ -12,6 +12,8 @@ import type { HelperOptions } from 'handlebars';
 import type { Branch, CompiledTemplate, ConditionUse, ConditionalBlock, Dialect, RenderResult, ScenarioData, TemplateAnalysis } from './dialect';
 import { MANDRILL_HELPERS, SENDGRID_HELPERS } from './handlebars-helpers';
 import { labelOf, templateError } from './located';
+import { scopedPath } from './loops';
+import type { LoopScope } from './loops';
 import { RenderRecorder, activeRecorder, withRecorder } from './recorder';
 import { deepMerge, profileFields, triggerEvent } from './shape';
 
@@ -109,6 +111,7 @@ export function lowerMandrill(source: string): string {
 class Analyzer {
   readonly analysis: TemplateAnalysis = { blocks: [], conditions: [], outputs: [] };
   readonly refs = new Map<string, BlockRef>();
+  private readonly loops: LoopScope[] = [];
 
   walk(node: HbNode | undefined): void {
     if (!node) return;
@@ -137,11 +140,16 @@ class Analyzer {
       branch = 0;
       block.branches.push({ label: labelOf(`#${b.path.original} ${this.paramsText(b)}`), line });
     }
+    const before = this.analysis.conditions.length;
     this.conditionUses(b, kind, line);
+    for (const u of this.analysis.conditions.slice(before)) u.path = scopedPath(u.path, this.loops);
+    const each = kind === 'loop' && b.params[0]?.type === 'PathExpression' ? scopedPath((b.params[0] as HbPath).original, this.loops) : undefined;
     const inverse = b.inverse;
     const chained = !!inverse?.chained && inverse.body[0]?.type === 'BlockStatement' && BRANCHING[(inverse.body[0] as HbBlock).path.original] !== undefined;
     this.refs.set(locKey(b.loc), { id: block.id, branch, chainedInverse: chained, loop: kind === 'loop' });
+    if (each) this.loops.push({ variable: '', collection: each });
     this.walk(b.program);
+    if (each) this.loops.pop();
     if (chained) {
       this.block(inverse.body[0] as HbBlock, { block, branch: branch + 1 });
       for (const n of inverse.body.slice(1)) this.walk(n);

@@ -12,6 +12,8 @@ import nunjucks from 'nunjucks';
 import { strftime, toDate } from './dates';
 import type { CompiledTemplate, ConditionUse, ConditionalBlock, Dialect, RenderResult, ScenarioData, TemplateAnalysis } from './dialect';
 import { labelOf, templateError } from './located';
+import { scopedPath } from './loops';
+import type { LoopScope } from './loops';
 import { RenderRecorder, activeRecorder, withRecorder } from './recorder';
 import { deepMerge, profileFields } from './shape';
 
@@ -139,6 +141,7 @@ function pathOf(n: NjNode | null | undefined): string | undefined {
 class Instrumenter {
   constructor(private readonly file: string) {}
   readonly analysis: TemplateAnalysis = { blocks: [], conditions: [], outputs: [] };
+  private readonly loops: LoopScope[] = [];
 
   /** Rewrites and/or/not/inline-if everywhere for HubL truthiness. */
   truthiness(n: unknown): unknown {
@@ -191,7 +194,9 @@ class Instrumenter {
       const word = i === 0 ? (head.unless ? 'unless' : 'if') : 'elif';
       const shown = head.unless && i === 0 && cond.typename === 'Not' ? (cond.target as NjNode) : cond;
       block.branches.push({ label: labelOf(`${word} ${exprText(shown)}`), line: node.lineno + 1 });
+      const before = this.analysis.conditions.length;
       this.conditionUses(cond, node.lineno + 1);
+      for (const u of this.analysis.conditions.slice(before)) u.path = scopedPath(u.path, this.loops);
       node.cond = call(node, '__br', [lit(node, id), lit(node, i), this.truthiness(cond) as NjNode]);
       this.instrument(node.body);
       const next = node.else_ as NjNode | null;
@@ -219,8 +224,12 @@ class Instrumenter {
     const block: ConditionalBlock = { id, kind: 'for', line, column: node.colno + 1, branches: [{ label: labelOf(`for ${exprText(node.name as NjNode)} in ${exprText(arr)}`), line }] };
     this.analysis.blocks.push(block);
     const p = pathOf(arr);
-    if (p) this.analysis.conditions.push({ path: p, line });
+    const collection = p ? scopedPath(p, this.loops) : undefined;
+    if (collection) this.analysis.conditions.push({ path: collection, line });
+    const variable = pathOf(node.name as NjNode);
+    if (collection && variable) this.loops.push({ variable, collection });
     this.instrument(node.body);
+    if (collection && variable) this.loops.pop();
     ((node.body as NjNode).children ??= []).unshift(this.marker(node, id, 0, true));
     const elseBody = node.else_ as NjNode | null;
     if (elseBody) {

@@ -13,6 +13,8 @@ import { SafeString, djangoEscape, pyCompare, pyEquals, pyIn, pyStr, pyTruthy, p
 import { KLAVIYO_FILTERS, currencyFormat } from './klaviyo-filters';
 import type { FilterContext } from './klaviyo-filters';
 import { labelOf, positionOf, templateError } from './located';
+import { scopedPath } from './loops';
+import type { LoopScope } from './loops';
 import { RenderRecorder, withRecorder } from './recorder';
 import { deepMerge, profileFields, triggerEvent } from './shape';
 
@@ -248,6 +250,7 @@ const KLAVIYO_LINK_TAGS: Record<string, { href: string; text: string }> = {
 class TemplateParser {
   private i = 0;
   readonly analysis: TemplateAnalysis = { blocks: [], conditions: [], outputs: [] };
+  private readonly loops: LoopScope[] = [];
 
   constructor(
     private readonly toks: RawToken[],
@@ -410,7 +413,9 @@ class TemplateParser {
     const p = this.expr(t, src, base);
     const c = p.condition();
     p.expectEnd();
-    collectConditionUses(c, t.line, this.analysis.conditions);
+    const uses: ConditionUse[] = [];
+    collectConditionUses(c, t.line, uses);
+    this.analysis.conditions.push(...uses.map((u) => ({ ...u, path: scopedPath(u.path, this.loops) })));
     return c;
   }
 
@@ -422,11 +427,14 @@ class TemplateParser {
     const p = this.expr(open, m[2]!, base + args.indexOf(m[2]!, m[1]!.length));
     const iter = p.filterExpr();
     p.expectEnd();
-    for (const path of varsOf(iter)) this.analysis.conditions.push({ path, line: open.line });
+    const iterPaths = varsOf(iter).map((p) => scopedPath(p, this.loops));
+    for (const path of iterPaths) this.analysis.conditions.push({ path, line: open.line });
     const id = `L${open.line}:${open.column}`;
     const branches: Branch[] = [{ label: labelOf(`for ${args}`), line: open.line }];
     this.analysis.blocks.push({ id, kind: 'for', line: open.line, column: open.column, branches });
+    if (iterPaths.length === 1 && vars.length === 1) this.loops.push({ variable: vars[0]!, collection: iterPaths[0]! });
     const body = this.block(open, ['empty', 'endfor']);
+    if (iterPaths.length === 1 && vars.length === 1) this.loops.pop();
     let empty: Node[] = [];
     if (body.endName === 'empty') {
       branches.push({ label: 'empty', line: body.end.line });

@@ -9,6 +9,8 @@ import type { Context, Emitter, Template, TagToken, Token, Value } from 'liquidj
 import type { FieldValue } from '../../model/types';
 import type { Branch, CompiledTemplate, ConditionUse, ConditionalBlock, Dialect, OutputUse, ScenarioData } from './dialect';
 import { labelOf, templateError } from './located';
+import { scopedPath } from './loops';
+import type { LoopScope } from './loops';
 import { RenderRecorder, activeRecorder, watchUndefined, withRecorder } from './recorder';
 import { deepMerge, profileFields, triggerEvent } from './shape';
 
@@ -140,6 +142,7 @@ function operand(tok: Token): { path?: string; literal?: FieldValue } {
 class LiquidTemplate implements CompiledTemplate {
   readonly dialect = 'liquid' as const;
   readonly analysis: { blocks: ConditionalBlock[]; conditions: ConditionUse[]; outputs: OutputUse[] } = { blocks: [], conditions: [], outputs: [] };
+  private readonly loops: LoopScope[] = [];
 
   constructor(
     private readonly engine: Liquid,
@@ -170,7 +173,10 @@ class LiquidTemplate implements CompiledTemplate {
         this.instrumentBlock(tpl, block);
       }
       const children = childrenOf(tpl);
+      const collection = tpl instanceof ForTag && TypeGuards.isPropertyAccessToken(tpl.collection) ? operand(tpl.collection).path : undefined;
+      if (collection) this.loops.push({ variable: (tpl as ForTag).variable, collection: scopedPath(collection, this.loops) });
       if (children.length) this.instrument(children, scanned);
+      if (collection) this.loops.pop();
     }
   }
 
@@ -181,7 +187,7 @@ class LiquidTemplate implements CompiledTemplate {
     if (tpl instanceof ForTag) {
       lists.push(tpl.templates);
       const collection = TypeGuards.isPropertyAccessToken(tpl.collection) ? operand(tpl.collection).path : undefined;
-      if (collection) this.analysis.conditions.push({ path: collection, line: block.line });
+      if (collection) this.analysis.conditions.push({ path: scopedPath(collection, this.loops), line: block.line });
       if (branches.length === 1) branches.push({ label: '(no items)', line: block.endLine, implicit: true });
       lists.push(tpl.elseTemplates);
     } else if (tpl instanceof CaseTag) {
@@ -192,7 +198,7 @@ class LiquidTemplate implements CompiledTemplate {
         for (const b of tpl.branches) {
           for (const v of b.values) {
             const lit = operand(v as Token).literal;
-            if (lit !== undefined) this.analysis.conditions.push({ path, op: '==', value: lit, line: block.line });
+            if (lit !== undefined) this.analysis.conditions.push({ path: scopedPath(path, this.loops), op: '==', value: lit, line: block.line });
           }
         }
       }
@@ -202,7 +208,7 @@ class LiquidTemplate implements CompiledTemplate {
     } else {
       for (const b of tpl.branches) {
         lists.push(b.templates);
-        this.analysis.conditions.push(...conditionUses(b.value, block.line));
+        this.analysis.conditions.push(...conditionUses(b.value, block.line).map((u) => ({ ...u, path: scopedPath(u.path, this.loops) })));
       }
       if (!tpl.elseTemplates) {
         tpl.elseTemplates = [];

@@ -3,6 +3,7 @@ import type { DialectName } from '../../../src/preview/dialects/dialect';
 import { renderScenario } from '../../../src/preview/render';
 import { emptyScenario } from '../../../src/preview/scenarios';
 import type { Scenario } from '../../../src/preview/scenarios';
+import { synthesizeScenarios } from '../../../src/preview/synthesize';
 import { compileTemplateSource } from '../../../src/preview/template-file';
 
 /** The same nested structure in every dialect: lines 2 (outer if/elif/else), 4 (inner if), 14 (loop + inner if). */
@@ -147,5 +148,18 @@ describe.each(Object.keys(TEMPLATES) as DialectName[])('coverage matrix with nes
       expect(inner.cells.map((c) => c.branches)).toEqual([[0, 1], [], [], []]);
     }
     expect(matrix.every((r) => r.block.branches.every((b, i) => b.implicit || r.reached.has(i)))).toBe(true);
+  });
+});
+
+describe.each(Object.keys(TEMPLATES) as DialectName[])('--cover scenario synthesis: %s', (dialect) => {
+  it('finds scenarios that reach every branch of the nested template, implicit ones included', () => {
+    const { file, source } = TEMPLATES[dialect];
+    const template = compileTemplateSource(source, file);
+    const reach = (s: Scenario): Set<string> => new Set([...renderScenario(template, s).branches].flatMap(([id, bs]) => bs.map((b) => `${id}#${b}`)));
+    const scenarios = synthesizeScenarios(template.analysis, { reach });
+    const reached = new Set(scenarios.flatMap((s) => [...reach(s)]));
+    const all = template.blocks.flatMap((b) => b.branches.map((_, i) => `${b.id}#${i}`));
+    expect(all.filter((k) => !reached.has(k))).toEqual([]);
+    expect(scenarios.length).toBeLessThanOrEqual(all.length);
   });
 });
