@@ -58,7 +58,7 @@ export function register(program: Command): void {
     .option('--screenshots', 'also save PNG screenshots at 375 and 800 px (needs Chromium)')
     .option('--no-empty', 'do not add the automatic empty-profile scenario')
     .option('--now <time>', 'send time the render assumes (ISO); dates like *|DATE:Y|* use it')
-    .addHelpText('after', '\nExit code 1 with --check when any warning is found; 2 for bad usage or a template that does not parse.')
+    .addHelpText('after', '\nExit codes: 1 with --check when any warning is found, and when the template or a scenario file is invalid; 2 for bad usage.')
     .action(async (templateArg: string, opts: Options, cmd: Command) => {
       const template = resolve(templateArg);
       if (!existsSync(template)) throw new UsageError(`no template at ${templateArg}`, { hint: 'check the path' });
