@@ -42,6 +42,21 @@ function mjmlToHtml(src: string): { html: string; errors: string[] } {
   return { html: r.html, errors: r.errors.map((e) => `mjml: ${e.formattedMessage ?? e.message}`) };
 }
 
+/**
+ * The plain-text version a recipient would get from an ESP's automatic text part: tables as aligned
+ * rows (product lists stay readable), images dropped, links as `text [url]`.
+ */
+export function toText(html: string): string {
+  return convert(html, {
+    wordwrap: 100,
+    selectors: [
+      { selector: 'img', format: 'skip' },
+      { selector: 'a', options: { hideLinkHrefIfSameAsText: true } },
+      { selector: 'table', format: 'dataTable', options: { maxColumnWidth: 60, uppercaseHeaderCells: false } },
+    ],
+  });
+}
+
 /** Renders `scenario` with `template`; a failing render is reported in `errors`, never thrown. */
 export function renderScenario(template: TemplateFile, scenario: Scenario): ScenarioRender {
   const context = DIALECTS[template.dialect].shapeContext(scenario);
@@ -74,7 +89,7 @@ export function renderScenario(template: TemplateFile, scenario: Scenario): Scen
   } catch (err) {
     out.errors.push(`render failed: ${describeError(err)}`);
   }
-  out.text = convert(out.html, { wordwrap: 100, selectors: [{ selector: 'img', format: 'skip' }, { selector: 'a', options: { hideLinkHrefIfSameAsText: true } }] });
+  out.text = toText(out.html);
   out.bytes = Buffer.byteLength(out.html, 'utf8');
   return out;
 }

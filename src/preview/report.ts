@@ -83,7 +83,8 @@ export function renderReport(input: ReportInput): string {
         const c = cellText(row, i);
         return `<td class="${c.cls}">${esc(c.text)}</td>`;
       });
-      return `<tr><td>L${row.block.line}<br><small>${esc(row.block.kind)}</small></td><td><ol class="branches" start="0">${list}</ol></td>${cells.join('')}</tr>`;
+      const part = /^(subject|preheader):/.exec(row.block.id)?.[1];
+      return `<tr><td>L${row.block.line}<br><small>${esc(row.block.kind)}${part ? ` · ${part}` : ''}</small></td><td><ol class="branches" start="0">${list}</ol></td>${cells.join('')}</tr>`;
     })
     .join('');
   const matrixSection = `<section id="matrix"><h2>Coverage matrix: conditional blocks × scenarios</h2>${matrix.length ? `<div class="matrix"><table><thead><tr><th>block</th><th>branches</th>${headCells}</tr></thead><tbody>${rows}</tbody></table></div>` : '<p>The template has no conditional blocks.</p>'}</section>`;

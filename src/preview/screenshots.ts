@@ -4,6 +4,7 @@
  * /usr/bin/chromium.
  */
 import { existsSync, mkdirSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
 import { join } from 'node:path';
 import { UsageError } from '../errors';
 import type { ScenarioRender } from './render';
@@ -18,14 +19,24 @@ export function chromiumPath(): string {
   return p;
 }
 
-/** Saves `screenshots/<n>-<width>.png` per scenario and width; returns the files relative to `outDir`. */
-export async function takeScreenshots(renders: ScenarioRender[], outDir: string, widths: number[] = [375, 800]): Promise<Map<number, { width: number; file: string }[]>> {
+/** Starts headless Chromium with the flags segsync always uses (no network side channels, no sandbox in containers). */
+export async function launchChromium(): Promise<Browser> {
   const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
+  return chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
+}
+
+/**
+ * Saves `screenshots/<n>-<width>.png` per scenario and width (375 px mobile, 800 px desktop by
+ * default); returns the files relative to `outDir`. Uses `browser` if given, else launches one.
+ */
+export async function takeScreenshots(renders: ScenarioRender[], outDir: string, opts: { widths?: number[]; browser?: Browser } = {}): Promise<Map<number, { width: number; file: string }[]>> {
+  const widths = opts.widths ?? [375, 800];
+  const browser = opts.browser ?? (await launchChromium());
   const out = new Map<number, { width: number; file: string }[]>();
+  const context = await browser.newContext();
   try {
     mkdirSync(join(outDir, 'screenshots'), { recursive: true });
-    const page = await browser.newPage();
+    const page = await context.newPage();
     await page.route('**/*', (route) => (route.request().url().startsWith('data:') ? route.continue() : route.abort()));
     for (const [i, r] of renders.entries()) {
       const files: { width: number; file: string }[] = [];
@@ -39,7 +50,8 @@ export async function takeScreenshots(renders: ScenarioRender[], outDir: string,
       out.set(i, files);
     }
   } finally {
-    await browser.close();
+    await context.close();
+    if (!opts.browser) await browser.close();
   }
   return out;
 }
