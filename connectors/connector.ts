@@ -111,6 +111,8 @@ export type ChangeResult =
       created?: boolean;
       /** The ESP's modification time after the write, if it said. */
       modifiedAt?: number;
+      /** The contact's consent on the ESP after the write, if the answer says (lets the next push batch). */
+      consent?: ConsentStatus;
     }
   | {
       ref: ContactRef;
@@ -145,8 +147,22 @@ export interface RemoteContact {
   deleted?: boolean;
 }
 
+/**
+ * Everyone who carries one tag on the ESP right now, for ESPs where tag changes are found by listing a
+ * tag's members rather than in the change feed (Mailchimp: tags are static segments, and tagging does
+ * not fire webhooks). Contacts not listed do not carry the tag.
+ */
+export interface TagMembership {
+  tag: string;
+  externalIds: string[];
+  /** Normalised emails, same order as `externalIds`. */
+  emails: string[];
+}
+
 export interface RemotePage {
   contacts: RemoteContact[];
+  /** Complete memberships of tags whose membership may have changed since the cursor. */
+  tagMemberships?: TagMembership[];
   /** Where to resume after this page; store it only once the page is applied. */
   next: Cursor;
 }

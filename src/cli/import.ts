@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../errors';
-import { importFile } from '../ingest/importer';
+import { DEFAULT_BATCH, importFile } from '../ingest/importer';
 import type { ImportKind } from '../ingest/importer';
 import { openContext } from './context';
 import { EXIT } from './exit-codes';
@@ -16,7 +16,7 @@ export function register(program: Command): void {
     .description('import contacts or events from a JSONL or CSV file (streamed; bad lines go to FILE.rejects.jsonl)')
     .argument('<kind>', 'contacts or events')
     .argument('<file>', 'a .jsonl/.ndjson file (one JSON object per line) or a .csv file with a header row')
-    .option('--batch-size <n>', 'records per transaction', (v) => Number.parseInt(v, 10), 5000)
+    .option('--batch-size <n>', 'records per transaction', (v) => Number.parseInt(v, 10), DEFAULT_BATCH)
     .addHelpText('after', `
 Events:   {"email":"a@x.com","name":"Placed Order","time":"2026-05-01T12:00:00Z","id":"ord-1","properties":{"value":42.5}}
           (Segment's "event", "timestamp" and "messageId" are accepted too; an event without an id gets one

@@ -5,12 +5,17 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, SegsyncError, UsageError, describeError } from '../errors';
 import packageJson from '../../package.json';
 import { EXIT } from './exit-codes';
+import * as eraseCmd from './erase';
 import * as importCmd from './import';
 import * as initCmd from './init';
 import * as previewCmd from './preview';
+import * as pullCmd from './pull';
+import * as pushCmd from './push';
+import * as retryCmd from './retry';
+import * as sandboxCmd from './sandbox';
 import * as statusCmd from './status';
 
-const COMMANDS: { register(program: Command): void }[] = [initCmd, importCmd, statusCmd, previewCmd];
+const COMMANDS: { register(program: Command): void }[] = [initCmd, importCmd, statusCmd, pullCmd, pushCmd, retryCmd, eraseCmd, sandboxCmd, previewCmd];
 
 /** Builds the program (exported for tests that drive it in-process). */
 export function buildProgram(): Command {

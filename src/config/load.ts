@@ -71,8 +71,12 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const source = new YamlSource(file, doc, lines, text);
   const issues: ConfigIssue[] = [];
 
-  for (const e of doc.errors) {
-    issues.push({ location: source.at(e.pos[0]), message: `YAML syntax: ${firstLine(e.message)}`, hint: 'check indentation and quoting' });
+  // The first syntax error is the real one; the rest are the parser losing its footing after it.
+  const syntax = doc.errors[0];
+  if (syntax) {
+    const line = text.split('\n')[source.at(syntax.pos[0]).line! - 1] ?? '';
+    const hint = /\{[^}]*\$\{/.test(line) ? 'inside { … } write environment references in quotes: "${VAR}"' : 'check indentation and quoting';
+    issues.push({ location: source.at(syntax.pos[0]), message: `YAML syntax: ${firstLine(syntax.message)}`, hint });
   }
   if (issues.length) throw new ConfigFileError(issues);
 

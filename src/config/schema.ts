@@ -49,6 +49,8 @@ const mailchimp = z
     webhookSecret: secret.optional(),
     /** Simultaneous connections (Mailchimp allows 10 per key). */
     maxConnections: z.number().int().min(1).max(10).default(8),
+    /** `date_format` of date merge fields segsync creates (Mailchimp offers these two). */
+    dateFormat: z.enum(['MM/DD/YYYY', 'DD/MM/YYYY']).default('MM/DD/YYYY'),
   })
   .strict();
 
@@ -59,6 +61,17 @@ const klaviyo = z
     baseUrl: url.optional(),
     webhookSecret: secret.optional(),
     tags: tagMapping.default({ property: 'segsync_tags', lists: false }),
+    /** Name prefix of the static lists tags are mirrored to (`tags.lists: true`). */
+    listPrefix: z.string().default('segsync: '),
+    /** A push with at least this many sendable changes goes through a bulk import job. */
+    bulkThreshold: z.number().int().positive().default(100),
+    /** How often a bulk import job is polled, and how long to wait for it, ms. */
+    jobPollIntervalMs: z.number().int().positive().default(1_000),
+    jobTimeoutMs: z.number().int().positive().default(600_000),
+    /** Klaviyo metric names pulled as engagement events (default: email engagement and commerce metrics). */
+    eventMetrics: z.array(z.string().min(1)).optional(),
+    /** Subscribe consenting new profiles to this list (its opt-in setting applies) instead of account level. */
+    subscribeListId: z.string().min(1).optional(),
   })
   .strict();
 

@@ -3,7 +3,6 @@
  * reported by line and kept aside without stopping the rest.
  */
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { parse as parseCsv } from 'csv-parse';
 
 /** One record as read: its value, or why it could not be read at all. */
@@ -23,21 +22,37 @@ export function formatOf(file: string): FileFormat {
   return /\.csv$/i.test(file) ? 'csv' : 'jsonl';
 }
 
-/** Reads JSON lines; blank lines are skipped, a line that is not JSON becomes a read error. */
-export async function* readJsonLines(file: string, onBytes?: (n: number) => void): AsyncGenerator<RawRecord> {
+/**
+ * Reads JSON lines in chunks; blank lines are skipped, a line that is not JSON becomes a read error.
+ * Yields arrays of records (one per chunk read): one await per megabyte instead of one per line,
+ * which is what lets an import run at hundreds of thousands of lines per second.
+ */
+export async function* readJsonLines(file: string, onBytes?: (n: number) => void): AsyncGenerator<RawRecord[]> {
   const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
-  if (onBytes) stream.on('data', (chunk) => onBytes(Buffer.byteLength(chunk as string)));
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  let carry = '';
   let line = 0;
-  for await (const text of lines) {
-    line++;
-    if (text.trim() === '') continue;
-    try {
-      yield { line, text, value: JSON.parse(text) };
-    } catch (err) {
-      yield { line, text, readError: `not valid JSON: ${(err as Error).message}` };
+  const parseLines = (text: string, last: boolean): RawRecord[] => {
+    const out: RawRecord[] = [];
+    const parts = text.split('\n');
+    carry = last ? '' : (parts.pop() ?? '');
+    for (const raw of parts) {
+      line++;
+      const t = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+      if (t.trim() === '') continue;
+      try {
+        out.push({ line, text: t, value: JSON.parse(t) });
+      } catch (err) {
+        out.push({ line, text: t, readError: `not valid JSON: ${(err as Error).message}` });
+      }
     }
+    return out;
+  };
+  for await (const chunk of stream as AsyncIterable<string>) {
+    onBytes?.(Buffer.byteLength(chunk));
+    const records = parseLines(carry + chunk, false);
+    if (records.length) yield records;
   }
+  if (carry !== '') yield parseLines(carry, true);
 }
 
 // Numbers with a leading zero (zip codes, ids) stay strings.
@@ -50,12 +65,13 @@ function castCell(value: string): unknown {
 }
 
 /** Reads a CSV file with a header row into objects; `a.b` columns become nested objects. */
-export async function* readCsv(file: string, onBytes?: (n: number) => void): AsyncGenerator<RawRecord> {
+export async function* readCsv(file: string, onBytes?: (n: number) => void): AsyncGenerator<RawRecord[]> {
   const stream = createReadStream(file, { highWaterMark: 1 << 20 });
   if (onBytes) stream.on('data', (chunk) => onBytes((chunk as Buffer).length));
   const parser = stream.pipe(
     parseCsv({ columns: true, bom: true, skip_empty_lines: true, info: true, raw: true, relax_column_count: true, trim: true }),
   );
+  let batch: RawRecord[] = [];
   for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number }; raw: string }>) {
     const value: Record<string, unknown> = {};
     for (const [col, cell] of Object.entries(rec.record)) {
@@ -67,11 +83,16 @@ export async function* readCsv(file: string, onBytes?: (n: number) => void): Asy
         obj[col.slice(dot + 1)] = castCell(cell);
       } else value[col] = col === 'email' || col === 'name' || col === 'event' ? cell : castCell(cell);
     }
-    yield { line: rec.info.lines, text: rec.raw.replace(/\r?\n$/, ''), value };
+    batch.push({ line: rec.info.lines, text: rec.raw.replace(/\r?\n$/, ''), value });
+    if (batch.length >= 1000) {
+      yield batch;
+      batch = [];
+    }
   }
+  if (batch.length) yield batch;
 }
 
-/** Streams a file's records in its format. */
-export function readRecords(file: string, onBytes?: (n: number) => void): AsyncGenerator<RawRecord> {
+/** Streams a file's records in its format, in batches. */
+export function readRecords(file: string, onBytes?: (n: number) => void): AsyncGenerator<RawRecord[]> {
   return formatOf(file) === 'csv' ? readCsv(file, onBytes) : readJsonLines(file, onBytes);
 }

@@ -33,6 +33,18 @@ export interface AppendOutcome {
   touched: number[];
 }
 
+/** An event ready to store: identity by normalised email, id derived, properties serialised. */
+export interface EventRow {
+  eventId: string;
+  /** Normalised email. */
+  email: string;
+  name: string;
+  time: number;
+  /** `properties` as JSON text. */
+  propertiesJson: string;
+  source: SegsyncEvent['source'];
+}
+
 /** A stored segment answer for one contact. */
 export interface SegmentState {
   contactId: number;
@@ -132,6 +144,8 @@ export interface Store {
   // Events
   /** Appends events, creating unknown contacts; a replayed idempotency id is dropped. */
   appendEvents(events: IncomingEvent[]): AppendOutcome;
+  /** The same for events already prepared (validated, ids derived, properties serialised), e.g. by an import worker. */
+  appendEventRows(rows: EventRow[]): AppendOutcome;
   eventsOf(contactId: number): SegsyncEvent[];
   /** Every event ordered by contact then time, streamed. */
   iterateEvents(): IterableIterator<SegsyncEvent>;
@@ -148,6 +162,12 @@ export interface Store {
   // Sync state
   getSyncState(contactId: number, esp: EspName): SyncFieldState[];
   putSyncState(rows: SyncFieldState[]): void;
+  /** One key's sync state for every contact on an ESP (e.g. who is known to carry which tags). */
+  syncStatesByKey(esp: EspName, key: string): SyncFieldState[];
+  /** Forgets everything known about a contact on one ESP (its record there was deleted or merged away). */
+  clearSyncState(contactId: number, esp: EspName): void;
+  /** Records a webhook delivery's vendor event id; false when it was seen before (a replay). */
+  markWebhookEvent(esp: EspName, eventId: string, at: number): boolean;
   getCursor(esp: EspName, kind: string): string | undefined;
   setCursor(esp: EspName, kind: string, cursor: string): void;
   recordDecision(decision: Decision): void;
@@ -159,8 +179,12 @@ export interface Store {
   dueOutbox(esp: EspName, now: number, limit: number): OutboxItem[];
   /** Removes operations the ESP confirmed, unless they were coalesced with a newer change meanwhile. */
   completeOutbox(done: { id: number; version: number }[]): void;
+  /** Live operations queued for one contact on one ESP. */
+  pendingOutbox(esp: EspName, contactId: number): OutboxItem[];
+  /** Drops queued operations that are no longer wanted (the value went back to what the ESP has). */
+  removeOutbox(ids: number[]): void;
   /** Records a failed attempt: retried at `nextAttemptAt`, or dead-lettered. */
-  failOutbox(id: number, error: string, nextAttemptAt: number, dead: boolean): void;
+  failOutbox(id: number, error: string, nextAttemptAt: number, dead: boolean, countAttempt?: boolean): void;
   /** Puts dead-lettered operations back in the queue (all, or one ESP's). */
   reviveDead(esp: EspName | undefined, now: number): number;
   deadOutbox(esp: EspName | undefined, limit: number): OutboxItem[];

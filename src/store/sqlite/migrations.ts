@@ -125,4 +125,18 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_due ON outbox (esp, dead, next_attempt_at);
 `,
   },
+  {
+    // Numbered apart from the rules migrations so the two lines of work never collide.
+    version: 10,
+    name: 'sync: webhook delivery dedupe',
+    sql: `
+CREATE TABLE webhook_events (
+  esp TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  seen_at INTEGER NOT NULL,
+  PRIMARY KEY (esp, event_id)
+) WITHOUT ROWID;
+CREATE INDEX webhook_events_by_time ON webhook_events (seen_at);
+`,
+  },
 ];

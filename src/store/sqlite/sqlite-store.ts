@@ -22,6 +22,7 @@ import type {
 import type {
   AppendOutcome,
   Decision,
+  EventRow,
   OutboxInput,
   OutboxItem,
   SegmentState,
@@ -46,6 +47,9 @@ export interface SqliteStoreOptions {
 
 type Row = Record<string, unknown>;
 
+/** Most emails the intake cache holds (about 100 bytes each) before it starts over. */
+const CONTACT_CACHE_LIMIT = 500_000;
+
 const json = (v: FieldValue | undefined): string | null => (v === undefined ? null : JSON.stringify(v));
 const unjson = (s: unknown): FieldValue | undefined => (typeof s === 'string' ? (JSON.parse(s) as FieldValue) : undefined);
 
@@ -55,6 +59,8 @@ export class SqliteStore implements Store {
   private readonly now: () => number;
   private readonly stmts = new Map<string, Statement>();
   private readonly eventNameIds = new Map<string, number>();
+  /** email → contact id for event intake; only committed ids enter it (see appendEventRows). */
+  private readonly contactIdCache = new Map<string, number>();
 
   constructor(options: SqliteStoreOptions) {
     this.now = options.now ?? Date.now;
@@ -74,6 +80,9 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('cache_size = -65536');
+    // Fewer, larger checkpoints: bulk event intake rewrites the same index pages, and each
+    // checkpoint copies them again.
+    if (!options.readonly) this.db.pragma('wal_autocheckpoint = 16384');
     if (!options.readonly) this.migrate(options.migrations ?? MIGRATIONS);
   }
 
@@ -84,7 +93,7 @@ export class SqliteStore implements Store {
 
   private migrate(migrations: Migration[]): void {
     const current = this.schemaVersion;
-    const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+    const latest = migrations[migrations.length - 1]?.version ?? 0;
     if (current > latest) {
       throw new StoreError(`the store file has schema version ${current}, newer than this segsync knows (${latest})`, {
         hint: 'upgrade segsync, or point store.path at another file',
@@ -259,6 +268,7 @@ export class SqliteStore implements Store {
       });
     }
     this.stmt('UPDATE contacts SET email = ?, updated_at = ? WHERE id = ?').run(normal, this.now(), contactId);
+    this.forgetContact(contactId);
   }
 
   eraseContact(contactId: number): void {
@@ -266,6 +276,11 @@ export class SqliteStore implements Store {
       this.stmt('DELETE FROM events WHERE contact_id = ?').run(contactId);
       this.stmt('DELETE FROM contacts WHERE id = ?').run(contactId);
     });
+    this.forgetContact(contactId);
+  }
+
+  private forgetContact(contactId: number): void {
+    for (const [email, id] of this.contactIdCache) if (id === contactId) this.contactIdCache.delete(email);
   }
 
   contactIds(afterId: number, limit: number): number[] {
@@ -284,34 +299,34 @@ export class SqliteStore implements Store {
   }
 
   appendEvents(events: IncomingEvent[]): AppendOutcome {
+    return this.appendEventRows(events.map(toEventRow));
+  }
+
+  appendEventRows(rows: EventRow[]): AppendOutcome {
     const insert = this.stmt(
       'INSERT INTO events (event_id, contact_id, name_id, time, properties, source) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING',
     );
     const findContact = this.stmt('SELECT id FROM contacts WHERE email = ?');
     const createContact = this.stmt('INSERT INTO contacts (email, created_at, updated_at) VALUES (?, ?, ?)');
-    return this.transaction(() => {
+    const learned = new Map<string, number>();
+    const outcome = this.transaction(() => {
       let inserted = 0;
       let duplicates = 0;
       let contactsCreated = 0;
       const touched = new Set<number>();
-      const ids = new Map<string, number>();
       const at = this.now();
-      for (const e of events) {
-        if (!e.name) throw new ValidationError('event without a name', { hint: 'every event needs "name" (e.g. "Placed Order")' });
-        if (!Number.isFinite(e.time)) throw new ValidationError(`event "${e.name}" has no valid time`, { hint: 'give "time" as ISO 8601 or epoch milliseconds' });
-        const email = normaliseEmail(e.email);
-        let contactId = ids.get(email);
+      for (const e of rows) {
+        let contactId = learned.get(e.email) ?? this.contactIdCache.get(e.email);
         if (contactId === undefined) {
-          const row = findContact.get(email) as { id: number } | undefined;
+          const row = findContact.get(e.email) as { id: number } | undefined;
           if (row) contactId = row.id;
           else {
-            contactId = Number(createContact.run(requireEmail(email), at, at).lastInsertRowid);
+            contactId = Number(createContact.run(requireEmail(e.email), at, at).lastInsertRowid);
             contactsCreated++;
           }
-          ids.set(email, contactId);
+          learned.set(e.email, contactId);
         }
-        const eventId = e.eventId ?? deriveEventId(email, e.name, e.time, e.properties);
-        const r = insert.run(eventId, contactId, this.eventNameId(e.name), e.time, JSON.stringify(e.properties), e.source);
+        const r = insert.run(e.eventId, contactId, this.eventNameId(e.name), e.time, e.propertiesJson, e.source);
         if (r.changes) {
           inserted++;
           touched.add(contactId);
@@ -319,6 +334,12 @@ export class SqliteStore implements Store {
       }
       return { inserted, duplicates, contactsCreated, touched: [...touched] };
     });
+    // Ids created inside an enclosing transaction may still be rolled back: remember only committed ones.
+    if (!this.db.inTransaction) {
+      if (this.contactIdCache.size + learned.size > CONTACT_CACHE_LIMIT) this.contactIdCache.clear();
+      for (const [email, id] of learned) this.contactIdCache.set(email, id);
+    }
+    return outcome;
   }
 
   private eventNameById(): Map<number, string> {
@@ -405,6 +426,28 @@ export class SqliteStore implements Store {
     });
   }
 
+  syncStatesByKey(esp: EspName, key: string): SyncFieldState[] {
+    return (this.stmt('SELECT * FROM sync_state WHERE esp = ? AND key = ?').all(esp, key) as Row[]).map((r) => ({
+      contactId: r.contact_id as number,
+      esp,
+      key,
+      remoteValue: unjson(r.remote_value),
+      pushedValue: unjson(r.pushed_value),
+      remoteModifiedAt: (r.remote_modified_at as number | null) ?? undefined,
+    }));
+  }
+
+  clearSyncState(contactId: number, esp: EspName): void {
+    this.transaction(() => {
+      this.stmt('DELETE FROM sync_state WHERE contact_id = ? AND esp = ?').run(contactId, esp);
+      this.stmt('DELETE FROM external_ids WHERE contact_id = ? AND esp = ?').run(contactId, esp);
+    });
+  }
+
+  markWebhookEvent(esp: EspName, eventId: string, at: number): boolean {
+    return this.stmt('INSERT INTO webhook_events (esp, event_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(esp, eventId, at).changes === 1;
+  }
+
   getCursor(esp: EspName, kind: string): string | undefined {
     return (this.stmt('SELECT cursor FROM sync_cursors WHERE esp = ? AND kind = ?').pluck().get(esp, kind) as string | undefined) ?? undefined;
   }
@@ -466,8 +509,19 @@ export class SqliteStore implements Store {
     });
   }
 
-  failOutbox(id: number, error: string, nextAttemptAt: number, dead: boolean): void {
-    this.stmt('UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, dead = ? WHERE id = ?').run(error, nextAttemptAt, dead ? 1 : 0, id);
+  pendingOutbox(esp: EspName, contactId: number): OutboxItem[] {
+    return (this.stmt('SELECT * FROM outbox WHERE esp = ? AND contact_id = ? AND +dead = 0').all(esp, contactId) as Row[]).map(toOutbox);
+  }
+
+  removeOutbox(ids: number[]): void {
+    const del = this.stmt('DELETE FROM outbox WHERE id = ?');
+    this.transaction(() => {
+      for (const id of ids) del.run(id);
+    });
+  }
+
+  failOutbox(id: number, error: string, nextAttemptAt: number, dead: boolean, countAttempt = true): void {
+    this.stmt('UPDATE outbox SET attempts = attempts + ?, last_error = ?, next_attempt_at = ?, dead = ? WHERE id = ?').run(countAttempt ? 1 : 0, error, nextAttemptAt, dead ? 1 : 0, id);
   }
 
   reviveDead(esp: EspName | undefined, now: number): number {
@@ -499,6 +553,21 @@ export class SqliteStore implements Store {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/** Validates an incoming event and prepares it for storage. */
+export function toEventRow(e: IncomingEvent): EventRow {
+  if (!e.name) throw new ValidationError('event without a name', { hint: 'every event needs "name" (e.g. "Placed Order")' });
+  if (!Number.isFinite(e.time)) throw new ValidationError(`event "${e.name}" has no valid time`, { hint: 'give "time" as ISO 8601 or epoch milliseconds' });
+  const email = normaliseEmail(e.email);
+  return {
+    eventId: e.eventId ?? deriveEventId(email, e.name, e.time, e.properties),
+    email,
+    name: e.name,
+    time: e.time,
+    propertiesJson: JSON.stringify(e.properties),
+    source: e.source,
+  };
 }
 
 function toEvent(r: Row, names: Map<number, string>): SegsyncEvent {

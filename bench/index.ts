@@ -1,0 +1,29 @@
+/**
+ * `npm run bench`: every benchmark in turn, or the ones named (`npm run bench -- import rules`).
+ * Each prints its figures and the machine it ran on.
+ */
+import * as importBench from './import';
+import * as klaviyoBench from './klaviyo';
+import * as mailchimpBench from './mailchimp';
+
+const BENCHES: Record<string, { run(): Promise<void> }> = {
+  import: importBench,
+  mailchimp: mailchimpBench,
+  klaviyo: klaviyoBench,
+};
+
+/** Runs the selected benchmarks one after another. */
+export async function run(): Promise<void> {
+  const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const names = wanted.length ? wanted : Object.keys(BENCHES);
+  for (const name of names) {
+    const bench = BENCHES[name];
+    if (!bench) {
+      console.error(`unknown benchmark "${name}"; known: ${Object.keys(BENCHES).join(', ')}`);
+      process.exitCode = 2;
+      return;
+    }
+    await bench.run();
+    console.log('');
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * Bulk import jobs: chunks of up to 10,000 profiles / 5 MB, polled to completion, with each import
+ * error attributed to its profile. A job Klaviyo refuses outright (one bad profile rejects the whole
+ * body) is retried without the profiles its errors point at, or split in halves when they point at none.
+ */
+import type { ProfileImportJobCreateQuery } from 'klaviyo-api';
+import { EspPermanentError, EspTransientError, type SegsyncError } from '../../src/errors';
+import { pageCursorOf } from './client';
+import type { KlaviyoContext } from './context';
+import { errorObjects } from './errors';
+import { consentIntent } from './consent';
+import { PROFILES_PAGE_MAX } from './limits';
+import { lookUpProfiles } from './lookup';
+import type { Sendable, Written } from './push';
+import { asSegsyncError } from './push';
+import { bulkJobSchema, importErrorPageSchema, parseAnswer, type WireBulkJob, type WireImportError, type WireProfile } from './wire';
+
+type Fail = (index: number, error: SegsyncError) => void;
+
+/** Bytes of the job envelope around the profiles. */
+const ENVELOPE_BYTES = 256;
+
+/** Splits sendable changes into job-sized chunks by count and bytes. */
+export function planBulkChunks(items: Sendable[], maxProfiles: number, maxBytes: number): Sendable[][] {
+  const chunks: Sendable[][] = [];
+  let current: Sendable[] = [];
+  let bytes = ENVELOPE_BYTES;
+  for (const item of items) {
+    if (current.length > 0 && (current.length >= maxProfiles || bytes + item.bytes + 1 > maxBytes)) {
+      chunks.push(current);
+      current = [];
+      bytes = ENVELOPE_BYTES;
+    }
+    current.push(item);
+    bytes += item.bytes + 1;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** Pushes sendable changes through bulk jobs; records what was written and fails the rest. */
+export async function pushBulk(ctx: KlaviyoContext, items: Sendable[], written: Map<number, Written>, fail: Fail): Promise<void> {
+  const chunks = planBulkChunks(items, ctx.options.bulkMaxProfiles, ctx.options.bulkMaxBytes);
+  await Promise.all(chunks.map((chunk) => submitChunk(ctx, chunk, written, fail)));
+}
+
+/** The index into the job's profiles that a JSON pointer names (`/data/attributes/profiles/data/7/...`). */
+export function profileIndexOf(pointer: string | null | undefined): number | undefined {
+  const m = /^\/data\/attributes\/profiles\/data\/(\d+)(\/|$)/.exec(pointer ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+async function submitChunk(ctx: KlaviyoContext, chunk: Sendable[], written: Map<number, Written>, fail: Fail): Promise<void> {
+  const { client } = ctx;
+  // Bulk items upsert by identifier; a known profile id goes along so an email change lands on it.
+  const body = { data: { type: 'profile-bulk-import-job', attributes: { profiles: { data: chunk.map((s) => s.profile) } } } };
+  let job: WireBulkJob;
+  try {
+    const response = await client.call(
+      'bulkJobs',
+      'POST /api/profile-bulk-import-jobs',
+      () => client.profiles.bulkImportProfiles(body as unknown as ProfileImportJobCreateQuery),
+      'not-idempotent',
+    );
+    job = parseAnswer(bulkJobSchema, response.data, 'POST /api/profile-bulk-import-jobs').data;
+  } catch (e) {
+    const error = asSegsyncError(e);
+    if (!(error instanceof EspPermanentError) || error.status !== 400) {
+      for (const s of chunk) fail(s.index, error);
+      return;
+    }
+    await resubmitWithoutRejected(ctx, chunk, error, written, fail);
+    return;
+  }
+  const finished = await waitForJob(ctx, job);
+  if (!finished) {
+    const error = new EspTransientError(`klaviyo: bulk import job ${job.id} did not finish within ${ctx.options.jobTimeoutMs} ms`, {
+      esp: 'klaviyo',
+      hint: 'Klaviyo is slow to process imports; segsync sends these contacts again later',
+    });
+    for (const s of chunk) fail(s.index, error);
+    return;
+  }
+  const rejected = new Set<number>();
+  if ((finished.attributes.failed_count ?? 0) > 0 || finished.attributes.status === 'cancelled') {
+    for (const importError of await listImportErrors(ctx, job.id)) {
+      const position = positionOf(importError, chunk);
+      if (position === undefined) {
+        ctx.logger.warn({ esp: 'klaviyo', job: job.id, code: importError.attributes.code }, 'import error names no profile of the job');
+        continue;
+      }
+      rejected.add(position);
+      const error = new EspPermanentError(`klaviyo: bulk import rejected the profile: ${importError.attributes.code}: ${importError.attributes.detail}`, {
+        esp: 'klaviyo',
+        vendorCode: importError.attributes.code,
+        hint: `fix the value at ${importError.attributes.source.pointer ?? 'the profile'} locally; the other profiles of the job were imported`,
+      });
+      fail(chunk[position]!.index, error);
+    }
+  }
+  if (finished.attributes.status === 'cancelled') {
+    const error = new EspTransientError(`klaviyo: bulk import job ${job.id} was cancelled`, { esp: 'klaviyo', hint: 'segsync sends these contacts again later' });
+    chunk.forEach((s, i) => rejected.has(i) || fail(s.index, error));
+    return;
+  }
+  // A bulk job answers no ids or consent: look up the profiles that need them (tag lists, consent).
+  const needed = chunk.filter(
+    (s, i) =>
+      !rejected.has(i) &&
+      ((ctx.options.tagLists !== false && !s.change.ref.externalId && s.change.addTags.length + s.change.removeTags.length > 0) || consentIntent(s.change) !== undefined),
+  );
+  let profiles = new Map<string, WireProfile>();
+  try {
+    profiles = await lookUpProfiles(ctx, needed.map((s) => s.change.ref.email));
+  } catch (e) {
+    const error = asSegsyncError(e);
+    for (const s of needed) fail(s.index, error);
+  }
+  chunk.forEach((s, i) => {
+    if (rejected.has(i)) return;
+    const profile = profiles.get(s.change.ref.email);
+    const externalId = s.change.ref.externalId ?? profile?.id;
+    const w: Written = {};
+    if (externalId) w.externalId = externalId;
+    if (profile) w.profile = profile;
+    written.set(s.index, w);
+  });
+}
+
+/** After a 400 for the whole job: fail the profiles its errors point at and resend the others. */
+async function resubmitWithoutRejected(
+  ctx: KlaviyoContext,
+  chunk: Sendable[],
+  error: EspPermanentError,
+  written: Map<number, Written>,
+  fail: Fail,
+): Promise<void> {
+  const cause = (error.cause ?? undefined) as unknown;
+  const pointed = new Map<number, string>();
+  for (const e of errorObjects(cause)) {
+    const i = profileIndexOf(e.source?.pointer);
+    if (i !== undefined && i < chunk.length) pointed.set(i, `${e.code ?? 'invalid'}: ${e.detail ?? e.title ?? ''}`);
+  }
+  if (pointed.size > 0) {
+    for (const [i, detail] of pointed) {
+      fail(chunk[i]!.index, new EspPermanentError(`klaviyo: bulk import rejected the profile: ${detail}`, { esp: 'klaviyo', status: 400, hint: 'fix the contact locally; the other profiles were sent again without it' }));
+    }
+    const rest = chunk.filter((_, i) => !pointed.has(i));
+    if (rest.length > 0) await submitChunk(ctx, rest, written, fail);
+    return;
+  }
+  if (chunk.length === 1) {
+    fail(chunk[0]!.index, error);
+    return;
+  }
+  const half = Math.ceil(chunk.length / 2);
+  await submitChunk(ctx, chunk.slice(0, half), written, fail);
+  await submitChunk(ctx, chunk.slice(half), written, fail);
+}
+
+/** Polls the job until it is complete or cancelled; undefined when it takes longer than allowed. */
+async function waitForJob(ctx: KlaviyoContext, job: WireBulkJob): Promise<WireBulkJob | undefined> {
+  const deadline = ctx.clock.now() + ctx.options.jobTimeoutMs;
+  let current = job;
+  for (;;) {
+    if (current.attributes.status === 'complete' || current.attributes.status === 'cancelled') return current;
+    if (ctx.clock.now() >= deadline) return undefined;
+    await ctx.clock.sleep(ctx.options.jobPollIntervalMs);
+    const response = await ctx.client.call('bulkJobs', 'GET /api/profile-bulk-import-jobs/{job_id}', () => ctx.client.profiles.getBulkImportProfilesJob(job.id));
+    current = parseAnswer(bulkJobSchema, response.data, 'GET /api/profile-bulk-import-jobs/{job_id}').data;
+  }
+}
+
+async function listImportErrors(ctx: KlaviyoContext, jobId: string): Promise<WireImportError[]> {
+  const out: WireImportError[] = [];
+  let cursor: string | undefined;
+  do {
+    const response = await ctx.client.call('bulkJobs', 'GET /api/profile-bulk-import-jobs/{id}/import-errors', () =>
+      ctx.client.profiles.getErrorsForBulkImportProfilesJob(jobId, { pageSize: PROFILES_PAGE_MAX, ...(cursor ? { pageCursor: cursor } : {}) }),
+    );
+    const page = parseAnswer(importErrorPageSchema, response.data, 'GET /api/profile-bulk-import-jobs/{id}/import-errors');
+    out.push(...page.data);
+    cursor = pageCursorOf(page.links?.next);
+  } while (cursor);
+  return out;
+}
+
+/** Which profile of the chunk an import error is about: by pointer, else by the email it echoes. */
+function positionOf(error: WireImportError, chunk: Sendable[]): number | undefined {
+  const byPointer = profileIndexOf(error.attributes.source.pointer);
+  if (byPointer !== undefined && byPointer < chunk.length) return byPointer;
+  const email = error.attributes.original_payload?.['email'];
+  if (typeof email !== 'string') return undefined;
+  const i = chunk.findIndex((s) => s.change.ref.email === email.trim().toLowerCase());
+  return i >= 0 ? i : undefined;
+}

@@ -1,0 +1,83 @@
+/**
+ * Consent: changed only through Klaviyo's subscription bulk jobs, never as a side effect of a profile
+ * write. Subscribe only profiles Klaviyo says NEVER_SUBSCRIBED (and unsuppressed) whose local consent
+ * is subscribed: the subscribe job lifts unsubscribe suppressions, so calling it for anyone else would
+ * be a resubscribe. Unsubscribe only profiles Klaviyo says SUBSCRIBED whose local consent is
+ * unsubscribed, and without a list: the job unsubscribes globally when the profile is not on the list
+ * it names, so naming one would make the scope an accident of list membership.
+ */
+import type { SubscriptionCreateJobCreateQuery, SubscriptionDeleteJobCreateQuery } from 'klaviyo-api';
+import type { SegsyncError } from '../../src/errors';
+import type { ConsentStatus } from '../../src/model/types';
+import type { ContactChange } from '../connector';
+import type { KlaviyoContext } from './context';
+import { isNeverSubscribed } from './fields';
+import { chunk } from './chunk';
+import { SUBSCRIBE_MAX, UNSUBSCRIBE_MAX } from './limits';
+import { lookUpProfiles } from './lookup';
+import { asSegsyncError } from './push';
+import type { WireSubscriptions } from './wire';
+
+export interface ConsentItem {
+  index: number;
+  change: ContactChange;
+  /** Klaviyo's subscriptions as the write answered them, when it did. */
+  subscriptions?: WireSubscriptions;
+}
+
+type Fail = (index: number, error: SegsyncError) => void;
+
+const SETTLED_ELSEWHERE: ReadonlySet<ConsentStatus | undefined> = new Set(['unsubscribed', 'cleaned']);
+
+/** Whether a change may lead to a subscribe or unsubscribe call (before checking Klaviyo's state). */
+export function consentIntent(change: ContactChange): 'subscribe' | 'unsubscribe' | undefined {
+  if (change.localConsent === 'subscribed' && change.remoteConsent !== 'subscribed' && !SETTLED_ELSEWHERE.has(change.remoteConsent)) return 'subscribe';
+  if (change.localConsent === 'unsubscribed' && !SETTLED_ELSEWHERE.has(change.remoteConsent)) return 'unsubscribe';
+  return undefined;
+}
+
+/** Brings Klaviyo's email consent in line where segsync may; failures are reported per contact. */
+export async function applyConsent(ctx: KlaviyoContext, items: ConsentItem[], fail: Fail): Promise<void> {
+  const wanted = items.map((item) => ({ item, intent: consentIntent(item.change) })).filter((w) => w.intent !== undefined);
+  if (wanted.length === 0) return;
+  const unknown = wanted.filter((w) => w.item.subscriptions === undefined).map((w) => w.item);
+  try {
+    const looked = await lookUpProfiles(ctx, unknown.map((i) => i.change.ref.email));
+    for (const item of unknown) item.subscriptions = looked.get(item.change.ref.email)?.attributes.subscriptions ?? undefined;
+  } catch (e) {
+    const error = asSegsyncError(e);
+    for (const item of unknown) fail(item.index, error);
+    return;
+  }
+  const subscribe = wanted.filter((w) => w.intent === 'subscribe' && isNeverSubscribed(w.item.subscriptions)).map((w) => w.item);
+  const unsubscribe = wanted
+    .filter((w) => w.intent === 'unsubscribe' && w.item.subscriptions?.email?.marketing?.consent === 'SUBSCRIBED')
+    .map((w) => w.item);
+  await Promise.all([
+    ...chunk(subscribe, SUBSCRIBE_MAX).map((group) => runJob(ctx, group, 'subscribe', fail)),
+    ...chunk(unsubscribe, UNSUBSCRIBE_MAX).map((group) => runJob(ctx, group, 'unsubscribe', fail)),
+  ]);
+}
+
+async function runJob(ctx: KlaviyoContext, group: ConsentItem[], kind: 'subscribe' | 'unsubscribe', fail: Fail): Promise<void> {
+  const { client, options } = ctx;
+  const consent = kind === 'subscribe' ? 'SUBSCRIBED' : 'UNSUBSCRIBED';
+  const profiles = group.map((i) => ({ type: 'profile', attributes: { email: i.change.ref.email, subscriptions: { email: { marketing: { consent } } } } }));
+  try {
+    if (kind === 'subscribe') {
+      const data: Record<string, unknown> = { type: 'profile-subscription-bulk-create-job', attributes: { profiles: { data: profiles } } };
+      if (options.subscribeListId) data['relationships'] = { list: { data: { type: 'list', id: options.subscribeListId } } };
+      await client.call('subscriptions', 'POST /api/profile-subscription-bulk-create-jobs', () =>
+        client.profiles.bulkSubscribeProfiles({ data } as unknown as SubscriptionCreateJobCreateQuery),
+      );
+    } else {
+      const data = { type: 'profile-subscription-bulk-delete-job', attributes: { profiles: { data: profiles } } };
+      await client.call('subscriptions', 'POST /api/profile-subscription-bulk-delete-jobs', () =>
+        client.profiles.bulkUnsubscribeProfiles({ data } as unknown as SubscriptionDeleteJobCreateQuery),
+      );
+    }
+  } catch (e) {
+    const error = asSegsyncError(e);
+    for (const item of group) fail(item.index, error);
+  }
+}

@@ -1,0 +1,241 @@
+/**
+ * A thin typed wrapper over the official SDK (`@mailchimp/mailchimp_marketing`) for the calls segsync
+ * makes. One SDK client per account (the package's main export is a process-wide singleton), every
+ * call through the shared rate limiter, every answer checked against the spec's shape (wire.ts), and
+ * every failure classified (errors.ts).
+ */
+import type { z } from 'zod';
+import type { ConnectorLogger } from '../connector';
+import type { RateLimiter } from '../ratelimit';
+import type { SegsyncError } from '../../src/errors';
+import { EspPermanentError, EspRateLimitError } from '../../src/errors';
+import { backoffMs, classifyFailure } from './errors';
+import type { BatchMember, MemberPatch, MemberUpsert, MergeFieldCreate, WebhookCreate } from './wire';
+import {
+  batchResultSchema,
+  memberListSchema,
+  memberSchema,
+  mergeFieldListSchema,
+  mergeFieldSchema,
+  segmentBatchResultSchema,
+  segmentListSchema,
+  segmentMembersSchema,
+  segmentSchema,
+  webhookListSchema,
+  webhookSchema,
+} from './wire';
+
+/** The SDK's `lists` API group, as far as segsync uses it (the generated JS has no typings). */
+interface SdkLists {
+  getListMergeFields(listId: string, opts: object): Promise<unknown>;
+  addListMergeField(listId: string, body: object): Promise<unknown>;
+  batchListMembers(listId: string, body: object, opts: object): Promise<unknown>;
+  setListMember(listId: string, hash: string, body: object, opts: object): Promise<unknown>;
+  updateListMember(listId: string, hash: string, body: object, opts: object): Promise<unknown>;
+  getListMembersInfo(listId: string, opts: object): Promise<unknown>;
+  listSegments(listId: string, opts: object): Promise<unknown>;
+  createSegment(listId: string, body: object): Promise<unknown>;
+  batchSegmentMembers(body: object, listId: string, segmentId: string): Promise<unknown>;
+  getSegmentMembersList(listId: string, segmentId: string, opts: object): Promise<unknown>;
+  deleteListMemberPermanent(listId: string, hash: string): Promise<unknown>;
+  getListWebhooks(listId: string): Promise<unknown>;
+  createListWebhook(listId: string, body: object): Promise<unknown>;
+  deleteListWebhook(listId: string, webhookId: string): Promise<unknown>;
+}
+
+interface SdkClient {
+  basePath: string;
+  timeout: number;
+  setConfig(config: { apiKey: string }): void;
+  lists: SdkLists;
+  ping: { get(): Promise<unknown> };
+}
+
+type SdkClientConstructor = new () => SdkClient;
+
+/** The real Mailchimp host; `server` is replaced by the key's data centre (see `mailchimpBaseUrl`). */
+const PRODUCTION_BASE = 'https://server.api.mailchimp.com';
+
+/**
+ * The API base URL (with `/3.0`) for a key: the data centre is the key's suffix after `-`. We build it
+ * ourselves and never hand `server` to the SDK, whose `buildUrl` replaces the first "server" substring
+ * anywhere in the URL, host included (a sandbox at http://mock-server:4010 would be rewritten).
+ */
+export function mailchimpBaseUrl(apiKey: string, baseUrl?: string): string {
+  if (baseUrl) return `${baseUrl.replace(/\/+$/, '').replace(/\/3\.0$/, '')}/3.0`;
+  const dc = apiKey.split('-').pop();
+  if (!dc || dc === apiKey) {
+    throw new EspPermanentError('mailchimp: the API key has no data-centre suffix (like "-us21")', {
+      esp: 'mailchimp',
+      hint: 'copy the whole key from Mailchimp (Account → Extras → API keys), or set connectors.mailchimp.baseUrl',
+    });
+  }
+  return `${PRODUCTION_BASE.replace('server', dc)}/3.0`;
+}
+
+export interface ClientOptions {
+  apiKey: string;
+  listId: string;
+  baseUrl?: string;
+  /** Per-call timeout, ms (Mailchimp's own is 120 s). */
+  timeoutMs: number;
+  /** Extra tries after a 429 before giving the error to the caller. */
+  rateLimitRetries: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+}
+
+/** Typed Mailchimp calls for one audience of one account. */
+export class MailchimpClient {
+  readonly listId: string;
+  private readonly sdk: SdkClient;
+  private consecutive429 = 0;
+
+  constructor(
+    private readonly options: ClientOptions,
+    private readonly limiter: RateLimiter,
+    private readonly logger: ConnectorLogger,
+  ) {
+    // The package's src/ApiClient exports the constructor; its index exports a shared instance.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const ApiClient = require('@mailchimp/mailchimp_marketing/src/ApiClient') as SdkClientConstructor;
+    this.sdk = new ApiClient();
+    this.sdk.setConfig({ apiKey: options.apiKey });
+    this.sdk.basePath = mailchimpBaseUrl(options.apiKey, options.baseUrl);
+    this.sdk.timeout = options.timeoutMs;
+    this.listId = options.listId;
+  }
+
+  async ping(): Promise<void> {
+    await this.call('ping', () => this.sdk.ping.get());
+  }
+
+  async mergeFields(): Promise<z.infer<typeof mergeFieldListSchema>['merge_fields']> {
+    const out: z.infer<typeof mergeFieldListSchema>['merge_fields'] = [];
+    for (let offset = 0; ; offset += 1000) {
+      const page = await this.read('list merge fields', mergeFieldListSchema, () => this.sdk.lists.getListMergeFields(this.listId, { count: 1000, offset }));
+      out.push(...page.merge_fields);
+      if (page.merge_fields.length < 1000 || out.length >= page.total_items) return out;
+    }
+  }
+
+  addMergeField(body: MergeFieldCreate): Promise<z.infer<typeof mergeFieldSchema>> {
+    return this.read(`create merge field ${body.tag}`, mergeFieldSchema, () => this.sdk.lists.addListMergeField(this.listId, body));
+  }
+
+  /** `sync_tags` is always false: true would replace every tag, including those segsync does not own. */
+  batchMembers(members: BatchMember[], updateExisting: boolean): Promise<z.infer<typeof batchResultSchema>> {
+    return this.read(`batch write of ${members.length} members`, batchResultSchema, () =>
+      this.sdk.lists.batchListMembers(this.listId, { members, update_existing: updateExisting, sync_tags: false }, { skipMergeValidation: true }),
+    );
+  }
+
+  setMember(hash: string, body: MemberUpsert): Promise<z.infer<typeof memberSchema>> {
+    return this.read('upsert member', memberSchema, () => this.sdk.lists.setListMember(this.listId, hash, body, { skipMergeValidation: true }));
+  }
+
+  patchMember(hash: string, body: MemberPatch): Promise<z.infer<typeof memberSchema>> {
+    return this.read('update member', memberSchema, () => this.sdk.lists.updateListMember(this.listId, hash, body, { skipMergeValidation: true }));
+  }
+
+  listMembers(query: {
+    fields: string[];
+    count: number;
+    offset: number;
+    sinceLastChanged?: string;
+    beforeLastChanged?: string;
+    status?: 'archived';
+  }): Promise<z.infer<typeof memberListSchema>> {
+    return this.read('list members', memberListSchema, () =>
+      this.sdk.lists.getListMembersInfo(this.listId, { ...query, sortField: 'last_changed', sortDir: 'ASC' }),
+    );
+  }
+
+  /** All static segments (= tags) of the audience. */
+  async staticSegments(): Promise<z.infer<typeof segmentSchema>[]> {
+    const out: z.infer<typeof segmentSchema>[] = [];
+    for (let offset = 0; ; offset += 1000) {
+      const page = await this.read('list tags', segmentListSchema, () =>
+        this.sdk.lists.listSegments(this.listId, { type: 'static', count: 1000, offset, fields: ['segments.id', 'segments.name', 'segments.member_count', 'segments.updated_at', 'total_items'] }),
+      );
+      out.push(...page.segments);
+      if (page.segments.length < 1000 || out.length >= page.total_items) return out;
+    }
+  }
+
+  /** Creates a tag: a static segment with no members. */
+  createTag(name: string): Promise<z.infer<typeof segmentSchema>> {
+    return this.read('create tag', segmentSchema, () => this.sdk.lists.createSegment(this.listId, { name, static_segment: [] }));
+  }
+
+  segmentBatch(segmentId: number, add: string[], remove: string[]): Promise<z.infer<typeof segmentBatchResultSchema>> {
+    return this.read(`tag ${add.length} / untag ${remove.length} members`, segmentBatchResultSchema, () =>
+      this.sdk.lists.batchSegmentMembers({ members_to_add: add, members_to_remove: remove }, this.listId, String(segmentId)),
+    );
+  }
+
+  segmentMembers(segmentId: number, count: number, offset: number): Promise<z.infer<typeof segmentMembersSchema>> {
+    return this.read('list tag members', segmentMembersSchema, () =>
+      this.sdk.lists.getSegmentMembersList(this.listId, String(segmentId), {
+        count,
+        offset,
+        fields: ['members.id', 'members.email_address', 'total_items'],
+        includeCleaned: true,
+        includeTransactional: true,
+        includeUnsubscribed: true,
+      }),
+    );
+  }
+
+  async deletePermanent(hash: string): Promise<void> {
+    await this.call('permanent delete', () => this.sdk.lists.deleteListMemberPermanent(this.listId, hash));
+  }
+
+  async webhooks(): Promise<z.infer<typeof webhookSchema>[]> {
+    return (await this.read('list webhooks', webhookListSchema, () => this.sdk.lists.getListWebhooks(this.listId))).webhooks;
+  }
+
+  createWebhook(body: WebhookCreate): Promise<z.infer<typeof webhookSchema>> {
+    return this.read('register webhook', webhookSchema, () => this.sdk.lists.createListWebhook(this.listId, body));
+  }
+
+  async deleteWebhook(id: string): Promise<void> {
+    await this.call('remove webhook', () => this.sdk.lists.deleteListWebhook(this.listId, id));
+  }
+
+  /** Calls and checks the answer's shape: an answer that does not match is a permanent, named error. */
+  private async read<S extends z.ZodType>(what: string, schema: S, fn: () => Promise<unknown>): Promise<z.infer<S>> {
+    const raw = await this.call(what, fn);
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      throw new EspPermanentError(`mailchimp: ${what}: unexpected answer: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, {
+        esp: 'mailchimp',
+        hint: 'the Mailchimp API answered in a shape segsync does not know; report it with this message',
+      });
+    }
+    return parsed.data;
+  }
+
+  /**
+   * One vendor call through the limiter. A 429 pauses the whole account (Mailchimp counts connections
+   * per key) for our own backoff, then the call is tried again up to `rateLimitRetries` times.
+   */
+  private async call(what: string, fn: () => Promise<unknown>): Promise<unknown> {
+    for (let attempt = 0; ; attempt++) {
+      let failure: SegsyncError;
+      try {
+        const result = await this.limiter.run('default', fn);
+        this.consecutive429 = 0;
+        return result;
+      } catch (err) {
+        const wait = backoffMs(this.consecutive429 + 1, this.options.backoffBaseMs, this.options.backoffMaxMs);
+        failure = err instanceof EspRateLimitError ? err : classifyFailure(err, what, wait);
+      }
+      if (!(failure instanceof EspRateLimitError)) throw failure;
+      this.consecutive429++;
+      this.limiter.pause('default', failure.retryAfterMs);
+      this.logger.warn({ esp: 'mailchimp', what, attempt, backoffMs: failure.retryAfterMs }, 'mailchimp rate limited; backing off');
+      if (attempt >= this.options.rateLimitRetries) throw failure;
+    }
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * Incremental pull: members changed since the cursor, oldest first, then archived members, then the
+ * membership of owned tags whose static segment changed (tag changes neither fire webhooks nor are
+ * known to move `last_changed`).
+ *
+ * Mailchimp pages by offset only, and records move while we page. So each page is a window on
+ * `last_changed`: it starts one second before the newest `last_changed` seen (timestamps are whole
+ * seconds; this works whether the filter is inclusive or not), skips what was already emitted at that
+ * second, and uses the offset only while a whole page shares one second. The upper bound
+ * (`before_last_changed`) is fixed at the start of the pull.
+ */
+import { z } from 'zod';
+import type { Cursor, PullRequest, RemoteContact, RemotePage } from '../connector';
+import { ValidationError } from '../../src/errors';
+import type { Clock } from '../../src/model/clock';
+import { normaliseEmail } from '../../src/model/identity';
+import type { ConsentStatus } from '../../src/model/types';
+import type { MailchimpClient } from './client';
+import type { MergeSchema } from './schema';
+import type { TagIndex } from './tags';
+import type { Member, MemberStatus } from './wire';
+
+const windowSchema = z.object({ since: z.string().optional(), offset: z.number().int().min(0).default(0), skip: z.array(z.string()).default([]) });
+const tagSnapshotSchema = z.object({ id: z.number(), count: z.number().optional(), updatedAt: z.string().optional(), scannedAt: z.number() });
+const cursorSchema = z.object({
+  v: z.literal(1),
+  members: windowSchema,
+  archived: windowSchema,
+  tags: z.record(z.string(), tagSnapshotSchema).default({}),
+});
+type Window = z.infer<typeof windowSchema>;
+type PullCursor = z.infer<typeof cursorSchema>;
+
+export interface PullOptions {
+  /** Members per page (Mailchimp allows 1000). */
+  pageSize: number;
+  /** Owned tags whose membership is reconciled. */
+  ownedTags: string[];
+  /** Scan an owned tag's members at least this often even when its segment looks unchanged, ms. */
+  tagRescanMs: number;
+}
+
+const MEMBER_FIELDS = ['members.id', 'members.email_address', 'members.status', 'members.last_changed', 'members.merge_fields', 'members.tags', 'members.tags_count', 'total_items'];
+
+/** Reads a stored cursor (or starts a full scan); a cursor from elsewhere is a named error. */
+export function parseCursor(cursor: Cursor | undefined): PullCursor {
+  if (cursor === undefined) return { v: 1, members: { offset: 0, skip: [] }, archived: { offset: 0, skip: [] }, tags: {} };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(cursor);
+  } catch {
+    raw = undefined;
+  }
+  const parsed = cursorSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ValidationError('mailchimp: the stored pull cursor is not one segsync wrote', { hint: 'reset the Mailchimp cursor to pull everything again' });
+  }
+  return parsed.data;
+}
+
+const CONSENT: Record<MemberStatus, ConsentStatus | undefined> = {
+  subscribed: 'subscribed',
+  unsubscribed: 'unsubscribed',
+  cleaned: 'cleaned',
+  pending: 'pending',
+  transactional: 'non-marketing',
+  archived: undefined,
+};
+
+/** Mailchimp's status as segsync's consent (archived is `deleted`, not a consent). */
+export function consentOf(status: MemberStatus): ConsentStatus | undefined {
+  return CONSENT[status];
+}
+
+function toRemote(m: Member, schema: MergeSchema, fields: string[]): RemoteContact {
+  const tagNames = m.tags?.map((t) => t.name);
+  const complete = tagNames !== undefined && (m.tags_count === undefined || m.tags_count <= tagNames.length);
+  const consent = consentOf(m.status);
+  return {
+    externalId: m.id,
+    email: normaliseEmail(m.email_address),
+    fields: schema.fromWire(m.merge_fields, fields),
+    ...(complete ? { tags: tagNames } : {}),
+    ...(consent ? { consent } : {}),
+    modifiedAt: m.last_changed ? Date.parse(m.last_changed) : 0,
+    ...(m.status === 'archived' ? { deleted: true } : {}),
+  };
+}
+
+/** Mailchimp's ISO 8601 form for filters. */
+function iso(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+}
+
+/** The members of one page not already emitted, and the window after it. */
+export function advanceWindow(window: Window, page: Member[], pageSize: number): { fresh: Member[]; next: Window; done: boolean } {
+  const since = window.since ? Date.parse(window.since) : undefined;
+  const skip = new Set(window.skip);
+  const fresh = page.filter((m) => {
+    const lc = m.last_changed ? Date.parse(m.last_changed) : 0;
+    if (since === undefined) return true;
+    if (lc < since) return false;
+    return !(lc === since && skip.has(m.id));
+  });
+  const done = page.length < pageSize;
+  const last = page[page.length - 1]?.last_changed;
+  if (!last) return { fresh, next: window, done };
+  const lastMs = Date.parse(last);
+  if (since !== undefined && lastMs === since) {
+    // The whole page sat on one second: page on by offset within it.
+    return { fresh, next: { since: window.since, offset: window.offset + page.length, skip: [...skip, ...fresh.map((m) => m.id)] }, done };
+  }
+  const atLast = page.filter((m) => m.last_changed && Date.parse(m.last_changed) === lastMs).map((m) => m.id);
+  return { fresh, next: { since: new Date(lastMs).toISOString(), offset: 0, skip: atLast }, done };
+}
+
+/** Pages of changed members (then archived ones, then owned tags' memberships). */
+export async function* pullPages(
+  client: MailchimpClient,
+  schema: MergeSchema,
+  tags: TagIndex,
+  clock: Clock,
+  request: PullRequest,
+  options: PullOptions,
+): AsyncIterable<RemotePage> {
+  const cursor = parseCursor(request.cursor);
+  if (request.fields.length > 0) await schema.load();
+  const until = iso(request.until.getTime());
+  for (const stream of ['members', 'archived'] as const) {
+    for (;;) {
+      const w = cursor[stream];
+      const page = await client.listMembers({
+        fields: MEMBER_FIELDS,
+        count: options.pageSize,
+        offset: w.offset,
+        ...(w.since ? { sinceLastChanged: iso(Date.parse(w.since) - 1000) } : {}),
+        beforeLastChanged: until,
+        ...(stream === 'archived' ? { status: 'archived' as const } : {}),
+      });
+      const { fresh, next, done } = advanceWindow(w, page.members, options.pageSize);
+      cursor[stream] = next;
+      if (fresh.length > 0 || done) {
+        yield { contacts: fresh.map((m) => toRemote(m, schema, request.fields)), next: JSON.stringify(cursor) };
+      }
+      if (done) break;
+    }
+  }
+  yield* tagPages(client, tags, clock, cursor, options);
+}
+
+/** One page per owned tag whose segment changed (or is due for a rescan): its complete membership. */
+async function* tagPages(client: MailchimpClient, tags: TagIndex, clock: Clock, cursor: PullCursor, options: PullOptions): AsyncIterable<RemotePage> {
+  tags.refresh();
+  for (const tag of options.ownedTags) {
+    const key = tag.toLowerCase();
+    const before = cursor.tags[key];
+    const segment = await tags.find(tag);
+    if (!segment) {
+      if (before) {
+        delete cursor.tags[key];
+        yield { contacts: [], tagMemberships: [{ tag, externalIds: [], emails: [] }], next: JSON.stringify(cursor) };
+      }
+      continue;
+    }
+    const now = clock.now();
+    const unchanged =
+      before && before.id === segment.id && before.count === segment.member_count && before.updatedAt === segment.updated_at && now - before.scannedAt < options.tagRescanMs;
+    if (unchanged) continue;
+    const externalIds: string[] = [];
+    const emails: string[] = [];
+    for (let offset = 0; ; offset += options.pageSize) {
+      const page = await client.segmentMembers(segment.id, options.pageSize, offset);
+      for (const m of page.members) {
+        externalIds.push(m.id);
+        emails.push(normaliseEmail(m.email_address));
+      }
+      if (page.members.length < options.pageSize) break;
+    }
+    cursor.tags[key] = { id: segment.id, scannedAt: now, ...(segment.member_count !== undefined ? { count: segment.member_count } : {}), ...(segment.updated_at ? { updatedAt: segment.updated_at } : {}) };
+    yield { contacts: [], tagMemberships: [{ tag: segment.name, externalIds, emails }], next: JSON.stringify(cursor) };
+  }
+}

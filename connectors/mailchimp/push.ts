@@ -1,0 +1,273 @@
+/**
+ * Turns one batch of contact changes into Mailchimp calls without ever changing anyone's status.
+ *
+ * The batch endpoint (`POST /lists/{id}`, 500 members) has no `status_if_new`, and with
+ * `update_existing` the `status` it carries overwrites the member's. So:
+ * - members whose current status segsync knows go in a batch with `update_existing: true`, carrying
+ *   that status unchanged;
+ * - members segsync has not seen on Mailchimp go in a batch with `update_existing: false`: new ones
+ *   are created with the status their local consent allows, existing ones are left untouched and
+ *   reported (`ERROR_CONTACT_EXISTS`), and only those are then written one by one with PUT and
+ *   `status_if_new` (which never touches an existing status);
+ * - any member named in a batch's `errors[]` is written again on its own, whose answer is a classified
+ *   problem document (batch errors are free text with a generic code);
+ * - a `cleaned` address is only ever updated (PATCH), never created.
+ * Tags follow in bulk through static segments (tags.ts).
+ */
+import type { ChangeResult, ContactChange } from '../connector';
+import type { SegsyncError } from '../../src/errors';
+import { EspPermanentError, EspRateLimitError, ValidationError } from '../../src/errors';
+import { normaliseEmail, subscriberHash } from '../../src/model/identity';
+import type { ConsentStatus } from '../../src/model/types';
+import type { MailchimpClient } from './client';
+import type { MergeSchema } from './schema';
+import type { TagIndex } from './tags';
+import { consentOf } from './pull';
+import { applyTagPlans, planTagChanges } from './tags';
+import type { BatchMember, MergeValue, WritableStatus } from './wire';
+
+/** Largest `members[]` of one batch call. */
+export const MEMBER_BATCH = 500;
+
+/** How one member's fields are written. */
+export type Route =
+  /** Batch with `update_existing`, carrying the member's current status unchanged. */
+  | { kind: 'batch-existing'; status: WritableStatus }
+  /** Batch without `update_existing`: creates new members only; existing ones fall back to `upsert`. */
+  | { kind: 'batch-new'; status: WritableStatus }
+  /** PUT with `status_if_new`: creates the member if new, never touches an existing status. */
+  | { kind: 'upsert'; statusIfNew: WritableStatus }
+  /** PATCH: updates an existing member only (a cleaned address is never created). */
+  | { kind: 'patch' }
+  /** Nothing to write: the member exists with a known status and only tags change. */
+  | { kind: 'none' };
+
+/** The status a new member gets from segsync's consent: never `subscribed` by default. */
+export function statusIfNew(local: ConsentStatus | undefined): WritableStatus | undefined {
+  switch (local) {
+    case 'subscribed':
+      return 'subscribed';
+    case 'non-marketing':
+      return 'transactional';
+    case 'unsubscribed':
+      return 'unsubscribed';
+    case 'cleaned':
+      return undefined;
+    case 'pending':
+    case undefined:
+      return 'pending';
+  }
+}
+
+/** Decides how a member's fields are written, from what segsync knows of its Mailchimp status. */
+export function routeFor(change: Pick<ContactChange, 'localConsent' | 'remoteConsent'>, hasFields: boolean): Route {
+  switch (change.remoteConsent) {
+    case 'subscribed':
+    case 'unsubscribed':
+      return hasFields ? { kind: 'batch-existing', status: change.remoteConsent } : { kind: 'none' };
+    case 'non-marketing':
+      return hasFields ? { kind: 'batch-existing', status: 'transactional' } : { kind: 'none' };
+    // Sending `pending` again would mail the double opt-in confirmation again.
+    case 'pending':
+      return hasFields ? { kind: 'upsert', statusIfNew: 'pending' } : { kind: 'none' };
+    // Mailchimp refuses to set `cleaned` through the API; a cleaned member is only ever updated.
+    case 'cleaned':
+      return hasFields ? { kind: 'patch' } : { kind: 'none' };
+    case undefined: {
+      const status = statusIfNew(change.localConsent);
+      return status ? { kind: 'batch-new', status } : { kind: 'patch' };
+    }
+  }
+}
+
+interface Planned {
+  email: string;
+  hash: string;
+  merges: Record<string, MergeValue>;
+  route: Route;
+  addTags: string[];
+  removeTags: string[];
+  /** Indexes of the inputs this member stands for (an email twice in a batch is merged). */
+  inputs: number[];
+  error?: SegsyncError;
+  created?: boolean;
+  modifiedAt?: number;
+  /** The member's status as the answer reported it. */
+  consent?: ConsentStatus;
+}
+
+/** Merges changes of the same email (later values win) so one member gets one write. */
+function mergeByEmail(batch: ContactChange[]): Map<string, { change: ContactChange; inputs: number[] }> {
+  const byEmail = new Map<string, { change: ContactChange; inputs: number[] }>();
+  batch.forEach((change, i) => {
+    const email = normaliseEmail(change.ref.email);
+    const seen = byEmail.get(email);
+    if (!seen) {
+      byEmail.set(email, { change, inputs: [i] });
+      return;
+    }
+    const c = seen.change;
+    seen.change = {
+      ...c,
+      ...change,
+      set: { ...c.set, ...change.set },
+      clear: [...c.clear.filter((f) => !(f in change.set)), ...change.clear],
+      addTags: [...c.addTags.filter((t) => !change.removeTags.includes(t)), ...change.addTags],
+      removeTags: [...c.removeTags.filter((t) => !change.addTags.includes(t)), ...change.removeTags],
+    };
+    seen.inputs.push(i);
+  });
+  return byEmail;
+}
+
+/** Builds the per-member plan: merge values converted (bad values fail that member only) and a route. */
+function plan(batch: ContactChange[], schema: MergeSchema): Planned[] {
+  const out: Planned[] = [];
+  for (const [email, { change, inputs }] of mergeByEmail(batch)) {
+    const merges: Record<string, MergeValue> = {};
+    let error: SegsyncError | undefined;
+    try {
+      for (const [name, value] of Object.entries(change.set)) {
+        const w = schema.toWire(name, value);
+        merges[w.tag] = w.value;
+      }
+      for (const name of change.clear) merges[schema.tagFor(name)] = '';
+    } catch (err) {
+      error = err instanceof ValidationError ? err : new ValidationError(String(err));
+    }
+    const route = routeFor(change, Object.keys(merges).length > 0);
+    out.push({ email, hash: subscriberHash(email), merges, route, addTags: change.addTags, removeTags: change.removeTags, inputs, ...(error ? { error } : {}) });
+  }
+  return out;
+}
+
+function lastChanged(text: string | undefined): number | undefined {
+  const t = text ? Date.parse(text) : NaN;
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/** The per-member write (PUT with status_if_new, or PATCH). */
+async function writeOne(client: MailchimpClient, p: Planned, route: Route): Promise<void> {
+  try {
+    if (route.kind === 'patch') {
+      const m = await client.patchMember(p.hash, { merge_fields: p.merges });
+      p.modifiedAt = lastChanged(m.last_changed);
+      p.consent = consentOf(m.status);
+      return;
+    }
+    const statusIfNewValue = route.kind === 'upsert' ? route.statusIfNew : 'pending';
+    const m = await client.setMember(p.hash, { email_address: p.email, status_if_new: statusIfNewValue, ...(Object.keys(p.merges).length ? { merge_fields: p.merges } : {}) });
+    p.modifiedAt = lastChanged(m.last_changed);
+    p.consent = consentOf(m.status);
+  } catch (err) {
+    p.error = route.kind === 'patch' && err instanceof EspPermanentError && err.status === 404 ? notOnAudience(p.email, err) : (err as SegsyncError);
+  }
+}
+
+/** A PATCH found no active member: it is archived (or gone), and segsync never re-adds it. */
+function notOnAudience(email: string, cause: EspPermanentError): EspPermanentError {
+  return new EspPermanentError(`mailchimp: ${email} is not an active member of the audience (archived, deleted or never added); it was left as is`, {
+    esp: 'mailchimp',
+    status: 404,
+    cause,
+    hint: 'segsync never creates a cleaned address or restores an archived member; restore it in Mailchimp if it should be synced',
+  });
+}
+
+/**
+ * One batch call (`updateExisting` as the route says). Members named in `errors[]` are written again
+ * on their own (`fallback`): with `update_existing: false` that is how existing members are updated.
+ */
+async function writeBatch(client: MailchimpClient, members: Planned[], updateExisting: boolean, fallback: (p: Planned) => Route): Promise<void> {
+  const body: BatchMember[] = members.map((p) => ({
+    email_address: p.email,
+    status: (p.route as { status: WritableStatus }).status,
+    ...(Object.keys(p.merges).length ? { merge_fields: p.merges } : {}),
+  }));
+  let result;
+  try {
+    result = await client.batchMembers(body, updateExisting);
+  } catch (err) {
+    for (const p of members) p.error = err as SegsyncError;
+    return;
+  }
+  const byEmail = new Map(members.map((p) => [p.email, p]));
+  for (const m of result.new_members) {
+    const p = byEmail.get(normaliseEmail(m.email_address));
+    if (p) Object.assign(p, { created: true, modifiedAt: lastChanged(m.last_changed), consent: consentOf(m.status ?? (p.route as { status: WritableStatus }).status) });
+  }
+  for (const m of result.updated_members) {
+    const p = byEmail.get(normaliseEmail(m.email_address));
+    if (!p) continue;
+    p.modifiedAt = lastChanged(m.last_changed);
+    // With update_existing the member now has the status the batch carried (its known, unchanged one).
+    p.consent = consentOf(m.status ?? (p.route as { status: WritableStatus }).status);
+  }
+  await Promise.all(
+    result.errors.map((e) => {
+      const p = byEmail.get(normaliseEmail(e.email_address ?? ''));
+      if (!p) return undefined;
+      // Known to exist: update it without any chance of creating or restoring it.
+      return writeOne(client, p, e.error_code === 'ERROR_CONTACT_EXISTS' ? { kind: 'patch' } : fallback(p));
+    }),
+  );
+}
+
+/** Pushes one batch; one result per input, in input order. */
+export async function pushBatch(
+  client: MailchimpClient,
+  schema: MergeSchema,
+  tags: TagIndex,
+  batch: ContactChange[],
+): Promise<ChangeResult[]> {
+  const needsSchema = batch.some((c) => Object.keys(c.set).length > 0 || c.clear.length > 0);
+  if (needsSchema) {
+    try {
+      await schema.load();
+    } catch (err) {
+      return batch.map((c) => resultOfError(c.ref, err as SegsyncError));
+    }
+  }
+  const planned = plan(batch, schema);
+  const consentOf = new Map(batch.map((c) => [normaliseEmail(c.ref.email), c.localConsent]));
+  const fallback = (p: Planned): Route => {
+    const status = statusIfNew(consentOf.get(p.email));
+    return status ? { kind: 'upsert', statusIfNew: status } : { kind: 'patch' };
+  };
+
+  const ready = planned.filter((p) => !p.error);
+  const existing = ready.filter((p) => p.route.kind === 'batch-existing');
+  const fresh = ready.filter((p) => p.route.kind === 'batch-new');
+  const single = ready.filter((p) => p.route.kind === 'upsert' || p.route.kind === 'patch');
+  const calls: Promise<void>[] = [];
+  for (let i = 0; i < existing.length; i += MEMBER_BATCH) calls.push(writeBatch(client, existing.slice(i, i + MEMBER_BATCH), true, fallback));
+  for (let i = 0; i < fresh.length; i += MEMBER_BATCH) calls.push(writeBatch(client, fresh.slice(i, i + MEMBER_BATCH), false, fallback));
+  for (const p of single) calls.push(writeOne(client, p, p.route));
+  await Promise.all(calls);
+
+  const tagged = planned.filter((p) => !p.error && (p.addTags.length > 0 || p.removeTags.length > 0));
+  if (tagged.length > 0) {
+    const failures = await applyTagPlans(client, tags, planTagChanges(tagged));
+    for (const p of tagged) {
+      const e = failures.get(p.email);
+      if (e) p.error = e;
+    }
+  }
+
+  const results: ChangeResult[] = new Array<ChangeResult>(batch.length);
+  for (const p of planned) {
+    for (const i of p.inputs) {
+      const ref = batch[i]!.ref;
+      results[i] = p.error
+        ? resultOfError(ref, p.error)
+        : { ref, status: 'ok', externalId: p.hash, ...(p.created ? { created: true } : {}), ...(p.modifiedAt !== undefined ? { modifiedAt: p.modifiedAt } : {}), ...(p.consent ? { consent: p.consent } : {}) };
+    }
+  }
+  return results;
+}
+
+/** A failed write as a result: retried when the error class says so. */
+export function resultOfError(ref: ContactChange['ref'], error: SegsyncError): ChangeResult {
+  if (!error.retryable) return { ref, status: 'failed', error };
+  return { ref, status: 'retry', error, ...(error instanceof EspRateLimitError ? { retryAfterMs: error.retryAfterMs } : {}) };
+}

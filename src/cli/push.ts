@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { UsageError } from '../errors';
+import type { ContactFilter } from '../sync/engine';
+import { formatPlan } from '../sync/plan';
+import { EXIT } from './exit-codes';
+import { startProgress } from './progress';
+import { openSyncContext } from './sync-context';
+import type { SyncContext } from './sync-context';
+
+interface PushOptions {
+  dryRun?: boolean;
+  esp?: string;
+  segment?: string;
+  contact?: string[];
+}
+
+function filterOf(ctx: SyncContext, opts: PushOptions): ContactFilter {
+  const filter: ContactFilter = {};
+  if (opts.segment) {
+    if (!ctx.loaded!.config.segments[opts.segment]) throw new UsageError(`unknown segment "${opts.segment}"`, { hint: `segments in the config: ${Object.keys(ctx.loaded!.config.segments).join(', ') || 'none'}` });
+    filter.segment = opts.segment;
+  }
+  if (opts.contact?.length) {
+    filter.contactIds = opts.contact.map((email) => {
+      const c = ctx.store.findContactByEmail(email);
+      if (!c) throw new UsageError(`no contact ${email} in the store`);
+      return c.id;
+    });
+  }
+  return filter;
+}
+
+/** `segsync push [--dry-run]`: plan, then send, what the ESPs are missing. */
+export function register(program: Command): void {
+  program
+    .command('push')
+    .description('push properties, tags and segment flags to the ESPs (minimal batched calls); --dry-run prints the plan')
+    .option('--dry-run', 'print what would be sent, the API calls and the time the rate limits imply; send nothing')
+    .option('--esp <list>', 'only these ESPs (comma-separated)')
+    .option('--segment <name>', 'only members of this segment')
+    .option('--contact <email...>', 'only these contacts')
+    .action(async (opts: PushOptions, cmd: Command) => {
+      const ctx = openSyncContext(cmd, opts.esp);
+      try {
+        const filter = filterOf(ctx, opts);
+        if (opts.dryRun) {
+          process.stdout.write(`${formatPlan(ctx.engine.plan(filter, ctx.esps))}\n(dry run: nothing sent)\n`);
+          return;
+        }
+        for (const esp of ctx.esps) {
+          const schema = await ctx.engine.ensureSchema(esp);
+          if (schema.created.length || schema.updated.length) process.stdout.write(`${esp}: created ${schema.created.join(', ') || 'nothing'}; updated ${schema.updated.join(', ') || 'nothing'}\n`);
+          for (const p of schema.problems) process.stderr.write(`${esp}: field ${p.field}: ${p.message}${p.hint ? ` (${p.hint})` : ''}\n`);
+        }
+        ctx.engine.enqueueAll(filter, ctx.esps);
+        let failed = 0;
+        for (const esp of ctx.esps) {
+          const pending = ctx.store.counts().outbox.find((o) => o.esp === esp)?.pending ?? 0;
+          const bar = startProgress(`push ${esp}`, pending, ' contacts');
+          const r = await ctx.engine.drainAll(esp, (n) => bar.update(n));
+          bar.stop();
+          failed += r.failed;
+          process.stdout.write(`${esp}: ${r.ok} contacts updated in ${r.calls} calls, ${r.failed} failed, ${r.retried} retried (${r.rateLimited} rate-limited)\n`);
+        }
+        if (failed) {
+          process.stderr.write('failed operations are listed by `segsync status`; fix the cause, then `segsync retry`\n');
+          process.exitCode = EXIT.failed;
+        }
+      } finally {
+        ctx.close();
+      }
+    });
+}

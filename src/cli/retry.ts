@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import { EXIT } from './exit-codes';
+import { openSyncContext } from './sync-context';
+
+/** `segsync retry [--dry-run]`: dead-lettered operations back into the queue, and sent. */
+export function register(program: Command): void {
+  program
+    .command('retry')
+    .description('retry dead-lettered (failed) operations; --dry-run lists them')
+    .option('--dry-run', 'list what would be retried; change nothing')
+    .option('--esp <list>', 'only these ESPs (comma-separated)')
+    .action(async (opts: { dryRun?: boolean; esp?: string }, cmd: Command) => {
+      const ctx = openSyncContext(cmd, opts.esp);
+      try {
+        for (const esp of ctx.esps) {
+          const dead = ctx.store.deadOutbox(esp, 1_000_000);
+          if (opts.dryRun) {
+            process.stdout.write(`${esp}: ${dead.length} failed operations\n`);
+            for (const d of dead.slice(0, 50)) process.stdout.write(`  contact ${d.contactId} ${d.key} (${d.attempts} attempts): ${d.lastError ?? '?'}\n`);
+            continue;
+          }
+          const revived = ctx.store.reviveDead(esp, ctx.clock.now());
+          const r = await ctx.engine.drainAll(esp);
+          process.stdout.write(`${esp}: ${revived} operations retried: ${r.ok} contacts updated, ${r.failed} failed again\n`);
+          if (r.failed) process.exitCode = EXIT.failed;
+        }
+      } finally {
+        ctx.close();
+      }
+    });
+}

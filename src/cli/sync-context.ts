@@ -1,0 +1,58 @@
+/**
+ * What the sync commands share: the command context plus connectors built from the config and the
+ * sync engine over them.
+ */
+import type { Command } from 'commander';
+import type { Connector } from '../../connectors/connector';
+import { createConnectors } from '../../connectors/registry';
+import { UsageError } from '../errors';
+import { ESP_NAMES } from '../model/types';
+import type { EspName } from '../model/types';
+import { SyncEngine } from '../sync/engine';
+import { openContext } from './context';
+import type { CommandContext } from './context';
+
+export interface SyncContext extends CommandContext {
+  engine: SyncEngine;
+  connectors: Map<EspName, Connector>;
+  /** The ESPs this command works on. */
+  esps: EspName[];
+}
+
+/** Parses `--esp` (one or a comma-separated list) against the configured ESPs. */
+export function parseEsps(value: string | undefined, configured: EspName[]): EspName[] {
+  if (!value) return configured;
+  const asked = value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  for (const a of asked) {
+    if (!(ESP_NAMES as readonly string[]).includes(a)) throw new UsageError(`unknown ESP "${a}"`, { hint: `use one of ${ESP_NAMES.join(', ')}` });
+    if (!configured.includes(a as EspName)) throw new UsageError(`${a} is not configured`, { hint: `add connectors.${a} to segsync.yaml` });
+  }
+  return asked as EspName[];
+}
+
+/** Opens the store, builds the connectors of the configured ESPs and the sync engine. */
+export function openSyncContext(cmd: Command, espOption?: string): SyncContext {
+  const ctx = openContext(cmd, { requireConfig: true });
+  const config = ctx.loaded!.config;
+  try {
+    const configured = ESP_NAMES.filter((e) => config.connectors[e]?.enabled);
+    if (!configured.length) throw new UsageError('no ESP is configured', { hint: 'add a connectors section to segsync.yaml' });
+    const esps = parseEsps(espOption, configured);
+    const ownedTags = config.tags.owned.names;
+    const connectors = createConnectors(config, { clock: ctx.clock, logger: ctx.logger, only: esps, ownedTags, ...(config.daemon.publicUrl ? { publicUrl: config.daemon.publicUrl } : {}) });
+    const engine = new SyncEngine({ config, store: ctx.store, connectors, clock: ctx.clock, logger: ctx.logger });
+    return {
+      ...ctx,
+      engine,
+      connectors,
+      esps,
+      close: () => {
+        for (const c of connectors.values()) void c.close();
+        ctx.close();
+      },
+    };
+  } catch (err) {
+    ctx.close();
+    throw err;
+  }
+}

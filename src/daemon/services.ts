@@ -1,0 +1,85 @@
+/**
+ * What the daemon's HTTP server and scheduler need from the rest of segsync. The daemon owns HTTP,
+ * timing, metrics and shutdown; these services own the work (store writes, rule re-evaluation, sync).
+ * `src/daemon/wire.ts` builds them from the config, the store, the rules engine and the sync engine.
+ */
+import type { RawRequest } from '../../connectors/connector';
+import type { EspName, IncomingContact, IncomingEvent } from '../model/types';
+
+/** What storing a batch of track/identify calls did. */
+export interface IntakeResult {
+  /** Events stored (new idempotency ids). */
+  inserted: number;
+  /** Events whose idempotency id was already stored: dropped. */
+  duplicates: number;
+  /** Contacts whose segments were re-evaluated because of this batch. */
+  reevaluated: number;
+  /** Segment answers that changed (flips), for metrics. */
+  flips: number;
+}
+
+/** What one webhook delivery did. */
+export interface WebhookOutcome {
+  /** The status and body to answer the ESP with (e.g. Mailchimp's validation GET wants 200). */
+  status: number;
+  body?: string;
+  /** Remote contact changes applied. */
+  changes: number;
+  /** Engagement events stored. */
+  events: number;
+  /** Deliveries ignored as duplicates (same vendor event id seen before) or echoes of our own writes. */
+  ignored: number;
+}
+
+export interface PullOutcome {
+  esp: EspName;
+  pages: number;
+  contacts: number;
+  /** Contacts whose local state changed. */
+  changed: number;
+  /** Newest ESP modification time seen, epoch ms (for the pull-lag metric). */
+  newestModifiedAt: number | undefined;
+}
+
+export interface DrainOutcome {
+  esp: EspName;
+  /** Vendor API calls made. */
+  calls: number;
+  /** Contacts the ESP confirmed. */
+  ok: number;
+  /** Contacts to try again later. */
+  retried: number;
+  /** Contacts dead-lettered. */
+  failed: number;
+  /** 429 answers seen. */
+  rateLimited: number;
+}
+
+export interface ReadyReport {
+  ok: boolean;
+  checks: Record<string, { ok: boolean; detail?: string }>;
+}
+
+/** The work behind the daemon's routes and timers. Every method is safe to call concurrently. */
+export interface DaemonServices {
+  /** ESPs configured and enabled. */
+  readonly esps: readonly EspName[];
+  /** Stores events (creating unknown contacts), re-evaluates the touched contacts, enqueues pushes. */
+  track(events: IncomingEvent[]): Promise<IntakeResult>;
+  /** Merges contact properties/traits, re-evaluates them, enqueues pushes. */
+  identify(contacts: IncomingContact[]): Promise<IntakeResult>;
+  /** Verifies and applies one webhook delivery; throws `WebhookError` when verification fails. */
+  webhook(esp: EspName, request: RawRequest): Promise<WebhookOutcome>;
+  /** One incremental pull from an ESP. */
+  pull(esp: EspName): Promise<PullOutcome>;
+  /** Re-evaluates contacts whose segment answers can flip by `now`; returns the number of flips. */
+  reevaluateDue(now: number): Promise<number>;
+  /** Pushes what is due in one ESP's outbox (within its rate limits). */
+  drainOutbox(esp: EspName): Promise<DrainOutcome>;
+  /** Outbox depth per ESP (pending, dead). */
+  outboxDepth(): { esp: EspName; pending: number; dead: number }[];
+  /** Store reachable, connectors reachable. */
+  ready(): Promise<ReadyReport>;
+  /** Waits for in-flight calls, then releases connectors and the store. */
+  close(): Promise<void>;
+}

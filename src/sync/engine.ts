@@ -1,0 +1,254 @@
+/**
+ * The sync engine: the local store is the hub, each ESP a spoke. Inbound pulls and webhooks update
+ * the store; outbound diffs the desired state against what each ESP holds and drains the outbox in
+ * the vendors' largest batches. Vendor-neutral: it only knows `connectors/connector.ts`.
+ */
+import type { Connector, RawRequest } from '../../connectors/connector';
+import type { SegsyncConfig } from '../config/schema';
+import type { Logger } from '../log/logger';
+import type { Clock } from '../model/clock';
+import type { EspName, IncomingEvent } from '../model/types';
+import type { OutboxInput, Store } from '../store/store';
+import { applyRemoteChanges, applyRemoteContacts, applyTagMemberships } from './inbound';
+import type { InboundContext, InboundResult } from './inbound';
+import { fieldSpecsFor, resolveMapping, segmentTagNames } from './mapping';
+import type { SyncMapping } from './mapping';
+import { drainOutbox } from './outbox';
+import type { DrainReport } from './outbox';
+import { enqueueForContacts, opsForContact } from './outbound';
+import { summarisePlan } from './plan';
+import type { EspPlan } from './plan';
+import type { RetryPolicy } from './retry';
+
+export interface SyncEngineOptions {
+  config: SegsyncConfig;
+  store: Store;
+  connectors: Map<EspName, Connector>;
+  clock: Clock;
+  logger: Logger;
+  retry?: RetryPolicy;
+  /**
+   * Called with contacts whose local state changed through an ESP or new events, before their
+   * outbound changes are computed: where the rules re-evaluate them, so segment tags fan out too.
+   */
+  onContactsChanged?: (contactIds: number[]) => void;
+}
+
+export interface PullReport {
+  esp: EspName;
+  pages: number;
+  contacts: number;
+  changed: number;
+  events: number;
+  erased: number;
+  /** Operations queued for the other ESPs as a result. */
+  queued: number;
+  newestModifiedAt: number | undefined;
+}
+
+export interface WebhookReport {
+  reply: { status: number; body?: string } | undefined;
+  changes: number;
+  events: number;
+  ignored: number;
+  queued: number;
+}
+
+export interface ContactFilter {
+  /** Only these contacts (local ids). */
+  contactIds?: number[];
+  /** Only members of this segment. */
+  segment?: string;
+}
+
+/** Pull cursor kinds in the store. */
+const CONTACTS_CURSOR = 'contacts';
+const EVENTS_CURSOR = 'events';
+
+export class SyncEngine {
+  readonly mapping: SyncMapping;
+  private readonly inbound: InboundContext;
+
+  constructor(private readonly options: SyncEngineOptions) {
+    this.mapping = resolveMapping(options.config);
+    this.inbound = { store: options.store, mapping: this.mapping, clock: options.clock, logger: options.logger };
+  }
+
+  /** The ESPs this engine syncs with (configured, enabled, with a connector). */
+  get esps(): EspName[] {
+    return this.mapping.esps.filter((e) => this.options.connectors.has(e));
+  }
+
+  connector(esp: EspName): Connector {
+    const c = this.options.connectors.get(esp);
+    if (!c) throw new Error(`no connector for ${esp}`);
+    return c;
+  }
+
+  /** Creates the fields and tag options each ESP needs. */
+  async ensureSchema(esp: EspName): Promise<Awaited<ReturnType<Connector['ensureSchema']>>> {
+    const m = this.mapping.perEsp.get(esp)!;
+    const types = Object.fromEntries(Object.entries(this.options.config.segments).map(([n, s]) => [n, s.type]));
+    const ownedNames = this.options.config.tags.owned.names;
+    return this.connector(esp).ensureSchema(fieldSpecsFor(m, types), [...new Set([...segmentTagNames(m), ...ownedNames])]);
+  }
+
+  /** One incremental pull of contacts (and engagement events, where offered) from an ESP. */
+  async pull(esp: EspName): Promise<PullReport> {
+    const { store, clock } = this.options;
+    const connector = this.connector(esp);
+    const report: PullReport = { esp, pages: 0, contacts: 0, changed: 0, events: 0, erased: 0, queued: 0, newestModifiedAt: undefined };
+    const until = new Date(clock.now());
+    const fields = (this.mapping.perEsp.get(esp)?.fields ?? []).map((f) => f.remote);
+    for await (const page of connector.pull({ cursor: store.getCursor(esp, CONTACTS_CURSOR), until, fields })) {
+      const result = applyRemoteContacts(this.inbound, esp, page.contacts);
+      if (page.tagMemberships?.length) mergeInto(result, applyTagMemberships(this.inbound, esp, page.tagMemberships));
+      report.pages++;
+      report.contacts += page.contacts.length;
+      for (const c of page.contacts) report.newestModifiedAt = Math.max(report.newestModifiedAt ?? 0, c.modifiedAt);
+      report.changed += result.changed.size;
+      report.queued += this.afterInbound(result);
+      store.setCursor(esp, CONTACTS_CURSOR, page.next);
+    }
+    if (connector.pullEvents) {
+      for await (const page of connector.pullEvents(store.getCursor(esp, EVENTS_CURSOR), until)) {
+        report.events += this.storeRemoteEvents(esp, page.events).inserted;
+        store.setCursor(esp, EVENTS_CURSOR, page.next);
+      }
+    }
+    return report;
+  }
+
+  /** Verifies and applies one webhook delivery (throws `WebhookError` when verification fails). */
+  webhook(esp: EspName, request: RawRequest): WebhookReport {
+    const parsed = this.connector(esp).webhook(request);
+    const result = applyRemoteChanges(this.inbound, esp, parsed.changes);
+    const events = this.storeRemoteEvents(esp, parsed.events);
+    const queued = this.afterInbound(result);
+    return { reply: parsed.reply, changes: parsed.changes.length - result.ignored, events: events.inserted, ignored: result.ignored + events.duplicates, queued };
+  }
+
+  /** Queues what the given contacts need on every ESP (or the given ones). */
+  enqueue(contactIds: Iterable<number>, esps?: readonly EspName[]): number {
+    return enqueueForContacts(this.options.store, this.mapping, contactIds, this.options.clock.now(), esps ?? this.esps);
+  }
+
+  /** Queues what every contact (or the filtered ones) needs; returns the operations queued. */
+  enqueueAll(filter: ContactFilter = {}, esps?: readonly EspName[]): number {
+    let queued = 0;
+    for (const ids of this.contactPages(filter)) queued += this.enqueue(ids, esps);
+    return queued;
+  }
+
+  /** What a push would send: queued operations plus new differences, per ESP, without writing. */
+  plan(filter: ContactFilter = {}, esps: readonly EspName[] = this.esps): EspPlan[] {
+    const { store } = this.options;
+    const ops: OutboxInput[] = [];
+    for (const ids of this.contactPages(filter)) {
+      for (const id of ids) {
+        const fresh = opsForContact(store, this.mapping, id, esps);
+        const keys = new Set(fresh.map((o) => `${o.esp}\u0000${o.key}`));
+        ops.push(...fresh);
+        for (const esp of esps) {
+          for (const p of store.pendingOutbox(esp, id)) if (!keys.has(`${esp}\u0000${p.key}`)) ops.push({ esp, contactId: id, key: p.key, op: p.op, ...(p.value !== undefined ? { value: p.value } : {}) });
+        }
+      }
+    }
+    const connectors = new Map([...this.options.connectors].filter(([e]) => esps.includes(e)));
+    return summarisePlan(store, connectors, ops);
+  }
+
+  /** Sends one round of what is due for an ESP. */
+  drain(esp: EspName, onProgress?: (done: number) => void): Promise<DrainReport> {
+    const { store, clock, logger, retry } = this.options;
+    return drainOutbox({ store, connector: this.connector(esp), clock, logger, ...(retry ? { retry } : {}), ...(onProgress ? { onProgress } : {}) });
+  }
+
+  /**
+   * Drains an ESP until nothing is due (operations waiting for a later retry stay queued). Returns the
+   * summed reports.
+   */
+  async drainAll(esp: EspName, onProgress?: (done: number) => void): Promise<DrainReport> {
+    const total: DrainReport = { esp, calls: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, items: 0 };
+    for (;;) {
+      const r = await this.drain(esp, (n) => onProgress?.(total.ok + n));
+      for (const k of ['calls', 'ok', 'retried', 'failed', 'rateLimited', 'items'] as const) total[k] += r[k];
+      if (r.items === 0) return total;
+      if (r.ok === 0 && r.failed === 0) {
+        // Everything was deferred (rate limits, 5xx): wait for the earliest retry instead of spinning.
+        const next = this.nextAttemptAt(esp);
+        if (next === undefined) return total;
+        await this.options.clock.sleep(Math.max(1, next - this.options.clock.now()));
+      }
+    }
+  }
+
+  /** Erases a contact (GDPR/CCPA): locally now, and on every ESP through the outbox. */
+  erase(contactId: number): boolean {
+    const { store, clock } = this.options;
+    const contact = store.getContact(contactId);
+    if (!contact) return false;
+    store.transaction(() => {
+      for (const esp of this.esps) store.removeOutbox(store.pendingOutbox(esp, contactId).map((p) => p.id));
+      store.enqueue(this.esps.map((esp) => ({ esp, contactId, key: '@erase', op: 'erase' as const, value: contact.email })), clock.now());
+      store.eraseContact(contactId);
+    });
+    return true;
+  }
+
+  /** When the earliest queued operation of an ESP is due, if any. */
+  nextAttemptAt(esp: EspName): number | undefined {
+    return this.options.store.dueOutbox(esp, Number.MAX_SAFE_INTEGER, 1)[0]?.nextAttemptAt;
+  }
+
+  /** Stores engagement events an ESP reported, as segsync events keyed by the ESP's event id. */
+  private storeRemoteEvents(esp: EspName, events: { eventId: string; email?: string; externalId?: string; name: string; time: number; properties: IncomingEvent['properties'] }[]): { inserted: number; duplicates: number } {
+    const { store } = this.options;
+    const incoming: IncomingEvent[] = [];
+    for (const e of events) {
+      const email = e.email ?? (e.externalId ? store.findContactByExternalId(esp, e.externalId)?.email : undefined);
+      if (!email) continue;
+      incoming.push({ eventId: `${esp}:${e.eventId}`, email, name: e.name, time: e.time, properties: e.properties, source: esp });
+    }
+    if (!incoming.length) return { inserted: 0, duplicates: 0 };
+    const r = store.appendEvents(incoming);
+    if (r.touched.length) {
+      this.options.onContactsChanged?.(r.touched);
+      this.enqueue(r.touched);
+    }
+    return { inserted: r.inserted, duplicates: r.duplicates };
+  }
+
+  /** After inbound changes: re-evaluate, erase what the ESP erased, fan out to the other ESPs. */
+  private afterInbound(result: InboundResult): number {
+    for (const e of result.erased) this.erase(e.contactId);
+    const ids = [...result.changed];
+    if (!ids.length) return 0;
+    this.options.onContactsChanged?.(ids);
+    // The source ESP is diffed too: its own values are known there and produce nothing, but a
+    // segment flag that changed because of its update must reach it as well.
+    return this.enqueue(ids);
+  }
+
+  private *contactPages(filter: ContactFilter): Generator<number[]> {
+    const { store } = this.options;
+    const keep = (id: number): boolean => !filter.segment || store.getSegmentStates(id).some((s) => s.segment === filter.segment && s.value !== false && s.value !== null);
+    if (filter.contactIds) {
+      yield filter.contactIds.filter(keep);
+      return;
+    }
+    let after = 0;
+    for (;;) {
+      const ids = store.contactIds(after, 1000);
+      if (!ids.length) return;
+      after = ids[ids.length - 1]!;
+      yield ids.filter(keep);
+    }
+  }
+}
+
+function mergeInto(into: InboundResult, from: InboundResult): void {
+  for (const id of from.changed) into.changed.add(id);
+  into.erased.push(...from.erased);
+  into.ignored += from.ignored;
+}

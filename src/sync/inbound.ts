@@ -1,0 +1,289 @@
+/**
+ * The inbound side: what an ESP reports (pulled pages or webhook changes) becomes local state.
+ * Identity is resolved (ESP id, then email; email changes followed), each mapped field goes through
+ * the conflict policy with the decision recorded, echoes of our own writes are recognised by the
+ * last pushed value, and the ESP's view is remembered in sync state so the outbound side never sends
+ * a value back to where it came from.
+ */
+import type { RemoteChange, RemoteContact, TagMembership } from '../../connectors/connector';
+import type { Logger } from '../log/logger';
+import { hashEmail } from '../log/logger';
+import { isValidEmail, normaliseEmail } from '../model/identity';
+import type { Clock } from '../model/clock';
+import type { ConsentStatus, Contact, EspName, FieldValue } from '../model/types';
+import type { Store, SyncFieldState } from '../store/store';
+import { decide } from './conflict';
+import type { SyncMapping } from './mapping';
+import { asTags, diffTags, sameValue, tagList } from './values';
+
+/** Sync-state keys that are not ESP field names. */
+export const TAGS_KEY = '@tags';
+export const CONSENT_KEY = '@consent';
+
+export interface InboundContext {
+  store: Store;
+  mapping: SyncMapping;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface InboundResult {
+  /** Contacts whose local state changed (to re-evaluate and fan out). */
+  changed: Set<number>;
+  /** Contacts the ESP erased (GDPR): erase them locally and on the other ESPs. */
+  erased: { contactId: number; email: string }[];
+  /** Records skipped (no usable identity, echo of our own write, duplicate delivery). */
+  ignored: number;
+}
+
+/** A contact or a partial change, as the inbound logic treats both. */
+interface RemoteUpdate {
+  externalId?: string;
+  email?: string;
+  fields: Record<string, FieldValue>;
+  tags?: string[];
+  consent?: ConsentStatus;
+  modifiedAt: number;
+}
+
+/** Applies one pulled page in one transaction. */
+export function applyRemoteContacts(ctx: InboundContext, esp: EspName, contacts: RemoteContact[]): InboundResult {
+  const result: InboundResult = { changed: new Set(), erased: [], ignored: 0 };
+  ctx.store.transaction(() => {
+    for (const rc of contacts) {
+      if (rc.deleted) {
+        forgetOnEsp(ctx, esp, rc.externalId, result);
+        continue;
+      }
+      applyUpdate(ctx, esp, rc, result);
+    }
+  });
+  return result;
+}
+
+/**
+ * Applies complete tag memberships (ESPs whose tag changes are only visible by listing a tag's
+ * members): listed contacts carry the tag there, everyone else we thought carried it no longer does.
+ */
+export function applyTagMemberships(ctx: InboundContext, esp: EspName, memberships: TagMembership[]): InboundResult {
+  const result: InboundResult = { changed: new Set(), erased: [], ignored: 0 };
+  ctx.store.transaction(() => {
+    const known = new Map<number, string[]>();
+    for (const s of ctx.store.syncStatesByKey(esp, TAGS_KEY)) known.set(s.contactId, asTags(s.remoteValue) ?? []);
+    const next = new Map(known);
+    for (const m of memberships) {
+      const members = new Set<number>();
+      m.externalIds.forEach((externalId, i) => {
+        const contact = ctx.store.findContactByExternalId(esp, externalId) ?? (m.emails[i] ? ctx.store.findContactByEmail(m.emails[i]!) : undefined);
+        if (!contact) return;
+        if (contact.externalIds[esp] !== externalId) ctx.store.setExternalId(contact.id, esp, externalId);
+        members.add(contact.id);
+        const tags = next.get(contact.id) ?? [];
+        if (!tags.includes(m.tag)) next.set(contact.id, [...tags, m.tag]);
+      });
+      for (const [contactId, tags] of next) {
+        if (!members.has(contactId) && tags.includes(m.tag)) next.set(contactId, tags.filter((t) => t !== m.tag));
+      }
+    }
+    const now = ctx.clock.now();
+    for (const [contactId, tags] of next) {
+      if (sameValue(tagList(tags), tagList(known.get(contactId) ?? []))) continue;
+      const contact = ctx.store.getContact(contactId);
+      if (!contact) continue;
+      applyUpdate(ctx, esp, { externalId: contact.externalIds[esp], email: contact.email, fields: {}, tags, modifiedAt: now }, result);
+    }
+  });
+  return result;
+}
+
+/** Applies webhook changes (deduplicated by vendor event id) in one transaction. */
+export function applyRemoteChanges(ctx: InboundContext, esp: EspName, changes: RemoteChange[]): InboundResult {
+  const result: InboundResult = { changed: new Set(), erased: [], ignored: 0 };
+  const ordered = [...changes].sort((a, b) => a.occurredAt - b.occurredAt);
+  ctx.store.transaction(() => {
+    for (const ch of ordered) {
+      if (!ctx.store.markWebhookEvent(esp, ch.eventId, ctx.clock.now()) || ch.fromSelf) {
+        result.ignored++;
+        continue;
+      }
+      applyChange(ctx, esp, ch, result);
+    }
+  });
+  return result;
+}
+
+function applyChange(ctx: InboundContext, esp: EspName, ch: RemoteChange, result: InboundResult): void {
+  switch (ch.kind) {
+    case 'created':
+    case 'updated':
+      applyUpdate(ctx, esp, { ...ch.ref, fields: ch.fields, tags: ch.tags, consent: ch.consent, modifiedAt: ch.occurredAt }, result);
+      return;
+    case 'deleted':
+      forgetOnEsp(ctx, esp, ch.ref.externalId, result);
+      return;
+    case 'merged':
+      for (const gone of ch.previous?.externalIds ?? []) forgetOnEsp(ctx, esp, gone, result);
+      if (ch.ref.externalId) applyUpdate(ctx, esp, { ...ch.ref, fields: ch.fields, modifiedAt: ch.occurredAt }, result);
+      return;
+    case 'email-changed': {
+      const old = ch.previous?.email ? ctx.store.findContactByEmail(ch.previous.email) : undefined;
+      const contact = old ?? (ch.ref.externalId ? ctx.store.findContactByExternalId(esp, ch.ref.externalId) : undefined);
+      if (contact && ch.ref.email) followEmailChange(ctx, esp, contact, ch.ref.email, result);
+      else result.ignored++;
+      return;
+    }
+    case 'erased': {
+      const contact = findContact(ctx, esp, ch.ref.externalId, ch.ref.email);
+      if (contact) result.erased.push({ contactId: contact.id, email: contact.email });
+      else result.ignored++;
+      return;
+    }
+  }
+}
+
+function findContact(ctx: InboundContext, esp: EspName, externalId: string | undefined, email: string | undefined): Contact | undefined {
+  return (externalId ? ctx.store.findContactByExternalId(esp, externalId) : undefined) ?? (email ? ctx.store.findContactByEmail(email) : undefined);
+}
+
+function forgetOnEsp(ctx: InboundContext, esp: EspName, externalId: string | undefined, result: InboundResult): void {
+  const contact = externalId ? ctx.store.findContactByExternalId(esp, externalId) : undefined;
+  if (!contact) {
+    result.ignored++;
+    return;
+  }
+  // Deleted or archived on the ESP is not an erase: the local contact stays, the ESP link goes.
+  ctx.store.clearSyncState(contact.id, esp);
+  ctx.logger.info({ esp, contact: contact.id }, 'contact deleted on the ESP: link forgotten');
+}
+
+function followEmailChange(ctx: InboundContext, esp: EspName, contact: Contact, email: string, result: InboundResult): void {
+  const next = normaliseEmail(email);
+  if (next === contact.email || !isValidEmail(next)) return;
+  const taken = ctx.store.findContactByEmail(next);
+  if (taken && taken.id !== contact.id) {
+    ctx.logger.warn({ esp, contact: contact.id, other: taken.id, email: hashEmail(next) }, 'ESP changed an email to one another local contact has: not followed');
+    result.ignored++;
+    return;
+  }
+  ctx.store.changeEmail(contact.id, next);
+  result.changed.add(contact.id);
+}
+
+/** Finds or creates the local contact an ESP record belongs to, keeping ids and emails in step. */
+function resolveContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result: InboundResult): Contact | undefined {
+  const byId = u.externalId ? ctx.store.findContactByExternalId(esp, u.externalId) : undefined;
+  const email = u.email ? normaliseEmail(u.email) : undefined;
+  if (byId) {
+    if (email && email !== byId.email) followEmailChange(ctx, esp, byId, email, result);
+    return ctx.store.getContact(byId.id);
+  }
+  if (!email || !isValidEmail(email)) {
+    result.ignored++;
+    ctx.logger.warn({ esp, externalId: u.externalId }, 'ESP record without a usable email and no known id: skipped');
+    return undefined;
+  }
+  let contact = ctx.store.findContactByEmail(email);
+  if (!contact) {
+    const [created] = ctx.store.upsertContacts([{ email, properties: {}, source: esp, time: u.modifiedAt }]);
+    contact = ctx.store.getContact(created!.contactId)!;
+    result.changed.add(contact.id);
+  }
+  if (u.externalId && contact.externalIds[esp] !== u.externalId) {
+    ctx.store.setExternalId(contact.id, esp, u.externalId);
+  }
+  return contact;
+}
+
+function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result: InboundResult): void {
+  const contact = resolveContact(ctx, esp, u, result);
+  if (!contact) return;
+  const mapping = ctx.mapping.perEsp.get(esp);
+  const state = new Map(ctx.store.getSyncState(contact.id, esp).map((s) => [s.key, s]));
+  const updates: SyncFieldState[] = [];
+  const remember = (key: string, value: FieldValue, prev: SyncFieldState | undefined): void => {
+    updates.push({ contactId: contact.id, esp, key, remoteValue: value, pushedValue: prev?.pushedValue, remoteModifiedAt: u.modifiedAt });
+  };
+
+  for (const [remote, value] of Object.entries(u.fields)) {
+    const link = mapping?.byRemote.get(remote);
+    if (!link) continue;
+    const prev = state.get(remote);
+    if (prev && prev.remoteValue !== undefined && sameValue(prev.remoteValue, value)) continue;
+    remember(remote, value, prev);
+    // A value we pushed that comes back is not a change (echo guard).
+    if (prev && prev.pushedValue !== undefined && sameValue(prev.pushedValue, value)) continue;
+    if (!link.in) continue;
+    const local = contact.properties[link.local];
+    const d = decide({ field: link.field, esp, local, remote: value, remoteAt: u.modifiedAt });
+    if (d.conflict) {
+      ctx.store.recordDecision({ contactId: contact.id, field: link.local, winner: d.winner, reason: d.reason, at: ctx.clock.now(), detail: { esp, remote: value, local: local?.value ?? null } });
+    }
+    if (d.takeRemote && !sameValue(local?.value, value)) {
+      ctx.store.setProperty(contact.id, link.local, { value, updatedAt: u.modifiedAt, source: esp });
+      result.changed.add(contact.id);
+    } else if (!d.takeRemote && link.out) {
+      // The local value won: the ESP now holds a different one, so the contact needs a push back.
+      result.changed.add(contact.id);
+    }
+  }
+
+  if (u.tags) applyTags(ctx, esp, contact, u.tags, state.get(TAGS_KEY), remember, result);
+  if (u.consent) applyConsent(ctx, esp, contact, u.consent, u.modifiedAt, state.get(CONSENT_KEY), remember, result);
+  if (updates.length) ctx.store.putSyncState(updates);
+}
+
+function applyTags(
+  ctx: InboundContext,
+  esp: EspName,
+  contact: Contact,
+  remoteTags: string[],
+  prev: SyncFieldState | undefined,
+  remember: (key: string, value: FieldValue, prev: SyncFieldState | undefined) => void,
+  result: InboundResult,
+): void {
+  const now = tagList(remoteTags);
+  const known = asTags(prev?.remoteValue);
+  if (known && sameValue(known, now)) return;
+  remember(TAGS_KEY, now, prev);
+  const pushed = asTags(prev?.pushedValue);
+  if (pushed && sameValue(pushed, now)) return;
+  // Segment tags are computed locally from the rules: an ESP's copy of them never becomes a local tag.
+  const computed = segmentTagNames(ctx.mapping);
+  const { add, remove } = diffTags(known ?? [], now);
+  const { added, removed } = ctx.store.updateTags(
+    contact.id,
+    add.filter((t) => !computed.has(t)),
+    known ? remove.filter((t) => !computed.has(t)) : [],
+    esp,
+    ctx.clock.now(),
+  );
+  if (added.length || removed.length) result.changed.add(contact.id);
+}
+
+function applyConsent(
+  ctx: InboundContext,
+  esp: EspName,
+  contact: Contact,
+  consent: ConsentStatus,
+  at: number,
+  prev: SyncFieldState | undefined,
+  remember: (key: string, value: FieldValue, prev: SyncFieldState | undefined) => void,
+  result: InboundResult,
+): void {
+  if (prev && prev.remoteValue === consent) return;
+  remember(CONSENT_KEY, consent, prev);
+  // The ESP is where people unsubscribe: its newer answer stands locally. It is never pushed to other
+  // ESPs as a subscribe: outbound only ever uses it to choose the status of a record being created.
+  if (!contact.consent || contact.consent.updatedAt <= at) {
+    if (contact.consent?.status !== consent) {
+      ctx.store.setConsent(contact.id, { status: consent, updatedAt: at, source: esp });
+      result.changed.add(contact.id);
+    }
+  }
+}
+
+function segmentTagNames(mapping: SyncMapping): Set<string> {
+  const names = new Set<string>();
+  for (const m of mapping.perEsp.values()) for (const s of m.segments) if (s.as === 'tag') names.add(s.name);
+  return names;
+}

@@ -1,0 +1,108 @@
+/**
+ * The outbound side: for one contact and one ESP, the desired state (mapped properties, tags, segment
+ * flags) diffed against what the ESP is known to hold. Unchanged contacts produce nothing, so they
+ * cost zero calls; a value that came from an ESP is already known there, so it is never sent back.
+ */
+import type { Contact, EspName, FieldValue } from '../model/types';
+import type { OutboxInput, SegmentState, Store, SyncFieldState } from '../store/store';
+import { TAGS_KEY } from './inbound';
+import type { EspMapping, SyncMapping } from './mapping';
+import { asTags, isEmpty, sameValue, tagList } from './values';
+
+/** What one ESP should hold for one contact. */
+export interface DesiredState {
+  fields: Map<string, FieldValue>;
+  tags: string[];
+}
+
+/** The desired state of a contact on an ESP, from its properties, tags and segment answers. */
+export function desiredState(contact: Contact, segments: SegmentState[], mapping: EspMapping): DesiredState {
+  const fields = new Map<string, FieldValue>();
+  for (const link of mapping.fields) {
+    if (link.out) fields.set(link.remote, contact.properties[link.local]?.value ?? null);
+  }
+  const bySegment = new Map(segments.map((s) => [s.segment, s.value]));
+  const tags = new Set(contact.tags);
+  for (const target of mapping.segments) {
+    const value = bySegment.get(target.segment);
+    if (target.as === 'tag') {
+      if (isMember(value)) tags.add(target.name);
+    } else {
+      fields.set(target.name, value ?? null);
+    }
+  }
+  return { fields, tags: tagList(tags) };
+}
+
+/** A segment answer counts as membership when it is true or a non-empty value. */
+export function isMember(value: FieldValue | undefined): boolean {
+  return value !== undefined && value !== null && value !== false && value !== '' && value !== 0;
+}
+
+/** The operations that bring an ESP from its known state to the desired one. */
+export function diffOps(
+  contactId: number,
+  esp: EspName,
+  desired: DesiredState,
+  state: SyncFieldState[],
+  ownsTag: (tag: string) => boolean,
+): OutboxInput[] {
+  const known = new Map(state.map((s) => [s.key, s]));
+  const ops: OutboxInput[] = [];
+  for (const [key, value] of desired.fields) {
+    const k = known.get(key);
+    const held = k ? (k.remoteValue !== undefined ? k.remoteValue : k.pushedValue) : undefined;
+    if (sameValue(value, held)) continue;
+    // Never written and nothing to say: a false flag or an empty field does not create a record.
+    if (held === undefined && (isEmpty(value) || value === false)) continue;
+    ops.push(isEmpty(value) ? { esp, contactId, key, op: 'clear' } : { esp, contactId, key, op: 'set', value });
+  }
+  const t = known.get(TAGS_KEY);
+  const heldTags = asTags(t?.remoteValue) ?? asTags(t?.pushedValue) ?? [];
+  const want = new Set(desired.tags);
+  const have = new Set(heldTags);
+  for (const tag of want) if (!have.has(tag)) ops.push({ esp, contactId, key: `tag:${tag}`, op: 'addTag', value: tag });
+  for (const tag of have) if (!want.has(tag) && ownsTag(tag)) ops.push({ esp, contactId, key: `tag:${tag}`, op: 'removeTag', value: tag });
+  return ops;
+}
+
+/** The operations for one contact on every ESP (or the given ones), read from the store. */
+export function opsForContact(store: Store, mapping: SyncMapping, contactId: number, esps: readonly EspName[] = mapping.esps): OutboxInput[] {
+  const contact = store.getContact(contactId);
+  if (!contact) return [];
+  const segments = store.getSegmentStates(contactId);
+  const ops: OutboxInput[] = [];
+  for (const esp of esps) {
+    const m = mapping.perEsp.get(esp);
+    if (!m) continue;
+    ops.push(...diffOps(contactId, esp, desiredState(contact, segments, m), store.getSyncState(contactId, esp), mapping.ownsTag));
+  }
+  return ops;
+}
+
+/**
+ * Queues what contacts need on each ESP, and drops queued operations that are no longer needed (a
+ * value that went back to what the ESP holds), all in one transaction. Returns the operations queued.
+ */
+export function enqueueForContacts(store: Store, mapping: SyncMapping, contactIds: Iterable<number>, now: number, esps: readonly EspName[] = mapping.esps): number {
+  let queued = 0;
+  store.transaction(() => {
+    for (const contactId of contactIds) {
+      const ops = opsForContact(store, mapping, contactId, esps);
+      const fresh: OutboxInput[] = [];
+      for (const esp of esps) {
+        const mine = ops.filter((o) => o.esp === esp);
+        const wanted = new Set(mine.map((o) => o.key));
+        const pending = store.pendingOutbox(esp, contactId);
+        const stale = pending.filter((p) => p.op !== 'erase' && !wanted.has(p.key));
+        if (stale.length) store.removeOutbox(stale.map((p) => p.id));
+        // An identical queued operation stays as it is: re-queueing would reset its backoff.
+        const same = new Set(pending.map((p) => `${p.key}\u0000${p.op}\u0000${JSON.stringify(p.value ?? null)}`));
+        fresh.push(...mine.filter((o) => !same.has(`${o.key}\u0000${o.op}\u0000${JSON.stringify(o.value ?? null)}`)));
+      }
+      if (fresh.length) store.enqueue(fresh, now);
+      queued += fresh.length;
+    }
+  });
+  return queued;
+}

@@ -1,0 +1,189 @@
+/**
+ * The outbox worker for one ESP: takes due operations, groups them per contact into the connector's
+ * `ContactChange`s, sends batches of the vendor's largest size, and records per contact what the ESP
+ * confirmed. An operation leaves the outbox only once the ESP confirmed it, in the same transaction
+ * that records the new remote state, so a crash at any point repeats at most the batch in flight
+ * (an idempotent upsert), and loses nothing.
+ */
+import type { ChangeResult, Connector, ContactChange } from '../../connectors/connector';
+import { EspRateLimitError, EspTransientError, SegsyncError, describeError } from '../errors';
+import type { Logger } from '../log/logger';
+import type { Clock } from '../model/clock';
+import type { EspName, FieldValue } from '../model/types';
+import type { OutboxItem, Store, SyncFieldState } from '../store/store';
+import { CONSENT_KEY, TAGS_KEY } from './inbound';
+import { DEFAULT_RETRY, retryDelayMs } from './retry';
+import type { RetryPolicy } from './retry';
+import { asTags, tagList } from './values';
+
+export interface DrainOptions {
+  store: Store;
+  connector: Connector;
+  clock: Clock;
+  logger: Logger;
+  retry?: RetryPolicy;
+  /** Most operations to take in one drain (default: enough for a few full batches). */
+  maxItems?: number;
+  /** Called after each batch with contacts confirmed so far (progress bars). */
+  onProgress?: (done: number) => void;
+}
+
+export interface DrainReport {
+  esp: EspName;
+  calls: number;
+  ok: number;
+  retried: number;
+  failed: number;
+  rateLimited: number;
+  /** Operations taken from the outbox. */
+  items: number;
+}
+
+interface Group {
+  contactId: number;
+  items: OutboxItem[];
+  change: ContactChange;
+}
+
+/** Sends what is due in one ESP's outbox. */
+export async function drainOutbox(options: DrainOptions): Promise<DrainReport> {
+  const { store, connector, clock } = options;
+  const esp = connector.esp;
+  const retry = options.retry ?? DEFAULT_RETRY;
+  const batchSize = Math.max(1, connector.limits.maxBatch.upsert);
+  const report: DrainReport = { esp, calls: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, items: 0 };
+  const items = store.dueOutbox(esp, clock.now(), options.maxItems ?? batchSize * Math.max(4, connector.limits.maxConcurrency));
+  report.items = items.length;
+  if (!items.length) return report;
+
+  const erasures = items.filter((i) => i.op === 'erase');
+  const groups = groupByContact(store, items.filter((i) => i.op !== 'erase'), report);
+  const batches: Group[][] = [];
+  for (let i = 0; i < groups.length; i += batchSize) batches.push(groups.slice(i, i + batchSize));
+
+  await runBounded(batches, connector.limits.maxConcurrency, async (batch) => {
+    let results: ChangeResult[];
+    try {
+      results = await connector.push(batch.map((g) => g.change));
+    } catch (err) {
+      // The connector could not attribute the failure: the whole batch waits and tries again.
+      const error = asSegsyncError(err, esp);
+      results = batch.map((g) => ({ ref: g.change.ref, status: 'retry' as const, error, ...(error instanceof EspRateLimitError ? { retryAfterMs: error.retryAfterMs } : {}) }));
+    }
+    report.calls++;
+    store.transaction(() => batch.forEach((g, i) => settle(store, clock, retry, esp, g, results[i], report, options.logger)));
+    options.onProgress?.(report.ok);
+  });
+
+  for (const item of erasures) {
+    const email = typeof item.value === 'string' ? item.value : '';
+    let result: ChangeResult;
+    try {
+      result = await connector.erase({ email, contactId: item.contactId });
+    } catch (err) {
+      result = { ref: { email }, status: 'retry', error: asSegsyncError(err, esp) };
+    }
+    report.calls++;
+    store.transaction(() => settleItems(store, clock, retry, [item], result, report, options.logger, esp));
+  }
+  return report;
+}
+
+function groupByContact(store: Store, items: OutboxItem[], report: DrainReport): Group[] {
+  const byContact = new Map<number, OutboxItem[]>();
+  for (const item of items) {
+    const list = byContact.get(item.contactId);
+    if (list) list.push(item);
+    else byContact.set(item.contactId, [item]);
+  }
+  const groups: Group[] = [];
+  for (const [contactId, list] of byContact) {
+    const contact = store.getContact(contactId);
+    if (!contact) {
+      // The contact was erased locally after these were queued: nothing left to send.
+      store.completeOutbox(list.map((i) => ({ id: i.id, version: i.version })));
+      report.items -= list.length;
+      continue;
+    }
+    const esp = list[0]!.esp;
+    const state = new Map(store.getSyncState(contactId, esp).map((s) => [s.key, s]));
+    const change: ContactChange = { ref: { email: contact.email, contactId, ...(contact.externalIds[esp] ? { externalId: contact.externalIds[esp] } : {}) }, set: {}, clear: [], addTags: [], removeTags: [] };
+    for (const item of list) {
+      if (item.op === 'set') change.set[item.key] = item.value ?? null;
+      else if (item.op === 'clear') change.clear.push(item.key);
+      else if (item.op === 'addTag') change.addTags.push(String(item.value));
+      else if (item.op === 'removeTag') change.removeTags.push(String(item.value));
+    }
+    const tags = state.get(TAGS_KEY);
+    const remoteTags = asTags(tags?.remoteValue) ?? asTags(tags?.pushedValue);
+    if (remoteTags) change.remoteTags = remoteTags;
+    if (contact.consent) change.localConsent = contact.consent.status;
+    const remoteConsent = state.get(CONSENT_KEY)?.remoteValue;
+    if (typeof remoteConsent === 'string') change.remoteConsent = remoteConsent as ContactChange['remoteConsent'] & string;
+    groups.push({ contactId, items: list, change });
+  }
+  return groups;
+}
+
+function settle(store: Store, clock: Clock, retry: RetryPolicy, esp: EspName, g: Group, result: ChangeResult | undefined, report: DrainReport, logger: Logger): void {
+  const r: ChangeResult = result ?? { ref: g.change.ref, status: 'retry', error: new EspRateLimitError(`${esp} returned no result for this contact`, { esp, retryAfterMs: 0 }) };
+  if (r.status === 'ok') {
+    const now = clock.now();
+    const rows: SyncFieldState[] = [];
+    const prior = new Map(store.getSyncState(g.contactId, esp).map((s) => [s.key, s]));
+    const remember = (key: string, value: FieldValue): void => {
+      rows.push({ contactId: g.contactId, esp, key, remoteValue: value, pushedValue: value, remoteModifiedAt: r.modifiedAt ?? prior.get(key)?.remoteModifiedAt ?? now });
+    };
+    for (const [key, value] of Object.entries(g.change.set)) remember(key, value);
+    for (const key of g.change.clear) remember(key, null);
+    if (g.change.addTags.length || g.change.removeTags.length) {
+      const before = g.change.remoteTags ?? [];
+      const removed = new Set(g.change.removeTags);
+      remember(TAGS_KEY, tagList([...before, ...g.change.addTags].filter((t) => !removed.has(t))));
+    }
+    if (r.consent) rows.push({ contactId: g.contactId, esp, key: CONSENT_KEY, remoteValue: r.consent, pushedValue: prior.get(CONSENT_KEY)?.pushedValue, remoteModifiedAt: r.modifiedAt ?? now });
+    store.putSyncState(rows);
+    if (r.externalId && r.externalId !== g.change.ref.externalId) store.setExternalId(g.contactId, esp, r.externalId);
+  }
+  settleItems(store, clock, retry, g.items, r, report, logger, esp);
+}
+
+function settleItems(store: Store, clock: Clock, retry: RetryPolicy, items: OutboxItem[], r: ChangeResult, report: DrainReport, logger: Logger, esp: EspName): void {
+  if (r.status === 'ok') {
+    store.completeOutbox(items.map((i) => ({ id: i.id, version: i.version })));
+    report.ok++;
+    return;
+  }
+  const message = describeError(r.error);
+  if (r.status === 'failed') {
+    for (const i of items) store.failOutbox(i.id, message, clock.now(), true);
+    report.failed++;
+    logger.warn({ esp, contact: items[0]?.contactId, code: r.error.code }, `ESP refused the change: ${message}`);
+    return;
+  }
+  const rateLimited = r.error instanceof EspRateLimitError;
+  if (rateLimited) report.rateLimited++;
+  report.retried++;
+  for (const i of items) {
+    // Waiting out a rate limit is not a failed attempt: only real failures lead to the dead letter.
+    const attempt = rateLimited ? 0 : i.attempts + 1;
+    const dead = !rateLimited && attempt >= retry.maxAttempts;
+    const delay = retryDelayMs(rateLimited ? 0 : i.attempts, retry, r.retryAfterMs ?? (rateLimited ? (r.error as EspRateLimitError).retryAfterMs : 0));
+    store.failOutbox(i.id, message, clock.now() + delay, dead, !rateLimited);
+  }
+}
+
+/** Errors a connector let escape become transient ESP errors: the operation waits and tries again. */
+function asSegsyncError(err: unknown, esp: EspName): SegsyncError {
+  if (err instanceof SegsyncError) return err;
+  return new EspTransientError(`${esp}: ${describeError(err)}`, { esp, cause: err });
+}
+
+/** Runs `work` over `items` with at most `limit` running at once. */
+async function runBounded<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length) await work(items[next++]!);
+  });
+  await Promise.all(lanes);
+}

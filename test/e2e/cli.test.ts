@@ -1,0 +1,62 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const BIN = resolve(__dirname, '../../bin/segsync.js');
+
+function segsync(cwd: string, ...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, SEGSYNC_CONFIG: '', SEGSYNC_STORE: '' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('segsync CLI', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'segsync-cli-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('init writes the example config and templates, and refuses to overwrite them', () => {
+    const first = segsync(dir, 'init');
+    expect(first.code).toBe(0);
+    expect(existsSync(join(dir, 'segsync.yaml'))).toBe(true);
+    expect(readFileSync(join(dir, 'segsync.yaml'), 'utf8')).toMatch(/^version: 1$/m);
+    const again = segsync(dir, 'init');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/not overwriting existing files: segsync\.yaml/);
+  });
+
+  it('imports events, exits 1 when lines were rejected, and status counts what was kept', () => {
+    const file = join(dir, 'events.jsonl');
+    writeFileSync(file, '{"email":"a@x.com","name":"Viewed Product","time":"2026-04-01T10:00:00Z"}\n{"email":"a@x.com"}\n');
+    const env = ['--store', join(dir, 'store.db')];
+    const imp = segsync(dir, ...env, '--config', join(dir, 'none.yaml'), 'import', 'events', file);
+    expect(imp.code).toBe(1);
+    expect(imp.stdout).toMatch(/2 read, 1 imported/);
+    expect(imp.stderr).toContain(`${file}:2: missing event name`);
+    const status = segsync(dir, ...env, '--config', join(dir, 'none.yaml'), 'status', '--json');
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ contacts: 1, events: 1 });
+  });
+
+  it('exits 2 on bad usage and on an invalid config, naming the line', () => {
+    expect(segsync(dir, 'frobnicate').code).toBe(2);
+    expect(segsync(dir, 'import', 'widgets', 'x.jsonl').code).toBe(2);
+    writeFileSync(join(dir, 'bad.yaml'), 'version: 1\nconectors: {}\n');
+    const bad = segsync(dir, '--config', join(dir, 'bad.yaml'), 'status');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('bad.yaml:2:1: unknown key "conectors" in the top level');
+  });
+
+  it('has --help on every command', () => {
+    const top = segsync(dir, '--help');
+    const commands = [...top.stdout.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]!).filter((c) => c !== 'help');
+    expect(commands.length).toBeGreaterThanOrEqual(3);
+    for (const c of commands) {
+      const r = segsync(dir, c, '--help');
+      expect({ c, code: r.code }).toEqual({ c, code: 0 });
+      expect(r.stdout).toContain(`Usage: segsync ${c}`);
+    }
+  });
+});

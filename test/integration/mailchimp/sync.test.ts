@@ -1,0 +1,114 @@
+import type { ChangeResult, ContactChange, FieldSpec, RemotePage } from '../../../connectors/connector';
+import { subscriberHash } from '../../../src/model/identity';
+import type { ValidatedSandbox } from '../../support/mailchimp';
+import { sandboxConnector, startValidatedSandbox } from '../../support/mailchimp';
+
+const FIELDS: FieldSpec[] = [
+  { name: 'FNAME', type: 'string' },
+  { name: 'plan', type: 'enum', options: ['free', 'pro'] },
+  { name: 'lifetime_value', type: 'number' },
+  { name: 'first_order', type: 'date' },
+  { name: 'vip', type: 'boolean' },
+  { name: 'last_seen_at', type: 'datetime' },
+];
+
+function change(email: string, over: Partial<ContactChange> = {}): ContactChange {
+  return { ref: { email }, set: {}, clear: [], addTags: [], removeTags: [], ...over };
+}
+
+async function collect(pages: AsyncIterable<RemotePage>): Promise<RemotePage[]> {
+  const out: RemotePage[] = [];
+  for await (const p of pages) out.push(p);
+  return out;
+}
+
+function ok(results: ChangeResult[]): void {
+  const bad = results.filter((r) => r.status !== 'ok');
+  expect(bad.map((r) => `${r.ref.email}: ${'error' in r ? r.error.message : ''}`)).toEqual([]);
+}
+
+describe('Mailchimp connector against the sandbox (real SDK, spec-validated)', () => {
+  let v: ValidatedSandbox;
+  beforeEach(async () => {
+    v = await startValidatedSandbox();
+  });
+  afterEach(async () => {
+    await v.sandbox.close();
+    expect(v.problems()).toEqual([]);
+  });
+
+  it('creates missing merge fields with their types and reports existing ones and tag clashes', async () => {
+    const c = sandboxConnector(v.sandbox);
+    const report = await c.ensureSchema([...FIELDS, { name: 'lifetime_values', type: 'number' }], ['vip-customers']);
+    expect(report.existing).toEqual(['FNAME']);
+    expect(report.created).toEqual(['plan', 'lifetime_value', 'first_order', 'vip', 'last_seen_at', 'tag:vip-customers']);
+    expect(report.problems).toEqual([expect.objectContaining({ field: 'lifetime_values', message: expect.stringContaining('LIFETIME_V') })]);
+    const fields = v.sandbox.audience().mergeFields;
+    const byTag = Object.fromEntries(fields.map((f) => [f.tag, f]));
+    expect(byTag.PLAN).toMatchObject({ type: 'dropdown', options: { choices: ['free', 'pro'] } });
+    expect(byTag.LIFETIME_V).toMatchObject({ type: 'number' });
+    expect(byTag.FIRST_ORDE).toMatchObject({ type: 'date', options: { date_format: 'MM/DD/YYYY' } });
+    expect(byTag.VIP).toMatchObject({ type: 'dropdown', options: { choices: ['true', 'false'] } });
+    const again = await c.ensureSchema(FIELDS, ['vip-customers']);
+    expect(again.created).toEqual([]);
+    expect(again.existing).toHaveLength(FIELDS.length + 1);
+  });
+
+  it('pushes 1,000 new members with fields and tags, never subscribing anyone by default', async () => {
+    const c = sandboxConnector(v.sandbox);
+    await c.ensureSchema(FIELDS, ['beta']);
+    const batch = Array.from({ length: 1000 }, (_, i) =>
+      change(`user${i}@example.com`, {
+        set: { FNAME: `User ${i}`, plan: i % 2 ? 'pro' : 'free', lifetime_value: i, first_order: '2024-03-25', vip: i % 3 === 0, last_seen_at: '2024-03-25T10:00:00Z' },
+        addTags: ['beta', ...(i % 10 === 0 ? ['whale'] : [])],
+        localConsent: i % 4 === 0 ? 'subscribed' : undefined,
+      }),
+    );
+    const results = [...(await c.push(batch.slice(0, 500))), ...(await c.push(batch.slice(500)))];
+    ok(results);
+    expect(results[7]).toMatchObject({ ref: { email: 'user7@example.com' }, externalId: subscriberHash('user7@example.com') });
+    const m0 = v.sandbox.member('user0@example.com')!;
+    expect(m0).toMatchObject({ status: 'subscribed', merge_fields: expect.objectContaining({ FNAME: 'User 0', PLAN: 'free', VIP: 'true', FIRST_ORDE: '03/25/2024', LIFETIME_V: 0 }) });
+    expect(v.sandbox.member('user1@example.com')!.status).toBe('pending');
+    const a = v.sandbox.audience();
+    expect(a.segmentByName('beta')!.members.size).toBe(1000);
+    expect(a.segmentByName('whale')!.members.size).toBe(100);
+  });
+
+  it('updates known members in one batch call, sending their status unchanged', async () => {
+    v.sandbox.seed([
+      { email: 'sub@example.com', status: 'subscribed' },
+      { email: 'unsub@example.com', status: 'unsubscribed' },
+    ]);
+    const c = sandboxConnector(v.sandbox);
+    await c.ensureSchema(FIELDS, []);
+    v.sandbox.resetStats();
+    const results = await c.push([
+      change('sub@example.com', { set: { plan: 'pro' }, remoteConsent: 'subscribed', localConsent: 'subscribed' }),
+      change('unsub@example.com', { set: { plan: 'pro' }, remoteConsent: 'unsubscribed', localConsent: 'subscribed' }),
+    ]);
+    ok(results);
+    expect(v.sandbox.stats().calls).toEqual({ 'POST /3.0/lists/:listId': 1 });
+    expect(v.sandbox.member('sub@example.com')).toMatchObject({ status: 'subscribed', merge_fields: expect.objectContaining({ PLAN: 'pro' }) });
+    expect(v.sandbox.member('unsub@example.com')).toMatchObject({ status: 'unsubscribed', merge_fields: expect.objectContaining({ PLAN: 'pro' }) });
+  });
+
+  it('pulls back changes made in Mailchimp and reconciles tags through segment membership', async () => {
+    const c = sandboxConnector(v.sandbox, { ownedTags: ['beta'] });
+    await c.ensureSchema(FIELDS, ['beta']);
+    ok(await c.push([change('a@example.com', { set: { plan: 'free' }, addTags: ['beta'], localConsent: 'subscribed' }), change('b@example.com', { addTags: ['beta'], localConsent: 'subscribed' })]));
+    const first = await collect(c.pull({ cursor: undefined, until: new Date(Date.now() + 5000), fields: ['plan'] }));
+    const contacts = first.flatMap((p) => p.contacts);
+    expect(contacts.map((x) => x.email).sort()).toEqual(['a@example.com', 'b@example.com']);
+    expect(contacts.find((x) => x.email === 'a@example.com')).toMatchObject({ fields: { plan: 'free' }, tags: ['beta'], consent: 'subscribed' });
+    expect(first.flatMap((p) => p.tagMemberships ?? [])).toEqual([{ tag: 'beta', externalIds: expect.any(Array), emails: ['a@example.com', 'b@example.com'] }]);
+
+    await new Promise((r) => setTimeout(r, 1100));
+    v.sandbox.admin.update('a@example.com', { merges: { PLAN: 'pro' } });
+    v.sandbox.admin.tag('b@example.com', 'beta', false);
+    const cursor = first[first.length - 1]!.next;
+    const second = await collect(c.pull({ cursor, until: new Date(Date.now() + 5000), fields: ['plan'] }));
+    expect(second.flatMap((p) => p.contacts).map((x) => [x.email, x.fields.plan])).toEqual([['a@example.com', 'pro']]);
+    expect(second.flatMap((p) => p.tagMemberships ?? [])).toEqual([{ tag: 'beta', externalIds: [subscriberHash('a@example.com')], emails: ['a@example.com'] }]);
+  });
+});

@@ -1,0 +1,112 @@
+/**
+ * The three vendor sandboxes, started in-process on loopback ports, and a segsync config pointing
+ * the real connectors (and so the real SDKs) at them over HTTP.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createConnectors } from '../../connectors/registry';
+import { startHubspotSandbox } from '../../connectors/hubspot/sandbox';
+import type { HubspotSandbox } from '../../connectors/hubspot/sandbox';
+import { startKlaviyoSandbox } from '../../connectors/klaviyo/sandbox';
+import type { KlaviyoSandbox } from '../../connectors/klaviyo/sandbox';
+import { startMailchimpSandbox } from '../../connectors/mailchimp/sandbox';
+import type { MailchimpSandbox } from '../../connectors/mailchimp/sandbox';
+import { parseConfig } from '../../src/config/load';
+import type { SegsyncConfig } from '../../src/config/schema';
+import { createLogger } from '../../src/log/logger';
+import { systemClock } from '../../src/model/clock';
+import type { EspName } from '../../src/model/types';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
+import { SyncEngine } from '../../src/sync/engine';
+
+export interface Sandboxes {
+  hubspot: HubspotSandbox;
+  mailchimp: MailchimpSandbox;
+  klaviyo: KlaviyoSandbox;
+  close(): Promise<void>;
+}
+
+/** Starts the three sandboxes; `rateLimits: false` lifts their limits. */
+export async function startSandboxes(options: { rateLimits?: boolean; hubspotLimits?: { limit: number; windowMs: number } } = {}): Promise<Sandboxes> {
+  const rateLimits = options.rateLimits ?? false;
+  const [hubspot, mailchimp, klaviyo] = await Promise.all([
+    startHubspotSandbox({ accessToken: 'hs-token', rateLimits: options.hubspotLimits ? { tenSecondly: options.hubspotLimits } : rateLimits }),
+    startMailchimpSandbox({ apiKey: 'mc-key-us1', rateLimits }),
+    startKlaviyoSandbox({ apiKey: 'pk_test', rateLimits, jobDurationMs: 0 }),
+  ]);
+  return { hubspot, mailchimp, klaviyo, close: async () => void (await Promise.all([hubspot.close(), mailchimp.close(), klaviyo.close()])) };
+}
+
+export const SECRETS = { HS_TOKEN: 'hs-token', MC_KEY: 'mc-key-us1', KL_KEY: 'pk_test' };
+
+/** A config for the three sandboxes with the given extra YAML (fields, mappings, segments …). */
+export function sandboxConfig(s: Sandboxes, extra: string, hubspotPer10s = 10_000): SegsyncConfig {
+  const text = `version: 1
+connectors:
+  hubspot:
+    accessToken: \${HS_TOKEN}
+    baseUrl: ${s.hubspot.url}
+    requestsPer10s: ${hubspotPer10s}
+  mailchimp:
+    apiKey: \${MC_KEY}
+    listId: ${s.mailchimp.listId}
+    baseUrl: ${s.mailchimp.url}
+  klaviyo:
+    apiKey: \${KL_KEY}
+    baseUrl: ${s.klaviyo.url}
+${extra}`;
+  return parseConfig(text, 'segsync.yaml', { env: SECRETS }).config;
+}
+
+export interface Harness {
+  store: SqliteStore;
+  engine: SyncEngine;
+  esps: EspName[];
+  dir: string;
+  /** Enqueues every contact and drains every ESP. */
+  pushAll(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A store in a temp folder and a sync engine on real connectors for a config. */
+export function harness(config: SegsyncConfig, onContactsChanged?: (ids: number[]) => void): Harness {
+  const dir = mkdtempSync(join(tmpdir(), 'segsync-it-'));
+  const store = new SqliteStore({ path: join(dir, 'segsync.db') });
+  const logger = createLogger({ level: 'silent' });
+  const connectors = createConnectors(config, { clock: systemClock, logger, ownedTags: config.tags.owned.names });
+  const engine = new SyncEngine({ config, store, connectors, clock: systemClock, logger, ...(onContactsChanged ? { onContactsChanged } : {}) });
+  const esps = engine.esps;
+  return {
+    store,
+    engine,
+    esps,
+    dir,
+    pushAll: async () => {
+      for (const e of esps) await engine.ensureSchema(e);
+      engine.enqueueAll();
+      await Promise.all(esps.map((e) => engine.drainAll(e)));
+    },
+    close: async () => {
+      for (const c of connectors.values()) await c.close();
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Contact write calls each sandbox has served so far (reads and schema set-up excluded). */
+export function writeCalls(s: Sandboxes): Record<EspName, number> {
+  const count = (rows: [string, number][], write: RegExp): number => rows.filter(([route]) => write.test(route)).reduce((n, [, c]) => n + c, 0);
+  return {
+    hubspot: count(Object.entries(s.hubspot.stats().requests), /^POST \/crm\/v3\/objects\/contacts\/batch\/(upsert|update|create)$|memberships/),
+    mailchimp: count(Object.entries(s.mailchimp.stats().calls), /^POST \/3\.0\/lists\/:listId$|^POST \/3\.0\/lists\/:listId\/segments\/:segmentId$|^(PUT|PATCH|POST) \/3\.0\/lists\/:listId\/members\/[^/]+(\/tags)?$/),
+    klaviyo: count([...s.klaviyo.calls.entries()], /^(POST \/api\/profile-import|PATCH \/api\/profiles\/:id|POST \/api\/profile-bulk-import-jobs|(POST|DELETE) \/api\/lists\/:id\/relationships\/profiles)$/),
+  };
+}
+
+/** Write calls made since `before` (a `writeCalls` reading). */
+export function callsSince(s: Sandboxes, before: Record<EspName, number>): Record<EspName, number> {
+  const now = writeCalls(s);
+  return { hubspot: now.hubspot - before.hubspot, mailchimp: now.mailchimp - before.mailchimp, klaviyo: now.klaviyo - before.klaviyo };
+}

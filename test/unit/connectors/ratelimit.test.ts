@@ -1,0 +1,97 @@
+import { EspRateLimitError } from '../../../src/errors';
+import { ManualClock } from '../../../src/model/clock';
+import { RateLimiter, minimumDurationMs } from '../../../connectors/ratelimit';
+
+function startTimes(clock: ManualClock): { log: number[]; call: () => Promise<void> } {
+  const log: number[] = [];
+  return { log, call: async () => void log.push(clock.now()) };
+}
+
+async function drain(clock: ManualClock, done: () => boolean, stepMs = 100, maxSteps = 10_000): Promise<void> {
+  await clock.advance(0);
+  for (let i = 0; i < maxSteps && !done(); i++) await clock.advance(stepMs);
+}
+
+describe('RateLimiter', () => {
+  it('keeps a rolling window: never more than `limit` calls in any windowMs', async () => {
+    const clock = new ManualClock(0);
+    const limiter = new RateLimiter({ windows: { burst: { limit: 3, windowMs: 10_000 } }, buckets: { default: ['burst'] }, maxConcurrency: 10 }, clock);
+    const { log, call } = startTimes(clock);
+    const all = Promise.all(Array.from({ length: 7 }, () => limiter.run('default', call)));
+    let finished = false;
+    void all.then(() => (finished = true));
+    await drain(clock, () => finished);
+    await all;
+    expect(log).toEqual([0, 0, 0, 10_000, 10_000, 10_000, 20_000]);
+  });
+
+  it('counts fixed windows from their aligned start, as Klaviyo does', async () => {
+    const clock = new ManualClock(500);
+    const limiter = new RateLimiter({ windows: { s: { limit: 2, windowMs: 1000, kind: 'fixed' } }, buckets: { b: ['s'] }, maxConcurrency: 10 }, clock);
+    const { log, call } = startTimes(clock);
+    const all = Promise.all(Array.from({ length: 5 }, () => limiter.run('b', call)));
+    let finished = false;
+    void all.then(() => (finished = true));
+    await drain(clock, () => finished, 50);
+    expect(log).toEqual([500, 500, 1000, 1000, 2000]);
+  });
+
+  it('draws from every window of a bucket (burst and daily), and buckets share windows', async () => {
+    const clock = new ManualClock(0);
+    const limiter = new RateLimiter(
+      { windows: { burst: { limit: 10, windowMs: 1000 }, daily: { limit: 3, windowMs: 86_400_000 }, search: { limit: 10, windowMs: 1000 } }, buckets: { default: ['burst', 'daily'], search: ['search', 'daily'] }, maxConcurrency: 5 },
+      clock,
+    );
+    await limiter.run('default', async () => undefined);
+    await limiter.run('search', async () => undefined);
+    await limiter.run('default', async () => undefined);
+    expect(limiter.waitFor('search')).toBe(86_400_000);
+    await expect(limiter.run('default', async () => undefined, { maxWaitMs: 60_000 })).rejects.toBeInstanceOf(EspRateLimitError);
+  });
+
+  it('caps calls in flight at maxConcurrency', async () => {
+    const limiter = new RateLimiter({ windows: { w: { limit: 1000, windowMs: 1000 } }, buckets: { b: ['w'] }, maxConcurrency: 3 });
+    let inFlight = 0;
+    let peak = 0;
+    await Promise.all(
+      Array.from({ length: 12 }, () =>
+        limiter.run('b', async () => {
+          peak = Math.max(peak, ++inFlight);
+          await new Promise((r) => setTimeout(r, 5));
+          inFlight--;
+        }),
+      ),
+    );
+    expect(peak).toBe(3);
+  });
+
+  it('holds a bucket after a 429 until Retry-After has passed', async () => {
+    const clock = new ManualClock(0);
+    const limiter = new RateLimiter({ windows: { w: { limit: 100, windowMs: 1000 } }, buckets: { b: ['w'] }, maxConcurrency: 5 }, clock);
+    limiter.pause('b', 2500);
+    const { log, call } = startTimes(clock);
+    const p = limiter.run('b', call);
+    await drain(clock, () => log.length > 0, 100);
+    await p;
+    expect(log).toEqual([2500]);
+  });
+
+  it('holds a window when the vendor says none remain', async () => {
+    const clock = new ManualClock(0);
+    const limiter = new RateLimiter({ windows: { w: { limit: 100, windowMs: 10_000 } }, buckets: { b: ['w'] }, maxConcurrency: 5 }, clock);
+    limiter.observeRemaining('w', 5, 4000);
+    expect(limiter.waitFor('b')).toBe(0);
+    limiter.observeRemaining('w', 0, 4000);
+    expect(limiter.waitFor('b')).toBe(4000);
+  });
+
+  it('rejects limits that name unknown windows', () => {
+    expect(() => new RateLimiter({ windows: {}, buckets: { b: ['nope'] }, maxConcurrency: 1 })).toThrow(/unknown window/);
+  });
+
+  it('computes the least time a run of calls needs', () => {
+    expect(minimumDurationMs(100, [{ limit: 100, windowMs: 10_000 }])).toBe(0);
+    expect(minimumDurationMs(101, [{ limit: 100, windowMs: 10_000 }])).toBe(10_000);
+    expect(minimumDurationMs(250, [{ limit: 100, windowMs: 10_000 }, { limit: 1000, windowMs: 1000 }])).toBe(20_000);
+  });
+});

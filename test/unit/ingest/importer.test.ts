@@ -1,0 +1,94 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { importFile } from '../../../src/ingest/importer';
+import { parseTime, toIncomingContact, toIncomingEvent } from '../../../src/ingest/records';
+import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
+
+const NOW = Date.UTC(2026, 4, 1);
+
+describe('import', () => {
+  let dir: string;
+  let store: SqliteStore;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'segsync-import-'));
+    store = new SqliteStore({ path: join(dir, 'db.sqlite'), now: () => NOW });
+  });
+  afterEach(() => {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps every good line, rejects each bad one with its line number, and writes the rejects file', async () => {
+    const file = join(dir, 'events.jsonl');
+    writeFileSync(
+      file,
+      [
+        '{"email":"a@x.com","name":"Viewed Product","time":"2026-04-01T10:00:00Z","properties":{"sku":"S1"}}',
+        '{"email":"a@x.com","name":"Placed Order","time":1775037600000,"id":"o-1","properties":{"value":19.99}}',
+        'not json',
+        '',
+        '{"email":"b@x.com","time":"2026-04-01T10:00:00Z"}',
+        '{"email":"b@x.com","event":"Added to Cart","timestamp":"2026-04-02T10:00:00Z","messageId":"m-1"}',
+        '{"email":"c@x.com","name":"Opened Email","time":1775037600}',
+      ].join('\n'),
+    );
+    const rejected: number[] = [];
+    const summary = await importFile({ kind: 'events', file, store, now: () => NOW, batchSize: 2, onReject: (r) => rejected.push(r.line) });
+    expect(summary).toMatchObject({ read: 6, imported: 3, rejected: 3, duplicates: 0, contactsCreated: 2 });
+    expect(rejected).toEqual([3, 5, 7]);
+    const rejects = readFileSync(summary.rejectsFile!, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; error: string; record: string });
+    expect(rejects.map((r) => r.line)).toEqual([3, 5, 7]);
+    expect(rejects[1]!.error).toMatch(/missing event name/);
+    expect(rejects[2]!.error).toMatch(/looks like epoch seconds/);
+    expect(rejects[0]!.record).toBe('not json');
+  });
+
+  it('imports the same file twice without doubling events', async () => {
+    const file = join(dir, 'e.jsonl');
+    writeFileSync(file, '{"email":"a@x.com","name":"Viewed Product","time":"2026-04-01T10:00:00Z"}\n{"email":"a@x.com","name":"Placed Order","time":"2026-04-01T11:00:00Z","id":"o-1"}\n');
+    await importFile({ kind: 'events', file, store, now: () => NOW });
+    const again = await importFile({ kind: 'events', file, store, now: () => NOW });
+    expect(again).toMatchObject({ imported: 0, duplicates: 2, rejected: 0, rejectsFile: undefined });
+    expect(store.counts().events).toBe(2);
+  });
+
+  it('reads CSV with a header, nested property columns, typed numbers and zip codes kept as text', async () => {
+    const file = join(dir, 'contacts.csv');
+    writeFileSync(file, 'email,first_name,zip,properties.orders,tags,consent\nAda@X.com,Ada,02134,3,vip;beta,subscribed\nbroken,,,,,\n');
+    const summary = await importFile({ kind: 'contacts', file, store, now: () => NOW });
+    expect(summary).toMatchObject({ read: 2, imported: 1, rejected: 1 });
+    const c = store.findContactByEmail('ada@x.com')!;
+    expect(c.properties.zip!.value).toBe('02134');
+    expect(c.properties.orders!.value).toBe(3);
+    expect(c.properties.first_name!.value).toBe('Ada');
+    expect([...c.tags].sort()).toEqual(['beta', 'vip']);
+    expect(c.consent?.status).toBe('subscribed');
+    const reject = JSON.parse(readFileSync(summary.rejectsFile!, 'utf8').trim()) as { line: number; record: string };
+    expect(reject).toMatchObject({ line: 3, record: 'broken,,,,,' });
+  });
+});
+
+describe('records', () => {
+  it('reads ISO dates and epoch milliseconds, and refuses epoch seconds', () => {
+    expect(parseTime('2026-01-01T00:00:00Z')).toBe(Date.UTC(2026, 0, 1));
+    expect(parseTime(1767225600000)).toBe(Date.UTC(2026, 0, 1));
+    expect(parseTime('1767225600000')).toBe(Date.UTC(2026, 0, 1));
+    expect(() => parseTime(1767225600)).toThrow(/epoch seconds/);
+    expect(() => parseTime('yesterday')).toThrow(/not a date/);
+  });
+
+  it('accepts Segment-spec track payloads', () => {
+    const e = toIncomingEvent({ event: 'Placed Order', timestamp: '2026-01-01T00:00:00Z', messageId: 'm1', context: { traits: { email: 'A@X.com' } }, properties: { total: 10 } }, 'track');
+    expect(e).toEqual({ email: 'a@x.com', name: 'Placed Order', time: Date.UTC(2026, 0, 1), eventId: 'm1', properties: { total: 10 }, source: 'track' });
+  });
+
+  it('treats unreserved contact keys as properties', () => {
+    const c = toIncomingContact({ email: 'a@x.com', plan: 'pro', properties: { country: 'DE' }, tags: 'a, b' }, 'local', 5);
+    expect(c).toEqual({ email: 'a@x.com', properties: { country: 'DE', plan: 'pro' }, tags: ['a', 'b'], source: 'local', time: 5 });
+  });
+
+  it('names the field that has the wrong type', () => {
+    expect(() => toIncomingEvent({ email: 'a@x.com', name: 'X', time: '2026-01-01T00:00:00Z', properties: 'oops' }, 'import')).toThrow(/"properties"/);
+  });
+});
