@@ -5,7 +5,7 @@
  * Run: `node bin/run-ts.js bench/preview.ts`.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { stringify } from 'yaml';
@@ -15,6 +15,7 @@ import { runPreview, writeReport } from '../src/preview/preview';
 import { emptyScenario } from '../src/preview/scenarios';
 import type { Scenario } from '../src/preview/scenarios';
 import { compileTemplateSource } from '../src/preview/template-file';
+import { machineLine } from './machine';
 
 const EXT: Record<DialectName, string> = { liquid: '.liquid', klaviyo: '.klaviyo.html', handlebars: '.hbs', mailchimp: '.mc.html', hubl: '.hubl.html' };
 
@@ -47,7 +48,7 @@ export function benchTemplate(dialect: DialectName): string {
   const s = SYNTAX[dialect];
   const close = (tag: string): string => (dialect === 'handlebars' ? `{{/${tag}}}` : s.end);
   const row = (text: string): string => `<tr><td style="padding:12px 24px;font-family:Arial,Helvetica,sans-serif;font-size:15px;line-height:22px;color:#333333">${text}</td></tr>\n`;
-  const filler = Array.from({ length: 14 }, (_, i) => row(`Paragraph ${i + 1}: our spring collection brings lightweight layers, trail-ready footwear and accessories picked by our team for long days outside. Free returns within 30 days on every order.`)).join('');
+  const filler = Array.from({ length: 25 }, (_, i) => row(`Paragraph ${i + 1}: our spring collection brings lightweight layers, trail-ready footwear and accessories picked by our team for long days outside. Free returns within 30 days on every order.`)).join('');
   const body = [
     row(`Hi ${s.vd('first_name', 'there')},`),
     row(`${s.ifEq('segment', 'vip')}As a VIP you get early access and free express shipping.${s.els}Join our rewards programme to get early access.${close('equals')}`),
@@ -107,8 +108,7 @@ function reportTime(dialect: DialectName, dir: string): number {
 
 /** Runs the benchmark and prints its figures with the machine they were measured on. */
 export async function run(): Promise<void> {
-  const cpu = cpus();
-  process.stdout.write(`preview benchmark\nmachine: ${cpu[0]?.model ?? 'unknown cpu'}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GB RAM (${(freemem() / 2 ** 30).toFixed(1)} GB free), node ${process.version}\n\n`);
+  process.stdout.write(`preview benchmark\n${machineLine()}\n\n`);
   process.stdout.write('dialect      template   renders/s   µs/render   target ≥ 5000/s\n');
   for (const d of Object.keys(DIALECTS) as DialectName[]) {
     const r = rendersPerSecond(d);
@@ -116,7 +116,8 @@ export async function run(): Promise<void> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'segsync-bench-preview-'));
   try {
-    process.stdout.write('\n100-scenario report (render, juice, text, report HTML, files)\n');
+    process.stdout.write('\n100-scenario report (render, juice, text, report HTML, files; after one untimed warm-up)\n');
+    reportTime('liquid', dir);
     for (const d of Object.keys(DIALECTS) as DialectName[]) process.stdout.write(`${d.padEnd(12)} ${reportTime(d, dir).toFixed(0).padStart(6)} ms\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

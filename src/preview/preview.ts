@@ -27,7 +27,7 @@ export interface PreviewOptions {
   store?: Store;
   /** Add the automatic empty-profile scenario (default true). */
   includeEmpty?: boolean;
-  /** Send time for generated scenarios. */
+  /** Send time for scenarios that do not set their own `now` (and for generated ones). */
   now?: string | number;
 }
 
@@ -70,7 +70,8 @@ function chooseScenarios(template: TemplateFile, templatePath: string, opts: Pre
 export function runPreview(templatePath: string, opts: PreviewOptions = {}): PreviewResult {
   const template = loadTemplateFile(templatePath);
   const { scenarios, source } = chooseScenarios(template, templatePath, opts);
-  const all = opts.includeEmpty === false ? scenarios : [...scenarios, emptyScenario(opts.now ?? scenarios[0]?.now)];
+  const dated = scenarios.map((s) => (s.now === undefined && opts.now !== undefined ? { ...s, now: opts.now } : s));
+  const all = opts.includeEmpty === false ? dated : [...dated, emptyScenario(opts.now ?? scenarios[0]?.now)];
   const renders = all.map((s) => renderScenario(template, s));
   const matrix = coverageMatrix(template, renders);
   const warnings = collectWarnings(template, renders, matrix);
