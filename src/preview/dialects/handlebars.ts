@@ -91,6 +91,10 @@ function createEngine(): typeof Handlebars {
       return original.apply(this, [...args.slice(0, -1), wrapped]);
     });
   }
+  hb.registerHelper('__val', function (value: unknown, options: HelperOptions) {
+    if (value === undefined || value === null) activeRecorder()?.miss(String(options.hash.path), Number(options.hash.line));
+    return value;
+  });
   hb.registerHelper('__out', function (this: unknown, value: unknown, options: HelperOptions) {
     const v = typeof value === 'function' ? (value as (this: unknown) => unknown).call(this) : value;
     if (v === undefined || v === null) activeRecorder()?.miss(String(options.hash.path), Number(options.hash.line));
@@ -196,7 +200,14 @@ class Analyzer {
       return;
     }
     const fallback = p.original === 'insert' && params.length > 1;
-    for (const q of params) if (q.type === 'PathExpression' && !(q as HbPath).data) this.analysis.outputs.push({ path: (q as HbPath).original, line, hasFallback: fallback });
+    m.params = params.map((q) => {
+      if (q.type !== 'PathExpression' || (q as HbPath).data) return q;
+      const original = (q as HbPath).original;
+      this.analysis.outputs.push({ path: original, line, hasFallback: fallback });
+      if (fallback || original === 'this' || original === '.') return q;
+      // `{{upper first_name}}`: the helper gets the value through `__val`, which reports it if undefined.
+      return { type: 'SubExpression', path: { type: 'PathExpression', data: false, depth: 0, parts: ['__val'], original: '__val', loc: q.loc }, params: [q], hash: { type: 'Hash', pairs: [pair('path', original, q.loc), pair('line', line, q.loc)], loc: q.loc }, loc: q.loc };
+    });
   }
 }
 

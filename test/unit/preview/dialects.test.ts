@@ -78,7 +78,7 @@ describe('undefined variables', () => {
   const sources: Record<DialectName, [string, Record<string, unknown>]> = {
     liquid: ['{% if ghost %}x{% endif %}\nHi {{ who.name }} {{ nick | default: "n" }}', { who: {} }],
     klaviyo: ["{% if ghost %}x{% endif %}\nHi {{ who.name }} {{ nick|default:'n' }}", { who: {} }],
-    handlebars: ['{{#if ghost}}x{{/if}}\nHi {{who.name}} {{insert nick "default=n"}}', { who: {} }],
+    handlebars: ['{{#if ghost}}x{{/if}}\nHi {{upper who.name}} {{insert nick "default=n"}}', { who: {} }],
     mailchimp: ['*|IF:GHOST|*x*|END:IF|*\nHi *|WHO_NAME|* *|IF:NICK|**|NICK|**|ELSE:|*n*|END:IF|*', {}],
     hubl: ['{% if ghost %}x{% endif %}\nHi {{ who.name }} {{ nick|default("n") }}', { who: {} }],
   };
