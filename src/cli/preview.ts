@@ -2,11 +2,13 @@
  * `segsync preview TEMPLATE`: render a template for many recipients and write a report with each
  * version, a branch-coverage matrix and warnings.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors';
+import { previewFolder } from '../preview/batch';
 import { defaultScenarioFile, runPreview, writeReport } from '../preview/preview';
+import { branchCoverage } from '../preview/report';
 import type { PreviewOptions, PreviewResult } from '../preview/preview';
 import { takeScreenshots } from '../preview/screenshots';
 import { servePreview } from '../preview/serve';
@@ -33,8 +35,7 @@ function positiveInt(v: string): number {
 }
 
 function summary(r: PreviewResult, index: string): string {
-  const total = r.matrix.reduce((n, row) => n + row.block.branches.filter((b) => !b.implicit).length, 0);
-  const reached = r.matrix.reduce((n, row) => n + row.block.branches.filter((b, i) => !b.implicit && row.reached.has(i)).length, 0);
+  const { reached, total } = branchCoverage(r.matrix);
   const lines = [`${r.template.file} (${r.template.dialect}): ${r.renders.length} scenarios from ${r.scenarioSource}`, `branches reached: ${reached}/${total}; warnings: ${r.warnings.length}`];
   for (const w of r.warnings.slice(0, 30)) lines.push(`  ${w.kind}${w.line ? ` line ${w.line}` : ''}${w.scenario ? ` [${w.scenario}]` : ''}: ${w.message}`);
   if (r.warnings.length > 30) lines.push(`  … ${r.warnings.length - 30} more in the report`);
@@ -47,7 +48,7 @@ export function register(program: Command): void {
   program
     .command('preview')
     .description('render a template for many recipients: HTML + text per scenario, a branch-coverage matrix and warnings')
-    .argument('<template>', 'template file (.liquid, .klaviyo.html, .hbs, .mc.html, .hubl.html; or front matter "dialect: …")')
+    .argument('<template>', 'template file (.liquid, .klaviyo.html, .hbs, .mc.html, .hubl.html; or front matter "dialect: …"), or a folder: every template under it')
     .option('--scenarios <file>', 'scenario file (YAML/JSON); default: <name>.scenarios.yaml or scenarios.yaml beside the template')
     .option('--cover', 'generate scenarios that reach every branch')
     .option('--sample <n>', 'use N contacts sampled from the store', positiveInt)
@@ -64,6 +65,23 @@ export function register(program: Command): void {
       if (!existsSync(template)) throw new UsageError(`no template at ${templateArg}`, { hint: 'check the path' });
       const ctx = opts.sample !== undefined ? openContext(cmd) : undefined;
       const previewOpts: PreviewOptions = { scenarios: opts.scenarios, cover: opts.cover, sample: opts.sample, store: ctx?.store, includeEmpty: opts.empty, now: opts.now };
+      if (statSync(template).isDirectory()) {
+        try {
+          if (opts.serve || opts.screenshots) throw new UsageError('--serve and --screenshots take one template, not a folder');
+          const { entries, index } = previewFolder(template, opts.out, previewOpts);
+          const bad = entries.filter((e) => e.error || (e.result?.warnings.length ?? 0) > 0);
+          for (const e of entries) {
+            const c = e.result ? branchCoverage(e.result.matrix) : undefined;
+            process.stdout.write(`${e.file}: ${e.error ? `ERROR ${e.error}` : `${c!.reached}/${c!.total} branches, ${e.result!.warnings.length} warnings`}\n`);
+          }
+          process.stdout.write(`${entries.length} templates, ${bad.length} with problems; report: ${index}\n`);
+          if (entries.some((e) => e.error)) process.exitCode = EXIT.failed;
+          if (opts.check && bad.length) process.exitCode = EXIT.failed;
+        } finally {
+          ctx?.close();
+        }
+        return;
+      }
       const build = async (live?: string): Promise<{ result: PreviewResult; index: string }> => {
         const result = runPreview(template, previewOpts);
         const screenshots = opts.screenshots ? await takeScreenshots(result.renders, opts.out) : undefined;

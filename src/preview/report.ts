@@ -4,6 +4,7 @@
  * replaced by placeholders so opening the report never touches the network.
  */
 import type { MatrixRow, Warning } from './analyze';
+import type { BatchEntry } from './batch';
 import type { ScenarioRender } from './render';
 import type { TemplateFile } from './template-file';
 
@@ -62,8 +63,7 @@ pre.text{margin:0;height:640px;overflow:auto;white-space:pre-wrap;background:#fb
 /** The report as one HTML document. */
 export function renderReport(input: ReportInput): string {
   const { template, renders, matrix, warnings } = input;
-  const totalBranches = matrix.reduce((n, r) => n + r.block.branches.filter((b) => !b.implicit).length, 0);
-  const reachedBranches = matrix.reduce((n, r) => n + r.block.branches.filter((b, i) => !b.implicit && r.reached.has(i)).length, 0);
+  const { reached: reachedBranches, total: totalBranches } = branchCoverage(matrix);
   const csp = input.liveReloadScript
     ? "default-src 'none'; style-src 'unsafe-inline'; img-src data: 'self'; frame-src 'self' about:; script-src 'unsafe-inline'; connect-src 'self'"
     : "default-src 'none'; style-src 'unsafe-inline'; img-src data: 'self'; frame-src 'self' about:";
@@ -100,4 +100,32 @@ export function renderReport(input: ReportInput): string {
     .join('\n');
   const body = `<body><header><h1>${esc(template.file)}</h1><p>${esc(template.dialect)}${template.mjml ? ' · MJML' : ''} · generated ${esc(input.generatedAt.toISOString())} by segsync preview</p></header><main>${summary}${warnSection}${matrixSection}${cards}</main>${input.liveReloadScript ?? ''}</body></html>`;
   return head + body;
+}
+
+/** Branches reached and branches in total (implicit "nothing rendered" outcomes not counted). */
+export function branchCoverage(matrix: MatrixRow[]): { reached: number; total: number } {
+  let reached = 0;
+  let total = 0;
+  for (const row of matrix) {
+    row.block.branches.forEach((b, i) => {
+      if (b.implicit) return;
+      total++;
+      if (row.reached.has(i)) reached++;
+    });
+  }
+  return { reached, total };
+}
+
+/** The index of a folder preview: one row per template. */
+export function renderIndex(dir: string, entries: BatchEntry[], generatedAt: Date): string {
+  const rows = entries
+    .map((e) => {
+      if (!e.result) return `<tr><td>${esc(e.file)}</td><td colspan="4" class="bad">${esc(e.error ?? 'failed')}</td></tr>`;
+      const c = branchCoverage(e.result.matrix);
+      const w = e.result.warnings.length;
+      return `<tr><td><a href="${esc(e.report ?? '#')}">${esc(e.file)}</a></td><td>${esc(e.result.template.dialect)}</td><td>${e.result.renders.length}</td><td class="${c.reached === c.total ? 'ok' : 'bad'}">${c.reached}/${c.total}</td><td class="${w ? 'bad' : 'ok'}">${w}</td></tr>`;
+    })
+    .join('');
+  const csp = "default-src 'none'; style-src 'unsafe-inline'";
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${csp}"><title>Preview: ${esc(dir)}</title><style>${CSS}</style></head><body><header><h1>${esc(dir)}</h1><p>${entries.length} templates · generated ${esc(generatedAt.toISOString())} by segsync preview</p></header><main><section id="templates"><h2>Templates</h2><table><thead><tr><th>template</th><th>dialect</th><th>scenarios</th><th>branches reached</th><th>warnings</th></tr></thead><tbody>${rows}</tbody></table></section></main></body></html>`;
 }

@@ -91,6 +91,23 @@ describe('segsync preview (CLI)', () => {
     ]);
   });
 
+  it('previews every template under a folder, reporting a broken one without stopping the others', async () => {
+    const src = join(dir, 'src');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(src, 'nested'), { recursive: true });
+    writeFileSync(join(src, 'ok.liquid'), '<p>Hi {{ first_name | default: "there" }}</p><a href="https://example.com/unsubscribe">Unsubscribe</a>');
+    writeFileSync(join(src, 'nested', 'broken.mc.html'), '*|IF:FNAME|*never closed');
+    writeFileSync(join(src, 'notes.txt'), 'not a template');
+    const out = join(dir, 'all');
+    const r = await cli(['preview', src, '--cover', '--out', out]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/ok\.liquid: 0\/0 branches, 0 warnings/);
+    expect(r.out).toMatch(/nested\/broken\.mc\.html: ERROR .*broken\.mc\.html:1:1: \*\|IF:FNAME\|\* opened at line 1 is never closed/);
+    const index = readFileSync(join(out, 'index.html'), 'utf8');
+    expect(index).toContain('href="ok.liquid/index.html"');
+    expect(existsSync(join(out, 'ok.liquid', 'index.html'))).toBe(true);
+  });
+
   it('refuses two scenario sources at once', async () => {
     const r = await cli(['preview', join(TEMPLATES, 'vip', 'vip.liquid'), '--cover', '--scenarios', join(TEMPLATES, 'vip', 'scenarios.yaml'), '--out', join(dir, 'o')]);
     expect(r.code).toBe(2);
