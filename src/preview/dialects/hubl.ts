@@ -258,6 +258,10 @@ class Instrumenter {
         this.analysis.outputs.push({ path: p, line, hasFallback: fallback });
         if (!fallback) return call(child, '__out', [lit(child, p), lit(child, line), t]);
       } else for (const q of pathsIn(child)) this.analysis.outputs.push({ path: q, line, hasFallback: fallback });
+      // `{{ contact.total|format_currency_value }}`: check the filtered value itself.
+      const input = t.typename === 'Filter' && !fallback ? ((t.args as NjNode).children ?? [])[0] : undefined;
+      const inputPath = input ? pathOf(input) : undefined;
+      if (input && inputPath) (t.args as NjNode).children![0] = call(input, '__out', [lit(input, inputPath), lit(input, line), input]);
       return t;
     });
   }

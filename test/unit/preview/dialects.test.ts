@@ -80,7 +80,7 @@ describe('undefined variables', () => {
     klaviyo: ["{% if ghost %}x{% endif %}\nHi {{ who.name }} {{ nick|default:'n' }}", { who: {} }],
     handlebars: ['{{#if ghost}}x{{/if}}\nHi {{upper who.name}} {{insert nick "default=n"}}', { who: {} }],
     mailchimp: ['*|IF:GHOST|*x*|END:IF|*\nHi *|WHO_NAME|* *|IF:NICK|**|NICK|**|ELSE:|*n*|END:IF|*', {}],
-    hubl: ['{% if ghost %}x{% endif %}\nHi {{ who.name }} {{ nick|default("n") }}', { who: {} }],
+    hubl: ['{% if ghost %}x{% endif %}\nHi {{ who.name|upper }} {{ nick|default("n") }}', { who: {} }],
   };
   it.each(Object.keys(sources) as DialectName[])('%s: reports a printed undefined variable with its line, not tests or fallbacks', (dialect) => {
     const [src, ctx] = sources[dialect];
