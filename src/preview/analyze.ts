@@ -1,4 +1,5 @@
 /** The coverage matrix (blocks × scenarios) and the warnings a report shows and `--check` fails on. */
+import { closest } from '../config/load';
 import type { Branch, ConditionalBlock } from './dialects/dialect';
 import type { ScenarioRender } from './render';
 import type { TemplateFile } from './template-file';
@@ -93,7 +94,10 @@ export function collectWarnings(template: TemplateFile, renders: ScenarioRender[
     for (const e of r.errors) out.push({ kind: 'render-error', scenario, message: e });
     if (r.errors.some((e) => e.startsWith('render failed'))) continue;
     if (r.scenario.origin === 'file' || r.scenario.origin === 'store') {
-      for (const u of r.undefinedVariables) out.push({ kind: 'undefined-variable', scenario, line: u.line, message: `"${u.path}" is undefined where it is printed${u.line ? ` (line ${u.line})` : ''}` });
+      for (const u of r.undefinedVariables) {
+        const guess = closest(u.path, r.knownPaths.filter((p) => p !== u.path));
+        out.push({ kind: 'undefined-variable', scenario, line: u.line, message: `"${u.path}" is undefined where it is printed${u.line ? ` (line ${u.line})` : ''}${guess ? `; did you mean "${guess}"?` : ''}` });
+      }
     }
     const all = [r.subject ?? '', r.preheader ?? '', r.html];
     const leftover = all.map((s) => LEFTOVER.exec(s.replace(/<style[\s\S]*?<\/style>/gi, ''))).find((m) => m);

@@ -24,6 +24,20 @@ export interface ScenarioRender {
   undefinedVariables: UndefinedRead[];
   /** Problems the pipeline reported (render error, MJML validation). */
   errors: string[];
+  /** Dotted paths the scenario's context defines (for "did you mean" on undefined variables). */
+  knownPaths: string[];
+}
+
+/** Leaf and object paths of a context, three levels deep (list items are not expanded). */
+function pathsOf(value: unknown, prefix = '', depth = 0, out: string[] = []): string[] {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || depth > 3) return out;
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (k.startsWith('__')) continue;
+    const p = prefix ? `${prefix}.${k}` : k;
+    out.push(p);
+    pathsOf(v, p, depth + 1, out);
+  }
+  return out;
 }
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'", apos: "'", '#x3D': '=', '#x60': '`' };
@@ -60,7 +74,7 @@ export function toText(html: string): string {
 /** Renders `scenario` with `template`; a failing render is reported in `errors`, never thrown. */
 export function renderScenario(template: TemplateFile, scenario: Scenario): ScenarioRender {
   const context = DIALECTS[template.dialect].shapeContext(scenario);
-  const out: ScenarioRender = { scenario, subject: undefined, preheader: undefined, html: '', text: '', bytes: 0, branches: new Map(), iterations: new Map(), undefinedVariables: [], errors: [] };
+  const out: ScenarioRender = { scenario, subject: undefined, preheader: undefined, html: '', text: '', bytes: 0, branches: new Map(), iterations: new Map(), undefinedVariables: [], errors: [], knownPaths: pathsOf(context) };
   const merge = (r: { branches: Map<string, number[]>; iterations: Map<string, number>; undefinedVariables: UndefinedRead[] }): void => {
     for (const [k, v] of r.branches) out.branches.set(k, [...(out.branches.get(k) ?? []), ...v]);
     for (const [k, v] of r.iterations) out.iterations.set(k, (out.iterations.get(k) ?? 0) + v);

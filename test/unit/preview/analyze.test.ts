@@ -58,6 +58,13 @@ describe('warnings', () => {
     expect(w).toContainEqual({ kind: 'unreached-branch', scenario: undefined, line: 2 });
   });
 
+  it('suggests the scenario field a misspelt variable probably meant', () => {
+    const t = compileTemplateSource('<p>{{ customer.frist_name }}</p>unsubscribe', 'typo.liquid');
+    const renders = [renderScenario(t, scenario('typo', { first_name: 'Ada' }))];
+    const w = collectWarnings(t, renders, coverageMatrix(t, renders)).filter((x) => x.kind === 'undefined-variable');
+    expect(w.map((x) => x.message)).toEqual(['"customer.frist_name" is undefined where it is printed (line 1); did you mean "customer.first_name"?']);
+  });
+
   it('does not report undefined variables for the automatic empty profile', () => {
     const w = warningsFor([clean, emptyScenario()]);
     expect(w.filter((x) => x.kind === 'undefined-variable')).toEqual([]);
