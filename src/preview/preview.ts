@@ -8,7 +8,7 @@ import { UsageError } from '../errors';
 import type { Store } from '../store/store';
 import { collectWarnings, coverageMatrix } from './analyze';
 import type { MatrixRow, Warning } from './analyze';
-import { renderScenario } from './render';
+import { reachedBranches, renderScenario } from './render';
 import type { ScenarioRender } from './render';
 import { renderReport } from './report';
 import { emptyScenario, loadScenarioFile, sampleFromStore } from './scenarios';
@@ -58,10 +58,7 @@ function chooseScenarios(template: TemplateFile, templatePath: string, opts: Pre
   if (file) return { scenarios: loadScenarioFile(file), source: file };
   const cover = synthesizeScenarios(template.analysis, {
     now: opts.now,
-    reach: (s) => {
-      const r = renderScenario(template, s);
-      return new Set([...r.branches].flatMap(([id, bs]) => bs.map((b) => `${id}#${b}`)));
-    },
+    reach: (s) => reachedBranches(template, s),
   });
   return { scenarios: cover, source: 'generated to cover every branch (--cover)' };
 }

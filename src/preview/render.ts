@@ -71,6 +71,22 @@ export function toText(html: string): string {
   });
 }
 
+/** `blockId#branch` keys a scenario reaches: the template renders only (no MJML, CSS or text), for `--cover`. */
+export function reachedBranches(template: TemplateFile, scenario: Scenario): Set<string> {
+  const context = DIALECTS[template.dialect].shapeContext(scenario);
+  const keys = new Set<string>();
+  for (const part of [template.subject, template.preheader, template.body]) {
+    if (!part) continue;
+    try {
+      for (const [id, bs] of part.render(context).branches) for (const b of bs) keys.add(`${id}#${b}`);
+    } catch {
+      // A scenario the template cannot render reaches nothing new; the report shows the error when it is kept.
+      continue;
+    }
+  }
+  return keys;
+}
+
 /** Renders `scenario` with `template`; a failing render is reported in `errors`, never thrown. */
 export function renderScenario(template: TemplateFile, scenario: Scenario): ScenarioRender {
   const context = DIALECTS[template.dialect].shapeContext(scenario);

@@ -57,7 +57,7 @@ describe('the HTML report in headless Chromium', () => {
   });
 
   it('shows warnings and unreached branches for a template with gaps', async () => {
-    const result = runPreview(join(ROOT, 'test', 'e2e', 'fixtures', 'gaps.klaviyo.html'), { cover: false });
+    const result = runPreview(join(ROOT, 'test', 'e2e', 'preview-fixtures', 'gaps.klaviyo.html'), { cover: false });
     const outDir = join(OUT, 'gaps');
     const { index } = writeReport(result, outDir);
     const context = await browser.newContext();

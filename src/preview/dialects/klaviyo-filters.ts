@@ -50,11 +50,10 @@ export function floatformat(value: unknown, arg: unknown): string {
   if (x === undefined) return '';
   const p = arg === undefined ? -1 : int(arg);
   if (p === undefined) return str(value);
-  const digits = Math.abs(p);
-  const fixed = roundHalfUp(x, digits);
-  if (p < 0 && Number(fixed) === Math.trunc(Number(fixed)) && Math.abs(x - Math.round(x)) < Number.EPSILON * 16) return String(Math.round(x));
-  if (p < 0 && /^-?\d+\.0+$/.test(fixed) && x === Math.trunc(x)) return fixed.replace(/\.0+$/, '');
-  return fixed === '-0' || /^-0(\.0+)?$/.test(fixed) ? fixed.slice(1) : fixed;
+  // Django: a negative precision shows decimals only when the value has a fractional part.
+  if (p < 0 && Number.isInteger(x)) return String(x);
+  const fixed = roundHalfUp(x, Math.abs(p));
+  return /^-0(\.0+)?$/.test(fixed) ? fixed.slice(1) : fixed;
 }
 
 /** Python's str.title() followed by Django's apostrophe and digit fixes. */
