@@ -27,13 +27,21 @@ export interface Sandboxes {
   close(): Promise<void>;
 }
 
-/** Starts the three sandboxes; `rateLimits: false` lifts their limits. */
-export async function startSandboxes(options: { rateLimits?: boolean; hubspotLimits?: { limit: number; windowMs: number } } = {}): Promise<Sandboxes> {
-  const rateLimits = options.rateLimits ?? false;
+/**
+ * Starts the three sandboxes: without limits (default), with the vendors' real limits, or `tight`:
+ * far below what the connectors assume, so they meet 429s all the time (a storm).
+ */
+export async function startSandboxes(options: { limits?: 'off' | 'real' | 'tight' } = {}): Promise<Sandboxes> {
+  const mode = options.limits ?? 'off';
+  const on = mode !== 'off';
   const [hubspot, mailchimp, klaviyo] = await Promise.all([
-    startHubspotSandbox({ accessToken: 'hs-token', rateLimits: options.hubspotLimits ? { tenSecondly: options.hubspotLimits } : rateLimits }),
-    startMailchimpSandbox({ apiKey: 'mc-key-us1', rateLimits }),
-    startKlaviyoSandbox({ apiKey: 'pk_test', rateLimits, jobDurationMs: 0 }),
+    startHubspotSandbox({ accessToken: 'hs-token', rateLimits: mode === 'tight' ? { tenSecondly: { limit: 10, windowMs: 1000 } } : on }),
+    startMailchimpSandbox({ apiKey: 'mc-key-us1', rateLimits: on, ...(mode === 'tight' ? { maxConnections: 2, latencyMs: 20 } : {}) }),
+    startKlaviyoSandbox({
+      apiKey: 'pk_test',
+      rateLimits: mode === 'tight' ? { 'bulkJobs.burst': { limit: 1, windowMs: 1000, kind: 'fixed' }, 'profiles.burst': { limit: 5, windowMs: 1000, kind: 'fixed' } } : on,
+      jobDurationMs: 0,
+    }),
   ]);
   return { hubspot, mailchimp, klaviyo, close: async () => void (await Promise.all([hubspot.close(), mailchimp.close(), klaviyo.close()])) };
 }
