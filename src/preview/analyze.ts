@@ -19,7 +19,8 @@ export type WarningKind =
   | 'gmail-clip'
   | 'no-unsubscribe'
   | 'render-error'
-  | 'thin-loop';
+  | 'thin-loop'
+  | 'bad-link';
 
 export interface Warning {
   kind: WarningKind;
@@ -55,6 +56,16 @@ const LEFTOVER = /\*\|[^|*\n]{1,60}\|\*|\{\{|\}\}|\{%|%\}/;
 
 function branchName(b: Branch | undefined): string {
   return b ? `"${b.label}" (line ${b.line})` : '?';
+}
+
+/** hrefs that cannot work: empty, a bare scheme, or containing spaces (a URL assembled from empty parts). */
+export function badLinks(html: string): string[] {
+  const out: string[] = [];
+  for (const m of html.matchAll(/<a\b[^>]*?\shref\s*=\s*("([^"]*)"|'([^']*)')/gi)) {
+    const href = (m[2] ?? m[3] ?? '').trim();
+    if (href === '' || /^(https?:)?\/\/?$/i.test(href) || /^https?:\/\/[^/]*\s/i.test(href) || /^https?:\/\/\/|^https?:\/\/\?/i.test(href)) out.push(href);
+  }
+  return [...new Set(out)];
 }
 
 /** Every warning for a set of renders of one template. */
@@ -108,6 +119,7 @@ export function collectWarnings(template: TemplateFile, renders: ScenarioRender[
     const gap = GREETING.exec(`${r.subject ?? ''}\n${r.preheader ?? ''}\n${r.text}`);
     if (gap) out.push({ kind: 'greeting-gap', scenario, message: `a greeting with no name: "${gap[0]}"` });
     if (r.bytes > GMAIL_CLIP_BYTES) out.push({ kind: 'gmail-clip', scenario, message: `the HTML is ${(r.bytes / 1024).toFixed(1)} KB: Gmail clips messages over ~102 KB` });
+    for (const href of badLinks(r.html)) out.push({ kind: 'bad-link', scenario, message: `a link goes nowhere: href="${href}" (a personalized URL that rendered empty?)` });
     if (!/unsubscribe/i.test(r.html)) out.push({ kind: 'no-unsubscribe', scenario, message: 'no unsubscribe link in the rendered email' });
   }
   return out;

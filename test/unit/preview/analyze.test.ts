@@ -1,4 +1,4 @@
-import { GMAIL_CLIP_BYTES, collectWarnings, coverageMatrix } from '../../../src/preview/analyze';
+import { GMAIL_CLIP_BYTES, badLinks, collectWarnings, coverageMatrix } from '../../../src/preview/analyze';
 import type { WarningKind } from '../../../src/preview/analyze';
 import { renderScenario } from '../../../src/preview/render';
 import { emptyScenario } from '../../../src/preview/scenarios';
@@ -63,6 +63,10 @@ describe('warnings', () => {
     const renders = [renderScenario(t, scenario('typo', { first_name: 'Ada' }))];
     const w = collectWarnings(t, renders, coverageMatrix(t, renders)).filter((x) => x.kind === 'undefined-variable');
     expect(w.map((x) => x.message)).toEqual(['"customer.frist_name" is undefined where it is printed (line 1); did you mean "customer.first_name"?']);
+  });
+
+  it('flags links that go nowhere', () => {
+    expect(badLinks('<a href="">a</a><a href="https://">b</a><a href=\'https:///p\'>c</a><a href="https://example.com/x">ok</a><a href="mailto:a@b.c">ok</a><a href="#top">ok</a>')).toEqual(['', 'https://', 'https:///p']);
   });
 
   it('does not report undefined variables for the automatic empty profile', () => {
