@@ -2,11 +2,12 @@
  * `segsync preview TEMPLATE`: render a template for many recipients and write a report with each
  * version, a branch-coverage matrix and warnings.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors';
 import { previewFolder } from '../preview/batch';
+import { junitXml } from '../preview/junit';
 import { defaultScenarioFile, runPreview, writeReport } from '../preview/preview';
 import { branchCoverage } from '../preview/report';
 import type { PreviewOptions, PreviewResult } from '../preview/preview';
@@ -26,6 +27,7 @@ interface Options {
   screenshots?: boolean;
   empty: boolean;
   now?: string;
+  junit?: string;
 }
 
 function positiveInt(v: string): number {
@@ -58,6 +60,7 @@ export function register(program: Command): void {
     .option('--check', 'exit 1 when there are warnings (for CI)')
     .option('--screenshots', 'also save PNG screenshots at 375 and 800 px (needs Chromium)')
     .option('--no-empty', 'do not add the automatic empty-profile scenario')
+    .option('--junit <file>', 'also write a JUnit XML report (one test case per scenario; warnings are failures)')
     .option('--now <time>', 'send time the render assumes (ISO); dates like *|DATE:Y|* use it')
     .addHelpText('after', '\nExit codes: 1 with --check when any warning is found, and when the template or a scenario file is invalid; 2 for bad usage.')
     .action(async (templateArg: string, opts: Options, cmd: Command) => {
@@ -75,6 +78,7 @@ export function register(program: Command): void {
             process.stdout.write(`${e.file}: ${e.error ? `ERROR ${e.error}` : `${c!.reached}/${c!.total} branches, ${e.result!.warnings.length} warnings`}\n`);
           }
           process.stdout.write(`${entries.length} templates, ${bad.length} with problems; report: ${index}\n`);
+          if (opts.junit) writeFileSync(opts.junit, junitXml(entries));
           if (entries.some((e) => e.error)) process.exitCode = EXIT.failed;
           if (opts.check && bad.length) process.exitCode = EXIT.failed;
         } finally {
@@ -117,6 +121,7 @@ export function register(program: Command): void {
         }
         const { result, index } = await build();
         process.stdout.write(summary(result, index));
+        if (opts.junit) writeFileSync(opts.junit, junitXml([{ file: templateArg, result }]));
         if (opts.check && result.warnings.length) process.exitCode = EXIT.failed;
       } finally {
         ctx?.close();

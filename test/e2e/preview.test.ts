@@ -99,13 +99,16 @@ describe('segsync preview (CLI)', () => {
     writeFileSync(join(src, 'nested', 'broken.mc.html'), '*|IF:FNAME|*never closed');
     writeFileSync(join(src, 'notes.txt'), 'not a template');
     const out = join(dir, 'all');
-    const r = await cli(['preview', src, '--cover', '--out', out]);
+    const r = await cli(['preview', src, '--cover', '--out', out, '--junit', join(dir, 'junit.xml')]);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/ok\.liquid: 0\/0 branches, 0 warnings/);
     expect(r.out).toMatch(/nested\/broken\.mc\.html: ERROR .*broken\.mc\.html:1:1: \*\|IF:FNAME\|\* opened at line 1 is never closed/);
     const index = readFileSync(join(out, 'index.html'), 'utf8');
     expect(index).toContain('href="ok.liquid/index.html"');
     expect(existsSync(join(out, 'ok.liquid', 'index.html'))).toBe(true);
+    const junit = readFileSync(join(dir, 'junit.xml'), 'utf8');
+    expect(junit).toContain('<testsuite name="ok.liquid" tests="2" failures="0">');
+    expect(junit).toMatch(/<testsuite name="nested\/broken\.mc\.html" tests="1" failures="1">.*never closed/);
   });
 
   it('refuses two scenario sources at once', async () => {
