@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { TemplateError } from '../../../src/errors';
 import type { DialectName } from '../../../src/preview/dialects/dialect';
 import { DIALECTS, dialectForFile } from '../../../src/preview/dialects/index';
@@ -121,5 +122,19 @@ describe('per-ESP semantics', () => {
     expect(DIALECTS.klaviyo.shapeContext(s)).toMatchObject({ first_name: 'Ada', person: { first_name: 'Ada', tags: ['vip'] }, event: { total: 5, extra: { total: 5 } } });
     expect(DIALECTS.liquid.shapeContext(s)).toMatchObject({ customer: { first_name: 'Ada', tags: ['vip'], cart_abandoner: true }, event: { name: 'Added to Cart', total: 5 } });
     expect(DIALECTS.handlebars.shapeContext(s)).toMatchObject({ first_name: 'Ada', segments: { cart_abandoner: true } });
+  });
+});
+
+describe('plain text passes through every dialect unchanged (property)', () => {
+  const noSyntax = fc.string({ maxLength: 200 }).filter((s) => !/[{}%#*|\\`]/.test(s));
+  it.each(Object.keys(DIALECTS) as DialectName[])('%s', (dialect) => {
+    fc.assert(
+      fc.property(noSyntax, (text) => {
+        const r = DIALECTS[dialect].compile(text, 'p').render({});
+        expect(r.html).toBe(text);
+        expect(r.branches.size).toBe(0);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
