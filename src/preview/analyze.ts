@@ -116,7 +116,7 @@ export function collectWarnings(template: TemplateFile, renders: ScenarioRender[
     if (all.some((s) => s.includes('[object Object]')) || r.text.includes('[object Object]')) out.push({ kind: 'object-object', scenario, message: 'an object was printed as "[object Object]"' });
     const bad = /\b(undefined|NaN)\b/.exec(`${r.subject ?? ''} ${r.preheader ?? ''} ${r.text}`);
     if (bad) out.push({ kind: 'bad-value', scenario, message: `the output contains "${bad[1]}"` });
-    const gap = GREETING.exec(`${r.subject ?? ''}\n${r.preheader ?? ''}\n${r.text}`);
+    const gap = GREETING.exec(`${r.subject ?? ''}\n${r.preheader ?? ''}\n${r.text}`) ?? [r.subject, r.preheader].map((l) => /\b(Hi|Hello|Hey|Dear)\s*$/.exec(l ?? '')).find((m) => m);
     if (gap) out.push({ kind: 'greeting-gap', scenario, message: `a greeting with no name: "${gap[0]}"` });
     if (r.bytes > GMAIL_CLIP_BYTES) out.push({ kind: 'gmail-clip', scenario, message: `the HTML is ${(r.bytes / 1024).toFixed(1)} KB: Gmail clips messages over ~102 KB` });
     for (const href of badLinks(r.html)) out.push({ kind: 'bad-link', scenario, message: `a link goes nowhere: href="${href}" (a personalized URL that rendered empty?)` });

@@ -65,6 +65,13 @@ describe('warnings', () => {
     expect(w.map((x) => x.message)).toEqual(['"customer.frist_name" is undefined where it is printed (line 1); did you mean "customer.first_name"?']);
   });
 
+  it('flags a subject that ends in a greeting with no name', () => {
+    const t = compileTemplateSource('---\nsubject: "Hello {{ customer.first_name }}"\n---\n<p>x</p>unsubscribe', 's.liquid');
+    const renders = [renderScenario(t, scenario('noname', {})), renderScenario(t, scenario('ada', { first_name: 'Ada' }))];
+    const w = collectWarnings(t, renders, coverageMatrix(t, renders)).filter((x) => x.kind === 'greeting-gap');
+    expect(w.map((x) => x.scenario)).toEqual(['noname']);
+  });
+
   it('flags links that go nowhere', () => {
     expect(badLinks('<a href="">a</a><a href="https://">b</a><a href=\'https:///p\'>c</a><a href="https://example.com/x">ok</a><a href="mailto:a@b.c">ok</a><a href="#top">ok</a>')).toEqual(['', 'https://', 'https:///p']);
   });
