@@ -9,7 +9,7 @@ import { UsageError } from '../errors';
 import { previewFolder } from '../preview/batch';
 import { junitXml } from '../preview/junit';
 import { defaultScenarioFile, runPreview, writeReport } from '../preview/preview';
-import { branchCoverage } from '../preview/report';
+import { branchCoverage } from '../preview/coverage';
 import type { PreviewOptions, PreviewResult } from '../preview/preview';
 import { takeScreenshots } from '../preview/screenshots';
 import { servePreview } from '../preview/serve';

@@ -2,7 +2,7 @@
  * JUnit XML for CI systems that show test reports: one test suite per template, one test case for
  * the template as a whole (coverage, fallbacks) and one per scenario; each warning is a failure.
  */
-import type { Warning } from './analyze';
+import type { Warning } from './warnings';
 import type { PreviewResult } from './preview';
 
 const xml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

@@ -3,7 +3,9 @@
  * scenario's email is shown in a sandboxed iframe (`srcdoc`) beside its plain text; remote images are
  * replaced by placeholders so opening the report never touches the network.
  */
-import type { MatrixRow, Warning } from './analyze';
+import { branchCoverage } from './coverage';
+import type { MatrixRow } from './coverage';
+import type { Warning } from './warnings';
 import type { BatchEntry } from './batch';
 import type { ScenarioRender } from './render';
 import type { TemplateFile } from './template-file';
@@ -100,20 +102,6 @@ export function renderReport(input: ReportInput): string {
     .join('\n');
   const body = `<body><header><h1>${esc(template.file)}</h1><p>${esc(template.dialect)}${template.mjml ? ' · MJML' : ''} · generated ${esc(input.generatedAt.toISOString())} by segsync preview</p></header><main>${summary}${warnSection}${matrixSection}${cards}</main>${input.liveReloadScript ?? ''}</body></html>`;
   return head + body;
-}
-
-/** Branches reached and branches in total (implicit "nothing rendered" outcomes not counted). */
-export function branchCoverage(matrix: MatrixRow[]): { reached: number; total: number } {
-  let reached = 0;
-  let total = 0;
-  for (const row of matrix) {
-    row.block.branches.forEach((b, i) => {
-      if (b.implicit) return;
-      total++;
-      if (row.reached.has(i)) reached++;
-    });
-  }
-  return { reached, total };
 }
 
 /** The index of a folder preview: one row per template. */

@@ -1,4 +1,4 @@
-import { coverageMatrix } from '../../../src/preview/analyze';
+import { coverageMatrix } from '../../../src/preview/coverage';
 import type { DialectName } from '../../../src/preview/dialects/dialect';
 import { renderScenario } from '../../../src/preview/render';
 import { emptyScenario } from '../../../src/preview/scenarios';

@@ -1,4 +1,5 @@
-import { collectWarnings, coverageMatrix } from '../../../src/preview/analyze';
+import { coverageMatrix } from '../../../src/preview/coverage';
+import { collectWarnings } from '../../../src/preview/warnings';
 import { renderScenario } from '../../../src/preview/render';
 import { offline, renderReport } from '../../../src/preview/report';
 import { emptyScenario } from '../../../src/preview/scenarios';

@@ -1,5 +1,6 @@
-import { GMAIL_CLIP_BYTES, badLinks, collectWarnings, coverageMatrix } from '../../../src/preview/analyze';
-import type { WarningKind } from '../../../src/preview/analyze';
+import { coverageMatrix } from '../../../src/preview/coverage';
+import { GMAIL_CLIP_BYTES, badLinks, collectWarnings } from '../../../src/preview/warnings';
+import type { WarningKind } from '../../../src/preview/warnings';
 import { renderScenario } from '../../../src/preview/render';
 import { emptyScenario } from '../../../src/preview/scenarios';
 import type { Scenario } from '../../../src/preview/scenarios';

@@ -1,6 +1,7 @@
-/** The coverage matrix (blocks × scenarios) and the warnings a report shows and `--check` fails on. */
+/** The warnings a report shows and `--check` fails on. */
 import { closest } from '../config/load';
-import type { Branch, ConditionalBlock } from './dialects/dialect';
+import type { MatrixRow } from './coverage';
+import type { Branch } from './dialects/dialect';
 import type { ScenarioRender } from './render';
 import type { TemplateFile } from './template-file';
 
@@ -27,27 +28,6 @@ export interface Warning {
   message: string;
   line?: number;
   scenario?: string;
-}
-
-/** One cell: which branches a scenario rendered in a block (empty: the block was not evaluated). */
-export interface MatrixCell {
-  branches: number[];
-  iterations: number | undefined;
-}
-
-export interface MatrixRow {
-  block: ConditionalBlock;
-  cells: MatrixCell[];
-  /** Branch indexes reached by at least one scenario. */
-  reached: Set<number>;
-}
-
-/** Rows of blocks, columns in the order of `renders`. */
-export function coverageMatrix(template: TemplateFile, renders: ScenarioRender[]): MatrixRow[] {
-  return template.blocks.map((block) => {
-    const cells = renders.map((r) => ({ branches: [...new Set(r.branches.get(block.id) ?? [])], iterations: r.iterations.get(block.id) }));
-    return { block, cells, reached: new Set(cells.flatMap((c) => c.branches)) };
-  });
 }
 
 const PERSONAL = /(^|[._\s])(first_?name|last_?name|full_?name|fname|lname|firstname|lastname|nickname|given_?name)$/i;
