@@ -5,6 +5,7 @@
  */
 import { branchCoverage } from './coverage';
 import type { MatrixRow } from './coverage';
+import { diffLines } from './text-diff';
 import type { Warning } from './warnings';
 import type { BatchEntry } from './batch';
 import type { ScenarioRender } from './render';
@@ -59,8 +60,19 @@ th{background:#f0f3f6;position:sticky;top:0}td.hit{background:#e7f6ec}td.implici
 .scenario .meta{color:#4b5563;margin:0 0 8px}.scenario .meta b{color:#1d232b}.side{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:12px}
 iframe{width:100%;height:640px;border:1px solid #cfd6de;border-radius:6px;background:#fff}
 pre.text{margin:0;height:640px;overflow:auto;white-space:pre-wrap;background:#fbfcfd;border:1px solid #cfd6de;border-radius:6px;padding:10px;font-size:12px}
-.shots img{max-width:100%;border:1px solid #cfd6de;margin:6px 8px 0 0}.errors{color:#b3261e}
+details.diff{margin-top:8px}details.diff pre{margin:6px 0 0;max-height:320px;overflow:auto;background:#fbfcfd;border:1px solid #cfd6de;border-radius:6px;padding:8px;font-size:12px}
+.diff .add{background:#e7f6ec;display:block}.diff .del{background:#fbe9e7;display:block}.shots img{max-width:100%;border:1px solid #cfd6de;margin:6px 8px 0 0}.errors{color:#b3261e}
 @media (max-width:900px){.side{grid-template-columns:1fr}}`;
+
+/** What this scenario's reader sees differently from the first scenario's, as a collapsible line diff. */
+function textDiff(base: ScenarioRender, r: ScenarioRender): string {
+  const lines = diffLines(base.text, r.text);
+  const added = lines.filter((l) => l.op === '+').length;
+  const removed = lines.filter((l) => l.op === '-').length;
+  if (!added && !removed) return `<p class="meta">Same text as "${esc(base.scenario.name)}".</p>`;
+  const body = lines.map((l) => (l.op === ' ' ? `  ${esc(l.text)}\n` : `<span class="${l.op === '+' ? 'add' : 'del'}">${l.op} ${esc(l.text)}</span>`)).join('');
+  return `<details class="diff"><summary>Text compared with "${esc(base.scenario.name)}": +${added} / −${removed} lines</summary><pre>${body}</pre></details>`;
+}
 
 /** The report as one HTML document. */
 export function renderReport(input: ReportInput): string {
@@ -94,10 +106,11 @@ export function renderReport(input: ReportInput): string {
     .map((r, i) => {
       const shots = input.screenshots?.get(i) ?? [];
       const shotHtml = shots.length ? `<div class="shots">${shots.map((s) => `<a href="${esc(s.file)}"><img src="${esc(s.file)}" alt="${esc(r.scenario.name)} at ${s.width}px" width="${Math.min(s.width, 300)}"></a>`).join('')}</div>` : '';
+      const diff = i > 0 ? textDiff(renders[0]!, r) : '';
       const errs = r.errors.length ? `<p class="errors">${r.errors.map(esc).join('<br>')}</p>` : '';
       return `<section class="scenario" id="s${i}"><h2>${esc(r.scenario.name)}</h2>
 <p class="meta"><b>Subject:</b> ${esc(r.subject ?? '(none)')} &nbsp; <b>Preheader:</b> ${esc(r.preheader ?? '(none)')} &nbsp; <b>Size:</b> ${(r.bytes / 1024).toFixed(1)} KB &nbsp; <b>Source:</b> ${esc(r.scenario.origin)}${r.scenario.description ? ` &nbsp; ${esc(r.scenario.description)}` : ''}</p>${errs}
-<div class="side"><iframe sandbox="" title="${esc(r.scenario.name)} (HTML)" srcdoc="${esc(offline(r.html))}"></iframe><pre class="text" aria-label="${esc(r.scenario.name)} (text)">${esc(r.text)}</pre></div>${shotHtml}</section>`;
+<div class="side"><iframe sandbox="" title="${esc(r.scenario.name)} (HTML)" srcdoc="${esc(offline(r.html))}"></iframe><pre class="text" aria-label="${esc(r.scenario.name)} (text)">${esc(r.text)}</pre></div>${diff}${shotHtml}</section>`;
     })
     .join('\n');
   const body = `<body><header><h1>${esc(template.file)}</h1><p>${esc(template.dialect)}${template.mjml ? ' · MJML' : ''} · generated ${esc(input.generatedAt.toISOString())} by segsync preview</p></header><main>${summary}${warnSection}${matrixSection}${cards}</main>${input.liveReloadScript ?? ''}</body></html>`;

@@ -49,6 +49,7 @@ describe('the HTML report in headless Chromium', () => {
       expect(await page.locator('pre.text').first().textContent()).toContain('Trail Shoe');
       expect(await page.locator('#summary').textContent()).toMatch(/8\/8\s*branches reached/);
       expect(await page.locator('.shots img').count()).toBe(result.renders.length * 2);
+      expect(await page.locator('details.diff').count()).toBe(result.renders.length - 1);
       await page.screenshot({ path: join(OUT, 'report.png'), fullPage: false });
       expect(problems).toEqual([]);
     } finally {

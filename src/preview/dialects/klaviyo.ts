@@ -522,7 +522,7 @@ function lookupPath(frame: Frame, path: string[]): unknown {
 }
 
 /** Django's variable resolution: dictionary key, then list index. */
-export function member(obj: unknown, key: string): unknown {
+function member(obj: unknown, key: string): unknown {
   obj = plain(obj);
   if (obj === null || obj === undefined) return MISSING;
   if (Array.isArray(obj)) {
