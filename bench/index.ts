@@ -5,11 +5,13 @@
 import * as importBench from './import';
 import * as klaviyoBench from './klaviyo';
 import * as mailchimpBench from './mailchimp';
+import * as syncBench from './sync';
 
 const BENCHES: Record<string, { run(): Promise<void> }> = {
   import: importBench,
   mailchimp: mailchimpBench,
   klaviyo: klaviyoBench,
+  sync: syncBench,
 };
 
 /** Runs the selected benchmarks one after another. */

@@ -6,6 +6,7 @@ import { ConfigError, SegsyncError, UsageError, describeError } from '../errors'
 import packageJson from '../../package.json';
 import { EXIT } from './exit-codes';
 import * as eraseCmd from './erase';
+import * as explainCmd from './explain';
 import * as importCmd from './import';
 import * as initCmd from './init';
 import * as previewCmd from './preview';
@@ -13,9 +14,10 @@ import * as pullCmd from './pull';
 import * as pushCmd from './push';
 import * as retryCmd from './retry';
 import * as sandboxCmd from './sandbox';
+import * as segmentsCmd from './segments';
 import * as statusCmd from './status';
 
-const COMMANDS: { register(program: Command): void }[] = [initCmd, importCmd, statusCmd, pullCmd, pushCmd, retryCmd, eraseCmd, sandboxCmd, previewCmd];
+const COMMANDS: { register(program: Command): void }[] = [initCmd, importCmd, statusCmd, segmentsCmd, explainCmd, pullCmd, pushCmd, retryCmd, eraseCmd, sandboxCmd, previewCmd];
 
 /** Builds the program (exported for tests that drive it in-process). */
 export function buildProgram(): Command {

@@ -189,6 +189,40 @@ export interface Store {
   reviveDead(esp: EspName | undefined, now: number): number;
   deadOutbox(esp: EspName | undefined, limit: number): OutboxItem[];
 
+  // Bulk scans (the rules engine's in-memory caches are built from these)
+  /** Contact property names in use (for "did you mean" in rules). */
+  propertyNames(): string[];
+  /** Property names seen on events of each name, from the `sample` most recent events. */
+  eventPropertyNames(sample: number): { event: string; property: string }[];
+  /** Upper bound of the number of stored events (to size caches). */
+  eventCountBound(): number;
+  /**
+   * Every event in storage order (only rows after `afterRow` and through `throughRow`, when given) as
+   * [contactId, eventNameId, time, ...values of `numeric`, ...JSON text of `json`] properties.
+   */
+  scanEvents(numeric: string[], json: string[], afterRow?: number, throughRow?: number): IterableIterator<unknown[]>;
+  /** Event name ids (as scanEvents gives them) to names. */
+  eventNamesById(): Map<number, string>;
+  /** The saved event-cache snapshot for a layout: its parts in order and the last event row it holds. */
+  readEventCache(layout: string): { maxEventRow: number; parts: Buffer[] } | undefined;
+  /** Replaces the saved event-cache snapshot (one is kept). */
+  writeEventCache(layout: string, maxEventRow: number, parts: Uint8Array[]): void;
+  /** One contact's events stored after event row `afterRow` (all when 0), with their row numbers. */
+  eventsAfter(contactId: number, afterRow: number): { row: number; event: SegsyncEvent }[];
+  /** Every contact as [id, email, createdAt, consentStatus | null]. */
+  scanContacts(): IterableIterator<[number, string, number, string | null]>;
+  /** Stored properties as [contactId, name, value], only the names given (all when undefined). */
+  scanProperties(names: string[] | undefined): IterableIterator<[number, string, FieldValue]>;
+  /** Every tag as [contactId, tag]. */
+  scanTags(): IterableIterator<[number, string]>;
+  /** Every stored segment answer. */
+  scanSegmentStates(): IterableIterator<SegmentState>;
+  /**
+   * Writes many contacts' evaluations in one transaction (a full recompute): unlike saveEvaluation,
+   * every state given is written (the caller passes only the answers that changed).
+   */
+  saveEvaluations(items: { contactId: number; states: SegmentState[]; nextChangeAt: number | undefined }[]): void;
+
   counts(): StoreCounts;
   close(): void;
 }

@@ -126,6 +126,23 @@ CREATE INDEX outbox_due ON outbox (esp, dead, next_attempt_at);
 `,
   },
   {
+    version: 2,
+    name: 'rules: snapshot of the compact event cache',
+    // The rules engine's columnar event cache, saved so a restart does not re-read every event.
+    // Any deleted or changed event (an erase) drops the snapshot: it never outlives the data.
+    sql: `
+CREATE TABLE event_cache (
+  layout TEXT NOT NULL,
+  part INTEGER NOT NULL,
+  max_event_row INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (layout, part)
+);
+CREATE TRIGGER event_cache_drop_on_delete AFTER DELETE ON events BEGIN DELETE FROM event_cache; END;
+CREATE TRIGGER event_cache_drop_on_update AFTER UPDATE ON events BEGIN DELETE FROM event_cache; END;
+`,
+  },
+  {
     // Numbered apart from the rules migrations so the two lines of work never collide.
     version: 10,
     name: 'sync: webhook delivery dedupe',

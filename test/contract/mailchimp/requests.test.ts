@@ -65,7 +65,7 @@ describe('Mailchimp requests (contract)', () => {
       change('A@x.com', { set: { PLAN: 'pro', VIP: true }, clear: ['FNAME'], remoteConsent: 'subscribed' }),
       change('b@x.com', { set: { VIP: false }, remoteConsent: 'unsubscribed', localConsent: 'subscribed' }),
     ]);
-    expect(results[0]).toEqual({ ref: { email: 'A@x.com' }, status: 'ok', externalId: subscriberHash('a@x.com'), modifiedAt: Date.UTC(2026, 0, 1) });
+    expect(results[0]).toEqual({ ref: { email: 'A@x.com' }, status: 'ok', externalId: subscriberHash('a@x.com'), modifiedAt: Date.UTC(2026, 0, 1), consent: 'subscribed' });
   });
 
   it('creates unseen members with update_existing false, then updates the existing ones with PATCH, never PUT with status', async () => {

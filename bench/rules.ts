@@ -1,0 +1,467 @@
+/**
+ * Rules benchmark: a seeded synthetic data set (default 1,000,000 contacts and 20,000,000 events,
+ * skewed: the median contact has about 10 events, a few have thousands), the 18 segments of
+ * templates/segsync.yaml plus 2 more (20 rules), measured four ways:
+ *   1. warm full recompute: every contact evaluated from the in-memory columnar cache;
+ *   2. the same rules as SQL on DuckDB over the same data (the reference to beat);
+ *   3. cold: the engine reading everything from a SQLite store file, evaluating and storing answers;
+ *   4. incremental: one new event for one contact, re-read, re-evaluated and stored (p50/p99).
+ * Size: SEGSYNC_BENCH_SCALE (default 1; 0.1 = 100,000 contacts and 2,000,000 events).
+ * Phases: SEGSYNC_BENCH_RULES_PHASES (default "warm,duckdb,cold"; cold includes incremental).
+ * Run: `node bin/run-ts.js bench/rules.ts` or `npm run bench -- rules`.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBDataChunk, DuckDBInstance, INTEGER, UTINYINT, BOOLEAN } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
+import { parseConfig } from '../src/config/load';
+import { ManualClock } from '../src/model/clock';
+import type { FieldValue } from '../src/model/types';
+import type { Knowledge } from '../src/rules/check';
+import { ContactCache } from '../src/rules/contact-cache';
+import { SegmentEngine } from '../src/rules/engine';
+import { EventCache } from '../src/rules/event-cache';
+import { inlineSources, RuleSet, sourcesFromConfig } from '../src/rules/ruleset';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store';
+import { machineLine, peakRssMiB, seededRandom } from './machine';
+
+const MINUTE = 60_000;
+const DAY_MIN = 1440;
+/** "Now" of the data set, and the epoch its minute offsets count from. */
+const BASE = Date.UTC(2025, 0, 1);
+const NOW_MIN = 500 * DAY_MIN;
+const NOW = BASE + NOW_MIN * MINUTE;
+
+const NAMES = ['Opened Email', 'Clicked Email', 'Viewed Product', 'Added to Cart', 'Placed Order', 'Viewed Page'] as const;
+const NAME_WEIGHTS = [0.34, 0.1, 0.3, 0.1, 0.06, 0.1];
+const [OE, CE, VP, AC, PO] = [0, 1, 2, 3, 4];
+const CATEGORIES = ['shoes', 'boots', 'bags', 'hats', 'shirts', 'pants', 'socks', 'belts'];
+const COUNTRIES = ['DE', 'FR', 'US', 'GB', 'AT', 'CH', 'NL', 'ES'];
+const PLANS = ['free', 'pro', 'enterprise'];
+const CONSENTS = ['subscribed', 'unsubscribed', 'cleaned', 'pending'];
+
+const EXTRA_RULES = {
+  avg_order_100: 'exists("Placed Order", 365d) && avg("Placed Order", "value", 365d) > 100.0',
+  recent_clicker: 'exists("Clicked Email") && since("Clicked Email") < 7d',
+};
+
+/** The generated data set, columnar, events sorted by contact then time (times in minutes from BASE). */
+interface Data {
+  contacts: number;
+  events: number;
+  offsets: Int32Array;
+  name: Uint8Array;
+  minute: Int32Array;
+  cents: Int32Array;
+  category: Int8Array;
+  created: Int32Array;
+  country: Uint8Array;
+  plan: Uint8Array;
+  consent: Uint8Array;
+  newsletter: Uint8Array;
+  dnc: Uint8Array;
+}
+
+function pick(r: number, weights: number[]): number {
+  let acc = 0;
+  for (let i = 0; i < weights.length; i++) {
+    acc += weights[i]!;
+    if (r < acc) return i;
+  }
+  return weights.length - 1;
+}
+
+function generate(nContacts: number, nEvents: number): Data {
+  const rand = seededRandom(20260301);
+  const normal = (): number => Math.sqrt(-2 * Math.log(rand() || 1e-12)) * Math.cos(2 * Math.PI * rand());
+  // Log-normal events per contact (sigma 1.2): median about half the mean, a long tail.
+  const raw = new Float64Array(nContacts + 1);
+  let sum = 0;
+  for (let c = 1; c <= nContacts; c++) {
+    raw[c] = Math.exp(1.2 * normal());
+    sum += raw[c]!;
+  }
+  const offsets = new Int32Array(nContacts + 2);
+  let acc = 0;
+  for (let c = 1; c <= nContacts; c++) {
+    acc += raw[c]! * (nEvents / sum);
+    offsets[c + 1] = Math.min(nEvents, Math.round(acc));
+  }
+  offsets[nContacts + 1] = nEvents;
+  const d: Data = {
+    contacts: nContacts,
+    events: nEvents,
+    offsets,
+    name: new Uint8Array(nEvents),
+    minute: new Int32Array(nEvents),
+    cents: new Int32Array(nEvents),
+    category: new Int8Array(nEvents).fill(-1),
+    created: new Int32Array(nContacts + 1),
+    country: new Uint8Array(nContacts + 1),
+    plan: new Uint8Array(nContacts + 1),
+    consent: new Uint8Array(nContacts + 1),
+    newsletter: new Uint8Array(nContacts + 1),
+    dnc: new Uint8Array(nContacts + 1),
+  };
+  for (let c = 1; c <= nContacts; c++) {
+    const created = Math.floor(rand() * 480 * DAY_MIN);
+    d.created[c] = created;
+    d.country[c] = pick(rand(), [0.3, 0.15, 0.2, 0.1, 0.08, 0.07, 0.05, 0.05]);
+    d.plan[c] = pick(rand(), [0.7, 0.25, 0.05]);
+    d.consent[c] = pick(rand(), [0.85, 0.1, 0.02, 0.03]);
+    d.newsletter[c] = rand() < 0.4 ? 1 : 0;
+    d.dnc[c] = rand() < 0.02 ? 1 : 0;
+    const from = offsets[c]!;
+    const to = offsets[c + 1]!;
+    const span = NOW_MIN - created;
+    // Recent activity is likelier: half of a contact's events fall in its last 60 days.
+    for (let i = from; i < to; i++) d.minute[i] = rand() < 0.5 ? NOW_MIN - Math.floor(rand() * Math.min(span, 60 * DAY_MIN)) : created + Math.floor(rand() * span);
+    d.minute.subarray(from, to).sort();
+    for (let i = from; i < to; i++) {
+      const n = pick(rand(), NAME_WEIGHTS);
+      d.name[i] = n;
+      if (n === PO) d.cents[i] = 500 + Math.floor(rand() * rand() * 60_000);
+      if (n === VP) d.category[i] = Math.floor(rand() * CATEGORIES.length);
+    }
+  }
+  return d;
+}
+
+function benchSources(): ReturnType<typeof sourcesFromConfig> {
+  const file = join(__dirname, '../templates/segsync.yaml');
+  const loaded = parseConfig(readFileSync(file, 'utf8'), file, { env: { HUBSPOT_ACCESS_TOKEN: 'x', MAILCHIMP_API_KEY: 'x-us1', KLAVIYO_API_KEY: 'x' } });
+  return [...sourcesFromConfig(loaded), ...inlineSources(EXTRA_RULES, 'bench')];
+}
+
+const KNOWLEDGE: Knowledge = {
+  eventNames: [...NAMES],
+  eventProperties: new Map([['Placed Order', new Set(['value', 'currency'])], ['Viewed Product', new Set(['category', 'product_id'])]]),
+  propertyNames: ['country', 'plan'],
+};
+
+/** The engine's columnar cache, built straight from the generated columns (the daemon's warm state). */
+function warmCaches(d: Data, rules: RuleSet): { events: EventCache; contacts: ContactCache } {
+  const plan = rules.plan;
+  const nameCodes = NAMES.map((n) => plan.nameCode(n));
+  const catIdx = plan.categoricalProps.indexOf('category');
+  const valIdx = plan.numericProps.indexOf('value');
+  const catCodes = CATEGORIES.map((c) => (catIdx >= 0 ? plan.encode(catIdx, c) : -1));
+  const n = d.events;
+  const cols = {
+    names: new Int32Array(n),
+    times: new Float64Array(n),
+    numeric: plan.numericProps.map(() => new Float64Array(n).fill(NaN)),
+    categorical: plan.categoricalProps.map(() => new Int32Array(n).fill(-1)),
+  };
+  for (let i = 0; i < n; i++) {
+    cols.names[i] = nameCodes[d.name[i]!]!;
+    cols.times[i] = BASE + d.minute[i]! * MINUTE;
+    if (d.name[i] === PO && valIdx >= 0) cols.numeric[valIdx]![i] = d.cents[i]! * 10_000;
+    if (d.category[i]! >= 0 && catIdx >= 0) cols.categorical[catIdx]![i] = catCodes[d.category[i]!]!;
+  }
+  const events = EventCache.fromColumns(plan, cols, d.offsets);
+  const contacts = new ContactCache(rules.needs.properties);
+  for (let c = 1; c <= d.contacts; c++) {
+    const tags: string[] = [];
+    if (d.newsletter[c]) tags.push('newsletter');
+    if (d.dnc[c]) tags.push('do_not_contact');
+    const props: Record<string, FieldValue> = { country: COUNTRIES[d.country[c]!]!, plan: PLANS[d.plan[c]!]! };
+    contacts.put(c, `user${c}@example.com`, BASE + d.created[c]! * MINUTE, CONSENTS[d.consent[c]!], props, tags);
+  }
+  return { events, contacts };
+}
+
+/** Evaluates every contact from warm caches; returns members per segment (flags true / values non-null). */
+function evaluateAll(rules: RuleSet, events: EventCache, contacts: ContactCache, now: number): number[] {
+  const members = rules.segments.map(() => 0);
+  for (const id of contacts.ids()) {
+    const slice = events.slice(id);
+    const ev = rules.evaluate(contacts.view(id)!, slice.cols, slice.start, slice.end, now, true);
+    for (let i = 0; i < members.length; i++) {
+      const v = rules.stored(i, ev.values[i]);
+      if (v !== false && v !== null) members[i]!++;
+    }
+  }
+  return members;
+}
+
+async function appendColumns(conn: DuckDBConnection, table: string, types: DuckDBType[], rows: number, column: (col: number, from: number, to: number) => (number | boolean)[]): Promise<void> {
+  const appender = await conn.createAppender(table);
+  const size = 2048;
+  for (let from = 0; from < rows; from += size) {
+    const to = Math.min(rows, from + size);
+    const chunk = DuckDBDataChunk.create(types, to - from);
+    for (let c = 0; c < types.length; c++) chunk.setColumnValues(c, column(c, from, to));
+    appender.appendDataChunk(chunk);
+  }
+  appender.flushSync();
+  appender.closeSync();
+}
+
+/** The 20 rules as one DuckDB query: per-contact windowed aggregates, then each rule (times in minutes). */
+function duckdbSql(): string {
+  const N = NOW_MIN;
+  const D = DAY_MIN;
+  const ge = (col: string, ts: number[]): string => ts.map((t) => `(${col} >= ${t})::INT`).join(' + ');
+  return `
+CREATE OR REPLACE TABLE result AS
+WITH a AS (
+  SELECT contact,
+    count(*) FILTER (WHERE name = ${VP} AND t > ${N - 2 * D}) AS vp48,
+    count(*) FILTER (WHERE name = ${AC} AND t > ${N - 2 * D}) AS ac48,
+    count(*) FILTER (WHERE name = ${AC}) AS ac_all,
+    max(t) FILTER (WHERE name = ${AC}) AS last_ac,
+    max(t) FILTER (WHERE name = ${PO}) AS last_po,
+    max(t) FILTER (WHERE name = ${CE}) AS last_ce,
+    count(*) FILTER (WHERE name = ${PO}) AS po_all,
+    count(*) FILTER (WHERE name = ${PO} AND t > ${N - 180 * D}) AS po180,
+    sum(cents) FILTER (WHERE name = ${PO}) AS ltv,
+    count(*) FILTER (WHERE name = ${VP} AND t > ${N - 30 * D} AND cat IN (0, 1)) AS shoes30,
+    count(*) FILTER (WHERE name = ${PO} AND t > ${N - 90 * D}) AS po90,
+    max(cents) FILTER (WHERE name = ${PO} AND t > ${N - 90 * D}) AS max_po90,
+    count(*) FILTER (WHERE name = ${CE} AND t > ${N - 30 * D}) AS ce30,
+    count(*) FILTER (WHERE name = ${OE} AND t > ${N - 30 * D}) AS oe30,
+    count(*) FILTER (WHERE name = ${CE} AND t > ${N - 90 * D}) AS ce90,
+    count(*) FILTER (WHERE name = ${OE} AND t > ${N - 90 * D}) AS oe90,
+    count(*) FILTER (WHERE name = ${CE} AND t > ${N - 365 * D}) AS ce365,
+    count(*) FILTER (WHERE name = ${OE} AND t > ${N - 365 * D}) AS oe365,
+    count(*) FILTER (WHERE name = ${PO} AND t > ${N - 365 * D}) AS po365,
+    sum(cents) FILTER (WHERE name = ${PO} AND t > ${N - 365 * D}) AS po365_cents,
+    sum((CASE name WHEN ${OE} THEN 1 WHEN ${CE} THEN 3 WHEN ${VP} THEN 2 WHEN ${AC} THEN 5 WHEN ${PO} THEN 10 ELSE 0 END)
+        * pow(0.5, floor((${N} - t) / ${30 * D}))) FILTER (WHERE t > ${N - 90 * D}) AS score
+  FROM events WHERE t <= ${N} GROUP BY contact
+), r AS (
+  SELECT c.id, c.consent, c.country, c.plan, c.newsletter, c.dnc, c.created, a.*,
+    coalesce(a.ltv, 0) >= 100000 AS vip,
+    coalesce(a.score, 0) AS engagement_score,
+    CASE WHEN coalesce(a.po_all, 0) > 0 THEN 6 - (1 + ${ge(`${N} - a.last_po`, [30 * D, 60 * D, 120 * D, 240 * D])}) ELSE 1 END AS rfm_r,
+    1 + ${ge('coalesce(a.po365, 0)', [2, 3, 5, 8])} AS rfm_f,
+    1 + ${ge('coalesce(a.po365_cents, 0)', [10000, 25000, 50000, 100000])} AS rfm_m
+  FROM contacts c LEFT JOIN a ON a.contact = c.id
+)
+SELECT id,
+  (last_ac IS NOT NULL AND ${N} >= last_ac + ${D} AND NOT coalesce(last_po >= last_ac, false)) AS cart_abandoner,
+  (coalesce(vp48, 0) >= 3 AND coalesce(ac48, 0) = 0) AS browse_abandoner,
+  (coalesce(vp48, 0) >= 3 AND coalesce(ac_all, 0) > 0 AND NOT coalesce(last_po >= last_ac, false)) AS high_intent,
+  coalesce(po180, 0) >= 2 AS repeat_buyer,
+  coalesce(ltv, 0)::DECIMAL(18, 2) / 100 AS lifetime_value,
+  vip,
+  coalesce(shoes30, 0) >= 2 AS shoe_browser,
+  (coalesce(po90, 0) > 0 AND max_po90 >= 50000) AS big_recent_order,
+  CASE WHEN coalesce(ce30, 0) >= 2 OR coalesce(oe30, 0) >= 5 THEN 'highly_active'
+       WHEN coalesce(oe90, 0) > 0 OR coalesce(ce90, 0) > 0 THEN 'moderately_active' ELSE 'inactive' END AS engagement_level,
+  CASE WHEN consent IN (1, 2) THEN 'churned' WHEN ${N} - created < ${14 * D} THEN 'new_subscriber'
+       WHEN coalesce(po90, 0) > 0 THEN 'active_customer' WHEN coalesce(oe90, 0) > 0 OR coalesce(ce90, 0) > 0 THEN 'engaged'
+       WHEN coalesce(oe365, 0) > 0 OR coalesce(ce365, 0) > 0 OR coalesce(po365, 0) > 0 THEN 'lapsed' ELSE 'churned' END AS lifecycle_stage,
+  engagement_score,
+  engagement_score > 70 AS loyal,
+  rfm_r, rfm_f, rfm_m,
+  rfm_r::VARCHAR || rfm_f::VARCHAR || rfm_m::VARCHAR AS rfm,
+  (country IN (0, 4, 5) AND plan = 1 AND newsletter AND consent = 0) AS dach_pro_newsletter,
+  (vip AND consent = 0 AND NOT dnc) AS vip_reachable,
+  (coalesce(po365, 0) > 0 AND po365_cents / po365 > 10000) AS avg_order_100,
+  (last_ce IS NOT NULL AND ${N} - last_ce < ${7 * D}) AS recent_clicker
+FROM r`;
+}
+
+const FLAG_COLUMNS = ['cart_abandoner', 'browse_abandoner', 'high_intent', 'repeat_buyer', 'vip', 'shoe_browser', 'big_recent_order', 'loyal', 'dach_pro_newsletter', 'vip_reachable', 'avg_order_100', 'recent_clicker'];
+
+async function duckdb(d: Data): Promise<{ loadMs: number; queryMs: number; counts: Map<string, number> }> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const conn = await instance.connect();
+  const t0 = performance.now();
+  await conn.run('CREATE TABLE events (contact INTEGER, name UTINYINT, t INTEGER, cents INTEGER, cat INTEGER)');
+  await conn.run('CREATE TABLE contacts (id INTEGER, created INTEGER, consent UTINYINT, country UTINYINT, plan UTINYINT, newsletter BOOLEAN, dnc BOOLEAN)');
+  const contactOf = new Int32Array(d.events);
+  for (let c = 1; c <= d.contacts; c++) contactOf.fill(c, d.offsets[c]!, d.offsets[c + 1]!);
+  await appendColumns(conn, 'events', [INTEGER, UTINYINT, INTEGER, INTEGER, INTEGER], d.events, (col, from, to) => {
+    const src = [contactOf, d.name, d.minute, d.cents, d.category][col]!;
+    return Array.from(src.subarray(from, to));
+  });
+  await appendColumns(conn, 'contacts', [INTEGER, INTEGER, UTINYINT, UTINYINT, UTINYINT, BOOLEAN, BOOLEAN], d.contacts, (col, from, to) => {
+    const out: (number | boolean)[] = [];
+    for (let c = from + 1; c <= to; c++) {
+      out.push([c, d.created[c]!, d.consent[c]!, d.country[c]!, d.plan[c]!, d.newsletter[c] === 1, d.dnc[c] === 1][col]!);
+    }
+    return out;
+  });
+  const t1 = performance.now();
+  await conn.run(duckdbSql());
+  const t2 = performance.now();
+  const reader = await conn.runAndReadAll(`SELECT ${FLAG_COLUMNS.map((c) => `count(*) FILTER (WHERE ${c})`).join(', ')} FROM result`);
+  const row = reader.getRows()[0]!;
+  const counts = new Map(FLAG_COLUMNS.map((c, i) => [c, Number(row[i] as bigint)]));
+  conn.closeSync();
+  instance.closeSync();
+  return { loadMs: t1 - t0, queryMs: t2 - t1, counts };
+}
+
+/** Writes the data set into a fresh SQLite store file (the store's own schema), approximately in time order. */
+function writeStore(d: Data, path: string): void {
+  const store = new SqliteStore({ path });
+  const db = store.db;
+  db.pragma('synchronous = OFF');
+  const insContact = db.prepare('INSERT INTO contacts (id, email, created_at, updated_at, consent_status, consent_updated_at, consent_source) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const insProp = db.prepare("INSERT INTO properties (contact_id, name, value, updated_at, source) VALUES (?, ?, ?, ?, 'local')");
+  const insTag = db.prepare("INSERT INTO tags (contact_id, tag, added_at, source) VALUES (?, ?, ?, 'local')");
+  const batch = 100_000;
+  for (let from = 1; from <= d.contacts; from += batch) {
+    db.transaction(() => {
+      for (let c = from; c < Math.min(d.contacts + 1, from + batch); c++) {
+        const created = BASE + d.created[c]! * MINUTE;
+        insContact.run(c, `user${c}@example.com`, created, created, CONSENTS[d.consent[c]!], created, 'local');
+        insProp.run(c, 'country', JSON.stringify(COUNTRIES[d.country[c]!]), created);
+        insProp.run(c, 'plan', JSON.stringify(PLANS[d.plan[c]!]), created);
+        if (d.newsletter[c]) insTag.run(c, 'newsletter', created);
+        if (d.dnc[c]) insTag.run(c, 'do_not_contact', created);
+      }
+    })();
+  }
+  const nameIds = NAMES.map((n) => Number(db.prepare('INSERT INTO event_names (name) VALUES (?)').run(n).lastInsertRowid));
+  // Events arrive day by day: bucket them by day (a counting sort), contacts interleaved within a day.
+  const days = Math.ceil(NOW_MIN / DAY_MIN) + 1;
+  const start = new Int32Array(days + 1);
+  for (let i = 0; i < d.events; i++) start[Math.floor(d.minute[i]! / DAY_MIN) + 1]!++;
+  for (let k = 1; k <= days; k++) start[k]! += start[k - 1]!;
+  const order = new Int32Array(d.events);
+  const cursor = start.slice();
+  for (let i = 0; i < d.events; i++) order[cursor[Math.floor(d.minute[i]! / DAY_MIN)]!++] = i;
+  const contactOf = new Int32Array(d.events);
+  for (let c = 1; c <= d.contacts; c++) contactOf.fill(c, d.offsets[c]!, d.offsets[c + 1]!);
+  // Building the (contact, time) index once at the end is faster than keeping it up to date.
+  db.exec('DROP INDEX events_by_contact');
+  const ins = db.prepare("INSERT INTO events (event_id, contact_id, name_id, time, properties, source) VALUES (?, ?, ?, ?, ?, 'bench')");
+  for (let from = 0; from < d.events; from += batch) {
+    db.transaction(() => {
+      for (let k = from; k < Math.min(d.events, from + batch); k++) {
+        const i = order[k]!;
+        const n = d.name[i]!;
+        const props = n === PO ? `{"value":${(d.cents[i]! / 100).toFixed(2)},"currency":"EUR"}` : n === VP ? `{"category":"${CATEGORIES[d.category[i]!]}","product_id":"P${i % 5000}"}` : '{}';
+        ins.run(`e${i}`, contactOf[i]!, nameIds[n]!, BASE + d.minute[i]! * MINUTE, props);
+      }
+    })();
+  }
+  db.exec('CREATE INDEX events_by_contact ON events (contact_id, time)');
+  store.close();
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+
+/** Runs the rules benchmark and prints its figures. */
+export async function run(): Promise<void> {
+  const scale = Number(process.env.SEGSYNC_BENCH_SCALE ?? 1);
+  const nContacts = Math.round(1_000_000 * scale);
+  const nEvents = Math.round(20_000_000 * scale);
+  console.log(`rules benchmark: ${fmt(nContacts)} contacts, ${fmt(nEvents)} events, 20 rules (SEGSYNC_BENCH_SCALE=${scale})`);
+  console.log(machineLine());
+
+  let t = performance.now();
+  const data = generate(nContacts, nEvents);
+  const counts = Array.from({ length: nContacts }, (_, i) => data.offsets[i + 2]! - data.offsets[i + 1]!).sort((a, b) => a - b);
+  console.log(`generated in ${secs(performance.now() - t)}; events per contact: median ${percentile(counts, 0.5)}, p99 ${percentile(counts, 0.99)}, max ${counts[counts.length - 1]}`);
+
+  const rules = RuleSet.compile(benchSources(), KNOWLEDGE);
+  console.log(`compiled ${rules.segments.length} rules into ${rules.plan.specs.length} shared aggregates`);
+
+  // 1. Warm full recompute.
+  t = performance.now();
+  const warm = warmCaches(data, rules);
+  const buildMs = performance.now() - t;
+  const heapBefore = process.memoryUsage().heapUsed;
+  const runs: number[] = [];
+  let members: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    t = performance.now();
+    members = evaluateAll(rules, warm.events, warm.contacts, NOW);
+    runs.push(performance.now() - t);
+  }
+  const best = Math.min(...runs);
+  const stats = warm.events.stats();
+  console.log(`warm cache: ${fmt(stats.events)} events in ${(stats.bytes / 2 ** 20).toFixed(0)} MiB of typed arrays (built in ${secs(buildMs)})`);
+  console.log(`warm full recompute: ${runs.map(secs).join(', ')} (best ${secs(best)}; ${fmt(nEvents / (best / 1000))} events/s, ${fmt(nContacts / (best / 1000))} contacts/s); heap ${((process.memoryUsage().heapUsed - heapBefore) / 2 ** 20).toFixed(0)} MiB over the caches; peak RSS so far ${fmt(peakRssMiB())} MiB`);
+
+  const phases = new Set((process.env.SEGSYNC_BENCH_RULES_PHASES ?? 'warm,duckdb,cold').split(','));
+  // 2. DuckDB, same rules as SQL over the same data.
+  if (phases.has('duckdb')) await duckdbPhase(data, rules, members, best);
+  warm.events = undefined as unknown as EventCache;
+  if (phases.has('cold')) coldPhase(data, nContacts);
+  console.log(`peak RSS of the whole run: ${fmt(peakRssMiB())} MiB`);
+}
+
+async function duckdbPhase(data: Data, rules: RuleSet, members: number[], best: number): Promise<void> {
+  const duck = await duckdb(data);
+  console.log(`DuckDB: load ${secs(duck.loadMs)} (not counted); the 20 rules as SQL: ${secs(duck.queryMs)} → warm recompute is ${(duck.queryMs / best).toFixed(1)}× ${best < duck.queryMs ? 'faster' : 'SLOWER'}`);
+  const mismatches = FLAG_COLUMNS.filter((c) => duck.counts.get(c) !== members[rules.indexOf(c)]);
+  console.log(`cross-check of ${FLAG_COLUMNS.length} flag sizes against DuckDB: ${mismatches.length ? `MISMATCH in ${mismatches.map((c) => `${c} (${members[rules.indexOf(c)]} vs ${duck.counts.get(c)})`).join(', ')}` : 'all equal'}`);
+}
+
+function coldPhase(data: Data, nContacts: number): void {
+  let t: number;
+  // 3. Cold: everything from a SQLite store file.
+  const dir = mkdtempSync(join(tmpdir(), 'segsync-bench-rules-'));
+  try {
+    const path = join(dir, 'store.db');
+    t = performance.now();
+    writeStore(data, path);
+    console.log(`SQLite store written in ${secs(performance.now() - t)} (not counted)`);
+    const clock = new ManualClock(NOW);
+    const store = new SqliteStore({ path, now: () => clock.now() });
+    const rssBefore = peakRssMiB();
+    t = performance.now();
+    const engine = new SegmentEngine(RuleSet.compile(benchSources(), KNOWLEDGE), store, clock);
+    engine.load();
+    const loadMs = performance.now() - t;
+    const summary = engine.recomputeAll();
+    const coldMs = performance.now() - t;
+    console.log(
+      `cold recompute (first start: every event scanned from SQLite, then the cache snapshot saved): ${secs(coldMs)} in all = load ${secs(loadMs)} + evaluate ${secs(summary.timings.evaluateMs)} + store ${fmt(summary.segments.reduce((s, x) => s + x.entered, 0))} answers ${secs(summary.timings.saveMs)}; peak RSS ${fmt(peakRssMiB())} MiB (was ${fmt(rssBefore)} before)`,
+    );
+    t = performance.now();
+    const second = engine.recomputeAll();
+    console.log(`second full recompute on the loaded engine (evaluate + store changes): ${secs(performance.now() - t)}, ${fmt(second.contactsChanged)} contacts changed`);
+
+    // A restart: a new engine on the same store reads the cache snapshot the first load saved.
+    t = performance.now();
+    const restarted = new SegmentEngine(RuleSet.compile(benchSources(), KNOWLEDGE), store, clock);
+    restarted.load();
+    const restartLoadMs = performance.now() - t;
+    const again = restarted.recomputeAll();
+    console.log(
+      `cold restart (event cache from the store's snapshot${restarted.lastLoad?.fromSnapshot ? '' : ' — NOT USED'}, contacts and ${fmt(summary.segments.reduce((s, x) => s + x.members, 0))} stored answers re-read): ${secs(performance.now() - t)} = load ${secs(restartLoadMs)} + evaluate ${secs(again.timings.evaluateMs)} + store ${secs(again.timings.saveMs)}; peak RSS ${fmt(peakRssMiB())} MiB`,
+    );
+
+    // 4. Incremental: one new event for one contact → re-read, re-evaluate, store.
+    const rand = seededRandom(7);
+    const lat: number[] = [];
+    for (let k = 0; k < 2000; k++) {
+      const id = 1 + Math.floor(rand() * nContacts);
+      const name = NAMES[pick(rand(), NAME_WEIGHTS)]!;
+      const out = store.appendEvents([{ email: `user${id}@example.com`, name, time: NOW - 1000, properties: name === 'Placed Order' ? { value: 25.5 } : {}, source: 'track' }]);
+      const s = performance.now();
+      engine.onEvents(out.touched);
+      lat.push(performance.now() - s);
+    }
+    lat.sort((a, b) => a - b);
+    console.log(`incremental re-evaluation (re-read the contact from SQLite, evaluate 20 rules, store): p50 ${percentile(lat, 0.5).toFixed(3)} ms, p99 ${percentile(lat, 0.99).toFixed(3)} ms, max ${lat[lat.length - 1]!.toFixed(3)} ms`);
+    t = performance.now();
+    clock.set(NOW + 86_400_000).catch(() => undefined);
+    const due = engine.reevaluateDue(NOW + 86_400_000);
+    console.log(`clock-driven re-evaluation of the next 24 h: ${fmt(due.length)} contacts due, ${secs(performance.now() - t)}`);
+    store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  run().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

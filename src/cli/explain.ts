@@ -1,0 +1,52 @@
+/**
+ * `segsync explain EMAIL SEGMENT`: the segment's rule for one contact as a tree, each
+ * sub-expression with its value and the events that decided it, and when the answer next changes.
+ */
+import type { Command } from 'commander';
+import { closest } from '../config/load';
+import { UsageError } from '../errors';
+import { explainSegment, renderExplanation } from '../rules/explain';
+import { openContext } from './context';
+import { engineFor } from './segments';
+
+interface ExplainOptions {
+  at?: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('explain')
+    .description('show why a contact is (or is not) in a segment: the rule as a tree with each value and the deciding events')
+    .argument('<email>', 'the contact')
+    .argument('<segment>', 'the segment name from segsync.yaml')
+    .option('--at <time>', 'evaluate as of this time (RFC 3339 or epoch ms) instead of now')
+    .option('--json', 'print JSON')
+    .action((email: string, segment: string, opts: ExplainOptions, cmd: Command) => runExplain(email, segment, opts, cmd));
+}
+
+/** Parses `--at`: RFC 3339 or epoch milliseconds. */
+export function parseAt(at: string): number {
+  const ms = /^\d+$/.test(at) ? Number(at) : Date.parse(at);
+  if (!Number.isFinite(ms)) throw new UsageError(`--at ${at} is not a time`, { hint: 'give RFC 3339 (2026-03-01T09:00:00Z) or epoch milliseconds' });
+  return ms;
+}
+
+function runExplain(email: string, segment: string, opts: ExplainOptions, cmd: Command): void {
+  const ctx = openContext(cmd, { requireConfig: true });
+  try {
+    const engine = engineFor(ctx);
+    const names = engine.rules.segments.map((s) => s.name);
+    if (!names.includes(segment)) {
+      const near = closest(segment, names);
+      throw new UsageError(`no segment "${segment}" in ${ctx.loaded!.file}`, { hint: near ? `did you mean "${near}"?` : `segments: ${names.join(', ')}` });
+    }
+    const contact = ctx.store.findContactByEmail(email);
+    if (!contact) throw new UsageError(`no contact with email ${email}`, { hint: 'emails are matched trimmed and lower-cased; import the contact first' });
+    const now = opts.at === undefined ? ctx.clock.now() : parseAt(opts.at);
+    const x = explainSegment(engine.rules, ctx.store, contact.id, segment, now)!;
+    process.stdout.write(opts.json ? `${JSON.stringify(x, null, 2)}\n` : `${renderExplanation(x)}\n`);
+  } finally {
+    ctx.close();
+  }
+}

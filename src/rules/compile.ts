@@ -1,0 +1,887 @@
+/**
+ * Compiles a checked CEL AST to plain JS closures. Values inside: numbers for int, double, timestamps
+ * (epoch ms) and durations (ms); strings, booleans, null, arrays and null-prototype objects. Event
+ * functions read the shared aggregates. Each node also has a static "slope": how fast its value moves
+ * with the clock (1 for `now` and `since()`, 0 for most), so comparisons against the clock can say
+ * exactly when they will flip. Hand-written because cel-js's interpreter is 4–10× slower per call and
+ * knows nothing of aggregates or next-change times (it stays the test oracle).
+ */
+import type { ASTNode } from '@marcbachmann/cel-js';
+import { RuleError } from '../errors';
+import type { SourceLocation } from '../errors';
+import type { AggSpec, AggregatePlan, FilterScalar } from './aggregates';
+import { SLOTS } from './aggregates';
+import { durationLiteral, mapLiteral, rolesOf, stringLiteral, typeOf } from './check';
+import { FailedValue, OPAQUE_RECHECK_MS, RuleEvalError } from './context';
+import type { EvalCtx } from './context';
+import { parseDurationText } from './durations';
+import { DURATION, EVENT_FUNCTIONS, TIMESTAMP } from './functions';
+
+export type Fn = (c: EvalCtx) => unknown;
+const OPAQUE = 'opaque';
+type Slope = number | typeof OPAQUE;
+
+interface Node {
+  fn: Fn;
+  slope: Slope;
+}
+
+export interface CompileOptions {
+  plan: AggregatePlan;
+  /** Segment name → index into ctx.segments. */
+  segmentIndex: ReadonlyMap<string, number>;
+  /** Where a node is in the file (for unsupported-construct errors). */
+  locate(node: ASTNode): SourceLocation;
+  /** Record every node's value in ctx.trace. */
+  trace?: boolean;
+}
+
+/** Maximum length of a `matches()` pattern: JS regexes can backtrack, so user patterns are kept short. */
+const MAX_PATTERN = 200;
+
+const fail = (message: string): never => {
+  throw new RuleEvalError(message);
+};
+
+/** Compiles a checked rule to a closure; an unsupported construct is a RuleError at its position. */
+export function compileRule(ast: ASTNode, options: CompileOptions): Fn {
+  const compiler = new Compiler(options);
+  const root = compiler.node(ast);
+  if (root.slope === 0) return root.fn;
+  const inner = root.fn;
+  return (c) => {
+    c.next = Math.min(c.next, c.now + OPAQUE_RECHECK_MS);
+    return inner(c);
+  };
+}
+
+class Compiler {
+  private readonly locals = new Map<string, number>();
+
+  constructor(private readonly o: CompileOptions) {}
+
+  private unsupported(n: ASTNode, what: string): never {
+    throw new RuleError(`${what} is not supported in segment rules`, {
+      location: this.o.locate(n),
+      hint: 'see docs/rules.md for the functions and operators rules can use',
+    });
+  }
+
+  node(n: ASTNode): Node {
+    const compiled = this.build(n);
+    if (!this.o.trace) return compiled;
+    const inner = compiled.fn;
+    return {
+      slope: compiled.slope,
+      fn: (c) => {
+        try {
+          const v = inner(c);
+          c.trace?.set(n, v);
+          return v;
+        } catch (err) {
+          c.trace?.set(n, err instanceof RuleEvalError ? new FailedValue(err) : err);
+          throw err;
+        }
+      },
+    };
+  }
+
+  /** A child that must not move with the clock unless the parent handles it; otherwise rechecked. */
+  private staticChild(n: ASTNode): Fn {
+    return this.asStatic(this.node(n));
+  }
+
+  /** A compiled child as a time-static value: one that moves with the clock is rechecked periodically. */
+  private asStatic(child: Node): Fn {
+    if (child.slope === 0) return child.fn;
+    const inner = child.fn;
+    return (c) => {
+      c.next = Math.min(c.next, c.now + OPAQUE_RECHECK_MS);
+      return inner(c);
+    };
+  }
+
+  private build(n: ASTNode): Node {
+    switch (n.op) {
+      case 'value':
+        return constant(literal(n.args, (what) => this.unsupported(n, what)));
+      case 'id':
+        return this.identifier(n, n.args);
+      case '.':
+        return this.field(n, n.args[0], n.args[1]);
+      case '[]':
+        return this.index(n);
+      case 'list': {
+        const items = n.args.map((a) => this.staticChild(a));
+        return { slope: 0, fn: (c) => items.map((f) => f(c)) };
+      }
+      case 'map': {
+        const entries = n.args.map(([k, v]) => {
+          if (typeOf(k) !== 'string') this.unsupported(k, 'a map key that is not a string');
+          return [this.staticChild(k), this.staticChild(v)] as const;
+        });
+        return {
+          slope: 0,
+          fn: (c) => {
+            const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+            for (const [k, v] of entries) out[k(c) as string] = v(c);
+            return out;
+          },
+        };
+      }
+      case '&&':
+      case '||':
+        return this.logical(n.op, n.args[0], n.args[1]);
+      case '!_': {
+        const a = this.staticChild(n.args);
+        return { slope: 0, fn: (c) => !(a(c) as boolean) };
+      }
+      case '-_': {
+        const a = this.node(n.args);
+        const f = a.fn;
+        return { slope: a.slope === OPAQUE ? OPAQUE : -a.slope, fn: (c) => -(f(c) as number) };
+      }
+      case '?:': {
+        const cond = this.staticChild(n.args[0]);
+        const a = this.node(n.args[1]);
+        const b = this.node(n.args[2]);
+        const fa = a.fn;
+        const fb = b.fn;
+        if (a.slope === b.slope) return { slope: a.slope, fn: (c) => ((cond(c) as boolean) ? fa(c) : fb(c)) };
+        const sa = this.asStatic(a);
+        const sb = this.asStatic(b);
+        return { slope: 0, fn: (c) => ((cond(c) as boolean) ? sa(c) : sb(c)) };
+      }
+      case '==':
+      case '!=':
+      case '<':
+      case '<=':
+      case '>':
+      case '>=':
+        return this.comparison(n.op, n.args[0], n.args[1]);
+      case 'in': {
+        const item = this.staticChild(n.args[0]);
+        const coll = this.staticChild(n.args[1]);
+        return { slope: 0, fn: (c) => contains(coll(c), item(c)) };
+      }
+      case '+':
+      case '-':
+      case '*':
+      case '/':
+      case '%':
+        return this.arithmetic(n, n.op, n.args[0], n.args[1]);
+      case 'call':
+        return this.call(n, n.args[0], n.args[1]);
+      case 'rcall':
+        return this.method(n, n.args[0], n.args[1], n.args[2]);
+      default:
+        return this.unsupported(n, `the operator ${n.op}`);
+    }
+  }
+
+  private identifier(n: ASTNode, name: string): Node {
+    const slot = this.locals.get(name);
+    if (slot !== undefined) return { slope: 0, fn: (c) => c.locals[slot] };
+    switch (name) {
+      case 'now':
+        return { slope: 1, fn: (c) => c.now };
+      case 'contact':
+        return { slope: 0, fn: (c) => c.contact.properties };
+      case 'email':
+        return { slope: 0, fn: (c) => c.contact.email };
+      case 'tags':
+        return { slope: 0, fn: (c) => c.contact.tags };
+      case 'consent':
+        return { slope: 0, fn: (c) => c.contact.consent };
+      case 'created_at':
+        return { slope: 0, fn: (c) => c.contact.createdAt };
+      default:
+        return this.unsupported(n, `the variable ${name}`);
+    }
+  }
+
+  private field(n: ASTNode, target: ASTNode, name: string): Node {
+    if (target.op === 'id' && target.args === 'segments' && !this.locals.has('segments')) {
+      const index = this.o.segmentIndex.get(name);
+      if (index === undefined) return this.unsupported(n, `segments.${name}`);
+      return {
+        slope: 0,
+        fn: (c) => {
+          const v = c.segments[index];
+          if (v instanceof FailedValue) throw v.error;
+          return v;
+        },
+      };
+    }
+    if (target.op === 'id' && target.args === 'contact' && !this.locals.has('contact')) {
+      return { slope: 0, fn: (c) => (Object.hasOwn(c.contact.properties, name) ? c.contact.properties[name] : null) };
+    }
+    const obj = this.staticChild(target);
+    return { slope: 0, fn: (c) => getKey(obj(c), name) };
+  }
+
+  private index(n: ASTNode): Node {
+    const [target, key] = n.args as [ASTNode, ASTNode];
+    if (target.op === 'id' && target.args === 'contact' && !this.locals.has('contact')) {
+      const k = this.staticChild(key);
+      return {
+        slope: 0,
+        fn: (c) => {
+          const name = k(c);
+          if (typeof name !== 'string') return fail('contact properties are indexed by strings');
+          return Object.hasOwn(c.contact.properties, name) ? c.contact.properties[name] : null;
+        },
+      };
+    }
+    const obj = this.staticChild(target);
+    const k = this.staticChild(key);
+    return {
+      slope: 0,
+      fn: (c) => {
+        const o = obj(c);
+        const i = k(c);
+        if (Array.isArray(o)) {
+          if (typeof i !== 'number' || !Number.isInteger(i)) return fail('list index must be an int');
+          if (i < 0 || i >= o.length) return fail(`index ${i} out of range`);
+          return o[i];
+        }
+        if (typeof i !== 'string') return fail('map keys are strings');
+        return getKey(o, i);
+      },
+    };
+  }
+
+  private logical(op: '&&' | '||', left: ASTNode, right: ASTNode): Node {
+    const a = this.staticChild(left);
+    const b = this.staticChild(right);
+    // CEL's commutative logic: an error on one side is absorbed when the other side decides.
+    const decisive = op === '||';
+    return {
+      slope: 0,
+      fn: (c) => {
+        let err: unknown;
+        try {
+          if (a(c) === decisive) return decisive;
+        } catch (e) {
+          if (!(e instanceof RuleEvalError)) throw e;
+          err = e;
+        }
+        if (b(c) === decisive) return decisive;
+        if (err) throw err;
+        return !decisive;
+      },
+    };
+  }
+
+  private comparison(op: string, left: ASTNode, right: ASTNode): Node {
+    const a = this.node(left);
+    const b = this.node(right);
+    const cmp = comparator(op);
+    if (a.slope === OPAQUE || b.slope === OPAQUE) {
+      const fa = this.asStatic(a);
+      const fb = this.asStatic(b);
+      return { slope: 0, fn: (c) => cmp(fa(c), fb(c)) };
+    }
+    const fa = a.fn;
+    const fb = b.fn;
+    const s = a.slope - b.slope;
+    if (s === 0) return { slope: 0, fn: (c) => cmp(fa(c), fb(c)) };
+    const pred = (x: number): boolean => cmp(x, 0);
+    return {
+      slope: 0,
+      fn: (c) => {
+        const va = fa(c) as number;
+        const vb = fb(c) as number;
+        const d = va - vb;
+        const now = cmp(d, 0);
+        const flip = flipAfter(pred, d, s, now);
+        if (c.now + flip < c.next) c.next = c.now + flip;
+        return now;
+      },
+    };
+  }
+
+  private arithmetic(n: ASTNode, op: '+' | '-' | '*' | '/' | '%', left: ASTNode, right: ASTNode): Node {
+    const a = this.node(left);
+    const b = this.node(right);
+    const type = typeOf(n);
+    if (op === '+' || op === '-') {
+      const slope: Slope = a.slope === OPAQUE || b.slope === OPAQUE ? OPAQUE : op === '+' ? a.slope + b.slope : a.slope - b.slope;
+      const fa = a.fn;
+      const fb = b.fn;
+      if (op === '-') {
+        if (type === 'int') return { slope, fn: (c) => checkInt((fa(c) as number) - (fb(c) as number)) };
+        if (type === 'uint') return { slope, fn: (c) => checkUint((fa(c) as number) - (fb(c) as number)) };
+        return { slope, fn: (c) => minus(fa(c), fb(c)) };
+      }
+      if (type === 'string') return { slope, fn: (c) => (fa(c) as string) + (fb(c) as string) };
+      if (type.startsWith('list')) return { slope, fn: (c) => [...(fa(c) as unknown[]), ...(fb(c) as unknown[])] };
+      if (type === 'int') return { slope, fn: (c) => checkInt((fa(c) as number) + (fb(c) as number)) };
+      if (type === 'uint') return { slope, fn: (c) => checkUint((fa(c) as number) + (fb(c) as number)) };
+      if (type === 'double' || type === TIMESTAMP || type === DURATION) return { slope, fn: (c) => (fa(c) as number) + (fb(c) as number) };
+      return { slope, fn: (c) => plusDyn(fa(c), fb(c)) };
+    }
+    const fa = this.asStatic(a);
+    const fb = this.asStatic(b);
+    const int = type === 'int' || type === 'uint';
+    const check = type === 'uint' ? checkUint : checkInt;
+    switch (op) {
+      case '*':
+        return { slope: 0, fn: int ? (c) => check((fa(c) as number) * (fb(c) as number)) : (c) => times(fa(c), fb(c)) };
+      case '/':
+        return {
+          slope: 0,
+          fn: int
+            ? (c) => {
+                const d = fb(c) as number;
+                if (d === 0) return fail('division by zero');
+                return check(Math.trunc((fa(c) as number) / d));
+              }
+            : (c) => divide(fa(c), fb(c)),
+        };
+      default:
+        return {
+          slope: 0,
+          fn: (c) => {
+            const [x, d] = numbers(fa(c), fb(c), '%');
+            if (d === 0) return fail('modulus by zero');
+            return x % d;
+          },
+        };
+    }
+  }
+
+  private call(n: ASTNode, name: string, args: ASTNode[]): Node {
+    const fn = EVENT_FUNCTIONS.find((f) => f.name === name);
+    if (fn) return this.eventCall(n, name, args);
+    const arg = args[0];
+    switch (name) {
+      case 'has':
+        return this.has(n, args[0]!);
+      case 'tier':
+        return this.tier(args[0]!, args[1]!);
+      case 'size': {
+        const f = this.staticChild(arg!);
+        return { slope: 0, fn: (c) => sizeOf(f(c)) };
+      }
+      case 'dyn': {
+        return this.node(arg!);
+      }
+      case 'duration': {
+        const ms = durationLiteral(n);
+        if (ms !== undefined) return constant(ms);
+        const f = this.staticChild(arg!);
+        return { slope: 0, fn: (c) => parseDurationText(f(c) as string) ?? fail(`invalid duration "${String(f(c))}"`) };
+      }
+      case 'timestamp': {
+        const f = this.staticChild(arg!);
+        if (typeOf(arg!) === 'int') return { slope: 0, fn: (c) => (f(c) as number) * 1000 };
+        const lit = stringLiteral(arg!);
+        if (lit !== undefined) {
+          const ms = parseTimestamp(lit);
+          if (ms === undefined) throw new RuleError(`invalid timestamp "${lit}"`, { location: this.o.locate(arg!), hint: 'use RFC 3339, e.g. "2026-01-31T00:00:00Z"' });
+          return constant(ms);
+        }
+        return { slope: 0, fn: (c) => parseTimestamp(f(c) as string) ?? fail(`invalid timestamp "${String(f(c))}"`) };
+      }
+      case 'string':
+        return this.convert(arg!, (v, t) => toCelString(v, t));
+      case 'int':
+        return this.convert(arg!, (v, t) => toInt(v, t));
+      case 'double':
+        return this.convert(arg!, (v) => toDouble(v));
+      case 'bool':
+        return this.convert(arg!, (v) => toBool(v));
+      case 'matches':
+        return this.matches(args[0]!, args[1]!);
+      default:
+        return this.unsupported(n, `the function ${name}()`);
+    }
+  }
+
+  private convert(arg: ASTNode, f: (v: unknown, type: string) => unknown): Node {
+    const a = this.staticChild(arg);
+    const t = typeOf(arg);
+    return { slope: 0, fn: (c) => f(a(c), t) };
+  }
+
+  private has(n: ASTNode, arg: ASTNode): Node {
+    if (arg.op !== '.') return this.unsupported(n, 'has() of anything but a field');
+    const [target, name] = arg.args;
+    if (target.op === 'id' && target.args === 'contact' && !this.locals.has('contact')) {
+      return { slope: 0, fn: (c) => Object.hasOwn(c.contact.properties, name) && c.contact.properties[name] !== null };
+    }
+    const obj = this.staticChild(target);
+    return {
+      slope: 0,
+      fn: (c) => {
+        const o = obj(c);
+        if (o === null || typeof o !== 'object' || Array.isArray(o)) return fail(`has() needs a map, got ${kindOf(o)}`);
+        return Object.hasOwn(o, name);
+      },
+    };
+  }
+
+  private tier(valueNode: ASTNode, thresholdsNode: ASTNode): Node {
+    const v = this.node(valueNode);
+    const ts = this.staticChild(thresholdsNode);
+    const fv = v.fn;
+    const tierOf = (x: unknown, list: unknown[]): number => {
+      let t = 1;
+      for (const th of list) {
+        if (typeof th !== typeof x || (typeof x !== 'number' && typeof x !== 'string')) fail('tier() compares numbers, durations or strings of one kind');
+        if ((x as number) >= (th as number)) t++;
+      }
+      return t;
+    };
+    if (v.slope === OPAQUE) {
+      const fs = this.asStatic(v);
+      return { slope: 0, fn: (c) => tierOf(fs(c), ts(c) as unknown[]) };
+    }
+    const s = v.slope;
+    return {
+      slope: 0,
+      fn: (c) => {
+        const x = fv(c);
+        const list = ts(c) as unknown[];
+        const t = tierOf(x, list);
+        if (s !== 0) {
+          for (const th of list) {
+            const d = (x as number) - (th as number);
+            const flip = flipAfter(reached, d, s, d >= 0);
+            if (c.now + flip < c.next) c.next = c.now + flip;
+          }
+        }
+        return t;
+      },
+    };
+  }
+
+  private matches(target: ASTNode, pattern: ASTNode): Node {
+    const s = this.staticChild(target);
+    const lit = stringLiteral(pattern);
+    if (lit !== undefined) {
+      const re = this.regex(lit, pattern);
+      return { slope: 0, fn: (c) => re.test(s(c) as string) };
+    }
+    const p = this.staticChild(pattern);
+    const cache = new Map<string, RegExp>();
+    return {
+      slope: 0,
+      fn: (c) => {
+        const src = p(c) as string;
+        let re = cache.get(src);
+        if (!re) {
+          if (src.length > MAX_PATTERN) fail(`matches(): pattern longer than ${MAX_PATTERN} characters`);
+          try {
+            re = new RegExp(src, 'u');
+          } catch {
+            return fail(`matches(): invalid pattern ${JSON.stringify(src)}`);
+          }
+          cache.set(src, re);
+        }
+        return re.test(s(c) as string);
+      },
+    };
+  }
+
+  private regex(src: string, at: ASTNode): RegExp {
+    if (src.length > MAX_PATTERN) throw new RuleError(`matches(): pattern longer than ${MAX_PATTERN} characters`, { location: this.o.locate(at) });
+    try {
+      return new RegExp(src, 'u');
+    } catch (err) {
+      throw new RuleError(`matches(): invalid pattern: ${(err as Error).message}`, { location: this.o.locate(at), hint: 'patterns are JavaScript regular expressions' });
+    }
+  }
+
+  private method(n: ASTNode, name: string, target: ASTNode, args: ASTNode[]): Node {
+    if (['exists', 'all', 'exists_one', 'map', 'filter'].includes(name)) return this.comprehension(n, name, target, args);
+    const recvType = typeOf(target);
+    if (name === 'matches' && args.length === 1) return this.matches(target, args[0]!);
+    const r = this.node(target);
+    const recv = this.asStatic(r);
+    const a = args.map((x) => this.staticChild(x));
+    const a0 = a[0];
+    if (recvType === TIMESTAMP || recvType === DURATION) {
+      if (args.length) return this.unsupported(n, `${name}() with a time zone`);
+      const getter = recvType === TIMESTAMP ? timestampGetter(name) : durationGetter(name);
+      if (!getter) return this.unsupported(n, `the method ${name}()`);
+      const fr = r.fn;
+      // A clock-driven receiver (now.getHours()) changes continuously: recheck periodically.
+      const f: Fn = r.slope === 0 ? (c) => getter(fr(c) as number) : (c) => getter(recv(c) as number);
+      return { slope: 0, fn: f };
+    }
+    switch (name) {
+      case 'size':
+        return { slope: 0, fn: (c) => sizeOf(recv(c)) };
+      case 'contains':
+        return { slope: 0, fn: (c) => (recv(c) as string).includes(a0!(c) as string) };
+      case 'startsWith':
+        return { slope: 0, fn: (c) => (recv(c) as string).startsWith(a0!(c) as string) };
+      case 'endsWith':
+        return { slope: 0, fn: (c) => (recv(c) as string).endsWith(a0!(c) as string) };
+      case 'lowerAscii':
+        return { slope: 0, fn: (c) => (recv(c) as string).replace(/[A-Z]/g, (ch) => ch.toLowerCase()) };
+      case 'upperAscii':
+        return { slope: 0, fn: (c) => (recv(c) as string).replace(/[a-z]/g, (ch) => ch.toUpperCase()) };
+      default:
+        return this.unsupported(n, `the method ${name}()`);
+    }
+  }
+
+  private comprehension(n: ASTNode, name: string, target: ASTNode, args: ASTNode[]): Node {
+    const iterVar = args[0];
+    if (!iterVar || iterVar.op !== 'id') return this.unsupported(n, `${name}() without a variable`);
+    const coll = this.staticChild(target);
+    const slot = this.locals.size;
+    const shadowed = this.locals.get(iterVar.args);
+    this.locals.set(iterVar.args, slot);
+    const rest = args.slice(1).map((x) => this.staticChild(x));
+    if (shadowed === undefined) this.locals.delete(iterVar.args);
+    else this.locals.set(iterVar.args, shadowed);
+    const [p, q] = rest;
+    const items = (c: EvalCtx): unknown[] => {
+      const v = coll(c);
+      if (Array.isArray(v)) return v;
+      if (v !== null && typeof v === 'object') return Object.keys(v);
+      return fail(`${name}() needs a list or map, got ${kindOf(v)}`);
+    };
+    const pred = (c: EvalCtx, item: unknown, f: Fn): unknown => {
+      c.locals[slot] = item;
+      return f(c);
+    };
+    switch (name) {
+      case 'exists':
+      case 'all': {
+        const want = name === 'exists';
+        return {
+          slope: 0,
+          fn: (c) => {
+            let err: unknown;
+            for (const item of items(c)) {
+              try {
+                if (pred(c, item, p!) === want) return want;
+              } catch (e) {
+                if (!(e instanceof RuleEvalError)) throw e;
+                err ??= e;
+              }
+            }
+            if (err) throw err;
+            return !want;
+          },
+        };
+      }
+      case 'exists_one':
+        return { slope: 0, fn: (c) => items(c).filter((item) => pred(c, item, p!) === true).length === 1 };
+      case 'filter':
+        return { slope: 0, fn: (c) => items(c).filter((item) => pred(c, item, p!) === true) };
+      default:
+        if (q) return { slope: 0, fn: (c) => items(c).filter((item) => pred(c, item, p!) === true).map((item) => pred(c, item, q)) };
+        return { slope: 0, fn: (c) => items(c).map((item) => pred(c, item, p!)) };
+    }
+  }
+
+  private eventCall(n: ASTNode, name: string, args: ASTNode[]): Node {
+    const fn = EVENT_FUNCTIONS.find((f) => f.name === name)!;
+    const roles = rolesOf(fn, args);
+    if (!roles) return this.unsupported(n, `this form of ${name}()`);
+    const events: string[] = [];
+    let window = Infinity;
+    let halfLife = Infinity;
+    let property: string | undefined;
+    let filter: [string, FilterScalar[]][] | undefined;
+    let points: [string, number][] | undefined;
+    roles.forEach((role, i) => {
+      const arg = args[i]!;
+      if (role === 'event') events.push(stringLiteral(arg)!);
+      else if (role === 'property') property = stringLiteral(arg);
+      else if (role === 'window') window = durationLiteral(arg)!;
+      else if (role === 'halfLife') halfLife = durationLiteral(arg)!;
+      else if (role === 'filter') {
+        filter = mapLiteral(arg)!.map(([k, v]) => [k, (Array.isArray(v) ? v : [v]) as FilterScalar[]]);
+        filter.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+      } else points = mapLiteral(arg)!.map(([k, v]) => [k, v as number]);
+    });
+    const plan = this.o.plan;
+    const spec = (kind: AggSpec['kind'], extra: Partial<AggSpec> = {}): number =>
+      plan.add({ kind, events, window, ...(property === undefined ? {} : { property }), ...(filter ? { filter } : {}), ...extra }) * SLOTS;
+    const noEvent = (what: string): never => fail(`no "${events[0]}" event${what}`);
+    switch (name) {
+      case 'count': {
+        const o = spec('count');
+        return { slope: 0, fn: (c) => c.agg[o]! };
+      }
+      case 'exists': {
+        const o = spec('count');
+        return { slope: 0, fn: (c) => c.agg[o]! > 0 };
+      }
+      case 'sum': {
+        const o = spec('sum');
+        return { slope: 0, fn: (c) => c.agg[o]! / 1e6 };
+      }
+      case 'avg': {
+        const o = spec('sum');
+        return { slope: 0, fn: (c) => (c.agg[o + 1]! > 0 ? c.agg[o]! / 1e6 / c.agg[o + 1]! : noEvent(` with "${property}"`)) };
+      }
+      case 'max':
+      case 'min': {
+        const o = spec(name);
+        return { slope: 0, fn: (c) => (c.agg[o + 1]! > 0 ? c.agg[o]! / 1e6 : noEvent(` with "${property}"`)) };
+      }
+      case 'first':
+      case 'last': {
+        const o = spec(name);
+        return { slope: 0, fn: (c) => (c.agg[o] === c.agg[o] ? c.agg[o]! : noEvent('')) };
+      }
+      case 'since': {
+        const o = spec('last');
+        return { slope: 1, fn: (c) => (c.agg[o] === c.agg[o] ? c.now - c.agg[o]! : noEvent('')) };
+      }
+      case 'score': {
+        const list = points!;
+        const o = plan.add({ kind: 'score', events: list.map(([e]) => e), points: list.map(([, p]) => p), window, halfLife }) * SLOTS;
+        return { slope: 0, fn: (c) => c.agg[o]! };
+      }
+      default: {
+        // after / within / none_within: X is events[0], Y is events[1].
+        const [x, y] = events as [string, string];
+        const fa = plan.add({ kind: 'firstAfter', events: [x, y], window: Infinity }) * SLOTS;
+        const d = window;
+        if (name === 'after') return { slope: 0, fn: (c) => c.agg[fa] === c.agg[fa] };
+        if (name === 'within') return { slope: 0, fn: (c) => c.agg[fa]! <= c.agg[fa + 1]! + d };
+        return {
+          slope: 0,
+          fn: (c) => {
+            const lastY = c.agg[fa + 1]!;
+            if (lastY !== lastY) return false;
+            const closes = lastY + d;
+            // An X already came within D: settled, whatever the clock does.
+            if (c.agg[fa]! <= closes) return false;
+            if (c.now < closes) {
+              if (closes < c.next) c.next = closes;
+              return false;
+            }
+            return true;
+          },
+        };
+      }
+    }
+  }
+}
+
+function constant(v: unknown): Node {
+  return { slope: 0, fn: () => v };
+}
+
+function literal(v: unknown, unsupported: (what: string) => never): unknown {
+  if (v instanceof Uint8Array) return unsupported('a bytes literal');
+  const big = typeof v === 'bigint' ? v : v !== null && typeof v === 'object' && 'value' in v ? (v as { value: bigint }).value : undefined;
+  if (big === undefined) return v;
+  // Integers are JS numbers inside: exact up to 2^53, which covers counts, money in minor units and times.
+  if (!Number.isSafeInteger(Number(big))) return unsupported('an integer literal beyond ±2^53');
+  return Number(big);
+}
+
+function checkInt(n: number): number {
+  return Number.isSafeInteger(n) ? n : fail('integer overflow');
+}
+
+function checkUint(n: number): number {
+  return Number.isSafeInteger(n) && n >= 0 ? n : fail('unsigned integer overflow');
+}
+
+function numbers(a: unknown, b: unknown, op: string): [number, number] {
+  if (typeof a !== 'number' || typeof b !== 'number') return fail(`no such overload: ${kindOf(a)} ${op} ${kindOf(b)}`);
+  return [a, b];
+}
+
+function minus(a: unknown, b: unknown): number {
+  const [x, y] = numbers(a, b, '-');
+  return x - y;
+}
+
+function times(a: unknown, b: unknown): number {
+  const [x, y] = numbers(a, b, '*');
+  return x * y;
+}
+
+function divide(a: unknown, b: unknown): number {
+  const [x, y] = numbers(a, b, '/');
+  return x / y;
+}
+
+function plusDyn(a: unknown, b: unknown): unknown {
+  if (typeof a === 'number' && typeof b === 'number') return a + b;
+  if (typeof a === 'string' && typeof b === 'string') return a + b;
+  if (Array.isArray(a) && Array.isArray(b)) return [...a, ...b];
+  return fail(`no such overload: ${kindOf(a)} + ${kindOf(b)}`);
+}
+
+/** The kind of a runtime value, for messages. */
+export function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'list';
+  if (typeof v === 'object') return 'map';
+  if (typeof v === 'number') return 'number';
+  return typeof v;
+}
+
+function getKey(o: unknown, key: string): unknown {
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) return fail(`cannot read "${key}" of ${kindOf(o)}`);
+  if (!Object.hasOwn(o, key)) return fail(`no such key: ${key}`);
+  return (o as Record<string, unknown>)[key];
+}
+
+/** CEL equality: by value, lists and maps deeply; values of different kinds are unequal. */
+export function celEquals(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((x, i) => celEquals(x, bb[i]));
+  }
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && celEquals((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+function contains(coll: unknown, item: unknown): boolean {
+  if (Array.isArray(coll)) {
+    for (let i = 0; i < coll.length; i++) if (celEquals(coll[i], item)) return true;
+    return false;
+  }
+  if (coll !== null && typeof coll === 'object') return typeof item === 'string' && Object.hasOwn(coll, item);
+  return fail(`"in" needs a list or map, got ${kindOf(coll)}`);
+}
+
+function comparator(op: string): (a: unknown, b: unknown) => boolean {
+  const order = (a: unknown, b: unknown): number => {
+    if (typeof a !== typeof b || (typeof a !== 'number' && typeof a !== 'string' && typeof a !== 'boolean')) {
+      return fail(`no such overload: ${kindOf(a)} ${op} ${kindOf(b)}`);
+    }
+    return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
+  };
+  switch (op) {
+    case '==':
+      return celEquals;
+    case '!=':
+      return (a, b) => !celEquals(a, b);
+    case '<':
+      return (a, b) => order(a, b) < 0;
+    case '<=':
+      return (a, b) => order(a, b) <= 0;
+    case '>':
+      return (a, b) => order(a, b) > 0;
+    default:
+      return (a, b) => order(a, b) >= 0;
+  }
+}
+
+const reached = (y: number): boolean => y >= 0;
+
+/**
+ * For a value that moves linearly (x = d + s·Δ after Δ ms), the smallest Δ ≥ 1 at which `pred`
+ * differs from `current`; Infinity when it never does. Monotone, so only the steps around the
+ * root can flip.
+ */
+export function flipAfter(pred: (x: number) => boolean, d: number, s: number, current: boolean): number {
+  const root = -d / s;
+  if (!Number.isFinite(root)) return Infinity;
+  const base = Math.floor(root);
+  for (let delta = Math.max(1, base - 1); delta <= Math.max(1, base + 2); delta++) {
+    if (pred(d + s * delta) !== current) return delta;
+  }
+  return Infinity;
+}
+
+function sizeOf(v: unknown): number {
+  if (typeof v === 'string') return [...v].length;
+  if (Array.isArray(v)) return v.length;
+  if (v !== null && typeof v === 'object') return Object.keys(v).length;
+  return fail(`size() of ${kindOf(v)}`);
+}
+
+/** Parses an RFC 3339 timestamp to epoch ms. */
+export function parseTimestamp(s: string): number | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(s)) return undefined;
+  const ms = Date.parse(s);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+function toCelString(v: unknown, type: string): string {
+  if (type === TIMESTAMP) return new Date(v as number).toISOString().replace('.000Z', 'Z');
+  if (type === DURATION) return `${(v as number) / 1000}s`;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return fail(`cannot convert ${kindOf(v)} to string`);
+}
+
+function toInt(v: unknown, type: string): number {
+  if (type === TIMESTAMP) return Math.floor((v as number) / 1000);
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) return fail('cannot convert a non-finite double to int');
+    return checkInt(Math.trunc(v));
+  }
+  if (typeof v === 'string' && /^[+-]?\d+$/.test(v)) return checkInt(Number(v));
+  return fail(`cannot convert ${JSON.stringify(v)} to int`);
+}
+
+const TRUE_STRINGS = new Set(['1', 't', 'true', 'TRUE', 'True']);
+const FALSE_STRINGS = new Set(['0', 'f', 'false', 'FALSE', 'False']);
+
+function toBool(v: unknown): boolean {
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'string' && TRUE_STRINGS.has(v)) return true;
+  if (typeof v === 'string' && FALSE_STRINGS.has(v)) return false;
+  return fail(`cannot convert ${JSON.stringify(v)} to bool`);
+}
+
+function toDouble(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v))) return Number(v);
+  return fail(`cannot convert ${JSON.stringify(v)} to double`);
+}
+
+function timestampGetter(name: string): ((ms: number) => number) | undefined {
+  const d = (ms: number): Date => new Date(ms);
+  switch (name) {
+    case 'getFullYear':
+      return (ms) => d(ms).getUTCFullYear();
+    case 'getMonth':
+      return (ms) => d(ms).getUTCMonth();
+    case 'getDayOfMonth':
+      return (ms) => d(ms).getUTCDate() - 1;
+    case 'getDate':
+      return (ms) => d(ms).getUTCDate();
+    case 'getDayOfWeek':
+      return (ms) => d(ms).getUTCDay();
+    case 'getDayOfYear':
+      return (ms) => Math.floor((ms - Date.UTC(d(ms).getUTCFullYear(), 0, 1)) / 86_400_000);
+    case 'getHours':
+      return (ms) => d(ms).getUTCHours();
+    case 'getMinutes':
+      return (ms) => d(ms).getUTCMinutes();
+    case 'getSeconds':
+      return (ms) => d(ms).getUTCSeconds();
+    case 'getMilliseconds':
+      return (ms) => d(ms).getUTCMilliseconds();
+    default:
+      return undefined;
+  }
+}
+
+function durationGetter(name: string): ((ms: number) => number) | undefined {
+  switch (name) {
+    case 'getHours':
+      return (ms) => Math.trunc(ms / 3_600_000);
+    case 'getMinutes':
+      return (ms) => Math.trunc(ms / 60_000);
+    case 'getSeconds':
+      return (ms) => Math.trunc(ms / 1000);
+    case 'getMilliseconds':
+      return (ms) => Math.trunc(ms % 1000);
+    default:
+      return undefined;
+  }
+}

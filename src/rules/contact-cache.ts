@@ -1,0 +1,124 @@
+/**
+ * The contact attributes rules read (email, creation time, consent, tags, the referenced
+ * properties), held in memory by contact id and refreshed per contact after each write.
+ */
+import type { Contact, FieldValue } from '../model/types';
+import type { Store } from '../store/store';
+import type { ContactView } from './context';
+
+const NO_PROPERTIES: Record<string, FieldValue> = Object.freeze(Object.create(null) as Record<string, FieldValue>);
+const NO_TAGS: string[] = Object.freeze([]) as unknown as string[];
+
+/** A contact as rules see it, from a stored contact. */
+export function contactView(c: Contact): ContactView {
+  const properties = Object.create(null) as Record<string, FieldValue>;
+  for (const [k, v] of Object.entries(c.properties)) properties[k] = v.value;
+  return { id: c.id, email: c.email, properties, tags: [...c.tags], consent: c.consent?.status ?? '', createdAt: c.createdAt };
+}
+
+export class ContactCache {
+  private readonly emails: (string | undefined)[] = [];
+  private readonly created: number[] = [];
+  private readonly consent: (string | undefined)[] = [];
+  private readonly properties = new Map<number, Record<string, FieldValue>>();
+  private readonly tags = new Map<number, string[]>();
+  private count = 0;
+
+  /** Only `propertyNames` are kept (all when undefined). */
+  constructor(private readonly propertyNames: Set<string> | undefined) {}
+
+  /** Loads every contact from the store. */
+  static load(store: Store, propertyNames: Set<string> | undefined): ContactCache {
+    const cache = new ContactCache(propertyNames);
+    for (const [id, email, createdAt, consent] of store.scanContacts()) {
+      cache.emails[id] = email;
+      cache.created[id] = createdAt;
+      if (consent) cache.consent[id] = consent;
+      cache.count++;
+    }
+    if (propertyNames === undefined || propertyNames.size) {
+      for (const [id, name, value] of store.scanProperties(propertyNames && [...propertyNames])) cache.propsOf(id)[name] = value;
+    }
+    for (const [id, tag] of store.scanTags()) {
+      let list = cache.tags.get(id);
+      if (!list) cache.tags.set(id, (list = []));
+      list.push(tag);
+    }
+    return cache;
+  }
+
+  /** Sets one contact's attributes (bulk loading; `properties` should hold only the names rules read). */
+  put(id: number, email: string, createdAt: number, consent: string | undefined, properties?: Record<string, FieldValue>, tags?: string[]): void {
+    if (this.emails[id] === undefined) this.count++;
+    this.emails[id] = email;
+    this.created[id] = createdAt;
+    this.consent[id] = consent;
+    if (properties) this.properties.set(id, properties);
+    if (tags?.length) this.tags.set(id, tags);
+  }
+
+  private propsOf(id: number): Record<string, FieldValue> {
+    let p = this.properties.get(id);
+    if (!p) this.properties.set(id, (p = Object.create(null) as Record<string, FieldValue>));
+    return p;
+  }
+
+  /** The largest contact id seen. */
+  get maxId(): number {
+    return this.emails.length - 1;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  has(id: number): boolean {
+    return this.emails[id] !== undefined;
+  }
+
+  /** Contact ids, ascending. */
+  *ids(): IterableIterator<number> {
+    for (let id = 0; id < this.emails.length; id++) if (this.emails[id] !== undefined) yield id;
+  }
+
+  /** The view rules read, or undefined for an unknown contact. */
+  view(id: number): ContactView | undefined {
+    const email = this.emails[id];
+    if (email === undefined) return undefined;
+    return {
+      id,
+      email,
+      properties: this.properties.get(id) ?? NO_PROPERTIES,
+      tags: this.tags.get(id) ?? NO_TAGS,
+      consent: this.consent[id] ?? '',
+      createdAt: this.created[id]!,
+    };
+  }
+
+  /** Replaces one contact's attributes from the store's copy (undefined: the contact was erased). */
+  replace(id: number, contact: Contact | undefined): void {
+    if (!contact) {
+      if (this.emails[id] !== undefined) this.count--;
+      this.emails[id] = undefined;
+      this.properties.delete(id);
+      this.tags.delete(id);
+      this.consent[id] = undefined;
+      return;
+    }
+    if (this.emails[id] === undefined) this.count++;
+    this.emails[id] = contact.email;
+    this.created[id] = contact.createdAt;
+    this.consent[id] = contact.consent?.status;
+    const props = Object.create(null) as Record<string, FieldValue>;
+    let any = false;
+    for (const [k, v] of Object.entries(contact.properties)) {
+      if (this.propertyNames && !this.propertyNames.has(k)) continue;
+      props[k] = v.value;
+      any = true;
+    }
+    if (any) this.properties.set(id, props);
+    else this.properties.delete(id);
+    if (contact.tags.size) this.tags.set(id, [...contact.tags]);
+    else this.tags.delete(id);
+  }
+}

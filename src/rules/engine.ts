@@ -1,0 +1,412 @@
+/**
+ * The segment engine: the one object the CLI, the sync engine and the daemon use. It compiles the
+ * rules, keeps the in-memory caches in step with the store, answers "which segments is this contact
+ * in" for one contact or everyone, stores the answers and each contact's next wake-up time, and
+ * re-evaluates exactly the contacts whose answers flip by the clock.
+ */
+import type { LoadedConfig } from '../config/load';
+import type { Clock } from '../model/clock';
+import type { FieldValue } from '../model/types';
+import type { SegmentState, Store } from '../store/store';
+import type { Knowledge, RuleIssue, RuleSource } from './check';
+import { ContactCache, contactView } from './contact-cache';
+import { FailedValue } from './context';
+import type { ContactView } from './context';
+import { columnsFromEvents, EventCache } from './event-cache';
+import { WakeupHeap } from './heap';
+import { RuleSet, sourcesFromConfig } from './ruleset';
+import type { Evaluation } from './ruleset';
+
+/** A segment answer that changed. */
+export interface SegmentChange {
+  contactId: number;
+  segment: string;
+  /** The previous answer (false / null when the contact was never in it). */
+  from: FieldValue;
+  to: FieldValue;
+}
+
+/** The outcome of evaluating one contact. */
+export interface ContactEvaluation {
+  contactId: number;
+  /** Every segment's answer now. */
+  states: SegmentState[];
+  changed: SegmentChange[];
+  /** When an answer can next change by the clock alone; undefined if never. */
+  nextChangeAt: number | undefined;
+  /** Segments whose rule failed for this contact, with why (their answer is false / null). */
+  errors: { segment: string; message: string }[];
+}
+
+/** Per-segment figures of a full recompute. */
+export interface SegmentSummary {
+  segment: string;
+  kind: 'flag' | 'value';
+  /** Contacts in it (flags: true; values: not null). */
+  members: number;
+  entered: number;
+  left: number;
+  /** Value segments: contacts whose value changed to another value. */
+  changed: number;
+  errors: number;
+  /** Value segments: the most common values with their counts. */
+  topValues: [string, number][];
+}
+
+export interface RecomputeSummary {
+  contacts: number;
+  events: number;
+  segments: SegmentSummary[];
+  /** Contacts with at least one changed answer. */
+  contactsChanged: number;
+  timings: { loadMs: number; evaluateMs: number; saveMs: number };
+}
+
+export type ProgressFn = (phase: 'load' | 'evaluate', done: number, total: number) => void;
+
+const SAVE_BATCH = 5000;
+/** Distinct values counted per value segment for the summary's "top values". */
+const MAX_DISTINCT = 1000;
+
+/** What the store has seen, for "did you mean" in rules. */
+export function storeKnowledge(store: Store, declaredFields: string[] = []): Knowledge {
+  const eventProperties = new Map<string, Set<string>>();
+  for (const { event, property } of store.eventPropertyNames(20_000)) {
+    let set = eventProperties.get(event);
+    if (!set) eventProperties.set(event, (set = new Set()));
+    set.add(property);
+  }
+  return {
+    eventNames: store.eventNames().map((n) => n.name),
+    eventProperties,
+    propertyNames: [...new Set([...declaredFields, ...store.propertyNames()])],
+  };
+}
+
+function isDefault(v: FieldValue | undefined): boolean {
+  return v === undefined || v === null || v === false;
+}
+
+function sameValue(a: FieldValue | undefined, b: FieldValue | undefined): boolean {
+  if (a === b) return true;
+  if (isDefault(a) && isDefault(b)) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+export class SegmentEngine {
+  private events: EventCache | undefined;
+  private contacts: ContactCache | undefined;
+  /** prev[segment][contactId]: the stored answer. */
+  private prev: (FieldValue | undefined)[][] = [];
+  /** The next change time last computed per contact (undefined: not computed in this process). */
+  private nextAt: (number | undefined)[] = [];
+  /** Event rows up to this one are in the cache; later ones per contact are tracked in `rowOf`. */
+  private loadedRow = 0;
+  private readonly rowOf = new Map<number, number>();
+  private readonly heap = new WakeupHeap();
+
+  constructor(
+    readonly rules: RuleSet,
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Compiles the segments of a loaded segsync.yaml, checking names against what the store has seen. */
+  static fromConfig(loaded: LoadedConfig, store: Store, clock: Clock): SegmentEngine {
+    return SegmentEngine.fromSources(sourcesFromConfig(loaded), store, clock, Object.keys(loaded.config.fields));
+  }
+
+  /** Compiles rule sources (tests and tools without a config file). */
+  static fromSources(sources: RuleSource[], store: Store, clock: Clock, declaredFields: string[] = []): SegmentEngine {
+    return new SegmentEngine(RuleSet.compile(sources, storeKnowledge(store, declaredFields)), store, clock);
+  }
+
+  /** Problems that do not stop the rules from running (names not seen yet). */
+  get warnings(): RuleIssue[] {
+    return this.rules.warnings;
+  }
+
+  /** True once the caches are built (after `load` or `recomputeAll`). */
+  get loaded(): boolean {
+    return this.events !== undefined;
+  }
+
+  /** Builds the in-memory caches from the store (the cold start). */
+  load(onProgress?: ProgressFn): void {
+    this.rowOf.clear();
+    this.events = this.loadEvents(onProgress);
+    this.contacts = ContactCache.load(this.store, this.rules.needs.properties);
+    const size = this.contacts.maxId + 1;
+    this.prev = this.rules.segments.map(() => new Array<FieldValue | undefined>(size).fill(undefined));
+    const index = new Map(this.rules.segments.map((s, i) => [s.name, i]));
+    for (const s of this.store.scanSegmentStates()) {
+      const i = index.get(s.segment);
+      if (i !== undefined) this.prev[i]![s.contactId] = s.value;
+    }
+    this.nextAt = new Array<number | undefined>(size).fill(undefined);
+  }
+
+  /**
+   * The event cache from the store's snapshot plus the rows stored since, or from a full scan (which
+   * then writes a fresh snapshot so the next start is fast).
+   */
+  private loadEvents(onProgress?: ProgressFn): EventCache {
+    const plan = this.rules.plan;
+    const layout = EventCache.layoutOf(plan);
+    const snap = this.store.readEventCache(layout);
+    if (snap) {
+      const cache = EventCache.fromSnapshot(plan, snap.parts);
+      this.loadedRow = snap.maxEventRow;
+      const touched = new Set<number>();
+      for (const row of this.store.scanEvents([], [], snap.maxEventRow)) touched.add(row[0] as number);
+      for (const id of touched) {
+        const fresh = this.store.eventsAfter(id, snap.maxEventRow);
+        cache.append(id, fresh.map((f) => f.event));
+        this.rowOf.set(id, fresh[fresh.length - 1]!.row);
+      }
+      this.lastLoad = { fromSnapshot: true, eventsAfterSnapshot: touched.size };
+      return cache;
+    }
+    this.loadedRow = this.store.eventCountBound();
+    const cache = EventCache.load(this.store, plan, onProgress && ((d, t) => onProgress('load', d, t)), this.loadedRow);
+    this.store.writeEventCache(layout, this.loadedRow, cache.serialize());
+    this.lastLoad = { fromSnapshot: false, eventsAfterSnapshot: 0 };
+    return cache;
+  }
+
+  /** How the last `load` got its events (for status output and benchmarks). */
+  lastLoad: { fromSnapshot: boolean; eventsAfterSnapshot: number } | undefined;
+
+  /** Evaluates every contact, stores what changed, and rebuilds the wake-up heap. */
+  recomputeAll(onProgress?: ProgressFn): RecomputeSummary {
+    const t0 = performance.now();
+    if (!this.loaded) this.load(onProgress);
+    const t1 = performance.now();
+    const now = this.clock.now();
+    const segs = this.rules.segments;
+    const summary: SegmentSummary[] = segs.map((s) => ({ segment: s.name, kind: s.kind, members: 0, entered: 0, left: 0, changed: 0, errors: 0, topValues: [] }));
+    // Most common values of value segments with few distinct values (stages, codes, scores 1–5);
+    // doubles (sums, scores) have as many values as contacts and no useful "top".
+    const valueCounts = segs.map((s) => (s.kind === 'value' && s.type !== 'double' ? new Map<string | number | boolean, number>() : undefined));
+    const contacts = this.contacts!;
+    const total = contacts.size;
+    let done = 0;
+    let contactsChanged = 0;
+    let saveMs = 0;
+    let batch: { contactId: number; states: SegmentState[]; nextChangeAt: number | undefined }[] = [];
+    const flush = (): void => {
+      const s = performance.now();
+      this.store.saveEvaluations(batch);
+      saveMs += performance.now() - s;
+      batch = [];
+    };
+    for (const id of contacts.ids()) {
+      const view = contacts.view(id)!;
+      const slice = this.events!.slice(id);
+      const ev = this.rules.evaluate(view, slice.cols, slice.start, slice.end, now, true);
+      const states: SegmentState[] = [];
+      for (let i = 0; i < segs.length; i++) {
+        const value = this.rules.stored(i, ev.values[i]);
+        const before = this.prev[i]![id];
+        const sum = summary[i]!;
+        if (!isDefault(value)) {
+          sum.members++;
+          const counts = valueCounts[i];
+          if (counts !== undefined) {
+            const key = typeof value === 'object' ? JSON.stringify(value) : value;
+            const n = counts.get(key);
+            if (n !== undefined) counts.set(key, n + 1);
+            else if (counts.size < MAX_DISTINCT) counts.set(key, 1);
+          }
+        }
+        if (ev.values[i] instanceof FailedValue) sum.errors++;
+        if (sameValue(before, value)) continue;
+        if (isDefault(before)) sum.entered++;
+        else if (isDefault(value)) sum.left++;
+        else sum.changed++;
+        this.prev[i]![id] = value;
+        states.push({ contactId: id, segment: segs[i]!.name, value, since: now });
+      }
+      if (states.length) contactsChanged++;
+      const next = this.schedule(id, ev);
+      if (states.length || next.write) batch.push({ contactId: id, states, nextChangeAt: next.at });
+      if (batch.length >= SAVE_BATCH) flush();
+      if (onProgress && (++done & 0x3fff) === 0) onProgress('evaluate', done, total);
+    }
+    flush();
+    onProgress?.('evaluate', total, total);
+    valueCounts.forEach((m, i) => {
+      if (m) summary[i]!.topValues = [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([v, n]) => [JSON.stringify(v), n]);
+    });
+    const t2 = performance.now();
+    return {
+      contacts: total,
+      events: this.events!.stats().events,
+      segments: summary,
+      contactsChanged,
+      timings: { loadMs: t1 - t0, evaluateMs: t2 - t1 - saveMs, saveMs },
+    };
+  }
+
+  /** Records a contact's next change in the heap; says whether the stored wake-up must be written. */
+  private schedule(id: number, ev: Evaluation): { at: number | undefined; write: boolean } {
+    const at = Number.isFinite(ev.nextChangeAt) ? ev.nextChangeAt : undefined;
+    const before = this.nextAt[id];
+    this.nextAt[id] = at ?? Infinity;
+    if (at !== undefined && at !== before) this.heap.push(at, id);
+    // Unknown before (a new process): an infinite next change leaves any stale stored wake-up, which
+    // is harmless (it re-evaluates once and clears itself).
+    return { at, write: before === undefined ? at !== undefined : (at ?? Infinity) !== before };
+  }
+
+  private viewOf(id: number): { view: ContactView | undefined; evaluate: (now: number) => Evaluation } {
+    if (this.contacts && this.events) {
+      const view = this.contacts.view(id);
+      const slice = this.events.slice(id);
+      return { view, evaluate: (now) => this.rules.evaluate(view!, slice.cols, slice.start, slice.end, now) };
+    }
+    const c = this.store.getContact(id);
+    const view = c && contactView(c);
+    const events = c ? this.store.eventsOf(id) : [];
+    const cols = columnsFromEvents(this.rules.plan, events);
+    return { view, evaluate: (now) => this.rules.evaluate(view!, cols, 0, events.length, now) };
+  }
+
+  private previous(id: number): (FieldValue | undefined)[] {
+    if (this.loaded) return this.prev.map((p) => p[id]);
+    const stored = new Map(this.store.getSegmentStates(id).map((s) => [s.segment, s.value]));
+    return this.rules.segments.map((s) => stored.get(s.name));
+  }
+
+  /**
+   * Evaluates one contact from the current caches (or the store when not loaded) and, unless
+   * `save` is false, stores the answers that changed and the next wake-up.
+   */
+  evaluateContact(contactId: number, options: { now?: number; save?: boolean; since?: number } = {}): ContactEvaluation | undefined {
+    const now = options.now ?? this.clock.now();
+    const { view, evaluate } = this.viewOf(contactId);
+    if (!view) return undefined;
+    const ev = evaluate(now);
+    const prev = this.previous(contactId);
+    const states: SegmentState[] = [];
+    const changed: SegmentChange[] = [];
+    const errors: ContactEvaluation['errors'] = [];
+    const writes: SegmentState[] = [];
+    this.rules.segments.forEach((seg, i) => {
+      const raw = ev.values[i];
+      if (raw instanceof FailedValue) errors.push({ segment: seg.name, message: raw.error.message });
+      const value = this.rules.stored(i, raw);
+      const state = { contactId, segment: seg.name, value, since: now };
+      if (!sameValue(prev[i], value)) {
+        const since = options.since ?? now;
+        changed.push({ contactId, segment: seg.name, from: prev[i] ?? (seg.kind === 'flag' ? false : null), to: value });
+        writes.push({ ...state, since });
+        state.since = since;
+        if (this.loaded) this.prev[i]![contactId] = value;
+      }
+      states.push(state);
+    });
+    const at = Number.isFinite(ev.nextChangeAt) ? ev.nextChangeAt : undefined;
+    if (options.save !== false) {
+      this.store.saveEvaluation(contactId, writes, at);
+      if (this.loaded) this.schedule(contactId, ev);
+    }
+    return { contactId, states, changed, nextChangeAt: at, errors };
+  }
+
+  /** New or changed events for these contacts: re-read them into the cache and re-evaluate only them. */
+  onEvents(contactIds: Iterable<number>): ContactEvaluation[] {
+    return this.store.transaction(() => this.eventsArrived(contactIds));
+  }
+
+  private eventsArrived(contactIds: Iterable<number>): ContactEvaluation[] {
+    const out: ContactEvaluation[] = [];
+    for (const id of new Set(contactIds)) {
+      if (this.events) {
+        // Only the rows stored since this contact was last read: a busy contact is not re-read whole.
+        const fresh = this.store.eventsAfter(id, this.rowOf.get(id) ?? this.loadedRow);
+        if (fresh.length) {
+          this.events.append(id, fresh.map((f) => f.event));
+          this.rowOf.set(id, fresh[fresh.length - 1]!.row);
+        }
+      }
+      if (this.contacts && !this.contacts.has(id)) this.contacts.replace(id, this.store.getContact(id));
+      const r = this.evaluateContact(id);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  /** Changed properties, tags, consent or email (or an erased contact): refresh and re-evaluate. */
+  onContacts(contactIds: Iterable<number>): ContactEvaluation[] {
+    const out: ContactEvaluation[] = [];
+    for (const id of new Set(contactIds)) {
+      const contact = this.store.getContact(id);
+      this.contacts?.replace(id, contact);
+      if (!contact) {
+        this.events?.replace(id, []);
+        this.rowOf.set(id, Number.MAX_SAFE_INTEGER);
+        continue;
+      }
+      const r = this.evaluateContact(id);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  /** The earliest pending wake-up of a loaded engine, if any (for the daemon's scheduler). */
+  nextWakeup(): number | undefined {
+    if (!this.loaded) return undefined;
+    while (this.heap.size) {
+      const t = this.heap.peekTime()!;
+      const top = this.heap.pop()!;
+      if (this.nextAt[top.id] === t) {
+        this.heap.push(t, top.id);
+        return t;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Re-evaluates the contacts whose answers can flip by `now` (default: the clock), and only them.
+   * Each flip is recorded at the time it happened, not when the scheduler woke up.
+   */
+  reevaluateDue(now: number = this.clock.now()): ContactEvaluation[] {
+    const out: ContactEvaluation[] = [];
+    if (this.loaded) {
+      // Stored in transactions of up to 1000 contacts: one commit per contact would dominate.
+      for (let more = true; more; ) {
+        more = false;
+        this.store.transaction(() => {
+          for (let n = 0, t = this.heap.peekTime(); t !== undefined && t <= now; t = this.heap.peekTime()) {
+            if (n++ === 1000) {
+              more = true;
+              return;
+            }
+            const { time, id } = this.heap.pop()!;
+            if (this.nextAt[id] !== time) continue;
+            this.nextAt[id] = Infinity;
+            const r = this.evaluateContact(id, { now, since: time });
+            if (r) out.push(r);
+          }
+        });
+      }
+      return out;
+    }
+    // Not loaded (a one-off command): the store's wake-up index says who is due.
+    for (let round = 0; round < 10_000; round++) {
+      const due = this.store.dueWakeups(now, 1000);
+      if (!due.length) break;
+      this.store.transaction(() => {
+        for (const id of due) {
+          const r = this.evaluateContact(id, { now });
+          if (r) out.push(r);
+          else this.store.saveEvaluation(id, [], undefined);
+        }
+      });
+    }
+    return out;
+  }
+}

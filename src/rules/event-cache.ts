@@ -1,0 +1,286 @@
+/**
+ * The compact in-memory event cache: typed-array columns sorted by contact, then time, holding only
+ * what the rules read (name, time, the numeric and filtered properties). Built from the store in one
+ * sequential scan; a contact whose events change afterwards is re-read from the store into a small
+ * per-contact override, so the cache stays in step with every write without rebuilding the columns.
+ */
+import type { SegsyncEvent } from '../model/types';
+import type { Store } from '../store/store';
+import type { AggregatePlan, EventColumns } from './aggregates';
+import { toMicros } from './aggregates';
+
+/** Where one contact's events are. */
+export interface EventSlice {
+  cols: EventColumns;
+  start: number;
+  end: number;
+}
+
+const EMPTY_SLICE = (plan: AggregatePlan): EventSlice => ({ cols: columns(plan, 0), start: 0, end: 0 });
+
+function columns(plan: AggregatePlan, n: number): EventColumns {
+  return {
+    names: new Int32Array(n),
+    times: new Float64Array(n),
+    numeric: plan.numericProps.map(() => new Float64Array(n)),
+    categorical: plan.categoricalProps.map(() => new Int32Array(n)),
+  };
+}
+
+/** Columns for one contact's events (any order in; sorted by time, then as given). */
+export function columnsFromEvents(plan: AggregatePlan, events: readonly Pick<SegsyncEvent, 'name' | 'time' | 'properties'>[]): EventColumns {
+  const sorted = events.map((e, i) => [e, i] as const).sort((a, b) => a[0].time - b[0].time || a[1] - b[1]);
+  const cols = columns(plan, sorted.length);
+  sorted.forEach(([e], i) => {
+    cols.names[i] = plan.nameCode(e.name);
+    cols.times[i] = e.time;
+    plan.numericProps.forEach((p, k) => {
+      cols.numeric[k]![i] = toMicros(Object.hasOwn(e.properties, p) ? e.properties[p] : undefined);
+    });
+    plan.categoricalProps.forEach((p, k) => {
+      cols.categorical[k]![i] = Object.hasOwn(e.properties, p) ? plan.encode(k, e.properties[p]) : -1;
+    });
+  });
+  return cols;
+}
+
+export interface CacheStats {
+  events: number;
+  contacts: number;
+  overrides: number;
+  bytes: number;
+}
+
+export class EventCache {
+  private base: EventColumns;
+  /** offsets[id] .. offsets[id + 1] is contact `id`'s run in `base`. */
+  private offsets: Int32Array;
+  private readonly overrides = new Map<number, EventColumns>();
+  private readonly empty: EventSlice;
+
+  private constructor(private readonly plan: AggregatePlan, base: EventColumns, offsets: Int32Array) {
+    this.base = base;
+    this.offsets = offsets;
+    this.empty = EMPTY_SLICE(plan);
+  }
+
+  /** An empty cache (every contact's events come from overrides). */
+  static empty(plan: AggregatePlan): EventCache {
+    return new EventCache(plan, columns(plan, 0), new Int32Array(1));
+  }
+
+  /** Builds the cache from every event in the store: one sequential scan, then a counting sort by contact. */
+  static load(store: Store, plan: AggregatePlan, onProgress?: (done: number, total: number) => void, throughRow?: number): EventCache {
+    let capacity = Math.max(16, store.eventCountBound());
+    let contact = new Int32Array(capacity);
+    let raw = columns(plan, capacity);
+    const jsonCodes = plan.categoricalProps.map(() => new Map<string, number>());
+    let n = 0;
+    let maxContact = 0;
+    const nNum = plan.numericProps.length;
+    const nCat = plan.categoricalProps.length;
+    const nameCodes: number[] = [];
+    for (const [id, name] of store.eventNamesById()) nameCodes[id] = plan.nameCode(name);
+    for (const row of store.scanEvents(plan.numericProps, plan.categoricalProps, 0, throughRow)) {
+      if (n === capacity) {
+        capacity = Math.ceil(capacity * 1.5);
+        contact = grow(contact, capacity);
+        raw = growColumns(raw, capacity);
+      }
+      const c = row[0] as number;
+      contact[n] = c;
+      if (c > maxContact) maxContact = c;
+      raw.names[n] = nameCodes[row[1] as number]!;
+      raw.times[n] = row[2] as number;
+      for (let k = 0; k < nNum; k++) raw.numeric[k]![n] = toMicros(row[3 + k]);
+      for (let k = 0; k < nCat; k++) {
+        const text = row[3 + nNum + k] as string | null;
+        if (text === null) raw.categorical[k]![n] = -1;
+        else {
+          let code = jsonCodes[k]!.get(text);
+          if (code === undefined) {
+            code = plan.encode(k, JSON.parse(text));
+            jsonCodes[k]!.set(text, code);
+          }
+          raw.categorical[k]![n] = code;
+        }
+      }
+      n++;
+      if (onProgress && (n & 0xfffff) === 0) onProgress(n, capacity);
+    }
+    const offsets = new Int32Array(maxContact + 2);
+    for (let i = 0; i < n; i++) offsets[contact[i]! + 1]!++;
+    for (let c = 1; c < offsets.length; c++) offsets[c]! += offsets[c - 1]!;
+    const cursor = offsets.slice(0, maxContact + 1);
+    const order = new Int32Array(n);
+    for (let i = 0; i < n; i++) order[cursor[contact[i]!]!++] = i;
+    contact = new Int32Array(0);
+    // Within a contact, storage order is mostly time order already: insertion sort is linear then.
+    for (let c = 0; c <= maxContact; c++) {
+      for (let i = offsets[c]! + 1; i < offsets[c + 1]!; i++) {
+        const v = order[i]!;
+        const t = raw.times[v]!;
+        let j = i - 1;
+        while (j >= offsets[c]! && raw.times[order[j]!]! > t) {
+          order[j + 1] = order[j]!;
+          j--;
+        }
+        order[j + 1] = v;
+      }
+    }
+    const base = columns(plan, n);
+    for (let i = 0; i < n; i++) {
+      const src = order[i]!;
+      base.names[i] = raw.names[src]!;
+      base.times[i] = raw.times[src]!;
+    }
+    for (let k = 0; k < nNum; k++) for (let i = 0; i < n; i++) base.numeric[k]![i] = raw.numeric[k]![order[i]!]!;
+    for (let k = 0; k < nCat; k++) for (let i = 0; i < n; i++) base.categorical[k]![i] = raw.categorical[k]![order[i]!]!;
+    onProgress?.(n, n);
+    return new EventCache(plan, base, offsets);
+  }
+
+  /**
+   * A cache over columns already sorted by contact then time (contact `id`'s events are
+   * offsets[id] .. offsets[id + 1]); names and categorical values must be coded through `plan`.
+   */
+  static fromColumns(plan: AggregatePlan, cols: EventColumns, offsets: Int32Array): EventCache {
+    return new EventCache(plan, cols, offsets);
+  }
+
+  /** The layout a snapshot is valid for: the properties the rules read. */
+  static layoutOf(plan: AggregatePlan): string {
+    return JSON.stringify({ v: 1, numeric: plan.numericProps, categorical: plan.categoricalProps });
+  }
+
+  /**
+   * The cache as binary parts for the store: a JSON header (dictionaries, column sizes), then the
+   * columns' bytes in chunks. Only the base columns: call on a freshly loaded cache.
+   */
+  serialize(): Uint8Array[] {
+    const cols = this.base;
+    const arrays: (Int32Array | Float64Array)[] = [cols.times, ...cols.numeric, this.offsets, cols.names, ...cols.categorical];
+    const header = {
+      names: this.plan.names,
+      dictionaries: this.plan.categoricalProps.map((_, k) => this.plan.dictionary(k)),
+      events: cols.times.length,
+      offsets: this.offsets.length,
+    };
+    const parts: Uint8Array[] = [new TextEncoder().encode(JSON.stringify(header))];
+    const CHUNK = 64 * 2 ** 20;
+    for (const a of arrays) {
+      const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+      for (let from = 0; from < bytes.length; from += CHUNK) parts.push(bytes.subarray(from, Math.min(bytes.length, from + CHUNK)));
+    }
+    return parts;
+  }
+
+  /** A cache from a snapshot's parts, with names and filtered values re-coded through `plan`. */
+  static fromSnapshot(plan: AggregatePlan, parts: Buffer[]): EventCache {
+    const header = JSON.parse(parts[0]!.toString('utf8')) as { names: string[]; dictionaries: [string, number][][]; events: number; offsets: number };
+    const data = Buffer.concat(parts.slice(1));
+    // Copy into fresh, aligned buffers (a Buffer's offset need not suit a Float64Array).
+    let at = 0;
+    const take = <T extends Int32Array | Float64Array>(Ctor: new (n: number) => T, n: number): T => {
+      const out = new Ctor(n);
+      const bytes = n * out.BYTES_PER_ELEMENT;
+      new Uint8Array(out.buffer).set(data.subarray(at, at + bytes));
+      at += bytes;
+      return out;
+    };
+    const n = header.events;
+    const times = take(Float64Array, n);
+    const numeric = plan.numericProps.map(() => take(Float64Array, n));
+    const offsets = take(Int32Array, header.offsets);
+    const names = take(Int32Array, n);
+    const categorical = plan.categoricalProps.map(() => take(Int32Array, n));
+    const nameMap = Int32Array.from(header.names, (name) => plan.nameCode(name));
+    for (let i = 0; i < n; i++) names[i] = nameMap[names[i]!]!;
+    categorical.forEach((col, k) => {
+      const map = new Int32Array((header.dictionaries[k] ?? []).length);
+      for (const [key, code] of header.dictionaries[k] ?? []) map[code] = plan.encodeKey(k, key);
+      for (let i = 0; i < n; i++) if (col[i]! >= 0) col[i] = map[col[i]!]!;
+    });
+    return new EventCache(plan, { names, times, numeric, categorical }, offsets);
+  }
+
+  /** One contact's events. */
+  slice(contactId: number): EventSlice {
+    const o = this.overrides.get(contactId);
+    if (o) return { cols: o, start: 0, end: o.times.length };
+    if (contactId + 1 >= this.offsets.length) return this.empty;
+    return { cols: this.base, start: this.offsets[contactId]!, end: this.offsets[contactId + 1]! };
+  }
+
+  /** Adds events to one contact's run (new events from the store), keeping it sorted by time. */
+  append(contactId: number, events: readonly Pick<SegsyncEvent, 'name' | 'time' | 'properties'>[]): void {
+    if (!events.length) return;
+    const old = this.slice(contactId);
+    const add = columnsFromEvents(this.plan, events);
+    const n = old.end - old.start;
+    const m = add.times.length;
+    const out = columns(this.plan, n + m);
+    const copy = (from: EventColumns, i: number, to: number): void => {
+      out.names[to] = from.names[i]!;
+      out.times[to] = from.times[i]!;
+      for (let k = 0; k < out.numeric.length; k++) out.numeric[k]![to] = from.numeric[k]![i]!;
+      for (let k = 0; k < out.categorical.length; k++) out.categorical[k]![to] = from.categorical[k]![i]!;
+    };
+    let i = old.start;
+    let j = 0;
+    for (let to = 0; to < n + m; to++) {
+      // Ties keep stored events first, as the store orders them by time then row.
+      if (j >= m || (i < old.end && old.cols.times[i]! <= add.times[j]!)) copy(old.cols, i++, to);
+      else copy(add, j++, to);
+    }
+    this.overrides.set(contactId, out);
+  }
+
+  /** Replaces one contact's events (after a write); an erased contact gets none. */
+  replace(contactId: number, events: readonly Pick<SegsyncEvent, 'name' | 'time' | 'properties'>[]): void {
+    this.overrides.set(contactId, columnsFromEvents(this.plan, events));
+  }
+
+  /** Contact ids that have events in the base columns or an override, ascending. */
+  *contactIds(): IterableIterator<number> {
+    const extra = [...this.overrides.keys()].filter((id) => id + 1 >= this.offsets.length).sort((a, b) => a - b);
+    for (let id = 0; id + 1 < this.offsets.length; id++) {
+      if (this.offsets[id + 1]! > this.offsets[id]! || this.overrides.has(id)) yield id;
+    }
+    yield* extra;
+  }
+
+  stats(): CacheStats {
+    const bytes = (c: EventColumns): number =>
+      c.names.byteLength + c.times.byteLength + c.numeric.reduce((s, a) => s + a.byteLength, 0) + c.categorical.reduce((s, a) => s + a.byteLength, 0);
+    let overrideBytes = 0;
+    let overrideEvents = 0;
+    for (const o of this.overrides.values()) {
+      overrideBytes += bytes(o);
+      overrideEvents += o.times.length;
+    }
+    let contacts = 0;
+    for (let id = 0; id + 1 < this.offsets.length; id++) if (this.offsets[id + 1]! > this.offsets[id]!) contacts++;
+    return {
+      events: this.base.times.length + overrideEvents,
+      contacts,
+      overrides: this.overrides.size,
+      bytes: bytes(this.base) + this.offsets.byteLength + overrideBytes,
+    };
+  }
+}
+
+function grow<T extends Int32Array | Float64Array>(a: T, size: number): T {
+  const b = new (a.constructor as new (n: number) => T)(size);
+  b.set(a);
+  return b;
+}
+
+function growColumns(c: EventColumns, size: number): EventColumns {
+  return {
+    names: grow(c.names, size),
+    times: grow(c.times, size),
+    numeric: c.numeric.map((a) => grow(a, size)),
+    categorical: c.categorical.map((a) => grow(a, size)),
+  };
+}

@@ -1,0 +1,168 @@
+/**
+ * A compiled rule set: every segment's rule as a closure over one shared aggregate plan, in
+ * dependency order, so one pass over a contact's events answers every segment and says when any
+ * answer can next change.
+ */
+import type { ASTNode } from '@marcbachmann/cel-js';
+import type { LoadedConfig } from '../config/load';
+import type { SegmentConfig } from '../config/schema';
+import { RuleError } from '../errors';
+import type { SourceLocation } from '../errors';
+import type { FieldValue } from '../model/types';
+import { AggregatePlan, SLOTS } from './aggregates';
+import type { EventColumns } from './aggregates';
+import { checkRules, NO_KNOWLEDGE, RuleSetError } from './check';
+import type { CheckedRule, Knowledge, RuleIssue, RuleSource } from './check';
+import { compileRule } from './compile';
+import type { Fn } from './compile';
+import { FailedValue, RuleEvalError } from './context';
+import type { ContactView, EvalCtx } from './context';
+import { formatDuration } from './durations';
+import { DURATION, TIMESTAMP } from './functions';
+
+/** A compiled segment. */
+export interface CompiledSegment {
+  name: string;
+  kind: 'flag' | 'value';
+  /** The CEL type of its value. */
+  type: string;
+  rule: CheckedRule;
+  fn: Fn;
+}
+
+/** One contact's answers: a value (or FailedValue) per segment, in `RuleSet.segments` order. */
+export interface Evaluation {
+  values: unknown[];
+  /** Earliest time after `now` at which an answer can change with no new data; Infinity if never. */
+  nextChangeAt: number;
+}
+
+/** Which contact attributes the rules read (the caches load only these). */
+export interface Needs {
+  /** Property names read, or undefined when a rule computes property names. */
+  properties: Set<string> | undefined;
+}
+
+/** Rule sources from a loaded segsync.yaml, located in the file. */
+export function sourcesFromConfig(loaded: LoadedConfig): RuleSource[] {
+  return Object.entries(loaded.config.segments).map(([name, seg]: [string, SegmentConfig]) => ({
+    segment: name,
+    text: seg.rule,
+    kind: seg.type,
+    locate: (offset: number) => loaded.source.locateInString(['segments', name, 'rule'], offset),
+  }));
+}
+
+/** Rule sources for rules given inline (tests, `--rule`): positions are line/column inside the text. */
+export function inlineSources(rules: Record<string, string | { rule: string; type?: 'flag' | 'value' }>, file = '<rule>'): RuleSource[] {
+  return Object.entries(rules).map(([name, r]) => {
+    const text = typeof r === 'string' ? r : r.rule;
+    return {
+      segment: name,
+      text,
+      kind: typeof r === 'string' ? 'flag' : (r.type ?? 'flag'),
+      locate: (offset: number): SourceLocation => {
+        const before = text.slice(0, offset);
+        const line = before.split('\n').length;
+        return { file: `${file}:${name}`, line, column: offset - (before.lastIndexOf('\n') + 1) + 1 };
+      },
+    };
+  });
+}
+
+export class RuleSet {
+  readonly plan = new AggregatePlan();
+  readonly segments: CompiledSegment[];
+  readonly warnings: RuleIssue[];
+  readonly needs: Needs;
+  private readonly agg: Float64Array;
+  private readonly scratch: unknown[];
+  private readonly ctx: EvalCtx;
+
+  private constructor(rules: CheckedRule[], warnings: RuleIssue[]) {
+    const index = new Map(rules.map((r, i) => [r.source.segment, i]));
+    const issues: RuleIssue[] = [];
+    this.segments = [];
+    for (const rule of rules) {
+      try {
+        const fn = compileRule(rule.ast, {
+          plan: this.plan,
+          segmentIndex: index,
+          locate: (n: ASTNode) => rule.source.locate(rule.rewritten.originalOffset(n.start)),
+        });
+        this.segments.push({ name: rule.source.segment, kind: rule.source.kind, type: rule.type, rule, fn });
+      } catch (err) {
+        if (!(err instanceof RuleError)) throw err;
+        issues.push({ segment: rule.source.segment, location: err.location ?? rule.source.locate(0), message: err.message, hint: err.hint });
+      }
+    }
+    if (issues.length) throw new RuleSetError(issues);
+    this.plan.freeze();
+    this.warnings = warnings;
+    let properties: Set<string> | undefined = new Set();
+    for (const r of rules) {
+      if (!r.properties) properties = undefined;
+      else for (const p of r.properties) properties?.add(p);
+    }
+    this.needs = { properties };
+    this.agg = new Float64Array(this.plan.specs.length * SLOTS);
+    this.scratch = new Array(this.segments.length).fill(null);
+    this.ctx = { now: 0, contact: undefined as unknown as ContactView, agg: this.agg, segments: this.scratch, locals: [], next: Infinity, trace: undefined };
+  }
+
+  /** Checks and compiles rules; throws RuleSetError listing every problem with its location. */
+  static compile(sources: RuleSource[], knowledge: Knowledge = NO_KNOWLEDGE): RuleSet {
+    const { rules, warnings } = checkRules(sources, knowledge);
+    return new RuleSet(rules, warnings);
+  }
+
+  /** Index of a segment by name. */
+  indexOf(name: string): number {
+    return this.segments.findIndex((s) => s.name === name);
+  }
+
+  /**
+   * Evaluates every segment for one contact whose events are [start, end) of `cols`. With `reuse`,
+   * the returned arrays are recycled by the next call (a full recompute reads them at once).
+   */
+  evaluate(contact: ContactView, cols: EventColumns, start: number, end: number, now: number, reuse = false): Evaluation {
+    const agg = this.agg;
+    const aggNext = this.plan.run(cols, start, end, now, agg);
+    const values: unknown[] = reuse ? this.scratch : new Array(this.segments.length);
+    const ctx: EvalCtx = reuse ? this.ctx : { now, contact, agg, segments: values, locals: [], next: aggNext, trace: undefined };
+    ctx.now = now;
+    ctx.contact = contact;
+    ctx.next = aggNext;
+    const segments = this.segments;
+    for (let i = 0; i < segments.length; i++) {
+      try {
+        values[i] = segments[i]!.fn(ctx);
+      } catch (err) {
+        if (!(err instanceof RuleEvalError)) throw err;
+        values[i] = new FailedValue(err);
+      }
+    }
+    return { values, nextChangeAt: ctx.next };
+  }
+
+  /** The value to store for a segment: flags are true/false (false on error), values JSON (null on error). */
+  stored(index: number, value: unknown): FieldValue {
+    const seg = this.segments[index]!;
+    if (value instanceof FailedValue) return seg.kind === 'flag' ? false : null;
+    return toFieldValue(value, seg.type);
+  }
+}
+
+/** A runtime value as a JSON value: timestamps as RFC 3339, durations as `1d2h`. */
+export function toFieldValue(value: unknown, type: string): FieldValue {
+  if (type === TIMESTAMP && typeof value === 'number') return new Date(value).toISOString();
+  if (type === DURATION && typeof value === 'number') return formatDuration(value);
+  if (value === undefined) return null;
+  if (Array.isArray(value)) return value.map((v) => toFieldValue(v, 'dyn'));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, FieldValue> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = toFieldValue(v, 'dyn');
+    return out;
+  }
+  return value as FieldValue;
+}

@@ -1,0 +1,60 @@
+/** Shared fixtures for rules tests: a real in-memory store, a manual clock, the example config. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseConfig } from '../../../src/config/load';
+import type { LoadedConfig } from '../../../src/config/load';
+import { ManualClock } from '../../../src/model/clock';
+import type { ConsentStatus, EventProperties, FieldValue } from '../../../src/model/types';
+import { SegmentEngine } from '../../../src/rules/engine';
+import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
+
+export const MIN = 60_000;
+export const HOUR = 3_600_000;
+export const DAY = 86_400_000;
+export const T0 = Date.UTC(2026, 2, 1, 9, 0, 0);
+
+export const TEMPLATE = join(__dirname, '../../../templates/segsync.yaml');
+
+/** The example segsync.yaml as shipped. */
+export function templateConfig(): LoadedConfig {
+  return parseConfig(readFileSync(TEMPLATE, 'utf8'), TEMPLATE, { env: { HUBSPOT_ACCESS_TOKEN: 'test', MAILCHIMP_API_KEY: 'test-us1', KLAVIYO_API_KEY: 'test' } });
+}
+
+/** A store, clock and engine over the example config, with helpers to add contacts and events. */
+export class World {
+  readonly clock = new ManualClock(T0);
+  readonly store = new SqliteStore({ path: ':memory:', now: () => this.clock.now() });
+  readonly engine: SegmentEngine;
+
+  constructor(config: LoadedConfig = templateConfig()) {
+    this.engine = SegmentEngine.fromConfig(config, this.store, this.clock);
+    this.engine.load();
+  }
+
+  contact(email: string, options: { properties?: Record<string, FieldValue>; tags?: string[]; consent?: ConsentStatus; createdAt?: number } = {}): number {
+    const [r] = this.store.upsertContacts([
+      { email, properties: options.properties ?? {}, tags: options.tags, consent: options.consent, source: 'local', time: options.createdAt ?? T0 - 365 * DAY },
+    ]);
+    this.engine.onContacts([r!.contactId]);
+    return r!.contactId;
+  }
+
+  event(email: string, name: string, time: number, properties: EventProperties = {}): void {
+    const out = this.store.appendEvents([{ email, name, time, properties, source: 'track' }]);
+    this.engine.onEvents(out.touched);
+  }
+
+  /** The segment's value for a contact, evaluated at `at` without storing. */
+  valueAt(id: number, segment: string, at: number): FieldValue {
+    const r = this.engine.evaluateContact(id, { now: at, save: false })!;
+    return r.states.find((s) => s.segment === segment)!.value;
+  }
+
+  nextChangeAt(id: number, at: number): number | undefined {
+    return this.engine.evaluateContact(id, { now: at, save: false })!.nextChangeAt;
+  }
+
+  stored(id: number, segment: string): FieldValue | undefined {
+    return this.store.getSegmentStates(id).find((s) => s.segment === segment)?.value;
+  }
+}
