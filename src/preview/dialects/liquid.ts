@@ -80,6 +80,15 @@ function scanBlocks(source: string, file: string, engine: Liquid): Map<number, S
   return found;
 }
 
+/**
+ * Braze writes attributes as `${first_name}` inside Liquid tags (`{{${first_name} | default: 'there'}}`,
+ * `{{custom_attribute.${points}}}`); liquidjs cannot parse that, so the sigil is dropped inside
+ * `{{ }}` and `{% %}` before parsing. Only columns move; lines stay.
+ */
+export function lowerBraze(source: string): string {
+  return source.replace(/\{\{[\s\S]*?\}\}(?!\})|\{%[\s\S]*?%\}/g, (tag) => tag.replace(/\$\{([A-Za-z_][\w]*)\}/g, '$1'));
+}
+
 /** A template that renders nothing and records that its branch was taken. */
 function marker(id: string, index: number, loop: boolean): Template {
   return {
@@ -269,8 +278,9 @@ export const liquidDialect: Dialect = {
     let templates: Template[];
     let scanned: Map<number, ScannedBlock>;
     try {
-      scanned = scanBlocks(source, file, engine);
-      templates = engine.parse(source, file);
+      const lowered = source.includes('${') ? lowerBraze(source) : source;
+      scanned = scanBlocks(lowered, file, engine);
+      templates = engine.parse(lowered, file);
     } catch (err) {
       throw locate(err, file);
     }
@@ -282,6 +292,7 @@ export const liquidDialect: Dialect = {
     const base: Record<string, unknown> = {
       ...fields,
       customer: { ...fields, tags: s.tags },
+      custom_attribute: fields,
       tags: s.tags,
       segments: s.segments,
       events: s.events,

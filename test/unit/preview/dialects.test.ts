@@ -90,6 +90,16 @@ describe('undefined variables', () => {
   });
 });
 
+describe('Braze attribute syntax in the liquid dialect', () => {
+  it('reads ${first_name} and custom_attribute.${x} as Braze does', () => {
+    const t = compileTemplateSource("Hi {{${first_name} | default: 'there'}}! {% if custom_attribute.${points} > 10 %}{{custom_attribute.${points}}} pts{% endif %}", 'braze.liquid');
+    const ctx = (props: Record<string, number | string>) => DIALECTS.liquid.shapeContext({ properties: props, tags: [], segments: {}, events: [], groups: {}, email: undefined, context: {} });
+    expect(t.body.render(ctx({ first_name: 'Ada', points: 40 })).html).toBe('Hi Ada! 40 pts');
+    expect(t.body.render(ctx({})).html).toBe('Hi there! ');
+    expect(t.blocks.map((b) => b.branches[0]!.label)).toEqual(['if custom_attribute.points > 10']);
+  });
+});
+
 describe('per-ESP semantics', () => {
   const vip = { liquid: '{% if v %}T{% else %}F{% endif %}', klaviyo: '{% if v %}T{% else %}F{% endif %}', handlebars: '{{#if v}}T{{else}}F{{/if}}', hubl: '{% if v %}T{% else %}F{% endif %}' } as const;
   const truth = (d: keyof typeof vip, v: unknown): string => DIALECTS[d].compile(vip[d], 'x').render({ v }).html;
