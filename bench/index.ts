@@ -2,16 +2,20 @@
  * `npm run bench`: every benchmark in turn, or the ones named (`npm run bench -- import rules`).
  * Each prints its figures and the machine it ran on.
  */
+import * as hubspotBench from './hubspot';
 import * as importBench from './import';
 import * as klaviyoBench from './klaviyo';
 import * as mailchimpBench from './mailchimp';
+import * as previewBench from './preview';
 import * as syncBench from './sync';
 
 const BENCHES: Record<string, { run(): Promise<void> }> = {
   import: importBench,
+  hubspot: hubspotBench,
   mailchimp: mailchimpBench,
   klaviyo: klaviyoBench,
   sync: syncBench,
+  preview: previewBench,
 };
 
 /** Runs the selected benchmarks one after another. */

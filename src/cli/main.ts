@@ -11,6 +11,7 @@ import * as eraseCmd from './erase';
 import * as explainCmd from './explain';
 import * as importCmd from './import';
 import * as initCmd from './init';
+import * as previewCmd from './preview';
 import * as pullCmd from './pull';
 import * as pushCmd from './push';
 import * as retryCmd from './retry';
@@ -18,7 +19,20 @@ import * as sandboxCmd from './sandbox';
 import * as segmentsCmd from './segments';
 import * as statusCmd from './status';
 
-const COMMANDS: { register(program: Command): void }[] = [initCmd, importCmd, statusCmd, segmentsCmd, explainCmd, pullCmd, pushCmd, retryCmd, eraseCmd, sandboxCmd, { register: (program) => daemonCmd.register(program, createServices) }];
+const COMMANDS: { register(program: Command): void }[] = [
+  initCmd,
+  importCmd,
+  statusCmd,
+  segmentsCmd,
+  explainCmd,
+  previewCmd,
+  pullCmd,
+  pushCmd,
+  retryCmd,
+  eraseCmd,
+  sandboxCmd,
+  { register: (program) => daemonCmd.register(program, createServices) },
+];
 
 /** Builds the program (exported for tests that drive it in-process). */
 export function buildProgram(): Command {

@@ -1,0 +1,130 @@
+/**
+ * `segsync preview TEMPLATE`: render a template for many recipients and write a report with each
+ * version, a branch-coverage matrix and warnings.
+ */
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { UsageError } from '../errors';
+import { previewFolder } from '../preview/batch';
+import { junitXml } from '../preview/junit';
+import { defaultScenarioFile, runPreview, writeReport } from '../preview/preview';
+import { branchCoverage } from '../preview/coverage';
+import type { PreviewOptions, PreviewResult } from '../preview/preview';
+import { takeScreenshots } from '../preview/screenshots';
+import { servePreview } from '../preview/serve';
+import { openContext } from './context';
+import { EXIT } from './exit-codes';
+
+interface Options {
+  scenarios?: string;
+  cover?: boolean;
+  sample?: number;
+  out: string;
+  serve?: boolean;
+  port: number;
+  check?: boolean;
+  screenshots?: boolean;
+  empty: boolean;
+  now?: string;
+  junit?: string;
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`"${v}" is not a whole number`);
+  return n;
+}
+
+function summary(r: PreviewResult, index: string): string {
+  const { reached, total } = branchCoverage(r.matrix);
+  const lines = [`${r.template.file} (${r.template.dialect}): ${r.renders.length} scenarios from ${r.scenarioSource}`, `branches reached: ${reached}/${total}; warnings: ${r.warnings.length}`];
+  for (const w of r.warnings.slice(0, 30)) lines.push(`  ${w.kind}${w.line ? ` line ${w.line}` : ''}${w.scenario ? ` [${w.scenario}]` : ''}: ${w.message}`);
+  if (r.warnings.length > 30) lines.push(`  … ${r.warnings.length - 30} more in the report`);
+  lines.push(`report: ${index}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Registers `segsync preview`. */
+export function register(program: Command): void {
+  program
+    .command('preview')
+    .description('render a template for many recipients: HTML + text per scenario, a branch-coverage matrix and warnings')
+    .argument('<template>', 'template file (.liquid, .klaviyo.html, .hbs, .mc.html, .hubl.html; or front matter "dialect: …"), or a folder: every template under it')
+    .option('--scenarios <file>', 'scenario file (YAML/JSON); default: <name>.scenarios.yaml or scenarios.yaml beside the template')
+    .option('--cover', 'generate scenarios that reach every branch')
+    .option('--sample <n>', 'use N contacts sampled from the store', positiveInt)
+    .option('--out <dir>', 'report folder', 'preview-report')
+    .option('--serve', 'serve the report on 127.0.0.1 and re-render when the template or scenarios change')
+    .option('--port <n>', 'port for --serve (0: any free port)', positiveInt, 4110)
+    .option('--check', 'exit 1 when there are warnings (for CI)')
+    .option('--screenshots', 'also save PNG screenshots at 375 and 800 px (needs Chromium)')
+    .option('--no-empty', 'do not add the automatic empty-profile scenario')
+    .option('--junit <file>', 'also write a JUnit XML report (one test case per scenario; warnings are failures)')
+    .option('--now <time>', 'send time the render assumes (ISO); dates like *|DATE:Y|* use it')
+    .addHelpText('after', '\nExit codes: 1 with --check when any warning is found, and when the template or a scenario file is invalid; 2 for bad usage.')
+    .action(async (templateArg: string, opts: Options, cmd: Command) => {
+      const template = resolve(templateArg);
+      if (!existsSync(template)) throw new UsageError(`no template at ${templateArg}`, { hint: 'check the path' });
+      const ctx = opts.sample !== undefined ? openContext(cmd) : undefined;
+      const previewOpts: PreviewOptions = { scenarios: opts.scenarios, cover: opts.cover, sample: opts.sample, store: ctx?.store, includeEmpty: opts.empty, now: opts.now };
+      if (statSync(template).isDirectory()) {
+        try {
+          if (opts.serve || opts.screenshots) throw new UsageError('--serve and --screenshots take one template, not a folder');
+          const { entries, index } = previewFolder(template, opts.out, previewOpts);
+          const bad = entries.filter((e) => e.error || (e.result?.warnings.length ?? 0) > 0);
+          for (const e of entries) {
+            const c = e.result ? branchCoverage(e.result.matrix) : undefined;
+            process.stdout.write(`${e.file}: ${e.error ? `ERROR ${e.error}` : `${c!.reached}/${c!.total} branches, ${e.result!.warnings.length} warnings`}\n`);
+          }
+          process.stdout.write(`${entries.length} templates, ${bad.length} with problems; report: ${index}\n`);
+          if (opts.junit) writeFileSync(opts.junit, junitXml(entries));
+          if (entries.some((e) => e.error)) process.exitCode = EXIT.failed;
+          if (opts.check && bad.length) process.exitCode = EXIT.failed;
+        } finally {
+          ctx?.close();
+        }
+        return;
+      }
+      const build = async (live?: string): Promise<{ result: PreviewResult; index: string }> => {
+        const result = runPreview(template, previewOpts);
+        const screenshots = opts.screenshots ? await takeScreenshots(result.renders, opts.out) : undefined;
+        return { result, index: writeReport(result, opts.out, { screenshots, liveReloadScript: live }).index };
+      };
+      try {
+        if (opts.serve) {
+          const watchFiles = [template, ...[opts.scenarios ?? (opts.cover ? undefined : defaultScenarioFile(template))].filter((f): f is string => !!f)];
+          const server = await servePreview({
+            outDir: opts.out,
+            port: opts.port,
+            watchFiles,
+            build: (live) => {
+              const result = runPreview(template, previewOpts);
+              process.stderr.write(`rebuilt: ${result.renders.length} scenarios, ${result.warnings.length} warnings\n`);
+              return writeReport(result, opts.out, { liveReloadScript: live }).html;
+            },
+            onRebuild: (err) => {
+              if (err) process.stderr.write(`preview: ${(err as Error).message}\n`);
+            },
+          });
+          process.stdout.write(`serving ${server.url} (Ctrl-C to stop)\n`);
+          await new Promise<void>((done) => {
+            const stop = (): void => {
+              process.off('SIGINT', stop);
+              process.off('SIGTERM', stop);
+              void server.close().then(done);
+            };
+            process.on('SIGINT', stop);
+            process.on('SIGTERM', stop);
+          });
+          return;
+        }
+        const { result, index } = await build();
+        process.stdout.write(summary(result, index));
+        if (opts.junit) writeFileSync(opts.junit, junitXml([{ file: templateArg, result }]));
+        if (opts.check && result.warnings.length) process.exitCode = EXIT.failed;
+      } finally {
+        ctx?.close();
+      }
+    });
+}

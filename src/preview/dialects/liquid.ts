@@ -1,0 +1,304 @@
+/**
+ * Liquid (Shopify, Braze, Customer.io) on liquidjs. Branches are instrumented on the parsed AST: a
+ * zero-width marker template is put at the head of every branch of `if`/`unless`/`case`/`for`, so the
+ * engine's own evaluation decides the branch and the marker only records it. Branch lines come from
+ * liquidjs's tokenizer (the AST does not keep the positions of `elsif`/`else`/`when`).
+ */
+import { CaseTag, ForTag, IfTag, Liquid, Output, Tokenizer, TypeGuards, UnlessTag, evalQuotedToken } from 'liquidjs';
+import type { Context, Emitter, Template, TagToken, Token, Value } from 'liquidjs';
+import type { FieldValue } from '../../model/types';
+import type { Branch, CompiledTemplate, ConditionUse, ConditionalBlock, Dialect, OutputUse, ScenarioData } from './dialect';
+import { labelOf, templateError } from './located';
+import { scopedPath } from './loops';
+import type { LoopScope } from './loops';
+import { RenderRecorder, activeRecorder, watchUndefined, withRecorder } from './recorder';
+import { deepMerge, profileFields, triggerEvent } from './shape';
+
+const BLOCK_TAGS: Record<string, { kind: ConditionalBlock['kind']; middles: string[]; end: string }> = {
+  if: { kind: 'if', middles: ['elsif', 'else'], end: 'endif' },
+  unless: { kind: 'unless', middles: ['elsif', 'else'], end: 'endunless' },
+  case: { kind: 'case', middles: ['when', 'else'], end: 'endcase' },
+  for: { kind: 'for', middles: ['else'], end: 'endfor' },
+};
+
+interface ScannedBlock {
+  kind: ConditionalBlock['kind'];
+  line: number;
+  column: number;
+  branches: Branch[];
+  middles: string[];
+  end: string;
+  endLine: number;
+}
+
+/** The engine, configured: strict filters (an unknown filter is an error, not `[object Object]`). */
+export function createEngine(): Liquid {
+  const engine = new Liquid({ strictFilters: true, strictVariables: false, ownPropertyOnly: true });
+  // Shopify divides integers with integer division (`20 | divided_by: 7` is 2, `20 | divided_by: 7.0`
+  // is 2.857…); liquidjs divides as floats unless given a third argument. JSON numbers cannot tell 7
+  // from 7.0, so a divisor written with a decimal point, or a fractional value, means float division.
+  engine.registerFilter('divided_by', function (this: { token?: { args?: unknown[] } }, dividend: unknown, divisor: unknown) {
+    const a = typeof dividend === 'number' ? dividend : Number(dividend);
+    const b = typeof divisor === 'number' ? divisor : Number(divisor);
+    if (divisor === undefined || divisor === null || Number.isNaN(b)) throw new Error('divided_by: the divisor is not a number');
+    if (b === 0) throw new Error('divided_by: division by zero');
+    const x = Number.isNaN(a) || dividend === '' || dividend === null || dividend === undefined ? 0 : a;
+    const argToken = this.token?.args?.[0] as { getText?: () => string } | undefined;
+    const floatArg = argToken?.getText?.().includes('.') ?? false;
+    return Number.isInteger(x) && Number.isInteger(b) && !floatArg ? Math.floor(x / b) : x / b;
+  });
+  return engine;
+}
+
+/** Finds every block tag with the line of each of its branches, keyed by the opening tag's offset. */
+function scanBlocks(source: string, file: string, engine: Liquid): Map<number, ScannedBlock> {
+  const tokens = new Tokenizer(source, engine.options.operators, file).readTopLevelTokens(engine.options);
+  const found = new Map<number, ScannedBlock>();
+  const stack: ScannedBlock[] = [];
+  let commentDepth = 0;
+  for (const t of tokens) {
+    if (!TypeGuards.isTagToken(t)) continue;
+    const tag = t as TagToken;
+    if (tag.name === 'comment') commentDepth++;
+    else if (tag.name === 'endcomment') commentDepth = Math.max(0, commentDepth - 1);
+    if (commentDepth > 0 || tag.name === 'endcomment') continue;
+    const [line = 1, column = 1] = tag.getPosition();
+    const spec = BLOCK_TAGS[tag.name];
+    const top = stack[stack.length - 1];
+    if (spec) {
+      const first: Branch = { label: labelOf(`${tag.name} ${tag.args}`), line };
+      const block: ScannedBlock = { kind: spec.kind, line, column, branches: spec.kind === 'case' ? [] : [first], middles: spec.middles, end: spec.end, endLine: line };
+      found.set(tag.begin, block);
+      stack.push(block);
+    } else if (top && tag.name === top.end) {
+      top.endLine = line;
+      stack.pop();
+    } else if (top && top.middles.includes(tag.name)) {
+      top.branches.push({ label: labelOf(tag.args ? `${tag.name} ${tag.args}` : tag.name), line });
+    }
+  }
+  return found;
+}
+
+/**
+ * Braze writes attributes as `${first_name}` inside Liquid tags (`{{${first_name} | default: 'there'}}`,
+ * `{{custom_attribute.${points}}}`); liquidjs cannot parse that, so the sigil is dropped inside
+ * `{{ }}` and `{% %}` before parsing. Only columns move; lines stay.
+ */
+export function lowerBraze(source: string): string {
+  return source.replace(/\{\{[\s\S]*?\}\}(?!\})|\{%[\s\S]*?%\}/g, (tag) => tag.replace(/\$\{([A-Za-z_][\w]*)\}/g, '$1'));
+}
+
+/** A template that renders nothing and records that its branch was taken. */
+function marker(id: string, index: number, loop: boolean): Template {
+  return {
+    token: undefined as unknown as Token,
+    render(): string {
+      const rec = activeRecorder();
+      if (rec) {
+        rec.branch(id, index);
+        if (loop) rec.iterate(id);
+      }
+      return '';
+    },
+  } as unknown as Template;
+}
+
+/** Property paths and compared literals in a condition (liquidjs keeps it as a postfix token list). */
+function conditionUses(value: Value, line: number): ConditionUse[] {
+  const uses: ConditionUse[] = [];
+  const stack: { path?: string; literal?: FieldValue }[] = [];
+  for (const tok of value.initial.postfix) {
+    if (TypeGuards.isOperatorToken(tok)) {
+      const op = tok.operator;
+      if (op === 'not') {
+        stack.pop();
+        stack.push({});
+        continue;
+      }
+      const b = stack.pop() ?? {};
+      const a = stack.pop() ?? {};
+      if (op === 'and' || op === 'or') {
+        for (const x of [a, b]) if (x.path) uses.push({ path: x.path, line });
+      } else {
+        const cmp = op as ConditionUse['op'];
+        if (a.path && b.literal !== undefined) uses.push({ path: a.path, op: cmp, value: b.literal, line });
+        else if (b.path && a.literal !== undefined) uses.push({ path: b.path, op: flip(cmp), value: a.literal, line });
+        else for (const x of [a, b]) if (x.path) uses.push({ path: x.path, line });
+      }
+      stack.push({});
+    } else stack.push(operand(tok));
+  }
+  for (const x of stack) if (x.path) uses.push({ path: x.path, line });
+  return uses;
+}
+
+function flip(op: ConditionUse['op']): ConditionUse['op'] {
+  return op === '>' ? '<' : op === '<' ? '>' : op === '>=' ? '<=' : op === '<=' ? '>=' : op;
+}
+
+function operand(tok: Token): { path?: string; literal?: FieldValue } {
+  if (TypeGuards.isPropertyAccessToken(tok)) return { path: tok.getText().replace(/\[(\d+)\]/g, '.$1').replace(/\["([^"]+)"\]|\['([^']+)'\]/g, '.$1$2') };
+  if (TypeGuards.isQuotedToken(tok)) return { literal: evalQuotedToken(tok) };
+  if (TypeGuards.isNumberToken(tok)) return { literal: tok.content };
+  if (TypeGuards.isLiteralToken(tok)) {
+    const c = tok.literal;
+    return { literal: c === 'true' ? true : c === 'false' ? false : c === 'empty' || c === 'blank' ? '' : null };
+  }
+  return {};
+}
+
+class LiquidTemplate implements CompiledTemplate {
+  readonly dialect = 'liquid' as const;
+  readonly analysis: { blocks: ConditionalBlock[]; conditions: ConditionUse[]; outputs: OutputUse[] } = { blocks: [], conditions: [], outputs: [] };
+  private readonly loops: LoopScope[] = [];
+
+  constructor(
+    private readonly engine: Liquid,
+    private readonly templates: Template[],
+    private readonly file: string,
+    scanned: Map<number, ScannedBlock>,
+  ) {
+    this.instrument(templates, scanned);
+  }
+
+  render(context: Record<string, unknown>): ReturnType<CompiledTemplate['render']> {
+    const rec = new RenderRecorder();
+    let html: string;
+    try {
+      html = withRecorder(rec, () => this.engine.renderSync(this.templates, watchUndefined(context)) as string);
+    } catch (err) {
+      throw locate(err, this.file);
+    }
+    return rec.result(html);
+  }
+
+  private instrument(templates: Template[], scanned: Map<number, ScannedBlock>): void {
+    for (const tpl of templates) {
+      if (tpl instanceof Output) this.instrumentOutput(tpl);
+      const tag = tpl as unknown as { token?: TagToken };
+      const block = tag.token ? scanned.get(tag.token.begin) : undefined;
+      if (block && (tpl instanceof IfTag || tpl instanceof UnlessTag || tpl instanceof CaseTag || tpl instanceof ForTag)) {
+        this.instrumentBlock(tpl, block);
+      }
+      const children = childrenOf(tpl);
+      const collection = tpl instanceof ForTag && TypeGuards.isPropertyAccessToken(tpl.collection) ? operand(tpl.collection).path : undefined;
+      if (collection) this.loops.push({ variable: (tpl as ForTag).variable, collection: scopedPath(collection, this.loops) });
+      if (children.length) this.instrument(children, scanned);
+      if (collection) this.loops.pop();
+    }
+  }
+
+  private instrumentBlock(tpl: IfTag | UnlessTag | CaseTag | ForTag, block: ScannedBlock): void {
+    const id = `L${block.line}:${block.column}`;
+    const branches = [...block.branches];
+    const lists: Template[][] = [];
+    if (tpl instanceof ForTag) {
+      lists.push(tpl.templates);
+      const collection = TypeGuards.isPropertyAccessToken(tpl.collection) ? operand(tpl.collection).path : undefined;
+      if (collection) this.analysis.conditions.push({ path: scopedPath(collection, this.loops), line: block.line });
+      if (branches.length === 1) branches.push({ label: '(no items)', line: block.endLine, implicit: true });
+      lists.push(tpl.elseTemplates);
+    } else if (tpl instanceof CaseTag) {
+      for (const b of tpl.branches) lists.push(b.templates);
+      const subject = tpl.value.initial.postfix[0];
+      const path = subject && tpl.value.initial.postfix.length === 1 ? operand(subject).path : undefined;
+      if (path) {
+        for (const b of tpl.branches) {
+          for (const v of b.values) {
+            const lit = operand(v as Token).literal;
+            if (lit !== undefined) this.analysis.conditions.push({ path: scopedPath(path, this.loops), op: '==', value: lit, line: block.line });
+          }
+        }
+      }
+      const hasElse = branches.length > tpl.branches.length;
+      if (!hasElse) branches.push({ label: '(no match)', line: block.endLine, implicit: true });
+      lists.push(tpl.elseTemplates);
+    } else {
+      for (const b of tpl.branches) {
+        lists.push(b.templates);
+        this.analysis.conditions.push(...conditionUses(b.value, block.line).map((u) => ({ ...u, path: scopedPath(u.path, this.loops) })));
+      }
+      if (!tpl.elseTemplates) {
+        tpl.elseTemplates = [];
+        branches.push({ label: '(no else)', line: block.endLine, implicit: true });
+      }
+      lists.push(tpl.elseTemplates);
+    }
+    if (branches.length !== lists.length) return;
+    lists.forEach((list, i) => list.unshift(marker(id, i, tpl instanceof ForTag && i === 0)));
+    this.analysis.blocks.push({ id, kind: block.kind, line: block.line, column: block.column, branches });
+  }
+
+  private instrumentOutput(out: Output): void {
+    const [line = 1] = out.token.getPosition();
+    const hasFallback = out.value.filters.some((f) => f.name === 'default');
+    for (const tok of out.value.initial.postfix) {
+      const path = operand(tok).path;
+      if (path) this.analysis.outputs.push({ path, line, hasFallback });
+    }
+    const render = out.render.bind(out);
+    out.render = function* (ctx: Context, emitter: Emitter) {
+      const rec = activeRecorder();
+      if (!rec) return yield* render(ctx, emitter);
+      rec.outputLine = line;
+      rec.outputHasFallback = hasFallback;
+      try {
+        return yield* render(ctx, emitter);
+      } finally {
+        rec.outputLine = undefined;
+        rec.outputHasFallback = false;
+      }
+    } as Output['render'];
+  }
+}
+
+/** A template's child templates (liquidjs exposes them through a generator that returns the list). */
+function childrenOf(tpl: Template): Template[] {
+  const t = tpl as unknown as { children?: () => Generator<unknown, Template[]> };
+  if (typeof t.children !== 'function') return [];
+  const it = t.children();
+  let r = it.next();
+  while (!r.done) r = it.next();
+  return r.value ?? [];
+}
+
+/** Errors liquidjs raises carry the token they failed at. */
+function locate(err: unknown, file: string): Error {
+  const e = err as { message?: string; token?: { getPosition?: () => [number, number] } };
+  const pos = e.token?.getPosition?.();
+  const message = (e.message ?? String(err)).replace(/(, file:[^,]*)?, line:\d+, col:\d+$/, '').replace(/, file:[^,]*$/, '');
+  return templateError(`liquid: ${message}`, file, pos?.[0], pos?.[1]);
+}
+
+export const liquidDialect: Dialect = {
+  name: 'liquid',
+  compile(source: string, file: string): CompiledTemplate {
+    const engine = createEngine();
+    let templates: Template[];
+    let scanned: Map<number, ScannedBlock>;
+    try {
+      const lowered = source.includes('${') ? lowerBraze(source) : source;
+      scanned = scanBlocks(lowered, file, engine);
+      templates = engine.parse(lowered, file);
+    } catch (err) {
+      throw locate(err, file);
+    }
+    return new LiquidTemplate(engine, templates, file, scanned);
+  },
+  shapeContext(s: ScenarioData): Record<string, unknown> {
+    const fields = profileFields(s);
+    const event = triggerEvent(s);
+    const base: Record<string, unknown> = {
+      ...fields,
+      customer: { ...fields, tags: s.tags },
+      custom_attribute: fields,
+      tags: s.tags,
+      segments: s.segments,
+      events: s.events,
+      event: event ? { name: event.name, ...event.properties } : {},
+    };
+    return deepMerge(base, s.context);
+  },
+};
+
