@@ -12,7 +12,7 @@ import { loadConfigFile } from '../config/load';
 import { exitOnSignals, startDaemon } from '../daemon/daemon';
 import type { RunningDaemon } from '../daemon/daemon';
 import type { DaemonServices } from '../daemon/services';
-import { SegsyncError, UsageError } from '../errors';
+import { UsageError } from '../errors';
 import { createLogger } from '../log/logger';
 import type { Logger } from '../log/logger';
 import { systemClock } from '../model/clock';
@@ -97,11 +97,8 @@ function parseSeconds(value: string): number {
   return n;
 }
 
-/**
- * Registers `segsync daemon`. Without a factory the command explains that this build has no services
- * wired; `main.ts` passes `createServices` from src/daemon/wire.ts once it exists.
- */
-export function register(program: Command, createServices?: ServicesFactory): void {
+/** Registers `segsync daemon`, running on the services `createServices` builds (src/daemon/wire.ts). */
+export function register(program: Command, createServices: ServicesFactory): void {
   program
     .command('daemon')
     .description('run segsync as a service: ESP webhooks, the track API, health checks, metrics, scheduled pulls and pushes')
@@ -116,11 +113,6 @@ Routes:   POST /webhooks/hubspot|mailchimp|klaviyo (GET /webhooks/mailchimp for 
 Signals:  SIGTERM/SIGINT stop intake, finish in-flight requests and pushes, then exit 0 (1 after --shutdown-timeout).
 See docs/deploy.md for a systemd unit, environment variables, backups and upgrades.`)
     .action(async (opts: { host?: string; port?: number; insecureNoToken?: boolean; shutdownTimeout: number }, cmd: Command) => {
-      if (!createServices) {
-        throw new SegsyncError('E_NOT_WIRED', 'this build of segsync has no daemon services wired', {
-          hint: 'src/cli/main.ts must register the daemon command with createServices from src/daemon/wire.ts',
-        });
-      }
       const g = globalOptions(cmd);
       const daemon = await runDaemonCommand({ ...opts, config: g.config, ...(g.store ? { store: g.store } : {}), ...(g.logLevel ? { logLevel: g.logLevel } : {}) }, createServices);
       process.stdout.write(`segsync daemon listening on ${daemon.url}\n`);

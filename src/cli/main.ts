@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, SegsyncError, UsageError, describeError } from '../errors';
 import packageJson from '../../package.json';
+import { createServices } from '../daemon/wire';
 import { EXIT } from './exit-codes';
 import * as daemonCmd from './daemon';
 import * as eraseCmd from './erase';
@@ -17,7 +18,7 @@ import * as sandboxCmd from './sandbox';
 import * as segmentsCmd from './segments';
 import * as statusCmd from './status';
 
-const COMMANDS: { register(program: Command): void }[] = [initCmd, importCmd, statusCmd, segmentsCmd, explainCmd, pullCmd, pushCmd, retryCmd, eraseCmd, sandboxCmd, daemonCmd];
+const COMMANDS: { register(program: Command): void }[] = [initCmd, importCmd, statusCmd, segmentsCmd, explainCmd, pullCmd, pushCmd, retryCmd, eraseCmd, sandboxCmd, { register: (program) => daemonCmd.register(program, createServices) }];
 
 /** Builds the program (exported for tests that drive it in-process). */
 export function buildProgram(): Command {

@@ -52,6 +52,8 @@ export function register(program: Command): void {
           if (schema.created.length || schema.updated.length) process.stdout.write(`${esp}: created ${schema.created.join(', ') || 'nothing'}; updated ${schema.updated.join(', ') || 'nothing'}\n`);
           for (const p of schema.problems) process.stderr.write(`${esp}: field ${p.field}: ${p.message}${p.hint ? ` (${p.hint})` : ''}\n`);
         }
+        // Segment answers that flipped by the clock since they were computed are brought up to date first.
+        ctx.segments?.reevaluateDue(ctx.clock.now());
         ctx.engine.enqueueAll(filter, ctx.esps);
         let failed = 0;
         for (const esp of ctx.esps) {

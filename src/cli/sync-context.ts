@@ -8,12 +8,15 @@ import { createConnectors } from '../../connectors/registry';
 import { UsageError } from '../errors';
 import { ESP_NAMES } from '../model/types';
 import type { EspName } from '../model/types';
+import { SegmentEngine } from '../rules/engine';
 import { SyncEngine } from '../sync/engine';
 import { openContext } from './context';
 import type { CommandContext } from './context';
 
 export interface SyncContext extends CommandContext {
   engine: SyncEngine;
+  /** The rules, when the config defines segments (evaluated from the store, contact by contact). */
+  segments: SegmentEngine | undefined;
   connectors: Map<EspName, Connector>;
   /** The ESPs this command works on. */
   esps: EspName[];
@@ -40,10 +43,19 @@ export function openSyncContext(cmd: Command, espOption?: string): SyncContext {
     const esps = parseEsps(espOption, configured);
     const ownedTags = config.tags.owned.names;
     const connectors = createConnectors(config, { clock: ctx.clock, logger: ctx.logger, only: esps, ownedTags, ...(config.daemon.publicUrl ? { publicUrl: config.daemon.publicUrl } : {}) });
-    const engine = new SyncEngine({ config, store: ctx.store, connectors, clock: ctx.clock, logger: ctx.logger });
+    const segments = Object.keys(config.segments).length ? SegmentEngine.fromConfig(ctx.loaded!, ctx.store, ctx.clock) : undefined;
+    const engine = new SyncEngine({
+      config,
+      store: ctx.store,
+      connectors,
+      clock: ctx.clock,
+      logger: ctx.logger,
+      ...(segments ? { onContactsChanged: (ids: number[], cause: 'contacts' | 'events') => void (cause === 'events' ? segments.onEvents(ids) : segments.onContacts(ids)) } : {}),
+    });
     return {
       ...ctx,
       engine,
+      segments,
       connectors,
       esps,
       close: () => {

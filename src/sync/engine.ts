@@ -28,10 +28,11 @@ export interface SyncEngineOptions {
   logger: Logger;
   retry?: RetryPolicy;
   /**
-   * Called with contacts whose local state changed through an ESP or new events, before their
-   * outbound changes are computed: where the rules re-evaluate them, so segment tags fan out too.
+   * Called with contacts whose local state changed through an ESP (`contacts`) or who received new
+   * events (`events`), before their outbound changes are computed: where the rules re-evaluate them,
+   * so segment tags fan out too.
    */
-  onContactsChanged?: (contactIds: number[]) => void;
+  onContactsChanged?: (contactIds: number[], cause: 'contacts' | 'events') => void;
 }
 
 export interface PullReport {
@@ -213,7 +214,7 @@ export class SyncEngine {
     if (!incoming.length) return { inserted: 0, duplicates: 0 };
     const r = store.appendEvents(incoming);
     if (r.touched.length) {
-      this.options.onContactsChanged?.(r.touched);
+      this.options.onContactsChanged?.(r.touched, 'events');
       this.enqueue(r.touched);
     }
     return { inserted: r.inserted, duplicates: r.duplicates };
@@ -224,7 +225,7 @@ export class SyncEngine {
     for (const e of result.erased) this.erase(e.contactId);
     const ids = [...result.changed];
     if (!ids.length) return 0;
-    this.options.onContactsChanged?.(ids);
+    this.options.onContactsChanged?.(ids, 'contacts');
     // The source ESP is diffed too: its own values are known there and produce nothing, but a
     // segment flag that changed because of its update must reach it as well.
     return this.enqueue(ids);

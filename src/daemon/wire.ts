@@ -1,0 +1,152 @@
+/**
+ * Builds the daemon's services from the config: the store, the rules (caches warmed once at start),
+ * the connectors and the sync engine. Every intake re-evaluates only the contacts it touched and
+ * queues what they now need on each ESP; the scheduler drains the queues.
+ */
+import type { RawRequest } from '../../connectors/connector';
+import { createConnectors } from '../../connectors/registry';
+import { EspAuthError, describeError } from '../errors';
+import { loadConfigFile } from '../config/load';
+import type { SegsyncConfig } from '../config/schema';
+import type { Logger } from '../log/logger';
+import type { Clock } from '../model/clock';
+import type { EspName, IncomingContact, IncomingEvent } from '../model/types';
+import { SegmentEngine } from '../rules/engine';
+import type { ContactEvaluation } from '../rules/engine';
+import type { Store } from '../store/store';
+import { SyncEngine } from '../sync/engine';
+import type { DaemonServices, DrainOutcome, IntakeResult, PullOutcome, ReadyReport, WebhookOutcome } from './services';
+
+/** What the daemon hands the factory (the store is the services' to close from then on). */
+export interface WireContext {
+  config: SegsyncConfig;
+  configFile: string;
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** The services plus the head of the rules' wake-up queue, so the scheduler flips flags on time. */
+export type WiredServices = DaemonServices & { nextWakeupAt(): number | undefined };
+
+function flipsOf(evals: ContactEvaluation[]): { flips: number; flipped: number[] } {
+  const flipped = evals.filter((e) => e.changed.length > 0);
+  return { flips: flipped.reduce((n, e) => n + e.changed.length, 0), flipped: flipped.map((e) => e.contactId) };
+}
+
+/** Builds the services the daemon runs on. */
+export async function createServices(ctx: WireContext): Promise<WiredServices> {
+  const { config, store, clock, logger } = ctx;
+  const segments = Object.keys(config.segments).length ? SegmentEngine.fromConfig(loadConfigFile(ctx.configFile), store, clock) : undefined;
+  for (const w of segments?.warnings ?? []) logger.warn({ segment: w.segment }, w.message);
+  if (segments) {
+    const started = clock.now();
+    segments.load();
+    logger.info({ ms: clock.now() - started }, 'rules caches loaded');
+  }
+  const connectors = createConnectors(config, {
+    clock,
+    logger,
+    ownedTags: config.tags.owned.names,
+    ...(config.daemon.publicUrl ? { publicUrl: config.daemon.publicUrl } : {}),
+  });
+  const sync = new SyncEngine({
+    config,
+    store,
+    connectors,
+    clock,
+    logger,
+    ...(segments ? { onContactsChanged: (ids: number[], cause: 'contacts' | 'events') => void (cause === 'events' ? segments.onEvents(ids) : segments.onContacts(ids)) } : {}),
+  });
+  const schemaReady = new Map<EspName, Promise<void>>();
+  const authFailures = new Map<EspName, string>();
+
+  /** Creates missing fields and tag options once per ESP before its first push. */
+  const ensureSchema = (esp: EspName): Promise<void> => {
+    let p = schemaReady.get(esp);
+    if (!p) {
+      p = sync.ensureSchema(esp).then((report) => {
+        for (const problem of report.problems) logger.warn({ esp, field: problem.field }, `${problem.message}${problem.hint ? ` (${problem.hint})` : ''}`);
+      });
+      p.catch(() => schemaReady.delete(esp));
+      schemaReady.set(esp, p);
+    }
+    return p;
+  };
+
+  const noteAuth = (esp: EspName, err: unknown): never => {
+    if (err instanceof EspAuthError) authFailures.set(esp, describeError(err));
+    throw err;
+  };
+
+  const services: WiredServices = {
+    esps: sync.esps,
+
+    async track(events: IncomingEvent[]): Promise<IntakeResult> {
+      const r = store.appendEvents(events);
+      const { flips } = flipsOf(segments?.onEvents(r.touched) ?? []);
+      sync.enqueue(r.touched);
+      return { inserted: r.inserted, duplicates: r.duplicates, reevaluated: r.touched.length, flips };
+    },
+
+    async identify(contacts: IncomingContact[]): Promise<IntakeResult> {
+      const ids = store.upsertContacts(contacts).map((o) => o.contactId);
+      const { flips } = flipsOf(segments?.onContacts(ids) ?? []);
+      sync.enqueue(ids);
+      return { inserted: 0, duplicates: 0, reevaluated: ids.length, flips };
+    },
+
+    async webhook(esp: EspName, request: RawRequest): Promise<WebhookOutcome> {
+      const r = sync.webhook(esp, request);
+      return { status: r.reply?.status ?? 200, ...(r.reply?.body !== undefined ? { body: r.reply.body } : {}), changes: r.changes, events: r.events, ignored: r.ignored };
+    },
+
+    async pull(esp: EspName): Promise<PullOutcome> {
+      const r = await sync.pull(esp).catch((err: unknown) => noteAuth(esp, err));
+      authFailures.delete(esp);
+      return { esp, pages: r.pages, contacts: r.contacts, changed: r.changed, newestModifiedAt: r.newestModifiedAt };
+    },
+
+    async reevaluateDue(now: number): Promise<number> {
+      const { flips, flipped } = flipsOf(segments?.reevaluateDue(now) ?? []);
+      if (flipped.length) sync.enqueue(flipped);
+      return flips;
+    },
+
+    async drainOutbox(esp: EspName): Promise<DrainOutcome> {
+      await ensureSchema(esp).catch((err: unknown) => noteAuth(esp, err));
+      const r = await sync.drain(esp);
+      authFailures.delete(esp);
+      return { esp, calls: r.calls, ok: r.ok, retried: r.retried, failed: r.failed, rateLimited: r.rateLimited };
+    },
+
+    outboxDepth() {
+      return store.counts().outbox;
+    },
+
+    async ready(): Promise<ReadyReport> {
+      const checks: ReadyReport['checks'] = {};
+      try {
+        store.counts();
+        checks.store = { ok: true };
+      } catch (err) {
+        checks.store = { ok: false, detail: describeError(err) };
+      }
+      for (const esp of sync.esps) {
+        const failure = authFailures.get(esp);
+        checks[esp] = failure ? { ok: false, detail: failure } : { ok: true };
+      }
+      return { ok: Object.values(checks).every((c) => c.ok), checks };
+    },
+
+    nextWakeupAt() {
+      return segments?.nextWakeup();
+    },
+
+    async close(): Promise<void> {
+      for (const c of connectors.values()) await c.close();
+      store.close();
+    },
+  };
+  return services;
+}
