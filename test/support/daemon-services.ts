@@ -1,7 +1,6 @@
 /**
- * TEST FIXTURE, not the product: a small but real `DaemonServices` for the daemon's tests and the
- * track benchmark, until `src/daemon/wire.ts` (the lead's) builds the real ones from config, store,
- * rules and sync engine. Intake really writes to a `SqliteStore` (duplicates counted by the store's
+ * TEST FIXTURE, not the product: a small but real `DaemonServices` for the daemon's own tests (the
+ * product's services are src/daemon/wire.ts, built from config, store, rules and sync engine). Intake really writes to a `SqliteStore` (duplicates counted by the store's
  * idempotency ids) and enqueues one outbox operation per touched contact and ESP; drains really
  * complete outbox rows; webhooks are really verified: HubSpot with the connector's v3 signature
  * check, Mailchimp with the connector's URL-secret check and parser, and Klaviyo with a fixture HMAC
