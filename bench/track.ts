@@ -1,26 +1,41 @@
 /**
  * `/v1/track` under load, loopback only and bounded: the real daemon (fastify, auth, validation,
- * metrics, scheduler running) over store-backed services writing every event to a fresh SQLite file,
- * driven by a keep-alive HTTP client in a worker thread (so client and server do not share one event
- * loop). One event per request. Prints events/s, p50/p99 latency, events lost (sent and acknowledged
- * but not in the store) and the machine.
- *
- * The services are the test fixture's (test/support/daemon-services.ts: a real SqliteStore append and
- * one outbox row per touched contact and ESP) until src/daemon/wire.ts provides the real ones.
+ * metrics, scheduler running) on the real services (src/daemon/wire.ts: a fresh SQLite store, the
+ * rules engine re-evaluating five segments — time windows, sequences, an exact sum — for every
+ * touched contact), driven by a keep-alive HTTP client in a worker thread (so client and server do
+ * not share one event loop). One event per request. No ESP is configured, so nothing is pushed:
+ * push throughput is bench/sync's subject. Prints events/s, p50/p99 latency, events lost (answered
+ * 200 but not in the store) and the machine.
  * Size: SEGSYNC_BENCH_TRACK_EVENTS (default 50,000), SEGSYNC_BENCH_TRACK_CONNECTIONS (default 32).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { loadConfigFile } from '../src/config/load';
 import { startDaemon } from '../src/daemon/daemon';
+import { createServices } from '../src/daemon/wire';
 import { createLogger } from '../src/log/logger';
 import { systemClock } from '../src/model/clock';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store';
-import { FixtureServices } from '../test/support/daemon-services';
 import { machineLine } from './machine';
 
 const TOKEN = 'bench-token-0123456789abcdef';
+
+const CONFIG = `version: 1
+segments:
+  cart_abandoner:
+    rule: none_within("Placed Order", 24h, "Added to Cart") && !after("Placed Order", "Added to Cart")
+  browse_abandoner:
+    rule: count("Viewed Product", 48h) >= 3 && !exists("Added to Cart", 48h)
+  repeat_buyer:
+    rule: count("Placed Order", 180d) >= 2
+  lifetime_value:
+    type: value
+    rule: sum("Placed Order", "value")
+  vip:
+    rule: segments.lifetime_value >= 1000.0
+`;
 
 interface LoadResult {
   sent: number;
@@ -93,24 +108,30 @@ export async function run(): Promise<void> {
   const total = Number(process.env.SEGSYNC_BENCH_TRACK_EVENTS ?? 50_000);
   const connections = Number(process.env.SEGSYNC_BENCH_TRACK_CONNECTIONS ?? 32);
   const dir = mkdtempSync(join(tmpdir(), 'segsync-bench-track-'));
+  const configFile = join(dir, 'segsync.yaml');
+  writeFileSync(configFile, CONFIG);
+  const { config } = loadConfigFile(configFile);
   const store = new SqliteStore({ path: join(dir, 'segsync.db') });
-  const services = new FixtureServices({ store, clock: systemClock });
-  const daemon = await startDaemon({ services, logger: createLogger({ level: 'warn' }), host: '127.0.0.1', port: 0, trackToken: TOKEN });
+  const logger = createLogger({ level: 'warn' });
+  const services = await createServices({ config, configFile, store, clock: systemClock, logger });
+  const daemon = await startDaemon({ services, logger, host: '127.0.0.1', port: 0, trackToken: TOKEN });
   try {
     // Warm-up: JIT, prepared statements, connections (not counted; its events are distinct).
     await runClient(daemon.url, Math.min(2_000, total), connections, 'warmup');
     const before = store.counts().events;
     const r = await runClient(daemon.url, total, connections, 'bench');
-    const stored = store.counts().events - before;
+    const counts = store.counts();
+    const stored = counts.events - before;
     const rate = r.ok / r.seconds;
     const p50 = percentile(r.latencies, 50);
     const p99 = percentile(r.latencies, 99);
     const lost = r.ok - stored;
-    console.log('== bench: daemon /v1/track (one event per request, loopback, SQLite writes included)');
+    console.log('== bench: daemon /v1/track (one event per request, loopback; SQLite writes and segment re-evaluation included)');
     console.log(machineLine());
     console.log(`load: ${total.toLocaleString('en')} requests over ${connections} keep-alive connections from a worker thread; ${r.ok.toLocaleString('en')} answered 200, ${r.failed} failed`);
     console.log(`throughput: ${Math.round(rate).toLocaleString('en')} events/s (${r.seconds.toFixed(2)} s)   target ≥ 5,000 events/s ${rate >= 5_000 ? 'OK' : 'MISSED'}`);
     console.log(`latency: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${(r.latencies.at(-1) ?? Number.NaN).toFixed(2)} ms   target p99 ≤ 20 ms ${p99 <= 20 ? 'OK' : 'MISSED'}`);
+    console.log(`segments evaluated on intake: ${counts.segments.map((x) => `${x.segment} ${x.members.toLocaleString('en')}`).join(', ') || 'none'} (members, of ${counts.contacts.toLocaleString('en')} contacts)`);
     console.log(`lost: ${lost} (acknowledged ${r.ok.toLocaleString('en')}, stored ${stored.toLocaleString('en')})   target 0 ${lost === 0 && r.failed === 0 ? 'OK' : 'MISSED'}`);
   } finally {
     await daemon.stop();

@@ -105,7 +105,13 @@ export interface SignalOptions {
 export function exitOnSignals(daemon: Pick<RunningDaemon, 'stop'>, options: SignalOptions): () => void {
   const { logger } = options;
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const exitNow = options.exit ?? ((code: number) => process.exit(code));
+  let exited = false;
+  const exit = (code: number): void => {
+    if (exited) return;
+    exited = true;
+    exitNow(code);
+  };
   let received: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (received) {

@@ -1,11 +1,11 @@
 /**
- * TEST FIXTURE, not the product: a small but real `DaemonServices` for the daemon's tests and the
- * track benchmark, until `src/daemon/wire.ts` (the lead's) builds the real ones from config, store,
- * rules and sync engine. Intake really writes to a `SqliteStore` (duplicates counted by the store's
+ * TEST FIXTURE, not the product: a small but real `DaemonServices` for the daemon's own tests (the
+ * product's services are src/daemon/wire.ts, built from config, store, rules and sync engine). Intake really writes to a `SqliteStore` (duplicates counted by the store's
  * idempotency ids) and enqueues one outbox operation per touched contact and ESP; drains really
  * complete outbox rows; webhooks are really verified: HubSpot with the connector's v3 signature
  * check, Mailchimp with the connector's URL-secret check and parser, and Klaviyo with a fixture HMAC
- * (hex HMAC-SHA256 of rawBody + Klaviyo-Timestamp, 5-minute window), deduplicated by vendor event id.
+ * (hex HMAC-SHA256 of rawBody + Klaviyo-Timestamp, 5-minute window), deduplicated by vendor event id
+ * through the store (`markWebhookEvent`).
  * It applies no sync semantics and evaluates no rules.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
@@ -62,7 +62,6 @@ export class FixtureServices implements DaemonServices, NextWakeupSource {
   /** What `nextWakeupAt()` answers. */
   nextWakeup: number | undefined;
   closed = false;
-  private readonly seenWebhookIds = new Set<string>();
   private readonly inflight = new Set<Promise<unknown>>();
 
   constructor(private readonly options: FixtureOptions) {
@@ -102,19 +101,20 @@ export class FixtureServices implements DaemonServices, NextWakeupSource {
   webhook(esp: EspName, request: RawRequest): Promise<WebhookOutcome> {
     return this.tracked(undefined, async () => {
       const secrets = this.options.secrets ?? {};
+      // Vendor event ids, deduplicated through the store (as the real services do), so a replay is
+      // recognised across restarts too.
       let ids: string[];
       if (esp === 'hubspot') {
         verifyV3(request, secrets.hubspot, this.options.clock.now());
-        ids = (parseJson(request.rawBody) as { eventId: number | string }[]).map((e) => `hubspot:${e.eventId}`);
+        ids = (parseJson(request.rawBody) as { eventId: number | string }[]).map((e) => String(e.eventId));
       } else if (esp === 'mailchimp') {
         const parsed = parseMailchimp(request, secrets.mailchimp, (merges) => Object.fromEntries(Object.entries(merges).map(([k, v]) => [k.toLowerCase(), String(v)])));
         if (parsed.reply && !parsed.changes.length) return { status: parsed.reply.status, body: parsed.reply.body ?? '', changes: 0, events: 0, ignored: 0 };
-        ids = parsed.changes.map((c) => `mailchimp:${c.eventId}`);
+        ids = parsed.changes.map((c) => c.eventId);
       } else {
         ids = verifyKlaviyoFixture(request, secrets.klaviyo, this.options.clock.now());
       }
-      const fresh = ids.filter((id) => !this.seenWebhookIds.has(id));
-      for (const id of fresh) this.seenWebhookIds.add(id);
+      const fresh = ids.filter((id) => this.store.markWebhookEvent(esp, id, request.receivedAt));
       return { status: 200, changes: esp === 'klaviyo' ? 0 : fresh.length, events: esp === 'klaviyo' ? fresh.length : 0, ignored: ids.length - fresh.length };
     });
   }
@@ -199,7 +199,7 @@ function verifyKlaviyoFixture(request: RawRequest, secret: string | undefined, n
   const given = Buffer.from(signature, 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new WebhookError('klaviyo: webhook signature does not match');
   const body = parseJson(request.rawBody) as { data?: { external_id?: string }[] };
-  return (body.data ?? []).map((d) => `klaviyo:${d.external_id ?? createHash('sha256').update(JSON.stringify(d)).digest('hex')}`);
+  return (body.data ?? []).map((d) => d.external_id ?? createHash('sha256').update(JSON.stringify(d)).digest('hex'));
 }
 
 function parseJson(body: Buffer): unknown {
