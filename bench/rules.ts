@@ -420,7 +420,7 @@ function coldPhase(data: Data, nContacts: number): void {
     const summary = engine.recomputeAll();
     const coldMs = performance.now() - t;
     console.log(
-      `cold recompute (first start: every event scanned from SQLite, then the cache snapshot saved): ${secs(coldMs)} in all = load ${secs(loadMs)} + evaluate ${secs(summary.timings.evaluateMs)} + store ${fmt(summary.segments.reduce((s, x) => s + x.entered, 0))} answers ${secs(summary.timings.saveMs)}; peak RSS ${fmt(peakRssMiB())} MiB (was ${fmt(rssBefore)} before)`,
+      `cold recompute (first start: every event scanned from SQLite, then the cache snapshot saved): ${secs(coldMs)} in all = load ${secs(loadMs)} + evaluate ${secs(summary.timings.evaluateMs)} + store ${fmt(summary.segments.reduce((s, x) => s + x.entered, 0))} answers ${secs(summary.timings.saveMs)}; RSS now ${fmt(process.memoryUsage().rss / 2 ** 20)} MiB, peak ${fmt(peakRssMiB())} MiB (was ${fmt(rssBefore)} before)`,
     );
     t = performance.now();
     const second = engine.recomputeAll();

@@ -215,8 +215,8 @@ export interface Store {
   scanProperties(names: string[] | undefined): IterableIterator<[number, string, FieldValue]>;
   /** Every tag as [contactId, tag]. */
   scanTags(): IterableIterator<[number, string]>;
-  /** Every stored segment answer. */
-  scanSegmentStates(): IterableIterator<SegmentState>;
+  /** Every stored segment answer as [contactId, segment, value as JSON text, since] (no object per row: there are millions). */
+  scanSegmentStates(): IterableIterator<[number, string, string, number]>;
   /**
    * Writes many contacts' evaluations in one transaction (a full recompute): unlike saveEvaluation,
    * every state given is written (the caller passes only the answers that changed).

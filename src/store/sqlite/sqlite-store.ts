@@ -609,28 +609,36 @@ export class SqliteStore implements Store {
     yield* this.db.prepare('SELECT contact_id, tag FROM tags').raw(true).iterate() as IterableIterator<[number, string]>;
   }
 
-  *scanSegmentStates(): IterableIterator<SegmentState> {
-    const s = this.db.prepare('SELECT contact_id, segment, value, since FROM segment_state').raw(true);
-    for (const [contactId, segment, value, since] of s.iterate() as IterableIterator<[number, string, string, number]>) {
-      yield { contactId, segment, value: JSON.parse(value) as FieldValue, since };
-    }
+  scanSegmentStates(): IterableIterator<[number, string, string, number]> {
+    return this.db.prepare('SELECT contact_id, segment, value, since FROM segment_state').raw(true).iterate() as IterableIterator<[number, string, string, number]>;
   }
 
   saveEvaluations(items: { contactId: number; states: SegmentState[]; nextChangeAt: number | undefined }[]): void {
-    const put = this.stmt(
-      `INSERT INTO segment_state (contact_id, segment, value, since) VALUES (?, ?, ?, ?)
-       ON CONFLICT (contact_id, segment) DO UPDATE SET value = excluded.value, since = excluded.since`,
-    );
+    // Many rows per statement: a first full recompute writes millions of answers.
+    const ROWS = 64;
+    const upsert = (n: number): Statement =>
+      this.stmt(
+        `INSERT INTO segment_state (contact_id, segment, value, since) VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?)').join(', ')}
+         ON CONFLICT (contact_id, segment) DO UPDATE SET value = excluded.value, since = excluded.since`,
+      );
     const wake = this.stmt(
       'INSERT INTO wakeups (contact_id, next_change_at) VALUES (?, ?) ON CONFLICT (contact_id) DO UPDATE SET next_change_at = excluded.next_change_at',
     );
     const unwake = this.stmt('DELETE FROM wakeups WHERE contact_id = ?');
     this.transaction(() => {
+      let params: unknown[] = [];
       for (const item of items) {
-        for (const st of item.states) put.run(item.contactId, st.segment, JSON.stringify(st.value), st.since);
+        for (const st of item.states) {
+          params.push(item.contactId, st.segment, JSON.stringify(st.value), st.since);
+          if (params.length === ROWS * 4) {
+            upsert(ROWS).run(...params);
+            params = [];
+          }
+        }
         if (item.nextChangeAt === undefined) unwake.run(item.contactId);
         else wake.run(item.contactId, item.nextChangeAt);
       }
+      if (params.length) upsert(params.length / 4).run(...params);
     });
   }
 
