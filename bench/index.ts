@@ -7,15 +7,19 @@ import * as importBench from './import';
 import * as klaviyoBench from './klaviyo';
 import * as mailchimpBench from './mailchimp';
 import * as previewBench from './preview';
+import * as rulesBench from './rules';
 import * as syncBench from './sync';
+import * as trackBench from './track';
 
 const BENCHES: Record<string, { run(): Promise<void> }> = {
   import: importBench,
+  rules: rulesBench,
   hubspot: hubspotBench,
   mailchimp: mailchimpBench,
   klaviyo: klaviyoBench,
   sync: syncBench,
   preview: previewBench,
+  track: trackBench,
 };
 
 /** Runs the selected benchmarks one after another. */
