@@ -15,18 +15,21 @@ export class ArrivalWindow {
   private readonly waiters: (() => void)[] = [];
   /** Calls allowed per window: the declared limit, lowered when HubSpot reports a smaller one. */
   private limit: number;
+  private windowMs: number;
 
-  constructor(
-    private readonly spec: RateWindow,
-    private readonly clock: Clock,
-  ) {
+  constructor(spec: RateWindow, private readonly clock: Clock) {
     this.limit = spec.limit;
+    this.windowMs = spec.windowMs;
   }
 
-  /** Adopts the account's real limit when HubSpot reports one below the declared limit; true if lowered. */
-  lowerTo(max: number): boolean {
-    if (!(max > 0) || max >= this.limit) return false;
+  /**
+   * Adopts the account's real window when HubSpot reports a slower rate than the declared one
+   * (`max` calls per `intervalMs`, the interval defaulting to the current one); true if adopted.
+   */
+  lowerTo(max: number, intervalMs = this.windowMs): boolean {
+    if (!(max > 0) || !(intervalMs > 0) || max / intervalMs >= this.limit / this.windowMs) return false;
     this.limit = max;
+    this.windowMs = intervalMs;
     return true;
   }
 
@@ -38,7 +41,7 @@ export class ArrivalWindow {
         this.inFlight++;
         return;
       }
-      if (this.done.length > 0) await this.clock.sleep(this.done[0]! + this.spec.windowMs - now);
+      if (this.done.length > 0) await this.clock.sleep(this.done[0]! + this.windowMs - now);
       else await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
   }
@@ -49,7 +52,7 @@ export class ArrivalWindow {
    */
   count(): number {
     const now = this.clock.now();
-    while (this.done.length > 0 && this.done[0]! <= now - this.spec.windowMs) this.done.shift();
+    while (this.done.length > 0 && this.done[0]! <= now - this.windowMs) this.done.shift();
     return this.done.length + this.inFlight;
   }
 

@@ -306,7 +306,7 @@ export class HubspotClient {
     const remaining = Number(h['x-hubspot-ratelimit-remaining']);
     const max = Number(h['x-hubspot-ratelimit-max']);
     const interval = Number(h['x-hubspot-ratelimit-interval-milliseconds']);
-    if (Number.isFinite(max) && this.arrival.lowerTo(max)) {
+    if (Number.isFinite(max) && this.arrival.lowerTo(max, Number.isFinite(interval) ? interval : undefined)) {
       this.logger.warn({ declared: this.declaredBurst, reported: max }, 'hubspot: the account allows fewer calls per window than configured; using its limit');
     }
     const othersToo = !Number.isFinite(max) || this.arrival.count() < max;

@@ -89,6 +89,8 @@ export interface OutboxItem extends Required<Omit<OutboxInput, 'value'>> {
   nextAttemptAt: number;
   lastError: string | undefined;
   dead: boolean;
+  /** Sent to the ESP at least once: the ESP may hold its value even if no answer was recorded. */
+  sent: boolean;
   createdAt: number;
 }
 
@@ -181,6 +183,8 @@ export interface Store {
   completeOutbox(done: { id: number; version: number }[]): void;
   /** Live operations queued for one contact on one ESP. */
   pendingOutbox(esp: EspName, contactId: number): OutboxItem[];
+  /** Marks operations as about to be sent (before the call, so a crash mid-call leaves the mark). */
+  markOutboxSent(ids: number[]): void;
   /** Drops queued operations that are no longer wanted (the value went back to what the ESP has). */
   removeOutbox(ids: number[]): void;
   /** Records a failed attempt: retried at `nextAttemptAt`, or dead-lettered. */

@@ -4,7 +4,7 @@
  * cost zero calls; a value that came from an ESP is already known there, so it is never sent back.
  */
 import type { Contact, EspName, FieldValue } from '../model/types';
-import type { OutboxInput, SegmentState, Store, SyncFieldState } from '../store/store';
+import type { OutboxInput, OutboxItem, SegmentState, Store, SyncFieldState } from '../store/store';
 import { TAGS_KEY } from './inbound';
 import type { EspMapping, SyncMapping } from './mapping';
 import { asTags, isEmpty, sameValue, tagList } from './values';
@@ -66,36 +66,71 @@ export function diffOps(
   return ops;
 }
 
-/** The operations for one contact on every ESP (or the given ones), read from the store. */
-export function opsForContact(store: Store, mapping: SyncMapping, contactId: number, esps: readonly EspName[] = mapping.esps): OutboxInput[] {
+/** The desired state and the operations for one contact on every ESP (or the given ones), read from the store. */
+export function plansForContact(
+  store: Store,
+  mapping: SyncMapping,
+  contactId: number,
+  esps: readonly EspName[] = mapping.esps,
+): { esp: EspName; desired: DesiredState; ops: OutboxInput[] }[] {
   const contact = store.getContact(contactId);
   if (!contact) return [];
   const segments = store.getSegmentStates(contactId);
-  const ops: OutboxInput[] = [];
+  const plans: { esp: EspName; desired: DesiredState; ops: OutboxInput[] }[] = [];
   for (const esp of esps) {
     const m = mapping.perEsp.get(esp);
     if (!m) continue;
-    ops.push(...diffOps(contactId, esp, desiredState(contact, segments, m), store.getSyncState(contactId, esp), mapping.ownsTag));
+    const desired = desiredState(contact, segments, m);
+    plans.push({ esp, desired, ops: diffOps(contactId, esp, desired, store.getSyncState(contactId, esp), mapping.ownsTag) });
   }
-  return ops;
+  return plans;
+}
+
+/** The operations for one contact on every ESP (or the given ones), read from the store. */
+export function opsForContact(store: Store, mapping: SyncMapping, contactId: number, esps: readonly EspName[] = mapping.esps): OutboxInput[] {
+  return plansForContact(store, mapping, contactId, esps).flatMap((p) => p.ops);
+}
+
+/**
+ * The operation that writes the desired value over one that was sent but never confirmed: the ESP
+ * may hold the unconfirmed value, so going back to the value segsync last knew there is a change too.
+ * Undefined when the field is no longer mapped, or the tag is one segsync must not remove.
+ */
+function restoreOp(item: OutboxItem, desired: DesiredState, ownsTag: (tag: string) => boolean): OutboxInput | undefined {
+  const base = { esp: item.esp, contactId: item.contactId, key: item.key };
+  if (item.op === 'addTag' || item.op === 'removeTag') {
+    const tag = String(item.value);
+    if (desired.tags.includes(tag)) return { ...base, op: 'addTag', value: tag };
+    return ownsTag(tag) ? { ...base, op: 'removeTag', value: tag } : undefined;
+  }
+  if (!desired.fields.has(item.key)) return undefined;
+  const value = desired.fields.get(item.key) ?? null;
+  return isEmpty(value) ? { ...base, op: 'clear' } : { ...base, op: 'set', value };
 }
 
 /**
  * Queues what contacts need on each ESP, and drops queued operations that are no longer needed (a
- * value that went back to what the ESP holds), all in one transaction. Returns the operations queued.
+ * value that went back to what the ESP holds), all in one transaction. An operation already sent
+ * without a recorded answer is not dropped but turned into a write of the desired value, since the
+ * ESP may hold what it carried. Returns the operations queued.
  */
 export function enqueueForContacts(store: Store, mapping: SyncMapping, contactIds: Iterable<number>, now: number, esps: readonly EspName[] = mapping.esps): number {
   let queued = 0;
   store.transaction(() => {
     for (const contactId of contactIds) {
-      const ops = opsForContact(store, mapping, contactId, esps);
       const fresh: OutboxInput[] = [];
-      for (const esp of esps) {
-        const mine = ops.filter((o) => o.esp === esp);
-        const wanted = new Set(mine.map((o) => o.key));
+      for (const { esp, desired, ops } of plansForContact(store, mapping, contactId, esps)) {
+        const wanted = new Set(ops.map((o) => o.key));
         const pending = store.pendingOutbox(esp, contactId);
         const stale = pending.filter((p) => p.op !== 'erase' && !wanted.has(p.key));
-        if (stale.length) store.removeOutbox(stale.map((p) => p.id));
+        const mine = [...ops];
+        const dropped: number[] = [];
+        for (const p of stale) {
+          const restore = p.sent ? restoreOp(p, desired, mapping.ownsTag) : undefined;
+          if (restore) mine.push(restore);
+          else dropped.push(p.id);
+        }
+        if (dropped.length) store.removeOutbox(dropped);
         // An identical queued operation stays as it is: re-queueing would reset its backoff.
         const same = new Set(pending.map((p) => `${p.key}\u0000${p.op}\u0000${JSON.stringify(p.value ?? null)}`));
         fresh.push(...mine.filter((o) => !same.has(`${o.key}\u0000${o.op}\u0000${JSON.stringify(o.value ?? null)}`)));

@@ -63,6 +63,7 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainReport> {
 
   await runBounded(batches, connector.limits.maxConcurrency, async (batch) => {
     let results: ChangeResult[];
+    store.markOutboxSent(batch.flatMap((g) => g.items.map((i) => i.id)));
     try {
       results = await connector.push(batch.map((g) => g.change));
     } catch (err) {

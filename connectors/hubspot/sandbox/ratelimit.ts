@@ -60,7 +60,9 @@ export class SandboxRateLimiter {
   admit(isSearch: boolean): Verdict {
     const now = this.clock.now();
     const dailyUsed = this.daily.count(now);
-    if (!this.enabled) return { ok: true, headers: isSearch ? {} : this.headers(now, dailyUsed) };
+    // A sandbox without limits claims none: headers announcing a limit it does not enforce would slow
+    // the connector down to it for nothing.
+    if (!this.enabled) return { ok: true, headers: {} };
     if (dailyUsed >= this.limits.daily.limit) return this.reject('DAILY', 'You have reached your daily limit.', now, this.daily.freesIn(now));
     if (isSearch) {
       if (this.search.count(now) >= this.limits.search.limit) return this.reject('SECONDLY', 'You have reached your secondly limit.', now, this.search.freesIn(now), true);

@@ -156,4 +156,11 @@ CREATE TABLE webhook_events (
 CREATE INDEX webhook_events_by_time ON webhook_events (seen_at);
 `,
   },
+  {
+    version: 11,
+    name: 'sync: outbox operations that may have reached the ESP',
+    // Set before a batch is sent: a crash between the call and its answer leaves the ESP in an unknown
+    // state for that operation, so a later change back to the old value must still be written.
+    sql: `ALTER TABLE outbox ADD COLUMN sent INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];

@@ -513,6 +513,13 @@ export class SqliteStore implements Store {
     return (this.stmt('SELECT * FROM outbox WHERE esp = ? AND contact_id = ? AND +dead = 0').all(esp, contactId) as Row[]).map(toOutbox);
   }
 
+  markOutboxSent(ids: number[]): void {
+    const mark = this.stmt('UPDATE outbox SET sent = 1 WHERE id = ? AND sent = 0');
+    this.transaction(() => {
+      for (const id of ids) mark.run(id);
+    });
+  }
+
   removeOutbox(ids: number[]): void {
     const del = this.stmt('DELETE FROM outbox WHERE id = ?');
     this.transaction(() => {
@@ -698,6 +705,7 @@ function toOutbox(r: Row): OutboxItem {
     nextAttemptAt: r.next_attempt_at as number,
     lastError: (r.last_error as string | null) ?? undefined,
     dead: r.dead === 1,
+    sent: r.sent === 1,
     createdAt: r.created_at as number,
   };
 }

@@ -8,7 +8,7 @@ describe('rate-limit storm', () => {
   let h: Harness;
   beforeAll(async () => {
     s = await startSandboxes({ limits: 'tight' });
-    // The connectors believe in far higher limits than the sandboxes grant: every ESP answers 429s.
+    // The connectors believe in far higher limits than the sandboxes grant.
     h = harness(
       sandboxConfig(
         s,
@@ -39,8 +39,10 @@ mappings:
     ]);
     expect(h.store.counts().outbox).toEqual([]);
     expect(h.store.deadOutbox(undefined, 1)).toEqual([]);
-    // The storm really happened: each sandbox refused calls for its limits.
-    expect(Object.values(s.hubspot.stats().rejected).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    // The storm really happened where the ESP does not announce its limit: Mailchimp refused calls.
+    // HubSpot announces its window in every answer's headers; the connector adopts it from the first
+    // answers, so HubSpot refuses next to nothing though the config declares a thousand times more.
+    expect(Object.values(s.hubspot.stats().rejected).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(5);
     expect(s.mailchimp.stats().rejected429).toBeGreaterThan(0);
     for (const i of [0, 1, 4321, N - 1]) {
       const plan = i % 2 ? 'pro' : 'free';

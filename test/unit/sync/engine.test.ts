@@ -230,6 +230,26 @@ describe('SyncEngine', () => {
     expect(store.counts().outbox).toEqual([]);
   });
 
+  it('still writes a change that went back when the ESP may hold the unconfirmed value (crash mid-call)', async () => {
+    const id = addContact('ada@x.com', { plan: 'pro' });
+    await pushAll();
+    store.setProperty(id, 'plan', { value: 'free', updatedAt: clock.now(), source: 'local' });
+    engine.enqueue([id]);
+    // The call reaches HubSpot, which applies it, but no answer is recorded.
+    esps.hubspot.loseNextAnswer = true;
+    await engine.drain('hubspot');
+    expect(esps.hubspot.byEmail('ada@x.com')?.fields.plan).toBe('free');
+    store.setProperty(id, 'plan', { value: 'pro', updatedAt: clock.now(), source: 'local' });
+    engine.enqueue([id]);
+    expect(store.pendingOutbox('hubspot', id).map((o) => [o.key, o.op, o.value])).toEqual([['plan', 'set', 'pro']]);
+    expect(store.pendingOutbox('mailchimp', id)).toEqual([]);
+    for (let i = 0; i < 50 && store.pendingOutbox('hubspot', id).length; i++) {
+      await clock.advance(60_000);
+      await engine.drain('hubspot');
+    }
+    expect(esps.hubspot.byEmail('ada@x.com')?.fields.plan).toBe('pro');
+  });
+
   it('plans a push without writing anything', async () => {
     const id = addContact('ada@x.com', { first_name: 'Ada', plan: 'pro' });
     flag(id, true);
