@@ -7,7 +7,6 @@
  */
 import { describeError } from '../errors';
 import type { Logger } from '../log/logger';
-import { systemClock } from '../model/clock';
 import type { Clock } from '../model/clock';
 import type { DaemonMetrics } from './metrics';
 import { scrubEmails } from './scrub';
@@ -162,15 +161,16 @@ export class Scheduler {
 type Sleep = (ms: number) => { done: Promise<void>; cancel(): void };
 
 /**
- * `Clock.sleep` cannot be cancelled; on the wall clock a pending 60-second pull timer would hold the
- * process open after stop, so real time uses timers that are cleared. Other clocks (ManualClock) are
- * raced: their abandoned sleepers wake later and do nothing.
+ * `Clock.sleep` cannot be cancelled; a pending 60-second pull timer (or a day-long rules wake-up)
+ * would hold the process open after stop, so clocks driven by real time get timers that are
+ * cleared. Other clocks (ManualClock) are raced: their abandoned sleepers wake later and do nothing.
  */
 function sleeperFor(clock: Clock): Sleep {
-  if (clock === systemClock) {
+  const realMs = clock.realMs?.bind(clock);
+  if (realMs) {
     return (ms) => {
       let timer: NodeJS.Timeout | undefined;
-      const done = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+      const done = new Promise<void>((resolve) => (timer = setTimeout(resolve, realMs(ms))));
       return { done, cancel: () => clearTimeout(timer) };
     };
   }

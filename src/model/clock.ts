@@ -5,12 +5,15 @@ export interface Clock {
   now(): number;
   /** Resolves after `ms` milliseconds of this clock's time. */
   sleep(ms: number): Promise<void>;
+  /** Real milliseconds that `ms` of this clock's time last; absent for clocks real time does not drive. */
+  realMs?(ms: number): number;
 }
 
 /** The wall clock. */
 export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+  realMs: (ms) => ms,
 };
 
 interface Sleeper {
@@ -87,7 +90,11 @@ export class ShiftedClock implements Clock {
   }
 
   sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms / this.speed)));
+    return new Promise((resolve) => setTimeout(resolve, this.realMs(ms)));
+  }
+
+  realMs(ms: number): number {
+    return Math.max(0, ms / this.speed);
   }
 
   /** Moves time forward by `ms` at once. */
