@@ -277,10 +277,32 @@ export interface SandboxOptions {
   webhookUrl?: string;
 }
 
+/** A contact to create in a sandbox, as if imported in the vendor's app. */
+export interface SandboxSeed {
+  email: string;
+  /** Values by the vendor's field names (HubSpot `firstname`, Mailchimp `FNAME`, Klaviyo `first_name`). */
+  properties?: Record<string, string>;
+}
+
+/** One contact as a sandbox holds it, in the same shape for every vendor. */
+export interface SandboxContact {
+  email: string;
+  /** Values by the vendor's field names (Klaviyo's standard attributes and custom properties together). */
+  properties: Record<string, unknown>;
+  /** The vendor's native tags (Mailchimp); empty where it has none. */
+  tags: string[];
+  /** Names of the lists the contact is in (HubSpot, Klaviyo). */
+  lists: string[];
+}
+
 /** A running local emulator of a vendor's API, serving the vendor's real paths over HTTP. */
 export interface SandboxServer {
   readonly esp: EspName;
   /** Base URL to give the connector (e.g. http://127.0.0.1:41234). */
   readonly url: string;
+  /** Creates contacts directly (no webhooks, no rate limits), as an import in the vendor's app would. */
+  seedContacts(contacts: SandboxSeed[]): void;
+  /** Every contact the sandbox holds. */
+  contacts(): SandboxContact[];
   close(): Promise<void>;
 }

@@ -182,18 +182,19 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
   const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
 
   const find = (idOrEmail: string) => (idOrEmail.includes('@') ? state.contactByEmail(idOrEmail) : state.contact(idOrEmail));
+  const seed = (contacts: { email: string; properties?: Record<string, string> }[]): string[] =>
+    contacts.map(({ email, properties }) => {
+      const { values, problems } = state.check({ ...properties });
+      if (problems.length > 0) throw new Error(`seed ${email}: ${problems.map((p) => p.message).join('; ')}`);
+      return state.quietly(() => state.create(new Map([['email', email.trim().toLowerCase()], ...values]), uiOrigin).id);
+    });
   return {
     esp: 'hubspot',
     url: address,
     state,
     accessToken,
     appId,
-    seed: (contacts) =>
-      contacts.map(({ email, properties }) => {
-        const { values, problems } = state.check({ ...properties });
-        if (problems.length > 0) throw new Error(`seed ${email}: ${problems.map((p) => p.message).join('; ')}`);
-        return state.quietly(() => state.create(new Map([['email', email.trim().toLowerCase()], ...values]), uiOrigin).id);
-      }),
+    seed,
     edit: (idOrEmail, properties) => {
       const c = find(idOrEmail);
       if (!c) throw new Error(`no contact ${idOrEmail}`);
@@ -206,6 +207,14 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
     contact: (idOrEmail) => {
       const c = find(idOrEmail);
       return c ? view(state, c.id) : undefined;
+    },
+    seedContacts: (contacts) => void seed(contacts),
+    contacts: () => {
+      const lists = state.allLists();
+      return state.allContacts().map((c) => {
+        const properties = view(state, c.id)!.properties;
+        return { email: properties.email ?? '', properties, tags: [], lists: lists.filter((l) => l.members.has(c.id)).map((l) => l.name) };
+      });
     },
     contactCount: () => state.allContacts().length,
     isBlocklisted: (email) => state.isBlocklisted(email),

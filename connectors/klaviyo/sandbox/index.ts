@@ -4,6 +4,7 @@
  * `RateLimit-*` headers), JSON:API error bodies, async bulk jobs on an injectable clock, and signed
  * system-webhook delivery. Used in-process by tests and by `segsync sandbox klaviyo --port N`.
  */
+import { normaliseEmail } from '../../../src/model/identity';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { createHmac } from 'node:crypto';
 import { systemClock } from '../../../src/model/clock';
@@ -79,6 +80,9 @@ export interface KlaviyoSandbox extends SandboxServer {
   /** Waits for webhook deliveries in flight. */
   flushWebhooks(): Promise<void>;
 }
+
+/** Profile attributes that are not custom properties (a seed's values go to one or the other). */
+const STANDARD_ATTRIBUTES = new Set(['first_name', 'last_name', 'organization', 'locale', 'title', 'phone_number', 'external_id']);
 
 /** Starts the sandbox on loopback. */
 export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): Promise<KlaviyoSandbox> {
@@ -571,6 +575,25 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
     profileByEmail: (email) => {
       state.settle();
       return state.findByEmail(email);
+    },
+    seedContacts(contacts) {
+      for (const c of contacts) {
+        const attributes: Record<string, Json> = { email: normaliseEmail(c.email) };
+        const properties: Record<string, Json> = {};
+        for (const [k, v] of Object.entries(c.properties ?? {})) (STANDARD_ATTRIBUTES.has(k) ? attributes : properties)[k] = v;
+        state.upsertProfile({ attributes: { ...attributes, properties } });
+      }
+    },
+    contacts: () => {
+      state.settle();
+      const lists = [...state.lists.values()];
+      return [...state.profiles.values()]
+        .filter((p) => p.email)
+        .map((p) => {
+          const properties: Record<string, unknown> = { ...p.properties };
+          for (const k of STANDARD_ATTRIBUTES) if (p[k as keyof Profile] !== null) properties[k] = p[k as keyof Profile];
+          return { email: p.email!, properties, tags: [], lists: lists.filter((l) => l.members.has(p.id)).map((l) => l.name) };
+        });
     },
     seedProfile: (input) => {
       const { profile } = state.upsertProfile({ attributes: { email: input.email, first_name: input.first_name ?? null, properties: input.properties ?? {} } });

@@ -409,7 +409,7 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
   const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
   const byEmail = (email: string, id?: string): { a: Audience; hash: string } => ({ a: audienceOf(id ?? listId), hash: hashOf(email) });
 
-  return {
+  const sandbox: MailchimpSandbox = {
     esp: 'mailchimp',
     url: address,
     apiKey,
@@ -427,6 +427,13 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
         }
         for (const t of m.tags ?? []) (a.segmentByName(t) ?? a.createSegment(t)).members.add(state.id);
       }
+    },
+    seedContacts(contacts) {
+      sandbox.seed(contacts.map((c) => ({ email: c.email, ...(c.properties ? { merges: c.properties } : {}) })));
+    },
+    contacts() {
+      const a = audienceOf(listId);
+      return [...a.members.entries()].map(([hash, m]) => ({ email: m.email, properties: { ...m.merges }, tags: a.tagsOf(hash).map((t) => t.name), lists: [] }));
     },
     member(email, id) {
       const { a, hash } = byEmail(email, id);
@@ -471,4 +478,5 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
       await app.close();
     },
   };
+  return sandbox;
 }
