@@ -6,6 +6,7 @@ import { ConfigError, SegsyncError, UsageError, describeError } from '../errors'
 import packageJson from '../../package.json';
 import { createServices } from '../daemon/wire';
 import { EXIT } from './exit-codes';
+import * as demoCmd from './demo';
 import * as daemonCmd from './daemon';
 import * as eraseCmd from './erase';
 import * as explainCmd from './explain';
@@ -20,6 +21,7 @@ import * as segmentsCmd from './segments';
 import * as statusCmd from './status';
 
 const COMMANDS: { register(program: Command): void }[] = [
+  demoCmd,
   initCmd,
   importCmd,
   statusCmd,

@@ -1,0 +1,347 @@
+/**
+ * `segsync demo`: the whole product on loopback, with no credentials and no network. Starts the three
+ * ESP sandboxes and the daemon on a fresh SQLite file, seeds a few hundred shoppers across the ESPs,
+ * streams their behaviour through the track API while simulated time runs fast, shows segments
+ * turning into tags and properties in each sandbox as they happen, then writes a preview report of
+ * the example templates over the demo's contacts.
+ */
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { join, relative, resolve } from 'node:path';
+import { styleText } from 'node:util';
+import type { Command } from 'commander';
+import { parseDocument } from 'yaml';
+import type { SandboxServer } from '../../connectors/connector';
+import { SANDBOX_CREDENTIALS, startSandbox } from '../../connectors/registry';
+import { loadConfigFile } from '../config/load';
+import type { SegsyncConfig } from '../config/schema';
+import { startDaemon } from '../daemon/daemon';
+import type { RunningDaemon } from '../daemon/daemon';
+import { createServices } from '../daemon/wire';
+import { UsageError } from '../errors';
+import { createLogger } from '../log/logger';
+import { ShiftedClock } from '../model/clock';
+import { ESP_NAMES } from '../model/types';
+import type { EspName } from '../model/types';
+import { previewFolder } from '../preview/batch';
+import { openStore } from '../store/sqlite/sqlite-store';
+import { resolveMapping } from '../sync/mapping';
+import type { DemoEvent, Shopper } from './demo-shoppers';
+import { castShoppers, ShopperSimulation } from './demo-shoppers';
+import type { MarkChange, Marks } from './demo-view';
+import { countMarks, diffMarks, readMarks, tagPlacements, targetsByEsp } from './demo-view';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const ROOT = resolve(__dirname, '../..');
+const LABEL: Record<EspName, string> = { hubspot: 'HubSpot', mailchimp: 'Mailchimp', klaviyo: 'Klaviyo' };
+/** Environment variables the demo's config refers to; set in this process only, to sandbox credentials. */
+const DEMO_ENV = {
+  SEGSYNC_DEMO_HUBSPOT_TOKEN: SANDBOX_CREDENTIALS.hubspot,
+  SEGSYNC_DEMO_HUBSPOT_SECRET: 'demo-hubspot-client-secret',
+  SEGSYNC_DEMO_MAILCHIMP_KEY: SANDBOX_CREDENTIALS.mailchimp,
+  SEGSYNC_DEMO_MAILCHIMP_HOOK: 'demo-mailchimp-hook-secret',
+  SEGSYNC_DEMO_KLAVIYO_KEY: SANDBOX_CREDENTIALS.klaviyo,
+  SEGSYNC_DEMO_KLAVIYO_HOOK: 'demo-klaviyo-hook-secret',
+  SEGSYNC_DEMO_TRACK_TOKEN: 'demo-track-token',
+};
+
+export interface DemoOptions {
+  /** Folder for the demo's store, config, log and report (emptied first). */
+  dir: string;
+  contacts: number;
+  seed: number;
+  /** Real seconds the live part lasts. */
+  durationSeconds: number;
+  /** Simulated days the live part covers. */
+  days: number;
+  /** Days of back-dated history sent before the live part. */
+  historyDays: number;
+  out: NodeJS.WritableStream;
+  color: boolean;
+}
+
+export interface DemoSummary {
+  contacts: number;
+  events: number;
+  /** Segment changes seen in the sandboxes during the live part. */
+  changes: number;
+  /** Members per segment: locally, and as carried by each ESP at the end. */
+  segments: { segment: string; local: number; esps: Partial<Record<EspName, number>> }[];
+  /** Operations still queued at the end (0 when every ESP caught up). */
+  outbox: number;
+  report: string;
+  config: string;
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** The example config with connectors, store and daemon pointed at this demo's sandboxes and folder. */
+function demoConfigText(dir: string, sandboxes: Map<EspName, SandboxServer>, port: number, speed: number): string {
+  const doc = parseDocument(readFileSync(join(ROOT, 'templates', 'segsync.yaml'), 'utf8'));
+  const hubspot = sandboxes.get('hubspot') as SandboxServer & { appId: number };
+  const mailchimp = sandboxes.get('mailchimp') as SandboxServer & { listId: string };
+  doc.setIn(['store', 'path'], join(dir, 'segsync.db'));
+  doc.setIn(['connectors'], doc.createNode({
+    hubspot: { accessToken: '${SEGSYNC_DEMO_HUBSPOT_TOKEN}', clientSecret: '${SEGSYNC_DEMO_HUBSPOT_SECRET}', appId: String(hubspot.appId), baseUrl: hubspot.url },
+    mailchimp: { apiKey: '${SEGSYNC_DEMO_MAILCHIMP_KEY}', listId: mailchimp.listId, baseUrl: mailchimp.url, webhookSecret: '${SEGSYNC_DEMO_MAILCHIMP_HOOK}' },
+    // Job polls wait on the demo's fast clock: about a tenth of a real second between polls.
+    klaviyo: { apiKey: '${SEGSYNC_DEMO_KLAVIYO_KEY}', baseUrl: sandboxes.get('klaviyo')!.url, webhookSecret: '${SEGSYNC_DEMO_KLAVIYO_HOOK}', jobPollIntervalMs: Math.ceil(100 * speed) },
+  }));
+  doc.setIn(['daemon'], doc.createNode({ port, trackToken: '${SEGSYNC_DEMO_TRACK_TOKEN}', publicUrl: `http://127.0.0.1:${port}`, pullIntervalSeconds: Math.ceil(speed) }));
+  doc.commentBefore = ' The demo\'s config: templates/segsync.yaml pointed at the local sandboxes (written by `segsync demo`).';
+  return doc.toString();
+}
+
+/** Field values by each ESP's field names, from the config's mappings of first_name and country. */
+function seedsFor(esp: EspName, shoppers: Shopper[], config: SegsyncConfig): { email: string; properties: Record<string, string> }[] {
+  const remote = new Map((config.mappings[esp] ?? []).map((m) => [m.local, m.remote]));
+  return shoppers
+    .filter((s) => s.homes.includes(esp))
+    .map((s) => {
+      const properties: Record<string, string> = {};
+      if (remote.has('first_name')) properties[remote.get('first_name')!] = s.firstName;
+      if (remote.has('country')) properties[remote.get('country')!] = s.country;
+      return { email: s.email, properties };
+    });
+}
+
+/** Terminal output with optional colour. */
+class Screen {
+  constructor(
+    private readonly out: NodeJS.WritableStream,
+    private readonly color: boolean,
+  ) {}
+
+  line(text = ''): void {
+    this.out.write(`${text}\n`);
+  }
+
+  style(format: Parameters<typeof styleText>[0], text: string): string {
+    return this.color ? styleText(format, text) : text;
+  }
+}
+
+function simTime(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+}
+
+function describeChange(c: MarkChange, screen: Screen): string {
+  const where = ESP_NAMES.filter((e) => c.esps.includes(e)).map((e) => LABEL[e]).join(', ');
+  const label = c.value === undefined || c.value === true ? c.segment : `${c.segment} = ${String(c.value)}`;
+  const sign = c.value === undefined ? screen.style('red', '−') : screen.style('green', '+');
+  return `${sign} ${label.padEnd(34)} ${c.email.padEnd(36)} ${c.value === undefined ? 'off' : 'on'} in ${where}`;
+}
+
+/** Posts events to the daemon's batch endpoint, `size` at a time. */
+async function sendEvents(daemon: RunningDaemon, events: DemoEvent[], startId: number): Promise<void> {
+  for (let i = 0; i < events.length; i += 400) {
+    const batch = events.slice(i, i + 400).map((e, k) => ({
+      type: 'track',
+      messageId: `demo-${startId + i + k}`,
+      event: e.event,
+      email: e.email,
+      timestamp: new Date(e.time).toISOString(),
+      properties: e.properties,
+    }));
+    const res = await fetch(`${daemon.url}/v1/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${DEMO_ENV.SEGSYNC_DEMO_TRACK_TOKEN}` },
+      body: JSON.stringify({ batch }),
+    });
+    if (res.status >= 300) throw new Error(`the daemon refused a batch of demo events: ${res.status} ${await res.text()}`);
+  }
+}
+
+async function until(check: () => boolean, timeoutMs: number, stepMs = 100): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  return true;
+}
+
+/** Runs the demo end to end and returns what it saw. */
+export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
+  const screen = new Screen(options.out, options.color);
+  const dir = resolve(options.dir);
+  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const speed = (options.days * DAY) / (options.durationSeconds * 1000);
+  const clock = new ShiftedClock(Date.now(), speed);
+  Object.assign(process.env, DEMO_ENV);
+
+  const port = await freePort();
+  const publicUrl = `http://127.0.0.1:${port}`;
+  const sandboxes = new Map<EspName, SandboxServer>();
+  let daemon: RunningDaemon | undefined;
+  try {
+    for (const esp of ESP_NAMES) {
+      // No HubSpot webhooks here: HubSpot refuses deliveries older than five minutes, and at the
+      // demo's speed five simulated minutes pass in a hundredth of a real second. Pulls carry its changes.
+      const { server } = await startSandbox(esp, {
+        clock,
+        ...(esp === 'klaviyo' ? { webhookSecret: DEMO_ENV.SEGSYNC_DEMO_KLAVIYO_HOOK } : {}),
+      });
+      sandboxes.set(esp, server);
+    }
+    const configFile = join(dir, 'segsync.yaml');
+    writeFileSync(configFile, demoConfigText(dir, sandboxes, port, speed));
+    const { config } = loadConfigFile(configFile);
+
+    screen.line(screen.style('bold', 'segsync demo') + ` — everything on loopback, simulated time runs ${Math.round(speed).toLocaleString('en-US')}× real time`);
+    for (const [esp, s] of sandboxes) screen.line(`  ${LABEL[esp].padEnd(10)} sandbox  ${s.url}`);
+    screen.line(`  daemon             ${publicUrl}   (store ${relative(process.cwd(), config.store.path)}, log ${relative(process.cwd(), join(dir, 'daemon.log'))})`);
+
+    const shoppers = castShoppers(options.contacts, options.seed);
+    for (const [esp, s] of sandboxes) s.seedContacts(seedsFor(esp, shoppers, config));
+    const homes = ESP_NAMES.map((e) => `${shoppers.filter((s) => s.homes.includes(e)).length} in ${LABEL[e]}`).join(', ');
+    screen.line(`\nSeeded ${shoppers.length} shoppers across the ESPs (${homes}); the daemon pulls them in.`);
+
+    const logger = createLogger({ level: 'info', destination: createWriteStream(join(dir, 'daemon.log')) });
+    const store = openStore(config.store.path);
+    const services = await createServices({ config, configFile, store, clock, logger });
+    daemon = await startDaemon({
+      services,
+      logger,
+      clock,
+      port,
+      trackToken: DEMO_ENV.SEGSYNC_DEMO_TRACK_TOKEN,
+      publicUrl,
+      pullIntervalMs: config.daemon.pullIntervalSeconds * 1000,
+      // Every ~50 real ms: time-based flips (24 h after a cart add) land within a simulated hour.
+      reevaluateIntervalMs: Math.ceil(50 * speed),
+    });
+    const pulled = await until(() => store.counts().contacts >= shoppers.length, 30_000);
+    screen.line(pulled ? `  ${store.counts().contacts} contacts in the local store, merged by email.` : `  the first pull is still running (${store.counts().contacts} of ${shoppers.length} so far).`);
+
+    const simulation = new ShopperSimulation(shoppers, options.seed);
+    const history = simulation.history(clock.now(), options.historyDays);
+    await sendEvents(daemon, history, 0);
+    let sent = history.length;
+    screen.line(`Sent ${history.length.toLocaleString('en-US')} past events (${options.historyDays} days of history) to POST /v1/batch.\n`);
+
+    const mapping = resolveMapping(config);
+    const targets = targetsByEsp(mapping);
+    const placements = tagPlacements(config);
+    const readAll = (): Map<EspName, Marks> =>
+      new Map([...sandboxes].map(([esp, s]) => [esp, readMarks(s.contacts(), targets.get(esp) ?? [], placements.get(esp)!)]));
+
+    screen.line(screen.style('bold', `Live: ${options.days} simulated days in ${options.durationSeconds} s. Segment changes as the sandboxes show them:`));
+    let marks = readAll();
+    let changes = 0;
+    let simFrom = clock.now();
+    const liveEnd = Date.now() + options.durationSeconds * 1000;
+    let nextView = Date.now() + 1000;
+    while (Date.now() < liveEnd) {
+      await new Promise((r) => setTimeout(r, 200));
+      const simTo = clock.now();
+      const events = simulation.eventsBetween(simFrom, simTo);
+      simFrom = simTo;
+      await sendEvents(daemon, events, sent);
+      sent += events.length;
+      if (Date.now() >= nextView) {
+        nextView = Date.now() + 1000;
+        const next = readAll();
+        const seen = diffMarks(marks, next);
+        marks = next;
+        changes += seen.length;
+        showChanges(screen, seen, simTo, sent);
+      }
+    }
+
+    screen.line('\nEvents stopped; letting the outbox drain …');
+    await until(() => services.outboxDepth().every((o) => o.pending === 0), 20_000, 200);
+    await new Promise((r) => setTimeout(r, 300));
+    const final = readAll();
+    const lastSeen = diffMarks(marks, final);
+    changes += lastSeen.length;
+    showChanges(screen, lastSeen, clock.now(), sent);
+
+    const counts = store.counts();
+    const carried = countMarks(final);
+    const segments = counts.segments
+      .filter((s) => mapping.esps.some((e) => targets.get(e)?.some((t) => t.segment === s.segment)))
+      .map((s) => ({ segment: s.segment, local: s.members, esps: Object.fromEntries(mapping.esps.filter((e) => targets.get(e)?.some((t) => t.segment === s.segment)).map((e) => [e, carried.get(s.segment)?.get(e) ?? 0])) }));
+    const outbox = counts.outbox.reduce((n, o) => n + o.pending, 0);
+    screen.line(`\n${screen.style('bold', 'Pushed segments')}: members in segsync, and contacts carrying them in each sandbox`);
+    screen.line(`  ${'segment'.padEnd(20)}${'segsync'.padStart(9)}${ESP_NAMES.map((e) => LABEL[e].padStart(11)).join('')}`);
+    for (const s of segments) screen.line(`  ${s.segment.padEnd(20)}${String(s.local).padStart(9)}${ESP_NAMES.map((e) => (s.esps[e] === undefined ? '—' : String(s.esps[e])).padStart(11)).join('')}`);
+    screen.line(`  ${counts.contacts} contacts, ${counts.events.toLocaleString('en-US')} events stored; ${outbox} operations still queued.`);
+
+    await daemon.stop();
+    daemon = undefined;
+    const reportDir = join(dir, 'preview');
+    const readStore = openStore(config.store.path);
+    try {
+      const { entries, index } = previewFolder(join(ROOT, 'templates'), reportDir, { store: readStore, sample: 6, now: clock.now() });
+      screen.line(`\nPreview report of ${entries.length} example templates over demo contacts: ${screen.style('underline', index)}`);
+      return { contacts: counts.contacts, events: sent, changes, segments, outbox, report: index, config: configFile };
+    } finally {
+      readStore.close();
+    }
+  } finally {
+    await daemon?.stop();
+    await Promise.all([...sandboxes.values()].map((s) => s.close()));
+  }
+}
+
+/** Up to `n` changes, taken in turn from each segment (the ones reaching most ESPs first), so a burst of one kind does not hide the others. */
+export function sampleChanges(seen: MarkChange[], n: number): MarkChange[] {
+  const bySegment = new Map<string, MarkChange[]>();
+  for (const c of seen) bySegment.set(c.segment, [...(bySegment.get(c.segment) ?? []), c]);
+  const queues = [...bySegment.values()].sort((a, b) => Math.max(...b.map((c) => c.esps.length)) - Math.max(...a.map((c) => c.esps.length)));
+  const out: MarkChange[] = [];
+  for (let round = 0; out.length < n && queues.some((q) => q.length > round); round++) {
+    for (const q of queues) if (q[round] && out.length < n) out.push(q[round]!);
+  }
+  return out;
+}
+
+function showChanges(screen: Screen, seen: MarkChange[], now: number, sent: number): void {
+  const shown = sampleChanges(seen, 8);
+  screen.line(screen.style('dim', `[${simTime(now)}] ${sent.toLocaleString('en-US')} events sent, ${seen.length} segment changes in the sandboxes`));
+  for (const c of shown) screen.line(`  ${describeChange(c, screen)}`);
+  if (seen.length > shown.length) screen.line(screen.style('dim', `  … and ${seen.length - shown.length} more`));
+}
+
+function positive(name: string, integer: boolean): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!(n > 0) || (integer && !Number.isInteger(n))) throw new UsageError(`--${name} ${v} is not a positive ${integer ? 'whole ' : ''}number`);
+    return n;
+  };
+}
+
+/** Registers `segsync demo`. */
+export function register(program: Command): void {
+  program
+    .command('demo')
+    .description('run the whole product on loopback: three ESP sandboxes, the daemon, shoppers, live segments, a preview report')
+    .option('--dir <path>', 'folder for the demo\'s store, config, log and report (emptied first)', '.segsync/demo')
+    .option('--contacts <n>', 'shoppers to seed', positive('contacts', true), 300)
+    .option('--duration <seconds>', 'real seconds the live part lasts', positive('duration', false), 60)
+    .option('--days <n>', 'simulated days the live part covers', positive('days', false), 3)
+    .option('--seed <n>', 'random seed (the same seed replays the same shoppers and events)', positive('seed', true), 42)
+    .action(async (opts: { dir: string; contacts: number; duration: number; days: number; seed: number }) => {
+      const out = process.stdout;
+      await runDemo({
+        dir: opts.dir,
+        contacts: opts.contacts,
+        seed: opts.seed,
+        durationSeconds: opts.duration,
+        days: opts.days,
+        historyDays: 60,
+        out,
+        color: out.isTTY === true && !process.env.NO_COLOR,
+      });
+    });
+}
