@@ -35,11 +35,15 @@ export function globalOptions(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals() as GlobalOptions;
 }
 
-/** Opens config and store for a command. Without `requireConfig`, a missing config file means defaults. */
-export function openContext(cmd: Command, options: { requireConfig?: boolean } = {}): CommandContext {
+/**
+ * Opens config and store for a command. Without `requireConfig`, a missing config file means defaults.
+ * ESP credentials are resolved only for commands that call the ESPs (`callsEsps`).
+ */
+export function openContext(cmd: Command, options: { requireConfig?: boolean; callsEsps?: boolean } = {}): CommandContext {
   const g = globalOptions(cmd);
   const configPath = resolve(g.config);
-  const loaded = options.requireConfig || existsSync(configPath) ? loadConfigFile(configPath) : undefined;
+  const secrets = { connectors: options.callsEsps ?? false, daemon: false };
+  const loaded = options.requireConfig || existsSync(configPath) ? loadConfigFile(configPath, { secrets }) : undefined;
   const storePath = g.store ?? process.env.SEGSYNC_STORE ?? resolve(loaded?.config.store.path ?? '.segsync/segsync.db');
   const store = openStore(storePath);
   const logger = createLogger({ level: g.logLevel });

@@ -35,7 +35,7 @@ export function parseEsps(value: string | undefined, configured: EspName[]): Esp
 
 /** Opens the store, builds the connectors of the configured ESPs and the sync engine. */
 export function openSyncContext(cmd: Command, espOption?: string): SyncContext {
-  const ctx = openContext(cmd, { requireConfig: true });
+  const ctx = openContext(cmd, { requireConfig: true, callsEsps: true });
   const config = ctx.loaded!.config;
   try {
     const configured = ESP_NAMES.filter((e) => config.connectors[e]?.enabled);

@@ -48,6 +48,11 @@ export interface LoadedConfig {
 export interface LoadOptions {
   /** Where `${VAR}` references are resolved (defaults to process.env). */
   env?: Record<string, string | undefined>;
+  /**
+   * Which `${VAR}` secrets must resolve (default: all). Commands that never call an ESP skip them, so
+   * `segsync status` or `segments` work without credentials; unresolved references stay as written.
+   */
+  secrets?: { connectors: boolean; daemon: boolean };
 }
 
 /** Reads and validates a config file. */
@@ -91,7 +96,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   if (issues.length) throw new ConfigFileError(sortIssues(issues));
 
   const config = parsed.data!;
-  const envIssues = resolveSecrets(config, source, options.env ?? process.env);
+  const envIssues = resolveSecrets(config, source, options.env ?? process.env, options.secrets ?? { connectors: true, daemon: true });
   if (envIssues.length) throw new ConfigFileError(envIssues);
   return { config, source, file };
 }
@@ -247,7 +252,7 @@ function editDistance(a: string, b: string): number {
 }
 
 /** Replaces `${VAR}` secrets of enabled connectors and the daemon with their environment values. */
-function resolveSecrets(config: SegsyncConfig, source: YamlSource, env: Record<string, string | undefined>): ConfigIssue[] {
+function resolveSecrets(config: SegsyncConfig, source: YamlSource, env: Record<string, string | undefined>, which: { connectors: boolean; daemon: boolean }): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const resolve = (obj: Record<string, unknown>, path: string[]): void => {
     for (const key of Object.keys(obj)) {
@@ -263,10 +268,10 @@ function resolveSecrets(config: SegsyncConfig, source: YamlSource, env: Record<s
       }
     }
   };
-  for (const esp of ESP_NAMES) {
+  for (const esp of which.connectors ? ESP_NAMES : []) {
     const section = config.connectors[esp as EspName];
     if (section?.enabled) resolve(section as unknown as Record<string, unknown>, ['connectors', esp]);
   }
-  resolve(config.daemon as unknown as Record<string, unknown>, ['daemon']);
+  if (which.daemon) resolve(config.daemon as unknown as Record<string, unknown>, ['daemon']);
   return issues;
 }

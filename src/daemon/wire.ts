@@ -121,13 +121,13 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     },
 
     outboxDepth() {
-      return store.counts().outbox;
+      return store.outboxCounts();
     },
 
     async ready(): Promise<ReadyReport> {
       const checks: ReadyReport['checks'] = {};
       try {
-        store.counts();
+        store.outboxCounts();
         checks.store = { ok: true };
       } catch (err) {
         checks.store = { ok: false, detail: describeError(err) };

@@ -227,6 +227,9 @@ export interface Store {
    */
   saveEvaluations(items: { contactId: number; states: SegmentState[]; nextChangeAt: number | undefined }[]): void;
 
+  /** Counts of everything (scans the events: for status screens, not for hot paths). */
   counts(): StoreCounts;
+  /** Outbox depth per ESP alone: cheap at any store size (metrics, readiness). */
+  outboxCounts(): StoreCounts['outbox'];
   close(): void;
 }

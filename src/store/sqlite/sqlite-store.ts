@@ -655,10 +655,13 @@ export class SqliteStore implements Store {
     const segments = this.stmt(
       "SELECT segment, SUM(CASE WHEN value NOT IN ('false', 'null') THEN 1 ELSE 0 END) AS members FROM segment_state GROUP BY segment ORDER BY segment",
     ).all() as { segment: string; members: number }[];
-    const outbox = this.stmt(
+    return { contacts, events, segments, outbox: this.outboxCounts() };
+  }
+
+  outboxCounts(): StoreCounts['outbox'] {
+    return this.stmt(
       'SELECT esp, SUM(CASE WHEN dead = 0 THEN 1 ELSE 0 END) AS pending, SUM(dead) AS dead FROM outbox GROUP BY esp ORDER BY esp',
     ).all() as StoreCounts['outbox'];
-    return { contacts, events, segments, outbox };
   }
 
   close(): void {

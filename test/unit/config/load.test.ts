@@ -77,6 +77,11 @@ describe('config loading', () => {
     expect(issue).toMatchObject({ line: 7, message: 'environment variable HUBSPOT_ACCESS_TOKEN (for connectors.hubspot.accessToken) is not set' });
   });
 
+  it('leaves ESP secrets unresolved, and does not ask for them, when a command never calls an ESP', () => {
+    const { config } = parseConfig(VALID, 'segsync.yaml', { env: {}, secrets: { connectors: false, daemon: false } });
+    expect(config.connectors.hubspot?.accessToken).toBe('${HUBSPOT_ACCESS_TOKEN}');
+  });
+
   it('reports YAML syntax errors with their position', () => {
     const [issue] = issuesOf('version: 1\nfields:\n  a: { type: string\n');
     expect(issue!.message).toMatch(/^YAML syntax/);
