@@ -55,8 +55,8 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
     throw new UsageError(`no config at ${configFile}`, { hint: 'the daemon needs a segsync.yaml: run `segsync init`, or pass --config PATH' });
   }
   const { config } = loadConfigFile(configFile);
-  const logger = createLogger({ level: options.logLevel ?? process.env.SEGSYNC_LOG_LEVEL ?? 'info' });
-  const store = openStore(options.store ?? process.env.SEGSYNC_STORE ?? resolve(config.store.path));
+  const logger = createLogger({ level: options.logLevel ?? (process.env.SEGSYNC_LOG_LEVEL || undefined) ?? 'info' });
+  const store = openStore(options.store ?? (process.env.SEGSYNC_STORE || undefined) ?? resolve(config.store.path));
   let services: DaemonServices;
   try {
     services = await createServices({ config, configFile, store, clock: systemClock, logger });

@@ -41,7 +41,7 @@ export function buildProgram(): Command {
   const program = new Command('segsync')
     .description('Two-way contact sync with HubSpot, Mailchimp and Klaviyo, local behavioral segments, email previews.')
     .version(packageJson.version)
-    .option('-c, --config <file>', 'config file', process.env.SEGSYNC_CONFIG ?? 'segsync.yaml')
+    .option('-c, --config <file>', 'config file', process.env.SEGSYNC_CONFIG || 'segsync.yaml')
     .option('--store <file>', 'SQLite store file (default: store.path from the config, else .segsync/segsync.db)')
     .option('--log-level <level>', 'log level on stderr: debug, info, warn, error', undefined)
     .showHelpAfterError('(run with --help for usage)')

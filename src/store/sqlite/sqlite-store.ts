@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
-import { StoreError, ValidationError } from '../../errors';
+import { ConfigError, StoreError, ValidationError } from '../../errors';
 import { deriveEventId, normaliseEmail, requireEmail } from '../../model/identity';
 import type {
   Consent,
@@ -715,5 +715,7 @@ function toOutbox(r: Row): OutboxItem {
 
 /** Opens the default store at a path. */
 export function openStore(path: string, options: Omit<SqliteStoreOptions, 'path'> = {}): SqliteStore {
+  // SQLite opens an empty path as a temporary database deleted on close: everything would be lost.
+  if (!path.trim()) throw new ConfigError('the store path is empty', { hint: 'set store.path in segsync.yaml, pass --store FILE, or unset an empty SEGSYNC_STORE' });
   return new SqliteStore({ path, ...options });
 }
