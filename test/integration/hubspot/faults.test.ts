@@ -124,11 +124,12 @@ describe('HubSpot faults', () => {
   it('times out a call that gets no answer and retries it', () =>
     withHarness(
       async (h) => {
-        h.sandbox.inject({ path: '/batch/upsert', delayMs: 1_500 });
+        h.sandbox.inject({ path: '/batch/upsert', delayMs: 4_000 });
         const started = Date.now();
         const results = await h.connector.push([change(1)]);
         expect(results[0]!.status).toBe('ok');
-        expect(Date.now() - started).toBeLessThan(1_400);
+        // Well before the silent answer would have come, with room for a loaded CI machine.
+        expect(Date.now() - started).toBeLessThan(3_000);
         expect(h.sandbox.stats().requests['POST /crm/v3/objects/contacts/batch/upsert']).toBe(2);
         expect(h.logger.lines.some((l) => l.level === 'warn' && l.msg === 'hubspot: transient failure')).toBe(true);
       },
