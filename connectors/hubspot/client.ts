@@ -309,7 +309,9 @@ export class HubspotClient {
     if (Number.isFinite(max) && this.arrival.lowerTo(max, Number.isFinite(interval) ? interval : undefined)) {
       this.logger.warn({ declared: this.declaredBurst, reported: max }, 'hubspot: the account allows fewer calls per window than configured; using its limit');
     }
-    const othersToo = !Number.isFinite(max) || this.arrival.count() < max;
+    // Our count can trail HubSpot's by a call or two (answers are counted as they are read), and a
+    // whole-interval pause for that costs a full window: only a clear shortfall means other clients.
+    const othersToo = !Number.isFinite(max) || this.arrival.count() < max - Math.max(2, Math.ceil(max * 0.05));
     if (othersToo && h['x-hubspot-ratelimit-remaining'] !== undefined && Number.isFinite(remaining)) {
       this.limiter.observeRemaining(WINDOW.burst, remaining, Number.isFinite(interval) ? interval : 10_000);
     }
