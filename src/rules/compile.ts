@@ -385,9 +385,9 @@ class Compiler {
         return { slope: 0, fn: (c) => parseTimestamp(f(c) as string) ?? fail(`invalid timestamp "${String(f(c))}"`) };
       }
       case 'string':
-        return this.convert(arg!, (v, t) => toCelString(v, t));
+        return this.convert(arg!, celStringOf(typeOf(arg!)));
       case 'int':
-        return this.convert(arg!, (v, t) => toInt(v, t));
+        return this.convert(arg!, intOf(typeOf(arg!)));
       case 'double':
         return this.convert(arg!, (v) => toDouble(v));
       case 'bool':
@@ -399,10 +399,9 @@ class Compiler {
     }
   }
 
-  private convert(arg: ASTNode, f: (v: unknown, type: string) => unknown): Node {
+  private convert(arg: ASTNode, f: (v: unknown) => unknown): Node {
     const a = this.staticChild(arg);
-    const t = typeOf(arg);
-    return { slope: 0, fn: (c) => f(a(c), t) };
+    return { slope: 0, fn: (c) => f(a(c)) };
   }
 
   private has(n: ASTNode, arg: ASTNode): Node {
@@ -809,16 +808,25 @@ export function parseTimestamp(s: string): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-function toCelString(v: unknown, type: string): string {
-  if (type === TIMESTAMP) return new Date(v as number).toISOString().replace('.000Z', 'Z');
-  if (type === DURATION) return `${(v as number) / 1000}s`;
+// The converters are chosen by the argument's static type when compiling, not per call: the type
+// names are imports, which tsx reads through getters, and a full recompute converts millions of values.
+function celStringOf(type: string): (v: unknown) => string {
+  if (type === TIMESTAMP) return (v) => new Date(v as number).toISOString().replace('.000Z', 'Z');
+  if (type === DURATION) return (v) => `${(v as number) / 1000}s`;
+  return toCelString;
+}
+
+function toCelString(v: unknown): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   return fail(`cannot convert ${kindOf(v)} to string`);
 }
 
-function toInt(v: unknown, type: string): number {
-  if (type === TIMESTAMP) return Math.floor((v as number) / 1000);
+function intOf(type: string): (v: unknown) => number {
+  return type === TIMESTAMP ? (v) => Math.floor((v as number) / 1000) : toInt;
+}
+
+function toInt(v: unknown): number {
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) return fail('cannot convert a non-finite double to int');
     return checkInt(Math.trunc(v));
