@@ -112,6 +112,9 @@ class Compiler {
       case '[]':
         return this.index(n);
       case 'list': {
+        // A list of literals is built once: rules never mutate lists, and `x in [...]` or tier()
+        // thresholds would otherwise allocate one per contact.
+        if (n.args.every((a) => a.op === 'value')) return constant(n.args.map((a) => literal(a.args, (what) => this.unsupported(a, what))));
         const items = n.args.map((a) => this.staticChild(a));
         return { slope: 0, fn: (c) => items.map((f) => f(c)) };
       }
@@ -162,6 +165,9 @@ class Compiler {
       case 'in': {
         const item = this.staticChild(n.args[0]);
         const coll = this.staticChild(n.args[1]);
+        const scalars = this.scalarList(n.args[1]);
+        // Literal scalars: CEL equality is strict equality (NaN equals nothing, as with indexOf).
+        if (scalars) return { slope: 0, fn: (c) => scalars.indexOf(item(c)) >= 0 };
         return { slope: 0, fn: (c) => contains(coll(c), item(c)) };
       }
       case '+':
@@ -177,6 +183,13 @@ class Compiler {
       default:
         return this.unsupported(n, `the operator ${n.op}`);
     }
+  }
+
+  /** The values of a list literal of scalars (`["DE", "AT"]`), else undefined. */
+  private scalarList(n: ASTNode): unknown[] | undefined {
+    if (n.op !== 'list' || !n.args.every((a) => a.op === 'value')) return undefined;
+    const values = n.args.map((a) => literal(a.args, (what) => this.unsupported(a, what)));
+    return values.every((v) => v === null || typeof v !== 'object') ? values : undefined;
   }
 
   private identifier(n: ASTNode, name: string): Node {
@@ -285,6 +298,7 @@ class Compiler {
     const fa = a.fn;
     const fb = b.fn;
     const s = a.slope - b.slope;
+    if (s === 0 && NUMERIC.has(typeOf(left)) && NUMERIC.has(typeOf(right))) return { slope: 0, fn: numericComparison(op, fa, fb) };
     if (s === 0) return { slope: 0, fn: (c) => cmp(fa(c), fb(c)) };
     const pred = (x: number): boolean => cmp(x, 0);
     return {
@@ -774,6 +788,30 @@ function comparator(op: string): (a: unknown, b: unknown) => boolean {
       return (a, b) => order(a, b) > 0;
     default:
       return (a, b) => order(a, b) >= 0;
+  }
+}
+
+/** Static types whose values are always JS numbers. */
+const NUMERIC = new Set(['int', 'uint', 'double', TIMESTAMP, DURATION]);
+
+/**
+ * A comparison of two numbers without the type checks of `comparator` (the hot case: counts, sums
+ * and times against literals). Same answers, NaN included: `>=` is "not less", as `order` has it.
+ */
+function numericComparison(op: string, fa: Fn, fb: Fn): Fn {
+  switch (op) {
+    case '==':
+      return (c) => fa(c) === fb(c);
+    case '!=':
+      return (c) => fa(c) !== fb(c);
+    case '<':
+      return (c) => (fa(c) as number) < (fb(c) as number);
+    case '<=':
+      return (c) => !((fa(c) as number) > (fb(c) as number));
+    case '>':
+      return (c) => (fa(c) as number) > (fb(c) as number);
+    default:
+      return (c) => !((fa(c) as number) < (fb(c) as number));
   }
 }
 
