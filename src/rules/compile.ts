@@ -24,6 +24,8 @@ type Slope = number | typeof OPAQUE;
 interface Node {
   fn: Fn;
   slope: Slope;
+  /** Set when the node is a constant (a literal): its value, the same on every call. */
+  constant?: { value: unknown };
 }
 
 export interface CompileOptions {
@@ -112,10 +114,11 @@ class Compiler {
       case '[]':
         return this.index(n);
       case 'list': {
-        // A list of literals is built once: rules never mutate lists, and `x in [...]` or tier()
+        const nodes = n.args.map((a) => this.node(a));
+        // A list of constants is built once: rules never mutate lists, and `x in [...]` or tier()
         // thresholds would otherwise allocate one per contact.
-        if (n.args.every((a) => a.op === 'value')) return constant(n.args.map((a) => literal(a.args, (what) => this.unsupported(a, what))));
-        const items = n.args.map((a) => this.staticChild(a));
+        if (nodes.every((x) => x.constant)) return constant(nodes.map((x) => x.constant!.value));
+        const items = nodes.map((x) => this.asStatic(x));
         return { slope: 0, fn: (c) => items.map((f) => f(c)) };
       }
       case 'map': {
@@ -164,10 +167,11 @@ class Compiler {
         return this.comparison(n.op, n.args[0], n.args[1]);
       case 'in': {
         const item = this.staticChild(n.args[0]);
-        const coll = this.staticChild(n.args[1]);
-        const scalars = this.scalarList(n.args[1]);
-        // Literal scalars: CEL equality is strict equality (NaN equals nothing, as with indexOf).
-        if (scalars) return { slope: 0, fn: (c) => scalars.indexOf(item(c)) >= 0 };
+        const collNode = this.node(n.args[1]);
+        const list = collNode.constant?.value;
+        // A constant list of scalars: CEL equality with them is strict equality (NaN equals nothing, as with indexOf).
+        if (Array.isArray(list) && list.every((v) => v === null || typeof v !== 'object')) return { slope: 0, fn: (c) => list.indexOf(item(c)) >= 0 };
+        const coll = this.asStatic(collNode);
         return { slope: 0, fn: (c) => contains(coll(c), item(c)) };
       }
       case '+':
@@ -183,13 +187,6 @@ class Compiler {
       default:
         return this.unsupported(n, `the operator ${n.op}`);
     }
-  }
-
-  /** The values of a list literal of scalars (`["DE", "AT"]`), else undefined. */
-  private scalarList(n: ASTNode): unknown[] | undefined {
-    if (n.op !== 'list' || !n.args.every((a) => a.op === 'value')) return undefined;
-    const values = n.args.map((a) => literal(a.args, (what) => this.unsupported(a, what)));
-    return values.every((v) => v === null || typeof v !== 'object') ? values : undefined;
   }
 
   private identifier(n: ASTNode, name: string): Node {
@@ -683,7 +680,7 @@ class Compiler {
 }
 
 function constant(v: unknown): Node {
-  return { slope: 0, fn: () => v };
+  return { slope: 0, fn: () => v, constant: { value: v } };
 }
 
 function literal(v: unknown, unsupported: (what: string) => never): unknown {

@@ -78,6 +78,7 @@ export class RuleSet {
   private readonly agg: Float64Array;
   private readonly scratch: unknown[];
   private readonly ctx: EvalCtx;
+  private readonly result: Evaluation;
   /** Per segment: its value as stored (see `stored`). */
   private readonly storers: ((value: unknown) => FieldValue)[];
 
@@ -110,6 +111,7 @@ export class RuleSet {
     this.storers = this.segments.map((s) => storerOf(s.kind, s.type));
     this.agg = new Float64Array(this.plan.specs.length * SLOTS);
     this.scratch = new Array(this.segments.length).fill(null);
+    this.result = { values: this.scratch, nextChangeAt: Infinity };
     this.ctx = { now: 0, contact: undefined as unknown as ContactView, agg: this.agg, segments: this.scratch, locals: [], next: Infinity, trace: undefined };
   }
 
@@ -126,7 +128,7 @@ export class RuleSet {
 
   /**
    * Evaluates every segment for one contact whose events are [start, end) of `cols`. With `reuse`,
-   * the returned arrays are recycled by the next call (a full recompute reads them at once).
+   * the returned evaluation is recycled by the next call (a full recompute reads it at once).
    */
   evaluate(contact: ContactView, cols: EventColumns, start: number, end: number, now: number, reuse = false): Evaluation {
     const agg = this.agg;
@@ -145,7 +147,9 @@ export class RuleSet {
         values[i] = new FailedValue(err);
       }
     }
-    return { values, nextChangeAt: ctx.next };
+    if (!reuse) return { values, nextChangeAt: ctx.next };
+    this.result.nextChangeAt = ctx.next;
+    return this.result;
   }
 
   /** The value to store for a segment: flags are true/false (false on error), values JSON (null on error). */
@@ -164,9 +168,8 @@ function storerOf(kind: 'flag' | 'value', type: string): (value: unknown) => Fie
     return (v) => (v instanceof FailedValue ? failed : toFieldValue(v, type));
   }
   return (v) => {
-    if (v instanceof FailedValue) return failed;
-    if (typeof v === 'object' || v === undefined) return toFieldValue(v, type);
-    return v as FieldValue;
+    if (typeof v !== 'object') return v === undefined ? null : (v as FieldValue);
+    return v instanceof FailedValue ? failed : toFieldValue(v, type);
   };
 }
 
