@@ -28,6 +28,12 @@ export const SLOTS = 4;
 /** Computes the aggregates over events [start, end) as of `now` into `out`; returns the next change time. */
 export type Pass = (cols: EventColumns, start: number, end: number, now: number, out: Float64Array) => number;
 
+/**
+ * 0.5^k for the first few k, read instead of Math.pow per scored event (most events are a few
+ * half-lives old). Powers of two are exact, so the table holds the very values Math.pow returns.
+ */
+const HALVINGS = Float64Array.from({ length: 64 }, (_, k) => Math.pow(0.5, k));
+
 /** A number as a JS literal that reads back as the same double. */
 function num(x: number): string {
   if (x === Infinity) return 'Infinity';
@@ -72,7 +78,7 @@ function update(spec: PassSpec, s: number, code: number): string {
       const add =
         spec.halfLife === Infinity
           ? `${x(0)} += ${points};`
-          : `const steps = Math.floor((now - t) / ${num(spec.halfLife)}); ${x(0)} += ${points} * Math.pow(0.5, steps); ` +
+          : `const steps = Math.floor((now - t) / ${num(spec.halfLife)}); ${x(0)} += ${points} * (steps < ${HALVINGS.length} ? halvings[steps] : Math.pow(0.5, steps)); ` +
             `const step = t + (steps + 1) * ${num(spec.halfLife)}; if (step < ${x(3)}) ${x(3)} = step;`;
       return `if (${inWindow}) { if (${x(2)} !== ${x(2)}) ${x(2)} = t; ${add} }`;
     }
@@ -125,5 +131,6 @@ export function compilePass(specs: PassSpec[]): Pass {
   });
   lines.push('return next;');
   // The source is built from numbers and fixed text only: nothing from rules or events is spliced in.
-  return new Function('cols', 'start', 'end', 'now', 'out', lines.join('\n')) as Pass;
+  const body = `return function pass(cols, start, end, now, out) {\n${lines.join('\n')}\n};`;
+  return (new Function('halvings', body) as (halvings: Float64Array) => Pass)(HALVINGS);
 }
