@@ -166,12 +166,24 @@ class Compiler {
       case '>=':
         return this.comparison(n.op, n.args[0], n.args[1]);
       case 'in': {
-        const item = this.staticChild(n.args[0]);
+        const itemNode = this.node(n.args[0]);
+        const item = this.asStatic(itemNode);
         const collNode = this.node(n.args[1]);
         const list = collNode.constant?.value;
-        // A constant list of scalars: CEL equality with them is strict equality (NaN equals nothing, as with indexOf).
-        if (Array.isArray(list) && list.every((v) => v === null || typeof v !== 'object')) return { slope: 0, fn: (c) => list.indexOf(item(c)) >= 0 };
+        // Against a constant list of scalars, or for a scalar literal (`"vip" in tags`), CEL equality
+        // is strict equality: indexOf (NaN equals nothing either way).
+        if (Array.isArray(list) && list.every(isScalar)) return { slope: 0, fn: (c) => list.indexOf(item(c)) >= 0 };
         const coll = this.asStatic(collNode);
+        const key = itemNode.constant?.value;
+        if (itemNode.constant && isScalar(key)) {
+          return {
+            slope: 0,
+            fn: (c) => {
+              const v = coll(c);
+              return Array.isArray(v) ? v.indexOf(key) >= 0 : contains(v, key);
+            },
+          };
+        }
         return { slope: 0, fn: (c) => contains(coll(c), item(c)) };
       }
       case '+':
@@ -295,16 +307,17 @@ class Compiler {
     const fa = a.fn;
     const fb = b.fn;
     const s = a.slope - b.slope;
-    if (s === 0 && NUMERIC.has(typeOf(left)) && NUMERIC.has(typeOf(right))) return { slope: 0, fn: numericComparison(op, fa, fb) };
+    const numeric = NUMERIC.has(typeOf(left)) && NUMERIC.has(typeOf(right));
+    if (s === 0 && numeric) return { slope: 0, fn: numericComparison(op, fa, fb) };
     if (s === 0) return { slope: 0, fn: (c) => cmp(fa(c), fb(c)) };
-    const pred = (x: number): boolean => cmp(x, 0);
+    const pred = numeric ? signTest(op) : (x: number): boolean => cmp(x, 0);
     return {
       slope: 0,
       fn: (c) => {
         const va = fa(c) as number;
         const vb = fb(c) as number;
         const d = va - vb;
-        const now = cmp(d, 0);
+        const now = pred(d);
         const flip = flipAfter(pred, d, s, now);
         if (c.now + flip < c.next) c.next = c.now + flip;
         return now;
@@ -323,6 +336,7 @@ class Compiler {
       if (op === '-') {
         if (type === 'int') return { slope, fn: (c) => checkInt((fa(c) as number) - (fb(c) as number)) };
         if (type === 'uint') return { slope, fn: (c) => checkUint((fa(c) as number) - (fb(c) as number)) };
+        if (NUMERIC.has(typeOf(left)) && NUMERIC.has(typeOf(right))) return { slope, fn: (c) => (fa(c) as number) - (fb(c) as number) };
         return { slope, fn: (c) => minus(fa(c), fb(c)) };
       }
       if (type === 'string') return { slope, fn: (c) => (fa(c) as string) + (fb(c) as string) };
@@ -679,6 +693,10 @@ class Compiler {
   }
 }
 
+function isScalar(v: unknown): boolean {
+  return v === null || typeof v !== 'object';
+}
+
 function constant(v: unknown): Node {
   return { slope: 0, fn: () => v, constant: { value: v } };
 }
@@ -809,6 +827,24 @@ function numericComparison(op: string, fa: Fn, fb: Fn): Fn {
       return (c) => (fa(c) as number) > (fb(c) as number);
     default:
       return (c) => !((fa(c) as number) < (fb(c) as number));
+  }
+}
+
+/** `comparator(op)(x, 0)` for a number x, without the type checks. */
+function signTest(op: string): (x: number) => boolean {
+  switch (op) {
+    case '==':
+      return (x) => x === 0;
+    case '!=':
+      return (x) => x !== 0;
+    case '<':
+      return (x) => x < 0;
+    case '<=':
+      return (x) => !(x > 0);
+    case '>':
+      return (x) => x > 0;
+    default:
+      return (x) => !(x < 0);
   }
 }
 
