@@ -2,9 +2,11 @@
  * Shared aggregates: every event function in every rule becomes an aggregate spec; equal specs are
  * merged, and one pass over a contact's events (sorted by time) computes all of them, together with
  * the earliest time any of them changes by the clock alone (an event leaving a window, a score
- * halving, a future-dated event arriving). Written by hand because the pass is the hot loop of a full
- * recompute: typed arrays, no allocation per event.
+ * halving, a future-dated event arriving). The pass is generated per plan (pass.ts): it is the hot
+ * loop of a full recompute.
  */
+import { compilePass } from './pass';
+import type { Pass } from './pass';
 
 export type AggKind = 'count' | 'sum' | 'max' | 'min' | 'first' | 'last' | 'firstAfter' | 'score';
 
@@ -27,8 +29,7 @@ export interface AggSpec {
   halfLife?: number;
 }
 
-/** Slots per spec in the result array. */
-export const SLOTS = 4;
+export { SLOTS } from './pass';
 
 /** Columns of a run of events (one contact's, or many contacts' back to back), sorted by time per contact. */
 export interface EventColumns {
@@ -41,17 +42,6 @@ export interface EventColumns {
 }
 
 const KIND: Record<AggKind, number> = { count: 0, sum: 1, max: 2, min: 3, first: 4, last: 5, firstAfter: 6, score: 7 };
-
-interface RuntimeSpec {
-  kind: number;
-  window: number;
-  numIdx: number;
-  filterCols: number[];
-  filterCodes: Set<number>[];
-  /** Name code → points (score) or role bits (firstAfter). */
-  perName: Map<number, number>;
-  halfLife: number;
-}
 
 /** Value of a property as millionths, exactly for decimal amounts with up to 6 places; NaN when not numeric. */
 export function toMicros(v: unknown): number {
@@ -86,17 +76,7 @@ export class AggregatePlan {
   private readonly nameCodes = new Map<string, number>();
   readonly names: string[] = [];
   private readonly dictionaries: Map<string, number>[] = [];
-  private runtime: RuntimeSpec[] = [];
-  private byName: (Int32Array | undefined)[] = [];
-  // The pass reads these flat arrays rather than the spec objects: it is the hot loop.
-  private kinds = new Int8Array(0);
-  private windows = new Float64Array(0);
-  private numIdx = new Int32Array(0);
-  private filtered = new Uint8Array(0);
-  /** Specs whose value can change with the clock (windows, halving scores). */
-  private timed = new Int32Array(0);
-  /** Each spec's starting slot values, copied in at the start of every pass. */
-  private initial = new Float64Array(0);
+  private pass: Pass | undefined;
   private frozen = false;
 
   /** Adds a spec (or finds an equal one) and returns its index. */
@@ -121,29 +101,19 @@ export class AggregatePlan {
   /** Stops accepting specs and prepares the pass. */
   freeze(): void {
     this.frozen = true;
-    this.runtime = this.specs.map((s) => ({
-      kind: KIND[s.kind],
-      window: s.window,
-      numIdx: s.property === undefined ? -1 : this.numericProps.indexOf(s.property),
-      filterCols: (s.filter ?? []).map(([p]) => this.categoricalProps.indexOf(p)),
-      filterCodes: (s.filter ?? []).map(([p, values]) => new Set(values.map((v) => this.encode(this.categoricalProps.indexOf(p), v)))),
-      perName: perName(s, (name) => this.nameCode(name)),
-      halfLife: s.halfLife ?? Infinity,
-    }));
-    this.kinds = Int8Array.from(this.runtime, (r) => r.kind);
-    this.windows = Float64Array.from(this.runtime, (r) => r.window);
-    this.numIdx = Int32Array.from(this.runtime, (r) => r.numIdx);
-    this.filtered = Uint8Array.from(this.runtime, (r) => (r.filterCols.length ? 1 : 0));
-    this.timed = Int32Array.from(this.runtime.flatMap((r, i) => (r.window !== Infinity || r.halfLife !== Infinity ? [i] : [])));
-    this.initial = new Float64Array(this.runtime.length * SLOTS);
-    this.runtime.forEach((r, s) => {
-      const o = s * SLOTS;
-      this.initial[o] = r.kind === 2 ? -Infinity : r.kind === 3 ? Infinity : r.kind >= 4 && r.kind <= 6 ? NaN : 0;
-      this.initial[o + 1] = r.kind === 6 ? NaN : 0;
-      this.initial[o + 2] = NaN;
-      this.initial[o + 3] = Infinity;
-    });
-    this.rebuildIndex();
+    this.pass = compilePass(
+      this.specs.map((s) => ({
+        kind: KIND[s.kind],
+        window: s.window,
+        numIdx: s.property === undefined ? -1 : this.numericProps.indexOf(s.property),
+        filters: (s.filter ?? []).map(([p, values]): [number, number[]] => {
+          const col = this.categoricalProps.indexOf(p);
+          return [col, [...new Set(values.map((v) => this.encode(col, v)))]];
+        }),
+        perName: perName(s, (name) => this.nameCode(name)),
+        halfLife: s.halfLife ?? Infinity,
+      })),
+    );
   }
 
   /** The code of an event name (new names get new codes). */
@@ -153,7 +123,6 @@ export class AggregatePlan {
       code = this.names.length;
       this.names.push(name);
       this.nameCodes.set(name, code);
-      if (this.frozen) this.byName.push(undefined);
     }
     return code;
   }
@@ -180,108 +149,16 @@ export class AggregatePlan {
     return code;
   }
 
-  private rebuildIndex(): void {
-    const lists: number[][] = this.names.map(() => []);
-    this.runtime.forEach((r, i) => {
-      for (const code of r.perName.keys()) lists[code]!.push(i);
-    });
-    this.byName = lists.map((l) => (l.length ? Int32Array.from(l) : undefined));
-  }
-
   /**
    * Computes every aggregate over events [start, end) of `cols` as of `now` into `out` (SLOTS per
    * spec) and returns the earliest time after `now` at which any of them can change with no new data.
+   * Slots per kind: count [n, –, first counted time, –]; sum, max, min [value, n, first counted time,
+   * –]; first and last [time]; firstAfter [first X at or after the last Y, last Y, last X]; score
+   * [points, –, first counted time, next halving].
    */
   run(cols: EventColumns, start: number, end: number, now: number, out: Float64Array): number {
-    const rt = this.runtime;
-    out.set(this.initial);
-    let next = Infinity;
-    const { names, times, numeric, categorical } = cols;
-    const byName = this.byName;
-    const kinds = this.kinds;
-    const windows = this.windows;
-    const filtered = this.filtered;
-    for (let i = start; i < end; i++) {
-      const t = times[i]!;
-      if (t > now) {
-        next = t;
-        break;
-      }
-      const list = byName[names[i]!];
-      if (list === undefined) continue;
-      for (let k = 0; k < list.length; k++) {
-        const s = list[k]!;
-        if (filtered[s] === 1 && !matches(rt[s]!, categorical, i)) continue;
-        const kind = kinds[s]!;
-        const o = s * SLOTS;
-        const inWindow = t > now - windows[s]!;
-        switch (kind) {
-          case 0:
-            if (inWindow) {
-              if (out[o] === 0) out[o + 2] = t;
-              out[o]!++;
-            }
-            break;
-          case 1:
-          case 2:
-          case 3: {
-            const v = numeric[this.numIdx[s]!]![i]!;
-            if (!inWindow || v !== v) break;
-            if (out[o + 1] === 0) out[o + 2] = t;
-            out[o + 1]!++;
-            if (kind === 1) out[o]! += v;
-            else if (kind === 2 ? v > out[o]! : v < out[o]!) out[o] = v;
-            break;
-          }
-          case 4:
-            if (out[o] !== out[o]) out[o] = t;
-            break;
-          case 5:
-            out[o] = t;
-            break;
-          case 6: {
-            // Slots: first X at or after the last Y, the last Y, the last X. An X at the same
-            // millisecond as a Y counts as after it, whichever was stored first.
-            const role = rt[s]!.perName.get(names[i]!)!;
-            if (role & 2) {
-              out[o + 1] = t;
-              out[o] = out[o + 2] === t ? t : NaN;
-            }
-            if (role & 1) {
-              out[o + 2] = t;
-              if (out[o] !== out[o] && out[o + 1] === out[o + 1]) out[o] = t;
-            }
-            break;
-          }
-          case 7:
-            if (inWindow) {
-              if (out[o + 2] !== out[o + 2]) out[o + 2] = t;
-              const r = rt[s]!;
-              const points = r.perName.get(names[i]!)!;
-              if (r.halfLife === Infinity) out[o]! += points;
-              else {
-                const steps = Math.floor((now - t) / r.halfLife);
-                out[o]! += points * Math.pow(0.5, steps);
-                const step = t + (steps + 1) * r.halfLife;
-                if (step < out[o + 3]!) out[o + 3] = step;
-              }
-            }
-            break;
-        }
-      }
-    }
-    // Window exits (the oldest event in a window leaves first) and score halvings.
-    const timed = this.timed;
-    for (let k = 0; k < timed.length; k++) {
-      const s = timed[k]!;
-      const o = s * SLOTS;
-      if (windows[s] !== Infinity && out[o + 2] === out[o + 2]) {
-        const exit = out[o + 2]! + windows[s]!;
-        if (exit < next) next = exit;
-      }
-      if (out[o + 3]! < next) next = out[o + 3]!;
-    }
-    return next;
+    if (!this.pass) throw new Error('aggregate plan is not frozen');
+    return this.pass(cols, start, end, now, out);
   }
 }
 
@@ -295,11 +172,4 @@ function perName(s: AggSpec, code: (name: string) => number): Map<number, number
     else m.set(c, i);
   });
   return m;
-}
-
-function matches(r: RuntimeSpec, categorical: Int32Array[], i: number): boolean {
-  for (let f = 0; f < r.filterCols.length; f++) {
-    if (!r.filterCodes[f]!.has(categorical[r.filterCols[f]!]![i]!)) return false;
-  }
-  return true;
 }

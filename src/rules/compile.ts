@@ -24,6 +24,8 @@ type Slope = number | typeof OPAQUE;
 interface Node {
   fn: Fn;
   slope: Slope;
+  /** Set when the node is a constant (a literal): its value, the same on every call. */
+  constant?: { value: unknown };
 }
 
 export interface CompileOptions {
@@ -112,7 +114,11 @@ class Compiler {
       case '[]':
         return this.index(n);
       case 'list': {
-        const items = n.args.map((a) => this.staticChild(a));
+        const nodes = n.args.map((a) => this.node(a));
+        // A list of constants is built once: rules never mutate lists, and `x in [...]` or tier()
+        // thresholds would otherwise allocate one per contact.
+        if (nodes.every((x) => x.constant)) return constant(nodes.map((x) => x.constant!.value));
+        const items = nodes.map((x) => this.asStatic(x));
         return { slope: 0, fn: (c) => items.map((f) => f(c)) };
       }
       case 'map': {
@@ -160,8 +166,24 @@ class Compiler {
       case '>=':
         return this.comparison(n.op, n.args[0], n.args[1]);
       case 'in': {
-        const item = this.staticChild(n.args[0]);
-        const coll = this.staticChild(n.args[1]);
+        const itemNode = this.node(n.args[0]);
+        const item = this.asStatic(itemNode);
+        const collNode = this.node(n.args[1]);
+        const list = collNode.constant?.value;
+        // Against a constant list of scalars, or for a scalar literal (`"vip" in tags`), CEL equality
+        // is strict equality: indexOf (NaN equals nothing either way).
+        if (Array.isArray(list) && list.every(isScalar)) return { slope: 0, fn: (c) => list.indexOf(item(c)) >= 0 };
+        const coll = this.asStatic(collNode);
+        const key = itemNode.constant?.value;
+        if (itemNode.constant && isScalar(key)) {
+          return {
+            slope: 0,
+            fn: (c) => {
+              const v = coll(c);
+              return Array.isArray(v) ? v.indexOf(key) >= 0 : contains(v, key);
+            },
+          };
+        }
         return { slope: 0, fn: (c) => contains(coll(c), item(c)) };
       }
       case '+':
@@ -285,15 +307,17 @@ class Compiler {
     const fa = a.fn;
     const fb = b.fn;
     const s = a.slope - b.slope;
+    const numeric = NUMERIC.has(typeOf(left)) && NUMERIC.has(typeOf(right));
+    if (s === 0 && numeric) return { slope: 0, fn: numericComparison(op, fa, fb) };
     if (s === 0) return { slope: 0, fn: (c) => cmp(fa(c), fb(c)) };
-    const pred = (x: number): boolean => cmp(x, 0);
+    const pred = numeric ? signTest(op) : (x: number): boolean => cmp(x, 0);
     return {
       slope: 0,
       fn: (c) => {
         const va = fa(c) as number;
         const vb = fb(c) as number;
         const d = va - vb;
-        const now = cmp(d, 0);
+        const now = pred(d);
         const flip = flipAfter(pred, d, s, now);
         if (c.now + flip < c.next) c.next = c.now + flip;
         return now;
@@ -312,6 +336,7 @@ class Compiler {
       if (op === '-') {
         if (type === 'int') return { slope, fn: (c) => checkInt((fa(c) as number) - (fb(c) as number)) };
         if (type === 'uint') return { slope, fn: (c) => checkUint((fa(c) as number) - (fb(c) as number)) };
+        if (NUMERIC.has(typeOf(left)) && NUMERIC.has(typeOf(right))) return { slope, fn: (c) => (fa(c) as number) - (fb(c) as number) };
         return { slope, fn: (c) => minus(fa(c), fb(c)) };
       }
       if (type === 'string') return { slope, fn: (c) => (fa(c) as string) + (fb(c) as string) };
@@ -385,9 +410,9 @@ class Compiler {
         return { slope: 0, fn: (c) => parseTimestamp(f(c) as string) ?? fail(`invalid timestamp "${String(f(c))}"`) };
       }
       case 'string':
-        return this.convert(arg!, (v, t) => toCelString(v, t));
+        return this.convert(arg!, celStringOf(typeOf(arg!)));
       case 'int':
-        return this.convert(arg!, (v, t) => toInt(v, t));
+        return this.convert(arg!, intOf(typeOf(arg!)));
       case 'double':
         return this.convert(arg!, (v) => toDouble(v));
       case 'bool':
@@ -399,10 +424,9 @@ class Compiler {
     }
   }
 
-  private convert(arg: ASTNode, f: (v: unknown, type: string) => unknown): Node {
+  private convert(arg: ASTNode, f: (v: unknown) => unknown): Node {
     const a = this.staticChild(arg);
-    const t = typeOf(arg);
-    return { slope: 0, fn: (c) => f(a(c), t) };
+    return { slope: 0, fn: (c) => f(a(c)) };
   }
 
   private has(n: ASTNode, arg: ASTNode): Node {
@@ -669,8 +693,12 @@ class Compiler {
   }
 }
 
+function isScalar(v: unknown): boolean {
+  return v === null || typeof v !== 'object';
+}
+
 function constant(v: unknown): Node {
-  return { slope: 0, fn: () => v };
+  return { slope: 0, fn: () => v, constant: { value: v } };
 }
 
 function literal(v: unknown, unsupported: (what: string) => never): unknown {
@@ -778,6 +806,48 @@ function comparator(op: string): (a: unknown, b: unknown) => boolean {
   }
 }
 
+/** Static types whose values are always JS numbers. */
+const NUMERIC = new Set(['int', 'uint', 'double', TIMESTAMP, DURATION]);
+
+/**
+ * A comparison of two numbers without the type checks of `comparator` (the hot case: counts, sums
+ * and times against literals). Same answers, NaN included: `>=` is "not less", as `order` has it.
+ */
+function numericComparison(op: string, fa: Fn, fb: Fn): Fn {
+  switch (op) {
+    case '==':
+      return (c) => fa(c) === fb(c);
+    case '!=':
+      return (c) => fa(c) !== fb(c);
+    case '<':
+      return (c) => (fa(c) as number) < (fb(c) as number);
+    case '<=':
+      return (c) => !((fa(c) as number) > (fb(c) as number));
+    case '>':
+      return (c) => (fa(c) as number) > (fb(c) as number);
+    default:
+      return (c) => !((fa(c) as number) < (fb(c) as number));
+  }
+}
+
+/** `comparator(op)(x, 0)` for a number x, without the type checks. */
+function signTest(op: string): (x: number) => boolean {
+  switch (op) {
+    case '==':
+      return (x) => x === 0;
+    case '!=':
+      return (x) => x !== 0;
+    case '<':
+      return (x) => x < 0;
+    case '<=':
+      return (x) => !(x > 0);
+    case '>':
+      return (x) => x > 0;
+    default:
+      return (x) => !(x < 0);
+  }
+}
+
 const reached = (y: number): boolean => y >= 0;
 
 /**
@@ -809,16 +879,25 @@ export function parseTimestamp(s: string): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-function toCelString(v: unknown, type: string): string {
-  if (type === TIMESTAMP) return new Date(v as number).toISOString().replace('.000Z', 'Z');
-  if (type === DURATION) return `${(v as number) / 1000}s`;
+// The converters are chosen by the argument's static type when compiling, not per call: the type
+// names are imports, which tsx reads through getters, and a full recompute converts millions of values.
+function celStringOf(type: string): (v: unknown) => string {
+  if (type === TIMESTAMP) return (v) => new Date(v as number).toISOString().replace('.000Z', 'Z');
+  if (type === DURATION) return (v) => `${(v as number) / 1000}s`;
+  return toCelString;
+}
+
+function toCelString(v: unknown): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   return fail(`cannot convert ${kindOf(v)} to string`);
 }
 
-function toInt(v: unknown, type: string): number {
-  if (type === TIMESTAMP) return Math.floor((v as number) / 1000);
+function intOf(type: string): (v: unknown) => number {
+  return type === TIMESTAMP ? (v) => Math.floor((v as number) / 1000) : toInt;
+}
+
+function toInt(v: unknown): number {
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) return fail('cannot convert a non-finite double to int');
     return checkInt(Math.trunc(v));

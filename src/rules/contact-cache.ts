@@ -20,8 +20,10 @@ export class ContactCache {
   private readonly emails: (string | undefined)[] = [];
   private readonly created: number[] = [];
   private readonly consent: (string | undefined)[] = [];
-  private readonly properties = new Map<number, Record<string, FieldValue>>();
-  private readonly tags = new Map<number, string[]>();
+  // By id in arrays, not Maps: a full recompute reads both for every contact, and an array index is
+  // much cheaper than hashing into a Map of a million entries.
+  private readonly properties: (Record<string, FieldValue> | undefined)[] = [];
+  private readonly tags: (string[] | undefined)[] = [];
   private count = 0;
 
   /** Only `propertyNames` are kept (all when undefined). */
@@ -34,14 +36,18 @@ export class ContactCache {
       cache.emails[id] = email;
       cache.created[id] = createdAt;
       if (consent) cache.consent[id] = consent;
+      // Written for every contact so the arrays stay as dense as `emails` (sparse writes would turn
+      // them into slow dictionaries).
+      cache.properties[id] = undefined;
+      cache.tags[id] = undefined;
       cache.count++;
     }
     if (propertyNames === undefined || propertyNames.size) {
       for (const [id, name, value] of store.scanProperties(propertyNames && [...propertyNames])) cache.propsOf(id)[name] = value;
     }
     for (const [id, tag] of store.scanTags()) {
-      let list = cache.tags.get(id);
-      if (!list) cache.tags.set(id, (list = []));
+      let list = cache.tags[id];
+      if (!list) cache.tags[id] = list = [];
       list.push(tag);
     }
     return cache;
@@ -53,13 +59,13 @@ export class ContactCache {
     this.emails[id] = email;
     this.created[id] = createdAt;
     this.consent[id] = consent;
-    if (properties) this.properties.set(id, properties);
-    if (tags?.length) this.tags.set(id, tags);
+    this.properties[id] = properties ?? this.properties[id];
+    this.tags[id] = tags?.length ? tags : this.tags[id];
   }
 
   private propsOf(id: number): Record<string, FieldValue> {
-    let p = this.properties.get(id);
-    if (!p) this.properties.set(id, (p = Object.create(null) as Record<string, FieldValue>));
+    let p = this.properties[id];
+    if (!p) this.properties[id] = p = Object.create(null) as Record<string, FieldValue>;
     return p;
   }
 
@@ -88,8 +94,8 @@ export class ContactCache {
     return {
       id,
       email,
-      properties: this.properties.get(id) ?? NO_PROPERTIES,
-      tags: this.tags.get(id) ?? NO_TAGS,
+      properties: this.properties[id] ?? NO_PROPERTIES,
+      tags: this.tags[id] ?? NO_TAGS,
       consent: this.consent[id] ?? '',
       createdAt: this.created[id]!,
     };
@@ -100,8 +106,8 @@ export class ContactCache {
     if (!contact) {
       if (this.emails[id] !== undefined) this.count--;
       this.emails[id] = undefined;
-      this.properties.delete(id);
-      this.tags.delete(id);
+      this.properties[id] = undefined;
+      this.tags[id] = undefined;
       this.consent[id] = undefined;
       return;
     }
@@ -116,9 +122,7 @@ export class ContactCache {
       props[k] = v.value;
       any = true;
     }
-    if (any) this.properties.set(id, props);
-    else this.properties.delete(id);
-    if (contact.tags.size) this.tags.set(id, [...contact.tags]);
-    else this.tags.delete(id);
+    this.properties[id] = any ? props : undefined;
+    this.tags[id] = contact.tags.size ? [...contact.tags] : undefined;
   }
 }

@@ -78,6 +78,9 @@ export class RuleSet {
   private readonly agg: Float64Array;
   private readonly scratch: unknown[];
   private readonly ctx: EvalCtx;
+  private readonly result: Evaluation;
+  /** Per segment: its value as stored (see `stored`). */
+  private readonly storers: ((value: unknown) => FieldValue)[];
 
   private constructor(rules: CheckedRule[], warnings: RuleIssue[]) {
     const index = new Map(rules.map((r, i) => [r.source.segment, i]));
@@ -105,8 +108,10 @@ export class RuleSet {
       else for (const p of r.properties) properties?.add(p);
     }
     this.needs = { properties };
+    this.storers = this.segments.map((s) => storerOf(s.kind, s.type));
     this.agg = new Float64Array(this.plan.specs.length * SLOTS);
     this.scratch = new Array(this.segments.length).fill(null);
+    this.result = { values: this.scratch, nextChangeAt: Infinity };
     this.ctx = { now: 0, contact: undefined as unknown as ContactView, agg: this.agg, segments: this.scratch, locals: [], next: Infinity, trace: undefined };
   }
 
@@ -123,7 +128,7 @@ export class RuleSet {
 
   /**
    * Evaluates every segment for one contact whose events are [start, end) of `cols`. With `reuse`,
-   * the returned arrays are recycled by the next call (a full recompute reads them at once).
+   * the returned evaluation is recycled by the next call (a full recompute reads it at once).
    */
   evaluate(contact: ContactView, cols: EventColumns, start: number, end: number, now: number, reuse = false): Evaluation {
     const agg = this.agg;
@@ -142,15 +147,30 @@ export class RuleSet {
         values[i] = new FailedValue(err);
       }
     }
-    return { values, nextChangeAt: ctx.next };
+    if (!reuse) return { values, nextChangeAt: ctx.next };
+    this.result.nextChangeAt = ctx.next;
+    return this.result;
   }
 
   /** The value to store for a segment: flags are true/false (false on error), values JSON (null on error). */
   stored(index: number, value: unknown): FieldValue {
-    const seg = this.segments[index]!;
-    if (value instanceof FailedValue) return seg.kind === 'flag' ? false : null;
-    return toFieldValue(value, seg.type);
+    return this.storers[index]!(value);
   }
+}
+
+/**
+ * How a segment's values are stored, chosen once by its kind and type: a full recompute stores
+ * every segment of every contact, and scalars (nearly all values) need no conversion.
+ */
+function storerOf(kind: 'flag' | 'value', type: string): (value: unknown) => FieldValue {
+  const failed = kind === 'flag' ? false : null;
+  if (type === TIMESTAMP || type === DURATION) {
+    return (v) => (v instanceof FailedValue ? failed : toFieldValue(v, type));
+  }
+  return (v) => {
+    if (typeof v !== 'object') return v === undefined ? null : (v as FieldValue);
+    return v instanceof FailedValue ? failed : toFieldValue(v, type);
+  };
 }
 
 /** A runtime value as a JSON value: timestamps as RFC 3339, durations as `1d2h`. */
