@@ -75,8 +75,12 @@ function timeoutAgent(baseUrl: string, timeoutMs: number): http.Agent {
   // `addRequest` is Node's (untyped) hook that sees every request the agent serves.
   const hook = agent as unknown as { addRequest(req: http.ClientRequest, options: unknown): void };
   const addRequest = hook.addRequest.bind(agent);
+  // A timer on the whole exchange, not `req.setTimeout`: that one is a socket idle timeout, and a
+  // keep-alive socket handed back from the pool sometimes kept no timeout at all (a silent server
+  // then held the call for as long as it liked).
   hook.addRequest = (req, options) => {
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    req.once('close', () => clearTimeout(timer));
     addRequest(req, options);
   };
   return agent;

@@ -27,7 +27,12 @@ const record = (id: string, properties: Record<string, string>, isNew?: boolean)
 
 beforeAll(() => nock.disableNetConnect());
 afterEach(() => nock.cleanAll());
-afterAll(() => nock.enableNetConnect());
+// Undo nock's patch of Node's http: on 2 cores jest runs every file in one process, and a request
+// interceptor left behind changes how later files' real HTTP calls behave (their timeouts among them).
+afterAll(() => {
+  nock.enableNetConnect();
+  nock.restore();
+});
 
 describe('HubSpot contract: schema', () => {
   it('reads the properties and groups, creates the segsync group, the missing fields and the tag property', async () => {

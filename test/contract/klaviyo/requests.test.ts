@@ -24,7 +24,12 @@ afterEach(() => {
   nock.cleanAll();
   expect(pending).toEqual([]);
 });
-afterAll(() => nock.enableNetConnect());
+// Undo nock's patch of Node's http: on 2 cores jest runs every file in one process, and a request
+// interceptor left behind changes how later files' real HTTP calls behave (their timeouts among them).
+afterAll(() => {
+  nock.enableNetConnect();
+  nock.restore();
+});
 
 describe('Klaviyo wire requests (pinned)', () => {
   test('profile-import carries snake_case attributes, properties and tag appends, with key and revision headers', async () => {

@@ -40,7 +40,12 @@ function api() {
 }
 
 beforeAll(() => nock.disableNetConnect());
-afterAll(() => nock.enableNetConnect());
+// Undo nock's patch of Node's http: on 2 cores jest runs every file in one process, and a request
+// interceptor left behind changes how later files' real HTTP calls behave (their timeouts among them).
+afterAll(() => {
+  nock.enableNetConnect();
+  nock.restore();
+});
 afterEach(() => {
   const pending = nock.pendingMocks();
   nock.cleanAll();
