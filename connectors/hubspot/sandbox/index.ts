@@ -33,7 +33,7 @@ export interface SandboxFault {
   method?: string;
   /** Matches the path (without query): a substring or a RegExp. */
   path?: string | RegExp;
-  /** Answer with this status (and `body`, default HubSpot's error body for it). */
+  /** Answer with this status (and `body`, default HubSpot's error body for it); without one, `headers` go on the real answer. */
   status?: number;
   body?: unknown;
   headers?: Record<string, string>;
@@ -160,6 +160,8 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
       void reply.headers(verdict.headers);
       if (!verdict.ok) return reply.code(429).send(verdict.body);
     }
+    // Headers alone (no status): the real answer, with these headers over the sandbox's own.
+    if (fault?.headers) void reply.headers(fault.headers);
     return undefined;
   });
 

@@ -121,6 +121,24 @@ describe('HubSpot faults', () => {
       { maxAttempts: 3 },
     ));
 
+  it('pauses a whole interval when HubSpot reports the window spent by other clients', () =>
+    withHarness(async (h) => {
+      const spent = { 'x-hubspot-ratelimit-max': '100', 'x-hubspot-ratelimit-interval-milliseconds': '10000', 'x-hubspot-ratelimit-remaining': '0' };
+      // Our one call against a spent window: someone else used the other 99.
+      h.sandbox.inject({ path: '/batch/upsert', headers: spent });
+      expect((await h.connector.push([change(1)]))[0]!.status).toBe('ok');
+      expect(h.connector.limiter.waitFor('default')).toBeGreaterThan(8_000);
+    }));
+
+  it('does not pause when HubSpot counts one call more than segsync does', () =>
+    withHarness(async (h) => {
+      // Every call so far (schema set-up) plus this one is in segsync's count; HubSpot claims one more.
+      const ours = Object.values(h.sandbox.stats().requests).reduce((a, b) => a + b, 0) + 1;
+      h.sandbox.inject({ path: '/batch/upsert', headers: { 'x-hubspot-ratelimit-max': String(ours + 1), 'x-hubspot-ratelimit-interval-milliseconds': '10000', 'x-hubspot-ratelimit-remaining': '0' } });
+      expect((await h.connector.push([change(1)]))[0]!.status).toBe('ok');
+      expect(h.connector.limiter.waitFor('default')).toBe(0);
+    }));
+
   it('times out a call that gets no answer and retries it', () =>
     withHarness(
       async (h) => {
