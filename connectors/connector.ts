@@ -300,6 +300,8 @@ export interface SandboxServer {
   readonly esp: EspName;
   /** Base URL to give the connector (e.g. http://127.0.0.1:41234). */
   readonly url: string;
+  /** What a connector config needs for this sandbox besides `baseUrl` and the credential (Mailchimp's `listId`, HubSpot's `appId`). */
+  readonly connectorSettings: Record<string, string>;
   /** Creates contacts directly (no webhooks, no rate limits), as an import in the vendor's app would. */
   seedContacts(contacts: SandboxSeed[]): void;
   /** Every contact the sandbox holds. */

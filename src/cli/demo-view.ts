@@ -11,28 +11,26 @@ import type { SegmentTarget, SyncMapping } from '../sync/mapping';
 /** Per contact email, the segments an ESP carries and their values (`true` for a tag). */
 export type Marks = Map<string, Map<string, string | number | boolean>>;
 
-/** Where an ESP keeps segsync's tags, from the config. */
+/** Where an ESP keeps segsync's tags besides its native ones (the sandbox reports those), from the config. */
 export interface TagPlacement {
-  /** The ESP has native tags (Mailchimp). */
-  native: boolean;
   /** A property holding the tags (multi-checkbox string `a;b` or a list). */
   property: string | undefined;
   /** Tags mirrored as lists named `<prefix><tag>`, if any. */
   listPrefix: string | undefined;
 }
 
-/** Where each ESP of the config keeps tags. */
+/** Where each configured ESP keeps tags: read from its connector section (`tags`, `listPrefix`), whatever the vendor. */
 export function tagPlacements(config: SegsyncConfig): Map<EspName, TagPlacement> {
   const out = new Map<EspName, TagPlacement>();
-  const { hubspot, mailchimp, klaviyo } = config.connectors;
-  if (hubspot) out.set('hubspot', { native: false, property: hubspot.tags.property, listPrefix: hubspot.tags.lists ? '' : undefined });
-  if (mailchimp) out.set('mailchimp', { native: true, property: undefined, listPrefix: undefined });
-  if (klaviyo) out.set('klaviyo', { native: false, property: klaviyo.tags.property, listPrefix: klaviyo.tags.lists ? klaviyo.listPrefix : undefined });
+  for (const [esp, section] of Object.entries(config.connectors) as [EspName, { tags?: { property?: string; lists: boolean }; listPrefix?: string } | undefined][]) {
+    if (!section) continue;
+    out.set(esp, { property: section.tags?.property, listPrefix: section.tags?.lists ? (section.listPrefix ?? '') : undefined });
+  }
   return out;
 }
 
 function tagsOf(c: SandboxContact, placement: TagPlacement): Set<string> {
-  const tags = new Set<string>(placement.native ? c.tags : []);
+  const tags = new Set<string>(c.tags);
   const held = placement.property ? c.properties[placement.property] : undefined;
   if (typeof held === 'string') for (const t of held.split(';')) if (t) tags.add(t);
   if (Array.isArray(held)) for (const t of held) if (typeof t === 'string') tags.add(t);

@@ -6,8 +6,6 @@
  * the example templates over the demo's contacts.
  */
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import { styleText } from 'node:util';
 import type { Command } from 'commander';
@@ -19,7 +17,7 @@ import type { SegsyncConfig } from '../config/schema';
 import { startDaemon } from '../daemon/daemon';
 import type { RunningDaemon } from '../daemon/daemon';
 import { createServices } from '../daemon/wire';
-import { UsageError } from '../errors';
+import { UsageError, ValidationError } from '../errors';
 import { createLogger } from '../log/logger';
 import { ShiftedClock } from '../model/clock';
 import { ESP_NAMES } from '../model/types';
@@ -31,6 +29,7 @@ import type { DemoEvent, Shopper } from './demo-shoppers';
 import { castShoppers, ShopperSimulation } from './demo-shoppers';
 import type { MarkChange, Marks } from './demo-view';
 import { countMarks, diffMarks, readMarks, tagPlacements, targetsByEsp } from './demo-view';
+import { freeLoopbackPort } from '../daemon/free-port';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -75,25 +74,16 @@ export interface DemoSummary {
   config: string;
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
 /** The example config with connectors, store and daemon pointed at this demo's sandboxes and folder. */
 function demoConfigText(dir: string, sandboxes: Map<EspName, SandboxServer>, port: number, speed: number): string {
   const doc = parseDocument(readFileSync(join(ROOT, 'templates', 'segsync.yaml'), 'utf8'));
-  const hubspot = sandboxes.get('hubspot') as SandboxServer & { appId: number };
-  const mailchimp = sandboxes.get('mailchimp') as SandboxServer & { listId: string };
+  const at = (esp: EspName): Record<string, string> => ({ ...sandboxes.get(esp)!.connectorSettings, baseUrl: sandboxes.get(esp)!.url });
   doc.setIn(['store', 'path'], join(dir, 'segsync.db'));
   doc.setIn(['connectors'], doc.createNode({
-    hubspot: { accessToken: '${SEGSYNC_DEMO_HUBSPOT_TOKEN}', clientSecret: '${SEGSYNC_DEMO_HUBSPOT_SECRET}', appId: String(hubspot.appId), baseUrl: hubspot.url },
-    mailchimp: { apiKey: '${SEGSYNC_DEMO_MAILCHIMP_KEY}', listId: mailchimp.listId, baseUrl: mailchimp.url, webhookSecret: '${SEGSYNC_DEMO_MAILCHIMP_HOOK}' },
+    hubspot: { accessToken: '${SEGSYNC_DEMO_HUBSPOT_TOKEN}', clientSecret: '${SEGSYNC_DEMO_HUBSPOT_SECRET}', ...at('hubspot') },
+    mailchimp: { apiKey: '${SEGSYNC_DEMO_MAILCHIMP_KEY}', webhookSecret: '${SEGSYNC_DEMO_MAILCHIMP_HOOK}', ...at('mailchimp') },
     // Job polls wait on the demo's fast clock: about a tenth of a real second between polls.
-    klaviyo: { apiKey: '${SEGSYNC_DEMO_KLAVIYO_KEY}', baseUrl: sandboxes.get('klaviyo')!.url, webhookSecret: '${SEGSYNC_DEMO_KLAVIYO_HOOK}', jobPollIntervalMs: Math.ceil(100 * speed) },
+    klaviyo: { apiKey: '${SEGSYNC_DEMO_KLAVIYO_KEY}', webhookSecret: '${SEGSYNC_DEMO_KLAVIYO_HOOK}', jobPollIntervalMs: Math.ceil(100 * speed), ...at('klaviyo') },
   }));
   doc.setIn(['daemon'], doc.createNode({ port, trackToken: '${SEGSYNC_DEMO_TRACK_TOKEN}', publicUrl: `http://127.0.0.1:${port}`, pullIntervalSeconds: Math.ceil(speed) }));
   doc.commentBefore = ' The demo\'s config: templates/segsync.yaml pointed at the local sandboxes (written by `segsync demo`).';
@@ -156,7 +146,11 @@ async function sendEvents(daemon: RunningDaemon, events: DemoEvent[], startId: n
       headers: { 'content-type': 'application/json', authorization: `Bearer ${DEMO_ENV.SEGSYNC_DEMO_TRACK_TOKEN}` },
       body: JSON.stringify({ batch }),
     });
-    if (res.status >= 300) throw new Error(`the daemon refused a batch of demo events: ${res.status} ${await res.text()}`);
+    if (res.status >= 300) {
+      throw new ValidationError(`the daemon refused demo events ${startId + i + 1}–${startId + i + batch.length}: ${res.status} ${await res.text()}`, {
+        hint: "the daemon's side is in the demo folder's daemon.log; this is a bug in the demo, please report it",
+      });
+    }
   }
 }
 
@@ -179,7 +173,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const clock = new ShiftedClock(Date.now(), speed);
   Object.assign(process.env, DEMO_ENV);
 
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const publicUrl = `http://127.0.0.1:${port}`;
   const sandboxes = new Map<EspName, SandboxServer>();
   let daemon: RunningDaemon | undefined;

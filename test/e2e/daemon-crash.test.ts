@@ -1,26 +1,17 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
 import type { Sandboxes } from '../support/sandboxes';
 import { SECRETS, startSandboxes } from '../support/sandboxes';
+import { freeLoopbackPort } from '../../src/daemon/free-port';
 
 const BIN = resolve(__dirname, '../../bin/segsync.js');
 const N = 5000;
 const TOKEN = 'crash-test-token';
 const HOUR = 3_600_000;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 async function until(check: () => boolean, timeoutMs: number, state: () => unknown = () => ''): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -46,7 +37,7 @@ describe('daemon crash: SIGKILL mid-push, restart', () => {
   });
 
   it('loses and doubles nothing: every accepted event is stored once, every ESP ends with exactly the desired state', async () => {
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const db = join(dir, 'segsync.db');
     const cfg = join(dir, 'segsync.yaml');
     writeFileSync(

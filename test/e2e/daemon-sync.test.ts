@@ -1,5 +1,3 @@
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,17 +14,10 @@ import { createServices } from '../../src/daemon/wire';
 import { createLogger } from '../../src/log/logger';
 import { ShiftedClock } from '../../src/model/clock';
 import { openStore } from '../../src/store/sqlite/sqlite-store';
+import { freeLoopbackPort } from '../../src/daemon/free-port';
 
 const TOKEN = 'track-token-for-tests';
 const HOUR = 3_600_000;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 async function eventually(check: () => void, timeoutMs = 15_000): Promise<void> {
   const until = Date.now() + timeoutMs;
@@ -56,7 +47,7 @@ describe('daemon end to end: track API → rules → three sandboxes, and webhoo
       startMailchimpSandbox({ apiKey: 'mc-us1', rateLimits: false, clock }),
       startKlaviyoSandbox({ apiKey: 'pk_e2e', rateLimits: false, clock, jobDurationMs: 0 }),
     ]);
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const configFile = join(dir, 'segsync.yaml');
     writeFileSync(
       configFile,

@@ -210,6 +210,7 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
       const c = find(idOrEmail);
       return c ? view(state, c.id) : undefined;
     },
+    connectorSettings: { appId: String(appId) },
     seedContacts: (contacts) => void seed(contacts),
     contacts: () => {
       const lists = state.allLists();

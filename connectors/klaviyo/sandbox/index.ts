@@ -576,6 +576,7 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
       state.settle();
       return state.findByEmail(email);
     },
+    connectorSettings: {},
     seedContacts(contacts) {
       for (const c of contacts) {
         const attributes: Record<string, Json> = { email: normaliseEmail(c.email) };

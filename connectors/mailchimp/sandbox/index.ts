@@ -428,6 +428,7 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
         for (const t of m.tags ?? []) (a.segmentByName(t) ?? a.createSegment(t)).members.add(state.id);
       }
     },
+    connectorSettings: { listId },
     seedContacts(contacts) {
       sandbox.seed(contacts.map((c) => ({ email: c.email, ...(c.properties ? { merges: c.properties } : {}) })));
     },

@@ -37,12 +37,12 @@ describe('demo view', () => {
   it('reads tags wherever the config puts them: native, a ;-separated property, a list property, prefixed lists', () => {
     const c = (tags: string[], properties: Record<string, unknown>, lists: string[] = []) => ({ email: 'a@x.com', tags, properties, lists });
     const has = (m: Marks) => m.get('a@x.com')?.get('cart');
-    expect(has(readMarks([c(['seg:cart'], {})], targets, { native: true, property: undefined, listPrefix: undefined }))).toBe(true);
-    expect(has(readMarks([c([], { t: 'x;seg:cart' })], targets, { native: false, property: 't', listPrefix: undefined }))).toBe(true);
-    expect(has(readMarks([c([], { t: ['seg:cart'] })], targets, { native: false, property: 't', listPrefix: undefined }))).toBe(true);
-    expect(has(readMarks([c([], {}, ['segsync: seg:cart'])], targets, { native: false, property: undefined, listPrefix: 'segsync: ' }))).toBe(true);
-    expect(has(readMarks([c(['seg:cart'], {})], targets, { native: false, property: 't', listPrefix: undefined }))).toBeUndefined();
-    expect(readMarks([c([], { STAGE: 'lapsed' })], targets, { native: true, property: undefined, listPrefix: undefined }).get('a@x.com')?.get('stage')).toBe('lapsed');
+    expect(has(readMarks([c(['seg:cart'], {})], targets, { property: undefined, listPrefix: undefined }))).toBe(true);
+    expect(has(readMarks([c([], { t: 'x;seg:cart' })], targets, { property: 't', listPrefix: undefined }))).toBe(true);
+    expect(has(readMarks([c([], { t: ['seg:cart'] })], targets, { property: 't', listPrefix: undefined }))).toBe(true);
+    expect(has(readMarks([c([], {}, ['segsync: seg:cart'])], targets, { property: undefined, listPrefix: 'segsync: ' }))).toBe(true);
+    expect(has(readMarks([c([], { t: 'seg:other' }, ['seg:cart'])], targets, { property: 't', listPrefix: undefined }))).toBeUndefined();
+    expect(readMarks([c([], { STAGE: 'lapsed' })], targets, { property: undefined, listPrefix: undefined }).get('a@x.com')?.get('stage')).toBe('lapsed');
   });
 
   it('groups one flip seen on several ESPs into one change, and reports values that changed or went', () => {
