@@ -2,12 +2,12 @@
  * Imports contacts or events from a file into the store: streamed in batches (bounded memory), every
  * bad record reported with its line and written to a rejects file beside the input, every good record kept.
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, statSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SegsyncError, ValidationError, describeError } from '../errors';
-import type { Store } from '../store/store';
+import type { EventBulkLoad, Store } from '../store/store';
 import type { ParsedBatch, WorkerInput, WorkerMessage } from './parse-protocol';
 
 /**
@@ -70,11 +70,16 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
     options.onReject?.({ line, error });
   };
 
+  const fileBytes = statSync(options.file).size;
+  let bulk: EventBulkLoad | undefined;
   const write = (batch: ParsedBatch): void => {
     if (batch.events.length) {
+      // Sized from the first batch: records per byte so far times the file's bytes.
+      bulk ??= options.store.beginEventBulkLoad(Math.round((batch.read / Math.max(1, batch.bytes)) * fileBytes));
+      const load = bulk;
       const items = batch.events.map((row, i) => ({ line: batch.lines[i]!, row }));
       writeIsolating(items, (b) => {
-        const r = options.store.appendEventRows(b.map((x) => x.row));
+        const r = load.append(b.map((x) => x.row));
         summary.imported += r.inserted;
         summary.duplicates += r.duplicates;
         summary.contactsCreated += r.contactsCreated;
@@ -94,12 +99,16 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
     for (const r of batch.rejects) reject(r.line, r.error, r.text);
   };
 
-  await runWorker({ file: options.file, kind: options.kind, batchSize: options.batchSize ?? DEFAULT_BATCH, now: options.now() }, (batch) => {
-    summary.read += batch.read;
-    rejectsInOrder(batch);
-    write(batch);
-    options.onBytes?.(batch.bytes);
-  });
+  try {
+    await runWorker({ file: options.file, kind: options.kind, batchSize: options.batchSize ?? DEFAULT_BATCH, now: options.now() }, (batch) => {
+      summary.read += batch.read;
+      rejectsInOrder(batch);
+      write(batch);
+      options.onBytes?.(batch.bytes);
+    });
+  } finally {
+    bulk?.finish();
+  }
   if (rejects) await new Promise<void>((resolve, fail) => rejects!.end((err?: Error | null) => (err ? fail(err) : resolve())));
   summary.elapsedMs = Date.now() - started;
   return summary;

@@ -45,6 +45,13 @@ export interface EventRow {
   source: SegsyncEvent['source'];
 }
 
+/** A bulk load of events (an import): rows go in as with `appendEventRows`, faster. */
+export interface EventBulkLoad {
+  append(rows: EventRow[]): AppendOutcome;
+  /** Ends the load and restores whatever it set aside; call it whether the load succeeded or not. */
+  finish(): void;
+}
+
 /** A stored segment answer for one contact. */
 export interface SegmentState {
   contactId: number;
@@ -148,6 +155,8 @@ export interface Store {
   appendEvents(events: IncomingEvent[]): AppendOutcome;
   /** The same for events already prepared (validated, ids derived, properties serialised), e.g. by an import worker. */
   appendEventRows(rows: EventRow[]): AppendOutcome;
+  /** Starts a bulk load of about `expectedEvents` events; the store may set indexes aside until `finish`. */
+  beginEventBulkLoad(expectedEvents: number): EventBulkLoad;
   eventsOf(contactId: number): SegsyncEvent[];
   /** Every event ordered by contact then time, streamed. */
   iterateEvents(): IterableIterator<SegsyncEvent>;

@@ -22,6 +22,7 @@ import type {
 import type {
   AppendOutcome,
   Decision,
+  EventBulkLoad,
   EventRow,
   OutboxInput,
   OutboxItem,
@@ -49,6 +50,19 @@ type Row = Record<string, unknown>;
 
 /** Most emails the intake cache holds (about 100 bytes each) before it starts over. */
 const CONTACT_CACHE_LIMIT = 500_000;
+
+/**
+ * The per-contact event index. A bulk load may drop it and build it again at the end; a load that
+ * died in between leaves it missing, and the next writable open builds it again.
+ */
+const EVENTS_BY_CONTACT_INDEX = 'CREATE INDEX IF NOT EXISTS events_by_contact ON events (contact_id, time)';
+
+/**
+ * Smallest bulk load that rebuilds the per-contact index instead of updating it row by row. Updating
+ * it costs about 1.6 µs per event, a rebuild about 0.5 µs per stored event, so a rebuild pays once the
+ * load is at least as big as the table; below this size the saving is not worth a schema change.
+ */
+const BULK_REBUILD_MIN_EVENTS = 100_000;
 
 const json = (v: FieldValue | undefined): string | null => (v === undefined ? null : JSON.stringify(v));
 const unjson = (s: unknown): FieldValue | undefined => (typeof s === 'string' ? (JSON.parse(s) as FieldValue) : undefined);
@@ -83,7 +97,15 @@ export class SqliteStore implements Store {
     // Fewer, larger checkpoints: bulk event intake rewrites the same index pages, and each
     // checkpoint copies them again.
     if (!options.readonly) this.db.pragma('wal_autocheckpoint = 16384');
-    if (!options.readonly) this.migrate(options.migrations ?? MIGRATIONS);
+    if (!options.readonly) {
+      this.migrate(options.migrations ?? MIGRATIONS);
+      this.restoreEventIndex();
+    }
+  }
+
+  private restoreEventIndex(): void {
+    const hasEvents = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").get();
+    if (hasEvents) this.db.exec(EVENTS_BY_CONTACT_INDEX);
   }
 
   /** Schema version of the open file. */
@@ -289,12 +311,13 @@ export class SqliteStore implements Store {
 
   // Events
 
-  private eventNameId(name: string): number {
-    let id = this.eventNameIds.get(name);
+  /** A name's id; a name seen for the first time goes into `learned` (cached once committed). */
+  private eventNameId(name: string, learned: Map<string, number>): number {
+    let id = this.eventNameIds.get(name) ?? learned.get(name);
     if (id !== undefined) return id;
     const row = this.stmt('SELECT id FROM event_names WHERE name = ?').get(name) as { id: number } | undefined;
     id = row ? row.id : Number(this.stmt('INSERT INTO event_names (name) VALUES (?)').run(name).lastInsertRowid);
-    this.eventNameIds.set(name, id);
+    learned.set(name, id);
     return id;
   }
 
@@ -309,6 +332,7 @@ export class SqliteStore implements Store {
     const findContact = this.stmt('SELECT id FROM contacts WHERE email = ?');
     const createContact = this.stmt('INSERT INTO contacts (email, created_at, updated_at) VALUES (?, ?, ?)');
     const learned = new Map<string, number>();
+    const learnedNames = new Map<string, number>();
     const outcome = this.transaction(() => {
       let inserted = 0;
       let duplicates = 0;
@@ -326,7 +350,7 @@ export class SqliteStore implements Store {
           }
           learned.set(e.email, contactId);
         }
-        const r = insert.run(e.eventId, contactId, this.eventNameId(e.name), e.time, e.propertiesJson, e.source);
+        const r = insert.run(e.eventId, contactId, this.eventNameId(e.name, learnedNames), e.time, e.propertiesJson, e.source);
         if (r.changes) {
           inserted++;
           touched.add(contactId);
@@ -338,8 +362,39 @@ export class SqliteStore implements Store {
     if (!this.db.inTransaction) {
       if (this.contactIdCache.size + learned.size > CONTACT_CACHE_LIMIT) this.contactIdCache.clear();
       for (const [email, id] of learned) this.contactIdCache.set(email, id);
+      for (const [name, id] of learnedNames) this.eventNameIds.set(name, id);
     }
     return outcome;
+  }
+
+  beginEventBulkLoad(expectedEvents: number): EventBulkLoad {
+    const rebuild = !this.db.inTransaction && expectedEvents >= BULK_REBUILD_MIN_EVENTS && expectedEvents >= this.eventCountBound();
+    if (rebuild) this.db.exec('DROP INDEX IF EXISTS events_by_contact');
+    let open = true;
+    return {
+      append: (rows) => this.withoutForeignKeyChecks(() => this.appendEventRows(rows)),
+      finish: () => {
+        if (!open) return;
+        open = false;
+        if (rebuild) this.db.exec(EVENTS_BY_CONTACT_INDEX);
+      },
+    };
+  }
+
+  /**
+   * Runs an event append with SQLite's foreign-key checks off (a sixth of its cost): appendEventRows
+   * takes every contact and name id from a row it found or created in the same transaction, so the
+   * checks could never fail. Only outside a transaction, where the setting takes effect and nothing
+   * else can run on this connection until it is back on.
+   */
+  private withoutForeignKeyChecks<T>(fn: () => T): T {
+    if (this.db.inTransaction) return fn();
+    this.db.pragma('foreign_keys = OFF');
+    try {
+      return fn();
+    } finally {
+      this.db.pragma('foreign_keys = ON');
+    }
   }
 
   private eventNameById(): Map<number, string> {
