@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SegsyncError, ValidationError, describeError } from '../errors';
 import type { EventBulkLoad, Store } from '../store/store';
+import { rowsOf } from './event-columns';
 import type { ParsedBatch, WorkerInput, WorkerMessage } from './parse-protocol';
 
 /**
@@ -73,11 +74,11 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
   const fileBytes = statSync(options.file).size;
   let bulk: EventBulkLoad | undefined;
   const write = (batch: ParsedBatch): void => {
-    if (batch.events.length) {
+    if (batch.events) {
       // Sized from the first batch: records per byte so far times the file's bytes.
       bulk ??= options.store.beginEventBulkLoad(Math.round((batch.read / Math.max(1, batch.bytes)) * fileBytes));
       const load = bulk;
-      const items = batch.events.map((row, i) => ({ line: batch.lines[i]!, row }));
+      const items = rowsOf(batch.events).map((row, i) => ({ line: batch.lines[i]!, row }));
       writeIsolating(items, (b) => {
         const r = load.append(b.map((x) => x.row));
         summary.imported += r.inserted;

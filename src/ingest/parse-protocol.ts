@@ -1,5 +1,5 @@
 import type { IncomingContact } from '../model/types';
-import type { EventRow } from '../store/store';
+import type { EventColumns } from './event-columns';
 
 /** What the import worker is started with. */
 export interface WorkerInput {
@@ -15,8 +15,8 @@ export interface ParsedBatch {
   read: number;
   /** Bytes of the file read so far. */
   bytes: number;
-  lines: number[];
-  events: EventRow[];
+  lines: Int32Array;
+  events: EventColumns | undefined;
   contacts: IncomingContact[];
   rejects: { line: number; error: string; text: string }[];
 }

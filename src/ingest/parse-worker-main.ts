@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { describeError } from '../errors';
 import { toEventRow } from '../store/sqlite/sqlite-store';
+import { EventColumnsBuilder, transferablesOf } from './event-columns';
 import type { ParsedBatch, WorkerInput } from './parse-protocol';
 import { readRecords } from './readers';
 import { toIncomingContact, toIncomingEvent } from './records';
@@ -20,38 +21,50 @@ async function main(input: WorkerInput): Promise<void> {
     inFlight--;
     wake?.();
   });
-  let batch: ParsedBatch = emptyBatch();
+  let pending = emptyBatch();
   let bytes = 0;
   const send = async (): Promise<void> => {
-    batch.bytes = bytes;
-    port.postMessage({ type: 'batch', batch });
-    batch = emptyBatch();
+    const events = pending.events.length ? pending.events.take() : undefined;
+    const batch: ParsedBatch = { read: pending.read, bytes, lines: Int32Array.from(pending.lines), events, contacts: pending.contacts, rejects: pending.rejects };
+    port.postMessage({ type: 'batch', batch }, [batch.lines.buffer as ArrayBuffer, ...(events ? transferablesOf(events) : [])]);
+    pending = emptyBatch();
     inFlight++;
     while (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => (wake = resolve));
   };
   for await (const records of readRecords(input.file, (n) => (bytes += n))) {
     for (const rec of records) {
-      batch.read++;
+      pending.read++;
       if (rec.readError) {
-        batch.rejects.push({ line: rec.line, error: rec.readError, text: rec.text });
+        pending.rejects.push({ line: rec.line, error: rec.readError, text: rec.text });
         continue;
       }
       try {
-        if (input.kind === 'events') batch.events.push(toEventRow(toIncomingEvent(rec.value, 'import')));
-        else batch.contacts.push(toIncomingContact(rec.value, 'local', input.now));
-        batch.lines.push(rec.line);
+        if (input.kind === 'events') pending.events.push(toEventRow(toIncomingEvent(rec.value, SOURCE)));
+        else pending.contacts.push(toIncomingContact(rec.value, 'local', input.now));
+        pending.lines.push(rec.line);
       } catch (err) {
-        batch.rejects.push({ line: rec.line, error: describeError(err), text: rec.text });
+        pending.rejects.push({ line: rec.line, error: describeError(err), text: rec.text });
       }
     }
-    if (batch.lines.length >= input.batchSize) await send();
+    if (pending.lines.length >= input.batchSize) await send();
   }
   await send();
   port.postMessage({ type: 'done' });
 }
 
-function emptyBatch(): ParsedBatch {
-  return { read: 0, bytes: 0, lines: [], events: [], contacts: [], rejects: [] };
+const SOURCE = 'import';
+
+/** A batch as the loop fills it. */
+interface PendingBatch {
+  read: number;
+  lines: number[];
+  events: EventColumnsBuilder;
+  contacts: ParsedBatch['contacts'];
+  rejects: ParsedBatch['rejects'];
+}
+
+function emptyBatch(): PendingBatch {
+  return { read: 0, lines: [], events: new EventColumnsBuilder(SOURCE), contacts: [], rejects: [] };
 }
 
 main(workerData as WorkerInput).catch((err: unknown) => {
