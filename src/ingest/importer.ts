@@ -108,7 +108,9 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
       options.onBytes?.(batch.bytes);
     });
   } finally {
-    bulk?.finish();
+    const { duplicates } = bulk?.finish() ?? { duplicates: 0 };
+    summary.imported -= duplicates;
+    summary.duplicates += duplicates;
   }
   if (rejects) await new Promise<void>((resolve, fail) => rejects!.end((err?: Error | null) => (err ? fail(err) : resolve())));
   summary.elapsedMs = Date.now() - started;

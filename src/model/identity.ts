@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { ValidationError } from '../errors';
 
 // Deliberately permissive (RFC 5322 allows far more than ESPs accept): one @, no spaces, a dot in the domain.
@@ -31,24 +31,27 @@ export function subscriberHash(email: string): string {
   return createHash('md5').update(normaliseEmail(email)).digest('hex');
 }
 
-/** A stable idempotency id for an event that came without one (same content → same id). */
+/**
+ * A stable idempotency id for an event that came without one (same content → same id). The id is
+ * part of every stored event: its recipe must never change, or a re-import would double events.
+ */
 export function deriveEventId(email: string, name: string, time: number, properties: unknown): string {
-  const h = createHash('sha256');
-  h.update(normaliseEmail(email));
-  h.update('\u0000');
-  h.update(name);
-  h.update('\u0000');
-  h.update(String(time));
-  h.update('\u0000');
-  h.update(stableStringify(properties));
-  return h.digest('base64url').slice(0, 32);
+  // One string hashed at once is the same digest as the parts fed in turn, at a third of the cost.
+  return hash('sha256', `${normaliseEmail(email)}\u0000${name}\u0000${time}\u0000${stableStringify(properties)}`, 'base64url').slice(0, 32);
 }
 
 /** JSON with object keys sorted, so equal values always serialise the same. */
 export function stableStringify(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  let out: string;
+  if (Array.isArray(value)) {
+    out = '[';
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + stableStringify(value[i]);
+    return `${out}]`;
+  }
   const obj = value as Record<string, unknown>;
   const keys = Object.keys(obj).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify(obj[k])}`).join(',')}}`;
+  out = '{';
+  for (let i = 0; i < keys.length; i++) out += `${i ? ',' : ''}${JSON.stringify(keys[i])}:${stableStringify(obj[keys[i]!])}`;
+  return `${out}}`;
 }

@@ -47,9 +47,14 @@ export interface EventRow {
 
 /** A bulk load of events (an import): rows go in as with `appendEventRows`, faster. */
 export interface EventBulkLoad {
+  /**
+   * Whether the load set the event indexes aside: then `append` cannot see repeated event ids, and
+   * `finish` removes them (keeping the first) and reports them.
+   */
+  readonly rebuildsIndexes: boolean;
   append(rows: EventRow[]): AppendOutcome;
   /** Ends the load and restores whatever it set aside; call it whether the load succeeded or not. */
-  finish(): void;
+  finish(): { duplicates: number };
 }
 
 /** A stored segment answer for one contact. */

@@ -163,4 +163,30 @@ CREATE INDEX webhook_events_by_time ON webhook_events (seen_at);
     // state for that operation, so a later change back to the old value must still be written.
     sql: `ALTER TABLE outbox ADD COLUMN sent INTEGER NOT NULL DEFAULT 0;`,
   },
+  {
+    version: 12,
+    name: 'events: event ids unique through a named index',
+    // An inline UNIQUE can never be dropped; a named unique index can be set aside during a bulk load
+    // and built once at its end (random ids such as UUIDs cost ~3 µs each to insert into it row by
+    // row). Row ids are kept, so the rules' event cache snapshot stays valid.
+    sql: `
+CREATE TABLE events_new (
+  id INTEGER PRIMARY KEY,
+  event_id TEXT NOT NULL,
+  contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+  name_id INTEGER NOT NULL REFERENCES event_names(id),
+  time INTEGER NOT NULL,
+  properties TEXT NOT NULL,
+  source TEXT NOT NULL
+);
+INSERT INTO events_new (id, event_id, contact_id, name_id, time, properties, source)
+  SELECT id, event_id, contact_id, name_id, time, properties, source FROM events;
+DROP TABLE events;
+ALTER TABLE events_new RENAME TO events;
+CREATE UNIQUE INDEX events_by_event_id ON events (event_id);
+CREATE INDEX events_by_contact ON events (contact_id, time);
+CREATE TRIGGER event_cache_drop_on_delete AFTER DELETE ON events BEGIN DELETE FROM event_cache; END;
+CREATE TRIGGER event_cache_drop_on_update AFTER UPDATE ON events BEGIN DELETE FROM event_cache; END;
+`,
+  },
 ];

@@ -53,6 +53,19 @@ describe('import', () => {
     expect(store.counts().events).toBe(2);
   });
 
+  it('counts repeated ids as duplicates in a bulk load too (indexes rebuilt), on the first import and on a re-import', async () => {
+    const file = join(dir, 'big.jsonl');
+    const lines: string[] = [];
+    for (let i = 0; i < 120_000; i++) lines.push(JSON.stringify({ id: `e${i % 110_000}`, email: `u${i % 500}@x.com`, name: 'Viewed Product', time: NOW - i }));
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const first = await importFile({ kind: 'events', file, store, now: () => NOW });
+    expect(first).toMatchObject({ read: 120_000, imported: 110_000, duplicates: 10_000, rejected: 0, contactsCreated: 500 });
+    const again = await importFile({ kind: 'events', file, store, now: () => NOW });
+    expect(again).toMatchObject({ read: 120_000, imported: 0, duplicates: 120_000 });
+    expect(store.counts().events).toBe(110_000);
+    expect(store.db.prepare('SELECT MIN(time) FROM events WHERE event_id = ?').pluck().get('e5')).toBe(NOW - 5);
+  });
+
   it('reads CSV with a header, nested property columns, typed numbers and zip codes kept as text', async () => {
     const file = join(dir, 'contacts.csv');
     writeFileSync(file, 'email,first_name,zip,properties.orders,tags,consent\nAda@X.com,Ada,02134,3,vip;beta,subscribed\nbroken,,,,,\n');

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { toEventRow } from '../../../src/store/sqlite/sqlite-store';
-import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
+import { MIGRATIONS } from '../../../src/store/sqlite/migrations';
+import { SqliteStore, toEventRow } from '../../../src/store/sqlite/sqlite-store';
 import type { EventRow } from '../../../src/store/store';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -13,9 +13,12 @@ function rows(from: number, count: number, name = 'Viewed Product'): EventRow[] 
   );
 }
 
-function hasContactIndex(store: SqliteStore): boolean {
-  return store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'events_by_contact'").get() !== undefined;
+function eventIndexes(store: SqliteStore): string[] {
+  return store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' ORDER BY name").pluck().all() as string[];
 }
+const BOTH = ['events_by_contact', 'events_by_event_id'];
+
+const dump = (s: SqliteStore): unknown[] => s.db.prepare('SELECT id, event_id, contact_id, name_id, time, properties, source FROM events ORDER BY id').all();
 
 function planFor(store: SqliteStore): string {
   const plan = store.db.prepare('EXPLAIN QUERY PLAN SELECT * FROM events WHERE contact_id = ? ORDER BY time').all(1) as { detail: string }[];
@@ -31,59 +34,107 @@ describe('SqliteStore event bulk load', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('sets the per-contact index aside for a load bigger than the table, and builds it again at the end', () => {
+  it('sets the event indexes aside for a load bigger than the table, and builds them again at the end', () => {
     const store = new SqliteStore({ path, now: () => T0 });
     const load = store.beginEventBulkLoad(200_000);
-    expect(hasContactIndex(store)).toBe(false);
-    const r = load.append(rows(0, 500));
-    expect(r).toMatchObject({ inserted: 500, duplicates: 0, contactsCreated: 97 });
-    load.finish();
-    expect(hasContactIndex(store)).toBe(true);
+    expect(load.rebuildsIndexes).toBe(true);
+    expect(eventIndexes(store)).toEqual([]);
+    expect(load.append(rows(0, 500))).toMatchObject({ inserted: 500, duplicates: 0, contactsCreated: 97 });
+    expect(load.finish()).toEqual({ duplicates: 0 });
+    expect(eventIndexes(store)).toEqual(BOTH);
     expect(planFor(store)).toContain('events_by_contact');
     expect(store.eventsOf(store.findContactByEmail('user5@example.com')!.id).map((e) => e.eventId)).toEqual(['e5', 'e102', 'e199', 'e296', 'e393', 'e490']);
     store.close();
   });
 
-  it('keeps the index for a load smaller than the table or too small to be worth a rebuild', () => {
+  it('keeps the indexes for a load smaller than the table or too small to be worth a rebuild', () => {
     const store = new SqliteStore({ path, now: () => T0 });
     const small = store.beginEventBulkLoad(1_000);
-    expect(hasContactIndex(store)).toBe(true);
+    expect(small.rebuildsIndexes).toBe(false);
     small.append(rows(0, 1_000));
-    small.finish();
+    expect(small.append(rows(900, 200))).toMatchObject({ inserted: 100, duplicates: 100 });
+    expect(small.finish()).toEqual({ duplicates: 0 });
     store.db.prepare('INSERT INTO events (id, event_id, contact_id, name_id, time, properties, source) VALUES (500000, ?, 1, 1, ?, ?, ?)').run('far', T0, '{}', 'import');
     const smallerThanTable = store.beginEventBulkLoad(200_000);
-    expect(hasContactIndex(store)).toBe(true);
+    expect(smallerThanTable.rebuildsIndexes).toBe(false);
+    expect(eventIndexes(store)).toEqual(BOTH);
     smallerThanTable.finish();
     store.close();
   });
 
-  it('stores the same rows as appendEventRows, drops replays and still refuses a bad email without losing the batch', () => {
+  it('ends with the rows appendEventRows stores: repeats of an id, in the load or before it, are removed at the end, the first kept', () => {
     const plain = new SqliteStore({ path: join(dir, 'plain.db'), now: () => T0 });
     const bulkStore = new SqliteStore({ path, now: () => T0 });
+    const before = rows(0, 50);
+    plain.appendEventRows(before);
+    bulkStore.appendEventRows(before);
     const load = bulkStore.beginEventBulkLoad(150_000);
-    for (const [from, count] of [[0, 300], [200, 300]] as const) {
-      expect(load.append(rows(from, count))).toEqual(plain.appendEventRows(rows(from, count)));
+    let inserted = 0;
+    let plainInserted = 0;
+    for (const [from, count] of [[0, 300], [200, 300], [450, 100]] as const) {
+      inserted += load.append(rows(from, count)).inserted;
+      plainInserted += plain.appendEventRows(rows(from, count)).inserted;
     }
     expect(() => load.append([...rows(900, 2), { ...rows(902, 1)[0]!, email: 'not-an-email' }])).toThrow(/email/);
-    expect(load.append(rows(900, 2)).inserted).toBe(2);
-    load.finish();
-    const dump = (s: SqliteStore): unknown[] => s.db.prepare('SELECT event_id, contact_id, name_id, time, properties, source FROM events ORDER BY id').all();
-    plain.appendEventRows(rows(900, 2));
-    expect(dump(bulkStore)).toEqual(dump(plain));
+    inserted += load.append(rows(900, 2)).inserted;
+    plainInserted += plain.appendEventRows(rows(900, 2)).inserted;
+    const { duplicates } = load.finish();
+    expect(duplicates).toBe(50 + 100 + 50);
+    expect(inserted - duplicates).toBe(plainInserted);
+    expect(bulkStore.db.prepare('SELECT event_id, contact_id, name_id, time, properties, source FROM events ORDER BY id').all()).toEqual(
+      plain.db.prepare('SELECT event_id, contact_id, name_id, time, properties, source FROM events ORDER BY id').all(),
+    );
     expect(bulkStore.db.pragma('foreign_key_check')).toEqual([]);
     expect(bulkStore.db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(() => bulkStore.db.prepare("INSERT INTO events (event_id, contact_id, name_id, time, properties, source) VALUES ('e1', 1, 1, 0, '{}', 'import')").run()).toThrow(/UNIQUE/);
     plain.close();
     bulkStore.close();
   });
 
-  it('builds the index again on the next open when a load died before finishing', () => {
+  it('lets another connection write events during the load; a repeated id ends as one row', () => {
+    const loader = new SqliteStore({ path, now: () => T0 });
+    const daemon = new SqliteStore({ path, now: () => T0 });
+    const load = loader.beginEventBulkLoad(500_000);
+    load.append(rows(0, 10));
+    expect(daemon.appendEventRows(rows(5, 10)).inserted).toBe(10);
+    load.append(rows(12, 5));
+    expect(load.finish()).toEqual({ duplicates: 5 + 3 });
+    expect((loader.db.prepare('SELECT event_id FROM events ORDER BY id').pluck().all() as string[])).toEqual(
+      [...rows(0, 10), ...rows(10, 5), ...rows(15, 2)].map((r) => r.eventId),
+    );
+    expect(daemon.appendEventRows(rows(0, 20)).inserted).toBe(3);
+    loader.close();
+    daemon.close();
+  });
+
+  it('removes the repeats and builds the indexes on the next open when a load died before finishing', () => {
     const store = new SqliteStore({ path, now: () => T0 });
-    store.beginEventBulkLoad(500_000).append(rows(0, 100));
-    expect(hasContactIndex(store)).toBe(false);
+    const load = store.beginEventBulkLoad(500_000);
+    load.append(rows(0, 100));
+    load.append(rows(50, 100));
+    expect(eventIndexes(store)).toEqual([]);
     store.close();
     const reopened = new SqliteStore({ path, now: () => T0 });
-    expect(hasContactIndex(reopened)).toBe(true);
+    expect(eventIndexes(reopened)).toEqual(BOTH);
+    expect(reopened.counts().events).toBe(150);
+    expect((dump(reopened) as { id: number }[]).map((r) => r.id)).toEqual([...Array.from({ length: 100 }, (_, i) => i + 1), ...Array.from({ length: 50 }, (_, i) => i + 151)]);
     reopened.close();
+  });
+
+  it('moves an older file to the named unique index without changing a row', () => {
+    const old = new SqliteStore({ path, now: () => T0, migrations: MIGRATIONS.filter((m) => m.version < 12) });
+    old.appendEventRows(rows(0, 300));
+    const rowsBefore = dump(old);
+    old.close();
+    const upgraded = new SqliteStore({ path, now: () => T0 });
+    expect(dump(upgraded)).toEqual(rowsBefore);
+    expect(eventIndexes(upgraded)).toEqual(BOTH);
+    expect(upgraded.appendEventRows(rows(290, 20))).toMatchObject({ inserted: 10, duplicates: 10 });
+    expect(upgraded.db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events' ORDER BY name").pluck().all()).toEqual([
+      'event_cache_drop_on_delete',
+      'event_cache_drop_on_update',
+    ]);
+    upgraded.close();
   });
 
   it('does not reuse an event name id from a batch that was rolled back', () => {
