@@ -7,9 +7,11 @@ import type { WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SegsyncError, ValidationError, describeError } from '../errors';
-import type { EventBulkLoad, Store } from '../store/store';
+import type { IncomingContact } from '../model/types';
+import type { EventBulkLoad, EventRow, Store } from '../store/store';
 import { rowsOf } from './event-columns';
 import type { ParsedBatch, WorkerInput, WorkerMessage } from './parse-protocol';
+import { formatOf } from './readers';
 
 /**
  * Records per transaction. Large on purpose: events index by (contact, time), so inserts land all
@@ -17,6 +19,14 @@ import type { ParsedBatch, WorkerInput, WorkerMessage } from './parse-protocol';
  * than 5,000 and still holds only a few tens of MB.
  */
 export const DEFAULT_BATCH = 50_000;
+
+/**
+ * JSON-lines bytes a parse worker takes at a time. A file bigger than two ranges is shared by
+ * PARSE_WORKERS workers: parsing costs more than the SQLite writes on the main thread (deriving ids
+ * most of all), so one worker would leave the main thread waiting.
+ */
+export const DEFAULT_RANGE_BYTES = 4 << 20;
+const PARSE_WORKERS = 2;
 
 export type ImportKind = 'contacts' | 'events';
 
@@ -27,6 +37,8 @@ export interface ImportOptions {
   now: () => number;
   /** Records written per transaction. */
   batchSize?: number;
+  /** JSON-lines bytes a parse worker takes at a time (tests make it small to exercise the split). */
+  rangeBytes?: number;
   /** Called with bytes read so far (for a progress bar). */
   onBytes?: (bytesRead: number) => void;
   /** Called for each rejected record (for the terminal). */
@@ -59,6 +71,7 @@ export function rejectsPathFor(file: string): string {
 /** Runs one import to the end and summarises it. */
 export async function importFile(options: ImportOptions): Promise<ImportSummary> {
   const started = Date.now();
+  const batchSize = options.batchSize ?? DEFAULT_BATCH;
   const summary: ImportSummary = { kind: options.kind, read: 0, imported: 0, duplicates: 0, contactsCreated: 0, rejected: 0, rejectsFile: undefined, elapsedMs: 0 };
   let rejects: WriteStream | undefined;
   const reject = (line: number, error: string, text: string): void => {
@@ -72,41 +85,52 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
   };
 
   const fileBytes = statSync(options.file).size;
+  let bytesRead = 0;
   let bulk: EventBulkLoad | undefined;
-  const write = (batch: ParsedBatch): void => {
-    if (batch.events) {
-      // Sized from the first batch: records per byte so far times the file's bytes.
-      bulk ??= options.store.beginEventBulkLoad(Math.round((batch.read / Math.max(1, batch.bytes)) * fileBytes));
+  let events: { line: number; row: EventRow }[] = [];
+  let contacts: { line: number; contact: IncomingContact }[] = [];
+  const flush = (): void => {
+    if (events.length) {
+      // Sized from what was read so far: records per byte times the file's bytes.
+      bulk ??= options.store.beginEventBulkLoad(bytesRead ? Math.round((summary.read / bytesRead) * fileBytes) : summary.read);
       const load = bulk;
-      const items = rowsOf(batch.events).map((row, i) => ({ line: batch.lines[i]!, row }));
-      writeIsolating(items, (b) => {
+      writeIsolating(events, (b) => {
         const r = load.append(b.map((x) => x.row));
         summary.imported += r.inserted;
         summary.duplicates += r.duplicates;
         summary.contactsCreated += r.contactsCreated;
       }, (x, err) => reject(x.line, describeError(err), JSON.stringify(x.row)));
+      events = [];
     }
-    if (batch.contacts.length) {
-      const items = batch.contacts.map((contact, i) => ({ line: batch.lines[i]!, contact }));
-      writeIsolating(items, (b) => {
+    if (contacts.length) {
+      writeIsolating(contacts, (b) => {
         const outcomes = options.store.upsertContacts(b.map((x) => x.contact));
         summary.imported += outcomes.length;
         summary.contactsCreated += outcomes.filter((o) => o.created).length;
       }, (x, err) => reject(x.line, describeError(err), JSON.stringify(x.contact)));
+      contacts = [];
     }
   };
 
-  const rejectsInOrder = (batch: ParsedBatch): void => {
+  const onBatch = (batch: ParsedBatch): void => {
+    summary.read += batch.read;
+    bytesRead += batch.bytes;
     for (const r of batch.rejects) reject(r.line, r.error, r.text);
+    if (batch.events) rowsOf(batch.events).forEach((row, i) => events.push({ line: batch.lines[i]!, row }));
+    batch.contacts.forEach((contact, i) => contacts.push({ line: batch.lines[i]!, contact }));
+    if (events.length >= batchSize || contacts.length >= batchSize) flush();
+    options.onBytes?.(bytesRead);
   };
 
+  const base: WorkerInput = { file: options.file, kind: options.kind, batchSize, now: options.now() };
+  const rangeBytes = options.rangeBytes ?? DEFAULT_RANGE_BYTES;
+  const split = formatOf(options.file) === 'jsonl' && fileBytes > 2 * rangeBytes;
+  const inputs = split
+    ? Array.from({ length: PARSE_WORKERS }, (_, first) => ({ ...base, ranges: { rangeBytes, first, step: PARSE_WORKERS, fileBytes } }))
+    : [base];
   try {
-    await runWorker({ file: options.file, kind: options.kind, batchSize: options.batchSize ?? DEFAULT_BATCH, now: options.now() }, (batch) => {
-      summary.read += batch.read;
-      rejectsInOrder(batch);
-      write(batch);
-      options.onBytes?.(batch.bytes);
-    });
+    await runWorkers(inputs, onBatch);
+    flush();
   } finally {
     const { duplicates } = bulk?.finish() ?? { duplicates: 0 };
     summary.imported -= duplicates;
@@ -131,30 +155,60 @@ function writeIsolating<T>(batch: T[], write: (b: T[]) => void, onRefused: (item
   }
 }
 
-/** Runs the parse worker, handing each batch to `onBatch` (then acknowledging it) until the file ends. */
-function runWorker(input: WorkerInput, onBatch: (batch: ParsedBatch) => void): Promise<void> {
+/**
+ * Runs the parse workers and hands their batches to `onBatch` in file order (range by range, each
+ * range's batches as its worker sent them), with line numbers made absolute; a batch is acknowledged
+ * once handled, which lets its worker send the next.
+ */
+function runWorkers(inputs: WorkerInput[], onBatch: (batch: ParsedBatch) => void): Promise<void> {
   return new Promise((resolve, fail) => {
-    const worker = new Worker(join(__dirname, 'parse-worker.js'), { workerData: input });
+    const workers = inputs.map((input) => new Worker(join(__dirname, 'parse-worker.js'), { workerData: input }));
+    const waiting = new Map<number, { batch: ParsedBatch; worker: Worker }[]>();
+    let nextRange = 0;
+    let linesBefore = 0;
+    let running = workers.length;
     let settled = false;
     const finish = (err?: Error): void => {
       if (settled) return;
       settled = true;
-      void worker.terminate();
+      for (const w of workers) void w.terminate();
       if (err) fail(err);
+      else if (waiting.size) fail(new Error(`import stopped with parsed batches of ranges ${[...waiting.keys()].join(', ')} never written`));
       else resolve();
     };
-    worker.on('message', (msg: WorkerMessage) => {
-      try {
-        if (msg.type === 'batch') {
-          onBatch(msg.batch);
-          worker.postMessage('ack');
-        } else if (msg.type === 'done') finish();
-        else finish(new ValidationError(`cannot import ${input.file}: ${msg.message}`, { hint: 'check the file exists and is readable' }));
-      } catch (err) {
-        finish(err as Error);
+    const drain = (): void => {
+      for (let queue = waiting.get(nextRange); queue?.length; queue = waiting.get(nextRange)) {
+        const { batch, worker } = queue.shift()!;
+        for (let i = 0; i < batch.lines.length; i++) batch.lines[i]! += linesBefore;
+        for (const r of batch.rejects) r.line += linesBefore;
+        onBatch(batch);
+        worker.postMessage('ack');
+        if (batch.lastOfRange) {
+          waiting.delete(nextRange);
+          linesBefore += batch.rangeLines;
+          nextRange++;
+        }
       }
-    });
-    worker.on('error', (err) => finish(err));
-    worker.on('exit', (code) => finish(code === 0 ? undefined : new Error(`import worker stopped with exit code ${code}`)));
+    };
+    for (const worker of workers) {
+      worker.on('message', (msg: WorkerMessage) => {
+        try {
+          if (msg.type === 'batch') {
+            const queue = waiting.get(msg.batch.range) ?? [];
+            queue.push({ batch: msg.batch, worker });
+            waiting.set(msg.batch.range, queue);
+            drain();
+          } else if (msg.type === 'done') {
+            if (--running === 0) finish();
+          } else finish(new ValidationError(`cannot import ${inputs[0]!.file}: ${msg.message}`, { hint: 'check the file exists and is readable' }));
+        } catch (err) {
+          finish(err as Error);
+        }
+      });
+      worker.on('error', (err) => finish(err));
+      worker.on('exit', (code) => {
+        if (code !== 0) finish(new Error(`import worker stopped with exit code ${code}`));
+      });
+    }
   });
 }

@@ -1,20 +1,33 @@
 import type { IncomingContact } from '../model/types';
 import type { EventColumns } from './event-columns';
 
-/** What the import worker is started with. */
+/** What an import worker is started with. */
 export interface WorkerInput {
   file: string;
   kind: 'contacts' | 'events';
   batchSize: number;
   /** Time given to imported contact changes, epoch ms. */
   now: number;
+  /**
+   * Set when several workers share a JSON-lines file: this one parses byte ranges `first`,
+   * `first + step`, … of `rangeBytes` each. Without it, the worker reads the whole file in order.
+   */
+  ranges?: { rangeBytes: number; first: number; step: number; fileBytes: number };
 }
 
-/** One batch of parsed records; `lines[i]` is the line of the i-th event or contact. */
+/**
+ * One batch of parsed records from one range of the file (the whole file is range 0). Line numbers
+ * count from the range's start; the main thread, which applies ranges in order, makes them absolute.
+ */
 export interface ParsedBatch {
+  range: number;
+  /** The range's last batch; then `rangeLines` is how many lines (blank ones too) the range held. */
+  lastOfRange: boolean;
+  rangeLines: number;
   read: number;
-  /** Bytes of the file read so far. */
+  /** Bytes of the file this batch accounts for. */
   bytes: number;
+  /** `lines[i]` is the line of the i-th event or contact. */
   lines: Int32Array;
   events: EventColumns | undefined;
   contacts: IncomingContact[];

@@ -3,6 +3,7 @@
  * reported by line and kept aside without stopping the rest.
  */
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { parse as parseCsv } from 'csv-parse';
 
 /** One record as read: its value, or why it could not be read at all. */
@@ -22,6 +23,24 @@ export function formatOf(file: string): FileFormat {
   return /\.csv$/i.test(file) ? 'csv' : 'jsonl';
 }
 
+/** Splits JSON-lines text into records, numbering lines from `firstLine`; blank lines are skipped. */
+function jsonRecords(lines: string[], firstLine: number): RawRecord[] {
+  const out: RawRecord[] = [];
+  let line = firstLine;
+  for (const raw of lines) {
+    const t = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (t.trim() !== '') {
+      try {
+        out.push({ line, text: t, value: JSON.parse(t) });
+      } catch (err) {
+        out.push({ line, text: t, readError: `not valid JSON: ${(err as Error).message}` });
+      }
+    }
+    line++;
+  }
+  return out;
+}
+
 /**
  * Reads JSON lines in chunks; blank lines are skipped, a line that is not JSON becomes a read error.
  * Yields arrays of records (one per chunk read): one await per megabyte instead of one per line,
@@ -30,21 +49,12 @@ export function formatOf(file: string): FileFormat {
 export async function* readJsonLines(file: string, onBytes?: (n: number) => void): AsyncGenerator<RawRecord[]> {
   const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
   let carry = '';
-  let line = 0;
+  let line = 1;
   const parseLines = (text: string, last: boolean): RawRecord[] => {
-    const out: RawRecord[] = [];
     const parts = text.split('\n');
     carry = last ? '' : (parts.pop() ?? '');
-    for (const raw of parts) {
-      line++;
-      const t = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-      if (t.trim() === '') continue;
-      try {
-        out.push({ line, text: t, value: JSON.parse(t) });
-      } catch (err) {
-        out.push({ line, text: t, readError: `not valid JSON: ${(err as Error).message}` });
-      }
-    }
+    const out = jsonRecords(parts, line);
+    line += parts.length;
     return out;
   };
   for await (const chunk of stream as AsyncIterable<string>) {
@@ -53,6 +63,68 @@ export async function* readJsonLines(file: string, onBytes?: (n: number) => void
     if (records.length) yield records;
   }
   if (carry !== '') yield parseLines(carry, true);
+}
+
+const NEWLINE = 0x0a;
+
+/**
+ * Reads the JSON lines that start in bytes [start, end) of a file, numbering them from 1 within that
+ * range, and says how many lines (blank ones too) the range holds. Ranges that tile a file read each
+ * line exactly once, which lets several workers parse one file: a line belongs to the range its first
+ * byte is in, and a newline byte never occurs inside a UTF-8 character, so cutting there is safe.
+ */
+export async function readJsonLinesRange(file: string, start: number, end: number): Promise<{ records: Iterable<RawRecord[]>; lineCount: number }> {
+  const fh = await open(file, 'r');
+  try {
+    const readAt = async (position: number, length: number): Promise<Buffer> => {
+      const buf = Buffer.allocUnsafe(length);
+      const { bytesRead } = await fh.read(buf, 0, length, position);
+      return buf.subarray(0, bytesRead);
+    };
+    // The first line starting at or after `start`.
+    let from = start;
+    if (start > 0) {
+      const before = await readAt(start - 1, 1);
+      if (before[0] !== NEWLINE) from = (await newlineAtOrAfter(readAt, start)) + 1;
+    }
+    if (from >= end) return { records: [], lineCount: 0 };
+    // The last line starting before `end` ends at the first newline at or after end - 1 (or the file's end).
+    const parts = [await readAt(from, end - from)];
+    if (parts[0]!.length === end - from && parts[0]![end - from - 1] !== NEWLINE) {
+      for (let at = end; ; ) {
+        const more = await readAt(at, 1 << 16);
+        const nl = more.indexOf(NEWLINE);
+        parts.push(nl < 0 ? more : more.subarray(0, nl + 1));
+        if (nl >= 0 || more.length === 0) break;
+        at += more.length;
+      }
+    }
+    const lines = Buffer.concat(parts).toString('utf8').split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    return { records: inSlices(lines), lineCount: lines.length };
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Parses lines a slice at a time, as they are consumed: parsed records die young, which keeps a
+ * range's worth of them from being promoted to the old generation.
+ */
+function* inSlices(lines: string[]): Generator<RawRecord[]> {
+  const SLICE = 1000;
+  for (let i = 0; i < lines.length; i += SLICE) yield jsonRecords(lines.slice(i, i + SLICE), i + 1);
+}
+
+/** Position of the first newline at or after `at`, or the file's length when there is none. */
+async function newlineAtOrAfter(readAt: (position: number, length: number) => Promise<Buffer>, at: number): Promise<number> {
+  for (;;) {
+    const piece = await readAt(at, 1 << 16);
+    if (piece.length === 0) return at;
+    const nl = piece.indexOf(NEWLINE);
+    if (nl >= 0) return at + nl;
+    at += piece.length;
+  }
 }
 
 // Numbers with a leading zero (zip codes, ids) stay strings.

@@ -66,6 +66,30 @@ describe('import', () => {
     expect(store.db.prepare('SELECT MIN(time) FROM events WHERE event_id = ?').pluck().get('e5')).toBe(NOW - 5);
   });
 
+  it('splits a big JSON-lines file between two workers and still writes it in file order, with exact line numbers', async () => {
+    const file = join(dir, 'split.jsonl');
+    const lines: string[] = [];
+    const bad = new Set<number>();
+    for (let i = 1; i <= 3_000; i++) {
+      if (i % 97 === 0) {
+        lines.push('{"email": broken');
+        bad.add(i);
+      } else if (i % 89 === 0) lines.push('');
+      else if (i % 83 === 0) {
+        lines.push(JSON.stringify({ email: 'not-an-email', name: 'X', time: NOW }));
+        bad.add(i);
+      } else lines.push(`${JSON.stringify({ id: `e${i}`, email: `u${i % 7}@x.com`, name: 'Viewed Product', time: NOW - i, properties: { note: 'ünïcødé'.repeat(i % 5) } })}${i % 2 ? '\r' : ''}`);
+    }
+    writeFileSync(file, lines.join('\n'));
+    const rejectedLines: number[] = [];
+    const summary = await importFile({ kind: 'events', file, store, now: () => NOW, rangeBytes: 1_000, batchSize: 250, onReject: (r) => rejectedLines.push(r.line) });
+    const good = 3_000 - bad.size - lines.filter((l) => l === '').length;
+    expect(summary).toMatchObject({ read: 3_000 - lines.filter((l) => l === '').length, imported: good, rejected: bad.size });
+    expect(rejectedLines.sort((a, b) => a - b)).toEqual([...bad].sort((a, b) => a - b));
+    const stored = store.db.prepare('SELECT event_id FROM events ORDER BY id').pluck().all() as string[];
+    expect(stored).toEqual(lines.flatMap((l, i) => (l.startsWith('{"id"') ? [`e${i + 1}`] : [])));
+  });
+
   it('reads CSV with a header, nested property columns, typed numbers and zip codes kept as text', async () => {
     const file = join(dir, 'contacts.csv');
     writeFileSync(file, 'email,first_name,zip,properties.orders,tags,consent\nAda@X.com,Ada,02134,3,vip;beta,subscribed\nbroken,,,,,\n');
