@@ -87,28 +87,37 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
   const fileBytes = statSync(options.file).size;
   let bytesRead = 0;
   let bulk: EventBulkLoad | undefined;
-  let events: { line: number; row: EventRow }[] = [];
-  let contacts: { line: number; contact: IncomingContact }[] = [];
+  // Parallel arrays: a record and its line, without an object per pair.
+  let events: EventRow[] = [];
+  let eventLines: number[] = [];
+  let contacts: IncomingContact[] = [];
+  let contactLines: number[] = [];
   const flush = (): void => {
     if (events.length) {
       // Sized from what was read so far: records per byte times the file's bytes.
       bulk ??= options.store.beginEventBulkLoad(bytesRead ? Math.round((summary.read / bytesRead) * fileBytes) : summary.read);
       const load = bulk;
-      writeIsolating(events, (b) => {
-        const r = load.append(b.map((x) => x.row));
+      const rows = events;
+      const lines = eventLines;
+      writeIsolating(rows.length, (from, to) => {
+        const r = load.append(from === 0 && to === rows.length ? rows : rows.slice(from, to));
         summary.imported += r.inserted;
         summary.duplicates += r.duplicates;
         summary.contactsCreated += r.contactsCreated;
-      }, (x, err) => reject(x.line, describeError(err), JSON.stringify(x.row)));
+      }, (i, err) => reject(lines[i]!, describeError(err), JSON.stringify(rows[i])));
       events = [];
+      eventLines = [];
     }
     if (contacts.length) {
-      writeIsolating(contacts, (b) => {
-        const outcomes = options.store.upsertContacts(b.map((x) => x.contact));
+      const all = contacts;
+      const lines = contactLines;
+      writeIsolating(all.length, (from, to) => {
+        const outcomes = options.store.upsertContacts(all.slice(from, to));
         summary.imported += outcomes.length;
         summary.contactsCreated += outcomes.filter((o) => o.created).length;
-      }, (x, err) => reject(x.line, describeError(err), JSON.stringify(x.contact)));
+      }, (i, err) => reject(lines[i]!, describeError(err), JSON.stringify(all[i])));
       contacts = [];
+      contactLines = [];
     }
   };
 
@@ -116,8 +125,10 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
     summary.read += batch.read;
     bytesRead += batch.bytes;
     for (const r of batch.rejects) reject(r.line, r.error, r.text);
-    if (batch.events) rowsOf(batch.events).forEach((row, i) => events.push({ line: batch.lines[i]!, row }));
-    batch.contacts.forEach((contact, i) => contacts.push({ line: batch.lines[i]!, contact }));
+    const lines = options.kind === 'events' ? eventLines : contactLines;
+    for (let i = 0; i < batch.lines.length; i++) lines.push(batch.lines[i]!);
+    if (batch.events) for (const row of rowsOf(batch.events)) events.push(row);
+    for (const contact of batch.contacts) contacts.push(contact);
     if (events.length >= batchSize || contacts.length >= batchSize) flush();
     options.onBytes?.(bytesRead);
   };
@@ -142,16 +153,25 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
 }
 
 /**
- * Writes a batch in one transaction; if the store refuses it, each record is retried alone so only
- * the bad one is rejected and the rest are kept.
+ * Writes records [0, count) in one transaction; if the store refuses them, each is retried alone so
+ * only the bad one is rejected and the rest are kept.
  */
-function writeIsolating<T>(batch: T[], write: (b: T[]) => void, onRefused: (item: T, err: SegsyncError) => void): void {
-  try {
-    write(batch);
-  } catch (err) {
-    if (!(err instanceof SegsyncError)) throw err;
-    if (batch.length === 1) return onRefused(batch[0]!, err);
-    for (const one of batch) writeIsolating([one], write, onRefused);
+function writeIsolating(count: number, write: (from: number, to: number) => void, onRefused: (index: number, err: SegsyncError) => void): void {
+  const attempt = (from: number, to: number): SegsyncError | undefined => {
+    try {
+      write(from, to);
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof SegsyncError)) throw err;
+      return err;
+    }
+  };
+  const refused = attempt(0, count);
+  if (!refused) return;
+  if (count === 1) return onRefused(0, refused);
+  for (let i = 0; i < count; i++) {
+    const err = attempt(i, i + 1);
+    if (err) onRefused(i, err);
   }
 }
 
