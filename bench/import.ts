@@ -1,19 +1,29 @@
 /**
  * `segsync import events` throughput: a seeded 1,000,000-line JSONL file into a fresh SQLite store,
- * through the same importer the CLI uses. Prints events/s, peak memory and the machine.
- * Size: SEGSYNC_BENCH_IMPORT_LINES (default 1,000,000).
+ * through the same importer the CLI uses, once per way files carry event ids (order-style ids, UUIDs,
+ * none: derived from content), then 10 % more events into the filled store (the row-by-row path).
+ * Prints events/s, peak memory and the machine. Size: SEGSYNC_BENCH_IMPORT_LINES (default 1,000,000).
  */
 import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importFile } from '../src/ingest/importer';
+import type { ImportSummary } from '../src/ingest/importer';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store';
 import { machineLine, peakRssMiB, seededRandom } from './machine';
 
 const NAMES = ['Viewed Product', 'Added to Cart', 'Placed Order', 'Opened Email', 'Clicked Email', 'Started Checkout'];
 
-async function writeEvents(file: string, lines: number): Promise<void> {
-  const rand = seededRandom(42);
+type IdStyle = 'sequential' | 'uuid' | 'none';
+
+/** A UUID-shaped id from the seeded generator (Segment's messageId looks like this). */
+function uuidFrom(rand: () => number): string {
+  const hex = (n: number): string => Array.from({ length: n }, () => Math.floor(rand() * 16).toString(16)).join('');
+  return `${hex(8)}-${hex(4)}-4${hex(3)}-a${hex(3)}-${hex(12)}`;
+}
+
+async function writeEvents(file: string, lines: number, ids: IdStyle, seed = 42, firstId = 0): Promise<void> {
+  const rand = seededRandom(seed);
   const out = createWriteStream(file);
   const start = Date.UTC(2026, 0, 1);
   const contacts = Math.max(1, Math.floor(lines / 20));
@@ -21,7 +31,8 @@ async function writeEvents(file: string, lines: number): Promise<void> {
   for (let i = 0; i < lines; i++) {
     const name = NAMES[Math.floor(rand() * NAMES.length)]!;
     const props = name === 'Placed Order' ? { value: Math.round(rand() * 50000) / 100, currency: 'EUR' } : { product_id: `P${Math.floor(rand() * 5000)}`, category: 'shoes' };
-    buf += `${JSON.stringify({ id: `evt-${i}`, email: `user${Math.floor(rand() ** 2 * contacts)}@example.com`, name, time: new Date(start + Math.floor(rand() * 300 * 86_400_000)).toISOString(), properties: props })}\n`;
+    const id = ids === 'sequential' ? { id: `evt-${firstId + i}` } : ids === 'uuid' ? { id: uuidFrom(rand) } : {};
+    buf += `${JSON.stringify({ ...id, email: `user${Math.floor(rand() ** 2 * contacts)}@example.com`, name, time: new Date(start + Math.floor(rand() * 300 * 86_400_000)).toISOString(), properties: props })}\n`;
     if (buf.length > 1 << 20) {
       if (!out.write(buf)) await new Promise<void>((r) => out.once('drain', () => r()));
       buf = '';
@@ -31,26 +42,52 @@ async function writeEvents(file: string, lines: number): Promise<void> {
   await new Promise<void>((r) => out.end(r));
 }
 
+const STYLES: [IdStyle, string][] = [
+  ['sequential', 'ids like order numbers ("evt-1")'],
+  ['uuid', 'UUID ids (Segment messageId)'],
+  ['none', 'no ids (derived from content)'],
+];
+
 /** Runs the import benchmark and prints its figures. */
 export async function run(): Promise<void> {
   const lines = Number(process.env.SEGSYNC_BENCH_IMPORT_LINES ?? 1_000_000);
   const dir = mkdtempSync(join(tmpdir(), 'segsync-bench-import-'));
   try {
-    const file = join(dir, 'events.jsonl');
-    await writeEvents(file, lines);
-    const store = new SqliteStore({ path: join(dir, 'segsync.db') });
-    const rssBefore = peakRssMiB();
-    const started = process.hrtime.bigint();
-    const summary = await importFile({ kind: 'events', file, store, now: Date.now });
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    store.close();
     console.log('== bench: import events (JSONL → SQLite)');
     console.log(machineLine());
-    console.log(`file: ${lines.toLocaleString('en')} lines, ${(statSync(file).size / 2 ** 20).toFixed(0)} MiB; imported ${summary.imported.toLocaleString('en')}, rejected ${summary.rejected}, contacts ${summary.contactsCreated.toLocaleString('en')}`);
-    console.log(`throughput: ${Math.round(summary.read / seconds).toLocaleString('en')} events/s (${seconds.toFixed(2)} s)   target ≥ 200,000 events/s`);
-    console.log(`peak RSS: ${peakRssMiB().toFixed(0)} MiB (before import ${rssBefore.toFixed(0)} MiB): bounded by the batch size, not the file size`);
+    const rssBefore = peakRssMiB();
+    for (const [style, label] of STYLES) {
+      const file = join(dir, `events-${style}.jsonl`);
+      await writeEvents(file, lines, style);
+      const dbPath = join(dir, `segsync-${style}.db`);
+      const store = new SqliteStore({ path: dbPath });
+      const first = await timedImport(file, store);
+      store.close();
+      console.log(
+        `${label}: ${lines.toLocaleString('en')} lines, ${(statSync(file).size / 2 ** 20).toFixed(0)} MiB → ${first.rate.toLocaleString('en')} events/s (${first.seconds.toFixed(2)} s); imported ${first.summary.imported.toLocaleString('en')}, rejected ${first.summary.rejected}, contacts ${first.summary.contactsCreated.toLocaleString('en')}`,
+      );
+      if (style === 'sequential') {
+        // The filled store is now ten times the new file: the rows go in with the indexes kept up.
+        const more = join(dir, 'more.jsonl');
+        await writeEvents(more, Math.round(lines / 10), style, 7, lines);
+        const reopened = new SqliteStore({ path: dbPath });
+        const next = await timedImport(more, reopened);
+        reopened.close();
+        console.log(`  then ${next.summary.read.toLocaleString('en')} more into that store: ${next.rate.toLocaleString('en')} events/s (${next.seconds.toFixed(2)} s)`);
+      }
+      rmSync(dbPath, { force: true });
+      rmSync(file, { force: true });
+    }
+    console.log('target ≥ 200,000 events/s');
+    console.log(`peak RSS: ${peakRssMiB().toFixed(0)} MiB (before the imports ${rssBefore.toFixed(0)} MiB): bounded by the batch size, not the file size`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+async function timedImport(file: string, store: SqliteStore): Promise<{ summary: ImportSummary; seconds: number; rate: number }> {
+  const started = process.hrtime.bigint();
+  const summary = await importFile({ kind: 'events', file, store, now: Date.now });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return { summary, seconds, rate: Math.round(summary.read / seconds) };
+}
