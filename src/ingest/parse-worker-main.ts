@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { describeError } from '../errors';
-import { toEventRow } from '../store/sqlite/sqlite-store';
+import { toEventRow } from '../store/event-row';
 import { EventColumnsBuilder, transferablesOf } from './event-columns';
 import type { ParsedBatch, WorkerInput } from './parse-protocol';
 import { readJsonLinesRange, readRecords } from './readers';

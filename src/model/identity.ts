@@ -50,8 +50,28 @@ export function stableStringify(value: unknown): string {
     return `${out}]`;
   }
   const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).sort();
+  const keys = sortedKeys(obj);
   out = '{';
-  for (let i = 0; i < keys.length; i++) out += `${i ? ',' : ''}${JSON.stringify(keys[i])}:${stableStringify(obj[keys[i]!])}`;
+  for (let i = 0; i < keys.length; i++) {
+    const v = obj[keys[i]!];
+    out += `${i ? ',' : ''}${JSON.stringify(keys[i])}:${typeof v === 'string' ? JSON.stringify(v) : stableStringify(v)}`;
+  }
   return `${out}}`;
+}
+
+/**
+ * An object's keys in `Array#sort`'s default order (UTF-16 code units), by insertion sort: event
+ * properties have a handful of keys, where this is a third faster than `sort()` (import hashes one
+ * object per event that came without an id).
+ */
+function sortedKeys(obj: Record<string, unknown>): string[] {
+  const keys = Object.keys(obj);
+  if (keys.length > 16) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i]!;
+    let j = i - 1;
+    for (; j >= 0 && keys[j]! > k; j--) keys[j + 1] = keys[j]!;
+    keys[j + 1] = k;
+  }
+  return keys;
 }

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIGRATIONS } from '../../../src/store/sqlite/migrations';
-import { SqliteStore, toEventRow } from '../../../src/store/sqlite/sqlite-store';
+import { toEventRow } from '../../../src/store/event-row';
+import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
 import type { EventRow } from '../../../src/store/store';
 
 const T0 = Date.UTC(2026, 0, 1);
