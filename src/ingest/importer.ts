@@ -14,9 +14,9 @@ import type { ParsedBatch, WorkerInput, WorkerMessage } from './parse-protocol';
 import { formatOf } from './readers';
 
 /**
- * Records per transaction. Large on purpose: events index by (contact, time), so inserts land all
- * over that index, and each commit rewrites every page it touched; 50,000 per commit is ~3x faster
- * than 5,000 and still holds only a few tens of MB.
+ * Records per transaction. Large on purpose: when the store keeps its event indexes up (an import
+ * smaller than the table), inserts land all over them and each commit rewrites every page it
+ * touched; 50,000 per commit is ~3x faster than 5,000 and still holds only a few tens of MB.
  */
 export const DEFAULT_BATCH = 50_000;
 
