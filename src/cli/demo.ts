@@ -253,8 +253,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     }
 
     screen.line('\nEvents stopped; letting the outbox drain …');
-    await until(() => services.outboxDepth().every((o) => o.pending === 0), 20_000, 200);
-    await new Promise((r) => setTimeout(r, 300));
+    // The fast clock keeps running, so a time-based change (a cart abandoned 24 simulated hours after
+    // the last event) can queue an operation just after the outbox emptied: settle only once it is
+    // still empty after the sandboxes have had a moment to show the last writes.
+    const drained = (): boolean => services.outboxDepth().every((o) => o.pending === 0);
+    const settleBy = Date.now() + 20_000;
+    do {
+      await until(drained, Math.max(0, settleBy - Date.now()), 200);
+      await new Promise((r) => setTimeout(r, 300));
+    } while (!drained() && Date.now() < settleBy);
     const final = readAll();
     const lastSeen = diffMarks(marks, final);
     changes += lastSeen.length;
