@@ -5,9 +5,9 @@ import { systemClock } from '../../src/model/clock';
 import type { ConnectorLogger } from '../../connectors/connector';
 import { createKlaviyoConnector, type KlaviyoConnectorOptions } from '../../connectors/klaviyo';
 import { startKlaviyoSandbox, type KlaviyoExchange, type KlaviyoSandbox, type KlaviyoSandboxOptions } from '../../connectors/klaviyo/sandbox';
-import { SpecValidator } from './openapi';
+import { SPECS_DIR, SpecValidator } from './openapi';
 
-const SPEC_DIR = path.resolve(__dirname, '../../../shared/specs/klaviyo');
+const SPEC_DIR = path.join(SPECS_DIR, 'klaviyo');
 const SPEC_FILES = ['profiles', 'lists', 'events', 'metrics', 'data_privacy', 'webhooks'].map((c) => path.join(SPEC_DIR, `stable-category-${c}.json`));
 
 let validator: SpecValidator | undefined;

@@ -2,9 +2,9 @@
  * Test helpers for the Mailchimp connector: a sandbox whose every exchange is checked against the
  * published OpenAPI file, and a connector pointed at it with small timeouts and backoffs.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Connector, ConnectorLogger } from '../../connectors/connector';
 import type { MailchimpConnectorOptions } from '../../connectors/mailchimp';
 import { createMailchimpConnector } from '../../connectors/mailchimp';
@@ -12,18 +12,11 @@ import type { MailchimpSandbox, MailchimpSandboxOptions, SandboxExchange } from 
 import { startMailchimpSandbox } from '../../connectors/mailchimp/sandbox';
 import type { Clock } from '../../src/model/clock';
 import { systemClock } from '../../src/model/clock';
-import { SpecValidator } from './openapi';
+import { SPECS_DIR, SpecValidator } from './openapi';
 
-/** Finds `shared/specs/mailchimp` beside the repository (or any worktree of it), or via SEGSYNC_SPECS_DIR. */
+/** The published Mailchimp OpenAPI file in the vendors' spec folder. */
 export function mailchimpSpecFile(): string {
-  const name = 'mailchimp-marketing-3.0.85.ballerina-oas3.json';
-  const fromEnv = process.env.SEGSYNC_SPECS_DIR;
-  if (fromEnv) return join(fromEnv, 'mailchimp', name);
-  for (let dir = __dirname; dirname(dir) !== dir; dir = dirname(dir)) {
-    const candidate = join(dir, 'shared', 'specs', 'mailchimp', name);
-    if (existsSync(candidate)) return candidate;
-  }
-  throw new Error(`cannot find shared/specs/mailchimp/${name} above ${__dirname}; set SEGSYNC_SPECS_DIR`);
+  return join(SPECS_DIR, 'mailchimp', 'mailchimp-marketing-3.0.85.ballerina-oas3.json');
 }
 
 /**
