@@ -13,6 +13,7 @@ import { systemClock } from '../model/clock';
 import type { Clock } from '../model/clock';
 import { openStore } from '../store/sqlite/sqlite-store';
 import type { SqliteStore } from '../store/sqlite/sqlite-store';
+import { envSetting } from '../config/env';
 
 /** The global options every command accepts. */
 export interface GlobalOptions {
@@ -44,7 +45,7 @@ export function openContext(cmd: Command, options: { requireConfig?: boolean; ca
   const configPath = resolve(g.config);
   const secrets = { connectors: options.callsEsps ?? false, daemon: false };
   const loaded = options.requireConfig || existsSync(configPath) ? loadConfigFile(configPath, { secrets }) : undefined;
-  const storePath = g.store ?? (process.env.SEGSYNC_STORE || undefined) ?? resolve(loaded?.config.store.path ?? '.segsync/segsync.db');
+  const storePath = g.store ?? envSetting('SEGSYNC_STORE') ?? resolve(loaded?.config.store.path ?? '.segsync/segsync.db');
   const store = openStore(storePath);
   const logger = createLogger({ level: g.logLevel });
   return { loaded, store, clock: systemClock, logger, close: () => store.close() };

@@ -20,6 +20,7 @@ import type { Clock } from '../model/clock';
 import { openStore } from '../store/sqlite/sqlite-store';
 import type { SqliteStore } from '../store/sqlite/sqlite-store';
 import { globalOptions } from './context';
+import { envSetting } from '../config/env';
 
 /** What a services factory gets. The services own the store from then on (`close()` closes it). */
 export interface DaemonContext {
@@ -55,8 +56,8 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
     throw new UsageError(`no config at ${configFile}`, { hint: 'the daemon needs a segsync.yaml: run `segsync init`, or pass --config PATH' });
   }
   const { config } = loadConfigFile(configFile);
-  const logger = createLogger({ level: options.logLevel ?? (process.env.SEGSYNC_LOG_LEVEL || undefined) ?? 'info' });
-  const store = openStore(options.store ?? (process.env.SEGSYNC_STORE || undefined) ?? resolve(config.store.path));
+  const logger = createLogger({ level: options.logLevel ?? envSetting('SEGSYNC_LOG_LEVEL') ?? 'info' });
+  const store = openStore(options.store ?? envSetting('SEGSYNC_STORE') ?? resolve(config.store.path));
   let services: DaemonServices;
   try {
     services = await createServices({ config, configFile, store, clock: systemClock, logger });

@@ -19,6 +19,7 @@ import * as retryCmd from './retry';
 import * as sandboxCmd from './sandbox';
 import * as segmentsCmd from './segments';
 import * as statusCmd from './status';
+import { envSetting } from '../config/env';
 
 const COMMANDS: { register(program: Command): void }[] = [
   demoCmd,
@@ -41,7 +42,7 @@ export function buildProgram(): Command {
   const program = new Command('segsync')
     .description('Two-way contact sync with HubSpot, Mailchimp and Klaviyo, local behavioral segments, email previews.')
     .version(packageJson.version)
-    .option('-c, --config <file>', 'config file', process.env.SEGSYNC_CONFIG || 'segsync.yaml')
+    .option('-c, --config <file>', 'config file', envSetting('SEGSYNC_CONFIG') ?? 'segsync.yaml')
     .option('--store <file>', 'SQLite store file (default: store.path from the config, else .segsync/segsync.db)')
     .option('--log-level <level>', 'log level on stderr: debug, info, warn, error', undefined)
     .showHelpAfterError('(run with --help for usage)')

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import pino from 'pino';
 import type { Logger } from 'pino';
+import { envSetting } from '../config/env';
 
 export type { Logger } from 'pino';
 
@@ -13,7 +14,7 @@ const REDACT = [
 /** The process logger: JSON lines on stderr (stdout is for command output), secrets redacted. */
 export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   return pino(
-    { level: options.level ?? (process.env.SEGSYNC_LOG_LEVEL || undefined) ?? 'warn', redact: { paths: REDACT, censor: '[redacted]' }, base: undefined },
+    { level: options.level ?? envSetting('SEGSYNC_LOG_LEVEL') ?? 'warn', redact: { paths: REDACT, censor: '[redacted]' }, base: undefined },
     (options.destination ?? process.stderr) as pino.DestinationStream,
   );
 }

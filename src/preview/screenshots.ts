@@ -9,12 +9,13 @@ import { join } from 'node:path';
 import { UsageError } from '../errors';
 import type { ScenarioRender } from './render';
 import { offline } from './report';
+import { envSetting } from '../config/env';
 
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** The Chromium binary to drive. */
 export function chromiumPath(): string {
-  const p = process.env.SEGSYNC_CHROMIUM ?? '/usr/bin/chromium';
+  const p = envSetting('SEGSYNC_CHROMIUM') ?? '/usr/bin/chromium';
   if (!existsSync(p)) throw new UsageError(`no Chromium at ${p}`, { hint: 'install it (Debian: apt-get install chromium) or set SEGSYNC_CHROMIUM to its path' });
   return p;
 }

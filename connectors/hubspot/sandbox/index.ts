@@ -6,6 +6,7 @@
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { systemClock } from '../../../src/model/clock';
+import { normaliseEmail } from '../../../src/model/identity';
 import type { RateWindow, SandboxOptions, SandboxServer } from '../../connector';
 import { SandboxHttpError, errorBody } from './errors';
 import type { SandboxLimits } from './ratelimit';
@@ -188,7 +189,7 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
     contacts.map(({ email, properties }) => {
       const { values, problems } = state.check({ ...properties });
       if (problems.length > 0) throw new Error(`seed ${email}: ${problems.map((p) => p.message).join('; ')}`);
-      return state.quietly(() => state.create(new Map([['email', email.trim().toLowerCase()], ...values]), uiOrigin).id);
+      return state.quietly(() => state.create(new Map([['email', normaliseEmail(email)], ...values]), uiOrigin).id);
     });
   return {
     esp: 'hubspot',

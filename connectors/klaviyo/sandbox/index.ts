@@ -4,10 +4,10 @@
  * `RateLimit-*` headers), JSON:API error bodies, async bulk jobs on an injectable clock, and signed
  * system-webhook delivery. Used in-process by tests and by `segsync sandbox klaviyo --port N`.
  */
-import { normaliseEmail } from '../../../src/model/identity';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { createHmac } from 'node:crypto';
 import { systemClock } from '../../../src/model/clock';
+import { normaliseEmail } from '../../../src/model/identity';
 import type { SandboxOptions, SandboxServer } from '../../connector';
 import { ROUTE_BUCKETS, SandboxLimits, sandboxWindows } from './ratelimit';
 import { matchTerm } from './filter';
