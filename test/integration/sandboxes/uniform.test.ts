@@ -5,6 +5,19 @@ import { ESP_NAMES } from '../../../src/model/types';
 import type { EspName } from '../../../src/model/types';
 
 const FIRST_NAME: Record<EspName, string> = { hubspot: 'firstname', mailchimp: 'FNAME', klaviyo: 'first_name' };
+const auth: Record<EspName, Record<string, string>> = {
+  hubspot: { authorization: `Bearer ${SANDBOX_CREDENTIALS.hubspot}`, 'content-type': 'application/json' },
+  mailchimp: { authorization: `Basic ${Buffer.from(`any:${SANDBOX_CREDENTIALS.mailchimp}`).toString('base64')}`, 'content-type': 'application/json' },
+  klaviyo: { authorization: `Klaviyo-API-Key ${SANDBOX_CREDENTIALS.klaviyo}`, revision: '2026-07-15', 'content-type': 'application/vnd.api+json' },
+};
+
+/** Calls a sandbox path with the vendor's auth and a JSON body; fails the test on an error status. */
+async function call(esp: EspName, url: string, method: string, body?: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(url, { method, headers: auth[esp], ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${method} ${url}: ${res.status} ${text}`);
+  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+}
 
 describe.each(ESP_NAMES)('%s sandbox, seen through the uniform sandbox surface', (esp) => {
   let server: SandboxServer;
@@ -21,42 +34,62 @@ describe.each(ESP_NAMES)('%s sandbox, seen through the uniform sandbox surface',
     const seen = server.contacts().sort((a, b) => a.email.localeCompare(b.email));
     expect(seen.map((c) => c.email)).toEqual(['ada@example.com', 'bo@example.com']);
     expect(seen[0]!.properties[FIRST_NAME[esp]]).toBe('Ada');
-    for (const c of seen) {
-      expect(Array.isArray(c.tags)).toBe(true);
-      expect(Array.isArray(c.lists)).toBe(true);
-    }
+    for (const c of seen) expect([c.tags, c.lists]).toEqual([[], []]);
   });
 
   it('shows what the vendor API wrote, as a connector would see it', async () => {
-    const auth: Record<EspName, Record<string, string>> = {
-      hubspot: { authorization: `Bearer ${SANDBOX_CREDENTIALS.hubspot}` },
-      mailchimp: { authorization: `Basic ${Buffer.from(`any:${SANDBOX_CREDENTIALS.mailchimp}`).toString('base64')}` },
-      klaviyo: { authorization: `Klaviyo-API-Key ${SANDBOX_CREDENTIALS.klaviyo}`, revision: '2026-07-15' },
-    };
     const write: Record<EspName, () => Promise<Response>> = {
       hubspot: () =>
         fetch(`${server.url}/crm/v3/objects/contacts/batch/upsert`, {
           method: 'POST',
-          headers: { ...auth.hubspot, 'content-type': 'application/json' },
+          headers: auth.hubspot,
           body: JSON.stringify({ inputs: [{ idProperty: 'email', id: 'cy@example.com', properties: { email: 'cy@example.com', firstname: 'Cy' } }] }),
         }),
       mailchimp: async () => {
-        const listId = (server as unknown as { listId: string }).listId;
+        const listId = server.connectorSettings.listId!;
         return fetch(`${server.url}/3.0/lists/${listId}/members/${subscriberHash('cy@example.com')}`, {
           method: 'PUT',
-          headers: { ...auth.mailchimp, 'content-type': 'application/json' },
+          headers: auth.mailchimp,
           body: JSON.stringify({ email_address: 'cy@example.com', status_if_new: 'subscribed', merge_fields: { FNAME: 'Cy' } }),
         });
       },
       klaviyo: () =>
         fetch(`${server.url}/api/profile-import`, {
           method: 'POST',
-          headers: { ...auth.klaviyo, 'content-type': 'application/vnd.api+json' },
+          headers: auth.klaviyo,
           body: JSON.stringify({ data: { type: 'profile', attributes: { email: 'cy@example.com', first_name: 'Cy' } } }),
         }),
     };
     const res = await write[esp]();
     expect(res.status).toBeLessThan(300);
     expect(server.contacts().find((c) => c.email === 'cy@example.com')?.properties[FIRST_NAME[esp]]).toBe('Cy');
+  });
+
+  it("shows the vendor's own tags (Mailchimp) or list memberships (HubSpot, Klaviyo) that its API wrote", async () => {
+    const email = 'dee@example.com';
+    const tagOrList: Record<EspName, () => Promise<void>> = {
+      hubspot: async () => {
+        const upserted = await call(esp, `${server.url}/crm/v3/objects/contacts/batch/upsert`, 'POST', { inputs: [{ idProperty: 'email', id: email, properties: { email } }] });
+        const contactId = (upserted.results as { id: string }[])[0]!.id;
+        const { list } = (await call(esp, `${server.url}/crm/v3/lists`, 'POST', { name: 'seg:vip', objectTypeId: '0-1', processingType: 'MANUAL' })) as { list: { listId: string } };
+        await call(esp, `${server.url}/crm/v3/lists/${list.listId}/memberships/add`, 'PUT', [contactId]);
+      },
+      mailchimp: async () => {
+        const member = `${server.url}/3.0/lists/${server.connectorSettings.listId!}/members/${subscriberHash(email)}`;
+        await call(esp, member, 'PUT', { email_address: email, status_if_new: 'subscribed' });
+        await call(esp, `${member}/tags`, 'POST', { tags: [{ name: 'seg:vip', status: 'active' }] });
+      },
+      klaviyo: async () => {
+        const profile = (await call(esp, `${server.url}/api/profile-import`, 'POST', { data: { type: 'profile', attributes: { email } } })) as { data: { id: string } };
+        const list = (await call(esp, `${server.url}/api/lists`, 'POST', { data: { type: 'list', attributes: { name: 'seg:vip' } } })) as { data: { id: string } };
+        await call(esp, `${server.url}/api/lists/${list.data.id}/relationships/profiles`, 'POST', { data: [{ type: 'profile', id: profile.data.id }] });
+      },
+    };
+    await tagOrList[esp]();
+    const dee = server.contacts().find((c) => c.email === email)!;
+    expect(esp === 'mailchimp' ? dee.tags : dee.lists).toEqual(['seg:vip']);
+    expect(esp === 'mailchimp' ? dee.lists : dee.tags).toEqual([]);
+    const others = server.contacts().filter((c) => c.email !== email);
+    expect(others.every((c) => c.tags.length === 0 && c.lists.length === 0)).toBe(true);
   });
 });
