@@ -21,6 +21,7 @@ import { openStore } from '../store/sqlite/sqlite-store';
 import type { SqliteStore } from '../store/sqlite/sqlite-store';
 import { globalOptions } from './context';
 import { envSetting } from '../config/env';
+import { numberOption } from './number-option';
 
 /** What a services factory gets. The services own the store from then on (`close()` closes it). */
 export interface DaemonContext {
@@ -86,17 +87,6 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
   return daemon;
 }
 
-function parsePort(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new UsageError(`--port ${value} is not a port number (0–65535)`);
-  return n;
-}
-
-function parseSeconds(value: string): number {
-  const n = Number(value);
-  if (!(n > 0)) throw new UsageError(`--shutdown-timeout ${value} is not a positive number of seconds`);
-  return n;
-}
 
 /** Registers `segsync daemon`, running on the services `createServices` builds (src/daemon/wire.ts). */
 export function register(program: Command, createServices: ServicesFactory): void {
@@ -104,9 +94,9 @@ export function register(program: Command, createServices: ServicesFactory): voi
     .command('daemon')
     .description('run segsync as a service: ESP webhooks, the track API, health checks, metrics, scheduled pulls and pushes')
     .option('--host <host>', 'address to listen on (default: daemon.host from the config, 127.0.0.1)')
-    .option('--port <n>', 'port to listen on (default: daemon.port from the config, 8787)', parsePort)
+    .option('--port <n>', 'port to listen on (default: daemon.port from the config, 8787)', numberOption('--port', { integer: true, min: 0, max: 65_535 }))
     .option('--insecure-no-token', 'serve the track API without a token (only allowed on a loopback address)')
-    .option('--shutdown-timeout <seconds>', 'most time a graceful stop may take before exiting with 1', parseSeconds, 10)
+    .option('--shutdown-timeout <seconds>', 'most time a graceful stop may take before exiting with 1', numberOption('--shutdown-timeout', { positive: true }), 10)
     .addHelpText('after', `
 Routes:   POST /webhooks/hubspot|mailchimp|klaviyo (GET /webhooks/mailchimp for Mailchimp's URL check)
           POST /v1/track, /v1/identify, /v1/batch (Segment-compatible; Authorization: Bearer <daemon.trackToken>)

@@ -17,7 +17,7 @@ import type { SegsyncConfig } from '../config/schema';
 import { startDaemon } from '../daemon/daemon';
 import type { RunningDaemon } from '../daemon/daemon';
 import { createServices } from '../daemon/wire';
-import { UsageError, ValidationError } from '../errors';
+import { ValidationError } from '../errors';
 import { createLogger } from '../log/logger';
 import { ShiftedClock } from '../model/clock';
 import { ESP_NAMES } from '../model/types';
@@ -30,6 +30,7 @@ import { castShoppers, ShopperSimulation } from './demo-shoppers';
 import type { MarkChange, Marks } from './demo-view';
 import { countMarks, diffMarks, readMarks, tagPlacements, targetsByEsp } from './demo-view';
 import { freeLoopbackPort } from '../daemon/free-port';
+import { numberOption } from './number-option';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -214,7 +215,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       // Every ~50 real ms: time-based flips (24 h after a cart add) land within a simulated hour.
       reevaluateIntervalMs: Math.ceil(50 * speed),
     });
-    const pulled = await until(() => store.counts().contacts >= shoppers.length, 30_000);
+    // Polled every 100 ms: read at most as many contact ids as there are shoppers, not every count the store keeps.
+    const pulled = await until(() => store.contactIds(0, shoppers.length).length >= shoppers.length, 30_000);
     screen.line(pulled ? `  ${store.counts().contacts} contacts in the local store, merged by email.` : `  the first pull is still running (${store.counts().contacts} of ${shoppers.length} so far).`);
 
     const simulation = new ShopperSimulation(shoppers, options.seed);
@@ -314,24 +316,16 @@ function showChanges(screen: Screen, seen: MarkChange[], now: number, sent: numb
   if (seen.length > shown.length) screen.line(screen.style('dim', `  … and ${seen.length - shown.length} more`));
 }
 
-function positive(name: string, integer: boolean): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!(n > 0) || (integer && !Number.isInteger(n))) throw new UsageError(`--${name} ${v} is not a positive ${integer ? 'whole ' : ''}number`);
-    return n;
-  };
-}
-
 /** Registers `segsync demo`. */
 export function register(program: Command): void {
   program
     .command('demo')
     .description('run the whole product on loopback: three ESP sandboxes, the daemon, shoppers, live segments, a preview report')
     .option('--dir <path>', 'folder for the demo\'s store, config, log and report (emptied first)', '.segsync/demo')
-    .option('--contacts <n>', 'shoppers to seed', positive('contacts', true), 300)
-    .option('--duration <seconds>', 'real seconds the live part lasts', positive('duration', false), 60)
-    .option('--days <n>', 'simulated days the live part covers', positive('days', false), 3)
-    .option('--seed <n>', 'random seed (the same seed replays the same shoppers and events)', positive('seed', true), 42)
+    .option('--contacts <n>', 'shoppers to seed', numberOption('--contacts', { integer: true, positive: true }), 300)
+    .option('--duration <seconds>', 'real seconds the live part lasts', numberOption('--duration', { positive: true }), 60)
+    .option('--days <n>', 'simulated days the live part covers', numberOption('--days', { positive: true }), 3)
+    .option('--seed <n>', 'random seed (the same seed replays the same shoppers and events)', numberOption('--seed', { integer: true, positive: true }), 42)
     .action(async (opts: { dir: string; contacts: number; duration: number; days: number; seed: number }) => {
       const out = process.stdout;
       await runDemo({

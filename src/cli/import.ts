@@ -6,6 +6,7 @@ import type { ImportKind } from '../ingest/importer';
 import { openContext } from './context';
 import { EXIT } from './exit-codes';
 import { startProgress } from './progress';
+import { numberOption } from './number-option';
 
 const MAX_SHOWN_REJECTS = 20;
 
@@ -16,7 +17,7 @@ export function register(program: Command): void {
     .description('import contacts or events from a JSONL or CSV file (streamed; bad lines go to FILE.rejects.jsonl)')
     .argument('<kind>', 'contacts or events')
     .argument('<file>', 'a .jsonl/.ndjson file (one JSON object per line) or a .csv file with a header row')
-    .option('--batch-size <n>', 'records per transaction', (v) => Number.parseInt(v, 10), DEFAULT_BATCH)
+    .option('--batch-size <n>', 'records per transaction', numberOption('--batch-size', { integer: true, positive: true }), DEFAULT_BATCH)
     .addHelpText('after', `
 Events:   {"email":"a@x.com","name":"Placed Order","time":"2026-05-01T12:00:00Z","id":"ord-1","properties":{"value":42.5}}
           (Segment's "event", "timestamp" and "messageId" are accepted too; an event without an id gets one

@@ -15,6 +15,7 @@ import { takeScreenshots } from '../preview/screenshots';
 import { servePreview } from '../preview/serve';
 import { openContext } from './context';
 import { EXIT } from './exit-codes';
+import { numberOption } from './number-option';
 
 interface Options {
   scenarios?: string;
@@ -30,11 +31,6 @@ interface Options {
   junit?: string;
 }
 
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`"${v}" is not a whole number`);
-  return n;
-}
 
 function summary(r: PreviewResult, index: string): string {
   const { reached, total } = branchCoverage(r.matrix);
@@ -53,10 +49,10 @@ export function register(program: Command): void {
     .argument('<template>', 'template file (.liquid, .klaviyo.html, .hbs, .mc.html, .hubl.html; or front matter "dialect: …"), or a folder: every template under it')
     .option('--scenarios <file>', 'scenario file (YAML/JSON); default: <name>.scenarios.yaml or scenarios.yaml beside the template')
     .option('--cover', 'generate scenarios that reach every branch')
-    .option('--sample <n>', 'use N contacts sampled from the store', positiveInt)
+    .option('--sample <n>', 'use N contacts sampled from the store', numberOption('--sample', { integer: true, positive: true }))
     .option('--out <dir>', 'report folder', 'preview-report')
     .option('--serve', 'serve the report on 127.0.0.1 and re-render when the template or scenarios change')
-    .option('--port <n>', 'port for --serve (0: any free port)', positiveInt, 4110)
+    .option('--port <n>', 'port for --serve (0: any free port)', numberOption('--port', { integer: true, min: 0, max: 65_535 }), 4110)
     .option('--check', 'exit 1 when there are warnings (for CI)')
     .option('--screenshots', 'also save PNG screenshots at 375 and 800 px (needs Chromium)')
     .option('--no-empty', 'do not add the automatic empty-profile scenario')

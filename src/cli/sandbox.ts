@@ -3,6 +3,7 @@ import { startSandbox } from '../../connectors/registry';
 import { UsageError } from '../errors';
 import { ESP_NAMES } from '../model/types';
 import type { EspName } from '../model/types';
+import { numberOption } from './number-option';
 
 /** `segsync sandbox ESP`: a local, stateful stand-in for the vendor's API, until Ctrl-C. */
 export function register(program: Command): void {
@@ -11,7 +12,7 @@ export function register(program: Command): void {
     .description('run a local stand-in for an ESP API (same paths, auth, limits, errors, webhooks) until stopped')
     .argument('<esp>', ESP_NAMES.join(' | '))
     .option('--host <host>', 'address to bind', '127.0.0.1')
-    .option('--port <n>', 'port (0 picks a free one)', (v) => Number.parseInt(v, 10), 0)
+    .option('--port <n>', 'port (0 picks a free one)', numberOption('--port', { integer: true, min: 0, max: 65_535 }), 0)
     .option('--no-rate-limits', "do not enforce the vendor's rate limits")
     .option('--webhook-url <url>', 'deliver signed webhooks here when contacts change')
     .option('--credential <secret>', 'the API key or token the sandbox accepts (default: a fixed sandbox credential)')

@@ -43,6 +43,9 @@ describe('segsync CLI', () => {
   it('exits 2 on bad usage and on an invalid config, naming the line', () => {
     expect(segsync(dir, 'frobnicate').code).toBe(2);
     expect(segsync(dir, 'import', 'widgets', 'x.jsonl').code).toBe(2);
+    const batch = segsync(dir, 'import', 'events', 'x.jsonl', '--batch-size', 'lots');
+    expect(batch.code).toBe(2);
+    expect(batch.stderr).toContain('--batch-size lots is not a positive whole number');
     writeFileSync(join(dir, 'bad.yaml'), 'version: 1\nconectors: {}\n');
     const bad = segsync(dir, '--config', join(dir, 'bad.yaml'), 'status');
     expect(bad.code).toBe(2);
