@@ -275,6 +275,8 @@ export interface SandboxOptions {
   rateLimits?: boolean | Record<string, RateWindow>;
   /** Where the sandbox delivers signed webhooks when contacts change, if anywhere. */
   webhookUrl?: string;
+  /** Keep the sandbox's data in this file: read at start when it exists, written after changes and on close. */
+  stateFile?: string;
 }
 
 /** A contact to create in a sandbox, as if imported in the vendor's app. */
@@ -282,6 +284,16 @@ export interface SandboxSeed {
   email: string;
   /** Values by the vendor's field names (HubSpot `firstname`, Mailchimp `FNAME`, Klaviyo `first_name`). */
   properties?: Record<string, string>;
+}
+
+/** An engagement event to record in a sandbox whose vendor keeps them (Klaviyo). */
+export interface SandboxEventSeed {
+  email: string;
+  /** The vendor's metric or event name ("Placed Order", "Opened Email"). */
+  name: string;
+  /** Epoch ms. */
+  time: number;
+  properties?: Record<string, string | number>;
 }
 
 /** One contact as a sandbox holds it, in the same shape for every vendor. */
@@ -306,5 +318,7 @@ export interface SandboxServer {
   seedContacts(contacts: SandboxSeed[]): void;
   /** Every contact the sandbox holds. */
   contacts(): SandboxContact[];
+  /** Records engagement events (creating unknown contacts), where the vendor keeps them; absent otherwise. */
+  seedEvents?(events: SandboxEventSeed[]): void;
   close(): Promise<void>;
 }

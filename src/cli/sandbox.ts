@@ -1,9 +1,22 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { startSandbox } from '../../connectors/registry';
 import { UsageError } from '../errors';
 import { ESP_NAMES } from '../model/types';
 import type { EspName } from '../model/types';
 import { numberOption } from './number-option';
+import { sandboxSeed } from './sandbox-seed';
+
+interface SandboxCliOptions {
+  host: string;
+  port: number;
+  rateLimits: boolean;
+  webhookUrl?: string;
+  credential?: string;
+  seed?: number;
+  seedValue: number;
+  state?: string;
+}
 
 /** `segsync sandbox ESP`: a local, stateful stand-in for the vendor's API, until Ctrl-C. */
 export function register(program: Command): void {
@@ -16,22 +29,35 @@ export function register(program: Command): void {
     .option('--no-rate-limits', "do not enforce the vendor's rate limits")
     .option('--webhook-url <url>', 'deliver signed webhooks here when contacts change')
     .option('--credential <secret>', 'the API key or token the sandbox accepts (default: a fixed sandbox credential)')
-    .action(async (esp: string, opts: { host: string; port: number; rateLimits: boolean; webhookUrl?: string; credential?: string }) => {
+    .option('--seed <n>', 'start with N realistic shoppers (and, on Klaviyo, 60 days of their events); only when the sandbox starts empty', numberOption('--seed', { integer: true, min: 0, max: 1_000_000 }))
+    .option('--seed-value <s>', 'seed of the generator: the same value gives the same shoppers (and overlapping casts across vendors)', numberOption('--seed-value', { integer: true, min: 0 }), 1)
+    .option('--state <file>', 'keep the sandbox in this file: loaded at start when it exists, written after each change and on exit')
+    .action(async (esp: string, opts: SandboxCliOptions) => {
       if (!(ESP_NAMES as readonly string[]).includes(esp)) throw new UsageError(`unknown ESP "${esp}"`, { hint: `use one of ${ESP_NAMES.join(', ')}` });
-      if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new UsageError('--port must be a whole number from 0 to 65535');
+      const stateFile = opts.state ? resolve(opts.state) : undefined;
       const { server, usage } = await startSandbox(esp as EspName, {
         host: opts.host,
         port: opts.port,
         rateLimits: opts.rateLimits,
         ...(opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {}),
         ...(opts.credential ? { credential: opts.credential } : {}),
+        ...(stateFile ? { stateFile } : {}),
       });
+      const held = server.contacts().length;
+      if (stateFile && held > 0) process.stdout.write(`kept ${held} contacts from ${stateFile}${opts.seed ? ' (--seed seeds an empty sandbox only)' : ''}\n`);
+      else if (opts.seed) {
+        const plan = sandboxSeed(esp as EspName, opts.seed, opts.seedValue, Date.now());
+        server.seedContacts(plan.contacts);
+        if (plan.events.length > 0) server.seedEvents?.(plan.events);
+        process.stdout.write(`seeded ${plan.contacts.length} shoppers${plan.events.length > 0 ? ` and ${plan.events.length} events` : ''} (seed value ${opts.seedValue})\n`);
+      }
       process.stdout.write(`${esp} sandbox listening on ${server.url} (Ctrl-C to stop)\nuse it with ${usage}\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => resolve();
+      await new Promise<void>((done) => {
+        const stop = (): void => done();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
       await server.close();
+      if (stateFile) process.stdout.write(`state written to ${stateFile}\n`);
     });
 }

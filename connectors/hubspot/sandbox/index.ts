@@ -13,7 +13,8 @@ import type { SandboxLimits } from './ratelimit';
 import { DEFAULT_LIMITS, SandboxRateLimiter } from './ratelimit';
 import type { Verdict } from './ratelimit';
 import { registerRoutes } from './routes';
-import type { ChangeOrigin } from './state';
+import { StateFile } from '../../sandbox-state-file';
+import type { ChangeOrigin, PortalSnapshot } from './state';
 import { PortalState } from './state';
 import type { Delivery } from './webhooks';
 import { WebhookSender } from './webhooks';
@@ -131,6 +132,10 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
   const uiOrigin: ChangeOrigin = { source: 'CRM_UI', sourceId: 'userId:1' };
   const faults: SandboxFault[] = [];
   const requests: Record<string, number> = {};
+  const stateFile = options.stateFile
+    ? new StateFile({ esp: 'hubspot', file: options.stateFile, state: { snapshot: () => state.snapshot(), restore: (s) => state.restore(s as PortalSnapshot) } })
+    : undefined;
+  stateFile?.load();
 
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024 });
 
@@ -166,6 +171,8 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
     return undefined;
   });
 
+  if (stateFile) app.addHook('onResponse', async () => stateFile.changed());
+
   if (options.onExchange) {
     const onExchange = options.onExchange;
     app.addHook('onSend', async (req, reply, payload) => {
@@ -185,12 +192,15 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
   const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
 
   const find = (idOrEmail: string) => (idOrEmail.includes('@') ? state.contactByEmail(idOrEmail) : state.contact(idOrEmail));
-  const seed = (contacts: { email: string; properties?: Record<string, string> }[]): string[] =>
-    contacts.map(({ email, properties }) => {
+  const seed = (contacts: { email: string; properties?: Record<string, string> }[]): string[] => {
+    const ids = contacts.map(({ email, properties }) => {
       const { values, problems } = state.check({ ...properties });
       if (problems.length > 0) throw new Error(`seed ${email}: ${problems.map((p) => p.message).join('; ')}`);
       return state.quietly(() => state.create(new Map([['email', normaliseEmail(email)], ...values]), uiOrigin).id);
     });
+    stateFile?.changed();
+    return ids;
+  };
   return {
     esp: 'hubspot',
     url: address,
@@ -204,9 +214,13 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
       const { values, problems } = state.check(properties);
       if (problems.length > 0) throw new Error(`edit ${idOrEmail}: ${problems.map((p) => p.message).join('; ')}`);
       state.update(c, values, uiOrigin);
+      stateFile?.changed();
       return view(state, c.id)!;
     },
-    merge: (primaryId, mergedId) => void state.merge(primaryId, mergedId, uiOrigin),
+    merge: (primaryId, mergedId) => {
+      state.merge(primaryId, mergedId, uiOrigin);
+      stateFile?.changed();
+    },
     contact: (idOrEmail) => {
       const c = find(idOrEmail);
       return c ? view(state, c.id) : undefined;
@@ -231,6 +245,7 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
       await sender?.flush();
       sender?.close();
       await app.close();
+      stateFile?.close();
     },
   };
 }

@@ -117,6 +117,19 @@ export class PropertyRegistry {
     return p;
   }
 
+  /** Every definition and group, for the sandbox's state file. */
+  snapshot(): { props: Map<string, PropertyDef>; groups: Map<string, GroupDef> } {
+    return { props: this.props, groups: this.groups };
+  }
+
+  /** Replaces every definition and group with a snapshot's. */
+  restore(s: { props: Map<string, PropertyDef>; groups: Map<string, GroupDef> }): void {
+    this.props.clear();
+    for (const [k, v] of s.props) this.props.set(k, v);
+    this.groups.clear();
+    for (const [k, v] of s.groups) this.groups.set(k, v);
+  }
+
   groupList(): GroupDef[] {
     return [...this.groups.values()];
   }

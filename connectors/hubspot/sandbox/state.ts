@@ -36,6 +36,19 @@ export type PortalEvent =
 /** Properties every answer carries unless asked otherwise (as HubSpot does). */
 export const DEFAULT_OUTPUT = ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname'];
 
+/** Everything a portal holds, for the sandbox's state file. */
+export interface PortalSnapshot {
+  properties: ReturnType<PropertyRegistry['snapshot']>;
+  contacts: Map<string, StoredContact>;
+  byEmail: Map<string, string>;
+  lists: Map<string, StoredList>;
+  blocklist: Set<string>;
+  statuses: Map<string, Map<string, 'SUBSCRIBED' | 'NOT_SUBSCRIBED'>>;
+  nextId: number;
+  nextListId: number;
+  lastStamp: number;
+}
+
 export class PortalState {
   readonly properties: PropertyRegistry;
   private readonly contacts = new Map<string, StoredContact>();
@@ -59,6 +72,30 @@ export class PortalState {
     private readonly listener: (event: PortalEvent) => void,
   ) {
     this.properties = new PropertyRegistry(now);
+  }
+
+  /** Everything the portal holds (live objects: serialise before changing anything). */
+  snapshot(): PortalSnapshot {
+    const { contacts, byEmail, lists, blocklist, statuses, nextId, nextListId, lastStamp } = this;
+    return { properties: this.properties.snapshot(), contacts, byEmail, lists, blocklist, statuses, nextId, nextListId, lastStamp };
+  }
+
+  /** Replaces everything the portal holds with a snapshot (no webhooks: nothing happened). */
+  restore(s: PortalSnapshot): void {
+    this.properties.restore(s.properties);
+    const refill = <K, V>(target: Map<K, V>, source: Map<K, V>): void => {
+      target.clear();
+      for (const [k, v] of source) target.set(k, v);
+    };
+    refill(this.contacts, s.contacts);
+    refill(this.byEmail, s.byEmail);
+    refill(this.lists, s.lists);
+    refill(this.statuses, s.statuses);
+    this.blocklist.clear();
+    for (const e of s.blocklist) this.blocklist.add(e);
+    this.nextId = s.nextId;
+    this.nextListId = s.nextListId;
+    this.lastStamp = s.lastStamp;
   }
 
   /** Runs `fn` without emitting webhook events (seeding). */

@@ -9,6 +9,7 @@ import { createHmac } from 'node:crypto';
 import { systemClock } from '../../../src/model/clock';
 import { normaliseEmail } from '../../../src/model/identity';
 import type { SandboxOptions, SandboxServer } from '../../connector';
+import { StateFile } from '../../sandbox-state-file';
 import { ROUTE_BUCKETS, SandboxLimits, sandboxWindows } from './ratelimit';
 import { matchTerm } from './filter';
 import { ApiFailure, asRecord, EVENT_FILTERS, filterOf, invalid, LIST_FILTERS, pageSize, PROFILE_FILTERS } from './http';
@@ -23,7 +24,7 @@ import {
   profileResource,
   type ApiError,
 } from './jsonapi';
-import { DuplicateProfileError, NotFoundError, profileInputProblem, SandboxState, topicOf, type Json, type KlaviyoEvent, type Profile, type ProfileInput, type Webhook } from './state';
+import { DuplicateProfileError, NotFoundError, profileInputProblem, SandboxState, topicOf, type AccountSnapshot, type Json, type KlaviyoEvent, type Profile, type ProfileInput, type Webhook } from './state';
 
 /** One request and response as the sandbox saw them (for spec validation in tests). */
 export interface KlaviyoExchange {
@@ -122,6 +123,10 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
     }
   };
   const state = new SandboxState(clock, options.jobDurationMs ?? 1_000, deliver);
+  const stateFile = options.stateFile
+    ? new StateFile({ esp: 'klaviyo', file: options.stateFile, state: { snapshot: () => state.snapshot(), restore: (s) => state.restore(s as AccountSnapshot) } })
+    : undefined;
+  stateFile?.load();
   const limits = new SandboxLimits(clock, sandboxWindows(options.rateLimits));
   const faults: FaultSpec[] = [];
   const calls = new Map<string, number>();
@@ -162,6 +167,8 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
     }
     return payload;
   });
+
+  if (stateFile) app.addHook('onResponse', async () => stateFile.changed());
 
   app.setErrorHandler((error, _request, reply) => {
     if (error instanceof ApiFailure) {
@@ -584,6 +591,11 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
         for (const [k, v] of Object.entries(c.properties ?? {})) (STANDARD_ATTRIBUTES.has(k) ? attributes : properties)[k] = v;
         state.upsertProfile({ attributes: { ...attributes, properties } });
       }
+      stateFile?.changed();
+    },
+    seedEvents(events) {
+      for (const e of events) state.addEvent({ email: normaliseEmail(e.email), metric: e.name, time: e.time, properties: e.properties ?? {} });
+      stateFile?.changed();
     },
     contacts: () => {
       state.settle();
@@ -618,6 +630,7 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
     close: async () => {
       await Promise.all([...deliveries]);
       await app.close();
+      stateFile?.close();
     },
   };
 }

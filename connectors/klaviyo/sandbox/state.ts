@@ -156,6 +156,19 @@ export function profileInputProblem(input: ProfileInput, needsIdentifier: boolea
   return undefined;
 }
 
+/** Everything an account holds, for the sandbox's state file (fault injections are not kept). */
+export interface AccountSnapshot {
+  profiles: Map<string, Profile>;
+  lists: Map<string, KlaviyoList>;
+  metrics: Map<string, Metric>;
+  events: Map<string, KlaviyoEvent>;
+  bulkJobs: Map<string, BulkJob>;
+  consentJobs: ConsentJob[];
+  deletionJobs: DeletionJob[];
+  webhooks: Map<string, Webhook>;
+  seq: number;
+}
+
 export class SandboxState {
   readonly profiles = new Map<string, Profile>();
   readonly lists = new Map<string, KlaviyoList>();
@@ -177,6 +190,29 @@ export class SandboxState {
     private readonly onEvent: (event: KlaviyoEvent) => void,
   ) {
     for (const name of STANDARD_METRICS) this.metricByName(name);
+  }
+
+  /** Everything the account holds (live objects: serialise before changing anything). */
+  snapshot(): AccountSnapshot {
+    const { profiles, lists, metrics, events, bulkJobs, consentJobs, deletionJobs, webhooks, seq } = this;
+    return { profiles, lists, metrics, events, bulkJobs, consentJobs, deletionJobs, webhooks, seq };
+  }
+
+  /** Replaces everything the account holds with a snapshot (no webhooks: nothing happened). */
+  restore(s: AccountSnapshot): void {
+    const refill = <V>(target: Map<string, V>, source: Map<string, V>): void => {
+      target.clear();
+      for (const [k, v] of source) target.set(k, v);
+    };
+    refill(this.profiles, s.profiles);
+    refill(this.lists, s.lists);
+    refill(this.metrics, s.metrics);
+    refill(this.events, s.events);
+    refill(this.bulkJobs, s.bulkJobs);
+    refill(this.webhooks, s.webhooks);
+    this.consentJobs.splice(0, this.consentJobs.length, ...s.consentJobs);
+    this.deletionJobs.splice(0, this.deletionJobs.length, ...s.deletionJobs);
+    this.seq = s.seq;
   }
 
   /** A 26-character id like Klaviyo's ULIDs: time-ordered, unique within the sandbox. */

@@ -78,6 +78,20 @@ export function mcTime(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, '+00:00');
 }
 
+/** Everything an audience holds, for the sandbox's state file. */
+export interface AudienceSnapshot {
+  id: string;
+  name: string;
+  members: Map<string, MemberState>;
+  mergeFields: MergeFieldState[];
+  segments: Map<number, SegmentState>;
+  webhooks: Map<string, WebhookState>;
+  forgotten: Set<string>;
+  seq: number;
+  nextMergeId: number;
+  nextSegmentId: number;
+}
+
 export class Audience {
   readonly members = new Map<string, MemberState>();
   readonly mergeFields: MergeFieldState[] = [];
@@ -108,6 +122,28 @@ export class Audience {
 
   private now(): number {
     return Math.floor(this.clock.now() / 1000) * 1000;
+  }
+
+  /** Everything the audience holds (live objects: serialise before changing anything). */
+  snapshot(): AudienceSnapshot {
+    const { id, name, members, mergeFields, segments, webhooks, forgotten, seq, nextMergeId, nextSegmentId } = this;
+    return { id, name, members, mergeFields, segments, webhooks, forgotten, seq, nextMergeId, nextSegmentId };
+  }
+
+  /** Replaces everything the audience holds with a snapshot (no webhooks: nothing happened). */
+  restore(s: AudienceSnapshot): void {
+    this.members.clear();
+    for (const [k, v] of s.members) this.members.set(k, v);
+    this.mergeFields.splice(0, this.mergeFields.length, ...s.mergeFields);
+    this.segments.clear();
+    for (const [k, v] of s.segments) this.segments.set(Number(k), v);
+    this.webhooks.clear();
+    for (const [k, v] of s.webhooks) this.webhooks.set(k, v);
+    this.forgotten.clear();
+    for (const h of s.forgotten) this.forgotten.add(h);
+    this.seq = s.seq;
+    this.nextMergeId = s.nextMergeId;
+    this.nextSegmentId = s.nextSegmentId;
   }
 
   // ---- merge fields ----

@@ -11,7 +11,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { SandboxOptions, SandboxServer } from '../../connector';
 import type { Clock } from '../../../src/model/clock';
 import { systemClock } from '../../../src/model/clock';
-import type { MemberState, Source, WebhookEvent } from './audience';
+import { StateFile } from '../../sandbox-state-file';
+import type { AudienceSnapshot, MemberState, Source, WebhookEvent } from './audience';
 import { Audience, hashOf } from './audience';
 import { Problem, invalid, notFound } from './problem';
 import { project, renderList, renderMember, renderMergeField, renderSegment, renderWebhook } from './render';
@@ -163,6 +164,21 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
     return a;
   };
   addList(listId);
+  const stateFile = options.stateFile
+    ? new StateFile({
+        esp: 'mailchimp',
+        file: options.stateFile,
+        state: {
+          snapshot: () => ({ lists: [...lists.values()].map((a) => a.snapshot()) }),
+          restore: (s) => {
+            lists.clear();
+            for (const a of (s as { lists: AudienceSnapshot[] }).lists) addList(a.id, a.name).restore(a);
+            if (!lists.has(listId)) addList(listId);
+          },
+        },
+      })
+    : undefined;
+  stateFile?.load();
 
   const audienceOf = (id: string): Audience => {
     const a = lists.get(id);
@@ -224,7 +240,10 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
       inFlight--;
     }
   };
-  app.addHook('onResponse', async (request) => release(request));
+  app.addHook('onResponse', async (request) => {
+    release(request);
+    stateFile?.changed();
+  });
   app.addHook('onRequestAbort', async (request) => release(request));
   app.addHook('onSend', async (request, reply, payload) => {
     const route = `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`;
@@ -427,6 +446,7 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
         }
         for (const t of m.tags ?? []) (a.segmentByName(t) ?? a.createSegment(t)).members.add(state.id);
       }
+      stateFile?.changed();
     },
     connectorSettings: { listId },
     seedContacts(contacts) {
@@ -477,6 +497,7 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
     async close() {
       await Promise.all([...pendingDeliveries]);
       await app.close();
+      stateFile?.close();
     },
   };
   return sandbox;
