@@ -19,6 +19,7 @@ import * as retryCmd from './retry';
 import * as sandboxCmd from './sandbox';
 import * as segmentsCmd from './segments';
 import * as statusCmd from './status';
+import * as unlinkCmd from './unlink';
 import { envSetting } from '../config/env';
 
 const COMMANDS: { register(program: Command): void }[] = [
@@ -34,6 +35,7 @@ const COMMANDS: { register(program: Command): void }[] = [
   retryCmd,
   eraseCmd,
   sandboxCmd,
+  unlinkCmd,
   { register: (program) => daemonCmd.register(program, createServices) },
 ];
 

@@ -130,6 +130,14 @@ export interface StoreCounts {
   outbox: OutboxCounts[];
 }
 
+/** What `unlinkEsp` forgot. */
+export interface UnlinkCounts {
+  ids: number;
+  syncStates: number;
+  cursors: number;
+  webhookEvents: number;
+}
+
 /** Reads and writes of the local picture of every contact. */
 export interface Store {
   /** Runs `fn` in one transaction: all of its writes commit together or none do. Nests. */
@@ -184,6 +192,12 @@ export interface Store {
   clearSyncState(contactId: number, esp: EspName): void;
   /** Records a webhook delivery's vendor event id; false when it was seen before (a replay). */
   markWebhookEvent(esp: EspName, eventId: string, at: number): boolean;
+  /**
+   * Forgets one ESP's record ids, per-contact sync state, pull cursors and seen webhook ids, so the next
+   * pull adopts that ESP's records afresh by email (its account was replaced or reset). Contacts, their
+   * values, events, segments and the outbox stay. Returns how many of each were forgotten.
+   */
+  unlinkEsp(esp: EspName): UnlinkCounts;
   getCursor(esp: EspName, kind: string): string | undefined;
   setCursor(esp: EspName, kind: string, cursor: string): void;
   recordDecision(decision: Decision): void;

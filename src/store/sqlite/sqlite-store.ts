@@ -30,6 +30,7 @@ import type {
   Store,
   StoreCounts,
   SyncFieldState,
+  UnlinkCounts,
   UpsertOutcome,
 } from '../store';
 import { toEventRow } from '../event-row';
@@ -298,7 +299,7 @@ export class SqliteStore implements Store {
     const owner = this.stmt('SELECT contact_id FROM external_ids WHERE esp = ? AND external_id = ?').get(esp, externalId) as { contact_id: number } | undefined;
     if (owner && owner.contact_id !== contactId) {
       throw new StoreError(`${esp} id ${externalId} already belongs to contact ${owner.contact_id}, not ${contactId}`, {
-        hint: 'the ESP merged or re-used a record; resolve the duplicate contacts first',
+        hint: `the ESP merged or re-used a record: resolve the duplicate contacts first; or, if ${esp}'s account was replaced or reset (a sandbox restarted without --state numbers its records afresh), run \`segsync unlink --esp ${esp}\` to forget its ids and sync state, then pull to re-adopt its records by email`,
       });
     }
     this.stmt(
@@ -561,6 +562,15 @@ export class SqliteStore implements Store {
 
   markWebhookEvent(esp: EspName, eventId: string, at: number): boolean {
     return this.stmt('INSERT INTO webhook_events (esp, event_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(esp, eventId, at).changes === 1;
+  }
+
+  unlinkEsp(esp: EspName): UnlinkCounts {
+    return this.transaction(() => ({
+      ids: this.stmt('DELETE FROM external_ids WHERE esp = ?').run(esp).changes,
+      syncStates: this.stmt('DELETE FROM sync_state WHERE esp = ?').run(esp).changes,
+      cursors: this.stmt('DELETE FROM sync_cursors WHERE esp = ?').run(esp).changes,
+      webhookEvents: this.stmt('DELETE FROM webhook_events WHERE esp = ?').run(esp).changes,
+    }));
   }
 
   getCursor(esp: EspName, kind: string): string | undefined {

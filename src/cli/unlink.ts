@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { UsageError } from '../errors';
+import { ESP_NAMES } from '../model/types';
+import type { EspName } from '../model/types';
+import { openContext } from './context';
+
+/** `segsync unlink --esp E`: forgets one ESP's ids and sync state, so the next pull re-adopts its records. */
+export function register(program: Command): void {
+  program
+    .command('unlink')
+    .description("forget one ESP's record ids, sync state and pull cursors (its account was replaced or reset); the next pull re-adopts its records by email")
+    .requiredOption('--esp <esp>', ESP_NAMES.join(' | '))
+    .option('--json', 'print what was forgotten as JSON')
+    .action((opts: { esp: string; json?: boolean }, cmd: Command) => {
+      const esp = opts.esp.trim().toLowerCase();
+      if (!(ESP_NAMES as readonly string[]).includes(esp)) throw new UsageError(`unknown ESP "${opts.esp}"`, { hint: `use one of ${ESP_NAMES.join(', ')}` });
+      const ctx = openContext(cmd);
+      try {
+        const forgot = ctx.store.unlinkEsp(esp as EspName);
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify({ esp, ...forgot })}\n`);
+          return;
+        }
+        process.stdout.write(
+          `${esp}: forgot ${forgot.ids} record ids, ${forgot.syncStates} sync states, ${forgot.cursors} pull cursors and ${forgot.webhookEvents} seen webhook ids; ` +
+            `contacts, events, segments and the outbox are kept.\nnext: \`segsync pull --esp ${esp}\` adopts its records by email.\n`,
+        );
+      } finally {
+        ctx.close();
+      }
+    });
+}
