@@ -3,7 +3,7 @@
  * atomically (temporary file, fsync, rename) shortly after each change and once more on shutdown, so
  * a restarted sandbox keeps its contacts, ids and lists and a store that synced with it stays valid.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../src/errors';
@@ -81,6 +81,7 @@ export function decodeState(esp: EspName, text: string, file: string): unknown {
 
 /** Writes `text` to `file` so that a reader (or a crash) only ever sees the old or the new whole file. */
 export function writeFileAtomic(file: string, text: string): void {
+  mkdirSync(dirname(file), { recursive: true });
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
   const fd = openSync(tmp, 'w', 0o600);
   try {
@@ -105,8 +106,12 @@ export interface StateFileOptions {
   now?: () => number;
   /** How long after a change the file is written (changes in between share one write). Default 200 ms. */
   delayMs?: number;
-  /** Told about a failed background write (the next change or shutdown tries again). */
-  onError?: (err: Error) => void;
+  /** Told about a failed background write (the next change or shutdown tries again); default: a line on stderr. */
+  onError?: (err: Error, file: string) => void;
+}
+
+function warn(err: Error, file: string): void {
+  process.stderr.write(`segsync sandbox: could not write the state file ${file} (${err.message}); trying again on the next change and on exit\n`);
 }
 
 /** A sandbox's state file: `load()` at start, `changed()` after each change, `close()` on shutdown. */
@@ -119,10 +124,21 @@ export class StateFile {
     this.delayMs = options.delayMs ?? 200;
   }
 
-  /** Restores the sandbox from the file, when there is one; true when it did. */
+  /**
+   * Restores the sandbox from the file when there is one (true), else writes the empty state at once
+   * (false), so that a path that cannot be written is refused at start, not at the first change.
+   */
   load(): boolean {
     const { file, esp, state } = this.options;
-    if (!existsSync(file)) return false;
+    if (!existsSync(file)) {
+      this.dirty = true;
+      try {
+        this.flush();
+      } catch (err) {
+        throw new UsageError(`cannot write the sandbox state file ${file}: ${(err as Error).message}`, { location: { file }, hint: 'check the path and its permissions, or give --state another file' });
+      }
+      return false;
+    }
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
@@ -143,7 +159,7 @@ export class StateFile {
         this.flush();
       } catch (err) {
         this.dirty = true;
-        this.options.onError?.(err as Error);
+        (this.options.onError ?? warn)(err as Error, this.options.file);
       }
     }, this.delayMs);
     this.timer.unref();

@@ -16,20 +16,33 @@ export interface SandboxProcess {
 
 /** Starts `segsync ARGS` (a sandbox command) in `cwd` and waits until it prints the URL it listens on. */
 export function startSandboxProcess(args: string[], cwd: string, timeoutMs = 20_000): Promise<SandboxProcess> {
-  const child = spawn(process.execPath, [SEGSYNC_BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  return watch(spawn(process.execPath, [SEGSYNC_BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] }), `segsync ${args.join(' ')}`, timeoutMs);
+}
+
+/**
+ * Runs a shell command line that starts a sandbox (e.g. `npx segsync sandbox …`, as a README writes it)
+ * in a process group of its own, so that stopping it stops npx, its shell and the sandbox together.
+ */
+export function startSandboxCommand(line: string, cwd: string, timeoutMs = 60_000): Promise<SandboxProcess> {
+  const child = spawn('bash', ['-c', line], { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  return watch(child, line, timeoutMs, (signal) => process.kill(-child.pid!, signal));
+}
+
+function watch(child: ChildProcess, what: string, timeoutMs: number, kill: (signal: NodeJS.Signals) => void = (signal) => void child.kill(signal)): Promise<SandboxProcess> {
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => void (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => void (err += d.toString()));
-  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  // 'close', not 'exit': it waits for every process holding the output pipes (npx's children too).
+  const exited = new Promise<number | null>((done) => child.once('close', (code) => done(code)));
   const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    if (child.exitCode === null && child.signalCode === null) kill(signal);
     return exited;
   };
   return new Promise((done, fail) => {
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      fail(new Error(`segsync ${args.join(' ')} printed no URL within ${timeoutMs} ms: ${out}${err}`));
+      kill('SIGKILL');
+      fail(new Error(`${what} printed no URL within ${timeoutMs} ms: ${out}${err}`));
     }, timeoutMs);
     const look = (): void => {
       const m = /listening on (http:\/\/\S+)/.exec(out);
@@ -41,7 +54,7 @@ export function startSandboxProcess(args: string[], cwd: string, timeoutMs = 20_
     child.stdout!.on('data', look);
     void exited.then((code) => {
       clearTimeout(timer);
-      fail(new Error(`segsync ${args.join(' ')} exited with ${code} before listening: ${out}${err}`));
+      fail(new Error(`${what} exited with ${code} before listening: ${out}${err}`));
     });
   });
 }
