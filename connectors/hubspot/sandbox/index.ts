@@ -13,6 +13,7 @@ import type { SandboxLimits } from './ratelimit';
 import { DEFAULT_LIMITS, SandboxRateLimiter } from './ratelimit';
 import type { Verdict } from './ratelimit';
 import { registerRoutes } from './routes';
+import { registerSdkRoutes } from './sdk-routes';
 import { StateFile } from '../../sandbox-state-file';
 import type { ChangeOrigin, PortalSnapshot } from './state';
 import { PortalState } from './state';
@@ -189,6 +190,7 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
   });
 
   registerRoutes(app, state, () => clock.now(), apiOrigin);
+  registerSdkRoutes(app, state, () => clock.now(), apiOrigin);
   const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
 
   const find = (idOrEmail: string) => (idOrEmail.includes('@') ? state.contactByEmail(idOrEmail) : state.contact(idOrEmail));

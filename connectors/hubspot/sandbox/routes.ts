@@ -1,6 +1,6 @@
 /** The `/crm/v3/...` routes the sandbox serves, answering in HubSpot's shapes. */
 import type { FastifyInstance } from 'fastify';
-import type { PortalState, StoredContact, ChangeOrigin } from './state';
+import type { PortalState, StoredContact, StoredList, ChangeOrigin } from './state';
 import { DEFAULT_OUTPUT } from './state';
 import type { SandboxHttpError } from './errors';
 import { errorBody, notFound, standardError, validation } from './errors';
@@ -37,7 +37,8 @@ function presentProperty(p: PropertyDef): Record<string, unknown> {
   };
 }
 
-function invalidValues(problems: ValueProblem[]): SandboxHttpError {
+/** HubSpot's 400 for values that do not fit their properties, naming each. */
+export function invalidValues(problems: ValueProblem[]): SandboxHttpError {
   return validation(`Property values were not valid: ${JSON.stringify(problems)}`, {
     errors: problems.map((p) => ({ message: p.message, code: p.error, context: { propertyName: [p.name] } })),
   });
@@ -56,7 +57,8 @@ function batchAnswer(results: unknown[], errors: StandardError[], started: numbe
   return { status: 207, body: { ...body, errors, numErrors: errors.length } };
 }
 
-function propertiesParam(raw: unknown): string[] | undefined {
+/** The `properties` query parameter (repeated or comma-joined). */
+export function propertiesParam(raw: unknown): string[] | undefined {
   if (raw === undefined) return undefined;
   const list = Array.isArray(raw) ? raw : [raw];
   return list.flatMap((s) => String(s).split(',')).filter((s) => s !== '');
@@ -64,6 +66,14 @@ function propertiesParam(raw: unknown): string[] | undefined {
 
 function requireContactsType(objectType: string): void {
   if (objectType !== 'contacts' && objectType !== '0-1') throw notFound(`Unable to infer object type from: ${objectType}`);
+}
+
+/** A list as HubSpot answers it (`PublicObjectList`). */
+export function presentList(l: StoredList): Body {
+  return {
+    listId: l.listId, listVersion: l.listVersion, name: l.name, objectTypeId: '0-1', processingStatus: 'COMPLETE', processingType: l.processingType,
+    createdAt: iso(l.createdAt), updatedAt: iso(l.updatedAt), size: l.members.size,
+  };
 }
 
 /** Registers every route; `origin` says whose writes API calls are (the token's app). */
@@ -230,11 +240,6 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
     return presentProperty(state.properties.update(params.propertyName!, (req.body ?? {}) as Body));
   });
 
-  const presentList = (l: ReturnType<PortalState['createList']>): Body => ({
-    listId: l.listId, listVersion: l.listVersion, name: l.name, objectTypeId: '0-1', processingStatus: 'COMPLETE', processingType: l.processingType,
-    createdAt: iso(l.createdAt), updatedAt: iso(l.updatedAt), size: l.members.size,
-  });
-
   app.post('/crm/v3/lists', async (req) => {
     const body = (req.body ?? {}) as Body;
     if (typeof body.name !== 'string' || body.name === '') throw validation('name is required');
@@ -262,6 +267,7 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
       if (!state.contact(id)) missing.push(id);
       else if (!l.members.has(id)) {
         l.members.add(id);
+        l.joinedAt?.set(id, now());
         added.push(id);
       }
     }

@@ -18,6 +18,8 @@ export interface StoredList {
   processingType: 'MANUAL' | 'SNAPSHOT' | 'DYNAMIC';
   listVersion: number;
   members: Set<string>;
+  /** When each member was last added (absent for lists kept from before it was recorded: `createdAt` then). */
+  joinedAt?: Map<string, number>;
   createdAt: number;
   updatedAt: number;
 }
@@ -278,7 +280,7 @@ export class PortalState {
   createList(name: string, processingType: StoredList['processingType']): StoredList {
     if ([...this.lists.values()].some((l) => l.name.toLowerCase() === name.toLowerCase())) throw conflict(`A list named '${name}' already exists.`);
     const at = this.now();
-    const l: StoredList = { listId: String(this.nextListId++), name, processingType, listVersion: 1, members: new Set(), createdAt: at, updatedAt: at };
+    const l: StoredList = { listId: String(this.nextListId++), name, processingType, listVersion: 1, members: new Set(), joinedAt: new Map(), createdAt: at, updatedAt: at };
     this.lists.set(l.listId, l);
     return l;
   }
