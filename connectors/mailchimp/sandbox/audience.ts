@@ -87,6 +87,7 @@ export interface AudienceSnapshot {
   segments: Map<number, SegmentState>;
   webhooks: Map<string, WebhookState>;
   forgotten: Set<string>;
+  settings?: Record<string, unknown>;
   seq: number;
   nextMergeId: number;
   nextSegmentId: number;
@@ -99,6 +100,8 @@ export class Audience {
   readonly webhooks = new Map<string, WebhookState>();
   /** Hashes erased with delete-permanent: the API may never add them again. */
   readonly forgotten = new Set<string>();
+  /** What `POST /lists` was given besides the name (contact, campaign defaults, permission reminder …), and `date_created`. */
+  settings: Record<string, unknown> = {};
   private seq = 0;
   private nextMergeId = 1;
   private nextSegmentId = 1001;
@@ -126,8 +129,8 @@ export class Audience {
 
   /** Everything the audience holds (live objects: serialise before changing anything). */
   snapshot(): AudienceSnapshot {
-    const { id, name, members, mergeFields, segments, webhooks, forgotten, seq, nextMergeId, nextSegmentId } = this;
-    return { id, name, members, mergeFields, segments, webhooks, forgotten, seq, nextMergeId, nextSegmentId };
+    const { id, name, members, mergeFields, segments, webhooks, forgotten, settings, seq, nextMergeId, nextSegmentId } = this;
+    return { id, name, members, mergeFields, segments, webhooks, forgotten, settings, seq, nextMergeId, nextSegmentId };
   }
 
   /** Replaces everything the audience holds with a snapshot (no webhooks: nothing happened). */
@@ -141,6 +144,7 @@ export class Audience {
     for (const [k, v] of s.webhooks) this.webhooks.set(k, v);
     this.forgotten.clear();
     for (const h of s.forgotten) this.forgotten.add(h);
+    this.settings = s.settings ?? {};
     this.seq = s.seq;
     this.nextMergeId = s.nextMergeId;
     this.nextSegmentId = s.nextSegmentId;

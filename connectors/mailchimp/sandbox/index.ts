@@ -14,6 +14,8 @@ import { systemClock } from '../../../src/model/clock';
 import { StateFile } from '../../sandbox-state-file';
 import type { AudienceSnapshot, MemberState, Source, WebhookEvent } from './audience';
 import { Audience, hashOf } from './audience';
+import { registerAccountRoutes } from './account-routes';
+import { BATCH_RESULTS_PATH, registerBatchRoutes } from './batches';
 import { Problem, invalid, notFound } from './problem';
 import { project, renderList, renderMember, renderMergeField, renderSegment, renderWebhook } from './render';
 
@@ -222,6 +224,7 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
       if (fault.html) return reply.code(fault.status ?? 403).type('text/html').send('<html><body><h1>Request Blocked</h1></body></html>');
       if (fault.status) return sendProblem(reply, new Problem(fault.status, fault.title ?? DEFAULT_TITLES[fault.status] ?? 'Error', 'Injected by the sandbox.'));
     }
+    if (request.url.startsWith(BATCH_RESULTS_PATH)) return undefined;
     if ((request as FastifyRequest & { overLimit: boolean }).overLimit) {
       stats.rejected429++;
       return sendProblem(reply, new Problem(429, 'Too Many Requests', `You have exceeded the limit of ${maxConnections} simultaneous connections.`));
@@ -425,7 +428,11 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
     return reply.code(204).send();
   });
 
-  const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  registerAccountRoutes(app, { lists, addList, now: () => clock.now() });
+  let address = '';
+  const batchRuns = registerBatchRoutes(app, { baseUrl: () => address, now: () => clock.now() });
+
+  address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
   const byEmail = (email: string, id?: string): { a: Audience; hash: string } => ({ a: audienceOf(id ?? listId), hash: hashOf(email) });
 
   const sandbox: MailchimpSandbox = {
@@ -495,6 +502,7 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
     },
     deliveries,
     async close() {
+      await batchRuns.idle();
       await Promise.all([...pendingDeliveries]);
       await app.close();
       stateFile?.close();

@@ -61,6 +61,7 @@ export function renderWebhook(a: Audience, w: WebhookState): Record<string, unkn
 export function renderList(a: Audience): Record<string, unknown> {
   const count = (s: string): number => [...a.members.values()].filter((m) => m.status === s).length;
   return {
+    ...a.settings,
     id: a.id,
     web_id: 1,
     name: a.name,

@@ -3,6 +3,7 @@
  * and their memberships, subscription statuses; every answer checked against HubSpot's published spec.
  */
 import { Client } from '@hubspot/api-client';
+import { PublicUpdateSubscriptionStatusRequestLegalBasisEnum } from '@hubspot/api-client/lib/codegen/communication_preferences/index';
 import type { HubspotSandbox, SandboxExchange } from '../../../connectors/hubspot/sandbox';
 import { startHubspotSandbox } from '../../../connectors/hubspot/sandbox';
 import { hubspotValidator } from '../../support/hubspot';
@@ -79,7 +80,7 @@ describe('HubSpot sandbox, driven by the vendor SDK', () => {
   it('subscribes and unsubscribes per subscription type, and never resubscribes someone who opted out of all email', async () => {
     const [id] = sb.seed([{ email: 'cy@example.com' }]);
     const status = hubspot.communicationPreferences.statusApi;
-    const subscribed = await status.subscribe({ emailAddress: 'cy@example.com', subscriptionId: '1', legalBasis: 'CONSENT_WITH_NOTICE', legalBasisExplanation: 'signed up at checkout' });
+    const subscribed = await status.subscribe({ emailAddress: 'cy@example.com', subscriptionId: '1', legalBasis: PublicUpdateSubscriptionStatusRequestLegalBasisEnum.ConsentWithNotice, legalBasisExplanation: 'signed up at checkout' });
     expect(subscribed).toMatchObject({ id: '1', status: 'SUBSCRIBED' });
     expect((await status.getEmailStatus('cy@example.com')).subscriptionStatuses.map((s) => [s.id, s.status])).toEqual([
       ['1', 'SUBSCRIBED'],
