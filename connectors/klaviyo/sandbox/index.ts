@@ -12,6 +12,7 @@ import type { SandboxOptions, SandboxServer } from '../../connector';
 import { StateFile } from '../../sandbox-state-file';
 import { ROUTE_BUCKETS, SandboxLimits, sandboxWindows } from './ratelimit';
 import { matchTerm } from './filter';
+import { registerSdkRoutes } from './sdk-routes';
 import { ApiFailure, asRecord, EVENT_FILTERS, filterOf, invalid, LIST_FILTERS, pageSize, PROFILE_FILTERS } from './http';
 import {
   bulkJobResource,
@@ -441,7 +442,7 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
 
   app.post('/api/lists/:id/relationships/profiles', async (request: Req, reply) => {
     const { listId, ids } = members(request);
-    for (const id of ids) state.lists.get(listId)!.members.add(id);
+    for (const id of ids) state.join(listId, id);
     return send(reply, 204);
   });
 
@@ -569,6 +570,8 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
     }
     return send(reply, 204);
   });
+
+  registerSdkRoutes(app, { state, base: () => base, send });
 
   const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
   base = address.replace('[::1]', '127.0.0.1');

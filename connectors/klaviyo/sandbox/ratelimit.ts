@@ -32,6 +32,15 @@ export const ROUTE_BUCKETS: Record<string, SandboxBucket> = {
   'POST /api/webhooks': 'webhooks',
   'DELETE /api/webhooks/:id': 'webhooks',
   'GET /api/webhook-topics': 'webhooks',
+  'GET /api/lists/:id': 'lists',
+  'GET /api/lists/:id/profiles': 'lists',
+  'GET /api/profiles/:id/lists': 'profiles',
+  'GET /api/segments': 'lists',
+  'GET /api/tags': 'lists',
+  'POST /api/profile-suppression-bulk-create-jobs': 'subscriptions',
+  'POST /api/profile-suppression-bulk-delete-jobs': 'subscriptions',
+  'GET /api/profile-suppression-bulk-create-jobs/:id': 'subscriptions',
+  'GET /api/profile-suppression-bulk-delete-jobs/:id': 'subscriptions',
 };
 
 /** Endpoints the connector never calls but the sandbox serves (webhook management: 1/s · 15/m). */

@@ -43,6 +43,8 @@ export interface KlaviyoList {
   created: string;
   updated: string;
   members: Set<string>;
+  /** When each member joined (`joined_group_at`); absent for lists kept from before it was recorded. */
+  joinedAt?: Map<string, string>;
 }
 
 export interface Metric {
@@ -403,7 +405,7 @@ export class SandboxState {
       try {
         const { profile } = this.upsertProfile(item);
         job.profileIds.push(profile.id);
-        for (const listId of job.listIds) this.lists.get(listId)?.members.add(profile.id);
+        for (const listId of job.listIds) this.join(listId, profile.id);
       } catch (e) {
         const code = e instanceof DuplicateProfileError ? 'duplicate_profile' : 'invalid';
         job.errors.push({ id: this.newId(), code, title: 'Invalid input.', detail: (e as Error).message, pointer: `/data/attributes/profiles/data/${index}`, original: item.attributes as Record<string, Json> });
@@ -411,9 +413,17 @@ export class SandboxState {
     });
   }
 
+  /** Adds a profile to a list (no-op for an unknown list), remembering when it joined. */
+  join(listId: string, profileId: string): void {
+    const list = this.lists.get(listId);
+    if (!list || list.members.has(profileId)) return;
+    list.members.add(profileId);
+    (list.joinedAt ??= new Map()).set(profileId, this.now());
+  }
+
   createList(name: string): KlaviyoList {
     const now = this.now();
-    const list: KlaviyoList = { id: this.newId().slice(-6), name, created: now, updated: now, members: new Set() };
+    const list: KlaviyoList = { id: this.newId().slice(-6), name, created: now, updated: now, members: new Set(), joinedAt: new Map() };
     this.lists.set(list.id, list);
     return list;
   }
@@ -453,7 +463,7 @@ export class SandboxState {
         method: 'API',
         suppression: p.marketing.suppression.filter((s) => !['UNSUBSCRIBE', 'SPAM_REPORT', 'USER_SUPPRESSED'].includes(s.reason)),
       };
-      if (listId) this.lists.get(listId)?.members.add(p.id);
+      if (listId) this.join(listId, p.id);
       p.updated = this.now();
     }
   }
