@@ -318,7 +318,7 @@ export interface SandboxServer {
   seedContacts(contacts: SandboxSeed[]): void;
   /** Every contact the sandbox holds. */
   contacts(): SandboxContact[];
-  /** Records engagement events (creating unknown contacts), where the vendor keeps them; absent otherwise. */
+  /** Records past engagement events (creating unknown contacts, sending no webhooks), where the vendor keeps them; absent otherwise. */
   seedEvents?(events: SandboxEventSeed[]): void;
   close(): Promise<void>;
 }

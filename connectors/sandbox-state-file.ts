@@ -47,6 +47,12 @@ function reviver(_key: string, value: unknown): unknown {
   return value;
 }
 
+/** Replaces a live map's entries with a restored snapshot's (the sandboxes hold their maps as readonly fields). */
+export function replaceEntries<K, V>(target: Map<K, V>, source: Map<K, V>): void {
+  target.clear();
+  for (const [k, v] of source) target.set(k, v);
+}
+
 /** Serialises a snapshot as the state file's text. */
 export function encodeState(esp: EspName, snapshot: unknown, now: number): string {
   return `${JSON.stringify({ format: FORMAT, version: VERSION, esp, savedAt: new Date(now).toISOString(), state: snapshot }, replacer, 1)}\n`;

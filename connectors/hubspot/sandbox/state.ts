@@ -2,6 +2,7 @@
 import type { ValueProblem } from './properties';
 import { PropertyRegistry } from './properties';
 import { conflict, notFound, validation } from './errors';
+import { replaceEntries } from '../../sandbox-state-file';
 
 export interface StoredContact {
   id: string;
@@ -85,14 +86,10 @@ export class PortalState {
   /** Replaces everything the portal holds with a snapshot (no webhooks: nothing happened). */
   restore(s: PortalSnapshot): void {
     this.properties.restore(s.properties);
-    const refill = <K, V>(target: Map<K, V>, source: Map<K, V>): void => {
-      target.clear();
-      for (const [k, v] of source) target.set(k, v);
-    };
-    refill(this.contacts, s.contacts);
-    refill(this.byEmail, s.byEmail);
-    refill(this.lists, s.lists);
-    refill(this.statuses, s.statuses);
+    replaceEntries(this.contacts, s.contacts);
+    replaceEntries(this.byEmail, s.byEmail);
+    replaceEntries(this.lists, s.lists);
+    replaceEntries(this.statuses, s.statuses);
     this.blocklist.clear();
     for (const e of s.blocklist) this.blocklist.add(e);
     this.nextId = s.nextId;

@@ -597,7 +597,7 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
       stateFile?.changed();
     },
     seedEvents(events) {
-      for (const e of events) state.addEvent({ email: normaliseEmail(e.email), metric: e.name, time: e.time, properties: e.properties ?? {} });
+      for (const e of events) state.addEvent({ email: normaliseEmail(e.email), metric: e.name, time: e.time, properties: e.properties ?? {} }, true);
       stateFile?.changed();
     },
     contacts: () => {

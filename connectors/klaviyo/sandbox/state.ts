@@ -4,6 +4,7 @@
  * and inspection) applies whatever has come due.
  */
 import type { Clock } from '../../../src/model/clock';
+import { replaceEntries } from '../../sandbox-state-file';
 
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
@@ -202,16 +203,12 @@ export class SandboxState {
 
   /** Replaces everything the account holds with a snapshot (no webhooks: nothing happened). */
   restore(s: AccountSnapshot): void {
-    const refill = <V>(target: Map<string, V>, source: Map<string, V>): void => {
-      target.clear();
-      for (const [k, v] of source) target.set(k, v);
-    };
-    refill(this.profiles, s.profiles);
-    refill(this.lists, s.lists);
-    refill(this.metrics, s.metrics);
-    refill(this.events, s.events);
-    refill(this.bulkJobs, s.bulkJobs);
-    refill(this.webhooks, s.webhooks);
+    replaceEntries(this.profiles, s.profiles);
+    replaceEntries(this.lists, s.lists);
+    replaceEntries(this.metrics, s.metrics);
+    replaceEntries(this.events, s.events);
+    replaceEntries(this.bulkJobs, s.bulkJobs);
+    replaceEntries(this.webhooks, s.webhooks);
     this.consentJobs.splice(0, this.consentJobs.length, ...s.consentJobs);
     this.deletionJobs.splice(0, this.deletionJobs.length, ...s.deletionJobs);
     this.seq = s.seq;
@@ -435,8 +432,8 @@ export class SandboxState {
     return m;
   }
 
-  /** Records an event (creating the profile and metric when new) and announces it to webhooks. */
-  addEvent(input: { email: string; metric: string; time?: number; properties?: Record<string, Json>; uniqueId?: string }): KlaviyoEvent {
+  /** Records an event (creating the profile and metric when new) and announces it to webhooks, unless `quiet` (an import of history). */
+  addEvent(input: { email: string; metric: string; time?: number; properties?: Record<string, Json>; uniqueId?: string }, quiet = false): KlaviyoEvent {
     const metric = this.metricByName(input.metric);
     const profile = this.findByEmail(input.email) ?? this.upsertProfile({ attributes: { email: input.email } }).profile;
     const event: KlaviyoEvent = {
@@ -448,7 +445,7 @@ export class SandboxState {
       uuid: input.uniqueId ?? this.newId(),
     };
     this.events.set(event.id, event);
-    this.onEvent(event);
+    if (!quiet) this.onEvent(event);
     return event;
   }
 

@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from '../../../src/model/clock';
+import { replaceEntries } from '../../sandbox-state-file';
 import { Problem, compliance, forgotten, invalid, notFound } from './problem';
 
 export type Status = 'subscribed' | 'unsubscribed' | 'cleaned' | 'pending' | 'transactional' | 'archived';
@@ -135,13 +136,10 @@ export class Audience {
 
   /** Replaces everything the audience holds with a snapshot (no webhooks: nothing happened). */
   restore(s: AudienceSnapshot): void {
-    this.members.clear();
-    for (const [k, v] of s.members) this.members.set(k, v);
+    replaceEntries(this.members, s.members);
     this.mergeFields.splice(0, this.mergeFields.length, ...s.mergeFields);
-    this.segments.clear();
-    for (const [k, v] of s.segments) this.segments.set(Number(k), v);
-    this.webhooks.clear();
-    for (const [k, v] of s.webhooks) this.webhooks.set(k, v);
+    replaceEntries(this.segments, s.segments);
+    replaceEntries(this.webhooks, s.webhooks);
     this.forgotten.clear();
     for (const h of s.forgotten) this.forgotten.add(h);
     this.settings = s.settings ?? {};
