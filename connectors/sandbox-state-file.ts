@@ -102,6 +102,20 @@ export function writeFileAtomic(file: string, text: string): void {
     rmSync(tmp, { force: true });
     throw err;
   }
+  syncFolder(dirname(file));
+}
+
+/** Makes the rename itself durable; platforms that cannot fsync a folder (Windows) skip it. */
+function syncFolder(folder: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(folder, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Best effort: the file itself was fsynced before the rename.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 export interface StateFileOptions {
@@ -169,6 +183,14 @@ export class StateFile {
       }
     }, this.delayMs);
     this.timer.unref();
+  }
+
+  /**
+   * Schedules a write after a request that may have changed something. Reads are skipped: none changes
+   * what a restart needs (a Klaviyo job a read settles is kept unsettled and settles again after a restart).
+   */
+  afterRequest(method: string): void {
+    if (method !== 'GET' && method !== 'HEAD') this.changed();
   }
 
   /** Writes now if anything changed since the last write. */

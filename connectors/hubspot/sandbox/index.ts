@@ -172,7 +172,7 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
     return undefined;
   });
 
-  if (stateFile) app.addHook('onResponse', async () => stateFile.changed());
+  if (stateFile) app.addHook('onResponse', async (req) => stateFile.afterRequest(req.method));
 
   if (options.onExchange) {
     const onExchange = options.onExchange;

@@ -169,7 +169,7 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
     return payload;
   });
 
-  if (stateFile) app.addHook('onResponse', async () => stateFile.changed());
+  if (stateFile) app.addHook('onResponse', async (req) => stateFile.afterRequest(req.method));
 
   app.setErrorHandler((error, _request, reply) => {
     if (error instanceof ApiFailure) {

@@ -245,7 +245,7 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
   };
   app.addHook('onResponse', async (request) => {
     release(request);
-    stateFile?.changed();
+    stateFile?.afterRequest(request.method);
   });
   app.addHook('onRequestAbort', async (request) => release(request));
   app.addHook('onSend', async (request, reply, payload) => {

@@ -44,6 +44,20 @@ describe('sandbox state file', () => {
     expect(state).toEqual({ n: 2 });
   });
 
+  it('writes after requests that may change something, not after reads', async () => {
+    let state = { n: 0 };
+    const file = join(dir, 'reads.json');
+    const sf = new StateFile({ esp: 'mailchimp', file, state: { snapshot: () => state, restore: () => undefined }, delayMs: 5 });
+    sf.load();
+    state = { n: 1 };
+    sf.afterRequest('GET');
+    await new Promise((r) => setTimeout(r, 30));
+    expect(decodeState('mailchimp', readFileSync(file, 'utf8'), file)).toEqual({ n: 0 });
+    sf.afterRequest('PATCH');
+    await new Promise((r) => setTimeout(r, 30));
+    expect(decodeState('mailchimp', readFileSync(file, 'utf8'), file)).toEqual({ n: 1 });
+  });
+
   it('refuses a path it cannot write at start, and leaves a foreign file untouched', () => {
     const blocker = join(dir, 'a-file');
     writeFileSync(blocker, 'x');
