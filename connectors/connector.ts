@@ -284,6 +284,12 @@ export interface SandboxSeed {
   email: string;
   /** Values by the vendor's field names (HubSpot `firstname`, Mailchimp `FNAME`, Klaviyo `first_name`). */
   properties?: Record<string, string>;
+  /**
+   * Email marketing consent as the vendor records it (HubSpot: every subscription type; Mailchimp: the
+   * member's status; Klaviyo: consent, plus the UNSUBSCRIBE suppression). Default: the vendor's default
+   * for an import (Mailchimp subscribed; HubSpot and Klaviyo nothing recorded).
+   */
+  consent?: 'subscribed' | 'unsubscribed';
 }
 
 /** An engagement event to record in a sandbox whose vendor keeps them (Klaviyo). */

@@ -41,9 +41,11 @@ export function shoppersOf(esp: EspName, n: number, seed: number): Shopper[] {
 export function sandboxSeed(esp: EspName, n: number, seed: number, now: number): SandboxSeedPlan {
   const shoppers = shoppersOf(esp, n, seed);
   const names = FIELD_NAMES[esp];
-  const contacts = shoppers.map((s) => ({
+  // Dormant shoppers have unsubscribed (about one in eight, as on real lists); everyone else is subscribed.
+  const contacts = shoppers.map((s): SandboxSeed => ({
     email: s.email,
     properties: { [names.first]: s.firstName, [names.last]: s.lastName, ...(names.country ? { [names.country]: s.country } : {}) },
+    consent: s.persona === 'dormant' ? 'unsubscribed' : 'subscribed',
   }));
   const events = KEEPS_EVENTS[esp]
     ? new ShopperSimulation(shoppers, seed).history(now, SEED_HISTORY_DAYS).map((e) => ({ email: e.email, name: e.event, time: e.time, properties: e.properties }))

@@ -228,7 +228,15 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
       return c ? view(state, c.id) : undefined;
     },
     connectorSettings: { appId: String(appId) },
-    seedContacts: (contacts) => void seed(contacts),
+    seedContacts: (contacts) => {
+      seed(contacts);
+      state.quietly(() => {
+        for (const { email, consent } of contacts) {
+          if (!consent) continue;
+          for (const t of state.subscriptionTypes) state.setSubscription(normaliseEmail(email), t.id, consent === 'subscribed' ? 'SUBSCRIBED' : 'NOT_SUBSCRIBED', uiOrigin);
+        }
+      });
+    },
     contacts: () => {
       const lists = state.allLists();
       return state.allContacts().map((c) => {

@@ -592,7 +592,16 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
         const attributes: Record<string, Json> = { email: normaliseEmail(c.email) };
         const properties: Record<string, Json> = {};
         for (const [k, v] of Object.entries(c.properties ?? {})) (STANDARD_ATTRIBUTES.has(k) ? attributes : properties)[k] = v;
-        state.upsertProfile({ attributes: { ...attributes, properties } });
+        const { profile } = state.upsertProfile({ attributes: { ...attributes, properties } });
+        if (c.consent) {
+          const unsubscribed = c.consent === 'unsubscribed';
+          profile.marketing = {
+            consent: unsubscribed ? 'UNSUBSCRIBED' : 'SUBSCRIBED',
+            consent_timestamp: state.now(),
+            method: 'IMPORT',
+            suppression: unsubscribed ? [{ reason: 'UNSUBSCRIBE', timestamp: state.now() }] : [],
+          };
+        }
       }
       stateFile?.changed();
     },

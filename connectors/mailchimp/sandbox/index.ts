@@ -457,7 +457,7 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
     },
     connectorSettings: { listId },
     seedContacts(contacts) {
-      sandbox.seed(contacts.map((c) => ({ email: c.email, ...(c.properties ? { merges: c.properties } : {}) })));
+      sandbox.seed(contacts.map((c) => ({ email: c.email, ...(c.properties ? { merges: c.properties } : {}), ...(c.consent ? { status: c.consent } : {}) })));
     },
     contacts() {
       const a = audienceOf(listId);

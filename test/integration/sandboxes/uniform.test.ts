@@ -13,7 +13,8 @@ const auth: Record<EspName, Record<string, string>> = {
 
 /** Calls a sandbox path with the vendor's auth and a JSON body; fails the test on an error status. */
 async function call(esp: EspName, url: string, method: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(url, { method, headers: auth[esp], ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const headers = body === undefined ? Object.fromEntries(Object.entries(auth[esp]).filter(([k]) => k !== 'content-type')) : auth[esp];
+  const res = await fetch(url, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   const text = await res.text();
   if (res.status >= 300) throw new Error(`${method} ${url}: ${res.status} ${text}`);
   return text ? (JSON.parse(text) as Record<string, unknown>) : {};
@@ -35,6 +36,33 @@ describe.each(ESP_NAMES)('%s sandbox, seen through the uniform sandbox surface',
     expect(seen.map((c) => c.email)).toEqual(['ada@example.com', 'bo@example.com']);
     expect(seen[0]!.properties[FIRST_NAME[esp]]).toBe('Ada');
     for (const c of seen) expect([c.tags, c.lists]).toEqual([[], []]);
+  });
+
+  it('seeds consent the way the vendor records it, read back through its API', async () => {
+    server.seedContacts([
+      { email: 'yes@example.com', consent: 'subscribed' },
+      { email: 'no@example.com', consent: 'unsubscribed' },
+    ]);
+    const consentOf: Record<EspName, (email: string) => Promise<string>> = {
+      hubspot: async (email) => {
+        const r = (await call(esp, `${server.url}/communication-preferences/v3/status/email/${email}`, 'GET')) as { subscriptionStatuses: { status: string }[] };
+        return [...new Set(r.subscriptionStatuses.map((x) => x.status))].join();
+      },
+      mailchimp: async (email) => ((await call(esp, `${server.url}/3.0/lists/${server.connectorSettings.listId!}/members/${subscriberHash(email)}`, 'GET')) as { status: string }).status,
+      klaviyo: async (email) => {
+        const r = (await call(esp, `${server.url}/api/profiles?filter=${encodeURIComponent(`equals(email,"${email}")`)}&additional-fields[profile]=subscriptions`, 'GET')) as {
+          data: { attributes: { subscriptions: { email: { marketing: { consent: string; can_receive_email_marketing: boolean } } } } }[];
+        };
+        const m = r.data[0]!.attributes.subscriptions.email.marketing;
+        return `${m.consent}${m.can_receive_email_marketing ? '' : ' (cannot receive)'}`;
+      },
+    };
+    const expected: Record<EspName, [string, string]> = {
+      hubspot: ['SUBSCRIBED', 'NOT_SUBSCRIBED'],
+      mailchimp: ['subscribed', 'unsubscribed'],
+      klaviyo: ['SUBSCRIBED', 'UNSUBSCRIBED (cannot receive)'],
+    };
+    expect([await consentOf[esp]('yes@example.com'), await consentOf[esp]('no@example.com')]).toEqual(expected[esp]);
   });
 
   it('shows what the vendor API wrote, as a connector would see it', async () => {

@@ -14,6 +14,14 @@ describe('sandbox seed', () => {
     expect(new Set(hubspot.contacts.map((c) => c.email)).size).toBe(40);
   });
 
+  it('seeds consent as on real lists: most subscribed, the dormant shoppers unsubscribed', () => {
+    const consents = sandboxSeed('mailchimp', 200, 1, now).contacts.map((c) => c.consent);
+    const unsubscribed = consents.filter((c) => c === 'unsubscribed').length;
+    expect(consents.every((c) => c === 'subscribed' || c === 'unsubscribed')).toBe(true);
+    expect(unsubscribed).toBeGreaterThan(5);
+    expect(unsubscribed).toBeLessThan(60);
+  });
+
   it('casts overlap across vendors for one seed value, as real accounts do', () => {
     const emails = (esp: 'hubspot' | 'mailchimp' | 'klaviyo'): Set<string> => new Set(sandboxSeed(esp, 100, 1, now).contacts.map((c) => c.email));
     const [h, m, k] = [emails('hubspot'), emails('mailchimp'), emails('klaviyo')];
