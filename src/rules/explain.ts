@@ -70,7 +70,7 @@ export function explainSegment(rules: RuleSet, store: Store, contactId: number, 
   });
   const agg = new Float64Array(rules.plan.specs.length * SLOTS);
   rules.plan.run(cols, 0, events.length, now, agg);
-  const ctx: EvalCtx = { now, contact: view, agg, segments: all.values, locals: [], next: Infinity, trace: new Map() };
+  const ctx: EvalCtx = { now, contact: view, agg, segments: all.values, segmentNext: all.segmentNext, cols, start: 0, end: events.length, locals: [], next: Infinity, trace: new Map() };
   try {
     traced(ctx);
   } catch {
