@@ -46,15 +46,22 @@ const fail = (message: string): never => {
   throw new RuleEvalError(message);
 };
 
-/** Compiles a checked rule to a closure; an unsupported construct is a RuleError at its position. */
-export function compileRule(ast: ASTNode, options: CompileOptions): Fn {
+/**
+ * Compiles a checked rule to a closure; an unsupported construct is a RuleError at its position.
+ * `continuous`: the answer itself moves with the clock (a value such as `since(E)` or `now - created_at`),
+ * so it is rechecked periodically rather than at an exact flip time.
+ */
+export function compileRule(ast: ASTNode, options: CompileOptions): { fn: Fn; continuous: boolean } {
   const compiler = new Compiler(options);
   const root = compiler.node(ast);
-  if (root.slope === 0) return root.fn;
+  if (root.slope === 0) return { fn: root.fn, continuous: false };
   const inner = root.fn;
-  return (c) => {
-    c.next = Math.min(c.next, c.now + OPAQUE_RECHECK_MS);
-    return inner(c);
+  return {
+    fn: (c) => {
+      c.next = Math.min(c.next, c.now + OPAQUE_RECHECK_MS);
+      return inner(c);
+    },
+    continuous: true,
   };
 }
 

@@ -28,6 +28,8 @@ export interface CompiledSegment {
   type: string;
   rule: CheckedRule;
   fn: Fn;
+  /** The answer moves with the clock itself (e.g. a duration value): it has no exact next change. */
+  continuous: boolean;
 }
 
 /** One contact's answers: a value (or FailedValue) per segment, in `RuleSet.segments` order. */
@@ -91,12 +93,12 @@ export class RuleSet {
     this.segments = [];
     for (const rule of rules) {
       try {
-        const fn = compileRule(rule.ast, {
+        const { fn, continuous } = compileRule(rule.ast, {
           plan: this.plan,
           segmentIndex: index,
           locate: (n: ASTNode) => rule.source.locate(rule.rewritten.originalOffset(n.start)),
         });
-        this.segments.push({ name: rule.source.segment, kind: rule.source.kind, type: rule.type, rule, fn });
+        this.segments.push({ name: rule.source.segment, kind: rule.source.kind, type: rule.type, rule, fn, continuous });
       } catch (err) {
         if (!(err instanceof RuleError)) throw err;
         issues.push({ segment: rule.source.segment, location: err.location ?? rule.source.locate(0), message: err.message, hint: err.hint });

@@ -517,6 +517,11 @@ export class SqliteStore implements Store {
     return this.stmt('SELECT contact_id FROM wakeups WHERE next_change_at <= ? ORDER BY next_change_at LIMIT ?').pluck().all(now, limit) as number[];
   }
 
+  dueWakeupTimes(now: number, limit: number): { contactId: number; at: number }[] {
+    const rows = this.stmt('SELECT contact_id, next_change_at FROM wakeups WHERE next_change_at <= ? ORDER BY next_change_at LIMIT ?').all(now, limit) as { contact_id: number; next_change_at: number }[];
+    return rows.map((r) => ({ contactId: r.contact_id, at: r.next_change_at }));
+  }
+
   // Sync state
 
   getSyncState(contactId: number, esp: EspName): SyncFieldState[] {
