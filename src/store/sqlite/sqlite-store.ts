@@ -208,9 +208,12 @@ export class SqliteStore implements Store {
     let created = false;
     let row = this.stmt('SELECT id FROM contacts WHERE email = ?').get(email) as { id: number } | undefined;
     if (!row) {
-      const info = this.stmt('INSERT INTO contacts (email, created_at, updated_at) VALUES (?, ?, ?)').run(email, at, at);
+      const info = this.stmt('INSERT INTO contacts (email, created_at, updated_at) VALUES (?, ?, ?)').run(email, c.createdAt ?? at, at);
       row = { id: Number(info.lastInsertRowid) };
       created = true;
+    } else if (c.createdAt !== undefined) {
+      // A creation time given by the source (an import's created_at) is the contact's, whoever came first.
+      this.stmt('UPDATE contacts SET created_at = ? WHERE id = ?').run(c.createdAt, row.id);
     }
     const contactId = row.id;
     const changed: string[] = [];
