@@ -101,7 +101,7 @@ export function explainSegment(rules: RuleSet, store: Store, contactId: number, 
     return node;
   };
   const raw = all.values[index];
-  const next = nextChanges(rules, (t) => rules.evaluate(view, cols, 0, events.length, t), now)[index]!;
+  const next = nextChanges(rules, (t) => rules.evaluate(view, cols, 0, events.length, t), now, index)[index]!;
   return {
     segment,
     kind: seg.kind,

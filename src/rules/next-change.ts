@@ -24,13 +24,13 @@ export interface NextChange {
   kind: 'exact' | 'continuous' | 'beyond';
 }
 
-/** Each segment's next change after `now`, found by stepping through the wake-ups. */
-export function nextChanges(rules: RuleSet, evaluate: (now: number) => Evaluation, now: number): NextChange[] {
+/** Each segment's next change after `now` (or only segment `only`'s), found by stepping through the wake-ups. */
+export function nextChanges(rules: RuleSet, evaluate: (now: number) => Evaluation, now: number, only?: number): NextChange[] {
   const segs = rules.segments;
   const first = evaluate(now);
   const base = segs.map((_, i) => rules.stored(i, first.values[i]));
   const out: NextChange[] = segs.map((s, i) => ({ segment: s.name, at: finite(first.segmentNext[i]!), kind: s.continuous ? 'continuous' : 'exact' }));
-  let pending = segs.map((_, i) => i).filter((i) => !segs[i]!.continuous && out[i]!.at !== undefined);
+  let pending = segs.map((_, i) => i).filter((i) => (only === undefined || i === only) && !segs[i]!.continuous && out[i]!.at !== undefined);
   let wake = [...first.segmentNext];
   for (let step = 0; pending.length && step < MAX_STEPS; step++) {
     const t = Math.min(...pending.map((i) => wake[i]!));
