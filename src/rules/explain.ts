@@ -142,7 +142,8 @@ function decidingEvents(n: ASTNode, events: SegsyncEvent[], now: number): Segsyn
   roles.forEach((role, i) => {
     const a = args[i]!;
     if (role === 'event') names.add(stringLiteral(a)!);
-    if (role === 'window' && fn.name !== 'within' && fn.name !== 'none_within') window = durationLiteral(a)!;
+    // within / none_within's D is a span after the Y, not a window back from now.
+    if (role === 'window' && !/^(none_)?within/.test(fn.name)) window = durationLiteral(a)!;
     if (role === 'filter') filter = mapLiteral(a)!.map(([k, v]) => [k, Array.isArray(v) ? v : [v]]);
     if (role === 'points') for (const [k] of mapLiteral(a)!) names.add(k);
   });
