@@ -3,13 +3,14 @@
  * unknown value costs a record, each is a warning naming the line and the field, and `created_at`
  * becomes the time rules read as `created_at`.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importFile } from '../../../src/ingest/importer';
 import type { ImportWarning } from '../../../src/ingest/importer';
 import { toIncomingContact } from '../../../src/ingest/records';
 import { ManualClock } from '../../../src/model/clock';
+import { consentVocabulary } from '../../../src/model/consent';
 import { SegmentEngine } from '../../../src/rules/engine';
 import { inlineSources } from '../../../src/rules/ruleset';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
@@ -131,4 +132,13 @@ describe('contact import: consent vocabulary and creation times', () => {
     expect(() => toIncomingContact({ consent: 'bounced' }, 'local', NOW)).toThrow(/missing email/);
     expect(() => toIncomingContact(['a@x.com'], 'local', NOW)).toThrow(/JSON object/);
   });
+});
+
+test('docs/rules.md lists every consent spelling segsync accepts, under the status it maps to', () => {
+  const docs = readFileSync(join(__dirname, '../../../docs/rules.md'), 'utf8');
+  for (const [status, words] of Object.entries(consentVocabulary())) {
+    const row = docs.split('\n').find((l) => l.startsWith(`| \`${status}\` |`));
+    expect([status, row]).toEqual([status, expect.any(String)]);
+    for (const word of words.filter((w) => w !== status)) expect([status, word, row!.includes(`\`${word}\``)]).toEqual([status, word, true]);
+  }
 });
