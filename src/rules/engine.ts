@@ -361,6 +361,8 @@ export class SegmentEngine {
    * with the time it flipped, then it is evaluated and stored as of `now`.
    */
   private catchUp(contactId: number, from: number, now: number): ContactEvaluation | undefined {
+    // Woken on time (the daemon's timer): every flip is at `now`, and one evaluation does.
+    if (from >= now) return this.evaluateContact(contactId, { now });
     const { view, evaluate } = this.viewOf(contactId);
     if (!view) return undefined;
     const flippedAt = flipTimes(this.rules, evaluate, this.previous(contactId), from, now);

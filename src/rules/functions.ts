@@ -43,8 +43,8 @@ function windowed(lead: ParamRole[], returns: string): EventOverload[] {
 }
 
 export const EVENT_FUNCTIONS: readonly EventFunction[] = [
-  { name: 'count', overloads: windowed(['event'], 'int'), doc: 'number of events named E (in the window, matching the filter)' },
-  { name: 'exists', overloads: windowed(['event'], 'bool'), doc: 'at least one event named E (in the window, matching the filter)' },
+  { name: 'count', overloads: windowed(['event'], 'int'), doc: 'number of events named E (in the window W: now - W < t <= now; matching the filter)' },
+  { name: 'exists', overloads: windowed(['event'], 'bool'), doc: 'at least one event named E (in the window W: now - W < t <= now; matching the filter)' },
   { name: 'sum', overloads: windowed(['event', 'property'], 'double'), doc: 'exact decimal sum of property P over the events (0 when none)' },
   { name: 'avg', overloads: windowed(['event', 'property'], 'double'), doc: 'average of property P (an error when no event has it)' },
   { name: 'max', overloads: windowed(['event', 'property'], 'double'), doc: 'largest value of property P (an error when no event has it)' },
