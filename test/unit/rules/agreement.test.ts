@@ -5,9 +5,10 @@
  * time before it.
  */
 import fc from 'fast-check';
-import { FailedValue } from '../../../src/rules/context';
+import { FailedValue, RuleEvalError } from '../../../src/rules/context';
 import type { ContactView } from '../../../src/rules/context';
 import { columnsFromEvents } from '../../../src/rules/event-cache';
+import { nextChanges } from '../../../src/rules/next-change';
 import { RuleSet, inlineSources } from '../../../src/rules/ruleset';
 import { referenceEvaluate } from './reference';
 import type { RefEvent, RefValue } from './reference';
@@ -145,5 +146,34 @@ test('no answer changes before its segment\'s next-change time (checked against 
       }
     }),
     { numRuns: 300 },
+  );
+});
+
+test('the next change shown per segment is exact: the same answer just before it, a different one at it', () => {
+  fc.assert(
+    fc.property(ruleSet, fc.array(event, { maxLength: 10 }), contact, fc.integer({ min: 1, max: 999 }), (rules, events, c, frac) => {
+      const sources = inlineSources(rules);
+      const rs = RuleSet.compile(sources);
+      const cols = columnsFromEvents(rs.plan, events);
+      const changes = nextChanges(rs, (t) => rs.evaluate(c, cols, 0, events.length, t), NOW);
+      const base = referenceEvaluate(sources, c, events, NOW);
+      const stored = (values: Map<string, RefValue>, i: number): unknown => {
+        const v = values.get(rs.segments[i]!.name)!;
+        return JSON.stringify(rs.stored(i, v.ok ? v.value : new FailedValue(new RuleEvalError(v.error))));
+      };
+      changes.forEach((n, i) => {
+        if (n.kind !== 'exact') return;
+        const horizon = n.at ?? NOW + 400 * HALF_HOUR;
+        for (const at of [horizon - 1, NOW + Math.floor(((horizon - NOW) * frac) / 1000)]) {
+          if (at <= NOW) continue;
+          const later = referenceEvaluate(sources, c, events, at);
+          if (stored(later, i) !== stored(base, i)) throw new Error(`${n.segment} changed at +${at - NOW} ms, before its shown next change ${n.at === undefined ? 'never' : `+${n.at - NOW} ms`}`);
+        }
+        if (n.at !== undefined && stored(referenceEvaluate(sources, c, events, n.at), i) === stored(base, i)) {
+          throw new Error(`${n.segment} did not change at its shown next change +${n.at - NOW} ms`);
+        }
+      });
+    }),
+    { numRuns: 200 },
   );
 });
