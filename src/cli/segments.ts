@@ -214,7 +214,8 @@ function renderContact(r: ContactReport): string {
   const lines = [`${r.email} (#${r.contactId}) ${r.saved ? 'at' : 'as of'} ${r.at}${r.saved ? '' : ' (nothing stored)'}`];
   r.segments.forEach((s, i) => {
     const c = changed.get(s.segment);
-    const note = c ? `   (was ${JSON.stringify(c.from)})` : '';
+    // As of another instant nothing is stored: the difference is from what is stored now.
+    const note = c ? `   (${r.saved ? 'was' : 'stored now:'} ${JSON.stringify(c.from)})` : '';
     const err = errors.get(s.segment);
     const next = s.nextChangeAt === undefined ? '' : `   next change: ${describeNextChange(s.nextChangeAt, s.nextChangeKind)}`;
     lines.push(`  ${s.segment.padEnd(width)}  ${values[i]!.padEnd(valueWidth)}${note}${err ? `   (rule failed: ${err})` : ''}${next}`.trimEnd());
