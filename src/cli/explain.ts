@@ -7,10 +7,12 @@ import { closest } from '../config/load';
 import { UsageError } from '../errors';
 import { explainSegment, renderExplanation } from '../rules/explain';
 import { openContext } from './context';
+import { parseEvaluationTime } from './eval-time';
 import { engineFor } from './segments';
 
 interface ExplainOptions {
   at?: string;
+  asOf?: string;
   json?: boolean;
 }
 
@@ -20,16 +22,10 @@ export function register(program: Command): void {
     .description('show why a contact is (or is not) in a segment: the rule as a tree with each value and the deciding events')
     .argument('<email>', 'the contact')
     .argument('<segment>', 'the segment name from segsync.yaml')
-    .option('--at <time>', 'evaluate as of this time (RFC 3339 or epoch ms) instead of now')
+    .option('--at <time>', 'evaluate as of this instant instead of now (RFC 3339, a date, or epoch ms; the same as segments --as-of)')
+    .option('--as-of <time>', 'the same as --at')
     .option('--json', 'print JSON')
     .action((email: string, segment: string, opts: ExplainOptions, cmd: Command) => runExplain(email, segment, opts, cmd));
-}
-
-/** Parses `--at`: RFC 3339 or epoch milliseconds. */
-export function parseAt(at: string): number {
-  const ms = /^\d+$/.test(at) ? Number(at) : Date.parse(at);
-  if (!Number.isFinite(ms)) throw new UsageError(`--at ${at} is not a time`, { hint: 'give RFC 3339 (2026-03-01T09:00:00Z) or epoch milliseconds' });
-  return ms;
 }
 
 function runExplain(email: string, segment: string, opts: ExplainOptions, cmd: Command): void {
@@ -43,7 +39,8 @@ function runExplain(email: string, segment: string, opts: ExplainOptions, cmd: C
     }
     const contact = ctx.store.findContactByEmail(email);
     if (!contact) throw new UsageError(`no contact with email ${email}`, { hint: 'emails are matched trimmed and lower-cased; import the contact first' });
-    const now = opts.at === undefined ? ctx.clock.now() : parseAt(opts.at);
+    const at = opts.at ?? opts.asOf;
+    const now = at === undefined ? ctx.clock.now() : parseEvaluationTime(at, opts.at === undefined ? '--as-of' : '--at');
     const x = explainSegment(engine.rules, ctx.store, contact.id, segment, now)!;
     process.stdout.write(opts.json ? `${JSON.stringify(x, null, 2)}\n` : `${renderExplanation(x)}\n`);
   } finally {

@@ -7,7 +7,7 @@ import type { WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SegsyncError, ValidationError, describeError } from '../errors';
-import type { IncomingContact } from '../model/types';
+import type { FieldWarning, IncomingContact } from '../model/types';
 import type { EventBulkLoad, EventRow, Store } from '../store/store';
 import { rowsOf } from './event-columns';
 import type { ParsedBatch, WorkerInput, WorkerMessage } from './parse-protocol';
@@ -43,6 +43,13 @@ export interface ImportOptions {
   onBytes?: (bytesRead: number) => void;
   /** Called for each rejected record (for the terminal). */
   onReject?: (reject: Rejected) => void;
+  /** Called for each field left out of a record that was kept (an unknown consent state, say). */
+  onWarning?: (warning: ImportWarning) => void;
+}
+
+/** A field of a kept record that was not understood. */
+export interface ImportWarning extends FieldWarning {
+  line: number;
 }
 
 export interface Rejected {
@@ -58,6 +65,8 @@ export interface ImportSummary {
   duplicates: number;
   contactsCreated: number;
   rejected: number;
+  /** Fields left out of kept records (each named by onWarning). */
+  warnings: number;
   /** Path of the rejects file, when any record was rejected. */
   rejectsFile: string | undefined;
   elapsedMs: number;
@@ -72,7 +81,7 @@ export function rejectsPathFor(file: string): string {
 export async function importFile(options: ImportOptions): Promise<ImportSummary> {
   const started = Date.now();
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
-  const summary: ImportSummary = { kind: options.kind, read: 0, imported: 0, duplicates: 0, contactsCreated: 0, rejected: 0, rejectsFile: undefined, elapsedMs: 0 };
+  const summary: ImportSummary = { kind: options.kind, read: 0, imported: 0, duplicates: 0, contactsCreated: 0, rejected: 0, warnings: 0, rejectsFile: undefined, elapsedMs: 0 };
   let rejects: WriteStream | undefined;
   const reject = (line: number, error: string, text: string): void => {
     summary.rejected++;
@@ -128,7 +137,13 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
     const lines = options.kind === 'events' ? eventLines : contactLines;
     for (let i = 0; i < batch.lines.length; i++) lines.push(batch.lines[i]!);
     if (batch.events) for (const row of rowsOf(batch.events)) events.push(row);
-    for (const contact of batch.contacts) contacts.push(contact);
+    batch.contacts.forEach((contact, i) => {
+      for (const w of contact.warnings ?? []) {
+        summary.warnings++;
+        options.onWarning?.({ line: batch.lines[i]!, ...w });
+      }
+      contacts.push(contact);
+    });
     if (events.length >= batchSize || contacts.length >= batchSize) flush();
     options.onBytes?.(bytesRead);
   };

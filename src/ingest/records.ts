@@ -5,8 +5,9 @@
 import { z } from 'zod';
 import { ValidationError } from '../errors';
 import { requireEmail } from '../model/identity';
+import { readConsent } from '../model/consent';
 import { CONSENT_STATUSES } from '../model/types';
-import type { FieldValue, IncomingContact, IncomingEvent, ValueSource } from '../model/types';
+import type { FieldValue, FieldWarning, IncomingContact, IncomingEvent, ValueSource } from '../model/types';
 
 /** Epoch ms below this are almost surely seconds: refused rather than read as 1970. */
 const SMALLEST_MS = 100_000_000_000;
@@ -103,38 +104,102 @@ export function toIncomingEvent(raw: unknown, source: IncomingEvent['source']): 
   };
 }
 
-const consent = z.enum(CONSENT_STATUSES);
-const contactRecord = z.object({
-  email: z.string().optional(),
-  properties: jsonObject.optional(),
-  traits: jsonObject.optional(),
-  tags: z.union([z.array(z.string()), z.string()]).optional(),
-  consent: consent.optional(),
-  time: z.union([z.string(), z.number()]).optional(),
-}).loose();
+const contactObject = z.record(z.string(), z.unknown());
 
-const RESERVED_CONTACT_KEYS = new Set(['email', 'properties', 'traits', 'tags', 'consent', 'time', 'userId', 'type']);
+/** The keys that give a contact's creation time: ours and Segment's reserved trait. */
+const CREATED_KEYS = ['created_at', 'createdAt'];
 
-/** Validates one contact record; keys besides the reserved ones are properties. */
+const RESERVED_CONTACT_KEYS = new Set(['email', 'properties', 'traits', 'tags', 'consent', 'time', 'userId', 'type', ...CREATED_KEYS]);
+
+/**
+ * Validates one contact record; keys besides the reserved ones are properties. Only a missing or
+ * invalid email refuses the record: any other field that is not understood (an unknown consent
+ * state, tags that are not text, a creation time that is not a date) is left out with a warning
+ * naming it, and the rest is kept.
+ */
 export function toIncomingContact(raw: unknown, source: ValueSource, now: number): IncomingContact {
-  const parsed = contactRecord.safeParse(raw);
-  if (!parsed.success) throw new ValidationError(zodMessage(parsed.error), { hint: 'a contact is {"email", "properties", "tags", "consent"}' });
+  const parsed = contactObject.safeParse(raw);
+  if (!parsed.success || Array.isArray(raw)) throw new ValidationError('a contact record must be a JSON object', { hint: 'a contact is {"email", "properties", "tags", "consent"}' });
   const r = parsed.data;
-  const properties: Record<string, FieldValue> = { ...(r.traits ?? {}), ...(r.properties ?? {}) };
+  const warnings: FieldWarning[] = [];
+  const objectField = (key: string): Record<string, FieldValue> => {
+    const v = r[key];
+    if (v === undefined || v === null) return {};
+    if (isPlainObject(v)) return v as Record<string, FieldValue>;
+    warnings.push({ field: key, message: `"${key}" is not an object: left out`, hint: `give "${key}" as {"name": value, …}` });
+    return {};
+  };
+  const traits = objectField('traits');
+  const properties: Record<string, FieldValue> = { ...traits, ...objectField('properties') };
   for (const [k, v] of Object.entries(r)) {
     if (!RESERVED_CONTACT_KEYS.has(k) && v !== undefined) properties[k] = v as FieldValue;
   }
   delete properties.email;
-  const email = r.email ?? (typeof r.traits?.email === 'string' ? r.traits.email : undefined);
-  const tags = typeof r.tags === 'string' ? r.tags.split(/[;,]/).map((t) => t.trim()).filter(Boolean) : r.tags;
+  const email = typeof r.email === 'string' ? r.email : typeof traits.email === 'string' ? traits.email : undefined;
+  const createdAt = creationTime(r, properties, warnings);
+  const tags = tagsOf(r.tags, warnings);
+  const consent = readConsent(r.consent);
+  if (!consent.status && consent.problem) {
+    warnings.push({
+      field: 'consent',
+      message: `${consent.problem}: the contact was kept and its consent left unchanged`,
+      hint: `use one of ${CONSENT_STATUSES.join(', ')}, or an ESP's word for one (bounced → cleaned, complained → unsubscribed, …; the table is in docs/rules.md)`,
+    });
+  }
+  let time = now;
+  if (r.time !== undefined) {
+    try {
+      time = parseTime(r.time);
+    } catch (err) {
+      warnings.push({ field: 'time', message: `${(err as ValidationError).message}: the change is dated now`, hint: 'use ISO 8601, e.g. 2026-05-01T12:00:00Z' });
+    }
+  }
   return {
     email: requireEmail(email),
     properties,
     source,
-    time: r.time === undefined ? now : parseTime(r.time),
+    time,
     ...(tags ? { tags } : {}),
-    ...(r.consent ? { consent: r.consent } : {}),
+    ...(consent.status ? { consent: consent.status } : {}),
+    ...(createdAt !== undefined ? { createdAt } : {}),
+    ...(warnings.length ? { warnings } : {}),
   };
+}
+
+/** Tags as a list or a `;`/`,`-separated string; anything else is a warning. */
+function tagsOf(raw: unknown, warnings: FieldWarning[]): string[] | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw === 'string') return raw.split(/[;,]/).map((t) => t.trim()).filter(Boolean);
+  if (Array.isArray(raw)) {
+    const text = raw.filter((t): t is string => typeof t === 'string');
+    if (text.length < raw.length) warnings.push({ field: 'tags', message: 'tags that are not text were left out', hint: 'tags are strings, e.g. ["vip", "newsletter"]' });
+    return text;
+  }
+  warnings.push({ field: 'tags', message: `"tags" is ${JSON.stringify(raw)}: left out`, hint: 'give a list of strings or "a;b"' });
+  return undefined;
+}
+
+/**
+ * The creation time given at the top level, in traits or in properties (`created_at`, or Segment's
+ * `createdAt`): it is the contact's, not a property, so it is taken out of the properties.
+ */
+function creationTime(r: Record<string, unknown>, properties: Record<string, FieldValue>, warnings: FieldWarning[]): number | undefined {
+  let found: { key: string; value: unknown } | undefined;
+  for (const key of CREATED_KEYS) {
+    if (r[key] !== undefined && r[key] !== null && r[key] !== '') found ??= { key, value: r[key] };
+    if (Object.hasOwn(properties, key)) {
+      const v = properties[key];
+      delete properties[key];
+      if (v !== null && v !== '') found ??= { key, value: v };
+    }
+  }
+  if (!found) return undefined;
+  try {
+    return parseTime(found.value, found.key);
+  } catch (err) {
+    warnings.push({ field: found.key, message: `${(err as ValidationError).message}: the creation time was left unchanged`, hint: 'use ISO 8601, e.g. 2025-11-02T08:30:00Z, or epoch milliseconds' });
+    return undefined;
+  }
 }
 
 function zodMessage(err: z.ZodError): string {

@@ -68,6 +68,13 @@ export interface IncomingEvent {
   source: SegsyncEvent['source'];
 }
 
+/** A field of an incoming record that was not understood: the record is kept without it. */
+export interface FieldWarning {
+  field: string;
+  message: string;
+  hint?: string;
+}
+
 /** A contact change as it arrives (import, identify call), before it is merged into the store. */
 export interface IncomingContact {
   email: string;
@@ -78,4 +85,8 @@ export interface IncomingContact {
   source: ValueSource;
   /** Epoch milliseconds of the change; defaults to now. */
   time?: number;
+  /** When the contact was created at its source (epoch ms): sets the contact's creation time, which rules read as `created_at`. */
+  createdAt?: number;
+  /** Fields that were not understood and were left out (the rest of the record is kept). */
+  warnings?: FieldWarning[];
 }

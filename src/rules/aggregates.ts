@@ -1,21 +1,21 @@
 /**
  * Shared aggregates: every event function in every rule becomes an aggregate spec; equal specs are
- * merged, and one pass over a contact's events (sorted by time) computes all of them, together with
- * the earliest time any of them changes by the clock alone (an event leaving a window, a score
+ * merged, and one pass over a contact's events (sorted by time) computes all of them, each with
+ * what it needs to say when it changes by the clock alone (an event leaving a window, a score
  * halving, a future-dated event arriving). The pass is generated per plan (pass.ts): it is the hot
  * loop of a full recompute.
  */
 import { compilePass } from './pass';
 import type { Pass } from './pass';
 
-export type AggKind = 'count' | 'sum' | 'max' | 'min' | 'first' | 'last' | 'firstAfter' | 'score';
+export type AggKind = 'count' | 'sum' | 'max' | 'min' | 'first' | 'last' | 'firstAfter' | 'firstAfterStrict' | 'score';
 
 /** A filter value: events match when the property equals it (a list: equals one of them). */
 export type FilterScalar = string | number | boolean | null;
 
 export interface AggSpec {
   kind: AggKind;
-  /** Event names read: one, or [X, Y] for firstAfter, or the scored names. */
+  /** Event names read: one, or [X, Y] for firstAfter(Strict), or the scored names. */
   events: string[];
   /** Window length in ms; Infinity when the whole history counts. */
   window: number;
@@ -41,7 +41,7 @@ export interface EventColumns {
   categorical: Int32Array[];
 }
 
-const KIND: Record<AggKind, number> = { count: 0, sum: 1, max: 2, min: 3, first: 4, last: 5, firstAfter: 6, score: 7 };
+const KIND: Record<AggKind, number> = { count: 0, sum: 1, max: 2, min: 3, first: 4, last: 5, firstAfter: 6, score: 7, firstAfterStrict: 8 };
 
 /** Value of a property as millionths, exactly for decimal amounts with up to 6 places; NaN when not numeric. */
 export function toMicros(v: unknown): number {
@@ -151,14 +151,15 @@ export class AggregatePlan {
 
   /**
    * Computes every aggregate over events [start, end) of `cols` as of `now` into `out` (SLOTS per
-   * spec) and returns the earliest time after `now` at which any of them can change with no new data.
-   * Slots per kind: count [n, –, first counted time, –]; sum, max, min [value, n, first counted time,
-   * –]; first and last [time]; firstAfter [first X at or after the last Y, last Y, last X]; score
-   * [points, –, first counted time, next halving].
+   * spec). Slots per kind: count [n, last counted time, first counted time, next]; sum, max, min
+   * [value, n, first counted time, next]; first and last [time, –, –, next]; firstAfter(Strict)
+   * [first X after the last Y, last Y, last X, next]; score [points, –, first counted time, next].
+   * `next` is when the spec changes with no new data other than by a counted event leaving its
+   * window (a future-dated event arriving, a score halving); the readers add the window exits.
    */
-  run(cols: EventColumns, start: number, end: number, now: number, out: Float64Array): number {
+  run(cols: EventColumns, start: number, end: number, now: number, out: Float64Array): void {
     if (!this.pass) throw new Error('aggregate plan is not frozen');
-    return this.pass(cols, start, end, now, out);
+    this.pass(cols, start, end, now, out);
   }
 }
 
@@ -168,7 +169,7 @@ function perName(s: AggSpec, code: (name: string) => number): Map<number, number
   s.events.forEach((name, i) => {
     const c = code(name);
     if (s.kind === 'score') m.set(c, s.points![i]!);
-    else if (s.kind === 'firstAfter') m.set(c, (m.get(c) ?? 0) | (i === 0 ? 1 : 2));
+    else if (s.kind === 'firstAfter' || s.kind === 'firstAfterStrict') m.set(c, (m.get(c) ?? 0) | (i === 0 ? 1 : 2));
     else m.set(c, i);
   });
   return m;

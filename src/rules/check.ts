@@ -189,22 +189,75 @@ const HINTS: Record<string, string> = {
   expected_token: 'check parentheses, quotes and operators (and, or, not are written &&, ||, !)',
 };
 
+const EVENT_FUNCTION_NAMES = EVENT_FUNCTIONS.map((f) => f.name);
 const KNOWN_FUNCTIONS = [
-  ...EVENT_FUNCTIONS.map((f) => f.name),
-  'tier', 'size', 'string', 'int', 'double', 'bool', 'duration', 'timestamp', 'has', 'matches', 'dyn',
+  ...EVENT_FUNCTION_NAMES,
+  'tier', 'tier_strict', 'size', 'string', 'int', 'double', 'bool', 'duration', 'timestamp', 'has', 'matches', 'dyn',
 ];
+
+/** True when every letter of `short` appears in `name` in order, starting with its first letter (cnt → count). */
+function abbreviates(short: string, name: string): boolean {
+  if (short[0] !== name[0]) return false;
+  let i = 0;
+  for (const ch of name) if (ch === short[i]) i++;
+  return i === short.length;
+}
+
+/**
+ * The function a misspelt call most likely meant. Rules are mostly event functions, so an
+ * abbreviation (`cnt` → count) or a near miss of one beats a closer conversion (`cnt` → int).
+ */
+export function suggestFunction(called: string): string | undefined {
+  const word = called.toLowerCase();
+  const abbreviated = KNOWN_FUNCTIONS.filter((f) => abbreviates(word, f)).sort((a, b) => a.length - b.length);
+  return abbreviated.find((f) => EVENT_FUNCTION_NAMES.includes(f)) ?? abbreviated[0] ?? closest(called, EVENT_FUNCTION_NAMES) ?? closest(called, KNOWN_FUNCTIONS);
+}
+
+const UNIT_WORDS: [RegExp, string][] = [
+  [/^(ms|msecs?|millis(econds?)?|milliseconds?)$/i, 'ms'],
+  [/^(secs?|seconds?)$/i, 's'],
+  [/^(mins?|minutes?)$/i, 'm'],
+  [/^(hrs?|hours?)$/i, 'h'],
+  [/^(days?)$/i, 'd'],
+  [/^(wks?|weeks?)$/i, 'w'],
+];
+const SPELT_DURATION = /(?<![A-Za-z0-9_."'])(\d+(?:\.\d+)?)\s?([A-Za-z]+)\b/g;
+
+/** A duration written with a unit word (`180days`, `2 hours`, `3months`): where, and how to write it. */
+export function speltDuration(text: string): { offset: number; hint: string } | undefined {
+  for (const m of text.matchAll(SPELT_DURATION)) {
+    const [, n, word] = m as unknown as [string, string, string];
+    if (/^(ms|s|m|h|d|w)$/.test(word)) continue;
+    if (/^(months?|mos?|years?|yrs?|y)$/i.test(word)) {
+      const days = Number(n) * (/^y/i.test(word) ? 365 : 30);
+      return { offset: m.index, hint: `durations have no months or years (their length varies): write ${days}d or another length in d or w` };
+    }
+    const unit = UNIT_WORDS.find(([re]) => re.test(word))?.[1];
+    if (unit) return { offset: m.index, hint: `durations are written ${n}${unit} (units: ms, s, m, h, d, w; e.g. 30m, 24h, 180d)` };
+  }
+  return undefined;
+}
 
 function celIssue(err: unknown, rule: { source: RuleSource; rewritten: RewrittenRule }): RuleIssue {
   const e = err as { summary?: string; message?: string; code?: string; range?: { start: number } };
   const message = (e.summary ?? e.message ?? String(err)).split('\n')[0]!;
   const called = /no matching overload for '([A-Za-z_][A-Za-z0-9_]*)\(/.exec(message)?.[1];
   if (called && !KNOWN_FUNCTIONS.includes(called)) {
-    const near = closest(called, KNOWN_FUNCTIONS);
+    const near = suggestFunction(called);
     return {
       segment: rule.source.segment,
       location: locateNode(rule, e.range?.start),
       message: `segment "${rule.source.segment}": unknown function ${called}()`,
       hint: near ? `did you mean ${near}()?` : 'see docs/rules.md for the functions rules can use',
+    };
+  }
+  const spelt = speltDuration(rule.source.text);
+  if (spelt) {
+    return {
+      segment: rule.source.segment,
+      location: rule.source.locate(spelt.offset),
+      message: `segment "${rule.source.segment}": ${message}`,
+      hint: spelt.hint,
     };
   }
   return {

@@ -16,6 +16,7 @@ import { FailedValue, OPAQUE_RECHECK_MS, RuleEvalError } from './context';
 import type { EvalCtx } from './context';
 import { parseDurationText } from './durations';
 import { DURATION, EVENT_FUNCTIONS, TIMESTAMP } from './functions';
+import type { ParamRole } from './functions';
 
 export type Fn = (c: EvalCtx) => unknown;
 const OPAQUE = 'opaque';
@@ -45,15 +46,22 @@ const fail = (message: string): never => {
   throw new RuleEvalError(message);
 };
 
-/** Compiles a checked rule to a closure; an unsupported construct is a RuleError at its position. */
-export function compileRule(ast: ASTNode, options: CompileOptions): Fn {
+/**
+ * Compiles a checked rule to a closure; an unsupported construct is a RuleError at its position.
+ * `continuous`: the answer itself moves with the clock (a value such as `since(E)` or `now - created_at`),
+ * so it is rechecked periodically rather than at an exact flip time.
+ */
+export function compileRule(ast: ASTNode, options: CompileOptions): { fn: Fn; continuous: boolean } {
   const compiler = new Compiler(options);
   const root = compiler.node(ast);
-  if (root.slope === 0) return root.fn;
+  if (root.slope === 0) return { fn: root.fn, continuous: false };
   const inner = root.fn;
-  return (c) => {
-    c.next = Math.min(c.next, c.now + OPAQUE_RECHECK_MS);
-    return inner(c);
+  return {
+    fn: (c) => {
+      c.next = Math.min(c.next, c.now + OPAQUE_RECHECK_MS);
+      return inner(c);
+    },
+    continuous: true,
   };
 }
 
@@ -229,6 +237,8 @@ class Compiler {
       return {
         slope: 0,
         fn: (c) => {
+          const at = c.segmentNext[index]!;
+          if (at < c.next) c.next = at;
           const v = c.segments[index];
           if (v instanceof FailedValue) throw v.error;
           return v;
@@ -319,7 +329,7 @@ class Compiler {
         const d = va - vb;
         const now = pred(d);
         const flip = flipAfter(pred, d, s, now);
-        if (c.now + flip < c.next) c.next = c.now + flip;
+        note(c, c.now + flip);
         return now;
       },
     };
@@ -384,7 +394,9 @@ class Compiler {
       case 'has':
         return this.has(n, args[0]!);
       case 'tier':
-        return this.tier(args[0]!, args[1]!);
+        return this.tier(args[0]!, args[1]!, false);
+      case 'tier_strict':
+        return this.tier(args[0]!, args[1]!, true);
       case 'size': {
         const f = this.staticChild(arg!);
         return { slope: 0, fn: (c) => sizeOf(f(c)) };
@@ -446,15 +458,16 @@ class Compiler {
     };
   }
 
-  private tier(valueNode: ASTNode, thresholdsNode: ASTNode): Node {
+  private tier(valueNode: ASTNode, thresholdsNode: ASTNode, strict: boolean): Node {
     const v = this.node(valueNode);
     const ts = this.staticChild(thresholdsNode);
     const fv = v.fn;
+    const passes = strict ? (d: number): boolean => d > 0 : reached;
     const tierOf = (x: unknown, list: unknown[]): number => {
       let t = 1;
       for (const th of list) {
         if (typeof th !== typeof x || (typeof x !== 'number' && typeof x !== 'string')) fail('tier() compares numbers, durations or strings of one kind');
-        if ((x as number) >= (th as number)) t++;
+        if (strict ? (x as number) > (th as number) : (x as number) >= (th as number)) t++;
       }
       return t;
     };
@@ -472,7 +485,7 @@ class Compiler {
         if (s !== 0) {
           for (const th of list) {
             const d = (x as number) - (th as number);
-            const flip = flipAfter(reached, d, s, d >= 0);
+            const flip = flipAfter(passes, d, s, passes(d));
             if (c.now + flip < c.next) c.next = c.now + flip;
           }
         }
@@ -624,65 +637,90 @@ class Compiler {
       else if (role === 'filter') {
         filter = mapLiteral(arg)!.map(([k, v]) => [k, (Array.isArray(v) ? v : [v]) as FilterScalar[]]);
         filter.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
-      } else points = mapLiteral(arg)!.map(([k, v]) => [k, v as number]);
+      } else if (role === 'points') points = mapLiteral(arg)!.map(([k, v]) => [k, v as number]);
     });
     const plan = this.o.plan;
     const spec = (kind: AggSpec['kind'], extra: Partial<AggSpec> = {}): number =>
       plan.add({ kind, events, window, ...(property === undefined ? {} : { property }), ...(filter ? { filter } : {}), ...extra }) * SLOTS;
     const noEvent = (what: string): never => fail(`no "${events[0]}" event${what}`);
+    const w = window;
+    const windowed = w !== Infinity;
+    // Each reader notes when what it read can next change: slot 3 (future events, halvings) and,
+    // for windows, the exit of the counted event that matters to it.
     switch (name) {
       case 'count': {
         const o = spec('count');
-        return { slope: 0, fn: (c) => c.agg[o]! };
+        if (!windowed) return { slope: 0, fn: (c) => (note(c, c.agg[o + 3]!), c.agg[o]!) };
+        return { slope: 0, fn: (c) => (note(c, c.agg[o + 3]!), c.agg[o]! > 0 && note(c, c.agg[o + 2]! + w), c.agg[o]!) };
       }
       case 'exists': {
         const o = spec('count');
-        return { slope: 0, fn: (c) => c.agg[o]! > 0 };
+        // exists() changes when the newest counted event leaves, not the oldest.
+        if (!windowed) return { slope: 0, fn: (c) => (note(c, c.agg[o + 3]!), c.agg[o]! > 0) };
+        return { slope: 0, fn: (c) => (note(c, c.agg[o + 3]!), c.agg[o]! > 0 && note(c, c.agg[o + 1]! + w), c.agg[o]! > 0) };
       }
-      case 'sum': {
-        const o = spec('sum');
-        return { slope: 0, fn: (c) => c.agg[o]! / 1e6 };
-      }
-      case 'avg': {
-        const o = spec('sum');
-        return { slope: 0, fn: (c) => (c.agg[o + 1]! > 0 ? c.agg[o]! / 1e6 / c.agg[o + 1]! : noEvent(` with "${property}"`)) };
-      }
+      case 'sum':
+      case 'avg':
       case 'max':
       case 'min': {
-        const o = spec(name);
-        return { slope: 0, fn: (c) => (c.agg[o + 1]! > 0 ? c.agg[o]! / 1e6 : noEvent(` with "${property}"`)) };
+        const o = spec(name === 'avg' ? 'sum' : name);
+        const read: (c: EvalCtx) => number =
+          name === 'sum'
+            ? (c) => c.agg[o]! / 1e6
+            : name === 'avg'
+              ? (c) => (c.agg[o + 1]! > 0 ? c.agg[o]! / 1e6 / c.agg[o + 1]! : noEvent(` with "${property}"`))
+              : (c) => (c.agg[o + 1]! > 0 ? c.agg[o]! / 1e6 : noEvent(` with "${property}"`));
+        if (!windowed) return { slope: 0, fn: (c) => (note(c, c.agg[o + 3]!), read(c)) };
+        return { slope: 0, fn: (c) => (note(c, c.agg[o + 3]!), c.agg[o + 1]! > 0 && note(c, c.agg[o + 2]! + w), read(c)) };
       }
       case 'first':
       case 'last': {
         const o = spec(name);
-        return { slope: 0, fn: (c) => (c.agg[o] === c.agg[o] ? c.agg[o]! : noEvent('')) };
+        // Windowed, the answer holds until that very event leaves the window.
+        return {
+          slope: 0,
+          fn: (c) => {
+            note(c, c.agg[o + 3]!);
+            const t = c.agg[o]!;
+            if (t !== t) return noEvent(windowed ? ' in the window' : '');
+            if (windowed) note(c, t + w);
+            return t;
+          },
+        };
       }
       case 'since': {
         const o = spec('last');
-        return { slope: 1, fn: (c) => (c.agg[o] === c.agg[o] ? c.now - c.agg[o]! : noEvent('')) };
+        return { slope: 1, fn: (c) => (note(c, c.agg[o + 3]!), c.agg[o] === c.agg[o] ? c.now - c.agg[o]! : noEvent('')) };
       }
       case 'score': {
         const list = points!;
         const o = plan.add({ kind: 'score', events: list.map(([e]) => e), points: list.map(([, p]) => p), window, halfLife }) * SLOTS;
-        return { slope: 0, fn: (c) => c.agg[o]! };
+        if (!windowed) return { slope: 0, fn: (c) => (note(c, c.agg[o + 3]!), c.agg[o]!) };
+        return { slope: 0, fn: (c) => (note(c, c.agg[o + 3]!), c.agg[o + 2] === c.agg[o + 2] && note(c, c.agg[o + 2]! + w), c.agg[o]!) };
       }
+      case 'count_since':
+      case 'count_since_strict':
+        return this.countSince(args, roles, events[0]!, filter, name === 'count_since_strict');
       default: {
-        // after / within / none_within: X is events[0], Y is events[1].
+        // after / within / none_within and their strict forms: X is events[0], Y is events[1].
         const [x, y] = events as [string, string];
-        const fa = plan.add({ kind: 'firstAfter', events: [x, y], window: Infinity }) * SLOTS;
+        const strict = name.endsWith('_strict');
+        const fa = plan.add({ kind: strict ? 'firstAfterStrict' : 'firstAfter', events: [x, y], window: Infinity }) * SLOTS;
         const d = window;
-        if (name === 'after') return { slope: 0, fn: (c) => c.agg[fa] === c.agg[fa] };
-        if (name === 'within') return { slope: 0, fn: (c) => c.agg[fa]! <= c.agg[fa + 1]! + d };
+        const base = strict ? name.slice(0, -'_strict'.length) : name;
+        if (base === 'after') return { slope: 0, fn: (c) => (note(c, c.agg[fa + 3]!), c.agg[fa] === c.agg[fa]) };
+        if (base === 'within') return { slope: 0, fn: (c) => (note(c, c.agg[fa + 3]!), c.agg[fa]! <= c.agg[fa + 1]! + d) };
         return {
           slope: 0,
           fn: (c) => {
+            note(c, c.agg[fa + 3]!);
             const lastY = c.agg[fa + 1]!;
             if (lastY !== lastY) return false;
             const closes = lastY + d;
             // An X already came within D: settled, whatever the clock does.
             if (c.agg[fa]! <= closes) return false;
             if (c.now < closes) {
-              if (closes < c.next) c.next = closes;
+              note(c, closes);
               return false;
             }
             return true;
@@ -691,6 +729,45 @@ class Compiler {
       }
     }
   }
+
+  /**
+   * count_since(E, T [, F]): T is computed by the rule (e.g. `first("Viewed Product", 48h)`), so this
+   * is no shared aggregate: it scans the contact's events of that name. A count spec with the same
+   * name and filter is registered so the event cache keeps the filtered property, and its slot 3
+   * says when a future-dated event arrives.
+   */
+  private countSince(args: ASTNode[], roles: ParamRole[], event: string, filter: [string, FilterScalar[]][] | undefined, strict: boolean): Node {
+    const plan = this.o.plan;
+    const o = plan.add({ kind: 'count', events: [event], window: Infinity, ...(filter ? { filter } : {}) }) * SLOTS;
+    const from = this.staticChild(args[roles.indexOf('time')]!);
+    const code = plan.nameCode(event);
+    const tests = (filter ?? []).map(([prop, values]): [number, Set<number>] => {
+      const col = plan.categoricalProps.indexOf(prop);
+      return [col, new Set(values.map((v) => plan.encode(col, v)))];
+    });
+    return {
+      slope: 0,
+      fn: (c) => {
+        note(c, c.agg[o + 3]!);
+        const t0 = from(c) as number;
+        const { names, times, categorical } = c.cols;
+        let n = 0;
+        for (let i = c.start; i < c.end; i++) {
+          const t = times[i]!;
+          if (t > c.now) break;
+          if (names[i] !== code || (strict ? t <= t0 : t < t0)) continue;
+          if (tests.every(([col, codes]) => codes.has(categorical[col]![i]!))) n++;
+        }
+        return n;
+      },
+    };
+  }
+}
+
+/** Records that what a rule read can change at `at` (the earliest such time wins). */
+function note(c: EvalCtx, at: number): true {
+  if (at < c.next) c.next = at;
+  return true;
 }
 
 function isScalar(v: unknown): boolean {

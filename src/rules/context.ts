@@ -6,6 +6,7 @@
 import type { ASTNode } from '@marcbachmann/cel-js';
 import { RuleError } from '../errors';
 import type { FieldValue } from '../model/types';
+import type { EventColumns } from './aggregates';
 
 /** The contact as rules see it. */
 export interface ContactView {
@@ -27,9 +28,15 @@ export interface EvalCtx {
   agg: Float64Array;
   /** Values of the segments evaluated so far, by segment index. */
   segments: unknown[];
+  /** When each segment evaluated so far can next change by the clock alone (Infinity: never). */
+  segmentNext: Float64Array;
+  /** The contact's events, [start, end) of `cols` (for functions that take a time computed by the rule). */
+  cols: EventColumns;
+  start: number;
+  end: number;
   /** Comprehension variables, by slot. */
   locals: unknown[];
-  /** Earliest time after `now` at which a comparison evaluated so far can flip. */
+  /** Earliest time after `now` at which what the current segment read so far can change. */
   next: number;
   /** When set, every node's value is recorded (for `explain`). */
   trace: Map<ASTNode, unknown> | undefined;

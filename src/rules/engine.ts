@@ -12,7 +12,10 @@ import type { Knowledge, RuleIssue, RuleSource } from './check';
 import { ContactCache, contactView } from './contact-cache';
 import { FailedValue } from './context';
 import type { ContactView } from './context';
+import { finite, sameValue, isDefault } from './answers';
 import { columnsFromEvents, EventCache } from './event-cache';
+import { flipTimes, nextChanges } from './next-change';
+import type { NextChange } from './next-change';
 import { WakeupHeap } from './heap';
 import { RuleSet, sourcesFromConfig } from './ruleset';
 import type { Evaluation } from './ruleset';
@@ -32,8 +35,10 @@ export interface ContactEvaluation {
   /** Every segment's answer now. */
   states: SegmentState[];
   changed: SegmentChange[];
-  /** When an answer can next change by the clock alone; undefined if never. */
+  /** When an answer can next change by the clock alone (the contact's wake-up); undefined if never. */
   nextChangeAt: number | undefined;
+  /** Per segment, in `states` order: when its answer can next change by the clock alone; undefined if never. */
+  segmentWakeups: (number | undefined)[];
   /** Segments whose rule failed for this contact, with why (their answer is false / null). */
   errors: { segment: string; message: string }[];
 }
@@ -104,17 +109,6 @@ function parseStored(json: string): FieldValue {
     if (!Number.isNaN(n)) return n;
   }
   return JSON.parse(json) as FieldValue;
-}
-
-function isDefault(v: FieldValue | undefined): boolean {
-  return v === undefined || v === null || v === false;
-}
-
-function sameValue(a: FieldValue | undefined, b: FieldValue | undefined): boolean {
-  if (a === b) return true;
-  if (isDefault(a) && isDefault(b)) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 export class SegmentEngine {
@@ -203,10 +197,21 @@ export class SegmentEngine {
 
   /** Evaluates every contact, stores what changed, and rebuilds the wake-up heap. */
   recomputeAll(onProgress?: ProgressFn): RecomputeSummary {
+    return this.sweep(this.clock.now(), true, onProgress);
+  }
+
+  /**
+   * Evaluates every contact as of `at` (the same evaluation `explain --at` shows) without storing
+   * anything: entered / left / changed compare with the answers stored now.
+   */
+  evaluateAllAt(at: number, onProgress?: ProgressFn, onContact?: (contactId: number, values: FieldValue[]) => void): RecomputeSummary {
+    return this.sweep(at, false, onProgress, onContact);
+  }
+
+  private sweep(now: number, save: boolean, onProgress?: ProgressFn, onContact?: (contactId: number, values: FieldValue[]) => void): RecomputeSummary {
     const t0 = performance.now();
     if (!this.loaded) this.load(onProgress);
     const t1 = performance.now();
-    const now = this.clock.now();
     const segs = this.rules.segments;
     const summary: SegmentSummary[] = segs.map((s) => ({ segment: s.name, kind: s.kind, members: 0, entered: 0, left: 0, changed: 0, errors: 0, topValues: [] }));
     // Most common values of value segments with few distinct values (stages, codes, scores 1–5);
@@ -224,6 +229,7 @@ export class SegmentEngine {
       saveMs += performance.now() - s;
       batch = [];
     };
+    const values: FieldValue[] = new Array(segs.length).fill(null);
     for (const id of contacts.ids()) {
       const view = contacts.view(id)!;
       const slice = this.events!.slice(id);
@@ -231,6 +237,7 @@ export class SegmentEngine {
       const states: SegmentState[] = [];
       for (let i = 0; i < segs.length; i++) {
         const value = this.rules.stored(i, ev.values[i]);
+        values[i] = value;
         const before = this.prev[i]![id];
         const sum = summary[i]!;
         if (!isDefault(value)) {
@@ -248,13 +255,16 @@ export class SegmentEngine {
         if (isDefault(before)) sum.entered++;
         else if (isDefault(value)) sum.left++;
         else sum.changed++;
-        this.prev[i]![id] = value;
+        if (save) this.prev[i]![id] = value;
         states.push({ contactId: id, segment: segs[i]!.name, value, since: now });
       }
       if (states.length) contactsChanged++;
-      const next = this.schedule(id, ev);
-      if (states.length || next.write) batch.push({ contactId: id, states, nextChangeAt: next.at });
-      if (batch.length >= SAVE_BATCH) flush();
+      onContact?.(id, values);
+      if (save) {
+        const next = this.schedule(id, ev);
+        if (states.length || next.write) batch.push({ contactId: id, states, nextChangeAt: next.at });
+        if (batch.length >= SAVE_BATCH) flush();
+      }
       if (onProgress && (++done & 0x3fff) === 0) onProgress('evaluate', done, total);
     }
     flush();
@@ -304,10 +314,12 @@ export class SegmentEngine {
 
   /**
    * Evaluates one contact from the current caches (or the store when not loaded) and, unless
-   * `save` is false, stores the answers that changed and the next wake-up.
+   * `save` is false, stores the answers that changed and the next wake-up. A changed answer is
+   * stamped `since` (per segment index when a function: the time it flipped), else `now`.
    */
-  evaluateContact(contactId: number, options: { now?: number; save?: boolean; since?: number } = {}): ContactEvaluation | undefined {
+  evaluateContact(contactId: number, options: { now?: number; save?: boolean; since?: number | ((segment: number) => number) } = {}): ContactEvaluation | undefined {
     const now = options.now ?? this.clock.now();
+    const save = options.save !== false;
     const { view, evaluate } = this.viewOf(contactId);
     if (!view) return undefined;
     const ev = evaluate(now);
@@ -316,26 +328,45 @@ export class SegmentEngine {
     const changed: SegmentChange[] = [];
     const errors: ContactEvaluation['errors'] = [];
     const writes: SegmentState[] = [];
+    const sinceOf = typeof options.since === 'function' ? options.since : (): number => (options.since as number | undefined) ?? now;
     this.rules.segments.forEach((seg, i) => {
       const raw = ev.values[i];
       if (raw instanceof FailedValue) errors.push({ segment: seg.name, message: raw.error.message });
       const value = this.rules.stored(i, raw);
       const state = { contactId, segment: seg.name, value, since: now };
       if (!sameValue(prev[i], value)) {
-        const since = options.since ?? now;
+        state.since = sinceOf(i);
         changed.push({ contactId, segment: seg.name, from: prev[i] ?? (seg.kind === 'flag' ? false : null), to: value });
-        writes.push({ ...state, since });
-        state.since = since;
-        if (this.loaded) this.prev[i]![contactId] = value;
+        writes.push({ ...state });
+        if (save && this.loaded) this.prev[i]![contactId] = value;
       }
       states.push(state);
     });
-    const at = Number.isFinite(ev.nextChangeAt) ? ev.nextChangeAt : undefined;
-    if (options.save !== false) {
+    const at = finite(ev.nextChangeAt);
+    if (save) {
       this.store.saveEvaluation(contactId, writes, at);
       if (this.loaded) this.schedule(contactId, ev);
     }
-    return { contactId, states, changed, nextChangeAt: at, errors };
+    return { contactId, states, changed, nextChangeAt: at, segmentWakeups: [...ev.segmentNext].map(finite), errors };
+  }
+
+  /** When each segment's answer next changes by the clock alone, exactly (see next-change.ts). Nothing is stored. */
+  nextChanges(contactId: number, now: number = this.clock.now()): NextChange[] | undefined {
+    const { view, evaluate } = this.viewOf(contactId);
+    return view && nextChanges(this.rules, evaluate, now);
+  }
+
+  /**
+   * Brings a due contact up to `now`: each answer that flipped since its wake-up `from` is stamped
+   * with the time it flipped, then it is evaluated and stored as of `now`.
+   */
+  private catchUp(contactId: number, from: number, now: number): ContactEvaluation | undefined {
+    // Woken on time (the daemon's timer): every flip is at `now`, and one evaluation does.
+    if (from >= now) return this.evaluateContact(contactId, { now });
+    const { view, evaluate } = this.viewOf(contactId);
+    if (!view) return undefined;
+    const flippedAt = flipTimes(this.rules, evaluate, this.previous(contactId), from, now);
+    return this.evaluateContact(contactId, { now, since: (i) => flippedAt[i] ?? now });
   }
 
   /** New or changed events for these contacts: re-read them into the cache and re-evaluate only them. */
@@ -411,22 +442,22 @@ export class SegmentEngine {
             const { time, id } = this.heap.pop()!;
             if (this.nextAt[id] !== time) continue;
             this.nextAt[id] = Infinity;
-            const r = this.evaluateContact(id, { now, since: time });
+            const r = this.catchUp(id, time, now);
             if (r) out.push(r);
           }
         });
       }
       return out;
     }
-    // Not loaded (a one-off command): the store's wake-up index says who is due.
+    // Not loaded (a one-off command): the store's wake-up index says who is due, and since when.
     for (let round = 0; round < 10_000; round++) {
-      const due = this.store.dueWakeups(now, 1000);
+      const due = this.store.dueWakeupTimes(now, 1000);
       if (!due.length) break;
       this.store.transaction(() => {
-        for (const id of due) {
-          const r = this.evaluateContact(id, { now });
+        for (const { contactId, at } of due) {
+          const r = this.catchUp(contactId, at, now);
           if (r) out.push(r);
-          else this.store.saveEvaluation(id, [], undefined);
+          else this.store.saveEvaluation(contactId, [], undefined);
         }
       });
     }

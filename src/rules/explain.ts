@@ -13,6 +13,8 @@ import { FailedValue } from './context';
 import type { EvalCtx } from './context';
 import { columnsFromEvents } from './event-cache';
 import { formatDuration } from './durations';
+import { nextChanges } from './next-change';
+import type { NextChange } from './next-change';
 import { DURATION, EVENT_FUNCTIONS } from './functions';
 import type { RuleSet } from './ruleset';
 import { toFieldValue } from './ruleset';
@@ -43,8 +45,10 @@ export interface Explanation {
   at: string;
   value: FieldValue;
   error?: string;
-  /** When any segment answer of this contact can next change by the clock alone. */
+  /** When this segment's answer next changes by the clock alone (undefined: only new data can change it). */
   nextChangeAt: string | undefined;
+  /** `exact`, `continuous` (the value moves with the clock; the time is its next recheck) or `beyond` (no flip found; the time is the next that could change it). */
+  nextChangeKind: NextChange['kind'];
   tree: ExplainNode;
 }
 
@@ -62,7 +66,7 @@ export function explainSegment(rules: RuleSet, store: Store, contactId: number, 
   const cols = columnsFromEvents(rules.plan, events);
   const all = rules.evaluate(view, cols, 0, events.length, now);
   const rule = seg.rule;
-  const traced = compileRule(rule.ast, {
+  const { fn: traced } = compileRule(rule.ast, {
     plan: rules.plan,
     segmentIndex: new Map(rules.segments.map((s, i) => [s.name, i])),
     locate: (n) => rule.source.locate(rule.rewritten.originalOffset(n.start)),
@@ -70,7 +74,7 @@ export function explainSegment(rules: RuleSet, store: Store, contactId: number, 
   });
   const agg = new Float64Array(rules.plan.specs.length * SLOTS);
   rules.plan.run(cols, 0, events.length, now, agg);
-  const ctx: EvalCtx = { now, contact: view, agg, segments: all.values, locals: [], next: Infinity, trace: new Map() };
+  const ctx: EvalCtx = { now, contact: view, agg, segments: all.values, segmentNext: all.segmentNext, cols, start: 0, end: events.length, locals: [], next: Infinity, trace: new Map() };
   try {
     traced(ctx);
   } catch {
@@ -97,6 +101,7 @@ export function explainSegment(rules: RuleSet, store: Store, contactId: number, 
     return node;
   };
   const raw = all.values[index];
+  const next = nextChanges(rules, (t) => rules.evaluate(view, cols, 0, events.length, t), now, index)[index]!;
   return {
     segment,
     kind: seg.kind,
@@ -106,7 +111,8 @@ export function explainSegment(rules: RuleSet, store: Store, contactId: number, 
     at: new Date(now).toISOString(),
     value: rules.stored(index, raw),
     ...(raw instanceof FailedValue ? { error: raw.error.message } : {}),
-    nextChangeAt: Number.isFinite(all.nextChangeAt) ? new Date(all.nextChangeAt).toISOString() : undefined,
+    nextChangeAt: next.at === undefined ? undefined : new Date(next.at).toISOString(),
+    nextChangeKind: next.kind,
     tree: build(rule.ast),
   };
 }
@@ -136,7 +142,8 @@ function decidingEvents(n: ASTNode, events: SegsyncEvent[], now: number): Segsyn
   roles.forEach((role, i) => {
     const a = args[i]!;
     if (role === 'event') names.add(stringLiteral(a)!);
-    if (role === 'window' && fn.name !== 'within' && fn.name !== 'none_within') window = durationLiteral(a)!;
+    // within / none_within's D is a span after the Y, not a window back from now.
+    if (role === 'window' && !/^(none_)?within/.test(fn.name)) window = durationLiteral(a)!;
     if (role === 'filter') filter = mapLiteral(a)!.map(([k, v]) => [k, Array.isArray(v) ? v : [v]]);
     if (role === 'points') for (const [k] of mapLiteral(a)!) names.add(k);
   });
@@ -156,7 +163,7 @@ export function renderExplanation(x: Explanation): string {
   lines.push(`${x.segment} = ${fmt(x.value)}${x.error ? `   (rule failed: ${x.error})` : ''}`);
   lines.push(`  contact ${x.contact.email} (#${x.contact.id}) at ${x.at}`);
   lines.push(`  rule at ${x.location.file}:${x.location.line ?? '?'}:${x.location.column ?? '?'}`);
-  lines.push(`  next change by the clock alone: ${x.nextChangeAt ?? 'never (only new data can change it)'}`);
+  lines.push(`  next change by the clock alone: ${describeNextChange(x.nextChangeAt, x.nextChangeKind)}`);
   lines.push('');
   const walkTree = (n: ExplainNode, prefix: string, last: boolean, root: boolean): void => {
     const branch = root ? '' : last ? '└─ ' : '├─ ';
@@ -176,6 +183,14 @@ export function renderExplanation(x: Explanation): string {
   };
   walkTree(x.tree, '', true, true);
   return lines.join('\n');
+}
+
+/** A next change for a terminal. */
+export function describeNextChange(at: string | undefined, kind: NextChange['kind']): string {
+  if (at === undefined) return 'never (only new data can change it)';
+  if (kind === 'continuous') return `continuously (the value moves with the clock; rechecked at ${at})`;
+  if (kind === 'beyond') return `not found within the next wake-ups; it can change from ${at}`;
+  return at;
 }
 
 function oneLine(s: string): string {

@@ -5,7 +5,7 @@
  */
 
 /** What an argument of an event function is (all must be literals, so they compile to aggregates). */
-export type ParamRole = 'event' | 'property' | 'window' | 'filter' | 'points' | 'halfLife';
+export type ParamRole = 'event' | 'property' | 'window' | 'filter' | 'points' | 'halfLife' | 'time';
 
 export interface EventOverload {
   params: ParamRole[];
@@ -29,6 +29,7 @@ const CEL_TYPE: Record<ParamRole, string> = {
   filter: 'map<string, dyn>',
   points: 'map<string, dyn>',
   halfLife: DURATION,
+  time: TIMESTAMP,
 };
 
 /** `name, [window], [filter]` in every combination. */
@@ -42,21 +43,21 @@ function windowed(lead: ParamRole[], returns: string): EventOverload[] {
 }
 
 export const EVENT_FUNCTIONS: readonly EventFunction[] = [
-  { name: 'count', overloads: windowed(['event'], 'int'), doc: 'number of events named E (in the window, matching the filter)' },
-  { name: 'exists', overloads: windowed(['event'], 'bool'), doc: 'at least one event named E (in the window, matching the filter)' },
+  { name: 'count', overloads: windowed(['event'], 'int'), doc: 'number of events named E (in the window W: now - W < t <= now; matching the filter)' },
+  { name: 'exists', overloads: windowed(['event'], 'bool'), doc: 'at least one event named E (in the window W: now - W < t <= now; matching the filter)' },
   { name: 'sum', overloads: windowed(['event', 'property'], 'double'), doc: 'exact decimal sum of property P over the events (0 when none)' },
   { name: 'avg', overloads: windowed(['event', 'property'], 'double'), doc: 'average of property P (an error when no event has it)' },
   { name: 'max', overloads: windowed(['event', 'property'], 'double'), doc: 'largest value of property P (an error when no event has it)' },
   { name: 'min', overloads: windowed(['event', 'property'], 'double'), doc: 'smallest value of property P (an error when no event has it)' },
   {
     name: 'first',
-    overloads: [{ params: ['event'], returns: TIMESTAMP }, { params: ['event', 'filter'], returns: TIMESTAMP }],
-    doc: 'time of the first event named E (an error when there is none)',
+    overloads: windowed(['event'], TIMESTAMP),
+    doc: 'time of the first event named E (in the window, matching the filter; an error when there is none)',
   },
   {
     name: 'last',
-    overloads: [{ params: ['event'], returns: TIMESTAMP }, { params: ['event', 'filter'], returns: TIMESTAMP }],
-    doc: 'time of the last event named E (an error when there is none)',
+    overloads: windowed(['event'], TIMESTAMP),
+    doc: 'time of the last event named E (in the window, matching the filter; an error when there is none)',
   },
   {
     name: 'since',
@@ -66,17 +67,42 @@ export const EVENT_FUNCTIONS: readonly EventFunction[] = [
   {
     name: 'after',
     overloads: [{ params: ['event', 'event'], returns: 'bool' }],
-    doc: 'after(X, Y): an X happened at or after the last Y (false when there is no Y)',
+    doc: 'after(X, Y): an X happened at or after the last Y, a tie counting (false when there is no Y)',
+  },
+  {
+    name: 'after_strict',
+    overloads: [{ params: ['event', 'event'], returns: 'bool' }],
+    doc: 'after_strict(X, Y): an X happened strictly after the last Y, a tie not counting (false when there is no Y)',
   },
   {
     name: 'within',
     overloads: [{ params: ['event', 'window', 'event'], returns: 'bool' }],
-    doc: 'within(X, D, Y): an X happened within D after the last Y',
+    doc: 'within(X, D, Y): an X happened in [last Y, last Y + D], a tie with Y counting',
+  },
+  {
+    name: 'within_strict',
+    overloads: [{ params: ['event', 'window', 'event'], returns: 'bool' }],
+    doc: 'within_strict(X, D, Y): an X happened in (last Y, last Y + D], a tie with Y not counting',
   },
   {
     name: 'none_within',
     overloads: [{ params: ['event', 'window', 'event'], returns: 'bool' }],
-    doc: 'none_within(X, D, Y): a Y happened, D has passed since the last Y, and no X came within D after it',
+    doc: 'none_within(X, D, Y): a Y happened, D has passed since the last Y, and no X came in [last Y, last Y + D]',
+  },
+  {
+    name: 'none_within_strict',
+    overloads: [{ params: ['event', 'window', 'event'], returns: 'bool' }],
+    doc: 'none_within_strict(X, D, Y): a Y happened, D has passed since the last Y, and no X came in (last Y, last Y + D]',
+  },
+  {
+    name: 'count_since',
+    overloads: [{ params: ['event', 'time'], returns: 'int' }, { params: ['event', 'time', 'filter'], returns: 'int' }],
+    doc: 'count_since(E, T [, F]): number of events named E at or after the time T (a tie counting), up to now',
+  },
+  {
+    name: 'count_since_strict',
+    overloads: [{ params: ['event', 'time'], returns: 'int' }, { params: ['event', 'time', 'filter'], returns: 'int' }],
+    doc: 'count_since_strict(E, T [, F]): number of events named E strictly after the time T, up to now',
   },
   {
     name: 'score',
@@ -100,6 +126,18 @@ export const EXTRA_FUNCTIONS = [
     signature: 'tier(dyn, list<dyn>): int',
     doc: 'tier(x, [t1, t2, …]): 1 + how many thresholds x has reached (x ≥ t), e.g. an RFM score 1–5 from four thresholds',
   },
+  {
+    signature: 'tier_strict(dyn, list<dyn>): int',
+    doc: 'tier_strict(x, [t1, t2, …]): 1 + how many thresholds x has passed (x > t)',
+  },
+  {
+    signature: 'string(google.protobuf.Timestamp): string',
+    doc: 'string(timestamp): RFC 3339 in UTC, e.g. "2026-03-01T09:00:00Z" (CEL defines it; cel-js lacks it)',
+  },
+  {
+    signature: 'string(google.protobuf.Duration): string',
+    doc: 'string(duration): seconds, e.g. "86400s" (CEL defines it; cel-js lacks it)',
+  },
 ] as const;
 
 /** The variables a rule can read. */
@@ -108,6 +146,6 @@ export const RULE_VARIABLES = [
   { name: 'email', type: 'string', doc: 'the contact\'s normalised email' },
   { name: 'tags', type: 'list<string>', doc: 'the contact\'s tags: "vip" in tags' },
   { name: 'consent', type: 'string', doc: 'subscribed, unsubscribed, cleaned, pending, non-marketing, or "" when unknown' },
-  { name: 'created_at', type: TIMESTAMP, doc: 'when segsync first saw the contact' },
+  { name: 'created_at', type: TIMESTAMP, doc: 'when the contact was created: `created_at` given on import, else when segsync first saw it' },
   { name: 'now', type: TIMESTAMP, doc: 'the evaluation time' },
 ] as const;

@@ -10,7 +10,7 @@ import type { EventColumns } from './aggregates';
 
 /** One aggregate as the pass reads it. */
 export interface PassSpec {
-  /** 0 count, 1 sum, 2 max, 3 min, 4 first, 5 last, 6 firstAfter, 7 score. */
+  /** 0 count, 1 sum, 2 max, 3 min, 4 first, 5 last, 6 firstAfter, 7 score, 8 firstAfter with ties not counting. */
   kind: number;
   window: number;
   /** Index into the numeric columns (sum, max, min); -1 otherwise. */
@@ -25,8 +25,13 @@ export interface PassSpec {
 /** Result slots per spec (their meaning per kind is in aggregates.ts). */
 export const SLOTS = 4;
 
-/** Computes the aggregates over events [start, end) as of `now` into `out`; returns the next change time. */
-export type Pass = (cols: EventColumns, start: number, end: number, now: number, out: Float64Array) => number;
+/**
+ * Computes the aggregates over events [start, end) as of `now` into `out`. Slot 3 of every spec is
+ * the earliest time after `now` it changes other than by a counted event leaving its window (which
+ * the reader knows best: the oldest counted event for a count, the newest for `exists`): the first
+ * future-dated event of a name it reads, or a score's next halving.
+ */
+export type Pass = (cols: EventColumns, start: number, end: number, now: number, out: Float64Array) => void;
 
 /**
  * 0.5^k for the first few k, read instead of Math.pow per scored event (most events are a few
@@ -44,7 +49,8 @@ function num(x: number): string {
 
 /** Starting values of a spec's slots. */
 function initial(kind: number): number[] {
-  return [kind === 2 ? -Infinity : kind === 3 ? Infinity : kind >= 4 && kind <= 6 ? NaN : 0, kind === 6 ? NaN : 0, NaN, Infinity];
+  const times = kind >= 4 && kind <= 6 || kind === 8;
+  return [kind === 2 ? -Infinity : kind === 3 ? Infinity : times ? NaN : 0, kind === 6 || kind === 8 ? NaN : 0, NaN, Infinity];
 }
 
 /** The statements updating spec `s` for one event of name `code` at time `t`, index `i`. */
@@ -53,7 +59,7 @@ function update(spec: PassSpec, s: number, code: number): string {
   const inWindow = spec.window === Infinity ? 'true' : `t > lo${s}`;
   switch (spec.kind) {
     case 0:
-      return `if (${inWindow}) { if (${x(0)} === 0) ${x(2)} = t; ${x(0)}++; }`;
+      return `if (${inWindow}) { if (${x(0)} === 0) ${x(2)} = t; ${x(0)}++; ${x(1)} = t; }`;
     case 1:
     case 2:
     case 3: {
@@ -61,16 +67,18 @@ function update(spec: PassSpec, s: number, code: number): string {
       return `if (${inWindow}) { const v = num${spec.numIdx}[i]; if (v === v) { if (${x(1)} === 0) ${x(2)} = t; ${x(1)}++; ${fold} } }`;
     }
     case 4:
-      return `if (${x(0)} !== ${x(0)}) ${x(0)} = t;`;
+      return `if (${inWindow} && ${x(0)} !== ${x(0)}) ${x(0)} = t;`;
     case 5:
-      return `${x(0)} = t;`;
-    case 6: {
-      // Slots: first X at or after the last Y, the last Y, the last X. An X at the same millisecond
-      // as a Y counts as after it, whichever was stored first.
+      return `if (${inWindow}) ${x(0)} = t;`;
+    case 6:
+    case 8: {
+      // Slots: first X after the last Y, the last Y, the last X. Kind 6 counts an X at the same
+      // millisecond as a Y as after it, whichever was stored first; kind 8 does not.
       const role = spec.perName.get(code)!;
+      const tie = spec.kind === 6;
       let out = '';
-      if (role & 2) out += `${x(1)} = t; ${x(0)} = ${x(2)} === t ? t : NaN; `;
-      if (role & 1) out += `${x(2)} = t; if (${x(0)} !== ${x(0)} && ${x(1)} === ${x(1)}) ${x(0)} = t;`;
+      if (role & 2) out += tie ? `${x(1)} = t; ${x(0)} = ${x(2)} === t ? t : NaN; ` : `${x(1)} = t; ${x(0)} = NaN; `;
+      if (role & 1) out += `${x(2)} = t; if (${x(0)} !== ${x(0)} && ${x(1)} === ${x(1)}${tie ? '' : ` && t > ${x(1)}`}) ${x(0)} = t;`;
       return out;
     }
     default: {
@@ -108,8 +116,8 @@ export function compilePass(specs: PassSpec[]): Pass {
       byName.get(code)!.push(s);
     }
   });
-  lines.push('const names = cols.names, times = cols.times;', 'let next = Infinity;', 'for (let i = start; i < end; i++) {');
-  lines.push('  const t = times[i];', '  if (t > now) { next = t; break; }', '  switch (names[i]) {');
+  lines.push('const names = cols.names, times = cols.times;', 'let i = start;', 'for (; i < end; i++) {');
+  lines.push('  const t = times[i];', '  if (t > now) break;', '  switch (names[i]) {');
   for (const [code, list] of byName) {
     lines.push(`    case ${code}: {`);
     for (const s of list) {
@@ -120,16 +128,16 @@ export function compilePass(specs: PassSpec[]): Pass {
     lines.push('      break;', '    }');
   }
   lines.push('  }', '}');
-  // Window exits (the oldest event in a window leaves first) and score halvings.
-  specs.forEach((spec, s) => {
-    if (spec.window === Infinity && spec.halfLife === Infinity) return;
-    if (spec.window !== Infinity) lines.push(`if (s${s}_2 === s${s}_2 && s${s}_2 + ${num(spec.window)} < next) next = s${s}_2 + ${num(spec.window)};`);
-    lines.push(`if (s${s}_3 < next) next = s${s}_3;`);
-  });
+  // Future-dated events: the first one of a name a spec reads is when that spec can next change
+  // (filters are not applied: an early wake-up is harmless, a late one is not).
+  lines.push('for (; i < end; i++) {', '  const t = times[i];', '  switch (names[i]) {');
+  for (const [code, list] of byName) {
+    lines.push(`    case ${code}: ${list.map((s) => `if (t < s${s}_3) s${s}_3 = t;`).join(' ')} break;`);
+  }
+  lines.push('  }', '}');
   specs.forEach((_, s) => {
     for (let k = 0; k < SLOTS; k++) lines.push(`out[${s * SLOTS + k}] = s${s}_${k};`);
   });
-  lines.push('return next;');
   // The source is built from numbers and fixed text only: nothing from rules or events is spliced in.
   const body = `return function pass(cols, start, end, now, out) {\n${lines.join('\n')}\n};`;
   return (new Function('halvings', body) as (halvings: Float64Array) => Pass)(HALVINGS);

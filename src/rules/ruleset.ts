@@ -28,12 +28,16 @@ export interface CompiledSegment {
   type: string;
   rule: CheckedRule;
   fn: Fn;
+  /** The answer moves with the clock itself (e.g. a duration value): it has no exact next change. */
+  continuous: boolean;
 }
 
 /** One contact's answers: a value (or FailedValue) per segment, in `RuleSet.segments` order. */
 export interface Evaluation {
   values: unknown[];
-  /** Earliest time after `now` at which an answer can change with no new data; Infinity if never. */
+  /** Per segment: the earliest time after `now` at which its answer can change with no new data; Infinity if never. */
+  segmentNext: Float64Array;
+  /** The earliest of `segmentNext`: when any answer can change (the contact's wake-up). */
   nextChangeAt: number;
 }
 
@@ -77,6 +81,7 @@ export class RuleSet {
   readonly needs: Needs;
   private readonly agg: Float64Array;
   private readonly scratch: unknown[];
+  private readonly segmentNext: Float64Array;
   private readonly ctx: EvalCtx;
   private readonly result: Evaluation;
   /** Per segment: its value as stored (see `stored`). */
@@ -88,12 +93,12 @@ export class RuleSet {
     this.segments = [];
     for (const rule of rules) {
       try {
-        const fn = compileRule(rule.ast, {
+        const { fn, continuous } = compileRule(rule.ast, {
           plan: this.plan,
           segmentIndex: index,
           locate: (n: ASTNode) => rule.source.locate(rule.rewritten.originalOffset(n.start)),
         });
-        this.segments.push({ name: rule.source.segment, kind: rule.source.kind, type: rule.type, rule, fn });
+        this.segments.push({ name: rule.source.segment, kind: rule.source.kind, type: rule.type, rule, fn, continuous });
       } catch (err) {
         if (!(err instanceof RuleError)) throw err;
         issues.push({ segment: rule.source.segment, location: err.location ?? rule.source.locate(0), message: err.message, hint: err.hint });
@@ -111,8 +116,22 @@ export class RuleSet {
     this.storers = this.segments.map((s) => storerOf(s.kind, s.type));
     this.agg = new Float64Array(this.plan.specs.length * SLOTS);
     this.scratch = new Array(this.segments.length).fill(null);
-    this.result = { values: this.scratch, nextChangeAt: Infinity };
-    this.ctx = { now: 0, contact: undefined as unknown as ContactView, agg: this.agg, segments: this.scratch, locals: [], next: Infinity, trace: undefined };
+    this.segmentNext = new Float64Array(this.segments.length);
+    this.result = { values: this.scratch, segmentNext: this.segmentNext, nextChangeAt: Infinity };
+    const noEvents: EventColumns = { names: new Int32Array(0), times: new Float64Array(0), numeric: [], categorical: [] };
+    this.ctx = {
+      now: 0,
+      contact: undefined as unknown as ContactView,
+      agg: this.agg,
+      segments: this.scratch,
+      segmentNext: this.segmentNext,
+      cols: noEvents,
+      start: 0,
+      end: 0,
+      locals: [],
+      next: Infinity,
+      trace: undefined,
+    };
   }
 
   /** Checks and compiles rules; throws RuleSetError listing every problem with its location. */
@@ -132,23 +151,30 @@ export class RuleSet {
    */
   evaluate(contact: ContactView, cols: EventColumns, start: number, end: number, now: number, reuse = false): Evaluation {
     const agg = this.agg;
-    const aggNext = this.plan.run(cols, start, end, now, agg);
+    this.plan.run(cols, start, end, now, agg);
     const values: unknown[] = reuse ? this.scratch : new Array(this.segments.length);
-    const ctx: EvalCtx = reuse ? this.ctx : { now, contact, agg, segments: values, locals: [], next: aggNext, trace: undefined };
+    const segmentNext = reuse ? this.segmentNext : new Float64Array(this.segments.length);
+    const ctx: EvalCtx = reuse ? this.ctx : { now, contact, agg, segments: values, segmentNext, cols, start, end, locals: [], next: Infinity, trace: undefined };
     ctx.now = now;
     ctx.contact = contact;
-    ctx.next = aggNext;
+    ctx.cols = cols;
+    ctx.start = start;
+    ctx.end = end;
+    let next = Infinity;
     const segments = this.segments;
     for (let i = 0; i < segments.length; i++) {
+      ctx.next = Infinity;
       try {
         values[i] = segments[i]!.fn(ctx);
       } catch (err) {
         if (!(err instanceof RuleEvalError)) throw err;
         values[i] = new FailedValue(err);
       }
+      segmentNext[i] = ctx.next;
+      if (ctx.next < next) next = ctx.next;
     }
-    if (!reuse) return { values, nextChangeAt: ctx.next };
-    this.result.nextChangeAt = ctx.next;
+    if (!reuse) return { values, segmentNext, nextChangeAt: next };
+    this.result.nextChangeAt = next;
     return this.result;
   }
 

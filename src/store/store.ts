@@ -182,6 +182,8 @@ export interface Store {
   saveEvaluation(contactId: number, states: SegmentState[], nextChangeAt: number | undefined): void;
   /** Contacts whose answers can flip by the clock alone at or before `now`. */
   dueWakeups(now: number, limit: number): number[];
+  /** The same with each contact's stored wake-up time, earliest first (so a flip is stamped when it happened). */
+  dueWakeupTimes(now: number, limit: number): { contactId: number; at: number }[];
 
   // Sync state
   getSyncState(contactId: number, esp: EspName): SyncFieldState[];

@@ -77,6 +77,53 @@ describe('segsync segments and explain', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ value: false, at });
   });
 
+  it('evaluates several contacts as of an instant, matching explain --at, storing nothing', () => {
+    const at = new Date(Date.now() - 20 * HOUR).toISOString();
+    const before = segsync(dir, 'segments', '--contact', 'cart@example.com', '--json');
+    const file = join(dir, 'emails.txt');
+    writeFileSync(file, '# known profiles\nCART@example.com\n\nbuyer@example.com\nnobody@example.com\n');
+    const r = segsync(dir, 'segments', '--contacts-file', file, '--as-of', at, '--json');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no contact with email nobody@example.com');
+    const out = JSON.parse(r.stdout) as { contacts: { email: string; at: string; saved: boolean; segments: { segment: string; value: unknown; nextChangeAt?: string }[] }[]; missing: string[] };
+    expect(out.missing).toEqual(['nobody@example.com']);
+    expect(out.contacts.map((c) => [c.email, c.at, c.saved])).toEqual([['cart@example.com', at, false], ['buyer@example.com', at, false]]);
+    for (const c of out.contacts) {
+      for (const segment of ['cart_abandoner', 'lifecycle_stage']) {
+        const x = JSON.parse(segsync(dir, 'explain', c.email, segment, '--at', at, '--json').stdout) as { value: unknown; nextChangeAt?: string };
+        const mine = c.segments.find((s) => s.segment === segment)!;
+        expect([c.email, segment, mine.value, mine.nextChangeAt]).toEqual([c.email, segment, x.value, x.nextChangeAt]);
+      }
+    }
+    // 20 h ago the cart was 10 h old: not yet abandoned, and it becomes so 24 h after the cart add.
+    const cart = out.contacts[0]!.segments.find((s) => s.segment === 'cart_abandoner')!;
+    expect(cart.value).toBe(false);
+    const wait = Date.parse(cart.nextChangeAt!) - Date.parse(at);
+    expect(wait).toBeLessThanOrEqual(14 * HOUR);
+    expect(wait).toBeGreaterThan(14 * HOUR - 5 * 60_000);
+    const after = segsync(dir, 'segments', '--contact', 'cart@example.com', '--json');
+    expect((JSON.parse(after.stdout) as { changed: unknown[] }).changed).toEqual([]);
+    expect((JSON.parse(before.stdout) as { email: string }).email).toBe('cart@example.com');
+  });
+
+  it('prints the email as stored (lower-cased), whatever case was typed', () => {
+    const r = segsync(dir, 'segments', '--contact', 'Buyer@Example.com', 'cart@example.com');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^buyer@example\.com \(#\d+\) at /m);
+    expect(r.stdout).toMatch(/^cart@example\.com \(#\d+\) at /m);
+  });
+
+  it('evaluates everyone as of an instant without storing, and refuses --due with --as-of', () => {
+    const at = new Date(Date.now() - 20 * HOUR).toISOString();
+    const r = segsync(dir, 'segments', '--as-of', at, '--json');
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout) as { at: string; segments: { segment: string; members: number }[] };
+    expect(summary.at).toBe(at);
+    expect(summary.segments.find((s) => s.segment === 'cart_abandoner')!.members).toBe(0);
+    expect(segsync(dir, 'segments', '--due', '--as-of', at).code).toBe(2);
+    expect(segsync(dir, 'segments', '--as-of', 'yesterday').stderr).toContain('--as-of yesterday is not a time');
+  });
+
   it('exits 2 with a suggestion for an unknown segment or contact', () => {
     const seg = segsync(dir, 'explain', 'cart@example.com', 'cart_abandonr');
     expect(seg.code).toBe(2);

@@ -209,9 +209,12 @@ export class SqliteStore implements Store {
     let created = false;
     let row = this.stmt('SELECT id FROM contacts WHERE email = ?').get(email) as { id: number } | undefined;
     if (!row) {
-      const info = this.stmt('INSERT INTO contacts (email, created_at, updated_at) VALUES (?, ?, ?)').run(email, at, at);
+      const info = this.stmt('INSERT INTO contacts (email, created_at, updated_at) VALUES (?, ?, ?)').run(email, c.createdAt ?? at, at);
       row = { id: Number(info.lastInsertRowid) };
       created = true;
+    } else if (c.createdAt !== undefined) {
+      // A creation time given by the source (an import's created_at) is the contact's, whoever came first.
+      this.stmt('UPDATE contacts SET created_at = ? WHERE id = ?').run(c.createdAt, row.id);
     }
     const contactId = row.id;
     const changed: string[] = [];
@@ -516,6 +519,11 @@ export class SqliteStore implements Store {
 
   dueWakeups(now: number, limit: number): number[] {
     return this.stmt('SELECT contact_id FROM wakeups WHERE next_change_at <= ? ORDER BY next_change_at LIMIT ?').pluck().all(now, limit) as number[];
+  }
+
+  dueWakeupTimes(now: number, limit: number): { contactId: number; at: number }[] {
+    const rows = this.stmt('SELECT contact_id, next_change_at FROM wakeups WHERE next_change_at <= ? ORDER BY next_change_at LIMIT ?').all(now, limit) as { contact_id: number; next_change_at: number }[];
+    return rows.map((r) => ({ contactId: r.contact_id, at: r.next_change_at }));
   }
 
   // Sync state

@@ -5,9 +5,10 @@
  * time before it.
  */
 import fc from 'fast-check';
-import { FailedValue } from '../../../src/rules/context';
+import { FailedValue, RuleEvalError } from '../../../src/rules/context';
 import type { ContactView } from '../../../src/rules/context';
 import { columnsFromEvents } from '../../../src/rules/event-cache';
+import { nextChanges } from '../../../src/rules/next-change';
 import { RuleSet, inlineSources } from '../../../src/rules/ruleset';
 import { referenceEvaluate } from './reference';
 import type { RefEvent, RefValue } from './reference';
@@ -28,8 +29,12 @@ const leaf: fc.Arbitrary<string> = fc.oneof(
   fc.tuple(E, opt(W), opt(F)).map(([e, w, f]) => `exists(${e}${w}${f})`),
   fc.tuple(E, opt(W), opt(F), OP, D).map(([e, w, f, op, d]) => `sum(${e}, "value"${w}${f}) ${op} ${d}`),
   fc.tuple(fc.constantFrom('avg', 'max', 'min'), E, opt(W), OP, D).map(([fn, e, w, op, d]) => `${fn}(${e}, "value"${w}) ${op} ${d}`),
-  fc.tuple(E, E).map(([x, y]) => `after(${x}, ${y})`),
-  fc.tuple(fc.constantFrom('within', 'none_within'), E, W, E).map(([fn, x, w, y]) => `${fn}(${x}, ${w}, ${y})`),
+  fc.tuple(fc.constantFrom('after', 'after_strict'), E, E).map(([fn, x, y]) => `${fn}(${x}, ${y})`),
+  fc.tuple(fc.constantFrom('within', 'none_within', 'within_strict', 'none_within_strict'), E, W, E).map(([fn, x, w, y]) => `${fn}(${x}, ${w}, ${y})`),
+  fc.tuple(fc.constantFrom('first', 'last'), E, W, opt(F), W).map(([fn, e, w, f, w2]) => `${fn}(${e}, ${w}${f}) <= now - ${w2}`),
+  fc.tuple(fc.constantFrom('count_since', 'count_since_strict'), E, E, W, opt(F), OP, N).map(([fn, e, y, w, f, op, n]) => `${fn}(${e}, first(${y}, ${w})${f}) ${op} ${n}`),
+  fc.tuple(E, W, W).map(([e, w1, w2]) => `tier_strict(since(${e}), [${w1}, ${w2}]) == 2`),
+  fc.tuple(E, W).map(([e, w]) => `string(last(${e}, ${w})) < "2026-05-01T11:00:00Z"`),
   fc.tuple(E, OP, W).map(([e, op, w]) => `since(${e}) ${op} ${w}`),
   fc.tuple(E, OP, W).map(([e, op, w]) => `now - last(${e}) ${op} ${w}`),
   fc.tuple(E, OP, W).map(([e, op, w]) => `last(${e}) ${op} now - ${w}`),
@@ -81,7 +86,7 @@ const contact: fc.Arbitrary<ContactView> = fc
     createdAt: NOW + created * HALF_HOUR,
   }));
 
-function compiledAt(rs: RuleSet, c: ContactView, events: RefEvent[], now: number): { values: Map<string, RefValue>; next: number } {
+function compiledAt(rs: RuleSet, c: ContactView, events: RefEvent[], now: number): { values: Map<string, RefValue>; next: number; segmentNext: Map<string, number> } {
   const cols = columnsFromEvents(rs.plan, events);
   const ev = rs.evaluate(c, cols, 0, events.length, now);
   const values = new Map<string, RefValue>();
@@ -89,7 +94,7 @@ function compiledAt(rs: RuleSet, c: ContactView, events: RefEvent[], now: number
     const v = ev.values[i];
     values.set(s.name, v instanceof FailedValue ? { ok: false, error: v.error.message } : { ok: true, value: v });
   });
-  return { values, next: ev.nextChangeAt };
+  return { values, next: ev.nextChangeAt, segmentNext: new Map(rs.segments.map((s, i) => [s.name, ev.segmentNext[i]!])) };
 }
 
 /** Equal answers: both errors, or equal values. */
@@ -121,24 +126,54 @@ test('compiled evaluator agrees with the reference interpreter on random rules a
   );
 });
 
-test('no answer changes before the next-change time (checked against the reference just before it)', () => {
+test('no answer changes before its segment\'s next-change time (checked against the reference just before it)', () => {
   fc.assert(
     fc.property(ruleSet, fc.array(event, { maxLength: 10 }), contact, fc.integer({ min: 1, max: 999 }), (rules, events, c, frac) => {
       const sources = inlineSources(rules);
       const rs = RuleSet.compile(sources);
-      const { next } = compiledAt(rs, c, events, NOW);
-      const horizon = Math.min(next, NOW + 200 * HALF_HOUR);
+      const { next, segmentNext } = compiledAt(rs, c, events, NOW);
+      expect(next).toBe(Math.min(...segmentNext.values()));
       const base = referenceEvaluate(sources, c, events, NOW);
-      for (const at of [horizon - 1, NOW + Math.floor(((horizon - NOW) * frac) / 1000)]) {
-        if (at <= NOW) continue;
-        const later = referenceEvaluate(sources, c, events, at);
-        for (const name of base.keys()) {
+      for (const [name, own] of segmentNext) {
+        const horizon = Math.min(own, NOW + 200 * HALF_HOUR);
+        for (const at of [horizon - 1, NOW + Math.floor(((horizon - NOW) * frac) / 1000)]) {
+          if (at <= NOW) continue;
+          const later = referenceEvaluate(sources, c, events, at);
           if (!same(base.get(name), later.get(name))) {
-            throw new Error(`${name} changed at ${at - NOW} ms, before the promised next change ${next - NOW} ms\nnow:   ${describe(base)}\nlater: ${describe(later)}`);
+            throw new Error(`${name} changed at ${at - NOW} ms, before its promised next change ${own - NOW} ms\nnow:   ${describe(base)}\nlater: ${describe(later)}`);
           }
         }
       }
     }),
     { numRuns: 300 },
+  );
+});
+
+test('the next change shown per segment is exact: the same answer just before it, a different one at it', () => {
+  fc.assert(
+    fc.property(ruleSet, fc.array(event, { maxLength: 10 }), contact, fc.integer({ min: 1, max: 999 }), (rules, events, c, frac) => {
+      const sources = inlineSources(rules);
+      const rs = RuleSet.compile(sources);
+      const cols = columnsFromEvents(rs.plan, events);
+      const changes = nextChanges(rs, (t) => rs.evaluate(c, cols, 0, events.length, t), NOW);
+      const base = referenceEvaluate(sources, c, events, NOW);
+      const stored = (values: Map<string, RefValue>, i: number): unknown => {
+        const v = values.get(rs.segments[i]!.name)!;
+        return JSON.stringify(rs.stored(i, v.ok ? v.value : new FailedValue(new RuleEvalError(v.error))));
+      };
+      changes.forEach((n, i) => {
+        if (n.kind !== 'exact') return;
+        const horizon = n.at ?? NOW + 400 * HALF_HOUR;
+        for (const at of [horizon - 1, NOW + Math.floor(((horizon - NOW) * frac) / 1000)]) {
+          if (at <= NOW) continue;
+          const later = referenceEvaluate(sources, c, events, at);
+          if (stored(later, i) !== stored(base, i)) throw new Error(`${n.segment} changed at +${at - NOW} ms, before its shown next change ${n.at === undefined ? 'never' : `+${n.at - NOW} ms`}`);
+        }
+        if (n.at !== undefined && stored(referenceEvaluate(sources, c, events, n.at), i) === stored(base, i)) {
+          throw new Error(`${n.segment} did not change at its shown next change +${n.at - NOW} ms`);
+        }
+      });
+    }),
+    { numRuns: 200 },
   );
 });

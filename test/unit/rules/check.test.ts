@@ -102,3 +102,25 @@ describe('duration literals', () => {
     expect(ev.values[0]).toBe('24h7d1htrue');
   });
 });
+
+describe('hints for the usual slips', () => {
+  it('suggests segsync\'s event function for an abbreviation (cnt → count, not int)', () => {
+    const err = issues(['version: 1', 'segments:', '  s:', '    rule: cnt("Placed Order") > 1', ''].join('\n'));
+    expect(err.issues[0]).toMatchObject({ message: 'segment "s": unknown function cnt()', hint: 'did you mean count()?' });
+    const near = issues(['version: 1', 'segments:', '  s:', '    rule: exist("Placed Order")', ''].join('\n'));
+    expect(near.issues[0]!.hint).toBe('did you mean exists()?');
+  });
+
+  it('says how durations are written when one is spelt with a unit word, pointing at it', () => {
+    const err = issues(['version: 1', 'segments:', '  s:', '    rule: now - created_at < 180days', ''].join('\n'));
+    expect(err.issues[0]).toMatchObject({ location: { line: 4, column: 30 }, hint: expect.stringContaining('durations are written 180d') });
+    const months = issues(['version: 1', 'segments:', '  s:', '    rule: count("Placed Order", 6months) > 1', ''].join('\n'));
+    expect(months.issues[0]!.hint).toContain('write 180d');
+  });
+});
+
+describe('string() of a timestamp or duration', () => {
+  it('type-checks, as CEL defines it', () => {
+    expect(() => RuleSet.compile(inlineSources({ s: { rule: 'string(now) + " " + string(24h)', type: 'value' } }))).not.toThrow();
+  });
+});

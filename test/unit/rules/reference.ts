@@ -42,7 +42,7 @@ function matches(e: RefEvent, filter: Record<string, unknown> | undefined): bool
 function parts(args: unknown[]): { strings: string[]; window: number; filter: Record<string, unknown> | undefined; durations: number[]; map: Record<string, unknown> | undefined } {
   const strings = args.filter((a): a is string => typeof a === 'string');
   const durations = args.filter((a) => a instanceof Duration).map(ms);
-  const map = args.find((a) => a !== null && typeof a === 'object' && !(a instanceof Duration)) as Record<string, unknown> | undefined;
+  const map = args.find((a) => a !== null && typeof a === 'object' && !(a instanceof Duration) && !(a instanceof Date)) as Record<string, unknown> | undefined;
   return { strings, window: durations[0] ?? Infinity, filter: map, durations, map };
 }
 
@@ -77,22 +77,31 @@ function impl(fn: string, args: unknown[]): unknown {
     case 'first':
     case 'last':
     case 'since': {
-      const times = named(p.strings[0]!).filter((e) => matches(e, p.filter)).map((e) => e.time);
+      const times = named(p.strings[0]!).filter((e) => matches(e, p.filter)).filter(inWindow).map((e) => e.time);
       if (!times.length) return none();
       const t = fn === 'first' ? Math.min(...times) : Math.max(...times);
       return fn === 'since' ? Duration.fromMilliseconds(now - t) : new Date(t);
     }
+    case 'count_since':
+    case 'count_since_strict': {
+      const from = (args[1] as Date).getTime();
+      return BigInt(named(p.strings[0]!).filter((e) => matches(e, p.filter)).filter((e) => (fn === 'count_since' ? e.time >= from : e.time > from)).length);
+    }
     case 'after':
     case 'within':
-    case 'none_within': {
+    case 'none_within':
+    case 'after_strict':
+    case 'within_strict':
+    case 'none_within_strict': {
       const [x, y] = p.strings as [string, string];
       const ys = named(y).map((e) => e.time);
       if (!ys.length) return false;
       const lastY = Math.max(...ys);
-      const xs = named(x).map((e) => e.time);
-      if (fn === 'after') return xs.some((t) => t >= lastY);
-      const hit = xs.some((t) => t >= lastY && t <= lastY + p.window);
-      if (fn === 'within') return hit;
+      const strict = fn.endsWith('_strict');
+      const xs = named(x).map((e) => e.time).filter((t) => (strict ? t > lastY : t >= lastY));
+      if (fn.startsWith('after')) return xs.length > 0;
+      const hit = xs.some((t) => t <= lastY + p.window);
+      if (fn.startsWith('within')) return hit;
       return now >= lastY + p.window && !hit;
     }
     case 'score': {
@@ -106,14 +115,18 @@ function impl(fn: string, args: unknown[]): unknown {
       }
       return total;
     }
-    case 'tier': {
+    case 'tier':
+    case 'tier_strict': {
       const x = args[0];
       const list = args[1] as unknown[];
       const num = (v: unknown): number | string => (v instanceof Duration ? v.valueOf() : typeof v === 'bigint' ? Number(v) : (v as number | string));
       let t = 1;
-      for (const th of list) if (num(x) >= num(th)) t++;
+      for (const th of list) if (fn === 'tier' ? num(x) >= num(th) : num(x) > num(th)) t++;
       return BigInt(t);
     }
+    case 'string':
+      // CEL's forms: RFC 3339 in UTC without zero milliseconds, durations in seconds.
+      return args[0] instanceof Duration ? `${args[0].valueOf() / 1000}s` : (args[0] as Date).toISOString().replace('.000Z', 'Z');
     default:
       throw new Error(`reference: unknown function ${fn}`);
   }
