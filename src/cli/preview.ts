@@ -13,7 +13,9 @@ import { branchCoverage } from '../preview/coverage';
 import type { PreviewOptions, PreviewResult } from '../preview/preview';
 import { takeScreenshots } from '../preview/screenshots';
 import { servePreview } from '../preview/serve';
-import { openContext } from './context';
+import { loadConfigFile } from '../config/load';
+import type { SegsyncConfig } from '../config/schema';
+import { globalOptions, openContext } from './context';
 import { EXIT } from './exit-codes';
 import { numberOption } from './number-option';
 
@@ -31,6 +33,13 @@ interface Options {
   junit?: string;
 }
 
+
+/** The config's `preview` section: the config file is optional for previews, so defaults when absent. */
+function previewSettings(cmd: Command): SegsyncConfig['preview'] {
+  const file = resolve(globalOptions(cmd).config);
+  if (!existsSync(file)) return { utm: [], serveHosts: [] };
+  return loadConfigFile(file, { secrets: { connectors: false, daemon: false } }).config.preview;
+}
 
 function summary(r: PreviewResult, index: string): string {
   const { reached, total } = branchCoverage(r.matrix);
@@ -63,6 +72,7 @@ export function register(program: Command): void {
       const template = resolve(templateArg);
       if (!existsSync(template)) throw new UsageError(`no template at ${templateArg}`, { hint: 'check the path' });
       const ctx = opts.sample !== undefined ? openContext(cmd) : undefined;
+      const settings = ctx?.loaded?.config.preview ?? previewSettings(cmd);
       const previewOpts: PreviewOptions = { scenarios: opts.scenarios, cover: opts.cover, sample: opts.sample, store: ctx?.store, includeEmpty: opts.empty, now: opts.now };
       if (statSync(template).isDirectory()) {
         try {
@@ -94,6 +104,7 @@ export function register(program: Command): void {
             outDir: opts.out,
             port: opts.port,
             watchFiles,
+            allowedHosts: settings.serveHosts,
             build: (live) => {
               const result = runPreview(template, previewOpts);
               process.stderr.write(`rebuilt: ${result.renders.length} scenarios, ${result.warnings.length} warnings\n`);

@@ -1,5 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { buildProgram, exitCodeFor } from '../../src/cli/main';
 import { runPreview, writeReport } from '../../src/preview/preview';
@@ -144,6 +145,53 @@ describe('preview --serve', () => {
     } finally {
       await server.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A raw GET (fetch would normalise the URL and refuses to set Host). */
+function rawGet(url: string, path: string, host: string): Promise<number> {
+  const { port } = new URL(url);
+  return new Promise((ok, fail) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
+      res.resume();
+      res.on('end', () => ok(res.statusCode ?? 0));
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+describe('preview --serve hardening', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'segsync-serve-hard-'));
+  const t = join(dir, 'live.liquid');
+  writeFileSync(t, '<p>secret report</p>');
+  const start = (allowedHosts?: string[]): ReturnType<typeof servePreview> =>
+    servePreview({ outDir: join(dir, 'out'), watchFiles: [t], allowedHosts, build: (live) => writeReport(runPreview(t, { cover: true }), join(dir, 'out'), { liveReloadScript: live }).html });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('answers 400 to a malformed URL and keeps serving', async () => {
+    const server = await start();
+    try {
+      const host = new URL(server.url).host;
+      expect(await rawGet(server.url, '/%E0%A4%A', host)).toBe(400);
+      expect(await rawGet(server.url, '/emails/%', host)).toBe(400);
+      expect(await rawGet(server.url, '/', host)).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses a Host that is not a loopback name (DNS rebinding), unless configured', async () => {
+    const server = await start(['devbox.internal']);
+    try {
+      const port = new URL(server.url).port;
+      expect(await rawGet(server.url, '/', `attacker.example:${port}`)).toBe(403);
+      expect(await rawGet(server.url, '/report.json', 'attacker.example')).toBe(403);
+      expect(await rawGet(server.url, '/', `127.0.0.1.attacker.example:${port}`)).toBe(403);
+      for (const ok of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `LOCALHOST.:${port}`, `devbox.internal:${port}`]) expect([ok, await rawGet(server.url, '/', ok)]).toEqual([ok, 200]);
+    } finally {
+      await server.close();
     }
   });
 });
