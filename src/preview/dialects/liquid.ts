@@ -4,7 +4,7 @@
  * engine's own evaluation decides the branch and the marker only records it. Branch lines come from
  * liquidjs's tokenizer (the AST does not keep the positions of `elsif`/`else`/`when`).
  */
-import { CaseTag, ForTag, IfTag, Liquid, Output, Tokenizer, TypeGuards, UnlessTag, evalQuotedToken } from 'liquidjs';
+import { CaseTag, ForTag, IfTag, Liquid, Output, Tokenizer, TypeGuards, UnlessTag, defaultOperators, evalQuotedToken } from 'liquidjs';
 import type { Context, Emitter, Template, TagToken, Token, Value } from 'liquidjs';
 import type { FieldValue } from '../../model/types';
 import type { Branch, CompiledTemplate, ConditionUse, ConditionalBlock, Dialect, OutputUse, ScenarioData } from './dialect';
@@ -26,6 +26,8 @@ interface ScannedBlock {
   line: number;
   column: number;
   branches: Branch[];
+  /** Line and column of the tag opening each branch in `branches`. */
+  at: [number, number][];
   middles: string[];
   end: string;
   endLine: number;
@@ -33,7 +35,8 @@ interface ScannedBlock {
 
 /** The engine, configured: strict filters (an unknown filter is an error, not `[object Object]`). */
 export function createEngine(): Liquid {
-  const engine = new Liquid({ strictFilters: true, strictVariables: false, ownPropertyOnly: true });
+  // Shopify's `<>` is `!=`; liquidjs has no such operator and reads `a <> b` as two values and two operators.
+  const engine = new Liquid({ strictFilters: true, strictVariables: false, ownPropertyOnly: true, operators: { ...defaultOperators, '<>': defaultOperators['!=']! } });
   // Shopify divides integers with integer division (`20 | divided_by: 7` is 2, `20 | divided_by: 7.0`
   // is 2.857…); liquidjs divides as floats unless given a third argument. JSON numbers cannot tell 7
   // from 7.0, so a divisor written with a decimal point, or a fractional value, means float division.
@@ -67,7 +70,7 @@ function scanBlocks(source: string, file: string, engine: Liquid): Map<number, S
     const top = stack[stack.length - 1];
     if (spec) {
       const first: Branch = { label: labelOf(`${tag.name} ${tag.args}`), line };
-      const block: ScannedBlock = { kind: spec.kind, line, column, branches: spec.kind === 'case' ? [] : [first], middles: spec.middles, end: spec.end, endLine: line };
+      const block: ScannedBlock = { kind: spec.kind, line, column, branches: spec.kind === 'case' ? [] : [first], at: spec.kind === 'case' ? [] : [[line, column]], middles: spec.middles, end: spec.end, endLine: line };
       found.set(tag.begin, block);
       stack.push(block);
     } else if (top && tag.name === top.end) {
@@ -75,6 +78,7 @@ function scanBlocks(source: string, file: string, engine: Liquid): Map<number, S
       stack.pop();
     } else if (top && top.middles.includes(tag.name)) {
       top.branches.push({ label: labelOf(tag.args ? `${tag.name} ${tag.args}` : tag.name), line });
+      top.at.push([line, column]);
     }
   }
   return found;
@@ -121,7 +125,7 @@ function conditionUses(value: Value, line: number): ConditionUse[] {
       if (op === 'and' || op === 'or') {
         for (const x of [a, b]) if (x.path) uses.push({ path: x.path, line });
       } else {
-        const cmp = op as ConditionUse['op'];
+        const cmp = ((op as string) === '<>' ? '!=' : op) as ConditionUse['op'];
         if (a.path && b.literal !== undefined) uses.push({ path: a.path, op: cmp, value: b.literal, line });
         else if (b.path && a.literal !== undefined) uses.push({ path: b.path, op: flip(cmp), value: a.literal, line });
         else for (const x of [a, b]) if (x.path) uses.push({ path: x.path, line });
@@ -215,15 +219,19 @@ class LiquidTemplate implements CompiledTemplate {
       if (!hasElse) branches.push({ label: '(no match)', line: block.endLine, implicit: true });
       lists.push(tpl.elseTemplates);
     } else {
-      for (const b of tpl.branches) {
+      tpl.branches.forEach((b, i) => {
+        const [line, column] = block.at[i] ?? [block.line, block.column];
+        checkCondition(b.value, branches[i]?.label ?? '', this.file, line, column);
         lists.push(b.templates);
         this.analysis.conditions.push(...conditionUses(b.value, block.line).map((u) => ({ ...u, path: scopedPath(u.path, this.loops) })));
-      }
-      if (!tpl.elseTemplates) {
-        tpl.elseTemplates = [];
+      });
+      // liquidjs starts IfTag without else templates but UnlessTag with an empty list, so whether the
+      // template wrote an `else` comes from the tokenizer's branch count, never from the AST.
+      if (branches.length === tpl.branches.length) {
+        tpl.elseTemplates ??= [];
         branches.push({ label: '(no else)', line: block.endLine, implicit: true });
       }
-      lists.push(tpl.elseTemplates);
+      lists.push((tpl.elseTemplates ??= []));
     }
     if (branches.length !== lists.length) return;
     lists.forEach((list, i) => list.unshift(marker(id, i, tpl instanceof ForTag && i === 0)));
@@ -253,6 +261,23 @@ class LiquidTemplate implements CompiledTemplate {
   }
 }
 
+/**
+ * Refuses a condition liquidjs would evaluate leniently: `a ==` (an operator short of an operand) or
+ * `a b` (two values without an operator). Shopify's strict parser rejects both; liquidjs renders them
+ * silently, and an email would go out with whatever branch that happens to pick.
+ */
+function checkCondition(value: Value, label: string, file: string, line: number, column: number): void {
+  let depth = 0;
+  for (const tok of value.initial.postfix) {
+    if (TypeGuards.isOperatorToken(tok)) {
+      const unary = tok.operator === 'not';
+      if (depth < (unary ? 1 : 2)) throw templateError(`liquid: {% ${label} %}: "${tok.operator}" needs a value on ${unary ? 'its right' : 'each side'}`, file, line, column, 'complete the comparison, e.g. {% if customer.tier == "gold" %}');
+      if (!unary) depth--;
+    } else depth++;
+  }
+  if (depth > 1) throw templateError(`liquid: {% ${label} %}: two values without an operator between them`, file, line, column, 'join them with ==, !=, >, <, >=, <=, contains, and or or');
+}
+
 /** A template's child templates (liquidjs exposes them through a generator that returns the list). */
 function childrenOf(tpl: Template): Template[] {
   const t = tpl as unknown as { children?: () => Generator<unknown, Template[]> };
@@ -263,12 +288,24 @@ function childrenOf(tpl: Template): Template[] {
   return r.value ?? [];
 }
 
+/** liquidjs's messages in plain words, with a hint where the fix is clear. */
+function plainMessage(message: string): { text: string; hint?: string } {
+  const unclosed = /^tag (\{%-?\s*(\w+)[\s\S]*?%\}) not closed$/.exec(message);
+  if (unclosed) return { text: `${labelOf(unclosed[1]!)} opened here is never closed`, hint: `add {% end${unclosed[2]!} %} where the block should end` };
+  const filter = /^undefined filter: (.+)$/.exec(message);
+  if (filter) return { text: `unknown filter "${filter[1]!}"`, hint: 'check the filter name; Shopify, Braze and Customer.io would not render it' };
+  const tag = /^tag "(.+)" not found$/.exec(message);
+  if (tag) return { text: `unknown tag {% ${tag[1]!} %}`, hint: 'check the tag name, or close the block it belongs to' };
+  return { text: message };
+}
+
 /** Errors liquidjs raises carry the token they failed at. */
 function locate(err: unknown, file: string): Error {
   const e = err as { message?: string; token?: { getPosition?: () => [number, number] } };
   const pos = e.token?.getPosition?.();
   const message = (e.message ?? String(err)).replace(/(, file:[^,]*)?, line:\d+, col:\d+$/, '').replace(/, file:[^,]*$/, '');
-  return templateError(`liquid: ${message}`, file, pos?.[0], pos?.[1]);
+  const { text, hint } = plainMessage(message);
+  return templateError(`liquid: ${text}`, file, pos?.[0], pos?.[1], hint);
 }
 
 export const liquidDialect: Dialect = {
