@@ -10,6 +10,7 @@
 import Handlebars from 'handlebars';
 import type { HelperOptions } from 'handlebars';
 import type { Branch, CompiledTemplate, ConditionUse, ConditionalBlock, Dialect, RenderResult, ScenarioData, TemplateAnalysis } from './dialect';
+import { checkHelpers, handlebarsParseError } from './handlebars-errors';
 import { MANDRILL_HELPERS, SENDGRID_HELPERS } from './handlebars-helpers';
 import { labelOf, templateError } from './located';
 import { scopedPath } from './loops';
@@ -286,11 +287,13 @@ export const handlebarsDialect: Dialect = {
   name: 'handlebars',
   compile(source: string, file: string): CompiledTemplate {
     let ast: HbProgram;
+    const lowered = lowerMandrill(source);
     try {
-      ast = Handlebars.parse(lowerMandrill(source)) as unknown as HbProgram;
+      ast = Handlebars.parse(lowered) as unknown as HbProgram;
     } catch (err) {
-      throw locate(err, file);
+      throw handlebarsParseError(err, lowered, file);
     }
+    checkHelpers(ast, engine.helpers, file);
     const a = new Analyzer();
     a.walk(ast);
     let fn: Handlebars.TemplateDelegate;

@@ -511,9 +511,11 @@ function locate(err: unknown, file: string, phase: 'parse' | 'render'): Error {
   const raw = message.replace(/^\([^)]*\)\s*/, '').replace(/\[Line \d+(, Column \d+)?\]\s*/, '').replace(/^(Template render error:|Error:)\s*/, '').trim();
   const text = raw.split('\n').map((x) => x.trim()).filter(Boolean).join(' ');
   const shift = phase === 'render' ? 1 : 0;
-  // nunjucks leaves the position out when it is 0, which at render time means the first line.
-  const line = at ? Number(at[1]) + shift : phase === 'render' ? 1 : undefined;
-  const column = at?.[2] !== undefined ? Number(at[2]) + shift : undefined;
+  // The parser sets 1-based lineno/colno on the error; a render error's message carries 0-based ones
+  // and leaves them out when they are 0, which at render time means the first line.
+  const e = err as { lineno?: number; colno?: number };
+  const line = at ? Number(at[1]) + shift : phase === 'render' ? 1 : e.lineno;
+  const column = at ? (at[2] !== undefined ? Number(at[2]) + shift : undefined) : phase === 'parse' ? e.colno : undefined;
   return templateError(`hubl: ${phase === 'parse' ? plainParseMessage(text) : text.replace(/^Error: /, '')}`, file, line, column);
 }
 

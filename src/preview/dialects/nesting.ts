@@ -45,9 +45,12 @@ export function nestingError(tags: readonly ScannedTag[], file: string, syntax: 
     } else if (!top) {
       return templateError(`${d}: ${shorten(tag.text)} closes a block that was never opened`, file, tag.line, tag.column, 'remove it, or add the opening tag it belongs to');
     } else if (top.name !== tag.name) {
-      const opened = stack.some((t) => t.name === tag.name);
-      const hint = opened ? `close ${shorten(top.text)} first: add ${syntax.closeTag(top.name)} before this tag` : `write ${syntax.closeTag(top.name)} here, or open a ${tag.name} block before it`;
-      return templateError(`${d}: ${shorten(tag.text)} does not match ${shorten(top.text)} opened at line ${top.line}, column ${top.column}`, file, tag.line, tag.column, hint);
+      const outer = stack.findLast((t) => t.name === tag.name);
+      if (outer) {
+        // The close belongs to an outer block, so the inner block is the one left open.
+        return templateError(`${d}: ${shorten(top.text)} opened here is never closed (${shorten(tag.text)} at line ${tag.line} closes ${shorten(outer.text)} from line ${outer.line})`, file, top.line, top.column, `add ${syntax.closeTag(top.name)} before line ${tag.line}`);
+      }
+      return templateError(`${d}: ${shorten(tag.text)} does not match ${shorten(top.text)} opened at line ${top.line}, column ${top.column}`, file, tag.line, tag.column, `write ${syntax.closeTag(top.name)} here, or remove ${shorten(tag.text)}`);
     } else stack.pop();
   }
   const open = stack[stack.length - 1];
