@@ -48,6 +48,7 @@ const BRANCHING: Record<string, ConditionUse['op'] | 'truthy' | 'loop'> = {
   if: 'truthy',
   unless: 'truthy',
   each: 'loop',
+  with: 'truthy',
   equals: '==',
   notEquals: '!=',
   greaterThan: '>',

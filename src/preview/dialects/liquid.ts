@@ -4,7 +4,7 @@
  * engine's own evaluation decides the branch and the marker only records it. Branch lines come from
  * liquidjs's tokenizer (the AST does not keep the positions of `elsif`/`else`/`when`).
  */
-import { CaseTag, ForTag, IfTag, Liquid, Output, Tokenizer, TypeGuards, UnlessTag, defaultOperators, evalQuotedToken } from 'liquidjs';
+import { CaseTag, ForTag, IfTag, Liquid, Output, TablerowTag, Tokenizer, TypeGuards, UnlessTag, defaultOperators, evalQuotedToken } from 'liquidjs';
 import type { Context, Emitter, Template, TagToken, Token, Value } from 'liquidjs';
 import type { FieldValue } from '../../model/types';
 import type { Branch, CompiledTemplate, ConditionUse, ConditionalBlock, Dialect, OutputUse, ScenarioData } from './dialect';
@@ -19,6 +19,7 @@ const BLOCK_TAGS: Record<string, { kind: ConditionalBlock['kind']; middles: stri
   unless: { kind: 'unless', middles: ['elsif', 'else'], end: 'endunless' },
   case: { kind: 'case', middles: ['when', 'else'], end: 'endcase' },
   for: { kind: 'for', middles: ['else'], end: 'endfor' },
+  tablerow: { kind: 'for', middles: [], end: 'endtablerow' },
 };
 
 interface ScannedBlock {
@@ -184,10 +185,11 @@ class LiquidTemplate implements CompiledTemplate {
       const block = tag.token ? scanned.get(tag.token.begin) : undefined;
       if (block && (tpl instanceof IfTag || tpl instanceof UnlessTag || tpl instanceof CaseTag || tpl instanceof ForTag)) {
         this.instrumentBlock(tpl, block);
-      }
+      } else if (block && tpl instanceof TablerowTag) this.instrumentTablerow(tpl, block);
       const children = childrenOf(tpl);
-      const collection = tpl instanceof ForTag && TypeGuards.isPropertyAccessToken(tpl.collection) ? operand(tpl.collection).path : undefined;
-      if (collection) this.loops.push({ variable: (tpl as ForTag).variable, collection: scopedPath(collection, this.loops) });
+      const loop = tpl instanceof ForTag || tpl instanceof TablerowTag ? tpl : undefined;
+      const collection = loop && TypeGuards.isPropertyAccessToken(loop.collection) ? operand(loop.collection).path : undefined;
+      if (loop && collection) this.loops.push({ variable: loop.variable, collection: scopedPath(collection, this.loops) });
       if (children.length) this.instrument(children, scanned);
       if (collection) this.loops.pop();
     }
@@ -236,6 +238,38 @@ class LiquidTemplate implements CompiledTemplate {
     if (branches.length !== lists.length) return;
     lists.forEach((list, i) => list.unshift(marker(id, i, tpl instanceof ForTag && i === 0)));
     this.analysis.blocks.push({ id, kind: block.kind, line: block.line, column: block.column, branches });
+  }
+
+  /**
+   * `tablerow` has no else to hold a marker, so its render is wrapped: a render that iterated no item
+   * records the implicit "(no items)" branch.
+   */
+  private instrumentTablerow(tpl: TablerowTag, block: ScannedBlock): void {
+    const id = `L${block.line}:${block.column}`;
+    const collection = TypeGuards.isPropertyAccessToken(tpl.collection) ? operand(tpl.collection).path : undefined;
+    if (collection) this.analysis.conditions.push({ path: scopedPath(collection, this.loops), line: block.line });
+    // liquidjs's tablerow never resets `break`, so after one every later iteration renders only its first
+    // template: a marker put first would change the output. The first template records instead.
+    const first = tpl.templates[0];
+    if (!first) tpl.templates.push(marker(id, 0, true));
+    else {
+      const renderFirst = first.render.bind(first);
+      first.render = ((ctx: Context, emitter: Emitter) => {
+        const rec = activeRecorder();
+        rec?.branch(id, 0);
+        rec?.iterate(id);
+        return renderFirst(ctx, emitter);
+      }) as Template['render'];
+    }
+    const render = tpl.render.bind(tpl);
+    tpl.render = function* (ctx: Context, emitter: Emitter) {
+      const rec = activeRecorder();
+      const before = rec?.iterations.get(id) ?? 0;
+      const result: unknown = yield* render(ctx, emitter);
+      if (rec && (rec.iterations.get(id) ?? 0) === before) rec.branch(id, 1);
+      return result;
+    } as TablerowTag['render'];
+    this.analysis.blocks.push({ id, kind: 'for', line: block.line, column: block.column, branches: [...block.branches, { label: '(no items)', line: block.endLine, implicit: true }] });
   }
 
   private instrumentOutput(out: Output): void {
