@@ -11,7 +11,7 @@ import { junitXml } from '../preview/junit';
 import { defaultScenarioFile, runPreview, writeReport } from '../preview/preview';
 import { branchCoverage } from '../preview/coverage';
 import type { PreviewOptions, PreviewResult } from '../preview/preview';
-import { takeScreenshots } from '../preview/screenshots';
+import { inspectInBrowser } from '../preview/browser';
 import { servePreview } from '../preview/serve';
 import { loadConfigFile } from '../config/load';
 import type { SegsyncConfig } from '../config/schema';
@@ -63,7 +63,7 @@ export function register(program: Command): void {
     .option('--serve', 'serve the report on 127.0.0.1 and re-render when the template or scenarios change')
     .option('--port <n>', 'port for --serve (0: any free port)', numberOption('--port', { integer: true, min: 0, max: 65_535 }), 4110)
     .option('--check', 'exit 1 when there are warnings (for CI)')
-    .option('--screenshots', 'also save PNG screenshots at 375 and 800 px (needs Chromium)')
+    .option('--screenshots', 'also save light and dark-mode PNG screenshots at 375 and 800 px and run the axe-core accessibility pass (needs Chromium)')
     .option('--no-empty', 'do not add the automatic empty-profile scenario')
     .option('--junit <file>', 'also write a JUnit XML report (one test case per scenario; warnings are failures)')
     .option('--now <time>', 'send time the render assumes (ISO); dates like *|DATE:Y|* use it')
@@ -73,7 +73,7 @@ export function register(program: Command): void {
       if (!existsSync(template)) throw new UsageError(`no template at ${templateArg}`, { hint: 'check the path' });
       const ctx = opts.sample !== undefined ? openContext(cmd) : undefined;
       const settings = ctx?.loaded?.config.preview ?? previewSettings(cmd);
-      const previewOpts: PreviewOptions = { scenarios: opts.scenarios, cover: opts.cover, sample: opts.sample, store: ctx?.store, includeEmpty: opts.empty, now: opts.now };
+      const previewOpts: PreviewOptions = { scenarios: opts.scenarios, cover: opts.cover, sample: opts.sample, store: ctx?.store, includeEmpty: opts.empty, now: opts.now, utm: settings.utm };
       if (statSync(template).isDirectory()) {
         try {
           if (opts.serve || opts.screenshots) throw new UsageError('--serve and --screenshots take one template, not a folder');
@@ -94,8 +94,9 @@ export function register(program: Command): void {
       }
       const build = async (live?: string): Promise<{ result: PreviewResult; index: string }> => {
         const result = runPreview(template, previewOpts);
-        const screenshots = opts.screenshots ? await takeScreenshots(result.renders, opts.out) : undefined;
-        return { result, index: writeReport(result, opts.out, { screenshots, liveReloadScript: live }).index };
+        const found = opts.screenshots ? await inspectInBrowser(result.renders, opts.out) : undefined;
+        if (found) result.warnings.push(...found.warnings);
+        return { result, index: writeReport(result, opts.out, { screenshots: found?.screenshots, accessibility: found?.accessibility, liveReloadScript: live }).index };
       };
       try {
         if (opts.serve) {

@@ -12,7 +12,10 @@ import { collectWarnings } from './warnings';
 import type { Warning } from './warnings';
 import { reachedBranches, renderScenario } from './render';
 import type { ScenarioRender } from './render';
+import type { AccessibilityFinding } from './accessibility';
+import { inboxLine } from './presend';
 import { renderReport } from './report';
+import type { Screenshot } from './screenshots';
 import { emptyScenario, loadScenarioFile, sampleFromStore } from './scenarios';
 import type { Scenario } from './scenarios';
 import { synthesizeScenarios } from './synthesize';
@@ -31,6 +34,8 @@ export interface PreviewOptions {
   includeEmpty?: boolean;
   /** Send time for scenarios that do not set their own `now` (and for generated ones). */
   now?: string | number;
+  /** Query parameters every link must carry (`preview.utm` in the config). */
+  utm?: readonly string[];
 }
 
 export interface PreviewResult {
@@ -73,19 +78,37 @@ export function runPreview(templatePath: string, opts: PreviewOptions = {}): Pre
   const all = opts.includeEmpty === false ? dated : [...dated, emptyScenario(opts.now ?? scenarios[0]?.now)];
   const renders = all.map((s) => renderScenario(template, s));
   const matrix = coverageMatrix(template, renders);
-  const warnings = collectWarnings(template, renders, matrix);
+  const warnings = collectWarnings(template, renders, matrix, { utm: opts.utm });
   return { template, scenarioSource: source, renders, matrix, warnings };
 }
 
 const slug = (s: string, i: number): string => `${String(i + 1).padStart(2, '0')}-${s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 50) || 'scenario'}`;
 
+/** What a report shows besides the result: browser findings, live reload, the time it was made. */
+export interface ReportExtras {
+  screenshots?: Map<number, Screenshot[]>;
+  accessibility?: Map<number, AccessibilityFinding[]>;
+  liveReloadScript?: string;
+  now?: Date;
+}
+
 /** A JSON view of a result, for CI and tools. */
-export function resultJson(r: PreviewResult): object {
+export function resultJson(r: PreviewResult, extra: ReportExtras = {}): object {
   return {
     template: r.template.file,
     dialect: r.template.dialect,
     scenarioSource: r.scenarioSource,
-    scenarios: r.renders.map((x) => ({ name: x.scenario.name, origin: x.scenario.origin, subject: x.subject, preheader: x.preheader, bytes: x.bytes, errors: x.errors })),
+    scenarios: r.renders.map((x, i) => ({
+      name: x.scenario.name,
+      origin: x.scenario.origin,
+      subject: x.subject,
+      preheader: x.preheader,
+      inbox: inboxLine(r.template.from, x.subject, x.preheader, x.html),
+      bytes: x.bytes,
+      errors: x.errors,
+      screenshots: extra.screenshots?.get(i),
+      accessibility: extra.accessibility?.get(i),
+    })),
     blocks: r.matrix.map((row) => ({
       id: row.block.id,
       kind: row.block.kind,
@@ -98,12 +121,12 @@ export function resultJson(r: PreviewResult): object {
 }
 
 /** Writes index.html, report.json and emails/<n>-<scenario>.{html,txt} into `outDir`. */
-export function writeReport(result: PreviewResult, outDir: string, extra: { screenshots?: Map<number, { width: number; file: string }[]>; liveReloadScript?: string; now?: Date } = {}): { index: string; html: string } {
+export function writeReport(result: PreviewResult, outDir: string, extra: ReportExtras = {}): { index: string; html: string } {
   mkdirSync(join(outDir, 'emails'), { recursive: true });
-  const html = renderReport({ ...result, generatedAt: extra.now ?? new Date(), screenshots: extra.screenshots, liveReloadScript: extra.liveReloadScript });
+  const html = renderReport({ ...result, generatedAt: extra.now ?? new Date(), screenshots: extra.screenshots, accessibility: extra.accessibility, liveReloadScript: extra.liveReloadScript });
   const index = join(outDir, 'index.html');
   writeFileSync(index, html);
-  writeFileSync(join(outDir, 'report.json'), `${JSON.stringify(resultJson(result), null, 2)}\n`);
+  writeFileSync(join(outDir, 'report.json'), `${JSON.stringify(resultJson(result, extra), null, 2)}\n`);
   result.renders.forEach((r, i) => {
     writeFileSync(join(outDir, 'emails', `${slug(r.scenario.name, i)}.html`), r.html);
     writeFileSync(join(outDir, 'emails', `${slug(r.scenario.name, i)}.txt`), r.text);
