@@ -23,6 +23,7 @@ interface Options {
   scenarios?: string;
   cover?: boolean;
   sample?: number;
+  segment?: string;
   out: string;
   serve?: boolean;
   port: number;
@@ -59,6 +60,7 @@ export function register(program: Command): void {
     .option('--scenarios <file>', 'scenario file (YAML/JSON); default: <name>.scenarios.yaml or scenarios.yaml beside the template')
     .option('--cover', 'generate scenarios that reach every branch')
     .option('--sample <n>', 'use N contacts sampled from the store', numberOption('--sample', { integer: true, positive: true }))
+    .option('--segment <name>', 'with --sample: only members of this segment, with their events and segment values')
     .option('--out <dir>', 'report folder', 'preview-report')
     .option('--serve', 'serve the report on 127.0.0.1 and re-render when the template or scenarios change')
     .option('--port <n>', 'port for --serve (0: any free port)', numberOption('--port', { integer: true, min: 0, max: 65_535 }), 4110)
@@ -73,7 +75,12 @@ export function register(program: Command): void {
       if (!existsSync(template)) throw new UsageError(`no template at ${templateArg}`, { hint: 'check the path' });
       const ctx = opts.sample !== undefined ? openContext(cmd) : undefined;
       const settings = ctx?.loaded?.config.preview ?? previewSettings(cmd);
-      const previewOpts: PreviewOptions = { scenarios: opts.scenarios, cover: opts.cover, sample: opts.sample, store: ctx?.store, includeEmpty: opts.empty, now: opts.now, utm: settings.utm };
+      const segments = ctx?.loaded?.config.segments;
+      if (opts.segment !== undefined && segments && !segments[opts.segment]) {
+        ctx?.close();
+        throw new UsageError(`unknown segment "${opts.segment}"`, { hint: `segments in the config: ${Object.keys(segments).join(', ') || 'none'}` });
+      }
+      const previewOpts: PreviewOptions = { scenarios: opts.scenarios, cover: opts.cover, sample: opts.sample, segment: opts.segment, store: ctx?.store, includeEmpty: opts.empty, now: opts.now, utm: settings.utm };
       if (statSync(template).isDirectory()) {
         try {
           if (opts.serve || opts.screenshots) throw new UsageError('--serve and --screenshots take one template, not a folder');

@@ -29,6 +29,8 @@ export interface PreviewOptions {
   cover?: boolean;
   /** Sample this many contacts from `store`. */
   sample?: number;
+  /** With `sample`: only members of this segment. */
+  segment?: string;
   store?: Store;
   /** Add the automatic empty-profile scenario (default true). */
   includeEmpty?: boolean;
@@ -59,8 +61,10 @@ function chooseScenarios(template: TemplateFile, templatePath: string, opts: Pre
   if (opts.sample !== undefined) {
     if (!opts.store) throw new UsageError('--sample needs a store');
     if (!Number.isInteger(opts.sample) || opts.sample < 1) throw new UsageError('--sample takes a positive whole number');
-    return { scenarios: sampleFromStore(opts.store, opts.sample), source: `${opts.sample} contacts sampled from the store` };
+    const scenarios = sampleFromStore(opts.store, opts.sample, { segment: opts.segment });
+    return { scenarios, source: opts.segment === undefined ? `${opts.sample} contacts sampled from the store` : `${scenarios.length} members of segment ${opts.segment} sampled from the store` };
   }
+  if (opts.segment !== undefined) throw new UsageError('--segment needs --sample N (how many of its members to preview)');
   const file = opts.scenarios ?? (opts.cover ? undefined : defaultScenarioFile(templatePath));
   if (file) return { scenarios: loadScenarioFile(file), source: file };
   const cover = synthesizeScenarios(template.analysis, {

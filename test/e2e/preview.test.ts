@@ -92,6 +92,34 @@ describe('segsync preview (CLI)', () => {
     ]);
   });
 
+  it('previews a segment as its members see it with --segment NAME --sample N', async () => {
+    const db = join(dir, 'seg.db');
+    const store = openStore(db);
+    const [ada, bob, cy] = store.upsertContacts([
+      { email: 'ada@example.com', properties: { first_name: 'Ada', loyalty_points: 1500 }, tags: ['vip'], source: 'local' },
+      { email: 'bob@example.com', properties: { first_name: 'Bob', loyalty_points: 10 }, source: 'local' },
+      { email: 'cy@example.com', properties: { first_name: 'Cy', loyalty_points: 900 }, source: 'local' },
+    ]);
+    store.appendEvents([{ email: 'cy@example.com', name: 'Placed Order', time: Date.parse('2026-04-01T10:00:00Z'), properties: { total: 42 }, source: 'local' }]);
+    store.saveEvaluation(ada!.contactId, [{ contactId: ada!.contactId, segment: 'big_spender', value: 'gold', since: 0 }], undefined);
+    store.saveEvaluation(bob!.contactId, [{ contactId: bob!.contactId, segment: 'big_spender', value: false, since: 0 }], undefined);
+    store.saveEvaluation(cy!.contactId, [{ contactId: cy!.contactId, segment: 'big_spender', value: true, since: 0 }], undefined);
+    store.close();
+    const out = join(dir, 'segment');
+    const base = ['--store', db, '--config', join(dir, 'none.yaml'), 'preview', join(TEMPLATES, 'vip', 'vip.liquid')];
+    const r = await cli([...base, '--segment', 'big_spender', '--sample', '5', '--no-empty', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/2 scenarios from 2 members of segment big_spender sampled from the store/);
+    const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { scenarios: { name: string; origin: string }[] };
+    expect(json.scenarios.map((s) => [s.name, s.origin])).toEqual([
+      ['ada@example.com', 'store'],
+      ['cy@example.com', 'store'],
+    ]);
+    expect(readFileSync(join(out, 'index.html'), 'utf8')).toContain('member of big_spender (&quot;gold&quot;)');
+    expect((await cli([...base, '--segment', 'nobody', '--sample', '5', '--out', out])).code).toBe(2);
+    expect((await cli([...base, '--segment', 'big_spender', '--out', out])).code).toBe(2);
+  });
+
   it('previews every template under a folder, reporting a broken one without stopping the others', async () => {
     const src = join(dir, 'src');
     const { mkdirSync } = await import('node:fs');
