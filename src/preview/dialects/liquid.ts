@@ -4,7 +4,7 @@
  * engine's own evaluation decides the branch and the marker only records it. Branch lines come from
  * liquidjs's tokenizer (the AST does not keep the positions of `elsif`/`else`/`when`).
  */
-import { CaseTag, ForTag, IfTag, Liquid, Output, TablerowTag, Tokenizer, TypeGuards, UnlessTag, defaultOperators, evalQuotedToken } from 'liquidjs';
+import { CaseTag, Drop, ForTag, IfTag, Liquid, Output, TablerowTag, Tokenizer, TypeGuards, UnlessTag, defaultOperators, evalQuotedToken } from 'liquidjs';
 import type { Context, Emitter, Template, TagToken, Token, Value } from 'liquidjs';
 import type { FieldValue } from '../../model/types';
 import type { Branch, CompiledTemplate, ConditionUse, ConditionalBlock, Dialect, OutputUse, ScenarioData } from './dialect';
@@ -51,7 +51,54 @@ export function createEngine(): Liquid {
     const floatArg = argToken?.getText?.().includes('.') ?? false;
     return Number.isInteger(x) && Number.isInteger(b) && !floatArg ? Math.floor(x / b) : x / b;
   });
+  engine.registerFilter('default', shopifyDefault);
   return engine;
+}
+
+/** A keyword argument as liquidjs hands it to a filter: `allow_false: true` → ['allow_false', true]. */
+const isAllowFalse = (a: unknown): a is [string, unknown] => Array.isArray(a) && a.length === 2 && a[0] === 'allow_false';
+
+/**
+ * Shopify's `default`: the fallback replaces nil, false (unless `allow_false: true`), an empty string,
+ * an empty list and an empty hash (liquidjs keeps `{}`), and the keyword may come before the value.
+ */
+function shopifyDefault(value: unknown, ...args: unknown[]): unknown {
+  const fallback = args.find((a) => !isAllowFalse(a)) ?? '';
+  const allowFalse = args.some((a) => isAllowFalse(a) && a[1] === true);
+  const v = value instanceof Drop ? value.valueOf() : value;
+  if (v === undefined || v === null) return fallback;
+  if (v === false) return allowFalse ? false : fallback;
+  if (typeof v === 'string' || Array.isArray(v)) return v.length ? v : fallback;
+  if (Object.prototype.toString.call(v) === '[object Object]' && !(v instanceof Drop) && Object.keys(v as object).length === 0) return fallback;
+  return v;
+}
+
+/**
+ * How many positional arguments Shopify's standard filters take ([min, max]), from Shopify's filter
+ * reference (https://shopify.dev/docs/api/liquid/filters). liquidjs ignores extra arguments and fills
+ * missing ones with nil; Shopify raises, and an email with `| round: 2, 3` should not go out as if fine.
+ */
+const FILTER_ARITY: Record<string, [number, number]> = {
+  abs: [0, 0], append: [1, 1], at_least: [1, 1], at_most: [1, 1], base64_decode: [0, 0], base64_encode: [0, 0], capitalize: [0, 0], ceil: [0, 0],
+  compact: [0, 1], concat: [1, 1], date: [1, 1], default: [0, 1], divided_by: [1, 1], downcase: [0, 0], escape: [0, 0], escape_once: [0, 0],
+  find: [1, 2], find_index: [1, 2], first: [0, 0], floor: [0, 0], has: [1, 2], join: [0, 1], last: [0, 0], lstrip: [0, 0], map: [1, 1],
+  minus: [1, 1], modulo: [1, 1], newline_to_br: [0, 0], plus: [1, 1], prepend: [1, 1], reject: [1, 2], remove: [1, 1], remove_first: [1, 1],
+  remove_last: [1, 1], replace: [1, 2], replace_first: [1, 2], replace_last: [2, 2], reverse: [0, 0], round: [0, 1], rstrip: [0, 0], size: [0, 0],
+  slice: [1, 2], sort: [0, 1], sort_natural: [0, 1], split: [1, 1], strip: [0, 0], strip_html: [0, 0], strip_newlines: [0, 0], sum: [0, 1],
+  times: [1, 1], truncate: [0, 2], truncatewords: [0, 2], uniq: [0, 1], upcase: [0, 0], url_decode: [0, 0], url_encode: [0, 0], where: [1, 2],
+};
+
+/** Refuses a standard filter given the wrong number of arguments, at the output that uses it. */
+function checkFilterArity(filters: { name: string; args: unknown[] }[], file: string, line: number, column: number): void {
+  for (const f of filters) {
+    const arity = FILTER_ARITY[f.name];
+    if (!arity) continue;
+    const n = f.args.filter((a) => !Array.isArray(a)).length;
+    if (n < arity[0] || n > arity[1]) {
+      const wants = arity[0] === arity[1] ? `${arity[0]}` : `${arity[0]} to ${arity[1]}`;
+      throw templateError(`liquid: the ${f.name} filter takes ${wants} argument${arity[1] === 1 && arity[0] === 1 ? '' : 's'}, here ${n}`, file, line, column, `see https://shopify.dev/docs/api/liquid/filters/${f.name}`);
+    }
+  }
 }
 
 /** Finds every block tag with the line of each of its branches, keyed by the opening tag's offset. */
@@ -273,7 +320,8 @@ class LiquidTemplate implements CompiledTemplate {
   }
 
   private instrumentOutput(out: Output): void {
-    const [line = 1] = out.token.getPosition();
+    const [line = 1, column = 1] = out.token.getPosition();
+    checkFilterArity(out.value.filters, this.file, line, column);
     const hasFallback = out.value.filters.some((f) => f.name === 'default');
     for (const tok of out.value.initial.postfix) {
       const path = operand(tok).path;
