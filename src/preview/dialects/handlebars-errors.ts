@@ -10,15 +10,17 @@ import { labelOf, positionOf, templateError } from './located';
 import { nestingError } from './nesting';
 import type { ScannedTag } from './nesting';
 
-interface Loc {
+/** The slice of Handlebars's AST types segsync reads (the package's own `hbs.AST` types are a global namespace). */
+export interface Loc {
   start: { line: number; column: number };
+  end: { line: number; column: number };
 }
-interface Node {
+export interface HbNode {
   type: string;
   loc?: Loc;
   [k: string]: unknown;
 }
-interface PathNode extends Node {
+export interface HbPath extends HbNode {
   original: string;
   data: boolean;
   parts: string[];
@@ -95,15 +97,15 @@ export function checkHelpers(node: unknown, helpers: Record<string, unknown>, fi
     for (const n of node) checkHelpers(n, helpers, file);
     return;
   }
-  const n = node as Node;
+  const n = node as HbNode;
   const line = n.loc?.start.line;
   const column = n.loc ? n.loc.start.column + 1 : undefined;
   if (n.type === 'PartialStatement' || n.type === 'PartialBlockStatement') {
     throw templateError('handlebars: partials ({{> name}}) are not supported by SendGrid or Mandrill templates', file, line, column, 'paste the partial\'s content into the template');
   }
-  if ((n.type === 'MustacheStatement' || n.type === 'BlockStatement' || n.type === 'SubExpression') && (n.path as Node | undefined)?.type === 'PathExpression') {
-    const path = n.path as PathNode;
-    const params = (n.params as Node[] | undefined) ?? [];
+  if ((n.type === 'MustacheStatement' || n.type === 'BlockStatement' || n.type === 'SubExpression') && (n.path as HbNode | undefined)?.type === 'PathExpression') {
+    const path = n.path as HbPath;
+    const params = (n.params as HbNode[] | undefined) ?? [];
     const called = params.length > 0 || !!n.hash || n.type !== 'MustacheStatement';
     if (called && !path.data && !Object.prototype.hasOwnProperty.call(helpers, path.original)) {
       const tag = n.type === 'BlockStatement' ? `{{#${path.original}}}` : `{{${path.original} …}}`;

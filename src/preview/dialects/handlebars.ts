@@ -11,6 +11,7 @@ import Handlebars from 'handlebars';
 import type { HelperOptions } from 'handlebars';
 import type { Branch, CompiledTemplate, ConditionUse, ConditionalBlock, Dialect, RenderResult, ScenarioData, TemplateAnalysis } from './dialect';
 import { checkHelpers, handlebarsParseError } from './handlebars-errors';
+import type { HbNode, HbPath, Loc } from './handlebars-errors';
 import { MANDRILL_HELPERS, SENDGRID_HELPERS } from './handlebars-helpers';
 import { labelOf, templateError } from './located';
 import { scopedPath } from './loops';
@@ -18,20 +19,6 @@ import type { LoopScope } from './loops';
 import { RenderRecorder, activeRecorder, withRecorder } from './recorder';
 import { deepMerge, profileFields, triggerEvent } from './shape';
 
-interface Loc {
-  start: { line: number; column: number };
-  end: { line: number; column: number };
-}
-interface HbNode {
-  type: string;
-  loc?: Loc;
-  [k: string]: unknown;
-}
-interface HbPath extends HbNode {
-  original: string;
-  data: boolean;
-  parts: string[];
-}
 interface HbProgram extends HbNode {
   body: HbNode[];
   chained?: boolean;
