@@ -519,12 +519,27 @@ function locate(err: unknown, file: string, phase: 'parse' | 'render'): Error {
   return templateError(`hubl: ${phase === 'parse' ? plainParseMessage(text) : text.replace(/^Error: /, '')}`, file, line, column);
 }
 
+/** The first `{{`, `{%` or `{#` with no closing delimiter after it (nunjucks reports these without a position). */
+function unclosedDelimiter(source: string, file: string): Error | undefined {
+  const re = /\{\{|\{%|\{#/g;
+  const closers: Record<string, string> = { '{{': '}}', '{%': '%}', '{#': '#}' };
+  for (let m = re.exec(source); m; m = re.exec(source)) {
+    const end = source.indexOf(closers[m[0]]!, m.index + 2);
+    if (end < 0) {
+      const at = positionOf(source, m.index);
+      return templateError(`hubl: ${labelOf(source.slice(m.index, m.index + 30))} is never closed with ${closers[m[0]]!}`, file, at.line, at.column, `add the closing ${closers[m[0]]!}`);
+    }
+    re.lastIndex = end + 2;
+  }
+  return undefined;
+}
+
 /** Parses HubL; a nesting problem is reported at the tag that is wrong, before nunjucks's vaguer message. */
 function parse(source: string, file: string): NjNode {
   try {
     return nj.parser.parse(parenthesizeTests(source), (env as unknown as { extensionsList: unknown[] }).extensionsList, (env as unknown as { opts: unknown }).opts);
   } catch (err) {
-    throw nestingError(scanHublTags(source), file, HUBL_NESTING) ?? err;
+    throw nestingError(scanHublTags(source), file, HUBL_NESTING) ?? unclosedDelimiter(source, file) ?? err;
   }
 }
 

@@ -377,7 +377,8 @@ function plainMessage(message: string): { text: string; hint?: string } {
   const filter = /^undefined filter: (.+)$/.exec(message);
   if (filter) return { text: `unknown filter "${filter[1]!}"`, hint: 'check the filter name; Shopify, Braze and Customer.io would not render it' };
   const tag = /^tag "(.+)" not found$/.exec(message);
-  if (tag) return { text: `unknown tag {% ${tag[1]!} %}`, hint: 'check the tag name, or close the block it belongs to' };
+  if (tag && /^end/.test(tag[1]!)) return { text: `{% ${tag[1]!} %} closes a block that was never opened`, hint: 'remove it, or add the opening tag it belongs to' };
+  if (tag) return { text: `unknown tag {% ${tag[1]!} %}`, hint: 'check the tag name' };
   return { text: message };
 }
 

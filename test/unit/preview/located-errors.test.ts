@@ -78,3 +78,16 @@ describe('render-time errors carry the line of the tag that failed', () => {
     expect({ line: e.location?.line, column: e.location?.column }).toEqual({ line: 2, column: 3 });
   });
 });
+
+describe('unclosed delimiters and stray closes', () => {
+  it.each([
+    ['hubl', 'one\n  {{ contact.firstname', 2, 3, /never closed with \}\}/],
+    ['hubl', 'one {% if x', 1, 5, /never closed with %\}/],
+    ['liquid', 'one\n{% endif %}', 2, 1, /closes a block that was never opened/],
+    ['klaviyo', '{{ x', 1, 1, /unclosed/],
+  ] as [DialectName, string, number, number, RegExp][])('%s: %j', (dialect, source, line, column, message) => {
+    const e = errorOf(dialect, source);
+    expect({ line: e.location?.line, column: e.location?.column }).toEqual({ line, column });
+    expect(e.message).toMatch(message);
+  });
+});
