@@ -2,11 +2,12 @@
  * The report in real headless Chromium (Debian's chromium through playwright-core): one browser for
  * every test here. Screenshots go to test-output/ (git-ignored).
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { runPreview, writeReport } from '../../src/preview/preview';
+import { buildProgram } from '../../src/cli/main';
 import { inspectInBrowser } from '../../src/preview/browser';
 import { launchChromium, takeScreenshots } from '../../src/preview/screenshots';
 
@@ -121,5 +122,29 @@ describe('the HTML report in headless Chromium', () => {
     } finally {
       await context.close();
     }
+  });
+
+  it('segsync preview --screenshots --check: UTM parameters from the config, dark shots and axe findings in report.json, exit 1', async () => {
+    const outDir = join(OUT, 'flawed-cli');
+    const config = join(OUT, 'segsync.yaml');
+    writeFileSync(config, 'version: 1\npreview:\n  utm: [utm_source, utm_campaign]\n');
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const previous = process.exitCode;
+    process.exitCode = undefined;
+    let code: number;
+    try {
+      await buildProgram().parseAsync(['node', 'segsync', '--config', config, 'preview', join(ROOT, 'test', 'e2e', 'preview-fixtures', 'flawed.liquid'), '--screenshots', '--check', '--no-empty', '--out', outDir]);
+      code = Number(process.exitCode ?? 0);
+    } finally {
+      write.mockRestore();
+      process.exitCode = previous;
+    }
+    expect(code).toBe(1);
+    const json = JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8')) as { scenarios: { screenshots: { scheme: string }[]; accessibility: { rule: string; scheme: string }[]; inbox: { from: string } }[]; warnings: { kind: string }[] };
+    const [ada] = json.scenarios;
+    expect(ada!.screenshots.map((s) => s.scheme)).toEqual(['light', 'dark', 'light', 'dark']);
+    expect(ada!.accessibility).toEqual(expect.arrayContaining([expect.objectContaining({ rule: 'color-contrast', scheme: 'dark' })]));
+    expect(ada!.inbox.from).toBe('Trail Outfitters');
+    expect(new Set(json.warnings.map((w) => w.kind))).toEqual(new Set(['missing-alt', 'missing-utm', 'accessibility']));
   });
 });
