@@ -4,7 +4,7 @@
  * engine's own evaluation decides the branch and the marker only records it. Branch lines come from
  * liquidjs's tokenizer (the AST does not keep the positions of `elsif`/`else`/`when`).
  */
-import { CaseTag, Drop, ForTag, IfTag, Liquid, Output, TablerowTag, Tokenizer, TypeGuards, UnlessTag, defaultOperators, evalQuotedToken } from 'liquidjs';
+import { AssignTag, CaptureTag, CaseTag, CommentTag, Drop, ForTag, IfTag, InlineCommentTag, Liquid, Output, TablerowTag, Tokenizer, TypeGuards, UnlessTag, defaultOperators, evalQuotedToken } from 'liquidjs';
 import type { Context, Emitter, Template, TagToken, Token, Value } from 'liquidjs';
 import type { FieldValue } from '../../model/types';
 import type { Branch, CompiledTemplate, ConditionUse, ConditionalBlock, Dialect, OutputUse, ScenarioData } from './dialect';
@@ -52,7 +52,46 @@ export function createEngine(): Liquid {
     return Number.isInteger(x) && Number.isInteger(b) && !floatArg ? Math.floor(x / b) : x / b;
   });
   engine.registerFilter('default', shopifyDefault);
+  const parse = engine.parse.bind(engine);
+  engine.parse = (html: string, filepath?: string) => {
+    const templates = parse(html, filepath);
+    suppressBlankBlocks(templates);
+    return templates;
+  };
   return engine;
+}
+
+/** The template lists (branch bodies) of a block tag, or undefined for anything else. */
+function bodiesOf(tpl: Template): Template[][] | undefined {
+  if (tpl instanceof IfTag || tpl instanceof UnlessTag || tpl instanceof CaseTag) return [...tpl.branches.map((b) => b.templates), ...(tpl.elseTemplates ? [tpl.elseTemplates] : [])];
+  if (tpl instanceof ForTag) return [tpl.templates, tpl.elseTemplates];
+  return undefined;
+}
+
+const isWhitespaceHtml = (tpl: Template): boolean => TypeGuards.isHTMLToken(tpl.token) && /^\s*$/.test((tpl as unknown as { str?: string }).str ?? '');
+
+/** Liquid's `blank?`: whitespace, assign, capture, comments, and blocks whose every body is blank. */
+function isBlank(tpl: Template): boolean {
+  if (isWhitespaceHtml(tpl)) return true;
+  if (tpl instanceof AssignTag || tpl instanceof CaptureTag || tpl instanceof CommentTag || tpl instanceof InlineCommentTag) return true;
+  return bodiesOf(tpl)?.every((list) => list.every(isBlank)) ?? false;
+}
+
+/**
+ * Shopify renders nothing for the whitespace of an `if`/`unless`/`case`/`for` whose every body is
+ * blank (only whitespace, assigns, captures, comments); liquidjs prints that whitespace. Removing the
+ * whitespace-only text from such blocks after parsing gives Shopify's output; tags still run.
+ */
+function suppressBlankBlocks(templates: Template[]): void {
+  for (const tpl of templates) {
+    const bodies = bodiesOf(tpl);
+    if (!bodies) continue;
+    for (const list of bodies) suppressBlankBlocks(list);
+    if (!isBlank(tpl)) continue;
+    for (const list of bodies) {
+      for (let i = list.length - 1; i >= 0; i--) if (isWhitespaceHtml(list[i]!)) list.splice(i, 1);
+    }
+  }
 }
 
 /** A keyword argument as liquidjs hands it to a filter: `allow_false: true` → ['allow_false', true]. */

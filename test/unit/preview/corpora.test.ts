@@ -7,7 +7,7 @@ import { goldenLiquidSkip, loadGoldenLiquid, loadMustacheSpec, mustacheSkip, run
 const known = JSON.parse(readFileSync(join(__dirname, 'golden-liquid.known-failures.json'), 'utf8')) as { failures: string[] };
 
 /** Pass counts when these tests were written; they may rise, never fall (mustache: 106 until segsync refused sections over data, which SendGrid and Mandrill do not document). */
-const GOLDEN_LIQUID_BASELINE = 851;
+const GOLDEN_LIQUID_BASELINE = 860;
 const MUSTACHE_BASELINE = 51;
 
 describe('golden-liquid through the liquid dialect', () => {
