@@ -11,9 +11,11 @@ import { junitXml } from '../preview/junit';
 import { defaultScenarioFile, runPreview, writeReport } from '../preview/preview';
 import { branchCoverage } from '../preview/coverage';
 import type { PreviewOptions, PreviewResult } from '../preview/preview';
-import { takeScreenshots } from '../preview/screenshots';
+import { inspectInBrowser } from '../preview/browser';
 import { servePreview } from '../preview/serve';
-import { openContext } from './context';
+import { loadConfigFile } from '../config/load';
+import type { SegsyncConfig } from '../config/schema';
+import { globalOptions, openContext } from './context';
 import { EXIT } from './exit-codes';
 import { numberOption } from './number-option';
 
@@ -21,6 +23,7 @@ interface Options {
   scenarios?: string;
   cover?: boolean;
   sample?: number;
+  segment?: string;
   out: string;
   serve?: boolean;
   port: number;
@@ -31,6 +34,13 @@ interface Options {
   junit?: string;
 }
 
+
+/** The config's `preview` section: the config file is optional for previews, so defaults when absent. */
+function previewSettings(cmd: Command): SegsyncConfig['preview'] {
+  const file = resolve(globalOptions(cmd).config);
+  if (!existsSync(file)) return { utm: [], serveHosts: [] };
+  return loadConfigFile(file, { secrets: { connectors: false, daemon: false } }).config.preview;
+}
 
 function summary(r: PreviewResult, index: string): string {
   const { reached, total } = branchCoverage(r.matrix);
@@ -50,11 +60,12 @@ export function register(program: Command): void {
     .option('--scenarios <file>', 'scenario file (YAML/JSON); default: <name>.scenarios.yaml or scenarios.yaml beside the template')
     .option('--cover', 'generate scenarios that reach every branch')
     .option('--sample <n>', 'use N contacts sampled from the store', numberOption('--sample', { integer: true, positive: true }))
+    .option('--segment <name>', 'with --sample: only members of this segment, with their events and segment values')
     .option('--out <dir>', 'report folder', 'preview-report')
     .option('--serve', 'serve the report on 127.0.0.1 and re-render when the template or scenarios change')
     .option('--port <n>', 'port for --serve (0: any free port)', numberOption('--port', { integer: true, min: 0, max: 65_535 }), 4110)
     .option('--check', 'exit 1 when there are warnings (for CI)')
-    .option('--screenshots', 'also save PNG screenshots at 375 and 800 px (needs Chromium)')
+    .option('--screenshots', 'also save light and dark-mode PNG screenshots at 375 and 800 px and run the axe-core accessibility pass (needs Chromium)')
     .option('--no-empty', 'do not add the automatic empty-profile scenario')
     .option('--junit <file>', 'also write a JUnit XML report (one test case per scenario; warnings are failures)')
     .option('--now <time>', 'send time the render assumes (ISO); dates like *|DATE:Y|* use it')
@@ -63,7 +74,13 @@ export function register(program: Command): void {
       const template = resolve(templateArg);
       if (!existsSync(template)) throw new UsageError(`no template at ${templateArg}`, { hint: 'check the path' });
       const ctx = opts.sample !== undefined ? openContext(cmd) : undefined;
-      const previewOpts: PreviewOptions = { scenarios: opts.scenarios, cover: opts.cover, sample: opts.sample, store: ctx?.store, includeEmpty: opts.empty, now: opts.now };
+      const settings = ctx?.loaded?.config.preview ?? previewSettings(cmd);
+      const segments = ctx?.loaded?.config.segments;
+      if (opts.segment !== undefined && segments && !segments[opts.segment]) {
+        ctx?.close();
+        throw new UsageError(`unknown segment "${opts.segment}"`, { hint: `segments in the config: ${Object.keys(segments).join(', ') || 'none'}` });
+      }
+      const previewOpts: PreviewOptions = { scenarios: opts.scenarios, cover: opts.cover, sample: opts.sample, segment: opts.segment, store: ctx?.store, includeEmpty: opts.empty, now: opts.now, utm: settings.utm };
       if (statSync(template).isDirectory()) {
         try {
           if (opts.serve || opts.screenshots) throw new UsageError('--serve and --screenshots take one template, not a folder');
@@ -84,8 +101,9 @@ export function register(program: Command): void {
       }
       const build = async (live?: string): Promise<{ result: PreviewResult; index: string }> => {
         const result = runPreview(template, previewOpts);
-        const screenshots = opts.screenshots ? await takeScreenshots(result.renders, opts.out) : undefined;
-        return { result, index: writeReport(result, opts.out, { screenshots, liveReloadScript: live }).index };
+        const found = opts.screenshots ? await inspectInBrowser(result.renders, opts.out) : undefined;
+        if (found) result.warnings.push(...found.warnings);
+        return { result, index: writeReport(result, opts.out, { screenshots: found?.screenshots, accessibility: found?.accessibility, liveReloadScript: live }).index };
       };
       try {
         if (opts.serve) {
@@ -94,6 +112,7 @@ export function register(program: Command): void {
             outDir: opts.out,
             port: opts.port,
             watchFiles,
+            allowedHosts: settings.serveHosts,
             build: (live) => {
               const result = runPreview(template, previewOpts);
               process.stderr.write(`rebuilt: ${result.renders.length} scenarios, ${result.warnings.length} warnings\n`);

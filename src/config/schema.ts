@@ -177,6 +177,15 @@ const daemonSchema = z
   })
   .strict();
 
+const previewSchema = z
+  .object({
+    /** Query parameters every link in a previewed email must carry (`utm_source`, `utm_campaign`). */
+    utm: z.array(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a query parameter name such as utm_source')).default([]),
+    /** Host names `preview --serve` answers to besides localhost (e.g. a dev box's name). */
+    serveHosts: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     version: z.literal(1),
@@ -188,6 +197,7 @@ export const configSchema = z
     segments: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'segment names are letters, digits and _'), segmentSchema).default({}),
     templates: templatesSchema.default({ dir: 'templates' }),
     daemon: daemonSchema.default({ host: '127.0.0.1', port: 8787, pullIntervalSeconds: 60 }),
+    preview: previewSchema.default({ utm: [], serveHosts: [] }),
   })
   .strict();
 

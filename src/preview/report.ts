@@ -3,12 +3,15 @@
  * scenario's email is shown in a sandboxed iframe (`srcdoc`) beside its plain text; remote images are
  * replaced by placeholders so opening the report never touches the network.
  */
+import type { AccessibilityFinding } from './accessibility';
 import { branchCoverage } from './coverage';
 import type { MatrixRow } from './coverage';
 import { diffLines } from './text-diff';
 import type { Warning } from './warnings';
 import type { BatchEntry } from './batch';
+import { PREHEADER_VISIBLE, inboxLine } from './presend';
 import type { ScenarioRender } from './render';
+import type { Screenshot } from './screenshots';
 import type { TemplateFile } from './template-file';
 
 export interface ReportInput {
@@ -18,7 +21,9 @@ export interface ReportInput {
   warnings: Warning[];
   generatedAt: Date;
   /** Screenshot files (relative to the report) per scenario index, if taken. */
-  screenshots?: Map<number, { width: number; file: string }[]>;
+  screenshots?: Map<number, Screenshot[]>;
+  /** axe findings per scenario index, if the accessibility pass ran. */
+  accessibility?: Map<number, AccessibilityFinding[]>;
   /** Extra `<script>` for `--serve` (live reload); empty for the static report. */
   liveReloadScript?: string;
 }
@@ -62,6 +67,10 @@ iframe{width:100%;height:640px;border:1px solid #cfd6de;border-radius:6px;backgr
 pre.text{margin:0;height:640px;overflow:auto;white-space:pre-wrap;background:#fbfcfd;border:1px solid #cfd6de;border-radius:6px;padding:10px;font-size:12px}
 details.diff{margin-top:8px}details.diff pre{margin:6px 0 0;max-height:320px;overflow:auto;background:#fbfcfd;border:1px solid #cfd6de;border-radius:6px;padding:8px;font-size:12px}
 .diff .add{background:#e7f6ec;display:block}.diff .del{background:#fbe9e7;display:block}.shots img{max-width:100%;border:1px solid #cfd6de;margin:6px 8px 0 0}.errors{color:#b3261e}
+.inbox{list-style:none;margin:0;padding:0;border:1px solid #dde2e8;border-radius:6px}.inbox li{padding:8px 12px;border-bottom:1px solid #eef1f4;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.inbox li:last-child{border-bottom:0}.inbox .from{display:inline-block;width:170px;font-weight:600;overflow:hidden;text-overflow:ellipsis;vertical-align:bottom}.inbox .subject{font-weight:600}.inbox .shown{color:#5b6470}
+.inbox small{color:#7a8491;margin-left:8px}.shots figure{display:inline-block;margin:6px 8px 0 0}.shots figcaption{font-size:12px;color:#5b6470}
+.a11y ul{margin:4px 0 0;padding-left:18px}.a11y .impact{font-family:ui-monospace,monospace;font-size:12px}
 @media (max-width:900px){.side{grid-template-columns:1fr}}`;
 
 /** What this scenario's reader sees differently from the first scenario's, as a collapsible line diff. */
@@ -72,6 +81,33 @@ function textDiff(base: ScenarioRender, r: ScenarioRender): string {
   if (!added && !removed) return `<p class="meta">Same text as "${esc(base.scenario.name)}".</p>`;
   const body = lines.map((l) => (l.op === ' ' ? `  ${esc(l.text)}\n` : `<span class="${l.op === '+' ? 'add' : 'del'}">${l.op} ${esc(l.text)}</span>`)).join('');
   return `<details class="diff"><summary>Text compared with "${esc(base.scenario.name)}": +${added} / −${removed} lines</summary><pre>${body}</pre></details>`;
+}
+
+/** The message list of a mail client: one row per scenario (from, subject, preheader and the body text that follows it). */
+function inboxSection(template: TemplateFile, renders: ScenarioRender[]): string {
+  const rows = renders
+    .map((r, i) => {
+      const line = inboxLine(template.from, r.subject, r.preheader, r.html);
+      const note = line.fromBody ? 'no preheader: the client shows the body\'s first text' : `preheader ${line.preheaderChars} characters${line.preheaderChars < 40 ? ', short: the client fills the rest with body text' : line.preheaderChars > PREHEADER_VISIBLE ? `, over ${PREHEADER_VISIBLE}: the end is cut off` : ''}`;
+      return `<li><a href="#s${i}"><span class="from">${esc(line.from ?? '(from name not set)')}</span></a> <span class="subject">${esc(line.subject ?? '(no subject)')}</span> <span class="shown">— ${esc(line.shown)}</span><small>${esc(r.scenario.name)} · ${esc(note)}</small></li>`;
+    })
+    .join('');
+  return `<section id="inbox"><h2>Inbox: how a mail client lists each version</h2><ul class="inbox">${rows}</ul></section>`;
+}
+
+/** A scenario's screenshots, light and dark side by side. */
+function shotsHtml(r: ScenarioRender, shots: Screenshot[]): string {
+  if (!shots.length) return '';
+  const figure = (s: Screenshot): string => `<figure><a href="${esc(s.file)}"><img src="${esc(s.file)}" alt="${esc(r.scenario.name)} at ${s.width}px, ${s.scheme} mode" width="${Math.min(s.width, 300)}"></a><figcaption>${s.width} px · ${s.scheme}</figcaption></figure>`;
+  return `<div class="shots">${shots.map(figure).join('')}</div>`;
+}
+
+/** A scenario's accessibility findings (undefined: the pass did not run). */
+function a11yHtml(findings: AccessibilityFinding[] | undefined): string {
+  if (!findings) return '';
+  if (!findings.length) return '<div class="a11y"><p class="ok">Accessibility (axe-core, light and dark): no problems found.</p></div>';
+  const items = findings.map((f) => `<li><span class="impact">${esc(f.impact)}</span> <b>${esc(f.rule)}</b>${f.scheme === 'dark' ? ' (dark mode)' : ''}: ${esc(f.help)} <small>${esc(f.targets.join(', '))}</small></li>`).join('');
+  return `<div class="a11y"><p class="bad">Accessibility (axe-core): ${findings.length} problem${findings.length === 1 ? '' : 's'}</p><ul>${items}</ul></div>`;
 }
 
 /** The report as one HTML document. */
@@ -104,8 +140,7 @@ export function renderReport(input: ReportInput): string {
   const matrixSection = `<section id="matrix"><h2>Coverage matrix: conditional blocks × scenarios</h2>${matrix.length ? `<div class="matrix"><table><thead><tr><th>block</th><th>branches</th>${headCells}</tr></thead><tbody>${rows}</tbody></table></div>` : '<p>The template has no conditional blocks.</p>'}</section>`;
   const cards = renders
     .map((r, i) => {
-      const shots = input.screenshots?.get(i) ?? [];
-      const shotHtml = shots.length ? `<div class="shots">${shots.map((s) => `<a href="${esc(s.file)}"><img src="${esc(s.file)}" alt="${esc(r.scenario.name)} at ${s.width}px" width="${Math.min(s.width, 300)}"></a>`).join('')}</div>` : '';
+      const shotHtml = shotsHtml(r, input.screenshots?.get(i) ?? []) + a11yHtml(input.accessibility?.get(i));
       const diff = i > 0 ? textDiff(renders[0]!, r) : '';
       const errs = r.errors.length ? `<p class="errors">${r.errors.map(esc).join('<br>')}</p>` : '';
       return `<section class="scenario" id="s${i}"><h2>${esc(r.scenario.name)}</h2>
@@ -113,7 +148,7 @@ export function renderReport(input: ReportInput): string {
 <div class="side"><iframe sandbox="" title="${esc(r.scenario.name)} (HTML)" srcdoc="${esc(offline(r.html))}"></iframe><pre class="text" aria-label="${esc(r.scenario.name)} (text)">${esc(r.text)}</pre></div>${diff}${shotHtml}</section>`;
     })
     .join('\n');
-  const body = `<body><header><h1>${esc(template.file)}</h1><p>${esc(template.dialect)}${template.mjml ? ' · MJML' : ''} · generated ${esc(input.generatedAt.toISOString())} by segsync preview</p></header><main>${summary}${warnSection}${matrixSection}${cards}</main>${input.liveReloadScript ?? ''}</body></html>`;
+  const body = `<body><header><h1>${esc(template.file)}</h1><p>${esc(template.dialect)}${template.mjml ? ' · MJML' : ''} · generated ${esc(input.generatedAt.toISOString())} by segsync preview</p></header><main>${summary}${warnSection}${inboxSection(template, renders)}${matrixSection}${cards}</main>${input.liveReloadScript ?? ''}</body></html>`;
   return head + body;
 }
 

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { YamlSource } from '../config/locate';
-import { ValidationError } from '../errors';
+import { UsageError, ValidationError } from '../errors';
 import type { FieldValue } from '../model/types';
 import type { Store } from '../store/store';
 import type { ScenarioData } from './dialects/dialect';
@@ -123,14 +123,42 @@ export function loadScenarioFile(file: string): Scenario[] {
   return parseScenarios(text, file);
 }
 
-/** Up to `n` real contacts from the store, spread evenly over the id range, with events and segments. */
-export function sampleFromStore(store: Store, n: number): Scenario[] {
+/**
+ * A stored segment answer that makes the contact a member: true or a value (a stage, a score). The
+ * same reading the push applies; kept here because preview does not depend on the sync layer.
+ */
+function isMemberValue(value: unknown): boolean {
+  return value !== undefined && value !== null && value !== false && value !== '' && value !== 0;
+}
+
+/** Ids of the contacts the store holds as members of `segment`, ascending. */
+export function segmentMemberIds(store: Store, segment: string): number[] {
+  const ids: number[] = [];
+  for (const [contactId, name, value] of store.scanSegmentStates()) {
+    if (name === segment && isMemberValue(JSON.parse(value) as unknown)) ids.push(contactId);
+  }
+  return ids.sort((a, b) => a - b);
+}
+
+function allContactIds(store: Store): number[] {
   const ids: number[] = [];
   for (let after = 0; ; ) {
     const page = store.contactIds(after, 5000);
     if (!page.length) break;
     ids.push(...page);
     after = page[page.length - 1]!;
+  }
+  return ids;
+}
+
+/**
+ * Up to `n` real contacts from the store, spread evenly over the id range, with events and segments;
+ * with `segment`, only that segment's members (the people who will get the email).
+ */
+export function sampleFromStore(store: Store, n: number, opts: { segment?: string } = {}): Scenario[] {
+  const ids = opts.segment === undefined ? allContactIds(store) : segmentMemberIds(store, opts.segment);
+  if (opts.segment !== undefined && ids.length === 0) {
+    throw new UsageError(`segment "${opts.segment}" has no members in the store`, { hint: 'check the name, and run `segsync segments` to evaluate segments first' });
   }
   const step = ids.length / Math.max(1, n);
   const picked = ids.length <= n ? ids : Array.from({ length: n }, (_, i) => ids[Math.floor(i * step)]!);
@@ -143,7 +171,9 @@ export function sampleFromStore(store: Store, n: number): Scenario[] {
     const segments: Record<string, FieldValue> = {};
     for (const s of store.getSegmentStates(id)) segments[s.segment] = s.value;
     const events = store.eventsOf(id).map((e) => ({ name: e.name, time: new Date(e.time).toISOString(), properties: e.properties }));
-    out.push({ name: c.email, origin: 'store', email: c.email, properties, tags: [...c.tags], segments, events, groups: {}, context: {} });
+    const value = opts.segment === undefined ? undefined : segments[opts.segment];
+    const description = opts.segment === undefined ? undefined : `member of ${opts.segment}${value === true ? '' : ` (${JSON.stringify(value)})`}`;
+    out.push({ name: c.email, description, origin: 'store', email: c.email, properties, tags: [...c.tags], segments, events, groups: {}, context: {} });
   }
   return out;
 }

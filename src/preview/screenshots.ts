@@ -26,27 +26,40 @@ export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
 }
 
+/** One screenshot of one scenario. */
+export interface Screenshot {
+  width: number;
+  /** `dark` is Chromium's `prefers-color-scheme: dark` emulation: the email's own dark-mode CSS applies. */
+  scheme: 'light' | 'dark';
+  /** Path relative to the report folder. */
+  file: string;
+}
+
 /**
- * Saves `screenshots/<n>-<width>.png` per scenario and width (375 px mobile, 800 px desktop by
- * default); returns the files relative to `outDir`. Uses `browser` if given, else launches one.
+ * Saves `screenshots/<n>-<width>.png` and `<n>-<width>-dark.png` per scenario and width (375 px
+ * mobile, 800 px desktop by default); returns the files relative to `outDir`. Uses `browser` if given,
+ * else launches one.
  */
-export async function takeScreenshots(renders: ScenarioRender[], outDir: string, opts: { widths?: number[]; browser?: Browser } = {}): Promise<Map<number, { width: number; file: string }[]>> {
+export async function takeScreenshots(renders: ScenarioRender[], outDir: string, opts: { widths?: number[]; browser?: Browser } = {}): Promise<Map<number, Screenshot[]>> {
   const widths = opts.widths ?? [375, 800];
   const browser = opts.browser ?? (await launchChromium());
-  const out = new Map<number, { width: number; file: string }[]>();
+  const out = new Map<number, Screenshot[]>();
   const context = await browser.newContext();
   try {
     mkdirSync(join(outDir, 'screenshots'), { recursive: true });
     const page = await context.newPage();
     await page.route('**/*', (route) => (route.request().url().startsWith('data:') ? route.continue() : route.abort()));
     for (const [i, r] of renders.entries()) {
-      const files: { width: number; file: string }[] = [];
+      const files: Screenshot[] = [];
       for (const width of widths) {
         await page.setViewportSize({ width, height: 900 });
-        await page.setContent(offline(r.html), { waitUntil: 'load' });
-        const file = join('screenshots', `${String(i + 1).padStart(2, '0')}-${width}.png`);
-        await page.screenshot({ path: join(outDir, file), fullPage: true });
-        files.push({ width, file });
+        for (const scheme of ['light', 'dark'] as const) {
+          await page.emulateMedia({ colorScheme: scheme });
+          await page.setContent(offline(r.html), { waitUntil: 'load' });
+          const file = join('screenshots', `${String(i + 1).padStart(2, '0')}-${width}${scheme === 'dark' ? '-dark' : ''}.png`);
+          await page.screenshot({ path: join(outDir, file), fullPage: true });
+          files.push({ width, scheme, file });
+        }
       }
       out.set(i, files);
     }

@@ -27,6 +27,8 @@ export interface ServeOptions {
   build(liveReloadScript: string): string;
   onRebuild?(error: unknown | undefined): void;
   debounceMs?: number;
+  /** Host names accepted besides the loopback ones (`preview.serveHosts` in the config). */
+  allowedHosts?: string[];
 }
 
 export const LIVE_RELOAD = `<script>(function(){var v=null;setInterval(function(){fetch('/__version').then(function(r){return r.text()}).then(function(t){if(v===null)v=t;else if(t!==v)location.reload()}).catch(function(){})},1000)})();</script>`;
@@ -34,6 +36,35 @@ export const LIVE_RELOAD = `<script>(function(){var v=null;setInterval(function(
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.txt': 'text/plain; charset=utf-8', '.json': 'application/json', '.png': 'image/png' };
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** The host name of a Host header (port and a trailing dot removed, lower case). */
+function hostName(header: string): string {
+  const h = header.trim().toLowerCase();
+  const name = h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.replace(/:\d*$/, '');
+  return name.replace(/\.$/, '');
+}
+
+/**
+ * True when the Host header names this machine's loopback or a configured name. A page on another
+ * site can point its own DNS name at 127.0.0.1 (DNS rebinding) and read the report; its requests then
+ * carry that foreign name in Host, which is what this refuses.
+ */
+export function isAllowedHost(header: string | undefined, allowed: readonly string[] = []): boolean {
+  if (!header) return false;
+  const name = hostName(header);
+  return LOOPBACK_HOSTS.has(name) || name.endsWith('.localhost') || allowed.some((a) => a.toLowerCase() === name);
+}
+
+/** The request path, decoded, or undefined when the URL is malformed (`/%E0%A4%A`). */
+function requestPath(url: string | undefined): string | undefined {
+  try {
+    return decodeURIComponent((url ?? '/').split('?')[0]!);
+  } catch {
+    return undefined;
+  }
+}
 
 /** Starts the server; resolves once it listens. */
 export async function servePreview(opts: ServeOptions): Promise<PreviewServer> {
@@ -53,7 +84,15 @@ export async function servePreview(opts: ServeOptions): Promise<PreviewServer> {
   rebuild();
   const root = resolve(opts.outDir);
   const server = createServer((req, res) => {
-    const path = decodeURIComponent((req.url ?? '/').split('?')[0]!);
+    if (!isAllowedHost(req.headers.host, opts.allowedHosts)) {
+      res.writeHead(403, { 'content-type': 'text/plain' }).end('this preview answers only to localhost; add the host name to preview.serveHosts in the config to allow it\n');
+      return;
+    }
+    const path = requestPath(req.url);
+    if (path === undefined || path.includes('\0')) {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('malformed URL\n');
+      return;
+    }
     if (path === '/' || path === '/index.html') {
       res.writeHead(200, { 'content-type': TYPES['.html']!, 'cache-control': 'no-store' });
       res.end(html);

@@ -1,5 +1,5 @@
 /**
- * A template file: optional front matter (dialect, subject, preheader, mjml), then the body. Subject
+ * A template file: optional front matter (dialect, subject, preheader, from, mjml), then the body. Subject
  * and preheader are templates in the same dialect. Line numbers everywhere are the file's own.
  */
 import { readFileSync } from 'node:fs';
@@ -15,6 +15,8 @@ export interface TemplateFile {
   body: CompiledTemplate;
   subject: CompiledTemplate | undefined;
   preheader: CompiledTemplate | undefined;
+  /** The sender name as the inbox lists it (front matter `from`), if given. */
+  from: string | undefined;
   /** The body is MJML: rendered output goes through mjml2html. */
   mjml: boolean;
   /** Blocks of subject, preheader and body, for the matrix. */
@@ -120,7 +122,7 @@ export function compileTemplateSource(source: string, file: string, forced?: Dia
     outputs: parts.flatMap((p) => p.analysis.outputs),
   };
   const mjml = fm.data.mjml === true || /\.mjml$/i.test(file) || /^\s*<mjml[\s>]/i.test(fm.body);
-  return { file, dialect, body, subject, preheader, mjml, blocks: analysis.blocks, analysis };
+  return { file, dialect, body, subject, preheader, from: text('from'), mjml, blocks: analysis.blocks, analysis };
 }
 
 /** Reads and compiles a template file. */

@@ -3,6 +3,8 @@ import { closest } from '../config/load';
 import type { MatrixRow } from './coverage';
 import type { Branch } from './dialects/dialect';
 import type { ScenarioRender } from './render';
+import type { AccessibilityFinding } from './accessibility';
+import { imagesWithoutAlt, linksMissingParams } from './presend';
 import type { TemplateFile } from './template-file';
 
 /** Gmail clips messages whose HTML is larger than about 102 KB. */
@@ -21,7 +23,10 @@ export type WarningKind =
   | 'no-unsubscribe'
   | 'render-error'
   | 'thin-loop'
-  | 'bad-link';
+  | 'bad-link'
+  | 'missing-alt'
+  | 'missing-utm'
+  | 'accessibility';
 
 export interface Warning {
   kind: WarningKind;
@@ -48,9 +53,16 @@ export function badLinks(html: string): string[] {
   return [...new Set(out)];
 }
 
+/** What the checks need beyond the template: the campaign's required link parameters (`preview.utm`). */
+export interface WarningOptions {
+  utm?: readonly string[];
+}
+
 /** Every warning for a set of renders of one template. */
-export function collectWarnings(template: TemplateFile, renders: ScenarioRender[], matrix: MatrixRow[]): Warning[] {
+export function collectWarnings(template: TemplateFile, renders: ScenarioRender[], matrix: MatrixRow[], options: WarningOptions = {}): Warning[] {
   const out: Warning[] = [];
+  const seenImages = new Set<string>();
+  const seenLinks = new Set<string>();
   const realRenders = renders.filter((r) => !r.errors.some((e) => e.startsWith('render failed')));
   for (const row of matrix) {
     const evaluated = row.cells.filter((c) => c.branches.length > 0);
@@ -101,6 +113,33 @@ export function collectWarnings(template: TemplateFile, renders: ScenarioRender[
     if (r.bytes > GMAIL_CLIP_BYTES) out.push({ kind: 'gmail-clip', scenario, message: `the HTML is ${(r.bytes / 1024).toFixed(1)} KB: Gmail clips messages over ~102 KB` });
     for (const href of badLinks(r.html)) out.push({ kind: 'bad-link', scenario, message: `a link goes nowhere: href="${href}" (a personalized URL that rendered empty?)` });
     if (!/unsubscribe/i.test(r.html)) out.push({ kind: 'no-unsubscribe', scenario, message: 'no unsubscribe link in the rendered email' });
+    // Images and links mostly repeat across scenarios: each is reported once, for the first scenario showing it.
+    for (const src of imagesWithoutAlt(r.html)) {
+      if (seenImages.has(src)) continue;
+      seenImages.add(src);
+      out.push({ kind: 'missing-alt', scenario, message: `an image has no alt text: src="${src}" (screen readers and image-blocking clients show nothing; use alt="" for decoration)` });
+    }
+    for (const { href, missing } of linksMissingParams(r.html, options.utm ?? [])) {
+      if (seenLinks.has(href)) continue;
+      seenLinks.add(href);
+      out.push({ kind: 'missing-utm', scenario, message: `a link lacks ${missing.join(', ')} (required by preview.utm): ${href}` });
+    }
+  }
+  return out;
+}
+
+/** The accessibility pass as warnings: one per rule, colour scheme and elements, for the first scenario showing it. */
+export function accessibilityWarnings(renders: ScenarioRender[], findings: Map<number, AccessibilityFinding[]>): Warning[] {
+  const out: Warning[] = [];
+  const seen = new Set<string>();
+  for (const [i, list] of findings) {
+    for (const f of list) {
+      const key = `${f.rule}|${f.scheme}|${f.targets.join(',')}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const where = f.targets.length ? `: ${f.targets.join(', ')}${f.nodes > f.targets.length ? ` and ${f.nodes - f.targets.length} more` : ''}` : '';
+      out.push({ kind: 'accessibility', scenario: renders[i]?.scenario.name, message: `${f.rule} (${f.impact}${f.scheme === 'dark' ? ', dark mode' : ''}): ${f.help}${where}` });
+    }
   }
   return out;
 }

@@ -2,11 +2,13 @@
  * The report in real headless Chromium (Debian's chromium through playwright-core): one browser for
  * every test here. Screenshots go to test-output/ (git-ignored).
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { runPreview, writeReport } from '../../src/preview/preview';
+import { buildProgram } from '../../src/cli/main';
+import { inspectInBrowser } from '../../src/preview/browser';
 import { launchChromium, takeScreenshots } from '../../src/preview/screenshots';
 
 const ROOT = join(__dirname, '..', '..');
@@ -48,7 +50,7 @@ describe('the HTML report in headless Chromium', () => {
       await expect(firstFrame.locator('body').textContent()).resolves.toContain('Hi Ada,');
       expect(await page.locator('pre.text').first().textContent()).toContain('Trail Shoe');
       expect(await page.locator('#summary').textContent()).toMatch(/8\/8\s*branches reached/);
-      expect(await page.locator('.shots img').count()).toBe(result.renders.length * 2);
+      expect(await page.locator('.shots img').count()).toBe(result.renders.length * 4);
       expect(await page.locator('details.diff').count()).toBe(result.renders.length - 1);
       await page.screenshot({ path: join(OUT, 'report.png'), fullPage: false });
       expect(problems).toEqual([]);
@@ -78,5 +80,71 @@ describe('the HTML report in headless Chromium', () => {
     } finally {
       await context.close();
     }
+  });
+
+  it('finds what a sender must fix in a flawed template: missing alt, missing UTM, low contrast in light and in dark mode', async () => {
+    const result = runPreview(join(ROOT, 'test', 'e2e', 'preview-fixtures', 'flawed.liquid'), { utm: ['utm_source', 'utm_campaign'], includeEmpty: false });
+    const outDir = join(OUT, 'flawed');
+    const found = await inspectInBrowser(result.renders, outDir, { browser, widths: [600] });
+    result.warnings.push(...found.warnings);
+    const { index } = writeReport(result, outDir, { screenshots: found.screenshots, accessibility: found.accessibility });
+
+    expect(result.warnings.filter((w) => w.kind === 'missing-alt').map((w) => w.message)).toEqual([expect.stringContaining('https://cdn.example.com/hero.png')]);
+    expect(result.warnings.filter((w) => w.kind === 'missing-utm').map((w) => w.message)).toEqual([expect.stringMatching(/lacks utm_campaign .*shop\.example\.com\/sale/)]);
+
+    const findings = found.accessibility.get(0)!;
+    const targets = (rule: string, scheme: string): string[] => findings.filter((f) => f.rule === rule && f.scheme === scheme).flatMap((f) => f.targets);
+    expect(targets('image-alt', 'light')).toEqual(['img']);
+    expect(targets('color-contrast', 'light')).toEqual(['#fine-print']);
+    // The dark-mode CSS darkens the background but not the text hard-coded as #222222.
+    expect(targets('color-contrast', 'dark')).toEqual(expect.arrayContaining(['#dark-trap', 'h1']));
+    expect(targets('color-contrast', 'dark')).not.toContain('#fine-print');
+    expect(result.warnings.filter((w) => w.kind === 'accessibility').map((w) => w.message)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^image-alt \(critical\)/), expect.stringMatching(/^color-contrast \(serious\): .*#fine-print/), expect.stringMatching(/^color-contrast \(serious, dark mode\): .*#dark-trap/)]),
+    );
+
+    const shots = found.screenshots.get(0)!;
+    expect(shots.map((s) => `${s.width}-${s.scheme}`)).toEqual(['600-light', '600-dark']);
+    const [light, dark] = shots.map((s) => readFileSync(join(outDir, s.file)));
+    expect(existsSync(join(outDir, shots[1]!.file))).toBe(true);
+    expect(light!.equals(dark!)).toBe(false);
+
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    try {
+      await page.goto(pathToFileURL(index).href);
+      expect(await page.locator('.shots figcaption').allTextContents()).toEqual(['600 px · light', '600 px · dark']);
+      expect(await page.locator('.a11y li').count()).toBe(findings.length);
+      const inbox = await page.locator('#inbox li').first().textContent();
+      expect(inbox).toMatch(/Trail Outfitters\s*Ada, the spring sale starts now — Up to 40% off trail shoes Hi Ada,/);
+      expect(inbox).toContain('preheader 25 characters, short: the client fills the rest with body text');
+      await page.screenshot({ path: join(OUT, 'flawed.png'), fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('segsync preview --screenshots --check: UTM parameters from the config, dark shots and axe findings in report.json, exit 1', async () => {
+    const outDir = join(OUT, 'flawed-cli');
+    const config = join(OUT, 'segsync.yaml');
+    writeFileSync(config, 'version: 1\npreview:\n  utm: [utm_source, utm_campaign]\n');
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const previous = process.exitCode;
+    process.exitCode = undefined;
+    let code: number;
+    try {
+      await buildProgram().parseAsync(['node', 'segsync', '--config', config, 'preview', join(ROOT, 'test', 'e2e', 'preview-fixtures', 'flawed.liquid'), '--screenshots', '--check', '--no-empty', '--out', outDir]);
+      code = Number(process.exitCode ?? 0);
+    } finally {
+      write.mockRestore();
+      process.exitCode = previous;
+    }
+    expect(code).toBe(1);
+    const json = JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8')) as { scenarios: { screenshots: { scheme: string }[]; accessibility: { rule: string; scheme: string }[]; inbox: { from: string } }[]; warnings: { kind: string }[] };
+    const [ada] = json.scenarios;
+    expect(ada!.screenshots.map((s) => s.scheme)).toEqual(['light', 'dark', 'light', 'dark']);
+    expect(ada!.accessibility).toEqual(expect.arrayContaining([expect.objectContaining({ rule: 'color-contrast', scheme: 'dark' })]));
+    expect(ada!.inbox.from).toBe('Trail Outfitters');
+    expect(new Set(json.warnings.map((w) => w.kind))).toEqual(new Set(['missing-alt', 'missing-utm', 'accessibility']));
   });
 });

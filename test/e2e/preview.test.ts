@@ -1,5 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { buildProgram, exitCodeFor } from '../../src/cli/main';
 import { runPreview, writeReport } from '../../src/preview/preview';
@@ -91,6 +92,34 @@ describe('segsync preview (CLI)', () => {
     ]);
   });
 
+  it('previews a segment as its members see it with --segment NAME --sample N', async () => {
+    const db = join(dir, 'seg.db');
+    const store = openStore(db);
+    const [ada, bob, cy] = store.upsertContacts([
+      { email: 'ada@example.com', properties: { first_name: 'Ada', loyalty_points: 1500 }, tags: ['vip'], source: 'local' },
+      { email: 'bob@example.com', properties: { first_name: 'Bob', loyalty_points: 10 }, source: 'local' },
+      { email: 'cy@example.com', properties: { first_name: 'Cy', loyalty_points: 900 }, source: 'local' },
+    ]);
+    store.appendEvents([{ email: 'cy@example.com', name: 'Placed Order', time: Date.parse('2026-04-01T10:00:00Z'), properties: { total: 42 }, source: 'local' }]);
+    store.saveEvaluation(ada!.contactId, [{ contactId: ada!.contactId, segment: 'big_spender', value: 'gold', since: 0 }], undefined);
+    store.saveEvaluation(bob!.contactId, [{ contactId: bob!.contactId, segment: 'big_spender', value: false, since: 0 }], undefined);
+    store.saveEvaluation(cy!.contactId, [{ contactId: cy!.contactId, segment: 'big_spender', value: true, since: 0 }], undefined);
+    store.close();
+    const out = join(dir, 'segment');
+    const base = ['--store', db, '--config', join(dir, 'none.yaml'), 'preview', join(TEMPLATES, 'vip', 'vip.liquid')];
+    const r = await cli([...base, '--segment', 'big_spender', '--sample', '5', '--no-empty', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/2 scenarios from 2 members of segment big_spender sampled from the store/);
+    const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { scenarios: { name: string; origin: string }[] };
+    expect(json.scenarios.map((s) => [s.name, s.origin])).toEqual([
+      ['ada@example.com', 'store'],
+      ['cy@example.com', 'store'],
+    ]);
+    expect(readFileSync(join(out, 'index.html'), 'utf8')).toContain('member of big_spender (&quot;gold&quot;)');
+    expect((await cli([...base, '--segment', 'nobody', '--sample', '5', '--out', out])).code).toBe(2);
+    expect((await cli([...base, '--segment', 'big_spender', '--out', out])).code).toBe(2);
+  });
+
   it('previews every template under a folder, reporting a broken one without stopping the others', async () => {
     const src = join(dir, 'src');
     const { mkdirSync } = await import('node:fs');
@@ -144,6 +173,53 @@ describe('preview --serve', () => {
     } finally {
       await server.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A raw GET (fetch would normalise the URL and refuses to set Host). */
+function rawGet(url: string, path: string, host: string): Promise<number> {
+  const { port } = new URL(url);
+  return new Promise((ok, fail) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
+      res.resume();
+      res.on('end', () => ok(res.statusCode ?? 0));
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+describe('preview --serve hardening', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'segsync-serve-hard-'));
+  const t = join(dir, 'live.liquid');
+  writeFileSync(t, '<p>secret report</p>');
+  const start = (allowedHosts?: string[]): ReturnType<typeof servePreview> =>
+    servePreview({ outDir: join(dir, 'out'), watchFiles: [t], allowedHosts, build: (live) => writeReport(runPreview(t, { cover: true }), join(dir, 'out'), { liveReloadScript: live }).html });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('answers 400 to a malformed URL and keeps serving', async () => {
+    const server = await start();
+    try {
+      const host = new URL(server.url).host;
+      expect(await rawGet(server.url, '/%E0%A4%A', host)).toBe(400);
+      expect(await rawGet(server.url, '/emails/%', host)).toBe(400);
+      expect(await rawGet(server.url, '/', host)).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses a Host that is not a loopback name (DNS rebinding), unless configured', async () => {
+    const server = await start(['devbox.internal']);
+    try {
+      const port = new URL(server.url).port;
+      expect(await rawGet(server.url, '/', `attacker.example:${port}`)).toBe(403);
+      expect(await rawGet(server.url, '/report.json', 'attacker.example')).toBe(403);
+      expect(await rawGet(server.url, '/', `127.0.0.1.attacker.example:${port}`)).toBe(403);
+      for (const ok of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `LOCALHOST.:${port}`, `devbox.internal:${port}`]) expect([ok, await rawGet(server.url, '/', ok)]).toEqual([ok, 200]);
+    } finally {
+      await server.close();
     }
   });
 });

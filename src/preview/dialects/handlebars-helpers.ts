@@ -24,6 +24,23 @@ function rootOf(options: HelperOptions): Record<string, unknown> {
   return ((options.data as { root?: Record<string, unknown> } | undefined)?.root ?? {}) as Record<string, unknown>;
 }
 
+/** Short words English title case leaves lower case unless they start the text. */
+const SMALL_WORDS = new Set(['a', 'an', 'and', 'as', 'at', 'but', 'by', 'for', 'if', 'in', 'is', 'nor', 'of', 'on', 'or', 'so', 'the', 'to', 'up', 'via', 'vs', 'yet']);
+
+/**
+ * Mandrill's `title`. Its one documented example, `{{title "your text is neat"}}` → `Your Text is
+ * Neat`, shows that short words stay lower case; the exact word list is not published, so segsync
+ * uses the usual English title-case list (articles, conjunctions, short prepositions, "is").
+ */
+export function mandrillTitle(s: string): string {
+  let first = true;
+  return s.toLowerCase().replace(/\p{L}[\p{L}'’]*/gu, (word) => {
+    const keep = !first && SMALL_WORDS.has(word);
+    first = false;
+    return keep ? word : word[0]!.toUpperCase() + word.slice(1);
+  });
+}
+
 /** SendGrid's block comparison helpers; `equals` coerces types, as SendGrid documents (`3` equals `"3"`). */
 export const SENDGRID_HELPERS: Record<string, Helper> = {
   equals(...args) {
@@ -78,7 +95,7 @@ function text(v: unknown): string {
 export const MANDRILL_HELPERS: Record<string, Helper> = {
   upper: (...args) => text(split(args).params[0]).toUpperCase(),
   lower: (...args) => text(split(args).params[0]).toLowerCase(),
-  title: (...args) => text(split(args).params[0]).toLowerCase().replace(/(^|\s)(\p{L})/gu, (_m, a: string, b: string) => a + b.toUpperCase()),
+  title: (...args) => mandrillTitle(text(split(args).params[0])),
   url: (...args) => encodeURIComponent(text(split(args).params[0])),
   striptags: (...args) => text(split(args).params[0]).replace(/<[^>]*>/g, ''),
   date(...args) {

@@ -10,6 +10,8 @@
 import Handlebars from 'handlebars';
 import type { HelperOptions } from 'handlebars';
 import type { Branch, CompiledTemplate, ConditionUse, ConditionalBlock, Dialect, RenderResult, ScenarioData, TemplateAnalysis } from './dialect';
+import { checkHelpers, handlebarsParseError } from './handlebars-errors';
+import type { HbNode, HbPath, Loc } from './handlebars-errors';
 import { MANDRILL_HELPERS, SENDGRID_HELPERS } from './handlebars-helpers';
 import { labelOf, templateError } from './located';
 import { scopedPath } from './loops';
@@ -17,20 +19,6 @@ import type { LoopScope } from './loops';
 import { RenderRecorder, activeRecorder, withRecorder } from './recorder';
 import { deepMerge, profileFields, triggerEvent } from './shape';
 
-interface Loc {
-  start: { line: number; column: number };
-  end: { line: number; column: number };
-}
-interface HbNode {
-  type: string;
-  loc?: Loc;
-  [k: string]: unknown;
-}
-interface HbPath extends HbNode {
-  original: string;
-  data: boolean;
-  parts: string[];
-}
 interface HbProgram extends HbNode {
   body: HbNode[];
   chained?: boolean;
@@ -47,6 +35,7 @@ const BRANCHING: Record<string, ConditionUse['op'] | 'truthy' | 'loop'> = {
   if: 'truthy',
   unless: 'truthy',
   each: 'loop',
+  with: 'truthy',
   equals: '==',
   notEquals: '!=',
   greaterThan: '>',
@@ -286,11 +275,13 @@ export const handlebarsDialect: Dialect = {
   name: 'handlebars',
   compile(source: string, file: string): CompiledTemplate {
     let ast: HbProgram;
+    const lowered = lowerMandrill(source);
     try {
-      ast = Handlebars.parse(lowerMandrill(source)) as unknown as HbProgram;
+      ast = Handlebars.parse(lowered) as unknown as HbProgram;
     } catch (err) {
-      throw locate(err, file);
+      throw handlebarsParseError(err, lowered, file);
     }
+    checkHelpers(ast, engine.helpers, file);
     const a = new Analyzer();
     a.walk(ast);
     let fn: Handlebars.TemplateDelegate;

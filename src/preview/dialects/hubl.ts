@@ -11,7 +11,9 @@ import { createHash } from 'node:crypto';
 import nunjucks from 'nunjucks';
 import { strftime, toDate } from './dates';
 import type { CompiledTemplate, ConditionUse, ConditionalBlock, Dialect, RenderResult, ScenarioData, TemplateAnalysis } from './dialect';
-import { labelOf, templateError } from './located';
+import { labelOf, positionOf, templateError } from './located';
+import { nestingError } from './nesting';
+import type { ScannedTag } from './nesting';
 import { scopedPath } from './loops';
 import type { LoopScope } from './loops';
 import { RenderRecorder, activeRecorder, withRecorder } from './recorder';
@@ -46,6 +48,42 @@ export function hublTruthy(v: unknown): boolean {
   return true;
 }
 
+/** BooleanUtils.toBoolean, which jinjava's DefaultFilter applies to its second argument. */
+function javaBoolean(v: unknown): boolean {
+  return ['true', 'on', 'yes', 'y', 't'].includes(String(v).toLowerCase());
+}
+
+/**
+ * jinjava's DefaultFilter: the fallback replaces undefined and null (jinjava has no separate
+ * undefined), and with a true second argument any value HubL finds falsy (so the string "false" too).
+ */
+export function hublDefault(value: unknown, fallback: unknown = '', falsy?: unknown): unknown {
+  const replace = falsy !== undefined && javaBoolean(falsy) ? !hublTruthy(value) : value === undefined || value === null;
+  return replace ? fallback : value;
+}
+
+/** Java-style coercion of `needle` to the type of `element`, then equality (jinjava converts before equals). */
+function sameValue(element: unknown, needle: unknown): boolean {
+  if (element === needle) return true;
+  if (element === null || element === undefined || needle === null || needle === undefined) return false;
+  if (typeof element === 'number') return typeof needle === 'string' && needle.trim() !== '' && Number(needle) === element;
+  if (typeof element === 'string') return typeof needle === 'number' || typeof needle === 'boolean' ? String(needle) === element : false;
+  if (typeof element === 'boolean') return typeof needle === 'string' && needle.toLowerCase() === String(element);
+  return false;
+}
+
+/**
+ * jinjava's CollectionMembershipOperator: `x in null` (or a missing property) is false, `x in "text"`
+ * is a substring test, `x in list` compares after converting `x` to each element's type, anything
+ * else (a number, a map) is false. nunjucks would throw and lose the whole email.
+ */
+export function hublIn(needle: unknown, container: unknown): boolean {
+  if (container === undefined || container === null) return false;
+  if (typeof container === 'string') return container.includes(needle === undefined || needle === null ? '' : String(needle));
+  if (Array.isArray(container)) return container.some((el) => sameValue(el, needle));
+  return false;
+}
+
 /** `{% unless cond %}…{% else %}…{% endunless %}`: an `if not`, marked so the matrix says "unless". */
 class UnlessExtension {
   tags = ['unless'];
@@ -70,6 +108,7 @@ function createEnvironment(): nunjucks.Environment {
   const env = new nunjucks.Environment([], { autoescape: false, throwOnUndefined: false });
   env.addExtension('unless', new UnlessExtension());
   env.addGlobal('__t', hublTruthy);
+  env.addGlobal('__in', hublIn);
   env.addGlobal('__br', (id: string, index: number, value: unknown) => {
     const ok = hublTruthy(value);
     if (ok) activeRecorder()?.branch(id, index);
@@ -106,6 +145,8 @@ function createEnvironment(): nunjucks.Environment {
   env.addFilter('md5', (v: unknown) => createHash('md5').update(String(v ?? '')).digest('hex'));
   env.addFilter('unixtimestamp', (v: unknown) => toDate(v)?.getTime() ?? '');
   env.addFilter('bool', (v: unknown) => hublTruthy(v));
+  env.addFilter('default', hublDefault);
+  env.addFilter('d', hublDefault);
   const tests = env as unknown as { addTest(name: string, fn: (...a: unknown[]) => boolean): void };
   tests.addTest('string_containing', (v: unknown, s: unknown) => typeof v === 'string' && v.includes(String(s)));
   tests.addTest('string_startingwith', (v: unknown, s: unknown) => typeof v === 'string' && v.startsWith(String(s)));
@@ -311,7 +352,7 @@ function firstLine(n: NjNode): number | undefined {
 }
 
 function hasFallback(n: NjNode): boolean {
-  if (n.typename === 'Filter' && pathOf(n.name as NjNode) === 'default') return true;
+  if (n.typename === 'Filter' && ['default', 'd'].includes(pathOf(n.name as NjNode) ?? '')) return true;
   if (n.typename === 'FunCall' && pathOf(n.name as NjNode) === 'personalization_token') return true;
   if (n.typename === 'Or') return true;
   if (n.typename === 'Filter') return hasFallback(((n.args as NjNode).children ?? [])[0] ?? n);
@@ -356,6 +397,90 @@ function exprText(n: NjNode): string {
   }
 }
 
+/** Replaces every `a in b` (and `a not in b`) with `__in(a, b)`: jinjava's membership, not nunjucks's. */
+function rewriteIn(n: unknown): unknown {
+  if (!n || typeof n !== 'object' || !('typename' in (n as object))) return n;
+  const node = n as NjNode;
+  if (node.children) node.children = node.children.map((c) => rewriteIn(c) as NjNode);
+  for (const f of node.fields ?? []) if (f !== 'children') node[f] = rewriteIn(node[f]);
+  return node.typename === 'In' ? call(node, '__in', [node.left as NjNode, node.right as NjNode]) : node;
+}
+
+/** Names a template defines itself (macros, `set` targets, loop variables, macro arguments). */
+function definedNames(n: unknown, out = new Set<string>(['caller', 'loop'])): Set<string> {
+  if (!n || typeof n !== 'object' || !('typename' in (n as object))) return out;
+  const node = n as NjNode;
+  if (node.typename === 'Macro') {
+    const name = pathOf(node.name as NjNode);
+    if (name) out.add(name);
+    for (const a of (node.args as NjNode).children ?? []) {
+      const arg = pathOf(a);
+      if (arg) out.add(arg);
+    }
+  }
+  if (node.typename === 'Set') for (const t of (node.targets as NjNode[]) ?? []) out.add(pathOf(t) ?? '');
+  if (node.typename === 'For') for (const q of [node.name as NjNode, ...((node.name as NjNode).children ?? [])]) out.add(pathOf(q) ?? '');
+  for (const c of node.children ?? []) definedNames(c, out);
+  for (const f of node.fields ?? []) if (f !== 'children') definedNames(node[f], out);
+  return out;
+}
+
+/** Calls of functions HubSpot would not know (`{{ shout(name) }}`): a compile error, not a blank. */
+function checkFunctions(n: unknown, known: Set<string>, file: string): void {
+  if (!n || typeof n !== 'object' || !('typename' in (n as object))) return;
+  const node = n as NjNode;
+  if (node.typename === 'Is') {
+    // `x is divisibleby(3)`: the call names a test, which nunjucks checks itself.
+    const test = node.right as NjNode;
+    const name = pathOf(test.typename === 'FunCall' ? (test.name as NjNode) : test);
+    if (name && !(env as unknown as { tests: Record<string, unknown> }).tests[name]) throw templateError(`hubl: unknown test "${name}"`, file, test.lineno + 1, test.colno + 1, 'check the name of the test after "is"');
+    checkFunctions(node.left, known, file);
+    checkFunctions(test.typename === 'FunCall' ? test.args : test, known, file);
+    return;
+  }
+  if (node.typename === 'FunCall' && (node.name as NjNode).typename === 'Symbol') {
+    const name = String((node.name as NjNode).value);
+    const globals = (env as unknown as { globals: Record<string, unknown> }).globals;
+    if (!known.has(name) && !(name in globals)) {
+      const at = node.name as NjNode;
+      throw templateError(`hubl: unknown function ${name}()`, file, at.lineno + 1, at.colno + 1, 'segsync knows HubL\'s personalization_token() and Jinja\'s range(), cycler() and joiner(); check the name, or define it with {% macro %}');
+    }
+  }
+  for (const c of node.children ?? []) checkFunctions(c, known, file);
+  for (const f of node.fields ?? []) if (f !== 'children') checkFunctions(node[f], known, file);
+}
+
+/** HubL block tags: what closes each and which middle tags it takes. */
+const HUBL_BLOCKS: Record<string, string[]> = { if: ['elif', 'elseif', 'else'], unless: ['else'], for: ['else'], macro: [], call: [], filter: [], block: [], set: [] };
+const HUBL_MIDDLES = new Set(['elif', 'elseif', 'else']);
+
+/** Every block tag of a HubL source with its position (comments and raw blocks skipped). */
+export function scanHublTags(source: string): ScannedTag[] {
+  const tags: ScannedTag[] = [];
+  const re = /\{#[\s\S]*?#\}|\{%-?\s*raw\s*-?%\}[\s\S]*?\{%-?\s*endraw\s*-?%\}|\{%-?\s*([A-Za-z_]\w*)([\s\S]*?)-?%\}/g;
+  for (let m = re.exec(source); m; m = re.exec(source)) {
+    const word = m[1];
+    if (!word) continue;
+    const args = m[2] ?? '';
+    const at = (): { line: number; column: number } => positionOf(source, m!.index);
+    const text = labelOf(m[0]);
+    if (HUBL_BLOCKS[word] && !(word === 'set' && args.includes('='))) tags.push({ role: 'open', name: word, text, ...at() });
+    else if (HUBL_MIDDLES.has(word)) tags.push({ role: 'middle', name: word, text, ...at() });
+    else if (word.startsWith('end') && HUBL_BLOCKS[word.slice(3)]) tags.push({ role: 'close', name: word.slice(3), text, ...at() });
+  }
+  return tags;
+}
+
+const HUBL_NESTING = { dialect: 'hubl', closeTag: (name: string) => `{% end${name} %}`, middles: HUBL_BLOCKS };
+
+/** nunjucks's parser messages in plain words (its messages name its own functions: "parseIf: …"). */
+function plainParseMessage(message: string): string {
+  const m = message.replace(/^\w+: /, '');
+  const tag = /^unknown block tag: (\S+)/.exec(m);
+  if (tag) return `unknown tag {% ${tag[1]} %}`;
+  return m.replace(/^unexpected token: (.*)$/, 'unexpected "$1" here').replace(/^expected (.*), got (.*)$/, 'expected $1 but found $2');
+}
+
 class HublTemplate implements CompiledTemplate {
   readonly dialect = 'hubl' as const;
   constructor(
@@ -370,19 +495,52 @@ class HublTemplate implements CompiledTemplate {
       const html = withRecorder(rec, () => this.tmpl.render(context));
       return rec.result(html);
     } catch (err) {
-      throw locate(err, this.file);
+      throw locate(err, this.file, 'render');
     }
   }
 }
 
-/** nunjucks errors say "(file) [Line N, Column M]"; its lines and columns are 1-based there. */
-function locate(err: unknown, file: string): Error {
-  const e = err as Error & { lineno?: number; colno?: number };
-  const message = e.message ?? String(err);
-  const found = /\[Line (\d+), Column (\d+)\]/.exec(message);
-  const m = found ?? (e.lineno !== undefined ? ['', String(e.lineno), String(e.colno ?? 1)] : undefined);
-  const text = message.replace(/^\([^)]*\)\s*/, '').replace(/\[Line \d+, Column \d+\]\s*/, '').replace(/^Template render error:\s*/, '').trim();
-  return templateError(`hubl: ${text.split('\n').map((s) => s.trim()).filter(Boolean).join(' ')}`, file, m ? Number(m[1]) : undefined, m ? Number(m[2]) : undefined);
+/**
+ * A nunjucks error as a located TemplateError. Parse errors carry 1-based positions; render errors
+ * carry the 0-based position of the last call the compiled code made, which segsync's instrumentation
+ * puts on every condition and printed value, so it is the line of the tag that failed.
+ */
+function locate(err: unknown, file: string, phase: 'parse' | 'render'): Error {
+  const message = (err as Error).message ?? String(err);
+  const at = /\[Line (\d+)(?:, Column (\d+))?\]/.exec(message);
+  const raw = message.replace(/^\([^)]*\)\s*/, '').replace(/\[Line \d+(, Column \d+)?\]\s*/, '').replace(/^(Template render error:|Error:)\s*/, '').trim();
+  const text = raw.split('\n').map((x) => x.trim()).filter(Boolean).join(' ');
+  const shift = phase === 'render' ? 1 : 0;
+  // The parser sets 1-based lineno/colno on the error; a render error's message carries 0-based ones
+  // and leaves them out when they are 0, which at render time means the first line.
+  const e = err as { lineno?: number; colno?: number };
+  const line = at ? Number(at[1]) + shift : phase === 'render' ? 1 : e.lineno;
+  const column = at ? (at[2] !== undefined ? Number(at[2]) + shift : undefined) : phase === 'parse' ? e.colno : undefined;
+  return templateError(`hubl: ${phase === 'parse' ? plainParseMessage(text) : text.replace(/^Error: /, '')}`, file, line, column);
+}
+
+/** The first `{{`, `{%` or `{#` with no closing delimiter after it (nunjucks reports these without a position). */
+function unclosedDelimiter(source: string, file: string): Error | undefined {
+  const re = /\{\{|\{%|\{#/g;
+  const closers: Record<string, string> = { '{{': '}}', '{%': '%}', '{#': '#}' };
+  for (let m = re.exec(source); m; m = re.exec(source)) {
+    const end = source.indexOf(closers[m[0]]!, m.index + 2);
+    if (end < 0) {
+      const at = positionOf(source, m.index);
+      return templateError(`hubl: ${labelOf(source.slice(m.index, m.index + 30))} is never closed with ${closers[m[0]]!}`, file, at.line, at.column, `add the closing ${closers[m[0]]!}`);
+    }
+    re.lastIndex = end + 2;
+  }
+  return undefined;
+}
+
+/** Parses HubL; a nesting problem is reported at the tag that is wrong, before nunjucks's vaguer message. */
+function parse(source: string, file: string): NjNode {
+  try {
+    return nj.parser.parse(parenthesizeTests(source), (env as unknown as { extensionsList: unknown[] }).extensionsList, (env as unknown as { opts: unknown }).opts);
+  } catch (err) {
+    throw nestingError(scanHublTags(source), file, HUBL_NESTING) ?? unclosedDelimiter(source, file) ?? err;
+  }
 }
 
 export const hublDialect: Dialect = {
@@ -391,15 +549,17 @@ export const hublDialect: Dialect = {
     const inst = new Instrumenter(file);
     let tmpl: nunjucks.Template;
     try {
-      const ast = nj.parser.parse(parenthesizeTests(source), (env as unknown as { extensionsList: unknown[] }).extensionsList, (env as unknown as { opts: unknown }).opts);
+      const ast = parse(source, file);
+      checkFunctions(ast, definedNames(ast), file);
       inst.instrument(ast);
+      rewriteIn(ast);
       const c = new nj.compiler.Compiler(file, false);
       c.compile(ast);
       const props = new Function(c.getCode())() as object;
       tmpl = new nunjucks.Template({ type: 'code', obj: props } as unknown as string, env, file, true);
     } catch (err) {
       if ((err as { location?: unknown }).location) throw err;
-      throw locate(err, file);
+      throw locate(err, file, 'parse');
     }
     return new HublTemplate(tmpl, inst.analysis, file);
   },

@@ -7,8 +7,10 @@
  * - "a value is provided" means not missing, not null, not false and not an empty or blank string;
  * - `=`/`!=` compare as case-sensitive strings; an empty field makes `=` false and `!=` true;
  * - `> < >= <=` compare numerically when both sides are numbers, else as strings;
- * - merged values are HTML-escaped except through `*|HTML:X|*`; unknown tags stay verbatim
- *   (so the report flags them as leftover tags).
+ * - merged values are HTML-escaped except through `*|HTML:X|*`;
+ * - an audience field without a value prints blank (Mailchimp's documented behaviour), a tag naming no
+ *   field stays verbatim as Mailchimp leaves it. segsync cannot see the audience's field list, so
+ *   "no field" means: not one of Mailchimp's default audience fields and not in the recipient's data.
  */
 import type { FieldValue } from '../../model/types';
 import { formatLetters, renderNow } from './dates';
@@ -265,6 +267,9 @@ function render(nodes: Node[], ctx: Record<string, unknown>, rec: RenderRecorder
   }
 }
 
+/** The merge fields every Mailchimp audience starts with: these exist even when a recipient has no value. */
+const DEFAULT_AUDIENCE_FIELDS = new Set(['FNAME', 'LNAME', 'EMAIL', 'PHONE', 'ADDRESS', 'BIRTHDAY']);
+
 function mergeValue(n: Extract<Node, { t: 'merge' }>, ctx: Record<string, unknown>, rec: RenderRecorder): string {
   if (n.format === undefined) {
     if (n.name === 'CURRENT_YEAR') return String(renderNow(ctx).getUTCFullYear());
@@ -279,7 +284,7 @@ function mergeValue(n: Extract<Node, { t: 'merge' }>, ctx: Record<string, unknow
   if (v === undefined) {
     if (n.name.includes(':')) return n.raw;
     rec.miss(n.name, n.line);
-    return '';
+    return DEFAULT_AUDIENCE_FIELDS.has(n.name) ? '' : n.raw;
   }
   const s = asText(v);
   switch (n.format) {

@@ -6,9 +6,9 @@ import { goldenLiquidSkip, loadGoldenLiquid, loadMustacheSpec, mustacheSkip, run
 
 const known = JSON.parse(readFileSync(join(__dirname, 'golden-liquid.known-failures.json'), 'utf8')) as { failures: string[] };
 
-/** Pass counts when these tests were written; they may rise, never fall. */
-const GOLDEN_LIQUID_BASELINE = 786;
-const MUSTACHE_BASELINE = 106;
+/** Pass counts when these tests were written; they may rise, never fall (mustache: 106 until segsync refused sections over data, which SendGrid and Mandrill do not document). */
+const GOLDEN_LIQUID_BASELINE = 860;
+const MUSTACHE_BASELINE = 51;
 
 describe('golden-liquid through the liquid dialect', () => {
   const cases = loadGoldenLiquid();
@@ -49,17 +49,21 @@ describe('golden-liquid through the liquid dialect', () => {
 describe('mustache spec through the handlebars dialect', () => {
   const cases = loadMustacheSpec();
 
-  it('passes at least the recorded number of core cases, skipping only delimiters and partials', () => {
+  it('passes at least the recorded number of core cases, refusing Mustache sections over data, skipping only delimiters and partials', () => {
     let passed = 0;
     const failed: string[] = [];
+    const refused: string[] = [];
     for (const c of cases) {
       if (mustacheSkip(c)) continue;
       const r = runGoldenCase(handlebarsDialect, { name: c.name, template: c.template, data: c.data as Record<string, unknown>, result: c.expected });
       if (r.ok) passed++;
-      else failed.push(`${c.file}: ${c.name}`);
+      else if (/unknown helper/.test(r.got)) refused.push(`${c.file}: ${c.name}`);
+      else failed.push(`${c.file}: ${c.name}: ${r.got}`);
     }
     expect(passed).toBeGreaterThanOrEqual(MUSTACHE_BASELINE);
-    // Handlebars (without compat mode, as SendGrid and Mandrill run it) does not look names up in parent contexts.
-    expect(failed).toEqual(['sections.json: Parent contexts', 'sections.json: Variable test', 'sections.json: List Contexts', 'sections.json: Deeply Nested Contexts']);
+    expect(failed).toEqual([]);
+    // `{{#name}}…{{/name}}` over a value is Mustache, not a helper SendGrid or Mandrill documents: segsync
+    // refuses it at compile time (write {{#if name}} or {{#each name}}), so only those files are refused.
+    expect(new Set(refused.map((r) => r.split(':')[0]))).toEqual(new Set(['interpolation.json', 'inverted.json', 'sections.json']));
   });
 });

@@ -48,7 +48,7 @@ describe('located template errors', () => {
   const cases: [DialectName, string, string, number][] = [
     ['liquid', 'a.liquid', 'line one\n{% if x %}\nno end', 2],
     ['klaviyo', 'a.klaviyo.html', 'line one\n\n{{ x|nosuch }}', 3],
-    ['handlebars', 'a.hbs', 'line one\n{{#if a}}\nx{{/each}}', 2],
+    ['handlebars', 'a.hbs', 'line one\n{{#if a}}\nx{{/each}}', 3],
     ['mailchimp', 'a.mc.html', 'one\ntwo\n  *|IF:FNAME|*never closed', 3],
     ['hubl', 'a.hubl.html', 'one\n{% endif %}', 2],
   ];
