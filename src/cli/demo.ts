@@ -5,7 +5,7 @@
  * turning into tags and properties in each sandbox as they happen, then writes a preview report of
  * the example templates over the demo's contacts.
  */
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { styleText } from 'node:util';
 import type { Command } from 'commander';
@@ -31,6 +31,7 @@ import type { MarkChange, Marks } from './demo-view';
 import { countMarks, diffMarks, readMarks, tagPlacements, targetsByEsp } from './demo-view';
 import { freeLoopbackPort } from '../daemon/free-port';
 import { numberOption } from './number-option';
+import { prepareDemoFolder } from './demo-folder';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -48,7 +49,7 @@ const DEMO_ENV = {
 };
 
 export interface DemoOptions {
-  /** Folder for the demo's store, config, log and report (emptied first). */
+  /** Folder for the demo's store, config, log and report: new, empty, or made by an earlier demo (then emptied). */
   dir: string;
   contacts: number;
   seed: number;
@@ -168,8 +169,7 @@ async function until(check: () => boolean, timeoutMs: number, stepMs = 100): Pro
 export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const screen = new Screen(options.out, options.color);
   const dir = resolve(options.dir);
-  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  prepareDemoFolder(dir);
   const speed = (options.days * DAY) / (options.durationSeconds * 1000);
   const clock = new ShiftedClock(Date.now(), speed);
   Object.assign(process.env, DEMO_ENV);
@@ -321,7 +321,7 @@ export function register(program: Command): void {
   program
     .command('demo')
     .description('run the whole product on loopback: three ESP sandboxes, the daemon, shoppers, live segments, a preview report')
-    .option('--dir <path>', 'folder for the demo\'s store, config, log and report (emptied first)', '.segsync/demo')
+    .option('--dir <path>', 'folder for the demo\'s store, config, log and report: a new or empty folder, or one an earlier demo made (emptied first); any other folder is refused', '.segsync/demo')
     .option('--contacts <n>', 'shoppers to seed', numberOption('--contacts', { integer: true, positive: true }), 300)
     .option('--duration <seconds>', 'real seconds the live part lasts', numberOption('--duration', { positive: true }), 60)
     .option('--days <n>', 'simulated days the live part covers', numberOption('--days', { positive: true }), 3)

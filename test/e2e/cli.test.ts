@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -50,6 +50,18 @@ describe('segsync CLI', () => {
     const bad = segsync(dir, '--config', join(dir, 'bad.yaml'), 'status');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('bad.yaml:2:1: unknown key "conectors" in the top level');
+  });
+
+  it('demo refuses a folder it did not make (exit 2) and leaves the user\'s files alone', () => {
+    const project = join(dir, 'project');
+    mkdirSync(project);
+    writeFileSync(join(project, 'segsync.yaml'), 'version: 1\n');
+    writeFileSync(join(project, 'notes.md'), 'mine');
+    const r = segsync(project, 'demo', '--dir', '.', '--duration', '1', '--contacts', '5');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('holds files that a demo did not make (notes.md, segsync.yaml)');
+    expect(readFileSync(join(project, 'notes.md'), 'utf8')).toBe('mine');
+    expect(readFileSync(join(project, 'segsync.yaml'), 'utf8')).toBe('version: 1\n');
   });
 
   it('has --help on every command', () => {
