@@ -229,7 +229,7 @@ export class MailchimpClient {
         return result;
       } catch (err) {
         const wait = backoffMs(this.consecutive429 + 1, this.options.backoffBaseMs, this.options.backoffMaxMs);
-        failure = err instanceof EspRateLimitError ? err : classifyFailure(err, what, wait);
+        failure = err instanceof EspRateLimitError ? err : classifyFailure(err, what, wait, this.sdk.basePath);
       }
       if (!(failure instanceof EspRateLimitError)) throw failure;
       this.consecutive429++;

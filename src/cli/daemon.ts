@@ -17,7 +17,7 @@ import { createLogger } from '../log/logger';
 import type { Logger } from '../log/logger';
 import { systemClock } from '../model/clock';
 import type { Clock } from '../model/clock';
-import { openStore } from '../store/sqlite/sqlite-store';
+import { openStoreAt } from './open-store';
 import type { SqliteStore } from '../store/sqlite/sqlite-store';
 import { globalOptions } from './context';
 import { envSetting } from '../config/env';
@@ -58,7 +58,7 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
   }
   const { config } = loadConfigFile(configFile);
   const logger = createLogger({ level: options.logLevel ?? envSetting('SEGSYNC_LOG_LEVEL') ?? 'info' });
-  const store = openStore(options.store ?? envSetting('SEGSYNC_STORE') ?? resolve(config.store.path));
+  const store = openStoreAt(options.store ?? envSetting('SEGSYNC_STORE') ?? resolve(config.store.path));
   let services: DaemonServices;
   try {
     services = await createServices({ config, configFile, store, clock: systemClock, logger });
