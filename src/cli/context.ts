@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { loadConfigFile } from '../config/load';
 import type { LoadedConfig } from '../config/load';
 import { createLogger } from '../log/logger';
-import type { Logger } from '../log/logger';
+import type { LogFormat, Logger } from '../log/logger';
 import { systemClock } from '../model/clock';
 import type { Clock } from '../model/clock';
 import { openStoreAt } from './open-store';
@@ -20,6 +20,7 @@ export interface GlobalOptions {
   config: string;
   store?: string;
   logLevel?: string;
+  logFormat?: LogFormat;
 }
 
 export interface CommandContext {
@@ -48,6 +49,6 @@ export function openContext(cmd: Command, options: { requireConfig?: boolean; ca
   const loaded = options.requireConfig || existsSync(configPath) ? loadConfigFile(configPath, { secrets }) : undefined;
   const storePath = g.store ?? envSetting('SEGSYNC_STORE') ?? resolve(loaded?.config.store.path ?? '.segsync/segsync.db');
   const store = openStoreAt(storePath, { mustExist: options.storeMustExist ?? false });
-  const logger = createLogger({ level: g.logLevel });
+  const logger = createLogger({ level: g.logLevel, ...(g.logFormat ? { format: g.logFormat } : {}) });
   return { loaded, store, clock: systemClock, logger, close: () => store.close() };
 }

@@ -14,6 +14,7 @@ import type { RunningDaemon } from '../daemon/daemon';
 import type { DaemonServices } from '../daemon/services';
 import { UsageError } from '../errors';
 import { createLogger } from '../log/logger';
+import type { LogFormat } from '../log/logger';
 import type { Logger } from '../log/logger';
 import { systemClock } from '../model/clock';
 import type { Clock } from '../model/clock';
@@ -41,6 +42,7 @@ export interface DaemonCommandOptions {
   /** Store path override (else SEGSYNC_STORE, else store.path from the config). */
   store?: string;
   logLevel?: string;
+  logFormat?: LogFormat;
   host?: string;
   port?: number;
   insecureNoToken?: boolean;
@@ -57,7 +59,7 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
     throw new UsageError(`no config at ${configFile}`, { hint: 'the daemon needs a segsync.yaml: run `segsync init`, or pass --config PATH' });
   }
   const { config } = loadConfigFile(configFile);
-  const logger = createLogger({ level: options.logLevel ?? envSetting('SEGSYNC_LOG_LEVEL') ?? 'info' });
+  const logger = createLogger({ level: options.logLevel ?? envSetting('SEGSYNC_LOG_LEVEL') ?? 'info', ...(options.logFormat ? { format: options.logFormat } : {}) });
   const store = openStoreAt(options.store ?? envSetting('SEGSYNC_STORE') ?? resolve(config.store.path));
   let services: DaemonServices;
   try {
@@ -105,7 +107,7 @@ Signals:  SIGTERM/SIGINT stop intake, finish in-flight requests and pushes, then
 See docs/deploy.md for a systemd unit, environment variables, backups and upgrades.`)
     .action(async (opts: { host?: string; port?: number; insecureNoToken?: boolean; shutdownTimeout: number }, cmd: Command) => {
       const g = globalOptions(cmd);
-      const daemon = await runDaemonCommand({ ...opts, config: g.config, ...(g.store ? { store: g.store } : {}), ...(g.logLevel ? { logLevel: g.logLevel } : {}) }, createServices);
+      const daemon = await runDaemonCommand({ ...opts, config: g.config, ...(g.store ? { store: g.store } : {}), ...(g.logLevel ? { logLevel: g.logLevel } : {}), ...(g.logFormat ? { logFormat: g.logFormat } : {}) }, createServices);
       process.stdout.write(`segsync daemon listening on ${daemon.url}\n`);
     });
 }

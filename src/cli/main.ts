@@ -1,7 +1,7 @@
 /**
  * The `segsync` command line: one file per command, each exporting `register(program)`.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, SegsyncError, UsageError, describeError } from '../errors';
 import packageJson from '../../package.json';
 import { createServices } from '../daemon/wire';
@@ -45,6 +45,7 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'config file', envSetting('SEGSYNC_CONFIG') ?? 'segsync.yaml')
     .option('--store <file>', 'SQLite store file (default: store.path from the config, else .segsync/segsync.db)')
     .option('--log-level <level>', 'log level on stderr: debug, info, warn, error', undefined)
+    .addOption(new Option('--log-format <format>', 'logs on stderr as readable lines (pretty, the default on a terminal) or JSON lines (json, the default otherwise); or $SEGSYNC_LOG_FORMAT').choices(['pretty', 'json']))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   for (const c of COMMANDS) c.register(program);
