@@ -12,6 +12,7 @@ import * as eraseCmd from './erase';
 import * as explainCmd from './explain';
 import * as importCmd from './import';
 import * as initCmd from './init';
+import * as membersCmd from './members';
 import * as previewCmd from './preview';
 import * as pullCmd from './pull';
 import * as pushCmd from './push';
@@ -27,6 +28,7 @@ const COMMANDS: { register(program: Command): void }[] = [
   importCmd,
   statusCmd,
   segmentsCmd,
+  membersCmd,
   explainCmd,
   previewCmd,
   pullCmd,
