@@ -8,7 +8,7 @@ import { EXIT } from './exit-codes';
 import { startProgress } from './progress';
 import { numberOption } from './number-option';
 import { printJson } from './json-output';
-import { formatBytes, formatDuration, formatRate } from './units';
+import { formatBytes, formatDuration, formatRate } from '../model/units';
 
 const MAX_SHOWN_REJECTS = 20;
 

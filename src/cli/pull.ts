@@ -6,7 +6,7 @@ import { EXIT } from './exit-codes';
 import { jsonError, printJson } from './json-output';
 import type { JsonError } from './json-output';
 import { openSyncContext } from './sync-context';
-import { formatDuration } from './units';
+import { formatDuration } from '../model/units';
 
 type PullOutcome = { esp: EspName; ok: true; elapsedMs: number } & Omit<PullReport, 'esp' | 'newestModifiedAt'> | { esp: EspName; ok: false; elapsedMs: number; error: JsonError };
 

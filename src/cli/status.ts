@@ -4,7 +4,7 @@ import type { EspName } from '../model/types';
 import { lastSync } from '../sync/last-sync';
 import type { LastSync, SyncOutcome } from '../sync/last-sync';
 import { openContext } from './context';
-import { formatAgo } from './units';
+import { formatAgo } from '../model/units';
 
 function describeOutcome(kind: 'pull' | 'push', o: SyncOutcome | undefined, now: number): string {
   if (!o) return `last ${kind} never`;

@@ -175,7 +175,7 @@ export class SyncEngine {
   drain(esp: EspName, onProgress?: (done: number) => void): Promise<DrainReport> {
     const { store, clock, logger, retry } = this.options;
     return drainOutbox({ store, connector: this.connector(esp), clock, logger, ...(retry ? { retry } : {}), ...(onProgress ? { onProgress } : {}) }).then((r) => {
-      if (r.items > 0) recordPush(store, esp, { at: clock.now(), ok: r.failed === 0, contacts: r.ok, calls: r.calls, failed: r.failed });
+      if (r.items > 0) recordPush(store, esp, { at: clock.now(), ok: r.failed === 0, contacts: r.ok, calls: r.requests, failed: r.failed });
       return r;
     });
   }
@@ -185,10 +185,10 @@ export class SyncEngine {
    * summed reports.
    */
   async drainAll(esp: EspName, onProgress?: (done: number) => void): Promise<DrainReport> {
-    const total: DrainReport = { esp, calls: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, items: 0 };
+    const total: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, items: 0 };
     for (;;) {
-      const r = await this.drain(esp, (n) => onProgress?.(total.ok + n));
-      for (const k of ['calls', 'ok', 'retried', 'failed', 'rateLimited', 'items'] as const) total[k] += r[k];
+      const r = await this.drain(esp, (n) => onProgress?.(total.items + n));
+      for (const k of ['calls', 'requests', 'ok', 'retried', 'failed', 'rateLimited', 'items'] as const) total[k] += r[k];
       if (r.items === 0) return total;
       if (r.ok === 0 && r.failed === 0) {
         // Everything was deferred (rate limits, 5xx): wait for the earliest retry instead of spinning.
