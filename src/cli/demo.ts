@@ -5,7 +5,7 @@
  * turning into tags and properties in each sandbox as they happen, then writes a preview report of
  * the example templates over the demo's contacts.
  */
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { styleText } from 'node:util';
 import type { Command } from 'commander';
@@ -23,6 +23,7 @@ import { ShiftedClock } from '../model/clock';
 import { ESP_NAMES } from '../model/types';
 import type { EspName } from '../model/types';
 import { previewFolder } from '../preview/batch';
+import { branchCoverage } from '../preview/coverage';
 import { openStore } from '../store/sqlite/sqlite-store';
 import { resolveMapping } from '../sync/mapping';
 import type { DemoEvent, Shopper } from './demo-shoppers';
@@ -32,6 +33,9 @@ import { countMarks, diffMarks, readMarks, tagPlacements, targetsByEsp } from '.
 import { freeLoopbackPort } from '../daemon/free-port';
 import { numberOption } from './number-option';
 import { prepareDemoFolder } from './demo-folder';
+import { writeDemoTemplates } from './demo-scenarios';
+import { addThumbnails } from './demo-thumbnails';
+import { envSetting } from '../config/env';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -285,8 +289,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const reportDir = join(dir, 'preview');
     const readStore = openStore(config.store.path);
     try {
-      const { entries, index } = previewFolder(join(ROOT, 'templates'), reportDir, { store: readStore, sample: 6, now: clock.now() });
-      screen.line(`\nPreview report of ${entries.length} example templates over demo contacts: ${screen.style('underline', index)}`);
+      // The shipped scenarios reach every branch; demo shoppers with the data the emails read join them.
+      const templates = writeDemoTemplates(join(ROOT, 'templates'), join(dir, 'templates'), readStore, clock.now());
+      const { entries, index } = previewFolder(templates, reportDir, {});
+      if (existsSync(envSetting('SEGSYNC_CHROMIUM') ?? '/usr/bin/chromium')) await addThumbnails(templates, entries, index);
+      else screen.line(screen.style('dim', 'No Chromium found (apt-get install chromium, or set SEGSYNC_CHROMIUM): the report index has no thumbnails.'));
+      const full = entries.filter((e) => e.result && (({ reached, total }) => reached === total)(branchCoverage(e.result.matrix))).length;
+      screen.line(`\nPreview report of ${entries.length} example templates over their scenarios and demo shoppers (${full} with every branch reached): ${screen.style('underline', index)}`);
       return { contacts: counts.contacts, events: sent, changes, segments, outbox, report: index, config: configFile };
     } finally {
       readStore.close();
