@@ -41,6 +41,7 @@ describe('counting a push', () => {
     const ids = h.store.upsertContacts(Array.from({ length: 230 }, (_, i) => ({ email: `p${i}@x.com`, properties: { first_name: `P${i}` }, consent: 'subscribed' as const, source: 'local' as const }))).map((o) => o.contactId);
     for (const id of ids) h.store.saveEvaluation(id, [{ contactId: id, segment: 'vip', value: true, since: now }], undefined);
     for (const e of h.esps) await h.engine.ensureSchema(e);
+    const plans = new Map(h.engine.plan().map((p) => [p.esp, p]));
     h.engine.enqueueAll();
     for (const esp of h.esps) {
       const pending = h.store.counts().outbox.find((o) => o.esp === esp)!.pending;
@@ -51,6 +52,8 @@ describe('counting a push', () => {
       // Requests, not batches: each ESP needed more than one request per batch here (tags, jobs, reads).
       expect({ esp, requests: report.requests }).toEqual({ esp, requests: served(s)[esp] - before });
       expect(report.requests).toBeGreaterThan(report.calls);
+      // The dry run's plan and the push agree on contacts and batches (its unit; requests are not predicted yet).
+      expect({ esp, contacts: plans.get(esp)!.contacts, batches: plans.get(esp)!.calls }).toEqual({ esp, contacts: report.ok, batches: report.calls });
       expect({ esp, last: progress.at(-1) }).toEqual({ esp, last: pending });
       expect(progress).toEqual([...progress].sort((a, b) => a - b));
     }
