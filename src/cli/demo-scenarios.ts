@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { FieldValue } from '../model/types';
 import type { Store } from '../store/store';
+import { sampleFromStore } from '../preview/scenarios';
 
 const DAY = 86_400_000;
 
@@ -26,6 +27,7 @@ export interface DemoScenario {
 
 /** What the demo knows of one shopper, read once from the store. */
 export interface ShopperFacts {
+  /** Position in the store's order. */
   id: number;
   email: string;
   createdAt: number;
@@ -111,20 +113,14 @@ const CAMPAIGNS: Record<string, Campaign> = {
   },
 };
 
-/** Everything the demo scenarios read about each contact in the store. */
+/** Everything the demo scenarios read about each contact in the store (every contact, as preview samples them). */
 export function shopperFacts(store: Store): ShopperFacts[] {
-  const out: ShopperFacts[] = [];
-  for (const [id, email, createdAt] of store.scanContacts()) {
-    const c = store.getContact(id);
-    if (!c) continue;
-    const properties: Record<string, FieldValue> = {};
-    for (const [k, v] of Object.entries(c.properties)) properties[k] = v.value;
-    const segments: Record<string, FieldValue> = {};
-    for (const s of store.getSegmentStates(id)) segments[s.segment] = s.value;
-    const events = store.eventsOf(id).map((e) => ({ name: e.name, time: e.time, properties: e.properties as Record<string, FieldValue> }));
-    out.push({ id, email, createdAt, properties, tags: [...c.tags], segments, events });
-  }
-  return out;
+  const all = sampleFromStore(store, Number.MAX_SAFE_INTEGER);
+  return all.map((sc, id) => {
+    const events = sc.events.map((e) => ({ name: e.name, time: Date.parse(String(e.time)), properties: (e.properties ?? {}) as Record<string, FieldValue> }));
+    // The demo creates a shopper just before its first event.
+    return { id, email: sc.email ?? sc.name, createdAt: Math.min(Date.now(), ...events.map((e) => e.time)), properties: sc.properties, tags: sc.tags, segments: sc.segments, events };
+  });
 }
 
 /** Up to `max` demo shoppers for a campaign, one per bucket (in the order shoppers were stored). */

@@ -67,7 +67,7 @@ describe('segsync demo', () => {
       // A red cell is a template with an unreached branch, a warning or a failure.
       const red = await page.locator('#templates tbody tr:has(td.bad) td:nth-child(2)').allTextContents();
       expect(red).toEqual([]);
-      const drawn = await page.locator('#templates td.thumb img').evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).naturalWidth));
+      const drawn = await page.locator('#templates td.thumb img').evaluateAll((imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth));
       expect(drawn).toHaveLength(25);
       expect(drawn.every((w) => w > 0)).toBe(true);
       // One of the reports, opened from the index: the demo shopper's cart email names a product.
