@@ -12,7 +12,7 @@ import { loadConfigFile } from '../config/load';
 import { exitOnSignals, startDaemon } from '../daemon/daemon';
 import type { RunningDaemon } from '../daemon/daemon';
 import type { DaemonServices } from '../daemon/services';
-import { UsageError } from '../errors';
+import { ConfigError, UsageError } from '../errors';
 import { createLogger } from '../log/logger';
 import type { LogFormat } from '../log/logger';
 import type { Logger } from '../log/logger';
@@ -69,13 +69,15 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
     throw err;
   }
   let daemon: RunningDaemon;
+  const host = options.host ?? config.daemon.host;
+  const port = options.port ?? config.daemon.port;
   try {
     daemon = await startDaemon({
       services,
       logger,
       clock: systemClock,
-      host: options.host ?? config.daemon.host,
-      port: options.port ?? config.daemon.port,
+      host,
+      port,
       ...(config.daemon.trackToken ? { trackToken: config.daemon.trackToken } : {}),
       insecureNoToken: options.insecureNoToken ?? false,
       ...(config.daemon.publicUrl ? { publicUrl: config.daemon.publicUrl } : {}),
@@ -83,12 +85,22 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
     });
   } catch (err) {
     await services.close();
-    throw err;
+    throw listenError(err, host, port) ?? err;
   }
   if (options.handleSignals ?? true) exitOnSignals(daemon, { logger, timeoutMs: (options.shutdownTimeout ?? 10) * 1000 });
   return daemon;
 }
 
+
+/** The error a user can act on when the daemon cannot listen at `host:port`, or undefined for other failures. */
+export function listenError(err: unknown, host: string, port: number): ConfigError | undefined {
+  const code = (err as { code?: unknown }).code;
+  const where = `--port, --host, or daemon.port and daemon.host in segsync.yaml`;
+  if (code === 'EADDRINUSE') return new ConfigError(`cannot listen on ${host}:${port}: the port is in use`, { cause: err, hint: `another segsync daemon or another program has it: stop that one, or choose another port (${where})` });
+  if (code === 'EACCES') return new ConfigError(`cannot listen on ${host}:${port}: not allowed`, { cause: err, hint: `ports below 1024 need privileges: choose a port from 1024 up (${where})` });
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new ConfigError(`cannot listen on ${host}:${port}: this machine has no such address`, { cause: err, hint: `use 127.0.0.1, 0.0.0.0 or one of this machine's addresses (${where})` });
+  return undefined;
+}
 
 /** Registers `segsync daemon`, running on the services `createServices` builds (src/daemon/wire.ts). */
 export function register(program: Command, createServices: ServicesFactory): void {
