@@ -36,6 +36,14 @@ describe('segsync CLI', () => {
     expect(imp.code).toBe(1);
     expect(imp.stdout).toMatch(/2 read, 1 imported/);
     expect(imp.stderr).toContain(`${file}:2: missing event name`);
+    const rejects = /rejected records, as they were: (\S+)/.exec(imp.stderr)?.[1];
+    expect(readFileSync(rejects!, 'utf8')).toBe('{"email":"a@x.com"}\n');
+    const again = segsync(dir, ...env, '--config', join(dir, 'none.yaml'), 'import', 'events', file, '--json');
+    expect(again.code).toBe(1);
+    const summary = JSON.parse(again.stdout) as { read: number; imported: number; duplicates: number; rejected: number; rejectsFile: string; errorsFile: string };
+    expect(summary).toMatchObject({ read: 2, imported: 0, duplicates: 1, rejected: 1 });
+    expect(summary.rejectsFile).not.toBe(rejects);
+    expect(readFileSync(summary.errorsFile, 'utf8')).toMatch(/:1 \(events\.jsonl:2\): missing event name/);
     const status = segsync(dir, ...env, '--config', join(dir, 'none.yaml'), 'status', '--json');
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ contacts: 1, events: 1 });
