@@ -246,6 +246,8 @@ export interface Connector {
   webhook(request: RawRequest): WebhookResult;
   /** Engagement events since a cursor, where the vendor offers them. */
   pullEvents?(cursor: Cursor | undefined, until: Date): AsyncIterable<EventPage>;
+  /** HTTP requests sent so far, retries included: what push summaries and plans count. */
+  requestCount(): number;
   /** Releases sockets and timers. */
   close(): Promise<void>;
 }

@@ -17,6 +17,7 @@ import type { RateLimiter } from '../ratelimit';
 import type { HubspotErrorBody, Verdict } from './errors';
 import { classify, msUntilDailyReset, toSegsyncError } from './errors';
 import { ArrivalWindow } from './arrival';
+import { isRefused, unreachableError } from '../unreachable';
 import type { HubspotBucket } from './limits';
 import { BUCKET, WINDOW } from './limits';
 
@@ -103,6 +104,8 @@ export class HubspotClient {
 
   private readonly arrival: ArrivalWindow;
   private readonly declaredBurst: number;
+  /** Where calls go, for errors that got no answer. */
+  private readonly baseUrl: string;
 
   constructor(
     options: HubspotClientOptions,
@@ -113,6 +116,7 @@ export class HubspotClient {
     private readonly random: () => number = Math.random,
   ) {
     const baseUrl = options.baseUrl ?? 'https://api.hubapi.com';
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.agent = timeoutAgent(baseUrl, options.timeoutMs ?? 30_000);
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
     this.backoffMs = options.backoffMs ?? 500;
@@ -251,7 +255,7 @@ export class HubspotClient {
         if (!failure) throw err;
         const now = this.clock.now();
         const { verdict } = classify(failure.status, failure.body, failure.headers, now);
-        last = toSegsyncError(what, failure.status, failure.body, failure.headers, now, err);
+        last = failure.status === undefined ? unreachableError('hubspot', this.baseUrl, what, err) : toSegsyncError(what, failure.status, failure.body, failure.headers, now, err);
         if (verdict.kind === 'rate-limited') {
           this.statsData.rateLimited++;
           this.limiter.pause(verdict.window, this.holdAfter429(verdict, failure.headers));
@@ -259,8 +263,9 @@ export class HubspotClient {
           if (verdict.budgetExhausted) throw last;
           continue;
         }
-        if (verdict.kind !== 'retry') throw last;
-        this.logger.warn({ what, status: failure.status, attempt }, 'hubspot: transient failure');
+        if (verdict.kind !== 'retry' || isRefused(err)) throw last;
+        // Each attempt at debug level: the caller reports the last error once, if every attempt fails.
+        this.logger.debug({ what, status: failure.status, attempt, error: last.message }, 'hubspot: transient failure');
         if (attempt < this.maxAttempts) await this.clock.sleep(this.backoff(attempt));
       } finally {
         gate?.leave();

@@ -81,7 +81,7 @@ export const RULES: Rule[] = [
   { status: 408, verdict: () => ({ kind: 'retry' }) },
   { status: [500, 599], verdict: () => ({ kind: 'retry' }) },
   { category: 'OBJECT_NOT_FOUND', verdict: () => ({ kind: 'permanent' }), hint: 'the contact no longer exists on HubSpot (deleted or merged); pull to refresh its id' },
-  { category: 'VALIDATION_ERROR', verdict: () => ({ kind: 'permanent' }), hint: 'fix the value or the property definition; `segsync push --plan` shows what would be sent' },
+  { category: 'VALIDATION_ERROR', verdict: () => ({ kind: 'permanent' }), hint: 'fix the value or the property definition; `segsync push --dry-run` shows what would be sent' },
   { status: [400, 499], verdict: () => ({ kind: 'permanent' }) },
 ];
 

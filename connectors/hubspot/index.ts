@@ -96,6 +96,7 @@ export function createHubspotConnector(options: HubspotConnectorOptions, deps: C
         ctx.echo,
         deps.clock.now(),
       ),
+    requestCount: () => Object.values(client.stats().requests).reduce((n, k) => n + k, 0),
     close: async () => client.close(),
   };
 }

@@ -40,7 +40,7 @@ export function parseCursor(raw: string | undefined): PullCursor | undefined {
     // fall through to the error below
   }
   throw new ValidationError(`hubspot: unreadable pull cursor ${JSON.stringify(raw).slice(0, 80)}`, {
-    hint: 'reset the HubSpot cursor (`segsync pull --full hubspot`) to rescan',
+    hint: 'forget the HubSpot cursor and ids with `segsync unlink --esp hubspot`; the next pull rescans HubSpot and re-adopts its contacts by email',
   });
 }
 

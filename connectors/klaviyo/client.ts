@@ -19,6 +19,7 @@ import { EspRateLimitError } from '../../src/errors';
 import type { Clock } from '../../src/model/clock';
 import type { ConnectorLogger, EspLimits } from '../connector';
 import { RateLimiter } from '../ratelimit';
+import { isRefused, unreachableError } from '../unreachable';
 import { toSegsyncError } from './errors';
 import type { KlaviyoBucket } from './limits';
 
@@ -84,6 +85,8 @@ export class KlaviyoClient {
   readonly dataPrivacy: DataPrivacyApi;
   private readonly maxRetries: number;
   private readonly counters: ClientStats = { calls: 0, retries: 0, rateLimited: 0 };
+  /** Where calls go, for errors that got no answer. */
+  private readonly origin: string;
 
   constructor(
     options: KlaviyoClientOptions,
@@ -92,6 +95,7 @@ export class KlaviyoClient {
     private readonly logger: ConnectorLogger,
   ) {
     const origin = options.baseUrl?.replace(/\/+$/, '');
+    this.origin = origin ?? KLAVIYO_API_ORIGIN;
     const session = new AccountSession(options.apiKey, origin, options.timeoutMs ?? 30_000);
     this.profiles = new ProfilesApi(session);
     this.lists = new ListsApi(session);
@@ -119,7 +123,7 @@ export class KlaviyoClient {
       } catch (thrown) {
         error = this.translate(bucket, operation, thrown);
       }
-      const mayRetry = error instanceof EspRateLimitError || (error.retryable && idempotency === 'idempotent');
+      const mayRetry = error instanceof EspRateLimitError || (error.retryable && idempotency === 'idempotent' && !isRefused(error.cause));
       if (!mayRetry || attempt >= this.maxRetries) throw error;
       this.counters.retries++;
       if (!(error instanceof EspRateLimitError)) {
@@ -144,7 +148,9 @@ export class KlaviyoClient {
     const answer = err.response
       ? { status: err.response.status, headers: lowerKeys(err.response.headers), body: err.response.data, operation }
       : { networkCode: err.code, operation };
-    const error = toSegsyncError(answer, this.clock.now());
+    const classified = toSegsyncError(answer, this.clock.now());
+    // A lost answer that may pass says where the call went and what to check there.
+    const error = !err.response && classified.retryable ? unreachableError('klaviyo', this.origin, operation, thrown) : classified;
     if (error instanceof EspRateLimitError) {
       this.counters.rateLimited++;
       this.limiter.pause(bucket, error.retryAfterMs);

@@ -48,6 +48,7 @@ export function createKlaviyoConnector(options: KlaviyoConnectorOptions, deps: C
     push: (batch: ContactChange[]): Promise<ChangeResult[]> => pushChanges(ctx, batch),
     erase: (contact: ContactRef): Promise<ChangeResult> => eraseContact(ctx, contact),
     webhook: (request: RawRequest): WebhookResult => handleWebhook(request, webhookCheck),
+    requestCount: (): number => client.stats().calls,
     pullEvents: (cursor: Cursor | undefined, until: Date): AsyncIterable<EventPage> => pullEvents(ctx, cursor, until),
     // The SDK keeps no sockets or timers of its own beyond axios's per-request ones.
     close: async (): Promise<void> => undefined,

@@ -90,6 +90,8 @@ export class MailchimpClient {
   readonly listId: string;
   private readonly sdk: SdkClient;
   private consecutive429 = 0;
+  /** HTTP requests sent, retries included. */
+  requestCount = 0;
 
   constructor(
     private readonly options: ClientOptions,
@@ -224,12 +226,15 @@ export class MailchimpClient {
     for (let attempt = 0; ; attempt++) {
       let failure: SegsyncError;
       try {
-        const result = await this.limiter.run('default', fn);
+        const result = await this.limiter.run('default', () => {
+          this.requestCount++;
+          return fn();
+        });
         this.consecutive429 = 0;
         return result;
       } catch (err) {
         const wait = backoffMs(this.consecutive429 + 1, this.options.backoffBaseMs, this.options.backoffMaxMs);
-        failure = err instanceof EspRateLimitError ? err : classifyFailure(err, what, wait);
+        failure = err instanceof EspRateLimitError ? err : classifyFailure(err, what, wait, this.sdk.basePath);
       }
       if (!(failure instanceof EspRateLimitError)) throw failure;
       this.consecutive429++;

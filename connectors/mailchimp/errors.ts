@@ -5,6 +5,7 @@
  */
 import type { SegsyncError } from '../../src/errors';
 import { EspAuthError, EspPermanentError, EspRateLimitError, EspTransientError } from '../../src/errors';
+import { unreachableError } from '../unreachable';
 
 const ESP = 'mailchimp';
 
@@ -86,12 +87,16 @@ export function backoffMs(consecutive: number, baseMs: number, maxMs: number): n
   return Math.min(maxMs, baseMs * 2 ** Math.max(0, consecutive - 1));
 }
 
-/** Turns whatever the SDK threw into a typed error; `retryAfterMs` is used for rate limits. */
-export function classifyFailure(err: unknown, what: string, retryAfterMs: number): SegsyncError {
+/**
+ * Turns whatever the SDK threw into a typed error; `retryAfterMs` is used for rate limits, `origin`
+ * (the API's address) names where a call that got no answer was sent.
+ */
+export function classifyFailure(err: unknown, what: string, retryAfterMs: number, origin?: string): SegsyncError {
   const e = (err ?? {}) as HttpFailure;
   const status = e.status ?? e.response?.status;
   if (status === undefined) {
     // No HTTP answer: a timeout, a refused or reset connection. Worth trying again.
+    if (origin) return unreachableError(ESP, origin, what, err);
     const reason = e.timeout !== undefined ? `no answer within ${e.timeout} ms` : (e.code ?? e.message ?? 'network error');
     return new EspTransientError(`mailchimp: ${what} failed: ${reason}`, {
       esp: ESP,

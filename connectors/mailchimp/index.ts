@@ -121,6 +121,10 @@ export function createMailchimpConnector(options: MailchimpConnectorOptions, dep
       return pushBatch(client, schema, tags, batch);
     },
 
+    requestCount(): number {
+      return client.requestCount;
+    },
+
     erase(contact: ContactRef): Promise<ChangeResult> {
       return eraseMember(client, contact);
     },

@@ -1,6 +1,6 @@
 /**
  * The Mailchimp shapes segsync reads and writes, from the Marketing API 3.0 spec
- * (`../shared/specs/mailchimp/`, operations named in each comment). Answers are zod schemas (checked at
+ * (`test/fixtures/specs/mailchimp/`, operations named in each comment). Answers are zod schemas (checked at
  * the edge, unknown keys kept); requests are plain types. The community typings lack most of these.
  */
 import { z } from 'zod';

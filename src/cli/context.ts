@@ -8,10 +8,10 @@ import type { Command } from 'commander';
 import { loadConfigFile } from '../config/load';
 import type { LoadedConfig } from '../config/load';
 import { createLogger } from '../log/logger';
-import type { Logger } from '../log/logger';
+import type { LogFormat, Logger } from '../log/logger';
 import { systemClock } from '../model/clock';
 import type { Clock } from '../model/clock';
-import { openStore } from '../store/sqlite/sqlite-store';
+import { openStoreAt } from './open-store';
 import type { SqliteStore } from '../store/sqlite/sqlite-store';
 import { envSetting } from '../config/env';
 
@@ -20,6 +20,7 @@ export interface GlobalOptions {
   config: string;
   store?: string;
   logLevel?: string;
+  logFormat?: LogFormat;
 }
 
 export interface CommandContext {
@@ -38,15 +39,16 @@ export function globalOptions(cmd: Command): GlobalOptions {
 
 /**
  * Opens config and store for a command. Without `requireConfig`, a missing config file means defaults.
- * ESP credentials are resolved only for commands that call the ESPs (`callsEsps`).
+ * ESP credentials are resolved only for commands that call the ESPs (`callsEsps`). With
+ * `storeMustExist`, a store path with no store is an error (read-only commands).
  */
-export function openContext(cmd: Command, options: { requireConfig?: boolean; callsEsps?: boolean } = {}): CommandContext {
+export function openContext(cmd: Command, options: { requireConfig?: boolean; callsEsps?: boolean; storeMustExist?: boolean } = {}): CommandContext {
   const g = globalOptions(cmd);
   const configPath = resolve(g.config);
   const secrets = { connectors: options.callsEsps ?? false, daemon: false };
   const loaded = options.requireConfig || existsSync(configPath) ? loadConfigFile(configPath, { secrets }) : undefined;
   const storePath = g.store ?? envSetting('SEGSYNC_STORE') ?? resolve(loaded?.config.store.path ?? '.segsync/segsync.db');
-  const store = openStore(storePath);
-  const logger = createLogger({ level: g.logLevel });
+  const store = openStoreAt(storePath, { mustExist: options.storeMustExist ?? false });
+  const logger = createLogger({ level: g.logLevel, ...(g.logFormat ? { format: g.logFormat } : {}) });
   return { loaded, store, clock: systemClock, logger, close: () => store.close() };
 }

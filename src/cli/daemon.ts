@@ -12,12 +12,13 @@ import { loadConfigFile } from '../config/load';
 import { exitOnSignals, startDaemon } from '../daemon/daemon';
 import type { RunningDaemon } from '../daemon/daemon';
 import type { DaemonServices } from '../daemon/services';
-import { UsageError } from '../errors';
+import { ConfigError, UsageError } from '../errors';
 import { createLogger } from '../log/logger';
+import type { LogFormat } from '../log/logger';
 import type { Logger } from '../log/logger';
 import { systemClock } from '../model/clock';
 import type { Clock } from '../model/clock';
-import { openStore } from '../store/sqlite/sqlite-store';
+import { openStoreAt } from './open-store';
 import type { SqliteStore } from '../store/sqlite/sqlite-store';
 import { globalOptions } from './context';
 import { envSetting } from '../config/env';
@@ -41,6 +42,7 @@ export interface DaemonCommandOptions {
   /** Store path override (else SEGSYNC_STORE, else store.path from the config). */
   store?: string;
   logLevel?: string;
+  logFormat?: LogFormat;
   host?: string;
   port?: number;
   insecureNoToken?: boolean;
@@ -57,8 +59,8 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
     throw new UsageError(`no config at ${configFile}`, { hint: 'the daemon needs a segsync.yaml: run `segsync init`, or pass --config PATH' });
   }
   const { config } = loadConfigFile(configFile);
-  const logger = createLogger({ level: options.logLevel ?? envSetting('SEGSYNC_LOG_LEVEL') ?? 'info' });
-  const store = openStore(options.store ?? envSetting('SEGSYNC_STORE') ?? resolve(config.store.path));
+  const logger = createLogger({ level: options.logLevel ?? envSetting('SEGSYNC_LOG_LEVEL') ?? 'info', ...(options.logFormat ? { format: options.logFormat } : {}) });
+  const store = openStoreAt(options.store ?? envSetting('SEGSYNC_STORE') ?? resolve(config.store.path));
   let services: DaemonServices;
   try {
     services = await createServices({ config, configFile, store, clock: systemClock, logger });
@@ -67,13 +69,15 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
     throw err;
   }
   let daemon: RunningDaemon;
+  const host = options.host ?? config.daemon.host;
+  const port = options.port ?? config.daemon.port;
   try {
     daemon = await startDaemon({
       services,
       logger,
       clock: systemClock,
-      host: options.host ?? config.daemon.host,
-      port: options.port ?? config.daemon.port,
+      host,
+      port,
       ...(config.daemon.trackToken ? { trackToken: config.daemon.trackToken } : {}),
       insecureNoToken: options.insecureNoToken ?? false,
       ...(config.daemon.publicUrl ? { publicUrl: config.daemon.publicUrl } : {}),
@@ -81,12 +85,22 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
     });
   } catch (err) {
     await services.close();
-    throw err;
+    throw listenError(err, host, port) ?? err;
   }
   if (options.handleSignals ?? true) exitOnSignals(daemon, { logger, timeoutMs: (options.shutdownTimeout ?? 10) * 1000 });
   return daemon;
 }
 
+
+/** The error a user can act on when the daemon cannot listen at `host:port`, or undefined for other failures. */
+export function listenError(err: unknown, host: string, port: number): ConfigError | undefined {
+  const code = (err as { code?: unknown }).code;
+  const where = `--port, --host, or daemon.port and daemon.host in segsync.yaml`;
+  if (code === 'EADDRINUSE') return new ConfigError(`cannot listen on ${host}:${port}: the port is in use`, { cause: err, hint: `another segsync daemon or another program has it: stop that one, or choose another port (${where})` });
+  if (code === 'EACCES') return new ConfigError(`cannot listen on ${host}:${port}: not allowed`, { cause: err, hint: `ports below 1024 need privileges: choose a port from 1024 up (${where})` });
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new ConfigError(`cannot listen on ${host}:${port}: this machine has no such address`, { cause: err, hint: `use 127.0.0.1, 0.0.0.0 or one of this machine's addresses (${where})` });
+  return undefined;
+}
 
 /** Registers `segsync daemon`, running on the services `createServices` builds (src/daemon/wire.ts). */
 export function register(program: Command, createServices: ServicesFactory): void {
@@ -105,7 +119,7 @@ Signals:  SIGTERM/SIGINT stop intake, finish in-flight requests and pushes, then
 See docs/deploy.md for a systemd unit, environment variables, backups and upgrades.`)
     .action(async (opts: { host?: string; port?: number; insecureNoToken?: boolean; shutdownTimeout: number }, cmd: Command) => {
       const g = globalOptions(cmd);
-      const daemon = await runDaemonCommand({ ...opts, config: g.config, ...(g.store ? { store: g.store } : {}), ...(g.logLevel ? { logLevel: g.logLevel } : {}) }, createServices);
+      const daemon = await runDaemonCommand({ ...opts, config: g.config, ...(g.store ? { store: g.store } : {}), ...(g.logLevel ? { logLevel: g.logLevel } : {}), ...(g.logFormat ? { logFormat: g.logFormat } : {}) }, createServices);
       process.stdout.write(`segsync daemon listening on ${daemon.url}\n`);
     });
 }

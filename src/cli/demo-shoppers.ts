@@ -19,12 +19,19 @@ export interface Shopper {
   homes: EspName[];
 }
 
+/** A line of a cart, as the example cart emails read it. */
+export interface CartItem {
+  name: string;
+  price: number;
+  quantity: number;
+}
+
 /** An event as the track API takes it. */
 export interface DemoEvent {
   email: string;
   event: string;
   time: number;
-  properties: Record<string, string | number>;
+  properties: Record<string, string | number | CartItem[]>;
 }
 
 const HOUR = 3_600_000;
@@ -50,6 +57,14 @@ const DAILY: Record<Persona, Record<string, number>> = {
 };
 
 const CATEGORIES = ['shoes', 'boots', 'jackets', 'bags', 'shirts'];
+/** Product names per category, so events carry what the example emails show. */
+const PRODUCTS: Record<string, string[]> = {
+  shoes: ['Trail Shoe', 'City Sneaker', 'Canvas Slip-on'],
+  boots: ['Hiking Boot', 'Chelsea Boot', 'Winter Boot'],
+  jackets: ['Rain Jacket', 'Down Jacket', 'Denim Jacket'],
+  bags: ['Day Pack', 'Tote Bag', 'Weekender'],
+  shirts: ['Linen Shirt', 'Flannel Shirt', 'Oxford Shirt'],
+};
 const COUNTRIES = ['US', 'US', 'GB', 'DE', 'DE', 'AT', 'CH', 'FR', 'NL', 'CA'];
 
 /** A seeded faker (names, emails) and a seeded uniform random number. */
@@ -118,10 +133,17 @@ export class ShopperSimulation {
   private event(s: Shopper, event: string, time: number): DemoEvent {
     const t = Math.floor(time);
     const category = CATEGORIES[Math.floor(this.random() * CATEGORIES.length)]!;
+    const products = PRODUCTS[category]!;
+    const product = products[Math.floor(this.random() * products.length)]!;
     switch (event) {
       case 'Viewed Product':
-      case 'Added to Cart':
-        return { email: s.email, event, time: t, properties: { category, price: this.price(s) } };
+        return { email: s.email, event, time: t, properties: { category, product_name: product, price: this.price(s) } };
+      case 'Added to Cart': {
+        const price = this.price(s);
+        const quantity = 1 + Math.floor(this.random() * 2);
+        const items: CartItem[] = [{ name: product, price, quantity }];
+        return { email: s.email, event, time: t, properties: { category, product_name: product, price, items, total: Math.round(price * quantity * 100) / 100 } };
+      }
       case 'Placed Order':
         return { email: s.email, event, time: t, properties: { value: this.price(s) * (1 + Math.floor(this.random() * 3)) } };
       default:

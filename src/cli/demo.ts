@@ -5,7 +5,7 @@
  * turning into tags and properties in each sandbox as they happen, then writes a preview report of
  * the example templates over the demo's contacts.
  */
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { styleText } from 'node:util';
 import type { Command } from 'commander';
@@ -23,6 +23,7 @@ import { ShiftedClock } from '../model/clock';
 import { ESP_NAMES } from '../model/types';
 import type { EspName } from '../model/types';
 import { previewFolder } from '../preview/batch';
+import { branchCoverage } from '../preview/coverage';
 import { openStore } from '../store/sqlite/sqlite-store';
 import { resolveMapping } from '../sync/mapping';
 import type { DemoEvent, Shopper } from './demo-shoppers';
@@ -31,6 +32,10 @@ import type { MarkChange, Marks } from './demo-view';
 import { countMarks, diffMarks, readMarks, tagPlacements, targetsByEsp } from './demo-view';
 import { freeLoopbackPort } from '../daemon/free-port';
 import { numberOption } from './number-option';
+import { prepareDemoFolder } from './demo-folder';
+import { writeDemoTemplates } from './demo-scenarios';
+import { addThumbnails } from './demo-thumbnails';
+import { envSetting } from '../config/env';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -48,7 +53,7 @@ const DEMO_ENV = {
 };
 
 export interface DemoOptions {
-  /** Folder for the demo's store, config, log and report (emptied first). */
+  /** Folder for the demo's store, config, log and report: new, empty, or made by an earlier demo (then emptied). */
   dir: string;
   contacts: number;
   seed: number;
@@ -168,8 +173,7 @@ async function until(check: () => boolean, timeoutMs: number, stepMs = 100): Pro
 export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const screen = new Screen(options.out, options.color);
   const dir = resolve(options.dir);
-  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  prepareDemoFolder(dir);
   const speed = (options.days * DAY) / (options.durationSeconds * 1000);
   const clock = new ShiftedClock(Date.now(), speed);
   Object.assign(process.env, DEMO_ENV);
@@ -285,8 +289,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const reportDir = join(dir, 'preview');
     const readStore = openStore(config.store.path);
     try {
-      const { entries, index } = previewFolder(join(ROOT, 'templates'), reportDir, { store: readStore, sample: 6, now: clock.now() });
-      screen.line(`\nPreview report of ${entries.length} example templates over demo contacts: ${screen.style('underline', index)}`);
+      // The shipped scenarios reach every branch; demo shoppers with the data the emails read join them.
+      const templates = writeDemoTemplates(join(ROOT, 'templates'), join(dir, 'templates'), readStore, clock.now());
+      const { entries, index } = previewFolder(templates, reportDir, {});
+      if (existsSync(envSetting('SEGSYNC_CHROMIUM') ?? '/usr/bin/chromium')) await addThumbnails(templates, entries, index);
+      else screen.line(screen.style('dim', 'No Chromium found (apt-get install chromium, or set SEGSYNC_CHROMIUM): the report index has no thumbnails.'));
+      const full = entries.filter((e) => e.result && (({ reached, total }) => reached === total)(branchCoverage(e.result.matrix))).length;
+      screen.line(`\nPreview report of ${entries.length} example templates over their scenarios and demo shoppers (${full} with every branch reached): ${screen.style('underline', index)}`);
       return { contacts: counts.contacts, events: sent, changes, segments, outbox, report: index, config: configFile };
     } finally {
       readStore.close();
@@ -321,7 +330,7 @@ export function register(program: Command): void {
   program
     .command('demo')
     .description('run the whole product on loopback: three ESP sandboxes, the daemon, shoppers, live segments, a preview report')
-    .option('--dir <path>', 'folder for the demo\'s store, config, log and report (emptied first)', '.segsync/demo')
+    .option('--dir <path>', 'folder for the demo\'s store, config, log and report: a new or empty folder, or one an earlier demo made (emptied first); any other folder is refused', '.segsync/demo')
     .option('--contacts <n>', 'shoppers to seed', numberOption('--contacts', { integer: true, positive: true }), 300)
     .option('--duration <seconds>', 'real seconds the live part lasts', numberOption('--duration', { positive: true }), 60)
     .option('--days <n>', 'simulated days the live part covers', numberOption('--days', { positive: true }), 3)

@@ -1,7 +1,7 @@
 /**
  * The `segsync` command line: one file per command, each exporting `register(program)`.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, SegsyncError, UsageError, describeError } from '../errors';
 import packageJson from '../../package.json';
 import { createServices } from '../daemon/wire';
@@ -12,6 +12,7 @@ import * as eraseCmd from './erase';
 import * as explainCmd from './explain';
 import * as importCmd from './import';
 import * as initCmd from './init';
+import * as membersCmd from './members';
 import * as previewCmd from './preview';
 import * as pullCmd from './pull';
 import * as pushCmd from './push';
@@ -28,6 +29,7 @@ const COMMANDS: { register(program: Command): void }[] = [
   importCmd,
   statusCmd,
   segmentsCmd,
+  membersCmd,
   explainCmd,
   previewCmd,
   pullCmd,
@@ -47,6 +49,7 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'config file', envSetting('SEGSYNC_CONFIG') ?? 'segsync.yaml')
     .option('--store <file>', 'SQLite store file (default: store.path from the config, else .segsync/segsync.db)')
     .option('--log-level <level>', 'log level on stderr: debug, info, warn, error', undefined)
+    .addOption(new Option('--log-format <format>', 'logs on stderr as readable lines (pretty, the default on a terminal) or JSON lines (json, the default otherwise); or $SEGSYNC_LOG_FORMAT').choices(['pretty', 'json']))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   for (const c of COMMANDS) c.register(program);

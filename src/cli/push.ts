@@ -3,12 +3,15 @@ import { UsageError } from '../errors';
 import type { ContactFilter } from '../sync/engine';
 import { formatPlan } from '../sync/plan';
 import { EXIT } from './exit-codes';
+import { printJson } from './json-output';
 import { startProgress } from './progress';
+import { formatDuration } from '../model/units';
 import { openSyncContext } from './sync-context';
 import type { SyncContext } from './sync-context';
 
 interface PushOptions {
   dryRun?: boolean;
+  json?: boolean;
   esp?: string;
   segment?: string;
   contact?: string[];
@@ -39,31 +42,47 @@ export function register(program: Command): void {
     .option('--esp <list>', 'only these ESPs (comma-separated)')
     .option('--segment <name>', 'only members of this segment')
     .option('--contact <email...>', 'only these contacts')
+    .option('--json', 'print the plan (with --dry-run) or each ESP\'s outcome as one JSON document')
     .action(async (opts: PushOptions, cmd: Command) => {
       const ctx = openSyncContext(cmd, opts.esp);
       try {
         const filter = filterOf(ctx, opts);
         if (opts.dryRun) {
-          process.stdout.write(`${formatPlan(ctx.engine.plan(filter, ctx.esps))}\n(dry run: nothing sent)\n`);
+          const plans = ctx.engine.plan(filter, ctx.esps);
+          if (opts.json) printJson({ dryRun: true, esps: plans });
+          else process.stdout.write(`${formatPlan(plans)}\n(dry run: nothing sent)\n`);
           return;
         }
+        const say = (text: string): void => void (opts.json ? undefined : process.stdout.write(text));
+        const schemas = new Map<string, { created: string[]; updated: string[]; problems: unknown[]; requests: number }>();
         for (const esp of ctx.esps) {
+          const before = ctx.connectors.get(esp)!.requestCount();
           const schema = await ctx.engine.ensureSchema(esp);
-          if (schema.created.length || schema.updated.length) process.stdout.write(`${esp}: created ${schema.created.join(', ') || 'nothing'}; updated ${schema.updated.join(', ') || 'nothing'}\n`);
+          schemas.set(esp, { created: schema.created, updated: schema.updated, problems: schema.problems, requests: ctx.connectors.get(esp)!.requestCount() - before });
+          if (schema.created.length || schema.updated.length) say(`${esp}: created ${schema.created.join(', ') || 'nothing'}; updated ${schema.updated.join(', ') || 'nothing'}\n`);
           for (const p of schema.problems) process.stderr.write(`${esp}: field ${p.field}: ${p.message}${p.hint ? ` (${p.hint})` : ''}\n`);
         }
         // Segment answers that flipped by the clock since they were computed are brought up to date first.
         ctx.segments?.reevaluateDue(ctx.clock.now());
         ctx.engine.enqueueAll(filter, ctx.esps);
         let failed = 0;
+        const outcomes: unknown[] = [];
         for (const esp of ctx.esps) {
           const pending = ctx.store.counts().outbox.find((o) => o.esp === esp)?.pending ?? 0;
-          const bar = startProgress(`push ${esp}`, pending, ' contacts');
+          const bar = startProgress(`push ${esp}`, pending, 'changes');
+          const started = Date.now();
           const r = await ctx.engine.drainAll(esp, (n) => bar.update(n));
           bar.stop();
+          const elapsedMs = Date.now() - started;
           failed += r.failed;
-          process.stdout.write(`${esp}: ${r.ok} contacts updated in ${r.calls} calls, ${r.failed} failed, ${r.retried} retried (${r.rateLimited} rate-limited)\n`);
+          outcomes.push({ ...r, elapsedMs, schema: schemas.get(esp) });
+          const schemaRequests = schemas.get(esp)?.requests ?? 0;
+          say(
+            `${esp}: ${r.ok.toLocaleString('en-US')} contacts updated in ${r.requests.toLocaleString('en-US')} HTTP requests (${r.calls} batches) in ${formatDuration(elapsedMs)}, ` +
+              `${r.failed} failed, ${r.retried} deferred (${r.rateLimited} rate-limited)${schemaRequests ? `; schema check: ${schemaRequests} requests` : ''}\n`,
+          );
         }
+        if (opts.json) printJson({ dryRun: false, ok: failed === 0, esps: outcomes });
         if (failed) {
           process.stderr.write('failed operations are listed by `segsync status`; fix the cause, then `segsync retry`\n');
           process.exitCode = EXIT.failed;

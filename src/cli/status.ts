@@ -1,25 +1,46 @@
 import type { Command } from 'commander';
+import { ESP_NAMES } from '../model/types';
+import type { EspName } from '../model/types';
+import { lastSync } from '../sync/last-sync';
+import type { LastSync, SyncOutcome } from '../sync/last-sync';
 import { openContext } from './context';
+import { formatAgo } from '../model/units';
 
-/** `segsync status`: what the store holds and what waits to be pushed. */
+function describeOutcome(kind: 'pull' | 'push', o: SyncOutcome | undefined, now: number): string {
+  if (!o) return `last ${kind} never`;
+  const when = `${new Date(o.at).toISOString().slice(0, 19).replace('T', ' ')} UTC (${formatAgo(now - o.at)})`;
+  if (!o.ok) return `last ${kind} ${when} FAILED: ${o.error ?? `${o.failed ?? 0} operations failed`}`;
+  const what = kind === 'pull' ? `${o.contacts} contacts read` : `${o.contacts} contacts updated in ${o.calls ?? 0} requests`;
+  return `last ${kind} ${when}, ${what}`;
+}
+
+/** `segsync status`: what the store holds, what waits to be pushed, and when each ESP was last synced. */
 export function register(program: Command): void {
   program
     .command('status')
-    .description('counts of contacts, events and segment members, and outbox pending/dead-lettered per ESP')
+    .description('counts of contacts, events and segment members; outbox pending/dead-lettered and last pull/push per ESP')
     .option('--json', 'print JSON instead of a table')
     .action((opts: { json?: boolean }, cmd: Command) => {
-      const ctx = openContext(cmd);
+      const ctx = openContext(cmd, { storeMustExist: true });
       try {
         const counts = ctx.store.counts();
+        const configured = ESP_NAMES.filter((e) => ctx.loaded?.config.connectors[e]);
+        const sync = Object.fromEntries(ESP_NAMES.map((e) => [e, lastSync(ctx.store, e)] as const).filter(([e, s]) => configured.includes(e) || s.pull || s.push)) as Partial<Record<EspName, LastSync>>;
         if (opts.json) {
-          process.stdout.write(`${JSON.stringify(counts, null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify({ ...counts, sync }, null, 2)}\n`);
           return;
         }
+        const now = ctx.clock.now();
         const lines = [`contacts  ${counts.contacts}`, `events    ${counts.events}`];
         lines.push('segments' + (counts.segments.length ? '' : '  (none computed yet: run `segsync segments`)'));
         for (const s of counts.segments) lines.push(`  ${s.segment.padEnd(28)} ${s.members}`);
         lines.push('outbox' + (counts.outbox.length ? '' : '    (empty)'));
         for (const o of counts.outbox) lines.push(`  ${o.esp.padEnd(10)} pending ${o.pending}  failed ${o.dead}`);
+        if (Object.keys(sync).length) lines.push('sync');
+        for (const [esp, s] of Object.entries(sync)) {
+          lines.push(`  ${esp.padEnd(10)} ${describeOutcome('pull', s.pull, now)}`);
+          lines.push(`  ${''.padEnd(10)} ${describeOutcome('push', s.push, now)}`);
+        }
         const dead = counts.outbox.reduce((n, o) => n + o.dead, 0);
         if (dead) {
           lines.push('', 'failed (dead-lettered) operations, newest reasons:');

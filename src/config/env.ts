@@ -1,6 +1,6 @@
 /** segsync's own environment settings (SEGSYNC_*), read in one way everywhere. */
 
-export type SettingName = 'SEGSYNC_STORE' | 'SEGSYNC_CONFIG' | 'SEGSYNC_LOG_LEVEL' | 'SEGSYNC_CHROMIUM';
+export type SettingName = 'SEGSYNC_STORE' | 'SEGSYNC_CONFIG' | 'SEGSYNC_LOG_LEVEL' | 'SEGSYNC_LOG_FORMAT' | 'SEGSYNC_CHROMIUM';
 
 /**
  * A setting's value, with an empty value counting as unset: `SEGSYNC_STORE=` in a unit file or a

@@ -2,8 +2,7 @@
  * Imports contacts or events from a file into the store: streamed in batches (bounded memory), every
  * bad record reported with its line and written to a rejects file beside the input, every good record kept.
  */
-import { createWriteStream, statSync } from 'node:fs';
-import type { WriteStream } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SegsyncError, ValidationError, describeError } from '../errors';
@@ -12,6 +11,8 @@ import type { EventBulkLoad, EventRow, Store } from '../store/store';
 import { rowsOf } from './event-columns';
 import type { ParsedBatch, WorkerInput, WorkerMessage } from './parse-protocol';
 import { formatOf } from './readers';
+import { writeRejects } from './rejects';
+import type { RejectedLine } from './rejects';
 
 /**
  * Records per transaction. Large on purpose: when the store keeps its event indexes up (an import
@@ -67,29 +68,23 @@ export interface ImportSummary {
   rejected: number;
   /** Fields left out of kept records (each named by onWarning). */
   warnings: number;
-  /** Path of the rejects file, when any record was rejected. */
+  /** Path of the rejects file (the rejected records as they were), when any record was rejected. */
   rejectsFile: string | undefined;
+  /** Path of the errors file beside it (why each was rejected), when any record was rejected. */
+  errorsFile: string | undefined;
   elapsedMs: number;
-}
-
-/** The rejects file for an input: `orders.jsonl` → `orders.jsonl.rejects.jsonl`. */
-export function rejectsPathFor(file: string): string {
-  return `${file}.rejects.jsonl`;
 }
 
 /** Runs one import to the end and summarises it. */
 export async function importFile(options: ImportOptions): Promise<ImportSummary> {
   const started = Date.now();
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
-  const summary: ImportSummary = { kind: options.kind, read: 0, imported: 0, duplicates: 0, contactsCreated: 0, rejected: 0, warnings: 0, rejectsFile: undefined, elapsedMs: 0 };
-  let rejects: WriteStream | undefined;
-  const reject = (line: number, error: string, text: string): void => {
+  const summary: ImportSummary = { kind: options.kind, read: 0, imported: 0, duplicates: 0, contactsCreated: 0, rejected: 0, warnings: 0, rejectsFile: undefined, errorsFile: undefined, elapsedMs: 0 };
+  // Lines and errors only: the records are copied from the input as they were once the run ends.
+  const rejected: RejectedLine[] = [];
+  const reject = (line: number, error: string): void => {
     summary.rejected++;
-    if (!rejects) {
-      summary.rejectsFile = rejectsPathFor(options.file);
-      rejects = createWriteStream(summary.rejectsFile, { encoding: 'utf8' });
-    }
-    rejects.write(`${JSON.stringify({ line, error, record: text })}\n`);
+    rejected.push({ line, error });
     options.onReject?.({ line, error });
   };
 
@@ -113,7 +108,7 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
         summary.imported += r.inserted;
         summary.duplicates += r.duplicates;
         summary.contactsCreated += r.contactsCreated;
-      }, (i, err) => reject(lines[i]!, describeError(err), JSON.stringify(rows[i])));
+      }, (i, err) => reject(lines[i]!, describeError(err)));
       events = [];
       eventLines = [];
     }
@@ -124,7 +119,7 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
         const outcomes = options.store.upsertContacts(all.slice(from, to));
         summary.imported += outcomes.length;
         summary.contactsCreated += outcomes.filter((o) => o.created).length;
-      }, (i, err) => reject(lines[i]!, describeError(err), JSON.stringify(all[i])));
+      }, (i, err) => reject(lines[i]!, describeError(err)));
       contacts = [];
       contactLines = [];
     }
@@ -133,7 +128,7 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
   const onBatch = (batch: ParsedBatch): void => {
     summary.read += batch.read;
     bytesRead += batch.bytes;
-    for (const r of batch.rejects) reject(r.line, r.error, r.text);
+    for (const r of batch.rejects) reject(r.line, r.error);
     const lines = options.kind === 'events' ? eventLines : contactLines;
     for (let i = 0; i < batch.lines.length; i++) lines.push(batch.lines[i]!);
     if (batch.events) for (const row of rowsOf(batch.events)) events.push(row);
@@ -162,7 +157,7 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
     summary.imported -= duplicates;
     summary.duplicates += duplicates;
   }
-  if (rejects) await new Promise<void>((resolve, fail) => rejects!.end((err?: Error | null) => (err ? fail(err) : resolve())));
+  if (rejected.length) Object.assign(summary, await writeRejects(options.file, rejected, new Date(started)));
   summary.elapsedMs = Date.now() - started;
   return summary;
 }

@@ -18,6 +18,8 @@ export interface BatchEntry {
   error: string | undefined;
   /** The entry's report, relative to the batch's output folder. */
   report: string | undefined;
+  /** A small picture of one rendered email for the index (a data: URL), when one was taken. */
+  thumbnail?: string;
 }
 
 /** Template files under `dir` (by file name; hidden folders and node_modules skipped), sorted. */

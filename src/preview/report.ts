@@ -154,14 +154,17 @@ export function renderReport(input: ReportInput): string {
 
 /** The index of a folder preview: one row per template. */
 export function renderIndex(dir: string, entries: BatchEntry[], generatedAt: Date): string {
+  // A picture column only when some entry has one (the demo's report; `segsync preview DIR` takes none).
+  const thumbs = entries.some((e) => e.thumbnail);
   const rows = entries
     .map((e) => {
-      if (!e.result) return `<tr><td>${esc(e.file)}</td><td colspan="4" class="bad">${esc(e.error ?? 'failed')}</td></tr>`;
+      if (!e.result) return `<tr>${thumbs ? '<td></td>' : ''}<td>${esc(e.file)}</td><td colspan="4" class="bad">${esc(e.error ?? 'failed')}</td></tr>`;
       const c = branchCoverage(e.result.matrix);
       const w = e.result.warnings.length;
-      return `<tr><td><a href="${esc(e.report ?? '#')}">${esc(e.file)}</a></td><td>${esc(e.result.template.dialect)}</td><td>${e.result.renders.length}</td><td class="${c.reached === c.total ? 'ok' : 'bad'}">${c.reached}/${c.total}</td><td class="${w ? 'bad' : 'ok'}">${w}</td></tr>`;
+      const thumb = thumbs ? `<td class="thumb">${e.thumbnail ? `<a href="${esc(e.report ?? '#')}"><img src="${esc(e.thumbnail)}" alt="${esc(e.file)}" width="120"></a>` : ''}</td>` : '';
+      return `<tr>${thumb}<td><a href="${esc(e.report ?? '#')}">${esc(e.file)}</a></td><td>${esc(e.result.template.dialect)}</td><td>${e.result.renders.length}</td><td class="${c.reached === c.total ? 'ok' : 'bad'}">${c.reached}/${c.total}</td><td class="${w ? 'bad' : 'ok'}">${w}</td></tr>`;
     })
     .join('');
-  const csp = "default-src 'none'; style-src 'unsafe-inline'";
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${csp}"><title>Preview: ${esc(dir)}</title><style>${CSS}</style></head><body><header><h1>${esc(dir)}</h1><p>${entries.length} templates · generated ${esc(generatedAt.toISOString())} by segsync preview</p></header><main><section id="templates"><h2>Templates</h2><table><thead><tr><th>template</th><th>dialect</th><th>scenarios</th><th>branches reached</th><th>warnings</th></tr></thead><tbody>${rows}</tbody></table></section></main></body></html>`;
+  const csp = `default-src 'none'; style-src 'unsafe-inline'${thumbs ? '; img-src data:' : ''}`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${csp}"><title>Preview: ${esc(dir)}</title><style>${CSS}</style></head><body><header><h1>${esc(dir)}</h1><p>${entries.length} templates · generated ${esc(generatedAt.toISOString())} by segsync preview</p></header><main><section id="templates"><h2>Templates</h2><table><thead><tr>${thumbs ? '<th>email</th>' : ''}<th>template</th><th>dialect</th><th>scenarios</th><th>branches reached</th><th>warnings</th></tr></thead><tbody>${rows}</tbody></table></section></main></body></html>`;
 }

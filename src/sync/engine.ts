@@ -19,6 +19,7 @@ import { enqueueForContacts, opsForContact } from './outbound';
 import { summarisePlan } from './plan';
 import type { EspPlan } from './plan';
 import type { RetryPolicy } from './retry';
+import { recordPull, recordPush } from './last-sync';
 
 export interface SyncEngineOptions {
   config: SegsyncConfig;
@@ -96,6 +97,17 @@ export class SyncEngine {
 
   /** One incremental pull of contacts (and engagement events, where offered) from an ESP. */
   async pull(esp: EspName): Promise<PullReport> {
+    try {
+      const report = await this.pullOnce(esp);
+      recordPull(this.options.store, esp, { at: this.options.clock.now(), ok: true, contacts: report.contacts });
+      return report;
+    } catch (err) {
+      recordPull(this.options.store, esp, { at: this.options.clock.now(), ok: false, contacts: 0, error: err instanceof Error ? err.message : String(err) });
+      throw err;
+    }
+  }
+
+  private async pullOnce(esp: EspName): Promise<PullReport> {
     const { store, clock } = this.options;
     const connector = this.connector(esp);
     const report: PullReport = { esp, pages: 0, contacts: 0, changed: 0, events: 0, erased: 0, queued: 0, newestModifiedAt: undefined };
@@ -162,7 +174,10 @@ export class SyncEngine {
   /** Sends one round of what is due for an ESP. */
   drain(esp: EspName, onProgress?: (done: number) => void): Promise<DrainReport> {
     const { store, clock, logger, retry } = this.options;
-    return drainOutbox({ store, connector: this.connector(esp), clock, logger, ...(retry ? { retry } : {}), ...(onProgress ? { onProgress } : {}) });
+    return drainOutbox({ store, connector: this.connector(esp), clock, logger, ...(retry ? { retry } : {}), ...(onProgress ? { onProgress } : {}) }).then((r) => {
+      if (r.items > 0) recordPush(store, esp, { at: clock.now(), ok: r.failed === 0, contacts: r.ok, calls: r.requests, failed: r.failed });
+      return r;
+    });
   }
 
   /**
@@ -170,10 +185,10 @@ export class SyncEngine {
    * summed reports.
    */
   async drainAll(esp: EspName, onProgress?: (done: number) => void): Promise<DrainReport> {
-    const total: DrainReport = { esp, calls: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, items: 0 };
+    const total: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, items: 0 };
     for (;;) {
-      const r = await this.drain(esp, (n) => onProgress?.(total.ok + n));
-      for (const k of ['calls', 'ok', 'retried', 'failed', 'rateLimited', 'items'] as const) total[k] += r[k];
+      const r = await this.drain(esp, (n) => onProgress?.(total.items + n));
+      for (const k of ['calls', 'requests', 'ok', 'retried', 'failed', 'rateLimited', 'items'] as const) total[k] += r[k];
       if (r.items === 0) return total;
       if (r.ok === 0 && r.failed === 0) {
         // Everything was deferred (rate limits, 5xx): wait for the earliest retry instead of spinning.

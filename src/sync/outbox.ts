@@ -24,13 +24,16 @@ export interface DrainOptions {
   retry?: RetryPolicy;
   /** Most operations to take in one drain (default: enough for a few full batches). */
   maxItems?: number;
-  /** Called after each batch with contacts confirmed so far (progress bars). */
+  /** Called after each batch with the operations settled so far (progress bars). */
   onProgress?: (done: number) => void;
 }
 
 export interface DrainReport {
   esp: EspName;
+  /** Batches handed to the connector (and erasures). */
   calls: number;
+  /** HTTP requests the connector sent for them, retries included. */
+  requests: number;
   ok: number;
   retried: number;
   failed: number;
@@ -51,7 +54,9 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainReport> {
   const esp = connector.esp;
   const retry = options.retry ?? DEFAULT_RETRY;
   const batchSize = Math.max(1, connector.limits.maxBatch.upsert);
-  const report: DrainReport = { esp, calls: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, items: 0 };
+  const report: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, items: 0 };
+  const requestsBefore = connector.requestCount();
+  let settled = 0;
   const items = store.dueOutbox(esp, clock.now(), options.maxItems ?? batchSize * Math.max(4, connector.limits.maxConcurrency));
   report.items = items.length;
   if (!items.length) return report;
@@ -73,7 +78,9 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainReport> {
     }
     report.calls++;
     store.transaction(() => batch.forEach((g, i) => settle(store, clock, retry, esp, g, results[i], report, options.logger)));
-    options.onProgress?.(report.ok);
+    // Operations settled (sent, failed or deferred), the unit of the outbox counts a bar's total comes from.
+    settled += batch.reduce((n, g) => n + g.items.length, 0);
+    options.onProgress?.(settled);
   });
 
   for (const item of erasures) {
@@ -86,7 +93,9 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainReport> {
     }
     report.calls++;
     store.transaction(() => settleItems(store, clock, retry, [item], result, report, options.logger, esp));
+    options.onProgress?.(++settled);
   }
+  report.requests = connector.requestCount() - requestsBefore;
   return report;
 }
 

@@ -6,6 +6,7 @@ import type { Connector } from '../../connectors/connector';
 import { minimumDurationMs } from '../../connectors/ratelimit';
 import type { EspName } from '../model/types';
 import type { OutboxInput, Store } from '../store/store';
+import { formatDuration } from '../model/units';
 
 export interface EspPlan {
   esp: EspName;
@@ -60,7 +61,8 @@ export function summarisePlan(store: Store, connectors: Map<EspName, Connector>,
 export function formatPlan(plans: EspPlan[]): string {
   const lines: string[] = [];
   for (const p of plans) {
-    lines.push(`${p.esp}: ${p.contacts} contacts (${p.creates} new, ${p.updates} existing), ${p.erasures} erasures, ${p.calls} API calls, at least ${(p.minDurationMs / 1000).toFixed(1)} s under its rate limits`);
+    const time = p.calls === 0 ? '' : p.minDurationMs < 1000 ? ', well within its rate limits' : `, at least ${formatDuration(p.minDurationMs)} under its rate limits`;
+    lines.push(`${p.esp}: ${p.contacts} contacts (${p.creates} new, ${p.updates} existing), ${p.erasures} erasures, ${p.calls} batches${time}`);
     for (const [f, n] of Object.entries(p.fields).sort()) lines.push(`  field ${f}: ${n} changed`);
     for (const [t, n] of Object.entries(p.tagsAdded).sort()) lines.push(`  tag + ${t}: ${n}`);
     for (const [t, n] of Object.entries(p.tagsRemoved).sort()) lines.push(`  tag - ${t}: ${n}`);

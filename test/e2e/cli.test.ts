@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -22,6 +22,7 @@ describe('segsync CLI', () => {
     expect(first.code).toBe(0);
     expect(existsSync(join(dir, 'segsync.yaml'))).toBe(true);
     expect(readFileSync(join(dir, 'segsync.yaml'), 'utf8')).toMatch(/^version: 1$/m);
+    expect(readFileSync(join(dir, 'segsync.yaml'), 'utf8')).toMatch(/^daemon:\n {2}host: 127\.0\.0\.1 .*\n {2}port: 8787\n {2}trackToken: \$\{SEGSYNC_TRACK_TOKEN\}/m);
     const again = segsync(dir, 'init');
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/not overwriting existing files: segsync\.yaml/);
@@ -35,6 +36,14 @@ describe('segsync CLI', () => {
     expect(imp.code).toBe(1);
     expect(imp.stdout).toMatch(/2 read, 1 imported/);
     expect(imp.stderr).toContain(`${file}:2: missing event name`);
+    const rejects = /rejected records, as they were: (\S+)/.exec(imp.stderr)?.[1];
+    expect(readFileSync(rejects!, 'utf8')).toBe('{"email":"a@x.com"}\n');
+    const again = segsync(dir, ...env, '--config', join(dir, 'none.yaml'), 'import', 'events', file, '--json');
+    expect(again.code).toBe(1);
+    const summary = JSON.parse(again.stdout) as { read: number; imported: number; duplicates: number; rejected: number; rejectsFile: string; errorsFile: string };
+    expect(summary).toMatchObject({ read: 2, imported: 0, duplicates: 1, rejected: 1 });
+    expect(summary.rejectsFile).not.toBe(rejects);
+    expect(readFileSync(summary.errorsFile, 'utf8')).toMatch(/:1 \(events\.jsonl:2\): missing event name/);
     const status = segsync(dir, ...env, '--config', join(dir, 'none.yaml'), 'status', '--json');
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ contacts: 1, events: 1 });
@@ -50,6 +59,18 @@ describe('segsync CLI', () => {
     const bad = segsync(dir, '--config', join(dir, 'bad.yaml'), 'status');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('bad.yaml:2:1: unknown key "conectors" in the top level');
+  });
+
+  it('demo refuses a folder it did not make (exit 2) and leaves the user\'s files alone', () => {
+    const project = join(dir, 'project');
+    mkdirSync(project);
+    writeFileSync(join(project, 'segsync.yaml'), 'version: 1\n');
+    writeFileSync(join(project, 'notes.md'), 'mine');
+    const r = segsync(project, 'demo', '--dir', '.', '--duration', '1', '--contacts', '5');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('holds files that a demo did not make (notes.md, segsync.yaml)');
+    expect(readFileSync(join(project, 'notes.md'), 'utf8')).toBe('mine');
+    expect(readFileSync(join(project, 'segsync.yaml'), 'utf8')).toBe('version: 1\n');
   });
 
   it('has --help on every command', () => {

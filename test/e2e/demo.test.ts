@@ -1,12 +1,17 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { launchChromium } from '../../src/preview/screenshots';
 
 const BIN = resolve(__dirname, '../../bin/segsync.js');
 
+const OUT = resolve(__dirname, '../../test-output/demo');
+
 describe('segsync demo', () => {
   let dir: string;
+  let index: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'segsync-demo-'));
   });
@@ -35,8 +40,44 @@ describe('segsync demo', () => {
     }
     expect(table).toContain('0 operations still queued');
 
-    const report = /Preview report of \d+ example templates over demo contacts: (\S+)/.exec(stdout)?.[1];
+    const report = /Preview report of 25 example templates over their scenarios and demo shoppers \(25 with every branch reached\): (\S+)/.exec(stdout)?.[1];
     expect(report && existsSync(report)).toBe(true);
-    expect(readFileSync(report!, 'utf8')).toContain('cart-abandonment');
+    index = report!;
+    expect(readFileSync(index, 'utf8')).toContain('cart-abandonment');
+    // Demo shoppers joined the shipped scenarios, carrying the cart lines the email reads.
+    const cart = readFileSync(join(dir, 'demo', 'templates', 'cart-abandonment', 'scenarios.yaml'), 'utf8');
+    expect(cart).toMatch(/- name: demo shopper \S+@example\.com/);
+    expect(cart).toMatch(/items:\n\s+- name: [A-Z]/);
   }, 90_000);
+
+  it('writes a report a browser shows with a thumbnail per template and no red row', async () => {
+    expect(index).toBeDefined();
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 2400 } });
+      const problems: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') problems.push(m.text());
+      });
+      await page.goto(pathToFileURL(index).href, { waitUntil: 'load' });
+      mkdirSync(OUT, { recursive: true });
+      await page.screenshot({ path: join(OUT, 'demo-index.png'), fullPage: true });
+      const rows = page.locator('#templates tbody tr');
+      expect(await rows.count()).toBe(25);
+      // A red cell is a template with an unreached branch, a warning or a failure.
+      const red = await page.locator('#templates tbody tr:has(td.bad) td:nth-child(2)').allTextContents();
+      expect(red).toEqual([]);
+      const drawn = await page.locator('#templates td.thumb img').evaluateAll((imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth));
+      expect(drawn).toHaveLength(25);
+      expect(drawn.every((w) => w > 0)).toBe(true);
+      // One of the reports, opened from the index: the demo shopper's cart email names a product.
+      await page.locator('#templates a', { hasText: 'cart-abandonment/cart-abandonment.liquid' }).first().click();
+      await page.waitForLoadState('load');
+      const shopper = page.locator('section.scenario', { hasText: 'demo shopper' }).first();
+      await expect(shopper.locator('pre.text').first().textContent()).resolves.toMatch(/You left these in your cart:[\s\S]*(Shoe|Boot|Jacket|Pack|Bag|Weekender|Shirt|Sneaker|Slip-on)/);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 });

@@ -114,6 +114,11 @@ export class MemoryEsp implements Connector {
     return { changes: JSON.parse(request.rawBody.toString('utf8')) as RemoteChange[], events: [] };
   }
 
+  /** One request per push or erase: the in-memory ESP answers each with one. */
+  requestCount(): number {
+    return this.calls;
+  }
+
   async close(): Promise<void> {}
 }
 

@@ -7,8 +7,8 @@
  * tool does not give together: several spec files per vendor searched as one, a server base path
  * (`/3.0` for Mailchimp) stripped before matching, and OpenAPI's comma-joined array parameters.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Ajv from 'ajv';
 import type { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
@@ -269,16 +269,5 @@ function formatErrors(v: ValidateFunction): string {
     .join('; ');
 }
 
-/**
- * The vendors' spec folder: SEGSYNC_SPECS_DIR, or the nearest `shared/specs` above this file
- * (`../shared/specs` beside the repository, as CI lays it out, or above any worktree of it).
- */
-export const SPECS_DIR = findSpecsDir();
-
-function findSpecsDir(): string {
-  if (process.env.SEGSYNC_SPECS_DIR) return process.env.SEGSYNC_SPECS_DIR;
-  for (let dir = __dirname; dirname(dir) !== dir; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'shared', 'specs'))) return join(dir, 'shared', 'specs');
-  }
-  return join(__dirname, '..', '..', '..', 'shared', 'specs');
-}
+/** The vendors' spec folder: SEGSYNC_SPECS_DIR, or the copy the repository carries in test/fixtures/specs. */
+export const SPECS_DIR = process.env.SEGSYNC_SPECS_DIR || join(__dirname, '..', 'fixtures', 'specs');

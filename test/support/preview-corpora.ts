@@ -1,19 +1,10 @@
-/** Runs the shared conformance corpora through segsync's dialects (used by the corpus tests). */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+/** Runs the public conformance corpora through segsync's dialects (used by the corpus tests). */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Dialect } from '../../src/preview/dialects/dialect';
 
-/** `shared/corpora` beside the repository (as CI lays it out) or above it, or SEGSYNC_CORPORA_DIR. */
-function findCorpora(): string {
-  if (process.env.SEGSYNC_CORPORA_DIR) return process.env.SEGSYNC_CORPORA_DIR;
-  for (let d = __dirname; d !== dirname(d); d = dirname(d)) {
-    const candidate = join(d, 'shared', 'corpora');
-    if (existsSync(join(candidate, 'golden-liquid'))) return candidate;
-  }
-  throw new Error(`cannot find shared/corpora above ${__dirname}; set SEGSYNC_CORPORA_DIR`);
-}
-
-export const CORPORA = findCorpora();
+/** The conformance corpora: SEGSYNC_CORPORA_DIR, or the copy the repository carries in test/fixtures/corpora. */
+export const CORPORA = process.env.SEGSYNC_CORPORA_DIR || join(__dirname, '..', 'fixtures', 'corpora');
 
 export interface CorpusOutcome {
   name: string;

@@ -46,8 +46,9 @@ describe('Klaviyo connector against the sandbox (real SDK, spec-checked exchange
     h = await startKlaviyoHarness({ jobDurationMs: 30 });
   });
   afterEach(async () => {
-    expect(h.specProblems()).toEqual([]);
+    // Closed before the check: a failing check must not leave the sandbox open and Jest waiting.
     await h.close();
+    expect(h.specProblems()).toEqual([]);
   });
 
   test('pushes 1,000 tagged profiles through one bulk job, pulls them back, then removes tags', async () => {

@@ -14,8 +14,9 @@ describe('Klaviyo connector under faults', () => {
     h = await startKlaviyoHarness({ jobDurationMs: 20 });
   });
   afterEach(async () => {
-    expect(h.specProblems()).toEqual([]);
+    // Closed before the check: a failing check must not leave the sandbox open and Jest waiting.
     await h.close();
+    expect(h.specProblems()).toEqual([]);
   });
 
   test('waits out a 429 for its Retry-After, pausing the shared limiter, then succeeds', async () => {

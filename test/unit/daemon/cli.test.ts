@@ -1,5 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { runDaemonCommand } from '../../../src/cli/daemon';
 import type { DaemonContext } from '../../../src/cli/daemon';
@@ -48,6 +50,22 @@ describe('segsync daemon (runDaemonCommand)', () => {
     const file = config('  port: 0\n');
     await expect(runDaemonCommand({ config: file, logLevel: 'silent', handleSignals: false }, factory)).rejects.toThrow(ConfigError);
     expect(built!.closed).toBe(true);
+  });
+
+  it('says which port is taken and how to choose another, and closes the services it built', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      const file = config(`  port: ${port}\n  trackToken: \${SEGSYNC_TEST_TRACK_TOKEN}\n`);
+      const err = await runDaemonCommand({ config: file, logLevel: 'silent', handleSignals: false }, factory).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).message).toBe(`cannot listen on 127.0.0.1:${port}: the port is in use`);
+      expect((err as ConfigError).hint).toMatch(/choose another port \(--port/);
+      expect(built!.closed).toBe(true);
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
   });
 
   it('says how to get a config when there is none', async () => {

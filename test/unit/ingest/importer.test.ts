@@ -1,6 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { importFile } from '../../../src/ingest/importer';
 import { parseTime, toIncomingContact, toIncomingEvent } from '../../../src/ingest/records';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
@@ -37,11 +37,15 @@ describe('import', () => {
     const summary = await importFile({ kind: 'events', file, store, now: () => NOW, batchSize: 2, onReject: (r) => rejected.push(r.line) });
     expect(summary).toMatchObject({ read: 6, imported: 3, rejected: 3, duplicates: 0, contactsCreated: 2 });
     expect(rejected).toEqual([3, 5, 7]);
-    const rejects = readFileSync(summary.rejectsFile!, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; error: string; record: string });
-    expect(rejects.map((r) => r.line)).toEqual([3, 5, 7]);
-    expect(rejects[1]!.error).toMatch(/missing event name/);
-    expect(rejects[2]!.error).toMatch(/looks like epoch seconds/);
-    expect(rejects[0]!.record).toBe('not json');
+    // The records as they were, and the errors beside them, line for line.
+    expect(readFileSync(summary.rejectsFile!, 'utf8')).toBe(
+      'not json\n{"email":"b@x.com","time":"2026-04-01T10:00:00Z"}\n{"email":"c@x.com","name":"Opened Email","time":1775037600}\n',
+    );
+    const errors = readFileSync(summary.errorsFile!, 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+    const name = basename(summary.rejectsFile!);
+    expect(errors[0]).toMatch(new RegExp(`^${name.replace(/\./g, '\\.')}:1 \\(events\\.jsonl:3\\): not valid JSON`));
+    expect(errors[1]).toMatch(/:2 \(events\.jsonl:5\): .*missing event name/);
+    expect(errors[2]).toMatch(/:3 \(events\.jsonl:7\): .*looks like epoch seconds/);
   });
 
   it('imports the same file twice without doubling events', async () => {
@@ -101,8 +105,8 @@ describe('import', () => {
     expect(c.properties.first_name!.value).toBe('Ada');
     expect([...c.tags].sort()).toEqual(['beta', 'vip']);
     expect(c.consent?.status).toBe('subscribed');
-    const reject = JSON.parse(readFileSync(summary.rejectsFile!, 'utf8').trim()) as { line: number; record: string };
-    expect(reject).toMatchObject({ line: 3, record: 'broken,,,,,' });
+    expect(readFileSync(summary.rejectsFile!, 'utf8')).toBe('email,first_name,zip,properties.orders,tags,consent\nbroken,,,,,\n');
+    expect(readFileSync(summary.errorsFile!, 'utf8')).toMatch(/\.csv:2 \(\S+\.csv:3\): /);
   });
 });
 
