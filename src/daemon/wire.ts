@@ -50,13 +50,32 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     ownedTags: config.tags.owned.names,
     ...(config.daemon.publicUrl ? { publicUrl: config.daemon.publicUrl } : {}),
   });
+  /** Contacts the rules evaluated inside the running intake transaction (their caches moved with it). */
+  let evaluatedInTransaction: number[] = [];
+  const evaluate = (ids: number[], cause: 'contacts' | 'events'): ContactEvaluation[] => {
+    if (!segments) return [];
+    evaluatedInTransaction.push(...ids);
+    return cause === 'events' ? segments.onEvents(ids) : segments.onContacts(ids);
+  };
+  /** One write transaction; when it rolls back, the rules' caches are put back in step with the store. */
+  const atomically = <T>(fn: () => T): T => {
+    evaluatedInTransaction = [];
+    try {
+      return store.transaction(fn);
+    } catch (err) {
+      segments?.resync(evaluatedInTransaction);
+      throw err;
+    } finally {
+      evaluatedInTransaction = [];
+    }
+  };
   const sync = new SyncEngine({
     config,
     store,
     connectors,
     clock,
     logger,
-    ...(segments ? { onContactsChanged: (ids: number[], cause: 'contacts' | 'events') => void (cause === 'events' ? segments.onEvents(ids) : segments.onContacts(ids)) } : {}),
+    ...(segments ? { onContactsChanged: (ids: number[], cause: 'contacts' | 'events') => void evaluate(ids, cause) } : {}),
   });
   if (segments && store.sweptContacts.length) {
     logger.warn({ contacts: store.sweptContacts.length }, 'unreadable events were quarantined at open (see `segsync status`); their contacts are evaluated again');
@@ -91,25 +110,25 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     // imply in one write transaction (BEGIN IMMEDIATE): an acknowledged call is all stored or, after a
     // crash, not at all, and never stored without what it implies.
     async track(events: IncomingEvent[]): Promise<IntakeResult> {
-      return store.transaction(() => {
+      return atomically(() => {
         const r = store.appendEvents(events);
-        const { flips } = flipsOf(segments?.onEvents(r.touched) ?? []);
+        const { flips } = flipsOf(evaluate(r.touched, 'events'));
         sync.enqueue(r.touched);
         return { inserted: r.inserted, duplicates: r.duplicates, reevaluated: r.touched.length, flips, conflicts: r.conflicts };
       });
     },
 
     async identify(contacts: IncomingContact[]): Promise<IntakeResult> {
-      return store.transaction(() => {
+      return atomically(() => {
         const ids = store.upsertContacts(contacts).map((o) => o.contactId);
-        const { flips } = flipsOf(segments?.onContacts(ids) ?? []);
+        const { flips } = flipsOf(evaluate(ids, 'contacts'));
         sync.enqueue(ids);
         return { inserted: 0, duplicates: 0, reevaluated: ids.length, flips, conflicts: [] };
       });
     },
 
     async webhook(esp: EspName, request: RawRequest): Promise<WebhookOutcome> {
-      const r = store.transaction(() => sync.webhook(esp, request));
+      const r = atomically(() => sync.webhook(esp, request));
       for (const bad of r.rejected) logger.warn({ esp, item: bad.index, reason: bad.message }, 'webhook item refused; the rest of the delivery was applied');
       return {
         status: r.reply?.status ?? 200,

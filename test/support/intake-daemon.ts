@@ -25,7 +25,7 @@ export interface DaemonSetup {
 }
 
 /** Writes a config whose ESPs all point at `espUrl` (a closed port unless a sandbox is given). */
-export async function writeDaemonConfig(dir: string, options: { espUrl?: string; extra?: string } = {}): Promise<DaemonSetup> {
+export async function writeDaemonConfig(dir: string, options: { espUrl?: string; hubspotUrl?: string; klaviyoUrl?: string; extra?: string } = {}): Promise<DaemonSetup> {
   const port = await freeLoopbackPort();
   const espUrl = options.espUrl ?? `http://127.0.0.1:${await freeLoopbackPort()}`;
   const db = join(dir, 'segsync.db');
@@ -37,8 +37,8 @@ store: { path: ${db} }
 fields:
   plan: { type: string }
 connectors:
-  hubspot: { accessToken: "\${HS_TOKEN}", baseUrl: "${espUrl}" }
-  klaviyo: { apiKey: "\${KL_KEY}", baseUrl: "${espUrl}", webhookSecret: "\${KL_HOOK}" }
+  hubspot: { accessToken: "\${HS_TOKEN}", baseUrl: "${options.hubspotUrl ?? espUrl}" }
+  klaviyo: { apiKey: "\${KL_KEY}", baseUrl: "${options.klaviyoUrl ?? espUrl}", webhookSecret: "\${KL_HOOK}", jobPollIntervalMs: 50 }
 mappings:
   hubspot: [{ local: plan, remote: segsync_plan }]
   klaviyo: [{ local: plan, remote: plan }]
