@@ -11,8 +11,9 @@ export function register(program: Command): void {
       const ctx = openContext(cmd);
       try {
         const counts = ctx.store.counts();
+        const quarantine = ctx.store.quarantined(10);
         if (opts.json) {
-          process.stdout.write(`${JSON.stringify(counts, null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify({ ...counts, quarantined: quarantine }, null, 2)}\n`);
           return;
         }
         const lines = [`contacts  ${counts.contacts}`, `events    ${counts.events}`];
@@ -24,6 +25,10 @@ export function register(program: Command): void {
         if (dead) {
           lines.push('', 'failed (dead-lettered) operations, newest reasons:');
           for (const d of ctx.store.deadOutbox(undefined, 10)) lines.push(`  ${d.esp} contact ${d.contactId} ${d.key}: ${d.lastError ?? '?'}`);
+        }
+        if (quarantine.total) {
+          lines.push('', `quarantined ${quarantine.total} unreadable stored row(s), set aside so the store still opens and evaluates (newest first):`);
+          for (const q of quarantine.rows) lines.push(`  #${q.id} ${q.kind} ${JSON.stringify(q.ref)}${q.contactId !== undefined ? ` contact ${q.contactId}` : ''}: ${q.reason}`);
         }
         process.stdout.write(`${lines.join('\n')}\n`);
       } finally {

@@ -158,7 +158,8 @@ function trackEvent(item: Envelope, email: string, receivedAt: number): Incoming
   const raw = item.time ?? item.timestamp;
   const at = raw === undefined ? receivedAt : located(timeField, () => parseTime(raw, timeField, receivedAt));
   if (item.properties !== undefined) located('properties', () => serializeWithinLimits(item.properties, 'properties'));
-  return toIncomingEvent({ ...item, email, name, time: at, timestamp: undefined }, 'track', receivedAt);
+  const event = toIncomingEvent({ ...item, email, name, time: at, timestamp: undefined }, 'track', receivedAt);
+  return raw === undefined ? { ...event, timeFromReceipt: true } : event;
 }
 
 function identifyContact(item: Envelope, email: string, receivedAt: number): IncomingContact {

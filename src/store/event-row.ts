@@ -25,5 +25,6 @@ export function toEventRow(e: IncomingEvent): EventRow {
     time: e.time,
     propertiesJson,
     source: e.source,
+    ...(e.timeFromReceipt ? { timeFromReceipt: true } : {}),
   };
 }

@@ -63,6 +63,8 @@ export interface EventRow {
   /** `properties` as JSON text. */
   propertiesJson: string;
   source: SegsyncEvent['source'];
+  /** See IncomingEvent.timeFromReceipt: a stored event with the same id and another time is the same event. */
+  timeFromReceipt?: boolean;
 }
 
 /** A bulk load of events (an import): rows go in as with `appendEventRows`, faster. */

@@ -95,7 +95,7 @@ describe('intake under SIGKILL', () => {
     expect(acked.size).toBeGreaterThan(KILLS * 5);
 
     // A last, clean start and stop: the store opens and the daemon runs on it.
-    const last = startChild(setup, ['daemon'], children);
+    const last = startChild(setup, ['daemon', '--shutdown-timeout', '60'], children);
     await waitHealthy(setup, last);
     last.proc.kill('SIGTERM');
     expect(await last.exited).toBe(0);

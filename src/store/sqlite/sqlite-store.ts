@@ -492,7 +492,7 @@ export class SqliteStore implements Store {
   private sameStoredEvent(e: EventRow, contactId: number, nameId: number): boolean {
     const stored = this.stmt('SELECT contact_id, name_id, time, properties FROM events WHERE event_id = ?').get(e.eventId) as Row | undefined;
     if (!stored) return true;
-    if (stored.contact_id !== contactId || stored.name_id !== nameId || stored.time !== e.time) return false;
+    if (stored.contact_id !== contactId || stored.name_id !== nameId || (stored.time !== e.time && !e.timeFromReceipt)) return false;
     if (stored.properties === e.propertiesJson) return true;
     // The same properties in another key order are the same event.
     return stableStringify(JSON.parse(stored.properties as string)) === stableStringify(JSON.parse(e.propertiesJson));

@@ -7,63 +7,19 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startDaemon } from '../../../src/daemon/daemon';
-import type { RunningDaemon } from '../../../src/daemon/daemon';
-import { createServices } from '../../../src/daemon/wire';
-import type { WiredServices } from '../../../src/daemon/wire';
-import { loadConfigFile } from '../../../src/config/load';
-import { createLogger } from '../../../src/log/logger';
-import { systemClock } from '../../../src/model/clock';
-import { openStore } from '../../../src/store/sqlite/sqlite-store';
-import type { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
 import { startSandboxes } from '../../support/sandboxes';
 import type { Sandboxes } from '../../support/sandboxes';
-import { SERVER_KEY, WRITE_KEY, writeDaemonConfig } from '../../support/intake-daemon';
-import type { DaemonSetup } from '../../support/intake-daemon';
+import { WRITE_KEY, startInProcess, writeDaemonConfig } from '../../support/intake-daemon';
+import type { InProcess } from '../../support/intake-daemon';
 
-interface Running {
-  setup: DaemonSetup;
-  services: WiredServices;
-  store: SqliteStore;
-  daemon: RunningDaemon;
-  post(path: string, body: unknown, key?: string): Promise<{ status: number; body: Record<string, unknown> }>;
-  ready(): Promise<{ status: number; body: { ok: boolean; checks: Record<string, { ok: boolean; detail?: string }> } }>;
-  close(): Promise<void>;
-}
+type Running = InProcess;
 
 const dirs: string[] = [];
 
 async function run(options: { hubspotUrl?: string; klaviyoUrl?: string; env?: Record<string, string> } = {}): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), 'segsync-intake-trust-'));
   dirs.push(dir);
-  const setup = await writeDaemonConfig(dir, options);
-  const env = { ...setup.env, ...options.env } as Record<string, string>;
-  // createServices reads the config file again for the rules; the secrets it needs come from here.
-  for (const k of ['HS_TOKEN', 'KL_KEY', 'KL_HOOK', 'SERVER_KEY', 'WRITE_KEY']) process.env[k] ??= setup.env[k];
-  const { config } = loadConfigFile(setup.cfg, { env });
-  const store = openStore(config.store.path);
-  const logger = createLogger({ level: 'silent' });
-  const services = await createServices({ config, configFile: setup.cfg, store, clock: systemClock, logger });
-  const daemon = await startDaemon({
-    services,
-    logger,
-    host: '127.0.0.1',
-    port: 0,
-    serverKey: SERVER_KEY,
-    writeKey: WRITE_KEY,
-    // Jobs run once at start (a pull per ESP), then rarely: the tests call what they need.
-    pullIntervalMs: 3_600_000,
-    reevaluateIntervalMs: 3_600_000,
-  });
-  const post = async (path: string, body: unknown, key = SERVER_KEY): Promise<{ status: number; body: Record<string, unknown> }> => {
-    const r = await fetch(`${daemon.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
-    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
-  };
-  const ready = async (): Promise<Awaited<ReturnType<Running['ready']>>> => {
-    const r = await fetch(`${daemon.url}/readyz`);
-    return { status: r.status, body: (await r.json()) as Awaited<ReturnType<Running['ready']>>['body'] };
-  };
-  return { setup, services, store, daemon, post, ready, close: () => daemon.stop() };
+  return startInProcess(await writeDaemonConfig(dir, options), options.env);
 }
 
 /** Another process that takes the store's write lock, says so, holds it `ms`, then commits. */
