@@ -51,10 +51,10 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     ...(config.daemon.publicUrl ? { publicUrl: config.daemon.publicUrl } : {}),
   });
   /** Contacts the rules evaluated inside the running intake transaction (their caches moved with it). */
-  let evaluatedInTransaction: number[] = [];
+  let evaluatedInTransaction: number[] | undefined;
   const evaluate = (ids: number[], cause: 'contacts' | 'events'): ContactEvaluation[] => {
     if (!segments) return [];
-    evaluatedInTransaction.push(...ids);
+    evaluatedInTransaction?.push(...ids);
     return cause === 'events' ? segments.onEvents(ids) : segments.onContacts(ids);
   };
   /** One write transaction; when it rolls back, the rules' caches are put back in step with the store. */
@@ -66,7 +66,7 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
       segments?.resync(evaluatedInTransaction);
       throw err;
     } finally {
-      evaluatedInTransaction = [];
+      evaluatedInTransaction = undefined;
     }
   };
   const sync = new SyncEngine({
