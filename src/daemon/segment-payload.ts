@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { SegsyncError, ValidationError } from '../errors';
 import { parseTime, toIncomingContact, toIncomingEvent } from '../ingest/records';
-import { emailProblem, normaliseEmail } from '../model/identity';
+import { emailProblem, normaliseEmail, reservedEventIdProblem } from '../model/identity';
 import { serializeWithinLimits } from '../model/limits';
 import type { IncomingContact, IncomingEvent } from '../model/types';
 
@@ -158,6 +158,8 @@ function trackEvent(item: Envelope, email: string, receivedAt: number): Incoming
   const raw = item.time ?? item.timestamp;
   const at = raw === undefined ? receivedAt : located(timeField, () => parseTime(raw, timeField, receivedAt));
   if (item.properties !== undefined) located('properties', () => serializeWithinLimits(item.properties, 'properties'));
+  const reserved = item.messageId === undefined ? undefined : reservedEventIdProblem(item.messageId);
+  if (reserved) throw new ItemError('messageId', reserved.message, reserved.hint);
   const event = toIncomingEvent({ ...item, email, name, time: at, timestamp: undefined }, 'track', receivedAt);
   return raw === undefined ? { ...event, timeFromReceipt: true } : event;
 }

@@ -105,6 +105,7 @@ describe('poison at every door', () => {
       expect([name, r.status]).toEqual([name, 400]);
       expect([name, String(r.body.message)]).toEqual([name, expect.stringMatching(message)]);
       expect(r.body.hint).toBeTruthy();
+      expect((r.body.rejected as { field?: string }[])[0]!.field).toBe(name.startsWith('vendor') ? 'messageId' : patch.email !== undefined ? 'email' : 'timestamp');
     }
     expect(d.store.findContactByEmail('ad\u200bmin@x.com')).toBeUndefined();
   });
