@@ -81,6 +81,38 @@ describe('intake under SIGKILL', () => {
       }
     };
 
+    const loaded = loadConfigFile(setup.cfg, { secrets: { connectors: false, daemon: false } });
+    const mapping = resolveMapping(loaded.config);
+    /** What disagrees in the store right now: acknowledged events missing, answers or outbox unlike a recompute. */
+    const check = (when: string): string[] => {
+      const store = new SqliteStore({ path: setup.db });
+      try {
+        const problems: string[] = [];
+        const stored = new Map<string, number>();
+        for (const row of store.db.prepare('SELECT event_id, COUNT(*) AS n FROM events GROUP BY event_id').all() as { event_id: string; n: number }[]) stored.set(row.event_id, row.n);
+        for (const id of acked) if (stored.get(id) !== 1) problems.push(`${when}: acknowledged event ${id} stored ${stored.get(id) ?? 0} times`);
+        const engine = SegmentEngine.fromConfig(loaded, store, systemClock);
+        for (const id of store.contactIds(0, 1000)) {
+          const answers = new Map(store.getSegmentStates(id).map((s) => [s.segment, JSON.stringify(s.value)]));
+          for (const s of engine.evaluateContact(id, { save: false })!.states) {
+            const isDefault = s.value === false || s.value === null || s.value === 0;
+            const have = answers.get(s.segment);
+            if (have === undefined ? !isDefault : have !== JSON.stringify(s.value)) problems.push(`${when}: contact ${id} ${s.segment}: stored ${have}, recomputed ${JSON.stringify(s.value)}`);
+          }
+          const key = (o: { esp: string; key: string; op: string; value?: unknown }): string => `${o.esp} ${o.key} ${o.op} ${JSON.stringify(o.value ?? null)}`;
+          const needed = opsForContact(store, mapping, id).map(key).sort();
+          const queued = (store.db.prepare('SELECT esp, key, op, value FROM outbox WHERE contact_id = ?').all(id) as { esp: string; key: string; op: string; value: string | null }[])
+            .map((o) => key({ ...o, value: o.value === null ? null : JSON.parse(o.value) }))
+            .sort();
+          if (JSON.stringify(needed) !== JSON.stringify(queued)) problems.push(`${when}: contact ${id} outbox: queued ${JSON.stringify(queued)}, needed ${JSON.stringify(needed)}`);
+        }
+        return problems;
+      } finally {
+        store.close();
+      }
+    };
+
+    const problems: string[] = [];
     for (let k = 0; k < KILLS; k++) {
       const child = startChild(setup, ['daemon'], children);
       await waitHealthy(setup, child);
@@ -91,44 +123,17 @@ describe('intake under SIGKILL', () => {
       await child.exited;
       stop.now = true;
       await Promise.all(senders);
+      // Checked before the next start, so nothing a start does can hide what the kill left.
+      problems.push(...check(`after kill ${k + 1}`));
     }
     expect(acked.size).toBeGreaterThan(KILLS * 5);
+    expect(problems.slice(0, 5)).toEqual([]);
 
     // A last, clean start and stop: the store opens and the daemon runs on it.
     const last = startChild(setup, ['daemon', '--shutdown-timeout', '60'], children);
     await waitHealthy(setup, last);
     last.proc.kill('SIGTERM');
     expect(await last.exited).toBe(0);
-
-    const store = new SqliteStore({ path: setup.db });
-    try {
-      const stored = new Map<string, number>();
-      for (const row of store.db.prepare('SELECT event_id, COUNT(*) AS n FROM events GROUP BY event_id').all() as { event_id: string; n: number }[]) stored.set(row.event_id, row.n);
-      const missing = [...acked].filter((id) => stored.get(id) !== 1);
-      expect(missing).toEqual([]);
-
-      const loaded = loadConfigFile(setup.cfg, { secrets: { connectors: false, daemon: false } });
-      const engine = SegmentEngine.fromConfig(loaded, store, systemClock);
-      const mapping = resolveMapping(loaded.config);
-      const disagreements: string[] = [];
-      for (const id of store.contactIds(0, 1000)) {
-        const stored = new Map(store.getSegmentStates(id).map((s) => [s.segment, JSON.stringify(s.value)]));
-        for (const s of engine.evaluateContact(id, { save: false })!.states) {
-          const isDefault = s.value === false || s.value === null || s.value === 0;
-          const have = stored.get(s.segment);
-          if (have === undefined ? !isDefault : have !== JSON.stringify(s.value)) disagreements.push(`contact ${id} ${s.segment}: stored ${have}, recomputed ${JSON.stringify(s.value)}`);
-        }
-        const key = (o: { esp: string; key: string; op: string; value?: unknown }): string => `${o.esp} ${o.key} ${o.op} ${JSON.stringify(o.value ?? null)}`;
-        const needed = opsForContact(store, mapping, id).map(key).sort();
-        const queued = (store.db.prepare('SELECT esp, key, op, value FROM outbox WHERE contact_id = ?').all(id) as { esp: string; key: string; op: string; value: string | null }[])
-          .map((o) => key({ ...o, value: o.value === null ? null : JSON.parse(o.value) }))
-          .sort();
-        if (JSON.stringify(needed) !== JSON.stringify(queued)) disagreements.push(`contact ${id} outbox: queued ${JSON.stringify(queued)}, needed ${JSON.stringify(needed)}`);
-      }
-      expect(disagreements).toEqual([]);
-      expect(store.counts().contacts).toBeGreaterThan(0);
-    } finally {
-      store.close();
-    }
+    expect(check('after a clean restart')).toEqual([]);
   }, 240_000);
 });
