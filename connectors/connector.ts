@@ -223,11 +223,20 @@ export interface RemoteChange {
   fromSelf?: boolean;
 }
 
+/** One item of a webhook delivery that could not be read; the rest of the delivery still applies. */
+export interface WebhookItemRejection {
+  /** Position of the item in the delivery. */
+  index: number;
+  message: string;
+}
+
 export interface WebhookResult {
   /** Answer the ESP expects (e.g. Mailchimp's validation GET wants 200 with an empty body). */
   reply?: { status: number; body?: string };
   changes: RemoteChange[];
   events: RemoteEvent[];
+  /** Items refused one by one (a bad item never fails the delivery, or the vendor would resend it forever). */
+  rejected?: WebhookItemRejection[];
 }
 
 /** The one interface every ESP connector implements. */
@@ -301,7 +310,7 @@ export interface SandboxEventSeed {
   name: string;
   /** Epoch ms. */
   time: number;
-  properties?: Record<string, string | number>;
+  properties?: Record<string, FieldValue>;
 }
 
 /** One contact as a sandbox holds it, in the same shape for every vendor. */

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { WebhookError } from '../../src/errors';
 import { normaliseEmail } from '../../src/model/identity';
 import type { ConsentStatus, FieldValue } from '../../src/model/types';
-import type { RawRequest, RemoteChange, WebhookResult } from '../connector';
+import type { RawRequest, RemoteChange, WebhookItemRejection, WebhookResult } from '../connector';
 import type { PropertyShape } from './values';
 import { decodeValue, splitMulti } from './values';
 
@@ -87,7 +87,8 @@ const eventSchema = z
     newObjectId: z.union([z.number(), z.string()]).optional(),
   })
   .passthrough();
-const deliverySchema = z.array(eventSchema);
+// Events are checked one by one (eventSchema): one unreadable event must not cost the others.
+const deliverySchema = z.array(z.unknown());
 export type HubspotWebhookEvent = z.infer<typeof eventSchema>;
 
 /** Remembers values segsync wrote, so their propertyChange webhooks are recognised as echoes. */
@@ -153,21 +154,35 @@ export function parseWebhook(
   const parsed = deliverySchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new WebhookError(`hubspot: webhook body is not an event array: ${issue ? `${issue.path.join('.')}: ${issue.message}` : ''}`, {
+    throw new WebhookError(`hubspot: webhook body is not an event array${issue ? `: ${issue.message}` : ''}`, {
       hint: 'only CRM contact subscriptions are supported',
     });
   }
+  const rejected: WebhookItemRejection[] = [];
+  const readable: { index: number; event: HubspotWebhookEvent }[] = [];
+  parsed.data.forEach((raw, index) => {
+    const event = eventSchema.safeParse(raw);
+    if (event.success) readable.push({ index, event: event.data });
+    else {
+      const issue = event.error.issues[0];
+      rejected.push({ index, message: `hubspot webhook event ${index}: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}` });
+    }
+  });
   const seen = new Set<string>();
   const changes: RemoteChange[] = [];
-  const ordered = [...parsed.data].sort((a, b) => a.occurredAt - b.occurredAt);
-  for (const event of ordered) {
+  const ordered = readable.sort((a, b) => a.event.occurredAt - b.event.occurredAt);
+  for (const { index, event } of ordered) {
     const eventId = String(event.eventId);
     if (seen.has(eventId)) continue;
     seen.add(eventId);
-    const change = toChange(event, settings, properties, echo, now);
-    if (change) changes.push(change);
+    try {
+      const change = toChange(event, settings, properties, echo, now);
+      if (change) changes.push(change);
+    } catch (err) {
+      rejected.push({ index, message: `hubspot webhook event ${index}: ${(err as Error).message}` });
+    }
   }
-  return { changes, events: [], reply: { status: 204 } };
+  return { changes, events: [], reply: { status: 204 }, ...(rejected.length ? { rejected: rejected.sort((a, b) => a.index - b.index) } : {}) };
 }
 
 function toChange(

@@ -12,7 +12,8 @@ import { z } from 'zod';
 import { WebhookError } from '../../src/errors';
 import type { FieldValue } from '../../src/model/types';
 import { normaliseEmail } from '../../src/model/identity';
-import type { RawRequest, RemoteEvent, WebhookResult } from '../connector';
+import { parseTime } from '../../src/model/time';
+import type { RawRequest, RemoteEvent, WebhookItemRejection, WebhookResult } from '../connector';
 import { includedSchema, wireEventSchema } from './wire';
 
 /** The signature Klaviyo sends for a body and timestamp. */
@@ -20,17 +21,18 @@ export function signWebhook(secret: string, rawBody: Buffer | string, timestamp:
   return createHmac('sha256', secret).update(Buffer.concat([Buffer.from(rawBody), Buffer.from(timestamp)])).digest('hex');
 }
 
+const webhookItemSchema = z.object({
+  topic: z.string(),
+  external_id: z.string().min(1),
+  payload: z
+    .object({ data: wireEventSchema.optional(), included: z.array(includedSchema).optional() })
+    .passthrough()
+    .optional(),
+});
+
+// Items are checked one by one (webhookItemSchema): one unreadable item must not cost the others.
 const webhookBodySchema = z.object({
-  data: z.array(
-    z.object({
-      topic: z.string(),
-      external_id: z.string(),
-      payload: z
-        .object({ data: wireEventSchema.optional(), included: z.array(includedSchema).optional() })
-        .passthrough()
-        .optional(),
-    }),
-  ),
+  data: z.array(z.unknown()),
   meta: z.object({ klaviyo_account_id: z.string().optional(), klaviyo_webhook_id: z.string().optional(), timestamp: z.string().optional() }).passthrough().optional(),
 });
 
@@ -103,11 +105,25 @@ export function handleWebhook(request: RawRequest, check: WebhookCheck): Webhook
   if (hookId && bodyHookId && hookId !== bodyHookId) {
     throw new WebhookError('klaviyo webhook: meta.klaviyo_webhook_id does not match the Klaviyo-Webhook-Id header', { hint: 'Klaviyo says not to process such a delivery' });
   }
-  const events: RemoteEvent[] = parsed.data.data.map((item) => toEvent(item, request.receivedAt));
-  return { reply: { status: 200 }, changes: [], events };
+  const events: RemoteEvent[] = [];
+  const rejected: WebhookItemRejection[] = [];
+  parsed.data.data.forEach((raw, index) => {
+    const item = webhookItemSchema.safeParse(raw);
+    if (!item.success) {
+      const issue = item.error.issues[0];
+      rejected.push({ index, message: `klaviyo webhook item ${index}: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}` });
+      return;
+    }
+    try {
+      events.push(toEvent(item.data, request.receivedAt));
+    } catch (err) {
+      rejected.push({ index, message: `klaviyo webhook item ${index}: ${(err as Error).message}` });
+    }
+  });
+  return { reply: { status: 200 }, changes: [], events, ...(rejected.length ? { rejected } : {}) };
 }
 
-type WebhookItem = z.infer<typeof webhookBodySchema>['data'][number];
+type WebhookItem = z.infer<typeof webhookItemSchema>;
 
 function toEvent(item: WebhookItem, receivedAt: number): RemoteEvent {
   const event = item.payload?.data;
@@ -120,7 +136,7 @@ function toEvent(item: WebhookItem, receivedAt: number): RemoteEvent {
   const out: RemoteEvent = {
     eventId: item.external_id,
     name: typeof metricName === 'string' ? metricName : metricNameOfTopic(item.topic),
-    time: datetime ? Date.parse(datetime) : event?.attributes.timestamp ? event.attributes.timestamp * 1000 : receivedAt,
+    time: datetime ? parseTime(datetime, 'datetime', receivedAt) : event?.attributes.timestamp ? parseTime(event.attributes.timestamp * 1000, 'timestamp', receivedAt) : receivedAt,
     properties: (event?.attributes.event_properties ?? {}) as Record<string, FieldValue>,
   };
   if (profileId ?? profile?.id) out.externalId = (profileId ?? profile?.id)!;

@@ -8,6 +8,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RawRequest, RemoteChange, WebhookResult } from '../connector';
 import { WebhookError } from '../../src/errors';
 import { normaliseEmail } from '../../src/model/identity';
+import { serializeWithinLimits } from '../../src/model/limits';
 import type { FieldValue } from '../../src/model/types';
 import type { MailchimpClient } from './client';
 import type { WebhookCreate } from './wire';
@@ -87,11 +88,19 @@ export function parseWebhook(request: RawRequest, secret: string | undefined, na
   const data = (form.data && typeof form.data === 'object' ? form.data : {}) as Record<string, unknown>;
   const occurredAt = firedAt(form.fired_at, request.receivedAt);
   const email = str(data.email) ?? str(data.new_email);
-  if (!type) throw new WebhookError('mailchimp: webhook body has no "type"', { hint: 'the body must be form-encoded as Mailchimp sends it' });
+  // Verified deliveries that cannot be read are refused as items with a 200: an error answer would only
+  // make Mailchimp send the same unreadable body again (and in the end disable the webhook).
+  const refuse = (message: string): WebhookResult => ({ reply: { status: 200 }, changes: [], events: [], rejected: [{ index: 0, message: `mailchimp webhook: ${message}` }] });
+  if (!type) return refuse('the body has no "type" (it must be form-encoded as Mailchimp sends it)');
   if (type === 'campaign') return { reply: { status: 200 }, changes: [], events: [] };
-  if (!email) throw new WebhookError(`mailchimp: "${type}" webhook carries no data[email]`, { hint: 'check what is posting to this endpoint' });
-  const eventId = createHash('sha256').update(`${type}\u0000${normaliseEmail(email)}\u0000${String(form.fired_at)}`).digest('base64url').slice(0, 32);
+  if (!email) return refuse(`"${type}" delivery carries no data[email]`);
   const merges = (data.merges && typeof data.merges === 'object' ? data.merges : {}) as Record<string, unknown>;
+  try {
+    serializeWithinLimits(merges, 'data[merges]');
+  } catch (err) {
+    return refuse((err as Error).message);
+  }
+  const eventId = createHash('sha256').update(`${type}\u0000${normaliseEmail(email)}\u0000${String(form.fired_at)}`).digest('base64url').slice(0, 32);
   const ref = { email: normaliseEmail(email), ...(str(data.id) ? { externalId: str(data.id) } : {}) };
   const base = { eventId, ref, fields: {}, occurredAt };
   let change: RemoteChange;
@@ -121,7 +130,7 @@ export function parseWebhook(request: RawRequest, secret: string | undefined, na
       break;
     }
     default:
-      throw new WebhookError(`mailchimp: unknown webhook type "${type}"`, { hint: 'segsync handles subscribe, unsubscribe, profile, cleaned, upemail and campaign' });
+      return refuse(`unknown type "${type.slice(0, 40)}" (segsync handles subscribe, unsubscribe, profile, cleaned, upemail and campaign)`);
   }
   return { reply: { status: 200 }, changes: [change], events: [] };
 }

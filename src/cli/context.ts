@@ -48,7 +48,7 @@ export function openContext(cmd: Command, options: { requireConfig?: boolean; ca
   const secrets = { connectors: options.callsEsps ?? false, daemon: false };
   const loaded = options.requireConfig || existsSync(configPath) ? loadConfigFile(configPath, { secrets }) : undefined;
   const storePath = g.store ?? envSetting('SEGSYNC_STORE') ?? resolve(loaded?.config.store.path ?? '.segsync/segsync.db');
-  const store = openStoreAt(storePath, { mustExist: options.storeMustExist ?? false });
+  const store = openStoreAt(storePath, { mustExist: options.storeMustExist ?? false, ...(loaded ? { durability: loaded.config.store.durability } : {}) });
   const logger = createLogger({ level: g.logLevel, ...(g.logFormat ? { format: g.logFormat } : {}) });
   return { loaded, store, clock: systemClock, logger, close: () => store.close() };
 }

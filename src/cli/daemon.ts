@@ -60,7 +60,10 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
   }
   const { config } = loadConfigFile(configFile);
   const logger = createLogger({ level: options.logLevel ?? envSetting('SEGSYNC_LOG_LEVEL') ?? 'info', ...(options.logFormat ? { format: options.logFormat } : {}) });
-  const store = openStoreAt(options.store ?? envSetting('SEGSYNC_STORE') ?? resolve(config.store.path));
+  const store = openStoreAt(options.store ?? envSetting('SEGSYNC_STORE') ?? resolve(config.store.path), { durability: config.store.durability });
+  if (config.daemon.trackToken && !config.daemon.serverKey) {
+    logger.warn('daemon.trackToken is read as daemon.serverKey: it can identify contacts and change consent; rename it serverKey, and give browsers a separate daemon.writeKey (docs/deploy.md)');
+  }
   let services: DaemonServices;
   try {
     services = await createServices({ config, configFile, store, clock: systemClock, logger });
@@ -78,7 +81,8 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
       clock: systemClock,
       host,
       port,
-      ...(config.daemon.trackToken ? { trackToken: config.daemon.trackToken } : {}),
+      ...(config.daemon.writeKey ? { writeKey: config.daemon.writeKey } : {}),
+      ...((config.daemon.serverKey ?? config.daemon.trackToken) ? { serverKey: (config.daemon.serverKey ?? config.daemon.trackToken)! } : {}),
       insecureNoToken: options.insecureNoToken ?? false,
       ...(config.daemon.publicUrl ? { publicUrl: config.daemon.publicUrl } : {}),
       pullIntervalMs: config.daemon.pullIntervalSeconds * 1000,
@@ -113,7 +117,8 @@ export function register(program: Command, createServices: ServicesFactory): voi
     .option('--shutdown-timeout <seconds>', 'most time a graceful stop may take before exiting with 1', numberOption('--shutdown-timeout', { positive: true }), 10)
     .addHelpText('after', `
 Routes:   POST /webhooks/hubspot|mailchimp|klaviyo (GET /webhooks/mailchimp for Mailchimp's URL check)
-          POST /v1/track, /v1/identify, /v1/batch (Segment-compatible; Authorization: Bearer <daemon.trackToken>)
+          POST /v1/track, /v1/batch (Segment-compatible; Authorization: Bearer <daemon.writeKey or daemon.serverKey>)
+          POST /v1/identify, identify items in /v1/batch (Authorization: Bearer <daemon.serverKey>)
           GET /healthz, /readyz, /metrics (Prometheus)
 Signals:  SIGTERM/SIGINT stop intake, finish in-flight requests and pushes, then exit 0 (1 after --shutdown-timeout).
 See docs/deploy.md for a systemd unit, environment variables, backups and upgrades.`)

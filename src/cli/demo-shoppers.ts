@@ -19,12 +19,12 @@ export interface Shopper {
   homes: EspName[];
 }
 
-/** A line of a cart, as the example cart emails read it. */
-export interface CartItem {
+/** A line of a cart, as the example cart emails read it (a type, so it is a plain JSON value for event properties). */
+export type CartItem = {
   name: string;
   price: number;
   quantity: number;
-}
+};
 
 /** An event as the track API takes it. */
 export interface DemoEvent {

@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from '../errors';
 import { openStore } from '../store/sqlite/sqlite-store';
-import type { SqliteStore } from '../store/sqlite/sqlite-store';
+import type { SqliteStore, SqliteStoreOptions } from '../store/sqlite/sqlite-store';
 
 /** Where a store path can come from, for hints. */
 const WHERE = '--store, $SEGSYNC_STORE or store.path in segsync.yaml';
@@ -15,8 +15,9 @@ const WHERE = '--store, $SEGSYNC_STORE or store.path in segsync.yaml';
  * Opens the store at `path`. With `mustExist`, a path with no store is an error instead of a new empty
  * store: a read-only command (status, members) on a mistyped path must not answer zeros.
  */
-export function openStoreAt(path: string, options: { mustExist?: boolean } = {}): SqliteStore {
-  if (options.mustExist && !existsSync(path)) {
+export function openStoreAt(path: string, options: { mustExist?: boolean } & Omit<SqliteStoreOptions, 'path'> = {}): SqliteStore {
+  const { mustExist, ...storeOptions } = options;
+  if (mustExist && !existsSync(path)) {
     throw new StoreError(`no store at ${path}`, {
       hint: `check the path (${WHERE}); a store is created by the first \`segsync import\` or \`segsync pull\``,
     });
@@ -25,7 +26,7 @@ export function openStoreAt(path: string, options: { mustExist?: boolean } = {})
     throw new StoreError(`the store path ${path} is a folder`, { hint: `give the store file inside it, e.g. ${path.replace(/\/+$/, '')}/segsync.db (${WHERE})` });
   }
   try {
-    return openStore(path);
+    return openStore(path, storeOptions);
   } catch (err) {
     throw storePathError(path, err) ?? err;
   }

@@ -26,8 +26,9 @@ export function register(program: Command): void {
         const counts = ctx.store.counts();
         const configured = ESP_NAMES.filter((e) => ctx.loaded?.config.connectors[e]);
         const sync = Object.fromEntries(ESP_NAMES.map((e) => [e, lastSync(ctx.store, e)] as const).filter(([e, s]) => configured.includes(e) || s.pull || s.push)) as Partial<Record<EspName, LastSync>>;
+        const quarantine = ctx.store.quarantined(10);
         if (opts.json) {
-          process.stdout.write(`${JSON.stringify({ ...counts, sync }, null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify({ ...counts, sync, quarantined: quarantine }, null, 2)}\n`);
           return;
         }
         const now = ctx.clock.now();
@@ -45,6 +46,10 @@ export function register(program: Command): void {
         if (dead) {
           lines.push('', 'failed (dead-lettered) operations, newest reasons:');
           for (const d of ctx.store.deadOutbox(undefined, 10)) lines.push(`  ${d.esp} contact ${d.contactId} ${d.key}: ${d.lastError ?? '?'}`);
+        }
+        if (quarantine.total) {
+          lines.push('', `quarantined ${quarantine.total} unreadable stored row(s), set aside so the store still opens and evaluates (newest first):`);
+          for (const q of quarantine.rows) lines.push(`  #${q.id} ${q.kind} ${JSON.stringify(q.ref)}${q.contactId !== undefined ? ` contact ${q.contactId}` : ''}: ${q.reason}`);
         }
         process.stdout.write(`${lines.join('\n')}\n`);
       } finally {

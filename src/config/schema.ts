@@ -162,6 +162,11 @@ const templatesSchema = z
 const storeSchema = z
   .object({
     path: z.string().min(1).default('.segsync/segsync.db'),
+    /**
+     * `normal`: an acknowledged write survives a crash of segsync but not always a power loss;
+     * `full`: it is on disk before it is acknowledged (fsync per commit, slower). See README.
+     */
+    durability: z.enum(['normal', 'full']).default('normal'),
   })
   .strict();
 
@@ -169,7 +174,11 @@ const daemonSchema = z
   .object({
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(8787),
-    /** Bearer token for /v1/track and /v1/identify. */
+    /** Key that may only send events (/v1/track, track items of /v1/batch): safe to ship in a browser. */
+    writeKey: secret.optional(),
+    /** Key for everything: identify, traits and consent as well as events. Keep it on servers. */
+    serverKey: secret.optional(),
+    /** The former single key: read as `serverKey` (it could always identify); rename it. */
     trackToken: secret.optional(),
     /** Public base URL the ESPs call for webhooks (signatures cover it). */
     publicUrl: url.optional(),
@@ -189,7 +198,7 @@ const previewSchema = z
 export const configSchema = z
   .object({
     version: z.literal(1),
-    store: storeSchema.default({ path: '.segsync/segsync.db' }),
+    store: storeSchema.default({ path: '.segsync/segsync.db', durability: 'normal' }),
     connectors: connectorsSchema.default({}),
     fields: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'field names are letters, digits and _'), fieldSchema).default({}),
     mappings: mappingsSchema.default({}),
@@ -210,4 +219,4 @@ export type MailchimpConfig = z.infer<typeof mailchimp>;
 export type KlaviyoConfig = z.infer<typeof klaviyo>;
 
 /** Keys whose values are secrets: literal values are refused, only `${ENV}` references. */
-export const SECRET_KEYS = new Set(['accessToken', 'clientSecret', 'apiKey', 'webhookSecret', 'trackToken']);
+export const SECRET_KEYS = new Set(['accessToken', 'clientSecret', 'apiKey', 'webhookSecret', 'trackToken', 'writeKey', 'serverKey']);

@@ -22,7 +22,11 @@ export interface DaemonOptions {
   host?: string;
   /** Default 8787; 0 picks a free port. */
   port?: number;
-  /** Bearer token for the track API (required unless loopback and `insecureNoToken`). */
+  /** Key that may only send events (safe in a browser). */
+  writeKey?: string;
+  /** Key for everything (identify, traits, consent, events). A key is required unless loopback and `insecureNoToken`. */
+  serverKey?: string;
+  /** The former single key: same as `serverKey`. */
   trackToken?: string;
   insecureNoToken?: boolean;
   /** Public base URL the ESPs call (webhook signatures cover it). */
@@ -50,7 +54,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const { services, logger } = options;
   const clock = options.clock ?? systemClock;
   const host = options.host ?? '127.0.0.1';
-  checkTokenPolicy(host, options.trackToken, options.insecureNoToken ?? false);
+  const serverKey = options.serverKey ?? options.trackToken;
+  const keys = { ...(options.writeKey ? { writeKey: options.writeKey } : {}), ...(serverKey ? { serverKey } : {}) };
+  checkTokenPolicy(host, keys, options.insecureNoToken ?? false);
   const metrics = new DaemonMetrics(services, clock);
   const scheduler = new Scheduler({
     services,
@@ -65,7 +71,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     metrics,
     logger,
     clock,
-    trackToken: options.trackToken,
+    keys,
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
     ...(options.maxBatchItems ? { maxBatchItems: options.maxBatchItems } : {}),
@@ -75,7 +81,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const address = app.server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   scheduler.start();
-  logger.info({ url, esps: services.esps, auth: options.trackToken ? 'token' : 'none (loopback)' }, 'daemon started');
+  logger.info({ url, esps: services.esps, auth: keys.serverKey || keys.writeKey ? Object.keys(keys).join(', ') : 'none (loopback)' }, 'daemon started');
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
@@ -132,7 +138,7 @@ export function exitOnSignals(daemon: Pick<RunningDaemon, 'stop'>, options: Sign
       },
       (err: unknown) => {
         clearTimeout(timer);
-        logger.error({ err: { type: (err as Error)?.name, message: (err as Error)?.message } }, 'shutdown failed');
+        logger.error({ err }, 'shutdown failed');
         exit(1);
       },
     );

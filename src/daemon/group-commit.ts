@@ -1,33 +1,38 @@
 /**
  * Group commit for intake: records from requests that arrive in the same event-loop turn (and while
  * the previous write is running) go to the services in one call, so one store transaction and one
- * re-evaluation pass serve many concurrent track calls. Each caller learns only that its records are
- * stored (or the error that stopped the group); per-group counts go to `onResult` (metrics).
+ * re-evaluation pass serve many concurrent track calls. Each caller learns that its records are
+ * stored, and which of them conflicted with a stored record; per-group counts go to `onResult`
+ * (metrics). When a group's write fails, each caller's records are written again alone, so one
+ * caller's bad record fails that caller only, never the others that happened to share its commit.
  */
 import type { IntakeResult } from './services';
 
-interface Waiter {
-  resolve: () => void;
+interface Waiter<T> {
+  items: T[];
+  resolve: (conflicts: number[]) => void;
   reject: (err: unknown) => void;
 }
 
 /** Batches `add` calls into `write` calls, one at a time. */
 export class GroupCommit<T> {
-  private items: T[] = [];
-  private waiters: Waiter[] = [];
+  private waiters: Waiter<T>[] = [];
   private scheduled = false;
   private writing = false;
 
   constructor(
     private readonly write: (items: T[]) => Promise<IntakeResult>,
     private readonly onResult: (result: IntakeResult) => void,
+    private readonly onGroupFailed: (err: unknown) => void = () => undefined,
   ) {}
 
-  /** Resolves once `items` are stored (with whatever else arrived meanwhile). */
-  add(items: T[]): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      for (const item of items) this.items.push(item);
-      this.waiters.push({ resolve, reject });
+  /**
+   * Resolves once `items` are stored (with whatever else arrived meanwhile), with the positions in
+   * `items` of those refused as conflicts.
+   */
+  add(items: T[]): Promise<number[]> {
+    return new Promise<number[]>((resolve, reject) => {
+      this.waiters.push({ items, resolve, reject });
       this.schedule();
     });
   }
@@ -43,20 +48,38 @@ export class GroupCommit<T> {
   }
 
   private async flush(): Promise<void> {
-    const items = this.items;
     const waiters = this.waiters;
-    this.items = [];
     this.waiters = [];
     this.writing = true;
     try {
-      const result = await this.write(items);
-      this.onResult(result);
-      for (const w of waiters) w.resolve();
-    } catch (err) {
-      for (const w of waiters) w.reject(err);
+      await this.writeGroup(waiters);
     } finally {
       this.writing = false;
       if (this.waiters.length) this.schedule();
+    }
+  }
+
+  private async writeGroup(waiters: Waiter<T>[]): Promise<void> {
+    const items = waiters.flatMap((w) => w.items);
+    let result: IntakeResult;
+    try {
+      result = await this.write(items);
+    } catch (err) {
+      if (waiters.length === 1) {
+        waiters[0]!.reject(err);
+        return;
+      }
+      this.onGroupFailed(err);
+      for (const w of waiters) await this.writeGroup([w]);
+      return;
+    }
+    this.onResult(result);
+    const conflicts = [...result.conflicts].sort((a, b) => a - b);
+    let offset = 0;
+    for (const w of waiters) {
+      const end = offset + w.items.length;
+      w.resolve(conflicts.filter((c) => c >= offset && c < end).map((c) => c - offset));
+      offset = end;
     }
   }
 }

@@ -20,12 +20,13 @@ export class DaemonMetrics {
   private readonly pulls: Counter<'esp' | 'result'>;
   private readonly webhooks: Counter<'esp' | 'result'>;
   private readonly jobErrors: Counter<'job'>;
+  private readonly webhookItemsRejected: Counter<'esp'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   /** Start time of each ESP's last successful pull: everything changed before it has been seen. */
   private readonly lastPullStart = new Map<EspName, number>();
   private readonly newestChange = new Map<EspName, number>();
 
-  constructor(services: Pick<DaemonServices, 'outboxDepth'>, clock: Clock) {
+  constructor(services: Pick<DaemonServices, 'outboxDepth' | 'quarantined'>, clock: Clock) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'segsync_' });
     this.eventsIn = new Counter({
@@ -48,6 +49,20 @@ export class DaemonMetrics {
       help: 'Webhook deliveries, by ESP and result (applied, ignored: duplicate, echo or nothing to apply, rejected: failed verification, error)',
       labelNames: ['esp', 'result'],
       registers,
+    });
+    this.webhookItemsRejected = new Counter({
+      name: 'segsync_webhook_items_rejected_total',
+      help: 'Items of webhook deliveries refused one by one (unreadable, over the limits); the rest of each delivery was applied',
+      labelNames: ['esp'],
+      registers,
+    });
+    new Gauge({
+      name: 'segsync_quarantined_rows',
+      help: 'Stored rows set aside because they could not be read back (see `segsync status`)',
+      registers,
+      collect() {
+        this.set(services.quarantined());
+      },
     });
     this.jobErrors = new Counter({ name: 'segsync_job_errors_total', help: 'Failed scheduler runs, by job', labelNames: ['job'], registers });
     this.httpDuration = new Histogram({
@@ -104,6 +119,11 @@ export class DaemonMetrics {
   /** Counts records refused before they reached the services, by the endpoint that refused them. */
   rejected(kind: 'track' | 'identify' | 'batch', count: number): void {
     if (count) this.eventsIn.inc({ kind, result: 'rejected' }, count);
+  }
+
+  /** Counts webhook items refused within a delivery that was otherwise applied. */
+  webhookItemsRefused(esp: EspName, count: number): void {
+    if (count) this.webhookItemsRejected.inc({ esp }, count);
   }
 
   /** Counts flips found by time-based re-evaluation. */

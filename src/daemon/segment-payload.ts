@@ -7,7 +7,8 @@
 import { z } from 'zod';
 import { SegsyncError, ValidationError } from '../errors';
 import { parseTime, toIncomingContact, toIncomingEvent } from '../ingest/records';
-import { isValidEmail, normaliseEmail } from '../model/identity';
+import { emailProblem, normaliseEmail, reservedEventIdProblem } from '../model/identity';
+import { serializeWithinLimits } from '../model/limits';
 import type { IncomingContact, IncomingEvent } from '../model/types';
 
 /** Why one item of a call was refused: which item, which field, what to do. */
@@ -25,6 +26,9 @@ export type CallKind = 'track' | 'identify';
 export interface ParsedCall {
   events: IncomingEvent[];
   contacts: IncomingContact[];
+  /** The item index of each event and contact, in the same order. */
+  eventIndexes: number[];
+  contactIndexes: number[];
   rejected: ItemRejection[];
   /** Items read (accepted + rejected). */
   total: number;
@@ -65,7 +69,7 @@ const batchBody = z.object({ batch: z.array(z.unknown()), context: objectOf.opti
 
 /** Reads one `/v1/track` or `/v1/identify` body. */
 export function parseSingle(kind: CallKind, body: unknown, receivedAt: number): ParsedCall {
-  const out: ParsedCall = { events: [], contacts: [], rejected: [], total: 1 };
+  const out: ParsedCall = { events: [], contacts: [], eventIndexes: [], contactIndexes: [], rejected: [], total: 1 };
   addItem(out, kind, body, 0, receivedAt, undefined);
   return out;
 }
@@ -80,7 +84,7 @@ export function parseBatch(body: unknown, receivedAt: number, maxItems: number):
   if (items.length > maxItems) {
     throw new ValidationError(`the batch has ${items.length} items; at most ${maxItems} are accepted`, { hint: `split it into batches of ${maxItems} or fewer` });
   }
-  const out: ParsedCall = { events: [], contacts: [], rejected: [], total: items.length };
+  const out: ParsedCall = { events: [], contacts: [], eventIndexes: [], contactIndexes: [], rejected: [], total: items.length };
   items.forEach((item, index) => {
     const type = isObject(item) ? item.type : undefined;
     if (type !== 'track' && type !== 'identify') {
@@ -108,8 +112,13 @@ function addItem(out: ParsedCall, kind: CallKind, raw: unknown, index: number, r
     }
     const item: Envelope = sharedContext && !parsed.data.context ? { ...parsed.data, context: sharedContext } : parsed.data;
     const email = emailOf(item);
-    if (kind === 'track') out.events.push(trackEvent(item, email, receivedAt));
-    else out.contacts.push(identifyContact(item, email, receivedAt));
+    if (kind === 'track') {
+      out.events.push(trackEvent(item, email, receivedAt));
+      out.eventIndexes.push(index);
+    } else {
+      out.contacts.push(identifyContact(item, email, receivedAt));
+      out.contactIndexes.push(index);
+    }
   } catch (err) {
     if (err instanceof ItemError) out.rejected.push({ index, ...(err.field ? { field: err.field } : {}), message: err.message, ...(err.hint ? { hint: err.hint } : {}) });
     else if (err instanceof SegsyncError) out.rejected.push({ index, message: err.message, ...(err.hint ? { hint: err.hint } : {}) });
@@ -129,12 +138,16 @@ function emailOf(item: Envelope): string {
   ];
   for (const [field, value] of candidates) {
     if (value === undefined || value === null || value === '') continue;
-    if (typeof value !== 'string' || !isValidEmail(normaliseEmail(value))) {
-      throw new ItemError(field, `"${field}" is not a valid email address`, 'fix the address or leave the field out');
-    }
+    if (typeof value !== 'string') throw new ItemError(field, `"${field}" is not a valid email address`, 'fix the address or leave the field out');
+    const problem = emailProblem(normaliseEmail(value));
+    if (problem) throw new ItemError(field, `"${field}": ${problem.message}`, problem.hint);
     return value;
   }
-  if (typeof item.userId === 'string' && isValidEmail(normaliseEmail(item.userId))) return item.userId;
+  if (typeof item.userId === 'string' && item.userId.includes('@')) {
+    const problem = emailProblem(normaliseEmail(item.userId));
+    if (problem) throw new ItemError('userId', `"userId": ${problem.message}`, problem.hint);
+    return item.userId;
+  }
   throw new ItemError('email', 'no email', 'segsync keys contacts by email: give "email", "traits.email" or "context.traits.email" (or a userId that is an email)');
 }
 
@@ -143,14 +156,18 @@ function trackEvent(item: Envelope, email: string, receivedAt: number): Incoming
   if (!name) throw new ItemError('event', 'missing "event"', 'name the event, e.g. "event": "Placed Order"');
   const timeField = item.time !== undefined ? 'time' : 'timestamp';
   const raw = item.time ?? item.timestamp;
-  const at = raw === undefined ? receivedAt : located(timeField, () => parseTime(raw, timeField));
-  return toIncomingEvent({ ...item, email, name, time: at, timestamp: undefined }, 'track');
+  const at = raw === undefined ? receivedAt : located(timeField, () => parseTime(raw, timeField, receivedAt));
+  if (item.properties !== undefined) located('properties', () => serializeWithinLimits(item.properties, 'properties'));
+  const reserved = item.messageId === undefined ? undefined : reservedEventIdProblem(item.messageId);
+  if (reserved) throw new ItemError('messageId', reserved.message, reserved.hint);
+  const event = toIncomingEvent({ ...item, email, name, time: at, timestamp: undefined }, 'track', receivedAt);
+  return raw === undefined ? { ...event, timeFromReceipt: true } : event;
 }
 
 function identifyContact(item: Envelope, email: string, receivedAt: number): IncomingContact {
   const raw = item.time ?? item.timestamp;
   const timeField = item.time !== undefined ? 'time' : 'timestamp';
-  const at = raw === undefined ? receivedAt : located(timeField, () => parseTime(raw, timeField));
+  const at = raw === undefined ? receivedAt : located(timeField, () => parseTime(raw, timeField, receivedAt));
   const record: Record<string, unknown> = { ...item };
   for (const k of ENVELOPE_KEYS) delete record[k];
   return toIncomingContact({ ...record, email, time: at }, 'local', receivedAt);

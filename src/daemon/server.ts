@@ -13,7 +13,8 @@ import type { Logger } from '../log/logger';
 import type { Clock } from '../model/clock';
 import { ESP_NAMES } from '../model/types';
 import type { EspName, IncomingContact, IncomingEvent } from '../model/types';
-import { presentedToken, tokenMatches } from './auth';
+import { accessOf, presentedToken } from './auth';
+import type { Access, ApiKeys } from './auth';
 import { GroupCommit } from './group-commit';
 import type { DaemonMetrics } from './metrics';
 import { scrubEmails } from './scrub';
@@ -30,8 +31,8 @@ export interface ServerOptions {
   metrics: DaemonMetrics;
   logger: Logger;
   clock: Clock;
-  /** Bearer token for /v1/*; undefined only when the caller allowed an unauthenticated loopback API. */
-  trackToken: string | undefined;
+  /** Keys for /v1/*; none only when the caller allowed an unauthenticated loopback API. */
+  keys: ApiKeys;
   /** Public base URL the ESPs call (signatures cover it); else the URL is rebuilt from the Host header. */
   publicUrl?: string;
   bodyLimitBytes?: number;
@@ -52,8 +53,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     metrics.intake(kind, result);
     if (result.inserted || result.flips) onWork();
   };
-  const trackGroup = new GroupCommit<IncomingEvent>((events) => services.track(events), afterIntake('track'));
-  const identifyGroup = new GroupCommit<IncomingContact>((contacts) => services.identify(contacts), afterIntake('identify'));
+  const trackGroup = new GroupCommit<IncomingEvent>((events) => services.track(events), afterIntake('track'), (err) => logIntakeFailure('track', err));
+  const identifyGroup = new GroupCommit<IncomingContact>((contacts) => services.identify(contacts), afterIntake('identify'), (err) => logIntakeFailure('identify', err));
+  const logIntakeFailure = (kind: CallKind, err: unknown): void => {
+    logger.warn({ kind, err: errorSummary(err as Error) }, 'a group commit failed: its callers are retried one by one');
+  };
 
   app.addHook('preClose', (done) => {
     closing = true;
@@ -113,18 +117,35 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   void app.register(async (api) => {
     // Segment's browser library posts JSON as text/plain (sendBeacon); read it as JSON too.
     api.addContentTypeParser('text/plain', { parseAs: 'string' }, api.getDefaultJsonParser('error', 'error'));
+    api.decorateRequest('access', 'write');
     api.addHook('onRequest', async (request, reply) => {
-      if (options.trackToken === undefined) return;
-      if (!tokenMatches(presentedToken(request.headers.authorization), options.trackToken)) {
+      const access = accessOf(presentedToken(request.headers.authorization), options.keys);
+      if (access === undefined) {
         await reply
           .code(401)
           .header('www-authenticate', 'Bearer realm="segsync"')
-          .send({ error: 'unauthorized', message: 'missing or wrong token', hint: 'send Authorization: Bearer <daemon.trackToken>' });
+          .send({ error: 'unauthorized', message: 'missing or wrong key', hint: 'send Authorization: Bearer <daemon.writeKey> (events) or <daemon.serverKey> (everything)' });
+        return;
       }
+      (request as AccessRequest).access = access;
     });
     api.post('/v1/track', (request, reply) => intake('track', reply, parseSingle('track', request.body, clock.now())));
-    api.post('/v1/identify', (request, reply) => intake('identify', reply, parseSingle('identify', request.body, clock.now())));
-    api.post('/v1/batch', (request, reply) => intake('batch', reply, parseBatch(request.body, clock.now(), maxBatchItems)));
+    api.post('/v1/identify', (request, reply) => {
+      if ((request as AccessRequest).access !== 'server') return reply.code(403).send(WRITE_KEY_REFUSAL);
+      return intake('identify', reply, parseSingle('identify', request.body, clock.now()));
+    });
+    api.post('/v1/batch', (request, reply) => {
+      const call = parseBatch(request.body, clock.now(), maxBatchItems);
+      if ((request as AccessRequest).access !== 'server' && call.contacts.length) {
+        // A write key may send events only: identify items are refused one by one, the events still go in.
+        for (const index of call.contactIndexes) call.rejected.push({ index, field: 'type', message: WRITE_KEY_REFUSAL.message, hint: WRITE_KEY_REFUSAL.hint });
+        call.rejected.sort((a, b) => a.index - b.index);
+        call.contacts = [];
+        call.contactIndexes = [];
+        if (!call.events.length) return reply.code(403).send({ ...WRITE_KEY_REFUSAL, rejected: call.rejected });
+      }
+      return intake('batch', reply, call);
+    });
   });
 
   async function webhook(esp: EspName, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
@@ -142,6 +163,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       const outcome = await services.webhook(esp, raw);
       const applied = outcome.changes + outcome.events > 0;
       metrics.webhook(esp, applied ? 'applied' : 'ignored');
+      metrics.webhookItemsRefused(esp, outcome.rejected);
       if (applied) onWork();
       reply.code(outcome.status);
       return outcome.body === undefined ? reply.send() : reply.type('text/plain; charset=utf-8').send(outcome.body);
@@ -171,14 +193,38 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     }
     // Traits first, so events of the same batch are evaluated against the updated contact.
     if (call.contacts.length) await identifyGroup.add(call.contacts);
-    if (call.events.length) await trackGroup.add(call.events);
-    if (!call.rejected.length) return reply.code(200).send({ ok: true, accepted });
+    const conflicts = call.events.length ? await trackGroup.add(call.events) : [];
+    const rejected = [
+      ...call.rejected,
+      ...conflicts.map((i) => ({
+        index: call.eventIndexes[i]!,
+        field: 'messageId',
+        message: `the id "${call.events[i]!.eventId ?? ''}" is already stored for a different event: this one was not stored`,
+        hint: 'give every distinct event its own messageId; resending the same event with the same id is fine',
+      })),
+    ].sort((a, b) => a.index - b.index);
+    metrics.rejected(endpoint, conflicts.length);
+    const stored = accepted - conflicts.length;
+    if (!rejected.length) return reply.code(200).send({ ok: true, accepted: stored });
+    if (stored === 0 && call.total === 1) {
+      const first = rejected[0]!;
+      return reply.code(409).send({ error: 'conflict', message: first.message, hint: first.hint, rejected });
+    }
     // 207: part of the batch was stored; the rejected items are named so the sender can fix and resend them.
-    return reply.code(207).send({ ok: false, accepted, rejected: call.rejected });
+    return reply.code(207).send({ ok: false, accepted: stored, rejected });
   }
 
   return app;
 }
+
+/** A request that passed the key check, with what its key allows. */
+type AccessRequest = FastifyRequest & { access: Access };
+
+const WRITE_KEY_REFUSAL = {
+  error: 'forbidden',
+  message: 'the write key may only send events (track); identify, traits and consent need the server key',
+  hint: 'send identify calls from your servers with Authorization: Bearer <daemon.serverKey>; never ship that key to browsers',
+};
 
 /** The URL the ESP called and signed: the configured public base plus path and query, else from Host. */
 export function publicUrlOf(request: FastifyRequest, publicUrl: string | undefined): string {
@@ -203,8 +249,8 @@ function clientErrorMessage(err: FastifyError, bodyLimit: number): string {
   return err.message;
 }
 
-/** What an error log line carries: code and message, never request data. */
-function errorSummary(err: Error): Record<string, unknown> {
+/** What an error log line carries: the real class, code and message, never request data. */
+export function errorSummary(err: Error): Record<string, unknown> {
   const message = scrubEmails(err.message);
   return err instanceof SegsyncError ? { type: err.name, code: err.code, message } : { type: err.name, message, stack: err.stack && scrubEmails(err.stack) };
 }

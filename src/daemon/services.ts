@@ -16,6 +16,8 @@ export interface IntakeResult {
   reevaluated: number;
   /** Segment answers that changed (flips), for metrics. */
   flips: number;
+  /** Positions (in the input) of events refused because their id is stored with other content. */
+  conflicts: number[];
 }
 
 /** What one webhook delivery did. */
@@ -29,6 +31,8 @@ export interface WebhookOutcome {
   events: number;
   /** Deliveries ignored as duplicates (same vendor event id seen before) or echoes of our own writes. */
   ignored: number;
+  /** Items of the delivery refused (unreadable, over the limits); the others were applied. */
+  rejected: number;
 }
 
 export interface PullOutcome {
@@ -78,7 +82,9 @@ export interface DaemonServices {
   drainOutbox(esp: EspName): Promise<DrainOutcome>;
   /** Outbox depth per ESP (pending, dead). */
   outboxDepth(): { esp: EspName; pending: number; dead: number }[];
-  /** Store reachable, connectors reachable. */
+  /** Rows the store set aside as unreadable (the quarantine). */
+  quarantined(): number;
+  /** Store writable (a probe that does not wait), and each ESP's last real call. */
   ready(): Promise<ReadyReport>;
   /** Waits for in-flight calls, then releases connectors and the store. */
   close(): Promise<void>;

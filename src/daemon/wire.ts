@@ -5,7 +5,7 @@
  */
 import type { RawRequest } from '../../connectors/connector';
 import { createConnectors } from '../../connectors/registry';
-import { EspAuthError, describeError } from '../errors';
+import { describeError } from '../errors';
 import { loadConfigFile } from '../config/load';
 import type { SegsyncConfig } from '../config/schema';
 import type { Logger } from '../log/logger';
@@ -50,16 +50,40 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     ownedTags: config.tags.owned.names,
     ...(config.daemon.publicUrl ? { publicUrl: config.daemon.publicUrl } : {}),
   });
+  /** Contacts the rules evaluated inside the running intake transaction (their caches moved with it). */
+  let evaluatedInTransaction: number[] | undefined;
+  const evaluate = (ids: number[], cause: 'contacts' | 'events'): ContactEvaluation[] => {
+    if (!segments) return [];
+    evaluatedInTransaction?.push(...ids);
+    return cause === 'events' ? segments.onEvents(ids) : segments.onContacts(ids);
+  };
+  /** One write transaction; when it rolls back, the rules' caches are put back in step with the store. */
+  const atomically = <T>(fn: () => T): T => {
+    evaluatedInTransaction = [];
+    try {
+      return store.transaction(fn);
+    } catch (err) {
+      segments?.resync(evaluatedInTransaction);
+      throw err;
+    } finally {
+      evaluatedInTransaction = undefined;
+    }
+  };
   const sync = new SyncEngine({
     config,
     store,
     connectors,
     clock,
     logger,
-    ...(segments ? { onContactsChanged: (ids: number[], cause: 'contacts' | 'events') => void (cause === 'events' ? segments.onEvents(ids) : segments.onContacts(ids)) } : {}),
+    ...(segments ? { onContactsChanged: (ids: number[], cause: 'contacts' | 'events') => void evaluate(ids, cause) } : {}),
   });
+  if (segments && store.sweptContacts.length) {
+    logger.warn({ contacts: store.sweptContacts.length }, 'unreadable events were quarantined at open (see `segsync status`); their contacts are evaluated again');
+    store.transaction(() => sync.enqueue(flipsOf(segments.onEvents(store.sweptContacts)).flipped));
+  }
   const schemaReady = new Map<EspName, Promise<void>>();
-  const authFailures = new Map<EspName, string>();
+  /** Each ESP's last real call: readiness follows it, never a fresh probe (which would flap). */
+  const lastCall = new Map<EspName, { ok: boolean; detail?: string }>();
 
   /** Creates missing fields and tag options once per ESP before its first push. */
   const ensureSchema = (esp: EspName): Promise<void> => {
@@ -74,36 +98,51 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     return p;
   };
 
-  const noteAuth = (esp: EspName, err: unknown): never => {
-    if (err instanceof EspAuthError) authFailures.set(esp, describeError(err));
+  const noteFailure = (esp: EspName, err: unknown): never => {
+    lastCall.set(esp, { ok: false, detail: describeError(err) });
     throw err;
   };
 
   const services: WiredServices = {
     esps: sync.esps,
 
+    // Each intake commits its events, the segment answers they change and the outbox operations those
+    // imply in one write transaction (BEGIN IMMEDIATE): an acknowledged call is all stored or, after a
+    // crash, not at all, and never stored without what it implies.
     async track(events: IncomingEvent[]): Promise<IntakeResult> {
-      const r = store.appendEvents(events);
-      const { flips } = flipsOf(segments?.onEvents(r.touched) ?? []);
-      sync.enqueue(r.touched);
-      return { inserted: r.inserted, duplicates: r.duplicates, reevaluated: r.touched.length, flips };
+      return atomically(() => {
+        const r = store.appendEvents(events);
+        const { flips } = flipsOf(evaluate(r.touched, 'events'));
+        sync.enqueue(r.touched);
+        return { inserted: r.inserted, duplicates: r.duplicates, reevaluated: r.touched.length, flips, conflicts: r.conflicts };
+      });
     },
 
     async identify(contacts: IncomingContact[]): Promise<IntakeResult> {
-      const ids = store.upsertContacts(contacts).map((o) => o.contactId);
-      const { flips } = flipsOf(segments?.onContacts(ids) ?? []);
-      sync.enqueue(ids);
-      return { inserted: 0, duplicates: 0, reevaluated: ids.length, flips };
+      return atomically(() => {
+        const ids = store.upsertContacts(contacts).map((o) => o.contactId);
+        const { flips } = flipsOf(evaluate(ids, 'contacts'));
+        sync.enqueue(ids);
+        return { inserted: 0, duplicates: 0, reevaluated: ids.length, flips, conflicts: [] };
+      });
     },
 
     async webhook(esp: EspName, request: RawRequest): Promise<WebhookOutcome> {
-      const r = sync.webhook(esp, request);
-      return { status: r.reply?.status ?? 200, ...(r.reply?.body !== undefined ? { body: r.reply.body } : {}), changes: r.changes, events: r.events, ignored: r.ignored };
+      const r = atomically(() => sync.webhook(esp, request));
+      for (const bad of r.rejected) logger.warn({ esp, item: bad.index, reason: bad.message }, 'webhook item refused; the rest of the delivery was applied');
+      return {
+        status: r.reply?.status ?? 200,
+        ...(r.reply?.body !== undefined ? { body: r.reply.body } : {}),
+        changes: r.changes,
+        events: r.events,
+        ignored: r.ignored,
+        rejected: r.rejected.length,
+      };
     },
 
     async pull(esp: EspName): Promise<PullOutcome> {
-      const r = await sync.pull(esp).catch((err: unknown) => noteAuth(esp, err));
-      authFailures.delete(esp);
+      const r = await sync.pull(esp).catch((err: unknown) => noteFailure(esp, err));
+      lastCall.set(esp, { ok: true });
       return { esp, pages: r.pages, contacts: r.contacts, changed: r.changed, newestModifiedAt: r.newestModifiedAt };
     },
 
@@ -114,9 +153,13 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     },
 
     async drainOutbox(esp: EspName): Promise<DrainOutcome> {
-      await ensureSchema(esp).catch((err: unknown) => noteAuth(esp, err));
-      const r = await sync.drain(esp);
-      authFailures.delete(esp);
+      await ensureSchema(esp).catch((err: unknown) => noteFailure(esp, err));
+      const r = await sync.drain(esp).catch((err: unknown) => noteFailure(esp, err));
+      // Only a drain that called the ESP says anything about it; one with nothing due keeps the last word.
+      if (r.calls > 0) {
+        const confirmed = r.ok + r.failed + r.rateLimited > 0;
+        lastCall.set(esp, confirmed ? { ok: true } : { ok: false, detail: `the last push got no answer it could use (${r.retried} contacts to retry)` });
+      }
       return { esp, calls: r.calls, ok: r.ok, retried: r.retried, failed: r.failed, rateLimited: r.rateLimited };
     },
 
@@ -124,18 +167,19 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
       return store.outboxCounts();
     },
 
+    quarantined() {
+      return store.quarantined(0).total;
+    },
+
     async ready(): Promise<ReadyReport> {
       const checks: ReadyReport['checks'] = {};
       try {
-        store.outboxCounts();
+        store.probeWrite();
         checks.store = { ok: true };
       } catch (err) {
         checks.store = { ok: false, detail: describeError(err) };
       }
-      for (const esp of sync.esps) {
-        const failure = authFailures.get(esp);
-        checks[esp] = failure ? { ok: false, detail: failure } : { ok: true };
-      }
+      for (const esp of sync.esps) checks[esp] = lastCall.get(esp) ?? { ok: true, detail: 'no call made yet' };
       return { ok: Object.values(checks).every((c) => c.ok), checks };
     },
 

@@ -108,6 +108,10 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
         summary.imported += r.inserted;
         summary.duplicates += r.duplicates;
         summary.contactsCreated += r.contactsCreated;
+        for (const c of r.conflicts) {
+          const i = from + c;
+          reject(lines[i]!, `the id "${rows[i]!.eventId}" is already stored for a different event: this line was not imported`);
+        }
       }, (i, err) => reject(lines[i]!, describeError(err)));
       events = [];
       eventLines = [];

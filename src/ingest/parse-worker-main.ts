@@ -63,7 +63,7 @@ async function main(input: WorkerInput): Promise<void> {
       return;
     }
     try {
-      if (input.kind === 'events') pending.events.push(toEventRow(toIncomingEvent(rec.value, SOURCE)));
+      if (input.kind === 'events') pending.events.push(toEventRow(toIncomingEvent(rec.value, SOURCE, input.now)));
       else pending.contacts.push(toIncomingContact(rec.value, 'local', input.now));
       pending.lines.push(rec.line);
     } catch (err) {

@@ -4,30 +4,15 @@
  */
 import { z } from 'zod';
 import { ValidationError } from '../errors';
-import { requireEmail } from '../model/identity';
+import { requireEmail, reservedEventIdProblem } from '../model/identity';
 import { readConsent } from '../model/consent';
+import { serializeWithinLimits } from '../model/limits';
+import { parseTime } from '../model/time';
 import { CONSENT_STATUSES } from '../model/types';
 import type { FieldValue, FieldWarning, IncomingContact, IncomingEvent, ValueSource } from '../model/types';
 
-/** Epoch ms below this are almost surely seconds: refused rather than read as 1970. */
-const SMALLEST_MS = 100_000_000_000;
-
-/** Reads a timestamp given as ISO 8601 text or epoch milliseconds. */
-export function parseTime(value: unknown, field = 'time'): number {
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new ValidationError(`"${field}" is not a finite number`);
-    if (Math.abs(value) < SMALLEST_MS) {
-      throw new ValidationError(`"${field}" ${value} looks like epoch seconds`, { hint: 'give epoch milliseconds or an ISO 8601 date' });
-    }
-    return Math.trunc(value);
-  }
-  if (typeof value === 'string' && value.trim() !== '') {
-    const t = /^\d+$/.test(value.trim()) ? parseTime(Number(value), field) : Date.parse(value);
-    if (Number.isNaN(t)) throw new ValidationError(`"${field}" is not a date: ${JSON.stringify(value)}`, { hint: 'use ISO 8601, e.g. 2026-05-01T12:00:00Z' });
-    return t;
-  }
-  throw new ValidationError(`missing "${field}"`, { hint: 'give the event time as ISO 8601 or epoch milliseconds' });
-}
+/** Reads a timestamp given as ISO 8601 text (with a zone) or epoch milliseconds; see model/time.ts. */
+export { parseTime } from '../model/time';
 
 // Records come from JSON (JSONL lines, HTTP bodies) or CSV cells, so every nested value is already a
 // JSON value: checking that properties is an object is enough, and walking it again would halve import speed.
@@ -87,17 +72,19 @@ export function parseEventRecord(raw: unknown): EventRecord {
   return parsed.data;
 }
 
-/** Validates one event record (import line or track call body). */
-export function toIncomingEvent(raw: unknown, source: IncomingEvent['source']): IncomingEvent {
+/** Validates one event record (import line or track call body); `now` bounds its time. */
+export function toIncomingEvent(raw: unknown, source: IncomingEvent['source'], now: number = Date.now()): IncomingEvent {
   const r = commonEventShape(raw) ?? parseEventRecord(raw);
   const email = r.email ?? (typeof r.context?.traits?.email === 'string' ? r.context.traits.email : undefined);
   const name = r.name ?? r.event;
   if (!name) throw new ValidationError('missing event name', { hint: 'add "name" (or Segment\'s "event"), e.g. "Placed Order"' });
   const eventId = r.eventId ?? r.id ?? r.messageId;
+  const reserved = eventId === undefined ? undefined : reservedEventIdProblem(eventId);
+  if (reserved) throw new ValidationError(reserved.message, { hint: reserved.hint });
   return {
     email: requireEmail(email),
     name,
-    time: parseTime(r.time ?? r.timestamp, r.time !== undefined ? 'time' : 'timestamp'),
+    time: parseTime(r.time ?? r.timestamp, r.time !== undefined ? 'time' : 'timestamp', now),
     properties: r.properties ?? {},
     source,
     ...(eventId ? { eventId } : {}),
@@ -135,6 +122,7 @@ export function toIncomingContact(raw: unknown, source: ValueSource, now: number
     if (!RESERVED_CONTACT_KEYS.has(k) && v !== undefined) properties[k] = v as FieldValue;
   }
   delete properties.email;
+  serializeWithinLimits(properties, 'traits');
   const email = typeof r.email === 'string' ? r.email : typeof traits.email === 'string' ? traits.email : undefined;
   const createdAt = creationTime(r, properties, warnings);
   const tags = tagsOf(r.tags, warnings);
@@ -149,7 +137,7 @@ export function toIncomingContact(raw: unknown, source: ValueSource, now: number
   let time = now;
   if (r.time !== undefined) {
     try {
-      time = parseTime(r.time);
+      time = parseTime(r.time, 'time', now);
     } catch (err) {
       warnings.push({ field: 'time', message: `${(err as ValidationError).message}: the change is dated now`, hint: 'use ISO 8601, e.g. 2026-05-01T12:00:00Z' });
     }

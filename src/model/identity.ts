@@ -1,17 +1,60 @@
 import { createHash, hash } from 'node:crypto';
 import { ValidationError } from '../errors';
 
-// Deliberately permissive (RFC 5322 allows far more than ESPs accept): one @, no spaces, a dot in the domain.
-const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/**
+ * Local part: RFC 5322 dot-atoms of ASCII `atext`; domain: LDH labels with a letter (or punycode)
+ * top-level label. Stricter than the RFC on purpose: it is what every ESP accepts, and it keeps out
+ * look-alikes such as `<script>@x.com` or addresses made of emoji.
+ */
+const LOCAL_PART = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+const DOMAIN = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,63}|xn--[a-z0-9-]{1,59})$/;
+
+/** Characters that hide or reorder text: controls, zero-width and bidi formatting characters. */
+const INVISIBLE = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
+
+/** Why an email is refused, with what to do; undefined when it is acceptable. */
+export interface EmailProblem {
+  message: string;
+  hint: string;
+}
+
+const codePoint = (c: string): string => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 
 /** The cross-ESP key of a contact: the email trimmed and lower-cased. */
 export function normaliseEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
+/**
+ * What is wrong with a (normalised) email, if anything. Invisible characters are named by code point
+ * (they cannot be seen in a message), so `ad\u200bmin@x.com` never passes for `admin@x.com`.
+ */
+export function emailProblem(email: string): EmailProblem | undefined {
+  const hidden = INVISIBLE.exec(email);
+  if (hidden) {
+    return {
+      message: `the email contains an invisible or control character (${codePoint(hidden[0])})`,
+      hint: 'remove control, zero-width and bidi characters from the address; they make one address look like another',
+    };
+  }
+  const at = email.lastIndexOf('@');
+  const local = email.slice(0, at);
+  const domain = email.slice(at + 1);
+  if (at <= 0 || email.length > 254 || local.length > 64 || !LOCAL_PART.test(local) || !DOMAIN.test(domain)) {
+    const ascii = /^[\x20-\x7e]*$/.test(email);
+    return {
+      message: `"${email}" is not a valid email address`,
+      hint: ascii
+        ? 'an address is local@domain.tld: letters, digits and .!#$%&\'*+/=?^_`{|}~- before the @, a domain such as example.com after it'
+        : 'only ASCII addresses are accepted (what every ESP accepts); give an internationalised domain in punycode (xn--…)',
+    };
+  }
+  return undefined;
+}
+
 /** True when the (normalised) email has the shape every ESP accepts. */
 export function isValidEmail(email: string): boolean {
-  return EMAIL_SHAPE.test(email) && email.length <= 254;
+  return emailProblem(email) === undefined;
 }
 
 /** Normalises an email and rejects one no ESP would accept. */
@@ -20,10 +63,22 @@ export function requireEmail(email: unknown): string {
     throw new ValidationError('missing email', { hint: 'every contact and event needs an "email" field' });
   }
   const normal = normaliseEmail(email);
-  if (!isValidEmail(normal)) {
-    throw new ValidationError(`"${email}" is not a valid email address`, { hint: 'fix or drop the record' });
-  }
+  const problem = emailProblem(normal);
+  if (problem) throw new ValidationError(problem.message, { hint: problem.hint });
   return normal;
+}
+
+/** Event ids the ESPs' own events are stored under: `<esp>:<vendor id>`, a namespace local ids never enter. */
+const VENDOR_EVENT_ID = /^(hubspot|mailchimp|klaviyo):/i;
+
+/** Why a sender's own event id may not be used (it is in a vendor's namespace), if it may not. */
+export function reservedEventIdProblem(eventId: string): EmailProblem | undefined {
+  const m = VENDOR_EVENT_ID.exec(eventId);
+  if (!m) return undefined;
+  return {
+    message: `the event id "${eventId.slice(0, 80)}" starts with "${m[0]}", which is reserved for ${m[1]!.toLowerCase()}'s own events`,
+    hint: 'use ids of your own (a UUID, or your order id with a prefix of yours); vendor events arrive through their webhooks and pulls',
+  };
 }
 
 /** Mailchimp's subscriber hash: md5 of the lower-cased email, hex. */

@@ -66,6 +66,8 @@ export interface IncomingEvent {
   time: number;
   properties: EventProperties;
   source: SegsyncEvent['source'];
+  /** The sender gave no time: `time` is when it arrived, so a resend of it arrives with another. */
+  timeFromReceipt?: boolean;
 }
 
 /** A field of an incoming record that was not understood: the record is kept without it. */

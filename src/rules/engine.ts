@@ -392,6 +392,27 @@ export class SegmentEngine {
     return out;
   }
 
+  /**
+   * Makes the caches and last answers of these contacts follow the store again, after a transaction
+   * that evaluated them was rolled back (the caches had moved ahead of the store). Their events are
+   * read whole: a rolled-back row id is given to the next row stored.
+   */
+  resync(contactIds: Iterable<number>): void {
+    if (!this.loaded) return;
+    for (const id of new Set(contactIds)) {
+      const contact = this.store.getContact(id);
+      this.contacts?.replace(id, contact);
+      const rows = contact ? this.store.eventsAfter(id, 0) : [];
+      this.events?.replace(id, contact ? this.store.eventsOf(id) : []);
+      this.rowOf.set(id, rows.length ? rows[rows.length - 1]!.row : 0);
+      const stored = new Map(this.store.getSegmentStates(id).map((s) => [s.segment, s.value]));
+      this.rules.segments.forEach((s, i) => {
+        this.prev[i]![id] = stored.get(s.name);
+      });
+      this.nextAt[id] = undefined;
+    }
+  }
+
   /** Changed properties, tags, consent or email (or an erased contact): refresh and re-evaluate. */
   onContacts(contactIds: Iterable<number>): ContactEvaluation[] {
     const out: ContactEvaluation[] = [];

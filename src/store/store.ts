@@ -31,7 +31,27 @@ export interface AppendOutcome {
   contactsCreated: number;
   /** Contacts that received at least one new event (for incremental re-evaluation). */
   touched: number[];
+  /**
+   * Positions (in the input) of events whose id was already stored with different content: not
+   * stored, and not duplicates either: the sender reused an id, and must hear about it.
+   */
+  conflicts: number[];
 }
+
+/** A stored row set aside because it could not be read back (it would stop every start otherwise). */
+export interface QuarantinedRow {
+  id: number;
+  /** `event` (a row of events) or `property` (a contact property). */
+  kind: 'event' | 'property';
+  /** The event id, or the property name. */
+  ref: string;
+  contactId: number | undefined;
+  reason: string;
+  quarantinedAt: number;
+}
+
+/** How the store makes a commit durable. */
+export type Durability = 'normal' | 'full';
 
 /** An event ready to store: identity by normalised email, id derived, properties serialised. */
 export interface EventRow {
@@ -43,6 +63,8 @@ export interface EventRow {
   /** `properties` as JSON text. */
   propertiesJson: string;
   source: SegsyncEvent['source'];
+  /** See IncomingEvent.timeFromReceipt: a stored event with the same id and another time is the same event. */
+  timeFromReceipt?: boolean;
 }
 
 /** A bulk load of events (an import): rows go in as with `appendEventRows`, faster. */
@@ -200,6 +222,14 @@ export interface Store {
    * values, events, segments and the outbox stay. Returns how many of each were forgotten.
    */
   unlinkEsp(esp: EspName): UnlinkCounts;
+  /** Forgets webhook delivery ids seen before `before` (past every vendor's retry window); returns how many. */
+  pruneWebhookEvents(before: number): number;
+  /** Rows set aside as unreadable, newest first, and how many there are. */
+  quarantined(limit: number): { total: number; rows: QuarantinedRow[] };
+  /** Contacts whose unreadable events the open moved to the quarantine (to evaluate again). */
+  readonly sweptContacts: number[];
+  /** Tries a write without waiting for the lock (then rolls it back); throws `StoreError` when it cannot. */
+  probeWrite(): void;
   getCursor(esp: EspName, kind: string): string | undefined;
   setCursor(esp: EspName, kind: string, cursor: string): void;
   recordDecision(decision: Decision): void;

@@ -3,10 +3,14 @@
  * the store; outbound diffs the desired state against what each ESP holds and drains the outbox in
  * the vendors' largest batches. Vendor-neutral: it only knows `connectors/connector.ts`.
  */
-import type { Connector, RawRequest } from '../../connectors/connector';
+import type { Connector, RawRequest, RemoteEvent, WebhookItemRejection } from '../../connectors/connector';
+import { SegsyncError, describeError } from '../errors';
+import { toEventRow } from '../store/event-row';
+import type { EventRow } from '../store/store';
 import type { SegsyncConfig } from '../config/schema';
 import type { Logger } from '../log/logger';
 import type { Clock } from '../model/clock';
+import { requireEmail } from '../model/identity';
 import type { EspName, IncomingEvent } from '../model/types';
 import type { OutboxInput, Store } from '../store/store';
 import { applyRemoteChanges, applyRemoteContacts, applyTagMemberships } from './inbound';
@@ -54,6 +58,8 @@ export interface WebhookReport {
   events: number;
   ignored: number;
   queued: number;
+  /** Items of the delivery refused, by position: the connector could not read them, or the store would not take them. */
+  rejected: WebhookItemRejection[];
 }
 
 export interface ContactFilter {
@@ -125,7 +131,9 @@ export class SyncEngine {
     }
     if (connector.pullEvents) {
       for await (const page of connector.pullEvents(store.getCursor(esp, EVENTS_CURSOR), until)) {
-        report.events += this.storeRemoteEvents(esp, page.events).inserted;
+        const stored = this.storeRemoteEvents(esp, page.events);
+        for (const bad of stored.rejected) this.options.logger.warn({ esp, event: bad.index, reason: bad.message }, 'pulled event refused');
+        report.events += stored.inserted;
         store.setCursor(esp, EVENTS_CURSOR, page.next);
       }
     }
@@ -138,7 +146,8 @@ export class SyncEngine {
     const result = applyRemoteChanges(this.inbound, esp, parsed.changes);
     const events = this.storeRemoteEvents(esp, parsed.events);
     const queued = this.afterInbound(result);
-    return { reply: parsed.reply, changes: parsed.changes.length - result.ignored, events: events.inserted, ignored: result.ignored + events.duplicates, queued };
+    const rejected = [...(parsed.rejected ?? []), ...events.rejected];
+    return { reply: parsed.reply, changes: parsed.changes.length - result.ignored, events: events.inserted, ignored: result.ignored + events.duplicates, queued, rejected };
   }
 
   /** Queues what the given contacts need on every ESP (or the given ones). */
@@ -217,22 +226,32 @@ export class SyncEngine {
     return this.options.store.dueOutbox(esp, Number.MAX_SAFE_INTEGER, 1)[0]?.nextAttemptAt;
   }
 
-  /** Stores engagement events an ESP reported, as segsync events keyed by the ESP's event id. */
-  private storeRemoteEvents(esp: EspName, events: { eventId: string; email?: string; externalId?: string; name: string; time: number; properties: IncomingEvent['properties'] }[]): { inserted: number; duplicates: number } {
+  /**
+   * Stores engagement events an ESP reported, as segsync events keyed by the ESP's event id. Each is
+   * checked alone (email, time, limits): a bad one is refused by its position, the others are stored.
+   */
+  private storeRemoteEvents(esp: EspName, events: RemoteEvent[]): { inserted: number; duplicates: number; rejected: WebhookItemRejection[] } {
     const { store } = this.options;
-    const incoming: IncomingEvent[] = [];
-    for (const e of events) {
+    const rows: EventRow[] = [];
+    const rejected: WebhookItemRejection[] = [];
+    events.forEach((e, index) => {
       const email = e.email ?? (e.externalId ? store.findContactByExternalId(esp, e.externalId)?.email : undefined);
-      if (!email) continue;
-      incoming.push({ eventId: `${esp}:${e.eventId}`, email, name: e.name, time: e.time, properties: e.properties, source: esp });
-    }
-    if (!incoming.length) return { inserted: 0, duplicates: 0 };
-    const r = store.appendEvents(incoming);
+      if (!email) return;
+      try {
+        const incoming: IncomingEvent = { eventId: `${esp}:${e.eventId}`, email: requireEmail(email), name: e.name, time: e.time, properties: e.properties, source: esp };
+        rows.push(toEventRow(incoming));
+      } catch (err) {
+        if (!(err instanceof SegsyncError)) throw err;
+        rejected.push({ index, message: describeError(err) });
+      }
+    });
+    if (!rows.length) return { inserted: 0, duplicates: 0, rejected };
+    const r = store.appendEventRows(rows);
     if (r.touched.length) {
       this.options.onContactsChanged?.(r.touched, 'events');
       this.enqueue(r.touched);
     }
-    return { inserted: r.inserted, duplicates: r.duplicates };
+    return { inserted: r.inserted, duplicates: r.duplicates + r.conflicts.length, rejected };
   }
 
   /** After inbound changes: re-evaluate, erase what the ESP erased, fan out to the other ESPs. */

@@ -73,7 +73,8 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", pullIntervalSeconds: 3600 }
     const post = (batch: object[]): Promise<Response> =>
       fetch(`${url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ batch }) });
     const ready = async (): Promise<void> => {
-      for (let i = 0; i < 200; i++) {
+      // Up to 30 s: a cold start through tsx takes 8-15 s on a loaded 2-core machine.
+      for (let i = 0; i < 600; i++) {
         if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return;
         await new Promise((r) => setTimeout(r, 50));
       }

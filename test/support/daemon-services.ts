@@ -72,6 +72,10 @@ export class FixtureServices implements DaemonServices, NextWakeupSource {
     return this.options.store;
   }
 
+  quarantined(): number {
+    return this.store.quarantined(0).total;
+  }
+
   nextWakeupAt(): number | undefined {
     return this.nextWakeup;
   }
@@ -85,7 +89,7 @@ export class FixtureServices implements DaemonServices, NextWakeupSource {
         this.enqueueFor(appended.touched, 'last_event', last);
         return appended;
       });
-      return { inserted: outcome.inserted, duplicates: outcome.duplicates, reevaluated: outcome.touched.length, flips: 0 };
+      return { inserted: outcome.inserted, duplicates: outcome.duplicates, reevaluated: outcome.touched.length, flips: 0, conflicts: outcome.conflicts };
     });
   }
 
@@ -94,7 +98,7 @@ export class FixtureServices implements DaemonServices, NextWakeupSource {
       const outcomes = this.store.upsertContacts(contacts);
       const changed = outcomes.filter((o) => o.created || o.changed.length);
       for (const o of changed) this.enqueueFor([o.contactId], 'traits', o.changed.join(','));
-      return { inserted: changed.length, duplicates: outcomes.length - changed.length, reevaluated: changed.length, flips: 0 };
+      return { inserted: changed.length, duplicates: outcomes.length - changed.length, reevaluated: changed.length, flips: 0, conflicts: [] };
     });
   }
 
@@ -109,13 +113,13 @@ export class FixtureServices implements DaemonServices, NextWakeupSource {
         ids = (parseJson(request.rawBody) as { eventId: number | string }[]).map((e) => String(e.eventId));
       } else if (esp === 'mailchimp') {
         const parsed = parseMailchimp(request, secrets.mailchimp, (merges) => Object.fromEntries(Object.entries(merges).map(([k, v]) => [k.toLowerCase(), String(v)])));
-        if (parsed.reply && !parsed.changes.length) return { status: parsed.reply.status, body: parsed.reply.body ?? '', changes: 0, events: 0, ignored: 0 };
+        if (parsed.reply && !parsed.changes.length) return { status: parsed.reply.status, body: parsed.reply.body ?? '', changes: 0, events: 0, ignored: 0, rejected: 0 };
         ids = parsed.changes.map((c) => c.eventId);
       } else {
         ids = verifyKlaviyoFixture(request, secrets.klaviyo, this.options.clock.now());
       }
       const fresh = ids.filter((id) => this.store.markWebhookEvent(esp, id, request.receivedAt));
-      return { status: 200, changes: esp === 'klaviyo' ? 0 : fresh.length, events: esp === 'klaviyo' ? fresh.length : 0, ignored: ids.length - fresh.length };
+      return { status: 200, changes: esp === 'klaviyo' ? 0 : fresh.length, events: esp === 'klaviyo' ? fresh.length : 0, ignored: ids.length - fresh.length, rejected: 0 };
     });
   }
 

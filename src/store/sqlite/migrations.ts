@@ -189,4 +189,30 @@ CREATE TRIGGER event_cache_drop_on_delete AFTER DELETE ON events BEGIN DELETE FR
 CREATE TRIGGER event_cache_drop_on_update AFTER UPDATE ON events BEGIN DELETE FROM event_cache; END;
 `,
   },
+  {
+    version: 13,
+    name: 'intake: quarantine for unreadable rows, store metadata',
+    // Rows an older segsync stored that SQLite's JSON functions refuse (nesting deeper than 1000)
+    // stopped every later start; they move aside here, and events are swept once more at each open.
+    sql: `
+CREATE TABLE quarantine (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  ref TEXT NOT NULL,
+  contact_id INTEGER,
+  name TEXT,
+  time INTEGER,
+  source TEXT,
+  raw TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  quarantined_at INTEGER NOT NULL
+);
+CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+INSERT INTO quarantine (kind, ref, contact_id, name, time, source, raw, reason, quarantined_at)
+  SELECT 'property', name, contact_id, name, updated_at, source, value, 'the value is not readable JSON (nested deeper than 1000 levels, or malformed)',
+         CAST(strftime('%s', 'now') AS INTEGER) * 1000
+  FROM properties WHERE NOT json_valid(value);
+DELETE FROM properties WHERE NOT json_valid(value);
+`,
+  },
 ];

@@ -2,12 +2,12 @@
  * The default store: one embedded SQLite file through better-sqlite3, in WAL mode (readers never
  * block the writer), with versioned migrations.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { ConfigError, StoreError } from '../../errors';
-import { normaliseEmail, requireEmail } from '../../model/identity';
+import { normaliseEmail, requireEmail, stableStringify } from '../../model/identity';
 import type {
   Consent,
   ConsentStatus,
@@ -22,10 +22,12 @@ import type {
 import type {
   AppendOutcome,
   Decision,
+  Durability,
   EventBulkLoad,
   EventRow,
   OutboxInput,
   OutboxItem,
+  QuarantinedRow,
   SegmentState,
   Store,
   StoreCounts,
@@ -46,6 +48,11 @@ export interface SqliteStoreOptions {
   now?: () => number;
   /** Migrations to apply (tests pass a prefix of the list to simulate an older file). */
   migrations?: Migration[];
+  /**
+   * `normal` (default): a commit survives a crash of segsync, but a power loss or OS crash may undo
+   * the last commits. `full`: every commit is on disk before it returns (synchronous=FULL).
+   */
+  durability?: Durability;
 }
 
 type Row = Record<string, unknown>;
@@ -71,6 +78,19 @@ const NAMED_EVENT_INDEXES_VERSION = 12;
  */
 const BULK_REBUILD_MIN_EVENTS = 100_000;
 
+/** How long a writer waits for another process's write lock before it gives up, ms. */
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * How long a webhook delivery id is remembered for deduplication: twice the longest retry window a
+ * vendor is quoted with (HubSpot: up to 3 days), and pruned every this many new ids.
+ */
+export const WEBHOOK_DEDUPE_RETENTION_MS = 7 * 24 * 3_600_000;
+const WEBHOOK_PRUNE_EVERY = 1000;
+
+/** store_meta key: the highest event row already checked for readable JSON. */
+const CHECKED_EVENT_ROW = 'json_checked_event_row';
+
 /** Helper threads for an index build's sort, and the page cache (KiB, negative) that sizes its runs. */
 const SORTER_THREADS = 2;
 const SORTER_CACHE_SIZE = -8000;
@@ -87,9 +107,15 @@ export class SqliteStore implements Store {
   /** email → contact id for event intake; only committed ids enter it (see appendEventRows). */
   private readonly contactIdCache = new Map<string, number>();
 
+  /** Contacts whose events the last open set aside (their segment answers need a re-evaluation). */
+  readonly sweptContacts: number[] = [];
+  private readonly readonly: boolean;
+  private webhookMarks = 0;
+
   constructor(options: SqliteStoreOptions) {
     this.now = options.now ?? Date.now;
-    if (options.path !== ':memory:' && !options.readonly) mkdirSync(dirname(options.path), { recursive: true });
+    this.readonly = options.readonly ?? false;
+    if (options.path !== ':memory:' && !options.readonly) checkStorePath(options.path);
     try {
       this.db = new Database(options.path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
     } catch (err) {
@@ -100,10 +126,10 @@ export class SqliteStore implements Store {
     }
     if (!options.readonly) {
       this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
     }
     this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.db.pragma('cache_size = -65536');
     // Fewer, larger checkpoints: bulk event intake rewrites the same index pages, and each
     // checkpoint copies them again.
@@ -111,7 +137,38 @@ export class SqliteStore implements Store {
     if (!options.readonly) {
       this.migrate(options.migrations ?? MIGRATIONS);
       this.restoreEventIndexes();
+      this.sweptContacts = this.quarantineUnreadableEvents();
     }
+  }
+
+  /**
+   * Moves event rows SQLite cannot read as JSON into the quarantine (a store that opens is a store
+   * that evaluates), checking only rows added since the last open. Returns the contacts affected.
+   */
+  private quarantineUnreadableEvents(): number[] {
+    if (!this.hasTable('store_meta')) return [];
+    const from = Number(this.stmt('SELECT value FROM store_meta WHERE key = ?').pluck().get(CHECKED_EVENT_ROW) ?? 0);
+    const to = this.eventCountBound();
+    if (to <= from) return [];
+    return this.transaction(() => {
+      const bad = this.db
+        .prepare('SELECT e.id, e.event_id, e.contact_id, n.name, e.time, e.source, e.properties FROM events e LEFT JOIN event_names n ON n.id = e.name_id WHERE e.id > ? AND e.id <= ? AND NOT json_valid(e.properties)')
+        .all(from, to) as Row[];
+      const put = this.stmt(
+        'INSERT INTO quarantine (kind, ref, contact_id, name, time, source, raw, reason, quarantined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      );
+      const at = this.now();
+      for (const r of bad) {
+        put.run('event', r.event_id, r.contact_id, r.name, r.time, r.source, r.properties, 'properties are not readable JSON (nested deeper than 1000 levels, or malformed)', at);
+        this.stmt('DELETE FROM events WHERE id = ?').run(r.id);
+      }
+      this.stmt('INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(CHECKED_EVENT_ROW, String(to));
+      return [...new Set(bad.map((r) => r.contact_id as number))];
+    });
+  }
+
+  private hasTable(name: string): boolean {
+    return this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
   }
 
   /**
@@ -193,8 +250,13 @@ export class SqliteStore implements Store {
     return s;
   }
 
+  /**
+   * Write transactions start with BEGIN IMMEDIATE: they take the write lock first, so a busy store
+   * makes them wait (busy_timeout) instead of failing when a read would upgrade to a write.
+   */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    const tx = this.db.transaction(fn);
+    return this.readonly ? tx() : tx.immediate();
   }
 
   // Contacts
@@ -397,8 +459,10 @@ export class SqliteStore implements Store {
       let duplicates = 0;
       let contactsCreated = 0;
       const touched = new Set<number>();
+      const conflicts: number[] = [];
       const at = this.now();
-      for (const e of rows) {
+      for (let i = 0; i < rows.length; i++) {
+        const e = rows[i]!;
         let contactId = this.contactIdCache.get(e.email) ?? learned.get(e.email);
         if (contactId === undefined) {
           const row = findContact.get(e.email) as { id: number } | undefined;
@@ -409,13 +473,15 @@ export class SqliteStore implements Store {
           }
           learned.set(e.email, contactId);
         }
-        const r = insert.run(e.eventId, contactId, this.eventNameId(e.name, learnedNames), e.time, e.propertiesJson, e.source);
+        const nameId = this.eventNameId(e.name, learnedNames);
+        const r = insert.run(e.eventId, contactId, nameId, e.time, e.propertiesJson, e.source);
         if (r.changes) {
           inserted++;
           touched.add(contactId);
-        } else duplicates++;
+        } else if (this.sameStoredEvent(e, contactId, nameId)) duplicates++;
+        else conflicts.push(i);
       }
-      return { inserted, duplicates, contactsCreated, touched: [...touched] };
+      return { inserted, duplicates, contactsCreated, touched: [...touched], conflicts };
     });
     // Ids created inside an enclosing transaction may still be rolled back: remember only committed ones.
     if (!this.db.inTransaction) {
@@ -424,6 +490,16 @@ export class SqliteStore implements Store {
       for (const [name, id] of learnedNames) this.eventNameIds.set(name, id);
     }
     return outcome;
+  }
+
+  /** Whether the event stored under `e.eventId` is this one (a resend), not another that reused its id. */
+  private sameStoredEvent(e: EventRow, contactId: number, nameId: number): boolean {
+    const stored = this.stmt('SELECT contact_id, name_id, time, properties FROM events WHERE event_id = ?').get(e.eventId) as Row | undefined;
+    if (!stored) return true;
+    if (stored.contact_id !== contactId || stored.name_id !== nameId || (stored.time !== e.time && !e.timeFromReceipt)) return false;
+    if (stored.properties === e.propertiesJson) return true;
+    // The same properties in another key order are the same event.
+    return stableStringify(JSON.parse(stored.properties as string)) === stableStringify(JSON.parse(e.propertiesJson));
   }
 
   beginEventBulkLoad(expectedEvents: number): EventBulkLoad {
@@ -569,7 +645,51 @@ export class SqliteStore implements Store {
   }
 
   markWebhookEvent(esp: EspName, eventId: string, at: number): boolean {
-    return this.stmt('INSERT INTO webhook_events (esp, event_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(esp, eventId, at).changes === 1;
+    const fresh = this.stmt('INSERT INTO webhook_events (esp, event_id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(esp, eventId, at).changes === 1;
+    // Pruned as it grows (not on a timer): the table stays bounded by the deliveries of one window.
+    if (fresh && ++this.webhookMarks % WEBHOOK_PRUNE_EVERY === 0) this.pruneWebhookEvents(at - WEBHOOK_DEDUPE_RETENTION_MS);
+    return fresh;
+  }
+
+  pruneWebhookEvents(before: number): number {
+    return this.stmt('DELETE FROM webhook_events WHERE seen_at < ?').run(before).changes;
+  }
+
+  quarantined(limit: number): { total: number; rows: QuarantinedRow[] } {
+    if (!this.hasTable('quarantine')) return { total: 0, rows: [] };
+    const total = this.stmt('SELECT COUNT(*) FROM quarantine').pluck().get() as number;
+    const rows = (this.stmt('SELECT * FROM quarantine ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map((r) => ({
+      id: r.id as number,
+      kind: r.kind as QuarantinedRow['kind'],
+      ref: r.ref as string,
+      contactId: (r.contact_id as number | null) ?? undefined,
+      reason: r.reason as string,
+      quarantinedAt: r.quarantined_at as number,
+    }));
+    return { total, rows };
+  }
+
+  probeWrite(): void {
+    if (this.readonly) throw new StoreError('the store is open read-only', { hint: 'the daemon opens it for writing' });
+    if (this.db.inTransaction) return;
+    // No waiting: a readiness probe must answer at once, and a store another process keeps locked is not ready.
+    this.db.pragma('busy_timeout = 0');
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        this.stmt('INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run('write_probe', String(this.now()));
+      } finally {
+        this.db.exec('ROLLBACK');
+      }
+    } catch (err) {
+      const busy = (err as { code?: string }).code?.startsWith('SQLITE_BUSY') ?? false;
+      throw new StoreError(busy ? 'the store is locked by another process' : `the store cannot be written: ${(err as Error).message}`, {
+        hint: busy ? 'another process holds the write lock (a backup, a long import, a stuck segsync); intake waits for it' : 'check the disk (space, permissions, read-only mount)',
+        cause: err,
+      });
+    } finally {
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
   }
 
   unlinkEsp(esp: EspName): UnlinkCounts {
@@ -829,6 +949,29 @@ function toOutbox(r: Row): OutboxItem {
     sent: r.sent === 1,
     createdAt: r.created_at as number,
   };
+}
+
+/**
+ * Refuses store paths that would silently start a new, empty store where the user expects theirs: an
+ * empty (0-byte) file, or a folder that does not exist (a typo, an unmounted disk). Only segsync's own
+ * default folder `.segsync` is created, and only inside a folder that exists.
+ */
+function checkStorePath(path: string): void {
+  const folder = dirname(path);
+  if (!existsSync(folder)) {
+    if (basename(folder) === '.segsync' && existsSync(dirname(folder))) {
+      mkdirSync(folder);
+      return;
+    }
+    throw new StoreError(`the store's folder ${folder} does not exist`, {
+      hint: `create it (mkdir -p ${folder}) if this is where the store belongs, or fix store.path / --store / SEGSYNC_STORE; segsync does not create it, so a typo or an unmounted disk never starts an empty store`,
+    });
+  }
+  if (existsSync(path) && statSync(path).isFile() && statSync(path).size === 0) {
+    throw new StoreError(`the store file ${path} is empty (0 bytes)`, {
+      hint: 'a failed copy or a full disk may have truncated it: restore it from a backup; if a new, empty store is what you want, delete the file first',
+    });
+  }
 }
 
 /** Opens the default store at a path. */

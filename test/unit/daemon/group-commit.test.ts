@@ -1,7 +1,7 @@
 import { GroupCommit } from '../../../src/daemon/group-commit';
 import type { IntakeResult } from '../../../src/daemon/services';
 
-const result = (n: number): IntakeResult => ({ inserted: n, duplicates: 0, reevaluated: 0, flips: 0 });
+const result = (n: number): IntakeResult => ({ inserted: n, duplicates: 0, reevaluated: 0, flips: 0, conflicts: [] });
 
 describe('GroupCommit', () => {
   it('stores records added in the same event-loop turn with one write', async () => {
@@ -50,6 +50,24 @@ describe('GroupCommit', () => {
     const outcomes = await Promise.allSettled([group.add([1]), group.add([2])]);
     expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
     fail = false;
-    await expect(group.add([3])).resolves.toBeUndefined();
+    await expect(group.add([3])).resolves.toEqual([]);
+  });
+
+  it('fails only the caller whose records fail: the others of its group are written again alone and succeed', async () => {
+    const writes: number[][] = [];
+    const group = new GroupCommit<number>(async (items) => {
+      writes.push(items);
+      if (items.includes(666)) throw new Error('poison');
+      return result(items.length);
+    }, () => undefined);
+    const outcomes = await Promise.allSettled([group.add([1]), group.add([2, 666]), group.add([3])]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(writes).toEqual([[1, 2, 666, 3], [1], [2, 666], [3]]);
+  });
+
+  it('tells each caller which of its own records conflicted', async () => {
+    const group = new GroupCommit<number>(async (items) => ({ ...result(items.length), conflicts: items.flatMap((v, i) => (v < 0 ? [i] : [])) }), () => undefined);
+    const [a, b, c] = await Promise.all([group.add([1, -1]), group.add([2]), group.add([-3, 3, -3])]);
+    expect([a, b, c]).toEqual([[1], [], [0, 2]]);
   });
 });

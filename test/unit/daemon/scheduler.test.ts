@@ -61,6 +61,10 @@ class TimedServices implements DaemonServices {
     return 0;
   }
 
+  quarantined(): number {
+    return 0;
+  }
+
   outboxDepth() {
     return this.esps.map((esp) => ({ esp, pending: this.pending.get(esp) ?? 0, dead: 0 }));
   }

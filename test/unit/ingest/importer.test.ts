@@ -60,7 +60,7 @@ describe('import', () => {
   it('counts repeated ids as duplicates in a bulk load too (indexes rebuilt), on the first import and on a re-import', async () => {
     const file = join(dir, 'big.jsonl');
     const lines: string[] = [];
-    for (let i = 0; i < 120_000; i++) lines.push(JSON.stringify({ id: `e${i % 110_000}`, email: `u${i % 500}@x.com`, name: 'Viewed Product', time: NOW - i }));
+    for (let i = 0; i < 120_000; i++) lines.push(JSON.stringify({ id: `e${i % 110_000}`, email: `u${(i % 110_000) % 500}@x.com`, name: 'Viewed Product', time: NOW - (i % 110_000) }));
     writeFileSync(file, `${lines.join('\n')}\n`);
     const first = await importFile({ kind: 'events', file, store, now: () => NOW });
     expect(first).toMatchObject({ read: 120_000, imported: 110_000, duplicates: 10_000, rejected: 0, contactsCreated: 500 });

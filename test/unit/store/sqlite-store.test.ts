@@ -17,7 +17,7 @@ describe('SqliteStore', () => {
   let path: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'segsync-store-'));
-    path = join(dir, 'nested', 'segsync.db');
+    path = join(dir, '.segsync', 'segsync.db');
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -40,10 +40,17 @@ describe('Mailchimp webhook parsing', () => {
     expect(() => parseWebhook(request('type=profile&data[email]=a%40x.com'), undefined, names)).toThrow(/no webhook secret is configured/);
   });
 
-  it('names malformed deliveries and ignores campaign events', () => {
-    expect(() => parseWebhook(request('data[email]=a%40x.com'), SECRET, names)).toThrow(/no "type"/);
-    expect(() => parseWebhook(request('type=subscribe'), SECRET, names)).toThrow(/no data\[email\]/);
-    expect(() => parseWebhook(request('type=teleport&data[email]=a%40x.com'), SECRET, names)).toThrow(/unknown webhook type/);
+  it('names malformed deliveries (answered 200, so Mailchimp does not resend them) and ignores campaign events', () => {
+    const refused = (body: string): string[] => {
+      const r = parseWebhook(request(body), SECRET, names);
+      expect(r.reply?.status).toBe(200);
+      expect(r.changes).toEqual([]);
+      return (r.rejected ?? []).map((x) => x.message);
+    };
+    expect(refused('data[email]=a%40x.com')).toEqual([expect.stringMatching(/no "type"/)]);
+    expect(refused('type=subscribe')).toEqual([expect.stringMatching(/no data\[email\]/)]);
+    expect(refused('type=teleport&data[email]=a%40x.com')).toEqual([expect.stringMatching(/unknown type "teleport"/)]);
+    expect(refused(`type=profile&data[email]=a%40x.com&data[merges]${'[a]'.repeat(40)}=1`)).toEqual([expect.stringMatching(/nested more than 32 levels/)]);
     expect(parseWebhook(request('type=campaign&data[id]=c1'), SECRET, names).changes).toEqual([]);
   });
 
