@@ -22,7 +22,7 @@ describe('segsync CLI', () => {
     expect(first.code).toBe(0);
     expect(existsSync(join(dir, 'segsync.yaml'))).toBe(true);
     expect(readFileSync(join(dir, 'segsync.yaml'), 'utf8')).toMatch(/^version: 1$/m);
-    expect(readFileSync(join(dir, 'segsync.yaml'), 'utf8')).toMatch(/^daemon:\n {2}host: 127\.0\.0\.1 .*\n {2}port: 8787\n {2}trackToken: \$\{SEGSYNC_TRACK_TOKEN\}/m);
+    expect(readFileSync(join(dir, 'segsync.yaml'), 'utf8')).toMatch(/^daemon:\n {2}host: 127\.0\.0\.1 .*\n {2}port: 8787\n {2}writeKey: \$\{SEGSYNC_WRITE_KEY\} .*\n {2}serverKey: \$\{SEGSYNC_SERVER_KEY\}/m);
     const again = segsync(dir, 'init');
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/not overwriting existing files: segsync\.yaml/);

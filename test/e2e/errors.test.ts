@@ -49,7 +49,7 @@ describe('errors that point somewhere', () => {
     writeFileSync(events, '{"email":"a@x.com","name":"Viewed Product","time":"2026-04-01T10:00:00Z"}\n');
     const underFile = segsync(dir, '--store', join(notes, 'sub', 'x.db'), 'import', 'events', events);
     expect(underFile.code).toBe(1);
-    expect(underFile.stderr).toContain(`cannot create the folder for the store ${join(notes, 'sub', 'x.db')}: part of ${join(notes, 'sub')} is a file, not a folder`);
+    expect(underFile.stderr).toContain(`the store's folder ${join(notes, 'sub')} cannot exist: ${notes} is a file, not a folder`);
     for (const r of [notDb, isFolder, underFile]) expect(r.stderr).not.toMatch(/EEXIST|ENOTDIR|SQLITE_|file is not a database/);
   });
 

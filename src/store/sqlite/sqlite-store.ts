@@ -958,6 +958,12 @@ function toOutbox(r: Row): OutboxItem {
  */
 function checkStorePath(path: string): void {
   const folder = dirname(path);
+  const file = nearestExistingAncestor(folder);
+  if (file !== undefined && !statSync(file).isDirectory()) {
+    throw new StoreError(`the store's folder ${folder} cannot exist: ${file} is a file, not a folder`, {
+      hint: `choose another store path (store.path, --store or SEGSYNC_STORE), or move ${file} away`,
+    });
+  }
   if (!existsSync(folder)) {
     if (basename(folder) === '.segsync' && existsSync(dirname(folder))) {
       mkdirSync(folder);
@@ -971,6 +977,14 @@ function checkStorePath(path: string): void {
     throw new StoreError(`the store file ${path} is empty (0 bytes)`, {
       hint: 'a failed copy or a full disk may have truncated it: restore it from a backup; if a new, empty store is what you want, delete the file first',
     });
+  }
+}
+
+/** The path itself or its nearest ancestor that exists (undefined only when none does). */
+function nearestExistingAncestor(path: string): string | undefined {
+  for (let p = path; ; p = dirname(p)) {
+    if (existsSync(p)) return p;
+    if (dirname(p) === p) return undefined;
   }
 }
 

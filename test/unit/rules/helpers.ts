@@ -17,7 +17,10 @@ export const TEMPLATE = join(__dirname, '../../../templates/segsync.yaml');
 
 /** The example segsync.yaml as shipped. */
 export function templateConfig(): LoadedConfig {
-  return parseConfig(readFileSync(TEMPLATE, 'utf8'), TEMPLATE, { env: { HUBSPOT_ACCESS_TOKEN: 'test', MAILCHIMP_API_KEY: 'test-us1', KLAVIYO_API_KEY: 'test' } });
+  return parseConfig(readFileSync(TEMPLATE, 'utf8'), TEMPLATE, {
+    env: { HUBSPOT_ACCESS_TOKEN: 'test', MAILCHIMP_API_KEY: 'test-us1', KLAVIYO_API_KEY: 'test' },
+    secrets: { connectors: true, daemon: false },
+  });
 }
 
 /** A store, clock and engine over the example config, with helpers to add contacts and events. */

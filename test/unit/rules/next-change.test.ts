@@ -40,7 +40,7 @@ describe('per-segment next changes', () => {
 
   it('keeps a now-reading value segment to itself instead of making every answer change in a minute', () => {
     const yaml = readFileSync(TEMPLATE, 'utf8').replace(/^segments:\n/m, 'segments:\n  since_order:\n    type: value\n    rule: since("Placed Order")\n');
-    const config = parseConfig(yaml, TEMPLATE, { env: { HUBSPOT_ACCESS_TOKEN: 't', MAILCHIMP_API_KEY: 't-us1', KLAVIYO_API_KEY: 't' } });
+    const config = parseConfig(yaml, TEMPLATE, { env: { HUBSPOT_ACCESS_TOKEN: 't', MAILCHIMP_API_KEY: 't-us1', KLAVIYO_API_KEY: 't' }, secrets: { connectors: true, daemon: false } });
     const w = new World(config);
     const id = w.contact('clock@x.com');
     w.event('clock@x.com', 'Placed Order', T0 - 2 * DAY, { value: 10 });
