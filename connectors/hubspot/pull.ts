@@ -5,6 +5,7 @@
  * the pull opens a new window at the last modification time seen; when 10,000 contacts share one
  * modification time it walks them by `hs_object_id` instead. Every page carries a cursor to resume from.
  */
+import { createHash } from 'node:crypto';
 import type * as Contacts from '@hubspot/api-client/lib/codegen/crm/contacts';
 import { ValidationError } from '../../src/errors';
 import { normaliseEmail } from '../../src/model/identity';
@@ -19,7 +20,11 @@ import { decodeValue, parseTime, splitMulti } from './values';
 export type PullCursor =
   /** First run: full scan, resuming at `after`; `until` is the scan's fixed start. */
   | { v: 1; mode: 'scan'; after?: string; until: number }
-  /** Incremental: contacts modified at or after `t` (after `t` when `strict`), except `skip`: ids at `t` already delivered. */
+  /**
+   * Incremental: contacts modified at or after `t` (after `t` when `strict`), except `skip`: the
+   * versions (`id:digest`, see `seenKey`) at `t` already delivered. A record edited again is a new
+   * version, so it is never skipped, whether its new modification time is later or the same.
+   */
   | { v: 1; mode: 'time'; t: number; strict?: boolean; skip?: string[] }
   /** Contacts modified exactly at `t` with an id above `id`, then onwards after `t`. */
   | { v: 1; mode: 'tie'; t: number; id: string };
@@ -27,7 +32,7 @@ export type PullCursor =
 type WindowCursor = Exclude<PullCursor, { mode: 'scan' }>;
 
 const SCAN_PAGE = 100;
-/** Most ids a cursor remembers at its boundary time; beyond that a resumed pull may repeat a few contacts. */
+/** Most versions a cursor remembers at its boundary time; beyond that a resumed pull may repeat a few contacts. */
 const MAX_SKIP = 1_000;
 
 /** Parses a stored cursor; throws `ValidationError` for one segsync did not write. */
@@ -42,6 +47,27 @@ export function parseCursor(raw: string | undefined): PullCursor | undefined {
   throw new ValidationError(`hubspot: unreadable pull cursor ${JSON.stringify(raw).slice(0, 80)}`, {
     hint: 'reset the HubSpot cursor (`segsync pull --full hubspot`) to rescan',
   });
+}
+
+/**
+ * How a delivered record version is remembered at the cursor's boundary time: its id plus a digest
+ * of the properties it was delivered with. Keyed by id alone, a contact edited again after it sat on
+ * the boundary would be filtered out for good (issue 15, finding 1).
+ */
+export function seenKey(record: Contacts.SimplePublicObject): string {
+  const props = Object.entries(record.properties).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const digest = createHash('sha1').update(JSON.stringify(props)).digest('base64url').slice(0, 12);
+  return `${record.id}:${digest}`;
+}
+
+/**
+ * Adds a delivered version to the boundary set, dropping the record's earlier versions: only the
+ * version applied last is "already delivered", so a record that goes back to an earlier version
+ * within the same millisecond (A → B → A) is delivered again.
+ */
+function rememberVersion(boundary: Set<string>, id: string, key: string): void {
+  for (const k of boundary) if (k.startsWith(`${id}:`)) boundary.delete(k);
+  boundary.add(key);
 }
 
 /** Turns a HubSpot record into a RemoteContact with the requested fields decoded. */
@@ -99,14 +125,17 @@ export async function* pullContacts(ctx: HubspotContext, request: PullRequest): 
     let exhausted = false;
     for (;;) {
       const answer = await ctx.client.searchContacts(searchRequest(windowStart, until, wanted, offset));
-      const fresh = answer.results.filter((r) => !boundary.has(r.id));
-      const contacts = fresh.map((r) => toRemoteContact(r, request.fields, props, tagProperty));
-      for (const c of contacts) {
+      const contacts: RemoteContact[] = [];
+      for (const r of answer.results) {
+        const key = seenKey(r);
+        if (boundary.has(key)) continue;
+        const c = toRemoteContact(r, request.fields, props, tagProperty);
+        contacts.push(c);
         if (c.modifiedAt > lastT) {
           lastT = c.modifiedAt;
           boundary = new Set();
         }
-        if (c.modifiedAt === lastT) boundary.add(c.externalId);
+        if (c.modifiedAt === lastT) rememberVersion(boundary, r.id, key);
       }
       const lastRecord = answer.results[answer.results.length - 1];
       if (lastRecord) lastId = lastRecord.id;
