@@ -1,9 +1,10 @@
 /**
  * The inbound side: what an ESP reports (pulled pages or webhook changes) becomes local state.
  * Identity is resolved (ESP id, then email; email changes followed), each mapped field goes through
- * the conflict policy with the decision recorded, echoes of our own writes are recognised by the
- * last pushed value, and the ESP's view is remembered in sync state so the outbound side never sends
- * a value back to where it came from.
+ * the conflict policy (on per-field change times) with the decision recorded, echoes of our own
+ * writes are recognised by the last pushed value until the ESP is seen holding another (`field-news.ts`),
+ * and the ESP's view is remembered in sync state so the outbound side never sends a value back to
+ * where it came from.
  */
 import type { RemoteChange, RemoteContact, TagMembership } from '../../connectors/connector';
 import type { Logger } from '../log/logger';
@@ -14,7 +15,8 @@ import type { ConsentStatus, Contact, EspName, FieldValue } from '../model/types
 import type { Store, SyncFieldState } from '../store/store';
 import { decide } from './conflict';
 import type { SyncMapping } from './mapping';
-import { asTags, diffTags, sameValue, tagList } from './values';
+import { fieldNews } from './field-news';
+import { asTags, diffTags, isEmpty, sameValue, tagList } from './values';
 
 /** Sync-state keys that are not ESP field names. */
 export const TAGS_KEY = '@tags';
@@ -194,32 +196,40 @@ function resolveContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, resu
   return contact;
 }
 
+/** Queues one key's new sync state: the ESP's value, the pushed value still guarding echoes, the change time. */
+type Remember = (key: string, value: FieldValue, pushedValue: FieldValue | undefined, at?: number) => void;
+
 function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result: InboundResult): void {
   const contact = resolveContact(ctx, esp, u, result);
   if (!contact) return;
   const mapping = ctx.mapping.perEsp.get(esp);
   const state = new Map(ctx.store.getSyncState(contact.id, esp).map((s) => [s.key, s]));
   const updates: SyncFieldState[] = [];
-  const remember = (key: string, value: FieldValue, prev: SyncFieldState | undefined): void => {
-    updates.push({ contactId: contact.id, esp, key, remoteValue: value, pushedValue: prev?.pushedValue, remoteModifiedAt: u.modifiedAt });
+  const remember: Remember = (key, value, pushedValue, at = u.modifiedAt) => {
+    updates.push({ contactId: contact.id, esp, key, remoteValue: value, pushedValue, remoteModifiedAt: at });
   };
 
   for (const [remote, value] of Object.entries(u.fields)) {
     const link = mapping?.byRemote.get(remote);
     if (!link) continue;
-    const prev = state.get(remote);
-    if (prev && prev.remoteValue !== undefined && sameValue(prev.remoteValue, value)) continue;
-    remember(remote, value, prev);
-    // A value we pushed that comes back is not a change (echo guard).
-    if (prev && prev.pushedValue !== undefined && sameValue(prev.pushedValue, value)) continue;
-    if (!link.in) continue;
+    const news = fieldNews(state.get(remote), value, u.modifiedAt);
+    if (news.verdict === 'unchanged') continue;
+    remember(remote, value, news.pushedValue, news.changedAt);
+    if (news.verdict === 'echo' || !link.in) continue;
     const local = contact.properties[link.local];
-    const d = decide({ field: link.field, esp, local, remote: value, remoteAt: u.modifiedAt });
+    if (news.verdict === 'unset') {
+      if (local !== undefined && !isEmpty(local.value)) {
+        ctx.store.recordDecision({ contactId: contact.id, field: link.local, winner: 'local', reason: `${esp} never held a value for this field: its empty value is "not set", not a clear`, at: ctx.clock.now(), detail: { esp, remote: value, local: local.value } });
+        if (link.out) result.changed.add(contact.id);
+      }
+      continue;
+    }
+    const d = decide({ field: link.field, esp, local, remote: value, remoteAt: news.changedAt });
     if (d.conflict) {
       ctx.store.recordDecision({ contactId: contact.id, field: link.local, winner: d.winner, reason: d.reason, at: ctx.clock.now(), detail: { esp, remote: value, local: local?.value ?? null } });
     }
     if (d.takeRemote && !sameValue(local?.value, value)) {
-      ctx.store.setProperty(contact.id, link.local, { value, updatedAt: u.modifiedAt, source: esp });
+      ctx.store.setProperty(contact.id, link.local, { value, updatedAt: news.changedAt, source: esp });
       result.changed.add(contact.id);
     } else if (!d.takeRemote && link.out) {
       // The local value won: the ESP now holds a different one, so the contact needs a push back.
@@ -238,15 +248,20 @@ function applyTags(
   contact: Contact,
   remoteTags: string[],
   prev: SyncFieldState | undefined,
-  remember: (key: string, value: FieldValue, prev: SyncFieldState | undefined) => void,
+  remember: Remember,
   result: InboundResult,
 ): void {
   const now = tagList(remoteTags);
   const known = asTags(prev?.remoteValue);
   if (known && sameValue(known, now)) return;
-  remember(TAGS_KEY, now, prev);
   const pushed = asTags(prev?.pushedValue);
-  if (pushed && sameValue(pushed, now)) return;
+  // The same expiring echo guard as fields: our pushed tag set is an echo only while the ESP was not seen holding another.
+  const stillOurs = pushed !== undefined && (known === undefined || sameValue(known, pushed));
+  if (stillOurs && sameValue(pushed, now)) {
+    remember(TAGS_KEY, now, pushed);
+    return;
+  }
+  remember(TAGS_KEY, now, undefined);
   // Segment tags are computed locally from the rules: an ESP's copy of them never becomes a local tag.
   const computed = segmentTagNames(ctx.mapping);
   const { add, remove } = diffTags(known ?? [], now);
@@ -267,11 +282,11 @@ function applyConsent(
   consent: ConsentStatus,
   at: number,
   prev: SyncFieldState | undefined,
-  remember: (key: string, value: FieldValue, prev: SyncFieldState | undefined) => void,
+  remember: Remember,
   result: InboundResult,
 ): void {
   if (prev && prev.remoteValue === consent) return;
-  remember(CONSENT_KEY, consent, prev);
+  remember(CONSENT_KEY, consent, prev?.pushedValue);
   // The ESP is where people unsubscribe: its newer answer stands locally. It is never pushed to other
   // ESPs as a subscribe: outbound only ever uses it to choose the status of a record being created.
   if (!contact.consent || contact.consent.updatedAt <= at) {

@@ -1,0 +1,92 @@
+/**
+ * Issue 15's reproductions of lost, wiped and reverted edits, end to end: the three sandboxes, the real
+ * connectors and SDKs, the sync engine and a SQLite store, all on one manual clock.
+ */
+import { ManualClock } from '../../../src/model/clock';
+import type { Harness, Sandboxes } from '../../support/sandboxes';
+import { harness, sandboxConfig, startSandboxes } from '../../support/sandboxes';
+
+const MAPPING = `fields:
+  first_name: { type: string, conflict: latest }
+mappings:
+  hubspot: [{ local: first_name, remote: firstname }]
+  mailchimp: [{ local: first_name, remote: FNAME }]
+  klaviyo: [{ local: first_name, remote: first_name }]
+`;
+
+describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', () => {
+  let clock: ManualClock;
+  let s: Sandboxes;
+  let h: Harness;
+  beforeEach(async () => {
+    clock = new ManualClock(Date.UTC(2026, 5, 1, 12, 0, 0, 250));
+    s = await startSandboxes({ clock });
+    h = harness(sandboxConfig(s, MAPPING), undefined, clock);
+    for (const e of h.esps) await h.engine.ensureSchema(e);
+  });
+  afterEach(async () => {
+    await h.close();
+    await s.close();
+  });
+
+  /** A person's pause between actions: more than the vendors' one-second timestamps. */
+  const later = (): Promise<void> => clock.advance(1500);
+  const push = async (): Promise<void> => {
+    h.engine.enqueueAll();
+    await Promise.all(h.esps.map((e) => h.engine.drainAll(e)));
+  };
+  const values = (email: string): Record<string, unknown> => ({
+    hubspot: s.hubspot.contact(email)?.properties.firstname ?? '',
+    mailchimp: s.mailchimp.member(email)?.merge_fields.FNAME ?? '',
+    klaviyo: s.klaviyo.profileByEmail(email)?.first_name ?? '',
+  });
+
+  it('finding 3: a new Klaviyo profile with only the email does not wipe the name the other ESPs hold', async () => {
+    s.hubspot.seedContacts([{ email: 'g@x.com', properties: { firstname: 'Gail' } }]);
+    s.mailchimp.seedContacts([{ email: 'g@x.com', properties: { FNAME: 'Gail' } }]);
+    await later();
+    await h.engine.pull('hubspot');
+    await h.engine.pull('mailchimp');
+    s.klaviyo.seedProfile({ email: 'g@x.com' });
+    await later();
+    await h.engine.pull('klaviyo');
+    await push();
+    const id = h.store.findContactByEmail('g@x.com')!.id;
+    expect(h.store.getContact(id)!.properties.first_name?.value).toBe('Gail');
+    expect(values('g@x.com')).toEqual({ hubspot: 'Gail', mailchimp: 'Gail', klaviyo: 'Gail' });
+    expect(h.store.decisionsFor(id, 'first_name').at(-1)).toMatchObject({ winner: 'local', reason: expect.stringMatching(/klaviyo never held a value/) });
+  });
+
+  it('finding 3: a clear made on an ESP that held a value still travels (an empty value is a change there)', async () => {
+    s.hubspot.seedContacts([{ email: 'c@x.com', properties: { firstname: 'Cid' } }]);
+    await later();
+    await h.engine.pull('hubspot');
+    await push();
+    await later();
+    s.mailchimp.admin.update('c@x.com', { merges: { FNAME: '' } });
+    await later();
+    await h.engine.pull('mailchimp');
+    await push();
+    expect(values('c@x.com')).toEqual({ hubspot: '', mailchimp: '', klaviyo: '' });
+  });
+
+  it('finding 4: an edit back to a value segsync once pushed is a change, not an echo, and is not reverted', async () => {
+    s.hubspot.seedContacts([{ email: 'f@x.com', properties: { firstname: 'Eve' } }]);
+    await later();
+    await h.engine.pull('hubspot');
+    await push();
+    expect(values('f@x.com')).toEqual({ hubspot: 'Eve', mailchimp: 'Eve', klaviyo: 'Eve' });
+    await later();
+    s.klaviyo.seedProfile({ email: 'f@x.com', first_name: 'Evie' });
+    await later();
+    expect(await h.engine.pull('klaviyo')).toMatchObject({ changed: 1 });
+    await push();
+    expect(values('f@x.com')).toEqual({ hubspot: 'Evie', mailchimp: 'Evie', klaviyo: 'Evie' });
+    await later();
+    s.klaviyo.seedProfile({ email: 'f@x.com', first_name: 'Eve' });
+    await later();
+    expect(await h.engine.pull('klaviyo')).toMatchObject({ changed: 1 });
+    await push();
+    expect(values('f@x.com')).toEqual({ hubspot: 'Eve', mailchimp: 'Eve', klaviyo: 'Eve' });
+  });
+});
