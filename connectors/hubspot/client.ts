@@ -161,8 +161,8 @@ export class HubspotClient {
     return this.call('contacts.search', BUCKET.search, () => this.contacts.searchApi.doSearch(request, M));
   }
 
-  pageContacts(limit: number, after: string | undefined, properties: string[]): Promise<Contacts.CollectionResponseSimplePublicObjectWithAssociationsForwardPaging> {
-    return this.call('contacts.page', BUCKET.default, () => this.contacts.basicApi.getPage(limit, after, properties, undefined, undefined, false, M));
+  pageContacts(limit: number, after: string | undefined, properties: string[], archived = false): Promise<Contacts.CollectionResponseSimplePublicObjectWithAssociationsForwardPaging> {
+    return this.call('contacts.page', BUCKET.default, () => this.contacts.basicApi.getPage(limit, after, properties, undefined, undefined, archived, M));
   }
 
   /** GDPR-deletes a contact permanently (an unknown email is blocklisted by HubSpot). */

@@ -110,13 +110,17 @@ export async function* pullContacts(ctx: HubspotContext, request: PullRequest): 
       const contacts = page.results.map((r) => toRemoteContact(r, request.fields, props, tagProperty));
       const next: PullCursor = after ? { v: 1, mode: 'scan', after, until: scanUntil } : { v: 1, mode: 'time', t: scanUntil };
       yield { contacts, next: JSON.stringify(next) };
-      if (!after) return;
+      if (!after) {
+        yield* archivedPages(ctx, request, props, tagProperty, wanted, JSON.stringify(next));
+        return;
+      }
     }
   }
 
   // Ids already yielded at the current window's start time, so a new window does not repeat them.
   let boundary = new Set<string>(start.mode === 'time' ? (start.skip ?? []) : []);
   let cursor: WindowCursor = start;
+  let lastResume = JSON.stringify(start);
   for (;;) {
     const windowStart = cursor;
     let offset = 0;
@@ -149,14 +153,33 @@ export async function* pullContacts(ctx: HubspotContext, request: PullRequest): 
             ? { v: 1, mode: 'time', t: windowStart.t, strict: true }
             : { v: 1, mode: 'tie', t: windowStart.t, id: lastId }
           : { v: 1, mode: 'time', t: lastT, ...(boundary.size > 0 && boundary.size <= MAX_SKIP ? { skip: [...boundary] } : {}) };
-      if (contacts.length > 0 || exhausted) yield { contacts, next: JSON.stringify(resume) };
+      lastResume = JSON.stringify(resume);
+      if (contacts.length > 0 || exhausted) yield { contacts, next: lastResume };
       if (exhausted || atCap) {
         cursor = nextWindow(windowStart, resume, exhausted, lastT);
         break;
       }
     }
-    if (exhausted && windowStart.mode !== 'tie') return;
+    if (exhausted && windowStart.mode !== 'tie') {
+      yield* archivedPages(ctx, request, props, tagProperty, wanted, lastResume);
+      return;
+    }
   }
+}
+
+/**
+ * Archived contacts, as deleted records. The search never returns them and HubSpot cannot filter the
+ * archived listing by time, so every incremental pull pages through it (HubSpot keeps archived records
+ * 90 days); the sync side only acts on records it has linked, once. The pages resume at `next`.
+ */
+async function* archivedPages(ctx: HubspotContext, request: PullRequest, props: Map<string, PropertyShape>, tagProperty: string, wanted: string[], next: string): AsyncIterable<RemotePage> {
+  let after: string | undefined;
+  do {
+    const page = await ctx.client.pageContacts(SCAN_PAGE, after, wanted, true);
+    after = page.paging?.next?.after;
+    const contacts = page.results.map((r) => ({ ...toRemoteContact(r, request.fields, props, tagProperty), deleted: true as const, modifiedAt: r.archivedAt ? r.archivedAt.getTime() : (parseTime(r.properties.lastmodifieddate) ?? 0) }));
+    if (contacts.length > 0) yield { contacts, next };
+  } while (after);
 }
 
 /** Where the next query window starts after one ended (exhausted, or at the 10,000-result cap). */

@@ -99,7 +99,8 @@ function iso(ms: number): string {
  * it; the digest tells that new version apart from the one already applied.
  */
 export function seenKey(m: Member): string {
-  const version = [m.email_address, m.status, m.merge_fields ?? null, (m.tags ?? []).map((t) => t.name).sort()];
+  // Tags are left out: tagging does not move `last_changed`, and tag changes arrive by segment membership.
+  const version = [m.email_address, m.status, m.merge_fields ?? null];
   return `${m.id}:${createHash('sha1').update(JSON.stringify(version)).digest('base64url').slice(0, 12)}`;
 }
 

@@ -16,6 +16,8 @@ import type { Store, SyncFieldState } from '../store/store';
 import { decide } from './conflict';
 import type { SyncMapping } from './mapping';
 import { fieldNews } from './field-news';
+import { isUnlinked, relink, unlink } from './links';
+import type { UnlinkReason } from './links';
 import { asTags, diffTags, isEmpty, sameValue, tagList } from './values';
 
 /** Sync-state keys that are not ESP field names. */
@@ -54,7 +56,7 @@ export function applyRemoteContacts(ctx: InboundContext, esp: EspName, contacts:
   ctx.store.transaction(() => {
     for (const rc of contacts) {
       if (rc.deleted) {
-        forgetOnEsp(ctx, esp, rc.externalId, result);
+        forgetOnEsp(ctx, esp, rc.externalId, result, rc.modifiedAt);
         continue;
       }
       applyUpdate(ctx, esp, rc, result);
@@ -121,10 +123,10 @@ function applyChange(ctx: InboundContext, esp: EspName, ch: RemoteChange, result
       applyUpdate(ctx, esp, { ...ch.ref, fields: ch.fields, tags: ch.tags, consent: ch.consent, modifiedAt: ch.occurredAt }, result);
       return;
     case 'deleted':
-      forgetOnEsp(ctx, esp, ch.ref.externalId, result);
+      forgetOnEsp(ctx, esp, ch.ref.externalId, result, ch.occurredAt);
       return;
     case 'merged':
-      for (const gone of ch.previous?.externalIds ?? []) forgetOnEsp(ctx, esp, gone, result);
+      for (const gone of ch.previous?.externalIds ?? []) forgetOnEsp(ctx, esp, gone, result, ch.occurredAt, 'merged into another record');
       if (ch.ref.externalId) applyUpdate(ctx, esp, { ...ch.ref, fields: ch.fields, modifiedAt: ch.occurredAt }, result);
       return;
     case 'email-changed': {
@@ -147,15 +149,14 @@ function findContact(ctx: InboundContext, esp: EspName, externalId: string | und
   return (externalId ? ctx.store.findContactByExternalId(esp, externalId) : undefined) ?? (email ? ctx.store.findContactByEmail(email) : undefined);
 }
 
-function forgetOnEsp(ctx: InboundContext, esp: EspName, externalId: string | undefined, result: InboundResult): void {
+function forgetOnEsp(ctx: InboundContext, esp: EspName, externalId: string | undefined, result: InboundResult, at: number, reason: UnlinkReason = 'archived or deleted'): void {
   const contact = externalId ? ctx.store.findContactByExternalId(esp, externalId) : undefined;
   if (!contact) {
     result.ignored++;
     return;
   }
   // Deleted or archived on the ESP is not an erase: the local contact stays, the ESP link goes.
-  ctx.store.clearSyncState(contact.id, esp);
-  ctx.logger.info({ esp, contact: contact.id }, 'contact deleted on the ESP: link forgotten');
+  if (unlink(ctx.store, ctx.clock, contact.id, esp, reason, at, externalId)) ctx.logger.info({ esp, contact: contact.id }, `contact ${reason} on the ESP: unlinked there`);
 }
 
 function followEmailChange(ctx: InboundContext, esp: EspName, contact: Contact, email: string, result: InboundResult): void {
@@ -203,7 +204,12 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
   const contact = resolveContact(ctx, esp, u, result);
   if (!contact) return;
   const mapping = ctx.mapping.perEsp.get(esp);
-  const state = new Map(ctx.store.getSyncState(contact.id, esp).map((s) => [s.key, s]));
+  const rows = ctx.store.getSyncState(contact.id, esp);
+  if (isUnlinked(rows)) {
+    relink(ctx.store, ctx.clock, contact.id, esp, u.modifiedAt);
+    result.changed.add(contact.id);
+  }
+  const state = new Map(rows.map((s) => [s.key, s]));
   const updates: SyncFieldState[] = [];
   const remember: Remember = (key, value, pushedValue, at = u.modifiedAt) => {
     updates.push({ contactId: contact.id, esp, key, remoteValue: value, pushedValue, remoteModifiedAt: at });

@@ -6,6 +6,7 @@
 import type { Contact, EspName, FieldValue } from '../model/types';
 import type { OutboxInput, OutboxItem, SegmentState, Store, SyncFieldState } from '../store/store';
 import { TAGS_KEY } from './inbound';
+import { isUnlinked } from './links';
 import type { EspMapping, SyncMapping } from './mapping';
 import { asTags, isEmpty, sameValue, tagList } from './values';
 
@@ -72,16 +73,19 @@ export function plansForContact(
   mapping: SyncMapping,
   contactId: number,
   esps: readonly EspName[] = mapping.esps,
-): { esp: EspName; desired: DesiredState; ops: OutboxInput[] }[] {
+): { esp: EspName; desired: DesiredState; ops: OutboxInput[]; unlinked?: boolean }[] {
   const contact = store.getContact(contactId);
   if (!contact) return [];
   const segments = store.getSegmentStates(contactId);
-  const plans: { esp: EspName; desired: DesiredState; ops: OutboxInput[] }[] = [];
+  const plans: { esp: EspName; desired: DesiredState; ops: OutboxInput[]; unlinked?: boolean }[] = [];
   for (const esp of esps) {
     const m = mapping.perEsp.get(esp);
     if (!m) continue;
     const desired = desiredState(contact, segments, m);
-    plans.push({ esp, desired, ops: diffOps(contactId, esp, desired, store.getSyncState(contactId, esp), mapping.ownsTag) });
+    const state = store.getSyncState(contactId, esp);
+    // The ESP archived or deleted the record (links.ts): nothing is written there until it is restored.
+    if (isUnlinked(state)) plans.push({ esp, desired, ops: [], unlinked: true });
+    else plans.push({ esp, desired, ops: diffOps(contactId, esp, desired, state, mapping.ownsTag) });
   }
   return plans;
 }
@@ -119,14 +123,14 @@ export function enqueueForContacts(store: Store, mapping: SyncMapping, contactId
   store.transaction(() => {
     for (const contactId of contactIds) {
       const fresh: OutboxInput[] = [];
-      for (const { esp, desired, ops } of plansForContact(store, mapping, contactId, esps)) {
+      for (const { esp, desired, ops, unlinked } of plansForContact(store, mapping, contactId, esps)) {
         const wanted = new Set(ops.map((o) => o.key));
         const pending = store.pendingOutbox(esp, contactId);
         const stale = pending.filter((p) => p.op !== 'erase' && !wanted.has(p.key));
         const mine = [...ops];
         const dropped: number[] = [];
         for (const p of stale) {
-          const restore = p.sent ? restoreOp(p, desired, mapping.ownsTag) : undefined;
+          const restore = p.sent && !unlinked ? restoreOp(p, desired, mapping.ownsTag) : undefined;
           if (restore) mine.push(restore);
           else dropped.push(p.id);
         }

@@ -183,10 +183,13 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
     if (!Number.isInteger(limit) || limit < 1 || limit > SCAN_LIMIT) throw validation(`limit must be between 1 and ${SCAN_LIMIT}`);
     const names = propertiesParam(q.properties) ?? DEFAULT_OUTPUT;
     const after = q.after === undefined ? 0 : Number(q.after);
-    const all = state.allContacts().filter((c) => Number(c.id) >= after);
+    // `archived=true` lists only archived records, as HubSpot does (with `archivedAt`).
+    const archived = String(q.archived) === 'true';
+    const all = (archived ? state.archivedContacts() : state.allContacts()).filter((c) => Number(c.id) >= after);
     const page = all.slice(0, limit);
     const next = all[limit];
-    return { results: page.map((c) => presentContact(state, c, names)), ...(next ? { paging: { next: { after: next.id, link: `?after=${next.id}` } } } : {}) };
+    const present = (c: StoredContact): Record<string, unknown> => (archived ? { ...presentContact(state, c, names), archived: true, archivedAt: iso(c.updatedAt) } : presentContact(state, c, names));
+    return { results: page.map(present), ...(next ? { paging: { next: { after: next.id, link: `?after=${next.id}` } } } : {}) };
   });
 
   app.post('/crm/v3/objects/contacts/gdpr-delete', async (req, reply) => {

@@ -96,6 +96,11 @@ export class PortalState {
     return [...this.contacts.values()].filter((c) => !c.archived).sort((a, b) => Number(a.id) - Number(b.id));
   }
 
+  /** Archived contacts in id order (`GET …/contacts?archived=true`). */
+  archivedContacts(): StoredContact[] {
+    return [...this.contacts.values()].filter((c) => c.archived).sort((a, b) => Number(a.id) - Number(b.id));
+  }
+
   isBlocklisted(email: string): boolean {
     return this.blocklist.has(email.trim().toLowerCase());
   }

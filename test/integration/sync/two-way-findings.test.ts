@@ -89,4 +89,28 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
     await push();
     expect(values('f@x.com')).toEqual({ hubspot: 'Eve', mailchimp: 'Eve', klaviyo: 'Eve' });
   });
+
+  it('finding 6: a Mailchimp archive or a HubSpot archive unlinks that record, stops writes there, and keeps the contact elsewhere', async () => {
+    const id = h.store.upsertContacts([{ email: 'a@x.com', properties: { first_name: 'Ann' }, consent: 'subscribed', source: 'local' }])[0]!.contactId;
+    await push();
+    await later();
+    s.mailchimp.admin.archive('a@x.com');
+    s.hubspot.state.archive(s.hubspot.contact('a@x.com')!.id, { source: 'CRM_UI', sourceId: 'userId:1' });
+    await later();
+    for (const e of h.esps) await h.engine.pull(e);
+    expect(h.store.decisionsFor(id, '@link').map((d) => d.winner).sort()).toEqual(['hubspot', 'mailchimp']);
+    h.store.setProperty(id, 'first_name', { value: 'Annie', updatedAt: clock.now(), source: 'local' });
+    for (let round = 0; round < 2; round++) {
+      expect(h.engine.enqueueAll()).toBe(round === 0 ? 1 : 0);
+      for (const e of h.esps) expect(await h.engine.drainAll(e)).toMatchObject({ failed: 0 });
+    }
+    expect(h.store.counts().outbox).toEqual([]);
+    expect(s.klaviyo.profileByEmail('a@x.com')!.first_name).toBe('Annie');
+    expect(s.mailchimp.member('a@x.com')).toMatchObject({ status: 'archived', merge_fields: { FNAME: 'Ann' } });
+    expect(s.hubspot.contact('a@x.com')).toBeUndefined();
+    expect(h.store.getContact(id)!.properties.first_name?.value).toBe('Annie');
+    // Pulling again records nothing new: the decision is taken once.
+    for (const e of h.esps) await h.engine.pull(e);
+    expect(h.store.decisionsFor(id, '@link')).toHaveLength(2);
+  });
 });
