@@ -16,6 +16,7 @@ import type { Store, SyncFieldState } from '../store/store';
 import { decide } from './conflict';
 import type { SyncMapping } from './mapping';
 import { fieldNews } from './field-news';
+import { EMAIL_KEY, emailChangedOnEsp } from './identity-travel';
 import { isUnlinked, relink, unlink } from './links';
 import type { UnlinkReason } from './links';
 import { asTags, diffTags, isEmpty, sameValue, tagList } from './values';
@@ -165,10 +166,13 @@ function followEmailChange(ctx: InboundContext, esp: EspName, contact: Contact, 
   const taken = ctx.store.findContactByEmail(next);
   if (taken && taken.id !== contact.id) {
     ctx.logger.warn({ esp, contact: contact.id, other: taken.id, email: hashEmail(next) }, 'ESP changed an email to one another local contact has: not followed');
+    ctx.store.recordDecision({ contactId: contact.id, field: EMAIL_KEY, winner: 'local', reason: `${esp} changed the email to one another local contact (${taken.id}) has: not followed`, at: ctx.clock.now(), detail: { esp, to: next } });
     result.ignored++;
     return;
   }
   ctx.store.changeEmail(contact.id, next);
+  ctx.store.putSyncState([{ contactId: contact.id, esp, key: EMAIL_KEY, remoteValue: next, pushedValue: undefined, remoteModifiedAt: ctx.clock.now() }]);
+  ctx.store.recordDecision({ contactId: contact.id, field: EMAIL_KEY, winner: esp, reason: `${esp} changed the email: followed locally and sent to the other ESPs`, at: ctx.clock.now(), detail: { esp, from: contact.email, to: next } });
   result.changed.add(contact.id);
 }
 
@@ -177,7 +181,9 @@ function resolveContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, resu
   const byId = u.externalId ? ctx.store.findContactByExternalId(esp, u.externalId) : undefined;
   const email = u.email ? normaliseEmail(u.email) : undefined;
   if (byId) {
-    if (email && email !== byId.email) followEmailChange(ctx, esp, byId, email, result);
+    // Only an email the ESP changed is followed: a record still holding the email segsync last knew
+    // there is behind (the new email is on its way to it), not an email change to undo ours.
+    if (email && email !== byId.email && emailChangedOnEsp(ctx.store.getSyncState(byId.id, esp), email)) followEmailChange(ctx, esp, byId, email, result);
     return ctx.store.getContact(byId.id);
   }
   if (!email || !isValidEmail(email)) {
@@ -243,6 +249,8 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
     }
   }
 
+  const remoteEmail = u.email ? normaliseEmail(u.email) : undefined;
+  if (remoteEmail && state.get(EMAIL_KEY)?.remoteValue !== remoteEmail) remember(EMAIL_KEY, remoteEmail, undefined);
   if (u.tags) applyTags(ctx, esp, contact, u.tags, state.get(TAGS_KEY), remember, result);
   if (u.consent) applyConsent(ctx, esp, contact, u.consent, u.modifiedAt, state.get(CONSENT_KEY), remember, result);
   if (updates.length) ctx.store.putSyncState(updates);

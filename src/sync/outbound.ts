@@ -6,6 +6,7 @@
 import type { Contact, EspName, FieldValue } from '../model/types';
 import type { OutboxInput, OutboxItem, SegmentState, Store, SyncFieldState } from '../store/store';
 import { TAGS_KEY } from './inbound';
+import { emailOps } from './identity-travel';
 import { isUnlinked } from './links';
 import type { EspMapping, SyncMapping } from './mapping';
 import { asTags, isEmpty, sameValue, tagList } from './values';
@@ -85,7 +86,7 @@ export function plansForContact(
     const state = store.getSyncState(contactId, esp);
     // The ESP archived or deleted the record (links.ts): nothing is written there until it is restored.
     if (isUnlinked(state)) plans.push({ esp, desired, ops: [], unlinked: true });
-    else plans.push({ esp, desired, ops: diffOps(contactId, esp, desired, state, mapping.ownsTag) });
+    else plans.push({ esp, desired, ops: [...emailOps(contact, esp, state), ...diffOps(contactId, esp, desired, state, mapping.ownsTag)] });
   }
   return plans;
 }

@@ -91,7 +91,7 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
   });
 
   it('finding 6: a Mailchimp archive or a HubSpot archive unlinks that record, stops writes there, and keeps the contact elsewhere', async () => {
-    const id = h.store.upsertContacts([{ email: 'a@x.com', properties: { first_name: 'Ann' }, consent: 'subscribed', source: 'local' }])[0]!.contactId;
+    const id = h.store.upsertContacts([{ email: 'a@x.com', properties: { first_name: 'Ann' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!.contactId;
     await push();
     await later();
     s.mailchimp.admin.archive('a@x.com');
@@ -112,5 +112,41 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
     // Pulling again records nothing new: the decision is taken once.
     for (const e of h.esps) await h.engine.pull(e);
     expect(h.store.decisionsFor(id, '@link')).toHaveLength(2);
+  });
+
+  it('finding 5: an email changed on HubSpot travels to Mailchimp and Klaviyo, and a stale record elsewhere does not flip it back', async () => {
+    const id = h.store.upsertContacts([{ email: 'carol@x.com', properties: { first_name: 'Carol' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!.contactId;
+    await push();
+    await later();
+    for (const e of h.esps) await h.engine.pull(e);
+    s.hubspot.edit('carol@x.com', { email: 'carol.new@x.com' });
+    await later();
+    await h.engine.pull('hubspot');
+    expect(h.store.getContact(id)!.email).toBe('carol.new@x.com');
+    // Klaviyo's record still has the old email and changes there before the new email reaches it.
+    s.klaviyo.seedProfile({ email: 'carol@x.com', first_name: 'Caroline' });
+    await later();
+    await h.engine.pull('klaviyo');
+    expect(h.store.getContact(id)).toMatchObject({ email: 'carol.new@x.com', properties: { first_name: expect.objectContaining({ value: 'Caroline' }) } });
+    await push();
+    expect(values('carol.new@x.com')).toEqual({ hubspot: 'Caroline', mailchimp: 'Caroline', klaviyo: 'Caroline' });
+    expect(s.mailchimp.member('carol@x.com')).toBeUndefined();
+    expect(s.klaviyo.profileByEmail('carol@x.com')).toBeUndefined();
+    expect(s.mailchimp.member('carol.new@x.com')).toMatchObject({ status: 'subscribed' });
+    expect(h.store.counts().contacts).toBe(1);
+    expect(h.store.decisionsFor(id, '@email').at(-1)).toMatchObject({ winner: 'hubspot' });
+    // Everyone holds the new email now: pulling and pushing again changes and sends nothing.
+    await later();
+    for (const e of h.esps) expect(await h.engine.pull(e)).toMatchObject({ changed: 0 });
+    expect(h.engine.enqueueAll()).toBe(0);
+  });
+
+  it('finding 5: a local email change travels to every ESP by its own way of changing an email (no duplicate records)', async () => {
+    const id = h.store.upsertContacts([{ email: 'dan@x.com', properties: { first_name: 'Dan' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!.contactId;
+    await push();
+    h.store.changeEmail(id, 'dan.new@x.com');
+    await push();
+    expect(values('dan.new@x.com')).toEqual({ hubspot: 'Dan', mailchimp: 'Dan', klaviyo: 'Dan' });
+    expect([s.hubspot.contact('dan@x.com'), s.mailchimp.member('dan@x.com'), s.klaviyo.profileByEmail('dan@x.com')]).toEqual([undefined, undefined, undefined]);
   });
 });
