@@ -47,17 +47,18 @@ export function register(program: Command): void {
           process.stdout.write(`${formatPlan(ctx.engine.plan(filter, ctx.esps))}\n(dry run: nothing sent)\n`);
           return;
         }
-        for (const esp of ctx.esps) {
-          const schema = await ctx.engine.ensureSchema(esp);
-          if (schema.created.length || schema.updated.length) process.stdout.write(`${esp}: created ${schema.created.join(', ') || 'nothing'}; updated ${schema.updated.join(', ') || 'nothing'}\n`);
-          for (const p of schema.problems) process.stderr.write(`${esp}: field ${p.field}: ${p.message}${p.hint ? ` (${p.hint})` : ''}\n`);
-        }
         // Segment answers that flipped by the clock since they were computed are brought up to date first.
         ctx.segments?.reevaluateDue(ctx.clock.now());
         ctx.engine.enqueueAll(filter, ctx.esps);
         let failed = 0;
         for (const esp of ctx.esps) {
           const pending = ctx.store.counts().outbox.find((o) => o.esp === esp)?.pending ?? 0;
+          // The schema is read (and completed) once per run, and only for an ESP that has something to send.
+          if (pending > 0) {
+            const schema = await ctx.engine.ensureSchema(esp);
+            if (schema.created.length || schema.updated.length) process.stdout.write(`${esp}: created ${schema.created.join(', ') || 'nothing'}; updated ${schema.updated.join(', ') || 'nothing'}\n`);
+            for (const p of schema.problems) process.stderr.write(`${esp}: field ${p.field}: ${p.message}${p.hint ? ` (${p.hint})` : ''}\n`);
+          }
           const bar = startProgress(`push ${esp}`, pending, ' contacts');
           const r = await ctx.engine.drainAll(esp, (n) => bar.update(n));
           bar.stop();

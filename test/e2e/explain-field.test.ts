@@ -24,7 +24,7 @@ describe('segsync explain EMAIL FIELD', () => {
     dir = mkdtempSync(join(tmpdir(), 'segsync-explain-field-'));
     copyFileSync(TEMPLATE, join(dir, 'segsync.yaml'));
     const store = new SqliteStore({ path: join(dir, 'store.db') });
-    const [{ contactId: id }] = store.upsertContacts([{ email: 'eve@example.com', properties: { first_name: 'Evie' }, source: 'klaviyo', time: T }]) as [{ contactId: number }];
+    const id = store.upsertContacts([{ email: 'eve@example.com', properties: { first_name: 'Evie' }, source: 'klaviyo', time: T }])[0]!.contactId;
     store.setExternalId(id, 'klaviyo', 'PROFILE1');
     store.putSyncState([
       { contactId: id, esp: 'klaviyo', key: 'first_name', remoteValue: 'Evie', pushedValue: undefined, remoteModifiedAt: T },

@@ -149,4 +149,19 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
     expect(values('dan.new@x.com')).toEqual({ hubspot: 'Dan', mailchimp: 'Dan', klaviyo: 'Dan' });
     expect([s.hubspot.contact('dan@x.com'), s.mailchimp.member('dan@x.com'), s.klaviyo.profileByEmail('dan@x.com')]).toEqual([undefined, undefined, undefined]);
   });
+
+  it('finding 7: the dry run shows exactly what the push sends (no queued operation the push would drop)', async () => {
+    const id = h.store.upsertContacts([{ email: 'p@x.com', properties: { first_name: 'Pat' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!.contactId;
+    await push();
+    h.store.setProperty(id, 'first_name', { value: 'Patty', updatedAt: clock.now(), source: 'local' });
+    h.engine.enqueueAll();
+    h.store.setProperty(id, 'first_name', { value: 'Pat', updatedAt: clock.now(), source: 'local' });
+    h.store.upsertContacts([{ email: 'q@x.com', properties: { first_name: 'Quinn' }, consent: 'subscribed', source: 'local', time: clock.now() }]);
+    const plan = h.engine.plan();
+    expect(plan.map((p) => [p.esp, p.contacts, p.creates, p.fields])).toEqual(h.esps.map((e) => [e, 1, 1, { [{ hubspot: 'firstname', mailchimp: 'FNAME', klaviyo: 'first_name' }[e]]: 1 }]));
+    h.engine.enqueueAll();
+    const sent = await Promise.all(h.esps.map((e) => h.engine.drainAll(e)));
+    expect(sent.map((r) => r.ok)).toEqual(plan.map((p) => p.contacts));
+    expect(values('p@x.com')).toEqual({ hubspot: 'Pat', mailchimp: 'Pat', klaviyo: 'Pat' });
+  });
 });
