@@ -37,6 +37,8 @@ export interface PullOptions {
   pageSize: number;
   /** Owned tags whose membership is reconciled. */
   ownedTags: string[];
+  /** Tags starting with this are owned too (`tags.owned.prefix`): their membership is reconciled as well. */
+  ownedTagPrefix?: string;
   /** Scan an owned tag's members at least this often even when its segment looks unchanged, ms. */
   tagRescanMs: number;
 }
@@ -182,7 +184,10 @@ export async function* pullPages(
 /** One page per owned tag whose segment changed (or is due for a rescan): its complete membership. */
 async function* tagPages(client: MailchimpClient, tags: TagIndex, clock: Clock, cursor: PullCursor, options: PullOptions): AsyncIterable<RemotePage> {
   tags.refresh();
-  for (const tag of options.ownedTags) {
+  const prefix = options.ownedTagPrefix;
+  const byPrefix = prefix ? (await tags.names()).filter((n) => n.toLowerCase().startsWith(prefix.toLowerCase())) : [];
+  const owned = new Map([...options.ownedTags, ...byPrefix].map((t) => [t.toLowerCase(), t]));
+  for (const tag of owned.values()) {
     const key = tag.toLowerCase();
     const before = cursor.tags[key];
     const segment = await tags.find(tag);
