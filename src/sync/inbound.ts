@@ -17,7 +17,7 @@ import { decide } from './conflict';
 import type { SyncMapping } from './mapping';
 import { fieldNews } from './field-news';
 import { EMAIL_KEY, emailChangedOnEsp } from './identity-travel';
-import { isUnlinked, relink, unlink } from './links';
+import { isUnlinked, LINK_FIELD, relink, unlink } from './links';
 import type { UnlinkReason } from './links';
 import { asTags, diffTags, isEmpty, sameValue, tagList } from './values';
 
@@ -154,6 +154,12 @@ function forgetOnEsp(ctx: InboundContext, esp: EspName, externalId: string | und
   const contact = externalId ? ctx.store.findContactByExternalId(esp, externalId) : undefined;
   if (!contact) {
     result.ignored++;
+    return;
+  }
+  if (ctx.mapping.perEsp.get(esp)?.onDelete === 'erase') {
+    // Configured: a removal on this ESP erases the contact locally and on every ESP.
+    ctx.store.recordDecision({ contactId: contact.id, field: LINK_FIELD, winner: esp, reason: `${esp} record ${reason}: erased everywhere (connectors.${esp}.onDelete: erase)`, at: ctx.clock.now(), detail: { esp, externalId: externalId ?? null } });
+    result.erased.push({ contactId: contact.id, email: contact.email });
     return;
   }
   // Deleted or archived on the ESP is not an erase: the local contact stays, the ESP link goes.

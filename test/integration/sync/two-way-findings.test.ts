@@ -164,4 +164,23 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
     expect(sent.map((r) => r.ok)).toEqual(plan.map((p) => p.contacts));
     expect(values('p@x.com')).toEqual({ hubspot: 'Pat', mailchimp: 'Pat', klaviyo: 'Pat' });
   });
+
+  it('finding 6: with connectors.mailchimp.onDelete: erase, a Mailchimp archive erases the contact locally and on every ESP', async () => {
+    const config = sandboxConfig(s, MAPPING);
+    config.connectors.mailchimp!.onDelete = 'erase';
+    const e = harness(config, undefined, clock);
+    try {
+      e.store.upsertContacts([{ email: 'z@x.com', properties: { first_name: 'Zoe' }, consent: 'subscribed', source: 'local', time: clock.now() }]);
+      await e.pushAll();
+      await later();
+      s.mailchimp.admin.archive('z@x.com');
+      await later();
+      await e.engine.pull('mailchimp');
+      expect(e.store.findContactByEmail('z@x.com')).toBeUndefined();
+      await Promise.all(e.esps.map((esp) => e.engine.drainAll(esp)));
+      expect([s.hubspot.contact('z@x.com'), s.klaviyo.profileByEmail('z@x.com'), s.mailchimp.member('z@x.com')]).toEqual([undefined, undefined, undefined]);
+    } finally {
+      await e.close();
+    }
+  });
 });
