@@ -49,6 +49,15 @@ export async function startSandboxes(options: { limits?: 'off' | 'real' | 'tight
   return { hubspot, mailchimp, klaviyo, close: async () => void (await Promise.all([hubspot.close(), mailchimp.close(), klaviyo.close()])) };
 }
 
+/** segsync.yaml lines mapping one field, `first_name` (latest change wins), to each vendor's first-name field. */
+export const FIRST_NAME_MAPPING = `fields:
+  first_name: { type: string, conflict: latest }
+mappings:
+  hubspot: [{ local: first_name, remote: firstname }]
+  mailchimp: [{ local: first_name, remote: FNAME }]
+  klaviyo: [{ local: first_name, remote: first_name }]
+`;
+
 export const SECRETS = { HS_TOKEN: 'hs-token', MC_KEY: 'mc-key-us1', KL_KEY: 'pk_test' };
 
 /** A config for the three sandboxes with the given extra YAML (fields, mappings, segments …). */

@@ -4,15 +4,8 @@
  */
 import { ManualClock } from '../../../src/model/clock';
 import type { Harness, Sandboxes } from '../../support/sandboxes';
-import { harness, sandboxConfig, startSandboxes } from '../../support/sandboxes';
+import { FIRST_NAME_MAPPING, harness, sandboxConfig, startSandboxes } from '../../support/sandboxes';
 
-const MAPPING = `fields:
-  first_name: { type: string, conflict: latest }
-mappings:
-  hubspot: [{ local: first_name, remote: firstname }]
-  mailchimp: [{ local: first_name, remote: FNAME }]
-  klaviyo: [{ local: first_name, remote: first_name }]
-`;
 
 describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', () => {
   let clock: ManualClock;
@@ -21,7 +14,7 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
   beforeEach(async () => {
     clock = new ManualClock(Date.UTC(2026, 5, 1, 12, 0, 0, 250));
     s = await startSandboxes({ clock });
-    h = harness(sandboxConfig(s, MAPPING), undefined, clock);
+    h = harness(sandboxConfig(s, FIRST_NAME_MAPPING), undefined, clock);
     for (const e of h.esps) await h.engine.ensureSchema(e);
   });
   afterEach(async () => {
@@ -166,7 +159,7 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
   });
 
   it('finding 6: with connectors.mailchimp.onDelete: erase, a Mailchimp archive erases the contact locally and on every ESP', async () => {
-    const config = sandboxConfig(s, MAPPING);
+    const config = sandboxConfig(s, FIRST_NAME_MAPPING);
     config.connectors.mailchimp!.onDelete = 'erase';
     const e = harness(config, undefined, clock);
     try {

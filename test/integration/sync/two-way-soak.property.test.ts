@@ -10,15 +10,9 @@ import fc from 'fast-check';
 import type { EspName } from '../../../connectors/connector';
 import { ManualClock } from '../../../src/model/clock';
 import type { Harness, Sandboxes } from '../../support/sandboxes';
-import { harness, sandboxConfig, startSandboxes } from '../../support/sandboxes';
+import { FIRST_NAME_MAPPING, harness, sandboxConfig, startSandboxes } from '../../support/sandboxes';
 
-const MAPPING = `fields:
-  first_name: { type: string, conflict: latest }
-mappings:
-  hubspot: [{ local: first_name, remote: firstname }]
-  mailchimp: [{ local: first_name, remote: FNAME }]
-  klaviyo: [{ local: first_name, remote: first_name }]
-tags:
+const MAPPING = `${FIRST_NAME_MAPPING}tags:
   owned: { prefix: "seg:" }
 `;
 const PEOPLE = 3;
