@@ -150,6 +150,8 @@ export interface RemoteContact {
   consent?: ConsentStatus;
   /** The ESP's last modification time, epoch ms. */
   modifiedAt: number;
+  /** When each of `fields` last changed on the ESP, where the vendor says (HubSpot property history), epoch ms. */
+  fieldModifiedAt?: Record<string, number>;
   /** The contact was deleted or archived on the ESP. */
   deleted?: boolean;
 }

@@ -151,9 +151,9 @@ export class HubspotClient {
   }
 
   /** Reads contacts by id or, with `idProperty: 'email'`, by email. */
-  readContacts(ids: string[], properties: string[], idProperty?: string): Promise<BatchAnswer<Contacts.SimplePublicObject>> {
+  readContacts(ids: string[], properties: string[], idProperty?: string, propertiesWithHistory: string[] = []): Promise<BatchAnswer<Contacts.SimplePublicObject>> {
     return this.call('contacts.batch.read', BUCKET.default, () =>
-      this.contacts.batchApi.read({ inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory: [], ...(idProperty ? { idProperty } : {}) }, undefined, M),
+      this.contacts.batchApi.read({ inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory, ...(idProperty ? { idProperty } : {}) }, undefined, M),
     );
   }
 

@@ -107,7 +107,7 @@ export async function* pullContacts(ctx: HubspotContext, request: PullRequest): 
     for (;;) {
       const page = await ctx.client.pageContacts(SCAN_PAGE, after, wanted);
       after = page.paging?.next?.after;
-      const contacts = page.results.map((r) => toRemoteContact(r, request.fields, props, tagProperty));
+      const contacts = await withFieldTimes(ctx, page.results.map((r) => toRemoteContact(r, request.fields, props, tagProperty)), request.fields, tagProperty);
       const next: PullCursor = after ? { v: 1, mode: 'scan', after, until: scanUntil } : { v: 1, mode: 'time', t: scanUntil };
       yield { contacts, next: JSON.stringify(next) };
       if (!after) {
@@ -141,6 +141,7 @@ export async function* pullContacts(ctx: HubspotContext, request: PullRequest): 
         }
         if (c.modifiedAt === lastT) rememberVersion(boundary, r.id, key);
       }
+      await withFieldTimes(ctx, contacts, request.fields, tagProperty);
       const lastRecord = answer.results[answer.results.length - 1];
       if (lastRecord) lastId = lastRecord.id;
       const nextAfter = answer.paging?.next?.after;
@@ -165,6 +166,31 @@ export async function* pullContacts(ctx: HubspotContext, request: PullRequest): 
       return;
     }
   }
+}
+
+/**
+ * Adds each requested field's change time from HubSpot's property history (one batch read per page:
+ * the search and the listing give only the record's modification time), so `latest` compares the
+ * field's own time, not the time of a record that changed for another property.
+ */
+async function withFieldTimes(ctx: HubspotContext, contacts: RemoteContact[], fields: string[], tagProperty: string): Promise<RemoteContact[]> {
+  const wanted = fields.filter((f) => f !== tagProperty);
+  if (contacts.length === 0 || wanted.length === 0) return contacts;
+  const answer = await ctx.client.readContacts(contacts.map((c) => c.externalId), ['email'], undefined, wanted);
+  const byId = new Map(answer.results.map((r) => [r.id, r.propertiesWithHistory ?? {}]));
+  for (const c of contacts) {
+    const history = byId.get(c.externalId);
+    if (!history) continue;
+    const times: Record<string, number> = {};
+    for (const f of wanted) {
+      // Newest first; HubSpot's SDK parses `timestamp` into a Date.
+      const at = history[f]?.[0]?.timestamp;
+      const ms = at instanceof Date ? at.getTime() : typeof at === 'string' ? Date.parse(at) : NaN;
+      if (Number.isFinite(ms)) times[f] = ms;
+    }
+    c.fieldModifiedAt = times;
+  }
+  return contacts;
 }
 
 /**

@@ -2,11 +2,11 @@
  * What one value an ESP reports for one field means, given what segsync knew of that field there.
  * Pure: the inbound side stores the sync state and runs the conflict policy from the verdict.
  *
- * Field change times: none of the three vendors' contact listings says when each field changed (they
- * give one modification time per record), so a field's change time is the record's modification time
- * in the first pull or webhook that shows the field's new value; a field whose value did not change
- * keeps the time it had. The conflict policy (`latest`) compares these per-field times, never the
- * time of a record that changed for another field.
+ * Field change times: HubSpot reports each property's change time (property history, read by its
+ * pull). Mailchimp and Klaviyo give one modification time per record, so there a field's change time
+ * is the record's modification time in the first pull or webhook that shows the field's new value. A
+ * field whose value did not change keeps the time it had. The conflict policy (`latest`) compares
+ * these per-field times, never the time of a record that changed for another field.
  */
 import type { FieldValue } from '../model/types';
 import type { SyncFieldState } from '../store/store';
@@ -33,16 +33,19 @@ export interface FieldNews {
 /**
  * Classifies one reported value. The echo guard expires: a pushed value only counts as an echo until
  * the ESP is seen holding something else, so an edit back to a value segsync once pushed is a change.
+ * `fieldModifiedAt` is the field's own change time where the vendor reports it (HubSpot property
+ * history); otherwise the record's modification time stands for it.
  */
-export function fieldNews(prev: SyncFieldState | undefined, value: FieldValue, recordModifiedAt: number): FieldNews {
+export function fieldNews(prev: SyncFieldState | undefined, value: FieldValue, recordModifiedAt: number, fieldModifiedAt?: number): FieldNews {
   const seen = prev?.remoteValue;
   if (prev && seen !== undefined && sameValue(seen, value)) {
     return { verdict: 'unchanged', pushedValue: prev.pushedValue, changedAt: prev.remoteModifiedAt ?? recordModifiedAt };
   }
+  const at = fieldModifiedAt ?? recordModifiedAt;
   const pushed = prev?.pushedValue;
   // Rows written before the guard expired may still hold a pushed value the ESP has moved on from.
   const stillOurs = pushed !== undefined && (seen === undefined || sameValue(seen, pushed));
-  if (stillOurs && sameValue(pushed, value)) return { verdict: 'echo', pushedValue: pushed, changedAt: recordModifiedAt };
-  if (seen === undefined && isEmpty(value)) return { verdict: 'unset', pushedValue: undefined, changedAt: recordModifiedAt };
-  return { verdict: 'change', pushedValue: undefined, changedAt: recordModifiedAt };
+  if (stillOurs && sameValue(pushed, value)) return { verdict: 'echo', pushedValue: pushed, changedAt: at };
+  if (seen === undefined && isEmpty(value)) return { verdict: 'unset', pushedValue: undefined, changedAt: at };
+  return { verdict: 'change', pushedValue: undefined, changedAt: at };
 }

@@ -49,6 +49,8 @@ interface RemoteUpdate {
   tags?: string[];
   consent?: ConsentStatus;
   modifiedAt: number;
+  /** Per-field change times, where the ESP reports them. */
+  fieldModifiedAt?: Record<string, number>;
 }
 
 /** Applies one pulled page in one transaction. */
@@ -230,7 +232,7 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
   for (const [remote, value] of Object.entries(u.fields)) {
     const link = mapping?.byRemote.get(remote);
     if (!link) continue;
-    const news = fieldNews(state.get(remote), value, u.modifiedAt);
+    const news = fieldNews(state.get(remote), value, u.modifiedAt, u.fieldModifiedAt?.[remote]);
     if (news.verdict === 'unchanged') continue;
     remember(remote, value, news.pushedValue, news.changedAt);
     if (news.verdict === 'echo' || !link.in) continue;

@@ -28,6 +28,20 @@ export function presentContact(state: PortalState, c: StoredContact, names: Iter
   return { id: c.id, properties, createdAt: iso(c.createdAt), updatedAt: iso(c.updatedAt), archived: false };
 }
 
+/**
+ * `propertiesWithHistory` as HubSpot answers it (newest first). The sandbox keeps only each property's
+ * current value and when it was set, so a history has that one entry (none for a never-set property).
+ */
+function propertyHistory(state: PortalState, c: StoredContact, names: string[]): Record<string, unknown[]> {
+  const out: Record<string, unknown[]> = {};
+  for (const n of new Set(names)) {
+    const v = state.value(c, n);
+    const at = c.changedAt.get(n);
+    out[n] = v !== undefined && at !== undefined ? [{ value: v, timestamp: iso(at), sourceType: 'CRM_UI' }] : [];
+  }
+  return out;
+}
+
 function presentProperty(p: PropertyDef): Record<string, unknown> {
   return {
     name: p.name, label: p.label, type: p.type, fieldType: p.fieldType, description: p.description, groupName: p.groupName, options: p.options,
@@ -152,12 +166,13 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
     const body = req.body as Body;
     const idProperty = body.idProperty as string | undefined;
     const names = Array.isArray(body.properties) && body.properties.length > 0 ? (body.properties as string[]) : DEFAULT_OUTPUT;
+    const withHistory = Array.isArray(body.propertiesWithHistory) ? (body.propertiesWithHistory as string[]) : [];
     const results: unknown[] = [];
     const missing: string[] = [];
     for (const input of inputs) {
       const id = String(input.id ?? '');
       const c = idProperty === 'email' ? state.contactByEmail(id) : state.contact(id);
-      if (c) results.push(presentContact(state, c, names));
+      if (c) results.push(withHistory.length > 0 ? { ...presentContact(state, c, names), propertiesWithHistory: propertyHistory(state, c, withHistory) } : presentContact(state, c, names));
       else missing.push(id);
     }
     const errors = missing.length > 0 ? [standardError(404, 'OBJECT_NOT_FOUND', 'Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.', { ids: missing })] : [];

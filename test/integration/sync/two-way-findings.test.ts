@@ -176,4 +176,23 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
       await e.close();
     }
   });
+
+  it('finding 3: latest compares the field\'s own change time (HubSpot property history), not the record\'s', async () => {
+    const id = h.store.upsertContacts([{ email: 'x@x.com', properties: { first_name: 'Xe' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!.contactId;
+    await push();
+    await later();
+    const editedAt = clock.now();
+    s.hubspot.edit('x@x.com', { firstname: 'Xavier' });
+    await later();
+    h.store.setProperty(id, 'first_name', { value: 'Xan', updatedAt: clock.now(), source: 'local' });
+    await later();
+    // Another property changes later: the record's modification time is now newer than the local edit.
+    s.hubspot.edit('x@x.com', { lastname: 'Quinn' });
+    await later();
+    await h.engine.pull('hubspot');
+    expect(h.store.getContact(id)!.properties.first_name?.value).toBe('Xan');
+    expect(h.store.decisionsFor(id, 'first_name').at(-1)).toMatchObject({ winner: 'local', reason: expect.stringContaining(`is newer than hubspot's (${new Date(editedAt).toISOString()})`) });
+    await push();
+    expect(values('x@x.com')).toEqual({ hubspot: 'Xan', mailchimp: 'Xan', klaviyo: 'Xan' });
+  });
 });
