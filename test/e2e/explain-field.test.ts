@@ -53,6 +53,10 @@ describe('segsync explain EMAIL FIELD', () => {
     const json = JSON.parse(segsync(dir, 'explain', 'eve@example.com', 'first_name', '--json').stdout) as { esps: { esp: string }[]; decisions: unknown[] };
     expect(json.esps.map((e) => e.esp)).toEqual(['hubspot', 'mailchimp', 'klaviyo']);
     expect(json.decisions).toHaveLength(1);
+    const email = segsync(dir, 'explain', 'eve@example.com', 'email');
+    expect(email.stdout).toContain('eve@example.com · email');
+    expect(email.stdout).toContain('policy: the contact identity');
+    expect(email.stdout).toContain('klaviyo @email (both): (never seen) [record PROFILE1]');
     const bad = segsync(dir, 'explain', 'eve@example.com', 'first_nam');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/no segment or mapped field "first_nam"[\s\S]*did you mean "first_name"/);
