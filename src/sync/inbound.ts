@@ -17,7 +17,7 @@ import { decide } from './conflict';
 import type { SyncMapping } from './mapping';
 import { fieldNews } from './field-news';
 import { EMAIL_KEY, emailChangedOnEsp } from './identity-travel';
-import { isUnlinked, LINK_FIELD, relink, unlink } from './links';
+import { isUnlinked, LINK_FIELD, relink, unlink, UNLINKED_KEY } from './links';
 import type { UnlinkReason } from './links';
 import { asTags, diffTags, isEmpty, sameValue, tagList } from './values';
 
@@ -219,7 +219,11 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
   if (!contact) return;
   const mapping = ctx.mapping.perEsp.get(esp);
   const rows = ctx.store.getSyncState(contact.id, esp);
+  // A record restored on the ESP could not be edited while it was archived or deleted: its values are
+  // no newer than its removal, whatever the restore did to the record's modification time.
+  let changedBy = Number.POSITIVE_INFINITY;
   if (isUnlinked(rows)) {
+    changedBy = rows.find((r) => r.key === UNLINKED_KEY)?.remoteModifiedAt ?? changedBy;
     relink(ctx.store, ctx.clock, contact.id, esp, u.modifiedAt);
     result.changed.add(contact.id);
   }
@@ -232,7 +236,7 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
   for (const [remote, value] of Object.entries(u.fields)) {
     const link = mapping?.byRemote.get(remote);
     if (!link) continue;
-    const news = fieldNews(state.get(remote), value, u.modifiedAt, u.fieldModifiedAt?.[remote]);
+    const news = fieldNews(state.get(remote), value, Math.min(u.modifiedAt, changedBy), u.fieldModifiedAt?.[remote]);
     if (news.verdict === 'unchanged') continue;
     remember(remote, value, news.pushedValue, news.changedAt);
     if (news.verdict === 'echo' || !link.in) continue;

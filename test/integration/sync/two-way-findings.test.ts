@@ -195,4 +195,24 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
     await push();
     expect(values('x@x.com')).toEqual({ hubspot: 'Xan', mailchimp: 'Xan', klaviyo: 'Xan' });
   });
+
+  it('finding 6: a record restored on Mailchimp links again without reverting a local edit made while it was archived', async () => {
+    const id = h.store.upsertContacts([{ email: 'r@x.com', properties: { first_name: 'Ann' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!.contactId;
+    await push();
+    await later();
+    s.mailchimp.admin.archive('r@x.com');
+    await later();
+    await h.engine.pull('mailchimp');
+    h.store.setProperty(id, 'first_name', { value: 'Annie', updatedAt: clock.now(), source: 'local' });
+    await push();
+    await later();
+    // Restored in Mailchimp (re-added): it comes back with the name it had when it was archived.
+    s.mailchimp.seed([{ email: 'r@x.com' }]);
+    await later();
+    await h.engine.pull('mailchimp');
+    expect(h.store.decisionsFor(id, '@link').map((d) => d.reason)).toEqual([expect.stringMatching(/^mailchimp record archived or deleted: unlinked/), expect.stringMatching(/^mailchimp record is live again/)]);
+    expect(h.store.getContact(id)!.properties.first_name?.value).toBe('Annie');
+    await push();
+    expect(values('r@x.com')).toEqual({ hubspot: 'Annie', mailchimp: 'Annie', klaviyo: 'Annie' });
+  });
 });
