@@ -12,7 +12,7 @@ import { normaliseEmail } from '../../src/model/identity';
 import type { FieldValue } from '../../src/model/types';
 import type { PullRequest, RemoteContact, RemotePage } from '../connector';
 import type { HubspotContext } from './context';
-import { SEARCH_CAP, SEARCH_PAGE } from './limits';
+import { MAX_BATCH, SEARCH_CAP, SEARCH_PAGE } from './limits';
 import type { PropertyShape } from './values';
 import { decodeValue, parseTime, splitMulti } from './values';
 
@@ -169,15 +169,19 @@ export async function* pullContacts(ctx: HubspotContext, request: PullRequest): 
 }
 
 /**
- * Adds each requested field's change time from HubSpot's property history (one batch read per page:
+ * Adds each requested field's change time from HubSpot's property history (batch reads per page:
  * the search and the listing give only the record's modification time), so `latest` compares the
  * field's own time, not the time of a record that changed for another property.
  */
 async function withFieldTimes(ctx: HubspotContext, contacts: RemoteContact[], fields: string[], tagProperty: string): Promise<RemoteContact[]> {
   const wanted = fields.filter((f) => f !== tagProperty);
   if (contacts.length === 0 || wanted.length === 0) return contacts;
-  const answer = await ctx.client.readContacts(contacts.map((c) => c.externalId), ['email'], undefined, wanted);
-  const byId = new Map(answer.results.map((r) => [r.id, r.propertiesWithHistory ?? {}]));
+  const byId = new Map<string, NonNullable<Contacts.SimplePublicObject['propertiesWithHistory']>>();
+  // A search page holds up to 200 records; a batch read takes at most 100.
+  for (let i = 0; i < contacts.length; i += MAX_BATCH) {
+    const answer = await ctx.client.readContacts(contacts.slice(i, i + MAX_BATCH).map((c) => c.externalId), ['email'], undefined, wanted);
+    for (const r of answer.results) byId.set(r.id, r.propertiesWithHistory ?? {});
+  }
   for (const c of contacts) {
     const history = byId.get(c.externalId);
     if (!history) continue;
