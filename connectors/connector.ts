@@ -78,6 +78,13 @@ export interface ContactRef {
   contactId?: number;
 }
 
+/**
+ * The reserved `ContactChange.set` key of an identity change: `set[EMAIL_KEY]` is the record's new
+ * email (equal to `ref.email`), and `ref.externalId` names the record, which still has its old email.
+ * Each connector changes the email its vendor's way, before the change's other writes.
+ */
+export const EMAIL_KEY = '@email';
+
 /** One contact's pending change for one ESP: what to set, clear, tag and untag. */
 export interface ContactChange {
   ref: ContactRef;
@@ -143,6 +150,8 @@ export interface RemoteContact {
   consent?: ConsentStatus;
   /** The ESP's last modification time, epoch ms. */
   modifiedAt: number;
+  /** When each of `fields` last changed on the ESP, where the vendor says (HubSpot property history), epoch ms. */
+  fieldModifiedAt?: Record<string, number>;
   /** The contact was deleted or archived on the ESP. */
   deleted?: boolean;
 }

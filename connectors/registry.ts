@@ -72,6 +72,7 @@ export function createConnectors(config: SegsyncConfig, options: RegistryOptions
           ...(mc.webhookSecret ? { webhookSecret: mc.webhookSecret } : {}),
           ...(options.publicUrl && mc.webhookSecret ? { webhookUrl: webhookUrl(options.publicUrl, 'mailchimp') } : {}),
           ...(options.ownedTags ? { ownedTags: options.ownedTags } : {}),
+          ...(config.tags.owned.prefix ? { ownedTagPrefix: config.tags.owned.prefix } : {}),
         },
         deps,
       ),

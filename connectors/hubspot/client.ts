@@ -155,9 +155,9 @@ export class HubspotClient {
   }
 
   /** Reads contacts by id or, with `idProperty: 'email'`, by email. */
-  readContacts(ids: string[], properties: string[], idProperty?: string): Promise<BatchAnswer<Contacts.SimplePublicObject>> {
+  readContacts(ids: string[], properties: string[], idProperty?: string, propertiesWithHistory: string[] = []): Promise<BatchAnswer<Contacts.SimplePublicObject>> {
     return this.call('contacts.batch.read', BUCKET.default, () =>
-      this.contacts.batchApi.read({ inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory: [], ...(idProperty ? { idProperty } : {}) }, undefined, M),
+      this.contacts.batchApi.read({ inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory, ...(idProperty ? { idProperty } : {}) }, undefined, M),
     );
   }
 
@@ -165,8 +165,8 @@ export class HubspotClient {
     return this.call('contacts.search', BUCKET.search, () => this.contacts.searchApi.doSearch(request, M));
   }
 
-  pageContacts(limit: number, after: string | undefined, properties: string[]): Promise<Contacts.CollectionResponseSimplePublicObjectWithAssociationsForwardPaging> {
-    return this.call('contacts.page', BUCKET.default, () => this.contacts.basicApi.getPage(limit, after, properties, undefined, undefined, false, M));
+  pageContacts(limit: number, after: string | undefined, properties: string[], archived = false): Promise<Contacts.CollectionResponseSimplePublicObjectWithAssociationsForwardPaging> {
+    return this.call('contacts.page', BUCKET.default, () => this.contacts.basicApi.getPage(limit, after, properties, undefined, undefined, archived, M));
   }
 
   /** GDPR-deletes a contact permanently (an unknown email is blocklisted by HubSpot). */

@@ -5,13 +5,14 @@
  * the pull opens a new window at the last modification time seen; when 10,000 contacts share one
  * modification time it walks them by `hs_object_id` instead. Every page carries a cursor to resume from.
  */
+import { createHash } from 'node:crypto';
 import type * as Contacts from '@hubspot/api-client/lib/codegen/crm/contacts';
 import { ValidationError } from '../../src/errors';
 import { normaliseEmail } from '../../src/model/identity';
 import type { FieldValue } from '../../src/model/types';
 import type { PullRequest, RemoteContact, RemotePage } from '../connector';
 import type { HubspotContext } from './context';
-import { SEARCH_CAP, SEARCH_PAGE } from './limits';
+import { MAX_BATCH, SEARCH_CAP, SEARCH_PAGE } from './limits';
 import type { PropertyShape } from './values';
 import { decodeValue, parseTime, splitMulti } from './values';
 
@@ -19,7 +20,11 @@ import { decodeValue, parseTime, splitMulti } from './values';
 export type PullCursor =
   /** First run: full scan, resuming at `after`; `until` is the scan's fixed start. */
   | { v: 1; mode: 'scan'; after?: string; until: number }
-  /** Incremental: contacts modified at or after `t` (after `t` when `strict`), except `skip`: ids at `t` already delivered. */
+  /**
+   * Incremental: contacts modified at or after `t` (after `t` when `strict`), except `skip`: the
+   * versions (`id:digest`, see `seenKey`) at `t` already delivered. A record edited again is a new
+   * version, so it is never skipped, whether its new modification time is later or the same.
+   */
   | { v: 1; mode: 'time'; t: number; strict?: boolean; skip?: string[] }
   /** Contacts modified exactly at `t` with an id above `id`, then onwards after `t`. */
   | { v: 1; mode: 'tie'; t: number; id: string };
@@ -27,7 +32,7 @@ export type PullCursor =
 type WindowCursor = Exclude<PullCursor, { mode: 'scan' }>;
 
 const SCAN_PAGE = 100;
-/** Most ids a cursor remembers at its boundary time; beyond that a resumed pull may repeat a few contacts. */
+/** Most versions a cursor remembers at its boundary time; beyond that a resumed pull may repeat a few contacts. */
 const MAX_SKIP = 1_000;
 
 /** Parses a stored cursor; throws `ValidationError` for one segsync did not write. */
@@ -42,6 +47,27 @@ export function parseCursor(raw: string | undefined): PullCursor | undefined {
   throw new ValidationError(`hubspot: unreadable pull cursor ${JSON.stringify(raw).slice(0, 80)}`, {
     hint: 'forget the HubSpot cursor and ids with `segsync unlink --esp hubspot`; the next pull rescans HubSpot and re-adopts its contacts by email',
   });
+}
+
+/**
+ * How a delivered record version is remembered at the cursor's boundary time: its id plus a digest
+ * of the properties it was delivered with. Keyed by id alone, a contact edited again after it sat on
+ * the boundary would be filtered out for good (issue 15, finding 1).
+ */
+export function seenKey(record: Contacts.SimplePublicObject): string {
+  const props = Object.entries(record.properties).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const digest = createHash('sha1').update(JSON.stringify(props)).digest('base64url').slice(0, 12);
+  return `${record.id}:${digest}`;
+}
+
+/**
+ * Adds a delivered version to the boundary set, dropping the record's earlier versions: only the
+ * version applied last is "already delivered", so a record that goes back to an earlier version
+ * within the same millisecond (A → B → A) is delivered again.
+ */
+function rememberVersion(boundary: Set<string>, id: string, key: string): void {
+  for (const k of boundary) if (k.startsWith(`${id}:`)) boundary.delete(k);
+  boundary.add(key);
 }
 
 /** Turns a HubSpot record into a RemoteContact with the requested fields decoded. */
@@ -81,16 +107,20 @@ export async function* pullContacts(ctx: HubspotContext, request: PullRequest): 
     for (;;) {
       const page = await ctx.client.pageContacts(SCAN_PAGE, after, wanted);
       after = page.paging?.next?.after;
-      const contacts = page.results.map((r) => toRemoteContact(r, request.fields, props, tagProperty));
+      const contacts = await withFieldTimes(ctx, page.results.map((r) => toRemoteContact(r, request.fields, props, tagProperty)), request.fields, tagProperty);
       const next: PullCursor = after ? { v: 1, mode: 'scan', after, until: scanUntil } : { v: 1, mode: 'time', t: scanUntil };
       yield { contacts, next: JSON.stringify(next) };
-      if (!after) return;
+      if (!after) {
+        yield* archivedPages(ctx, request, props, tagProperty, wanted, JSON.stringify(next));
+        return;
+      }
     }
   }
 
   // Ids already yielded at the current window's start time, so a new window does not repeat them.
   let boundary = new Set<string>(start.mode === 'time' ? (start.skip ?? []) : []);
   let cursor: WindowCursor = start;
+  let lastResume = JSON.stringify(start);
   for (;;) {
     const windowStart = cursor;
     let offset = 0;
@@ -99,15 +129,19 @@ export async function* pullContacts(ctx: HubspotContext, request: PullRequest): 
     let exhausted = false;
     for (;;) {
       const answer = await ctx.client.searchContacts(searchRequest(windowStart, until, wanted, offset));
-      const fresh = answer.results.filter((r) => !boundary.has(r.id));
-      const contacts = fresh.map((r) => toRemoteContact(r, request.fields, props, tagProperty));
-      for (const c of contacts) {
+      const contacts: RemoteContact[] = [];
+      for (const r of answer.results) {
+        const key = seenKey(r);
+        if (boundary.has(key)) continue;
+        const c = toRemoteContact(r, request.fields, props, tagProperty);
+        contacts.push(c);
         if (c.modifiedAt > lastT) {
           lastT = c.modifiedAt;
           boundary = new Set();
         }
-        if (c.modifiedAt === lastT) boundary.add(c.externalId);
+        if (c.modifiedAt === lastT) rememberVersion(boundary, r.id, key);
       }
+      await withFieldTimes(ctx, contacts, request.fields, tagProperty);
       const lastRecord = answer.results[answer.results.length - 1];
       if (lastRecord) lastId = lastRecord.id;
       const nextAfter = answer.paging?.next?.after;
@@ -120,14 +154,62 @@ export async function* pullContacts(ctx: HubspotContext, request: PullRequest): 
             ? { v: 1, mode: 'time', t: windowStart.t, strict: true }
             : { v: 1, mode: 'tie', t: windowStart.t, id: lastId }
           : { v: 1, mode: 'time', t: lastT, ...(boundary.size > 0 && boundary.size <= MAX_SKIP ? { skip: [...boundary] } : {}) };
-      if (contacts.length > 0 || exhausted) yield { contacts, next: JSON.stringify(resume) };
+      lastResume = JSON.stringify(resume);
+      if (contacts.length > 0 || exhausted) yield { contacts, next: lastResume };
       if (exhausted || atCap) {
         cursor = nextWindow(windowStart, resume, exhausted, lastT);
         break;
       }
     }
-    if (exhausted && windowStart.mode !== 'tie') return;
+    if (exhausted && windowStart.mode !== 'tie') {
+      yield* archivedPages(ctx, request, props, tagProperty, wanted, lastResume);
+      return;
+    }
   }
+}
+
+/**
+ * Adds each requested field's change time from HubSpot's property history (batch reads per page:
+ * the search and the listing give only the record's modification time), so `latest` compares the
+ * field's own time, not the time of a record that changed for another property.
+ */
+async function withFieldTimes(ctx: HubspotContext, contacts: RemoteContact[], fields: string[], tagProperty: string): Promise<RemoteContact[]> {
+  const wanted = fields.filter((f) => f !== tagProperty);
+  if (contacts.length === 0 || wanted.length === 0) return contacts;
+  const byId = new Map<string, NonNullable<Contacts.SimplePublicObject['propertiesWithHistory']>>();
+  // A search page holds up to 200 records; a batch read takes at most 100.
+  for (let i = 0; i < contacts.length; i += MAX_BATCH) {
+    const answer = await ctx.client.readContacts(contacts.slice(i, i + MAX_BATCH).map((c) => c.externalId), ['email'], undefined, wanted);
+    for (const r of answer.results) byId.set(r.id, r.propertiesWithHistory ?? {});
+  }
+  for (const c of contacts) {
+    const history = byId.get(c.externalId);
+    if (!history) continue;
+    const times: Record<string, number> = {};
+    for (const f of wanted) {
+      // Newest first; HubSpot's SDK parses `timestamp` into a Date.
+      const at = history[f]?.[0]?.timestamp;
+      const ms = at instanceof Date ? at.getTime() : typeof at === 'string' ? Date.parse(at) : NaN;
+      if (Number.isFinite(ms)) times[f] = ms;
+    }
+    c.fieldModifiedAt = times;
+  }
+  return contacts;
+}
+
+/**
+ * Archived contacts, as deleted records. The search never returns them and HubSpot cannot filter the
+ * archived listing by time, so every incremental pull pages through it (HubSpot keeps archived records
+ * 90 days); the sync side only acts on records it has linked, once. The pages resume at `next`.
+ */
+async function* archivedPages(ctx: HubspotContext, request: PullRequest, props: Map<string, PropertyShape>, tagProperty: string, wanted: string[], next: string): AsyncIterable<RemotePage> {
+  let after: string | undefined;
+  do {
+    const page = await ctx.client.pageContacts(SCAN_PAGE, after, wanted, true);
+    after = page.paging?.next?.after;
+    const contacts = page.results.map((r) => ({ ...toRemoteContact(r, request.fields, props, tagProperty), deleted: true as const, modifiedAt: r.archivedAt ? r.archivedAt.getTime() : (parseTime(r.properties.lastmodifieddate) ?? 0) }));
+    if (contacts.length > 0) yield { contacts, next };
+  } while (after);
 }
 
 /** Where the next query window starts after one ended (exhausted, or at the 10,000-result cap). */

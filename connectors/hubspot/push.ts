@@ -6,6 +6,7 @@
  */
 import type * as Contacts from '@hubspot/api-client/lib/codegen/crm/contacts';
 import { EspPermanentError, EspTransientError, SegsyncError, ValidationError } from '../../src/errors';
+import { EMAIL_KEY } from '../connector';
 import type { ChangeResult, ContactChange, ContactRef } from '../connector';
 import type { BatchAnswer } from './client';
 import type { HubspotContext } from './context';
@@ -37,7 +38,15 @@ type Outcome = ChangeResult extends infer U ? (U extends ChangeResult ? Omit<U, 
 /** Encodes one change's properties; throws `ValidationError` for a value HubSpot would refuse. */
 export function encodeChange(change: ContactChange, props: Map<string, PropertyShape>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(change.set)) out[name] = encodeValue(props.get(name) ?? { name, type: 'string', fieldType: 'text' }, value);
+  for (const [name, value] of Object.entries(change.set)) {
+    if (name === EMAIL_KEY) {
+      // HubSpot changes a record's email through its `email` property, written by record id.
+      if (!change.ref.externalId) throw new ValidationError('hubspot: an email change needs the HubSpot record id', { hint: 'run `segsync pull hubspot` so segsync learns the record id, then push again' });
+      out.email = String(value);
+      continue;
+    }
+    out[name] = encodeValue(props.get(name) ?? { name, type: 'string', fieldType: 'text' }, value);
+  }
   for (const name of change.clear) out[name] = '';
   for (const [name, encoded] of Object.entries(out)) {
     const problem = writeProblem(props.get(name), name, encoded);

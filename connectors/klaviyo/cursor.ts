@@ -53,9 +53,17 @@ export function encodeCursor(cursor: ProfileCursor | EventCursor): Cursor {
   return JSON.stringify(cursor);
 }
 
-/** Moves a time cursor past a record seen at `at` with `id` (records arrive sorted by time). */
+/**
+ * Moves a time cursor past a record seen at `at` with `id` (records arrive sorted by time). A profile
+ * key (`id:digest`) replaces that profile's earlier key: only the version applied last counts as seen,
+ * so a profile that goes back to an earlier version within the same second (A → B → A) comes again.
+ */
 export function advance(position: TimeCursor | undefined, at: string, id: string): TimeCursor {
-  if (position && Date.parse(position.at) === Date.parse(at)) return { at: position.at, ids: [...position.ids, id] };
+  if (position && Date.parse(position.at) === Date.parse(at)) {
+    const colon = id.indexOf(':');
+    const others = colon < 0 ? position.ids : position.ids.filter((k) => !k.startsWith(id.slice(0, colon + 1)));
+    return { at: position.at, ids: [...others, id] };
+  }
   if (position && Date.parse(position.at) > Date.parse(at)) return position;
   return { at, ids: [id] };
 }

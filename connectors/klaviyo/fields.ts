@@ -7,6 +7,7 @@
  */
 import type { ConsentStatus, FieldValue } from '../../src/model/types';
 import type { ContactChange } from '../connector';
+import { EMAIL_KEY } from '../connector';
 import type { WireProfile, WireSubscriptions } from './wire';
 
 export interface AttributeSpec {
@@ -50,7 +51,7 @@ export type FieldPlace =
 
 /** Resolves an ESP field name (`first_name`, `location.city`, `plan`) to its place on a profile. */
 export function placeOf(field: string): FieldPlace {
-  if (field === 'email') return { place: 'email' };
+  if (field === 'email' || field === EMAIL_KEY) return { place: 'email' };
   const attr = PROFILE_ATTRIBUTES[field];
   if (attr) return { place: 'attribute', wire: field, spec: attr };
   if (field.startsWith('location.')) {

@@ -3,6 +3,7 @@
  * instead of sinking a whole bulk job (Klaviyo rejects a bulk import when one profile is invalid).
  */
 import type { FieldValue } from '../../src/model/types';
+import { EMAIL_KEY } from '../connector';
 import type { ContactChange } from '../connector';
 import { PROFILE_MAX_BYTES } from './limits';
 import { placeOf } from './fields';
@@ -47,7 +48,12 @@ export function changeProblem(change: ContactChange, tagProperty: string, payloa
   if (change.ref.email && !EMAIL.test(change.ref.email)) {
     return { message: `email "${change.ref.email}" is not a valid address`, hint: 'fix the contact\'s email locally; Klaviyo would reject it' };
   }
+  if (EMAIL_KEY in change.set && !change.ref.externalId) {
+    return { message: 'an email change needs the Klaviyo profile id', hint: 'run `segsync pull klaviyo` so segsync learns the profile id, then push again' };
+  }
   for (const [field, value] of Object.entries(change.set)) {
+    // The email change rides on `attributes.email` of a PATCH by profile id (toSdkProfile).
+    if (field === EMAIL_KEY) continue;
     const problem = fieldValueProblem(field, value, tagProperty);
     if (problem) return problem;
   }

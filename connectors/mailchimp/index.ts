@@ -31,6 +31,8 @@ export interface MailchimpConnectorOptions {
   webhookUrl?: string;
   /** Owned tags whose membership `pull` reconciles (tags passed to `ensureSchema` are added). */
   ownedTags?: string[];
+  /** Tags starting with this are owned too: pulls reconcile their membership (`tags.owned.prefix`). */
+  ownedTagPrefix?: string;
   /** `date_format` of date merge fields segsync creates (default Mailchimp's MM/DD/YYYY). */
   dateFormat?: DateFormat;
   /** Calls per second at most; Mailchimp publishes none, so this only smooths bursts (default 100). */
@@ -113,6 +115,7 @@ export function createMailchimpConnector(options: MailchimpConnectorOptions, dep
       return pullPages(client, schema, tags, deps.clock, request, {
         pageSize: Math.min(options.pageSize ?? 1000, 1000),
         ownedTags: [...ownedTags],
+        ...(options.ownedTagPrefix ? { ownedTagPrefix: options.ownedTagPrefix } : {}),
         tagRescanMs: options.tagRescanMs ?? 24 * 3600_000,
       });
     },

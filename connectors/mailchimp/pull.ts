@@ -9,6 +9,7 @@
  * second, and uses the offset only while a whole page shares one second. The upper bound
  * (`before_last_changed`) is fixed at the start of the pull.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Cursor, PullRequest, RemoteContact, RemotePage } from '../connector';
 import { ValidationError } from '../../src/errors';
@@ -36,6 +37,8 @@ export interface PullOptions {
   pageSize: number;
   /** Owned tags whose membership is reconciled. */
   ownedTags: string[];
+  /** Tags starting with this are owned too (`tags.owned.prefix`): their membership is reconciled as well. */
+  ownedTagPrefix?: string;
   /** Scan an owned tag's members at least this often even when its segment looks unchanged, ms. */
   tagRescanMs: number;
 }
@@ -92,7 +95,37 @@ function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
 }
 
-/** The members of one page not already emitted, and the window after it. */
+/**
+ * How an emitted member version is remembered at the window's second: id plus a digest of what was
+ * emitted. `last_changed` has whole seconds, so a member edited again within the same second keeps
+ * it; the digest tells that new version apart from the one already applied.
+ */
+export function seenKey(m: Member): string {
+  // Tags are left out: tagging does not move `last_changed`, and tag changes arrive by segment membership.
+  const version = [m.email_address, m.status, m.merge_fields ?? null];
+  return `${m.id}:${createHash('sha1').update(JSON.stringify(version)).digest('base64url').slice(0, 12)}`;
+}
+
+/**
+ * The last version per member of `keys` (in emission order): a member that went back to an earlier
+ * version within the same second (A → B → A) is emitted again, since B was applied after A.
+ */
+function latestVersions(keys: string[]): string[] {
+  const byId = new Map<string, string>();
+  for (const k of keys) {
+    const id = k.slice(0, k.lastIndexOf(':'));
+    byId.delete(id);
+    byId.set(id, k);
+  }
+  return [...byId.values()];
+}
+
+/**
+ * The members of one page not already emitted, and the window after it. The offset only pages
+ * through one second that fills whole pages, within one pull: once a page comes back short the next
+ * window starts again at offset 0, since members re-ordered meanwhile would otherwise be skipped
+ * (issue 15, finding 2).
+ */
 export function advanceWindow(window: Window, page: Member[], pageSize: number): { fresh: Member[]; next: Window; done: boolean } {
   const since = window.since ? Date.parse(window.since) : undefined;
   const skip = new Set(window.skip);
@@ -100,17 +133,17 @@ export function advanceWindow(window: Window, page: Member[], pageSize: number):
     const lc = m.last_changed ? Date.parse(m.last_changed) : 0;
     if (since === undefined) return true;
     if (lc < since) return false;
-    return !(lc === since && skip.has(m.id));
+    return !(lc === since && skip.has(seenKey(m)));
   });
   const done = page.length < pageSize;
   const last = page[page.length - 1]?.last_changed;
-  if (!last) return { fresh, next: window, done };
+  if (!last) return { fresh, next: { ...window, offset: done ? 0 : window.offset }, done };
   const lastMs = Date.parse(last);
   if (since !== undefined && lastMs === since) {
-    // The whole page sat on one second: page on by offset within it.
-    return { fresh, next: { since: window.since, offset: window.offset + page.length, skip: [...skip, ...fresh.map((m) => m.id)] }, done };
+    // The page sat on the window's second: remember what was emitted; page on by offset only while full.
+    return { fresh, next: { since: window.since, offset: done ? 0 : window.offset + page.length, skip: latestVersions([...skip, ...fresh.map(seenKey)]) }, done };
   }
-  const atLast = page.filter((m) => m.last_changed && Date.parse(m.last_changed) === lastMs).map((m) => m.id);
+  const atLast = latestVersions(page.filter((m) => m.last_changed && Date.parse(m.last_changed) === lastMs).map(seenKey));
   return { fresh, next: { since: new Date(lastMs).toISOString(), offset: 0, skip: atLast }, done };
 }
 
@@ -151,7 +184,10 @@ export async function* pullPages(
 /** One page per owned tag whose segment changed (or is due for a rescan): its complete membership. */
 async function* tagPages(client: MailchimpClient, tags: TagIndex, clock: Clock, cursor: PullCursor, options: PullOptions): AsyncIterable<RemotePage> {
   tags.refresh();
-  for (const tag of options.ownedTags) {
+  const prefix = options.ownedTagPrefix;
+  const byPrefix = prefix ? (await tags.names()).filter((n) => n.toLowerCase().startsWith(prefix.toLowerCase())) : [];
+  const owned = new Map([...options.ownedTags, ...byPrefix].map((t) => [t.toLowerCase(), t]));
+  for (const tag of owned.values()) {
     const key = tag.toLowerCase();
     const before = cursor.tags[key];
     const segment = await tags.find(tag);

@@ -14,6 +14,7 @@
  * - a `cleaned` address is only ever updated (PATCH), never created.
  * Tags follow in bulk through static segments (tags.ts).
  */
+import { EMAIL_KEY } from '../connector';
 import type { ChangeResult, ContactChange } from '../connector';
 import type { SegsyncError } from '../../src/errors';
 import { EspPermanentError, EspRateLimitError, ValidationError } from '../../src/errors';
@@ -228,7 +229,12 @@ export async function pushBatch(
       return batch.map((c) => resultOfError(c.ref, err as SegsyncError));
     }
   }
-  const planned = plan(batch, schema);
+  const renamed = await renameMembers(client, batch);
+  const planned = plan(batch.map(withoutEmailChange), schema);
+  for (const p of planned) {
+    const error = p.inputs.map((i) => renamed.get(i)).find((e) => e !== undefined);
+    if (error) p.error = error;
+  }
   const consentOf = new Map(batch.map((c) => [normaliseEmail(c.ref.email), c.localConsent]));
   const fallback = (p: Planned): Route => {
     const status = statusIfNew(consentOf.get(p.email));
@@ -264,6 +270,39 @@ export async function pushBatch(
     }
   }
   return results;
+}
+
+/**
+ * Changes the emails of members whose email changed (`set[EMAIL_KEY]`): PATCH of the member at its
+ * old id (`ref.externalId`, the hash of the old email) with the new `email_address`, before the rest
+ * of the change is written at the new email. Returns the failures by input index.
+ */
+async function renameMembers(client: MailchimpClient, batch: ContactChange[]): Promise<Map<number, SegsyncError>> {
+  const failed = new Map<number, SegsyncError>();
+  await Promise.all(
+    batch.map(async (change, i) => {
+      if (!(EMAIL_KEY in change.set)) return;
+      const oldId = change.ref.externalId;
+      const email = normaliseEmail(change.ref.email);
+      if (!oldId) {
+        failed.set(i, new ValidationError('mailchimp: an email change needs the member id (the hash of its old email)', { hint: 'run `segsync pull mailchimp` so segsync learns the member, then push again' }));
+        return;
+      }
+      if (oldId === subscriberHash(email)) return;
+      try {
+        await client.patchMember(oldId, { email_address: email });
+      } catch (err) {
+        failed.set(i, err instanceof EspPermanentError && err.status === 404 ? notOnAudience(email, err) : (err as SegsyncError));
+      }
+    }),
+  );
+  return failed;
+}
+
+function withoutEmailChange(change: ContactChange): ContactChange {
+  if (!(EMAIL_KEY in change.set)) return change;
+  const { [EMAIL_KEY]: _email, ...set } = change.set;
+  return { ...change, set };
 }
 
 /** A failed write as a result: retried when the error class says so. */

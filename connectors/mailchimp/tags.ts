@@ -71,6 +71,11 @@ export class TagIndex {
     this.byName = undefined;
   }
 
+  /** Every tag's name as Mailchimp spells it. */
+  async names(): Promise<string[]> {
+    return [...(await this.all()).values()].map((s) => s.name);
+  }
+
   /** The tag's segment, if it exists. */
   async find(tag: string): Promise<Segment | undefined> {
     return (await this.all()).get(tag.toLowerCase());

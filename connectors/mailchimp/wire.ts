@@ -59,7 +59,9 @@ export interface MemberUpsert {
 
 /** PATCH /lists/{list_id}/members/{subscriber_hash} body: updates an existing member only. */
 export interface MemberPatch {
-  merge_fields: Record<string, MergeValue>;
+  merge_fields?: Record<string, MergeValue>;
+  /** A new email for the member (its id becomes the hash of it). */
+  email_address?: string;
 }
 
 /** One entry of POST /lists/{list_id} `members[]`: it has `status` and no `status_if_new` (see push.ts). */

@@ -1,13 +1,18 @@
 /**
  * `segsync explain EMAIL SEGMENT`: the segment's rule for one contact as a tree, each
  * sub-expression with its value and the events that decided it, and when the answer next changes.
+ * `segsync explain EMAIL FIELD` (a mapped field, or `email`): the field's value locally and on each
+ * ESP, its change times, and every sync decision taken on it (explain-field.ts).
  */
 import type { Command } from 'commander';
 import { closest } from '../config/load';
 import { UsageError } from '../errors';
 import { explainSegment, renderExplanation } from '../rules/explain';
+import { explainableFields } from '../sync/explain-field';
+import { resolveMapping } from '../sync/mapping';
 import { openContext } from './context';
 import { parseEvaluationTime } from './eval-time';
+import { runFieldExplain } from './explain-field';
 import { engineFor } from './segments';
 
 interface ExplainOptions {
@@ -19,9 +24,9 @@ interface ExplainOptions {
 export function register(program: Command): void {
   program
     .command('explain')
-    .description('show why a contact is (or is not) in a segment: the rule as a tree with each value and the deciding events')
+    .description('show why a contact is (or is not) in a segment: the rule as a tree with each value and the deciding events; or, for a mapped field, its value on each ESP, change times and sync decisions')
     .argument('<email>', 'the contact')
-    .argument('<segment>', 'the segment name from segsync.yaml')
+    .argument('<segment>', 'the segment name from segsync.yaml, or a mapped field (or "email")')
     .option('--at <time>', 'evaluate as of this instant instead of now (RFC 3339, a date, or epoch ms; the same as segments --as-of)')
     .option('--as-of <time>', 'the same as --at')
     .option('--json', 'print JSON')
@@ -33,9 +38,12 @@ function runExplain(email: string, segment: string, opts: ExplainOptions, cmd: C
   try {
     const engine = engineFor(ctx);
     const names = engine.rules.segments.map((s) => s.name);
+    const mapping = resolveMapping(ctx.loaded!.config);
+    const fields = explainableFields(mapping);
+    if (!names.includes(segment) && fields.includes(segment)) return runFieldExplain(ctx, mapping, email, segment, opts.json ?? false);
     if (!names.includes(segment)) {
-      const near = closest(segment, names);
-      throw new UsageError(`no segment "${segment}" in ${ctx.loaded!.file}`, { hint: near ? `did you mean "${near}"?` : `segments: ${names.join(', ')}` });
+      const near = closest(segment, [...names, ...fields]);
+      throw new UsageError(`no segment or mapped field "${segment}" in ${ctx.loaded!.file}`, { hint: near ? `did you mean "${near}"?` : `segments: ${names.join(', ')}; fields: ${fields.join(', ')}` });
     }
     const contact = ctx.store.findContactByEmail(email);
     if (!contact) throw new UsageError(`no contact with email ${email}`, { hint: 'emails are matched trimmed and lower-cased; import the contact first' });

@@ -55,13 +55,6 @@ export function register(program: Command): void {
         }
         const say = (text: string): void => void (opts.json ? undefined : process.stdout.write(text));
         const schemas = new Map<string, { created: string[]; updated: string[]; problems: unknown[]; requests: number }>();
-        for (const esp of ctx.esps) {
-          const before = ctx.connectors.get(esp)!.requestCount();
-          const schema = await ctx.engine.ensureSchema(esp);
-          schemas.set(esp, { created: schema.created, updated: schema.updated, problems: schema.problems, requests: ctx.connectors.get(esp)!.requestCount() - before });
-          if (schema.created.length || schema.updated.length) say(`${esp}: created ${schema.created.join(', ') || 'nothing'}; updated ${schema.updated.join(', ') || 'nothing'}\n`);
-          for (const p of schema.problems) process.stderr.write(`${esp}: field ${p.field}: ${p.message}${p.hint ? ` (${p.hint})` : ''}\n`);
-        }
         // Segment answers that flipped by the clock since they were computed are brought up to date first.
         ctx.segments?.reevaluateDue(ctx.clock.now());
         ctx.engine.enqueueAll(filter, ctx.esps);
@@ -69,6 +62,14 @@ export function register(program: Command): void {
         const outcomes: unknown[] = [];
         for (const esp of ctx.esps) {
           const pending = ctx.store.counts().outbox.find((o) => o.esp === esp)?.pending ?? 0;
+          // The schema is read (and completed) once per run, and only for an ESP that has something to send.
+          if (pending > 0) {
+            const before = ctx.connectors.get(esp)!.requestCount();
+            const schema = await ctx.engine.ensureSchema(esp);
+            schemas.set(esp, { created: schema.created, updated: schema.updated, problems: schema.problems, requests: ctx.connectors.get(esp)!.requestCount() - before });
+            if (schema.created.length || schema.updated.length) say(`${esp}: created ${schema.created.join(', ') || 'nothing'}; updated ${schema.updated.join(', ') || 'nothing'}\n`);
+            for (const p of schema.problems) process.stderr.write(`${esp}: field ${p.field}: ${p.message}${p.hint ? ` (${p.hint})` : ''}\n`);
+          }
           const bar = startProgress(`push ${esp}`, pending, 'changes');
           const started = Date.now();
           const r = await ctx.engine.drainAll(esp, (n) => bar.update(n));

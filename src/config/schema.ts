@@ -41,6 +41,8 @@ const hubspot = z
     appId: z.string().min(1).optional(),
     /** Email subscription types an unsubscribe covers (default: every active one on the account). */
     subscriptionIds: z.array(z.string().min(1)).optional(),
+    /** An archive or deletion on this ESP: `unlink` (default) stops writes there and keeps the contact; `erase` erases it locally and on every ESP. */
+    onDelete: z.enum(['unlink', 'erase']).default('unlink'),
   })
   .strict();
 
@@ -57,6 +59,8 @@ const mailchimp = z
     maxConnections: z.number().int().min(1).max(10).default(8),
     /** `date_format` of date merge fields segsync creates (Mailchimp offers these two). */
     dateFormat: z.enum(['MM/DD/YYYY', 'DD/MM/YYYY']).default('MM/DD/YYYY'),
+    /** An archive or deletion on this ESP: `unlink` (default) stops writes there and keeps the contact; `erase` erases it locally and on every ESP. */
+    onDelete: z.enum(['unlink', 'erase']).default('unlink'),
   })
   .strict();
 
@@ -78,6 +82,8 @@ const klaviyo = z
     eventMetrics: z.array(z.string().min(1)).optional(),
     /** Subscribe consenting new profiles to this list (its opt-in setting applies) instead of account level. */
     subscribeListId: z.string().min(1).optional(),
+    /** An archive or deletion on this ESP: `unlink` (default) stops writes there and keeps the contact; `erase` erases it locally and on every ESP. */
+    onDelete: z.enum(['unlink', 'erase']).default('unlink'),
   })
   .strict();
 

@@ -19,7 +19,7 @@ import { fieldSpecsFor, resolveMapping, segmentTagNames } from './mapping';
 import type { SyncMapping } from './mapping';
 import { drainOutbox } from './outbox';
 import type { DrainReport } from './outbox';
-import { enqueueForContacts, opsForContact } from './outbound';
+import { enqueueForContacts, outboxUpdate } from './outbound';
 import { summarisePlan } from './plan';
 import type { EspPlan } from './plan';
 import type { RetryPolicy } from './retry';
@@ -162,18 +162,17 @@ export class SyncEngine {
     return queued;
   }
 
-  /** What a push would send: queued operations plus new differences, per ESP, without writing. */
+  /**
+   * What a push would send, per ESP, without writing: the outbox as enqueueing would leave it (new
+   * differences, queued operations still needed, none of those the push would drop).
+   */
   plan(filter: ContactFilter = {}, esps: readonly EspName[] = this.esps): EspPlan[] {
     const { store } = this.options;
     const ops: OutboxInput[] = [];
     for (const ids of this.contactPages(filter)) {
       for (const id of ids) {
-        const fresh = opsForContact(store, this.mapping, id, esps);
-        const keys = new Set(fresh.map((o) => `${o.esp}\u0000${o.key}`));
-        ops.push(...fresh);
-        for (const esp of esps) {
-          for (const p of store.pendingOutbox(esp, id)) if (!keys.has(`${esp}\u0000${p.key}`)) ops.push({ esp, contactId: id, key: p.key, op: p.op, ...(p.value !== undefined ? { value: p.value } : {}) });
-        }
+        const { fresh, kept } = outboxUpdate(store, this.mapping, id, esps);
+        ops.push(...fresh, ...kept.map((p) => ({ esp: p.esp, contactId: id, key: p.key, op: p.op, ...(p.value !== undefined ? { value: p.value } : {}) })));
       }
     }
     const connectors = new Map([...this.options.connectors].filter(([e]) => esps.includes(e)));

@@ -1,9 +1,10 @@
 /**
  * The inbound side: what an ESP reports (pulled pages or webhook changes) becomes local state.
  * Identity is resolved (ESP id, then email; email changes followed), each mapped field goes through
- * the conflict policy with the decision recorded, echoes of our own writes are recognised by the
- * last pushed value, and the ESP's view is remembered in sync state so the outbound side never sends
- * a value back to where it came from.
+ * the conflict policy (on per-field change times) with the decision recorded, echoes of our own
+ * writes are recognised by the last pushed value until the ESP is seen holding another (`field-news.ts`),
+ * and the ESP's view is remembered in sync state so the outbound side never sends a value back to
+ * where it came from.
  */
 import type { RemoteChange, RemoteContact, TagMembership } from '../../connectors/connector';
 import type { Logger } from '../log/logger';
@@ -14,7 +15,11 @@ import type { ConsentStatus, Contact, EspName, FieldValue } from '../model/types
 import type { Store, SyncFieldState } from '../store/store';
 import { decide } from './conflict';
 import type { SyncMapping } from './mapping';
-import { asTags, diffTags, sameValue, tagList } from './values';
+import { fieldNews } from './field-news';
+import { EMAIL_KEY, emailChangedOnEsp } from './identity-travel';
+import { isUnlinked, LINK_FIELD, relink, unlink, UNLINKED_KEY } from './links';
+import type { UnlinkReason } from './links';
+import { asTags, diffTags, isEmpty, sameValue, tagList } from './values';
 
 /** Sync-state keys that are not ESP field names. */
 export const TAGS_KEY = '@tags';
@@ -44,6 +49,8 @@ interface RemoteUpdate {
   tags?: string[];
   consent?: ConsentStatus;
   modifiedAt: number;
+  /** Per-field change times, where the ESP reports them. */
+  fieldModifiedAt?: Record<string, number>;
 }
 
 /** Applies one pulled page in one transaction. */
@@ -52,7 +59,7 @@ export function applyRemoteContacts(ctx: InboundContext, esp: EspName, contacts:
   ctx.store.transaction(() => {
     for (const rc of contacts) {
       if (rc.deleted) {
-        forgetOnEsp(ctx, esp, rc.externalId, result);
+        forgetOnEsp(ctx, esp, rc.externalId, result, rc.modifiedAt);
         continue;
       }
       applyUpdate(ctx, esp, rc, result);
@@ -119,10 +126,10 @@ function applyChange(ctx: InboundContext, esp: EspName, ch: RemoteChange, result
       applyUpdate(ctx, esp, { ...ch.ref, fields: ch.fields, tags: ch.tags, consent: ch.consent, modifiedAt: ch.occurredAt }, result);
       return;
     case 'deleted':
-      forgetOnEsp(ctx, esp, ch.ref.externalId, result);
+      forgetOnEsp(ctx, esp, ch.ref.externalId, result, ch.occurredAt);
       return;
     case 'merged':
-      for (const gone of ch.previous?.externalIds ?? []) forgetOnEsp(ctx, esp, gone, result);
+      for (const gone of ch.previous?.externalIds ?? []) forgetOnEsp(ctx, esp, gone, result, ch.occurredAt, 'merged into another record');
       if (ch.ref.externalId) applyUpdate(ctx, esp, { ...ch.ref, fields: ch.fields, modifiedAt: ch.occurredAt }, result);
       return;
     case 'email-changed': {
@@ -145,15 +152,20 @@ function findContact(ctx: InboundContext, esp: EspName, externalId: string | und
   return (externalId ? ctx.store.findContactByExternalId(esp, externalId) : undefined) ?? (email ? ctx.store.findContactByEmail(email) : undefined);
 }
 
-function forgetOnEsp(ctx: InboundContext, esp: EspName, externalId: string | undefined, result: InboundResult): void {
+function forgetOnEsp(ctx: InboundContext, esp: EspName, externalId: string | undefined, result: InboundResult, at: number, reason: UnlinkReason = 'archived or deleted'): void {
   const contact = externalId ? ctx.store.findContactByExternalId(esp, externalId) : undefined;
   if (!contact) {
     result.ignored++;
     return;
   }
+  if (ctx.mapping.perEsp.get(esp)?.onDelete === 'erase') {
+    // Configured: a removal on this ESP erases the contact locally and on every ESP.
+    ctx.store.recordDecision({ contactId: contact.id, field: LINK_FIELD, winner: esp, reason: `${esp} record ${reason}: erased everywhere (connectors.${esp}.onDelete: erase)`, at: ctx.clock.now(), detail: { esp, externalId: externalId ?? null } });
+    result.erased.push({ contactId: contact.id, email: contact.email });
+    return;
+  }
   // Deleted or archived on the ESP is not an erase: the local contact stays, the ESP link goes.
-  ctx.store.clearSyncState(contact.id, esp);
-  ctx.logger.info({ esp, contact: contact.id }, 'contact deleted on the ESP: link forgotten');
+  if (unlink(ctx.store, ctx.clock, contact.id, esp, reason, at, externalId)) ctx.logger.info({ esp, contact: contact.id }, `contact ${reason} on the ESP: unlinked there`);
 }
 
 function followEmailChange(ctx: InboundContext, esp: EspName, contact: Contact, email: string, result: InboundResult): void {
@@ -162,10 +174,13 @@ function followEmailChange(ctx: InboundContext, esp: EspName, contact: Contact, 
   const taken = ctx.store.findContactByEmail(next);
   if (taken && taken.id !== contact.id) {
     ctx.logger.warn({ esp, contact: contact.id, other: taken.id, email: hashEmail(next) }, 'ESP changed an email to one another local contact has: not followed');
+    ctx.store.recordDecision({ contactId: contact.id, field: EMAIL_KEY, winner: 'local', reason: `${esp} changed the email to one another local contact (${taken.id}) has: not followed`, at: ctx.clock.now(), detail: { esp, to: next } });
     result.ignored++;
     return;
   }
   ctx.store.changeEmail(contact.id, next);
+  ctx.store.putSyncState([{ contactId: contact.id, esp, key: EMAIL_KEY, remoteValue: next, pushedValue: undefined, remoteModifiedAt: ctx.clock.now() }]);
+  ctx.store.recordDecision({ contactId: contact.id, field: EMAIL_KEY, winner: esp, reason: `${esp} changed the email: followed locally and sent to the other ESPs`, at: ctx.clock.now(), detail: { esp, from: contact.email, to: next } });
   result.changed.add(contact.id);
 }
 
@@ -174,7 +189,9 @@ function resolveContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, resu
   const byId = u.externalId ? ctx.store.findContactByExternalId(esp, u.externalId) : undefined;
   const email = u.email ? normaliseEmail(u.email) : undefined;
   if (byId) {
-    if (email && email !== byId.email) followEmailChange(ctx, esp, byId, email, result);
+    // Only an email the ESP changed is followed: a record still holding the email segsync last knew
+    // there is behind (the new email is on its way to it), not an email change to undo ours.
+    if (email && email !== byId.email && emailChangedOnEsp(ctx.store.getSyncState(byId.id, esp), email)) followEmailChange(ctx, esp, byId, email, result);
     return ctx.store.getContact(byId.id);
   }
   if (!email || !isValidEmail(email)) {
@@ -194,32 +211,49 @@ function resolveContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, resu
   return contact;
 }
 
+/** Queues one key's new sync state: the ESP's value, the pushed value still guarding echoes, the change time. */
+type Remember = (key: string, value: FieldValue, pushedValue: FieldValue | undefined, at?: number) => void;
+
 function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result: InboundResult): void {
   const contact = resolveContact(ctx, esp, u, result);
   if (!contact) return;
   const mapping = ctx.mapping.perEsp.get(esp);
-  const state = new Map(ctx.store.getSyncState(contact.id, esp).map((s) => [s.key, s]));
+  const rows = ctx.store.getSyncState(contact.id, esp);
+  // A record restored on the ESP could not be edited while it was archived or deleted: its values are
+  // no newer than its removal, whatever the restore did to the record's modification time.
+  let changedBy = Number.POSITIVE_INFINITY;
+  if (isUnlinked(rows)) {
+    changedBy = rows.find((r) => r.key === UNLINKED_KEY)?.remoteModifiedAt ?? changedBy;
+    relink(ctx.store, ctx.clock, contact.id, esp, u.modifiedAt);
+    result.changed.add(contact.id);
+  }
+  const state = new Map(rows.map((s) => [s.key, s]));
   const updates: SyncFieldState[] = [];
-  const remember = (key: string, value: FieldValue, prev: SyncFieldState | undefined): void => {
-    updates.push({ contactId: contact.id, esp, key, remoteValue: value, pushedValue: prev?.pushedValue, remoteModifiedAt: u.modifiedAt });
+  const remember: Remember = (key, value, pushedValue, at = u.modifiedAt) => {
+    updates.push({ contactId: contact.id, esp, key, remoteValue: value, pushedValue, remoteModifiedAt: at });
   };
 
   for (const [remote, value] of Object.entries(u.fields)) {
     const link = mapping?.byRemote.get(remote);
     if (!link) continue;
-    const prev = state.get(remote);
-    if (prev && prev.remoteValue !== undefined && sameValue(prev.remoteValue, value)) continue;
-    remember(remote, value, prev);
-    // A value we pushed that comes back is not a change (echo guard).
-    if (prev && prev.pushedValue !== undefined && sameValue(prev.pushedValue, value)) continue;
-    if (!link.in) continue;
+    const news = fieldNews(state.get(remote), value, Math.min(u.modifiedAt, changedBy), u.fieldModifiedAt?.[remote]);
+    if (news.verdict === 'unchanged') continue;
+    remember(remote, value, news.pushedValue, news.changedAt);
+    if (news.verdict === 'echo' || !link.in) continue;
     const local = contact.properties[link.local];
-    const d = decide({ field: link.field, esp, local, remote: value, remoteAt: u.modifiedAt });
+    if (news.verdict === 'unset') {
+      if (local !== undefined && !isEmpty(local.value)) {
+        ctx.store.recordDecision({ contactId: contact.id, field: link.local, winner: 'local', reason: `${esp} never held a value for this field: its empty value is "not set", not a clear`, at: ctx.clock.now(), detail: { esp, remote: value, local: local.value } });
+        if (link.out) result.changed.add(contact.id);
+      }
+      continue;
+    }
+    const d = decide({ field: link.field, esp, local, remote: value, remoteAt: news.changedAt });
     if (d.conflict) {
       ctx.store.recordDecision({ contactId: contact.id, field: link.local, winner: d.winner, reason: d.reason, at: ctx.clock.now(), detail: { esp, remote: value, local: local?.value ?? null } });
     }
     if (d.takeRemote && !sameValue(local?.value, value)) {
-      ctx.store.setProperty(contact.id, link.local, { value, updatedAt: u.modifiedAt, source: esp });
+      ctx.store.setProperty(contact.id, link.local, { value, updatedAt: news.changedAt, source: esp });
       result.changed.add(contact.id);
     } else if (!d.takeRemote && link.out) {
       // The local value won: the ESP now holds a different one, so the contact needs a push back.
@@ -227,6 +261,8 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
     }
   }
 
+  const remoteEmail = u.email ? normaliseEmail(u.email) : undefined;
+  if (remoteEmail && state.get(EMAIL_KEY)?.remoteValue !== remoteEmail) remember(EMAIL_KEY, remoteEmail, undefined);
   if (u.tags) applyTags(ctx, esp, contact, u.tags, state.get(TAGS_KEY), remember, result);
   if (u.consent) applyConsent(ctx, esp, contact, u.consent, u.modifiedAt, state.get(CONSENT_KEY), remember, result);
   if (updates.length) ctx.store.putSyncState(updates);
@@ -238,15 +274,20 @@ function applyTags(
   contact: Contact,
   remoteTags: string[],
   prev: SyncFieldState | undefined,
-  remember: (key: string, value: FieldValue, prev: SyncFieldState | undefined) => void,
+  remember: Remember,
   result: InboundResult,
 ): void {
   const now = tagList(remoteTags);
   const known = asTags(prev?.remoteValue);
   if (known && sameValue(known, now)) return;
-  remember(TAGS_KEY, now, prev);
   const pushed = asTags(prev?.pushedValue);
-  if (pushed && sameValue(pushed, now)) return;
+  // The same expiring echo guard as fields: our pushed tag set is an echo only while the ESP was not seen holding another.
+  const stillOurs = pushed !== undefined && (known === undefined || sameValue(known, pushed));
+  if (stillOurs && sameValue(pushed, now)) {
+    remember(TAGS_KEY, now, pushed);
+    return;
+  }
+  remember(TAGS_KEY, now, undefined);
   // Segment tags are computed locally from the rules: an ESP's copy of them never becomes a local tag.
   const computed = segmentTagNames(ctx.mapping);
   const { add, remove } = diffTags(known ?? [], now);
@@ -267,11 +308,11 @@ function applyConsent(
   consent: ConsentStatus,
   at: number,
   prev: SyncFieldState | undefined,
-  remember: (key: string, value: FieldValue, prev: SyncFieldState | undefined) => void,
+  remember: Remember,
   result: InboundResult,
 ): void {
   if (prev && prev.remoteValue === consent) return;
-  remember(CONSENT_KEY, consent, prev);
+  remember(CONSENT_KEY, consent, prev?.pushedValue);
   // The ESP is where people unsubscribe: its newer answer stands locally. It is never pushed to other
   // ESPs as a subscribe: outbound only ever uses it to choose the status of a record being created.
   if (!contact.consent || contact.consent.updatedAt <= at) {

@@ -31,6 +31,8 @@ export interface EspMapping {
   fields: FieldLink[];
   byRemote: Map<string, FieldLink>;
   segments: SegmentTarget[];
+  /** What an archive or deletion of a record on this ESP does (`connectors.<esp>.onDelete`). */
+  onDelete: 'unlink' | 'erase';
 }
 
 export interface SyncMapping {
@@ -62,7 +64,7 @@ export function resolveMapping(config: SegsyncConfig): SyncMapping {
         if (target.as === 'tag') segmentTags.add(target.name);
       }
     }
-    perEsp.set(esp, { esp, fields, byRemote: new Map(fields.map((f) => [f.remote, f])), segments });
+    perEsp.set(esp, { esp, fields, byRemote: new Map(fields.map((f) => [f.remote, f])), segments, onDelete: config.connectors[esp]?.onDelete ?? 'unlink' });
   }
   const owned = new Set([...config.tags.owned.names, ...segmentTags]);
   const prefix = config.tags.owned.prefix;

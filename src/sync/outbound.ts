@@ -6,6 +6,8 @@
 import type { Contact, EspName, FieldValue } from '../model/types';
 import type { OutboxInput, OutboxItem, SegmentState, Store, SyncFieldState } from '../store/store';
 import { TAGS_KEY } from './inbound';
+import { emailOps } from './identity-travel';
+import { isUnlinked } from './links';
 import type { EspMapping, SyncMapping } from './mapping';
 import { asTags, isEmpty, sameValue, tagList } from './values';
 
@@ -72,23 +74,21 @@ export function plansForContact(
   mapping: SyncMapping,
   contactId: number,
   esps: readonly EspName[] = mapping.esps,
-): { esp: EspName; desired: DesiredState; ops: OutboxInput[] }[] {
+): { esp: EspName; desired: DesiredState; ops: OutboxInput[]; unlinked?: boolean }[] {
   const contact = store.getContact(contactId);
   if (!contact) return [];
   const segments = store.getSegmentStates(contactId);
-  const plans: { esp: EspName; desired: DesiredState; ops: OutboxInput[] }[] = [];
+  const plans: { esp: EspName; desired: DesiredState; ops: OutboxInput[]; unlinked?: boolean }[] = [];
   for (const esp of esps) {
     const m = mapping.perEsp.get(esp);
     if (!m) continue;
     const desired = desiredState(contact, segments, m);
-    plans.push({ esp, desired, ops: diffOps(contactId, esp, desired, store.getSyncState(contactId, esp), mapping.ownsTag) });
+    const state = store.getSyncState(contactId, esp);
+    // The ESP archived or deleted the record (links.ts): nothing is written there until it is restored.
+    if (isUnlinked(state)) plans.push({ esp, desired, ops: [], unlinked: true });
+    else plans.push({ esp, desired, ops: [...emailOps(contact, esp, state), ...diffOps(contactId, esp, desired, state, mapping.ownsTag)] });
   }
   return plans;
-}
-
-/** The operations for one contact on every ESP (or the given ones), read from the store. */
-export function opsForContact(store: Store, mapping: SyncMapping, contactId: number, esps: readonly EspName[] = mapping.esps): OutboxInput[] {
-  return plansForContact(store, mapping, contactId, esps).flatMap((p) => p.ops);
 }
 
 /**
@@ -108,33 +108,54 @@ function restoreOp(item: OutboxItem, desired: DesiredState, ownsTag: (tag: strin
   return isEmpty(value) ? { ...base, op: 'clear' } : { ...base, op: 'set', value };
 }
 
+/** What enqueueing one contact does to its outbox: operations to add, queued ones to drop, queued ones kept. */
+export interface OutboxUpdate {
+  fresh: OutboxInput[];
+  dropped: number[];
+  kept: OutboxItem[];
+}
+
 /**
- * Queues what contacts need on each ESP, and drops queued operations that are no longer needed (a
- * value that went back to what the ESP holds), all in one transaction. An operation already sent
- * without a recorded answer is not dropped but turned into a write of the desired value, since the
- * ESP may hold what it carried. Returns the operations queued.
+ * What the outbox of one contact must become on each ESP (or the given ones): new differences are
+ * added, queued operations that are no longer needed (a value that went back to what the ESP holds)
+ * are dropped, except one already sent without a recorded answer, which becomes a write of the
+ * desired value since the ESP may hold what it carried. Pure over the store's reads: `enqueueForContacts`
+ * applies it, and the push plan (dry run) shows exactly its result.
+ */
+export function outboxUpdate(store: Store, mapping: SyncMapping, contactId: number, esps: readonly EspName[] = mapping.esps): OutboxUpdate {
+  const update: OutboxUpdate = { fresh: [], dropped: [], kept: [] };
+  for (const { esp, desired, ops, unlinked } of plansForContact(store, mapping, contactId, esps)) {
+    const wanted = new Set(ops.map((o) => o.key));
+    const pending = store.pendingOutbox(esp, contactId);
+    const mine = [...ops];
+    for (const p of pending) {
+      if (p.op === 'erase' || wanted.has(p.key)) continue;
+      const restore = p.sent && !unlinked ? restoreOp(p, desired, mapping.ownsTag) : undefined;
+      if (restore) mine.push(restore);
+      else update.dropped.push(p.id);
+    }
+    // An identical queued operation stays as it is: re-queueing would reset its backoff.
+    const signature = (o: { key: string; op: string; value?: FieldValue | undefined }): string => `${o.key}\u0000${o.op}\u0000${JSON.stringify(o.value ?? null)}`;
+    const same = new Set(pending.map(signature));
+    const fresh = mine.filter((o) => !same.has(signature(o)));
+    const replaced = new Set(fresh.map((o) => o.key));
+    const dropped = new Set(update.dropped);
+    update.fresh.push(...fresh);
+    update.kept.push(...pending.filter((p) => !dropped.has(p.id) && !replaced.has(p.key)));
+  }
+  return update;
+}
+
+/**
+ * Queues what contacts need on each ESP and drops queued operations no longer needed (`outboxUpdate`),
+ * all in one transaction. Returns the operations queued.
  */
 export function enqueueForContacts(store: Store, mapping: SyncMapping, contactIds: Iterable<number>, now: number, esps: readonly EspName[] = mapping.esps): number {
   let queued = 0;
   store.transaction(() => {
     for (const contactId of contactIds) {
-      const fresh: OutboxInput[] = [];
-      for (const { esp, desired, ops } of plansForContact(store, mapping, contactId, esps)) {
-        const wanted = new Set(ops.map((o) => o.key));
-        const pending = store.pendingOutbox(esp, contactId);
-        const stale = pending.filter((p) => p.op !== 'erase' && !wanted.has(p.key));
-        const mine = [...ops];
-        const dropped: number[] = [];
-        for (const p of stale) {
-          const restore = p.sent ? restoreOp(p, desired, mapping.ownsTag) : undefined;
-          if (restore) mine.push(restore);
-          else dropped.push(p.id);
-        }
-        if (dropped.length) store.removeOutbox(dropped);
-        // An identical queued operation stays as it is: re-queueing would reset its backoff.
-        const same = new Set(pending.map((p) => `${p.key}\u0000${p.op}\u0000${JSON.stringify(p.value ?? null)}`));
-        fresh.push(...mine.filter((o) => !same.has(`${o.key}\u0000${o.op}\u0000${JSON.stringify(o.value ?? null)}`)));
-      }
+      const { fresh, dropped } = outboxUpdate(store, mapping, contactId, esps);
+      if (dropped.length) store.removeOutbox(dropped);
       if (fresh.length) store.enqueue(fresh, now);
       queued += fresh.length;
     }

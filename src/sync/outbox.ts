@@ -5,6 +5,7 @@
  * that records the new remote state, so a crash at any point repeats at most the batch in flight
  * (an idempotent upsert), and loses nothing.
  */
+import { EMAIL_KEY } from '../../connectors/connector';
 import type { ChangeResult, Connector, ContactChange } from '../../connectors/connector';
 import { EspRateLimitError, EspTransientError, SegsyncError, describeError } from '../errors';
 import type { Logger } from '../log/logger';
@@ -145,6 +146,8 @@ function settle(store: Store, clock: Clock, retry: RetryPolicy, esp: EspName, g:
       rows.push({ contactId: g.contactId, esp, key, remoteValue: value, pushedValue: value, remoteModifiedAt: r.modifiedAt ?? prior.get(key)?.remoteModifiedAt ?? now });
     };
     for (const [key, value] of Object.entries(g.change.set)) remember(key, value);
+    // A record written by email holds that email; one written by id keeps its own unless `@email` changed it.
+    if (!g.change.ref.externalId && !(EMAIL_KEY in g.change.set)) remember(EMAIL_KEY, g.change.ref.email);
     for (const key of g.change.clear) remember(key, null);
     if (g.change.addTags.length || g.change.removeTags.length) {
       const before = g.change.remoteTags ?? [];

@@ -12,7 +12,7 @@ import { systemClock } from '../../src/model/clock';
 import { SegmentEngine } from '../../src/rules/engine';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
 import { resolveMapping } from '../../src/sync/mapping';
-import { opsForContact } from '../../src/sync/outbound';
+import { plansForContact } from '../../src/sync/outbound';
 import { klaviyoItem, postJson, postKlaviyo, startChild, waitHealthy, writeDaemonConfig } from '../support/intake-daemon';
 import type { DaemonSetup } from '../support/intake-daemon';
 
@@ -100,7 +100,7 @@ describe('intake under SIGKILL', () => {
             if (have === undefined ? !isDefault : have !== JSON.stringify(s.value)) problems.push(`${when}: contact ${id} ${s.segment}: stored ${have}, recomputed ${JSON.stringify(s.value)}`);
           }
           const key = (o: { esp: string; key: string; op: string; value?: unknown }): string => `${o.esp} ${o.key} ${o.op} ${JSON.stringify(o.value ?? null)}`;
-          const needed = opsForContact(store, mapping, id).map(key).sort();
+          const needed = plansForContact(store, mapping, id).flatMap((p) => p.ops).map(key).sort();
           const queued = (store.db.prepare('SELECT esp, key, op, value FROM outbox WHERE contact_id = ?').all(id) as { esp: string; key: string; op: string; value: string | null }[])
             .map((o) => key({ ...o, value: o.value === null ? null : JSON.parse(o.value) }))
             .sort();

@@ -16,6 +16,7 @@ import { parseConfig } from '../../src/config/load';
 import type { SegsyncConfig } from '../../src/config/schema';
 import { createLogger } from '../../src/log/logger';
 import { systemClock } from '../../src/model/clock';
+import type { Clock } from '../../src/model/clock';
 import type { EspName } from '../../src/model/types';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
 import { SyncEngine } from '../../src/sync/engine';
@@ -31,13 +32,15 @@ export interface Sandboxes {
  * Starts the three sandboxes: without limits (default), with the vendors' real limits, or `tight`:
  * far below what the connectors assume, so they meet 429s all the time (a storm).
  */
-export async function startSandboxes(options: { limits?: 'off' | 'real' | 'tight' } = {}): Promise<Sandboxes> {
+export async function startSandboxes(options: { limits?: 'off' | 'real' | 'tight'; clock?: Clock } = {}): Promise<Sandboxes> {
   const mode = options.limits ?? 'off';
   const on = mode !== 'off';
+  const clock = options.clock ? { clock: options.clock } : {};
   const [hubspot, mailchimp, klaviyo] = await Promise.all([
-    startHubspotSandbox({ accessToken: 'hs-token', rateLimits: mode === 'tight' ? { tenSecondly: { limit: 10, windowMs: 1000 } } : on }),
-    startMailchimpSandbox({ apiKey: 'mc-key-us1', rateLimits: on, ...(mode === 'tight' ? { maxConnections: 2, latencyMs: 20 } : {}) }),
+    startHubspotSandbox({ ...clock, accessToken: 'hs-token', rateLimits: mode === 'tight' ? { tenSecondly: { limit: 10, windowMs: 1000 } } : on }),
+    startMailchimpSandbox({ ...clock, apiKey: 'mc-key-us1', rateLimits: on, ...(mode === 'tight' ? { maxConnections: 2, latencyMs: 20 } : {}) }),
     startKlaviyoSandbox({
+      ...clock,
       apiKey: 'pk_test',
       rateLimits: mode === 'tight' ? { 'bulkJobs.burst': { limit: 1, windowMs: 1000, kind: 'fixed' }, 'profiles.burst': { limit: 5, windowMs: 1000, kind: 'fixed' } } : on,
       jobDurationMs: 0,
@@ -45,6 +48,15 @@ export async function startSandboxes(options: { limits?: 'off' | 'real' | 'tight
   ]);
   return { hubspot, mailchimp, klaviyo, close: async () => void (await Promise.all([hubspot.close(), mailchimp.close(), klaviyo.close()])) };
 }
+
+/** segsync.yaml lines mapping one field, `first_name` (latest change wins), to each vendor's first-name field. */
+export const FIRST_NAME_MAPPING = `fields:
+  first_name: { type: string, conflict: latest }
+mappings:
+  hubspot: [{ local: first_name, remote: firstname }]
+  mailchimp: [{ local: first_name, remote: FNAME }]
+  klaviyo: [{ local: first_name, remote: first_name }]
+`;
 
 export const SECRETS = { HS_TOKEN: 'hs-token', MC_KEY: 'mc-key-us1', KL_KEY: 'pk_test' };
 
@@ -77,13 +89,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** A store in a temp folder and a sync engine on real connectors for a config. */
-export function harness(config: SegsyncConfig, onContactsChanged?: (ids: number[]) => void): Harness {
+/** A store in a temp folder and a sync engine on real connectors for a config (on the system clock unless given one). */
+export function harness(config: SegsyncConfig, onContactsChanged?: (ids: number[]) => void, clock: Clock = systemClock): Harness {
   const dir = mkdtempSync(join(tmpdir(), 'segsync-it-'));
   const store = new SqliteStore({ path: join(dir, 'segsync.db') });
   const logger = createLogger({ level: 'silent' });
-  const connectors = createConnectors(config, { clock: systemClock, logger, ownedTags: config.tags.owned.names });
-  const engine = new SyncEngine({ config, store, connectors, clock: systemClock, logger, ...(onContactsChanged ? { onContactsChanged } : {}) });
+  const connectors = createConnectors(config, { clock, logger, ownedTags: config.tags.owned.names });
+  const engine = new SyncEngine({ config, store, connectors, clock, logger, ...(onContactsChanged ? { onContactsChanged } : {}) });
   const esps = engine.esps;
   return {
     store,

@@ -28,6 +28,20 @@ export function presentContact(state: PortalState, c: StoredContact, names: Iter
   return { id: c.id, properties, createdAt: iso(c.createdAt), updatedAt: iso(c.updatedAt), archived: false };
 }
 
+/**
+ * `propertiesWithHistory` as HubSpot answers it (newest first). The sandbox keeps only each property's
+ * current value and when it was set, so a history has that one entry (none for a never-set property).
+ */
+function propertyHistory(state: PortalState, c: StoredContact, names: string[]): Record<string, unknown[]> {
+  const out: Record<string, unknown[]> = {};
+  for (const n of new Set(names)) {
+    const v = state.value(c, n);
+    const at = c.changedAt.get(n);
+    out[n] = v !== undefined && at !== undefined ? [{ value: v, timestamp: iso(at), sourceType: 'CRM_UI' }] : [];
+  }
+  return out;
+}
+
 function presentProperty(p: PropertyDef): Record<string, unknown> {
   return {
     name: p.name, label: p.label, type: p.type, fieldType: p.fieldType, description: p.description, groupName: p.groupName, options: p.options,
@@ -162,12 +176,13 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
     const body = req.body as Body;
     const idProperty = body.idProperty as string | undefined;
     const names = Array.isArray(body.properties) && body.properties.length > 0 ? (body.properties as string[]) : DEFAULT_OUTPUT;
+    const withHistory = Array.isArray(body.propertiesWithHistory) ? (body.propertiesWithHistory as string[]) : [];
     const results: unknown[] = [];
     const missing: string[] = [];
     for (const input of inputs) {
       const id = String(input.id ?? '');
       const c = idProperty === 'email' ? state.contactByEmail(id) : state.contact(id);
-      if (c) results.push(presentContact(state, c, names));
+      if (c) results.push(withHistory.length > 0 ? { ...presentContact(state, c, names), propertiesWithHistory: propertyHistory(state, c, withHistory) } : presentContact(state, c, names));
       else missing.push(id);
     }
     const errors = missing.length > 0 ? [standardError(404, 'OBJECT_NOT_FOUND', 'Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.', { ids: missing })] : [];
@@ -193,10 +208,13 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
     if (!Number.isInteger(limit) || limit < 1 || limit > SCAN_LIMIT) throw validation(`limit must be between 1 and ${SCAN_LIMIT}`);
     const names = propertiesParam(q.properties) ?? DEFAULT_OUTPUT;
     const after = q.after === undefined ? 0 : Number(q.after);
-    const all = state.allContacts().filter((c) => Number(c.id) >= after);
+    // `archived=true` lists only archived records, as HubSpot does (with `archivedAt`).
+    const archived = String(q.archived) === 'true';
+    const all = (archived ? state.archivedContacts() : state.allContacts()).filter((c) => Number(c.id) >= after);
     const page = all.slice(0, limit);
     const next = all[limit];
-    return { results: page.map((c) => presentContact(state, c, names)), ...(next ? { paging: { next: { after: next.id, link: `?after=${next.id}` } } } : {}) };
+    const present = (c: StoredContact): Record<string, unknown> => (archived ? { ...presentContact(state, c, names), archived: true, archivedAt: iso(c.updatedAt) } : presentContact(state, c, names));
+    return { results: page.map(present), ...(next ? { paging: { next: { after: next.id, link: `?after=${next.id}` } } } : {}) };
   });
 
   app.post('/crm/v3/objects/contacts/gdpr-delete', async (req, reply) => {

@@ -8,6 +8,8 @@ export interface StoredContact {
   id: string;
   /** Stored values (dates and datetimes as epoch-ms strings). */
   properties: Map<string, string>;
+  /** When each property last changed (property history's newest timestamp), epoch ms. */
+  changedAt: Map<string, number>;
   createdAt: number;
   updatedAt: number;
   archived: boolean;
@@ -132,6 +134,11 @@ export class PortalState {
     return [...this.contacts.values()].filter((c) => !c.archived).sort((a, b) => Number(a.id) - Number(b.id));
   }
 
+  /** Archived contacts in id order (`GET …/contacts?archived=true`). */
+  archivedContacts(): StoredContact[] {
+    return [...this.contacts.values()].filter((c) => c.archived).sort((a, b) => Number(a.id) - Number(b.id));
+  }
+
   isBlocklisted(email: string): boolean {
     return this.blocklist.has(email.trim().toLowerCase());
   }
@@ -155,8 +162,12 @@ export class PortalState {
     if (email && this.blocklist.has(email)) throw validation(`${email} was permanently deleted and is blocklisted`, { errors: [{ message: 'blocklisted', code: 'INVALID_EMAIL', context: { email: [email] } }] });
     const at = this.stamp();
     const id = String(this.nextId++);
-    const c: StoredContact = { id, properties: new Map(), createdAt: at, updatedAt: at, archived: false };
-    for (const [k, v] of values) if (v !== '') c.properties.set(k, v);
+    const c: StoredContact = { id, properties: new Map(), changedAt: new Map(), createdAt: at, updatedAt: at, archived: false };
+    for (const [k, v] of values) {
+      if (v === '') continue;
+      c.properties.set(k, v);
+      c.changedAt.set(k, at);
+    }
     this.contacts.set(id, c);
     if (email) this.byEmail.set(email, id);
     this.emit({ type: 'contact.creation', objectId: id, at, origin });
@@ -184,6 +195,7 @@ export class PortalState {
     for (const [k, v] of changed) {
       if (v === '') c.properties.delete(k);
       else c.properties.set(k, v);
+      c.changedAt.set(k, at);
     }
     c.updatedAt = at;
     for (const [k, v] of changed) this.emit({ type: 'contact.propertyChange', objectId: c.id, at, origin, propertyName: k, propertyValue: v });
@@ -226,7 +238,11 @@ export class PortalState {
     const primary = this.contact(primaryId);
     const merged = this.contact(mergedId);
     if (!primary || !merged) throw notFound('Both contacts must exist to merge');
-    for (const [k, v] of merged.properties) if (!primary.properties.has(k) && k !== 'email') primary.properties.set(k, v);
+    for (const [k, v] of merged.properties) {
+      if (primary.properties.has(k) || k === 'email') continue;
+      primary.properties.set(k, v);
+      primary.changedAt.set(k, merged.changedAt.get(k) ?? merged.updatedAt);
+    }
     this.contacts.delete(mergedId);
     const email = merged.properties.get('email');
     if (email) this.byEmail.delete(email);

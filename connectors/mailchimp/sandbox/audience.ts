@@ -281,8 +281,15 @@ export class Audience {
   }
 
   /** PATCH: existing members only. */
-  patch(hash: string, body: { status?: string; merge_fields?: Record<string, unknown> }, source: Source): MemberState {
-    const m = this.requireMember(hash, false);
+  patch(hash: string, body: { email_address?: string; status?: string; merge_fields?: Record<string, unknown> }, source: Source): MemberState {
+    let m = this.requireMember(hash, false);
+    const email = body.email_address?.trim().toLowerCase();
+    // PATCH with another email_address changes the member's email (its id follows: md5 of the new email).
+    if (email !== undefined && email !== m.email) {
+      if (!EMAIL.test(email)) throw invalid(`${email} looks fake or invalid, please enter a real email address.`, [{ field: 'email_address', message: 'Invalid email address.' }]);
+      if (this.members.has(hashOf(email)) || this.forgotten.has(hashOf(email))) throw invalid(`${email} is already a list member.`, [{ field: 'email_address', message: 'This email is already in use.' }]);
+      m = this.changeEmail(hash, email, source);
+    }
     return this.update(m, body.status, body.merge_fields, source);
   }
 
@@ -452,6 +459,10 @@ export class Audience {
 
   /** An admin action in Mailchimp's web app (the sandbox's seed/inspect API uses this). */
   adminChangeEmail(hash: string, newEmail: string): MemberState {
+    return this.changeEmail(hash, newEmail, 'admin');
+  }
+
+  private changeEmail(hash: string, newEmail: string, source: Source): MemberState {
     const m = this.requireMember(hash, false);
     const oldEmail = m.email;
     this.members.delete(hash);
@@ -461,7 +472,7 @@ export class Audience {
     m.seq = this.seq++;
     this.members.set(m.id, m);
     for (const s of this.segments.values()) if (s.members.delete(hash)) s.members.add(m.id);
-    this.emit({ type: 'upemail', source: 'admin', firedAt: this.clock.now(), data: { list_id: this.id, new_id: m.id, new_email: newEmail, old_email: oldEmail } });
+    this.emit({ type: 'upemail', source, firedAt: this.clock.now(), data: { list_id: this.id, new_id: m.id, new_email: newEmail, old_email: oldEmail } });
     return m;
   }
 

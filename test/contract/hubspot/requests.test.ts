@@ -161,13 +161,21 @@ describe('HubSpot contract: pull', () => {
       .get('/crm/v3/objects/contacts')
       .query({ limit: '100', properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate'], archived: 'false' })
       .reply(200, { results: [record('1', { email: 'A@Example.com', firstname: 'A', segsync_tags: 'vip', lastmodifieddate: '2026-11-20T00:00:00.000Z' })], paging: { next: { after: '2' } } })
+      // Each page's field change times come from property history, one batch read per page.
+      .post('/crm/v3/objects/contacts/batch/read', { inputs: [{ id: '1' }], properties: ['email'], propertiesWithHistory: ['firstname'] })
+      .reply(200, { status: 'COMPLETE', results: [{ ...record('1', { email: 'a@example.com' }), propertiesWithHistory: { firstname: [{ value: 'A', timestamp: '2026-10-01T00:00:00.000Z', sourceType: 'CRM_UI' }] } }], startedAt: '2026-11-24T12:00:00Z', completedAt: '2026-11-24T12:00:00Z' })
+      .post('/crm/v3/objects/contacts/batch/read', { inputs: [{ id: '2' }], properties: ['email'], propertiesWithHistory: ['firstname'] })
+      .reply(200, { status: 'COMPLETE', results: [{ ...record('2', { email: 'b@example.com' }), propertiesWithHistory: { firstname: [] } }], startedAt: '2026-11-24T12:00:00Z', completedAt: '2026-11-24T12:00:00Z' })
       .get('/crm/v3/objects/contacts')
       .query({ limit: '100', after: '2', properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate'], archived: 'false' })
-      .reply(200, { results: [record('2', { email: 'b@example.com', hs_email_optout: 'true' })] });
+      .reply(200, { results: [record('2', { email: 'b@example.com', hs_email_optout: 'true' })] })
+      .get('/crm/v3/objects/contacts')
+      .query({ limit: '100', properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate'], archived: 'true' })
+      .reply(200, { results: [] });
     const c = connector();
     const pages = [];
     for await (const page of c.pull({ cursor: undefined, until, fields: ['firstname'] })) pages.push(page);
-    expect(pages[0]!.contacts[0]).toEqual({ externalId: '1', email: 'a@example.com', fields: { firstname: 'A' }, tags: ['vip'], modifiedAt: Date.parse('2026-11-20T00:00:00.000Z') });
+    expect(pages[0]!.contacts[0]).toEqual({ externalId: '1', email: 'a@example.com', fields: { firstname: 'A' }, tags: ['vip'], modifiedAt: Date.parse('2026-11-20T00:00:00.000Z'), fieldModifiedAt: { firstname: Date.parse('2026-10-01T00:00:00.000Z') } });
     expect(pages[1]!.contacts[0]).toMatchObject({ externalId: '2', consent: 'unsubscribed', fields: { firstname: null } });
     expect(JSON.parse(pages[1]!.next)).toEqual({ v: 1, mode: 'time', t: until.getTime() });
     scope.done();
@@ -185,12 +193,21 @@ describe('HubSpot contract: pull', () => {
         limit: 200,
         after: '0',
       })
-      .reply(200, { total: 1, results: [record('5', { email: 'e@example.com', lastmodifieddate: new Date(t + 5).toISOString() })] });
+      .reply(200, { total: 1, results: [record('5', { email: 'e@example.com', lastmodifieddate: new Date(t + 5).toISOString() })] })
+      .post('/crm/v3/objects/contacts/batch/read', { inputs: [{ id: '5' }], properties: ['email'], propertiesWithHistory: ['firstname'] })
+      .reply(200, { status: 'COMPLETE', results: [{ ...record('5', { email: 'e@example.com' }), propertiesWithHistory: {} }], startedAt: new Date(t).toISOString(), completedAt: new Date(t).toISOString() })
+      // The search never returns archived records: they are listed after it, as deletions (issue 15, finding 6).
+      .get('/crm/v3/objects/contacts')
+      .query({ limit: '100', properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate'], archived: 'true' })
+      .reply(200, { results: [{ ...record('9', { email: 'gone@example.com' }), archived: true, archivedAt: new Date(t + 7).toISOString() }] });
     const c = connector();
     const pages = [];
     for await (const page of c.pull({ cursor: JSON.stringify({ v: 1, mode: 'time', t }), until, fields: ['firstname'] })) pages.push(page);
-    expect(pages).toHaveLength(1);
-    expect(JSON.parse(pages[0]!.next)).toEqual({ v: 1, mode: 'time', t: t + 5, skip: ['5'] });
+    expect(pages).toHaveLength(2);
+    expect(pages[1]!.contacts).toEqual([expect.objectContaining({ externalId: '9', deleted: true, modifiedAt: t + 7 })]);
+    expect(pages[1]!.next).toBe(pages[0]!.next);
+    // The boundary remembers the delivered version (id and a digest), not the id alone (issue 15, finding 1).
+    expect(JSON.parse(pages[0]!.next)).toEqual({ v: 1, mode: 'time', t: t + 5, skip: [expect.stringMatching(/^5:.+/)] });
     scope.done();
     await c.close();
   });

@@ -5,6 +5,7 @@
 import nock from 'nock';
 import type { ContactChange, RemotePage } from '../../../connectors/connector';
 import { createMailchimpConnector } from '../../../connectors/mailchimp';
+import { seenKey } from '../../../connectors/mailchimp/pull';
 import { EspPermanentError } from '../../../src/errors';
 import { subscriberHash } from '../../../src/model/identity';
 import { systemClock } from '../../../src/model/clock';
@@ -109,10 +110,11 @@ describe('Mailchimp requests (contract)', () => {
 
   it('pulls with since_last_changed, before_last_changed, last_changed ascending and the fields it needs', async () => {
     const since = '2026-01-01T00:00:05.000Z';
-    const cursor = JSON.stringify({ v: 1, members: { since, offset: 0, skip: ['x'] }, archived: { since, offset: 0, skip: [] }, tags: {} });
+    const x = { id: 'x', email_address: 'x@x.com', status: 'subscribed' as const, last_changed: '2026-01-01T00:00:05+00:00' };
+    const cursor = JSON.stringify({ v: 1, members: { since, offset: 0, skip: [seenKey(x)] }, archived: { since, offset: 0, skip: [] }, tags: {} });
     const fields = 'members.id,members.email_address,members.status,members.last_changed,members.merge_fields,members.tags,members.tags_count,total_items';
     const common = { fields, count: '1000', offset: '0', since_last_changed: '2026-01-01T00:00:04+00:00', before_last_changed: '2026-01-02T00:00:00+00:00', sort_field: 'last_changed', sort_dir: 'ASC' };
-    api().get(`/3.0/lists/${LIST}/members`).query(common).reply(200, { members: [{ id: 'x', email_address: 'x@x.com', status: 'subscribed', last_changed: '2026-01-01T00:00:05+00:00' }, { id: 'y', email_address: 'Y@x.com', status: 'transactional', last_changed: '2026-01-01T00:00:05+00:00', tags: [{ id: 1, name: 'vip' }], tags_count: 1 }], total_items: 2 });
+    api().get(`/3.0/lists/${LIST}/members`).query(common).reply(200, { members: [x, { id: 'y', email_address: 'Y@x.com', status: 'transactional', last_changed: '2026-01-01T00:00:05+00:00', tags: [{ id: 1, name: 'vip' }], tags_count: 1 }], total_items: 2 });
     api().get(`/3.0/lists/${LIST}/members`).query({ ...common, status: 'archived' }).reply(200, { members: [], total_items: 0 });
     const pages: RemotePage[] = [];
     for await (const p of connector().pull({ cursor, until: new Date('2026-01-02T00:00:00Z'), fields: [] })) pages.push(p);

@@ -1,0 +1,185 @@
+/**
+ * The randomized two-way soak (bounded, seeded): first-name edits, email changes, archives and tag
+ * changes on the three sandboxes and locally, interleaved with single pulls and full syncs (every ESP
+ * pulled, then a push). At the end every ESP and the store agree, field by field, with a model of the
+ * intended outcome: the latest edit of each field wins (edits are at least 1.5 s apart, above the
+ * vendors' one-second timestamps), emails follow the latest change, tags the latest action per tag,
+ * and an archived record is left alone while the contact lives on elsewhere. No edit lost, none reverted.
+ */
+import fc from 'fast-check';
+import type { EspName } from '../../../connectors/connector';
+import { ManualClock } from '../../../src/model/clock';
+import type { Harness, Sandboxes } from '../../support/sandboxes';
+import { FIRST_NAME_MAPPING, harness, sandboxConfig, startSandboxes } from '../../support/sandboxes';
+
+const MAPPING = `${FIRST_NAME_MAPPING}tags:
+  owned: { prefix: "seg:" }
+`;
+const PEOPLE = 3;
+const ESPS: EspName[] = ['hubspot', 'mailchimp', 'klaviyo'];
+const TAGS = ['seg:a', 'seg:b'];
+const UI = { source: 'CRM_UI' as const, sourceId: 'userId:1' };
+
+type Where = 'local' | EspName;
+type Op =
+  | { kind: 'edit'; who: number; where: Where }
+  | { kind: 'email'; who: number; where: 'local' | 'hubspot' | 'klaviyo' }
+  | { kind: 'tag'; who: number; where: 'local' | 'mailchimp'; tag: string; on: boolean }
+  | { kind: 'archive'; who: number; where: 'mailchimp' | 'hubspot' }
+  | { kind: 'pull'; esp: EspName }
+  | { kind: 'sync' };
+
+const who = fc.integer({ min: 0, max: PEOPLE - 1 });
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('edit' as const), who, where: fc.constantFrom<Where>('local', ...ESPS) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('email' as const), who, where: fc.constantFrom('local' as const, 'hubspot' as const, 'klaviyo' as const) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('tag' as const), who, where: fc.constantFrom('local' as const, 'mailchimp' as const), tag: fc.constantFrom(...TAGS), on: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('archive' as const), who, where: fc.constantFrom('mailchimp' as const, 'hubspot' as const) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('pull' as const), esp: fc.constantFrom(...ESPS) }) },
+  { weight: 3, arbitrary: fc.constant({ kind: 'sync' as const }) },
+);
+
+interface Person {
+  id: number;
+  email: string;
+  name: string;
+  tags: Set<string>;
+  archived: Set<EspName>;
+}
+
+describe('randomized two-way soak against the three sandboxes', () => {
+  it('ends with every ESP and the store agreeing with the model, field by field', async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 5, maxLength: 40 }), async (ops) => {
+        run++;
+        const clock = new ManualClock(Date.UTC(2026, 6, 1, 9, 0, 0, 100));
+        const s: Sandboxes = await startSandboxes({ clock });
+        const h: Harness = harness(sandboxConfig(s, MAPPING), undefined, clock);
+        try {
+          await soak(s, h, clock, ops, run);
+        } finally {
+          await h.close();
+          await s.close();
+        }
+      }),
+      { numRuns: 15, seed: 15_15, endOnFailure: true },
+    );
+  }, 300_000);
+});
+
+async function soak(s: Sandboxes, h: Harness, clock: ManualClock, ops: Op[], run: number): Promise<void> {
+  let serial = 0;
+  const fresh = (): string => `N${run}x${++serial}`;
+  const later = (): Promise<void> => clock.advance(1500);
+  const sync = async (): Promise<void> => {
+    for (const e of ESPS) await h.engine.pull(e);
+    await h.pushAll();
+  };
+  const people: Person[] = [];
+  for (let i = 0; i < PEOPLE; i++) {
+    const email = `p${i}.r${run}@x.com`;
+    const name = fresh();
+    const id = h.store.upsertContacts([{ email, properties: { first_name: name }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!.contactId;
+    people.push({ id, email, name, tags: new Set(), archived: new Set() });
+  }
+  await h.pushAll();
+  await later();
+  await sync();
+
+  for (const op of ops) {
+    await later();
+    switch (op.kind) {
+      case 'edit': {
+        const p = people[op.who]!;
+        if (op.where !== 'local' && p.archived.has(op.where)) break;
+        const name = fresh();
+        if (op.where === 'local') h.store.setProperty(p.id, 'first_name', { value: name, updatedAt: clock.now(), source: 'local' });
+        else editOn(s, op.where, p.email, name);
+        p.name = name;
+        break;
+      }
+      case 'email': {
+        const p = people[op.who]!;
+        if (op.where === 'hubspot' && p.archived.has('hubspot')) break;
+        // An email change is followed by a full sync: two changes of one identity between syncs have no "latest".
+        await sync();
+        const email = `${fresh().toLowerCase()}@x.com`;
+        if (op.where === 'local') h.store.changeEmail(p.id, email);
+        else if (op.where === 'hubspot') s.hubspot.edit(p.email, { email });
+        else s.klaviyo.state.patchProfile(s.klaviyo.profileByEmail(p.email)!.id, { attributes: { email } });
+        p.email = email;
+        await later();
+        await sync();
+        break;
+      }
+      case 'tag': {
+        const p = people[op.who]!;
+        if (op.where === 'mailchimp' && p.archived.has('mailchimp')) break;
+        // A tag changed on two sides between syncs is a set difference per side, not "latest": sync first.
+        await sync();
+        if (op.where === 'local') h.store.updateTags(p.id, op.on ? [op.tag] : [], op.on ? [] : [op.tag], 'local', clock.now());
+        else s.mailchimp.admin.tag(p.email, op.tag, op.on);
+        if (op.on) p.tags.add(op.tag);
+        else p.tags.delete(op.tag);
+        await later();
+        await sync();
+        break;
+      }
+      case 'archive': {
+        const p = people[op.who]!;
+        if (p.archived.has(op.where)) break;
+        // The archived record keeps what it had; sync first so the model knows what that is.
+        await sync();
+        if (op.where === 'mailchimp') s.mailchimp.admin.archive(p.email);
+        else s.hubspot.state.archive(s.hubspot.contact(p.email)!.id, UI);
+        p.archived.add(op.where);
+        break;
+      }
+      case 'pull':
+        await h.engine.pull(op.esp);
+        break;
+      case 'sync':
+        await sync();
+        break;
+    }
+  }
+  await later();
+  await sync();
+  await later();
+  await sync();
+
+  expect(h.store.counts().contacts).toBe(PEOPLE);
+  for (const p of people) {
+    const local = h.store.getContact(p.id)!;
+    expect({ email: local.email, name: local.properties.first_name?.value, tags: [...local.tags].sort() }).toEqual({ email: p.email, name: p.name, tags: [...p.tags].sort() });
+    for (const esp of ESPS) {
+      if (p.archived.has(esp)) continue;
+      expect({ esp, email: p.email, ...onEsp(s, esp, p.email) }).toEqual({ esp, email: p.email, name: p.name, tags: [...p.tags].sort() });
+    }
+  }
+  expect(h.store.counts().outbox.filter((o) => o.pending > 0)).toEqual([]);
+}
+
+function editOn(s: Sandboxes, esp: EspName, email: string, name: string): void {
+  if (esp === 'hubspot') s.hubspot.edit(email, { firstname: name });
+  else if (esp === 'mailchimp') s.mailchimp.admin.update(email, { merges: { FNAME: name } });
+  else s.klaviyo.seedProfile({ email, first_name: name });
+}
+
+function onEsp(s: Sandboxes, esp: EspName, email: string): { name: unknown; tags: string[] } | undefined {
+  switch (esp) {
+    case 'hubspot': {
+      const c = s.hubspot.contact(email);
+      return c && { name: c.properties.firstname, tags: (c.properties.segsync_tags ?? '').split(';').filter(Boolean).sort() };
+    }
+    case 'mailchimp': {
+      const m = s.mailchimp.member(email);
+      return m && { name: m.merge_fields.FNAME, tags: ((m.tags ?? []) as { name: string }[]).map((t) => t.name).sort() };
+    }
+    case 'klaviyo': {
+      const p = s.klaviyo.profileByEmail(email);
+      return p && { name: p.first_name, tags: ((p.properties.segsync_tags ?? []) as string[]).slice().sort() };
+    }
+  }
+}
