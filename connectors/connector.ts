@@ -96,6 +96,12 @@ export interface ContactChange {
   remoteTags?: string[];
   /** segsync's consent for the contact: decides the status a new ESP record gets (never a resubscribe). */
   localConsent?: ConsentStatus;
+  /**
+   * An opt-out segsync was asked to carry to this ESP (the contact opted out somewhere): written as
+   * the vendor's unsubscribe or suppression, never by deleting the record. Without it a connector
+   * leaves an existing record's consent and status exactly as the ESP holds them.
+   */
+  optOut?: { at: number };
   /** The ESP's consent for the contact as last seen, when known. */
   remoteConsent?: ConsentStatus;
 }
@@ -141,6 +147,11 @@ export interface RemoteContact {
   /** The contact's full tag set on the ESP (owned and not), when the ESP reports tags. */
   tags?: string[];
   consent?: ConsentStatus;
+  /**
+   * When the contact gave or withdrew that consent, by the vendor's own consent timestamp, epoch ms.
+   * Omitted when the vendor gives none: never the record's last-modified time.
+   */
+  consentAt?: number;
   /** The ESP's last modification time, epoch ms. */
   modifiedAt: number;
   /** The contact was deleted or archived on the ESP. */

@@ -44,6 +44,8 @@ export const memberSchema = z.looseObject({
   status: z.enum(MEMBER_STATUSES),
   merge_fields: z.record(z.string(), z.unknown()).optional(),
   last_changed: z.string().optional(),
+  /** When the member confirmed its subscription (empty when it never did). */
+  timestamp_opt: z.string().optional(),
   tags: z.array(z.looseObject({ id: z.number(), name: z.string() })).optional(),
   tags_count: z.number().optional(),
 });
@@ -60,6 +62,8 @@ export interface MemberUpsert {
 /** PATCH /lists/{list_id}/members/{subscriber_hash} body: updates an existing member only. */
 export interface MemberPatch {
   merge_fields: Record<string, MergeValue>;
+  /** Only ever `unsubscribed`, for an opt-out segsync was asked to carry. */
+  status?: 'unsubscribed';
 }
 
 /** One entry of POST /lists/{list_id} `members[]`: it has `status` and no `status_if_new` (see push.ts). */

@@ -142,13 +142,26 @@ const segmentSchema = z
   })
   .strict();
 
+/** The tag prefix segsync owns unless told otherwise (`tags.owned.prefix: ""` turns it off). */
+export const DEFAULT_TAG_PREFIX = 'seg:';
+
 const tagsSchema = z
   .object({
-    /** Tags segsync owns and may remove: these names, and any tag starting with the prefix. */
+    /**
+     * Tags segsync owns on each ESP: any tag starting with the prefix, these names (every ESP), the
+     * names listed under an ESP's key (that ESP only), and the segment tags pushed to that ESP. A
+     * segment tag outside the prefix and the lists is only ever removed where segsync put it.
+     */
     owned: z
-      .object({ prefix: z.string().optional(), names: z.array(z.string()).default([]) })
+      .object({
+        prefix: z.string().default(DEFAULT_TAG_PREFIX),
+        names: z.array(z.string()).default([]),
+        hubspot: z.array(z.string()).default([]),
+        mailchimp: z.array(z.string()).default([]),
+        klaviyo: z.array(z.string()).default([]),
+      })
       .strict()
-      .default({ names: [] }),
+      .default({ prefix: DEFAULT_TAG_PREFIX, names: [], hubspot: [], mailchimp: [], klaviyo: [] }),
   })
   .strict();
 
@@ -184,7 +197,7 @@ export const configSchema = z
     connectors: connectorsSchema.default({}),
     fields: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'field names are letters, digits and _'), fieldSchema).default({}),
     mappings: mappingsSchema.default({}),
-    tags: tagsSchema.default({ owned: { names: [] } }),
+    tags: tagsSchema.default({ owned: { prefix: DEFAULT_TAG_PREFIX, names: [], hubspot: [], mailchimp: [], klaviyo: [] } }),
     segments: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'segment names are letters, digits and _'), segmentSchema).default({}),
     templates: templatesSchema.default({ dir: 'templates' }),
     daemon: daemonSchema.default({ host: '127.0.0.1', port: 8787, pullIntervalSeconds: 60 }),

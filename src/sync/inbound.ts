@@ -13,12 +13,13 @@ import type { Clock } from '../model/clock';
 import type { ConsentStatus, Contact, EspName, FieldValue } from '../model/types';
 import type { Store, SyncFieldState } from '../store/store';
 import { decide } from './conflict';
+import { CONSENT_KEY, remoteConsentWins } from './consent';
 import type { SyncMapping } from './mapping';
 import { asTags, diffTags, sameValue, tagList } from './values';
 
 /** Sync-state keys that are not ESP field names. */
 export const TAGS_KEY = '@tags';
-export const CONSENT_KEY = '@consent';
+export { CONSENT_KEY } from './consent';
 
 export interface InboundContext {
   store: Store;
@@ -43,6 +44,8 @@ interface RemoteUpdate {
   fields: Record<string, FieldValue>;
   tags?: string[];
   consent?: ConsentStatus;
+  /** The vendor's consent time, when it gives one (never its last-modified time). */
+  consentAt?: number;
   modifiedAt: number;
 }
 
@@ -116,7 +119,8 @@ function applyChange(ctx: InboundContext, esp: EspName, ch: RemoteChange, result
   switch (ch.kind) {
     case 'created':
     case 'updated':
-      applyUpdate(ctx, esp, { ...ch.ref, fields: ch.fields, tags: ch.tags, consent: ch.consent, modifiedAt: ch.occurredAt }, result);
+      // A webhook is fired by the change itself, so its time is the consent's time.
+      applyUpdate(ctx, esp, { ...ch.ref, fields: ch.fields, tags: ch.tags, consent: ch.consent, consentAt: ch.occurredAt, modifiedAt: ch.occurredAt }, result);
       return;
     case 'deleted':
       forgetOnEsp(ctx, esp, ch.ref.externalId, result);
@@ -228,7 +232,7 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
   }
 
   if (u.tags) applyTags(ctx, esp, contact, u.tags, state.get(TAGS_KEY), remember, result);
-  if (u.consent) applyConsent(ctx, esp, contact, u.consent, u.modifiedAt, state.get(CONSENT_KEY), remember, result);
+  if (u.consent) applyConsent(ctx, esp, contact, u.consent, u.consentAt, state.get(CONSENT_KEY), remember, result);
   if (updates.length) ctx.store.putSyncState(updates);
 }
 
@@ -265,20 +269,18 @@ function applyConsent(
   esp: EspName,
   contact: Contact,
   consent: ConsentStatus,
-  at: number,
+  at: number | undefined,
   prev: SyncFieldState | undefined,
   remember: (key: string, value: FieldValue, prev: SyncFieldState | undefined) => void,
   result: InboundResult,
 ): void {
   if (prev && prev.remoteValue === consent) return;
   remember(CONSENT_KEY, consent, prev);
-  // The ESP is where people unsubscribe: its newer answer stands locally. It is never pushed to other
-  // ESPs as a subscribe: outbound only ever uses it to choose the status of a record being created.
-  if (!contact.consent || contact.consent.updatedAt <= at) {
-    if (contact.consent?.status !== consent) {
-      ctx.store.setConsent(contact.id, { status: consent, updatedAt: at, source: esp });
-      result.changed.add(contact.id);
-    }
+  // The ESP is where people unsubscribe: its answer stands locally when its consent time says so
+  // (see consent.ts), and an opt-out then travels to the other ESPs as an unsubscribe.
+  if (remoteConsentWins(contact.consent, consent, at)) {
+    ctx.store.setConsent(contact.id, { status: consent, updatedAt: at ?? ctx.clock.now(), source: esp });
+    result.changed.add(contact.id);
   }
 }
 

@@ -5,8 +5,10 @@
  */
 import type { Contact, EspName, FieldValue } from '../model/types';
 import type { OutboxInput, OutboxItem, SegmentState, Store, SyncFieldState } from '../store/store';
+import { CONSENT_KEY, optOutOp } from './consent';
 import { TAGS_KEY } from './inbound';
 import type { EspMapping, SyncMapping } from './mapping';
+import { ADDED_TAGS_KEY, addedTags, mayRemoveTag } from './owned-tags';
 import { asTags, isEmpty, sameValue, tagList } from './values';
 
 /** What one ESP should hold for one contact. */
@@ -39,13 +41,16 @@ export function isMember(value: FieldValue | undefined): boolean {
   return value !== undefined && value !== null && value !== false && value !== '' && value !== 0;
 }
 
-/** The operations that bring an ESP from its known state to the desired one. */
+/**
+ * The operations that bring an ESP from its known state to the desired one. Tags are only added where
+ * missing and only removed where `mayRemove` says segsync may (see owned-tags.ts).
+ */
 export function diffOps(
   contactId: number,
   esp: EspName,
   desired: DesiredState,
   state: SyncFieldState[],
-  ownsTag: (tag: string) => boolean,
+  mayRemove: (tag: string, added: ReadonlySet<string>) => boolean,
 ): OutboxInput[] {
   const known = new Map(state.map((s) => [s.key, s]));
   const ops: OutboxInput[] = [];
@@ -59,10 +64,11 @@ export function diffOps(
   }
   const t = known.get(TAGS_KEY);
   const heldTags = asTags(t?.remoteValue) ?? asTags(t?.pushedValue) ?? [];
+  const added = addedTags(known.get(ADDED_TAGS_KEY));
   const want = new Set(desired.tags);
   const have = new Set(heldTags);
   for (const tag of want) if (!have.has(tag)) ops.push({ esp, contactId, key: `tag:${tag}`, op: 'addTag', value: tag });
-  for (const tag of have) if (!want.has(tag) && ownsTag(tag)) ops.push({ esp, contactId, key: `tag:${tag}`, op: 'removeTag', value: tag });
+  for (const tag of have) if (!want.has(tag) && mayRemove(tag, added)) ops.push({ esp, contactId, key: `tag:${tag}`, op: 'removeTag', value: tag });
   return ops;
 }
 
@@ -81,7 +87,11 @@ export function plansForContact(
     const m = mapping.perEsp.get(esp);
     if (!m) continue;
     const desired = desiredState(contact, segments, m);
-    plans.push({ esp, desired, ops: diffOps(contactId, esp, desired, store.getSyncState(contactId, esp), mapping.ownsTag) });
+    const state = store.getSyncState(contactId, esp);
+    const ops = diffOps(contactId, esp, desired, state, (tag, added) => mayRemoveTag(mapping, esp, tag, added));
+    const optOut = optOutOp(contact, esp, state.find((s) => s.key === CONSENT_KEY));
+    if (optOut) ops.push(optOut);
+    plans.push({ esp, desired, ops });
   }
   return plans;
 }
@@ -96,12 +106,12 @@ export function opsForContact(store: Store, mapping: SyncMapping, contactId: num
  * may hold the unconfirmed value, so going back to the value segsync last knew there is a change too.
  * Undefined when the field is no longer mapped, or the tag is one segsync must not remove.
  */
-function restoreOp(item: OutboxItem, desired: DesiredState, ownsTag: (tag: string) => boolean): OutboxInput | undefined {
+function restoreOp(item: OutboxItem, desired: DesiredState, mayRemove: (tag: string) => boolean): OutboxInput | undefined {
   const base = { esp: item.esp, contactId: item.contactId, key: item.key };
   if (item.op === 'addTag' || item.op === 'removeTag') {
     const tag = String(item.value);
     if (desired.tags.includes(tag)) return { ...base, op: 'addTag', value: tag };
-    return ownsTag(tag) ? { ...base, op: 'removeTag', value: tag } : undefined;
+    return mayRemove(tag) ? { ...base, op: 'removeTag', value: tag } : undefined;
   }
   if (!desired.fields.has(item.key)) return undefined;
   const value = desired.fields.get(item.key) ?? null;
@@ -126,7 +136,8 @@ export function enqueueForContacts(store: Store, mapping: SyncMapping, contactId
         const mine = [...ops];
         const dropped: number[] = [];
         for (const p of stale) {
-          const restore = p.sent ? restoreOp(p, desired, mapping.ownsTag) : undefined;
+          // An add that was sent may have put the tag there: segsync may take back what it may have added.
+          const restore = p.sent ? restoreOp(p, desired, (tag) => mayRemoveTag(mapping, esp, tag, new Set([tag]))) : undefined;
           if (restore) mine.push(restore);
           else dropped.push(p.id);
         }

@@ -12,6 +12,7 @@ import type { Clock } from '../model/clock';
 import type { EspName, FieldValue } from '../model/types';
 import type { OutboxItem, Store, SyncFieldState } from '../store/store';
 import { CONSENT_KEY, TAGS_KEY } from './inbound';
+import { ADDED_TAGS_KEY, addedAfterWrite, addedTags } from './owned-tags';
 import { DEFAULT_RETRY, retryDelayMs } from './retry';
 import type { RetryPolicy } from './retry';
 import { asTags, tagList } from './values';
@@ -110,7 +111,10 @@ function groupByContact(store: Store, items: OutboxItem[], report: DrainReport):
     const state = new Map(store.getSyncState(contactId, esp).map((s) => [s.key, s]));
     const change: ContactChange = { ref: { email: contact.email, contactId, ...(contact.externalIds[esp] ? { externalId: contact.externalIds[esp] } : {}) }, set: {}, clear: [], addTags: [], removeTags: [] };
     for (const item of list) {
-      if (item.op === 'set') change.set[item.key] = item.value ?? null;
+      if (item.key === CONSENT_KEY) {
+        // An opt-out queued for a contact who has since opted in again is completed without a write.
+        if (contact.consent?.status === 'unsubscribed') change.optOut = { at: contact.consent.updatedAt };
+      } else if (item.op === 'set') change.set[item.key] = item.value ?? null;
       else if (item.op === 'clear') change.clear.push(item.key);
       else if (item.op === 'addTag') change.addTags.push(String(item.value));
       else if (item.op === 'removeTag') change.removeTags.push(String(item.value));
@@ -141,8 +145,12 @@ function settle(store: Store, clock: Clock, retry: RetryPolicy, esp: EspName, g:
       const before = g.change.remoteTags ?? [];
       const removed = new Set(g.change.removeTags);
       remember(TAGS_KEY, tagList([...before, ...g.change.addTags].filter((t) => !removed.has(t))));
+      const added = addedAfterWrite(addedTags(prior.get(ADDED_TAGS_KEY)), g.change.addTags, g.change.removeTags);
+      rows.push({ contactId: g.contactId, esp, key: ADDED_TAGS_KEY, remoteValue: undefined, pushedValue: added, remoteModifiedAt: undefined });
     }
-    if (r.consent) rows.push({ contactId: g.contactId, esp, key: CONSENT_KEY, remoteValue: r.consent, pushedValue: prior.get(CONSENT_KEY)?.pushedValue, remoteModifiedAt: r.modifiedAt ?? now });
+    // An opt-out segsync carried is what the ESP now holds, unless its answer says otherwise (cleaned).
+    const consent = r.consent ?? (g.change.optOut ? 'unsubscribed' : undefined);
+    if (consent) rows.push({ contactId: g.contactId, esp, key: CONSENT_KEY, remoteValue: consent, pushedValue: g.change.optOut ? 'unsubscribed' : prior.get(CONSENT_KEY)?.pushedValue, remoteModifiedAt: r.modifiedAt ?? now });
     store.putSyncState(rows);
     if (r.externalId && r.externalId !== g.change.ref.externalId) store.setExternalId(g.contactId, esp, r.externalId);
   }
