@@ -90,7 +90,8 @@ export class SyncEngine {
   async ensureSchema(esp: EspName): Promise<Awaited<ReturnType<Connector['ensureSchema']>>> {
     const m = this.mapping.perEsp.get(esp)!;
     const types = Object.fromEntries(Object.entries(this.options.config.segments).map(([n, s]) => [n, s.type]));
-    const ownedNames = this.options.config.tags.owned.names;
+    const owned = this.options.config.tags.owned;
+    const ownedNames = [...owned.names, ...owned[esp]];
     return this.connector(esp).ensureSchema(fieldSpecsFor(m, types), [...new Set([...segmentTagNames(m), ...ownedNames])]);
   }
 

@@ -23,7 +23,7 @@ export interface MemberState {
   uniqueEmailId: string;
   webId: number;
   signupAt: number;
-  /** When the member last became subscribed (Mailchimp's `timestamp_opt`); undefined if it never was. */
+  /** When the member last became subscribed (Mailchimp's `timestamp_opt`; the signup time until then). */
   optAt?: number;
   lastChanged: number;
   /** Insertion order: a stable tie-break when sorting on whole-second times. */
