@@ -31,13 +31,13 @@ export function remoteConsentWins(local: Consent | undefined, remote: ConsentSta
 }
 
 /**
- * The opt-out an ESP still needs: the contact is unsubscribed locally, the ESP knows the contact, and
- * it is not known to hold an opt-out already. A contact the ESP does not know gets its local status
- * when it is created there, so it needs no operation of its own.
+ * The opt-out an ESP still needs: the contact is unsubscribed locally, the ESP knows the contact (or
+ * is about to, because other operations create it there), and it is not known to hold an opt-out. A
+ * contact the ESP does not know and has nothing else to receive is not created just to opt it out.
  */
-export function optOutOp(contact: Contact, esp: EspName, state: SyncFieldState | undefined): OutboxInput | undefined {
+export function optOutOp(contact: Contact, esp: EspName, state: SyncFieldState | undefined, createsRecord: boolean): OutboxInput | undefined {
   if (contact.consent?.status !== 'unsubscribed') return undefined;
-  if (!contact.externalIds[esp] && !state) return undefined;
+  if (!contact.externalIds[esp] && !state && !createsRecord) return undefined;
   const held = state?.remoteValue ?? state?.pushedValue;
   if (typeof held === 'string' && isOptedOut(held as ConsentStatus)) return undefined;
   return { esp, contactId: contact.id, key: CONSENT_KEY, op: 'set', value: 'unsubscribed' };

@@ -89,7 +89,7 @@ export function plansForContact(
     const desired = desiredState(contact, segments, m);
     const state = store.getSyncState(contactId, esp);
     const ops = diffOps(contactId, esp, desired, state, (tag, added) => mayRemoveTag(mapping, esp, tag, added));
-    const optOut = optOutOp(contact, esp, state.find((s) => s.key === CONSENT_KEY));
+    const optOut = optOutOp(contact, esp, state.find((s) => s.key === CONSENT_KEY), ops.length > 0);
     if (optOut) ops.push(optOut);
     plans.push({ esp, desired, ops });
   }
