@@ -257,8 +257,21 @@ export interface Connector {
   webhook(request: RawRequest): WebhookResult;
   /** Engagement events since a cursor, where the vendor offers them. */
   pullEvents?(cursor: Cursor | undefined, until: Date): AsyncIterable<EventPage>;
+  /**
+   * Rate-limit answers (429) met and time spent waiting on the vendor's limits since the connector was
+   * built, including those its client retried by itself: so summaries can count them truthfully.
+   */
+  rateStats?(): RateStats;
   /** Releases sockets and timers. */
   close(): Promise<void>;
+}
+
+/** What a connector's rate limiter has seen so far. */
+export interface RateStats {
+  /** 429 answers (each one paused the account and was tried again or handed back). */
+  rateLimited: number;
+  /** Time calls waited for a free slot or a pause to end, ms. */
+  waitedMs: number;
 }
 
 /** The logging calls a connector may make (pino's logger satisfies it). Never log secrets or emails. */

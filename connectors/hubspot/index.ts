@@ -1,4 +1,5 @@
 /** The HubSpot connector: implements `Connector` by delegating to one file per operation. */
+import { rateStatsOf } from '../ratelimit';
 import type { ConnectorDeps, Connector, ContactChange, ContactRef, FieldSpec, PullRequest, RawRequest, RateWindow } from '../connector';
 import { RateLimiter } from '../ratelimit';
 import { HubspotClient } from './client';
@@ -96,6 +97,7 @@ export function createHubspotConnector(options: HubspotConnectorOptions, deps: C
         ctx.echo,
         deps.clock.now(),
       ),
+    rateStats: () => rateStatsOf(limiter),
     close: async () => client.close(),
   };
 }

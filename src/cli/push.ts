@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { UsageError } from '../errors';
+import { UsageError, describeError } from '../errors';
 import type { ContactFilter } from '../sync/engine';
 import { formatPlan } from '../sync/plan';
 import { EXIT } from './exit-codes';
+import { numberOption } from './number-option';
 import { startProgress } from './progress';
 import { openSyncContext } from './sync-context';
 import type { SyncContext } from './sync-context';
@@ -12,6 +13,7 @@ interface PushOptions {
   esp?: string;
   segment?: string;
   contact?: string[];
+  maxWait: number;
 }
 
 function filterOf(ctx: SyncContext, opts: PushOptions): ContactFilter {
@@ -39,6 +41,7 @@ export function register(program: Command): void {
     .option('--esp <list>', 'only these ESPs (comma-separated)')
     .option('--segment <name>', 'only members of this segment')
     .option('--contact <email...>', 'only these contacts')
+    .option('--max-wait <seconds>', 'how long to keep retrying an ESP that is down or rate-limiting before giving up (what is left stays queued)', numberOption('--max-wait', { min: 0 }), 60)
     .action(async (opts: PushOptions, cmd: Command) => {
       const ctx = openSyncContext(cmd, opts.esp);
       try {
@@ -47,25 +50,43 @@ export function register(program: Command): void {
           process.stdout.write(`${formatPlan(ctx.engine.plan(filter, ctx.esps))}\n(dry run: nothing sent)\n`);
           return;
         }
+        // An ESP that cannot even be prepared is reported and skipped; the others are still pushed.
+        const unreachable = new Set<string>();
         for (const esp of ctx.esps) {
-          const schema = await ctx.engine.ensureSchema(esp);
+          let schema;
+          try {
+            schema = await ctx.engine.ensureSchema(esp);
+          } catch (err) {
+            process.stderr.write(`${esp}: not pushed: ${describeError(err)}\n`);
+            unreachable.add(esp);
+            continue;
+          }
           if (schema.created.length || schema.updated.length) process.stdout.write(`${esp}: created ${schema.created.join(', ') || 'nothing'}; updated ${schema.updated.join(', ') || 'nothing'}\n`);
           for (const p of schema.problems) process.stderr.write(`${esp}: field ${p.field}: ${p.message}${p.hint ? ` (${p.hint})` : ''}\n`);
         }
         // Segment answers that flipped by the clock since they were computed are brought up to date first.
         ctx.segments?.reevaluateDue(ctx.clock.now());
         ctx.engine.enqueueAll(filter, ctx.esps);
-        let failed = 0;
+        let undelivered = 0;
         for (const esp of ctx.esps) {
+          if (unreachable.has(esp)) {
+            undelivered += ctx.store.counts().outbox.find((o) => o.esp === esp)?.pending ?? 0;
+            continue;
+          }
           const pending = ctx.store.counts().outbox.find((o) => o.esp === esp)?.pending ?? 0;
           const bar = startProgress(`push ${esp}`, pending, ' contacts');
-          const r = await ctx.engine.drainAll(esp, (n) => bar.update(n));
+          const r = await ctx.engine.drainAll(esp, (n) => bar.update(n), ctx.clock.now() + opts.maxWait * 1000);
           bar.stop();
-          failed += r.failed;
-          process.stdout.write(`${esp}: ${r.ok} contacts updated in ${r.calls} calls, ${r.failed} failed, ${r.retried} retried (${r.rateLimited} rate-limited)\n`);
+          const left = ctx.store.counts().outbox.find((o) => o.esp === esp) ?? { pending: 0, dead: 0 };
+          const waited = r.waitedMs >= 1000 ? `, waited ${(r.waitedMs / 1000).toFixed(1)} s on rate limits` : '';
+          process.stdout.write(`${esp}: ${r.ok} contacts updated in ${r.calls} calls, ${r.failed} failed, ${r.retried} retried (${r.rateLimited} rate-limited${waited})\n`);
+          if (left.pending || left.dead) {
+            process.stderr.write(`${esp}: ${left.pending + left.dead} operations not delivered (${left.pending} waiting for a retry, ${left.dead} failed)\n`);
+            undelivered += left.pending + left.dead;
+          }
         }
-        if (failed) {
-          process.stderr.write('failed operations are listed by `segsync status`; fix the cause, then `segsync retry`\n');
+        if (undelivered || unreachable.size) {
+          process.stderr.write('what is left stays queued: `segsync status` lists it; fix the cause, then `segsync push` again (or `segsync retry` for failed operations)\n');
           process.exitCode = EXIT.failed;
         }
       } finally {

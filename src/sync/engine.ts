@@ -167,21 +167,23 @@ export class SyncEngine {
   }
 
   /**
-   * Drains an ESP until nothing is due (operations waiting for a later retry stay queued). Returns the
-   * summed reports.
+   * Drains an ESP until nothing is due. Operations waiting for a later retry stay queued, unless
+   * `waitUntil` (epoch ms) is given: then retries that come due before it are waited for and sent.
+   * Returns the summed reports.
    */
-  async drainAll(esp: EspName, onProgress?: (done: number) => void): Promise<DrainReport> {
-    const total: DrainReport = { esp, calls: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, items: 0 };
+  async drainAll(esp: EspName, onProgress?: (done: number) => void, waitUntil?: number): Promise<DrainReport> {
+    const total: DrainReport = { esp, calls: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0 };
     for (;;) {
       const r = await this.drain(esp, (n) => onProgress?.(total.ok + n));
-      for (const k of ['calls', 'ok', 'retried', 'failed', 'rateLimited', 'items'] as const) total[k] += r[k];
-      if (r.items === 0) return total;
-      if (r.ok === 0 && r.failed === 0) {
-        // Everything was deferred (rate limits, 5xx): wait for the earliest retry instead of spinning.
-        const next = this.nextAttemptAt(esp);
-        if (next === undefined) return total;
-        await this.options.clock.sleep(Math.max(1, next - this.options.clock.now()));
-      }
+      for (const k of ['calls', 'ok', 'retried', 'failed', 'rateLimited', 'waitedMs', 'items'] as const) total[k] += r[k];
+      const progressed = r.ok > 0 || r.failed > 0;
+      if (r.items > 0 && progressed) continue;
+      if (r.items === 0 && waitUntil === undefined) return total;
+      // Everything was deferred (rate limits, 5xx), or only retries are left: wait for the earliest
+      // instead of spinning, as long as it comes due in time.
+      const next = this.nextAttemptAt(esp);
+      if (next === undefined || (waitUntil !== undefined && next > waitUntil)) return total;
+      await this.options.clock.sleep(Math.max(1, next - this.options.clock.now()));
     }
   }
 

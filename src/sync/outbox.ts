@@ -35,7 +35,10 @@ export interface DrainReport {
   ok: number;
   retried: number;
   failed: number;
+  /** Answers that said "too many requests", whether the connector retried them itself or handed them back. */
   rateLimited: number;
+  /** Time spent waiting on the vendor's rate limits, ms. */
+  waitedMs: number;
   /** Operations taken from the outbox. */
   items: number;
 }
@@ -52,10 +55,29 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainReport> {
   const esp = connector.esp;
   const retry = options.retry ?? DEFAULT_RETRY;
   const batchSize = Math.max(1, connector.limits.maxBatch.upsert);
-  const report: DrainReport = { esp, calls: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, items: 0 };
+  const report: DrainReport = { esp, calls: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0 };
   const items = store.dueOutbox(esp, clock.now(), options.maxItems ?? batchSize * Math.max(4, connector.limits.maxConcurrency));
   report.items = items.length;
   if (!items.length) return report;
+  const rateBefore = connector.rateStats?.();
+  try {
+    await sendItems(options, items, report, retry, batchSize);
+  } finally {
+    // 429s the client waited out and retried by itself never reach a result: count them from its limiter.
+    const rateAfter = connector.rateStats?.();
+    if (rateBefore && rateAfter) {
+      const inCall = Math.max(0, rateAfter.rateLimited - rateBefore.rateLimited - report.rateLimited);
+      report.rateLimited += inCall;
+      report.retried += inCall;
+      report.waitedMs = Math.max(0, rateAfter.waitedMs - rateBefore.waitedMs);
+    }
+  }
+  return report;
+}
+
+async function sendItems(options: DrainOptions, items: OutboxItem[], report: DrainReport, retry: RetryPolicy, batchSize: number): Promise<void> {
+  const { store, connector, clock } = options;
+  const esp = connector.esp;
 
   const erasures = items.filter((i) => i.op === 'erase');
   const groups = groupByContact(store, items.filter((i) => i.op !== 'erase'), report);
@@ -88,7 +110,6 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainReport> {
     report.calls++;
     store.transaction(() => settleItems(store, clock, retry, [item], result, report, options.logger, esp));
   }
-  return report;
 }
 
 function groupByContact(store: Store, items: OutboxItem[], report: DrainReport): Group[] {
