@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { UsageError, describeError } from '../errors';
+import { SafetyValveError, UsageError, describeError } from '../errors';
 import type { ContactFilter } from '../sync/engine';
 import { formatPlan } from '../sync/plan';
 import { EXIT } from './exit-codes';
@@ -14,6 +14,7 @@ interface PushOptions {
   segment?: string;
   contact?: string[];
   maxWait: number;
+  force?: boolean;
 }
 
 function filterOf(ctx: SyncContext, opts: PushOptions): ContactFilter {
@@ -41,6 +42,7 @@ export function register(program: Command): void {
     .option('--esp <list>', 'only these ESPs (comma-separated)')
     .option('--segment <name>', 'only members of this segment')
     .option('--contact <email...>', 'only these contacts')
+    .option('--force', 'send even what the safety valve stops (removing an owned tag or clearing/changing an owned field on a large share of the contacts that carry it)')
     .option('--max-wait <seconds>', 'how long to keep retrying an ESP that is down or rate-limiting before giving up (what is left stays queued)', numberOption('--max-wait', { min: 0 }), 60)
     .action(async (opts: PushOptions, cmd: Command) => {
       const ctx = openSyncContext(cmd, opts.esp);
@@ -75,7 +77,16 @@ export function register(program: Command): void {
           }
           const pending = ctx.store.counts().outbox.find((o) => o.esp === esp)?.pending ?? 0;
           const bar = startProgress(`push ${esp}`, pending, ' contacts');
-          const r = await ctx.engine.drainAll(esp, (n) => bar.update(n), ctx.clock.now() + opts.maxWait * 1000);
+          let r;
+          try {
+            r = await ctx.engine.drainAll(esp, { onProgress: (n) => bar.update(n), waitUntil: ctx.clock.now() + opts.maxWait * 1000, ...(opts.force ? { force: true } : {}) });
+          } catch (err) {
+            if (!(err instanceof SafetyValveError)) throw err;
+            bar.stop();
+            process.stderr.write(`${err.describe()}\n`);
+            undelivered += ctx.store.counts().outbox.find((o) => o.esp === esp)?.pending ?? 0;
+            continue;
+          }
           bar.stop();
           const left = ctx.store.counts().outbox.find((o) => o.esp === esp) ?? { pending: 0, dead: 0 };
           const waited = r.waitedMs >= 1000 ? `, waited ${(r.waitedMs / 1000).toFixed(1)} s on rate limits` : '';

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { ESP_NAMES } from '../model/types';
+import { safetyStop } from '../sync/safety';
 import { openContext } from './context';
 
 /** `segsync status`: what the store holds and what waits to be pushed. */
@@ -11,8 +13,12 @@ export function register(program: Command): void {
       const ctx = openContext(cmd);
       try {
         const counts = ctx.store.counts();
+        const stopped = ESP_NAMES.flatMap((esp) => {
+          const reason = safetyStop(ctx.store, esp);
+          return reason ? [{ esp, reason }] : [];
+        });
         if (opts.json) {
-          process.stdout.write(`${JSON.stringify(counts, null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify({ ...counts, stopped }, null, 2)}\n`);
           return;
         }
         const lines = [`contacts  ${counts.contacts}`, `events    ${counts.events}`];
@@ -25,6 +31,7 @@ export function register(program: Command): void {
           lines.push('', 'failed (dead-lettered) operations, newest reasons:');
           for (const d of ctx.store.deadOutbox(undefined, 10)) lines.push(`  ${d.esp} contact ${d.contactId} ${d.key}: ${d.lastError ?? '?'}`);
         }
+        for (const s of stopped) lines.push('', `${s.esp}: queue STOPPED by the safety valve: ${s.reason}`, '  review `segsync push --dry-run`, then `segsync push --force` if it is intended');
         process.stdout.write(`${lines.join('\n')}\n`);
       } finally {
         ctx.close();

@@ -165,6 +165,18 @@ const tagsSchema = z
   })
   .strict();
 
+const safetySchema = z
+  .object({
+    /**
+     * A push stops (and needs `--force`) when it would remove an owned tag from, or clear or change an
+     * owned field on, more than this share of the contacts on an ESP that carry it …
+     */
+    maxShare: z.number().min(0).max(1).default(0.2),
+    /** … and on at least this many contacts (small changes to small lists never stop). */
+    minContacts: z.number().int().min(1).default(25),
+  })
+  .strict();
+
 const templatesSchema = z
   .object({
     dir: z.string().default('templates'),
@@ -197,6 +209,7 @@ export const configSchema = z
     connectors: connectorsSchema.default({}),
     fields: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'field names are letters, digits and _'), fieldSchema).default({}),
     mappings: mappingsSchema.default({}),
+    safety: safetySchema.default({ maxShare: 0.2, minContacts: 25 }),
     tags: tagsSchema.default({ owned: { prefix: DEFAULT_TAG_PREFIX, names: [], hubspot: [], mailchimp: [], klaviyo: [] } }),
     segments: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'segment names are letters, digits and _'), segmentSchema).default({}),
     templates: templatesSchema.default({ dir: 'templates' }),
@@ -208,6 +221,7 @@ export type SegsyncConfig = z.infer<typeof configSchema>;
 export type FieldConfig = z.infer<typeof fieldSchema>;
 export type MappingConfig = z.infer<typeof mappingEntry>;
 export type SegmentConfig = z.infer<typeof segmentSchema>;
+export type SafetyConfig = z.infer<typeof safetySchema>;
 export type HubspotConfig = z.infer<typeof hubspot>;
 export type MailchimpConfig = z.infer<typeof mailchimp>;
 export type KlaviyoConfig = z.infer<typeof klaviyo>;

@@ -25,7 +25,7 @@ export class DaemonMetrics {
   private readonly lastPullStart = new Map<EspName, number>();
   private readonly newestChange = new Map<EspName, number>();
 
-  constructor(services: Pick<DaemonServices, 'outboxDepth'>, clock: Clock) {
+  constructor(services: Pick<DaemonServices, 'outboxDepth' | 'esps' | 'pushStopped'>, clock: Clock) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'segsync_' });
     this.eventsIn = new Counter({
@@ -68,6 +68,16 @@ export class DaemonMetrics {
           this.set({ esp: d.esp, state: 'pending' }, d.pending);
           this.set({ esp: d.esp, state: 'dead' }, d.dead);
         }
+      },
+    });
+    new Gauge({
+      name: 'segsync_push_stopped',
+      help: '1 while the safety valve holds an ESP\'s queue (see `segsync status`), else 0',
+      labelNames: ['esp'],
+      registers,
+      collect() {
+        this.reset();
+        for (const esp of services.esps) this.set({ esp }, services.pushStopped?.(esp) ? 1 : 0);
       },
     });
     const lastPullStart = this.lastPullStart;

@@ -80,6 +80,8 @@ export interface DaemonServices {
   outboxDepth(): { esp: EspName; pending: number; dead: number }[];
   /** Store reachable, connectors reachable. */
   ready(): Promise<ReadyReport>;
+  /** True while the safety valve holds an ESP's queue (a push would strip owned tags or fields). */
+  pushStopped?(esp: EspName): boolean;
   /** Waits for in-flight calls, then releases connectors and the store. */
   close(): Promise<void>;
 }

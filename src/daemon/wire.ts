@@ -124,6 +124,10 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
       return store.outboxCounts();
     },
 
+    pushStopped(esp: EspName) {
+      return sync.stoppedReason(esp) !== undefined;
+    },
+
     async ready(): Promise<ReadyReport> {
       const checks: ReadyReport['checks'] = {};
       try {
@@ -133,7 +137,7 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
         checks.store = { ok: false, detail: describeError(err) };
       }
       for (const esp of sync.esps) {
-        const failure = authFailures.get(esp);
+        const failure = authFailures.get(esp) ?? sync.stoppedReason(esp);
         checks[esp] = failure ? { ok: false, detail: failure } : { ok: true };
       }
       return { ok: Object.values(checks).every((c) => c.ok), checks };

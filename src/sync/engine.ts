@@ -19,6 +19,7 @@ import { enqueueForContacts, opsForContact } from './outbound';
 import { summarisePlan } from './plan';
 import type { EspPlan } from './plan';
 import type { RetryPolicy } from './retry';
+import { destructiveChanges, safetyStop, setSafetyStop, valveError } from './safety';
 
 export interface SyncEngineOptions {
   config: SegsyncConfig;
@@ -65,6 +66,14 @@ export interface ContactFilter {
 /** Pull cursor kinds in the store. */
 const CONTACTS_CURSOR = 'contacts';
 const EVENTS_CURSOR = 'events';
+/** Set once a first full pull of an ESP was applied: segsync has seen what the account holds. */
+const ADOPTED_CURSOR = 'adopted';
+
+export interface DrainRunOptions {
+  /** Send even what the safety valve would stop (`segsync push --force`). */
+  force?: boolean;
+  onProgress?: (done: number) => void;
+}
 
 export class SyncEngine {
   readonly mapping: SyncMapping;
@@ -101,7 +110,9 @@ export class SyncEngine {
     const connector = this.connector(esp);
     const report: PullReport = { esp, pages: 0, contacts: 0, changed: 0, events: 0, erased: 0, queued: 0, newestModifiedAt: undefined };
     const until = new Date(clock.now());
-    const fields = (this.mapping.perEsp.get(esp)?.fields ?? []).map((f) => f.remote);
+    const m = this.mapping.perEsp.get(esp);
+    // Segment properties are read too, so segsync knows what the ESP holds before it writes them.
+    const fields = [...(m?.fields ?? []).map((f) => f.remote), ...(m?.segments ?? []).filter((t) => t.as === 'property').map((t) => t.name)];
     for await (const page of connector.pull({ cursor: store.getCursor(esp, CONTACTS_CURSOR), until, fields })) {
       const result = applyRemoteContacts(this.inbound, esp, page.contacts);
       if (page.tagMemberships?.length) mergeInto(result, applyTagMemberships(this.inbound, esp, page.tagMemberships));
@@ -160,10 +171,45 @@ export class SyncEngine {
     return summarisePlan(store, connectors, ops);
   }
 
-  /** Sends one round of what is due for an ESP. */
-  drain(esp: EspName, onProgress?: (done: number) => void): Promise<DrainReport> {
+  /**
+   * Sends one round of what is due for an ESP. Before the first write to an account segsync pulls it
+   * whole (adopting what it already holds), and every round passes the safety valve unless forced:
+   * a stop is recorded in the store (`stoppedReason`) and thrown as a `SafetyValveError`.
+   */
+  async drain(esp: EspName, options: DrainRunOptions = {}): Promise<DrainReport> {
     const { store, clock, logger, retry } = this.options;
-    return drainOutbox({ store, connector: this.connector(esp), clock, logger, ...(retry ? { retry } : {}), ...(onProgress ? { onProgress } : {}) });
+    if (store.dueOutbox(esp, clock.now(), 1).length === 0) return { esp, calls: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0 };
+    await this.adopt(esp);
+    this.passValve(esp, options.force === true);
+    return drainOutbox({ store, connector: this.connector(esp), clock, logger, ...(retry ? { retry } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+  }
+
+  /** Why the safety valve stopped an ESP's queue, if it did (cleared by a forced or a harmless push). */
+  stoppedReason(esp: EspName): string | undefined {
+    return safetyStop(this.options.store, esp);
+  }
+
+  /** Pulls an ESP whole once before segsync first writes to it, so it never writes over what it has not seen. */
+  private async adopt(esp: EspName): Promise<void> {
+    const { store, clock } = this.options;
+    if (store.getCursor(esp, ADOPTED_CURSOR)) return;
+    await this.pull(esp);
+    store.setCursor(esp, ADOPTED_CURSOR, new Date(clock.now()).toISOString());
+  }
+
+  private passValve(esp: EspName, force: boolean): void {
+    const { store, config, logger } = this.options;
+    const found = force ? [] : destructiveChanges(store, esp, config.safety);
+    if (found.length) {
+      const err = valveError(esp, found, config.safety);
+      if (this.stoppedReason(esp) !== err.message) logger.error({ esp, code: err.code, stopped: found }, err.message);
+      setSafetyStop(store, esp, err.message);
+      throw err;
+    }
+    if (this.stoppedReason(esp)) {
+      logger.warn({ esp, forced: force }, `${esp}: safety stop lifted${force ? ' by --force' : ''}`);
+      setSafetyStop(store, esp, '');
+    }
   }
 
   /**
@@ -171,10 +217,11 @@ export class SyncEngine {
    * `waitUntil` (epoch ms) is given: then retries that come due before it are waited for and sent.
    * Returns the summed reports.
    */
-  async drainAll(esp: EspName, onProgress?: (done: number) => void, waitUntil?: number): Promise<DrainReport> {
+  async drainAll(esp: EspName, options: DrainRunOptions & { waitUntil?: number } = {}): Promise<DrainReport> {
     const total: DrainReport = { esp, calls: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0 };
+    const { waitUntil } = options;
     for (;;) {
-      const r = await this.drain(esp, (n) => onProgress?.(total.ok + n));
+      const r = await this.drain(esp, { ...(options.force ? { force: true } : {}), onProgress: (n) => options.onProgress?.(total.ok + n) });
       for (const k of ['calls', 'ok', 'retried', 'failed', 'rateLimited', 'waitedMs', 'items'] as const) total[k] += r[k];
       const progressed = r.ok > 0 || r.failed > 0;
       if (r.items > 0 && progressed) continue;

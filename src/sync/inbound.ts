@@ -210,8 +210,13 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
 
   for (const [remote, value] of Object.entries(u.fields)) {
     const link = mapping?.byRemote.get(remote);
-    if (!link) continue;
     const prev = state.get(remote);
+    if (!link) {
+      // A segment's property is computed locally, but what the ESP holds is remembered: segsync then
+      // never writes over a value it has not seen (safety valve, reconcile).
+      if (mapping?.segments.some((t) => t.as === 'property' && t.name === remote) && !(prev && prev.remoteValue !== undefined && sameValue(prev.remoteValue, value))) remember(remote, value, prev);
+      continue;
+    }
     if (prev && prev.remoteValue !== undefined && sameValue(prev.remoteValue, value)) continue;
     remember(remote, value, prev);
     // A value we pushed that comes back is not a change (echo guard).
