@@ -19,6 +19,7 @@ import { enqueueForContacts, opsForContact } from './outbound';
 import { summarisePlan } from './plan';
 import type { EspPlan } from './plan';
 import type { RetryPolicy } from './retry';
+import { emailsOf, eraseOps, suppressErased } from './erasure';
 import { destructiveChanges, safetyStop, setSafetyStop, valveError } from './safety';
 
 export interface SyncEngineOptions {
@@ -240,8 +241,10 @@ export class SyncEngine {
     const contact = store.getContact(contactId);
     if (!contact) return false;
     store.transaction(() => {
+      const emails = emailsOf(store, contact, this.esps);
       for (const esp of this.esps) store.removeOutbox(store.pendingOutbox(esp, contactId).map((p) => p.id));
-      store.enqueue(this.esps.map((esp) => ({ esp, contactId, key: '@erase', op: 'erase' as const, value: contact.email })), clock.now());
+      store.enqueue(this.esps.flatMap((esp) => eraseOps(contact, esp, emails)), clock.now());
+      suppressErased(store, this.esps, contact, emails, clock.now());
       store.eraseContact(contactId);
     });
     return true;

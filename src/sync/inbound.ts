@@ -14,6 +14,7 @@ import type { ConsentStatus, Contact, EspName, FieldValue } from '../model/types
 import type { Store, SyncFieldState } from '../store/store';
 import { decide } from './conflict';
 import { CONSENT_KEY, remoteConsentWins } from './consent';
+import { isErased, rememberPreviousEmail } from './erasure';
 import type { SyncMapping } from './mapping';
 import { asTags, diffTags, sameValue, tagList } from './values';
 
@@ -169,6 +170,7 @@ function followEmailChange(ctx: InboundContext, esp: EspName, contact: Contact, 
     result.ignored++;
     return;
   }
+  rememberPreviousEmail(ctx.store, esp, contact);
   ctx.store.changeEmail(contact.id, next);
   result.changed.add(contact.id);
 }
@@ -187,6 +189,12 @@ function resolveContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, resu
     return undefined;
   }
   let contact = ctx.store.findContactByEmail(email);
+  if (!contact && isErased(ctx.store, esp, email, u.externalId)) {
+    // An erased contact's record the ESP has not deleted yet (or a replay): it never comes back.
+    result.ignored++;
+    ctx.logger.info({ esp, email: hashEmail(email) }, 'ESP record of an erased contact: not recreated');
+    return undefined;
+  }
   if (!contact) {
     const [created] = ctx.store.upsertContacts([{ email, properties: {}, source: esp, time: u.modifiedAt }]);
     contact = ctx.store.getContact(created!.contactId)!;

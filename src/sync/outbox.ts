@@ -11,6 +11,7 @@ import type { Logger } from '../log/logger';
 import type { Clock } from '../model/clock';
 import type { EspName, FieldValue } from '../model/types';
 import type { OutboxItem, Store, SyncFieldState } from '../store/store';
+import { eraseRef } from './erasure';
 import { CONSENT_KEY, TAGS_KEY } from './inbound';
 import { ADDED_TAGS_KEY, addedAfterWrite, addedTags } from './owned-tags';
 import { DEFAULT_RETRY, retryDelayMs } from './retry';
@@ -100,12 +101,12 @@ async function sendItems(options: DrainOptions, items: OutboxItem[], report: Dra
   });
 
   for (const item of erasures) {
-    const email = typeof item.value === 'string' ? item.value : '';
+    const ref = eraseRef(item.value, item.contactId);
     let result: ChangeResult;
     try {
-      result = await connector.erase({ email, contactId: item.contactId });
+      result = await connector.erase(ref);
     } catch (err) {
-      result = { ref: { email }, status: 'retry', error: asSegsyncError(err, esp) };
+      result = { ref, status: 'retry', error: asSegsyncError(err, esp) };
     }
     report.calls++;
     store.transaction(() => settleItems(store, clock, retry, [item], result, report, options.logger, esp));

@@ -162,4 +162,31 @@ describe('sync that never corrupts an ESP (real SDKs against the three sandboxes
     expect(consentOn('pat@x.com')).toEqual({ hubspot: 'opted-out', mailchimp: 'unsubscribed', klaviyo: 'UNSUBSCRIBED' });
     expect(s.klaviyo.state.consentJobs.filter((j) => j.kind === 'subscribe')).toEqual([]);
   }, 30_000);
+
+  it('erases a contact whose email changed on one ESP everywhere, by every address and id, and nothing comes back', async () => {
+    const id = add('erin.old@x.com');
+    await h.pushAll();
+    const profile = s.klaviyo.profileByEmail('erin.old@x.com')!;
+    s.klaviyo.state.upsertProfile({ id: profile.id, attributes: { email: 'erin.new@x.com' } });
+    await pull(['klaviyo']);
+    expect(h.store.getContact(id)!.email).toBe('erin.new@x.com');
+    await h.pushAll();
+    // Mailchimp's member and HubSpot's record still carry the old address.
+    expect([s.mailchimp.member('erin.old@x.com'), s.hubspot.contact('erin.old@x.com')].every(Boolean)).toBe(true);
+
+    h.engine.erase(id);
+    // A pull before the erasure reached the ESPs sees their records: they must not bring Erin back.
+    await pull();
+    expect(h.store.findContactByEmail('erin.old@x.com')).toBeUndefined();
+    expect(h.store.findContactByEmail('erin.new@x.com')).toBeUndefined();
+    await drain();
+    s.klaviyo.settle();
+    await pull();
+    await h.pushAll();
+    for (const email of ['erin.old@x.com', 'erin.new@x.com']) {
+      expect([s.hubspot.contact(email), s.mailchimp.member(email), s.klaviyo.profileByEmail(email)]).toEqual([undefined, undefined, undefined]);
+      expect(h.store.findContactByEmail(email)).toBeUndefined();
+    }
+    expect(h.store.counts().outbox).toEqual([]);
+  }, 60_000);
 });
