@@ -20,6 +20,8 @@ import { summarisePlan } from './plan';
 import type { EspPlan } from './plan';
 import type { RetryPolicy } from './retry';
 import { emailsOf, eraseOps, suppressErased } from './erasure';
+import { reconcileEsp } from './reconcile';
+import type { ReconcileReport } from './reconcile';
 import { destructiveChanges, safetyStop, setSafetyStop, valveError } from './safety';
 
 export interface SyncEngineOptions {
@@ -131,6 +133,14 @@ export class SyncEngine {
       }
     }
     return report;
+  }
+
+  /**
+   * Reads an ESP back in full and queues repairs for drift in the fields and tags segsync owns there
+   * (on a dry run only reports it). Cursors are left alone: the incremental pull goes on as before.
+   */
+  reconcile(esp: EspName, options: { dryRun?: boolean } = {}): Promise<ReconcileReport> {
+    return reconcileEsp({ inbound: this.inbound, connector: this.connector(esp), enqueue: (ids) => this.enqueue(ids, [esp]), afterInbound: (r) => this.afterInbound(r) }, esp, options);
   }
 
   /** Verifies and applies one webhook delivery (throws `WebhookError` when verification fails). */

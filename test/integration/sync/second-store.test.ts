@@ -93,4 +93,21 @@ describe('a second store against accounts that already hold segsync tags and fie
     expect(second.engine.stoppedReason('mailchimp')).toBeUndefined();
     expect(second.engine.stoppedReason('klaviyo')).toMatch(/push stopped/);
   }, 60_000);
+
+  it('reconcile finds drift the incremental pull cannot see, and repairs it through the outbox', async () => {
+    // A value changed behind the pull cursor (as a crash mid-write leaves it): Klaviyo's `updated` does not move.
+    const p7 = s.klaviyo.profileByEmail('p7@x.com')!;
+    p7.properties.lifetime_value = 133.96;
+    const dry = await first.engine.reconcile('klaviyo', { dryRun: true });
+    expect(dry).toMatchObject({ contacts: N, drifted: 1, drift: { lifetime_value: 1 }, queued: 0 });
+    // The second store's forced push left Mailchimp without the tag and with LTV 0: drift for the first.
+    expect(await first.engine.reconcile('mailchimp', { dryRun: true })).toMatchObject({ drifted: N, drift: { LTV: N, tags: N } });
+    expect(s.klaviyo.profileByEmail('p7@x.com')!.properties.lifetime_value).toBe(133.96);
+
+    const fixed = await first.engine.reconcile('klaviyo');
+    expect(fixed).toMatchObject({ drifted: 1, queued: 1 });
+    await first.engine.drainAll('klaviyo');
+    expect(s.klaviyo.profileByEmail('p7@x.com')!.properties.lifetime_value).toBe(150.49);
+    expect(await first.engine.reconcile('klaviyo', { dryRun: true })).toMatchObject({ drifted: 0 });
+  }, 60_000);
 });
