@@ -177,6 +177,13 @@ const safetySchema = z
   })
   .strict();
 
+const reconcileSchema = z
+  .object({
+    /** How often the daemon reads every ESP back and repairs drift in segsync's own fields and tags; 0 turns it off. */
+    everyMinutes: z.number().min(0).default(360),
+  })
+  .strict();
+
 const templatesSchema = z
   .object({
     dir: z.string().default('templates'),
@@ -209,6 +216,7 @@ export const configSchema = z
     connectors: connectorsSchema.default({}),
     fields: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'field names are letters, digits and _'), fieldSchema).default({}),
     mappings: mappingsSchema.default({}),
+    reconcile: reconcileSchema.default({ everyMinutes: 360 }),
     safety: safetySchema.default({ maxShare: 0.2, minContacts: 25 }),
     tags: tagsSchema.default({ owned: { prefix: DEFAULT_TAG_PREFIX, names: [], hubspot: [], mailchimp: [], klaviyo: [] } }),
     segments: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'segment names are letters, digits and _'), segmentSchema).default({}),

@@ -15,7 +15,7 @@ import { SegmentEngine } from '../rules/engine';
 import type { ContactEvaluation } from '../rules/engine';
 import type { Store } from '../store/store';
 import { SyncEngine } from '../sync/engine';
-import type { DaemonServices, DrainOutcome, IntakeResult, PullOutcome, ReadyReport, WebhookOutcome } from './services';
+import type { DaemonServices, DrainOutcome, IntakeResult, PullOutcome, ReadyReport, ReconcileOutcome, WebhookOutcome } from './services';
 
 /** What the daemon hands the factory (the store is the services' to close from then on). */
 export interface WireContext {
@@ -122,6 +122,11 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
 
     outboxDepth() {
       return store.outboxCounts();
+    },
+
+    async reconcile(esp: EspName): Promise<ReconcileOutcome> {
+      const r = await sync.reconcile(esp);
+      return { esp, drifted: r.drifted, queued: r.queued };
     },
 
     pushStopped(esp: EspName) {
