@@ -99,8 +99,10 @@ export async function* pullContacts(ctx: HubspotContext, request: PullRequest): 
     let exhausted = false;
     for (;;) {
       const answer = await ctx.client.searchContacts(searchRequest(windowStart, until, wanted, offset));
-      const fresh = answer.results.filter((r) => !boundary.has(r.id));
-      const contacts = fresh.map((r) => toRemoteContact(r, request.fields, props, tagProperty));
+      // A boundary id is only a repeat while it is still at the boundary time: modified again, it is news.
+      const contacts = answer.results
+        .map((r) => toRemoteContact(r, request.fields, props, tagProperty))
+        .filter((c) => !(boundary.has(c.externalId) && c.modifiedAt === lastT));
       for (const c of contacts) {
         if (c.modifiedAt > lastT) {
           lastT = c.modifiedAt;
