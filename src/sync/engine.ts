@@ -75,6 +75,8 @@ const ADOPTED_CURSOR = 'adopted';
 export interface DrainRunOptions {
   /** Send even what the safety valve would stop (`segsync push --force`). */
   force?: boolean;
+  /** The valve already passed this queue (a `drainAll` checks it once; nothing else adds to it meanwhile). */
+  valveChecked?: boolean;
   onProgress?: (done: number) => void;
 }
 
@@ -191,7 +193,7 @@ export class SyncEngine {
     const { store, clock, logger, retry } = this.options;
     if (store.dueOutbox(esp, clock.now(), 1).length === 0) return { esp, calls: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0 };
     await this.adopt(esp);
-    this.passValve(esp, options.force === true);
+    if (!options.valveChecked) this.passValve(esp, options.force === true);
     return drainOutbox({ store, connector: this.connector(esp), clock, logger, ...(retry ? { retry } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
   }
 
@@ -231,8 +233,11 @@ export class SyncEngine {
   async drainAll(esp: EspName, options: DrainRunOptions & { waitUntil?: number } = {}): Promise<DrainReport> {
     const total: DrainReport = { esp, calls: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0 };
     const { waitUntil } = options;
+    let checked = false;
     for (;;) {
-      const r = await this.drain(esp, { ...(options.force ? { force: true } : {}), onProgress: (n) => options.onProgress?.(total.ok + n) });
+      const r = await this.drain(esp, { ...(options.force ? { force: true } : {}), valveChecked: checked, onProgress: (n) => options.onProgress?.(total.ok + n) });
+      // A round that took items passed the valve (or was forced) over the whole queue.
+      if (r.items > 0) checked = true;
       for (const k of ['calls', 'ok', 'retried', 'failed', 'rateLimited', 'waitedMs', 'items'] as const) total[k] += r[k];
       const progressed = r.ok > 0 || r.failed > 0;
       if (r.items > 0 && progressed) continue;

@@ -66,7 +66,9 @@ export async function reconcileEsp(deps: ReconcileDeps, esp: EspName, options: {
   const fields = ownedFields(inbound, esp);
   const mapped = (inbound.mapping.perEsp.get(esp)?.fields ?? []).map((f) => f.remote);
   const drifted = new Set<number>();
-  for await (const page of connector.pull({ cursor: undefined, until: new Date(inbound.clock.now()), fields: [...new Set([...mapped, ...fields])] })) {
+  // Pulls stop at a whole-second bound; a read-back wants what the ESP holds now, this second included.
+  const until = new Date(inbound.clock.now() + 1000);
+  for await (const page of connector.pull({ cursor: undefined, until, fields: [...new Set([...mapped, ...fields])] })) {
     report.contacts += page.contacts.length;
     for (const rc of page.contacts) {
       const d = driftOf(inbound, esp, rc, fields);

@@ -109,5 +109,5 @@ describe('two-way sync against the three sandboxes (real SDKs over HTTP)', () =>
     before = writeCalls(s);
     await h.pushAll();
     expect(callsSince(s, before)).toEqual({ hubspot: 0, mailchimp: 0, klaviyo: 0 });
-  }, 60_000);
+  }, 120_000);
 });
