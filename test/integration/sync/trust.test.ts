@@ -163,6 +163,21 @@ describe('sync that never corrupts an ESP (real SDKs against the three sandboxes
     expect(s.klaviyo.state.consentJobs.filter((j) => j.kind === 'subscribe')).toEqual([]);
   }, 30_000);
 
+  it('opted out on HubSpot, email changed on Klaviyo: created on Mailchimp under the new email as unsubscribed, never subscribed', async () => {
+    s.klaviyo.seedProfile({ email: 'quinn@x.com', consent: 'SUBSCRIBED', first_name: 'Quinn' });
+    s.hubspot.seed([{ email: 'quinn@x.com', properties: { firstname: 'Quinn' } }]);
+    await pull(['hubspot', 'klaviyo']);
+    optOutOnHubspot('quinn@x.com');
+    const profile = s.klaviyo.profileByEmail('quinn@x.com')!;
+    s.klaviyo.state.upsertProfile({ id: profile.id, attributes: { email: 'quinn.new@x.com', first_name: 'Quinn N' } });
+    await pull(['hubspot', 'klaviyo']);
+    await h.pushAll();
+    expect(s.mailchimp.member('quinn.new@x.com')?.status).toBe('unsubscribed');
+    expect(s.mailchimp.member('quinn@x.com')).toBeUndefined();
+    expect(s.klaviyo.profileByEmail('quinn.new@x.com')!.marketing.consent).toBe('UNSUBSCRIBED');
+    expect(s.klaviyo.state.consentJobs.filter((j) => j.kind === 'subscribe')).toEqual([]);
+  }, 30_000);
+
   it('erases a contact whose email changed on one ESP everywhere, by every address and id, and nothing comes back', async () => {
     const id = add('erin.old@x.com');
     await h.pushAll();
