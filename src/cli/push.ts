@@ -81,10 +81,10 @@ export function register(program: Command): void {
           try {
             r = await ctx.engine.drainAll(esp, { onProgress: (n) => bar.update(n), waitUntil: ctx.clock.now() + opts.maxWait * 1000, ...(opts.force ? { force: true } : {}) });
           } catch (err) {
-            if (!(err instanceof SafetyValveError)) throw err;
+            // A safety stop, or an ESP that could not be read before the first write: the others go on.
             bar.stop();
-            process.stderr.write(`${err.describe()}\n`);
-            undelivered += ctx.store.counts().outbox.find((o) => o.esp === esp)?.pending ?? 0;
+            process.stderr.write(err instanceof SafetyValveError ? `${err.describe()}\n` : `${esp}: not pushed: ${describeError(err)}\n`);
+            undelivered += Math.max(1, ctx.store.counts().outbox.find((o) => o.esp === esp)?.pending ?? 0);
             continue;
           }
           bar.stop();
