@@ -174,6 +174,12 @@ const safetySchema = z
     maxShare: z.number().min(0).max(1).default(0.2),
     /** … and on at least this many contacts (small changes to small lists never stop). */
     minContacts: z.number().int().min(1).default(25),
+    /**
+     * Which field writes count: `resets` (default) clears and writes of an empty or zero value (0,
+     * false, ''), the signature of a store that lost its data; `changes` every change of a value a
+     * contact carries, which also stops the mass changes value segments make as time passes.
+     */
+    fields: z.enum(['resets', 'changes']).default('resets'),
   })
   .strict();
 
@@ -217,7 +223,7 @@ export const configSchema = z
     fields: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'field names are letters, digits and _'), fieldSchema).default({}),
     mappings: mappingsSchema.default({}),
     reconcile: reconcileSchema.default({ everyMinutes: 360 }),
-    safety: safetySchema.default({ maxShare: 0.2, minContacts: 25 }),
+    safety: safetySchema.default({ maxShare: 0.2, minContacts: 25, fields: 'resets' }),
     tags: tagsSchema.default({ owned: { prefix: DEFAULT_TAG_PREFIX, names: [], hubspot: [], mailchimp: [], klaviyo: [] } }),
     segments: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'segment names are letters, digits and _'), segmentSchema).default({}),
     templates: templatesSchema.default({ dir: 'templates' }),

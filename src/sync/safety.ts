@@ -72,11 +72,17 @@ export function destructiveChanges(store: Store, esp: EspName, safety: SafetyCon
     const carriers = [...held.values()].filter((v) => !isEmpty(v)).length;
     const affected = writes.filter((w) => {
       const h = held.get(w.contactId);
-      return !isEmpty(h) && (w.op === 'clear' || !sameValue(w.value, h));
+      if (isEmpty(h) || (w.op === 'set' && sameValue(w.value, h))) return false;
+      return w.op === 'clear' || safety.fields === 'changes' || isReset(w.value);
     }).length;
     if (tooMany(affected, carriers)) found.push({ esp, key, affected, carriers });
   }
   return found;
+}
+
+/** An empty or zero value: what a store that lost its data writes over real ones. */
+function isReset(value: FieldValue | undefined): boolean {
+  return isEmpty(value) || value === 0 || value === false || value === '0' || value === 'false';
 }
 
 /** The valve's refusal, naming each tag and field and how to go on. */
