@@ -15,7 +15,7 @@ import { fieldSpecsFor, resolveMapping, segmentTagNames } from './mapping';
 import type { SyncMapping } from './mapping';
 import { drainOutbox } from './outbox';
 import type { DrainReport } from './outbox';
-import { enqueueForContacts, opsForContact } from './outbound';
+import { enqueueForContacts, plansForContact } from './outbound';
 import { summarisePlan } from './plan';
 import type { EspPlan } from './plan';
 import type { RetryPolicy } from './retry';
@@ -170,9 +170,18 @@ export class SyncEngine {
   plan(filter: ContactFilter = {}, esps: readonly EspName[] = this.esps): EspPlan[] {
     const { store } = this.options;
     const ops: OutboxInput[] = [];
+    const collisions = new Map<EspName, Map<string, number>>();
     for (const ids of this.contactPages(filter)) {
       for (const id of ids) {
-        const fresh = opsForContact(store, this.mapping, id, esps);
+        const planned = plansForContact(store, this.mapping, id, esps);
+        const fresh = planned.flatMap((p) => p.ops);
+        for (const p of planned) {
+          for (const tag of p.collisions) {
+            const perTag = collisions.get(p.esp) ?? new Map<string, number>();
+            perTag.set(tag, (perTag.get(tag) ?? 0) + 1);
+            collisions.set(p.esp, perTag);
+          }
+        }
         const keys = new Set(fresh.map((o) => `${o.esp}\u0000${o.key}`));
         ops.push(...fresh);
         for (const esp of esps) {
@@ -181,7 +190,7 @@ export class SyncEngine {
       }
     }
     const connectors = new Map([...this.options.connectors].filter(([e]) => esps.includes(e)));
-    return summarisePlan(store, connectors, ops);
+    return summarisePlan(store, connectors, ops, collisions);
   }
 
   /**

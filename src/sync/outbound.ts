@@ -8,7 +8,7 @@ import type { OutboxInput, OutboxItem, SegmentState, Store, SyncFieldState } fro
 import { CONSENT_KEY, optOutOp } from './consent';
 import { TAGS_KEY } from './inbound';
 import type { EspMapping, SyncMapping } from './mapping';
-import { ADDED_TAGS_KEY, addedTags, mayRemoveTag } from './owned-tags';
+import { ADDED_TAGS_KEY, addedTags, mayRemoveTag, tagCollisions } from './owned-tags';
 import { asTags, isEmpty, sameValue, tagList } from './values';
 
 /** What one ESP should hold for one contact. */
@@ -72,17 +72,26 @@ export function diffOps(
   return ops;
 }
 
+/** What one contact needs on one ESP. */
+export interface ContactPlan {
+  esp: EspName;
+  desired: DesiredState;
+  ops: OutboxInput[];
+  /** Segment tags the contact already carries there as a user's own tag: left alone, reported. */
+  collisions: string[];
+}
+
 /** The desired state and the operations for one contact on every ESP (or the given ones), read from the store. */
 export function plansForContact(
   store: Store,
   mapping: SyncMapping,
   contactId: number,
   esps: readonly EspName[] = mapping.esps,
-): { esp: EspName; desired: DesiredState; ops: OutboxInput[] }[] {
+): ContactPlan[] {
   const contact = store.getContact(contactId);
   if (!contact) return [];
   const segments = store.getSegmentStates(contactId);
-  const plans: { esp: EspName; desired: DesiredState; ops: OutboxInput[] }[] = [];
+  const plans: ContactPlan[] = [];
   for (const esp of esps) {
     const m = mapping.perEsp.get(esp);
     if (!m) continue;
@@ -91,14 +100,12 @@ export function plansForContact(
     const ops = diffOps(contactId, esp, desired, state, (tag, added) => mayRemoveTag(mapping, esp, tag, added));
     const optOut = optOutOp(contact, esp, state.find((s) => s.key === CONSENT_KEY), ops.length > 0);
     if (optOut) ops.push(optOut);
-    plans.push({ esp, desired, ops });
+    const tags = state.find((s) => s.key === TAGS_KEY);
+    const held = asTags(tags?.remoteValue) ?? asTags(tags?.pushedValue) ?? [];
+    const collisions = tagCollisions(mapping, esp, desired.tags, held, addedTags(state.find((s) => s.key === ADDED_TAGS_KEY)));
+    plans.push({ esp, desired, ops, collisions });
   }
   return plans;
-}
-
-/** The operations for one contact on every ESP (or the given ones), read from the store. */
-export function opsForContact(store: Store, mapping: SyncMapping, contactId: number, esps: readonly EspName[] = mapping.esps): OutboxInput[] {
-  return plansForContact(store, mapping, contactId, esps).flatMap((p) => p.ops);
 }
 
 /**

@@ -114,6 +114,8 @@ describe('sync that never corrupts an ESP (real SDKs against the three sandboxes
     ]);
     const plan = h.engine.plan();
     expect(plan.every((p) => p.contacts === 0)).toBe(true);
+    // Erin's own `vip` is reported as a collision on every ESP, not taken over by the segment.
+    expect(plan.map((p) => [p.esp, p.collisions])).toEqual([['hubspot', { vip: 1 }], ['mailchimp', { vip: 1 }], ['klaviyo', { vip: 1 }]]);
 
     // Everyone leaves the segment: only the tag segsync put on (carol's) goes.
     flag(carol, false);
