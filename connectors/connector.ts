@@ -103,6 +103,12 @@ export interface ContactChange {
   remoteTags?: string[];
   /** segsync's consent for the contact: decides the status a new ESP record gets (never a resubscribe). */
   localConsent?: ConsentStatus;
+  /**
+   * An opt-out segsync was asked to carry to this ESP (the contact opted out somewhere): written as
+   * the vendor's unsubscribe or suppression, never by deleting the record. Without it a connector
+   * leaves an existing record's consent and status exactly as the ESP holds them.
+   */
+  optOut?: { at: number };
   /** The ESP's consent for the contact as last seen, when known. */
   remoteConsent?: ConsentStatus;
 }
@@ -148,6 +154,11 @@ export interface RemoteContact {
   /** The contact's full tag set on the ESP (owned and not), when the ESP reports tags. */
   tags?: string[];
   consent?: ConsentStatus;
+  /**
+   * When the contact gave or withdrew that consent, by the vendor's own consent timestamp, epoch ms.
+   * Omitted when the vendor gives none: never the record's last-modified time.
+   */
+  consentAt?: number;
   /** The ESP's last modification time, epoch ms. */
   modifiedAt: number;
   /** When each of `fields` last changed on the ESP, where the vendor says (HubSpot property history), epoch ms. */
@@ -266,8 +277,21 @@ export interface Connector {
   pullEvents?(cursor: Cursor | undefined, until: Date): AsyncIterable<EventPage>;
   /** HTTP requests sent so far, retries included: what push summaries and plans count. */
   requestCount(): number;
+  /**
+   * Rate-limit answers (429) met and time spent waiting on the vendor's limits since the connector was
+   * built, including those its client retried by itself: so summaries can count them truthfully.
+   */
+  rateStats?(): RateStats;
   /** Releases sockets and timers. */
   close(): Promise<void>;
+}
+
+/** What a connector's rate limiter has seen so far. */
+export interface RateStats {
+  /** 429 answers (each one paused the account and was tried again or handed back). */
+  rateLimited: number;
+  /** Time calls waited for a free slot or a pause to end, ms. */
+  waitedMs: number;
 }
 
 /** The logging calls a connector may make (pino's logger satisfies it). Never log secrets or emails. */

@@ -10,7 +10,7 @@
 import { EspRateLimitError } from '../src/errors';
 import type { Clock } from '../src/model/clock';
 import { systemClock } from '../src/model/clock';
-import type { EspLimits, RateWindow } from './connector';
+import type { EspLimits, RateStats, RateWindow } from './connector';
 
 interface WindowState {
   name: string;
@@ -194,4 +194,10 @@ export function minimumDurationMs(calls: number, windows: RateWindow[]): number 
     bound = Math.max(bound, Math.ceil(calls / w.limit - 1) * w.windowMs);
   }
   return bound;
+}
+
+/** A limiter's counters as a connector reports them (`Connector.rateStats`). */
+export function rateStatsOf(limiter: RateLimiter): RateStats {
+  const s = limiter.stats();
+  return { rateLimited: s.pauses, waitedMs: s.waitedMs };
 }

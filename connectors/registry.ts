@@ -71,7 +71,7 @@ export function createConnectors(config: SegsyncConfig, options: RegistryOptions
           dateFormat: mc.dateFormat,
           ...(mc.webhookSecret ? { webhookSecret: mc.webhookSecret } : {}),
           ...(options.publicUrl && mc.webhookSecret ? { webhookUrl: webhookUrl(options.publicUrl, 'mailchimp') } : {}),
-          ...(options.ownedTags ? { ownedTags: options.ownedTags } : {}),
+          ownedTags: [...(options.ownedTags ?? []), ...config.tags.owned.mailchimp],
           ...(config.tags.owned.prefix ? { ownedTagPrefix: config.tags.owned.prefix } : {}),
         },
         deps,

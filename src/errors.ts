@@ -155,6 +155,13 @@ export class EspAuthError extends SegsyncError {
   }
 }
 
+/** A push would strip an owned tag or field from too many of the contacts that carry it: it needs `--force`. */
+export class SafetyValveError extends SegsyncError {
+  constructor(message: string, options: SegsyncErrorOptions = {}) {
+    super('E_SAFETY_VALVE', message, options);
+  }
+}
+
 /** True for errors where trying again later can succeed. */
 export function isRetryable(err: unknown): boolean {
   return err instanceof SegsyncError && err.retryable;

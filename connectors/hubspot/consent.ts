@@ -1,7 +1,8 @@
 /**
  * Consent on HubSpot. Reading: `hs_email_optout` = true is "unsubscribed"; its absence says nothing.
- * Writing: only ever an unsubscribe, through the communication-preferences API, for contacts segsync
- * holds as unsubscribed and HubSpot does not; never a subscribe or resubscribe.
+ * Writing: only ever an unsubscribe, through the communication-preferences API, when segsync was asked
+ * to carry an opt-out and HubSpot is not known to hold one; never a subscribe or resubscribe, and no
+ * consent write at all on a push that did not ask for one.
  */
 import type { SegsyncError } from '../../src/errors';
 import type { ContactChange } from '../connector';
@@ -9,7 +10,7 @@ import type { HubspotContext } from './context';
 
 /** True when the change asks HubSpot to opt the contact out. */
 export function wantsUnsubscribe(change: ContactChange): boolean {
-  return change.localConsent === 'unsubscribed' && change.remoteConsent !== 'unsubscribed';
+  return change.optOut !== undefined && change.remoteConsent !== 'unsubscribed';
 }
 
 /** Opts each email out of every subscription type; returns the error per email that failed. */

@@ -1,4 +1,5 @@
 /** The HubSpot connector: implements `Connector` by delegating to one file per operation. */
+import { rateStatsOf } from '../ratelimit';
 import type { ConnectorDeps, Connector, ContactChange, ContactRef, FieldSpec, PullRequest, RawRequest, RateWindow } from '../connector';
 import { RateLimiter } from '../ratelimit';
 import { HubspotClient } from './client';
@@ -97,6 +98,7 @@ export function createHubspotConnector(options: HubspotConnectorOptions, deps: C
         deps.clock.now(),
       ),
     requestCount: () => Object.values(client.stats().requests).reduce((n, k) => n + k, 0),
+    rateStats: () => rateStatsOf(limiter),
     close: async () => client.close(),
   };
 }

@@ -2,8 +2,8 @@
  * Consent: changed only through Klaviyo's subscription bulk jobs, never as a side effect of a profile
  * write. Subscribe only profiles Klaviyo says NEVER_SUBSCRIBED (and unsuppressed) whose local consent
  * is subscribed: the subscribe job lifts unsubscribe suppressions, so calling it for anyone else would
- * be a resubscribe. Unsubscribe only profiles Klaviyo says SUBSCRIBED whose local consent is
- * unsubscribed, and without a list: the job unsubscribes globally when the profile is not on the list
+ * be a resubscribe. Unsubscribe only when segsync was asked to carry an opt-out, only profiles Klaviyo
+ * says SUBSCRIBED, and without a list: the job unsubscribes globally when the profile is not on the list
  * it names, so naming one would make the scope an accident of list membership.
  */
 import type { SubscriptionCreateJobCreateQuery, SubscriptionDeleteJobCreateQuery } from 'klaviyo-api';
@@ -32,7 +32,7 @@ const SETTLED_ELSEWHERE: ReadonlySet<ConsentStatus | undefined> = new Set(['unsu
 /** Whether a change may lead to a subscribe or unsubscribe call (before checking Klaviyo's state). */
 export function consentIntent(change: ContactChange): 'subscribe' | 'unsubscribe' | undefined {
   if (change.localConsent === 'subscribed' && change.remoteConsent !== 'subscribed' && !SETTLED_ELSEWHERE.has(change.remoteConsent)) return 'subscribe';
-  if (change.localConsent === 'unsubscribed' && !SETTLED_ELSEWHERE.has(change.remoteConsent)) return 'unsubscribe';
+  if (change.optOut && !SETTLED_ELSEWHERE.has(change.remoteConsent)) return 'unsubscribe';
   return undefined;
 }
 

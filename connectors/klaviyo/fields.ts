@@ -162,6 +162,19 @@ export function consentOf(subscriptions: WireSubscriptions | undefined): Consent
   }
 }
 
+/**
+ * When the profile's email consent last changed, by Klaviyo's consent and suppression timestamps
+ * (never the profile's `updated`, which any edit moves). Undefined when Klaviyo gives none.
+ */
+export function consentTimeOf(subscriptions: WireSubscriptions | undefined): number | undefined {
+  const marketing = subscriptions?.email?.marketing;
+  if (!marketing) return undefined;
+  const times = [marketing.consent_timestamp, ...(marketing.suppression ?? []).map((s) => s.timestamp)]
+    .map((t) => (t ? Date.parse(t) : NaN))
+    .filter((t) => !Number.isNaN(t));
+  return times.length ? Math.max(...times) : undefined;
+}
+
 /** True when Klaviyo says the profile never gave or refused email consent and nothing suppresses it. */
 export function isNeverSubscribed(subscriptions: WireSubscriptions | undefined): boolean {
   const marketing = subscriptions?.email?.marketing;

@@ -1,4 +1,5 @@
 /** The Klaviyo connector: the `Connector` interface over the official `klaviyo-api` SDK. */
+import { rateStatsOf } from '../ratelimit';
 import type {
   ChangeResult,
   Connector,
@@ -50,6 +51,7 @@ export function createKlaviyoConnector(options: KlaviyoConnectorOptions, deps: C
     webhook: (request: RawRequest): WebhookResult => handleWebhook(request, webhookCheck),
     requestCount: (): number => client.stats().calls,
     pullEvents: (cursor: Cursor | undefined, until: Date): AsyncIterable<EventPage> => pullEvents(ctx, cursor, until),
+    rateStats: () => rateStatsOf(client.limiter),
     // The SDK keeps no sockets or timers of its own beyond axios's per-request ones.
     close: async (): Promise<void> => undefined,
   };

@@ -9,7 +9,7 @@ import { normaliseEmail } from '../../src/model/identity';
 import { pageCursorOf } from './client';
 import type { KlaviyoContext } from './context';
 import { advance, decodeProfileCursor, encodeCursor, lowerBound, type TimeCursor } from './cursor';
-import { consentOf, readField, readTags } from './fields';
+import { consentOf, consentTimeOf, readField, readTags } from './fields';
 import { PROFILES_PAGE_MAX } from './limits';
 import { parseAnswer, profilePageSchema, type WireProfile } from './wire';
 
@@ -30,6 +30,8 @@ export function toRemoteContact(profile: WireProfile, fields: string[], tagPrope
   if (profile.attributes.email) out.email = normaliseEmail(profile.attributes.email);
   const consent = consentOf(profile.attributes.subscriptions ?? undefined);
   if (consent) out.consent = consent;
+  const consentAt = consentTimeOf(profile.attributes.subscriptions ?? undefined);
+  if (consentAt !== undefined) out.consentAt = consentAt;
   return out;
 }
 

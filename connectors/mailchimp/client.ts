@@ -125,10 +125,13 @@ export class MailchimpClient {
     return this.read(`create merge field ${body.tag}`, mergeFieldSchema, () => this.sdk.lists.addListMergeField(this.listId, body));
   }
 
-  /** `sync_tags` is always false: true would replace every tag, including those segsync does not own. */
-  batchMembers(members: BatchMember[], updateExisting: boolean): Promise<z.infer<typeof batchResultSchema>> {
+  /**
+   * Creates members only: `update_existing` would write each member's `status` over whatever it is
+   * now (see push.ts), and `sync_tags` would replace every tag, including those segsync does not own.
+   */
+  batchMembers(members: BatchMember[]): Promise<z.infer<typeof batchResultSchema>> {
     return this.read(`batch write of ${members.length} members`, batchResultSchema, () =>
-      this.sdk.lists.batchListMembers(this.listId, { members, update_existing: updateExisting, sync_tags: false }, { skipMergeValidation: true }),
+      this.sdk.lists.batchListMembers(this.listId, { members, update_existing: false, sync_tags: false }, { skipMergeValidation: true }),
     );
   }
 

@@ -2,6 +2,7 @@
  * The Mailchimp connector: one audience of one account, on the official SDK. This file wires the
  * `Connector` interface to the operation modules beside it and holds nothing else.
  */
+import { rateStatsOf } from '../ratelimit';
 import type { ChangeResult, Connector, ConnectorDeps, ContactChange, ContactRef, EspLimits, FieldSpec, PullRequest, RawRequest, RemotePage, SchemaReport, WebhookResult } from '../connector';
 import { RateLimiter } from '../ratelimit';
 import { ConfigError } from '../../src/errors';
@@ -135,6 +136,8 @@ export function createMailchimpConnector(options: MailchimpConnectorOptions, dep
     webhook(request: RawRequest): WebhookResult {
       return parseWebhook(request, options.webhookSecret, (merges) => schema.namedFields(merges));
     },
+
+    rateStats: () => rateStatsOf(limiter),
 
     async close(): Promise<void> {
       // The SDK (superagent) keeps no pool of its own beyond Node's global agent, and no timers.

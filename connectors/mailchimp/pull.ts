@@ -43,7 +43,7 @@ export interface PullOptions {
   tagRescanMs: number;
 }
 
-const MEMBER_FIELDS = ['members.id', 'members.email_address', 'members.status', 'members.last_changed', 'members.merge_fields', 'members.tags', 'members.tags_count', 'total_items'];
+const MEMBER_FIELDS = ['members.id', 'members.email_address', 'members.status', 'members.last_changed', 'members.timestamp_opt', 'members.merge_fields', 'members.tags', 'members.tags_count', 'total_items'];
 
 /** Reads a stored cursor (or starts a full scan); a cursor from elsewhere is a named error. */
 export function parseCursor(cursor: Cursor | undefined): PullCursor {
@@ -75,6 +75,17 @@ export function consentOf(status: MemberStatus): ConsentStatus | undefined {
   return CONSENT[status];
 }
 
+/**
+ * The consent time Mailchimp gives: `timestamp_opt`, when the member confirmed a subscription. It
+ * says nothing about when an unsubscribe happened, and `last_changed` moves with any edit, so other
+ * statuses carry no consent time (an opt-out stands anyway; see src/sync/consent.ts).
+ */
+function consentTime(m: Member): { consentAt?: number } {
+  if (m.status !== 'subscribed' || !m.timestamp_opt) return {};
+  const t = Date.parse(m.timestamp_opt);
+  return Number.isNaN(t) ? {} : { consentAt: t };
+}
+
 function toRemote(m: Member, schema: MergeSchema, fields: string[]): RemoteContact {
   const tagNames = m.tags?.map((t) => t.name);
   const complete = tagNames !== undefined && (m.tags_count === undefined || m.tags_count <= tagNames.length);
@@ -85,6 +96,7 @@ function toRemote(m: Member, schema: MergeSchema, fields: string[]): RemoteConta
     fields: schema.fromWire(m.merge_fields, fields),
     ...(complete ? { tags: tagNames } : {}),
     ...(consent ? { consent } : {}),
+    ...consentTime(m),
     modifiedAt: m.last_changed ? Date.parse(m.last_changed) : 0,
     ...(m.status === 'archived' ? { deleted: true } : {}),
   };

@@ -74,6 +74,17 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
+/**
+ * Mailchimp gives no event id, so a delivery is identified by its whole content: a retry of the same
+ * delivery repeats it exactly, while two different changes to one member in the same second (same
+ * type, email and `fired_at`) differ in their data and are both kept. Fields are sorted so the
+ * order Mailchimp happens to encode them in does not matter.
+ */
+export function contentId(body: string): string {
+  const fields = [...new URLSearchParams(body).entries()].sort(([a, x], [b, y]) => (a === b ? (x < y ? -1 : x > y ? 1 : 0) : a < b ? -1 : 1));
+  return createHash('sha256').update(JSON.stringify(fields)).digest('base64url').slice(0, 32);
+}
+
 /** Turns a delivery's merge values (tag → text) into ESP field values by field name. */
 export type MergeNamer = (merges: Record<string, unknown>) => Record<string, FieldValue>;
 
@@ -94,13 +105,13 @@ export function parseWebhook(request: RawRequest, secret: string | undefined, na
   if (!type) return refuse('the body has no "type" (it must be form-encoded as Mailchimp sends it)');
   if (type === 'campaign') return { reply: { status: 200 }, changes: [], events: [] };
   if (!email) return refuse(`"${type}" delivery carries no data[email]`);
+  const eventId = contentId(request.rawBody.toString('utf8'));
   const merges = (data.merges && typeof data.merges === 'object' ? data.merges : {}) as Record<string, unknown>;
   try {
     serializeWithinLimits(merges, 'data[merges]');
   } catch (err) {
     return refuse((err as Error).message);
   }
-  const eventId = createHash('sha256').update(`${type}\u0000${normaliseEmail(email)}\u0000${String(form.fired_at)}`).digest('base64url').slice(0, 32);
   const ref = { email: normaliseEmail(email), ...(str(data.id) ? { externalId: str(data.id) } : {}) };
   const base = { eventId, ref, fields: {}, occurredAt };
   let change: RemoteChange;

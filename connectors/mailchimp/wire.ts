@@ -44,6 +44,8 @@ export const memberSchema = z.looseObject({
   status: z.enum(MEMBER_STATUSES),
   merge_fields: z.record(z.string(), z.unknown()).optional(),
   last_changed: z.string().optional(),
+  /** When the member confirmed its subscription (empty when it never did). */
+  timestamp_opt: z.string().optional(),
   tags: z.array(z.looseObject({ id: z.number(), name: z.string() })).optional(),
   tags_count: z.number().optional(),
 });
@@ -62,6 +64,8 @@ export interface MemberPatch {
   merge_fields?: Record<string, MergeValue>;
   /** A new email for the member (its id becomes the hash of it). */
   email_address?: string;
+  /** Only ever `unsubscribed`, for an opt-out segsync was asked to carry. */
+  status?: 'unsubscribed';
 }
 
 /** One entry of POST /lists/{list_id} `members[]`: it has `status` and no `status_if_new` (see push.ts). */

@@ -86,6 +86,7 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
       insecureNoToken: options.insecureNoToken ?? false,
       ...(config.daemon.publicUrl ? { publicUrl: config.daemon.publicUrl } : {}),
       pullIntervalMs: config.daemon.pullIntervalSeconds * 1000,
+      reconcileIntervalMs: config.reconcile.everyMinutes * 60_000,
     });
   } catch (err) {
     await services.close();

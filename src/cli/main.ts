@@ -16,6 +16,7 @@ import * as membersCmd from './members';
 import * as previewCmd from './preview';
 import * as pullCmd from './pull';
 import * as pushCmd from './push';
+import * as reconcileCmd from './reconcile';
 import * as retryCmd from './retry';
 import * as sandboxCmd from './sandbox';
 import * as segmentsCmd from './segments';
@@ -34,6 +35,7 @@ const COMMANDS: { register(program: Command): void }[] = [
   previewCmd,
   pullCmd,
   pushCmd,
+  reconcileCmd,
   retryCmd,
   eraseCmd,
   sandboxCmd,

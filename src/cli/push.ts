@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { UsageError } from '../errors';
+import { SafetyValveError, UsageError, describeError } from '../errors';
 import type { ContactFilter } from '../sync/engine';
 import { formatPlan } from '../sync/plan';
 import { EXIT } from './exit-codes';
 import { printJson } from './json-output';
+import { numberOption } from './number-option';
 import { startProgress } from './progress';
 import { formatDuration } from '../model/units';
 import { openSyncContext } from './sync-context';
@@ -15,6 +16,8 @@ interface PushOptions {
   esp?: string;
   segment?: string;
   contact?: string[];
+  maxWait: number;
+  force?: boolean;
 }
 
 function filterOf(ctx: SyncContext, opts: PushOptions): ContactFilter {
@@ -43,6 +46,8 @@ export function register(program: Command): void {
     .option('--segment <name>', 'only members of this segment')
     .option('--contact <email...>', 'only these contacts')
     .option('--json', 'print the plan (with --dry-run) or each ESP\'s outcome as one JSON document')
+    .option('--force', 'send even what the safety valve stops (removing an owned tag or clearing/changing an owned field on a large share of the contacts that carry it)')
+    .option('--max-wait <seconds>', 'how long to keep retrying an ESP that is down or rate-limiting before giving up (what is left stays queued)', numberOption('--max-wait', { min: 0 }), 60)
     .action(async (opts: PushOptions, cmd: Command) => {
       const ctx = openSyncContext(cmd, opts.esp);
       try {
@@ -54,38 +59,63 @@ export function register(program: Command): void {
           return;
         }
         const say = (text: string): void => void (opts.json ? undefined : process.stdout.write(text));
-        const schemas = new Map<string, { created: string[]; updated: string[]; problems: unknown[]; requests: number }>();
         // Segment answers that flipped by the clock since they were computed are brought up to date first.
         ctx.segments?.reevaluateDue(ctx.clock.now());
         ctx.engine.enqueueAll(filter, ctx.esps);
-        let failed = 0;
+        let undelivered = 0;
         const outcomes: unknown[] = [];
+        const pendingOf = (esp: string): number => ctx.store.counts().outbox.find((o) => o.esp === esp)?.pending ?? 0;
         for (const esp of ctx.esps) {
-          const pending = ctx.store.counts().outbox.find((o) => o.esp === esp)?.pending ?? 0;
-          // The schema is read (and completed) once per run, and only for an ESP that has something to send.
+          const pending = pendingOf(esp);
+          const connector = ctx.connectors.get(esp)!;
+          // The schema is read (and completed) once per run, and only for an ESP that has something to send;
+          // an ESP that cannot even be prepared is reported and skipped, and the others are still pushed.
+          let schema: { created: string[]; updated: string[]; problems: unknown[]; requests: number } | undefined;
           if (pending > 0) {
-            const before = ctx.connectors.get(esp)!.requestCount();
-            const schema = await ctx.engine.ensureSchema(esp);
-            schemas.set(esp, { created: schema.created, updated: schema.updated, problems: schema.problems, requests: ctx.connectors.get(esp)!.requestCount() - before });
-            if (schema.created.length || schema.updated.length) say(`${esp}: created ${schema.created.join(', ') || 'nothing'}; updated ${schema.updated.join(', ') || 'nothing'}\n`);
-            for (const p of schema.problems) process.stderr.write(`${esp}: field ${p.field}: ${p.message}${p.hint ? ` (${p.hint})` : ''}\n`);
+            const before = connector.requestCount();
+            try {
+              const report = await ctx.engine.ensureSchema(esp);
+              schema = { created: report.created, updated: report.updated, problems: report.problems, requests: connector.requestCount() - before };
+              if (report.created.length || report.updated.length) say(`${esp}: created ${report.created.join(', ') || 'nothing'}; updated ${report.updated.join(', ') || 'nothing'}\n`);
+              for (const p of report.problems) process.stderr.write(`${esp}: field ${p.field}: ${p.message}${p.hint ? ` (${p.hint})` : ''}\n`);
+            } catch (err) {
+              process.stderr.write(`${esp}: not pushed: ${describeError(err)}\n`);
+              outcomes.push({ esp, error: describeError(err), undelivered: pending });
+              undelivered += pending;
+              continue;
+            }
           }
           const bar = startProgress(`push ${esp}`, pending, 'changes');
           const started = Date.now();
-          const r = await ctx.engine.drainAll(esp, (n) => bar.update(n));
+          let r;
+          try {
+            r = await ctx.engine.drainAll(esp, { onProgress: (n) => bar.update(n), waitUntil: ctx.clock.now() + opts.maxWait * 1000, ...(opts.force ? { force: true } : {}) });
+          } catch (err) {
+            // A safety stop, or an ESP that could not be read before the first write: the others go on.
+            bar.stop();
+            process.stderr.write(err instanceof SafetyValveError ? `${err.describe()}\n` : `${esp}: not pushed: ${describeError(err)}\n`);
+            const left = Math.max(1, pendingOf(esp));
+            outcomes.push({ esp, error: describeError(err), undelivered: left });
+            undelivered += left;
+            continue;
+          }
           bar.stop();
           const elapsedMs = Date.now() - started;
-          failed += r.failed;
-          outcomes.push({ ...r, elapsedMs, schema: schemas.get(esp) });
-          const schemaRequests = schemas.get(esp)?.requests ?? 0;
+          const left = ctx.store.counts().outbox.find((o) => o.esp === esp) ?? { pending: 0, dead: 0 };
+          outcomes.push({ ...r, elapsedMs, schema, undelivered: left.pending + left.dead });
+          const waited = r.waitedMs >= 1000 ? `, waited ${(r.waitedMs / 1000).toFixed(1)} s on rate limits` : '';
           say(
-            `${esp}: ${r.ok.toLocaleString('en-US')} contacts updated in ${r.requests.toLocaleString('en-US')} HTTP requests (${r.calls} batches) in ${formatDuration(elapsedMs)}, ` +
-              `${r.failed} failed, ${r.retried} deferred (${r.rateLimited} rate-limited)${schemaRequests ? `; schema check: ${schemaRequests} requests` : ''}\n`,
+            `${esp}: ${r.ok.toLocaleString('en-US')} contacts updated in ${r.requests.toLocaleString('en-US')} calls (${r.calls} batches, ${formatDuration(elapsedMs)}), ` +
+              `${r.failed} failed, ${r.retried} retried (${r.rateLimited} rate-limited${waited})${schema?.requests ? `; schema check: ${schema.requests} calls` : ''}\n`,
           );
+          if (left.pending || left.dead) {
+            process.stderr.write(`${esp}: ${left.pending + left.dead} operations not delivered (${left.pending} waiting for a retry, ${left.dead} failed)\n`);
+            undelivered += left.pending + left.dead;
+          }
         }
-        if (opts.json) printJson({ dryRun: false, ok: failed === 0, esps: outcomes });
-        if (failed) {
-          process.stderr.write('failed operations are listed by `segsync status`; fix the cause, then `segsync retry`\n');
+        if (opts.json) printJson({ dryRun: false, ok: undelivered === 0, esps: outcomes });
+        if (undelivered) {
+          process.stderr.write('what is left stays queued: `segsync status` lists it; fix the cause, then `segsync push` again (or `segsync retry` for failed operations)\n');
           process.exitCode = EXIT.failed;
         }
       } finally {

@@ -3,6 +3,7 @@ import { ESP_NAMES } from '../model/types';
 import type { EspName } from '../model/types';
 import { lastSync } from '../sync/last-sync';
 import type { LastSync, SyncOutcome } from '../sync/last-sync';
+import { safetyStop } from '../sync/safety';
 import { openContext } from './context';
 import { formatAgo } from '../model/units';
 
@@ -27,8 +28,12 @@ export function register(program: Command): void {
         const configured = ESP_NAMES.filter((e) => ctx.loaded?.config.connectors[e]);
         const sync = Object.fromEntries(ESP_NAMES.map((e) => [e, lastSync(ctx.store, e)] as const).filter(([e, s]) => configured.includes(e) || s.pull || s.push)) as Partial<Record<EspName, LastSync>>;
         const quarantine = ctx.store.quarantined(10);
+        const stopped = ESP_NAMES.flatMap((esp) => {
+          const reason = safetyStop(ctx.store, esp);
+          return reason ? [{ esp, reason }] : [];
+        });
         if (opts.json) {
-          process.stdout.write(`${JSON.stringify({ ...counts, sync, quarantined: quarantine }, null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify({ ...counts, sync, stopped, quarantined: quarantine }, null, 2)}\n`);
           return;
         }
         const now = ctx.clock.now();
@@ -47,6 +52,7 @@ export function register(program: Command): void {
           lines.push('', 'failed (dead-lettered) operations, newest reasons:');
           for (const d of ctx.store.deadOutbox(undefined, 10)) lines.push(`  ${d.esp} contact ${d.contactId} ${d.key}: ${d.lastError ?? '?'}`);
         }
+        for (const s of stopped) lines.push('', `${s.esp}: queue STOPPED by the safety valve: ${s.reason}`, '  review `segsync push --dry-run`, then `segsync push --force` if it is intended');
         if (quarantine.total) {
           lines.push('', `quarantined ${quarantine.total} unreadable stored row(s), set aside so the store still opens and evaluates (newest first):`);
           for (const q of quarantine.rows) lines.push(`  #${q.id} ${q.kind} ${JSON.stringify(q.ref)}${q.contactId !== undefined ? ` contact ${q.contactId}` : ''}: ${q.reason}`);

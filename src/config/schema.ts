@@ -148,13 +148,51 @@ const segmentSchema = z
   })
   .strict();
 
+/** The tag prefix segsync owns unless told otherwise (`tags.owned.prefix: ""` turns it off). */
+export const DEFAULT_TAG_PREFIX = 'seg:';
+
 const tagsSchema = z
   .object({
-    /** Tags segsync owns and may remove: these names, and any tag starting with the prefix. */
+    /**
+     * Tags segsync owns on each ESP: any tag starting with the prefix, these names (every ESP), the
+     * names listed under an ESP's key (that ESP only), and the segment tags pushed to that ESP. A
+     * segment tag outside the prefix and the lists is only ever removed where segsync put it.
+     */
     owned: z
-      .object({ prefix: z.string().optional(), names: z.array(z.string()).default([]) })
+      .object({
+        prefix: z.string().default(DEFAULT_TAG_PREFIX),
+        names: z.array(z.string()).default([]),
+        hubspot: z.array(z.string()).default([]),
+        mailchimp: z.array(z.string()).default([]),
+        klaviyo: z.array(z.string()).default([]),
+      })
       .strict()
-      .default({ names: [] }),
+      .default({ prefix: DEFAULT_TAG_PREFIX, names: [], hubspot: [], mailchimp: [], klaviyo: [] }),
+  })
+  .strict();
+
+const safetySchema = z
+  .object({
+    /**
+     * A push stops (and needs `--force`) when it would remove an owned tag from, or clear or change an
+     * owned field on, more than this share of the contacts on an ESP that carry it …
+     */
+    maxShare: z.number().min(0).max(1).default(0.2),
+    /** … and on at least this many contacts (small changes to small lists never stop). */
+    minContacts: z.number().int().min(1).default(25),
+    /**
+     * Which field writes count: `resets` (default) clears and writes of an empty or zero value (0,
+     * false, ''), the signature of a store that lost its data; `changes` every change of a value a
+     * contact carries, which also stops the mass changes value segments make as time passes.
+     */
+    fields: z.enum(['resets', 'changes']).default('resets'),
+  })
+  .strict();
+
+const reconcileSchema = z
+  .object({
+    /** How often the daemon reads every ESP back and repairs drift in segsync's own fields and tags; 0 turns it off. */
+    everyMinutes: z.number().min(0).default(360),
   })
   .strict();
 
@@ -208,7 +246,9 @@ export const configSchema = z
     connectors: connectorsSchema.default({}),
     fields: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'field names are letters, digits and _'), fieldSchema).default({}),
     mappings: mappingsSchema.default({}),
-    tags: tagsSchema.default({ owned: { names: [] } }),
+    reconcile: reconcileSchema.default({ everyMinutes: 360 }),
+    safety: safetySchema.default({ maxShare: 0.2, minContacts: 25, fields: 'resets' }),
+    tags: tagsSchema.default({ owned: { prefix: DEFAULT_TAG_PREFIX, names: [], hubspot: [], mailchimp: [], klaviyo: [] } }),
     segments: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'segment names are letters, digits and _'), segmentSchema).default({}),
     templates: templatesSchema.default({ dir: 'templates' }),
     daemon: daemonSchema.default({ host: '127.0.0.1', port: 8787, pullIntervalSeconds: 60 }),
@@ -220,6 +260,7 @@ export type SegsyncConfig = z.infer<typeof configSchema>;
 export type FieldConfig = z.infer<typeof fieldSchema>;
 export type MappingConfig = z.infer<typeof mappingEntry>;
 export type SegmentConfig = z.infer<typeof segmentSchema>;
+export type SafetyConfig = z.infer<typeof safetySchema>;
 export type HubspotConfig = z.infer<typeof hubspot>;
 export type MailchimpConfig = z.infer<typeof mailchimp>;
 export type KlaviyoConfig = z.infer<typeof klaviyo>;

@@ -35,6 +35,8 @@ export interface DaemonOptions {
   pullIntervalMs?: number;
   /** Default 5 s. */
   reevaluateIntervalMs?: number;
+  /** Between two reconciles of one ESP; default: never. */
+  reconcileIntervalMs?: number;
   bodyLimitBytes?: number;
   maxBatchItems?: number;
 }
@@ -65,6 +67,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     metrics,
     pullIntervalMs: options.pullIntervalMs ?? 60_000,
     ...(options.reevaluateIntervalMs !== undefined ? { reevaluateIntervalMs: options.reevaluateIntervalMs } : {}),
+    ...(options.reconcileIntervalMs !== undefined ? { reconcileIntervalMs: options.reconcileIntervalMs } : {}),
   });
   const app = buildServer({
     services,

@@ -5,7 +5,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '../model/clock';
 import type { EspName } from '../model/types';
-import type { DaemonServices, DrainOutcome, IntakeResult, PullOutcome } from './services';
+import type { DaemonServices, DrainOutcome, IntakeResult, PullOutcome, ReconcileOutcome } from './services';
 
 /** How a webhook delivery ended, as counted. */
 export type WebhookResultLabel = 'applied' | 'ignored' | 'rejected' | 'error';
@@ -21,12 +21,14 @@ export class DaemonMetrics {
   private readonly webhooks: Counter<'esp' | 'result'>;
   private readonly jobErrors: Counter<'job'>;
   private readonly webhookItemsRejected: Counter<'esp'>;
+  private readonly driftFound: Counter<'esp'>;
+  private readonly driftRepaired: Counter<'esp'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   /** Start time of each ESP's last successful pull: everything changed before it has been seen. */
   private readonly lastPullStart = new Map<EspName, number>();
   private readonly newestChange = new Map<EspName, number>();
 
-  constructor(services: Pick<DaemonServices, 'outboxDepth' | 'quarantined'>, clock: Clock) {
+  constructor(services: Pick<DaemonServices, 'outboxDepth' | 'quarantined' | 'esps' | 'pushStopped'>, clock: Clock) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'segsync_' });
     this.eventsIn = new Counter({
@@ -65,6 +67,8 @@ export class DaemonMetrics {
       },
     });
     this.jobErrors = new Counter({ name: 'segsync_job_errors_total', help: 'Failed scheduler runs, by job', labelNames: ['job'], registers });
+    this.driftFound = new Counter({ name: 'segsync_reconcile_drift_found_total', help: "Contacts whose segsync-owned fields or tags on an ESP differed from what segsync believed, found by reconcile", labelNames: ['esp'], registers });
+    this.driftRepaired = new Counter({ name: 'segsync_reconcile_repairs_queued_total', help: 'Repair operations reconcile queued, by ESP', labelNames: ['esp'], registers });
     this.httpDuration = new Histogram({
       name: 'segsync_http_request_duration_seconds',
       help: 'HTTP request duration, by method, route and status',
@@ -83,6 +87,16 @@ export class DaemonMetrics {
           this.set({ esp: d.esp, state: 'pending' }, d.pending);
           this.set({ esp: d.esp, state: 'dead' }, d.dead);
         }
+      },
+    });
+    new Gauge({
+      name: 'segsync_push_stopped',
+      help: '1 while the safety valve holds an ESP\'s queue (see `segsync status`), else 0',
+      labelNames: ['esp'],
+      registers,
+      collect() {
+        this.reset();
+        for (const esp of services.esps) this.set({ esp }, services.pushStopped?.(esp) ? 1 : 0);
       },
     });
     const lastPullStart = this.lastPullStart;
@@ -145,6 +159,12 @@ export class DaemonMetrics {
     if (outcome.newestModifiedAt !== undefined) {
       this.newestChange.set(outcome.esp, Math.max(outcome.newestModifiedAt, this.newestChange.get(outcome.esp) ?? 0));
     }
+  }
+
+  /** Counts one reconcile's drift found and repairs queued. */
+  reconciled(outcome: ReconcileOutcome): void {
+    this.driftFound.inc({ esp: outcome.esp }, outcome.drifted);
+    this.driftRepaired.inc({ esp: outcome.esp }, outcome.queued);
   }
 
   /** Counts a failed pull. */

@@ -40,6 +40,8 @@ export interface SchedulerOptions {
   drainCoalesceMs?: number;
   /** Back-off after a failed drain: from `min` doubling to `max` (default 1 s → 60 s). */
   drainErrorMs?: { min: number; max: number };
+  /** Between two reconciles of one ESP (the first comes one interval after the start); 0 or absent: never. */
+  reconcileIntervalMs?: number;
 }
 
 /** How long to wait before the next run, given the run's result or its failure count. */
@@ -82,6 +84,29 @@ export class Scheduler {
         },
         afterFailure: () => options.pullIntervalMs,
       }, options, sleep));
+    }
+
+    const reconcileEvery = options.reconcileIntervalMs ?? 0;
+    if (reconcileEvery > 0 && services.reconcile) {
+      const reconcile = services.reconcile.bind(services);
+      for (const esp of services.esps) {
+        let first = true;
+        this.add(new Loop({
+          name: `reconcile:${esp}`,
+          run: async () => {
+            // A start is no reason to read every account back: the first read comes one interval later.
+            if (first) {
+              first = false;
+              return reconcileEvery;
+            }
+            const outcome = await reconcile(esp);
+            metrics.reconciled(outcome);
+            if (outcome.queued) this.wakeDrains();
+            return reconcileEvery;
+          },
+          afterFailure: () => reconcileEvery,
+        }, options, sleep));
+      }
     }
 
     this.reevaluateLoop = this.add(new Loop({

@@ -59,6 +59,14 @@ export interface DrainOutcome {
   rateLimited: number;
 }
 
+export interface ReconcileOutcome {
+  esp: EspName;
+  /** Contacts whose owned fields or tags on the ESP differed from what segsync believed. */
+  drifted: number;
+  /** Repair operations queued. */
+  queued: number;
+}
+
 export interface ReadyReport {
   ok: boolean;
   checks: Record<string, { ok: boolean; detail?: string }>;
@@ -86,6 +94,10 @@ export interface DaemonServices {
   quarantined(): number;
   /** Store writable (a probe that does not wait), and each ESP's last real call. */
   ready(): Promise<ReadyReport>;
+  /** Reads an ESP back and queues repairs for drift in segsync's own fields and tags. */
+  reconcile?(esp: EspName): Promise<ReconcileOutcome>;
+  /** True while the safety valve holds an ESP's queue (a push would strip owned tags or fields). */
+  pushStopped?(esp: EspName): boolean;
   /** Waits for in-flight calls, then releases connectors and the store. */
   close(): Promise<void>;
 }

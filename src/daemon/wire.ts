@@ -15,7 +15,7 @@ import { SegmentEngine } from '../rules/engine';
 import type { ContactEvaluation } from '../rules/engine';
 import type { Store } from '../store/store';
 import { SyncEngine } from '../sync/engine';
-import type { DaemonServices, DrainOutcome, IntakeResult, PullOutcome, ReadyReport, WebhookOutcome } from './services';
+import type { DaemonServices, DrainOutcome, IntakeResult, PullOutcome, ReadyReport, ReconcileOutcome, WebhookOutcome } from './services';
 
 /** What the daemon hands the factory (the store is the services' to close from then on). */
 export interface WireContext {
@@ -171,6 +171,15 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
       return store.quarantined(0).total;
     },
 
+    async reconcile(esp: EspName): Promise<ReconcileOutcome> {
+      const r = await sync.reconcile(esp);
+      return { esp, drifted: r.drifted, queued: r.queued };
+    },
+
+    pushStopped(esp: EspName) {
+      return sync.stoppedReason(esp) !== undefined;
+    },
+
     async ready(): Promise<ReadyReport> {
       const checks: ReadyReport['checks'] = {};
       try {
@@ -179,7 +188,10 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
       } catch (err) {
         checks.store = { ok: false, detail: describeError(err) };
       }
-      for (const esp of sync.esps) checks[esp] = lastCall.get(esp) ?? { ok: true, detail: 'no call made yet' };
+      for (const esp of sync.esps) {
+        const stopped = sync.stoppedReason(esp);
+        checks[esp] = stopped ? { ok: false, detail: stopped } : (lastCall.get(esp) ?? { ok: true, detail: 'no call made yet' });
+      }
       return { ok: Object.values(checks).every((c) => c.ok), checks };
     },
 

@@ -19,11 +19,15 @@ import { fieldSpecsFor, resolveMapping, segmentTagNames } from './mapping';
 import type { SyncMapping } from './mapping';
 import { drainOutbox } from './outbox';
 import type { DrainReport } from './outbox';
-import { enqueueForContacts, outboxUpdate } from './outbound';
+import { enqueueForContacts, outboxUpdate, plansForContact } from './outbound';
 import { summarisePlan } from './plan';
 import type { EspPlan } from './plan';
 import type { RetryPolicy } from './retry';
 import { recordPull, recordPush } from './last-sync';
+import { emailsOf, eraseOps, suppressErased } from './erasure';
+import { reconcileEsp } from './reconcile';
+import type { ReconcileReport } from './reconcile';
+import { destructiveChanges, safetyStop, setSafetyStop, valveError } from './safety';
 
 export interface SyncEngineOptions {
   config: SegsyncConfig;
@@ -72,6 +76,16 @@ export interface ContactFilter {
 /** Pull cursor kinds in the store. */
 const CONTACTS_CURSOR = 'contacts';
 const EVENTS_CURSOR = 'events';
+/** Set once a first full pull of an ESP was applied: segsync has seen what the account holds. */
+const ADOPTED_CURSOR = 'adopted';
+
+export interface DrainRunOptions {
+  /** Send even what the safety valve would stop (`segsync push --force`). */
+  force?: boolean;
+  /** The valve already passed this queue (a `drainAll` checks it once; nothing else adds to it meanwhile). */
+  valveChecked?: boolean;
+  onProgress?: (done: number) => void;
+}
 
 export class SyncEngine {
   readonly mapping: SyncMapping;
@@ -97,7 +111,8 @@ export class SyncEngine {
   async ensureSchema(esp: EspName): Promise<Awaited<ReturnType<Connector['ensureSchema']>>> {
     const m = this.mapping.perEsp.get(esp)!;
     const types = Object.fromEntries(Object.entries(this.options.config.segments).map(([n, s]) => [n, s.type]));
-    const ownedNames = this.options.config.tags.owned.names;
+    const owned = this.options.config.tags.owned;
+    const ownedNames = [...owned.names, ...owned[esp]];
     return this.connector(esp).ensureSchema(fieldSpecsFor(m, types), [...new Set([...segmentTagNames(m), ...ownedNames])]);
   }
 
@@ -118,7 +133,9 @@ export class SyncEngine {
     const connector = this.connector(esp);
     const report: PullReport = { esp, pages: 0, contacts: 0, changed: 0, events: 0, erased: 0, queued: 0, newestModifiedAt: undefined };
     const until = new Date(clock.now());
-    const fields = (this.mapping.perEsp.get(esp)?.fields ?? []).map((f) => f.remote);
+    const m = this.mapping.perEsp.get(esp);
+    // Segment properties are read too, so segsync knows what the ESP holds before it writes them.
+    const fields = [...(m?.fields ?? []).map((f) => f.remote), ...(m?.segments ?? []).filter((t) => t.as === 'property').map((t) => t.name)];
     for await (const page of connector.pull({ cursor: store.getCursor(esp, CONTACTS_CURSOR), until, fields })) {
       const result = applyRemoteContacts(this.inbound, esp, page.contacts);
       if (page.tagMemberships?.length) mergeInto(result, applyTagMemberships(this.inbound, esp, page.tagMemberships));
@@ -138,6 +155,14 @@ export class SyncEngine {
       }
     }
     return report;
+  }
+
+  /**
+   * Reads an ESP back in full and queues repairs for drift in the fields and tags segsync owns there
+   * (on a dry run only reports it). Cursors are left alone: the incremental pull goes on as before.
+   */
+  reconcile(esp: EspName, options: { dryRun?: boolean } = {}): Promise<ReconcileReport> {
+    return reconcileEsp({ inbound: this.inbound, connector: this.connector(esp), enqueue: (ids) => this.enqueue(ids, [esp]), afterInbound: (r) => this.afterInbound(r) }, esp, options);
   }
 
   /** Verifies and applies one webhook delivery (throws `WebhookError` when verification fails). */
@@ -169,41 +194,89 @@ export class SyncEngine {
   plan(filter: ContactFilter = {}, esps: readonly EspName[] = this.esps): EspPlan[] {
     const { store } = this.options;
     const ops: OutboxInput[] = [];
+    const collisions = new Map<EspName, Map<string, number>>();
     for (const ids of this.contactPages(filter)) {
       for (const id of ids) {
         const { fresh, kept } = outboxUpdate(store, this.mapping, id, esps);
         ops.push(...fresh, ...kept.map((p) => ({ esp: p.esp, contactId: id, key: p.key, op: p.op, ...(p.value !== undefined ? { value: p.value } : {}) })));
+        for (const p of plansForContact(store, this.mapping, id, esps)) {
+          for (const tag of p.collisions) {
+            const perTag = collisions.get(p.esp) ?? new Map<string, number>();
+            perTag.set(tag, (perTag.get(tag) ?? 0) + 1);
+            collisions.set(p.esp, perTag);
+          }
+        }
       }
     }
     const connectors = new Map([...this.options.connectors].filter(([e]) => esps.includes(e)));
-    return summarisePlan(store, connectors, ops);
-  }
-
-  /** Sends one round of what is due for an ESP. */
-  drain(esp: EspName, onProgress?: (done: number) => void): Promise<DrainReport> {
-    const { store, clock, logger, retry } = this.options;
-    return drainOutbox({ store, connector: this.connector(esp), clock, logger, ...(retry ? { retry } : {}), ...(onProgress ? { onProgress } : {}) }).then((r) => {
-      if (r.items > 0) recordPush(store, esp, { at: clock.now(), ok: r.failed === 0, contacts: r.ok, calls: r.requests, failed: r.failed });
-      return r;
-    });
+    return summarisePlan(store, connectors, ops, collisions);
   }
 
   /**
-   * Drains an ESP until nothing is due (operations waiting for a later retry stay queued). Returns the
-   * summed reports.
+   * Sends one round of what is due for an ESP. Before the first write to an account segsync pulls it
+   * whole (adopting what it already holds), and every round passes the safety valve unless forced:
+   * a stop is recorded in the store (`stoppedReason`) and thrown as a `SafetyValveError`.
    */
-  async drainAll(esp: EspName, onProgress?: (done: number) => void): Promise<DrainReport> {
-    const total: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, items: 0 };
+  async drain(esp: EspName, options: DrainRunOptions = {}): Promise<DrainReport> {
+    const { store, clock, logger, retry } = this.options;
+    if (store.dueOutbox(esp, clock.now(), 1).length === 0) return { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0 };
+    await this.adopt(esp);
+    if (!options.valveChecked) this.passValve(esp, options.force === true);
+    const r = await drainOutbox({ store, connector: this.connector(esp), clock, logger, ...(retry ? { retry } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    if (r.items > 0) recordPush(store, esp, { at: clock.now(), ok: r.failed === 0, contacts: r.ok, calls: r.requests, failed: r.failed });
+    return r;
+  }
+
+  /** Why the safety valve stopped an ESP's queue, if it did (cleared by a forced or a harmless push). */
+  stoppedReason(esp: EspName): string | undefined {
+    return safetyStop(this.options.store, esp);
+  }
+
+  /** Pulls an ESP whole once before segsync first writes to it, so it never writes over what it has not seen. */
+  private async adopt(esp: EspName): Promise<void> {
+    const { store, clock } = this.options;
+    if (store.getCursor(esp, ADOPTED_CURSOR)) return;
+    await this.pull(esp);
+    store.setCursor(esp, ADOPTED_CURSOR, new Date(clock.now()).toISOString());
+  }
+
+  private passValve(esp: EspName, force: boolean): void {
+    const { store, config, logger } = this.options;
+    const found = force ? [] : destructiveChanges(store, esp, config.safety);
+    if (found.length) {
+      const err = valveError(esp, found, config.safety);
+      if (this.stoppedReason(esp) !== err.message) logger.error({ esp, code: err.code, stopped: found }, err.message);
+      setSafetyStop(store, esp, err.message);
+      throw err;
+    }
+    if (this.stoppedReason(esp)) {
+      logger.warn({ esp, forced: force }, `${esp}: safety stop lifted${force ? ' by --force' : ''}`);
+      setSafetyStop(store, esp, '');
+    }
+  }
+
+  /**
+   * Drains an ESP until nothing is due. Operations waiting for a later retry stay queued, unless
+   * `waitUntil` (epoch ms) is given: then retries that come due before it are waited for and sent.
+   * Returns the summed reports.
+   */
+  async drainAll(esp: EspName, options: DrainRunOptions & { waitUntil?: number } = {}): Promise<DrainReport> {
+    const total: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0 };
+    const { waitUntil } = options;
+    let checked = false;
     for (;;) {
-      const r = await this.drain(esp, (n) => onProgress?.(total.items + n));
-      for (const k of ['calls', 'requests', 'ok', 'retried', 'failed', 'rateLimited', 'items'] as const) total[k] += r[k];
-      if (r.items === 0) return total;
-      if (r.ok === 0 && r.failed === 0) {
-        // Everything was deferred (rate limits, 5xx): wait for the earliest retry instead of spinning.
-        const next = this.nextAttemptAt(esp);
-        if (next === undefined) return total;
-        await this.options.clock.sleep(Math.max(1, next - this.options.clock.now()));
-      }
+      const r = await this.drain(esp, { ...(options.force ? { force: true } : {}), valveChecked: checked, onProgress: (n) => options.onProgress?.(total.items + n) });
+      // A round that took items passed the valve (or was forced) over the whole queue.
+      if (r.items > 0) checked = true;
+      for (const k of ['calls', 'requests', 'ok', 'retried', 'failed', 'rateLimited', 'waitedMs', 'items'] as const) total[k] += r[k];
+      const progressed = r.ok > 0 || r.failed > 0;
+      if (r.items > 0 && progressed) continue;
+      if (r.items === 0 && waitUntil === undefined) return total;
+      // Everything was deferred (rate limits, 5xx), or only retries are left: wait for the earliest
+      // instead of spinning, as long as it comes due in time.
+      const next = this.nextAttemptAt(esp);
+      if (next === undefined || (waitUntil !== undefined && next > waitUntil)) return total;
+      await this.options.clock.sleep(Math.max(1, next - this.options.clock.now()));
     }
   }
 
@@ -213,8 +286,10 @@ export class SyncEngine {
     const contact = store.getContact(contactId);
     if (!contact) return false;
     store.transaction(() => {
+      const emails = emailsOf(store, contact, this.esps);
       for (const esp of this.esps) store.removeOutbox(store.pendingOutbox(esp, contactId).map((p) => p.id));
-      store.enqueue(this.esps.map((esp) => ({ esp, contactId, key: '@erase', op: 'erase' as const, value: contact.email })), clock.now());
+      store.enqueue(this.esps.flatMap((esp) => eraseOps(contact, esp, emails)), clock.now());
+      suppressErased(store, this.esps, contact, emails, clock.now());
       store.eraseContact(contactId);
     });
     return true;

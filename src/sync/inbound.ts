@@ -14,6 +14,8 @@ import type { Clock } from '../model/clock';
 import type { ConsentStatus, Contact, EspName, FieldValue } from '../model/types';
 import type { Store, SyncFieldState } from '../store/store';
 import { decide } from './conflict';
+import { CONSENT_KEY, remoteConsentWins } from './consent';
+import { isErased, rememberPreviousEmail } from './erasure';
 import type { SyncMapping } from './mapping';
 import { fieldNews } from './field-news';
 import { EMAIL_KEY, emailChangedOnEsp } from './identity-travel';
@@ -23,7 +25,7 @@ import { asTags, diffTags, isEmpty, sameValue, tagList } from './values';
 
 /** Sync-state keys that are not ESP field names. */
 export const TAGS_KEY = '@tags';
-export const CONSENT_KEY = '@consent';
+export { CONSENT_KEY } from './consent';
 
 export interface InboundContext {
   store: Store;
@@ -48,6 +50,8 @@ interface RemoteUpdate {
   fields: Record<string, FieldValue>;
   tags?: string[];
   consent?: ConsentStatus;
+  /** The vendor's consent time, when it gives one (never its last-modified time). */
+  consentAt?: number;
   modifiedAt: number;
   /** Per-field change times, where the ESP reports them. */
   fieldModifiedAt?: Record<string, number>;
@@ -123,7 +127,8 @@ function applyChange(ctx: InboundContext, esp: EspName, ch: RemoteChange, result
   switch (ch.kind) {
     case 'created':
     case 'updated':
-      applyUpdate(ctx, esp, { ...ch.ref, fields: ch.fields, tags: ch.tags, consent: ch.consent, modifiedAt: ch.occurredAt }, result);
+      // A webhook is fired by the change itself, so its time is the consent's time.
+      applyUpdate(ctx, esp, { ...ch.ref, fields: ch.fields, tags: ch.tags, consent: ch.consent, consentAt: ch.occurredAt, modifiedAt: ch.occurredAt }, result);
       return;
     case 'deleted':
       forgetOnEsp(ctx, esp, ch.ref.externalId, result, ch.occurredAt);
@@ -178,6 +183,7 @@ function followEmailChange(ctx: InboundContext, esp: EspName, contact: Contact, 
     result.ignored++;
     return;
   }
+  rememberPreviousEmail(ctx.store, esp, contact);
   ctx.store.changeEmail(contact.id, next);
   ctx.store.putSyncState([{ contactId: contact.id, esp, key: EMAIL_KEY, remoteValue: next, pushedValue: undefined, remoteModifiedAt: ctx.clock.now() }]);
   ctx.store.recordDecision({ contactId: contact.id, field: EMAIL_KEY, winner: esp, reason: `${esp} changed the email: followed locally and sent to the other ESPs`, at: ctx.clock.now(), detail: { esp, from: contact.email, to: next } });
@@ -200,6 +206,12 @@ function resolveContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, resu
     return undefined;
   }
   let contact = ctx.store.findContactByEmail(email);
+  if (!contact && isErased(ctx.store, esp, email, u.externalId)) {
+    // An erased contact's record the ESP has not deleted yet (or a replay): it never comes back.
+    result.ignored++;
+    ctx.logger.info({ esp, email: hashEmail(email) }, 'ESP record of an erased contact: not recreated');
+    return undefined;
+  }
   if (!contact) {
     const [created] = ctx.store.upsertContacts([{ email, properties: {}, source: esp, time: u.modifiedAt }]);
     contact = ctx.store.getContact(created!.contactId)!;
@@ -235,8 +247,14 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
 
   for (const [remote, value] of Object.entries(u.fields)) {
     const link = mapping?.byRemote.get(remote);
-    if (!link) continue;
-    const news = fieldNews(state.get(remote), value, Math.min(u.modifiedAt, changedBy), u.fieldModifiedAt?.[remote]);
+    const prev = state.get(remote);
+    if (!link) {
+      // A segment's property is computed locally, but what the ESP holds is remembered: segsync then
+      // never writes over a value it has not seen (safety valve, reconcile).
+      if (mapping?.segments.some((t) => t.as === 'property' && t.name === remote) && !(prev && prev.remoteValue !== undefined && sameValue(prev.remoteValue, value))) remember(remote, value, prev?.pushedValue);
+      continue;
+    }
+    const news = fieldNews(prev, value, Math.min(u.modifiedAt, changedBy), u.fieldModifiedAt?.[remote]);
     if (news.verdict === 'unchanged') continue;
     remember(remote, value, news.pushedValue, news.changedAt);
     if (news.verdict === 'echo' || !link.in) continue;
@@ -264,7 +282,7 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
   const remoteEmail = u.email ? normaliseEmail(u.email) : undefined;
   if (remoteEmail && state.get(EMAIL_KEY)?.remoteValue !== remoteEmail) remember(EMAIL_KEY, remoteEmail, undefined);
   if (u.tags) applyTags(ctx, esp, contact, u.tags, state.get(TAGS_KEY), remember, result);
-  if (u.consent) applyConsent(ctx, esp, contact, u.consent, u.modifiedAt, state.get(CONSENT_KEY), remember, result);
+  if (u.consent) applyConsent(ctx, esp, contact, u.consent, u.consentAt, state.get(CONSENT_KEY), remember, result);
   if (updates.length) ctx.store.putSyncState(updates);
 }
 
@@ -306,20 +324,18 @@ function applyConsent(
   esp: EspName,
   contact: Contact,
   consent: ConsentStatus,
-  at: number,
+  at: number | undefined,
   prev: SyncFieldState | undefined,
   remember: Remember,
   result: InboundResult,
 ): void {
   if (prev && prev.remoteValue === consent) return;
   remember(CONSENT_KEY, consent, prev?.pushedValue);
-  // The ESP is where people unsubscribe: its newer answer stands locally. It is never pushed to other
-  // ESPs as a subscribe: outbound only ever uses it to choose the status of a record being created.
-  if (!contact.consent || contact.consent.updatedAt <= at) {
-    if (contact.consent?.status !== consent) {
-      ctx.store.setConsent(contact.id, { status: consent, updatedAt: at, source: esp });
-      result.changed.add(contact.id);
-    }
+  // The ESP is where people unsubscribe: its answer stands locally when its consent time says so
+  // (see consent.ts), and an opt-out then travels to the other ESPs as an unsubscribe.
+  if (remoteConsentWins(contact.consent, consent, at)) {
+    ctx.store.setConsent(contact.id, { status: consent, updatedAt: at ?? ctx.clock.now(), source: esp });
+    result.changed.add(contact.id);
   }
 }
 

@@ -38,13 +38,19 @@ export interface EspMapping {
 export interface SyncMapping {
   esps: EspName[];
   perEsp: Map<EspName, EspMapping>;
-  /** True for tags segsync may remove. */
-  ownsTag(tag: string): boolean;
+  /**
+   * How segsync may treat a tag on an ESP: `namespace` (the prefix or a configured owned name: its
+   * own, adopted wherever it is found), `segment` (a segment tag pushed to that ESP under another
+   * name: removed only where segsync put it, since a user may have a tag of the same name), or
+   * `user` (never removed).
+   */
+  tagOwnership(esp: EspName, tag: string): TagOwnership;
 }
+
+export type TagOwnership = 'namespace' | 'segment' | 'user';
 
 /** Resolves the config's mappings, tag ownership and segment targets. */
 export function resolveMapping(config: SegsyncConfig): SyncMapping {
-  const segmentTags = new Set<string>();
   const perEsp = new Map<EspName, EspMapping>();
   const esps = ESP_NAMES.filter((esp) => config.connectors[esp]?.enabled);
   for (const esp of esps) {
@@ -61,17 +67,20 @@ export function resolveMapping(config: SegsyncConfig): SyncMapping {
         if (t.esp !== esp) continue;
         const target = { segment: name, as: t.as, name: t.name ?? name };
         segments.push(target);
-        if (target.as === 'tag') segmentTags.add(target.name);
       }
     }
     perEsp.set(esp, { esp, fields, byRemote: new Map(fields.map((f) => [f.remote, f])), segments, onDelete: config.connectors[esp]?.onDelete ?? 'unlink' });
   }
-  const owned = new Set([...config.tags.owned.names, ...segmentTags]);
-  const prefix = config.tags.owned.prefix;
+  const owned = config.tags.owned;
+  const named = new Map(esps.map((esp) => [esp, new Set([...owned.names, ...owned[esp]])]));
+  const segmentTagsOn = new Map(esps.map((esp) => [esp, new Set(segmentTagNames(perEsp.get(esp)!))]));
   return {
     esps,
     perEsp,
-    ownsTag: (tag) => owned.has(tag) || (prefix !== undefined && prefix !== '' && tag.startsWith(prefix)),
+    tagOwnership: (esp, tag) => {
+      if ((owned.prefix !== '' && tag.startsWith(owned.prefix)) || named.get(esp)?.has(tag)) return 'namespace';
+      return segmentTagsOn.get(esp)?.has(tag) ? 'segment' : 'user';
+    },
   };
 }
 

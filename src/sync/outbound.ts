@@ -5,10 +5,12 @@
  */
 import type { Contact, EspName, FieldValue } from '../model/types';
 import type { OutboxInput, OutboxItem, SegmentState, Store, SyncFieldState } from '../store/store';
+import { CONSENT_KEY, optOutOp } from './consent';
 import { TAGS_KEY } from './inbound';
 import { emailOps } from './identity-travel';
 import { isUnlinked } from './links';
 import type { EspMapping, SyncMapping } from './mapping';
+import { ADDED_TAGS_KEY, addedTags, mayRemoveTag, tagCollisions } from './owned-tags';
 import { asTags, isEmpty, sameValue, tagList } from './values';
 
 /** What one ESP should hold for one contact. */
@@ -41,13 +43,16 @@ export function isMember(value: FieldValue | undefined): boolean {
   return value !== undefined && value !== null && value !== false && value !== '' && value !== 0;
 }
 
-/** The operations that bring an ESP from its known state to the desired one. */
+/**
+ * The operations that bring an ESP from its known state to the desired one. Tags are only added where
+ * missing and only removed where `mayRemove` says segsync may (see owned-tags.ts).
+ */
 export function diffOps(
   contactId: number,
   esp: EspName,
   desired: DesiredState,
   state: SyncFieldState[],
-  ownsTag: (tag: string) => boolean,
+  mayRemove: (tag: string, added: ReadonlySet<string>) => boolean,
 ): OutboxInput[] {
   const known = new Map(state.map((s) => [s.key, s]));
   const ops: OutboxInput[] = [];
@@ -61,11 +66,23 @@ export function diffOps(
   }
   const t = known.get(TAGS_KEY);
   const heldTags = asTags(t?.remoteValue) ?? asTags(t?.pushedValue) ?? [];
+  const added = addedTags(known.get(ADDED_TAGS_KEY));
   const want = new Set(desired.tags);
   const have = new Set(heldTags);
   for (const tag of want) if (!have.has(tag)) ops.push({ esp, contactId, key: `tag:${tag}`, op: 'addTag', value: tag });
-  for (const tag of have) if (!want.has(tag) && ownsTag(tag)) ops.push({ esp, contactId, key: `tag:${tag}`, op: 'removeTag', value: tag });
+  for (const tag of have) if (!want.has(tag) && mayRemove(tag, added)) ops.push({ esp, contactId, key: `tag:${tag}`, op: 'removeTag', value: tag });
   return ops;
+}
+
+/** What one contact needs on one ESP. */
+export interface ContactPlan {
+  esp: EspName;
+  desired: DesiredState;
+  ops: OutboxInput[];
+  /** Segment tags the contact already carries there as a user's own tag: left alone, reported. */
+  collisions: string[];
+  /** The ESP archived or deleted its record (links.ts): nothing is written there until it is restored. */
+  unlinked?: boolean;
 }
 
 /** The desired state and the operations for one contact on every ESP (or the given ones), read from the store. */
@@ -74,19 +91,28 @@ export function plansForContact(
   mapping: SyncMapping,
   contactId: number,
   esps: readonly EspName[] = mapping.esps,
-): { esp: EspName; desired: DesiredState; ops: OutboxInput[]; unlinked?: boolean }[] {
+): ContactPlan[] {
   const contact = store.getContact(contactId);
   if (!contact) return [];
   const segments = store.getSegmentStates(contactId);
-  const plans: { esp: EspName; desired: DesiredState; ops: OutboxInput[]; unlinked?: boolean }[] = [];
+  const plans: ContactPlan[] = [];
   for (const esp of esps) {
     const m = mapping.perEsp.get(esp);
     if (!m) continue;
     const desired = desiredState(contact, segments, m);
     const state = store.getSyncState(contactId, esp);
     // The ESP archived or deleted the record (links.ts): nothing is written there until it is restored.
-    if (isUnlinked(state)) plans.push({ esp, desired, ops: [], unlinked: true });
-    else plans.push({ esp, desired, ops: [...emailOps(contact, esp, state), ...diffOps(contactId, esp, desired, state, mapping.ownsTag)] });
+    if (isUnlinked(state)) {
+      plans.push({ esp, desired, ops: [], unlinked: true, collisions: [] });
+      continue;
+    }
+    const ops = [...emailOps(contact, esp, state), ...diffOps(contactId, esp, desired, state, (tag, added) => mayRemoveTag(mapping, esp, tag, added))];
+    const optOut = optOutOp(contact, esp, state.find((s) => s.key === CONSENT_KEY), ops.length > 0);
+    if (optOut) ops.push(optOut);
+    const tags = state.find((s) => s.key === TAGS_KEY);
+    const held = asTags(tags?.remoteValue) ?? asTags(tags?.pushedValue) ?? [];
+    const collisions = tagCollisions(mapping, esp, desired.tags, held, addedTags(state.find((s) => s.key === ADDED_TAGS_KEY)));
+    plans.push({ esp, desired, ops, collisions });
   }
   return plans;
 }
@@ -96,12 +122,12 @@ export function plansForContact(
  * may hold the unconfirmed value, so going back to the value segsync last knew there is a change too.
  * Undefined when the field is no longer mapped, or the tag is one segsync must not remove.
  */
-function restoreOp(item: OutboxItem, desired: DesiredState, ownsTag: (tag: string) => boolean): OutboxInput | undefined {
+function restoreOp(item: OutboxItem, desired: DesiredState, mayRemove: (tag: string) => boolean): OutboxInput | undefined {
   const base = { esp: item.esp, contactId: item.contactId, key: item.key };
   if (item.op === 'addTag' || item.op === 'removeTag') {
     const tag = String(item.value);
     if (desired.tags.includes(tag)) return { ...base, op: 'addTag', value: tag };
-    return ownsTag(tag) ? { ...base, op: 'removeTag', value: tag } : undefined;
+    return mayRemove(tag) ? { ...base, op: 'removeTag', value: tag } : undefined;
   }
   if (!desired.fields.has(item.key)) return undefined;
   const value = desired.fields.get(item.key) ?? null;
@@ -130,7 +156,8 @@ export function outboxUpdate(store: Store, mapping: SyncMapping, contactId: numb
     const mine = [...ops];
     for (const p of pending) {
       if (p.op === 'erase' || wanted.has(p.key)) continue;
-      const restore = p.sent && !unlinked ? restoreOp(p, desired, mapping.ownsTag) : undefined;
+      // An add that was sent may have put the tag there: segsync may take back what it may have added.
+      const restore = p.sent && !unlinked ? restoreOp(p, desired, (tag) => mayRemoveTag(mapping, esp, tag, new Set([tag]))) : undefined;
       if (restore) mine.push(restore);
       else update.dropped.push(p.id);
     }

@@ -12,7 +12,9 @@ import type { Logger } from '../log/logger';
 import type { Clock } from '../model/clock';
 import type { EspName, FieldValue } from '../model/types';
 import type { OutboxItem, Store, SyncFieldState } from '../store/store';
+import { eraseRef } from './erasure';
 import { CONSENT_KEY, TAGS_KEY } from './inbound';
+import { ADDED_TAGS_KEY, addedAfterWrite, addedTags } from './owned-tags';
 import { DEFAULT_RETRY, retryDelayMs } from './retry';
 import type { RetryPolicy } from './retry';
 import { asTags, tagList } from './values';
@@ -38,7 +40,10 @@ export interface DrainReport {
   ok: number;
   retried: number;
   failed: number;
+  /** Answers that said "too many requests", whether the connector retried them itself or handed them back. */
   rateLimited: number;
+  /** Time spent waiting on the vendor's rate limits, ms. */
+  waitedMs: number;
   /** Operations taken from the outbox. */
   items: number;
 }
@@ -55,12 +60,32 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainReport> {
   const esp = connector.esp;
   const retry = options.retry ?? DEFAULT_RETRY;
   const batchSize = Math.max(1, connector.limits.maxBatch.upsert);
-  const report: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, items: 0 };
+  const report: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0 };
   const requestsBefore = connector.requestCount();
-  let settled = 0;
   const items = store.dueOutbox(esp, clock.now(), options.maxItems ?? batchSize * Math.max(4, connector.limits.maxConcurrency));
   report.items = items.length;
   if (!items.length) return report;
+  const rateBefore = connector.rateStats?.();
+  try {
+    await sendItems(options, items, report, retry, batchSize);
+  } finally {
+    // 429s the client waited out and retried by itself never reach a result: count them from its limiter.
+    const rateAfter = connector.rateStats?.();
+    if (rateBefore && rateAfter) {
+      const inCall = Math.max(0, rateAfter.rateLimited - rateBefore.rateLimited - report.rateLimited);
+      report.rateLimited += inCall;
+      report.retried += inCall;
+      report.waitedMs = Math.max(0, rateAfter.waitedMs - rateBefore.waitedMs);
+    }
+    report.requests = connector.requestCount() - requestsBefore;
+  }
+  return report;
+}
+
+async function sendItems(options: DrainOptions, items: OutboxItem[], report: DrainReport, retry: RetryPolicy, batchSize: number): Promise<void> {
+  const { store, connector, clock } = options;
+  const esp = connector.esp;
+  let settled = 0;
 
   const erasures = items.filter((i) => i.op === 'erase');
   const groups = groupByContact(store, items.filter((i) => i.op !== 'erase'), report);
@@ -85,19 +110,17 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainReport> {
   });
 
   for (const item of erasures) {
-    const email = typeof item.value === 'string' ? item.value : '';
+    const ref = eraseRef(item.value, item.contactId);
     let result: ChangeResult;
     try {
-      result = await connector.erase({ email, contactId: item.contactId });
+      result = await connector.erase(ref);
     } catch (err) {
-      result = { ref: { email }, status: 'retry', error: asSegsyncError(err, esp) };
+      result = { ref, status: 'retry', error: asSegsyncError(err, esp) };
     }
     report.calls++;
     store.transaction(() => settleItems(store, clock, retry, [item], result, report, options.logger, esp));
     options.onProgress?.(++settled);
   }
-  report.requests = connector.requestCount() - requestsBefore;
-  return report;
 }
 
 function groupByContact(store: Store, items: OutboxItem[], report: DrainReport): Group[] {
@@ -120,7 +143,10 @@ function groupByContact(store: Store, items: OutboxItem[], report: DrainReport):
     const state = new Map(store.getSyncState(contactId, esp).map((s) => [s.key, s]));
     const change: ContactChange = { ref: { email: contact.email, contactId, ...(contact.externalIds[esp] ? { externalId: contact.externalIds[esp] } : {}) }, set: {}, clear: [], addTags: [], removeTags: [] };
     for (const item of list) {
-      if (item.op === 'set') change.set[item.key] = item.value ?? null;
+      if (item.key === CONSENT_KEY) {
+        // An opt-out queued for a contact who has since opted in again is completed without a write.
+        if (contact.consent?.status === 'unsubscribed') change.optOut = { at: contact.consent.updatedAt };
+      } else if (item.op === 'set') change.set[item.key] = item.value ?? null;
       else if (item.op === 'clear') change.clear.push(item.key);
       else if (item.op === 'addTag') change.addTags.push(String(item.value));
       else if (item.op === 'removeTag') change.removeTags.push(String(item.value));
@@ -153,8 +179,12 @@ function settle(store: Store, clock: Clock, retry: RetryPolicy, esp: EspName, g:
       const before = g.change.remoteTags ?? [];
       const removed = new Set(g.change.removeTags);
       remember(TAGS_KEY, tagList([...before, ...g.change.addTags].filter((t) => !removed.has(t))));
+      const added = addedAfterWrite(addedTags(prior.get(ADDED_TAGS_KEY)), g.change.addTags, g.change.removeTags);
+      rows.push({ contactId: g.contactId, esp, key: ADDED_TAGS_KEY, remoteValue: undefined, pushedValue: added, remoteModifiedAt: undefined });
     }
-    if (r.consent) rows.push({ contactId: g.contactId, esp, key: CONSENT_KEY, remoteValue: r.consent, pushedValue: prior.get(CONSENT_KEY)?.pushedValue, remoteModifiedAt: r.modifiedAt ?? now });
+    // An opt-out segsync carried is what the ESP now holds, unless its answer says otherwise (cleaned).
+    const consent = r.consent ?? (g.change.optOut ? 'unsubscribed' : undefined);
+    if (consent) rows.push({ contactId: g.contactId, esp, key: CONSENT_KEY, remoteValue: consent, pushedValue: g.change.optOut ? 'unsubscribed' : prior.get(CONSENT_KEY)?.pushedValue, remoteModifiedAt: r.modifiedAt ?? now });
     store.putSyncState(rows);
     if (r.externalId && r.externalId !== g.change.ref.externalId) store.setExternalId(g.contactId, esp, r.externalId);
   }

@@ -18,19 +18,21 @@ export interface EspPlan {
   tagsAdded: Record<string, number>;
   tagsRemoved: Record<string, number>;
   erasures: number;
+  /** Segment tags contacts already carry as their own tag (a user's tag of the same name): left alone. */
+  collisions: Record<string, number>;
   calls: number;
   /** The least time the vendor's rate limits allow for these calls, ms. */
   minDurationMs: number;
 }
 
 /** Summarises operations (queued and new) per ESP. */
-export function summarisePlan(store: Store, connectors: Map<EspName, Connector>, ops: OutboxInput[]): EspPlan[] {
+export function summarisePlan(store: Store, connectors: Map<EspName, Connector>, ops: OutboxInput[], collisions: Map<EspName, Map<string, number>> = new Map()): EspPlan[] {
   const plans: EspPlan[] = [];
   for (const [esp, connector] of connectors) {
     const mine = ops.filter((o) => o.esp === esp);
     const contacts = new Set<number>();
     const erasures = new Set<number>();
-    const plan: EspPlan = { esp, contacts: 0, creates: 0, updates: 0, fields: {}, tagsAdded: {}, tagsRemoved: {}, erasures: 0, calls: 0, minDurationMs: 0 };
+    const plan: EspPlan = { esp, contacts: 0, creates: 0, updates: 0, fields: {}, tagsAdded: {}, tagsRemoved: {}, erasures: 0, collisions: Object.fromEntries(collisions.get(esp) ?? []), calls: 0, minDurationMs: 0 };
     for (const o of mine) {
       if (o.op === 'erase') {
         erasures.add(o.contactId);
@@ -66,6 +68,9 @@ export function formatPlan(plans: EspPlan[]): string {
     for (const [f, n] of Object.entries(p.fields).sort()) lines.push(`  field ${f}: ${n} changed`);
     for (const [t, n] of Object.entries(p.tagsAdded).sort()) lines.push(`  tag + ${t}: ${n}`);
     for (const [t, n] of Object.entries(p.tagsRemoved).sort()) lines.push(`  tag - ${t}: ${n}`);
+    for (const [t, n] of Object.entries(p.collisions).sort()) {
+      lines.push(`  tag ! ${t}: ${n} contacts already carry a tag of this name that segsync did not put there; left alone (give the segment's tag the owned prefix)`);
+    }
     if (!p.contacts && !p.erasures) lines.push('  nothing to push');
   }
   return lines.join('\n');

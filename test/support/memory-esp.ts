@@ -104,9 +104,9 @@ export class MemoryEsp implements Connector {
 
   async erase(contact: ContactRef): Promise<ChangeResult> {
     this.calls++;
-    const r = this.byEmail(contact.email);
+    const r = contact.externalId ? this.records.get(contact.externalId) : this.byEmail(contact.email);
     if (r) this.records.delete(r.id);
-    this.erased.push(contact.email);
+    this.erased.push(contact.email || `id:${contact.externalId}`);
     return { ref: contact, status: 'ok' };
   }
 

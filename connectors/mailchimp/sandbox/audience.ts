@@ -24,6 +24,8 @@ export interface MemberState {
   uniqueEmailId: string;
   webId: number;
   signupAt: number;
+  /** When the member last became subscribed (Mailchimp's `timestamp_opt`; the signup time until then). */
+  optAt?: number;
   lastChanged: number;
   /** Insertion order: a stable tie-break when sorting on whole-second times. */
   seq: number;
@@ -244,6 +246,7 @@ export class Audience {
       uniqueEmailId: randomBytes(5).toString('hex'),
       webId: 100000 + this.seq,
       signupAt: now,
+      ...(status === 'subscribed' ? { optAt: now } : {}),
       lastChanged: now,
       seq: this.seq++,
     };
@@ -264,7 +267,10 @@ export class Audience {
       m.lastChanged = this.now();
       m.seq = this.seq++;
     }
-    if (before !== next && next === 'subscribed') this.fire('subscribe', source, m);
+    if (before !== next && next === 'subscribed') {
+      m.optAt = this.now();
+      this.fire('subscribe', source, m);
+    }
     else if (before !== next && next === 'unsubscribed') this.fire('unsubscribe', source, m, { action: 'unsub', reason: 'manual' });
     else if (changedMerges) this.fire('profile', source, m);
     return m;

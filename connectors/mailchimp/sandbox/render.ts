@@ -21,7 +21,7 @@ export function renderMember(a: Audience, m: MemberState): Record<string, unknow
     ip_signup: '',
     timestamp_signup: mcTime(m.signupAt),
     ip_opt: '',
-    timestamp_opt: mcTime(m.signupAt),
+    timestamp_opt: mcTime(m.optAt ?? m.signupAt),
     member_rating: 2,
     last_changed: mcTime(m.lastChanged),
     language: '',

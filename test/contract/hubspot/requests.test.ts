@@ -239,7 +239,7 @@ describe('HubSpot contract: consent', () => {
       .post('/communication-preferences/v3/unsubscribe', { emailAddress: 'u@example.com', subscriptionId: '11' })
       .reply(200, { id: '11', name: 'Newsletter', description: '', status: 'NOT_SUBSCRIBED', sourceOfStatus: 'SUBSCRIPTION_STATUS' });
     const c = connector();
-    const [r] = await c.push([{ ref: { email: 'u@example.com', externalId: '5' }, set: {}, clear: [], addTags: [], removeTags: [], localConsent: 'unsubscribed' }]);
+    const [r] = await c.push([{ ref: { email: 'u@example.com', externalId: '5' }, set: {}, clear: [], addTags: [], removeTags: [], localConsent: 'unsubscribed', optOut: { at: 1 } }]);
     expect(r).toMatchObject({ status: 'ok' });
     scope.done();
     await c.close();

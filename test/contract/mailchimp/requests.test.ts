@@ -54,24 +54,31 @@ afterEach(() => {
 });
 
 describe('Mailchimp requests (contract)', () => {
-  it('batches known members with their status unchanged, booleans as strings, sync_tags false', async () => {
+  it('writes known members by PATCH with merge fields only (no status), booleans as strings', async () => {
     api().get(`/3.0/lists/${LIST}/merge-fields`).query({ count: '1000', offset: '0' }).reply(200, MERGE_FIELDS);
     api()
-      .post(`/3.0/lists/${LIST}`, {
-        members: [
-          { email_address: 'a@x.com', status: 'subscribed', merge_fields: { PLAN: 'pro', VIP: 'true', FNAME: '' } },
-          { email_address: 'b@x.com', status: 'unsubscribed', merge_fields: { VIP: 'false' } },
-        ],
-        update_existing: true,
-        sync_tags: false,
-      })
+      .patch(`/3.0/lists/${LIST}/members/${subscriberHash('a@x.com')}`, { merge_fields: { PLAN: 'pro', VIP: 'true', FNAME: '' } })
       .query({ skip_merge_validation: 'true' })
-      .reply(200, { new_members: [], updated_members: [{ id: subscriberHash('a@x.com'), email_address: 'a@x.com', last_changed: '2026-01-01T00:00:00+00:00' }, { id: 'h', email_address: 'b@x.com' }], errors: [], total_created: 0, total_updated: 2, error_count: 0 });
+      .reply(200, { id: subscriberHash('a@x.com'), email_address: 'a@x.com', status: 'transactional', last_changed: '2026-01-01T00:00:00+00:00' });
+    api()
+      .patch(`/3.0/lists/${LIST}/members/${subscriberHash('b@x.com')}`, { merge_fields: { VIP: 'false' } })
+      .query({ skip_merge_validation: 'true' })
+      .reply(200, { id: subscriberHash('b@x.com'), email_address: 'b@x.com', status: 'unsubscribed' });
     const results = await connector().push([
       change('A@x.com', { set: { PLAN: 'pro', VIP: true }, clear: ['FNAME'], remoteConsent: 'subscribed' }),
       change('b@x.com', { set: { VIP: false }, remoteConsent: 'unsubscribed', localConsent: 'subscribed' }),
     ]);
-    expect(results[0]).toEqual({ ref: { email: 'A@x.com' }, status: 'ok', externalId: subscriberHash('a@x.com'), modifiedAt: Date.UTC(2026, 0, 1), consent: 'subscribed' });
+    // The answer's status is what Mailchimp holds now: segsync learns it, it does not write it.
+    expect(results[0]).toEqual({ ref: { email: 'A@x.com' }, status: 'ok', externalId: subscriberHash('a@x.com'), modifiedAt: Date.UTC(2026, 0, 1), consent: 'non-marketing' });
+  });
+
+  it('carries an opt-out it was asked for as PATCH status unsubscribed, and nothing else', async () => {
+    api()
+      .patch(`/3.0/lists/${LIST}/members/${subscriberHash('o@x.com')}`, { merge_fields: {}, status: 'unsubscribed' })
+      .query({ skip_merge_validation: 'true' })
+      .reply(200, { id: subscriberHash('o@x.com'), email_address: 'o@x.com', status: 'unsubscribed' });
+    const [r] = await connector().push([change('o@x.com', { remoteConsent: 'subscribed', localConsent: 'unsubscribed', optOut: { at: 1 } })]);
+    expect(r).toMatchObject({ status: 'ok', consent: 'unsubscribed' });
   });
 
   it('creates unseen members with update_existing false, then updates the existing ones with PATCH, never PUT with status', async () => {
@@ -91,11 +98,11 @@ describe('Mailchimp requests (contract)', () => {
     ]);
   });
 
-  it('uses PUT with status_if_new for a pending member, and reports "Member In Compliance State" as permanent', async () => {
+  it('updates a pending member by PATCH (no second opt-in mail), and reports "Member In Compliance State" as permanent', async () => {
     const hash = subscriberHash('p@x.com');
     api().get(`/3.0/lists/${LIST}/merge-fields`).query(true).reply(200, MERGE_FIELDS);
     api()
-      .put(`/3.0/lists/${LIST}/members/${hash}`, { email_address: 'p@x.com', status_if_new: 'pending', merge_fields: { PLAN: 'pro' } })
+      .patch(`/3.0/lists/${LIST}/members/${hash}`, { merge_fields: { PLAN: 'pro' } })
       .query({ skip_merge_validation: 'true' })
       .reply(400, { type: 'https://mailchimp.com/developer/marketing/docs/errors/', title: 'Member In Compliance State', status: 400, detail: 'p@x.com is in a compliance state', instance: 'i' }, { 'content-type': 'application/problem+json' });
     api().get(`/3.0/lists/${LIST}/segments`).query({ type: 'static', count: '1000', offset: '0', fields: 'segments.id,segments.name,segments.member_count,segments.updated_at,total_items' }).reply(200, { segments: [], total_items: 0 });
@@ -112,7 +119,7 @@ describe('Mailchimp requests (contract)', () => {
     const since = '2026-01-01T00:00:05.000Z';
     const x = { id: 'x', email_address: 'x@x.com', status: 'subscribed' as const, last_changed: '2026-01-01T00:00:05+00:00' };
     const cursor = JSON.stringify({ v: 1, members: { since, offset: 0, skip: [seenKey(x)] }, archived: { since, offset: 0, skip: [] }, tags: {} });
-    const fields = 'members.id,members.email_address,members.status,members.last_changed,members.merge_fields,members.tags,members.tags_count,total_items';
+    const fields = 'members.id,members.email_address,members.status,members.last_changed,members.timestamp_opt,members.merge_fields,members.tags,members.tags_count,total_items';
     const common = { fields, count: '1000', offset: '0', since_last_changed: '2026-01-01T00:00:04+00:00', before_last_changed: '2026-01-02T00:00:00+00:00', sort_field: 'last_changed', sort_dir: 'ASC' };
     api().get(`/3.0/lists/${LIST}/members`).query(common).reply(200, { members: [x, { id: 'y', email_address: 'Y@x.com', status: 'transactional', last_changed: '2026-01-01T00:00:05+00:00', tags: [{ id: 1, name: 'vip' }], tags_count: 1 }], total_items: 2 });
     api().get(`/3.0/lists/${LIST}/members`).query({ ...common, status: 'archived' }).reply(200, { members: [], total_items: 0 });

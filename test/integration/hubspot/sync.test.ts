@@ -170,8 +170,8 @@ describe('HubSpot consent', () => {
   });
   afterAll(() => h.close());
 
-  it('opts a contact segsync holds as unsubscribed out of every subscription type, and reads the opt-out back', async () => {
-    const [r] = await h.connector.push([{ ref: { email: 'optout@example.com' }, set: { nickname: 'o' }, clear: [], addTags: [], removeTags: [], localConsent: 'unsubscribed', remoteConsent: 'subscribed' }]);
+  it('carries an opt-out it was asked for out of every subscription type, and reads the opt-out back', async () => {
+    const [r] = await h.connector.push([{ ref: { email: 'optout@example.com' }, set: { nickname: 'o' }, clear: [], addTags: [], removeTags: [], localConsent: 'unsubscribed', remoteConsent: 'subscribed', optOut: { at: 1 } }]);
     expect(r!.status).toBe('ok');
     const unsubscribes = h.exchanges.filter((x) => x.path === '/communication-preferences/v3/unsubscribe');
     expect(unsubscribes.map((x) => x.requestBody)).toEqual([

@@ -176,10 +176,10 @@ describe('Klaviyo connector against the sandbox (real SDK, spec-checked exchange
     expect(h.sandbox.state.consentJobs).toEqual([expect.objectContaining({ kind: 'subscribe', emails: ['fresh@example.com'] })]);
   });
 
-  test('unsubscribes globally only a profile Klaviyo has subscribed and segsync has unsubscribed', async () => {
+  test('unsubscribes globally only a profile Klaviyo has subscribed when segsync carries an opt-out', async () => {
     const connector = h.connector();
     h.sandbox.seedProfile({ email: 'sub@example.com', consent: 'SUBSCRIBED' });
-    await connector.push([change('sub@example.com', { localConsent: 'unsubscribed' }), change('never@example.com', { localConsent: 'unsubscribed' })]);
+    await connector.push([change('sub@example.com', { localConsent: 'unsubscribed', optOut: { at: 1 } }), change('never@example.com', { localConsent: 'unsubscribed', optOut: { at: 1 } })]);
     expect(h.sandbox.state.consentJobs).toEqual([{ kind: 'unsubscribe', emails: ['sub@example.com'], at: expect.any(Number) }]);
   });
 

@@ -17,6 +17,8 @@ describe('Mailchimp faults against the sandbox', () => {
   it('keeps to the connection limit: at most maxConnections calls in flight, no 429', async () => {
     v = await startValidatedSandbox({ latencyMs: 15 });
     const c = sandboxConnector(v.sandbox, { maxConnections: 4 });
+    // Known members are written one PATCH each: the connection limit is what bounds them.
+    v.sandbox.seed(changes(40).map((ch) => ({ email: ch.ref.email, status: 'pending' })));
     const results = await c.push(changes(40, { localConsent: 'pending' }).map((ch) => ({ ...ch, remoteConsent: 'pending' })));
     expect(results.every((r) => r.status === 'ok')).toBe(true);
     expect(v.sandbox.stats().maxInFlight).toBe(4);
@@ -26,6 +28,7 @@ describe('Mailchimp faults against the sandbox', () => {
   it('backs off on 429 when another tool holds the connections, then succeeds', async () => {
     v = await startValidatedSandbox({ latencyMs: 10, maxConnections: 3 });
     const c = sandboxConnector(v.sandbox, { maxConnections: 8, rateLimitRetries: 10 });
+    v.sandbox.seed(changes(24).map((ch) => ({ email: ch.ref.email, status: 'pending' })));
     const results = await c.push(changes(24, { remoteConsent: 'pending' }));
     expect(results.every((r) => r.status === 'ok')).toBe(true);
     expect(v.sandbox.stats().rejected429).toBeGreaterThan(0);
@@ -36,7 +39,7 @@ describe('Mailchimp faults against the sandbox', () => {
     v = await startValidatedSandbox();
     const c = sandboxConnector(v.sandbox, { rateLimitRetries: 1, backoffBaseMs: 20 });
     v.sandbox.inject({ method: 'POST', path: '/lists/', status: 429, times: 2 });
-    const results = await c.push(changes(3, { remoteConsent: 'subscribed' }));
+    const results = await c.push(changes(3, { localConsent: 'subscribed' }));
     expect(results.map((r) => r.status)).toEqual(['retry', 'retry', 'retry']);
     const r = results[0]!;
     expect(r.status === 'retry' && r.error).toBeInstanceOf(EspRateLimitError);
@@ -47,7 +50,7 @@ describe('Mailchimp faults against the sandbox', () => {
     v = await startValidatedSandbox();
     const c = sandboxConnector(v.sandbox, { rateLimitRetries: 2 });
     v.sandbox.inject({ method: 'POST', path: '/lists/', status: 403, html: true });
-    const results = await c.push(changes(2, { remoteConsent: 'subscribed' }));
+    const results = await c.push(changes(2, { localConsent: 'subscribed' }));
     expect(results.map((r) => r.status)).toEqual(['ok', 'ok']);
     expect(v.exchanges.filter((x) => x.status === 403)).toHaveLength(1);
   });
@@ -57,23 +60,23 @@ describe('Mailchimp faults against the sandbox', () => {
     const c = sandboxConnector(v.sandbox, { timeoutMs: 100 });
     for (const status of [500, 502]) {
       v.sandbox.inject({ method: 'POST', path: '/lists/', status });
-      const five = await c.push(changes(2, { remoteConsent: 'subscribed' }));
+      const five = await c.push(changes(2, { localConsent: 'subscribed' }));
       expect(five.map((r) => r.status)).toEqual(['retry', 'retry']);
       expect(five[0]!.status === 'retry' && five[0]!.error).toBeInstanceOf(EspTransientError);
     }
 
     v.sandbox.inject({ method: 'POST', delayMs: 400 });
-    const slow = await c.push(changes(2, { remoteConsent: 'subscribed' }));
+    const slow = await c.push(changes(2, { localConsent: 'subscribed' }));
     expect(slow.map((r) => r.status)).toEqual(['retry', 'retry']);
     expect(slow[0]!.status === 'retry' && slow[0]!.error.message).toMatch(/no answer from http:\/\/127\.0\.0\.1:\d+\/3\.0 \(timed out after 100 ms\)/);
 
-    expect((await c.push(changes(2, { remoteConsent: 'subscribed' }))).map((r) => r.status)).toEqual(['ok', 'ok']);
+    expect((await c.push(changes(2, { localConsent: 'subscribed' }))).map((r) => r.status)).toEqual(['ok', 'ok']);
   });
 
   it('fails every member with an auth error when the key is rejected', async () => {
     v = await startValidatedSandbox();
     const c = sandboxConnector(v.sandbox, { apiKey: 'wrong-us1' });
-    const results = await c.push(changes(2, { remoteConsent: 'subscribed' }));
+    const results = await c.push(changes(2, { localConsent: 'subscribed' }));
     expect(results.map((r) => r.status)).toEqual(['failed', 'failed']);
     expect(results[0]!.status === 'failed' && results[0]!.error).toBeInstanceOf(EspAuthError);
   });

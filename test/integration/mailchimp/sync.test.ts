@@ -75,22 +75,26 @@ describe('Mailchimp connector against the sandbox (real SDK, spec-validated)', (
     expect(a.segmentByName('whale')!.members.size).toBe(100);
   });
 
-  it('updates known members in one batch call, sending their status unchanged', async () => {
+  it('updates known members by PATCH without status: a status changed on Mailchimp since the last pull stays', async () => {
     v.sandbox.seed([
-      { email: 'sub@example.com', status: 'subscribed' },
-      { email: 'unsub@example.com', status: 'unsubscribed' },
+      { email: 'was-sub@example.com', status: 'subscribed' },
+      { email: 'was-unsub@example.com', status: 'unsubscribed' },
     ]);
     const c = sandboxConnector(v.sandbox);
     await c.ensureSchema(FIELDS, []);
+    // Changed on Mailchimp after segsync's last pull, which saw subscribed and unsubscribed.
+    v.sandbox.admin.update('was-sub@example.com', { status: 'transactional' });
+    v.sandbox.admin.update('was-unsub@example.com', { status: 'pending' });
     v.sandbox.resetStats();
     const results = await c.push([
-      change('sub@example.com', { set: { plan: 'pro' }, remoteConsent: 'subscribed', localConsent: 'subscribed' }),
-      change('unsub@example.com', { set: { plan: 'pro' }, remoteConsent: 'unsubscribed', localConsent: 'subscribed' }),
+      change('was-sub@example.com', { set: { plan: 'pro' }, remoteConsent: 'subscribed', localConsent: 'subscribed' }),
+      change('was-unsub@example.com', { set: { plan: 'pro' }, remoteConsent: 'unsubscribed', localConsent: 'subscribed' }),
     ]);
     ok(results);
-    expect(v.sandbox.stats().calls).toEqual({ 'POST /3.0/lists/:listId': 1 });
-    expect(v.sandbox.member('sub@example.com')).toMatchObject({ status: 'subscribed', merge_fields: expect.objectContaining({ PLAN: 'pro' }) });
-    expect(v.sandbox.member('unsub@example.com')).toMatchObject({ status: 'unsubscribed', merge_fields: expect.objectContaining({ PLAN: 'pro' }) });
+    expect(v.sandbox.stats().calls).toEqual({ 'PATCH /3.0/lists/:listId/members/:hash': 2 });
+    expect(v.exchanges.filter((x) => x.method === 'PATCH').map((x) => Object.keys(x.requestBody as object))).toEqual([['merge_fields'], ['merge_fields']]);
+    expect(v.sandbox.member('was-sub@example.com')).toMatchObject({ status: 'transactional', merge_fields: expect.objectContaining({ PLAN: 'pro' }) });
+    expect(v.sandbox.member('was-unsub@example.com')).toMatchObject({ status: 'pending', merge_fields: expect.objectContaining({ PLAN: 'pro' }) });
   });
 
   it('pulls back changes made in Mailchimp and reconciles tags through segment membership', async () => {

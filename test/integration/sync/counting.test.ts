@@ -47,7 +47,7 @@ describe('counting a push', () => {
       const pending = h.store.counts().outbox.find((o) => o.esp === esp)!.pending;
       const before = served(s)[esp];
       const progress: number[] = [];
-      const report = await h.engine.drainAll(esp, (n) => progress.push(n));
+      const report = await h.engine.drainAll(esp, { onProgress: (n) => progress.push(n) });
       expect({ esp, ok: report.ok, failed: report.failed }).toEqual({ esp, ok: 230, failed: 0 });
       // Requests, not batches: each ESP needed more than one request per batch here (tags, jobs, reads).
       expect({ esp, requests: report.requests }).toEqual({ esp, requests: served(s)[esp] - before });

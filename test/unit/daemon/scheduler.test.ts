@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { DaemonMetrics } from '../../../src/daemon/metrics';
 import { Scheduler } from '../../../src/daemon/scheduler';
-import type { DaemonServices, DrainOutcome, PullOutcome } from '../../../src/daemon/services';
+import type { DaemonServices, DrainOutcome, PullOutcome, ReconcileOutcome } from '../../../src/daemon/services';
 import { createLogger, hashEmail } from '../../../src/log/logger';
 import { ManualClock } from '../../../src/model/clock';
 import type { EspName } from '../../../src/model/types';
@@ -263,5 +263,37 @@ describe('Scheduler', () => {
     const pulls = services.pulls.length;
     await settle();
     expect(services.pulls.length).toBe(pulls);
+  });
+});
+
+describe('Scheduler: reconcile', () => {
+  class ReconcilingServices extends TimedServices {
+    readonly reconciles: { esp: EspName; at: number }[] = [];
+    constructor(private readonly timer: ManualClock, esps: EspName[]) {
+      super(timer, esps);
+    }
+    async reconcile(esp: EspName): Promise<ReconcileOutcome> {
+      this.reconciles.push({ esp, at: this.timer.now() });
+      return { esp, drifted: 2, queued: 3 };
+    }
+  }
+
+  it('reads each ESP back every interval (not at start) and counts drift found and repairs queued', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 4, 1, 12, 0, 0));
+    const services = new ReconcilingServices(clock, ['hubspot', 'klaviyo']);
+    const metrics = new DaemonMetrics(services, clock);
+    const scheduler = new Scheduler({ services, clock, logger: createLogger({ level: 'silent' }), metrics, pullIntervalMs: 60_000, reconcileIntervalMs: 3_600_000 });
+    const t0 = clock.now();
+    scheduler.start();
+    await settle();
+    await clock.advance(3_599_999);
+    expect(services.reconciles).toEqual([]);
+    await clock.advance(1);
+    await clock.advance(3_600_000);
+    expect(services.reconciles.filter((r) => r.esp === 'hubspot').map((r) => r.at - t0)).toEqual([3_600_000, 7_200_000]);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('segsync_reconcile_drift_found_total{esp="klaviyo"} 4');
+    expect(text).toContain('segsync_reconcile_repairs_queued_total{esp="hubspot"} 6');
+    await scheduler.stop();
   });
 });

@@ -58,7 +58,10 @@ describe('Klaviyo batching, cursors and filters', () => {
     expect(consentIntent(c('subscribed', 'unsubscribed'))).toBeUndefined();
     expect(consentIntent(c('subscribed', 'cleaned'))).toBeUndefined();
     expect(consentIntent(c('subscribed', 'subscribed'))).toBeUndefined();
-    expect(consentIntent(c('unsubscribed', 'subscribed'))).toBe('unsubscribe');
+    // An opt-out is only written when segsync carries one, never because a field push happens.
+    expect(consentIntent(c('unsubscribed', 'subscribed'))).toBeUndefined();
+    expect(consentIntent({ ...c('unsubscribed', 'subscribed'), optOut: { at: 1 } })).toBe('unsubscribe');
+    expect(consentIntent({ ...c('unsubscribed', 'unsubscribed'), optOut: { at: 1 } })).toBeUndefined();
     expect(consentIntent(c())).toBeUndefined();
   });
 

@@ -17,13 +17,16 @@ describe('statusIfNew', () => {
 });
 
 describe('routeFor', () => {
-  it('never sends a status other than the one Mailchimp last showed to an existing member', () => {
+  it('never sends a status to an existing member unless an opt-out was asked for, and then only unsubscribed', () => {
     fc.assert(
-      fc.property(consent, consent, fc.boolean(), (localConsent, remoteConsent, hasFields) => {
-        const route = routeFor({ localConsent, remoteConsent }, hasFields);
-        if (route.kind === 'batch-existing') {
-          expect(remoteConsent).toBeDefined();
-          expect(route.status).toBe(remoteConsent === 'non-marketing' ? 'transactional' : remoteConsent);
+      fc.property(consent, consent, fc.boolean(), fc.boolean(), (localConsent, remoteConsent, hasFields, optOut) => {
+        const route = routeFor({ localConsent, remoteConsent, ...(optOut ? { optOut: { at: 1 } } : {}) }, hasFields);
+        if (remoteConsent !== undefined) {
+          expect(['patch', 'none']).toContain(route.kind);
+          if (route.kind === 'patch' && route.status !== undefined) {
+            expect(optOut).toBe(true);
+            expect(route.status).toBe('unsubscribed');
+          }
         }
         // Only a member segsync has never seen may be created, and only as its local consent allows.
         if (route.kind === 'batch-new') {
@@ -35,9 +38,11 @@ describe('routeFor', () => {
     );
   });
 
-  it('re-sends neither pending (a second opt-in email) nor cleaned (not settable)', () => {
-    expect(routeFor({ remoteConsent: 'pending' }, true)).toEqual({ kind: 'upsert', statusIfNew: 'pending' });
+  it('re-sends neither pending (a second opt-in email) nor cleaned (not settable), and does not re-send an opt-out', () => {
+    expect(routeFor({ remoteConsent: 'pending' }, true)).toEqual({ kind: 'patch' });
     expect(routeFor({ remoteConsent: 'cleaned', localConsent: 'subscribed' }, true)).toEqual({ kind: 'patch' });
     expect(routeFor({ remoteConsent: 'subscribed' }, false)).toEqual({ kind: 'none' });
+    expect(routeFor({ remoteConsent: 'subscribed', optOut: { at: 1 } }, false)).toEqual({ kind: 'patch', status: 'unsubscribed' });
+    expect(routeFor({ remoteConsent: 'cleaned', optOut: { at: 1 } }, false)).toEqual({ kind: 'none' });
   });
 });

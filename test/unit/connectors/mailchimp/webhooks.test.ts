@@ -25,6 +25,17 @@ describe('Mailchimp webhook parsing', () => {
     ]);
   });
 
+  it('tells two different changes to one member in the same second apart, and a repeated delivery not (content dedupe)', () => {
+    const at = 'fired_at=2026-03-26+21%3A35%3A57&type=profile&data[id]=8a25ff1d98&data[email]=a%40x.com';
+    const first = parseWebhook(request(`${at}&data[merges][PLAN]=pro`), SECRET, names).changes[0]!;
+    const second = parseWebhook(request(`${at}&data[merges][PLAN]=enterprise`), SECRET, names).changes[0]!;
+    const again = parseWebhook(request(`${at}&data[merges][PLAN]=pro`), SECRET, names).changes[0]!;
+    const reordered = parseWebhook(request(`data[merges][PLAN]=pro&${at}`), SECRET, names).changes[0]!;
+    expect(second.eventId).not.toBe(first.eventId);
+    expect(again.eventId).toBe(first.eventId);
+    expect(reordered.eventId).toBe(first.eventId);
+  });
+
   it('marks unsubscribe-with-delete as deleted and upemail as an email change', () => {
     expect(parseWebhook(request('type=unsubscribe&data[email]=a%40x.com&data[action]=delete'), SECRET, names).changes[0]).toMatchObject({ kind: 'deleted', consent: 'unsubscribed' });
     expect(parseWebhook(request('type=upemail&data[old_email]=a%40x.com&data[new_email]=b%40x.com&data[new_id]=h2'), SECRET, names).changes[0]).toMatchObject({

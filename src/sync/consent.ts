@@ -1,0 +1,44 @@
+/**
+ * Consent as its own field with its own time. An ESP's consent replaces the local one only by the
+ * vendor's consent timestamp (never a profile's last-modified time, which any edit moves); an opt-out
+ * whose time the vendor does not give still stands, a subscribe without a newer consent time never
+ * does. Locally held opt-outs travel to every ESP that knows the contact as the vendor's unsubscribe.
+ */
+import type { Consent, ConsentStatus, Contact, EspName } from '../model/types';
+import type { OutboxInput, SyncFieldState } from '../store/store';
+
+/** Sync-state key of an ESP's consent (its value is a `ConsentStatus`). */
+export const CONSENT_KEY = '@consent';
+
+/** Statuses that mean "do not send marketing email". */
+const OPTED_OUT: ReadonlySet<ConsentStatus> = new Set(['unsubscribed', 'cleaned']);
+
+/** True for statuses that stop marketing email. */
+export function isOptedOut(status: ConsentStatus | undefined): boolean {
+  return status !== undefined && OPTED_OUT.has(status);
+}
+
+/**
+ * Whether an ESP's consent replaces the local one. `at` is the vendor's consent time, when it gives
+ * one. An opt-out wins unless the local consent is newer; anything else needs a consent time newer
+ * than the local one, so nobody is subscribed by an unrelated edit or an unknown time.
+ */
+export function remoteConsentWins(local: Consent | undefined, remote: ConsentStatus, at: number | undefined): boolean {
+  if (!local) return true;
+  if (local.status === remote) return false;
+  if (isOptedOut(remote)) return at === undefined || at >= local.updatedAt;
+  return at !== undefined && at > local.updatedAt;
+}
+
+/**
+ * The opt-out an ESP still needs: the contact is unsubscribed locally, the ESP knows the contact (or
+ * is about to, because other operations create it there), and it is not known to hold an opt-out. A
+ * contact the ESP does not know and has nothing else to receive is not created just to opt it out.
+ */
+export function optOutOp(contact: Contact, esp: EspName, state: SyncFieldState | undefined, createsRecord: boolean): OutboxInput | undefined {
+  if (contact.consent?.status !== 'unsubscribed') return undefined;
+  if (!contact.externalIds[esp] && !state && !createsRecord) return undefined;
+  const held = state?.remoteValue ?? state?.pushedValue;
+  if (typeof held === 'string' && isOptedOut(held as ConsentStatus)) return undefined;
+  return { esp, contactId: contact.id, key: CONSENT_KEY, op: 'set', value: 'unsubscribed' };
+}
