@@ -105,8 +105,8 @@ export function register(program: Command): void {
           outcomes.push({ ...r, elapsedMs, schema, undelivered: left.pending + left.dead });
           const waited = r.waitedMs >= 1000 ? `, waited ${(r.waitedMs / 1000).toFixed(1)} s on rate limits` : '';
           say(
-            `${esp}: ${r.ok.toLocaleString('en-US')} contacts updated in ${r.requests.toLocaleString('en-US')} calls (${r.calls} batches, ${formatDuration(elapsedMs)}), ` +
-              `${r.failed} failed, ${r.retried} retried (${r.rateLimited} rate-limited${waited})${schema?.requests ? `; schema check: ${schema.requests} calls` : ''}\n`,
+            `${esp}: ${r.ok.toLocaleString('en-US')} contacts updated in ${r.requests.toLocaleString('en-US')} calls, ${r.failed} failed, ${r.retried} retried (${r.rateLimited} rate-limited${waited}); ` +
+              `${r.calls} batches in ${formatDuration(elapsedMs)}${schema?.requests ? `; schema check: ${schema.requests} calls` : ''}\n`,
           );
           if (left.pending || left.dead) {
             process.stderr.write(`${esp}: ${left.pending + left.dead} operations not delivered (${left.pending} waiting for a retry, ${left.dead} failed)\n`);

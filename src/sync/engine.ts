@@ -220,9 +220,14 @@ export class SyncEngine {
   async drain(esp: EspName, options: DrainRunOptions = {}): Promise<DrainReport> {
     const { store, clock, logger, retry } = this.options;
     if (store.dueOutbox(esp, clock.now(), 1).length === 0) return { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0 };
+    const connector = this.connector(esp);
+    const before = connector.requestCount();
     await this.adopt(esp);
+    // The adopting pull is part of what this push sent: its requests are counted with the writes.
+    const adoptRequests = connector.requestCount() - before;
     if (!options.valveChecked) this.passValve(esp, options.force === true);
-    const r = await drainOutbox({ store, connector: this.connector(esp), clock, logger, ...(retry ? { retry } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    const r = await drainOutbox({ store, connector, clock, logger, ...(retry ? { retry } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    r.requests += adoptRequests;
     if (r.items > 0) recordPush(store, esp, { at: clock.now(), ok: r.failed === 0, contacts: r.ok, calls: r.requests, failed: r.failed });
     return r;
   }

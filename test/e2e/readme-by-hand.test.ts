@@ -79,7 +79,7 @@ describe("README's by-hand flow, run literally", () => {
       });
       return ((await res.json()) as { total: number }).total;
     };
-    expect({ cart_abandoner: await tagged('cart_abandoner'), vip: await tagged('vip') }).toEqual({ cart_abandoner: members.cart_abandoner, vip: members.vip });
+    expect({ cart_abandoner: await tagged('seg:cart-abandoner'), vip: await tagged('seg:vip') }).toEqual({ cart_abandoner: members.cart_abandoner, vip: members.vip });
 
     const mailchimp = { authorization: `Basic ${Buffer.from(`any:${SANDBOX_CREDENTIALS.mailchimp}`).toString('base64')}` };
     const tags = (await get('http://127.0.0.1:4102/3.0/lists/sandbox0001/segments?count=1000', mailchimp)) as { segments: { name: string; member_count: number }[] };
