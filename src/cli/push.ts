@@ -3,7 +3,7 @@ import { SafetyValveError, UsageError, describeError } from '../errors';
 import type { ContactFilter } from '../sync/engine';
 import { formatPlan } from '../sync/plan';
 import { EXIT } from './exit-codes';
-import { printJson } from './json-output';
+import { jsonError, printJson } from './json-output';
 import { numberOption } from './number-option';
 import { startProgress } from './progress';
 import { formatDuration } from '../model/units';
@@ -80,7 +80,7 @@ export function register(program: Command): void {
               for (const p of report.problems) process.stderr.write(`${esp}: field ${p.field}: ${p.message}${p.hint ? ` (${p.hint})` : ''}\n`);
             } catch (err) {
               process.stderr.write(`${esp}: not pushed: ${describeError(err)}\n`);
-              outcomes.push({ esp, error: describeError(err), undelivered: pending });
+              outcomes.push({ esp, ok: false, error: jsonError(err), undelivered: pending });
               undelivered += pending;
               continue;
             }
@@ -95,14 +95,14 @@ export function register(program: Command): void {
             bar.stop();
             process.stderr.write(err instanceof SafetyValveError ? `${err.describe()}\n` : `${esp}: not pushed: ${describeError(err)}\n`);
             const left = Math.max(1, pendingOf(esp));
-            outcomes.push({ esp, error: describeError(err), undelivered: left });
+            outcomes.push({ esp, ok: false, error: jsonError(err), undelivered: left });
             undelivered += left;
             continue;
           }
           bar.stop();
           const elapsedMs = Date.now() - started;
           const left = ctx.store.counts().outbox.find((o) => o.esp === esp) ?? { pending: 0, dead: 0 };
-          outcomes.push({ ...r, elapsedMs, schema, undelivered: left.pending + left.dead });
+          outcomes.push({ ...r, ok: left.pending + left.dead === 0, elapsedMs, schema, undelivered: left.pending + left.dead });
           const waited = r.waitedMs >= 1000 ? `, waited ${(r.waitedMs / 1000).toFixed(1)} s on rate limits` : '';
           say(
             `${esp}: ${r.ok.toLocaleString('en-US')} contacts updated in ${r.requests.toLocaleString('en-US')} calls, ${r.failed} failed, ${r.retried} retried (${r.rateLimited} rate-limited${waited}); ` +
