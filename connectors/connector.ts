@@ -161,6 +161,17 @@ export interface RemoteContact {
   consentAt?: number;
   /** The ESP's last modification time, epoch ms. */
   modifiedAt: number;
+  /**
+   * When the ESP created the record, epoch ms, where it says: tells a record that reuses an id segsync
+   * linked (an account replaced under the store) from the record segsync knew under that id.
+   */
+  createdAt?: number;
+  /**
+   * An id of the record that survives an email change, for vendors whose `externalId` does not
+   * (Mailchimp's member id is the hash of the email; its `contact_id` stays): how a pull follows an
+   * email changed there.
+   */
+  recordKey?: string;
   /** When each of `fields` last changed on the ESP, where the vendor says (HubSpot property history), epoch ms. */
   fieldModifiedAt?: Record<string, number>;
   /** The contact was deleted or archived on the ESP. */

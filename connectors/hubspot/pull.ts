@@ -89,8 +89,15 @@ export function toRemoteContact(
     // HubSpot's opt-out is authoritative for "unsubscribed"; its absence says nothing about consent.
     ...(p.hs_email_optout === 'true' ? { consent: 'unsubscribed' as const } : {}),
     modifiedAt: parseTime(p.lastmodifieddate) ?? parseTime(record.updatedAt) ?? 0,
+    ...createdAt(record),
     ...(record.archived ? { deleted: true } : {}),
   };
+}
+
+/** The record's creation time (HubSpot ids are per account: a replaced account reuses them). */
+function createdAt(record: Contacts.SimplePublicObject | Contacts.SimplePublicObjectWithAssociations): { createdAt?: number } {
+  const at = parseTime(record.properties.createdate) ?? parseTime(record.createdAt);
+  return at === undefined ? {} : { createdAt: at };
 }
 
 /** Incremental, resumable listing of changed contacts, oldest first. */

@@ -12,6 +12,7 @@ import { hashEmail } from '../log/logger';
 import { isValidEmail, normaliseEmail } from '../model/identity';
 import type { Clock } from '../model/clock';
 import type { ConsentStatus, Contact, EspName, FieldValue } from '../model/types';
+import { RECORD_KEY } from '../store/store';
 import type { Store, SyncFieldState } from '../store/store';
 import { decide } from './conflict';
 import { CONSENT_KEY, remoteConsentWins } from './consent';
@@ -19,7 +20,7 @@ import { isErased, rememberPreviousEmail } from './erasure';
 import type { SyncMapping } from './mapping';
 import { fieldNews } from './field-news';
 import { EMAIL_KEY, emailChangedOnEsp } from './identity-travel';
-import { isUnlinked, LINK_FIELD, relink, unlink, UNLINKED_KEY } from './links';
+import { CREATED_KEY, dropReusedLink, isReusedId, isUnlinked, LINK_FIELD, relink, unlink, UNLINKED_KEY } from './links';
 import type { UnlinkReason } from './links';
 import { asTags, diffTags, isEmpty, sameValue, tagList } from './values';
 
@@ -55,6 +56,10 @@ interface RemoteUpdate {
   modifiedAt: number;
   /** Per-field change times, where the ESP reports them. */
   fieldModifiedAt?: Record<string, number>;
+  /** When the ESP created the record, where it says (tells a reused id from the linked record). */
+  createdAt?: number;
+  /** The record's id that survives an email change, where its `externalId` does not. */
+  recordKey?: string;
 }
 
 /** Applies one pulled page in one transaction. */
@@ -190,10 +195,29 @@ function followEmailChange(ctx: InboundContext, esp: EspName, contact: Contact, 
   result.changed.add(contact.id);
 }
 
+/**
+ * The contact linked to the record: by its id, unless that id now names another record (then the link
+ * is dropped, never followed as an email change); else by the record's stable key, when its id changed
+ * with its email (then the new id is linked).
+ */
+function linkedContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, email: string | undefined): { contact?: Contact; reusedFrom?: number } {
+  const byId = u.externalId ? ctx.store.findContactByExternalId(esp, u.externalId) : undefined;
+  if (byId && u.externalId && u.createdAt !== undefined && email && email !== byId.email && isReusedId(ctx.store.getSyncState(byId.id, esp), u.createdAt)) {
+    dropReusedLink(ctx.store, ctx.clock, byId.id, esp, u.externalId, u.createdAt);
+    ctx.logger.warn({ esp, contact: byId.id, externalId: u.externalId }, 'ESP id now names another record (account replaced or reset): link dropped, contact matched by email again');
+    return { reusedFrom: byId.id };
+  }
+  if (byId || !u.recordKey || !u.externalId) return byId ? { contact: byId } : {};
+  const byKey = ctx.store.findContactByRecordKey(esp, u.recordKey);
+  if (!byKey || ctx.store.findContactByExternalId(esp, u.externalId)) return {};
+  ctx.store.setExternalId(byKey.id, esp, u.externalId);
+  return { contact: byKey };
+}
+
 /** Finds or creates the local contact an ESP record belongs to, keeping ids and emails in step. */
 function resolveContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result: InboundResult): Contact | undefined {
-  const byId = u.externalId ? ctx.store.findContactByExternalId(esp, u.externalId) : undefined;
   const email = u.email ? normaliseEmail(u.email) : undefined;
+  const { contact: byId, reusedFrom } = linkedContact(ctx, esp, u, email);
   if (byId) {
     // Only an email the ESP changed is followed: a record still holding the email segsync last knew
     // there is behind (the new email is on its way to it), not an email change to undo ours.
@@ -219,8 +243,11 @@ function resolveContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, resu
   }
   if (u.externalId && contact.externalIds[esp] !== u.externalId) {
     ctx.store.setExternalId(contact.id, esp, u.externalId);
+    if (reusedFrom !== undefined) {
+      ctx.store.recordDecision({ contactId: contact.id, field: LINK_FIELD, winner: esp, reason: `${esp} id ${u.externalId} (linked to contact ${reusedFrom} before the account was replaced or reset) names this contact's record now: linked by email`, at: ctx.clock.now(), detail: { esp, externalId: u.externalId, previousContact: reusedFrom } });
+    }
   }
-  return contact;
+  return ctx.store.getContact(contact.id) ?? contact;
 }
 
 /** Queues one key's new sync state: the ESP's value, the pushed value still guarding echoes, the change time. */
@@ -281,6 +308,8 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
 
   const remoteEmail = u.email ? normaliseEmail(u.email) : undefined;
   if (remoteEmail && state.get(EMAIL_KEY)?.remoteValue !== remoteEmail) remember(EMAIL_KEY, remoteEmail, undefined);
+  if (u.createdAt !== undefined && state.get(CREATED_KEY)?.remoteValue !== u.createdAt) remember(CREATED_KEY, u.createdAt, undefined);
+  if (u.recordKey && state.get(RECORD_KEY)?.remoteValue !== u.recordKey) remember(RECORD_KEY, u.recordKey, undefined);
   if (u.tags) applyTags(ctx, esp, contact, u.tags, state.get(TAGS_KEY), remember, result);
   if (u.consent) applyConsent(ctx, esp, contact, u.consent, u.consentAt, state.get(CONSENT_KEY), remember, result);
   if (updates.length) ctx.store.putSyncState(updates);

@@ -1,0 +1,146 @@
+/**
+ * Identity on the ESPs, end to end against the three sandboxes (real connectors and SDKs, a SQLite
+ * store, one manual clock): ids reused by a replaced account, Mailchimp email changes seen by a pull,
+ * and the writes dropped when a record is unlinked.
+ */
+import { startHubspotSandbox } from '../../../connectors/hubspot/sandbox';
+import type { HubspotSandbox } from '../../../connectors/hubspot/sandbox';
+import { ManualClock } from '../../../src/model/clock';
+import type { Harness, Sandboxes } from '../../support/sandboxes';
+import { FIRST_NAME_MAPPING, harness, sandboxConfig, startSandboxes } from '../../support/sandboxes';
+
+describe('two-way identity: reused ids, Mailchimp email changes, unlinked writes (issue 15)', () => {
+  let clock: ManualClock;
+  let s: Sandboxes;
+  let h: Harness;
+  let replaced: HubspotSandbox | undefined;
+  beforeEach(async () => {
+    clock = new ManualClock(Date.UTC(2026, 5, 1, 12, 0, 0, 250));
+    s = await startSandboxes({ clock });
+    h = harness(sandboxConfig(s, FIRST_NAME_MAPPING), undefined, clock);
+    for (const e of h.esps) await h.engine.ensureSchema(e);
+  });
+  afterEach(async () => {
+    await h.close();
+    await s.close();
+    await replaced?.close();
+    replaced = undefined;
+  });
+
+  const later = (): Promise<void> => clock.advance(1500);
+  const push = async (): Promise<void> => {
+    h.engine.enqueueAll();
+    await Promise.all(h.esps.map((e) => h.engine.drainAll(e)));
+  };
+  const values = (email: string, hubspot: HubspotSandbox = s.hubspot): Record<string, unknown> => ({
+    hubspot: hubspot.contact(email)?.properties.firstname ?? null,
+    mailchimp: s.mailchimp.member(email)?.merge_fields.FNAME ?? null,
+    klaviyo: s.klaviyo.profileByEmail(email)?.first_name ?? null,
+  });
+  const add = (email: string, name: string): number =>
+    h.store.upsertContacts([{ email, properties: { first_name: name }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!.contactId;
+
+  it('a HubSpot id reused after a restart without --state is not taken for an email change: carol keeps her email, dave gets the id, carol is re-created by email', async () => {
+    const carol = add('carol@x.com', 'Carol');
+    await push();
+    await later();
+    for (const e of h.esps) await h.engine.pull(e);
+    expect(h.store.getContact(carol)!.externalIds.hubspot).toBe('1001');
+
+    // The HubSpot account comes back empty on the same address; the next record created gets id 1001 again.
+    const port = Number(new URL(s.hubspot.url).port);
+    await s.hubspot.close();
+    await later();
+    replaced = await startHubspotSandbox({ accessToken: 'hs-token', rateLimits: false, clock, port });
+    expect(replaced.seed([{ email: 'dave@x.com', properties: { firstname: 'Dave' } }])).toEqual(['1001']);
+    await later();
+    await h.engine.pull('hubspot');
+
+    expect(h.store.getContact(carol)).toMatchObject({ email: 'carol@x.com', properties: { first_name: expect.objectContaining({ value: 'Carol' }) } });
+    expect(h.store.getContact(carol)!.externalIds.hubspot).toBeUndefined();
+    const dave = h.store.findContactByEmail('dave@x.com')!;
+    expect(dave.externalIds.hubspot).toBe('1001');
+    expect(h.store.decisionsFor(carol, '@email')).toEqual([]);
+    expect(h.store.decisionsFor(carol, '@link').at(-1)).toMatchObject({ winner: 'local', reason: expect.stringMatching(/^hubspot id 1001 now names another record .*link dropped, not followed as an email change/) });
+    expect(h.store.decisionsFor(dave.id, '@link').at(-1)).toMatchObject({ winner: 'hubspot', reason: expect.stringContaining(`linked to contact ${carol} before`) });
+
+    await push();
+    // carol is found again by email (a new record in the new account); nobody was renamed anywhere.
+    expect(values('carol@x.com', replaced)).toEqual({ hubspot: 'Carol', mailchimp: 'Carol', klaviyo: 'Carol' });
+    expect(values('dave@x.com', replaced)).toEqual({ hubspot: 'Dave', mailchimp: 'Dave', klaviyo: 'Dave' });
+    expect(replaced.contact('1001')?.properties.email).toBe('dave@x.com');
+    expect(h.store.getContact(carol)!.externalIds.hubspot).toBe(replaced.contact('carol@x.com')!.id);
+    // Settled (once dave's new Klaviyo profile was pulled back: its consent is news): nothing more
+    // to pull or send, and no new decision.
+    await later();
+    for (const e of h.esps) await h.engine.pull(e);
+    await later();
+    for (const e of h.esps) expect([e, await h.engine.pull(e)]).toEqual([e, expect.objectContaining({ changed: 0 })]);
+    expect(h.engine.enqueueAll()).toBe(0);
+    expect(h.store.decisionsFor(carol, '@link')).toHaveLength(1);
+  });
+
+  it('an email changed on HubSpot itself is still followed (the same record: created when segsync first saw it)', async () => {
+    const id = add('erin@x.com', 'Erin');
+    await push();
+    await later();
+    await h.engine.pull('hubspot');
+    s.hubspot.edit('erin@x.com', { email: 'erin.new@x.com' });
+    await later();
+    await h.engine.pull('hubspot');
+    expect(h.store.getContact(id)).toMatchObject({ email: 'erin.new@x.com', externalIds: { hubspot: '1001' } });
+    expect(h.store.decisionsFor(id, '@link')).toEqual([]);
+  });
+
+  it('a Mailchimp email change seen by a pull (its contact_id stays) travels to HubSpot and Klaviyo; no duplicate anywhere', async () => {
+    const id = add('mia@x.com', 'Mia');
+    await push();
+    await later();
+    for (const e of h.esps) await h.engine.pull(e);
+    s.mailchimp.admin.changeEmail('mia@x.com', 'mia.new@x.com');
+    await later();
+    expect(await h.engine.pull('mailchimp')).toMatchObject({ changed: 1 });
+    expect(h.store.getContact(id)).toMatchObject({ email: 'mia.new@x.com' });
+    expect(h.store.decisionsFor(id, '@email').at(-1)).toMatchObject({ winner: 'mailchimp', reason: expect.stringMatching(/^mailchimp changed the email/) });
+    await push();
+    expect(values('mia.new@x.com')).toEqual({ hubspot: 'Mia', mailchimp: 'Mia', klaviyo: 'Mia' });
+    expect(values('mia@x.com')).toEqual({ hubspot: null, mailchimp: null, klaviyo: null });
+    expect([s.hubspot.contacts().length, s.mailchimp.contacts().length, s.klaviyo.contacts().length, h.store.counts().contacts]).toEqual([1, 1, 1, 1]);
+    // An edit on the renamed member still reaches everyone, and a second round is quiet.
+    await later();
+    s.mailchimp.admin.update('mia.new@x.com', { merges: { FNAME: 'Mira' } });
+    await later();
+    await h.engine.pull('mailchimp');
+    await push();
+    expect(values('mia.new@x.com')).toEqual({ hubspot: 'Mira', mailchimp: 'Mira', klaviyo: 'Mira' });
+    await later();
+    for (const e of h.esps) expect(await h.engine.pull(e)).toMatchObject({ changed: 0 });
+    expect(h.engine.enqueueAll()).toBe(0);
+  });
+
+  it('unlinking drops the queued writes and the dead letters of that ESP and contact, with the decision saying so', async () => {
+    const id = add('una@x.com', 'Una');
+    await push();
+    await later();
+    s.mailchimp.admin.archive('una@x.com');
+    await later();
+    // Not pulled yet: the write to the archived member dead-letters.
+    h.store.setProperty(id, 'first_name', { value: 'Unity', updatedAt: clock.now(), source: 'local' });
+    await push();
+    expect(h.store.deadOutbox('mailchimp', 10).map((o) => o.contactId)).toEqual([id]);
+    expect(h.store.counts().outbox.find((o) => o.esp === 'mailchimp')).toMatchObject({ dead: 1 });
+    await h.engine.pull('mailchimp');
+    expect(h.store.deadOutbox('mailchimp', 10)).toEqual([]);
+    expect(h.store.decisionsFor(id, '@link').at(-1)).toMatchObject({
+      winner: 'mailchimp',
+      reason: expect.stringMatching(/unlinked.*; dropped 1 dead-lettered write\(s\)$/),
+      detail: expect.objectContaining({ droppedQueued: 0, droppedDead: 1 }),
+    });
+    // Later edits go to the linked ESPs only: nothing is queued for the archived member again.
+    h.store.setProperty(id, 'first_name', { value: 'Uma', updatedAt: clock.now(), source: 'local' });
+    await push();
+    expect(h.store.pendingOutbox('mailchimp', id)).toEqual([]);
+    expect(h.store.counts().outbox.filter((o) => o.esp === 'mailchimp')).toEqual([]);
+    expect(values('una@x.com')).toEqual({ hubspot: 'Uma', mailchimp: 'Una', klaviyo: 'Uma' });
+  });
+});
