@@ -175,7 +175,7 @@ describe('HubSpot contract: pull', () => {
     const c = connector();
     const pages = [];
     for await (const page of c.pull({ cursor: undefined, until, fields: ['firstname'] })) pages.push(page);
-    expect(pages[0]!.contacts[0]).toEqual({ externalId: '1', email: 'a@example.com', fields: { firstname: 'A' }, tags: ['vip'], modifiedAt: Date.parse('2026-11-20T00:00:00.000Z'), fieldModifiedAt: { firstname: Date.parse('2026-10-01T00:00:00.000Z') } });
+    expect(pages[0]!.contacts[0]).toEqual({ externalId: '1', email: 'a@example.com', fields: { firstname: 'A' }, tags: ['vip'], modifiedAt: Date.parse('2026-11-20T00:00:00.000Z'), createdAt: Date.parse('2026-11-24T00:00:00Z'), fieldModifiedAt: { firstname: Date.parse('2026-10-01T00:00:00.000Z') } });
     expect(pages[1]!.contacts[0]).toMatchObject({ externalId: '2', consent: 'unsubscribed', fields: { firstname: null } });
     expect(JSON.parse(pages[1]!.next)).toEqual({ v: 1, mode: 'time', t: until.getTime() });
     scope.done();
