@@ -145,8 +145,13 @@ function applyChange(ctx: InboundContext, esp: EspName, ch: RemoteChange, result
     case 'email-changed': {
       const old = ch.previous?.email ? ctx.store.findContactByEmail(ch.previous.email) : undefined;
       const contact = old ?? (ch.ref.externalId ? ctx.store.findContactByExternalId(esp, ch.ref.externalId) : undefined);
-      if (contact && ch.ref.email) followEmailChange(ctx, esp, contact, ch.ref.email, result);
-      else result.ignored++;
+      if (!contact || !ch.ref.email) {
+        result.ignored++;
+        return;
+      }
+      followEmailChange(ctx, esp, contact, ch.ref.email, result);
+      // Mailchimp's member id is the hash of the email: the record has a new id now.
+      if (ch.ref.externalId && !ctx.store.findContactByExternalId(esp, ch.ref.externalId)) ctx.store.setExternalId(contact.id, esp, ch.ref.externalId);
       return;
     }
     case 'erased': {
@@ -207,8 +212,9 @@ function linkedContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, email
     ctx.logger.warn({ esp, contact: byId.id, externalId: u.externalId }, 'ESP id now names another record (account replaced or reset): link dropped, contact matched by email again');
     return { reusedFrom: byId.id };
   }
-  if (byId || !u.recordKey || !u.externalId) return byId ? { contact: byId } : {};
-  const byKey = ctx.store.findContactByRecordKey(esp, u.recordKey);
+  if (byId || !u.externalId) return byId ? { contact: byId } : {};
+  // Unlinked contacts keep their record's key (links.ts), so a restored record finds its contact too.
+  const byKey = ctx.store.findContactByRecordKey(esp, u.recordKey ?? u.externalId);
   if (!byKey || ctx.store.findContactByExternalId(esp, u.externalId)) return {};
   ctx.store.setExternalId(byKey.id, esp, u.externalId);
   return { contact: byKey };
@@ -220,8 +226,10 @@ function resolveContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, resu
   const { contact: byId, reusedFrom } = linkedContact(ctx, esp, u, email);
   if (byId) {
     // Only an email the ESP changed is followed: a record still holding the email segsync last knew
-    // there is behind (the new email is on its way to it), not an email change to undo ours.
-    if (email && email !== byId.email && emailChangedOnEsp(ctx.store.getSyncState(byId.id, esp), email)) followEmailChange(ctx, esp, byId, email, result);
+    // there is behind (the new email is on its way to it), not an email change to undo ours. A
+    // restored record could not be edited while it was gone: its email is sent the contact's.
+    const state = ctx.store.getSyncState(byId.id, esp);
+    if (email && email !== byId.email && !isUnlinked(state) && emailChangedOnEsp(state, email)) followEmailChange(ctx, esp, byId, email, result);
     return ctx.store.getContact(byId.id);
   }
   if (!email || !isValidEmail(email)) {
@@ -261,7 +269,8 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
   // A record restored on the ESP could not be edited while it was archived or deleted: its values are
   // no newer than its removal, whatever the restore did to the record's modification time.
   let changedBy = Number.POSITIVE_INFINITY;
-  if (isUnlinked(rows)) {
+  const restored = isUnlinked(rows);
+  if (restored) {
     changedBy = rows.find((r) => r.key === UNLINKED_KEY)?.remoteModifiedAt ?? changedBy;
     relink(ctx.store, ctx.clock, contact.id, esp, u.modifiedAt);
     result.changed.add(contact.id);
@@ -310,7 +319,7 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
   if (remoteEmail && state.get(EMAIL_KEY)?.remoteValue !== remoteEmail) remember(EMAIL_KEY, remoteEmail, undefined);
   if (u.createdAt !== undefined && state.get(CREATED_KEY)?.remoteValue !== u.createdAt) remember(CREATED_KEY, u.createdAt, undefined);
   if (u.recordKey && state.get(RECORD_KEY)?.remoteValue !== u.recordKey) remember(RECORD_KEY, u.recordKey, undefined);
-  if (u.tags) applyTags(ctx, esp, contact, u.tags, state.get(TAGS_KEY), remember, result);
+  if (u.tags) applyTags(ctx, esp, contact, u.tags, state.get(TAGS_KEY), remember, result, restored);
   if (u.consent) applyConsent(ctx, esp, contact, u.consent, u.consentAt, state.get(CONSENT_KEY), remember, result);
   if (updates.length) ctx.store.putSyncState(updates);
 }
@@ -323,10 +332,17 @@ function applyTags(
   prev: SyncFieldState | undefined,
   remember: Remember,
   result: InboundResult,
+  restored: boolean,
 ): void {
   const now = tagList(remoteTags);
   const known = asTags(prev?.remoteValue);
   if (known && sameValue(known, now)) return;
+  if (restored) {
+    // The tags a restored record comes back with are the ones it had when it left, not news: the
+    // local set stands and the push sends the difference.
+    remember(TAGS_KEY, now, undefined);
+    return;
+  }
   const pushed = asTags(prev?.pushedValue);
   // The same expiring echo guard as fields: our pushed tag set is an echo only while the ESP was not seen holding another.
   const stillOurs = pushed !== undefined && (known === undefined || sameValue(known, pushed));

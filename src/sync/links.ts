@@ -7,6 +7,7 @@
  */
 import type { Clock } from '../model/clock';
 import type { EspName } from '../model/types';
+import { RECORD_KEY } from '../store/store';
 import type { Store, SyncFieldState } from '../store/store';
 
 /** Sync-state key marking a contact whose record on the ESP was archived or deleted there. */
@@ -29,12 +30,19 @@ export function isUnlinked(state: readonly SyncFieldState[]): boolean {
  * contact as unlinked there and records the decision. Returns false when it was already unlinked.
  */
 export function unlink(store: Store, clock: Clock, contactId: number, esp: EspName, reason: UnlinkReason, at: number, externalId: string | undefined): boolean {
-  if (isUnlinked(store.getSyncState(contactId, esp))) return false;
+  const state = store.getSyncState(contactId, esp);
+  if (isUnlinked(state)) return false;
+  // What the record is known by stays, so a restored record finds this contact even when the email
+  // changed meanwhile: its stable key where the ESP has one, else its id.
+  const recordKey = state.find((s) => s.key === RECORD_KEY)?.remoteValue ?? externalId;
   store.clearSyncState(contactId, esp);
   // Queued writes and dead letters alike: none can succeed on a record that is gone, and left in place
   // they would fail every push and stay in `status` for good.
   const dropped = store.dropOutboxFor(esp, contactId);
-  store.putSyncState([{ contactId, esp, key: UNLINKED_KEY, remoteValue: reason, pushedValue: undefined, remoteModifiedAt: at }]);
+  store.putSyncState([
+    { contactId, esp, key: UNLINKED_KEY, remoteValue: reason, pushedValue: undefined, remoteModifiedAt: at },
+    ...(typeof recordKey === 'string' ? [{ contactId, esp, key: RECORD_KEY, remoteValue: recordKey, pushedValue: undefined, remoteModifiedAt: at }] : []),
+  ]);
   store.recordDecision({
     contactId,
     field: LINK_FIELD,

@@ -211,6 +211,18 @@ export class PortalState {
     return true;
   }
 
+  /** Restores an archived contact, as HubSpot's recycle bin does: the same id, the values it had. */
+  unarchive(id: string): StoredContact {
+    const c = this.contacts.get(id);
+    if (!c?.archived) throw notFound(`No archived contact ${id}`);
+    const email = c.properties.get('email');
+    if (email && this.contactByEmail(email)) throw conflict(`A contact with the email ${email} already exists. Existing ID: ${this.byEmail.get(email)}`);
+    c.archived = false;
+    c.updatedAt = this.stamp();
+    if (email) this.byEmail.set(email, id);
+    return c;
+  }
+
   /** GDPR delete: the record is gone for good and its email blocklisted. Unknown email: blocklisted only. */
   purge(objectId: string, idProperty: string | undefined, origin: ChangeOrigin): void {
     let c: StoredContact | undefined;

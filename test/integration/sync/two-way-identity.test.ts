@@ -9,6 +9,10 @@ import { ManualClock } from '../../../src/model/clock';
 import type { Harness, Sandboxes } from '../../support/sandboxes';
 import { FIRST_NAME_MAPPING, harness, sandboxConfig, startSandboxes } from '../../support/sandboxes';
 
+const MAPPING = `${FIRST_NAME_MAPPING}tags:
+  owned: { prefix: "seg:" }
+`;
+
 describe('two-way identity: reused ids, Mailchimp email changes, unlinked writes (issue 15)', () => {
   let clock: ManualClock;
   let s: Sandboxes;
@@ -17,7 +21,7 @@ describe('two-way identity: reused ids, Mailchimp email changes, unlinked writes
   beforeEach(async () => {
     clock = new ManualClock(Date.UTC(2026, 5, 1, 12, 0, 0, 250));
     s = await startSandboxes({ clock });
-    h = harness(sandboxConfig(s, FIRST_NAME_MAPPING), undefined, clock);
+    h = harness(sandboxConfig(s, MAPPING), undefined, clock);
     for (const e of h.esps) await h.engine.ensureSchema(e);
   });
   afterEach(async () => {
@@ -115,6 +119,44 @@ describe('two-way identity: reused ids, Mailchimp email changes, unlinked writes
     expect(values('mia.new@x.com')).toEqual({ hubspot: 'Mira', mailchimp: 'Mira', klaviyo: 'Mira' });
     await later();
     for (const e of h.esps) expect(await h.engine.pull(e)).toMatchObject({ changed: 0 });
+    expect(h.engine.enqueueAll()).toBe(0);
+  });
+
+  it.each(['hubspot', 'mailchimp'] as const)('a record restored on %s after the contact\'s email, name and tags changed comes back linked and is brought up to date, reverting nothing', async (esp) => {
+    const id = add('rita@x.com', 'Rita');
+    h.store.updateTags(id, ['seg:a'], [], 'local', clock.now());
+    await push();
+    await later();
+    for (const e of h.esps) await h.engine.pull(e);
+    const hubspotId = s.hubspot.contact('rita@x.com')!.id;
+    if (esp === 'mailchimp') s.mailchimp.admin.archive('rita@x.com');
+    else s.hubspot.state.archive(hubspotId, { source: 'CRM_UI', sourceId: 'userId:1' });
+    await later();
+    await h.engine.pull(esp);
+    // While the record is gone: a new email, name and tag set, locally.
+    h.store.changeEmail(id, 'rita.new@x.com');
+    h.store.setProperty(id, 'first_name', { value: 'Rhea', updatedAt: clock.now(), source: 'local' });
+    h.store.updateTags(id, ['seg:b'], ['seg:a'], 'local', clock.now());
+    await push();
+    await later();
+    // Restored: the record comes back with the old email, name and tags.
+    if (esp === 'mailchimp') s.mailchimp.seed([{ email: 'rita@x.com' }]);
+    else s.hubspot.unarchive(hubspotId);
+    await later();
+    await h.engine.pull(esp);
+    expect(h.store.getContact(id)).toMatchObject({ email: 'rita.new@x.com', properties: { first_name: expect.objectContaining({ value: 'Rhea' }) } });
+    expect([...h.store.getContact(id)!.tags].sort()).toEqual(['seg:b']);
+    expect(h.store.decisionsFor(id, '@link').at(-1)).toMatchObject({ winner: esp, reason: expect.stringMatching(/is live again/) });
+    expect(h.store.counts().contacts).toBe(1);
+    await push();
+    expect(values('rita.new@x.com')).toEqual({ hubspot: 'Rhea', mailchimp: 'Rhea', klaviyo: 'Rhea' });
+    expect(values('rita@x.com')).toEqual({ hubspot: null, mailchimp: null, klaviyo: null });
+    if (esp === 'mailchimp') expect((s.mailchimp.member('rita.new@x.com')!.tags as { name: string }[]).map((t) => t.name)).toEqual(['seg:b']);
+    else expect(s.hubspot.contact('rita.new@x.com')).toMatchObject({ id: hubspotId, properties: { segsync_tags: 'seg:b' } });
+    await later();
+    for (const e of h.esps) await h.engine.pull(e);
+    await later();
+    for (const e of h.esps) expect([e, await h.engine.pull(e)]).toEqual([e, expect.objectContaining({ changed: 0 })]);
     expect(h.engine.enqueueAll()).toBe(0);
   });
 
