@@ -172,6 +172,11 @@ export interface RemoteContact {
    * email changed there.
    */
   recordKey?: string;
+  /**
+   * Ids of records the ESP merged into this one (HubSpot's `hs_merged_object_ids`): they are gone, and
+   * a contact linked to one of them is no longer linked to anything there.
+   */
+  mergedIds?: string[];
   /** When each of `fields` last changed on the ESP, where the vendor says (HubSpot property history), epoch ms. */
   fieldModifiedAt?: Record<string, number>;
   /** The contact was deleted or archived on the ESP. */

@@ -72,6 +72,7 @@ export function applyRemoteContacts(ctx: InboundContext, esp: EspName, contacts:
         continue;
       }
       applyUpdate(ctx, esp, rc, result);
+      if (rc.mergedIds) forgetMerged(ctx, esp, rc, result);
     }
   });
   return result;
@@ -167,13 +168,29 @@ function findContact(ctx: InboundContext, esp: EspName, externalId: string | und
   return (externalId ? ctx.store.findContactByExternalId(esp, externalId) : undefined) ?? (email ? ctx.store.findContactByEmail(email) : undefined);
 }
 
+/**
+ * Records merged into a pulled one are gone: a contact still linked to one of them is unlinked there,
+ * the decision naming the surviving record and its contact (never silently, never an erase: the
+ * person's data lives on in the surviving record).
+ */
+function forgetMerged(ctx: InboundContext, esp: EspName, survivor: RemoteContact, result: InboundResult): void {
+  const owner = ctx.store.findContactByExternalId(esp, survivor.externalId);
+  for (const gone of survivor.mergedIds ?? []) {
+    const linked = ctx.store.findContactByExternalId(esp, gone);
+    if (!linked || linked.id === owner?.id) continue;
+    const into: UnlinkReason = `merged into record ${survivor.externalId}${owner ? ` (contact ${owner.id}, ${owner.email})` : ''}`;
+    forgetOnEsp(ctx, esp, gone, result, survivor.modifiedAt, into);
+  }
+}
+
 function forgetOnEsp(ctx: InboundContext, esp: EspName, externalId: string | undefined, result: InboundResult, at: number, reason: UnlinkReason = 'archived or deleted'): void {
   const contact = externalId ? ctx.store.findContactByExternalId(esp, externalId) : undefined;
   if (!contact) {
     result.ignored++;
     return;
   }
-  if (ctx.mapping.perEsp.get(esp)?.onDelete === 'erase') {
+  // A merge is not a removal of the person: `onDelete: erase` does not apply to it.
+  if (ctx.mapping.perEsp.get(esp)?.onDelete === 'erase' && reason === 'archived or deleted') {
     // Configured: a removal on this ESP erases the contact locally and on every ESP.
     ctx.store.recordDecision({ contactId: contact.id, field: LINK_FIELD, winner: esp, reason: `${esp} record ${reason}: erased everywhere (connectors.${esp}.onDelete: erase)`, at: ctx.clock.now(), detail: { esp, externalId: externalId ?? null } });
     result.erased.push({ contactId: contact.id, email: contact.email });

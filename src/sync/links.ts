@@ -18,7 +18,7 @@ export const CREATED_KEY = '@created';
 export const LINK_FIELD = '@link';
 
 /** How the record left the ESP. */
-export type UnlinkReason = 'archived or deleted' | 'merged into another record';
+export type UnlinkReason = 'archived or deleted' | 'merged into another record' | `merged into record ${string}`;
 
 /** True when the contact's record on this ESP was archived or deleted there (from its sync state rows). */
 export function isUnlinked(state: readonly SyncFieldState[]): boolean {

@@ -3,6 +3,7 @@
  * store, one manual clock): ids reused by a replaced account, Mailchimp email changes seen by a pull,
  * and the writes dropped when a record is unlinked.
  */
+import { Client } from '@hubspot/api-client';
 import { startHubspotSandbox } from '../../../connectors/hubspot/sandbox';
 import type { HubspotSandbox } from '../../../connectors/hubspot/sandbox';
 import { ManualClock } from '../../../src/model/clock';
@@ -158,6 +159,41 @@ describe('two-way identity: reused ids, Mailchimp email changes, unlinked writes
     await later();
     for (const e of h.esps) expect([e, await h.engine.pull(e)]).toEqual([e, expect.objectContaining({ changed: 0 })]);
     expect(h.engine.enqueueAll()).toBe(0);
+  });
+
+  it('a HubSpot merge (through the SDK) unlinks the contact of the merged-away record with a decision naming the survivor; nothing is erased and no write fails', async () => {
+    const [aId, bId] = s.hubspot.seed([{ email: 'ann@x.com', properties: { firstname: 'Ann' } }, { email: 'ann.work@x.com', properties: { firstname: 'Annie', lastname: 'Work' } }]);
+    await later();
+    for (const e of h.esps) await h.engine.pull(e);
+    await push();
+    const ann = h.store.findContactByEmail('ann@x.com')!;
+    const work = h.store.findContactByEmail('ann.work@x.com')!;
+    expect(work.externalIds.hubspot).toBe(bId);
+    await later();
+    const sdk = new Client({ accessToken: 'hs-token', basePath: s.hubspot.url, numberOfApiCallRetries: 0 });
+    expect((await sdk.crm.contacts.basicApi.merge({ primaryObjectId: aId!, objectIdToMerge: bId! })).id).toBe(aId);
+    await later();
+    await h.engine.pull('hubspot');
+
+    expect(h.store.getContact(work.id)!.externalIds.hubspot).toBeUndefined();
+    expect(h.store.getContact(ann.id)!.externalIds.hubspot).toBe(aId);
+    expect(h.store.decisionsFor(work.id, '@link').at(-1)).toMatchObject({
+      winner: 'hubspot',
+      reason: expect.stringMatching(new RegExp(`^hubspot record merged into record ${aId} \\(contact ${ann.id}, ann@x.com\\): unlinked`)),
+    });
+    expect(h.store.decisionsFor(ann.id, '@link')).toEqual([]);
+    // Both people stay, here and on the other ESPs; an edit of the merged-away one goes there only.
+    h.store.setProperty(work.id, 'first_name', { value: 'Anna', updatedAt: clock.now(), source: 'local' });
+    await push();
+    expect(h.store.counts().outbox).toEqual([]);
+    expect(values('ann.work@x.com')).toEqual({ hubspot: null, mailchimp: 'Anna', klaviyo: 'Anna' });
+    expect(values('ann@x.com')).toEqual({ hubspot: 'Ann', mailchimp: 'Ann', klaviyo: 'Ann' });
+    expect(h.store.counts().contacts).toBe(2);
+    // The survivor keeps listing the merged id: later pulls record nothing more.
+    s.hubspot.edit('ann@x.com', { lastname: 'Merged' });
+    await later();
+    await h.engine.pull('hubspot');
+    expect(h.store.decisionsFor(work.id, '@link')).toHaveLength(1);
   });
 
   it('unlinking drops the queued writes and the dead letters of that ESP and contact, with the decision saying so', async () => {
