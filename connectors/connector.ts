@@ -162,8 +162,9 @@ export interface RemoteContact {
   /** The ESP's last modification time, epoch ms. */
   modifiedAt: number;
   /**
-   * When the ESP created the record, epoch ms, where it says: tells a record that reuses an id segsync
-   * linked (an account replaced under the store) from the record segsync knew under that id.
+   * When the ESP created the record, epoch ms, for vendors whose ids a replaced account reuses
+   * (HubSpot's per-portal sequence; Klaviyo's ULIDs and Mailchimp's email hashes never name another
+   * person): tells a record that reuses an id segsync linked from the record it knew under that id.
    */
   createdAt?: number;
   /**

@@ -27,8 +27,6 @@ export function toRemoteContact(profile: WireProfile, fields: string[], tagPrope
     tags: readTags(profile, tagProperty),
     modifiedAt: Date.parse(profile.attributes.updated ?? profile.attributes.created ?? '') || 0,
   };
-  const created = Date.parse(profile.attributes.created ?? '');
-  if (Number.isFinite(created)) out.createdAt = created;
   if (profile.attributes.email) out.email = normaliseEmail(profile.attributes.email);
   const consent = consentOf(profile.attributes.subscriptions ?? undefined);
   if (consent) out.consent = consent;

@@ -232,7 +232,10 @@ function linkedContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, email
   if (byId || !u.externalId) return byId ? { contact: byId } : {};
   // Unlinked contacts keep their record's key (links.ts), so a restored record finds its contact too.
   const byKey = ctx.store.findContactByRecordKey(esp, u.recordKey ?? u.externalId);
-  if (!byKey || ctx.store.findContactByExternalId(esp, u.externalId)) return {};
+  // Keyed by its id, a record only finds a contact not linked to another record there meanwhile.
+  if (!byKey || (!u.recordKey && byKey.externalIds[esp] !== undefined)) return {};
+  // An email changed there to one another local contact has is that contact's record (as before).
+  if (email && email !== byKey.email && ctx.store.findContactByEmail(email)) return {};
   ctx.store.setExternalId(byKey.id, esp, u.externalId);
   return { contact: byKey };
 }
