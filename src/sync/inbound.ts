@@ -72,7 +72,7 @@ export function applyRemoteContacts(ctx: InboundContext, esp: EspName, contacts:
         continue;
       }
       applyUpdate(ctx, esp, rc, result);
-      if (rc.mergedIds) forgetMerged(ctx, esp, rc, result);
+      if (rc.mergedIds) forgetMerged(ctx, esp, rc.externalId, rc.mergedIds, rc.modifiedAt, result);
     }
   });
   return result;
@@ -140,8 +140,12 @@ function applyChange(ctx: InboundContext, esp: EspName, ch: RemoteChange, result
       forgetOnEsp(ctx, esp, ch.ref.externalId, result, ch.occurredAt);
       return;
     case 'merged':
-      for (const gone of ch.previous?.externalIds ?? []) forgetOnEsp(ctx, esp, gone, result, ch.occurredAt, 'merged into another record');
-      if (ch.ref.externalId) applyUpdate(ctx, esp, { ...ch.ref, fields: ch.fields, modifiedAt: ch.occurredAt }, result);
+      if (!ch.ref.externalId) {
+        for (const gone of ch.previous?.externalIds ?? []) forgetOnEsp(ctx, esp, gone, result, ch.occurredAt, 'merged into another record');
+        return;
+      }
+      applyUpdate(ctx, esp, { ...ch.ref, fields: ch.fields, modifiedAt: ch.occurredAt }, result);
+      forgetMerged(ctx, esp, ch.ref.externalId, ch.previous?.externalIds ?? [], ch.occurredAt, result);
       return;
     case 'email-changed': {
       const old = ch.previous?.email ? ctx.store.findContactByEmail(ch.previous.email) : undefined;
@@ -173,13 +177,13 @@ function findContact(ctx: InboundContext, esp: EspName, externalId: string | und
  * the decision naming the surviving record and its contact (never silently, never an erase: the
  * person's data lives on in the surviving record).
  */
-function forgetMerged(ctx: InboundContext, esp: EspName, survivor: RemoteContact, result: InboundResult): void {
-  const owner = ctx.store.findContactByExternalId(esp, survivor.externalId);
-  for (const gone of survivor.mergedIds ?? []) {
+function forgetMerged(ctx: InboundContext, esp: EspName, survivorId: string, mergedIds: string[], at: number, result: InboundResult): void {
+  const owner = ctx.store.findContactByExternalId(esp, survivorId);
+  for (const gone of mergedIds) {
     const linked = ctx.store.findContactByExternalId(esp, gone);
     if (!linked || linked.id === owner?.id) continue;
-    const into: UnlinkReason = `merged into record ${survivor.externalId}${owner ? ` (contact ${owner.id}, ${owner.email})` : ''}`;
-    forgetOnEsp(ctx, esp, gone, result, survivor.modifiedAt, into);
+    const into: UnlinkReason = `merged into record ${survivorId}${owner ? ` (contact ${owner.id}, ${owner.email})` : ''}`;
+    forgetOnEsp(ctx, esp, gone, result, at, into);
   }
 }
 
