@@ -68,6 +68,9 @@ export function applyRemoteContacts(ctx: InboundContext, esp: EspName, contacts:
   ctx.store.transaction(() => {
     for (const rc of contacts) {
       if (rc.deleted) {
+        // Another person's archived record under a reused id says nothing of the linked one.
+        const linked = ctx.store.findContactByExternalId(esp, rc.externalId);
+        if (linked && dropIfReused(ctx, esp, linked, rc, rc.email)) continue;
         forgetOnEsp(ctx, esp, rc.externalId, result, rc.modifiedAt);
         continue;
       }
@@ -228,11 +231,7 @@ function followEmailChange(ctx: InboundContext, esp: EspName, contact: Contact, 
  */
 function linkedContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, email: string | undefined): { contact?: Contact; reusedFrom?: number } {
   const byId = u.externalId ? ctx.store.findContactByExternalId(esp, u.externalId) : undefined;
-  if (byId && u.externalId && u.createdAt !== undefined && email && email !== byId.email && isReusedId(ctx.store.getSyncState(byId.id, esp), u.createdAt)) {
-    dropReusedLink(ctx.store, ctx.clock, byId.id, esp, u.externalId, u.createdAt);
-    ctx.logger.warn({ esp, contact: byId.id, externalId: u.externalId }, 'ESP id now names another record (account replaced or reset): link dropped, contact matched by email again');
-    return { reusedFrom: byId.id };
-  }
+  if (byId && dropIfReused(ctx, esp, byId, u, email)) return { reusedFrom: byId.id };
   if (byId || !u.externalId) return byId ? { contact: byId } : {};
   // Unlinked contacts keep their record's key (links.ts), so a restored record finds its contact too.
   const byKey = ctx.store.findContactByRecordKey(esp, u.recordKey ?? u.externalId);
@@ -242,6 +241,18 @@ function linkedContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, email
   if (email && email !== byKey.email && ctx.store.findContactByEmail(email)) return {};
   ctx.store.setExternalId(byKey.id, esp, u.externalId);
   return { contact: byKey };
+}
+
+/**
+ * Drops the link of a contact whose id on the ESP now names another record (with another email,
+ * created at another time: see `isReusedId`); true when it did.
+ */
+function dropIfReused(ctx: InboundContext, esp: EspName, linked: Contact, u: RemoteUpdate, email: string | undefined): boolean {
+  if (!u.externalId || u.createdAt === undefined || !email || email === linked.email) return false;
+  if (!isReusedId(ctx.store.getSyncState(linked.id, esp), u.createdAt)) return false;
+  dropReusedLink(ctx.store, ctx.clock, linked.id, esp, u.externalId, u.createdAt);
+  ctx.logger.warn({ esp, contact: linked.id, externalId: u.externalId }, 'ESP id now names another record (account replaced or reset): link dropped, contact matched by email again');
+  return true;
 }
 
 /** Finds or creates the local contact an ESP record belongs to, keeping ids and emails in step. */

@@ -45,19 +45,22 @@ describe('two-way identity: reused ids, Mailchimp email changes, unlinked writes
   const add = (email: string, name: string): number =>
     h.store.upsertContacts([{ email, properties: { first_name: name }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!.contactId;
 
-  it('a HubSpot id reused after a restart without --state is not taken for an email change: carol keeps her email, dave gets the id, carol is re-created by email', async () => {
+  it('HubSpot ids reused after a restart without --state are neither taken for an email change nor for an archive: carol keeps her email, dave gets the id, carol and bea are re-created by email', async () => {
     const carol = add('carol@x.com', 'Carol');
+    const bea = add('bea@x.com', 'Bea');
     await push();
     await later();
     for (const e of h.esps) await h.engine.pull(e);
-    expect(h.store.getContact(carol)!.externalIds.hubspot).toBe('1001');
+    expect([h.store.getContact(carol)!.externalIds.hubspot, h.store.getContact(bea)!.externalIds.hubspot]).toEqual(['1001', '1002']);
 
     // The HubSpot account comes back empty on the same address; the next record created gets id 1001 again.
     const port = Number(new URL(s.hubspot.url).port);
     await s.hubspot.close();
     await later();
     replaced = await startHubspotSandbox({ accessToken: 'hs-token', rateLimits: false, clock, port });
-    expect(replaced.seed([{ email: 'dave@x.com', properties: { firstname: 'Dave' } }])).toEqual(['1001']);
+    expect(replaced.seed([{ email: 'dave@x.com', properties: { firstname: 'Dave' } }, { email: 'eve@x.com', properties: { firstname: 'Eve' } }])).toEqual(['1001', '1002']);
+    // 1002 is archived in the new account: someone else's removal, not bea's.
+    replaced.state.archive('1002', { source: 'CRM_UI', sourceId: 'userId:1' });
     await later();
     await h.engine.pull('hubspot');
 
@@ -68,11 +71,14 @@ describe('two-way identity: reused ids, Mailchimp email changes, unlinked writes
     expect(h.store.decisionsFor(carol, '@email')).toEqual([]);
     expect(h.store.decisionsFor(carol, '@link').at(-1)).toMatchObject({ winner: 'local', reason: expect.stringMatching(/^hubspot id 1001 now names another record .*link dropped, not followed as an email change/) });
     expect(h.store.decisionsFor(dave.id, '@link').at(-1)).toMatchObject({ winner: 'hubspot', reason: expect.stringContaining(`linked to contact ${carol} before`) });
+    expect(h.store.getContact(bea)!.externalIds.hubspot).toBeUndefined();
+    expect(h.store.decisionsFor(bea, '@link').map((d) => d.reason)).toEqual([expect.stringMatching(/^hubspot id 1002 now names another record/)]);
 
     await push();
     // carol is found again by email (a new record in the new account); nobody was renamed anywhere.
     expect(values('carol@x.com', replaced)).toEqual({ hubspot: 'Carol', mailchimp: 'Carol', klaviyo: 'Carol' });
     expect(values('dave@x.com', replaced)).toEqual({ hubspot: 'Dave', mailchimp: 'Dave', klaviyo: 'Dave' });
+    expect(values('bea@x.com', replaced)).toEqual({ hubspot: 'Bea', mailchimp: 'Bea', klaviyo: 'Bea' });
     expect(replaced.contact('1001')?.properties.email).toBe('dave@x.com');
     expect(h.store.getContact(carol)!.externalIds.hubspot).toBe(replaced.contact('carol@x.com')!.id);
     // Settled (once dave's new Klaviyo profile was pulled back: its consent is news): nothing more
