@@ -255,6 +255,16 @@ function dropIfReused(ctx: InboundContext, esp: EspName, linked: Contact, u: Rem
   return true;
 }
 
+/**
+ * Another record holds the contact's email on the ESP now (the one it was linked to was archived or
+ * deleted there and a new one made): what segsync knew of the old record says nothing of the new
+ * one, whose empty fields are "not set", not clears to send everywhere.
+ */
+function forgetReplacedRecord(ctx: InboundContext, esp: EspName, contactId: number, previous: string, next: string): void {
+  ctx.store.clearSyncState(contactId, esp);
+  ctx.store.recordDecision({ contactId, field: LINK_FIELD, winner: esp, reason: `${esp} record ${next} holds this contact's email now, not record ${previous} (removed or replaced there): linked to it, what segsync knew of the old record forgotten`, at: ctx.clock.now(), detail: { esp, externalId: next, previous } });
+}
+
 /** Finds or creates the local contact an ESP record belongs to, keeping ids and emails in step. */
 function resolveContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result: InboundResult): Contact | undefined {
   const email = u.email ? normaliseEmail(u.email) : undefined;
@@ -284,7 +294,9 @@ function resolveContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, resu
     contact = ctx.store.getContact(created!.contactId)!;
     result.changed.add(contact.id);
   }
-  if (u.externalId && contact.externalIds[esp] !== u.externalId) {
+  const previous = contact.externalIds[esp];
+  if (u.externalId && previous !== u.externalId) {
+    if (previous !== undefined) forgetReplacedRecord(ctx, esp, contact.id, previous, u.externalId);
     ctx.store.setExternalId(contact.id, esp, u.externalId);
     if (reusedFrom !== undefined) {
       ctx.store.recordDecision({ contactId: contact.id, field: LINK_FIELD, winner: esp, reason: `${esp} id ${u.externalId} (linked to contact ${reusedFrom} before the account was replaced or reset) names this contact's record now: linked by email`, at: ctx.clock.now(), detail: { esp, externalId: u.externalId, previousContact: reusedFrom } });

@@ -91,6 +91,21 @@ describe('two-way identity: reused ids, Mailchimp email changes, unlinked writes
     expect(h.store.decisionsFor(carol, '@link')).toHaveLength(1);
   });
 
+  it('a new HubSpot record made for a contact whose record was archived there does not wipe the name with its empty field', async () => {
+    const id = add('nia@x.com', 'Nia');
+    await push();
+    await later();
+    for (const e of h.esps) await h.engine.pull(e);
+    s.hubspot.state.archive('1001', { source: 'CRM_UI', sourceId: 'userId:1' });
+    expect(s.hubspot.seed([{ email: 'nia@x.com' }])).toEqual(['1002']);
+    await later();
+    await h.engine.pull('hubspot');
+    expect(h.store.getContact(id)).toMatchObject({ externalIds: expect.objectContaining({ hubspot: '1002' }), properties: { first_name: expect.objectContaining({ value: 'Nia' }) } });
+    expect(h.store.decisionsFor(id, '@link').at(-1)).toMatchObject({ winner: 'hubspot', reason: expect.stringMatching(/^hubspot record 1002 holds this contact's email now, not record 1001/) });
+    await push();
+    expect(values('nia@x.com')).toEqual({ hubspot: 'Nia', mailchimp: 'Nia', klaviyo: 'Nia' });
+  });
+
   it('an email changed on HubSpot itself is still followed (the same record: created when segsync first saw it)', async () => {
     const id = add('erin@x.com', 'Erin');
     await push();
