@@ -161,6 +161,23 @@ export interface RemoteContact {
   consentAt?: number;
   /** The ESP's last modification time, epoch ms. */
   modifiedAt: number;
+  /**
+   * When the ESP created the record, epoch ms, for vendors whose ids a replaced account reuses
+   * (HubSpot's per-portal sequence; Klaviyo's ULIDs and Mailchimp's email hashes never name another
+   * person): tells a record that reuses an id segsync linked from the record it knew under that id.
+   */
+  createdAt?: number;
+  /**
+   * An id of the record that survives an email change, for vendors whose `externalId` does not
+   * (Mailchimp's member id is the hash of the email; its `contact_id` stays): how a pull follows an
+   * email changed there.
+   */
+  recordKey?: string;
+  /**
+   * Ids of records the ESP merged into this one (HubSpot's `hs_merged_object_ids`): they are gone, and
+   * a contact linked to one of them is no longer linked to anything there.
+   */
+  mergedIds?: string[];
   /** When each of `fields` last changed on the ESP, where the vendor says (HubSpot property history), epoch ms. */
   fieldModifiedAt?: Record<string, number>;
   /** The contact was deleted or archived on the ESP. */

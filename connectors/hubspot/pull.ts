@@ -89,15 +89,31 @@ export function toRemoteContact(
     // HubSpot's opt-out is authoritative for "unsubscribed"; its absence says nothing about consent.
     ...(p.hs_email_optout === 'true' ? { consent: 'unsubscribed' as const } : {}),
     modifiedAt: parseTime(p.lastmodifieddate) ?? parseTime(record.updatedAt) ?? 0,
+    ...createdAt(record),
+    ...mergedIds(record.id, p[MERGED_IDS]),
     ...(record.archived ? { deleted: true } : {}),
   };
+}
+
+/** HubSpot lists on the surviving record every record merged into it (read-only, `;`-separated). */
+const MERGED_IDS = 'hs_merged_object_ids';
+
+function mergedIds(id: string, raw: string | null | undefined): { mergedIds?: string[] } {
+  const ids = splitMulti(raw).filter((m) => m !== id);
+  return ids.length > 0 ? { mergedIds: ids } : {};
+}
+
+/** The record's creation time (HubSpot ids are per account: a replaced account reuses them). */
+function createdAt(record: Contacts.SimplePublicObject | Contacts.SimplePublicObjectWithAssociations): { createdAt?: number } {
+  const at = parseTime(record.properties.createdate) ?? parseTime(record.createdAt);
+  return at === undefined ? {} : { createdAt: at };
 }
 
 /** Incremental, resumable listing of changed contacts, oldest first. */
 export async function* pullContacts(ctx: HubspotContext, request: PullRequest): AsyncIterable<RemotePage> {
   const props = await ctx.properties.all();
   const tagProperty = ctx.settings.tagProperty;
-  const wanted = [...new Set([...request.fields, 'email', tagProperty, 'hs_email_optout', 'lastmodifieddate'])];
+  const wanted = [...new Set([...request.fields, 'email', tagProperty, 'hs_email_optout', 'lastmodifieddate', MERGED_IDS])];
   const until = request.until.getTime();
   const start = parseCursor(request.cursor) ?? { v: 1, mode: 'scan', until };
 

@@ -43,7 +43,7 @@ export interface PullOptions {
   tagRescanMs: number;
 }
 
-const MEMBER_FIELDS = ['members.id', 'members.email_address', 'members.status', 'members.last_changed', 'members.timestamp_opt', 'members.merge_fields', 'members.tags', 'members.tags_count', 'total_items'];
+const MEMBER_FIELDS = ['members.id', 'members.contact_id', 'members.email_address', 'members.status', 'members.last_changed', 'members.timestamp_opt', 'members.merge_fields', 'members.tags', 'members.tags_count', 'total_items'];
 
 /** Reads a stored cursor (or starts a full scan); a cursor from elsewhere is a named error. */
 export function parseCursor(cursor: Cursor | undefined): PullCursor {
@@ -92,6 +92,8 @@ function toRemote(m: Member, schema: MergeSchema, fields: string[]): RemoteConta
   const consent = consentOf(m.status);
   return {
     externalId: m.id,
+    // The member id is the hash of its email: `contact_id` is what stays when the email changes.
+    ...(m.contact_id ? { recordKey: m.contact_id } : {}),
     email: normaliseEmail(m.email_address),
     fields: schema.fromWire(m.merge_fields, fields),
     ...(complete ? { tags: tagNames } : {}),

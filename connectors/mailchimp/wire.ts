@@ -40,6 +40,8 @@ export interface MergeFieldCreate {
 
 export const memberSchema = z.looseObject({
   id: z.string(),
+  /** The member's id that stays when its email (and so `id`) changes. */
+  contact_id: z.string().optional(),
   email_address: z.string(),
   status: z.enum(MEMBER_STATUSES),
   merge_fields: z.record(z.string(), z.unknown()).optional(),

@@ -89,6 +89,12 @@ export interface SegmentState {
   since: number;
 }
 
+/**
+ * Sync-state key holding a record's id that survives an email change, for ESPs whose record id does
+ * not (Mailchimp's `contact_id`): stores index it so a pull can find the contact by it.
+ */
+export const RECORD_KEY = '@record';
+
 /** A per-contact, per-ESP, per-key record of what the ESP holds and what segsync last sent. */
 export interface SyncFieldState {
   contactId: number;
@@ -212,6 +218,8 @@ export interface Store {
   putSyncState(rows: SyncFieldState[]): void;
   /** One key's sync state for every contact on an ESP (e.g. who is known to carry which tags). */
   syncStatesByKey(esp: EspName, key: string): SyncFieldState[];
+  /** The contact whose record on the ESP has this stable id (its `RECORD_KEY` sync state), if any. */
+  findContactByRecordKey(esp: EspName, recordKey: string): Contact | undefined;
   /** Forgets everything known about a contact on one ESP (its record there was deleted or merged away). */
   clearSyncState(contactId: number, esp: EspName): void;
   /** Records a webhook delivery's vendor event id; false when it was seen before (a replay). */
@@ -243,6 +251,11 @@ export interface Store {
   completeOutbox(done: { id: number; version: number }[]): void;
   /** Live operations queued for one contact on one ESP. */
   pendingOutbox(esp: EspName, contactId: number): OutboxItem[];
+  /**
+   * Drops every operation for one contact on one ESP, live or dead-lettered, except erase requests
+   * (its record there is gone: those writes can never succeed). Returns how many of each it dropped.
+   */
+  dropOutboxFor(esp: EspName, contactId: number): { queued: number; dead: number };
   /** Marks operations as about to be sent (before the call, so a crash mid-call leaves the mark). */
   markOutboxSent(ids: number[]): void;
   /** Drops queued operations that are no longer wanted (the value went back to what the ESP has). */

@@ -12,6 +12,7 @@ import { hashEmail } from '../log/logger';
 import { isValidEmail, normaliseEmail } from '../model/identity';
 import type { Clock } from '../model/clock';
 import type { ConsentStatus, Contact, EspName, FieldValue } from '../model/types';
+import { RECORD_KEY } from '../store/store';
 import type { Store, SyncFieldState } from '../store/store';
 import { decide } from './conflict';
 import { CONSENT_KEY, remoteConsentWins } from './consent';
@@ -19,7 +20,7 @@ import { isErased, rememberPreviousEmail } from './erasure';
 import type { SyncMapping } from './mapping';
 import { fieldNews } from './field-news';
 import { EMAIL_KEY, emailChangedOnEsp } from './identity-travel';
-import { isUnlinked, LINK_FIELD, relink, unlink, UNLINKED_KEY } from './links';
+import { CREATED_KEY, dropReusedLink, isReusedId, isUnlinked, LINK_FIELD, relink, unlink, UNLINKED_KEY } from './links';
 import type { UnlinkReason } from './links';
 import { asTags, diffTags, isEmpty, sameValue, tagList } from './values';
 
@@ -55,6 +56,10 @@ interface RemoteUpdate {
   modifiedAt: number;
   /** Per-field change times, where the ESP reports them. */
   fieldModifiedAt?: Record<string, number>;
+  /** When the ESP created the record, where it says (tells a reused id from the linked record). */
+  createdAt?: number;
+  /** The record's id that survives an email change, where its `externalId` does not. */
+  recordKey?: string;
 }
 
 /** Applies one pulled page in one transaction. */
@@ -63,10 +68,14 @@ export function applyRemoteContacts(ctx: InboundContext, esp: EspName, contacts:
   ctx.store.transaction(() => {
     for (const rc of contacts) {
       if (rc.deleted) {
+        // Another person's archived record under a reused id says nothing of the linked one.
+        const linked = ctx.store.findContactByExternalId(esp, rc.externalId);
+        if (linked && dropIfReused(ctx, esp, linked, rc, rc.email)) continue;
         forgetOnEsp(ctx, esp, rc.externalId, result, rc.modifiedAt);
         continue;
       }
       applyUpdate(ctx, esp, rc, result);
+      if (rc.mergedIds) forgetMerged(ctx, esp, rc.externalId, rc.mergedIds, rc.modifiedAt, result);
     }
   });
   return result;
@@ -134,14 +143,23 @@ function applyChange(ctx: InboundContext, esp: EspName, ch: RemoteChange, result
       forgetOnEsp(ctx, esp, ch.ref.externalId, result, ch.occurredAt);
       return;
     case 'merged':
-      for (const gone of ch.previous?.externalIds ?? []) forgetOnEsp(ctx, esp, gone, result, ch.occurredAt, 'merged into another record');
-      if (ch.ref.externalId) applyUpdate(ctx, esp, { ...ch.ref, fields: ch.fields, modifiedAt: ch.occurredAt }, result);
+      if (!ch.ref.externalId) {
+        for (const gone of ch.previous?.externalIds ?? []) forgetOnEsp(ctx, esp, gone, result, ch.occurredAt, 'merged into another record');
+        return;
+      }
+      applyUpdate(ctx, esp, { ...ch.ref, fields: ch.fields, modifiedAt: ch.occurredAt }, result);
+      forgetMerged(ctx, esp, ch.ref.externalId, ch.previous?.externalIds ?? [], ch.occurredAt, result);
       return;
     case 'email-changed': {
       const old = ch.previous?.email ? ctx.store.findContactByEmail(ch.previous.email) : undefined;
       const contact = old ?? (ch.ref.externalId ? ctx.store.findContactByExternalId(esp, ch.ref.externalId) : undefined);
-      if (contact && ch.ref.email) followEmailChange(ctx, esp, contact, ch.ref.email, result);
-      else result.ignored++;
+      if (!contact || !ch.ref.email) {
+        result.ignored++;
+        return;
+      }
+      followEmailChange(ctx, esp, contact, ch.ref.email, result);
+      // Mailchimp's member id is the hash of the email: the record has a new id now.
+      if (ch.ref.externalId && !ctx.store.findContactByExternalId(esp, ch.ref.externalId)) ctx.store.setExternalId(contact.id, esp, ch.ref.externalId);
       return;
     }
     case 'erased': {
@@ -157,13 +175,29 @@ function findContact(ctx: InboundContext, esp: EspName, externalId: string | und
   return (externalId ? ctx.store.findContactByExternalId(esp, externalId) : undefined) ?? (email ? ctx.store.findContactByEmail(email) : undefined);
 }
 
+/**
+ * Records merged into a pulled one are gone: a contact still linked to one of them is unlinked there,
+ * the decision naming the surviving record and its contact (never silently, never an erase: the
+ * person's data lives on in the surviving record).
+ */
+function forgetMerged(ctx: InboundContext, esp: EspName, survivorId: string, mergedIds: string[], at: number, result: InboundResult): void {
+  const owner = ctx.store.findContactByExternalId(esp, survivorId);
+  for (const gone of mergedIds) {
+    const linked = ctx.store.findContactByExternalId(esp, gone);
+    if (!linked || linked.id === owner?.id) continue;
+    const into: UnlinkReason = `merged into record ${survivorId}${owner ? ` (contact ${owner.id}, ${owner.email})` : ''}`;
+    forgetOnEsp(ctx, esp, gone, result, at, into);
+  }
+}
+
 function forgetOnEsp(ctx: InboundContext, esp: EspName, externalId: string | undefined, result: InboundResult, at: number, reason: UnlinkReason = 'archived or deleted'): void {
   const contact = externalId ? ctx.store.findContactByExternalId(esp, externalId) : undefined;
   if (!contact) {
     result.ignored++;
     return;
   }
-  if (ctx.mapping.perEsp.get(esp)?.onDelete === 'erase') {
+  // A merge is not a removal of the person: `onDelete: erase` does not apply to it.
+  if (ctx.mapping.perEsp.get(esp)?.onDelete === 'erase' && reason === 'archived or deleted') {
     // Configured: a removal on this ESP erases the contact locally and on every ESP.
     ctx.store.recordDecision({ contactId: contact.id, field: LINK_FIELD, winner: esp, reason: `${esp} record ${reason}: erased everywhere (connectors.${esp}.onDelete: erase)`, at: ctx.clock.now(), detail: { esp, externalId: externalId ?? null } });
     result.erased.push({ contactId: contact.id, email: contact.email });
@@ -190,14 +224,57 @@ function followEmailChange(ctx: InboundContext, esp: EspName, contact: Contact, 
   result.changed.add(contact.id);
 }
 
+/**
+ * The contact linked to the record: by its id, unless that id now names another record (then the link
+ * is dropped, never followed as an email change); else by the record's stable key, when its id changed
+ * with its email (then the new id is linked).
+ */
+function linkedContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, email: string | undefined): { contact?: Contact; reusedFrom?: number } {
+  const byId = u.externalId ? ctx.store.findContactByExternalId(esp, u.externalId) : undefined;
+  if (byId && dropIfReused(ctx, esp, byId, u, email)) return { reusedFrom: byId.id };
+  if (byId || !u.externalId) return byId ? { contact: byId } : {};
+  // Unlinked contacts keep their record's key (links.ts), so a restored record finds its contact too.
+  const byKey = ctx.store.findContactByRecordKey(esp, u.recordKey ?? u.externalId);
+  // Keyed by its id, a record only finds a contact not linked to another record there meanwhile.
+  if (!byKey || (!u.recordKey && byKey.externalIds[esp] !== undefined)) return {};
+  // An email changed there to one another local contact has is that contact's record (as before).
+  if (email && email !== byKey.email && ctx.store.findContactByEmail(email)) return {};
+  ctx.store.setExternalId(byKey.id, esp, u.externalId);
+  return { contact: byKey };
+}
+
+/**
+ * Drops the link of a contact whose id on the ESP now names another record (with another email,
+ * created at another time: see `isReusedId`); true when it did.
+ */
+function dropIfReused(ctx: InboundContext, esp: EspName, linked: Contact, u: RemoteUpdate, email: string | undefined): boolean {
+  if (!u.externalId || u.createdAt === undefined || !email || email === linked.email) return false;
+  if (!isReusedId(ctx.store.getSyncState(linked.id, esp), u.createdAt)) return false;
+  dropReusedLink(ctx.store, ctx.clock, linked.id, esp, u.externalId, u.createdAt);
+  ctx.logger.warn({ esp, contact: linked.id, externalId: u.externalId }, 'ESP id now names another record (account replaced or reset): link dropped, contact matched by email again');
+  return true;
+}
+
+/**
+ * Another record holds the contact's email on the ESP now (the one it was linked to was archived or
+ * deleted there and a new one made): what segsync knew of the old record says nothing of the new
+ * one, whose empty fields are "not set", not clears to send everywhere.
+ */
+function forgetReplacedRecord(ctx: InboundContext, esp: EspName, contactId: number, previous: string, next: string): void {
+  ctx.store.clearSyncState(contactId, esp);
+  ctx.store.recordDecision({ contactId, field: LINK_FIELD, winner: esp, reason: `${esp} record ${next} holds this contact's email now, not record ${previous} (removed or replaced there): linked to it, what segsync knew of the old record forgotten`, at: ctx.clock.now(), detail: { esp, externalId: next, previous } });
+}
+
 /** Finds or creates the local contact an ESP record belongs to, keeping ids and emails in step. */
 function resolveContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result: InboundResult): Contact | undefined {
-  const byId = u.externalId ? ctx.store.findContactByExternalId(esp, u.externalId) : undefined;
   const email = u.email ? normaliseEmail(u.email) : undefined;
+  const { contact: byId, reusedFrom } = linkedContact(ctx, esp, u, email);
   if (byId) {
     // Only an email the ESP changed is followed: a record still holding the email segsync last knew
-    // there is behind (the new email is on its way to it), not an email change to undo ours.
-    if (email && email !== byId.email && emailChangedOnEsp(ctx.store.getSyncState(byId.id, esp), email)) followEmailChange(ctx, esp, byId, email, result);
+    // there is behind (the new email is on its way to it), not an email change to undo ours. A
+    // restored record could not be edited while it was gone: its email is sent the contact's.
+    const state = ctx.store.getSyncState(byId.id, esp);
+    if (email && email !== byId.email && !isUnlinked(state) && emailChangedOnEsp(state, email)) followEmailChange(ctx, esp, byId, email, result);
     return ctx.store.getContact(byId.id);
   }
   if (!email || !isValidEmail(email)) {
@@ -217,10 +294,15 @@ function resolveContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, resu
     contact = ctx.store.getContact(created!.contactId)!;
     result.changed.add(contact.id);
   }
-  if (u.externalId && contact.externalIds[esp] !== u.externalId) {
+  const previous = contact.externalIds[esp];
+  if (u.externalId && previous !== u.externalId) {
+    if (previous !== undefined) forgetReplacedRecord(ctx, esp, contact.id, previous, u.externalId);
     ctx.store.setExternalId(contact.id, esp, u.externalId);
+    if (reusedFrom !== undefined) {
+      ctx.store.recordDecision({ contactId: contact.id, field: LINK_FIELD, winner: esp, reason: `${esp} id ${u.externalId} (linked to contact ${reusedFrom} before the account was replaced or reset) names this contact's record now: linked by email`, at: ctx.clock.now(), detail: { esp, externalId: u.externalId, previousContact: reusedFrom } });
+    }
   }
-  return contact;
+  return ctx.store.getContact(contact.id) ?? contact;
 }
 
 /** Queues one key's new sync state: the ESP's value, the pushed value still guarding echoes, the change time. */
@@ -234,7 +316,8 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
   // A record restored on the ESP could not be edited while it was archived or deleted: its values are
   // no newer than its removal, whatever the restore did to the record's modification time.
   let changedBy = Number.POSITIVE_INFINITY;
-  if (isUnlinked(rows)) {
+  const restored = isUnlinked(rows);
+  if (restored) {
     changedBy = rows.find((r) => r.key === UNLINKED_KEY)?.remoteModifiedAt ?? changedBy;
     relink(ctx.store, ctx.clock, contact.id, esp, u.modifiedAt);
     result.changed.add(contact.id);
@@ -281,7 +364,9 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
 
   const remoteEmail = u.email ? normaliseEmail(u.email) : undefined;
   if (remoteEmail && state.get(EMAIL_KEY)?.remoteValue !== remoteEmail) remember(EMAIL_KEY, remoteEmail, undefined);
-  if (u.tags) applyTags(ctx, esp, contact, u.tags, state.get(TAGS_KEY), remember, result);
+  if (u.createdAt !== undefined && state.get(CREATED_KEY)?.remoteValue !== u.createdAt) remember(CREATED_KEY, u.createdAt, undefined);
+  if (u.recordKey && state.get(RECORD_KEY)?.remoteValue !== u.recordKey) remember(RECORD_KEY, u.recordKey, undefined);
+  if (u.tags) applyTags(ctx, esp, contact, u.tags, state.get(TAGS_KEY), remember, result, restored);
   if (u.consent) applyConsent(ctx, esp, contact, u.consent, u.consentAt, state.get(CONSENT_KEY), remember, result);
   if (updates.length) ctx.store.putSyncState(updates);
 }
@@ -294,10 +379,17 @@ function applyTags(
   prev: SyncFieldState | undefined,
   remember: Remember,
   result: InboundResult,
+  restored: boolean,
 ): void {
   const now = tagList(remoteTags);
   const known = asTags(prev?.remoteValue);
   if (known && sameValue(known, now)) return;
+  if (restored) {
+    // The tags a restored record comes back with are the ones it had when it left, not news: the
+    // local set stands and the push sends the difference.
+    remember(TAGS_KEY, now, undefined);
+    return;
+  }
   const pushed = asTags(prev?.pushedValue);
   // The same expiring echo guard as fields: our pushed tag set is an echo only while the ESP was not seen holding another.
   const stillOurs = pushed !== undefined && (known === undefined || sameValue(known, pushed));

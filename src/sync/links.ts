@@ -7,15 +7,18 @@
  */
 import type { Clock } from '../model/clock';
 import type { EspName } from '../model/types';
+import { RECORD_KEY } from '../store/store';
 import type { Store, SyncFieldState } from '../store/store';
 
 /** Sync-state key marking a contact whose record on the ESP was archived or deleted there. */
 export const UNLINKED_KEY = '@unlinked';
+/** Sync-state key holding when the ESP created the linked record (epoch ms), where the ESP says. */
+export const CREATED_KEY = '@created';
 /** The `decisions` field under which link decisions are recorded. */
 export const LINK_FIELD = '@link';
 
 /** How the record left the ESP. */
-export type UnlinkReason = 'archived or deleted' | 'merged into another record';
+export type UnlinkReason = 'archived or deleted' | 'merged into another record' | `merged into record ${string}`;
 
 /** True when the contact's record on this ESP was archived or deleted there (from its sync state rows). */
 export function isUnlinked(state: readonly SyncFieldState[]): boolean {
@@ -27,19 +30,64 @@ export function isUnlinked(state: readonly SyncFieldState[]): boolean {
  * contact as unlinked there and records the decision. Returns false when it was already unlinked.
  */
 export function unlink(store: Store, clock: Clock, contactId: number, esp: EspName, reason: UnlinkReason, at: number, externalId: string | undefined): boolean {
-  if (isUnlinked(store.getSyncState(contactId, esp))) return false;
+  const state = store.getSyncState(contactId, esp);
+  if (isUnlinked(state)) return false;
+  // What the record is known by stays, so a restored record finds this contact even when the email
+  // changed meanwhile: its stable key where the ESP has one, else its id.
+  const recordKey = state.find((s) => s.key === RECORD_KEY)?.remoteValue ?? externalId;
   store.clearSyncState(contactId, esp);
-  store.removeOutbox(store.pendingOutbox(esp, contactId).filter((p) => p.op !== 'erase').map((p) => p.id));
-  store.putSyncState([{ contactId, esp, key: UNLINKED_KEY, remoteValue: reason, pushedValue: undefined, remoteModifiedAt: at }]);
+  // Queued writes and dead letters alike: none can succeed on a record that is gone, and left in place
+  // they would fail every push and stay in `status` for good.
+  const dropped = store.dropOutboxFor(esp, contactId);
+  store.putSyncState([
+    { contactId, esp, key: UNLINKED_KEY, remoteValue: reason, pushedValue: undefined, remoteModifiedAt: at },
+    ...(typeof recordKey === 'string' ? [{ contactId, esp, key: RECORD_KEY, remoteValue: recordKey, pushedValue: undefined, remoteModifiedAt: at }] : []),
+  ]);
   store.recordDecision({
     contactId,
     field: LINK_FIELD,
     winner: esp,
-    reason: `${esp} record ${reason}: unlinked, segsync no longer writes to ${esp} for this contact; it stays here and on the other ESPs (restore it on ${esp} to link it again)`,
+    reason: `${esp} record ${reason}: unlinked, segsync no longer writes to ${esp} for this contact; it stays here and on the other ESPs (restore it on ${esp} to link it again)${droppedText(dropped)}`,
     at: clock.now(),
-    detail: { esp, externalId: externalId ?? null },
+    detail: { esp, externalId: externalId ?? null, droppedQueued: dropped.queued, droppedDead: dropped.dead },
   });
   return true;
+}
+
+function droppedText(dropped: { queued: number; dead: number }): string {
+  const parts = [dropped.queued ? `${dropped.queued} queued write(s)` : '', dropped.dead ? `${dropped.dead} dead-lettered write(s)` : ''].filter(Boolean);
+  return parts.length ? `; dropped ${parts.join(' and ')}` : '';
+}
+
+/**
+ * True when the record now under a linked id is not the record segsync linked: the ESP created it at
+ * another time than the one seen there, or (creation time never seen) after everything segsync knew
+ * of the linked record. Ids are only reused when an account is replaced under the store (a sandbox
+ * restarted without --state, a reset portal); following such a record would rename the contact.
+ */
+export function isReusedId(state: readonly SyncFieldState[], createdAt: number | undefined): boolean {
+  if (createdAt === undefined) return false;
+  const known = state.find((s) => s.key === CREATED_KEY)?.remoteValue;
+  if (typeof known === 'number') return known !== createdAt;
+  const seen = state.flatMap((s) => (s.remoteModifiedAt === undefined ? [] : [s.remoteModifiedAt]));
+  return seen.length > 0 && createdAt > Math.max(...seen);
+}
+
+/**
+ * Drops the link of a contact whose id on the ESP now names another record: forgets the id and what
+ * segsync knew there, records the decision. Its queued writes stay: they go by email, so the next push
+ * finds or creates its record in the account as it is now.
+ */
+export function dropReusedLink(store: Store, clock: Clock, contactId: number, esp: EspName, externalId: string, createdAt: number): void {
+  store.clearSyncState(contactId, esp);
+  store.recordDecision({
+    contactId,
+    field: LINK_FIELD,
+    winner: 'local',
+    reason: `${esp} id ${externalId} now names another record (created ${new Date(createdAt).toISOString()}), not the one segsync linked (the account was replaced or reset): link dropped, not followed as an email change; this contact is matched by email again`,
+    at: clock.now(),
+    detail: { esp, externalId, createdAt },
+  });
 }
 
 /** Links the contact again after its record showed up live on the ESP; records the decision. */

@@ -80,6 +80,8 @@ export interface HubspotSandbox extends SandboxServer {
   edit(idOrEmail: string, properties: Record<string, string>): ContactView;
   /** Merges two contacts as HubSpot's UI would. */
   merge(primaryId: string, mergedId: string): void;
+  /** Restores an archived contact from the recycle bin, as HubSpot's UI would (same id, old values). */
+  unarchive(id: string): void;
   contact(idOrEmail: string): ContactView | undefined;
   contactCount(): number;
   isBlocklisted(email: string): boolean;
@@ -221,6 +223,10 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
     },
     merge: (primaryId, mergedId) => {
       state.merge(primaryId, mergedId, uiOrigin);
+      stateFile?.changed();
+    },
+    unarchive: (id) => {
+      state.unarchive(id);
       stateFile?.changed();
     },
     contact: (idOrEmail) => {

@@ -91,6 +91,7 @@ export function defaultProperties(): PropertyDef[] {
     def('lastmodifieddate', 'Last Modified Date', 'datetime', 'date', { readOnlyValue: true }),
     def('hs_object_id', 'Record ID', 'number', 'number', { readOnlyValue: true }),
     def('hs_email_optout', 'Unsubscribed from all email', 'bool', 'booleancheckbox', { readOnlyValue: true, options: yesNo }),
+    def('hs_merged_object_ids', 'Merged Contact IDs', 'enumeration', 'checkbox', { readOnlyValue: true }),
   ];
 }
 

@@ -39,6 +39,9 @@ export type PortalEvent =
   | { type: 'contact.merge'; objectId: string; at: number; origin: ChangeOrigin; primaryObjectId: string; mergedObjectIds: string[] };
 
 /** Properties every answer carries unless asked otherwise (as HubSpot does). */
+/** The primary's read-only list of the records merged into it. */
+const MERGED_IDS = 'hs_merged_object_ids';
+
 export const DEFAULT_OUTPUT = ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname'];
 
 /** Everything a portal holds, for the sandbox's state file. */
@@ -211,6 +214,18 @@ export class PortalState {
     return true;
   }
 
+  /** Restores an archived contact, as HubSpot's recycle bin does: the same id, the values it had. */
+  unarchive(id: string): StoredContact {
+    const c = this.contacts.get(id);
+    if (!c?.archived) throw notFound(`No archived contact ${id}`);
+    const email = c.properties.get('email');
+    if (email && this.contactByEmail(email)) throw conflict(`A contact with the email ${email} already exists. Existing ID: ${this.byEmail.get(email)}`);
+    c.archived = false;
+    c.updatedAt = this.stamp();
+    if (email) this.byEmail.set(email, id);
+    return c;
+  }
+
   /** GDPR delete: the record is gone for good and its email blocklisted. Unknown email: blocklisted only. */
   purge(objectId: string, idProperty: string | undefined, origin: ChangeOrigin): void {
     let c: StoredContact | undefined;
@@ -233,21 +248,28 @@ export class PortalState {
     this.emit({ type: 'contact.privacyDeletion', objectId: c.id, at: this.stamp(), origin });
   }
 
-  /** Merges `mergedId` into `primaryId` (HubSpot keeps the primary's values, fills its blanks). */
+  /**
+   * Merges `mergedId` into `primaryId` (HubSpot keeps the primary's values, fills its blanks, and lists
+   * every record merged into it, the merged one's own merged ids included, in `hs_merged_object_ids`).
+   */
   merge(primaryId: string, mergedId: string, origin: ChangeOrigin): StoredContact {
     const primary = this.contact(primaryId);
     const merged = this.contact(mergedId);
     if (!primary || !merged) throw notFound('Both contacts must exist to merge');
+    const ids = (c: StoredContact): string[] => (c.properties.get(MERGED_IDS) ?? '').split(';').filter(Boolean);
+    const mergedIds = [...new Set([...ids(primary), mergedId, ...ids(merged)])].join(';');
     for (const [k, v] of merged.properties) {
-      if (primary.properties.has(k) || k === 'email') continue;
+      if (primary.properties.has(k) || k === 'email' || k === MERGED_IDS) continue;
       primary.properties.set(k, v);
       primary.changedAt.set(k, merged.changedAt.get(k) ?? merged.updatedAt);
     }
+    primary.properties.set(MERGED_IDS, mergedIds);
     this.contacts.delete(mergedId);
     const email = merged.properties.get('email');
     if (email) this.byEmail.delete(email);
     for (const l of this.lists.values()) if (l.members.delete(mergedId)) l.members.add(primaryId);
     primary.updatedAt = this.stamp();
+    primary.changedAt.set(MERGED_IDS, primary.updatedAt);
     this.emit({ type: 'contact.merge', objectId: primaryId, at: primary.updatedAt, origin, primaryObjectId: primaryId, mergedObjectIds: [mergedId] });
     return primary;
   }

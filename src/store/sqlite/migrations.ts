@@ -215,4 +215,12 @@ INSERT INTO quarantine (kind, ref, contact_id, name, time, source, raw, reason, 
 DELETE FROM properties WHERE NOT json_valid(value);
 `,
   },
+  {
+    version: 30,
+    name: 'two-way: find a contact by the stable id of its ESP record',
+    // Only the '@record' rows: a Mailchimp pull looks up each member it cannot match by id or email.
+    sql: `
+CREATE INDEX sync_state_by_record ON sync_state (esp, remote_value) WHERE key = '@record';
+`,
+  },
 ];

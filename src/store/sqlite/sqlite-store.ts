@@ -35,6 +35,7 @@ import type {
   UnlinkCounts,
   UpsertOutcome,
 } from '../store';
+import { RECORD_KEY } from '../store';
 import { toEventRow } from '../event-row';
 import { MIGRATIONS } from './migrations';
 import type { Migration } from './migrations';
@@ -637,6 +638,14 @@ export class SqliteStore implements Store {
     }));
   }
 
+  findContactByRecordKey(esp: EspName, recordKey: string): Contact | undefined {
+    // The literal key lets SQLite use the partial index of migration 30.
+    const row = this.stmt(
+      `SELECT c.* FROM contacts c JOIN sync_state s ON s.contact_id = c.id WHERE s.esp = ? AND s.key = '${RECORD_KEY}' AND s.remote_value = ? LIMIT 1`,
+    ).get(esp, json(recordKey)) as Row | undefined;
+    return row ? this.hydrate(row) : undefined;
+  }
+
   clearSyncState(contactId: number, esp: EspName): void {
     this.transaction(() => {
       this.stmt('DELETE FROM sync_state WHERE contact_id = ? AND esp = ?').run(contactId, esp);
@@ -764,6 +773,14 @@ export class SqliteStore implements Store {
 
   pendingOutbox(esp: EspName, contactId: number): OutboxItem[] {
     return (this.stmt('SELECT * FROM outbox WHERE esp = ? AND contact_id = ? AND +dead = 0').all(esp, contactId) as Row[]).map(toOutbox);
+  }
+
+  dropOutboxFor(esp: EspName, contactId: number): { queued: number; dead: number } {
+    return this.transaction(() => {
+      const counts = this.stmt("SELECT COALESCE(SUM(dead = 0), 0) AS queued, COALESCE(SUM(dead = 1), 0) AS dead FROM outbox WHERE esp = ? AND contact_id = ? AND op <> 'erase'").get(esp, contactId) as { queued: number; dead: number };
+      this.stmt("DELETE FROM outbox WHERE esp = ? AND contact_id = ? AND op <> 'erase'").run(esp, contactId);
+      return { queued: counts.queued, dead: counts.dead };
+    });
   }
 
   markOutboxSent(ids: number[]): void {

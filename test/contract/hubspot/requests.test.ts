@@ -159,7 +159,7 @@ describe('HubSpot contract: pull', () => {
     const until = new Date(Date.UTC(2026, 10, 24, 12));
     const scope = schema()
       .get('/crm/v3/objects/contacts')
-      .query({ limit: '100', properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate'], archived: 'false' })
+      .query({ limit: '100', properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate', 'hs_merged_object_ids'], archived: 'false' })
       .reply(200, { results: [record('1', { email: 'A@Example.com', firstname: 'A', segsync_tags: 'vip', lastmodifieddate: '2026-11-20T00:00:00.000Z' })], paging: { next: { after: '2' } } })
       // Each page's field change times come from property history, one batch read per page.
       .post('/crm/v3/objects/contacts/batch/read', { inputs: [{ id: '1' }], properties: ['email'], propertiesWithHistory: ['firstname'] })
@@ -167,15 +167,15 @@ describe('HubSpot contract: pull', () => {
       .post('/crm/v3/objects/contacts/batch/read', { inputs: [{ id: '2' }], properties: ['email'], propertiesWithHistory: ['firstname'] })
       .reply(200, { status: 'COMPLETE', results: [{ ...record('2', { email: 'b@example.com' }), propertiesWithHistory: { firstname: [] } }], startedAt: '2026-11-24T12:00:00Z', completedAt: '2026-11-24T12:00:00Z' })
       .get('/crm/v3/objects/contacts')
-      .query({ limit: '100', after: '2', properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate'], archived: 'false' })
+      .query({ limit: '100', after: '2', properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate', 'hs_merged_object_ids'], archived: 'false' })
       .reply(200, { results: [record('2', { email: 'b@example.com', hs_email_optout: 'true' })] })
       .get('/crm/v3/objects/contacts')
-      .query({ limit: '100', properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate'], archived: 'true' })
+      .query({ limit: '100', properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate', 'hs_merged_object_ids'], archived: 'true' })
       .reply(200, { results: [] });
     const c = connector();
     const pages = [];
     for await (const page of c.pull({ cursor: undefined, until, fields: ['firstname'] })) pages.push(page);
-    expect(pages[0]!.contacts[0]).toEqual({ externalId: '1', email: 'a@example.com', fields: { firstname: 'A' }, tags: ['vip'], modifiedAt: Date.parse('2026-11-20T00:00:00.000Z'), fieldModifiedAt: { firstname: Date.parse('2026-10-01T00:00:00.000Z') } });
+    expect(pages[0]!.contacts[0]).toEqual({ externalId: '1', email: 'a@example.com', fields: { firstname: 'A' }, tags: ['vip'], modifiedAt: Date.parse('2026-11-20T00:00:00.000Z'), createdAt: Date.parse('2026-11-24T00:00:00Z'), fieldModifiedAt: { firstname: Date.parse('2026-10-01T00:00:00.000Z') } });
     expect(pages[1]!.contacts[0]).toMatchObject({ externalId: '2', consent: 'unsubscribed', fields: { firstname: null } });
     expect(JSON.parse(pages[1]!.next)).toEqual({ v: 1, mode: 'time', t: until.getTime() });
     scope.done();
@@ -189,7 +189,7 @@ describe('HubSpot contract: pull', () => {
       .post('/crm/v3/objects/contacts/search', {
         filterGroups: [{ filters: [{ propertyName: 'lastmodifieddate', operator: 'GTE', value: String(t) }, { propertyName: 'lastmodifieddate', operator: 'LTE', value: String(until.getTime()) }] }],
         sorts: ['lastmodifieddate'],
-        properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate'],
+        properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate', 'hs_merged_object_ids'],
         limit: 200,
         after: '0',
       })
@@ -198,7 +198,7 @@ describe('HubSpot contract: pull', () => {
       .reply(200, { status: 'COMPLETE', results: [{ ...record('5', { email: 'e@example.com' }), propertiesWithHistory: {} }], startedAt: new Date(t).toISOString(), completedAt: new Date(t).toISOString() })
       // The search never returns archived records: they are listed after it, as deletions (issue 15, finding 6).
       .get('/crm/v3/objects/contacts')
-      .query({ limit: '100', properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate'], archived: 'true' })
+      .query({ limit: '100', properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate', 'hs_merged_object_ids'], archived: 'true' })
       .reply(200, { results: [{ ...record('9', { email: 'gone@example.com' }), archived: true, archivedAt: new Date(t + 7).toISOString() }] });
     const c = connector();
     const pages = [];

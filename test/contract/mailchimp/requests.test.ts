@@ -119,13 +119,13 @@ describe('Mailchimp requests (contract)', () => {
     const since = '2026-01-01T00:00:05.000Z';
     const x = { id: 'x', email_address: 'x@x.com', status: 'subscribed' as const, last_changed: '2026-01-01T00:00:05+00:00' };
     const cursor = JSON.stringify({ v: 1, members: { since, offset: 0, skip: [seenKey(x)] }, archived: { since, offset: 0, skip: [] }, tags: {} });
-    const fields = 'members.id,members.email_address,members.status,members.last_changed,members.timestamp_opt,members.merge_fields,members.tags,members.tags_count,total_items';
+    const fields = 'members.id,members.contact_id,members.email_address,members.status,members.last_changed,members.timestamp_opt,members.merge_fields,members.tags,members.tags_count,total_items';
     const common = { fields, count: '1000', offset: '0', since_last_changed: '2026-01-01T00:00:04+00:00', before_last_changed: '2026-01-02T00:00:00+00:00', sort_field: 'last_changed', sort_dir: 'ASC' };
-    api().get(`/3.0/lists/${LIST}/members`).query(common).reply(200, { members: [x, { id: 'y', email_address: 'Y@x.com', status: 'transactional', last_changed: '2026-01-01T00:00:05+00:00', tags: [{ id: 1, name: 'vip' }], tags_count: 1 }], total_items: 2 });
+    api().get(`/3.0/lists/${LIST}/members`).query(common).reply(200, { members: [x, { id: 'y', contact_id: 'c-y', email_address: 'Y@x.com', status: 'transactional', last_changed: '2026-01-01T00:00:05+00:00', tags: [{ id: 1, name: 'vip' }], tags_count: 1 }], total_items: 2 });
     api().get(`/3.0/lists/${LIST}/members`).query({ ...common, status: 'archived' }).reply(200, { members: [], total_items: 0 });
     const pages: RemotePage[] = [];
     for await (const p of connector().pull({ cursor, until: new Date('2026-01-02T00:00:00Z'), fields: [] })) pages.push(p);
-    expect(pages.flatMap((p) => p.contacts)).toEqual([{ externalId: 'y', email: 'y@x.com', fields: {}, tags: ['vip'], consent: 'non-marketing', modifiedAt: Date.parse('2026-01-01T00:00:05Z') }]);
+    expect(pages.flatMap((p) => p.contacts)).toEqual([{ externalId: 'y', recordKey: 'c-y', email: 'y@x.com', fields: {}, tags: ['vip'], consent: 'non-marketing', modifiedAt: Date.parse('2026-01-01T00:00:05Z') }]);
   });
 
   it('erases with delete-permanent and registers the webhook with the secret and sources.api false', async () => {

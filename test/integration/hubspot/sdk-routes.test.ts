@@ -52,7 +52,7 @@ describe('HubSpot sandbox, driven by the vendor SDK', () => {
     const [primary, other] = sb.seed([{ email: 'bo@example.com', properties: { firstname: 'Bo' } }, { email: 'bo.work@example.com', properties: { firstname: 'Robert', lastname: 'Ode' } }]);
     const merged = await hubspot.crm.contacts.basicApi.merge({ primaryObjectId: primary!, objectIdToMerge: other! });
     expect(merged.id).toBe(primary);
-    expect(sb.contact(primary!)?.properties).toMatchObject({ email: 'bo@example.com', firstname: 'Bo', lastname: 'Ode' });
+    expect(sb.contact(primary!)?.properties).toMatchObject({ email: 'bo@example.com', firstname: 'Bo', lastname: 'Ode', hs_merged_object_ids: other });
     expect(sb.contact(other!)).toBeUndefined();
     expect(await refusal(hubspot.crm.contacts.basicApi.merge({ primaryObjectId: primary!, objectIdToMerge: '999999' }))).toBe(404);
   });

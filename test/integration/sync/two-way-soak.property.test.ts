@@ -1,10 +1,13 @@
 /**
- * The randomized two-way soak (bounded, seeded): first-name edits, email changes, archives and tag
- * changes on the three sandboxes and locally, interleaved with single pulls and full syncs (every ESP
- * pulled, then a push). At the end every ESP and the store agree, field by field, with a model of the
- * intended outcome: the latest edit of each field wins (edits are at least 1.5 s apart, above the
- * vendors' one-second timestamps), emails follow the latest change, tags the latest action per tag,
- * and an archived record is left alone while the contact lives on elsewhere. No edit lost, none reverted.
+ * The randomized two-way soak (bounded, seeded): first-name edits, email changes, archives, restores
+ * and tag changes on the three sandboxes and locally, interleaved with single pulls and full syncs
+ * (every ESP pulled, then a push). At the end every ESP and the store agree, field by field, with a
+ * model of the intended outcome: the latest edit of each field wins (edits are at least 1.5 s apart,
+ * above the vendors' one-second timestamps), emails follow the latest change (Mailchimp's too, seen by
+ * a pull through the member's contact_id), tags the latest action per tag, an archived record is left
+ * alone while the contact lives on elsewhere, and a restored record (HubSpot's recycle bin, or the
+ * person signing up again on Mailchimp with the address the member had) links again and gets the
+ * contact's current name, email and tags. No edit lost, none reverted.
  */
 import fc from 'fast-check';
 import type { EspName } from '../../../connectors/connector';
@@ -23,18 +26,20 @@ const UI = { source: 'CRM_UI' as const, sourceId: 'userId:1' };
 type Where = 'local' | EspName;
 type Op =
   | { kind: 'edit'; who: number; where: Where }
-  | { kind: 'email'; who: number; where: 'local' | 'hubspot' | 'klaviyo' }
+  | { kind: 'email'; who: number; where: Where }
   | { kind: 'tag'; who: number; where: 'local' | 'mailchimp'; tag: string; on: boolean }
   | { kind: 'archive'; who: number; where: 'mailchimp' | 'hubspot' }
+  | { kind: 'restore'; who: number; where: 'mailchimp' | 'hubspot' }
   | { kind: 'pull'; esp: EspName }
   | { kind: 'sync' };
 
 const who = fc.integer({ min: 0, max: PEOPLE - 1 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('edit' as const), who, where: fc.constantFrom<Where>('local', ...ESPS) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('email' as const), who, where: fc.constantFrom('local' as const, 'hubspot' as const, 'klaviyo' as const) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('email' as const), who, where: fc.constantFrom<Where>('local', ...ESPS) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('tag' as const), who, where: fc.constantFrom('local' as const, 'mailchimp' as const), tag: fc.constantFrom(...TAGS), on: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('archive' as const), who, where: fc.constantFrom('mailchimp' as const, 'hubspot' as const) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('archive' as const), who, where: fc.constantFrom('mailchimp' as const, 'hubspot' as const) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('restore' as const), who, where: fc.constantFrom('mailchimp' as const, 'hubspot' as const) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('pull' as const), esp: fc.constantFrom(...ESPS) }) },
   { weight: 3, arbitrary: fc.constant({ kind: 'sync' as const }) },
 );
@@ -44,14 +49,15 @@ interface Person {
   email: string;
   name: string;
   tags: Set<string>;
-  archived: Set<EspName>;
+  /** Where the person's record is archived, and what it is known by there (the email it had, its HubSpot id). */
+  archived: Map<EspName, { email: string; id: string }>;
 }
 
 describe('randomized two-way soak against the three sandboxes', () => {
   it('ends with every ESP and the store agreeing with the model, field by field', async () => {
     let run = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 5, maxLength: 40 }), async (ops) => {
+      fc.asyncProperty(fc.array(opArb, { minLength: 15, maxLength: 40 }), async (ops) => {
         run++;
         const clock = new ManualClock(Date.UTC(2026, 6, 1, 9, 0, 0, 100));
         const s: Sandboxes = await startSandboxes({ clock });
@@ -81,7 +87,7 @@ async function soak(s: Sandboxes, h: Harness, clock: ManualClock, ops: Op[], run
     const email = `p${i}.r${run}@x.com`;
     const name = fresh();
     const id = h.store.upsertContacts([{ email, properties: { first_name: name }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!.contactId;
-    people.push({ id, email, name, tags: new Set(), archived: new Set() });
+    people.push({ id, email, name, tags: new Set(), archived: new Map() });
   }
   await h.pushAll();
   await later();
@@ -101,12 +107,13 @@ async function soak(s: Sandboxes, h: Harness, clock: ManualClock, ops: Op[], run
       }
       case 'email': {
         const p = people[op.who]!;
-        if (op.where === 'hubspot' && p.archived.has('hubspot')) break;
+        if (op.where !== 'local' && p.archived.has(op.where)) break;
         // An email change is followed by a full sync: two changes of one identity between syncs have no "latest".
         await sync();
         const email = `${fresh().toLowerCase()}@x.com`;
         if (op.where === 'local') h.store.changeEmail(p.id, email);
         else if (op.where === 'hubspot') s.hubspot.edit(p.email, { email });
+        else if (op.where === 'mailchimp') s.mailchimp.admin.changeEmail(p.email, email);
         else s.klaviyo.state.patchProfile(s.klaviyo.profileByEmail(p.email)!.id, { attributes: { email } });
         p.email = email;
         await later();
@@ -131,9 +138,21 @@ async function soak(s: Sandboxes, h: Harness, clock: ManualClock, ops: Op[], run
         if (p.archived.has(op.where)) break;
         // The archived record keeps what it had; sync first so the model knows what that is.
         await sync();
+        const hubspotId = s.hubspot.contact(p.email)?.id ?? '';
         if (op.where === 'mailchimp') s.mailchimp.admin.archive(p.email);
-        else s.hubspot.state.archive(s.hubspot.contact(p.email)!.id, UI);
-        p.archived.add(op.where);
+        else s.hubspot.state.archive(hubspotId, UI);
+        p.archived.set(op.where, { email: p.email, id: hubspotId });
+        break;
+      }
+      case 'restore': {
+        // The person chosen, or else whoever is archived there (so restores are not left to chance).
+        const p = [people[op.who]!, ...people].find((q) => q.archived.has(op.where));
+        const gone = p?.archived.get(op.where);
+        if (!p || !gone) break;
+        // The record comes back as it was (its old email, name and tags); segsync brings it up to date.
+        if (op.where === 'mailchimp') s.mailchimp.seed([{ email: gone.email }]);
+        else s.hubspot.unarchive(gone.id);
+        p.archived.delete(op.where);
         break;
       }
       case 'pull':
