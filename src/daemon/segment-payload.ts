@@ -213,7 +213,7 @@ function trackItem(type: SegmentType, item: Envelope, when: CallTime, receivedAt
   requireSomeone(email, ids);
   // Parsed with a stand-in email: the record checks are the importer's, the identity is resolved later.
   const { email: _standIn, ...event } = toIncomingEvent(
-    { name, properties, time: when.at, ...(item.messageId !== undefined ? { messageId: item.messageId } : {}), email: email ?? 'visitor@segsync.invalid' },
+    { ...item, name, properties, time: when.at, timestamp: undefined, context: undefined, traits: undefined, email: email ?? 'visitor@segsync.invalid' },
     'track',
     receivedAt,
   );
