@@ -123,6 +123,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   void app.register(async (api) => {
     // Segment's browser library posts JSON as text/plain (sendBeacon); read it as JSON too.
     api.addContentTypeParser('text/plain', { parseAs: 'string' }, api.getDefaultJsonParser('error', 'error'));
+    // Segment's API reads every body as JSON whatever its declared type, and clients rely on it:
+    // RudderStack's Node SDK posts its gzip batches as form-urlencoded (axios's default for a Buffer).
+    api.addContentTypeParser('*', { parseAs: 'string' }, api.getDefaultJsonParser('error', 'error'));
     api.decorateRequest('access', 'write');
     api.addHook('onRequest', async (request, reply) => {
       const origin = request.headers.origin;
