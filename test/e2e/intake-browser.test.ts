@@ -105,9 +105,9 @@ describe('analytics.js in a browser, pointed at the daemon', () => {
     page.on('pageerror', (e) => errors.push(e.message));
     try {
       await page.goto(`http://127.0.0.1:${(shop.address() as AddressInfo).port}/shoes?utm_source=newsletter&utm_campaign=spring`);
-      await page.evaluate(() => (window as unknown as { ready: Promise<unknown> }).ready);
+      await page.evaluate(() => (globalThis as unknown as { ready: Promise<unknown> }).ready);
       const anonymousId = await page.evaluate(async () => {
-        const shopper = (window as unknown as { shop: { page(): Promise<unknown>; track(e: string, p: object): Promise<unknown>; user(): { anonymousId(): string } } }).shop;
+        const shopper = (globalThis as unknown as { shop: { page(): Promise<unknown>; track(e: string, p: object): Promise<unknown>; user(): { anonymousId(): string } } }).shop;
         await shopper.page();
         await shopper.track('Viewed Product', { sku: 'TS-1', price: 89 });
         await shopper.track('Added to Cart', { sku: 'TS-1', price: 89 });
@@ -121,7 +121,7 @@ describe('analytics.js in a browser, pointed at the daemon', () => {
       expect(r.store.counts().contacts).toBe(0);
 
       await page.evaluate(async () => {
-        const shopper = (window as unknown as { shop: { identify(id: string, traits: object): Promise<unknown> } }).shop;
+        const shopper = (globalThis as unknown as { shop: { identify(id: string, traits: object): Promise<unknown> } }).shop;
         await shopper.identify('shopper-42', { email: 'Walker@Shop.example', first_name: 'Wal' });
       });
       await waitFor(() => r.store.findContactByEmail('walker@shop.example') !== undefined);
