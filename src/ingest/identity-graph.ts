@@ -81,13 +81,31 @@ export function identifiersOf(ids: AppIds, previousId?: Identifier): Identifier[
   return out;
 }
 
+/** An identifier of a call and who holds it now. */
+export interface OwnedIdentifier {
+  id: Identifier;
+  owner: IdentityOwner | undefined;
+}
+
 /**
- * Decides where an identify call ends: on the email's contact when it gave one; else on the first
- * contact its identifiers name (userId first); else on the first profile; else on a new profile.
- * Every other owner named is absorbed (profiles) or merged (contacts) into it.
+ * Whether an identifier says who a person is (a userId, or alias's previousId: the app vouches for
+ * them), rather than which browser they used (an anonymousId, which a shared device gives to several
+ * people).
  */
-export function planIdentity(email: string | undefined, emailContact: number | undefined, owners: { id: Identifier; owner: IdentityOwner | undefined }[]): IdentityPlan {
-  const contacts = unique(owners.flatMap((o) => (o.owner?.contactId !== undefined ? [o.owner.contactId] : [])));
+function vouches(o: OwnedIdentifier, previousId: Identifier | undefined): boolean {
+  return o.id.kind === 'userId' || (previousId !== undefined && o.id.kind === previousId.kind && o.id.value === previousId.value);
+}
+
+/**
+ * Decides where an identify call ends: on the email's contact when it gave one; else on the contact
+ * its userId (then any identifier) names; else on the first profile; else on a new profile. Profiles
+ * named are absorbed; another contact named by a userId or alias is merged (one person); another
+ * contact named only by an anonymousId is not (a shared browser): the anonymousId moves over.
+ */
+export function planIdentity(email: string | undefined, emailContact: number | undefined, owners: OwnedIdentifier[], previousId?: Identifier): IdentityPlan {
+  const contactsOf = (list: OwnedIdentifier[]): number[] => unique(list.flatMap((o) => (o.owner?.contactId !== undefined ? [o.owner.contactId] : [])));
+  const strong = contactsOf(owners.filter((o) => vouches(o, previousId)));
+  const contacts = unique([...strong, ...contactsOf(owners)]);
   const profiles = unique(owners.flatMap((o) => (o.owner?.profileId !== undefined ? [o.owner.profileId] : [])));
   let target: IdentityPlan['target'];
   if (emailContact !== undefined) target = { contactId: emailContact };
@@ -100,7 +118,7 @@ export function planIdentity(email: string | undefined, emailContact: number | u
   return {
     target,
     absorb: profiles.filter((p) => p !== targetProfile),
-    merge: contacts.filter((c) => c !== targetContact),
+    merge: strong.filter((c) => c !== targetContact),
     link: owners.map((o) => o.id),
   };
 }
@@ -119,7 +137,7 @@ export function storeIdentifies(store: Store, items: IdentifyItem[], now: number
     const ids = identifiersOf(item.ids, previous);
     const owners = ids.map((id) => ({ id, owner: graph.ownerOf(id) }));
     const emailContact = item.email === undefined ? undefined : graph.contactIdOf(item.email);
-    const plan = planIdentity(item.email, emailContact, owners);
+    const plan = planIdentity(item.email, emailContact, owners, previous);
     if (plan.merge.length && !item.mayMergeContacts) {
       out.refused.push(position);
       return;
@@ -138,7 +156,9 @@ export function storeIdentifies(store: Store, items: IdentifyItem[], now: number
     }
     if (owner.profileId !== undefined) {
       for (const p of plan.absorb) graph.mergeProfiles(p, owner.profileId, at);
-      if (Object.keys(item.contact.properties).length) graph.setProfileTraits(owner.profileId, item.contact.properties, at);
+      if (hasContent(item.contact)) {
+        graph.updateProfile(owner.profileId, { traits: item.contact.properties, ...(item.contact.tags ? { tags: item.contact.tags } : {}), ...(item.contact.consent ? { consent: item.contact.consent } : {}) }, at);
+      }
     } else {
       const contactId = owner.contactId;
       for (const p of plan.absorb) {
@@ -230,7 +250,12 @@ function absorbProfile(store: Store, profileId: number, contactId: number, at: n
   const traits: Record<string, FieldValue> = {};
   // The contact's own values are newer words on the person than what they did anonymously.
   for (const [k, v] of Object.entries(profile.traits)) if (contact?.properties[k] === undefined) traits[k] = v;
-  if (Object.keys(traits).length) store.upsertContacts([{ email, properties: traits, source: 'local', time: profile.lastSeenAt }]);
+  // Consent given while anonymous applies unless the contact's own is newer (never an older word over a newer one).
+  const consent = profile.consent && (!contact?.consent || contact.consent.updatedAt <= profile.consent.at) ? profile.consent : undefined;
+  if (Object.keys(traits).length || profile.tags.length) {
+    store.upsertContacts([{ email, properties: traits, source: 'local', time: profile.lastSeenAt, ...(profile.tags.length ? { tags: profile.tags } : {}) }]);
+  }
+  if (consent) store.setConsent(contactId, { status: consent.status, updatedAt: consent.at, source: 'local' });
   for (const id of graph.identifiersOf({ profileId })) graph.link(id, { contactId }, at);
   graph.deleteProfile(profileId);
   if (!rows.length) return false;

@@ -3,7 +3,7 @@
  * and `anonymousId`), each owned by one contact, or by an anonymous profile while the person has
  * given no email. ESP record ids stay where they are (the contacts' external ids).
  */
-import type { FieldValue } from '../model/types';
+import type { ConsentStatus, FieldValue } from '../model/types';
 import type { EventRow } from './store';
 
 /** Kinds of app identifiers; an email is a contact's own key and an ESP id an external id. */
@@ -29,10 +29,20 @@ export interface ProfileAppendOutcome {
   conflicts: number[];
 }
 
+/** What an identify without an email sets on an anonymous profile. */
+export interface ProfileChange {
+  traits: Record<string, FieldValue>;
+  tags?: string[];
+  consent?: ConsentStatus;
+}
+
 /** An anonymous profile: traits a visitor set before giving an email, and when it was last seen. */
 export interface Profile {
   id: number;
   traits: Record<string, FieldValue>;
+  /** Tags and consent a server-key identify gave before there was an email: applied when it is identified. */
+  tags: string[];
+  consent: { status: ConsentStatus; at: number } | undefined;
   createdAt: number;
   lastSeenAt: number;
 }
@@ -52,8 +62,8 @@ export interface IdentityStore {
   /** Creates an empty anonymous profile. */
   createProfile(at: number): number;
   getProfile(profileId: number): Profile | undefined;
-  /** Merges traits into a profile (the newer value of a name wins) and marks it seen at `at`. */
-  setProfileTraits(profileId: number, traits: Record<string, FieldValue>, at: number): void;
+  /** Merges traits (the newer value of a name wins), tags and consent into a profile and marks it seen at `at`. */
+  updateProfile(profileId: number, change: ProfileChange, at: number): void;
   /** Stores events on a profile; an id already stored (here or on a contact) is a duplicate or a conflict. */
   appendProfileEvents(profileId: number, rows: ProfileEventRow[], at: number): ProfileAppendOutcome;
   /** A profile's events, oldest first. */

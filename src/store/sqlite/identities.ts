@@ -1,7 +1,7 @@
 /** The identity graph on SQLite (tables from migration 60). */
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { stableStringify } from '../../model/identity';
-import type { FieldValue } from '../../model/types';
+import type { ConsentStatus, FieldValue } from '../../model/types';
 import type {
   Identifier,
   IdentifierKind,
@@ -9,6 +9,7 @@ import type {
   IdentityStore,
   Profile,
   ProfileAppendOutcome,
+  ProfileChange,
   ProfileEventRow,
 } from '../identities';
 
@@ -64,16 +65,27 @@ export class SqliteIdentities implements IdentityStore {
   }
 
   getProfile(profileId: number): Profile | undefined {
-    const row = this.stmt('SELECT id, traits, created_at, last_seen_at FROM profiles WHERE id = ?').get(profileId) as Row | undefined;
+    const row = this.stmt('SELECT * FROM profiles WHERE id = ?').get(profileId) as Row | undefined;
     if (!row) return undefined;
-    return { id: row.id as number, traits: traitsOf(row.traits), createdAt: row.created_at as number, lastSeenAt: row.last_seen_at as number };
+    return {
+      id: row.id as number,
+      traits: traitsOf(row.traits),
+      tags: JSON.parse(row.tags as string) as string[],
+      consent: row.consent_status === null ? undefined : { status: row.consent_status as ConsentStatus, at: row.consent_at as number },
+      createdAt: row.created_at as number,
+      lastSeenAt: row.last_seen_at as number,
+    };
   }
 
-  setProfileTraits(profileId: number, traits: Record<string, FieldValue>, at: number): void {
+  updateProfile(profileId: number, change: ProfileChange, at: number): void {
     const stored = this.getProfile(profileId);
     if (!stored) return;
-    const merged = { ...stored.traits, ...traits };
-    this.stmt('UPDATE profiles SET traits = ?, last_seen_at = MAX(last_seen_at, ?) WHERE id = ?').run(JSON.stringify(merged), at, profileId);
+    const traits = { ...stored.traits, ...change.traits };
+    const tags = [...new Set([...stored.tags, ...(change.tags ?? [])])];
+    const consent = change.consent !== undefined && (stored.consent === undefined || stored.consent.at <= at) ? { status: change.consent, at } : stored.consent;
+    this.stmt('UPDATE profiles SET traits = ?, tags = ?, consent_status = ?, consent_at = ?, last_seen_at = MAX(last_seen_at, ?) WHERE id = ?').run(
+      JSON.stringify(traits), JSON.stringify(tags), consent?.status ?? null, consent?.at ?? null, at, profileId,
+    );
   }
 
   appendProfileEvents(profileId: number, rows: ProfileEventRow[], at: number): ProfileAppendOutcome {
@@ -121,17 +133,17 @@ export class SqliteIdentities implements IdentityStore {
   mergeProfiles(from: number, into: number, at: number): void {
     if (from === into) return;
     const source = this.getProfile(from);
-    if (!source) return;
+    const target = this.getProfile(into);
+    if (!source || !target) return;
     this.stmt('UPDATE profile_events SET profile_id = ? WHERE profile_id = ?').run(into, from);
     this.stmt('UPDATE identifiers SET profile_id = ? WHERE profile_id = ?').run(into, from);
-    const target = this.getProfile(into);
-    if (target) {
-      // The target's own traits are the newer word on the person: the merged one only fills gaps.
-      const traits = { ...source.traits, ...target.traits };
-      this.stmt('UPDATE profiles SET traits = ?, created_at = MIN(created_at, ?), last_seen_at = MAX(last_seen_at, ?, ?) WHERE id = ?').run(
-        JSON.stringify(traits), source.createdAt, source.lastSeenAt, at, into,
-      );
-    }
+    // The target's own traits are the newer word on the person: the merged one only fills gaps.
+    const traits = { ...source.traits, ...target.traits };
+    const tags = [...new Set([...target.tags, ...source.tags])];
+    const consent = !target.consent || (source.consent && source.consent.at > target.consent.at) ? source.consent : target.consent;
+    this.stmt('UPDATE profiles SET traits = ?, tags = ?, consent_status = ?, consent_at = ?, created_at = MIN(created_at, ?), last_seen_at = MAX(last_seen_at, ?, ?) WHERE id = ?').run(
+      JSON.stringify(traits), JSON.stringify(tags), consent?.status ?? null, consent?.at ?? null, source.createdAt, source.lastSeenAt, at, into,
+    );
     this.deleteProfile(from);
   }
 

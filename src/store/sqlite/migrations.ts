@@ -225,6 +225,9 @@ DELETE FROM properties WHERE NOT json_valid(value);
 CREATE TABLE profiles (
   id INTEGER PRIMARY KEY,
   traits TEXT NOT NULL,
+  tags TEXT NOT NULL DEFAULT '[]',
+  consent_status TEXT,
+  consent_at INTEGER,
   created_at INTEGER NOT NULL,
   last_seen_at INTEGER NOT NULL
 );

@@ -103,6 +103,30 @@ describe('identity graph', () => {
     expect(store.decisionsFor(store.findContactByEmail('victim@example.com')!.id)).toEqual([]);
   });
 
+  it('does not merge two people who shared a browser: the anonymousId moves to the one who identified last', () => {
+    storeIdentifies(store, [identify({ userId: 'ann', anonymousId: 'shared' }, 'ann@example.com')], T0);
+    storeTracks(store, [track({ userId: 'ann' }, 'Placed Order', 'm1')], T0);
+    const r = storeIdentifies(store, [identify({ userId: 'bob', anonymousId: 'shared' }, 'bob@example.com', {}, false)], T0);
+    expect(r).toMatchObject({ merged: 0, refused: [] });
+    expect(eventIds('ann@example.com')).toEqual(['m1']);
+    const bob = store.findContactByEmail('bob@example.com')!.id;
+    expect(store.identities.ownerOf({ kind: 'anonymousId', value: 'shared' })).toEqual({ contactId: bob });
+    expect(store.identities.ownerOf({ kind: 'userId', value: 'ann' })).toEqual({ contactId: store.findContactByEmail('ann@example.com')!.id });
+  });
+
+  it('keeps consent and tags a server identify gave an anonymous visitor, and applies them when identified, unless the contact\'s consent is newer', () => {
+    storeIdentifies(store, [{ ...identify({ userId: 'u7' }, undefined), contact: { properties: {}, source: 'local', time: T0, consent: 'unsubscribed', tags: ['vip'] } }], T0);
+    storeIdentifies(store, [identify({ userId: 'u7' }, 'fay@example.com')], T0 + 1000);
+    const fay = store.findContactByEmail('fay@example.com')!;
+    expect(fay.consent?.status).toBe('unsubscribed');
+    expect([...fay.tags]).toEqual(['vip']);
+
+    storeIdentifies(store, [{ ...identify({ userId: 'u8' }, undefined), contact: { properties: {}, source: 'local', time: T0, consent: 'subscribed' } }], T0);
+    store.upsertContacts([{ email: 'gus@example.com', properties: {}, source: 'local', consent: 'unsubscribed', time: T0 + 5000 }]);
+    storeIdentifies(store, [identify({ userId: 'u8' }, 'gus@example.com')], T0 + 6000);
+    expect(store.findContactByEmail('gus@example.com')!.consent?.status).toBe('unsubscribed');
+  });
+
   it('never makes an anonymous profile a contact, so it has nothing to push', () => {
     storeTracks(store, [track({ anonymousId: 'a1' }, 'Viewed Product', 'm1')], T0);
     storeIdentifies(store, [identify({ anonymousId: 'a1' }, undefined, { first_name: 'Anon' })], T0);
@@ -132,6 +156,9 @@ describe('planIdentity', () => {
   const anon = { kind: 'anonymousId' as const, value: 'a' };
   it('ends on the email\'s contact and absorbs or merges every other owner', () => {
     expect(planIdentity('x@y.com', 7, [{ id: user, owner: { contactId: 3 } }, { id: anon, owner: { profileId: 5 } }])).toEqual({ target: { contactId: 7 }, absorb: [5], merge: [3], link: [user, anon] });
+  });
+  it('merges a contact named by a userId, never one named only by an anonymousId (a shared browser)', () => {
+    expect(planIdentity('x@y.com', 7, [{ id: anon, owner: { contactId: 3 } }])).toEqual({ target: { contactId: 7 }, absorb: [], merge: [], link: [anon] });
   });
   it('without an email, ends on the userId\'s contact, else a profile, else a new profile', () => {
     expect(planIdentity(undefined, undefined, [{ id: user, owner: { contactId: 3 } }, { id: anon, owner: { profileId: 5 } }]).target).toEqual({ contactId: 3 });
