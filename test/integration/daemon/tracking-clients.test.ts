@@ -74,6 +74,8 @@ describe('@segment/analytics-node pointed at the daemon', () => {
   });
 
   it('anonymous tracks, then identify: the history moves onto the contact and the rules see it', async () => {
+    const pending = (): number => r.store.outboxCounts().reduce((n, c) => n + c.pending + c.dead, 0);
+    const queuedBefore = pending();
     const visitor = segment();
     visitor.track({ anonymousId: 'seg-anon-1', event: 'Viewed Product', properties: { sku: 'S1' } });
     visitor.track({ anonymousId: 'seg-anon-1', event: 'Added to Cart', properties: { sku: 'S1' } });
@@ -81,6 +83,8 @@ describe('@segment/analytics-node pointed at the daemon', () => {
     await visitor.closeAndFlush({ timeout: 10_000 });
     expect(r.store.findContactByEmail('seg.two@shop.example')).toBeUndefined();
     expect(r.store.identities.profileCounts().events).toBeGreaterThanOrEqual(3);
+    // An anonymous visitor has no email: nothing about them is queued for any ESP.
+    expect(pending()).toBe(queuedBefore);
 
     const signup = segment();
     signup.identify({ userId: 'seg-u2', anonymousId: 'seg-anon-1', traits: { email: 'seg.two@shop.example' } });
