@@ -17,6 +17,7 @@ type Row = Record<string, unknown>;
 
 /** The identity graph of one SQLite store (shares its connection and so its transactions). */
 export class SqliteIdentities implements IdentityStore {
+  /** Its own statement cache: `pluck()` changes a statement's mode, so sharing the store's would change its answers. */
   private readonly stmts = new Map<string, Statement>();
 
   constructor(private readonly db: Db) {}
