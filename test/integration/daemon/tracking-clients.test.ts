@@ -134,3 +134,21 @@ describe('@rudderstack/rudder-sdk-node pointed at the daemon (gzip batches)', ()
     for (const id of ['rs-1', 'rs-2', 'rs-3', 'rs-4', 'rs-5']) expect([id, counts.get(id)]).toEqual([id, 1]);
   });
 });
+
+describe('anonymous retention (daemon.anonymousRetentionDays, default 90)', () => {
+  it('deletes visitors never identified once their last call is older than the limit, and nothing else', async () => {
+    const res = await fetch(`${r.setup.url}/v1/track`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${SERVER_KEY}` },
+      body: JSON.stringify({ anonymousId: 'ret-anon', event: 'Viewed Product', messageId: 'ret-1' }),
+    });
+    expect(res.status).toBe(200);
+    const day = 86_400_000;
+    const contacts = r.store.counts().contacts;
+    expect(await r.services.pruneAnonymous!(Date.now() + 89 * day)).toBe(0);
+    expect(r.store.identities.ownerOf({ kind: 'anonymousId', value: 'ret-anon' })).toBeDefined();
+    expect(await r.services.pruneAnonymous!(Date.now() + 91 * day)).toBeGreaterThanOrEqual(1);
+    expect(r.store.identities.ownerOf({ kind: 'anonymousId', value: 'ret-anon' })).toBeUndefined();
+    expect(r.store.counts().contacts).toBe(contacts);
+  });
+});
