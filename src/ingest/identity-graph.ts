@@ -9,6 +9,7 @@
  * (the outbox only ever holds contacts).
  */
 import { toEventRow } from '../store/event-row';
+import { IDENTITY_DECISION } from '../store/identities';
 import type { Identifier, IdentityOwner, ProfileEventRow } from '../store/identities';
 import type { AppendOutcome, Store } from '../store/store';
 import type { FieldValue, IncomingContact, IncomingEvent } from '../model/types';
@@ -278,8 +279,8 @@ function mergeContact(store: Store, other: number, into: number, ids: Identifier
   const otherEmail = graph.emailOf(other) ?? '';
   const intoEmail = graph.emailOf(into) ?? '';
   const detail = { from: other, into, events: moved, identifiers: identifiers.map((i) => `${i.kind}:${i.value}`) };
-  store.recordDecision({ contactId: into, field: '@identity', winner: 'local', reason: `merged contact ${other} (${otherEmail}) into this one: one call named both (${because}); its ${moved} events and identifiers moved here`, at, detail });
-  store.recordDecision({ contactId: other, field: '@identity', winner: 'local', reason: `merged into contact ${into} (${intoEmail}): one call named both (${because}); events and identifiers moved there, this address and its consent stay`, at, detail });
+  store.recordDecision({ contactId: into, field: IDENTITY_DECISION, winner: 'local', reason: `merged contact ${other} (${otherEmail}) into this one: one call named both (${because}); its ${moved} events and identifiers moved here`, at, detail });
+  store.recordDecision({ contactId: other, field: IDENTITY_DECISION, winner: 'local', reason: `merged into contact ${into} (${intoEmail}): one call named both (${because}); events and identifiers moved there, this address and its consent stay`, at, detail });
 }
 
 function hasContent(c: IdentifyItem['contact']): boolean {

@@ -6,6 +6,9 @@
 import type { ConsentStatus, FieldValue } from '../model/types';
 import type { EventRow } from './store';
 
+/** The decision field under which contact merges are recorded (`segsync explain EMAIL email` lists them). */
+export const IDENTITY_DECISION = '@identity';
+
 /** Kinds of app identifiers; an email is a contact's own key and an ESP id an external id. */
 export const IDENTIFIER_KINDS = ['userId', 'anonymousId'] as const;
 export type IdentifierKind = (typeof IDENTIFIER_KINDS)[number];

@@ -6,7 +6,10 @@
  */
 import { planIdentity, storeIdentifies, storeTracks } from '../../../src/ingest/identity-graph';
 import type { IdentifyItem, TrackItem } from '../../../src/ingest/identity-graph';
+import { configSchema } from '../../../src/config/schema';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
+import { explainField } from '../../../src/sync/explain-field';
+import { resolveMapping } from '../../../src/sync/mapping';
 
 const T0 = Date.parse('2026-05-01T10:00:00Z');
 
@@ -91,6 +94,8 @@ describe('identity graph', () => {
     expect(store.decisionsFor(fresh, '@identity')[0]!.reason).toMatch(/merged contact .* \(old@example.com\) into this one/);
     expect(store.decisionsFor(old, '@identity')[0]!.reason).toMatch(/merged into contact .* \(new@example.com\)/);
     expect(store.findContactByEmail('new@example.com')!.consent?.status).toBe('subscribed');
+    const explained = explainField(store, resolveMapping(configSchema.parse({ version: 1 })), 'new@example.com', 'email')!;
+    expect(explained.decisions.map((d) => d.field)).toEqual(['@identity']);
   });
 
   it('refuses a merge of two known contacts without the right to, changing nothing', () => {
