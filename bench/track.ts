@@ -9,6 +9,8 @@
  * each with the same synchronous setting (the floor a durable acknowledgement costs). Prints events/s,
  * p50/p99 latency, events lost (answered 200 but not in the store) and the machine.
  * Size: SEGSYNC_BENCH_TRACK_EVENTS (default 10,000 per setting), SEGSYNC_BENCH_TRACK_CONNECTIONS (default 32).
+ * Then a real client's stream: RudderStack's Node SDK sending gzip batches (SEGSYNC_BENCH_TRACK_GZIP_EVENTS,
+ * default 20,000, in batches of SEGSYNC_BENCH_TRACK_GZIP_BATCH, default 100).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -200,6 +202,99 @@ export async function run(): Promise<void> {
   const lost = results.reduce((n, m) => n + m.lost, 0);
   const failed = results.reduce((n, m) => n + m.failed, 0);
   console.log(`lost: ${lost} (answered 200 but not stored), failed: ${failed}   target 0 ${lost === 0 && failed === 0 ? 'OK' : 'MISSED'}`);
+  await printGzipClientStream();
+}
+
+// --- A real client's gzip batch stream (issue 16) ------------------------------------------------
+
+const SERVER_TOKEN = 'bench-server-0123456789abcdef';
+
+/**
+ * RudderStack's Node SDK, unmodified, in a worker thread: identifies `users` users (userId + email),
+ * then streams `total` track calls by userId in gzip batches of `batch`, one request in flight at a
+ * time, as one busy app server sends them.
+ */
+const GZIP_CLIENT = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Rudder = require(workerData.sdk);
+const { url, token, total, batch, users, run } = workerData;
+// flushAt above the batch: every request is one of ours, and its callback says when it was answered.
+const client = new Rudder(token, { dataPlaneUrl: url, flushAt: batch + 1, flushInterval: 3600000, logLevel: 'error', retryCount: 0 });
+const names = ['Viewed Product', 'Added to Cart', 'Placed Order', 'Opened Email'];
+let failed = 0, gzipBytes = 0, requests = 0;
+const flush = () => new Promise((resolve) => client.flush((err, data) => {
+  if (err) failed++; else if (data) { requests++; gzipBytes += data.length || 0; }
+  resolve();
+}));
+(async () => {
+  for (let u = 0; u < users; u++) {
+    client.identify({ userId: 'u' + u, traits: { email: 'u' + u + '@example.com' } });
+    if (u % batch === batch - 1) await flush();
+  }
+  await flush();
+  requests = 0; gzipBytes = 0;
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < total; i += batch) {
+    for (let j = i; j < Math.min(total, i + batch); j++) {
+      client.track({ userId: 'u' + (j % users), event: names[j % names.length], messageId: run + '-' + j,
+        properties: { product_id: 'P' + (j % 500), value: (j % 100) + 0.5 } });
+    }
+    await flush();
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  parentPort.postMessage({ seconds, failed, gzipBytes, requests });
+})();
+`;
+
+interface GzipStreamResult {
+  total: number;
+  batch: number;
+  rate: number;
+  requests: number;
+  kbPerRequest: number;
+  failed: number;
+  lost: number;
+}
+
+/** The daemon (durability normal, same rules) fed by one real client's gzip batch stream. */
+export async function runGzipClientStream(total: number, batch: number): Promise<GzipStreamResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'segsync-bench-gzip-'));
+  const configFile = join(dir, 'segsync.yaml');
+  writeFileSync(configFile, CONFIG);
+  const { config } = loadConfigFile(configFile);
+  const store = new SqliteStore({ path: join(dir, 'segsync.db') });
+  const logger = createLogger({ level: 'warn' });
+  const services = await createServices({ config, configFile, store, clock: systemClock, logger });
+  const daemon = await startDaemon({ services, logger, host: '127.0.0.1', port: 0, writeKey: TOKEN, serverKey: SERVER_TOKEN });
+  try {
+    const users = 2_000;
+    const r = await new Promise<{ seconds: number; failed: number; gzipBytes: number; requests: number }>((resolve, reject) => {
+      const worker = new Worker(GZIP_CLIENT, {
+        eval: true,
+        workerData: { sdk: require.resolve('@rudderstack/rudder-sdk-node'), url: daemon.url, token: SERVER_TOKEN, total, batch, users, run: 'gz' },
+      });
+      worker.once('message', (m: { seconds: number; failed: number; gzipBytes: number; requests: number }) => {
+        resolve(m);
+        void worker.terminate();
+      });
+      worker.once('error', reject);
+    });
+    const stored = store.counts().events;
+    return { total, batch, rate: stored / r.seconds, requests: r.requests, kbPerRequest: r.gzipBytes / Math.max(1, r.requests) / 1024, failed: r.failed, lost: total - stored };
+  } finally {
+    await daemon.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Prints the gzip client stream's figures. */
+async function printGzipClientStream(): Promise<void> {
+  const total = Number(process.env.SEGSYNC_BENCH_TRACK_GZIP_EVENTS ?? 20_000);
+  const batch = Number(process.env.SEGSYNC_BENCH_TRACK_GZIP_BATCH ?? 100);
+  const g = await runGzipClientStream(total, batch);
+  const fmt = (n: number): string => Math.round(n).toLocaleString('en');
+  console.log(`== bench: daemon /v1/batch fed by @rudderstack/rudder-sdk-node (gzip batches of ${batch}, one request in flight, track by userId of 2,000 identified users; durability normal)`);
+  console.log(`  gzip stream: ${fmt(g.rate)} events/s stored, ${fmt(g.requests)} requests of ${g.kbPerRequest.toFixed(1)} KB gzip each, ${g.failed} failed flushes, ${g.lost} events lost   target 0 ${g.lost === 0 && g.failed === 0 ? 'OK' : 'MISSED'}`);
 }
 
 if (require.main === module) {

@@ -87,6 +87,7 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
       ...(config.daemon.publicUrl ? { publicUrl: config.daemon.publicUrl } : {}),
       pullIntervalMs: config.daemon.pullIntervalSeconds * 1000,
       reconcileIntervalMs: config.reconcile.everyMinutes * 60_000,
+      corsOrigins: config.daemon.cors.origins,
     });
   } catch (err) {
     await services.close();
@@ -118,8 +119,9 @@ export function register(program: Command, createServices: ServicesFactory): voi
     .option('--shutdown-timeout <seconds>', 'most time a graceful stop may take before exiting with 1', numberOption('--shutdown-timeout', { positive: true }), 10)
     .addHelpText('after', `
 Routes:   POST /webhooks/hubspot|mailchimp|klaviyo (GET /webhooks/mailchimp for Mailchimp's URL check)
-          POST /v1/track, /v1/batch (Segment-compatible; Authorization: Bearer <daemon.writeKey or daemon.serverKey>)
-          POST /v1/identify, identify items in /v1/batch (Authorization: Bearer <daemon.serverKey>)
+          POST /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias, /v1/batch (Segment-compatible,
+               gzip bodies; Authorization: Bearer or Basic <daemon.writeKey or daemon.serverKey>; docs/intake.md)
+          OPTIONS /v1/* (CORS preflight for daemon.cors.origins; browsers use the write key only)
           GET /healthz, /readyz, /metrics (Prometheus)
 Signals:  SIGTERM/SIGINT stop intake, finish in-flight requests and pushes, then exit 0 (1 after --shutdown-timeout).
 See docs/deploy.md for a systemd unit, environment variables, backups and upgrades.`)

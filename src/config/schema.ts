@@ -227,6 +227,10 @@ const daemonSchema = z
     /** Public base URL the ESPs call for webhooks (signatures cover it). */
     publicUrl: url.optional(),
     pullIntervalSeconds: z.number().positive().default(60),
+    /** Browsers allowed to call the track API (CORS), with the write key only. */
+    cors: z.object({ origins: z.array(z.union([z.literal('*'), url])).default([]) }).strict().default({ origins: [] }),
+    /** Days an anonymous visitor (never identified) is kept after their last call before it is deleted. */
+    anonymousRetentionDays: z.number().positive().default(90),
   })
   .strict();
 
@@ -251,7 +255,7 @@ export const configSchema = z
     tags: tagsSchema.default({ owned: { prefix: DEFAULT_TAG_PREFIX, names: [], hubspot: [], mailchimp: [], klaviyo: [] } }),
     segments: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'segment names are letters, digits and _'), segmentSchema).default({}),
     templates: templatesSchema.default({ dir: 'templates' }),
-    daemon: daemonSchema.default({ host: '127.0.0.1', port: 8787, pullIntervalSeconds: 60 }),
+    daemon: daemonSchema.default({ host: '127.0.0.1', port: 8787, pullIntervalSeconds: 60, cors: { origins: [] }, anonymousRetentionDays: 90 }),
     preview: previewSchema.default({ utm: [], serveHosts: [] }),
   })
   .strict();

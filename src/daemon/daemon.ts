@@ -39,6 +39,8 @@ export interface DaemonOptions {
   reconcileIntervalMs?: number;
   bodyLimitBytes?: number;
   maxBatchItems?: number;
+  /** Browser origins allowed to call the track API (CORS, write key only). */
+  corsOrigins?: readonly string[];
 }
 
 /** A started daemon. */
@@ -78,6 +80,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
     ...(options.maxBatchItems ? { maxBatchItems: options.maxBatchItems } : {}),
+    ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
     onWork: () => scheduler.notifyChange(),
   });
   await app.listen({ host, port: options.port ?? 8787 });

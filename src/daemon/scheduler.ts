@@ -42,6 +42,8 @@ export interface SchedulerOptions {
   drainErrorMs?: { min: number; max: number };
   /** Between two reconciles of one ESP (the first comes one interval after the start); 0 or absent: never. */
   reconcileIntervalMs?: number;
+  /** Between two prunings of expired anonymous profiles (default 1 h). */
+  pruneIntervalMs?: number;
 }
 
 /** How long to wait before the next run, given the run's result or its failure count. */
@@ -107,6 +109,20 @@ export class Scheduler {
           afterFailure: () => reconcileEvery,
         }, options, sleep));
       }
+    }
+
+    if (services.pruneAnonymous) {
+      const prune = services.pruneAnonymous.bind(services);
+      const every = options.pruneIntervalMs ?? 3_600_000;
+      // At start too: a daemon that was down for a week owes the pruning it missed.
+      this.add(new Loop({
+        name: 'prune-anonymous',
+        run: async () => {
+          await prune(clock.now());
+          return every;
+        },
+        afterFailure: () => every,
+      }, options, sleep));
     }
 
     this.reevaluateLoop = this.add(new Loop({

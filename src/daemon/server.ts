@@ -12,14 +12,17 @@ import { SegsyncError, ValidationError, WebhookError, describeError } from '../e
 import type { Logger } from '../log/logger';
 import type { Clock } from '../model/clock';
 import { ESP_NAMES } from '../model/types';
-import type { EspName, IncomingContact, IncomingEvent } from '../model/types';
+import type { EspName } from '../model/types';
+import type { IdentifyItem, TrackItem } from '../ingest/identity-graph';
 import { accessOf, presentedToken } from './auth';
 import type { Access, ApiKeys } from './auth';
 import { GroupCommit } from './group-commit';
 import type { DaemonMetrics } from './metrics';
 import { scrubEmails } from './scrub';
-import { parseBatch, parseSingle } from './segment-payload';
-import type { CallKind, ParsedCall } from './segment-payload';
+import { decodedBody } from './body-encoding';
+import { corsHeaders, normaliseOrigins, originVerdict } from './cors';
+import { kindOf, parseBatch, parseSingle } from './segment-payload';
+import type { CallKind, ItemRejection, ParsedCall, SegmentType } from './segment-payload';
 import type { DaemonServices, IntakeResult, ReadyReport } from './services';
 
 /** Segment's own limit for a batch request is 500 KB; a little headroom for our envelope. */
@@ -37,6 +40,8 @@ export interface ServerOptions {
   publicUrl?: string;
   bodyLimitBytes?: number;
   maxBatchItems?: number;
+  /** Browser origins allowed to call /v1/* (CORS), e.g. https://shop.example.com; `*` for any. */
+  corsOrigins?: readonly string[];
   /** Called after a request stored something, so the outbox worker wakes at once. */
   onWork?: () => void;
 }
@@ -53,8 +58,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     metrics.intake(kind, result);
     if (result.inserted || result.flips) onWork();
   };
-  const trackGroup = new GroupCommit<IncomingEvent>((events) => services.track(events), afterIntake('track'), (err) => logIntakeFailure('track', err));
-  const identifyGroup = new GroupCommit<IncomingContact>((contacts) => services.identify(contacts), afterIntake('identify'), (err) => logIntakeFailure('identify', err));
+  const trackGroup = new GroupCommit<TrackItem>((items) => services.track(items), afterIntake('track'), (err) => logIntakeFailure('track', err));
+  const identifyGroup = new GroupCommit<IdentifyItem>((items) => services.identify(items), afterIntake('identify'), (err) => logIntakeFailure('identify', err));
   const logIntakeFailure = (kind: CallKind, err: unknown): void => {
     logger.warn({ kind, err: errorSummary(err as Error) }, 'a group commit failed: its callers are retried one by one');
   };
@@ -114,39 +119,63 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     hooks.get('/webhooks/mailchimp', (request, reply) => webhook('mailchimp', request, reply));
   });
 
+  const origins = normaliseOrigins(options.corsOrigins ?? []);
   void app.register(async (api) => {
     // Segment's browser library posts JSON as text/plain (sendBeacon); read it as JSON too.
     api.addContentTypeParser('text/plain', { parseAs: 'string' }, api.getDefaultJsonParser('error', 'error'));
+    // Segment's API reads every body as JSON whatever its declared type, and clients rely on it:
+    // RudderStack's Node SDK posts its gzip batches as form-urlencoded (axios's default for a Buffer).
+    api.addContentTypeParser('*', { parseAs: 'string' }, api.getDefaultJsonParser('error', 'error'));
     api.decorateRequest('access', 'write');
     api.addHook('onRequest', async (request, reply) => {
+      const origin = request.headers.origin;
+      if (origin !== undefined) {
+        const verdict = originVerdict(origin, origins);
+        if (!verdict.allowed) {
+          await reply.code(403).send({
+            error: 'forbidden_origin',
+            message: `browsers at ${origin.slice(0, 200)} may not call the track API`,
+            hint: 'add the site to daemon.cors.origins in segsync.yaml (e.g. https://shop.example.com)',
+          });
+          return;
+        }
+        reply.headers(corsHeaders(origin, request.method === 'OPTIONS'));
+        // A preflight carries no key: it only asks which methods and headers are allowed.
+        if (request.method === 'OPTIONS') {
+          await reply.code(204).send();
+          return;
+        }
+      }
       const access = accessOf(presentedToken(request.headers.authorization), options.keys);
       if (access === undefined) {
         await reply
           .code(401)
           .header('www-authenticate', 'Bearer realm="segsync"')
-          .send({ error: 'unauthorized', message: 'missing or wrong key', hint: 'send Authorization: Bearer <daemon.writeKey> (events) or <daemon.serverKey> (everything)' });
+          .send({ error: 'unauthorized', message: 'missing or wrong key', hint: 'send Authorization: Bearer <daemon.writeKey> (events) or <daemon.serverKey> (everything), or Basic with the key as the user (Segment clients)' });
+        return;
+      }
+      if (origin !== undefined && access === 'server' && options.keys.serverKey !== undefined) {
+        await reply.code(403).send(SERVER_KEY_FROM_BROWSER);
         return;
       }
       (request as AccessRequest).access = access;
     });
-    api.post('/v1/track', (request, reply) => intake('track', reply, parseSingle('track', request.body, clock.now())));
-    api.post('/v1/identify', (request, reply) => {
-      if ((request as AccessRequest).access !== 'server') return reply.code(403).send(WRITE_KEY_REFUSAL);
-      return intake('identify', reply, parseSingle('identify', request.body, clock.now()));
-    });
-    api.post('/v1/batch', (request, reply) => {
-      const call = parseBatch(request.body, clock.now(), maxBatchItems);
-      if ((request as AccessRequest).access !== 'server' && call.contacts.length) {
-        // A write key may send events only: identify items are refused one by one, the events still go in.
-        for (const index of call.contactIndexes) call.rejected.push({ index, field: 'type', message: WRITE_KEY_REFUSAL.message, hint: WRITE_KEY_REFUSAL.hint });
-        call.rejected.sort((a, b) => a.index - b.index);
-        call.contacts = [];
-        call.contactIndexes = [];
-        if (!call.events.length) return reply.code(403).send({ ...WRITE_KEY_REFUSAL, rejected: call.rejected });
-      }
-      return intake('batch', reply, call);
-    });
+    api.addHook('preParsing', async (request, _reply, payload) => decodedBody(request.headers['content-encoding'], payload));
+    api.options('/v1/*', (_request, reply) => reply.code(204).send());
+    for (const [paths, type] of SINGLE_ROUTES) {
+      for (const path of paths) api.post(path, (request, reply) => single(type, request as AccessRequest, reply));
+    }
+    for (const path of BATCH_ROUTES) {
+      api.post(path, (request, reply) => {
+        const call = parseBatch(request.body, clock.now(), maxBatchItems);
+        return intake('batch', (request as AccessRequest).access, reply, call);
+      });
+    }
   });
+
+  function single(type: SegmentType, request: AccessRequest, reply: FastifyReply): Promise<FastifyReply> {
+    return intake(kindOf(type), request.access, reply, parseSingle(type, request.body, clock.now()));
+  }
 
   async function webhook(esp: EspName, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     if (!services.esps.includes(esp)) {
@@ -178,37 +207,43 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     }
   }
 
-  async function intake(endpoint: CallKind | 'batch', reply: FastifyReply, call: ParsedCall): Promise<FastifyReply> {
+  async function intake(endpoint: CallKind | 'batch', access: Access, reply: FastifyReply, call: ParsedCall): Promise<FastifyReply> {
+    if (access !== 'server') refusePrivileged(call);
     metrics.rejected(endpoint, call.rejected.length);
     const accepted = call.events.length + call.contacts.length;
     if (accepted === 0) {
       const first = call.rejected[0];
       const where = call.total > 1 || call.rejected.length > 1 ? `item ${first?.index ?? 0}: ` : '';
-      return reply.code(400).send({
-        error: 'validation',
+      const forbidden = call.rejected.length > 0 && (call.rejected as Rejection[]).every((r) => r.forbidden);
+      return reply.code(forbidden ? 403 : 400).send({
+        error: forbidden ? 'forbidden' : 'validation',
         message: `${where}${first?.message ?? 'nothing to store'}`,
         ...(first?.hint ? { hint: first.hint } : {}),
-        rejected: call.rejected,
+        rejected: call.rejected.map(publicRejection),
       });
     }
-    // Traits first, so events of the same batch are evaluated against the updated contact.
-    if (call.contacts.length) await identifyGroup.add(call.contacts);
+    // Identity first, so events of the same batch land on the contact it names and are evaluated
+    // against its updated traits.
+    const contacts: IdentifyItem[] = call.contacts.map(({ privileged: _privileged, ...c }) => ({ ...c, mayMergeContacts: access === 'server' }));
+    const refusedMerges = contacts.length ? await identifyGroup.add(contacts) : [];
     const conflicts = call.events.length ? await trackGroup.add(call.events) : [];
     const rejected = [
-      ...call.rejected,
+      ...call.rejected.map(publicRejection),
+      ...refusedMerges.map((i) => ({ index: call.contactIndexes[i]!, field: 'userId', message: MERGE_REFUSAL.message, hint: MERGE_REFUSAL.hint })),
       ...conflicts.map((i) => ({
         index: call.eventIndexes[i]!,
         field: 'messageId',
-        message: `the id "${call.events[i]!.eventId ?? ''}" is already stored for a different event: this one was not stored`,
+        message: `the id "${call.events[i]!.event.eventId ?? ''}" is already stored for a different event: this one was not stored`,
         hint: 'give every distinct event its own messageId; resending the same event with the same id is fine',
       })),
     ].sort((a, b) => a.index - b.index);
-    metrics.rejected(endpoint, conflicts.length);
-    const stored = accepted - conflicts.length;
+    metrics.rejected(endpoint, conflicts.length + refusedMerges.length);
+    const stored = accepted - conflicts.length - refusedMerges.length;
     if (!rejected.length) return reply.code(200).send({ ok: true, accepted: stored });
     if (stored === 0 && call.total === 1) {
       const first = rejected[0]!;
-      return reply.code(409).send({ error: 'conflict', message: first.message, hint: first.hint, rejected });
+      const status = refusedMerges.length ? 403 : 409;
+      return reply.code(status).send({ error: status === 403 ? 'forbidden' : 'conflict', message: first.message, hint: first.hint, rejected });
     }
     // 207: part of the batch was stored; the rejected items are named so the sender can fix and resend them.
     return reply.code(207).send({ ok: false, accepted: stored, rejected });
@@ -220,10 +255,56 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 /** A request that passed the key check, with what its key allows. */
 type AccessRequest = FastifyRequest & { access: Access };
 
-const WRITE_KEY_REFUSAL = {
+/** The per-type routes: Segment's names, and the one-letter paths analytics.js posts to (`apiHost` + `/t` …). */
+const SINGLE_ROUTES: [string[], SegmentType][] = [
+  [['/v1/track', '/v1/t'], 'track'],
+  [['/v1/identify', '/v1/i'], 'identify'],
+  [['/v1/page', '/v1/p'], 'page'],
+  [['/v1/screen', '/v1/s'], 'screen'],
+  [['/v1/group', '/v1/g'], 'group'],
+  [['/v1/alias', '/v1/a'], 'alias'],
+];
+const BATCH_ROUTES = ['/v1/batch', '/v1/b', '/v1/import'];
+
+/** A refused item; `forbidden` when the key, not the content, is at fault (never shown to the sender as a field). */
+type Rejection = ItemRejection & { forbidden?: boolean };
+
+const publicRejection = ({ forbidden: _forbidden, ...r }: Rejection): ItemRejection => r;
+
+/**
+ * The write key is public (it ships in browsers): it may send events and identify a visitor (link
+ * identifiers, set traits), never set consent or tags. Such identify items are refused one by one;
+ * the rest of the call still goes in.
+ */
+function refusePrivileged(call: ParsedCall): void {
+  const keep: number[] = [];
+  call.contacts.forEach((c, i) => {
+    if (!c.privileged.length) return keep.push(i);
+    const field = c.privileged[0]!;
+    (call.rejected as Rejection[]).push({
+      index: call.contactIndexes[i]!,
+      field,
+      message: `the write key may not set ${c.privileged.join(' or ')}: only the server key may`,
+      hint: 'send consent and tags from your servers with Authorization: Bearer <daemon.serverKey>; browsers may send identifiers and other traits',
+      forbidden: true,
+    });
+    return undefined;
+  });
+  if (keep.length === call.contacts.length) return;
+  call.contacts = keep.map((i) => call.contacts[i]!);
+  call.contactIndexes = keep.map((i) => call.contactIndexes[i]!);
+  call.rejected.sort((a, b) => a.index - b.index);
+}
+
+const MERGE_REFUSAL = {
+  message: 'this call names two contacts that both have an email (its userId or anonymousId belongs to another one): merging them needs the server key',
+  hint: 'if they are one person, send the identify from your servers with the server key (segsync merges them and records why); else check the ids the client sends',
+};
+
+const SERVER_KEY_FROM_BROWSER = {
   error: 'forbidden',
-  message: 'the write key may only send events (track); identify, traits and consent need the server key',
-  hint: 'send identify calls from your servers with Authorization: Bearer <daemon.serverKey>; never ship that key to browsers',
+  message: 'the server key is never accepted from a browser (the request has an Origin header)',
+  hint: 'browsers use the public daemon.writeKey; keep the server key on your servers',
 };
 
 /** The URL the ESP called and signed: the configured public base plus path and query, else from Host. */

@@ -4,7 +4,8 @@
  * `src/daemon/wire.ts` builds them from the config, the store, the rules engine and the sync engine.
  */
 import type { RawRequest } from '../../connectors/connector';
-import type { EspName, IncomingContact, IncomingEvent } from '../model/types';
+import type { IdentifyItem, TrackItem } from '../ingest/identity-graph';
+import type { EspName } from '../model/types';
 
 /** What storing a batch of track/identify calls did. */
 export interface IntakeResult {
@@ -16,7 +17,10 @@ export interface IntakeResult {
   reevaluated: number;
   /** Segment answers that changed (flips), for metrics. */
   flips: number;
-  /** Positions (in the input) of events refused because their id is stored with other content. */
+  /**
+   * Positions (in the input) refused: events whose id is stored with other content; identify calls
+   * that would merge two contacts without the right to (see IdentifyItem.mayMergeContacts).
+   */
   conflicts: number[];
 }
 
@@ -76,10 +80,10 @@ export interface ReadyReport {
 export interface DaemonServices {
   /** ESPs configured and enabled. */
   readonly esps: readonly EspName[];
-  /** Stores events (creating unknown contacts), re-evaluates the touched contacts, enqueues pushes. */
-  track(events: IncomingEvent[]): Promise<IntakeResult>;
-  /** Merges contact properties/traits, re-evaluates them, enqueues pushes. */
-  identify(contacts: IncomingContact[]): Promise<IntakeResult>;
+  /** Stores events on the contact (or anonymous profile) their identifiers name, re-evaluates the touched contacts, enqueues pushes. */
+  track(items: TrackItem[]): Promise<IntakeResult>;
+  /** Links identifiers, absorbs anonymous profiles, merges traits; re-evaluates, enqueues pushes. */
+  identify(items: IdentifyItem[]): Promise<IntakeResult>;
   /** Verifies and applies one webhook delivery; throws `WebhookError` when verification fails. */
   webhook(esp: EspName, request: RawRequest): Promise<WebhookOutcome>;
   /** One incremental pull from an ESP. */
@@ -96,6 +100,8 @@ export interface DaemonServices {
   ready(): Promise<ReadyReport>;
   /** Reads an ESP back and queues repairs for drift in segsync's own fields and tags. */
   reconcile?(esp: EspName): Promise<ReconcileOutcome>;
+  /** Deletes anonymous profiles (never identified visitors) past the retention limit; returns how many. */
+  pruneAnonymous?(now: number): Promise<number>;
   /** True while the safety valve holds an ESP's queue (a push would strip owned tags or fields). */
   pushStopped?(esp: EspName): boolean;
   /** Waits for in-flight calls, then releases connectors and the store. */

@@ -10,7 +10,9 @@ import { loadConfigFile } from '../config/load';
 import type { SegsyncConfig } from '../config/schema';
 import type { Logger } from '../log/logger';
 import type { Clock } from '../model/clock';
-import type { EspName, IncomingContact, IncomingEvent } from '../model/types';
+import type { EspName } from '../model/types';
+import { storeIdentifies, storeTracks } from '../ingest/identity-graph';
+import type { IdentifyItem, TrackItem } from '../ingest/identity-graph';
 import { SegmentEngine } from '../rules/engine';
 import type { ContactEvaluation } from '../rules/engine';
 import type { Store } from '../store/store';
@@ -25,6 +27,8 @@ export interface WireContext {
   clock: Clock;
   logger: Logger;
 }
+
+const DAY_MS = 24 * 3_600_000;
 
 /** The services plus the head of the rules' wake-up queue, so the scheduler flips flags on time. */
 export type WiredServices = DaemonServices & { nextWakeupAt(): number | undefined };
@@ -109,21 +113,27 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     // Each intake commits its events, the segment answers they change and the outbox operations those
     // imply in one write transaction (BEGIN IMMEDIATE): an acknowledged call is all stored or, after a
     // crash, not at all, and never stored without what it implies.
-    async track(events: IncomingEvent[]): Promise<IntakeResult> {
+    async track(items: TrackItem[]): Promise<IntakeResult> {
       return atomically(() => {
-        const r = store.appendEvents(events);
+        const r = storeTracks(store, items, clock.now());
         const { flips } = flipsOf(evaluate(r.touched, 'events'));
         sync.enqueue(r.touched);
         return { inserted: r.inserted, duplicates: r.duplicates, reevaluated: r.touched.length, flips, conflicts: r.conflicts };
       });
     },
 
-    async identify(contacts: IncomingContact[]): Promise<IntakeResult> {
+    // Identify links identifiers, moves an identified visitor's anonymous history onto the contact and
+    // merges contacts that turn out to be one; the segment answers those moves change are recomputed
+    // and queued in the same transaction.
+    async identify(items: IdentifyItem[]): Promise<IntakeResult> {
       return atomically(() => {
-        const ids = store.upsertContacts(contacts).map((o) => o.contactId);
-        const { flips } = flipsOf(evaluate(ids, 'contacts'));
+        const r = storeIdentifies(store, items, clock.now());
+        if (r.regathered.length) segments?.resync(r.regathered);
+        const evals = [...evaluate(r.eventsArrived, 'events'), ...evaluate([...r.contacts, ...r.regathered], 'contacts')];
+        const { flips } = flipsOf(evals);
+        const ids = [...new Set([...r.contacts, ...r.eventsArrived, ...r.regathered])];
         sync.enqueue(ids);
-        return { inserted: 0, duplicates: 0, reevaluated: ids.length, flips, conflicts: [] };
+        return { inserted: 0, duplicates: 0, reevaluated: ids.length, flips, conflicts: r.refused };
       });
     },
 
@@ -174,6 +184,12 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     async reconcile(esp: EspName): Promise<ReconcileOutcome> {
       const r = await sync.reconcile(esp);
       return { esp, drifted: r.drifted, queued: r.queued };
+    },
+
+    async pruneAnonymous(now: number): Promise<number> {
+      const pruned = store.transaction(() => store.identities.pruneProfiles(now - config.daemon.anonymousRetentionDays * DAY_MS));
+      if (pruned) logger.info({ profiles: pruned, retentionDays: config.daemon.anonymousRetentionDays }, 'anonymous profiles past the retention limit deleted');
+      return pruned;
     },
 
     pushStopped(esp: EspName) {

@@ -105,6 +105,12 @@ const RESERVED_CONTACT_KEYS = new Set(['email', 'properties', 'traits', 'tags', 
  * naming it, and the rest is kept.
  */
 export function toIncomingContact(raw: unknown, source: ValueSource, now: number): IncomingContact {
+  const { email, ...change } = toContactChange(raw, source, now);
+  return { email: requireEmail(email), ...change };
+}
+
+/** A contact change that may come without an email (a Segment identify by userId or anonymousId): as `toIncomingContact`, the email unchecked. */
+export function toContactChange(raw: unknown, source: ValueSource, now: number): Omit<IncomingContact, 'email'> & { email: unknown } {
   const parsed = contactObject.safeParse(raw);
   if (!parsed.success || Array.isArray(raw)) throw new ValidationError('a contact record must be a JSON object', { hint: 'a contact is {"email", "properties", "tags", "consent"}' });
   const r = parsed.data;
@@ -143,7 +149,7 @@ export function toIncomingContact(raw: unknown, source: ValueSource, now: number
     }
   }
   return {
-    email: requireEmail(email),
+    email,
     properties,
     source,
     time,

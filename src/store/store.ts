@@ -13,6 +13,7 @@ import type {
   PropertyValue,
   SegsyncEvent,
 } from '../model/types';
+import type { IdentityStore } from './identities';
 
 /** What merging one incoming contact did. */
 export interface UpsertOutcome {
@@ -170,6 +171,8 @@ export interface UnlinkCounts {
 export interface Store {
   /** Runs `fn` in one transaction: all of its writes commit together or none do. Nests. */
   transaction<T>(fn: () => T): T;
+  /** The identity graph: userId / anonymousId identifiers, anonymous profiles and their events. */
+  readonly identities: IdentityStore;
 
   // Contacts
   /** Merges contacts by normalised email, creating the missing ones; one transaction for the batch. */

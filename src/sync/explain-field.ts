@@ -5,6 +5,7 @@
  */
 import type { FieldConfig } from '../config/schema';
 import type { EspName, FieldValue } from '../model/types';
+import { IDENTITY_DECISION } from '../store/identities';
 import type { Decision, Store } from '../store/store';
 import { EMAIL_KEY } from './identity-travel';
 import { isUnlinked, LINK_FIELD } from './links';
@@ -82,7 +83,8 @@ export function explainField(store: Store, mapping: SyncMapping, email: string, 
   }
   const prop = contact.properties[field];
   const local = isEmail ? { value: contact.email, changedAt: contact.updatedAt, source: 'local' } : prop ? { value: prop.value, changedAt: prop.updatedAt, source: prop.source } : undefined;
-  const decisions = [...store.decisionsFor(contact.id, isEmail ? EMAIL_KEY : field), ...store.decisionsFor(contact.id, LINK_FIELD)].sort((a, b) => a.at - b.at);
+  const identity = isEmail ? store.decisionsFor(contact.id, IDENTITY_DECISION) : [];
+  const decisions = [...store.decisionsFor(contact.id, isEmail ? EMAIL_KEY : field), ...store.decisionsFor(contact.id, LINK_FIELD), ...identity].sort((a, b) => a.at - b.at);
   return { email: contact.email, field, policy: policyOf(config), local, esps, decisions };
 }
 

@@ -25,7 +25,9 @@ import type { NextWakeupSource } from '../../src/daemon/scheduler';
 import { StoreError, WebhookError } from '../../src/errors';
 import type { Clock } from '../../src/model/clock';
 import { ESP_NAMES } from '../../src/model/types';
-import type { EspName, IncomingContact, IncomingEvent } from '../../src/model/types';
+import type { EspName } from '../../src/model/types';
+import { storeIdentifies, storeTracks } from '../../src/ingest/identity-graph';
+import type { IdentifyItem, TrackItem } from '../../src/ingest/identity-graph';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store';
 
 export interface FixtureSecrets {
@@ -80,25 +82,25 @@ export class FixtureServices implements DaemonServices, NextWakeupSource {
     return this.nextWakeup;
   }
 
-  track(events: IncomingEvent[]): Promise<IntakeResult> {
+  track(items: TrackItem[]): Promise<IntakeResult> {
     return this.tracked('track', async () => {
       await this.hold(this.options.holdMs?.track);
-      const last = events[events.length - 1]?.name ?? null;
+      const last = items[items.length - 1]?.event.name ?? null;
       const outcome = this.store.transaction(() => {
-        const appended = this.store.appendEvents(events);
-        this.enqueueFor(appended.touched, 'last_event', last);
-        return appended;
+        const stored = storeTracks(this.store, items, this.options.clock.now());
+        this.enqueueFor(stored.touched, 'last_event', last);
+        return stored;
       });
       return { inserted: outcome.inserted, duplicates: outcome.duplicates, reevaluated: outcome.touched.length, flips: 0, conflicts: outcome.conflicts };
     });
   }
 
-  identify(contacts: IncomingContact[]): Promise<IntakeResult> {
+  identify(items: IdentifyItem[]): Promise<IntakeResult> {
     return this.tracked('identify', async () => {
-      const outcomes = this.store.upsertContacts(contacts);
-      const changed = outcomes.filter((o) => o.created || o.changed.length);
-      for (const o of changed) this.enqueueFor([o.contactId], 'traits', o.changed.join(','));
-      return { inserted: changed.length, duplicates: outcomes.length - changed.length, reevaluated: changed.length, flips: 0, conflicts: [] };
+      const outcome = this.store.transaction(() => storeIdentifies(this.store, items, this.options.clock.now()));
+      const changed = [...new Set([...outcome.contacts, ...outcome.eventsArrived, ...outcome.regathered])];
+      for (const id of changed) this.enqueueFor([id], 'traits', 'identify');
+      return { inserted: changed.length, duplicates: 0, reevaluated: changed.length, flips: 0, conflicts: outcome.refused };
     });
   }
 

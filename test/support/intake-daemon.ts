@@ -39,7 +39,10 @@ export interface DaemonSetup {
 }
 
 /** Writes a config whose ESPs all point at `espUrl` (a closed port unless a sandbox is given). */
-export async function writeDaemonConfig(dir: string, options: { espUrl?: string; hubspotUrl?: string; klaviyoUrl?: string; extra?: string } = {}): Promise<DaemonSetup> {
+export async function writeDaemonConfig(
+  dir: string,
+  options: { espUrl?: string; hubspotUrl?: string; klaviyoUrl?: string; extra?: string; segments?: string; daemon?: string } = {},
+): Promise<DaemonSetup> {
   const port = await freeLoopbackPort();
   const espUrl = options.espUrl ?? `http://127.0.0.1:${await freeLoopbackPort()}`;
   const db = join(dir, 'segsync.db');
@@ -65,7 +68,8 @@ segments:
     type: value
     rule: sum("Placed Order", "value")
     push: [{ esp: klaviyo, as: property, name: lifetime_value }]
-daemon: { port: ${port}, serverKey: "\${SERVER_KEY}", writeKey: "\${WRITE_KEY}", pullIntervalSeconds: 3600 }
+${options.segments ?? ''}
+daemon: { port: ${port}, serverKey: "\${SERVER_KEY}", writeKey: "\${WRITE_KEY}", pullIntervalSeconds: 3600${options.daemon ? `, ${options.daemon}` : ''} }
 ${options.extra ?? ''}`,
   );
   const env = {
@@ -191,6 +195,7 @@ export async function startInProcess(setup: DaemonSetup, env: Record<string, str
     port: setup.port,
     serverKey: SERVER_KEY,
     writeKey: WRITE_KEY,
+    corsOrigins: config.daemon.cors.origins,
     // Jobs run once at start (a pull per ESP), then rarely: the tests call what they need.
     pullIntervalMs: 3_600_000,
     reevaluateIntervalMs: 3_600_000,

@@ -223,4 +223,44 @@ DELETE FROM properties WHERE NOT json_valid(value);
 CREATE INDEX sync_state_by_record ON sync_state (esp, remote_value) WHERE key = '@record';
 `,
   },
+  {
+    // 60-64: the identity graph (issue 16).
+    version: 60,
+    name: 'identity: userId and anonymousId identifiers, anonymous profiles and their events',
+    // An identifier belongs to a contact (it has an email) or to an anonymous profile (a visitor who
+    // gave none yet); the profile's events wait in profile_events until identify moves them to a contact.
+    sql: `
+CREATE TABLE profiles (
+  id INTEGER PRIMARY KEY,
+  traits TEXT NOT NULL,
+  tags TEXT NOT NULL DEFAULT '[]',
+  consent_status TEXT,
+  consent_at INTEGER,
+  created_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL
+);
+CREATE INDEX profiles_by_last_seen ON profiles (last_seen_at);
+CREATE TABLE identifiers (
+  kind TEXT NOT NULL,
+  value TEXT NOT NULL,
+  contact_id INTEGER REFERENCES contacts(id) ON DELETE CASCADE,
+  profile_id INTEGER REFERENCES profiles(id) ON DELETE CASCADE,
+  linked_at INTEGER NOT NULL,
+  PRIMARY KEY (kind, value),
+  CHECK ((contact_id IS NULL) <> (profile_id IS NULL))
+) WITHOUT ROWID;
+CREATE INDEX identifiers_by_contact ON identifiers (contact_id) WHERE contact_id IS NOT NULL;
+CREATE INDEX identifiers_by_profile ON identifiers (profile_id) WHERE profile_id IS NOT NULL;
+CREATE TABLE profile_events (
+  id INTEGER PRIMARY KEY,
+  profile_id INTEGER NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
+  event_id TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  properties TEXT NOT NULL,
+  source TEXT NOT NULL
+);
+CREATE INDEX profile_events_by_profile ON profile_events (profile_id, time);
+`,
+  },
 ];

@@ -37,6 +37,7 @@ import type {
 } from '../store';
 import { RECORD_KEY } from '../store';
 import { toEventRow } from '../event-row';
+import { SqliteIdentities } from './identities';
 import { MIGRATIONS } from './migrations';
 import type { Migration } from './migrations';
 
@@ -102,6 +103,7 @@ const unjson = (s: unknown): FieldValue | undefined => (typeof s === 'string' ? 
 /** The default Store on SQLite. */
 export class SqliteStore implements Store {
   readonly db: Db;
+  readonly identities: SqliteIdentities;
   private readonly now: () => number;
   private readonly stmts = new Map<string, Statement>();
   private readonly eventNameIds = new Map<string, number>();
@@ -130,6 +132,7 @@ export class SqliteStore implements Store {
       this.db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
     }
     this.db.pragma('foreign_keys = ON');
+    this.identities = new SqliteIdentities(this.db);
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.db.pragma('cache_size = -65536');
     // Fewer, larger checkpoints: bulk event intake rewrites the same index pages, and each

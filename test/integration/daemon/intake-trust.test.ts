@@ -112,11 +112,13 @@ describe('intake on the real services (ESPs unreachable)', () => {
     }
   });
 
-  it('lets the write key send events but not identify or change consent; the server key may', async () => {
+  it('lets the write key send events and identify, but never set consent or tags; the server key may', async () => {
     expect((await r.post('/v1/track', { messageId: 'wk-1', email: 'wk@x.com', event: 'Viewed Product' }, WRITE_KEY)).status).toBe(200);
     const identify = await r.post('/v1/identify', { email: 'wk@x.com', traits: { plan: 'pro' }, consent: 'subscribed' }, WRITE_KEY);
     expect(identify.status).toBe(403);
-    expect(identify.body.message).toMatch(/write key may only send events/);
+    expect(identify.body.message).toMatch(/write key may not set consent/);
+    const tags = await r.post('/v1/identify', { email: 'wk@x.com', traits: { plan: 'pro', tags: ['vip'] } }, WRITE_KEY);
+    expect(tags.status).toBe(403);
     const batch = await r.post('/v1/batch', { batch: [
       { type: 'track', messageId: 'wk-2', email: 'wk@x.com', event: 'Viewed Product' },
       { type: 'identify', email: 'wk@x.com', consent: 'subscribed' },
@@ -130,6 +132,9 @@ describe('intake on the real services (ESPs unreachable)', () => {
     expect((await r.post('/v1/identify', { email: 'wk@x.com', traits: { plan: 'pro' }, consent: 'subscribed' })).status).toBe(200);
     expect(r.store.findContactByEmail('wk@x.com')!.consent?.status).toBe('subscribed');
     expect((await r.post('/v1/track', { email: 'wk@x.com', event: 'X' }, 'not-a-key')).status).toBe(401);
+    expect((await r.post('/v1/identify', { userId: 'wk-user', traits: { email: 'wk@x.com', first_name: 'Wanda' } }, WRITE_KEY)).status).toBe(200);
+    expect(r.store.findContactByEmail('wk@x.com')!.properties.first_name?.value).toBe('Wanda');
+    expect(r.store.findContactByEmail('wk@x.com')!.consent?.status).toBe('subscribed');
   });
 });
 

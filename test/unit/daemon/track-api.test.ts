@@ -73,10 +73,18 @@ describe('daemon track API', () => {
       expect(h.store.eventsOf(h.store.findContactByEmail('cy@example.com')!.id)[0]!.time).toBe(h.clock.now());
     });
 
-    it('answers 400 naming the field when there is no email', async () => {
-      const r = await post('/v1/track', { event: 'Opened Email', anonymousId: 'anon-1' });
+    it('answers 400 naming the field when the call names no one (no userId, anonymousId or email)', async () => {
+      const r = await post('/v1/track', { event: 'Opened Email' });
       expect(r.status).toBe(400);
-      expect(await r.json()).toMatchObject({ error: 'validation', message: 'no email', rejected: [{ index: 0, field: 'email' }] });
+      expect(await r.json()).toMatchObject({ error: 'validation', message: 'no userId, anonymousId or email', rejected: [{ index: 0, field: 'userId' }] });
+    });
+
+    it('keeps an anonymous track on an anonymous profile, never on a contact', async () => {
+      const r = await post('/v1/track', { event: 'Viewed Product', anonymousId: 'anon-only-1', messageId: 'anon-m-1' });
+      expect(r.status).toBe(200);
+      const owner = h.store.identities.ownerOf({ kind: 'anonymousId', value: 'anon-only-1' });
+      expect(owner?.profileId).toBeDefined();
+      expect(h.store.identities.profileEvents(owner!.profileId!).map((e) => e.eventId)).toEqual(['anon-m-1']);
     });
 
     it('answers 400 naming the field for a bad timestamp, bad properties and a missing event', async () => {
@@ -130,12 +138,13 @@ describe('daemon track API', () => {
           { type: 'identify', traits: { email: 'eve@example.com', vip: true } },
           { type: 'page', name: 'Home' },
           track({ messageId: 'b-4', context: {} }),
+          { type: 'checkout', userId: 'u-5' },
         ],
       });
       expect(r.status).toBe(207);
       const body = (await r.json()) as { ok: boolean; accepted: number; rejected: { index: number; field?: string }[] };
       expect(body).toMatchObject({ ok: false, accepted: 2 });
-      expect(body.rejected.map((x: { index: number; field?: string }) => [x.index, x.field])).toEqual([[1, 'timestamp'], [3, 'type'], [4, 'email']]);
+      expect(body.rejected.map((x: { index: number; field?: string }) => [x.index, x.field])).toEqual([[1, 'timestamp'], [3, 'userId'], [4, 'userId'], [5, 'type']]);
       expect(h.store.findContactByEmail('eve@example.com')!.properties.vip!.value).toBe(true);
       expect(h.store.eventsOf(h.store.findContactByEmail('ada@example.com')!.id).map((e) => e.eventId)).toContain('b-0');
     });
