@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+// The compiled build of segsync's TypeScript: one CommonJS bundle for the CLI (dist/<key>/cli.js)
+// and one per worker thread, made with esbuild (which tsx already ships). The key is a hash of every
+// source file's path, size and modification time, so an edited source never runs from an old build:
+// it gets a new key, hence a new build. A build is written to a temporary folder and renamed into
+// place, so a process that finds dist/<key>/ finds it complete, and concurrent first runs are safe.
+// `node bin/build.js` (npm run build, and npm's prepare at install) builds ahead; bin/segsync.js
+// builds on first run when that was not done.
+'use strict';
+const { createHash } = require('node:crypto');
+const { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } = require('node:fs');
+const { createRequire } = require('node:module');
+const { basename, join, relative, sep } = require('node:path');
+
+const ROOT = join(__dirname, '..');
+const DIST = join(ROOT, 'dist');
+const SOURCE_DIRS = ['src', 'connectors'];
+// Besides the sources: what changes the output (inlined package.json, compiler settings, this file).
+const INPUT_FILES = ['package.json', 'tsconfig.json', 'bin/build.js'];
+// Pure-JS packages every command needs at start, inlined into the bundle: one file loads faster than
+// their hundreds (yaml, zod) and an ESM-only one (cel-js) needs no ESM loader. All other packages stay
+// in node_modules: native ones, and big ones a command loads only when it runs (SDKs, fastify, mjml).
+const INLINED = new Set(['commander', 'yaml', 'zod', '@marcbachmann/cel-js']);
+// A worker's TypeScript entry `NAME-worker-main.ts` is built to `<build>/NAME-worker.js`, the same name
+// as the tsx shim beside the source, so `join(__dirname, 'NAME-worker.js')` finds the right one both ways.
+const WORKER_ENTRY = /-worker-main\.ts$/;
+// Other builds are removed once this old: a process started from one (a daemon, an import's workers)
+// keeps finding its files meanwhile.
+const KEEP_OLD_BUILDS_MS = 24 * 3_600_000;
+
+/** The source files, relative to the root, sorted. A walk by hand: readdir's `recursive` is ~10x slower on node 20. */
+function sourceFiles() {
+  const files = [];
+  const walk = (dir) => {
+    for (const entry of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile()) files.push(path);
+    }
+  };
+  for (const dir of SOURCE_DIRS) walk(dir);
+  return files.concat(INPUT_FILES).sort();
+}
+
+/** The build key: a hash of each input's path, size and modification time (a stat each, no reads). */
+function buildKey() {
+  const hash = createHash('sha256');
+  for (const file of sourceFiles()) {
+    const s = statSync(join(ROOT, file));
+    hash.update(`${file}\0${s.size}\0${s.mtimeMs}\n`);
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** esbuild, hoisted or as tsx's own dependency; undefined when neither can be loaded. */
+function loadEsbuild() {
+  try {
+    return require('esbuild');
+  } catch {
+    try {
+      return createRequire(require.resolve('tsx/package.json'))('esbuild');
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** Every declared package but the inlined ones, with its subpaths: esbuild leaves these to require(). */
+function externalPackages() {
+  const pkg = require('../package.json');
+  const names = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).filter((name) => !INLINED.has(name));
+  return names.flatMap((name) => [name, `${name}/*`]);
+}
+
+function entryPoints() {
+  const entries = [{ in: join(ROOT, 'src/cli/main.ts'), out: 'cli' }];
+  for (const file of sourceFiles()) {
+    if (WORKER_ENTRY.test(file)) entries.push({ in: join(ROOT, file), out: basename(file).replace(WORKER_ENTRY, '-worker') });
+  }
+  return entries;
+}
+
+/** Removes other builds made more than a day ago, and temporary folders a crashed build left. */
+function pruneOldBuilds(current) {
+  const now = Date.now();
+  for (const name of readdirSync(DIST)) {
+    if (name === current) continue;
+    const path = join(DIST, name);
+    if (!/^[0-9a-f]{16}$/.test(name) && !name.startsWith('.tmp-')) continue;
+    try {
+      if (now - statSync(path).mtimeMs > (name.startsWith('.tmp-') ? 3_600_000 : KEEP_OLD_BUILDS_MS)) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // Another process removed it first: nothing to do.
+    }
+  }
+}
+
+/**
+ * The path of the compiled CLI for the sources as they are now, built first when missing; undefined
+ * when it cannot be built here (no esbuild, or a read-only install), so the caller runs the sources.
+ */
+function ensureBuilt() {
+  const key = buildKey();
+  const dir = join(DIST, key);
+  const cli = join(dir, 'cli.js');
+  if (existsSync(cli)) return cli;
+  const esbuild = loadEsbuild();
+  if (!esbuild) return undefined;
+  const tmp = join(DIST, `.tmp-${key}-${process.pid}-${Date.now()}`);
+  try {
+    mkdirSync(tmp, { recursive: true });
+  } catch {
+    return undefined;
+  }
+  try {
+    esbuild.buildSync({
+      entryPoints: entryPoints(),
+      outdir: tmp,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      // Error classes report their own names (`this.name = new.target.name`), whatever the bundle renames.
+      keepNames: true,
+      sourcemap: true,
+      external: externalPackages(),
+      logLevel: 'error',
+    });
+    renameSync(tmp, dir);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    // Another process finished the same build first: use it.
+    if (existsSync(cli)) return cli;
+    throw err;
+  }
+  pruneOldBuilds(key);
+  return cli;
+}
+
+module.exports = { ensureBuilt, buildKey, DIST };
+
+if (require.main === module) {
+  const started = Date.now();
+  const cli = ensureBuilt();
+  if (!cli) {
+    console.error('segsync build: esbuild is not installed or dist/ is not writable; bin/segsync.js will run the TypeScript sources through tsx');
+    process.exitCode = 1;
+  } else {
+    console.log(`segsync build: ${relative(process.cwd(), cli).split(sep).join('/')} (${Date.now() - started} ms)`);
+  }
+}
