@@ -24,9 +24,10 @@ const INLINED = new Set(['commander', 'yaml', 'zod', '@marcbachmann/cel-js']);
 // A worker's TypeScript entry `NAME-worker-main.ts` is built to `<build>/NAME-worker.js`, the same name
 // as the tsx shim beside the source, so `join(__dirname, 'NAME-worker.js')` finds the right one both ways.
 const WORKER_ENTRY = /-worker-main\.ts$/;
-// Other builds are removed once this old: a process started from one (a daemon, an import's workers)
-// keeps finding its files meanwhile.
-const KEEP_OLD_BUILDS_MS = 24 * 3_600_000;
+// Other builds are removed once an hour old, the two newest of them excepted: a process started from
+// one (an import starting its workers, a daemon writing its code cache) keeps finding its files.
+const KEEP_OLD_BUILDS_MS = 3_600_000;
+const KEEP_OLD_BUILDS = 2;
 
 /** The source files, relative to the root, sorted. A walk by hand: readdir's `recursive` is ~10x slower on node 20. */
 function sourceFiles() {
@@ -80,18 +81,26 @@ function entryPoints() {
   return entries;
 }
 
-/** Removes other builds made more than a day ago, and temporary folders a crashed build left. */
+/** Removes other builds but the newest few once they are old, and temporary folders a crashed build left. */
 function pruneOldBuilds(current) {
   const now = Date.now();
+  const others = [];
   for (const name of readdirSync(DIST)) {
-    if (name === current) continue;
-    const path = join(DIST, name);
-    if (!/^[0-9a-f]{16}$/.test(name) && !name.startsWith('.tmp-')) continue;
+    if (name === current || !(/^[0-9a-f]{16}$/.test(name) || name.startsWith('.tmp-'))) continue;
     try {
-      if (now - statSync(path).mtimeMs > (name.startsWith('.tmp-') ? 3_600_000 : KEEP_OLD_BUILDS_MS)) rmSync(path, { recursive: true, force: true });
+      others.push({ name, mtimeMs: statSync(join(DIST, name)).mtimeMs });
     } catch {
       // Another process removed it first: nothing to do.
     }
+  }
+  others.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  let kept = 0;
+  for (const { name, mtimeMs } of others) {
+    if (!name.startsWith('.tmp-') && kept < KEEP_OLD_BUILDS) {
+      kept++;
+      continue;
+    }
+    if (now - mtimeMs > KEEP_OLD_BUILDS_MS) rmSync(join(DIST, name), { recursive: true, force: true });
   }
 }
 
@@ -124,6 +133,9 @@ function ensureBuilt() {
       keepNames: true,
       sourcemap: true,
       external: externalPackages(),
+      // import() of a package becomes require(): bin/segsync.js runs the bundle as a vm.Script, which
+      // has no ESM loader of its own.
+      supported: { 'dynamic-import': false },
       logLevel: 'error',
     });
     renameSync(tmp, dir);

@@ -4,7 +4,7 @@
 // build step either way.
 'use strict';
 const { readFileSync, renameSync, writeFileSync } = require('node:fs');
-const { createRequire } = require('node:module');
+const { createRequire, wrap } = require('node:module');
 const { dirname } = require('node:path');
 const vm = require('node:vm');
 const { ensureBuilt } = require('./build');
@@ -28,11 +28,7 @@ function loadBundle(file, argv) {
     cachedData = undefined;
   }
   const source = readFileSync(file, 'utf8');
-  const script = new vm.Script(require('node:module').wrap(source), {
-    filename: file,
-    cachedData,
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  const script = new vm.Script(wrap(source), { filename: file, cachedData });
   if (cachedData === undefined || script.cachedDataRejected) {
     process.once('exit', () => {
       const tmp = `${cacheFile}.${process.pid}.tmp`;
