@@ -2,18 +2,20 @@
  * `/v1/track` under load, loopback only and bounded: the real daemon (fastify, auth, validation,
  * metrics, scheduler running) on the real services (src/daemon/wire.ts: a fresh SQLite store, the
  * rules engine re-evaluating five segments — time windows, sequences, an exact sum — for every
- * touched contact), driven by a keep-alive HTTP client in a worker thread (so client and server do
- * not share one event loop). One event per request. No ESP is configured, so nothing is pushed:
- * push throughput is bench/sync's subject. Runs once per `store.durability` (normal, full), each beside
+ * touched contact), driven by a keep-alive HTTP client in a process of its own (bench/http-load.js,
+ * undici), beside the HTTP ceiling: the same fastify on the same port answering a constant 200,
+ * loaded by the same client in the same run (target: track ≥ 50 % of it). One event per request.
+ * No ESP is configured, so nothing is pushed: push throughput is bench/sync's subject. Runs once per `store.durability` (normal, full), each beside
  * a reference measured in the same run on the same disk: bare better-sqlite3 commits of one event row
  * each with the same synchronous setting (the floor a durable acknowledgement costs). Prints events/s,
- * p50/p99 latency, events lost (answered 200 but not in the store) and the machine.
+ * p50/p99 latency, events lost (answered 200 but not in the store), peak RSS and the machine.
  * Size: SEGSYNC_BENCH_TRACK_EVENTS (default 10,000 per setting), SEGSYNC_BENCH_TRACK_CONNECTIONS (default 32).
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import Fastify from 'fastify';
 import { loadConfigFile } from '../src/config/load';
 import { startDaemon } from '../src/daemon/daemon';
 import { createServices } from '../src/daemon/wire';
@@ -21,7 +23,7 @@ import { createLogger } from '../src/log/logger';
 import { systemClock } from '../src/model/clock';
 import type { Durability } from '../src/store/store';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store';
-import { machineLine } from './machine';
+import { machineLine, peakRssMiB } from './machine';
 
 const TOKEN = 'bench-token-0123456789abcdef';
 
@@ -49,56 +51,35 @@ interface LoadResult {
   latencies: number[];
 }
 
-// Plain CommonJS so the worker needs no TypeScript loader. A closed loop per connection: each sends
-// its next request when the previous answer arrives, until the shared counter reaches the total.
-const CLIENT = `
-const http = require('node:http');
-const { parentPort, workerData } = require('node:worker_threads');
-const { url, token, total, connections, contacts } = workerData;
-const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-const target = new URL(url + '/v1/track');
-const names = ['Viewed Product', 'Added to Cart', 'Placed Order', 'Opened Email'];
-const latencies = new Float64Array(total);
-let next = 0, ok = 0, failed = 0;
-function one(i) {
-  return new Promise((resolve) => {
-    const body = JSON.stringify({ type: 'track', event: names[i % names.length], messageId: workerData.run + '-' + i,
-      timestamp: new Date(Date.UTC(2026, 4, 1) + i * 1000).toISOString(),
-      properties: { product_id: 'P' + (i % 500), value: (i % 100) + 0.5 },
-      context: { traits: { email: 'user' + (i % contacts) + '@example.com' } } });
-    const started = process.hrtime.bigint();
-    const req = http.request(target, { method: 'POST', agent, headers: { 'content-type': 'application/json',
-      'content-length': Buffer.byteLength(body), authorization: 'Bearer ' + token } }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        latencies[i] = Number(process.hrtime.bigint() - started) / 1e6;
-        if (res.statusCode === 200) ok++; else failed++;
-        resolve();
-      });
-    });
-    req.on('error', () => { failed++; latencies[i] = NaN; resolve(); });
-    req.end(body);
-  });
-}
-async function lane() { while (next < total) await one(next++); }
-(async () => {
-  const started = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: connections }, lane));
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  agent.destroy();
-  parentPort.postMessage({ sent: total, ok, failed, seconds, latencies: Array.from(latencies).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b) });
-})();
-`;
+const LOAD_CLIENT = join(__dirname, 'http-load.js');
 
+/** `total` track calls from the load generator, a process of its own (bench/http-load.js). */
 function runClient(url: string, total: number, connections: number, runId: string): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(CLIENT, { eval: true, workerData: { url, token: TOKEN, total, connections, contacts: 5_000, run: runId } });
-    worker.once('message', (m: LoadResult) => {
-      resolve(m);
-      void worker.terminate();
+    const args = JSON.stringify({ url, token: TOKEN, total, connections, contacts: 5_000, run: runId });
+    execFile(process.execPath, [LOAD_CLIENT, args], { maxBuffer: 256 * 2 ** 20, timeout: 600_000 }, (err, stdout) => {
+      if (err) reject(err);
+      else resolve(JSON.parse(stdout) as LoadResult);
     });
-    worker.once('error', reject);
   });
+}
+
+/**
+ * The HTTP ceiling: the same fastify, on the same port, answering every track call with a constant
+ * 200 (its JSON body parsed, nothing done with it), loaded by the same client: what the daemon would
+ * reach if storing and evaluating cost nothing.
+ */
+async function ceiling(port: number, total: number, connections: number): Promise<{ rate: number; p50: number; p99: number }> {
+  const app = Fastify({ logger: false });
+  app.post('/v1/track', async () => ({ ok: true, accepted: 1 }));
+  await app.listen({ host: '127.0.0.1', port });
+  try {
+    await runClient(`http://127.0.0.1:${port}`, Math.min(1_000, total), connections, 'ceiling-warmup');
+    const r = await runClient(`http://127.0.0.1:${port}`, total, connections, 'ceiling');
+    return { rate: r.ok / r.seconds, p50: percentile(r.latencies, 50), p99: percentile(r.latencies, 99) };
+  } finally {
+    await app.close();
+  }
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -116,6 +97,7 @@ interface ModeResult {
   lost: number;
   segments: string;
   reference: { rate: number; p99: number };
+  ceiling: { rate: number; p50: number; p99: number };
 }
 
 /**
@@ -153,6 +135,8 @@ async function runMode(durability: Durability, total: number, connections: numbe
   const logger = createLogger({ level: 'warn' });
   const services = await createServices({ config, configFile, store, clock: systemClock, logger });
   const daemon = await startDaemon({ services, logger, host: '127.0.0.1', port: 0, writeKey: TOKEN });
+  const port = Number(new URL(daemon.url).port);
+  let stopped = false;
   try {
     // Warm-up: JIT, prepared statements, connections (not counted; its events are distinct).
     await runClient(daemon.url, Math.min(1_000, total), connections, 'warmup');
@@ -160,6 +144,8 @@ async function runMode(durability: Durability, total: number, connections: numbe
     const r = await runClient(daemon.url, total, connections, 'bench');
     const counts = store.counts();
     const stored = counts.events - before;
+    await daemon.stop();
+    stopped = true;
     return {
       durability,
       rate: r.ok / r.seconds,
@@ -170,9 +156,10 @@ async function runMode(durability: Durability, total: number, connections: numbe
       lost: r.ok - stored,
       segments: `${counts.segments.map((x) => `${x.segment} ${x.members.toLocaleString('en')}`).join(', ') || 'none'} (members, of ${counts.contacts.toLocaleString('en')} contacts)`,
       reference: referenceCommits(dir, durability, Math.min(5_000, total)),
+      ceiling: await ceiling(port, total, connections),
     };
   } finally {
-    await daemon.stop();
+    if (!stopped) await daemon.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -185,14 +172,17 @@ export async function run(): Promise<void> {
   for (const durability of ['normal', 'full'] as const) results.push(await runMode(durability, total, connections));
   console.log('== bench: daemon /v1/track (one event per request, loopback; SQLite writes and segment re-evaluation included), per store.durability');
   console.log(machineLine());
-  console.log(`load: ${total.toLocaleString('en')} requests per setting over ${connections} keep-alive connections from a worker thread`);
-  console.log(`reference: bare better-sqlite3, one event row per BEGIN IMMEDIATE … COMMIT, same synchronous setting, same run and disk`);
+  console.log(`load: ${total.toLocaleString('en')} requests per setting over ${connections} keep-alive connections from a separate process (undici)`);
+  console.log('ceiling: the same fastify on the same port answering a constant 200, same client, same run');
+  console.log('reference: bare better-sqlite3, one event row per BEGIN IMMEDIATE … COMMIT, same synchronous setting, same run and disk');
   const fmt = (n: number): string => Math.round(n).toLocaleString('en');
   for (const m of results) {
+    const share = m.rate / m.ceiling.rate;
     console.log(
       `  ${m.durability.padEnd(6)} track: ${fmt(m.rate)} events/s, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms (${fmt(m.ok)} answered 200, ${m.failed} failed)` +
-        ` | reference: ${fmt(m.reference.rate)} commits/s, p99 ${m.reference.p99.toFixed(3)} ms | track is ${(m.rate / m.reference.rate).toFixed(2)}× the reference rate`,
+        ` | ceiling: ${fmt(m.ceiling.rate)} requests/s, p99 ${m.ceiling.p99.toFixed(2)} ms | track is ${(share * 100).toFixed(0)} % of the ceiling (target ≥ 50 % ${share >= 0.5 ? 'OK' : 'MISSED'})`,
     );
+    console.log(`         reference: ${fmt(m.reference.rate)} commits/s, p99 ${m.reference.p99.toFixed(3)} ms (track is ${(m.rate / m.reference.rate).toFixed(2)}× the bare commit rate)`);
   }
   const [normal, full] = results as [ModeResult, ModeResult];
   console.log(`full vs normal: ${(full.rate / normal.rate).toFixed(2)}× the throughput, ${(full.p99 / normal.p99).toFixed(2)}× the p99 (group commit shares one fsync among concurrent calls)`);
@@ -200,6 +190,7 @@ export async function run(): Promise<void> {
   const lost = results.reduce((n, m) => n + m.lost, 0);
   const failed = results.reduce((n, m) => n + m.failed, 0);
   console.log(`lost: ${lost} (answered 200 but not stored), failed: ${failed}   target 0 ${lost === 0 && failed === 0 ? 'OK' : 'MISSED'}`);
+  console.log(`peak RSS: ${peakRssMiB().toFixed(0)} MiB (bench process: daemon, store and ceiling server; the load generator runs apart)`);
 }
 
 if (require.main === module) {

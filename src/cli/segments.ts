@@ -54,7 +54,7 @@ async function runSegments(opts: SegmentsOptions, cmd: Command): Promise<void> {
   }
   const at = opts.asOf === undefined ? undefined : parseEvaluationTime(opts.asOf, '--as-of');
   const emails = [...(opts.contact ?? []), ...(opts.contactsFile === undefined ? [] : emailsInFile(opts.contactsFile))];
-  const [{ openContext }, { startProgress }, explainModule] = await Promise.all([import('./context.js'), import('./progress.js'), import('../rules/explain.js')]);
+  const [{ openContext }, explainModule] = await Promise.all([import('./context.js'), import('../rules/explain.js')]);
   const ctx = openContext(cmd, { requireConfig: true });
   try {
     const engine = await engineFor(ctx);
@@ -64,7 +64,7 @@ async function runSegments(opts: SegmentsOptions, cmd: Command): Promise<void> {
       return;
     }
     if (at !== undefined) {
-      const bar = progressBar(startProgress);
+      const bar = progressBar((await import('./progress.js')).startProgress);
       let summary: RecomputeSummary;
       try {
         summary = engine.evaluateAllAt(at, bar.update);
@@ -80,7 +80,7 @@ async function runSegments(opts: SegmentsOptions, cmd: Command): Promise<void> {
       process.stdout.write(opts.json ? `${JSON.stringify({ evaluated: results.length, changed }, null, 2)}\n` : `re-evaluated ${results.length} due contacts, ${changed.length} answers changed\n`);
       return;
     }
-    const bar = progressBar(startProgress);
+    const bar = progressBar((await import('./progress.js')).startProgress);
     let summary: RecomputeSummary;
     try {
       summary = engine.recomputeAll(bar.update);
