@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The compiled build of segsync's TypeScript: one CommonJS bundle for the CLI (dist/<key>/cli.js)
 // and one per worker thread, made with esbuild (which tsx already ships). The key is a hash of every
-// source file's path, size and modification time, so an edited source never runs from an old build:
-// it gets a new key, hence a new build. A build is written to a temporary folder and renamed into
+// source file's path, size, inode and modification and change times, so an edited source never runs
+// from an old build: it gets a new key, hence a new build. A build is written to a temporary folder and renamed into
 // place, so a process that finds dist/<key>/ finds it complete, and concurrent first runs are safe.
 // `node bin/build.js` (npm run build, and npm's prepare at install) builds ahead; bin/segsync.js
 // builds on first run when that was not done.
@@ -13,10 +13,9 @@ const { createRequire } = require('node:module');
 const { basename, join, relative, sep } = require('node:path');
 
 const ROOT = join(__dirname, '..');
-const DIST = join(ROOT, 'dist');
 const SOURCE_DIRS = ['src', 'connectors'];
-// Besides the sources: what changes the output (inlined package.json, compiler settings, this file).
-const INPUT_FILES = ['package.json', 'tsconfig.json', 'bin/build.js'];
+// Besides the sources: what changes the output (the inlined package.json, compiler settings; and this file).
+const INPUT_FILES = ['package.json', 'tsconfig.json'];
 // Pure-JS packages every command needs at start, inlined into the bundle: one file loads faster than
 // their hundreds (yaml, zod) and an ESM-only one (cel-js) needs no ESM loader. All other packages stay
 // in node_modules: native ones, and big ones a command loads only when it runs (SDKs, fastify, mjml).
@@ -30,10 +29,10 @@ const KEEP_OLD_BUILDS_MS = 3_600_000;
 const KEEP_OLD_BUILDS = 2;
 
 /** The source files, relative to the root, sorted. A walk by hand: readdir's `recursive` is ~10x slower on node 20. */
-function sourceFiles() {
+function sourceFiles(root) {
   const files = [];
   const walk = (dir) => {
-    for (const entry of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
+    for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
       const path = `${dir}/${entry.name}`;
       if (entry.isDirectory()) walk(path);
       else if (entry.isFile()) files.push(path);
@@ -43,13 +42,16 @@ function sourceFiles() {
   return files.concat(INPUT_FILES).sort();
 }
 
-/** The build key: a hash of each input's path, size and modification time (a stat each, no reads). */
-function buildKey() {
-  const hash = createHash('sha256');
-  for (const file of sourceFiles()) {
-    const s = statSync(join(ROOT, file));
-    hash.update(`${file}\0${s.size}\0${s.mtimeMs}\n`);
-  }
+/** One file's part of the key: any write changes it, even one that keeps the size and sets the old mtime back (ctime). */
+function stamp(path) {
+  const s = statSync(path, { throwIfNoEntry: false });
+  return s ? `${s.size}:${s.mtimeMs}:${s.ctimeMs}:${s.ino}` : 'absent';
+}
+
+/** The build key: a hash of each input's path, size, inode and change times (a stat each, no reads). */
+function buildKey(root = ROOT) {
+  const hash = createHash('sha256').update(`${stamp(__filename)}\n`);
+  for (const file of sourceFiles(root)) hash.update(`${file}\0${stamp(join(root, file))}\n`);
   return hash.digest('hex').slice(0, 16);
 }
 
@@ -67,28 +69,28 @@ function loadEsbuild() {
 }
 
 /** Every declared package but the inlined ones, with its subpaths: esbuild leaves these to require(). */
-function externalPackages() {
-  const pkg = require('../package.json');
+function externalPackages(root) {
+  const pkg = require(join(root, 'package.json'));
   const names = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).filter((name) => !INLINED.has(name));
   return names.flatMap((name) => [name, `${name}/*`]);
 }
 
-function entryPoints() {
-  const entries = [{ in: join(ROOT, 'src/cli/main.ts'), out: 'cli' }];
-  for (const file of sourceFiles()) {
-    if (WORKER_ENTRY.test(file)) entries.push({ in: join(ROOT, file), out: basename(file).replace(WORKER_ENTRY, '-worker') });
+function entryPoints(root) {
+  const entries = [{ in: join(root, 'src/cli/main.ts'), out: 'cli' }];
+  for (const file of sourceFiles(root)) {
+    if (WORKER_ENTRY.test(file)) entries.push({ in: join(root, file), out: basename(file).replace(WORKER_ENTRY, '-worker') });
   }
   return entries;
 }
 
 /** Removes other builds but the newest few once they are old, and temporary folders a crashed build left. */
-function pruneOldBuilds(current) {
+function pruneOldBuilds(dist, current) {
   const now = Date.now();
   const others = [];
-  for (const name of readdirSync(DIST)) {
+  for (const name of readdirSync(dist)) {
     if (name === current || !(/^[0-9a-f]{16}$/.test(name) || name.startsWith('.tmp-'))) continue;
     try {
-      others.push({ name, mtimeMs: statSync(join(DIST, name)).mtimeMs });
+      others.push({ name, mtimeMs: statSync(join(dist, name)).mtimeMs });
     } catch {
       // Another process removed it first: nothing to do.
     }
@@ -100,22 +102,24 @@ function pruneOldBuilds(current) {
       kept++;
       continue;
     }
-    if (now - mtimeMs > KEEP_OLD_BUILDS_MS) rmSync(join(DIST, name), { recursive: true, force: true });
+    if (now - mtimeMs > KEEP_OLD_BUILDS_MS) rmSync(join(dist, name), { recursive: true, force: true });
   }
 }
 
 /**
- * The path of the compiled CLI for the sources as they are now, built first when missing; undefined
- * when it cannot be built here (no esbuild, or a read-only install), so the caller runs the sources.
+ * The path of the compiled CLI for the sources under `root` as they are now, built first when missing;
+ * undefined when it cannot be built here (no esbuild, or a read-only install), so the caller runs the
+ * sources.
  */
-function ensureBuilt() {
-  const key = buildKey();
-  const dir = join(DIST, key);
+function ensureBuilt(root = ROOT) {
+  const dist = join(root, 'dist');
+  const key = buildKey(root);
+  const dir = join(dist, key);
   const cli = join(dir, 'cli.js');
   if (existsSync(cli)) return cli;
   const esbuild = loadEsbuild();
   if (!esbuild) return undefined;
-  const tmp = join(DIST, `.tmp-${key}-${process.pid}-${Date.now()}`);
+  const tmp = join(dist, `.tmp-${key}-${process.pid}-${Date.now()}`);
   try {
     mkdirSync(tmp, { recursive: true });
   } catch {
@@ -123,7 +127,7 @@ function ensureBuilt() {
   }
   try {
     esbuild.buildSync({
-      entryPoints: entryPoints(),
+      entryPoints: entryPoints(root),
       outdir: tmp,
       bundle: true,
       platform: 'node',
@@ -132,7 +136,7 @@ function ensureBuilt() {
       // Error classes report their own names (`this.name = new.target.name`), whatever the bundle renames.
       keepNames: true,
       sourcemap: true,
-      external: externalPackages(),
+      external: externalPackages(root),
       // import() of a package becomes require(): bin/segsync.js runs the bundle as a vm.Script, which
       // has no ESM loader of its own.
       supported: { 'dynamic-import': false },
@@ -145,19 +149,18 @@ function ensureBuilt() {
     if (existsSync(cli)) return cli;
     throw err;
   }
-  pruneOldBuilds(key);
+  pruneOldBuilds(dist, key);
   return cli;
 }
 
-module.exports = { ensureBuilt, buildKey, DIST };
+module.exports = { ensureBuilt, buildKey };
 
 if (require.main === module) {
   const started = Date.now();
   const cli = ensureBuilt();
-  if (!cli) {
-    console.error('segsync build: esbuild is not installed or dist/ is not writable; bin/segsync.js will run the TypeScript sources through tsx');
-    process.exitCode = 1;
-  } else {
+  // Not an error: bin/segsync.js runs the sources then, so an install (npm's prepare) still succeeds.
+  if (!cli) console.error('segsync build: esbuild is not installed or dist/ is not writable; bin/segsync.js will run the TypeScript sources through tsx');
+  else {
     console.log(`segsync build: ${relative(process.cwd(), cli).split(sep).join('/')} (${Date.now() - started} ms)`);
   }
 }
