@@ -1,14 +1,15 @@
 // The load generator of bench/track.ts, run as a process of its own so that it never shares an event
 // loop (or a V8 heap) with the server it measures. Plain CommonJS: no TypeScript loader needed.
-// `node bench/http-load.js '{"url":…,"token":…,"total":…,"connections":…,"contacts":…,"run":…}'`
-// sends `total` Segment track calls over `connections` keep-alive connections, each a closed loop
+// `node bench/http-load.js '{"url":…,"token":…,"total":…,"first":…,"connections":…,"contacts":…,"run":…}'`
+// sends `total` Segment track calls (numbered from `first`, which picks each call's contact and
+// event) over `connections` keep-alive connections, each a closed loop
 // (the next request when the answer arrives), and prints one JSON line: sent, ok, failed, seconds
 // and the latencies (ms, sorted). undici's Pool: the fastest HTTP/1.1 client node has, so the client
 // is not what limits the ceiling.
 'use strict';
 const { Pool } = require('undici');
 
-const { url, token, total, connections, contacts, run } = JSON.parse(process.argv[2]);
+const { url, token, total, first = 0, connections, contacts, run } = JSON.parse(process.argv[2]);
 const names = ['Viewed Product', 'Added to Cart', 'Placed Order', 'Opened Email'];
 const pool = new Pool(url, { connections, pipelining: 1 });
 const latencies = new Float64Array(total);
@@ -16,7 +17,8 @@ let next = 0;
 let ok = 0;
 let failed = 0;
 
-function body(i) {
+function body(n) {
+  const i = first + n;
   return JSON.stringify({
     type: 'track',
     event: names[i % names.length],

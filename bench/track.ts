@@ -55,9 +55,9 @@ interface LoadResult {
 const LOAD_CLIENT = join(__dirname, 'http-load.js');
 
 /** `total` track calls from the load generator, a process of its own (bench/http-load.js). */
-function runClient(url: string, total: number, connections: number, runId: string): Promise<LoadResult> {
+function runClient(url: string, total: number, connections: number, runId: string, first = 0): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const args = JSON.stringify({ url, token: TOKEN, total, connections, contacts: 5_000, run: runId });
+    const args = JSON.stringify({ url, token: TOKEN, total, first, connections, contacts: 5_000, run: runId });
     execFile(process.execPath, [LOAD_CLIENT, args], { maxBuffer: 256 * 2 ** 20, timeout: 600_000 }, (err, stdout) => {
       if (err) reject(err);
       else resolve(JSON.parse(stdout) as LoadResult);
@@ -127,7 +127,7 @@ function referenceCommits(dir: string, durability: Durability, n: number): { rat
 }
 
 /** One daemon phase: the real daemon on the store in `dir`, on `port` (0: any), loaded with `n` calls. */
-async function daemonPhase(dir: string, durability: Durability, port: number, n: number, connections: number, runId: string): Promise<{ load: LoadResult; port: number; stored: number; counts: StoreCounts }> {
+async function daemonPhase(dir: string, durability: Durability, port: number, n: number, connections: number, runId: string, first = 0): Promise<{ load: LoadResult; port: number; stored: number; counts: StoreCounts }> {
   const configFile = join(dir, 'segsync.yaml');
   const { config } = loadConfigFile(configFile);
   const store = new SqliteStore({ path: join(dir, 'segsync.db'), durability });
@@ -136,7 +136,7 @@ async function daemonPhase(dir: string, durability: Durability, port: number, n:
   const daemon = await startDaemon({ services, logger, host: '127.0.0.1', port, writeKey: TOKEN });
   try {
     const before = store.counts().events;
-    const load = await runClient(daemon.url, n, connections, runId);
+    const load = await runClient(daemon.url, n, connections, runId, first);
     const counts = store.counts();
     return { load, port: Number(new URL(daemon.url).port), stored: counts.events - before, counts };
   } finally {
@@ -167,7 +167,8 @@ async function runMode(durability: Durability, total: number, connections: numbe
     const top = { rates: [] as number[], latencies: [] as number[] };
     let counts = warm.counts;
     for (let r = 0; r < rounds; r++) {
-      const d = await daemonPhase(dir, durability, port, perRound, connections, `bench-${r}`);
+      // Round r sends calls r·perRound…: over the rounds, the same calls as one run of `total`.
+      const d = await daemonPhase(dir, durability, port, perRound, connections, 'bench', r * perRound);
       track.rates.push(d.load.ok / d.load.seconds);
       track.latencies.push(...d.load.latencies);
       track.ok += d.load.ok;
