@@ -8,7 +8,8 @@
 // builds on first run when that was not done.
 'use strict';
 const { createHash } = require('node:crypto');
-const { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } = require('node:fs');
+const { isAscii } = require('node:buffer');
+const { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
 const { basename, join, relative, sep } = require('node:path');
 
@@ -85,6 +86,19 @@ function entryPoints(root) {
   return entries;
 }
 
+/**
+ * Rewrites what non-ASCII characters esbuild leaves (in regular expression literals: `charset: 'ascii'`
+ * escapes strings and identifiers only) as \u escapes, which mean the same there, in strings and in
+ * identifiers; the minified bundle has no comments. Then checks the file is ASCII.
+ */
+function escapeNonAscii(file) {
+  const bytes = readFileSync(file);
+  if (isAscii(bytes)) return;
+  const text = bytes.toString('utf8').replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  if (!isAscii(Buffer.from(text, 'utf8'))) throw new Error(`segsync build: ${file} is not ASCII after escaping`);
+  writeFileSync(file, text);
+}
+
 /** Removes other builds but the newest few once they are old, and temporary folders a crashed build left. */
 function pruneOldBuilds(dist, current) {
   const now = Date.now();
@@ -138,12 +152,18 @@ function ensureBuilt(root = ROOT) {
       // Error classes report their own names (`this.name = new.target.name`), whatever the bundle renames.
       keepNames: true,
       sourcemap: true,
+      // No comments or indentation, every character ASCII: bin/segsync.js reads the bundle as latin1,
+      // ~20x faster than decoding UTF-8 (1 ms against 15-25 ms for 2.7 MB, a tenth of a start).
+      minifyWhitespace: true,
+      legalComments: 'none',
+      charset: 'ascii',
       external: externalPackages(root),
       // import() of a package becomes require(): bin/segsync.js runs the bundle as a vm.Script, which
       // has no ESM loader of its own.
       supported: { 'dynamic-import': false },
       logLevel: 'error',
     });
+    for (const file of readdirSync(tmp)) if (file.endsWith('.js')) escapeNonAscii(join(tmp, file));
     renameSync(tmp, dir);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });

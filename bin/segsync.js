@@ -16,7 +16,7 @@ process.stdout.on('error', (err) => { if (err.code === 'EPIPE') process.exit(pro
  * Loads the bundle with V8's code cache, kept per command beside it: node 20 has no compile cache of
  * its own (module.enableCompileCache is node 22), and compiling the bundle's functions is most of a
  * short command's start. V8 checks a cache against the source and ignores one that does not fit; a
- * missing or ignored cache is written when the command ends.
+ * missing or ignored cache is written when the command ends well.
  */
 function loadBundle(file, argv) {
   const command = argv.slice(2).find((a) => /^[a-z]+$/.test(a)) ?? 'help';
@@ -27,10 +27,13 @@ function loadBundle(file, argv) {
   } catch {
     cachedData = undefined;
   }
-  const source = readFileSync(file, 'utf8');
+  // The build is ASCII (bin/build.js checks), and latin1 reads it ~20x faster than UTF-8.
+  const source = readFileSync(file, 'latin1');
   const script = new vm.Script(wrap(source), { filename: file, cachedData });
   if (cachedData === undefined || script.cachedDataRejected) {
-    process.once('exit', () => {
+    process.once('exit', (code) => {
+      // A failed run (a mistyped command, say) leaves no cache: only real commands get one.
+      if (code !== 0) return;
       const tmp = `${cacheFile}.${process.pid}.tmp`;
       try {
         writeFileSync(tmp, script.createCachedData());
@@ -45,8 +48,18 @@ function loadBundle(file, argv) {
   return module.exports;
 }
 
+/** The compiled CLI, or undefined (with a warning when the build failed) to run the sources instead. */
+function compiled() {
+  try {
+    return ensureBuilt();
+  } catch (err) {
+    process.stderr.write(`segsync: the build failed, running the TypeScript sources (${err && err.message ? err.message.split('\n')[0] : err})\n`);
+    return undefined;
+  }
+}
+
 async function start() {
-  const cli = ensureBuilt();
+  const cli = compiled();
   if (cli) return loadBundle(cli, process.argv).main(process.argv);
   require('tsx/cjs');
   // The commands' lazy `import()`s need tsx's ESM hooks too.
