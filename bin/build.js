@@ -2,8 +2,9 @@
 // The compiled build of segsync's TypeScript: one CommonJS bundle for the CLI (dist/<key>/cli.js)
 // and one per worker thread, made with esbuild (which tsx already ships). The key is a hash of every
 // source file's path, size, inode and modification and change times, so an edited source never runs
-// from an old build: it gets a new key, hence a new build. A build is written to a temporary folder and renamed into
-// place, so a process that finds dist/<key>/ finds it complete, and concurrent first runs are safe.
+// from an old build: it gets a new key, hence a new build. A build is written to a temporary folder
+// and renamed into place, so a process that finds dist/<key>/ finds it complete, and concurrent first
+// runs are safe.
 // `node bin/build.js` (npm run build, and npm's prepare at install) builds ahead; bin/segsync.js
 // builds on first run when that was not done.
 'use strict';
