@@ -73,7 +73,7 @@ export async function run(): Promise<void> {
       const share = first.rate / ceiling.rate;
       console.log(
         `  ceiling: the same ${ceiling.rows.toLocaleString('en')} rows by a bare prepared INSERT, 50,000 per transaction: ${ceiling.rate.toLocaleString('en')} rows/s (${ceiling.seconds.toFixed(2)} s)` +
-          ` | import is ${(share * 100).toFixed(0)} % of it (target ≥ 50 % ${share >= 0.5 ? 'OK' : 'MISSED'})`,
+          ` | import is ${(share * 100).toFixed(1)} % of it (target ≥ 50 % ${share >= 0.5 ? 'OK' : 'MISSED'})`,
       );
       if (style === 'sequential') {
         // The filled store is now ten times the new file: the rows go in with the indexes kept up.

@@ -215,7 +215,7 @@ export async function run(): Promise<void> {
     const share = m.rate / m.ceiling.rate;
     console.log(
       `  ${m.durability.padEnd(6)} track: ${fmt(m.rate)} events/s, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms (${fmt(m.ok)} answered 200, ${m.failed} failed)` +
-        ` | ceiling: ${fmt(m.ceiling.rate)} requests/s, p99 ${m.ceiling.p99.toFixed(2)} ms | track is ${(share * 100).toFixed(0)} % of the ceiling (target ≥ 50 % ${share >= 0.5 ? 'OK' : 'MISSED'})`,
+        ` | ceiling: ${fmt(m.ceiling.rate)} requests/s, p99 ${m.ceiling.p99.toFixed(2)} ms | track is ${(share * 100).toFixed(1)} % of the ceiling (target ≥ 50 % ${share >= 0.5 ? 'OK' : 'MISSED'})`,
     );
     console.log(`         reference: ${fmt(m.reference.rate)} commits/s, p99 ${m.reference.p99.toFixed(3)} ms (track is ${(m.rate / m.reference.rate).toFixed(2)}× the bare commit rate)`);
   }
