@@ -1,6 +1,7 @@
 /**
  * bin/build.js: the compiled build bin/segsync.js runs. A source edit always gets a build of its own
- * (never the old one), and processes that build at once all end with the same complete build.
+ * (never the old one), processes that build at once all end with the same complete build, and where
+ * no build can be made bin/segsync.js runs the sources.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const BUILD = resolve(__dirname, '../../bin/build.js');
+const BIN = resolve(__dirname, '../../bin/segsync.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- a plain-JS bin module, typed here by its use
 const { ensureBuilt } = require(BUILD) as { ensureBuilt(root: string): string | undefined };
 
@@ -62,6 +64,20 @@ describe('bin/build.js', () => {
     expect(runBuilt(second)).toBe('two');
     writeFileSync(join(root, 'src/cli/extra.ts'), 'export const extra = 1;\n');
     expect(ensureBuilt(root)).not.toBe(second);
+  });
+
+  it('runs the TypeScript sources through tsx when no build can be made, lazy commands included', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'segsync-nobuild-'));
+    roots.push(dir);
+    // Stands in for a machine without esbuild or with a read-only install: ensureBuilt finds nothing.
+    const stub = join(dir, 'no-build.js');
+    writeFileSync(stub, `require.cache[${JSON.stringify(BUILD)}] = { id: ${JSON.stringify(BUILD)}, filename: ${JSON.stringify(BUILD)}, loaded: true, exports: { ensureBuilt: () => undefined } };\n`);
+    writeFileSync(join(dir, 'segsync.yaml'), 'version: 1\nsegments:\n  buyer:\n    rule: count("Placed Order", 30d) >= 1\n');
+    writeFileSync(join(dir, 'contacts.jsonl'), '{"email":"ada@example.com"}\n');
+    const segsync = (...args: string[]): string =>
+      execFileSync(process.execPath, ['--require', stub, BIN, '--config', join(dir, 'segsync.yaml'), '--store', join(dir, 'store.db'), ...args], { encoding: 'utf8', timeout: 120_000 });
+    expect(segsync('import', 'contacts', join(dir, 'contacts.jsonl'))).toMatch(/1 imported/);
+    expect(segsync('segments', '--contact', 'ada@example.com')).toMatch(/buyer\s+false/);
   });
 
   it('leaves one complete build when several processes build at once', async () => {
