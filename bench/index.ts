@@ -2,6 +2,7 @@
  * `npm run bench`: every benchmark in turn, or the ones named (`npm run bench -- import rules`).
  * Each prints its figures and the machine it ran on.
  */
+import * as cliBench from './cli';
 import * as hubspotBench from './hubspot';
 import * as importBench from './import';
 import * as klaviyoBench from './klaviyo';
@@ -12,6 +13,7 @@ import * as syncBench from './sync';
 import * as trackBench from './track';
 
 const BENCHES: Record<string, { run(): Promise<void> }> = {
+  cli: cliBench,
   import: importBench,
   rules: rulesBench,
   hubspot: hubspotBench,

@@ -8,20 +8,13 @@ import type { Command } from 'commander';
 import { loadConfigFile } from '../config/load';
 import type { LoadedConfig } from '../config/load';
 import { createLogger } from '../log/logger';
-import type { LogFormat, Logger } from '../log/logger';
+import type { Logger } from '../log/logger';
 import { systemClock } from '../model/clock';
 import type { Clock } from '../model/clock';
 import { openStoreAt } from './open-store';
 import type { SqliteStore } from '../store/sqlite/sqlite-store';
 import { envSetting } from '../config/env';
-
-/** The global options every command accepts. */
-export interface GlobalOptions {
-  config: string;
-  store?: string;
-  logLevel?: string;
-  logFormat?: LogFormat;
-}
+import { globalOptions } from './global-options';
 
 export interface CommandContext {
   /** The loaded config, or undefined when the file does not exist and the command allows that. */
@@ -30,11 +23,6 @@ export interface CommandContext {
   clock: Clock;
   logger: Logger;
   close(): void;
-}
-
-/** Reads the global options from any (sub)command. */
-export function globalOptions(cmd: Command): GlobalOptions {
-  return cmd.optsWithGlobals() as GlobalOptions;
 }
 
 /**

@@ -8,19 +8,15 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { SegsyncConfig } from '../config/schema';
-import { loadConfigFile } from '../config/load';
-import { exitOnSignals, startDaemon } from '../daemon/daemon';
 import type { RunningDaemon } from '../daemon/daemon';
 import type { DaemonServices } from '../daemon/services';
 import { ConfigError, UsageError } from '../errors';
-import { createLogger } from '../log/logger';
 import type { LogFormat } from '../log/logger';
 import type { Logger } from '../log/logger';
 import { systemClock } from '../model/clock';
 import type { Clock } from '../model/clock';
-import { openStoreAt } from './open-store';
 import type { SqliteStore } from '../store/sqlite/sqlite-store';
-import { globalOptions } from './context';
+import { globalOptions } from './global-options';
 import { envSetting } from '../config/env';
 import { numberOption } from './number-option';
 
@@ -58,6 +54,12 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
   if (!existsSync(configFile)) {
     throw new UsageError(`no config at ${configFile}`, { hint: 'the daemon needs a segsync.yaml: run `segsync init`, or pass --config PATH' });
   }
+  const [{ loadConfigFile }, { createLogger }, { openStoreAt }, { exitOnSignals, startDaemon }] = await Promise.all([
+    import('../config/load.js'),
+    import('../log/logger.js'),
+    import('./open-store.js'),
+    import('../daemon/daemon.js'),
+  ]);
   const { config } = loadConfigFile(configFile);
   const logger = createLogger({ level: options.logLevel ?? envSetting('SEGSYNC_LOG_LEVEL') ?? 'info', ...(options.logFormat ? { format: options.logFormat } : {}) });
   const store = openStoreAt(options.store ?? envSetting('SEGSYNC_STORE') ?? resolve(config.store.path), { durability: config.store.durability });

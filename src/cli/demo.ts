@@ -8,7 +8,6 @@
 import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { styleText } from 'node:util';
-import type { Command } from 'commander';
 import { parseDocument } from 'yaml';
 import type { SandboxServer } from '../../connectors/connector';
 import { SANDBOX_CREDENTIALS, startSandbox } from '../../connectors/registry';
@@ -31,15 +30,14 @@ import { castShoppers, ShopperSimulation } from './demo-shoppers';
 import type { MarkChange, Marks } from './demo-view';
 import { countMarks, diffMarks, readMarks, tagPlacements, targetsByEsp } from './demo-view';
 import { freeLoopbackPort } from '../daemon/free-port';
-import { numberOption } from './number-option';
 import { prepareDemoFolder } from './demo-folder';
 import { writeDemoTemplates } from './demo-scenarios';
 import { addThumbnails } from './demo-thumbnails';
 import { envSetting } from '../config/env';
+import { packageRoot } from '../package-root';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-const ROOT = resolve(__dirname, '../..');
 const LABEL: Record<EspName, string> = { hubspot: 'HubSpot', mailchimp: 'Mailchimp', klaviyo: 'Klaviyo' };
 /** Environment variables the demo's config refers to; set in this process only, to sandbox credentials. */
 const DEMO_ENV = {
@@ -82,7 +80,7 @@ export interface DemoSummary {
 
 /** The example config with connectors, store and daemon pointed at this demo's sandboxes and folder. */
 function demoConfigText(dir: string, sandboxes: Map<EspName, SandboxServer>, port: number, speed: number): string {
-  const doc = parseDocument(readFileSync(join(ROOT, 'templates', 'segsync.yaml'), 'utf8'));
+  const doc = parseDocument(readFileSync(join(packageRoot(), 'templates', 'segsync.yaml'), 'utf8'));
   const at = (esp: EspName): Record<string, string> => ({ ...sandboxes.get(esp)!.connectorSettings, baseUrl: sandboxes.get(esp)!.url });
   doc.setIn(['store', 'path'], join(dir, 'segsync.db'));
   doc.setIn(['connectors'], doc.createNode({
@@ -290,7 +288,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const readStore = openStore(config.store.path);
     try {
       // The shipped scenarios reach every branch; demo shoppers with the data the emails read join them.
-      const templates = writeDemoTemplates(join(ROOT, 'templates'), join(dir, 'templates'), readStore, clock.now());
+      const templates = writeDemoTemplates(join(packageRoot(), 'templates'), join(dir, 'templates'), readStore, clock.now());
       const { entries, index } = previewFolder(templates, reportDir, {});
       if (existsSync(envSetting('SEGSYNC_CHROMIUM') ?? '/usr/bin/chromium')) await addThumbnails(templates, entries, index);
       else screen.line(screen.style('dim', 'No Chromium found (apt-get install chromium, or set SEGSYNC_CHROMIUM): the report index has no thumbnails.'));
@@ -323,29 +321,4 @@ function showChanges(screen: Screen, seen: MarkChange[], now: number, sent: numb
   screen.line(screen.style('dim', `[${simTime(now)}] ${sent.toLocaleString('en-US')} events sent, ${seen.length} segment changes in the sandboxes`));
   for (const c of shown) screen.line(`  ${describeChange(c, screen)}`);
   if (seen.length > shown.length) screen.line(screen.style('dim', `  … and ${seen.length - shown.length} more`));
-}
-
-/** Registers `segsync demo`. */
-export function register(program: Command): void {
-  program
-    .command('demo')
-    .description('run the whole product on loopback: three ESP sandboxes, the daemon, shoppers, live segments, a preview report')
-    .option('--dir <path>', 'folder for the demo\'s store, config, log and report: a new or empty folder, or one an earlier demo made (emptied first); any other folder is refused', '.segsync/demo')
-    .option('--contacts <n>', 'shoppers to seed', numberOption('--contacts', { integer: true, positive: true }), 300)
-    .option('--duration <seconds>', 'real seconds the live part lasts', numberOption('--duration', { positive: true }), 60)
-    .option('--days <n>', 'simulated days the live part covers', numberOption('--days', { positive: true }), 3)
-    .option('--seed <n>', 'random seed (the same seed replays the same shoppers and events)', numberOption('--seed', { integer: true, positive: true }), 42)
-    .action(async (opts: { dir: string; contacts: number; duration: number; days: number; seed: number }) => {
-      const out = process.stdout;
-      await runDemo({
-        dir: opts.dir,
-        contacts: opts.contacts,
-        seed: opts.seed,
-        durationSeconds: opts.duration,
-        days: opts.days,
-        historyDays: 60,
-        out,
-        color: out.isTTY === true && !process.env.NO_COLOR,
-      });
-    });
 }

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors';
 import { EXIT } from './exit-codes';
-import { openSyncContext } from './sync-context';
 
 /** `segsync erase EMAIL`: a GDPR/CCPA erasure, locally and on every ESP. */
 export function register(program: Command): void {
@@ -10,6 +9,7 @@ export function register(program: Command): void {
     .description("erase a contact (GDPR/CCPA): from the store now, and from every ESP through its deletion API")
     .argument('<email>', 'the contact')
     .action(async (email: string, _opts: unknown, cmd: Command) => {
+      const { openSyncContext } = await import('./sync-context.js');
       const ctx = openSyncContext(cmd);
       try {
         const contact = ctx.store.findContactByEmail(email);

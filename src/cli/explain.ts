@@ -5,15 +5,8 @@
  * ESP, its change times, and every sync decision taken on it (explain-field.ts).
  */
 import type { Command } from 'commander';
-import { closest } from '../config/load';
 import { UsageError } from '../errors';
-import { explainSegment, renderExplanation } from '../rules/explain';
-import { explainableFields } from '../sync/explain-field';
-import { resolveMapping } from '../sync/mapping';
-import { openContext } from './context';
 import { parseEvaluationTime } from './eval-time';
-import { runFieldExplain } from './explain-field';
-import { engineFor } from './segments';
 
 interface ExplainOptions {
   at?: string;
@@ -33,10 +26,20 @@ export function register(program: Command): void {
     .action((email: string, segment: string, opts: ExplainOptions, cmd: Command) => runExplain(email, segment, opts, cmd));
 }
 
-function runExplain(email: string, segment: string, opts: ExplainOptions, cmd: Command): void {
+// What explaining needs (config, store, rules, mapping) loads when the command runs.
+async function runExplain(email: string, segment: string, opts: ExplainOptions, cmd: Command): Promise<void> {
+  const [{ closest }, { explainSegment, renderExplanation }, { explainableFields }, { resolveMapping }, { openContext }, { runFieldExplain }, { engineFor }] = await Promise.all([
+    import('../config/load.js'),
+    import('../rules/explain.js'),
+    import('../sync/explain-field.js'),
+    import('../sync/mapping.js'),
+    import('./context.js'),
+    import('./explain-field.js'),
+    import('./segments.js'),
+  ]);
   const ctx = openContext(cmd, { requireConfig: true });
   try {
-    const engine = engineFor(ctx);
+    const engine = await engineFor(ctx);
     const names = engine.rules.segments.map((s) => s.name);
     const mapping = resolveMapping(ctx.loaded!.config);
     const fields = explainableFields(mapping);

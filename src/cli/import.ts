@@ -1,11 +1,9 @@
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../errors';
-import { DEFAULT_BATCH, importFile } from '../ingest/importer';
+import { DEFAULT_BATCH } from '../ingest/batch-size';
 import type { ImportKind } from '../ingest/importer';
-import { openContext } from './context';
 import { EXIT } from './exit-codes';
-import { startProgress } from './progress';
 import { numberOption } from './number-option';
 import { printJson } from './json-output';
 import { formatBytes, formatDuration, formatRate } from '../model/units';
@@ -42,6 +40,7 @@ Exit code 1 when any record was rejected.`)
         throw new UsageError(`cannot read ${file}`, { hint: 'check the path' });
       }
       if (!(opts.batchSize > 0)) throw new UsageError('--batch-size must be a positive whole number');
+      const [{ importFile }, { openContext }, { startProgress }] = await Promise.all([import('../ingest/importer.js'), import('./context.js'), import('./progress.js')]);
       const ctx = openContext(cmd);
       const progress = startProgress(`import ${kind}`, size, 'bytes');
       let shown = 0;

@@ -2,21 +2,25 @@ import { cpSync, existsSync, readdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { SegsyncError } from '../errors';
+import { packageRoot } from '../package-root';
 
 /** Where the example config and templates ship inside the package. */
-export const EXAMPLES_DIR = resolve(__dirname, '../../templates');
+function examplesDir(): string {
+  return join(packageRoot(), 'templates');
+}
 
 /** Files `init` would write into `target`: the example config and every example template. */
 export function initPlan(target: string): { from: string; to: string }[] {
-  const plan = [{ from: join(EXAMPLES_DIR, 'segsync.yaml'), to: join(target, 'segsync.yaml') }];
+  const examples = examplesDir();
+  const plan = [{ from: join(examples, 'segsync.yaml'), to: join(target, 'segsync.yaml') }];
   const walk = (dir: string): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const from = join(dir, entry.name);
       if (entry.isDirectory()) walk(from);
-      else if (from !== plan[0]!.from) plan.push({ from, to: join(target, 'templates', relative(EXAMPLES_DIR, from)) });
+      else if (from !== plan[0]!.from) plan.push({ from, to: join(target, 'templates', relative(examples, from)) });
     }
   };
-  walk(EXAMPLES_DIR);
+  walk(examples);
   return plan;
 }
 

@@ -1,19 +1,22 @@
 /**
- * The `segsync` command line: one file per command, each exporting `register(program)`.
+ * The `segsync` command line: one file per command, each exporting `register(program)`. Registering
+ * loads only the commands' options; each action imports what it uses when it runs, so `--help` or
+ * `status` never loads a vendor SDK, the daemon's server or the template renderers.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, SegsyncError, UsageError, describeError } from '../errors';
 import packageJson from '../../package.json';
-import { createServices } from '../daemon/wire';
+import type { DaemonServices } from '../daemon/services';
 import { EXIT } from './exit-codes';
-import * as demoCmd from './demo';
+import type { DaemonContext } from './daemon';
+import * as demoCmd from './demo-command';
 import * as daemonCmd from './daemon';
 import * as eraseCmd from './erase';
 import * as explainCmd from './explain';
 import * as importCmd from './import';
 import * as initCmd from './init';
 import * as membersCmd from './members';
-import * as previewCmd from './preview';
+import * as previewCmd from './preview-command';
 import * as pullCmd from './pull';
 import * as pushCmd from './push';
 import * as reconcileCmd from './reconcile';
@@ -42,6 +45,11 @@ const COMMANDS: { register(program: Command): void }[] = [
   unlinkCmd,
   { register: (program) => daemonCmd.register(program, createServices) },
 ];
+
+/** The product's daemon services (src/daemon/wire.ts), loaded when the daemon starts. */
+async function createServices(ctx: DaemonContext): Promise<DaemonServices> {
+  return (await import('../daemon/wire.js')).createServices(ctx);
+}
 
 /** Builds the program (exported for tests that drive it in-process). */
 export function buildProgram(): Command {

@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { UsageError } from '../errors';
 import type { FieldValue } from '../model/types';
-import { openContext } from './context';
 
 type MembersFormat = 'csv' | 'jsonl';
 
@@ -48,7 +47,8 @@ export function register(program: Command): void {
 Members are as stored by the last evaluation (\`segsync segments\`, or the running daemon); run
 \`segsync segments\` first for answers as of now. Contacts are in the order they were first stored.
 Example: segsync members vip --format csv > vip.csv`)
-    .action((segment: string, opts: { format: MembersFormat }, cmd: Command) => {
+    .action(async (segment: string, opts: { format: MembersFormat }, cmd: Command) => {
+      const { openContext } = await import('./context.js');
       const ctx = openContext(cmd, { requireConfig: true, storeMustExist: true });
       try {
         const config = ctx.loaded!.config;

@@ -15,11 +15,11 @@ import { inspectInBrowser } from '../preview/browser';
 import { servePreview } from '../preview/serve';
 import { loadConfigFile } from '../config/load';
 import type { SegsyncConfig } from '../config/schema';
-import { globalOptions, openContext } from './context';
+import { openContext } from './context';
+import { globalOptions } from './global-options';
 import { EXIT } from './exit-codes';
-import { numberOption } from './number-option';
 
-interface Options {
+export interface PreviewCliOptions {
   scenarios?: string;
   cover?: boolean;
   sample?: number;
@@ -51,95 +51,76 @@ function summary(r: PreviewResult, index: string): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Registers `segsync preview`. */
-export function register(program: Command): void {
-  program
-    .command('preview')
-    .description('render a template for many recipients: HTML + text per scenario, a branch-coverage matrix and warnings')
-    .argument('<template>', 'template file (.liquid, .klaviyo.html, .hbs, .mc.html, .hubl.html; or front matter "dialect: …"), or a folder: every template under it')
-    .option('--scenarios <file>', 'scenario file (YAML/JSON); default: <name>.scenarios.yaml or scenarios.yaml beside the template')
-    .option('--cover', 'generate scenarios that reach every branch')
-    .option('--sample <n>', 'use N contacts sampled from the store', numberOption('--sample', { integer: true, positive: true }))
-    .option('--segment <name>', 'with --sample: only members of this segment, with their events and segment values')
-    .option('--out <dir>', 'report folder', 'preview-report')
-    .option('--serve', 'serve the report on 127.0.0.1 and re-render when the template or scenarios change')
-    .option('--port <n>', 'port for --serve (0: any free port)', numberOption('--port', { integer: true, min: 0, max: 65_535 }), 4110)
-    .option('--check', 'exit 1 when there are warnings (for CI)')
-    .option('--screenshots', 'also save light and dark-mode PNG screenshots at 375 and 800 px and run the axe-core accessibility pass (needs Chromium)')
-    .option('--no-empty', 'do not add the automatic empty-profile scenario')
-    .option('--junit <file>', 'also write a JUnit XML report (one test case per scenario; warnings are failures)')
-    .option('--now <time>', 'send time the render assumes (ISO); dates like *|DATE:Y|* use it')
-    .addHelpText('after', '\nExit codes: 1 with --check when any warning is found, and when the template or a scenario file is invalid; 2 for bad usage.')
-    .action(async (templateArg: string, opts: Options, cmd: Command) => {
-      const template = resolve(templateArg);
-      if (!existsSync(template)) throw new UsageError(`no template at ${templateArg}`, { hint: 'check the path' });
-      const ctx = opts.sample !== undefined ? openContext(cmd) : undefined;
-      const settings = ctx?.loaded?.config.preview ?? previewSettings(cmd);
-      const segments = ctx?.loaded?.config.segments;
-      if (opts.segment !== undefined && segments && !segments[opts.segment]) {
-        ctx?.close();
-        throw new UsageError(`unknown segment "${opts.segment}"`, { hint: `segments in the config: ${Object.keys(segments).join(', ') || 'none'}` });
+/** `segsync preview TEMPLATE|DIR` with its parsed options (registered in preview-command.ts). */
+export async function runPreviewCommand(templateArg: string, opts: PreviewCliOptions, cmd: Command): Promise<void> {
+  const template = resolve(templateArg);
+  if (!existsSync(template)) throw new UsageError(`no template at ${templateArg}`, { hint: 'check the path' });
+  const ctx = opts.sample !== undefined ? openContext(cmd) : undefined;
+  const settings = ctx?.loaded?.config.preview ?? previewSettings(cmd);
+  const segments = ctx?.loaded?.config.segments;
+  if (opts.segment !== undefined && segments && !segments[opts.segment]) {
+    ctx?.close();
+    throw new UsageError(`unknown segment "${opts.segment}"`, { hint: `segments in the config: ${Object.keys(segments).join(', ') || 'none'}` });
+  }
+  const previewOpts: PreviewOptions = { scenarios: opts.scenarios, cover: opts.cover, sample: opts.sample, segment: opts.segment, store: ctx?.store, includeEmpty: opts.empty, now: opts.now, utm: settings.utm };
+  if (statSync(template).isDirectory()) {
+    try {
+      if (opts.serve || opts.screenshots) throw new UsageError('--serve and --screenshots take one template, not a folder');
+      const { entries, index } = previewFolder(template, opts.out, previewOpts);
+      const bad = entries.filter((e) => e.error || (e.result?.warnings.length ?? 0) > 0);
+      for (const e of entries) {
+        const c = e.result ? branchCoverage(e.result.matrix) : undefined;
+        process.stdout.write(`${e.file}: ${e.error ? `ERROR ${e.error}` : `${c!.reached}/${c!.total} branches, ${e.result!.warnings.length} warnings`}\n`);
       }
-      const previewOpts: PreviewOptions = { scenarios: opts.scenarios, cover: opts.cover, sample: opts.sample, segment: opts.segment, store: ctx?.store, includeEmpty: opts.empty, now: opts.now, utm: settings.utm };
-      if (statSync(template).isDirectory()) {
-        try {
-          if (opts.serve || opts.screenshots) throw new UsageError('--serve and --screenshots take one template, not a folder');
-          const { entries, index } = previewFolder(template, opts.out, previewOpts);
-          const bad = entries.filter((e) => e.error || (e.result?.warnings.length ?? 0) > 0);
-          for (const e of entries) {
-            const c = e.result ? branchCoverage(e.result.matrix) : undefined;
-            process.stdout.write(`${e.file}: ${e.error ? `ERROR ${e.error}` : `${c!.reached}/${c!.total} branches, ${e.result!.warnings.length} warnings`}\n`);
-          }
-          process.stdout.write(`${entries.length} templates, ${bad.length} with problems; report: ${index}\n`);
-          if (opts.junit) writeFileSync(opts.junit, junitXml(entries));
-          if (entries.some((e) => e.error)) process.exitCode = EXIT.failed;
-          if (opts.check && bad.length) process.exitCode = EXIT.failed;
-        } finally {
-          ctx?.close();
-        }
-        return;
-      }
-      const build = async (live?: string): Promise<{ result: PreviewResult; index: string }> => {
-        const result = runPreview(template, previewOpts);
-        const found = opts.screenshots ? await inspectInBrowser(result.renders, opts.out) : undefined;
-        if (found) result.warnings.push(...found.warnings);
-        return { result, index: writeReport(result, opts.out, { screenshots: found?.screenshots, accessibility: found?.accessibility, liveReloadScript: live }).index };
-      };
-      try {
-        if (opts.serve) {
-          const watchFiles = [template, ...[opts.scenarios ?? (opts.cover ? undefined : defaultScenarioFile(template))].filter((f): f is string => !!f)];
-          const server = await servePreview({
-            outDir: opts.out,
-            port: opts.port,
-            watchFiles,
-            allowedHosts: settings.serveHosts,
-            build: (live) => {
-              const result = runPreview(template, previewOpts);
-              process.stderr.write(`rebuilt: ${result.renders.length} scenarios, ${result.warnings.length} warnings\n`);
-              return writeReport(result, opts.out, { liveReloadScript: live }).html;
-            },
-            onRebuild: (err) => {
-              if (err) process.stderr.write(`preview: ${(err as Error).message}\n`);
-            },
-          });
-          process.stdout.write(`serving ${server.url} (Ctrl-C to stop)\n`);
-          await new Promise<void>((done) => {
-            const stop = (): void => {
-              process.off('SIGINT', stop);
-              process.off('SIGTERM', stop);
-              void server.close().then(done);
-            };
-            process.on('SIGINT', stop);
-            process.on('SIGTERM', stop);
-          });
-          return;
-        }
-        const { result, index } = await build();
-        process.stdout.write(summary(result, index));
-        if (opts.junit) writeFileSync(opts.junit, junitXml([{ file: templateArg, result }]));
-        if (opts.check && result.warnings.length) process.exitCode = EXIT.failed;
-      } finally {
-        ctx?.close();
-      }
-    });
+      process.stdout.write(`${entries.length} templates, ${bad.length} with problems; report: ${index}\n`);
+      if (opts.junit) writeFileSync(opts.junit, junitXml(entries));
+      if (entries.some((e) => e.error)) process.exitCode = EXIT.failed;
+      if (opts.check && bad.length) process.exitCode = EXIT.failed;
+    } finally {
+      ctx?.close();
+    }
+    return;
+  }
+  const build = async (live?: string): Promise<{ result: PreviewResult; index: string }> => {
+    const result = runPreview(template, previewOpts);
+    const found = opts.screenshots ? await inspectInBrowser(result.renders, opts.out) : undefined;
+    if (found) result.warnings.push(...found.warnings);
+    return { result, index: writeReport(result, opts.out, { screenshots: found?.screenshots, accessibility: found?.accessibility, liveReloadScript: live }).index };
+  };
+  try {
+    if (opts.serve) {
+      const watchFiles = [template, ...[opts.scenarios ?? (opts.cover ? undefined : defaultScenarioFile(template))].filter((f): f is string => !!f)];
+      const server = await servePreview({
+        outDir: opts.out,
+        port: opts.port,
+        watchFiles,
+        allowedHosts: settings.serveHosts,
+        build: (live) => {
+          const result = runPreview(template, previewOpts);
+          process.stderr.write(`rebuilt: ${result.renders.length} scenarios, ${result.warnings.length} warnings\n`);
+          return writeReport(result, opts.out, { liveReloadScript: live }).html;
+        },
+        onRebuild: (err) => {
+          if (err) process.stderr.write(`preview: ${(err as Error).message}\n`);
+        },
+      });
+      process.stdout.write(`serving ${server.url} (Ctrl-C to stop)\n`);
+      await new Promise<void>((done) => {
+        const stop = (): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          void server.close().then(done);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      return;
+    }
+    const { result, index } = await build();
+    process.stdout.write(summary(result, index));
+    if (opts.junit) writeFileSync(opts.junit, junitXml([{ file: templateArg, result }]));
+    if (opts.check && result.warnings.length) process.exitCode = EXIT.failed;
+  } finally {
+    ctx?.close();
+  }
 }

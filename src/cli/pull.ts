@@ -5,7 +5,6 @@ import type { PullReport } from '../sync/engine';
 import { EXIT } from './exit-codes';
 import { jsonError, printJson } from './json-output';
 import type { JsonError } from './json-output';
-import { openSyncContext } from './sync-context';
 import { formatDuration } from '../model/units';
 
 type PullOutcome = { esp: EspName; ok: true; elapsedMs: number } & Omit<PullReport, 'esp' | 'newestModifiedAt'> | { esp: EspName; ok: false; elapsedMs: number; error: JsonError };
@@ -18,6 +17,7 @@ export function register(program: Command): void {
     .option('--esp <list>', 'only these ESPs (comma-separated)')
     .option('--json', 'print one JSON document with each ESP\'s outcome instead of lines of text')
     .action(async (opts: { esp?: string; json?: boolean }, cmd: Command) => {
+      const { openSyncContext } = await import('./sync-context.js');
       const ctx = openSyncContext(cmd, opts.esp);
       const outcomes: PullOutcome[] = [];
       try {

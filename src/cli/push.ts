@@ -1,13 +1,10 @@
 import type { Command } from 'commander';
 import { SafetyValveError, UsageError, describeError } from '../errors';
 import type { ContactFilter } from '../sync/engine';
-import { formatPlan } from '../sync/plan';
 import { EXIT } from './exit-codes';
 import { jsonError, printJson } from './json-output';
 import { numberOption } from './number-option';
-import { startProgress } from './progress';
 import { formatDuration } from '../model/units';
-import { openSyncContext } from './sync-context';
 import type { SyncContext } from './sync-context';
 
 interface PushOptions {
@@ -49,6 +46,7 @@ export function register(program: Command): void {
     .option('--force', 'send even what the safety valve stops (removing an owned tag or clearing/changing an owned field on a large share of the contacts that carry it)')
     .option('--max-wait <seconds>', 'how long to keep retrying an ESP that is down or rate-limiting before giving up (what is left stays queued)', numberOption('--max-wait', { min: 0 }), 60)
     .action(async (opts: PushOptions, cmd: Command) => {
+      const [{ openSyncContext }, { formatPlan }, { startProgress }] = await Promise.all([import('./sync-context.js'), import('../sync/plan.js'), import('./progress.js')]);
       const ctx = openSyncContext(cmd, opts.esp);
       try {
         const filter = filterOf(ctx, opts);

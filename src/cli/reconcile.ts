@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { SafetyValveError } from '../errors';
 import { EXIT } from './exit-codes';
-import { openSyncContext } from './sync-context';
 
 interface ReconcileOptions {
   esp?: string;
@@ -18,6 +17,7 @@ export function register(program: Command): void {
     .option('--dry-run', 'report drift only; change nothing locally or on the ESPs')
     .option('--force', 'send repairs even when the safety valve would stop them')
     .action(async (opts: ReconcileOptions, cmd: Command) => {
+      const { openSyncContext } = await import('./sync-context.js');
       const ctx = openSyncContext(cmd, opts.esp);
       try {
         let left = 0;

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { EXIT } from './exit-codes';
-import { openSyncContext } from './sync-context';
 
 /** `segsync retry [--dry-run]`: dead-lettered operations back into the queue, and sent. */
 export function register(program: Command): void {
@@ -10,6 +9,7 @@ export function register(program: Command): void {
     .option('--dry-run', 'list what would be retried; change nothing')
     .option('--esp <list>', 'only these ESPs (comma-separated)')
     .action(async (opts: { dryRun?: boolean; esp?: string }, cmd: Command) => {
+      const { openSyncContext } = await import('./sync-context.js');
       const ctx = openSyncContext(cmd, opts.esp);
       try {
         for (const esp of ctx.esps) {

@@ -1,11 +1,9 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { startSandbox } from '../../connectors/registry';
 import { UsageError } from '../errors';
 import { ESP_NAMES } from '../model/types';
 import type { EspName } from '../model/types';
 import { numberOption } from './number-option';
-import { sandboxSeed } from './sandbox-seed';
 
 interface SandboxCliOptions {
   host: string;
@@ -35,6 +33,7 @@ export function register(program: Command): void {
     .action(async (esp: string, opts: SandboxCliOptions) => {
       if (!(ESP_NAMES as readonly string[]).includes(esp)) throw new UsageError(`unknown ESP "${esp}"`, { hint: `use one of ${ESP_NAMES.join(', ')}` });
       const stateFile = opts.state ? resolve(opts.state) : undefined;
+      const [{ startSandbox }, { sandboxSeed }] = await Promise.all([import('../../connectors/registry.js'), import('./sandbox-seed.js')]);
       const { server, usage } = await startSandbox(esp as EspName, {
         host: opts.host,
         port: opts.port,

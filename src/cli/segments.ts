@@ -7,17 +7,15 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ConfigError, UsageError, formatLocation } from '../errors';
-import { RuleSetError } from '../rules/check';
-import { SegmentEngine } from '../rules/engine';
-import type { ContactEvaluation, ProgressFn, RecomputeSummary } from '../rules/engine';
-import { describeNextChange } from '../rules/explain';
+import type { ContactEvaluation, ProgressFn, RecomputeSummary, SegmentEngine } from '../rules/engine';
+import type { describeNextChange } from '../rules/explain';
 import type { NextChange } from '../rules/next-change';
-import { openContext } from './context';
 import type { CommandContext } from './context';
 import { parseEvaluationTime } from './eval-time';
 import { EXIT } from './exit-codes';
-import { startProgress } from './progress';
-import type { Progress } from './progress';
+import type { Progress, startProgress } from './progress';
+
+type DescribeNextChange = typeof describeNextChange;
 
 interface SegmentsOptions {
   contact?: string[];
@@ -49,22 +47,24 @@ export interface ContactReport extends ContactEvaluation {
   segments: { segment: string; value: ContactEvaluation['states'][number]['value']; nextChangeAt: string | undefined; nextChangeKind: NextChange['kind'] }[];
 }
 
-function runSegments(opts: SegmentsOptions, cmd: Command): void {
+// The rules engine, store and progress bar load when the command runs, not for every `segsync` call.
+async function runSegments(opts: SegmentsOptions, cmd: Command): Promise<void> {
   if (opts.due && opts.asOf !== undefined) {
     throw new UsageError('--due and --as-of do not go together', { hint: '--due stores the flips due by the clock now; --as-of evaluates another instant and stores nothing' });
   }
   const at = opts.asOf === undefined ? undefined : parseEvaluationTime(opts.asOf, '--as-of');
   const emails = [...(opts.contact ?? []), ...(opts.contactsFile === undefined ? [] : emailsInFile(opts.contactsFile))];
+  const [{ openContext }, explainModule] = await Promise.all([import('./context.js'), import('../rules/explain.js')]);
   const ctx = openContext(cmd, { requireConfig: true });
   try {
-    const engine = engineFor(ctx);
+    const engine = await engineFor(ctx);
     for (const w of engine.warnings) process.stderr.write(`warning: ${formatLocation(w.location)}: ${w.message}${w.hint ? ` (${w.hint})` : ''}\n`);
     if (opts.contact !== undefined || opts.contactsFile !== undefined) {
-      runContacts(ctx, engine, emails, at, opts);
+      runContacts(ctx, engine, emails, at, opts, explainModule.describeNextChange);
       return;
     }
     if (at !== undefined) {
-      const bar = progressBar();
+      const bar = progressBar((await import('./progress.js')).startProgress);
       let summary: RecomputeSummary;
       try {
         summary = engine.evaluateAllAt(at, bar.update);
@@ -80,7 +80,7 @@ function runSegments(opts: SegmentsOptions, cmd: Command): void {
       process.stdout.write(opts.json ? `${JSON.stringify({ evaluated: results.length, changed }, null, 2)}\n` : `re-evaluated ${results.length} due contacts, ${changed.length} answers changed\n`);
       return;
     }
-    const bar = progressBar();
+    const bar = progressBar((await import('./progress.js')).startProgress);
     let summary: RecomputeSummary;
     try {
       summary = engine.recomputeAll(bar.update);
@@ -94,7 +94,7 @@ function runSegments(opts: SegmentsOptions, cmd: Command): void {
 }
 
 /** Evaluates each listed contact (stored unless `at` is given); a missing email is reported, not fatal for the others. */
-function runContacts(ctx: CommandContext, engine: SegmentEngine, emails: string[], at: number | undefined, opts: SegmentsOptions): void {
+function runContacts(ctx: CommandContext, engine: SegmentEngine, emails: string[], at: number | undefined, opts: SegmentsOptions, describeNext: DescribeNextChange): void {
   const reports: ContactReport[] = [];
   const missing: string[] = [];
   // A handful of contacts read straight from the store; many share one load of the caches.
@@ -118,7 +118,7 @@ function runContacts(ctx: CommandContext, engine: SegmentEngine, emails: string[
     const single = emails.length === 1 && opts.contactsFile === undefined;
     process.stdout.write(`${JSON.stringify(single ? reports[0] : { contacts: reports, missing }, null, 2)}\n`);
   } else {
-    process.stdout.write(reports.map(renderContact).join('\n'));
+    process.stdout.write(reports.map((r) => renderContact(r, describeNext)).join('\n'));
   }
 }
 
@@ -152,7 +152,8 @@ function contactReport(email: string, now: number, saved: boolean, r: ContactEva
 }
 
 /** Compiles the config's rules; a rule that does not compile is an invalid config (exit code 2). */
-export function engineFor(ctx: CommandContext): SegmentEngine {
+export async function engineFor(ctx: CommandContext): Promise<SegmentEngine> {
+  const [{ SegmentEngine }, { RuleSetError }] = await Promise.all([import('../rules/engine.js'), import('../rules/check.js')]);
   try {
     return SegmentEngine.fromConfig(ctx.loaded!, ctx.store, ctx.clock);
   } catch (err) {
@@ -162,14 +163,14 @@ export function engineFor(ctx: CommandContext): SegmentEngine {
 }
 
 /** One progress bar per phase (loading events, evaluating), on a terminal only. */
-function progressBar(): { update: ProgressFn; stop(): void } {
+function progressBar(start: typeof startProgress): { update: ProgressFn; stop(): void } {
   let phase: string | undefined;
   let bar: Progress | undefined;
   return {
     update: (p, done, total) => {
       if (phase !== p) {
         bar?.stop();
-        bar = startProgress(p === 'load' ? 'loading events' : 'evaluating    ', total);
+        bar = start(p === 'load' ? 'loading events' : 'evaluating    ', total);
         phase = p;
       }
       bar?.update(done);
@@ -205,7 +206,7 @@ export function renderSummary(s: RecomputeSummary, asOf?: number): string {
   return `${lines.join('\n')}\n`;
 }
 
-function renderContact(r: ContactReport): string {
+function renderContact(r: ContactReport, describeNext: DescribeNextChange): string {
   const changed = new Map(r.changed.map((c) => [c.segment, c]));
   const errors = new Map(r.errors.map((e) => [e.segment, e.message]));
   const width = Math.max(...r.states.map((s) => s.segment.length));
@@ -217,7 +218,7 @@ function renderContact(r: ContactReport): string {
     // As of another instant nothing is stored: the difference is from what is stored now.
     const note = c ? `   (${r.saved ? 'was' : 'stored now:'} ${JSON.stringify(c.from)})` : '';
     const err = errors.get(s.segment);
-    const next = s.nextChangeAt === undefined ? '' : `   next change: ${describeNextChange(s.nextChangeAt, s.nextChangeKind)}`;
+    const next = s.nextChangeAt === undefined ? '' : `   next change: ${describeNext(s.nextChangeAt, s.nextChangeKind)}`;
     lines.push(`  ${s.segment.padEnd(width)}  ${values[i]!.padEnd(valueWidth)}${note}${err ? `   (rule failed: ${err})` : ''}${next}`.trimEnd());
   });
   const first = r.segments.filter((s) => s.nextChangeKind !== 'continuous' && s.nextChangeAt !== undefined && Date.parse(s.nextChangeAt) === r.nextChangeAt).map((s) => s.segment);

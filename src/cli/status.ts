@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
 import { ESP_NAMES } from '../model/types';
 import type { EspName } from '../model/types';
-import { lastSync } from '../sync/last-sync';
 import type { LastSync, SyncOutcome } from '../sync/last-sync';
-import { safetyStop } from '../sync/safety';
-import { openContext } from './context';
 import { formatAgo } from '../model/units';
 
 function describeOutcome(kind: 'pull' | 'push', o: SyncOutcome | undefined, now: number): string {
@@ -21,7 +18,8 @@ export function register(program: Command): void {
     .command('status')
     .description('counts of contacts, events and segment members; outbox pending/dead-lettered and last pull/push per ESP')
     .option('--json', 'print JSON instead of a table')
-    .action((opts: { json?: boolean }, cmd: Command) => {
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const [{ openContext }, { lastSync }, { safetyStop }] = await Promise.all([import('./context.js'), import('../sync/last-sync.js'), import('../sync/safety.js')]);
       const ctx = openContext(cmd, { storeMustExist: true });
       try {
         const counts = ctx.store.counts();

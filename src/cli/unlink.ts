@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors';
 import { ESP_NAMES } from '../model/types';
 import type { EspName } from '../model/types';
-import { openContext } from './context';
 
 /** `segsync unlink --esp E`: forgets one ESP's ids and sync state, so the next pull re-adopts its records. */
 export function register(program: Command): void {
@@ -11,9 +10,10 @@ export function register(program: Command): void {
     .description("forget one ESP's record ids, sync state and pull cursors (its account was replaced or reset); the next pull re-adopts its records by email")
     .requiredOption('--esp <esp>', ESP_NAMES.join(' | '))
     .option('--json', 'print what was forgotten as JSON')
-    .action((opts: { esp: string; json?: boolean }, cmd: Command) => {
+    .action(async (opts: { esp: string; json?: boolean }, cmd: Command) => {
       const esp = opts.esp.trim().toLowerCase();
       if (!(ESP_NAMES as readonly string[]).includes(esp)) throw new UsageError(`unknown ESP "${opts.esp}"`, { hint: `use one of ${ESP_NAMES.join(', ')}` });
+      const { openContext } = await import('./context.js');
       const ctx = openContext(cmd);
       try {
         const forgot = ctx.store.unlinkEsp(esp as EspName);

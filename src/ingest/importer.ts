@@ -11,15 +11,11 @@ import type { EventBulkLoad, EventRow, Store } from '../store/store';
 import { rowsOf } from './event-columns';
 import type { ParsedBatch, WorkerInput, WorkerMessage } from './parse-protocol';
 import { formatOf } from './readers';
+import { DEFAULT_BATCH } from './batch-size';
 import { writeRejects } from './rejects';
 import type { RejectedLine } from './rejects';
 
-/**
- * Records per transaction. Large on purpose: when the store keeps its event indexes up (an import
- * smaller than the table), inserts land all over them and each commit rewrites every page it
- * touched; 50,000 per commit is ~3x faster than 5,000 and still holds only a few tens of MB.
- */
-export const DEFAULT_BATCH = 50_000;
+export { DEFAULT_BATCH } from './batch-size';
 
 /**
  * JSON-lines bytes a parse worker takes at a time. A file bigger than two ranges is shared by
