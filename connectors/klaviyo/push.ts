@@ -5,7 +5,9 @@
  * atomic `patch_properties` edits; list membership and consent follow once the profiles exist.
  */
 import type { ProfilePartialUpdateQuery, ProfileUpsertQuery } from 'klaviyo-api';
-import { EspPermanentError, EspTransientError, SegsyncError, ValidationError } from '../../src/errors';
+import { EspTransientError, ValidationError, asEspError } from '../../src/errors';
+import type { SegsyncError } from '../../src/errors';
+import { resultOfError } from '../outcome';
 import type { ChangeResult, ContactChange } from '../connector';
 import { pushBulk } from './bulk';
 import { applyConsent, type ConsentItem } from './consent';
@@ -104,16 +106,11 @@ async function writeOne(ctx: KlaviyoContext, s: Sendable): Promise<Written> {
 }
 
 /** The result for a change that failed with `error`: retry or failed by the error's class. */
-export function failure(change: ContactChange, error: SegsyncError): ChangeResult {
-  if (error.retryable) {
-    const wait = (error as { retryAfterMs?: number }).retryAfterMs;
-    return wait === undefined ? { ref: change.ref, status: 'retry', error } : { ref: change.ref, status: 'retry', error, retryAfterMs: wait };
-  }
-  return { ref: change.ref, status: 'failed', error };
+export function failure(change: ContactChange, error: unknown): ChangeResult {
+  return resultOfError(change.ref, error, 'klaviyo');
 }
 
-/** Anything thrown by an operation as a `SegsyncError` (non-segsync errors are bugs, kept as the cause). */
+/** Anything thrown by an operation as a typed error (one meaning for an unknown error: see `asEspError`). */
 export function asSegsyncError(e: unknown): SegsyncError {
-  if (e instanceof SegsyncError) return e;
-  return new EspPermanentError(`klaviyo: ${e instanceof Error ? e.message : String(e)}`, { esp: 'klaviyo', cause: e, hint: 'this is a segsync bug; please report it with the log' });
+  return asEspError(e, 'klaviyo');
 }

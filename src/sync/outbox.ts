@@ -7,7 +7,7 @@
  */
 import { EMAIL_KEY } from '../../connectors/connector';
 import type { ChangeResult, Connector, ContactChange } from '../../connectors/connector';
-import { EspRateLimitError, EspTransientError, SegsyncError, describeError } from '../errors';
+import { EspRateLimitError, EspTransientError, asEspError, describeError, retryAfterOf } from '../errors';
 import type { Logger } from '../log/logger';
 import type { Clock } from '../model/clock';
 import type { EspName, FieldValue } from '../model/types';
@@ -99,8 +99,9 @@ async function sendItems(options: DrainOptions, items: OutboxItem[], report: Dra
       results = await connector.push(batch.map((g) => g.change));
     } catch (err) {
       // The connector could not attribute the failure: the whole batch waits and tries again.
-      const error = asSegsyncError(err, esp);
-      results = batch.map((g) => ({ ref: g.change.ref, status: 'retry' as const, error, ...(error instanceof EspRateLimitError ? { retryAfterMs: error.retryAfterMs } : {}) }));
+      const error = asEspError(err, esp);
+      const retryAfterMs = retryAfterOf(error);
+      results = batch.map((g) => ({ ref: g.change.ref, status: 'retry' as const, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }));
     }
     report.calls++;
     store.transaction(() => batch.forEach((g, i) => settle(store, clock, retry, esp, g, results[i], report, options.logger)));
@@ -115,7 +116,7 @@ async function sendItems(options: DrainOptions, items: OutboxItem[], report: Dra
     try {
       result = await connector.erase(ref);
     } catch (err) {
-      result = { ref, status: 'retry', error: asSegsyncError(err, esp) };
+      result = { ref, status: 'retry', error: asEspError(err, esp) };
     }
     report.calls++;
     store.transaction(() => settleItems(store, clock, retry, [item], result, report, options.logger, esp));
@@ -163,7 +164,9 @@ function groupByContact(store: Store, items: OutboxItem[], report: DrainReport):
 }
 
 function settle(store: Store, clock: Clock, retry: RetryPolicy, esp: EspName, g: Group, result: ChangeResult | undefined, report: DrainReport, logger: Logger): void {
-  const r: ChangeResult = result ?? { ref: g.change.ref, status: 'retry', error: new EspRateLimitError(`${esp} returned no result for this contact`, { esp, retryAfterMs: 0 }) };
+  // A connector that answered too few results is broken, not rate-limited: the missing answer counts as
+  // a failed attempt, so the operation dead-letters after the usual attempts instead of looping.
+  const r: ChangeResult = result ?? { ref: g.change.ref, status: 'retry', error: new EspTransientError(`${esp} returned no result for this contact`, { esp, hint: 'a connector bug: it must answer one result per contact; report it with the log' }) };
   if (r.status === 'ok') {
     const now = clock.now();
     const rows: SyncFieldState[] = [];
@@ -207,19 +210,15 @@ function settleItems(store: Store, clock: Clock, retry: RetryPolicy, items: Outb
   const rateLimited = r.error instanceof EspRateLimitError;
   if (rateLimited) report.rateLimited++;
   report.retried++;
+  const now = clock.now();
   for (const i of items) {
-    // Waiting out a rate limit is not a failed attempt: only real failures lead to the dead letter.
+    // Waiting out a rate limit is not a failed attempt, but it is bounded in time: an operation the ESP
+    // has kept refusing for `maxRateLimitedMs` since it was queued is dead-lettered too.
     const attempt = rateLimited ? 0 : i.attempts + 1;
-    const dead = !rateLimited && attempt >= retry.maxAttempts;
-    const delay = retryDelayMs(rateLimited ? 0 : i.attempts, retry, r.retryAfterMs ?? (rateLimited ? (r.error as EspRateLimitError).retryAfterMs : 0));
-    store.failOutbox(i.id, message, clock.now() + delay, dead, !rateLimited);
+    const dead = rateLimited ? now - i.createdAt >= retry.maxRateLimitedMs : attempt >= retry.maxAttempts;
+    const delay = retryDelayMs(rateLimited ? 0 : i.attempts, retry, r.retryAfterMs ?? retryAfterOf(r.error) ?? 0);
+    store.failOutbox(i.id, message, now + delay, dead, !rateLimited);
   }
-}
-
-/** Errors a connector let escape become transient ESP errors: the operation waits and tries again. */
-function asSegsyncError(err: unknown, esp: EspName): SegsyncError {
-  if (err instanceof SegsyncError) return err;
-  return new EspTransientError(`${esp}: ${describeError(err)}`, { esp, cause: err });
 }
 
 /** Runs `work` over `items` with at most `limit` running at once. */
