@@ -2,7 +2,9 @@
 import { rateStatsOf } from '../ratelimit';
 import type { ConnectorDeps, Connector, ContactChange, ContactRef, FieldSpec, PullRequest, RawRequest, RateWindow } from '../connector';
 import { RateLimiter } from '../ratelimit';
+import { DEFAULT_LIST_PREFIX, DEFAULT_TAG_PROPERTY } from '../definition';
 import { HubspotClient } from './client';
+import { DEFAULT_PROPERTY_GROUP } from './definition';
 import type { HubspotContext } from './context';
 import { PropertyCache, serialQueue } from './context';
 import { eraseContact } from './erase';
@@ -68,10 +70,10 @@ export function createHubspotConnector(options: HubspotConnectorOptions, deps: C
     clock: deps.clock,
     logger: deps.logger,
     settings: {
-      tagProperty: options.tagProperty ?? 'segsync_tags',
-      propertyGroup: options.propertyGroup ?? 'segsync',
+      tagProperty: options.tagProperty ?? DEFAULT_TAG_PROPERTY,
+      propertyGroup: options.propertyGroup ?? DEFAULT_PROPERTY_GROUP,
       tagLists: options.tagLists ?? false,
-      listPrefix: options.listPrefix ?? 'segsync: ',
+      listPrefix: options.listPrefix ?? DEFAULT_LIST_PREFIX,
     },
     properties: new PropertyCache(client),
     listIds: new Map(),

@@ -7,6 +7,7 @@ import type { ChangeResult, Connector, ConnectorDeps, ContactChange, ContactRef,
 import { RateLimiter } from '../ratelimit';
 import { ConfigError } from '../../src/errors';
 import { MailchimpClient } from './client';
+import { DEFAULT_MAX_CONNECTIONS, MAX_CONNECTIONS } from './definition';
 import { eraseMember } from './erase';
 import { pullPages } from './pull';
 import { MEMBER_BATCH, pushBatch } from './push';
@@ -15,8 +16,6 @@ import { MergeSchema } from './schema';
 import { SEGMENT_BATCH, TagIndex } from './tags';
 import { ensureWebhook, parseWebhook } from './webhooks';
 
-/** Mailchimp allows 10 simultaneous connections per API key; an 11th gets 429. */
-export const MAX_CONNECTIONS = 10;
 
 export interface MailchimpConnectorOptions {
   apiKey: string;
@@ -65,7 +64,7 @@ export function mailchimpLimits(maxConnections: number, requestsPerSecond: numbe
 
 /** Builds a Mailchimp connector for one audience. */
 export function createMailchimpConnector(options: MailchimpConnectorOptions, deps: ConnectorDeps): Connector {
-  const maxConnections = options.maxConnections ?? 8;
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   if (!Number.isInteger(maxConnections) || maxConnections < 1 || maxConnections > MAX_CONNECTIONS) {
     throw new ConfigError(`mailchimp: maxConnections must be 1–${MAX_CONNECTIONS}, got ${maxConnections}`, { hint: 'Mailchimp refuses more than 10 simultaneous connections per API key' });
   }
