@@ -22,6 +22,7 @@ export async function applyUnsubscribes(ctx: HubspotContext, emails: string[]): 
   let ids: string[];
   try {
     ids = await ctx.subscriptionIds;
+    ctx.subscriptionTypes = ids.length;
   } catch (err) {
     ctx.subscriptionIds = undefined;
     for (const e of emails) failed.set(e, asEspError(err, 'hubspot'));

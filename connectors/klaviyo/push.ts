@@ -14,7 +14,7 @@ import { applyConsent, type ConsentItem } from './consent';
 import type { KlaviyoContext } from './context';
 import { toSdkProfile, type SdkProfile } from './fields';
 import { applyListMembership } from './tags';
-import { changeProblem } from './validate';
+import { changeProblem, type ChangeProblem } from './validate';
 import { parseAnswer, profileDocumentSchema, type WireProfile } from './wire';
 
 /** A change that passed local validation, with its position in the batch and its SDK profile. */
@@ -40,13 +40,11 @@ export async function pushChanges(ctx: KlaviyoContext, batch: ContactChange[]): 
   const results: (ChangeResult | undefined)[] = new Array(batch.length);
   const sendable: Sendable[] = [];
   batch.forEach((change, index) => {
-    const profile = toSdkProfile(change, ctx.options.tagProperty, change.ref.externalId);
-    const bytes = Buffer.byteLength(JSON.stringify(profile));
-    const problem = changeProblem(change, ctx.options.tagProperty, bytes);
-    if (problem) {
-      results[index] = { ref: change.ref, status: 'failed', error: new ValidationError(`klaviyo: ${change.ref.email || change.ref.externalId}: ${problem.message}`, { hint: problem.hint }) };
+    const s = toSendable(change, index, ctx.options.tagProperty);
+    if ('message' in s) {
+      results[index] = { ref: change.ref, status: 'failed', error: new ValidationError(`klaviyo: ${change.ref.email || change.ref.externalId}: ${s.message}`, { hint: s.hint }) };
     } else {
-      sendable.push({ index, change, profile, bytes });
+      sendable.push(s);
     }
   });
 
@@ -82,6 +80,13 @@ export async function pushChanges(ctx: KlaviyoContext, batch: ContactChange[]): 
     if (w.modifiedAt !== undefined) ok.modifiedAt = w.modifiedAt;
     return ok;
   });
+}
+
+/** The change as it would be sent, or why it cannot be (checked locally, before any call). */
+export function toSendable(change: ContactChange, index: number, tagProperty: string): Sendable | ChangeProblem {
+  const profile = toSdkProfile(change, tagProperty, change.ref.externalId);
+  const bytes = Buffer.byteLength(JSON.stringify(profile));
+  return changeProblem(change, tagProperty, bytes) ?? { index, change, profile, bytes };
 }
 
 /** Writes one profile: PATCH by id when known, else `profile-import` (an upsert by email). */

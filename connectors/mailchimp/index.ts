@@ -3,12 +3,13 @@
  * `Connector` interface to the operation modules beside it and holds nothing else.
  */
 import { rateStatsOf } from '../ratelimit';
-import type { ChangeResult, Connector, ConnectorDeps, ContactChange, ContactRef, EspLimits, FieldSpec, PullRequest, RawRequest, RemotePage, SchemaReport, WebhookResult } from '../connector';
+import type { ChangeResult, Connector, ConnectorDeps, ContactChange, ContactRef, EspLimits, FieldSpec, PlannedPush, PullRequest, PushEstimate, RawRequest, RemotePage, SchemaReport, WebhookResult } from '../connector';
 import { RateLimiter } from '../ratelimit';
 import { ConfigError } from '../../src/errors';
 import { MailchimpClient } from './client';
 import { DEFAULT_MAX_CONNECTIONS, MAX_CONNECTIONS } from './definition';
 import { eraseMember } from './erase';
+import { estimateMailchimpPush } from './estimate';
 import { pullPages } from './pull';
 import { MEMBER_BATCH, pushBatch } from './push';
 import type { DateFormat } from './schema';
@@ -130,6 +131,10 @@ export function createMailchimpConnector(options: MailchimpConnectorOptions, dep
 
     erase(contact: ContactRef): Promise<ChangeResult> {
       return eraseMember(client, contact);
+    },
+
+    estimate(plan: PlannedPush): PushEstimate {
+      return estimateMailchimpPush(limits, plan);
     },
 
     webhook(request: RawRequest): WebhookResult {

@@ -98,7 +98,7 @@ interface Planned {
 }
 
 /** Merges changes of the same email (later values win) so one member gets one write. */
-function mergeByEmail(batch: ContactChange[]): Map<string, { change: ContactChange; inputs: number[] }> {
+export function mergeByEmail(batch: ContactChange[]): Map<string, { change: ContactChange; inputs: number[] }> {
   const byEmail = new Map<string, { change: ContactChange; inputs: number[] }>();
   batch.forEach((change, i) => {
     const email = normaliseEmail(change.ref.email);

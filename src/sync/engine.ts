@@ -193,12 +193,15 @@ export class SyncEngine {
    */
   plan(filter: ContactFilter = {}, esps: readonly EspName[] = this.esps): EspPlan[] {
     const { store } = this.options;
+    // In queue order, as the outbox will take them: operations already queued first, then new ones.
+    const queued: (OutboxInput & { id: number })[] = [];
     const ops: OutboxInput[] = [];
     const collisions = new Map<EspName, Map<string, number>>();
     for (const ids of this.contactPages(filter)) {
       for (const id of ids) {
         const { fresh, kept } = outboxUpdate(store, this.mapping, id, esps);
-        ops.push(...fresh, ...kept.map((p) => ({ esp: p.esp, contactId: id, key: p.key, op: p.op, ...(p.value !== undefined ? { value: p.value } : {}) })));
+        ops.push(...fresh);
+        queued.push(...kept.map((p) => ({ id: p.id, esp: p.esp, contactId: id, key: p.key, op: p.op, ...(p.value !== undefined ? { value: p.value } : {}) })));
         for (const p of plansForContact(store, this.mapping, id, esps)) {
           for (const tag of p.collisions) {
             const perTag = collisions.get(p.esp) ?? new Map<string, number>();
@@ -209,7 +212,8 @@ export class SyncEngine {
       }
     }
     const connectors = new Map([...this.options.connectors].filter(([e]) => esps.includes(e)));
-    return summarisePlan(store, connectors, ops, collisions);
+    const inQueueOrder = [...queued.sort((a, b) => a.id - b.id).map(({ id: _id, ...op }) => op), ...ops];
+    return summarisePlan(store, connectors, inQueueOrder, collisions, (esp) => Boolean(store.getCursor(esp, ADOPTED_CURSOR)));
   }
 
   /**

@@ -17,7 +17,8 @@ import { CONSENT_KEY, TAGS_KEY } from './inbound';
 import { ADDED_TAGS_KEY, addedAfterWrite, addedTags } from './owned-tags';
 import { DEFAULT_RETRY, retryDelayMs } from './retry';
 import type { RetryPolicy } from './retry';
-import { asTags, tagList } from './values';
+import { changeFor, drainSizes, groupPerContact, slices } from './changes';
+import { tagList } from './values';
 
 export interface DrainOptions {
   store: Store;
@@ -59,10 +60,10 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainReport> {
   const { store, connector, clock } = options;
   const esp = connector.esp;
   const retry = options.retry ?? DEFAULT_RETRY;
-  const batchSize = Math.max(1, connector.limits.maxBatch.upsert);
+  const { batchSize, maxItems } = drainSizes(connector);
   const report: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0 };
   const requestsBefore = connector.requestCount();
-  const items = store.dueOutbox(esp, clock.now(), options.maxItems ?? batchSize * Math.max(4, connector.limits.maxConcurrency));
+  const items = store.dueOutbox(esp, clock.now(), options.maxItems ?? maxItems);
   report.items = items.length;
   if (!items.length) return report;
   const rateBefore = connector.rateStats?.();
@@ -89,8 +90,7 @@ async function sendItems(options: DrainOptions, items: OutboxItem[], report: Dra
 
   const erasures = items.filter((i) => i.op === 'erase');
   const groups = groupByContact(store, items.filter((i) => i.op !== 'erase'), report);
-  const batches: Group[][] = [];
-  for (let i = 0; i < groups.length; i += batchSize) batches.push(groups.slice(i, i + batchSize));
+  const batches = slices(groups, batchSize);
 
   await runBounded(batches, connector.limits.maxConcurrency, async (batch) => {
     let results: ChangeResult[];
@@ -125,14 +125,8 @@ async function sendItems(options: DrainOptions, items: OutboxItem[], report: Dra
 }
 
 function groupByContact(store: Store, items: OutboxItem[], report: DrainReport): Group[] {
-  const byContact = new Map<number, OutboxItem[]>();
-  for (const item of items) {
-    const list = byContact.get(item.contactId);
-    if (list) list.push(item);
-    else byContact.set(item.contactId, [item]);
-  }
   const groups: Group[] = [];
-  for (const [contactId, list] of byContact) {
+  for (const [contactId, list] of groupPerContact(items)) {
     const contact = store.getContact(contactId);
     if (!contact) {
       // The contact was erased locally after these were queued: nothing left to send.
@@ -140,25 +134,7 @@ function groupByContact(store: Store, items: OutboxItem[], report: DrainReport):
       report.items -= list.length;
       continue;
     }
-    const esp = list[0]!.esp;
-    const state = new Map(store.getSyncState(contactId, esp).map((s) => [s.key, s]));
-    const change: ContactChange = { ref: { email: contact.email, contactId, ...(contact.externalIds[esp] ? { externalId: contact.externalIds[esp] } : {}) }, set: {}, clear: [], addTags: [], removeTags: [] };
-    for (const item of list) {
-      if (item.key === CONSENT_KEY) {
-        // An opt-out queued for a contact who has since opted in again is completed without a write.
-        if (contact.consent?.status === 'unsubscribed') change.optOut = { at: contact.consent.updatedAt };
-      } else if (item.op === 'set') change.set[item.key] = item.value ?? null;
-      else if (item.op === 'clear') change.clear.push(item.key);
-      else if (item.op === 'addTag') change.addTags.push(String(item.value));
-      else if (item.op === 'removeTag') change.removeTags.push(String(item.value));
-    }
-    const tags = state.get(TAGS_KEY);
-    const remoteTags = asTags(tags?.remoteValue) ?? asTags(tags?.pushedValue);
-    if (remoteTags) change.remoteTags = remoteTags;
-    if (contact.consent) change.localConsent = contact.consent.status;
-    const remoteConsent = state.get(CONSENT_KEY)?.remoteValue;
-    if (typeof remoteConsent === 'string') change.remoteConsent = remoteConsent as ContactChange['remoteConsent'] & string;
-    groups.push({ contactId, items: list, change });
+    groups.push({ contactId, items: list, change: changeFor(store, list[0]!.esp, contact, list) });
   }
   return groups;
 }
