@@ -42,7 +42,7 @@ export function encodeChange(change: ContactChange, props: Map<string, PropertyS
   for (const [name, value] of Object.entries(change.set)) {
     if (name === EMAIL_KEY) {
       // HubSpot changes a record's email through its `email` property, written by record id.
-      if (!change.ref.externalId) throw new ValidationError('hubspot: an email change needs the HubSpot record id', { hint: 'run `segsync pull hubspot` so segsync learns the record id, then push again' });
+      if (!change.ref.externalId) throw new ValidationError('hubspot: an email change needs the HubSpot record id', { hint: 'run `segsync pull --esp hubspot` so segsync learns the record id, then push again' });
       out.email = String(value);
       continue;
     }

@@ -276,7 +276,7 @@ async function renameMembers(client: MailchimpClient, batch: ContactChange[]): P
       const oldId = change.ref.externalId;
       const email = normaliseEmail(change.ref.email);
       if (!oldId) {
-        failed.set(i, new ValidationError('mailchimp: an email change needs the member id (the hash of its old email)', { hint: 'run `segsync pull mailchimp` so segsync learns the member, then push again' }));
+        failed.set(i, new ValidationError('mailchimp: an email change needs the member id (the hash of its old email)', { hint: 'run `segsync pull --esp mailchimp` so segsync learns the member, then push again' }));
         return;
       }
       if (oldId === subscriberHash(email)) return;

@@ -116,6 +116,11 @@ export class SyncEngine {
     return this.connector(esp).ensureSchema(fieldSpecsFor(m, types), [...new Set([...segmentTagNames(m), ...ownedNames])]);
   }
 
+  /** Forgets an ESP's pull cursors (contacts and events), so its next pull reads it whole; returns how many there were. */
+  resetPull(esp: EspName): number {
+    return [CONTACTS_CURSOR, EVENTS_CURSOR].filter((kind) => this.options.store.forgetCursor(esp, kind)).length;
+  }
+
   /** One incremental pull of contacts (and engagement events, where offered) from an ESP. */
   async pull(esp: EspName): Promise<PullReport> {
     try {

@@ -705,6 +705,10 @@ export class SqliteStore implements Store {
     return (this.stmt('SELECT cursor FROM sync_cursors WHERE esp = ? AND kind = ?').pluck().get(esp, kind) as string | undefined) ?? undefined;
   }
 
+  forgetCursor(esp: EspName, kind: string): boolean {
+    return this.stmt('DELETE FROM sync_cursors WHERE esp = ? AND kind = ?').run(esp, kind).changes > 0;
+  }
+
   setCursor(esp: EspName, kind: string, cursor: string): void {
     this.stmt(
       `INSERT INTO sync_cursors (esp, kind, cursor, updated_at) VALUES (?, ?, ?, ?)
