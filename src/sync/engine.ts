@@ -3,6 +3,7 @@
  * the store; outbound diffs the desired state against what each ESP holds and drains the outbox in
  * the vendors' largest batches. Vendor-neutral: it only knows `connectors/connector.ts`.
  */
+import { isMember } from '../model/membership';
 import type { Connector, RawRequest, RemoteEvent, WebhookItemRejection } from '../../connectors/connector';
 import { SegsyncError, describeError } from '../errors';
 import { toEventRow } from '../store/event-row';
@@ -355,7 +356,7 @@ export class SyncEngine {
 
   private *contactPages(filter: ContactFilter): Generator<number[]> {
     const { store } = this.options;
-    const keep = (id: number): boolean => !filter.segment || store.getSegmentStates(id).some((s) => s.segment === filter.segment && s.value !== false && s.value !== null);
+    const keep = (id: number): boolean => !filter.segment || store.getSegmentStates(id).some((s) => s.segment === filter.segment && isMember(s.value));
     if (filter.contactIds) {
       yield filter.contactIds.filter(keep);
       return;
