@@ -148,10 +148,11 @@ async function runMode(durability: Durability, total: number, connections: numbe
   const dir = mkdtempSync(join(tmpdir(), 'segsync-bench-track-'));
   const configFile = join(dir, 'segsync.yaml');
   writeFileSync(configFile, CONFIG);
-  const { config } = loadConfigFile(configFile);
+  const loaded = loadConfigFile(configFile);
+  const { config } = loaded;
   const store = new SqliteStore({ path: join(dir, 'segsync.db'), durability });
   const logger = createLogger({ level: 'warn' });
-  const services = await createServices({ config, configFile, store, clock: systemClock, logger });
+  const services = await createServices({ config, loaded, store, clock: systemClock, logger });
   const daemon = await startDaemon({ services, logger, host: '127.0.0.1', port: 0, writeKey: TOKEN });
   try {
     // Warm-up: JIT, prepared statements, connections (not counted; its events are distinct).

@@ -51,14 +51,10 @@ export interface RateWindow {
  * from it; the sync engine's batcher reads `maxBatch`.
  */
 export interface EspLimits {
-  /** Largest number of contacts in one call, per operation. */
+  /** Largest batch the outbox hands `push`. (Tag, list and erase calls are chunked inside each connector.) */
   maxBatch: {
-    /** Property writes (create/update/upsert). */
+    /** Contacts per `push` call. */
     upsert: number;
-    /** Tag adds/removes for one tag or one list. */
-    tags: number;
-    /** Erase requests per call (1 where the vendor has no batch deletion). */
-    erase: number;
   };
   /** Named rate windows, e.g. `{ burst: {limit: 100, windowMs: 10_000}, daily: {...} }`. */
   windows: Record<string, RateWindow>;

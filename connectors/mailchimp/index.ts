@@ -14,7 +14,7 @@ import { pullPages } from './pull';
 import { MEMBER_BATCH, pushBatch } from './push';
 import type { DateFormat } from './schema';
 import { MergeSchema } from './schema';
-import { SEGMENT_BATCH, TagIndex } from './tags';
+import { TagIndex } from './tags';
 import { ensureWebhook, parseWebhook } from './webhooks';
 
 
@@ -56,7 +56,7 @@ export interface MailchimpConnectorOptions {
 /** The limits this connector declares to the sync engine and the shared limiter. */
 export function mailchimpLimits(maxConnections: number, requestsPerSecond: number): EspLimits {
   return {
-    maxBatch: { upsert: MEMBER_BATCH, tags: SEGMENT_BATCH, erase: 1 },
+    maxBatch: { upsert: MEMBER_BATCH },
     windows: { second: { limit: requestsPerSecond, windowMs: 1000 } },
     buckets: { default: ['second'] },
     maxConcurrency: maxConnections,

@@ -35,7 +35,7 @@ export class MemoryEsp implements Connector {
   private seq = 0;
 
   constructor(readonly esp: EspName, private readonly clock: Clock, batch = 100) {
-    this.limits = { maxBatch: { upsert: batch, tags: batch, erase: 1 }, windows: { burst: { limit: 1_000_000, windowMs: 1000 } }, buckets: { default: ['burst'] }, maxConcurrency: 2 };
+    this.limits = { maxBatch: { upsert: batch }, windows: { burst: { limit: 1_000_000, windowMs: 1000 } }, buckets: { default: ['burst'] }, maxConcurrency: 2 };
   }
 
   async ensureSchema(): Promise<SchemaReport> {
