@@ -132,10 +132,11 @@ function referenceCommits(dir: string, durability: Durability, n: number): { rat
 /** One daemon phase: the real daemon on the store in `dir`, on `port` (0: any), loaded with `n` calls. */
 async function daemonPhase(dir: string, durability: Durability, port: number, n: number, connections: number, runId: string, first = 0): Promise<{ load: LoadResult; port: number; stored: number; counts: StoreCounts }> {
   const configFile = join(dir, 'segsync.yaml');
-  const { config } = loadConfigFile(configFile);
+  const loaded = loadConfigFile(configFile);
+  const { config } = loaded;
   const store = new SqliteStore({ path: join(dir, 'segsync.db'), durability });
   const logger = createLogger({ level: 'warn' });
-  const services = await createServices({ config, configFile, store, clock: systemClock, logger });
+  const services = await createServices({ config, loaded, store, clock: systemClock, logger });
   const daemon = await startDaemon({ services, logger, host: '127.0.0.1', port, writeKey: TOKEN });
   try {
     const before = store.counts().events;
@@ -288,10 +289,11 @@ export async function runGzipClientStream(total: number, batch: number): Promise
   const dir = mkdtempSync(join(tmpdir(), 'segsync-bench-gzip-'));
   const configFile = join(dir, 'segsync.yaml');
   writeFileSync(configFile, CONFIG);
-  const { config } = loadConfigFile(configFile);
+  const loaded = loadConfigFile(configFile);
+  const { config } = loaded;
   const store = new SqliteStore({ path: join(dir, 'segsync.db') });
   const logger = createLogger({ level: 'warn' });
-  const services = await createServices({ config, configFile, store, clock: systemClock, logger });
+  const services = await createServices({ config, loaded, store, clock: systemClock, logger });
   const daemon = await startDaemon({ services, logger, host: '127.0.0.1', port: 0, writeKey: TOKEN, serverKey: SERVER_TOKEN });
   try {
     const users = 2_000;

@@ -51,14 +51,10 @@ export interface RateWindow {
  * from it; the sync engine's batcher reads `maxBatch`.
  */
 export interface EspLimits {
-  /** Largest number of contacts in one call, per operation. */
+  /** Largest batch the outbox hands `push`. (Tag, list and erase calls are chunked inside each connector.) */
   maxBatch: {
-    /** Property writes (create/update/upsert). */
+    /** Contacts per `push` call. */
     upsert: number;
-    /** Tag adds/removes for one tag or one list. */
-    tags: number;
-    /** Erase requests per call (1 where the vendor has no batch deletion). */
-    erase: number;
   };
   /** Named rate windows, e.g. `{ burst: {limit: 100, windowMs: 10_000}, daily: {...} }`. */
   windows: Record<string, RateWindow>;
@@ -276,6 +272,22 @@ export interface WebhookResult {
   rejected?: WebhookItemRejection[];
 }
 
+/** A push as the outbox will send it: its batches in the order it sends them, and its erasures. */
+export interface PlannedPush {
+  batches: ContactChange[][];
+  erasures: ContactRef[];
+}
+
+/** What a planned push will cost on one ESP. */
+export interface PushEstimate {
+  /** HTTP requests, counted as `requestCount()` counts them, when nothing fails and nothing is retried. */
+  calls: number;
+  /** The least time the vendor's rate limits allow for them, ms. */
+  minDurationMs: number;
+  /** What the connector could not know and assumed (empty when the count is exact). */
+  assumptions: string[];
+}
+
 /** The one interface every ESP connector implements. */
 export interface Connector {
   readonly esp: EspName;
@@ -288,6 +300,12 @@ export interface Connector {
   push(batch: ContactChange[]): Promise<ChangeResult[]>;
   /** GDPR/CCPA deletion through the vendor's deletion API (not an archive). */
   erase(contact: ContactRef): Promise<ChangeResult>;
+  /**
+   * The HTTP requests `push` and `erase` would make for a planned push, without calling anything: the
+   * same decisions as the push, from what segsync last saw of the ESP. The schema is taken as
+   * `ensureSchema` leaves it (a push ensures it first, and counts those requests apart).
+   */
+  estimate(plan: PlannedPush): PushEstimate;
   /** Verifies (throws `WebhookError` when it fails) and parses one webhook delivery. */
   webhook(request: RawRequest): WebhookResult;
   /** Engagement events since a cursor, where the vendor offers them. */

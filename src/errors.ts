@@ -101,58 +101,77 @@ export interface EspErrorOptions extends SegsyncErrorOptions {
   esp: string;
   status?: number;
   vendorCode?: string;
+  /** When the ESP said to come back, ms from now, if it did. */
+  retryAfterMs?: number;
 }
 
-/** An ESP answered with an error that will not go away by retrying (validation, consent, not found). */
-export class EspPermanentError extends SegsyncError {
+/**
+ * Base of every error an ESP (or the way to it) caused: which ESP, the HTTP status and vendor code when
+ * there was an answer, and when the ESP said to come back. Whether to retry follows from the subclass.
+ */
+export abstract class EspError extends SegsyncError {
   readonly esp: string;
   readonly status: number | undefined;
   readonly vendorCode: string | undefined;
-  constructor(message: string, options: EspErrorOptions) {
-    super('E_ESP_PERMANENT', message, options);
+  readonly retryAfterMs: number | undefined;
+  constructor(code: string, message: string, options: EspErrorOptions) {
+    super(code, message, options);
     this.esp = options.esp;
     this.status = options.status;
     this.vendorCode = options.vendorCode;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** An ESP answered with an error that will not go away by retrying (validation, consent, not found). */
+export class EspPermanentError extends EspError {
+  constructor(message: string, options: EspErrorOptions) {
+    super('E_ESP_PERMANENT', message, options);
   }
 }
 
 /** An ESP or the network failed in a way that may pass (5xx, timeout, connection reset). */
-export class EspTransientError extends SegsyncError {
+export class EspTransientError extends EspError {
   override readonly retryable = true;
-  readonly esp: string;
-  readonly status: number | undefined;
-  /** When the ESP said to come back, if it did. */
-  readonly retryAfterMs: number | undefined;
-  constructor(message: string, options: EspErrorOptions & { retryAfterMs?: number }) {
+  constructor(message: string, options: EspErrorOptions) {
     super('E_ESP_TRANSIENT', message, options);
-    this.esp = options.esp;
-    this.status = options.status;
-    this.retryAfterMs = options.retryAfterMs;
   }
 }
 
 /** An ESP rate limit was hit; `retryAfterMs` says when to come back. */
-export class EspRateLimitError extends SegsyncError {
+export class EspRateLimitError extends EspError {
   override readonly retryable = true;
-  readonly esp: string;
-  readonly retryAfterMs: number;
+  declare readonly retryAfterMs: number;
   /** A daily (or other long) budget is spent: wait for the reset instead of retrying soon. */
   readonly budgetExhausted: boolean;
   constructor(message: string, options: EspErrorOptions & { retryAfterMs: number; budgetExhausted?: boolean }) {
     super('E_ESP_RATE_LIMIT', message, options);
-    this.esp = options.esp;
-    this.retryAfterMs = options.retryAfterMs;
     this.budgetExhausted = options.budgetExhausted ?? false;
   }
 }
 
 /** Credentials are missing or rejected by the ESP. */
-export class EspAuthError extends SegsyncError {
-  readonly esp: string;
+export class EspAuthError extends EspError {
   constructor(message: string, options: EspErrorOptions) {
     super('E_ESP_AUTH', message, options);
-    this.esp = options.esp;
   }
+}
+
+/**
+ * Anything a connector caught, as a typed error. An error of unknown kind (a plain `Error` from an SDK,
+ * a socket, a parser) is transient: it is retried, and the outbox counts every retry as an attempt and
+ * dead-letters the operation after its last one, so a bug cannot loop and a passing glitch (a reset
+ * connection the SDK did not classify) loses no write. Declaring it permanent would dead-letter valid
+ * changes on the first glitch.
+ */
+export function asEspError(err: unknown, esp: string): SegsyncError {
+  if (err instanceof SegsyncError) return err;
+  return new EspTransientError(`${esp}: ${err instanceof Error ? err.message : String(err)}`, { esp, cause: err });
+}
+
+/** When the ESP said to come back, if the error carries it. */
+export function retryAfterOf(err: unknown): number | undefined {
+  return err instanceof EspError ? err.retryAfterMs : undefined;
 }
 
 /** A push would strip an owned tag or field from too many of the contacts that carry it: it needs `--force`. */

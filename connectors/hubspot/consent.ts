@@ -4,6 +4,7 @@
  * to carry an opt-out and HubSpot is not known to hold one; never a subscribe or resubscribe, and no
  * consent write at all on a push that did not ask for one.
  */
+import { asEspError } from '../../src/errors';
 import type { SegsyncError } from '../../src/errors';
 import type { ContactChange } from '../connector';
 import type { HubspotContext } from './context';
@@ -21,9 +22,10 @@ export async function applyUnsubscribes(ctx: HubspotContext, emails: string[]): 
   let ids: string[];
   try {
     ids = await ctx.subscriptionIds;
+    ctx.subscriptionTypes = ids.length;
   } catch (err) {
     ctx.subscriptionIds = undefined;
-    for (const e of emails) failed.set(e, err as SegsyncError);
+    for (const e of emails) failed.set(e, asEspError(err, 'hubspot'));
     return failed;
   }
   for (const email of emails) {
@@ -31,7 +33,7 @@ export async function applyUnsubscribes(ctx: HubspotContext, emails: string[]): 
       try {
         await ctx.client.unsubscribe(email, id);
       } catch (err) {
-        failed.set(email, err as SegsyncError);
+        failed.set(email, asEspError(err, 'hubspot'));
         break;
       }
     }

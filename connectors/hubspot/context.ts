@@ -27,6 +27,8 @@ export interface HubspotContext {
   echo: EchoGuard;
   /** The subscription types an unsubscribe covers: configured, or read once from HubSpot. */
   subscriptionIds: Promise<string[]> | undefined;
+  /** How many subscription types there are, once known (so a push estimate can count unsubscribes). */
+  subscriptionTypes: number | undefined;
   /** Runs schema changes one at a time (option lists are read-modify-write). */
   serial<T>(fn: () => Promise<T>): Promise<T>;
 }

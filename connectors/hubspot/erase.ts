@@ -2,8 +2,9 @@
  * erase for HubSpot: the GDPR delete endpoint (permanent; not the 90-day-restorable archive). By email
  * when known, so a contact HubSpot no longer holds is still blocklisted there; else by record id.
  */
-import { EspPermanentError, SegsyncError } from '../../src/errors';
+import { EspPermanentError } from '../../src/errors';
 import type { ChangeResult, ContactRef } from '../connector';
+import { resultOfError } from '../outcome';
 import type { HubspotContext } from './context';
 
 /** GDPR-deletes one contact on HubSpot. */
@@ -16,10 +17,6 @@ export async function eraseContact(ctx: HubspotContext, ref: ContactRef): Promis
   } catch (err) {
     // Already gone by id: the erase has nothing left to do.
     if (err instanceof EspPermanentError && err.status === 404) return { ref, status: 'ok' };
-    if (err instanceof SegsyncError) {
-      const retryAfterMs = (err as { retryAfterMs?: number }).retryAfterMs;
-      return err.retryable ? { ref, status: 'retry', error: err, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) } : { ref, status: 'failed', error: err };
-    }
-    throw err;
+    return resultOfError(ref, err, 'hubspot');
   }
 }

@@ -1,11 +1,14 @@
 /** The HubSpot connector: implements `Connector` by delegating to one file per operation. */
 import { rateStatsOf } from '../ratelimit';
-import type { ConnectorDeps, Connector, ContactChange, ContactRef, FieldSpec, PullRequest, RawRequest, RateWindow } from '../connector';
+import type { ConnectorDeps, Connector, ContactChange, ContactRef, FieldSpec, PlannedPush, PullRequest, RawRequest, RateWindow } from '../connector';
 import { RateLimiter } from '../ratelimit';
+import { DEFAULT_LIST_PREFIX, DEFAULT_TAG_PROPERTY } from '../definition';
 import { HubspotClient } from './client';
+import { DEFAULT_PROPERTY_GROUP } from './definition';
 import type { HubspotContext } from './context';
 import { PropertyCache, serialQueue } from './context';
 import { eraseContact } from './erase';
+import { estimateHubspotPush } from './estimate';
 import type { HubspotTier, HubspotWindow } from './limits';
 import { hubspotLimits } from './limits';
 import { pullContacts } from './pull';
@@ -68,15 +71,16 @@ export function createHubspotConnector(options: HubspotConnectorOptions, deps: C
     clock: deps.clock,
     logger: deps.logger,
     settings: {
-      tagProperty: options.tagProperty ?? 'segsync_tags',
-      propertyGroup: options.propertyGroup ?? 'segsync',
+      tagProperty: options.tagProperty ?? DEFAULT_TAG_PROPERTY,
+      propertyGroup: options.propertyGroup ?? DEFAULT_PROPERTY_GROUP,
       tagLists: options.tagLists ?? false,
-      listPrefix: options.listPrefix ?? 'segsync: ',
+      listPrefix: options.listPrefix ?? DEFAULT_LIST_PREFIX,
     },
     properties: new PropertyCache(client),
     listIds: new Map(),
     echo: new EchoGuard(),
     subscriptionIds: options.subscriptionIds ? Promise.resolve(options.subscriptionIds) : undefined,
+    subscriptionTypes: options.subscriptionIds?.length,
     serial: serialQueue(),
   };
 
@@ -89,6 +93,7 @@ export function createHubspotConnector(options: HubspotConnectorOptions, deps: C
     pull: (request: PullRequest) => pullContacts(ctx, request),
     push: (batch: ContactChange[]) => pushBatch(ctx, batch),
     erase: (contact: ContactRef) => eraseContact(ctx, contact),
+    estimate: (plan: PlannedPush) => estimateHubspotPush({ settings: ctx.settings, limits, subscriptionTypes: ctx.subscriptionTypes }, plan),
     webhook: (request: RawRequest) =>
       parseWebhook(
         request,

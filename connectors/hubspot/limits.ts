@@ -43,7 +43,7 @@ export interface HubspotLimitOptions {
 export function hubspotLimits(options: HubspotLimitOptions = {}): EspLimits {
   const tier = options.tier ?? 'free';
   return {
-    maxBatch: { upsert: MAX_BATCH, tags: MAX_BATCH, erase: 1 },
+    maxBatch: { upsert: MAX_BATCH },
     windows: {
       [WINDOW.burst]: options.windows?.burst ?? { limit: options.requestsPer10s ?? TIER_BURST[tier], windowMs: 10_000, kind: 'rolling' },
       [WINDOW.search]: options.windows?.search ?? { limit: options.searchPerSecond ?? 4, windowMs: 1_000, kind: 'rolling' },

@@ -7,27 +7,17 @@
  */
 import { createHash } from 'node:crypto';
 import type * as Contacts from '@hubspot/api-client/lib/codegen/crm/contacts';
-import { ValidationError } from '../../src/errors';
 import { normaliseEmail } from '../../src/model/identity';
 import type { FieldValue } from '../../src/model/types';
 import type { PullRequest, RemoteContact, RemotePage } from '../connector';
 import type { HubspotContext } from './context';
+import { hubspotContactsCursor } from './cursor';
+import type { PullCursor } from './cursor';
 import { MAX_BATCH, SEARCH_CAP, SEARCH_PAGE } from './limits';
 import type { PropertyShape } from './values';
 import { decodeValue, parseTime, splitMulti } from './values';
 
-/** Where a pull resumes. Versioned so stored cursors survive format changes. */
-export type PullCursor =
-  /** First run: full scan, resuming at `after`; `until` is the scan's fixed start. */
-  | { v: 1; mode: 'scan'; after?: string; until: number }
-  /**
-   * Incremental: contacts modified at or after `t` (after `t` when `strict`), except `skip`: the
-   * versions (`id:digest`, see `seenKey`) at `t` already delivered. A record edited again is a new
-   * version, so it is never skipped, whether its new modification time is later or the same.
-   */
-  | { v: 1; mode: 'time'; t: number; strict?: boolean; skip?: string[] }
-  /** Contacts modified exactly at `t` with an id above `id`, then onwards after `t`. */
-  | { v: 1; mode: 'tie'; t: number; id: string };
+export type { PullCursor } from './cursor';
 
 type WindowCursor = Exclude<PullCursor, { mode: 'scan' }>;
 
@@ -37,16 +27,7 @@ const MAX_SKIP = 1_000;
 
 /** Parses a stored cursor; throws `ValidationError` for one segsync did not write. */
 export function parseCursor(raw: string | undefined): PullCursor | undefined {
-  if (raw === undefined) return undefined;
-  try {
-    const c = JSON.parse(raw) as PullCursor;
-    if (c && c.v === 1 && (c.mode === 'scan' || c.mode === 'time' || c.mode === 'tie')) return c;
-  } catch {
-    // fall through to the error below
-  }
-  throw new ValidationError(`hubspot: unreadable pull cursor ${JSON.stringify(raw).slice(0, 80)}`, {
-    hint: 'forget the HubSpot cursor and ids with `segsync unlink --esp hubspot`; the next pull rescans HubSpot and re-adopts its contacts by email',
-  });
+  return hubspotContactsCursor.decode(raw);
 }
 
 /**
@@ -125,9 +106,9 @@ export async function* pullContacts(ctx: HubspotContext, request: PullRequest): 
       after = page.paging?.next?.after;
       const contacts = await withFieldTimes(ctx, page.results.map((r) => toRemoteContact(r, request.fields, props, tagProperty)), request.fields, tagProperty);
       const next: PullCursor = after ? { v: 1, mode: 'scan', after, until: scanUntil } : { v: 1, mode: 'time', t: scanUntil };
-      yield { contacts, next: JSON.stringify(next) };
+      yield { contacts, next: hubspotContactsCursor.encode(next) };
       if (!after) {
-        yield* archivedPages(ctx, request, props, tagProperty, wanted, JSON.stringify(next));
+        yield* archivedPages(ctx, request, props, tagProperty, wanted, hubspotContactsCursor.encode(next));
         return;
       }
     }
@@ -136,7 +117,7 @@ export async function* pullContacts(ctx: HubspotContext, request: PullRequest): 
   // Ids already yielded at the current window's start time, so a new window does not repeat them.
   let boundary = new Set<string>(start.mode === 'time' ? (start.skip ?? []) : []);
   let cursor: WindowCursor = start;
-  let lastResume = JSON.stringify(start);
+  let lastResume = hubspotContactsCursor.encode(start);
   for (;;) {
     const windowStart = cursor;
     let offset = 0;
@@ -170,7 +151,7 @@ export async function* pullContacts(ctx: HubspotContext, request: PullRequest): 
             ? { v: 1, mode: 'time', t: windowStart.t, strict: true }
             : { v: 1, mode: 'tie', t: windowStart.t, id: lastId }
           : { v: 1, mode: 'time', t: lastT, ...(boundary.size > 0 && boundary.size <= MAX_SKIP ? { skip: [...boundary] } : {}) };
-      lastResume = JSON.stringify(resume);
+      lastResume = hubspotContactsCursor.encode(resume);
       if (contacts.length > 0 || exhausted) yield { contacts, next: lastResume };
       if (exhausted || atCap) {
         cursor = nextWindow(windowStart, resume, exhausted, lastT);

@@ -5,9 +5,12 @@
  * only when the last remote value is unknown. Results are attributed per contact, in input order.
  */
 import type * as Contacts from '@hubspot/api-client/lib/codegen/crm/contacts';
-import { EspPermanentError, EspTransientError, SegsyncError, ValidationError } from '../../src/errors';
+import { EspPermanentError, EspTransientError, ValidationError } from '../../src/errors';
+import type { SegsyncError } from '../../src/errors';
 import { EMAIL_KEY } from '../connector';
 import type { ChangeResult, ContactChange, ContactRef } from '../connector';
+import { outcomeOfError, resultOfError } from '../outcome';
+import type { Outcome } from '../outcome';
 import type { BatchAnswer } from './client';
 import type { HubspotContext } from './context';
 import { classifyBatchError, toSegsyncError } from './errors';
@@ -32,8 +35,6 @@ interface PlannedWrite {
   unsubscribe: boolean;
 }
 
-/** A result without its ref (distributed over the union, so each variant keeps its fields). */
-type Outcome = ChangeResult extends infer U ? (U extends ChangeResult ? Omit<U, 'ref'> : never) : never;
 
 /** Encodes one change's properties; throws `ValidationError` for a value HubSpot would refuse. */
 export function encodeChange(change: ContactChange, props: Map<string, PropertyShape>): Record<string, string> {
@@ -41,7 +42,7 @@ export function encodeChange(change: ContactChange, props: Map<string, PropertyS
   for (const [name, value] of Object.entries(change.set)) {
     if (name === EMAIL_KEY) {
       // HubSpot changes a record's email through its `email` property, written by record id.
-      if (!change.ref.externalId) throw new ValidationError('hubspot: an email change needs the HubSpot record id', { hint: 'run `segsync pull hubspot` so segsync learns the record id, then push again' });
+      if (!change.ref.externalId) throw new ValidationError('hubspot: an email change needs the HubSpot record id', { hint: 'run `segsync pull --esp hubspot` so segsync learns the record id, then push again' });
       out.email = String(value);
       continue;
     }
@@ -245,16 +246,11 @@ function batchErrorOutcome(ctx: HubspotContext, body: HubspotErrorBody): Outcome
 }
 
 function failureOf(err: unknown): Outcome {
-  const error = err instanceof SegsyncError ? err : new EspTransientError(`hubspot: ${err instanceof Error ? err.message : String(err)}`, { esp: 'hubspot', cause: err });
-  if (error.retryable) {
-    const retryAfterMs = (error as { retryAfterMs?: number }).retryAfterMs;
-    return { status: 'retry', error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
-  }
-  return { status: 'failed', error };
+  return outcomeOfError(err, 'hubspot');
 }
 
 function failure(ref: ContactRef, err: unknown): ChangeResult {
-  return { ref, ...failureOf(err) };
+  return resultOfError(ref, err, 'hubspot');
 }
 
 function settle(results: (ChangeResult | undefined)[], w: PlannedWrite, outcome: Outcome): void {

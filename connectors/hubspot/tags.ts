@@ -2,6 +2,7 @@
  * Tags on HubSpot: a multi-checkbox property whose value is the whole tag set (`a;b;c`), and
  * optionally one MANUAL list per tag. Tag changes are set differences on the last-known remote value.
  */
+import { asEspError } from '../../src/errors';
 import type { SegsyncError } from '../../src/errors';
 import type { HubspotContext } from './context';
 import type { PropertyShape } from './values';
@@ -117,7 +118,7 @@ export async function applyMemberships(ctx: HubspotContext, changes: MembershipC
     try {
       await ctx.client.changeMemberships(listId, add, remove);
     } catch (err) {
-      for (const id of [...add, ...remove]) failed.set(id, err as SegsyncError);
+      for (const id of [...add, ...remove]) failed.set(id, asEspError(err, 'hubspot'));
     }
   }
   return failed;

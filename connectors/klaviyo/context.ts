@@ -1,7 +1,9 @@
 /** The options of a Klaviyo connector and what every operation file shares. */
 import type { Clock } from '../../src/model/clock';
 import type { ConnectorLogger } from '../connector';
+import { DEFAULT_LIST_PREFIX, DEFAULT_TAG_PROPERTY } from '../definition';
 import type { KlaviyoClient } from './client';
+import { KLAVIYO_DEFAULTS } from './definition';
 
 export interface KlaviyoConnectorOptions {
   /** Private API key (`pk_…`), from the environment. */
@@ -67,16 +69,16 @@ export function resolveOptions(options: KlaviyoConnectorOptions): ResolvedOption
   return {
     apiKey: options.apiKey,
     baseUrl: options.baseUrl,
-    tagProperty: options.tagProperty ?? 'segsync_tags',
+    tagProperty: options.tagProperty ?? DEFAULT_TAG_PROPERTY,
     tagLists: options.tagLists ?? false,
-    listPrefix: options.listPrefix ?? 'segsync: ',
+    listPrefix: options.listPrefix ?? DEFAULT_LIST_PREFIX,
     webhookSecret: options.webhookSecret,
     webhookToleranceMs: options.webhookToleranceMs ?? 5 * 60_000,
-    bulkThreshold: Math.max(1, options.bulkThreshold ?? 100),
+    bulkThreshold: Math.max(1, options.bulkThreshold ?? KLAVIYO_DEFAULTS.bulkThreshold),
     bulkMaxProfiles: Math.min(10_000, Math.max(1, options.bulkMaxProfiles ?? 10_000)),
     bulkMaxBytes: Math.min(5 * 1024 * 1024, Math.max(1024, options.bulkMaxBytes ?? 5 * 1024 * 1024)),
-    jobPollIntervalMs: options.jobPollIntervalMs ?? 1_000,
-    jobTimeoutMs: options.jobTimeoutMs ?? 10 * 60_000,
+    jobPollIntervalMs: options.jobPollIntervalMs ?? KLAVIYO_DEFAULTS.jobPollIntervalMs,
+    jobTimeoutMs: options.jobTimeoutMs ?? KLAVIYO_DEFAULTS.jobTimeoutMs,
     eventMetrics: options.eventMetrics ?? DEFAULT_EVENT_METRICS,
     subscribeListId: options.subscribeListId,
     timeoutMs: options.timeoutMs ?? 30_000,

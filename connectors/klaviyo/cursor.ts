@@ -3,54 +3,38 @@
  * by name. Klaviyo's `updated` filter only has `greater-than`, so a cursor keeps the last timestamp
  * and the records already seen at it; the next pull asks for `> timestamp − 1 ms` and skips those.
  */
-import { ValidationError } from '../../src/errors';
+import { z } from 'zod';
 import type { Cursor } from '../connector';
+import { declareCursor } from '../cursor';
 
-export interface TimeCursor {
+const timeCursorSchema = z.object({
   /** ISO time of the newest record applied. */
-  at: string;
+  at: z.string(),
   /** The records at exactly `at` that were applied (event ids; profile `id:digest` keys). */
-  ids: string[];
-}
+  ids: z.array(z.string()),
+});
+export type TimeCursor = z.infer<typeof timeCursorSchema>;
 
-export interface ProfileCursor {
-  v: 1;
-  kind: 'klaviyo-profiles';
-  position: TimeCursor;
-}
+const profileCursorSchema = z.object({ v: z.literal(1), kind: z.literal('klaviyo-profiles'), position: timeCursorSchema });
+export type ProfileCursor = z.infer<typeof profileCursorSchema>;
 
-export interface EventCursor {
-  v: 1;
-  kind: 'klaviyo-events';
-  /** Per metric id. */
-  metrics: Record<string, TimeCursor>;
-}
+/** Per metric id. */
+const eventCursorSchema = z.object({ v: z.literal(1), kind: z.literal('klaviyo-events'), metrics: z.record(z.string(), timeCursorSchema) });
+export type EventCursor = z.infer<typeof eventCursorSchema>;
 
-function decode<T extends { v: number; kind: string }>(cursor: Cursor | undefined, kind: T['kind']): T | undefined {
-  if (cursor === undefined || cursor === '') return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(cursor);
-  } catch (e) {
-    throw new ValidationError(`klaviyo: stored ${kind} cursor is not JSON`, { cause: e, hint: 'reset the Klaviyo pull cursor (a full pull follows)' });
-  }
-  const c = parsed as Partial<T>;
-  if (c.v !== 1 || c.kind !== kind) {
-    throw new ValidationError(`klaviyo: stored cursor is not a version-1 ${kind} cursor`, { hint: 'reset the Klaviyo pull cursor (a full pull follows)' });
-  }
-  return c as T;
-}
+const profiles = declareCursor('klaviyo', 'profiles', profileCursorSchema);
+const events = declareCursor('klaviyo', 'events', eventCursorSchema);
 
 export function decodeProfileCursor(cursor: Cursor | undefined): ProfileCursor | undefined {
-  return decode<ProfileCursor>(cursor, 'klaviyo-profiles');
+  return profiles.decode(cursor);
 }
 
 export function decodeEventCursor(cursor: Cursor | undefined): EventCursor | undefined {
-  return decode<EventCursor>(cursor, 'klaviyo-events');
+  return events.decode(cursor);
 }
 
 export function encodeCursor(cursor: ProfileCursor | EventCursor): Cursor {
-  return JSON.stringify(cursor);
+  return cursor.kind === 'klaviyo-profiles' ? profiles.encode(cursor) : events.encode(cursor);
 }
 
 /**

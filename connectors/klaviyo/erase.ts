@@ -6,7 +6,7 @@
 import type { DataPrivacyCreateDeletionJobQuery } from 'klaviyo-api';
 import type { ChangeResult, ContactRef } from '../connector';
 import type { KlaviyoContext } from './context';
-import { asSegsyncError, failure } from './push';
+import { resultOfError } from '../outcome';
 
 /** Requests deletion of one contact; `ok` once Klaviyo accepted the job (it runs asynchronously). */
 export async function eraseContact(ctx: KlaviyoContext, ref: ContactRef): Promise<ChangeResult> {
@@ -20,6 +20,6 @@ export async function eraseContact(ctx: KlaviyoContext, ref: ContactRef): Promis
     );
     return ref.externalId ? { ref, status: 'ok', externalId: ref.externalId } : { ref, status: 'ok' };
   } catch (e) {
-    return failure({ ref, set: {}, clear: [], addTags: [], removeTags: [] }, asSegsyncError(e));
+    return resultOfError(ref, e, 'klaviyo');
   }
 }

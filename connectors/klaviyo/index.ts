@@ -9,6 +9,8 @@ import type {
   Cursor,
   EventPage,
   FieldSpec,
+  PlannedPush,
+  PushEstimate,
   PullRequest,
   RawRequest,
   RemotePage,
@@ -18,6 +20,7 @@ import type {
 import { KlaviyoClient } from './client';
 import { resolveOptions, type KlaviyoConnectorOptions, type KlaviyoContext } from './context';
 import { eraseContact } from './erase';
+import { estimateKlaviyoPush } from './estimate';
 import { pullEvents } from './events';
 import { klaviyoLimits } from './limits';
 import { pullProfiles } from './pull';
@@ -48,6 +51,7 @@ export function createKlaviyoConnector(options: KlaviyoConnectorOptions, deps: C
     pull: (request: PullRequest): AsyncIterable<RemotePage> => pullProfiles(ctx, request),
     push: (batch: ContactChange[]): Promise<ChangeResult[]> => pushChanges(ctx, batch),
     erase: (contact: ContactRef): Promise<ChangeResult> => eraseContact(ctx, contact),
+    estimate: (plan: PlannedPush): PushEstimate => estimateKlaviyoPush(resolved, limits, plan),
     webhook: (request: RawRequest): WebhookResult => handleWebhook(request, webhookCheck),
     requestCount: (): number => client.stats().calls,
     pullEvents: (cursor: Cursor | undefined, until: Date): AsyncIterable<EventPage> => pullEvents(ctx, cursor, until),

@@ -68,7 +68,7 @@ export function klaviyoLimits(maxConcurrency = 10): EspLimits {
   windows['listCreate.daily'] = { limit: 150, windowMs: 86_400_000, kind: 'fixed' };
   buckets['listCreate'] = ['listCreate.burst', 'listCreate.steady', 'listCreate.daily'];
   return {
-    maxBatch: { upsert: BULK_IMPORT_MAX_PROFILES, tags: LIST_MEMBERS_MAX, erase: 1 },
+    maxBatch: { upsert: BULK_IMPORT_MAX_PROFILES },
     windows,
     buckets,
     maxConcurrency,

@@ -5,14 +5,16 @@
  * atomic `patch_properties` edits; list membership and consent follow once the profiles exist.
  */
 import type { ProfilePartialUpdateQuery, ProfileUpsertQuery } from 'klaviyo-api';
-import { EspPermanentError, EspTransientError, SegsyncError, ValidationError } from '../../src/errors';
+import { EspTransientError, ValidationError, asEspError } from '../../src/errors';
+import type { SegsyncError } from '../../src/errors';
+import { resultOfError } from '../outcome';
 import type { ChangeResult, ContactChange } from '../connector';
 import { pushBulk } from './bulk';
 import { applyConsent, type ConsentItem } from './consent';
 import type { KlaviyoContext } from './context';
 import { toSdkProfile, type SdkProfile } from './fields';
 import { applyListMembership } from './tags';
-import { changeProblem } from './validate';
+import { changeProblem, type ChangeProblem } from './validate';
 import { parseAnswer, profileDocumentSchema, type WireProfile } from './wire';
 
 /** A change that passed local validation, with its position in the batch and its SDK profile. */
@@ -38,13 +40,11 @@ export async function pushChanges(ctx: KlaviyoContext, batch: ContactChange[]): 
   const results: (ChangeResult | undefined)[] = new Array(batch.length);
   const sendable: Sendable[] = [];
   batch.forEach((change, index) => {
-    const profile = toSdkProfile(change, ctx.options.tagProperty, change.ref.externalId);
-    const bytes = Buffer.byteLength(JSON.stringify(profile));
-    const problem = changeProblem(change, ctx.options.tagProperty, bytes);
-    if (problem) {
-      results[index] = { ref: change.ref, status: 'failed', error: new ValidationError(`klaviyo: ${change.ref.email || change.ref.externalId}: ${problem.message}`, { hint: problem.hint }) };
+    const s = toSendable(change, index, ctx.options.tagProperty);
+    if ('message' in s) {
+      results[index] = { ref: change.ref, status: 'failed', error: new ValidationError(`klaviyo: ${change.ref.email || change.ref.externalId}: ${s.message}`, { hint: s.hint }) };
     } else {
-      sendable.push({ index, change, profile, bytes });
+      sendable.push(s);
     }
   });
 
@@ -82,6 +82,13 @@ export async function pushChanges(ctx: KlaviyoContext, batch: ContactChange[]): 
   });
 }
 
+/** The change as it would be sent, or why it cannot be (checked locally, before any call). */
+export function toSendable(change: ContactChange, index: number, tagProperty: string): Sendable | ChangeProblem {
+  const profile = toSdkProfile(change, tagProperty, change.ref.externalId);
+  const bytes = Buffer.byteLength(JSON.stringify(profile));
+  return changeProblem(change, tagProperty, bytes) ?? { index, change, profile, bytes };
+}
+
 /** Writes one profile: PATCH by id when known, else `profile-import` (an upsert by email). */
 async function writeOne(ctx: KlaviyoContext, s: Sendable): Promise<Written> {
   const { client } = ctx;
@@ -104,16 +111,11 @@ async function writeOne(ctx: KlaviyoContext, s: Sendable): Promise<Written> {
 }
 
 /** The result for a change that failed with `error`: retry or failed by the error's class. */
-export function failure(change: ContactChange, error: SegsyncError): ChangeResult {
-  if (error.retryable) {
-    const wait = (error as { retryAfterMs?: number }).retryAfterMs;
-    return wait === undefined ? { ref: change.ref, status: 'retry', error } : { ref: change.ref, status: 'retry', error, retryAfterMs: wait };
-  }
-  return { ref: change.ref, status: 'failed', error };
+export function failure(change: ContactChange, error: unknown): ChangeResult {
+  return resultOfError(change.ref, error, 'klaviyo');
 }
 
-/** Anything thrown by an operation as a `SegsyncError` (non-segsync errors are bugs, kept as the cause). */
+/** Anything thrown by an operation as a typed error (one meaning for an unknown error: see `asEspError`). */
 export function asSegsyncError(e: unknown): SegsyncError {
-  if (e instanceof SegsyncError) return e;
-  return new EspPermanentError(`klaviyo: ${e instanceof Error ? e.message : String(e)}`, { esp: 'klaviyo', cause: e, hint: 'this is a segsync bug; please report it with the log' });
+  return asEspError(e, 'klaviyo');
 }

@@ -49,7 +49,7 @@ export function changeProblem(change: ContactChange, tagProperty: string, payloa
     return { message: `email "${change.ref.email}" is not a valid address`, hint: 'fix the contact\'s email locally; Klaviyo would reject it' };
   }
   if (EMAIL_KEY in change.set && !change.ref.externalId) {
-    return { message: 'an email change needs the Klaviyo profile id', hint: 'run `segsync pull klaviyo` so segsync learns the profile id, then push again' };
+    return { message: 'an email change needs the Klaviyo profile id', hint: 'run `segsync pull --esp klaviyo` so segsync learns the profile id, then push again' };
   }
   for (const [field, value] of Object.entries(change.set)) {
     // The email change rides on `attributes.email` of a PATCH by profile id (toSdkProfile).

@@ -3,7 +3,7 @@
  * answer is a named error instead of a crash deep in the sync.
  */
 import { z } from 'zod';
-import { EspPermanentError } from '../../src/errors';
+import { EspTransientError } from '../../src/errors';
 
 const json: z.ZodType<unknown> = z.unknown();
 
@@ -132,8 +132,10 @@ export function parseAnswer<T>(schema: z.ZodType<T>, body: unknown, operation: s
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
-  throw new EspPermanentError(`klaviyo ${operation}: unexpected answer (${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'})`, {
+  // An answer of unknown shape is an unknown error: transient, like everywhere (see `asEspError`), so a
+  // garbled answer is tried again and a lasting one dead-letters after the outbox's attempts.
+  throw new EspTransientError(`klaviyo ${operation}: unexpected answer (${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'})`, {
     esp: 'klaviyo',
-    hint: 'Klaviyo answered in a shape segsync does not know; check the API revision and report it',
+    hint: 'Klaviyo answered in a shape segsync does not know; segsync tries again, and if it lasts, check the API revision and report it',
   });
 }

@@ -4,11 +4,10 @@
  * plain `DELETE` of the member only archives it, so it is never used for an erase.
  */
 import type { ChangeResult, ContactRef } from '../connector';
-import type { SegsyncError } from '../../src/errors';
 import { EspPermanentError } from '../../src/errors';
 import { subscriberHash } from '../../src/model/identity';
 import type { MailchimpClient } from './client';
-import { resultOfError } from './push';
+import { resultOfError } from '../outcome';
 
 /** Erases one contact from the audience; a member that is not there is already erased. */
 export async function eraseMember(client: MailchimpClient, ref: ContactRef): Promise<ChangeResult> {
@@ -17,8 +16,7 @@ export async function eraseMember(client: MailchimpClient, ref: ContactRef): Pro
     await client.deletePermanent(hash);
     return { ref, status: 'ok', externalId: hash };
   } catch (err) {
-    const error = err as SegsyncError;
-    if (error instanceof EspPermanentError && error.status === 404) return { ref, status: 'ok', externalId: hash };
-    return resultOfError(ref, error);
+    if (err instanceof EspPermanentError && err.status === 404) return { ref, status: 'ok', externalId: hash };
+    return resultOfError(ref, err, 'mailchimp');
   }
 }

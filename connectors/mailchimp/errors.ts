@@ -72,7 +72,13 @@ interface HttpFailure {
   code?: string;
   timeout?: number;
   message?: string;
-  response?: { status?: number; body?: unknown; text?: string; type?: string };
+  response?: { status?: number; body?: unknown; text?: string; type?: string; headers?: Record<string, string | undefined> };
+}
+
+/** A `Retry-After` in seconds, when the answer carries one (Mailchimp's own API does not; a proxy in front of it may). */
+function retryAfterHeaderMs(e: HttpFailure): number | undefined {
+  const seconds = Number(e.response?.headers?.['retry-after']);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
 }
 
 /** True when `body` looks like Mailchimp's problem document. */
@@ -113,7 +119,7 @@ export function classifyFailure(err: unknown, what: string, retryAfterMs: number
   const base = { esp: ESP, status, vendorCode: problem?.title, cause: err, hint: rule?.hint };
   switch (kind) {
     case 'rate-limited':
-      return new EspRateLimitError(message, { ...base, retryAfterMs, hint: base.hint ?? 'segsync backs off and retries' });
+      return new EspRateLimitError(message, { ...base, retryAfterMs: Math.max(retryAfterMs, retryAfterHeaderMs(e) ?? 0), hint: base.hint ?? 'segsync backs off and retries' });
     case 'transient':
       return new EspTransientError(message, { ...base, hint: base.hint ?? 'a Mailchimp fault; segsync retries later' });
     case 'auth':

@@ -3,20 +3,20 @@
  * `Connector` interface to the operation modules beside it and holds nothing else.
  */
 import { rateStatsOf } from '../ratelimit';
-import type { ChangeResult, Connector, ConnectorDeps, ContactChange, ContactRef, EspLimits, FieldSpec, PullRequest, RawRequest, RemotePage, SchemaReport, WebhookResult } from '../connector';
+import type { ChangeResult, Connector, ConnectorDeps, ContactChange, ContactRef, EspLimits, FieldSpec, PlannedPush, PullRequest, PushEstimate, RawRequest, RemotePage, SchemaReport, WebhookResult } from '../connector';
 import { RateLimiter } from '../ratelimit';
 import { ConfigError } from '../../src/errors';
 import { MailchimpClient } from './client';
+import { DEFAULT_MAX_CONNECTIONS, MAX_CONNECTIONS } from './definition';
 import { eraseMember } from './erase';
+import { estimateMailchimpPush } from './estimate';
 import { pullPages } from './pull';
 import { MEMBER_BATCH, pushBatch } from './push';
 import type { DateFormat } from './schema';
 import { MergeSchema } from './schema';
-import { SEGMENT_BATCH, TagIndex } from './tags';
+import { TagIndex } from './tags';
 import { ensureWebhook, parseWebhook } from './webhooks';
 
-/** Mailchimp allows 10 simultaneous connections per API key; an 11th gets 429. */
-export const MAX_CONNECTIONS = 10;
 
 export interface MailchimpConnectorOptions {
   apiKey: string;
@@ -56,7 +56,7 @@ export interface MailchimpConnectorOptions {
 /** The limits this connector declares to the sync engine and the shared limiter. */
 export function mailchimpLimits(maxConnections: number, requestsPerSecond: number): EspLimits {
   return {
-    maxBatch: { upsert: MEMBER_BATCH, tags: SEGMENT_BATCH, erase: 1 },
+    maxBatch: { upsert: MEMBER_BATCH },
     windows: { second: { limit: requestsPerSecond, windowMs: 1000 } },
     buckets: { default: ['second'] },
     maxConcurrency: maxConnections,
@@ -65,7 +65,7 @@ export function mailchimpLimits(maxConnections: number, requestsPerSecond: numbe
 
 /** Builds a Mailchimp connector for one audience. */
 export function createMailchimpConnector(options: MailchimpConnectorOptions, deps: ConnectorDeps): Connector {
-  const maxConnections = options.maxConnections ?? 8;
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   if (!Number.isInteger(maxConnections) || maxConnections < 1 || maxConnections > MAX_CONNECTIONS) {
     throw new ConfigError(`mailchimp: maxConnections must be 1–${MAX_CONNECTIONS}, got ${maxConnections}`, { hint: 'Mailchimp refuses more than 10 simultaneous connections per API key' });
   }
@@ -131,6 +131,10 @@ export function createMailchimpConnector(options: MailchimpConnectorOptions, dep
 
     erase(contact: ContactRef): Promise<ChangeResult> {
       return eraseMember(client, contact);
+    },
+
+    estimate(plan: PlannedPush): PushEstimate {
+      return estimateMailchimpPush(limits, plan);
     },
 
     webhook(request: RawRequest): WebhookResult {

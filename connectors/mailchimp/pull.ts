@@ -10,27 +10,17 @@
  * (`before_last_changed`) is fixed at the start of the pull.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
 import type { Cursor, PullRequest, RemoteContact, RemotePage } from '../connector';
-import { ValidationError } from '../../src/errors';
 import type { Clock } from '../../src/model/clock';
 import { normaliseEmail } from '../../src/model/identity';
 import type { ConsentStatus } from '../../src/model/types';
 import type { MailchimpClient } from './client';
+import { mailchimpContactsCursor } from './cursor';
+import type { PullCursor, Window } from './cursor';
 import type { MergeSchema } from './schema';
 import type { TagIndex } from './tags';
 import type { Member, MemberStatus } from './wire';
 
-const windowSchema = z.object({ since: z.string().optional(), offset: z.number().int().min(0).default(0), skip: z.array(z.string()).default([]) });
-const tagSnapshotSchema = z.object({ id: z.number(), count: z.number().optional(), updatedAt: z.string().optional(), scannedAt: z.number() });
-const cursorSchema = z.object({
-  v: z.literal(1),
-  members: windowSchema,
-  archived: windowSchema,
-  tags: z.record(z.string(), tagSnapshotSchema).default({}),
-});
-type Window = z.infer<typeof windowSchema>;
-type PullCursor = z.infer<typeof cursorSchema>;
 
 export interface PullOptions {
   /** Members per page (Mailchimp allows 1000). */
@@ -47,18 +37,7 @@ const MEMBER_FIELDS = ['members.id', 'members.contact_id', 'members.email_addres
 
 /** Reads a stored cursor (or starts a full scan); a cursor from elsewhere is a named error. */
 export function parseCursor(cursor: Cursor | undefined): PullCursor {
-  if (cursor === undefined) return { v: 1, members: { offset: 0, skip: [] }, archived: { offset: 0, skip: [] }, tags: {} };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(cursor);
-  } catch {
-    raw = undefined;
-  }
-  const parsed = cursorSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ValidationError('mailchimp: the stored pull cursor is not one segsync wrote', { hint: 'reset the Mailchimp cursor to pull everything again' });
-  }
-  return parsed.data;
+  return mailchimpContactsCursor.decode(cursor) ?? { v: 1, members: { offset: 0, skip: [] }, archived: { offset: 0, skip: [] }, tags: {} };
 }
 
 const CONSENT: Record<MemberStatus, ConsentStatus | undefined> = {
@@ -187,7 +166,7 @@ export async function* pullPages(
       const { fresh, next, done } = advanceWindow(w, page.members, options.pageSize);
       cursor[stream] = next;
       if (fresh.length > 0 || done) {
-        yield { contacts: fresh.map((m) => toRemote(m, schema, request.fields)), next: JSON.stringify(cursor) };
+        yield { contacts: fresh.map((m) => toRemote(m, schema, request.fields)), next: mailchimpContactsCursor.encode(cursor) };
       }
       if (done) break;
     }
@@ -208,7 +187,7 @@ async function* tagPages(client: MailchimpClient, tags: TagIndex, clock: Clock, 
     if (!segment) {
       if (before) {
         delete cursor.tags[key];
-        yield { contacts: [], tagMemberships: [{ tag, externalIds: [], emails: [] }], next: JSON.stringify(cursor) };
+        yield { contacts: [], tagMemberships: [{ tag, externalIds: [], emails: [] }], next: mailchimpContactsCursor.encode(cursor) };
       }
       continue;
     }
@@ -227,6 +206,6 @@ async function* tagPages(client: MailchimpClient, tags: TagIndex, clock: Clock, 
       if (page.members.length < options.pageSize) break;
     }
     cursor.tags[key] = { id: segment.id, scannedAt: now, ...(segment.member_count !== undefined ? { count: segment.member_count } : {}), ...(segment.updated_at ? { updatedAt: segment.updated_at } : {}) };
-    yield { contacts: [], tagMemberships: [{ tag: segment.name, externalIds, emails }], next: JSON.stringify(cursor) };
+    yield { contacts: [], tagMemberships: [{ tag: segment.name, externalIds, emails }], next: mailchimpContactsCursor.encode(cursor) };
   }
 }

@@ -22,7 +22,8 @@
 import { EMAIL_KEY } from '../connector';
 import type { ChangeResult, ContactChange } from '../connector';
 import type { SegsyncError } from '../../src/errors';
-import { EspPermanentError, EspRateLimitError, ValidationError } from '../../src/errors';
+import { EspPermanentError, ValidationError, asEspError } from '../../src/errors';
+import { resultOfError } from '../outcome';
 import { normaliseEmail, subscriberHash } from '../../src/model/identity';
 import type { ConsentStatus } from '../../src/model/types';
 import type { MailchimpClient } from './client';
@@ -97,7 +98,7 @@ interface Planned {
 }
 
 /** Merges changes of the same email (later values win) so one member gets one write. */
-function mergeByEmail(batch: ContactChange[]): Map<string, { change: ContactChange; inputs: number[] }> {
+export function mergeByEmail(batch: ContactChange[]): Map<string, { change: ContactChange; inputs: number[] }> {
   const byEmail = new Map<string, { change: ContactChange; inputs: number[] }>();
   batch.forEach((change, i) => {
     const email = normaliseEmail(change.ref.email);
@@ -160,7 +161,7 @@ async function writeOne(client: MailchimpClient, p: Planned, route: Route): Prom
     p.modifiedAt = lastChanged(m.last_changed);
     p.consent = consentOf(m.status);
   } catch (err) {
-    p.error = route.kind === 'patch' && err instanceof EspPermanentError && err.status === 404 ? notOnAudience(p.email, err) : (err as SegsyncError);
+    p.error = route.kind === 'patch' && err instanceof EspPermanentError && err.status === 404 ? notOnAudience(p.email, err) : asEspError(err, 'mailchimp');
   }
 }
 
@@ -188,7 +189,7 @@ async function writeBatch(client: MailchimpClient, members: Planned[], fallback:
   try {
     result = await client.batchMembers(body);
   } catch (err) {
-    for (const p of members) p.error = err as SegsyncError;
+    for (const p of members) p.error = asEspError(err, 'mailchimp');
     return;
   }
   const byEmail = new Map(members.map((p) => [p.email, p]));
@@ -218,7 +219,7 @@ export async function pushBatch(
     try {
       await schema.load();
     } catch (err) {
-      return batch.map((c) => resultOfError(c.ref, err as SegsyncError));
+      return batch.map((c) => resultOfError(c.ref, err, 'mailchimp'));
     }
   }
   const renamed = await renameMembers(client, batch);
@@ -255,7 +256,7 @@ export async function pushBatch(
     for (const i of p.inputs) {
       const ref = batch[i]!.ref;
       results[i] = p.error
-        ? resultOfError(ref, p.error)
+        ? resultOfError(ref, p.error, 'mailchimp')
         : { ref, status: 'ok', externalId: p.hash, ...(p.created ? { created: true } : {}), ...(p.modifiedAt !== undefined ? { modifiedAt: p.modifiedAt } : {}), ...(p.consent ? { consent: p.consent } : {}) };
     }
   }
@@ -275,14 +276,14 @@ async function renameMembers(client: MailchimpClient, batch: ContactChange[]): P
       const oldId = change.ref.externalId;
       const email = normaliseEmail(change.ref.email);
       if (!oldId) {
-        failed.set(i, new ValidationError('mailchimp: an email change needs the member id (the hash of its old email)', { hint: 'run `segsync pull mailchimp` so segsync learns the member, then push again' }));
+        failed.set(i, new ValidationError('mailchimp: an email change needs the member id (the hash of its old email)', { hint: 'run `segsync pull --esp mailchimp` so segsync learns the member, then push again' }));
         return;
       }
       if (oldId === subscriberHash(email)) return;
       try {
         await client.patchMember(oldId, { email_address: email });
       } catch (err) {
-        failed.set(i, err instanceof EspPermanentError && err.status === 404 ? notOnAudience(email, err) : (err as SegsyncError));
+        failed.set(i, err instanceof EspPermanentError && err.status === 404 ? notOnAudience(email, err) : asEspError(err, 'mailchimp'));
       }
     }),
   );
@@ -293,10 +294,4 @@ function withoutEmailChange(change: ContactChange): ContactChange {
   if (!(EMAIL_KEY in change.set)) return change;
   const { [EMAIL_KEY]: _email, ...set } = change.set;
   return { ...change, set };
-}
-
-/** A failed write as a result: retried when the error class says so. */
-export function resultOfError(ref: ContactChange['ref'], error: SegsyncError): ChangeResult {
-  if (!error.retryable) return { ref, status: 'failed', error };
-  return { ref, status: 'retry', error, ...(error instanceof EspRateLimitError ? { retryAfterMs: error.retryAfterMs } : {}) };
 }

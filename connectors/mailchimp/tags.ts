@@ -4,7 +4,7 @@
  * Only the tags named in a change are touched (segsync's own), never the member's whole tag set.
  */
 import type { SegsyncError } from '../../src/errors';
-import { EspPermanentError } from '../../src/errors';
+import { EspPermanentError, asEspError } from '../../src/errors';
 import type { MailchimpClient } from './client';
 import type { Segment } from './wire';
 import { MAX_TAG_NAME } from './schema';
@@ -125,7 +125,7 @@ export async function applyTagPlans(client: MailchimpClient, index: TagIndex, pl
           segmentId = (await index.ensure(plan.tag)).segment.id;
         }
       } catch (err) {
-        fail([...plan.add, ...plan.remove], err as SegsyncError);
+        fail([...plan.add, ...plan.remove], asEspError(err, 'mailchimp'));
         return;
       }
       await Promise.all(
@@ -140,7 +140,7 @@ export async function applyTagPlans(client: MailchimpClient, index: TagIndex, pl
               fail(e.email_addresses.map((a) => a.toLowerCase()), error);
             }
           } catch (err) {
-            fail([...call.add, ...call.remove], err as SegsyncError);
+            fail([...call.add, ...call.remove], asEspError(err, 'mailchimp'));
           }
         }),
       );

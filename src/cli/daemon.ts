@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { SegsyncConfig } from '../config/schema';
+import type { LoadedConfig } from '../config/load';
 import type { RunningDaemon } from '../daemon/daemon';
 import type { DaemonServices } from '../daemon/services';
 import { ConfigError, UsageError } from '../errors';
@@ -23,7 +24,8 @@ import { numberOption } from './number-option';
 /** What a services factory gets. The services own the store from then on (`close()` closes it). */
 export interface DaemonContext {
   config: SegsyncConfig;
-  configFile: string;
+  /** The config as parsed once, with the positions rule errors point at (`config` is its `config`). */
+  loaded: LoadedConfig;
   store: SqliteStore;
   clock: Clock;
   logger: Logger;
@@ -60,7 +62,8 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
     import('./open-store.js'),
     import('../daemon/daemon.js'),
   ]);
-  const { config } = loadConfigFile(configFile);
+  const loaded = loadConfigFile(configFile);
+  const { config } = loaded;
   const logger = createLogger({ level: options.logLevel ?? envSetting('SEGSYNC_LOG_LEVEL') ?? 'info', ...(options.logFormat ? { format: options.logFormat } : {}) });
   const store = openStoreAt(options.store ?? envSetting('SEGSYNC_STORE') ?? resolve(config.store.path), { durability: config.store.durability });
   if (config.daemon.trackToken && !config.daemon.serverKey) {
@@ -68,7 +71,7 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
   }
   let services: DaemonServices;
   try {
-    services = await createServices({ config, configFile, store, clock: systemClock, logger });
+    services = await createServices({ config, loaded, store, clock: systemClock, logger });
   } catch (err) {
     store.close();
     throw err;

@@ -192,7 +192,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     }
     const configFile = join(dir, 'segsync.yaml');
     writeFileSync(configFile, demoConfigText(dir, sandboxes, port, speed));
-    const { config } = loadConfigFile(configFile);
+    const loaded = loadConfigFile(configFile);
+    const { config } = loaded;
 
     screen.line(screen.style('bold', 'segsync demo') + ` — everything on loopback, simulated time runs ${Math.round(speed).toLocaleString('en-US')}× real time`);
     for (const [esp, s] of sandboxes) screen.line(`  ${LABEL[esp].padEnd(10)} sandbox  ${s.url}`);
@@ -205,7 +206,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
 
     const logger = createLogger({ level: 'info', destination: createWriteStream(join(dir, 'daemon.log')) });
     const store = openStore(config.store.path);
-    const services = await createServices({ config, configFile, store, clock, logger });
+    const services = await createServices({ config, loaded, store, clock, logger });
     daemon = await startDaemon({
       services,
       logger,

@@ -2,6 +2,7 @@
  * `segsync members SEGMENT`: the contacts in a segment, as stored by the last evaluation, written as CSV
  * or JSON lines for a spreadsheet, another tool or a file.
  */
+import { isMember } from '../model/membership';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { UsageError } from '../errors';
@@ -29,11 +30,6 @@ export function memberLine(m: Member, format: MembersFormat, withValue: boolean)
   if (format === 'jsonl') return JSON.stringify(withValue ? { email: m.email, value: m.value, since } : { email: m.email, since });
   const cells = withValue ? [m.email, typeof m.value === 'string' ? m.value : JSON.stringify(m.value), since] : [m.email, since];
   return cells.map(csvCell).join(',');
-}
-
-/** True when a stored answer makes the contact a member (the same test as the segment sizes). */
-function isMember(value: FieldValue): boolean {
-  return value !== false && value !== null;
 }
 
 /** Registers `segsync members`. */

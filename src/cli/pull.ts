@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { describeError } from '../errors';
+import { UsageError, describeError } from '../errors';
 import type { EspName } from '../model/types';
 import type { PullReport } from '../sync/engine';
 import { EXIT } from './exit-codes';
@@ -16,11 +16,16 @@ export function register(program: Command): void {
     .description('pull contact changes (and engagement events, where offered) from the ESPs into the store')
     .option('--esp <list>', 'only these ESPs (comma-separated)')
     .option('--json', 'print one JSON document with each ESP\'s outcome instead of lines of text')
-    .action(async (opts: { esp?: string; json?: boolean }, cmd: Command) => {
+    .option('--reset <list>', 'forget these ESPs\' pull cursors first (comma-separated), so this pull reads them whole (a cursor segsync cannot read, or changes it missed)')
+    .action(async (opts: { esp?: string; json?: boolean; reset?: string }, cmd: Command) => {
       const { openSyncContext } = await import('./sync-context.js');
       const ctx = openSyncContext(cmd, opts.esp);
       const outcomes: PullOutcome[] = [];
       try {
+        for (const esp of resetList(opts.reset, ctx.esps)) {
+          const forgot = ctx.engine.resetPull(esp);
+          if (!opts.json) process.stdout.write(`${esp}: forgot ${forgot} pull cursors; this pull reads it whole\n`);
+        }
         for (const esp of ctx.esps) {
           const started = Date.now();
           try {
@@ -39,4 +44,16 @@ export function register(program: Command): void {
       if (opts.json) printJson({ ok: outcomes.every((o) => o.ok), esps: outcomes });
       if (outcomes.some((o) => !o.ok)) process.exitCode = EXIT.failed;
     });
+}
+
+/** The ESPs `--reset` names, each one being pulled now. */
+function resetList(value: string | undefined, pulled: readonly EspName[]): EspName[] {
+  if (value === undefined) return [];
+  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const name of names) {
+    if (!pulled.includes(name as EspName)) {
+      throw new UsageError(`--reset ${name}: not an ESP this pull reads`, { hint: `ESPs this pull reads: ${pulled.join(', ') || 'none'} (--reset names ESPs that are configured, enabled and in --esp)` });
+    }
+  }
+  return names as EspName[];
 }

@@ -3,101 +3,29 @@
  * ignored), and every secret is a `${ENV_VAR}` reference resolved from the environment.
  */
 import { z } from 'zod';
+import { FIELD_TYPES } from '../../connectors/connector';
+import { secret, url } from '../../connectors/definition';
+import { CONNECTOR_CONFIG_SCHEMAS } from '../../connectors/registry';
 import { ESP_NAMES } from '../model/types';
 
 /** `${NAME}`: a reference to an environment variable. */
 export const ENV_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
-/** A secret: only an environment reference is accepted (checked with a located error in load.ts). */
-const secret = z.string().min(1);
-const url = z.url({ message: 'must be a URL such as http://127.0.0.1:4101' });
 
-const tagMapping = z
-  .object({
-    /** Where tags live on the ESP when it has no native tags: a multi-checkbox or list property. */
-    property: z.string().min(1).optional(),
-    /** Also mirror each tag as a static list (HubSpot MANUAL list, Klaviyo list). */
-    lists: z.boolean().default(false),
-  })
-  .strict();
-
-const hubspot = z
-  .object({
-    enabled: z.boolean().default(true),
-    accessToken: secret,
-    /** Signs webhooks (the app's client secret). */
-    clientSecret: secret.optional(),
-    baseUrl: url.optional(),
-    /** Plan tier: sets the 10-second limit (free/starter 100, professional/enterprise 190). */
-    tier: z.enum(['free', 'starter', 'professional', 'enterprise']).default('free'),
-    /** Override the tier's limits (e.g. an API capacity pack). */
-    requestsPer10s: z.number().int().positive().optional(),
-    dailyLimit: z.number().int().positive().optional(),
-    searchPerSecond: z.number().int().positive().default(4),
-    tags: tagMapping.default({ property: 'segsync_tags', lists: false }),
-    /** Property group segsync creates its HubSpot properties in (default `segsync`). */
-    propertyGroup: z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower-case letters, digits and _').optional(),
-    /** segsync's HubSpot app id: webhook property changes with this sourceId are its own writes. */
-    appId: z.string().min(1).optional(),
-    /** Email subscription types an unsubscribe covers (default: every active one on the account). */
-    subscriptionIds: z.array(z.string().min(1)).optional(),
-    /** An archive or deletion on this ESP: `unlink` (default) stops writes there and keeps the contact; `erase` erases it locally and on every ESP. */
-    onDelete: z.enum(['unlink', 'erase']).default('unlink'),
-  })
-  .strict();
-
-const mailchimp = z
-  .object({
-    enabled: z.boolean().default(true),
-    apiKey: secret,
-    /** The audience (list) id. */
-    listId: z.string().min(1),
-    baseUrl: url.optional(),
-    /** Secret token expected in the webhook URL. */
-    webhookSecret: secret.optional(),
-    /** Simultaneous connections (Mailchimp allows 10 per key). */
-    maxConnections: z.number().int().min(1).max(10).default(8),
-    /** `date_format` of date merge fields segsync creates (Mailchimp offers these two). */
-    dateFormat: z.enum(['MM/DD/YYYY', 'DD/MM/YYYY']).default('MM/DD/YYYY'),
-    /** An archive or deletion on this ESP: `unlink` (default) stops writes there and keeps the contact; `erase` erases it locally and on every ESP. */
-    onDelete: z.enum(['unlink', 'erase']).default('unlink'),
-  })
-  .strict();
-
-const klaviyo = z
-  .object({
-    enabled: z.boolean().default(true),
-    apiKey: secret,
-    baseUrl: url.optional(),
-    webhookSecret: secret.optional(),
-    tags: tagMapping.default({ property: 'segsync_tags', lists: false }),
-    /** Name prefix of the static lists tags are mirrored to (`tags.lists: true`). */
-    listPrefix: z.string().default('segsync: '),
-    /** A push with at least this many sendable changes goes through a bulk import job. */
-    bulkThreshold: z.number().int().positive().default(100),
-    /** How often a bulk import job is polled, and how long to wait for it, ms. */
-    jobPollIntervalMs: z.number().int().positive().default(1_000),
-    jobTimeoutMs: z.number().int().positive().default(600_000),
-    /** Klaviyo metric names pulled as engagement events (default: email engagement and commerce metrics). */
-    eventMetrics: z.array(z.string().min(1)).optional(),
-    /** Subscribe consenting new profiles to this list (its opt-in setting applies) instead of account level. */
-    subscribeListId: z.string().min(1).optional(),
-    /** An archive or deletion on this ESP: `unlink` (default) stops writes there and keeps the contact; `erase` erases it locally and on every ESP. */
-    onDelete: z.enum(['unlink', 'erase']).default('unlink'),
-  })
-  .strict();
-
+/** Each ESP's section is declared by its vendor folder (`connectors/<vendor>/definition.ts`). */
 export const connectorsSchema = z
-  .object({ hubspot: hubspot.optional(), mailchimp: mailchimp.optional(), klaviyo: klaviyo.optional() })
+  .object({
+    hubspot: CONNECTOR_CONFIG_SCHEMAS.hubspot.optional(),
+    mailchimp: CONNECTOR_CONFIG_SCHEMAS.mailchimp.optional(),
+    klaviyo: CONNECTOR_CONFIG_SCHEMAS.klaviyo.optional(),
+  })
   .strict();
-
-export const FIELD_TYPE_NAMES = ['string', 'number', 'boolean', 'date', 'datetime', 'enum', 'list'] as const;
 
 const ownerSchema = z.enum(['local', ...ESP_NAMES]);
 
 const fieldSchema = z
   .object({
-    type: z.enum(FIELD_TYPE_NAMES),
+    type: z.enum(FIELD_TYPES),
     options: z.array(z.string()).optional(),
     label: z.string().optional(),
     /** Who wins a conflict (and breaks ties under `latest`). */
@@ -265,9 +193,9 @@ export type FieldConfig = z.infer<typeof fieldSchema>;
 export type MappingConfig = z.infer<typeof mappingEntry>;
 export type SegmentConfig = z.infer<typeof segmentSchema>;
 export type SafetyConfig = z.infer<typeof safetySchema>;
-export type HubspotConfig = z.infer<typeof hubspot>;
-export type MailchimpConfig = z.infer<typeof mailchimp>;
-export type KlaviyoConfig = z.infer<typeof klaviyo>;
+export type HubspotConfig = z.infer<typeof CONNECTOR_CONFIG_SCHEMAS.hubspot>;
+export type MailchimpConfig = z.infer<typeof CONNECTOR_CONFIG_SCHEMAS.mailchimp>;
+export type KlaviyoConfig = z.infer<typeof CONNECTOR_CONFIG_SCHEMAS.klaviyo>;
 
 /** Keys whose values are secrets: literal values are refused, only `${ENV}` references. */
 export const SECRET_KEYS = new Set(['accessToken', 'clientSecret', 'apiKey', 'webhookSecret', 'trackToken', 'writeKey', 'serverKey']);

@@ -6,7 +6,7 @@
 import type { RawRequest } from '../../connectors/connector';
 import { createConnectors } from '../../connectors/registry';
 import { describeError } from '../errors';
-import { loadConfigFile } from '../config/load';
+import type { LoadedConfig } from '../config/load';
 import type { SegsyncConfig } from '../config/schema';
 import type { Logger } from '../log/logger';
 import type { Clock } from '../model/clock';
@@ -22,7 +22,8 @@ import type { DaemonServices, DrainOutcome, IntakeResult, PullOutcome, ReadyRepo
 /** What the daemon hands the factory (the store is the services' to close from then on). */
 export interface WireContext {
   config: SegsyncConfig;
-  configFile: string;
+  /** The config as parsed once, with the positions rule errors point at (`config` is its `config`). */
+  loaded: LoadedConfig;
   store: Store;
   clock: Clock;
   logger: Logger;
@@ -41,7 +42,7 @@ function flipsOf(evals: ContactEvaluation[]): { flips: number; flipped: number[]
 /** Builds the services the daemon runs on. */
 export async function createServices(ctx: WireContext): Promise<WiredServices> {
   const { config, store, clock, logger } = ctx;
-  const segments = Object.keys(config.segments).length ? SegmentEngine.fromConfig(loadConfigFile(ctx.configFile), store, clock) : undefined;
+  const segments = Object.keys(config.segments).length ? SegmentEngine.fromConfig(ctx.loaded, store, clock) : undefined;
   for (const w of segments?.warnings ?? []) logger.warn({ segment: w.segment }, w.message);
   if (segments) {
     const started = clock.now();

@@ -701,8 +701,13 @@ class Compiler {
       case 'count_since':
       case 'count_since_strict':
         return this.countSince(args, roles, events[0]!, filter, name === 'count_since_strict');
-      default: {
-        // after / within / none_within and their strict forms: X is events[0], Y is events[1].
+      case 'after':
+      case 'after_strict':
+      case 'within':
+      case 'within_strict':
+      case 'none_within':
+      case 'none_within_strict': {
+        // X is events[0], Y is events[1].
         const [x, y] = events as [string, string];
         const strict = name.endsWith('_strict');
         const fa = plan.add({ kind: strict ? 'firstAfterStrict' : 'firstAfter', events: [x, y], window: Infinity }) * SLOTS;
@@ -727,6 +732,9 @@ class Compiler {
           },
         };
       }
+      default:
+        // A function the checker knows but no branch here compiles: an error, never some other function's meaning.
+        return this.unsupported(n, `the event function ${name}()`);
     }
   }
 

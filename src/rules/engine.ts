@@ -12,7 +12,7 @@ import type { Knowledge, RuleIssue, RuleSource } from './check';
 import { ContactCache, contactView } from './contact-cache';
 import { FailedValue } from './context';
 import type { ContactView } from './context';
-import { finite, sameValue, isDefault } from './answers';
+import { finite, sameAnswer, isDefault } from './answers';
 import { columnsFromEvents, EventCache } from './event-cache';
 import { flipTimes, nextChanges } from './next-change';
 import type { NextChange } from './next-change';
@@ -251,7 +251,7 @@ export class SegmentEngine {
           }
         }
         if (ev.values[i] instanceof FailedValue) sum.errors++;
-        if (sameValue(before, value)) continue;
+        if (sameAnswer(before, value)) continue;
         if (isDefault(before)) sum.entered++;
         else if (isDefault(value)) sum.left++;
         else sum.changed++;
@@ -334,7 +334,7 @@ export class SegmentEngine {
       if (raw instanceof FailedValue) errors.push({ segment: seg.name, message: raw.error.message });
       const value = this.rules.stored(i, raw);
       const state = { contactId, segment: seg.name, value, since: now };
-      if (!sameValue(prev[i], value)) {
+      if (!sameAnswer(prev[i], value)) {
         state.since = sinceOf(i);
         changed.push({ contactId, segment: seg.name, from: prev[i] ?? (seg.kind === 'flag' ? false : null), to: value });
         writes.push({ ...state });

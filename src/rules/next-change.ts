@@ -5,7 +5,7 @@
  * a user is shown, and the time a flip is stamped with when a due contact is caught up.
  */
 import type { FieldValue } from '../model/types';
-import { finite, sameValue } from './answers';
+import { finite, sameAnswer } from './answers';
 import type { Evaluation, RuleSet } from './ruleset';
 
 /** Wake-ups stepped through at most (a rule re-checked every minute would otherwise step forever). */
@@ -37,7 +37,7 @@ export function nextChanges(rules: RuleSet, evaluate: (now: number) => Evaluatio
     const ev = evaluate(t);
     pending = pending.filter((i) => {
       if (wake[i]! > t) return true;
-      if (!sameValue(base[i], rules.stored(i, ev.values[i]))) {
+      if (!sameAnswer(base[i], rules.stored(i, ev.values[i]))) {
         out[i]!.at = t;
         return false;
       }
@@ -62,7 +62,7 @@ export function flipTimes(rules: RuleSet, evaluate: (now: number) => Evaluation,
     const ev = evaluate(t);
     for (let i = 0; i < rules.segments.length; i++) {
       const v = rules.stored(i, ev.values[i]);
-      if (!sameValue(current[i], v)) {
+      if (!sameAnswer(current[i], v)) {
         current[i] = v;
         flippedAt[i] = t;
       }

@@ -243,6 +243,8 @@ export interface Store {
   probeWrite(): void;
   getCursor(esp: EspName, kind: string): string | undefined;
   setCursor(esp: EspName, kind: string, cursor: string): void;
+  /** Forgets one cursor; true when there was one. */
+  forgetCursor(esp: EspName, kind: string): boolean;
   recordDecision(decision: Decision): void;
   decisionsFor(contactId: number, field?: string): Decision[];
 

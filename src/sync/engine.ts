@@ -3,6 +3,7 @@
  * the store; outbound diffs the desired state against what each ESP holds and drains the outbox in
  * the vendors' largest batches. Vendor-neutral: it only knows `connectors/connector.ts`.
  */
+import { isMember } from '../model/membership';
 import type { Connector, RawRequest, RemoteEvent, WebhookItemRejection } from '../../connectors/connector';
 import { SegsyncError, describeError } from '../errors';
 import { toEventRow } from '../store/event-row';
@@ -116,6 +117,11 @@ export class SyncEngine {
     return this.connector(esp).ensureSchema(fieldSpecsFor(m, types), [...new Set([...segmentTagNames(m), ...ownedNames])]);
   }
 
+  /** Forgets an ESP's pull cursors (contacts and events), so its next pull reads it whole; returns how many there were. */
+  resetPull(esp: EspName): number {
+    return [CONTACTS_CURSOR, EVENTS_CURSOR].filter((kind) => this.options.store.forgetCursor(esp, kind)).length;
+  }
+
   /** One incremental pull of contacts (and engagement events, where offered) from an ESP. */
   async pull(esp: EspName): Promise<PullReport> {
     try {
@@ -193,12 +199,15 @@ export class SyncEngine {
    */
   plan(filter: ContactFilter = {}, esps: readonly EspName[] = this.esps): EspPlan[] {
     const { store } = this.options;
+    // In queue order, as the outbox will take them: operations already queued first, then new ones.
+    const queued: (OutboxInput & { id: number })[] = [];
     const ops: OutboxInput[] = [];
     const collisions = new Map<EspName, Map<string, number>>();
     for (const ids of this.contactPages(filter)) {
       for (const id of ids) {
         const { fresh, kept } = outboxUpdate(store, this.mapping, id, esps);
-        ops.push(...fresh, ...kept.map((p) => ({ esp: p.esp, contactId: id, key: p.key, op: p.op, ...(p.value !== undefined ? { value: p.value } : {}) })));
+        ops.push(...fresh);
+        queued.push(...kept.map((p) => ({ id: p.id, esp: p.esp, contactId: id, key: p.key, op: p.op, ...(p.value !== undefined ? { value: p.value } : {}) })));
         for (const p of plansForContact(store, this.mapping, id, esps)) {
           for (const tag of p.collisions) {
             const perTag = collisions.get(p.esp) ?? new Map<string, number>();
@@ -209,7 +218,8 @@ export class SyncEngine {
       }
     }
     const connectors = new Map([...this.options.connectors].filter(([e]) => esps.includes(e)));
-    return summarisePlan(store, connectors, ops, collisions);
+    const inQueueOrder = [...queued.sort((a, b) => a.id - b.id).map(({ id: _id, ...op }) => op), ...ops];
+    return summarisePlan(store, connectors, inQueueOrder, collisions, (esp) => Boolean(store.getCursor(esp, ADOPTED_CURSOR)));
   }
 
   /**
@@ -346,7 +356,7 @@ export class SyncEngine {
 
   private *contactPages(filter: ContactFilter): Generator<number[]> {
     const { store } = this.options;
-    const keep = (id: number): boolean => !filter.segment || store.getSegmentStates(id).some((s) => s.segment === filter.segment && s.value !== false && s.value !== null);
+    const keep = (id: number): boolean => !filter.segment || store.getSegmentStates(id).some((s) => s.segment === filter.segment && isMember(s.value));
     if (filter.contactIds) {
       yield filter.contactIds.filter(keep);
       return;

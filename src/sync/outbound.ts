@@ -3,6 +3,7 @@
  * flags) diffed against what the ESP is known to hold. Unchanged contacts produce nothing, so they
  * cost zero calls; a value that came from an ESP is already known there, so it is never sent back.
  */
+import { carriesSegmentTag } from '../model/membership';
 import type { Contact, EspName, FieldValue } from '../model/types';
 import type { OutboxInput, OutboxItem, SegmentState, Store, SyncFieldState } from '../store/store';
 import { CONSENT_KEY, optOutOp } from './consent';
@@ -30,17 +31,12 @@ export function desiredState(contact: Contact, segments: SegmentState[], mapping
   for (const target of mapping.segments) {
     const value = bySegment.get(target.segment);
     if (target.as === 'tag') {
-      if (isMember(value)) tags.add(target.name);
+      if (carriesSegmentTag(value)) tags.add(target.name);
     } else {
       fields.set(target.name, value ?? null);
     }
   }
   return { fields, tags: tagList(tags) };
-}
-
-/** A segment answer counts as membership when it is true or a non-empty value. */
-export function isMember(value: FieldValue | undefined): boolean {
-  return value !== undefined && value !== null && value !== false && value !== '' && value !== 0;
 }
 
 /**

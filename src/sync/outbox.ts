@@ -7,7 +7,7 @@
  */
 import { EMAIL_KEY } from '../../connectors/connector';
 import type { ChangeResult, Connector, ContactChange } from '../../connectors/connector';
-import { EspRateLimitError, EspTransientError, SegsyncError, describeError } from '../errors';
+import { EspRateLimitError, EspTransientError, asEspError, describeError, retryAfterOf } from '../errors';
 import type { Logger } from '../log/logger';
 import type { Clock } from '../model/clock';
 import type { EspName, FieldValue } from '../model/types';
@@ -17,7 +17,8 @@ import { CONSENT_KEY, TAGS_KEY } from './inbound';
 import { ADDED_TAGS_KEY, addedAfterWrite, addedTags } from './owned-tags';
 import { DEFAULT_RETRY, retryDelayMs } from './retry';
 import type { RetryPolicy } from './retry';
-import { asTags, tagList } from './values';
+import { changeFor, drainSizes, groupPerContact, slices } from './changes';
+import { tagList } from './values';
 
 export interface DrainOptions {
   store: Store;
@@ -59,10 +60,10 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainReport> {
   const { store, connector, clock } = options;
   const esp = connector.esp;
   const retry = options.retry ?? DEFAULT_RETRY;
-  const batchSize = Math.max(1, connector.limits.maxBatch.upsert);
+  const { batchSize, maxItems } = drainSizes(connector);
   const report: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0 };
   const requestsBefore = connector.requestCount();
-  const items = store.dueOutbox(esp, clock.now(), options.maxItems ?? batchSize * Math.max(4, connector.limits.maxConcurrency));
+  const items = store.dueOutbox(esp, clock.now(), options.maxItems ?? maxItems);
   report.items = items.length;
   if (!items.length) return report;
   const rateBefore = connector.rateStats?.();
@@ -89,8 +90,7 @@ async function sendItems(options: DrainOptions, items: OutboxItem[], report: Dra
 
   const erasures = items.filter((i) => i.op === 'erase');
   const groups = groupByContact(store, items.filter((i) => i.op !== 'erase'), report);
-  const batches: Group[][] = [];
-  for (let i = 0; i < groups.length; i += batchSize) batches.push(groups.slice(i, i + batchSize));
+  const batches = slices(groups, batchSize);
 
   await runBounded(batches, connector.limits.maxConcurrency, async (batch) => {
     let results: ChangeResult[];
@@ -99,8 +99,9 @@ async function sendItems(options: DrainOptions, items: OutboxItem[], report: Dra
       results = await connector.push(batch.map((g) => g.change));
     } catch (err) {
       // The connector could not attribute the failure: the whole batch waits and tries again.
-      const error = asSegsyncError(err, esp);
-      results = batch.map((g) => ({ ref: g.change.ref, status: 'retry' as const, error, ...(error instanceof EspRateLimitError ? { retryAfterMs: error.retryAfterMs } : {}) }));
+      const error = asEspError(err, esp);
+      const retryAfterMs = retryAfterOf(error);
+      results = batch.map((g) => ({ ref: g.change.ref, status: 'retry' as const, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }));
     }
     report.calls++;
     store.transaction(() => batch.forEach((g, i) => settle(store, clock, retry, esp, g, results[i], report, options.logger)));
@@ -115,7 +116,7 @@ async function sendItems(options: DrainOptions, items: OutboxItem[], report: Dra
     try {
       result = await connector.erase(ref);
     } catch (err) {
-      result = { ref, status: 'retry', error: asSegsyncError(err, esp) };
+      result = { ref, status: 'retry', error: asEspError(err, esp) };
     }
     report.calls++;
     store.transaction(() => settleItems(store, clock, retry, [item], result, report, options.logger, esp));
@@ -124,14 +125,8 @@ async function sendItems(options: DrainOptions, items: OutboxItem[], report: Dra
 }
 
 function groupByContact(store: Store, items: OutboxItem[], report: DrainReport): Group[] {
-  const byContact = new Map<number, OutboxItem[]>();
-  for (const item of items) {
-    const list = byContact.get(item.contactId);
-    if (list) list.push(item);
-    else byContact.set(item.contactId, [item]);
-  }
   const groups: Group[] = [];
-  for (const [contactId, list] of byContact) {
+  for (const [contactId, list] of groupPerContact(items)) {
     const contact = store.getContact(contactId);
     if (!contact) {
       // The contact was erased locally after these were queued: nothing left to send.
@@ -139,31 +134,15 @@ function groupByContact(store: Store, items: OutboxItem[], report: DrainReport):
       report.items -= list.length;
       continue;
     }
-    const esp = list[0]!.esp;
-    const state = new Map(store.getSyncState(contactId, esp).map((s) => [s.key, s]));
-    const change: ContactChange = { ref: { email: contact.email, contactId, ...(contact.externalIds[esp] ? { externalId: contact.externalIds[esp] } : {}) }, set: {}, clear: [], addTags: [], removeTags: [] };
-    for (const item of list) {
-      if (item.key === CONSENT_KEY) {
-        // An opt-out queued for a contact who has since opted in again is completed without a write.
-        if (contact.consent?.status === 'unsubscribed') change.optOut = { at: contact.consent.updatedAt };
-      } else if (item.op === 'set') change.set[item.key] = item.value ?? null;
-      else if (item.op === 'clear') change.clear.push(item.key);
-      else if (item.op === 'addTag') change.addTags.push(String(item.value));
-      else if (item.op === 'removeTag') change.removeTags.push(String(item.value));
-    }
-    const tags = state.get(TAGS_KEY);
-    const remoteTags = asTags(tags?.remoteValue) ?? asTags(tags?.pushedValue);
-    if (remoteTags) change.remoteTags = remoteTags;
-    if (contact.consent) change.localConsent = contact.consent.status;
-    const remoteConsent = state.get(CONSENT_KEY)?.remoteValue;
-    if (typeof remoteConsent === 'string') change.remoteConsent = remoteConsent as ContactChange['remoteConsent'] & string;
-    groups.push({ contactId, items: list, change });
+    groups.push({ contactId, items: list, change: changeFor(store, list[0]!.esp, contact, list) });
   }
   return groups;
 }
 
 function settle(store: Store, clock: Clock, retry: RetryPolicy, esp: EspName, g: Group, result: ChangeResult | undefined, report: DrainReport, logger: Logger): void {
-  const r: ChangeResult = result ?? { ref: g.change.ref, status: 'retry', error: new EspRateLimitError(`${esp} returned no result for this contact`, { esp, retryAfterMs: 0 }) };
+  // A connector that answered too few results is broken, not rate-limited: the missing answer counts as
+  // a failed attempt, so the operation dead-letters after the usual attempts instead of looping.
+  const r: ChangeResult = result ?? { ref: g.change.ref, status: 'retry', error: new EspTransientError(`${esp} returned no result for this contact`, { esp, hint: 'a connector bug: it must answer one result per contact; report it with the log' }) };
   if (r.status === 'ok') {
     const now = clock.now();
     const rows: SyncFieldState[] = [];
@@ -207,19 +186,15 @@ function settleItems(store: Store, clock: Clock, retry: RetryPolicy, items: Outb
   const rateLimited = r.error instanceof EspRateLimitError;
   if (rateLimited) report.rateLimited++;
   report.retried++;
+  const now = clock.now();
   for (const i of items) {
-    // Waiting out a rate limit is not a failed attempt: only real failures lead to the dead letter.
+    // Waiting out a rate limit is not a failed attempt, but it is bounded in time: an operation the ESP
+    // has kept refusing for `maxRateLimitedMs` since it was queued is dead-lettered too.
     const attempt = rateLimited ? 0 : i.attempts + 1;
-    const dead = !rateLimited && attempt >= retry.maxAttempts;
-    const delay = retryDelayMs(rateLimited ? 0 : i.attempts, retry, r.retryAfterMs ?? (rateLimited ? (r.error as EspRateLimitError).retryAfterMs : 0));
-    store.failOutbox(i.id, message, clock.now() + delay, dead, !rateLimited);
+    const dead = rateLimited ? now - i.createdAt >= retry.maxRateLimitedMs : attempt >= retry.maxAttempts;
+    const delay = retryDelayMs(rateLimited ? 0 : i.attempts, retry, r.retryAfterMs ?? retryAfterOf(r.error) ?? 0);
+    store.failOutbox(i.id, message, now + delay, dead, !rateLimited);
   }
-}
-
-/** Errors a connector let escape become transient ESP errors: the operation waits and tries again. */
-function asSegsyncError(err: unknown, esp: EspName): SegsyncError {
-  if (err instanceof SegsyncError) return err;
-  return new EspTransientError(`${esp}: ${describeError(err)}`, { esp, cause: err });
 }
 
 /** Runs `work` over `items` with at most `limit` running at once. */

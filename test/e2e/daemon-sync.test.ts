@@ -84,7 +84,7 @@ daemon:
     const loaded = loadConfigFile(configFile);
     const logger = createLogger({ level: 'silent' });
     const store = openStore(loaded.config.store.path);
-    const services = await createServices({ config: loaded.config, configFile, store, clock, logger });
+    const services = await createServices({ config: loaded.config, loaded, store, clock, logger });
     daemon = await startDaemon({ services, logger, clock, port, trackToken: TOKEN, publicUrl: loaded.config.daemon.publicUrl!, pullIntervalMs: 3_600_000, reevaluateIntervalMs: 100 });
   }, 30_000);
 

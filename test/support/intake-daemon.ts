@@ -182,12 +182,11 @@ export interface InProcess {
 /** Starts the daemon over `setup` in this process, with the ESP secrets it names set in process.env. */
 export async function startInProcess(setup: DaemonSetup, env: Record<string, string> = {}): Promise<InProcess> {
   const all = { ...setup.env, ...env } as Record<string, string>;
-  // createServices reads the config file again for the rules; the secrets it needs come from here.
-  for (const k of SECRET_NAMES) process.env[k] ??= setup.env[k];
-  const { config } = loadConfigFile(setup.cfg, { env: all });
+  const loaded = loadConfigFile(setup.cfg, { env: all });
+  const { config } = loaded;
   const store = openStore(config.store.path);
   const logger = createLogger({ level: 'silent' });
-  const services = await createServices({ config, configFile: setup.cfg, store, clock: systemClock, logger });
+  const services = await createServices({ config, loaded, store, clock: systemClock, logger });
   const daemon = await startDaemon({
     services,
     logger,

@@ -4,7 +4,7 @@
  * to test the sync engine's logic in isolation. The real connectors are tested against their
  * sandboxes over HTTP.
  */
-import type { ChangeResult, Connector, ContactChange, ContactRef, EspLimits, PullRequest, RawRequest, RemoteChange, RemotePage, SchemaReport, WebhookResult } from '../../connectors/connector';
+import type { ChangeResult, Connector, ContactChange, ContactRef, EspLimits, PlannedPush, PullRequest, PushEstimate, RawRequest, RemoteChange, RemotePage, SchemaReport, WebhookResult } from '../../connectors/connector';
 import { EspPermanentError, EspRateLimitError, EspTransientError } from '../../src/errors';
 import type { Clock } from '../../src/model/clock';
 import type { ConsentStatus, EspName, FieldValue } from '../../src/model/types';
@@ -35,7 +35,7 @@ export class MemoryEsp implements Connector {
   private seq = 0;
 
   constructor(readonly esp: EspName, private readonly clock: Clock, batch = 100) {
-    this.limits = { maxBatch: { upsert: batch, tags: batch, erase: 1 }, windows: { burst: { limit: 1_000_000, windowMs: 1000 } }, buckets: { default: ['burst'] }, maxConcurrency: 2 };
+    this.limits = { maxBatch: { upsert: batch }, windows: { burst: { limit: 1_000_000, windowMs: 1000 } }, buckets: { default: ['burst'] }, maxConcurrency: 2 };
   }
 
   async ensureSchema(): Promise<SchemaReport> {
@@ -112,6 +112,11 @@ export class MemoryEsp implements Connector {
 
   webhook(request: RawRequest): WebhookResult {
     return { changes: JSON.parse(request.rawBody.toString('utf8')) as RemoteChange[], events: [] };
+  }
+
+  /** One request per batch and per erasure, as `push` and `erase` make them. */
+  estimate(plan: PlannedPush): PushEstimate {
+    return { calls: plan.batches.filter((b) => b.length > 0).length + plan.erasures.length, minDurationMs: 0, assumptions: [] };
   }
 
   /** One request per push or erase: the in-memory ESP answers each with one. */

@@ -2,6 +2,7 @@
  * The default store: one embedded SQLite file through better-sqlite3, in WAL mode (readers never
  * block the writer), with versioned migrations.
  */
+import { isMemberSql } from '../../model/membership';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -717,6 +718,10 @@ export class SqliteStore implements Store {
     return (this.stmt('SELECT cursor FROM sync_cursors WHERE esp = ? AND kind = ?').pluck().get(esp, kind) as string | undefined) ?? undefined;
   }
 
+  forgetCursor(esp: EspName, kind: string): boolean {
+    return this.stmt('DELETE FROM sync_cursors WHERE esp = ? AND kind = ?').run(esp, kind).changes > 0;
+  }
+
   setCursor(esp: EspName, kind: string, cursor: string): void {
     this.stmt(
       `INSERT INTO sync_cursors (esp, kind, cursor, updated_at) VALUES (?, ?, ?, ?)
@@ -926,7 +931,7 @@ export class SqliteStore implements Store {
     const contacts = this.stmt('SELECT COUNT(*) FROM contacts').pluck().get() as number;
     const events = this.stmt('SELECT COUNT(*) FROM events').pluck().get() as number;
     const segments = this.stmt(
-      "SELECT segment, SUM(CASE WHEN value NOT IN ('false', 'null') THEN 1 ELSE 0 END) AS members FROM segment_state GROUP BY segment ORDER BY segment",
+      `SELECT segment, SUM(CASE WHEN ${isMemberSql('value')} THEN 1 ELSE 0 END) AS members FROM segment_state GROUP BY segment ORDER BY segment`,
     ).all() as { segment: string; members: number }[];
     return { contacts, events, segments, outbox: this.outboxCounts() };
   }

@@ -14,7 +14,7 @@ describe('HubSpot declared limits', () => {
     const l = hubspotLimits({ searchPerSecond: 5 });
     expect(l.buckets).toEqual({ default: ['burst', 'daily'], search: ['search', 'daily'] });
     expect(l.windows.search).toMatchObject({ limit: 5, windowMs: 1_000 });
-    expect(l.maxBatch).toEqual({ upsert: 100, tags: 100, erase: 1 });
+    expect(l.maxBatch).toEqual({ upsert: 100 });
   });
 });
 

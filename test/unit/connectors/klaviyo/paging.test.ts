@@ -67,7 +67,7 @@ describe('Klaviyo batching, cursors and filters', () => {
 
   test('declared limits: per-endpoint fixed windows, 10,000 per upsert batch, 1,000 per list call', () => {
     const limits = klaviyoLimits();
-    expect(limits.maxBatch).toEqual({ upsert: 10_000, tags: 1_000, erase: 1 });
+    expect(limits.maxBatch).toEqual({ upsert: 10_000 });
     expect(limits.windows['profiles.burst']).toEqual({ limit: 75, windowMs: 1000, kind: 'fixed' });
     expect(limits.windows['bulkJobs.steady']).toEqual({ limit: 150, windowMs: 60_000, kind: 'fixed' });
     expect(limits.buckets['dataPrivacy']).toEqual(['dataPrivacy.burst', 'dataPrivacy.steady']);

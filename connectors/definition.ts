@@ -1,0 +1,67 @@
+/**
+ * What a vendor folder declares about itself, so that adding an ESP touches its own folder and one
+ * line of `registry.ts`: its segsync.yaml section (a zod schema whose defaults are the only ones), how
+ * to build its connector from that section, and how to start its sandbox. Nothing here loads the
+ * vendor's SDK: `create` and `startSandbox` require it when called, so commands that talk to no ESP stay fast.
+ */
+import { z } from 'zod';
+import type { EspName } from '../src/model/types';
+import type { Connector, ConnectorDeps, SandboxOptions, SandboxServer } from './connector';
+
+/** A secret: only an environment reference is accepted (checked with a located error in src/config/load.ts). */
+export const secret = z.string().min(1);
+export const url = z.url({ message: 'must be a URL such as http://127.0.0.1:4101' });
+
+/** The default name of the property that holds tags on ESPs without native tags. */
+export const DEFAULT_TAG_PROPERTY = 'segsync_tags';
+/** The default name prefix of the lists tags are mirrored to. */
+export const DEFAULT_LIST_PREFIX = 'segsync: ';
+
+export const tagMapping = z
+  .object({
+    /** Where tags live on the ESP when it has no native tags: a multi-checkbox or list property. */
+    property: z.string().min(1).optional(),
+    /** Also mirror each tag as a static list (HubSpot MANUAL list, Klaviyo list). */
+    lists: z.boolean().default(false),
+  })
+  .strict();
+
+/** Keys every connector section has, whatever the vendor. */
+export const commonConnectorKeys = {
+  enabled: z.boolean().default(true),
+  /** An archive or deletion on this ESP: `unlink` (default) stops writes there and keeps the contact; `erase` erases it locally and on every ESP. */
+  onDelete: z.enum(['unlink', 'erase']).default('unlink'),
+};
+
+/** What the registry hands a definition besides the vendor's own section of segsync.yaml. */
+export interface ConnectorContext extends ConnectorDeps {
+  /** The URL the daemon serves this ESP's webhooks at, when the daemon has a public URL. */
+  webhookUrl?: string;
+  /** Tags segsync owns on this ESP (every ESP's names and this ESP's own). */
+  ownedTags: string[];
+  /** Tags starting with this are owned too (`tags.owned.prefix`), when set. */
+  ownedTagPrefix?: string;
+}
+
+/** A sandbox as `segsync sandbox` started it, with how to point segsync at it. */
+export interface StartedSandbox {
+  server: SandboxServer;
+  /** How to point segsync at it (credential, list id), for the terminal. */
+  usage: string;
+}
+
+/** Options of `startSandbox`: the common ones plus the credential it accepts and the webhook signing secret. */
+export type StartSandboxOptions = SandboxOptions & { credential?: string; webhookSecret?: string };
+
+/** One vendor, described by its own folder. */
+export interface EspDefinition<Schema extends z.ZodObject = z.ZodObject> {
+  readonly esp: EspName;
+  /** The vendor's section of segsync.yaml (strict; defaults live here and nowhere else). */
+  readonly configSchema: Schema;
+  /** The credential its sandbox accepts unless told otherwise. */
+  readonly sandboxCredential: string;
+  /** Builds the connector from the vendor's parsed section. */
+  create(config: z.output<Schema>, context: ConnectorContext): Connector;
+  /** Starts the vendor's local sandbox. */
+  startSandbox(options: StartSandboxOptions): Promise<StartedSandbox>;
+}

@@ -1,0 +1,67 @@
+/** Klaviyo, described for the registry: its segsync.yaml section, how to build it, how to start its sandbox. */
+/* eslint-disable @typescript-eslint/no-require-imports -- the SDK (~400 ms to load) loads only when a connector or sandbox is built */
+import { z } from 'zod';
+import { DEFAULT_LIST_PREFIX, DEFAULT_TAG_PROPERTY, commonConnectorKeys, secret, tagMapping, url } from '../definition';
+import type { EspDefinition } from '../definition';
+import type * as KlaviyoModule from './index';
+import type * as KlaviyoSandboxModule from './sandbox';
+
+/** The connector's defaults, shared by the segsync.yaml schema and the connector's own options. */
+export const KLAVIYO_DEFAULTS = {
+  bulkThreshold: 100,
+  jobPollIntervalMs: 1_000,
+  jobTimeoutMs: 10 * 60_000,
+} as const;
+
+export const klaviyoConfigSchema = z
+  .object({
+    ...commonConnectorKeys,
+    apiKey: secret,
+    baseUrl: url.optional(),
+    webhookSecret: secret.optional(),
+    tags: tagMapping.default({ property: DEFAULT_TAG_PROPERTY, lists: false }),
+    /** Name prefix of the static lists tags are mirrored to (`tags.lists: true`). */
+    listPrefix: z.string().default(DEFAULT_LIST_PREFIX),
+    /** A push with at least this many sendable changes goes through a bulk import job. */
+    bulkThreshold: z.number().int().positive().default(KLAVIYO_DEFAULTS.bulkThreshold),
+    /** How often a bulk import job is polled, and how long to wait for it, ms. */
+    jobPollIntervalMs: z.number().int().positive().default(KLAVIYO_DEFAULTS.jobPollIntervalMs),
+    jobTimeoutMs: z.number().int().positive().default(KLAVIYO_DEFAULTS.jobTimeoutMs),
+    /** Klaviyo metric names pulled as engagement events (default: email engagement and commerce metrics). */
+    eventMetrics: z.array(z.string().min(1)).optional(),
+    /** Subscribe consenting new profiles to this list (its opt-in setting applies) instead of account level. */
+    subscribeListId: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type KlaviyoConfig = z.infer<typeof klaviyoConfigSchema>;
+
+export const klaviyoDefinition: EspDefinition<typeof klaviyoConfigSchema> = {
+  esp: 'klaviyo',
+  configSchema: klaviyoConfigSchema,
+  sandboxCredential: 'pk_sandbox',
+  create(kl, context) {
+    const { createKlaviyoConnector } = require('./index') as typeof KlaviyoModule;
+    return createKlaviyoConnector(
+      {
+        apiKey: kl.apiKey,
+        ...(kl.baseUrl ? { baseUrl: kl.baseUrl } : {}),
+        ...(kl.tags.property ? { tagProperty: kl.tags.property } : {}),
+        tagLists: kl.tags.lists,
+        listPrefix: kl.listPrefix,
+        bulkThreshold: kl.bulkThreshold,
+        jobPollIntervalMs: kl.jobPollIntervalMs,
+        jobTimeoutMs: kl.jobTimeoutMs,
+        ...(kl.eventMetrics ? { eventMetrics: kl.eventMetrics } : {}),
+        ...(kl.subscribeListId ? { subscribeListId: kl.subscribeListId } : {}),
+        ...(kl.webhookSecret ? { webhookSecret: kl.webhookSecret } : {}),
+      },
+      context,
+    );
+  },
+  async startSandbox(options) {
+    const { credential = klaviyoDefinition.sandboxCredential, webhookSecret, ...common } = options;
+    const server = await (require('./sandbox') as typeof KlaviyoSandboxModule).startKlaviyoSandbox({ ...common, apiKey: credential, ...(webhookSecret ? { webhookSecret } : {}) });
+    return { server, usage: `connectors.klaviyo: baseUrl ${server.url}, apiKey "${credential}"` };
+  },
+};

@@ -1,0 +1,58 @@
+/** Mailchimp, described for the registry: its segsync.yaml section, how to build it, how to start its sandbox. */
+/* eslint-disable @typescript-eslint/no-require-imports -- the SDK loads only when a connector or sandbox is built */
+import { z } from 'zod';
+import { commonConnectorKeys, secret, url } from '../definition';
+import type { EspDefinition } from '../definition';
+import type * as MailchimpModule from './index';
+import type * as MailchimpSandboxModule from './sandbox';
+
+/** Mailchimp allows 10 simultaneous connections per API key; an 11th gets 429. */
+export const MAX_CONNECTIONS = 10;
+/** Connections segsync uses unless told otherwise, leaving room for other tools on the key. */
+export const DEFAULT_MAX_CONNECTIONS = 8;
+
+export const mailchimpConfigSchema = z
+  .object({
+    ...commonConnectorKeys,
+    apiKey: secret,
+    /** The audience (list) id. */
+    listId: z.string().min(1),
+    baseUrl: url.optional(),
+    /** Secret token expected in the webhook URL. */
+    webhookSecret: secret.optional(),
+    /** Simultaneous connections (Mailchimp allows 10 per key). */
+    maxConnections: z.number().int().min(1).max(MAX_CONNECTIONS).default(DEFAULT_MAX_CONNECTIONS),
+    /** `date_format` of date merge fields segsync creates (Mailchimp offers these two). */
+    dateFormat: z.enum(['MM/DD/YYYY', 'DD/MM/YYYY']).default('MM/DD/YYYY'),
+  })
+  .strict();
+
+export type MailchimpConfig = z.infer<typeof mailchimpConfigSchema>;
+
+export const mailchimpDefinition: EspDefinition<typeof mailchimpConfigSchema> = {
+  esp: 'mailchimp',
+  configSchema: mailchimpConfigSchema,
+  sandboxCredential: 'sandbox-key-us1',
+  create(mc, context) {
+    const { createMailchimpConnector } = require('./index') as typeof MailchimpModule;
+    return createMailchimpConnector(
+      {
+        apiKey: mc.apiKey,
+        listId: mc.listId,
+        ...(mc.baseUrl ? { baseUrl: mc.baseUrl } : {}),
+        maxConnections: mc.maxConnections,
+        dateFormat: mc.dateFormat,
+        ...(mc.webhookSecret ? { webhookSecret: mc.webhookSecret } : {}),
+        ...(context.webhookUrl && mc.webhookSecret ? { webhookUrl: context.webhookUrl } : {}),
+        ownedTags: context.ownedTags,
+        ...(context.ownedTagPrefix ? { ownedTagPrefix: context.ownedTagPrefix } : {}),
+      },
+      context,
+    );
+  },
+  async startSandbox(options) {
+    const { credential = mailchimpDefinition.sandboxCredential, webhookSecret: _unused, ...common } = options;
+    const server = await (require('./sandbox') as typeof MailchimpSandboxModule).startMailchimpSandbox({ ...common, apiKey: credential });
+    return { server, usage: `connectors.mailchimp: baseUrl ${server.url}, apiKey "${credential}", listId ${server.listId}` };
+  },
+};
