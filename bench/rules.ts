@@ -21,8 +21,11 @@ import type { FieldValue } from '../src/model/types';
 import type { Knowledge } from '../src/rules/check';
 import { ContactCache } from '../src/rules/contact-cache';
 import { SegmentEngine } from '../src/rules/engine';
-import { EventCache } from '../src/rules/event-cache';
+import { EventCache, sharedColumns } from '../src/rules/event-cache';
 import { inlineSources, RuleSet, sourcesFromConfig } from '../src/rules/ruleset';
+import { mergeFigures, sweepRange } from '../src/rules/sweep';
+import type { PrevAnswers } from '../src/rules/sweep';
+import { defaultWorkers, SweepPool } from '../src/rules/sweep-pool';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store';
 import { machineLine, peakRssMiB, seededRandom } from './machine';
 
@@ -130,7 +133,7 @@ function generate(nContacts: number, nEvents: number): Data {
 
 function benchSources(): ReturnType<typeof sourcesFromConfig> {
   const file = join(__dirname, '../templates/segsync.yaml');
-  const loaded = parseConfig(readFileSync(file, 'utf8'), file, { env: { HUBSPOT_ACCESS_TOKEN: 'x', MAILCHIMP_API_KEY: 'x-us1', KLAVIYO_API_KEY: 'x' } });
+  const loaded = parseConfig(readFileSync(file, 'utf8'), file, { env: {}, secrets: { connectors: false, daemon: false } });
   return [...sourcesFromConfig(loaded), ...inlineSources(EXTRA_RULES, 'bench')];
 }
 
@@ -148,12 +151,10 @@ function warmCaches(d: Data, rules: RuleSet): { events: EventCache; contacts: Co
   const valIdx = plan.numericProps.indexOf('value');
   const catCodes = CATEGORIES.map((c) => (catIdx >= 0 ? plan.encode(catIdx, c) : -1));
   const n = d.events;
-  const cols = {
-    names: new Int32Array(n),
-    times: new Float64Array(n),
-    numeric: plan.numericProps.map(() => new Float64Array(n).fill(NaN)),
-    categorical: plan.categoricalProps.map(() => new Int32Array(n).fill(-1)),
-  };
+  // Shared memory, as the engine's own cache: the sweep workers read these columns in place.
+  const cols = sharedColumns(plan.numericProps.length, plan.categoricalProps.length, n);
+  cols.numeric.forEach((a) => a.fill(NaN));
+  cols.categorical.forEach((a) => a.fill(-1));
   for (let i = 0; i < n; i++) {
     cols.names[i] = nameCodes[d.name[i]!]!;
     cols.times[i] = BASE + d.minute[i]! * MINUTE;
@@ -172,18 +173,12 @@ function warmCaches(d: Data, rules: RuleSet): { events: EventCache; contacts: Co
   return { events, contacts };
 }
 
-/** Evaluates every contact from warm caches; returns members per segment (flags true / values non-null). */
-function evaluateAll(rules: RuleSet, events: EventCache, contacts: ContactCache, now: number): number[] {
-  const members = rules.segments.map(() => 0);
-  for (const id of contacts.ids()) {
-    const slice = events.slice(id);
-    const ev = rules.evaluate(contacts.view(id)!, slice.cols, slice.start, slice.end, now, true);
-    for (let i = 0; i < members.length; i++) {
-      const v = rules.stored(i, ev.values[i]);
-      if (v !== false && v !== null) members[i]!++;
-    }
-  }
-  return members;
+/** Evaluates every contact from warm caches on `pool`'s threads (or this one); returns members per segment (flags true / values non-null). */
+function evaluateAll(rules: RuleSet, events: EventCache, contacts: ContactCache, now: number, pool: SweepPool | undefined, prev: PrevAnswers): number[] {
+  pool?.begin([], rules, events, contacts, () => [], now, false);
+  const mine = sweepRange(rules, contacts, events, prev, pool?.mainFrom ?? 0, Infinity, now, false);
+  for (const part of pool?.finish() ?? []) mergeFigures(mine, part);
+  return mine.members;
 }
 
 async function appendColumns(conn: DuckDBConnection, table: string, types: DuckDBType[], rows: number, column: (col: number, from: number, to: number) => (number | boolean)[]): Promise<void> {
@@ -374,17 +369,34 @@ export async function run(): Promise<void> {
   const warm = warmCaches(data, rules);
   const buildMs = performance.now() - t;
   const heapBefore = process.memoryUsage().heapUsed;
-  const runs: number[] = [];
-  let members: number[] = [];
-  for (let r = 0; r < 3; r++) {
-    t = performance.now();
-    members = evaluateAll(rules, warm.events, warm.contacts, NOW);
-    runs.push(performance.now() - t);
-  }
-  const best = Math.min(...runs);
+  // The warm state of a running daemon: every answer stored by an earlier pass, compared with anew.
+  const prev: PrevAnswers = { prev: rules.segments.map(() => new Array<FieldValue | undefined>(nContacts + 1).fill(undefined)), base: 0 };
+  sweepRange(rules, warm.contacts, warm.events, prev, 0, Infinity, NOW, true);
+  const prevOf = (id: number): (FieldValue | undefined)[] => prev.prev.map((p) => p[id]);
   const stats = warm.events.stats();
   console.log(`warm cache: ${fmt(stats.events)} events in ${(stats.bytes / 2 ** 20).toFixed(0)} MiB of typed arrays (built in ${secs(buildMs)})`);
-  console.log(`warm full recompute: ${runs.map(secs).join(', ')} (best ${secs(best)}; ${fmt(nEvents / (best / 1000))} events/s, ${fmt(nContacts / (best / 1000))} contacts/s); heap ${((process.memoryUsage().heapUsed - heapBefore) / 2 ** 20).toFixed(0)} MiB over the caches; peak RSS so far ${fmt(peakRssMiB())} MiB`);
+  const timed = (pool: SweepPool | undefined): { runs: number[]; best: number; members: number[] } => {
+    const runs: number[] = [];
+    let members: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      t = performance.now();
+      members = evaluateAll(rules, warm.events, warm.contacts, NOW, pool, prev);
+      runs.push(performance.now() - t);
+    }
+    return { runs, best: Math.min(...runs), members };
+  };
+  const single = timed(undefined);
+  console.log(`warm full recompute, 1 thread: ${single.runs.map(secs).join(', ')} (best ${secs(single.best)}; ${fmt(nEvents / (single.best / 1000))} events/s, ${fmt(nContacts / (single.best / 1000))} contacts/s)`);
+  const workers = defaultWorkers();
+  t = performance.now();
+  const pool = workers > 0 ? SweepPool.start(rules, warm.events, warm.contacts, workers, prevOf) : undefined;
+  const startMs = performance.now() - t;
+  const multi = pool ? timed(pool) : single;
+  pool?.close();
+  const { best, members } = multi;
+  if (pool) console.log(`warm full recompute, ${workers + 1} threads (workers started and given their contacts in ${secs(startMs)}, once per process): ${multi.runs.map(secs).join(', ')} (best ${secs(best)}; ${(single.best / best).toFixed(2)}× one thread)`);
+  const mismatch = single.members.some((m, i) => m !== members[i]);
+  console.log(`members per segment, 1 thread vs ${workers + 1}: ${mismatch ? 'MISMATCH' : 'all equal'}; heap ${((process.memoryUsage().heapUsed - heapBefore) / 2 ** 20).toFixed(0)} MiB over the caches; peak RSS so far ${fmt(peakRssMiB())} MiB`);
 
   const phases = new Set((process.env.SEGSYNC_BENCH_RULES_PHASES ?? 'warm,duckdb,cold').split(','));
   // 2. DuckDB, same rules as SQL over the same data.

@@ -27,6 +27,32 @@ function columns(plan: AggregatePlan, n: number): EventColumns {
   };
 }
 
+/**
+ * Columns for `n` events in SharedArrayBuffers: the base columns of a cache, which the sweep workers
+ * read in place instead of each holding a copy.
+ */
+export function sharedColumns(numeric: number, categorical: number, n: number): EventColumns {
+  const f64 = (): Float64Array => new Float64Array(new SharedArrayBuffer(n * 8));
+  const i32 = (): Int32Array => new Int32Array(new SharedArrayBuffer(n * 4));
+  return { names: i32(), times: f64(), numeric: Array.from({ length: numeric }, f64), categorical: Array.from({ length: categorical }, i32) };
+}
+
+/** True when every column lives in shared memory. */
+function isShared(c: EventColumns): boolean {
+  return [c.names, c.times, ...c.numeric, ...c.categorical].every((a) => a.buffer instanceof SharedArrayBuffer);
+}
+
+/** A shared copy of columns (or the columns themselves when already shared). */
+function shared(c: EventColumns): EventColumns {
+  if (isShared(c)) return c;
+  const out = sharedColumns(c.numeric.length, c.categorical.length, c.times.length);
+  out.names.set(c.names);
+  out.times.set(c.times);
+  c.numeric.forEach((a, k) => out.numeric[k]!.set(a));
+  c.categorical.forEach((a, k) => out.categorical[k]!.set(a));
+  return out;
+}
+
 /** Columns for one contact's events (any order in; sorted by time, then as given). */
 export function columnsFromEvents(plan: AggregatePlan, events: readonly Pick<SegsyncEvent, 'name' | 'time' | 'properties'>[]): EventColumns {
   const sorted = events.map((e, i) => [e, i] as const).sort((a, b) => a[0].time - b[0].time || a[1] - b[1]);
@@ -128,7 +154,7 @@ export class EventCache {
         order[j + 1] = v;
       }
     }
-    const base = columns(plan, n);
+    const base = sharedColumns(nNum, nCat, n);
     for (let i = 0; i < n; i++) {
       const src = order[i]!;
       base.names[i] = raw.names[src]!;
@@ -145,7 +171,22 @@ export class EventCache {
    * offsets[id] .. offsets[id + 1]); names and categorical values must be coded through `plan`.
    */
   static fromColumns(plan: AggregatePlan, cols: EventColumns, offsets: Int32Array): EventCache {
-    return new EventCache(plan, cols, offsets);
+    return new EventCache(plan, shared(cols), offsets);
+  }
+
+  /** The base columns and offsets (shared memory; read-only for everyone: changes go to overrides). */
+  get shared(): { cols: EventColumns; offsets: Int32Array } {
+    return { cols: this.base, offsets: this.offsets };
+  }
+
+  /** A contact's own columns when its events changed since the base was built. */
+  override(contactId: number): EventColumns | undefined {
+    return this.overrides.get(contactId);
+  }
+
+  /** Gives a contact its own columns (a sweep worker following the main thread's cache). */
+  setOverride(contactId: number, cols: EventColumns): void {
+    this.overrides.set(contactId, cols);
   }
 
   /** The layout a snapshot is valid for: the properties the rules read. */
@@ -181,8 +222,8 @@ export class EventCache {
     const data = Buffer.concat(parts.slice(1));
     // Copy into fresh, aligned buffers (a Buffer's offset need not suit a Float64Array).
     let at = 0;
-    const take = <T extends Int32Array | Float64Array>(Ctor: new (n: number) => T, n: number): T => {
-      const out = new Ctor(n);
+    const take = <T extends Int32Array | Float64Array>(Ctor: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number): T => {
+      const out = new Ctor(new SharedArrayBuffer(n * Ctor.BYTES_PER_ELEMENT));
       const bytes = n * out.BYTES_PER_ELEMENT;
       new Uint8Array(out.buffer).set(data.subarray(at, at + bytes));
       at += bytes;
