@@ -186,8 +186,8 @@ export class SegmentEngine {
     const plan = this.rules.plan;
     const layout = EventCache.layoutOf(plan);
     const snap = this.store.readEventCache(layout);
-    if (snap) {
-      const cache = EventCache.fromSnapshot(plan, snap.parts);
+    const cache = snap && EventCache.fromSnapshot(plan, snap.parts);
+    if (snap && cache) {
       this.loadedRow = snap.maxEventRow;
       const touched = new Set<number>();
       for (const row of this.store.scanEvents([], [], snap.maxEventRow)) touched.add(row[0] as number);
@@ -196,18 +196,20 @@ export class SegmentEngine {
         cache.append(id, fresh.map((f) => f.event));
         this.rowOf.set(id, fresh[fresh.length - 1]!.row);
       }
-      this.lastLoad = { fromSnapshot: true, eventsAfterSnapshot: touched.size };
+      this.lastLoad = { fromSnapshot: true, eventsAfterSnapshot: touched.size, snapshotRejected: false };
       return cache;
     }
+    // No snapshot, or one that fails its check (a torn or damaged write): every event is read again
+    // and a fresh snapshot replaces the bad one.
     this.loadedRow = this.store.eventCountBound();
-    const cache = EventCache.load(this.store, plan, onProgress && ((d, t) => onProgress('load', d, t)), this.loadedRow);
-    this.store.writeEventCache(layout, this.loadedRow, cache.serialize());
-    this.lastLoad = { fromSnapshot: false, eventsAfterSnapshot: 0 };
-    return cache;
+    const scanned = EventCache.load(this.store, plan, onProgress && ((d, t) => onProgress('load', d, t)), this.loadedRow);
+    this.store.writeEventCache(layout, this.loadedRow, scanned.serialize());
+    this.lastLoad = { fromSnapshot: false, eventsAfterSnapshot: 0, snapshotRejected: snap !== undefined };
+    return scanned;
   }
 
   /** How the last `load` got its events (for status output and benchmarks). */
-  lastLoad: { fromSnapshot: boolean; eventsAfterSnapshot: number } | undefined;
+  lastLoad: { fromSnapshot: boolean; eventsAfterSnapshot: number; snapshotRejected: boolean } | undefined;
 
   /** Evaluates every contact, stores what changed, and rebuilds the wake-up heap. */
   recomputeAll(onProgress?: ProgressFn): RecomputeSummary {
