@@ -71,6 +71,11 @@ export interface RecomputeSummary {
   timings: { loadMs: number; evaluateMs: number; saveMs: number; threads: number };
 }
 
+export interface EngineOptions {
+  /** Worker threads for full recomputes besides the main one (default: see `defaultWorkers`); 0: none. */
+  workers?: number;
+}
+
 export type ProgressFn = (phase: 'load' | 'evaluate', done: number, total: number) => void;
 
 const SAVE_BATCH = 5000;
@@ -137,19 +142,19 @@ export class SegmentEngine {
     readonly rules: RuleSet,
     private readonly store: Store,
     private readonly clock: Clock,
-    options: { workers?: number } = {},
+    options: EngineOptions = {},
   ) {
     this.workers = options.workers ?? defaultWorkers();
   }
 
   /** Compiles the segments of a loaded segsync.yaml, checking names against what the store has seen. */
-  static fromConfig(loaded: LoadedConfig, store: Store, clock: Clock): SegmentEngine {
-    return SegmentEngine.fromSources(sourcesFromConfig(loaded), store, clock, Object.keys(loaded.config.fields));
+  static fromConfig(loaded: LoadedConfig, store: Store, clock: Clock, options: EngineOptions = {}): SegmentEngine {
+    return SegmentEngine.fromSources(sourcesFromConfig(loaded), store, clock, Object.keys(loaded.config.fields), options);
   }
 
   /** Compiles rule sources (tests and tools without a config file). */
-  static fromSources(sources: RuleSource[], store: Store, clock: Clock, declaredFields: string[] = []): SegmentEngine {
-    return new SegmentEngine(RuleSet.compile(sources, storeKnowledge(store, declaredFields)), store, clock);
+  static fromSources(sources: RuleSource[], store: Store, clock: Clock, declaredFields: string[] = [], options: EngineOptions = {}): SegmentEngine {
+    return new SegmentEngine(RuleSet.compile(sources, storeKnowledge(store, declaredFields)), store, clock, options);
   }
 
   /** Problems that do not stop the rules from running (names not seen yet). */
