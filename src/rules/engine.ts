@@ -74,6 +74,8 @@ export interface RecomputeSummary {
 export interface EngineOptions {
   /** Worker threads for full recomputes besides the main one (default: see `defaultWorkers`); 0: none. */
   workers?: number;
+  /** Fewest contacts per thread worth a worker (default MIN_CONTACTS_PER_THREAD; tests set it low). */
+  minContactsPerThread?: number;
 }
 
 export type ProgressFn = (phase: 'load' | 'evaluate', done: number, total: number) => void;
@@ -137,6 +139,7 @@ export class SegmentEngine {
   /** Contacts whose cached state changed since the workers last heard of it. */
   private readonly dirty = new Set<number>();
   private readonly workers: number;
+  private readonly minContactsPerThread: number;
 
   constructor(
     readonly rules: RuleSet,
@@ -145,6 +148,7 @@ export class SegmentEngine {
     options: EngineOptions = {},
   ) {
     this.workers = options.workers ?? defaultWorkers();
+    this.minContactsPerThread = options.minContactsPerThread ?? MIN_CONTACTS_PER_THREAD;
   }
 
   /** Compiles the segments of a loaded segsync.yaml, checking names against what the store has seen. */
@@ -302,7 +306,8 @@ export class SegmentEngine {
       left: figures.left[i]!,
       changed: figures.changed[i]!,
       errors: figures.errors[i]!,
-      topValues: [...(figures.valueCounts[i] ?? [])].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([v, n]): [string, number] => [JSON.stringify(v), n]),
+      // Ties in key order: the same top values however the contacts were split across threads.
+      topValues: [...(figures.valueCounts[i] ?? [])].sort((a, b) => b[1] - a[1] || (String(a[0]) < String(b[0]) ? -1 : String(a[0]) > String(b[0]) ? 1 : 0)).slice(0, 5).map(([v, n]): [string, number] => [JSON.stringify(v), n]),
     }));
     return {
       contacts: total,
@@ -316,7 +321,7 @@ export class SegmentEngine {
   /** The worker pool for a sweep over `contacts` contacts, started on first use; undefined: one thread. */
   private poolFor(contacts: number): SweepPool | undefined {
     if (this.pool) return this.pool;
-    const workers = Math.min(this.workers, Math.floor(contacts / MIN_CONTACTS_PER_THREAD) - 1);
+    const workers = Math.min(this.workers, Math.floor(contacts / this.minContactsPerThread) - 1);
     if (workers < 1 || this.poolError) return undefined;
     try {
       this.pool = SweepPool.start(this.rules, this.events!, this.contacts!, workers, (id) => this.prev.map((p) => p[id]));
