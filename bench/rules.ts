@@ -444,6 +444,8 @@ function coldPhase(data: Data, nContacts: number): void {
     restarted.load();
     const restartLoadMs = performance.now() - t;
     const again = restarted.recomputeAll();
+    const lt = restarted.lastLoad?.timings;
+    if (lt) console.log(`cold restart load: events ${secs(lt.eventsMs)}, contacts ${secs(lt.contactsMs)}, stored answers ${secs(lt.answersMs)}`);
     console.log(
       `cold restart (event cache from the store's snapshot${restarted.lastLoad?.fromSnapshot ? '' : ' — NOT USED'}, contacts and ${fmt(summary.segments.reduce((s, x) => s + x.members, 0))} stored answers re-read): ${secs(performance.now() - t)} = load ${secs(restartLoadMs)} + evaluate ${secs(again.timings.evaluateMs)} + store ${secs(again.timings.saveMs)}; peak RSS ${fmt(peakRssMiB())} MiB`,
     );

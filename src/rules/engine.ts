@@ -175,16 +175,28 @@ export class SegmentEngine {
   load(onProgress?: ProgressFn): void {
     this.close();
     this.rowOf.clear();
+    const t0 = performance.now();
     this.events = this.loadEvents(onProgress);
+    const t1 = performance.now();
     this.contacts = ContactCache.load(this.store, this.rules.needs.properties);
+    const t2 = performance.now();
     const size = this.contacts.maxId + 1;
     this.prev = this.rules.segments.map(() => denseArray<FieldValue | undefined>(size, undefined));
     const index = new Map(this.rules.segments.map((s, i) => [s.name, i]));
-    for (const [contactId, segment, json] of this.store.scanSegmentStates()) {
+    this.store.forEachSegmentAnswer((contactId, segment, json) => {
       const i = index.get(segment);
-      if (i !== undefined) this.prev[i]![contactId] = parseStored(json);
-    }
-    this.nextAt = denseArray<number | undefined>(size, undefined);
+      if (i !== undefined && contactId < size) this.prev[i]![contactId] = parseStored(json);
+    });
+    // The stored wake-ups are known, so a recompute rewrites only the ones that moved; the heap holds
+    // them at once, so due contacts wake up even before the first recompute.
+    this.nextAt = denseArray<number | undefined>(size, Infinity);
+    this.heap.clear();
+    this.store.forEachWakeup((contactId, at) => {
+      if (contactId >= size) return;
+      this.nextAt[contactId] = at;
+      this.heap.push(at, contactId);
+    });
+    this.lastLoad!.timings = { eventsMs: t1 - t0, contactsMs: t2 - t1, answersMs: performance.now() - t2 };
   }
 
   /**
@@ -218,7 +230,7 @@ export class SegmentEngine {
   }
 
   /** How the last `load` got its events (for status output and benchmarks). */
-  lastLoad: { fromSnapshot: boolean; eventsAfterSnapshot: number; snapshotRejected: boolean } | undefined;
+  lastLoad: { fromSnapshot: boolean; eventsAfterSnapshot: number; snapshotRejected: boolean; timings?: { eventsMs: number; contactsMs: number; answersMs: number } } | undefined;
 
   /** Evaluates every contact, stores what changed, and rebuilds the wake-up heap. */
   recomputeAll(onProgress?: ProgressFn): RecomputeSummary {

@@ -873,6 +873,34 @@ export class SqliteStore implements Store {
     return this.db.prepare('SELECT contact_id, segment, value, since FROM segment_state').raw(true).iterate() as IterableIterator<[number, string, string, number]>;
   }
 
+  forEachSegmentAnswer(fn: (contactId: number, segment: string, json: string) => void): void {
+    // One row per contact, its answers packed as segment US json RS …: a restart reads millions of
+    // answers, and a row costs far more to hand over than the few bytes it holds. Neither separator
+    // can occur: segment names are letters, digits and _, and JSON text escapes control characters.
+    const s = this.stmt('SELECT contact_id, group_concat(segment || char(31) || value, char(30)) FROM segment_state GROUP BY contact_id').raw(true);
+    for (const [id, packed] of s.iterate() as IterableIterator<[number, string]>) {
+      for (let from = 0; from < packed.length; ) {
+        const sep = packed.indexOf('\x1f', from);
+        let end = packed.indexOf('\x1e', sep);
+        if (end < 0) end = packed.length;
+        fn(id, packed.slice(from, sep), packed.slice(sep + 1, end));
+        from = end + 1;
+      }
+    }
+  }
+
+  forEachWakeup(fn: (contactId: number, at: number) => void): void {
+    // Packed per range of 65,536 contact ids, for the same reason as the answers.
+    const s = this.stmt("SELECT group_concat(contact_id || ',' || next_change_at, ',') FROM wakeups WHERE contact_id >= ? AND contact_id < ?").pluck();
+    const top = (this.stmt('SELECT COALESCE(MAX(contact_id), 0) FROM wakeups').pluck().get() as number) + 1;
+    for (let lo = 0; lo < top; lo += 65_536) {
+      const packed = s.get(lo, lo + 65_536) as string | null;
+      if (!packed) continue;
+      const nums = packed.split(',');
+      for (let i = 0; i + 1 < nums.length; i += 2) fn(Number(nums[i]), Number(nums[i + 1]));
+    }
+  }
+
   saveEvaluations(items: { contactId: number; states: SegmentState[]; nextChangeAt: number | undefined }[]): void {
     // Many rows per statement: a first full recompute writes millions of answers.
     const ROWS = 64;

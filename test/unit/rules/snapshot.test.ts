@@ -63,7 +63,7 @@ describe('event cache snapshot', () => {
     damage(w);
     const damaged = SegmentEngine.fromConfig(templateConfig(), w.store, w.clock);
     damaged.load();
-    expect(damaged.lastLoad).toEqual({ fromSnapshot: false, eventsAfterSnapshot: 0, snapshotRejected: true });
+    expect(damaged.lastLoad).toMatchObject({ fromSnapshot: false, eventsAfterSnapshot: 0, snapshotRejected: true });
     expect(answers(damaged, ids)).toEqual(expected);
     const next = SegmentEngine.fromConfig(templateConfig(), w.store, w.clock);
     next.load();
