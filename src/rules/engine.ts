@@ -177,6 +177,8 @@ export class SegmentEngine {
     this.rowOf.clear();
     const t0 = performance.now();
     this.events = this.loadEvents(onProgress);
+    // Contacts with events: the workers start on their code and rules while the rest loads.
+    this.spawnPool(this.events.shared.offsets.length - 1);
     const t1 = performance.now();
     this.contacts = ContactCache.load(this.store, this.rules.needs.properties);
     const t2 = performance.now();
@@ -330,18 +332,29 @@ export class SegmentEngine {
     };
   }
 
-  /** The worker pool for a sweep over `contacts` contacts, started on first use; undefined: one thread. */
+  /** The worker pool for a sweep over `contacts` contacts, attached on first use; undefined: one thread. */
   private poolFor(contacts: number): SweepPool | undefined {
-    if (this.pool) return this.pool;
-    const workers = Math.min(this.workers, Math.floor(contacts / this.minContactsPerThread) - 1);
-    if (workers < 1 || this.poolError) return undefined;
+    if (this.pool?.ready) return this.pool;
+    if (!this.pool) this.spawnPool(contacts);
+    if (!this.pool) return undefined;
     try {
-      this.pool = SweepPool.start(this.rules, this.events!, this.contacts!, workers, (id) => this.prev.map((p) => p[id]));
+      this.pool.attach(this.events!, this.contacts!, (id) => this.prev.map((p) => p[id]));
       this.dirty.clear();
     } catch (err) {
       this.dropPool(err);
     }
     return this.pool;
+  }
+
+  /** Starts the workers when `contacts` make them worth it (they load while the caller goes on). */
+  private spawnPool(contacts: number): void {
+    const workers = Math.min(this.workers, Math.floor(contacts / this.minContactsPerThread) - 1);
+    if (workers < 1 || this.poolError) return;
+    try {
+      this.pool = SweepPool.spawn(this.rules, workers);
+    } catch (err) {
+      this.dropPool(err);
+    }
   }
 
   private dropPool(err: unknown): void {

@@ -33,9 +33,13 @@ export interface SweepDelta {
   prev: (FieldValue | undefined)[][];
 }
 
+export interface CompileMessage {
+  type: 'compile';
+  origin: RuleOrigin;
+}
+
 export interface InitMessage {
   type: 'init';
-  origin: RuleOrigin;
   /** The main plan's event names and filtered-value dictionaries, in code order. */
   names: string[];
   dictionaries: [string, number][][];
@@ -75,19 +79,20 @@ interface Handle {
 }
 
 export class SweepPool {
+  private attached = false;
+  /** The main thread's range starts here and runs to the last id. */
+  mainFrom = 0;
+
   private constructor(
+    private readonly rules: RuleSet,
     private readonly handles: Handle[],
-    /** The main thread's range starts here and runs to the last id. */
-    readonly mainFrom: number,
   ) {}
 
   /**
-   * Starts `workers` threads over ranges of about equal work (events and contacts) and hands each its
-   * contacts' state; `prevOf` gives a contact's stored answers. Blocks until every worker is ready.
+   * Starts `workers` threads, which load their code and compile the rules while the caller goes on
+   * (a cold start loads its caches meanwhile); `attach` hands them their contacts.
    */
-  static start(rules: RuleSet, events: EventCache, contacts: ContactCache, workers: number, prevOf: (id: number) => (FieldValue | undefined)[]): SweepPool {
-    const bounds = splitRanges(events, contacts, workers + 1);
-    const { cols, offsets } = events.shared;
+  static spawn(rules: RuleSet, workers: number): SweepPool {
     const handles: Handle[] = [];
     try {
       for (let k = 0; k < workers; k++) {
@@ -95,33 +100,63 @@ export class SweepPool {
         const flag = new Int32Array(new SharedArrayBuffer(4));
         const worker = new Worker(join(__dirname, 'sweep-worker.js'), { workerData: { port: port2, flag }, transferList: [port2] });
         worker.unref();
-        const handle: Handle = { worker, port: port1, flag, lo: bounds[k]!, hi: bounds[k + 1]! };
-        handles.push(handle);
+        handles.push({ worker, port: port1, flag, lo: 0, hi: 0 });
+        worker.postMessage({ type: 'compile', origin: rules.origin } satisfies CompileMessage);
+      }
+    } catch (err) {
+      for (const h of handles) void h.worker.terminate();
+      throw new SweepWorkerError(`could not start the rules workers: ${(err as Error).message}`, { cause: err });
+    }
+    return new SweepPool(rules, handles);
+  }
+
+  /**
+   * Splits the contacts into ranges of about equal work (events and contacts), one per worker and the
+   * last for the main thread, and hands each worker the state of its contacts; `prevOf` gives a
+   * contact's stored answers. Blocks until every worker is ready.
+   */
+  attach(events: EventCache, contacts: ContactCache, prevOf: (id: number) => (FieldValue | undefined)[]): void {
+    const rules = this.rules;
+    const bounds = splitRanges(events, contacts, this.handles.length + 1);
+    const { cols, offsets } = events.shared;
+    try {
+      this.handles.forEach((h, k) => {
+        h.lo = bounds[k]!;
+        h.hi = bounds[k + 1]!;
         const init: InitMessage = {
           type: 'init',
-          origin: rules.origin,
           names: [...rules.plan.names],
           dictionaries: rules.plan.categoricalProps.map((_, c) => rules.plan.dictionary(c)),
           base: cols,
           offsets,
-          lo: handle.lo,
-          hi: handle.hi,
+          lo: h.lo,
+          hi: h.hi,
         };
-        worker.postMessage(init);
-      }
-      for (const h of handles) {
-        const ids = [...contacts.ids(h.lo, h.hi)];
-        h.worker.postMessage({ type: 'sweep', delta: deltaOf(ids, rules, events, contacts, prevOf) } satisfies SweepMessage);
-      }
-      for (const h of handles) {
+        h.worker.postMessage(init);
+        h.worker.postMessage({ type: 'sweep', delta: deltaOf([...contacts.ids(h.lo, h.hi)], rules, events, contacts, prevOf) } satisfies SweepMessage);
+      });
+      for (const h of this.handles) {
         expect(wait(h), 'ready');
         expect(wait(h), 'part');
       }
     } catch (err) {
-      for (const h of handles) void h.worker.terminate();
+      this.close();
       throw err instanceof SweepWorkerError ? err : new SweepWorkerError(`could not start the rules workers: ${(err as Error).message}`, { cause: err });
     }
-    return new SweepPool(handles, bounds[workers]!);
+    this.mainFrom = bounds[this.handles.length]!;
+    this.attached = true;
+  }
+
+  /** True once `attach` handed the workers their contacts. */
+  get ready(): boolean {
+    return this.attached;
+  }
+
+  /** Starts `workers` threads and attaches them at once (see `spawn` and `attach`). */
+  static start(rules: RuleSet, events: EventCache, contacts: ContactCache, workers: number, prevOf: (id: number) => (FieldValue | undefined)[]): SweepPool {
+    const pool = SweepPool.spawn(rules, workers);
+    pool.attach(events, contacts, prevOf);
+    return pool;
   }
 
   /** Threads a sweep runs on (the workers and the main thread). */

@@ -9,7 +9,7 @@ import type { FieldValue } from '../model/types';
 import { ContactCache } from './contact-cache';
 import { EventCache } from './event-cache';
 import { RuleSet } from './ruleset';
-import type { InitMessage, SweepDelta, SweepMessage, WorkerReply } from './sweep-pool';
+import type { CompileMessage, InitMessage, SweepDelta, SweepMessage, WorkerReply } from './sweep-pool';
 import { sweepRange } from './sweep';
 
 interface State {
@@ -22,6 +22,7 @@ interface State {
 }
 
 const { port, flag } = workerData as { port: MessagePort; flag: Int32Array };
+let compiled: RuleSet | undefined;
 let state: State | undefined;
 
 function reply(r: WorkerReply): void {
@@ -31,7 +32,7 @@ function reply(r: WorkerReply): void {
 }
 
 function init(msg: InitMessage): State {
-  const rules = RuleSet.fromOrigin(msg.origin);
+  const rules = compiled!;
   const plan = rules.plan;
   // The shared columns hold the main plan's codes: the same compile gives the same codes to every
   // name and value the rules read; anything else would read wrong columns, so it stops here.
@@ -61,8 +62,12 @@ function apply(s: State, delta: SweepDelta): void {
   });
 }
 
-parentPort!.on('message', (msg: InitMessage | SweepMessage) => {
+parentPort!.on('message', (msg: CompileMessage | InitMessage | SweepMessage) => {
   try {
+    if (msg.type === 'compile') {
+      compiled = RuleSet.fromOrigin(msg.origin);
+      return;
+    }
     if (msg.type === 'init') {
       state = init(msg);
       reply({ type: 'ready' });
