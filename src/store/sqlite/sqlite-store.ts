@@ -852,21 +852,27 @@ export class SqliteStore implements Store {
   }
 
   *scanContacts(): IterableIterator<[number, string, number, string | null]> {
-    const s = this.db.prepare('SELECT id, email, created_at, consent_status FROM contacts ORDER BY id').raw(true);
-    yield* s.iterate() as IterableIterator<[number, string, number, string | null]>;
+    yield* this.scanPacked<[number, string, number, string | null]>('contacts', 'id', 'json_array(id, email, created_at, consent_status) ORDER BY id');
   }
 
   *scanProperties(names: string[] | undefined): IterableIterator<[number, string, FieldValue]> {
-    const s = names === undefined
-      ? this.db.prepare('SELECT contact_id, name, value FROM properties').raw(true)
-      : this.db.prepare(`SELECT contact_id, name, value FROM properties WHERE name IN (${names.map(() => '?').join(', ') || 'NULL'})`).raw(true);
-    for (const row of s.iterate(...(names ?? [])) as IterableIterator<[number, string, string]>) {
-      yield [row[0], row[1], JSON.parse(row[2]) as FieldValue];
-    }
+    const where = names === undefined ? '' : `AND name IN (${names.map(() => '?').join(', ') || 'NULL'})`;
+    yield* this.scanPacked<[number, string, FieldValue]>('properties', 'contact_id', 'json_array(contact_id, name, json(value)) ORDER BY contact_id, name', where, names ?? []);
   }
 
   *scanTags(): IterableIterator<[number, string]> {
-    yield* this.db.prepare('SELECT contact_id, tag FROM tags').raw(true).iterate() as IterableIterator<[number, string]>;
+    yield* this.scanPacked<[number, string]>('tags', 'contact_id', 'json_array(contact_id, tag) ORDER BY contact_id, tag');
+  }
+
+  /**
+   * Rows of a table keyed by contact id, read as one JSON array per range of 65,536 ids: a cold start
+   * reads millions of rows, and handing over a row costs far more than parsing its bytes as JSON.
+   */
+  private *scanPacked<T>(table: string, idColumn: string, rowJson: string, where = '', params: unknown[] = []): IterableIterator<T> {
+    const RANGE = 65_536;
+    const top = (this.stmt(`SELECT COALESCE(MAX(${idColumn}), 0) FROM ${table}`).pluck().get() as number) + 1;
+    const s = this.stmt(`SELECT json_group_array(${rowJson}) FROM ${table} WHERE ${idColumn} >= ? AND ${idColumn} < ? ${where}`).pluck();
+    for (let lo = 0; lo < top; lo += RANGE) yield* JSON.parse(s.get(lo, lo + RANGE, ...params) as string) as T[];
   }
 
   scanSegmentStates(): IterableIterator<[number, string, string, number]> {
