@@ -81,6 +81,8 @@ export function sweepRange(
   const segs = rules.segments;
   const { prev, base } = answers;
   const values: FieldValue[] = new Array<FieldValue>(segs.length).fill(null);
+  // Counted in holders (one map lookup per value, not a get and a set), turned into counts at the end.
+  const tallies = part.valueCounts.map((m) => m && new Map<string | number | boolean, { n: number }>());
   for (const id of contacts.ids(lo, hi)) {
     const view = contacts.view(id)!;
     const slice = events.slice(id);
@@ -91,12 +93,12 @@ export function sweepRange(
       const before = prev[i]![id - base];
       if (!isDefault(value)) {
         part.members[i]!++;
-        const counts = part.valueCounts[i];
-        if (counts !== undefined) {
+        const tally = tallies[i];
+        if (tally !== undefined) {
           const key = typeof value === 'object' ? JSON.stringify(value) : value;
-          const n = counts.get(key);
-          if (n !== undefined) counts.set(key, n + 1);
-          else if (counts.size < MAX_DISTINCT) counts.set(key, 1);
+          const t = tally.get(key);
+          if (t !== undefined) t.n++;
+          else if (tally.size < MAX_DISTINCT) tally.set(key, { n: 1 });
         }
       }
       if (ev.values[i] instanceof FailedValue) part.errors[i]!++;
@@ -113,6 +115,9 @@ export function sweepRange(
     part.next.push(ev.nextChangeAt);
     onContact?.(id, values);
   }
+  tallies.forEach((tally, i) => {
+    if (tally) for (const [k, t] of tally) part.valueCounts[i]!.set(k, t.n);
+  });
   return part;
 }
 
