@@ -398,22 +398,33 @@ export async function run(): Promise<void> {
   const mismatch = single.members.some((m, i) => m !== members[i]);
   console.log(`members per segment, 1 thread vs ${workers + 1}: ${mismatch ? 'MISMATCH' : 'all equal'}; heap ${((process.memoryUsage().heapUsed - heapBefore) / 2 ** 20).toFixed(0)} MiB over the caches; peak RSS so far ${fmt(peakRssMiB())} MiB`);
 
+  const warmRss = peakRssMiB();
   const phases = new Set((process.env.SEGSYNC_BENCH_RULES_PHASES ?? 'warm,duckdb,cold').split(','));
   // 2. DuckDB, same rules as SQL over the same data.
-  if (phases.has('duckdb')) await duckdbPhase(data, rules, members, best);
+  const duckMs = phases.has('duckdb') ? await duckdbPhase(data, rules, members, best) : undefined;
   warm.events = undefined as unknown as EventCache;
-  if (phases.has('cold')) coldPhase(data, nContacts);
+  const cold = phases.has('cold') ? coldPhase(data, nContacts) : undefined;
   console.log(`peak RSS of the whole run: ${fmt(peakRssMiB())} MiB`);
+  const ratio = (x: number): string => `${x.toFixed(2)}×`;
+  console.log(`\nfigures against their targets (ratios within this run; ${workers + 1} threads):`);
+  if (duckMs !== undefined) console.log(`  warm recompute vs DuckDB's SQL of the same rules: ${ratio(duckMs / best)} faster (target ≥ 2.5×)`);
+  if (cold) {
+    console.log(`  cold restart / warm pass: ${ratio(cold.restartMs / best)} (target ≤ 3×)`);
+    console.log(`  first cold start / warm pass: ${ratio(cold.firstMs / best)} (target ≤ 6×)`);
+    console.log(`  incremental p99: ${cold.p99.toFixed(3)} ms (target ≤ 0.5 ms)`);
+  }
+  console.log(`  peak RSS of the warm phase (generated data set, caches, stored answers, workers): ${fmt(warmRss)} MiB (target: the warm cache < 1,024 MiB at 1 M contacts / 20 M events)`);
 }
 
-async function duckdbPhase(data: Data, rules: RuleSet, members: number[], best: number): Promise<void> {
+async function duckdbPhase(data: Data, rules: RuleSet, members: number[], best: number): Promise<number> {
   const duck = await duckdb(data);
   console.log(`DuckDB: load ${secs(duck.loadMs)} (not counted); the 20 rules as SQL: ${secs(duck.queryMs)} → warm recompute is ${(duck.queryMs / best).toFixed(1)}× ${best < duck.queryMs ? 'faster' : 'SLOWER'}`);
   const mismatches = FLAG_COLUMNS.filter((c) => duck.counts.get(c) !== members[rules.indexOf(c)]);
   console.log(`cross-check of ${FLAG_COLUMNS.length} flag sizes against DuckDB: ${mismatches.length ? `MISMATCH in ${mismatches.map((c) => `${c} (${members[rules.indexOf(c)]} vs ${duck.counts.get(c)})`).join(', ')}` : 'all equal'}`);
+  return duck.queryMs;
 }
 
-function coldPhase(data: Data, nContacts: number): void {
+function coldPhase(data: Data, nContacts: number): { firstMs: number; restartMs: number; p99: number } {
   let t: number;
   // 3. Cold: everything from a SQLite store file.
   const dir = mkdtempSync(join(tmpdir(), 'segsync-bench-rules-'));
@@ -444,10 +455,12 @@ function coldPhase(data: Data, nContacts: number): void {
     restarted.load();
     const restartLoadMs = performance.now() - t;
     const again = restarted.recomputeAll();
+    const restartMs = performance.now() - t;
+    restarted.close();
     const lt = restarted.lastLoad?.timings;
     if (lt) console.log(`cold restart load: events ${secs(lt.eventsMs)}, contacts ${secs(lt.contactsMs)}, stored answers ${secs(lt.answersMs)}`);
     console.log(
-      `cold restart (event cache from the store's snapshot${restarted.lastLoad?.fromSnapshot ? '' : ' — NOT USED'}, contacts and ${fmt(summary.segments.reduce((s, x) => s + x.members, 0))} stored answers re-read): ${secs(performance.now() - t)} = load ${secs(restartLoadMs)} + evaluate ${secs(again.timings.evaluateMs)} + store ${secs(again.timings.saveMs)}; peak RSS ${fmt(peakRssMiB())} MiB`,
+      `cold restart (event cache from the store's snapshot${restarted.lastLoad?.fromSnapshot ? '' : ' — NOT USED'}, contacts and ${fmt(summary.segments.reduce((s, x) => s + x.members, 0))} stored answers re-read): ${secs(restartMs)} = load ${secs(restartLoadMs)} + evaluate ${secs(again.timings.evaluateMs)} + store ${secs(again.timings.saveMs)}; peak RSS ${fmt(peakRssMiB())} MiB`,
     );
 
     // 4. Incremental: one new event for one contact → re-read, re-evaluate, store.
@@ -467,7 +480,9 @@ function coldPhase(data: Data, nContacts: number): void {
     clock.set(NOW + 86_400_000).catch(() => undefined);
     const due = engine.reevaluateDue(NOW + 86_400_000);
     console.log(`clock-driven re-evaluation of the next 24 h: ${fmt(due.length)} contacts due, ${secs(performance.now() - t)}`);
+    engine.close();
     store.close();
+    return { firstMs: coldMs, restartMs, p99: percentile(lat, 0.99) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
