@@ -40,7 +40,8 @@ export interface CompileMessage {
 
 export interface InitMessage {
   type: 'init';
-  /** The main plan's event names and filtered-value dictionaries, in code order. */
+  /** The main plan's aggregate specs (JSON), event names and filtered-value dictionaries, in code order. */
+  specs: string;
   names: string[];
   dictionaries: [string, number][][];
   base: EventColumns;
@@ -125,6 +126,7 @@ export class SweepPool {
         h.hi = bounds[k + 1]!;
         const init: InitMessage = {
           type: 'init',
+          specs: JSON.stringify(rules.plan.specs),
           names: [...rules.plan.names],
           dictionaries: rules.plan.categoricalProps.map((_, c) => rules.plan.dictionary(c)),
           base: cols,

@@ -34,6 +34,7 @@ function reply(r: WorkerReply): void {
 function init(msg: InitMessage): State {
   const rules = compiled!;
   const plan = rules.plan;
+  if (JSON.stringify(plan.specs) !== msg.specs) throw new Error('the rules compiled differently in the worker');
   // The shared columns hold the main plan's codes: the same compile gives the same codes to every
   // name and value the rules read; anything else would read wrong columns, so it stops here.
   plan.names.forEach((name, code) => {

@@ -84,4 +84,22 @@ describe('recompute on worker threads', () => {
       many.engine.close();
     }
   });
+
+  it('recomputes on one thread, with the same answers and the error kept, when a worker cannot follow the main thread', () => {
+    const one = new World(templateConfig(), { workers: 0 });
+    const broken = new World(templateConfig(), { workers: 1, minContactsPerThread: 10 });
+    try {
+      for (const w of [one, broken]) populate(w);
+      // The worker compiles what `origin` says: a different rule there must never give different answers.
+      const origin = broken.engine.rules.origin;
+      broken.engine.rules.origin = { ...origin, sources: origin.sources.map((s, i) => (i === 0 ? { ...s, text: 'count("Clicked Email", 3d) >= 2' } : s)) };
+      const [a, b] = [one, broken].map((w) => w.engine.recomputeAll());
+      expect(b!.timings.threads).toBe(1);
+      expect(broken.engine.poolError).toMatchObject({ code: 'E_RULES_WORKER' });
+      expect(figures(b!)).toEqual(figures(a!));
+      expect(stored(broken)).toEqual(stored(one));
+    } finally {
+      broken.engine.close();
+    }
+  });
 });
