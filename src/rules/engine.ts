@@ -185,9 +185,19 @@ export class SegmentEngine {
     const size = this.contacts.maxId + 1;
     this.prev = this.rules.segments.map(() => denseArray<FieldValue | undefined>(size, undefined));
     const index = new Map(this.rules.segments.map((s, i) => [s.name, i]));
+    // Equal string answers (stages, codes) share one string: millions of copies would only weigh on
+    // the heap and on every garbage collection after.
+    const strings = new Map<string, FieldValue>();
     this.store.forEachSegmentAnswer((contactId, segment, json) => {
       const i = index.get(segment);
-      if (i !== undefined && contactId < size) this.prev[i]![contactId] = parseStored(json);
+      if (i === undefined || contactId >= size) return;
+      let value: FieldValue;
+      if (json.charCodeAt(0) !== 34) value = parseStored(json);
+      else if ((value = strings.get(json) as FieldValue) === undefined) {
+        value = parseStored(json);
+        if (strings.size < 100_000) strings.set(json, value);
+      }
+      this.prev[i]![contactId] = value;
     });
     // The stored wake-ups are known, so a recompute rewrites only the ones that moved; the heap holds
     // them at once, so due contacts wake up even before the first recompute.
