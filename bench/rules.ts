@@ -370,7 +370,13 @@ export async function run(): Promise<void> {
   const buildMs = performance.now() - t;
   const heapBefore = process.memoryUsage().heapUsed;
   // The warm state of a running daemon: every answer stored by an earlier pass, compared with anew.
-  const prev: PrevAnswers = { prev: rules.segments.map(() => new Array<FieldValue | undefined>(nContacts + 1).fill(undefined)), base: 0 };
+  // Grown by push: `new Array(n)` of over 100,000 slots would be a slow dictionary, as in the engine.
+  const none = (): (FieldValue | undefined)[] => {
+    const a: (FieldValue | undefined)[] = [];
+    for (let i = 0; i <= nContacts; i++) a.push(undefined);
+    return a;
+  };
+  const prev: PrevAnswers = { prev: rules.segments.map(none), base: 0 };
   sweepRange(rules, warm.contacts, warm.events, prev, 0, Infinity, NOW, true);
   const prevOf = (id: number): (FieldValue | undefined)[] => prev.prev.map((p) => p[id]);
   const stats = warm.events.stats();
