@@ -13,6 +13,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { DuckDBDataChunk, DuckDBInstance, INTEGER, UTINYINT, BOOLEAN } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
 import { parseConfig } from '../src/config/load';
@@ -341,6 +342,29 @@ function writeStore(d: Data, path: string): void {
   store.close();
 }
 
+const SPIN = 'let x = 0; for (let i = 0; i < 1e8; i++) x = (x + i * 7) % 1000003;';
+
+/**
+ * How much a second thread adds on this machine right now: a CPU-bound loop run once on one thread,
+ * then on two at once (1.0: the other core is busy with other work; 2.0: it is free).
+ */
+async function parallelCapacity(): Promise<number> {
+  const spin = new Function(SPIN) as () => void;
+  let t = performance.now();
+  spin();
+  const one = performance.now() - t;
+  const worker = new Worker(`const { parentPort } = require('node:worker_threads'); parentPort.once('message', () => { ${SPIN} parentPort.postMessage(x); });`, { eval: true });
+  await new Promise((resolve) => worker.once('online', resolve));
+  t = performance.now();
+  const done = new Promise((resolve) => worker.once('message', resolve));
+  worker.postMessage('go');
+  spin();
+  await done;
+  const two = performance.now() - t;
+  await worker.terminate();
+  return (2 * one) / two;
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
@@ -355,6 +379,7 @@ export async function run(): Promise<void> {
   const nEvents = Math.round(20_000_000 * scale);
   console.log(`rules benchmark: ${fmt(nContacts)} contacts, ${fmt(nEvents)} events, 20 rules (SEGSYNC_BENCH_SCALE=${scale})`);
   console.log(machineLine());
+  console.log(`parallel capacity now: two threads do ${(await parallelCapacity()).toFixed(2)}× the work of one (2.00 on a quiet 2-core machine)`);
 
   let t = performance.now();
   const data = generate(nContacts, nEvents);
