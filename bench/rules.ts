@@ -13,6 +13,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { DuckDBDataChunk, DuckDBInstance, INTEGER, UTINYINT, BOOLEAN } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
 import { parseConfig } from '../src/config/load';
@@ -21,8 +22,11 @@ import type { FieldValue } from '../src/model/types';
 import type { Knowledge } from '../src/rules/check';
 import { ContactCache } from '../src/rules/contact-cache';
 import { SegmentEngine } from '../src/rules/engine';
-import { EventCache } from '../src/rules/event-cache';
+import { EventCache, sharedColumns } from '../src/rules/event-cache';
 import { inlineSources, RuleSet, sourcesFromConfig } from '../src/rules/ruleset';
+import { mergeFigures, sweepRange } from '../src/rules/sweep';
+import type { PrevAnswers } from '../src/rules/sweep';
+import { defaultWorkers, SweepPool } from '../src/rules/sweep-pool';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store';
 import { machineLine, peakRssMiB, seededRandom } from './machine';
 
@@ -130,7 +134,7 @@ function generate(nContacts: number, nEvents: number): Data {
 
 function benchSources(): ReturnType<typeof sourcesFromConfig> {
   const file = join(__dirname, '../templates/segsync.yaml');
-  const loaded = parseConfig(readFileSync(file, 'utf8'), file, { env: { HUBSPOT_ACCESS_TOKEN: 'x', MAILCHIMP_API_KEY: 'x-us1', KLAVIYO_API_KEY: 'x' } });
+  const loaded = parseConfig(readFileSync(file, 'utf8'), file, { env: {}, secrets: { connectors: false, daemon: false } });
   return [...sourcesFromConfig(loaded), ...inlineSources(EXTRA_RULES, 'bench')];
 }
 
@@ -148,12 +152,10 @@ function warmCaches(d: Data, rules: RuleSet): { events: EventCache; contacts: Co
   const valIdx = plan.numericProps.indexOf('value');
   const catCodes = CATEGORIES.map((c) => (catIdx >= 0 ? plan.encode(catIdx, c) : -1));
   const n = d.events;
-  const cols = {
-    names: new Int32Array(n),
-    times: new Float64Array(n),
-    numeric: plan.numericProps.map(() => new Float64Array(n).fill(NaN)),
-    categorical: plan.categoricalProps.map(() => new Int32Array(n).fill(-1)),
-  };
+  // Shared memory, as the engine's own cache: the sweep workers read these columns in place.
+  const cols = sharedColumns(plan.numericProps.length, plan.categoricalProps.length, n);
+  cols.numeric.forEach((a) => a.fill(NaN));
+  cols.categorical.forEach((a) => a.fill(-1));
   for (let i = 0; i < n; i++) {
     cols.names[i] = nameCodes[d.name[i]!]!;
     cols.times[i] = BASE + d.minute[i]! * MINUTE;
@@ -172,18 +174,12 @@ function warmCaches(d: Data, rules: RuleSet): { events: EventCache; contacts: Co
   return { events, contacts };
 }
 
-/** Evaluates every contact from warm caches; returns members per segment (flags true / values non-null). */
-function evaluateAll(rules: RuleSet, events: EventCache, contacts: ContactCache, now: number): number[] {
-  const members = rules.segments.map(() => 0);
-  for (const id of contacts.ids()) {
-    const slice = events.slice(id);
-    const ev = rules.evaluate(contacts.view(id)!, slice.cols, slice.start, slice.end, now, true);
-    for (let i = 0; i < members.length; i++) {
-      const v = rules.stored(i, ev.values[i]);
-      if (v !== false && v !== null) members[i]!++;
-    }
-  }
-  return members;
+/** Evaluates every contact from warm caches on `pool`'s threads (or this one); returns members per segment (flags true / values non-null). */
+function evaluateAll(rules: RuleSet, events: EventCache, contacts: ContactCache, now: number, pool: SweepPool | undefined, prev: PrevAnswers): number[] {
+  pool?.begin([], rules, events, contacts, () => [], now, false);
+  const mine = sweepRange(rules, contacts, events, prev, pool?.mainFrom ?? 0, Infinity, now, false);
+  for (const part of pool?.finish() ?? []) mergeFigures(mine, part);
+  return mine.members;
 }
 
 async function appendColumns(conn: DuckDBConnection, table: string, types: DuckDBType[], rows: number, column: (col: number, from: number, to: number) => (number | boolean)[]): Promise<void> {
@@ -346,6 +342,29 @@ function writeStore(d: Data, path: string): void {
   store.close();
 }
 
+const SPIN = 'let x = 0; for (let i = 0; i < 1e8; i++) x = (x + i * 7) % 1000003;';
+
+/**
+ * How much a second thread adds on this machine right now: a CPU-bound loop run once on one thread,
+ * then on two at once (1.0: the other core is busy with other work; 2.0: it is free).
+ */
+async function parallelCapacity(): Promise<number> {
+  const spin = new Function(SPIN) as () => void;
+  let t = performance.now();
+  spin();
+  const one = performance.now() - t;
+  const worker = new Worker(`const { parentPort } = require('node:worker_threads'); parentPort.once('message', () => { ${SPIN} parentPort.postMessage(x); });`, { eval: true });
+  await new Promise((resolve) => worker.once('online', resolve));
+  t = performance.now();
+  const done = new Promise((resolve) => worker.once('message', resolve));
+  worker.postMessage('go');
+  spin();
+  await done;
+  const two = performance.now() - t;
+  await worker.terminate();
+  return (2 * one) / two;
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
@@ -360,6 +379,7 @@ export async function run(): Promise<void> {
   const nEvents = Math.round(20_000_000 * scale);
   console.log(`rules benchmark: ${fmt(nContacts)} contacts, ${fmt(nEvents)} events, 20 rules (SEGSYNC_BENCH_SCALE=${scale})`);
   console.log(machineLine());
+  console.log(`parallel capacity now: two threads do ${(await parallelCapacity()).toFixed(2)}× the work of one (2.00 on a quiet 2-core machine)`);
 
   let t = performance.now();
   const data = generate(nContacts, nEvents);
@@ -374,34 +394,68 @@ export async function run(): Promise<void> {
   const warm = warmCaches(data, rules);
   const buildMs = performance.now() - t;
   const heapBefore = process.memoryUsage().heapUsed;
-  const runs: number[] = [];
-  let members: number[] = [];
-  for (let r = 0; r < 3; r++) {
-    t = performance.now();
-    members = evaluateAll(rules, warm.events, warm.contacts, NOW);
-    runs.push(performance.now() - t);
-  }
-  const best = Math.min(...runs);
+  // The warm state of a running daemon: every answer stored by an earlier pass, compared with anew.
+  // Grown by push: `new Array(n)` of over 100,000 slots would be a slow dictionary, as in the engine.
+  const none = (): (FieldValue | undefined)[] => {
+    const a: (FieldValue | undefined)[] = [];
+    for (let i = 0; i <= nContacts; i++) a.push(undefined);
+    return a;
+  };
+  const prev: PrevAnswers = { prev: rules.segments.map(none), base: 0 };
+  sweepRange(rules, warm.contacts, warm.events, prev, 0, Infinity, NOW, true);
+  const prevOf = (id: number): (FieldValue | undefined)[] => prev.prev.map((p) => p[id]);
   const stats = warm.events.stats();
   console.log(`warm cache: ${fmt(stats.events)} events in ${(stats.bytes / 2 ** 20).toFixed(0)} MiB of typed arrays (built in ${secs(buildMs)})`);
-  console.log(`warm full recompute: ${runs.map(secs).join(', ')} (best ${secs(best)}; ${fmt(nEvents / (best / 1000))} events/s, ${fmt(nContacts / (best / 1000))} contacts/s); heap ${((process.memoryUsage().heapUsed - heapBefore) / 2 ** 20).toFixed(0)} MiB over the caches; peak RSS so far ${fmt(peakRssMiB())} MiB`);
+  const timed = (pool: SweepPool | undefined): { runs: number[]; best: number; members: number[] } => {
+    const runs: number[] = [];
+    let members: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      t = performance.now();
+      members = evaluateAll(rules, warm.events, warm.contacts, NOW, pool, prev);
+      runs.push(performance.now() - t);
+    }
+    return { runs, best: Math.min(...runs), members };
+  };
+  const single = timed(undefined);
+  console.log(`warm full recompute, 1 thread: ${single.runs.map(secs).join(', ')} (best ${secs(single.best)}; ${fmt(nEvents / (single.best / 1000))} events/s, ${fmt(nContacts / (single.best / 1000))} contacts/s)`);
+  const workers = defaultWorkers();
+  t = performance.now();
+  const pool = workers > 0 ? SweepPool.start(rules, warm.events, warm.contacts, workers, prevOf) : undefined;
+  const startMs = performance.now() - t;
+  const multi = pool ? timed(pool) : single;
+  pool?.close();
+  const { best, members } = multi;
+  if (pool) console.log(`warm full recompute, ${workers + 1} threads (workers started and given their contacts in ${secs(startMs)}, once per process): ${multi.runs.map(secs).join(', ')} (best ${secs(best)}; ${(single.best / best).toFixed(2)}× one thread)`);
+  const mismatch = single.members.some((m, i) => m !== members[i]);
+  console.log(`members per segment, 1 thread vs ${workers + 1}: ${mismatch ? 'MISMATCH' : 'all equal'}; heap ${((process.memoryUsage().heapUsed - heapBefore) / 2 ** 20).toFixed(0)} MiB over the caches; peak RSS so far ${fmt(peakRssMiB())} MiB`);
 
+  const warmRss = peakRssMiB();
   const phases = new Set((process.env.SEGSYNC_BENCH_RULES_PHASES ?? 'warm,duckdb,cold').split(','));
   // 2. DuckDB, same rules as SQL over the same data.
-  if (phases.has('duckdb')) await duckdbPhase(data, rules, members, best);
+  const duckMs = phases.has('duckdb') ? await duckdbPhase(data, rules, members, best) : undefined;
   warm.events = undefined as unknown as EventCache;
-  if (phases.has('cold')) coldPhase(data, nContacts);
+  const cold = phases.has('cold') ? coldPhase(data, nContacts) : undefined;
   console.log(`peak RSS of the whole run: ${fmt(peakRssMiB())} MiB`);
+  const ratio = (x: number): string => `${x.toFixed(2)}×`;
+  console.log(`\nfigures against their targets (ratios within this run; ${workers + 1} threads):`);
+  if (duckMs !== undefined) console.log(`  warm recompute vs DuckDB's SQL of the same rules: ${ratio(duckMs / best)} faster (target ≥ 2.5×)`);
+  if (cold) {
+    console.log(`  cold restart / warm pass: ${ratio(cold.restartMs / best)} (target ≤ 3×)`);
+    console.log(`  first cold start / warm pass: ${ratio(cold.firstMs / best)} (target ≤ 6×)`);
+    console.log(`  incremental p99: ${cold.p99.toFixed(3)} ms (target ≤ 0.5 ms)`);
+  }
+  console.log(`  peak RSS of the warm phase (generated data set, caches, stored answers, workers): ${fmt(warmRss)} MiB (target: the warm cache < 1,024 MiB at 1 M contacts / 20 M events)`);
 }
 
-async function duckdbPhase(data: Data, rules: RuleSet, members: number[], best: number): Promise<void> {
+async function duckdbPhase(data: Data, rules: RuleSet, members: number[], best: number): Promise<number> {
   const duck = await duckdb(data);
   console.log(`DuckDB: load ${secs(duck.loadMs)} (not counted); the 20 rules as SQL: ${secs(duck.queryMs)} → warm recompute is ${(duck.queryMs / best).toFixed(1)}× ${best < duck.queryMs ? 'faster' : 'SLOWER'}`);
   const mismatches = FLAG_COLUMNS.filter((c) => duck.counts.get(c) !== members[rules.indexOf(c)]);
   console.log(`cross-check of ${FLAG_COLUMNS.length} flag sizes against DuckDB: ${mismatches.length ? `MISMATCH in ${mismatches.map((c) => `${c} (${members[rules.indexOf(c)]} vs ${duck.counts.get(c)})`).join(', ')}` : 'all equal'}`);
+  return duck.queryMs;
 }
 
-function coldPhase(data: Data, nContacts: number): void {
+function coldPhase(data: Data, nContacts: number): { firstMs: number; restartMs: number; p99: number } {
   let t: number;
   // 3. Cold: everything from a SQLite store file.
   const dir = mkdtempSync(join(tmpdir(), 'segsync-bench-rules-'));
@@ -432,8 +486,12 @@ function coldPhase(data: Data, nContacts: number): void {
     restarted.load();
     const restartLoadMs = performance.now() - t;
     const again = restarted.recomputeAll();
+    const restartMs = performance.now() - t;
+    restarted.close();
+    const lt = restarted.lastLoad?.timings;
+    if (lt) console.log(`cold restart load: events ${secs(lt.eventsMs)}, contacts ${secs(lt.contactsMs)}, stored answers ${secs(lt.answersMs)}`);
     console.log(
-      `cold restart (event cache from the store's snapshot${restarted.lastLoad?.fromSnapshot ? '' : ' — NOT USED'}, contacts and ${fmt(summary.segments.reduce((s, x) => s + x.members, 0))} stored answers re-read): ${secs(performance.now() - t)} = load ${secs(restartLoadMs)} + evaluate ${secs(again.timings.evaluateMs)} + store ${secs(again.timings.saveMs)}; peak RSS ${fmt(peakRssMiB())} MiB`,
+      `cold restart (event cache from the store's snapshot${restarted.lastLoad?.fromSnapshot ? '' : ' — NOT USED'}, contacts and ${fmt(summary.segments.reduce((s, x) => s + x.members, 0))} stored answers re-read): ${secs(restartMs)} = load ${secs(restartLoadMs)} + evaluate ${secs(again.timings.evaluateMs)} + store ${secs(again.timings.saveMs)}; peak RSS ${fmt(peakRssMiB())} MiB`,
     );
 
     // 4. Incremental: one new event for one contact → re-read, re-evaluate, store.
@@ -453,7 +511,9 @@ function coldPhase(data: Data, nContacts: number): void {
     clock.set(NOW + 86_400_000).catch(() => undefined);
     const due = engine.reevaluateDue(NOW + 86_400_000);
     console.log(`clock-driven re-evaluation of the next 24 h: ${fmt(due.length)} contacts due, ${secs(performance.now() - t)}`);
+    engine.close();
     store.close();
+    return { firstMs: coldMs, restartMs, p99: percentile(lat, 0.99) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -16,6 +16,16 @@ export function contactView(c: Contact): ContactView {
   return { id: c.id, email: c.email, properties, tags: [...c.tags], consent: c.consent?.status ?? '', createdAt: c.createdAt };
 }
 
+/** Some contacts' attributes, column by column (what crosses to a sweep worker). */
+export interface ContactColumns {
+  ids: readonly number[];
+  emails: (string | undefined)[];
+  created: number[];
+  consent: (string | undefined)[];
+  properties: (Record<string, FieldValue> | undefined)[];
+  tags: (string[] | undefined)[];
+}
+
 export class ContactCache {
   private readonly emails: (string | undefined)[] = [];
   private readonly created: number[] = [];
@@ -82,9 +92,53 @@ export class ContactCache {
     return this.emails[id] !== undefined;
   }
 
-  /** Contact ids, ascending. */
-  *ids(): IterableIterator<number> {
-    for (let id = 0; id < this.emails.length; id++) if (this.emails[id] !== undefined) yield id;
+  /** Contact ids in [lo, hi), ascending. */
+  *ids(lo = 0, hi = Infinity): IterableIterator<number> {
+    const end = Math.min(hi, this.emails.length);
+    for (let id = Math.max(0, lo); id < end; id++) if (this.emails[id] !== undefined) yield id;
+  }
+
+  /** The attributes of these contacts as plain columns (undefined email: no such contact), for a sweep worker. */
+  export(ids: readonly number[]): ContactColumns {
+    return {
+      ids,
+      emails: ids.map((id) => this.emails[id]),
+      created: ids.map((id) => this.created[id] ?? 0),
+      consent: ids.map((id) => this.consent[id]),
+      properties: ids.map((id) => this.properties[id]),
+      tags: ids.map((id) => this.tags[id]),
+    };
+  }
+
+  /** Takes the attributes of contacts as `export` gave them (a sweep worker following the main thread). */
+  import(c: ContactColumns): void {
+    // Filled up to the largest id first: a write far past an array's end makes it a slow dictionary.
+    let top = -1;
+    for (const id of c.ids) if (id > top) top = id;
+    while (this.emails.length <= top) {
+      this.emails.push(undefined);
+      this.created.push(0);
+      this.consent.push(undefined);
+      this.properties.push(undefined);
+      this.tags.push(undefined);
+    }
+    c.ids.forEach((id, k) => {
+      const email = c.emails[k];
+      if (email === undefined) {
+        if (this.emails[id] !== undefined) this.count--;
+        this.emails[id] = undefined;
+        this.properties[id] = undefined;
+        this.tags[id] = undefined;
+        this.consent[id] = undefined;
+        return;
+      }
+      if (this.emails[id] === undefined) this.count++;
+      this.emails[id] = email;
+      this.created[id] = c.created[k]!;
+      this.consent[id] = c.consent[k];
+      this.properties[id] = c.properties[k];
+      this.tags[id] = c.tags[k];
+    });
   }
 
   /** The view rules read, or undefined for an unknown contact. */

@@ -12,13 +12,16 @@ import type { Knowledge, RuleIssue, RuleSource } from './check';
 import { ContactCache, contactView } from './contact-cache';
 import { FailedValue } from './context';
 import type { ContactView } from './context';
-import { finite, sameAnswer, isDefault } from './answers';
+import { finite, sameAnswer } from './answers';
 import { columnsFromEvents, EventCache } from './event-cache';
 import { flipTimes, nextChanges } from './next-change';
 import type { NextChange } from './next-change';
 import { WakeupHeap } from './heap';
 import { RuleSet, sourcesFromConfig } from './ruleset';
 import type { Evaluation } from './ruleset';
+import { emptyPart, mergeFigures, sweepRange } from './sweep';
+import type { SweepPart } from './sweep';
+import { defaultWorkers, MIN_CONTACTS_PER_THREAD, SweepPool, SweepWorkerError } from './sweep-pool';
 
 /** A segment answer that changed. */
 export interface SegmentChange {
@@ -64,14 +67,22 @@ export interface RecomputeSummary {
   segments: SegmentSummary[];
   /** Contacts with at least one changed answer. */
   contactsChanged: number;
-  timings: { loadMs: number; evaluateMs: number; saveMs: number };
+  /** threads: how many threads evaluated (the main one and the rules workers). */
+  timings: { loadMs: number; evaluateMs: number; saveMs: number; threads: number };
+}
+
+export interface EngineOptions {
+  /** Worker threads for full recomputes besides the main one (default: see `defaultWorkers`); 0: none. */
+  workers?: number;
+  /** Fewest contacts per thread worth a worker (default MIN_CONTACTS_PER_THREAD; tests set it low). */
+  minContactsPerThread?: number;
 }
 
 export type ProgressFn = (phase: 'load' | 'evaluate', done: number, total: number) => void;
 
 const SAVE_BATCH = 5000;
-/** Distinct values counted per value segment for the summary's "top values". */
-const MAX_DISTINCT = 1000;
+/** Contacts the main thread evaluates before storing their changes (bounds what a sweep holds). */
+const SWEEP_CHUNK = 65_536;
 
 /** What the store has seen, for "did you mean" in rules. */
 export function storeKnowledge(store: Store, declaredFields: string[] = []): Knowledge {
@@ -122,21 +133,32 @@ export class SegmentEngine {
   private loadedRow = 0;
   private readonly rowOf = new Map<number, number>();
   private readonly heap = new WakeupHeap();
+  private pool: SweepPool | undefined;
+  /** Why the workers were given up (the engine then sweeps on one thread). */
+  poolError: SweepWorkerError | undefined;
+  /** Contacts whose cached state changed since the workers last heard of it. */
+  private readonly dirty = new Set<number>();
+  private readonly workers: number;
+  private readonly minContactsPerThread: number;
 
   constructor(
     readonly rules: RuleSet,
     private readonly store: Store,
     private readonly clock: Clock,
-  ) {}
+    options: EngineOptions = {},
+  ) {
+    this.workers = options.workers ?? defaultWorkers();
+    this.minContactsPerThread = options.minContactsPerThread ?? MIN_CONTACTS_PER_THREAD;
+  }
 
   /** Compiles the segments of a loaded segsync.yaml, checking names against what the store has seen. */
-  static fromConfig(loaded: LoadedConfig, store: Store, clock: Clock): SegmentEngine {
-    return SegmentEngine.fromSources(sourcesFromConfig(loaded), store, clock, Object.keys(loaded.config.fields));
+  static fromConfig(loaded: LoadedConfig, store: Store, clock: Clock, options: EngineOptions = {}): SegmentEngine {
+    return SegmentEngine.fromSources(sourcesFromConfig(loaded), store, clock, Object.keys(loaded.config.fields), options);
   }
 
   /** Compiles rule sources (tests and tools without a config file). */
-  static fromSources(sources: RuleSource[], store: Store, clock: Clock, declaredFields: string[] = []): SegmentEngine {
-    return new SegmentEngine(RuleSet.compile(sources, storeKnowledge(store, declaredFields)), store, clock);
+  static fromSources(sources: RuleSource[], store: Store, clock: Clock, declaredFields: string[] = [], options: EngineOptions = {}): SegmentEngine {
+    return new SegmentEngine(RuleSet.compile(sources, storeKnowledge(store, declaredFields)), store, clock, options);
   }
 
   /** Problems that do not stop the rules from running (names not seen yet). */
@@ -151,17 +173,42 @@ export class SegmentEngine {
 
   /** Builds the in-memory caches from the store (the cold start). */
   load(onProgress?: ProgressFn): void {
+    this.close();
     this.rowOf.clear();
+    const t0 = performance.now();
     this.events = this.loadEvents(onProgress);
+    // Contacts with events: the workers start on their code and rules while the rest loads.
+    this.spawnPool(this.events.shared.offsets.length - 1);
+    const t1 = performance.now();
     this.contacts = ContactCache.load(this.store, this.rules.needs.properties);
+    const t2 = performance.now();
     const size = this.contacts.maxId + 1;
     this.prev = this.rules.segments.map(() => denseArray<FieldValue | undefined>(size, undefined));
     const index = new Map(this.rules.segments.map((s, i) => [s.name, i]));
-    for (const [contactId, segment, json] of this.store.scanSegmentStates()) {
+    // Equal string answers (stages, codes) share one string: millions of copies would only weigh on
+    // the heap and on every garbage collection after.
+    const strings = new Map<string, FieldValue>();
+    this.store.forEachSegmentAnswer((contactId, segment, json) => {
       const i = index.get(segment);
-      if (i !== undefined) this.prev[i]![contactId] = parseStored(json);
-    }
-    this.nextAt = denseArray<number | undefined>(size, undefined);
+      if (i === undefined || contactId >= size) return;
+      let value: FieldValue;
+      if (json.charCodeAt(0) !== 34) value = parseStored(json);
+      else if ((value = strings.get(json) as FieldValue) === undefined) {
+        value = parseStored(json);
+        if (strings.size < 100_000) strings.set(json, value);
+      }
+      this.prev[i]![contactId] = value;
+    });
+    // The stored wake-ups are known, so a recompute rewrites only the ones that moved; the heap holds
+    // them at once, so due contacts wake up even before the first recompute.
+    this.nextAt = denseArray<number | undefined>(size, Infinity);
+    this.heap.clear();
+    this.store.forEachWakeup((contactId, at) => {
+      if (contactId >= size) return;
+      this.nextAt[contactId] = at;
+      this.heap.push(at, contactId);
+    });
+    this.lastLoad!.timings = { eventsMs: t1 - t0, contactsMs: t2 - t1, answersMs: performance.now() - t2 };
   }
 
   /**
@@ -172,8 +219,8 @@ export class SegmentEngine {
     const plan = this.rules.plan;
     const layout = EventCache.layoutOf(plan);
     const snap = this.store.readEventCache(layout);
-    if (snap) {
-      const cache = EventCache.fromSnapshot(plan, snap.parts);
+    const cache = snap && EventCache.fromSnapshot(plan, snap.parts);
+    if (snap && cache) {
       this.loadedRow = snap.maxEventRow;
       const touched = new Set<number>();
       for (const row of this.store.scanEvents([], [], snap.maxEventRow)) touched.add(row[0] as number);
@@ -182,18 +229,20 @@ export class SegmentEngine {
         cache.append(id, fresh.map((f) => f.event));
         this.rowOf.set(id, fresh[fresh.length - 1]!.row);
       }
-      this.lastLoad = { fromSnapshot: true, eventsAfterSnapshot: touched.size };
+      this.lastLoad = { fromSnapshot: true, eventsAfterSnapshot: touched.size, snapshotRejected: false };
       return cache;
     }
+    // No snapshot, or one that fails its check (a torn or damaged write): every event is read again
+    // and a fresh snapshot replaces the bad one.
     this.loadedRow = this.store.eventCountBound();
-    const cache = EventCache.load(this.store, plan, onProgress && ((d, t) => onProgress('load', d, t)), this.loadedRow);
-    this.store.writeEventCache(layout, this.loadedRow, cache.serialize());
-    this.lastLoad = { fromSnapshot: false, eventsAfterSnapshot: 0 };
-    return cache;
+    const scanned = EventCache.load(this.store, plan, onProgress && ((d, t) => onProgress('load', d, t)), this.loadedRow);
+    this.store.writeEventCache(layout, this.loadedRow, scanned.serialize());
+    this.lastLoad = { fromSnapshot: false, eventsAfterSnapshot: 0, snapshotRejected: snap !== undefined };
+    return scanned;
   }
 
   /** How the last `load` got its events (for status output and benchmarks). */
-  lastLoad: { fromSnapshot: boolean; eventsAfterSnapshot: number } | undefined;
+  lastLoad: { fromSnapshot: boolean; eventsAfterSnapshot: number; snapshotRejected: boolean; timings?: { eventsMs: number; contactsMs: number; answersMs: number } } | undefined;
 
   /** Evaluates every contact, stores what changed, and rebuilds the wake-up heap. */
   recomputeAll(onProgress?: ProgressFn): RecomputeSummary {
@@ -213,78 +262,131 @@ export class SegmentEngine {
     if (!this.loaded) this.load(onProgress);
     const t1 = performance.now();
     const segs = this.rules.segments;
-    const summary: SegmentSummary[] = segs.map((s) => ({ segment: s.name, kind: s.kind, members: 0, entered: 0, left: 0, changed: 0, errors: 0, topValues: [] }));
-    // Most common values of value segments with few distinct values (stages, codes, scores 1–5);
-    // doubles (sums, scores) have as many values as contacts and no useful "top".
-    const valueCounts = segs.map((s) => (s.kind === 'value' && s.type !== 'double' ? new Map<string | number | boolean, number>() : undefined));
     const contacts = this.contacts!;
     const total = contacts.size;
-    let done = 0;
+    const pool = onContact ? undefined : this.poolFor(total);
+    const answers = { prev: this.prev, base: 0 };
+    const figures = emptyPart(this.rules);
     let contactsChanged = 0;
     let saveMs = 0;
+    let done = 0;
     let batch: { contactId: number; states: SegmentState[]; nextChangeAt: number | undefined }[] = [];
-    const flush = (): void => {
+    // Each part is stored as soon as it is evaluated, in batches: the main thread stores its chunks
+    // while the workers still evaluate theirs.
+    const take = (part: SweepPart, fromWorker: boolean): void => {
       const s = performance.now();
-      this.store.saveEvaluations(batch);
-      saveMs += performance.now() - s;
-      batch = [];
-    };
-    const values: FieldValue[] = new Array(segs.length).fill(null);
-    for (const id of contacts.ids()) {
-      const view = contacts.view(id)!;
-      const slice = this.events!.slice(id);
-      const ev = this.rules.evaluate(view, slice.cols, slice.start, slice.end, now, true);
-      const states: SegmentState[] = [];
-      for (let i = 0; i < segs.length; i++) {
-        const value = this.rules.stored(i, ev.values[i]);
-        values[i] = value;
-        const before = this.prev[i]![id];
-        const sum = summary[i]!;
-        if (!isDefault(value)) {
-          sum.members++;
-          const counts = valueCounts[i];
-          if (counts !== undefined) {
-            const key = typeof value === 'object' ? JSON.stringify(value) : value;
-            const n = counts.get(key);
-            if (n !== undefined) counts.set(key, n + 1);
-            else if (counts.size < MAX_DISTINCT) counts.set(key, 1);
-          }
+      mergeFigures(figures, part);
+      let k = 0;
+      for (let c = 0; c < part.ids.length; c++) {
+        const id = part.ids[c]!;
+        const states: SegmentState[] = [];
+        for (; k < part.changeIds.length && part.changeIds[k] === id; k++) {
+          const i = part.changeSegments[k]!;
+          const value = part.changeValues[k]!;
+          if (save && fromWorker) this.prev[i]![id] = value;
+          states.push({ contactId: id, segment: segs[i]!.name, value, since: now });
         }
-        if (ev.values[i] instanceof FailedValue) sum.errors++;
-        if (sameAnswer(before, value)) continue;
-        if (isDefault(before)) sum.entered++;
-        else if (isDefault(value)) sum.left++;
-        else sum.changed++;
-        if (save) this.prev[i]![id] = value;
-        states.push({ contactId: id, segment: segs[i]!.name, value, since: now });
-      }
-      if (states.length) contactsChanged++;
-      onContact?.(id, values);
-      if (save) {
-        const next = this.schedule(id, ev);
+        if (states.length) contactsChanged++;
+        if (!save) continue;
+        const next = this.schedule(id, part.next[c]!);
         if (states.length || next.write) batch.push({ contactId: id, states, nextChangeAt: next.at });
-        if (batch.length >= SAVE_BATCH) flush();
+        if (batch.length >= SAVE_BATCH) {
+          this.store.saveEvaluations(batch);
+          batch = [];
+        }
       }
-      if (onProgress && (++done & 0x3fff) === 0) onProgress('evaluate', done, total);
+      if (batch.length) this.store.saveEvaluations(batch);
+      batch = [];
+      saveMs += performance.now() - s;
+      done += part.ids.length;
+      if (done < total) onProgress?.('evaluate', done, total);
+    };
+    const from = pool?.mainFrom ?? 0;
+    if (pool) {
+      pool.begin(this.dirty, this.rules, this.events!, contacts, (id) => this.prev.map((p) => p[id]), now, save);
+      this.dirty.clear();
     }
-    flush();
+    const top = contacts.maxId + 1;
+    for (let lo = from; lo < top; lo += SWEEP_CHUNK) take(sweepRange(this.rules, contacts, this.events!, answers, lo, Math.min(top, lo + SWEEP_CHUNK), now, save, onContact), false);
+    if (pool) {
+      let parts: SweepPart[];
+      try {
+        parts = pool.finish();
+      } catch (err) {
+        // What the main thread stored is in the store: read everything back, then sweep on one thread.
+        this.dropPool(err);
+        this.load(onProgress);
+        return this.sweep(now, save, onProgress, onContact);
+      }
+      for (const part of parts) take(part, true);
+    }
     onProgress?.('evaluate', total, total);
-    valueCounts.forEach((m, i) => {
-      if (m) summary[i]!.topValues = [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([v, n]) => [JSON.stringify(v), n]);
-    });
     const t2 = performance.now();
+    const summary: SegmentSummary[] = segs.map((seg, i) => ({
+      segment: seg.name,
+      kind: seg.kind,
+      members: figures.members[i]!,
+      entered: figures.entered[i]!,
+      left: figures.left[i]!,
+      changed: figures.changed[i]!,
+      errors: figures.errors[i]!,
+      // Ties in key order: the same top values however the contacts were split across threads.
+      topValues: [...(figures.valueCounts[i] ?? [])].sort((a, b) => b[1] - a[1] || (String(a[0]) < String(b[0]) ? -1 : String(a[0]) > String(b[0]) ? 1 : 0)).slice(0, 5).map(([v, n]): [string, number] => [JSON.stringify(v), n]),
+    }));
     return {
       contacts: total,
       events: this.events!.stats().events,
       segments: summary,
       contactsChanged,
-      timings: { loadMs: t1 - t0, evaluateMs: t2 - t1 - saveMs, saveMs },
+      timings: { loadMs: t1 - t0, evaluateMs: t2 - t1 - saveMs, saveMs, threads: pool?.threads ?? 1 },
     };
   }
 
+  /** The worker pool for a sweep over `contacts` contacts, attached on first use; undefined: one thread. */
+  private poolFor(contacts: number): SweepPool | undefined {
+    if (this.pool?.ready) return this.pool;
+    if (!this.pool) this.spawnPool(contacts);
+    if (!this.pool) return undefined;
+    try {
+      this.pool.attach(this.events!, this.contacts!, (id) => this.prev.map((p) => p[id]));
+      this.dirty.clear();
+    } catch (err) {
+      this.dropPool(err);
+    }
+    return this.pool;
+  }
+
+  /** Starts the workers when `contacts` make them worth it (they load while the caller goes on). */
+  private spawnPool(contacts: number): void {
+    const workers = Math.min(this.workers, Math.floor(contacts / this.minContactsPerThread) - 1);
+    if (workers < 1 || this.poolError) return;
+    try {
+      this.pool = SweepPool.spawn(this.rules, workers);
+    } catch (err) {
+      this.dropPool(err);
+    }
+  }
+
+  private dropPool(err: unknown): void {
+    this.pool?.close();
+    this.pool = undefined;
+    this.poolError = err instanceof SweepWorkerError ? err : new SweepWorkerError((err as Error).message, { cause: err });
+  }
+
+  /** Stops the rules workers (a closed engine can still evaluate, on one thread). */
+  close(): void {
+    this.pool?.close();
+    this.pool = undefined;
+  }
+
+  /** Notes that a contact's cached state changed, so the worker owning it is told before its next sweep. */
+  private touch(id: number): void {
+    if (this.pool) this.dirty.add(id);
+  }
+
   /** Records a contact's next change in the heap; says whether the stored wake-up must be written. */
-  private schedule(id: number, ev: Evaluation): { at: number | undefined; write: boolean } {
-    const at = Number.isFinite(ev.nextChangeAt) ? ev.nextChangeAt : undefined;
+  private schedule(id: number, nextChangeAt: number): { at: number | undefined; write: boolean } {
+    const at = Number.isFinite(nextChangeAt) ? nextChangeAt : undefined;
     const before = this.nextAt[id];
     this.nextAt[id] = at ?? Infinity;
     if (at !== undefined && at !== before) this.heap.push(at, id);
@@ -338,14 +440,17 @@ export class SegmentEngine {
         state.since = sinceOf(i);
         changed.push({ contactId, segment: seg.name, from: prev[i] ?? (seg.kind === 'flag' ? false : null), to: value });
         writes.push({ ...state });
-        if (save && this.loaded) this.prev[i]![contactId] = value;
+        if (save && this.loaded) {
+          this.prev[i]![contactId] = value;
+          this.touch(contactId);
+        }
       }
       states.push(state);
     });
     const at = finite(ev.nextChangeAt);
     if (save) {
       this.store.saveEvaluation(contactId, writes, at);
-      if (this.loaded) this.schedule(contactId, ev);
+      if (this.loaded) this.schedule(contactId, ev.nextChangeAt);
     }
     return { contactId, states, changed, nextChangeAt: at, segmentWakeups: [...ev.segmentNext].map(finite), errors };
   }
@@ -382,10 +487,14 @@ export class SegmentEngine {
         const fresh = this.store.eventsAfter(id, this.rowOf.get(id) ?? this.loadedRow);
         if (fresh.length) {
           this.events.append(id, fresh.map((f) => f.event));
+          this.touch(id);
           this.rowOf.set(id, fresh[fresh.length - 1]!.row);
         }
       }
-      if (this.contacts && !this.contacts.has(id)) this.contacts.replace(id, this.store.getContact(id));
+      if (this.contacts && !this.contacts.has(id)) {
+        this.contacts.replace(id, this.store.getContact(id));
+        this.touch(id);
+      }
       const r = this.evaluateContact(id);
       if (r) out.push(r);
     }
@@ -400,6 +509,7 @@ export class SegmentEngine {
   resync(contactIds: Iterable<number>): void {
     if (!this.loaded) return;
     for (const id of new Set(contactIds)) {
+      this.touch(id);
       const contact = this.store.getContact(id);
       this.contacts?.replace(id, contact);
       const rows = contact ? this.store.eventsAfter(id, 0) : [];
@@ -417,6 +527,7 @@ export class SegmentEngine {
   onContacts(contactIds: Iterable<number>): ContactEvaluation[] {
     const out: ContactEvaluation[] = [];
     for (const id of new Set(contactIds)) {
+      this.touch(id);
       const contact = this.store.getContact(id);
       this.contacts?.replace(id, contact);
       if (!contact) {

@@ -4,6 +4,7 @@
  * sequential scan; a contact whose events change afterwards is re-read from the store into a small
  * per-contact override, so the cache stays in step with every write without rebuilding the columns.
  */
+import { crc32 } from 'node:zlib';
 import type { SegsyncEvent } from '../model/types';
 import type { Store } from '../store/store';
 import type { AggregatePlan, EventColumns } from './aggregates';
@@ -27,6 +28,32 @@ function columns(plan: AggregatePlan, n: number): EventColumns {
   };
 }
 
+/**
+ * Columns for `n` events in SharedArrayBuffers: the base columns of a cache, which the sweep workers
+ * read in place instead of each holding a copy.
+ */
+export function sharedColumns(numeric: number, categorical: number, n: number): EventColumns {
+  const f64 = (): Float64Array => new Float64Array(new SharedArrayBuffer(n * 8));
+  const i32 = (): Int32Array => new Int32Array(new SharedArrayBuffer(n * 4));
+  return { names: i32(), times: f64(), numeric: Array.from({ length: numeric }, f64), categorical: Array.from({ length: categorical }, i32) };
+}
+
+/** True when every column lives in shared memory. */
+function isShared(c: EventColumns): boolean {
+  return [c.names, c.times, ...c.numeric, ...c.categorical].every((a) => a.buffer instanceof SharedArrayBuffer);
+}
+
+/** A shared copy of columns (or the columns themselves when already shared). */
+function shared(c: EventColumns): EventColumns {
+  if (isShared(c)) return c;
+  const out = sharedColumns(c.numeric.length, c.categorical.length, c.times.length);
+  out.names.set(c.names);
+  out.times.set(c.times);
+  c.numeric.forEach((a, k) => out.numeric[k]!.set(a));
+  c.categorical.forEach((a, k) => out.categorical[k]!.set(a));
+  return out;
+}
+
 /** Columns for one contact's events (any order in; sorted by time, then as given). */
 export function columnsFromEvents(plan: AggregatePlan, events: readonly Pick<SegsyncEvent, 'name' | 'time' | 'properties'>[]): EventColumns {
   const sorted = events.map((e, i) => [e, i] as const).sort((a, b) => a[0].time - b[0].time || a[1] - b[1]);
@@ -42,6 +69,42 @@ export function columnsFromEvents(plan: AggregatePlan, events: readonly Pick<Seg
     });
   });
   return cols;
+}
+
+/** Bumped when the snapshot's bytes change meaning: an older snapshot is then rebuilt, never misread. */
+const SNAPSHOT_VERSION = 2;
+
+interface SnapshotHeader {
+  v: number;
+  names: string[];
+  dictionaries: [string, number][][];
+  events: number;
+  offsets: number;
+}
+
+/** The last part of a snapshot: how many bytes come before it and their CRC-32. */
+interface SnapshotCheck {
+  bytes: number;
+  crc: number;
+}
+
+function checkOf(parts: Uint8Array[]): SnapshotCheck {
+  let crc = 0;
+  let bytes = 0;
+  for (const p of parts) {
+    crc = crc32(p, crc);
+    bytes += p.length;
+  }
+  return { bytes, crc };
+}
+
+function parseJson(b: Buffer): unknown {
+  try {
+    return JSON.parse(b.toString('utf8')) as unknown;
+  } catch {
+    // Not JSON: not a snapshot part this code wrote; the caller rebuilds the cache from the events.
+    return undefined;
+  }
 }
 
 export interface CacheStats {
@@ -128,7 +191,7 @@ export class EventCache {
         order[j + 1] = v;
       }
     }
-    const base = columns(plan, n);
+    const base = sharedColumns(nNum, nCat, n);
     for (let i = 0; i < n; i++) {
       const src = order[i]!;
       base.names[i] = raw.names[src]!;
@@ -145,22 +208,39 @@ export class EventCache {
    * offsets[id] .. offsets[id + 1]); names and categorical values must be coded through `plan`.
    */
   static fromColumns(plan: AggregatePlan, cols: EventColumns, offsets: Int32Array): EventCache {
-    return new EventCache(plan, cols, offsets);
+    return new EventCache(plan, shared(cols), offsets);
+  }
+
+  /** The base columns and offsets (shared memory; read-only for everyone: changes go to overrides). */
+  get shared(): { cols: EventColumns; offsets: Int32Array } {
+    return { cols: this.base, offsets: this.offsets };
+  }
+
+  /** A contact's own columns when its events changed since the base was built. */
+  override(contactId: number): EventColumns | undefined {
+    return this.overrides.get(contactId);
+  }
+
+  /** Gives a contact its own columns (a sweep worker following the main thread's cache). */
+  setOverride(contactId: number, cols: EventColumns): void {
+    this.overrides.set(contactId, cols);
   }
 
   /** The layout a snapshot is valid for: the properties the rules read. */
   static layoutOf(plan: AggregatePlan): string {
-    return JSON.stringify({ v: 1, numeric: plan.numericProps, categorical: plan.categoricalProps });
+    return JSON.stringify({ v: SNAPSHOT_VERSION, numeric: plan.numericProps, categorical: plan.categoricalProps });
   }
 
   /**
-   * The cache as binary parts for the store: a JSON header (dictionaries, column sizes), then the
-   * columns' bytes in chunks. Only the base columns: call on a freshly loaded cache.
+   * The cache as binary parts for the store: a JSON header (dictionaries, column sizes), the
+   * columns' bytes in chunks, then a check part (byte count and CRC-32 of everything before it).
+   * Only the base columns: call on a freshly loaded cache.
    */
   serialize(): Uint8Array[] {
     const cols = this.base;
     const arrays: (Int32Array | Float64Array)[] = [cols.times, ...cols.numeric, this.offsets, cols.names, ...cols.categorical];
-    const header = {
+    const header: SnapshotHeader = {
+      v: SNAPSHOT_VERSION,
       names: this.plan.names,
       dictionaries: this.plan.categoricalProps.map((_, k) => this.plan.dictionary(k)),
       events: cols.times.length,
@@ -172,23 +252,45 @@ export class EventCache {
       const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
       for (let from = 0; from < bytes.length; from += CHUNK) parts.push(bytes.subarray(from, Math.min(bytes.length, from + CHUNK)));
     }
+    parts.push(new TextEncoder().encode(JSON.stringify(checkOf(parts))));
     return parts;
   }
 
-  /** A cache from a snapshot's parts, with names and filtered values re-coded through `plan`. */
-  static fromSnapshot(plan: AggregatePlan, parts: Buffer[]): EventCache {
-    const header = JSON.parse(parts[0]!.toString('utf8')) as { names: string[]; dictionaries: [string, number][][]; events: number; offsets: number };
-    const data = Buffer.concat(parts.slice(1));
-    // Copy into fresh, aligned buffers (a Buffer's offset need not suit a Float64Array).
+  /**
+   * A cache from a snapshot's parts, with names and filtered values re-coded through `plan`; undefined
+   * when the parts are not a whole, intact snapshot (missing, cut or changed bytes fail the check).
+   */
+  static fromSnapshot(plan: AggregatePlan, parts: Buffer[]): EventCache | undefined {
+    if (parts.length < 2) return undefined;
+    const check = parseJson(parts[parts.length - 1]!) as SnapshotCheck | undefined;
+    const body = parts.slice(0, -1);
+    const actual = checkOf(body);
+    if (!check || check.bytes !== actual.bytes || check.crc !== actual.crc) return undefined;
+    const header = parseJson(body[0]!) as SnapshotHeader | undefined;
+    if (header?.v !== SNAPSHOT_VERSION) return undefined;
+    const n = header.events;
+    const want = n * (8 + 8 * plan.numericProps.length + 4 + 4 * plan.categoricalProps.length) + 4 * header.offsets;
+    if (actual.bytes - body[0]!.length !== want) return undefined;
+    // Each column is copied from the parts straight into its own shared, aligned buffer (a Buffer's
+    // offset need not suit a Float64Array).
+    let part = 1;
     let at = 0;
-    const take = <T extends Int32Array | Float64Array>(Ctor: new (n: number) => T, n: number): T => {
-      const out = new Ctor(n);
-      const bytes = n * out.BYTES_PER_ELEMENT;
-      new Uint8Array(out.buffer).set(data.subarray(at, at + bytes));
-      at += bytes;
+    const take = <T extends Int32Array | Float64Array>(Ctor: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, count: number): T => {
+      const out = new Ctor(new SharedArrayBuffer(count * Ctor.BYTES_PER_ELEMENT));
+      const dest = new Uint8Array(out.buffer);
+      for (let filled = 0; filled < dest.length; ) {
+        const src = body[part]!;
+        const len = Math.min(src.length - at, dest.length - filled);
+        dest.set(src.subarray(at, at + len), filled);
+        filled += len;
+        at += len;
+        if (at === src.length) {
+          part++;
+          at = 0;
+        }
+      }
       return out;
     };
-    const n = header.events;
     const times = take(Float64Array, n);
     const numeric = plan.numericProps.map(() => take(Float64Array, n));
     const offsets = take(Int32Array, header.offsets);

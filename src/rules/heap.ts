@@ -7,6 +7,12 @@ export class WakeupHeap {
     return this.times.length;
   }
 
+  /** Empties the heap (a reload fills it again). */
+  clear(): void {
+    this.times = [];
+    this.ids = [];
+  }
+
   push(time: number, id: number): void {
     const times = this.times;
     const ids = this.ids;

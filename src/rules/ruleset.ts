@@ -41,6 +41,12 @@ export interface Evaluation {
   nextChangeAt: number;
 }
 
+/** Rule texts and knowledge, without the location functions: what a worker needs to compile the same set. */
+export interface RuleOrigin {
+  sources: { segment: string; text: string; kind: 'flag' | 'value' }[];
+  knowledge: Knowledge;
+}
+
 /** Which contact attributes the rules read (the caches load only these). */
 export interface Needs {
   /** Property names read, or undefined when a rule computes property names. */
@@ -137,7 +143,21 @@ export class RuleSet {
   /** Checks and compiles rules; throws RuleSetError listing every problem with its location. */
   static compile(sources: RuleSource[], knowledge: Knowledge = NO_KNOWLEDGE): RuleSet {
     const { rules, warnings } = checkRules(sources, knowledge);
-    return new RuleSet(rules, warnings);
+    const set = new RuleSet(rules, warnings);
+    set.origin = { sources: sources.map((s) => ({ segment: s.segment, text: s.text, kind: s.kind })), knowledge };
+    return set;
+  }
+
+  /** What the set was compiled from (a sweep worker compiles the same set again). */
+  origin: RuleOrigin = { sources: [], knowledge: NO_KNOWLEDGE };
+
+  /** Compiles the set a `RuleOrigin` describes (its rules compiled before, so locations are not needed). */
+  static fromOrigin(origin: RuleOrigin): RuleSet {
+    const locate = (): SourceLocation => ({ file: '<worker>', line: 1, column: 1 });
+    return RuleSet.compile(
+      origin.sources.map((s) => ({ ...s, locate })),
+      origin.knowledge,
+    );
   }
 
   /** Index of a segment by name. */

@@ -859,13 +859,17 @@ export class SqliteStore implements Store {
     return this.eventNameById();
   }
 
-  scanEvents(numeric: string[], json: string[], afterRow = 0, throughRow = Number.MAX_SAFE_INTEGER): IterableIterator<unknown[]> {
+  *scanEvents(numeric: string[], json: string[], afterRow = 0, throughRow = Number.MAX_SAFE_INTEGER): IterableIterator<unknown[]> {
     const path = (key: string): string => `$."${key.replace(/["\\]/g, (c) => `\\${c}`)}"`;
-    const cols = [...numeric.map(() => 'properties ->> ?'), ...json.map(() => 'properties -> ?')];
-    const sql = `SELECT contact_id, name_id, time${cols.map((c) => `, ${c}`).join('')} FROM events WHERE id > ? AND id <= ?`;
-    // A separate statement: an iterating statement cannot be reused while it is open. Rows go
-    // straight from better-sqlite3's iterator (a 20-million-row scan is the cold start's cost).
-    return this.db.prepare(sql).raw(true).iterate(...numeric.map(path), ...json.map(path), afterRow, throughRow) as IterableIterator<unknown[]>;
+    // `|| ''` drops the JSON subtype, so a filtered value arrives as its JSON text, as a row would give it.
+    const cols = [...numeric.map(() => 'properties ->> ?'), ...json.map(() => "(properties -> ?) || ''")];
+    // Read as one JSON array per range of row ids: the cold start scans every event, and handing
+    // over a row costs far more than parsing its bytes as JSON.
+    const RANGE = 65_536;
+    const top = Math.min(throughRow, this.eventCountBound());
+    const s = this.stmt(`SELECT json_group_array(json_array(contact_id, name_id, time${cols.map((c) => `, ${c}`).join('')}) ORDER BY id) FROM events WHERE id > ? AND id <= ?`).pluck();
+    const params = [...numeric.map(path), ...json.map(path)];
+    for (let lo = afterRow; lo < top; lo += RANGE) yield* JSON.parse(s.get(...params, lo, Math.min(top, lo + RANGE)) as string) as unknown[][];
   }
 
   eventsAfter(contactId: number, afterRow: number): { row: number; event: SegsyncEvent }[] {
@@ -877,25 +881,59 @@ export class SqliteStore implements Store {
   }
 
   *scanContacts(): IterableIterator<[number, string, number, string | null]> {
-    const s = this.db.prepare('SELECT id, email, created_at, consent_status FROM contacts ORDER BY id').raw(true);
-    yield* s.iterate() as IterableIterator<[number, string, number, string | null]>;
+    yield* this.scanPacked<[number, string, number, string | null]>('contacts', 'id', 'json_array(id, email, created_at, consent_status) ORDER BY id');
   }
 
   *scanProperties(names: string[] | undefined): IterableIterator<[number, string, FieldValue]> {
-    const s = names === undefined
-      ? this.db.prepare('SELECT contact_id, name, value FROM properties').raw(true)
-      : this.db.prepare(`SELECT contact_id, name, value FROM properties WHERE name IN (${names.map(() => '?').join(', ') || 'NULL'})`).raw(true);
-    for (const row of s.iterate(...(names ?? [])) as IterableIterator<[number, string, string]>) {
-      yield [row[0], row[1], JSON.parse(row[2]) as FieldValue];
-    }
+    const where = names === undefined ? '' : `AND name IN (${names.map(() => '?').join(', ') || 'NULL'})`;
+    yield* this.scanPacked<[number, string, FieldValue]>('properties', 'contact_id', 'json_array(contact_id, name, json(value)) ORDER BY contact_id, name', where, names ?? []);
   }
 
   *scanTags(): IterableIterator<[number, string]> {
-    yield* this.db.prepare('SELECT contact_id, tag FROM tags').raw(true).iterate() as IterableIterator<[number, string]>;
+    yield* this.scanPacked<[number, string]>('tags', 'contact_id', 'json_array(contact_id, tag) ORDER BY contact_id, tag');
+  }
+
+  /**
+   * Rows of a table keyed by contact id, read as one JSON array per range of 65,536 ids: a cold start
+   * reads millions of rows, and handing over a row costs far more than parsing its bytes as JSON.
+   */
+  private *scanPacked<T>(table: string, idColumn: string, rowJson: string, where = '', params: unknown[] = []): IterableIterator<T> {
+    const RANGE = 65_536;
+    const top = (this.stmt(`SELECT COALESCE(MAX(${idColumn}), 0) FROM ${table}`).pluck().get() as number) + 1;
+    const s = this.stmt(`SELECT json_group_array(${rowJson}) FROM ${table} WHERE ${idColumn} >= ? AND ${idColumn} < ? ${where}`).pluck();
+    for (let lo = 0; lo < top; lo += RANGE) yield* JSON.parse(s.get(lo, lo + RANGE, ...params) as string) as T[];
   }
 
   scanSegmentStates(): IterableIterator<[number, string, string, number]> {
     return this.db.prepare('SELECT contact_id, segment, value, since FROM segment_state').raw(true).iterate() as IterableIterator<[number, string, string, number]>;
+  }
+
+  forEachSegmentAnswer(fn: (contactId: number, segment: string, json: string) => void): void {
+    // One row per contact, its answers packed as segment US json RS …: a restart reads millions of
+    // answers, and a row costs far more to hand over than the few bytes it holds. Neither separator
+    // can occur: segment names are letters, digits and _, and JSON text escapes control characters.
+    const s = this.stmt('SELECT contact_id, group_concat(segment || char(31) || value, char(30)) FROM segment_state GROUP BY contact_id').raw(true);
+    for (const [id, packed] of s.iterate() as IterableIterator<[number, string]>) {
+      for (let from = 0; from < packed.length; ) {
+        const sep = packed.indexOf('\x1f', from);
+        let end = packed.indexOf('\x1e', sep);
+        if (end < 0) end = packed.length;
+        fn(id, packed.slice(from, sep), packed.slice(sep + 1, end));
+        from = end + 1;
+      }
+    }
+  }
+
+  forEachWakeup(fn: (contactId: number, at: number) => void): void {
+    // Packed per range of 65,536 contact ids, for the same reason as the answers.
+    const s = this.stmt("SELECT group_concat(contact_id || ',' || next_change_at, ',') FROM wakeups WHERE contact_id >= ? AND contact_id < ?").pluck();
+    const top = (this.stmt('SELECT COALESCE(MAX(contact_id), 0) FROM wakeups').pluck().get() as number) + 1;
+    for (let lo = 0; lo < top; lo += 65_536) {
+      const packed = s.get(lo, lo + 65_536) as string | null;
+      if (!packed) continue;
+      const nums = packed.split(',');
+      for (let i = 0; i + 1 < nums.length; i += 2) fn(Number(nums[i]), Number(nums[i + 1]));
+    }
   }
 
   saveEvaluations(items: { contactId: number; states: SegmentState[]; nextChangeAt: number | undefined }[]): void {

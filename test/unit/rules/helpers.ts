@@ -6,6 +6,7 @@ import type { LoadedConfig } from '../../../src/config/load';
 import { ManualClock } from '../../../src/model/clock';
 import type { ConsentStatus, EventProperties, FieldValue } from '../../../src/model/types';
 import { SegmentEngine } from '../../../src/rules/engine';
+import type { EngineOptions } from '../../../src/rules/engine';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
 
 export const MIN = 60_000;
@@ -29,8 +30,8 @@ export class World {
   readonly store = new SqliteStore({ path: ':memory:', now: () => this.clock.now() });
   readonly engine: SegmentEngine;
 
-  constructor(config: LoadedConfig = templateConfig()) {
-    this.engine = SegmentEngine.fromConfig(config, this.store, this.clock);
+  constructor(config: LoadedConfig = templateConfig(), options: EngineOptions = {}) {
+    this.engine = SegmentEngine.fromConfig(config, this.store, this.clock, options);
     this.engine.load();
   }
 

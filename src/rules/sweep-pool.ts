@@ -1,0 +1,249 @@
+/**
+ * Worker threads for full recomputes: each worker owns a fixed range of contact ids, reads the event
+ * cache's base columns in place (SharedArrayBuffers) and keeps its own copy of its contacts'
+ * attributes, event overrides and stored answers, brought up to date before every sweep with only
+ * the contacts that changed. The main thread sweeps the last range itself meanwhile, then waits for
+ * the workers' parts synchronously (Atomics.wait + receiveMessageOnPort), so a recompute stays one
+ * synchronous call for the engine and its callers.
+ */
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import { SegsyncError } from '../errors';
+import type { FieldValue } from '../model/types';
+import type { EventColumns } from './aggregates';
+import type { ContactCache, ContactColumns } from './contact-cache';
+import type { EventCache } from './event-cache';
+import type { RuleOrigin, RuleSet } from './ruleset';
+import type { SweepPart } from './sweep';
+
+/** A sweep worker failed or did not answer; the engine falls back to one thread. */
+export class SweepWorkerError extends SegsyncError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('E_RULES_WORKER', message, { ...options, hint: 'the recompute ran on the main thread instead; set SEGSYNC_RULES_THREADS=1 to stop using workers' });
+  }
+}
+
+/** Changes the main thread made to contacts of one worker's range since its last sweep. */
+export interface SweepDelta {
+  contacts: ContactColumns;
+  overrides: [number, EventColumns][];
+  /** prev[segment][k]: the stored answer of contacts.ids[k]. */
+  prev: (FieldValue | undefined)[][];
+}
+
+export interface CompileMessage {
+  type: 'compile';
+  origin: RuleOrigin;
+}
+
+export interface InitMessage {
+  type: 'init';
+  /** The main plan's aggregate specs (JSON), event names and filtered-value dictionaries, in code order. */
+  specs: string;
+  names: string[];
+  dictionaries: [string, number][][];
+  base: EventColumns;
+  offsets: Int32Array;
+  lo: number;
+  hi: number;
+}
+
+export interface SweepMessage {
+  type: 'sweep';
+  delta: SweepDelta;
+  /** Absent: only take the delta (the first sync). */
+  sweep?: { now: number; save: boolean };
+}
+
+export type WorkerReply = { type: 'ready' } | { type: 'part'; part: SweepPart | undefined } | { type: 'error'; message: string; stack?: string };
+
+/** How long the main thread waits for a worker's answer before giving up on it. */
+const REPLY_TIMEOUT_MS = 30 * 60_000;
+/** Below this many contacts per thread, a worker costs more than it saves. */
+export const MIN_CONTACTS_PER_THREAD = 25_000;
+
+/** Worker threads to use besides the main one: SEGSYNC_RULES_THREADS - 1, else one per spare core (at most 3). */
+export function defaultWorkers(env: NodeJS.ProcessEnv = process.env): number {
+  const set = Number(env.SEGSYNC_RULES_THREADS);
+  if (Number.isInteger(set) && set >= 1) return set - 1;
+  return Math.max(0, Math.min(3, availableParallelism() - 1));
+}
+
+interface Handle {
+  worker: Worker;
+  port: MessagePort;
+  flag: Int32Array;
+  lo: number;
+  hi: number;
+}
+
+export class SweepPool {
+  private attached = false;
+  /** The main thread's range starts here and runs to the last id. */
+  mainFrom = 0;
+
+  private constructor(
+    private readonly rules: RuleSet,
+    private readonly handles: Handle[],
+  ) {}
+
+  /**
+   * Starts `workers` threads, which load their code and compile the rules while the caller goes on
+   * (a cold start loads its caches meanwhile); `attach` hands them their contacts.
+   */
+  static spawn(rules: RuleSet, workers: number): SweepPool {
+    const handles: Handle[] = [];
+    try {
+      for (let k = 0; k < workers; k++) {
+        const { port1, port2 } = new MessageChannel();
+        const flag = new Int32Array(new SharedArrayBuffer(4));
+        const worker = new Worker(join(__dirname, 'sweep-worker.js'), { workerData: { port: port2, flag }, transferList: [port2] });
+        worker.unref();
+        handles.push({ worker, port: port1, flag, lo: 0, hi: 0 });
+        worker.postMessage({ type: 'compile', origin: rules.origin } satisfies CompileMessage);
+      }
+    } catch (err) {
+      for (const h of handles) void h.worker.terminate();
+      throw new SweepWorkerError(`could not start the rules workers: ${(err as Error).message}`, { cause: err });
+    }
+    return new SweepPool(rules, handles);
+  }
+
+  /**
+   * Splits the contacts into ranges of about equal work (events and contacts), one per worker and the
+   * last for the main thread, and hands each worker the state of its contacts; `prevOf` gives a
+   * contact's stored answers. Blocks until every worker is ready.
+   */
+  attach(events: EventCache, contacts: ContactCache, prevOf: (id: number) => (FieldValue | undefined)[]): void {
+    const rules = this.rules;
+    const bounds = splitRanges(events, contacts, this.handles.length + 1);
+    const { cols, offsets } = events.shared;
+    try {
+      this.handles.forEach((h, k) => {
+        h.lo = bounds[k]!;
+        h.hi = bounds[k + 1]!;
+        const init: InitMessage = {
+          type: 'init',
+          specs: JSON.stringify(rules.plan.specs),
+          names: [...rules.plan.names],
+          dictionaries: rules.plan.categoricalProps.map((_, c) => rules.plan.dictionary(c)),
+          base: cols,
+          offsets,
+          lo: h.lo,
+          hi: h.hi,
+        };
+        h.worker.postMessage(init);
+        h.worker.postMessage({ type: 'sweep', delta: deltaOf([...contacts.ids(h.lo, h.hi)], rules, events, contacts, prevOf) } satisfies SweepMessage);
+      });
+      for (const h of this.handles) {
+        expect(wait(h), 'ready');
+        expect(wait(h), 'part');
+      }
+    } catch (err) {
+      this.close();
+      throw err instanceof SweepWorkerError ? err : new SweepWorkerError(`could not start the rules workers: ${(err as Error).message}`, { cause: err });
+    }
+    this.mainFrom = bounds[this.handles.length]!;
+    this.attached = true;
+  }
+
+  /** True once `attach` handed the workers their contacts. */
+  get ready(): boolean {
+    return this.attached;
+  }
+
+  /** Starts `workers` threads and attaches them at once (see `spawn` and `attach`). */
+  static start(rules: RuleSet, events: EventCache, contacts: ContactCache, workers: number, prevOf: (id: number) => (FieldValue | undefined)[]): SweepPool {
+    const pool = SweepPool.spawn(rules, workers);
+    pool.attach(events, contacts, prevOf);
+    return pool;
+  }
+
+  /** Threads a sweep runs on (the workers and the main thread). */
+  get threads(): number {
+    return this.handles.length + 1;
+  }
+
+  /**
+   * Sends each worker the changed contacts of its range and starts its sweep; `finish` collects the
+   * parts. Between the two, the main thread sweeps its own range.
+   */
+  begin(dirty: Iterable<number>, rules: RuleSet, events: EventCache, contacts: ContactCache, prevOf: (id: number) => (FieldValue | undefined)[], now: number, save: boolean): void {
+    const perWorker = this.handles.map((): number[] => []);
+    for (const id of dirty) {
+      const k = this.handles.findIndex((h) => id >= h.lo && id < h.hi);
+      if (k >= 0) perWorker[k]!.push(id);
+    }
+    this.handles.forEach((h, k) => {
+      const msg: SweepMessage = { type: 'sweep', delta: deltaOf(perWorker[k]!, rules, events, contacts, prevOf), sweep: { now, save } };
+      h.worker.postMessage(msg);
+    });
+  }
+
+  /** The workers' parts in id order (blocks until all answered). */
+  finish(): SweepPart[] {
+    return this.handles.map((h) => {
+      const reply = expect(wait(h), 'part');
+      return reply.part!;
+    });
+  }
+
+  /** Stops the workers. */
+  close(): void {
+    for (const h of this.handles) {
+      h.port.close();
+      void h.worker.terminate();
+    }
+    this.handles.length = 0;
+  }
+}
+
+function deltaOf(ids: number[], rules: RuleSet, events: EventCache, contacts: ContactCache, prevOf: (id: number) => (FieldValue | undefined)[]): SweepDelta {
+  const overrides: [number, EventColumns][] = [];
+  const prev = rules.segments.map((): (FieldValue | undefined)[] => []);
+  for (const id of ids) {
+    const o = events.override(id);
+    if (o) overrides.push([id, o]);
+    const p = prevOf(id);
+    for (let i = 0; i < prev.length; i++) prev[i]!.push(p[i]);
+  }
+  return { contacts: contacts.export(ids), overrides, prev };
+}
+
+/**
+ * Contiguous id ranges of about equal work for `threads` threads (the last runs to the end, so new
+ * contacts fall to the main thread): a contact costs about as much as 50 of its events.
+ */
+export function splitRanges(events: EventCache, contacts: ContactCache, threads: number): number[] {
+  const { offsets } = events.shared;
+  const weight = (id: number): number => 50 + (id + 1 < offsets.length ? offsets[id + 1]! - offsets[id]! : 0);
+  let total = 0;
+  for (const id of contacts.ids()) total += weight(id);
+  const bounds = [0];
+  let acc = 0;
+  for (const id of contacts.ids()) {
+    if (bounds.length < threads && acc >= (total * bounds.length) / threads) bounds.push(id);
+    acc += weight(id);
+  }
+  while (bounds.length < threads) bounds.push(contacts.maxId + 1);
+  return bounds;
+}
+
+function wait(h: Handle): WorkerReply {
+  const deadline = Date.now() + REPLY_TIMEOUT_MS;
+  for (;;) {
+    Atomics.store(h.flag, 0, 0);
+    const got = receiveMessageOnPort(h.port);
+    if (got) return got.message as WorkerReply;
+    if (Date.now() > deadline) throw new SweepWorkerError(`a rules worker did not answer within ${REPLY_TIMEOUT_MS / 60_000} minutes`);
+    Atomics.wait(h.flag, 0, 0, 1000);
+  }
+}
+
+function expect<T extends WorkerReply['type']>(reply: WorkerReply, type: T): Extract<WorkerReply, { type: T }> {
+  if (reply.type === 'error') throw new SweepWorkerError(`a rules worker failed: ${reply.message}`);
+  if (reply.type !== type) throw new SweepWorkerError(`a rules worker answered ${reply.type} where ${type} was due`);
+  return reply as Extract<WorkerReply, { type: T }>;
+}
