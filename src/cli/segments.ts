@@ -87,6 +87,8 @@ async function runSegments(opts: SegmentsOptions, cmd: Command): Promise<void> {
     } finally {
       bar.stop();
     }
+    // The answers are right either way (one thread took over); the slower run still deserves a word.
+    if (engine.poolError) process.stderr.write(`warning: ${engine.poolError.message} (${engine.poolError.hint})\n`);
     process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : renderSummary(summary));
   } finally {
     ctx.close();
