@@ -5,7 +5,7 @@
  */
 import type { RawRequest } from '../../connectors/connector';
 import { createConnectors } from '../../connectors/registry';
-import { describeError } from '../errors';
+import { describeError, SafetyValveError } from '../errors';
 import { loadConfigFile } from '../config/load';
 import type { SegsyncConfig } from '../config/schema';
 import type { Logger } from '../log/logger';
@@ -154,7 +154,13 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
 
     async drainOutbox(esp: EspName): Promise<DrainOutcome> {
       await ensureSchema(esp).catch((err: unknown) => noteFailure(esp, err));
-      const r = await sync.drain(esp).catch((err: unknown) => noteFailure(esp, err));
+      const r = await sync.drain(esp).catch((err: unknown) => {
+        // A safety stop is a state, not a failed job: the engine logged it once, and `status`,
+        // /readyz and the metric show it until the queue is forced or becomes harmless.
+        if (err instanceof SafetyValveError) return undefined;
+        return noteFailure(esp, err);
+      });
+      if (!r) return { esp, calls: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0 };
       // Only a drain that called the ESP says anything about it; one with nothing due keeps the last word.
       if (r.calls > 0) {
         const confirmed = r.ok + r.failed + r.rateLimited > 0;
