@@ -59,6 +59,8 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
   };
   /** One write transaction; when it rolls back, the rules' caches are put back in step with the store. */
   const atomically = <T>(fn: () => T): T => {
+    // Inside an enclosing one (a webhook's transaction around the engine's): that one keeps the list.
+    if (evaluatedInTransaction) return store.transaction(fn);
     evaluatedInTransaction = [];
     try {
       return store.transaction(fn);
@@ -75,6 +77,7 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     connectors,
     clock,
     logger,
+    atomically,
     ...(segments ? { onContactsChanged: (ids: number[], cause: 'contacts' | 'events') => void evaluate(ids, cause) } : {}),
   });
   if (segments && store.sweptContacts.length) {
@@ -147,9 +150,15 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     },
 
     async reevaluateDue(now: number): Promise<number> {
-      const { flips, flipped } = flipsOf(segments?.reevaluateDue(now) ?? []);
-      if (flipped.length) sync.enqueue(flipped);
-      return flips;
+      // The flags the clock flips and the operations they imply commit together: stored flips whose
+      // operations a crash lost would never be sent (the flag no longer changes after the restart).
+      return atomically(() => {
+        const evals = segments?.reevaluateDue(now) ?? [];
+        evaluatedInTransaction?.push(...evals.map((e) => e.contactId));
+        const { flips, flipped } = flipsOf(evals);
+        if (flipped.length) sync.enqueue(flipped);
+        return flips;
+      });
     },
 
     async drainOutbox(esp: EspName): Promise<DrainOutcome> {

@@ -42,6 +42,13 @@ export interface SyncEngineOptions {
    * so segment tags fan out too.
    */
   onContactsChanged?: (contactIds: number[], cause: 'contacts' | 'events') => void;
+  /**
+   * Runs a write transaction (default: the store's). A page a pull or reconcile applies, the segment
+   * answers it changes and the operations it queues commit together, so a crash between them cannot
+   * leave a change stored whose fan-out is lost. The daemon passes one that keeps the rules' caches
+   * in step when it rolls back.
+   */
+  atomically?: <T>(fn: () => T) => T;
 }
 
 export interface PullReport {
@@ -137,21 +144,26 @@ export class SyncEngine {
     // Segment properties are read too, so segsync knows what the ESP holds before it writes them.
     const fields = [...(m?.fields ?? []).map((f) => f.remote), ...(m?.segments ?? []).filter((t) => t.as === 'property').map((t) => t.name)];
     for await (const page of connector.pull({ cursor: store.getCursor(esp, CONTACTS_CURSOR), until, fields })) {
-      const result = applyRemoteContacts(this.inbound, esp, page.contacts);
-      if (page.tagMemberships?.length) mergeInto(result, applyTagMemberships(this.inbound, esp, page.tagMemberships));
+      this.atomically(() => {
+        const result = applyRemoteContacts(this.inbound, esp, page.contacts);
+        if (page.tagMemberships?.length) mergeInto(result, applyTagMemberships(this.inbound, esp, page.tagMemberships));
+        report.changed += result.changed.size;
+        report.queued += this.afterInbound(result);
+        store.setCursor(esp, CONTACTS_CURSOR, page.next);
+      });
       report.pages++;
       report.contacts += page.contacts.length;
       for (const c of page.contacts) report.newestModifiedAt = Math.max(report.newestModifiedAt ?? 0, c.modifiedAt);
-      report.changed += result.changed.size;
-      report.queued += this.afterInbound(result);
-      store.setCursor(esp, CONTACTS_CURSOR, page.next);
     }
     if (connector.pullEvents) {
       for await (const page of connector.pullEvents(store.getCursor(esp, EVENTS_CURSOR), until)) {
-        const stored = this.storeRemoteEvents(esp, page.events);
+        const stored = this.atomically(() => {
+          const r = this.storeRemoteEvents(esp, page.events);
+          store.setCursor(esp, EVENTS_CURSOR, page.next);
+          return r;
+        });
         for (const bad of stored.rejected) this.options.logger.warn({ esp, event: bad.index, reason: bad.message }, 'pulled event refused');
         report.events += stored.inserted;
-        store.setCursor(esp, EVENTS_CURSOR, page.next);
       }
     }
     return report;
@@ -162,7 +174,11 @@ export class SyncEngine {
    * (on a dry run only reports it). Cursors are left alone: the incremental pull goes on as before.
    */
   reconcile(esp: EspName, options: { dryRun?: boolean } = {}): Promise<ReconcileReport> {
-    return reconcileEsp({ inbound: this.inbound, connector: this.connector(esp), enqueue: (ids) => this.enqueue(ids, [esp]), afterInbound: (r) => this.afterInbound(r) }, esp, options);
+    return reconcileEsp(
+      { inbound: this.inbound, connector: this.connector(esp), enqueue: (ids) => this.enqueue(ids, [esp]), afterInbound: (r) => this.afterInbound(r), atomically: (fn) => this.atomically(fn) },
+      esp,
+      options,
+    );
   }
 
   /** Verifies and applies one webhook delivery (throws `WebhookError` when verification fails). */
@@ -298,6 +314,10 @@ export class SyncEngine {
       store.eraseContact(contactId);
     });
     return true;
+  }
+
+  private atomically<T>(fn: () => T): T {
+    return this.options.atomically ? this.options.atomically(fn) : this.options.store.transaction(fn);
   }
 
   /** When the earliest queued operation of an ESP is due, if any. */

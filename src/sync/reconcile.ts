@@ -31,6 +31,8 @@ export interface ReconcileDeps {
   enqueue(contactIds: number[]): number;
   /** What a pull does after applying a page: re-evaluate changed contacts and fan them out. */
   afterInbound(result: InboundResult): number;
+  /** A write transaction: a page's read-back and the repairs it calls for commit together. */
+  atomically<T>(fn: () => T): T;
 }
 
 /** The ESP field names segsync writes and never reads in: its own values, so drift in them is segsync's to repair. */
@@ -70,19 +72,25 @@ export async function reconcileEsp(deps: ReconcileDeps, esp: EspName, options: {
   const until = new Date(inbound.clock.now() + 1000);
   for await (const page of connector.pull({ cursor: undefined, until, fields: [...new Set([...mapped, ...fields])] })) {
     report.contacts += page.contacts.length;
+    const found: number[] = [];
     for (const rc of page.contacts) {
       const d = driftOf(inbound, esp, rc, fields);
       if (!d || drifted.has(d.contactId)) continue;
       drifted.add(d.contactId);
+      found.push(d.contactId);
       for (const k of d.keys) report.drift[k] = (report.drift[k] ?? 0) + 1;
     }
     if (dryRun) continue;
-    // What the ESP holds becomes what segsync believes, exactly as a pull would record it.
-    deps.afterInbound(applyRemoteContacts(inbound, esp, page.contacts));
-    if (page.tagMemberships?.length) deps.afterInbound(applyTagMemberships(inbound, esp, page.tagMemberships));
+    // What the ESP holds becomes what segsync believes, exactly as a pull would record it, and the
+    // repairs that calls for are queued in the same transaction: a crash in between would otherwise
+    // leave the drift recorded as the truth and nothing queued to undo it.
+    report.queued += deps.atomically(() => {
+      deps.afterInbound(applyRemoteContacts(inbound, esp, page.contacts));
+      if (page.tagMemberships?.length) deps.afterInbound(applyTagMemberships(inbound, esp, page.tagMemberships));
+      return found.length ? deps.enqueue(found) : 0;
+    });
   }
   report.drifted = drifted.size;
-  if (!dryRun && drifted.size) report.queued = deps.enqueue([...drifted]);
   inbound.logger.info({ esp, contacts: report.contacts, drifted: report.drifted, drift: report.drift, queued: report.queued, dryRun }, `${esp}: reconcile read ${report.contacts} records, ${report.drifted} drifted`);
   return report;
 }
