@@ -187,7 +187,7 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     },
 
     async reconcile(esp: EspName): Promise<ReconcileOutcome> {
-      const r = await sync.reconcile(esp);
+      const r = await sync.reconcile(esp, config.reconcile.sample !== undefined ? { sample: config.reconcile.sample } : {});
       return { esp, drifted: r.drifted, queued: r.queued };
     },
 

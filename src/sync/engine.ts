@@ -85,6 +85,8 @@ const CONTACTS_CURSOR = 'contacts';
 const EVENTS_CURSOR = 'events';
 /** Set once a first full pull of an ESP was applied: segsync has seen what the account holds. */
 const ADOPTED_CURSOR = 'adopted';
+/** Where the daemon's next sampled reconcile of an ESP starts ('' = from the beginning). */
+const RECONCILE_SAMPLE_CURSOR = 'reconcile-sample';
 
 export interface DrainRunOptions {
   /** Send even what the safety valve would stop (`segsync push --force`). */
@@ -173,12 +175,17 @@ export class SyncEngine {
    * Reads an ESP back in full and queues repairs for drift in the fields and tags segsync owns there
    * (on a dry run only reports it). Cursors are left alone: the incremental pull goes on as before.
    */
-  reconcile(esp: EspName, options: { dryRun?: boolean } = {}): Promise<ReconcileReport> {
-    return reconcileEsp(
-      { inbound: this.inbound, connector: this.connector(esp), enqueue: (ids) => this.enqueue(ids, [esp]), afterInbound: (r) => this.afterInbound(r), atomically: (fn) => this.atomically(fn) },
-      esp,
-      options,
-    );
+  async reconcile(esp: EspName, options: { dryRun?: boolean; sample?: number } = {}): Promise<ReconcileReport> {
+    const { store } = this.options;
+    const deps = { inbound: this.inbound, connector: this.connector(esp), enqueue: (ids: number[]) => this.enqueue(ids, [esp]), afterInbound: (r: InboundResult) => this.afterInbound(r), atomically: <T>(fn: () => T) => this.atomically(fn) };
+    const read = { ...(options.dryRun ? { dryRun: true } : {}) };
+    if (options.sample === undefined) return reconcileEsp(deps, esp, read);
+    // A sample: a share of the contacts segsync knows, or a count, read from where the last sample stopped.
+    const limit = options.sample < 1 ? Math.max(1, Math.ceil(options.sample * store.counts().contacts)) : Math.round(options.sample);
+    const cursor = store.getCursor(esp, RECONCILE_SAMPLE_CURSOR) || undefined;
+    const report = await reconcileEsp(deps, esp, { ...read, limit, ...(cursor ? { cursor } : {}) });
+    if (!options.dryRun) store.setCursor(esp, RECONCILE_SAMPLE_CURSOR, report.next ?? '');
+    return report;
   }
 
   /** Verifies and applies one webhook delivery (throws `WebhookError` when verification fails). */

@@ -5,7 +5,7 @@
  * incremental pull reports: a write lost in a crash, a value changed behind a cursor, an edit to a
  * field segsync writes but never reads in.
  */
-import type { Connector, RemoteContact } from '../../connectors/connector';
+import type { Connector, Cursor, RemoteContact } from '../../connectors/connector';
 import type { EspName, FieldValue } from '../model/types';
 import { applyRemoteContacts, applyTagMemberships, TAGS_KEY } from './inbound';
 import type { InboundContext, InboundResult } from './inbound';
@@ -22,6 +22,20 @@ export interface ReconcileReport {
   /** Repair operations queued (0 on a dry run). */
   queued: number;
   dryRun: boolean;
+  /** A sampled read that stopped before the end: where the next one goes on (see `ReconcileRead`). */
+  next?: Cursor;
+}
+
+/** How much of the ESP one reconcile reads. */
+export interface ReconcileRead {
+  dryRun?: boolean;
+  /**
+   * Stop after the page that brings the records read to this many (a sample); the report's `next`
+   * says where the next sampled read starts, so successive samples cover the whole account in turn.
+   */
+  limit?: number;
+  /** Where to start (a previous sample's `next`); from the beginning when absent. */
+  cursor?: Cursor;
 }
 
 export interface ReconcileDeps {
@@ -61,7 +75,7 @@ function driftOf(inbound: InboundContext, esp: EspName, rc: RemoteContact, field
 }
 
 /** Reads an ESP back in full and repairs (or, on a dry run, only reports) drift in what segsync owns there. */
-export async function reconcileEsp(deps: ReconcileDeps, esp: EspName, options: { dryRun?: boolean } = {}): Promise<ReconcileReport> {
+export async function reconcileEsp(deps: ReconcileDeps, esp: EspName, options: ReconcileRead = {}): Promise<ReconcileReport> {
   const { inbound, connector } = deps;
   const dryRun = options.dryRun === true;
   const report: ReconcileReport = { esp, contacts: 0, drifted: 0, drift: {}, queued: 0, dryRun };
@@ -70,7 +84,7 @@ export async function reconcileEsp(deps: ReconcileDeps, esp: EspName, options: {
   const drifted = new Set<number>();
   // Pulls stop at a whole-second bound; a read-back wants what the ESP holds now, this second included.
   const until = new Date(inbound.clock.now() + 1000);
-  for await (const page of connector.pull({ cursor: undefined, until, fields: [...new Set([...mapped, ...fields])] })) {
+  for await (const page of connector.pull({ cursor: options.cursor, until, fields: [...new Set([...mapped, ...fields])] })) {
     report.contacts += page.contacts.length;
     const found: number[] = [];
     for (const rc of page.contacts) {
@@ -89,8 +103,15 @@ export async function reconcileEsp(deps: ReconcileDeps, esp: EspName, options: {
       if (page.tagMemberships?.length) deps.afterInbound(applyTagMemberships(inbound, esp, page.tagMemberships));
       return found.length ? deps.enqueue(found) : 0;
     });
+    if (options.limit !== undefined && report.contacts >= options.limit) {
+      report.next = page.next;
+      break;
+    }
   }
   report.drifted = drifted.size;
-  inbound.logger.info({ esp, contacts: report.contacts, drifted: report.drifted, drift: report.drift, queued: report.queued, dryRun }, `${esp}: reconcile read ${report.contacts} records, ${report.drifted} drifted`);
+  inbound.logger.info(
+    { esp, contacts: report.contacts, drifted: report.drifted, drift: report.drift, queued: report.queued, dryRun, sampled: options.limit !== undefined },
+    `${esp}: reconcile read ${report.contacts} records${options.limit !== undefined ? ' (a sample)' : ''}, ${report.drifted} drifted`,
+  );
   return report;
 }
