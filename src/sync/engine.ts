@@ -24,7 +24,7 @@ import { summarisePlan } from './plan';
 import type { EspPlan } from './plan';
 import type { RetryPolicy } from './retry';
 import { recordPull, recordPush } from './last-sync';
-import { emailsOf, eraseOps, suppressErased } from './erasure';
+import { emailsOf, eraseOps, isErased, suppressErased } from './erasure';
 import { reconcileEsp } from './reconcile';
 import type { ReconcileReport } from './reconcile';
 import { destructiveChanges, safetyStop, setSafetyStop, valveError } from './safety';
@@ -343,6 +343,9 @@ export class SyncEngine {
     events.forEach((e, index) => {
       const email = e.email ?? (e.externalId ? store.findContactByExternalId(esp, e.externalId)?.email : undefined);
       if (!email) return;
+      // Engagement of an erased person, pulled or delivered before the ESP's deletion ran, must not
+      // bring the contact back.
+      if (isErased(store, esp, email, e.externalId)) return;
       try {
         const incoming: IncomingEvent = { eventId: `${esp}:${e.eventId}`, email: requireEmail(email), name: e.name, time: e.time, properties: e.properties, source: esp };
         rows.push(toEventRow(incoming));

@@ -30,9 +30,10 @@ export interface Sandboxes {
 
 /**
  * Starts the three sandboxes: without limits (default), with the vendors' real limits, or `tight`:
- * far below what the connectors assume, so they meet 429s all the time (a storm).
+ * far below what the connectors assume, so they meet 429s all the time (a storm). Klaviyo's jobs
+ * run at once unless `klaviyoJobMs` says how long they take.
  */
-export async function startSandboxes(options: { limits?: 'off' | 'real' | 'tight'; clock?: Clock } = {}): Promise<Sandboxes> {
+export async function startSandboxes(options: { limits?: 'off' | 'real' | 'tight'; clock?: Clock; klaviyoJobMs?: number } = {}): Promise<Sandboxes> {
   const mode = options.limits ?? 'off';
   const on = mode !== 'off';
   const clock = options.clock ? { clock: options.clock } : {};
@@ -43,7 +44,7 @@ export async function startSandboxes(options: { limits?: 'off' | 'real' | 'tight
       ...clock,
       apiKey: 'pk_test',
       rateLimits: mode === 'tight' ? { 'bulkJobs.burst': { limit: 1, windowMs: 1000, kind: 'fixed' }, 'profiles.burst': { limit: 5, windowMs: 1000, kind: 'fixed' } } : on,
-      jobDurationMs: 0,
+      jobDurationMs: options.klaviyoJobMs ?? 0,
     }),
   ]);
   return { hubspot, mailchimp, klaviyo, close: async () => void (await Promise.all([hubspot.close(), mailchimp.close(), klaviyo.close()])) };
