@@ -6,7 +6,7 @@
  * field segsync writes but never reads in.
  */
 import type { Connector, Cursor, RemoteContact } from '../../connectors/connector';
-import type { EspName, FieldValue } from '../model/types';
+import type { Contact, EspName, FieldValue } from '../model/types';
 import { applyRemoteContacts, applyTagMemberships, TAGS_KEY } from './inbound';
 import type { InboundContext, InboundResult } from './inbound';
 import { asTags, sameValue, tagList } from './values';
@@ -56,11 +56,17 @@ export function ownedFields(inbound: InboundContext, esp: EspName): string[] {
   return [...m.fields.filter((f) => f.out && !f.in).map((f) => f.remote), ...m.segments.filter((s) => s.as === 'property').map((s) => s.name)];
 }
 
+/** The local contact an ESP record stands for, if segsync knows it. */
+export function localContactOf(inbound: InboundContext, esp: EspName, rc: RemoteContact): Contact | undefined {
+  if (rc.deleted) return undefined;
+  return inbound.store.findContactByExternalId(esp, rc.externalId) ?? (rc.email ? inbound.store.findContactByEmail(rc.email) : undefined);
+}
+
 /** The keys on which one ESP record differs from what segsync believed about it. */
 function driftOf(inbound: InboundContext, esp: EspName, rc: RemoteContact, fields: string[]): { contactId: number; keys: string[] } | undefined {
   const { store, mapping } = inbound;
-  const contact = store.findContactByExternalId(esp, rc.externalId) ?? (rc.email ? store.findContactByEmail(rc.email) : undefined);
-  if (!contact || rc.deleted) return undefined;
+  const contact = localContactOf(inbound, esp, rc);
+  if (!contact) return undefined;
   const state = new Map(store.getSyncState(contact.id, esp).map((s) => [s.key, s]));
   const believed = (key: string): FieldValue | undefined => {
     const s = state.get(key);
@@ -86,22 +92,23 @@ export async function reconcileEsp(deps: ReconcileDeps, esp: EspName, options: R
   const until = new Date(inbound.clock.now() + 1000);
   for await (const page of connector.pull({ cursor: options.cursor, until, fields: [...new Set([...mapped, ...fields])] })) {
     report.contacts += page.contacts.length;
-    const found: number[] = [];
     for (const rc of page.contacts) {
       const d = driftOf(inbound, esp, rc, fields);
       if (!d || drifted.has(d.contactId)) continue;
       drifted.add(d.contactId);
-      found.push(d.contactId);
       for (const k of d.keys) report.drift[k] = (report.drift[k] ?? 0) + 1;
     }
     if (dryRun) continue;
-    // What the ESP holds becomes what segsync believes, exactly as a pull would record it, and the
-    // repairs that calls for are queued in the same transaction: a crash in between would otherwise
-    // leave the drift recorded as the truth and nothing queued to undo it.
+    // What the ESP holds becomes what segsync believes, exactly as a pull would record it, and what
+    // every record read still needs is queued in the same transaction: a crash in between would
+    // otherwise leave the drift recorded as the truth and nothing queued to undo it. Every record,
+    // not only the drifted ones: a belief that is right but differs from what the store wants (an
+    // earlier read recorded it, and nothing queued the contact since) is repaired too.
     report.queued += deps.atomically(() => {
       deps.afterInbound(applyRemoteContacts(inbound, esp, page.contacts));
       if (page.tagMemberships?.length) deps.afterInbound(applyTagMemberships(inbound, esp, page.tagMemberships));
-      return found.length ? deps.enqueue(found) : 0;
+      const ids = [...new Set(page.contacts.map((rc) => localContactOf(inbound, esp, rc)?.id).filter((id): id is number => id !== undefined))];
+      return ids.length ? deps.enqueue(ids) : 0;
     });
     if (options.limit !== undefined && report.contacts >= options.limit) {
       report.next = page.next;
