@@ -25,7 +25,7 @@ import type { EspPlan } from './plan';
 import type { RetryPolicy } from './retry';
 import { recordPull, recordPush } from './last-sync';
 import { emailsOf, eraseOps, isErased, suppressErased } from './erasure';
-import { localContactOf, reconcileEsp } from './reconcile';
+import { reconcileEsp } from './reconcile';
 import type { ReconcileReport } from './reconcile';
 import { destructiveChanges, safetyStop, setSafetyStop, valveError } from './safety';
 
@@ -151,11 +151,6 @@ export class SyncEngine {
         if (page.tagMemberships?.length) mergeInto(result, applyTagMemberships(this.inbound, esp, page.tagMemberships));
         report.changed += result.changed.size;
         report.queued += this.afterInbound(result);
-        // What this ESP was just seen to hold is what segsync now believes it holds: a record whose
-        // owned tags or fields differ from what the store wants (a write that was lost, a read that
-        // raced a push) needs its operations again, though nothing changed locally.
-        const seen = page.contacts.map((rc) => localContactOf(this.inbound, esp, rc)?.id).filter((id): id is number => id !== undefined && !result.changed.has(id));
-        if (seen.length) report.queued += this.enqueue([...new Set(seen)], [esp]);
         store.setCursor(esp, CONTACTS_CURSOR, page.next);
       });
       report.pages++;
