@@ -4,14 +4,18 @@
  * call through the shared rate limiter, every answer checked against the spec's shape (wire.ts), and
  * every failure classified (errors.ts).
  */
+import { gunzipSync } from 'node:zlib';
 import type { z } from 'zod';
 import type { ConnectorLogger } from '../connector';
 import type { RateLimiter } from '../ratelimit';
 import type { SegsyncError } from '../../src/errors';
 import { EspPermanentError, EspRateLimitError } from '../../src/errors';
 import { backoffMs, classifyFailure } from './errors';
-import type { BatchMember, MemberPatch, MemberUpsert, MergeFieldCreate, WebhookCreate } from './wire';
+import { readTarFiles } from './tar';
+import type { BatchMember, BatchOperation, BatchOperationResult, MemberPatch, MemberUpsert, MergeFieldCreate, WebhookCreate } from './wire';
 import {
+  batchJobSchema,
+  batchOperationResultSchema,
   batchResultSchema,
   memberListSchema,
   memberSchema,
@@ -48,6 +52,7 @@ interface SdkClient {
   timeout: number;
   setConfig(config: { apiKey: string }): void;
   lists: SdkLists;
+  batches: { start(body: object): Promise<unknown>; status(batchId: string, opts: object): Promise<unknown> };
   ping: { get(): Promise<unknown> };
 }
 
@@ -141,6 +146,36 @@ export class MailchimpClient {
 
   patchMember(hash: string, body: MemberPatch): Promise<z.infer<typeof memberSchema>> {
     return this.read('update member', memberSchema, () => this.sdk.lists.updateListMember(this.listId, hash, body, { skipMergeValidation: true }));
+  }
+
+  /** Starts a batch job (POST /batches): Mailchimp runs the operations later, in the background. */
+  startBatch(operations: BatchOperation[]): Promise<z.infer<typeof batchJobSchema>> {
+    return this.read(`start a batch of ${operations.length} operations`, batchJobSchema, () => this.sdk.batches.start({ operations }));
+  }
+
+  batchStatus(id: string): Promise<z.infer<typeof batchJobSchema>> {
+    return this.read('batch status', batchJobSchema, () =>
+      this.sdk.batches.status(id, { fields: ['id', 'status', 'total_operations', 'finished_operations', 'errored_operations', 'response_body_url'] }),
+    );
+  }
+
+  /** Downloads a finished batch's results (a gzipped tar of JSON files) and returns every operation's answer. */
+  async batchResults(url: string): Promise<BatchOperationResult[]> {
+    const archive = (await this.call('batch results', async () => {
+      const res = await fetch(url, { signal: AbortSignal.timeout(this.options.timeoutMs) });
+      const body = Buffer.from(await res.arrayBuffer());
+      // Shaped like the SDK's failures, so classifyFailure reads it the same way.
+      if (!res.ok) throw Object.assign(new Error(`HTTP ${res.status}`), { status: res.status, response: { status: res.status, text: body.toString('utf8') } });
+      return body;
+    })) as Buffer;
+    const out: BatchOperationResult[] = [];
+    for (const file of readTarFiles(gunzipSync(archive))) {
+      if (!file.name.endsWith('.json')) continue;
+      const parsed = batchOperationResultSchema.array().safeParse(JSON.parse(file.data.toString('utf8')));
+      if (!parsed.success) throw new EspPermanentError(`mailchimp: batch results: unexpected answer in ${file.name}`, { esp: 'mailchimp', hint: 'the batch results archive has a shape segsync does not know; report it with this message' });
+      out.push(...parsed.data);
+    }
+    return out;
   }
 
   listMembers(query: {

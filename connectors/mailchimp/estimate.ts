@@ -5,8 +5,10 @@
  * - an email change whose member id is not the hash of the new email: one PATCH (the rename);
  * - changes of one email merge into one member; its route is `routeFor(change, hasFields)`:
  *   `batch-new` members (never seen on Mailchimp) go `MEMBER_BATCH` to a `POST /lists/{id}` call,
- *   taken to be new (one that turns out to exist costs one PATCH more); `upsert` and `patch` members
- *   cost one call each; `none` costs nothing;
+ *   taken to be new (one that turns out to exist costs one PATCH more); `upsert` members cost one
+ *   call each; `patch` members one call each, or, from `batchOperationsFrom` of them on, one batch job
+ *   (start, one status read, one download of its results: the job taken as finished at its first
+ *   status read); `none` costs nothing;
  * - tags: one `POST /segments/{id}` call per `SEGMENT_BATCH` adds and removes of each tag (the tags
  *   exist: `ensureSchema` made them);
  * - one call per erasure.
@@ -23,7 +25,7 @@ import { chunkTagPlan, planTagChanges } from './tags';
 const BUCKET = 'default';
 
 /** Estimates the requests of a planned push on Mailchimp. */
-export function estimateMailchimpPush(limits: EspLimits, plan: PlannedPush): PushEstimate {
+export function estimateMailchimpPush(limits: EspLimits, plan: PlannedPush, batchOperationsFrom: number): PushEstimate {
   const tally = new CallTally();
   for (const batch of plan.batches) {
     const refused = new Set<string>();
@@ -35,13 +37,19 @@ export function estimateMailchimpPush(limits: EspLimits, plan: PlannedPush): Pus
     }
     const members = [...mergeByEmail(batch)].filter(([email]) => !refused.has(email)).map(([email, { change }]) => ({ email, change }));
     let fresh = 0;
+    let patches = 0;
     for (const { change } of members) {
       const fields = Object.keys(change.set).filter((k) => k !== EMAIL_KEY).length + change.clear.length;
       const route = routeFor(change, fields > 0);
       if (route.kind === 'batch-new') fresh++;
+      else if (route.kind === 'patch') patches++;
       else if (route.kind !== 'none') tally.add(BUCKET);
     }
     tally.add(BUCKET, Math.ceil(fresh / MEMBER_BATCH));
+    if (patches >= batchOperationsFrom) {
+      tally.add(BUCKET, 3);
+      tally.assume('each batch job has finished at its first status read');
+    } else tally.add(BUCKET, patches);
     const tagged = members.filter((m) => m.change.addTags.length + m.change.removeTags.length > 0);
     for (const p of planTagChanges(tagged.map((m) => ({ email: m.email, addTags: m.change.addTags, removeTags: m.change.removeTags })))) tally.add(BUCKET, chunkTagPlan(p).length);
   }

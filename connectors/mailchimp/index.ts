@@ -11,7 +11,7 @@ import { DEFAULT_MAX_CONNECTIONS, MAX_CONNECTIONS } from './definition';
 import { eraseMember } from './erase';
 import { estimateMailchimpPush } from './estimate';
 import { pullPages } from './pull';
-import { MEMBER_BATCH, pushBatch } from './push';
+import { defaultPatchOptions, MEMBER_BATCH, pushBatch } from './push';
 import type { DateFormat } from './schema';
 import { MergeSchema } from './schema';
 import { TagIndex } from './tags';
@@ -49,6 +49,10 @@ export interface MailchimpConnectorOptions {
   pageSize?: number;
   /** Rescan an owned tag's members at least this often, ms (default 24 h). */
   tagRescanMs?: number;
+  /** Known members PATCHed as one `/3.0/batches` job from this many on (default 10; see push.ts). */
+  batchOperationsFrom?: number;
+  /** First wait before polling a batch job, ms (default 1 000, doubled up to 30 000). */
+  batchPollMs?: number;
   /** Share one limiter between connectors on the same API key (the connection limit is per key). */
   limiter?: RateLimiter;
 }
@@ -86,6 +90,11 @@ export function createMailchimpConnector(options: MailchimpConnectorOptions, dep
     limiter,
     deps.logger,
   );
+  const patching = {
+    ...defaultPatchOptions(deps.clock),
+    ...(options.batchOperationsFrom !== undefined ? { batchOperationsFrom: options.batchOperationsFrom } : {}),
+    ...(options.batchPollMs !== undefined ? { pollMs: options.batchPollMs } : {}),
+  };
   const schema = new MergeSchema(client, options.dateFormat ?? 'MM/DD/YYYY');
   const tags = new TagIndex(client);
   const ownedTags = new Set(options.ownedTags ?? []);
@@ -122,7 +131,7 @@ export function createMailchimpConnector(options: MailchimpConnectorOptions, dep
     },
 
     push(batch: ContactChange[]): Promise<ChangeResult[]> {
-      return pushBatch(client, schema, tags, batch);
+      return pushBatch(client, schema, tags, batch, patching);
     },
 
     requestCount(): number {
@@ -134,7 +143,7 @@ export function createMailchimpConnector(options: MailchimpConnectorOptions, dep
     },
 
     estimate(plan: PlannedPush): PushEstimate {
-      return estimateMailchimpPush(limits, plan);
+      return estimateMailchimpPush(limits, plan, patching.batchOperationsFrom);
     },
 
     webhook(request: RawRequest): WebhookResult {

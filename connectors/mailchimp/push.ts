@@ -6,11 +6,13 @@
  * `update_existing` the `status` it carries overwrites the member's, even when it changed on
  * Mailchimp since segsync last looked. So the batch endpoint is only ever used without
  * `update_existing`, to create members segsync has not seen; every existing member is written with
- * PATCH, which carries no `status` unless the change is an opt-out. Measured on the sandbox (300
- * members with a changed field): the batch endpoint would take 1 call, PATCH takes 300 calls (at 8
- * in flight), and `/batches` with PATCH operations 1 call plus polling plus an archive download and
- * minutes of queueing on real Mailchimp. Mailchimp limits connections, not calls, so PATCH is chosen:
- * it is synchronous, answers per member with a classified error, and cannot carry a stale status.
+ * PATCH, which carries no `status` unless the change is an opt-out. PATCH goes one call per member,
+ * or, from `batchOperationsFrom` members on, as PATCH operations of one `/3.0/batches` job
+ * (batch-patch.ts: start + polls + results download, whatever the size). Calls measured on the
+ * sandbox (test/integration/mailchimp/batch-patch.test.ts prints them): PATCH one by one costs one
+ * call per member; the batch job 3 calls for 10 or 100 members and 3-5 for 1000. Below the default
+ * of 10 members the synchronous PATCH is kept: its answer comes at once, a job's after polling (and
+ * real Mailchimp may queue a job for minutes).
  * - members segsync has not seen on Mailchimp go in a batch with `update_existing: false`: new ones
  *   are created with the status their local consent allows, existing ones are left untouched and
  *   reported (`ERROR_CONTACT_EXISTS`), and only those are then PATCHed;
@@ -26,12 +28,16 @@ import { EspPermanentError, ValidationError, asEspError } from '../../src/errors
 import { resultOfError } from '../outcome';
 import { normaliseEmail, subscriberHash } from '../../src/model/identity';
 import type { ConsentStatus } from '../../src/model/types';
+import type { Clock } from '../../src/model/clock';
 import type { MailchimpClient } from './client';
+import { patchInBatch } from './batch-patch';
+import type { BatchPatchOptions, PatchAnswer } from './batch-patch';
 import type { MergeSchema } from './schema';
 import type { TagIndex } from './tags';
 import { consentOf } from './pull';
 import { applyTagPlans, planTagChanges } from './tags';
-import type { BatchMember, MergeValue, WritableStatus } from './wire';
+import { memberSchema } from './wire';
+import type { BatchMember, MemberPatch, MergeValue, WritableStatus } from './wire';
 
 /** Largest `members[]` of one batch call. */
 export const MEMBER_BATCH = 500;
@@ -147,11 +153,46 @@ function lastChanged(text: string | undefined): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
+/** How known members are PATCHed: one by one, or from `batchOperationsFrom` members on as one batch job. */
+export interface PatchOptions extends BatchPatchOptions {
+  batchOperationsFrom: number;
+}
+
+/** The defaults: batch jobs from 10 members on (below, a job's 3+ calls and its wait save little or nothing). */
+export function defaultPatchOptions(clock: Clock): PatchOptions {
+  return { batchOperationsFrom: 10, pollMs: 1_000, pollMaxMs: 30_000, timeoutMs: 600_000, clock };
+}
+
+function patchBody(p: Planned, route: Extract<Route, { kind: 'patch' }>): MemberPatch {
+  return { merge_fields: p.merges, ...(route.status ? { status: route.status } : {}) };
+}
+
+/** Applies one member's answer from a batch job to its plan. */
+function notePatch(p: Planned, answer: PatchAnswer): void {
+  if (!answer.ok) {
+    p.error = answer.error instanceof EspPermanentError && answer.error.status === 404 ? notOnAudience(p.email, answer.error) : answer.error;
+    return;
+  }
+  const m = memberSchema.safeParse(answer.body);
+  if (!m.success) {
+    p.error = new EspPermanentError(`mailchimp: update member (batch): unexpected answer for ${p.email}`, { esp: 'mailchimp', hint: 'the batch job answered in a shape segsync does not know; report it with this message' });
+    return;
+  }
+  p.modifiedAt = lastChanged(m.data.last_changed);
+  p.consent = consentOf(m.data.status);
+}
+
+/** PATCHes known members as one batch job (see the file comment). */
+async function patchMany(client: MailchimpClient, members: Planned[], options: PatchOptions): Promise<void> {
+  const answers = await patchInBatch(client, members.map((p) => ({ hash: p.hash, body: patchBody(p, p.route as Extract<Route, { kind: 'patch' }>) })), options);
+  for (const p of members) notePatch(p, answers.get(p.hash)!);
+}
+
 /** The per-member write (PUT with status_if_new, or PATCH). */
 async function writeOne(client: MailchimpClient, p: Planned, route: Route): Promise<void> {
   try {
     if (route.kind === 'patch') {
-      const m = await client.patchMember(p.hash, { merge_fields: p.merges, ...(route.status ? { status: route.status } : {}) });
+      const m = await client.patchMember(p.hash, patchBody(p, route));
       p.modifiedAt = lastChanged(m.last_changed);
       p.consent = consentOf(m.status);
       return;
@@ -213,6 +254,7 @@ export async function pushBatch(
   schema: MergeSchema,
   tags: TagIndex,
   batch: ContactChange[],
+  patching: PatchOptions,
 ): Promise<ChangeResult[]> {
   const needsSchema = batch.some((c) => Object.keys(c.set).length > 0 || c.clear.length > 0);
   if (needsSchema) {
@@ -236,9 +278,12 @@ export async function pushBatch(
 
   const ready = planned.filter((p) => !p.error);
   const fresh = ready.filter((p) => p.route.kind === 'batch-new');
-  const single = ready.filter((p) => p.route.kind === 'upsert' || p.route.kind === 'patch');
+  const known = ready.filter((p) => p.route.kind === 'patch');
+  const asJob = known.length >= patching.batchOperationsFrom;
+  const single = ready.filter((p) => p.route.kind === 'upsert' || (p.route.kind === 'patch' && !asJob));
   const calls: Promise<void>[] = [];
   for (let i = 0; i < fresh.length; i += MEMBER_BATCH) calls.push(writeBatch(client, fresh.slice(i, i + MEMBER_BATCH), fallback));
+  if (asJob) calls.push(patchMany(client, known, patching));
   for (const p of single) calls.push(writeOne(client, p, p.route));
   await Promise.all(calls);
 

@@ -87,6 +87,34 @@ export const batchResultSchema = z.looseObject({
 });
 export type BatchResult = z.infer<typeof batchResultSchema>;
 
+/** One operation of POST /batches: a call Mailchimp makes on segsync's behalf, later. */
+export interface BatchOperation {
+  method: 'PATCH';
+  path: string;
+  /** The request body as JSON text. */
+  body: string;
+  operation_id: string;
+}
+
+/** GET /batches/{batch_id} (and the answer to POST /batches). */
+export const batchJobSchema = z.looseObject({
+  id: z.string(),
+  status: z.string(),
+  total_operations: z.number().optional(),
+  finished_operations: z.number().optional(),
+  errored_operations: z.number().optional(),
+  response_body_url: z.string().optional(),
+});
+export type BatchJob = z.infer<typeof batchJobSchema>;
+
+/** One operation's answer in a finished batch's results archive. */
+export const batchOperationResultSchema = z.looseObject({
+  status_code: z.number(),
+  operation_id: z.string().nullable().optional(),
+  response: z.string(),
+});
+export type BatchOperationResult = z.infer<typeof batchOperationResultSchema>;
+
 export const segmentSchema = z.looseObject({
   id: z.number(),
   name: z.string(),

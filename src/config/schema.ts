@@ -121,6 +121,12 @@ const reconcileSchema = z
   .object({
     /** How often the daemon reads every ESP back and repairs drift in segsync's own fields and tags; 0 turns it off. */
     everyMinutes: z.number().min(0).default(360),
+    /**
+     * Each scheduled run reads only a sample, going on where the last stopped, so successive runs
+     * cover the whole account: a share (0 < x < 1) of the contacts segsync knows, or a number of
+     * records (whole pages). Absent: every run reads everything.
+     */
+    sample: z.number().positive().optional(),
   })
   .strict();
 

@@ -5,7 +5,7 @@
  */
 import type { RawRequest } from '../../connectors/connector';
 import { createConnectors } from '../../connectors/registry';
-import { describeError } from '../errors';
+import { describeError, SafetyValveError } from '../errors';
 import type { LoadedConfig } from '../config/load';
 import type { SegsyncConfig } from '../config/schema';
 import type { Logger } from '../log/logger';
@@ -64,6 +64,8 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
   };
   /** One write transaction; when it rolls back, the rules' caches are put back in step with the store. */
   const atomically = <T>(fn: () => T): T => {
+    // Inside an enclosing one (a webhook's transaction around the engine's): that one keeps the list.
+    if (evaluatedInTransaction) return store.transaction(fn);
     evaluatedInTransaction = [];
     try {
       return store.transaction(fn);
@@ -80,6 +82,7 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     connectors,
     clock,
     logger,
+    atomically,
     ...(segments ? { onContactsChanged: (ids: number[], cause: 'contacts' | 'events') => void evaluate(ids, cause) } : {}),
   });
   if (segments && store.sweptContacts.length) {
@@ -158,14 +161,26 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     },
 
     async reevaluateDue(now: number): Promise<number> {
-      const { flips, flipped } = flipsOf(segments?.reevaluateDue(now) ?? []);
-      if (flipped.length) sync.enqueue(flipped);
-      return flips;
+      // The flags the clock flips and the operations they imply commit together: stored flips whose
+      // operations a crash lost would never be sent (the flag no longer changes after the restart).
+      return atomically(() => {
+        const evals = segments?.reevaluateDue(now) ?? [];
+        evaluatedInTransaction?.push(...evals.map((e) => e.contactId));
+        const { flips, flipped } = flipsOf(evals);
+        if (flipped.length) sync.enqueue(flipped);
+        return flips;
+      });
     },
 
     async drainOutbox(esp: EspName): Promise<DrainOutcome> {
       await ensureSchema(esp).catch((err: unknown) => noteFailure(esp, err));
-      const r = await sync.drain(esp).catch((err: unknown) => noteFailure(esp, err));
+      const r = await sync.drain(esp).catch((err: unknown) => {
+        // A safety stop is a state, not a failed job: the engine logged it once, and `status`,
+        // /readyz and the metric show it until the queue is forced or becomes harmless.
+        if (err instanceof SafetyValveError) return undefined;
+        return noteFailure(esp, err);
+      });
+      if (!r) return { esp, calls: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0 };
       // Only a drain that called the ESP says anything about it; one with nothing due keeps the last word.
       if (r.calls > 0) {
         const confirmed = r.ok + r.failed + r.rateLimited > 0;
@@ -183,7 +198,7 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     },
 
     async reconcile(esp: EspName): Promise<ReconcileOutcome> {
-      const r = await sync.reconcile(esp);
+      const r = await sync.reconcile(esp, config.reconcile.sample !== undefined ? { sample: config.reconcile.sample } : {});
       return { esp, drifted: r.drifted, queued: r.queued };
     },
 

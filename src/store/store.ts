@@ -252,6 +252,13 @@ export interface Store {
   enqueue(ops: OutboxInput[], now: number): void;
   /** Due, live operations of one ESP, oldest first. */
   dueOutbox(esp: EspName, now: number, limit: number): OutboxItem[];
+  /**
+   * For the safety valve, without reading the queue: live tag removals per tag, and live field writes
+   * per ESP field (`resets`: only clears and writes of an empty, 0 or false value), where at least `min`.
+   */
+  outboxStripCounts(esp: EspName, fields: 'resets' | 'changes', min: number): { tags: Map<string, number>; fields: Map<string, number> };
+  /** The live field writes of one ESP field the valve counts (the same `fields` filter). */
+  outboxFieldWrites(esp: EspName, key: string, fields: 'resets' | 'changes'): OutboxItem[];
   /** Removes operations the ESP confirmed, unless they were coalesced with a newer change meanwhile. */
   completeOutbox(done: { id: number; version: number }[]): void;
   /** Live operations queued for one contact on one ESP. */

@@ -25,7 +25,7 @@ import { summarisePlan } from './plan';
 import type { EspPlan } from './plan';
 import type { RetryPolicy } from './retry';
 import { recordPull, recordPush } from './last-sync';
-import { emailsOf, eraseOps, suppressErased } from './erasure';
+import { emailsOf, eraseOps, isErased, suppressErased } from './erasure';
 import { reconcileEsp } from './reconcile';
 import type { ReconcileReport } from './reconcile';
 import { destructiveChanges, safetyStop, setSafetyStop, valveError } from './safety';
@@ -43,6 +43,13 @@ export interface SyncEngineOptions {
    * so segment tags fan out too.
    */
   onContactsChanged?: (contactIds: number[], cause: 'contacts' | 'events') => void;
+  /**
+   * Runs a write transaction (default: the store's). A page a pull or reconcile applies, the segment
+   * answers it changes and the operations it queues commit together, so a crash between them cannot
+   * leave a change stored whose fan-out is lost. The daemon passes one that keeps the rules' caches
+   * in step when it rolls back.
+   */
+  atomically?: <T>(fn: () => T) => T;
 }
 
 export interface PullReport {
@@ -79,6 +86,8 @@ const CONTACTS_CURSOR = 'contacts';
 const EVENTS_CURSOR = 'events';
 /** Set once a first full pull of an ESP was applied: segsync has seen what the account holds. */
 const ADOPTED_CURSOR = 'adopted';
+/** Where the daemon's next sampled reconcile of an ESP starts ('' = from the beginning). */
+const RECONCILE_SAMPLE_CURSOR = 'reconcile-sample';
 
 export interface DrainRunOptions {
   /** Send even what the safety valve would stop (`segsync push --force`). */
@@ -143,21 +152,26 @@ export class SyncEngine {
     // Segment properties are read too, so segsync knows what the ESP holds before it writes them.
     const fields = [...(m?.fields ?? []).map((f) => f.remote), ...(m?.segments ?? []).filter((t) => t.as === 'property').map((t) => t.name)];
     for await (const page of connector.pull({ cursor: store.getCursor(esp, CONTACTS_CURSOR), until, fields })) {
-      const result = applyRemoteContacts(this.inbound, esp, page.contacts);
-      if (page.tagMemberships?.length) mergeInto(result, applyTagMemberships(this.inbound, esp, page.tagMemberships));
+      this.atomically(() => {
+        const result = applyRemoteContacts(this.inbound, esp, page.contacts);
+        if (page.tagMemberships?.length) mergeInto(result, applyTagMemberships(this.inbound, esp, page.tagMemberships));
+        report.changed += result.changed.size;
+        report.queued += this.afterInbound(result);
+        store.setCursor(esp, CONTACTS_CURSOR, page.next);
+      });
       report.pages++;
       report.contacts += page.contacts.length;
       for (const c of page.contacts) report.newestModifiedAt = Math.max(report.newestModifiedAt ?? 0, c.modifiedAt);
-      report.changed += result.changed.size;
-      report.queued += this.afterInbound(result);
-      store.setCursor(esp, CONTACTS_CURSOR, page.next);
     }
     if (connector.pullEvents) {
       for await (const page of connector.pullEvents(store.getCursor(esp, EVENTS_CURSOR), until)) {
-        const stored = this.storeRemoteEvents(esp, page.events);
+        const stored = this.atomically(() => {
+          const r = this.storeRemoteEvents(esp, page.events);
+          store.setCursor(esp, EVENTS_CURSOR, page.next);
+          return r;
+        });
         for (const bad of stored.rejected) this.options.logger.warn({ esp, event: bad.index, reason: bad.message }, 'pulled event refused');
         report.events += stored.inserted;
-        store.setCursor(esp, EVENTS_CURSOR, page.next);
       }
     }
     return report;
@@ -167,8 +181,17 @@ export class SyncEngine {
    * Reads an ESP back in full and queues repairs for drift in the fields and tags segsync owns there
    * (on a dry run only reports it). Cursors are left alone: the incremental pull goes on as before.
    */
-  reconcile(esp: EspName, options: { dryRun?: boolean } = {}): Promise<ReconcileReport> {
-    return reconcileEsp({ inbound: this.inbound, connector: this.connector(esp), enqueue: (ids) => this.enqueue(ids, [esp]), afterInbound: (r) => this.afterInbound(r) }, esp, options);
+  async reconcile(esp: EspName, options: { dryRun?: boolean; sample?: number } = {}): Promise<ReconcileReport> {
+    const { store } = this.options;
+    const deps = { inbound: this.inbound, connector: this.connector(esp), enqueue: (ids: number[]) => this.enqueue(ids, [esp]), afterInbound: (r: InboundResult) => this.afterInbound(r), atomically: <T>(fn: () => T) => this.atomically(fn) };
+    const read = { ...(options.dryRun ? { dryRun: true } : {}) };
+    if (options.sample === undefined) return reconcileEsp(deps, esp, read);
+    // A sample: a share of the contacts segsync knows, or a count, read from where the last sample stopped.
+    const limit = options.sample < 1 ? Math.max(1, Math.ceil(options.sample * store.counts().contacts)) : Math.round(options.sample);
+    const cursor = store.getCursor(esp, RECONCILE_SAMPLE_CURSOR) || undefined;
+    const report = await reconcileEsp(deps, esp, { ...read, limit, ...(cursor ? { cursor } : {}) });
+    if (!options.dryRun) store.setCursor(esp, RECONCILE_SAMPLE_CURSOR, report.next ?? '');
+    return report;
   }
 
   /** Verifies and applies one webhook delivery (throws `WebhookError` when verification fails). */
@@ -310,6 +333,10 @@ export class SyncEngine {
     return true;
   }
 
+  private atomically<T>(fn: () => T): T {
+    return this.options.atomically ? this.options.atomically(fn) : this.options.store.transaction(fn);
+  }
+
   /** When the earliest queued operation of an ESP is due, if any. */
   nextAttemptAt(esp: EspName): number | undefined {
     return this.options.store.dueOutbox(esp, Number.MAX_SAFE_INTEGER, 1)[0]?.nextAttemptAt;
@@ -326,6 +353,9 @@ export class SyncEngine {
     events.forEach((e, index) => {
       const email = e.email ?? (e.externalId ? store.findContactByExternalId(esp, e.externalId)?.email : undefined);
       if (!email) return;
+      // Engagement of an erased person, pulled or delivered before the ESP's deletion ran, must not
+      // bring the contact back.
+      if (isErased(store, esp, email, e.externalId)) return;
       try {
         const incoming: IncomingEvent = { eventId: `${esp}:${e.eventId}`, email: requireEmail(email), name: e.name, time: e.time, properties: e.properties, source: esp };
         rows.push(toEventRow(incoming));

@@ -5,8 +5,8 @@
  * incremental pull reports: a write lost in a crash, a value changed behind a cursor, an edit to a
  * field segsync writes but never reads in.
  */
-import type { Connector, RemoteContact } from '../../connectors/connector';
-import type { EspName, FieldValue } from '../model/types';
+import type { Connector, Cursor, RemoteContact } from '../../connectors/connector';
+import type { Contact, EspName, FieldValue } from '../model/types';
 import { applyRemoteContacts, applyTagMemberships, TAGS_KEY } from './inbound';
 import type { InboundContext, InboundResult } from './inbound';
 import { asTags, sameValue, tagList } from './values';
@@ -22,6 +22,20 @@ export interface ReconcileReport {
   /** Repair operations queued (0 on a dry run). */
   queued: number;
   dryRun: boolean;
+  /** A sampled read that stopped before the end: where the next one goes on (see `ReconcileRead`). */
+  next?: Cursor;
+}
+
+/** How much of the ESP one reconcile reads. */
+export interface ReconcileRead {
+  dryRun?: boolean;
+  /**
+   * Stop after the page that brings the records read to this many (a sample); the report's `next`
+   * says where the next sampled read starts, so successive samples cover the whole account in turn.
+   */
+  limit?: number;
+  /** Where to start (a previous sample's `next`); from the beginning when absent. */
+  cursor?: Cursor;
 }
 
 export interface ReconcileDeps {
@@ -31,6 +45,8 @@ export interface ReconcileDeps {
   enqueue(contactIds: number[]): number;
   /** What a pull does after applying a page: re-evaluate changed contacts and fan them out. */
   afterInbound(result: InboundResult): number;
+  /** A write transaction: a page's read-back and the repairs it calls for commit together. */
+  atomically<T>(fn: () => T): T;
 }
 
 /** The ESP field names segsync writes and never reads in: its own values, so drift in them is segsync's to repair. */
@@ -40,11 +56,17 @@ export function ownedFields(inbound: InboundContext, esp: EspName): string[] {
   return [...m.fields.filter((f) => f.out && !f.in).map((f) => f.remote), ...m.segments.filter((s) => s.as === 'property').map((s) => s.name)];
 }
 
+/** The local contact an ESP record stands for, if segsync knows it. */
+export function localContactOf(inbound: InboundContext, esp: EspName, rc: RemoteContact): Contact | undefined {
+  if (rc.deleted) return undefined;
+  return inbound.store.findContactByExternalId(esp, rc.externalId) ?? (rc.email ? inbound.store.findContactByEmail(rc.email) : undefined);
+}
+
 /** The keys on which one ESP record differs from what segsync believed about it. */
 function driftOf(inbound: InboundContext, esp: EspName, rc: RemoteContact, fields: string[]): { contactId: number; keys: string[] } | undefined {
   const { store, mapping } = inbound;
-  const contact = store.findContactByExternalId(esp, rc.externalId) ?? (rc.email ? store.findContactByEmail(rc.email) : undefined);
-  if (!contact || rc.deleted) return undefined;
+  const contact = localContactOf(inbound, esp, rc);
+  if (!contact) return undefined;
   const state = new Map(store.getSyncState(contact.id, esp).map((s) => [s.key, s]));
   const believed = (key: string): FieldValue | undefined => {
     const s = state.get(key);
@@ -59,7 +81,7 @@ function driftOf(inbound: InboundContext, esp: EspName, rc: RemoteContact, field
 }
 
 /** Reads an ESP back in full and repairs (or, on a dry run, only reports) drift in what segsync owns there. */
-export async function reconcileEsp(deps: ReconcileDeps, esp: EspName, options: { dryRun?: boolean } = {}): Promise<ReconcileReport> {
+export async function reconcileEsp(deps: ReconcileDeps, esp: EspName, options: ReconcileRead = {}): Promise<ReconcileReport> {
   const { inbound, connector } = deps;
   const dryRun = options.dryRun === true;
   const report: ReconcileReport = { esp, contacts: 0, drifted: 0, drift: {}, queued: 0, dryRun };
@@ -68,7 +90,7 @@ export async function reconcileEsp(deps: ReconcileDeps, esp: EspName, options: {
   const drifted = new Set<number>();
   // Pulls stop at a whole-second bound; a read-back wants what the ESP holds now, this second included.
   const until = new Date(inbound.clock.now() + 1000);
-  for await (const page of connector.pull({ cursor: undefined, until, fields: [...new Set([...mapped, ...fields])] })) {
+  for await (const page of connector.pull({ cursor: options.cursor, until, fields: [...new Set([...mapped, ...fields])] })) {
     report.contacts += page.contacts.length;
     for (const rc of page.contacts) {
       const d = driftOf(inbound, esp, rc, fields);
@@ -77,12 +99,26 @@ export async function reconcileEsp(deps: ReconcileDeps, esp: EspName, options: {
       for (const k of d.keys) report.drift[k] = (report.drift[k] ?? 0) + 1;
     }
     if (dryRun) continue;
-    // What the ESP holds becomes what segsync believes, exactly as a pull would record it.
-    deps.afterInbound(applyRemoteContacts(inbound, esp, page.contacts));
-    if (page.tagMemberships?.length) deps.afterInbound(applyTagMemberships(inbound, esp, page.tagMemberships));
+    // What the ESP holds becomes what segsync believes, exactly as a pull would record it, and what
+    // every record read still needs is queued in the same transaction: a crash in between would
+    // otherwise leave the drift recorded as the truth and nothing queued to undo it. Every record,
+    // not only the drifted ones: a belief that is right but differs from what the store wants (an
+    // earlier read recorded it, and nothing queued the contact since) is repaired too.
+    report.queued += deps.atomically(() => {
+      deps.afterInbound(applyRemoteContacts(inbound, esp, page.contacts));
+      if (page.tagMemberships?.length) deps.afterInbound(applyTagMemberships(inbound, esp, page.tagMemberships));
+      const ids = [...new Set(page.contacts.map((rc) => localContactOf(inbound, esp, rc)?.id).filter((id): id is number => id !== undefined))];
+      return ids.length ? deps.enqueue(ids) : 0;
+    });
+    if (options.limit !== undefined && report.contacts >= options.limit) {
+      report.next = page.next;
+      break;
+    }
   }
   report.drifted = drifted.size;
-  if (!dryRun && drifted.size) report.queued = deps.enqueue([...drifted]);
-  inbound.logger.info({ esp, contacts: report.contacts, drifted: report.drifted, drift: report.drift, queued: report.queued, dryRun }, `${esp}: reconcile read ${report.contacts} records, ${report.drifted} drifted`);
+  inbound.logger.info(
+    { esp, contacts: report.contacts, drifted: report.drifted, drift: report.drift, queued: report.queued, dryRun, sampled: options.limit !== undefined },
+    `${esp}: reconcile read ${report.contacts} records${options.limit !== undefined ? ' (a sample)' : ''}, ${report.drifted} drifted`,
+  );
   return report;
 }

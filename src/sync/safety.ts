@@ -7,7 +7,7 @@
 import type { SafetyConfig } from '../config/schema';
 import { SafetyValveError } from '../errors';
 import type { EspName, FieldValue } from '../model/types';
-import type { OutboxItem, Store } from '../store/store';
+import type { Store } from '../store/store';
 import { TAGS_KEY } from './inbound';
 import { asTags, isEmpty, sameValue } from './values';
 
@@ -35,42 +35,30 @@ export function setSafetyStop(store: Store, esp: EspName, reason: string): void 
   store.setCursor(esp, STOPPED_CURSOR, reason);
 }
 
-/** Everything queued for an ESP, due or not. */
-function queued(store: Store, esp: EspName): OutboxItem[] {
-  return store.dueOutbox(esp, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-}
-
-/** The tags and fields a push of the ESP's queue would strip from more than the allowed share. */
+/**
+ * The tags and fields a push of the ESP's queue would strip from more than the allowed share. The
+ * store counts the candidates (each drain asks, so the queue is never read whole); only a tag or field
+ * with at least `minContacts` of them is looked at closer, against what the ESP is known to hold.
+ */
 export function destructiveChanges(store: Store, esp: EspName, safety: SafetyConfig): Destructive[] {
-  const tagRemovals = new Map<string, number>();
-  const fieldWrites = new Map<string, { contactId: number; value: FieldValue | undefined; op: string }[]>();
-  for (const item of queued(store, esp)) {
-    if (item.op === 'removeTag') tagRemovals.set(String(item.value), (tagRemovals.get(String(item.value)) ?? 0) + 1);
-    else if ((item.op === 'set' || item.op === 'clear') && !item.key.startsWith('@')) {
-      const list = fieldWrites.get(item.key) ?? [];
-      list.push({ contactId: item.contactId, value: item.value, op: item.op });
-      fieldWrites.set(item.key, list);
-    }
-  }
+  const counts = store.outboxStripCounts(esp, safety.fields, safety.minContacts);
   const tooMany = (affected: number, carriers: number): boolean => affected >= safety.minContacts && affected > safety.maxShare * carriers;
   const found: Destructive[] = [];
-  const candidates = [...tagRemovals].filter(([, n]) => n >= safety.minContacts);
-  if (candidates.length) {
+  if (counts.tags.size) {
     const carriers = new Map<string, number>();
     for (const s of store.syncStatesByKey(esp, TAGS_KEY)) {
       for (const t of asTags(s.remoteValue) ?? asTags(s.pushedValue) ?? []) carriers.set(t, (carriers.get(t) ?? 0) + 1);
     }
-    for (const [tag, affected] of candidates) {
+    for (const [tag, affected] of counts.tags) {
       const c = Math.max(carriers.get(tag) ?? 0, affected);
       if (tooMany(affected, c)) found.push({ esp, key: `tag:${tag}`, affected, carriers: c });
     }
   }
-  for (const [key, writes] of fieldWrites) {
-    if (writes.length < safety.minContacts) continue;
+  for (const key of counts.fields.keys()) {
     const held = new Map<number, FieldValue | undefined>();
     for (const s of store.syncStatesByKey(esp, key)) held.set(s.contactId, s.remoteValue !== undefined ? s.remoteValue : s.pushedValue);
     const carriers = [...held.values()].filter((v) => !isEmpty(v)).length;
-    const affected = writes.filter((w) => {
+    const affected = store.outboxFieldWrites(esp, key, safety.fields).filter((w) => {
       const h = held.get(w.contactId);
       if (isEmpty(h) || (w.op === 'set' && sameValue(w.value, h))) return false;
       return w.op === 'clear' || safety.fields === 'changes' || isReset(w.value);

@@ -99,6 +99,10 @@ const SORTER_THREADS = 2;
 const SORTER_CACHE_SIZE = -8000;
 
 const json = (v: FieldValue | undefined): string | null => (v === undefined ? null : JSON.stringify(v));
+/** Outbox rows that write an ESP field (not a tag, not a `@` key such as consent or erase). */
+const FIELD_WRITE = "op IN ('set', 'clear') AND substr(key, 1, 1) <> '@'";
+/** A clear, or a write of what `json` makes of an empty, 0 or false value (the safety valve's resets). */
+const RESET = `(op = 'clear' OR value IS NULL OR value IN ('null', '""', '[]', '0', 'false', '"0"', '"false"'))`;
 const unjson = (s: unknown): FieldValue | undefined => (typeof s === 'string' ? (JSON.parse(s) as FieldValue) : undefined);
 
 /** The default Store on SQLite. */
@@ -770,6 +774,16 @@ export class SqliteStore implements Store {
 
   dueOutbox(esp: EspName, now: number, limit: number): OutboxItem[] {
     return (this.stmt('SELECT * FROM outbox WHERE esp = ? AND dead = 0 AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?').all(esp, now, limit) as Row[]).map(toOutbox);
+  }
+
+  outboxStripCounts(esp: EspName, fields: 'resets' | 'changes', min: number): { tags: Map<string, number>; fields: Map<string, number> } {
+    const tags = this.stmt("SELECT value, COUNT(*) AS n FROM outbox WHERE esp = ? AND dead = 0 AND op = 'removeTag' GROUP BY value HAVING n >= ?").all(esp, min) as { value: string; n: number }[];
+    const writes = this.stmt(`SELECT key, COUNT(*) AS n FROM outbox WHERE esp = ? AND dead = 0 AND ${FIELD_WRITE} AND (? = 'changes' OR ${RESET}) GROUP BY key HAVING n >= ?`).all(esp, fields, min) as { key: string; n: number }[];
+    return { tags: new Map(tags.map((t) => [String(unjson(t.value)), t.n])), fields: new Map(writes.map((w) => [w.key, w.n])) };
+  }
+
+  outboxFieldWrites(esp: EspName, key: string, fields: 'resets' | 'changes'): OutboxItem[] {
+    return (this.stmt(`SELECT * FROM outbox WHERE esp = ? AND key = ? AND dead = 0 AND ${FIELD_WRITE} AND (? = 'changes' OR ${RESET})`).all(esp, key, fields) as Row[]).map(toOutbox);
   }
 
   completeOutbox(done: { id: number; version: number }[]): void {

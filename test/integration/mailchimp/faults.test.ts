@@ -16,8 +16,8 @@ describe('Mailchimp faults against the sandbox', () => {
 
   it('keeps to the connection limit: at most maxConnections calls in flight, no 429', async () => {
     v = await startValidatedSandbox({ latencyMs: 15 });
-    const c = sandboxConnector(v.sandbox, { maxConnections: 4 });
-    // Known members are written one PATCH each: the connection limit is what bounds them.
+    // Known members written one PATCH each (no batch job): the connection limit is what bounds them.
+    const c = sandboxConnector(v.sandbox, { maxConnections: 4, batchOperationsFrom: Number.MAX_SAFE_INTEGER });
     v.sandbox.seed(changes(40).map((ch) => ({ email: ch.ref.email, status: 'pending' })));
     const results = await c.push(changes(40, { localConsent: 'pending' }).map((ch) => ({ ...ch, remoteConsent: 'pending' })));
     expect(results.every((r) => r.status === 'ok')).toBe(true);
@@ -27,7 +27,7 @@ describe('Mailchimp faults against the sandbox', () => {
 
   it('backs off on 429 when another tool holds the connections, then succeeds', async () => {
     v = await startValidatedSandbox({ latencyMs: 10, maxConnections: 3 });
-    const c = sandboxConnector(v.sandbox, { maxConnections: 8, rateLimitRetries: 10 });
+    const c = sandboxConnector(v.sandbox, { maxConnections: 8, rateLimitRetries: 10, batchOperationsFrom: Number.MAX_SAFE_INTEGER });
     v.sandbox.seed(changes(24).map((ch) => ({ email: ch.ref.email, status: 'pending' })));
     const results = await c.push(changes(24, { remoteConsent: 'pending' }));
     expect(results.every((r) => r.status === 'ok')).toBe(true);
