@@ -26,16 +26,19 @@ export function register(program: Command): void {
         const configured = ESP_NAMES.filter((e) => ctx.loaded?.config.connectors[e]);
         const sync = Object.fromEntries(ESP_NAMES.map((e) => [e, lastSync(ctx.store, e)] as const).filter(([e, s]) => configured.includes(e) || s.pull || s.push)) as Partial<Record<EspName, LastSync>>;
         const quarantine = ctx.store.quarantined(10);
+        const anonymous = ctx.store.identities.profileCounts();
         const stopped = ESP_NAMES.flatMap((esp) => {
           const reason = safetyStop(ctx.store, esp);
           return reason ? [{ esp, reason }] : [];
         });
         if (opts.json) {
-          process.stdout.write(`${JSON.stringify({ ...counts, sync, stopped, quarantined: quarantine }, null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify({ ...counts, anonymous, sync, stopped, quarantined: quarantine }, null, 2)}\n`);
           return;
         }
         const now = ctx.clock.now();
         const lines = [`contacts  ${counts.contacts}`, `events    ${counts.events}`];
+        // Visitors who have not identified yet: kept here only, never pushed (docs/intake.md).
+        if (anonymous.profiles) lines.push(`anonymous ${anonymous.profiles} visitors, ${anonymous.events} events (not pushed until they identify)`);
         lines.push('segments' + (counts.segments.length ? '' : '  (none computed yet: run `segsync segments`)'));
         for (const s of counts.segments) lines.push(`  ${s.segment.padEnd(28)} ${s.members}`);
         lines.push('outbox' + (counts.outbox.length ? '' : '    (empty)'));

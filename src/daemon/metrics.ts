@@ -28,7 +28,7 @@ export class DaemonMetrics {
   private readonly lastPullStart = new Map<EspName, number>();
   private readonly newestChange = new Map<EspName, number>();
 
-  constructor(services: Pick<DaemonServices, 'outboxDepth' | 'quarantined' | 'esps' | 'pushStopped'>, clock: Clock) {
+  constructor(services: Pick<DaemonServices, 'outboxDepth' | 'quarantined' | 'anonymousProfiles' | 'esps' | 'pushStopped'>, clock: Clock) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'segsync_' });
     this.eventsIn = new Counter({
@@ -64,6 +64,17 @@ export class DaemonMetrics {
       registers,
       collect() {
         this.set(services.quarantined());
+      },
+    });
+    new Gauge({
+      name: 'segsync_anonymous_profiles',
+      help: 'Anonymous visitors kept locally until they identify (never pushed; pruned after daemon.anonymousRetentionDays), by what is counted (profiles, events)',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const { profiles, events } = services.anonymousProfiles();
+        this.set({ kind: 'profiles' }, profiles);
+        this.set({ kind: 'events' }, events);
       },
     });
     this.jobErrors = new Counter({ name: 'segsync_job_errors_total', help: 'Failed scheduler runs, by job', labelNames: ['job'], registers });

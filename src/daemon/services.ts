@@ -96,6 +96,8 @@ export interface DaemonServices {
   outboxDepth(): { esp: EspName; pending: number; dead: number }[];
   /** Rows the store set aside as unreadable (the quarantine). */
   quarantined(): number;
+  /** Anonymous visitors kept locally (no email yet) and their events. */
+  anonymousProfiles(): { profiles: number; events: number };
   /** Store writable (a probe that does not wait), and each ESP's last real call. */
   ready(): Promise<ReadyReport>;
   /** Reads an ESP back and queues repairs for drift in segsync's own fields and tags. */

@@ -197,6 +197,10 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
       return store.quarantined(0).total;
     },
 
+    anonymousProfiles() {
+      return store.identities.profileCounts();
+    },
+
     async reconcile(esp: EspName): Promise<ReconcileOutcome> {
       const r = await sync.reconcile(esp, config.reconcile.sample !== undefined ? { sample: config.reconcile.sample } : {});
       return { esp, drifted: r.drifted, queued: r.queued };

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
 
 const BIN = resolve(__dirname, '../../bin/segsync.js');
 
@@ -47,6 +48,20 @@ describe('segsync CLI', () => {
     const status = segsync(dir, ...env, '--config', join(dir, 'none.yaml'), 'status', '--json');
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ contacts: 1, events: 1 });
+  });
+
+  it('status counts anonymous visitors apart from contacts (kept locally, never pushed)', () => {
+    const db = join(dir, 'anonymous.db');
+    const store = new SqliteStore({ path: db });
+    const profile = store.identities.createProfile(Date.now());
+    store.identities.link({ kind: 'anonymousId', value: 'anon-1' }, { profileId: profile }, Date.now());
+    store.identities.appendProfileEvents(profile, [{ eventId: 'p1', name: 'Viewed Page', time: Date.now(), propertiesJson: '{}', source: 'track' }], Date.now());
+    store.close();
+    const text = segsync(dir, '--config', join(dir, 'none.yaml'), '--store', db, 'status');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^anonymous 1 visitors, 1 events \(not pushed until they identify\)$/m);
+    const json = JSON.parse(segsync(dir, '--config', join(dir, 'none.yaml'), '--store', db, 'status', '--json').stdout) as { contacts: number; anonymous: unknown };
+    expect(json).toMatchObject({ contacts: 0, anonymous: { profiles: 1, events: 1 } });
   });
 
   it('exits 2 on bad usage and on an invalid config, naming the line', () => {

@@ -78,6 +78,10 @@ export class FixtureServices implements DaemonServices, NextWakeupSource {
     return this.store.quarantined(0).total;
   }
 
+  anonymousProfiles(): { profiles: number; events: number } {
+    return this.store.identities.profileCounts();
+  }
+
   nextWakeupAt(): number | undefined {
     return this.nextWakeup;
   }

@@ -85,6 +85,10 @@ describe('@segment/analytics-node pointed at the daemon', () => {
     expect(r.store.identities.profileCounts().events).toBeGreaterThanOrEqual(3);
     // An anonymous visitor has no email: nothing about them is queued for any ESP.
     expect(pending()).toBe(queuedBefore);
+    const { profiles, events } = r.store.identities.profileCounts();
+    const metrics = await (await fetch(`${r.setup.url}/metrics`)).text();
+    expect(metrics).toContain(`segsync_anonymous_profiles{kind="profiles"} ${profiles}`);
+    expect(metrics).toContain(`segsync_anonymous_profiles{kind="events"} ${events}`);
 
     const signup = segment();
     signup.identify({ userId: 'seg-u2', anonymousId: 'seg-anon-1', traits: { email: 'seg.two@shop.example' } });

@@ -65,6 +65,10 @@ class TimedServices implements DaemonServices {
     return 0;
   }
 
+  anonymousProfiles(): { profiles: number; events: number } {
+    return { profiles: 0, events: 0 };
+  }
+
   outboxDepth() {
     return this.esps.map((esp) => ({ esp, pending: this.pending.get(esp) ?? 0, dead: 0 }));
   }
