@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startHubspotSandbox } from '../../connectors/hubspot/sandbox';
 import type { HubspotSandbox } from '../../connectors/hubspot/sandbox';
 import { startKlaviyoSandbox } from '../../connectors/klaviyo/sandbox';
@@ -22,9 +22,9 @@ import type { MailchimpSandbox } from '../../connectors/mailchimp/sandbox';
 import { freeLoopbackPort } from '../../src/daemon/free-port';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
 import { startChaosProxy } from '../support/chaos-proxy';
+import { BIN, runCli } from '../support/cli';
 import type { ChaosProxy } from '../support/chaos-proxy';
 
-const BIN = resolve(__dirname, '../../bin/segsync.js');
 const TOKEN = 'chaos-track-token';
 const SECRETS = { HS: 'hs-chaos', HS_SECRET: 'hs-chaos-secret', MC: 'mc-chaos-us1', MC_HOOK: 'mc-chaos-hook', KL: 'pk_chaos', KL_HOOK: 'kl-chaos-hook' };
 const KILLS = 20;
@@ -44,22 +44,6 @@ function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-/** Runs a segsync command to its end (at most two minutes) without blocking this process. */
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      done({ status, stdout, stderr });
-    });
-  });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -302,8 +286,8 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", publicUrl: "${daemonUrl}", pul
     expect(await daemon!.exited).toBe(0);
     phase('calm');
     // Asynchronously: the sandboxes answer from this very process.
-    const reconcile = await run([BIN, '--config', cfg, 'reconcile'], env);
-    expect({ status: reconcile.status, stderr: reconcile.stderr }).toEqual({ status: 0, stderr: '' });
+    const reconcile = await runCli(['--config', cfg, 'reconcile'], env);
+    expect({ code: reconcile.code, stderr: reconcile.stderr }).toEqual({ code: 0, stderr: '' });
     phase('reconcile');
     process.stdout.write(`chaos seed ${SEED}: ${phases.join(', ')}; reconcile said: ${reconcile.stdout}`);
     klaviyo.settle();

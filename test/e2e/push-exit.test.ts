@@ -2,26 +2,14 @@
  * `segsync push` tells cron and CI the truth: it exits non-zero whenever anything is left undelivered,
  * whichever ESP is down, and its summary counts the rate limits it met.
  */
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { EspName } from '../../src/model/types';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
+import { deadUrl, runCli } from '../support/cli';
 import type { Sandboxes } from '../support/sandboxes';
 import { SECRETS, startSandboxes } from '../support/sandboxes';
-
-const BIN = resolve(__dirname, '../../bin/segsync.js');
-
-/** A loopback URL nothing listens on (connections are refused): an ESP that is down. */
-async function deadUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return `http://127.0.0.1:${port}`;
-}
 
 function configFor(s: Sandboxes, urls: Record<EspName, string>): string {
   return `version: 1
@@ -47,17 +35,7 @@ mappings:
 `;
 }
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = { ...process.env, ...SECRETS, SEGSYNC_CONFIG: '', SEGSYNC_STORE: '' };
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[]): ReturnType<typeof runCli> => runCli(args, { ...process.env, ...SECRETS, SEGSYNC_CONFIG: '', SEGSYNC_STORE: '' });
 
 describe('segsync push exit codes', () => {
   let s: Sandboxes;

@@ -8,12 +8,12 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { freeLoopbackPort } from '../../src/daemon/free-port';
+import { BIN, runCli } from '../support/cli';
 import type { Sandboxes } from '../support/sandboxes';
 import { SECRETS, startSandboxes } from '../support/sandboxes';
 
-const BIN = resolve(__dirname, '../../bin/segsync.js');
 const TOKEN = 'safety-track-token';
 const N = 12;
 
@@ -23,22 +23,6 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs: number,
     if (Date.now() > end) throw new Error(`timed out waiting; ${JSON.stringify(state())}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-/** Runs a segsync command to its end without blocking this process (the sandboxes answer from it). */
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      done({ status, stdout, stderr });
-    });
-  });
 }
 
 describe('daemon: the safety valve stops one ESP and says so everywhere', () => {
@@ -118,12 +102,12 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", pullIntervalSeconds: 3600 }
     await new Promise((r) => setTimeout(r, 1500));
     expect(logs.split('\n').filter((l) => l.includes('push stopped: it would remove tag seg:pro'))).toHaveLength(1);
 
-    const status = await run(['--config', cfg, 'status'], env);
+    const status = await runCli(['--config', cfg, 'status'], env, 60_000);
     expect(status.stdout).toMatch(/hubspot: queue STOPPED by the safety valve: hubspot: push stopped: it would remove tag seg:pro from 12 of the 12 contacts/);
 
     // The documented way on: look at the plan, then force it.
-    const forced = await run(['--config', cfg, 'push', '--esp', 'hubspot', '--force'], env);
-    expect(forced.status).toBe(0);
+    const forced = await runCli(['--config', cfg, 'push', '--esp', 'hubspot', '--force'], env, 60_000);
+    expect(forced.code).toBe(0);
     await until(() => hsTagged() === 0, 15_000, () => hsTagged());
     await until(async () => (await fetch(`${url}/readyz`)).status === 200, 15_000);
     expect(await metric()).toEqual(['segsync_push_stopped{esp="hubspot"} 0', 'segsync_push_stopped{esp="klaviyo"} 0', 'segsync_push_stopped{esp="mailchimp"} 0']);
