@@ -190,6 +190,7 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", publicUrl: "${daemonUrl}", pul
       return { type: 'track', messageId: `m${seq++}`, email, event, properties: { value: Math.floor(random() * 100) } };
     };
     const optedOut = new Set<string>();
+    const optOutLog: string[] = [];
     const remoteEdited: string[] = [];
     const klaviyoEvents: string[] = [];
     const editable = Array.from({ length: 36 }, (_, i) => seeded(i));
@@ -222,6 +223,7 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", publicUrl: "${daemonUrl}", pul
         const email = pick(editable);
         optedOut.add(email);
         const where = pick(['hubspot', 'mailchimp', 'klaviyo'] as const);
+        optOutLog.push(`${new Date().toISOString()} ${email} on ${where}`);
         if (where === 'hubspot') for (const t of hubspot.state.subscriptionTypes) hubspot.state.setSubscription(email, t.id, 'NOT_SUBSCRIBED', USER);
         if (where === 'mailchimp') mailchimp.admin.update(email, { status: 'unsubscribed' });
         if (where === 'klaviyo') klaviyo.state.unsubscribe([email], undefined);
@@ -337,7 +339,15 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", publicUrl: "${daemonUrl}", pul
         let expected: typeof consent | undefined;
         if (optedOut.has(email)) expected = { hubspot: 'true', mailchimp: 'unsubscribed', klaviyo: 'UNSUBSCRIBED' };
         else if (before) expected = before;
-        if (expected && JSON.stringify(consent) !== JSON.stringify(expected)) wrong.push(`${email} consent: ${JSON.stringify(consent)}, asked for ${JSON.stringify(expected)}`);
+        if (expected && JSON.stringify(consent) !== JSON.stringify(expected)) {
+          // What the store knew, to find the cause of a consent mismatch from a CI log alone.
+          const states = (['hubspot', 'mailchimp', 'klaviyo'] as const).map((e) => `${e}: ${JSON.stringify(check.getSyncState(c.id, e).find((st) => st.key === '@consent') ?? null)}`);
+          const decisions = check.decisionsFor(c.id).filter((d) => JSON.stringify(d).includes('consent'));
+          wrong.push(
+            `${email} consent: ${JSON.stringify(consent)}, asked for ${JSON.stringify(expected)}; opt-outs made: ${optOutLog.filter((l) => l.includes(` ${email} `)).join(', ')}; ` +
+              `store consent ${JSON.stringify(c.consent)}; sync state ${states.join('; ')}; decisions ${JSON.stringify(decisions)}`,
+          );
+        }
         // Nobody asked to subscribe the contacts that only the track API created.
         if (!before && (consent.mailchimp === 'subscribed' || consent.klaviyo === 'SUBSCRIBED')) wrong.push(`${email} subscribed unasked: ${JSON.stringify(consent)}`);
         if (optedOut.has(email) && c.consent?.status !== 'unsubscribed') wrong.push(`${email}: store consent ${c.consent?.status}`);
