@@ -59,6 +59,34 @@ export interface PushStrategy<P, A = unknown> {
   consent?(units: PushUnit<P, A>[], io: PushIo<P, A>): Promise<void>;
 }
 
+/** How large one call may be: at most `maxItems`, and with `sizeOf`, at most `maxBytes` including `envelopeBytes`. */
+export interface ChunkLimits<T> {
+  maxItems: number;
+  maxBytes?: number;
+  sizeOf?: (item: T) => number;
+  envelopeBytes?: number;
+}
+
+/** Splits `items`, in order, into the fewest consecutive chunks within `limits` (an item larger than `maxBytes` goes alone). */
+export function splitChunks<T>(items: T[], limits: ChunkLimits<T>): T[][] {
+  const { maxItems, maxBytes = Infinity, sizeOf = () => 0, envelopeBytes = 0 } = limits;
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = envelopeBytes;
+  for (const item of items) {
+    const size = sizeOf(item);
+    if (current.length > 0 && (current.length >= maxItems || bytes + size > maxBytes)) {
+      chunks.push(current);
+      current = [];
+      bytes = envelopeBytes;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
 /** Groups encoded inputs into units: one per input, or one per contact under `rule` (later items fold into the first). */
 export function mergeUnits<P, A = unknown>(encoded: { index: number; item: P; change: ContactChange }[], rule: MergeRule<P> | undefined): PushUnit<P, A>[] {
   if (!rule) return encoded.map((e) => ({ inputs: [e.index], item: e.item }));

@@ -5,6 +5,7 @@
  */
 import type { ProfileImportJobCreateQuery } from 'klaviyo-api';
 import { EspPermanentError, EspTransientError, type SegsyncError } from '../../src/errors';
+import { splitChunks } from '../push-driver';
 import { pageCursorOf } from './client';
 import type { KlaviyoContext, ResolvedOptions } from './context';
 import { errorObjects } from './errors';
@@ -22,22 +23,9 @@ type Done = (index: number, written: Written) => void;
 /** Bytes of the job envelope around the profiles. */
 const ENVELOPE_BYTES = 256;
 
-/** Splits sendable changes into job-sized chunks by count and bytes. */
+/** Splits sendable changes into job-sized chunks by count and bytes (each profile plus its comma). */
 export function planBulkChunks(items: Sendable[], maxProfiles: number, maxBytes: number): Sendable[][] {
-  const chunks: Sendable[][] = [];
-  let current: Sendable[] = [];
-  let bytes = ENVELOPE_BYTES;
-  for (const item of items) {
-    if (current.length > 0 && (current.length >= maxProfiles || bytes + item.bytes + 1 > maxBytes)) {
-      chunks.push(current);
-      current = [];
-      bytes = ENVELOPE_BYTES;
-    }
-    current.push(item);
-    bytes += item.bytes + 1;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
+  return splitChunks(items, { maxItems: maxProfiles, maxBytes, sizeOf: (s) => s.bytes + 1, envelopeBytes: ENVELOPE_BYTES });
 }
 
 /** True when a bulk job's answer (no ids, no consent) leaves the profile to be looked up: for its tag lists or its consent. */

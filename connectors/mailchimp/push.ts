@@ -25,7 +25,7 @@ import { EMAIL_KEY } from '../connector';
 import type { ChangeResult, ContactChange } from '../connector';
 import type { SegsyncError } from '../../src/errors';
 import { EspPermanentError, ValidationError, asEspError } from '../../src/errors';
-import { runPush } from '../push-driver';
+import { runPush, splitChunks } from '../push-driver';
 import type { MergeRule, PushStrategy, PushUnit } from '../push-driver';
 import { normaliseEmail, subscriberHash } from '../../src/model/identity';
 import type { ConsentStatus } from '../../src/model/types';
@@ -142,9 +142,7 @@ export function routeMembers<T extends { route: Route }>(members: T[], batchOper
   const fresh = members.filter((p) => p.route.kind === 'batch-new');
   const known = members.filter((p) => p.route.kind === 'patch');
   const asJob = known.length >= batchOperationsFrom;
-  const creates: T[][] = [];
-  for (let i = 0; i < fresh.length; i += MEMBER_BATCH) creates.push(fresh.slice(i, i + MEMBER_BATCH));
-  return { creates, job: asJob ? known : [], single: members.filter((p) => p.route.kind === 'upsert' || (p.route.kind === 'patch' && !asJob)) };
+  return { creates: splitChunks(fresh, { maxItems: MEMBER_BATCH }), job: asJob ? known : [], single: members.filter((p) => p.route.kind === 'upsert' || (p.route.kind === 'patch' && !asJob)) };
 }
 
 function lastChanged(text: string | undefined): number | undefined {
