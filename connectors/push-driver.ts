@@ -32,6 +32,8 @@ export interface PushIo<P, A> {
   fail(unit: PushUnit<P, A>, err: unknown): void;
   /** Sets an outcome the vendor classified itself (replaces an ok). */
   settle(unit: PushUnit<P, A>, outcome: Outcome): void;
+  /** The unit that stands for the input at `index` (for vendor code that speaks in input positions). */
+  unitOf(index: number): PushUnit<P, A>;
 }
 
 /** Merging of one contact's changes: the key that names the contact, and how a later item folds into an earlier one. */
@@ -115,7 +117,9 @@ export async function runPush<P, A>(strategy: PushStrategy<P, A>, batch: Contact
     },
     fail: (unit, err) => void (unit.outcome = outcomeOfError(err, esp)),
     settle: (unit, outcome) => void (unit.outcome = outcome),
+    unitOf: (index) => unitAt.get(index)!,
   };
+  const unitAt = new Map<number, PushUnit<P, A>>();
   let poisoned: Map<number, unknown> | void;
   try {
     poisoned = await strategy.prepare?.(batch);
@@ -131,6 +135,7 @@ export async function runPush<P, A>(strategy: PushStrategy<P, A>, batch: Contact
     }
   });
   const units = mergeUnits<P, A>(encoded, strategy.merge);
+  for (const unit of units) for (const i of unit.inputs) unitAt.set(i, unit);
   for (const unit of units) {
     const err = unit.inputs.map((i) => poisoned?.get(i)).find((e) => e !== undefined);
     if (err !== undefined) io.fail(unit, err);

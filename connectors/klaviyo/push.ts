@@ -56,9 +56,8 @@ function klaviyoStrategy(ctx: KlaviyoContext): PushStrategy<Sendable, Written> {
       return s;
     },
     async write(units, io) {
-      const byIndex = new Map(units.map((u) => [u.item.index, u]));
-      const done = (index: number, w: Written): void => io.ok(byIndex.get(index)!, confirmed(w), w);
-      const fail = (index: number, error: SegsyncError): void => io.fail(byIndex.get(index)!, error);
+      const done = (index: number, w: Written): void => io.ok(io.unitOf(index), confirmed(w), w);
+      const fail = (index: number, error: SegsyncError): void => io.fail(io.unitOf(index), error);
       if (writeRoute(units.length, ctx.options) === 'bulk') {
         await pushBulk(ctx, units.map((u) => u.item), done, fail);
       } else {
@@ -66,14 +65,12 @@ function klaviyoStrategy(ctx: KlaviyoContext): PushStrategy<Sendable, Written> {
       }
     },
     async memberships(units, io) {
-      const byIndex = new Map(units.map((u) => [u.item.index, u]));
       const items = units.map((u) => ({ index: u.item.index, change: u.item.change, externalId: u.outcome?.status === 'ok' ? u.outcome.externalId : undefined }));
-      await applyListMembership(ctx, items, (index, error) => io.fail(byIndex.get(index)!, error));
+      await applyListMembership(ctx, items, (index, error) => io.fail(io.unitOf(index), error));
     },
     async consent(units, io) {
-      const byIndex = new Map(units.map((u) => [u.item.index, u]));
       const items: ConsentItem[] = units.map((u) => ({ index: u.item.index, change: u.item.change, subscriptions: u.answer?.profile?.attributes.subscriptions ?? undefined }));
-      await applyConsent(ctx, items, (index, error) => io.fail(byIndex.get(index)!, error));
+      await applyConsent(ctx, items, (index, error) => io.fail(io.unitOf(index), error));
     },
   };
 }

@@ -188,3 +188,17 @@ describe('splitChunks', () => {
     expect(splitChunks(sizes, { maxItems: 10, maxBytes: 100, sizeOf: (n) => n, envelopeBytes: 20 })).toEqual([[40, 40], [30], [200], [10]]);
   });
 });
+
+describe('PushIo.unitOf', () => {
+  it('finds the unit of any input, merged or not', async () => {
+    const { strategy } = recording({
+      write: async (units, io) => {
+        io.ok(io.unitOf(2), { externalId: 'by-index' });
+        io.fail(io.unitOf(1), new EspPermanentError('fake: refused', { esp: 'fake', status: 400 }));
+      },
+    });
+    const results = await runPush(strategy, [change('a@x.io'), change('b@x.io'), change('a@x.io')]);
+    expect(results.map((r) => r.status)).toEqual(['ok', 'failed', 'ok']);
+    expect(results[0]).toMatchObject({ externalId: 'by-index' });
+  });
+});
