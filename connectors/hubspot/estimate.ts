@@ -2,8 +2,8 @@
  * The requests `pushBatch` (push.ts) and `eraseContact` make for a planned push, decided the same way
  * from what segsync last saw: a read of the remote tags where they are unknown, at most one batch
  * upsert and one batch update per batch, one membership call per tag list, and one unsubscribe call per
- * contact and subscription type. It plans and routes through push.ts's own `planWrite`, `mergeWrites`
- * and `routeWrites`, so the two cannot drift apart; test/integration/sync/dry-run-calls.test.ts checks
+ * contact and subscription type. It plans and routes through push.ts's own `tagReadOf`, `planWrite`,
+ * `mergeWrites` and `routeWrites`, so the two cannot drift apart; test/integration/sync/dry-run-calls.test.ts checks
  * the counts against the sandbox.
  */
 import { EMAIL_KEY } from '../connector';
@@ -12,7 +12,7 @@ import { CallTally } from '../estimate';
 import { mergeUnits } from '../push-driver';
 import type { HubspotSettings } from './context';
 import { BUCKET } from './limits';
-import { mergeWrites, planWrite, routeWrites } from './push';
+import { mergeWrites, planWrite, routeWrites, tagReadOf } from './push';
 import type { PlannedWrite } from './push';
 import { wantsList } from './tags';
 
@@ -60,8 +60,9 @@ function plannedUnits(batch: ContactChange[], settings: HubspotSettings, tally: 
   batch.forEach((change, index) => {
     // An email change without a record id fails before any call.
     if (EMAIL_KEY in change.set && !change.ref.externalId) return;
-    if (change.addTags.length + change.removeTags.length > 0 && !change.remoteTags) {
-      reads[change.ref.externalId !== undefined ? 'id' : 'email'] = true;
+    const read = tagReadOf(change);
+    if (read) {
+      reads[read] = true;
       tally.assume('contacts whose HubSpot tags were never read hold none yet');
     }
     const blanks = Object.fromEntries([...Object.keys(change.set), ...change.clear].map((name) => [name, '']));

@@ -158,15 +158,22 @@ function hubspotStrategy(ctx: HubspotContext): PushStrategy<PlannedWrite> {
   };
 }
 
+/** Which read a change's remote tags need first (by record id or by email), if any: a tag change whose remote tags are unknown. */
+export function tagReadOf(change: ContactChange): 'id' | 'email' | undefined {
+  if (change.addTags.length + change.removeTags.length === 0 || change.remoteTags) return undefined;
+  return change.ref.externalId !== undefined ? 'id' : 'email';
+}
+
 /** The last-known remote tags per input index: from `remoteTags`, else one batch read per address kind. */
 async function knownRemoteTags(ctx: HubspotContext, batch: ContactChange[]): Promise<Map<number, string[]>> {
   const known = new Map<number, string[]>();
   const byId = new Map<string, number[]>();
   const byEmail = new Map<string, number[]>();
   batch.forEach((c, i) => {
-    if (c.addTags.length === 0 && c.removeTags.length === 0) return;
-    if (c.remoteTags) return void known.set(i, c.remoteTags);
-    const [map, key] = c.ref.externalId !== undefined ? [byId, c.ref.externalId] : [byEmail, c.ref.email];
+    if (c.remoteTags && c.addTags.length + c.removeTags.length > 0) known.set(i, c.remoteTags);
+    const read = tagReadOf(c);
+    if (!read) return;
+    const [map, key] = read === 'id' ? [byId, c.ref.externalId!] : [byEmail, c.ref.email];
     map.set(key, [...(map.get(key) ?? []), i]);
   });
   const tagProperty = ctx.settings.tagProperty;
