@@ -8,9 +8,10 @@ import type * as Contacts from '@hubspot/api-client/lib/codegen/crm/contacts';
 import { EspPermanentError, EspTransientError, ValidationError } from '../../src/errors';
 import type { SegsyncError } from '../../src/errors';
 import { EMAIL_KEY } from '../connector';
-import type { ChangeResult, ContactChange, ContactRef } from '../connector';
-import { outcomeOfError, resultOfError } from '../outcome';
+import type { ChangeResult, ContactChange } from '../connector';
 import type { Outcome } from '../outcome';
+import { runPush } from '../push-driver';
+import type { MergeRule, PushIo, PushStrategy, PushUnit } from '../push-driver';
 import type { BatchAnswer } from './client';
 import type { HubspotContext } from './context';
 import { classifyBatchError, toSegsyncError } from './errors';
@@ -20,21 +21,74 @@ import { applyMemberships, ensureTagOptions, nextTags, sameTags, wantsList } fro
 import type { PropertyShape } from './values';
 import { encodeValue, parseTime, splitMulti, writeProblem } from './values';
 
-/** One contact's write, after encoding: who, how it is addressed, and the properties to send. */
-interface PlannedWrite {
-  /** Positions in the input batch (several when the batch names one contact twice). */
-  indexes: number[];
-  ref: ContactRef;
+/** One contact's write, after encoding: how it is addressed, the properties to send, and what follows it. */
+export interface PlannedWrite {
   /** `id` for updates, `email` for upserts. */
   key: string;
   byId: boolean;
+  email: string;
   properties: Record<string, string>;
   tagsAdded: string[];
   tagsRemoved: string[];
+  /** Options the tag property must offer before the write (tags new to this contact). */
+  newTags: string[];
   /** Opt the contact out of email on HubSpot (segsync holds it as unsubscribed). */
   unsubscribe: boolean;
 }
 
+type Unit = PushUnit<PlannedWrite>;
+
+/**
+ * One change's write from its encoded properties and its remote tags: the full tag value when it moves.
+ * push and estimate.ts both plan through it, so the two decide alike.
+ */
+export function planWrite(change: ContactChange, properties: Record<string, string>, remoteTags: string[], tagProperty: string): PlannedWrite {
+  let tagsAdded: string[] = [];
+  let tagsRemoved: string[] = [];
+  const newTags: string[] = [];
+  if (change.addTags.length > 0 || change.removeTags.length > 0) {
+    const next = nextTags(remoteTags, change.addTags, change.removeTags);
+    if (!sameTags(remoteTags, next)) {
+      properties[tagProperty] = next.join(';');
+      newTags.push(...next.filter((t) => !remoteTags.includes(t)));
+    }
+    // List membership changes are idempotent on HubSpot, so they follow the requested change as is.
+    tagsAdded = change.addTags;
+    tagsRemoved = change.removeTags;
+  }
+  const byId = change.ref.externalId !== undefined;
+  return { key: byId ? change.ref.externalId! : change.ref.email, byId, email: change.ref.email, properties, tagsAdded, tagsRemoved, newTags, unsubscribe: wantsUnsubscribe(change) };
+}
+
+/** One record twice in a batch: later properties win, tag and list changes add up. */
+export const mergeWrites: MergeRule<PlannedWrite> = {
+  key: (w) => `${w.byId ? 'id' : 'email'}:${w.key}`,
+  merge: (into, next) => {
+    Object.assign(into.properties, next.properties);
+    into.tagsAdded = [...into.tagsAdded, ...next.tagsAdded];
+    into.tagsRemoved = [...into.tagsRemoved, ...next.tagsRemoved];
+    into.newTags.push(...next.newTags);
+    into.unsubscribe ||= next.unsubscribe;
+    return into;
+  },
+};
+
+/**
+ * Which call writes each record: a batch upsert by email, a batch update by id, or none (nothing to
+ * write; a contact without an id that needs a list still upserts its email to learn its id).
+ */
+export function routeWrites<U extends { item: PlannedWrite }>(units: U[], tagLists: boolean | string[]): { upserts: U[]; updates: U[]; unwritten: U[] } {
+  const needsList = (w: PlannedWrite): boolean => [...w.tagsAdded, ...w.tagsRemoved].some((t) => wantsList(tagLists, t));
+  const upserts: U[] = [];
+  const updates: U[] = [];
+  const unwritten: U[] = [];
+  for (const u of units) {
+    const writes = Object.keys(u.item.properties).length > 0;
+    if (u.item.byId) (writes ? updates : unwritten).push(u);
+    else (writes || needsList(u.item) ? upserts : unwritten).push(u);
+  }
+  return { upserts, updates, unwritten };
+}
 
 /** Encodes one change's properties; throws `ValidationError` for a value HubSpot would refuse. */
 export function encodeChange(change: ContactChange, props: Map<string, PropertyShape>): Record<string, string> {
@@ -69,78 +123,45 @@ function schemaLooksStale(batch: ContactChange[], props: Map<string, PropertySha
 }
 
 /** Applies one batch; never throws for a per-contact problem, only returns it in that contact's result. */
-export async function pushBatch(ctx: HubspotContext, batch: ContactChange[]): Promise<ChangeResult[]> {
-  const results: (ChangeResult | undefined)[] = new Array(batch.length).fill(undefined);
-  if (batch.length === 0) return [];
+export function pushBatch(ctx: HubspotContext, batch: ContactChange[]): Promise<ChangeResult[]> {
+  return runPush(hubspotStrategy(ctx), batch);
+}
+
+/** HubSpot's steps of the push driver (push-driver.ts). */
+function hubspotStrategy(ctx: HubspotContext): PushStrategy<PlannedWrite> {
   const tagProperty = ctx.settings.tagProperty;
-  try {
-    let props = await ctx.properties.all();
-    if (schemaLooksStale(batch, props)) {
-      // Someone may have added the property or option on HubSpot since it was read: read once more.
-      ctx.properties.invalidate();
+  let props = new Map<string, PropertyShape>();
+  let remoteTags = new Map<number, string[]>();
+  return {
+    esp: 'hubspot',
+    async prepare(batch) {
       props = await ctx.properties.all();
-    }
-    const remoteTags = await knownRemoteTags(ctx, batch);
-
-    const writes = new Map<string, PlannedWrite>();
-    const newTags = new Set<string>();
-    batch.forEach((change, i) => {
-      try {
-        const properties = encodeChange(change, props);
-        let added: string[] = [];
-        let removed: string[] = [];
-        if (change.addTags.length > 0 || change.removeTags.length > 0) {
-          const remote = remoteTags.get(i) ?? [];
-          const next = nextTags(remote, change.addTags, change.removeTags);
-          if (!sameTags(remote, next)) {
-            properties[tagProperty] = next.join(';');
-            for (const t of next) if (!remote.includes(t)) newTags.add(t);
-          }
-          // List membership changes are idempotent on HubSpot, so they follow the requested change as is.
-          added = change.addTags;
-          removed = change.removeTags;
-        }
-        const byId = change.ref.externalId !== undefined;
-        const key = byId ? change.ref.externalId! : change.ref.email;
-        const mapKey = `${byId ? 'id' : 'email'}:${key}`;
-        const existing = writes.get(mapKey);
-        if (existing) {
-          // One contact twice in a batch: later changes win, both inputs share the result.
-          existing.indexes.push(i);
-          Object.assign(existing.properties, properties);
-          existing.tagsAdded.push(...added);
-          existing.tagsRemoved.push(...removed);
-          existing.unsubscribe ||= wantsUnsubscribe(change);
-        } else {
-          writes.set(mapKey, { indexes: [i], ref: change.ref, key, byId, properties, tagsAdded: added, tagsRemoved: removed, unsubscribe: wantsUnsubscribe(change) });
-        }
-      } catch (err) {
-        results[i] = failure(change.ref, err);
+      if (schemaLooksStale(batch, props)) {
+        // Someone may have added the property or option on HubSpot since it was read: read once more.
+        ctx.properties.invalidate();
+        props = await ctx.properties.all();
       }
-    });
+      remoteTags = await knownRemoteTags(ctx, batch);
+    },
+    encode: (change, i) => planWrite(change, encodeChange(change, props), remoteTags.get(i) ?? [], tagProperty),
+    merge: mergeWrites,
+    async write(units, io) {
+      const newTags = new Set(units.flatMap((u) => u.item.newTags));
+      if (newTags.size > 0) await ensureTagOptions(ctx, newTags);
+      const { upserts, updates, unwritten } = routeWrites(units, ctx.settings.tagLists);
+      for (const u of unwritten) io.ok(u, u.item.byId ? { externalId: u.item.key } : {});
+      await Promise.all([sendWrites(ctx, upserts, false, io), sendWrites(ctx, updates, true, io)]);
+    },
+    echo: (units) => rememberEchoes(ctx, units),
+    memberships: (units, io) => syncLists(ctx, units, io),
+    consent: (units, io) => syncConsent(ctx, units, io),
+  };
+}
 
-    if (newTags.size > 0) await ensureTagOptions(ctx, newTags);
-
-    const toSend = [...writes.values()].filter((w) => Object.keys(w.properties).length > 0);
-    for (const w of writes.values()) if (Object.keys(w.properties).length === 0 && w.byId) settle(results, w, { status: 'ok', externalId: w.key });
-    const needsList = (w: PlannedWrite): boolean => [...w.tagsAdded, ...w.tagsRemoved].some((t) => wantsList(ctx.settings.tagLists, t));
-    const noIdNoChange = [...writes.values()].filter((w) => Object.keys(w.properties).length === 0 && !w.byId);
-    // A contact without a HubSpot id and nothing to write still needs an id for list membership: upsert its email.
-    for (const w of noIdNoChange) if (!needsList(w)) settle(results, w, { status: 'ok' });
-    const upserts = [...toSend.filter((w) => !w.byId), ...noIdNoChange.filter(needsList)];
-    const updates = toSend.filter((w) => w.byId);
-
-    await Promise.all([sendWrites(ctx, upserts, false, results), sendWrites(ctx, updates, true, results)]);
-    rememberEchoes(ctx, [...upserts, ...updates], results);
-    await syncLists(ctx, [...writes.values()], results);
-    await syncConsent(ctx, [...writes.values()], results);
-  } catch (err) {
-    // A failure before any write (schema read, tag read, option update): the whole batch waits.
-    batch.forEach((change, i) => {
-      results[i] ??= failure(change.ref, err);
-    });
-  }
-  return results.map((r, i) => r ?? { ref: batch[i]!.ref, status: 'retry', error: new EspTransientError('hubspot: no answer for this contact', { esp: 'hubspot' }) });
+/** Which read a change's remote tags need first (by record id or by email), if any: a tag change whose remote tags are unknown. */
+export function tagReadOf(change: ContactChange): 'id' | 'email' | undefined {
+  if (change.addTags.length + change.removeTags.length === 0 || change.remoteTags) return undefined;
+  return change.ref.externalId !== undefined ? 'id' : 'email';
 }
 
 /** The last-known remote tags per input index: from `remoteTags`, else one batch read per address kind. */
@@ -149,9 +170,10 @@ async function knownRemoteTags(ctx: HubspotContext, batch: ContactChange[]): Pro
   const byId = new Map<string, number[]>();
   const byEmail = new Map<string, number[]>();
   batch.forEach((c, i) => {
-    if (c.addTags.length === 0 && c.removeTags.length === 0) return;
-    if (c.remoteTags) return void known.set(i, c.remoteTags);
-    const [map, key] = c.ref.externalId !== undefined ? [byId, c.ref.externalId] : [byEmail, c.ref.email];
+    if (c.remoteTags && c.addTags.length + c.removeTags.length > 0) known.set(i, c.remoteTags);
+    const read = tagReadOf(c);
+    if (!read) return;
+    const [map, key] = read === 'id' ? [byId, c.ref.externalId!] : [byEmail, c.ref.email];
     map.set(key, [...(map.get(key) ?? []), i]);
   });
   const tagProperty = ctx.settings.tagProperty;
@@ -172,68 +194,68 @@ async function knownRemoteTags(ctx: HubspotContext, batch: ContactChange[]): Pro
 }
 
 /** Sends writes of one kind, bisecting a batch HubSpot rejects as a whole so one bad record cannot sink the rest. */
-async function sendWrites(ctx: HubspotContext, writes: PlannedWrite[], byId: boolean, results: (ChangeResult | undefined)[]): Promise<void> {
-  if (writes.length === 0) return;
+async function sendWrites(ctx: HubspotContext, units: Unit[], byId: boolean, io: PushIo<PlannedWrite, unknown>): Promise<void> {
+  if (units.length === 0) return;
   let answer: BatchAnswer<Contacts.SimplePublicObject | Contacts.SimplePublicUpsertObject>;
   try {
     answer = byId
-      ? await ctx.client.updateContacts(writes.map((w) => ({ id: w.key, properties: w.properties, objectWriteTraceId: traceId(w) })))
-      : await ctx.client.upsertContacts(writes.map((w) => ({ idProperty: 'email', id: w.key, properties: w.properties, objectWriteTraceId: traceId(w) })));
+      ? await ctx.client.updateContacts(units.map((u) => ({ id: u.item.key, properties: u.item.properties, objectWriteTraceId: traceId(u) })))
+      : await ctx.client.upsertContacts(units.map((u) => ({ idProperty: 'email', id: u.item.key, properties: u.item.properties, objectWriteTraceId: traceId(u) })));
   } catch (err) {
-    if (err instanceof EspPermanentError && err.status === 400 && writes.length > 1) {
-      const half = Math.ceil(writes.length / 2);
-      await sendWrites(ctx, writes.slice(0, half), byId, results);
-      await sendWrites(ctx, writes.slice(half), byId, results);
+    if (err instanceof EspPermanentError && err.status === 400 && units.length > 1) {
+      const half = Math.ceil(units.length / 2);
+      await sendWrites(ctx, units.slice(0, half), byId, io);
+      await sendWrites(ctx, units.slice(half), byId, io);
       return;
     }
-    for (const w of writes) settle(results, w, failureOf(err));
+    for (const u of units) io.fail(u, err);
     return;
   }
-  attribute(ctx, writes, byId, answer, results);
+  attribute(ctx, units, byId, answer, io);
 }
 
 /** Matches a batch answer's results and `errors[]` back to the writes that caused them. */
 function attribute(
   ctx: HubspotContext,
-  writes: PlannedWrite[],
+  units: Unit[],
   byId: boolean,
   answer: BatchAnswer<Contacts.SimplePublicObject | Contacts.SimplePublicUpsertObject>,
-  results: (ChangeResult | undefined)[],
+  io: PushIo<PlannedWrite, unknown>,
 ): void {
-  const byKey = new Map(writes.map((w) => [w.key, w]));
-  const byTrace = new Map(writes.map((w) => [traceId(w), w]));
-  const done = new Set<PlannedWrite>();
+  const byKey = new Map(units.map((u) => [u.item.key, u]));
+  const byTrace = new Map(units.map((u) => [traceId(u), u]));
+  const done = new Set<Unit>();
   for (const r of answer.results) {
     // The write trace id HubSpot echoes first; then the record id (update) or email (upsert).
     const key = byId ? r.id : r.properties.email?.toLowerCase();
-    const w = (r.objectWriteTraceId !== undefined ? byTrace.get(r.objectWriteTraceId) : undefined) ?? (key !== undefined ? byKey.get(key) : undefined);
-    if (!w || done.has(w)) continue;
-    done.add(w);
+    const u = (r.objectWriteTraceId !== undefined ? byTrace.get(r.objectWriteTraceId) : undefined) ?? (key !== undefined ? byKey.get(key) : undefined);
+    if (!u || done.has(u)) continue;
+    done.add(u);
     const modifiedAt = parseTime(r.properties.lastmodifieddate) ?? parseTime(r.updatedAt);
     const created = '_new' in r ? r._new : undefined;
-    settle(results, w, { status: 'ok', externalId: r.id, ...(created !== undefined ? { created } : {}), ...(modifiedAt !== undefined ? { modifiedAt } : {}) });
+    io.ok(u, { externalId: r.id, ...(created !== undefined ? { created } : {}), ...(modifiedAt !== undefined ? { modifiedAt } : {}) });
   }
   const unattributed: HubspotErrorBody[] = [];
   for (const e of answer.errors ?? []) {
     const body = e as unknown as HubspotErrorBody;
     const ids = [...(body.context?.ids ?? []), ...(body.context?.id ?? []), ...(body.context?.emails ?? [])];
-    const hit = ids.map((id) => byKey.get(byId ? id : id.toLowerCase())).filter((w): w is PlannedWrite => w !== undefined && !done.has(w));
+    const hit = ids.map((id) => byKey.get(byId ? id : id.toLowerCase())).filter((u): u is Unit => u !== undefined && !done.has(u));
     if (hit.length === 0) unattributed.push(body);
-    for (const w of hit) {
-      done.add(w);
-      settle(results, w, batchErrorOutcome(ctx, body));
+    for (const u of hit) {
+      done.add(u);
+      io.settle(u, batchErrorOutcome(ctx, body));
     }
   }
-  for (const w of writes) {
-    if (done.has(w)) continue;
+  for (const u of units) {
+    if (done.has(u)) continue;
     const body = unattributed[0];
-    settle(results, w, body ? batchErrorOutcome(ctx, body) : { status: 'retry', error: new EspTransientError('hubspot: the batch answer named neither a result nor an error for this contact', { esp: 'hubspot' }) });
+    io.settle(u, body ? batchErrorOutcome(ctx, body) : { status: 'retry', error: new EspTransientError('hubspot: the batch answer named neither a result nor an error for this contact', { esp: 'hubspot' }) });
   }
 }
 
 /** The write's trace id: its first position in the input batch, unique within one call. */
-function traceId(w: PlannedWrite): string {
-  return String(w.indexes[0]);
+function traceId(u: Unit): string {
+  return String(u.inputs[0]);
 }
 
 function batchErrorOutcome(ctx: HubspotContext, body: HubspotErrorBody): Outcome {
@@ -245,60 +267,47 @@ function batchErrorOutcome(ctx: HubspotContext, body: HubspotErrorBody): Outcome
   return { status: 'failed', error };
 }
 
-function failureOf(err: unknown): Outcome {
-  return outcomeOfError(err, 'hubspot');
-}
-
-function failure(ref: ContactRef, err: unknown): ChangeResult {
-  return resultOfError(ref, err, 'hubspot');
-}
-
-function settle(results: (ChangeResult | undefined)[], w: PlannedWrite, outcome: Outcome): void {
-  for (const i of w.indexes) results[i] = { ...outcome, ref: w.ref };
-}
-
 /** Records what was written so the propertyChange webhooks it triggers are recognised as echoes. */
-function rememberEchoes(ctx: HubspotContext, writes: PlannedWrite[], results: (ChangeResult | undefined)[]): void {
+function rememberEchoes(ctx: HubspotContext, units: Unit[]): void {
   const now = ctx.clock.now();
-  for (const w of writes) {
-    const r = results[w.indexes[0]!];
-    if (r?.status !== 'ok' || !r.externalId) continue;
-    for (const [name, value] of Object.entries(w.properties)) ctx.echo.remember(r.externalId, name, value, now);
+  for (const u of units) {
+    const externalId = u.outcome?.status === 'ok' ? u.outcome.externalId : undefined;
+    if (!externalId) continue;
+    for (const [name, value] of Object.entries(u.item.properties)) ctx.echo.remember(externalId, name, value, now);
   }
 }
 
 /** Opts out, on HubSpot, the contacts segsync holds as unsubscribed (after their write succeeded). */
-async function syncConsent(ctx: HubspotContext, writes: PlannedWrite[], results: (ChangeResult | undefined)[]): Promise<void> {
-  const wanted = writes.filter((w) => w.unsubscribe && results[w.indexes[0]!]?.status === 'ok');
+async function syncConsent(ctx: HubspotContext, units: Unit[], io: PushIo<PlannedWrite, unknown>): Promise<void> {
+  const wanted = units.filter((u) => u.item.unsubscribe);
   if (wanted.length === 0) return;
-  const failed = await applyUnsubscribes(ctx, wanted.map((w) => w.ref.email));
-  for (const w of wanted) {
-    const err = failed.get(w.ref.email);
-    if (err) settle(results, w, failureOf(err));
+  const failed = await applyUnsubscribes(ctx, wanted.map((u) => u.item.email));
+  for (const u of wanted) {
+    const err = failed.get(u.item.email);
+    if (err) io.fail(u, err);
   }
 }
 
 /** Mirrors tag changes into MANUAL lists for contacts whose write succeeded. */
-async function syncLists(ctx: HubspotContext, writes: PlannedWrite[], results: (ChangeResult | undefined)[]): Promise<void> {
+async function syncLists(ctx: HubspotContext, units: Unit[], io: PushIo<PlannedWrite, unknown>): Promise<void> {
   if (ctx.settings.tagLists === false) return;
-  const changes = writes
-    .map((w) => ({ w, r: results[w.indexes[0]!] }))
-    .filter(({ w, r }) => r?.status === 'ok' && r.externalId && (w.tagsAdded.length > 0 || w.tagsRemoved.length > 0))
-    .map(({ w, r }) => ({ w, recordId: (r as { externalId: string }).externalId }));
+  const changes = units
+    .map((u) => ({ u, recordId: u.outcome?.status === 'ok' ? u.outcome.externalId : undefined }))
+    .filter((c): c is { u: Unit; recordId: string } => c.recordId !== undefined && c.recordId !== '' && c.u.item.tagsAdded.length + c.u.item.tagsRemoved.length > 0);
   if (changes.length === 0) return;
   let failed: Map<string, SegsyncError>;
   try {
     failed = await applyMemberships(
       ctx,
-      changes.map(({ w, recordId }) => ({ recordId, add: w.tagsAdded, remove: w.tagsRemoved })),
+      changes.map(({ u, recordId }) => ({ recordId, add: u.item.tagsAdded, remove: u.item.tagsRemoved })),
     );
   } catch (err) {
     // The tag lists could not be found or created: the property write stands, the membership is retried.
-    for (const { w } of changes) settle(results, w, failureOf(err));
+    for (const { u } of changes) io.fail(u, err);
     return;
   }
-  for (const { w, recordId } of changes) {
+  for (const { u, recordId } of changes) {
     const err = failed.get(recordId);
-    if (err) settle(results, w, failureOf(err));
+    if (err) io.fail(u, err);
   }
 }

@@ -5,8 +5,9 @@
  */
 import type { ProfileImportJobCreateQuery } from 'klaviyo-api';
 import { EspPermanentError, EspTransientError, type SegsyncError } from '../../src/errors';
+import { splitChunks } from '../push-driver';
 import { pageCursorOf } from './client';
-import type { KlaviyoContext } from './context';
+import type { KlaviyoContext, ResolvedOptions } from './context';
 import { errorObjects } from './errors';
 import { consentIntent } from './consent';
 import { PROFILES_PAGE_MAX } from './limits';
@@ -16,32 +17,26 @@ import { asSegsyncError } from './push';
 import { bulkJobSchema, importErrorPageSchema, parseAnswer, type WireBulkJob, type WireImportError, type WireProfile } from './wire';
 
 type Fail = (index: number, error: SegsyncError) => void;
+/** Records what the job wrote for the change at `index`. */
+type Done = (index: number, written: Written) => void;
 
 /** Bytes of the job envelope around the profiles. */
 const ENVELOPE_BYTES = 256;
 
-/** Splits sendable changes into job-sized chunks by count and bytes. */
+/** Splits sendable changes into job-sized chunks by count and bytes (each profile plus its comma). */
 export function planBulkChunks(items: Sendable[], maxProfiles: number, maxBytes: number): Sendable[][] {
-  const chunks: Sendable[][] = [];
-  let current: Sendable[] = [];
-  let bytes = ENVELOPE_BYTES;
-  for (const item of items) {
-    if (current.length > 0 && (current.length >= maxProfiles || bytes + item.bytes + 1 > maxBytes)) {
-      chunks.push(current);
-      current = [];
-      bytes = ENVELOPE_BYTES;
-    }
-    current.push(item);
-    bytes += item.bytes + 1;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
+  return splitChunks(items, { maxItems: maxProfiles, maxBytes, sizeOf: (s) => s.bytes + 1, envelopeBytes: ENVELOPE_BYTES });
+}
+
+/** True when a bulk job's answer (no ids, no consent) leaves the profile to be looked up: for its tag lists or its consent. */
+export function needsLookup(s: Sendable, options: Pick<ResolvedOptions, 'tagLists'>): boolean {
+  return (options.tagLists !== false && !s.change.ref.externalId && s.change.addTags.length + s.change.removeTags.length > 0) || consentIntent(s.change) !== undefined;
 }
 
 /** Pushes sendable changes through bulk jobs; records what was written and fails the rest. */
-export async function pushBulk(ctx: KlaviyoContext, items: Sendable[], written: Map<number, Written>, fail: Fail): Promise<void> {
+export async function pushBulk(ctx: KlaviyoContext, items: Sendable[], done: Done, fail: Fail): Promise<void> {
   const chunks = planBulkChunks(items, ctx.options.bulkMaxProfiles, ctx.options.bulkMaxBytes);
-  await Promise.all(chunks.map((chunk) => submitChunk(ctx, chunk, written, fail)));
+  await Promise.all(chunks.map((chunk) => submitChunk(ctx, chunk, done, fail)));
 }
 
 /** The index into the job's profiles that a JSON pointer names (`/data/attributes/profiles/data/7/...`). */
@@ -50,7 +45,7 @@ export function profileIndexOf(pointer: string | null | undefined): number | und
   return m ? Number(m[1]) : undefined;
 }
 
-async function submitChunk(ctx: KlaviyoContext, chunk: Sendable[], written: Map<number, Written>, fail: Fail): Promise<void> {
+async function submitChunk(ctx: KlaviyoContext, chunk: Sendable[], done: Done, fail: Fail): Promise<void> {
   const { client } = ctx;
   // Bulk items upsert by identifier; a known profile id goes along so an email change lands on it.
   const body = { data: { type: 'profile-bulk-import-job', attributes: { profiles: { data: chunk.map((s) => s.profile) } } } };
@@ -69,7 +64,7 @@ async function submitChunk(ctx: KlaviyoContext, chunk: Sendable[], written: Map<
       for (const s of chunk) fail(s.index, error);
       return;
     }
-    await resubmitWithoutRejected(ctx, chunk, error, written, fail);
+    await resubmitWithoutRejected(ctx, chunk, error, done, fail);
     return;
   }
   const finished = await waitForJob(ctx, job);
@@ -104,11 +99,7 @@ async function submitChunk(ctx: KlaviyoContext, chunk: Sendable[], written: Map<
     return;
   }
   // A bulk job answers no ids or consent: look up the profiles that need them (tag lists, consent).
-  const needed = chunk.filter(
-    (s, i) =>
-      !rejected.has(i) &&
-      ((ctx.options.tagLists !== false && !s.change.ref.externalId && s.change.addTags.length + s.change.removeTags.length > 0) || consentIntent(s.change) !== undefined),
-  );
+  const needed = chunk.filter((s, i) => !rejected.has(i) && needsLookup(s, ctx.options));
   let profiles = new Map<string, WireProfile>();
   try {
     profiles = await lookUpProfiles(ctx, needed.map((s) => s.change.ref.email));
@@ -123,7 +114,7 @@ async function submitChunk(ctx: KlaviyoContext, chunk: Sendable[], written: Map<
     const w: Written = {};
     if (externalId) w.externalId = externalId;
     if (profile) w.profile = profile;
-    written.set(s.index, w);
+    done(s.index, w);
   });
 }
 
@@ -132,7 +123,7 @@ async function resubmitWithoutRejected(
   ctx: KlaviyoContext,
   chunk: Sendable[],
   error: EspPermanentError,
-  written: Map<number, Written>,
+  done: Done,
   fail: Fail,
 ): Promise<void> {
   const cause = (error.cause ?? undefined) as unknown;
@@ -146,7 +137,7 @@ async function resubmitWithoutRejected(
       fail(chunk[i]!.index, new EspPermanentError(`klaviyo: bulk import rejected the profile: ${detail}`, { esp: 'klaviyo', status: 400, hint: 'fix the contact locally; the other profiles were sent again without it' }));
     }
     const rest = chunk.filter((_, i) => !pointed.has(i));
-    if (rest.length > 0) await submitChunk(ctx, rest, written, fail);
+    if (rest.length > 0) await submitChunk(ctx, rest, done, fail);
     return;
   }
   if (chunk.length === 1) {
@@ -154,8 +145,8 @@ async function resubmitWithoutRejected(
     return;
   }
   const half = Math.ceil(chunk.length / 2);
-  await submitChunk(ctx, chunk.slice(0, half), written, fail);
-  await submitChunk(ctx, chunk.slice(half), written, fail);
+  await submitChunk(ctx, chunk.slice(0, half), done, fail);
+  await submitChunk(ctx, chunk.slice(half), done, fail);
 }
 
 /** Polls the job until it is complete or cancelled; undefined when it takes longer than allowed. */

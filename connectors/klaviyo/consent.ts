@@ -12,7 +12,7 @@ import type { ConsentStatus } from '../../src/model/types';
 import type { ContactChange } from '../connector';
 import type { KlaviyoContext } from './context';
 import { isNeverSubscribed } from './fields';
-import { chunk } from './chunk';
+import { splitChunks } from '../push-driver';
 import { SUBSCRIBE_MAX, UNSUBSCRIBE_MAX } from './limits';
 import { lookUpProfiles } from './lookup';
 import { asSegsyncError } from './push';
@@ -54,8 +54,8 @@ export async function applyConsent(ctx: KlaviyoContext, items: ConsentItem[], fa
     .filter((w) => w.intent === 'unsubscribe' && w.item.subscriptions?.email?.marketing?.consent === 'SUBSCRIBED')
     .map((w) => w.item);
   await Promise.all([
-    ...chunk(subscribe, SUBSCRIBE_MAX).map((group) => runJob(ctx, group, 'subscribe', fail)),
-    ...chunk(unsubscribe, UNSUBSCRIBE_MAX).map((group) => runJob(ctx, group, 'unsubscribe', fail)),
+    ...splitChunks(subscribe, { maxItems: SUBSCRIBE_MAX }).map((group) => runJob(ctx, group, 'subscribe', fail)),
+    ...splitChunks(unsubscribe, { maxItems: UNSUBSCRIBE_MAX }).map((group) => runJob(ctx, group, 'unsubscribe', fail)),
   ]);
 }
 

@@ -3,18 +3,19 @@
  * planned push, decided the same way: below `bulkThreshold` sendable changes one write per profile,
  * at or above it one bulk job per chunk (its creation, one status read, and one profile lookup per 100
  * profiles whose id or consent the job does not answer); then list membership per tag and direction,
- * and subscription jobs. Keep it in step with push.ts; test/integration/sync/dry-run-calls.test.ts
- * checks the two against the sandbox.
+ * and subscription jobs. It decides through push.ts's and bulk.ts's own `toSendable`, `writeRoute`,
+ * `planBulkChunks` and `needsLookup`, so the two cannot drift apart; test/integration/sync/dry-run-calls.test.ts
+ * checks the counts against the sandbox.
  */
 import type { EspLimits, PlannedPush, PushEstimate } from '../connector';
 import { CallTally } from '../estimate';
-import { planBulkChunks } from './bulk';
+import { needsLookup, planBulkChunks } from './bulk';
 import { consentIntent } from './consent';
 import type { ResolvedOptions } from './context';
 import { LIST_MEMBERS_MAX, PROFILES_PAGE_MAX, SUBSCRIBE_MAX, UNSUBSCRIBE_MAX } from './limits';
 import type { KlaviyoBucket } from './limits';
 import type { Sendable } from './push';
-import { toSendable } from './push';
+import { toSendable, writeRoute } from './push';
 
 /** Estimates the requests of a planned push on Klaviyo. */
 export function estimateKlaviyoPush(options: ResolvedOptions, limits: EspLimits, plan: PlannedPush): PushEstimate {
@@ -22,10 +23,10 @@ export function estimateKlaviyoPush(options: ResolvedOptions, limits: EspLimits,
   const add = (bucket: KlaviyoBucket, n = 1): void => tally.add(bucket, n);
   for (const batch of plan.batches) {
     const sendable = batch.map((c, i) => toSendable(c, i, options.tagProperty)).filter((s): s is Sendable => !('message' in s));
-    if (sendable.length >= options.bulkThreshold) {
+    if (writeRoute(sendable.length, options) === 'bulk') {
       for (const chunk of planBulkChunks(sendable, options.bulkMaxProfiles, options.bulkMaxBytes)) {
         add('bulkJobs', 2);
-        const needed = chunk.filter((s) => (options.tagLists !== false && !s.change.ref.externalId && s.change.addTags.length + s.change.removeTags.length > 0) || consentIntent(s.change) !== undefined);
+        const needed = chunk.filter((s) => needsLookup(s, options));
         add('profiles', Math.ceil(new Set(needed.map((s) => s.change.ref.email)).size / PROFILES_PAGE_MAX));
       }
       tally.assume('each bulk import job is complete at its first status read');

@@ -1,5 +1,5 @@
 /** Profiles by email, 100 per `GET /api/profiles?filter=any(email,[…])` call (the profiles tier: 75/s). */
-import { chunk } from './chunk';
+import { splitChunks } from '../push-driver';
 import type { KlaviyoContext } from './context';
 import { PROFILES_PAGE_MAX } from './limits';
 import { parseAnswer, profilePageSchema, type WireProfile } from './wire';
@@ -8,7 +8,7 @@ import { parseAnswer, profilePageSchema, type WireProfile } from './wire';
 export async function lookUpProfiles(ctx: KlaviyoContext, emails: string[]): Promise<Map<string, WireProfile>> {
   const out = new Map<string, WireProfile>();
   await Promise.all(
-    chunk([...new Set(emails)], PROFILES_PAGE_MAX).map(async (group) => {
+    splitChunks([...new Set(emails)], { maxItems: PROFILES_PAGE_MAX }).map(async (group) => {
       const filter = `any(email,[${group.map((e) => JSON.stringify(e)).join(',')}])`;
       const response = await ctx.client.call('profiles', 'GET /api/profiles', () =>
         ctx.client.profiles.getProfiles({ filter, additionalFieldsProfile: ['subscriptions'], pageSize: PROFILES_PAGE_MAX }),

@@ -5,13 +5,14 @@
  * atomic `patch_properties` edits; list membership and consent follow once the profiles exist.
  */
 import type { ProfilePartialUpdateQuery, ProfileUpsertQuery } from 'klaviyo-api';
-import { EspTransientError, ValidationError, asEspError } from '../../src/errors';
+import { ValidationError, asEspError } from '../../src/errors';
 import type { SegsyncError } from '../../src/errors';
-import { resultOfError } from '../outcome';
 import type { ChangeResult, ContactChange } from '../connector';
+import { runPush } from '../push-driver';
+import type { Confirmed, PushStrategy } from '../push-driver';
 import { pushBulk } from './bulk';
 import { applyConsent, type ConsentItem } from './consent';
-import type { KlaviyoContext } from './context';
+import type { KlaviyoContext, ResolvedOptions } from './context';
 import { toSdkProfile, type SdkProfile } from './fields';
 import { applyListMembership } from './tags';
 import { changeProblem, type ChangeProblem } from './validate';
@@ -35,51 +36,48 @@ export interface Written {
   profile?: WireProfile;
 }
 
+/** How sendable changes are written: one call per profile, or bulk import jobs from `bulkThreshold` of them on. */
+export function writeRoute(sendable: number, options: Pick<ResolvedOptions, 'bulkThreshold'>): 'bulk' | 'single' {
+  return sendable >= options.bulkThreshold ? 'bulk' : 'single';
+}
+
 /** Applies one batch; one result per change, in input order. */
-export async function pushChanges(ctx: KlaviyoContext, batch: ContactChange[]): Promise<ChangeResult[]> {
-  const results: (ChangeResult | undefined)[] = new Array(batch.length);
-  const sendable: Sendable[] = [];
-  batch.forEach((change, index) => {
-    const s = toSendable(change, index, ctx.options.tagProperty);
-    if ('message' in s) {
-      results[index] = { ref: change.ref, status: 'failed', error: new ValidationError(`klaviyo: ${change.ref.email || change.ref.externalId}: ${s.message}`, { hint: s.hint }) };
-    } else {
-      sendable.push(s);
-    }
-  });
+export function pushChanges(ctx: KlaviyoContext, batch: ContactChange[]): Promise<ChangeResult[]> {
+  return runPush(klaviyoStrategy(ctx), batch);
+}
 
-  const written = new Map<number, Written>();
-  const fail = (index: number, error: SegsyncError): void => {
-    results[index] = failure(batch[index]!, error);
+/** Klaviyo's steps of the push driver (push-driver.ts): every change is its own unit. */
+function klaviyoStrategy(ctx: KlaviyoContext): PushStrategy<Sendable, Written> {
+  return {
+    esp: 'klaviyo',
+    encode(change, index) {
+      const s = toSendable(change, index, ctx.options.tagProperty);
+      if ('message' in s) throw new ValidationError(`klaviyo: ${change.ref.email || change.ref.externalId}: ${s.message}`, { hint: s.hint });
+      return s;
+    },
+    async write(units, io) {
+      const done = (index: number, w: Written): void => io.ok(io.unitOf(index), confirmed(w), w);
+      const fail = (index: number, error: SegsyncError): void => io.fail(io.unitOf(index), error);
+      if (writeRoute(units.length, ctx.options) === 'bulk') {
+        await pushBulk(ctx, units.map((u) => u.item), done, fail);
+      } else {
+        await Promise.all(units.map((u) => writeOne(ctx, u.item).then((w) => done(u.item.index, w), (e: unknown) => fail(u.item.index, asSegsyncError(e)))));
+      }
+    },
+    async memberships(units, io) {
+      const items = units.map((u) => ({ index: u.item.index, change: u.item.change, externalId: u.outcome?.status === 'ok' ? u.outcome.externalId : undefined }));
+      await applyListMembership(ctx, items, (index, error) => io.fail(io.unitOf(index), error));
+    },
+    async consent(units, io) {
+      const items: ConsentItem[] = units.map((u) => ({ index: u.item.index, change: u.item.change, subscriptions: u.answer?.profile?.attributes.subscriptions ?? undefined }));
+      await applyConsent(ctx, items, (index, error) => io.fail(io.unitOf(index), error));
+    },
   };
-  if (sendable.length >= ctx.options.bulkThreshold) {
-    await pushBulk(ctx, sendable, written, fail);
-  } else {
-    await Promise.all(sendable.map((s) => writeOne(ctx, s).then((w) => written.set(s.index, w), (e: unknown) => fail(s.index, asSegsyncError(e)))));
-  }
+}
 
-  const done = sendable.filter((s) => written.has(s.index));
-  await applyListMembership(
-    ctx,
-    done.map((s) => ({ index: s.index, change: s.change, externalId: written.get(s.index)?.externalId })),
-    fail,
-  );
-  const consentItems: ConsentItem[] = done
-    .filter((s) => results[s.index] === undefined)
-    .map((s) => ({ index: s.index, change: s.change, subscriptions: written.get(s.index)?.profile?.attributes.subscriptions ?? undefined }));
-  await applyConsent(ctx, consentItems, fail);
-
-  return batch.map((change, index) => {
-    const result = results[index];
-    if (result) return result;
-    const w = written.get(index);
-    if (!w) return failure(change, new EspTransientError('klaviyo: the change was not confirmed', { esp: 'klaviyo', hint: 'segsync retries it' }));
-    const ok: ChangeResult = { ref: change.ref, status: 'ok' };
-    if (w.externalId) ok.externalId = w.externalId;
-    if (w.created !== undefined) ok.created = w.created;
-    if (w.modifiedAt !== undefined) ok.modifiedAt = w.modifiedAt;
-    return ok;
-  });
+/** What a write confirmed, as the change's result carries it. */
+function confirmed(w: Written): Confirmed {
+  return { ...(w.externalId ? { externalId: w.externalId } : {}), ...(w.created !== undefined ? { created: w.created } : {}), ...(w.modifiedAt !== undefined ? { modifiedAt: w.modifiedAt } : {}) };
 }
 
 /** The change as it would be sent, or why it cannot be (checked locally, before any call). */
@@ -108,11 +106,6 @@ async function writeOne(ctx: KlaviyoContext, s: Sendable): Promise<Written> {
     modifiedAt: Number.isNaN(updated) ? undefined : updated,
     profile: doc.data,
   };
-}
-
-/** The result for a change that failed with `error`: retry or failed by the error's class. */
-export function failure(change: ContactChange, error: unknown): ChangeResult {
-  return resultOfError(change.ref, error, 'klaviyo');
 }
 
 /** Anything thrown by an operation as a typed error (one meaning for an unknown error: see `asEspError`). */

@@ -5,7 +5,7 @@
 import type { ListCreateQuery, ListMembersAddQuery, ListMembersDeleteQuery } from 'klaviyo-api';
 import { EspPermanentError, type SegsyncError } from '../../src/errors';
 import type { ContactChange } from '../connector';
-import { chunk } from './chunk';
+import { splitChunks } from '../push-driver';
 import type { KlaviyoContext } from './context';
 import { LIST_MEMBERS_MAX } from './limits';
 import { asSegsyncError } from './push';
@@ -87,7 +87,7 @@ export async function applyListMembership(ctx: KlaviyoContext, items: Membership
     for (const [tag, members] of byTag) {
       const listId = ctx.tagLists.get(tag);
       if (!listId) continue;
-      for (const group of chunk(members, LIST_MEMBERS_MAX)) calls.push(changeMembers(ctx, listId, direction, group, fail));
+      for (const group of splitChunks(members, { maxItems: LIST_MEMBERS_MAX })) calls.push(changeMembers(ctx, listId, direction, group, fail));
     }
   }
   await Promise.all(calls);

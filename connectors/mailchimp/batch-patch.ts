@@ -7,7 +7,7 @@
  */
 import type { SegsyncError } from '../../src/errors';
 import type { Clock } from '../../src/model/clock';
-import { EspTransientError } from '../../src/errors';
+import { EspTransientError, asEspError } from '../../src/errors';
 import type { MailchimpClient } from './client';
 import { classifyFailure } from './errors';
 import type { BatchOperationResult, MemberPatch } from './wire';
@@ -50,7 +50,7 @@ export async function patchInBatch(client: MailchimpClient, patches: { hash: str
     }
     results = job.response_body_url ? await client.batchResults(job.response_body_url) : [];
   } catch (err) {
-    return failAll(err as SegsyncError);
+    return failAll(asEspError(err, 'mailchimp'));
   }
   for (const r of results) {
     if (!r.operation_id) continue;

@@ -1,7 +1,7 @@
 /**
  * The requests `pushBatch` (push.ts) and `eraseMember` make for a planned push, decided the same way.
- * How it decides, per batch (keep it in step with push.ts; test/integration/sync/dry-run-calls.test.ts
- * checks the two against the sandbox):
+ * It decides through push.ts's own `renameOf`, `mergeChanges`, `routeFor` and `routeMembers`, so the
+ * two cannot drift apart (test/integration/sync/dry-run-calls.test.ts checks the counts against the sandbox):
  * - an email change whose member id is not the hash of the new email: one PATCH (the rename);
  * - changes of one email merge into one member; its route is `routeFor(change, hasFields)`:
  *   `batch-new` members (never seen on Mailchimp) go `MEMBER_BATCH` to a `POST /lists/{id}` call,
@@ -15,10 +15,11 @@
  * The merge-field schema is taken as read by `ensureSchema`.
  */
 import { EMAIL_KEY } from '../connector';
-import type { EspLimits, PlannedPush, PushEstimate } from '../connector';
+import type { ContactChange, EspLimits, PlannedPush, PushEstimate } from '../connector';
 import { CallTally } from '../estimate';
-import { subscriberHash, normaliseEmail } from '../../src/model/identity';
-import { MEMBER_BATCH, mergeByEmail, routeFor } from './push';
+import { mergeUnits } from '../push-driver';
+import { normaliseEmail } from '../../src/model/identity';
+import { mergeChanges, renameOf, routeFor, routeMembers } from './push';
 import { chunkTagPlan, planTagChanges } from './tags';
 
 /** The limiter bucket every Mailchimp call draws from. */
@@ -30,26 +31,19 @@ export function estimateMailchimpPush(limits: EspLimits, plan: PlannedPush, batc
   for (const batch of plan.batches) {
     const refused = new Set<string>();
     for (const change of batch) {
-      if (!(EMAIL_KEY in change.set)) continue;
-      const email = normaliseEmail(change.ref.email);
-      if (!change.ref.externalId) refused.add(email);
-      else if (change.ref.externalId !== subscriberHash(email)) tally.add(BUCKET);
+      const rename = renameOf(change);
+      if (rename.kind === 'refused') refused.add(normaliseEmail(change.ref.email));
+      else if (rename.kind === 'rename') tally.add(BUCKET);
     }
-    const members = [...mergeByEmail(batch)].filter(([email]) => !refused.has(email)).map(([email, { change }]) => ({ email, change }));
-    let fresh = 0;
-    let patches = 0;
-    for (const { change } of members) {
-      const fields = Object.keys(change.set).filter((k) => k !== EMAIL_KEY).length + change.clear.length;
-      const route = routeFor(change, fields > 0);
-      if (route.kind === 'batch-new') fresh++;
-      else if (route.kind === 'patch') patches++;
-      else if (route.kind !== 'none') tally.add(BUCKET);
-    }
-    tally.add(BUCKET, Math.ceil(fresh / MEMBER_BATCH));
-    if (patches >= batchOperationsFrom) {
+    const merged = mergeUnits<ContactChange>(batch.map((change, index) => ({ index, item: change, change })), mergeChanges);
+    const members = merged.map((u) => ({ email: normaliseEmail(u.item.ref.email), change: u.item })).filter((m) => !refused.has(m.email));
+    const routed = members.map((m) => ({ route: routeFor(m.change, Object.keys(m.change.set).filter((k) => k !== EMAIL_KEY).length + m.change.clear.length > 0) }));
+    const { creates, job, single } = routeMembers(routed, batchOperationsFrom);
+    tally.add(BUCKET, creates.length + single.length);
+    if (job.length > 0) {
       tally.add(BUCKET, 3);
       tally.assume('each batch job has finished at its first status read');
-    } else tally.add(BUCKET, patches);
+    }
     const tagged = members.filter((m) => m.change.addTags.length + m.change.removeTags.length > 0);
     for (const p of planTagChanges(tagged.map((m) => ({ email: m.email, addTags: m.change.addTags, removeTags: m.change.removeTags })))) tally.add(BUCKET, chunkTagPlan(p).length);
   }

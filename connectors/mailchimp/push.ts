@@ -25,7 +25,8 @@ import { EMAIL_KEY } from '../connector';
 import type { ChangeResult, ContactChange } from '../connector';
 import type { SegsyncError } from '../../src/errors';
 import { EspPermanentError, ValidationError, asEspError } from '../../src/errors';
-import { resultOfError } from '../outcome';
+import { runPush, splitChunks } from '../push-driver';
+import type { MergeRule, PushStrategy, PushUnit } from '../push-driver';
 import { normaliseEmail, subscriberHash } from '../../src/model/identity';
 import type { ConsentStatus } from '../../src/model/types';
 import type { Clock } from '../../src/model/clock';
@@ -94,8 +95,6 @@ interface Planned {
   removeTags: string[];
   /** An opt-out was asked for: the only time a write carries `status` to an existing member. */
   optOut: boolean;
-  /** Indexes of the inputs this member stands for (an email twice in a batch is merged). */
-  inputs: number[];
   error?: SegsyncError;
   created?: boolean;
   modifiedAt?: number;
@@ -103,49 +102,47 @@ interface Planned {
   consent?: ConsentStatus;
 }
 
-/** Merges changes of the same email (later values win) so one member gets one write. */
-export function mergeByEmail(batch: ContactChange[]): Map<string, { change: ContactChange; inputs: number[] }> {
-  const byEmail = new Map<string, { change: ContactChange; inputs: number[] }>();
-  batch.forEach((change, i) => {
-    const email = normaliseEmail(change.ref.email);
-    const seen = byEmail.get(email);
-    if (!seen) {
-      byEmail.set(email, { change, inputs: [i] });
-      return;
+/** Changes of the same email merge (later values win) so one member gets one write. */
+export const mergeChanges: MergeRule<ContactChange> = {
+  key: (change) => normaliseEmail(change.ref.email),
+  merge: (c, change) => ({
+    ...c,
+    ...change,
+    set: { ...c.set, ...change.set },
+    clear: [...c.clear.filter((f) => !(f in change.set)), ...change.clear],
+    addTags: [...c.addTags.filter((t) => !change.removeTags.includes(t)), ...change.addTags],
+    removeTags: [...c.removeTags.filter((t) => !change.addTags.includes(t)), ...change.removeTags],
+  }),
+};
+
+/** One member's plan: merge values converted (a bad value fails that member only) and a route. */
+function plan(change: ContactChange, schema: MergeSchema): Planned {
+  const email = normaliseEmail(change.ref.email);
+  const merges: Record<string, MergeValue> = {};
+  let error: SegsyncError | undefined;
+  try {
+    for (const [name, value] of Object.entries(change.set)) {
+      const w = schema.toWire(name, value);
+      merges[w.tag] = w.value;
     }
-    const c = seen.change;
-    seen.change = {
-      ...c,
-      ...change,
-      set: { ...c.set, ...change.set },
-      clear: [...c.clear.filter((f) => !(f in change.set)), ...change.clear],
-      addTags: [...c.addTags.filter((t) => !change.removeTags.includes(t)), ...change.addTags],
-      removeTags: [...c.removeTags.filter((t) => !change.addTags.includes(t)), ...change.removeTags],
-    };
-    seen.inputs.push(i);
-  });
-  return byEmail;
+    for (const name of change.clear) merges[schema.tagFor(name)] = '';
+  } catch (err) {
+    error = err instanceof ValidationError ? err : new ValidationError(String(err));
+  }
+  const route = routeFor(change, Object.keys(merges).length > 0);
+  return { email, hash: subscriberHash(email), merges, route, optOut: change.optOut !== undefined, addTags: change.addTags, removeTags: change.removeTags, ...(error ? { error } : {}) };
 }
 
-/** Builds the per-member plan: merge values converted (bad values fail that member only) and a route. */
-function plan(batch: ContactChange[], schema: MergeSchema): Planned[] {
-  const out: Planned[] = [];
-  for (const [email, { change, inputs }] of mergeByEmail(batch)) {
-    const merges: Record<string, MergeValue> = {};
-    let error: SegsyncError | undefined;
-    try {
-      for (const [name, value] of Object.entries(change.set)) {
-        const w = schema.toWire(name, value);
-        merges[w.tag] = w.value;
-      }
-      for (const name of change.clear) merges[schema.tagFor(name)] = '';
-    } catch (err) {
-      error = err instanceof ValidationError ? err : new ValidationError(String(err));
-    }
-    const route = routeFor(change, Object.keys(merges).length > 0);
-    out.push({ email, hash: subscriberHash(email), merges, route, optOut: change.optOut !== undefined, addTags: change.addTags, removeTags: change.removeTags, inputs, ...(error ? { error } : {}) });
-  }
-  return out;
+/**
+ * Which call writes each member: `MEMBER_BATCH` new members to a batch create, the known ones as one
+ * batch job from `batchOperationsFrom` of them on, the rest one call each (`none` routes cost nothing).
+ * push and estimate.ts both route through it, so the two decide alike.
+ */
+export function routeMembers<T extends { route: Route }>(members: T[], batchOperationsFrom: number): { creates: T[][]; job: T[]; single: T[] } {
+  const fresh = members.filter((p) => p.route.kind === 'batch-new');
+  const known = members.filter((p) => p.route.kind === 'patch');
+  const asJob = known.length >= batchOperationsFrom;
+  return { creates: splitChunks(fresh, { maxItems: MEMBER_BATCH }), job: asJob ? known : [], single: members.filter((p) => p.route.kind === 'upsert' || (p.route.kind === 'patch' && !asJob)) };
 }
 
 function lastChanged(text: string | undefined): number | undefined {
@@ -220,7 +217,9 @@ function notOnAudience(email: string, cause: EspPermanentError): EspPermanentErr
  * One batch call that only creates (`update_existing: false`). Members named in `errors[]` are written
  * again on their own (`fallback`): that is how members that turn out to exist are updated.
  */
-async function writeBatch(client: MailchimpClient, members: Planned[], fallback: (p: Planned) => Route): Promise<void> {
+async function writeBatch(client: MailchimpClient, routed: { p: Planned; fallback: () => Route }[]): Promise<void> {
+  const members = routed.map((m) => m.p);
+  const fallbacks = new Map(routed.map((m) => [m.p, m.fallback]));
   const body: BatchMember[] = members.map((p) => ({
     email_address: p.email,
     status: (p.route as { status: WritableStatus }).status,
@@ -243,92 +242,87 @@ async function writeBatch(client: MailchimpClient, members: Planned[], fallback:
       const p = byEmail.get(normaliseEmail(e.email_address ?? ''));
       if (!p) return undefined;
       // Known to exist: update it without any chance of creating or restoring it.
-      return writeOne(client, p, e.error_code === 'ERROR_CONTACT_EXISTS' ? { kind: 'patch', ...(p.optOut ? { status: 'unsubscribed' as const } : {}) } : fallback(p));
+      return writeOne(client, p, e.error_code === 'ERROR_CONTACT_EXISTS' ? { kind: 'patch', ...(p.optOut ? { status: 'unsubscribed' as const } : {}) } : fallbacks.get(p)!());
     }),
   );
 }
 
 /** Pushes one batch; one result per input, in input order. */
-export async function pushBatch(
-  client: MailchimpClient,
-  schema: MergeSchema,
-  tags: TagIndex,
-  batch: ContactChange[],
-  patching: PatchOptions,
-): Promise<ChangeResult[]> {
-  const needsSchema = batch.some((c) => Object.keys(c.set).length > 0 || c.clear.length > 0);
-  if (needsSchema) {
-    try {
-      await schema.load();
-    } catch (err) {
-      return batch.map((c) => resultOfError(c.ref, err, 'mailchimp'));
-    }
-  }
-  const renamed = await renameMembers(client, batch);
-  const planned = plan(batch.map(withoutEmailChange), schema);
-  for (const p of planned) {
-    const error = p.inputs.map((i) => renamed.get(i)).find((e) => e !== undefined);
-    if (error) p.error = error;
-  }
-  const consentOf = new Map(batch.map((c) => [normaliseEmail(c.ref.email), c.localConsent]));
-  const fallback = (p: Planned): Route => {
-    const status = statusIfNew(consentOf.get(p.email));
-    return status ? { kind: 'upsert', statusIfNew: status } : { kind: 'patch' };
+export function pushBatch(client: MailchimpClient, schema: MergeSchema, tags: TagIndex, batch: ContactChange[], patching: PatchOptions): Promise<ChangeResult[]> {
+  return runPush(mailchimpStrategy(client, schema, tags, patching), batch);
+}
+
+/** Mailchimp's steps of the push driver (push-driver.ts): one unit per email, its status-safe routes, tags after writes. */
+function mailchimpStrategy(client: MailchimpClient, schema: MergeSchema, tags: TagIndex, patching: PatchOptions): PushStrategy<ContactChange, Planned> {
+  return {
+    esp: 'mailchimp',
+    async prepare(batch) {
+      if (batch.some((c) => Object.keys(c.set).length > 0 || c.clear.length > 0)) await schema.load();
+      return renameMembers(client, batch);
+    },
+    encode: withoutEmailChange,
+    merge: mergeChanges,
+    async write(units, io, batch) {
+      const planned = new Map(units.map((u) => [u, plan(u.item, schema)]));
+      // A member found to exist gets the status its latest change allows, were it new after all.
+      const fallback = (u: PushUnit<ContactChange, Planned>): Route => {
+        const status = statusIfNew(batch[u.inputs[u.inputs.length - 1]!]!.localConsent);
+        return status ? { kind: 'upsert', statusIfNew: status } : { kind: 'patch' };
+      };
+      const ready = [...planned].filter(([, p]) => !p.error).map(([u, p]) => ({ route: p.route, p, fallback: () => fallback(u) }));
+      const { creates, job, single } = routeMembers(ready, patching.batchOperationsFrom);
+      const calls: Promise<void>[] = creates.map((members) => writeBatch(client, members));
+      if (job.length > 0) calls.push(patchMany(client, job.map((m) => m.p), patching));
+      for (const m of single) calls.push(writeOne(client, m.p, m.route));
+      await Promise.all(calls);
+      for (const [u, p] of planned) {
+        if (p.error) io.fail(u, p.error);
+        else io.ok(u, { externalId: p.hash, ...(p.created ? { created: true } : {}), ...(p.modifiedAt !== undefined ? { modifiedAt: p.modifiedAt } : {}), ...(p.consent ? { consent: p.consent } : {}) }, p);
+      }
+    },
+    async memberships(units, io) {
+      const tagged = units.filter((u) => u.answer && u.answer.addTags.length + u.answer.removeTags.length > 0);
+      if (tagged.length === 0) return;
+      const failures = await applyTagPlans(client, tags, planTagChanges(tagged.map((u) => u.answer!)));
+      for (const u of tagged) {
+        const e = failures.get(u.answer!.email);
+        if (e) io.fail(u, e);
+      }
+    },
   };
-
-  const ready = planned.filter((p) => !p.error);
-  const fresh = ready.filter((p) => p.route.kind === 'batch-new');
-  const known = ready.filter((p) => p.route.kind === 'patch');
-  const asJob = known.length >= patching.batchOperationsFrom;
-  const single = ready.filter((p) => p.route.kind === 'upsert' || (p.route.kind === 'patch' && !asJob));
-  const calls: Promise<void>[] = [];
-  for (let i = 0; i < fresh.length; i += MEMBER_BATCH) calls.push(writeBatch(client, fresh.slice(i, i + MEMBER_BATCH), fallback));
-  if (asJob) calls.push(patchMany(client, known, patching));
-  for (const p of single) calls.push(writeOne(client, p, p.route));
-  await Promise.all(calls);
-
-  const tagged = planned.filter((p) => !p.error && (p.addTags.length > 0 || p.removeTags.length > 0));
-  if (tagged.length > 0) {
-    const failures = await applyTagPlans(client, tags, planTagChanges(tagged));
-    for (const p of tagged) {
-      const e = failures.get(p.email);
-      if (e) p.error = e;
-    }
-  }
-
-  const results: ChangeResult[] = new Array<ChangeResult>(batch.length);
-  for (const p of planned) {
-    for (const i of p.inputs) {
-      const ref = batch[i]!.ref;
-      results[i] = p.error
-        ? resultOfError(ref, p.error, 'mailchimp')
-        : { ref, status: 'ok', externalId: p.hash, ...(p.created ? { created: true } : {}), ...(p.modifiedAt !== undefined ? { modifiedAt: p.modifiedAt } : {}), ...(p.consent ? { consent: p.consent } : {}) };
-    }
-  }
-  return results;
 }
 
 /**
- * Changes the emails of members whose email changed (`set[EMAIL_KEY]`): PATCH of the member at its
- * old id (`ref.externalId`, the hash of the old email) with the new `email_address`, before the rest
- * of the change is written at the new email. Returns the failures by input index.
+ * What an email change (`set[EMAIL_KEY]`) needs first: nothing (no change, or the member id already is
+ * the new email's hash), a PATCH of the member at its old id to the new address, or a refusal (no
+ * member id known). push and estimate.ts both ask it.
+ */
+export function renameOf(change: ContactChange): { kind: 'none' } | { kind: 'rename'; oldId: string; email: string } | { kind: 'refused' } {
+  if (!(EMAIL_KEY in change.set)) return { kind: 'none' };
+  const oldId = change.ref.externalId;
+  const email = normaliseEmail(change.ref.email);
+  if (!oldId) return { kind: 'refused' };
+  return oldId === subscriberHash(email) ? { kind: 'none' } : { kind: 'rename', oldId, email };
+}
+
+/**
+ * Changes the emails of members whose email changed, before the rest of the change is written at the
+ * new email. Returns the failures by input index.
  */
 async function renameMembers(client: MailchimpClient, batch: ContactChange[]): Promise<Map<number, SegsyncError>> {
   const failed = new Map<number, SegsyncError>();
   await Promise.all(
     batch.map(async (change, i) => {
-      if (!(EMAIL_KEY in change.set)) return;
-      const oldId = change.ref.externalId;
-      const email = normaliseEmail(change.ref.email);
-      if (!oldId) {
+      const rename = renameOf(change);
+      if (rename.kind === 'refused') {
         failed.set(i, new ValidationError('mailchimp: an email change needs the member id (the hash of its old email)', { hint: 'run `segsync pull --esp mailchimp` so segsync learns the member, then push again' }));
         return;
       }
-      if (oldId === subscriberHash(email)) return;
+      if (rename.kind === 'none') return;
       try {
-        await client.patchMember(oldId, { email_address: email });
+        await client.patchMember(rename.oldId, { email_address: rename.email });
       } catch (err) {
-        failed.set(i, err instanceof EspPermanentError && err.status === 404 ? notOnAudience(email, err) : asEspError(err, 'mailchimp'));
+        failed.set(i, err instanceof EspPermanentError && err.status === 404 ? notOnAudience(rename.email, err) : asEspError(err, 'mailchimp'));
       }
     }),
   );
