@@ -20,13 +20,16 @@ export function isOptedOut(status: ConsentStatus | undefined): boolean {
 
 /**
  * Whether an ESP's consent replaces the local one. `at` is the vendor's consent time, when it gives
- * one. An opt-out wins unless the local consent is newer; anything else needs a consent time newer
- * than the local one, so nobody is subscribed by an unrelated edit or an unknown time.
+ * one. An opt-out wins unless the local consent is newer by a whole second; anything else needs a
+ * consent time newer than the local one, so nobody is subscribed by an unrelated edit or an unknown time.
  */
 export function remoteConsentWins(local: Consent | undefined, remote: ConsentStatus, at: number | undefined): boolean {
   if (!local) return true;
   if (local.status === remote) return false;
-  if (isOptedOut(remote)) return at === undefined || at >= local.updatedAt;
+  // Vendors stamp consent to the second (Klaviyo) while a local time can carry milliseconds: an
+  // opt-out in the same second as the local consent wins, since mailing someone who refused is the
+  // error that cannot be taken back (the chaos test lost such an opt-out).
+  if (isOptedOut(remote)) return at === undefined || at >= Math.floor(local.updatedAt / 1000) * 1000;
   return at !== undefined && at > local.updatedAt;
 }
 

@@ -421,7 +421,9 @@ function applyConsent(
   remember: Remember,
   result: InboundResult,
 ): void {
-  if (prev && prev.remoteValue === consent) return;
+  // The same consent seen again is no news, unless the vendor stamps it newer than when it was last
+  // seen (given again): a consent that once lost to a newer local one must not hide a later one.
+  if (prev && prev.remoteValue === consent && (at === undefined || prev.remoteModifiedAt === undefined || at <= prev.remoteModifiedAt)) return;
   remember(CONSENT_KEY, consent, prev?.pushedValue);
   // The ESP is where people unsubscribe: its answer stands locally when its consent time says so
   // (see consent.ts), and an opt-out then travels to the other ESPs as an unsubscribe.
