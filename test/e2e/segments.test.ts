@@ -2,21 +2,15 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { CliRun } from '../support/cli';
+import { runCliIn } from '../support/cli';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
 
-const BIN = resolve(__dirname, '../../bin/segsync.js');
 const TEMPLATE = resolve(__dirname, '../../templates/segsync.yaml');
 const HOUR = 3_600_000;
 const ENV = { HUBSPOT_ACCESS_TOKEN: 'pat-test', MAILCHIMP_API_KEY: 'key-us1', KLAVIYO_API_KEY: 'pk_test' };
 
-function segsync(dir: string, ...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, '--config', join(dir, 'segsync.yaml'), '--store', join(dir, 'store.db'), ...args], {
-    cwd: dir,
-    encoding: 'utf8',
-    env: { ...process.env, ...ENV, SEGSYNC_CONFIG: '', SEGSYNC_STORE: '' },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const segsync = (dir: string, ...args: string[]): CliRun => runCliIn(dir, ENV, ...args);
 
 describe('segsync segments and explain', () => {
   let dir: string;

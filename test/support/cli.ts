@@ -1,7 +1,7 @@
 /** Running the real CLI from tests, and an address where nothing listens. */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 /** The CLI entry point, as a user's `npx segsync` runs it. */
 export const BIN = resolve(__dirname, '../../bin/segsync.js');
@@ -39,4 +39,14 @@ export async function deadUrl(): Promise<string> {
   const { port } = server.address() as { port: number };
   await new Promise<void>((r) => server.close(() => r()));
   return `http://127.0.0.1:${port}`;
+}
+
+/** Runs `segsync` synchronously in `dir` on that folder's `segsync.yaml` and `store.db` (a CLI with no server in this process to answer it). */
+export function runCliIn(dir: string, env: NodeJS.ProcessEnv, ...args: string[]): CliRun {
+  const r = spawnSync(process.execPath, [BIN, '--config', join(dir, 'segsync.yaml'), '--store', join(dir, 'store.db'), ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, ...env, SEGSYNC_CONFIG: '', SEGSYNC_STORE: '' },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
