@@ -19,13 +19,13 @@ import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
 import { parseConfig } from '../src/config/load';
 import { ManualClock } from '../src/model/clock';
 import type { FieldValue } from '../src/model/types';
+import { AnswerTable } from '../src/rules/answer-table';
 import type { Knowledge } from '../src/rules/check';
 import { ContactCache } from '../src/rules/contact-cache';
 import { SegmentEngine } from '../src/rules/engine';
 import { EventCache, sharedColumns } from '../src/rules/event-cache';
 import { inlineSources, RuleSet, sourcesFromConfig } from '../src/rules/ruleset';
 import { mergeFigures, sweepRange } from '../src/rules/sweep';
-import type { PrevAnswers } from '../src/rules/sweep';
 import { defaultWorkers, SweepPool } from '../src/rules/sweep-pool';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store';
 import { machineLine, peakRssMiB, seededRandom } from './machine';
@@ -175,8 +175,8 @@ function warmCaches(d: Data, rules: RuleSet): { events: EventCache; contacts: Co
 }
 
 /** Evaluates every contact from warm caches on `pool`'s threads (or this one); returns members per segment (flags true / values non-null). */
-function evaluateAll(rules: RuleSet, events: EventCache, contacts: ContactCache, now: number, pool: SweepPool | undefined, prev: PrevAnswers): number[] {
-  pool?.begin([], rules, events, contacts, () => [], now, false);
+function evaluateAll(rules: RuleSet, events: EventCache, contacts: ContactCache, now: number, pool: SweepPool | undefined, prev: AnswerTable): number[] {
+  pool?.begin([], rules, events, contacts, prev, now, false);
   const mine = sweepRange(rules, contacts, events, prev, pool?.mainFrom ?? 0, Infinity, now, false);
   for (const part of pool?.finish() ?? []) mergeFigures(mine, part);
   return mine.members;
@@ -395,15 +395,8 @@ export async function run(): Promise<void> {
   const buildMs = performance.now() - t;
   const heapBefore = process.memoryUsage().heapUsed;
   // The warm state of a running daemon: every answer stored by an earlier pass, compared with anew.
-  // Grown by push: `new Array(n)` of over 100,000 slots would be a slow dictionary, as in the engine.
-  const none = (): (FieldValue | undefined)[] => {
-    const a: (FieldValue | undefined)[] = [];
-    for (let i = 0; i <= nContacts; i++) a.push(undefined);
-    return a;
-  };
-  const prev: PrevAnswers = { prev: rules.segments.map(none), base: 0 };
+  const prev = new AnswerTable(rules.segments.length, nContacts + 1);
   sweepRange(rules, warm.contacts, warm.events, prev, 0, Infinity, NOW, true);
-  const prevOf = (id: number): (FieldValue | undefined)[] => prev.prev.map((p) => p[id]);
   const stats = warm.events.stats();
   console.log(`warm cache: ${fmt(stats.events)} events in ${(stats.bytes / 2 ** 20).toFixed(0)} MiB of typed arrays (built in ${secs(buildMs)})`);
   const timed = (pool: SweepPool | undefined): { runs: number[]; best: number; members: number[] } => {
@@ -420,7 +413,7 @@ export async function run(): Promise<void> {
   console.log(`warm full recompute, 1 thread: ${single.runs.map(secs).join(', ')} (best ${secs(single.best)}; ${fmt(nEvents / (single.best / 1000))} events/s, ${fmt(nContacts / (single.best / 1000))} contacts/s)`);
   const workers = defaultWorkers();
   t = performance.now();
-  const pool = workers > 0 ? SweepPool.start(rules, warm.events, warm.contacts, workers, prevOf) : undefined;
+  const pool = workers > 0 ? SweepPool.start(rules, warm.events, warm.contacts, workers, prev) : undefined;
   const startMs = performance.now() - t;
   const multi = pool ? timed(pool) : single;
   pool?.close();

@@ -141,6 +141,21 @@ export class ContactCache {
     });
   }
 
+  /** A view to refill with `viewInto` (a sweep reuses one for every contact). */
+  blankView(): ContactView {
+    return { id: 0, email: '', properties: NO_PROPERTIES, tags: NO_TAGS, consent: '', createdAt: 0 };
+  }
+
+  /** Fills `view` with a known contact's attributes (see `view`). */
+  viewInto(view: ContactView, id: number): void {
+    view.id = id;
+    view.email = this.emails[id]!;
+    view.properties = this.properties[id] ?? NO_PROPERTIES;
+    view.tags = this.tags[id] ?? NO_TAGS;
+    view.consent = this.consent[id] ?? '';
+    view.createdAt = this.created[id]!;
+  }
+
   /** The view rules read, or undefined for an unknown contact. */
   view(id: number): ContactView | undefined {
     const email = this.emails[id];

@@ -12,6 +12,7 @@ import type { Knowledge, RuleIssue, RuleSource } from './check';
 import { ContactCache, contactView } from './contact-cache';
 import { FailedValue } from './context';
 import type { ContactView } from './context';
+import { AnswerTable } from './answer-table';
 import { finite, sameAnswer } from './answers';
 import { columnsFromEvents, EventCache } from './event-cache';
 import { flipTimes, nextChanges } from './next-change';
@@ -125,8 +126,8 @@ function parseStored(json: string): FieldValue {
 export class SegmentEngine {
   private events: EventCache | undefined;
   private contacts: ContactCache | undefined;
-  /** prev[segment][contactId]: the stored answer. */
-  private prev: (FieldValue | undefined)[][] = [];
+  /** The stored answers, by segment and contact id. */
+  private prev = new AnswerTable(0, 0);
   /** The next change time last computed per contact (undefined: not computed in this process). */
   private nextAt: (number | undefined)[] = [];
   /** Event rows up to this one are in the cache; later ones per contact are tracked in `rowOf`. */
@@ -183,7 +184,7 @@ export class SegmentEngine {
     this.contacts = ContactCache.load(this.store, this.rules.needs.properties);
     const t2 = performance.now();
     const size = this.contacts.maxId + 1;
-    this.prev = this.rules.segments.map(() => denseArray<FieldValue | undefined>(size, undefined));
+    this.prev = new AnswerTable(this.rules.segments.length, size);
     const index = new Map(this.rules.segments.map((s, i) => [s.name, i]));
     // Equal string answers (stages, codes) share one string: millions of copies would only weigh on
     // the heap and on every garbage collection after.
@@ -197,7 +198,7 @@ export class SegmentEngine {
         value = parseStored(json);
         if (strings.size < 100_000) strings.set(json, value);
       }
-      this.prev[i]![contactId] = value;
+      this.prev.set(i, contactId, value);
     });
     // The stored wake-ups are known, so a recompute rewrites only the ones that moved; the heap holds
     // them at once, so due contacts wake up even before the first recompute.
@@ -265,7 +266,8 @@ export class SegmentEngine {
     const contacts = this.contacts!;
     const total = contacts.size;
     const pool = onContact ? undefined : this.poolFor(total);
-    const answers = { prev: this.prev, base: 0 };
+    const answers = this.prev;
+    answers.grow(contacts.maxId + 1);
     const figures = emptyPart(this.rules);
     let contactsChanged = 0;
     let saveMs = 0;
@@ -283,7 +285,7 @@ export class SegmentEngine {
         for (; k < part.changeIds.length && part.changeIds[k] === id; k++) {
           const i = part.changeSegments[k]!;
           const value = part.changeValues[k]!;
-          if (save && fromWorker) this.prev[i]![id] = value;
+          if (save && fromWorker) this.prev.set(i, id, value);
           states.push({ contactId: id, segment: segs[i]!.name, value, since: now });
         }
         if (states.length) contactsChanged++;
@@ -303,7 +305,7 @@ export class SegmentEngine {
     };
     const from = pool?.mainFrom ?? 0;
     if (pool) {
-      pool.begin(this.dirty, this.rules, this.events!, contacts, (id) => this.prev.map((p) => p[id]), now, save);
+      pool.begin(this.dirty, this.rules, this.events!, contacts, this.prev, now, save);
       this.dirty.clear();
     }
     const top = contacts.maxId + 1;
@@ -348,7 +350,7 @@ export class SegmentEngine {
     if (!this.pool) this.spawnPool(contacts);
     if (!this.pool) return undefined;
     try {
-      this.pool.attach(this.events!, this.contacts!, (id) => this.prev.map((p) => p[id]));
+      this.pool.attach(this.events!, this.contacts!, this.prev);
       this.dirty.clear();
     } catch (err) {
       this.dropPool(err);
@@ -409,7 +411,7 @@ export class SegmentEngine {
   }
 
   private previous(id: number): (FieldValue | undefined)[] {
-    if (this.loaded) return this.prev.map((p) => p[id]);
+    if (this.loaded) return this.prev.row(id);
     const stored = new Map(this.store.getSegmentStates(id).map((s) => [s.segment, s.value]));
     return this.rules.segments.map((s) => stored.get(s.name));
   }
@@ -441,7 +443,7 @@ export class SegmentEngine {
         changed.push({ contactId, segment: seg.name, from: prev[i] ?? (seg.kind === 'flag' ? false : null), to: value });
         writes.push({ ...state });
         if (save && this.loaded) {
-          this.prev[i]![contactId] = value;
+          this.prev.set(i, contactId, value);
           this.touch(contactId);
         }
       }
@@ -517,7 +519,7 @@ export class SegmentEngine {
       this.rowOf.set(id, rows.length ? rows[rows.length - 1]!.row : 0);
       const stored = new Map(this.store.getSegmentStates(id).map((s) => [s.segment, s.value]));
       this.rules.segments.forEach((s, i) => {
-        this.prev[i]![id] = stored.get(s.name);
+        this.prev.set(i, id, stored.get(s.name));
       });
       this.nextAt[id] = undefined;
     }

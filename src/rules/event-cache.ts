@@ -306,6 +306,28 @@ export class EventCache {
     return new EventCache(plan, { names, times, numeric, categorical }, offsets);
   }
 
+  /** A slice to refill with `sliceInto` (a sweep reuses one for every contact). */
+  blankSlice(): EventSlice {
+    return { cols: this.empty.cols, start: 0, end: 0 };
+  }
+
+  /** Points `slice` at one contact's events (see `slice`). */
+  sliceInto(slice: EventSlice, contactId: number): void {
+    const o = this.overrides.size ? this.overrides.get(contactId) : undefined;
+    if (o) {
+      slice.cols = o;
+      slice.start = 0;
+      slice.end = o.times.length;
+    } else if (contactId + 1 >= this.offsets.length) {
+      slice.cols = this.empty.cols;
+      slice.start = slice.end = 0;
+    } else {
+      slice.cols = this.base;
+      slice.start = this.offsets[contactId]!;
+      slice.end = this.offsets[contactId + 1]!;
+    }
+  }
+
   /** One contact's events. */
   slice(contactId: number): EventSlice {
     const o = this.overrides.get(contactId);

@@ -13,6 +13,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { SegsyncError } from '../errors';
 import type { FieldValue } from '../model/types';
 import type { EventColumns } from './aggregates';
+import type { AnswerColumn, AnswerTable } from './answer-table';
 import type { ContactCache, ContactColumns } from './contact-cache';
 import type { EventCache } from './event-cache';
 import type { RuleOrigin, RuleSet } from './ruleset';
@@ -29,7 +30,7 @@ export class SweepWorkerError extends SegsyncError {
 export interface SweepDelta {
   contacts: ContactColumns;
   overrides: [number, EventColumns][];
-  /** prev[segment][k]: the stored answer of contacts.ids[k]. */
+  /** prev[segment][k]: the stored answer of contacts.ids[k] (empty: the answers came with `init`). */
   prev: (FieldValue | undefined)[][];
 }
 
@@ -48,6 +49,8 @@ export interface InitMessage {
   offsets: Int32Array;
   lo: number;
   hi: number;
+  /** The stored answers of the worker's range, per segment. */
+  answers: AnswerColumn[];
 }
 
 export interface SweepMessage {
@@ -113,10 +116,10 @@ export class SweepPool {
 
   /**
    * Splits the contacts into ranges of about equal work (events and contacts), one per worker and the
-   * last for the main thread, and hands each worker the state of its contacts; `prevOf` gives a
-   * contact's stored answers. Blocks until every worker is ready.
+   * last for the main thread, and hands each worker the state of its contacts and their stored
+   * answers. Blocks until every worker is ready.
    */
-  attach(events: EventCache, contacts: ContactCache, prevOf: (id: number) => (FieldValue | undefined)[]): void {
+  attach(events: EventCache, contacts: ContactCache, answers: AnswerTable): void {
     const rules = this.rules;
     const bounds = splitRanges(events, contacts, this.handles.length + 1);
     const { cols, offsets } = events.shared;
@@ -133,9 +136,11 @@ export class SweepPool {
           offsets,
           lo: h.lo,
           hi: h.hi,
+          answers: rules.segments.map((_, i) => answers.exportRange(i, h.lo, h.hi)),
         };
         h.worker.postMessage(init);
-        h.worker.postMessage({ type: 'sweep', delta: deltaOf([...contacts.ids(h.lo, h.hi)], rules, events, contacts, prevOf) } satisfies SweepMessage);
+        const ids = [...contacts.ids(h.lo, h.hi)];
+        h.worker.postMessage({ type: 'sweep', delta: { contacts: contacts.export(ids), overrides: overridesOf(ids, events), prev: [] } } satisfies SweepMessage);
       });
       for (const h of this.handles) {
         expect(wait(h), 'ready');
@@ -155,9 +160,9 @@ export class SweepPool {
   }
 
   /** Starts `workers` threads and attaches them at once (see `spawn` and `attach`). */
-  static start(rules: RuleSet, events: EventCache, contacts: ContactCache, workers: number, prevOf: (id: number) => (FieldValue | undefined)[]): SweepPool {
+  static start(rules: RuleSet, events: EventCache, contacts: ContactCache, workers: number, answers: AnswerTable): SweepPool {
     const pool = SweepPool.spawn(rules, workers);
-    pool.attach(events, contacts, prevOf);
+    pool.attach(events, contacts, answers);
     return pool;
   }
 
@@ -170,14 +175,14 @@ export class SweepPool {
    * Sends each worker the changed contacts of its range and starts its sweep; `finish` collects the
    * parts. Between the two, the main thread sweeps its own range.
    */
-  begin(dirty: Iterable<number>, rules: RuleSet, events: EventCache, contacts: ContactCache, prevOf: (id: number) => (FieldValue | undefined)[], now: number, save: boolean): void {
+  begin(dirty: Iterable<number>, rules: RuleSet, events: EventCache, contacts: ContactCache, answers: AnswerTable, now: number, save: boolean): void {
     const perWorker = this.handles.map((): number[] => []);
     for (const id of dirty) {
       const k = this.handles.findIndex((h) => id >= h.lo && id < h.hi);
       if (k >= 0) perWorker[k]!.push(id);
     }
     this.handles.forEach((h, k) => {
-      const msg: SweepMessage = { type: 'sweep', delta: deltaOf(perWorker[k]!, rules, events, contacts, prevOf), sweep: { now, save } };
+      const msg: SweepMessage = { type: 'sweep', delta: deltaOf(perWorker[k]!, rules, events, contacts, answers), sweep: { now, save } };
       h.worker.postMessage(msg);
     });
   }
@@ -200,16 +205,18 @@ export class SweepPool {
   }
 }
 
-function deltaOf(ids: number[], rules: RuleSet, events: EventCache, contacts: ContactCache, prevOf: (id: number) => (FieldValue | undefined)[]): SweepDelta {
+function deltaOf(ids: number[], rules: RuleSet, events: EventCache, contacts: ContactCache, answers: AnswerTable): SweepDelta {
+  const prev = rules.segments.map((_, i) => ids.map((id) => answers.get(i, id)));
+  return { contacts: contacts.export(ids), overrides: overridesOf(ids, events), prev };
+}
+
+function overridesOf(ids: number[], events: EventCache): [number, EventColumns][] {
   const overrides: [number, EventColumns][] = [];
-  const prev = rules.segments.map((): (FieldValue | undefined)[] => []);
   for (const id of ids) {
     const o = events.override(id);
     if (o) overrides.push([id, o]);
-    const p = prevOf(id);
-    for (let i = 0; i < prev.length; i++) prev[i]!.push(p[i]);
   }
-  return { contacts: contacts.export(ids), overrides, prev };
+  return overrides;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
-import type { FieldValue } from '../model/types';
+import { AnswerTable } from './answer-table';
 import { ContactCache } from './contact-cache';
 import { EventCache } from './event-cache';
 import { RuleSet } from './ruleset';
@@ -16,7 +16,7 @@ interface State {
   rules: RuleSet;
   events: EventCache;
   contacts: ContactCache;
-  prev: (FieldValue | undefined)[][];
+  prev: AnswerTable;
   lo: number;
   hi: number;
 }
@@ -46,20 +46,15 @@ function init(msg: InitMessage): State {
       if (plan.encodeKey(c, key) !== code) throw new Error(`filtered value codes differ for ${key}`);
     }
   });
-  const size = Math.max(0, msg.hi - msg.lo);
-  const prev = rules.segments.map(() => {
-    const a: (FieldValue | undefined)[] = [];
-    for (let i = 0; i < size; i++) a.push(undefined);
-    return a;
-  });
+  const prev = AnswerTable.fromColumns(msg.lo, Math.max(0, msg.hi - msg.lo), msg.answers);
   return { rules, events: EventCache.fromColumns(plan, msg.base, msg.offsets), contacts: new ContactCache(rules.needs.properties), prev, lo: msg.lo, hi: msg.hi };
 }
 
 function apply(s: State, delta: SweepDelta): void {
   s.contacts.import(delta.contacts);
   for (const [id, cols] of delta.overrides) s.events.setOverride(id, cols);
-  delta.contacts.ids.forEach((id, k) => {
-    for (let i = 0; i < s.prev.length; i++) s.prev[i]![id - s.lo] = delta.prev[i]![k];
+  delta.prev.forEach((column, i) => {
+    delta.contacts.ids.forEach((id, k) => s.prev.set(i, id, column[k]));
   });
 }
 
@@ -76,7 +71,7 @@ parentPort!.on('message', (msg: CompileMessage | InitMessage | SweepMessage) => 
     }
     const s = state!;
     apply(s, msg.delta);
-    const part = msg.sweep && sweepRange(s.rules, s.contacts, s.events, { prev: s.prev, base: s.lo }, s.lo, s.hi, msg.sweep.now, msg.sweep.save);
+    const part = msg.sweep && sweepRange(s.rules, s.contacts, s.events, s.prev, s.lo, s.hi, msg.sweep.now, msg.sweep.save);
     reply({ type: 'part', part });
   } catch (err) {
     reply({ type: 'error', message: (err as Error).message, stack: (err as Error).stack });

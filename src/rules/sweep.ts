@@ -5,7 +5,8 @@
  * loop over their shares of the contacts.
  */
 import type { FieldValue } from '../model/types';
-import { isDefault, sameAnswer } from './answers';
+import type { AnswerTable } from './answer-table';
+import { isDefault } from './answers';
 import type { ContactCache } from './contact-cache';
 import { FailedValue } from './context';
 import type { EventCache } from './event-cache';
@@ -33,12 +34,6 @@ export interface SweepPart {
   changeIds: number[];
   changeSegments: number[];
   changeValues: FieldValue[];
-}
-
-/** The previous answers of a share: prev[segment][id - base]. */
-export interface PrevAnswers {
-  prev: (FieldValue | undefined)[][];
-  base: number;
 }
 
 /** An empty part for a rule set. */
@@ -70,7 +65,7 @@ export function sweepRange(
   rules: RuleSet,
   contacts: ContactCache,
   events: EventCache,
-  answers: PrevAnswers,
+  answers: AnswerTable,
   lo: number,
   hi: number,
   now: number,
@@ -79,19 +74,21 @@ export function sweepRange(
 ): SweepPart {
   const part = emptyPart(rules);
   const segs = rules.segments;
-  const { prev, base } = answers;
   const values: FieldValue[] = new Array<FieldValue>(segs.length).fill(null);
   // Counted in holders (one map lookup per value, not a get and a set), turned into counts at the end.
   const tallies = part.valueCounts.map((m) => m && new Map<string | number | boolean, { n: number }>());
+  // One view and one slice, refilled per contact: a sweep reads them at once and keeps neither.
+  const view = contacts.blankView();
+  const slice = events.blankSlice();
   for (const id of contacts.ids(lo, hi)) {
-    const view = contacts.view(id)!;
-    const slice = events.slice(id);
+    contacts.viewInto(view, id);
+    events.sliceInto(slice, id);
     const ev = rules.evaluate(view, slice.cols, slice.start, slice.end, now, true);
     for (let i = 0; i < segs.length; i++) {
       const value = rules.stored(i, ev.values[i]);
       values[i] = value;
-      const before = prev[i]![id - base];
-      if (!isDefault(value)) {
+      const member = !isDefault(value);
+      if (member) {
         part.members[i]!++;
         const tally = tallies[i];
         if (tally !== undefined) {
@@ -102,11 +99,11 @@ export function sweepRange(
         }
       }
       if (ev.values[i] instanceof FailedValue) part.errors[i]!++;
-      if (sameAnswer(before, value)) continue;
-      if (isDefault(before)) part.entered[i]!++;
-      else if (isDefault(value)) part.left[i]!++;
+      if (answers.same(i, id, value)) continue;
+      if (!answers.isMember(i, id)) part.entered[i]!++;
+      else if (!member) part.left[i]!++;
       else part.changed[i]!++;
-      if (save) prev[i]![id - base] = value;
+      if (save) answers.set(i, id, value);
       part.changeIds.push(id);
       part.changeSegments.push(i);
       part.changeValues.push(value);
