@@ -395,7 +395,7 @@ export async function run(): Promise<void> {
   const buildMs = performance.now() - t;
   const heapBefore = process.memoryUsage().heapUsed;
   // The warm state of a running daemon: every answer stored by an earlier pass, compared with anew.
-  const prev = new AnswerTable(rules.segments.length, nContacts + 1);
+  const prev = new AnswerTable(rules.valued, nContacts + 1);
   sweepRange(rules, warm.contacts, warm.events, prev, 0, Infinity, NOW, true);
   const stats = warm.events.stats();
   console.log(`warm cache: ${fmt(stats.events)} events in ${(stats.bytes / 2 ** 20).toFixed(0)} MiB of typed arrays (built in ${secs(buildMs)})`);

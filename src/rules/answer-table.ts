@@ -28,30 +28,46 @@ export interface AnswerColumn {
   other: [number, FieldValue][];
 }
 
-class Column {
-  kinds: Uint8Array;
-  nums: Float64Array | undefined;
+/** One segment's dictionary and rare values. */
+class Segment {
   strings: string[] = [];
   codes = new Map<string, number>();
   other: Map<number, FieldValue> | undefined;
 
-  constructor(size: number) {
-    this.kinds = new Uint8Array(size);
-  }
+  constructor(
+    /** Its slot in a row of numbers; -1: a flag, whose rare numbers and strings are kept as values. */
+    readonly slot: number,
+  ) {}
 }
 
 export class AnswerTable {
-  private readonly columns: Column[];
+  private readonly segments: Segment[];
+  private readonly width: number;
+  private readonly numWidth: number;
   private size: number;
+  /**
+   * Row-major, a contact's kinds side by side (and its numbers): a sweep reads every segment of one
+   * contact at once, which is one cache line here and would be twenty as a column per segment.
+   */
+  private kinds: Uint8Array;
+  private nums: Float64Array;
 
-  /** A table of `segments` segments for contact ids base .. base + size - 1, every answer "none". */
+  /**
+   * A table for contact ids base .. base + size - 1, every answer "none"; `valued[i]`: segment i
+   * holds numbers and strings (a value segment), else true / false (a flag).
+   */
   constructor(
-    segments: number,
+    valued: readonly boolean[],
     size: number,
     readonly base = 0,
   ) {
+    let slots = 0;
+    this.segments = valued.map((v) => new Segment(v ? slots++ : -1));
+    this.width = valued.length;
+    this.numWidth = slots;
     this.size = size;
-    this.columns = Array.from({ length: segments }, () => new Column(size));
+    this.kinds = new Uint8Array(size * this.width);
+    this.nums = new Float64Array(size * this.numWidth);
   }
 
   /** Contact ids the table holds, from `base`. */
@@ -63,33 +79,29 @@ export class AnswerTable {
   grow(size: number): void {
     if (size <= this.size) return;
     const to = Math.max(size, Math.ceil(this.size * 1.5));
-    for (const c of this.columns) {
-      const kinds = new Uint8Array(to);
-      kinds.set(c.kinds);
-      c.kinds = kinds;
-      if (c.nums) {
-        const nums = new Float64Array(to);
-        nums.set(c.nums);
-        c.nums = nums;
-      }
-    }
+    const kinds = new Uint8Array(to * this.width);
+    kinds.set(this.kinds);
+    this.kinds = kinds;
+    const nums = new Float64Array(to * this.numWidth);
+    nums.set(this.nums);
+    this.nums = nums;
     this.size = to;
   }
 
   /** The stored answer (undefined: not in it, whether false, null or never stored). */
   get(segment: number, id: number): FieldValue | undefined {
-    const c = this.columns[segment]!;
     const k = id - this.base;
     if (k >= this.size) return undefined;
-    switch (c.kinds[k]) {
+    const s = this.segments[segment]!;
+    switch (this.kinds[k * this.width + segment]) {
       case TRUE:
         return true;
       case NUMBER:
-        return c.nums![k]!;
+        return this.nums[k * this.numWidth + s.slot]!;
       case STRING:
-        return c.strings[c.nums![k]!]!;
+        return s.strings[this.nums[k * this.numWidth + s.slot]!]!;
       case OTHER:
-        return c.other!.get(id)!;
+        return s.other!.get(id)!;
       default:
         return undefined;
     }
@@ -97,86 +109,92 @@ export class AnswerTable {
 
   /** Every segment's stored answer of one contact. */
   row(id: number): (FieldValue | undefined)[] {
-    return this.columns.map((_, i) => this.get(i, id));
+    return this.segments.map((_, i) => this.get(i, id));
   }
 
   /** Stores an answer. */
   set(segment: number, id: number, value: FieldValue | undefined): void {
-    const c = this.columns[segment]!;
     const k = id - this.base;
     if (k >= this.size) this.grow(k + 1);
-    if (c.kinds[k] === OTHER) c.other!.delete(id);
+    const s = this.segments[segment]!;
+    const at = k * this.width + segment;
+    if (this.kinds[at] === OTHER) s.other!.delete(id);
     let code: number;
-    if (value === undefined || value === null || value === false) c.kinds[k] = NONE;
-    else if (value === true) c.kinds[k] = TRUE;
-    else if (typeof value === 'number') {
-      c.kinds[k] = NUMBER;
-      this.nums(c)[k] = value;
-    } else if (typeof value === 'string' && (code = this.code(c, value)) >= 0) {
-      c.kinds[k] = STRING;
-      this.nums(c)[k] = code;
+    if (value === undefined || value === null || value === false) this.kinds[at] = NONE;
+    else if (value === true) this.kinds[at] = TRUE;
+    else if (typeof value === 'number' && s.slot >= 0) {
+      this.kinds[at] = NUMBER;
+      this.nums[k * this.numWidth + s.slot] = value;
+    } else if (typeof value === 'string' && s.slot >= 0 && (code = this.code(s, value)) >= 0) {
+      this.kinds[at] = STRING;
+      this.nums[k * this.numWidth + s.slot] = code;
     } else {
-      c.kinds[k] = OTHER;
-      (c.other ??= new Map()).set(id, value);
+      this.kinds[at] = OTHER;
+      (s.other ??= new Map()).set(id, value);
     }
   }
 
   /** Whether `value` is the same answer as the stored one (as `sameAnswer` says), without building the stored one. */
   same(segment: number, id: number, value: FieldValue): boolean {
-    const c = this.columns[segment]!;
     const k = id - this.base;
-    const kind = k < this.size ? c.kinds[k] : NONE;
+    const kind = k < this.size ? this.kinds[k * this.width + segment] : NONE;
     if (value === true) return kind === TRUE;
     if (value === null || value === undefined || value === false) return kind === NONE;
-    if (typeof value === 'number') return kind === NUMBER && c.nums![k] === value;
-    if (typeof value === 'string' && kind === STRING) return c.strings[c.nums![k]!] === value;
-    return kind === OTHER && sameAnswer(c.other!.get(id), value);
+    const s = this.segments[segment]!;
+    if (typeof value === 'number' && kind === NUMBER) return this.nums[k * this.numWidth + s.slot] === value;
+    if (typeof value === 'string' && kind === STRING) return s.strings[this.nums[k * this.numWidth + s.slot]!] === value;
+    return kind === OTHER && sameAnswer(s.other!.get(id), value);
   }
 
   /** Whether the stored answer makes the contact a member (not false, null or none). */
   isMember(segment: number, id: number): boolean {
     const k = id - this.base;
-    return k < this.size && this.columns[segment]!.kinds[k] !== NONE;
+    return k < this.size && this.kinds[k * this.width + segment] !== NONE;
   }
 
-  /** The answers of contacts base .. base + size - 1 of segment `segment`, to rebuild in a worker. */
+  /** Segment `segment`'s answers of contacts lo .. hi - 1, to rebuild in a worker. */
   exportRange(segment: number, lo: number, hi: number): AnswerColumn {
-    const c = this.columns[segment]!;
+    const s = this.segments[segment]!;
     const from = Math.max(0, lo - this.base);
-    const to = Math.min(this.size, hi - this.base);
+    const to = Math.max(from, Math.min(this.size, hi - this.base));
+    const kinds = new Uint8Array(to - from);
+    for (let k = from; k < to; k++) kinds[k - from] = this.kinds[k * this.width + segment]!;
+    let nums: Float64Array | undefined;
+    if (s.slot >= 0) {
+      nums = new Float64Array(to - from);
+      for (let k = from; k < to; k++) nums[k - from] = this.nums[k * this.numWidth + s.slot]!;
+    }
     const other: [number, FieldValue][] = [];
-    for (const [id, v] of c.other ?? []) if (id >= lo && id < hi) other.push([id, v]);
-    return { kinds: c.kinds.slice(from, to), nums: c.nums?.slice(from, to), strings: c.strings, other };
+    for (const [id, v] of s.other ?? []) if (id >= lo && id < hi) other.push([id, v]);
+    return { kinds, nums, strings: s.strings, other };
   }
 
-  /** A table over ids lo .. lo + n - 1 from exported columns (a sweep worker's share). */
+  /** A table over ids lo .. lo + size - 1 from exported columns (a sweep worker's share). */
   static fromColumns(lo: number, size: number, columns: AnswerColumn[]): AnswerTable {
-    const t = new AnswerTable(columns.length, size, lo);
+    const t = new AnswerTable(
+      columns.map((x) => x.nums !== undefined),
+      size,
+      lo,
+    );
     columns.forEach((x, i) => {
-      const c = t.columns[i]!;
-      c.kinds.set(x.kinds.subarray(0, size));
-      if (x.nums) {
-        c.nums = new Float64Array(size);
-        c.nums.set(x.nums.subarray(0, size));
-      }
-      c.strings = x.strings.slice();
-      x.strings.forEach((s, code) => c.codes.set(s, code));
-      if (x.other.length) c.other = new Map(x.other);
+      const s = t.segments[i]!;
+      const n = Math.min(size, x.kinds.length);
+      for (let k = 0; k < n; k++) t.kinds[k * t.width + i] = x.kinds[k]!;
+      if (x.nums) for (let k = 0; k < n; k++) t.nums[k * t.numWidth + s.slot] = x.nums[k]!;
+      s.strings = x.strings.slice();
+      x.strings.forEach((str, code) => s.codes.set(str, code));
+      if (x.other.length) s.other = new Map(x.other);
     });
     return t;
   }
 
-  private nums(c: Column): Float64Array {
-    return (c.nums ??= new Float64Array(this.size));
-  }
-
   /** The dictionary code of a string, added when new; -1 when the dictionary is full. */
-  private code(c: Column, s: string): number {
-    const code = c.codes.get(s);
+  private code(s: Segment, str: string): number {
+    const code = s.codes.get(str);
     if (code !== undefined) return code;
-    if (c.strings.length >= MAX_STRINGS) return -1;
-    c.codes.set(s, c.strings.length);
-    c.strings.push(s);
-    return c.strings.length - 1;
+    if (s.strings.length >= MAX_STRINGS) return -1;
+    s.codes.set(str, s.strings.length);
+    s.strings.push(str);
+    return s.strings.length - 1;
   }
 }

@@ -127,7 +127,7 @@ export class SegmentEngine {
   private events: EventCache | undefined;
   private contacts: ContactCache | undefined;
   /** The stored answers, by segment and contact id. */
-  private prev = new AnswerTable(0, 0);
+  private prev = new AnswerTable([], 0);
   /** The next change time last computed per contact (undefined: not computed in this process). */
   private nextAt: (number | undefined)[] = [];
   /** Event rows up to this one are in the cache; later ones per contact are tracked in `rowOf`. */
@@ -184,7 +184,7 @@ export class SegmentEngine {
     this.contacts = ContactCache.load(this.store, this.rules.needs.properties);
     const t2 = performance.now();
     const size = this.contacts.maxId + 1;
-    this.prev = new AnswerTable(this.rules.segments.length, size);
+    this.prev = new AnswerTable(this.rules.valued, size);
     const index = new Map(this.rules.segments.map((s, i) => [s.name, i]));
     // Equal string answers (stages, codes) share one string: millions of copies would only weigh on
     // the heap and on every garbage collection after.

@@ -160,6 +160,11 @@ export class RuleSet {
     );
   }
 
+  /** Per segment: whether it holds values (numbers, strings) rather than true / false. */
+  get valued(): boolean[] {
+    return this.segments.map((s) => s.kind === 'value');
+  }
+
   /** Index of a segment by name. */
   indexOf(name: string): number {
     return this.segments.findIndex((s) => s.name === name);

@@ -15,7 +15,7 @@ describe('AnswerTable', () => {
   it('answers `same` and `isMember` exactly as sameAnswer and isDefault do on the stored value', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 40 }), answer), { maxLength: 60 }), fc.array(answer, { minLength: 1, maxLength: 10 }), (writes, probes) => {
-        const table = new AnswerTable(3, 8);
+        const table = new AnswerTable([true, false, true], 8);
         const model = new Map<string, FieldValue | undefined>();
         for (const [seg, id, v] of writes) {
           table.set(seg, id, v);
@@ -34,7 +34,7 @@ describe('AnswerTable', () => {
   });
 
   it('keeps strings past the dictionary cap as values, still compared exactly', () => {
-    const table = new AnswerTable(1, 4);
+    const table = new AnswerTable([true], 4);
     for (let id = 0; id < 70_000; id++) table.set(0, id, `v${id}`);
     expect(table.get(0, 69_999)).toBe('v69999');
     expect(table.same(0, 69_999, 'v69999')).toBe(true);
@@ -44,7 +44,7 @@ describe('AnswerTable', () => {
   });
 
   it('rebuilds a range from its exported columns (what a sweep worker receives)', () => {
-    const table = new AnswerTable(2, 100);
+    const table = new AnswerTable([true, false], 100);
     const values: FieldValue[] = [true, 3.25, 'engaged', { a: 1 }, ['x'], null, 'engaged', 0];
     values.forEach((v, k) => {
       table.set(0, 10 + k, v);
