@@ -74,6 +74,29 @@ describe('SqliteStore', () => {
     store.close();
   });
 
+  it('reads back every stored answer exactly, across id ranges and with awkward values', () => {
+    const store = new SqliteStore({ path });
+    const ins = store.db.prepare('INSERT INTO contacts (id, email, created_at, updated_at) VALUES (?, ?, 0, 0)');
+    // Ids on both sides of the 65,536-id ranges the read is packed by, and a lone one far past them.
+    const ids = [1, 2, 65_535, 65_536, 65_537, 200_001];
+    for (const id of ids) ins.run(id, `c${id}@x.com`);
+    const values = [true, false, null, 0, -1.5, 'gold', '', 'a,b;c|d', 'ünï\u001f\u001e"q"', { stage: 'x', n: [1, 2] }, [3, 'y']];
+    store.saveEvaluations(
+      ids.map((contactId, k) => ({
+        contactId,
+        // One answer for the first contact, several for the others.
+        states: (k === 0 ? values.slice(0, 1) : values).map((value, i) => ({ contactId, segment: `seg_${(i + k) % values.length}`, value, since: T0 })),
+        nextChangeAt: undefined,
+      })),
+    );
+    const got: string[] = [];
+    store.forEachSegmentAnswer((id, segment, json) => got.push(`${id} ${segment} ${json}`));
+    const want = [...store.scanSegmentStates()].map(([id, segment, json]) => `${id} ${segment} ${json}`);
+    expect(want).toHaveLength(1 + 5 * values.length);
+    expect(got.sort()).toEqual(want.sort());
+    store.close();
+  });
+
   it('drops a replayed event instead of doubling it (explicit and derived idempotency ids)', () => {
     const store = new SqliteStore({ path });
     const first = store.appendEvents([event('a@x.com', 'Placed Order', T0, 'ord-1'), event('a@x.com', 'Viewed Product', T0 + 1)]);
