@@ -97,6 +97,50 @@ describe('SqliteStore', () => {
     store.close();
   });
 
+  it('scans contacts, properties and tags exactly and in key order, a value that is not JSON read as null', () => {
+    const store = new SqliteStore({ path });
+    const db = store.db;
+    const ins = db.prepare('INSERT INTO contacts (id, email, created_at, updated_at, consent_status) VALUES (?, ?, ?, 0, ?)');
+    const prop = db.prepare("INSERT INTO properties (contact_id, name, value, updated_at, source) VALUES (?, ?, ?, 0, 'local')");
+    const tag = db.prepare("INSERT INTO tags (contact_id, tag, added_at, source) VALUES (?, ?, 0, 'local')");
+    ins.run(70_000, 'late@x.com', T0 + 2, null);
+    ins.run(3, 'o\'"ü\\@x.com', T0, 'subscribed');
+    ins.run(65_536, 'edge@x.com', T0 + 1, 'pending');
+    prop.run(3, 'plan', '"pro"');
+    prop.run(3, 'country', '"DE"');
+    prop.run(3, 'score', '{"a":[1,2.5,null]}');
+    prop.run(65_536, 'plan', 'not json');
+    prop.run(70_000, 'plan', '"free"');
+    prop.run(70_000, 'country', '"a,b]\\\\"');
+    tag.run(70_000, 'vip');
+    tag.run(3, 'z"q');
+    tag.run(3, 'a');
+    expect([...store.scanContacts()]).toEqual([
+      [3, 'o\'"ü\\@x.com', T0, 'subscribed'],
+      [65_536, 'edge@x.com', T0 + 1, 'pending'],
+      [70_000, 'late@x.com', T0 + 2, null],
+    ]);
+    expect([...store.scanProperties(['plan', 'country'])]).toEqual([
+      [3, 'country', 'DE'],
+      [3, 'plan', 'pro'],
+      [65_536, 'plan', null],
+      [70_000, 'country', 'a,b]\\'],
+      [70_000, 'plan', 'free'],
+    ]);
+    expect([...store.scanProperties(undefined)].filter(([id]) => id === 3)).toEqual([
+      [3, 'country', 'DE'],
+      [3, 'plan', 'pro'],
+      [3, 'score', { a: [1, 2.5, null] }],
+    ]);
+    expect([...store.scanProperties([])]).toEqual([]);
+    expect([...store.scanTags()]).toEqual([
+      [3, 'a'],
+      [3, 'z"q'],
+      [70_000, 'vip'],
+    ]);
+    store.close();
+  });
+
   it('drops a replayed event instead of doubling it (explicit and derived idempotency ids)', () => {
     const store = new SqliteStore({ path });
     const first = store.appendEvents([event('a@x.com', 'Placed Order', T0, 'ord-1'), event('a@x.com', 'Viewed Product', T0 + 1)]);
