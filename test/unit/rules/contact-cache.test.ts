@@ -1,0 +1,36 @@
+import { ContactCache } from '../../../src/rules/contact-cache';
+
+const T0 = Date.UTC(2026, 0, 1);
+
+/** A contact's view with its properties as a plain object (the worker's objects have Object's prototype). */
+function plain(cache: ContactCache, id: number): unknown {
+  const v = cache.view(id);
+  return v && { ...v, properties: { ...v.properties }, tags: [...v.tags] };
+}
+
+describe('ContactCache export / import (what crosses to a sweep worker)', () => {
+  it('carries every attribute exactly, and a contact gone from the main cache leaves the worker too', () => {
+    const main = new ContactCache(undefined);
+    const props = (o: Record<string, unknown>): Record<string, never> => Object.assign(Object.create(null) as Record<string, never>, o);
+    main.put(1, 'a@x.com', T0, 'subscribed', props({ plan: 'pro', score: 2.5, nested: { a: [1, 'b', null] }, gone: null }), ['vip', 'b"q']);
+    main.put(2, 'ü"\\@x.com', T0 + 1, undefined);
+    main.put(70_000, 'far@x.com', T0 + 2, 'pending', props({ plan: '' }), []);
+    main.put(5, 'erased@x.com', T0, 'subscribed', props({ plan: 'free' }), ['t']);
+
+    const worker = new ContactCache(undefined);
+    worker.import(main.export([1, 2, 5, 70_000]));
+    expect(worker.size).toBe(4);
+    for (const id of [1, 2, 5, 70_000]) expect(plain(worker, id)).toEqual(plain(main, id));
+    expect(worker.view(1)!.properties.gone).toBeNull();
+    expect(worker.view(2)!.consent).toBe('');
+
+    main.replace(5, undefined);
+    main.put(3, 'new@x.com', T0 + 3, 'subscribed');
+    worker.import(main.export([3, 5, 9]));
+    expect(worker.size).toBe(4);
+    expect(worker.has(5)).toBe(false);
+    expect(worker.has(9)).toBe(false);
+    expect(plain(worker, 3)).toEqual(plain(main, 3));
+    expect([...worker.ids()]).toEqual([1, 2, 3, 70_000]);
+  });
+});
