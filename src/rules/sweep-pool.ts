@@ -80,6 +80,8 @@ interface Handle {
   flag: Int32Array;
   lo: number;
   hi: number;
+  /** Replies to messages before the current sweep, still to be read (the first contacts' `part`). */
+  pending: number;
 }
 
 export class SweepPool {
@@ -104,7 +106,7 @@ export class SweepPool {
         const flag = new Int32Array(new SharedArrayBuffer(4));
         const worker = new Worker(join(__dirname, 'sweep-worker.js'), { workerData: { port: port2, flag }, transferList: [port2] });
         worker.unref();
-        handles.push({ worker, port: port1, flag, lo: 0, hi: 0 });
+        handles.push({ worker, port: port1, flag, lo: 0, hi: 0, pending: 0 });
         worker.postMessage({ type: 'compile', origin: rules.origin } satisfies CompileMessage);
       }
     } catch (err) {
@@ -117,7 +119,8 @@ export class SweepPool {
   /**
    * Splits the contacts into ranges of about equal work (events and contacts), one per worker and the
    * last for the main thread, and hands each worker the state of its contacts and their stored
-   * answers. Blocks until every worker is ready.
+   * answers. Blocks until every worker has checked its rules and columns, not while
+   * it takes in its contacts: that runs while the main thread sweeps its own range.
    */
   attach(events: EventCache, contacts: ContactCache, answers: AnswerTable): void {
     const rules = this.rules;
@@ -144,7 +147,7 @@ export class SweepPool {
       });
       for (const h of this.handles) {
         expect(wait(h), 'ready');
-        expect(wait(h), 'part');
+        h.pending = 1;
       }
     } catch (err) {
       this.close();
@@ -190,6 +193,7 @@ export class SweepPool {
   /** The workers' parts in id order (blocks until all answered). */
   finish(): SweepPart[] {
     return this.handles.map((h) => {
+      for (; h.pending > 0; h.pending--) expect(wait(h), 'part');
       const reply = expect(wait(h), 'part');
       return reply.part!;
     });
