@@ -4,11 +4,11 @@
  * sequential scan; a contact whose events change afterwards is re-read from the store into a small
  * per-contact override, so the cache stays in step with every write without rebuilding the columns.
  */
-import { crc32 } from 'node:zlib';
 import type { SegsyncEvent } from '../model/types';
 import type { Store } from '../store/store';
 import type { AggregatePlan, EventColumns } from './aggregates';
 import { toMicros } from './aggregates';
+import { packParts, unpackParts } from './snapshot-parts';
 
 /** Where one contact's events are. */
 export interface EventSlice {
@@ -80,31 +80,6 @@ interface SnapshotHeader {
   dictionaries: [string, number][][];
   events: number;
   offsets: number;
-}
-
-/** The last part of a snapshot: how many bytes come before it and their CRC-32. */
-interface SnapshotCheck {
-  bytes: number;
-  crc: number;
-}
-
-function checkOf(parts: Uint8Array[]): SnapshotCheck {
-  let crc = 0;
-  let bytes = 0;
-  for (const p of parts) {
-    crc = crc32(p, crc);
-    bytes += p.length;
-  }
-  return { bytes, crc };
-}
-
-function parseJson(b: Buffer): unknown {
-  try {
-    return JSON.parse(b.toString('utf8')) as unknown;
-  } catch {
-    // Not JSON: not a snapshot part this code wrote; the caller rebuilds the cache from the events.
-    return undefined;
-  }
 }
 
 export interface CacheStats {
@@ -238,7 +213,6 @@ export class EventCache {
    */
   serialize(): Uint8Array[] {
     const cols = this.base;
-    const arrays: (Int32Array | Float64Array)[] = [cols.times, ...cols.numeric, this.offsets, cols.names, ...cols.categorical];
     const header: SnapshotHeader = {
       v: SNAPSHOT_VERSION,
       names: this.plan.names,
@@ -246,14 +220,7 @@ export class EventCache {
       events: cols.times.length,
       offsets: this.offsets.length,
     };
-    const parts: Uint8Array[] = [new TextEncoder().encode(JSON.stringify(header))];
-    const CHUNK = 64 * 2 ** 20;
-    for (const a of arrays) {
-      const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-      for (let from = 0; from < bytes.length; from += CHUNK) parts.push(bytes.subarray(from, Math.min(bytes.length, from + CHUNK)));
-    }
-    parts.push(new TextEncoder().encode(JSON.stringify(checkOf(parts))));
-    return parts;
+    return packParts(header, [cols.times, ...cols.numeric, this.offsets, cols.names, ...cols.categorical]);
   }
 
   /**
@@ -261,41 +228,18 @@ export class EventCache {
    * when the parts are not a whole, intact snapshot (missing, cut or changed bytes fail the check).
    */
   static fromSnapshot(plan: AggregatePlan, parts: Buffer[]): EventCache | undefined {
-    if (parts.length < 2) return undefined;
-    const check = parseJson(parts[parts.length - 1]!) as SnapshotCheck | undefined;
-    const body = parts.slice(0, -1);
-    const actual = checkOf(body);
-    if (!check || check.bytes !== actual.bytes || check.crc !== actual.crc) return undefined;
-    const header = parseJson(body[0]!) as SnapshotHeader | undefined;
-    if (header?.v !== SNAPSHOT_VERSION) return undefined;
+    const reader = unpackParts(parts);
+    const header = reader?.header as SnapshotHeader | undefined;
+    if (!reader || header?.v !== SNAPSHOT_VERSION) return undefined;
     const n = header.events;
     const want = n * (8 + 8 * plan.numericProps.length + 4 + 4 * plan.categoricalProps.length) + 4 * header.offsets;
-    if (actual.bytes - body[0]!.length !== want) return undefined;
-    // Each column is copied from the parts straight into its own shared, aligned buffer (a Buffer's
-    // offset need not suit a Float64Array).
-    let part = 1;
-    let at = 0;
-    const take = <T extends Int32Array | Float64Array>(Ctor: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, count: number): T => {
-      const out = new Ctor(new SharedArrayBuffer(count * Ctor.BYTES_PER_ELEMENT));
-      const dest = new Uint8Array(out.buffer);
-      for (let filled = 0; filled < dest.length; ) {
-        const src = body[part]!;
-        const len = Math.min(src.length - at, dest.length - filled);
-        dest.set(src.subarray(at, at + len), filled);
-        filled += len;
-        at += len;
-        if (at === src.length) {
-          part++;
-          at = 0;
-        }
-      }
-      return out;
-    };
-    const times = take(Float64Array, n);
-    const numeric = plan.numericProps.map(() => take(Float64Array, n));
-    const offsets = take(Int32Array, header.offsets);
-    const names = take(Int32Array, n);
-    const categorical = plan.categoricalProps.map(() => take(Int32Array, n));
+    if (reader.bodyBytes !== want) return undefined;
+    // Shared memory: the sweep workers read the base columns in place.
+    const times = reader.take(Float64Array, n, true);
+    const numeric = plan.numericProps.map(() => reader.take(Float64Array, n, true));
+    const offsets = reader.take(Int32Array, header.offsets, true);
+    const names = reader.take(Int32Array, n, true);
+    const categorical = plan.categoricalProps.map(() => reader.take(Int32Array, n, true));
     const nameMap = Int32Array.from(header.names, (name) => plan.nameCode(name));
     for (let i = 0; i < n; i++) names[i] = nameMap[names[i]!]!;
     categorical.forEach((col, k) => {
