@@ -84,6 +84,8 @@ async function runSegments(opts: SegmentsOptions, cmd: Command): Promise<void> {
     let summary: RecomputeSummary;
     try {
       summary = engine.recomputeAll(bar.update);
+      // The next run (or the daemon's start) then reads its state at once.
+      engine.saveState();
     } finally {
       bar.stop();
     }

@@ -237,6 +237,11 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
 
     async close(): Promise<void> {
       for (const c of connectors.values()) await c.close();
+      if (segments) {
+        const started = clock.now();
+        if (segments.saveState()) logger.info({ ms: clock.now() - started }, 'rules state saved for the next start');
+        segments.close();
+      }
       store.close();
     },
   };

@@ -20,6 +20,17 @@ const OTHER = 4;
 /** Distinct strings kept in a segment's dictionary; past it, strings are kept as JS values. */
 const MAX_STRINGS = 65_536;
 
+/** A whole table as plain parts (for the rules' state snapshot). */
+export interface AnswerDump {
+  valued: boolean[];
+  size: number;
+  base: number;
+  kinds: Uint8Array;
+  nums: Float64Array;
+  /** Per segment: its dictionary and its rare values, as JSON. */
+  json: string;
+}
+
 /** One segment's answers for a range of contacts, as they cross to a sweep worker. */
 export interface AnswerColumn {
   kinds: Uint8Array;
@@ -184,6 +195,36 @@ export class AnswerTable {
       s.strings = x.strings.slice();
       x.strings.forEach((str, code) => s.codes.set(str, code));
       if (x.other.length) s.other = new Map(x.other);
+    });
+    return t;
+  }
+
+  /** The whole table as plain parts (the arrays are the table's own: write them out before the next change). */
+  dump(): AnswerDump {
+    return {
+      valued: this.segments.map((s) => s.slot >= 0),
+      size: this.size,
+      base: this.base,
+      kinds: this.kinds,
+      nums: this.nums,
+      json: JSON.stringify(this.segments.map((s) => [s.strings, [...(s.other ?? [])]])),
+    };
+  }
+
+  /** The table a `dump` describes; undefined when the parts do not fit together. */
+  static fromDump(d: AnswerDump): AnswerTable | undefined {
+    const t = new AnswerTable(d.valued, 0, d.base);
+    if (d.kinds.length !== d.size * t.width || d.nums.length !== d.size * t.numWidth) return undefined;
+    const extra = JSON.parse(d.json) as [string[], [number, FieldValue][]][];
+    if (!Array.isArray(extra) || extra.length !== t.segments.length) return undefined;
+    t.size = d.size;
+    t.kinds = d.kinds;
+    t.nums = d.nums;
+    extra.forEach(([strings, other], i) => {
+      const s = t.segments[i]!;
+      s.strings = strings;
+      strings.forEach((str, code) => s.codes.set(str, code));
+      if (other.length) s.other = new Map(other);
     });
     return t;
   }

@@ -115,6 +115,11 @@ export class ContactCache {
     };
   }
 
+  /** Every contact, packed as `export` packs some (for the rules' state snapshot). */
+  exportAll(): ContactColumns {
+    return this.export([...this.ids()]);
+  }
+
   /** Takes the attributes of contacts as `export` gave them (a sweep worker following the main thread). */
   import(c: ContactColumns): void {
     const [emails, consent, properties, tags] = JSON.parse(c.json) as [

@@ -16,6 +16,7 @@ import { AnswerTable } from './answer-table';
 import { finite, sameAnswer } from './answers';
 import { columnsFromEvents, EventCache } from './event-cache';
 import { flipTimes, nextChanges } from './next-change';
+import { packState, stateLayout, unpackState } from './state-snapshot';
 import type { NextChange } from './next-change';
 import { WakeupHeap } from './heap';
 import { RuleSet, sourcesFromConfig } from './ruleset';
@@ -137,6 +138,8 @@ export class SegmentEngine {
   private pool: SweepPool | undefined;
   /** Why the workers were given up (the engine then sweeps on one thread). */
   poolError: SweepWorkerError | undefined;
+  /** The store's count of other connections' commits when the caches were loaded (see `saveState`). */
+  private foreignMark = 0;
   /** Contacts whose cached state changed since the workers last heard of it. */
   private readonly dirty = new Set<number>();
   private readonly workers: number;
@@ -176,40 +179,63 @@ export class SegmentEngine {
   load(onProgress?: ProgressFn): void {
     this.close();
     this.rowOf.clear();
+    this.foreignMark = this.store.foreignWrites();
     const t0 = performance.now();
     this.events = this.loadEvents(onProgress);
     // Contacts with events: the workers start on their code and rules while the rest loads.
     this.spawnPool(this.events.shared.offsets.length - 1);
     const t1 = performance.now();
-    this.contacts = ContactCache.load(this.store, this.rules.needs.properties);
-    const t2 = performance.now();
-    const size = this.contacts.maxId + 1;
+    const saved = this.store.readRulesState(stateLayout(this.rules));
+    const state = saved && unpackState(this.rules, saved);
+    let t2: number;
+    this.heap.clear();
+    if (state) {
+      this.contacts = state.contacts;
+      this.prev = state.answers;
+      t2 = performance.now();
+      this.nextAt = [];
+      state.nextAt.forEach((at, id) => {
+        this.nextAt.push(Number.isNaN(at) ? undefined : at);
+        if (Number.isFinite(at)) this.heap.push(at, id);
+      });
+    } else {
+      this.contacts = ContactCache.load(this.store, this.rules.needs.properties);
+      t2 = performance.now();
+      this.readAnswers(this.contacts.maxId + 1);
+    }
+    this.lastLoad!.fromStateSnapshot = state !== undefined;
+    this.lastLoad!.timings = { eventsMs: t1 - t0, contactsMs: t2 - t1, answersMs: performance.now() - t2 };
+  }
+
+  /** The stored answers and wake-ups of contact ids below `size`, from their tables. */
+  private readAnswers(size: number): void {
     this.prev = new AnswerTable(this.rules.valued, size);
     const index = new Map(this.rules.segments.map((s, i) => [s.name, i]));
-    // Equal string answers (stages, codes) share one string: millions of copies would only weigh on
-    // the heap and on every garbage collection after.
-    const strings = new Map<string, FieldValue>();
     this.store.forEachSegmentAnswer((contactId, segment, json) => {
       const i = index.get(segment);
-      if (i === undefined || contactId >= size) return;
-      let value: FieldValue;
-      if (json.charCodeAt(0) !== 34) value = parseStored(json);
-      else if ((value = strings.get(json) as FieldValue) === undefined) {
-        value = parseStored(json);
-        if (strings.size < 100_000) strings.set(json, value);
-      }
-      this.prev.set(i, contactId, value);
+      if (i !== undefined && contactId < size) this.prev.set(i, contactId, parseStored(json));
     });
     // The stored wake-ups are known, so a recompute rewrites only the ones that moved; the heap holds
     // them at once, so due contacts wake up even before the first recompute.
     this.nextAt = denseArray<number | undefined>(size, Infinity);
-    this.heap.clear();
     this.store.forEachWakeup((contactId, at) => {
       if (contactId >= size) return;
       this.nextAt[contactId] = at;
       this.heap.push(at, contactId);
     });
-    this.lastLoad!.timings = { eventsMs: t1 - t0, contactsMs: t2 - t1, answersMs: performance.now() - t2 };
+  }
+
+  /**
+   * Saves the contacts as rules read them, the stored answers and the wake-ups, so the next start
+   * reads them at once instead of row by row (a clean stop calls this). Saved only when no other
+   * connection wrote to the store since the load: this engine's caches then hold exactly what the
+   * tables hold (every write in this process reaches the engine). Says whether it saved.
+   */
+  saveState(): boolean {
+    if (!this.loaded || this.store.foreignWrites() !== this.foreignMark) return false;
+    const nextAt = Float64Array.from(this.nextAt, (at) => (at === undefined ? NaN : at));
+    this.store.writeRulesState(stateLayout(this.rules), packState({ contacts: this.contacts!, answers: this.prev, nextAt }));
+    return true;
   }
 
   /**
@@ -242,8 +268,16 @@ export class SegmentEngine {
     return scanned;
   }
 
-  /** How the last `load` got its events (for status output and benchmarks). */
-  lastLoad: { fromSnapshot: boolean; eventsAfterSnapshot: number; snapshotRejected: boolean; timings?: { eventsMs: number; contactsMs: number; answersMs: number } } | undefined;
+  /** How the last `load` got its events and the rest of its state (for status output and benchmarks). */
+  lastLoad:
+    | {
+        fromSnapshot: boolean;
+        eventsAfterSnapshot: number;
+        snapshotRejected: boolean;
+        fromStateSnapshot?: boolean;
+        timings?: { eventsMs: number; contactsMs: number; answersMs: number };
+      }
+    | undefined;
 
   /** Evaluates every contact, stores what changed, and rebuilds the wake-up heap. */
   recomputeAll(onProgress?: ProgressFn): RecomputeSummary {
@@ -535,6 +569,11 @@ export class SegmentEngine {
       if (!contact) {
         this.events?.replace(id, []);
         this.rowOf.set(id, Number.MAX_SAFE_INTEGER);
+        // Its answers and wake-up went with it (the store cascades): a reused id starts from none.
+        if (this.loaded) {
+          this.rules.segments.forEach((_, i) => this.prev.set(i, id, undefined));
+          this.nextAt[id] = Infinity;
+        }
         continue;
       }
       const r = this.evaluateContact(id);

@@ -296,6 +296,12 @@ export interface Store {
   readEventCache(layout: string): { maxEventRow: number; parts: Buffer[] } | undefined;
   /** Replaces the saved event-cache snapshot (one is kept). */
   writeEventCache(layout: string, maxEventRow: number, parts: Uint8Array[]): void;
+  /** A number that changes whenever another connection commits to the store (and only then). */
+  foreignWrites(): number;
+  /** The saved rules-state snapshot for a layout, its parts in order (any write to what it holds drops it). */
+  readRulesState(layout: string): Buffer[] | undefined;
+  /** Replaces the saved rules-state snapshot (one is kept). */
+  writeRulesState(layout: string, parts: Uint8Array[]): void;
   /** One contact's events stored after event row `afterRow` (all when 0), with their row numbers. */
   eventsAfter(contactId: number, afterRow: number): { row: number; event: SegsyncEvent }[];
   /** Every contact as [id, email, createdAt, consentStatus | null]. */

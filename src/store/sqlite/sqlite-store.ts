@@ -588,6 +588,7 @@ export class SqliteStore implements Store {
        ON CONFLICT (contact_id, segment) DO UPDATE SET value = excluded.value, since = excluded.since`,
     );
     this.transaction(() => {
+      this.dropRulesState();
       for (const s of states) {
         const value = JSON.stringify(s.value);
         const prev = get.get(contactId, s.segment) as { value: string } | undefined;
@@ -869,6 +870,29 @@ export class SqliteStore implements Store {
     });
   }
 
+  foreignWrites(): number {
+    // SQLite's own counter: it moves on every commit by another connection, never on this one's.
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  readRulesState(layout: string): Buffer[] | undefined {
+    const parts = this.stmt('SELECT data FROM rules_state WHERE layout = ? ORDER BY part').pluck().all(layout) as Buffer[];
+    return parts.length ? parts : undefined;
+  }
+
+  writeRulesState(layout: string, parts: Uint8Array[]): void {
+    const put = this.stmt('INSERT INTO rules_state (layout, part, data) VALUES (?, ?, ?)');
+    this.transaction(() => {
+      this.dropRulesState();
+      parts.forEach((p, i) => put.run(layout, i, Buffer.from(p.buffer, p.byteOffset, p.byteLength)));
+    });
+  }
+
+  /** Answers or wake-ups are about to change: the saved rules state no longer matches them. */
+  private dropRulesState(): void {
+    this.stmt('DELETE FROM rules_state').run();
+  }
+
   eventNamesById(): Map<number, string> {
     return this.eventNameById();
   }
@@ -1013,6 +1037,7 @@ export class SqliteStore implements Store {
     );
     const unwake = this.stmt('DELETE FROM wakeups WHERE contact_id = ?');
     this.transaction(() => {
+      this.dropRulesState();
       let params: unknown[] = [];
       for (const item of items) {
         for (const st of item.states) {

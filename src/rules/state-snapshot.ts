@@ -1,0 +1,78 @@
+/**
+ * The rules' state beside the event cache, saved when a process stops cleanly so the next start
+ * need not re-read it row by row: the contacts as rules read them, every stored answer and every
+ * contact's next wake-up. The store drops it at the first write to any of them (see migration 85),
+ * so a snapshot that exists matches the tables it stands for; the check part catches a torn write.
+ */
+import { AnswerTable } from './answer-table';
+import { ContactCache } from './contact-cache';
+import type { RuleSet } from './ruleset';
+import { packParts, unpackParts } from './snapshot-parts';
+
+/** Bumped when the snapshot's bytes change meaning: an older snapshot is then ignored, never misread. */
+const STATE_VERSION = 1;
+
+/** What a snapshot holds. */
+export interface RulesState {
+  contacts: ContactCache;
+  answers: AnswerTable;
+  /** Per contact id: its next wake-up (Infinity: never; NaN: not known). */
+  nextAt: Float64Array;
+}
+
+interface Header {
+  v: number;
+  contacts: number;
+  /** Bytes of the contacts' JSON and of the answers' JSON. */
+  contactsJson: number;
+  answersJson: number;
+  answers: { valued: boolean[]; size: number; base: number };
+  nextAt: number;
+}
+
+/** The snapshot's layout key: what the rules read (the segments in order, the property names kept). */
+export function stateLayout(rules: RuleSet): string {
+  const props = rules.needs.properties;
+  return JSON.stringify({ v: STATE_VERSION, segments: rules.segments.map((s) => [s.name, s.kind]), properties: props ? [...props].sort() : null });
+}
+
+/** The state as parts for the store. */
+export function packState(state: RulesState): Uint8Array[] {
+  const contacts = state.contacts.exportAll();
+  const answers = state.answers.dump();
+  const contactsJson = Buffer.from(contacts.json, 'utf8');
+  const answersJson = Buffer.from(answers.json, 'utf8');
+  const header: Header = {
+    v: STATE_VERSION,
+    contacts: contacts.ids.length,
+    contactsJson: contactsJson.length,
+    answersJson: answersJson.length,
+    answers: { valued: answers.valued, size: answers.size, base: answers.base },
+    nextAt: state.nextAt.length,
+  };
+  return packParts(header, [contacts.ids, contacts.created, contactsJson, answers.kinds, answers.nums, answersJson, state.nextAt]);
+}
+
+/** The state from stored parts for these rules, or undefined when they are not an intact snapshot of this layout. */
+export function unpackState(rules: RuleSet, parts: readonly Uint8Array[]): RulesState | undefined {
+  const reader = unpackParts(parts);
+  const h = reader?.header as Header | undefined;
+  if (!reader || h?.v !== STATE_VERSION) return undefined;
+  const width = h.answers.valued.length;
+  const numWidth = h.answers.valued.filter(Boolean).length;
+  const want = h.contacts * 16 + h.contactsJson + h.answers.size * (width + 8 * numWidth) + h.answersJson + h.nextAt * 8;
+  if (width !== rules.segments.length || reader.bodyBytes !== want) return undefined;
+  const ids = reader.take(Float64Array, h.contacts);
+  const created = reader.take(Float64Array, h.contacts);
+  const json = Buffer.from(reader.take(Uint8Array, h.contactsJson).buffer).toString('utf8');
+  const contacts = new ContactCache(rules.needs.properties);
+  contacts.import({ ids, created, json });
+  const answers = AnswerTable.fromDump({
+    ...h.answers,
+    kinds: reader.take(Uint8Array, h.answers.size * width),
+    nums: reader.take(Float64Array, h.answers.size * numWidth),
+    json: Buffer.from(reader.take(Uint8Array, h.answersJson).buffer).toString('utf8'),
+  });
+  const nextAt = reader.take(Float64Array, h.nextAt);
+  return answers && { contacts, answers, nextAt };
+}
