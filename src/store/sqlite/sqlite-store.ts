@@ -857,9 +857,21 @@ export class SqliteStore implements Store {
     return (this.stmt('SELECT COALESCE(MAX(id), 0) FROM events').pluck().get() as number);
   }
 
-  readEventCache(layout: string): { maxEventRow: number; parts: Buffer[] } | undefined {
-    const rows = this.stmt('SELECT max_event_row, data FROM event_cache WHERE layout = ? ORDER BY part').raw(true).all(layout) as [number, Buffer][];
-    return rows.length ? { maxEventRow: rows[0]![0], parts: rows.map((r) => r[1]) } : undefined;
+  readEventCache(layout: string): { maxEventRow: number; parts: Iterable<Buffer> } | undefined {
+    const maxEventRow = this.stmt('SELECT max_event_row FROM event_cache WHERE layout = ? AND part = 0').pluck().get(layout) as number | undefined;
+    if (maxEventRow === undefined) return undefined;
+    // Part by part (each up to 64 MiB), so a restart never holds the whole snapshot beside its columns.
+    return { maxEventRow, parts: this.blobParts('event_cache', layout) };
+  }
+
+  private *blobParts(table: 'event_cache' | 'rules_state', layout: string): IterableIterator<Buffer> {
+    const count = this.stmt(`SELECT COUNT(*) FROM ${table} WHERE layout = ?`).pluck().get(layout) as number;
+    const one = this.stmt(`SELECT data FROM ${table} WHERE layout = ? AND part = ?`).pluck();
+    for (let part = 0; part < count; part++) {
+      const data = one.get(layout, part) as Buffer | undefined;
+      if (data === undefined) return;
+      yield data;
+    }
   }
 
   writeEventCache(layout: string, maxEventRow: number, parts: Uint8Array[]): void {
@@ -875,9 +887,9 @@ export class SqliteStore implements Store {
     return this.db.pragma('data_version', { simple: true }) as number;
   }
 
-  readRulesState(layout: string): Buffer[] | undefined {
-    const parts = this.stmt('SELECT data FROM rules_state WHERE layout = ? ORDER BY part').pluck().all(layout) as Buffer[];
-    return parts.length ? parts : undefined;
+  readRulesState(layout: string): Iterable<Buffer> | undefined {
+    const any = this.stmt('SELECT 1 FROM rules_state WHERE layout = ? AND part = 0').pluck().get(layout);
+    return any === undefined ? undefined : this.blobParts('rules_state', layout);
   }
 
   writeRulesState(layout: string, parts: Uint8Array[]): void {
