@@ -296,8 +296,12 @@ export interface Store {
   readEventCache(layout: string): { maxEventRow: number; parts: Iterable<Buffer> } | undefined;
   /** Replaces the saved event-cache snapshot (one is kept). */
   writeEventCache(layout: string, maxEventRow: number, parts: Uint8Array[]): void;
-  /** A number that changes whenever another connection commits to the store (and only then). */
-  foreignWrites(): number;
+  /**
+   * How many writes other connections made to what the rules cache holds (contacts, properties,
+   * tags, answers, wake-ups): a change between two reads means someone else wrote it. NaN when
+   * this store cannot tell (read-only).
+   */
+  foreignRulesWrites(): number;
   /** The saved rules-state snapshot for a layout, its parts in order (any write to what it holds drops it). */
   readRulesState(layout: string): Iterable<Buffer> | undefined;
   /** Replaces the saved rules-state snapshot (one is kept). */

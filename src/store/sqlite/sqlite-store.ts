@@ -39,7 +39,7 @@ import type {
 import { RECORD_KEY } from '../store';
 import { toEventRow } from '../event-row';
 import { SqliteIdentities } from './identities';
-import { MIGRATIONS } from './migrations';
+import { MIGRATIONS, RULES_TABLES } from './migrations';
 import type { Migration } from './migrations';
 
 export interface SqliteStoreOptions {
@@ -119,6 +119,8 @@ export class SqliteStore implements Store {
   readonly sweptContacts: number[] = [];
   private readonly readonly: boolean;
   private webhookMarks = 0;
+  /** Whether this connection counts its own writes to what the rules cache holds (see countOwnRulesWrites). */
+  private ownRulesWrites = false;
 
   constructor(options: SqliteStoreOptions) {
     this.now = options.now ?? Date.now;
@@ -147,7 +149,20 @@ export class SqliteStore implements Store {
       this.migrate(options.migrations ?? MIGRATIONS);
       this.restoreEventIndexes();
       this.sweptContacts = this.quarantineUnreadableEvents();
+      this.countOwnRulesWrites();
     }
+  }
+
+  /**
+   * Counts this connection's own writes to what the rules cache holds, in a TEMP table its TEMP
+   * triggers keep (other connections neither see nor fire them): rules_writes minus this count is
+   * what other connections wrote since this one opened.
+   */
+  private countOwnRulesWrites(): void {
+    if (!this.hasTable('rules_writes')) return;
+    this.db.exec(`CREATE TEMP TABLE own_rules_writes (n INTEGER NOT NULL); INSERT INTO own_rules_writes (n) VALUES (0);
+      ${RULES_TABLES.flatMap((t) => ['INSERT', 'UPDATE', 'DELETE'].map((op) => `CREATE TEMP TRIGGER own_rules_writes_${t}_${op.toLowerCase()} AFTER ${op} ON main.${t} BEGIN UPDATE own_rules_writes SET n = n + 1; END;`)).join('\n')}`);
+    this.ownRulesWrites = true;
   }
 
   /**
@@ -882,9 +897,9 @@ export class SqliteStore implements Store {
     });
   }
 
-  foreignWrites(): number {
-    // SQLite's own counter: it moves on every commit by another connection, never on this one's.
-    return this.db.pragma('data_version', { simple: true }) as number;
+  foreignRulesWrites(): number {
+    if (!this.ownRulesWrites) return NaN;
+    return this.stmt('SELECT (SELECT n FROM main.rules_writes) - (SELECT n FROM temp.own_rules_writes)').pluck().get() as number;
   }
 
   readRulesState(layout: string): Iterable<Buffer> | undefined {
@@ -900,9 +915,12 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Answers or wake-ups are about to change: the saved rules state no longer matches them. */
+  /** Answers or wake-ups are about to change: the saved rules state no longer matches them (and this connection wrote them). */
   private dropRulesState(): void {
     this.stmt('DELETE FROM rules_state').run();
+    if (!this.ownRulesWrites) return;
+    this.stmt('UPDATE main.rules_writes SET n = n + 1').run();
+    this.stmt('UPDATE temp.own_rules_writes SET n = n + 1').run();
   }
 
   eventNamesById(): Map<number, string> {
