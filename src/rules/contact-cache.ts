@@ -153,8 +153,11 @@ export class ContactCache {
     for (let id = Math.max(0, lo); id < end; id++) if (this.emails[id] !== undefined) yield id;
   }
 
-  /** The attributes of these contacts, packed for a sweep worker (see ContactColumns). */
-  export(ids: readonly number[]): ContactColumns {
+  /**
+   * The attributes of these contacts, packed for a sweep worker (see ContactColumns); without
+   * `emails`, every known contact's email crosses as '' (for rules that never read it).
+   */
+  export(ids: readonly number[], emails = true): ContactColumns {
     const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
     const indexer = <T extends object>(list: T[]): ((v: T | undefined) => number) => {
       const at = new Map<T, number>();
@@ -173,7 +176,7 @@ export class ContactCache {
     const recordIndex = indexer(records);
     const tagIndex = indexer(tagLists);
     const packed: Packed = [
-      ids.map((id) => orNull(this.emails[id])),
+      ids.map((id) => (emails ? orNull(this.emails[id]) : this.emails[id] === undefined ? null : '')),
       ids.map((id) => orNull(this.consent[id])),
       ids.map((id) => recordIndex(this.properties[id])),
       ids.map((id) => tagIndex(this.tags[id])),
