@@ -1,6 +1,6 @@
 import { EspPermanentError, EspRateLimitError, EspTransientError, ValidationError } from '../../../src/errors';
 import type { ContactChange } from '../../../connectors/connector';
-import { mergeUnits, runPush, splitChunks } from '../../../connectors/push-driver';
+import { mergeUnits, runPush } from '../../../connectors/push-driver';
 import type { MergeRule, PushStrategy, PushUnit } from '../../../connectors/push-driver';
 
 function change(email: string, set: Record<string, string> = {}, tags: string[] = []): ContactChange {
@@ -174,18 +174,6 @@ describe('mergeUnits', () => {
       [[0, 2], ['0', '2']],
       [[1], ['1']],
     ]);
-  });
-});
-
-describe('splitChunks', () => {
-  it('cuts by count, keeps order, and yields nothing for nothing', () => {
-    expect(splitChunks([1, 2, 3, 4, 5], { maxItems: 2 })).toEqual([[1, 2], [3, 4], [5]]);
-    expect(splitChunks([], { maxItems: 2 })).toEqual([]);
-  });
-
-  it('cuts by bytes with the envelope counted, and sends an oversized item alone', () => {
-    const sizes = [40, 40, 30, 200, 10];
-    expect(splitChunks(sizes, { maxItems: 10, maxBytes: 100, sizeOf: (n) => n, envelopeBytes: 20 })).toEqual([[40, 40], [30], [200], [10]]);
   });
 });
 
