@@ -344,6 +344,17 @@ export interface ConnectorDeps {
 }
 
 /** Options every vendor sandbox accepts. */
+/** One request and its answer, as a sandbox saw them (tests check each against the vendor's OpenAPI file). */
+export interface SandboxExchange {
+  method: string;
+  /** Path with the query string. */
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  requestBody: unknown;
+  status: number;
+  responseBody: unknown;
+}
+
 export interface SandboxOptions {
   host?: string;
   /** 0 (default) picks a free port. */

@@ -7,7 +7,7 @@
 import type { ProfileImportJobCreateQuery } from 'klaviyo-api';
 import { EspPermanentError, EspTransientError } from '../../src/errors';
 import { sendIsolating, splitChunks } from '../batching';
-import { pageCursorOf } from './client';
+import { listPages } from './pages';
 import type { KlaviyoContext, ResolvedOptions } from './context';
 import { errorObjects } from './errors';
 import { consentIntent } from './consent';
@@ -135,15 +135,10 @@ async function waitForJob(ctx: KlaviyoContext, job: WireBulkJob): Promise<WireBu
 
 async function listImportErrors(ctx: KlaviyoContext, jobId: string): Promise<WireImportError[]> {
   const out: WireImportError[] = [];
-  let cursor: string | undefined;
-  do {
-    const response = await ctx.client.call('bulkJobs', 'GET /api/profile-bulk-import-jobs/{id}/import-errors', () =>
-      ctx.client.profiles.getErrorsForBulkImportProfilesJob(jobId, { pageSize: PROFILES_PAGE_MAX, ...(cursor ? { pageCursor: cursor } : {}) }),
-    );
-    const page = parseAnswer(importErrorPageSchema, response.data, 'GET /api/profile-bulk-import-jobs/{id}/import-errors');
+  const operation = 'GET /api/profile-bulk-import-jobs/{id}/import-errors';
+  for await (const { page } of listPages(ctx.client, 'bulkJobs', operation, importErrorPageSchema, (p) => ctx.client.profiles.getErrorsForBulkImportProfilesJob(jobId, { pageSize: PROFILES_PAGE_MAX, ...p }))) {
     out.push(...page.data);
-    cursor = pageCursorOf(page.links?.next);
-  } while (cursor);
+  }
   return out;
 }
 

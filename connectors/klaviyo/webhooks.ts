@@ -7,13 +7,14 @@
  * read only up to its HMAC section, so the order is not confirmed from the vendor's text. The body's
  * `meta.klaviyo_webhook_id` must equal the `Klaviyo-Webhook-Id` header, as that page requires.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { WebhookError } from '../../src/errors';
 import type { FieldValue } from '../../src/model/types';
 import { normaliseEmail } from '../../src/model/identity';
 import { parseTime } from '../../src/model/time';
-import type { RawRequest, RemoteEvent, WebhookItemRejection, WebhookResult } from '../connector';
+import type { RawRequest, RemoteEvent, WebhookResult } from '../connector';
+import { readItems, sameSecret } from '../webhook-checks';
 import { includedSchema, wireEventSchema } from './wire';
 
 /** The signature Klaviyo sends for a body and timestamp. */
@@ -74,7 +75,7 @@ export function verifyWebhook(request: RawRequest, check: WebhookCheck): void {
   }
   const expected = Buffer.from(signWebhook(check.secret, request.rawBody, timestamp), 'hex');
   const given = /^[0-9a-f]+$/i.test(signature) ? Buffer.from(signature, 'hex') : Buffer.alloc(0);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+  if (!sameSecret(given, expected)) {
     throw new WebhookError('klaviyo webhook: signature does not match', { hint: 'check that the webhook secret equals the secret_key the Klaviyo webhook was created with' });
   }
   const sentAt = parseWebhookTimestamp(timestamp);
@@ -105,21 +106,8 @@ export function handleWebhook(request: RawRequest, check: WebhookCheck): Webhook
   if (hookId && bodyHookId && hookId !== bodyHookId) {
     throw new WebhookError('klaviyo webhook: meta.klaviyo_webhook_id does not match the Klaviyo-Webhook-Id header', { hint: 'Klaviyo says not to process such a delivery' });
   }
-  const events: RemoteEvent[] = [];
-  const rejected: WebhookItemRejection[] = [];
-  parsed.data.data.forEach((raw, index) => {
-    const item = webhookItemSchema.safeParse(raw);
-    if (!item.success) {
-      const issue = item.error.issues[0];
-      rejected.push({ index, message: `klaviyo webhook item ${index}: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}` });
-      return;
-    }
-    try {
-      events.push(toEvent(item.data, request.receivedAt));
-    } catch (err) {
-      rejected.push({ index, message: `klaviyo webhook item ${index}: ${(err as Error).message}` });
-    }
-  });
+  const { read, rejected } = readItems(parsed.data.data, webhookItemSchema, 'klaviyo webhook item', (item) => toEvent(item, request.receivedAt));
+  const events = read.map((r) => r.value);
   return { reply: { status: 200 }, changes: [], events, ...(rejected.length ? { rejected } : {}) };
 }
 
