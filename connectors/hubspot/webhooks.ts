@@ -13,7 +13,7 @@ import { WebhookError } from '../../src/errors';
 import { normaliseEmail } from '../../src/model/identity';
 import type { ConsentStatus, FieldValue } from '../../src/model/types';
 import type { RawRequest, RemoteChange, WebhookResult } from '../connector';
-import { readItems, sameSecret } from '../webhook-checks';
+import { readDelivery, readItems, sameSecret } from '../webhook-checks';
 import type { PropertyShape } from './values';
 import { decodeValue, splitMulti } from './values';
 
@@ -140,20 +140,11 @@ export function parseWebhook(
   now: number,
 ): WebhookResult {
   verifyV3({ ...request, url: settings.publicUrl ?? request.url }, settings.clientSecret, now);
-  let json: unknown;
-  try {
-    json = JSON.parse(request.rawBody.toString('utf8'));
-  } catch (err) {
-    throw new WebhookError('hubspot: webhook body is not JSON', { cause: err, hint: 'HubSpot sends a JSON array of events' });
-  }
-  const parsed = deliverySchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new WebhookError(`hubspot: webhook body is not an event array${issue ? `: ${issue.message}` : ''}`, {
-      hint: 'only CRM contact subscriptions are supported',
-    });
-  }
-  const { read, rejected } = readItems(parsed.data, eventSchema, 'hubspot webhook event', (event) => event);
+  const delivery = readDelivery(request, deliverySchema, {
+    notJson: ['hubspot: webhook body is not JSON', 'HubSpot sends a JSON array of events'],
+    invalid: (issue) => [`hubspot: webhook body is not an event array${issue ? `: ${issue.message}` : ''}`, 'only CRM contact subscriptions are supported'],
+  });
+  const { read, rejected } = readItems(delivery, eventSchema, 'hubspot webhook event', (event) => event);
   const seen = new Set<string>();
   const changes: RemoteChange[] = [];
   const ordered = read.sort((a, b) => a.value.occurredAt - b.value.occurredAt);

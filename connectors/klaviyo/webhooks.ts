@@ -14,7 +14,7 @@ import type { FieldValue } from '../../src/model/types';
 import { normaliseEmail } from '../../src/model/identity';
 import { parseTime } from '../../src/model/time';
 import type { RawRequest, RemoteEvent, WebhookResult } from '../connector';
-import { readItems, sameSecret } from '../webhook-checks';
+import { readDelivery, readItems, sameSecret } from '../webhook-checks';
 import { includedSchema, wireEventSchema } from './wire';
 
 /** The signature Klaviyo sends for a body and timestamp. */
@@ -90,23 +90,17 @@ export function verifyWebhook(request: RawRequest, check: WebhookCheck): void {
 /** Verifies and parses a delivery into events (system webhooks carry no profile changes). */
 export function handleWebhook(request: RawRequest, check: WebhookCheck): WebhookResult {
   verifyWebhook(request, check);
-  let json: unknown;
-  try {
-    json = JSON.parse(request.rawBody.toString('utf8'));
-  } catch (e) {
-    throw new WebhookError('klaviyo webhook: body is not JSON', { cause: e, hint: 'only Klaviyo system webhooks are accepted on this URL' });
-  }
-  const parsed = webhookBodySchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new WebhookError(`klaviyo webhook: unexpected body (${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'})`, { hint: 'only Klaviyo system webhooks are accepted on this URL' });
-  }
+  const hint = 'only Klaviyo system webhooks are accepted on this URL';
+  const delivery = readDelivery(request, webhookBodySchema, {
+    notJson: ['klaviyo webhook: body is not JSON', hint],
+    invalid: (issue) => [`klaviyo webhook: unexpected body (${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'})`, hint],
+  });
   const hookId = request.headers['klaviyo-webhook-id'];
-  const bodyHookId = parsed.data.meta?.klaviyo_webhook_id;
+  const bodyHookId = delivery.meta?.klaviyo_webhook_id;
   if (hookId && bodyHookId && hookId !== bodyHookId) {
     throw new WebhookError('klaviyo webhook: meta.klaviyo_webhook_id does not match the Klaviyo-Webhook-Id header', { hint: 'Klaviyo says not to process such a delivery' });
   }
-  const { read, rejected } = readItems(parsed.data.data, webhookItemSchema, 'klaviyo webhook item', (item) => toEvent(item, request.receivedAt));
+  const { read, rejected } = readItems(delivery.data, webhookItemSchema, 'klaviyo webhook item', (item) => toEvent(item, request.receivedAt));
   const events = read.map((r) => r.value);
   return { reply: { status: 200 }, changes: [], events, ...(rejected.length ? { rejected } : {}) };
 }

@@ -190,3 +190,32 @@ describe('PushIo.unitOf', () => {
     expect(results[0]).toMatchObject({ externalId: 'by-index' });
   });
 });
+
+describe('PushIo settling many units', () => {
+  it('leaves out what an ok did not learn, so a result never carries a key set to undefined', async () => {
+    const { strategy } = recording({
+      write: async (units, io) => units.forEach((u) => io.ok(u, { externalId: 'id-1', created: undefined, modifiedAt: undefined, consent: 'subscribed' })),
+    });
+    const [result] = await runPush(strategy, [change('a@x.io')]);
+    expect(Object.keys(result!).sort()).toEqual(['consent', 'externalId', 'ref', 'status']);
+  });
+
+  it('fails several units with one error, and each unit its own error from a lookup (none where the lookup finds none)', async () => {
+    const slow = new EspRateLimitError('fake: slow down', { esp: 'fake', retryAfterMs: 2_000 });
+    const bad = new EspPermanentError('fake: refused', { esp: 'fake', status: 400 });
+    const { strategy } = recording({
+      write: async (units, io) => {
+        units.forEach((u) => io.ok(u));
+        io.fail(units.slice(0, 2), slow);
+      },
+      memberships: async (units, io) => io.failEach(units, (u) => (u.item.email === 'c@x.io' ? bad : undefined)),
+    });
+    const results = await runPush(strategy, [change('a@x.io'), change('b@x.io'), change('c@x.io'), change('d@x.io')]);
+    expect(results.map((r) => [r.status, r.status === 'retry' ? r.retryAfterMs : undefined])).toEqual([
+      ['retry', 2_000],
+      ['retry', 2_000],
+      ['failed', undefined],
+      ['ok', undefined],
+    ]);
+  });
+});

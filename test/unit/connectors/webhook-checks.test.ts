@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { readItems, sameSecret } from '../../../connectors/webhook-checks';
+import { WebhookError } from '../../../src/errors';
+import type { RawRequest } from '../../../connectors/connector';
+import { readDelivery, readItems, sameSecret } from '../../../connectors/webhook-checks';
 
 describe('sameSecret', () => {
   it('compares secrets and signatures of any length, empty included, without throwing', () => {
@@ -28,5 +30,25 @@ describe('readItems', () => {
       { index: 2, message: 'fake webhook item 2: a negative id' },
       { index: 3, message: 'fake webhook item 3: : Invalid input: expected object, received string' },
     ]);
+  });
+});
+
+describe('readDelivery', () => {
+  const schema = z.object({ data: z.array(z.unknown()) });
+  const request = (body: string): RawRequest => ({ method: 'POST', url: '/webhooks/fake', headers: {}, rawBody: Buffer.from(body), receivedAt: 0 });
+  const refuse = { notJson: ['fake: not JSON', 'send JSON'] as [string, string], invalid: (issue?: { message: string }): [string, string] => [`fake: bad shape: ${issue?.message}`, 'send {data: []}'] };
+
+  it('answers the body of the expected shape, and refuses other bodies naming which check failed', () => {
+    expect(readDelivery(request('{"data":[1]}'), schema, refuse)).toEqual({ data: [1] });
+    const notJson = (() => {
+      try {
+        return readDelivery(request('{data'), schema, refuse);
+      } catch (err) {
+        return err;
+      }
+    })() as WebhookError;
+    expect(notJson).toBeInstanceOf(WebhookError);
+    expect([notJson.message, notJson.hint, notJson.cause]).toEqual(['fake: not JSON', 'send JSON', expect.any(SyntaxError)]);
+    expect(() => readDelivery(request('{"data":1}'), schema, refuse)).toThrow('fake: bad shape: Invalid input: expected array, received number');
   });
 });
