@@ -45,6 +45,24 @@ export interface MergeRule<P> {
   merge(into: P, next: P): P;
 }
 
+/**
+ * The merge of one contact's changes for a vendor that writes changes as they are, keyed by `key`: later
+ * values win, a later value drops an earlier clear of its field, and a later tag change undoes an earlier opposite one.
+ */
+export function mergeChangesBy(key: (change: ContactChange) => string): MergeRule<ContactChange> {
+  return {
+    key,
+    merge: (c, change) => ({
+      ...c,
+      ...change,
+      set: { ...c.set, ...change.set },
+      clear: [...c.clear.filter((f) => !(f in change.set)), ...change.clear],
+      addTags: [...c.addTags.filter((t) => !change.removeTags.includes(t)), ...change.addTags],
+      removeTags: [...c.removeTags.filter((t) => !change.addTags.includes(t)), ...change.removeTags],
+    }),
+  };
+}
+
 /** A vendor's steps; each one optional but `encode` and `write`. */
 export interface PushStrategy<P, A = unknown> {
   esp: string;

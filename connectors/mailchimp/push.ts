@@ -25,8 +25,8 @@ import { EMAIL_KEY } from '../connector';
 import type { ChangeResult, ContactChange } from '../connector';
 import { EspPermanentError, ValidationError } from '../../src/errors';
 import { splitChunks } from '../batching';
-import { runPush } from '../push-driver';
-import type { MergeRule, PushIo, PushStrategy, PushUnit } from '../push-driver';
+import { mergeChangesBy, runPush } from '../push-driver';
+import type { PushIo, PushStrategy, PushUnit } from '../push-driver';
 import { normaliseEmail, subscriberHash } from '../../src/model/identity';
 import type { ConsentStatus } from '../../src/model/types';
 import type { Clock } from '../../src/model/clock';
@@ -107,18 +107,8 @@ interface Member {
 
 type Io = PushIo<ContactChange, Planned>;
 
-/** Changes of the same email merge (later values win) so one member gets one write. */
-export const mergeChanges: MergeRule<ContactChange> = {
-  key: (change) => normaliseEmail(change.ref.email),
-  merge: (c, change) => ({
-    ...c,
-    ...change,
-    set: { ...c.set, ...change.set },
-    clear: [...c.clear.filter((f) => !(f in change.set)), ...change.clear],
-    addTags: [...c.addTags.filter((t) => !change.removeTags.includes(t)), ...change.addTags],
-    removeTags: [...c.removeTags.filter((t) => !change.addTags.includes(t)), ...change.removeTags],
-  }),
-};
+/** Changes of the same email merge so one member gets one write. */
+export const mergeChanges = mergeChangesBy((change) => normaliseEmail(change.ref.email));
 
 /** One member's plan: merge values converted (a value Mailchimp cannot hold throws `ValidationError`) and a route. */
 function plan(change: ContactChange, schema: MergeSchema): Planned {

@@ -1,6 +1,6 @@
 import { EspPermanentError, EspRateLimitError, EspTransientError, ValidationError } from '../../../src/errors';
 import type { ContactChange } from '../../../connectors/connector';
-import { mergeUnits, runPush } from '../../../connectors/push-driver';
+import { mergeChangesBy, mergeUnits, runPush } from '../../../connectors/push-driver';
 import type { MergeRule, PushStrategy, PushUnit } from '../../../connectors/push-driver';
 
 function change(email: string, set: Record<string, string> = {}, tags: string[] = []): ContactChange {
@@ -217,5 +217,22 @@ describe('PushIo settling many units', () => {
       ['failed', undefined],
       ['ok', undefined],
     ]);
+  });
+});
+
+describe('mergeChangesBy', () => {
+  it('folds a later change into an earlier one of the same contact: later values win, a set drops an earlier clear, tag changes undo opposite ones', () => {
+    const rule = mergeChangesBy((c) => c.ref.email.toLowerCase());
+    const first: ContactChange = { ref: { email: 'A@x.io' }, set: { n: '1', m: '1' }, clear: ['city', 'zip'], addTags: ['vip', 'new'], removeTags: ['old'] };
+    const later: ContactChange = { ref: { email: 'a@x.io' }, set: { n: '2', city: 'Oslo' }, clear: ['m'], addTags: ['old'], removeTags: ['new'], optOut: { at: 5 } };
+    expect(rule.key(first, first)).toBe(rule.key(later, later));
+    expect(rule.merge(first, later)).toEqual({
+      ref: { email: 'a@x.io' },
+      set: { n: '2', m: '1', city: 'Oslo' },
+      clear: ['zip', 'm'],
+      addTags: ['vip', 'old'],
+      removeTags: ['new'],
+      optOut: { at: 5 },
+    });
   });
 });
