@@ -82,6 +82,11 @@ export interface PushStrategy<P, A = unknown> {
   consent?(units: PushUnit<P, A>[], io: PushIo<P, A>): Promise<void>;
 }
 
+/** The ESP's id the unit's write confirmed, if it did (an empty id counts as none). */
+export function confirmedId(unit: PushUnit<unknown, unknown>): string | undefined {
+  return (unit.outcome?.status === 'ok' ? unit.outcome.externalId : undefined) || undefined;
+}
+
 /** Groups encoded inputs into units: one per input, or one per contact under `rule` (later items fold into the first). */
 export function mergeUnits<P, A = unknown>(encoded: { index: number; item: P; change: ContactChange }[], rule: MergeRule<P> | undefined): PushUnit<P, A>[] {
   if (!rule) return encoded.map((e) => ({ inputs: [e.index], item: e.item }));

@@ -10,7 +10,7 @@ import type { SegsyncError } from '../../src/errors';
 import { EMAIL_KEY } from '../connector';
 import type { ChangeResult, ContactChange } from '../connector';
 import { sendIsolating } from '../batching';
-import { runPush } from '../push-driver';
+import { confirmedId, runPush } from '../push-driver';
 import type { MergeRule, PushIo, PushStrategy, PushUnit } from '../push-driver';
 import type { BatchAnswer } from './client';
 import type { HubspotContext } from './context';
@@ -247,7 +247,7 @@ function traceId(u: Unit): string {
 function rememberEchoes(ctx: HubspotContext, units: Unit[]): void {
   const now = ctx.clock.now();
   for (const u of units) {
-    const externalId = u.outcome?.status === 'ok' ? u.outcome.externalId : undefined;
+    const externalId = confirmedId(u);
     if (!externalId) continue;
     for (const [name, value] of Object.entries(u.item.properties)) ctx.echo.remember(externalId, name, value, now);
   }
@@ -264,19 +264,18 @@ async function syncConsent(ctx: HubspotContext, units: Unit[], io: PushIo<Planne
 /** Mirrors tag changes into MANUAL lists for contacts whose write succeeded. */
 async function syncLists(ctx: HubspotContext, units: Unit[], io: PushIo<PlannedWrite>): Promise<void> {
   if (ctx.settings.tagLists === false) return;
-  const recordIdOf = (u: Unit): string | undefined => (u.outcome?.status === 'ok' ? u.outcome.externalId : undefined) || undefined;
-  const changed = units.filter((u) => recordIdOf(u) !== undefined && u.item.tagsAdded.length + u.item.tagsRemoved.length > 0);
+  const changed = units.filter((u) => confirmedId(u) !== undefined && u.item.tagsAdded.length + u.item.tagsRemoved.length > 0);
   if (changed.length === 0) return;
   let failed: Map<string, SegsyncError>;
   try {
     failed = await applyMemberships(
       ctx,
-      changed.map((u) => ({ recordId: recordIdOf(u)!, add: u.item.tagsAdded, remove: u.item.tagsRemoved })),
+      changed.map((u) => ({ recordId: confirmedId(u)!, add: u.item.tagsAdded, remove: u.item.tagsRemoved })),
     );
   } catch (err) {
     // The tag lists could not be found or created: the property write stands, the membership is retried.
     io.fail(changed, err);
     return;
   }
-  io.failEach(changed, (u) => failed.get(recordIdOf(u)!));
+  io.failEach(changed, (u) => failed.get(confirmedId(u)!));
 }

@@ -7,7 +7,7 @@
 import type { ProfilePartialUpdateQuery, ProfileUpsertQuery } from 'klaviyo-api';
 import { ValidationError } from '../../src/errors';
 import type { ChangeResult, ContactChange } from '../connector';
-import { runPush } from '../push-driver';
+import { confirmedId, runPush } from '../push-driver';
 import type { PushIo, PushStrategy } from '../push-driver';
 import { pushBulk } from './bulk';
 import { applyConsent, type ConsentItem } from './consent';
@@ -60,7 +60,7 @@ function klaviyoStrategy(ctx: KlaviyoContext): PushStrategy<Sendable, Written> {
       else await Promise.all(units.map((u) => writeOne(ctx, u.item).then((w) => done(u.item.index, w), (e: unknown) => io.fail(u, e))));
     },
     async memberships(units, io) {
-      const items = units.map((u) => ({ index: u.item.index, change: u.item.change, externalId: u.outcome?.status === 'ok' ? u.outcome.externalId : undefined }));
+      const items = units.map((u) => ({ index: u.item.index, change: u.item.change, externalId: confirmedId(u) }));
       await applyListMembership(ctx, items, failer(io));
     },
     async consent(units, io) {
