@@ -343,7 +343,6 @@ export interface ConnectorDeps {
   logger: ConnectorLogger;
 }
 
-/** Options every vendor sandbox accepts. */
 /** One request and its answer, as a sandbox saw them (tests check each against the vendor's OpenAPI file). */
 export interface SandboxExchange {
   method: string;
@@ -355,6 +354,7 @@ export interface SandboxExchange {
   responseBody: unknown;
 }
 
+/** Options every vendor sandbox accepts. */
 export interface SandboxOptions {
   host?: string;
   /** 0 (default) picks a free port. */
