@@ -33,8 +33,6 @@ export interface PushIo<P, A = unknown> {
   fail(unit: PushUnit<P, A> | PushUnit<P, A>[], err: unknown): void;
   /** Fails each of `units` for which `errorOf` names an error (e.g. a lookup in the failures a vendor call reported). */
   failEach(units: PushUnit<P, A>[], errorOf: (unit: PushUnit<P, A>) => unknown): void;
-  /** Sets an outcome the vendor classified itself (replaces an ok). */
-  settle(unit: PushUnit<P, A>, outcome: Outcome): void;
   /** The unit that stands for the input at `index` (for vendor code that speaks in input positions). */
   unitOf(index: number): PushUnit<P, A>;
 }
@@ -122,7 +120,6 @@ export async function runPush<P, A>(strategy: PushStrategy<P, A>, batch: Contact
         if (err !== undefined) io.fail(unit, err);
       }
     },
-    settle: (unit, outcome) => void (unit.outcome = outcome),
     unitOf: (index) => unitAt.get(index)!,
   };
   const unitAt = new Map<number, PushUnit<P, A>>();
