@@ -265,7 +265,8 @@ function mailchimpStrategy(client: MailchimpClient, schema: MergeSchema, tags: T
       if (job.length > 0) calls.push(patchMany(client, job, patching, io));
       for (const m of single) calls.push(writeOne(client, m, m.route, io));
       await Promise.all(calls);
-      // Route `none` (only tags change) calls nothing; nor does a batch create for a member it names neither as new nor in `errors[]`.
+      // What no call settled stands as written: route `none` (only tags change: no call), and a member a batch
+      // create's answer names neither as new nor in `errors[]`.
       for (const m of ready) io.ok(m.u, { externalId: m.p.hash }, m.p);
     },
     async memberships(units, io) {
