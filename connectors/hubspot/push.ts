@@ -230,9 +230,10 @@ function attribute(
     const body = e as unknown as HubspotErrorBody;
     const ids = [...(body.context?.ids ?? []), ...(body.context?.id ?? []), ...(body.context?.emails ?? [])];
     const hit = ids.map((id) => byKey.get(byId ? id : id.toLowerCase())).filter((u): u is Unit => u !== undefined && !done.has(u));
-    if (hit.length === 0) unattributed ??= batchError('contact write', body, now);
+    const error = batchError('contact write', body, now);
+    if (hit.length === 0) unattributed ??= error;
     hit.forEach((u) => done.add(u));
-    io.fail(hit, batchError('contact write', body, now));
+    io.fail(hit, error);
   }
   const missing = unattributed ?? new EspTransientError('hubspot: the batch answer named neither a result nor an error for this contact', { esp: 'hubspot' });
   io.fail(units.filter((u) => !done.has(u)), missing);
