@@ -156,14 +156,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       }
       const access = accessOf(presentedToken(request.headers.authorization), options.keys);
       if (access === undefined) {
-        await reply
-          .code(401)
-          .header('www-authenticate', 'Bearer realm="segsync"')
-          .send({
-            error: 'unauthorized',
-            message: 'missing or wrong key',
-            hint: 'send Authorization: Bearer <daemon.writeKey> (events) or <daemon.serverKey> (everything), or Basic with the key as the user (Segment clients)',
-          });
+        await reply.code(401).header('www-authenticate', 'Bearer realm="segsync"').send({
+          error: 'unauthorized',
+          message: 'missing or wrong key',
+          hint: 'send Authorization: Bearer <daemon.writeKey> (events) or <daemon.serverKey> (everything), or Basic with the key as the user (Segment clients)',
+        });
         return;
       }
       if (origin !== undefined && access === 'server' && options.keys.serverKey !== undefined) {

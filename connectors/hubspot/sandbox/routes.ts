@@ -299,15 +299,13 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
     requireContactsType((req.params as Body).objectType as string);
     const body = (req.body ?? {}) as Body;
     if (typeof body.name !== 'string' || typeof body.label !== 'string') throw validation('name and label are required');
-    return reply
-      .code(201)
-      .send(
-        state.properties.createGroup({
-          name: body.name,
-          label: body.label,
-          ...(typeof body.displayOrder === 'number' ? { displayOrder: body.displayOrder } : {}),
-        }),
-      );
+    return reply.code(201).send(
+      state.properties.createGroup({
+        name: body.name,
+        label: body.label,
+        ...(typeof body.displayOrder === 'number' ? { displayOrder: body.displayOrder } : {}),
+      }),
+    );
   });
 
   app.get('/crm/v3/properties/:objectType/:propertyName', async (req) => {
