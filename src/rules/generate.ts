@@ -108,27 +108,63 @@ const HELPERS = {
   toCelString,
 };
 
+/**
+ * Source length after which the next segment starts a new function: V8 optimizes no function beyond
+ * a bytecode size (60 KB in TurboFan), and an unoptimized evaluator would be slower than the closures.
+ * Segments read the answers of another function's segments from the arrays, as the closures do.
+ */
+const CHUNK_CHARS = 20_000;
+
 /** Generates the evaluator of a rule set whose rules compiled (as closures) without error. */
 export function generateRuleSet(rules: readonly CheckedRule[], options: GenerateOptions): GeneratedRuleSet {
   const g = new Generator(options);
-  const body = rules.map((rule, i) => g.segment(rule, i)).join('\n');
-  const locals = [...Array.from({ length: g.temps }, (_, k) => `t${k}`), ...rules.flatMap((_, i) => [`s${i}`, `n${i}`, `ok${i}`])];
+  const chunks: string[] = [];
+  let code: string[] = [];
+  let size = 0;
+  let first = 0;
+  const close = (end: number): void => {
+    const locals = [...g.takeTemps(), ...Array.from({ length: end - first }, (_, k) => [`s${first + k}`, `n${first + k}`, `ok${first + k}`]).flat()];
+    chunks.push(
+      [
+        `function chunk${chunks.length}(c) {`,
+        'const now = c.now, agg = c.agg, contact = c.contact, props = contact.properties, values = c.segments, segNext = c.segmentNext;',
+        `let all = Infinity, nx = Infinity${locals.map((l) => `, ${l}`).join('')};`,
+        ...code,
+        'return all;',
+        '}',
+      ].join('\n'),
+    );
+  };
+  rules.forEach((rule, i) => {
+    if (size > CHUNK_CHARS) {
+      close(i);
+      code = [];
+      size = 0;
+      first = i;
+      g.startChunk(i);
+    }
+    const segment = g.segment(rule, i);
+    code.push(segment);
+    size += segment.length;
+  });
+  close(rules.length);
+  const calls = chunks.map((_, k) => (k === 0 ? 'let all = chunk0(c);' : `const a${k} = chunk${k}(c); if (a${k} < all) all = a${k};`));
   const source = [
     '"use strict";',
     `const { ${Object.keys(HELPERS).join(', ')} } = h;`,
-    'return function evaluateRuleSet(c) {',
-    'const now = c.now, agg = c.agg, contact = c.contact, props = contact.properties, values = c.segments, segNext = c.segmentNext;',
-    `let all = Infinity, nx = Infinity${locals.map((l) => `, ${l}`).join('')};`,
-    body,
-    'return all;',
-    '};',
+    ...chunks,
+    chunks.length === 1 ? 'return chunk0;' : ['return function evaluateRuleSet(c) {', ...calls, 'return all;', '};'].join('\n'),
   ].join('\n');
   const factory = new Function('h', 'K', 'fb', source) as (h: typeof HELPERS, k: unknown[], fb: Fn[]) => RuleSetEvaluator;
   return { evaluate: factory(HELPERS, g.constants, g.closures), fallbacks: g.fallbacks, source };
 }
 
 class Generator {
-  temps = 0;
+  private temps = 0;
+  /** Temporaries of the current function start here. */
+  private firstTemp = 0;
+  /** Segments of the current function start here: earlier ones are read from the arrays. */
+  private firstSegment = 0;
   readonly constants: unknown[] = [];
   readonly closures: Fn[] = [];
   readonly fallbacks: number[] = [];
@@ -161,6 +197,18 @@ class Generator {
       '}',
       `values[${i}] = s${i}; segNext[${i}] = nx; n${i} = nx; if (nx < all) all = nx;`,
     ].join('\n');
+  }
+
+  /** Starts a new function at segment `i`. */
+  startChunk(i: number): void {
+    this.firstSegment = i;
+  }
+
+  /** The temporaries the current function declares (the next function declares its own). */
+  takeTemps(): string[] {
+    const names = Array.from({ length: this.temps - this.firstTemp }, (_, k) => `t${this.firstTemp + k}`);
+    this.firstTemp = this.temps;
+    return names;
   }
 
   private tmp(): string {
@@ -286,7 +334,7 @@ class Generator {
   private field(target: ASTNode, name: string): Gen {
     if (target.op === 'id' && target.args === 'segments') {
       const k = this.o.segmentIndex.get(name) ?? notGenerated();
-      if (k < this.index) {
+      if (k < this.index && k >= this.firstSegment) {
         return {
           pre: [],
           expr: `(n${k} < nx && (nx = n${k}), ok${k} ? s${k} : thrw(s${k}))`,
@@ -295,7 +343,7 @@ class Generator {
           bool: this.segBool[k]!,
         };
       }
-      // A segment not evaluated before this one: read as the closures do, from the arrays.
+      // A segment of an earlier function, or one not evaluated before this one: read as the closures do, from the arrays.
       const t = this.tmp();
       return { pre: [], expr: `(segNext[${k}] < nx && (nx = segNext[${k}]), (${t} = values[${k}]) instanceof FailedValue ? thrw(${t}) : ${t})`, slope: 0, safe: false, bool: false };
     }

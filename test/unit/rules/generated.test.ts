@@ -8,9 +8,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { parseConfig } from '../../../src/config/load';
+import { AggregatePlan } from '../../../src/rules/aggregates';
+import { checkRules } from '../../../src/rules/check';
 import { FailedValue } from '../../../src/rules/context';
 import type { ContactView } from '../../../src/rules/context';
 import { columnsFromEvents } from '../../../src/rules/event-cache';
+import { generateRuleSet } from '../../../src/rules/generate';
 import { RuleSet, inlineSources, sourcesFromConfig } from '../../../src/rules/ruleset';
 import type { RefEvent } from './reference';
 
@@ -282,4 +285,41 @@ test('constructs the generator leaves out run as closures inside the generated f
   const c: ContactView = { id: 1, email: 'p@example.com', properties: {}, tags: ['vip'], consent: 'subscribed', createdAt: NOW - DAY };
   const events: RefEvent[] = [{ name: 'A', time: NOW - HALF_HOUR, properties: {} }];
   expect(rs.evaluate(c, columnsFromEvents(rs.plan, events), 0, 1, NOW).values).toEqual([true, true]);
+});
+
+test('a large rule set is split into several functions, and segments read answers across them', () => {
+  const rules: Record<string, string | { rule: string; type: 'value' }> = {};
+  for (let i = 0; i < 40; i++) {
+    const reads = i === 0 ? '' : ` && (segments.r${i - 1} || segments.v${Math.max(0, i - 15)} == "b")`;
+    rules[`r${i}`] = `(count("A", ${i + 1}h) >= ${i % 3} || avg("B", "value") > ${i}.5 || now - created_at < ${i}h)${reads}`;
+    rules[`v${i}`] = {
+      rule: `exists("A", ${i + 1}h) ? "a" : exists("B", 24h) ? "b" : since("C") < ${i + 1}h ? "c" : tier(count("A"), [${i}, ${i + 1}]) == 2 ? "d" : string(count("C"))`,
+      type: 'value',
+    };
+  }
+  const sources = inlineSources(rules);
+  const { rules: checked } = checkRules(sources);
+  const { source } = generateRuleSet(checked, { plan: new AggregatePlan(), segmentIndex: new Map(checked.map((r, i) => [r.source.segment, i])), locate: (r, n) => r.source.locate(n.start) });
+  expect(source).toContain('function chunk2(c)');
+  const generated = RuleSet.compile(sources);
+  const closures = RuleSet.compile(sources, undefined, { closuresOnly: true });
+  fc.assert(
+    fc.property(contact, fc.array(event, { maxLength: 10 }), fc.integer({ min: -4, max: 4 }), (c, events, shift) => {
+      expect(answers(generated, c, events, NOW + shift * HALF_HOUR)).toBe(answers(closures, c, events, NOW + shift * HALF_HOUR));
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('text from rules reaches the generated source only as string literals', () => {
+  const hostile = '"); throw new Error("injected"); ("\u2028${x}*/\\';
+  const rs = RuleSet.compile(
+    inlineSources({
+      prop: `contact.plan == ${JSON.stringify(hostile)} && !exists(${JSON.stringify(hostile)}, {"category": ${JSON.stringify(hostile)}})`,
+      text: { rule: `${JSON.stringify(hostile)} + string(count(${JSON.stringify(hostile)}))`, type: 'value' },
+    }),
+  );
+  const c: ContactView = { id: 1, email: 'p@example.com', properties: { plan: hostile }, tags: [], consent: 'subscribed', createdAt: NOW - DAY };
+  const ev = rs.evaluate(c, columnsFromEvents(rs.plan, []), 0, 0, NOW);
+  expect(ev.values).toEqual([true, `${hostile}0`]);
 });
