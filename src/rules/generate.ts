@@ -304,8 +304,12 @@ class Generator {
       case '+':
       case '-':
         return this.arithmetic(n, n.op, n.args[0], n.args[1]);
+      case '*':
+        return this.product(n, n.args[0], n.args[1]);
       case 'call':
         return this.call(n, n.args[0], n.args[1]);
+      case 'rcall':
+        return this.method(n.args[0], n.args[1], n.args[2]);
       default:
         return notGenerated();
     }
@@ -491,6 +495,40 @@ class Generator {
     return out(`plusDyn(${exprs[0]}, ${exprs[1]})`, false);
   }
 
+  /** `*` of ints (overflow checked) or of numbers; other operands run as closures. */
+  private product(n: ASTNode, left: ASTNode, right: ASTNode): Gen {
+    const type = typeOf(n);
+    const int = type === 'int' || type === 'uint';
+    if (!int && !(NUMERIC.has(typeOf(left)) && NUMERIC.has(typeOf(right)))) return notGenerated();
+    const a = this.asStatic(this.gen(left));
+    const b = this.asStatic(this.gen(right));
+    const { pre, exprs } = this.seq([a, b]);
+    const plain = `(${exprs[0]} * ${exprs[1]})`;
+    if (!int) return { pre, expr: plain, slope: 0, safe: a.safe && b.safe, bool: false };
+    return { pre, expr: `${type === 'uint' ? 'checkUint' : 'checkInt'}${plain}`, slope: 0, safe: false, bool: false };
+  }
+
+  /** The string tests `contains`, `startsWith`, `endsWith` and `matches` with a literal pattern; other methods run as closures. */
+  private method(name: string, target: ASTNode, args: ASTNode[]): Gen {
+    if (name === 'matches' && args.length === 1) return this.matches(target, args[0]!);
+    const js = STRING_TESTS.get(name);
+    const type = typeOf(target);
+    if (!js || args.length !== 1 || type === TIMESTAMP || type === DURATION) return notGenerated();
+    const recv = this.asStatic(this.gen(target));
+    const arg = this.asStatic(this.gen(args[0]!));
+    const { pre, exprs } = this.seq([recv, arg]);
+    return { pre, expr: `(${exprs[0]}).${js}(${exprs[1]})`, slope: 0, safe: recv.safe && arg.safe, bool: true };
+  }
+
+  private matches(target: ASTNode, pattern: ASTNode): Gen {
+    const lit = stringLiteral(pattern);
+    if (lit === undefined) return notGenerated();
+    const s = this.asStatic(this.gen(target));
+    // compile.ts checked the pattern (its length, its syntax) when the rule compiled.
+    const re = `K[${this.constants.push(new RegExp(lit, 'u')) - 1}]`;
+    return { pre: s.pre, expr: `${re}.test(${s.expr})`, slope: 0, safe: s.safe, bool: true };
+  }
+
   private call(n: ASTNode, name: string, args: ASTNode[]): Gen {
     if (EVENT_FUNCTIONS.some((f) => f.name === name)) return this.eventCall(name, args);
     const arg = args[0]!;
@@ -619,6 +657,13 @@ class Generator {
     }
   }
 }
+
+/** CEL string methods generated as the JS method of the same meaning (as compile.ts calls them). */
+const STRING_TESTS = new Map([
+  ['contains', 'includes'],
+  ['startsWith', 'startsWith'],
+  ['endsWith', 'endsWith'],
+]);
 
 /** A scalar as a JS literal (strings through JSON.stringify, numbers through `num`); undefined for anything else. */
 function scalarLiteral(v: unknown): string | undefined {

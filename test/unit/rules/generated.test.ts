@@ -59,6 +59,7 @@ function grammar(refs: { bool: string[]; int: string[]; double: string[]; string
       fc.tuple(tie('int'), tie('int')).map(([a, b]) => `(${a} + ${b})`),
       fc.tuple(tie('int'), tie('int')).map(([a, b]) => `(${a} - ${b})`),
       fc.tuple(tie('int'), tie('int')).map(([a, b]) => `(${a} * ${b})`),
+      fc.tuple(tie('int'), tie('int')).map(([a, b]) => `(${a} / ${b})`),
       tie('int').map((a) => `-(${a})`),
       fc.tuple(tie('bool'), tie('int'), tie('int')).map(([c, a, b]) => `(${c} ? ${a} : ${b})`),
     ),
@@ -74,6 +75,7 @@ function grammar(refs: { bool: string[]; int: string[]; double: string[]; string
       ...ref(refs.double),
       fc.tuple(tie('double'), tie('double')).map(([a, b]) => `(${a} + ${b})`),
       fc.tuple(tie('double'), tie('double')).map(([a, b]) => `(${a} - ${b})`),
+      fc.tuple(tie('double'), tie('double')).map(([a, b]) => `(${a} * ${b})`),
       fc.tuple(tie('bool'), tie('double'), tie('double')).map(([c, a, b]) => `(${c} ? ${a} : ${b})`),
     ),
     str: fc.oneof(
@@ -114,7 +116,10 @@ function grammar(refs: { bool: string[]; int: string[]; double: string[]; string
         'contact["country"] == "DE"',
         'tags.exists(t, t == "vip")',
         'email.endsWith("@example.com")',
+        'email.contains("example")',
+        '"subscribed".startsWith(consent)',
         'email.matches("^p")',
+        'email.lowerAscii() == email',
         'now.getHours() > 11',
         'dyn(contact.score) == "high"',
       ),
@@ -280,7 +285,7 @@ test('a failing rule fails only its own segment, and a segment reading it; the o
 });
 
 test('constructs the generator leaves out run as closures inside the generated function', () => {
-  const rs = RuleSet.compile(inlineSources({ r: 'count("A") * 2 >= 2 && tags.exists(t, t == "vip")', s: '"vip" in tags && count("A") >= 1' }));
+  const rs = RuleSet.compile(inlineSources({ r: 'count("A") / 1 >= 1 && tags.exists(t, t == "vip")', s: '"vip" in tags && count("A") * 2 >= 1' }));
   expect(rs.closureNodes).toEqual([2, 0]);
   const c: ContactView = { id: 1, email: 'p@example.com', properties: {}, tags: ['vip'], consent: 'subscribed', createdAt: NOW - DAY };
   const events: RefEvent[] = [{ name: 'A', time: NOW - HALF_HOUR, properties: {} }];
