@@ -547,7 +547,7 @@ function coldPhase(data: Data, nContacts: number): { firstMs: number; restartMs:
   const dir = mkdtempSync(join(tmpdir(), 'segsync-bench-rules-'));
   try {
     const path = join(dir, 'store.db');
-    let t = performance.now();
+    const t = performance.now();
     writeStore(data, path);
     console.log(`SQLite store written in ${secs(performance.now() - t)} (not counted)`);
     // 3. Cold: a first start (every event scanned from SQLite), then a restart, each a process of its own.

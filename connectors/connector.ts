@@ -343,6 +343,17 @@ export interface ConnectorDeps {
   logger: ConnectorLogger;
 }
 
+/** One request and its answer, as a sandbox saw them (tests check each against the vendor's OpenAPI file). */
+export interface SandboxExchange {
+  method: string;
+  /** Path with the query string. */
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  requestBody: unknown;
+  status: number;
+  responseBody: unknown;
+}
+
 /** Options every vendor sandbox accepts. */
 export interface SandboxOptions {
   host?: string;

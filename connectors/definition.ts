@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import type { EspName } from '../src/model/types';
 import type { Connector, ConnectorDeps, SandboxOptions, SandboxServer } from './connector';
+import { definedOnly } from './defined';
 
 /** A secret: only an environment reference is accepted (checked with a located error in src/config/load.ts). */
 export const secret = z.string().min(1);
@@ -64,4 +65,36 @@ export interface EspDefinition<Schema extends z.ZodObject = z.ZodObject> {
   create(config: z.output<Schema>, context: ConnectorContext): Connector;
   /** Starts the vendor's local sandbox. */
   startSandbox(options: StartSandboxOptions): Promise<StartedSandbox>;
+}
+
+/** What a vendor folder supplies to `defineEsp`. */
+export interface EspParts<Schema extends z.ZodObject, Options extends object, Server extends SandboxServer> {
+  readonly esp: EspName;
+  readonly configSchema: Schema;
+  readonly sandboxCredential: string;
+  /** Requires the vendor's connector factory (its index.ts), only when a connector is built. */
+  connector(): (options: Options, deps: ConnectorDeps) => Connector;
+  /**
+   * The connector's options from its parsed section; an undefined value is left out, so the connector's own
+   * default applies. Annotate its return type with the options type: that makes a misspelt key an error.
+   */
+  options(config: z.output<Schema>, context: ConnectorContext): NoInfer<Options>;
+  /** Requires the vendor's sandbox and starts it, accepting `credential`. */
+  sandbox(common: SandboxOptions, credential: string, webhookSecret: string | undefined): Promise<Server>;
+  /** How to point segsync at the started sandbox, for the terminal. */
+  usage(server: Server, credential: string): string;
+}
+
+/** A vendor's definition from its parts: what building its connector and starting its sandbox do alike for every vendor lives here. */
+export function defineEsp<Schema extends z.ZodObject, Options extends object, Server extends SandboxServer>(parts: EspParts<Schema, Options, Server>): EspDefinition<Schema> {
+  return {
+    esp: parts.esp,
+    configSchema: parts.configSchema,
+    sandboxCredential: parts.sandboxCredential,
+    create: (config, context) => parts.connector()(definedOnly(parts.options(config, context)) as Options, context),
+    async startSandbox({ credential = parts.sandboxCredential, webhookSecret, ...common }) {
+      const server = await parts.sandbox(common, credential, webhookSecret);
+      return { server, usage: parts.usage(server, credential) };
+    },
+  };
 }

@@ -8,6 +8,7 @@
  */
 import { EspTransientError } from '../src/errors';
 import type { ChangeResult, ContactChange } from './connector';
+import { definedOnly } from './defined';
 import { outcomeOfError } from './outcome';
 import type { Outcome } from './outcome';
 
@@ -25,13 +26,13 @@ export interface PushUnit<P, A = unknown> {
 }
 
 /** How a phase settles units. */
-export interface PushIo<P, A> {
-  /** The write succeeded; never replaces an outcome already set (a failure stands). */
+export interface PushIo<P, A = unknown> {
+  /** The write succeeded (what `confirmed` leaves undefined, the answer did not say); never replaces an outcome already set (a failure stands). */
   ok(unit: PushUnit<P, A>, confirmed?: Confirmed, answer?: A): void;
-  /** The unit failed with `err`: retry or failed by the error's class (replaces an ok). */
-  fail(unit: PushUnit<P, A>, err: unknown): void;
-  /** Sets an outcome the vendor classified itself (replaces an ok). */
-  settle(unit: PushUnit<P, A>, outcome: Outcome): void;
+  /** The unit (or each of the units) failed with `err`: retry or failed by the error's class (replaces an ok). */
+  fail(unit: PushUnit<P, A> | PushUnit<P, A>[], err: unknown): void;
+  /** Fails each of `units` for which `errorOf` names an error (e.g. a lookup in the failures a vendor call reported). */
+  failEach(units: PushUnit<P, A>[], errorOf: (unit: PushUnit<P, A>) => unknown): void;
   /** The unit that stands for the input at `index` (for vendor code that speaks in input positions). */
   unitOf(index: number): PushUnit<P, A>;
 }
@@ -40,6 +41,24 @@ export interface PushIo<P, A> {
 export interface MergeRule<P> {
   key(item: P, change: ContactChange): string;
   merge(into: P, next: P): P;
+}
+
+/**
+ * The merge of one contact's changes for a vendor that writes changes as they are, keyed by `key`: later
+ * values win, a later value drops an earlier clear of its field, and a later tag change undoes an earlier opposite one.
+ */
+export function mergeChangesBy(key: (change: ContactChange) => string): MergeRule<ContactChange> {
+  return {
+    key,
+    merge: (c, change) => ({
+      ...c,
+      ...change,
+      set: { ...c.set, ...change.set },
+      clear: [...c.clear.filter((f) => !(f in change.set)), ...change.clear],
+      addTags: [...c.addTags.filter((t) => !change.removeTags.includes(t)), ...change.addTags],
+      removeTags: [...c.removeTags.filter((t) => !change.addTags.includes(t)), ...change.removeTags],
+    }),
+  };
 }
 
 /** A vendor's steps; each one optional but `encode` and `write`. */
@@ -61,32 +80,9 @@ export interface PushStrategy<P, A = unknown> {
   consent?(units: PushUnit<P, A>[], io: PushIo<P, A>): Promise<void>;
 }
 
-/** How large one call may be: at most `maxItems`, and with `sizeOf`, at most `maxBytes` including `envelopeBytes`. */
-export interface ChunkLimits<T> {
-  maxItems: number;
-  maxBytes?: number;
-  sizeOf?: (item: T) => number;
-  envelopeBytes?: number;
-}
-
-/** Splits `items`, in order, into the fewest consecutive chunks within `limits` (an item larger than `maxBytes` goes alone). */
-export function splitChunks<T>(items: T[], limits: ChunkLimits<T>): T[][] {
-  const { maxItems, maxBytes = Infinity, sizeOf = () => 0, envelopeBytes = 0 } = limits;
-  const chunks: T[][] = [];
-  let current: T[] = [];
-  let bytes = envelopeBytes;
-  for (const item of items) {
-    const size = sizeOf(item);
-    if (current.length > 0 && (current.length >= maxItems || bytes + size > maxBytes)) {
-      chunks.push(current);
-      current = [];
-      bytes = envelopeBytes;
-    }
-    current.push(item);
-    bytes += size;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
+/** The ESP's id the unit's write confirmed, if it did (an empty id counts as none). */
+export function confirmedId(unit: PushUnit<unknown, unknown>): string | undefined {
+  return (unit.outcome?.status === 'ok' ? unit.outcome.externalId : undefined) || undefined;
 }
 
 /** Groups encoded inputs into units: one per input, or one per contact under `rule` (later items fold into the first). */
@@ -112,11 +108,18 @@ export async function runPush<P, A>(strategy: PushStrategy<P, A>, batch: Contact
   const io: PushIo<P, A> = {
     ok: (unit, confirmed = {}, answer) => {
       if (unit.outcome) return;
-      unit.outcome = { status: 'ok', ...confirmed };
+      unit.outcome = { status: 'ok', ...definedOnly(confirmed) };
       if (answer !== undefined) unit.answer = answer;
     },
-    fail: (unit, err) => void (unit.outcome = outcomeOfError(err, esp)),
-    settle: (unit, outcome) => void (unit.outcome = outcome),
+    fail: (unit, err) => {
+      for (const u of Array.isArray(unit) ? unit : [unit]) u.outcome = outcomeOfError(err, esp);
+    },
+    failEach: (units, errorOf) => {
+      for (const unit of units) {
+        const err = errorOf(unit);
+        if (err !== undefined) io.fail(unit, err);
+      }
+    },
     unitOf: (index) => unitAt.get(index)!,
   };
   const unitAt = new Map<number, PushUnit<P, A>>();

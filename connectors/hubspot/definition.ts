@@ -1,8 +1,8 @@
 /** HubSpot, described for the registry: its segsync.yaml section, how to build it, how to start its sandbox. */
 /* eslint-disable @typescript-eslint/no-require-imports -- the SDK loads only when a connector or sandbox is built */
 import { z } from 'zod';
-import { DEFAULT_TAG_PROPERTY, commonConnectorKeys, secret, tagMapping, url } from '../definition';
-import type { EspDefinition } from '../definition';
+import { DEFAULT_TAG_PROPERTY, commonConnectorKeys, defineEsp, secret, tagMapping, url } from '../definition';
+import { definedOnly } from '../defined';
 import type * as HubspotModule from './index';
 import type * as HubspotSandboxModule from './sandbox';
 
@@ -34,32 +34,25 @@ export const hubspotConfigSchema = z
 
 export type HubspotConfig = z.infer<typeof hubspotConfigSchema>;
 
-export const hubspotDefinition: EspDefinition<typeof hubspotConfigSchema> = {
+export const hubspotDefinition = defineEsp({
   esp: 'hubspot',
   configSchema: hubspotConfigSchema,
   sandboxCredential: 'sandbox-token',
-  create(hs, context) {
-    const { createHubspotConnector } = require('./index') as typeof HubspotModule;
-    return createHubspotConnector(
-      {
-        accessToken: hs.accessToken,
-        ...(hs.baseUrl ? { baseUrl: hs.baseUrl } : {}),
-        tier: hs.tier,
-        limits: { ...(hs.requestsPer10s ? { requestsPer10s: hs.requestsPer10s } : {}), ...(hs.dailyLimit ? { dailyLimit: hs.dailyLimit } : {}), searchPerSecond: hs.searchPerSecond },
-        ...(hs.tags.property ? { tagProperty: hs.tags.property } : {}),
-        tagLists: hs.tags.lists,
-        ...(hs.clientSecret ? { clientSecret: hs.clientSecret } : {}),
-        ...(hs.propertyGroup ? { propertyGroup: hs.propertyGroup } : {}),
-        ...(hs.appId ? { appId: hs.appId } : {}),
-        ...(hs.subscriptionIds ? { subscriptionIds: hs.subscriptionIds } : {}),
-        ...(context.webhookUrl ? { webhookUrl: context.webhookUrl } : {}),
-      },
-      context,
-    );
-  },
-  async startSandbox(options) {
-    const { credential = hubspotDefinition.sandboxCredential, webhookSecret, ...common } = options;
-    const server = await (require('./sandbox') as typeof HubspotSandboxModule).startHubspotSandbox({ ...common, accessToken: credential, ...(webhookSecret ? { clientSecret: webhookSecret } : {}) });
-    return { server, usage: `connectors.hubspot: baseUrl ${server.url}, accessToken "${credential}", app id ${server.appId}` };
-  },
-};
+  connector: () => (require('./index') as typeof HubspotModule).createHubspotConnector,
+  options: (hs, context): HubspotModule.HubspotConnectorOptions => ({
+    accessToken: hs.accessToken,
+    baseUrl: hs.baseUrl,
+    tier: hs.tier,
+    limits: definedOnly({ requestsPer10s: hs.requestsPer10s, dailyLimit: hs.dailyLimit, searchPerSecond: hs.searchPerSecond }),
+    tagProperty: hs.tags.property,
+    tagLists: hs.tags.lists,
+    clientSecret: hs.clientSecret,
+    propertyGroup: hs.propertyGroup,
+    appId: hs.appId,
+    subscriptionIds: hs.subscriptionIds,
+    webhookUrl: context.webhookUrl,
+  }),
+  sandbox: (common, credential, webhookSecret) =>
+    (require('./sandbox') as typeof HubspotSandboxModule).startHubspotSandbox({ ...common, accessToken: credential, ...(webhookSecret ? { clientSecret: webhookSecret } : {}) }),
+  usage: (server, credential) => `connectors.hubspot: baseUrl ${server.url}, accessToken "${credential}", app id ${server.appId}`,
+});

@@ -109,10 +109,10 @@ export function classify(
   return { verdict: status >= 200 && status < 300 ? { kind: 'permanent' } : { kind: 'retry' } };
 }
 
-/** Classifies one entry of a batch answer's `errors[]` (a `StandardError`, whose `status` is a string). */
-export function classifyBatchError(error: HubspotErrorBody, now = Date.now()): { verdict: Verdict; hint?: string } {
+/** One entry of a batch answer's `errors[]` (a `StandardError`, whose `status` is a string) as a typed segsync error. */
+export function batchError(what: string, error: HubspotErrorBody, now = Date.now()): SegsyncError {
   const status = Number(error.status);
-  return classify(Number.isInteger(status) && status >= 400 ? status : 400, error, {}, now);
+  return toSegsyncError(what, Number.isInteger(status) && status >= 400 ? status : 400, error, {}, now);
 }
 
 /** What a failed call means, as a typed segsync error. */

@@ -5,16 +5,16 @@
  * only when the last remote value is unknown. Results are attributed per contact, in input order.
  */
 import type * as Contacts from '@hubspot/api-client/lib/codegen/crm/contacts';
-import { EspPermanentError, EspTransientError, ValidationError } from '../../src/errors';
+import { EspTransientError, ValidationError } from '../../src/errors';
 import type { SegsyncError } from '../../src/errors';
 import { EMAIL_KEY } from '../connector';
 import type { ChangeResult, ContactChange } from '../connector';
-import type { Outcome } from '../outcome';
-import { runPush } from '../push-driver';
+import { sendIsolating } from '../batching';
+import { confirmedId, runPush } from '../push-driver';
 import type { MergeRule, PushIo, PushStrategy, PushUnit } from '../push-driver';
 import type { BatchAnswer } from './client';
 import type { HubspotContext } from './context';
-import { classifyBatchError, toSegsyncError } from './errors';
+import { batchError } from './errors';
 import type { HubspotErrorBody } from './errors';
 import { applyUnsubscribes, wantsUnsubscribe } from './consent';
 import { applyMemberships, ensureTagOptions, nextTags, sameTags, wantsList } from './tags';
@@ -193,25 +193,16 @@ async function knownRemoteTags(ctx: HubspotContext, batch: ContactChange[]): Pro
   return known;
 }
 
-/** Sends writes of one kind, bisecting a batch HubSpot rejects as a whole so one bad record cannot sink the rest. */
-async function sendWrites(ctx: HubspotContext, units: Unit[], byId: boolean, io: PushIo<PlannedWrite, unknown>): Promise<void> {
-  if (units.length === 0) return;
-  let answer: BatchAnswer<Contacts.SimplePublicObject | Contacts.SimplePublicUpsertObject>;
-  try {
-    answer = byId
-      ? await ctx.client.updateContacts(units.map((u) => ({ id: u.item.key, properties: u.item.properties, objectWriteTraceId: traceId(u) })))
-      : await ctx.client.upsertContacts(units.map((u) => ({ idProperty: 'email', id: u.item.key, properties: u.item.properties, objectWriteTraceId: traceId(u) })));
-  } catch (err) {
-    if (err instanceof EspPermanentError && err.status === 400 && units.length > 1) {
-      const half = Math.ceil(units.length / 2);
-      await sendWrites(ctx, units.slice(0, half), byId, io);
-      await sendWrites(ctx, units.slice(half), byId, io);
-      return;
-    }
-    for (const u of units) io.fail(u, err);
-    return;
-  }
-  attribute(ctx, units, byId, answer, io);
+/** Sends writes of one kind; a batch HubSpot refuses as a whole is halved so one bad record cannot sink the rest. */
+function sendWrites(ctx: HubspotContext, units: Unit[], byId: boolean, io: PushIo<PlannedWrite>): Promise<void> {
+  return sendIsolating(units, {
+    call: (us) =>
+      byId
+        ? ctx.client.updateContacts(us.map((u) => ({ id: u.item.key, properties: u.item.properties, objectWriteTraceId: traceId(u) })))
+        : ctx.client.upsertContacts(us.map((u) => ({ idProperty: 'email', id: u.item.key, properties: u.item.properties, objectWriteTraceId: traceId(u) }))),
+    then: (us, answer: BatchAnswer<Contacts.SimplePublicObject | Contacts.SimplePublicUpsertObject>) => attribute(ctx, us, byId, answer, io),
+    fail: (us, err) => io.fail(us, err),
+  });
 }
 
 /** Matches a batch answer's results and `errors[]` back to the writes that caused them. */
@@ -220,7 +211,7 @@ function attribute(
   units: Unit[],
   byId: boolean,
   answer: BatchAnswer<Contacts.SimplePublicObject | Contacts.SimplePublicUpsertObject>,
-  io: PushIo<PlannedWrite, unknown>,
+  io: PushIo<PlannedWrite>,
 ): void {
   const byKey = new Map(units.map((u) => [u.item.key, u]));
   const byTrace = new Map(units.map((u) => [traceId(u), u]));
@@ -231,26 +222,21 @@ function attribute(
     const u = (r.objectWriteTraceId !== undefined ? byTrace.get(r.objectWriteTraceId) : undefined) ?? (key !== undefined ? byKey.get(key) : undefined);
     if (!u || done.has(u)) continue;
     done.add(u);
-    const modifiedAt = parseTime(r.properties.lastmodifieddate) ?? parseTime(r.updatedAt);
-    const created = '_new' in r ? r._new : undefined;
-    io.ok(u, { externalId: r.id, ...(created !== undefined ? { created } : {}), ...(modifiedAt !== undefined ? { modifiedAt } : {}) });
+    io.ok(u, { externalId: r.id, created: '_new' in r ? r._new : undefined, modifiedAt: parseTime(r.properties.lastmodifieddate) ?? parseTime(r.updatedAt) });
   }
-  const unattributed: HubspotErrorBody[] = [];
+  const now = ctx.clock.now();
+  let unattributed: SegsyncError | undefined;
   for (const e of answer.errors ?? []) {
     const body = e as unknown as HubspotErrorBody;
     const ids = [...(body.context?.ids ?? []), ...(body.context?.id ?? []), ...(body.context?.emails ?? [])];
     const hit = ids.map((id) => byKey.get(byId ? id : id.toLowerCase())).filter((u): u is Unit => u !== undefined && !done.has(u));
-    if (hit.length === 0) unattributed.push(body);
-    for (const u of hit) {
-      done.add(u);
-      io.settle(u, batchErrorOutcome(ctx, body));
-    }
+    const error = batchError('contact write', body, now);
+    if (hit.length === 0) unattributed ??= error;
+    hit.forEach((u) => done.add(u));
+    io.fail(hit, error);
   }
-  for (const u of units) {
-    if (done.has(u)) continue;
-    const body = unattributed[0];
-    io.settle(u, body ? batchErrorOutcome(ctx, body) : { status: 'retry', error: new EspTransientError('hubspot: the batch answer named neither a result nor an error for this contact', { esp: 'hubspot' }) });
-  }
+  const missing = unattributed ?? new EspTransientError('hubspot: the batch answer named neither a result nor an error for this contact', { esp: 'hubspot' });
+  io.fail(units.filter((u) => !done.has(u)), missing);
 }
 
 /** The write's trace id: its first position in the input batch, unique within one call. */
@@ -258,56 +244,39 @@ function traceId(u: Unit): string {
   return String(u.inputs[0]);
 }
 
-function batchErrorOutcome(ctx: HubspotContext, body: HubspotErrorBody): Outcome {
-  const now = ctx.clock.now();
-  const { verdict } = classifyBatchError(body, now);
-  const status = Number(body.status);
-  const error = toSegsyncError('contact write', Number.isInteger(status) && status >= 400 ? status : 400, body, {}, now);
-  if (verdict.kind === 'retry' || verdict.kind === 'rate-limited') return { status: 'retry', error, ...(verdict.kind === 'rate-limited' ? { retryAfterMs: verdict.afterMs } : {}) };
-  return { status: 'failed', error };
-}
-
 /** Records what was written so the propertyChange webhooks it triggers are recognised as echoes. */
 function rememberEchoes(ctx: HubspotContext, units: Unit[]): void {
   const now = ctx.clock.now();
   for (const u of units) {
-    const externalId = u.outcome?.status === 'ok' ? u.outcome.externalId : undefined;
+    const externalId = confirmedId(u);
     if (!externalId) continue;
     for (const [name, value] of Object.entries(u.item.properties)) ctx.echo.remember(externalId, name, value, now);
   }
 }
 
 /** Opts out, on HubSpot, the contacts segsync holds as unsubscribed (after their write succeeded). */
-async function syncConsent(ctx: HubspotContext, units: Unit[], io: PushIo<PlannedWrite, unknown>): Promise<void> {
+async function syncConsent(ctx: HubspotContext, units: Unit[], io: PushIo<PlannedWrite>): Promise<void> {
   const wanted = units.filter((u) => u.item.unsubscribe);
   if (wanted.length === 0) return;
   const failed = await applyUnsubscribes(ctx, wanted.map((u) => u.item.email));
-  for (const u of wanted) {
-    const err = failed.get(u.item.email);
-    if (err) io.fail(u, err);
-  }
+  io.failEach(wanted, (u) => failed.get(u.item.email));
 }
 
 /** Mirrors tag changes into MANUAL lists for contacts whose write succeeded. */
-async function syncLists(ctx: HubspotContext, units: Unit[], io: PushIo<PlannedWrite, unknown>): Promise<void> {
+async function syncLists(ctx: HubspotContext, units: Unit[], io: PushIo<PlannedWrite>): Promise<void> {
   if (ctx.settings.tagLists === false) return;
-  const changes = units
-    .map((u) => ({ u, recordId: u.outcome?.status === 'ok' ? u.outcome.externalId : undefined }))
-    .filter((c): c is { u: Unit; recordId: string } => c.recordId !== undefined && c.recordId !== '' && c.u.item.tagsAdded.length + c.u.item.tagsRemoved.length > 0);
-  if (changes.length === 0) return;
+  const changed = units.filter((u) => confirmedId(u) !== undefined && u.item.tagsAdded.length + u.item.tagsRemoved.length > 0);
+  if (changed.length === 0) return;
   let failed: Map<string, SegsyncError>;
   try {
     failed = await applyMemberships(
       ctx,
-      changes.map(({ u, recordId }) => ({ recordId, add: u.item.tagsAdded, remove: u.item.tagsRemoved })),
+      changed.map((u) => ({ recordId: confirmedId(u)!, add: u.item.tagsAdded, remove: u.item.tagsRemoved })),
     );
   } catch (err) {
     // The tag lists could not be found or created: the property write stands, the membership is retried.
-    for (const { u } of changes) io.fail(u, err);
+    io.fail(changed, err);
     return;
   }
-  for (const { u, recordId } of changes) {
-    const err = failed.get(recordId);
-    if (err) io.fail(u, err);
-  }
+  io.failEach(changed, (u) => failed.get(confirmedId(u)!));
 }

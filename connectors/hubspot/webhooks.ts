@@ -5,14 +5,15 @@
  * Signature v3 (developers.hubspot.com, request validation): base64(HMAC-SHA256(clientSecret,
  * method + uri + rawBody + timestamp)), timestamp in `X-HubSpot-Request-Timestamp` (epoch ms), rejected
  * when older than 5 minutes. The SDK's `Signature.isValid` compares with `===` and accepts future
- * timestamps, so the check is done here with `timingSafeEqual` and a window both ways.
+ * timestamps, so the check is done here in constant time (`sameSecret`) and with a window both ways.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { WebhookError } from '../../src/errors';
 import { normaliseEmail } from '../../src/model/identity';
 import type { ConsentStatus, FieldValue } from '../../src/model/types';
-import type { RawRequest, RemoteChange, WebhookItemRejection, WebhookResult } from '../connector';
+import type { RawRequest, RemoteChange, WebhookResult } from '../connector';
+import { readDelivery, readItems, sameSecret } from '../webhook-checks';
 import type { PropertyShape } from './values';
 import { decodeValue, splitMulti } from './values';
 
@@ -29,12 +30,6 @@ export function signV3(clientSecret: string, method: string, uri: string, rawBod
   return createHmac('sha256', clientSecret)
     .update(`${method.toUpperCase()}${uri}${typeof rawBody === 'string' ? rawBody : rawBody.toString('utf8')}${timestamp}`)
     .digest('base64');
-}
-
-function equalBase64(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'base64');
-  const y = Buffer.from(b, 'base64');
-  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
 }
 
 /** Throws `WebhookError` unless the request carries a valid, fresh v3 signature. */
@@ -59,7 +54,7 @@ export function verifyV3(request: RawRequest, clientSecret: string | undefined, 
   }
   const decoded = request.url.replace(/%[0-9A-F]{2}/gi, (m) => DECODED[m.toUpperCase()] ?? m);
   const candidates = decoded === request.url ? [request.url] : [request.url, decoded];
-  const ok = candidates.some((uri) => equalBase64(signV3(clientSecret, request.method, uri, request.rawBody, timestamp), signature));
+  const ok = candidates.some((uri) => sameSecret(Buffer.from(signV3(clientSecret, request.method, uri, request.rawBody, timestamp), 'base64'), Buffer.from(signature, 'base64')));
   if (!ok) {
     throw new WebhookError('hubspot: webhook signature does not match', {
       hint: 'check the client secret and that the public webhook URL configured in segsync is exactly the one HubSpot calls',
@@ -145,33 +140,15 @@ export function parseWebhook(
   now: number,
 ): WebhookResult {
   verifyV3({ ...request, url: settings.publicUrl ?? request.url }, settings.clientSecret, now);
-  let json: unknown;
-  try {
-    json = JSON.parse(request.rawBody.toString('utf8'));
-  } catch (err) {
-    throw new WebhookError('hubspot: webhook body is not JSON', { cause: err, hint: 'HubSpot sends a JSON array of events' });
-  }
-  const parsed = deliverySchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new WebhookError(`hubspot: webhook body is not an event array${issue ? `: ${issue.message}` : ''}`, {
-      hint: 'only CRM contact subscriptions are supported',
-    });
-  }
-  const rejected: WebhookItemRejection[] = [];
-  const readable: { index: number; event: HubspotWebhookEvent }[] = [];
-  parsed.data.forEach((raw, index) => {
-    const event = eventSchema.safeParse(raw);
-    if (event.success) readable.push({ index, event: event.data });
-    else {
-      const issue = event.error.issues[0];
-      rejected.push({ index, message: `hubspot webhook event ${index}: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}` });
-    }
+  const delivery = readDelivery(request, deliverySchema, {
+    notJson: ['hubspot: webhook body is not JSON', 'HubSpot sends a JSON array of events'],
+    invalid: (issue) => [`hubspot: webhook body is not an event array${issue ? `: ${issue.message}` : ''}`, 'only CRM contact subscriptions are supported'],
   });
+  const { read, rejected } = readItems(delivery, eventSchema, 'hubspot webhook event', (event) => event);
   const seen = new Set<string>();
   const changes: RemoteChange[] = [];
-  const ordered = readable.sort((a, b) => a.event.occurredAt - b.event.occurredAt);
-  for (const { index, event } of ordered) {
+  const ordered = read.sort((a, b) => a.value.occurredAt - b.value.occurredAt);
+  for (const { index, value: event } of ordered) {
     const eventId = String(event.eventId);
     if (seen.has(eventId)) continue;
     seen.add(eventId);

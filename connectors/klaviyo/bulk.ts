@@ -1,22 +1,21 @@
 /**
  * Bulk import jobs: chunks of up to 10,000 profiles / 5 MB, polled to completion, with each import
  * error attributed to its profile. A job Klaviyo refuses outright (one bad profile rejects the whole
- * body) is retried without the profiles its errors point at, or split in halves when they point at none.
+ * body) is retried without the profiles its errors point at, or split in halves when they point at none
+ * (`sendIsolating`).
  */
 import type { ProfileImportJobCreateQuery } from 'klaviyo-api';
-import { EspPermanentError, EspTransientError, type SegsyncError } from '../../src/errors';
-import { splitChunks } from '../push-driver';
-import { pageCursorOf } from './client';
+import { EspPermanentError, EspTransientError } from '../../src/errors';
+import { sendIsolating, splitChunks } from '../batching';
+import { listPages } from './pages';
 import type { KlaviyoContext, ResolvedOptions } from './context';
 import { errorObjects } from './errors';
 import { consentIntent } from './consent';
 import { PROFILES_PAGE_MAX } from './limits';
 import { lookUpProfiles } from './lookup';
-import type { Sendable, Written } from './push';
-import { asSegsyncError } from './push';
+import type { FailItems, Sendable, Written } from './push';
 import { bulkJobSchema, importErrorPageSchema, parseAnswer, type WireBulkJob, type WireImportError, type WireProfile } from './wire';
 
-type Fail = (index: number, error: SegsyncError) => void;
 /** Records what the job wrote for the change at `index`. */
 type Done = (index: number, written: Written) => void;
 
@@ -34,7 +33,7 @@ export function needsLookup(s: Sendable, options: Pick<ResolvedOptions, 'tagList
 }
 
 /** Pushes sendable changes through bulk jobs; records what was written and fails the rest. */
-export async function pushBulk(ctx: KlaviyoContext, items: Sendable[], done: Done, fail: Fail): Promise<void> {
+export async function pushBulk(ctx: KlaviyoContext, items: Sendable[], done: Done, fail: FailItems): Promise<void> {
   const chunks = planBulkChunks(items, ctx.options.bulkMaxProfiles, ctx.options.bulkMaxBytes);
   await Promise.all(chunks.map((chunk) => submitChunk(ctx, chunk, done, fail)));
 }
@@ -45,35 +44,40 @@ export function profileIndexOf(pointer: string | null | undefined): number | und
   return m ? Number(m[1]) : undefined;
 }
 
-async function submitChunk(ctx: KlaviyoContext, chunk: Sendable[], done: Done, fail: Fail): Promise<void> {
+/** Sends one chunk as a bulk job; a job refused outright goes again without the profiles its errors point at, or in halves. */
+function submitChunk(ctx: KlaviyoContext, chunk: Sendable[], done: Done, fail: FailItems): Promise<void> {
+  return sendIsolating<Sendable, WireBulkJob>(chunk, { call: (items) => startJob(ctx, items), named: (error, items) => pointedAt(error, items.length), fail, then: (items, job) => finishJob(ctx, items, job, done, fail) });
+}
+
+async function startJob(ctx: KlaviyoContext, chunk: Sendable[]): Promise<WireBulkJob> {
   const { client } = ctx;
   // Bulk items upsert by identifier; a known profile id goes along so an email change lands on it.
   const body = { data: { type: 'profile-bulk-import-job', attributes: { profiles: { data: chunk.map((s) => s.profile) } } } };
-  let job: WireBulkJob;
-  try {
-    const response = await client.call(
-      'bulkJobs',
-      'POST /api/profile-bulk-import-jobs',
-      () => client.profiles.bulkImportProfiles(body as unknown as ProfileImportJobCreateQuery),
-      'not-idempotent',
-    );
-    job = parseAnswer(bulkJobSchema, response.data, 'POST /api/profile-bulk-import-jobs').data;
-  } catch (e) {
-    const error = asSegsyncError(e);
-    if (!(error instanceof EspPermanentError) || error.status !== 400) {
-      for (const s of chunk) fail(s.index, error);
-      return;
-    }
-    await resubmitWithoutRejected(ctx, chunk, error, done, fail);
-    return;
+  const response = await client.call('bulkJobs', 'POST /api/profile-bulk-import-jobs', () => client.profiles.bulkImportProfiles(body as unknown as ProfileImportJobCreateQuery), 'not-idempotent');
+  return parseAnswer(bulkJobSchema, response.data, 'POST /api/profile-bulk-import-jobs').data;
+}
+
+/** The profiles (positions in a job of `size`) a 400 for the whole job points at, each with its own error. */
+function pointedAt(error: EspPermanentError, size: number): Map<number, EspPermanentError> {
+  const pointed = new Map<number, EspPermanentError>();
+  for (const e of errorObjects(error.cause)) {
+    const i = profileIndexOf(e.source?.pointer);
+    if (i === undefined || i >= size) continue;
+    const detail = `${e.code ?? 'invalid'}: ${e.detail ?? e.title ?? ''}`;
+    pointed.set(i, new EspPermanentError(`klaviyo: bulk import rejected the profile: ${detail}`, { esp: 'klaviyo', status: 400, hint: 'fix the contact locally; the other profiles were sent again without it' }));
   }
+  return pointed;
+}
+
+/** Waits for a started job and attributes its outcome: import errors to their profiles, what it wrote to the rest. */
+async function finishJob(ctx: KlaviyoContext, chunk: Sendable[], job: WireBulkJob, done: Done, fail: FailItems): Promise<void> {
   const finished = await waitForJob(ctx, job);
   if (!finished) {
     const error = new EspTransientError(`klaviyo: bulk import job ${job.id} did not finish within ${ctx.options.jobTimeoutMs} ms`, {
       esp: 'klaviyo',
       hint: 'Klaviyo is slow to process imports; segsync sends these contacts again later',
     });
-    for (const s of chunk) fail(s.index, error);
+    fail(chunk, error);
     return;
   }
   const rejected = new Set<number>();
@@ -90,63 +94,30 @@ async function submitChunk(ctx: KlaviyoContext, chunk: Sendable[], done: Done, f
         vendorCode: importError.attributes.code,
         hint: `fix the value at ${importError.attributes.source.pointer ?? 'the profile'} locally; the other profiles of the job were imported`,
       });
-      fail(chunk[position]!.index, error);
+      fail([chunk[position]!], error);
     }
   }
+  const accepted = chunk.filter((_, i) => !rejected.has(i));
   if (finished.attributes.status === 'cancelled') {
-    const error = new EspTransientError(`klaviyo: bulk import job ${job.id} was cancelled`, { esp: 'klaviyo', hint: 'segsync sends these contacts again later' });
-    chunk.forEach((s, i) => rejected.has(i) || fail(s.index, error));
+    fail(accepted, new EspTransientError(`klaviyo: bulk import job ${job.id} was cancelled`, { esp: 'klaviyo', hint: 'segsync sends these contacts again later' }));
     return;
   }
   // A bulk job answers no ids or consent: look up the profiles that need them (tag lists, consent).
-  const needed = chunk.filter((s, i) => !rejected.has(i) && needsLookup(s, ctx.options));
+  const needed = accepted.filter((s) => needsLookup(s, ctx.options));
   let profiles = new Map<string, WireProfile>();
   try {
     profiles = await lookUpProfiles(ctx, needed.map((s) => s.change.ref.email));
   } catch (e) {
-    const error = asSegsyncError(e);
-    for (const s of needed) fail(s.index, error);
+    fail(needed, e);
   }
-  chunk.forEach((s, i) => {
-    if (rejected.has(i)) return;
+  for (const s of accepted) {
     const profile = profiles.get(s.change.ref.email);
     const externalId = s.change.ref.externalId ?? profile?.id;
     const w: Written = {};
     if (externalId) w.externalId = externalId;
     if (profile) w.profile = profile;
     done(s.index, w);
-  });
-}
-
-/** After a 400 for the whole job: fail the profiles its errors point at and resend the others. */
-async function resubmitWithoutRejected(
-  ctx: KlaviyoContext,
-  chunk: Sendable[],
-  error: EspPermanentError,
-  done: Done,
-  fail: Fail,
-): Promise<void> {
-  const cause = (error.cause ?? undefined) as unknown;
-  const pointed = new Map<number, string>();
-  for (const e of errorObjects(cause)) {
-    const i = profileIndexOf(e.source?.pointer);
-    if (i !== undefined && i < chunk.length) pointed.set(i, `${e.code ?? 'invalid'}: ${e.detail ?? e.title ?? ''}`);
   }
-  if (pointed.size > 0) {
-    for (const [i, detail] of pointed) {
-      fail(chunk[i]!.index, new EspPermanentError(`klaviyo: bulk import rejected the profile: ${detail}`, { esp: 'klaviyo', status: 400, hint: 'fix the contact locally; the other profiles were sent again without it' }));
-    }
-    const rest = chunk.filter((_, i) => !pointed.has(i));
-    if (rest.length > 0) await submitChunk(ctx, rest, done, fail);
-    return;
-  }
-  if (chunk.length === 1) {
-    fail(chunk[0]!.index, error);
-    return;
-  }
-  const half = Math.ceil(chunk.length / 2);
-  await submitChunk(ctx, chunk.slice(0, half), done, fail);
-  await submitChunk(ctx, chunk.slice(half), done, fail);
 }
 
 /** Polls the job until it is complete or cancelled; undefined when it takes longer than allowed. */
@@ -164,15 +135,10 @@ async function waitForJob(ctx: KlaviyoContext, job: WireBulkJob): Promise<WireBu
 
 async function listImportErrors(ctx: KlaviyoContext, jobId: string): Promise<WireImportError[]> {
   const out: WireImportError[] = [];
-  let cursor: string | undefined;
-  do {
-    const response = await ctx.client.call('bulkJobs', 'GET /api/profile-bulk-import-jobs/{id}/import-errors', () =>
-      ctx.client.profiles.getErrorsForBulkImportProfilesJob(jobId, { pageSize: PROFILES_PAGE_MAX, ...(cursor ? { pageCursor: cursor } : {}) }),
-    );
-    const page = parseAnswer(importErrorPageSchema, response.data, 'GET /api/profile-bulk-import-jobs/{id}/import-errors');
+  const operation = 'GET /api/profile-bulk-import-jobs/{id}/import-errors';
+  for await (const { page } of listPages(ctx.client, 'bulkJobs', operation, importErrorPageSchema, (p) => ctx.client.profiles.getErrorsForBulkImportProfilesJob(jobId, { pageSize: PROFILES_PAGE_MAX, ...p }))) {
     out.push(...page.data);
-    cursor = pageCursorOf(page.links?.next);
-  } while (cursor);
+  }
   return out;
 }
 

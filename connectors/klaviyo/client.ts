@@ -59,7 +59,7 @@ class AccountSession extends ApiKeySession {
 /** Whether a call may be repeated after a 5xx or a lost answer (a 429 is always safe: nothing ran). */
 export type Idempotency = 'idempotent' | 'not-idempotent';
 
-interface SdkAnswer {
+export interface SdkAnswer {
   response: AxiosResponse;
 }
 

@@ -7,15 +7,14 @@
  * it names, so naming one would make the scope an accident of list membership.
  */
 import type { SubscriptionCreateJobCreateQuery, SubscriptionDeleteJobCreateQuery } from 'klaviyo-api';
-import type { SegsyncError } from '../../src/errors';
 import type { ConsentStatus } from '../../src/model/types';
 import type { ContactChange } from '../connector';
 import type { KlaviyoContext } from './context';
 import { isNeverSubscribed } from './fields';
-import { splitChunks } from '../push-driver';
+import { splitChunks } from '../batching';
 import { SUBSCRIBE_MAX, UNSUBSCRIBE_MAX } from './limits';
 import { lookUpProfiles } from './lookup';
-import { asSegsyncError } from './push';
+import type { FailItems } from './push';
 import type { WireSubscriptions } from './wire';
 
 export interface ConsentItem {
@@ -25,7 +24,6 @@ export interface ConsentItem {
   subscriptions?: WireSubscriptions;
 }
 
-type Fail = (index: number, error: SegsyncError) => void;
 
 const SETTLED_ELSEWHERE: ReadonlySet<ConsentStatus | undefined> = new Set(['unsubscribed', 'cleaned']);
 
@@ -37,7 +35,7 @@ export function consentIntent(change: ContactChange): 'subscribe' | 'unsubscribe
 }
 
 /** Brings Klaviyo's email consent in line where segsync may; failures are reported per contact. */
-export async function applyConsent(ctx: KlaviyoContext, items: ConsentItem[], fail: Fail): Promise<void> {
+export async function applyConsent(ctx: KlaviyoContext, items: ConsentItem[], fail: FailItems): Promise<void> {
   const wanted = items.map((item) => ({ item, intent: consentIntent(item.change) })).filter((w) => w.intent !== undefined);
   if (wanted.length === 0) return;
   const unknown = wanted.filter((w) => w.item.subscriptions === undefined).map((w) => w.item);
@@ -45,8 +43,7 @@ export async function applyConsent(ctx: KlaviyoContext, items: ConsentItem[], fa
     const looked = await lookUpProfiles(ctx, unknown.map((i) => i.change.ref.email));
     for (const item of unknown) item.subscriptions = looked.get(item.change.ref.email)?.attributes.subscriptions ?? undefined;
   } catch (e) {
-    const error = asSegsyncError(e);
-    for (const item of unknown) fail(item.index, error);
+    fail(unknown, e);
     return;
   }
   const subscribe = wanted.filter((w) => w.intent === 'subscribe' && isNeverSubscribed(w.item.subscriptions)).map((w) => w.item);
@@ -59,7 +56,7 @@ export async function applyConsent(ctx: KlaviyoContext, items: ConsentItem[], fa
   ]);
 }
 
-async function runJob(ctx: KlaviyoContext, group: ConsentItem[], kind: 'subscribe' | 'unsubscribe', fail: Fail): Promise<void> {
+async function runJob(ctx: KlaviyoContext, group: ConsentItem[], kind: 'subscribe' | 'unsubscribe', fail: FailItems): Promise<void> {
   const { client, options } = ctx;
   const consent = kind === 'subscribe' ? 'SUBSCRIBED' : 'UNSUBSCRIBED';
   const profiles = group.map((i) => ({ type: 'profile', attributes: { email: i.change.ref.email, subscriptions: { email: { marketing: { consent } } } } }));
@@ -77,7 +74,6 @@ async function runJob(ctx: KlaviyoContext, group: ConsentItem[], kind: 'subscrib
       );
     }
   } catch (e) {
-    const error = asSegsyncError(e);
-    for (const item of group) fail(item.index, error);
+    fail(group, e);
   }
 }

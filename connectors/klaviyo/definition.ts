@@ -1,8 +1,7 @@
 /** Klaviyo, described for the registry: its segsync.yaml section, how to build it, how to start its sandbox. */
 /* eslint-disable @typescript-eslint/no-require-imports -- the SDK (~400 ms to load) loads only when a connector or sandbox is built */
 import { z } from 'zod';
-import { DEFAULT_LIST_PREFIX, DEFAULT_TAG_PROPERTY, commonConnectorKeys, secret, tagMapping, url } from '../definition';
-import type { EspDefinition } from '../definition';
+import { DEFAULT_LIST_PREFIX, DEFAULT_TAG_PROPERTY, commonConnectorKeys, defineEsp, secret, tagMapping, url } from '../definition';
 import type * as KlaviyoModule from './index';
 import type * as KlaviyoSandboxModule from './sandbox';
 
@@ -36,32 +35,24 @@ export const klaviyoConfigSchema = z
 
 export type KlaviyoConfig = z.infer<typeof klaviyoConfigSchema>;
 
-export const klaviyoDefinition: EspDefinition<typeof klaviyoConfigSchema> = {
+export const klaviyoDefinition = defineEsp({
   esp: 'klaviyo',
   configSchema: klaviyoConfigSchema,
   sandboxCredential: 'pk_sandbox',
-  create(kl, context) {
-    const { createKlaviyoConnector } = require('./index') as typeof KlaviyoModule;
-    return createKlaviyoConnector(
-      {
-        apiKey: kl.apiKey,
-        ...(kl.baseUrl ? { baseUrl: kl.baseUrl } : {}),
-        ...(kl.tags.property ? { tagProperty: kl.tags.property } : {}),
-        tagLists: kl.tags.lists,
-        listPrefix: kl.listPrefix,
-        bulkThreshold: kl.bulkThreshold,
-        jobPollIntervalMs: kl.jobPollIntervalMs,
-        jobTimeoutMs: kl.jobTimeoutMs,
-        ...(kl.eventMetrics ? { eventMetrics: kl.eventMetrics } : {}),
-        ...(kl.subscribeListId ? { subscribeListId: kl.subscribeListId } : {}),
-        ...(kl.webhookSecret ? { webhookSecret: kl.webhookSecret } : {}),
-      },
-      context,
-    );
-  },
-  async startSandbox(options) {
-    const { credential = klaviyoDefinition.sandboxCredential, webhookSecret, ...common } = options;
-    const server = await (require('./sandbox') as typeof KlaviyoSandboxModule).startKlaviyoSandbox({ ...common, apiKey: credential, ...(webhookSecret ? { webhookSecret } : {}) });
-    return { server, usage: `connectors.klaviyo: baseUrl ${server.url}, apiKey "${credential}"` };
-  },
-};
+  connector: () => (require('./index') as typeof KlaviyoModule).createKlaviyoConnector,
+  options: (kl): KlaviyoModule.KlaviyoConnectorOptions => ({
+    apiKey: kl.apiKey,
+    baseUrl: kl.baseUrl,
+    tagProperty: kl.tags.property,
+    tagLists: kl.tags.lists,
+    listPrefix: kl.listPrefix,
+    bulkThreshold: kl.bulkThreshold,
+    jobPollIntervalMs: kl.jobPollIntervalMs,
+    jobTimeoutMs: kl.jobTimeoutMs,
+    eventMetrics: kl.eventMetrics,
+    subscribeListId: kl.subscribeListId,
+    webhookSecret: kl.webhookSecret,
+  }),
+  sandbox: (common, credential, webhookSecret) => (require('./sandbox') as typeof KlaviyoSandboxModule).startKlaviyoSandbox({ ...common, apiKey: credential, ...(webhookSecret ? { webhookSecret } : {}) }),
+  usage: (server, credential) => `connectors.klaviyo: baseUrl ${server.url}, apiKey "${credential}"`,
+});

@@ -6,23 +6,19 @@
 import type { FieldValue } from '../../src/model/types';
 import { normaliseEmail } from '../../src/model/identity';
 import type { Cursor, EventPage, RemoteEvent } from '../connector';
-import { pageCursorOf } from './client';
 import type { KlaviyoContext } from './context';
 import { advance, decodeEventCursor, encodeCursor, type EventCursor, type TimeCursor } from './cursor';
 import { EVENTS_PAGE_MAX } from './limits';
-import { eventPageSchema, metricPageSchema, parseAnswer, type WireEvent } from './wire';
+import { listPages } from './pages';
+import { eventPageSchema, metricPageSchema, type WireEvent } from './wire';
 
 /** Metric id → name for the metrics we pull, from `GET /api/metrics`. */
 export async function wantedMetrics(ctx: KlaviyoContext): Promise<Map<string, string>> {
   const wanted = new Set(ctx.options.eventMetrics);
   const out = new Map<string, string>();
-  let cursor: string | undefined;
-  do {
-    const response = await ctx.client.call('metrics', 'GET /api/metrics', () => ctx.client.metrics.getMetrics(cursor ? { pageCursor: cursor } : {}));
-    const page = parseAnswer(metricPageSchema, response.data, 'GET /api/metrics');
+  for await (const { page } of listPages(ctx.client, 'metrics', 'GET /api/metrics', metricPageSchema, (p) => ctx.client.metrics.getMetrics(p))) {
     for (const m of page.data) if (m.attributes.name && wanted.has(m.attributes.name)) out.set(m.id, m.attributes.name);
-    cursor = pageCursorOf(page.links?.next);
-  } while (cursor);
+  }
   return out;
 }
 
@@ -60,19 +56,8 @@ export async function* pullEvents(ctx: KlaviyoContext, cursor: Cursor | undefine
     const start = state.metrics[metricId];
     const skip = new Set(start?.ids ?? []);
     const filter = eventFilter(metricId, start, until);
-    let pageCursor: string | undefined;
-    do {
-      const response = await ctx.client.call('events', 'GET /api/events', () =>
-        ctx.client.events.getEvents({
-          filter,
-          sort: 'datetime',
-          include: ['profile'],
-          fieldsProfile: ['email'],
-          pageSize: EVENTS_PAGE_MAX,
-          ...(pageCursor ? { pageCursor } : {}),
-        }),
-      );
-      const page = parseAnswer(eventPageSchema, response.data, 'GET /api/events');
+    const fetch = (p: { pageCursor?: string }) => ctx.client.events.getEvents({ filter, sort: 'datetime', include: ['profile'], fieldsProfile: ['email'], pageSize: EVENTS_PAGE_MAX, ...p });
+    for await (const { page } of listPages(ctx.client, 'events', 'GET /api/events', eventPageSchema, fetch)) {
       const emails = new Map<string, string>();
       for (const inc of page.included ?? []) {
         const email = inc.attributes?.['email'];
@@ -85,9 +70,8 @@ export async function* pullEvents(ctx: KlaviyoContext, cursor: Cursor | undefine
         events.push(remote);
         state.metrics[metricId] = advance(state.metrics[metricId], new Date(remote.time).toISOString(), event.id);
       }
-      pageCursor = pageCursorOf(page.links?.next);
       if (events.length > 0) yield { events, next: encodeCursor(state) };
-    } while (pageCursor);
+    }
   }
   yield { events: [], next: encodeCursor(state) };
 }

@@ -1,5 +1,5 @@
 /** Profiles by email, 100 per `GET /api/profiles?filter=any(email,[…])` call (the profiles tier: 75/s). */
-import { splitChunks } from '../push-driver';
+import { splitChunks } from '../batching';
 import type { KlaviyoContext } from './context';
 import { PROFILES_PAGE_MAX } from './limits';
 import { parseAnswer, profilePageSchema, type WireProfile } from './wire';

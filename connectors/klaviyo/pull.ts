@@ -6,12 +6,12 @@
 import { createHash } from 'node:crypto';
 import type { PullRequest, RemoteContact, RemotePage } from '../connector';
 import { normaliseEmail } from '../../src/model/identity';
-import { pageCursorOf } from './client';
+import { listPages } from './pages';
 import type { KlaviyoContext } from './context';
 import { advance, decodeProfileCursor, encodeCursor, lowerBound, type TimeCursor } from './cursor';
 import { consentOf, consentTimeOf, readField, readTags } from './fields';
 import { PROFILES_PAGE_MAX } from './limits';
-import { parseAnswer, profilePageSchema, type WireProfile } from './wire';
+import { profilePageSchema, type WireProfile } from './wire';
 
 /** The filter for a pull from `position` (or from the start) up to `until`. */
 export function profileFilter(position: TimeCursor | undefined, until: Date): string {
@@ -51,18 +51,8 @@ export async function* pullProfiles(ctx: KlaviyoContext, request: PullRequest): 
   let position = start?.position;
   const skip = new Set(position?.ids ?? []);
   const filter = profileFilter(position, request.until);
-  let pageCursor: string | undefined;
-  do {
-    const response = await ctx.client.call('profiles', 'GET /api/profiles', () =>
-      ctx.client.profiles.getProfiles({
-        filter,
-        sort: 'updated',
-        pageSize: PROFILES_PAGE_MAX,
-        additionalFieldsProfile: ['subscriptions'],
-        ...(pageCursor ? { pageCursor } : {}),
-      }),
-    );
-    const page = parseAnswer(profilePageSchema, response.data, 'GET /api/profiles');
+  const fetch = (p: { pageCursor?: string }) => ctx.client.profiles.getProfiles({ filter, sort: 'updated', pageSize: PROFILES_PAGE_MAX, additionalFieldsProfile: ['subscriptions'], ...p });
+  for await (const { page, last } of listPages(ctx.client, 'profiles', 'GET /api/profiles', profilePageSchema, fetch)) {
     const contacts: RemoteContact[] = [];
     for (const profile of page.data) {
       const updated = profile.attributes.updated ?? profile.attributes.created;
@@ -71,9 +61,8 @@ export async function* pullProfiles(ctx: KlaviyoContext, request: PullRequest): 
       contacts.push(toRemoteContact(profile, request.fields, ctx.options.tagProperty));
       position = advance(position, updated, key);
     }
-    pageCursor = pageCursorOf(page.links?.next);
-    if (contacts.length > 0 || !pageCursor) {
+    if (contacts.length > 0 || last) {
       yield { contacts, next: position ? encodeCursor({ v: 1, kind: 'klaviyo-profiles', position }) : (request.cursor ?? '') };
     }
-  } while (pageCursor);
+  }
 }

@@ -5,11 +5,10 @@
  * atomic `patch_properties` edits; list membership and consent follow once the profiles exist.
  */
 import type { ProfilePartialUpdateQuery, ProfileUpsertQuery } from 'klaviyo-api';
-import { ValidationError, asEspError } from '../../src/errors';
-import type { SegsyncError } from '../../src/errors';
+import { ValidationError } from '../../src/errors';
 import type { ChangeResult, ContactChange } from '../connector';
-import { runPush } from '../push-driver';
-import type { Confirmed, PushStrategy } from '../push-driver';
+import { confirmedId, runPush } from '../push-driver';
+import type { PushIo, PushStrategy } from '../push-driver';
 import { pushBulk } from './bulk';
 import { applyConsent, type ConsentItem } from './consent';
 import type { KlaviyoContext, ResolvedOptions } from './context';
@@ -56,28 +55,26 @@ function klaviyoStrategy(ctx: KlaviyoContext): PushStrategy<Sendable, Written> {
       return s;
     },
     async write(units, io) {
-      const done = (index: number, w: Written): void => io.ok(io.unitOf(index), confirmed(w), w);
-      const fail = (index: number, error: SegsyncError): void => io.fail(io.unitOf(index), error);
-      if (writeRoute(units.length, ctx.options) === 'bulk') {
-        await pushBulk(ctx, units.map((u) => u.item), done, fail);
-      } else {
-        await Promise.all(units.map((u) => writeOne(ctx, u.item).then((w) => done(u.item.index, w), (e: unknown) => fail(u.item.index, asSegsyncError(e)))));
-      }
+      const done = (index: number, w: Written): void => io.ok(io.unitOf(index), { externalId: w.externalId || undefined, created: w.created, modifiedAt: w.modifiedAt }, w);
+      if (writeRoute(units.length, ctx.options) === 'bulk') await pushBulk(ctx, units.map((u) => u.item), done, failer(io));
+      else await Promise.all(units.map((u) => writeOne(ctx, u.item).then((w) => done(u.item.index, w), (e: unknown) => io.fail(u, e))));
     },
     async memberships(units, io) {
-      const items = units.map((u) => ({ index: u.item.index, change: u.item.change, externalId: u.outcome?.status === 'ok' ? u.outcome.externalId : undefined }));
-      await applyListMembership(ctx, items, (index, error) => io.fail(io.unitOf(index), error));
+      const items = units.map((u) => ({ index: u.item.index, change: u.item.change, externalId: confirmedId(u) }));
+      await applyListMembership(ctx, items, failer(io));
     },
     async consent(units, io) {
       const items: ConsentItem[] = units.map((u) => ({ index: u.item.index, change: u.item.change, subscriptions: u.answer?.profile?.attributes.subscriptions ?? undefined }));
-      await applyConsent(ctx, items, (index, error) => io.fail(io.unitOf(index), error));
+      await applyConsent(ctx, items, failer(io));
     },
   };
 }
 
-/** What a write confirmed, as the change's result carries it. */
-function confirmed(w: Written): Confirmed {
-  return { ...(w.externalId ? { externalId: w.externalId } : {}), ...(w.created !== undefined ? { created: w.created } : {}), ...(w.modifiedAt !== undefined ? { modifiedAt: w.modifiedAt } : {}) };
+/** Fails the changes at the batch positions `items` name (the bulk job, list and consent steps speak in positions). */
+export type FailItems = (items: { index: number }[], error: unknown) => void;
+
+function failer(io: PushIo<Sendable, Written>): FailItems {
+  return (items, error) => io.fail(items.map((i) => io.unitOf(i.index)), error);
 }
 
 /** The change as it would be sent, or why it cannot be (checked locally, before any call). */
@@ -106,9 +103,4 @@ async function writeOne(ctx: KlaviyoContext, s: Sendable): Promise<Written> {
     modifiedAt: Number.isNaN(updated) ? undefined : updated,
     profile: doc.data,
   };
-}
-
-/** Anything thrown by an operation as a typed error (one meaning for an unknown error: see `asEspError`). */
-export function asSegsyncError(e: unknown): SegsyncError {
-  return asEspError(e, 'klaviyo');
 }

@@ -7,7 +7,7 @@ import type { FieldSpec, SchemaReport } from '../connector';
 import type { KlaviyoContext } from './context';
 import { placeOf } from './fields';
 import { ensureTagLists, listNameFor } from './tags';
-import { asSegsyncError } from './push';
+import { asEspError } from '../../src/errors';
 
 /** The problem with a field definition, or undefined when Klaviyo can hold it. */
 export function fieldSpecProblem(spec: FieldSpec, tagProperty: string): { message: string; hint: string } | undefined {
@@ -40,7 +40,7 @@ export async function ensureKlaviyoSchema(ctx: KlaviyoContext, fields: FieldSpec
       report.created.push(...lists.created.map((t) => `list:${listNameFor(ctx, t)}`));
       report.existing.push(...lists.existing.map((t) => `list:${listNameFor(ctx, t)}`));
     } catch (e) {
-      const error = asSegsyncError(e);
+      const error = asEspError(e, 'klaviyo');
       report.problems.push({ field: `list:${ctx.options.listPrefix}*`, message: error.message, hint: error.hint ?? 'check the API key scopes (lists:write)' });
     }
   }

@@ -3,12 +3,12 @@
  * List add/remove never changes consent, unlike the subscription jobs, which is why tags use it.
  */
 import type { ListCreateQuery, ListMembersAddQuery, ListMembersDeleteQuery } from 'klaviyo-api';
-import { EspPermanentError, type SegsyncError } from '../../src/errors';
+import { EspPermanentError } from '../../src/errors';
 import type { ContactChange } from '../connector';
-import { splitChunks } from '../push-driver';
+import { splitChunks } from '../batching';
 import type { KlaviyoContext } from './context';
 import { LIST_MEMBERS_MAX } from './limits';
-import { asSegsyncError } from './push';
+import type { FailItems } from './push';
 import { listDocumentSchema, listPageSchema, parseAnswer } from './wire';
 
 export interface MembershipItem {
@@ -17,7 +17,6 @@ export interface MembershipItem {
   externalId: string | undefined;
 }
 
-type Fail = (index: number, error: SegsyncError) => void;
 
 /** The list name a tag is mirrored to. */
 export function listNameFor(ctx: KlaviyoContext, tag: string): string {
@@ -62,14 +61,14 @@ export async function ensureTagLists(ctx: KlaviyoContext, tags: string[]): Promi
 }
 
 /** Adds and removes profiles to/from the tag lists, ≤ 1,000 per call; failures are reported per contact. */
-export async function applyListMembership(ctx: KlaviyoContext, items: MembershipItem[], fail: Fail): Promise<void> {
+export async function applyListMembership(ctx: KlaviyoContext, items: MembershipItem[], fail: FailItems): Promise<void> {
   if (ctx.options.tagLists === false) return;
   const adds = new Map<string, MembershipItem[]>();
   const removes = new Map<string, MembershipItem[]>();
   for (const item of items) {
     if (item.change.addTags.length + item.change.removeTags.length === 0) continue;
     if (!item.externalId) {
-      fail(item.index, new EspPermanentError('klaviyo: the profile id is unknown, so its tag lists cannot be updated', { esp: 'klaviyo', hint: 'pull from Klaviyo to learn the id, then push again' }));
+      fail([item], new EspPermanentError('klaviyo: the profile id is unknown, so its tag lists cannot be updated', { esp: 'klaviyo', hint: 'pull from Klaviyo to learn the id, then push again' }));
       continue;
     }
     for (const tag of item.change.addTags) adds.set(tag, [...(adds.get(tag) ?? []), item]);
@@ -78,8 +77,7 @@ export async function applyListMembership(ctx: KlaviyoContext, items: Membership
   try {
     await ensureTagLists(ctx, [...adds.keys(), ...removes.keys()]);
   } catch (e) {
-    const error = asSegsyncError(e);
-    for (const group of [...adds.values(), ...removes.values()]) for (const item of group) fail(item.index, error);
+    fail([...adds.values(), ...removes.values()].flat(), e);
     return;
   }
   const calls: Promise<void>[] = [];
@@ -93,7 +91,7 @@ export async function applyListMembership(ctx: KlaviyoContext, items: Membership
   await Promise.all(calls);
 }
 
-async function changeMembers(ctx: KlaviyoContext, listId: string, direction: 'add' | 'remove', group: MembershipItem[], fail: Fail): Promise<void> {
+async function changeMembers(ctx: KlaviyoContext, listId: string, direction: 'add' | 'remove', group: MembershipItem[], fail: FailItems): Promise<void> {
   const body = { data: group.map((i) => ({ type: 'profile', id: i.externalId! })) };
   try {
     if (direction === 'add') {
@@ -106,7 +104,6 @@ async function changeMembers(ctx: KlaviyoContext, listId: string, direction: 'ad
       );
     }
   } catch (e) {
-    const error = asSegsyncError(e);
-    for (const item of group) fail(item.index, error);
+    fail(group, e);
   }
 }

@@ -7,13 +7,14 @@
  * read only up to its HMAC section, so the order is not confirmed from the vendor's text. The body's
  * `meta.klaviyo_webhook_id` must equal the `Klaviyo-Webhook-Id` header, as that page requires.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { WebhookError } from '../../src/errors';
 import type { FieldValue } from '../../src/model/types';
 import { normaliseEmail } from '../../src/model/identity';
 import { parseTime } from '../../src/model/time';
-import type { RawRequest, RemoteEvent, WebhookItemRejection, WebhookResult } from '../connector';
+import type { RawRequest, RemoteEvent, WebhookResult } from '../connector';
+import { readDelivery, readItems, sameSecret } from '../webhook-checks';
 import { includedSchema, wireEventSchema } from './wire';
 
 /** The signature Klaviyo sends for a body and timestamp. */
@@ -74,7 +75,7 @@ export function verifyWebhook(request: RawRequest, check: WebhookCheck): void {
   }
   const expected = Buffer.from(signWebhook(check.secret, request.rawBody, timestamp), 'hex');
   const given = /^[0-9a-f]+$/i.test(signature) ? Buffer.from(signature, 'hex') : Buffer.alloc(0);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+  if (!sameSecret(given, expected)) {
     throw new WebhookError('klaviyo webhook: signature does not match', { hint: 'check that the webhook secret equals the secret_key the Klaviyo webhook was created with' });
   }
   const sentAt = parseWebhookTimestamp(timestamp);
@@ -89,37 +90,18 @@ export function verifyWebhook(request: RawRequest, check: WebhookCheck): void {
 /** Verifies and parses a delivery into events (system webhooks carry no profile changes). */
 export function handleWebhook(request: RawRequest, check: WebhookCheck): WebhookResult {
   verifyWebhook(request, check);
-  let json: unknown;
-  try {
-    json = JSON.parse(request.rawBody.toString('utf8'));
-  } catch (e) {
-    throw new WebhookError('klaviyo webhook: body is not JSON', { cause: e, hint: 'only Klaviyo system webhooks are accepted on this URL' });
-  }
-  const parsed = webhookBodySchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new WebhookError(`klaviyo webhook: unexpected body (${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'})`, { hint: 'only Klaviyo system webhooks are accepted on this URL' });
-  }
+  const hint = 'only Klaviyo system webhooks are accepted on this URL';
+  const delivery = readDelivery(request, webhookBodySchema, {
+    notJson: ['klaviyo webhook: body is not JSON', hint],
+    invalid: (issue) => [`klaviyo webhook: unexpected body (${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'})`, hint],
+  });
   const hookId = request.headers['klaviyo-webhook-id'];
-  const bodyHookId = parsed.data.meta?.klaviyo_webhook_id;
+  const bodyHookId = delivery.meta?.klaviyo_webhook_id;
   if (hookId && bodyHookId && hookId !== bodyHookId) {
     throw new WebhookError('klaviyo webhook: meta.klaviyo_webhook_id does not match the Klaviyo-Webhook-Id header', { hint: 'Klaviyo says not to process such a delivery' });
   }
-  const events: RemoteEvent[] = [];
-  const rejected: WebhookItemRejection[] = [];
-  parsed.data.data.forEach((raw, index) => {
-    const item = webhookItemSchema.safeParse(raw);
-    if (!item.success) {
-      const issue = item.error.issues[0];
-      rejected.push({ index, message: `klaviyo webhook item ${index}: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}` });
-      return;
-    }
-    try {
-      events.push(toEvent(item.data, request.receivedAt));
-    } catch (err) {
-      rejected.push({ index, message: `klaviyo webhook item ${index}: ${(err as Error).message}` });
-    }
-  });
+  const { read, rejected } = readItems(delivery.data, webhookItemSchema, 'klaviyo webhook item', (item) => toEvent(item, request.receivedAt));
+  const events = read.map((r) => r.value);
   return { reply: { status: 200 }, changes: [], events, ...(rejected.length ? { rejected } : {}) };
 }
 

@@ -1,8 +1,7 @@
 /** Mailchimp, described for the registry: its segsync.yaml section, how to build it, how to start its sandbox. */
 /* eslint-disable @typescript-eslint/no-require-imports -- the SDK loads only when a connector or sandbox is built */
 import { z } from 'zod';
-import { commonConnectorKeys, secret, url } from '../definition';
-import type { EspDefinition } from '../definition';
+import { commonConnectorKeys, defineEsp, secret, url } from '../definition';
 import type * as MailchimpModule from './index';
 import type * as MailchimpSandboxModule from './sandbox';
 
@@ -29,30 +28,22 @@ export const mailchimpConfigSchema = z
 
 export type MailchimpConfig = z.infer<typeof mailchimpConfigSchema>;
 
-export const mailchimpDefinition: EspDefinition<typeof mailchimpConfigSchema> = {
+export const mailchimpDefinition = defineEsp({
   esp: 'mailchimp',
   configSchema: mailchimpConfigSchema,
   sandboxCredential: 'sandbox-key-us1',
-  create(mc, context) {
-    const { createMailchimpConnector } = require('./index') as typeof MailchimpModule;
-    return createMailchimpConnector(
-      {
-        apiKey: mc.apiKey,
-        listId: mc.listId,
-        ...(mc.baseUrl ? { baseUrl: mc.baseUrl } : {}),
-        maxConnections: mc.maxConnections,
-        dateFormat: mc.dateFormat,
-        ...(mc.webhookSecret ? { webhookSecret: mc.webhookSecret } : {}),
-        ...(context.webhookUrl && mc.webhookSecret ? { webhookUrl: context.webhookUrl } : {}),
-        ownedTags: context.ownedTags,
-        ...(context.ownedTagPrefix ? { ownedTagPrefix: context.ownedTagPrefix } : {}),
-      },
-      context,
-    );
-  },
-  async startSandbox(options) {
-    const { credential = mailchimpDefinition.sandboxCredential, webhookSecret: _unused, ...common } = options;
-    const server = await (require('./sandbox') as typeof MailchimpSandboxModule).startMailchimpSandbox({ ...common, apiKey: credential });
-    return { server, usage: `connectors.mailchimp: baseUrl ${server.url}, apiKey "${credential}", listId ${server.listId}` };
-  },
-};
+  connector: () => (require('./index') as typeof MailchimpModule).createMailchimpConnector,
+  options: (mc, context): MailchimpModule.MailchimpConnectorOptions => ({
+    apiKey: mc.apiKey,
+    listId: mc.listId,
+    baseUrl: mc.baseUrl,
+    maxConnections: mc.maxConnections,
+    dateFormat: mc.dateFormat,
+    webhookSecret: mc.webhookSecret,
+    webhookUrl: mc.webhookSecret ? context.webhookUrl : undefined,
+    ownedTags: context.ownedTags,
+    ownedTagPrefix: context.ownedTagPrefix,
+  }),
+  sandbox: (common, credential) => (require('./sandbox') as typeof MailchimpSandboxModule).startMailchimpSandbox({ ...common, apiKey: credential }),
+  usage: (server, credential) => `connectors.mailchimp: baseUrl ${server.url}, apiKey "${credential}", listId ${server.listId}`,
+});

@@ -23,22 +23,22 @@
  */
 import { EMAIL_KEY } from '../connector';
 import type { ChangeResult, ContactChange } from '../connector';
-import type { SegsyncError } from '../../src/errors';
-import { EspPermanentError, ValidationError, asEspError } from '../../src/errors';
-import { runPush, splitChunks } from '../push-driver';
-import type { MergeRule, PushStrategy, PushUnit } from '../push-driver';
+import { EspPermanentError, ValidationError } from '../../src/errors';
+import { splitChunks } from '../batching';
+import { mergeChangesBy, runPush } from '../push-driver';
+import type { PushIo, PushStrategy, PushUnit } from '../push-driver';
 import { normaliseEmail, subscriberHash } from '../../src/model/identity';
 import type { ConsentStatus } from '../../src/model/types';
 import type { Clock } from '../../src/model/clock';
 import type { MailchimpClient } from './client';
 import { patchInBatch } from './batch-patch';
-import type { BatchPatchOptions, PatchAnswer } from './batch-patch';
+import type { BatchPatchOptions } from './batch-patch';
 import type { MergeSchema } from './schema';
 import type { TagIndex } from './tags';
 import { consentOf } from './pull';
 import { applyTagPlans, planTagChanges } from './tags';
 import { memberSchema } from './wire';
-import type { BatchMember, MemberPatch, MergeValue, WritableStatus } from './wire';
+import type { BatchMember, MemberPatch, MemberStatus, MergeValue, WritableStatus } from './wire';
 
 /** Largest `members[]` of one batch call. */
 export const MEMBER_BATCH = 500;
@@ -95,31 +95,25 @@ interface Planned {
   removeTags: string[];
   /** An opt-out was asked for: the only time a write carries `status` to an existing member. */
   optOut: boolean;
-  error?: SegsyncError;
-  created?: boolean;
-  modifiedAt?: number;
-  /** The member's status as the answer reported it. */
-  consent?: ConsentStatus;
 }
 
-/** Changes of the same email merge (later values win) so one member gets one write. */
-export const mergeChanges: MergeRule<ContactChange> = {
-  key: (change) => normaliseEmail(change.ref.email),
-  merge: (c, change) => ({
-    ...c,
-    ...change,
-    set: { ...c.set, ...change.set },
-    clear: [...c.clear.filter((f) => !(f in change.set)), ...change.clear],
-    addTags: [...c.addTags.filter((t) => !change.removeTags.includes(t)), ...change.addTags],
-    removeTags: [...c.removeTags.filter((t) => !change.addTags.includes(t)), ...change.removeTags],
-  }),
-};
+/** A member on its way: its unit, its plan, and the route it takes were it found to exist after all. */
+interface Member {
+  u: PushUnit<ContactChange, Planned>;
+  p: Planned;
+  route: Route;
+  fallback: () => Route;
+}
 
-/** One member's plan: merge values converted (a bad value fails that member only) and a route. */
+type Io = PushIo<ContactChange, Planned>;
+
+/** Changes of the same email merge so one member gets one write. */
+export const mergeChanges = mergeChangesBy((change) => normaliseEmail(change.ref.email));
+
+/** One member's plan: merge values converted (a value Mailchimp cannot hold throws `ValidationError`) and a route. */
 function plan(change: ContactChange, schema: MergeSchema): Planned {
   const email = normaliseEmail(change.ref.email);
   const merges: Record<string, MergeValue> = {};
-  let error: SegsyncError | undefined;
   try {
     for (const [name, value] of Object.entries(change.set)) {
       const w = schema.toWire(name, value);
@@ -127,10 +121,10 @@ function plan(change: ContactChange, schema: MergeSchema): Planned {
     }
     for (const name of change.clear) merges[schema.tagFor(name)] = '';
   } catch (err) {
-    error = err instanceof ValidationError ? err : new ValidationError(String(err));
+    throw err instanceof ValidationError ? err : new ValidationError(String(err));
   }
   const route = routeFor(change, Object.keys(merges).length > 0);
-  return { email, hash: subscriberHash(email), merges, route, optOut: change.optOut !== undefined, addTags: change.addTags, removeTags: change.removeTags, ...(error ? { error } : {}) };
+  return { email, hash: subscriberHash(email), merges, route, optOut: change.optOut !== undefined, addTags: change.addTags, removeTags: change.removeTags };
 }
 
 /**
@@ -164,51 +158,48 @@ function patchBody(p: Planned, route: Extract<Route, { kind: 'patch' }>): Member
   return { merge_fields: p.merges, ...(route.status ? { status: route.status } : {}) };
 }
 
-/** Applies one member's answer from a batch job to its plan. */
-function notePatch(p: Planned, answer: PatchAnswer): void {
-  if (!answer.ok) {
-    p.error = answer.error instanceof EspPermanentError && answer.error.status === 404 ? notOnAudience(p.email, answer.error) : answer.error;
-    return;
-  }
-  const m = memberSchema.safeParse(answer.body);
-  if (!m.success) {
-    p.error = new EspPermanentError(`mailchimp: update member (batch): unexpected answer for ${p.email}`, { esp: 'mailchimp', hint: 'the batch job answered in a shape segsync does not know; report it with this message' });
-    return;
-  }
-  p.modifiedAt = lastChanged(m.data.last_changed);
-  p.consent = consentOf(m.data.status);
+/** Settles a member as written, from the member as Mailchimp answered it. */
+function written(io: Io, m: Member, answer: { last_changed?: string | undefined; status: MemberStatus }, created?: true): void {
+  io.ok(m.u, { externalId: m.p.hash, created, modifiedAt: lastChanged(answer.last_changed), consent: consentOf(answer.status) }, m.p);
 }
 
 /** PATCHes known members as one batch job (see the file comment). */
-async function patchMany(client: MailchimpClient, members: Planned[], options: PatchOptions): Promise<void> {
-  const answers = await patchInBatch(client, members.map((p) => ({ hash: p.hash, body: patchBody(p, p.route as Extract<Route, { kind: 'patch' }>) })), options);
-  for (const p of members) notePatch(p, answers.get(p.hash)!);
-}
-
-/** The per-member write (PUT with status_if_new, or PATCH). */
-async function writeOne(client: MailchimpClient, p: Planned, route: Route): Promise<void> {
-  try {
-    if (route.kind === 'patch') {
-      const m = await client.patchMember(p.hash, patchBody(p, route));
-      p.modifiedAt = lastChanged(m.last_changed);
-      p.consent = consentOf(m.status);
-      return;
+async function patchMany(client: MailchimpClient, members: Member[], options: PatchOptions, io: Io): Promise<void> {
+  const answers = await patchInBatch(client, members.map(({ p }) => ({ hash: p.hash, body: patchBody(p, p.route as Extract<Route, { kind: 'patch' }>) })), options);
+  for (const m of members) {
+    const answer = answers.get(m.p.hash)!;
+    if (!answer.ok) {
+      io.fail(m.u, patchError(m.p.email, answer.error));
+      continue;
     }
-    const statusIfNewValue = route.kind === 'upsert' ? route.statusIfNew : 'pending';
-    const m = await client.setMember(p.hash, { email_address: p.email, status_if_new: statusIfNewValue, ...(Object.keys(p.merges).length ? { merge_fields: p.merges } : {}) });
-    p.modifiedAt = lastChanged(m.last_changed);
-    p.consent = consentOf(m.status);
-  } catch (err) {
-    p.error = route.kind === 'patch' && err instanceof EspPermanentError && err.status === 404 ? notOnAudience(p.email, err) : asEspError(err, 'mailchimp');
+    const member = memberSchema.safeParse(answer.body);
+    if (member.success) written(io, m, member.data);
+    else io.fail(m.u, new EspPermanentError(`mailchimp: update member (batch): unexpected answer for ${m.p.email}`, { esp: 'mailchimp', hint: 'the batch job answered in a shape segsync does not know; report it with this message' }));
   }
 }
 
-/** A PATCH found no active member: it is archived (or gone), and segsync never re-adds it. */
-function notOnAudience(email: string, cause: EspPermanentError): EspPermanentError {
+/** The per-member write (PUT with status_if_new, or PATCH). */
+async function writeOne(client: MailchimpClient, m: Member, route: Route, io: Io): Promise<void> {
+  const { p } = m;
+  try {
+    const statusIfNewValue = route.kind === 'upsert' ? route.statusIfNew : 'pending';
+    const answer =
+      route.kind === 'patch'
+        ? await client.patchMember(p.hash, patchBody(p, route))
+        : await client.setMember(p.hash, { email_address: p.email, status_if_new: statusIfNewValue, ...(Object.keys(p.merges).length ? { merge_fields: p.merges } : {}) });
+    written(io, m, answer);
+  } catch (err) {
+    io.fail(m.u, route.kind === 'patch' ? patchError(p.email, err) : err);
+  }
+}
+
+/** A PATCH's error; a 404 means no active member: it is archived (or gone), and segsync never re-adds it. */
+function patchError(email: string, err: unknown): unknown {
+  if (!(err instanceof EspPermanentError && err.status === 404)) return err;
   return new EspPermanentError(`mailchimp: ${email} is not an active member of the audience (archived, deleted or never added); it was left as is`, {
     esp: 'mailchimp',
     status: 404,
-    cause,
+    cause: err,
     hint: 'segsync never creates a cleaned address or restores an archived member; restore it in Mailchimp if it should be synced',
   });
 }
@@ -217,32 +208,27 @@ function notOnAudience(email: string, cause: EspPermanentError): EspPermanentErr
  * One batch call that only creates (`update_existing: false`). Members named in `errors[]` are written
  * again on their own (`fallback`): that is how members that turn out to exist are updated.
  */
-async function writeBatch(client: MailchimpClient, routed: { p: Planned; fallback: () => Route }[]): Promise<void> {
-  const members = routed.map((m) => m.p);
-  const fallbacks = new Map(routed.map((m) => [m.p, m.fallback]));
-  const body: BatchMember[] = members.map((p) => ({
-    email_address: p.email,
-    status: (p.route as { status: WritableStatus }).status,
-    ...(Object.keys(p.merges).length ? { merge_fields: p.merges } : {}),
-  }));
+async function writeBatch(client: MailchimpClient, members: Member[], io: Io): Promise<void> {
+  const statusOf = (p: Planned): WritableStatus => (p.route as { status: WritableStatus }).status;
+  const body: BatchMember[] = members.map(({ p }) => ({ email_address: p.email, status: statusOf(p), ...(Object.keys(p.merges).length ? { merge_fields: p.merges } : {}) }));
   let result;
   try {
     result = await client.batchMembers(body);
   } catch (err) {
-    for (const p of members) p.error = asEspError(err, 'mailchimp');
+    io.fail(members.map((m) => m.u), err);
     return;
   }
-  const byEmail = new Map(members.map((p) => [p.email, p]));
-  for (const m of result.new_members) {
-    const p = byEmail.get(normaliseEmail(m.email_address));
-    if (p) Object.assign(p, { created: true, modifiedAt: lastChanged(m.last_changed), consent: consentOf(m.status ?? (p.route as { status: WritableStatus }).status) });
+  const byEmail = new Map(members.map((m) => [m.p.email, m]));
+  for (const n of result.new_members) {
+    const m = byEmail.get(normaliseEmail(n.email_address));
+    if (m) written(io, m, { last_changed: n.last_changed, status: n.status ?? statusOf(m.p) }, true);
   }
   await Promise.all(
     result.errors.map((e) => {
-      const p = byEmail.get(normaliseEmail(e.email_address ?? ''));
-      if (!p) return undefined;
+      const m = byEmail.get(normaliseEmail(e.email_address ?? ''));
+      if (!m) return undefined;
       // Known to exist: update it without any chance of creating or restoring it.
-      return writeOne(client, p, e.error_code === 'ERROR_CONTACT_EXISTS' ? { kind: 'patch', ...(p.optOut ? { status: 'unsubscribed' as const } : {}) } : fallbacks.get(p)!());
+      return writeOne(client, m, e.error_code === 'ERROR_CONTACT_EXISTS' ? { kind: 'patch', ...(m.p.optOut ? { status: 'unsubscribed' as const } : {}) } : m.fallback(), io);
     }),
   );
 }
@@ -263,31 +249,31 @@ function mailchimpStrategy(client: MailchimpClient, schema: MergeSchema, tags: T
     encode: withoutEmailChange,
     merge: mergeChanges,
     async write(units, io, batch) {
-      const planned = new Map(units.map((u) => [u, plan(u.item, schema)]));
-      // A member found to exist gets the status its latest change allows, were it new after all.
-      const fallback = (u: PushUnit<ContactChange, Planned>): Route => {
-        const status = statusIfNew(batch[u.inputs[u.inputs.length - 1]!]!.localConsent);
-        return status ? { kind: 'upsert', statusIfNew: status } : { kind: 'patch' };
-      };
-      const ready = [...planned].filter(([, p]) => !p.error).map(([u, p]) => ({ route: p.route, p, fallback: () => fallback(u) }));
-      const { creates, job, single } = routeMembers(ready, patching.batchOperationsFrom);
-      const calls: Promise<void>[] = creates.map((members) => writeBatch(client, members));
-      if (job.length > 0) calls.push(patchMany(client, job.map((m) => m.p), patching));
-      for (const m of single) calls.push(writeOne(client, m.p, m.route));
-      await Promise.all(calls);
-      for (const [u, p] of planned) {
-        if (p.error) io.fail(u, p.error);
-        else io.ok(u, { externalId: p.hash, ...(p.created ? { created: true } : {}), ...(p.modifiedAt !== undefined ? { modifiedAt: p.modifiedAt } : {}), ...(p.consent ? { consent: p.consent } : {}) }, p);
+      const ready: Member[] = [];
+      for (const u of units) {
+        try {
+          const p = plan(u.item, schema);
+          // A member found to exist gets the status its latest change allows, were it new after all.
+          const status = statusIfNew(batch[u.inputs[u.inputs.length - 1]!]!.localConsent);
+          ready.push({ u, p, route: p.route, fallback: () => (status ? { kind: 'upsert', statusIfNew: status } : { kind: 'patch' }) });
+        } catch (err) {
+          io.fail(u, err);
+        }
       }
+      const { creates, job, single } = routeMembers(ready, patching.batchOperationsFrom);
+      const calls: Promise<void>[] = creates.map((members) => writeBatch(client, members, io));
+      if (job.length > 0) calls.push(patchMany(client, job, patching, io));
+      for (const m of single) calls.push(writeOne(client, m, m.route, io));
+      await Promise.all(calls);
+      // What no call settled stands as written: route `none` (only tags change: no call), and a member a batch
+      // create's answer names neither as new nor in `errors[]`.
+      for (const m of ready) io.ok(m.u, { externalId: m.p.hash }, m.p);
     },
     async memberships(units, io) {
       const tagged = units.filter((u) => u.answer && u.answer.addTags.length + u.answer.removeTags.length > 0);
       if (tagged.length === 0) return;
       const failures = await applyTagPlans(client, tags, planTagChanges(tagged.map((u) => u.answer!)));
-      for (const u of tagged) {
-        const e = failures.get(u.answer!.email);
-        if (e) io.fail(u, e);
-      }
+      io.failEach(tagged, (u) => failures.get(u.answer!.email));
     },
   };
 }
@@ -309,8 +295,8 @@ export function renameOf(change: ContactChange): { kind: 'none' } | { kind: 'ren
  * Changes the emails of members whose email changed, before the rest of the change is written at the
  * new email. Returns the failures by input index.
  */
-async function renameMembers(client: MailchimpClient, batch: ContactChange[]): Promise<Map<number, SegsyncError>> {
-  const failed = new Map<number, SegsyncError>();
+async function renameMembers(client: MailchimpClient, batch: ContactChange[]): Promise<Map<number, unknown>> {
+  const failed = new Map<number, unknown>();
   await Promise.all(
     batch.map(async (change, i) => {
       const rename = renameOf(change);
@@ -322,7 +308,7 @@ async function renameMembers(client: MailchimpClient, batch: ContactChange[]): P
       try {
         await client.patchMember(rename.oldId, { email_address: rename.email });
       } catch (err) {
-        failed.set(i, err instanceof EspPermanentError && err.status === 404 ? notOnAudience(rename.email, err) : asEspError(err, 'mailchimp'));
+        failed.set(i, patchError(rename.email, err));
       }
     }),
   );

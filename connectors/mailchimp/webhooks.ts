@@ -4,8 +4,9 @@
  * checks a new webhook URL with a GET, which must answer 200. We register with `sources.api=false`
  * so our own API writes do not come back as changes.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { RawRequest, RemoteChange, WebhookResult } from '../connector';
+import { sameSecret } from '../webhook-checks';
 import { WebhookError } from '../../src/errors';
 import { normaliseEmail } from '../../src/model/identity';
 import { serializeWithinLimits } from '../../src/model/limits';
@@ -23,13 +24,6 @@ export function webhookUrlWithSecret(publicUrl: string, secret: string): string 
   return url.toString();
 }
 
-/** Equal strings in time that does not depend on where they differ (hashing first evens the lengths). */
-export function secretsMatch(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
-
 /** Throws `WebhookError` unless the request's URL carries the expected secret. */
 export function verifySecret(request: RawRequest, secret: string | undefined): void {
   if (!secret) {
@@ -38,7 +32,7 @@ export function verifySecret(request: RawRequest, secret: string | undefined): v
     });
   }
   const given = new URL(request.url, 'http://placeholder.invalid').searchParams.get(SECRET_PARAM) ?? '';
-  if (!secretsMatch(given, secret)) {
+  if (!sameSecret(given, secret)) {
     throw new WebhookError('mailchimp: webhook secret is missing or wrong', {
       hint: 'the URL registered on Mailchimp must end with ?secret=<connectors.mailchimp.webhookSecret>; re-register it if the secret changed',
     });

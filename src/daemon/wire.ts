@@ -47,7 +47,7 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
   if (segments) {
     const started = clock.now();
     segments.load();
-    logger.info({ ms: clock.now() - started }, 'rules caches loaded');
+    logger.info({ ms: clock.now() - started, eventSnapshot: segments.lastLoad?.fromSnapshot, savedState: segments.lastLoad?.fromStateSnapshot }, 'rules caches loaded');
   }
   const connectors = createConnectors(config, {
     clock,

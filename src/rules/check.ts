@@ -67,6 +67,8 @@ export interface CheckedRule {
   references: string[];
   /** Contact properties read with a literal name; `undefined` when a key is computed. */
   properties: Set<string> | undefined;
+  /** Whether the rule reads the contact's email. */
+  readsEmail: boolean;
 }
 
 /** Builds the CEL environment: variables, segsync's functions, and optionally their implementations. */
@@ -173,7 +175,11 @@ export function checkRules(sources: RuleSource[], knowledge: Knowledge = NO_KNOW
     const properties = checkNames(p, ast, knowledge, issues, warnings);
     if (issues.length > before) continue;
     types.set(p.source.segment, type);
-    rules.push({ source: p.source, rewritten: p.rewritten, ast, type, references: p.references.map((r) => r.name), properties });
+    let readsEmail = false;
+    walk(ast, (n) => {
+      if (n.op === 'id' && n.args === 'email') readsEmail = true;
+    });
+    rules.push({ source: p.source, rewritten: p.rewritten, ast, type, references: p.references.map((r) => r.name), properties, readsEmail });
   }
   if (issues.length) throw new RuleSetError(issues.sort(byLocation));
   return { rules, warnings };

@@ -1,6 +1,9 @@
 /**
  * The contact attributes rules read (email, creation time, consent, tags, the referenced
- * properties), held in memory by contact id and refreshed per contact after each write.
+ * properties), held in memory by contact id and refreshed per contact after each write. Equal
+ * property records, tag lists and consent texts are one frozen object shared by every contact that
+ * has them: rules read few, mostly low-cardinality properties (a country, a plan), so a million
+ * contacts hold a few hundred records instead of a million objects for every collection to walk.
  */
 import type { Contact, FieldValue } from '../model/types';
 import type { Store } from '../store/store';
@@ -18,14 +21,29 @@ export function contactView(c: Contact): ContactView {
 
 /**
  * Some contacts' attributes as they cross to a sweep worker: ids and creation times as typed arrays,
- * and emails, consent, properties and tags as one JSON text of four arrays by position (null: none;
- * a null email: no such contact). Structured cloning half a million small objects and arrays costs
- * several times more on the main thread than writing them as one string, which clones as a copy.
+ * and the rest as one JSON text: emails and consent by position (null: none; a null email: no such
+ * contact), properties and tags as indexes into lists of the distinct records (-1: none).
+ * Structured cloning half a million small objects costs several times more on the main thread than
+ * writing them as one string, which clones as a copy.
  */
 export interface ContactColumns {
   ids: Float64Array;
   created: Float64Array;
   json: string;
+}
+
+type Packed = [(string | null)[], (string | null)[], number[], number[], Record<string, FieldValue>[], string[][]];
+
+/** One frozen copy of each distinct record, by a key of its content. */
+class Shared<T extends object> {
+  private readonly byKey = new Map<string, T>();
+
+  of(key: string, value: T): T {
+    const known = this.byKey.get(key);
+    if (known) return known;
+    this.byKey.set(key, Object.freeze(value));
+    return value;
+  }
 }
 
 export class ContactCache {
@@ -37,6 +55,9 @@ export class ContactCache {
   private readonly properties: (Record<string, FieldValue> | undefined)[] = [];
   private readonly tags: (string[] | undefined)[] = [];
   private count = 0;
+  private readonly records = new Shared<Record<string, FieldValue>>();
+  private readonly tagLists = new Shared<string[]>();
+  private readonly consents = new Map<string, string>();
 
   /** Only `propertyNames` are kept (all when undefined). */
   constructor(private readonly propertyNames: Set<string> | undefined) {}
@@ -47,21 +68,44 @@ export class ContactCache {
     for (const [id, email, createdAt, consent] of store.scanContacts()) {
       cache.emails[id] = email;
       cache.created[id] = createdAt;
-      if (consent) cache.consent[id] = consent;
+      if (consent) cache.consent[id] = cache.consentText(consent);
       // Written for every contact so the arrays stay as dense as `emails` (sparse writes would turn
       // them into slow dictionaries).
       cache.properties[id] = undefined;
       cache.tags[id] = undefined;
       cache.count++;
     }
+    // Rows come by contact id: each contact's record is complete, and shared, when the next id starts.
     if (propertyNames === undefined || propertyNames.size) {
-      for (const [id, name, value] of store.scanProperties(propertyNames && [...propertyNames])) cache.propsOf(id)[name] = value;
+      let id = -1;
+      let record: Record<string, FieldValue> | undefined;
+      const done = (): void => {
+        if (record) cache.properties[id] = cache.shareRecord(record);
+      };
+      for (const [rowId, name, value] of store.scanProperties(propertyNames && [...propertyNames])) {
+        if (rowId !== id) {
+          done();
+          id = rowId;
+          record = Object.create(null) as Record<string, FieldValue>;
+        }
+        record![name] = value;
+      }
+      done();
     }
-    for (const [id, tag] of store.scanTags()) {
-      let list = cache.tags[id];
-      if (!list) cache.tags[id] = list = [];
+    let id = -1;
+    let list: string[] = [];
+    const done = (): void => {
+      if (list.length) cache.tags[id] = cache.shareTags(list);
+    };
+    for (const [rowId, tag] of store.scanTags()) {
+      if (rowId !== id) {
+        done();
+        id = rowId;
+        list = [];
+      }
       list.push(tag);
     }
+    done();
     return cache;
   }
 
@@ -70,15 +114,24 @@ export class ContactCache {
     if (this.emails[id] === undefined) this.count++;
     this.emails[id] = email;
     this.created[id] = createdAt;
-    this.consent[id] = consent;
-    this.properties[id] = properties ?? this.properties[id];
-    this.tags[id] = tags?.length ? tags : this.tags[id];
+    this.consent[id] = consent === undefined ? undefined : this.consentText(consent);
+    this.properties[id] = properties ? this.shareRecord(Object.assign(Object.create(null) as Record<string, FieldValue>, properties)) : this.properties[id];
+    this.tags[id] = tags?.length ? this.shareTags([...tags]) : this.tags[id];
   }
 
-  private propsOf(id: number): Record<string, FieldValue> {
-    let p = this.properties[id];
-    if (!p) this.properties[id] = p = Object.create(null) as Record<string, FieldValue>;
-    return p;
+  private shareRecord(record: Record<string, FieldValue>): Record<string, FieldValue> {
+    return this.records.of(JSON.stringify(record), record);
+  }
+
+  private shareTags(list: string[]): string[] {
+    return this.tagLists.of(JSON.stringify(list), list);
+  }
+
+  private consentText(text: string): string {
+    const known = this.consents.get(text);
+    if (known !== undefined) return known;
+    this.consents.set(text, text);
+    return text;
   }
 
   /** The largest contact id seen. */
@@ -100,19 +153,37 @@ export class ContactCache {
     for (let id = Math.max(0, lo); id < end; id++) if (this.emails[id] !== undefined) yield id;
   }
 
-  /** The attributes of these contacts, packed for a sweep worker (see ContactColumns). */
-  export(ids: readonly number[]): ContactColumns {
+  /**
+   * The attributes of these contacts, packed for a sweep worker (see ContactColumns); without
+   * `emails`, every known contact's email crosses as '' (for rules that never read it).
+   */
+  export(ids: readonly number[], emails = true): ContactColumns {
     const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
-    return {
-      ids: Float64Array.from(ids),
-      created: Float64Array.from(ids, (id) => this.created[id] ?? 0),
-      json: JSON.stringify([
-        ids.map((id) => orNull(this.emails[id])),
-        ids.map((id) => orNull(this.consent[id])),
-        ids.map((id) => orNull(this.properties[id])),
-        ids.map((id) => orNull(this.tags[id])),
-      ]),
+    const indexer = <T extends object>(list: T[]): ((v: T | undefined) => number) => {
+      const at = new Map<T, number>();
+      return (v) => {
+        if (v === undefined) return -1;
+        let k = at.get(v);
+        if (k === undefined) {
+          at.set(v, (k = list.length));
+          list.push(v);
+        }
+        return k;
+      };
     };
+    const records: Record<string, FieldValue>[] = [];
+    const tagLists: string[][] = [];
+    const recordIndex = indexer(records);
+    const tagIndex = indexer(tagLists);
+    const packed: Packed = [
+      ids.map((id) => (emails ? orNull(this.emails[id]) : this.emails[id] === undefined ? null : '')),
+      ids.map((id) => orNull(this.consent[id])),
+      ids.map((id) => recordIndex(this.properties[id])),
+      ids.map((id) => tagIndex(this.tags[id])),
+      records,
+      tagLists,
+    ];
+    return { ids: Float64Array.from(ids), created: Float64Array.from(ids, (id) => this.created[id] ?? 0), json: JSON.stringify(packed) };
   }
 
   /** Every contact, packed as `export` packs some (for the rules' state snapshot). */
@@ -122,12 +193,9 @@ export class ContactCache {
 
   /** Takes the attributes of contacts as `export` gave them (a sweep worker following the main thread). */
   import(c: ContactColumns): void {
-    const [emails, consent, properties, tags] = JSON.parse(c.json) as [
-      (string | null)[],
-      (string | null)[],
-      (Record<string, FieldValue> | null)[],
-      (string[] | null)[],
-    ];
+    const [emails, consent, recordAt, tagsAt, recordList, tagLists] = JSON.parse(c.json) as Packed;
+    const records = recordList.map((r) => this.shareRecord(Object.assign(Object.create(null) as Record<string, FieldValue>, r)));
+    const tags = tagLists.map((t) => this.shareTags(t));
     // Filled up to the largest id first: a write far past an array's end makes it a slow dictionary.
     let top = -1;
     for (const id of c.ids) if (id > top) top = id;
@@ -151,9 +219,10 @@ export class ContactCache {
       if (this.emails[id] === undefined) this.count++;
       this.emails[id] = email;
       this.created[id] = c.created[k]!;
-      this.consent[id] = consent[k] ?? undefined;
-      this.properties[id] = properties[k] ?? undefined;
-      this.tags[id] = tags[k] ?? undefined;
+      const text = consent[k];
+      this.consent[id] = text === null || text === undefined ? undefined : this.consentText(text);
+      this.properties[id] = recordAt[k]! >= 0 ? records[recordAt[k]!] : undefined;
+      this.tags[id] = tagsAt[k]! >= 0 ? tags[tagsAt[k]!] : undefined;
     });
   }
 
@@ -199,7 +268,7 @@ export class ContactCache {
     if (this.emails[id] === undefined) this.count++;
     this.emails[id] = contact.email;
     this.created[id] = contact.createdAt;
-    this.consent[id] = contact.consent?.status;
+    this.consent[id] = contact.consent ? this.consentText(contact.consent.status) : undefined;
     const props = Object.create(null) as Record<string, FieldValue>;
     let any = false;
     for (const [k, v] of Object.entries(contact.properties)) {
@@ -207,7 +276,7 @@ export class ContactCache {
       props[k] = v.value;
       any = true;
     }
-    this.properties[id] = any ? props : undefined;
-    this.tags[id] = contact.tags.size ? [...contact.tags] : undefined;
+    this.properties[id] = any ? this.shareRecord(props) : undefined;
+    this.tags[id] = contact.tags.size ? this.shareTags([...contact.tags]) : undefined;
   }
 }

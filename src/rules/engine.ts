@@ -138,7 +138,7 @@ export class SegmentEngine {
   private pool: SweepPool | undefined;
   /** Why the workers were given up (the engine then sweeps on one thread). */
   poolError: SweepWorkerError | undefined;
-  /** The store's count of other connections' commits when the caches were loaded (see `saveState`). */
+  /** Other connections' writes to what the caches hold, counted when they were loaded (see `saveState`). */
   private foreignMark = 0;
   /** Contacts whose cached state changed since the workers last heard of it. */
   private readonly dirty = new Set<number>();
@@ -179,7 +179,7 @@ export class SegmentEngine {
   load(onProgress?: ProgressFn): void {
     this.close();
     this.rowOf.clear();
-    this.foreignMark = this.store.foreignWrites();
+    this.foreignMark = this.store.foreignRulesWrites();
     const t0 = performance.now();
     this.events = this.loadEvents(onProgress);
     // Contacts with events: the workers start on their code and rules while the rest loads.
@@ -228,11 +228,12 @@ export class SegmentEngine {
   /**
    * Saves the contacts as rules read them, the stored answers and the wake-ups, so the next start
    * reads them at once instead of row by row (a clean stop calls this). Saved only when no other
-   * connection wrote to the store since the load: this engine's caches then hold exactly what the
-   * tables hold (every write in this process reaches the engine). Says whether it saved.
+   * connection wrote contacts, properties, tags, answers or wake-ups since the load: this engine's
+   * caches then hold exactly what the tables hold (every write in this process reaches the engine).
+   * Says whether it saved.
    */
   saveState(): boolean {
-    if (!this.loaded || this.store.foreignWrites() !== this.foreignMark) return false;
+    if (!this.loaded || this.store.foreignRulesWrites() !== this.foreignMark) return false;
     const nextAt = Float64Array.from(this.nextAt, (at) => (at === undefined ? NaN : at));
     this.store.writeRulesState(stateLayout(this.rules), packState({ contacts: this.contacts!, answers: this.prev, nextAt }));
     return true;

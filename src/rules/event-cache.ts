@@ -227,19 +227,27 @@ export class EventCache {
    * A cache from a snapshot's parts, with names and filtered values re-coded through `plan`; undefined
    * when the parts are not a whole, intact snapshot (missing, cut or changed bytes fail the check).
    */
-  static fromSnapshot(plan: AggregatePlan, parts: Buffer[]): EventCache | undefined {
+  static fromSnapshot(plan: AggregatePlan, parts: Iterable<Uint8Array>): EventCache | undefined {
     const reader = unpackParts(parts);
     const header = reader?.header as SnapshotHeader | undefined;
-    if (!reader || header?.v !== SNAPSHOT_VERSION) return undefined;
+    if (!reader || header?.v !== SNAPSHOT_VERSION || !(header.events >= 0) || !(header.offsets >= 1)) return undefined;
     const n = header.events;
-    const want = n * (8 + 8 * plan.numericProps.length + 4 + 4 * plan.categoricalProps.length) + 4 * header.offsets;
-    if (reader.bodyBytes !== want) return undefined;
-    // Shared memory: the sweep workers read the base columns in place.
-    const times = reader.take(Float64Array, n, true);
-    const numeric = plan.numericProps.map(() => reader.take(Float64Array, n, true));
-    const offsets = reader.take(Int32Array, header.offsets, true);
-    const names = reader.take(Int32Array, n, true);
-    const categorical = plan.categoricalProps.map(() => reader.take(Int32Array, n, true));
+    let cols: { times: Float64Array; numeric: Float64Array[]; offsets: Int32Array; names: Int32Array; categorical: Int32Array[] };
+    try {
+      // Shared memory: the sweep workers read the base columns in place.
+      cols = {
+        times: reader.take(Float64Array, n, true),
+        numeric: plan.numericProps.map(() => reader.take(Float64Array, n, true)),
+        offsets: reader.take(Int32Array, header.offsets, true),
+        names: reader.take(Int32Array, n, true),
+        categorical: plan.categoricalProps.map(() => reader.take(Int32Array, n, true)),
+      };
+    } catch {
+      // Parts that end early, or sizes no memory can hold: not a snapshot this layout wrote.
+      return undefined;
+    }
+    if (!reader.verify()) return undefined;
+    const { times, numeric, offsets, names, categorical } = cols;
     const nameMap = Int32Array.from(header.names, (name) => plan.nameCode(name));
     for (let i = 0; i < n; i++) names[i] = nameMap[names[i]!]!;
     categorical.forEach((col, k) => {

@@ -62,6 +62,8 @@ export interface RuleSetOptions {
 export interface Needs {
   /** Property names read, or undefined when a rule computes property names. */
   properties: Set<string> | undefined;
+  /** Whether any rule reads the contact's email (a sweep worker then needs the emails of its range). */
+  email: boolean;
 }
 
 /** Rule sources from a loaded segsync.yaml, located in the file. */
@@ -133,7 +135,7 @@ export class RuleSet {
       if (!r.properties) properties = undefined;
       else for (const p of r.properties) properties?.add(p);
     }
-    this.needs = { properties };
+    this.needs = { properties, email: rules.some((r) => r.readsEmail) };
     this.storers = this.segments.map((s) => storerOf(s.kind, s.type));
     this.agg = new Float64Array(this.plan.specs.length * SLOTS);
     this.scratch = new Array(this.segments.length).fill(null);

@@ -45,47 +45,63 @@ export function packParts(header: unknown, arrays: readonly Typed[]): Uint8Array
   return parts;
 }
 
-/** Reads arrays back in the order they were packed. */
+/** Reads arrays back in the order they were packed, one stored part at a time. */
 export interface PartsReader {
   header: unknown;
-  /** Bytes after the header (for a size check before reading). */
-  bodyBytes: number;
   /** The next `count` elements, copied into a fresh array (shared memory when `shared`). */
   take<T extends Typed>(Ctor: { new (b: ArrayBuffer | SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, count: number, shared?: boolean): T;
+  /** After the last `take`: whether the parts were whole and intact (read nothing taken before this says so). */
+  verify(): boolean;
 }
 
-/** A reader over stored parts, or undefined when they are not a whole, intact snapshot. */
-export function unpackParts(parts: readonly Uint8Array[]): PartsReader | undefined {
-  if (parts.length < 2) return undefined;
-  const check = parseJson(parts[parts.length - 1]!) as Check | undefined;
-  const body = parts.slice(0, -1);
-  const actual = checkOf(body);
-  if (!check || check.bytes !== actual.bytes || check.crc !== actual.crc) return undefined;
-  const header = parseJson(body[0]!);
+/**
+ * A reader over stored parts, pulled one at a time (a restart holds one part beside the arrays it
+ * fills, not the whole snapshot twice); undefined when the first part is no header. The check is
+ * computed as parts are read and judged by `verify`; a part missing mid-way makes `take` throw.
+ */
+export function unpackParts(parts: Iterable<Uint8Array>): PartsReader | undefined {
+  const it = parts[Symbol.iterator]();
+  let crc = 0;
+  let bytes = 0;
+  const pull = (): Uint8Array | undefined => {
+    const next = it.next();
+    if (next.done) return undefined;
+    crc = crc32(next.value, crc);
+    bytes += next.value.length;
+    return next.value;
+  };
+  const first = pull();
+  const header = first && parseJson(first);
   if (header === undefined) return undefined;
-  let part = 1;
+  let current: Uint8Array | undefined;
   let at = 0;
   return {
     header,
-    bodyBytes: actual.bytes - body[0]!.length,
     take(Ctor, count, shared = false) {
-      const bytes = count * Ctor.BYTES_PER_ELEMENT;
+      const size = count * Ctor.BYTES_PER_ELEMENT;
       // Copied into a buffer of its own: a stored part's offset need not suit a Float64Array.
-      const out = new Ctor(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+      const out = new Ctor(shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
       const dest = new Uint8Array(out.buffer);
       for (let filled = 0; filled < dest.length; ) {
-        const src = body[part];
-        if (!src) throw new RangeError('snapshot parts end before their arrays');
-        const len = Math.min(src.length - at, dest.length - filled);
-        dest.set(src.subarray(at, at + len), filled);
+        if (!current || at === current.length) {
+          current = pull();
+          at = 0;
+          if (!current) throw new RangeError('snapshot parts end before their arrays');
+        }
+        const len = Math.min(current.length - at, dest.length - filled);
+        dest.set(current.subarray(at, at + len), filled);
         filled += len;
         at += len;
-        if (at === src.length) {
-          part++;
-          at = 0;
-        }
       }
       return out;
+    },
+    verify() {
+      if (current && at !== current.length) return false;
+      const body = { crc, bytes };
+      const last = it.next();
+      if (last.done || !it.next().done) return false;
+      const check = parseJson(last.value) as Check | undefined;
+      return check?.bytes === body.bytes && check.crc === body.crc;
     },
   };
 }

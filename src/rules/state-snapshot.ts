@@ -54,25 +54,31 @@ export function packState(state: RulesState): Uint8Array[] {
 }
 
 /** The state from stored parts for these rules, or undefined when they are not an intact snapshot of this layout. */
-export function unpackState(rules: RuleSet, parts: readonly Uint8Array[]): RulesState | undefined {
+export function unpackState(rules: RuleSet, parts: Iterable<Uint8Array>): RulesState | undefined {
   const reader = unpackParts(parts);
   const h = reader?.header as Header | undefined;
-  if (!reader || h?.v !== STATE_VERSION) return undefined;
+  if (!reader || h?.v !== STATE_VERSION || h.answers?.valued?.length !== rules.segments.length) return undefined;
   const width = h.answers.valued.length;
   const numWidth = h.answers.valued.filter(Boolean).length;
-  const want = h.contacts * 16 + h.contactsJson + h.answers.size * (width + 8 * numWidth) + h.answersJson + h.nextAt * 8;
-  if (width !== rules.segments.length || reader.bodyBytes !== want) return undefined;
-  const ids = reader.take(Float64Array, h.contacts);
-  const created = reader.take(Float64Array, h.contacts);
-  const json = Buffer.from(reader.take(Uint8Array, h.contactsJson).buffer).toString('utf8');
+  let read: { ids: Float64Array; created: Float64Array; contactsJson: Uint8Array; kinds: Uint8Array; nums: Float64Array; answersJson: Uint8Array; nextAt: Float64Array };
+  try {
+    read = {
+      ids: reader.take(Float64Array, h.contacts),
+      created: reader.take(Float64Array, h.contacts),
+      contactsJson: reader.take(Uint8Array, h.contactsJson),
+      kinds: reader.take(Uint8Array, h.answers.size * width),
+      nums: reader.take(Float64Array, h.answers.size * numWidth),
+      answersJson: reader.take(Uint8Array, h.answersJson),
+      nextAt: reader.take(Float64Array, h.nextAt),
+    };
+  } catch {
+    // Parts that end early, or sizes no memory can hold: not a snapshot this code wrote.
+    return undefined;
+  }
+  if (!reader.verify()) return undefined;
+  const text = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
   const contacts = new ContactCache(rules.needs.properties);
-  contacts.import({ ids, created, json });
-  const answers = AnswerTable.fromDump({
-    ...h.answers,
-    kinds: reader.take(Uint8Array, h.answers.size * width),
-    nums: reader.take(Float64Array, h.answers.size * numWidth),
-    json: Buffer.from(reader.take(Uint8Array, h.answersJson).buffer).toString('utf8'),
-  });
-  const nextAt = reader.take(Float64Array, h.nextAt);
-  return answers && { contacts, answers, nextAt };
+  contacts.import({ ids: read.ids, created: read.created, json: text(read.contactsJson) });
+  const answers = AnswerTable.fromDump({ ...h.answers, kinds: read.kinds, nums: read.nums, json: text(read.answersJson) });
+  return answers && { contacts, answers, nextAt: read.nextAt };
 }

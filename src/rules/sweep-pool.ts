@@ -143,7 +143,7 @@ export class SweepPool {
         };
         h.worker.postMessage(init);
         const ids = [...contacts.ids(h.lo, h.hi)];
-        h.worker.postMessage({ type: 'sweep', delta: { contacts: contacts.export(ids), overrides: overridesOf(ids, events), prev: [] } } satisfies SweepMessage);
+        h.worker.postMessage({ type: 'sweep', delta: { contacts: contacts.export(ids, rules.needs.email), overrides: overridesOf(ids, events), prev: [] } } satisfies SweepMessage);
       });
       for (const h of this.handles) {
         expect(wait(h), 'ready');
@@ -211,7 +211,7 @@ export class SweepPool {
 
 function deltaOf(ids: number[], rules: RuleSet, events: EventCache, contacts: ContactCache, answers: AnswerTable): SweepDelta {
   const prev = rules.segments.map((_, i) => ids.map((id) => answers.get(i, id)));
-  return { contacts: contacts.export(ids), overrides: overridesOf(ids, events), prev };
+  return { contacts: contacts.export(ids, rules.needs.email), overrides: overridesOf(ids, events), prev };
 }
 
 function overridesOf(ids: number[], events: EventCache): [number, EventColumns][] {

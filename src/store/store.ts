@@ -292,14 +292,18 @@ export interface Store {
   scanEvents(numeric: string[], json: string[], afterRow?: number, throughRow?: number): IterableIterator<unknown[]>;
   /** Event name ids (as scanEvents gives them) to names. */
   eventNamesById(): Map<number, string>;
-  /** The saved event-cache snapshot for a layout: its parts in order and the last event row it holds. */
-  readEventCache(layout: string): { maxEventRow: number; parts: Buffer[] } | undefined;
+  /** The saved event-cache snapshot for a layout: its parts in order (read as iterated) and the last event row it holds. */
+  readEventCache(layout: string): { maxEventRow: number; parts: Iterable<Buffer> } | undefined;
   /** Replaces the saved event-cache snapshot (one is kept). */
   writeEventCache(layout: string, maxEventRow: number, parts: Uint8Array[]): void;
-  /** A number that changes whenever another connection commits to the store (and only then). */
-  foreignWrites(): number;
+  /**
+   * How many writes other connections made to what the rules cache holds (contacts, properties,
+   * tags, answers, wake-ups): a change between two reads means someone else wrote it. NaN when
+   * this store cannot tell (read-only).
+   */
+  foreignRulesWrites(): number;
   /** The saved rules-state snapshot for a layout, its parts in order (any write to what it holds drops it). */
-  readRulesState(layout: string): Buffer[] | undefined;
+  readRulesState(layout: string): Iterable<Buffer> | undefined;
   /** Replaces the saved rules-state snapshot (one is kept). */
   writeRulesState(layout: string, parts: Uint8Array[]): void;
   /** One contact's events stored after event row `afterRow` (all when 0), with their row numbers. */

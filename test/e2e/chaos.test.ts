@@ -278,7 +278,22 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", publicUrl: "${daemonUrl}", pul
     await sleep(RECENT_MS + 1_000);
     const store = new SqliteStore({ path: db });
     try {
-      await until(() => store.outboxCounts().every((o) => o.pending === 0), 90_000, () => ({ outbox: store.outboxCounts(), dead: store.deadOutbox(undefined, 5).map((o) => o.lastError) }));
+      await until(
+        () => store.outboxCounts().every((o) => o.pending === 0),
+        90_000,
+        () => ({
+          outbox: store.outboxCounts(),
+          dead: store.deadOutbox(undefined, 5).map((o) => o.lastError),
+          // Why the pending ones wait: how often they failed, when they are due, the last errors.
+          waiting: store.db
+            .prepare(
+              `SELECT esp, MAX(attempts) AS maxAttempts, MIN(next_attempt_at) - ? AS firstDueInMs, MAX(next_attempt_at) - ? AS lastDueInMs,
+                      json_group_array(DISTINCT substr(last_error, 1, 120)) AS errors
+               FROM outbox WHERE dead = 0 GROUP BY esp`,
+            )
+            .all(Date.now(), Date.now()),
+        }),
+      );
     } finally {
       store.close();
     }

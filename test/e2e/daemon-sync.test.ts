@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHubspotSandbox } from '../../connectors/hubspot/sandbox';
@@ -142,5 +143,31 @@ daemon:
     const mcWritesAfter = Object.entries(mailchimp.stats().calls).filter(([route]) => /^(POST|PUT|PATCH) /.test(route) && !/webhooks/.test(route)).reduce((n, [, c]) => n + c, 0);
     expect(mcWritesAfter - mcWritesBefore).toBe(0);
     expect(mailchimp.deliveries.length).toBeGreaterThan(0);
+  }, 30_000);
+
+  it('saves the rules state at a clean stop, and the next start reads it and finds every stored answer still right', async () => {
+    // Read through a second connection that writes nothing the rules read (opening a store may note
+    // which events it checked): the daemon still saves its state.
+    const other = openStore(join(dir, 'segsync.db'));
+    const answers = (st: typeof other): unknown => st.db.prepare('SELECT contact_id, segment, value FROM segment_state ORDER BY 1, 2').all();
+    const stored = answers(other);
+    other.close();
+    await daemon.stop();
+    const loaded = loadConfigFile(join(dir, 'segsync.yaml'));
+    const store = openStore(loaded.config.store.path);
+    expect(store.db.prepare('SELECT COUNT(*) FROM rules_state').pluck().get()).toBeGreaterThan(0);
+    const lines: Record<string, unknown>[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+        done();
+      },
+    });
+    const logger = createLogger({ level: 'info', destination, format: 'json' });
+    const services = await createServices({ config: loaded.config, loaded, store, clock, logger });
+    daemon = await startDaemon({ services, logger, clock, port: loaded.config.daemon.port, trackToken: TOKEN, publicUrl: loaded.config.daemon.publicUrl!, pullIntervalMs: 3_600_000, reevaluateIntervalMs: 100 });
+    expect(lines.find((l) => l.msg === 'rules caches loaded')).toMatchObject({ eventSnapshot: true, savedState: true });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(answers(store)).toEqual(stored);
   }, 30_000);
 });

@@ -7,7 +7,7 @@ import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { systemClock } from '../../../src/model/clock';
 import { normaliseEmail } from '../../../src/model/identity';
-import type { RateWindow, SandboxOptions, SandboxServer } from '../../connector';
+import type { RateWindow, SandboxExchange, SandboxOptions, SandboxServer } from '../../connector';
 import { SandboxHttpError, errorBody } from './errors';
 import type { SandboxLimits } from './ratelimit';
 import { DEFAULT_LIMITS, SandboxRateLimiter } from './ratelimit';
@@ -20,16 +20,7 @@ import { PortalState } from './state';
 import type { Delivery } from './webhooks';
 import { WebhookSender } from './webhooks';
 
-/** One request and its answer, as the sandbox saw them (for spec validation in tests). */
-export interface SandboxExchange {
-  method: string;
-  /** Path with query string. */
-  path: string;
-  headers: Record<string, string | string[] | undefined>;
-  requestBody: unknown;
-  status: number;
-  responseBody: unknown;
-}
+export type { SandboxExchange };
 
 /** A fault the next matching requests meet: an answer instead of the real one, and/or a delay first. */
 export interface SandboxFault {

@@ -8,7 +8,7 @@ import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { createHmac } from 'node:crypto';
 import { systemClock } from '../../../src/model/clock';
 import { normaliseEmail } from '../../../src/model/identity';
-import type { SandboxOptions, SandboxServer } from '../../connector';
+import type { SandboxExchange, SandboxOptions, SandboxServer } from '../../connector';
 import { StateFile } from '../../sandbox-state-file';
 import { ROUTE_BUCKETS, SandboxLimits, sandboxWindows } from './ratelimit';
 import { matchTerm } from './filter';
@@ -27,16 +27,9 @@ import {
 } from './jsonapi';
 import { DuplicateProfileError, NotFoundError, profileInputProblem, SandboxState, topicOf, type AccountSnapshot, type Json, type KlaviyoEvent, type Profile, type ProfileInput, type Webhook } from './state';
 
-/** One request and response as the sandbox saw them (for spec validation in tests). */
-export interface KlaviyoExchange {
-  method: string;
-  /** Path with the query string. */
-  path: string;
-  headers: Record<string, string | string[] | undefined>;
-  requestBody: unknown;
-  status: number;
+/** One request and response as the sandbox saw them, with the response headers (its rate-limit headers are checked). */
+export interface KlaviyoExchange extends SandboxExchange {
   responseHeaders: Record<string, unknown>;
-  responseBody: unknown;
 }
 
 /** A scripted failure: the next `times` requests matching method and path prefix get `status`. */

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import Fastify from 'fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { SandboxOptions, SandboxServer } from '../../connector';
+import type { SandboxExchange, SandboxOptions, SandboxServer } from '../../connector';
 import type { Clock } from '../../../src/model/clock';
 import { systemClock } from '../../../src/model/clock';
 import { StateFile } from '../../sandbox-state-file';
@@ -19,16 +19,7 @@ import { BATCH_RESULTS_PATH, registerBatchRoutes } from './batches';
 import { Problem, invalid, notFound } from './problem';
 import { project, renderList, renderMember, renderMergeField, renderSegment, renderWebhook } from './render';
 
-/** One request and its answer, as the sandbox saw them. */
-export interface SandboxExchange {
-  method: string;
-  /** Path with the query string. */
-  path: string;
-  headers: Record<string, string | string[] | undefined>;
-  requestBody: unknown;
-  status: number;
-  responseBody: unknown;
-}
+export type { SandboxExchange };
 
 /** A fault to inject: answers the next `times` matching requests with it. */
 export interface SandboxFault {

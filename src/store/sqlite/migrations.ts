@@ -8,6 +8,9 @@ export interface Migration {
   sql: string;
 }
 
+/** The tables whose rows the rules engine's caches hold besides answers and wake-ups (see migration 85). */
+export const RULES_TABLES = ['contacts', 'properties', 'tags'];
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -270,7 +273,9 @@ CREATE INDEX profile_events_by_profile ON profile_events (profile_id, time);
     // Saved when a process stops cleanly, so the next start does not re-read millions of rows. Any
     // write to a contact, its properties or tags drops it (the triggers), and so does every write of
     // answers or wake-ups (the store's own methods, in the same transaction: a trigger per answer row
-    // would cost a first full recompute a tenth of its store time): it never outlives the data.
+    // would cost a first full recompute a tenth of its store time): it never outlives the data. Each
+    // such write is also counted in rules_writes, which tells a process whether anyone but itself
+    // wrote what its caches hold (see SqliteStore.foreignRulesWrites).
     sql: `
 CREATE TABLE rules_state (
   layout TEXT NOT NULL,
@@ -278,9 +283,13 @@ CREATE TABLE rules_state (
   data BLOB NOT NULL,
   PRIMARY KEY (layout, part)
 );
-${['contacts', 'properties', 'tags']
-  .flatMap((t) => ['INSERT', 'UPDATE', 'DELETE'].map((op) => `CREATE TRIGGER rules_state_drop_${t}_${op.toLowerCase()} AFTER ${op} ON ${t} BEGIN DELETE FROM rules_state; END;`))
-  .join('\n')}
+CREATE TABLE rules_writes (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+INSERT INTO rules_writes (id, n) VALUES (1, 0);
+${RULES_TABLES.flatMap((t) =>
+  ['INSERT', 'UPDATE', 'DELETE'].map(
+    (op) => `CREATE TRIGGER rules_state_drop_${t}_${op.toLowerCase()} AFTER ${op} ON ${t} BEGIN DELETE FROM rules_state; UPDATE rules_writes SET n = n + 1; END;`,
+  ),
+).join('\n')}
 `,
   },
 ];

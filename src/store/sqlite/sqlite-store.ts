@@ -39,7 +39,7 @@ import type {
 import { RECORD_KEY } from '../store';
 import { toEventRow } from '../event-row';
 import { SqliteIdentities } from './identities';
-import { MIGRATIONS } from './migrations';
+import { MIGRATIONS, RULES_TABLES } from './migrations';
 import type { Migration } from './migrations';
 
 export interface SqliteStoreOptions {
@@ -119,6 +119,8 @@ export class SqliteStore implements Store {
   readonly sweptContacts: number[] = [];
   private readonly readonly: boolean;
   private webhookMarks = 0;
+  /** Whether this connection counts its own writes to what the rules cache holds (see countOwnRulesWrites). */
+  private ownRulesWrites = false;
 
   constructor(options: SqliteStoreOptions) {
     this.now = options.now ?? Date.now;
@@ -147,7 +149,20 @@ export class SqliteStore implements Store {
       this.migrate(options.migrations ?? MIGRATIONS);
       this.restoreEventIndexes();
       this.sweptContacts = this.quarantineUnreadableEvents();
+      this.countOwnRulesWrites();
     }
+  }
+
+  /**
+   * Counts this connection's own writes to what the rules cache holds, in a TEMP table its TEMP
+   * triggers keep (other connections neither see nor fire them): rules_writes minus this count is
+   * what other connections wrote since this one opened.
+   */
+  private countOwnRulesWrites(): void {
+    if (!this.hasTable('rules_writes')) return;
+    this.db.exec(`CREATE TEMP TABLE own_rules_writes (n INTEGER NOT NULL); INSERT INTO own_rules_writes (n) VALUES (0);
+      ${RULES_TABLES.flatMap((t) => ['INSERT', 'UPDATE', 'DELETE'].map((op) => `CREATE TEMP TRIGGER own_rules_writes_${t}_${op.toLowerCase()} AFTER ${op} ON main.${t} BEGIN UPDATE own_rules_writes SET n = n + 1; END;`)).join('\n')}`);
+    this.ownRulesWrites = true;
   }
 
   /**
@@ -857,9 +872,21 @@ export class SqliteStore implements Store {
     return (this.stmt('SELECT COALESCE(MAX(id), 0) FROM events').pluck().get() as number);
   }
 
-  readEventCache(layout: string): { maxEventRow: number; parts: Buffer[] } | undefined {
-    const rows = this.stmt('SELECT max_event_row, data FROM event_cache WHERE layout = ? ORDER BY part').raw(true).all(layout) as [number, Buffer][];
-    return rows.length ? { maxEventRow: rows[0]![0], parts: rows.map((r) => r[1]) } : undefined;
+  readEventCache(layout: string): { maxEventRow: number; parts: Iterable<Buffer> } | undefined {
+    const maxEventRow = this.stmt('SELECT max_event_row FROM event_cache WHERE layout = ? AND part = 0').pluck().get(layout) as number | undefined;
+    if (maxEventRow === undefined) return undefined;
+    // Part by part (each up to 64 MiB), so a restart never holds the whole snapshot beside its columns.
+    return { maxEventRow, parts: this.blobParts('event_cache', layout) };
+  }
+
+  private *blobParts(table: 'event_cache' | 'rules_state', layout: string): IterableIterator<Buffer> {
+    const count = this.stmt(`SELECT COUNT(*) FROM ${table} WHERE layout = ?`).pluck().get(layout) as number;
+    const one = this.stmt(`SELECT data FROM ${table} WHERE layout = ? AND part = ?`).pluck();
+    for (let part = 0; part < count; part++) {
+      const data = one.get(layout, part) as Buffer | undefined;
+      if (data === undefined) return;
+      yield data;
+    }
   }
 
   writeEventCache(layout: string, maxEventRow: number, parts: Uint8Array[]): void {
@@ -870,14 +897,14 @@ export class SqliteStore implements Store {
     });
   }
 
-  foreignWrites(): number {
-    // SQLite's own counter: it moves on every commit by another connection, never on this one's.
-    return this.db.pragma('data_version', { simple: true }) as number;
+  foreignRulesWrites(): number {
+    if (!this.ownRulesWrites) return NaN;
+    return this.stmt('SELECT (SELECT n FROM main.rules_writes) - (SELECT n FROM temp.own_rules_writes)').pluck().get() as number;
   }
 
-  readRulesState(layout: string): Buffer[] | undefined {
-    const parts = this.stmt('SELECT data FROM rules_state WHERE layout = ? ORDER BY part').pluck().all(layout) as Buffer[];
-    return parts.length ? parts : undefined;
+  readRulesState(layout: string): Iterable<Buffer> | undefined {
+    const any = this.stmt('SELECT 1 FROM rules_state WHERE layout = ? AND part = 0').pluck().get(layout);
+    return any === undefined ? undefined : this.blobParts('rules_state', layout);
   }
 
   writeRulesState(layout: string, parts: Uint8Array[]): void {
@@ -888,9 +915,12 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Answers or wake-ups are about to change: the saved rules state no longer matches them. */
+  /** Answers or wake-ups are about to change: the saved rules state no longer matches them (and this connection wrote them). */
   private dropRulesState(): void {
     this.stmt('DELETE FROM rules_state').run();
+    if (!this.ownRulesWrites) return;
+    this.stmt('UPDATE main.rules_writes SET n = n + 1').run();
+    this.stmt('UPDATE temp.own_rules_writes SET n = n + 1').run();
   }
 
   eventNamesById(): Map<number, string> {

@@ -1,6 +1,6 @@
 import { EspPermanentError, EspRateLimitError, EspTransientError, ValidationError } from '../../../src/errors';
 import type { ContactChange } from '../../../connectors/connector';
-import { mergeUnits, runPush, splitChunks } from '../../../connectors/push-driver';
+import { mergeChangesBy, mergeUnits, runPush } from '../../../connectors/push-driver';
 import type { MergeRule, PushStrategy, PushUnit } from '../../../connectors/push-driver';
 
 function change(email: string, set: Record<string, string> = {}, tags: string[] = []): ContactChange {
@@ -177,18 +177,6 @@ describe('mergeUnits', () => {
   });
 });
 
-describe('splitChunks', () => {
-  it('cuts by count, keeps order, and yields nothing for nothing', () => {
-    expect(splitChunks([1, 2, 3, 4, 5], { maxItems: 2 })).toEqual([[1, 2], [3, 4], [5]]);
-    expect(splitChunks([], { maxItems: 2 })).toEqual([]);
-  });
-
-  it('cuts by bytes with the envelope counted, and sends an oversized item alone', () => {
-    const sizes = [40, 40, 30, 200, 10];
-    expect(splitChunks(sizes, { maxItems: 10, maxBytes: 100, sizeOf: (n) => n, envelopeBytes: 20 })).toEqual([[40, 40], [30], [200], [10]]);
-  });
-});
-
 describe('PushIo.unitOf', () => {
   it('finds the unit of any input, merged or not', async () => {
     const { strategy } = recording({
@@ -200,5 +188,51 @@ describe('PushIo.unitOf', () => {
     const results = await runPush(strategy, [change('a@x.io'), change('b@x.io'), change('a@x.io')]);
     expect(results.map((r) => r.status)).toEqual(['ok', 'failed', 'ok']);
     expect(results[0]).toMatchObject({ externalId: 'by-index' });
+  });
+});
+
+describe('PushIo settling many units', () => {
+  it('leaves out what an ok did not learn, so a result never carries a key set to undefined', async () => {
+    const { strategy } = recording({
+      write: async (units, io) => units.forEach((u) => io.ok(u, { externalId: 'id-1', created: undefined, modifiedAt: undefined, consent: 'subscribed' })),
+    });
+    const [result] = await runPush(strategy, [change('a@x.io')]);
+    expect(Object.keys(result!).sort()).toEqual(['consent', 'externalId', 'ref', 'status']);
+  });
+
+  it('fails several units with one error, and each unit its own error from a lookup (none where the lookup finds none)', async () => {
+    const slow = new EspRateLimitError('fake: slow down', { esp: 'fake', retryAfterMs: 2_000 });
+    const bad = new EspPermanentError('fake: refused', { esp: 'fake', status: 400 });
+    const { strategy } = recording({
+      write: async (units, io) => {
+        units.forEach((u) => io.ok(u));
+        io.fail(units.slice(0, 2), slow);
+      },
+      memberships: async (units, io) => io.failEach(units, (u) => (u.item.email === 'c@x.io' ? bad : undefined)),
+    });
+    const results = await runPush(strategy, [change('a@x.io'), change('b@x.io'), change('c@x.io'), change('d@x.io')]);
+    expect(results.map((r) => [r.status, r.status === 'retry' ? r.retryAfterMs : undefined])).toEqual([
+      ['retry', 2_000],
+      ['retry', 2_000],
+      ['failed', undefined],
+      ['ok', undefined],
+    ]);
+  });
+});
+
+describe('mergeChangesBy', () => {
+  it('folds a later change into an earlier one of the same contact: later values win, a set drops an earlier clear, tag changes undo opposite ones', () => {
+    const rule = mergeChangesBy((c) => c.ref.email.toLowerCase());
+    const first: ContactChange = { ref: { email: 'A@x.io' }, set: { n: '1', m: '1' }, clear: ['city', 'zip'], addTags: ['vip', 'new'], removeTags: ['old'] };
+    const later: ContactChange = { ref: { email: 'a@x.io' }, set: { n: '2', city: 'Oslo' }, clear: ['m'], addTags: ['old'], removeTags: ['new'], optOut: { at: 5 } };
+    expect(rule.key(first, first)).toBe(rule.key(later, later));
+    expect(rule.merge(first, later)).toEqual({
+      ref: { email: 'a@x.io' },
+      set: { n: '2', m: '1', city: 'Oslo' },
+      clear: ['zip', 'm'],
+      addTags: ['vip', 'old'],
+      removeTags: ['new'],
+      optOut: { at: 5 },
+    });
   });
 });

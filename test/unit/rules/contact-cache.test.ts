@@ -34,3 +34,31 @@ describe('ContactCache export / import (what crosses to a sweep worker)', () => 
     expect([...worker.ids()]).toEqual([1, 2, 3, 70_000]);
   });
 });
+
+describe('ContactCache shared records', () => {
+  it('gives contacts with equal properties and tags one frozen record and one frozen list, across put, replace and import', () => {
+    const cache = new ContactCache(new Set(['plan', 'country']));
+    for (let id = 1; id <= 3; id++) cache.put(id, `c${id}@x.com`, T0, 'subscribed', { country: 'DE', plan: 'pro' }, ['vip']);
+    cache.put(4, 'd@x.com', T0, 'subscribed', { country: 'AT', plan: 'pro' }, ['vip']);
+    const [a, b, c, d] = [1, 2, 3, 4].map((id) => cache.view(id)!);
+    expect(a!.properties).toBe(b!.properties);
+    expect(a!.properties).toBe(c!.properties);
+    expect(a!.properties).not.toBe(d!.properties);
+    expect(a!.tags).toBe(d!.tags);
+    expect(Object.isFrozen(a!.properties) && Object.isFrozen(a!.tags)).toBe(true);
+    // A change to one contact gives it another record and leaves the others' untouched.
+    cache.replace(2, {
+      id: 2,
+      email: 'c2@x.com',
+      createdAt: T0,
+      properties: { country: { value: 'FR', updatedAt: T0, source: 'local' }, plan: { value: 'pro', updatedAt: T0, source: 'local' } },
+      tags: new Set(['vip']),
+    } as never);
+    expect(cache.view(2)!.properties.country).toBe('FR');
+    expect(cache.view(1)!.properties.country).toBe('DE');
+    const worker = new ContactCache(new Set(['plan', 'country']));
+    worker.import(cache.export([1, 3, 4]));
+    expect(worker.view(1)!.properties).toBe(worker.view(3)!.properties);
+    expect(worker.view(1)!.properties).toEqual(cache.view(1)!.properties);
+  });
+});

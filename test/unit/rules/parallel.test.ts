@@ -3,6 +3,7 @@
  * stored answers and wake-ups, also after incremental changes the workers must hear of (new events,
  * changed and erased contacts, new contacts past their ranges).
  */
+import { parseConfig } from '../../../src/config/load';
 import type { RecomputeSummary } from '../../../src/rules/engine';
 import { DAY, HOUR, T0, World, templateConfig } from './helpers';
 
@@ -100,6 +101,35 @@ describe('recompute on worker threads', () => {
       expect(stored(broken)).toEqual(stored(one));
     } finally {
       broken.engine.close();
+    }
+  });
+});
+
+describe('recompute on worker threads, rules that read the email', () => {
+  it('gives workers the emails when a rule reads them (and the same answers as one thread)', () => {
+    const config = (): ReturnType<typeof templateConfig> =>
+      parseConfig(
+        `version: 1
+segments:
+  tens: { rule: 'email.startsWith("p1")' }
+  clicked: { rule: 'exists("Clicked Email", 30d)' }
+`,
+        'parallel-email.yaml',
+        { env: {}, secrets: { connectors: false, daemon: false } },
+      );
+    const one = new World(config(), { workers: 0 });
+    const many = new World(config(), { workers: 2, minContactsPerThread: 10 });
+    try {
+      for (const w of [one, many]) populate(w);
+      const [a, b] = [one, many].map((w) => w.engine.recomputeAll());
+      expect(b!.timings.threads).toBe(3);
+      expect(figures(b!)).toEqual(figures(a!));
+      expect(stored(many)).toEqual(stored(one));
+      expect(a!.segments.find((s) => s.segment === 'tens')!.members).toBeGreaterThan(100);
+      expect(many.engine.rules.needs.email).toBe(true);
+      expect(new World(templateConfig()).engine.rules.needs.email).toBe(false);
+    } finally {
+      many.engine.close();
     }
   });
 });

@@ -92,6 +92,10 @@ describe('rules state snapshot', () => {
       const engine = SegmentEngine.fromConfig(templateConfig(), store, clock);
       engine.recomputeAll();
       expect(engine.saveState()).toBe(true);
+      // Another connection's outbox and event writes do not matter to the rules' caches.
+      other.appendEvents([{ email: 'a@example.com', name: 'Opened Email', time: T0, properties: {}, source: 'track' }]);
+      other.enqueue([{ esp: 'hubspot', contactId: c!.contactId, key: 'k', op: 'set', value: 'v' }], T0);
+      expect(engine.saveState()).toBe(true);
       other.setProperty(c!.contactId, 'country', { value: 'AT', updatedAt: T0, source: 'local' });
       expect(engine.saveState()).toBe(false);
       engine.load();

@@ -1,5 +1,5 @@
 import { EspAuthError, EspPermanentError, EspRateLimitError, EspTransientError } from '../../../../src/errors';
-import { classify, classifyBatchError, msUntilDailyReset, toSegsyncError } from '../../../../connectors/hubspot/errors';
+import { batchError, classify, msUntilDailyReset, toSegsyncError } from '../../../../connectors/hubspot/errors';
 
 const NOW = Date.UTC(2026, 10, 24, 18, 0, 0);
 
@@ -49,8 +49,13 @@ describe('HubSpot answer classification', () => {
   });
 
   it('classifies batch StandardErrors by their string status and category', () => {
-    expect(classifyBatchError({ status: '404', category: 'OBJECT_NOT_FOUND' }).verdict.kind).toBe('permanent');
-    expect(classifyBatchError({ status: 'error', category: 'VALIDATION_ERROR' }).verdict.kind).toBe('permanent');
-    expect(classifyBatchError({ status: '500', category: 'INTERNAL_ERROR' }).verdict.kind).toBe('retry');
+    expect(batchError('contact write', { status: '404', category: 'OBJECT_NOT_FOUND' })).toBeInstanceOf(EspPermanentError);
+    const invalid = batchError('contact write', { status: 'error', category: 'VALIDATION_ERROR' }) as EspPermanentError;
+    expect(invalid).toBeInstanceOf(EspPermanentError);
+    expect(invalid.status).toBe(400);
+    expect(batchError('contact write', { status: '500', category: 'INTERNAL_ERROR' })).toBeInstanceOf(EspTransientError);
+    const limited = batchError('contact write', { status: '429', policyName: 'TEN_SECONDLY_ROLLING' }, NOW) as EspRateLimitError;
+    expect(limited).toBeInstanceOf(EspRateLimitError);
+    expect(limited.retryAfterMs).toBe(10_000);
   });
 });

@@ -1,4 +1,4 @@
-import { parseForm, parseWebhook, secretsMatch, webhookUrlWithSecret } from '../../../../connectors/mailchimp/webhooks';
+import { parseForm, parseWebhook, webhookUrlWithSecret } from '../../../../connectors/mailchimp/webhooks';
 import type { RawRequest } from '../../../../connectors/connector';
 import { WebhookError } from '../../../../src/errors';
 
@@ -65,9 +65,7 @@ describe('Mailchimp webhook parsing', () => {
     expect(parseWebhook(request('type=campaign&data[id]=c1'), SECRET, names).changes).toEqual([]);
   });
 
-  it('compares secrets of any length without throwing and builds the registered URL', () => {
-    expect(secretsMatch('a', 'a')).toBe(true);
-    expect(secretsMatch('a', 'ab')).toBe(false);
+  it('builds the registered URL', () => {
     expect(webhookUrlWithSecret('https://h.example.com/mc?x=1', 'k k')).toBe('https://h.example.com/mc?x=1&secret=k+k');
   });
 });
