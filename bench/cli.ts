@@ -62,7 +62,15 @@ function fillStore(dir: string, env: NodeJS.ProcessEnv): void {
   for (let i = 0; i < 200; i++) contacts.push(JSON.stringify({ email: `user${i}@example.com`, properties: { first_name: `User ${i}` } }));
   for (let i = 0; i < 2_000; i++) {
     const name = names[i % names.length]!;
-    events.push(JSON.stringify({ id: `e${i}`, email: `user${i % 200}@example.com`, name, time: new Date(Date.now() - (i % 90) * 86_400_000).toISOString(), properties: { value: (i % 50) + 0.5 } }));
+    events.push(
+      JSON.stringify({
+        id: `e${i}`,
+        email: `user${i % 200}@example.com`,
+        name,
+        time: new Date(Date.now() - (i % 90) * 86_400_000).toISOString(),
+        properties: { value: (i % 50) + 0.5 },
+      }),
+    );
   }
   writeFileSync(join(dir, 'contacts.jsonl'), `${contacts.join('\n')}\n`);
   writeFileSync(join(dir, 'events.jsonl'), `${events.join('\n')}\n`);
@@ -96,13 +104,17 @@ export async function run(): Promise<void> {
     console.log('== bench: CLI start (wall time from spawn to exit, compiled build, small store: 200 contacts, 2,000 events, 3 segments)');
     console.log(machineLine());
     console.log(`${rounds} rounds, each command beside the reference in the same round; medians`);
-    console.log(`  ${reference.label.padEnd(30)} ${base.toFixed(0).padStart(5)} ms   peak RSS ${peakRss(reference.args, env, dir, reporter).toFixed(0)} MiB (the reference)`);
+    console.log(
+      `  ${reference.label.padEnd(30)} ${base.toFixed(0).padStart(5)} ms   peak RSS ${peakRss(reference.args, env, dir, reporter).toFixed(0)} MiB (the reference)`,
+    );
     let worst = 0;
     for (const p of probes) {
       const m = median(times.get(p.label)!);
       const ratio = m / base;
       worst = Math.max(worst, ratio);
-      console.log(`  ${p.label.padEnd(30)} ${m.toFixed(0).padStart(5)} ms   ${ratio.toFixed(2)}× node -e 0   peak RSS ${peakRss(p.args, env, dir, reporter).toFixed(0)} MiB`);
+      console.log(
+        `  ${p.label.padEnd(30)} ${m.toFixed(0).padStart(5)} ms   ${ratio.toFixed(2)}× node -e 0   peak RSS ${peakRss(p.args, env, dir, reporter).toFixed(0)} MiB`,
+      );
     }
     console.log(`worst ${worst.toFixed(2)}× a bare node start   target ≤ ${TARGET}×  ${worst <= TARGET ? 'OK' : 'MISSED'}`);
     console.log(`peak RSS of the bench process: ${peakRssMiB().toFixed(0)} MiB`);

@@ -32,7 +32,12 @@ function body(n) {
 async function one(i) {
   const started = process.hrtime.bigint();
   try {
-    const res = await pool.request({ path: '/v1/track', method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: body(i) });
+    const res = await pool.request({
+      path: '/v1/track',
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: body(i),
+    });
     await res.body.dump();
     if (res.statusCode === 200) ok++;
     else failed++;

@@ -26,8 +26,16 @@ export async function run(): Promise<void> {
     { clock: systemClock, logger: silent },
   );
   try {
-    await connector.ensureSchema([{ name: 'ltv', type: 'number' }, { name: 'plan', type: 'enum', options: ['free', 'pro'] }], ['vip', 'beta']);
-    const ids = sandbox.seed(Array.from({ length: CONTACTS }, (_, i) => ({ email: `bench${i}@example.com`, properties: { plan: 'free', segsync_tags: 'beta' } })));
+    await connector.ensureSchema(
+      [
+        { name: 'ltv', type: 'number' },
+        { name: 'plan', type: 'enum', options: ['free', 'pro'] },
+      ],
+      ['vip', 'beta'],
+    );
+    const ids = sandbox.seed(
+      Array.from({ length: CONTACTS }, (_, i) => ({ email: `bench${i}@example.com`, properties: { plan: 'free', segsync_tags: 'beta' } })),
+    );
     const changes: ContactChange[] = ids.map((id, i) => ({
       ref: { email: `bench${i}@example.com`, externalId: id, contactId: i },
       set: { ltv: i * 1.25, plan: 'pro' },
@@ -55,12 +63,16 @@ export async function run(): Promise<void> {
     const written = ids.filter((id) => sandbox.contact(id)?.properties.plan === 'pro').length;
     console.log(`== bench: hubspot push (${CONTACTS.toLocaleString('en')} changed contacts, rate limit on)`);
     console.log(machineLine());
-    console.log(`  rate window (sandbox and connector): ${WINDOW.limit} calls per ${WINDOW.windowMs} ms, rolling (HubSpot: 100 per 10 s; tightened, same shape)`);
+    console.log(
+      `  rate window (sandbox and connector): ${WINDOW.limit} calls per ${WINDOW.windowMs} ms, rolling (HubSpot: 100 per 10 s; tightened, same shape)`,
+    );
     console.log(`  contacts pushed: ${CONTACTS} (ok ${ok}, written on the sandbox ${written})`);
     console.log(`  HTTP calls: ${calls} (minimum ${minimum}; ${rejected} answered 429)`);
     console.log(`  elapsed: ${elapsed.toFixed(0)} ms; rate-limit bound ${bound} ms; bound/elapsed ${((100 * bound) / elapsed).toFixed(1)} % (target ≥ 90 %)`);
     const real = { limit: 100, windowMs: 10_000 };
-    console.log(`  on HubSpot's real window (100 per 10 s) these ${minimum} calls fit in one burst; 100,000 contacts (${minimum * 10} calls) are bounded at ${minimumDurationMs(minimum * 10, [real]) / 1000} s`);
+    console.log(
+      `  on HubSpot's real window (100 per 10 s) these ${minimum} calls fit in one burst; 100,000 contacts (${minimum * 10} calls) are bounded at ${minimumDurationMs(minimum * 10, [real]) / 1000} s`,
+    );
   } finally {
     await connector.close();
     await sandbox.close();

@@ -33,7 +33,10 @@ async function writeEvents(file: string, lines: number, ids: IdStyle, seed = 42,
   let buf = '';
   for (let i = 0; i < lines; i++) {
     const name = NAMES[Math.floor(rand() * NAMES.length)]!;
-    const props = name === 'Placed Order' ? { value: Math.round(rand() * 50000) / 100, currency: 'EUR' } : { product_id: `P${Math.floor(rand() * 5000)}`, category: 'shoes' };
+    const props =
+      name === 'Placed Order'
+        ? { value: Math.round(rand() * 50000) / 100, currency: 'EUR' }
+        : { product_id: `P${Math.floor(rand() * 5000)}`, category: 'shoes' };
     const id = ids === 'sequential' ? { id: `evt-${firstId + i}` } : ids === 'uuid' ? { id: uuidFrom(rand) } : {};
     buf += `${JSON.stringify({ ...id, email: `user${Math.floor(rand() ** 2 * contacts)}@example.com`, name, time: new Date(start + Math.floor(rand() * 300 * 86_400_000)).toISOString(), properties: props })}\n`;
     if (buf.length > 1 << 20) {
@@ -82,7 +85,9 @@ export async function run(): Promise<void> {
         const reopened = new SqliteStore({ path: dbPath });
         const next = await timedImport(more, reopened);
         reopened.close();
-        console.log(`  then ${next.summary.read.toLocaleString('en')} more into that store: ${next.rate.toLocaleString('en')} events/s (${next.seconds.toFixed(2)} s)`);
+        console.log(
+          `  then ${next.summary.read.toLocaleString('en')} more into that store: ${next.rate.toLocaleString('en')} events/s (${next.seconds.toFixed(2)} s)`,
+        );
       }
       rmSync(dbPath, { force: true });
       rmSync(file, { force: true });
@@ -115,7 +120,7 @@ function bulkInsertCeiling(source: string, target: string): { rows: number; seco
     });
     let rows = 0;
     let ns = 0n;
-    for (let after = 0; ; ) {
+    for (let after = 0; ;) {
       const chunk = read.all(after, CEILING_BATCH) as unknown[][];
       if (!chunk.length) break;
       const last = idAt.get(after, chunk.length - 1) as number;

@@ -63,7 +63,8 @@ async function scenario(name: string, tagLists: boolean): Promise<void> {
     const pullStart = performance.now();
     const statsBefore = connector.client.limiter.stats().calls['profiles'] ?? 0;
     let pulled = 0;
-    for await (const page of connector.pull({ cursor: undefined, until: new Date(Date.now() + 60_000), fields: ['first_name', 'plan', 'score'] })) pulled += page.contacts.length;
+    for await (const page of connector.pull({ cursor: undefined, until: new Date(Date.now() + 60_000), fields: ['first_name', 'plan', 'score'] }))
+      pulled += page.contacts.length;
     const pullMs = performance.now() - pullStart;
     const pullCalls = (connector.client.limiter.stats().calls['profiles'] ?? 0) - statsBefore;
     console.log(

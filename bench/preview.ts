@@ -20,26 +20,68 @@ import { machineLine } from './machine';
 const EXT: Record<DialectName, string> = { liquid: '.liquid', klaviyo: '.klaviyo.html', handlebars: '.hbs', mailchimp: '.mc.html', hubl: '.hubl.html' };
 
 /** Per-dialect spelling of the few constructs the benchmark email uses. */
-const SYNTAX: Record<DialectName, { v: (p: string) => string; vd: (p: string, d: string) => string; ifEq: (p: string, x: string) => string; ifVar: (p: string) => string; ifGt: (p: string, n: number) => string; els: string; end: string; loop: (body: string) => string }> = {
+const SYNTAX: Record<
+  DialectName,
+  {
+    v: (p: string) => string;
+    vd: (p: string, d: string) => string;
+    ifEq: (p: string, x: string) => string;
+    ifVar: (p: string) => string;
+    ifGt: (p: string, n: number) => string;
+    els: string;
+    end: string;
+    loop: (body: string) => string;
+  }
+> = {
   liquid: {
-    v: (p) => `{{ customer.${p} }}`, vd: (p, d) => `{{ customer.${p} | default: "${d}" }}`, ifEq: (p, x) => `{% if customer.${p} == "${x}" %}`, ifVar: (p) => `{% if customer.${p} %}`, ifGt: (p, n) => `{% if customer.${p} > ${n} %}`,
-    els: '{% else %}', end: '{% endif %}', loop: (b) => `{% for item in event.items %}${b.replace(/ITEM\.(\w+)/g, '{{ item.$1 }}')}{% endfor %}`,
+    v: (p) => `{{ customer.${p} }}`,
+    vd: (p, d) => `{{ customer.${p} | default: "${d}" }}`,
+    ifEq: (p, x) => `{% if customer.${p} == "${x}" %}`,
+    ifVar: (p) => `{% if customer.${p} %}`,
+    ifGt: (p, n) => `{% if customer.${p} > ${n} %}`,
+    els: '{% else %}',
+    end: '{% endif %}',
+    loop: (b) => `{% for item in event.items %}${b.replace(/ITEM\.(\w+)/g, '{{ item.$1 }}')}{% endfor %}`,
   },
   klaviyo: {
-    v: (p) => `{{ person.${p} }}`, vd: (p, d) => `{{ person.${p}|default:'${d}' }}`, ifEq: (p, x) => `{% if person.${p} == '${x}' %}`, ifVar: (p) => `{% if person.${p} %}`, ifGt: (p, n) => `{% if person.${p} > ${n} %}`,
-    els: '{% else %}', end: '{% endif %}', loop: (b) => `{% for item in event.items %}${b.replace(/ITEM\.(\w+)/g, '{{ item.$1 }}')}{% endfor %}`,
+    v: (p) => `{{ person.${p} }}`,
+    vd: (p, d) => `{{ person.${p}|default:'${d}' }}`,
+    ifEq: (p, x) => `{% if person.${p} == '${x}' %}`,
+    ifVar: (p) => `{% if person.${p} %}`,
+    ifGt: (p, n) => `{% if person.${p} > ${n} %}`,
+    els: '{% else %}',
+    end: '{% endif %}',
+    loop: (b) => `{% for item in event.items %}${b.replace(/ITEM\.(\w+)/g, '{{ item.$1 }}')}{% endfor %}`,
   },
   handlebars: {
-    v: (p) => `{{${p}}}`, vd: (p, d) => `{{insert ${p} "default=${d}"}}`, ifEq: (p, x) => `{{#equals ${p} "${x}"}}`, ifVar: (p) => `{{#if ${p}}}`, ifGt: (p, n) => `{{#greaterThan ${p} ${n}}}`,
-    els: '{{else}}', end: '', loop: (b) => `{{#each event.items}}${b.replace(/ITEM\.(\w+)/g, '{{$1}}')}{{/each}}`,
+    v: (p) => `{{${p}}}`,
+    vd: (p, d) => `{{insert ${p} "default=${d}"}}`,
+    ifEq: (p, x) => `{{#equals ${p} "${x}"}}`,
+    ifVar: (p) => `{{#if ${p}}}`,
+    ifGt: (p, n) => `{{#greaterThan ${p} ${n}}}`,
+    els: '{{else}}',
+    end: '',
+    loop: (b) => `{{#each event.items}}${b.replace(/ITEM\.(\w+)/g, '{{$1}}')}{{/each}}`,
   },
   mailchimp: {
-    v: (p) => `*|${p.toUpperCase()}|*`, vd: (p) => `*|${p.toUpperCase()}|*`, ifEq: (p, x) => `*|IF:${p.toUpperCase()}=${x}|*`, ifVar: (p) => `*|IF:${p.toUpperCase()}|*`, ifGt: (p, n) => `*|IF:${p.toUpperCase()}>${n}|*`,
-    els: '*|ELSE:|*', end: '*|END:IF|*', loop: (b) => [1, 2, 3, 4, 5].map((i) => b.replace(/ITEM\.(\w+)/g, (_m, f: string) => `*|ITEM${i}_${f.toUpperCase()}|*`)).join(''),
+    v: (p) => `*|${p.toUpperCase()}|*`,
+    vd: (p) => `*|${p.toUpperCase()}|*`,
+    ifEq: (p, x) => `*|IF:${p.toUpperCase()}=${x}|*`,
+    ifVar: (p) => `*|IF:${p.toUpperCase()}|*`,
+    ifGt: (p, n) => `*|IF:${p.toUpperCase()}>${n}|*`,
+    els: '*|ELSE:|*',
+    end: '*|END:IF|*',
+    loop: (b) => [1, 2, 3, 4, 5].map((i) => b.replace(/ITEM\.(\w+)/g, (_m, f: string) => `*|ITEM${i}_${f.toUpperCase()}|*`)).join(''),
   },
   hubl: {
-    v: (p) => `{{ contact.${p} }}`, vd: (p, d) => `{{ contact.${p}|default('${d}') }}`, ifEq: (p, x) => `{% if contact.${p} == '${x}' %}`, ifVar: (p) => `{% if contact.${p} %}`, ifGt: (p, n) => `{% if contact.${p} > ${n} %}`,
-    els: '{% else %}', end: '{% endif %}', loop: (b) => `{% for item in contact.items %}${b.replace(/ITEM\.(\w+)/g, '{{ item.$1 }}')}{% endfor %}`,
+    v: (p) => `{{ contact.${p} }}`,
+    vd: (p, d) => `{{ contact.${p}|default('${d}') }}`,
+    ifEq: (p, x) => `{% if contact.${p} == '${x}' %}`,
+    ifVar: (p) => `{% if contact.${p} %}`,
+    ifGt: (p, n) => `{% if contact.${p} > ${n} %}`,
+    els: '{% else %}',
+    end: '{% endif %}',
+    loop: (b) => `{% for item in contact.items %}${b.replace(/ITEM\.(\w+)/g, '{{ item.$1 }}')}{% endfor %}`,
   },
 };
 
@@ -47,11 +89,18 @@ const SYNTAX: Record<DialectName, { v: (p: string) => string; vd: (p: string, d:
 export function benchTemplate(dialect: DialectName): string {
   const s = SYNTAX[dialect];
   const close = (tag: string): string => (dialect === 'handlebars' ? `{{/${tag}}}` : s.end);
-  const row = (text: string): string => `<tr><td style="padding:12px 24px;font-family:Arial,Helvetica,sans-serif;font-size:15px;line-height:22px;color:#333333">${text}</td></tr>\n`;
-  const filler = Array.from({ length: 25 }, (_, i) => row(`Paragraph ${i + 1}: our spring collection brings lightweight layers, trail-ready footwear and accessories picked by our team for long days outside. Free returns within 30 days on every order.`)).join('');
+  const row = (text: string): string =>
+    `<tr><td style="padding:12px 24px;font-family:Arial,Helvetica,sans-serif;font-size:15px;line-height:22px;color:#333333">${text}</td></tr>\n`;
+  const filler = Array.from({ length: 25 }, (_, i) =>
+    row(
+      `Paragraph ${i + 1}: our spring collection brings lightweight layers, trail-ready footwear and accessories picked by our team for long days outside. Free returns within 30 days on every order.`,
+    ),
+  ).join('');
   const body = [
     row(`Hi ${s.vd('first_name', 'there')},`),
-    row(`${s.ifEq('segment', 'vip')}As a VIP you get early access and free express shipping.${s.els}Join our rewards programme to get early access.${close('equals')}`),
+    row(
+      `${s.ifEq('segment', 'vip')}As a VIP you get early access and free express shipping.${s.els}Join our rewards programme to get early access.${close('equals')}`,
+    ),
     row(`${s.ifVar('coupon')}Use code <b>${s.v('coupon')}</b> at checkout.${s.els}No code needed: prices are already reduced.${close('if')}`),
     row(`${s.ifGt('cart_count', 0)}You still have items in your cart.${s.els}Your cart is empty.${close('greaterThan')}`),
     `<tr><td><table role="presentation" width="100%">${s.loop('<tr><td style="padding:6px 24px">ITEM.name</td><td style="padding:6px 24px;text-align:right">$ITEM.price</td></tr>')}</table></td></tr>\n`,
@@ -65,12 +114,27 @@ export function benchTemplate(dialect: DialectName): string {
 
 function benchScenario(i: number): Scenario {
   const items = Array.from({ length: 5 }, (_, k) => ({ name: `Product ${k + 1}`, price: 10 + k * 5 }));
-  const properties: Scenario['properties'] = { first_name: i % 7 ? `Name${i}` : '', segment: i % 3 ? 'regular' : 'vip', coupon: i % 2 ? `SAVE${i}` : '', cart_count: i % 4, country: i % 5 ? 'US' : 'NL', new_subscriber: i % 6 === 0, items };
+  const properties: Scenario['properties'] = {
+    first_name: i % 7 ? `Name${i}` : '',
+    segment: i % 3 ? 'regular' : 'vip',
+    coupon: i % 2 ? `SAVE${i}` : '',
+    cart_count: i % 4,
+    country: i % 5 ? 'US' : 'NL',
+    new_subscriber: i % 6 === 0,
+    items,
+  };
   items.forEach((it, k) => {
     properties[`item${k + 1}_name`] = it.name;
     properties[`item${k + 1}_price`] = it.price;
   });
-  return { ...emptyScenario('2026-05-01T09:00:00Z'), name: `scenario ${i}`, origin: 'file', email: `c${i}@example.com`, properties, events: [{ name: 'Added to Cart', properties: { items } }] };
+  return {
+    ...emptyScenario('2026-05-01T09:00:00Z'),
+    name: `scenario ${i}`,
+    origin: 'file',
+    email: `c${i}@example.com`,
+    properties,
+    events: [{ name: 'Added to Cart', properties: { items } }],
+  };
 }
 
 function median(xs: number[]): number {
@@ -99,7 +163,15 @@ function reportTime(dialect: DialectName, dir: string): number {
   const template = join(dir, `report${EXT[dialect]}`);
   writeFileSync(template, benchTemplate(dialect));
   const scenarios = join(dir, `report-${dialect}.yaml`);
-  writeFileSync(scenarios, stringify({ scenarios: Array.from({ length: 100 }, (_, i) => { const { origin: _o, context: _c, groups: _g, tags: _t, segments: _s, ...s } = benchScenario(i); return s; }) }));
+  writeFileSync(
+    scenarios,
+    stringify({
+      scenarios: Array.from({ length: 100 }, (_, i) => {
+        const { origin: _o, context: _c, groups: _g, tags: _t, segments: _s, ...s } = benchScenario(i);
+        return s;
+      }),
+    }),
+  );
   const t0 = performance.now();
   const result = runPreview(template, { scenarios, includeEmpty: false });
   writeReport(result, join(dir, `out-${dialect}`));
@@ -112,7 +184,9 @@ export async function run(): Promise<void> {
   process.stdout.write('dialect      template   renders/s   µs/render   target ≥ 5000/s\n');
   for (const d of Object.keys(DIALECTS) as DialectName[]) {
     const r = rendersPerSecond(d);
-    process.stdout.write(`${d.padEnd(12)} ${(r.bytes / 1024).toFixed(1).padStart(5)} KB ${Math.round(r.perSecond).toString().padStart(11)} ${(1e6 / r.perSecond).toFixed(1).padStart(11)}   ${r.perSecond >= 5000 ? 'ok' : 'BELOW TARGET'}\n`);
+    process.stdout.write(
+      `${d.padEnd(12)} ${(r.bytes / 1024).toFixed(1).padStart(5)} KB ${Math.round(r.perSecond).toString().padStart(11)} ${(1e6 / r.perSecond).toFixed(1).padStart(11)}   ${r.perSecond >= 5000 ? 'ok' : 'BELOW TARGET'}\n`,
+    );
   }
   const dir = mkdtempSync(join(tmpdir(), 'segsync-bench-preview-'));
   try {

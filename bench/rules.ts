@@ -121,7 +121,8 @@ function generate(nContacts: number, nEvents: number): Data {
     const to = offsets[c + 1]!;
     const span = NOW_MIN - created;
     // Recent activity is likelier: half of a contact's events fall in its last 60 days.
-    for (let i = from; i < to; i++) d.minute[i] = rand() < 0.5 ? NOW_MIN - Math.floor(rand() * Math.min(span, 60 * DAY_MIN)) : created + Math.floor(rand() * span);
+    for (let i = from; i < to; i++)
+      d.minute[i] = rand() < 0.5 ? NOW_MIN - Math.floor(rand() * Math.min(span, 60 * DAY_MIN)) : created + Math.floor(rand() * span);
     d.minute.subarray(from, to).sort();
     for (let i = from; i < to; i++) {
       const n = pick(rand(), NAME_WEIGHTS);
@@ -141,7 +142,10 @@ function benchSources(): ReturnType<typeof sourcesFromConfig> {
 
 const KNOWLEDGE: Knowledge = {
   eventNames: [...NAMES],
-  eventProperties: new Map([['Placed Order', new Set(['value', 'currency'])], ['Viewed Product', new Set(['category', 'product_id'])]]),
+  eventProperties: new Map([
+    ['Placed Order', new Set(['value', 'currency'])],
+    ['Viewed Product', new Set(['category', 'product_id'])],
+  ]),
   propertyNames: ['country', 'plan'],
 };
 
@@ -183,7 +187,13 @@ function evaluateAll(rules: RuleSet, events: EventCache, contacts: ContactCache,
   return mine.members;
 }
 
-async function appendColumns(conn: DuckDBConnection, table: string, types: DuckDBType[], rows: number, column: (col: number, from: number, to: number) => (number | boolean)[]): Promise<void> {
+async function appendColumns(
+  conn: DuckDBConnection,
+  table: string,
+  types: DuckDBType[],
+  rows: number,
+  column: (col: number, from: number, to: number) => (number | boolean)[],
+): Promise<void> {
   const appender = await conn.createAppender(table);
   const size = 2048;
   for (let from = 0; from < rows; from += size) {
@@ -262,7 +272,20 @@ SELECT id,
 FROM r`;
 }
 
-const FLAG_COLUMNS = ['cart_abandoner', 'browse_abandoner', 'high_intent', 'repeat_buyer', 'vip', 'shoe_browser', 'big_recent_order', 'loyal', 'dach_pro_newsletter', 'vip_reachable', 'avg_order_100', 'recent_clicker'];
+const FLAG_COLUMNS = [
+  'cart_abandoner',
+  'browse_abandoner',
+  'high_intent',
+  'repeat_buyer',
+  'vip',
+  'shoe_browser',
+  'big_recent_order',
+  'loyal',
+  'dach_pro_newsletter',
+  'vip_reachable',
+  'avg_order_100',
+  'recent_clicker',
+];
 
 async function duckdb(d: Data): Promise<{ loadMs: number; queryMs: number; counts: Map<string, number> }> {
   const instance = await DuckDBInstance.create(':memory:');
@@ -299,7 +322,9 @@ function writeStore(d: Data, path: string): void {
   const store = new SqliteStore({ path });
   const db = store.db;
   db.pragma('synchronous = OFF');
-  const insContact = db.prepare('INSERT INTO contacts (id, email, created_at, updated_at, consent_status, consent_updated_at, consent_source) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const insContact = db.prepare(
+    'INSERT INTO contacts (id, email, created_at, updated_at, consent_status, consent_updated_at, consent_source) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
   const insProp = db.prepare("INSERT INTO properties (contact_id, name, value, updated_at, source) VALUES (?, ?, ?, ?, 'local')");
   const insTag = db.prepare("INSERT INTO tags (contact_id, tag, added_at, source) VALUES (?, ?, ?, 'local')");
   const batch = 100_000;
@@ -334,7 +359,12 @@ function writeStore(d: Data, path: string): void {
       for (let k = from; k < Math.min(d.events, from + batch); k++) {
         const i = order[k]!;
         const n = d.name[i]!;
-        const props = n === PO ? `{"value":${(d.cents[i]! / 100).toFixed(2)},"currency":"EUR"}` : n === VP ? `{"category":"${CATEGORIES[d.category[i]!]}","product_id":"P${i % 5000}"}` : '{}';
+        const props =
+          n === PO
+            ? `{"value":${(d.cents[i]! / 100).toFixed(2)},"currency":"EUR"}`
+            : n === VP
+              ? `{"category":"${CATEGORIES[d.category[i]!]}","product_id":"P${i % 5000}"}`
+              : '{}';
         ins.run(`e${i}`, contactOf[i]!, nameIds[n]!, BASE + d.minute[i]! * MINUTE, props);
       }
     })();
@@ -354,7 +384,10 @@ async function parallelCapacity(): Promise<number> {
   let t = performance.now();
   spin();
   const one = performance.now() - t;
-  const worker = new Worker(`const { parentPort } = require('node:worker_threads'); parentPort.once('message', () => { ${SPIN} parentPort.postMessage(x); });`, { eval: true });
+  const worker = new Worker(
+    `const { parentPort } = require('node:worker_threads'); parentPort.once('message', () => { ${SPIN} parentPort.postMessage(x); });`,
+    { eval: true },
+  );
   await new Promise((resolve) => worker.once('online', resolve));
   t = performance.now();
   const done = new Promise((resolve) => worker.once('message', resolve));
@@ -385,7 +418,9 @@ export async function run(): Promise<void> {
   let t = performance.now();
   const data = generate(nContacts, nEvents);
   const counts = Array.from({ length: nContacts }, (_, i) => data.offsets[i + 2]! - data.offsets[i + 1]!).sort((a, b) => a - b);
-  console.log(`generated in ${secs(performance.now() - t)}; events per contact: median ${percentile(counts, 0.5)}, p99 ${percentile(counts, 0.99)}, max ${counts[counts.length - 1]}`);
+  console.log(
+    `generated in ${secs(performance.now() - t)}; events per contact: median ${percentile(counts, 0.5)}, p99 ${percentile(counts, 0.99)}, max ${counts[counts.length - 1]}`,
+  );
 
   const rules = RuleSet.compile(benchSources(), KNOWLEDGE);
   console.log(`compiled ${rules.segments.length} rules into ${rules.plan.specs.length} shared aggregates`);
@@ -411,7 +446,9 @@ export async function run(): Promise<void> {
     return { runs, best: Math.min(...runs), members };
   };
   const single = timed(undefined);
-  console.log(`warm full recompute, 1 thread: ${single.runs.map(secs).join(', ')} (best ${secs(single.best)}; ${fmt(nEvents / (single.best / 1000))} events/s, ${fmt(nContacts / (single.best / 1000))} contacts/s)`);
+  console.log(
+    `warm full recompute, 1 thread: ${single.runs.map(secs).join(', ')} (best ${secs(single.best)}; ${fmt(nEvents / (single.best / 1000))} events/s, ${fmt(nContacts / (single.best / 1000))} contacts/s)`,
+  );
   const workers = defaultWorkers();
   t = performance.now();
   const pool = workers > 0 ? SweepPool.start(rules, warm.events, warm.contacts, workers, prev) : undefined;
@@ -419,9 +456,14 @@ export async function run(): Promise<void> {
   const multi = pool ? timed(pool) : single;
   pool?.close();
   const { best, members } = multi;
-  if (pool) console.log(`warm full recompute, ${workers + 1} threads (workers started and given their contacts in ${secs(startMs)}, once per process): ${multi.runs.map(secs).join(', ')} (best ${secs(best)}; ${(single.best / best).toFixed(2)}× one thread)`);
+  if (pool)
+    console.log(
+      `warm full recompute, ${workers + 1} threads (workers started and given their contacts in ${secs(startMs)}, once per process): ${multi.runs.map(secs).join(', ')} (best ${secs(best)}; ${(single.best / best).toFixed(2)}× one thread)`,
+    );
   const mismatch = single.members.some((m, i) => m !== members[i]);
-  console.log(`members per segment, 1 thread vs ${workers + 1}: ${mismatch ? 'MISMATCH' : 'all equal'}; heap ${((process.memoryUsage().heapUsed - heapBefore) / 2 ** 20).toFixed(0)} MiB over the caches; peak RSS so far ${fmt(peakRssMiB())} MiB`);
+  console.log(
+    `members per segment, 1 thread vs ${workers + 1}: ${mismatch ? 'MISMATCH' : 'all equal'}; heap ${((process.memoryUsage().heapUsed - heapBefore) / 2 ** 20).toFixed(0)} MiB over the caches; peak RSS so far ${fmt(peakRssMiB())} MiB`,
+  );
 
   const warmRss = peakRssMiB();
   const phases = new Set((process.env.SEGSYNC_BENCH_RULES_PHASES ?? 'warm,duckdb,cold').split(','));
@@ -438,15 +480,22 @@ export async function run(): Promise<void> {
     console.log(`  first cold start / warm pass: ${ratio(cold.firstMs / best)} (target ≤ 6×)`);
     console.log(`  incremental p99: ${cold.p99.toFixed(3)} ms (target ≤ 0.5 ms)`);
   }
-  if (cold) console.log(`  peak RSS of the restarted engine's own process (its caches, answers, workers and SQLite, warm after its recompute): ${fmt(cold.restartRss)} MiB (target < 1,024 MiB at 1 M contacts / 20 M events)`);
+  if (cold)
+    console.log(
+      `  peak RSS of the restarted engine's own process (its caches, answers, workers and SQLite, warm after its recompute): ${fmt(cold.restartRss)} MiB (target < 1,024 MiB at 1 M contacts / 20 M events)`,
+    );
   console.log(`  peak RSS of this process's warm phase (the generated data set too, the caches, answers, workers): ${fmt(warmRss)} MiB`);
 }
 
 async function duckdbPhase(data: Data, rules: RuleSet, members: number[], best: number): Promise<number> {
   const duck = await duckdb(data);
-  console.log(`DuckDB: load ${secs(duck.loadMs)} (not counted); the 20 rules as SQL: ${secs(duck.queryMs)} → warm recompute is ${(duck.queryMs / best).toFixed(1)}× ${best < duck.queryMs ? 'faster' : 'SLOWER'}`);
+  console.log(
+    `DuckDB: load ${secs(duck.loadMs)} (not counted); the 20 rules as SQL: ${secs(duck.queryMs)} → warm recompute is ${(duck.queryMs / best).toFixed(1)}× ${best < duck.queryMs ? 'faster' : 'SLOWER'}`,
+  );
   const mismatches = FLAG_COLUMNS.filter((c) => duck.counts.get(c) !== members[rules.indexOf(c)]);
-  console.log(`cross-check of ${FLAG_COLUMNS.length} flag sizes against DuckDB: ${mismatches.length ? `MISMATCH in ${mismatches.map((c) => `${c} (${members[rules.indexOf(c)]} vs ${duck.counts.get(c)})`).join(', ')}` : 'all equal'}`);
+  console.log(
+    `cross-check of ${FLAG_COLUMNS.length} flag sizes against DuckDB: ${mismatches.length ? `MISMATCH in ${mismatches.map((c) => `${c} (${members[rules.indexOf(c)]} vs ${duck.counts.get(c)})`).join(', ')}` : 'all equal'}`,
+  );
   return duck.queryMs;
 }
 
@@ -511,7 +560,9 @@ function coldChild(path: string, kind: 'first' | 'restart', nContacts: number): 
     for (let k = -500; k < 2000; k++) {
       const id = 1 + Math.floor(rand() * nContacts);
       const name = NAMES[pick(rand(), NAME_WEIGHTS)]!;
-      const out = store.appendEvents([{ email: `user${id}@example.com`, name, time: NOW - 1000, properties: name === 'Placed Order' ? { value: 25.5 } : {}, source: 'track' }]);
+      const out = store.appendEvents([
+        { email: `user${id}@example.com`, name, time: NOW - 1000, properties: name === 'Placed Order' ? { value: 25.5 } : {}, source: 'track' },
+      ]);
       const s = performance.now();
       engine.onEvents(out.touched);
       if (k >= 0) lat.push(performance.now() - s);
@@ -555,16 +606,22 @@ function coldPhase(data: Data, nContacts: number): { firstMs: number; restartMs:
     console.log(
       `first cold start (every event scanned from SQLite, then the event cache snapshot saved): ${secs(first.totalMs)} = load ${secs(first.loadMs)} + evaluate ${secs(first.evaluateMs)} + store ${fmt(first.stored)} answers ${secs(first.saveMs)}; peak RSS ${fmt(first.peakRssMiB)} MiB`,
     );
-    console.log(`second full recompute in that process (evaluate + store changes): ${secs(first.secondMs!)}, ${fmt(first.secondChanged!)} contacts changed; rules state saved at its stop in ${secs(first.stateSavedMs!)}`);
+    console.log(
+      `second full recompute in that process (evaluate + store changes): ${secs(first.secondMs!)}, ${fmt(first.secondChanged!)} contacts changed; rules state saved at its stop in ${secs(first.stateSavedMs!)}`,
+    );
     const again = inChild(path, 'restart', nContacts);
     const lt = again.timings;
     console.log(
       `cold restart (event cache ${again.fromSnapshot ? 'from its snapshot' : 'NOT from its snapshot'}, contacts, answers and wake-ups ${again.fromStateSnapshot ? 'from the saved rules state' : 'NOT from the saved state: re-read'}): ${secs(again.totalMs)} = load ${secs(again.loadMs)}${lt ? ` (events ${secs(lt.eventsMs)}, contacts ${secs(lt.contactsMs)}, answers ${secs(lt.answersMs)})` : ''} + evaluate ${secs(again.evaluateMs)} + store ${fmt(again.stored)} changed answers ${secs(again.saveMs)}`,
     );
     const inc = again.incremental!;
-    console.log(`incremental re-evaluation (re-read the contact from SQLite, evaluate 20 rules, store): p50 ${inc.p50.toFixed(3)} ms, p99 ${inc.p99.toFixed(3)} ms, max ${inc.max.toFixed(3)} ms`);
+    console.log(
+      `incremental re-evaluation (re-read the contact from SQLite, evaluate 20 rules, store): p50 ${inc.p50.toFixed(3)} ms, p99 ${inc.p99.toFixed(3)} ms, max ${inc.max.toFixed(3)} ms`,
+    );
     console.log(`clock-driven re-evaluation of the next 24 h: ${fmt(again.dueContacts!)} contacts due, ${secs(again.dueMs!)}`);
-    console.log(`the restarted engine's process (caches, answers, workers, SQLite): RSS ${fmt(again.rssMiB)} MiB after its recompute, peak ${fmt(again.peakRssMiB)} MiB`);
+    console.log(
+      `the restarted engine's process (caches, answers, workers, SQLite): RSS ${fmt(again.rssMiB)} MiB after its recompute, peak ${fmt(again.peakRssMiB)} MiB`,
+    );
     return { firstMs: first.totalMs, restartMs: again.totalMs, p99: inc.p99, restartRss: again.peakRssMiB };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -49,7 +49,10 @@ async function throughput(n: number): Promise<void> {
     for (const esp of h.esps) {
       // Wait out the schema calls' share of the window so each ESP starts with a full budget.
       await new Promise((r) => setTimeout(r, esp === 'hubspot' ? 10_500 : 0));
-      h.engine.enqueue(Array.from({ length: n }, (_, i) => i + 1), [esp]);
+      h.engine.enqueue(
+        Array.from({ length: n }, (_, i) => i + 1),
+        [esp],
+      );
       const t = performance.now();
       const r = await h.engine.drainAll(esp);
       const ms = performance.now() - t;
@@ -57,8 +60,11 @@ async function throughput(n: number): Promise<void> {
       const windows = (c.limits.buckets.default ?? []).map((w) => c.limits.windows[w]!).filter(Boolean);
       const bound = minimumDurationMs(r.calls, windows);
       const minimal = Math.ceil(n / c.limits.maxBatch.upsert);
-      const ratio = bound > 0 ? `${((bound / ms) * 100).toFixed(0)} % of the rate-limit bound (${(bound / 1000).toFixed(1)} s)` : 'no rate-limit bound at this size';
-      console.log(`  ${esp.padEnd(9)} ${r.ok.toLocaleString('en')} ok in ${(ms / 1000).toFixed(2)} s = ${Math.round(r.ok / (ms / 1000)).toLocaleString('en')} contacts/s; push calls ${r.calls} (minimum ${minimal}); ${ratio}; ${r.rateLimited} rate-limited`);
+      const ratio =
+        bound > 0 ? `${((bound / ms) * 100).toFixed(0)} % of the rate-limit bound (${(bound / 1000).toFixed(1)} s)` : 'no rate-limit bound at this size';
+      console.log(
+        `  ${esp.padEnd(9)} ${r.ok.toLocaleString('en')} ok in ${(ms / 1000).toFixed(2)} s = ${Math.round(r.ok / (ms / 1000)).toLocaleString('en')} contacts/s; push calls ${r.calls} (minimum ${minimal}); ${ratio}; ${r.rateLimited} rate-limited`,
+      );
     }
   } finally {
     await h.close();

@@ -112,7 +112,7 @@ function referenceCommits(dir: string, durability: Durability, n: number): { rat
   try {
     const contact = store.resolveEmails(['ref@example.com']).get('ref@example.com')!;
     store.db.prepare("INSERT INTO event_names (name) VALUES ('Placed Order')").run();
-    const insert = store.db.prepare('INSERT INTO events (event_id, contact_id, name_id, time, properties, source) VALUES (?, ?, 1, ?, ?, \'track\')');
+    const insert = store.db.prepare("INSERT INTO events (event_id, contact_id, name_id, time, properties, source) VALUES (?, ?, 1, ?, ?, 'track')");
     const one = store.db.transaction((i: number) => insert.run(`ref-${i}`, contact, Date.UTC(2026, 4, 1) + i, '{"value":1.5}')).immediate;
     const latencies: number[] = [];
     const started = performance.now();
@@ -130,7 +130,15 @@ function referenceCommits(dir: string, durability: Durability, n: number): { rat
 }
 
 /** One daemon phase: the real daemon on the store in `dir`, on `port` (0: any), loaded with `n` calls. */
-async function daemonPhase(dir: string, durability: Durability, port: number, n: number, connections: number, runId: string, first = 0): Promise<{ load: LoadResult; port: number; stored: number; counts: StoreCounts }> {
+async function daemonPhase(
+  dir: string,
+  durability: Durability,
+  port: number,
+  n: number,
+  connections: number,
+  runId: string,
+  first = 0,
+): Promise<{ load: LoadResult; port: number; stored: number; counts: StoreCounts }> {
   const configFile = join(dir, 'segsync.yaml');
   const loaded = loadConfigFile(configFile);
   const { config } = loaded;
@@ -151,7 +159,10 @@ async function daemonPhase(dir: string, durability: Durability, port: number, n:
 type StoreCounts = ReturnType<SqliteStore['counts']>;
 
 function median(xs: number[]): number {
-  return percentile([...xs].sort((a, b) => a - b), 50);
+  return percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 }
 
 /**
@@ -211,8 +222,12 @@ export async function run(): Promise<void> {
   for (const durability of ['normal', 'full'] as const) results.push(await runMode(durability, total, connections, rounds));
   console.log('== bench: daemon /v1/track (one event per request, loopback; SQLite writes and segment re-evaluation included), per store.durability');
   console.log(machineLine());
-  console.log(`load: ${total.toLocaleString('en')} requests per setting over ${connections} keep-alive connections from a separate process (undici), in ${rounds} rounds`);
-  console.log('ceiling: the same fastify on the same port answering a constant 200, same client, taking turns with the daemon round by round; rates are medians of the rounds');
+  console.log(
+    `load: ${total.toLocaleString('en')} requests per setting over ${connections} keep-alive connections from a separate process (undici), in ${rounds} rounds`,
+  );
+  console.log(
+    'ceiling: the same fastify on the same port answering a constant 200, same client, taking turns with the daemon round by round; rates are medians of the rounds',
+  );
   console.log('reference: bare better-sqlite3, one event row per BEGIN IMMEDIATE … COMMIT, same synchronous setting, same run and disk');
   const fmt = (n: number): string => Math.round(n).toLocaleString('en');
   for (const m of results) {
@@ -221,10 +236,14 @@ export async function run(): Promise<void> {
       `  ${m.durability.padEnd(6)} track: ${fmt(m.rate)} events/s, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms (${fmt(m.ok)} answered 200, ${m.failed} failed)` +
         ` | ceiling: ${fmt(m.ceiling.rate)} requests/s, p99 ${m.ceiling.p99.toFixed(2)} ms | track is ${(share * 100).toFixed(1)} % of the ceiling (target ≥ 50 % ${share >= 0.5 ? 'OK' : 'MISSED'})`,
     );
-    console.log(`         reference: ${fmt(m.reference.rate)} commits/s, p99 ${m.reference.p99.toFixed(3)} ms (track is ${(m.rate / m.reference.rate).toFixed(2)}× the bare commit rate)`);
+    console.log(
+      `         reference: ${fmt(m.reference.rate)} commits/s, p99 ${m.reference.p99.toFixed(3)} ms (track is ${(m.rate / m.reference.rate).toFixed(2)}× the bare commit rate)`,
+    );
   }
   const [normal, full] = results as [ModeResult, ModeResult];
-  console.log(`full vs normal: ${(full.rate / normal.rate).toFixed(2)}× the throughput, ${(full.p99 / normal.p99).toFixed(2)}× the p99 (group commit shares one fsync among concurrent calls)`);
+  console.log(
+    `full vs normal: ${(full.rate / normal.rate).toFixed(2)}× the throughput, ${(full.p99 / normal.p99).toFixed(2)}× the p99 (group commit shares one fsync among concurrent calls)`,
+  );
   console.log(`segments evaluated on intake (normal): ${normal.segments}`);
   const lost = results.reduce((n, m) => n + m.lost, 0);
   const failed = results.reduce((n, m) => n + m.failed, 0);
@@ -309,7 +328,15 @@ export async function runGzipClientStream(total: number, batch: number): Promise
       worker.once('error', reject);
     });
     const stored = store.counts().events;
-    return { total, batch, rate: stored / r.seconds, requests: r.requests, kbPerRequest: r.gzipBytes / Math.max(1, r.requests) / 1024, failed: r.failed, lost: total - stored };
+    return {
+      total,
+      batch,
+      rate: stored / r.seconds,
+      requests: r.requests,
+      kbPerRequest: r.gzipBytes / Math.max(1, r.requests) / 1024,
+      failed: r.failed,
+      lost: total - stored,
+    };
   } finally {
     await daemon.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -322,8 +349,12 @@ async function printGzipClientStream(): Promise<void> {
   const batch = Number(process.env.SEGSYNC_BENCH_TRACK_GZIP_BATCH ?? 100);
   const g = await runGzipClientStream(total, batch);
   const fmt = (n: number): string => Math.round(n).toLocaleString('en');
-  console.log(`== bench: daemon /v1/batch fed by @rudderstack/rudder-sdk-node (gzip batches of ${batch}, one request in flight, track by userId of 2,000 identified users; durability normal)`);
-  console.log(`  gzip stream: ${fmt(g.rate)} events/s stored, ${fmt(g.requests)} requests of ${g.kbPerRequest.toFixed(1)} KB gzip each, ${g.failed} failed flushes, ${g.lost} events lost   target 0 ${g.lost === 0 && g.failed === 0 ? 'OK' : 'MISSED'}`);
+  console.log(
+    `== bench: daemon /v1/batch fed by @rudderstack/rudder-sdk-node (gzip batches of ${batch}, one request in flight, track by userId of 2,000 identified users; durability normal)`,
+  );
+  console.log(
+    `  gzip stream: ${fmt(g.rate)} events/s stored, ${fmt(g.requests)} requests of ${g.kbPerRequest.toFixed(1)} KB gzip each, ${g.failed} failed flushes, ${g.lost} events lost   target 0 ${g.lost === 0 && g.failed === 0 ? 'OK' : 'MISSED'}`,
+  );
 }
 
 if (require.main === module) {

@@ -10,7 +10,10 @@ const vm = require('node:vm');
 const { ensureBuilt } = require('./build');
 
 // A closed pipe (`segsync status | head`) ends output quietly instead of crashing.
-process.stdout.on('error', (err) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw err; });
+process.stdout.on('error', (err) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  else throw err;
+});
 
 /**
  * Loads the bundle with V8's code cache, kept per command beside it: node 20 has no compile cache of

@@ -59,7 +59,10 @@ export async function sendIsolating<T, R>(items: T[], steps: IsolatedCall<T, R>)
     const named = steps.named?.(err, items) ?? new Map<number, unknown>();
     if (named.size > 0) {
       for (const [i, error] of named) steps.fail([items[i]!], error);
-      return sendIsolating(items.filter((_, i) => !named.has(i)), steps);
+      return sendIsolating(
+        items.filter((_, i) => !named.has(i)),
+        steps,
+      );
     }
     if (items.length === 1) return steps.fail(items, err);
     const half = Math.ceil(items.length / 2);

@@ -5,7 +5,9 @@
  */
 
 /** The keys of `T` whose value may be undefined become optional. */
-export type DefinedOnly<T> = { [K in keyof T as undefined extends T[K] ? never : K]: T[K] } & { [K in keyof T as undefined extends T[K] ? K : never]?: Exclude<T[K], undefined> };
+export type DefinedOnly<T> = { [K in keyof T as undefined extends T[K] ? never : K]: T[K] } & {
+  [K in keyof T as undefined extends T[K] ? K : never]?: Exclude<T[K], undefined>;
+};
 
 /** `object` without its undefined values (a new object; `null`, `false`, `0` and `''` stay). */
 export function definedOnly<T extends object>(object: T): DefinedOnly<T> {

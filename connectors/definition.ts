@@ -86,7 +86,9 @@ export interface EspParts<Schema extends z.ZodObject, Options extends object, Se
 }
 
 /** A vendor's definition from its parts: what building its connector and starting its sandbox do alike for every vendor lives here. */
-export function defineEsp<Schema extends z.ZodObject, Options extends object, Server extends SandboxServer>(parts: EspParts<Schema, Options, Server>): EspDefinition<Schema> {
+export function defineEsp<Schema extends z.ZodObject, Options extends object, Server extends SandboxServer>(
+  parts: EspParts<Schema, Options, Server>,
+): EspDefinition<Schema> {
   return {
     esp: parts.esp,
     configSchema: parts.configSchema,

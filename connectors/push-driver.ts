@@ -143,13 +143,21 @@ export async function runPush<P, A>(strategy: PushStrategy<P, A>, batch: Contact
     const err = unit.inputs.map((i) => poisoned?.get(i)).find((e) => e !== undefined);
     if (err !== undefined) io.fail(unit, err);
   }
-  await phase(units.filter((u) => !u.outcome), (todo) => strategy.write(todo, io, batch), io, 'unsettled');
+  await phase(
+    units.filter((u) => !u.outcome),
+    (todo) => strategy.write(todo, io, batch),
+    io,
+    'unsettled',
+  );
   const succeeded = (): PushUnit<P, A>[] => units.filter((u) => u.outcome?.status === 'ok');
   strategy.echo?.(succeeded());
   if (strategy.memberships) await phase(succeeded(), (todo) => strategy.memberships!(todo, io), io, 'ok');
   if (strategy.consent) await phase(succeeded(), (todo) => strategy.consent!(todo, io), io, 'ok');
   for (const unit of units) {
-    const outcome = unit.outcome ?? { status: 'retry', error: new EspTransientError(`${esp}: no answer confirmed this contact's write`, { esp, hint: 'segsync sends it again later' }) };
+    const outcome = unit.outcome ?? {
+      status: 'retry',
+      error: new EspTransientError(`${esp}: no answer confirmed this contact's write`, { esp, hint: 'segsync sends it again later' }),
+    };
     for (const i of unit.inputs) results[i] = { ref: batch[i]!.ref, ...outcome };
   }
   // Every input is now either refused by `encode` or stands in exactly one unit.
@@ -160,7 +168,12 @@ export async function runPush<P, A>(strategy: PushStrategy<P, A>, batch: Contact
  * Runs one phase over `units`; a throw fails the units the write had not settled, or that a later phase
  * still holds as ok: an answer never confirmed is never reported as done.
  */
-async function phase<P, A>(units: PushUnit<P, A>[], run: (units: PushUnit<P, A>[]) => Promise<void>, io: PushIo<P, A>, failing: 'unsettled' | 'ok'): Promise<void> {
+async function phase<P, A>(
+  units: PushUnit<P, A>[],
+  run: (units: PushUnit<P, A>[]) => Promise<void>,
+  io: PushIo<P, A>,
+  failing: 'unsettled' | 'ok',
+): Promise<void> {
   if (units.length === 0) return;
   try {
     await run(units);

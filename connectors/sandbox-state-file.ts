@@ -155,7 +155,10 @@ export class StateFile {
       try {
         this.flush();
       } catch (err) {
-        throw new UsageError(`cannot write the sandbox state file ${file}: ${(err as Error).message}`, { location: { file }, hint: 'check the path and its permissions, or give --state another file' });
+        throw new UsageError(`cannot write the sandbox state file ${file}: ${(err as Error).message}`, {
+          location: { file },
+          hint: 'check the path and its permissions, or give --state another file',
+        });
       }
       return false;
     }
@@ -163,7 +166,10 @@ export class StateFile {
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new UsageError(`cannot read the sandbox state file ${file}: ${(err as Error).message}`, { location: { file }, hint: 'check the path and its permissions' });
+      throw new UsageError(`cannot read the sandbox state file ${file}: ${(err as Error).message}`, {
+        location: { file },
+        hint: 'check the path and its permissions',
+      });
     }
     state.restore(decodeState(esp, text, file));
     return true;

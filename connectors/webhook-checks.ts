@@ -17,7 +17,11 @@ export function sameSecret(given: Buffer | string, expected: Buffer | string): b
 type Refusal = [message: string, hint: string];
 
 /** The delivery's body, JSON of `schema`'s shape; else a `WebhookError` saying which of the two it is not (with the first issue). */
-export function readDelivery<T>(request: RawRequest, schema: z.ZodType<T>, refuse: { notJson: Refusal; invalid: (issue: z.core.$ZodIssue | undefined) => Refusal }): T {
+export function readDelivery<T>(
+  request: RawRequest,
+  schema: z.ZodType<T>,
+  refuse: { notJson: Refusal; invalid: (issue: z.core.$ZodIssue | undefined) => Refusal },
+): T {
   let json: unknown;
   try {
     json = JSON.parse(request.rawBody.toString('utf8'));
@@ -34,7 +38,12 @@ export function readDelivery<T>(request: RawRequest, schema: z.ZodType<T>, refus
  * Checks each item of a delivery with `schema` and turns it into a value with `read`; an item that fails
  * either is rejected as `${label} ${index}: …`, in item order, and the others are kept.
  */
-export function readItems<I, T>(items: unknown[], schema: z.ZodType<I>, label: string, read: (item: I) => T): { read: { index: number; value: T }[]; rejected: WebhookItemRejection[] } {
+export function readItems<I, T>(
+  items: unknown[],
+  schema: z.ZodType<I>,
+  label: string,
+  read: (item: I) => T,
+): { read: { index: number; value: T }[]; rejected: WebhookItemRejection[] } {
   const out: { index: number; value: T }[] = [];
   const rejected: WebhookItemRejection[] = [];
   items.forEach((raw, index) => {

@@ -14,6 +14,7 @@ export function packageRoot(): string {
   if (found !== undefined) return found;
   for (let dir = __dirname; ; dir = dirname(dir)) {
     if (existsSync(join(dir, 'package.json'))) return (found = dir);
-    if (dirname(dir) === dir) throw new SegsyncError('E_INSTALL', `no package.json above ${__dirname}`, { hint: 'segsync is installed incompletely: reinstall it (npm ci)' });
+    if (dirname(dir) === dir)
+      throw new SegsyncError('E_INSTALL', `no package.json above ${__dirname}`, { hint: 'segsync is installed incompletely: reinstall it (npm ci)' });
   }
 }

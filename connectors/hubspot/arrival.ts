@@ -17,7 +17,10 @@ export class ArrivalWindow {
   private limit: number;
   private windowMs: number;
 
-  constructor(spec: RateWindow, private readonly clock: Clock) {
+  constructor(
+    spec: RateWindow,
+    private readonly clock: Clock,
+  ) {
     this.limit = spec.limit;
     this.windowMs = spec.windowMs;
   }

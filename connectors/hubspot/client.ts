@@ -155,9 +155,18 @@ export class HubspotClient {
   }
 
   /** Reads contacts by id or, with `idProperty: 'email'`, by email. */
-  readContacts(ids: string[], properties: string[], idProperty?: string, propertiesWithHistory: string[] = []): Promise<BatchAnswer<Contacts.SimplePublicObject>> {
+  readContacts(
+    ids: string[],
+    properties: string[],
+    idProperty?: string,
+    propertiesWithHistory: string[] = [],
+  ): Promise<BatchAnswer<Contacts.SimplePublicObject>> {
     return this.call('contacts.batch.read', BUCKET.default, () =>
-      this.contacts.batchApi.read({ inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory, ...(idProperty ? { idProperty } : {}) }, undefined, M),
+      this.contacts.batchApi.read(
+        { inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory, ...(idProperty ? { idProperty } : {}) },
+        undefined,
+        M,
+      ),
     );
   }
 
@@ -165,7 +174,12 @@ export class HubspotClient {
     return this.call('contacts.search', BUCKET.search, () => this.contacts.searchApi.doSearch(request, M));
   }
 
-  pageContacts(limit: number, after: string | undefined, properties: string[], archived = false): Promise<Contacts.CollectionResponseSimplePublicObjectWithAssociationsForwardPaging> {
+  pageContacts(
+    limit: number,
+    after: string | undefined,
+    properties: string[],
+    archived = false,
+  ): Promise<Contacts.CollectionResponseSimplePublicObjectWithAssociationsForwardPaging> {
     return this.call('contacts.page', BUCKET.default, () => this.contacts.basicApi.getPage(limit, after, properties, undefined, undefined, archived, M));
   }
 
@@ -230,7 +244,9 @@ export class HubspotClient {
    * segsync never subscribes anyone (consent is given by the person, not by a sync).
    */
   unsubscribe(emailAddress: string, subscriptionId: string): Promise<unknown> {
-    return this.call('communication-preferences.unsubscribe', BUCKET.default, () => this.preferences.statusApi.unsubscribe({ emailAddress, subscriptionId }, M));
+    return this.call('communication-preferences.unsubscribe', BUCKET.default, () =>
+      this.preferences.statusApi.unsubscribe({ emailAddress, subscriptionId }, M),
+    );
   }
 
   /** Runs one SDK call under the limiter; retries what the error table says is worth retrying. */
@@ -255,7 +271,10 @@ export class HubspotClient {
         if (!failure) throw err;
         const now = this.clock.now();
         const { verdict } = classify(failure.status, failure.body, failure.headers, now);
-        last = failure.status === undefined ? unreachableError('hubspot', this.baseUrl, what, err) : toSegsyncError(what, failure.status, failure.body, failure.headers, now, err);
+        last =
+          failure.status === undefined
+            ? unreachableError('hubspot', this.baseUrl, what, err)
+            : toSegsyncError(what, failure.status, failure.body, failure.headers, now, err);
         if (verdict.kind === 'rate-limited') {
           this.statsData.rateLimited++;
           this.limiter.pause(verdict.window, this.holdAfter429(verdict, failure.headers));

@@ -56,7 +56,13 @@ export class PropertyCache {
     this.loading ??= this.client.getProperties().then((answer) => {
       const map = new Map<string, PropertyShape>();
       for (const p of answer.results) {
-        map.set(p.name, { name: p.name, type: p.type, fieldType: p.fieldType, options: p.options.map((o) => ({ value: o.value })), readOnly: p.modificationMetadata?.readOnlyValue === true || p.calculated === true });
+        map.set(p.name, {
+          name: p.name,
+          type: p.type,
+          fieldType: p.fieldType,
+          options: p.options.map((o) => ({ value: o.value })),
+          readOnly: p.modificationMetadata?.readOnlyValue === true || p.calculated === true,
+        });
       }
       this.byName = map;
       return map;

@@ -24,7 +24,10 @@ export const hubspotConfigSchema = z
     searchPerSecond: z.number().int().positive().default(4),
     tags: tagMapping.default({ property: DEFAULT_TAG_PROPERTY, lists: false }),
     /** Property group segsync creates its HubSpot properties in (default `segsync`). */
-    propertyGroup: z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower-case letters, digits and _').optional(),
+    propertyGroup: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]*$/, 'lower-case letters, digits and _')
+      .optional(),
     /** segsync's HubSpot app id: webhook property changes with this sourceId are its own writes. */
     appId: z.string().min(1).optional(),
     /** Email subscription types an unsubscribe covers (default: every active one on the account). */
@@ -53,6 +56,10 @@ export const hubspotDefinition = defineEsp({
     webhookUrl: context.webhookUrl,
   }),
   sandbox: (common, credential, webhookSecret) =>
-    (require('./sandbox') as typeof HubspotSandboxModule).startHubspotSandbox({ ...common, accessToken: credential, ...(webhookSecret ? { clientSecret: webhookSecret } : {}) }),
+    (require('./sandbox') as typeof HubspotSandboxModule).startHubspotSandbox({
+      ...common,
+      accessToken: credential,
+      ...(webhookSecret ? { clientSecret: webhookSecret } : {}),
+    }),
   usage: (server, credential) => `connectors.hubspot: baseUrl ${server.url}, accessToken "${credential}", app id ${server.appId}`,
 });

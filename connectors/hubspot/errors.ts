@@ -77,11 +77,23 @@ export const RULES: Rule[] = [
   { status: 429, verdict: rateLimited(WINDOW.burst, TEN_SECONDS) },
   { category: 'RATE_LIMIT', verdict: rateLimited(WINDOW.burst, TEN_SECONDS) },
   { status: 401, verdict: () => ({ kind: 'auth' }), hint: 'check the private app access token (HUBSPOT_ACCESS_TOKEN)' },
-  { status: 403, verdict: () => ({ kind: 'auth' }), hint: 'the private app lacks a scope: crm.objects.contacts.read/write, crm.schemas.contacts.write, crm.lists.read/write' },
+  {
+    status: 403,
+    verdict: () => ({ kind: 'auth' }),
+    hint: 'the private app lacks a scope: crm.objects.contacts.read/write, crm.schemas.contacts.write, crm.lists.read/write',
+  },
   { status: 408, verdict: () => ({ kind: 'retry' }) },
   { status: [500, 599], verdict: () => ({ kind: 'retry' }) },
-  { category: 'OBJECT_NOT_FOUND', verdict: () => ({ kind: 'permanent' }), hint: 'the contact no longer exists on HubSpot (deleted or merged); pull to refresh its id' },
-  { category: 'VALIDATION_ERROR', verdict: () => ({ kind: 'permanent' }), hint: 'fix the value or the property definition; `segsync push --dry-run` shows what would be sent' },
+  {
+    category: 'OBJECT_NOT_FOUND',
+    verdict: () => ({ kind: 'permanent' }),
+    hint: 'the contact no longer exists on HubSpot (deleted or merged); pull to refresh its id',
+  },
+  {
+    category: 'VALIDATION_ERROR',
+    verdict: () => ({ kind: 'permanent' }),
+    hint: 'fix the value or the property definition; `segsync push --dry-run` shows what would be sent',
+  },
   { status: [400, 499], verdict: () => ({ kind: 'permanent' }) },
 ];
 
@@ -127,7 +139,13 @@ export function toSegsyncError(
   const { verdict, hint } = classify(status, body, headers, now);
   const detail = [status === undefined ? 'no answer' : `HTTP ${status}`, body?.category, body?.policyName, body?.message].filter(Boolean).join(' ');
   const message = `hubspot: ${what} failed: ${detail}`;
-  const base = { esp: 'hubspot', ...(status !== undefined ? { status } : {}), ...(body?.category ? { vendorCode: body.category } : {}), ...(hint ? { hint } : {}), ...(cause !== undefined ? { cause } : {}) };
+  const base = {
+    esp: 'hubspot',
+    ...(status !== undefined ? { status } : {}),
+    ...(body?.category ? { vendorCode: body.category } : {}),
+    ...(hint ? { hint } : {}),
+    ...(cause !== undefined ? { cause } : {}),
+  };
   switch (verdict.kind) {
     case 'rate-limited':
       return new EspRateLimitError(message, { ...base, retryAfterMs: verdict.afterMs, budgetExhausted: verdict.budgetExhausted });

@@ -34,7 +34,11 @@ export function estimateHubspotPush(input: HubspotEstimateInput, plan: PlannedPu
     tally.add(BUCKET.default, (upserts.length > 0 ? 1 : 0) + (updates.length > 0 ? 1 : 0));
     // Contacts that end with a record id (every written one, and known ones with nothing to write) change lists.
     const withId = units.filter((u) => u.item.byId || upserts.includes(u));
-    if (input.settings.tagLists !== false) tally.add(BUCKET.default, new Set(withId.flatMap((u) => [...u.item.tagsAdded, ...u.item.tagsRemoved]).filter((t) => wantsList(input.settings.tagLists, t))).size);
+    if (input.settings.tagLists !== false)
+      tally.add(
+        BUCKET.default,
+        new Set(withId.flatMap((u) => [...u.item.tagsAdded, ...u.item.tagsRemoved]).filter((t) => wantsList(input.settings.tagLists, t))).size,
+      );
     // Every write that succeeded is opted out, whether or not it has a record id (HubSpot addresses it by email).
     const unsubscribes = units.filter((u) => u.item.unsubscribe).length;
     if (unsubscribes > 0) {
@@ -42,7 +46,8 @@ export function estimateHubspotPush(input: HubspotEstimateInput, plan: PlannedPu
         tally.add(BUCKET.default);
         typesRead = true;
       }
-      if (input.subscriptionTypes === undefined) tally.assume('the account has one email subscription type (set connectors.hubspot.subscriptionIds to count exactly)');
+      if (input.subscriptionTypes === undefined)
+        tally.assume('the account has one email subscription type (set connectors.hubspot.subscriptionIds to count exactly)');
       tally.add(BUCKET.default, unsubscribes * (input.subscriptionTypes ?? 1));
     }
   }

@@ -24,7 +24,13 @@ export interface HubspotConnectorOptions {
   /** Plan tier: free/starter 100 requests per 10 s, professional/enterprise 190. */
   tier?: HubspotTier;
   /** Explicit limits (an API capacity pack, or a tightened window for tests and benchmarks). */
-  limits?: { requestsPer10s?: number; dailyLimit?: number; searchPerSecond?: number; maxConcurrency?: number; windows?: Partial<Record<HubspotWindow, RateWindow>> };
+  limits?: {
+    requestsPer10s?: number;
+    dailyLimit?: number;
+    searchPerSecond?: number;
+    maxConcurrency?: number;
+    windows?: Partial<Record<HubspotWindow, RateWindow>>;
+  };
   /** Multi-checkbox property holding tags (default `segsync_tags`). */
   tagProperty?: string;
   /** Also mirror tags as MANUAL lists: all tags (`true`) or these tags. Default: no lists. */
@@ -50,7 +56,10 @@ export interface HubspotConnectorOptions {
 }
 
 /** Builds the HubSpot connector. */
-export function createHubspotConnector(options: HubspotConnectorOptions, deps: ConnectorDeps): Connector & { readonly client: HubspotClient; readonly limiter: RateLimiter } {
+export function createHubspotConnector(
+  options: HubspotConnectorOptions,
+  deps: ConnectorDeps,
+): Connector & { readonly client: HubspotClient; readonly limiter: RateLimiter } {
   const limits = hubspotLimits({ ...(options.tier ? { tier: options.tier } : {}), ...options.limits });
   const limiter = new RateLimiter(limits, deps.clock, 'hubspot');
   const client = new HubspotClient(
@@ -97,7 +106,12 @@ export function createHubspotConnector(options: HubspotConnectorOptions, deps: C
     webhook: (request: RawRequest) =>
       parseWebhook(
         request,
-        { clientSecret: options.clientSecret, tagProperty: ctx.settings.tagProperty, ...(options.webhookUrl ? { publicUrl: options.webhookUrl } : {}), ...(options.appId ? { appId: options.appId } : {}) },
+        {
+          clientSecret: options.clientSecret,
+          tagProperty: ctx.settings.tagProperty,
+          ...(options.webhookUrl ? { publicUrl: options.webhookUrl } : {}),
+          ...(options.appId ? { appId: options.appId } : {}),
+        },
         ctx.properties.peek(),
         ctx.echo,
         deps.clock.now(),

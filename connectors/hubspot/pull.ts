@@ -104,7 +104,12 @@ export async function* pullContacts(ctx: HubspotContext, request: PullRequest): 
     for (;;) {
       const page = await ctx.client.pageContacts(SCAN_PAGE, after, wanted);
       after = page.paging?.next?.after;
-      const contacts = await withFieldTimes(ctx, page.results.map((r) => toRemoteContact(r, request.fields, props, tagProperty)), request.fields, tagProperty);
+      const contacts = await withFieldTimes(
+        ctx,
+        page.results.map((r) => toRemoteContact(r, request.fields, props, tagProperty)),
+        request.fields,
+        tagProperty,
+      );
       const next: PullCursor = after ? { v: 1, mode: 'scan', after, until: scanUntil } : { v: 1, mode: 'time', t: scanUntil };
       yield { contacts, next: hubspotContactsCursor.encode(next) };
       if (!after) {
@@ -176,7 +181,12 @@ async function withFieldTimes(ctx: HubspotContext, contacts: RemoteContact[], fi
   const byId = new Map<string, NonNullable<Contacts.SimplePublicObject['propertiesWithHistory']>>();
   // A search page holds up to 200 records; a batch read takes at most 100.
   for (let i = 0; i < contacts.length; i += MAX_BATCH) {
-    const answer = await ctx.client.readContacts(contacts.slice(i, i + MAX_BATCH).map((c) => c.externalId), ['email'], undefined, wanted);
+    const answer = await ctx.client.readContacts(
+      contacts.slice(i, i + MAX_BATCH).map((c) => c.externalId),
+      ['email'],
+      undefined,
+      wanted,
+    );
     for (const r of answer.results) byId.set(r.id, r.propertiesWithHistory ?? {});
   }
   for (const c of contacts) {
@@ -199,12 +209,23 @@ async function withFieldTimes(ctx: HubspotContext, contacts: RemoteContact[], fi
  * archived listing by time, so every incremental pull pages through it (HubSpot keeps archived records
  * 90 days); the sync side only acts on records it has linked, once. The pages resume at `next`.
  */
-async function* archivedPages(ctx: HubspotContext, request: PullRequest, props: Map<string, PropertyShape>, tagProperty: string, wanted: string[], next: string): AsyncIterable<RemotePage> {
+async function* archivedPages(
+  ctx: HubspotContext,
+  request: PullRequest,
+  props: Map<string, PropertyShape>,
+  tagProperty: string,
+  wanted: string[],
+  next: string,
+): AsyncIterable<RemotePage> {
   let after: string | undefined;
   do {
     const page = await ctx.client.pageContacts(SCAN_PAGE, after, wanted, true);
     after = page.paging?.next?.after;
-    const contacts = page.results.map((r) => ({ ...toRemoteContact(r, request.fields, props, tagProperty), deleted: true as const, modifiedAt: r.archivedAt ? r.archivedAt.getTime() : (parseTime(r.properties.lastmodifieddate) ?? 0) }));
+    const contacts = page.results.map((r) => ({
+      ...toRemoteContact(r, request.fields, props, tagProperty),
+      deleted: true as const,
+      modifiedAt: r.archivedAt ? r.archivedAt.getTime() : (parseTime(r.properties.lastmodifieddate) ?? 0),
+    }));
     if (contacts.length > 0) yield { contacts, next };
   } while (after);
 }

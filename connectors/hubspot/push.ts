@@ -57,7 +57,16 @@ export function planWrite(change: ContactChange, properties: Record<string, stri
     tagsRemoved = change.removeTags;
   }
   const byId = change.ref.externalId !== undefined;
-  return { key: byId ? change.ref.externalId! : change.ref.email, byId, email: change.ref.email, properties, tagsAdded, tagsRemoved, newTags, unsubscribe: wantsUnsubscribe(change) };
+  return {
+    key: byId ? change.ref.externalId! : change.ref.email,
+    byId,
+    email: change.ref.email,
+    properties,
+    tagsAdded,
+    tagsRemoved,
+    newTags,
+    unsubscribe: wantsUnsubscribe(change),
+  };
 }
 
 /** One record twice in a batch: later properties win, tag and list changes add up. */
@@ -96,7 +105,10 @@ export function encodeChange(change: ContactChange, props: Map<string, PropertyS
   for (const [name, value] of Object.entries(change.set)) {
     if (name === EMAIL_KEY) {
       // HubSpot changes a record's email through its `email` property, written by record id.
-      if (!change.ref.externalId) throw new ValidationError('hubspot: an email change needs the HubSpot record id', { hint: 'run `segsync pull --esp hubspot` so segsync learns the record id, then push again' });
+      if (!change.ref.externalId)
+        throw new ValidationError('hubspot: an email change needs the HubSpot record id', {
+          hint: 'run `segsync pull --esp hubspot` so segsync learns the record id, then push again',
+        });
       out.email = String(value);
       continue;
     }
@@ -105,7 +117,8 @@ export function encodeChange(change: ContactChange, props: Map<string, PropertyS
   for (const name of change.clear) out[name] = '';
   for (const [name, encoded] of Object.entries(out)) {
     const problem = writeProblem(props.get(name), name, encoded);
-    if (problem) throw new ValidationError(`hubspot: ${problem}`, { hint: 'run `segsync push` after `ensureSchema` creates it, or fix the mapping in segsync.yaml' });
+    if (problem)
+      throw new ValidationError(`hubspot: ${problem}`, { hint: 'run `segsync push` after `ensureSchema` creates it, or fix the mapping in segsync.yaml' });
   }
   return out;
 }
@@ -236,7 +249,10 @@ function attribute(
     io.fail(hit, error);
   }
   const missing = unattributed ?? new EspTransientError('hubspot: the batch answer named neither a result nor an error for this contact', { esp: 'hubspot' });
-  io.fail(units.filter((u) => !done.has(u)), missing);
+  io.fail(
+    units.filter((u) => !done.has(u)),
+    missing,
+  );
 }
 
 /** The write's trace id: its first position in the input batch, unique within one call. */
@@ -258,7 +274,10 @@ function rememberEchoes(ctx: HubspotContext, units: Unit[]): void {
 async function syncConsent(ctx: HubspotContext, units: Unit[], io: PushIo<PlannedWrite>): Promise<void> {
   const wanted = units.filter((u) => u.item.unsubscribe);
   if (wanted.length === 0) return;
-  const failed = await applyUnsubscribes(ctx, wanted.map((u) => u.item.email));
+  const failed = await applyUnsubscribes(
+    ctx,
+    wanted.map((u) => u.item.email),
+  );
   io.failEach(wanted, (u) => failed.get(u.item.email));
 }
 

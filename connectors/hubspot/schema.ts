@@ -25,10 +25,11 @@ export function propertyCreateFor(field: FieldSpec, groupName: string): Properti
     groupName,
   };
   if (type === 'enumeration') create.options = optionInputs(field.options ?? []);
-  if (type === 'bool') create.options = [
-    { label: 'Yes', value: 'true', hidden: false, displayOrder: 0 },
-    { label: 'No', value: 'false', hidden: false, displayOrder: 1 },
-  ];
+  if (type === 'bool')
+    create.options = [
+      { label: 'Yes', value: 'true', hidden: false, displayOrder: 0 },
+      { label: 'No', value: 'false', hidden: false, displayOrder: 1 },
+    ];
   return create;
 }
 
@@ -62,8 +63,21 @@ export async function ensureSchema(ctx: HubspotContext, fields: FieldSpec[], tag
         if (missing.length > 0) {
           await ctx.serial(async () => {
             const current = (await ctx.client.getProperty(field.name)).options;
-            const updated = await ctx.client.updateProperty(field.name, { options: [...current, ...optionInputs(missing.filter((m) => !current.some((c) => c.value === m)), current.length)] });
-            ctx.properties.put({ name: updated.name, type: updated.type, fieldType: updated.fieldType, options: updated.options.map((o) => ({ value: o.value })) });
+            const updated = await ctx.client.updateProperty(field.name, {
+              options: [
+                ...current,
+                ...optionInputs(
+                  missing.filter((m) => !current.some((c) => c.value === m)),
+                  current.length,
+                ),
+              ],
+            });
+            ctx.properties.put({
+              name: updated.name,
+              type: updated.type,
+              fieldType: updated.fieldType,
+              options: updated.options.map((o) => ({ value: o.value })),
+            });
           });
           report.updated.push(field.name);
         } else report.existing.push(field.name);
@@ -75,7 +89,11 @@ export async function ensureSchema(ctx: HubspotContext, fields: FieldSpec[], tag
   }
 
   await ensureTagProperty(ctx, tags, report);
-  if (ctx.settings.tagLists !== false) await ensureTagLists(ctx, tags.filter((t) => wantsList(ctx.settings.tagLists, t)));
+  if (ctx.settings.tagLists !== false)
+    await ensureTagLists(
+      ctx,
+      tags.filter((t) => wantsList(ctx.settings.tagLists, t)),
+    );
   return report;
 }
 

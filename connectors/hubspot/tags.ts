@@ -51,7 +51,13 @@ async function addTagOptions(ctx: HubspotContext, tags: string[]): Promise<strin
   const have = new Set(existing.map((o) => o.value));
   const added = missing.filter((t) => !have.has(t));
   const options = [
-    ...existing.map((o) => ({ label: o.label, value: o.value, hidden: o.hidden, displayOrder: o.displayOrder, ...(o.description ? { description: o.description } : {}) })),
+    ...existing.map((o) => ({
+      label: o.label,
+      value: o.value,
+      hidden: o.hidden,
+      displayOrder: o.displayOrder,
+      ...(o.description ? { description: o.description } : {}),
+    })),
     ...added.map((t, i) => ({ label: t, value: t, hidden: false, displayOrder: existing.length + i })),
   ];
   const updated = added.length > 0 ? await ctx.client.updateProperty(name, { options }) : undefined;

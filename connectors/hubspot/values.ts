@@ -146,7 +146,14 @@ export function writeProblem(property: PropertyShape | undefined, name: string, 
 /** Splits a multi-checkbox value (`a;b;c`) into its distinct, non-empty options. */
 export function splitMulti(raw: string | null | undefined): string[] {
   if (!raw) return [];
-  return [...new Set(raw.split(';').map((s) => s.trim()).filter((s) => s !== ''))];
+  return [
+    ...new Set(
+      raw
+        .split(';')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    ),
+  ];
 }
 
 /** Parses HubSpot's modification time (ISO string or epoch ms) to epoch ms. */

@@ -22,7 +22,18 @@ export const MAX_SKEW_MS = 5 * 60_000;
 
 /** Characters HubSpot decodes in the URI before signing (its request-validation guide). */
 const DECODED: Record<string, string> = {
-  '%3A': ':', '%2F': '/', '%3F': '?', '%40': '@', '%21': '!', '%24': '$', '%27': "'", '%28': '(', '%29': ')', '%2A': '*', '%2C': ',', '%3B': ';',
+  '%3A': ':',
+  '%2F': '/',
+  '%3F': '?',
+  '%40': '@',
+  '%21': '!',
+  '%24': '$',
+  '%27': "'",
+  '%28': '(',
+  '%29': ')',
+  '%2A': '*',
+  '%2C': ',',
+  '%3B': ';',
 };
 
 /** The v3 signature of a request. */
@@ -36,14 +47,14 @@ export function signV3(clientSecret: string, method: string, uri: string, rawBod
 export function verifyV3(request: RawRequest, clientSecret: string | undefined, now: number): void {
   if (!clientSecret) {
     throw new WebhookError('hubspot: webhook received but no client secret is configured', {
-      hint: 'set connectors.hubspot.clientSecret to ${HUBSPOT_CLIENT_SECRET} (the app\'s client secret)',
+      hint: "set connectors.hubspot.clientSecret to ${HUBSPOT_CLIENT_SECRET} (the app's client secret)",
     });
   }
   const signature = request.headers['x-hubspot-signature-v3'];
   const timestamp = request.headers['x-hubspot-request-timestamp'];
   if (!signature || !timestamp) {
     throw new WebhookError('hubspot: webhook without X-HubSpot-Signature-v3 / X-HubSpot-Request-Timestamp', {
-      hint: 'only v3-signed deliveries are accepted; check the app\'s webhook settings',
+      hint: "only v3-signed deliveries are accepted; check the app's webhook settings",
     });
   }
   const ts = Number(timestamp);
@@ -54,7 +65,9 @@ export function verifyV3(request: RawRequest, clientSecret: string | undefined, 
   }
   const decoded = request.url.replace(/%[0-9A-F]{2}/gi, (m) => DECODED[m.toUpperCase()] ?? m);
   const candidates = decoded === request.url ? [request.url] : [request.url, decoded];
-  const ok = candidates.some((uri) => sameSecret(Buffer.from(signV3(clientSecret, request.method, uri, request.rawBody, timestamp), 'base64'), Buffer.from(signature, 'base64')));
+  const ok = candidates.some((uri) =>
+    sameSecret(Buffer.from(signV3(clientSecret, request.method, uri, request.rawBody, timestamp), 'base64'), Buffer.from(signature, 'base64')),
+  );
   if (!ok) {
     throw new WebhookError('hubspot: webhook signature does not match', {
       hint: 'check the client secret and that the public webhook URL configured in segsync is exactly the one HubSpot calls',
@@ -172,11 +185,18 @@ function toChange(
   const kind = KIND[event.subscriptionType];
   if (!kind) return undefined;
   const id = event.objectId !== undefined ? String(event.objectId) : undefined;
-  const fromSelf = settings.appId !== undefined && event.sourceId !== undefined && (event.sourceId === settings.appId || event.sourceId === `app:${settings.appId}`);
+  const fromSelf =
+    settings.appId !== undefined && event.sourceId !== undefined && (event.sourceId === settings.appId || event.sourceId === `app:${settings.appId}`);
   const base = { eventId: String(event.eventId), occurredAt: event.occurredAt, ...(fromSelf ? { fromSelf } : {}) };
   if (kind === 'merged') {
     const primary = String(event.primaryObjectId ?? event.objectId ?? '');
-    return { ...base, kind, ref: { externalId: primary }, fields: {}, previous: { externalIds: (event.mergedObjectIds ?? []).map(String).filter((x) => x !== primary) } };
+    return {
+      ...base,
+      kind,
+      ref: { externalId: primary },
+      fields: {},
+      previous: { externalIds: (event.mergedObjectIds ?? []).map(String).filter((x) => x !== primary) },
+    };
   }
   if (kind !== 'updated') return { ...base, kind, ref: id !== undefined ? { externalId: id } : {}, fields: {} };
 

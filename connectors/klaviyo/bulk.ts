@@ -29,7 +29,10 @@ export function planBulkChunks(items: Sendable[], maxProfiles: number, maxBytes:
 
 /** True when a bulk job's answer (no ids, no consent) leaves the profile to be looked up: for its tag lists or its consent. */
 export function needsLookup(s: Sendable, options: Pick<ResolvedOptions, 'tagLists'>): boolean {
-  return (options.tagLists !== false && !s.change.ref.externalId && s.change.addTags.length + s.change.removeTags.length > 0) || consentIntent(s.change) !== undefined;
+  return (
+    (options.tagLists !== false && !s.change.ref.externalId && s.change.addTags.length + s.change.removeTags.length > 0) ||
+    consentIntent(s.change) !== undefined
+  );
 }
 
 /** Pushes sendable changes through bulk jobs; records what was written and fails the rest. */
@@ -46,14 +49,24 @@ export function profileIndexOf(pointer: string | null | undefined): number | und
 
 /** Sends one chunk as a bulk job; a job refused outright goes again without the profiles its errors point at, or in halves. */
 function submitChunk(ctx: KlaviyoContext, chunk: Sendable[], done: Done, fail: FailItems): Promise<void> {
-  return sendIsolating<Sendable, WireBulkJob>(chunk, { call: (items) => startJob(ctx, items), named: (error, items) => pointedAt(error, items.length), fail, then: (items, job) => finishJob(ctx, items, job, done, fail) });
+  return sendIsolating<Sendable, WireBulkJob>(chunk, {
+    call: (items) => startJob(ctx, items),
+    named: (error, items) => pointedAt(error, items.length),
+    fail,
+    then: (items, job) => finishJob(ctx, items, job, done, fail),
+  });
 }
 
 async function startJob(ctx: KlaviyoContext, chunk: Sendable[]): Promise<WireBulkJob> {
   const { client } = ctx;
   // Bulk items upsert by identifier; a known profile id goes along so an email change lands on it.
   const body = { data: { type: 'profile-bulk-import-job', attributes: { profiles: { data: chunk.map((s) => s.profile) } } } };
-  const response = await client.call('bulkJobs', 'POST /api/profile-bulk-import-jobs', () => client.profiles.bulkImportProfiles(body as unknown as ProfileImportJobCreateQuery), 'not-idempotent');
+  const response = await client.call(
+    'bulkJobs',
+    'POST /api/profile-bulk-import-jobs',
+    () => client.profiles.bulkImportProfiles(body as unknown as ProfileImportJobCreateQuery),
+    'not-idempotent',
+  );
   return parseAnswer(bulkJobSchema, response.data, 'POST /api/profile-bulk-import-jobs').data;
 }
 
@@ -64,7 +77,14 @@ function pointedAt(error: EspPermanentError, size: number): Map<number, EspPerma
     const i = profileIndexOf(e.source?.pointer);
     if (i === undefined || i >= size) continue;
     const detail = `${e.code ?? 'invalid'}: ${e.detail ?? e.title ?? ''}`;
-    pointed.set(i, new EspPermanentError(`klaviyo: bulk import rejected the profile: ${detail}`, { esp: 'klaviyo', status: 400, hint: 'fix the contact locally; the other profiles were sent again without it' }));
+    pointed.set(
+      i,
+      new EspPermanentError(`klaviyo: bulk import rejected the profile: ${detail}`, {
+        esp: 'klaviyo',
+        status: 400,
+        hint: 'fix the contact locally; the other profiles were sent again without it',
+      }),
+    );
   }
   return pointed;
 }
@@ -99,14 +119,20 @@ async function finishJob(ctx: KlaviyoContext, chunk: Sendable[], job: WireBulkJo
   }
   const accepted = chunk.filter((_, i) => !rejected.has(i));
   if (finished.attributes.status === 'cancelled') {
-    fail(accepted, new EspTransientError(`klaviyo: bulk import job ${job.id} was cancelled`, { esp: 'klaviyo', hint: 'segsync sends these contacts again later' }));
+    fail(
+      accepted,
+      new EspTransientError(`klaviyo: bulk import job ${job.id} was cancelled`, { esp: 'klaviyo', hint: 'segsync sends these contacts again later' }),
+    );
     return;
   }
   // A bulk job answers no ids or consent: look up the profiles that need them (tag lists, consent).
   const needed = accepted.filter((s) => needsLookup(s, ctx.options));
   let profiles = new Map<string, WireProfile>();
   try {
-    profiles = await lookUpProfiles(ctx, needed.map((s) => s.change.ref.email));
+    profiles = await lookUpProfiles(
+      ctx,
+      needed.map((s) => s.change.ref.email),
+    );
   } catch (e) {
     fail(needed, e);
   }
@@ -128,7 +154,9 @@ async function waitForJob(ctx: KlaviyoContext, job: WireBulkJob): Promise<WireBu
     if (current.attributes.status === 'complete' || current.attributes.status === 'cancelled') return current;
     if (ctx.clock.now() >= deadline) return undefined;
     await ctx.clock.sleep(ctx.options.jobPollIntervalMs);
-    const response = await ctx.client.call('bulkJobs', 'GET /api/profile-bulk-import-jobs/{job_id}', () => ctx.client.profiles.getBulkImportProfilesJob(job.id));
+    const response = await ctx.client.call('bulkJobs', 'GET /api/profile-bulk-import-jobs/{job_id}', () =>
+      ctx.client.profiles.getBulkImportProfilesJob(job.id),
+    );
     current = parseAnswer(bulkJobSchema, response.data, 'GET /api/profile-bulk-import-jobs/{job_id}').data;
   }
 }
@@ -136,7 +164,9 @@ async function waitForJob(ctx: KlaviyoContext, job: WireBulkJob): Promise<WireBu
 async function listImportErrors(ctx: KlaviyoContext, jobId: string): Promise<WireImportError[]> {
   const out: WireImportError[] = [];
   const operation = 'GET /api/profile-bulk-import-jobs/{id}/import-errors';
-  for await (const { page } of listPages(ctx.client, 'bulkJobs', operation, importErrorPageSchema, (p) => ctx.client.profiles.getErrorsForBulkImportProfilesJob(jobId, { pageSize: PROFILES_PAGE_MAX, ...p }))) {
+  for await (const { page } of listPages(ctx.client, 'bulkJobs', operation, importErrorPageSchema, (p) =>
+    ctx.client.profiles.getErrorsForBulkImportProfilesJob(jobId, { pageSize: PROFILES_PAGE_MAX, ...p }),
+  )) {
     out.push(...page.data);
   }
   return out;

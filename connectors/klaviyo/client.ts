@@ -5,15 +5,7 @@
  * wire JSON, snake_case) so the callers' zod schemas check exactly what Klaviyo said.
  */
 import type { AxiosRequestConfig, AxiosResponse } from 'axios';
-import {
-  ApiKeySession,
-  DataPrivacyApi,
-  EventsApi,
-  ListsApi,
-  MetricsApi,
-  ProfilesApi,
-  RetryWithExponentialBackoff,
-} from 'klaviyo-api';
+import { ApiKeySession, DataPrivacyApi, EventsApi, ListsApi, MetricsApi, ProfilesApi, RetryWithExponentialBackoff } from 'klaviyo-api';
 import type { SegsyncError } from '../../src/errors';
 import { EspRateLimitError } from '../../src/errors';
 import type { Clock } from '../../src/model/clock';
@@ -174,7 +166,10 @@ export class KlaviyoClient {
 function lowerKeys(headers: Record<string, unknown> | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (!headers) return out;
-  const entries = typeof (headers as { toJSON?: () => object }).toJSON === 'function' ? Object.entries((headers as { toJSON: () => object }).toJSON()) : Object.entries(headers);
+  const entries =
+    typeof (headers as { toJSON?: () => object }).toJSON === 'function'
+      ? Object.entries((headers as { toJSON: () => object }).toJSON())
+      : Object.entries(headers);
   for (const [k, v] of entries) out[k.toLowerCase()] = v;
   return out;
 }

@@ -24,7 +24,6 @@ export interface ConsentItem {
   subscriptions?: WireSubscriptions;
 }
 
-
 const SETTLED_ELSEWHERE: ReadonlySet<ConsentStatus | undefined> = new Set(['unsubscribed', 'cleaned']);
 
 /** Whether a change may lead to a subscribe or unsubscribe call (before checking Klaviyo's state). */
@@ -40,16 +39,17 @@ export async function applyConsent(ctx: KlaviyoContext, items: ConsentItem[], fa
   if (wanted.length === 0) return;
   const unknown = wanted.filter((w) => w.item.subscriptions === undefined).map((w) => w.item);
   try {
-    const looked = await lookUpProfiles(ctx, unknown.map((i) => i.change.ref.email));
+    const looked = await lookUpProfiles(
+      ctx,
+      unknown.map((i) => i.change.ref.email),
+    );
     for (const item of unknown) item.subscriptions = looked.get(item.change.ref.email)?.attributes.subscriptions ?? undefined;
   } catch (e) {
     fail(unknown, e);
     return;
   }
   const subscribe = wanted.filter((w) => w.intent === 'subscribe' && isNeverSubscribed(w.item.subscriptions)).map((w) => w.item);
-  const unsubscribe = wanted
-    .filter((w) => w.intent === 'unsubscribe' && w.item.subscriptions?.email?.marketing?.consent === 'SUBSCRIBED')
-    .map((w) => w.item);
+  const unsubscribe = wanted.filter((w) => w.intent === 'unsubscribe' && w.item.subscriptions?.email?.marketing?.consent === 'SUBSCRIBED').map((w) => w.item);
   await Promise.all([
     ...splitChunks(subscribe, { maxItems: SUBSCRIBE_MAX }).map((group) => runJob(ctx, group, 'subscribe', fail)),
     ...splitChunks(unsubscribe, { maxItems: UNSUBSCRIBE_MAX }).map((group) => runJob(ctx, group, 'unsubscribe', fail)),

@@ -53,6 +53,7 @@ export const klaviyoDefinition = defineEsp({
     subscribeListId: kl.subscribeListId,
     webhookSecret: kl.webhookSecret,
   }),
-  sandbox: (common, credential, webhookSecret) => (require('./sandbox') as typeof KlaviyoSandboxModule).startKlaviyoSandbox({ ...common, apiKey: credential, ...(webhookSecret ? { webhookSecret } : {}) }),
+  sandbox: (common, credential, webhookSecret) =>
+    (require('./sandbox') as typeof KlaviyoSandboxModule).startKlaviyoSandbox({ ...common, apiKey: credential, ...(webhookSecret ? { webhookSecret } : {}) }),
   usage: (server, credential) => `connectors.klaviyo: baseUrl ${server.url}, apiKey "${credential}"`,
 });

@@ -10,9 +10,7 @@ import { resultOfError } from '../outcome';
 
 /** Requests deletion of one contact; `ok` once Klaviyo accepted the job (it runs asynchronously). */
 export async function eraseContact(ctx: KlaviyoContext, ref: ContactRef): Promise<ChangeResult> {
-  const profile = ref.email
-    ? { type: 'profile', attributes: { email: ref.email } }
-    : { type: 'profile', id: ref.externalId, attributes: {} };
+  const profile = ref.email ? { type: 'profile', attributes: { email: ref.email } } : { type: 'profile', id: ref.externalId, attributes: {} };
   const body = { data: { type: 'data-privacy-deletion-job', attributes: { profile: { data: profile } } } };
   try {
     await ctx.client.call('dataPrivacy', 'POST /api/data-privacy-deletion-jobs', () =>

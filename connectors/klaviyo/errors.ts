@@ -3,13 +3,7 @@
  * `code`, and (for answers that never came) the network error code. Never by English text.
  */
 import { z } from 'zod';
-import {
-  EspAuthError,
-  EspPermanentError,
-  EspRateLimitError,
-  EspTransientError,
-  type SegsyncError,
-} from '../../src/errors';
+import { EspAuthError, EspPermanentError, EspRateLimitError, EspTransientError, type SegsyncError } from '../../src/errors';
 
 export type ErrorKind = 'retryable' | 'rate-limited' | 'permanent' | 'auth';
 
@@ -134,7 +128,11 @@ export function toSegsyncError(answer: FailedAnswer, now: number): SegsyncError 
   switch (kind) {
     case 'rate-limited': {
       const wait = retryAfterMs(answer.headers, now) ?? 1_000;
-      return new EspRateLimitError(message, { ...base, retryAfterMs: wait, hint: `Klaviyo asked to wait ${Math.ceil(wait / 1000)} s; segsync keeps the work queued` });
+      return new EspRateLimitError(message, {
+        ...base,
+        retryAfterMs: wait,
+        hint: `Klaviyo asked to wait ${Math.ceil(wait / 1000)} s; segsync keeps the work queued`,
+      });
     }
     case 'auth':
       return new EspAuthError(message, {
@@ -142,7 +140,11 @@ export function toSegsyncError(answer: FailedAnswer, now: number): SegsyncError 
         hint: 'check the Klaviyo private API key (KLAVIYO_API_KEY) and that it has the profiles, lists, events, subscriptions and data-privacy scopes',
       });
     case 'retryable':
-      return new EspTransientError(message, { ...base, retryAfterMs: retryAfterMs(answer.headers, now), hint: 'Klaviyo or the network failed; segsync retries later' });
+      return new EspTransientError(message, {
+        ...base,
+        retryAfterMs: retryAfterMs(answer.headers, now),
+        hint: 'Klaviyo or the network failed; segsync retries later',
+      });
     case 'permanent':
       return new EspPermanentError(message, { ...base, hint: permanentHint(vendorCode, first) });
   }
@@ -155,5 +157,7 @@ function permanentHint(code: string | undefined, first: KlaviyoErrorObject | und
   }
   if (code === 'not_found') return 'the Klaviyo record no longer exists: pull again to refresh the identity map';
   const pointer = first?.source?.pointer ?? first?.source?.parameter;
-  return pointer ? `Klaviyo rejected the value at ${pointer}: fix the contact's data or the field mapping` : 'fix the data or the mapping; retrying will not help';
+  return pointer
+    ? `Klaviyo rejected the value at ${pointer}: fix the contact's data or the field mapping`
+    : 'fix the data or the mapping; retrying will not help';
 }

@@ -36,7 +36,10 @@ export function estimateKlaviyoPush(options: ResolvedOptions, limits: EspLimits,
     if (options.tagLists !== false) {
       const members = new Map<string, number>();
       for (const s of sendable) {
-        for (const [direction, tags] of [['+', s.change.addTags], ['-', s.change.removeTags]] as const) {
+        for (const [direction, tags] of [
+          ['+', s.change.addTags],
+          ['-', s.change.removeTags],
+        ] as const) {
           for (const tag of tags) {
             if (typeof options.tagLists === 'object' && !options.tagLists[tag]) continue;
             members.set(`${direction}${tag}`, (members.get(`${direction}${tag}`) ?? 0) + 1);

@@ -56,7 +56,8 @@ export async function* pullEvents(ctx: KlaviyoContext, cursor: Cursor | undefine
     const start = state.metrics[metricId];
     const skip = new Set(start?.ids ?? []);
     const filter = eventFilter(metricId, start, until);
-    const fetch = (p: { pageCursor?: string }) => ctx.client.events.getEvents({ filter, sort: 'datetime', include: ['profile'], fieldsProfile: ['email'], pageSize: EVENTS_PAGE_MAX, ...p });
+    const fetch = (p: { pageCursor?: string }) =>
+      ctx.client.events.getEvents({ filter, sort: 'datetime', include: ['profile'], fieldsProfile: ['email'], pageSize: EVENTS_PAGE_MAX, ...p });
     for await (const { page } of listPages(ctx.client, 'events', 'GET /api/events', eventPageSchema, fetch)) {
       const emails = new Map<string, string>();
       for (const inc of page.included ?? []) {

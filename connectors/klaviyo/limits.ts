@@ -8,16 +8,7 @@
 import type { EspLimits, RateWindow } from '../connector';
 
 /** The limiter buckets the Klaviyo connector calls through. */
-export type KlaviyoBucket =
-  | 'profiles'
-  | 'bulkJobs'
-  | 'listMembers'
-  | 'lists'
-  | 'listCreate'
-  | 'subscriptions'
-  | 'dataPrivacy'
-  | 'events'
-  | 'metrics';
+export type KlaviyoBucket = 'profiles' | 'bulkJobs' | 'listMembers' | 'lists' | 'listCreate' | 'subscriptions' | 'dataPrivacy' | 'events' | 'metrics';
 
 function tier(limitPerSecond: number, limitPerMinute: number): [RateWindow, RateWindow] {
   return [

@@ -51,7 +51,8 @@ export async function* pullProfiles(ctx: KlaviyoContext, request: PullRequest): 
   let position = start?.position;
   const skip = new Set(position?.ids ?? []);
   const filter = profileFilter(position, request.until);
-  const fetch = (p: { pageCursor?: string }) => ctx.client.profiles.getProfiles({ filter, sort: 'updated', pageSize: PROFILES_PAGE_MAX, additionalFieldsProfile: ['subscriptions'], ...p });
+  const fetch = (p: { pageCursor?: string }) =>
+    ctx.client.profiles.getProfiles({ filter, sort: 'updated', pageSize: PROFILES_PAGE_MAX, additionalFieldsProfile: ['subscriptions'], ...p });
   for await (const { page, last } of listPages(ctx.client, 'profiles', 'GET /api/profiles', profilePageSchema, fetch)) {
     const contacts: RemoteContact[] = [];
     for (const profile of page.data) {

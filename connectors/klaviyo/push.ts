@@ -55,16 +55,35 @@ function klaviyoStrategy(ctx: KlaviyoContext): PushStrategy<Sendable, Written> {
       return s;
     },
     async write(units, io) {
-      const done = (index: number, w: Written): void => io.ok(io.unitOf(index), { externalId: w.externalId || undefined, created: w.created, modifiedAt: w.modifiedAt }, w);
-      if (writeRoute(units.length, ctx.options) === 'bulk') await pushBulk(ctx, units.map((u) => u.item), done, failer(io));
-      else await Promise.all(units.map((u) => writeOne(ctx, u.item).then((w) => done(u.item.index, w), (e: unknown) => io.fail(u, e))));
+      const done = (index: number, w: Written): void =>
+        io.ok(io.unitOf(index), { externalId: w.externalId || undefined, created: w.created, modifiedAt: w.modifiedAt }, w);
+      if (writeRoute(units.length, ctx.options) === 'bulk')
+        await pushBulk(
+          ctx,
+          units.map((u) => u.item),
+          done,
+          failer(io),
+        );
+      else
+        await Promise.all(
+          units.map((u) =>
+            writeOne(ctx, u.item).then(
+              (w) => done(u.item.index, w),
+              (e: unknown) => io.fail(u, e),
+            ),
+          ),
+        );
     },
     async memberships(units, io) {
       const items = units.map((u) => ({ index: u.item.index, change: u.item.change, externalId: confirmedId(u) }));
       await applyListMembership(ctx, items, failer(io));
     },
     async consent(units, io) {
-      const items: ConsentItem[] = units.map((u) => ({ index: u.item.index, change: u.item.change, subscriptions: u.answer?.profile?.attributes.subscriptions ?? undefined }));
+      const items: ConsentItem[] = units.map((u) => ({
+        index: u.item.index,
+        change: u.item.change,
+        subscriptions: u.answer?.profile?.attributes.subscriptions ?? undefined,
+      }));
       await applyConsent(ctx, items, failer(io));
     },
   };
@@ -74,7 +93,11 @@ function klaviyoStrategy(ctx: KlaviyoContext): PushStrategy<Sendable, Written> {
 export type FailItems = (items: { index: number }[], error: unknown) => void;
 
 function failer(io: PushIo<Sendable, Written>): FailItems {
-  return (items, error) => io.fail(items.map((i) => io.unitOf(i.index)), error);
+  return (items, error) =>
+    io.fail(
+      items.map((i) => io.unitOf(i.index)),
+      error,
+    );
 }
 
 /** The change as it would be sent, or why it cannot be (checked locally, before any call). */

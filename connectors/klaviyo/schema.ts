@@ -11,17 +11,22 @@ import { asEspError } from '../../src/errors';
 
 /** The problem with a field definition, or undefined when Klaviyo can hold it. */
 export function fieldSpecProblem(spec: FieldSpec, tagProperty: string): { message: string; hint: string } | undefined {
-  if (spec.name === tagProperty) return { message: `"${spec.name}" is the tag property`, hint: 'map the field to another Klaviyo property name, or set connectors.klaviyo.tags.property' };
+  if (spec.name === tagProperty)
+    return { message: `"${spec.name}" is the tag property`, hint: 'map the field to another Klaviyo property name, or set connectors.klaviyo.tags.property' };
   const where = placeOf(spec.name);
   if (where.place === 'email') return { message: '"email" is the profile identifier, not a mapped field', hint: 'remove it from the Klaviyo mapping' };
   if (where.place === 'property') {
-    if (spec.name.trim() === '' || spec.name.startsWith('$')) return { message: `property name "${spec.name}" is reserved or empty`, hint: 'Klaviyo reserves names starting with "$"; rename the property' };
+    if (spec.name.trim() === '' || spec.name.startsWith('$'))
+      return { message: `property name "${spec.name}" is reserved or empty`, hint: 'Klaviyo reserves names starting with "$"; rename the property' };
     return undefined;
   }
   const numeric = where.place === 'location' && where.kind === 'number-or-string';
   const fits = spec.type === 'string' || spec.type === 'enum' || (numeric && spec.type === 'number');
   if (!fits) {
-    return { message: `"${spec.name}" is a Klaviyo ${numeric ? 'number/text' : 'text'} attribute; it cannot hold a ${spec.type}`, hint: 'map this field to a custom property name instead' };
+    return {
+      message: `"${spec.name}" is a Klaviyo ${numeric ? 'number/text' : 'text'} attribute; it cannot hold a ${spec.type}`,
+      hint: 'map this field to a custom property name instead',
+    };
   }
   return undefined;
 }

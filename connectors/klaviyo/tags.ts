@@ -17,7 +17,6 @@ export interface MembershipItem {
   externalId: string | undefined;
 }
 
-
 /** The list name a tag is mirrored to. */
 export function listNameFor(ctx: KlaviyoContext, tag: string): string {
   return `${ctx.options.listPrefix}${tag}`;
@@ -68,7 +67,13 @@ export async function applyListMembership(ctx: KlaviyoContext, items: Membership
   for (const item of items) {
     if (item.change.addTags.length + item.change.removeTags.length === 0) continue;
     if (!item.externalId) {
-      fail([item], new EspPermanentError('klaviyo: the profile id is unknown, so its tag lists cannot be updated', { esp: 'klaviyo', hint: 'pull from Klaviyo to learn the id, then push again' }));
+      fail(
+        [item],
+        new EspPermanentError('klaviyo: the profile id is unknown, so its tag lists cannot be updated', {
+          esp: 'klaviyo',
+          hint: 'pull from Klaviyo to learn the id, then push again',
+        }),
+      );
       continue;
     }
     for (const tag of item.change.addTags) adds.set(tag, [...(adds.get(tag) ?? []), item]);
@@ -81,7 +86,10 @@ export async function applyListMembership(ctx: KlaviyoContext, items: Membership
     return;
   }
   const calls: Promise<void>[] = [];
-  for (const [direction, byTag] of [['add', adds], ['remove', removes]] as const) {
+  for (const [direction, byTag] of [
+    ['add', adds],
+    ['remove', removes],
+  ] as const) {
     for (const [tag, members] of byTag) {
       const listId = ctx.tagLists.get(tag);
       if (!listId) continue;

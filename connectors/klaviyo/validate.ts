@@ -33,7 +33,11 @@ export function fieldValueProblem(field: string, value: FieldValue, tagProperty:
   if (value === null) return undefined;
   const kind = where.place === 'attribute' ? where.spec.kind : where.kind;
   const ok = kind === 'string' ? typeof value === 'string' : typeof value === 'number' || typeof value === 'string';
-  if (!ok) return { message: `field "${field}" needs a ${kind === 'string' ? 'string' : 'number'}, got ${JSON.stringify(value)}`, hint: 'map a text field to it, or map the value to a custom property' };
+  if (!ok)
+    return {
+      message: `field "${field}" needs a ${kind === 'string' ? 'string' : 'number'}, got ${JSON.stringify(value)}`,
+      hint: 'map a text field to it, or map the value to a custom property',
+    };
   if (field === 'phone_number' && !E164.test(value as string)) {
     return { message: `phone_number "${String(value)}" is not in E.164 format`, hint: 'write phone numbers as +<country><number>, e.g. +14155550100' };
   }
@@ -46,10 +50,13 @@ export function changeProblem(change: ContactChange, tagProperty: string, payloa
     return { message: 'the contact has neither an email nor a Klaviyo id', hint: 'give the contact an email' };
   }
   if (change.ref.email && !EMAIL.test(change.ref.email)) {
-    return { message: `email "${change.ref.email}" is not a valid address`, hint: 'fix the contact\'s email locally; Klaviyo would reject it' };
+    return { message: `email "${change.ref.email}" is not a valid address`, hint: "fix the contact's email locally; Klaviyo would reject it" };
   }
   if (EMAIL_KEY in change.set && !change.ref.externalId) {
-    return { message: 'an email change needs the Klaviyo profile id', hint: 'run `segsync pull --esp klaviyo` so segsync learns the profile id, then push again' };
+    return {
+      message: 'an email change needs the Klaviyo profile id',
+      hint: 'run `segsync pull --esp klaviyo` so segsync learns the profile id, then push again',
+    };
   }
   for (const [field, value] of Object.entries(change.set)) {
     // The email change rides on `attributes.email` of a PATCH by profile id (toSdkProfile).
@@ -65,7 +72,10 @@ export function changeProblem(change: ContactChange, tagProperty: string, payloa
     if (tag.trim() === '') return { message: 'an empty tag name', hint: 'remove the empty tag from the segment or import' };
   }
   if (payloadBytes > PROFILE_MAX_BYTES) {
-    return { message: `the profile is ${payloadBytes} bytes; Klaviyo accepts at most ${PROFILE_MAX_BYTES}`, hint: 'map fewer or smaller properties to Klaviyo' };
+    return {
+      message: `the profile is ${payloadBytes} bytes; Klaviyo accepts at most ${PROFILE_MAX_BYTES}`,
+      hint: 'map fewer or smaller properties to Klaviyo',
+    };
   }
   return undefined;
 }

@@ -19,7 +19,9 @@ import { includedSchema, wireEventSchema } from './wire';
 
 /** The signature Klaviyo sends for a body and timestamp. */
 export function signWebhook(secret: string, rawBody: Buffer | string, timestamp: string): string {
-  return createHmac('sha256', secret).update(Buffer.concat([Buffer.from(rawBody), Buffer.from(timestamp)])).digest('hex');
+  return createHmac('sha256', secret)
+    .update(Buffer.concat([Buffer.from(rawBody), Buffer.from(timestamp)]))
+    .digest('hex');
 }
 
 const webhookItemSchema = z.object({
@@ -34,12 +36,19 @@ const webhookItemSchema = z.object({
 // Items are checked one by one (webhookItemSchema): one unreadable item must not cost the others.
 const webhookBodySchema = z.object({
   data: z.array(z.unknown()),
-  meta: z.object({ klaviyo_account_id: z.string().optional(), klaviyo_webhook_id: z.string().optional(), timestamp: z.string().optional() }).passthrough().optional(),
+  meta: z
+    .object({ klaviyo_account_id: z.string().optional(), klaviyo_webhook_id: z.string().optional(), timestamp: z.string().optional() })
+    .passthrough()
+    .optional(),
 });
 
 /** `event:klaviyo.opened_email` → `Opened Email` (Klaviyo's metric name for its own topics). */
 export function metricNameOfTopic(topic: string): string {
-  const tail = topic.replace(/^event:/, '').split('.').pop() ?? topic;
+  const tail =
+    topic
+      .replace(/^event:/, '')
+      .split('.')
+      .pop() ?? topic;
   return tail
     .split('_')
     .filter((w) => w !== '')
@@ -66,20 +75,27 @@ export interface WebhookCheck {
 /** Verifies a delivery; throws `WebhookError` naming what failed. */
 export function verifyWebhook(request: RawRequest, check: WebhookCheck): void {
   if (!check.secret) {
-    throw new WebhookError('klaviyo webhook: no webhook secret is configured', { hint: 'set connectors.klaviyo.webhookSecret (from an environment variable) to the webhook\'s secret_key' });
+    throw new WebhookError('klaviyo webhook: no webhook secret is configured', {
+      hint: "set connectors.klaviyo.webhookSecret (from an environment variable) to the webhook's secret_key",
+    });
   }
   const signature = request.headers['klaviyo-signature'];
   const timestamp = request.headers['klaviyo-timestamp'];
   if (!signature || !timestamp) {
-    throw new WebhookError('klaviyo webhook: Klaviyo-Signature or Klaviyo-Timestamp header is missing', { hint: 'only Klaviyo system webhooks are accepted on this URL' });
+    throw new WebhookError('klaviyo webhook: Klaviyo-Signature or Klaviyo-Timestamp header is missing', {
+      hint: 'only Klaviyo system webhooks are accepted on this URL',
+    });
   }
   const expected = Buffer.from(signWebhook(check.secret, request.rawBody, timestamp), 'hex');
   const given = /^[0-9a-f]+$/i.test(signature) ? Buffer.from(signature, 'hex') : Buffer.alloc(0);
   if (!sameSecret(given, expected)) {
-    throw new WebhookError('klaviyo webhook: signature does not match', { hint: 'check that the webhook secret equals the secret_key the Klaviyo webhook was created with' });
+    throw new WebhookError('klaviyo webhook: signature does not match', {
+      hint: 'check that the webhook secret equals the secret_key the Klaviyo webhook was created with',
+    });
   }
   const sentAt = parseWebhookTimestamp(timestamp);
-  if (sentAt === undefined) throw new WebhookError(`klaviyo webhook: unreadable Klaviyo-Timestamp "${timestamp}"`, { hint: 'this delivery is not from Klaviyo' });
+  if (sentAt === undefined)
+    throw new WebhookError(`klaviyo webhook: unreadable Klaviyo-Timestamp "${timestamp}"`, { hint: 'this delivery is not from Klaviyo' });
   if (Math.abs(request.receivedAt - sentAt) > check.toleranceMs) {
     throw new WebhookError(`klaviyo webhook: timestamp is ${Math.round((request.receivedAt - sentAt) / 1000)} s away from now`, {
       hint: 'a replayed or delayed delivery; check the server clock if every delivery fails',
@@ -98,7 +114,9 @@ export function handleWebhook(request: RawRequest, check: WebhookCheck): Webhook
   const hookId = request.headers['klaviyo-webhook-id'];
   const bodyHookId = delivery.meta?.klaviyo_webhook_id;
   if (hookId && bodyHookId && hookId !== bodyHookId) {
-    throw new WebhookError('klaviyo webhook: meta.klaviyo_webhook_id does not match the Klaviyo-Webhook-Id header', { hint: 'Klaviyo says not to process such a delivery' });
+    throw new WebhookError('klaviyo webhook: meta.klaviyo_webhook_id does not match the Klaviyo-Webhook-Id header', {
+      hint: 'Klaviyo says not to process such a delivery',
+    });
   }
   const { read, rejected } = readItems(delivery.data, webhookItemSchema, 'klaviyo webhook item', (item) => toEvent(item, request.receivedAt));
   const events = read.map((r) => r.value);
@@ -118,7 +136,11 @@ function toEvent(item: WebhookItem, receivedAt: number): RemoteEvent {
   const out: RemoteEvent = {
     eventId: item.external_id,
     name: typeof metricName === 'string' ? metricName : metricNameOfTopic(item.topic),
-    time: datetime ? parseTime(datetime, 'datetime', receivedAt) : event?.attributes.timestamp ? parseTime(event.attributes.timestamp * 1000, 'timestamp', receivedAt) : receivedAt,
+    time: datetime
+      ? parseTime(datetime, 'datetime', receivedAt)
+      : event?.attributes.timestamp
+        ? parseTime(event.attributes.timestamp * 1000, 'timestamp', receivedAt)
+        : receivedAt,
     properties: (event?.attributes.event_properties ?? {}) as Record<string, FieldValue>,
   };
   if (profileId ?? profile?.id) out.externalId = (profileId ?? profile?.id)!;

@@ -26,7 +26,11 @@ export interface BatchPatchOptions {
 export type PatchAnswer = { ok: true; body: unknown } | { ok: false; error: SegsyncError };
 
 /** PATCHes every member through one batch job; one answer per hash (an error for all when the job fails as a whole). */
-export async function patchInBatch(client: MailchimpClient, patches: { hash: string; body: MemberPatch }[], options: BatchPatchOptions): Promise<Map<string, PatchAnswer>> {
+export async function patchInBatch(
+  client: MailchimpClient,
+  patches: { hash: string; body: MemberPatch }[],
+  options: BatchPatchOptions,
+): Promise<Map<string, PatchAnswer>> {
   const answers = new Map<string, PatchAnswer>();
   const failAll = (error: SegsyncError): Map<string, PatchAnswer> => {
     for (const p of patches) answers.set(p.hash, { ok: false, error });
@@ -40,10 +44,12 @@ export async function patchInBatch(client: MailchimpClient, patches: { hash: str
     for (let wait = options.pollMs; job.status !== 'finished'; wait = Math.min(options.pollMaxMs, wait * 2)) {
       if (options.clock.now() + wait > deadline) {
         // The job may still run: its PATCHes carry the same values as the retry, so running both is harmless.
-        return failAll(new EspTransientError(`mailchimp: batch ${job.id} did not finish within ${Math.round(options.timeoutMs / 1000)} s`, {
-          esp: 'mailchimp',
-          hint: 'Mailchimp queues batch jobs when it is busy; segsync sends these members again later',
-        }));
+        return failAll(
+          new EspTransientError(`mailchimp: batch ${job.id} did not finish within ${Math.round(options.timeoutMs / 1000)} s`, {
+            esp: 'mailchimp',
+            hint: 'Mailchimp queues batch jobs when it is busy; segsync sends these members again later',
+          }),
+        );
       }
       await options.clock.sleep(wait);
       job = await client.batchStatus(job.id);
@@ -59,10 +65,20 @@ export async function patchInBatch(client: MailchimpClient, patches: { hash: str
       continue;
     }
     const problem = parse(r.response);
-    answers.set(r.operation_id, { ok: false, error: classifyFailure({ status: r.status_code, response: { status: r.status_code, body: problem } }, 'update member (batch)', options.pollMs) });
+    answers.set(r.operation_id, {
+      ok: false,
+      error: classifyFailure({ status: r.status_code, response: { status: r.status_code, body: problem } }, 'update member (batch)', options.pollMs),
+    });
   }
   const missing = patches.filter((p) => !answers.has(p.hash));
-  for (const p of missing) answers.set(p.hash, { ok: false, error: new EspTransientError(`mailchimp: the batch results hold no answer for member ${p.hash}`, { esp: 'mailchimp', hint: 'segsync sends it again later' }) });
+  for (const p of missing)
+    answers.set(p.hash, {
+      ok: false,
+      error: new EspTransientError(`mailchimp: the batch results hold no answer for member ${p.hash}`, {
+        esp: 'mailchimp',
+        hint: 'segsync sends it again later',
+      }),
+    });
   return answers;
 }
 

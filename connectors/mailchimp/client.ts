@@ -172,7 +172,11 @@ export class MailchimpClient {
     for (const file of readTarFiles(gunzipSync(archive))) {
       if (!file.name.endsWith('.json')) continue;
       const parsed = batchOperationResultSchema.array().safeParse(JSON.parse(file.data.toString('utf8')));
-      if (!parsed.success) throw new EspPermanentError(`mailchimp: batch results: unexpected answer in ${file.name}`, { esp: 'mailchimp', hint: 'the batch results archive has a shape segsync does not know; report it with this message' });
+      if (!parsed.success)
+        throw new EspPermanentError(`mailchimp: batch results: unexpected answer in ${file.name}`, {
+          esp: 'mailchimp',
+          hint: 'the batch results archive has a shape segsync does not know; report it with this message',
+        });
       out.push(...parsed.data);
     }
     return out;
@@ -196,7 +200,12 @@ export class MailchimpClient {
     const out: z.infer<typeof segmentSchema>[] = [];
     for (let offset = 0; ; offset += 1000) {
       const page = await this.read('list tags', segmentListSchema, () =>
-        this.sdk.lists.listSegments(this.listId, { type: 'static', count: 1000, offset, fields: ['segments.id', 'segments.name', 'segments.member_count', 'segments.updated_at', 'total_items'] }),
+        this.sdk.lists.listSegments(this.listId, {
+          type: 'static',
+          count: 1000,
+          offset,
+          fields: ['segments.id', 'segments.name', 'segments.member_count', 'segments.updated_at', 'total_items'],
+        }),
       );
       out.push(...page.segments);
       if (page.segments.length < 1000 || out.length >= page.total_items) return out;
@@ -248,10 +257,16 @@ export class MailchimpClient {
     const raw = await this.call(what, fn);
     const parsed = schema.safeParse(raw);
     if (!parsed.success) {
-      throw new EspPermanentError(`mailchimp: ${what}: unexpected answer: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, {
-        esp: 'mailchimp',
-        hint: 'the Mailchimp API answered in a shape segsync does not know; report it with this message',
-      });
+      throw new EspPermanentError(
+        `mailchimp: ${what}: unexpected answer: ${parsed.error.issues
+          .slice(0, 3)
+          .map((i) => `${i.path.join('.')}: ${i.message}`)
+          .join('; ')}`,
+        {
+          esp: 'mailchimp',
+          hint: 'the Mailchimp API answered in a shape segsync does not know; report it with this message',
+        },
+      );
     }
     return parsed.data;
   }

@@ -49,7 +49,7 @@ export const TITLE_RULES: Readonly<Record<string, TitleRule>> = {
   'Invalid Action': { kind: 'permanent', hint: 'Mailchimp refused the action on this resource' },
   'API Key Missing': { kind: 'auth', hint: 'set the Mailchimp API key (connectors.mailchimp.apiKey)' },
   'API Key Invalid': { kind: 'auth', hint: 'the Mailchimp API key was rejected: create a new key and update the environment variable' },
-  'Forbidden': { kind: 'auth', hint: 'the API key lacks access to this audience or operation' },
+  Forbidden: { kind: 'auth', hint: 'the API key lacks access to this audience or operation' },
   'User Disabled': { kind: 'auth', hint: 'the Mailchimp account is disabled' },
   'Wrong Datacenter': { kind: 'auth', hint: 'the API key belongs to another data centre: check the suffix after "-" in the key' },
   'Too Many Requests': { kind: 'rate-limited', hint: 'Mailchimp allows 10 simultaneous connections per key; segsync backs off' },
@@ -119,7 +119,11 @@ export function classifyFailure(err: unknown, what: string, retryAfterMs: number
   const base = { esp: ESP, status, vendorCode: problem?.title, cause: err, hint: rule?.hint };
   switch (kind) {
     case 'rate-limited':
-      return new EspRateLimitError(message, { ...base, retryAfterMs: Math.max(retryAfterMs, retryAfterHeaderMs(e) ?? 0), hint: base.hint ?? 'segsync backs off and retries' });
+      return new EspRateLimitError(message, {
+        ...base,
+        retryAfterMs: Math.max(retryAfterMs, retryAfterHeaderMs(e) ?? 0),
+        hint: base.hint ?? 'segsync backs off and retries',
+      });
     case 'transient':
       return new EspTransientError(message, { ...base, hint: base.hint ?? 'a Mailchimp fault; segsync retries later' });
     case 'auth':

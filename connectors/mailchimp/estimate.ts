@@ -35,9 +35,14 @@ export function estimateMailchimpPush(limits: EspLimits, plan: PlannedPush, batc
       if (rename.kind === 'refused') refused.add(normaliseEmail(change.ref.email));
       else if (rename.kind === 'rename') tally.add(BUCKET);
     }
-    const merged = mergeUnits<ContactChange>(batch.map((change, index) => ({ index, item: change, change })), mergeChanges);
+    const merged = mergeUnits<ContactChange>(
+      batch.map((change, index) => ({ index, item: change, change })),
+      mergeChanges,
+    );
     const members = merged.map((u) => ({ email: normaliseEmail(u.item.ref.email), change: u.item })).filter((m) => !refused.has(m.email));
-    const routed = members.map((m) => ({ route: routeFor(m.change, Object.keys(m.change.set).filter((k) => k !== EMAIL_KEY).length + m.change.clear.length > 0) }));
+    const routed = members.map((m) => ({
+      route: routeFor(m.change, Object.keys(m.change.set).filter((k) => k !== EMAIL_KEY).length + m.change.clear.length > 0),
+    }));
     const { creates, job, single } = routeMembers(routed, batchOperationsFrom);
     tally.add(BUCKET, creates.length + single.length);
     if (job.length > 0) {
@@ -45,7 +50,8 @@ export function estimateMailchimpPush(limits: EspLimits, plan: PlannedPush, batc
       tally.assume('each batch job has finished at its first status read');
     }
     const tagged = members.filter((m) => m.change.addTags.length + m.change.removeTags.length > 0);
-    for (const p of planTagChanges(tagged.map((m) => ({ email: m.email, addTags: m.change.addTags, removeTags: m.change.removeTags })))) tally.add(BUCKET, chunkTagPlan(p).length);
+    for (const p of planTagChanges(tagged.map((m) => ({ email: m.email, addTags: m.change.addTags, removeTags: m.change.removeTags }))))
+      tally.add(BUCKET, chunkTagPlan(p).length);
   }
   tally.add(BUCKET, plan.erasures.length);
   return tally.result(limits);

@@ -3,7 +3,22 @@
  * `Connector` interface to the operation modules beside it and holds nothing else.
  */
 import { rateStatsOf } from '../ratelimit';
-import type { ChangeResult, Connector, ConnectorDeps, ContactChange, ContactRef, EspLimits, FieldSpec, PlannedPush, PullRequest, PushEstimate, RawRequest, RemotePage, SchemaReport, WebhookResult } from '../connector';
+import type {
+  ChangeResult,
+  Connector,
+  ConnectorDeps,
+  ContactChange,
+  ContactRef,
+  EspLimits,
+  FieldSpec,
+  PlannedPush,
+  PullRequest,
+  PushEstimate,
+  RawRequest,
+  RemotePage,
+  SchemaReport,
+  WebhookResult,
+} from '../connector';
 import { RateLimiter } from '../ratelimit';
 import { ConfigError } from '../../src/errors';
 import { MailchimpClient } from './client';
@@ -16,7 +31,6 @@ import type { DateFormat } from './schema';
 import { MergeSchema } from './schema';
 import { TagIndex } from './tags';
 import { ensureWebhook, parseWebhook } from './webhooks';
-
 
 export interface MailchimpConnectorOptions {
   apiKey: string;
@@ -71,10 +85,13 @@ export function mailchimpLimits(maxConnections: number, requestsPerSecond: numbe
 export function createMailchimpConnector(options: MailchimpConnectorOptions, deps: ConnectorDeps): Connector {
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   if (!Number.isInteger(maxConnections) || maxConnections < 1 || maxConnections > MAX_CONNECTIONS) {
-    throw new ConfigError(`mailchimp: maxConnections must be 1–${MAX_CONNECTIONS}, got ${maxConnections}`, { hint: 'Mailchimp refuses more than 10 simultaneous connections per API key' });
+    throw new ConfigError(`mailchimp: maxConnections must be 1–${MAX_CONNECTIONS}, got ${maxConnections}`, {
+      hint: 'Mailchimp refuses more than 10 simultaneous connections per API key',
+    });
   }
   if (!options.apiKey) throw new ConfigError('mailchimp: apiKey is empty', { hint: 'set connectors.mailchimp.apiKey to ${MAILCHIMP_API_KEY}' });
-  if (!options.listId) throw new ConfigError('mailchimp: listId is empty', { hint: 'set connectors.mailchimp.listId to the audience id (Audience → Settings)' });
+  if (!options.listId)
+    throw new ConfigError('mailchimp: listId is empty', { hint: 'set connectors.mailchimp.listId to the audience id (Audience → Settings)' });
   const limits = mailchimpLimits(maxConnections, options.requestsPerSecond ?? 100);
   const limiter = options.limiter ?? new RateLimiter(limits, deps.clock, 'mailchimp');
   const client = new MailchimpClient(
@@ -111,7 +128,11 @@ export function createMailchimpConnector(options: MailchimpConnectorOptions, dep
           const { created } = await tags.ensure(tag);
           (created ? report.created : report.existing).push(`tag:${tag}`);
         } catch (err) {
-          report.problems.push({ field: `tag:${tag}`, message: (err as Error).message, ...(err instanceof Error && 'hint' in err ? { hint: String(err.hint) } : {}) });
+          report.problems.push({
+            field: `tag:${tag}`,
+            message: (err as Error).message,
+            ...(err instanceof Error && 'hint' in err ? { hint: String(err.hint) } : {}),
+          });
         }
       }
       if (options.webhookUrl && options.webhookSecret) {

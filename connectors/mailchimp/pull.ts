@@ -21,7 +21,6 @@ import type { MergeSchema } from './schema';
 import type { TagIndex } from './tags';
 import type { Member, MemberStatus } from './wire';
 
-
 export interface PullOptions {
   /** Members per page (Mailchimp allows 1000). */
   pageSize: number;
@@ -33,7 +32,18 @@ export interface PullOptions {
   tagRescanMs: number;
 }
 
-const MEMBER_FIELDS = ['members.id', 'members.contact_id', 'members.email_address', 'members.status', 'members.last_changed', 'members.timestamp_opt', 'members.merge_fields', 'members.tags', 'members.tags_count', 'total_items'];
+const MEMBER_FIELDS = [
+  'members.id',
+  'members.contact_id',
+  'members.email_address',
+  'members.status',
+  'members.last_changed',
+  'members.timestamp_opt',
+  'members.merge_fields',
+  'members.tags',
+  'members.tags_count',
+  'total_items',
+];
 
 /** Reads a stored cursor (or starts a full scan); a cursor from elsewhere is a named error. */
 export function parseCursor(cursor: Cursor | undefined): PullCursor {
@@ -134,7 +144,11 @@ export function advanceWindow(window: Window, page: Member[], pageSize: number):
   const lastMs = Date.parse(last);
   if (since !== undefined && lastMs === since) {
     // The page sat on the window's second: remember what was emitted; page on by offset only while full.
-    return { fresh, next: { since: window.since, offset: done ? 0 : window.offset + page.length, skip: latestVersions([...skip, ...fresh.map(seenKey)]) }, done };
+    return {
+      fresh,
+      next: { since: window.since, offset: done ? 0 : window.offset + page.length, skip: latestVersions([...skip, ...fresh.map(seenKey)]) },
+      done,
+    };
   }
   const atLast = latestVersions(page.filter((m) => m.last_changed && Date.parse(m.last_changed) === lastMs).map(seenKey));
   return { fresh, next: { since: new Date(lastMs).toISOString(), offset: 0, skip: atLast }, done };
@@ -193,7 +207,11 @@ async function* tagPages(client: MailchimpClient, tags: TagIndex, clock: Clock, 
     }
     const now = clock.now();
     const unchanged =
-      before && before.id === segment.id && before.count === segment.member_count && before.updatedAt === segment.updated_at && now - before.scannedAt < options.tagRescanMs;
+      before &&
+      before.id === segment.id &&
+      before.count === segment.member_count &&
+      before.updatedAt === segment.updated_at &&
+      now - before.scannedAt < options.tagRescanMs;
     if (unchanged) continue;
     const externalIds: string[] = [];
     const emails: string[] = [];
@@ -205,7 +223,12 @@ async function* tagPages(client: MailchimpClient, tags: TagIndex, clock: Clock, 
       }
       if (page.members.length < options.pageSize) break;
     }
-    cursor.tags[key] = { id: segment.id, scannedAt: now, ...(segment.member_count !== undefined ? { count: segment.member_count } : {}), ...(segment.updated_at ? { updatedAt: segment.updated_at } : {}) };
+    cursor.tags[key] = {
+      id: segment.id,
+      scannedAt: now,
+      ...(segment.member_count !== undefined ? { count: segment.member_count } : {}),
+      ...(segment.updated_at ? { updatedAt: segment.updated_at } : {}),
+    };
     yield { contacts: [], tagMemberships: [{ tag: segment.name, externalIds, emails }], next: mailchimpContactsCursor.encode(cursor) };
   }
 }

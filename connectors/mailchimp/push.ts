@@ -136,7 +136,11 @@ export function routeMembers<T extends { route: Route }>(members: T[], batchOper
   const fresh = members.filter((p) => p.route.kind === 'batch-new');
   const known = members.filter((p) => p.route.kind === 'patch');
   const asJob = known.length >= batchOperationsFrom;
-  return { creates: splitChunks(fresh, { maxItems: MEMBER_BATCH }), job: asJob ? known : [], single: members.filter((p) => p.route.kind === 'upsert' || (p.route.kind === 'patch' && !asJob)) };
+  return {
+    creates: splitChunks(fresh, { maxItems: MEMBER_BATCH }),
+    job: asJob ? known : [],
+    single: members.filter((p) => p.route.kind === 'upsert' || (p.route.kind === 'patch' && !asJob)),
+  };
 }
 
 function lastChanged(text: string | undefined): number | undefined {
@@ -165,7 +169,11 @@ function written(io: Io, m: Member, answer: { last_changed?: string | undefined;
 
 /** PATCHes known members as one batch job (see the file comment). */
 async function patchMany(client: MailchimpClient, members: Member[], options: PatchOptions, io: Io): Promise<void> {
-  const answers = await patchInBatch(client, members.map(({ p }) => ({ hash: p.hash, body: patchBody(p, p.route as Extract<Route, { kind: 'patch' }>) })), options);
+  const answers = await patchInBatch(
+    client,
+    members.map(({ p }) => ({ hash: p.hash, body: patchBody(p, p.route as Extract<Route, { kind: 'patch' }>) })),
+    options,
+  );
   for (const m of members) {
     const answer = answers.get(m.p.hash)!;
     if (!answer.ok) {
@@ -174,7 +182,14 @@ async function patchMany(client: MailchimpClient, members: Member[], options: Pa
     }
     const member = memberSchema.safeParse(answer.body);
     if (member.success) written(io, m, member.data);
-    else io.fail(m.u, new EspPermanentError(`mailchimp: update member (batch): unexpected answer for ${m.p.email}`, { esp: 'mailchimp', hint: 'the batch job answered in a shape segsync does not know; report it with this message' }));
+    else
+      io.fail(
+        m.u,
+        new EspPermanentError(`mailchimp: update member (batch): unexpected answer for ${m.p.email}`, {
+          esp: 'mailchimp',
+          hint: 'the batch job answered in a shape segsync does not know; report it with this message',
+        }),
+      );
   }
 }
 
@@ -186,7 +201,11 @@ async function writeOne(client: MailchimpClient, m: Member, route: Route, io: Io
     const answer =
       route.kind === 'patch'
         ? await client.patchMember(p.hash, patchBody(p, route))
-        : await client.setMember(p.hash, { email_address: p.email, status_if_new: statusIfNewValue, ...(Object.keys(p.merges).length ? { merge_fields: p.merges } : {}) });
+        : await client.setMember(p.hash, {
+            email_address: p.email,
+            status_if_new: statusIfNewValue,
+            ...(Object.keys(p.merges).length ? { merge_fields: p.merges } : {}),
+          });
     written(io, m, answer);
   } catch (err) {
     io.fail(m.u, route.kind === 'patch' ? patchError(p.email, err) : err);
@@ -210,12 +229,19 @@ function patchError(email: string, err: unknown): unknown {
  */
 async function writeBatch(client: MailchimpClient, members: Member[], io: Io): Promise<void> {
   const statusOf = (p: Planned): WritableStatus => (p.route as { status: WritableStatus }).status;
-  const body: BatchMember[] = members.map(({ p }) => ({ email_address: p.email, status: statusOf(p), ...(Object.keys(p.merges).length ? { merge_fields: p.merges } : {}) }));
+  const body: BatchMember[] = members.map(({ p }) => ({
+    email_address: p.email,
+    status: statusOf(p),
+    ...(Object.keys(p.merges).length ? { merge_fields: p.merges } : {}),
+  }));
   let result;
   try {
     result = await client.batchMembers(body);
   } catch (err) {
-    io.fail(members.map((m) => m.u), err);
+    io.fail(
+      members.map((m) => m.u),
+      err,
+    );
     return;
   }
   const byEmail = new Map(members.map((m) => [m.p.email, m]));
@@ -228,13 +254,24 @@ async function writeBatch(client: MailchimpClient, members: Member[], io: Io): P
       const m = byEmail.get(normaliseEmail(e.email_address ?? ''));
       if (!m) return undefined;
       // Known to exist: update it without any chance of creating or restoring it.
-      return writeOne(client, m, e.error_code === 'ERROR_CONTACT_EXISTS' ? { kind: 'patch', ...(m.p.optOut ? { status: 'unsubscribed' as const } : {}) } : m.fallback(), io);
+      return writeOne(
+        client,
+        m,
+        e.error_code === 'ERROR_CONTACT_EXISTS' ? { kind: 'patch', ...(m.p.optOut ? { status: 'unsubscribed' as const } : {}) } : m.fallback(),
+        io,
+      );
     }),
   );
 }
 
 /** Pushes one batch; one result per input, in input order. */
-export function pushBatch(client: MailchimpClient, schema: MergeSchema, tags: TagIndex, batch: ContactChange[], patching: PatchOptions): Promise<ChangeResult[]> {
+export function pushBatch(
+  client: MailchimpClient,
+  schema: MergeSchema,
+  tags: TagIndex,
+  batch: ContactChange[],
+  patching: PatchOptions,
+): Promise<ChangeResult[]> {
   return runPush(mailchimpStrategy(client, schema, tags, patching), batch);
 }
 
@@ -301,7 +338,12 @@ async function renameMembers(client: MailchimpClient, batch: ContactChange[]): P
     batch.map(async (change, i) => {
       const rename = renameOf(change);
       if (rename.kind === 'refused') {
-        failed.set(i, new ValidationError('mailchimp: an email change needs the member id (the hash of its old email)', { hint: 'run `segsync pull --esp mailchimp` so segsync learns the member, then push again' }));
+        failed.set(
+          i,
+          new ValidationError('mailchimp: an email change needs the member id (the hash of its old email)', {
+            hint: 'run `segsync pull --esp mailchimp` so segsync learns the member, then push again',
+          }),
+        );
         return;
       }
       if (rename.kind === 'none') return;

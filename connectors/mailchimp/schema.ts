@@ -99,7 +99,11 @@ export class MergeSchema {
       this.specOfName.set(spec.name, spec);
       const resolved = this.resolve(spec);
       if (!resolved.tag) {
-        report.problems.push({ field: spec.name, message: `no merge tag can be made from "${spec.name}"`, hint: 'map it to a remote name of letters and digits' });
+        report.problems.push({
+          field: spec.name,
+          message: `no merge tag can be made from "${spec.name}"`,
+          hint: 'map it to a remote name of letters and digits',
+        });
         continue;
       }
       const other = claimed.get(resolved.tag);
@@ -183,7 +187,9 @@ export class MergeSchema {
     const tag = this.tagFor(name);
     const field = this.byTag.get(tag);
     if (!field) {
-      throw new ValidationError(`merge field ${tag} (for "${name}") does not exist on the audience`, { hint: 'run the schema step (segsync push creates missing fields) or fix the mapping' });
+      throw new ValidationError(`merge field ${tag} (for "${name}") does not exist on the audience`, {
+        hint: 'run the schema step (segsync push creates missing fields) or fix the mapping',
+      });
     }
     return { tag, value: toMergeValue(name, value, field) };
   }
@@ -219,7 +225,12 @@ function pad(n: number): string {
 
 /** Reads a date value (ISO date or date-time text, or epoch ms) as UTC year, month, day. */
 function dateParts(name: string, value: FieldValue): [number, number, number] {
-  const d = typeof value === 'number' ? new Date(value) : typeof value === 'string' ? new Date(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value) : undefined;
+  const d =
+    typeof value === 'number'
+      ? new Date(value)
+      : typeof value === 'string'
+        ? new Date(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value)
+        : undefined;
   if (!d || Number.isNaN(d.getTime())) {
     throw new ValidationError(`"${name}": ${JSON.stringify(value)} is not a date`, { hint: 'dates are ISO 8601 (2024-03-25) or epoch milliseconds' });
   }
@@ -237,7 +248,10 @@ export function toMergeValue(name: string, value: FieldValue, field: Pick<MergeF
   switch (field.type) {
     case 'number': {
       const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
-      if (!Number.isFinite(n)) throw new ValidationError(`"${name}": ${JSON.stringify(value)} is not a number (merge field ${field.tag})`, { hint: 'fix the value or the field type' });
+      if (!Number.isFinite(n))
+        throw new ValidationError(`"${name}": ${JSON.stringify(value)} is not a number (merge field ${field.tag})`, {
+          hint: 'fix the value or the field type',
+        });
       return n;
     }
     case 'date': {
@@ -250,7 +264,9 @@ export function toMergeValue(name: string, value: FieldValue, field: Pick<MergeF
       const text = String(value);
       const choices = field.options?.choices;
       if (choices && !choices.includes(text)) {
-        throw new ValidationError(`"${name}": "${text}" is not a choice of merge field ${field.tag} (${choices.join(', ')})`, { hint: 'add the choice in Mailchimp or fix the value' });
+        throw new ValidationError(`"${name}": "${text}" is not a choice of merge field ${field.tag} (${choices.join(', ')})`, {
+          hint: 'add the choice in Mailchimp or fix the value',
+        });
       }
       return text;
     }

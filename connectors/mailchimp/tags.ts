@@ -137,7 +137,10 @@ export async function applyTagPlans(client: MailchimpClient, index: TagIndex, pl
                 esp: 'mailchimp',
                 hint: 'the member may not be on the audience (tags apply only to members); it is retried with its next change',
               });
-              fail(e.email_addresses.map((a) => a.toLowerCase()), error);
+              fail(
+                e.email_addresses.map((a) => a.toLowerCase()),
+                error,
+              );
             }
           } catch (err) {
             fail([...call.add, ...call.remove], asEspError(err, 'mailchimp'));

@@ -20,7 +20,7 @@ function text(header: Buffer, offset: number, length: number): string {
 /** The regular files in an uncompressed tar archive, in order. */
 export function readTarFiles(archive: Buffer): TarFile[] {
   const files: TarFile[] = [];
-  for (let at = 0; at + BLOCK <= archive.length; ) {
+  for (let at = 0; at + BLOCK <= archive.length;) {
     const header = archive.subarray(at, at + BLOCK);
     // Two zero blocks end the archive; one is enough to stop.
     if (header.every((b) => b === 0)) break;

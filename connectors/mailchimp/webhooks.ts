@@ -95,7 +95,12 @@ export function parseWebhook(request: RawRequest, secret: string | undefined, na
   const email = str(data.email) ?? str(data.new_email);
   // Verified deliveries that cannot be read are refused as items with a 200: an error answer would only
   // make Mailchimp send the same unreadable body again (and in the end disable the webhook).
-  const refuse = (message: string): WebhookResult => ({ reply: { status: 200 }, changes: [], events: [], rejected: [{ index: 0, message: `mailchimp webhook: ${message}` }] });
+  const refuse = (message: string): WebhookResult => ({
+    reply: { status: 200 },
+    changes: [],
+    events: [],
+    rejected: [{ index: 0, message: `mailchimp webhook: ${message}` }],
+  });
   if (!type) return refuse('the body has no "type" (it must be form-encoded as Mailchimp sends it)');
   if (type === 'campaign') return { reply: { status: 200 }, changes: [], events: [] };
   if (!email) return refuse(`"${type}" delivery carries no data[email]`);

@@ -78,10 +78,22 @@ export interface BatchMember {
 }
 
 export const batchResultSchema = z.looseObject({
-  new_members: z.array(z.looseObject({ id: z.string(), email_address: z.string(), status: z.enum(MEMBER_STATUSES).optional(), last_changed: z.string().optional() })).default([]),
-  updated_members: z.array(z.looseObject({ id: z.string(), email_address: z.string(), status: z.enum(MEMBER_STATUSES).optional(), last_changed: z.string().optional() })).default([]),
+  new_members: z
+    .array(z.looseObject({ id: z.string(), email_address: z.string(), status: z.enum(MEMBER_STATUSES).optional(), last_changed: z.string().optional() }))
+    .default([]),
+  updated_members: z
+    .array(z.looseObject({ id: z.string(), email_address: z.string(), status: z.enum(MEMBER_STATUSES).optional(), last_changed: z.string().optional() }))
+    .default([]),
   errors: z
-    .array(z.looseObject({ email_address: z.string().optional(), error: z.string().optional(), error_code: z.string().optional(), field: z.string().optional(), field_message: z.string().optional() }))
+    .array(
+      z.looseObject({
+        email_address: z.string().optional(),
+        error: z.string().optional(),
+        error_code: z.string().optional(),
+        field: z.string().optional(),
+        field_message: z.string().optional(),
+      }),
+    )
     .default([]),
   error_count: z.number().optional(),
 });

@@ -64,10 +64,15 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
   ]);
   const loaded = loadConfigFile(configFile);
   const { config } = loaded;
-  const logger = createLogger({ level: options.logLevel ?? envSetting('SEGSYNC_LOG_LEVEL') ?? 'info', ...(options.logFormat ? { format: options.logFormat } : {}) });
+  const logger = createLogger({
+    level: options.logLevel ?? envSetting('SEGSYNC_LOG_LEVEL') ?? 'info',
+    ...(options.logFormat ? { format: options.logFormat } : {}),
+  });
   const store = openStoreAt(options.store ?? envSetting('SEGSYNC_STORE') ?? resolve(config.store.path), { durability: config.store.durability });
   if (config.daemon.trackToken && !config.daemon.serverKey) {
-    logger.warn('daemon.trackToken is read as daemon.serverKey: it can identify contacts and change consent; rename it serverKey, and give browsers a separate daemon.writeKey (docs/deploy.md)');
+    logger.warn(
+      'daemon.trackToken is read as daemon.serverKey: it can identify contacts and change consent; rename it serverKey, and give browsers a separate daemon.writeKey (docs/deploy.md)',
+    );
   }
   let services: DaemonServices;
   try {
@@ -102,14 +107,25 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
   return daemon;
 }
 
-
 /** The error a user can act on when the daemon cannot listen at `host:port`, or undefined for other failures. */
 export function listenError(err: unknown, host: string, port: number): ConfigError | undefined {
   const code = (err as { code?: unknown }).code;
   const where = `--port, --host, or daemon.port and daemon.host in segsync.yaml`;
-  if (code === 'EADDRINUSE') return new ConfigError(`cannot listen on ${host}:${port}: the port is in use`, { cause: err, hint: `another segsync daemon or another program has it: stop that one, or choose another port (${where})` });
-  if (code === 'EACCES') return new ConfigError(`cannot listen on ${host}:${port}: not allowed`, { cause: err, hint: `ports below 1024 need privileges: choose a port from 1024 up (${where})` });
-  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new ConfigError(`cannot listen on ${host}:${port}: this machine has no such address`, { cause: err, hint: `use 127.0.0.1, 0.0.0.0 or one of this machine's addresses (${where})` });
+  if (code === 'EADDRINUSE')
+    return new ConfigError(`cannot listen on ${host}:${port}: the port is in use`, {
+      cause: err,
+      hint: `another segsync daemon or another program has it: stop that one, or choose another port (${where})`,
+    });
+  if (code === 'EACCES')
+    return new ConfigError(`cannot listen on ${host}:${port}: not allowed`, {
+      cause: err,
+      hint: `ports below 1024 need privileges: choose a port from 1024 up (${where})`,
+    });
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+    return new ConfigError(`cannot listen on ${host}:${port}: this machine has no such address`, {
+      cause: err,
+      hint: `use 127.0.0.1, 0.0.0.0 or one of this machine's addresses (${where})`,
+    });
   return undefined;
 }
 
@@ -121,18 +137,35 @@ export function register(program: Command, createServices: ServicesFactory): voi
     .option('--host <host>', 'address to listen on (default: daemon.host from the config, 127.0.0.1)')
     .option('--port <n>', 'port to listen on (default: daemon.port from the config, 8787)', numberOption('--port', { integer: true, min: 0, max: 65_535 }))
     .option('--insecure-no-token', 'serve the track API without a token (only allowed on a loopback address)')
-    .option('--shutdown-timeout <seconds>', 'most time a graceful stop may take before exiting with 1', numberOption('--shutdown-timeout', { positive: true }), 10)
-    .addHelpText('after', `
+    .option(
+      '--shutdown-timeout <seconds>',
+      'most time a graceful stop may take before exiting with 1',
+      numberOption('--shutdown-timeout', { positive: true }),
+      10,
+    )
+    .addHelpText(
+      'after',
+      `
 Routes:   POST /webhooks/hubspot|mailchimp|klaviyo (GET /webhooks/mailchimp for Mailchimp's URL check)
           POST /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group, /v1/alias, /v1/batch (Segment-compatible,
                gzip bodies; Authorization: Bearer or Basic <daemon.writeKey or daemon.serverKey>; docs/intake.md)
           OPTIONS /v1/* (CORS preflight for daemon.cors.origins; browsers use the write key only)
           GET /healthz, /readyz, /metrics (Prometheus)
 Signals:  SIGTERM/SIGINT stop intake, finish in-flight requests and pushes, then exit 0 (1 after --shutdown-timeout).
-See docs/deploy.md for a systemd unit, environment variables, backups and upgrades.`)
+See docs/deploy.md for a systemd unit, environment variables, backups and upgrades.`,
+    )
     .action(async (opts: { host?: string; port?: number; insecureNoToken?: boolean; shutdownTimeout: number }, cmd: Command) => {
       const g = globalOptions(cmd);
-      const daemon = await runDaemonCommand({ ...opts, config: g.config, ...(g.store ? { store: g.store } : {}), ...(g.logLevel ? { logLevel: g.logLevel } : {}), ...(g.logFormat ? { logFormat: g.logFormat } : {}) }, createServices);
+      const daemon = await runDaemonCommand(
+        {
+          ...opts,
+          config: g.config,
+          ...(g.store ? { store: g.store } : {}),
+          ...(g.logLevel ? { logLevel: g.logLevel } : {}),
+          ...(g.logFormat ? { logFormat: g.logFormat } : {}),
+        },
+        createServices,
+      );
       process.stdout.write(`segsync daemon listening on ${daemon.url}\n`);
     });
 }

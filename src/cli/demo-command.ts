@@ -7,7 +7,11 @@ export function register(program: Command): void {
   program
     .command('demo')
     .description('run the whole product on loopback: three ESP sandboxes, the daemon, shoppers, live segments, a preview report')
-    .option('--dir <path>', 'folder for the demo\'s store, config, log and report: a new or empty folder, or one an earlier demo made (emptied first); any other folder is refused', '.segsync/demo')
+    .option(
+      '--dir <path>',
+      "folder for the demo's store, config, log and report: a new or empty folder, or one an earlier demo made (emptied first); any other folder is refused",
+      '.segsync/demo',
+    )
     .option('--contacts <n>', 'shoppers to seed', numberOption('--contacts', { integer: true, positive: true }), 300)
     .option('--duration <seconds>', 'real seconds the live part lasts', numberOption('--duration', { positive: true }), 60)
     .option('--days <n>', 'simulated days the live part covers', numberOption('--days', { positive: true }), 3)

@@ -22,9 +22,12 @@ export function prepareDemoFolder(dir: string): void {
     }
     const entries = readdirSync(dir);
     if (entries.length > 0 && !entries.includes(DEMO_MARKER)) {
-      throw new UsageError(`--dir ${dir} holds files that a demo did not make (${describeEntries(entries)}); the demo empties its folder, so it leaves this one alone`, {
-        hint: `give --dir a new or empty folder (the default is .segsync/demo), or delete ${dir} yourself if nothing in it is needed`,
-      });
+      throw new UsageError(
+        `--dir ${dir} holds files that a demo did not make (${describeEntries(entries)}); the demo empties its folder, so it leaves this one alone`,
+        {
+          hint: `give --dir a new or empty folder (the default is .segsync/demo), or delete ${dir} yourself if nothing in it is needed`,
+        },
+      );
     }
     for (const entry of entries) rmSync(join(dir, entry), { recursive: true, force: true });
   }

@@ -46,7 +46,8 @@ interface Campaign {
 const last = (f: ShopperFacts, name: string): ShopperFacts['events'][number] | undefined => f.events.filter((e) => e.name === name).at(-1);
 const firstName = (f: ShopperFacts): Record<string, FieldValue> => (typeof f.properties.first_name === 'string' ? { first_name: f.properties.first_name } : {});
 const num = (v: FieldValue | undefined): number => (typeof v === 'number' ? v : Number(v ?? 0) || 0);
-const lifetimeValue = (f: ShopperFacts): number => Math.round(f.events.filter((e) => e.name === 'Placed Order').reduce((n, e) => n + num(e.properties.value), 0));
+const lifetimeValue = (f: ShopperFacts): number =>
+  Math.round(f.events.filter((e) => e.name === 'Placed Order').reduce((n, e) => n + num(e.properties.value), 0));
 const isVip = (f: ShopperFacts): boolean => f.segments.vip === true;
 const daysSinceOrder = (f: ShopperFacts, now: number): number | undefined => {
   const order = last(f, 'Placed Order');
@@ -95,7 +96,11 @@ const CAMPAIGNS: Record<string, Campaign> = {
       const points = lifetimeValue(f);
       return points >= 1000 ? 'gold' : points >= 500 ? 'silver' : points > 0 ? 'member' : undefined;
     },
-    scenario: (f) => ({ properties: { ...firstName(f), loyalty_points: lifetimeValue(f) }, tags: isVip(f) ? [...new Set([...f.tags, 'vip'])] : f.tags, segments: { vip_customer: isVip(f) } }),
+    scenario: (f) => ({
+      properties: { ...firstName(f), loyalty_points: lifetimeValue(f) },
+      tags: isVip(f) ? [...new Set([...f.tags, 'vip'])] : f.tags,
+      segments: { vip_customer: isVip(f) },
+    }),
   },
   welcome: {
     bucket: (f) => ['checkout', 'popup', 'footer'][f.id % 3],
@@ -109,7 +114,10 @@ const CAMPAIGNS: Record<string, Campaign> = {
   },
   'win-back': {
     bucket: (f, now) => (daysSinceOrder(f, now) === undefined ? undefined : lifecycle(f, now)),
-    scenario: (f, now) => ({ properties: { ...firstName(f), days_since_last_order: daysSinceOrder(f, now)! }, segments: { lifecycle_stage: lifecycle(f, now) } }),
+    scenario: (f, now) => ({
+      properties: { ...firstName(f), days_since_last_order: daysSinceOrder(f, now)! },
+      segments: { lifecycle_stage: lifecycle(f, now) },
+    }),
   },
 };
 
@@ -119,7 +127,15 @@ export function shopperFacts(store: Store): ShopperFacts[] {
   return all.map((sc, id) => {
     const events = sc.events.map((e) => ({ name: e.name, time: Date.parse(String(e.time)), properties: (e.properties ?? {}) as Record<string, FieldValue> }));
     // The demo creates a shopper just before its first event.
-    return { id, email: sc.email ?? sc.name, createdAt: Math.min(Date.now(), ...events.map((e) => e.time)), properties: sc.properties, tags: sc.tags, segments: sc.segments, events };
+    return {
+      id,
+      email: sc.email ?? sc.name,
+      createdAt: Math.min(Date.now(), ...events.map((e) => e.time)),
+      properties: sc.properties,
+      tags: sc.tags,
+      segments: sc.segments,
+      events,
+    };
   });
 }
 

@@ -142,7 +142,12 @@ export class ShopperSimulation {
         const price = this.price(s);
         const quantity = 1 + Math.floor(this.random() * 2);
         const items: CartItem[] = [{ name: product, price, quantity }];
-        return { email: s.email, event, time: t, properties: { category, product_name: product, price, items, total: Math.round(price * quantity * 100) / 100 } };
+        return {
+          email: s.email,
+          event,
+          time: t,
+          properties: { category, product_name: product, price, items, total: Math.round(price * quantity * 100) / 100 },
+        };
       }
       case 'Placed Order':
         return { email: s.email, event, time: t, properties: { value: this.price(s) * (1 + Math.floor(this.random() * 3)) } };

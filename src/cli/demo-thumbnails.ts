@@ -29,4 +29,3 @@ export async function addThumbnails(templatesDir: string, entries: BatchEntry[],
   }
   writeFileSync(index, renderIndex(templatesDir, entries, new Date()));
 }
-

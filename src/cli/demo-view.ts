@@ -22,7 +22,10 @@ export interface TagPlacement {
 /** Where each configured ESP keeps tags: read from its connector section (`tags`, `listPrefix`), whatever the vendor. */
 export function tagPlacements(config: SegsyncConfig): Map<EspName, TagPlacement> {
   const out = new Map<EspName, TagPlacement>();
-  for (const [esp, section] of Object.entries(config.connectors) as [EspName, { tags?: { property?: string; lists: boolean }; listPrefix?: string } | undefined][]) {
+  for (const [esp, section] of Object.entries(config.connectors) as [
+    EspName,
+    { tags?: { property?: string; lists: boolean }; listPrefix?: string } | undefined,
+  ][]) {
     if (!section) continue;
     out.set(esp, { property: section.tags?.property, listPrefix: section.tags?.lists ? (section.listPrefix ?? '') : undefined });
   }

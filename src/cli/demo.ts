@@ -83,14 +83,25 @@ function demoConfigText(dir: string, sandboxes: Map<EspName, SandboxServer>, por
   const doc = parseDocument(readFileSync(join(packageRoot(), 'templates', 'segsync.yaml'), 'utf8'));
   const at = (esp: EspName): Record<string, string> => ({ ...sandboxes.get(esp)!.connectorSettings, baseUrl: sandboxes.get(esp)!.url });
   doc.setIn(['store', 'path'], join(dir, 'segsync.db'));
-  doc.setIn(['connectors'], doc.createNode({
-    hubspot: { accessToken: '${SEGSYNC_DEMO_HUBSPOT_TOKEN}', clientSecret: '${SEGSYNC_DEMO_HUBSPOT_SECRET}', ...at('hubspot') },
-    mailchimp: { apiKey: '${SEGSYNC_DEMO_MAILCHIMP_KEY}', webhookSecret: '${SEGSYNC_DEMO_MAILCHIMP_HOOK}', ...at('mailchimp') },
-    // Job polls wait on the demo's fast clock: about a tenth of a real second between polls.
-    klaviyo: { apiKey: '${SEGSYNC_DEMO_KLAVIYO_KEY}', webhookSecret: '${SEGSYNC_DEMO_KLAVIYO_HOOK}', jobPollIntervalMs: Math.ceil(100 * speed), ...at('klaviyo') },
-  }));
-  doc.setIn(['daemon'], doc.createNode({ port, trackToken: '${SEGSYNC_DEMO_TRACK_TOKEN}', publicUrl: `http://127.0.0.1:${port}`, pullIntervalSeconds: Math.ceil(speed) }));
-  doc.commentBefore = ' The demo\'s config: templates/segsync.yaml pointed at the local sandboxes (written by `segsync demo`).';
+  doc.setIn(
+    ['connectors'],
+    doc.createNode({
+      hubspot: { accessToken: '${SEGSYNC_DEMO_HUBSPOT_TOKEN}', clientSecret: '${SEGSYNC_DEMO_HUBSPOT_SECRET}', ...at('hubspot') },
+      mailchimp: { apiKey: '${SEGSYNC_DEMO_MAILCHIMP_KEY}', webhookSecret: '${SEGSYNC_DEMO_MAILCHIMP_HOOK}', ...at('mailchimp') },
+      // Job polls wait on the demo's fast clock: about a tenth of a real second between polls.
+      klaviyo: {
+        apiKey: '${SEGSYNC_DEMO_KLAVIYO_KEY}',
+        webhookSecret: '${SEGSYNC_DEMO_KLAVIYO_HOOK}',
+        jobPollIntervalMs: Math.ceil(100 * speed),
+        ...at('klaviyo'),
+      },
+    }),
+  );
+  doc.setIn(
+    ['daemon'],
+    doc.createNode({ port, trackToken: '${SEGSYNC_DEMO_TRACK_TOKEN}', publicUrl: `http://127.0.0.1:${port}`, pullIntervalSeconds: Math.ceil(speed) }),
+  );
+  doc.commentBefore = " The demo's config: templates/segsync.yaml pointed at the local sandboxes (written by `segsync demo`).";
   return doc.toString();
 }
 
@@ -128,7 +139,9 @@ function simTime(ms: number): string {
 }
 
 function describeChange(c: MarkChange, screen: Screen): string {
-  const where = ESP_NAMES.filter((e) => c.esps.includes(e)).map((e) => LABEL[e]).join(', ');
+  const where = ESP_NAMES.filter((e) => c.esps.includes(e))
+    .map((e) => LABEL[e])
+    .join(', ');
   const label = c.value === undefined || c.value === true ? c.segment : `${c.segment} = ${String(c.value)}`;
   const sign = c.value === undefined ? screen.style('red', '−') : screen.style('green', '+');
   return `${sign} ${label.padEnd(34)} ${c.email.padEnd(36)} ${c.value === undefined ? 'off' : 'on'} in ${where}`;
@@ -195,9 +208,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const loaded = loadConfigFile(configFile);
     const { config } = loaded;
 
-    screen.line(screen.style('bold', 'segsync demo') + ` — everything on loopback, simulated time runs ${Math.round(speed).toLocaleString('en-US')}× real time`);
+    screen.line(
+      screen.style('bold', 'segsync demo') + ` — everything on loopback, simulated time runs ${Math.round(speed).toLocaleString('en-US')}× real time`,
+    );
     for (const [esp, s] of sandboxes) screen.line(`  ${LABEL[esp].padEnd(10)} sandbox  ${s.url}`);
-    screen.line(`  daemon             ${publicUrl}   (store ${relative(process.cwd(), config.store.path)}, log ${relative(process.cwd(), join(dir, 'daemon.log'))})`);
+    screen.line(
+      `  daemon             ${publicUrl}   (store ${relative(process.cwd(), config.store.path)}, log ${relative(process.cwd(), join(dir, 'daemon.log'))})`,
+    );
 
     const shoppers = castShoppers(options.contacts, options.seed);
     for (const [esp, s] of sandboxes) s.seedContacts(seedsFor(esp, shoppers, config));
@@ -220,7 +237,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     });
     // Polled every 100 ms: read at most as many contact ids as there are shoppers, not every count the store keeps.
     const pulled = await until(() => store.contactIds(0, shoppers.length).length >= shoppers.length, 30_000);
-    screen.line(pulled ? `  ${store.counts().contacts} contacts in the local store, merged by email.` : `  the first pull is still running (${store.counts().contacts} of ${shoppers.length} so far).`);
+    screen.line(
+      pulled
+        ? `  ${store.counts().contacts} contacts in the local store, merged by email.`
+        : `  the first pull is still running (${store.counts().contacts} of ${shoppers.length} so far).`,
+    );
 
     const simulation = new ShopperSimulation(shoppers, options.seed);
     const history = simulation.history(clock.now(), options.historyDays);
@@ -276,11 +297,20 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const carried = countMarks(final);
     const segments = counts.segments
       .filter((s) => mapping.esps.some((e) => targets.get(e)?.some((t) => t.segment === s.segment)))
-      .map((s) => ({ segment: s.segment, local: s.members, esps: Object.fromEntries(mapping.esps.filter((e) => targets.get(e)?.some((t) => t.segment === s.segment)).map((e) => [e, carried.get(s.segment)?.get(e) ?? 0])) }));
+      .map((s) => ({
+        segment: s.segment,
+        local: s.members,
+        esps: Object.fromEntries(
+          mapping.esps.filter((e) => targets.get(e)?.some((t) => t.segment === s.segment)).map((e) => [e, carried.get(s.segment)?.get(e) ?? 0]),
+        ),
+      }));
     const outbox = counts.outbox.reduce((n, o) => n + o.pending, 0);
     screen.line(`\n${screen.style('bold', 'Pushed segments')}: members in segsync, and contacts carrying them in each sandbox`);
     screen.line(`  ${'segment'.padEnd(20)}${'segsync'.padStart(9)}${ESP_NAMES.map((e) => LABEL[e].padStart(11)).join('')}`);
-    for (const s of segments) screen.line(`  ${s.segment.padEnd(20)}${String(s.local).padStart(9)}${ESP_NAMES.map((e) => (s.esps[e] === undefined ? '—' : String(s.esps[e])).padStart(11)).join('')}`);
+    for (const s of segments)
+      screen.line(
+        `  ${s.segment.padEnd(20)}${String(s.local).padStart(9)}${ESP_NAMES.map((e) => (s.esps[e] === undefined ? '—' : String(s.esps[e])).padStart(11)).join('')}`,
+      );
     screen.line(`  ${counts.contacts} contacts, ${counts.events.toLocaleString('en-US')} events stored; ${outbox} operations still queued.`);
 
     await daemon.stop();
@@ -294,7 +324,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       if (existsSync(envSetting('SEGSYNC_CHROMIUM') ?? '/usr/bin/chromium')) await addThumbnails(templates, entries, index);
       else screen.line(screen.style('dim', 'No Chromium found (apt-get install chromium, or set SEGSYNC_CHROMIUM): the report index has no thumbnails.'));
       const full = entries.filter((e) => e.result && (({ reached, total }) => reached === total)(branchCoverage(e.result.matrix))).length;
-      screen.line(`\nPreview report of ${entries.length} example templates over their scenarios and demo shoppers (${full} with every branch reached): ${screen.style('underline', index)}`);
+      screen.line(
+        `\nPreview report of ${entries.length} example templates over their scenarios and demo shoppers (${full} with every branch reached): ${screen.style('underline', index)}`,
+      );
       return { contacts: counts.contacts, events: sent, changes, segments, outbox, report: index, config: configFile };
     } finally {
       readStore.close();

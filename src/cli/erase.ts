@@ -6,7 +6,7 @@ import { EXIT } from './exit-codes';
 export function register(program: Command): void {
   program
     .command('erase')
-    .description("erase a contact (GDPR/CCPA): from the store now, and from every ESP through its deletion API")
+    .description('erase a contact (GDPR/CCPA): from the store now, and from every ESP through its deletion API')
     .argument('<email>', 'the contact')
     .action(async (email: string, _opts: unknown, cmd: Command) => {
       const { openSyncContext } = await import('./sync-context.js');

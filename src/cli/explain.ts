@@ -17,7 +17,9 @@ interface ExplainOptions {
 export function register(program: Command): void {
   program
     .command('explain')
-    .description('show why a contact is (or is not) in a segment: the rule as a tree with each value and the deciding events; or, for a mapped field, its value on each ESP, change times and sync decisions')
+    .description(
+      'show why a contact is (or is not) in a segment: the rule as a tree with each value and the deciding events; or, for a mapped field, its value on each ESP, change times and sync decisions',
+    )
     .argument('<email>', 'the contact')
     .argument('<segment>', 'the segment name from segsync.yaml, or a mapped field (or "email")')
     .option('--at <time>', 'evaluate as of this instant instead of now (RFC 3339, a date, or epoch ms; the same as segments --as-of)')
@@ -28,15 +30,16 @@ export function register(program: Command): void {
 
 // What explaining needs (config, store, rules, mapping) loads when the command runs.
 async function runExplain(email: string, segment: string, opts: ExplainOptions, cmd: Command): Promise<void> {
-  const [{ closest }, { explainSegment, renderExplanation }, { explainableFields }, { resolveMapping }, { openContext }, { runFieldExplain }, { engineFor }] = await Promise.all([
-    import('../config/load.js'),
-    import('../rules/explain.js'),
-    import('../sync/explain-field.js'),
-    import('../sync/mapping.js'),
-    import('./context.js'),
-    import('./explain-field.js'),
-    import('./segments.js'),
-  ]);
+  const [{ closest }, { explainSegment, renderExplanation }, { explainableFields }, { resolveMapping }, { openContext }, { runFieldExplain }, { engineFor }] =
+    await Promise.all([
+      import('../config/load.js'),
+      import('../rules/explain.js'),
+      import('../sync/explain-field.js'),
+      import('../sync/mapping.js'),
+      import('./context.js'),
+      import('./explain-field.js'),
+      import('./segments.js'),
+    ]);
   const ctx = openContext(cmd, { requireConfig: true });
   try {
     const engine = await engineFor(ctx);
@@ -46,7 +49,9 @@ async function runExplain(email: string, segment: string, opts: ExplainOptions, 
     if (!names.includes(segment) && fields.includes(segment)) return runFieldExplain(ctx, mapping, email, segment, opts.json ?? false);
     if (!names.includes(segment)) {
       const near = closest(segment, [...names, ...fields]);
-      throw new UsageError(`no segment or mapped field "${segment}" in ${ctx.loaded!.file}`, { hint: near ? `did you mean "${near}"?` : `segments: ${names.join(', ')}; fields: ${fields.join(', ')}` });
+      throw new UsageError(`no segment or mapped field "${segment}" in ${ctx.loaded!.file}`, {
+        hint: near ? `did you mean "${near}"?` : `segments: ${names.join(', ')}; fields: ${fields.join(', ')}`,
+      });
     }
     const contact = ctx.store.findContactByEmail(email);
     if (!contact) throw new UsageError(`no contact with email ${email}`, { hint: 'emails are matched trimmed and lower-cased; import the contact first' });

@@ -19,7 +19,9 @@ export function register(program: Command): void {
     .argument('<file>', 'a .jsonl/.ndjson file (one JSON object per line) or a .csv file with a header row')
     .option('--batch-size <n>', 'records per transaction', numberOption('--batch-size', { integer: true, positive: true }), DEFAULT_BATCH)
     .option('--json', 'print the summary as one JSON document')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Events:   {"email":"a@x.com","name":"Placed Order","time":"2026-05-01T12:00:00Z","id":"ord-1","properties":{"value":42.5}}
           (Segment's "event", "timestamp" and "messageId" are accepted too; an event without an id gets one
           derived from its content, so re-importing the same file adds nothing)
@@ -30,9 +32,11 @@ CSV:      columns email, name/event, time, id; "properties.x" columns (or any ot
 Rejected records are copied, exactly as they were, to NAME.rejects-YYYYMMDD-HHMMSS.EXT beside FILE (one
 file per run; the CSV header first), and why each was rejected to NAME.rejects-….errors.txt. Fix the
 records in the rejects file and import it: nothing imported before is added twice.
-Exit code 1 when any record was rejected.`)
+Exit code 1 when any record was rejected.`,
+    )
     .action(async (kind: string, file: string, opts: { batchSize: number; json?: boolean }, cmd: Command) => {
-      if (kind !== 'contacts' && kind !== 'events') throw new UsageError(`cannot import "${kind}"`, { hint: 'use `segsync import contacts FILE` or `segsync import events FILE`' });
+      if (kind !== 'contacts' && kind !== 'events')
+        throw new UsageError(`cannot import "${kind}"`, { hint: 'use `segsync import contacts FILE` or `segsync import events FILE`' });
       let size: number;
       try {
         size = statSync(file).size;
@@ -40,7 +44,11 @@ Exit code 1 when any record was rejected.`)
         throw new UsageError(`cannot read ${file}`, { hint: 'check the path' });
       }
       if (!(opts.batchSize > 0)) throw new UsageError('--batch-size must be a positive whole number');
-      const [{ importFile }, { openContext }, { startProgress }] = await Promise.all([import('../ingest/importer.js'), import('./context.js'), import('./progress.js')]);
+      const [{ importFile }, { openContext }, { startProgress }] = await Promise.all([
+        import('../ingest/importer.js'),
+        import('./context.js'),
+        import('./progress.js'),
+      ]);
       const ctx = openContext(cmd);
       const progress = startProgress(`import ${kind}`, size, 'bytes');
       let shown = 0;
@@ -57,7 +65,8 @@ Exit code 1 when any record was rejected.`)
             if (shown++ < MAX_SHOWN_REJECTS && !opts.json) process.stderr.write(`${file}:${r.line}: ${r.error}\n`);
           },
           onWarning: (w) => {
-            if (warned++ < MAX_SHOWN_REJECTS) process.stderr.write(`${file}:${w.line}: warning: "${w.field}": ${w.message}${w.hint ? `\n  hint: ${w.hint}` : ''}\n`);
+            if (warned++ < MAX_SHOWN_REJECTS)
+              process.stderr.write(`${file}:${w.line}: warning: "${w.field}": ${w.message}${w.hint ? `\n  hint: ${w.hint}` : ''}\n`);
           },
         });
         progress.stop();
@@ -74,7 +83,9 @@ Exit code 1 when any record was rejected.`)
         if (summary.rejectsFile) {
           if (!opts.json) {
             if (shown > MAX_SHOWN_REJECTS) process.stderr.write(`… and ${shown - MAX_SHOWN_REJECTS} more\n`);
-            process.stderr.write(`rejected records, as they were: ${summary.rejectsFile}\nwhy each was rejected: ${summary.errorsFile}\nfix them in the rejects file and import it again (\`segsync import ${kind} ${summary.rejectsFile}\`)\n`);
+            process.stderr.write(
+              `rejected records, as they were: ${summary.rejectsFile}\nwhy each was rejected: ${summary.errorsFile}\nfix them in the rejects file and import it again (\`segsync import ${kind} ${summary.rejectsFile}\`)\n`,
+            );
           }
           process.exitCode = EXIT.failed;
         }

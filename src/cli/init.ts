@@ -35,9 +35,13 @@ export function register(program: Command): void {
       const plan = initPlan(target);
       const existing = plan.filter((p) => existsSync(p.to)).map((p) => relative(process.cwd(), p.to) || p.to);
       if (existing.length) {
-        throw new SegsyncError('E_EXISTS', `not overwriting existing files: ${existing.slice(0, 5).join(', ')}${existing.length > 5 ? ` and ${existing.length - 5} more` : ''}`, {
-          hint: 'move them away, or run `segsync init --dir NEW_FOLDER`',
-        });
+        throw new SegsyncError(
+          'E_EXISTS',
+          `not overwriting existing files: ${existing.slice(0, 5).join(', ')}${existing.length > 5 ? ` and ${existing.length - 5} more` : ''}`,
+          {
+            hint: 'move them away, or run `segsync init --dir NEW_FOLDER`',
+          },
+        );
       }
       for (const p of plan) cpSync(p.from, p.to, { errorOnExist: true, force: false });
       process.stdout.write(`wrote ${plan.length} files into ${target}:\n${plan.map((p) => `  ${relative(target, p.to)}`).join('\n')}\n`);

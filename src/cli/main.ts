@@ -59,7 +59,12 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'config file', envSetting('SEGSYNC_CONFIG') ?? 'segsync.yaml')
     .option('--store <file>', 'SQLite store file (default: store.path from the config, else .segsync/segsync.db)')
     .option('--log-level <level>', 'log level on stderr: debug, info, warn, error', undefined)
-    .addOption(new Option('--log-format <format>', 'logs on stderr as readable lines (pretty, the default on a terminal) or JSON lines (json, the default otherwise); or $SEGSYNC_LOG_FORMAT').choices(['pretty', 'json']))
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        'logs on stderr as readable lines (pretty, the default on a terminal) or JSON lines (json, the default otherwise); or $SEGSYNC_LOG_FORMAT',
+      ).choices(['pretty', 'json']),
+    )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   for (const c of COMMANDS) c.register(program);

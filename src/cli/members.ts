@@ -39,17 +39,23 @@ export function register(program: Command): void {
     .description('list the contacts in a segment (email, value for value segments, member since) as CSV or JSON lines')
     .argument('<segment>', 'a segment name from segsync.yaml')
     .addOption(new Option('--format <format>', 'csv (with a header row) or jsonl').choices(['csv', 'jsonl']).default('csv'))
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Members are as stored by the last evaluation (\`segsync segments\`, or the running daemon); run
 \`segsync segments\` first for answers as of now. Contacts are in the order they were first stored.
-Example: segsync members vip --format csv > vip.csv`)
+Example: segsync members vip --format csv > vip.csv`,
+    )
     .action(async (segment: string, opts: { format: MembersFormat }, cmd: Command) => {
       const { openContext } = await import('./context.js');
       const ctx = openContext(cmd, { requireConfig: true, storeMustExist: true });
       try {
         const config = ctx.loaded!.config;
         const def = config.segments[segment];
-        if (!def) throw new UsageError(`unknown segment "${segment}"`, { hint: `segments in ${ctx.loaded!.file}: ${Object.keys(config.segments).join(', ') || 'none'}` });
+        if (!def)
+          throw new UsageError(`unknown segment "${segment}"`, {
+            hint: `segments in ${ctx.loaded!.file}: ${Object.keys(config.segments).join(', ') || 'none'}`,
+          });
         const states = new Map<number, { value: FieldValue; since: number }>();
         let evaluated = false;
         for (const [contactId, name, raw, since] of ctx.store.scanSegmentStates()) {

@@ -15,7 +15,8 @@ export interface NumberRule {
 /** A commander parser for `flag`: the value as a number, or a usage error naming the flag and what it takes. */
 export function numberOption(flag: string, rule: NumberRule): (value: string) => number {
   const kind = `${rule.positive ? 'positive ' : ''}${rule.integer ? 'whole number' : 'number'}`;
-  const range = rule.min !== undefined && rule.max !== undefined ? ` from ${rule.min} to ${rule.max}` : rule.min !== undefined ? ` of at least ${rule.min}` : '';
+  const range =
+    rule.min !== undefined && rule.max !== undefined ? ` from ${rule.min} to ${rule.max}` : rule.min !== undefined ? ` of at least ${rule.min}` : '';
   return (value) => {
     const n = value.trim() === '' ? Number.NaN : Number(value);
     const ok =

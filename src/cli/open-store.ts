@@ -23,7 +23,9 @@ export function openStoreAt(path: string, options: { mustExist?: boolean } & Omi
     });
   }
   if (existsSync(path) && statSync(path).isDirectory()) {
-    throw new StoreError(`the store path ${path} is a folder`, { hint: `give the store file inside it, e.g. ${path.replace(/\/+$/, '')}/segsync.db (${WHERE})` });
+    throw new StoreError(`the store path ${path} is a folder`, {
+      hint: `give the store file inside it, e.g. ${path.replace(/\/+$/, '')}/segsync.db (${WHERE})`,
+    });
   }
   try {
     return openStore(path, storeOptions);
@@ -34,7 +36,7 @@ export function openStoreAt(path: string, options: { mustExist?: boolean } & Omi
 
 /** The error a user can act on for a failure to open `path`, or undefined when it is not about the path. */
 export function storePathError(path: string, err: unknown): StoreError | undefined {
-  const code = (err as { code?: unknown }).code ?? ((err as { cause?: { code?: unknown } }).cause?.code);
+  const code = (err as { code?: unknown }).code ?? (err as { cause?: { code?: unknown } }).cause?.code;
   switch (code) {
     case 'ENOTDIR':
     case 'EEXIST':

@@ -8,7 +8,10 @@ export function register(program: Command): void {
   program
     .command('preview')
     .description('render a template for many recipients: HTML + text per scenario, a branch-coverage matrix and warnings')
-    .argument('<template>', 'template file (.liquid, .klaviyo.html, .hbs, .mc.html, .hubl.html; or front matter "dialect: …"), or a folder: every template under it')
+    .argument(
+      '<template>',
+      'template file (.liquid, .klaviyo.html, .hbs, .mc.html, .hubl.html; or front matter "dialect: …"), or a folder: every template under it',
+    )
     .option('--scenarios <file>', 'scenario file (YAML/JSON); default: <name>.scenarios.yaml or scenarios.yaml beside the template')
     .option('--cover', 'generate scenarios that reach every branch')
     .option('--sample <n>', 'use N contacts sampled from the store', numberOption('--sample', { integer: true, positive: true }))

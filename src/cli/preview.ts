@@ -34,7 +34,6 @@ export interface PreviewCliOptions {
   junit?: string;
 }
 
-
 /** The config's `preview` section: the config file is optional for previews, so defaults when absent. */
 function previewSettings(cmd: Command): SegsyncConfig['preview'] {
   const file = resolve(globalOptions(cmd).config);
@@ -44,7 +43,10 @@ function previewSettings(cmd: Command): SegsyncConfig['preview'] {
 
 function summary(r: PreviewResult, index: string): string {
   const { reached, total } = branchCoverage(r.matrix);
-  const lines = [`${r.template.file} (${r.template.dialect}): ${r.renders.length} scenarios from ${r.scenarioSource}`, `branches reached: ${reached}/${total}; warnings: ${r.warnings.length}`];
+  const lines = [
+    `${r.template.file} (${r.template.dialect}): ${r.renders.length} scenarios from ${r.scenarioSource}`,
+    `branches reached: ${reached}/${total}; warnings: ${r.warnings.length}`,
+  ];
   for (const w of r.warnings.slice(0, 30)) lines.push(`  ${w.kind}${w.line ? ` line ${w.line}` : ''}${w.scenario ? ` [${w.scenario}]` : ''}: ${w.message}`);
   if (r.warnings.length > 30) lines.push(`  … ${r.warnings.length - 30} more in the report`);
   lines.push(`report: ${index}`);
@@ -62,7 +64,16 @@ export async function runPreviewCommand(templateArg: string, opts: PreviewCliOpt
     ctx?.close();
     throw new UsageError(`unknown segment "${opts.segment}"`, { hint: `segments in the config: ${Object.keys(segments).join(', ') || 'none'}` });
   }
-  const previewOpts: PreviewOptions = { scenarios: opts.scenarios, cover: opts.cover, sample: opts.sample, segment: opts.segment, store: ctx?.store, includeEmpty: opts.empty, now: opts.now, utm: settings.utm };
+  const previewOpts: PreviewOptions = {
+    scenarios: opts.scenarios,
+    cover: opts.cover,
+    sample: opts.sample,
+    segment: opts.segment,
+    store: ctx?.store,
+    includeEmpty: opts.empty,
+    now: opts.now,
+    utm: settings.utm,
+  };
   if (statSync(template).isDirectory()) {
     try {
       if (opts.serve || opts.screenshots) throw new UsageError('--serve and --screenshots take one template, not a folder');
@@ -85,7 +96,10 @@ export async function runPreviewCommand(templateArg: string, opts: PreviewCliOpt
     const result = runPreview(template, previewOpts);
     const found = opts.screenshots ? await inspectInBrowser(result.renders, opts.out) : undefined;
     if (found) result.warnings.push(...found.warnings);
-    return { result, index: writeReport(result, opts.out, { screenshots: found?.screenshots, accessibility: found?.accessibility, liveReloadScript: live }).index };
+    return {
+      result,
+      index: writeReport(result, opts.out, { screenshots: found?.screenshots, accessibility: found?.accessibility, liveReloadScript: live }).index,
+    };
   };
   try {
     if (opts.serve) {

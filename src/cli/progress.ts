@@ -28,7 +28,12 @@ export function startProgress(label: string, total: number, unit = ''): Progress
   const payload = (v: number): Record<string, string> => {
     const elapsed = Date.now() - started;
     const left = v > 0 && v < total ? `${formatDuration((elapsed / v) * (total - v))} left` : v >= total ? `done in ${formatDuration(elapsed)}` : 'starting';
-    return { done: amount(v), all: amount(total), rate: bytes ? `${formatBytes(elapsed > 0 ? (v / elapsed) * 1000 : 0)}/s` : formatRate(v, elapsed, unit || 'items'), left };
+    return {
+      done: amount(v),
+      all: amount(total),
+      rate: bytes ? `${formatBytes(elapsed > 0 ? (v / elapsed) * 1000 : 0)}/s` : formatRate(v, elapsed, unit || 'items'),
+      left,
+    };
   };
   bar.start(total, 0, payload(0));
   return { update: (v) => bar.update(Math.min(v, total), payload(Math.min(v, total))), stop: () => bar.stop() };

@@ -7,7 +7,9 @@ import { jsonError, printJson } from './json-output';
 import type { JsonError } from './json-output';
 import { formatDuration } from '../model/units';
 
-type PullOutcome = { esp: EspName; ok: true; elapsedMs: number } & Omit<PullReport, 'esp' | 'newestModifiedAt'> | { esp: EspName; ok: false; elapsedMs: number; error: JsonError };
+type PullOutcome =
+  | ({ esp: EspName; ok: true; elapsedMs: number } & Omit<PullReport, 'esp' | 'newestModifiedAt'>)
+  | { esp: EspName; ok: false; elapsedMs: number; error: JsonError };
 
 /** `segsync pull`: the inbound side, once. One ESP that fails does not stop the others. */
 export function register(program: Command): void {
@@ -15,8 +17,11 @@ export function register(program: Command): void {
     .command('pull')
     .description('pull contact changes (and engagement events, where offered) from the ESPs into the store')
     .option('--esp <list>', 'only these ESPs (comma-separated)')
-    .option('--json', 'print one JSON document with each ESP\'s outcome instead of lines of text')
-    .option('--reset <list>', 'forget these ESPs\' pull cursors first (comma-separated), so this pull reads them whole (a cursor segsync cannot read, or changes it missed)')
+    .option('--json', "print one JSON document with each ESP's outcome instead of lines of text")
+    .option(
+      '--reset <list>',
+      "forget these ESPs' pull cursors first (comma-separated), so this pull reads them whole (a cursor segsync cannot read, or changes it missed)",
+    )
     .action(async (opts: { esp?: string; json?: boolean; reset?: string }, cmd: Command) => {
       const { openSyncContext } = await import('./sync-context.js');
       const ctx = openSyncContext(cmd, opts.esp);
@@ -32,7 +37,10 @@ export function register(program: Command): void {
             const { esp: _esp, newestModifiedAt: _newest, ...r } = await ctx.engine.pull(esp);
             const elapsedMs = Date.now() - started;
             outcomes.push({ esp, ok: true, elapsedMs, ...r });
-            if (!opts.json) process.stdout.write(`${esp}: ${r.contacts} contacts in ${r.pages} pages, ${r.changed} changed locally, ${r.events} events, ${r.queued} operations queued for the other ESPs (${formatDuration(elapsedMs)})\n`);
+            if (!opts.json)
+              process.stdout.write(
+                `${esp}: ${r.contacts} contacts in ${r.pages} pages, ${r.changed} changed locally, ${r.events} events, ${r.queued} operations queued for the other ESPs (${formatDuration(elapsedMs)})\n`,
+              );
           } catch (err) {
             outcomes.push({ esp, ok: false, elapsedMs: Date.now() - started, error: jsonError(err) });
             if (!opts.json) process.stderr.write(`segsync: ${describeError(err)}\n`);
@@ -49,10 +57,15 @@ export function register(program: Command): void {
 /** The ESPs `--reset` names, each one being pulled now. */
 function resetList(value: string | undefined, pulled: readonly EspName[]): EspName[] {
   if (value === undefined) return [];
-  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const name of names) {
     if (!pulled.includes(name as EspName)) {
-      throw new UsageError(`--reset ${name}: not an ESP this pull reads`, { hint: `ESPs this pull reads: ${pulled.join(', ') || 'none'} (--reset names ESPs that are configured, enabled and in --esp)` });
+      throw new UsageError(`--reset ${name}: not an ESP this pull reads`, {
+        hint: `ESPs this pull reads: ${pulled.join(', ') || 'none'} (--reset names ESPs that are configured, enabled and in --esp)`,
+      });
     }
   }
   return names as EspName[];

@@ -20,7 +20,10 @@ interface PushOptions {
 function filterOf(ctx: SyncContext, opts: PushOptions): ContactFilter {
   const filter: ContactFilter = {};
   if (opts.segment) {
-    if (!ctx.loaded!.config.segments[opts.segment]) throw new UsageError(`unknown segment "${opts.segment}"`, { hint: `segments in the config: ${Object.keys(ctx.loaded!.config.segments).join(', ') || 'none'}` });
+    if (!ctx.loaded!.config.segments[opts.segment])
+      throw new UsageError(`unknown segment "${opts.segment}"`, {
+        hint: `segments in the config: ${Object.keys(ctx.loaded!.config.segments).join(', ') || 'none'}`,
+      });
     filter.segment = opts.segment;
   }
   if (opts.contact?.length) {
@@ -42,11 +45,23 @@ export function register(program: Command): void {
     .option('--esp <list>', 'only these ESPs (comma-separated)')
     .option('--segment <name>', 'only members of this segment')
     .option('--contact <email...>', 'only these contacts')
-    .option('--json', 'print the plan (with --dry-run) or each ESP\'s outcome as one JSON document')
-    .option('--force', 'send even what the safety valve stops (removing an owned tag or clearing/changing an owned field on a large share of the contacts that carry it)')
-    .option('--max-wait <seconds>', 'how long to keep retrying an ESP that is down or rate-limiting before giving up (what is left stays queued)', numberOption('--max-wait', { min: 0 }), 60)
+    .option('--json', "print the plan (with --dry-run) or each ESP's outcome as one JSON document")
+    .option(
+      '--force',
+      'send even what the safety valve stops (removing an owned tag or clearing/changing an owned field on a large share of the contacts that carry it)',
+    )
+    .option(
+      '--max-wait <seconds>',
+      'how long to keep retrying an ESP that is down or rate-limiting before giving up (what is left stays queued)',
+      numberOption('--max-wait', { min: 0 }),
+      60,
+    )
     .action(async (opts: PushOptions, cmd: Command) => {
-      const [{ openSyncContext }, { formatPlan }, { startProgress }] = await Promise.all([import('./sync-context.js'), import('../sync/plan.js'), import('./progress.js')]);
+      const [{ openSyncContext }, { formatPlan }, { startProgress }] = await Promise.all([
+        import('./sync-context.js'),
+        import('../sync/plan.js'),
+        import('./progress.js'),
+      ]);
       const ctx = openSyncContext(cmd, opts.esp);
       try {
         const filter = filterOf(ctx, opts);
@@ -74,7 +89,8 @@ export function register(program: Command): void {
             try {
               const report = await ctx.engine.ensureSchema(esp);
               schema = { created: report.created, updated: report.updated, problems: report.problems, requests: connector.requestCount() - before };
-              if (report.created.length || report.updated.length) say(`${esp}: created ${report.created.join(', ') || 'nothing'}; updated ${report.updated.join(', ') || 'nothing'}\n`);
+              if (report.created.length || report.updated.length)
+                say(`${esp}: created ${report.created.join(', ') || 'nothing'}; updated ${report.updated.join(', ') || 'nothing'}\n`);
               for (const p of report.problems) process.stderr.write(`${esp}: field ${p.field}: ${p.message}${p.hint ? ` (${p.hint})` : ''}\n`);
             } catch (err) {
               process.stderr.write(`${esp}: not pushed: ${describeError(err)}\n`);
@@ -87,7 +103,11 @@ export function register(program: Command): void {
           const started = Date.now();
           let r;
           try {
-            r = await ctx.engine.drainAll(esp, { onProgress: (n) => bar.update(n), waitUntil: ctx.clock.now() + opts.maxWait * 1000, ...(opts.force ? { force: true } : {}) });
+            r = await ctx.engine.drainAll(esp, {
+              onProgress: (n) => bar.update(n),
+              waitUntil: ctx.clock.now() + opts.maxWait * 1000,
+              ...(opts.force ? { force: true } : {}),
+            });
           } catch (err) {
             // A safety stop, or an ESP that could not be read before the first write: the others go on.
             bar.stop();
@@ -113,7 +133,9 @@ export function register(program: Command): void {
         }
         if (opts.json) printJson({ dryRun: false, ok: undelivered === 0, esps: outcomes });
         if (undelivered) {
-          process.stderr.write('what is left stays queued: `segsync status` lists it; fix the cause, then `segsync push` again (or `segsync retry` for failed operations)\n');
+          process.stderr.write(
+            'what is left stays queued: `segsync status` lists it; fix the cause, then `segsync push` again (or `segsync retry` for failed operations)\n',
+          );
           process.exitCode = EXIT.failed;
         }
       } finally {

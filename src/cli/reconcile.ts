@@ -23,8 +23,12 @@ export function register(program: Command): void {
         let left = 0;
         for (const esp of ctx.esps) {
           const r = await ctx.engine.reconcile(esp, { dryRun: opts.dryRun === true });
-          const where = Object.entries(r.drift).map(([k, n]) => `${k} ${n}`).join(', ');
-          process.stdout.write(`${esp}: read ${r.contacts} records, ${r.drifted} drifted${where ? ` (${where})` : ''}${opts.dryRun ? '' : `, ${r.queued} repairs queued`}\n`);
+          const where = Object.entries(r.drift)
+            .map(([k, n]) => `${k} ${n}`)
+            .join(', ');
+          process.stdout.write(
+            `${esp}: read ${r.contacts} records, ${r.drifted} drifted${where ? ` (${where})` : ''}${opts.dryRun ? '' : `, ${r.queued} repairs queued`}\n`,
+          );
           if (opts.dryRun || r.queued === 0) continue;
           try {
             const d = await ctx.engine.drainAll(esp, opts.force ? { force: true } : {});

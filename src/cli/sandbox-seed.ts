@@ -48,7 +48,9 @@ export function sandboxSeed(esp: EspName, n: number, seed: number, now: number):
     consent: s.persona === 'dormant' ? 'unsubscribed' : 'subscribed',
   }));
   const events = KEEPS_EVENTS[esp]
-    ? new ShopperSimulation(shoppers, seed).history(now, SEED_HISTORY_DAYS).map((e) => ({ email: e.email, name: e.event, time: e.time, properties: e.properties }))
+    ? new ShopperSimulation(shoppers, seed)
+        .history(now, SEED_HISTORY_DAYS)
+        .map((e) => ({ email: e.email, name: e.event, time: e.time, properties: e.properties }))
     : [];
   return { contacts, events };
 }

@@ -27,8 +27,17 @@ export function register(program: Command): void {
     .option('--no-rate-limits', "do not enforce the vendor's rate limits")
     .option('--webhook-url <url>', 'deliver signed webhooks here when contacts change')
     .option('--credential <secret>', 'the API key or token the sandbox accepts (default: a fixed sandbox credential)')
-    .option('--seed <n>', 'start with N realistic shoppers (and, on Klaviyo, 60 days of their events); only when the sandbox starts empty', numberOption('--seed', { integer: true, min: 0, max: 1_000_000 }))
-    .option('--seed-value <s>', 'seed of the generator: the same value gives the same shoppers (and overlapping casts across vendors)', numberOption('--seed-value', { integer: true, min: 0 }), 1)
+    .option(
+      '--seed <n>',
+      'start with N realistic shoppers (and, on Klaviyo, 60 days of their events); only when the sandbox starts empty',
+      numberOption('--seed', { integer: true, min: 0, max: 1_000_000 }),
+    )
+    .option(
+      '--seed-value <s>',
+      'seed of the generator: the same value gives the same shoppers (and overlapping casts across vendors)',
+      numberOption('--seed-value', { integer: true, min: 0 }),
+      1,
+    )
     .option('--state <file>', 'keep the sandbox in this file: loaded at start when it exists, written after each change and on exit')
     .action(async (esp: string, opts: SandboxCliOptions) => {
       if (!(ESP_NAMES as readonly string[]).includes(esp)) throw new UsageError(`unknown ESP "${esp}"`, { hint: `use one of ${ESP_NAMES.join(', ')}` });
@@ -48,7 +57,9 @@ export function register(program: Command): void {
         const plan = sandboxSeed(esp as EspName, opts.seed, opts.seedValue, Date.now());
         server.seedContacts(plan.contacts);
         if (plan.events.length > 0) server.seedEvents?.(plan.events);
-        process.stdout.write(`seeded ${plan.contacts.length} shoppers${plan.events.length > 0 ? ` and ${plan.events.length} events` : ''} (seed value ${opts.seedValue})\n`);
+        process.stdout.write(
+          `seeded ${plan.contacts.length} shoppers${plan.events.length > 0 ? ` and ${plan.events.length} events` : ''} (seed value ${opts.seedValue})\n`,
+        );
       }
       process.stdout.write(`${esp} sandbox listening on ${server.url} (Ctrl-C to stop)\nuse it with ${usage}\n`);
       await new Promise<void>((done) => {

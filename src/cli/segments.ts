@@ -50,7 +50,9 @@ export interface ContactReport extends ContactEvaluation {
 // The rules engine, store and progress bar load when the command runs, not for every `segsync` call.
 async function runSegments(opts: SegmentsOptions, cmd: Command): Promise<void> {
   if (opts.due && opts.asOf !== undefined) {
-    throw new UsageError('--due and --as-of do not go together', { hint: '--due stores the flips due by the clock now; --as-of evaluates another instant and stores nothing' });
+    throw new UsageError('--due and --as-of do not go together', {
+      hint: '--due stores the flips due by the clock now; --as-of evaluates another instant and stores nothing',
+    });
   }
   const at = opts.asOf === undefined ? undefined : parseEvaluationTime(opts.asOf, '--as-of');
   const emails = [...(opts.contact ?? []), ...(opts.contactsFile === undefined ? [] : emailsInFile(opts.contactsFile))];
@@ -77,7 +79,11 @@ async function runSegments(opts: SegmentsOptions, cmd: Command): Promise<void> {
     if (opts.due) {
       const results = engine.reevaluateDue();
       const changed = results.flatMap((r) => r.changed);
-      process.stdout.write(opts.json ? `${JSON.stringify({ evaluated: results.length, changed }, null, 2)}\n` : `re-evaluated ${results.length} due contacts, ${changed.length} answers changed\n`);
+      process.stdout.write(
+        opts.json
+          ? `${JSON.stringify({ evaluated: results.length, changed }, null, 2)}\n`
+          : `re-evaluated ${results.length} due contacts, ${changed.length} answers changed\n`,
+      );
       return;
     }
     const bar = progressBar((await import('./progress.js')).startProgress);
@@ -98,7 +104,14 @@ async function runSegments(opts: SegmentsOptions, cmd: Command): Promise<void> {
 }
 
 /** Evaluates each listed contact (stored unless `at` is given); a missing email is reported, not fatal for the others. */
-function runContacts(ctx: CommandContext, engine: SegmentEngine, emails: string[], at: number | undefined, opts: SegmentsOptions, describeNext: DescribeNextChange): void {
+function runContacts(
+  ctx: CommandContext,
+  engine: SegmentEngine,
+  emails: string[],
+  at: number | undefined,
+  opts: SegmentsOptions,
+  describeNext: DescribeNextChange,
+): void {
   const reports: ContactReport[] = [];
   const missing: string[] = [];
   // A handful of contacts read straight from the store; many share one load of the caches.
@@ -136,7 +149,12 @@ export function emailsInFile(file: string): string[] {
   }
   return text
     .split(/\r?\n/)
-    .map((line) => line.split(',')[0]!.trim().replace(/^"(.*)"$/, '$1'))
+    .map((line) =>
+      line
+        .split(',')[0]!
+        .trim()
+        .replace(/^"(.*)"$/, '$1'),
+    )
     .filter((e) => e !== '' && !e.startsWith('#') && e.toLowerCase() !== 'email');
 }
 
@@ -195,17 +213,28 @@ export function renderSummary(s: RecomputeSummary, asOf?: number): string {
       `-${seg.left}`,
       seg.kind === 'value' ? `~${seg.changed}` : '',
       seg.errors ? String(seg.errors) : '',
-      seg.topValues.slice(0, 3).map(([v, n]) => `${v}: ${n}`).join(', '),
+      seg.topValues
+        .slice(0, 3)
+        .map(([v, n]) => `${v}: ${n}`)
+        .join(', '),
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const numeric = new Set([2, 3, 4, 5, 6]);
-  const lines = rows.map((r) => r.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd());
+  const lines = rows.map((r) =>
+    r
+      .map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   const t = s.timings;
   lines.push('');
   if (asOf === undefined) lines.push(`${s.contacts} contacts, ${s.events} events; ${s.contactsChanged} contacts changed since the last run`);
-  else lines.push(`as of ${new Date(asOf).toISOString()} (nothing stored): ${s.contacts} contacts, ${s.events} events; ${s.contactsChanged} contacts answer differently from what is stored`);
+  else
+    lines.push(
+      `as of ${new Date(asOf).toISOString()} (nothing stored): ${s.contacts} contacts, ${s.events} events; ${s.contactsChanged} contacts answer differently from what is stored`,
+    );
   lines.push(`load ${(t.loadMs / 1000).toFixed(1)} s, evaluate ${(t.evaluateMs / 1000).toFixed(1)} s, save ${(t.saveMs / 1000).toFixed(1)} s`);
   return `${lines.join('\n')}\n`;
 }
@@ -225,7 +254,11 @@ function renderContact(r: ContactReport, describeNext: DescribeNextChange): stri
     const next = s.nextChangeAt === undefined ? '' : `   next change: ${describeNext(s.nextChangeAt, s.nextChangeKind)}`;
     lines.push(`  ${s.segment.padEnd(width)}  ${values[i]!.padEnd(valueWidth)}${note}${err ? `   (rule failed: ${err})` : ''}${next}`.trimEnd());
   });
-  const first = r.segments.filter((s) => s.nextChangeKind !== 'continuous' && s.nextChangeAt !== undefined && Date.parse(s.nextChangeAt) === r.nextChangeAt).map((s) => s.segment);
-  lines.push(`next change by the clock alone: ${r.nextChangeAt === undefined ? 'never (only new data can change an answer)' : `${new Date(r.nextChangeAt).toISOString()} (${first.join(', ')})`}`);
+  const first = r.segments
+    .filter((s) => s.nextChangeKind !== 'continuous' && s.nextChangeAt !== undefined && Date.parse(s.nextChangeAt) === r.nextChangeAt)
+    .map((s) => s.segment);
+  lines.push(
+    `next change by the clock alone: ${r.nextChangeAt === undefined ? 'never (only new data can change an answer)' : `${new Date(r.nextChangeAt).toISOString()} (${first.join(', ')})`}`,
+  );
   return `${lines.join('\n')}\n`;
 }

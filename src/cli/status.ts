@@ -19,12 +19,18 @@ export function register(program: Command): void {
     .description('counts of contacts, events and segment members; outbox pending/dead-lettered and last pull/push per ESP')
     .option('--json', 'print JSON instead of a table')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const [{ openContext }, { lastSync }, { safetyStop }] = await Promise.all([import('./context.js'), import('../sync/last-sync.js'), import('../sync/safety.js')]);
+      const [{ openContext }, { lastSync }, { safetyStop }] = await Promise.all([
+        import('./context.js'),
+        import('../sync/last-sync.js'),
+        import('../sync/safety.js'),
+      ]);
       const ctx = openContext(cmd, { storeMustExist: true });
       try {
         const counts = ctx.store.counts();
         const configured = ESP_NAMES.filter((e) => ctx.loaded?.config.connectors[e]);
-        const sync = Object.fromEntries(ESP_NAMES.map((e) => [e, lastSync(ctx.store, e)] as const).filter(([e, s]) => configured.includes(e) || s.pull || s.push)) as Partial<Record<EspName, LastSync>>;
+        const sync = Object.fromEntries(
+          ESP_NAMES.map((e) => [e, lastSync(ctx.store, e)] as const).filter(([e, s]) => configured.includes(e) || s.pull || s.push),
+        ) as Partial<Record<EspName, LastSync>>;
         const quarantine = ctx.store.quarantined(10);
         const anonymous = ctx.store.identities.profileCounts();
         const stopped = ESP_NAMES.flatMap((esp) => {
@@ -53,10 +59,16 @@ export function register(program: Command): void {
           lines.push('', 'failed (dead-lettered) operations, newest reasons:');
           for (const d of ctx.store.deadOutbox(undefined, 10)) lines.push(`  ${d.esp} contact ${d.contactId} ${d.key}: ${d.lastError ?? '?'}`);
         }
-        for (const s of stopped) lines.push('', `${s.esp}: queue STOPPED by the safety valve: ${s.reason}`, '  review `segsync push --dry-run`, then `segsync push --force` if it is intended');
+        for (const s of stopped)
+          lines.push(
+            '',
+            `${s.esp}: queue STOPPED by the safety valve: ${s.reason}`,
+            '  review `segsync push --dry-run`, then `segsync push --force` if it is intended',
+          );
         if (quarantine.total) {
           lines.push('', `quarantined ${quarantine.total} unreadable stored row(s), set aside so the store still opens and evaluates (newest first):`);
-          for (const q of quarantine.rows) lines.push(`  #${q.id} ${q.kind} ${JSON.stringify(q.ref)}${q.contactId !== undefined ? ` contact ${q.contactId}` : ''}: ${q.reason}`);
+          for (const q of quarantine.rows)
+            lines.push(`  #${q.id} ${q.kind} ${JSON.stringify(q.ref)}${q.contactId !== undefined ? ` contact ${q.contactId}` : ''}: ${q.reason}`);
         }
         process.stdout.write(`${lines.join('\n')}\n`);
       } finally {

@@ -25,7 +25,10 @@ export interface SyncContext extends CommandContext {
 /** Parses `--esp` (one or a comma-separated list) against the configured ESPs. */
 export function parseEsps(value: string | undefined, configured: EspName[]): EspName[] {
   if (!value) return configured;
-  const asked = value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const asked = value
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   for (const a of asked) {
     if (!(ESP_NAMES as readonly string[]).includes(a)) throw new UsageError(`unknown ESP "${a}"`, { hint: `use one of ${ESP_NAMES.join(', ')}` });
     if (!configured.includes(a as EspName)) throw new UsageError(`${a} is not configured`, { hint: `add connectors.${a} to segsync.yaml` });
@@ -42,7 +45,13 @@ export function openSyncContext(cmd: Command, espOption?: string): SyncContext {
     if (!configured.length) throw new UsageError('no ESP is configured', { hint: 'add a connectors section to segsync.yaml' });
     const esps = parseEsps(espOption, configured);
     const ownedTags = config.tags.owned.names;
-    const connectors = createConnectors(config, { clock: ctx.clock, logger: ctx.logger, only: esps, ownedTags, ...(config.daemon.publicUrl ? { publicUrl: config.daemon.publicUrl } : {}) });
+    const connectors = createConnectors(config, {
+      clock: ctx.clock,
+      logger: ctx.logger,
+      only: esps,
+      ownedTags,
+      ...(config.daemon.publicUrl ? { publicUrl: config.daemon.publicUrl } : {}),
+    });
     const segments = Object.keys(config.segments).length ? SegmentEngine.fromConfig(ctx.loaded!, ctx.store, ctx.clock) : undefined;
     const engine = new SyncEngine({
       config,
@@ -50,7 +59,9 @@ export function openSyncContext(cmd: Command, espOption?: string): SyncContext {
       connectors,
       clock: ctx.clock,
       logger: ctx.logger,
-      ...(segments ? { onContactsChanged: (ids: number[], cause: 'contacts' | 'events') => void (cause === 'events' ? segments.onEvents(ids) : segments.onContacts(ids)) } : {}),
+      ...(segments
+        ? { onContactsChanged: (ids: number[], cause: 'contacts' | 'events') => void (cause === 'events' ? segments.onEvents(ids) : segments.onContacts(ids)) }
+        : {}),
     });
     return {
       ...ctx,

@@ -143,14 +143,22 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown, source: YamlSource
   }
   if (issue.code === 'invalid_type' && valueAt(raw, path) === undefined) {
     const key = path[path.length - 1];
-    return [{ location: source.locate(path.slice(0, -1)), message: `missing required "${String(key)}" in ${describePath(path.slice(0, -1))}`, hint: `add "${String(key)}:"` }];
+    return [
+      {
+        location: source.locate(path.slice(0, -1)),
+        message: `missing required "${String(key)}" in ${describePath(path.slice(0, -1))}`,
+        hint: `add "${String(key)}:"`,
+      },
+    ];
   }
   const got = valueAt(raw, path);
-  return [{
-    location: source.locate(path),
-    message: `${describePath(path)}: ${issue.message}${got !== undefined && typeof got !== 'object' ? ` (got ${JSON.stringify(got)})` : ''}`,
-    hint: hintFor(issue),
-  }];
+  return [
+    {
+      location: source.locate(path),
+      message: `${describePath(path)}: ${issue.message}${got !== undefined && typeof got !== 'object' ? ` (got ${JSON.stringify(got)})` : ''}`,
+      hint: hintFor(issue),
+    },
+  ];
 }
 
 function unknownKey(path: ConfigPath, key: string, source: YamlSource): ConfigIssue {
@@ -170,7 +178,10 @@ function hintFor(issue: z.core.$ZodIssue): string | undefined {
 
 function describePath(path: ConfigPath): string {
   if (path.length === 0) return 'the top level';
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[');
+  return path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : p))
+    .join('.')
+    .replace(/\.\[/g, '[');
 }
 
 function valueAt(raw: unknown, path: ConfigPath): unknown {
@@ -205,18 +216,30 @@ function crossCheck(config: SegsyncConfig, source: YamlSource): ConfigIssue[] {
       }
       const prev = seenRemote.get(m.remote);
       if (prev !== undefined) {
-        issues.push({ location: source.locate(['mappings', esp, i, 'remote']), message: `${esp} field "${m.remote}" is mapped twice (also at [${prev}])`, hint: 'map each ESP field once' });
+        issues.push({
+          location: source.locate(['mappings', esp, i, 'remote']),
+          message: `${esp} field "${m.remote}" is mapped twice (also at [${prev}])`,
+          hint: 'map each ESP field once',
+        });
       }
       seenRemote.set(m.remote, i);
     });
     if (entries.length && !config.connectors[esp]) {
-      issues.push({ location: source.locateKey(['mappings'], esp), message: `mappings for ${esp}, but ${esp} is not under connectors`, hint: `add a connectors.${esp} section or remove these mappings` });
+      issues.push({
+        location: source.locateKey(['mappings'], esp),
+        message: `mappings for ${esp}, but ${esp} is not under connectors`,
+        hint: `add a connectors.${esp} section or remove these mappings`,
+      });
     }
   }
   for (const [name, seg] of Object.entries(config.segments)) {
     seg.push.forEach((target, i) => {
       if (!config.connectors[target.esp]) {
-        issues.push({ location: source.locate(['segments', name, 'push', i, 'esp']), message: `segment "${name}" pushes to ${target.esp}, which is not under connectors`, hint: `add a connectors.${target.esp} section or remove this target` });
+        issues.push({
+          location: source.locate(['segments', name, 'push', i, 'esp']),
+          message: `segment "${name}" pushes to ${target.esp}, which is not under connectors`,
+          hint: `add a connectors.${target.esp} section or remove this target`,
+        });
       }
     });
   }
@@ -252,7 +275,12 @@ function editDistance(a: string, b: string): number {
 }
 
 /** Replaces `${VAR}` secrets of enabled connectors and the daemon with their environment values. */
-function resolveSecrets(config: SegsyncConfig, source: YamlSource, env: Record<string, string | undefined>, which: { connectors: boolean; daemon: boolean }): ConfigIssue[] {
+function resolveSecrets(
+  config: SegsyncConfig,
+  source: YamlSource,
+  env: Record<string, string | undefined>,
+  which: { connectors: boolean; daemon: boolean },
+): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const resolve = (obj: Record<string, unknown>, path: string[]): void => {
     for (const key of Object.keys(obj)) {
@@ -262,7 +290,11 @@ function resolveSecrets(config: SegsyncConfig, source: YamlSource, env: Record<s
       if (!name) continue;
       const value = env[name];
       if (value === undefined || value === '') {
-        issues.push({ location: source.locate([...path, key]), message: `environment variable ${name} (for ${[...path, key].join('.')}) is not set`, hint: `export ${name}=… before running segsync` });
+        issues.push({
+          location: source.locate([...path, key]),
+          message: `environment variable ${name} (for ${[...path, key].join('.')}) is not set`,
+          hint: `export ${name}=… before running segsync`,
+        });
       } else {
         obj[key] = value;
       }

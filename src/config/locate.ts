@@ -68,7 +68,11 @@ export class YamlSource {
     if (node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED') {
       // The content starts on the line after the indicator; find its indentation from the source.
       const raw = this.rawSource.slice(node.range[0], node.range[1]);
-      const firstContent = raw.split('\n').slice(1).find((l) => l.trim() !== '') ?? '';
+      const firstContent =
+        raw
+          .split('\n')
+          .slice(1)
+          .find((l) => l.trim() !== '') ?? '';
       const indent = firstContent.length - firstContent.trimStart().length;
       return { file: this.file, line: (start.line ?? 1) + 1 + lineInText, column: indent + colInLine + 1 };
     }

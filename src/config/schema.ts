@@ -11,7 +11,6 @@ import { ESP_NAMES } from '../model/types';
 /** `${NAME}`: a reference to an environment variable. */
 export const ENV_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
-
 /** Each ESP's section is declared by its vendor folder (`connectors/<vendor>/definition.ts`). */
 export const connectorsSchema = z
   .object({
@@ -162,7 +161,10 @@ const daemonSchema = z
     publicUrl: url.optional(),
     pullIntervalSeconds: z.number().positive().default(60),
     /** Browsers allowed to call the track API (CORS), with the write key only. */
-    cors: z.object({ origins: z.array(z.union([z.literal('*'), url])).default([]) }).strict().default({ origins: [] }),
+    cors: z
+      .object({ origins: z.array(z.union([z.literal('*'), url])).default([]) })
+      .strict()
+      .default({ origins: [] }),
     /** Days an anonymous visitor (never identified) is kept after their last call before it is deleted. */
     anonymousRetentionDays: z.number().positive().default(90),
   })

@@ -34,7 +34,7 @@ export function checkTokenPolicy(host: string, keys: ApiKeys, insecureNoToken: b
   }
   if (keys.writeKey || keys.serverKey) return;
   if (!insecureNoToken) {
-    throw new ConfigError('neither daemon.writeKey nor daemon.serverKey is set: the track API would accept anyone\'s events', {
+    throw new ConfigError("neither daemon.writeKey nor daemon.serverKey is set: the track API would accept anyone's events", {
       hint: 'set daemon.serverKey: ${SEGSYNC_SERVER_KEY} (and daemon.writeKey: ${SEGSYNC_WRITE_KEY} for browsers) in segsync.yaml and export long random values (openssl rand -hex 32); for local trials on 127.0.0.1 only, pass --insecure-no-token',
     });
   }

@@ -43,9 +43,19 @@ export class DaemonMetrics {
       labelNames: ['cause'],
       registers,
     });
-    this.apiCalls = new Counter({ name: 'segsync_esp_api_calls_total', help: 'Vendor API calls, by ESP and operation (push, pull)', labelNames: ['esp', 'op'], registers });
+    this.apiCalls = new Counter({
+      name: 'segsync_esp_api_calls_total',
+      help: 'Vendor API calls, by ESP and operation (push, pull)',
+      labelNames: ['esp', 'op'],
+      registers,
+    });
     this.rateLimited = new Counter({ name: 'segsync_esp_rate_limited_total', help: '429 answers from each ESP', labelNames: ['esp'], registers });
-    this.pulls = new Counter({ name: 'segsync_pulls_total', help: 'Incremental pulls, by ESP and result (ok, error)', labelNames: ['esp', 'result'], registers });
+    this.pulls = new Counter({
+      name: 'segsync_pulls_total',
+      help: 'Incremental pulls, by ESP and result (ok, error)',
+      labelNames: ['esp', 'result'],
+      registers,
+    });
     this.webhooks = new Counter({
       name: 'segsync_webhook_deliveries_total',
       help: 'Webhook deliveries, by ESP and result (applied, ignored: duplicate, echo or nothing to apply, rejected: failed verification, error)',
@@ -78,8 +88,18 @@ export class DaemonMetrics {
       },
     });
     this.jobErrors = new Counter({ name: 'segsync_job_errors_total', help: 'Failed scheduler runs, by job', labelNames: ['job'], registers });
-    this.driftFound = new Counter({ name: 'segsync_reconcile_drift_found_total', help: "Contacts whose segsync-owned fields or tags on an ESP differed from what segsync believed, found by reconcile", labelNames: ['esp'], registers });
-    this.driftRepaired = new Counter({ name: 'segsync_reconcile_repairs_queued_total', help: 'Repair operations reconcile queued, by ESP', labelNames: ['esp'], registers });
+    this.driftFound = new Counter({
+      name: 'segsync_reconcile_drift_found_total',
+      help: 'Contacts whose segsync-owned fields or tags on an ESP differed from what segsync believed, found by reconcile',
+      labelNames: ['esp'],
+      registers,
+    });
+    this.driftRepaired = new Counter({
+      name: 'segsync_reconcile_repairs_queued_total',
+      help: 'Repair operations reconcile queued, by ESP',
+      labelNames: ['esp'],
+      registers,
+    });
     this.httpDuration = new Histogram({
       name: 'segsync_http_request_duration_seconds',
       help: 'HTTP request duration, by method, route and status',
@@ -102,7 +122,7 @@ export class DaemonMetrics {
     });
     new Gauge({
       name: 'segsync_push_stopped',
-      help: '1 while the safety valve holds an ESP\'s queue (see `segsync status`), else 0',
+      help: "1 while the safety valve holds an ESP's queue (see `segsync status`), else 0",
       labelNames: ['esp'],
       registers,
       collect() {

@@ -70,22 +70,28 @@ export class Scheduler {
     const sleep = sleeperFor(clock);
 
     for (const esp of services.esps) {
-      this.add(new Loop({
-        name: `pull:${esp}`,
-        run: async () => {
-          const startedAt = clock.now();
-          try {
-            const outcome = await services.pull(esp);
-            metrics.pulled(outcome, startedAt);
-            if (outcome.changed) this.notifyChange();
-          } catch (err) {
-            metrics.pullFailed(esp);
-            throw err;
-          }
-          return startedAt + options.pullIntervalMs - clock.now();
-        },
-        afterFailure: () => options.pullIntervalMs,
-      }, options, sleep));
+      this.add(
+        new Loop(
+          {
+            name: `pull:${esp}`,
+            run: async () => {
+              const startedAt = clock.now();
+              try {
+                const outcome = await services.pull(esp);
+                metrics.pulled(outcome, startedAt);
+                if (outcome.changed) this.notifyChange();
+              } catch (err) {
+                metrics.pullFailed(esp);
+                throw err;
+              }
+              return startedAt + options.pullIntervalMs - clock.now();
+            },
+            afterFailure: () => options.pullIntervalMs,
+          },
+          options,
+          sleep,
+        ),
+      );
     }
 
     const reconcileEvery = options.reconcileIntervalMs ?? 0;
@@ -93,21 +99,27 @@ export class Scheduler {
       const reconcile = services.reconcile.bind(services);
       for (const esp of services.esps) {
         let first = true;
-        this.add(new Loop({
-          name: `reconcile:${esp}`,
-          run: async () => {
-            // A start is no reason to read every account back: the first read comes one interval later.
-            if (first) {
-              first = false;
-              return reconcileEvery;
-            }
-            const outcome = await reconcile(esp);
-            metrics.reconciled(outcome);
-            if (outcome.queued) this.wakeDrains();
-            return reconcileEvery;
-          },
-          afterFailure: () => reconcileEvery,
-        }, options, sleep));
+        this.add(
+          new Loop(
+            {
+              name: `reconcile:${esp}`,
+              run: async () => {
+                // A start is no reason to read every account back: the first read comes one interval later.
+                if (first) {
+                  first = false;
+                  return reconcileEvery;
+                }
+                const outcome = await reconcile(esp);
+                metrics.reconciled(outcome);
+                if (outcome.queued) this.wakeDrains();
+                return reconcileEvery;
+              },
+              afterFailure: () => reconcileEvery,
+            },
+            options,
+            sleep,
+          ),
+        );
       }
     }
 
@@ -115,47 +127,66 @@ export class Scheduler {
       const prune = services.pruneAnonymous.bind(services);
       const every = options.pruneIntervalMs ?? 3_600_000;
       // At start too: a daemon that was down for a week owes the pruning it missed.
-      this.add(new Loop({
-        name: 'prune-anonymous',
-        run: async () => {
-          await prune(clock.now());
-          return every;
-        },
-        afterFailure: () => every,
-      }, options, sleep));
+      this.add(
+        new Loop(
+          {
+            name: 'prune-anonymous',
+            run: async () => {
+              await prune(clock.now());
+              return every;
+            },
+            afterFailure: () => every,
+          },
+          options,
+          sleep,
+        ),
+      );
     }
 
-    this.reevaluateLoop = this.add(new Loop({
-      name: 'reevaluate',
-      run: async () => {
-        const flips = await services.reevaluateDue(clock.now());
-        metrics.clockFlips(flips);
-        if (flips) this.wakeDrains();
-        this.readNextWakeup();
-        return reevaluateEvery;
-      },
-      afterFailure: () => reevaluateEvery,
-    }, options, sleep));
+    this.reevaluateLoop = this.add(
+      new Loop(
+        {
+          name: 'reevaluate',
+          run: async () => {
+            const flips = await services.reevaluateDue(clock.now());
+            metrics.clockFlips(flips);
+            if (flips) this.wakeDrains();
+            this.readNextWakeup();
+            return reevaluateEvery;
+          },
+          afterFailure: () => reevaluateEvery,
+        },
+        options,
+        sleep,
+      ),
+    );
 
     for (const esp of services.esps) {
       let idleMs = idle.min;
-      const loop = this.add(new Loop({
-        name: `drain:${esp}`,
-        run: async (nudged) => {
-          if (nudged) idleMs = idle.min;
-          const outcome = await services.drainOutbox(esp);
-          metrics.drained(outcome);
-          // Something left the queue: there may be more. Only retries (5xx, 429) is no progress: back off.
-          if (outcome.ok + outcome.failed > 0) {
-            idleMs = idle.min;
-            return 0;
-          }
-          const wait = idleMs;
-          idleMs = Math.min(idle.max, idleMs * 2);
-          return wait;
-        },
-        afterFailure: (failures) => Math.min(errors.max, errors.min * 2 ** (failures - 1)),
-      }, options, sleep, coalesceMs));
+      const loop = this.add(
+        new Loop(
+          {
+            name: `drain:${esp}`,
+            run: async (nudged) => {
+              if (nudged) idleMs = idle.min;
+              const outcome = await services.drainOutbox(esp);
+              metrics.drained(outcome);
+              // Something left the queue: there may be more. Only retries (5xx, 429) is no progress: back off.
+              if (outcome.ok + outcome.failed > 0) {
+                idleMs = idle.min;
+                return 0;
+              }
+              const wait = idleMs;
+              idleMs = Math.min(idle.max, idleMs * 2);
+              return wait;
+            },
+            afterFailure: (failures) => Math.min(errors.max, errors.min * 2 ** (failures - 1)),
+          },
+          options,
+          sleep,
+          coalesceMs,
+        ),
+      );
       this.drainLoops.push(loop);
     }
   }

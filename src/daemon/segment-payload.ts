@@ -92,8 +92,25 @@ type Envelope = z.infer<typeof envelope>;
 
 /** Segment's envelope keys: never contact properties (everything else in an identify call can be). */
 const ENVELOPE_KEYS = [
-  'type', 'userId', 'anonymousId', 'previousId', 'groupId', 'messageId', 'timestamp', 'sentAt', 'receivedAt', 'originalTimestamp', 'context',
-  'integrations', 'writeKey', 'channel', 'version', '_metadata', 'event', 'request_ip', 'rudderId',
+  'type',
+  'userId',
+  'anonymousId',
+  'previousId',
+  'groupId',
+  'messageId',
+  'timestamp',
+  'sentAt',
+  'receivedAt',
+  'originalTimestamp',
+  'context',
+  'integrations',
+  'writeKey',
+  'channel',
+  'version',
+  '_metadata',
+  'event',
+  'request_ip',
+  'rudderId',
 ];
 
 /** Keys a batch body carries besides its items: `sentAt` applies to every item that has none. */
@@ -114,7 +131,9 @@ export function parseBatch(body: unknown, receivedAt: number, maxItems: number):
   }
   const items = parsed.data.batch;
   if (items.length > maxItems) {
-    throw new ValidationError(`the batch has ${items.length} items; at most ${maxItems} are accepted`, { hint: `split it into batches of ${maxItems} or fewer` });
+    throw new ValidationError(`the batch has ${items.length} items; at most ${maxItems} are accepted`, {
+      hint: `split it into batches of ${maxItems} or fewer`,
+    });
   }
   const out = emptyCall(items.length);
   const shared = { context: parsed.data.context, sentAt: parsed.data.sentAt };
@@ -138,7 +157,14 @@ function emptyCall(total: number): ParsedCall {
   return { events: [], contacts: [], eventIndexes: [], contactIndexes: [], rejected: [], total };
 }
 
-function addItem(out: ParsedCall, type: SegmentType, raw: unknown, index: number, receivedAt: number, shared: { context?: Record<string, unknown> | undefined; sentAt?: string | number | undefined }): void {
+function addItem(
+  out: ParsedCall,
+  type: SegmentType,
+  raw: unknown,
+  index: number,
+  receivedAt: number,
+  shared: { context?: Record<string, unknown> | undefined; sentAt?: string | number | undefined },
+): void {
   try {
     if (!isObject(raw)) throw new ItemError(undefined, 'the item is not a JSON object', `a ${type} call is a JSON object`);
     const parsed = envelope.safeParse(raw);
@@ -161,7 +187,8 @@ function addItem(out: ParsedCall, type: SegmentType, raw: unknown, index: number
       out.contactIndexes.push(index);
     }
   } catch (err) {
-    if (err instanceof ItemError) out.rejected.push({ index, ...(err.field ? { field: err.field } : {}), message: err.message, ...(err.hint ? { hint: err.hint } : {}) });
+    if (err instanceof ItemError)
+      out.rejected.push({ index, ...(err.field ? { field: err.field } : {}), message: err.message, ...(err.hint ? { hint: err.hint } : {}) });
     else if (err instanceof SegsyncError) out.rejected.push({ index, message: err.message, ...(err.hint ? { hint: err.hint } : {}) });
     else throw err;
   }
@@ -300,7 +327,8 @@ function identifyItem(item: Envelope, when: CallTime, receivedAt: number): Ident
 function aliasItem(item: Envelope, when: CallTime): IdentifyCall {
   const previousId = identifierText(item.previousId, 'previousId');
   const userId = identifierText(item.userId, 'userId');
-  if (previousId === undefined) throw new ItemError('previousId', 'missing "previousId"', 'an alias call links "previousId" (the old id) to "userId" (the new one)');
+  if (previousId === undefined)
+    throw new ItemError('previousId', 'missing "previousId"', 'an alias call links "previousId" (the old id) to "userId" (the new one)');
   if (userId === undefined) throw new ItemError('userId', 'missing "userId"', 'an alias call links "previousId" (the old id) to "userId" (the new one)');
   return { ids: { userId }, previousId, contact: { properties: {}, source: 'local', time: when.at }, privileged: [] };
 }
@@ -316,14 +344,19 @@ function identifierText(value: string | number | null | undefined, field: string
   if (value === undefined || value === null) return undefined;
   const text = String(value).trim();
   if (text === '') return undefined;
-  if (text.length > MAX_ID_LENGTH) throw new ItemError(field, `"${field}" is longer than ${MAX_ID_LENGTH} characters`, 'use a shorter, stable id (a UUID or your database id)');
+  if (text.length > MAX_ID_LENGTH)
+    throw new ItemError(field, `"${field}" is longer than ${MAX_ID_LENGTH} characters`, 'use a shorter, stable id (a UUID or your database id)');
   if (/[\p{Cc}\p{Cf}]/u.test(text)) throw new ItemError(field, `"${field}" contains a control or invisible character`, 'ids are printable text');
   return text;
 }
 
 function requireSomeone(email: string | undefined, ids: AppIds): void {
   if (email === undefined && ids.userId === undefined && ids.anonymousId === undefined) {
-    throw new ItemError('userId', 'no userId, anonymousId or email', 'every call needs "userId" or "anonymousId" (Segment clients set one), or an email in "traits.email", "context.traits.email" or "properties.email"');
+    throw new ItemError(
+      'userId',
+      'no userId, anonymousId or email',
+      'every call needs "userId" or "anonymousId" (Segment clients set one), or an email in "traits.email", "context.traits.email" or "properties.email"',
+    );
   }
 }
 
@@ -362,7 +395,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 /** A refusal that knows its field; turned into an `ItemRejection` by `addItem`. */
 class ItemError extends ValidationError {
-  constructor(readonly field: string | undefined, message: string, hint?: string) {
+  constructor(
+    readonly field: string | undefined,
+    message: string,
+    hint?: string,
+  ) {
     super(message, hint ? { hint } : {});
   }
 }

@@ -58,8 +58,16 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     metrics.intake(kind, result);
     if (result.inserted || result.flips) onWork();
   };
-  const trackGroup = new GroupCommit<TrackItem>((items) => services.track(items), afterIntake('track'), (err) => logIntakeFailure('track', err));
-  const identifyGroup = new GroupCommit<IdentifyItem>((items) => services.identify(items), afterIntake('identify'), (err) => logIntakeFailure('identify', err));
+  const trackGroup = new GroupCommit<TrackItem>(
+    (items) => services.track(items),
+    afterIntake('track'),
+    (err) => logIntakeFailure('track', err),
+  );
+  const identifyGroup = new GroupCommit<IdentifyItem>(
+    (items) => services.identify(items),
+    afterIntake('identify'),
+    (err) => logIntakeFailure('identify', err),
+  );
   const logIntakeFailure = (kind: CallKind, err: unknown): void => {
     logger.warn({ kind, err: errorSummary(err as Error) }, 'a group commit failed: its callers are retried one by one');
   };
@@ -148,10 +156,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       }
       const access = accessOf(presentedToken(request.headers.authorization), options.keys);
       if (access === undefined) {
-        await reply
-          .code(401)
-          .header('www-authenticate', 'Bearer realm="segsync"')
-          .send({ error: 'unauthorized', message: 'missing or wrong key', hint: 'send Authorization: Bearer <daemon.writeKey> (events) or <daemon.serverKey> (everything), or Basic with the key as the user (Segment clients)' });
+        await reply.code(401).header('www-authenticate', 'Bearer realm="segsync"').send({
+          error: 'unauthorized',
+          message: 'missing or wrong key',
+          hint: 'send Authorization: Bearer <daemon.writeKey> (events) or <daemon.serverKey> (everything), or Basic with the key as the user (Segment clients)',
+        });
         return;
       }
       if (origin !== undefined && access === 'server' && options.keys.serverKey !== undefined) {

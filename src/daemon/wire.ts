@@ -47,7 +47,10 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
   if (segments) {
     const started = clock.now();
     segments.load();
-    logger.info({ ms: clock.now() - started, eventSnapshot: segments.lastLoad?.fromSnapshot, savedState: segments.lastLoad?.fromStateSnapshot }, 'rules caches loaded');
+    logger.info(
+      { ms: clock.now() - started, eventSnapshot: segments.lastLoad?.fromSnapshot, savedState: segments.lastLoad?.fromStateSnapshot },
+      'rules caches loaded',
+    );
   }
   const connectors = createConnectors(config, {
     clock,
@@ -86,7 +89,10 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     ...(segments ? { onContactsChanged: (ids: number[], cause: 'contacts' | 'events') => void evaluate(ids, cause) } : {}),
   });
   if (segments && store.sweptContacts.length) {
-    logger.warn({ contacts: store.sweptContacts.length }, 'unreadable events were quarantined at open (see `segsync status`); their contacts are evaluated again');
+    logger.warn(
+      { contacts: store.sweptContacts.length },
+      'unreadable events were quarantined at open (see `segsync status`); their contacts are evaluated again',
+    );
     store.transaction(() => sync.enqueue(flipsOf(segments.onEvents(store.sweptContacts)).flipped));
   }
   const schemaReady = new Map<EspName, Promise<void>>();

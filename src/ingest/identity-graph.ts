@@ -158,7 +158,15 @@ export function storeIdentifies(store: Store, items: IdentifyItem[], now: number
     if (owner.profileId !== undefined) {
       for (const p of plan.absorb) graph.mergeProfiles(p, owner.profileId, at);
       if (hasContent(item.contact)) {
-        graph.updateProfile(owner.profileId, { traits: item.contact.properties, ...(item.contact.tags ? { tags: item.contact.tags } : {}), ...(item.contact.consent ? { consent: item.contact.consent } : {}) }, at);
+        graph.updateProfile(
+          owner.profileId,
+          {
+            traits: item.contact.properties,
+            ...(item.contact.tags ? { tags: item.contact.tags } : {}),
+            ...(item.contact.consent ? { consent: item.contact.consent } : {}),
+          },
+          at,
+        );
       }
     } else {
       const contactId = owner.contactId;
@@ -215,7 +223,11 @@ export function storeTracks(store: Store, items: TrackItem[], now: number): Trac
   let duplicates = r.duplicates;
   let kept = 0;
   for (const [profileId, list] of anonymous) {
-    const p = graph.appendProfileEvents(profileId, list.map((l) => l.row), now);
+    const p = graph.appendProfileEvents(
+      profileId,
+      list.map((l) => l.row),
+      now,
+    );
     inserted += p.inserted;
     kept += p.inserted;
     duplicates += p.duplicates;
@@ -279,8 +291,22 @@ function mergeContact(store: Store, other: number, into: number, ids: Identifier
   const otherEmail = graph.emailOf(other) ?? '';
   const intoEmail = graph.emailOf(into) ?? '';
   const detail = { from: other, into, events: moved, identifiers: identifiers.map((i) => `${i.kind}:${i.value}`) };
-  store.recordDecision({ contactId: into, field: IDENTITY_DECISION, winner: 'local', reason: `merged contact ${other} (${otherEmail}) into this one: one call named both (${because}); its ${moved} events and identifiers moved here`, at, detail });
-  store.recordDecision({ contactId: other, field: IDENTITY_DECISION, winner: 'local', reason: `merged into contact ${into} (${intoEmail}): one call named both (${because}); events and identifiers moved there, this address and its consent stay`, at, detail });
+  store.recordDecision({
+    contactId: into,
+    field: IDENTITY_DECISION,
+    winner: 'local',
+    reason: `merged contact ${other} (${otherEmail}) into this one: one call named both (${because}); its ${moved} events and identifiers moved here`,
+    at,
+    detail,
+  });
+  store.recordDecision({
+    contactId: other,
+    field: IDENTITY_DECISION,
+    winner: 'local',
+    reason: `merged into contact ${into} (${intoEmail}): one call named both (${because}); events and identifiers moved there, this address and its consent stay`,
+    at,
+    detail,
+  });
 }
 
 function hasContent(c: IdentifyItem['contact']): boolean {

@@ -75,7 +75,18 @@ export interface ImportSummary {
 export async function importFile(options: ImportOptions): Promise<ImportSummary> {
   const started = Date.now();
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
-  const summary: ImportSummary = { kind: options.kind, read: 0, imported: 0, duplicates: 0, contactsCreated: 0, rejected: 0, warnings: 0, rejectsFile: undefined, errorsFile: undefined, elapsedMs: 0 };
+  const summary: ImportSummary = {
+    kind: options.kind,
+    read: 0,
+    imported: 0,
+    duplicates: 0,
+    contactsCreated: 0,
+    rejected: 0,
+    warnings: 0,
+    rejectsFile: undefined,
+    errorsFile: undefined,
+    elapsedMs: 0,
+  };
   // Lines and errors only: the records are copied from the input as they were once the run ends.
   const rejected: RejectedLine[] = [];
   const reject = (line: number, error: string): void => {
@@ -99,27 +110,35 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
       const load = bulk;
       const rows = events;
       const lines = eventLines;
-      writeIsolating(rows.length, (from, to) => {
-        const r = load.append(from === 0 && to === rows.length ? rows : rows.slice(from, to));
-        summary.imported += r.inserted;
-        summary.duplicates += r.duplicates;
-        summary.contactsCreated += r.contactsCreated;
-        for (const c of r.conflicts) {
-          const i = from + c;
-          reject(lines[i]!, `the id "${rows[i]!.eventId}" is already stored for a different event: this line was not imported`);
-        }
-      }, (i, err) => reject(lines[i]!, describeError(err)));
+      writeIsolating(
+        rows.length,
+        (from, to) => {
+          const r = load.append(from === 0 && to === rows.length ? rows : rows.slice(from, to));
+          summary.imported += r.inserted;
+          summary.duplicates += r.duplicates;
+          summary.contactsCreated += r.contactsCreated;
+          for (const c of r.conflicts) {
+            const i = from + c;
+            reject(lines[i]!, `the id "${rows[i]!.eventId}" is already stored for a different event: this line was not imported`);
+          }
+        },
+        (i, err) => reject(lines[i]!, describeError(err)),
+      );
       events = [];
       eventLines = [];
     }
     if (contacts.length) {
       const all = contacts;
       const lines = contactLines;
-      writeIsolating(all.length, (from, to) => {
-        const outcomes = options.store.upsertContacts(all.slice(from, to));
-        summary.imported += outcomes.length;
-        summary.contactsCreated += outcomes.filter((o) => o.created).length;
-      }, (i, err) => reject(lines[i]!, describeError(err)));
+      writeIsolating(
+        all.length,
+        (from, to) => {
+          const outcomes = options.store.upsertContacts(all.slice(from, to));
+          summary.imported += outcomes.length;
+          summary.contactsCreated += outcomes.filter((o) => o.created).length;
+        },
+        (i, err) => reject(lines[i]!, describeError(err)),
+      );
       contacts = [];
       contactLines = [];
     }

@@ -91,7 +91,7 @@ export async function readJsonLinesRange(file: string, start: number, end: numbe
     // The last line starting before `end` ends at the first newline at or after end - 1 (or the file's end).
     const parts = [await readAt(from, end - from)];
     if (parts[0]!.length === end - from && parts[0]![end - from - 1] !== NEWLINE) {
-      for (let at = end; ; ) {
+      for (let at = end; ;) {
         const more = await readAt(at, 1 << 16);
         const nl = more.indexOf(NEWLINE);
         parts.push(nl < 0 ? more : more.subarray(0, nl + 1));
@@ -140,9 +140,7 @@ function castCell(value: string): unknown {
 export async function* readCsv(file: string, onBytes?: (n: number) => void): AsyncGenerator<RawRecord[]> {
   const stream = createReadStream(file, { highWaterMark: 1 << 20 });
   if (onBytes) stream.on('data', (chunk) => onBytes((chunk as Buffer).length));
-  const parser = stream.pipe(
-    parseCsv({ columns: true, bom: true, skip_empty_lines: true, info: true, raw: true, relax_column_count: true, trim: true }),
-  );
+  const parser = stream.pipe(parseCsv({ columns: true, bom: true, skip_empty_lines: true, info: true, raw: true, relax_column_count: true, trim: true }));
   let batch: RawRecord[] = [];
   for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number }; raw: string }>) {
     const value: Record<string, unknown> = {};

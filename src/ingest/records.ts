@@ -18,24 +18,25 @@ export { parseTime } from '../model/time';
 // JSON value: checking that properties is an object is enough, and walking it again would halve import speed.
 const jsonObject = z.record(z.string(), z.unknown()).transform((o) => o as Record<string, FieldValue>);
 
-const eventRecord = z.object({
-  email: z.string().optional(),
-  name: z.string().min(1).optional(),
-  event: z.string().min(1).optional(),
-  time: z.union([z.string(), z.number()]).optional(),
-  timestamp: z.union([z.string(), z.number()]).optional(),
-  id: z.string().min(1).optional(),
-  eventId: z.string().min(1).optional(),
-  messageId: z.string().min(1).optional(),
-  properties: jsonObject.optional(),
-  traits: jsonObject.optional(),
-  context: z.object({ traits: jsonObject.optional() }).loose().optional(),
-}).loose();
+const eventRecord = z
+  .object({
+    email: z.string().optional(),
+    name: z.string().min(1).optional(),
+    event: z.string().min(1).optional(),
+    time: z.union([z.string(), z.number()]).optional(),
+    timestamp: z.union([z.string(), z.number()]).optional(),
+    id: z.string().min(1).optional(),
+    eventId: z.string().min(1).optional(),
+    messageId: z.string().min(1).optional(),
+    properties: jsonObject.optional(),
+    traits: jsonObject.optional(),
+    context: z.object({ traits: jsonObject.optional() }).loose().optional(),
+  })
+  .loose();
 
 type EventRecord = z.infer<typeof eventRecord>;
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
 const optionalString = (v: unknown): boolean => v === undefined || typeof v === 'string';
 const optionalName = (v: unknown): boolean => v === undefined || (typeof v === 'string' && v !== '');
 const optionalTime = (v: unknown): boolean => v === undefined || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
@@ -112,7 +113,8 @@ export function toIncomingContact(raw: unknown, source: ValueSource, now: number
 /** A contact change that may come without an email (a Segment identify by userId or anonymousId): as `toIncomingContact`, the email unchecked. */
 export function toContactChange(raw: unknown, source: ValueSource, now: number): Omit<IncomingContact, 'email'> & { email: unknown } {
   const parsed = contactObject.safeParse(raw);
-  if (!parsed.success || Array.isArray(raw)) throw new ValidationError('a contact record must be a JSON object', { hint: 'a contact is {"email", "properties", "tags", "consent"}' });
+  if (!parsed.success || Array.isArray(raw))
+    throw new ValidationError('a contact record must be a JSON object', { hint: 'a contact is {"email", "properties", "tags", "consent"}' });
   const r = parsed.data;
   const warnings: FieldWarning[] = [];
   const objectField = (key: string): Record<string, FieldValue> => {
@@ -145,7 +147,11 @@ export function toContactChange(raw: unknown, source: ValueSource, now: number):
     try {
       time = parseTime(r.time, 'time', now);
     } catch (err) {
-      warnings.push({ field: 'time', message: `${(err as ValidationError).message}: the change is dated now`, hint: 'use ISO 8601, e.g. 2026-05-01T12:00:00Z' });
+      warnings.push({
+        field: 'time',
+        message: `${(err as ValidationError).message}: the change is dated now`,
+        hint: 'use ISO 8601, e.g. 2026-05-01T12:00:00Z',
+      });
     }
   }
   return {
@@ -163,10 +169,15 @@ export function toContactChange(raw: unknown, source: ValueSource, now: number):
 /** Tags as a list or a `;`/`,`-separated string; anything else is a warning. */
 function tagsOf(raw: unknown, warnings: FieldWarning[]): string[] | undefined {
   if (raw === undefined || raw === null) return undefined;
-  if (typeof raw === 'string') return raw.split(/[;,]/).map((t) => t.trim()).filter(Boolean);
+  if (typeof raw === 'string')
+    return raw
+      .split(/[;,]/)
+      .map((t) => t.trim())
+      .filter(Boolean);
   if (Array.isArray(raw)) {
     const text = raw.filter((t): t is string => typeof t === 'string');
-    if (text.length < raw.length) warnings.push({ field: 'tags', message: 'tags that are not text were left out', hint: 'tags are strings, e.g. ["vip", "newsletter"]' });
+    if (text.length < raw.length)
+      warnings.push({ field: 'tags', message: 'tags that are not text were left out', hint: 'tags are strings, e.g. ["vip", "newsletter"]' });
     return text;
   }
   warnings.push({ field: 'tags', message: `"tags" is ${JSON.stringify(raw)}: left out`, hint: 'give a list of strings or "a;b"' });
@@ -191,7 +202,11 @@ function creationTime(r: Record<string, unknown>, properties: Record<string, Fie
   try {
     return parseTime(found.value, found.key);
   } catch (err) {
-    warnings.push({ field: found.key, message: `${(err as ValidationError).message}: the creation time was left unchanged`, hint: 'use ISO 8601, e.g. 2025-11-02T08:30:00Z, or epoch milliseconds' });
+    warnings.push({
+      field: found.key,
+      message: `${(err as ValidationError).message}: the creation time was left unchanged`,
+      hint: 'use ISO 8601, e.g. 2025-11-02T08:30:00Z, or epoch milliseconds',
+    });
     return undefined;
   }
 }

@@ -9,8 +9,18 @@ export type { Logger } from 'pino';
 
 /** Paths pino blanks out wherever they appear in a log object: secrets never reach a log line. */
 const REDACT = [
-  '*.accessToken', '*.apiKey', '*.clientSecret', '*.webhookSecret', '*.trackToken', '*.writeKey', '*.serverKey', '*.authorization',
-  'headers.authorization', 'req.headers.authorization', 'config.connectors.*.accessToken', 'config.connectors.*.apiKey',
+  '*.accessToken',
+  '*.apiKey',
+  '*.clientSecret',
+  '*.webhookSecret',
+  '*.trackToken',
+  '*.writeKey',
+  '*.serverKey',
+  '*.authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'config.connectors.*.accessToken',
+  'config.connectors.*.apiKey',
 ];
 
 /**

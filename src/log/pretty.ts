@@ -31,7 +31,9 @@ export function prettyLine(line: string, color: boolean): string {
   const at = typeof time === 'number' ? new Date(time).toISOString().slice(11, 19) : '';
   const err = rest.err as { message?: unknown; stack?: unknown } | undefined;
   delete rest.err;
-  const fields = Object.entries(rest).map(([k, v]) => `${k}=${valueText(v)}`).join(' ');
+  const fields = Object.entries(rest)
+    .map(([k, v]) => `${k}=${valueText(v)}`)
+    .join(' ');
   const paint = (format: Parameters<typeof styleText>[0], text: string): string => (color ? styleText(format, text) : text);
   const parts = [paint('dim', at), paint(lv.color, lv.name.padEnd(5)), typeof msg === 'string' ? msg : ''];
   if (fields) parts.push(paint('dim', fields));

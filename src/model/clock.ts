@@ -81,7 +81,10 @@ export class ShiftedClock implements Clock {
   private readonly realStart = Date.now();
   private readonly start: number;
 
-  constructor(start: number = Date.now(), private readonly speed = 1) {
+  constructor(
+    start: number = Date.now(),
+    private readonly speed = 1,
+  ) {
     this.start = start;
   }
 

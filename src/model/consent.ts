@@ -70,7 +70,10 @@ export type ConsentReading = { status: ConsentStatus } | { status: undefined; pr
 export function readConsent(value: unknown): ConsentReading {
   if (value === undefined || value === null) return { status: undefined };
   if (typeof value !== 'string') return { status: undefined, problem: `consent must be text such as "subscribed", not ${JSON.stringify(value)}` };
-  const key = value.trim().toLowerCase().replace(/[\s-]+/g, '_');
+  const key = value
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, '_');
   if (key === '') return { status: undefined };
   const status = VOCABULARY[key] ?? VOCABULARY[value.trim().toLowerCase()];
   if (status) return { status };

@@ -45,7 +45,7 @@ export function emailProblem(email: string): EmailProblem | undefined {
     return {
       message: `"${email}" is not a valid email address`,
       hint: ascii
-        ? 'an address is local@domain.tld: letters, digits and .!#$%&\'*+/=?^_`{|}~- before the @, a domain such as example.com after it'
+        ? "an address is local@domain.tld: letters, digits and .!#$%&'*+/=?^_`{|}~- before the @, a domain such as example.com after it"
         : 'only ASCII addresses are accepted (what every ESP accepts); give an internationalised domain in punycode (xn--…)',
     };
   }

@@ -20,7 +20,8 @@ export function jsonDepth(text: string): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 92) i++; // backslash: skip the escaped character
+      if (c === 92)
+        i++; // backslash: skip the escaped character
       else if (c === 34) inString = false;
     } else if (c === 34) inString = true;
     else if (c === 123 || c === 91) {
@@ -52,7 +53,9 @@ export function serializeWithinLimits(value: unknown, what: string): string {
   }
   // Depth d needs at least 2d characters: short texts cannot be too deep.
   if (text.length > 2 * MAX_NESTING && jsonDepth(text) > MAX_NESTING) {
-    throw new ValidationError(`"${what}" is nested more than ${MAX_NESTING} levels deep`, { hint: `flatten it: at most ${MAX_NESTING} levels of objects and arrays` });
+    throw new ValidationError(`"${what}" is nested more than ${MAX_NESTING} levels deep`, {
+      hint: `flatten it: at most ${MAX_NESTING} levels of objects and arrays`,
+    });
   }
   return text;
 }

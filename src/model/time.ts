@@ -36,7 +36,9 @@ function parseIso(text: string, field: string): number {
   }
   if (h === undefined) return Date.UTC(year, month - 1, day);
   if (zone === undefined) {
-    throw new ValidationError(`"${field}" ${JSON.stringify(text)} has no time zone`, { hint: 'add Z (UTC) or an offset such as +02:00; segsync never guesses the zone' });
+    throw new ValidationError(`"${field}" ${JSON.stringify(text)} has no time zone`, {
+      hint: 'add Z (UTC) or an offset such as +02:00; segsync never guesses the zone',
+    });
   }
   const hour = Number(h);
   const minute = Number(mi);
@@ -50,7 +52,8 @@ function parseIso(text: string, field: string): number {
     const digits = zone.slice(1).replace(':', '');
     const oh = Number(digits.slice(0, 2));
     const om = digits.length > 2 ? Number(digits.slice(2)) : 0;
-    if (oh > 18 || om > 59) throw new ValidationError(`"${field}" ${JSON.stringify(text)} has an impossible zone offset`, { hint: 'offsets run from -18:00 to +18:00' });
+    if (oh > 18 || om > 59)
+      throw new ValidationError(`"${field}" ${JSON.stringify(text)} has an impossible zone offset`, { hint: 'offsets run from -18:00 to +18:00' });
     offset = (zone[0] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000;
   }
   return Date.UTC(year, month - 1, day, hour, minute, second, ms) - offset;
@@ -58,7 +61,10 @@ function parseIso(text: string, field: string): number {
 
 function inWindow(t: number, field: string, now: number, shown: string): number {
   if (t < 0) throw new ValidationError(`"${field}" ${shown} is before 1970`, { hint: HINT });
-  if (t > now + MAX_FUTURE_MS) throw new ValidationError(`"${field}" ${shown} is more than a year in the future`, { hint: 'check the clock and the unit of the sender; future times are refused' });
+  if (t > now + MAX_FUTURE_MS)
+    throw new ValidationError(`"${field}" ${shown} is more than a year in the future`, {
+      hint: 'check the clock and the unit of the sender; future times are refused',
+    });
   return t;
 }
 

@@ -52,12 +52,22 @@ interface AxeResult {
 /** Runs axe on the page's current document; in dark mode only colour contrast can differ, so only it runs. */
 async function axeOn(page: Page, scheme: ColorScheme): Promise<AccessibilityFinding[]> {
   await page.addScriptTag({ content: axeScript() });
-  const options = scheme === 'dark' ? { runOnly: { type: 'rule', values: ['color-contrast'] }, resultTypes: ['violations'] } : { rules: Object.fromEntries(PAGE_ONLY_RULES.map((r) => [r, { enabled: false }])), resultTypes: ['violations'] };
+  const options =
+    scheme === 'dark'
+      ? { runOnly: { type: 'rule', values: ['color-contrast'] }, resultTypes: ['violations'] }
+      : { rules: Object.fromEntries(PAGE_ONLY_RULES.map((r) => [r, { enabled: false }])), resultTypes: ['violations'] };
   const result = (await page.evaluate(async (opts) => {
     const g = globalThis as unknown as { axe: { run(ctx: unknown, o: object): Promise<unknown> }; document: unknown };
     return g.axe.run(g.document, opts);
   }, options)) as AxeResult;
-  return result.violations.map((v) => ({ rule: v.id, impact: v.impact ?? 'minor', help: v.help, scheme, nodes: v.nodes.length, targets: v.nodes.slice(0, 5).map((n) => n.target.map(String).join(' ')) }));
+  return result.violations.map((v) => ({
+    rule: v.id,
+    impact: v.impact ?? 'minor',
+    help: v.help,
+    scheme,
+    nodes: v.nodes.length,
+    targets: v.nodes.slice(0, 5).map((n) => n.target.map(String).join(' ')),
+  }));
 }
 
 /** axe findings per scenario index, light and dark. */

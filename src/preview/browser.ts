@@ -19,7 +19,11 @@ export interface BrowserFindings {
 }
 
 /** Screenshots (light and dark) and the axe pass for every render; uses `browser` if given, else launches one. */
-export async function inspectInBrowser(renders: ScenarioRender[], outDir: string, opts: { browser?: Browser; widths?: number[] } = {}): Promise<BrowserFindings> {
+export async function inspectInBrowser(
+  renders: ScenarioRender[],
+  outDir: string,
+  opts: { browser?: Browser; widths?: number[] } = {},
+): Promise<BrowserFindings> {
   const browser = opts.browser ?? (await launchChromium());
   try {
     const screenshots = await takeScreenshots(renders, outDir, { browser, widths: opts.widths });

@@ -12,7 +12,12 @@ export function imagesWithoutAlt(html: string): string[] {
   for (const m of html.matchAll(/<img\b([^>]*)>/gi)) {
     const attrs = m[1] ?? '';
     if (/\salt\s*=/i.test(` ${attrs}`)) continue;
-    out.push(/\ssrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/i.exec(` ${attrs}`)?.slice(1).find((x) => x !== undefined) ?? '(no src)');
+    out.push(
+      /\ssrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/i
+        .exec(` ${attrs}`)
+        ?.slice(1)
+        .find((x) => x !== undefined) ?? '(no src)',
+    );
   }
   return out;
 }

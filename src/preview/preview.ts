@@ -52,7 +52,9 @@ export interface PreviewResult {
 export function defaultScenarioFile(templatePath: string): string | undefined {
   const dir = dirname(templatePath);
   const stem = basename(templatePath).split('.')[0]!;
-  return [`${stem}.scenarios.yaml`, `${stem}.scenarios.yml`, `${stem}.scenarios.json`, 'scenarios.yaml', 'scenarios.yml', 'scenarios.json'].map((f) => join(dir, f)).find((f) => existsSync(f));
+  return [`${stem}.scenarios.yaml`, `${stem}.scenarios.yml`, `${stem}.scenarios.json`, 'scenarios.yaml', 'scenarios.yml', 'scenarios.json']
+    .map((f) => join(dir, f))
+    .find((f) => existsSync(f));
 }
 
 function chooseScenarios(template: TemplateFile, templatePath: string, opts: PreviewOptions): { scenarios: Scenario[]; source: string } {
@@ -62,7 +64,13 @@ function chooseScenarios(template: TemplateFile, templatePath: string, opts: Pre
     if (!opts.store) throw new UsageError('--sample needs a store');
     if (!Number.isInteger(opts.sample) || opts.sample < 1) throw new UsageError('--sample takes a positive whole number');
     const scenarios = sampleFromStore(opts.store, opts.sample, { segment: opts.segment });
-    return { scenarios, source: opts.segment === undefined ? `${opts.sample} contacts sampled from the store` : `${scenarios.length} members of segment ${opts.segment} sampled from the store` };
+    return {
+      scenarios,
+      source:
+        opts.segment === undefined
+          ? `${opts.sample} contacts sampled from the store`
+          : `${scenarios.length} members of segment ${opts.segment} sampled from the store`,
+    };
   }
   if (opts.segment !== undefined) throw new UsageError('--segment needs --sample N (how many of its members to preview)');
   const file = opts.scenarios ?? (opts.cover ? undefined : defaultScenarioFile(templatePath));
@@ -86,7 +94,14 @@ export function runPreview(templatePath: string, opts: PreviewOptions = {}): Pre
   return { template, scenarioSource: source, renders, matrix, warnings };
 }
 
-const slug = (s: string, i: number): string => `${String(i + 1).padStart(2, '0')}-${s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 50) || 'scenario'}`;
+const slug = (s: string, i: number): string =>
+  `${String(i + 1).padStart(2, '0')}-${
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 50) || 'scenario'
+  }`;
 
 /** What a report shows besides the result: browser findings, live reload, the time it was made. */
 export interface ReportExtras {
@@ -127,7 +142,13 @@ export function resultJson(r: PreviewResult, extra: ReportExtras = {}): object {
 /** Writes index.html, report.json and emails/<n>-<scenario>.{html,txt} into `outDir`. */
 export function writeReport(result: PreviewResult, outDir: string, extra: ReportExtras = {}): { index: string; html: string } {
   mkdirSync(join(outDir, 'emails'), { recursive: true });
-  const html = renderReport({ ...result, generatedAt: extra.now ?? new Date(), screenshots: extra.screenshots, accessibility: extra.accessibility, liveReloadScript: extra.liveReloadScript });
+  const html = renderReport({
+    ...result,
+    generatedAt: extra.now ?? new Date(),
+    screenshots: extra.screenshots,
+    accessibility: extra.accessibility,
+    liveReloadScript: extra.liveReloadScript,
+  });
   const index = join(outDir, 'index.html');
   writeFileSync(index, html);
   writeFileSync(join(outDir, 'report.json'), `${JSON.stringify(resultJson(result, extra), null, 2)}\n`);

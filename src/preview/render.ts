@@ -44,7 +44,10 @@ const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"'
 
 /** Subjects and preheaders are plain text: undo the dialect's HTML escaping and squeeze whitespace. */
 function plainLine(s: string): string {
-  return s.replace(/&(amp|lt|gt|quot|#39|#x27|apos|#x3D|#x60);/g, (_m, e: string) => ENTITIES[e] ?? _m).replace(/\s+/g, ' ').trim();
+  return s
+    .replace(/&(amp|lt|gt|quot|#39|#x27|apos|#x3D|#x60);/g, (_m, e: string) => ENTITIES[e] ?? _m)
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 let mjml2html: ((src: string, opts: object) => { html: string; errors: { formattedMessage?: string; message: string }[] }) | undefined;
@@ -90,7 +93,19 @@ export function reachedBranches(template: TemplateFile, scenario: Scenario): Set
 /** Renders `scenario` with `template`; a failing render is reported in `errors`, never thrown. */
 export function renderScenario(template: TemplateFile, scenario: Scenario): ScenarioRender {
   const context = DIALECTS[template.dialect].shapeContext(scenario);
-  const out: ScenarioRender = { scenario, subject: undefined, preheader: undefined, html: '', text: '', bytes: 0, branches: new Map(), iterations: new Map(), undefinedVariables: [], errors: [], knownPaths: pathsOf(context) };
+  const out: ScenarioRender = {
+    scenario,
+    subject: undefined,
+    preheader: undefined,
+    html: '',
+    text: '',
+    bytes: 0,
+    branches: new Map(),
+    iterations: new Map(),
+    undefinedVariables: [],
+    errors: [],
+    knownPaths: pathsOf(context),
+  };
   const merge = (r: { branches: Map<string, number[]>; iterations: Map<string, number>; undefinedVariables: UndefinedRead[] }): void => {
     for (const [k, v] of r.branches) out.branches.set(k, [...(out.branches.get(k) ?? []), ...v]);
     for (const [k, v] of r.iterations) out.iterations.set(k, (out.iterations.get(k) ?? 0) + v);

@@ -88,7 +88,9 @@ function inboxSection(template: TemplateFile, renders: ScenarioRender[]): string
   const rows = renders
     .map((r, i) => {
       const line = inboxLine(template.from, r.subject, r.preheader, r.html);
-      const note = line.fromBody ? 'no preheader: the client shows the body\'s first text' : `preheader ${line.preheaderChars} characters${line.preheaderChars < 40 ? ', short: the client fills the rest with body text' : line.preheaderChars > PREHEADER_VISIBLE ? `, over ${PREHEADER_VISIBLE}: the end is cut off` : ''}`;
+      const note = line.fromBody
+        ? "no preheader: the client shows the body's first text"
+        : `preheader ${line.preheaderChars} characters${line.preheaderChars < 40 ? ', short: the client fills the rest with body text' : line.preheaderChars > PREHEADER_VISIBLE ? `, over ${PREHEADER_VISIBLE}: the end is cut off` : ''}`;
       return `<li><a href="#s${i}"><span class="from">${esc(line.from ?? '(from name not set)')}</span></a> <span class="subject">${esc(line.subject ?? '(no subject)')}</span> <span class="shown">— ${esc(line.shown)}</span><small>${esc(r.scenario.name)} · ${esc(note)}</small></li>`;
     })
     .join('');
@@ -98,7 +100,8 @@ function inboxSection(template: TemplateFile, renders: ScenarioRender[]): string
 /** A scenario's screenshots, light and dark side by side. */
 function shotsHtml(r: ScenarioRender, shots: Screenshot[]): string {
   if (!shots.length) return '';
-  const figure = (s: Screenshot): string => `<figure><a href="${esc(s.file)}"><img src="${esc(s.file)}" alt="${esc(r.scenario.name)} at ${s.width}px, ${s.scheme} mode" width="${Math.min(s.width, 300)}"></a><figcaption>${s.width} px · ${s.scheme}</figcaption></figure>`;
+  const figure = (s: Screenshot): string =>
+    `<figure><a href="${esc(s.file)}"><img src="${esc(s.file)}" alt="${esc(r.scenario.name)} at ${s.width}px, ${s.scheme} mode" width="${Math.min(s.width, 300)}"></a><figcaption>${s.width} px · ${s.scheme}</figcaption></figure>`;
   return `<div class="shots">${shots.map(figure).join('')}</div>`;
 }
 
@@ -106,7 +109,12 @@ function shotsHtml(r: ScenarioRender, shots: Screenshot[]): string {
 function a11yHtml(findings: AccessibilityFinding[] | undefined): string {
   if (!findings) return '';
   if (!findings.length) return '<div class="a11y"><p class="ok">Accessibility (axe-core, light and dark): no problems found.</p></div>';
-  const items = findings.map((f) => `<li><span class="impact">${esc(f.impact)}</span> <b>${esc(f.rule)}</b>${f.scheme === 'dark' ? ' (dark mode)' : ''}: ${esc(f.help)} <small>${esc(f.targets.join(', '))}</small></li>`).join('');
+  const items = findings
+    .map(
+      (f) =>
+        `<li><span class="impact">${esc(f.impact)}</span> <b>${esc(f.rule)}</b>${f.scheme === 'dark' ? ' (dark mode)' : ''}: ${esc(f.help)} <small>${esc(f.targets.join(', '))}</small></li>`,
+    )
+    .join('');
   return `<div class="a11y"><p class="bad">Accessibility (axe-core): ${findings.length} problem${findings.length === 1 ? '' : 's'}</p><ul>${items}</ul></div>`;
 }
 
@@ -123,12 +131,16 @@ export function renderReport(input: ReportInput): string {
 <span><b>${matrix.length}</b> conditional block${matrix.length === 1 ? '' : 's'}</span>
 <span class="${reachedBranches === totalBranches ? 'ok' : 'bad'}"><b>${reachedBranches}/${totalBranches}</b> branches reached</span>
 <span class="${warnings.length ? 'bad' : 'ok'}"><b>${warnings.length}</b> warning${warnings.length === 1 ? '' : 's'}</span></section>`;
-  const warnRows = warnings.map((w) => `<tr><td class="warn-kind">${esc(w.kind)}</td><td>${w.line ?? ''}</td><td>${esc(w.scenario ?? '')}</td><td>${esc(w.message)}</td></tr>`).join('');
+  const warnRows = warnings
+    .map((w) => `<tr><td class="warn-kind">${esc(w.kind)}</td><td>${w.line ?? ''}</td><td>${esc(w.scenario ?? '')}</td><td>${esc(w.message)}</td></tr>`)
+    .join('');
   const warnSection = `<section id="warnings"><h2>Warnings</h2>${warnings.length ? `<table><thead><tr><th>kind</th><th>line</th><th>scenario</th><th>message</th></tr></thead><tbody>${warnRows}</tbody></table>` : '<p class="ok">No warnings.</p>'}</section>`;
   const headCells = renders.map((r, i) => `<th><a href="#s${i}">${esc(r.scenario.name)}</a></th>`).join('');
   const rows = matrix
     .map((row) => {
-      const list = row.block.branches.map((b, i) => `<li class="${!b.implicit && !row.reached.has(i) ? 'unreached' : ''}">${esc(b.label)} <small>L${b.line}</small></li>`).join('');
+      const list = row.block.branches
+        .map((b, i) => `<li class="${!b.implicit && !row.reached.has(i) ? 'unreached' : ''}">${esc(b.label)} <small>L${b.line}</small></li>`)
+        .join('');
       const cells = renders.map((_, i) => {
         const c = cellText(row, i);
         return `<td class="${c.cls}">${esc(c.text)}</td>`;
@@ -161,7 +173,9 @@ export function renderIndex(dir: string, entries: BatchEntry[], generatedAt: Dat
       if (!e.result) return `<tr>${thumbs ? '<td></td>' : ''}<td>${esc(e.file)}</td><td colspan="4" class="bad">${esc(e.error ?? 'failed')}</td></tr>`;
       const c = branchCoverage(e.result.matrix);
       const w = e.result.warnings.length;
-      const thumb = thumbs ? `<td class="thumb">${e.thumbnail ? `<a href="${esc(e.report ?? '#')}"><img src="${esc(e.thumbnail)}" alt="${esc(e.file)}" width="120"></a>` : ''}</td>` : '';
+      const thumb = thumbs
+        ? `<td class="thumb">${e.thumbnail ? `<a href="${esc(e.report ?? '#')}"><img src="${esc(e.thumbnail)}" alt="${esc(e.file)}" width="120"></a>` : ''}</td>`
+        : '';
       return `<tr>${thumb}<td><a href="${esc(e.report ?? '#')}">${esc(e.file)}</a></td><td>${esc(e.result.template.dialect)}</td><td>${e.result.renders.length}</td><td class="${c.reached === c.total ? 'ok' : 'bad'}">${c.reached}/${c.total}</td><td class="${w ? 'bad' : 'ok'}">${w}</td></tr>`;
     })
     .join('');

@@ -18,7 +18,9 @@ export interface Scenario extends ScenarioData {
   origin: 'file' | 'cover' | 'store' | 'empty';
 }
 
-const fieldValue: z.ZodType<FieldValue> = z.lazy(() => z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(fieldValue), z.record(z.string(), fieldValue)]));
+const fieldValue: z.ZodType<FieldValue> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(fieldValue), z.record(z.string(), fieldValue)]),
+);
 
 const scenarioSchema = z
   .object({
@@ -30,7 +32,11 @@ const scenarioSchema = z
     tags: z.array(z.string()).optional(),
     segments: z.record(z.string(), fieldValue).optional(),
     events: z
-      .array(z.object({ name: z.string().min(1), time: z.union([z.string(), z.number()]).optional(), properties: z.record(z.string(), fieldValue).optional() }).strict())
+      .array(
+        z
+          .object({ name: z.string().min(1), time: z.union([z.string(), z.number()]).optional(), properties: z.record(z.string(), fieldValue).optional() })
+          .strict(),
+      )
       .optional(),
     groups: z.record(z.string(), z.array(z.string())).optional(),
     context: z.record(z.string(), z.unknown()).optional(),
@@ -48,7 +54,19 @@ const fileSchema = z
 
 /** The automatic "nobody filled anything in" scenario: it audits fallbacks. */
 export function emptyScenario(now?: string | number): Scenario {
-  return { name: '(empty profile)', origin: 'empty', description: 'no properties, tags, segments or events: shows every fallback', properties: {}, tags: [], segments: {}, events: [], groups: {}, email: undefined, context: {}, now };
+  return {
+    name: '(empty profile)',
+    origin: 'empty',
+    description: 'no properties, tags, segments or events: shows every fallback',
+    properties: {},
+    tags: [],
+    segments: {},
+    events: [],
+    groups: {},
+    email: undefined,
+    context: {},
+    now,
+  };
 }
 
 /** Parses a scenario file's text; errors name the file, line and field. */
@@ -74,14 +92,22 @@ export function parseScenarios(text: string, file: string): Scenario[] {
     : Object.entries(parsed.data.scenarios).map(([k, s]) => [s.name ?? k, s, ['scenarios', k]]);
   const byName = new Map<string, RawScenario>();
   for (const [name, s, path] of list) {
-    if (byName.has(name)) throw new ValidationError(`two scenarios are named "${name}"`, { location: src.locate(path), hint: 'give each scenario its own name' });
+    if (byName.has(name))
+      throw new ValidationError(`two scenarios are named "${name}"`, { location: src.locate(path), hint: 'give each scenario its own name' });
     byName.set(name, s);
   }
   const resolve = (name: string, s: RawScenario, path: (string | number)[], seen: string[]): RawScenario => {
     if (!s.extends) return s;
-    if (seen.includes(s.extends)) throw new ValidationError(`scenario "${name}" extends itself through ${[...seen, s.extends].join(' → ')}`, { location: src.locate([...path, 'extends']) });
+    if (seen.includes(s.extends))
+      throw new ValidationError(`scenario "${name}" extends itself through ${[...seen, s.extends].join(' → ')}`, {
+        location: src.locate([...path, 'extends']),
+      });
     const base = byName.get(s.extends);
-    if (!base) throw new ValidationError(`scenario "${name}" extends unknown scenario "${s.extends}"`, { location: src.locate([...path, 'extends']), hint: `known: ${[...byName.keys()].join(', ')}` });
+    if (!base)
+      throw new ValidationError(`scenario "${name}" extends unknown scenario "${s.extends}"`, {
+        location: src.locate([...path, 'extends']),
+        hint: `known: ${[...byName.keys()].join(', ')}`,
+      });
     const b = resolve(s.extends, base, path, [...seen, s.extends]);
     return {
       ...b,
@@ -142,7 +168,7 @@ export function segmentMemberIds(store: Store, segment: string): number[] {
 
 function allContactIds(store: Store): number[] {
   const ids: number[] = [];
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     const page = store.contactIds(after, 5000);
     if (!page.length) break;
     ids.push(...page);
@@ -158,7 +184,9 @@ function allContactIds(store: Store): number[] {
 export function sampleFromStore(store: Store, n: number, opts: { segment?: string } = {}): Scenario[] {
   const ids = opts.segment === undefined ? allContactIds(store) : segmentMemberIds(store, opts.segment);
   if (opts.segment !== undefined && ids.length === 0) {
-    throw new UsageError(`segment "${opts.segment}" has no members in the store`, { hint: 'check the name, and run `segsync segments` to evaluate segments first' });
+    throw new UsageError(`segment "${opts.segment}" has no members in the store`, {
+      hint: 'check the name, and run `segsync segments` to evaluate segments first',
+    });
   }
   const step = ids.length / Math.max(1, n);
   const picked = ids.length <= n ? ids : Array.from({ length: n }, (_, i) => ids[Math.floor(i * step)]!);

@@ -11,12 +11,22 @@ import type { ScenarioRender } from './render';
 import { offline } from './report';
 import { envSetting } from '../config/env';
 
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /** The Chromium binary to drive. */
 export function chromiumPath(): string {
   const p = envSetting('SEGSYNC_CHROMIUM') ?? '/usr/bin/chromium';
-  if (!existsSync(p)) throw new UsageError(`no Chromium at ${p}`, { hint: 'install it (Debian: apt-get install chromium) or set SEGSYNC_CHROMIUM to its path' });
+  if (!existsSync(p))
+    throw new UsageError(`no Chromium at ${p}`, { hint: 'install it (Debian: apt-get install chromium) or set SEGSYNC_CHROMIUM to its path' });
   return p;
 }
 
@@ -40,7 +50,11 @@ export interface Screenshot {
  * mobile, 800 px desktop by default); returns the files relative to `outDir`. Uses `browser` if given,
  * else launches one.
  */
-export async function takeScreenshots(renders: ScenarioRender[], outDir: string, opts: { widths?: number[]; browser?: Browser } = {}): Promise<Map<number, Screenshot[]>> {
+export async function takeScreenshots(
+  renders: ScenarioRender[],
+  outDir: string,
+  opts: { widths?: number[]; browser?: Browser } = {},
+): Promise<Map<number, Screenshot[]>> {
   const widths = opts.widths ?? [375, 800];
   const browser = opts.browser ?? (await launchChromium());
   const out = new Map<number, Screenshot[]>();

@@ -33,7 +33,12 @@ export interface ServeOptions {
 
 export const LIVE_RELOAD = `<script>(function(){var v=null;setInterval(function(){fetch('/__version').then(function(r){return r.text()}).then(function(t){if(v===null)v=t;else if(t!==v)location.reload()}).catch(function(){})},1000)})();</script>`;
 
-const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.txt': 'text/plain; charset=utf-8', '.json': 'application/json', '.png': 'image/png' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.json': 'application/json',
+  '.png': 'image/png',
+};
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
@@ -85,7 +90,9 @@ export async function servePreview(opts: ServeOptions): Promise<PreviewServer> {
   const root = resolve(opts.outDir);
   const server = createServer((req, res) => {
     if (!isAllowedHost(req.headers.host, opts.allowedHosts)) {
-      res.writeHead(403, { 'content-type': 'text/plain' }).end('this preview answers only to localhost; add the host name to preview.serveHosts in the config to allow it\n');
+      res
+        .writeHead(403, { 'content-type': 'text/plain' })
+        .end('this preview answers only to localhost; add the host name to preview.serveHosts in the config to allow it\n');
       return;
     }
     const path = requestPath(req.url);

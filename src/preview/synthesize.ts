@@ -9,7 +9,15 @@ import type { ConditionUse, TemplateAnalysis } from './dialects/dialect';
 import type { Scenario } from './scenarios';
 import { emptyScenario } from './scenarios';
 
-const SAMPLE_ITEM: Record<string, FieldValue> = { name: 'Sample product', title: 'Sample product', product_name: 'Sample product', price: 24.5, quantity: 1, url: 'https://example.com/p/1', image_url: 'https://example.com/p/1.png' };
+const SAMPLE_ITEM: Record<string, FieldValue> = {
+  name: 'Sample product',
+  title: 'Sample product',
+  product_name: 'Sample product',
+  price: 24.5,
+  quantity: 1,
+  url: 'https://example.com/p/1',
+  image_url: 'https://example.com/p/1.png',
+};
 
 /** Values worth trying for one variable, from the ways the template tests it. */
 export function candidateValues(uses: ConditionUse[]): FieldValue[] {
@@ -53,7 +61,23 @@ export function candidateValues(uses: ConditionUse[]): FieldValue[] {
         break;
     }
   }
-  for (const v of [true, [SAMPLE_ITEM, { ...SAMPLE_ITEM, name: 'Second product', title: 'Second product', price: 9.99 }, { ...SAMPLE_ITEM, name: 'Third product', title: 'Third product', price: 120 }], [SAMPLE_ITEM], 'Sample', '', 0, [], 'false', false, null] as FieldValue[]) add(v);
+  for (const v of [
+    true,
+    [
+      SAMPLE_ITEM,
+      { ...SAMPLE_ITEM, name: 'Second product', title: 'Second product', price: 9.99 },
+      { ...SAMPLE_ITEM, name: 'Third product', title: 'Third product', price: 120 },
+    ],
+    [SAMPLE_ITEM],
+    'Sample',
+    '',
+    0,
+    [],
+    'false',
+    false,
+    null,
+  ] as FieldValue[])
+    add(v);
   return out;
 }
 
@@ -61,7 +85,10 @@ export function candidateValues(uses: ConditionUse[]): FieldValue[] {
 function listCandidates(fields: Map<string, ConditionUse[]>): FieldValue[] {
   const perField = [...fields].map(([field, uses]) => ({ field, values: candidateValues(uses) }));
   const n = Math.max(2, ...perField.map((f) => f.values.length));
-  const variants = Array.from({ length: n }, (_, k) => perField.reduce<Record<string, unknown>>((item, f) => setPath(item, f.field, f.values[k % f.values.length]), { ...SAMPLE_ITEM }) as FieldValue);
+  const variants = Array.from(
+    { length: n },
+    (_, k) => perField.reduce<Record<string, unknown>>((item, f) => setPath(item, f.field, f.values[k % f.values.length]), { ...SAMPLE_ITEM }) as FieldValue,
+  );
   return [variants, ...variants.map((v) => [v]), []];
 }
 
@@ -113,7 +140,10 @@ export function synthesizeScenarios(analysis: TemplateAnalysis, opts: CoverOptio
     }
     byPath.set(c.path, [...(byPath.get(c.path) ?? []), c]);
   }
-  const candidates = [...byPath].map(([path, uses]) => ({ path, values: itemFields.has(path) ? listCandidates(itemFields.get(path)!) : candidateValues(uses) }));
+  const candidates = [...byPath].map(([path, uses]) => ({
+    path,
+    values: itemFields.has(path) ? listCandidates(itemFields.get(path)!) : candidateValues(uses),
+  }));
   const covered = new Set<string>();
   const kept: Scenario[] = [];
   let budget = opts.budget ?? 3000;
@@ -127,7 +157,12 @@ export function synthesizeScenarios(analysis: TemplateAnalysis, opts: CoverOptio
     return true;
   };
   const base = emptyScenario(opts.now);
-  const baseline: Scenario = { ...base, origin: 'cover', name: 'cover: everything set', context: candidates.reduce<Record<string, unknown>>((ctx, c) => setPath(ctx, c.path, c.values[0]), {}) };
+  const baseline: Scenario = {
+    ...base,
+    origin: 'cover',
+    name: 'cover: everything set',
+    context: candidates.reduce<Record<string, unknown>>((ctx, c) => setPath(ctx, c.path, c.values[0]), {}),
+  };
   tryScenario(baseline);
   let progress = true;
   while (progress && covered.size < all.size && budget > 0) {

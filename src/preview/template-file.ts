@@ -41,9 +41,13 @@ export function splitFrontMatter(source: string, file: string): FrontMatter {
   try {
     data = parseYaml(m[1]!);
   } catch (err) {
-    throw new TemplateError(`front matter is not valid YAML: ${(err as Error).message.split('\n')[0]}`, { location: { file, line: 2 }, hint: 'write key: value lines between the two --- lines' });
+    throw new TemplateError(`front matter is not valid YAML: ${(err as Error).message.split('\n')[0]}`, {
+      location: { file, line: 2 },
+      hint: 'write key: value lines between the two --- lines',
+    });
   }
-  if (data !== null && (typeof data !== 'object' || Array.isArray(data))) throw new TemplateError('front matter must be a mapping (key: value lines)', { location: { file, line: 2 } });
+  if (data !== null && (typeof data !== 'object' || Array.isArray(data)))
+    throw new TemplateError('front matter must be a mapping (key: value lines)', { location: { file, line: 2 } });
   const keyLines: Record<string, number> = {};
   m[1]!.split(/\r?\n/).forEach((l, i) => {
     const k = /^([A-Za-z_][\w-]*)\s*:/.exec(l);
@@ -76,7 +80,12 @@ function shifted(t: CompiledTemplate, offset: number, idPrefix = ''): CompiledTe
       for (const [k, v] of r.branches) branches.set(idPrefix + k, v);
       const iterations = new Map<string, number>();
       for (const [k, v] of r.iterations) iterations.set(idPrefix + k, v);
-      return { html: r.html, branches, iterations, undefinedVariables: r.undefinedVariables.map((u) => ({ ...u, line: u.line === undefined ? undefined : sl(u.line) })) };
+      return {
+        html: r.html,
+        branches,
+        iterations,
+        undefinedVariables: r.undefinedVariables.map((u) => ({ ...u, line: u.line === undefined ? undefined : sl(u.line) })),
+      };
     },
   };
 }
@@ -101,7 +110,10 @@ export function compileTemplateSource(source: string, file: string, forced?: Dia
   const fm = splitFrontMatter(source, file);
   const declared = fm.data.dialect;
   if (declared !== undefined && (typeof declared !== 'string' || !isDialectName(declared))) {
-    throw new TemplateError(`unknown dialect "${String(declared)}" in front matter`, { location: { file, line: fm.keyLines.dialect }, hint: `use one of: ${Object.keys(DIALECTS).join(', ')}` });
+    throw new TemplateError(`unknown dialect "${String(declared)}" in front matter`, {
+      location: { file, line: fm.keyLines.dialect },
+      hint: `use one of: ${Object.keys(DIALECTS).join(', ')}`,
+    });
   }
   const dialect = forced ?? (declared as DialectName | undefined) ?? dialectForFile(file);
   if (!dialect) {

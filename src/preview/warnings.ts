@@ -68,18 +68,32 @@ export function collectWarnings(template: TemplateFile, renders: ScenarioRender[
     const evaluated = row.cells.filter((c) => c.branches.length > 0);
     if (realRenders.length === 0) break;
     row.block.branches.forEach((b, i) => {
-      if (!b.implicit && !row.reached.has(i)) out.push({ kind: 'unreached-branch', line: b.line, message: `no scenario reaches ${branchName(b)} of the ${row.block.kind} block at line ${row.block.line}` });
+      if (!b.implicit && !row.reached.has(i))
+        out.push({
+          kind: 'unreached-branch',
+          line: b.line,
+          message: `no scenario reaches ${branchName(b)} of the ${row.block.kind} block at line ${row.block.line}`,
+        });
     });
     if (row.block.kind === 'for') {
       const counts = row.cells.map((c) => c.iterations ?? 0);
-      if (evaluated.length >= 1 && Math.max(...counts) <= 1) out.push({ kind: 'thin-loop', line: row.block.line, message: `the loop at line ${row.block.line} is never seen with more than one item: add a scenario with several` });
+      if (evaluated.length >= 1 && Math.max(...counts) <= 1)
+        out.push({
+          kind: 'thin-loop',
+          line: row.block.line,
+          message: `the loop at line ${row.block.line} is never seen with more than one item: add a scenario with several`,
+        });
     }
     const loopWithoutElse = row.block.kind === 'for' && row.block.branches[1]?.implicit;
     if (evaluated.length >= 2 && !loopWithoutElse) {
       const first = JSON.stringify(evaluated[0]!.branches);
       if (evaluated.every((c) => JSON.stringify(c.branches) === first) && evaluated[0]!.branches.length === 1) {
         const b = row.block.branches[evaluated[0]!.branches[0]!];
-        out.push({ kind: 'constant-condition', line: row.block.line, message: `the ${row.block.kind} block at line ${row.block.line} always takes ${branchName(b)} in all ${evaluated.length} scenarios that evaluate it` });
+        out.push({
+          kind: 'constant-condition',
+          line: row.block.line,
+          message: `the ${row.block.kind} block at line ${row.block.line} always takes ${branchName(b)} in all ${evaluated.length} scenarios that evaluate it`,
+        });
       }
     }
   }
@@ -90,7 +104,11 @@ export function collectWarnings(template: TemplateFile, renders: ScenarioRender[
     const key = `${o.path}@${o.line}`;
     if (seenFallback.has(key)) continue;
     seenFallback.add(key);
-    out.push({ kind: 'no-fallback', line: o.line, message: `personal field "${o.path}" is printed without a fallback (line ${o.line}); recipients without it get a gap` });
+    out.push({
+      kind: 'no-fallback',
+      line: o.line,
+      message: `personal field "${o.path}" is printed without a fallback (line ${o.line}); recipients without it get a gap`,
+    });
   }
   for (const r of renders) {
     const scenario = r.scenario.name;
@@ -98,26 +116,43 @@ export function collectWarnings(template: TemplateFile, renders: ScenarioRender[
     if (r.errors.some((e) => e.startsWith('render failed'))) continue;
     if (r.scenario.origin === 'file' || r.scenario.origin === 'store') {
       for (const u of r.undefinedVariables) {
-        const guess = closest(u.path, r.knownPaths.filter((p) => p !== u.path));
-        out.push({ kind: 'undefined-variable', scenario, line: u.line, message: `"${u.path}" is undefined where it is printed${u.line ? ` (line ${u.line})` : ''}${guess ? `; did you mean "${guess}"?` : ''}` });
+        const guess = closest(
+          u.path,
+          r.knownPaths.filter((p) => p !== u.path),
+        );
+        out.push({
+          kind: 'undefined-variable',
+          scenario,
+          line: u.line,
+          message: `"${u.path}" is undefined where it is printed${u.line ? ` (line ${u.line})` : ''}${guess ? `; did you mean "${guess}"?` : ''}`,
+        });
       }
     }
     const all = [r.subject ?? '', r.preheader ?? '', r.html];
     const leftover = all.map((s) => LEFTOVER.exec(s.replace(/<style[\s\S]*?<\/style>/gi, ''))).find((m) => m);
     if (leftover) out.push({ kind: 'leftover-tag', scenario, message: `template syntax left in the output: "${leftover[0]}"` });
-    if (all.some((s) => s.includes('[object Object]')) || r.text.includes('[object Object]')) out.push({ kind: 'object-object', scenario, message: 'an object was printed as "[object Object]"' });
+    if (all.some((s) => s.includes('[object Object]')) || r.text.includes('[object Object]'))
+      out.push({ kind: 'object-object', scenario, message: 'an object was printed as "[object Object]"' });
     const bad = /\b(undefined|NaN)\b/.exec(`${r.subject ?? ''} ${r.preheader ?? ''} ${r.text}`);
     if (bad) out.push({ kind: 'bad-value', scenario, message: `the output contains "${bad[1]}"` });
-    const gap = GREETING.exec(`${r.subject ?? ''}\n${r.preheader ?? ''}\n${r.text}`) ?? [r.subject, r.preheader].map((l) => /\b(Hi|Hello|Hey|Dear)\s*$/.exec(l ?? '')).find((m) => m);
+    const gap =
+      GREETING.exec(`${r.subject ?? ''}\n${r.preheader ?? ''}\n${r.text}`) ??
+      [r.subject, r.preheader].map((l) => /\b(Hi|Hello|Hey|Dear)\s*$/.exec(l ?? '')).find((m) => m);
     if (gap) out.push({ kind: 'greeting-gap', scenario, message: `a greeting with no name: "${gap[0]}"` });
-    if (r.bytes > GMAIL_CLIP_BYTES) out.push({ kind: 'gmail-clip', scenario, message: `the HTML is ${(r.bytes / 1024).toFixed(1)} KB: Gmail clips messages over ~102 KB` });
-    for (const href of badLinks(r.html)) out.push({ kind: 'bad-link', scenario, message: `a link goes nowhere: href="${href}" (a personalized URL that rendered empty?)` });
+    if (r.bytes > GMAIL_CLIP_BYTES)
+      out.push({ kind: 'gmail-clip', scenario, message: `the HTML is ${(r.bytes / 1024).toFixed(1)} KB: Gmail clips messages over ~102 KB` });
+    for (const href of badLinks(r.html))
+      out.push({ kind: 'bad-link', scenario, message: `a link goes nowhere: href="${href}" (a personalized URL that rendered empty?)` });
     if (!/unsubscribe/i.test(r.html)) out.push({ kind: 'no-unsubscribe', scenario, message: 'no unsubscribe link in the rendered email' });
     // Images and links mostly repeat across scenarios: each is reported once, for the first scenario showing it.
     for (const src of imagesWithoutAlt(r.html)) {
       if (seenImages.has(src)) continue;
       seenImages.add(src);
-      out.push({ kind: 'missing-alt', scenario, message: `an image has no alt text: src="${src}" (screen readers and image-blocking clients show nothing; use alt="" for decoration)` });
+      out.push({
+        kind: 'missing-alt',
+        scenario,
+        message: `an image has no alt text: src="${src}" (screen readers and image-blocking clients show nothing; use alt="" for decoration)`,
+      });
     }
     for (const { href, missing } of linksMissingParams(r.html, options.utm ?? [])) {
       if (seenLinks.has(href)) continue;
@@ -138,7 +173,11 @@ export function accessibilityWarnings(renders: ScenarioRender[], findings: Map<n
       if (seen.has(key)) continue;
       seen.add(key);
       const where = f.targets.length ? `: ${f.targets.join(', ')}${f.nodes > f.targets.length ? ` and ${f.nodes - f.targets.length} more` : ''}` : '';
-      out.push({ kind: 'accessibility', scenario: renders[i]?.scenario.name, message: `${f.rule} (${f.impact}${f.scheme === 'dark' ? ', dark mode' : ''}): ${f.help}${where}` });
+      out.push({
+        kind: 'accessibility',
+        scenario: renders[i]?.scenario.name,
+        message: `${f.rule} (${f.impact}${f.scheme === 'dark' ? ', dark mode' : ''}): ${f.help}${where}`,
+      });
     }
   }
   return out;

@@ -198,7 +198,18 @@ const HINTS: Record<string, string> = {
 const EVENT_FUNCTION_NAMES = EVENT_FUNCTIONS.map((f) => f.name);
 const KNOWN_FUNCTIONS = [
   ...EVENT_FUNCTION_NAMES,
-  'tier', 'tier_strict', 'size', 'string', 'int', 'double', 'bool', 'duration', 'timestamp', 'has', 'matches', 'dyn',
+  'tier',
+  'tier_strict',
+  'size',
+  'string',
+  'int',
+  'double',
+  'bool',
+  'duration',
+  'timestamp',
+  'has',
+  'matches',
+  'dyn',
 ];
 
 /** True when every letter of `short` appears in `name` in order, starting with its first letter (cnt → count). */
@@ -216,7 +227,9 @@ function abbreviates(short: string, name: string): boolean {
 export function suggestFunction(called: string): string | undefined {
   const word = called.toLowerCase();
   const abbreviated = KNOWN_FUNCTIONS.filter((f) => abbreviates(word, f)).sort((a, b) => a.length - b.length);
-  return abbreviated.find((f) => EVENT_FUNCTION_NAMES.includes(f)) ?? abbreviated[0] ?? closest(called, EVENT_FUNCTION_NAMES) ?? closest(called, KNOWN_FUNCTIONS);
+  return (
+    abbreviated.find((f) => EVENT_FUNCTION_NAMES.includes(f)) ?? abbreviated[0] ?? closest(called, EVENT_FUNCTION_NAMES) ?? closest(called, KNOWN_FUNCTIONS)
+  );
 }
 
 const UNIT_WORDS: [RegExp, string][] = [
@@ -372,7 +385,8 @@ function checkNames(p: Parsed, ast: ASTNode, knowledge: Knowledge, issues: RuleI
     else if (!warnings.some((w) => w.message === message)) warnings.push({ segment, location: locateNode(p, node.start), message, hint });
   };
   const checkEvent = (node: ASTNode, name: string): void => {
-    if (!knowledge.eventNames.includes(name)) unknownName(node, 'event', name, knowledge.eventNames, 'check the spelling; the rule counts it once such events arrive');
+    if (!knowledge.eventNames.includes(name))
+      unknownName(node, 'event', name, knowledge.eventNames, 'check the spelling; the rule counts it once such events arrive');
   };
   walk(ast, (n) => {
     if ((n.op === '.' || n.op === '[]') && n.args[0].op === 'id' && n.args[0].args === 'contact') {
@@ -411,14 +425,19 @@ function checkNames(p: Parsed, ast: ASTNode, knowledge: Knowledge, issues: RuleI
         }
         case 'window':
         case 'halfLife':
-          if (durationLiteral(arg) === undefined) issue(arg, `${fn.name}(): the ${role === 'window' ? 'window' : 'half-life'} must be a duration literal such as 24h or 7d`);
+          if (durationLiteral(arg) === undefined)
+            issue(arg, `${fn.name}(): the ${role === 'window' ? 'window' : 'half-life'} must be a duration literal such as 24h or 7d`);
           else if (durationLiteral(arg)! <= 0) issue(arg, `${fn.name}(): the ${role === 'window' ? 'window' : 'half-life'} must be positive`);
           return;
         case 'filter':
         case 'points': {
           const entries = mapLiteral(arg);
           if (!entries) {
-            return issue(arg, `${fn.name}(): the ${role} must be a map literal`, role === 'filter' ? 'e.g. {"category": "shoes"} or {"category": ["shoes", "bags"]}' : 'e.g. {"Opened Email": 1, "Clicked Email": 3}');
+            return issue(
+              arg,
+              `${fn.name}(): the ${role} must be a map literal`,
+              role === 'filter' ? 'e.g. {"category": "shoes"} or {"category": ["shoes", "bags"]}' : 'e.g. {"Opened Email": 1, "Clicked Email": 3}',
+            );
           }
           for (const [key, value, keyNode] of entries) {
             if (role === 'points') {
@@ -471,7 +490,8 @@ function literalValue(node: ASTNode): Literal {
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v === null) return v;
     return NOT_LITERAL;
   }
-  if (node.op === '-_' && node.args.op === 'value' && (typeof node.args.args === 'number' || typeof node.args.args === 'bigint')) return -Number(node.args.args);
+  if (node.op === '-_' && node.args.op === 'value' && (typeof node.args.args === 'number' || typeof node.args.args === 'bigint'))
+    return -Number(node.args.args);
   if (node.op === 'list') {
     const items = node.args.map(literalValue);
     return items.includes(NOT_LITERAL) ? NOT_LITERAL : (items as Literal[]);

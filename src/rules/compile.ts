@@ -475,7 +475,8 @@ class Compiler {
         const lit = stringLiteral(arg!);
         if (lit !== undefined) {
           const ms = parseTimestamp(lit);
-          if (ms === undefined) throw new RuleError(`invalid timestamp "${lit}"`, { location: this.o.locate(arg!), hint: 'use RFC 3339, e.g. "2026-01-31T00:00:00Z"' });
+          if (ms === undefined)
+            throw new RuleError(`invalid timestamp "${lit}"`, { location: this.o.locate(arg!), hint: 'use RFC 3339, e.g. "2026-01-31T00:00:00Z"' });
           return constant(ms);
         }
         return { slope: 0, fn: (c) => parseTimestamp(f(c) as string) ?? fail(`invalid timestamp "${String(f(c))}"`) };
@@ -586,7 +587,10 @@ class Compiler {
     try {
       return new RegExp(src, 'u');
     } catch (err) {
-      throw new RuleError(`matches(): invalid pattern: ${(err as Error).message}`, { location: this.o.locate(at), hint: 'patterns are JavaScript regular expressions' });
+      throw new RuleError(`matches(): invalid pattern: ${(err as Error).message}`, {
+        location: this.o.locate(at),
+        hint: 'patterns are JavaScript regular expressions',
+      });
     }
   }
 
@@ -672,7 +676,14 @@ class Compiler {
       case 'filter':
         return { slope: 0, fn: (c) => items(c).filter((item) => pred(c, item, p!) === true) };
       default:
-        if (q) return { slope: 0, fn: (c) => items(c).filter((item) => pred(c, item, p!) === true).map((item) => pred(c, item, q)) };
+        if (q)
+          return {
+            slope: 0,
+            fn: (c) =>
+              items(c)
+                .filter((item) => pred(c, item, p!) === true)
+                .map((item) => pred(c, item, q)),
+          };
         return { slope: 0, fn: (c) => items(c).map((item) => pred(c, item, p!)) };
     }
   }

@@ -25,7 +25,13 @@ export function formatDuration(ms: number): string {
   const sign = ms < 0 ? '-' : '';
   let rest = Math.abs(ms);
   let out = '';
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+    ['ms', 1],
+  ] as const) {
     const n = Math.floor(rest / size);
     if (n > 0) {
       out += `${n}${unit}`;
@@ -64,7 +70,7 @@ export function rewriteDurationLiterals(rule: string): RewrittenRule {
       i = quoteEnd;
       continue;
     }
-    if (/\d/.test(ch) && (i === 0 || !IDENT.test(rule[i - 1]!) && rule[i - 1] !== '.')) {
+    if (/\d/.test(ch) && (i === 0 || (!IDENT.test(rule[i - 1]!) && rule[i - 1] !== '.'))) {
       const m = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+/.exec(rule.slice(i));
       const after = m ? rule[i + m[0].length] : undefined;
       if (m && (after === undefined || !IDENT.test(after))) {

@@ -254,7 +254,10 @@ export class SegmentEngine {
       for (const row of this.store.scanEvents([], [], snap.maxEventRow)) touched.add(row[0] as number);
       for (const id of touched) {
         const fresh = this.store.eventsAfter(id, snap.maxEventRow);
-        cache.append(id, fresh.map((f) => f.event));
+        cache.append(
+          id,
+          fresh.map((f) => f.event),
+        );
         this.rowOf.set(id, fresh[fresh.length - 1]!.row);
       }
       this.lastLoad = { fromSnapshot: true, eventsAfterSnapshot: touched.size, snapshotRejected: false };
@@ -344,7 +347,8 @@ export class SegmentEngine {
       this.dirty.clear();
     }
     const top = contacts.maxId + 1;
-    for (let lo = from; lo < top; lo += SWEEP_CHUNK) take(sweepRange(this.rules, contacts, this.events!, answers, lo, Math.min(top, lo + SWEEP_CHUNK), now, save, onContact), false);
+    for (let lo = from; lo < top; lo += SWEEP_CHUNK)
+      take(sweepRange(this.rules, contacts, this.events!, answers, lo, Math.min(top, lo + SWEEP_CHUNK), now, save, onContact), false);
     if (pool) {
       let parts: SweepPart[];
       try {
@@ -368,7 +372,10 @@ export class SegmentEngine {
       changed: figures.changed[i]!,
       errors: figures.errors[i]!,
       // Ties in key order: the same top values however the contacts were split across threads.
-      topValues: [...(figures.valueCounts[i] ?? [])].sort((a, b) => b[1] - a[1] || (String(a[0]) < String(b[0]) ? -1 : String(a[0]) > String(b[0]) ? 1 : 0)).slice(0, 5).map(([v, n]): [string, number] => [JSON.stringify(v), n]),
+      topValues: [...(figures.valueCounts[i] ?? [])]
+        .sort((a, b) => b[1] - a[1] || (String(a[0]) < String(b[0]) ? -1 : String(a[0]) > String(b[0]) ? 1 : 0))
+        .slice(0, 5)
+        .map(([v, n]): [string, number] => [JSON.stringify(v), n]),
     }));
     return {
       contacts: total,
@@ -456,7 +463,10 @@ export class SegmentEngine {
    * `save` is false, stores the answers that changed and the next wake-up. A changed answer is
    * stamped `since` (per segment index when a function: the time it flipped), else `now`.
    */
-  evaluateContact(contactId: number, options: { now?: number; save?: boolean; since?: number | ((segment: number) => number) } = {}): ContactEvaluation | undefined {
+  evaluateContact(
+    contactId: number,
+    options: { now?: number; save?: boolean; since?: number | ((segment: number) => number) } = {},
+  ): ContactEvaluation | undefined {
     const now = options.now ?? this.clock.now();
     const save = options.save !== false;
     const { view, evaluate } = this.viewOf(contactId);
@@ -523,7 +533,10 @@ export class SegmentEngine {
         // Only the rows stored since this contact was last read: a busy contact is not re-read whole.
         const fresh = this.store.eventsAfter(id, this.rowOf.get(id) ?? this.loadedRow);
         if (fresh.length) {
-          this.events.append(id, fresh.map((f) => f.event));
+          this.events.append(
+            id,
+            fresh.map((f) => f.event),
+          );
           this.touch(id);
           this.rowOf.set(id, fresh[fresh.length - 1]!.row);
         }
@@ -605,7 +618,7 @@ export class SegmentEngine {
     const out: ContactEvaluation[] = [];
     if (this.loaded) {
       // Stored in transactions of up to 1000 contacts: one commit per contact would dominate.
-      for (let more = true; more; ) {
+      for (let more = true; more;) {
         more = false;
         this.store.transaction(() => {
           for (let n = 0, t = this.heap.peekTime(); t !== undefined && t <= now; t = this.heap.peekTime()) {

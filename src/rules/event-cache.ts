@@ -96,7 +96,11 @@ export class EventCache {
   private readonly overrides = new Map<number, EventColumns>();
   private readonly empty: EventSlice;
 
-  private constructor(private readonly plan: AggregatePlan, base: EventColumns, offsets: Int32Array) {
+  private constructor(
+    private readonly plan: AggregatePlan,
+    base: EventColumns,
+    offsets: Int32Array,
+  ) {
     this.base = base;
     this.offsets = offsets;
     this.empty = EMPTY_SLICE(plan);

@@ -74,7 +74,19 @@ export function explainSegment(rules: RuleSet, store: Store, contactId: number, 
   });
   const agg = new Float64Array(rules.plan.specs.length * SLOTS);
   rules.plan.run(cols, 0, events.length, now, agg);
-  const ctx: EvalCtx = { now, contact: view, agg, segments: all.values, segmentNext: all.segmentNext, cols, start: 0, end: events.length, locals: [], next: Infinity, trace: new Map() };
+  const ctx: EvalCtx = {
+    now,
+    contact: view,
+    agg,
+    segments: all.values,
+    segmentNext: all.segmentNext,
+    cols,
+    start: 0,
+    end: events.length,
+    locals: [],
+    next: Infinity,
+    trace: new Map(),
+  };
   try {
     traced(ctx);
   } catch {
@@ -197,4 +209,3 @@ function oneLine(s: string): string {
   const flat = s.replace(/\s+/g, ' ').trim();
   return flat.length > 100 ? `${flat.slice(0, 97)}...` : flat;
 }
-

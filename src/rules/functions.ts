@@ -61,7 +61,10 @@ export const EVENT_FUNCTIONS: readonly EventFunction[] = [
   },
   {
     name: 'since',
-    overloads: [{ params: ['event'], returns: DURATION }, { params: ['event', 'filter'], returns: DURATION }],
+    overloads: [
+      { params: ['event'], returns: DURATION },
+      { params: ['event', 'filter'], returns: DURATION },
+    ],
     doc: 'time elapsed since the last event named E: now - last(E) (an error when there is none)',
   },
   {
@@ -96,12 +99,18 @@ export const EVENT_FUNCTIONS: readonly EventFunction[] = [
   },
   {
     name: 'count_since',
-    overloads: [{ params: ['event', 'time'], returns: 'int' }, { params: ['event', 'time', 'filter'], returns: 'int' }],
+    overloads: [
+      { params: ['event', 'time'], returns: 'int' },
+      { params: ['event', 'time', 'filter'], returns: 'int' },
+    ],
     doc: 'count_since(E, T [, F]): number of events named E at or after the time T (a tie counting), up to now',
   },
   {
     name: 'count_since_strict',
-    overloads: [{ params: ['event', 'time'], returns: 'int' }, { params: ['event', 'time', 'filter'], returns: 'int' }],
+    overloads: [
+      { params: ['event', 'time'], returns: 'int' },
+      { params: ['event', 'time', 'filter'], returns: 'int' },
+    ],
     doc: 'count_since_strict(E, T [, F]): number of events named E strictly after the time T, up to now',
   },
   {
@@ -143,7 +152,7 @@ export const EXTRA_FUNCTIONS = [
 /** The variables a rule can read. */
 export const RULE_VARIABLES = [
   { name: 'contact', type: 'map<string, dyn>', doc: 'the contact\'s properties: contact.country, contact["Plan Name"]' },
-  { name: 'email', type: 'string', doc: 'the contact\'s normalised email' },
+  { name: 'email', type: 'string', doc: "the contact's normalised email" },
   { name: 'tags', type: 'list<string>', doc: 'the contact\'s tags: "vip" in tags' },
   { name: 'consent', type: 'string', doc: 'subscribed, unsubscribed, cleaned, pending, non-marketing, or "" when unknown' },
   { name: 'created_at', type: TIMESTAMP, doc: 'when the contact was created: `created_at` given on import, else when segsync first saw it' },

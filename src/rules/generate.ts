@@ -349,7 +349,13 @@ class Generator {
       }
       // A segment of an earlier function, or one not evaluated before this one: read as the closures do, from the arrays.
       const t = this.tmp();
-      return { pre: [], expr: `(segNext[${k}] < nx && (nx = segNext[${k}]), (${t} = values[${k}]) instanceof FailedValue ? thrw(${t}) : ${t})`, slope: 0, safe: false, bool: false };
+      return {
+        pre: [],
+        expr: `(segNext[${k}] < nx && (nx = segNext[${k}]), (${t} = values[${k}]) instanceof FailedValue ? thrw(${t}) : ${t})`,
+        slope: 0,
+        safe: false,
+        bool: false,
+      };
     }
     const key = JSON.stringify(name);
     if (target.op === 'id' && target.args === 'contact') {
@@ -370,7 +376,13 @@ class Generator {
     if (a.safe) {
       if (!b.pre.length) return { pre: a.pre, expr: `(${coerce(a)} ${op} ${coerce(b)})`, slope: 0, safe, bool: true };
       const t = this.tmp();
-      return { pre: [...a.pre, `${t} = ${coerce(a)};`, `if (${and ? '' : '!'}${t}) {`, ...b.pre, `${t} = ${coerce(b)};`, '}'], expr: t, slope: 0, safe, bool: true };
+      return {
+        pre: [...a.pre, `${t} = ${coerce(a)};`, `if (${and ? '' : '!'}${t}) {`, ...b.pre, `${t} = ${coerce(b)};`, '}'],
+        expr: t,
+        slope: 0,
+        safe,
+        bool: true,
+      };
     }
     const t = this.tmp();
     const e = this.tmp();
@@ -413,7 +425,13 @@ class Generator {
     const bool = a.bool && b.bool;
     if (!a.pre.length && !b.pre.length) return { pre: cond.pre, expr: `(${cond.expr} ? ${a.expr} : ${b.expr})`, slope, safe, bool };
     const t = this.tmp();
-    return { pre: [...cond.pre, `if (${cond.expr}) {`, ...a.pre, `${t} = ${a.expr};`, '} else {', ...b.pre, `${t} = ${b.expr};`, '}'], expr: t, slope, safe, bool };
+    return {
+      pre: [...cond.pre, `if (${cond.expr}) {`, ...a.pre, `${t} = ${a.expr};`, '} else {', ...b.pre, `${t} = ${b.expr};`, '}'],
+      expr: t,
+      slope,
+      safe,
+      bool,
+    };
   }
 
   private comparator(op: string): string {
@@ -438,7 +456,8 @@ class Generator {
     if (s === 0 && numeric) return { pre, expr: numericTest(op, x, y), slope: 0, safe, bool: true };
     if (s === 0) {
       // CEL equality with a scalar constant on either side is strict equality (celEquals's first test).
-      if (equality && (isScalarConstant(a) || isScalarConstant(b))) return { pre, expr: `(${x} ${op === '==' ? '===' : '!=='} ${y})`, slope: 0, safe, bool: true };
+      if (equality && (isScalarConstant(a) || isScalarConstant(b)))
+        return { pre, expr: `(${x} ${op === '==' ? '===' : '!=='} ${y})`, slope: 0, safe, bool: true };
       if (equality) return { pre, expr: `(${op === '==' ? '' : '!'}celEquals(${x}, ${y}))`, slope: 0, safe, bool: true };
       return { pre, expr: `${this.comparator(op)}(${x}, ${y})`, slope: 0, safe: false, bool: true };
     }
@@ -650,7 +669,11 @@ class Generator {
         if (base === 'within') return value(`${seen}, agg[${o}] <= agg[${o + 1}] + ${w}`, true, true);
         const y = this.tmp();
         // No X within D of the last Y: settled once an X came in time; else it turns true when D has passed.
-        return value(`${seen}, ${y} = agg[${o + 1}], ${y} !== ${y} ? false : agg[${o}] <= ${y} + ${w} ? false : now < ${y} + ${w} ? (${noteSum(y, w)}, false) : true`, true, true);
+        return value(
+          `${seen}, ${y} = agg[${o + 1}], ${y} !== ${y} ? false : agg[${o}] <= ${y} + ${w} ? false : now < ${y} + ${w} ? (${noteSum(y, w)}, false) : true`,
+          true,
+          true,
+        );
       }
       default:
         return notGenerated();

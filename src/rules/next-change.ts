@@ -54,7 +54,13 @@ export function nextChanges(rules: RuleSet, evaluate: (now: number) => Evaluatio
  * Per segment, the time its answer last flipped between `from` and `now` (undefined: it did not),
  * starting from the answers `stored`.
  */
-export function flipTimes(rules: RuleSet, evaluate: (now: number) => Evaluation, stored: (FieldValue | undefined)[], from: number, now: number): (number | undefined)[] {
+export function flipTimes(
+  rules: RuleSet,
+  evaluate: (now: number) => Evaluation,
+  stored: (FieldValue | undefined)[],
+  from: number,
+  now: number,
+): (number | undefined)[] {
   const current = [...stored];
   const flippedAt: (number | undefined)[] = stored.map(() => undefined);
   let t = from;

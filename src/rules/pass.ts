@@ -49,7 +49,7 @@ export function num(x: number): string {
 
 /** Starting values of a spec's slots. */
 function initial(kind: number): number[] {
-  const times = kind >= 4 && kind <= 6 || kind === 8;
+  const times = (kind >= 4 && kind <= 6) || kind === 8;
   return [kind === 2 ? -Infinity : kind === 3 ? Infinity : times ? NaN : 0, kind === 6 || kind === 8 ? NaN : 0, NaN, Infinity];
 }
 
@@ -105,7 +105,11 @@ export function compilePass(specs: PassSpec[]): Pass {
   for (const k of numCols) lines.push(`const num${k} = cols.numeric[${k}];`);
   for (const k of catCols) lines.push(`const cat${k} = cols.categorical[${k}];`);
   specs.forEach((spec, s) => {
-    lines.push(`let ${initial(spec.kind).map((v, k) => `s${s}_${k} = ${num(v)}`).join(', ')};`);
+    lines.push(
+      `let ${initial(spec.kind)
+        .map((v, k) => `s${s}_${k} = ${num(v)}`)
+        .join(', ')};`,
+    );
     // Same arithmetic as `t > now - window`, done once per pass.
     if (spec.window !== Infinity) lines.push(`const lo${s} = now - ${num(spec.window)};`);
   });

@@ -196,7 +196,9 @@ export class RuleSet {
     this.plan.run(cols, start, end, now, agg);
     const values: unknown[] = reuse ? this.scratch : new Array(this.segments.length);
     const segmentNext = reuse ? this.segmentNext : new Float64Array(this.segments.length);
-    const ctx: EvalCtx = reuse ? this.ctx : { now, contact, agg, segments: values, segmentNext, cols, start, end, locals: [], next: Infinity, trace: undefined };
+    const ctx: EvalCtx = reuse
+      ? this.ctx
+      : { now, contact, agg, segments: values, segmentNext, cols, start, end, locals: [], next: Infinity, trace: undefined };
     ctx.now = now;
     ctx.contact = contact;
     ctx.cols = cols;

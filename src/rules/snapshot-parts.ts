@@ -82,7 +82,7 @@ export function unpackParts(parts: Iterable<Uint8Array>): PartsReader | undefine
       // Copied into a buffer of its own: a stored part's offset need not suit a Float64Array.
       const out = new Ctor(shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
       const dest = new Uint8Array(out.buffer);
-      for (let filled = 0; filled < dest.length; ) {
+      for (let filled = 0; filled < dest.length;) {
         if (!current || at === current.length) {
           current = pull();
           at = 0;

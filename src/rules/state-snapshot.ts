@@ -60,7 +60,15 @@ export function unpackState(rules: RuleSet, parts: Iterable<Uint8Array>): RulesS
   if (!reader || h?.v !== STATE_VERSION || h.answers?.valued?.length !== rules.segments.length) return undefined;
   const width = h.answers.valued.length;
   const numWidth = h.answers.valued.filter(Boolean).length;
-  let read: { ids: Float64Array; created: Float64Array; contactsJson: Uint8Array; kinds: Uint8Array; nums: Float64Array; answersJson: Uint8Array; nextAt: Float64Array };
+  let read: {
+    ids: Float64Array;
+    created: Float64Array;
+    contactsJson: Uint8Array;
+    kinds: Uint8Array;
+    nums: Float64Array;
+    answersJson: Uint8Array;
+    nextAt: Float64Array;
+  };
   try {
     read = {
       ids: reader.take(Float64Array, h.contacts),

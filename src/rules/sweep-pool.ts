@@ -143,7 +143,10 @@ export class SweepPool {
         };
         h.worker.postMessage(init);
         const ids = [...contacts.ids(h.lo, h.hi)];
-        h.worker.postMessage({ type: 'sweep', delta: { contacts: contacts.export(ids, rules.needs.email), overrides: overridesOf(ids, events), prev: [] } } satisfies SweepMessage);
+        h.worker.postMessage({
+          type: 'sweep',
+          delta: { contacts: contacts.export(ids, rules.needs.email), overrides: overridesOf(ids, events), prev: [] },
+        } satisfies SweepMessage);
       });
       for (const h of this.handles) {
         expect(wait(h), 'ready');

@@ -47,7 +47,14 @@ function init(msg: InitMessage): State {
     }
   });
   const prev = AnswerTable.fromColumns(msg.lo, Math.max(0, msg.hi - msg.lo), msg.answers);
-  return { rules, events: EventCache.fromColumns(plan, msg.base, msg.offsets), contacts: new ContactCache(rules.needs.properties), prev, lo: msg.lo, hi: msg.hi };
+  return {
+    rules,
+    events: EventCache.fromColumns(plan, msg.base, msg.offsets),
+    contacts: new ContactCache(rules.needs.properties),
+    prev,
+    lo: msg.lo,
+    hi: msg.hi,
+  };
 }
 
 function apply(s: State, delta: SweepDelta): void {

@@ -3,16 +3,7 @@
  * store is embedded SQLite (better-sqlite3 answers in microseconds, and a synchronous transaction
  * cannot interleave with other work); a networked store would sit behind an async facade.
  */
-import type {
-  Consent,
-  Contact,
-  EspName,
-  FieldValue,
-  IncomingContact,
-  IncomingEvent,
-  PropertyValue,
-  SegsyncEvent,
-} from '../model/types';
+import type { Consent, Contact, EspName, FieldValue, IncomingContact, IncomingEvent, PropertyValue, SegsyncEvent } from '../model/types';
 import type { IdentityStore } from './identities';
 
 /** What merging one incoming contact did. */

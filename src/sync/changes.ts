@@ -36,7 +36,13 @@ export function slices<T>(items: T[], size: number): T[][] {
 /** One contact's queued operations for one ESP as the change the connector is handed. */
 export function changeFor(store: Store, esp: EspName, contact: Contact, ops: Pick<OutboxInput, 'key' | 'op' | 'value'>[]): ContactChange {
   const state = new Map(store.getSyncState(contact.id, esp).map((s) => [s.key, s]));
-  const change: ContactChange = { ref: { email: contact.email, contactId: contact.id, ...(contact.externalIds[esp] ? { externalId: contact.externalIds[esp] } : {}) }, set: {}, clear: [], addTags: [], removeTags: [] };
+  const change: ContactChange = {
+    ref: { email: contact.email, contactId: contact.id, ...(contact.externalIds[esp] ? { externalId: contact.externalIds[esp] } : {}) },
+    set: {},
+    clear: [],
+    addTags: [],
+    removeTags: [],
+  };
   for (const item of ops) {
     if (item.key === CONSENT_KEY) {
       // An opt-out queued for a contact who has since opted in again is completed without a write.

@@ -35,10 +35,27 @@ export function decide(input: ConflictInput): ConflictDecision {
   if (sameValue(local.value, remote)) return { takeRemote: false, winner: 'local', reason: 'same value', conflict: false };
   const localOwner = local.source === 'rule' ? 'local' : local.source;
   if (field.conflict === 'latest') {
-    if (remoteAt > local.updatedAt) return { takeRemote: true, winner: esp, reason: `latest wins: ${esp} changed it at ${iso(remoteAt)}, after the local value (${iso(local.updatedAt)})`, conflict: true };
-    if (remoteAt < local.updatedAt) return { takeRemote: false, winner: localOwner, reason: `latest wins: the local value (${iso(local.updatedAt)}) is newer than ${esp}'s (${iso(remoteAt)})`, conflict: true };
+    if (remoteAt > local.updatedAt)
+      return {
+        takeRemote: true,
+        winner: esp,
+        reason: `latest wins: ${esp} changed it at ${iso(remoteAt)}, after the local value (${iso(local.updatedAt)})`,
+        conflict: true,
+      };
+    if (remoteAt < local.updatedAt)
+      return {
+        takeRemote: false,
+        winner: localOwner,
+        reason: `latest wins: the local value (${iso(local.updatedAt)}) is newer than ${esp}'s (${iso(remoteAt)})`,
+        conflict: true,
+      };
     const ownerIsEsp = field.owner === esp;
-    return { takeRemote: ownerIsEsp, winner: ownerIsEsp ? esp : localOwner, reason: `same time on both sides: the owner (${field.owner}) breaks the tie`, conflict: true };
+    return {
+      takeRemote: ownerIsEsp,
+      winner: ownerIsEsp ? esp : localOwner,
+      reason: `same time on both sides: the owner (${field.owner}) breaks the tie`,
+      conflict: true,
+    };
   }
   if (field.owner === esp) return { takeRemote: true, winner: esp, reason: `${esp} owns this field`, conflict: true };
   return { takeRemote: false, winner: field.owner, reason: `${field.owner} owns this field; ${esp}'s value is overwritten on the next push`, conflict: true };

@@ -183,7 +183,13 @@ export class SyncEngine {
    */
   async reconcile(esp: EspName, options: { dryRun?: boolean; sample?: number } = {}): Promise<ReconcileReport> {
     const { store } = this.options;
-    const deps = { inbound: this.inbound, connector: this.connector(esp), enqueue: (ids: number[]) => this.enqueue(ids, [esp]), afterInbound: (r: InboundResult) => this.afterInbound(r), atomically: <T>(fn: () => T) => this.atomically(fn) };
+    const deps = {
+      inbound: this.inbound,
+      connector: this.connector(esp),
+      enqueue: (ids: number[]) => this.enqueue(ids, [esp]),
+      afterInbound: (r: InboundResult) => this.afterInbound(r),
+      atomically: <T>(fn: () => T) => this.atomically(fn),
+    };
     const read = { ...(options.dryRun ? { dryRun: true } : {}) };
     if (options.sample === undefined) return reconcileEsp(deps, esp, read);
     // A sample: a share of the contacts segsync knows, or a count, read from where the last sample stopped.
@@ -201,7 +207,14 @@ export class SyncEngine {
     const events = this.storeRemoteEvents(esp, parsed.events);
     const queued = this.afterInbound(result);
     const rejected = [...(parsed.rejected ?? []), ...events.rejected];
-    return { reply: parsed.reply, changes: parsed.changes.length - result.ignored, events: events.inserted, ignored: result.ignored + events.duplicates, queued, rejected };
+    return {
+      reply: parsed.reply,
+      changes: parsed.changes.length - result.ignored,
+      events: events.inserted,
+      ignored: result.ignored + events.duplicates,
+      queued,
+      rejected,
+    };
   }
 
   /** Queues what the given contacts need on every ESP (or the given ones). */
@@ -252,14 +265,22 @@ export class SyncEngine {
    */
   async drain(esp: EspName, options: DrainRunOptions = {}): Promise<DrainReport> {
     const { store, clock, logger, retry } = this.options;
-    if (store.dueOutbox(esp, clock.now(), 1).length === 0) return { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0 };
+    if (store.dueOutbox(esp, clock.now(), 1).length === 0)
+      return { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0 };
     const connector = this.connector(esp);
     const before = connector.requestCount();
     await this.adopt(esp);
     // The adopting pull is part of what this push sent: its requests are counted with the writes.
     const adoptRequests = connector.requestCount() - before;
     if (!options.valveChecked) this.passValve(esp, options.force === true);
-    const r = await drainOutbox({ store, connector, clock, logger, ...(retry ? { retry } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    const r = await drainOutbox({
+      store,
+      connector,
+      clock,
+      logger,
+      ...(retry ? { retry } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
     r.requests += adoptRequests;
     if (r.items > 0) recordPush(store, esp, { at: clock.now(), ok: r.failed === 0, contacts: r.ok, calls: r.requests, failed: r.failed });
     return r;
@@ -303,7 +324,11 @@ export class SyncEngine {
     const { waitUntil } = options;
     let checked = false;
     for (;;) {
-      const r = await this.drain(esp, { ...(options.force ? { force: true } : {}), valveChecked: checked, onProgress: (n) => options.onProgress?.(total.items + n) });
+      const r = await this.drain(esp, {
+        ...(options.force ? { force: true } : {}),
+        valveChecked: checked,
+        onProgress: (n) => options.onProgress?.(total.items + n),
+      });
       // A round that took items passed the valve (or was forced) over the whole queue.
       if (r.items > 0) checked = true;
       for (const k of ['calls', 'requests', 'ok', 'retried', 'failed', 'rateLimited', 'waitedMs', 'items'] as const) total[k] += r[k];
@@ -326,7 +351,10 @@ export class SyncEngine {
     store.transaction(() => {
       const emails = emailsOf(store, contact, this.esps);
       for (const esp of this.esps) store.removeOutbox(store.pendingOutbox(esp, contactId).map((p) => p.id));
-      store.enqueue(this.esps.flatMap((esp) => eraseOps(contact, esp, emails)), clock.now());
+      store.enqueue(
+        this.esps.flatMap((esp) => eraseOps(contact, esp, emails)),
+        clock.now(),
+      );
       suppressErased(store, this.esps, contact, emails, clock.now());
       store.eraseContact(contactId);
     });
@@ -357,7 +385,14 @@ export class SyncEngine {
       // bring the contact back.
       if (isErased(store, esp, email, e.externalId)) return;
       try {
-        const incoming: IncomingEvent = { eventId: `${esp}:${e.eventId}`, email: requireEmail(email), name: e.name, time: e.time, properties: e.properties, source: esp };
+        const incoming: IncomingEvent = {
+          eventId: `${esp}:${e.eventId}`,
+          email: requireEmail(email),
+          name: e.name,
+          time: e.time,
+          properties: e.properties,
+          source: esp,
+        };
         rows.push(toEventRow(incoming));
       } catch (err) {
         if (!(err instanceof SegsyncError)) throw err;

@@ -27,7 +27,9 @@ export function rememberPreviousEmail(store: Store, esp: EspName, contact: Conta
   const prev = store.getSyncState(contact.id, esp).find((s) => s.key === PREVIOUS_EMAILS_KEY);
   const emails = new Set(asTags(prev?.remoteValue) ?? []);
   emails.add(contact.email);
-  store.putSyncState([{ contactId: contact.id, esp, key: PREVIOUS_EMAILS_KEY, remoteValue: [...emails].sort(), pushedValue: undefined, remoteModifiedAt: undefined }]);
+  store.putSyncState([
+    { contactId: contact.id, esp, key: PREVIOUS_EMAILS_KEY, remoteValue: [...emails].sort(), pushedValue: undefined, remoteModifiedAt: undefined },
+  ]);
 }
 
 /** Every email the contact has had, current first. */

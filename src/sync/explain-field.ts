@@ -82,9 +82,15 @@ export function explainField(store: Store, mapping: SyncMapping, email: string, 
     });
   }
   const prop = contact.properties[field];
-  const local = isEmail ? { value: contact.email, changedAt: contact.updatedAt, source: 'local' } : prop ? { value: prop.value, changedAt: prop.updatedAt, source: prop.source } : undefined;
+  const local = isEmail
+    ? { value: contact.email, changedAt: contact.updatedAt, source: 'local' }
+    : prop
+      ? { value: prop.value, changedAt: prop.updatedAt, source: prop.source }
+      : undefined;
   const identity = isEmail ? store.decisionsFor(contact.id, IDENTITY_DECISION) : [];
-  const decisions = [...store.decisionsFor(contact.id, isEmail ? EMAIL_KEY : field), ...store.decisionsFor(contact.id, LINK_FIELD), ...identity].sort((a, b) => a.at - b.at);
+  const decisions = [...store.decisionsFor(contact.id, isEmail ? EMAIL_KEY : field), ...store.decisionsFor(contact.id, LINK_FIELD), ...identity].sort(
+    (a, b) => a.at - b.at,
+  );
   return { email: contact.email, field, policy: policyOf(config), local, esps, decisions };
 }
 
@@ -100,12 +106,19 @@ function when(t: number | undefined): string {
 
 /** The explanation as text for a terminal. */
 export function renderFieldExplanation(x: FieldExplanation): string {
-  const lines = [`${x.email} · ${x.field}`, `  policy: ${x.policy}`, `  local: ${x.local ? `${show(x.local.value)}${when(x.local.changedAt)} from ${x.local.source}` : '(no value)'}`];
+  const lines = [
+    `${x.email} · ${x.field}`,
+    `  policy: ${x.policy}`,
+    `  local: ${x.local ? `${show(x.local.value)}${when(x.local.changedAt)} from ${x.local.source}` : '(no value)'}`,
+  ];
   for (const e of x.esps) {
     const link = e.unlinked ? ' [unlinked: archived or deleted there, not written]' : e.externalId ? ` [record ${e.externalId}]` : ' [no record yet]';
     lines.push(`  ${e.esp} ${e.remote} (${e.direction}): ${show(e.value)}${when(e.changedAt)}${link}`);
     if (e.pushed !== undefined) lines.push(`    last pushed by segsync: ${show(e.pushed)}`);
-    for (const q of e.queued) lines.push(`    queued: ${q.op}${q.value !== undefined ? ` ${show(q.value)}` : ''}${q.attempts ? `, ${q.attempts} attempt(s)` : ''}${q.lastError ? `, last error: ${q.lastError}` : ''}`);
+    for (const q of e.queued)
+      lines.push(
+        `    queued: ${q.op}${q.value !== undefined ? ` ${show(q.value)}` : ''}${q.attempts ? `, ${q.attempts} attempt(s)` : ''}${q.lastError ? `, last error: ${q.lastError}` : ''}`,
+      );
   }
   lines.push(x.decisions.length ? '  decisions:' : '  decisions: none recorded');
   for (const d of x.decisions) lines.push(`    ${new Date(d.at).toISOString()}  ${d.winner} won: ${d.reason}`);

@@ -102,7 +102,11 @@ export function applyTagMemberships(ctx: InboundContext, esp: EspName, membershi
         if (!tags.includes(m.tag)) next.set(contact.id, [...tags, m.tag]);
       });
       for (const [contactId, tags] of next) {
-        if (!members.has(contactId) && tags.includes(m.tag)) next.set(contactId, tags.filter((t) => t !== m.tag));
+        if (!members.has(contactId) && tags.includes(m.tag))
+          next.set(
+            contactId,
+            tags.filter((t) => t !== m.tag),
+          );
       }
     }
     const now = ctx.clock.now();
@@ -190,7 +194,14 @@ function forgetMerged(ctx: InboundContext, esp: EspName, survivorId: string, mer
   }
 }
 
-function forgetOnEsp(ctx: InboundContext, esp: EspName, externalId: string | undefined, result: InboundResult, at: number, reason: UnlinkReason = 'archived or deleted'): void {
+function forgetOnEsp(
+  ctx: InboundContext,
+  esp: EspName,
+  externalId: string | undefined,
+  result: InboundResult,
+  at: number,
+  reason: UnlinkReason = 'archived or deleted',
+): void {
   const contact = externalId ? ctx.store.findContactByExternalId(esp, externalId) : undefined;
   if (!contact) {
     result.ignored++;
@@ -199,12 +210,20 @@ function forgetOnEsp(ctx: InboundContext, esp: EspName, externalId: string | und
   // A merge is not a removal of the person: `onDelete: erase` does not apply to it.
   if (ctx.mapping.perEsp.get(esp)?.onDelete === 'erase' && reason === 'archived or deleted') {
     // Configured: a removal on this ESP erases the contact locally and on every ESP.
-    ctx.store.recordDecision({ contactId: contact.id, field: LINK_FIELD, winner: esp, reason: `${esp} record ${reason}: erased everywhere (connectors.${esp}.onDelete: erase)`, at: ctx.clock.now(), detail: { esp, externalId: externalId ?? null } });
+    ctx.store.recordDecision({
+      contactId: contact.id,
+      field: LINK_FIELD,
+      winner: esp,
+      reason: `${esp} record ${reason}: erased everywhere (connectors.${esp}.onDelete: erase)`,
+      at: ctx.clock.now(),
+      detail: { esp, externalId: externalId ?? null },
+    });
     result.erased.push({ contactId: contact.id, email: contact.email });
     return;
   }
   // Deleted or archived on the ESP is not an erase: the local contact stays, the ESP link goes.
-  if (unlink(ctx.store, ctx.clock, contact.id, esp, reason, at, externalId)) ctx.logger.info({ esp, contact: contact.id }, `contact ${reason} on the ESP: unlinked there`);
+  if (unlink(ctx.store, ctx.clock, contact.id, esp, reason, at, externalId))
+    ctx.logger.info({ esp, contact: contact.id }, `contact ${reason} on the ESP: unlinked there`);
 }
 
 function followEmailChange(ctx: InboundContext, esp: EspName, contact: Contact, email: string, result: InboundResult): void {
@@ -212,15 +231,32 @@ function followEmailChange(ctx: InboundContext, esp: EspName, contact: Contact, 
   if (next === contact.email || !isValidEmail(next)) return;
   const taken = ctx.store.findContactByEmail(next);
   if (taken && taken.id !== contact.id) {
-    ctx.logger.warn({ esp, contact: contact.id, other: taken.id, email: hashEmail(next) }, 'ESP changed an email to one another local contact has: not followed');
-    ctx.store.recordDecision({ contactId: contact.id, field: EMAIL_KEY, winner: 'local', reason: `${esp} changed the email to one another local contact (${taken.id}) has: not followed`, at: ctx.clock.now(), detail: { esp, to: next } });
+    ctx.logger.warn(
+      { esp, contact: contact.id, other: taken.id, email: hashEmail(next) },
+      'ESP changed an email to one another local contact has: not followed',
+    );
+    ctx.store.recordDecision({
+      contactId: contact.id,
+      field: EMAIL_KEY,
+      winner: 'local',
+      reason: `${esp} changed the email to one another local contact (${taken.id}) has: not followed`,
+      at: ctx.clock.now(),
+      detail: { esp, to: next },
+    });
     result.ignored++;
     return;
   }
   rememberPreviousEmail(ctx.store, esp, contact);
   ctx.store.changeEmail(contact.id, next);
   ctx.store.putSyncState([{ contactId: contact.id, esp, key: EMAIL_KEY, remoteValue: next, pushedValue: undefined, remoteModifiedAt: ctx.clock.now() }]);
-  ctx.store.recordDecision({ contactId: contact.id, field: EMAIL_KEY, winner: esp, reason: `${esp} changed the email: followed locally and sent to the other ESPs`, at: ctx.clock.now(), detail: { esp, from: contact.email, to: next } });
+  ctx.store.recordDecision({
+    contactId: contact.id,
+    field: EMAIL_KEY,
+    winner: esp,
+    reason: `${esp} changed the email: followed locally and sent to the other ESPs`,
+    at: ctx.clock.now(),
+    detail: { esp, from: contact.email, to: next },
+  });
   result.changed.add(contact.id);
 }
 
@@ -251,7 +287,10 @@ function dropIfReused(ctx: InboundContext, esp: EspName, linked: Contact, u: Rem
   if (!u.externalId || u.createdAt === undefined || !email || email === linked.email) return false;
   if (!isReusedId(ctx.store.getSyncState(linked.id, esp), u.createdAt)) return false;
   dropReusedLink(ctx.store, ctx.clock, linked.id, esp, u.externalId, u.createdAt);
-  ctx.logger.warn({ esp, contact: linked.id, externalId: u.externalId }, 'ESP id now names another record (account replaced or reset): link dropped, contact matched by email again');
+  ctx.logger.warn(
+    { esp, contact: linked.id, externalId: u.externalId },
+    'ESP id now names another record (account replaced or reset): link dropped, contact matched by email again',
+  );
   return true;
 }
 
@@ -262,7 +301,14 @@ function dropIfReused(ctx: InboundContext, esp: EspName, linked: Contact, u: Rem
  */
 function forgetReplacedRecord(ctx: InboundContext, esp: EspName, contactId: number, previous: string, next: string): void {
   ctx.store.clearSyncState(contactId, esp);
-  ctx.store.recordDecision({ contactId, field: LINK_FIELD, winner: esp, reason: `${esp} record ${next} holds this contact's email now, not record ${previous} (removed or replaced there): linked to it, what segsync knew of the old record forgotten`, at: ctx.clock.now(), detail: { esp, externalId: next, previous } });
+  ctx.store.recordDecision({
+    contactId,
+    field: LINK_FIELD,
+    winner: esp,
+    reason: `${esp} record ${next} holds this contact's email now, not record ${previous} (removed or replaced there): linked to it, what segsync knew of the old record forgotten`,
+    at: ctx.clock.now(),
+    detail: { esp, externalId: next, previous },
+  });
 }
 
 /** Finds or creates the local contact an ESP record belongs to, keeping ids and emails in step. */
@@ -299,7 +345,14 @@ function resolveContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, resu
     if (previous !== undefined) forgetReplacedRecord(ctx, esp, contact.id, previous, u.externalId);
     ctx.store.setExternalId(contact.id, esp, u.externalId);
     if (reusedFrom !== undefined) {
-      ctx.store.recordDecision({ contactId: contact.id, field: LINK_FIELD, winner: esp, reason: `${esp} id ${u.externalId} (linked to contact ${reusedFrom} before the account was replaced or reset) names this contact's record now: linked by email`, at: ctx.clock.now(), detail: { esp, externalId: u.externalId, previousContact: reusedFrom } });
+      ctx.store.recordDecision({
+        contactId: contact.id,
+        field: LINK_FIELD,
+        winner: esp,
+        reason: `${esp} id ${u.externalId} (linked to contact ${reusedFrom} before the account was replaced or reset) names this contact's record now: linked by email`,
+        at: ctx.clock.now(),
+        detail: { esp, externalId: u.externalId, previousContact: reusedFrom },
+      });
     }
   }
   return ctx.store.getContact(contact.id) ?? contact;
@@ -334,7 +387,11 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
     if (!link) {
       // A segment's property is computed locally, but what the ESP holds is remembered: segsync then
       // never writes over a value it has not seen (safety valve, reconcile).
-      if (mapping?.segments.some((t) => t.as === 'property' && t.name === remote) && !(prev && prev.remoteValue !== undefined && sameValue(prev.remoteValue, value))) remember(remote, value, prev?.pushedValue);
+      if (
+        mapping?.segments.some((t) => t.as === 'property' && t.name === remote) &&
+        !(prev && prev.remoteValue !== undefined && sameValue(prev.remoteValue, value))
+      )
+        remember(remote, value, prev?.pushedValue);
       continue;
     }
     const news = fieldNews(prev, value, Math.min(u.modifiedAt, changedBy), u.fieldModifiedAt?.[remote]);
@@ -344,14 +401,28 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
     const local = contact.properties[link.local];
     if (news.verdict === 'unset') {
       if (local !== undefined && !isEmpty(local.value)) {
-        ctx.store.recordDecision({ contactId: contact.id, field: link.local, winner: 'local', reason: `${esp} never held a value for this field: its empty value is "not set", not a clear`, at: ctx.clock.now(), detail: { esp, remote: value, local: local.value } });
+        ctx.store.recordDecision({
+          contactId: contact.id,
+          field: link.local,
+          winner: 'local',
+          reason: `${esp} never held a value for this field: its empty value is "not set", not a clear`,
+          at: ctx.clock.now(),
+          detail: { esp, remote: value, local: local.value },
+        });
         if (link.out) result.changed.add(contact.id);
       }
       continue;
     }
     const d = decide({ field: link.field, esp, local, remote: value, remoteAt: news.changedAt });
     if (d.conflict) {
-      ctx.store.recordDecision({ contactId: contact.id, field: link.local, winner: d.winner, reason: d.reason, at: ctx.clock.now(), detail: { esp, remote: value, local: local?.value ?? null } });
+      ctx.store.recordDecision({
+        contactId: contact.id,
+        field: link.local,
+        winner: d.winner,
+        reason: d.reason,
+        at: ctx.clock.now(),
+        detail: { esp, remote: value, local: local?.value ?? null },
+      });
     }
     if (d.takeRemote && !sameValue(local?.value, value)) {
       ctx.store.setProperty(contact.id, link.local, { value, updatedAt: news.changedAt, source: esp });

@@ -93,5 +93,12 @@ export function dropReusedLink(store: Store, clock: Clock, contactId: number, es
 /** Links the contact again after its record showed up live on the ESP; records the decision. */
 export function relink(store: Store, clock: Clock, contactId: number, esp: EspName, at: number): void {
   store.putSyncState([{ contactId, esp, key: UNLINKED_KEY, remoteValue: null, pushedValue: undefined, remoteModifiedAt: at }]);
-  store.recordDecision({ contactId, field: LINK_FIELD, winner: esp, reason: `${esp} record is live again (restored there): linked, segsync writes to ${esp} again`, at: clock.now(), detail: { esp } });
+  store.recordDecision({
+    contactId,
+    field: LINK_FIELD,
+    winner: esp,
+    reason: `${esp} record is live again (restored there): linked, segsync writes to ${esp} again`,
+    at: clock.now(),
+    detail: { esp },
+  });
 }

@@ -82,12 +82,7 @@ export interface ContactPlan {
 }
 
 /** The desired state and the operations for one contact on every ESP (or the given ones), read from the store. */
-export function plansForContact(
-  store: Store,
-  mapping: SyncMapping,
-  contactId: number,
-  esps: readonly EspName[] = mapping.esps,
-): ContactPlan[] {
+export function plansForContact(store: Store, mapping: SyncMapping, contactId: number, esps: readonly EspName[] = mapping.esps): ContactPlan[] {
   const contact = store.getContact(contactId);
   if (!contact) return [];
   const segments = store.getSegmentStates(contactId);
@@ -103,7 +98,12 @@ export function plansForContact(
       continue;
     }
     const ops = [...emailOps(contact, esp, state), ...diffOps(contactId, esp, desired, state, (tag, added) => mayRemoveTag(mapping, esp, tag, added))];
-    const optOut = optOutOp(contact, esp, state.find((s) => s.key === CONSENT_KEY), ops.length > 0);
+    const optOut = optOutOp(
+      contact,
+      esp,
+      state.find((s) => s.key === CONSENT_KEY),
+      ops.length > 0,
+    );
     if (optOut) ops.push(optOut);
     const tags = state.find((s) => s.key === TAGS_KEY);
     const held = asTags(tags?.remoteValue) ?? asTags(tags?.pushedValue) ?? [];
@@ -158,7 +158,8 @@ export function outboxUpdate(store: Store, mapping: SyncMapping, contactId: numb
       else update.dropped.push(p.id);
     }
     // An identical queued operation stays as it is: re-queueing would reset its backoff.
-    const signature = (o: { key: string; op: string; value?: FieldValue | undefined }): string => `${o.key}\u0000${o.op}\u0000${JSON.stringify(o.value ?? null)}`;
+    const signature = (o: { key: string; op: string; value?: FieldValue | undefined }): string =>
+      `${o.key}\u0000${o.op}\u0000${JSON.stringify(o.value ?? null)}`;
     const same = new Set(pending.map(signature));
     const fresh = mine.filter((o) => !same.has(signature(o)));
     const replaced = new Set(fresh.map((o) => o.key));
@@ -173,7 +174,13 @@ export function outboxUpdate(store: Store, mapping: SyncMapping, contactId: numb
  * Queues what contacts need on each ESP and drops queued operations no longer needed (`outboxUpdate`),
  * all in one transaction. Returns the operations queued.
  */
-export function enqueueForContacts(store: Store, mapping: SyncMapping, contactIds: Iterable<number>, now: number, esps: readonly EspName[] = mapping.esps): number {
+export function enqueueForContacts(
+  store: Store,
+  mapping: SyncMapping,
+  contactIds: Iterable<number>,
+  now: number,
+  esps: readonly EspName[] = mapping.esps,
+): number {
   let queued = 0;
   store.transaction(() => {
     for (const contactId of contactIds) {

@@ -89,7 +89,11 @@ async function sendItems(options: DrainOptions, items: OutboxItem[], report: Dra
   let settled = 0;
 
   const erasures = items.filter((i) => i.op === 'erase');
-  const groups = groupByContact(store, items.filter((i) => i.op !== 'erase'), report);
+  const groups = groupByContact(
+    store,
+    items.filter((i) => i.op !== 'erase'),
+    report,
+  );
   const batches = slices(groups, batchSize);
 
   await runBounded(batches, connector.limits.maxConcurrency, async (batch) => {
@@ -139,16 +143,39 @@ function groupByContact(store: Store, items: OutboxItem[], report: DrainReport):
   return groups;
 }
 
-function settle(store: Store, clock: Clock, retry: RetryPolicy, esp: EspName, g: Group, result: ChangeResult | undefined, report: DrainReport, logger: Logger): void {
+function settle(
+  store: Store,
+  clock: Clock,
+  retry: RetryPolicy,
+  esp: EspName,
+  g: Group,
+  result: ChangeResult | undefined,
+  report: DrainReport,
+  logger: Logger,
+): void {
   // A connector that answered too few results is broken, not rate-limited: the missing answer counts as
   // a failed attempt, so the operation dead-letters after the usual attempts instead of looping.
-  const r: ChangeResult = result ?? { ref: g.change.ref, status: 'retry', error: new EspTransientError(`${esp} returned no result for this contact`, { esp, hint: 'a connector bug: it must answer one result per contact; report it with the log' }) };
+  const r: ChangeResult = result ?? {
+    ref: g.change.ref,
+    status: 'retry',
+    error: new EspTransientError(`${esp} returned no result for this contact`, {
+      esp,
+      hint: 'a connector bug: it must answer one result per contact; report it with the log',
+    }),
+  };
   if (r.status === 'ok') {
     const now = clock.now();
     const rows: SyncFieldState[] = [];
     const prior = new Map(store.getSyncState(g.contactId, esp).map((s) => [s.key, s]));
     const remember = (key: string, value: FieldValue): void => {
-      rows.push({ contactId: g.contactId, esp, key, remoteValue: value, pushedValue: value, remoteModifiedAt: r.modifiedAt ?? prior.get(key)?.remoteModifiedAt ?? now });
+      rows.push({
+        contactId: g.contactId,
+        esp,
+        key,
+        remoteValue: value,
+        pushedValue: value,
+        remoteModifiedAt: r.modifiedAt ?? prior.get(key)?.remoteModifiedAt ?? now,
+      });
     };
     for (const [key, value] of Object.entries(g.change.set)) remember(key, value);
     // A record written by email holds that email; one written by id keeps its own unless `@email` changed it.
@@ -163,14 +190,31 @@ function settle(store: Store, clock: Clock, retry: RetryPolicy, esp: EspName, g:
     }
     // An opt-out segsync carried is what the ESP now holds, unless its answer says otherwise (cleaned).
     const consent = r.consent ?? (g.change.optOut ? 'unsubscribed' : undefined);
-    if (consent) rows.push({ contactId: g.contactId, esp, key: CONSENT_KEY, remoteValue: consent, pushedValue: g.change.optOut ? 'unsubscribed' : prior.get(CONSENT_KEY)?.pushedValue, remoteModifiedAt: r.modifiedAt ?? now });
+    if (consent)
+      rows.push({
+        contactId: g.contactId,
+        esp,
+        key: CONSENT_KEY,
+        remoteValue: consent,
+        pushedValue: g.change.optOut ? 'unsubscribed' : prior.get(CONSENT_KEY)?.pushedValue,
+        remoteModifiedAt: r.modifiedAt ?? now,
+      });
     store.putSyncState(rows);
     if (r.externalId && r.externalId !== g.change.ref.externalId) store.setExternalId(g.contactId, esp, r.externalId);
   }
   settleItems(store, clock, retry, g.items, r, report, logger, esp);
 }
 
-function settleItems(store: Store, clock: Clock, retry: RetryPolicy, items: OutboxItem[], r: ChangeResult, report: DrainReport, logger: Logger, esp: EspName): void {
+function settleItems(
+  store: Store,
+  clock: Clock,
+  retry: RetryPolicy,
+  items: OutboxItem[],
+  r: ChangeResult,
+  report: DrainReport,
+  logger: Logger,
+  esp: EspName,
+): void {
   if (r.status === 'ok') {
     store.completeOutbox(items.map((i) => ({ id: i.id, version: i.version })));
     report.ok++;

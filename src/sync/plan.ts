@@ -114,16 +114,20 @@ export function summarisePlan(
 export function formatPlan(plans: EspPlan[]): string {
   const lines: string[] = [];
   for (const p of plans) {
-    const time = p.calls === 0 ? '' : p.minDurationMs < 1000 ? ', well within its rate limits' : `, at least ${formatDuration(p.minDurationMs)} under its rate limits`;
+    const time =
+      p.calls === 0 ? '' : p.minDurationMs < 1000 ? ', well within its rate limits' : `, at least ${formatDuration(p.minDurationMs)} under its rate limits`;
     const calls = `${p.assumptions.length ? 'about ' : ''}${p.calls} API calls in ${p.batches} batches`;
     lines.push(`${p.esp}: ${p.contacts} contacts (${p.creates} new, ${p.updates} existing), ${p.erasures} erasures, ${calls}${time}`);
-    if (p.readsAccountFirst) lines.push(`  before its first write segsync reads the whole account (never writing over what it has not seen): more calls than these`);
+    if (p.readsAccountFirst)
+      lines.push(`  before its first write segsync reads the whole account (never writing over what it has not seen): more calls than these`);
     for (const a of p.assumptions) lines.push(`  assumed: ${a}`);
     for (const [f, n] of Object.entries(p.fields).sort()) lines.push(`  field ${f}: ${n} changed`);
     for (const [t, n] of Object.entries(p.tagsAdded).sort()) lines.push(`  tag + ${t}: ${n}`);
     for (const [t, n] of Object.entries(p.tagsRemoved).sort()) lines.push(`  tag - ${t}: ${n}`);
     for (const [t, n] of Object.entries(p.collisions).sort()) {
-      lines.push(`  tag ! ${t}: ${n} contacts already carry a tag of this name that segsync did not put there; left alone (give the segment's tag the owned prefix)`);
+      lines.push(
+        `  tag ! ${t}: ${n} contacts already carry a tag of this name that segsync did not put there; left alone (give the segment's tag the owned prefix)`,
+      );
     }
     if (!p.contacts && !p.erasures) lines.push('  nothing to push');
   }

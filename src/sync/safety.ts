@@ -75,7 +75,12 @@ function isReset(value: FieldValue | undefined): boolean {
 
 /** The valve's refusal, naming each tag and field and how to go on. */
 export function valveError(esp: EspName, found: Destructive[], safety: SafetyConfig): SafetyValveError {
-  const what = found.map((d) => `${d.key.startsWith('tag:') ? `remove tag ${d.key.slice(4)} from` : `clear or change ${d.key} on`} ${d.affected} of the ${d.carriers} contacts that carry it`).join('; ');
+  const what = found
+    .map(
+      (d) =>
+        `${d.key.startsWith('tag:') ? `remove tag ${d.key.slice(4)} from` : `clear or change ${d.key} on`} ${d.affected} of the ${d.carriers} contacts that carry it`,
+    )
+    .join('; ');
   return new SafetyValveError(`${esp}: push stopped: it would ${what} (more than ${Math.round(safety.maxShare * 100)} %)`, {
     hint: 'check `segsync push --dry-run` (a fresh store, a changed rule or an emptied import?); if it is intended, run `segsync push --force`',
   });

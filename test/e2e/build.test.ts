@@ -71,11 +71,17 @@ describe('bin/build.js', () => {
     roots.push(dir);
     // Stands in for a machine without esbuild or with a read-only install: ensureBuilt finds nothing.
     const stub = join(dir, 'no-build.js');
-    writeFileSync(stub, `require.cache[${JSON.stringify(BUILD)}] = { id: ${JSON.stringify(BUILD)}, filename: ${JSON.stringify(BUILD)}, loaded: true, exports: { ensureBuilt: () => undefined } };\n`);
+    writeFileSync(
+      stub,
+      `require.cache[${JSON.stringify(BUILD)}] = { id: ${JSON.stringify(BUILD)}, filename: ${JSON.stringify(BUILD)}, loaded: true, exports: { ensureBuilt: () => undefined } };\n`,
+    );
     writeFileSync(join(dir, 'segsync.yaml'), 'version: 1\nsegments:\n  buyer:\n    rule: count("Placed Order", 30d) >= 1\n');
     writeFileSync(join(dir, 'contacts.jsonl'), '{"email":"ada@example.com"}\n');
     const segsync = (...args: string[]): string =>
-      execFileSync(process.execPath, ['--require', stub, BIN, '--config', join(dir, 'segsync.yaml'), '--store', join(dir, 'store.db'), ...args], { encoding: 'utf8', timeout: 120_000 });
+      execFileSync(process.execPath, ['--require', stub, BIN, '--config', join(dir, 'segsync.yaml'), '--store', join(dir, 'store.db'), ...args], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
     expect(segsync('import', 'contacts', join(dir, 'contacts.jsonl'))).toMatch(/1 imported/);
     expect(segsync('segments', '--contact', 'ada@example.com')).toMatch(/buyer\s+false/);
   });

@@ -92,7 +92,13 @@ describe('chaos: the daemon under faults and 20 SIGKILLs converges to exactly th
     [hubspot, mailchimp, klaviyo] = await Promise.all([
       startHubspotSandbox({ accessToken: SECRETS.HS, rateLimits: false, clientSecret: SECRETS.HS_SECRET, webhookUrl: `${daemonUrl}/webhooks/hubspot` }),
       startMailchimpSandbox({ apiKey: SECRETS.MC, rateLimits: false }),
-      startKlaviyoSandbox({ apiKey: SECRETS.KL, rateLimits: false, jobDurationMs: 0, webhookUrl: `${daemonUrl}/webhooks/klaviyo`, webhookSecret: SECRETS.KL_HOOK }),
+      startKlaviyoSandbox({
+        apiKey: SECRETS.KL,
+        rateLimits: false,
+        jobDurationMs: 0,
+        webhookUrl: `${daemonUrl}/webhooks/klaviyo`,
+        webhookSecret: SECRETS.KL_HOOK,
+      }),
     ]);
     proxies = await Promise.all([hubspot.url, mailchimp.url, klaviyo.url].map((u) => startChaosProxy(u, random)));
     const [hsProxy, mcProxy, klProxy] = proxies as [ChaosProxy, ChaosProxy, ChaosProxy];
@@ -100,18 +106,46 @@ describe('chaos: the daemon under faults and 20 SIGKILLs converges to exactly th
     // The accounts segsync attaches to: 40 people on every ESP, some with the users' own `vip` tag,
     // four transactional-only on Mailchimp.
     // The users' tag lives in the multi-checkbox property segsync also writes its tags to.
-    hubspot.state.properties.create({ name: 'segsync_tags', label: 'Tags', type: 'enumeration', fieldType: 'checkbox', groupName: 'contactinformation', options: [{ label: 'vip', value: 'vip' }] });
-    hubspot.seed(Array.from({ length: SEEDED }, (_, i) => ({ email: seeded(i), properties: { firstname: `First${i}`, ...(USER_TAGGED.has(seeded(i)) ? { segsync_tags: 'vip' } : {}) } })));
-    mailchimp.seed(Array.from({ length: SEEDED }, (_, i) => ({
-      email: seeded(i),
-      status: TRANSACTIONAL.has(seeded(i)) ? ('transactional' as const) : ('subscribed' as const),
-      merges: { FNAME: `First${i}` },
-      ...(USER_TAGGED.has(seeded(i)) ? { tags: ['vip'] } : {}),
-    })));
+    hubspot.state.properties.create({
+      name: 'segsync_tags',
+      label: 'Tags',
+      type: 'enumeration',
+      fieldType: 'checkbox',
+      groupName: 'contactinformation',
+      options: [{ label: 'vip', value: 'vip' }],
+    });
+    hubspot.seed(
+      Array.from({ length: SEEDED }, (_, i) => ({
+        email: seeded(i),
+        properties: { firstname: `First${i}`, ...(USER_TAGGED.has(seeded(i)) ? { segsync_tags: 'vip' } : {}) },
+      })),
+    );
+    mailchimp.seed(
+      Array.from({ length: SEEDED }, (_, i) => ({
+        email: seeded(i),
+        status: TRANSACTIONAL.has(seeded(i)) ? ('transactional' as const) : ('subscribed' as const),
+        merges: { FNAME: `First${i}` },
+        ...(USER_TAGGED.has(seeded(i)) ? { tags: ['vip'] } : {}),
+      })),
+    );
     for (let i = 0; i < SEEDED; i++) {
-      klaviyo.seedProfile({ email: seeded(i), first_name: `First${i}`, consent: 'SUBSCRIBED', ...(USER_TAGGED.has(seeded(i)) ? { properties: { segsync_tags: ['vip'] } } : {}) });
+      klaviyo.seedProfile({
+        email: seeded(i),
+        first_name: `First${i}`,
+        consent: 'SUBSCRIBED',
+        ...(USER_TAGGED.has(seeded(i)) ? { properties: { segsync_tags: ['vip'] } } : {}),
+      });
     }
-    const initial = new Map(Array.from({ length: SEEDED }, (_, i) => [seeded(i), { hubspot: hubspot.contact(seeded(i))!.properties.hs_email_optout ?? '', mailchimp: mailchimp.member(seeded(i))!.status, klaviyo: klaviyo.profileByEmail(seeded(i))!.marketing.consent }]));
+    const initial = new Map(
+      Array.from({ length: SEEDED }, (_, i) => [
+        seeded(i),
+        {
+          hubspot: hubspot.contact(seeded(i))!.properties.hs_email_optout ?? '',
+          mailchimp: mailchimp.member(seeded(i))!.status,
+          klaviyo: klaviyo.profileByEmail(seeded(i))!.marketing.consent,
+        },
+      ]),
+    );
 
     const db = join(dir, 'segsync.db');
     const cfg = join(dir, 'segsync.yaml');
@@ -154,7 +188,15 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", publicUrl: "${daemonUrl}", pul
       let err = '';
       proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
       daemon = { proc, exited: new Promise((r) => proc.on('exit', r)), stderr: () => err };
-      await until(() => fetch(`${daemonUrl}/healthz`).then((r) => r.ok, () => false), 60_000, () => err);
+      await until(
+        () =>
+          fetch(`${daemonUrl}/healthz`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        60_000,
+        () => err,
+      );
     };
     const kill = async (): Promise<void> => {
       daemon!.proc.kill('SIGKILL');
@@ -205,10 +247,18 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", publicUrl: "${daemonUrl}", pul
         const items = Array.from({ length: 1 + Math.floor(random() * 5) }, () => trackItem(pick(everyone)));
         const email = pick(everyone);
         const identify = { type: 'identify', messageId: `i${seq++}`, email, traits: { plan: pick(['free', 'pro', 'team']) } };
-        await send('/v1/batch', { batch: [...items, identify] }, items.map((i) => i.messageId));
+        await send(
+          '/v1/batch',
+          { batch: [...items, identify] },
+          items.map((i) => i.messageId),
+        );
       } else if (roll < 0.55) {
         const email = pick(everyone);
-        await send('/v1/identify', { type: 'identify', messageId: `i${seq++}`, email, traits: { plan: pick(['free', 'pro', 'team']), first_name: `Local${seq}` } }, []);
+        await send(
+          '/v1/identify',
+          { type: 'identify', messageId: `i${seq++}`, email, traits: { plan: pick(['free', 'pro', 'team']), first_name: `Local${seq}` } },
+          [],
+        );
       } else if (roll < 0.75) {
         // A person edits a field in one ESP's app (HubSpot and Mailchimp deliver a signed webhook).
         const email = pick(editable);
@@ -237,7 +287,14 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", publicUrl: "${daemonUrl}", pul
         const times = 1 + Math.floor(random() * 3);
         if (where === 'hubspot') hubspot.inject(kind === 'slow' ? { delayMs: 1500, times } : { status: kind === '429' ? 429 : 502, times });
         if (where === 'mailchimp') mailchimp.inject(kind === 'slow' ? { delayMs: 1500, times } : { status: kind === '429' ? 429 : 503, times });
-        if (where === 'klaviyo') klaviyo.fail({ method: pick(['GET', 'POST', 'PATCH']), pathPrefix: '/api/', status: kind === '429' ? 429 : 500, times, ...(kind === '429' ? { retryAfterSeconds: 1 } : {}) });
+        if (where === 'klaviyo')
+          klaviyo.fail({
+            method: pick(['GET', 'POST', 'PATCH']),
+            pathPrefix: '/api/',
+            status: kind === '429' ? 429 : 500,
+            times,
+            ...(kind === '429' ? { retryAfterSeconds: 1 } : {}),
+          });
         if (where === 'klaviyo' && kind === 'slow') klProxy.set({ slow: 0.2, slowMs: 1500 });
       }
     };
@@ -331,23 +388,40 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", publicUrl: "${daemonUrl}", pul
           continue;
         }
         const flags = new Map(check.getSegmentStates(c.id).map((s) => [s.segment, s.value]));
-        const owned = [['buyer', 'seg:buyer'], ['recent_viewer', 'seg:recent'], ['opener', 'seg:opener']]
+        const owned = [
+          ['buyer', 'seg:buyer'],
+          ['recent_viewer', 'seg:recent'],
+          ['opener', 'seg:opener'],
+        ]
           .filter(([seg]) => flags.get(seg!) === true)
           .map(([, tag]) => tag!)
           .sort();
-        const want = { first_name: text(c.properties.first_name?.value), plan: text(c.properties.plan?.value), tags: [...owned, ...(USER_TAGGED.has(email) ? ['vip'] : [])].sort() };
+        const want = {
+          first_name: text(c.properties.first_name?.value),
+          plan: text(c.properties.plan?.value),
+          tags: [...owned, ...(USER_TAGGED.has(email) ? ['vip'] : [])].sort(),
+        };
         const hs = hubspot.contact(email)?.properties;
         const mc = mailchimp.member(email);
         const kl = klaviyo.profileByEmail(email);
         const held = {
           hubspot: hs && { first_name: text(hs.firstname), plan: text(hs.segsync_plan), tags: text(hs.segsync_tags).split(';').filter(Boolean).sort() },
-          mailchimp: mc && { first_name: text(mc.merge_fields.FNAME), plan: text(mc.merge_fields.PLAN), tags: ((mc.tags ?? []) as { name: string }[]).map((t) => t.name).sort() },
-          klaviyo: kl && { first_name: text(kl.first_name), plan: text(kl.properties.plan), tags: ((kl.properties.segsync_tags ?? []) as string[]).slice().sort() },
+          mailchimp: mc && {
+            first_name: text(mc.merge_fields.FNAME),
+            plan: text(mc.merge_fields.PLAN),
+            tags: ((mc.tags ?? []) as { name: string }[]).map((t) => t.name).sort(),
+          },
+          klaviyo: kl && {
+            first_name: text(kl.first_name),
+            plan: text(kl.properties.plan),
+            tags: ((kl.properties.segsync_tags ?? []) as string[]).slice().sort(),
+          },
         };
         const none = { first_name: '', plan: '', tags: [] };
         for (const [esp, h] of Object.entries(held)) {
           // A record that was never needed (nothing to say about the contact) need not exist.
-          if (JSON.stringify(h ?? none) !== JSON.stringify(want)) wrong.push(`${email} on ${esp}: holds ${JSON.stringify(h)}, store says ${JSON.stringify(want)}`);
+          if (JSON.stringify(h ?? none) !== JSON.stringify(want))
+            wrong.push(`${email} on ${esp}: holds ${JSON.stringify(h)}, store says ${JSON.stringify(want)}`);
         }
         const consent = { hubspot: hs?.hs_email_optout ?? '', mailchimp: mc?.status, klaviyo: kl?.marketing.consent };
         const before = initial.get(email);
@@ -356,7 +430,9 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", publicUrl: "${daemonUrl}", pul
         else if (before) expected = before;
         if (expected && JSON.stringify(consent) !== JSON.stringify(expected)) {
           // What the store knew, to find the cause of a consent mismatch from a CI log alone.
-          const states = (['hubspot', 'mailchimp', 'klaviyo'] as const).map((e) => `${e}: ${JSON.stringify(check.getSyncState(c.id, e).find((st) => st.key === '@consent') ?? null)}`);
+          const states = (['hubspot', 'mailchimp', 'klaviyo'] as const).map(
+            (e) => `${e}: ${JSON.stringify(check.getSyncState(c.id, e).find((st) => st.key === '@consent') ?? null)}`,
+          );
           const decisions = check.decisionsFor(c.id).filter((d) => JSON.stringify(d).includes('consent'));
           wrong.push(
             `${email} consent: ${JSON.stringify(consent)}, asked for ${JSON.stringify(expected)}; opt-outs made: ${optOutLog.filter((l) => l.includes(` ${email} `)).join(', ')}; ` +
@@ -364,15 +440,23 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", publicUrl: "${daemonUrl}", pul
           );
         }
         // Nobody asked to subscribe the contacts that only the track API created.
-        if (!before && (consent.mailchimp === 'subscribed' || consent.klaviyo === 'SUBSCRIBED')) wrong.push(`${email} subscribed unasked: ${JSON.stringify(consent)}`);
+        if (!before && (consent.mailchimp === 'subscribed' || consent.klaviyo === 'SUBSCRIBED'))
+          wrong.push(`${email} subscribed unasked: ${JSON.stringify(consent)}`);
         if (optedOut.has(email) && c.consent?.status !== 'unsubscribed') wrong.push(`${email}: store consent ${c.consent?.status}`);
       }
       expect(wrong).toEqual([]);
       // The run really was chaotic: the figures say how much.
       const resets = proxies.map((p) => p.counts());
       expect(resets.reduce((n, r) => n + r.resetBefore + r.resetAfter, 0)).toBeGreaterThan(0);
-      expect({ optedOut: optedOut.size > 0, remoteEdits: remoteEdited.length > 0, klaviyoEvents: klaviyoEvents.length > 0, acked: acked.size > 0 }).toEqual({ optedOut: true, remoteEdits: true, klaviyoEvents: true, acked: true });
-      process.stdout.write(`chaos seed ${SEED}: ${sentRequests} requests, ${acked.size} events acknowledged, ${optedOut.size} opt-outs, ${remoteEdited.length} remote edits, ${klaviyoEvents.length} Klaviyo events; proxy ${JSON.stringify(resets)}\n`);
+      expect({ optedOut: optedOut.size > 0, remoteEdits: remoteEdited.length > 0, klaviyoEvents: klaviyoEvents.length > 0, acked: acked.size > 0 }).toEqual({
+        optedOut: true,
+        remoteEdits: true,
+        klaviyoEvents: true,
+        acked: true,
+      });
+      process.stdout.write(
+        `chaos seed ${SEED}: ${sentRequests} requests, ${acked.size} events acknowledged, ${optedOut.size} opt-outs, ${remoteEdited.length} remote edits, ${klaviyoEvents.length} Klaviyo events; proxy ${JSON.stringify(resets)}\n`,
+      );
     } finally {
       check.close();
     }

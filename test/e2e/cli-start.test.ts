@@ -9,7 +9,22 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const BIN = resolve(__dirname, '../../bin/segsync.js');
-const HEAVY = ['@hubspot/api-client', '@mailchimp/mailchimp_marketing', 'klaviyo-api', 'fastify', 'mjml', 'playwright-core', 'liquidjs', 'handlebars', 'nunjucks', 'juice', 'html-to-text', '@faker-js/faker', 'prom-client', 'csv-parse'];
+const HEAVY = [
+  '@hubspot/api-client',
+  '@mailchimp/mailchimp_marketing',
+  'klaviyo-api',
+  'fastify',
+  'mjml',
+  'playwright-core',
+  'liquidjs',
+  'handlebars',
+  'nunjucks',
+  'juice',
+  'html-to-text',
+  '@faker-js/faker',
+  'prom-client',
+  'csv-parse',
+];
 
 describe('segsync start', () => {
   let dir: string;

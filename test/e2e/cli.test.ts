@@ -23,7 +23,9 @@ describe('segsync CLI', () => {
     expect(first.code).toBe(0);
     expect(existsSync(join(dir, 'segsync.yaml'))).toBe(true);
     expect(readFileSync(join(dir, 'segsync.yaml'), 'utf8')).toMatch(/^version: 1$/m);
-    expect(readFileSync(join(dir, 'segsync.yaml'), 'utf8')).toMatch(/^daemon:\n {2}host: 127\.0\.0\.1 .*\n {2}port: 8787\n {2}writeKey: \$\{SEGSYNC_WRITE_KEY\} .*\n {2}serverKey: \$\{SEGSYNC_SERVER_KEY\}/m);
+    expect(readFileSync(join(dir, 'segsync.yaml'), 'utf8')).toMatch(
+      /^daemon:\n {2}host: 127\.0\.0\.1 .*\n {2}port: 8787\n {2}writeKey: \$\{SEGSYNC_WRITE_KEY\} .*\n {2}serverKey: \$\{SEGSYNC_SERVER_KEY\}/m,
+    );
     const again = segsync(dir, 'init');
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/not overwriting existing files: segsync\.yaml/);
@@ -41,7 +43,14 @@ describe('segsync CLI', () => {
     expect(readFileSync(rejects!, 'utf8')).toBe('{"email":"a@x.com"}\n');
     const again = segsync(dir, ...env, '--config', join(dir, 'none.yaml'), 'import', 'events', file, '--json');
     expect(again.code).toBe(1);
-    const summary = JSON.parse(again.stdout) as { read: number; imported: number; duplicates: number; rejected: number; rejectsFile: string; errorsFile: string };
+    const summary = JSON.parse(again.stdout) as {
+      read: number;
+      imported: number;
+      duplicates: number;
+      rejected: number;
+      rejectsFile: string;
+      errorsFile: string;
+    };
     expect(summary).toMatchObject({ read: 2, imported: 0, duplicates: 1, rejected: 1 });
     expect(summary.rejectsFile).not.toBe(rejects);
     expect(readFileSync(summary.errorsFile, 'utf8')).toMatch(/:1 \(events\.jsonl:2\): missing event name/);
@@ -55,12 +64,19 @@ describe('segsync CLI', () => {
     const store = new SqliteStore({ path: db });
     const profile = store.identities.createProfile(Date.now());
     store.identities.link({ kind: 'anonymousId', value: 'anon-1' }, { profileId: profile }, Date.now());
-    store.identities.appendProfileEvents(profile, [{ eventId: 'p1', name: 'Viewed Page', time: Date.now(), propertiesJson: '{}', source: 'track' }], Date.now());
+    store.identities.appendProfileEvents(
+      profile,
+      [{ eventId: 'p1', name: 'Viewed Page', time: Date.now(), propertiesJson: '{}', source: 'track' }],
+      Date.now(),
+    );
     store.close();
     const text = segsync(dir, '--config', join(dir, 'none.yaml'), '--store', db, 'status');
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^anonymous 1 visitors, 1 events \(not pushed until they identify\)$/m);
-    const json = JSON.parse(segsync(dir, '--config', join(dir, 'none.yaml'), '--store', db, 'status', '--json').stdout) as { contacts: number; anonymous: unknown };
+    const json = JSON.parse(segsync(dir, '--config', join(dir, 'none.yaml'), '--store', db, 'status', '--json').stdout) as {
+      contacts: number;
+      anonymous: unknown;
+    };
     expect(json).toMatchObject({ contacts: 0, anonymous: { profiles: 1, events: 1 } });
   });
 
@@ -76,7 +92,7 @@ describe('segsync CLI', () => {
     expect(bad.stderr).toContain('bad.yaml:2:1: unknown key "conectors" in the top level');
   });
 
-  it('demo refuses a folder it did not make (exit 2) and leaves the user\'s files alone', () => {
+  it("demo refuses a folder it did not make (exit 2) and leaves the user's files alone", () => {
     const project = join(dir, 'project');
     mkdirSync(project);
     writeFileSync(join(project, 'segsync.yaml'), 'version: 1\n');

@@ -53,7 +53,14 @@ describe('crash safety', () => {
     writeFileSync(cfg, configFor(s));
     const rand = seededRandom(7);
     const store = new SqliteStore({ path: db });
-    store.upsertContacts(Array.from({ length: CONTACTS }, (_, i) => ({ email: `c${i}@x.com`, properties: { plan: 'free' }, source: 'local' as const, consent: 'subscribed' as const })));
+    store.upsertContacts(
+      Array.from({ length: CONTACTS }, (_, i) => ({
+        email: `c${i}@x.com`,
+        properties: { plan: 'free' },
+        source: 'local' as const,
+        consent: 'subscribed' as const,
+      })),
+    );
     const env = { ...process.env, ...SECRETS, SEGSYNC_CONFIG: '', SEGSYNC_STORE: '' };
     const killedMidway: number[] = [];
     for (let round = 0; round < KILLS; round++) {
@@ -90,7 +97,8 @@ describe('crash safety', () => {
       const hs = s.hubspot.contact(c.email)?.properties.segsync_plan;
       const mc = s.mailchimp.member(c.email)?.merge_fields.PLAN;
       const kl = s.klaviyo.profileByEmail(c.email)?.properties.plan;
-      if (hs !== plan || mc !== plan || kl !== plan) mismatches.push(`${c.email}: local ${String(plan)}, hubspot ${String(hs)}, mailchimp ${String(mc)}, klaviyo ${String(kl)}`);
+      if (hs !== plan || mc !== plan || kl !== plan)
+        mismatches.push(`${c.email}: local ${String(plan)}, hubspot ${String(hs)}, mailchimp ${String(mc)}, klaviyo ${String(kl)}`);
     }
     expect(mismatches.slice(0, 5)).toEqual([]);
     expect([s.hubspot.contactCount(), s.mailchimp.audience().members.size, s.klaviyo.state.profiles.size]).toEqual([CONTACTS, CONTACTS, CONTACTS]);

@@ -71,11 +71,21 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", pullIntervalSeconds: 3600 }
     };
     const url = `http://127.0.0.1:${port}`;
     const post = (batch: object[]): Promise<Response> =>
-      fetch(`${url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ batch }) });
+      fetch(`${url}/v1/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify({ batch }),
+      });
     const ready = async (): Promise<void> => {
       // Up to 30 s: a cold start through tsx takes 8-15 s on a loaded 2-core machine.
       for (let i = 0; i < 600; i++) {
-        if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return;
+        if (
+          await fetch(`${url}/healthz`).then(
+            (r) => r.ok,
+            () => false,
+          )
+        )
+          return;
         await new Promise((r) => setTimeout(r, 50));
       }
       throw new Error('the daemon did not start');
@@ -106,16 +116,20 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", pullIntervalSeconds: 3600 }
     expect((await post([{ type: 'track', messageId: 'late-order', email: 'd0@x.com', event: 'Placed Order', properties: { value: 10 } }])).status).toBe(200);
     const store = new SqliteStore({ path: db });
     try {
-      await until(() => store.outboxCounts().every((o) => o.pending === 0 && o.dead === 0) && s.hubspot.contactCount() === N, 60_000, () => ({
-        outbox: store.outboxCounts(),
-        dead: store.deadOutbox(undefined, 3).map((o) => o.lastError),
-        hubspot: s.hubspot.contactCount(),
-        mailchimp: s.mailchimp.audience().members.size,
-        klaviyo: s.klaviyo.state.profiles.size,
-        contacts: store.counts().contacts,
-        hubspotRejected: s.hubspot.stats().rejected,
-        hubspotCalls: s.hubspot.stats().requests,
-      }));
+      await until(
+        () => store.outboxCounts().every((o) => o.pending === 0 && o.dead === 0) && s.hubspot.contactCount() === N,
+        60_000,
+        () => ({
+          outbox: store.outboxCounts(),
+          dead: store.deadOutbox(undefined, 3).map((o) => o.lastError),
+          hubspot: s.hubspot.contactCount(),
+          mailchimp: s.mailchimp.audience().members.size,
+          klaviyo: s.klaviyo.state.profiles.size,
+          contacts: store.counts().contacts,
+          hubspotRejected: s.hubspot.stats().rejected,
+          hubspotCalls: s.hubspot.stats().requests,
+        }),
+      );
       expect(store.counts().events).toBe(Math.ceil(N / 3) + 1);
     } finally {
       store.close();

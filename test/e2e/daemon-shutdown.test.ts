@@ -33,7 +33,9 @@ function startChild(env: Record<string, string>): Child {
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   let signalled = 0;
-  const exited = new Promise<{ code: number | null; ms: number; stderr: string }>((res) => proc.on('exit', (code) => res({ code, ms: Date.now() - signalled, stderr })));
+  const exited = new Promise<{ code: number | null; ms: number; stderr: string }>((res) =>
+    proc.on('exit', (code) => res({ code, ms: Date.now() - signalled, stderr })),
+  );
   return {
     proc,
     waitFor: (key, value) => {
@@ -75,12 +77,19 @@ describe('daemon process shutdown', () => {
     const child = startChild({ STORE: store, HOLD_DRAIN_MS: '700', HOLD_TRACK_MS: '400', SHUTDOWN_MS: '5000' });
     const { ready: url } = await child.waitFor('ready');
     await child.waitFor('started', 'push');
-    const inFlight = fetch(`${url}/v1/track`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'ada@example.com', event: 'Placed Order', messageId: 'in-flight-1' }) });
+    const inFlight = fetch(`${url}/v1/track`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'ada@example.com', event: 'Placed Order', messageId: 'in-flight-1' }),
+    });
     await child.waitFor('started', 'track');
     child.signalledAt();
     child.proc.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 100));
-    const late = await fetch(`${url}/healthz`).then((r) => r.status, () => 'refused');
+    const late = await fetch(`${url}/healthz`).then(
+      (r) => r.status,
+      () => 'refused',
+    );
     expect([503, 'refused']).toContain(late);
     const answer = await inFlight;
     expect(answer.status).toBe(200);

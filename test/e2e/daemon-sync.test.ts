@@ -86,7 +86,16 @@ daemon:
     const logger = createLogger({ level: 'silent' });
     const store = openStore(loaded.config.store.path);
     const services = await createServices({ config: loaded.config, loaded, store, clock, logger });
-    daemon = await startDaemon({ services, logger, clock, port, trackToken: TOKEN, publicUrl: loaded.config.daemon.publicUrl!, pullIntervalMs: 3_600_000, reevaluateIntervalMs: 100 });
+    daemon = await startDaemon({
+      services,
+      logger,
+      clock,
+      port,
+      trackToken: TOKEN,
+      publicUrl: loaded.config.daemon.publicUrl!,
+      pullIntervalMs: 3_600_000,
+      reevaluateIntervalMs: 100,
+    });
   }, 30_000);
 
   afterAll(async () => {
@@ -132,7 +141,9 @@ daemon:
 
   it('carries a Mailchimp profile change delivered by webhook to HubSpot and Klaviyo, with no echo back', async () => {
     const email = 'cart@example.com';
-    const mcWritesBefore = Object.entries(mailchimp.stats().calls).filter(([route]) => /^(POST|PUT|PATCH) /.test(route) && !/webhooks/.test(route)).reduce((n, [, c]) => n + c, 0);
+    const mcWritesBefore = Object.entries(mailchimp.stats().calls)
+      .filter(([route]) => /^(POST|PUT|PATCH) /.test(route) && !/webhooks/.test(route))
+      .reduce((n, [, c]) => n + c, 0);
     mailchimp.admin.update(email, { merges: { FNAME: 'Zed' } });
     await mailchimp.flushWebhooks();
     await eventually(() => {
@@ -140,7 +151,9 @@ daemon:
       expect(klaviyo.profileByEmail(email)?.first_name).toBe('Zed');
     });
     await new Promise((r) => setTimeout(r, 500));
-    const mcWritesAfter = Object.entries(mailchimp.stats().calls).filter(([route]) => /^(POST|PUT|PATCH) /.test(route) && !/webhooks/.test(route)).reduce((n, [, c]) => n + c, 0);
+    const mcWritesAfter = Object.entries(mailchimp.stats().calls)
+      .filter(([route]) => /^(POST|PUT|PATCH) /.test(route) && !/webhooks/.test(route))
+      .reduce((n, [, c]) => n + c, 0);
     expect(mcWritesAfter - mcWritesBefore).toBe(0);
     expect(mailchimp.deliveries.length).toBeGreaterThan(0);
   }, 30_000);
@@ -165,7 +178,16 @@ daemon:
     });
     const logger = createLogger({ level: 'info', destination, format: 'json' });
     const services = await createServices({ config: loaded.config, loaded, store, clock, logger });
-    daemon = await startDaemon({ services, logger, clock, port: loaded.config.daemon.port, trackToken: TOKEN, publicUrl: loaded.config.daemon.publicUrl!, pullIntervalMs: 3_600_000, reevaluateIntervalMs: 100 });
+    daemon = await startDaemon({
+      services,
+      logger,
+      clock,
+      port: loaded.config.daemon.port,
+      trackToken: TOKEN,
+      publicUrl: loaded.config.daemon.publicUrl!,
+      pullIntervalMs: 3_600_000,
+      reevaluateIntervalMs: 100,
+    });
     expect(lines.find((l) => l.msg === 'rules caches loaded')).toMatchObject({ eventSnapshot: true, savedState: true });
     await new Promise((r) => setTimeout(r, 300));
     expect(answers(store)).toEqual(stored);

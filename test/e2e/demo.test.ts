@@ -33,7 +33,11 @@ describe('segsync demo', () => {
     expect(stdout).toMatch(/\+ cart_abandoner\s+\S+@example\.com\s+on in HubSpot, Mailchimp, Klaviyo/);
     // The closing table: each pushed segment, segsync's members, then each ESP's count (— where not pushed).
     const table = stdout.slice(stdout.indexOf('Pushed segments'));
-    const rows = table.split('\n').slice(2).filter((l) => /^ {2}[a-z_]+\s+\d/.test(l)).map((l) => l.trim().split(/\s+/));
+    const rows = table
+      .split('\n')
+      .slice(2)
+      .filter((l) => /^ {2}[a-z_]+\s+\d/.test(l))
+      .map((l) => l.trim().split(/\s+/));
     expect(rows.map((r) => r[0])).toEqual(expect.arrayContaining(['cart_abandoner', 'browse_abandoner', 'vip', 'lifecycle_stage', 'rfm']));
     for (const [segment, local, ...esps] of rows) {
       for (const n of esps) if (n !== '—') expect(`${segment!}: ${n}`).toBe(`${segment!}: ${local!}`);
@@ -67,14 +71,18 @@ describe('segsync demo', () => {
       // A red cell is a template with an unreached branch, a warning or a failure.
       const red = await page.locator('#templates tbody tr:has(td.bad) td:nth-child(2)').allTextContents();
       expect(red).toEqual([]);
-      const drawn = await page.locator('#templates td.thumb img').evaluateAll((imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth));
+      const drawn = await page
+        .locator('#templates td.thumb img')
+        .evaluateAll((imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth));
       expect(drawn).toHaveLength(25);
       expect(drawn.every((w) => w > 0)).toBe(true);
       // One of the reports, opened from the index: the demo shopper's cart email names a product.
       await page.locator('#templates a', { hasText: 'cart-abandonment/cart-abandonment.liquid' }).first().click();
       await page.waitForLoadState('load');
       const shopper = page.locator('section.scenario', { hasText: 'demo shopper' }).first();
-      await expect(shopper.locator('pre.text').first().textContent()).resolves.toMatch(/You left these in your cart:[\s\S]*(Shoe|Boot|Jacket|Pack|Bag|Weekender|Shirt|Sneaker|Slip-on)/);
+      await expect(shopper.locator('pre.text').first().textContent()).resolves.toMatch(
+        /You left these in your cart:[\s\S]*(Shoe|Boot|Jacket|Pack|Bag|Weekender|Shirt|Sneaker|Slip-on)/,
+      );
       expect(problems).toEqual([]);
     } finally {
       await browser.close();

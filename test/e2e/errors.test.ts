@@ -10,7 +10,12 @@ const TEMPLATE = resolve(__dirname, '../../templates/segsync.yaml');
 const ENV = { HUBSPOT_ACCESS_TOKEN: 'sandbox-token', MAILCHIMP_API_KEY: 'sandbox-key-us1', KLAVIYO_API_KEY: 'pk_sandbox' };
 
 function segsync(cwd: string, ...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...ENV, SEGSYNC_CONFIG: '', SEGSYNC_STORE: '', SEGSYNC_LOG_LEVEL: '' } });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, ...ENV, SEGSYNC_CONFIG: '', SEGSYNC_STORE: '', SEGSYNC_LOG_LEVEL: '' },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -55,7 +60,10 @@ describe('errors that point somewhere', () => {
 
   it('pull with no sandbox running: one error per ESP naming its URL and the sandbox to start, no JSON log lines, status shows the failure', async () => {
     const ports = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
-    const config = readFileSync(TEMPLATE, 'utf8').replace('127.0.0.1:4101', `127.0.0.1:${ports[0]}`).replace('127.0.0.1:4102', `127.0.0.1:${ports[1]}`).replace('127.0.0.1:4103', `127.0.0.1:${ports[2]}`);
+    const config = readFileSync(TEMPLATE, 'utf8')
+      .replace('127.0.0.1:4101', `127.0.0.1:${ports[0]}`)
+      .replace('127.0.0.1:4102', `127.0.0.1:${ports[1]}`)
+      .replace('127.0.0.1:4103', `127.0.0.1:${ports[2]}`);
     writeFileSync(join(dir, 'segsync.yaml'), config);
     const store = ['--store', join(dir, 'pull.db')];
     const r = segsync(dir, ...store, 'pull');
@@ -71,7 +79,10 @@ describe('errors that point somewhere', () => {
 
     const json = segsync(dir, ...store, 'pull', '--esp', 'mailchimp', '--json');
     expect(json.code).toBe(1);
-    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, esps: [{ esp: 'mailchimp', ok: false, error: { code: 'E_ESP_TRANSIENT', hint: expect.stringContaining(`127.0.0.1:${ports[1]}`) } }] });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      ok: false,
+      esps: [{ esp: 'mailchimp', ok: false, error: { code: 'E_ESP_TRANSIENT', hint: expect.stringContaining(`127.0.0.1:${ports[1]}`) } }],
+    });
 
     const status = segsync(dir, ...store, 'status');
     expect(status.code).toBe(0);

@@ -1,4 +1,3 @@
-
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -24,7 +23,14 @@ describe('segsync explain EMAIL FIELD', () => {
       { contactId: id, esp: 'klaviyo', key: 'first_name', remoteValue: 'Evie', pushedValue: undefined, remoteModifiedAt: T },
       { contactId: id, esp: 'hubspot', key: 'firstname', remoteValue: 'Eve', pushedValue: 'Eve', remoteModifiedAt: T - 60_000 },
     ]);
-    store.recordDecision({ contactId: id, field: 'first_name', winner: 'klaviyo', reason: 'latest wins: klaviyo changed it', at: T, detail: { esp: 'klaviyo', remote: 'Evie', local: 'Eve' } });
+    store.recordDecision({
+      contactId: id,
+      field: 'first_name',
+      winner: 'klaviyo',
+      reason: 'latest wins: klaviyo changed it',
+      at: T,
+      detail: { esp: 'klaviyo', remote: 'Evie', local: 'Eve' },
+    });
     store.close();
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

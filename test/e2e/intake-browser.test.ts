@@ -107,7 +107,9 @@ describe('analytics.js in a browser, pointed at the daemon', () => {
       await page.goto(`http://127.0.0.1:${(shop.address() as AddressInfo).port}/shoes?utm_source=newsletter&utm_campaign=spring`);
       await page.evaluate(() => (globalThis as unknown as { ready: Promise<unknown> }).ready);
       const anonymousId = await page.evaluate(async () => {
-        const shopper = (globalThis as unknown as { shop: { page(): Promise<unknown>; track(e: string, p: object): Promise<unknown>; user(): { anonymousId(): string } } }).shop;
+        const shopper = (
+          globalThis as unknown as { shop: { page(): Promise<unknown>; track(e: string, p: object): Promise<unknown>; user(): { anonymousId(): string } } }
+        ).shop;
         await shopper.page();
         await shopper.track('Viewed Product', { sku: 'TS-1', price: 89 });
         await shopper.track('Added to Cart', { sku: 'TS-1', price: 89 });
@@ -128,7 +130,12 @@ describe('analytics.js in a browser, pointed at the daemon', () => {
       const contact = r.store.findContactByEmail('walker@shop.example')!;
       const events = r.store.eventsOf(contact.id);
       expect(events.map((e) => e.name).sort()).toEqual(['Added to Cart', 'Viewed Page', 'Viewed Product']);
-      expect(events.find((e) => e.name === 'Viewed Page')!.properties).toMatchObject({ path: '/shoes', title: 'Trail Shoe', utm_source: 'newsletter', utm_campaign: 'spring' });
+      expect(events.find((e) => e.name === 'Viewed Page')!.properties).toMatchObject({
+        path: '/shoes',
+        title: 'Trail Shoe',
+        utm_source: 'newsletter',
+        utm_campaign: 'spring',
+      });
       expect(contact.properties.first_name!.value).toBe('Wal');
       expect(contact.consent).toBeUndefined();
       expect(r.store.identities.ownerOf({ kind: 'userId', value: 'shopper-42' })).toEqual({ contactId: contact.id });
@@ -153,7 +160,7 @@ describe('analytics.js in a browser, pointed at the daemon', () => {
 async function waitFor(condition: () => boolean, ms = 10_000): Promise<void> {
   const until = Date.now() + ms;
   while (!condition()) {
-    if (Date.now() > until) throw new Error('timed out waiting for the daemon to store the browser\'s calls');
+    if (Date.now() > until) throw new Error("timed out waiting for the daemon to store the browser's calls");
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -73,7 +73,15 @@ describe('intake under SIGKILL', () => {
               const id = `kl-${n++}`;
               return { id, item: klaviyoItem(id, email(), 'Placed Order', { value: Math.round(rand() * 5000) / 100 }) };
             });
-            if ((await postKlaviyo(setup, items.map((i) => i.item))).status === 200) for (const i of items) acked.add(`klaviyo:${i.id}`);
+            if (
+              (
+                await postKlaviyo(
+                  setup,
+                  items.map((i) => i.item),
+                )
+              ).status === 200
+            )
+              for (const i of items) acked.add(`klaviyo:${i.id}`);
           }
         } catch {
           // The daemon was killed under this call: it was never acknowledged.
@@ -89,7 +97,8 @@ describe('intake under SIGKILL', () => {
       try {
         const problems: string[] = [];
         const stored = new Map<string, number>();
-        for (const row of store.db.prepare('SELECT event_id, COUNT(*) AS n FROM events GROUP BY event_id').all() as { event_id: string; n: number }[]) stored.set(row.event_id, row.n);
+        for (const row of store.db.prepare('SELECT event_id, COUNT(*) AS n FROM events GROUP BY event_id').all() as { event_id: string; n: number }[])
+          stored.set(row.event_id, row.n);
         for (const id of acked) if (stored.get(id) !== 1) problems.push(`${when}: acknowledged event ${id} stored ${stored.get(id) ?? 0} times`);
         const engine = SegmentEngine.fromConfig(loaded, store, systemClock);
         for (const id of store.contactIds(0, 1000)) {
@@ -97,14 +106,26 @@ describe('intake under SIGKILL', () => {
           for (const s of engine.evaluateContact(id, { save: false })!.states) {
             const isDefault = s.value === false || s.value === null || s.value === 0;
             const have = answers.get(s.segment);
-            if (have === undefined ? !isDefault : have !== JSON.stringify(s.value)) problems.push(`${when}: contact ${id} ${s.segment}: stored ${have}, recomputed ${JSON.stringify(s.value)}`);
+            if (have === undefined ? !isDefault : have !== JSON.stringify(s.value))
+              problems.push(`${when}: contact ${id} ${s.segment}: stored ${have}, recomputed ${JSON.stringify(s.value)}`);
           }
           const key = (o: { esp: string; key: string; op: string; value?: unknown }): string => `${o.esp} ${o.key} ${o.op} ${JSON.stringify(o.value ?? null)}`;
-          const needed = plansForContact(store, mapping, id).flatMap((p) => p.ops).map(key).sort();
-          const queued = (store.db.prepare('SELECT esp, key, op, value FROM outbox WHERE contact_id = ?').all(id) as { esp: string; key: string; op: string; value: string | null }[])
+          const needed = plansForContact(store, mapping, id)
+            .flatMap((p) => p.ops)
+            .map(key)
+            .sort();
+          const queued = (
+            store.db.prepare('SELECT esp, key, op, value FROM outbox WHERE contact_id = ?').all(id) as {
+              esp: string;
+              key: string;
+              op: string;
+              value: string | null;
+            }[]
+          )
             .map((o) => key({ ...o, value: o.value === null ? null : JSON.parse(o.value) }))
             .sort();
-          if (JSON.stringify(needed) !== JSON.stringify(queued)) problems.push(`${when}: contact ${id} outbox: queued ${JSON.stringify(queued)}, needed ${JSON.stringify(needed)}`);
+          if (JSON.stringify(needed) !== JSON.stringify(queued))
+            problems.push(`${when}: contact ${id} outbox: queued ${JSON.stringify(queued)}, needed ${JSON.stringify(needed)}`);
         }
         return problems;
       } finally {

@@ -51,7 +51,10 @@ describe('poison at every door', () => {
   it('track: a too-deep or too-large event is refused with 400 naming the field; concurrent innocent calls all succeed', async () => {
     const one = await d.post('/v1/track', { messageId: 'deep-1', email: 'p@x.com', event: 'Placed Order', properties: deep(1001) });
     expect(one.status).toBe(400);
-    expect(one.body).toMatchObject({ error: 'validation', rejected: [{ index: 0, field: 'properties', message: expect.stringMatching(/nested more than 32 levels/) }] });
+    expect(one.body).toMatchObject({
+      error: 'validation',
+      rejected: [{ index: 0, field: 'properties', message: expect.stringMatching(/nested more than 32 levels/) }],
+    });
     // JSON.stringify overflows the stack on this one: it must still be one refused item, not a 500.
     const calls = Array.from({ length: 30 }, (_, i) =>
       (i === 17
@@ -105,7 +108,9 @@ describe('poison at every door', () => {
       expect([name, r.status]).toEqual([name, 400]);
       expect([name, String(r.body.message)]).toEqual([name, expect.stringMatching(message)]);
       expect(r.body.hint).toBeTruthy();
-      expect((r.body.rejected as { field?: string }[])[0]!.field).toBe(name.startsWith('vendor') ? 'messageId' : patch.email !== undefined ? 'email' : 'timestamp');
+      expect((r.body.rejected as { field?: string }[])[0]!.field).toBe(
+        name.startsWith('vendor') ? 'messageId' : patch.email !== undefined ? 'email' : 'timestamp',
+      );
     }
     expect(d.store.findContactByEmail('ad\u200bmin@x.com')).toBeUndefined();
   });
@@ -115,12 +120,17 @@ describe('poison at every door', () => {
     expect((await d.post('/v1/track', { messageId: 'same-1', email: 's@x.com', event: 'Placed Order', properties: { value: 1 } })).status).toBe(200);
     const other = await d.post('/v1/track', { messageId: 'same-1', email: 's@x.com', event: 'Placed Order', properties: { value: 2 } });
     expect(other.status).toBe(409);
-    const batch = await d.post('/v1/batch', { batch: [
-      { type: 'track', messageId: 'same-2', email: 's@x.com', event: 'A' },
-      { type: 'track', messageId: 'same-2', email: 's@x.com', event: 'B' },
-    ] });
+    const batch = await d.post('/v1/batch', {
+      batch: [
+        { type: 'track', messageId: 'same-2', email: 's@x.com', event: 'A' },
+        { type: 'track', messageId: 'same-2', email: 's@x.com', event: 'B' },
+      ],
+    });
     expect(batch.status).toBe(207);
-    expect(batch.body).toMatchObject({ accepted: 1, rejected: [{ index: 1, field: 'messageId', message: expect.stringMatching(/already stored for a different event/) }] });
+    expect(batch.body).toMatchObject({
+      accepted: 1,
+      rejected: [{ index: 1, field: 'messageId', message: expect.stringMatching(/already stored for a different event/) }],
+    });
   });
 
   it('webhooks: each vendor applies the good items of a delivery and refuses the bad ones by themselves', async () => {
@@ -152,13 +162,16 @@ describe('poison at every door', () => {
   it('import: good lines are stored, poison lines rejected by line number', async () => {
     await d.close();
     const file = join(dir, 'events.jsonl');
-    writeFileSync(file, [
-      JSON.stringify({ id: 'i-1', email: 'imp@x.com', name: 'Placed Order', time: '2026-11-01T10:00:00Z', properties: { value: 3 } }),
-      `{"id":"i-2","email":"imp@x.com","name":"Placed Order","time":"2026-11-01T10:00:00Z","properties":${deepText(1001)}}`,
-      JSON.stringify({ id: 'i-3', email: 'ad\u200bmin@x.com', name: 'Placed Order', time: '2026-11-01T10:00:00Z' }),
-      JSON.stringify({ id: 'i-4', email: 'imp@x.com', name: 'Placed Order', time: '2026-02-30T10:00:00Z' }),
-      JSON.stringify({ id: 'i-5', email: 'imp@x.com', name: 'Placed Order', time: '2026-11-02T10:00:00Z', properties: { value: 4 } }),
-    ].join('\n'));
+    writeFileSync(
+      file,
+      [
+        JSON.stringify({ id: 'i-1', email: 'imp@x.com', name: 'Placed Order', time: '2026-11-01T10:00:00Z', properties: { value: 3 } }),
+        `{"id":"i-2","email":"imp@x.com","name":"Placed Order","time":"2026-11-01T10:00:00Z","properties":${deepText(1001)}}`,
+        JSON.stringify({ id: 'i-3', email: 'ad\u200bmin@x.com', name: 'Placed Order', time: '2026-11-01T10:00:00Z' }),
+        JSON.stringify({ id: 'i-4', email: 'imp@x.com', name: 'Placed Order', time: '2026-02-30T10:00:00Z' }),
+        JSON.stringify({ id: 'i-5', email: 'imp@x.com', name: 'Placed Order', time: '2026-11-02T10:00:00Z', properties: { value: 4 } }),
+      ].join('\n'),
+    );
     const store = new SqliteStore({ path: setup.db });
     try {
       const rejected: { line: number; error: string }[] = [];
@@ -167,7 +180,10 @@ describe('poison at every door', () => {
       expect(rejected.map((r) => r.line)).toEqual([2, 3, 4]);
       expect(rejected[0]!.error).toMatch(/nested/);
       // An older segsync stored rows SQLite cannot read back (nesting > 1000); the next open sets them aside.
-      store.db.prepare("INSERT INTO events (event_id, contact_id, name_id, time, properties, source) VALUES ('old-poison', ?, (SELECT MIN(id) FROM event_names), ?, ?, 'track')")
+      store.db
+        .prepare(
+          "INSERT INTO events (event_id, contact_id, name_id, time, properties, source) VALUES ('old-poison', ?, (SELECT MIN(id) FROM event_names), ?, ?, 'track')",
+        )
         .run(store.findContactByEmail('imp@x.com')!.id, Date.now() - 1000, deepText(1001));
     } finally {
       store.close();

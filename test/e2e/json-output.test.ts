@@ -44,7 +44,9 @@ mappings:
     writeConfig(s.klaviyo.url);
     s.hubspot.seed([{ email: 'remote@x.com', properties: { firstname: 'Remote' } }]);
     const store = new SqliteStore({ path: db });
-    store.upsertContacts(Array.from({ length: 3 }, (_, i) => ({ email: `j${i}@x.com`, properties: { plan: 'free' }, source: 'local' as const, consent: 'subscribed' as const })));
+    store.upsertContacts(
+      Array.from({ length: 3 }, (_, i) => ({ email: `j${i}@x.com`, properties: { plan: 'free' }, source: 'local' as const, consent: 'subscribed' as const })),
+    );
     store.close();
   });
   afterAll(async () => {
@@ -87,7 +89,10 @@ mappings:
     try {
       const r = await run(['--config', cfg, '--store', db, 'push', '--json', '--max-wait', '1']);
       expect(r.code).toBe(1);
-      const doc = JSON.parse(r.stdout) as { ok: boolean; esps: Array<{ esp: string; ok: boolean; undelivered: number; error?: { code: string; message: string } }> };
+      const doc = JSON.parse(r.stdout) as {
+        ok: boolean;
+        esps: Array<{ esp: string; ok: boolean; undelivered: number; error?: { code: string; message: string } }>;
+      };
       expect(doc.ok).toBe(false);
       const klaviyo = doc.esps.find((e) => e.esp === 'klaviyo');
       expect(klaviyo).toMatchObject({ ok: false });

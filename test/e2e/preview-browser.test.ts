@@ -89,8 +89,12 @@ describe('the HTML report in headless Chromium', () => {
     result.warnings.push(...found.warnings);
     const { index } = writeReport(result, outDir, { screenshots: found.screenshots, accessibility: found.accessibility });
 
-    expect(result.warnings.filter((w) => w.kind === 'missing-alt').map((w) => w.message)).toEqual([expect.stringContaining('https://cdn.example.com/hero.png')]);
-    expect(result.warnings.filter((w) => w.kind === 'missing-utm').map((w) => w.message)).toEqual([expect.stringMatching(/lacks utm_campaign .*shop\.example\.com\/sale/)]);
+    expect(result.warnings.filter((w) => w.kind === 'missing-alt').map((w) => w.message)).toEqual([
+      expect.stringContaining('https://cdn.example.com/hero.png'),
+    ]);
+    expect(result.warnings.filter((w) => w.kind === 'missing-utm').map((w) => w.message)).toEqual([
+      expect.stringMatching(/lacks utm_campaign .*shop\.example\.com\/sale/),
+    ]);
 
     const findings = found.accessibility.get(0)!;
     const targets = (rule: string, scheme: string): string[] => findings.filter((f) => f.rule === rule && f.scheme === scheme).flatMap((f) => f.targets);
@@ -100,7 +104,11 @@ describe('the HTML report in headless Chromium', () => {
     expect(targets('color-contrast', 'dark')).toEqual(expect.arrayContaining(['#dark-trap', 'h1']));
     expect(targets('color-contrast', 'dark')).not.toContain('#fine-print');
     expect(result.warnings.filter((w) => w.kind === 'accessibility').map((w) => w.message)).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^image-alt \(critical\)/), expect.stringMatching(/^color-contrast \(serious\): .*#fine-print/), expect.stringMatching(/^color-contrast \(serious, dark mode\): .*#dark-trap/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/^image-alt \(critical\)/),
+        expect.stringMatching(/^color-contrast \(serious\): .*#fine-print/),
+        expect.stringMatching(/^color-contrast \(serious, dark mode\): .*#dark-trap/),
+      ]),
     );
 
     const shots = found.screenshots.get(0)!;
@@ -133,14 +141,29 @@ describe('the HTML report in headless Chromium', () => {
     process.exitCode = undefined;
     let code: number;
     try {
-      await buildProgram().parseAsync(['node', 'segsync', '--config', config, 'preview', join(ROOT, 'test', 'e2e', 'preview-fixtures', 'flawed.liquid'), '--screenshots', '--check', '--no-empty', '--out', outDir]);
+      await buildProgram().parseAsync([
+        'node',
+        'segsync',
+        '--config',
+        config,
+        'preview',
+        join(ROOT, 'test', 'e2e', 'preview-fixtures', 'flawed.liquid'),
+        '--screenshots',
+        '--check',
+        '--no-empty',
+        '--out',
+        outDir,
+      ]);
       code = Number(process.exitCode ?? 0);
     } finally {
       write.mockRestore();
       process.exitCode = previous;
     }
     expect(code).toBe(1);
-    const json = JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8')) as { scenarios: { screenshots: { scheme: string }[]; accessibility: { rule: string; scheme: string }[]; inbox: { from: string } }[]; warnings: { kind: string }[] };
+    const json = JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8')) as {
+      scenarios: { screenshots: { scheme: string }[]; accessibility: { rule: string; scheme: string }[]; inbox: { from: string } }[];
+      warnings: { kind: string }[];
+    };
     const [ada] = json.scenarios;
     expect(ada!.screenshots.map((s) => s.scheme)).toEqual(['light', 'dark', 'light', 'dark']);
     expect(ada!.accessibility).toEqual(expect.arrayContaining([expect.objectContaining({ rule: 'color-contrast', scheme: 'dark' })]));

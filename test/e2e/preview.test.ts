@@ -45,7 +45,12 @@ describe('segsync preview (CLI)', () => {
     expect(r.out).toMatch(/branches reached: 8\/8; warnings: 0/);
     expect(existsSync(join(out, 'index.html'))).toBe(true);
     const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { scenarios: { name: string; subject: string }[]; blocks: unknown[] };
-    expect(json.scenarios.map((s) => s.name)).toEqual(['VIP with a full cart', 'regular over the free-shipping threshold', 'small cart, no first name', '(empty profile)']);
+    expect(json.scenarios.map((s) => s.name)).toEqual([
+      'VIP with a full cart',
+      'regular over the free-shipping threshold',
+      'small cart, no first name',
+      '(empty profile)',
+    ]);
     expect(json.scenarios[0]!.subject).toBe('Ada, your cart is waiting');
     expect(readdirSync(join(out, 'emails'))).toHaveLength(8);
   });
@@ -100,7 +105,9 @@ describe('segsync preview (CLI)', () => {
       { email: 'bob@example.com', properties: { first_name: 'Bob', loyalty_points: 10 }, source: 'local' },
       { email: 'cy@example.com', properties: { first_name: 'Cy', loyalty_points: 900 }, source: 'local' },
     ]);
-    store.appendEvents([{ email: 'cy@example.com', name: 'Placed Order', time: Date.parse('2026-04-01T10:00:00Z'), properties: { total: 42 }, source: 'local' }]);
+    store.appendEvents([
+      { email: 'cy@example.com', name: 'Placed Order', time: Date.parse('2026-04-01T10:00:00Z'), properties: { total: 42 }, source: 'local' },
+    ]);
     store.saveEvaluation(ada!.contactId, [{ contactId: ada!.contactId, segment: 'big_spender', value: 'gold', since: 0 }], undefined);
     store.saveEvaluation(bob!.contactId, [{ contactId: bob!.contactId, segment: 'big_spender', value: false, since: 0 }], undefined);
     store.saveEvaluation(cy!.contactId, [{ contactId: cy!.contactId, segment: 'big_spender', value: true, since: 0 }], undefined);
@@ -141,7 +148,15 @@ describe('segsync preview (CLI)', () => {
   });
 
   it('refuses two scenario sources at once', async () => {
-    const r = await cli(['preview', join(TEMPLATES, 'vip', 'vip.liquid'), '--cover', '--scenarios', join(TEMPLATES, 'vip', 'scenarios.yaml'), '--out', join(dir, 'o')]);
+    const r = await cli([
+      'preview',
+      join(TEMPLATES, 'vip', 'vip.liquid'),
+      '--cover',
+      '--scenarios',
+      join(TEMPLATES, 'vip', 'scenarios.yaml'),
+      '--out',
+      join(dir, 'o'),
+    ]);
     expect(r.code).toBe(2);
   });
 });
@@ -195,7 +210,12 @@ describe('preview --serve hardening', () => {
   const t = join(dir, 'live.liquid');
   writeFileSync(t, '<p>secret report</p>');
   const start = (allowedHosts?: string[]): ReturnType<typeof servePreview> =>
-    servePreview({ outDir: join(dir, 'out'), watchFiles: [t], allowedHosts, build: (live) => writeReport(runPreview(t, { cover: true }), join(dir, 'out'), { liveReloadScript: live }).html });
+    servePreview({
+      outDir: join(dir, 'out'),
+      watchFiles: [t],
+      allowedHosts,
+      build: (live) => writeReport(runPreview(t, { cover: true }), join(dir, 'out'), { liveReloadScript: live }).html,
+    });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('answers 400 to a malformed URL and keeps serving', async () => {
@@ -217,7 +237,8 @@ describe('preview --serve hardening', () => {
       expect(await rawGet(server.url, '/', `attacker.example:${port}`)).toBe(403);
       expect(await rawGet(server.url, '/report.json', 'attacker.example')).toBe(403);
       expect(await rawGet(server.url, '/', `127.0.0.1.attacker.example:${port}`)).toBe(403);
-      for (const ok of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `LOCALHOST.:${port}`, `devbox.internal:${port}`]) expect([ok, await rawGet(server.url, '/', ok)]).toEqual([ok, 200]);
+      for (const ok of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `LOCALHOST.:${port}`, `devbox.internal:${port}`])
+        expect([ok, await rawGet(server.url, '/', ok)]).toEqual([ok, 200]);
     } finally {
       await server.close();
     }

@@ -56,31 +56,46 @@ describe('segsync push exit codes', () => {
     const db = join(dir, `${name}.db`);
     writeFileSync(cfg, configFor(s, urls));
     const store = new SqliteStore({ path: db });
-    store.upsertContacts(Array.from({ length: 5 }, (_, i) => ({ email: `${name}${i}@x.com`, properties: { plan: 'free' }, source: 'local' as const, consent: 'subscribed' as const })));
+    store.upsertContacts(
+      Array.from({ length: 5 }, (_, i) => ({
+        email: `${name}${i}@x.com`,
+        properties: { plan: 'free' },
+        source: 'local' as const,
+        consent: 'subscribed' as const,
+      })),
+    );
     store.close();
     return { cfg, db };
   }
 
-  it.each<EspName>(['hubspot', 'mailchimp', 'klaviyo'])('exits 1 and names what is left when %s is down, and still pushes the others', async (down) => {
-    const { cfg, db } = setUp(`down-${down}`, down, await deadUrl());
-    const r = await run(['--config', cfg, '--store', db, 'push', '--max-wait', '1']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`^${down}: `, 'm'));
-    expect(r.stderr).toMatch(/stays queued/);
-    // The sandboxes are shared by these cases: a fresh store adopts (pulls) what earlier cases left, so
-    // the counts vary; what matters is that the ESPs that are up got everything.
-    for (const up of (['hubspot', 'mailchimp', 'klaviyo'] as const).filter((e) => e !== down)) {
-      expect(r.stdout).toMatch(new RegExp(`^${up}: \\d+ contacts updated in \\d+ calls, 0 failed`, 'm'));
-    }
-    const held = { hubspot: (e: string) => s.hubspot.contact(e), mailchimp: (e: string) => s.mailchimp.member(e), klaviyo: (e: string) => s.klaviyo.profileByEmail(e) };
-    for (const up of (['hubspot', 'mailchimp', 'klaviyo'] as const).filter((e) => e !== down)) {
-      expect(Array.from({ length: 5 }, (_, i) => held[up](`down-${down}${i}@x.com`)).every(Boolean)).toBe(true);
-    }
-    const store = new SqliteStore({ path: db });
-    const left = store.counts().outbox.find((o) => o.esp === down);
-    store.close();
-    expect((left?.pending ?? 0) + (left?.dead ?? 0)).toBeGreaterThan(0);
-  }, 60_000);
+  it.each<EspName>(['hubspot', 'mailchimp', 'klaviyo'])(
+    'exits 1 and names what is left when %s is down, and still pushes the others',
+    async (down) => {
+      const { cfg, db } = setUp(`down-${down}`, down, await deadUrl());
+      const r = await run(['--config', cfg, '--store', db, 'push', '--max-wait', '1']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^${down}: `, 'm'));
+      expect(r.stderr).toMatch(/stays queued/);
+      // The sandboxes are shared by these cases: a fresh store adopts (pulls) what earlier cases left, so
+      // the counts vary; what matters is that the ESPs that are up got everything.
+      for (const up of (['hubspot', 'mailchimp', 'klaviyo'] as const).filter((e) => e !== down)) {
+        expect(r.stdout).toMatch(new RegExp(`^${up}: \\d+ contacts updated in \\d+ calls, 0 failed`, 'm'));
+      }
+      const held = {
+        hubspot: (e: string) => s.hubspot.contact(e),
+        mailchimp: (e: string) => s.mailchimp.member(e),
+        klaviyo: (e: string) => s.klaviyo.profileByEmail(e),
+      };
+      for (const up of (['hubspot', 'mailchimp', 'klaviyo'] as const).filter((e) => e !== down)) {
+        expect(Array.from({ length: 5 }, (_, i) => held[up](`down-${down}${i}@x.com`)).every(Boolean)).toBe(true);
+      }
+      const store = new SqliteStore({ path: db });
+      const left = store.counts().outbox.find((o) => o.esp === down);
+      store.close();
+      expect((left?.pending ?? 0) + (left?.dead ?? 0)).toBeGreaterThan(0);
+    },
+    60_000,
+  );
 
   it('exits 0 when everything arrived, and counts a 429 the client waited out', async () => {
     const { cfg, db } = setUp('limited', undefined, '');

@@ -13,14 +13,22 @@ const run = promisify(execFile);
 /** Every request each sandbox has served so far. */
 function requests(s: Sandboxes): Record<string, number> {
   const sum = (o: Record<string, number>): number => Object.values(o).reduce((a, b) => a + b, 0);
-  return { hubspot: sum(s.hubspot.stats().requests), mailchimp: sum(s.mailchimp.stats().calls), klaviyo: [...s.klaviyo.calls.values()].reduce((a, b) => a + b, 0) };
+  return {
+    hubspot: sum(s.hubspot.stats().requests),
+    mailchimp: sum(s.mailchimp.stats().calls),
+    klaviyo: [...s.klaviyo.calls.values()].reduce((a, b) => a + b, 0),
+  };
 }
 
 describe('segsync push reads each schema once a run, and not at all with nothing to send', () => {
   let s: Sandboxes;
   let dir: string;
   const segsync = (...args: string[]) =>
-    run(process.execPath, [BIN, '--config', join(dir, 'segsync.yaml'), '--store', join(dir, 'store.db'), ...args], { cwd: dir, env: { ...process.env, ...SECRETS, SEGSYNC_CONFIG: '', SEGSYNC_STORE: '' }, timeout: 60_000 });
+    run(process.execPath, [BIN, '--config', join(dir, 'segsync.yaml'), '--store', join(dir, 'store.db'), ...args], {
+      cwd: dir,
+      env: { ...process.env, ...SECRETS, SEGSYNC_CONFIG: '', SEGSYNC_STORE: '' },
+      timeout: 60_000,
+    });
 
   beforeAll(async () => {
     s = await startSandboxes();

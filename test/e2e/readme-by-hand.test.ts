@@ -56,7 +56,12 @@ describe("README's by-hand flow, run literally", () => {
     sandboxes.push(...(await Promise.all(lines.map((line) => startSandboxCommand(line, dir)))));
     for (const s of sandboxes) expect(s.output()).toMatch(/seeded 100 shoppers/);
 
-    const run = spawnSync('bash', ['-e', '-c', flow!], { cwd: dir, encoding: 'utf8', timeout: 240_000, env: { ...process.env, SEGSYNC_CONFIG: '', SEGSYNC_STORE: '' } });
+    const run = spawnSync('bash', ['-e', '-c', flow!], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 240_000,
+      env: { ...process.env, SEGSYNC_CONFIG: '', SEGSYNC_STORE: '' },
+    });
     expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
     expect(run.stdout).toMatch(/klaviyo: 100 contacts in \d+ pages, \d+ changed locally, [1-9]\d* events/);
     expect(run.stdout).toMatch(/\(dry run: nothing sent\)/);
@@ -65,7 +70,8 @@ describe("README's by-hand flow, run literally", () => {
     const store = new SqliteStore({ path: join(dir, 'shop', '.segsync', 'segsync.db') });
     const members = Object.fromEntries(store.counts().segments.map((s) => [s.segment, s.members]));
     store.close();
-    for (const segment of ['cart_abandoner', 'vip', 'browse_abandoner']) expect({ segment, members: members[segment] }).toEqual({ segment, members: expect.any(Number) });
+    for (const segment of ['cart_abandoner', 'vip', 'browse_abandoner'])
+      expect({ segment, members: members[segment] }).toEqual({ segment, members: expect.any(Number) });
     expect(members.cart_abandoner).toBeGreaterThan(0);
     expect(members.vip).toBeGreaterThan(0);
 
@@ -79,16 +85,21 @@ describe("README's by-hand flow, run literally", () => {
       });
       return ((await res.json()) as { total: number }).total;
     };
-    expect({ cart_abandoner: await tagged('seg:cart-abandoner'), vip: await tagged('seg:vip') }).toEqual({ cart_abandoner: members.cart_abandoner, vip: members.vip });
+    expect({ cart_abandoner: await tagged('seg:cart-abandoner'), vip: await tagged('seg:vip') }).toEqual({
+      cart_abandoner: members.cart_abandoner,
+      vip: members.vip,
+    });
 
     const mailchimp = { authorization: `Basic ${Buffer.from(`any:${SANDBOX_CREDENTIALS.mailchimp}`).toString('base64')}` };
-    const tags = (await get('http://127.0.0.1:4102/3.0/lists/sandbox0001/segments?count=1000', mailchimp)) as { segments: { name: string; member_count: number }[] };
+    const tags = (await get('http://127.0.0.1:4102/3.0/lists/sandbox0001/segments?count=1000', mailchimp)) as {
+      segments: { name: string; member_count: number }[];
+    };
     const size = Object.fromEntries(tags.segments.map((s) => [s.name, s.member_count]));
     expect(size).toMatchObject({ 'seg:cart-abandoner': members.cart_abandoner, 'seg:vip': members.vip, 'seg:browse-abandoner': members.browse_abandoner });
 
     const klaviyo = { authorization: `Klaviyo-API-Key ${SANDBOX_CREDENTIALS.klaviyo}`, revision: '2026-07-15' };
     let flagged = 0;
-    for (let url: string | undefined = 'http://127.0.0.1:4103/api/profiles?page[size]=100'; url; ) {
+    for (let url: string | undefined = 'http://127.0.0.1:4103/api/profiles?page[size]=100'; url;) {
       const page = (await get(url, klaviyo)) as { data: { attributes: { properties: Record<string, unknown> } }[]; links: { next?: string } };
       flagged += page.data.filter((p) => p.attributes.properties.cart_abandoner === true).length;
       url = page.links.next;

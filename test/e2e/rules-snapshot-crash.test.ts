@@ -56,12 +56,26 @@ describe('rules cache snapshot under SIGKILL', () => {
     path = join(dir, 'store.db');
     const rand = random(Number(process.env.SEGSYNC_CRASH_SEED ?? 20261203));
     const store = new SqliteStore({ path });
-    store.upsertContacts(Array.from({ length: CONTACTS }, (_, i) => ({ email: `c${i}@example.com`, properties: { country: 'DE', plan: i % 3 ? 'free' : 'pro' }, consent: 'subscribed' as const, source: 'local' as const, time: NOW - 400 * DAY })));
+    store.upsertContacts(
+      Array.from({ length: CONTACTS }, (_, i) => ({
+        email: `c${i}@example.com`,
+        properties: { country: 'DE', plan: i % 3 ? 'free' : 'pro' },
+        consent: 'subscribed' as const,
+        source: 'local' as const,
+        time: NOW - 400 * DAY,
+      })),
+    );
     for (let b = 0; b < 20; b++) {
       store.appendEvents(
         Array.from({ length: 1000 }, () => {
           const name = NAMES[Math.floor(rand() * NAMES.length)]!;
-          return { email: `c${Math.floor(rand() * CONTACTS)}@example.com`, name, time: NOW - Math.floor(rand() * 200 * DAY), properties: { value: Math.round(rand() * 50_000) / 100, category: rand() < 0.5 ? 'shoes' : 'bags' }, source: 'track' as const };
+          return {
+            email: `c${Math.floor(rand() * CONTACTS)}@example.com`,
+            name,
+            time: NOW - Math.floor(rand() * 200 * DAY),
+            properties: { value: Math.round(rand() * 50_000) / 100, category: rand() < 0.5 ? 'shoes' : 'bags' },
+            source: 'track' as const,
+          };
         }),
       );
     }

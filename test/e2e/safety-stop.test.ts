@@ -74,29 +74,66 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", pullIntervalSeconds: 3600 }
     proc.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
     const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-    await until(() => fetch(`${url}/healthz`).then((r) => r.ok, () => false), 60_000, () => logs);
+    await until(
+      () =>
+        fetch(`${url}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      60_000,
+      () => logs,
+    );
     const identify = async (plan: string): Promise<void> => {
       const batch = Array.from({ length: N }, (_, i) => ({ type: 'identify', email: `p${i}@x.com`, traits: { plan } }));
-      const res = await fetch(`${url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ batch }) });
+      const res = await fetch(`${url}/v1/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify({ batch }),
+      });
       expect(res.status).toBe(200);
     };
-    const hsTagged = (): number => Array.from({ length: N }, (_, i) => s.hubspot.contact(`p${i}@x.com`)?.properties.segsync_tags ?? '').filter((t) => t.split(';').includes('seg:pro')).length;
-    const plans = (): string[] => Array.from({ length: N }, (_, i) => `${String(s.mailchimp.member(`p${i}@x.com`)?.merge_fields.PLAN)}/${String(s.klaviyo.profileByEmail(`p${i}@x.com`)?.properties.plan)}`);
-    const metric = async (): Promise<string[]> => (await (await fetch(`${url}/metrics`)).text()).split('\n').filter((l) => l.startsWith('segsync_push_stopped{')).sort();
+    const hsTagged = (): number =>
+      Array.from({ length: N }, (_, i) => s.hubspot.contact(`p${i}@x.com`)?.properties.segsync_tags ?? '').filter((t) => t.split(';').includes('seg:pro'))
+        .length;
+    const plans = (): string[] =>
+      Array.from(
+        { length: N },
+        (_, i) => `${String(s.mailchimp.member(`p${i}@x.com`)?.merge_fields.PLAN)}/${String(s.klaviyo.profileByEmail(`p${i}@x.com`)?.properties.plan)}`,
+      );
+    const metric = async (): Promise<string[]> =>
+      (await (await fetch(`${url}/metrics`)).text())
+        .split('\n')
+        .filter((l) => l.startsWith('segsync_push_stopped{'))
+        .sort();
 
     await identify('pro');
-    await until(() => hsTagged() === N && plans().every((p) => p === 'pro/pro'), 30_000, () => ({ hsTagged: hsTagged(), plans: plans() }));
+    await until(
+      () => hsTagged() === N && plans().every((p) => p === 'pro/pro'),
+      30_000,
+      () => ({ hsTagged: hsTagged(), plans: plans() }),
+    );
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
 
     // Everyone leaves the segment at once (a broken import, say): HubSpot would lose `seg:pro` on 12 of 12.
     await identify('free');
     // The other ESPs are not held up: their plan changes go through.
-    await until(() => plans().every((p) => p === 'free/free'), 30_000, () => plans());
+    await until(
+      () => plans().every((p) => p === 'free/free'),
+      30_000,
+      () => plans(),
+    );
     await until(async () => (await fetch(`${url}/readyz`)).status === 503, 15_000);
     const ready = (await (await fetch(`${url}/readyz`)).json()) as { checks: Record<string, { ok: boolean; detail?: string }> };
-    expect(ready.checks.hubspot).toEqual({ ok: false, detail: expect.stringMatching(/^hubspot: push stopped: it would remove tag seg:pro from 12 of the 12 contacts that carry it/) });
+    expect(ready.checks.hubspot).toEqual({
+      ok: false,
+      detail: expect.stringMatching(/^hubspot: push stopped: it would remove tag seg:pro from 12 of the 12 contacts that carry it/),
+    });
     expect([ready.checks.mailchimp?.ok, ready.checks.klaviyo?.ok]).toEqual([true, true]);
-    expect(await metric()).toEqual(['segsync_push_stopped{esp="hubspot"} 1', 'segsync_push_stopped{esp="klaviyo"} 0', 'segsync_push_stopped{esp="mailchimp"} 0']);
+    expect(await metric()).toEqual([
+      'segsync_push_stopped{esp="hubspot"} 1',
+      'segsync_push_stopped{esp="klaviyo"} 0',
+      'segsync_push_stopped{esp="mailchimp"} 0',
+    ]);
     expect(hsTagged()).toBe(N);
     // Logged once with the reason, however often the daemon tries again.
     await new Promise((r) => setTimeout(r, 1500));
@@ -108,13 +145,25 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", pullIntervalSeconds: 3600 }
     // The documented way on: look at the plan, then force it.
     const forced = await runCli(['--config', cfg, 'push', '--esp', 'hubspot', '--force'], env, 60_000);
     expect(forced.code).toBe(0);
-    await until(() => hsTagged() === 0, 15_000, () => hsTagged());
+    await until(
+      () => hsTagged() === 0,
+      15_000,
+      () => hsTagged(),
+    );
     await until(async () => (await fetch(`${url}/readyz`)).status === 200, 15_000);
-    expect(await metric()).toEqual(['segsync_push_stopped{esp="hubspot"} 0', 'segsync_push_stopped{esp="klaviyo"} 0', 'segsync_push_stopped{esp="mailchimp"} 0']);
+    expect(await metric()).toEqual([
+      'segsync_push_stopped{esp="hubspot"} 0',
+      'segsync_push_stopped{esp="klaviyo"} 0',
+      'segsync_push_stopped{esp="mailchimp"} 0',
+    ]);
 
     // The daemon's HubSpot queue runs again by itself: a new change goes out without --force.
     await identify('pro');
-    await until(() => hsTagged() === N, 30_000, () => hsTagged());
+    await until(
+      () => hsTagged() === N,
+      30_000,
+      () => hsTagged(),
+    );
     proc.kill('SIGTERM');
     expect(await exited).toBe(0);
   }, 180_000);

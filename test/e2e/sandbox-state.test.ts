@@ -27,8 +27,11 @@ async function contactsOf(esp: EspName, base: string): Promise<string[]> {
   switch (esp) {
     case 'hubspot': {
       const out: string[] = [];
-      for (let after: string | undefined = '0'; after !== undefined; ) {
-        const page = (await call(esp, `${base}/crm/v3/objects/contacts?limit=100&properties=email&after=${after}`)) as { results: { id: string; properties: { email: string } }[]; paging?: { next: { after: string } } };
+      for (let after: string | undefined = '0'; after !== undefined;) {
+        const page = (await call(esp, `${base}/crm/v3/objects/contacts?limit=100&properties=email&after=${after}`)) as {
+          results: { id: string; properties: { email: string } }[];
+          paging?: { next: { after: string } };
+        };
         out.push(...page.results.map((c) => `${c.id} ${c.properties.email}`));
         after = page.paging?.next.after;
       }
@@ -47,8 +50,10 @@ async function contactsOf(esp: EspName, base: string): Promise<string[]> {
 
 /** Adds one contact through the vendor's API, as a user's own code would. */
 async function addContact(esp: EspName, base: string, email: string): Promise<void> {
-  if (esp === 'hubspot') await call(esp, `${base}/crm/v3/objects/contacts/batch/upsert`, 'POST', { inputs: [{ idProperty: 'email', id: email, properties: { email } }] });
-  if (esp === 'mailchimp') await call(esp, `${base}/3.0/lists/sandbox0001/members/${subscriberHash(email)}`, 'PUT', { email_address: email, status_if_new: 'subscribed' });
+  if (esp === 'hubspot')
+    await call(esp, `${base}/crm/v3/objects/contacts/batch/upsert`, 'POST', { inputs: [{ idProperty: 'email', id: email, properties: { email } }] });
+  if (esp === 'mailchimp')
+    await call(esp, `${base}/3.0/lists/sandbox0001/members/${subscriberHash(email)}`, 'PUT', { email_address: email, status_if_new: 'subscribed' });
   if (esp === 'klaviyo') await call(esp, `${base}/api/profile-import`, 'POST', { data: { type: 'profile', attributes: { email } } });
 }
 

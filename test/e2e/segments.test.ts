@@ -20,7 +20,14 @@ describe('segsync segments and explain', () => {
     const store = new SqliteStore({ path: join(dir, 'store.db') });
     const now = Date.now();
     store.upsertContacts([
-      { email: 'cart@example.com', properties: { country: 'DE', plan: 'pro' }, tags: ['newsletter'], consent: 'subscribed', source: 'local', time: now - 100 * 24 * HOUR },
+      {
+        email: 'cart@example.com',
+        properties: { country: 'DE', plan: 'pro' },
+        tags: ['newsletter'],
+        consent: 'subscribed',
+        source: 'local',
+        time: now - 100 * 24 * HOUR,
+      },
       { email: 'buyer@example.com', properties: { country: 'FR' }, consent: 'subscribed', source: 'local', time: now - 100 * 24 * HOUR },
     ]);
     store.appendEvents([
@@ -35,7 +42,12 @@ describe('segsync segments and explain', () => {
   it('recomputes everyone, prints segment sizes, and reports no changes on a second run', () => {
     const first = segsync(dir, 'segments');
     // One warning per event name no stored event has yet, at its first use.
-    expect(first.stderr.trim().split('\n').map((l) => /event "([^"]+)" has not been seen yet/.exec(l)?.[1])).toEqual(['Viewed Product', 'Clicked Email', 'Opened Email']);
+    expect(
+      first.stderr
+        .trim()
+        .split('\n')
+        .map((l) => /event "([^"]+)" has not been seen yet/.exec(l)?.[1]),
+    ).toEqual(['Viewed Product', 'Clicked Email', 'Opened Email']);
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/^cart_abandoner\s+flag\s+1\s+\+1\s+-0/m);
     expect(first.stdout).toMatch(/^vip\s+flag\s+1\s+\+1/m);
@@ -79,9 +91,15 @@ describe('segsync segments and explain', () => {
     const r = segsync(dir, 'segments', '--contacts-file', file, '--as-of', at, '--json');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('no contact with email nobody@example.com');
-    const out = JSON.parse(r.stdout) as { contacts: { email: string; at: string; saved: boolean; segments: { segment: string; value: unknown; nextChangeAt?: string }[] }[]; missing: string[] };
+    const out = JSON.parse(r.stdout) as {
+      contacts: { email: string; at: string; saved: boolean; segments: { segment: string; value: unknown; nextChangeAt?: string }[] }[];
+      missing: string[];
+    };
     expect(out.missing).toEqual(['nobody@example.com']);
-    expect(out.contacts.map((c) => [c.email, c.at, c.saved])).toEqual([['cart@example.com', at, false], ['buyer@example.com', at, false]]);
+    expect(out.contacts.map((c) => [c.email, c.at, c.saved])).toEqual([
+      ['cart@example.com', at, false],
+      ['buyer@example.com', at, false],
+    ]);
     for (const c of out.contacts) {
       for (const segment of ['cart_abandoner', 'lifecycle_stage']) {
         const x = JSON.parse(segsync(dir, 'explain', c.email, segment, '--at', at, '--json').stdout) as { value: unknown; nextChangeAt?: string };

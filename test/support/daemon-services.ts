@@ -13,14 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RawRequest } from '../../connectors/connector';
 import { verifyV3 } from '../../connectors/hubspot/webhooks';
 import { parseWebhook as parseMailchimp } from '../../connectors/mailchimp/webhooks';
-import type {
-  DaemonServices,
-  DrainOutcome,
-  IntakeResult,
-  PullOutcome,
-  ReadyReport,
-  WebhookOutcome,
-} from '../../src/daemon/services';
+import type { DaemonServices, DrainOutcome, IntakeResult, PullOutcome, ReadyReport, WebhookOutcome } from '../../src/daemon/services';
 import type { NextWakeupSource } from '../../src/daemon/scheduler';
 import { StoreError, WebhookError } from '../../src/errors';
 import type { Clock } from '../../src/model/clock';
@@ -49,7 +42,9 @@ export interface FixtureOptions {
 
 /** The fixture's Klaviyo-like signature: hex HMAC-SHA256(secret, rawBody + timestamp). */
 export function signKlaviyoFixture(secret: string, rawBody: string | Buffer, timestamp: string): string {
-  return createHmac('sha256', secret).update(Buffer.concat([Buffer.from(rawBody), Buffer.from(timestamp)])).digest('hex');
+  return createHmac('sha256', secret)
+    .update(Buffer.concat([Buffer.from(rawBody), Buffer.from(timestamp)]))
+    .digest('hex');
 }
 
 const KLAVIYO_MAX_SKEW_MS = 5 * 60_000;
@@ -118,14 +113,23 @@ export class FixtureServices implements DaemonServices, NextWakeupSource {
         verifyV3(request, secrets.hubspot, this.options.clock.now());
         ids = (parseJson(request.rawBody) as { eventId: number | string }[]).map((e) => String(e.eventId));
       } else if (esp === 'mailchimp') {
-        const parsed = parseMailchimp(request, secrets.mailchimp, (merges) => Object.fromEntries(Object.entries(merges).map(([k, v]) => [k.toLowerCase(), String(v)])));
-        if (parsed.reply && !parsed.changes.length) return { status: parsed.reply.status, body: parsed.reply.body ?? '', changes: 0, events: 0, ignored: 0, rejected: 0 };
+        const parsed = parseMailchimp(request, secrets.mailchimp, (merges) =>
+          Object.fromEntries(Object.entries(merges).map(([k, v]) => [k.toLowerCase(), String(v)])),
+        );
+        if (parsed.reply && !parsed.changes.length)
+          return { status: parsed.reply.status, body: parsed.reply.body ?? '', changes: 0, events: 0, ignored: 0, rejected: 0 };
         ids = parsed.changes.map((c) => c.eventId);
       } else {
         ids = verifyKlaviyoFixture(request, secrets.klaviyo, this.options.clock.now());
       }
       const fresh = ids.filter((id) => this.store.markWebhookEvent(esp, id, request.receivedAt));
-      return { status: 200, changes: esp === 'klaviyo' ? 0 : fresh.length, events: esp === 'klaviyo' ? fresh.length : 0, ignored: ids.length - fresh.length, rejected: 0 };
+      return {
+        status: 200,
+        changes: esp === 'klaviyo' ? 0 : fresh.length,
+        events: esp === 'klaviyo' ? fresh.length : 0,
+        ignored: ids.length - fresh.length,
+        rejected: 0,
+      };
     });
   }
 
@@ -181,7 +185,10 @@ export class FixtureServices implements DaemonServices, NextWakeupSource {
 
   private enqueueFor(contactIds: number[], key: string, value: string | null): void {
     const now = this.options.clock.now();
-    this.store.enqueue(contactIds.flatMap((contactId) => this.esps.map((esp) => ({ esp, contactId, key, op: 'set' as const, value }))), now);
+    this.store.enqueue(
+      contactIds.flatMap((contactId) => this.esps.map((esp) => ({ esp, contactId, key, op: 'set' as const, value }))),
+      now,
+    );
   }
 
   private async hold(ms: number | undefined): Promise<void> {
@@ -204,7 +211,8 @@ function verifyKlaviyoFixture(request: RawRequest, secret: string | undefined, n
   const timestamp = request.headers['klaviyo-timestamp'];
   if (!signature || !timestamp) throw new WebhookError('klaviyo: webhook without Klaviyo-Signature / Klaviyo-Timestamp');
   const at = /^\d+$/.test(timestamp) ? Number(timestamp) * 1000 : Date.parse(timestamp);
-  if (!Number.isFinite(at) || Math.abs(now - at) > KLAVIYO_MAX_SKEW_MS) throw new WebhookError(`klaviyo: webhook timestamp ${timestamp} is more than 5 minutes from now`);
+  if (!Number.isFinite(at) || Math.abs(now - at) > KLAVIYO_MAX_SKEW_MS)
+    throw new WebhookError(`klaviyo: webhook timestamp ${timestamp} is more than 5 minutes from now`);
   const expected = Buffer.from(signKlaviyoFixture(secret, request.rawBody, timestamp), 'hex');
   const given = Buffer.from(signature, 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new WebhookError('klaviyo: webhook signature does not match');

@@ -9,7 +9,9 @@ import { startHubspotSandbox } from '../../connectors/hubspot/sandbox';
 import { SPECS_DIR, SpecValidator } from './openapi';
 
 /** The published HubSpot spec files covering every path the connector calls. */
-export const HUBSPOT_SPEC_FILES = ['crm-contacts-v3.json', 'crm-properties-v3.json', 'crm-lists-v3.json', 'communication-preferences-v3.json'].map((f) => `${SPECS_DIR}/hubspot/${f}`);
+export const HUBSPOT_SPEC_FILES = ['crm-contacts-v3.json', 'crm-properties-v3.json', 'crm-lists-v3.json', 'communication-preferences-v3.json'].map(
+  (f) => `${SPECS_DIR}/hubspot/${f}`,
+);
 
 let validator: SpecValidator | undefined;
 /** One validator per test file (compiling the specs takes a moment). */

@@ -109,7 +109,13 @@ export function startChild(setup: DaemonSetup, args: string[] = ['daemon'], chil
 export async function waitHealthy(setup: DaemonSetup, child: Child): Promise<void> {
   for (let i = 0; i < 300; i++) {
     if (child.proc.exitCode !== null) throw new Error(`the daemon exited with ${child.proc.exitCode}: ${child.stderr()}`);
-    if (await fetch(`${setup.url}/healthz`).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(`${setup.url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`the daemon did not start: ${child.stderr()}`);
@@ -122,7 +128,11 @@ export function postRaw(setup: DaemonSetup, path: string, text: string): Promise
 
 /** POSTs JSON to the track API with a key (the server key unless told). */
 export function postJson(setup: DaemonSetup, path: string, body: unknown, key = SERVER_KEY): Promise<Response> {
-  return fetch(`${setup.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+  return fetch(`${setup.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify(body),
+  });
 }
 
 /** One Klaviyo webhook item: a metric event of a profile, as Klaviyo's system webhooks send it. */
@@ -131,7 +141,12 @@ export function klaviyoItem(id: string, email: string, metric: string, propertie
     topic: 'event:klaviyo.placed_order',
     external_id: id,
     payload: {
-      data: { type: 'event', id, attributes: { datetime: at.toISOString(), event_properties: properties }, relationships: { profile: { data: { type: 'profile', id: `P-${email}` } } } },
+      data: {
+        type: 'event',
+        id,
+        attributes: { datetime: at.toISOString(), event_properties: properties },
+        relationships: { profile: { data: { type: 'profile', id: `P-${email}` } } },
+      },
       included: [
         { type: 'profile', id: `P-${email}`, attributes: { email } },
         { type: 'metric', id: `M-${metric}`, attributes: { name: metric } },
@@ -146,7 +161,12 @@ export function postKlaviyo(setup: DaemonSetup, items: object[], bodyText?: stri
   const timestamp = String(Date.now());
   return fetch(`${setup.url}/webhooks/klaviyo`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'klaviyo-signature': signWebhook(KLAVIYO_SECRET, body, timestamp), 'klaviyo-timestamp': timestamp, 'klaviyo-webhook-id': 'wh-1' },
+    headers: {
+      'content-type': 'application/json',
+      'klaviyo-signature': signWebhook(KLAVIYO_SECRET, body, timestamp),
+      'klaviyo-timestamp': timestamp,
+      'klaviyo-webhook-id': 'wh-1',
+    },
     body,
   });
 }
@@ -158,14 +178,22 @@ export function postHubspot(setup: DaemonSetup, events: unknown[]): Promise<Resp
   const url = `${setup.url}/webhooks/hubspot`;
   return fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': signV3(HUBSPOT_SECRET, 'POST', url, body, timestamp), 'x-hubspot-request-timestamp': timestamp },
+    headers: {
+      'content-type': 'application/json',
+      'x-hubspot-signature-v3': signV3(HUBSPOT_SECRET, 'POST', url, body, timestamp),
+      'x-hubspot-request-timestamp': timestamp,
+    },
     body,
   });
 }
 
 /** POSTs a Mailchimp webhook delivery (form-encoded, the secret in the URL). */
 export function postMailchimp(setup: DaemonSetup, form: string): Promise<Response> {
-  return fetch(`${setup.url}/webhooks/mailchimp?secret=${MAILCHIMP_SECRET}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form });
+  return fetch(`${setup.url}/webhooks/mailchimp?secret=${MAILCHIMP_SECRET}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: form,
+  });
 }
 
 /** The daemon on the real services in this process (faster to start than a child). */

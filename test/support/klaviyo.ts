@@ -8,7 +8,9 @@ import { startKlaviyoSandbox, type KlaviyoExchange, type KlaviyoSandbox, type Kl
 import { SPECS_DIR, SpecValidator } from './openapi';
 
 const SPEC_DIR = path.join(SPECS_DIR, 'klaviyo');
-const SPEC_FILES = ['profiles', 'lists', 'events', 'metrics', 'data_privacy', 'webhooks', 'segments', 'tags'].map((c) => path.join(SPEC_DIR, `stable-category-${c}.json`));
+const SPEC_FILES = ['profiles', 'lists', 'events', 'metrics', 'data_privacy', 'webhooks', 'segments', 'tags'].map((c) =>
+  path.join(SPEC_DIR, `stable-category-${c}.json`),
+);
 
 let validator: SpecValidator | undefined;
 /** The Klaviyo spec validator (loaded once per test file). */

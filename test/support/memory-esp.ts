@@ -4,7 +4,21 @@
  * to test the sync engine's logic in isolation. The real connectors are tested against their
  * sandboxes over HTTP.
  */
-import type { ChangeResult, Connector, ContactChange, ContactRef, EspLimits, PlannedPush, PullRequest, PushEstimate, RawRequest, RemoteChange, RemotePage, SchemaReport, WebhookResult } from '../../connectors/connector';
+import type {
+  ChangeResult,
+  Connector,
+  ContactChange,
+  ContactRef,
+  EspLimits,
+  PlannedPush,
+  PullRequest,
+  PushEstimate,
+  RawRequest,
+  RemoteChange,
+  RemotePage,
+  SchemaReport,
+  WebhookResult,
+} from '../../connectors/connector';
 import { EspPermanentError, EspRateLimitError, EspTransientError } from '../../src/errors';
 import type { Clock } from '../../src/model/clock';
 import type { ConsentStatus, EspName, FieldValue } from '../../src/model/types';
@@ -34,7 +48,11 @@ export class MemoryEsp implements Connector {
   membershipTags: string[] | undefined;
   private seq = 0;
 
-  constructor(readonly esp: EspName, private readonly clock: Clock, batch = 100) {
+  constructor(
+    readonly esp: EspName,
+    private readonly clock: Clock,
+    batch = 100,
+  ) {
     this.limits = { maxBatch: { upsert: batch }, windows: { burst: { limit: 1_000_000, windowMs: 1000 } }, buckets: { default: ['burst'] }, maxConcurrency: 2 };
   }
 
@@ -56,13 +74,27 @@ export class MemoryEsp implements Connector {
 
   async *pull(request: PullRequest): AsyncIterable<RemotePage> {
     const since = request.cursor ? Number(request.cursor) : -1;
-    const changed = [...this.records.values()].filter((r) => r.modifiedAt > since && r.modifiedAt <= request.until.getTime()).sort((a, b) => a.modifiedAt - b.modifiedAt);
+    const changed = [...this.records.values()]
+      .filter((r) => r.modifiedAt > since && r.modifiedAt <= request.until.getTime())
+      .sort((a, b) => a.modifiedAt - b.modifiedAt);
     const next = String(Math.max(since, ...changed.map((r) => r.modifiedAt)));
     const memberships = this.membershipTags;
     yield {
-      contacts: changed.map((r) => ({ externalId: r.id, email: r.email, fields: pick(r.fields, request.fields), ...(memberships ? {} : { tags: [...r.tags] }), consent: r.consent, modifiedAt: r.modifiedAt })),
+      contacts: changed.map((r) => ({
+        externalId: r.id,
+        email: r.email,
+        fields: pick(r.fields, request.fields),
+        ...(memberships ? {} : { tags: [...r.tags] }),
+        consent: r.consent,
+        modifiedAt: r.modifiedAt,
+      })),
       ...(memberships
-        ? { tagMemberships: memberships.map((tag) => { const holders = [...this.records.values()].filter((r) => r.tags.has(tag)); return { tag, externalIds: holders.map((r) => r.id), emails: holders.map((r) => r.email) }; }) }
+        ? {
+            tagMemberships: memberships.map((tag) => {
+              const holders = [...this.records.values()].filter((r) => r.tags.has(tag));
+              return { tag, externalIds: holders.map((r) => r.id), emails: holders.map((r) => r.email) };
+            }),
+          }
         : {}),
       next,
     };
@@ -87,11 +119,19 @@ export class MemoryEsp implements Connector {
   }
 
   private apply(c: ContactChange): ChangeResult {
-    if (this.refuse.has(c.ref.email)) return { ref: c.ref, status: 'failed', error: new EspPermanentError('invalid email domain', { esp: this.esp, status: 400 }) };
+    if (this.refuse.has(c.ref.email))
+      return { ref: c.ref, status: 'failed', error: new EspPermanentError('invalid email domain', { esp: this.esp, status: 400 }) };
     let r = (c.ref.externalId ? this.records.get(c.ref.externalId) : undefined) ?? this.byEmail(c.ref.email);
     const created = !r;
     if (!r) {
-      r = { id: `${this.esp}-${++this.seq}`, email: c.ref.email, fields: {}, tags: new Set(), consent: c.localConsent === 'subscribed' ? 'subscribed' : 'pending', modifiedAt: 0 };
+      r = {
+        id: `${this.esp}-${++this.seq}`,
+        email: c.ref.email,
+        fields: {},
+        tags: new Set(),
+        consent: c.localConsent === 'subscribed' ? 'subscribed' : 'pending',
+        modifiedAt: 0,
+      };
       this.records.set(r.id, r);
     }
     for (const [k, v] of Object.entries(c.set)) r.fields[k] = v;

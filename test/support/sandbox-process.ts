@@ -28,7 +28,12 @@ export function startSandboxCommand(line: string, cwd: string, timeoutMs = 60_00
   return watch(child, line, timeoutMs, (signal) => process.kill(-child.pid!, signal));
 }
 
-function watch(child: ChildProcess, what: string, timeoutMs: number, kill: (signal: NodeJS.Signals) => void = (signal) => void child.kill(signal)): Promise<SandboxProcess> {
+function watch(
+  child: ChildProcess,
+  what: string,
+  timeoutMs: number,
+  kill: (signal: NodeJS.Signals) => void = (signal) => void child.kill(signal),
+): Promise<SandboxProcess> {
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => void (out += d.toString()));

@@ -43,7 +43,10 @@ export async function startSandboxes(options: { limits?: 'off' | 'real' | 'tight
     startKlaviyoSandbox({
       ...clock,
       apiKey: 'pk_test',
-      rateLimits: mode === 'tight' ? { 'bulkJobs.burst': { limit: 1, windowMs: 1000, kind: 'fixed' }, 'profiles.burst': { limit: 5, windowMs: 1000, kind: 'fixed' } } : on,
+      rateLimits:
+        mode === 'tight'
+          ? { 'bulkJobs.burst': { limit: 1, windowMs: 1000, kind: 'fixed' }, 'profiles.burst': { limit: 5, windowMs: 1000, kind: 'fixed' } }
+          : on,
       jobDurationMs: options.klaviyoJobMs ?? 0,
     }),
   ]);
@@ -121,8 +124,14 @@ export function writeCalls(s: Sandboxes): Record<EspName, number> {
   const count = (rows: [string, number][], write: RegExp): number => rows.filter(([route]) => write.test(route)).reduce((n, [, c]) => n + c, 0);
   return {
     hubspot: count(Object.entries(s.hubspot.stats().requests), /^POST \/crm\/v3\/objects\/contacts\/batch\/(upsert|update|create)$|memberships/),
-    mailchimp: count(Object.entries(s.mailchimp.stats().calls), /^POST \/3\.0\/lists\/:listId$|^POST \/3\.0\/lists\/:listId\/segments\/:segmentId$|^(PUT|PATCH|POST) \/3\.0\/lists\/:listId\/members\/[^/]+(\/tags)?$/),
-    klaviyo: count([...s.klaviyo.calls.entries()], /^(POST \/api\/profile-import|PATCH \/api\/profiles\/:id|POST \/api\/profile-bulk-import-jobs|(POST|DELETE) \/api\/lists\/:id\/relationships\/profiles)$/),
+    mailchimp: count(
+      Object.entries(s.mailchimp.stats().calls),
+      /^POST \/3\.0\/lists\/:listId$|^POST \/3\.0\/lists\/:listId\/segments\/:segmentId$|^(PUT|PATCH|POST) \/3\.0\/lists\/:listId\/members\/[^/]+(\/tags)?$/,
+    ),
+    klaviyo: count(
+      [...s.klaviyo.calls.entries()],
+      /^(POST \/api\/profile-import|PATCH \/api\/profiles\/:id|POST \/api\/profile-bulk-import-jobs|(POST|DELETE) \/api\/lists\/:id\/relationships\/profiles)$/,
+    ),
   };
 }
 

@@ -27,8 +27,10 @@ export function errorBody(category: string, message: string, extra: Partial<Erro
   return { status: 'error', message, correlationId: randomUUID(), category, ...extra };
 }
 
-export const validation = (message: string, extra: Partial<ErrorBody> = {}): SandboxHttpError => new SandboxHttpError(400, errorBody('VALIDATION_ERROR', message, extra));
-export const notFound = (message: string, extra: Partial<ErrorBody> = {}): SandboxHttpError => new SandboxHttpError(404, errorBody('OBJECT_NOT_FOUND', message, extra));
+export const validation = (message: string, extra: Partial<ErrorBody> = {}): SandboxHttpError =>
+  new SandboxHttpError(400, errorBody('VALIDATION_ERROR', message, extra));
+export const notFound = (message: string, extra: Partial<ErrorBody> = {}): SandboxHttpError =>
+  new SandboxHttpError(404, errorBody('OBJECT_NOT_FOUND', message, extra));
 export const conflict = (message: string, extra: Partial<ErrorBody> = {}): SandboxHttpError => new SandboxHttpError(409, errorBody('CONFLICT', message, extra));
 
 /** A per-record error inside a 207 batch answer (spec `StandardError`). */

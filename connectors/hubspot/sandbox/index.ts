@@ -117,17 +117,30 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
   const limiter = new SandboxRateLimiter(limits, clock, enabled, options.retryAfterHeader ?? false);
   const sender = options.webhookUrl
     ? new WebhookSender(
-        { url: options.webhookUrl, clientSecret: options.clientSecret ?? 'sandbox-client-secret', appId, portalId: options.portalId ?? 62515, ...(options.webhookProperties ? { properties: options.webhookProperties } : {}) },
+        {
+          url: options.webhookUrl,
+          clientSecret: options.clientSecret ?? 'sandbox-client-secret',
+          appId,
+          portalId: options.portalId ?? 62515,
+          ...(options.webhookProperties ? { properties: options.webhookProperties } : {}),
+        },
         clock,
       )
     : undefined;
-  const state = new PortalState(() => clock.now(), (event) => sender?.enqueue(event));
+  const state = new PortalState(
+    () => clock.now(),
+    (event) => sender?.enqueue(event),
+  );
   const apiOrigin: ChangeOrigin = { source: 'INTEGRATION', sourceId: String(appId) };
   const uiOrigin: ChangeOrigin = { source: 'CRM_UI', sourceId: 'userId:1' };
   const faults: SandboxFault[] = [];
   const requests: Record<string, number> = {};
   const stateFile = options.stateFile
-    ? new StateFile({ esp: 'hubspot', file: options.stateFile, state: { snapshot: () => state.snapshot(), restore: (s) => state.restore(s as PortalSnapshot) } })
+    ? new StateFile({
+        esp: 'hubspot',
+        file: options.stateFile,
+        state: { snapshot: () => state.snapshot(), restore: (s) => state.restore(s as PortalSnapshot) },
+      })
     : undefined;
   stateFile?.load();
 
@@ -143,16 +156,29 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
     const route = `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`;
     requests[route] = (requests[route] ?? 0) + 1;
     if (req.headers.authorization !== `Bearer ${accessToken}`) {
-      return reply.code(401).send(errorBody('INVALID_AUTHENTICATION', 'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview'));
+      return reply
+        .code(401)
+        .send(
+          errorBody(
+            'INVALID_AUTHENTICATION',
+            'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview',
+          ),
+        );
     }
     const path = req.url.split('?')[0]!;
-    const fault = faults.find((f) => (f.times ?? 1) > 0 && (!f.method || f.method === req.method) && (!f.path || (typeof f.path === 'string' ? path.includes(f.path) : f.path.test(path))));
+    const fault = faults.find(
+      (f) =>
+        (f.times ?? 1) > 0 && (!f.method || f.method === req.method) && (!f.path || (typeof f.path === 'string' ? path.includes(f.path) : f.path.test(path))),
+    );
     if (fault) {
       fault.times = (fault.times ?? 1) - 1;
       if (fault.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
       if (fault.status) {
         const body = fault.body ?? errorBody(fault.status >= 500 ? 'INTERNAL_ERROR' : 'VALIDATION_ERROR', `injected ${fault.status}`);
-        return reply.code(fault.status).headers(fault.headers ?? {}).send(body);
+        return reply
+          .code(fault.status)
+          .headers(fault.headers ?? {})
+          .send(body);
       }
     }
     const verdict = verdicts.get(req.raw);
@@ -170,7 +196,14 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
   if (options.onExchange) {
     const onExchange = options.onExchange;
     app.addHook('onSend', async (req, reply, payload) => {
-      onExchange({ method: req.method, path: req.url, headers: req.headers, requestBody: req.body, status: reply.statusCode, responseBody: parseJson(payload) });
+      onExchange({
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+        requestBody: req.body,
+        status: reply.statusCode,
+        responseBody: parseJson(payload),
+      });
       return payload;
     });
   }
@@ -230,7 +263,8 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
       state.quietly(() => {
         for (const { email, consent } of contacts) {
           if (!consent) continue;
-          for (const t of state.subscriptionTypes) state.setSubscription(normaliseEmail(email), t.id, consent === 'subscribed' ? 'SUBSCRIBED' : 'NOT_SUBSCRIBED', uiOrigin);
+          for (const t of state.subscriptionTypes)
+            state.setSubscription(normaliseEmail(email), t.id, consent === 'subscribed' ? 'SUBSCRIBED' : 'NOT_SUBSCRIBED', uiOrigin);
         }
       });
     },

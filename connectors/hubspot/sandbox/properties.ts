@@ -38,7 +38,20 @@ export interface GroupDef {
 }
 
 const TYPES = ['bool', 'date', 'datetime', 'enumeration', 'number', 'phone_number', 'string'];
-const FIELD_TYPES = ['booleancheckbox', 'calculation_equation', 'checkbox', 'date', 'file', 'html', 'number', 'phonenumber', 'radio', 'select', 'text', 'textarea'];
+const FIELD_TYPES = [
+  'booleancheckbox',
+  'calculation_equation',
+  'checkbox',
+  'date',
+  'file',
+  'html',
+  'number',
+  'phonenumber',
+  'radio',
+  'select',
+  'text',
+  'textarea',
+];
 /** Which fieldTypes each type accepts (HubSpot refuses, e.g., a `number` shown as a `checkbox`). */
 const FIELD_TYPES_OF: Record<string, string[]> = {
   bool: ['booleancheckbox', 'checkbox', 'radio', 'select', 'calculation_equation'],
@@ -64,8 +77,25 @@ export interface ValueProblem {
 function def(name: string, label: string, type: string, fieldType: string, extra: Partial<PropertyDef> = {}): PropertyDef {
   const at = '2020-01-01T00:00:00.000Z';
   return {
-    name, label, type, fieldType, groupName: 'contactinformation', description: '', options: [], displayOrder: -1, hasUniqueValue: false, hidden: false,
-    formField: true, calculated: false, externalOptions: false, hubspotDefined: true, readOnlyValue: false, createdAt: at, updatedAt: at, archived: false, ...extra,
+    name,
+    label,
+    type,
+    fieldType,
+    groupName: 'contactinformation',
+    description: '',
+    options: [],
+    displayOrder: -1,
+    hasUniqueValue: false,
+    hidden: false,
+    formField: true,
+    calculated: false,
+    externalOptions: false,
+    hubspotDefined: true,
+    readOnlyValue: false,
+    createdAt: at,
+    updatedAt: at,
+    archived: false,
+    ...extra,
   };
 }
 
@@ -86,7 +116,9 @@ export function defaultProperties(): PropertyDef[] {
     def('state', 'State/Region', 'string', 'text'),
     def('zip', 'Postal Code', 'string', 'text'),
     def('country', 'Country/Region', 'string', 'text'),
-    def('lifecyclestage', 'Lifecycle Stage', 'enumeration', 'radio', { options: stages.map((s, i) => ({ label: s, value: s, hidden: false, displayOrder: i })) }),
+    def('lifecyclestage', 'Lifecycle Stage', 'enumeration', 'radio', {
+      options: stages.map((s, i) => ({ label: s, value: s, hidden: false, displayOrder: i })),
+    }),
     def('createdate', 'Create Date', 'datetime', 'date', { readOnlyValue: true }),
     def('lastmodifieddate', 'Last Modified Date', 'datetime', 'date', { readOnlyValue: true }),
     def('hs_object_id', 'Record ID', 'number', 'number', { readOnlyValue: true }),
@@ -147,17 +179,26 @@ export class PropertyRegistry {
     const type = String(input.type ?? '');
     const fieldType = String(input.fieldType ?? '');
     const groupName = String(input.groupName ?? '');
-    if (!/^[a-z][a-z0-9_]*$/.test(name)) throw validation(`Property name '${name}' is invalid: use lower-case letters, digits and underscores, starting with a letter`);
+    if (!/^[a-z][a-z0-9_]*$/.test(name))
+      throw validation(`Property name '${name}' is invalid: use lower-case letters, digits and underscores, starting with a letter`);
     if (this.props.has(name)) throw conflict(`Property named '${name}' already exists.`);
     if (!TYPES.includes(type)) throw validation(`Invalid type '${type}'`);
-    if (!FIELD_TYPES.includes(fieldType) || !FIELD_TYPES_OF[type]!.includes(fieldType)) throw validation(`fieldType '${fieldType}' is not valid for type '${type}'`);
+    if (!FIELD_TYPES.includes(fieldType) || !FIELD_TYPES_OF[type]!.includes(fieldType))
+      throw validation(`fieldType '${fieldType}' is not valid for type '${type}'`);
     if (!this.groups.has(groupName)) throw validation(`Property group '${groupName}' does not exist`);
     const options = parseOptions(input.options);
     if (type === 'enumeration' && input.options === undefined) throw validation(`Enumeration property '${name}' needs options`);
     const at = new Date(this.now()).toISOString();
     const p = def(name, String(input.label ?? name), type, fieldType, {
-      groupName, description: String(input.description ?? ''), options, hasUniqueValue: Boolean(input.hasUniqueValue), hubspotDefined: false,
-      formField: Boolean(input.formField ?? false), createdAt: at, updatedAt: at, displayOrder: typeof input.displayOrder === 'number' ? input.displayOrder : -1,
+      groupName,
+      description: String(input.description ?? ''),
+      options,
+      hasUniqueValue: Boolean(input.hasUniqueValue),
+      hubspotDefined: false,
+      formField: Boolean(input.formField ?? false),
+      createdAt: at,
+      updatedAt: at,
+      displayOrder: typeof input.displayOrder === 'number' ? input.displayOrder : -1,
     });
     this.props.set(name, p);
     return p;
@@ -189,7 +230,8 @@ export class PropertyRegistry {
     if (!p) return problem('PROPERTY_DOESNT_EXIST', `Property "${name}" does not exist`);
     if (p.readOnlyValue) return problem('READ_ONLY_VALUE', `${name} is a read only property; its value cannot be set.`);
     if (raw === null || raw === '') return { value: '' };
-    if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') return problem('INVALID_VALUE', `${JSON.stringify(raw)} is not a valid value for ${name}`);
+    if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean')
+      return problem('INVALID_VALUE', `${JSON.stringify(raw)} is not a valid value for ${name}`);
     const v = String(raw);
     switch (p.type) {
       case 'number':
@@ -237,6 +279,12 @@ function parseOptions(raw: unknown): OptionDef[] {
     if (typeof o?.value !== 'string' || typeof o.label !== 'string') throw validation(`options[${i}] needs a label and a value`);
     if (seen.has(o.value)) throw validation(`options[${i}]: duplicate option value '${o.value}'`);
     seen.add(o.value);
-    return { label: o.label, value: o.value, hidden: Boolean(o.hidden), displayOrder: typeof o.displayOrder === 'number' ? o.displayOrder : i, ...(typeof o.description === 'string' ? { description: o.description } : {}) };
+    return {
+      label: o.label,
+      value: o.value,
+      hidden: Boolean(o.hidden),
+      displayOrder: typeof o.displayOrder === 'number' ? o.displayOrder : i,
+      ...(typeof o.description === 'string' ? { description: o.description } : {}),
+    };
   });
 }

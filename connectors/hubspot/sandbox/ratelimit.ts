@@ -65,12 +65,14 @@ export class SandboxRateLimiter {
     if (!this.enabled) return { ok: true, headers: {} };
     if (dailyUsed >= this.limits.daily.limit) return this.reject('DAILY', 'You have reached your daily limit.', now, this.daily.freesIn(now));
     if (isSearch) {
-      if (this.search.count(now) >= this.limits.search.limit) return this.reject('SECONDLY', 'You have reached your secondly limit.', now, this.search.freesIn(now), true);
+      if (this.search.count(now) >= this.limits.search.limit)
+        return this.reject('SECONDLY', 'You have reached your secondly limit.', now, this.search.freesIn(now), true);
       this.search.add(now);
       this.daily.add(now);
       return { ok: true, headers: {} };
     }
-    if (this.burst.count(now) >= this.limits.tenSecondly.limit) return this.reject('TEN_SECONDLY_ROLLING', 'You have reached your ten_secondly_rolling limit.', now, this.burst.freesIn(now));
+    if (this.burst.count(now) >= this.limits.tenSecondly.limit)
+      return this.reject('TEN_SECONDLY_ROLLING', 'You have reached your ten_secondly_rolling limit.', now, this.burst.freesIn(now));
     this.burst.add(now);
     this.daily.add(now);
     return { ok: true, headers: this.headers(now, dailyUsed + 1) };

@@ -44,9 +44,23 @@ function propertyHistory(state: PortalState, c: StoredContact, names: string[]):
 
 function presentProperty(p: PropertyDef): Record<string, unknown> {
   return {
-    name: p.name, label: p.label, type: p.type, fieldType: p.fieldType, description: p.description, groupName: p.groupName, options: p.options,
-    displayOrder: p.displayOrder, hasUniqueValue: p.hasUniqueValue, hidden: p.hidden, formField: p.formField, calculated: p.calculated,
-    externalOptions: p.externalOptions, hubspotDefined: p.hubspotDefined, createdAt: p.createdAt, updatedAt: p.updatedAt, archived: p.archived,
+    name: p.name,
+    label: p.label,
+    type: p.type,
+    fieldType: p.fieldType,
+    description: p.description,
+    groupName: p.groupName,
+    options: p.options,
+    displayOrder: p.displayOrder,
+    hasUniqueValue: p.hasUniqueValue,
+    hidden: p.hidden,
+    formField: p.formField,
+    calculated: p.calculated,
+    externalOptions: p.externalOptions,
+    hubspotDefined: p.hubspotDefined,
+    createdAt: p.createdAt,
+    updatedAt: p.updatedAt,
+    archived: p.archived,
     modificationMetadata: { archivable: !p.hubspotDefined, readOnlyDefinition: p.hubspotDefined, readOnlyValue: p.readOnlyValue },
   };
 }
@@ -61,7 +75,8 @@ export function invalidValues(problems: ValueProblem[]): SandboxHttpError {
 function batchInputs(body: unknown): Body[] {
   const inputs = (body as Body | undefined)?.inputs;
   if (!Array.isArray(inputs)) throw validation('Invalid input JSON: "inputs" must be an array', { errors: [{ message: 'inputs is required', in: 'inputs' }] });
-  if (inputs.length > MAX_BATCH) throw validation(`Batch input size ${inputs.length} exceeds the limit of ${MAX_BATCH}`, { context: { limit: [String(MAX_BATCH)] } });
+  if (inputs.length > MAX_BATCH)
+    throw validation(`Batch input size ${inputs.length} exceeds the limit of ${MAX_BATCH}`, { context: { limit: [String(MAX_BATCH)] } });
   return inputs as Body[];
 }
 
@@ -85,8 +100,15 @@ function requireContactsType(objectType: string): void {
 /** A list as HubSpot answers it (`PublicObjectList`). */
 export function presentList(l: StoredList): Body {
   return {
-    listId: l.listId, listVersion: l.listVersion, name: l.name, objectTypeId: '0-1', processingStatus: 'COMPLETE', processingType: l.processingType,
-    createdAt: iso(l.createdAt), updatedAt: iso(l.updatedAt), size: l.members.size,
+    listId: l.listId,
+    listVersion: l.listVersion,
+    name: l.name,
+    objectTypeId: '0-1',
+    processingStatus: 'COMPLETE',
+    processingType: l.processingType,
+    createdAt: iso(l.createdAt),
+    updatedAt: iso(l.updatedAt),
+    size: l.members.size,
   };
 }
 
@@ -99,8 +121,13 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
     const seen = new Set<string>();
     const checked = inputs.map((input, i) => {
       const idProperty = input.idProperty ?? 'email';
-      if (idProperty !== 'email') throw validation(`idProperty ${String(idProperty)} is not a unique property`, { errors: [{ message: 'unique property required', in: `inputs[${i}].idProperty` }] });
-      const email = String(input.id ?? '').trim().toLowerCase();
+      if (idProperty !== 'email')
+        throw validation(`idProperty ${String(idProperty)} is not a unique property`, {
+          errors: [{ message: 'unique property required', in: `inputs[${i}].idProperty` }],
+        });
+      const email = String(input.id ?? '')
+        .trim()
+        .toLowerCase();
       if (seen.has(email)) throw validation(`Duplicate IDs found in batch input: [${email}]. IDs must be unique`, { context: { ids: [email] } });
       seen.add(email);
       const { values, problems: p } = state.check((input.properties ?? {}) as Body);
@@ -120,7 +147,11 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
       const existing = state.contactByEmail(email);
       values.delete('email');
       const c = existing ? state.update(existing, values, origin) : state.create(new Map([['email', email], ...values]), origin);
-      results.push({ ...presentContact(state, c, ['email', ...values.keys(), ...DEFAULT_OUTPUT]), new: !existing, ...(trace !== undefined ? { objectWriteTraceId: trace } : {}) });
+      results.push({
+        ...presentContact(state, c, ['email', ...values.keys(), ...DEFAULT_OUTPUT]),
+        new: !existing,
+        ...(trace !== undefined ? { objectWriteTraceId: trace } : {}),
+      });
     }
     const answer = batchAnswer(results, errors, started, now());
     return reply.code(answer.status).send(answer.body);
@@ -151,7 +182,14 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
       state.update(c, values, origin);
       results.push({ ...presentContact(state, c, [...values.keys(), ...DEFAULT_OUTPUT]), ...(trace !== undefined ? { objectWriteTraceId: trace } : {}) });
     }
-    const errors = missing.length > 0 ? [standardError(404, 'OBJECT_NOT_FOUND', 'Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.', { ids: missing })] : [];
+    const errors =
+      missing.length > 0
+        ? [
+            standardError(404, 'OBJECT_NOT_FOUND', 'Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.', {
+              ids: missing,
+            }),
+          ]
+        : [];
     const answer = batchAnswer(results, errors, started, now());
     return reply.code(answer.status).send(answer.body);
   });
@@ -182,10 +220,22 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
     for (const input of inputs) {
       const id = String(input.id ?? '');
       const c = idProperty === 'email' ? state.contactByEmail(id) : state.contact(id);
-      if (c) results.push(withHistory.length > 0 ? { ...presentContact(state, c, names), propertiesWithHistory: propertyHistory(state, c, withHistory) } : presentContact(state, c, names));
+      if (c)
+        results.push(
+          withHistory.length > 0
+            ? { ...presentContact(state, c, names), propertiesWithHistory: propertyHistory(state, c, withHistory) }
+            : presentContact(state, c, names),
+        );
       else missing.push(id);
     }
-    const errors = missing.length > 0 ? [standardError(404, 'OBJECT_NOT_FOUND', 'Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.', { ids: missing })] : [];
+    const errors =
+      missing.length > 0
+        ? [
+            standardError(404, 'OBJECT_NOT_FOUND', 'Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.', {
+              ids: missing,
+            }),
+          ]
+        : [];
     const answer = batchAnswer(results, errors, started, now());
     return reply.code(answer.status).send(answer.body);
   });
@@ -199,7 +249,11 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
     const body = (req.body ?? {}) as SearchBody;
     const { page, total, after } = runSearch(state, body);
     const names = body.properties && body.properties.length > 0 ? body.properties : DEFAULT_OUTPUT;
-    return { total, results: page.map((c) => presentContact(state, c, names)), ...(after !== undefined ? { paging: { next: { after, link: `?after=${after}` } } } : {}) };
+    return {
+      total,
+      results: page.map((c) => presentContact(state, c, names)),
+      ...(after !== undefined ? { paging: { next: { after, link: `?after=${after}` } } } : {}),
+    };
   });
 
   app.get('/crm/v3/objects/contacts', async (req) => {
@@ -213,13 +267,15 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
     const all = (archived ? state.archivedContacts() : state.allContacts()).filter((c) => Number(c.id) >= after);
     const page = all.slice(0, limit);
     const next = all[limit];
-    const present = (c: StoredContact): Record<string, unknown> => (archived ? { ...presentContact(state, c, names), archived: true, archivedAt: iso(c.updatedAt) } : presentContact(state, c, names));
+    const present = (c: StoredContact): Record<string, unknown> =>
+      archived ? { ...presentContact(state, c, names), archived: true, archivedAt: iso(c.updatedAt) } : presentContact(state, c, names);
     return { results: page.map(present), ...(next ? { paging: { next: { after: next.id, link: `?after=${next.id}` } } } : {}) };
   });
 
   app.post('/crm/v3/objects/contacts/gdpr-delete', async (req, reply) => {
     const body = (req.body ?? {}) as Body;
-    if (typeof body.objectId !== 'string' || body.objectId === '') throw validation('objectId is required', { errors: [{ message: 'objectId is required', in: 'objectId' }] });
+    if (typeof body.objectId !== 'string' || body.objectId === '')
+      throw validation('objectId is required', { errors: [{ message: 'objectId is required', in: 'objectId' }] });
     state.purge(body.objectId, body.idProperty as string | undefined, origin);
     return reply.code(204).send();
   });
@@ -243,7 +299,13 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
     requireContactsType((req.params as Body).objectType as string);
     const body = (req.body ?? {}) as Body;
     if (typeof body.name !== 'string' || typeof body.label !== 'string') throw validation('name and label are required');
-    return reply.code(201).send(state.properties.createGroup({ name: body.name, label: body.label, ...(typeof body.displayOrder === 'number' ? { displayOrder: body.displayOrder } : {}) }));
+    return reply.code(201).send(
+      state.properties.createGroup({
+        name: body.name,
+        label: body.label,
+        ...(typeof body.displayOrder === 'number' ? { displayOrder: body.displayOrder } : {}),
+      }),
+    );
   });
 
   app.get('/crm/v3/properties/:objectType/:propertyName', async (req) => {
@@ -262,7 +324,8 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
     const body = (req.body ?? {}) as Body;
     if (typeof body.name !== 'string' || body.name === '') throw validation('name is required');
     if (body.objectTypeId !== '0-1') throw validation('the sandbox holds contact lists only (objectTypeId 0-1)');
-    if (body.processingType !== 'MANUAL' && body.processingType !== 'SNAPSHOT' && body.processingType !== 'DYNAMIC') throw validation('processingType must be MANUAL, SNAPSHOT or DYNAMIC');
+    if (body.processingType !== 'MANUAL' && body.processingType !== 'SNAPSHOT' && body.processingType !== 'DYNAMIC')
+      throw validation('processingType must be MANUAL, SNAPSHOT or DYNAMIC');
     return { list: presentList(state.createList(body.name, body.processingType)) };
   });
 
@@ -306,13 +369,26 @@ export function registerRoutes(app: FastifyInstance, state: PortalState, now: ()
 
   app.get('/communication-preferences/v3/definitions', async () => ({
     subscriptionDefinitions: state.subscriptionTypes.map((t) => ({
-      ...t, isActive: true, isDefault: true, isInternal: false, createdAt: iso(0), updatedAt: iso(0), purpose: 'Marketing', communicationMethod: 'Email',
+      ...t,
+      isActive: true,
+      isDefault: true,
+      isInternal: false,
+      createdAt: iso(0),
+      updatedAt: iso(0),
+      purpose: 'Marketing',
+      communicationMethod: 'Email',
     })),
   }));
 
   const statusOf = (email: string, id: string): Body => {
     const t = state.subscriptionTypes.find((x) => x.id === id)!;
-    return { id, name: t.name, description: t.description, status: state.subscriptionStatus(email).get(id) ?? 'NOT_SUBSCRIBED', sourceOfStatus: 'SUBSCRIPTION_STATUS' };
+    return {
+      id,
+      name: t.name,
+      description: t.description,
+      status: state.subscriptionStatus(email).get(id) ?? 'NOT_SUBSCRIBED',
+      sourceOfStatus: 'SUBSCRIPTION_STATUS',
+    };
   };
 
   app.get('/communication-preferences/v3/status/email/:emailAddress', async (req) => {

@@ -22,14 +22,16 @@ function iso(ms: number): string {
 /** Registers the routes on the sandbox's app; `origin` says whose writes API calls are. */
 export function registerSdkRoutes(app: FastifyInstance, state: PortalState, now: () => number, origin: ChangeOrigin): void {
   const findContact = (id: string, idProperty: unknown): StoredContact => {
-    if (idProperty !== undefined && idProperty !== 'email' && idProperty !== 'hs_object_id') throw validation(`idProperty ${String(idProperty)} is not a unique property`);
+    if (idProperty !== undefined && idProperty !== 'email' && idProperty !== 'hs_object_id')
+      throw validation(`idProperty ${String(idProperty)} is not a unique property`);
     const c = idProperty === 'email' ? state.contactByEmail(id) : state.contact(id);
     if (!c) throw notFound(`Object not found.  objectId are usually numeric.`, { context: { id: [id] } });
     return c;
   };
   const checked = (body: unknown): Map<string, string> => {
     const properties = (body as Body | undefined)?.properties;
-    if (properties === undefined || properties === null || typeof properties !== 'object' || Array.isArray(properties)) throw validation('Invalid input JSON: "properties" must be an object');
+    if (properties === undefined || properties === null || typeof properties !== 'object' || Array.isArray(properties))
+      throw validation('Invalid input JSON: "properties" must be an object');
     const { values, problems } = state.check(properties as Body);
     if (problems.length > 0) throw invalidValues(problems);
     return values;
@@ -129,12 +131,18 @@ export function registerSdkRoutes(app: FastifyInstance, state: PortalState, now:
     const statuses = state.subscriptionStatus(body.emailAddress);
     // As on HubSpot: someone who opted out of all email can only opt back in themselves, never through the API.
     if (state.subscriptionTypes.every((t) => statuses.get(t.id) === 'NOT_SUBSCRIBED')) {
-      throw validation(`${body.emailAddress} has opted out of all email and cannot be resubscribed through the API`, { errors: [{ message: 'opted out of all email', code: 'INVALID_EMAIL_OPTOUT' }] });
+      throw validation(`${body.emailAddress} has opted out of all email and cannot be resubscribed through the API`, {
+        errors: [{ message: 'opted out of all email', code: 'INVALID_EMAIL_OPTOUT' }],
+      });
     }
     state.setSubscription(body.emailAddress, body.subscriptionId, 'SUBSCRIBED', origin);
     const t = state.subscriptionTypes.find((x) => x.id === body.subscriptionId)!;
     return {
-      id: t.id, name: t.name, description: t.description, status: 'SUBSCRIBED', sourceOfStatus: 'SUBSCRIPTION_STATUS',
+      id: t.id,
+      name: t.name,
+      description: t.description,
+      status: 'SUBSCRIBED',
+      sourceOfStatus: 'SUBSCRIPTION_STATUS',
       ...(typeof body.legalBasis === 'string' ? { legalBasis: body.legalBasis } : {}),
       ...(typeof body.legalBasisExplanation === 'string' ? { legalBasisExplanation: body.legalBasisExplanation } : {}),
     };

@@ -21,7 +21,21 @@ export interface SearchBody {
 
 /** Results one query can page through. */
 export const SEARCH_CAP = 10_000;
-const OPERATORS = new Set(['EQ', 'NEQ', 'LT', 'LTE', 'GT', 'GTE', 'BETWEEN', 'IN', 'NOT_IN', 'HAS_PROPERTY', 'NOT_HAS_PROPERTY', 'CONTAINS_TOKEN', 'NOT_CONTAINS_TOKEN']);
+const OPERATORS = new Set([
+  'EQ',
+  'NEQ',
+  'LT',
+  'LTE',
+  'GT',
+  'GTE',
+  'BETWEEN',
+  'IN',
+  'NOT_IN',
+  'HAS_PROPERTY',
+  'NOT_HAS_PROPERTY',
+  'CONTAINS_TOKEN',
+  'NOT_CONTAINS_TOKEN',
+]);
 
 function comparable(state: PortalState, name: string, raw: string): string | number {
   const type = name === 'lastmodifieddate' || name === 'createdate' ? 'datetime' : name === 'hs_object_id' ? 'number' : state.properties.get(name)?.type;
@@ -86,11 +100,12 @@ export function runSearch(state: PortalState, body: SearchBody): { page: StoredC
   if ((body.sorts ?? []).length > 1) throw validation('Only one sort is supported');
   const offset = body.after === undefined || body.after === '' ? 0 : Number(body.after);
   if (!Number.isInteger(offset) || offset < 0) throw validation(`after must be a paging cursor, got ${body.after}`);
-  if (offset + limit > SEARCH_CAP) throw validation(`The search API pages through at most ${SEARCH_CAP} results; narrow the query instead of paging further`, { subCategory: 'SEARCH_RESULT_LIMIT' } as never);
+  if (offset + limit > SEARCH_CAP)
+    throw validation(`The search API pages through at most ${SEARCH_CAP} results; narrow the query instead of paging further`, {
+      subCategory: 'SEARCH_RESULT_LIMIT',
+    } as never);
 
-  const hits = state
-    .allContacts()
-    .filter((c) => groups.length === 0 || groups.some((g) => (g.filters ?? []).every((f) => matches(state, c, f))));
+  const hits = state.allContacts().filter((c) => groups.length === 0 || groups.some((g) => (g.filters ?? []).every((f) => matches(state, c, f))));
   const sort = body.sorts?.[0];
   if (sort !== undefined) {
     const name = typeof sort === 'string' ? sort.replace(/^-/, '') : sort.propertyName;

@@ -161,8 +161,12 @@ export class PortalState {
   /** Creates a contact with already-checked values. */
   create(values: Map<string, string>, origin: ChangeOrigin): StoredContact {
     const email = values.get('email');
-    if (email && this.byEmail.has(email) && this.contact(this.byEmail.get(email)!)) throw conflict(`Contact already exists. Existing ID: ${this.byEmail.get(email)}`, { context: { id: [this.byEmail.get(email)!] } });
-    if (email && this.blocklist.has(email)) throw validation(`${email} was permanently deleted and is blocklisted`, { errors: [{ message: 'blocklisted', code: 'INVALID_EMAIL', context: { email: [email] } }] });
+    if (email && this.byEmail.has(email) && this.contact(this.byEmail.get(email)!))
+      throw conflict(`Contact already exists. Existing ID: ${this.byEmail.get(email)}`, { context: { id: [this.byEmail.get(email)!] } });
+    if (email && this.blocklist.has(email))
+      throw validation(`${email} was permanently deleted and is blocklisted`, {
+        errors: [{ message: 'blocklisted', code: 'INVALID_EMAIL', context: { email: [email] } }],
+      });
     const at = this.stamp();
     const id = String(this.nextId++);
     const c: StoredContact = { id, properties: new Map(), changedAt: new Map(), createdAt: at, updatedAt: at, archived: false };
@@ -315,7 +319,16 @@ export class PortalState {
   createList(name: string, processingType: StoredList['processingType']): StoredList {
     if ([...this.lists.values()].some((l) => l.name.toLowerCase() === name.toLowerCase())) throw conflict(`A list named '${name}' already exists.`);
     const at = this.now();
-    const l: StoredList = { listId: String(this.nextListId++), name, processingType, listVersion: 1, members: new Set(), joinedAt: new Map(), createdAt: at, updatedAt: at };
+    const l: StoredList = {
+      listId: String(this.nextListId++),
+      name,
+      processingType,
+      listVersion: 1,
+      members: new Set(),
+      joinedAt: new Map(),
+      createdAt: at,
+      updatedAt: at,
+    };
     this.lists.set(l.listId, l);
     return l;
   }

@@ -52,8 +52,10 @@ export class WebhookSender {
       changeSource: event.origin.source,
       sourceId: event.origin.sourceId,
     };
-    if (event.type === 'contact.propertyChange') Object.assign(payload, { propertyName: event.propertyName, propertyValue: event.propertyValue, changeFlag: 'UPDATED' });
-    if (event.type === 'contact.merge') Object.assign(payload, { primaryObjectId: Number(event.primaryObjectId), mergedObjectIds: event.mergedObjectIds.map(Number) });
+    if (event.type === 'contact.propertyChange')
+      Object.assign(payload, { propertyName: event.propertyName, propertyValue: event.propertyValue, changeFlag: 'UPDATED' });
+    if (event.type === 'contact.merge')
+      Object.assign(payload, { primaryObjectId: Number(event.primaryObjectId), mergedObjectIds: event.mergedObjectIds.map(Number) });
     this.queue.push(payload);
     this.timer ??= setTimeout(() => {
       this.timer = undefined;

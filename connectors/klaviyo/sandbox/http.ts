@@ -4,7 +4,10 @@ import { FilterSyntaxError, filterProblem, parseFilter, type FilterRules, type F
 
 /** A failure answered as a JSON:API error body (status from the first error), with extra headers. */
 export class ApiFailure extends Error {
-  constructor(readonly errors: ApiError[], readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly errors: ApiError[],
+    readonly headers: Record<string, string> = {},
+  ) {
     super(errors[0]?.detail ?? 'error');
   }
 }
@@ -42,7 +45,6 @@ export function filterOf(q: Record<string, string | undefined>, rules: FilterRul
   }
 }
 
-
 export const PROFILE_FILTERS: FilterRules = {
   id: ['any', 'equals'],
   email: ['any', 'equals'],
@@ -58,4 +60,3 @@ export const EVENT_FILTERS: FilterRules = {
   timestamp: ['greater-or-equal', 'greater-than', 'less-or-equal', 'less-than'],
 };
 export const LIST_FILTERS: FilterRules = { name: ['any', 'equals'], id: ['any', 'equals'], created: ['greater-than'], updated: ['greater-than'] };
-

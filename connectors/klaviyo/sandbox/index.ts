@@ -25,7 +25,19 @@ import {
   profileResource,
   type ApiError,
 } from './jsonapi';
-import { DuplicateProfileError, NotFoundError, profileInputProblem, SandboxState, topicOf, type AccountSnapshot, type Json, type KlaviyoEvent, type Profile, type ProfileInput, type Webhook } from './state';
+import {
+  DuplicateProfileError,
+  NotFoundError,
+  profileInputProblem,
+  SandboxState,
+  topicOf,
+  type AccountSnapshot,
+  type Json,
+  type KlaviyoEvent,
+  type Profile,
+  type ProfileInput,
+  type Webhook,
+} from './state';
 
 /** One request and response as the sandbox saw them, with the response headers (its rate-limit headers are checked). */
 export interface KlaviyoExchange extends SandboxExchange {
@@ -62,7 +74,13 @@ export interface KlaviyoSandbox extends SandboxServer {
   /** Applies jobs that have come due on the sandbox clock. */
   settle(): void;
   profileByEmail(email: string): Profile | undefined;
-  seedProfile(input: { email: string; properties?: Record<string, Json>; consent?: Profile['marketing']['consent']; suppression?: string[]; first_name?: string }): Profile;
+  seedProfile(input: {
+    email: string;
+    properties?: Record<string, Json>;
+    consent?: Profile['marketing']['consent'];
+    suppression?: string[];
+    first_name?: string;
+  }): Profile;
   seedEvent(input: { email: string; metric: string; time?: number; properties?: Record<string, Json> }): KlaviyoEvent;
   /** Makes the bulk import of this email fail asynchronously with an import error. */
   rejectOnImport(email: string, code?: string, detail?: string): void;
@@ -97,7 +115,9 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
       meta: { klaviyo_account_id: 'SANDBX', klaviyo_webhook_id: hookId, timestamp },
     });
     // Klaviyo-Signature = hex(HMAC-SHA256(secret, body + timestamp)); see connectors/klaviyo/webhooks.ts.
-    const signature = createHmac('sha256', secret).update(body + timestamp).digest('hex');
+    const signature = createHmac('sha256', secret)
+      .update(body + timestamp)
+      .digest('hex');
     const sent = fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'klaviyo-signature': signature, 'klaviyo-timestamp': timestamp, 'klaviyo-webhook-id': hookId },
@@ -118,7 +138,11 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
   };
   const state = new SandboxState(clock, options.jobDurationMs ?? 1_000, deliver);
   const stateFile = options.stateFile
-    ? new StateFile({ esp: 'klaviyo', file: options.stateFile, state: { snapshot: () => state.snapshot(), restore: (s) => state.restore(s as AccountSnapshot) } })
+    ? new StateFile({
+        esp: 'klaviyo',
+        file: options.stateFile,
+        state: { snapshot: () => state.snapshot(), restore: (s) => state.restore(s as AccountSnapshot) },
+      })
     : undefined;
   stateFile?.load();
   const limits = new SandboxLimits(clock, sandboxWindows(options.rateLimits));
@@ -168,17 +192,33 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
     if (error instanceof ApiFailure) {
       const status = error.errors[0]?.status ?? 400;
       for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
-      return send(reply, status, errorBody(error.errors, () => state.newId()));
+      return send(
+        reply,
+        status,
+        errorBody(error.errors, () => state.newId()),
+      );
     }
     const statusCode = (error as { statusCode?: number }).statusCode;
     if (statusCode && statusCode < 500) {
-      return send(reply, statusCode, errorBody([{ status: statusCode, code: 'parse_error', title: 'Parse error.', detail: 'The request body could not be parsed.' }], () => state.newId()));
+      return send(
+        reply,
+        statusCode,
+        errorBody([{ status: statusCode, code: 'parse_error', title: 'Parse error.', detail: 'The request body could not be parsed.' }], () => state.newId()),
+      );
     }
-    return send(reply, 500, errorBody([{ status: 500, code: 'error', title: 'A server error occurred.', detail: String((error as Error).message) }], () => state.newId()));
+    return send(
+      reply,
+      500,
+      errorBody([{ status: 500, code: 'error', title: 'A server error occurred.', detail: String((error as Error).message) }], () => state.newId()),
+    );
   });
 
   app.setNotFoundHandler((request, reply) =>
-    send(reply, 404, errorBody([{ status: 404, code: 'not_found', title: 'Not found.', detail: `The path ${request.url.split('?')[0]} was not found.` }], () => state.newId())),
+    send(
+      reply,
+      404,
+      errorBody([{ status: 404, code: 'not_found', title: 'Not found.', detail: `The path ${request.url.split('?')[0]} was not found.` }], () => state.newId()),
+    ),
   );
 
   app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -187,32 +227,57 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
     const auth = request.headers['authorization'];
     const key = typeof auth === 'string' && auth.startsWith('Klaviyo-API-Key ') ? auth.slice('Klaviyo-API-Key '.length) : undefined;
     if (!key || (options.apiKey ? key !== options.apiKey : !key.startsWith('pk_'))) {
-      throw new ApiFailure([{ status: 401, code: 'not_authenticated', title: 'Authentication credentials were not provided.', detail: 'Missing or invalid private key.' }]);
+      throw new ApiFailure([
+        { status: 401, code: 'not_authenticated', title: 'Authentication credentials were not provided.', detail: 'Missing or invalid private key.' },
+      ]);
     }
     const revision = request.headers['revision'];
     if (typeof revision !== 'string' || !/^\d{4}-\d{2}-\d{2}(\.pre)?$/.test(revision)) {
       throw invalid('A valid revision header (YYYY-MM-DD) is required.', { parameter: 'revision' });
     }
-    if (revision.slice(0, 10) > latestRevision) throw invalid(`Revision ${revision} is not supported; the latest is ${latestRevision}.`, { parameter: 'revision' });
+    if (revision.slice(0, 10) > latestRevision)
+      throw invalid(`Revision ${revision} is not supported; the latest is ${latestRevision}.`, { parameter: 'revision' });
     const fault = faults.find((f) => f.method === request.method && request.url.startsWith(f.pathPrefix));
     if (fault) {
       fault.times = (fault.times ?? 1) - 1;
       if (fault.times <= 0) faults.splice(faults.indexOf(fault), 1);
       if (fault.status === 429) {
-        throw new ApiFailure([{ status: 429, code: 'throttled', title: 'Request was throttled.', detail: `Request was throttled. Expected available in ${fault.retryAfterSeconds ?? 1} second.` }], {
-          'Retry-After': String(fault.retryAfterSeconds ?? 1),
-        });
+        throw new ApiFailure(
+          [
+            {
+              status: 429,
+              code: 'throttled',
+              title: 'Request was throttled.',
+              detail: `Request was throttled. Expected available in ${fault.retryAfterSeconds ?? 1} second.`,
+            },
+          ],
+          {
+            'Retry-After': String(fault.retryAfterSeconds ?? 1),
+          },
+        );
       }
       const code = fault.status >= 500 ? 'error' : fault.status === 404 ? 'not_found' : 'invalid';
-      throw new ApiFailure([{ status: fault.status, code, title: fault.status >= 500 ? 'A server error occurred.' : 'Invalid input.', detail: 'Scripted sandbox failure.' }]);
+      throw new ApiFailure([
+        { status: fault.status, code, title: fault.status >= 500 ? 'A server error occurred.' : 'Invalid input.', detail: 'Scripted sandbox failure.' },
+      ]);
     }
     const bucket = ROUTE_BUCKETS[route];
     if (bucket) {
       const taken = limits.take(bucket);
       if ('retryAfter' in taken) {
-        throw new ApiFailure([{ status: 429, code: 'throttled', title: 'Request was throttled.', detail: `Request was throttled. Expected available in ${taken.retryAfter} second.` }], {
-          'Retry-After': String(taken.retryAfter),
-        });
+        throw new ApiFailure(
+          [
+            {
+              status: 429,
+              code: 'throttled',
+              title: 'Request was throttled.',
+              detail: `Request was throttled. Expected available in ${taken.retryAfter} second.`,
+            },
+          ],
+          {
+            'Retry-After': String(taken.retryAfter),
+          },
+        );
       }
       for (const [k, v] of Object.entries(taken.headers)) reply.header(k, v);
     }
@@ -247,7 +312,14 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
   const writeFailure = (e: unknown): never => {
     if (e instanceof DuplicateProfileError) {
       throw new ApiFailure([
-        { status: 409, code: 'duplicate_profile', title: 'Conflict.', detail: e.message, pointer: '/data/attributes', meta: { duplicate_profile_id: e.existingId } },
+        {
+          status: 409,
+          code: 'duplicate_profile',
+          title: 'Conflict.',
+          detail: e.message,
+          pointer: '/data/attributes',
+          meta: { duplicate_profile_id: e.existingId },
+        },
       ]);
     }
     if (e instanceof NotFoundError) throw new ApiFailure([{ status: 404, code: 'not_found', title: 'Not found.', detail: e.message, pointer: '/data/id' }]);
@@ -263,7 +335,8 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
     if (!['id', 'created', 'updated', 'email'].includes(field)) throw invalid(`Unsupported sort ${sort}.`, { parameter: 'sort' });
     const size = pageSize(q, 20, 100);
     const matches = [...state.profiles.values()].filter((p) => terms.every((t) => matchTerm(t, (p as unknown as Record<string, unknown>)[t.field])));
-    const key = (p: Profile): string | number => (field === 'created' || field === 'updated' ? Date.parse(p[field]) : ((p as unknown as Record<string, string | null>)[field] ?? ''));
+    const key = (p: Profile): string | number =>
+      field === 'created' || field === 'updated' ? Date.parse(p[field]) : ((p as unknown as Record<string, string | null>)[field] ?? '');
     const { page, next } = keysetPage(matches, key, (p) => p.id, sort.startsWith('-'), size, q['page[cursor]']);
     return send(reply, 200, { data: page.map((p) => profileResource(p, base, wantsSubscriptions(q))), links: links(request, next) });
   });
@@ -283,14 +356,16 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
 
   app.get('/api/profiles/:id', async (request: Req, reply) => {
     const p = state.profiles.get(request.params['id']!);
-    if (!p) throw new ApiFailure([{ status: 404, code: 'not_found', title: 'Not found.', detail: `A profile with id ${request.params['id']} does not exist.` }]);
+    if (!p)
+      throw new ApiFailure([{ status: 404, code: 'not_found', title: 'Not found.', detail: `A profile with id ${request.params['id']} does not exist.` }]);
     return send(reply, 200, { data: profileResource(p, base, wantsSubscriptions(request.query)), links: { self: selfUrl(request) } });
   });
 
   app.patch('/api/profiles/:id', async (request: Req, reply) => {
     const data = asRecord(asRecord(request.body)?.['data']);
     const input = profileInput(data, '/data');
-    if (input.id !== request.params['id']) throw new ApiFailure([{ status: 409, code: 'conflict', title: 'Conflict.', detail: 'The id in the body does not match the URL.', pointer: '/data/id' }]);
+    if (input.id !== request.params['id'])
+      throw new ApiFailure([{ status: 409, code: 'conflict', title: 'Conflict.', detail: 'The id in the body does not match the URL.', pointer: '/data/id' }]);
     const problem = profileInputProblem(input, false);
     if (problem) throw invalid(problem.detail, { pointer: `/data${problem.pointer}` });
     let profile: Profile;
@@ -312,7 +387,10 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
     } catch (e) {
       return writeFailure(e);
     }
-    return send(reply, result.created ? 201 : 200, { data: profileResource(result.profile, base, wantsSubscriptions(request.query)), links: { self: `${base}/api/profile-import/` } });
+    return send(reply, result.created ? 201 : 200, {
+      data: profileResource(result.profile, base, wantsSubscriptions(request.query)),
+      links: { self: `${base}/api/profile-import/` },
+    });
   });
 
   // Bulk import jobs
@@ -361,7 +439,14 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
     const job = jobOf(request);
     const size = pageSize(request.query, 20, 100);
     const errors = state.jobStatus(job) === 'complete' ? job.errors : [];
-    const { page, next } = keysetPage(errors, (e) => e.id, (e) => e.id, false, size, request.query['page[cursor]']);
+    const { page, next } = keysetPage(
+      errors,
+      (e) => e.id,
+      (e) => e.id,
+      false,
+      size,
+      request.query['page[cursor]'],
+    );
     return send(reply, 200, { data: page.map(importErrorResource), links: links(request, next) });
   });
 
@@ -369,7 +454,14 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
     const job = jobOf(request);
     const size = pageSize(request.query, 20, 100);
     const profiles = job.profileIds.map((id) => state.profiles.get(id)).filter((p): p is Profile => p !== undefined);
-    const { page, next } = keysetPage(profiles, (p) => p.id, (p) => p.id, false, size, request.query['page[cursor]']);
+    const { page, next } = keysetPage(
+      profiles,
+      (p) => p.id,
+      (p) => p.id,
+      false,
+      size,
+      request.query['page[cursor]'],
+    );
     return send(reply, 200, { data: page.map((p) => profileResource(p, base, false)), links: links(request, next) });
   });
 
@@ -386,7 +478,16 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
       return email.toLowerCase();
     });
     const listId = asRecord(asRecord(asRecord(data['relationships'])?.['list'])?.['data'])?.['id'];
-    if (typeof listId === 'string' && !state.lists.has(listId)) throw new ApiFailure([{ status: 404, code: 'not_found', title: 'Not found.', detail: `A list with id ${listId} does not exist.`, pointer: '/data/relationships/list/data/id' }]);
+    if (typeof listId === 'string' && !state.lists.has(listId))
+      throw new ApiFailure([
+        {
+          status: 404,
+          code: 'not_found',
+          title: 'Not found.',
+          detail: `A list with id ${listId} does not exist.`,
+          pointer: '/data/relationships/list/data/id',
+        },
+      ]);
     return { emails, listId: typeof listId === 'string' ? listId : undefined };
   };
 
@@ -407,7 +508,14 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
     const terms = filterOf(request.query, LIST_FILTERS);
     const size = pageSize(request.query, 10, 10);
     const lists = [...state.lists.values()].filter((l) => terms.every((t) => matchTerm(t, (l as unknown as Record<string, unknown>)[t.field])));
-    const { page, next } = keysetPage(lists, (l) => l.id, (l) => l.id, false, size, request.query['page[cursor]']);
+    const { page, next } = keysetPage(
+      lists,
+      (l) => l.id,
+      (l) => l.id,
+      false,
+      size,
+      request.query['page[cursor]'],
+    );
     return send(reply, 200, { data: page.map((l) => listResource(l, base)), links: links(request, next) });
   });
 
@@ -420,7 +528,8 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
 
   const members = (request: Req): { listId: string; ids: string[] } => {
     const list = state.lists.get(request.params['id']!);
-    if (!list) throw new ApiFailure([{ status: 404, code: 'not_found', title: 'Not found.', detail: `A list with id ${request.params['id']} does not exist.` }]);
+    if (!list)
+      throw new ApiFailure([{ status: 404, code: 'not_found', title: 'Not found.', detail: `A list with id ${request.params['id']} does not exist.` }]);
     const data = asRecord(request.body)?.['data'];
     if (!Array.isArray(data) || data.length === 0) throw invalid('data must be a non-empty array of profiles.', { pointer: '/data' });
     if (data.length > 1000) throw invalid('At most 1000 profiles per request.', { pointer: '/data' });
@@ -447,7 +556,14 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
 
   // Metrics and events
   app.get('/api/metrics', async (request: Req, reply) => {
-    const { page, next } = keysetPage([...state.metrics.values()], (m) => m.id, (m) => m.id, false, 200, request.query['page[cursor]']);
+    const { page, next } = keysetPage(
+      [...state.metrics.values()],
+      (m) => m.id,
+      (m) => m.id,
+      false,
+      200,
+      request.query['page[cursor]'],
+    );
     return send(reply, 200, { data: page.map((m) => metricResource(m, base)), links: links(request, next) });
   });
 
@@ -458,9 +574,22 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
     if (!['datetime', '-datetime', 'timestamp', '-timestamp'].includes(sort)) throw invalid(`Unsupported sort ${sort}.`, { parameter: 'sort' });
     const size = pageSize(q, 200, 1000);
     const read = (e: KlaviyoEvent, field: string): unknown =>
-      field === 'metric_id' ? e.metricId : field === 'profile_id' ? e.profileId : field === 'timestamp' ? Math.floor(e.time / 1000) : new Date(Math.floor(e.time / 1000) * 1000).toISOString();
+      field === 'metric_id'
+        ? e.metricId
+        : field === 'profile_id'
+          ? e.profileId
+          : field === 'timestamp'
+            ? Math.floor(e.time / 1000)
+            : new Date(Math.floor(e.time / 1000) * 1000).toISOString();
     const matches = [...state.events.values()].filter((e) => terms.every((t) => matchTerm(t, read(e, t.field))));
-    const { page, next } = keysetPage(matches, (e) => Math.floor(e.time / 1000), (e) => e.id, sort.startsWith('-'), size, q['page[cursor]']);
+    const { page, next } = keysetPage(
+      matches,
+      (e) => Math.floor(e.time / 1000),
+      (e) => e.id,
+      sort.startsWith('-'),
+      size,
+      q['page[cursor]'],
+    );
     const include = (q['include'] ?? '').split(',');
     const body: Record<string, unknown> = { data: page.map((e) => eventResource(e, base)), links: links(request, next) };
     const included: Json[] = [];
@@ -480,7 +609,8 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
     const metricName = asRecord(asRecord(asRecord(attributes?.['metric'])?.['data'])?.['attributes'])?.['name'];
     const email = asRecord(asRecord(asRecord(attributes?.['profile'])?.['data'])?.['attributes'])?.['email'];
     if (typeof metricName !== 'string') throw invalid('metric name is required.', { pointer: '/data/attributes/metric/data/attributes/name' });
-    if (typeof email !== 'string') throw invalid('The sandbox identifies event profiles by email.', { pointer: '/data/attributes/profile/data/attributes/email' });
+    if (typeof email !== 'string')
+      throw invalid('The sandbox identifies event profiles by email.', { pointer: '/data/attributes/profile/data/attributes/email' });
     const time = typeof attributes?.['time'] === 'string' ? Date.parse(attributes['time']) : undefined;
     state.addEvent({ email, metric: metricName, ...(time ? { time } : {}), properties: (asRecord(attributes?.['properties']) ?? {}) as Record<string, Json> });
     return send(reply, 202);
@@ -507,7 +637,14 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
   const webhookResource = (w: Webhook): Record<string, Json> => ({
     type: 'webhook',
     id: w.id,
-    attributes: { name: w.name, description: w.description, endpoint_url: w.endpoint_url, enabled: w.enabled, created_at: w.created_at, updated_at: w.created_at },
+    attributes: {
+      name: w.name,
+      description: w.description,
+      endpoint_url: w.endpoint_url,
+      enabled: w.enabled,
+      created_at: w.created_at,
+      updated_at: w.created_at,
+    },
     relationships: {
       'webhook-topics': {
         data: w.topics.map((id) => ({ type: 'webhook-topic', id })),
@@ -519,7 +656,10 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
 
   app.get('/api/webhook-topics', async (request: Req, reply) => {
     const topics = [...state.metrics.values()].map((m) => topicOf(m.name));
-    return send(reply, 200, { data: topics.map((id) => ({ type: 'webhook-topic', id, links: { self: `${base}/api/webhook-topics/${encodeURIComponent(id)}/` } })), links: { self: selfUrl(request) } });
+    return send(reply, 200, {
+      data: topics.map((id) => ({ type: 'webhook-topic', id, links: { self: `${base}/api/webhook-topics/${encodeURIComponent(id)}/` } })),
+      links: { self: selfUrl(request) },
+    });
   });
 
   app.get('/api/webhooks', async (request: Req, reply) =>
@@ -534,13 +674,16 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
     const endpoint = a['endpoint_url'];
     const secret = a['secret_key'];
     if (typeof name !== 'string' || name === '') throw invalid('name is required.', { pointer: '/data/attributes/name' });
-    if (typeof endpoint !== 'string' || !/^https?:\/\//.test(endpoint)) throw invalid('endpoint_url must be a URL.', { pointer: '/data/attributes/endpoint_url' });
-    if (typeof secret !== 'string' || secret.length < 16) throw invalid('secret_key must be at least 16 characters.', { pointer: '/data/attributes/secret_key' });
+    if (typeof endpoint !== 'string' || !/^https?:\/\//.test(endpoint))
+      throw invalid('endpoint_url must be a URL.', { pointer: '/data/attributes/endpoint_url' });
+    if (typeof secret !== 'string' || secret.length < 16)
+      throw invalid('secret_key must be at least 16 characters.', { pointer: '/data/attributes/secret_key' });
     const topicData = asRecord(asRecord(data['relationships'])?.['webhook-topics'])?.['data'];
     const known = new Set([...state.metrics.values()].map((m) => topicOf(m.name)));
     const topics = (Array.isArray(topicData) ? topicData : []).map((t, i) => {
       const id = asRecord(t)?.['id'];
-      if (typeof id !== 'string' || !known.has(id)) throw invalid(`Unknown webhook topic ${String(id)}.`, { pointer: `/data/relationships/webhook-topics/data/${i}/id` });
+      if (typeof id !== 'string' || !known.has(id))
+        throw invalid(`Unknown webhook topic ${String(id)}.`, { pointer: `/data/relationships/webhook-topics/data/${i}/id` });
       return id;
     });
     const hook: Webhook = {

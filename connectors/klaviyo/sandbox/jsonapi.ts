@@ -78,7 +78,12 @@ export function metricResource(m: Metric, base: string): Record<string, Json> {
   return {
     type: 'metric',
     id: m.id,
-    attributes: { name: m.name, created: m.created, updated: m.created, integration: { object: 'integration', id: '0rG4eQ', name: 'Klaviyo', category: 'Internal' } },
+    attributes: {
+      name: m.name,
+      created: m.created,
+      updated: m.created,
+      integration: { object: 'integration', id: '0rG4eQ', name: 'Klaviyo', category: 'Internal' },
+    },
     links: { self: `${base}/api/metrics/${m.id}/` },
   };
 }
@@ -89,8 +94,14 @@ export function eventResource(e: KlaviyoEvent, base: string): Record<string, Jso
     id: e.id,
     attributes: { timestamp: Math.floor(e.time / 1000), event_properties: e.properties, datetime: klaviyoTime(e.time), uuid: e.uuid },
     relationships: {
-      profile: { data: { type: 'profile', id: e.profileId }, links: { self: `${base}/api/events/${e.id}/relationships/profile/`, related: `${base}/api/events/${e.id}/profile/` } },
-      metric: { data: { type: 'metric', id: e.metricId }, links: { self: `${base}/api/events/${e.id}/relationships/metric/`, related: `${base}/api/events/${e.id}/metric/` } },
+      profile: {
+        data: { type: 'profile', id: e.profileId },
+        links: { self: `${base}/api/events/${e.id}/relationships/profile/`, related: `${base}/api/events/${e.id}/profile/` },
+      },
+      metric: {
+        data: { type: 'metric', id: e.metricId },
+        links: { self: `${base}/api/events/${e.id}/relationships/metric/`, related: `${base}/api/events/${e.id}/metric/` },
+      },
     },
     links: { self: `${base}/api/events/${e.id}/` },
   };
@@ -117,7 +128,11 @@ export function bulkJobResource(job: BulkJob, state: SandboxState, base: string)
 }
 
 export function importErrorResource(e: ImportError): Record<string, Json> {
-  return { type: 'import-error', id: e.id, attributes: { code: e.code, title: e.title, detail: e.detail, source: { pointer: e.pointer }, original_payload: e.original } };
+  return {
+    type: 'import-error',
+    id: e.id,
+    attributes: { code: e.code, title: e.title, detail: e.detail, source: { pointer: e.pointer }, original_payload: e.original },
+  };
 }
 
 /** A stable keyset page: items sorted by (key, id); the cursor names the last item served. */

@@ -100,4 +100,3 @@ export function sandboxWindows(option: SandboxOptions['rateLimits']): Record<str
   }
   return typeof option === 'object' ? { ...windows, ...option } : windows;
 }
-

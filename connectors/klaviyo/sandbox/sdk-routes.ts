@@ -58,7 +58,14 @@ export function registerSdkRoutes(app: FastifyInstance, { state, base, send }: S
     if (sort !== 'joined_group_at' && sort !== '-joined_group_at') throw invalid(`Unsupported sort ${sort}.`, { parameter: 'sort' });
     const joined = (id: string): string => list.joinedAt?.get(id) ?? list.created;
     const members = [...list.members].map((id) => state.profiles.get(id)).filter((p): p is Profile => p !== undefined);
-    const { page, next } = keysetPage(members, (p) => Date.parse(joined(p.id)), (p) => p.id, sort.startsWith('-'), pageSize(q, 20, 100), q['page[cursor]']);
+    const { page, next } = keysetPage(
+      members,
+      (p) => Date.parse(joined(p.id)),
+      (p) => p.id,
+      sort.startsWith('-'),
+      pageSize(q, 20, 100),
+      q['page[cursor]'],
+    );
     const withSubscriptions = (q['additional-fields[profile]'] ?? '').split(',').includes('subscriptions');
     const data = page.map((p) => {
       const r = profileResource(p, base(), withSubscriptions);
@@ -103,7 +110,8 @@ export function registerSdkRoutes(app: FastifyInstance, { state, base, send }: S
     return {
       emails: items.map((item, i) => {
         const email = asRecord(asRecord(item)?.['attributes'])?.['email'];
-        if (typeof email !== 'string' || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw invalid('A valid email is required.', { pointer: `/data/attributes/profiles/data/${i}/attributes/email` });
+        if (typeof email !== 'string' || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email))
+          throw invalid('A valid email is required.', { pointer: `/data/attributes/profiles/data/${i}/attributes/email` });
         return email.trim().toLowerCase();
       }),
     };
@@ -114,7 +122,14 @@ export function registerSdkRoutes(app: FastifyInstance, { state, base, send }: S
     return {
       type,
       id: job.id,
-      attributes: { status: 'complete', created_at: job.created, total_count: job.total, completed_count: job.total - job.skipped, skipped_count: job.skipped, completed_at: job.created },
+      attributes: {
+        status: 'complete',
+        created_at: job.created,
+        total_count: job.total,
+        completed_count: job.total - job.skipped,
+        skipped_count: job.skipped,
+        completed_at: job.created,
+      },
       ...(job.listId ? { relationships: { lists: { data: [{ type: 'list', id: job.listId }] } } } : {}),
       links: { self: `${base()}/api/${type}s/${job.id}/` },
     };

@@ -135,7 +135,17 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const E164 = /^\+[1-9]\d{6,14}$/;
 
 /** Klaviyo's own metrics, present in every account. */
-export const STANDARD_METRICS = ['Received Email', 'Opened Email', 'Clicked Email', 'Bounced Email', 'Marked Email as Spam', 'Unsubscribed', 'Placed Order', 'Viewed Product', 'Added to Cart'];
+export const STANDARD_METRICS = [
+  'Received Email',
+  'Opened Email',
+  'Clicked Email',
+  'Bounced Email',
+  'Marked Email as Spam',
+  'Unsubscribed',
+  'Placed Order',
+  'Viewed Product',
+  'Added to Cart',
+];
 
 /** Klaviyo reports times to the second with an explicit offset. */
 export function klaviyoTime(ms: number): string {
@@ -393,10 +403,21 @@ export class SandboxState {
       const email = typeof item.attributes['email'] === 'string' ? item.attributes['email'].toLowerCase() : undefined;
       const rejection = email ? this.importRejections.get(email) : undefined;
       const phone = item.attributes['phone_number'];
-      const problem = rejection ?? (typeof phone === 'string' && !E164.test(phone) ? { code: 'invalid', detail: 'Invalid phone number format (Example of a valid format: +13239169023).' } : undefined);
+      const problem =
+        rejection ??
+        (typeof phone === 'string' && !E164.test(phone)
+          ? { code: 'invalid', detail: 'Invalid phone number format (Example of a valid format: +13239169023).' }
+          : undefined);
       const pointer = `/data/attributes/profiles/data/${index}/attributes/${rejection ? 'email' : 'phone_number'}`;
       if (problem) {
-        job.errors.push({ id: this.newId(), code: problem.code, title: 'Invalid input.', detail: problem.detail, pointer, original: item.attributes as Record<string, Json> });
+        job.errors.push({
+          id: this.newId(),
+          code: problem.code,
+          title: 'Invalid input.',
+          detail: problem.detail,
+          pointer,
+          original: item.attributes as Record<string, Json>,
+        });
         return;
       }
       try {
@@ -405,7 +426,14 @@ export class SandboxState {
         for (const listId of job.listIds) this.join(listId, profile.id);
       } catch (e) {
         const code = e instanceof DuplicateProfileError ? 'duplicate_profile' : 'invalid';
-        job.errors.push({ id: this.newId(), code, title: 'Invalid input.', detail: (e as Error).message, pointer: `/data/attributes/profiles/data/${index}`, original: item.attributes as Record<string, Json> });
+        job.errors.push({
+          id: this.newId(),
+          code,
+          title: 'Invalid input.',
+          detail: (e as Error).message,
+          pointer: `/data/attributes/profiles/data/${index}`,
+          original: item.attributes as Record<string, Json>,
+        });
       }
     });
   }

@@ -34,7 +34,8 @@ function count(q: Record<string, string | undefined>, name: string, def: number,
   const raw = q[name];
   if (raw === undefined) return def;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > max) throw invalid(`${name} must be an integer no greater than ${max}.`, [{ field: name, message: `Invalid ${name}.` }]);
+  if (!Number.isInteger(n) || n < 0 || n > max)
+    throw invalid(`${name} must be an integer no greater than ${max}.`, [{ field: name, message: `Invalid ${name}.` }]);
   return n;
 }
 
@@ -74,7 +75,15 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AccountContext)
     const offset = count(q, 'offset', 0, Number.MAX_SAFE_INTEGER);
     const email = q.email?.trim().toLowerCase();
     const all = [...ctx.lists.values()].filter((a) => !email || [...a.members.values()].some((m) => m.email === email));
-    return project({ lists: all.slice(offset, offset + c).map(renderList), total_items: all.length, constraints: { may_create: all.length < MAX_LISTS, max_instances: MAX_LISTS, current_total_instances: ctx.lists.size }, _links: [] }, fieldsOf(q));
+    return project(
+      {
+        lists: all.slice(offset, offset + c).map(renderList),
+        total_items: all.length,
+        constraints: { may_create: all.length < MAX_LISTS, max_instances: MAX_LISTS, current_total_instances: ctx.lists.size },
+        _links: [],
+      },
+      fieldsOf(q),
+    );
   });
 
   app.post('/3.0/lists', async (req: Req) => {
@@ -83,9 +92,13 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: AccountContext)
     for (const f of REQUIRED) if (body[f] === undefined || body[f] === '') problems.push({ field: f, message: 'This value should not be blank.' });
     const contact = (body.contact ?? {}) as Record<string, unknown>;
     const defaults = (body.campaign_defaults ?? {}) as Record<string, unknown>;
-    if (body.contact !== undefined) for (const f of REQUIRED_CONTACT) if (typeof contact[f] !== 'string' || contact[f] === '') problems.push({ field: `contact.${f}`, message: 'This value should not be blank.' });
+    if (body.contact !== undefined)
+      for (const f of REQUIRED_CONTACT)
+        if (typeof contact[f] !== 'string' || contact[f] === '') problems.push({ field: `contact.${f}`, message: 'This value should not be blank.' });
     if (body.campaign_defaults !== undefined) {
-      for (const f of REQUIRED_DEFAULTS) if (typeof defaults[f] !== 'string' || defaults[f] === '') problems.push({ field: `campaign_defaults.${f}`, message: 'This value should not be blank.' });
+      for (const f of REQUIRED_DEFAULTS)
+        if (typeof defaults[f] !== 'string' || defaults[f] === '')
+          problems.push({ field: `campaign_defaults.${f}`, message: 'This value should not be blank.' });
       // The default subject may be blank, but must be given.
       if (typeof defaults.subject !== 'string') problems.push({ field: 'campaign_defaults.subject', message: 'This value should be a string.' });
     }

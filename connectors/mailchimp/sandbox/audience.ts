@@ -152,11 +152,21 @@ export class Audience {
 
   // ---- merge fields ----
 
-  addMergeField(body: { tag?: string; name?: string; type?: string; options?: MergeFieldState['options']; required?: boolean; public?: boolean }): MergeFieldState {
-    if (!body.name || !body.type) throw invalid('The resource submitted could not be validated.', [{ field: body.name ? 'type' : 'name', message: 'This value should not be blank.' }]);
+  addMergeField(body: {
+    tag?: string;
+    name?: string;
+    type?: string;
+    options?: MergeFieldState['options'];
+    required?: boolean;
+    public?: boolean;
+  }): MergeFieldState {
+    if (!body.name || !body.type)
+      throw invalid('The resource submitted could not be validated.', [{ field: body.name ? 'type' : 'name', message: 'This value should not be blank.' }]);
     const tag = (body.tag ?? `MMERGE${this.nextMergeId}`).toUpperCase();
     if (!/^[A-Z][A-Z0-9_]*$/.test(tag) || tag.length > MAX_TAG_LENGTH) {
-      throw invalid('The resource submitted could not be validated.', [{ field: 'tag', message: `Merge tags are at most ${MAX_TAG_LENGTH} letters, digits or underscores.` }]);
+      throw invalid('The resource submitted could not be validated.', [
+        { field: 'tag', message: `Merge tags are at most ${MAX_TAG_LENGTH} letters, digits or underscores.` },
+      ]);
     }
     if (this.mergeFields.some((f) => f.tag === tag)) throw invalid(`A Merge Field with the tag "${tag}" already exists for this list.`);
     if (['radio', 'dropdown'].includes(body.type) && !(body.options?.choices && body.options.choices.length > 0)) {
@@ -222,9 +232,11 @@ export class Audience {
   private nextStatus(member: MemberState, wanted: string | undefined): Status {
     const current = member.status === 'archived' ? (member.statusBeforeArchive ?? 'subscribed') : member.status;
     if (wanted === undefined) return current;
-    if (!WRITABLE.includes(wanted)) throw invalid('The resource submitted could not be validated.', [{ field: 'status', message: `"${wanted}" is not a status.` }]);
+    if (!WRITABLE.includes(wanted))
+      throw invalid('The resource submitted could not be validated.', [{ field: 'status', message: `"${wanted}" is not a status.` }]);
     if (wanted === current) return current;
-    if (wanted === 'cleaned') throw invalid('The resource submitted could not be validated.', [{ field: 'status', message: 'Members cannot be cleaned through the API.' }]);
+    if (wanted === 'cleaned')
+      throw invalid('The resource submitted could not be validated.', [{ field: 'status', message: 'Members cannot be cleaned through the API.' }]);
     if ((current === 'unsubscribed' || current === 'cleaned') && (wanted === 'subscribed' || wanted === 'transactional')) throw compliance(member.email);
     return wanted as Status;
   }
@@ -232,11 +244,13 @@ export class Audience {
   private create(email: string, status: string | undefined, merges: Record<string, unknown> | undefined, source: Source): MemberState {
     const hash = hashOf(email);
     if (this.forgotten.has(hash)) throw forgotten(email);
-    if (!EMAIL.test(email)) throw invalid(`${email} looks fake or invalid, please enter a real email address.`, [{ field: 'email_address', message: 'Invalid email address.' }]);
+    if (!EMAIL.test(email))
+      throw invalid(`${email} looks fake or invalid, please enter a real email address.`, [{ field: 'email_address', message: 'Invalid email address.' }]);
     if (status === undefined || !WRITABLE.includes(status)) {
       throw invalid('The resource submitted could not be validated.', [{ field: 'status', message: 'A valid status is required for new members.' }]);
     }
-    if (status === 'cleaned') throw invalid('The resource submitted could not be validated.', [{ field: 'status', message: 'Members cannot be cleaned through the API.' }]);
+    if (status === 'cleaned')
+      throw invalid('The resource submitted could not be validated.', [{ field: 'status', message: 'Members cannot be cleaned through the API.' }]);
     const now = this.now();
     const m: MemberState = {
       id: hash,
@@ -270,14 +284,17 @@ export class Audience {
     if (before !== next && next === 'subscribed') {
       m.optAt = this.now();
       this.fire('subscribe', source, m);
-    }
-    else if (before !== next && next === 'unsubscribed') this.fire('unsubscribe', source, m, { action: 'unsub', reason: 'manual' });
+    } else if (before !== next && next === 'unsubscribed') this.fire('unsubscribe', source, m, { action: 'unsub', reason: 'manual' });
     else if (changedMerges) this.fire('profile', source, m);
     return m;
   }
 
   /** PUT: add or update; `status_if_new` only for new members, `status` always. */
-  upsert(hash: string, body: { email_address?: string; status_if_new?: string; status?: string; merge_fields?: Record<string, unknown> }, source: Source): MemberState {
+  upsert(
+    hash: string,
+    body: { email_address?: string; status_if_new?: string; status?: string; merge_fields?: Record<string, unknown> },
+    source: Source,
+  ): MemberState {
     const email = body.email_address?.trim();
     if (!email) throw invalid('The resource submitted could not be validated.', [{ field: 'email_address', message: 'This value should not be blank.' }]);
     const existing = this.members.get(hash);
@@ -292,8 +309,10 @@ export class Audience {
     const email = body.email_address?.trim().toLowerCase();
     // PATCH with another email_address changes the member's email (its id follows: md5 of the new email).
     if (email !== undefined && email !== m.email) {
-      if (!EMAIL.test(email)) throw invalid(`${email} looks fake or invalid, please enter a real email address.`, [{ field: 'email_address', message: 'Invalid email address.' }]);
-      if (this.members.has(hashOf(email)) || this.forgotten.has(hashOf(email))) throw invalid(`${email} is already a list member.`, [{ field: 'email_address', message: 'This email is already in use.' }]);
+      if (!EMAIL.test(email))
+        throw invalid(`${email} looks fake or invalid, please enter a real email address.`, [{ field: 'email_address', message: 'Invalid email address.' }]);
+      if (this.members.has(hashOf(email)) || this.forgotten.has(hashOf(email)))
+        throw invalid(`${email} is already a list member.`, [{ field: 'email_address', message: 'This email is already in use.' }]);
       m = this.changeEmail(hash, email, source);
     }
     return this.update(m, body.status, body.merge_fields, source);
@@ -318,14 +337,19 @@ export class Audience {
   }
 
   /** POST /lists/{id}: up to 500 members; per-member problems go to `errors[]`, the rest succeed. */
-  batch(body: { members?: unknown[]; update_existing?: boolean }, source: Source): {
+  batch(
+    body: { members?: unknown[]; update_existing?: boolean },
+    source: Source,
+  ): {
     created: MemberState[];
     updated: MemberState[];
     errors: { email_address: string; error: string; error_code: 'ERROR_CONTACT_EXISTS' | 'ERROR_GENERIC'; field?: string; field_message?: string }[];
   } {
     const members = body.members ?? [];
-    if (!Array.isArray(members) || members.length === 0) throw invalid('The resource submitted could not be validated.', [{ field: 'members', message: 'This value should not be blank.' }]);
-    if (members.length > MAX_BATCH) throw invalid(`You can only batch up to ${MAX_BATCH} members at a time.`, [{ field: 'members', message: `At most ${MAX_BATCH}.` }]);
+    if (!Array.isArray(members) || members.length === 0)
+      throw invalid('The resource submitted could not be validated.', [{ field: 'members', message: 'This value should not be blank.' }]);
+    if (members.length > MAX_BATCH)
+      throw invalid(`You can only batch up to ${MAX_BATCH} members at a time.`, [{ field: 'members', message: `At most ${MAX_BATCH}.` }]);
     const created: MemberState[] = [];
     const updated: MemberState[] = [];
     const errors: ReturnType<Audience['batch']>['errors'] = [];
@@ -366,7 +390,15 @@ export class Audience {
   }
 
   /** GET …/members with Mailchimp's filters, sorting and offset paging. */
-  list(q: { status?: string; since_last_changed?: string; before_last_changed?: string; sort_field?: string; sort_dir?: string; count: number; offset: number }): { page: MemberState[]; total: number } {
+  list(q: {
+    status?: string;
+    since_last_changed?: string;
+    before_last_changed?: string;
+    sort_field?: string;
+    sort_dir?: string;
+    count: number;
+    offset: number;
+  }): { page: MemberState[]; total: number } {
     const since = q.since_last_changed ? parseTime(q.since_last_changed, 'since_last_changed') : undefined;
     const before = q.before_last_changed ? parseTime(q.before_last_changed, 'before_last_changed') : undefined;
     let all = [...this.members.values()].filter((m) => (q.status ? m.status === q.status : m.status !== 'archived'));
@@ -392,8 +424,10 @@ export class Audience {
   }
 
   createSegment(name: string | undefined, emails: string[] = []): SegmentState {
-    if (!name || name.trim() === '') throw invalid('The resource submitted could not be validated.', [{ field: 'name', message: 'This value should not be blank.' }]);
-    if (name.length > 100) throw invalid('The resource submitted could not be validated.', [{ field: 'name', message: 'Tag names are at most 100 characters.' }]);
+    if (!name || name.trim() === '')
+      throw invalid('The resource submitted could not be validated.', [{ field: 'name', message: 'This value should not be blank.' }]);
+    if (name.length > 100)
+      throw invalid('The resource submitted could not be validated.', [{ field: 'name', message: 'Tag names are at most 100 characters.' }]);
     if (this.segmentByName(name)) throw invalid('Sorry, that tag already exists.');
     const now = this.now();
     const s: SegmentState = { id: this.nextSegmentId++, name, members: new Set(), createdAt: now, updatedAt: now };
@@ -412,9 +446,15 @@ export class Audience {
   }
 
   /** POST /segments/{id}: ≤ 500 adds and ≤ 500 removes; addresses not on the audience go to `errors[]`. */
-  segmentBatch(segment: SegmentState, add: string[], remove: string[]): { added: MemberState[]; removed: MemberState[]; errors: { email_addresses: string[]; error: string }[] } {
+  segmentBatch(
+    segment: SegmentState,
+    add: string[],
+    remove: string[],
+  ): { added: MemberState[]; removed: MemberState[]; errors: { email_addresses: string[]; error: string }[] } {
     if (add.length > MAX_BATCH || remove.length > MAX_BATCH) {
-      throw invalid(`You can only add or remove up to ${MAX_BATCH} members at a time.`, [{ field: add.length > MAX_BATCH ? 'members_to_add' : 'members_to_remove', message: `At most ${MAX_BATCH}.` }]);
+      throw invalid(`You can only add or remove up to ${MAX_BATCH} members at a time.`, [
+        { field: add.length > MAX_BATCH ? 'members_to_add' : 'members_to_remove', message: `At most ${MAX_BATCH}.` },
+      ]);
     }
     const added: MemberState[] = [];
     const removed: MemberState[] = [];
@@ -441,7 +481,9 @@ export class Audience {
     const m = this.requireMember(hash, false);
     for (const t of tags) {
       if (!t.name || (t.status !== 'active' && t.status !== 'inactive')) {
-        throw invalid('The resource submitted could not be validated.', [{ field: 'tags', message: 'Each tag needs a name and a status of active or inactive.' }]);
+        throw invalid('The resource submitted could not be validated.', [
+          { field: 'tags', message: 'Each tag needs a name and a status of active or inactive.' },
+        ]);
       }
       const s = this.segmentByName(t.name) ?? (t.status === 'active' ? this.createSegment(t.name) : undefined);
       if (!s) continue;

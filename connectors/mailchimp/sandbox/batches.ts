@@ -65,13 +65,25 @@ function tarEntry(name: string, data: Buffer, mtimeMs: number): Buffer {
 
 function operationsOf(body: Record<string, unknown> | undefined): Operation[] {
   const ops = body?.operations;
-  if (!Array.isArray(ops)) throw invalid('The resource submitted could not be validated.', [{ field: 'operations', message: 'This value should not be blank.' }]);
+  if (!Array.isArray(ops))
+    throw invalid('The resource submitted could not be validated.', [{ field: 'operations', message: 'This value should not be blank.' }]);
   return ops.map((raw, i) => {
     const op = (raw ?? {}) as Partial<Operation>;
-    if (typeof op.method !== 'string' || !METHODS.includes(op.method.toUpperCase())) throw invalid('The resource submitted could not be validated.', [{ field: `operations[${i}].method`, message: `Use one of ${METHODS.join(', ')}.` }]);
-    if (typeof op.path !== 'string' || !op.path.startsWith('/')) throw invalid('The resource submitted could not be validated.', [{ field: `operations[${i}].path`, message: 'A path such as /lists/{list_id}/members is required.' }]);
-    if (op.body !== undefined && typeof op.body !== 'string') throw invalid('The resource submitted could not be validated.', [{ field: `operations[${i}].body`, message: 'The body is a JSON string.' }]);
-    return { method: op.method.toUpperCase(), path: op.path, ...(op.params ? { params: op.params } : {}), ...(op.body !== undefined ? { body: op.body } : {}), ...(op.operation_id ? { operation_id: op.operation_id } : {}) };
+    if (typeof op.method !== 'string' || !METHODS.includes(op.method.toUpperCase()))
+      throw invalid('The resource submitted could not be validated.', [{ field: `operations[${i}].method`, message: `Use one of ${METHODS.join(', ')}.` }]);
+    if (typeof op.path !== 'string' || !op.path.startsWith('/'))
+      throw invalid('The resource submitted could not be validated.', [
+        { field: `operations[${i}].path`, message: 'A path such as /lists/{list_id}/members is required.' },
+      ]);
+    if (op.body !== undefined && typeof op.body !== 'string')
+      throw invalid('The resource submitted could not be validated.', [{ field: `operations[${i}].body`, message: 'The body is a JSON string.' }]);
+    return {
+      method: op.method.toUpperCase(),
+      path: op.path,
+      ...(op.params ? { params: op.params } : {}),
+      ...(op.body !== undefined ? { body: op.body } : {}),
+      ...(op.operation_id ? { operation_id: op.operation_id } : {}),
+    };
   });
 }
 
@@ -117,9 +129,7 @@ export function registerBatchRoutes(app: FastifyInstance, ctx: { baseUrl: () => 
     const b: BatchState = { id: randomBytes(5).toString('hex'), status: 'pending', total: ops.length, finished: 0, errored: 0, submittedAt: ctx.now() };
     batches.set(b.id, b);
     const answer = render(b);
-    const p = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => run(b, ops, String(req.headers.authorization)))
-      .finally(() => running.delete(p));
+    const p = new Promise<void>((resolve) => setImmediate(resolve)).then(() => run(b, ops, String(req.headers.authorization))).finally(() => running.delete(p));
     running.add(p);
     return answer;
   });
@@ -128,7 +138,8 @@ export function registerBatchRoutes(app: FastifyInstance, ctx: { baseUrl: () => 
     const all = [...batches.values()];
     const count = Number(req.query.count ?? 10);
     const offset = Number(req.query.offset ?? 0);
-    if (!Number.isInteger(count) || count < 0 || count > 1000 || !Number.isInteger(offset) || offset < 0) throw invalid('count and offset must be whole numbers (count at most 1000).');
+    if (!Number.isInteger(count) || count < 0 || count > 1000 || !Number.isInteger(offset) || offset < 0)
+      throw invalid('count and offset must be whole numbers (count at most 1000).');
     return project({ batches: all.slice(offset, offset + count).map(render), total_items: all.length, _links: [] }, req.query.fields?.split(','));
   });
 

@@ -90,7 +90,13 @@ export interface MailchimpSandbox extends SandboxServer {
   readonly deliveries: WebhookDelivery[];
 }
 
-const DEFAULT_TITLES: Record<number, string> = { 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable', 401: 'API Key Invalid', 403: 'Forbidden' };
+const DEFAULT_TITLES: Record<number, string> = {
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+  401: 'API Key Invalid',
+  403: 'Forbidden',
+};
 
 /** Mailchimp's `fired_at`: "YYYY-MM-DD HH:MM:SS" (UTC). */
 function firedAt(ms: number): string {
@@ -139,7 +145,11 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
   const deliver = (audience: Audience, event: WebhookEvent): void => {
     for (const w of audience.webhooks.values()) {
       if (!w.events[event.type] || !w.sources[event.source]) continue;
-      const p = fetch(w.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'MailChimp' }, body: encodeWebhook(event) })
+      const p = fetch(w.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'MailChimp' },
+        body: encodeWebhook(event),
+      })
         .then(async (res) => {
           await res.arrayBuffer();
           deliveries.push({ url: w.url, type: event.type, status: res.status });
@@ -193,7 +203,10 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
   });
 
   const sendProblem = (reply: FastifyReply, problem: Problem): FastifyReply =>
-    reply.code(problem.status).type('application/problem+json; charset=utf-8').send(problem.body(randomBytes(16).toString('hex')));
+    reply
+      .code(problem.status)
+      .type('application/problem+json; charset=utf-8')
+      .send(problem.body(randomBytes(16).toString('hex')));
 
   app.decorateRequest('counted', false);
   app.decorateRequest('overLimit', false);
@@ -212,8 +225,13 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
     if (fault) {
       fault.left--;
       if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
-      if (fault.html) return reply.code(fault.status ?? 403).type('text/html').send('<html><body><h1>Request Blocked</h1></body></html>');
-      if (fault.status) return sendProblem(reply, new Problem(fault.status, fault.title ?? DEFAULT_TITLES[fault.status] ?? 'Error', 'Injected by the sandbox.'));
+      if (fault.html)
+        return reply
+          .code(fault.status ?? 403)
+          .type('text/html')
+          .send('<html><body><h1>Request Blocked</h1></body></html>');
+      if (fault.status)
+        return sendProblem(reply, new Problem(fault.status, fault.title ?? DEFAULT_TITLES[fault.status] ?? 'Error', 'Injected by the sandbox.'));
     }
     if (request.url.startsWith(BATCH_RESULTS_PATH)) return undefined;
     if ((request as FastifyRequest & { overLimit: boolean }).overLimit) {
@@ -224,7 +242,8 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
     if (!auth) return sendProblem(reply, new Problem(401, 'API Key Missing', 'Your request did not include an API key.'));
     const [scheme, encoded] = auth.split(' ');
     const key = scheme === 'Basic' && encoded ? Buffer.from(encoded, 'base64').toString('utf8').split(':').slice(1).join(':') : '';
-    if (key !== apiKey) return sendProblem(reply, new Problem(401, 'API Key Invalid', "Your API key may be invalid, or you've attempted to access the wrong datacenter."));
+    if (key !== apiKey)
+      return sendProblem(reply, new Problem(401, 'API Key Invalid', "Your API key may be invalid, or you've attempted to access the wrong datacenter."));
     if (options.latencyMs) await new Promise((r) => setTimeout(r, options.latencyMs));
   });
   const release = (request: FastifyRequest): void => {
@@ -246,7 +265,14 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
       let responseBody: unknown = payload;
       if (typeof payload === 'string' && payload !== '' && /json/.test(String(reply.getHeader('content-type') ?? ''))) responseBody = JSON.parse(payload);
       if (payload === '' || payload === undefined || payload === null) responseBody = undefined;
-      options.onExchange({ method: request.method, path: request.url, headers: request.headers, requestBody: request.body, status: reply.statusCode, responseBody });
+      options.onExchange({
+        method: request.method,
+        path: request.url,
+        headers: request.headers,
+        requestBody: request.body,
+        status: reply.statusCode,
+        responseBody,
+      });
     }
     return payload;
   });
@@ -328,7 +354,12 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
     const count = queryNumber(req.query, 'count', 10, 1000);
     const offset = queryNumber(req.query, 'offset', 0);
     return project(
-      { merge_fields: a.mergeFields.slice(offset, offset + count).map((f) => renderMergeField(a, f)), list_id: a.id, total_items: a.mergeFields.length, _links: [] },
+      {
+        merge_fields: a.mergeFields.slice(offset, offset + count).map((f) => renderMergeField(a, f)),
+        list_id: a.id,
+        total_items: a.mergeFields.length,
+        _links: [],
+      },
       fieldsOf(req.query),
     );
   });
@@ -343,7 +374,10 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
     const offset = queryNumber(req.query, 'offset', 0);
     // Every segment here is static: other types filter to nothing.
     const all = req.query.type && req.query.type !== 'static' ? [] : [...a.segments.values()];
-    return project({ segments: all.slice(offset, offset + count).map((s) => renderSegment(a, s)), list_id: a.id, total_items: all.length, _links: [] }, fieldsOf(req.query));
+    return project(
+      { segments: all.slice(offset, offset + count).map((s) => renderSegment(a, s)), list_id: a.id, total_items: all.length, _links: [] },
+      fieldsOf(req.query),
+    );
   });
   app.post('/3.0/lists/:listId/segments', async (req: Req) => {
     const a = audienceOf(req.params.listId!);
@@ -373,7 +407,12 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
     const a = audienceOf(req.params.listId!);
     const s = a.requireSegment(req.params.segmentId!);
     const q = req.query;
-    const excluded = new Set([q.include_cleaned === 'true' ? '' : 'cleaned', q.include_unsubscribed === 'true' ? '' : 'unsubscribed', q.include_transactional === 'true' ? '' : 'transactional', 'archived']);
+    const excluded = new Set([
+      q.include_cleaned === 'true' ? '' : 'cleaned',
+      q.include_unsubscribed === 'true' ? '' : 'unsubscribed',
+      q.include_transactional === 'true' ? '' : 'transactional',
+      'archived',
+    ]);
     const all = [...s.members].map((h) => a.member(h)!).filter((m) => m && !excluded.has(m.status));
     const count = queryNumber(q, 'count', 10, 1000);
     const offset = queryNumber(q, 'offset', 0);
@@ -402,7 +441,10 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
       },
       () => 0,
     );
-    if (check !== 200) throw invalid('The resource submitted could not be validated.', [{ field: 'url', message: `The URL answered the validation request with ${check || 'no response'}, not 200.` }]);
+    if (check !== 200)
+      throw invalid('The resource submitted could not be validated.', [
+        { field: 'url', message: `The URL answered the validation request with ${check || 'no response'}, not 200.` },
+      ]);
     const id = randomBytes(5).toString('hex');
     const w = {
       id,
@@ -436,7 +478,15 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
     seed(members, id) {
       const a = audienceOf(id ?? listId);
       for (const m of members) {
-        const state = a.upsert(hashOf(m.email), { email_address: m.email.trim().toLowerCase(), status_if_new: m.status === 'cleaned' || m.status === 'archived' ? 'subscribed' : (m.status ?? 'subscribed'), merge_fields: m.merges ?? {} }, 'user');
+        const state = a.upsert(
+          hashOf(m.email),
+          {
+            email_address: m.email.trim().toLowerCase(),
+            status_if_new: m.status === 'cleaned' || m.status === 'archived' ? 'subscribed' : (m.status ?? 'subscribed'),
+            merge_fields: m.merges ?? {},
+          },
+          'user',
+        );
         if (m.status === 'cleaned') state.status = 'cleaned';
         if (m.status === 'archived') {
           state.statusBeforeArchive = 'subscribed';

@@ -22,11 +22,9 @@ export class Problem extends Error {
   }
 }
 
-export const notFound = (what: string): Problem =>
-  new Problem(404, 'Resource Not Found', `The requested resource could not be found. (${what})`);
+export const notFound = (what: string): Problem => new Problem(404, 'Resource Not Found', `The requested resource could not be found. (${what})`);
 
-export const invalid = (detail: string, errors?: { field: string; message: string }[]): Problem =>
-  new Problem(400, 'Invalid Resource', detail, errors);
+export const invalid = (detail: string, errors?: { field: string; message: string }[]): Problem => new Problem(400, 'Invalid Resource', detail, errors);
 
 /** Real Mailchimp's wording for a refused resubscribe. */
 export const compliance = (email: string): Problem =>

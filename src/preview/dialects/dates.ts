@@ -33,49 +33,88 @@ function letter(d: Date, c: string, flavor: 'php' | 'django'): string | undefine
   const Y = d.getUTCFullYear();
   const leap = (Y % 4 === 0 && Y % 100 !== 0) || Y % 400 === 0;
   switch (c) {
-    case 'd': return pad(d.getUTCDate());
-    case 'D': return DAYS[d.getUTCDay()]!.slice(0, 3);
-    case 'j': return String(d.getUTCDate());
-    case 'l': return DAYS[d.getUTCDay()]!;
-    case 'N': return flavor === 'django' ? AP_MONTHS[d.getUTCMonth()]! : String(d.getUTCDay() || 7);
-    case 'S': return ordinal(d.getUTCDate());
-    case 'w': return String(d.getUTCDay());
-    case 'z': return String(dayOfYear(d) + (flavor === 'django' ? 1 : 0));
-    case 'W': return flavor === 'django' ? String(isoWeek(d).week) : pad(isoWeek(d).week);
-    case 'F': return MONTHS[d.getUTCMonth()]!;
-    case 'm': return pad(d.getUTCMonth() + 1);
-    case 'M': return MONTHS[d.getUTCMonth()]!.slice(0, 3);
-    case 'b': return flavor === 'django' ? MONTHS[d.getUTCMonth()]!.slice(0, 3).toLowerCase() : undefined;
-    case 'E': return flavor === 'django' ? MONTHS[d.getUTCMonth()]! : undefined;
-    case 'n': return String(d.getUTCMonth() + 1);
-    case 't': return String(new Date(Date.UTC(Y, d.getUTCMonth() + 1, 0)).getUTCDate());
-    case 'L': return flavor === 'django' ? (leap ? 'True' : 'False') : leap ? '1' : '0';
-    case 'o': return String(isoWeek(d).year);
-    case 'Y': return String(Y);
-    case 'y': return pad(Y % 100);
-    case 'a': return flavor === 'django' ? (h < 12 ? 'a.m.' : 'p.m.') : h < 12 ? 'am' : 'pm';
-    case 'A': return h < 12 ? 'AM' : 'PM';
-    case 'g': return String(h12);
-    case 'G': return String(h);
-    case 'h': return pad(h12);
-    case 'H': return pad(h);
-    case 'i': return pad(d.getUTCMinutes());
-    case 's': return pad(d.getUTCSeconds());
-    case 'u': return pad(d.getUTCMilliseconds() * 1000, 6);
-    case 'v': return pad(d.getUTCMilliseconds(), 3);
-    case 'e': return 'UTC';
-    case 'T': return 'UTC';
-    case 'O': return '+0000';
+    case 'd':
+      return pad(d.getUTCDate());
+    case 'D':
+      return DAYS[d.getUTCDay()]!.slice(0, 3);
+    case 'j':
+      return String(d.getUTCDate());
+    case 'l':
+      return DAYS[d.getUTCDay()]!;
+    case 'N':
+      return flavor === 'django' ? AP_MONTHS[d.getUTCMonth()]! : String(d.getUTCDay() || 7);
+    case 'S':
+      return ordinal(d.getUTCDate());
+    case 'w':
+      return String(d.getUTCDay());
+    case 'z':
+      return String(dayOfYear(d) + (flavor === 'django' ? 1 : 0));
+    case 'W':
+      return flavor === 'django' ? String(isoWeek(d).week) : pad(isoWeek(d).week);
+    case 'F':
+      return MONTHS[d.getUTCMonth()]!;
+    case 'm':
+      return pad(d.getUTCMonth() + 1);
+    case 'M':
+      return MONTHS[d.getUTCMonth()]!.slice(0, 3);
+    case 'b':
+      return flavor === 'django' ? MONTHS[d.getUTCMonth()]!.slice(0, 3).toLowerCase() : undefined;
+    case 'E':
+      return flavor === 'django' ? MONTHS[d.getUTCMonth()]! : undefined;
+    case 'n':
+      return String(d.getUTCMonth() + 1);
+    case 't':
+      return String(new Date(Date.UTC(Y, d.getUTCMonth() + 1, 0)).getUTCDate());
+    case 'L':
+      return flavor === 'django' ? (leap ? 'True' : 'False') : leap ? '1' : '0';
+    case 'o':
+      return String(isoWeek(d).year);
+    case 'Y':
+      return String(Y);
+    case 'y':
+      return pad(Y % 100);
+    case 'a':
+      return flavor === 'django' ? (h < 12 ? 'a.m.' : 'p.m.') : h < 12 ? 'am' : 'pm';
+    case 'A':
+      return h < 12 ? 'AM' : 'PM';
+    case 'g':
+      return String(h12);
+    case 'G':
+      return String(h);
+    case 'h':
+      return pad(h12);
+    case 'H':
+      return pad(h);
+    case 'i':
+      return pad(d.getUTCMinutes());
+    case 's':
+      return pad(d.getUTCSeconds());
+    case 'u':
+      return pad(d.getUTCMilliseconds() * 1000, 6);
+    case 'v':
+      return pad(d.getUTCMilliseconds(), 3);
+    case 'e':
+      return 'UTC';
+    case 'T':
+      return 'UTC';
+    case 'O':
+      return '+0000';
     case 'P':
       if (flavor === 'php') return '+00:00';
       if (d.getUTCMinutes() === 0 && (h === 0 || h === 12)) return h === 0 ? 'midnight' : 'noon';
       return `${h12}${d.getUTCMinutes() ? `:${pad(d.getUTCMinutes())}` : ''} ${h < 12 ? 'a.m.' : 'p.m.'}`;
-    case 'f': return flavor === 'django' ? `${h12}${d.getUTCMinutes() ? `:${pad(d.getUTCMinutes())}` : ''}` : undefined;
-    case 'Z': return '0';
-    case 'c': return d.toISOString().replace(/\.\d{3}Z$/, '+00:00');
-    case 'r': return `${DAYS[d.getUTCDay()]!.slice(0, 3)}, ${pad(d.getUTCDate())} ${MONTHS[d.getUTCMonth()]!.slice(0, 3)} ${Y} ${pad(h)}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
-    case 'U': return String(Math.floor(d.getTime() / 1000));
-    default: return undefined;
+    case 'f':
+      return flavor === 'django' ? `${h12}${d.getUTCMinutes() ? `:${pad(d.getUTCMinutes())}` : ''}` : undefined;
+    case 'Z':
+      return '0';
+    case 'c':
+      return d.toISOString().replace(/\.\d{3}Z$/, '+00:00');
+    case 'r':
+      return `${DAYS[d.getUTCDay()]!.slice(0, 3)}, ${pad(d.getUTCDate())} ${MONTHS[d.getUTCMonth()]!.slice(0, 3)} ${Y} ${pad(h)}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
+    case 'U':
+      return String(Math.floor(d.getTime() / 1000));
+    default:
+      return undefined;
   }
 }
 
@@ -97,10 +136,24 @@ export function formatLetters(d: Date, format: string, flavor: 'php' | 'django')
 export function strftime(d: Date, format: string): string {
   return format.replace(/%([a-zA-Z%])/g, (m, c: string) => {
     const map: Record<string, string> = {
-      Y: String(d.getUTCFullYear()), y: pad(d.getUTCFullYear() % 100), m: pad(d.getUTCMonth() + 1), d: pad(d.getUTCDate()),
-      e: String(d.getUTCDate()), H: pad(d.getUTCHours()), I: pad(d.getUTCHours() % 12 || 12), M: pad(d.getUTCMinutes()),
-      S: pad(d.getUTCSeconds()), p: d.getUTCHours() < 12 ? 'AM' : 'PM', B: MONTHS[d.getUTCMonth()]!, b: MONTHS[d.getUTCMonth()]!.slice(0, 3),
-      A: DAYS[d.getUTCDay()]!, a: DAYS[d.getUTCDay()]!.slice(0, 3), j: pad(dayOfYear(d) + 1, 3), Z: 'UTC', z: '+0000', '%': '%',
+      Y: String(d.getUTCFullYear()),
+      y: pad(d.getUTCFullYear() % 100),
+      m: pad(d.getUTCMonth() + 1),
+      d: pad(d.getUTCDate()),
+      e: String(d.getUTCDate()),
+      H: pad(d.getUTCHours()),
+      I: pad(d.getUTCHours() % 12 || 12),
+      M: pad(d.getUTCMinutes()),
+      S: pad(d.getUTCSeconds()),
+      p: d.getUTCHours() < 12 ? 'AM' : 'PM',
+      B: MONTHS[d.getUTCMonth()]!,
+      b: MONTHS[d.getUTCMonth()]!.slice(0, 3),
+      A: DAYS[d.getUTCDay()]!,
+      a: DAYS[d.getUTCDay()]!.slice(0, 3),
+      j: pad(dayOfYear(d) + 1, 3),
+      Z: 'UTC',
+      z: '+0000',
+      '%': '%',
     };
     return map[c] ?? m;
   });
@@ -117,11 +170,27 @@ export function formatMoment(input: Date, format: string, offset?: string): stri
   const tz = `${pad(Math.floor(abs / 60))}${pad(abs % 60)}`;
   const h = d.getUTCHours();
   const tokens: Record<string, string> = {
-    YYYY: String(d.getUTCFullYear()), YY: pad(d.getUTCFullYear() % 100), MMMM: MONTHS[d.getUTCMonth()]!, MMM: MONTHS[d.getUTCMonth()]!.slice(0, 3),
-    MM: pad(d.getUTCMonth() + 1), M: String(d.getUTCMonth() + 1), DD: pad(d.getUTCDate()), D: String(d.getUTCDate()),
-    dddd: DAYS[d.getUTCDay()]!, ddd: DAYS[d.getUTCDay()]!.slice(0, 3), hh: pad(h % 12 || 12), h: String(h % 12 || 12),
-    HH: pad(h), H: String(h), mm: pad(d.getUTCMinutes()), m: String(d.getUTCMinutes()), ss: pad(d.getUTCSeconds()),
-    s: String(d.getUTCSeconds()), A: h < 12 ? 'AM' : 'PM', ZZ: `${sign}${tz}`, Z: `${sign}${tz.slice(0, 2)}:${tz.slice(2)}`,
+    YYYY: String(d.getUTCFullYear()),
+    YY: pad(d.getUTCFullYear() % 100),
+    MMMM: MONTHS[d.getUTCMonth()]!,
+    MMM: MONTHS[d.getUTCMonth()]!.slice(0, 3),
+    MM: pad(d.getUTCMonth() + 1),
+    M: String(d.getUTCMonth() + 1),
+    DD: pad(d.getUTCDate()),
+    D: String(d.getUTCDate()),
+    dddd: DAYS[d.getUTCDay()]!,
+    ddd: DAYS[d.getUTCDay()]!.slice(0, 3),
+    hh: pad(h % 12 || 12),
+    h: String(h % 12 || 12),
+    HH: pad(h),
+    H: String(h),
+    mm: pad(d.getUTCMinutes()),
+    m: String(d.getUTCMinutes()),
+    ss: pad(d.getUTCSeconds()),
+    s: String(d.getUTCSeconds()),
+    A: h < 12 ? 'AM' : 'PM',
+    ZZ: `${sign}${tz}`,
+    Z: `${sign}${tz.slice(0, 2)}:${tz.slice(2)}`,
   };
   return format.replace(/YYYY|YY|MMMM|MMM|MM|M|DD|D|dddd|ddd|hh|h|HH|H|mm|m|ss|s|A|ZZ|Z/g, (t) => tokens[t] ?? t);
 }

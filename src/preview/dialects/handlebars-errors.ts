@@ -74,7 +74,13 @@ export function handlebarsParseError(err: unknown, source: string, file: string)
   const loc = got ? lexer.yylloc : undefined;
   if (got && loc) {
     const what = got === 'INVALID' && lexer.match ? `"${lexer.match}"` : (TOKEN_WORDS[got] ?? got.toLowerCase().replace(/_/g, ' '));
-    return templateError(`handlebars: unexpected ${what} here`, file, loc.first_line, loc.first_column + 1, 'check the tag: a quote, a parenthesis or a closing }} may be missing');
+    return templateError(
+      `handlebars: unexpected ${what} here`,
+      file,
+      loc.first_line,
+      loc.first_column + 1,
+      'check the tag: a quote, a parenthesis or a closing }} may be missing',
+    );
   }
   const e = err as { lineNumber?: number; column?: number };
   return templateError(`handlebars: ${message.split('\n')[0]}`, file, e.lineNumber, e.column !== undefined ? e.column + 1 : undefined);
@@ -101,19 +107,37 @@ export function checkHelpers(node: unknown, helpers: Record<string, unknown>, fi
   const line = n.loc?.start.line;
   const column = n.loc ? n.loc.start.column + 1 : undefined;
   if (n.type === 'PartialStatement' || n.type === 'PartialBlockStatement') {
-    throw templateError('handlebars: partials ({{> name}}) are not supported by SendGrid or Mandrill templates', file, line, column, 'paste the partial\'s content into the template');
+    throw templateError(
+      'handlebars: partials ({{> name}}) are not supported by SendGrid or Mandrill templates',
+      file,
+      line,
+      column,
+      "paste the partial's content into the template",
+    );
   }
-  if ((n.type === 'MustacheStatement' || n.type === 'BlockStatement' || n.type === 'SubExpression') && (n.path as HbNode | undefined)?.type === 'PathExpression') {
+  if (
+    (n.type === 'MustacheStatement' || n.type === 'BlockStatement' || n.type === 'SubExpression') &&
+    (n.path as HbNode | undefined)?.type === 'PathExpression'
+  ) {
     const path = n.path as HbPath;
     const params = (n.params as HbNode[] | undefined) ?? [];
     const called = params.length > 0 || !!n.hash || n.type !== 'MustacheStatement';
     if (called && !path.data && !Object.prototype.hasOwnProperty.call(helpers, path.original)) {
       const tag = n.type === 'BlockStatement' ? `{{#${path.original}}}` : `{{${path.original} …}}`;
-      const hint = n.type === 'BlockStatement' ? `to test a value write {{#if ${path.original}}}, to repeat for each item {{#each ${path.original}}}` : 'check the helper name; SendGrid and Mandrill know only their documented helpers';
+      const hint =
+        n.type === 'BlockStatement'
+          ? `to test a value write {{#if ${path.original}}}, to repeat for each item {{#each ${path.original}}}`
+          : 'check the helper name; SendGrid and Mandrill know only their documented helpers';
       throw templateError(`handlebars: unknown helper "${path.original}" in ${tag}`, file, line, column, hint);
     }
     if (n.type === 'BlockStatement' && ONE_PARAM.has(path.original) && params.length !== 1) {
-      throw templateError(`handlebars: {{#${path.original}}} takes exactly one value, here ${params.length}`, file, line, column, `write {{#${path.original} value}}`);
+      throw templateError(
+        `handlebars: {{#${path.original}}} takes exactly one value, here ${params.length}`,
+        file,
+        line,
+        column,
+        `write {{#${path.original} value}}`,
+      );
     }
   }
   for (const [key, value] of Object.entries(n)) if (key !== 'loc' && value && typeof value === 'object') checkHelpers(value, helpers, file);

@@ -25,7 +25,30 @@ function rootOf(options: HelperOptions): Record<string, unknown> {
 }
 
 /** Short words English title case leaves lower case unless they start the text. */
-const SMALL_WORDS = new Set(['a', 'an', 'and', 'as', 'at', 'but', 'by', 'for', 'if', 'in', 'is', 'nor', 'of', 'on', 'or', 'so', 'the', 'to', 'up', 'via', 'vs', 'yet']);
+const SMALL_WORDS = new Set([
+  'a',
+  'an',
+  'and',
+  'as',
+  'at',
+  'but',
+  'by',
+  'for',
+  'if',
+  'in',
+  'is',
+  'nor',
+  'of',
+  'on',
+  'or',
+  'so',
+  'the',
+  'to',
+  'up',
+  'via',
+  'vs',
+  'yet',
+]);
 
 /**
  * Mandrill's `title`. Its one documented example, `{{title "your text is neat"}}` → `Your Text is
@@ -65,7 +88,11 @@ export const SENDGRID_HELPERS: Record<string, Helper> = {
   },
   or(...args) {
     const { params, options } = split(args);
-    return block(this, options, params.some((p) => !hbEmpty(p)));
+    return block(
+      this,
+      options,
+      params.some((p) => !hbEmpty(p)),
+    );
   },
   length(...args) {
     const { params } = split(args);
@@ -141,7 +168,8 @@ function operand(src: string, self: unknown, root: Record<string, unknown>): unk
   if (/^-?\d+(\.\d+)?$/.test(s)) return Number(s);
   if (s === 'true' || s === 'false') return s === 'true';
   const path = s.split('.');
-  const read = (obj: unknown): unknown => path.reduce<unknown>((o, k) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
+  const read = (obj: unknown): unknown =>
+    path.reduce<unknown>((o, k) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
   const v = read(self);
   return v === undefined ? read(root) : v;
 }

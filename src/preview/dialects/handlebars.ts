@@ -98,7 +98,10 @@ const engine = createEngine();
 export function lowerMandrill(source: string): string {
   return source
     .replace(/\{\{(~?)\s*elseif\s/g, '{{$1else if ')
-    .replace(/(\{\{~?\s*(?:#if|#unless|else if)\s+)`([^`\n]*)`/g, (_m, head: string, expr: string) => `${head}(__cmp "${expr.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}")`);
+    .replace(
+      /(\{\{~?\s*(?:#if|#unless|else if)\s+)`([^`\n]*)`/g,
+      (_m, head: string, expr: string) => `${head}(__cmp "${expr.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}")`,
+    );
 }
 
 class Analyzer {
@@ -128,7 +131,13 @@ class Analyzer {
       branch = chain.branch;
       block.branches.push({ label: labelOf(`else ${b.path.original} ${this.paramsText(b)}`), line });
     } else {
-      block = { id: `L${line}:${b.loc.start.column + 1}`, kind: b.path.original === 'each' ? 'for' : b.path.original === 'if' || b.path.original === 'unless' ? (b.path.original as 'if') : 'helper', line, column: b.loc.start.column + 1, branches: [] };
+      block = {
+        id: `L${line}:${b.loc.start.column + 1}`,
+        kind: b.path.original === 'each' ? 'for' : b.path.original === 'if' || b.path.original === 'unless' ? (b.path.original as 'if') : 'helper',
+        line,
+        column: b.loc.start.column + 1,
+        branches: [],
+      };
       this.analysis.blocks.push(block);
       branch = 0;
       block.branches.push({ label: labelOf(`#${b.path.original} ${this.paramsText(b)}`), line });
@@ -171,7 +180,8 @@ class Analyzer {
         for (const q of sub.params) if (q.type === 'PathExpression') this.analysis.conditions.push({ path: (q as HbPath).original, line });
       }
     }
-    if (kind !== 'truthy' && kind !== 'loop' && paths[0] && lits[1] !== undefined) this.analysis.conditions.push({ path: paths[0], op: kind, value: lits[1], line });
+    if (kind !== 'truthy' && kind !== 'loop' && paths[0] && lits[1] !== undefined)
+      this.analysis.conditions.push({ path: paths[0], op: kind, value: lits[1], line });
     else for (const p of paths) if (p) this.analysis.conditions.push({ path: p, line });
   }
 
@@ -181,7 +191,13 @@ class Analyzer {
     const line = m.loc?.start.line ?? 1;
     if (path.type !== 'PathExpression') return;
     const p = path as HbPath;
-    if (params.length === 0 && !(m.hash as HbNode | undefined) && !p.data && !engine.helpers[p.parts[0] ?? ''] && !(p.original === 'this' || p.original === '.')) {
+    if (
+      params.length === 0 &&
+      !(m.hash as HbNode | undefined) &&
+      !p.data &&
+      !engine.helpers[p.parts[0] ?? ''] &&
+      !(p.original === 'this' || p.original === '.')
+    ) {
       this.analysis.outputs.push({ path: p.original, line, hasFallback: false });
       m.params = [p];
       m.path = { type: 'PathExpression', data: false, depth: 0, parts: ['__out'], original: '__out', loc: p.loc };
@@ -195,13 +211,24 @@ class Analyzer {
       this.analysis.outputs.push({ path: original, line, hasFallback: fallback });
       if (fallback || original === 'this' || original === '.') return q;
       // `{{upper first_name}}`: the helper gets the value through `__val`, which reports it if undefined.
-      return { type: 'SubExpression', path: { type: 'PathExpression', data: false, depth: 0, parts: ['__val'], original: '__val', loc: q.loc }, params: [q], hash: { type: 'Hash', pairs: [pair('path', original, q.loc), pair('line', line, q.loc)], loc: q.loc }, loc: q.loc };
+      return {
+        type: 'SubExpression',
+        path: { type: 'PathExpression', data: false, depth: 0, parts: ['__val'], original: '__val', loc: q.loc },
+        params: [q],
+        hash: { type: 'Hash', pairs: [pair('path', original, q.loc), pair('line', line, q.loc)], loc: q.loc },
+        loc: q.loc,
+      };
     });
   }
 }
 
 function pair(key: string, value: string | number, loc: Loc | undefined): HbNode {
-  return { type: 'HashPair', key, value: typeof value === 'number' ? { type: 'NumberLiteral', value, original: value, loc } : { type: 'StringLiteral', value, original: value, loc }, loc };
+  return {
+    type: 'HashPair',
+    key,
+    value: typeof value === 'number' ? { type: 'NumberLiteral', value, original: value, loc } : { type: 'StringLiteral', value, original: value, loc },
+    loc,
+  };
 }
 
 function literal(n: HbNode): string | number | boolean | undefined {
@@ -268,7 +295,12 @@ function locate(err: unknown, file: string): Error {
   const m = /on line (\d+)/.exec(message);
   const line = e.lineNumber ?? (m ? Number(m[1]) : undefined);
   const column = e.column !== undefined ? e.column + 1 : undefined;
-  return templateError(`handlebars: ${message.split('\n')[0]}${message.includes('\n') ? `\n${message.split('\n').slice(1).join('\n')}` : ''}`, file, line, column);
+  return templateError(
+    `handlebars: ${message.split('\n')[0]}${message.includes('\n') ? `\n${message.split('\n').slice(1).join('\n')}` : ''}`,
+    file,
+    line,
+    column,
+  );
 }
 
 export const handlebarsDialect: Dialect = {
@@ -295,7 +327,13 @@ export const handlebarsDialect: Dialect = {
   shapeContext(s: ScenarioData): Record<string, unknown> {
     const fields = profileFields(s);
     const event = triggerEvent(s);
-    const base: Record<string, unknown> = { ...fields, tags: s.tags, segments: s.segments, events: s.events, event: event ? { name: event.name, ...event.properties } : {} };
+    const base: Record<string, unknown> = {
+      ...fields,
+      tags: s.tags,
+      segments: s.segments,
+      events: s.events,
+      event: event ? { name: event.name, ...event.properties } : {},
+    };
     const ctx = deepMerge(base, s.context);
     if (s.now !== undefined) ctx.__now = s.now;
     return ctx;

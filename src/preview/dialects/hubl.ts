@@ -87,7 +87,14 @@ export function hublIn(needle: unknown, container: unknown): boolean {
 /** `{% unless cond %}…{% else %}…{% endunless %}`: an `if not`, marked so the matrix says "unless". */
 class UnlessExtension {
   tags = ['unless'];
-  parse(parser: { nextToken(): { value: string; lineno: number; colno: number }; parseExpression(): NjNode; advanceAfterBlockEnd(v?: string): void; parseUntilBlocks(...names: string[]): NjNode; skipSymbol(name: string): boolean; skip(type: string): boolean }): NjNode {
+  parse(parser: {
+    nextToken(): { value: string; lineno: number; colno: number };
+    parseExpression(): NjNode;
+    advanceAfterBlockEnd(v?: string): void;
+    parseUntilBlocks(...names: string[]): NjNode;
+    skipSymbol(name: string): boolean;
+    skip(type: string): boolean;
+  }): NjNode {
     const tok = parser.nextToken();
     const cond = parser.parseExpression();
     parser.advanceAfterBlockEnd(tok.value);
@@ -125,7 +132,9 @@ function createEnvironment(): nunjucks.Environment {
     return value;
   });
   env.addGlobal('personalization_token', function (this: { ctx: Record<string, unknown> }, path: string, fallback = '') {
-    const v = String(path).split('.').reduce<unknown>((o, k) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), this.ctx);
+    const v = String(path)
+      .split('.')
+      .reduce<unknown>((o, k) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), this.ctx);
     return v === undefined || v === null || v === '' ? fallback : v;
   });
   env.addFilter('datetimeformat', (v: unknown, fmt = '%H:%M / %d-%m-%Y') => {
@@ -142,7 +151,11 @@ function createEnvironment(): nunjucks.Environment {
   });
   env.addFilter('split', (v: unknown, sep = ' ') => String(v ?? '').split(String(sep)));
   env.addFilter('regex_replace', (v: unknown, pattern: string, repl = '') => String(v ?? '').replace(new RegExp(String(pattern), 'g'), String(repl)));
-  env.addFilter('md5', (v: unknown) => createHash('md5').update(String(v ?? '')).digest('hex'));
+  env.addFilter('md5', (v: unknown) =>
+    createHash('md5')
+      .update(String(v ?? ''))
+      .digest('hex'),
+  );
   env.addFilter('unixtimestamp', (v: unknown) => toDate(v)?.getTime() ?? '');
   env.addFilter('bool', (v: unknown) => hublTruthy(v));
   env.addFilter('default', hublDefault);
@@ -165,7 +178,8 @@ export function parenthesizeTests(source: string): string {
 }
 
 const lit = (n: NjNode, v: unknown): NjNode => new N.Literal!(n.lineno, n.colno, v);
-const call = (n: NjNode, name: string, args: NjNode[]): NjNode => new N.FunCall!(n.lineno, n.colno, new N.Symbol!(n.lineno, n.colno, name), new N.NodeList!(n.lineno, n.colno, args));
+const call = (n: NjNode, name: string, args: NjNode[]): NjNode =>
+  new N.FunCall!(n.lineno, n.colno, new N.Symbol!(n.lineno, n.colno, name), new N.NodeList!(n.lineno, n.colno, args));
 
 /** The dotted path of a Symbol/LookupVal chain (`contact.firstname`), or undefined. */
 function pathOf(n: NjNode | null | undefined): string | undefined {
@@ -262,7 +276,13 @@ class Instrumenter {
     const line = node.lineno + 1;
     const id = `L${line}:${node.colno + 1}`;
     const arr = node.arr as NjNode;
-    const block: ConditionalBlock = { id, kind: 'for', line, column: node.colno + 1, branches: [{ label: labelOf(`for ${exprText(node.name as NjNode)} in ${exprText(arr)}`), line }] };
+    const block: ConditionalBlock = {
+      id,
+      kind: 'for',
+      line,
+      column: node.colno + 1,
+      branches: [{ label: labelOf(`for ${exprText(node.name as NjNode)} in ${exprText(arr)}`), line }],
+    };
     this.analysis.blocks.push(block);
     const p = pathOf(arr);
     const collection = p ? scopedPath(p, this.loops) : undefined;
@@ -312,7 +332,8 @@ class Instrumenter {
       const left = pathOf(n.expr as NjNode);
       for (const op of n.ops as NjNode[]) {
         const right = op.expr as NjNode;
-        if (left && right.typename === 'Literal') this.analysis.conditions.push({ path: left, op: op.type as ConditionUse['op'], value: right.value as string, line });
+        if (left && right.typename === 'Literal')
+          this.analysis.conditions.push({ path: left, op: op.type as ConditionUse['op'], value: right.value as string, line });
       }
       if (left && !(n.ops as NjNode[]).some((o) => (o.expr as NjNode).typename === 'Literal')) this.analysis.conditions.push({ path: left, line });
       return;
@@ -322,7 +343,9 @@ class Instrumenter {
       const needle = n.left as NjNode;
       if (hay && needle.typename === 'Literal') this.analysis.conditions.push({ path: hay, op: 'contains', value: needle.value as string, line });
       const p = pathOf(needle);
-      if (p && (n.right as NjNode).typename === 'Array') for (const c of (n.right as NjNode).children ?? []) if (c.typename === 'Literal') this.analysis.conditions.push({ path: p, op: '==', value: c.value as string, line });
+      if (p && (n.right as NjNode).typename === 'Array')
+        for (const c of (n.right as NjNode).children ?? [])
+          if (c.typename === 'Literal') this.analysis.conditions.push({ path: p, op: '==', value: c.value as string, line });
       return;
     }
     const p = pathOf(n);
@@ -433,7 +456,8 @@ function checkFunctions(n: unknown, known: Set<string>, file: string): void {
     // `x is divisibleby(3)`: the call names a test, which nunjucks checks itself.
     const test = node.right as NjNode;
     const name = pathOf(test.typename === 'FunCall' ? (test.name as NjNode) : test);
-    if (name && !(env as unknown as { tests: Record<string, unknown> }).tests[name]) throw templateError(`hubl: unknown test "${name}"`, file, test.lineno + 1, test.colno + 1, 'check the name of the test after "is"');
+    if (name && !(env as unknown as { tests: Record<string, unknown> }).tests[name])
+      throw templateError(`hubl: unknown test "${name}"`, file, test.lineno + 1, test.colno + 1, 'check the name of the test after "is"');
     checkFunctions(node.left, known, file);
     checkFunctions(test.typename === 'FunCall' ? test.args : test, known, file);
     return;
@@ -443,7 +467,13 @@ function checkFunctions(n: unknown, known: Set<string>, file: string): void {
     const globals = (env as unknown as { globals: Record<string, unknown> }).globals;
     if (!known.has(name) && !(name in globals)) {
       const at = node.name as NjNode;
-      throw templateError(`hubl: unknown function ${name}()`, file, at.lineno + 1, at.colno + 1, 'segsync knows HubL\'s personalization_token() and Jinja\'s range(), cycler() and joiner(); check the name, or define it with {% macro %}');
+      throw templateError(
+        `hubl: unknown function ${name}()`,
+        file,
+        at.lineno + 1,
+        at.colno + 1,
+        "segsync knows HubL's personalization_token() and Jinja's range(), cycler() and joiner(); check the name, or define it with {% macro %}",
+      );
     }
   }
   for (const c of node.children ?? []) checkFunctions(c, known, file);
@@ -451,7 +481,16 @@ function checkFunctions(n: unknown, known: Set<string>, file: string): void {
 }
 
 /** HubL block tags: what closes each and which middle tags it takes. */
-const HUBL_BLOCKS: Record<string, string[]> = { if: ['elif', 'elseif', 'else'], unless: ['else'], for: ['else'], macro: [], call: [], filter: [], block: [], set: [] };
+const HUBL_BLOCKS: Record<string, string[]> = {
+  if: ['elif', 'elseif', 'else'],
+  unless: ['else'],
+  for: ['else'],
+  macro: [],
+  call: [],
+  filter: [],
+  block: [],
+  set: [],
+};
 const HUBL_MIDDLES = new Set(['elif', 'elseif', 'else']);
 
 /** Every block tag of a HubL source with its position (comments and raw blocks skipped). */
@@ -508,8 +547,16 @@ class HublTemplate implements CompiledTemplate {
 function locate(err: unknown, file: string, phase: 'parse' | 'render'): Error {
   const message = (err as Error).message ?? String(err);
   const at = /\[Line (\d+)(?:, Column (\d+))?\]/.exec(message);
-  const raw = message.replace(/^\([^)]*\)\s*/, '').replace(/\[Line \d+(, Column \d+)?\]\s*/, '').replace(/^(Template render error:|Error:)\s*/, '').trim();
-  const text = raw.split('\n').map((x) => x.trim()).filter(Boolean).join(' ');
+  const raw = message
+    .replace(/^\([^)]*\)\s*/, '')
+    .replace(/\[Line \d+(, Column \d+)?\]\s*/, '')
+    .replace(/^(Template render error:|Error:)\s*/, '')
+    .trim();
+  const text = raw
+    .split('\n')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .join(' ');
   const shift = phase === 'render' ? 1 : 0;
   // The parser sets 1-based lineno/colno on the error; a render error's message carries 0-based ones
   // and leaves them out when they are 0, which at render time means the first line.
@@ -527,7 +574,13 @@ function unclosedDelimiter(source: string, file: string): Error | undefined {
     const end = source.indexOf(closers[m[0]]!, m.index + 2);
     if (end < 0) {
       const at = positionOf(source, m.index);
-      return templateError(`hubl: ${labelOf(source.slice(m.index, m.index + 30))} is never closed with ${closers[m[0]]!}`, file, at.line, at.column, `add the closing ${closers[m[0]]!}`);
+      return templateError(
+        `hubl: ${labelOf(source.slice(m.index, m.index + 30))} is never closed with ${closers[m[0]]!}`,
+        file,
+        at.line,
+        at.column,
+        `add the closing ${closers[m[0]]!}`,
+      );
     }
     re.lastIndex = end + 2;
   }
@@ -537,7 +590,11 @@ function unclosedDelimiter(source: string, file: string): Error | undefined {
 /** Parses HubL; a nesting problem is reported at the tag that is wrong, before nunjucks's vaguer message. */
 function parse(source: string, file: string): NjNode {
   try {
-    return nj.parser.parse(parenthesizeTests(source), (env as unknown as { extensionsList: unknown[] }).extensionsList, (env as unknown as { opts: unknown }).opts);
+    return nj.parser.parse(
+      parenthesizeTests(source),
+      (env as unknown as { extensionsList: unknown[] }).extensionsList,
+      (env as unknown as { opts: unknown }).opts,
+    );
   } catch (err) {
     throw nestingError(scanHublTags(source), file, HUBL_NESTING) ?? unclosedDelimiter(source, file) ?? err;
   }

@@ -59,7 +59,9 @@ export function floatformat(value: unknown, arg: unknown): string {
 /** Python's str.title() followed by Django's apostrophe and digit fixes. */
 export function title(s: string): string {
   const t = s.replace(/[A-Za-z\u00C0-\u024F]+/g, (w) => w[0]!.toUpperCase() + w.slice(1).toLowerCase());
-  return t.replace(/([a-z])'([A-Z])/g, (_m, a: string, b: string) => `${a}'${b.toLowerCase()}`).replace(/(\d)([A-Z])/g, (_m, a: string, b: string) => a + b.toLowerCase());
+  return t
+    .replace(/([a-z])'([A-Z])/g, (_m, a: string, b: string) => `${a}'${b.toLowerCase()}`)
+    .replace(/(\d)([A-Z])/g, (_m, a: string, b: string) => a + b.toLowerCase());
 }
 
 function length(v: unknown): number {
@@ -74,7 +76,9 @@ function slice(v: unknown, arg: unknown): unknown {
   const value = plain(v);
   const seq: unknown[] | string | undefined = Array.isArray(value) ? value : typeof value === 'string' ? value : undefined;
   if (seq === undefined) return value;
-  const parts = str(arg).split(':').map((p) => (p.trim() === '' ? undefined : Number(p)));
+  const parts = str(arg)
+    .split(':')
+    .map((p) => (p.trim() === '' ? undefined : Number(p)));
   const n = seq.length;
   const norm = (i: number | undefined, dflt: number): number => (i === undefined ? dflt : i < 0 ? Math.max(0, n + i) : Math.min(i, n));
   if (parts.length === 1) {
@@ -85,7 +89,8 @@ function slice(v: unknown, arg: unknown): unknown {
   const step = parts[2] ?? 1;
   const out: unknown[] = [];
   if (step > 0) for (let i = norm(parts[0], 0); i < norm(parts[1], n); i += step) out.push(seq[i]);
-  else if (step < 0) for (let i = parts[0] === undefined ? n - 1 : norm(parts[0], n - 1); i > (parts[1] === undefined ? -1 : norm(parts[1], -1)); i += step) out.push(seq[i]);
+  else if (step < 0)
+    for (let i = parts[0] === undefined ? n - 1 : norm(parts[0], n - 1); i > (parts[1] === undefined ? -1 : norm(parts[1], -1)); i += step) out.push(seq[i]);
   return typeof seq === 'string' ? out.join('') : out;
 }
 
@@ -94,7 +99,9 @@ export function currencyFormat(value: unknown, currency = 'USD'): string {
   const x = num(value);
   if (x === undefined) return str(value);
   const sign: Record<string, string> = { USD: '$', EUR: '€', GBP: '£', CAD: 'CA$', AUD: 'A$', JPY: '¥' };
-  const body = Math.abs(x).toFixed(currency === 'JPY' ? 0 : 2).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const body = Math.abs(x)
+    .toFixed(currency === 'JPY' ? 0 : 2)
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
   return `${x < 0 ? '-' : ''}${sign[currency] ?? `${currency} `}${body}`;
 }
 
@@ -198,7 +205,7 @@ export const KLAVIYO_FILTERS: Record<string, KlaviyoFilter> = {
   },
   first: (v) => {
     const p = plain(v);
-    return Array.isArray(p) ? p[0] ?? '' : typeof p === 'string' ? p.slice(0, 1) : '';
+    return Array.isArray(p) ? (p[0] ?? '') : typeof p === 'string' ? p.slice(0, 1) : '';
   },
   floatformat: (v, a) => floatformat(v, a),
   format_date_string: (v) => toDate(plain(v)) ?? '',
@@ -211,7 +218,7 @@ export const KLAVIYO_FILTERS: Record<string, KlaviyoFilter> = {
   },
   last: (v) => {
     const p = plain(v);
-    return Array.isArray(p) ? p[p.length - 1] ?? '' : typeof p === 'string' ? p.slice(-1) : '';
+    return Array.isArray(p) ? (p[p.length - 1] ?? '') : typeof p === 'string' ? p.slice(-1) : '';
   },
   length: (v) => length(v),
   linebreaksbr: (v, _a, ctx) => new SafeString(escapeUnlessSafe(v, ctx).replace(/\r\n|\r|\n/g, '<br>')),
@@ -233,7 +240,13 @@ export const KLAVIYO_FILTERS: Record<string, KlaviyoFilter> = {
   },
   safe: (v) => new SafeString(str(v)),
   slice: (v, a) => slice(v, a),
-  slugify: (v) => str(v).normalize('NFKD').replace(/[^\w\s-]/g, '').trim().toLowerCase().replace(/[-\s]+/g, '-'),
+  slugify: (v) =>
+    str(v)
+      .normalize('NFKD')
+      .replace(/[^\w\s-]/g, '')
+      .trim()
+      .toLowerCase()
+      .replace(/[-\s]+/g, '-'),
   split: (v, a) => str(v).split(a === undefined ? /\s+/ : str(a)),
   strip: (v) => str(v).trim(),
   striptags: (v) => str(v).replace(/<[^>]*>/g, ''),
@@ -242,7 +255,10 @@ export const KLAVIYO_FILTERS: Record<string, KlaviyoFilter> = {
   truncatechars: (v, a) => truncatechars(v, a),
   truncatewords: (v, a) => truncatewords(v, a),
   upper: (v) => str(v).toUpperCase(),
-  urlencode: (v) => encodeURIComponent(str(v)).replace(/%2F/g, '/').replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`),
+  urlencode: (v) =>
+    encodeURIComponent(str(v))
+      .replace(/%2F/g, '/')
+      .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`),
   wordcount: (v) => str(v).trim().split(/\s+/).filter(Boolean).length,
   yesno: (v, a) => {
     const [yes = 'yes', no = 'no', maybe] = (a === undefined ? 'yes,no,maybe' : str(a)).split(',');

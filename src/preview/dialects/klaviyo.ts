@@ -35,7 +35,14 @@ function lex(source: string, file: string): RawToken[] {
     const { line, column } = positionOf(source, m.index);
     if (m.index > last) out.push({ type: 'text', content: source.slice(last, m.index), ...positionOf(source, last) });
     if (m[3] !== undefined) {
-      if (m[3].includes('\n')) throw templateError('a {# #} comment cannot span lines in Django templates', file, line, column, 'use {% comment %} … {% endcomment %} for multi-line comments');
+      if (m[3].includes('\n'))
+        throw templateError(
+          'a {# #} comment cannot span lines in Django templates',
+          file,
+          line,
+          column,
+          'use {% comment %} … {% endcomment %} for multi-line comments',
+        );
     } else out.push({ type: m[1] !== undefined ? 'var' : 'tag', content: (m[1] ?? m[2] ?? '').trim(), line, column });
     last = re.lastIndex;
   }
@@ -45,7 +52,13 @@ function lex(source: string, file: string): RawToken[] {
     const stray = /\{\{|\{%/.exec(t.content);
     if (stray) {
       const p = positionOf(t.content, stray.index);
-      throw templateError(`unclosed "${stray[0]}"`, file, t.line + p.line - 1, p.line === 1 ? t.column + p.column - 1 : p.column, `close it with "${stray[0] === '{{' ? '}}' : '%}'}" on the same tag`);
+      throw templateError(
+        `unclosed "${stray[0]}"`,
+        file,
+        t.line + p.line - 1,
+        p.line === 1 ? t.column + p.column - 1 : p.column,
+        `close it with "${stray[0] === '{{' ? '}}' : '%}'}" on the same tag`,
+      );
     }
   }
   return out;
@@ -54,9 +67,7 @@ function lex(source: string, file: string): RawToken[] {
 // ---------------------------------------------------------------- expressions
 
 type Expr =
-  | { t: 'lit'; value: unknown }
-  | { t: 'var'; path: string[]; text: string }
-  | { t: 'filter'; input: Expr; name: string; arg: Expr | undefined; text: string };
+  { t: 'lit'; value: unknown } | { t: 'var'; path: string[]; text: string } | { t: 'filter'; input: Expr; name: string; arg: Expr | undefined; text: string };
 
 type Cond =
   | { t: 'or' | 'and'; a: Cond; b: Cond }
@@ -92,7 +103,10 @@ function tokenizeExpr(src: string, where: Where): ExprToken[] {
       if (j >= src.length) throw where.error(`unterminated string starting ${src.slice(i, i + 12)}`, i);
       out.push({ kind: 'str', text: src.slice(i, j + 1), value: s, pos: i, spaced });
       i = j + 1;
-    } else if (/[0-9]/.test(c) || (c === '-' && /[0-9]/.test(src[i + 1] ?? '') && (out.length === 0 || out[out.length - 1]!.kind === 'op' || out[out.length - 1]!.text === ':'))) {
+    } else if (
+      /[0-9]/.test(c) ||
+      (c === '-' && /[0-9]/.test(src[i + 1] ?? '') && (out.length === 0 || out[out.length - 1]!.kind === 'op' || out[out.length - 1]!.text === ':'))
+    ) {
       const m = /^-?\d+(\.\d+)?/.exec(src.slice(i))!;
       out.push({ kind: 'num', text: m[0], value: Number(m[0]), pos: i, spaced });
       i += m[0].length;
@@ -112,7 +126,12 @@ function tokenizeExpr(src: string, where: Where): ExprToken[] {
       } else if ('|:,='.includes(c)) {
         out.push({ kind: 'punct', text: c, pos: i, spaced });
         i++;
-      } else throw where.error(`unexpected character "${c}"`, i, c === '(' ? 'Django conditions take no parentheses: `and` binds tighter than `or`; nest {% if %} blocks instead' : undefined);
+      } else
+        throw where.error(
+          `unexpected character "${c}"`,
+          i,
+          c === '(' ? 'Django conditions take no parentheses: `and` binds tighter than `or`; nest {% if %} blocks instead' : undefined,
+        );
     }
   }
   return out;
@@ -157,13 +176,23 @@ class ExprParser {
       this.next();
       const name = this.next();
       if (name.kind !== 'name' || name.spaced) throw this.where.error(`expected a filter name after "|"`, name.pos);
-      if (!KLAVIYO_FILTERS[name.text]) throw this.where.error(`unknown filter "${name.text}"`, name.pos, 'Klaviyo would refuse the template; see the filter glossary for the supported filters');
+      if (!KLAVIYO_FILTERS[name.text])
+        throw this.where.error(
+          `unknown filter "${name.text}"`,
+          name.pos,
+          'Klaviyo would refuse the template; see the filter glossary for the supported filters',
+        );
       let arg: Expr | undefined;
       if (this.peek()?.text === ':') {
         const colon = this.next();
         if (colon.spaced) throw this.where.error('no space is allowed before ":" in a filter argument', colon.pos);
         const a = this.peek();
-        if (!a || a.spaced) throw this.where.error(`no space is allowed after ":" in a filter argument ("|${name.text}:'x'")`, colon.pos, "write var|filter:'arg' with no spaces, as Klaviyo requires");
+        if (!a || a.spaced)
+          throw this.where.error(
+            `no space is allowed after ":" in a filter argument ("|${name.text}:'x'")`,
+            colon.pos,
+            "write var|filter:'arg' with no spaces, as Klaviyo requires",
+          );
         arg = this.primary();
       }
       e = { t: 'filter', input: e, name: name.text, arg, text: `${exprText(e)}|${name.text}` };
@@ -360,9 +389,17 @@ class TemplateParser {
         throw this.err(t, `{% ${name} %} without a matching opening tag`);
       case 'catalog':
       case 'customobject':
-        throw this.err(t, `{% ${name} %} needs Klaviyo's catalog/custom-object data, which a local preview does not have`, 'preview the block with its data in a scenario as a plain variable, or remove it for the preview');
+        throw this.err(
+          t,
+          `{% ${name} %} needs Klaviyo's catalog/custom-object data, which a local preview does not have`,
+          'preview the block with its data in a scenario as a plain variable, or remove it for the preview',
+        );
       default:
-        throw this.err(t, `unknown tag {% ${name} %}`, 'Klaviyo supports if/elif/else, for/empty, with, comment, autoescape, firstof and its own tags (unsubscribe, web_view, manage_preferences, today, currency_format, coupon_code)');
+        throw this.err(
+          t,
+          `unknown tag {% ${name} %}`,
+          'Klaviyo supports if/elif/else, for/empty, with, comment, autoescape, firstof and its own tags (unsubscribe, web_view, manage_preferences, today, currency_format, coupon_code)',
+        );
     }
   }
 
@@ -376,7 +413,8 @@ class TemplateParser {
 
   private block(open: RawToken, ends: string[]): { nodes: Node[]; end: RawToken; endName: string } {
     const r = this.until(ends);
-    if (!r.end || !r.endName) throw this.err(open, `{% ${labelOf(open.content, 40)} %} opened at line ${open.line} is never closed`, `add {% ${ends[ends.length - 1]} %}`);
+    if (!r.end || !r.endName)
+      throw this.err(open, `{% ${labelOf(open.content, 40)} %} opened at line ${open.line} is never closed`, `add {% ${ends[ends.length - 1]} %}`);
     return { nodes: r.nodes, end: r.end, endName: r.endName };
   }
 
@@ -636,7 +674,15 @@ function renderNodes(nodes: Node[], f: Frame, out: string[]): void {
         items.forEach((item, i) => {
           f.rec.branch(n.id, 0);
           f.rec.iterate(n.id);
-          scope.forloop = { counter: i + 1, counter0: i, revcounter: items.length - i, revcounter0: items.length - i - 1, first: i === 0, last: i === items.length - 1, parentloop: parent === MISSING ? {} : parent };
+          scope.forloop = {
+            counter: i + 1,
+            counter0: i,
+            revcounter: items.length - i,
+            revcounter0: items.length - i - 1,
+            first: i === 0,
+            last: i === items.length - 1,
+            parentloop: parent === MISSING ? {} : parent,
+          };
           if (n.vars.length === 1) scope[n.vars[0]!] = item;
           else {
             const parts = iterable(item);
@@ -698,7 +744,9 @@ function klaviyoTag(n: Extract<Node, { t: 'assignTag' }>, f: Frame): unknown {
     case 'currency_format':
       return currencyFormat(plain(args[0]), pyStr(plain(args[1] ?? 'USD')));
     case 'coupon_code':
-      return `PREVIEW-${pyStr(plain(args[0] ?? 'COUPON')).toUpperCase().replace(/\W+/g, '-')}`;
+      return `PREVIEW-${pyStr(plain(args[0] ?? 'COUPON'))
+        .toUpperCase()
+        .replace(/\W+/g, '-')}`;
     default:
       return '';
   }

@@ -4,7 +4,24 @@
  * engine's own evaluation decides the branch and the marker only records it. Branch lines come from
  * liquidjs's tokenizer (the AST does not keep the positions of `elsif`/`else`/`when`).
  */
-import { AssignTag, CaptureTag, CaseTag, CommentTag, Drop, ForTag, IfTag, InlineCommentTag, Liquid, Output, TablerowTag, Tokenizer, TypeGuards, UnlessTag, defaultOperators, evalQuotedToken } from 'liquidjs';
+import {
+  AssignTag,
+  CaptureTag,
+  CaseTag,
+  CommentTag,
+  Drop,
+  ForTag,
+  IfTag,
+  InlineCommentTag,
+  Liquid,
+  Output,
+  TablerowTag,
+  Tokenizer,
+  TypeGuards,
+  UnlessTag,
+  defaultOperators,
+  evalQuotedToken,
+} from 'liquidjs';
 import type { Context, Emitter, Template, TagToken, Token, Value } from 'liquidjs';
 import type { FieldValue } from '../../model/types';
 import type { Branch, CompiledTemplate, ConditionUse, ConditionalBlock, Dialect, OutputUse, ScenarioData } from './dialect';
@@ -37,7 +54,12 @@ interface ScannedBlock {
 /** The engine, configured: strict filters (an unknown filter is an error, not `[object Object]`). */
 export function createEngine(): Liquid {
   // Shopify's `<>` is `!=`; liquidjs has no such operator and reads `a <> b` as two values and two operators.
-  const engine = new Liquid({ strictFilters: true, strictVariables: false, ownPropertyOnly: true, operators: { ...defaultOperators, '<>': defaultOperators['!=']! } });
+  const engine = new Liquid({
+    strictFilters: true,
+    strictVariables: false,
+    ownPropertyOnly: true,
+    operators: { ...defaultOperators, '<>': defaultOperators['!=']! },
+  });
   // Shopify divides integers with integer division (`20 | divided_by: 7` is 2, `20 | divided_by: 7.0`
   // is 2.857…); liquidjs divides as floats unless given a third argument. JSON numbers cannot tell 7
   // from 7.0, so a divisor written with a decimal point, or a fractional value, means float division.
@@ -63,7 +85,8 @@ export function createEngine(): Liquid {
 
 /** The template lists (branch bodies) of a block tag, or undefined for anything else. */
 function bodiesOf(tpl: Template): Template[][] | undefined {
-  if (tpl instanceof IfTag || tpl instanceof UnlessTag || tpl instanceof CaseTag) return [...tpl.branches.map((b) => b.templates), ...(tpl.elseTemplates ? [tpl.elseTemplates] : [])];
+  if (tpl instanceof IfTag || tpl instanceof UnlessTag || tpl instanceof CaseTag)
+    return [...tpl.branches.map((b) => b.templates), ...(tpl.elseTemplates ? [tpl.elseTemplates] : [])];
   if (tpl instanceof ForTag) return [tpl.templates, tpl.elseTemplates];
   return undefined;
 }
@@ -118,13 +141,63 @@ function shopifyDefault(value: unknown, ...args: unknown[]): unknown {
  * missing ones with nil; Shopify raises, and an email with `| round: 2, 3` should not go out as if fine.
  */
 const FILTER_ARITY: Record<string, [number, number]> = {
-  abs: [0, 0], append: [1, 1], at_least: [1, 1], at_most: [1, 1], base64_decode: [0, 0], base64_encode: [0, 0], capitalize: [0, 0], ceil: [0, 0],
-  compact: [0, 1], concat: [1, 1], date: [1, 1], default: [0, 1], divided_by: [1, 1], downcase: [0, 0], escape: [0, 0], escape_once: [0, 0],
-  find: [1, 2], find_index: [1, 2], first: [0, 0], floor: [0, 0], has: [1, 2], join: [0, 1], last: [0, 0], lstrip: [0, 0], map: [1, 1],
-  minus: [1, 1], modulo: [1, 1], newline_to_br: [0, 0], plus: [1, 1], prepend: [1, 1], reject: [1, 2], remove: [1, 1], remove_first: [1, 1],
-  remove_last: [1, 1], replace: [1, 2], replace_first: [1, 2], replace_last: [2, 2], reverse: [0, 0], round: [0, 1], rstrip: [0, 0], size: [0, 0],
-  slice: [1, 2], sort: [0, 1], sort_natural: [0, 1], split: [1, 1], strip: [0, 0], strip_html: [0, 0], strip_newlines: [0, 0], sum: [0, 1],
-  times: [1, 1], truncate: [0, 2], truncatewords: [0, 2], uniq: [0, 1], upcase: [0, 0], url_decode: [0, 0], url_encode: [0, 0], where: [1, 2],
+  abs: [0, 0],
+  append: [1, 1],
+  at_least: [1, 1],
+  at_most: [1, 1],
+  base64_decode: [0, 0],
+  base64_encode: [0, 0],
+  capitalize: [0, 0],
+  ceil: [0, 0],
+  compact: [0, 1],
+  concat: [1, 1],
+  date: [1, 1],
+  default: [0, 1],
+  divided_by: [1, 1],
+  downcase: [0, 0],
+  escape: [0, 0],
+  escape_once: [0, 0],
+  find: [1, 2],
+  find_index: [1, 2],
+  first: [0, 0],
+  floor: [0, 0],
+  has: [1, 2],
+  join: [0, 1],
+  last: [0, 0],
+  lstrip: [0, 0],
+  map: [1, 1],
+  minus: [1, 1],
+  modulo: [1, 1],
+  newline_to_br: [0, 0],
+  plus: [1, 1],
+  prepend: [1, 1],
+  reject: [1, 2],
+  remove: [1, 1],
+  remove_first: [1, 1],
+  remove_last: [1, 1],
+  replace: [1, 2],
+  replace_first: [1, 2],
+  replace_last: [2, 2],
+  reverse: [0, 0],
+  round: [0, 1],
+  rstrip: [0, 0],
+  size: [0, 0],
+  slice: [1, 2],
+  sort: [0, 1],
+  sort_natural: [0, 1],
+  split: [1, 1],
+  strip: [0, 0],
+  strip_html: [0, 0],
+  strip_newlines: [0, 0],
+  sum: [0, 1],
+  times: [1, 1],
+  truncate: [0, 2],
+  truncatewords: [0, 2],
+  uniq: [0, 1],
+  upcase: [0, 0],
+  url_decode: [0, 0],
+  url_encode: [0, 0],
+  where: [1, 2],
 };
 
 /** Refuses a standard filter given the wrong number of arguments, at the output that uses it. */
@@ -135,7 +208,13 @@ function checkFilterArity(filters: { name: string; args: unknown[] }[], file: st
     const n = f.args.filter((a) => !Array.isArray(a)).length;
     if (n < arity[0] || n > arity[1]) {
       const wants = arity[0] === arity[1] ? `${arity[0]}` : `${arity[0]} to ${arity[1]}`;
-      throw templateError(`liquid: the ${f.name} filter takes ${wants} argument${arity[1] === 1 && arity[0] === 1 ? '' : 's'}, here ${n}`, file, line, column, `see https://shopify.dev/docs/api/liquid/filters/${f.name}`);
+      throw templateError(
+        `liquid: the ${f.name} filter takes ${wants} argument${arity[1] === 1 && arity[0] === 1 ? '' : 's'}, here ${n}`,
+        file,
+        line,
+        column,
+        `see https://shopify.dev/docs/api/liquid/filters/${f.name}`,
+      );
     }
   }
 }
@@ -157,7 +236,16 @@ function scanBlocks(source: string, file: string, engine: Liquid): Map<number, S
     const top = stack[stack.length - 1];
     if (spec) {
       const first: Branch = { label: labelOf(`${tag.name} ${tag.args}`), line };
-      const block: ScannedBlock = { kind: spec.kind, line, column, branches: spec.kind === 'case' ? [] : [first], at: spec.kind === 'case' ? [] : [[line, column]], middles: spec.middles, end: spec.end, endLine: line };
+      const block: ScannedBlock = {
+        kind: spec.kind,
+        line,
+        column,
+        branches: spec.kind === 'case' ? [] : [first],
+        at: spec.kind === 'case' ? [] : [[line, column]],
+        middles: spec.middles,
+        end: spec.end,
+        endLine: line,
+      };
       found.set(tag.begin, block);
       stack.push(block);
     } else if (top && tag.name === top.end) {
@@ -229,7 +317,13 @@ function flip(op: ConditionUse['op']): ConditionUse['op'] {
 }
 
 function operand(tok: Token): { path?: string; literal?: FieldValue } {
-  if (TypeGuards.isPropertyAccessToken(tok)) return { path: tok.getText().replace(/\[(\d+)\]/g, '.$1').replace(/\["([^"]+)"\]|\['([^']+)'\]/g, '.$1$2') };
+  if (TypeGuards.isPropertyAccessToken(tok))
+    return {
+      path: tok
+        .getText()
+        .replace(/\[(\d+)\]/g, '.$1')
+        .replace(/\["([^"]+)"\]|\['([^']+)'\]/g, '.$1$2'),
+    };
   if (TypeGuards.isQuotedToken(tok)) return { literal: evalQuotedToken(tok) };
   if (TypeGuards.isNumberToken(tok)) return { literal: tok.content };
   if (TypeGuards.isLiteralToken(tok)) {
@@ -355,7 +449,13 @@ class LiquidTemplate implements CompiledTemplate {
       if (rec && (rec.iterations.get(id) ?? 0) === before) rec.branch(id, 1);
       return result;
     } as TablerowTag['render'];
-    this.analysis.blocks.push({ id, kind: 'for', line: block.line, column: block.column, branches: [...block.branches, { label: '(no items)', line: block.endLine, implicit: true }] });
+    this.analysis.blocks.push({
+      id,
+      kind: 'for',
+      line: block.line,
+      column: block.column,
+      branches: [...block.branches, { label: '(no items)', line: block.endLine, implicit: true }],
+    });
   }
 
   private instrumentOutput(out: Output): void {
@@ -392,11 +492,25 @@ function checkCondition(value: Value, label: string, file: string, line: number,
   for (const tok of value.initial.postfix) {
     if (TypeGuards.isOperatorToken(tok)) {
       const unary = tok.operator === 'not';
-      if (depth < (unary ? 1 : 2)) throw templateError(`liquid: {% ${label} %}: "${tok.operator}" needs a value on ${unary ? 'its right' : 'each side'}`, file, line, column, 'complete the comparison, e.g. {% if customer.tier == "gold" %}');
+      if (depth < (unary ? 1 : 2))
+        throw templateError(
+          `liquid: {% ${label} %}: "${tok.operator}" needs a value on ${unary ? 'its right' : 'each side'}`,
+          file,
+          line,
+          column,
+          'complete the comparison, e.g. {% if customer.tier == "gold" %}',
+        );
       if (!unary) depth--;
     } else depth++;
   }
-  if (depth > 1) throw templateError(`liquid: {% ${label} %}: two values without an operator between them`, file, line, column, 'join them with ==, !=, >, <, >=, <=, contains, and or or');
+  if (depth > 1)
+    throw templateError(
+      `liquid: {% ${label} %}: two values without an operator between them`,
+      file,
+      line,
+      column,
+      'join them with ==, !=, >, <, >=, <=, contains, and or or',
+    );
 }
 
 /** A template's child templates (liquidjs exposes them through a generator that returns the list). */
@@ -416,7 +530,8 @@ function plainMessage(message: string): { text: string; hint?: string } {
   const filter = /^undefined filter: (.+)$/.exec(message);
   if (filter) return { text: `unknown filter "${filter[1]!}"`, hint: 'check the filter name; Shopify, Braze and Customer.io would not render it' };
   const tag = /^tag "(.+)" not found$/.exec(message);
-  if (tag && /^end/.test(tag[1]!)) return { text: `{% ${tag[1]!} %} closes a block that was never opened`, hint: 'remove it, or add the opening tag it belongs to' };
+  if (tag && /^end/.test(tag[1]!))
+    return { text: `{% ${tag[1]!} %} closes a block that was never opened`, hint: 'remove it, or add the opening tag it belongs to' };
   if (tag) return { text: `unknown tag {% ${tag[1]!} %}`, hint: 'check the tag name' };
   return { text: message };
 }
@@ -460,4 +575,3 @@ export const liquidDialect: Dialect = {
     return deepMerge(base, s.context);
   },
 };
-

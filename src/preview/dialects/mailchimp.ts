@@ -62,7 +62,14 @@ function lex(source: string, file: string): (Tag | string)[] {
     const { line, column } = positionOf(source, open);
     if (close < 0) throw templateError('merge tag "*|" is never closed with "|*"', file, line, column);
     const content = source.slice(open + 2, close);
-    if (content.includes('*|')) throw templateError(`a merge tag cannot contain another merge tag: "${labelOf(source.slice(open, close + 2), 40)}"`, file, line, column, 'Mailchimp does not evaluate tags inside tags; test the field directly: *|IF:FIELD=value|*');
+    if (content.includes('*|'))
+      throw templateError(
+        `a merge tag cannot contain another merge tag: "${labelOf(source.slice(open, close + 2), 40)}"`,
+        file,
+        line,
+        column,
+        'Mailchimp does not evaluate tags inside tags; test the field directly: *|IF:FIELD=value|*',
+      );
     if (open > i) out.push(source.slice(i, open));
     out.push({ content, raw: source.slice(open, close + 2), line, column });
     i = close + 2;
@@ -73,7 +80,14 @@ function lex(source: string, file: string): (Tag | string)[] {
 
 function parseCondition(text: string, tag: Tag, file: string): Condition {
   const m = /^([A-Za-z0-9_]+)\s*(?:(!=|>=|<=|=|>|<)(.*))?$/.exec(text);
-  if (!m) throw templateError(`bad condition "${text}" in ${tag.raw}`, file, tag.line, tag.column, 'write *|IF:FIELD|* or *|IF:FIELD=value|* (operators = != > < >= <=; no AND/OR: nest blocks instead)');
+  if (!m)
+    throw templateError(
+      `bad condition "${text}" in ${tag.raw}`,
+      file,
+      tag.line,
+      tag.column,
+      'write *|IF:FIELD|* or *|IF:FIELD=value|* (operators = != > < >= <=; no AND/OR: nest blocks instead)',
+    );
   return m[2] ? { field: m[1]!.toUpperCase(), op: m[2] as Op, value: m[3]! } : { field: m[1]!.toUpperCase() };
 }
 
@@ -125,7 +139,8 @@ class Parser {
       return { t: 'merge', name: name.toUpperCase(), format: head.toUpperCase() as 'UPPER', raw: tag.raw, line: tag.line };
     }
     if (!/^[A-Za-z0-9_:]+$/.test(c)) throw this.err(tag, `bad merge tag ${tag.raw}`, 'tag names are letters, digits and underscores: *|FNAME|*');
-    if (!SYSTEM[c.toUpperCase()] && !c.includes(':') && c.toUpperCase() !== 'CURRENT_YEAR') this.analysis.outputs.push({ path: c.toUpperCase(), line: tag.line, hasFallback: false });
+    if (!SYSTEM[c.toUpperCase()] && !c.includes(':') && c.toUpperCase() !== 'CURRENT_YEAR')
+      this.analysis.outputs.push({ path: c.toUpperCase(), line: tag.line, hasFallback: false });
     return { t: 'merge', name: c.toUpperCase(), format: undefined, raw: tag.raw, line: tag.line };
   }
 
@@ -165,7 +180,10 @@ class Parser {
     const use: ConditionUse = { path: c.field, line: tag.line };
     if (c.op) {
       use.op = c.op === '=' ? '==' : c.op;
-      use.value = c.value !== undefined && c.value.trim() !== '' && !Number.isNaN(Number(c.value)) && c.op !== '=' && c.op !== '!=' ? Number(c.value) : (c.value as FieldValue);
+      use.value =
+        c.value !== undefined && c.value.trim() !== '' && !Number.isNaN(Number(c.value)) && c.op !== '=' && c.op !== '!='
+          ? Number(c.value)
+          : (c.value as FieldValue);
     }
     this.analysis.conditions.push(use);
     return c;
@@ -173,10 +191,17 @@ class Parser {
 
   private interested(open: Tag): Node {
     const parts = open.content.split(':');
-    if (parts.length !== 3 || !parts[1] || !parts[2]) throw this.err(open, `expected *|INTERESTED:Category:Group A,Group B|*, got ${open.raw}`, 'group and category names cannot contain ":"');
+    if (parts.length !== 3 || !parts[1] || !parts[2])
+      throw this.err(open, `expected *|INTERESTED:Category:Group A,Group B|*, got ${open.raw}`, 'group and category names cannot contain ":"');
     const groups = parts[2].split(',').map((g) => g.trim());
     const id = `L${open.line}:${open.column}`;
-    const block: ConditionalBlock = { id, kind: 'interested', line: open.line, column: open.column, branches: [{ label: labelOf(open.content), line: open.line }] };
+    const block: ConditionalBlock = {
+      id,
+      kind: 'interested',
+      line: open.line,
+      column: open.column,
+      branches: [{ label: labelOf(open.content), line: open.line }],
+    };
     this.analysis.blocks.push(block);
     for (const g of groups) this.analysis.conditions.push({ path: `groups.${parts[1]}`, op: 'contains', value: g, line: open.line });
     const body = this.until(['ELSE', 'END:INTERESTED']);
@@ -319,7 +344,14 @@ class MailchimpTemplate implements CompiledTemplate {
 }
 
 /** Canonical segsync field names → Mailchimp's default audience merge tags. */
-const MAILCHIMP_ALIASES: Record<string, string> = { first_name: 'FNAME', last_name: 'LNAME', email: 'EMAIL', phone: 'PHONE', address: 'ADDRESS', birthday: 'BIRTHDAY' };
+const MAILCHIMP_ALIASES: Record<string, string> = {
+  first_name: 'FNAME',
+  last_name: 'LNAME',
+  email: 'EMAIL',
+  phone: 'PHONE',
+  address: 'ADDRESS',
+  birthday: 'BIRTHDAY',
+};
 
 export const mailchimpDialect: Dialect = {
   name: 'mailchimp',
@@ -332,7 +364,12 @@ export const mailchimpDialect: Dialect = {
     const ctx: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(profileFields(s))) ctx[MAILCHIMP_ALIASES[k] ?? k.toUpperCase()] = v;
     ctx.groups = s.groups;
-    ctx.LIST = { COMPANY: 'Segsync Demo Store', ADDRESSLINE: '1 Example Street, Springfield', DESCRIPTION: 'You signed up on our website.', NAME: 'Segsync Demo' };
+    ctx.LIST = {
+      COMPANY: 'Segsync Demo Store',
+      ADDRESSLINE: '1 Example Street, Springfield',
+      DESCRIPTION: 'You signed up on our website.',
+      NAME: 'Segsync Demo',
+    };
     for (const [k, v] of Object.entries(s.context)) ctx[k === 'groups' || k === 'LIST' ? k : k.toUpperCase()] = v;
     if (s.now !== undefined) ctx.__now = s.now;
     return ctx;

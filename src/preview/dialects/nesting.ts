@@ -43,17 +43,42 @@ export function nestingError(tags: readonly ScannedTag[], file: string, syntax: 
         return templateError(`${d}: ${shorten(tag.text)} is ${where}`, file, tag.line, tag.column, 'remove it, or move it into the block it belongs to');
       }
     } else if (!top) {
-      return templateError(`${d}: ${shorten(tag.text)} closes a block that was never opened`, file, tag.line, tag.column, 'remove it, or add the opening tag it belongs to');
+      return templateError(
+        `${d}: ${shorten(tag.text)} closes a block that was never opened`,
+        file,
+        tag.line,
+        tag.column,
+        'remove it, or add the opening tag it belongs to',
+      );
     } else if (top.name !== tag.name) {
       const outer = stack.findLast((t) => t.name === tag.name);
       if (outer) {
         // The close belongs to an outer block, so the inner block is the one left open.
-        return templateError(`${d}: ${shorten(top.text)} opened here is never closed (${shorten(tag.text)} at line ${tag.line} closes ${shorten(outer.text)} from line ${outer.line})`, file, top.line, top.column, `add ${syntax.closeTag(top.name)} before line ${tag.line}`);
+        return templateError(
+          `${d}: ${shorten(top.text)} opened here is never closed (${shorten(tag.text)} at line ${tag.line} closes ${shorten(outer.text)} from line ${outer.line})`,
+          file,
+          top.line,
+          top.column,
+          `add ${syntax.closeTag(top.name)} before line ${tag.line}`,
+        );
       }
-      return templateError(`${d}: ${shorten(tag.text)} does not match ${shorten(top.text)} opened at line ${top.line}, column ${top.column}`, file, tag.line, tag.column, `write ${syntax.closeTag(top.name)} here, or remove ${shorten(tag.text)}`);
+      return templateError(
+        `${d}: ${shorten(tag.text)} does not match ${shorten(top.text)} opened at line ${top.line}, column ${top.column}`,
+        file,
+        tag.line,
+        tag.column,
+        `write ${syntax.closeTag(top.name)} here, or remove ${shorten(tag.text)}`,
+      );
     } else stack.pop();
   }
   const open = stack[stack.length - 1];
-  if (open) return templateError(`${d}: ${shorten(open.text)} opened here is never closed`, file, open.line, open.column, `add ${syntax.closeTag(open.name)} where the block should end`);
+  if (open)
+    return templateError(
+      `${d}: ${shorten(open.text)} opened here is never closed`,
+      file,
+      open.line,
+      open.column,
+      `add ${syntax.closeTag(open.name)} where the block should end`,
+    );
   return undefined;
 }

@@ -2,16 +2,7 @@
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { stableStringify } from '../../model/identity';
 import type { ConsentStatus, FieldValue } from '../../model/types';
-import type {
-  Identifier,
-  IdentifierKind,
-  IdentityOwner,
-  IdentityStore,
-  Profile,
-  ProfileAppendOutcome,
-  ProfileChange,
-  ProfileEventRow,
-} from '../identities';
+import type { Identifier, IdentifierKind, IdentityOwner, IdentityStore, Profile, ProfileAppendOutcome, ProfileChange, ProfileEventRow } from '../identities';
 
 type Row = Record<string, unknown>;
 
@@ -55,9 +46,11 @@ export class SqliteIdentities implements IdentityStore {
   }
 
   identifiersOf(owner: IdentityOwner): Identifier[] {
-    const rows = (owner.contactId !== undefined
-      ? this.stmt('SELECT kind, value FROM identifiers WHERE contact_id = ? ORDER BY linked_at, kind, value').all(owner.contactId)
-      : this.stmt('SELECT kind, value FROM identifiers WHERE profile_id = ? ORDER BY linked_at, kind, value').all(owner.profileId)) as Row[];
+    const rows = (
+      owner.contactId !== undefined
+        ? this.stmt('SELECT kind, value FROM identifiers WHERE contact_id = ? ORDER BY linked_at, kind, value').all(owner.contactId)
+        : this.stmt('SELECT kind, value FROM identifiers WHERE profile_id = ? ORDER BY linked_at, kind, value').all(owner.profileId)
+    ) as Row[];
     return rows.map((r) => ({ kind: r.kind as IdentifierKind, value: r.value as string }));
   }
 
@@ -85,12 +78,19 @@ export class SqliteIdentities implements IdentityStore {
     const tags = [...new Set([...stored.tags, ...(change.tags ?? [])])];
     const consent = change.consent !== undefined && (stored.consent === undefined || stored.consent.at <= at) ? { status: change.consent, at } : stored.consent;
     this.stmt('UPDATE profiles SET traits = ?, tags = ?, consent_status = ?, consent_at = ?, last_seen_at = MAX(last_seen_at, ?) WHERE id = ?').run(
-      JSON.stringify(traits), JSON.stringify(tags), consent?.status ?? null, consent?.at ?? null, at, profileId,
+      JSON.stringify(traits),
+      JSON.stringify(tags),
+      consent?.status ?? null,
+      consent?.at ?? null,
+      at,
+      profileId,
     );
   }
 
   appendProfileEvents(profileId: number, rows: ProfileEventRow[], at: number): ProfileAppendOutcome {
-    const insert = this.stmt('INSERT INTO profile_events (profile_id, event_id, name, time, properties, source) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING');
+    const insert = this.stmt(
+      'INSERT INTO profile_events (profile_id, event_id, name, time, properties, source) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+    );
     const onContact = this.stmt('SELECT 1 FROM events WHERE event_id = ?');
     let inserted = 0;
     let duplicates = 0;
@@ -117,7 +117,9 @@ export class SqliteIdentities implements IdentityStore {
   }
 
   profileEvents(profileId: number): ProfileEventRow[] {
-    const rows = this.stmt('SELECT event_id, name, time, properties, source FROM profile_events WHERE profile_id = ? ORDER BY time, id').all(profileId) as Row[];
+    const rows = this.stmt('SELECT event_id, name, time, properties, source FROM profile_events WHERE profile_id = ? ORDER BY time, id').all(
+      profileId,
+    ) as Row[];
     return rows.map((r) => ({
       eventId: r.event_id as string,
       name: r.name as string,
@@ -142,9 +144,9 @@ export class SqliteIdentities implements IdentityStore {
     const traits = { ...source.traits, ...target.traits };
     const tags = [...new Set([...target.tags, ...source.tags])];
     const consent = !target.consent || (source.consent && source.consent.at > target.consent.at) ? source.consent : target.consent;
-    this.stmt('UPDATE profiles SET traits = ?, tags = ?, consent_status = ?, consent_at = ?, created_at = MIN(created_at, ?), last_seen_at = MAX(last_seen_at, ?, ?) WHERE id = ?').run(
-      JSON.stringify(traits), JSON.stringify(tags), consent?.status ?? null, consent?.at ?? null, source.createdAt, source.lastSeenAt, at, into,
-    );
+    this.stmt(
+      'UPDATE profiles SET traits = ?, tags = ?, consent_status = ?, consent_at = ?, created_at = MIN(created_at, ?), last_seen_at = MAX(last_seen_at, ?, ?) WHERE id = ?',
+    ).run(JSON.stringify(traits), JSON.stringify(tags), consent?.status ?? null, consent?.at ?? null, source.createdAt, source.lastSeenAt, at, into);
     this.deleteProfile(from);
   }
 
@@ -171,4 +173,3 @@ export class SqliteIdentities implements IdentityStore {
 function traitsOf(text: unknown): Record<string, FieldValue> {
   return typeof text === 'string' ? (JSON.parse(text) as Record<string, FieldValue>) : {};
 }
-

@@ -269,7 +269,7 @@ CREATE INDEX profile_events_by_profile ON profile_events (profile_id, time);
   {
     // 85-89: the rules' state snapshot (issue 20).
     version: 85,
-    name: "rules: snapshot of the contacts as rules read them, the stored answers and the wake-ups",
+    name: 'rules: snapshot of the contacts as rules read them, the stored answers and the wake-ups',
     // Saved when a process stops cleanly, so the next start does not re-read millions of rows. Any
     // write to a contact, its properties or tags drops it (the triggers), and so does every write of
     // answers or wake-ups (the store's own methods, in the same transaction: a trigger per answer row
@@ -287,7 +287,8 @@ CREATE TABLE rules_writes (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT 
 INSERT INTO rules_writes (id, n) VALUES (1, 0);
 ${RULES_TABLES.flatMap((t) =>
   ['INSERT', 'UPDATE', 'DELETE'].map(
-    (op) => `CREATE TRIGGER rules_state_drop_${t}_${op.toLowerCase()} AFTER ${op} ON ${t} BEGIN DELETE FROM rules_state; UPDATE rules_writes SET n = n + 1; END;`,
+    (op) =>
+      `CREATE TRIGGER rules_state_drop_${t}_${op.toLowerCase()} AFTER ${op} ON ${t} BEGIN DELETE FROM rules_state; UPDATE rules_writes SET n = n + 1; END;`,
   ),
 ).join('\n')}
 `,

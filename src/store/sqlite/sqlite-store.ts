@@ -9,17 +9,7 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { ConfigError, StoreError } from '../../errors';
 import { normaliseEmail, requireEmail, stableStringify } from '../../model/identity';
-import type {
-  Consent,
-  ConsentStatus,
-  Contact,
-  EspName,
-  FieldValue,
-  IncomingContact,
-  IncomingEvent,
-  PropertyValue,
-  SegsyncEvent,
-} from '../../model/types';
+import type { Consent, ConsentStatus, Contact, EspName, FieldValue, IncomingContact, IncomingEvent, PropertyValue, SegsyncEvent } from '../../model/types';
 import type {
   AppendOutcome,
   Decision,
@@ -176,14 +166,26 @@ export class SqliteStore implements Store {
     if (to <= from) return [];
     return this.transaction(() => {
       const bad = this.db
-        .prepare('SELECT e.id, e.event_id, e.contact_id, n.name, e.time, e.source, e.properties FROM events e LEFT JOIN event_names n ON n.id = e.name_id WHERE e.id > ? AND e.id <= ? AND NOT json_valid(e.properties)')
+        .prepare(
+          'SELECT e.id, e.event_id, e.contact_id, n.name, e.time, e.source, e.properties FROM events e LEFT JOIN event_names n ON n.id = e.name_id WHERE e.id > ? AND e.id <= ? AND NOT json_valid(e.properties)',
+        )
         .all(from, to) as Row[];
       const put = this.stmt(
         'INSERT INTO quarantine (kind, ref, contact_id, name, time, source, raw, reason, quarantined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       );
       const at = this.now();
       for (const r of bad) {
-        put.run('event', r.event_id, r.contact_id, r.name, r.time, r.source, r.properties, 'properties are not readable JSON (nested deeper than 1000 levels, or malformed)', at);
+        put.run(
+          'event',
+          r.event_id,
+          r.contact_id,
+          r.name,
+          r.time,
+          r.source,
+          r.properties,
+          'properties are not readable JSON (nested deeper than 1000 levels, or malformed)',
+          at,
+        );
         this.stmt('DELETE FROM events WHERE id = ?').run(r.id);
       }
       this.stmt('INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(CHECKED_EVENT_ROW, String(to));
@@ -204,26 +206,28 @@ export class SqliteStore implements Store {
     if (this.schemaVersion < NAMED_EVENT_INDEXES_VERSION) return 0;
     const hasIndex = (name: string): boolean => this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").get(name) !== undefined;
     if (hasIndex('events_by_event_id') && hasIndex('events_by_contact')) return 0;
-    return this.withParallelSorter(() => this.transaction(() => {
-      let removed = 0;
-      if (!hasIndex('events_by_event_id')) {
-        try {
-          this.db.exec(EVENTS_BY_EVENT_ID_INDEX);
-        } catch (err) {
-          if ((err as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw err;
-          removed = this.db
-            .prepare(
-              `DELETE FROM events WHERE id IN (
+    return this.withParallelSorter(() =>
+      this.transaction(() => {
+        let removed = 0;
+        if (!hasIndex('events_by_event_id')) {
+          try {
+            this.db.exec(EVENTS_BY_EVENT_ID_INDEX);
+          } catch (err) {
+            if ((err as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw err;
+            removed = this.db
+              .prepare(
+                `DELETE FROM events WHERE id IN (
                  SELECT id FROM (SELECT id, event_id, lag(event_id) OVER (ORDER BY event_id, id) AS previous FROM events)
                  WHERE previous = event_id)`,
-            )
-            .run().changes;
-          this.db.exec(EVENTS_BY_EVENT_ID_INDEX);
+              )
+              .run().changes;
+            this.db.exec(EVENTS_BY_EVENT_ID_INDEX);
+          }
         }
-      }
-      this.db.exec(EVENTS_BY_CONTACT_INDEX);
-      return removed;
-    }));
+        this.db.exec(EVENTS_BY_CONTACT_INDEX);
+        return removed;
+      }),
+    );
   }
 
   /**
@@ -342,9 +346,10 @@ export class SqliteStore implements Store {
   }
 
   findContactByExternalId(esp: EspName, externalId: string): Contact | undefined {
-    const row = this.stmt(
-      'SELECT c.* FROM contacts c JOIN external_ids x ON x.contact_id = c.id WHERE x.esp = ? AND x.external_id = ?',
-    ).get(esp, externalId) as Row | undefined;
+    const row = this.stmt('SELECT c.* FROM contacts c JOIN external_ids x ON x.contact_id = c.id WHERE x.esp = ? AND x.external_id = ?').get(
+      esp,
+      externalId,
+    ) as Row | undefined;
     return row ? this.hydrate(row) : undefined;
   }
 
@@ -449,7 +454,7 @@ export class SqliteStore implements Store {
   }
 
   contactIds(afterId: number, limit: number): number[] {
-    return (this.stmt('SELECT id FROM contacts WHERE id > ? ORDER BY id LIMIT ?').pluck().all(afterId, limit) as number[]);
+    return this.stmt('SELECT id FROM contacts WHERE id > ? ORDER BY id LIMIT ?').pluck().all(afterId, limit) as number[];
   }
 
   // Events
@@ -623,7 +628,10 @@ export class SqliteStore implements Store {
   }
 
   dueWakeupTimes(now: number, limit: number): { contactId: number; at: number }[] {
-    const rows = this.stmt('SELECT contact_id, next_change_at FROM wakeups WHERE next_change_at <= ? ORDER BY next_change_at LIMIT ?').all(now, limit) as { contact_id: number; next_change_at: number }[];
+    const rows = this.stmt('SELECT contact_id, next_change_at FROM wakeups WHERE next_change_at <= ? ORDER BY next_change_at LIMIT ?').all(now, limit) as {
+      contact_id: number;
+      next_change_at: number;
+    }[];
     return rows.map((r) => ({ contactId: r.contact_id, at: r.next_change_at }));
   }
 
@@ -710,14 +718,19 @@ export class SqliteStore implements Store {
     try {
       this.db.exec('BEGIN IMMEDIATE');
       try {
-        this.stmt('INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run('write_probe', String(this.now()));
+        this.stmt('INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(
+          'write_probe',
+          String(this.now()),
+        );
       } finally {
         this.db.exec('ROLLBACK');
       }
     } catch (err) {
       const busy = (err as { code?: string }).code?.startsWith('SQLITE_BUSY') ?? false;
       throw new StoreError(busy ? 'the store is locked by another process' : `the store cannot be written: ${(err as Error).message}`, {
-        hint: busy ? 'another process holds the write lock (a backup, a long import, a stuck segsync); intake waits for it' : 'check the disk (space, permissions, read-only mount)',
+        hint: busy
+          ? 'another process holds the write lock (a backup, a long import, a stuck segsync); intake waits for it'
+          : 'check the disk (space, permissions, read-only mount)',
         cause: err,
       });
     } finally {
@@ -761,9 +774,11 @@ export class SqliteStore implements Store {
   }
 
   decisionsFor(contactId: number, field?: string): Decision[] {
-    const rows = (field === undefined
-      ? this.stmt('SELECT * FROM decisions WHERE contact_id = ? ORDER BY at, id').all(contactId)
-      : this.stmt('SELECT * FROM decisions WHERE contact_id = ? AND field = ? ORDER BY at, id').all(contactId, field)) as Row[];
+    const rows = (
+      field === undefined
+        ? this.stmt('SELECT * FROM decisions WHERE contact_id = ? ORDER BY at, id').all(contactId)
+        : this.stmt('SELECT * FROM decisions WHERE contact_id = ? AND field = ? ORDER BY at, id').all(contactId, field)
+    ) as Row[];
     return rows.map((r) => ({
       contactId,
       field: r.field as string,
@@ -789,17 +804,26 @@ export class SqliteStore implements Store {
   }
 
   dueOutbox(esp: EspName, now: number, limit: number): OutboxItem[] {
-    return (this.stmt('SELECT * FROM outbox WHERE esp = ? AND dead = 0 AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?').all(esp, now, limit) as Row[]).map(toOutbox);
+    return (
+      this.stmt('SELECT * FROM outbox WHERE esp = ? AND dead = 0 AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?').all(esp, now, limit) as Row[]
+    ).map(toOutbox);
   }
 
   outboxStripCounts(esp: EspName, fields: 'resets' | 'changes', min: number): { tags: Map<string, number>; fields: Map<string, number> } {
-    const tags = this.stmt("SELECT value, COUNT(*) AS n FROM outbox WHERE esp = ? AND dead = 0 AND op = 'removeTag' GROUP BY value HAVING n >= ?").all(esp, min) as { value: string; n: number }[];
-    const writes = this.stmt(`SELECT key, COUNT(*) AS n FROM outbox WHERE esp = ? AND dead = 0 AND ${FIELD_WRITE} AND (? = 'changes' OR ${RESET}) GROUP BY key HAVING n >= ?`).all(esp, fields, min) as { key: string; n: number }[];
+    const tags = this.stmt("SELECT value, COUNT(*) AS n FROM outbox WHERE esp = ? AND dead = 0 AND op = 'removeTag' GROUP BY value HAVING n >= ?").all(
+      esp,
+      min,
+    ) as { value: string; n: number }[];
+    const writes = this.stmt(
+      `SELECT key, COUNT(*) AS n FROM outbox WHERE esp = ? AND dead = 0 AND ${FIELD_WRITE} AND (? = 'changes' OR ${RESET}) GROUP BY key HAVING n >= ?`,
+    ).all(esp, fields, min) as { key: string; n: number }[];
     return { tags: new Map(tags.map((t) => [String(unjson(t.value)), t.n])), fields: new Map(writes.map((w) => [w.key, w.n])) };
   }
 
   outboxFieldWrites(esp: EspName, key: string, fields: 'resets' | 'changes'): OutboxItem[] {
-    return (this.stmt(`SELECT * FROM outbox WHERE esp = ? AND key = ? AND dead = 0 AND ${FIELD_WRITE} AND (? = 'changes' OR ${RESET})`).all(esp, key, fields) as Row[]).map(toOutbox);
+    return (
+      this.stmt(`SELECT * FROM outbox WHERE esp = ? AND key = ? AND dead = 0 AND ${FIELD_WRITE} AND (? = 'changes' OR ${RESET})`).all(esp, key, fields) as Row[]
+    ).map(toOutbox);
   }
 
   completeOutbox(done: { id: number; version: number }[]): void {
@@ -815,7 +839,9 @@ export class SqliteStore implements Store {
 
   dropOutboxFor(esp: EspName, contactId: number): { queued: number; dead: number } {
     return this.transaction(() => {
-      const counts = this.stmt("SELECT COALESCE(SUM(dead = 0), 0) AS queued, COALESCE(SUM(dead = 1), 0) AS dead FROM outbox WHERE esp = ? AND contact_id = ? AND op <> 'erase'").get(esp, contactId) as { queued: number; dead: number };
+      const counts = this.stmt(
+        "SELECT COALESCE(SUM(dead = 0), 0) AS queued, COALESCE(SUM(dead = 1), 0) AS dead FROM outbox WHERE esp = ? AND contact_id = ? AND op <> 'erase'",
+      ).get(esp, contactId) as { queued: number; dead: number };
       this.stmt("DELETE FROM outbox WHERE esp = ? AND contact_id = ? AND op <> 'erase'").run(esp, contactId);
       return { queued: counts.queued, dead: counts.dead };
     });
@@ -836,20 +862,28 @@ export class SqliteStore implements Store {
   }
 
   failOutbox(id: number, error: string, nextAttemptAt: number, dead: boolean, countAttempt = true): void {
-    this.stmt('UPDATE outbox SET attempts = attempts + ?, last_error = ?, next_attempt_at = ?, dead = ? WHERE id = ?').run(countAttempt ? 1 : 0, error, nextAttemptAt, dead ? 1 : 0, id);
+    this.stmt('UPDATE outbox SET attempts = attempts + ?, last_error = ?, next_attempt_at = ?, dead = ? WHERE id = ?').run(
+      countAttempt ? 1 : 0,
+      error,
+      nextAttemptAt,
+      dead ? 1 : 0,
+      id,
+    );
   }
 
   reviveDead(esp: EspName | undefined, now: number): number {
-    const r = esp === undefined
-      ? this.stmt('UPDATE outbox SET dead = 0, attempts = 0, next_attempt_at = ? WHERE dead = 1').run(now)
-      : this.stmt('UPDATE outbox SET dead = 0, attempts = 0, next_attempt_at = ? WHERE dead = 1 AND esp = ?').run(now, esp);
+    const r =
+      esp === undefined
+        ? this.stmt('UPDATE outbox SET dead = 0, attempts = 0, next_attempt_at = ? WHERE dead = 1').run(now)
+        : this.stmt('UPDATE outbox SET dead = 0, attempts = 0, next_attempt_at = ? WHERE dead = 1 AND esp = ?').run(now, esp);
     return r.changes;
   }
 
   deadOutbox(esp: EspName | undefined, limit: number): OutboxItem[] {
-    const rows = esp === undefined
-      ? this.stmt('SELECT * FROM outbox WHERE dead = 1 ORDER BY id LIMIT ?').all(limit)
-      : this.stmt('SELECT * FROM outbox WHERE dead = 1 AND esp = ? ORDER BY id LIMIT ?').all(esp, limit);
+    const rows =
+      esp === undefined
+        ? this.stmt('SELECT * FROM outbox WHERE dead = 1 ORDER BY id LIMIT ?').all(limit)
+        : this.stmt('SELECT * FROM outbox WHERE dead = 1 AND esp = ? ORDER BY id LIMIT ?').all(esp, limit);
     return (rows as Row[]).map(toOutbox);
   }
 
@@ -869,7 +903,7 @@ export class SqliteStore implements Store {
   }
 
   eventCountBound(): number {
-    return (this.stmt('SELECT COALESCE(MAX(id), 0) FROM events').pluck().get() as number);
+    return this.stmt('SELECT COALESCE(MAX(id), 0) FROM events').pluck().get() as number;
   }
 
   readEventCache(layout: string): { maxEventRow: number; parts: Iterable<Buffer> } | undefined {
@@ -935,7 +969,9 @@ export class SqliteStore implements Store {
     // over a row costs far more than parsing its bytes as JSON.
     const RANGE = 65_536;
     const top = Math.min(throughRow, this.eventCountBound());
-    const s = this.stmt(`SELECT json_group_array(json_array(contact_id, name_id, time${cols.map((c) => `, ${c}`).join('')}) ORDER BY id) FROM events WHERE id > ? AND id <= ?`).pluck();
+    const s = this.stmt(
+      `SELECT json_group_array(json_array(contact_id, name_id, time${cols.map((c) => `, ${c}`).join('')}) ORDER BY id) FROM events WHERE id > ? AND id <= ?`,
+    ).pluck();
     const params = [...numeric.map(path), ...json.map(path)];
     for (let lo = afterRow; lo < top; lo += RANGE) yield* JSON.parse(s.get(...params, lo, Math.min(top, lo + RANGE)) as string) as unknown[][];
   }
@@ -949,7 +985,12 @@ export class SqliteStore implements Store {
   }
 
   *scanContacts(): IterableIterator<[number, string, number, string | null]> {
-    yield* this.scanPacked<[number, string, number, string | null]>('contacts', 'id', ['id', 'json_quote(email)', 'created_at', 'json_quote(consent_status)'], 'id');
+    yield* this.scanPacked<[number, string, number, string | null]>(
+      'contacts',
+      'id',
+      ['id', 'json_quote(email)', 'created_at', 'json_quote(consent_status)'],
+      'id',
+    );
   }
 
   *scanProperties(names: string[] | undefined): IterableIterator<[number, string, FieldValue]> {
@@ -957,11 +998,15 @@ export class SqliteStore implements Store {
     // Stored values are JSON text (written by JSON.stringify, checked by migration 13): spliced in as
     // they are. Should one not be JSON, its range is read again with such values as null, so one bad
     // row costs neither the start nor the other contacts' properties.
-    yield* this.scanPacked<[number, string, FieldValue]>('properties', 'contact_id', ['contact_id', 'json_quote(name)', 'value'], 'contact_id, name', where, names ?? [], [
+    yield* this.scanPacked<[number, string, FieldValue]>(
+      'properties',
       'contact_id',
-      'json_quote(name)',
-      "iif(json_valid(value), value, 'null')",
-    ]);
+      ['contact_id', 'json_quote(name)', 'value'],
+      'contact_id, name',
+      where,
+      names ?? [],
+      ['contact_id', 'json_quote(name)', "iif(json_valid(value), value, 'null')"],
+    );
   }
 
   *scanTags(): IterableIterator<[number, string]> {
@@ -1006,7 +1051,9 @@ export class SqliteStore implements Store {
   }
 
   scanSegmentStates(): IterableIterator<[number, string, string, number]> {
-    return this.db.prepare('SELECT contact_id, segment, value, since FROM segment_state').raw(true).iterate() as IterableIterator<[number, string, string, number]>;
+    return this.db.prepare('SELECT contact_id, segment, value, since FROM segment_state').raw(true).iterate() as IterableIterator<
+      [number, string, string, number]
+    >;
   }
 
   forEachSegmentAnswer(fn: (contactId: number, segment: string, json: string) => void): void {
@@ -1025,7 +1072,7 @@ export class SqliteStore implements Store {
     for (let lo = 0; lo < top; lo += RANGE) {
       const packed = s.get(lo, lo + RANGE) as string | null;
       if (!packed) continue;
-      for (let from = 0; from < packed.length; ) {
+      for (let from = 0; from < packed.length;) {
         let end = packed.indexOf('\x1e', from);
         if (end < 0) end = packed.length;
         let sep = packed.indexOf('\x1f', from);
@@ -1173,6 +1220,7 @@ function nearestExistingAncestor(path: string): string | undefined {
 /** Opens the default store at a path. */
 export function openStore(path: string, options: Omit<SqliteStoreOptions, 'path'> = {}): SqliteStore {
   // SQLite opens an empty path as a temporary database deleted on close: everything would be lost.
-  if (!path.trim()) throw new ConfigError('the store path is empty', { hint: 'set store.path in segsync.yaml, pass --store FILE, or unset an empty SEGSYNC_STORE' });
+  if (!path.trim())
+    throw new ConfigError('the store path is empty', { hint: 'set store.path in segsync.yaml, pass --store FILE, or unset an empty SEGSYNC_STORE' });
   return new SqliteStore({ path, ...options });
 }

@@ -8,7 +8,13 @@ const API = 'https://api.hubapi.com';
 const TOKEN = 'pat-na1-test';
 
 const prop = (name: string, type: string, fieldType: string, options: string[] = [], groupName = 'contactinformation') => ({
-  name, label: name, type, fieldType, groupName, description: '', options: options.map((v, i) => ({ label: v, value: v, hidden: false, displayOrder: i })),
+  name,
+  label: name,
+  type,
+  fieldType,
+  groupName,
+  description: '',
+  options: options.map((v, i) => ({ label: v, value: v, hidden: false, displayOrder: i })),
 });
 const DEFAULTS = [prop('email', 'string', 'text'), prop('firstname', 'string', 'text'), prop('lastmodifieddate', 'datetime', 'date')];
 
@@ -20,9 +26,20 @@ function api() {
   return nock(API, { reqheaders: { authorization: `Bearer ${TOKEN}`, 'user-agent': /^hubspot-api-client-nodejs; 13\./ } });
 }
 
-const batch = (results: unknown[], extra: object = {}) => ({ status: 'COMPLETE', results, startedAt: '2026-11-24T00:00:00Z', completedAt: '2026-11-24T00:00:01Z', ...extra });
+const batch = (results: unknown[], extra: object = {}) => ({
+  status: 'COMPLETE',
+  results,
+  startedAt: '2026-11-24T00:00:00Z',
+  completedAt: '2026-11-24T00:00:01Z',
+  ...extra,
+});
 const record = (id: string, properties: Record<string, string>, isNew?: boolean) => ({
-  id, properties, createdAt: '2026-11-24T00:00:00Z', updatedAt: '2026-11-24T00:00:01Z', archived: false, ...(isNew !== undefined ? { new: isNew } : {}),
+  id,
+  properties,
+  createdAt: '2026-11-24T00:00:00Z',
+  updatedAt: '2026-11-24T00:00:01Z',
+  archived: false,
+  ...(isNew !== undefined ? { new: isNew } : {}),
 });
 
 beforeAll(() => nock.disableNetConnect());
@@ -47,18 +64,39 @@ describe('HubSpot contract: schema', () => {
       .post('/crm/v3/properties/contacts', { name: 'ltv', label: 'Lifetime value', type: 'number', fieldType: 'number', groupName: 'segsync' })
       .reply(201, prop('ltv', 'number', 'number', [], 'segsync'))
       .post('/crm/v3/properties/contacts', {
-        name: 'vip', label: 'vip', type: 'bool', fieldType: 'booleancheckbox', groupName: 'segsync',
-        options: [{ label: 'Yes', value: 'true', hidden: false, displayOrder: 0 }, { label: 'No', value: 'false', hidden: false, displayOrder: 1 }],
+        name: 'vip',
+        label: 'vip',
+        type: 'bool',
+        fieldType: 'booleancheckbox',
+        groupName: 'segsync',
+        options: [
+          { label: 'Yes', value: 'true', hidden: false, displayOrder: 0 },
+          { label: 'No', value: 'false', hidden: false, displayOrder: 1 },
+        ],
       })
       .reply(201, prop('vip', 'bool', 'booleancheckbox', ['true', 'false'], 'segsync'))
       .post('/crm/v3/properties/contacts', {
-        name: 'segsync_tags', label: 'segsync tags', type: 'enumeration', fieldType: 'checkbox', groupName: 'segsync',
+        name: 'segsync_tags',
+        label: 'segsync tags',
+        type: 'enumeration',
+        fieldType: 'checkbox',
+        groupName: 'segsync',
         description: 'Tags segsync keeps in sync; other options are left alone.',
-        options: [{ label: 'a', value: 'a', hidden: false, displayOrder: 0 }, { label: 'b', value: 'b', hidden: false, displayOrder: 1 }],
+        options: [
+          { label: 'a', value: 'a', hidden: false, displayOrder: 0 },
+          { label: 'b', value: 'b', hidden: false, displayOrder: 1 },
+        ],
       })
       .reply(201, prop('segsync_tags', 'enumeration', 'checkbox', ['a', 'b'], 'segsync'));
     const c = connector();
-    const report = await c.ensureSchema([{ name: 'email', type: 'string' }, { name: 'ltv', type: 'number', label: 'Lifetime value' }, { name: 'vip', type: 'boolean' }], ['a', 'b']);
+    const report = await c.ensureSchema(
+      [
+        { name: 'email', type: 'string' },
+        { name: 'ltv', type: 'number', label: 'Lifetime value' },
+        { name: 'vip', type: 'boolean' },
+      ],
+      ['a', 'b'],
+    );
     expect(report).toEqual({ created: ['ltv', 'vip', 'segsync_tags'], existing: ['email'], updated: [], problems: [] });
     scope.done();
     await c.close();
@@ -88,12 +126,26 @@ describe('HubSpot contract: push and tags', () => {
     api()
       .get('/crm/v3/properties/contacts')
       .query({ archived: 'false' })
-      .reply(200, { results: [...DEFAULTS, prop('ltv', 'number', 'number'), prop('since', 'date', 'date'), prop('segsync_tags', 'enumeration', 'checkbox', ['vip', 'beta', 'partner'])] });
+      .reply(200, {
+        results: [
+          ...DEFAULTS,
+          prop('ltv', 'number', 'number'),
+          prop('since', 'date', 'date'),
+          prop('segsync_tags', 'enumeration', 'checkbox', ['vip', 'beta', 'partner']),
+        ],
+      });
 
   it('upserts new contacts by email and updates known ones by id, sending only changed fields as strings', async () => {
     const scope = schema()
       .post('/crm/v3/objects/contacts/batch/upsert', {
-        inputs: [{ idProperty: 'email', id: 'new@example.com', properties: { ltv: '12.5', since: String(Date.UTC(2024, 2, 5)), segsync_tags: 'vip' }, objectWriteTraceId: '0' }],
+        inputs: [
+          {
+            idProperty: 'email',
+            id: 'new@example.com',
+            properties: { ltv: '12.5', since: String(Date.UTC(2024, 2, 5)), segsync_tags: 'vip' },
+            objectWriteTraceId: '0',
+          },
+        ],
       })
       .reply(200, batch([record('201', { email: 'new@example.com', lastmodifieddate: '2026-11-24T00:00:01.000Z' }, true)]))
       .post('/crm/v3/objects/contacts/batch/update', { inputs: [{ id: '101', properties: { firstname: 'Ada', ltv: '' }, objectWriteTraceId: '1' }] })
@@ -113,9 +165,16 @@ describe('HubSpot contract: push and tags', () => {
 
   it('reads the current tags first when the last remote value is unknown, and writes (remote ∪ add) ∖ remove', async () => {
     const scope = schema()
-      .post('/crm/v3/objects/contacts/batch/read', { inputs: [{ id: 'a@example.com' }], properties: ['segsync_tags', 'email'], propertiesWithHistory: [], idProperty: 'email' })
+      .post('/crm/v3/objects/contacts/batch/read', {
+        inputs: [{ id: 'a@example.com' }],
+        properties: ['segsync_tags', 'email'],
+        propertiesWithHistory: [],
+        idProperty: 'email',
+      })
       .reply(200, batch([record('301', { email: 'a@example.com', segsync_tags: 'partner;beta' })]))
-      .post('/crm/v3/objects/contacts/batch/upsert', { inputs: [{ idProperty: 'email', id: 'a@example.com', properties: { segsync_tags: 'partner;vip' }, objectWriteTraceId: '0' }] })
+      .post('/crm/v3/objects/contacts/batch/upsert', {
+        inputs: [{ idProperty: 'email', id: 'a@example.com', properties: { segsync_tags: 'partner;vip' }, objectWriteTraceId: '0' }],
+      })
       .reply(200, batch([record('301', { email: 'a@example.com' }, false)]));
     const c = connector();
     const [r] = await c.push([{ ref: { email: 'a@example.com' }, set: {}, clear: [], addTags: ['vip'], removeTags: ['beta'] }]);
@@ -127,7 +186,9 @@ describe('HubSpot contract: push and tags', () => {
   it('makes no call at all for a tag change that is already the remote state', async () => {
     const scope = schema();
     const c = connector();
-    const [r] = await c.push([{ ref: { email: 'a@example.com', externalId: '9' }, set: {}, clear: [], addTags: ['vip'], removeTags: ['beta'], remoteTags: ['vip'] }]);
+    const [r] = await c.push([
+      { ref: { email: 'a@example.com', externalId: '9' }, set: {}, clear: [], addTags: ['vip'], removeTags: ['beta'], remoteTags: ['vip'] },
+    ]);
     expect(r).toMatchObject({ status: 'ok', externalId: '9' });
     scope.done();
     await c.close();
@@ -153,29 +214,72 @@ describe('HubSpot contract: push and tags', () => {
 });
 
 describe('HubSpot contract: pull', () => {
-  const schema = () => api().get('/crm/v3/properties/contacts').query({ archived: 'false' }).reply(200, { results: [...DEFAULTS, prop('segsync_tags', 'enumeration', 'checkbox', ['vip'])] });
+  const schema = () =>
+    api()
+      .get('/crm/v3/properties/contacts')
+      .query({ archived: 'false' })
+      .reply(200, { results: [...DEFAULTS, prop('segsync_tags', 'enumeration', 'checkbox', ['vip'])] });
 
   it('scans every contact on the first run, then resumes from the scan start time', async () => {
     const until = new Date(Date.UTC(2026, 10, 24, 12));
     const scope = schema()
       .get('/crm/v3/objects/contacts')
-      .query({ limit: '100', properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate', 'hs_merged_object_ids'], archived: 'false' })
-      .reply(200, { results: [record('1', { email: 'A@Example.com', firstname: 'A', segsync_tags: 'vip', lastmodifieddate: '2026-11-20T00:00:00.000Z' })], paging: { next: { after: '2' } } })
+      .query({
+        limit: '100',
+        properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate', 'hs_merged_object_ids'],
+        archived: 'false',
+      })
+      .reply(200, {
+        results: [record('1', { email: 'A@Example.com', firstname: 'A', segsync_tags: 'vip', lastmodifieddate: '2026-11-20T00:00:00.000Z' })],
+        paging: { next: { after: '2' } },
+      })
       // Each page's field change times come from property history, one batch read per page.
       .post('/crm/v3/objects/contacts/batch/read', { inputs: [{ id: '1' }], properties: ['email'], propertiesWithHistory: ['firstname'] })
-      .reply(200, { status: 'COMPLETE', results: [{ ...record('1', { email: 'a@example.com' }), propertiesWithHistory: { firstname: [{ value: 'A', timestamp: '2026-10-01T00:00:00.000Z', sourceType: 'CRM_UI' }] } }], startedAt: '2026-11-24T12:00:00Z', completedAt: '2026-11-24T12:00:00Z' })
+      .reply(200, {
+        status: 'COMPLETE',
+        results: [
+          {
+            ...record('1', { email: 'a@example.com' }),
+            propertiesWithHistory: { firstname: [{ value: 'A', timestamp: '2026-10-01T00:00:00.000Z', sourceType: 'CRM_UI' }] },
+          },
+        ],
+        startedAt: '2026-11-24T12:00:00Z',
+        completedAt: '2026-11-24T12:00:00Z',
+      })
       .post('/crm/v3/objects/contacts/batch/read', { inputs: [{ id: '2' }], properties: ['email'], propertiesWithHistory: ['firstname'] })
-      .reply(200, { status: 'COMPLETE', results: [{ ...record('2', { email: 'b@example.com' }), propertiesWithHistory: { firstname: [] } }], startedAt: '2026-11-24T12:00:00Z', completedAt: '2026-11-24T12:00:00Z' })
+      .reply(200, {
+        status: 'COMPLETE',
+        results: [{ ...record('2', { email: 'b@example.com' }), propertiesWithHistory: { firstname: [] } }],
+        startedAt: '2026-11-24T12:00:00Z',
+        completedAt: '2026-11-24T12:00:00Z',
+      })
       .get('/crm/v3/objects/contacts')
-      .query({ limit: '100', after: '2', properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate', 'hs_merged_object_ids'], archived: 'false' })
+      .query({
+        limit: '100',
+        after: '2',
+        properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate', 'hs_merged_object_ids'],
+        archived: 'false',
+      })
       .reply(200, { results: [record('2', { email: 'b@example.com', hs_email_optout: 'true' })] })
       .get('/crm/v3/objects/contacts')
-      .query({ limit: '100', properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate', 'hs_merged_object_ids'], archived: 'true' })
+      .query({
+        limit: '100',
+        properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate', 'hs_merged_object_ids'],
+        archived: 'true',
+      })
       .reply(200, { results: [] });
     const c = connector();
     const pages = [];
     for await (const page of c.pull({ cursor: undefined, until, fields: ['firstname'] })) pages.push(page);
-    expect(pages[0]!.contacts[0]).toEqual({ externalId: '1', email: 'a@example.com', fields: { firstname: 'A' }, tags: ['vip'], modifiedAt: Date.parse('2026-11-20T00:00:00.000Z'), createdAt: Date.parse('2026-11-24T00:00:00Z'), fieldModifiedAt: { firstname: Date.parse('2026-10-01T00:00:00.000Z') } });
+    expect(pages[0]!.contacts[0]).toEqual({
+      externalId: '1',
+      email: 'a@example.com',
+      fields: { firstname: 'A' },
+      tags: ['vip'],
+      modifiedAt: Date.parse('2026-11-20T00:00:00.000Z'),
+      createdAt: Date.parse('2026-11-24T00:00:00Z'),
+      fieldModifiedAt: { firstname: Date.parse('2026-10-01T00:00:00.000Z') },
+    });
     expect(pages[1]!.contacts[0]).toMatchObject({ externalId: '2', consent: 'unsubscribed', fields: { firstname: null } });
     expect(JSON.parse(pages[1]!.next)).toEqual({ v: 1, mode: 'time', t: until.getTime() });
     scope.done();
@@ -187,7 +291,14 @@ describe('HubSpot contract: pull', () => {
     const until = new Date(t + 3_600_000);
     const scope = schema()
       .post('/crm/v3/objects/contacts/search', {
-        filterGroups: [{ filters: [{ propertyName: 'lastmodifieddate', operator: 'GTE', value: String(t) }, { propertyName: 'lastmodifieddate', operator: 'LTE', value: String(until.getTime()) }] }],
+        filterGroups: [
+          {
+            filters: [
+              { propertyName: 'lastmodifieddate', operator: 'GTE', value: String(t) },
+              { propertyName: 'lastmodifieddate', operator: 'LTE', value: String(until.getTime()) },
+            ],
+          },
+        ],
         sorts: ['lastmodifieddate'],
         properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate', 'hs_merged_object_ids'],
         limit: 200,
@@ -195,10 +306,19 @@ describe('HubSpot contract: pull', () => {
       })
       .reply(200, { total: 1, results: [record('5', { email: 'e@example.com', lastmodifieddate: new Date(t + 5).toISOString() })] })
       .post('/crm/v3/objects/contacts/batch/read', { inputs: [{ id: '5' }], properties: ['email'], propertiesWithHistory: ['firstname'] })
-      .reply(200, { status: 'COMPLETE', results: [{ ...record('5', { email: 'e@example.com' }), propertiesWithHistory: {} }], startedAt: new Date(t).toISOString(), completedAt: new Date(t).toISOString() })
+      .reply(200, {
+        status: 'COMPLETE',
+        results: [{ ...record('5', { email: 'e@example.com' }), propertiesWithHistory: {} }],
+        startedAt: new Date(t).toISOString(),
+        completedAt: new Date(t).toISOString(),
+      })
       // The search never returns archived records: they are listed after it, as deletions (issue 15, finding 6).
       .get('/crm/v3/objects/contacts')
-      .query({ limit: '100', properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate', 'hs_merged_object_ids'], archived: 'true' })
+      .query({
+        limit: '100',
+        properties: ['firstname', 'email', 'segsync_tags', 'hs_email_optout', 'lastmodifieddate', 'hs_merged_object_ids'],
+        archived: 'true',
+      })
       .reply(200, { results: [{ ...record('9', { email: 'gone@example.com' }), archived: true, archivedAt: new Date(t + 7).toISOString() }] });
     const c = connector();
     const pages = [];
@@ -217,7 +337,11 @@ describe('HubSpot contract: erase', () => {
   it('GDPR-deletes by email', async () => {
     const scope = api().post('/crm/v3/objects/contacts/gdpr-delete', { objectId: 'gone@example.com', idProperty: 'email' }).reply(204);
     const c = connector();
-    expect(await c.erase({ email: 'gone@example.com', externalId: '12' })).toEqual({ ref: { email: 'gone@example.com', externalId: '12' }, status: 'ok', externalId: '12' });
+    expect(await c.erase({ email: 'gone@example.com', externalId: '12' })).toEqual({
+      ref: { email: 'gone@example.com', externalId: '12' },
+      status: 'ok',
+      externalId: '12',
+    });
     scope.done();
     await c.close();
   });
@@ -232,14 +356,34 @@ describe('HubSpot contract: consent', () => {
       .get('/communication-preferences/v3/definitions')
       .reply(200, {
         subscriptionDefinitions: [
-          { id: '11', name: 'Newsletter', description: '', isActive: true, isDefault: true, isInternal: false, createdAt: '2020-01-01T00:00:00Z', updatedAt: '2020-01-01T00:00:00Z' },
-          { id: '12', name: 'Old', description: '', isActive: false, isDefault: false, isInternal: false, createdAt: '2020-01-01T00:00:00Z', updatedAt: '2020-01-01T00:00:00Z' },
+          {
+            id: '11',
+            name: 'Newsletter',
+            description: '',
+            isActive: true,
+            isDefault: true,
+            isInternal: false,
+            createdAt: '2020-01-01T00:00:00Z',
+            updatedAt: '2020-01-01T00:00:00Z',
+          },
+          {
+            id: '12',
+            name: 'Old',
+            description: '',
+            isActive: false,
+            isDefault: false,
+            isInternal: false,
+            createdAt: '2020-01-01T00:00:00Z',
+            updatedAt: '2020-01-01T00:00:00Z',
+          },
         ],
       })
       .post('/communication-preferences/v3/unsubscribe', { emailAddress: 'u@example.com', subscriptionId: '11' })
       .reply(200, { id: '11', name: 'Newsletter', description: '', status: 'NOT_SUBSCRIBED', sourceOfStatus: 'SUBSCRIPTION_STATUS' });
     const c = connector();
-    const [r] = await c.push([{ ref: { email: 'u@example.com', externalId: '5' }, set: {}, clear: [], addTags: [], removeTags: [], localConsent: 'unsubscribed', optOut: { at: 1 } }]);
+    const [r] = await c.push([
+      { ref: { email: 'u@example.com', externalId: '5' }, set: {}, clear: [], addTags: [], removeTags: [], localConsent: 'unsubscribed', optOut: { at: 1 } },
+    ]);
     expect(r).toMatchObject({ status: 'ok' });
     scope.done();
     await c.close();

@@ -13,10 +13,16 @@ function change(email: string, extra: Partial<ContactChange> = {}): ContactChang
 }
 
 const profileDoc = (id: string, attributes: Record<string, unknown> = {}) => ({
-  data: { type: 'profile', id, attributes: { email: 'a@x.com', updated: '2026-01-01T00:00:00+00:00', properties: {}, ...attributes }, links: { self: `${API}/api/profiles/${id}/` } },
+  data: {
+    type: 'profile',
+    id,
+    attributes: { email: 'a@x.com', updated: '2026-01-01T00:00:00+00:00', properties: {}, ...attributes },
+    links: { self: `${API}/api/profiles/${id}/` },
+  },
 });
 
-const connector = (extra = {}) => createKlaviyoConnector({ apiKey: KEY, jobPollIntervalMs: 1, ...extra }, { clock: new ManualClock(Date.UTC(2026, 0, 1)), logger: silentLogger });
+const connector = (extra = {}) =>
+  createKlaviyoConnector({ apiKey: KEY, jobPollIntervalMs: 1, ...extra }, { clock: new ManualClock(Date.UTC(2026, 0, 1)), logger: silentLogger });
 
 beforeAll(() => nock.disableNetConnect());
 afterEach(() => {
@@ -53,7 +59,10 @@ describe('Klaviyo wire requests (pinned)', () => {
 
   test.each(Object.keys(PROFILE_ATTRIBUTES))('the SDK sends the %s attribute (none is silently dropped)', async (field) => {
     let body: { data: { attributes: Record<string, unknown> } } | undefined;
-    nock(API).post('/api/profile-import', (b) => ((body = b), true)).query(true).reply(200, profileDoc('01A'));
+    nock(API)
+      .post('/api/profile-import', (b) => ((body = b), true))
+      .query(true)
+      .reply(200, profileDoc('01A'));
     const value = field === 'phone_number' ? '+14155550100' : 'v';
     await connector().push([change('a@x.com', { set: { [field]: value } })]);
     expect(body!.data.attributes[field]).toBe(value);
@@ -61,17 +70,29 @@ describe('Klaviyo wire requests (pinned)', () => {
 
   test('a known profile is PATCHed by id with patch_properties append and unappend', async () => {
     let body: unknown;
-    nock(API).patch('/api/profiles/01B', (b) => ((body = b), true)).query({ 'additional-fields[profile]': 'subscriptions' }).reply(200, profileDoc('01B'));
-    const [r] = await connector().push([change('b@x.com', { ref: { email: 'b@x.com', externalId: '01B' }, addTags: ['gold', 'beta'], removeTags: ['beta', 'old'], remoteTags: ['old', 'gold'] })]);
+    nock(API)
+      .patch('/api/profiles/01B', (b) => ((body = b), true))
+      .query({ 'additional-fields[profile]': 'subscriptions' })
+      .reply(200, profileDoc('01B'));
+    const [r] = await connector().push([
+      change('b@x.com', { ref: { email: 'b@x.com', externalId: '01B' }, addTags: ['gold', 'beta'], removeTags: ['beta', 'old'], remoteTags: ['old', 'gold'] }),
+    ]);
     expect(r).toMatchObject({ status: 'ok', created: false });
     // `gold` is already on Klaviyo; `beta` is both added and removed (removal wins) and Klaviyo lacks it.
-    expect(body).toEqual({ data: { type: 'profile', id: '01B', attributes: { email: 'b@x.com' }, meta: { patch_properties: { unappend: { segsync_tags: ['old'] } } } } });
+    expect(body).toEqual({
+      data: { type: 'profile', id: '01B', attributes: { email: 'b@x.com' }, meta: { patch_properties: { unappend: { segsync_tags: ['old'] } } } },
+    });
   });
 
   test('a large batch becomes one bulk import job, polled, with its import errors read', async () => {
     let jobBody: { data: { attributes: { profiles: { data: unknown[] } } } } | undefined;
     const job = (status: string) => ({
-      data: { type: 'profile-bulk-import-job', id: 'J1', attributes: { status, created_at: '2026-01-01T00:00:00+00:00', total_count: 3, completed_count: 2, failed_count: 1 }, links: { self: `${API}/api/profile-bulk-import-jobs/J1/` } },
+      data: {
+        type: 'profile-bulk-import-job',
+        id: 'J1',
+        attributes: { status, created_at: '2026-01-01T00:00:00+00:00', total_count: 3, completed_count: 2, failed_count: 1 },
+        links: { self: `${API}/api/profile-bulk-import-jobs/J1/` },
+      },
     });
     nock(API)
       .post('/api/profile-bulk-import-jobs', (b) => ((jobBody = b), true))
@@ -83,7 +104,13 @@ describe('Klaviyo wire requests (pinned)', () => {
       .get('/api/profile-bulk-import-jobs/J1/import-errors')
       .query({ 'page[size]': '100' })
       .reply(200, {
-        data: [{ type: 'import-error', id: 'E1', attributes: { code: 'invalid', title: 'Invalid', detail: 'bad zip', source: { pointer: '/data/attributes/profiles/data/1/attributes/location' } } }],
+        data: [
+          {
+            type: 'import-error',
+            id: 'E1',
+            attributes: { code: 'invalid', title: 'Invalid', detail: 'bad zip', source: { pointer: '/data/attributes/profiles/data/1/attributes/location' } },
+          },
+        ],
         links: { self: `${API}/x` },
       });
     const clock = new ManualClock(Date.UTC(2026, 0, 1));
@@ -117,14 +144,19 @@ describe('Klaviyo wire requests (pinned)', () => {
     nock(API)
       .post('/api/profile-import')
       .query(true)
-      .reply(201, profileDoc('01C', { subscriptions: { email: { marketing: { consent: 'NEVER_SUBSCRIBED', can_receive_email_marketing: false, suppression: [] } } } }))
+      .reply(
+        201,
+        profileDoc('01C', { subscriptions: { email: { marketing: { consent: 'NEVER_SUBSCRIBED', can_receive_email_marketing: false, suppression: [] } } } }),
+      )
       .post('/api/profile-subscription-bulk-create-jobs', (b) => ((body = b), true))
       .reply(202);
     await connector().push([change('c@x.com', { localConsent: 'subscribed' })]);
     expect(body).toEqual({
       data: {
         type: 'profile-subscription-bulk-create-job',
-        attributes: { profiles: { data: [{ type: 'profile', attributes: { email: 'c@x.com', subscriptions: { email: { marketing: { consent: 'SUBSCRIBED' } } } } }] } },
+        attributes: {
+          profiles: { data: [{ type: 'profile', attributes: { email: 'c@x.com', subscriptions: { email: { marketing: { consent: 'SUBSCRIBED' } } } } }] },
+        },
       },
     });
   });
@@ -143,9 +175,13 @@ describe('Klaviyo wire requests (pinned)', () => {
 
   test('erase: one data-privacy deletion job by email', async () => {
     let body: unknown;
-    nock(API).post('/api/data-privacy-deletion-jobs', (b) => ((body = b), true)).reply(202);
+    nock(API)
+      .post('/api/data-privacy-deletion-jobs', (b) => ((body = b), true))
+      .reply(202);
     expect((await connector().erase({ email: 'e@x.com', externalId: '01E' })).status).toBe('ok');
-    expect(body).toEqual({ data: { type: 'data-privacy-deletion-job', attributes: { profile: { data: { type: 'profile', attributes: { email: 'e@x.com' } } } } } });
+    expect(body).toEqual({
+      data: { type: 'data-privacy-deletion-job', attributes: { profile: { data: { type: 'profile', attributes: { email: 'e@x.com' } } } } },
+    });
   });
 
   test('pull asks for updated profiles in a window, sorted, 100 a page, with subscriptions', async () => {
@@ -167,7 +203,10 @@ describe('Klaviyo wire requests (pinned)', () => {
   });
 
   test('RateLimit-Remaining: 0 holds the bucket until RateLimit-Reset', async () => {
-    nock(API).post('/api/profile-import').query(true).reply(200, profileDoc('01G'), { 'RateLimit-Limit': '75', 'RateLimit-Remaining': '0', 'RateLimit-Reset': '3' });
+    nock(API)
+      .post('/api/profile-import')
+      .query(true)
+      .reply(200, profileDoc('01G'), { 'RateLimit-Limit': '75', 'RateLimit-Remaining': '0', 'RateLimit-Reset': '3' });
     const c = connector();
     await c.push([change('g@x.com')]);
     expect(c.client.limiter.waitFor('profiles')).toBe(3000);
@@ -175,7 +214,10 @@ describe('Klaviyo wire requests (pinned)', () => {
   });
 
   test('the SDK does not retry behind the limiter: one 429 is one request, reported as retry with its Retry-After', async () => {
-    nock(API).post('/api/profile-import').query(true).reply(429, { errors: [{ id: 'x', status: 429, code: 'throttled', title: 'Throttled', detail: 'Throttled' }] }, { 'Retry-After': '9' });
+    nock(API)
+      .post('/api/profile-import')
+      .query(true)
+      .reply(429, { errors: [{ id: 'x', status: 429, code: 'throttled', title: 'Throttled', detail: 'Throttled' }] }, { 'Retry-After': '9' });
     const [r] = await connector({ maxRetries: 0 }).push([change('h@x.com')]);
     expect(r).toMatchObject({ status: 'retry', retryAfterMs: 9000 });
   });

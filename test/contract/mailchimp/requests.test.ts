@@ -27,7 +27,17 @@ const MERGE_FIELDS = {
 
 function connector() {
   return createMailchimpConnector(
-    { apiKey: KEY, listId: LIST, baseUrl: BASE, maxConnections: 2, timeoutMs: 1000, backoffBaseMs: 1, backoffMaxMs: 2, webhookSecret: 'sec', webhookUrl: 'https://segsync.example.com/webhooks/mailchimp' },
+    {
+      apiKey: KEY,
+      listId: LIST,
+      baseUrl: BASE,
+      maxConnections: 2,
+      timeoutMs: 1000,
+      backoffBaseMs: 1,
+      backoffMaxMs: 2,
+      webhookSecret: 'sec',
+      webhookUrl: 'https://segsync.example.com/webhooks/mailchimp',
+    },
     { clock: systemClock, logger: memoryLogger() },
   );
 }
@@ -69,7 +79,13 @@ describe('Mailchimp requests (contract)', () => {
       change('b@x.com', { set: { VIP: false }, remoteConsent: 'unsubscribed', localConsent: 'subscribed' }),
     ]);
     // The answer's status is what Mailchimp holds now: segsync learns it, it does not write it.
-    expect(results[0]).toEqual({ ref: { email: 'A@x.com' }, status: 'ok', externalId: subscriberHash('a@x.com'), modifiedAt: Date.UTC(2026, 0, 1), consent: 'non-marketing' });
+    expect(results[0]).toEqual({
+      ref: { email: 'A@x.com' },
+      status: 'ok',
+      externalId: subscriberHash('a@x.com'),
+      modifiedAt: Date.UTC(2026, 0, 1),
+      consent: 'non-marketing',
+    });
   });
 
   it('carries an opt-out it was asked for as PATCH status unsubscribed, and nothing else', async () => {
@@ -84,9 +100,23 @@ describe('Mailchimp requests (contract)', () => {
   it('creates unseen members with update_existing false, then updates the existing ones with PATCH, never PUT with status', async () => {
     api().get(`/3.0/lists/${LIST}/merge-fields`).query(true).reply(200, MERGE_FIELDS);
     api()
-      .post(`/3.0/lists/${LIST}`, { members: [{ email_address: 'new@x.com', status: 'pending', merge_fields: { PLAN: 'free' } }, { email_address: 'old@x.com', status: 'pending', merge_fields: { PLAN: 'free' } }], update_existing: false, sync_tags: false })
+      .post(`/3.0/lists/${LIST}`, {
+        members: [
+          { email_address: 'new@x.com', status: 'pending', merge_fields: { PLAN: 'free' } },
+          { email_address: 'old@x.com', status: 'pending', merge_fields: { PLAN: 'free' } },
+        ],
+        update_existing: false,
+        sync_tags: false,
+      })
       .query({ skip_merge_validation: 'true' })
-      .reply(200, { new_members: [{ id: 'n', email_address: 'new@x.com' }], updated_members: [], errors: [{ email_address: 'old@x.com', error: 'old@x.com is already a list member', error_code: 'ERROR_CONTACT_EXISTS' }], total_created: 1, total_updated: 0, error_count: 1 });
+      .reply(200, {
+        new_members: [{ id: 'n', email_address: 'new@x.com' }],
+        updated_members: [],
+        errors: [{ email_address: 'old@x.com', error: 'old@x.com is already a list member', error_code: 'ERROR_CONTACT_EXISTS' }],
+        total_created: 1,
+        total_updated: 0,
+        error_count: 1,
+      });
     api()
       .patch(`/3.0/lists/${LIST}/members/${subscriberHash('old@x.com')}`, { merge_fields: { PLAN: 'free' } })
       .query({ skip_merge_validation: 'true' })
@@ -104,11 +134,29 @@ describe('Mailchimp requests (contract)', () => {
     api()
       .patch(`/3.0/lists/${LIST}/members/${hash}`, { merge_fields: { PLAN: 'pro' } })
       .query({ skip_merge_validation: 'true' })
-      .reply(400, { type: 'https://mailchimp.com/developer/marketing/docs/errors/', title: 'Member In Compliance State', status: 400, detail: 'p@x.com is in a compliance state', instance: 'i' }, { 'content-type': 'application/problem+json' });
-    api().get(`/3.0/lists/${LIST}/segments`).query({ type: 'static', count: '1000', offset: '0', fields: 'segments.id,segments.name,segments.member_count,segments.updated_at,total_items' }).reply(200, { segments: [], total_items: 0 });
+      .reply(
+        400,
+        {
+          type: 'https://mailchimp.com/developer/marketing/docs/errors/',
+          title: 'Member In Compliance State',
+          status: 400,
+          detail: 'p@x.com is in a compliance state',
+          instance: 'i',
+        },
+        { 'content-type': 'application/problem+json' },
+      );
+    api()
+      .get(`/3.0/lists/${LIST}/segments`)
+      .query({ type: 'static', count: '1000', offset: '0', fields: 'segments.id,segments.name,segments.member_count,segments.updated_at,total_items' })
+      .reply(200, { segments: [], total_items: 0 });
     api().post(`/3.0/lists/${LIST}/segments`, { name: 'vip', static_segment: [] }).reply(200, { id: 77, name: 'vip', type: 'static', member_count: 0 });
-    api().post(`/3.0/lists/${LIST}/segments/77`, { members_to_add: ['ok@x.com'], members_to_remove: [] }).reply(200, { total_added: 1, total_removed: 0, error_count: 0, errors: [] });
-    const [pending, tagged] = await connector().push([change('p@x.com', { set: { PLAN: 'pro' }, remoteConsent: 'pending', addTags: ['vip'] }), change('ok@x.com', { remoteConsent: 'subscribed', addTags: ['vip'] })]);
+    api()
+      .post(`/3.0/lists/${LIST}/segments/77`, { members_to_add: ['ok@x.com'], members_to_remove: [] })
+      .reply(200, { total_added: 1, total_removed: 0, error_count: 0, errors: [] });
+    const [pending, tagged] = await connector().push([
+      change('p@x.com', { set: { PLAN: 'pro' }, remoteConsent: 'pending', addTags: ['vip'] }),
+      change('ok@x.com', { remoteConsent: 'subscribed', addTags: ['vip'] }),
+    ]);
     expect(pending!.status).toBe('failed');
     expect(pending!.status === 'failed' && pending!.error).toBeInstanceOf(EspPermanentError);
     expect(pending!.status === 'failed' && pending!.error.hint).toMatch(/never retries this/);
@@ -119,17 +167,58 @@ describe('Mailchimp requests (contract)', () => {
     const since = '2026-01-01T00:00:05.000Z';
     const x = { id: 'x', email_address: 'x@x.com', status: 'subscribed' as const, last_changed: '2026-01-01T00:00:05+00:00' };
     const cursor = JSON.stringify({ v: 1, members: { since, offset: 0, skip: [seenKey(x)] }, archived: { since, offset: 0, skip: [] }, tags: {} });
-    const fields = 'members.id,members.contact_id,members.email_address,members.status,members.last_changed,members.timestamp_opt,members.merge_fields,members.tags,members.tags_count,total_items';
-    const common = { fields, count: '1000', offset: '0', since_last_changed: '2026-01-01T00:00:04+00:00', before_last_changed: '2026-01-02T00:00:00+00:00', sort_field: 'last_changed', sort_dir: 'ASC' };
-    api().get(`/3.0/lists/${LIST}/members`).query(common).reply(200, { members: [x, { id: 'y', contact_id: 'c-y', email_address: 'Y@x.com', status: 'transactional', last_changed: '2026-01-01T00:00:05+00:00', tags: [{ id: 1, name: 'vip' }], tags_count: 1 }], total_items: 2 });
-    api().get(`/3.0/lists/${LIST}/members`).query({ ...common, status: 'archived' }).reply(200, { members: [], total_items: 0 });
+    const fields =
+      'members.id,members.contact_id,members.email_address,members.status,members.last_changed,members.timestamp_opt,members.merge_fields,members.tags,members.tags_count,total_items';
+    const common = {
+      fields,
+      count: '1000',
+      offset: '0',
+      since_last_changed: '2026-01-01T00:00:04+00:00',
+      before_last_changed: '2026-01-02T00:00:00+00:00',
+      sort_field: 'last_changed',
+      sort_dir: 'ASC',
+    };
+    api()
+      .get(`/3.0/lists/${LIST}/members`)
+      .query(common)
+      .reply(200, {
+        members: [
+          x,
+          {
+            id: 'y',
+            contact_id: 'c-y',
+            email_address: 'Y@x.com',
+            status: 'transactional',
+            last_changed: '2026-01-01T00:00:05+00:00',
+            tags: [{ id: 1, name: 'vip' }],
+            tags_count: 1,
+          },
+        ],
+        total_items: 2,
+      });
+    api()
+      .get(`/3.0/lists/${LIST}/members`)
+      .query({ ...common, status: 'archived' })
+      .reply(200, { members: [], total_items: 0 });
     const pages: RemotePage[] = [];
     for await (const p of connector().pull({ cursor, until: new Date('2026-01-02T00:00:00Z'), fields: [] })) pages.push(p);
-    expect(pages.flatMap((p) => p.contacts)).toEqual([{ externalId: 'y', recordKey: 'c-y', email: 'y@x.com', fields: {}, tags: ['vip'], consent: 'non-marketing', modifiedAt: Date.parse('2026-01-01T00:00:05Z') }]);
+    expect(pages.flatMap((p) => p.contacts)).toEqual([
+      {
+        externalId: 'y',
+        recordKey: 'c-y',
+        email: 'y@x.com',
+        fields: {},
+        tags: ['vip'],
+        consent: 'non-marketing',
+        modifiedAt: Date.parse('2026-01-01T00:00:05Z'),
+      },
+    ]);
   });
 
   it('erases with delete-permanent and registers the webhook with the secret and sources.api false', async () => {
-    api().post(`/3.0/lists/${LIST}/members/${subscriberHash('gone@x.com')}/actions/delete-permanent`).reply(204);
+    api()
+      .post(`/3.0/lists/${LIST}/members/${subscriberHash('gone@x.com')}/actions/delete-permanent`)
+      .reply(204);
     expect(await connector().erase({ email: 'gone@x.com' })).toMatchObject({ status: 'ok' });
 
     api().get(`/3.0/lists/${LIST}/merge-fields`).query(true).reply(200, MERGE_FIELDS);

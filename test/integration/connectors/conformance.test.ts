@@ -32,9 +32,21 @@ class JumpingClock implements Clock {
   }
 }
 
-const change = (email: string, set: ContactChange['set'], extra: Partial<ContactChange> = {}): ContactChange => ({ ref: { email }, set, clear: [], addTags: [], removeTags: [], ...extra });
+const change = (email: string, set: ContactChange['set'], extra: Partial<ContactChange> = {}): ContactChange => ({
+  ref: { email },
+  set,
+  clear: [],
+  addTags: [],
+  removeTags: [],
+  ...extra,
+});
 const summary = (results: ChangeResult[]): { email: string; status: string; code?: string; retryAfterMs?: number }[] =>
-  results.map((r) => ({ email: r.ref.email, status: r.status, ...(r.status !== 'ok' ? { code: r.error.code } : {}), ...(r.status === 'retry' && r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}) }));
+  results.map((r) => ({
+    email: r.ref.email,
+    status: r.status,
+    ...(r.status !== 'ok' ? { code: r.error.code } : {}),
+    ...(r.status === 'retry' && r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}),
+  }));
 
 describe('connector conformance against the sandboxes', () => {
   let s: Sandboxes;
@@ -92,7 +104,8 @@ describe('connector conformance against the sandboxes', () => {
       expect(result!.status).toBe('ok');
       await new Promise((resolve) => setTimeout(resolve, 1100));
       const seen = [];
-      for await (const page of connector().pull({ cursor: undefined, until: new Date(), fields: [field] })) seen.push(...page.contacts.filter((c) => c.email === email));
+      for await (const page of connector().pull({ cursor: undefined, until: new Date(), fields: [field] }))
+        seen.push(...page.contacts.filter((c) => c.email === email));
       expect(seen.at(-1)).toMatchObject({ consent: 'unsubscribed', fields: { [field]: 'Olga' } });
     });
   });
@@ -116,7 +129,10 @@ connectors:
   mailchimp: { apiKey: "\${T}", listId: L1, baseUrl: "${url}" }
   klaviyo: { apiKey: "\${T}", baseUrl: "${url}" }
 `;
-    connectors = createConnectors(parseConfig(text, 'segsync.yaml', { env: { T: 'key-us1' } }).config, { clock: new JumpingClock(), logger: createLogger({ level: 'silent' }) });
+    connectors = createConnectors(parseConfig(text, 'segsync.yaml', { env: { T: 'key-us1' } }).config, {
+      clock: new JumpingClock(),
+      logger: createLogger({ level: 'silent' }),
+    });
   });
   afterAll(async () => {
     for (const c of connectors.values()) await c.close();

@@ -65,7 +65,9 @@ describe('intake on the real services (ESPs unreachable)', () => {
 
     const started = Date.now();
     const answers = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => r.post('/v1/track', { messageId: `lock-${i}`, email: `lock${i % 4}@x.com`, event: 'Placed Order', properties: { value: 10 } })),
+      Array.from({ length: 20 }, (_, i) =>
+        r.post('/v1/track', { messageId: `lock-${i}`, email: `lock${i % 4}@x.com`, event: 'Placed Order', properties: { value: 10 } }),
+      ),
     );
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
     expect(Date.now() - started).toBeGreaterThan(500);
@@ -88,7 +90,9 @@ describe('intake on the real services (ESPs unreachable)', () => {
     }
     expect(r.store.db.prepare("SELECT COUNT(*) FROM events WHERE event_id = 'atomic-1'").pluck().get()).toBe(0);
     const contact = r.store.findContactByEmail('atomic@x.com');
-    expect(contact && r.store.getSegmentStates(contact.id).filter((s) => s.value !== 0 && s.value !== false && s.value !== null)).toEqual(contact ? [] : undefined);
+    expect(contact && r.store.getSegmentStates(contact.id).filter((s) => s.value !== 0 && s.value !== false && s.value !== null)).toEqual(
+      contact ? [] : undefined,
+    );
     // Sent again, it is stored with everything it implies.
     expect((await r.post('/v1/track', { messageId: 'atomic-1', email: 'atomic@x.com', event: 'Placed Order', properties: { value: 99 } })).status).toBe(200);
     const id = r.store.findContactByEmail('atomic@x.com')!.id;
@@ -119,10 +123,16 @@ describe('intake on the real services (ESPs unreachable)', () => {
     expect(identify.body.message).toMatch(/write key may not set consent/);
     const tags = await r.post('/v1/identify', { email: 'wk@x.com', traits: { plan: 'pro', tags: ['vip'] } }, WRITE_KEY);
     expect(tags.status).toBe(403);
-    const batch = await r.post('/v1/batch', { batch: [
-      { type: 'track', messageId: 'wk-2', email: 'wk@x.com', event: 'Viewed Product' },
-      { type: 'identify', email: 'wk@x.com', consent: 'subscribed' },
-    ] }, WRITE_KEY);
+    const batch = await r.post(
+      '/v1/batch',
+      {
+        batch: [
+          { type: 'track', messageId: 'wk-2', email: 'wk@x.com', event: 'Viewed Product' },
+          { type: 'identify', email: 'wk@x.com', consent: 'subscribed' },
+        ],
+      },
+      WRITE_KEY,
+    );
     expect(batch.status).toBe(207);
     expect(batch.body.rejected).toEqual([expect.objectContaining({ index: 1, message: expect.stringMatching(/server key/) })]);
     expect((await r.post('/v1/batch', { batch: [{ type: 'identify', email: 'wk@x.com', consent: 'subscribed' }] }, WRITE_KEY)).status).toBe(403);

@@ -67,7 +67,11 @@ describe('@segment/analytics-node pointed at the daemon', () => {
     expect(bodies.length).toBeGreaterThan(0);
     const before = r.store.counts().events;
     for (const body of bodies) {
-      const res = await fetch(`${r.setup.url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${SERVER_KEY}:`).toString('base64')}` }, body });
+      const res = await fetch(`${r.setup.url}/v1/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${SERVER_KEY}:`).toString('base64')}` },
+        body,
+      });
       expect(res.status).toBe(200);
     }
     expect(r.store.counts().events).toBe(before);
@@ -107,12 +111,14 @@ function withId<T extends object>(messageId: string, message: T): T {
 }
 
 describe('@rudderstack/rudder-sdk-node pointed at the daemon (gzip batches)', () => {
-  const rudder = (): RudderAnalytics => new RudderAnalytics(SERVER_KEY, { dataPlaneUrl: r.setup.url, flushAt: 20, flushInterval: 100_000, logLevel: 'error', retryCount: 0 });
+  const rudder = (): RudderAnalytics =>
+    new RudderAnalytics(SERVER_KEY, { dataPlaneUrl: r.setup.url, flushAt: 20, flushInterval: 100_000, logLevel: 'error', retryCount: 0 });
 
   it('sends gzip batches of identify, track, page by userId and anonymousId; each message stored once on the right contact', async () => {
     const bodies: unknown[] = [];
     const client = rudder();
-    const flushed = (): Promise<void> => new Promise((resolve, reject) => void client.flush((err, data) => (err ? reject(err) : (bodies.push(data), resolve()))));
+    const flushed = (): Promise<void> =>
+      new Promise((resolve, reject) => void client.flush((err, data) => (err ? reject(err) : (bodies.push(data), resolve()))));
     client.track(withId('rs-1', { anonymousId: 'rs-anon-1', event: 'Viewed Product', properties: { sku: 'R1' } }));
     await flushed();
     client.track(withId('rs-2', { anonymousId: 'rs-anon-1', event: 'Added to Cart', properties: { sku: 'R1' } }));

@@ -16,7 +16,13 @@ const change = (i: number, set: ContactChange['set'] = { nickname: `n${i}` }): C
 async function withHarness(fn: (h: Harness) => Promise<void>, ...args: Parameters<typeof startHarness>): Promise<void> {
   const h = await startHarness(...args);
   try {
-    await h.connector.ensureSchema([{ name: 'nickname', type: 'string' }, { name: 'plan', type: 'enum', options: ['free', 'pro'] }], []);
+    await h.connector.ensureSchema(
+      [
+        { name: 'nickname', type: 'string' },
+        { name: 'plan', type: 'enum', options: ['free', 'pro'] },
+      ],
+      [],
+    );
     await fn(h);
     expect(h.specProblems()).toEqual([]);
   } finally {
@@ -27,8 +33,21 @@ async function withHarness(fn: (h: Harness) => Promise<void>, ...args: Parameter
 describe('HubSpot faults', () => {
   it('waits out ten-secondly 429s (HubSpot body, policyName TEN_SECONDLY_ROLLING, no Retry-After) and loses nothing', () =>
     withHarness(async (h) => {
-      const body = { status: 'error', message: 'You have reached your ten_secondly_rolling limit.', errorType: 'RATE_LIMIT', correlationId: '5d5a4f4e-0000-4000-8000-000000000001', policyName: 'TEN_SECONDLY_ROLLING', category: 'RATE_LIMITS' };
-      h.sandbox.inject({ path: '/batch/upsert', status: 429, body, headers: { 'x-hubspot-ratelimit-interval-milliseconds': '50', 'x-hubspot-ratelimit-max': '100', 'x-hubspot-ratelimit-remaining': '0' }, times: 2 });
+      const body = {
+        status: 'error',
+        message: 'You have reached your ten_secondly_rolling limit.',
+        errorType: 'RATE_LIMIT',
+        correlationId: '5d5a4f4e-0000-4000-8000-000000000001',
+        policyName: 'TEN_SECONDLY_ROLLING',
+        category: 'RATE_LIMITS',
+      };
+      h.sandbox.inject({
+        path: '/batch/upsert',
+        status: 429,
+        body,
+        headers: { 'x-hubspot-ratelimit-interval-milliseconds': '50', 'x-hubspot-ratelimit-max': '100', 'x-hubspot-ratelimit-remaining': '0' },
+        times: 2,
+      });
       const results = await h.connector.push([change(1), change(2)]);
       expect(results.map((r) => r.status)).toEqual(['ok', 'ok']);
       expect(h.sandbox.stats().requests['POST /crm/v3/objects/contacts/batch/upsert']).toBe(3);
@@ -46,7 +65,8 @@ describe('HubSpot faults', () => {
         expect(h.sandbox.contactCount()).toBe(12);
         expect(h.sandbox.stats().rejected.TEN_SECONDLY_ROLLING ?? 0).toBeLessThanOrEqual(2);
         expect(h.logger.lines.some((l) => l.msg?.startsWith('hubspot: the account allows fewer calls'))).toBe(true);
-        for (const x of h.exchanges.filter((e) => e.status === 429)) expect(x.responseBody).toMatchObject({ policyName: 'TEN_SECONDLY_ROLLING', errorType: 'RATE_LIMIT' });
+        for (const x of h.exchanges.filter((e) => e.status === 429))
+          expect(x.responseBody).toMatchObject({ policyName: 'TEN_SECONDLY_ROLLING', errorType: 'RATE_LIMIT' });
       },
       // The sandbox allows 4 per 150 ms; the connector was configured for 50.
       { rateLimits: { tenSecondly: { limit: 4, windowMs: 150 } } },
@@ -55,7 +75,18 @@ describe('HubSpot faults', () => {
 
   it('stops on a DAILY 429: the contacts come back as rate-limited until the daily reset, not retried now', () =>
     withHarness(async (h) => {
-      h.sandbox.inject({ path: '/batch/upsert', status: 429, body: { status: 'error', message: 'You have reached your daily limit.', errorType: 'RATE_LIMIT', correlationId: '5d5a4f4e-0000-4000-8000-000000000000', policyName: 'DAILY', category: 'RATE_LIMITS' } });
+      h.sandbox.inject({
+        path: '/batch/upsert',
+        status: 429,
+        body: {
+          status: 'error',
+          message: 'You have reached your daily limit.',
+          errorType: 'RATE_LIMIT',
+          correlationId: '5d5a4f4e-0000-4000-8000-000000000000',
+          policyName: 'DAILY',
+          category: 'RATE_LIMITS',
+        },
+      });
       const results = await h.connector.push([change(1), change(2)]);
       expect(results.map((r) => r.status)).toEqual(['retry', 'retry']);
       const r = results[0]!;
@@ -134,7 +165,10 @@ describe('HubSpot faults', () => {
     withHarness(async (h) => {
       // Every call so far (schema set-up) plus this one is in segsync's count; HubSpot claims one more.
       const ours = Object.values(h.sandbox.stats().requests).reduce((a, b) => a + b, 0) + 1;
-      h.sandbox.inject({ path: '/batch/upsert', headers: { 'x-hubspot-ratelimit-max': String(ours + 1), 'x-hubspot-ratelimit-interval-milliseconds': '10000', 'x-hubspot-ratelimit-remaining': '0' } });
+      h.sandbox.inject({
+        path: '/batch/upsert',
+        headers: { 'x-hubspot-ratelimit-max': String(ours + 1), 'x-hubspot-ratelimit-interval-milliseconds': '10000', 'x-hubspot-ratelimit-remaining': '0' },
+      });
       expect((await h.connector.push([change(1)]))[0]!.status).toBe('ok');
       expect(h.connector.limiter.waitFor('default')).toBe(0);
     }));

@@ -11,7 +11,9 @@ describe('HubSpot pull: field change times from property history', () => {
   let c: Connector;
   beforeAll(async () => {
     s = await startSandboxes({ clock });
-    c = createConnectors(sandboxConfig(s, FIRST_NAME_MAPPING), { clock, logger: createLogger({ level: 'silent' }), ownedTags: [], only: ['hubspot'] }).get('hubspot')!;
+    c = createConnectors(sandboxConfig(s, FIRST_NAME_MAPPING), { clock, logger: createLogger({ level: 'silent' }), ownedTags: [], only: ['hubspot'] }).get(
+      'hubspot',
+    )!;
   });
   afterAll(async () => {
     await c.close();

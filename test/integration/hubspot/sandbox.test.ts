@@ -7,7 +7,10 @@ describe('HubSpot sandbox', () => {
   let sb: HubspotSandbox;
   const exchanges: SandboxExchange[] = [];
   beforeAll(async () => {
-    sb = await startHubspotSandbox({ rateLimits: { tenSecondly: { limit: 1000, windowMs: 10_000 }, daily: { limit: 100_000, windowMs: 86_400_000 } }, onExchange: (x) => exchanges.push(x) });
+    sb = await startHubspotSandbox({
+      rateLimits: { tenSecondly: { limit: 1000, windowMs: 10_000 }, daily: { limit: 100_000, windowMs: 86_400_000 } },
+      onExchange: (x) => exchanges.push(x),
+    });
   });
   afterAll(() => sb.close());
 
@@ -21,7 +24,7 @@ describe('HubSpot sandbox', () => {
     return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
   };
 
-  it('refuses a missing or wrong bearer token with 401 and HubSpot\'s error body', async () => {
+  it("refuses a missing or wrong bearer token with 401 and HubSpot's error body", async () => {
     const r = await call('GET', '/crm/v3/properties/contacts', undefined, 'nope');
     expect(r.status).toBe(401);
     expect(r.body).toMatchObject({ status: 'error', category: 'INVALID_AUTHENTICATION', correlationId: expect.any(String) });
@@ -54,19 +57,37 @@ describe('HubSpot sandbox', () => {
 
   it('refuses a date property value that is not midnight UTC', async () => {
     await call('POST', '/crm/v3/properties/contacts', { name: 'd', label: 'd', type: 'date', fieldType: 'date', groupName: 'contactinformation' });
-    const r = await call('POST', '/crm/v3/objects/contacts/batch/upsert', { inputs: [{ idProperty: 'email', id: 'd@example.com', properties: { d: String(Date.UTC(2024, 0, 1, 5)) } }] });
+    const r = await call('POST', '/crm/v3/objects/contacts/batch/upsert', {
+      inputs: [{ idProperty: 'email', id: 'd@example.com', properties: { d: String(Date.UTC(2024, 0, 1, 5)) } }],
+    });
     expect(r.status).toBe(400);
     expect(r.body.errors[0]).toMatchObject({ code: 'INVALID_DATE' });
   });
 
   it('refuses a fieldType that does not fit the type, and a duplicate property', async () => {
-    expect((await call('POST', '/crm/v3/properties/contacts', { name: 'n', label: 'n', type: 'number', fieldType: 'checkbox', groupName: 'contactinformation' })).status).toBe(400);
-    expect((await call('POST', '/crm/v3/properties/contacts', { name: 'email', label: 'e', type: 'string', fieldType: 'text', groupName: 'contactinformation' })).status).toBe(409);
+    expect(
+      (await call('POST', '/crm/v3/properties/contacts', { name: 'n', label: 'n', type: 'number', fieldType: 'checkbox', groupName: 'contactinformation' }))
+        .status,
+    ).toBe(400);
+    expect(
+      (await call('POST', '/crm/v3/properties/contacts', { name: 'email', label: 'e', type: 'string', fieldType: 'text', groupName: 'contactinformation' }))
+        .status,
+    ).toBe(409);
   });
 
   it('filters, sorts and pages a search, and refuses to page past 10,000 results', async () => {
-    sb.seed([{ email: 's1@example.com', properties: { firstname: 'Zed' } }, { email: 's2@example.com', properties: { firstname: 'Amy' } }, { email: 's3@example.com' }]);
-    const body = { filterGroups: [{ filters: [{ propertyName: 'firstname', operator: 'HAS_PROPERTY' }] }], sorts: ['firstname'], properties: ['firstname'], limit: 1, after: '0' };
+    sb.seed([
+      { email: 's1@example.com', properties: { firstname: 'Zed' } },
+      { email: 's2@example.com', properties: { firstname: 'Amy' } },
+      { email: 's3@example.com' },
+    ]);
+    const body = {
+      filterGroups: [{ filters: [{ propertyName: 'firstname', operator: 'HAS_PROPERTY' }] }],
+      sorts: ['firstname'],
+      properties: ['firstname'],
+      limit: 1,
+      after: '0',
+    };
     const first = await call('POST', '/crm/v3/objects/contacts/search', body);
     expect(first.body).toMatchObject({ total: 2, results: [{ properties: { firstname: 'Amy' } }], paging: { next: { after: '1' } } });
     expect(first.headers.get('x-hubspot-ratelimit-remaining')).toBeNull();
@@ -77,7 +98,7 @@ describe('HubSpot sandbox', () => {
     expect(capped.status).toBe(400);
   });
 
-  it('answers 429 with HubSpot\'s body when the ten-second window is spent', async () => {
+  it("answers 429 with HubSpot's body when the ten-second window is spent", async () => {
     const tight = await startHubspotSandbox({ rateLimits: { tenSecondly: { limit: 2, windowMs: 60_000 } } });
     try {
       const get = () => fetch(`${tight.url}/crm/v3/properties/contacts/groups`, { headers: { authorization: `Bearer ${tight.accessToken}` } });
@@ -85,7 +106,12 @@ describe('HubSpot sandbox', () => {
       await get();
       const r = await get();
       expect(r.status).toBe(429);
-      expect(await r.json()).toMatchObject({ status: 'error', errorType: 'RATE_LIMIT', policyName: 'TEN_SECONDLY_ROLLING', message: 'You have reached your ten_secondly_rolling limit.' });
+      expect(await r.json()).toMatchObject({
+        status: 'error',
+        errorType: 'RATE_LIMIT',
+        policyName: 'TEN_SECONDLY_ROLLING',
+        message: 'You have reached your ten_secondly_rolling limit.',
+      });
       expect(r.headers.get('x-hubspot-ratelimit-remaining')).toBe('0');
       expect(tight.stats().rejected).toEqual({ TEN_SECONDLY_ROLLING: 1 });
     } finally {

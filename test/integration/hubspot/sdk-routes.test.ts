@@ -49,7 +49,10 @@ describe('HubSpot sandbox, driven by the vendor SDK', () => {
   });
 
   it('merges two contacts: the primary keeps its values and fills its blanks, the other is gone', async () => {
-    const [primary, other] = sb.seed([{ email: 'bo@example.com', properties: { firstname: 'Bo' } }, { email: 'bo.work@example.com', properties: { firstname: 'Robert', lastname: 'Ode' } }]);
+    const [primary, other] = sb.seed([
+      { email: 'bo@example.com', properties: { firstname: 'Bo' } },
+      { email: 'bo.work@example.com', properties: { firstname: 'Robert', lastname: 'Ode' } },
+    ]);
     const merged = await hubspot.crm.contacts.basicApi.merge({ primaryObjectId: primary!, objectIdToMerge: other! });
     expect(merged.id).toBe(primary);
     expect(sb.contact(primary!)?.properties).toMatchObject({ email: 'bo@example.com', firstname: 'Bo', lastname: 'Ode', hs_merged_object_ids: other });
@@ -80,7 +83,12 @@ describe('HubSpot sandbox, driven by the vendor SDK', () => {
   it('subscribes and unsubscribes per subscription type, and never resubscribes someone who opted out of all email', async () => {
     const [id] = sb.seed([{ email: 'cy@example.com' }]);
     const status = hubspot.communicationPreferences.statusApi;
-    const subscribed = await status.subscribe({ emailAddress: 'cy@example.com', subscriptionId: '1', legalBasis: PublicUpdateSubscriptionStatusRequestLegalBasisEnum.ConsentWithNotice, legalBasisExplanation: 'signed up at checkout' });
+    const subscribed = await status.subscribe({
+      emailAddress: 'cy@example.com',
+      subscriptionId: '1',
+      legalBasis: PublicUpdateSubscriptionStatusRequestLegalBasisEnum.ConsentWithNotice,
+      legalBasisExplanation: 'signed up at checkout',
+    });
     expect(subscribed).toMatchObject({ id: '1', status: 'SUBSCRIBED' });
     expect((await status.getEmailStatus('cy@example.com')).subscriptionStatuses.map((s) => [s.id, s.status])).toEqual([
       ['1', 'SUBSCRIBED'],

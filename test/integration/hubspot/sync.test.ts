@@ -18,7 +18,14 @@ const FIELDS = [
 function change(i: number, extra: Partial<ContactChange> = {}): ContactChange {
   return {
     ref: { email: `user${i}@example.com`, contactId: i },
-    set: { plan: i % 2 ? 'pro' : 'free', ltv: i * 1.5, vip_customer: i % 3 === 0, signup_date: '2024-03-05T17:30:00Z', last_order_at: '2025-01-02T03:04:05.000Z', nickname: `n${i}` },
+    set: {
+      plan: i % 2 ? 'pro' : 'free',
+      ltv: i * 1.5,
+      vip_customer: i % 3 === 0,
+      signup_date: '2024-03-05T17:30:00Z',
+      last_order_at: '2025-01-02T03:04:05.000Z',
+      nickname: `n${i}`,
+    },
     clear: [],
     addTags: i % 2 ? ['vip', 'beta'] : ['beta'],
     removeTags: [],
@@ -95,7 +102,10 @@ describe('HubSpot connector against the sandbox', () => {
     await new Promise((r) => setTimeout(r, 5));
     for (const i of [3, 30, 300]) h.sandbox.edit(`user${i}@example.com`, { nickname: `edited${i}`, plan: 'enterprise' });
     const second = await pullAll(h, cursor, new Date());
-    const changed = second.contacts.filter((c) => c.fields.plan === 'enterprise').map((c) => c.email).sort();
+    const changed = second.contacts
+      .filter((c) => c.fields.plan === 'enterprise')
+      .map((c) => c.email)
+      .sort();
     expect(changed).toEqual(['user300@example.com', 'user30@example.com', 'user3@example.com']);
     expect(second.contacts.length).toBeLessThanOrEqual(5);
     expect(second.contacts.find((c) => c.email === 'user30@example.com')?.fields.nickname).toBe('edited30');
@@ -128,10 +138,14 @@ describe('HubSpot connector against the sandbox', () => {
   it('sends only the changed fields and updates by id when the HubSpot id is known', async () => {
     const id = h.sandbox.contact('user4@example.com')!.id;
     const from = h.exchanges.length;
-    const [r] = await h.connector.push([{ ref: { email: 'user4@example.com', externalId: id }, set: { nickname: 'four' }, clear: ['ltv'], addTags: [], removeTags: [] }]);
+    const [r] = await h.connector.push([
+      { ref: { email: 'user4@example.com', externalId: id }, set: { nickname: 'four' }, clear: ['ltv'], addTags: [], removeTags: [] },
+    ]);
     expect(r).toMatchObject({ status: 'ok', externalId: id });
     const sent = h.exchanges.slice(from).filter((x) => x.path.startsWith('/crm/v3/objects/contacts/batch'));
-    expect(sent.map((x) => [x.path, x.requestBody])).toEqual([['/crm/v3/objects/contacts/batch/update', { inputs: [{ id, properties: { nickname: 'four', ltv: '' }, objectWriteTraceId: '0' }] }]]);
+    expect(sent.map((x) => [x.path, x.requestBody])).toEqual([
+      ['/crm/v3/objects/contacts/batch/update', { inputs: [{ id, properties: { nickname: 'four', ltv: '' }, objectWriteTraceId: '0' }] }],
+    ]);
     expect(h.sandbox.contact(id)!.properties.ltv).toBeUndefined();
   });
 
@@ -140,7 +154,11 @@ describe('HubSpot connector against the sandbox', () => {
     expect(r.status).toBe('ok');
     expect(h.sandbox.contact('user9@example.com')).toBeUndefined();
     expect(h.sandbox.isBlocklisted('user9@example.com')).toBe(true);
-    expect(h.exchanges.at(-1)).toMatchObject({ path: '/crm/v3/objects/contacts/gdpr-delete', requestBody: { objectId: 'user9@example.com', idProperty: 'email' }, status: 204 });
+    expect(h.exchanges.at(-1)).toMatchObject({
+      path: '/crm/v3/objects/contacts/gdpr-delete',
+      requestBody: { objectId: 'user9@example.com', idProperty: 'email' },
+      status: 204,
+    });
   });
 
   it('exchanged only requests and responses that conform to the published HubSpot spec', () => {
@@ -171,7 +189,18 @@ describe('HubSpot consent', () => {
   afterAll(() => h.close());
 
   it('carries an opt-out it was asked for out of every subscription type, and reads the opt-out back', async () => {
-    const [r] = await h.connector.push([{ ref: { email: 'optout@example.com' }, set: { nickname: 'o' }, clear: [], addTags: [], removeTags: [], localConsent: 'unsubscribed', remoteConsent: 'subscribed', optOut: { at: 1 } }]);
+    const [r] = await h.connector.push([
+      {
+        ref: { email: 'optout@example.com' },
+        set: { nickname: 'o' },
+        clear: [],
+        addTags: [],
+        removeTags: [],
+        localConsent: 'unsubscribed',
+        remoteConsent: 'subscribed',
+        optOut: { at: 1 },
+      },
+    ]);
     expect(r!.status).toBe('ok');
     const unsubscribes = h.exchanges.filter((x) => x.path === '/communication-preferences/v3/unsubscribe');
     expect(unsubscribes.map((x) => x.requestBody)).toEqual([
@@ -188,7 +217,15 @@ describe('HubSpot consent', () => {
   it('never calls subscribe, and does nothing for a contact already unsubscribed on HubSpot', async () => {
     const before = h.exchanges.length;
     await h.connector.push([
-      { ref: { email: 'new@example.com' }, set: { nickname: 'n' }, clear: [], addTags: [], removeTags: [], localConsent: 'subscribed', remoteConsent: 'unsubscribed' },
+      {
+        ref: { email: 'new@example.com' },
+        set: { nickname: 'n' },
+        clear: [],
+        addTags: [],
+        removeTags: [],
+        localConsent: 'subscribed',
+        remoteConsent: 'unsubscribed',
+      },
       { ref: { email: 'optout@example.com' }, set: {}, clear: [], addTags: [], removeTags: [], localConsent: 'unsubscribed', remoteConsent: 'unsubscribed' },
     ]);
     const paths = h.exchanges.slice(before).map((x) => x.path);

@@ -42,7 +42,9 @@ describe('HubSpot webhooks from the sandbox', () => {
   });
 
   it('delivers signed batches that the connector verifies; its own writes come back only as creations, not property changes', async () => {
-    const [r] = await h.connector.push([{ ref: { email: 'hook@example.com' }, set: { nickname: 'mine' }, clear: [], addTags: ['vip'], removeTags: [], remoteTags: [] }]);
+    const [r] = await h.connector.push([
+      { ref: { email: 'hook@example.com' }, set: { nickname: 'mine' }, clear: [], addTags: ['vip'], removeTags: [], remoteTags: [] },
+    ]);
     await h.sandbox.flushWebhooks();
     expect(rejected).toEqual([]);
     const id = r!.status === 'ok' ? r!.externalId! : '';

@@ -72,12 +72,19 @@ describe('Klaviyo connector against the sandbox (real SDK, spec-checked exchange
     const pulled = contacts.find((c) => c.email === 'user3@example.com')!;
     expect(pulled).toMatchObject({ externalId: sample.id, fields: { first_name: 'User 3', plan: 'pro' }, tags: ['vip', 'beta'], consent: 'non-marketing' });
 
-    const removal = await connector.push([change('user3@example.com', { ref: { email: 'user3@example.com', externalId: sample.id }, removeTags: ['vip'], clear: ['plan'] })]);
+    const removal = await connector.push([
+      change('user3@example.com', { ref: { email: 'user3@example.com', externalId: sample.id }, removeTags: ['vip'], clear: ['plan'] }),
+    ]);
     expect(removal[0]).toMatchObject({ status: 'ok', externalId: sample.id, created: false });
     expect(h.sandbox.profileByEmail('user3@example.com')!.properties).toEqual({ segsync_tags: ['beta'] });
     const patch = h.exchanges.find((x) => x.method === 'PATCH')!;
     expect(patch.requestBody).toEqual({
-      data: { type: 'profile', id: sample.id, attributes: { email: 'user3@example.com', properties: { plan: null } }, meta: { patch_properties: { unappend: { segsync_tags: ['vip'] } } } },
+      data: {
+        type: 'profile',
+        id: sample.id,
+        attributes: { email: 'user3@example.com', properties: { plan: null } },
+        meta: { patch_properties: { unappend: { segsync_tags: ['vip'] } } },
+      },
     });
 
     const next = pages[pages.length - 1]!.next;
@@ -89,7 +96,9 @@ describe('Klaviyo connector against the sandbox (real SDK, spec-checked exchange
 
   test('sends a standard attribute under its wire name (a field the SDK would drop never goes missing)', async () => {
     const connector = h.connector();
-    await connector.push([change('ann@example.com', { set: { first_name: 'Ann', last_name: 'Lee', phone_number: '+14155550100', 'location.city': 'Lyon', score: 7 } })]);
+    await connector.push([
+      change('ann@example.com', { set: { first_name: 'Ann', last_name: 'Lee', phone_number: '+14155550100', 'location.city': 'Lyon', score: 7 } }),
+    ]);
     const p = h.sandbox.profileByEmail('ann@example.com')!;
     expect(p).toMatchObject({ first_name: 'Ann', last_name: 'Lee', phone_number: '+14155550100', location: { city: 'Lyon' }, properties: { score: 7 } });
   });
@@ -115,8 +124,17 @@ describe('Klaviyo connector against the sandbox (real SDK, spec-checked exchange
     h.sandbox.seedEvent({ email: 'eve@example.com', metric: 'Some Custom Metric', time: t0 + 2000 });
     const pages: EventPage[] = await collect(connector.pullEvents!(undefined, new Date()));
     const events = pages.flatMap((p) => p.events);
-    expect(events.map((e) => [e.eventId, e.name]).sort()).toEqual([[opened.id, 'Opened Email'], [order.id, 'Placed Order']].sort());
-    expect(events.find((e) => e.eventId === order.id)).toMatchObject({ email: 'eve@example.com', time: t0 + 1000 - ((t0 + 1000) % 1000), properties: { value: 12.5 } });
+    expect(events.map((e) => [e.eventId, e.name]).sort()).toEqual(
+      [
+        [opened.id, 'Opened Email'],
+        [order.id, 'Placed Order'],
+      ].sort(),
+    );
+    expect(events.find((e) => e.eventId === order.id)).toMatchObject({
+      email: 'eve@example.com',
+      time: t0 + 1000 - ((t0 + 1000) % 1000),
+      properties: { value: 12.5 },
+    });
     const cursor = pages[pages.length - 1]!.next;
     // A new event sent through the SDK (POST /api/events), as a store would track an order.
     await connector.client.events.createEvent({
@@ -179,7 +197,10 @@ describe('Klaviyo connector against the sandbox (real SDK, spec-checked exchange
   test('unsubscribes globally only a profile Klaviyo has subscribed when segsync carries an opt-out', async () => {
     const connector = h.connector();
     h.sandbox.seedProfile({ email: 'sub@example.com', consent: 'SUBSCRIBED' });
-    await connector.push([change('sub@example.com', { localConsent: 'unsubscribed', optOut: { at: 1 } }), change('never@example.com', { localConsent: 'unsubscribed', optOut: { at: 1 } })]);
+    await connector.push([
+      change('sub@example.com', { localConsent: 'unsubscribed', optOut: { at: 1 } }),
+      change('never@example.com', { localConsent: 'unsubscribed', optOut: { at: 1 } }),
+    ]);
     expect(h.sandbox.state.consentJobs).toEqual([{ kind: 'unsubscribe', emails: ['sub@example.com'], at: expect.any(Number) }]);
   });
 
@@ -187,7 +208,11 @@ describe('Klaviyo connector against the sandbox (real SDK, spec-checked exchange
     const connector = h.connector({ tagLists: true, bulkThreshold: 3 });
     const report = await connector.ensureSchema([{ name: 'plan', type: 'string' }], ['vip']);
     expect(report).toMatchObject({ existing: ['plan'], created: ['list:segsync: vip'], problems: [] });
-    const results = await connector.push([change('a@example.com', { addTags: ['vip'] }), change('b@example.com', { addTags: ['vip', 'new'] }), change('c@example.com', { set: { x: 1 } })]);
+    const results = await connector.push([
+      change('a@example.com', { addTags: ['vip'] }),
+      change('b@example.com', { addTags: ['vip', 'new'] }),
+      change('c@example.com', { set: { x: 1 } }),
+    ]);
     expect(results.map((r) => r.status)).toEqual(['ok', 'ok', 'ok']);
     const lists = [...h.sandbox.state.lists.values()];
     const vip = lists.find((l) => l.name === 'segsync: vip')!;
@@ -226,10 +251,18 @@ describe('Klaviyo connector against the sandbox (real SDK, spec-checked exchange
       const result = connector.webhook({ method: 'POST', url: receiver.url, headers, rawBody: body, receivedAt: Date.now() });
       expect(result.changes).toEqual([]);
       expect(result.events).toEqual([
-        expect.objectContaining({ eventId: event.id, name: 'Clicked Email', email: 'hook@example.com', externalId: event.profileId, properties: { url: 'https://x' } }),
+        expect.objectContaining({
+          eventId: event.id,
+          name: 'Clicked Email',
+          email: 'hook@example.com',
+          externalId: event.profileId,
+          properties: { url: 'https://x' },
+        }),
       ]);
       const tampered = Buffer.from(body.toString().replace('https://x', 'https://evil'));
-      expect(() => connector.webhook({ method: 'POST', url: receiver.url, headers, rawBody: tampered, receivedAt: Date.now() })).toThrow(/signature does not match/);
+      expect(() => connector.webhook({ method: 'POST', url: receiver.url, headers, rawBody: tampered, receivedAt: Date.now() })).toThrow(
+        /signature does not match/,
+      );
     } finally {
       await hooked.close();
       await receiver.close();
@@ -241,7 +274,12 @@ describe('Klaviyo connector against the sandbox (real SDK, spec-checked exchange
     // Webhook management is limited to 1/s · 15/m; this test makes two such calls at once.
     const hooked = await startKlaviyoHarness({ rateLimits: { 'webhooks.burst': { limit: 5, windowMs: 1000, kind: 'fixed' } } });
     try {
-      const headers = { authorization: 'Klaviyo-API-Key pk_test_sandbox', revision: '2026-07-15', 'content-type': 'application/json', accept: 'application/vnd.api+json' };
+      const headers = {
+        authorization: 'Klaviyo-API-Key pk_test_sandbox',
+        revision: '2026-07-15',
+        'content-type': 'application/json',
+        accept: 'application/vnd.api+json',
+      };
       const topics = (await (await fetch(`${hooked.sandbox.url}/api/webhook-topics`, { headers })).json()) as { data: { id: string }[] };
       expect(topics.data.map((t) => t.id)).toContain('event:klaviyo.opened_email');
       const created = await fetch(`${hooked.sandbox.url}/api/webhooks`, {
@@ -263,7 +301,9 @@ describe('Klaviyo connector against the sandbox (real SDK, spec-checked exchange
       expect(receiver.received).toHaveLength(1);
       const { headers: got, body } = receiver.received[0]!;
       expect(got['klaviyo-webhook-id']).toBe(hookId);
-      const result = hooked.connector({ webhookSecret: 'registered-secret-123' }).webhook({ method: 'POST', url: receiver.url, headers: got, rawBody: body, receivedAt: Date.now() });
+      const result = hooked
+        .connector({ webhookSecret: 'registered-secret-123' })
+        .webhook({ method: 'POST', url: receiver.url, headers: got, rawBody: body, receivedAt: Date.now() });
       expect(result.events.map((e) => [e.eventId, e.name])).toEqual([[opened.id, 'Opened Email']]);
       expect(hooked.specProblems()).toEqual([]);
     } finally {

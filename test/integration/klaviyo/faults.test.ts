@@ -101,7 +101,13 @@ describe('Klaviyo connector under faults', () => {
     const body = Buffer.from(JSON.stringify({ data: [], meta: { klaviyo_webhook_id: 'w1' } }));
     const timestamp = new Date().toISOString();
     const good = { 'klaviyo-signature': signWebhook('secret-0123456789', body, timestamp), 'klaviyo-timestamp': timestamp, 'klaviyo-webhook-id': 'w1' };
-    const request = (headers: Record<string, string>, receivedAt = Date.now()) => ({ method: 'POST', url: 'https://hooks.example/k', headers, rawBody: body, receivedAt });
+    const request = (headers: Record<string, string>, receivedAt = Date.now()) => ({
+      method: 'POST',
+      url: 'https://hooks.example/k',
+      headers,
+      rawBody: body,
+      receivedAt,
+    });
     expect(connector.webhook(request(good))).toEqual({ reply: { status: 200 }, changes: [], events: [] });
     expect(() => connector.webhook(request({ ...good, 'klaviyo-signature': signWebhook('wrong-secret-000000', body, timestamp) }))).toThrow(WebhookError);
     expect(() => connector.webhook(request(good, Date.now() + 10 * 60_000))).toThrow(/timestamp/);

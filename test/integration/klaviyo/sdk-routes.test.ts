@@ -42,7 +42,10 @@ describe('Klaviyo sandbox, driven by the vendor SDK', () => {
       (e: { response?: { status: number } }) => e.response?.status,
     );
   const suppression = (kind: 'create' | 'delete', emails: string[]): { data: unknown } => ({
-    data: { type: `profile-suppression-bulk-${kind}-job`, attributes: { profiles: { data: emails.map((email) => ({ type: 'profile', attributes: { email } })) } } },
+    data: {
+      type: `profile-suppression-bulk-${kind}-job`,
+      attributes: { profiles: { data: emails.map((email) => ({ type: 'profile', attributes: { email } })) } },
+    },
   });
 
   it('reads a list with its profile count, pages through its profiles, and names the lists of a profile', async () => {
@@ -79,7 +82,9 @@ describe('Klaviyo sandbox, driven by the vendor SDK', () => {
     expect(h.sandbox.profileByEmail('a@example.com')!.marketing.suppression.map((s) => s.reason)).toEqual(['USER_SUPPRESSED']);
     expect(h.sandbox.profileByEmail('new@example.com')!.marketing.suppression.map((s) => s.reason)).toEqual(['USER_SUPPRESSED']);
 
-    const lift = await profiles.bulkUnsuppressProfiles(suppression('delete', ['a@example.com', 'unsub@example.com']) as unknown as SuppressionDeleteJobCreateQuery);
+    const lift = await profiles.bulkUnsuppressProfiles(
+      suppression('delete', ['a@example.com', 'unsub@example.com']) as unknown as SuppressionDeleteJobCreateQuery,
+    );
     expect(lift.body.data.attributes).toMatchObject({ totalCount: 2, skippedCount: 1 });
     expect(h.sandbox.profileByEmail('a@example.com')!.marketing.suppression).toEqual([]);
     expect(h.sandbox.profileByEmail('unsub@example.com')!.marketing.suppression.map((s) => s.reason)).toEqual(['UNSUBSCRIBE']);

@@ -11,7 +11,16 @@ import { sandboxConnector, startValidatedSandbox } from '../../support/mailchimp
 const emails = (n: number, prefix = 'k'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}@example.com`);
 
 function known(email: string, over: Partial<ContactChange> = {}): ContactChange {
-  return { ref: { email }, set: { FNAME: `New ${email}` }, clear: [], addTags: [], removeTags: [], localConsent: 'subscribed', remoteConsent: 'subscribed', ...over };
+  return {
+    ref: { email },
+    set: { FNAME: `New ${email}` },
+    clear: [],
+    addTags: [],
+    removeTags: [],
+    localConsent: 'subscribed',
+    remoteConsent: 'subscribed',
+    ...over,
+  };
 }
 
 describe('Mailchimp known members through /3.0/batches', () => {
@@ -65,14 +74,22 @@ describe('Mailchimp known members through /3.0/batches', () => {
     const c = sandboxConnector(v.sandbox, { batchPollMs: 20 });
     const results = await c.push(list.map((email, i) => known(email, i === 3 ? { optOut: { at: Date.now() } } : {})));
     expect(results.map((r) => r.status)).toEqual(list.map(() => 'ok'));
-    expect(list.map((email) => v.sandbox.member(email)!.status)).toEqual(['transactional', 'pending', 'unsubscribed', 'unsubscribed', ...list.slice(4).map(() => 'subscribed')]);
+    expect(list.map((email) => v.sandbox.member(email)!.status)).toEqual([
+      'transactional',
+      'pending',
+      'unsubscribed',
+      'unsubscribed',
+      ...list.slice(4).map(() => 'subscribed'),
+    ]);
     for (const email of list) expect(v.sandbox.member(email)!.merge_fields.FNAME).toBe(`New ${email}`);
     // It went as one job, whose operations are PATCHes carrying a status only for the opt-out.
     const starts = v.exchanges.filter((x) => x.method === 'POST' && x.path === '/3.0/batches');
     expect(starts).toHaveLength(1);
     const ops = (starts[0]!.requestBody as { operations: { method: string; path: string; body: string }[] }).operations;
     expect(ops.map((o) => o.method)).toEqual(list.map(() => 'PATCH'));
-    expect(ops.filter((o) => 'status' in (JSON.parse(o.body) as object)).map((o) => JSON.parse(o.body) as object)).toEqual([{ merge_fields: { FNAME: `New ${list[3]}` }, status: 'unsubscribed' }]);
+    expect(ops.filter((o) => 'status' in (JSON.parse(o.body) as object)).map((o) => JSON.parse(o.body) as object)).toEqual([
+      { merge_fields: { FNAME: `New ${list[3]}` }, status: 'unsubscribed' },
+    ]);
     expect(v.exchanges.filter((x) => x.method === 'PATCH' && x.path.startsWith('/3.0/lists/')).length).toBe(list.length);
     // Statuses the job reported are what pushes record as the member's consent.
     expect(results[0]!.status === 'ok' && results[0]!.consent).toBe('non-marketing');

@@ -4,7 +4,14 @@ import type { ValidatedSandbox } from '../../support/mailchimp';
 import { sandboxConnector, startValidatedSandbox } from '../../support/mailchimp';
 
 function changes(n: number, over: Partial<ContactChange> = {}): ContactChange[] {
-  return Array.from({ length: n }, (_, i) => ({ ref: { email: `f${i}@example.com` }, set: { FNAME: `F${i}` }, clear: [], addTags: [], removeTags: [], ...over }));
+  return Array.from({ length: n }, (_, i) => ({
+    ref: { email: `f${i}@example.com` },
+    set: { FNAME: `F${i}` },
+    clear: [],
+    addTags: [],
+    removeTags: [],
+    ...over,
+  }));
 }
 
 describe('Mailchimp faults against the sandbox', () => {

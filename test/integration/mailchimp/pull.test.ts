@@ -48,7 +48,10 @@ describe('Mailchimp incremental pull against the sandbox', () => {
     const until = new Date(clock.now() + 1000);
     const firstTwo = await collect(c.pull({ cursor: undefined, until, fields: [] }), 2);
     const rest = await collect(c.pull({ cursor: firstTwo[1]!.next, until, fields: [] }));
-    const emails = [...firstTwo, ...rest].flatMap((p) => p.contacts).filter((x) => !x.deleted).map((x) => x.email);
+    const emails = [...firstTwo, ...rest]
+      .flatMap((p) => p.contacts)
+      .filter((x) => !x.deleted)
+      .map((x) => x.email);
     expect(emails).toHaveLength(14);
     expect(new Set(emails).size).toBe(14);
   });

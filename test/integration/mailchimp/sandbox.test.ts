@@ -41,22 +41,37 @@ describe('Mailchimp sandbox', () => {
     expect((await call('GET', `/lists/${v.sandbox.listId}/members?count=1001`)).status).toBe(400);
     // That request is off-spec on purpose: the validator must say so; then it is set aside.
     expect(v.problems()).toEqual([expect.stringMatching(/query parameter count "1001"/)]);
-    v.exchanges.splice(v.exchanges.findIndex((x) => x.path.includes('count=1001')), 1);
+    v.exchanges.splice(
+      v.exchanges.findIndex((x) => x.path.includes('count=1001')),
+      1,
+    );
   });
 
   it('upserts with status_if_new, keeps an existing status, and refuses a resubscribe', async () => {
     const hash = subscriberHash('p@x.com');
     const path = `/lists/${v.sandbox.listId}/members/${hash}`;
     expect((await call('PUT', path, { email_address: 'p@x.com', status_if_new: 'pending' })).body.status).toBe('pending');
-    expect((await call('PUT', path, { email_address: 'p@x.com', status_if_new: 'subscribed', merge_fields: { FNAME: 'P' } })).body).toMatchObject({ status: 'pending', merge_fields: { FNAME: 'P' } });
+    expect((await call('PUT', path, { email_address: 'p@x.com', status_if_new: 'subscribed', merge_fields: { FNAME: 'P' } })).body).toMatchObject({
+      status: 'pending',
+      merge_fields: { FNAME: 'P' },
+    });
     expect((await call('PATCH', path, { status: 'unsubscribed' })).body.status).toBe('unsubscribed');
-    expect((await call('PUT', path, { email_address: 'p@x.com', status_if_new: 'subscribed', status: 'subscribed' })).body).toMatchObject({ status: 400, title: 'Member In Compliance State' });
-    expect((await call('PATCH', path, { merge_fields: { FNAME: true } })).body).toMatchObject({ title: 'Invalid Resource', errors: [{ field: 'FNAME', message: expect.stringMatching(/Booleans/) }] });
+    expect((await call('PUT', path, { email_address: 'p@x.com', status_if_new: 'subscribed', status: 'subscribed' })).body).toMatchObject({
+      status: 400,
+      title: 'Member In Compliance State',
+    });
+    expect((await call('PATCH', path, { merge_fields: { FNAME: true } })).body).toMatchObject({
+      title: 'Invalid Resource',
+      errors: [{ field: 'FNAME', message: expect.stringMatching(/Booleans/) }],
+    });
   });
 
   it('lists members with since_last_changed, paging and the fields projection', async () => {
     v.sandbox.seed([{ email: 'a@x.com' }, { email: 'b@x.com' }, { email: 'c@x.com' }]);
-    const page = await call('GET', `/lists/${v.sandbox.listId}/members?count=2&offset=1&sort_field=last_changed&sort_dir=ASC&fields=members.email_address,total_items`);
+    const page = await call(
+      'GET',
+      `/lists/${v.sandbox.listId}/members?count=2&offset=1&sort_field=last_changed&sort_dir=ASC&fields=members.email_address,total_items`,
+    );
     expect(page.body).toEqual({ members: [{ email_address: 'b@x.com' }, { email_address: 'c@x.com' }], total_items: 3 });
     const future = new Date(Date.now() + 60_000).toISOString();
     expect((await call('GET', `/lists/${v.sandbox.listId}/members?since_last_changed=${encodeURIComponent(future)}`)).body.total_items).toBe(0);

@@ -12,7 +12,10 @@ interface Sdk {
   basePath: string;
   setConfig(config: { apiKey: string }): void;
   root: { getRoot(opts?: object): Promise<Record<string, unknown>> };
-  lists: { getAllLists(opts?: object): Promise<{ lists: { id: string; name: string }[]; total_items: number }>; createList(body: object): Promise<{ id: string; name: string }> };
+  lists: {
+    getAllLists(opts?: object): Promise<{ lists: { id: string; name: string }[]; total_items: number }>;
+    createList(body: object): Promise<{ id: string; name: string }>;
+  };
   batches: {
     start(body: object): Promise<Batch>;
     status(id: string): Promise<Batch>;
@@ -32,9 +35,18 @@ interface Batch {
 function untar(gz: Buffer): Map<string, string> {
   const tar = gunzipSync(gz);
   const files = new Map<string, string>();
-  for (let at = 0; at + 512 <= tar.length && tar[at] !== 0; ) {
-    const name = tar.subarray(at, at + 100).toString('ascii').replace(/\0.*$/s, '');
-    const size = parseInt(tar.subarray(at + 124, at + 136).toString('ascii').replace(/\0.*$/s, ''), 8);
+  for (let at = 0; at + 512 <= tar.length && tar[at] !== 0;) {
+    const name = tar
+      .subarray(at, at + 100)
+      .toString('ascii')
+      .replace(/\0.*$/s, '');
+    const size = parseInt(
+      tar
+        .subarray(at + 124, at + 136)
+        .toString('ascii')
+        .replace(/\0.*$/s, ''),
+      8,
+    );
     files.set(name, tar.subarray(at + 512, at + 512 + size).toString('utf8'));
     at += 512 + Math.ceil(size / 512) * 512;
   }
@@ -87,10 +99,20 @@ describe('Mailchimp sandbox, driven by the vendor SDK', () => {
     const member = `/lists/sandbox0001/members/${subscriberHash('bo@example.com')}`;
     const started = await mailchimp.batches.start({
       operations: [
-        { method: 'PUT', path: member, operation_id: 'add-bo', body: JSON.stringify({ email_address: 'bo@example.com', status_if_new: 'subscribed', merge_fields: { FNAME: 'Bo' } }) },
+        {
+          method: 'PUT',
+          path: member,
+          operation_id: 'add-bo',
+          body: JSON.stringify({ email_address: 'bo@example.com', status_if_new: 'subscribed', merge_fields: { FNAME: 'Bo' } }),
+        },
         { method: 'POST', path: `${member}/tags`, operation_id: 'tag-bo', body: JSON.stringify({ tags: [{ name: 'vip', status: 'active' }] }) },
         { method: 'GET', path: member, operation_id: 'read-bo', params: { fields: 'email_address,tags' } },
-        { method: 'PATCH', path: `/lists/sandbox0001/members/${subscriberHash('nobody@example.com')}`, operation_id: 'missing', body: '{"status":"unsubscribed"}' },
+        {
+          method: 'PATCH',
+          path: `/lists/sandbox0001/members/${subscriberHash('nobody@example.com')}`,
+          operation_id: 'missing',
+          body: '{"status":"unsubscribed"}',
+        },
       ],
     });
     expect(started).toMatchObject({ status: 'pending', total_operations: 4 });
@@ -122,7 +144,11 @@ describe('Mailchimp sandbox, driven by the vendor SDK', () => {
     // The results archive is a storage download, not an API call; a request refused on purpose breaks the spec on purpose (its answer must not).
     const api = v.exchanges.filter((x) => !x.path.startsWith('/sandbox-batch-results/'));
     expect(api.length).toBeGreaterThan(10);
-    const problems = api.flatMap((x) => mailchimpValidator().check(x).filter((p) => x.status < 400 || !/: (request body|query parameter)/.test(p)));
+    const problems = api.flatMap((x) =>
+      mailchimpValidator()
+        .check(x)
+        .filter((p) => x.status < 400 || !/: (request body|query parameter)/.test(p)),
+    );
     expect(problems).toEqual([]);
   });
 });

@@ -59,7 +59,14 @@ describe('Mailchimp connector against the sandbox (real SDK, spec-validated)', (
     await c.ensureSchema(FIELDS, ['beta']);
     const batch = Array.from({ length: 1000 }, (_, i) =>
       change(`user${i}@example.com`, {
-        set: { FNAME: `User ${i}`, plan: i % 2 ? 'pro' : 'free', lifetime_value: i, first_order: '2024-03-25', vip: i % 3 === 0, last_seen_at: '2024-03-25T10:00:00Z' },
+        set: {
+          FNAME: `User ${i}`,
+          plan: i % 2 ? 'pro' : 'free',
+          lifetime_value: i,
+          first_order: '2024-03-25',
+          vip: i % 3 === 0,
+          last_seen_at: '2024-03-25T10:00:00Z',
+        },
         addTags: ['beta', ...(i % 10 === 0 ? ['whale'] : [])],
         localConsent: i % 4 === 0 ? 'subscribed' : undefined,
       }),
@@ -68,7 +75,10 @@ describe('Mailchimp connector against the sandbox (real SDK, spec-validated)', (
     ok(results);
     expect(results[7]).toMatchObject({ ref: { email: 'user7@example.com' }, externalId: subscriberHash('user7@example.com') });
     const m0 = v.sandbox.member('user0@example.com')!;
-    expect(m0).toMatchObject({ status: 'subscribed', merge_fields: expect.objectContaining({ FNAME: 'User 0', PLAN: 'free', VIP: 'true', FIRST_ORDE: '03/25/2024', LIFETIME_V: 0 }) });
+    expect(m0).toMatchObject({
+      status: 'subscribed',
+      merge_fields: expect.objectContaining({ FNAME: 'User 0', PLAN: 'free', VIP: 'true', FIRST_ORDE: '03/25/2024', LIFETIME_V: 0 }),
+    });
     expect(v.sandbox.member('user1@example.com')!.status).toBe('pending');
     const a = v.sandbox.audience();
     expect(a.segmentByName('beta')!.members.size).toBe(1000);
@@ -100,7 +110,12 @@ describe('Mailchimp connector against the sandbox (real SDK, spec-validated)', (
   it('pulls back changes made in Mailchimp and reconciles tags through segment membership', async () => {
     const c = sandboxConnector(v.sandbox, { ownedTags: ['beta'] });
     await c.ensureSchema(FIELDS, ['beta']);
-    ok(await c.push([change('a@example.com', { set: { plan: 'free' }, addTags: ['beta'], localConsent: 'subscribed' }), change('b@example.com', { addTags: ['beta'], localConsent: 'subscribed' })]));
+    ok(
+      await c.push([
+        change('a@example.com', { set: { plan: 'free' }, addTags: ['beta'], localConsent: 'subscribed' }),
+        change('b@example.com', { addTags: ['beta'], localConsent: 'subscribed' }),
+      ]),
+    );
     const first = await collect(c.pull({ cursor: undefined, until: new Date(Date.now() + 5000), fields: ['plan'] }));
     const contacts = first.flatMap((p) => p.contacts);
     expect(contacts.map((x) => x.email).sort()).toEqual(['a@example.com', 'b@example.com']);

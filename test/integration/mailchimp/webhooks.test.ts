@@ -68,7 +68,13 @@ describe('Mailchimp webhooks against the sandbox', () => {
 
   it('turns subscribe, profile, unsubscribe, cleaned and upemail deliveries into changes, and never echoes our own writes', async () => {
     connector = sandboxConnector(v.sandbox, { webhookUrl: receiver.url });
-    await connector.ensureSchema([{ name: 'plan', type: 'string' }, { name: 'visits', type: 'number' }], []);
+    await connector.ensureSchema(
+      [
+        { name: 'plan', type: 'string' },
+        { name: 'visits', type: 'number' },
+      ],
+      [],
+    );
     await connector.push([{ ref: { email: 'api@example.com' }, set: { plan: 'pro' }, clear: [], addTags: [], removeTags: [], localConsent: 'subscribed' }]);
     v.sandbox.seed([{ email: 'h@example.com', status: 'pending' }]);
     // One at a time: deliveries are concurrent HTTP posts, so their arrival order is not guaranteed.

@@ -28,10 +28,7 @@ describe.each(ESP_NAMES)('%s sandbox, seen through the uniform sandbox surface',
   afterAll(async () => server.close());
 
   it('creates seeded contacts under the vendor field names and lists them back in one shape', async () => {
-    server.seedContacts([
-      { email: ' Ada@Example.com ', properties: { [FIRST_NAME[esp]]: 'Ada' } },
-      { email: 'bo@example.com' },
-    ]);
+    server.seedContacts([{ email: ' Ada@Example.com ', properties: { [FIRST_NAME[esp]]: 'Ada' } }, { email: 'bo@example.com' }]);
     const seen = server.contacts().sort((a, b) => a.email.localeCompare(b.email));
     expect(seen.map((c) => c.email)).toEqual(['ada@example.com', 'bo@example.com']);
     expect(seen[0]!.properties[FIRST_NAME[esp]]).toBe('Ada');
@@ -45,12 +42,19 @@ describe.each(ESP_NAMES)('%s sandbox, seen through the uniform sandbox surface',
     ]);
     const consentOf: Record<EspName, (email: string) => Promise<string>> = {
       hubspot: async (email) => {
-        const r = (await call(esp, `${server.url}/communication-preferences/v3/status/email/${email}`, 'GET')) as { subscriptionStatuses: { status: string }[] };
+        const r = (await call(esp, `${server.url}/communication-preferences/v3/status/email/${email}`, 'GET')) as {
+          subscriptionStatuses: { status: string }[];
+        };
         return [...new Set(r.subscriptionStatuses.map((x) => x.status))].join();
       },
-      mailchimp: async (email) => ((await call(esp, `${server.url}/3.0/lists/${server.connectorSettings.listId!}/members/${subscriberHash(email)}`, 'GET')) as { status: string }).status,
+      mailchimp: async (email) =>
+        ((await call(esp, `${server.url}/3.0/lists/${server.connectorSettings.listId!}/members/${subscriberHash(email)}`, 'GET')) as { status: string }).status,
       klaviyo: async (email) => {
-        const r = (await call(esp, `${server.url}/api/profiles?filter=${encodeURIComponent(`equals(email,"${email}")`)}&additional-fields[profile]=subscriptions`, 'GET')) as {
+        const r = (await call(
+          esp,
+          `${server.url}/api/profiles?filter=${encodeURIComponent(`equals(email,"${email}")`)}&additional-fields[profile]=subscriptions`,
+          'GET',
+        )) as {
           data: { attributes: { subscriptions: { email: { marketing: { consent: string; can_receive_email_marketing: boolean } } } } }[];
         };
         const m = r.data[0]!.attributes.subscriptions.email.marketing;
@@ -97,9 +101,13 @@ describe.each(ESP_NAMES)('%s sandbox, seen through the uniform sandbox surface',
     const email = 'dee@example.com';
     const tagOrList: Record<EspName, () => Promise<void>> = {
       hubspot: async () => {
-        const upserted = await call(esp, `${server.url}/crm/v3/objects/contacts/batch/upsert`, 'POST', { inputs: [{ idProperty: 'email', id: email, properties: { email } }] });
+        const upserted = await call(esp, `${server.url}/crm/v3/objects/contacts/batch/upsert`, 'POST', {
+          inputs: [{ idProperty: 'email', id: email, properties: { email } }],
+        });
         const contactId = (upserted.results as { id: string }[])[0]!.id;
-        const { list } = (await call(esp, `${server.url}/crm/v3/lists`, 'POST', { name: 'seg:vip', objectTypeId: '0-1', processingType: 'MANUAL' })) as { list: { listId: string } };
+        const { list } = (await call(esp, `${server.url}/crm/v3/lists`, 'POST', { name: 'seg:vip', objectTypeId: '0-1', processingType: 'MANUAL' })) as {
+          list: { listId: string };
+        };
         await call(esp, `${server.url}/crm/v3/lists/${list.listId}/memberships/add`, 'PUT', [contactId]);
       },
       mailchimp: async () => {
@@ -108,8 +116,12 @@ describe.each(ESP_NAMES)('%s sandbox, seen through the uniform sandbox surface',
         await call(esp, `${member}/tags`, 'POST', { tags: [{ name: 'seg:vip', status: 'active' }] });
       },
       klaviyo: async () => {
-        const profile = (await call(esp, `${server.url}/api/profile-import`, 'POST', { data: { type: 'profile', attributes: { email } } })) as { data: { id: string } };
-        const list = (await call(esp, `${server.url}/api/lists`, 'POST', { data: { type: 'list', attributes: { name: 'seg:vip' } } })) as { data: { id: string } };
+        const profile = (await call(esp, `${server.url}/api/profile-import`, 'POST', { data: { type: 'profile', attributes: { email } } })) as {
+          data: { id: string };
+        };
+        const list = (await call(esp, `${server.url}/api/lists`, 'POST', { data: { type: 'list', attributes: { name: 'seg:vip' } } })) as {
+          data: { id: string };
+        };
         await call(esp, `${server.url}/api/lists/${list.data.id}/relationships/profiles`, 'POST', { data: [{ type: 'profile', id: profile.data.id }] });
       },
     };

@@ -21,7 +21,11 @@ segments:
 /** Every request each sandbox has answered so far. */
 function served(s: Sandboxes): Record<EspName, number> {
   const sum = (counts: Iterable<number>): number => [...counts].reduce((n, c) => n + c, 0);
-  return { hubspot: sum(Object.values(s.hubspot.stats().requests)), mailchimp: sum(Object.values(s.mailchimp.stats().calls)), klaviyo: sum(s.klaviyo.calls.values()) };
+  return {
+    hubspot: sum(Object.values(s.hubspot.stats().requests)),
+    mailchimp: sum(Object.values(s.mailchimp.stats().calls)),
+    klaviyo: sum(s.klaviyo.calls.values()),
+  };
 }
 
 describe('counting a push', () => {
@@ -38,7 +42,16 @@ describe('counting a push', () => {
 
   it('reports the HTTP requests each ESP served, and progress ends at the outbox total', async () => {
     const now = Date.now();
-    const ids = h.store.upsertContacts(Array.from({ length: 230 }, (_, i) => ({ email: `p${i}@x.com`, properties: { first_name: `P${i}` }, consent: 'subscribed' as const, source: 'local' as const }))).map((o) => o.contactId);
+    const ids = h.store
+      .upsertContacts(
+        Array.from({ length: 230 }, (_, i) => ({
+          email: `p${i}@x.com`,
+          properties: { first_name: `P${i}` },
+          consent: 'subscribed' as const,
+          source: 'local' as const,
+        })),
+      )
+      .map((o) => o.contactId);
     for (const id of ids) h.store.saveEvaluation(id, [{ contactId: id, segment: 'vip', value: true, since: now }], undefined);
     for (const e of h.esps) await h.engine.ensureSchema(e);
     const plans = new Map(h.engine.plan().map((p) => [p.esp, p]));

@@ -53,7 +53,11 @@ describe('erase on Klaviyo leaves a suppression', () => {
     expect(s.klaviyo.profileByEmail('gone@x.com')).toBeUndefined();
     for (const esp of h.esps) await h.engine.pull(esp);
     await h.pushAll();
-    expect([s.hubspot.contact('gone@x.com'), s.mailchimp.member('gone@x.com'), s.klaviyo.profileByEmail('gone@x.com')]).toEqual([undefined, undefined, undefined]);
+    expect([s.hubspot.contact('gone@x.com'), s.mailchimp.member('gone@x.com'), s.klaviyo.profileByEmail('gone@x.com')]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
     expect(h.store.findContactByEmail('gone@x.com')).toBeUndefined();
     expect(h.store.counts().outbox).toEqual([]);
   }, 60_000);

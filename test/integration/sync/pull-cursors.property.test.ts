@@ -34,12 +34,18 @@ function driver(s: Sandboxes, esp: EspName): Driver {
   switch (esp) {
     case 'hubspot':
       return {
-        write: (email, name) => (s.hubspot.contact(email) ? void s.hubspot.edit(email, { firstname: name }) : s.hubspot.seedContacts([{ email, properties: name ? { firstname: name } : {} }])),
+        write: (email, name) =>
+          s.hubspot.contact(email)
+            ? void s.hubspot.edit(email, { firstname: name })
+            : s.hubspot.seedContacts([{ email, properties: name ? { firstname: name } : {} }]),
         value: (email) => text(s.hubspot.contact(email)?.properties.firstname),
       };
     case 'mailchimp':
       return {
-        write: (email, name) => (s.mailchimp.member(email) ? s.mailchimp.admin.update(email, { merges: { FNAME: name } }) : s.mailchimp.seedContacts([{ email, properties: { FNAME: name } }])),
+        write: (email, name) =>
+          s.mailchimp.member(email)
+            ? s.mailchimp.admin.update(email, { merges: { FNAME: name } })
+            : s.mailchimp.seedContacts([{ email, properties: { FNAME: name } }]),
         value: (email) => text(s.mailchimp.member(email)?.merge_fields.FNAME),
       };
     case 'klaviyo':

@@ -44,19 +44,35 @@ describe('a second store against accounts that already hold segsync tags and fie
   });
 
   function load(h: Harness, vip: boolean, ltv: number): void {
-    const ids = h.store.upsertContacts(Array.from({ length: N }, (_, i) => ({ email: `p${i}@x.com`, properties: { first_name: `P${i}` }, consent: 'subscribed' as const, source: 'local' as const })));
+    const ids = h.store.upsertContacts(
+      Array.from({ length: N }, (_, i) => ({
+        email: `p${i}@x.com`,
+        properties: { first_name: `P${i}` },
+        consent: 'subscribed' as const,
+        source: 'local' as const,
+      })),
+    );
     for (const { contactId } of ids) {
-      h.store.saveEvaluation(contactId, [
-        { contactId, segment: 'vip', value: vip, since: Date.now() },
-        { contactId, segment: 'lifetime_value', value: ltv, since: Date.now() },
-      ], undefined);
+      h.store.saveEvaluation(
+        contactId,
+        [
+          { contactId, segment: 'vip', value: vip, since: Date.now() },
+          { contactId, segment: 'lifetime_value', value: ltv, since: Date.now() },
+        ],
+        undefined,
+      );
     }
   }
   const held = (): { tags: number[]; ltv: unknown[] } => ({
     tags: [
-      s.hubspot.contactCount() && Array.from({ length: N }, (_, i) => s.hubspot.contact(`p${i}@x.com`)?.properties.segsync_tags ?? '').filter((t) => t.includes('seg:vip')).length,
-      Array.from({ length: N }, (_, i) => (s.mailchimp.member(`p${i}@x.com`)?.tags ?? []) as { name: string }[]).filter((t) => t.some((x) => x.name === 'seg:vip')).length,
-      Array.from({ length: N }, (_, i) => (s.klaviyo.profileByEmail(`p${i}@x.com`)?.properties.segsync_tags ?? []) as string[]).filter((t) => t.includes('seg:vip')).length,
+      s.hubspot.contactCount() &&
+        Array.from({ length: N }, (_, i) => s.hubspot.contact(`p${i}@x.com`)?.properties.segsync_tags ?? '').filter((t) => t.includes('seg:vip')).length,
+      Array.from({ length: N }, (_, i) => (s.mailchimp.member(`p${i}@x.com`)?.tags ?? []) as { name: string }[]).filter((t) =>
+        t.some((x) => x.name === 'seg:vip'),
+      ).length,
+      Array.from({ length: N }, (_, i) => (s.klaviyo.profileByEmail(`p${i}@x.com`)?.properties.segsync_tags ?? []) as string[]).filter((t) =>
+        t.includes('seg:vip'),
+      ).length,
     ],
     ltv: [s.mailchimp.member('p7@x.com')?.merge_fields.LTV, s.klaviyo.profileByEmail('p7@x.com')?.properties.lifetime_value],
   });
@@ -83,7 +99,9 @@ describe('a second store against accounts that already hold segsync tags and fie
     expect(held()).toEqual(before);
     for (const esp of ESPS) expect(second.engine.stoppedReason(esp)).toMatch(/push stopped/);
     // It pulled before it would have written: it has seen what the accounts hold.
-    expect(second.store.findContactByEmail('p7@x.com')!.externalIds).toEqual(expect.objectContaining({ hubspot: expect.any(String), mailchimp: expect.any(String), klaviyo: expect.any(String) }));
+    expect(second.store.findContactByEmail('p7@x.com')!.externalIds).toEqual(
+      expect.objectContaining({ hubspot: expect.any(String), mailchimp: expect.any(String), klaviyo: expect.any(String) }),
+    );
   }, 60_000);
 
   it('sends it with --force, and lifts the stop', async () => {

@@ -28,7 +28,9 @@ mappings:
   });
 
   it('pushes 10,000 contacts through 429s, honouring the waits, with nothing dead-lettered', async () => {
-    h.store.upsertContacts(Array.from({ length: N }, (_, i) => ({ email: `s${i}@x.com`, properties: { plan: i % 2 ? 'pro' : 'free' }, source: 'local' as const })));
+    h.store.upsertContacts(
+      Array.from({ length: N }, (_, i) => ({ email: `s${i}@x.com`, properties: { plan: i % 2 ? 'pro' : 'free' }, source: 'local' as const })),
+    );
     for (const e of h.esps) await h.engine.ensureSchema(e);
     h.engine.enqueueAll();
     const reports = await Promise.all(h.esps.map((e) => h.engine.drainAll(e)));

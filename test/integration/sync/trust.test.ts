@@ -77,7 +77,10 @@ describe('sync that never corrupts an ESP (real SDKs against the three sandboxes
     optOutOnHubspot('ada@x.com');
     s.klaviyo.state.unsubscribe(['ada@x.com'], undefined);
     const jobs = s.klaviyo.state.consentJobs.length;
-    const hubspotConsentCalls = (): number => Object.entries(s.hubspot.stats().requests).filter(([r]) => r.includes('communication-preferences') && r.startsWith('POST')).reduce((n, [, c]) => n + c, 0);
+    const hubspotConsentCalls = (): number =>
+      Object.entries(s.hubspot.stats().requests)
+        .filter(([r]) => r.includes('communication-preferences') && r.startsWith('POST'))
+        .reduce((n, [, c]) => n + c, 0);
     const hsBefore = hubspotConsentCalls();
 
     for (const id of [ada, bob]) h.store.setProperty(id, 'first_name', { value: `new${id}`, updatedAt: Date.now(), source: 'local' });
@@ -115,7 +118,11 @@ describe('sync that never corrupts an ESP (real SDKs against the three sandboxes
     const plan = h.engine.plan();
     expect(plan.every((p) => p.contacts === 0)).toBe(true);
     // Erin's own `vip` is reported as a collision on every ESP, not taken over by the segment.
-    expect(plan.map((p) => [p.esp, p.collisions])).toEqual([['hubspot', { vip: 1 }], ['mailchimp', { vip: 1 }], ['klaviyo', { vip: 1 }]]);
+    expect(plan.map((p) => [p.esp, p.collisions])).toEqual([
+      ['hubspot', { vip: 1 }],
+      ['mailchimp', { vip: 1 }],
+      ['klaviyo', { vip: 1 }],
+    ]);
 
     // Everyone leaves the segment: only the tag segsync put on (carol's) goes.
     flag(carol, false);
@@ -131,23 +138,27 @@ describe('sync that never corrupts an ESP (real SDKs against the three sandboxes
     void dave;
   }, 60_000);
 
-  it.each(ESPS)('carries an opt-out made on %s to the other two ESPs in one pull and one push, as their unsubscribe', async (source) => {
-    add('olga@x.com');
-    await h.pushAll();
-    await pull();
-    expect(consentOn('olga@x.com')).toEqual({ hubspot: 'not-opted-out', mailchimp: 'subscribed', klaviyo: 'SUBSCRIBED' });
+  it.each(ESPS)(
+    'carries an opt-out made on %s to the other two ESPs in one pull and one push, as their unsubscribe',
+    async (source) => {
+      add('olga@x.com');
+      await h.pushAll();
+      await pull();
+      expect(consentOn('olga@x.com')).toEqual({ hubspot: 'not-opted-out', mailchimp: 'subscribed', klaviyo: 'SUBSCRIBED' });
 
-    if (source === 'hubspot') optOutOnHubspot('olga@x.com');
-    if (source === 'mailchimp') s.mailchimp.admin.update('olga@x.com', { status: 'unsubscribed' });
-    if (source === 'klaviyo') s.klaviyo.state.unsubscribe(['olga@x.com'], undefined);
-    await pull([source]);
-    await drain();
+      if (source === 'hubspot') optOutOnHubspot('olga@x.com');
+      if (source === 'mailchimp') s.mailchimp.admin.update('olga@x.com', { status: 'unsubscribed' });
+      if (source === 'klaviyo') s.klaviyo.state.unsubscribe(['olga@x.com'], undefined);
+      await pull([source]);
+      await drain();
 
-    expect(consentOn('olga@x.com')).toEqual({ hubspot: 'opted-out', mailchimp: 'unsubscribed', klaviyo: 'UNSUBSCRIBED' });
-    // An unsubscribe, never a deletion: every record is still there.
-    expect([s.hubspot.contact('olga@x.com'), s.mailchimp.member('olga@x.com'), s.klaviyo.profileByEmail('olga@x.com')].every(Boolean)).toBe(true);
-    expect(h.store.counts().outbox).toEqual([]);
-  }, 30_000);
+      expect(consentOn('olga@x.com')).toEqual({ hubspot: 'opted-out', mailchimp: 'unsubscribed', klaviyo: 'UNSUBSCRIBED' });
+      // An unsubscribe, never a deletion: every record is still there.
+      expect([s.hubspot.contact('olga@x.com'), s.mailchimp.member('olga@x.com'), s.klaviyo.profileByEmail('olga@x.com')].every(Boolean)).toBe(true);
+      expect(h.store.counts().outbox).toEqual([]);
+    },
+    30_000,
+  );
 
   it('subscribed on Klaviyo, then opted out on HubSpot, then edited on Klaviyo: nobody is subscribed anywhere', async () => {
     s.klaviyo.seedProfile({ email: 'pat@x.com', consent: 'SUBSCRIBED', first_name: 'Pat' });

@@ -6,7 +6,6 @@ import { ManualClock } from '../../../src/model/clock';
 import type { Harness, Sandboxes } from '../../support/sandboxes';
 import { FIRST_NAME_MAPPING, harness, sandboxConfig, startSandboxes } from '../../support/sandboxes';
 
-
 describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', () => {
   let clock: ManualClock;
   let s: Sandboxes;
@@ -84,14 +83,20 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
   });
 
   it('finding 6: a Mailchimp archive or a HubSpot archive unlinks that record, stops writes there, and keeps the contact elsewhere', async () => {
-    const id = h.store.upsertContacts([{ email: 'a@x.com', properties: { first_name: 'Ann' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!.contactId;
+    const id = h.store.upsertContacts([{ email: 'a@x.com', properties: { first_name: 'Ann' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!
+      .contactId;
     await push();
     await later();
     s.mailchimp.admin.archive('a@x.com');
     s.hubspot.state.archive(s.hubspot.contact('a@x.com')!.id, { source: 'CRM_UI', sourceId: 'userId:1' });
     await later();
     for (const e of h.esps) await h.engine.pull(e);
-    expect(h.store.decisionsFor(id, '@link').map((d) => d.winner).sort()).toEqual(['hubspot', 'mailchimp']);
+    expect(
+      h.store
+        .decisionsFor(id, '@link')
+        .map((d) => d.winner)
+        .sort(),
+    ).toEqual(['hubspot', 'mailchimp']);
     h.store.setProperty(id, 'first_name', { value: 'Annie', updatedAt: clock.now(), source: 'local' });
     for (let round = 0; round < 2; round++) {
       expect(h.engine.enqueueAll()).toBe(round === 0 ? 1 : 0);
@@ -108,7 +113,9 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
   });
 
   it('finding 5: an email changed on HubSpot travels to Mailchimp and Klaviyo, and a stale record elsewhere does not flip it back', async () => {
-    const id = h.store.upsertContacts([{ email: 'carol@x.com', properties: { first_name: 'Carol' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!.contactId;
+    const id = h.store.upsertContacts([
+      { email: 'carol@x.com', properties: { first_name: 'Carol' }, consent: 'subscribed', source: 'local', time: clock.now() },
+    ])[0]!.contactId;
     await push();
     await later();
     for (const e of h.esps) await h.engine.pull(e);
@@ -135,7 +142,9 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
   });
 
   it('finding 5: a local email change travels to every ESP by its own way of changing an email (no duplicate records)', async () => {
-    const id = h.store.upsertContacts([{ email: 'dan@x.com', properties: { first_name: 'Dan' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!.contactId;
+    const id = h.store.upsertContacts([
+      { email: 'dan@x.com', properties: { first_name: 'Dan' }, consent: 'subscribed', source: 'local', time: clock.now() },
+    ])[0]!.contactId;
     await push();
     h.store.changeEmail(id, 'dan.new@x.com');
     await push();
@@ -144,14 +153,17 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
   });
 
   it('finding 7: the dry run shows exactly what the push sends (no queued operation the push would drop)', async () => {
-    const id = h.store.upsertContacts([{ email: 'p@x.com', properties: { first_name: 'Pat' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!.contactId;
+    const id = h.store.upsertContacts([{ email: 'p@x.com', properties: { first_name: 'Pat' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!
+      .contactId;
     await push();
     h.store.setProperty(id, 'first_name', { value: 'Patty', updatedAt: clock.now(), source: 'local' });
     h.engine.enqueueAll();
     h.store.setProperty(id, 'first_name', { value: 'Pat', updatedAt: clock.now(), source: 'local' });
     h.store.upsertContacts([{ email: 'q@x.com', properties: { first_name: 'Quinn' }, consent: 'subscribed', source: 'local', time: clock.now() }]);
     const plan = h.engine.plan();
-    expect(plan.map((p) => [p.esp, p.contacts, p.creates, p.fields])).toEqual(h.esps.map((e) => [e, 1, 1, { [{ hubspot: 'firstname', mailchimp: 'FNAME', klaviyo: 'first_name' }[e]]: 1 }]));
+    expect(plan.map((p) => [p.esp, p.contacts, p.creates, p.fields])).toEqual(
+      h.esps.map((e) => [e, 1, 1, { [{ hubspot: 'firstname', mailchimp: 'FNAME', klaviyo: 'first_name' }[e]]: 1 }]),
+    );
     h.engine.enqueueAll();
     const sent = await Promise.all(h.esps.map((e) => h.engine.drainAll(e)));
     expect(sent.map((r) => r.ok)).toEqual(plan.map((p) => p.contacts));
@@ -177,8 +189,9 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
     }
   });
 
-  it('finding 3: latest compares the field\'s own change time (HubSpot property history), not the record\'s', async () => {
-    const id = h.store.upsertContacts([{ email: 'x@x.com', properties: { first_name: 'Xe' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!.contactId;
+  it("finding 3: latest compares the field's own change time (HubSpot property history), not the record's", async () => {
+    const id = h.store.upsertContacts([{ email: 'x@x.com', properties: { first_name: 'Xe' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!
+      .contactId;
     await push();
     await later();
     const editedAt = clock.now();
@@ -191,13 +204,17 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
     await later();
     await h.engine.pull('hubspot');
     expect(h.store.getContact(id)!.properties.first_name?.value).toBe('Xan');
-    expect(h.store.decisionsFor(id, 'first_name').at(-1)).toMatchObject({ winner: 'local', reason: expect.stringContaining(`is newer than hubspot's (${new Date(editedAt).toISOString()})`) });
+    expect(h.store.decisionsFor(id, 'first_name').at(-1)).toMatchObject({
+      winner: 'local',
+      reason: expect.stringContaining(`is newer than hubspot's (${new Date(editedAt).toISOString()})`),
+    });
     await push();
     expect(values('x@x.com')).toEqual({ hubspot: 'Xan', mailchimp: 'Xan', klaviyo: 'Xan' });
   });
 
   it('finding 6: a record restored on Mailchimp links again without reverting a local edit made while it was archived', async () => {
-    const id = h.store.upsertContacts([{ email: 'r@x.com', properties: { first_name: 'Ann' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!.contactId;
+    const id = h.store.upsertContacts([{ email: 'r@x.com', properties: { first_name: 'Ann' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!
+      .contactId;
     await push();
     await later();
     s.mailchimp.admin.archive('r@x.com');
@@ -210,7 +227,10 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
     s.mailchimp.seed([{ email: 'r@x.com' }]);
     await later();
     await h.engine.pull('mailchimp');
-    expect(h.store.decisionsFor(id, '@link').map((d) => d.reason)).toEqual([expect.stringMatching(/^mailchimp record archived or deleted: unlinked/), expect.stringMatching(/^mailchimp record is live again/)]);
+    expect(h.store.decisionsFor(id, '@link').map((d) => d.reason)).toEqual([
+      expect.stringMatching(/^mailchimp record archived or deleted: unlinked/),
+      expect.stringMatching(/^mailchimp record is live again/),
+    ]);
     expect(h.store.getContact(id)!.properties.first_name?.value).toBe('Annie');
     await push();
     expect(values('r@x.com')).toEqual({ hubspot: 'Annie', mailchimp: 'Annie', klaviyo: 'Annie' });

@@ -58,7 +58,12 @@ describe('two-way identity: reused ids, Mailchimp email changes, unlinked writes
     await s.hubspot.close();
     await later();
     replaced = await startHubspotSandbox({ accessToken: 'hs-token', rateLimits: false, clock, port });
-    expect(replaced.seed([{ email: 'dave@x.com', properties: { firstname: 'Dave' } }, { email: 'eve@x.com', properties: { firstname: 'Eve' } }])).toEqual(['1001', '1002']);
+    expect(
+      replaced.seed([
+        { email: 'dave@x.com', properties: { firstname: 'Dave' } },
+        { email: 'eve@x.com', properties: { firstname: 'Eve' } },
+      ]),
+    ).toEqual(['1001', '1002']);
     // 1002 is archived in the new account: someone else's removal, not bea's.
     replaced.state.archive('1002', { source: 'CRM_UI', sourceId: 'userId:1' });
     await later();
@@ -69,8 +74,14 @@ describe('two-way identity: reused ids, Mailchimp email changes, unlinked writes
     const dave = h.store.findContactByEmail('dave@x.com')!;
     expect(dave.externalIds.hubspot).toBe('1001');
     expect(h.store.decisionsFor(carol, '@email')).toEqual([]);
-    expect(h.store.decisionsFor(carol, '@link').at(-1)).toMatchObject({ winner: 'local', reason: expect.stringMatching(/^hubspot id 1001 now names another record .*link dropped, not followed as an email change/) });
-    expect(h.store.decisionsFor(dave.id, '@link').at(-1)).toMatchObject({ winner: 'hubspot', reason: expect.stringContaining(`linked to contact ${carol} before`) });
+    expect(h.store.decisionsFor(carol, '@link').at(-1)).toMatchObject({
+      winner: 'local',
+      reason: expect.stringMatching(/^hubspot id 1001 now names another record .*link dropped, not followed as an email change/),
+    });
+    expect(h.store.decisionsFor(dave.id, '@link').at(-1)).toMatchObject({
+      winner: 'hubspot',
+      reason: expect.stringContaining(`linked to contact ${carol} before`),
+    });
     expect(h.store.getContact(bea)!.externalIds.hubspot).toBeUndefined();
     expect(h.store.decisionsFor(bea, '@link').map((d) => d.reason)).toEqual([expect.stringMatching(/^hubspot id 1002 now names another record/)]);
 
@@ -100,8 +111,14 @@ describe('two-way identity: reused ids, Mailchimp email changes, unlinked writes
     expect(s.hubspot.seed([{ email: 'nia@x.com' }])).toEqual(['1002']);
     await later();
     await h.engine.pull('hubspot');
-    expect(h.store.getContact(id)).toMatchObject({ externalIds: expect.objectContaining({ hubspot: '1002' }), properties: { first_name: expect.objectContaining({ value: 'Nia' }) } });
-    expect(h.store.decisionsFor(id, '@link').at(-1)).toMatchObject({ winner: 'hubspot', reason: expect.stringMatching(/^hubspot record 1002 holds this contact's email now, not record 1001/) });
+    expect(h.store.getContact(id)).toMatchObject({
+      externalIds: expect.objectContaining({ hubspot: '1002' }),
+      properties: { first_name: expect.objectContaining({ value: 'Nia' }) },
+    });
+    expect(h.store.decisionsFor(id, '@link').at(-1)).toMatchObject({
+      winner: 'hubspot',
+      reason: expect.stringMatching(/^hubspot record 1002 holds this contact's email now, not record 1001/),
+    });
     await push();
     expect(values('nia@x.com')).toEqual({ hubspot: 'Nia', mailchimp: 'Nia', klaviyo: 'Nia' });
   });
@@ -144,46 +161,52 @@ describe('two-way identity: reused ids, Mailchimp email changes, unlinked writes
     expect(h.engine.enqueueAll()).toBe(0);
   });
 
-  it.each(['hubspot', 'mailchimp'] as const)('a record restored on %s after the contact\'s email, name and tags changed comes back linked and is brought up to date, reverting nothing', async (esp) => {
-    const id = add('rita@x.com', 'Rita');
-    h.store.updateTags(id, ['seg:a'], [], 'local', clock.now());
-    await push();
-    await later();
-    for (const e of h.esps) await h.engine.pull(e);
-    const hubspotId = s.hubspot.contact('rita@x.com')!.id;
-    if (esp === 'mailchimp') s.mailchimp.admin.archive('rita@x.com');
-    else s.hubspot.state.archive(hubspotId, { source: 'CRM_UI', sourceId: 'userId:1' });
-    await later();
-    await h.engine.pull(esp);
-    // While the record is gone: a new email, name and tag set, locally.
-    h.store.changeEmail(id, 'rita.new@x.com');
-    h.store.setProperty(id, 'first_name', { value: 'Rhea', updatedAt: clock.now(), source: 'local' });
-    h.store.updateTags(id, ['seg:b'], ['seg:a'], 'local', clock.now());
-    await push();
-    await later();
-    // Restored: the record comes back with the old email, name and tags.
-    if (esp === 'mailchimp') s.mailchimp.seed([{ email: 'rita@x.com' }]);
-    else s.hubspot.unarchive(hubspotId);
-    await later();
-    await h.engine.pull(esp);
-    expect(h.store.getContact(id)).toMatchObject({ email: 'rita.new@x.com', properties: { first_name: expect.objectContaining({ value: 'Rhea' }) } });
-    expect([...h.store.getContact(id)!.tags].sort()).toEqual(['seg:b']);
-    expect(h.store.decisionsFor(id, '@link').at(-1)).toMatchObject({ winner: esp, reason: expect.stringMatching(/is live again/) });
-    expect(h.store.counts().contacts).toBe(1);
-    await push();
-    expect(values('rita.new@x.com')).toEqual({ hubspot: 'Rhea', mailchimp: 'Rhea', klaviyo: 'Rhea' });
-    expect(values('rita@x.com')).toEqual({ hubspot: null, mailchimp: null, klaviyo: null });
-    if (esp === 'mailchimp') expect((s.mailchimp.member('rita.new@x.com')!.tags as { name: string }[]).map((t) => t.name)).toEqual(['seg:b']);
-    else expect(s.hubspot.contact('rita.new@x.com')).toMatchObject({ id: hubspotId, properties: { segsync_tags: 'seg:b' } });
-    await later();
-    for (const e of h.esps) await h.engine.pull(e);
-    await later();
-    for (const e of h.esps) expect([e, await h.engine.pull(e)]).toEqual([e, expect.objectContaining({ changed: 0 })]);
-    expect(h.engine.enqueueAll()).toBe(0);
-  });
+  it.each(['hubspot', 'mailchimp'] as const)(
+    "a record restored on %s after the contact's email, name and tags changed comes back linked and is brought up to date, reverting nothing",
+    async (esp) => {
+      const id = add('rita@x.com', 'Rita');
+      h.store.updateTags(id, ['seg:a'], [], 'local', clock.now());
+      await push();
+      await later();
+      for (const e of h.esps) await h.engine.pull(e);
+      const hubspotId = s.hubspot.contact('rita@x.com')!.id;
+      if (esp === 'mailchimp') s.mailchimp.admin.archive('rita@x.com');
+      else s.hubspot.state.archive(hubspotId, { source: 'CRM_UI', sourceId: 'userId:1' });
+      await later();
+      await h.engine.pull(esp);
+      // While the record is gone: a new email, name and tag set, locally.
+      h.store.changeEmail(id, 'rita.new@x.com');
+      h.store.setProperty(id, 'first_name', { value: 'Rhea', updatedAt: clock.now(), source: 'local' });
+      h.store.updateTags(id, ['seg:b'], ['seg:a'], 'local', clock.now());
+      await push();
+      await later();
+      // Restored: the record comes back with the old email, name and tags.
+      if (esp === 'mailchimp') s.mailchimp.seed([{ email: 'rita@x.com' }]);
+      else s.hubspot.unarchive(hubspotId);
+      await later();
+      await h.engine.pull(esp);
+      expect(h.store.getContact(id)).toMatchObject({ email: 'rita.new@x.com', properties: { first_name: expect.objectContaining({ value: 'Rhea' }) } });
+      expect([...h.store.getContact(id)!.tags].sort()).toEqual(['seg:b']);
+      expect(h.store.decisionsFor(id, '@link').at(-1)).toMatchObject({ winner: esp, reason: expect.stringMatching(/is live again/) });
+      expect(h.store.counts().contacts).toBe(1);
+      await push();
+      expect(values('rita.new@x.com')).toEqual({ hubspot: 'Rhea', mailchimp: 'Rhea', klaviyo: 'Rhea' });
+      expect(values('rita@x.com')).toEqual({ hubspot: null, mailchimp: null, klaviyo: null });
+      if (esp === 'mailchimp') expect((s.mailchimp.member('rita.new@x.com')!.tags as { name: string }[]).map((t) => t.name)).toEqual(['seg:b']);
+      else expect(s.hubspot.contact('rita.new@x.com')).toMatchObject({ id: hubspotId, properties: { segsync_tags: 'seg:b' } });
+      await later();
+      for (const e of h.esps) await h.engine.pull(e);
+      await later();
+      for (const e of h.esps) expect([e, await h.engine.pull(e)]).toEqual([e, expect.objectContaining({ changed: 0 })]);
+      expect(h.engine.enqueueAll()).toBe(0);
+    },
+  );
 
   it('a HubSpot merge (through the SDK) unlinks the contact of the merged-away record with a decision naming the survivor; nothing is erased and no write fails', async () => {
-    const [aId, bId] = s.hubspot.seed([{ email: 'ann@x.com', properties: { firstname: 'Ann' } }, { email: 'ann.work@x.com', properties: { firstname: 'Annie', lastname: 'Work' } }]);
+    const [aId, bId] = s.hubspot.seed([
+      { email: 'ann@x.com', properties: { firstname: 'Ann' } },
+      { email: 'ann.work@x.com', properties: { firstname: 'Annie', lastname: 'Work' } },
+    ]);
     await later();
     for (const e of h.esps) await h.engine.pull(e);
     await push();

@@ -37,7 +37,16 @@ const who = fc.integer({ min: 0, max: PEOPLE - 1 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('edit' as const), who, where: fc.constantFrom<Where>('local', ...ESPS) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('email' as const), who, where: fc.constantFrom<Where>('local', ...ESPS) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('tag' as const), who, where: fc.constantFrom('local' as const, 'mailchimp' as const), tag: fc.constantFrom(...TAGS), on: fc.boolean() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('tag' as const),
+      who,
+      where: fc.constantFrom('local' as const, 'mailchimp' as const),
+      tag: fc.constantFrom(...TAGS),
+      on: fc.boolean(),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('archive' as const), who, where: fc.constantFrom('mailchimp' as const, 'hubspot' as const) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('restore' as const), who, where: fc.constantFrom('mailchimp' as const, 'hubspot' as const) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('pull' as const), esp: fc.constantFrom(...ESPS) }) },
@@ -171,7 +180,11 @@ async function soak(s: Sandboxes, h: Harness, clock: ManualClock, ops: Op[], run
   expect(h.store.counts().contacts).toBe(PEOPLE);
   for (const p of people) {
     const local = h.store.getContact(p.id)!;
-    expect({ email: local.email, name: local.properties.first_name?.value, tags: [...local.tags].sort() }).toEqual({ email: p.email, name: p.name, tags: [...p.tags].sort() });
+    expect({ email: local.email, name: local.properties.first_name?.value, tags: [...local.tags].sort() }).toEqual({
+      email: p.email,
+      name: p.name,
+      tags: [...p.tags].sort(),
+    });
     for (const esp of ESPS) {
       if (p.archived.has(esp)) continue;
       expect({ esp, email: p.email, ...onEsp(s, esp, p.email) }).toEqual({ esp, email: p.email, name: p.name, tags: [...p.tags].sort() });

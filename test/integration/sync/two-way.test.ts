@@ -88,14 +88,24 @@ describe('two-way sync against the three sandboxes (real SDKs over HTTP)', () =>
     await h.engine.pull('klaviyo');
     await h.engine.pull('hubspot');
     expect(h.store.getContact(id)!.properties.first_name).toMatchObject({ value: 'Ada from Klaviyo', source: 'klaviyo' });
-    expect(h.store.decisionsFor(id, 'first_name').at(-1)).toMatchObject({ winner: 'klaviyo', reason: expect.stringMatching(/^latest wins: the local value .* is newer than hubspot/) });
+    expect(h.store.decisionsFor(id, 'first_name').at(-1)).toMatchObject({
+      winner: 'klaviyo',
+      reason: expect.stringMatching(/^latest wins: the local value .* is newer than hubspot/),
+    });
     await Promise.all(h.esps.map((e) => h.engine.drainAll(e)));
     expect(s.hubspot.contact('ada@x.com')!.properties.firstname).toBe('Ada from Klaviyo');
     expect(s.mailchimp.member('ada@x.com')!.merge_fields.FNAME).toBe('Ada from Klaviyo');
   });
 
   it('sends 1,000 changed contacts of 10,000 in exactly the minimal batched calls, and none on a second run', async () => {
-    h.store.upsertContacts(Array.from({ length: 10_000 }, (_, i) => ({ email: `c${i}@x.com`, properties: { plan: 'free' }, source: 'local' as const, consent: 'subscribed' as const })));
+    h.store.upsertContacts(
+      Array.from({ length: 10_000 }, (_, i) => ({
+        email: `c${i}@x.com`,
+        properties: { plan: 'free' },
+        source: 'local' as const,
+        consent: 'subscribed' as const,
+      })),
+    );
     await h.pushAll();
     for (let i = 1; i <= 10_000; i += 10) h.store.setProperty(i, 'plan', { value: 'pro', updatedAt: Date.now(), source: 'local' });
     let before = writeCalls(s);

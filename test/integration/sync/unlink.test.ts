@@ -54,7 +54,9 @@ describe('re-adopting a replaced ESP account', () => {
     return e;
   };
   const addContacts = (...emails: string[]): number[] =>
-    store.upsertContacts(emails.map((email) => ({ email, properties: { first_name: email.split('@')[0]! }, source: 'local' as const, time: Date.now() }))).map((o) => o.contactId);
+    store
+      .upsertContacts(emails.map((email) => ({ email, properties: { first_name: email.split('@')[0]! }, source: 'local' as const, time: Date.now() })))
+      .map((o) => o.contactId);
   const failure = (p: Promise<unknown>): Promise<unknown> =>
     p.then(
       () => undefined,

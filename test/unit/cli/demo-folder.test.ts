@@ -11,7 +11,7 @@ describe('the demo folder', () => {
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-  it('makes a new folder, with parents, and marks it as the demo\'s', () => {
+  it("makes a new folder, with parents, and marks it as the demo's", () => {
     const dir = join(root, 'a', 'demo');
     prepareDemoFolder(dir);
     expect(readdirSync(dir)).toEqual([DEMO_MARKER]);

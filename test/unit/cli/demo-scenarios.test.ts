@@ -8,7 +8,11 @@ function shopper(id: number, over: Partial<ShopperFacts>): ShopperFacts {
   return { id, email: `s${id}@example.com`, createdAt: NOW - 100 * DAY, properties: { first_name: `S${id}` }, tags: [], segments: {}, events: [], ...over };
 }
 
-const cart = (total: number): ShopperFacts['events'][number] => ({ name: 'Added to Cart', time: NOW - DAY, properties: { product_name: 'Trail Shoe', total, items: [{ name: 'Trail Shoe', price: total, quantity: 1 }] } });
+const cart = (total: number): ShopperFacts['events'][number] => ({
+  name: 'Added to Cart',
+  time: NOW - DAY,
+  properties: { product_name: 'Trail Shoe', total, items: [{ name: 'Trail Shoe', price: total, quantity: 1 }] },
+});
 const order = (daysAgo: number, value: number): ShopperFacts['events'][number] => ({ name: 'Placed Order', time: NOW - daysAgo * DAY, properties: { value } });
 
 describe('demo scenarios', () => {
@@ -22,7 +26,11 @@ describe('demo scenarios', () => {
     ];
     const scenarios = demoScenariosFor('cart-abandonment', facts, NOW);
     expect(scenarios.map((s) => s.email)).toEqual(['s0@example.com', 's2@example.com', 's3@example.com']);
-    expect(scenarios[1]).toMatchObject({ properties: { first_name: 'S2', cart_total: 150, cart_item_count: 1 }, segments: { cart_abandoner: true, vip_customer: false }, now: new Date(NOW).toISOString() });
+    expect(scenarios[1]).toMatchObject({
+      properties: { first_name: 'S2', cart_total: 150, cart_item_count: 1 },
+      segments: { cart_abandoner: true, vip_customer: false },
+      now: new Date(NOW).toISOString(),
+    });
     expect(scenarios[2]!.tags).toEqual(['vip']);
     expect(scenarios[1]!.events![0]!.properties.items).toEqual([{ name: 'Trail Shoe', price: 150, quantity: 1 }]);
   });

@@ -15,7 +15,7 @@ describe('demo shoppers', () => {
     expect(new ShopperSimulation(a, 7).eventsBetween(t, t + 2 * DAY)).toEqual(new ShopperSimulation(a, 7).eventsBetween(t, t + 2 * DAY));
   });
 
-  it('produces events inside the asked window, in time order, at roughly the personas\' rates', () => {
+  it("produces events inside the asked window, in time order, at roughly the personas' rates", () => {
     const shoppers = castShoppers(200, 3);
     const t = Date.UTC(2026, 10, 1);
     const events = new ShopperSimulation(shoppers, 3).eventsBetween(t, t + 10 * DAY);
@@ -42,7 +42,11 @@ describe('demo view', () => {
     expect(has(readMarks([c([], { t: ['seg:cart'] })], targets, { property: 't', listPrefix: undefined }))).toBe(true);
     expect(has(readMarks([c([], {}, ['segsync: seg:cart'])], targets, { property: undefined, listPrefix: 'segsync: ' }))).toBe(true);
     expect(has(readMarks([c([], { t: 'seg:other' }, ['seg:cart'])], targets, { property: 't', listPrefix: undefined }))).toBeUndefined();
-    expect(readMarks([c([], { STAGE: 'lapsed' })], targets, { property: undefined, listPrefix: undefined }).get('a@x.com')?.get('stage')).toBe('lapsed');
+    expect(
+      readMarks([c([], { STAGE: 'lapsed' })], targets, { property: undefined, listPrefix: undefined })
+        .get('a@x.com')
+        ?.get('stage'),
+    ).toBe('lapsed');
   });
 
   it('groups one flip seen on several ESPs into one change, and reports values that changed or went', () => {
@@ -51,10 +55,19 @@ describe('demo view', () => {
       for (const [email, seg, v] of entries) out.set(email, new Map([...(out.get(email) ?? new Map()), [seg, v]]));
       return out;
     };
-    const before = new Map<EspName, Marks>([['hubspot', m([['a@x.com', 'stage', 'new']])], ['mailchimp', m([])]]);
+    const before = new Map<EspName, Marks>([
+      ['hubspot', m([['a@x.com', 'stage', 'new']])],
+      ['mailchimp', m([])],
+    ]);
     const after = new Map<EspName, Marks>([
       ['hubspot', m([['b@x.com', 'cart', true]])],
-      ['mailchimp', m([['b@x.com', 'cart', true], ['a@x.com', 'stage', 'active']])],
+      [
+        'mailchimp',
+        m([
+          ['b@x.com', 'cart', true],
+          ['a@x.com', 'stage', 'active'],
+        ]),
+      ],
     ]);
     expect(diffMarks(before, after)).toEqual([
       { email: 'b@x.com', segment: 'cart', value: true, esps: ['hubspot', 'mailchimp'] },

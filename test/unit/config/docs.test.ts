@@ -9,7 +9,13 @@ import { configSchema } from '../../../src/config/schema';
  * schema shows up here without anyone listing it.
  */
 function keyPaths(schema: z.core.$ZodType, prefix: string): string[] {
-  const def = schema._zod.def as unknown as { type: string; innerType?: z.core.$ZodType; shape?: Record<string, z.core.$ZodType>; valueType?: z.core.$ZodType; element?: z.core.$ZodType };
+  const def = schema._zod.def as unknown as {
+    type: string;
+    innerType?: z.core.$ZodType;
+    shape?: Record<string, z.core.$ZodType>;
+    valueType?: z.core.$ZodType;
+    element?: z.core.$ZodType;
+  };
   switch (def.type) {
     case 'optional':
     case 'default':

@@ -52,7 +52,7 @@ describe('config loading', () => {
   });
 
   it('locates a missing required field at the object that lacks it', () => {
-    const [issue] = issuesOf(VALID.replace("    rule: 'count(\"Placed Order\") >= 2'\n", ''));
+    const [issue] = issuesOf(VALID.replace('    rule: \'count("Placed Order") >= 2\'\n', ''));
     expect(issue).toMatchObject({ line: 14, message: 'missing required "rule" in segments.vip', hint: 'add "rule:"' });
   });
 
@@ -64,12 +64,21 @@ describe('config loading', () => {
 
   it('names an unknown ESP and lists the supported ones', () => {
     const issues = issuesOf(VALID.replace('connectors:\n', 'connectors:\n  sendgrid:\n    apiKey: ${SG}\n'));
-    expect(issues[0]).toMatchObject({ line: 6, column: 3, message: 'unknown ESP "sendgrid" in connectors', hint: 'segsync supports hubspot, mailchimp, klaviyo' });
+    expect(issues[0]).toMatchObject({
+      line: 6,
+      column: 3,
+      message: 'unknown ESP "sendgrid" in connectors',
+      hint: 'segsync supports hubspot, mailchimp, klaviyo',
+    });
   });
 
   it('refuses a mapping to an undeclared field and suggests the close one', () => {
     const [issue] = issuesOf(VALID.replace('local: first_name, remote', 'local: firstname, remote'));
-    expect(issue).toMatchObject({ line: 11, message: 'mapping hubspot[0] refers to unknown field "firstname"', hint: expect.stringContaining('did you mean "first_name"') });
+    expect(issue).toMatchObject({
+      line: 11,
+      message: 'mapping hubspot[0] refers to unknown field "firstname"',
+      hint: expect.stringContaining('did you mean "first_name"'),
+    });
   });
 
   it('reports an unset environment variable where it is referenced', () => {

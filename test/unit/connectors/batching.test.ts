@@ -77,7 +77,12 @@ describe('sendIsolating', () => {
       });
       await sendIsolating(['a', 'b'], v.steps);
       expect(v.calls).toEqual([['a', 'b']]);
-      expect(v.failed).toEqual(new Map([['a', err], ['b', err]]));
+      expect(v.failed).toEqual(
+        new Map([
+          ['a', err],
+          ['b', err],
+        ]),
+      );
     }
   });
 });

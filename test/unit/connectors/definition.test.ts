@@ -31,7 +31,11 @@ function fakeVendor() {
     },
     usage: (server, credential) => `fake: baseUrl ${server.url}, apiKey "${credential}"`,
   });
-  const context: ConnectorContext = { clock, logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined }, ownedTags: [] };
+  const context: ConnectorContext = {
+    clock,
+    logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+    ownedTags: [],
+  };
   return { definition, built, started, context };
 }
 
@@ -47,7 +51,9 @@ describe('defineEsp', () => {
   it('starts the sandbox with its own credential unless told otherwise, and says how to use it', async () => {
     const { definition, started } = fakeVendor();
     expect(await definition.startSandbox({ port: 0 })).toMatchObject({ usage: 'fake: baseUrl http://127.0.0.1:4101, apiKey "fake-key"' });
-    expect(await definition.startSandbox({ credential: 'mine', webhookSecret: 'shh' })).toMatchObject({ usage: 'fake: baseUrl http://127.0.0.1:4101, apiKey "mine"' });
+    expect(await definition.startSandbox({ credential: 'mine', webhookSecret: 'shh' })).toMatchObject({
+      usage: 'fake: baseUrl http://127.0.0.1:4101, apiKey "mine"',
+    });
     expect(started).toEqual([
       { common: { port: 0 }, credential: 'fake-key', webhookSecret: undefined },
       { common: {}, credential: 'mine', webhookSecret: 'shh' },

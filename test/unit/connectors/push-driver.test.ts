@@ -57,7 +57,12 @@ describe('runPush', () => {
     const { strategy, seen } = recording();
     const batch = [change('a@x.io', { n: '1', m: '1' }, ['t1']), change('b@x.io'), change('a@x.io', { n: '2' }, ['t2'])];
     const results = await runPush(strategy, batch);
-    expect(seen.write).toEqual([[{ email: 'a@x.io', set: { n: '2', m: '1' }, tags: ['t1', 't2'] }, { email: 'b@x.io', set: {}, tags: [] }]]);
+    expect(seen.write).toEqual([
+      [
+        { email: 'a@x.io', set: { n: '2', m: '1' }, tags: ['t1', 't2'] },
+        { email: 'b@x.io', set: {}, tags: [] },
+      ],
+    ]);
     expect(results.map((r) => r.status)).toEqual(['ok', 'ok', 'ok']);
     expect(results[2]).toMatchObject({ ref: { email: 'a@x.io' }, externalId: 'id-a@x.io' });
   });
@@ -171,7 +176,10 @@ describe('mergeUnits', () => {
     const encoded = ['a', 'b', 'a'].map((email, index) => ({ index, item: { email, set: {}, tags: [String(index)] }, change: change(email) }));
     expect(mergeUnits(encoded, undefined).map((u) => u.inputs)).toEqual([[0], [1], [2]]);
     expect(mergeUnits(encoded, byEmail).map((u) => [u.inputs, u.item.tags])).toEqual([
-      [[0, 2], ['0', '2']],
+      [
+        [0, 2],
+        ['0', '2'],
+      ],
       [[1], ['1']],
     ]);
   });
@@ -224,7 +232,14 @@ describe('mergeChangesBy', () => {
   it('folds a later change into an earlier one of the same contact: later values win, a set drops an earlier clear, tag changes undo opposite ones', () => {
     const rule = mergeChangesBy((c) => c.ref.email.toLowerCase());
     const first: ContactChange = { ref: { email: 'A@x.io' }, set: { n: '1', m: '1' }, clear: ['city', 'zip'], addTags: ['vip', 'new'], removeTags: ['old'] };
-    const later: ContactChange = { ref: { email: 'a@x.io' }, set: { n: '2', city: 'Oslo' }, clear: ['m'], addTags: ['old'], removeTags: ['new'], optOut: { at: 5 } };
+    const later: ContactChange = {
+      ref: { email: 'a@x.io' },
+      set: { n: '2', city: 'Oslo' },
+      clear: ['m'],
+      addTags: ['old'],
+      removeTags: ['new'],
+      optOut: { at: 5 },
+    };
     expect(rule.key(first, first)).toBe(rule.key(later, later));
     expect(rule.merge(first, later)).toEqual({
       ref: { email: 'a@x.io' },

@@ -39,7 +39,11 @@ describe('RateLimiter', () => {
   it('draws from every window of a bucket (burst and daily), and buckets share windows', async () => {
     const clock = new ManualClock(0);
     const limiter = new RateLimiter(
-      { windows: { burst: { limit: 10, windowMs: 1000 }, daily: { limit: 3, windowMs: 86_400_000 }, search: { limit: 10, windowMs: 1000 } }, buckets: { default: ['burst', 'daily'], search: ['search', 'daily'] }, maxConcurrency: 5 },
+      {
+        windows: { burst: { limit: 10, windowMs: 1000 }, daily: { limit: 3, windowMs: 86_400_000 }, search: { limit: 10, windowMs: 1000 } },
+        buckets: { default: ['burst', 'daily'], search: ['search', 'daily'] },
+        maxConcurrency: 5,
+      },
       clock,
     );
     await limiter.run('default', async () => undefined);
@@ -92,6 +96,11 @@ describe('RateLimiter', () => {
   it('computes the least time a run of calls needs', () => {
     expect(minimumDurationMs(100, [{ limit: 100, windowMs: 10_000 }])).toBe(0);
     expect(minimumDurationMs(101, [{ limit: 100, windowMs: 10_000 }])).toBe(10_000);
-    expect(minimumDurationMs(250, [{ limit: 100, windowMs: 10_000 }, { limit: 1000, windowMs: 1000 }])).toBe(20_000);
+    expect(
+      minimumDurationMs(250, [
+        { limit: 100, windowMs: 10_000 },
+        { limit: 1000, windowMs: 1000 },
+      ]),
+    ).toBe(20_000);
   });
 });

@@ -12,7 +12,11 @@ describe('sandbox state file', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('round-trips Maps and Sets, nested, through readable JSON', () => {
-    const snapshot = { contacts: new Map([['1001', { id: '1001', properties: new Map([['email', 'a@x.com']]) }]]), blocklist: new Set(['b@x.com']), nextId: 1002 };
+    const snapshot = {
+      contacts: new Map([['1001', { id: '1001', properties: new Map([['email', 'a@x.com']]) }]]),
+      blocklist: new Set(['b@x.com']),
+      nextId: 1002,
+    };
     const text = encodeState('hubspot', snapshot, Date.UTC(2026, 0, 1));
     expect(JSON.parse(text)).toMatchObject({ format: 'segsync-sandbox-state', version: 1, esp: 'hubspot', savedAt: '2026-01-01T00:00:00.000Z' });
     expect(decodeState('hubspot', text, 'f.json')).toEqual(snapshot);

@@ -36,7 +36,10 @@ describe('readItems', () => {
 describe('readDelivery', () => {
   const schema = z.object({ data: z.array(z.unknown()) });
   const request = (body: string): RawRequest => ({ method: 'POST', url: '/webhooks/fake', headers: {}, rawBody: Buffer.from(body), receivedAt: 0 });
-  const refuse = { notJson: ['fake: not JSON', 'send JSON'] as [string, string], invalid: (issue?: { message: string }): [string, string] => [`fake: bad shape: ${issue?.message}`, 'send {data: []}'] };
+  const refuse = {
+    notJson: ['fake: not JSON', 'send JSON'] as [string, string],
+    invalid: (issue?: { message: string }): [string, string] => [`fake: bad shape: ${issue?.message}`, 'send {data: []}'],
+  };
 
   it('answers the body of the expected shape, and refuses other bodies naming which check failed', () => {
     expect(readDelivery(request('{"data":[1]}'), schema, refuse)).toEqual({ data: [1] });

@@ -58,7 +58,10 @@ describe('segsync daemon (runDaemonCommand)', () => {
     const port = (busy.address() as AddressInfo).port;
     try {
       const file = config(`  port: ${port}\n  trackToken: \${SEGSYNC_TEST_TRACK_TOKEN}\n`);
-      const err = await runDaemonCommand({ config: file, logLevel: 'silent', handleSignals: false }, factory).then(() => undefined, (e: unknown) => e);
+      const err = await runDaemonCommand({ config: file, logLevel: 'silent', handleSignals: false }, factory).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(ConfigError);
       expect((err as ConfigError).message).toBe(`cannot listen on 127.0.0.1:${port}: the port is in use`);
       expect((err as ConfigError).hint).toMatch(/choose another port \(--port/);

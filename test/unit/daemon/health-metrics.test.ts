@@ -59,7 +59,7 @@ describe('daemon health and metrics', () => {
     expect(text).toMatch(/^segsync_process_resident_memory_bytes \d+/m);
   });
 
-  it('keeps its metrics on its own registry, not prom-client\'s global one', async () => {
+  it("keeps its metrics on its own registry, not prom-client's global one", async () => {
     expect(await globalRegistry.metrics()).not.toContain('segsync_');
   });
 

@@ -27,7 +27,10 @@ class TimedServices implements DaemonServices {
   rateLimited = false;
   nextWakeup: number | undefined;
 
-  constructor(private readonly clock: ManualClock, esps: EspName[]) {
+  constructor(
+    private readonly clock: ManualClock,
+    esps: EspName[],
+  ) {
     this.esps = esps;
   }
 
@@ -123,7 +126,10 @@ describe('Scheduler', () => {
     scheduler.start();
     await settle();
     await clock.advance(59_999);
-    expect(services.pulls.map((p) => [p.esp, p.at - t0])).toEqual([['hubspot', 0], ['klaviyo', 0]]);
+    expect(services.pulls.map((p) => [p.esp, p.at - t0])).toEqual([
+      ['hubspot', 0],
+      ['klaviyo', 0],
+    ]);
     await clock.advance(1);
     await clock.advance(120_000);
     expect(services.pulls.filter((p) => p.esp === 'hubspot').map((p) => p.at - t0)).toEqual([0, 60_000, 120_000, 180_000]);
@@ -273,7 +279,10 @@ describe('Scheduler', () => {
 describe('Scheduler: reconcile', () => {
   class ReconcilingServices extends TimedServices {
     readonly reconciles: { esp: EspName; at: number }[] = [];
-    constructor(private readonly timer: ManualClock, esps: EspName[]) {
+    constructor(
+      private readonly timer: ManualClock,
+      esps: EspName[],
+    ) {
       super(timer, esps);
     }
     async reconcile(esp: EspName): Promise<ReconcileOutcome> {
@@ -286,7 +295,14 @@ describe('Scheduler: reconcile', () => {
     const clock = new ManualClock(Date.UTC(2026, 4, 1, 12, 0, 0));
     const services = new ReconcilingServices(clock, ['hubspot', 'klaviyo']);
     const metrics = new DaemonMetrics(services, clock);
-    const scheduler = new Scheduler({ services, clock, logger: createLogger({ level: 'silent' }), metrics, pullIntervalMs: 60_000, reconcileIntervalMs: 3_600_000 });
+    const scheduler = new Scheduler({
+      services,
+      clock,
+      logger: createLogger({ level: 'silent' }),
+      metrics,
+      pullIntervalMs: 60_000,
+      reconcileIntervalMs: 3_600_000,
+    });
     const t0 = clock.now();
     scheduler.start();
     await settle();

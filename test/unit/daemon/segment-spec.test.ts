@@ -68,14 +68,23 @@ describe('Segment spec at /v1/*', () => {
     expect(eventsOf('prop@example.com').map((e) => e.eventId)).toEqual(['pe-1']);
   });
 
-  it('corrects the sender\'s clock skew: timestamp = receivedAt - (sentAt - timestamp), and a retry is the same event', async () => {
+  it("corrects the sender's clock skew: timestamp = receivedAt - (sentAt - timestamp), and a retry is the same event", async () => {
     const received = h.clock.now();
     // The device clock is a day behind; the call was queued 5 s before it was sent.
-    const body = { userId: 'pg-1', event: 'Skewed', messageId: 'skew-1', timestamp: new Date(received - 86_400_000 - 5000).toISOString(), sentAt: new Date(received - 86_400_000).toISOString() };
+    const body = {
+      userId: 'pg-1',
+      event: 'Skewed',
+      messageId: 'skew-1',
+      timestamp: new Date(received - 86_400_000 - 5000).toISOString(),
+      sentAt: new Date(received - 86_400_000).toISOString(),
+    };
     expect((await post('/v1/track', body)).status).toBe(200);
     expect(eventsOf('page@example.com').find((e) => e.eventId === 'skew-1')!.time).toBe(received - 5000);
     h.clock.advance(2000);
-    const retry = await post('/v1/batch', { batch: [{ ...body, type: 'track', sentAt: undefined }], sentAt: new Date(received - 86_400_000 + 2500).toISOString() });
+    const retry = await post('/v1/batch', {
+      batch: [{ ...body, type: 'track', sentAt: undefined }],
+      sentAt: new Date(received - 86_400_000 + 2500).toISOString(),
+    });
     expect(retry.status).toBe(200);
     expect(eventsOf('page@example.com').filter((e) => e.eventId === 'skew-1')).toHaveLength(1);
   });
@@ -106,7 +115,10 @@ describe('Segment spec at /v1/*', () => {
 
   describe('CORS', () => {
     it('answers a preflight from a configured origin without a key', async () => {
-      const r = await fetch(`${h.url}/v1/t`, { method: 'OPTIONS', headers: { origin: SHOP, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' } });
+      const r = await fetch(`${h.url}/v1/t`, {
+        method: 'OPTIONS',
+        headers: { origin: SHOP, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' },
+      });
       expect(r.status).toBe(204);
       expect(r.headers.get('access-control-allow-origin')).toBe(SHOP);
       expect(r.headers.get('access-control-allow-headers')).toMatch(/authorization/);
@@ -121,7 +133,11 @@ describe('Segment spec at /v1/*', () => {
     });
 
     it('lets the write key post from the configured origin, never the server key', async () => {
-      const ok = await post('/v1/t', { userId: 'pg-1', event: 'From Browser', messageId: 'br-1' }, { origin: SHOP, authorization: basic(WRITE), 'content-type': 'text/plain' });
+      const ok = await post(
+        '/v1/t',
+        { userId: 'pg-1', event: 'From Browser', messageId: 'br-1' },
+        { origin: SHOP, authorization: basic(WRITE), 'content-type': 'text/plain' },
+      );
       expect(ok.status).toBe(200);
       expect(ok.headers.get('access-control-allow-origin')).toBe(SHOP);
       const server = await post('/v1/t', { userId: 'pg-1', event: 'From Browser', messageId: 'br-2' }, { origin: SHOP });
@@ -136,9 +152,17 @@ describe('Segment spec at /v1/*', () => {
       const merge = await post('/v1/i', { userId: 'victim', traits: { email: 'attacker@example.com' } }, { origin: SHOP, authorization: basic(WRITE) });
       expect(merge.status).toBe(403);
       expect(h.store.findContactByEmail('attacker@example.com')).toBeUndefined();
-      const consent = await post('/v1/i', { anonymousId: 'v-1', traits: { email: 'visitor@example.com' }, consent: 'subscribed' }, { origin: SHOP, authorization: basic(WRITE) });
+      const consent = await post(
+        '/v1/i',
+        { anonymousId: 'v-1', traits: { email: 'visitor@example.com' }, consent: 'subscribed' },
+        { origin: SHOP, authorization: basic(WRITE) },
+      );
       expect(consent.status).toBe(403);
-      const ok = await post('/v1/i', { anonymousId: 'v-1', traits: { email: 'visitor@example.com', first_name: 'Vi' } }, { origin: SHOP, authorization: basic(WRITE) });
+      const ok = await post(
+        '/v1/i',
+        { anonymousId: 'v-1', traits: { email: 'visitor@example.com', first_name: 'Vi' } },
+        { origin: SHOP, authorization: basic(WRITE) },
+      );
       expect(ok.status).toBe(200);
       expect(h.store.findContactByEmail('visitor@example.com')!.properties.first_name!.value).toBe('Vi');
       expect(h.store.findContactByEmail('visitor@example.com')!.consent).toBeUndefined();

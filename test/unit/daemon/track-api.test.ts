@@ -62,7 +62,13 @@ describe('daemon track API', () => {
     });
 
     it('accepts the import shape too (email, name, time, id)', async () => {
-      const r = await post('/v1/track', { email: 'bob@example.com', name: 'Placed Order', time: '2026-05-01T11:00:00Z', id: 'ord-1', properties: { value: 42.5 } });
+      const r = await post('/v1/track', {
+        email: 'bob@example.com',
+        name: 'Placed Order',
+        time: '2026-05-01T11:00:00Z',
+        id: 'ord-1',
+        properties: { value: 42.5 },
+      });
       expect(r.status).toBe(200);
       expect(h.store.eventsOf(h.store.findContactByEmail('bob@example.com')!.id)[0]).toMatchObject({ eventId: 'ord-1', properties: { value: 42.5 } });
     });
@@ -95,7 +101,7 @@ describe('daemon track API', () => {
       expect(await bad(track({ context: { traits: { email: 'not-an-email' } } }))).toBe('context.traits.email');
     });
 
-    it('reads a text/plain body as JSON, as Segment\'s browser library sends it', async () => {
+    it("reads a text/plain body as JSON, as Segment's browser library sends it", async () => {
       const r = await fetch(`${h.url}/v1/track`, {
         method: 'POST',
         headers: { 'content-type': 'text/plain', authorization: `Bearer ${TOKEN}` },
@@ -144,13 +150,21 @@ describe('daemon track API', () => {
       expect(r.status).toBe(207);
       const body = (await r.json()) as { ok: boolean; accepted: number; rejected: { index: number; field?: string }[] };
       expect(body).toMatchObject({ ok: false, accepted: 2 });
-      expect(body.rejected.map((x: { index: number; field?: string }) => [x.index, x.field])).toEqual([[1, 'timestamp'], [3, 'userId'], [4, 'userId'], [5, 'type']]);
+      expect(body.rejected.map((x: { index: number; field?: string }) => [x.index, x.field])).toEqual([
+        [1, 'timestamp'],
+        [3, 'userId'],
+        [4, 'userId'],
+        [5, 'type'],
+      ]);
       expect(h.store.findContactByEmail('eve@example.com')!.properties.vip!.value).toBe(true);
       expect(h.store.eventsOf(h.store.findContactByEmail('ada@example.com')!.id).map((e) => e.eventId)).toContain('b-0');
     });
 
     it('applies the batch-level context to items that have none', async () => {
-      const r = await post('/v1/batch', { batch: [{ type: 'track', event: 'Clicked Email', messageId: 'ctx-1' }], context: { traits: { email: 'fay@example.com' } } });
+      const r = await post('/v1/batch', {
+        batch: [{ type: 'track', event: 'Clicked Email', messageId: 'ctx-1' }],
+        context: { traits: { email: 'fay@example.com' } },
+      });
       expect(r.status).toBe(200);
       expect(h.store.findContactByEmail('fay@example.com')).toBeDefined();
     });
@@ -214,7 +228,11 @@ describe('daemon token policy', () => {
   it('serves the track API without a token on loopback when explicitly allowed', async () => {
     const h = await startHarness({ trackToken: undefined, insecureNoToken: true });
     try {
-      const r = await fetch(`${h.url}/v1/track`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'a@b.co', event: 'X' }) });
+      const r = await fetch(`${h.url}/v1/track`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'a@b.co', event: 'X' }),
+      });
       expect(r.status).toBe(200);
     } finally {
       await h.close();

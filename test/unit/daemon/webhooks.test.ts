@@ -21,7 +21,8 @@ describe('daemon webhook routes', () => {
 
   describe('hubspot (v3 signature over the public URL, raw body and timestamp)', () => {
     // Pretty-printed on purpose: a server that re-serialised the JSON would break the signature.
-    const body = '[\n  {"eventId": 101, "subscriptionType": "contact.propertyChange", "objectId": 7, "occurredAt": 1777636800000, "propertyName": "firstname", "propertyValue": "Zoë"}\n]';
+    const body =
+      '[\n  {"eventId": 101, "subscriptionType": "contact.propertyChange", "objectId": 7, "occurredAt": 1777636800000, "propertyName": "firstname", "propertyValue": "Zoë"}\n]';
 
     function post(opts: { secret?: string; timestamp?: number; query?: string } = {}): Promise<Response> {
       const ts = String(opts.timestamp ?? h.clock.now());
@@ -70,7 +71,7 @@ describe('daemon webhook routes', () => {
       });
     }
 
-    it('answers Mailchimp\'s validation GET with 200', async () => {
+    it("answers Mailchimp's validation GET with 200", async () => {
       const r = await fetch(`${h.url}/webhooks/mailchimp?secret=${SECRETS.mailchimp}`);
       expect(r.status).toBe(200);
     });
@@ -101,7 +102,11 @@ describe('daemon webhook routes', () => {
       const ts = String(Math.floor((opts.at ?? h.clock.now()) / 1000));
       return fetch(`${h.url}/webhooks/klaviyo`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'klaviyo-timestamp': ts, 'klaviyo-signature': signKlaviyoFixture(opts.secret ?? SECRETS.klaviyo, body, ts) },
+        headers: {
+          'content-type': 'application/json',
+          'klaviyo-timestamp': ts,
+          'klaviyo-signature': signKlaviyoFixture(opts.secret ?? SECRETS.klaviyo, body, ts),
+        },
         body,
       });
     }

@@ -95,7 +95,7 @@ describe('contact import: consent vocabulary and creation times', () => {
     expect(a.properties.created_at).toBeUndefined();
   });
 
-  it('sets the contact creation time from created_at (or Segment\'s createdAt), not a property, for new and known contacts', async () => {
+  it("sets the contact creation time from created_at (or Segment's createdAt), not a property, for new and known contacts", async () => {
     const created = Date.UTC(2025, 10, 2, 8, 30);
     await importLines([{ email: 'known@x.com' }]);
     expect(store.findContactByEmail('known@x.com')!.createdAt).toBe(NOW);

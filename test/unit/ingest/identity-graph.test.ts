@@ -28,7 +28,11 @@ describe('identity graph', () => {
   });
   afterEach(() => store.close());
 
-  const eventIds = (email: string): string[] => store.eventsOf(store.findContactByEmail(email)!.id).map((e) => e.eventId).sort();
+  const eventIds = (email: string): string[] =>
+    store
+      .eventsOf(store.findContactByEmail(email)!.id)
+      .map((e) => e.eventId)
+      .sort();
 
   it('lands a track by userId on the contact an identify linked it to', () => {
     storeIdentifies(store, [identify({ userId: 'u1' }, 'ann@example.com', { first_name: 'Ann' })], T0);
@@ -119,8 +123,12 @@ describe('identity graph', () => {
     expect(store.identities.ownerOf({ kind: 'userId', value: 'ann' })).toEqual({ contactId: store.findContactByEmail('ann@example.com')!.id });
   });
 
-  it('keeps consent and tags a server identify gave an anonymous visitor, and applies them when identified, unless the contact\'s consent is newer', () => {
-    storeIdentifies(store, [{ ...identify({ userId: 'u7' }, undefined), contact: { properties: {}, source: 'local', time: T0, consent: 'unsubscribed', tags: ['vip'] } }], T0);
+  it("keeps consent and tags a server identify gave an anonymous visitor, and applies them when identified, unless the contact's consent is newer", () => {
+    storeIdentifies(
+      store,
+      [{ ...identify({ userId: 'u7' }, undefined), contact: { properties: {}, source: 'local', time: T0, consent: 'unsubscribed', tags: ['vip'] } }],
+      T0,
+    );
     storeIdentifies(store, [identify({ userId: 'u7' }, 'fay@example.com')], T0 + 1000);
     const fay = store.findContactByEmail('fay@example.com')!;
     expect(fay.consent?.status).toBe('unsubscribed');
@@ -159,15 +167,30 @@ describe('identity graph', () => {
 describe('planIdentity', () => {
   const user = { kind: 'userId' as const, value: 'u' };
   const anon = { kind: 'anonymousId' as const, value: 'a' };
-  it('ends on the email\'s contact and absorbs or merges every other owner', () => {
-    expect(planIdentity('x@y.com', 7, [{ id: user, owner: { contactId: 3 } }, { id: anon, owner: { profileId: 5 } }])).toEqual({ target: { contactId: 7 }, absorb: [5], merge: [3], link: [user, anon] });
+  it("ends on the email's contact and absorbs or merges every other owner", () => {
+    expect(
+      planIdentity('x@y.com', 7, [
+        { id: user, owner: { contactId: 3 } },
+        { id: anon, owner: { profileId: 5 } },
+      ]),
+    ).toEqual({ target: { contactId: 7 }, absorb: [5], merge: [3], link: [user, anon] });
   });
   it('merges a contact named by a userId, never one named only by an anonymousId (a shared browser)', () => {
     expect(planIdentity('x@y.com', 7, [{ id: anon, owner: { contactId: 3 } }])).toEqual({ target: { contactId: 7 }, absorb: [], merge: [], link: [anon] });
   });
-  it('without an email, ends on the userId\'s contact, else a profile, else a new profile', () => {
-    expect(planIdentity(undefined, undefined, [{ id: user, owner: { contactId: 3 } }, { id: anon, owner: { profileId: 5 } }]).target).toEqual({ contactId: 3 });
-    expect(planIdentity(undefined, undefined, [{ id: user, owner: undefined }, { id: anon, owner: { profileId: 5 } }]).target).toEqual({ profileId: 5 });
+  it("without an email, ends on the userId's contact, else a profile, else a new profile", () => {
+    expect(
+      planIdentity(undefined, undefined, [
+        { id: user, owner: { contactId: 3 } },
+        { id: anon, owner: { profileId: 5 } },
+      ]).target,
+    ).toEqual({ contactId: 3 });
+    expect(
+      planIdentity(undefined, undefined, [
+        { id: user, owner: undefined },
+        { id: anon, owner: { profileId: 5 } },
+      ]).target,
+    ).toEqual({ profileId: 5 });
     expect(planIdentity(undefined, undefined, [{ id: user, owner: undefined }]).target).toEqual({ newProfile: true });
   });
 });

@@ -41,7 +41,9 @@ describe('import', () => {
     expect(readFileSync(summary.rejectsFile!, 'utf8')).toBe(
       'not json\n{"email":"b@x.com","time":"2026-04-01T10:00:00Z"}\n{"email":"c@x.com","name":"Opened Email","time":1775037600}\n',
     );
-    const errors = readFileSync(summary.errorsFile!, 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+    const errors = readFileSync(summary.errorsFile!, 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'));
     const name = basename(summary.rejectsFile!);
     expect(errors[0]).toMatch(new RegExp(`^${name.replace(/\./g, '\\.')}:1 \\(events\\.jsonl:3\\): not valid JSON`));
     expect(errors[1]).toMatch(/:2 \(events\.jsonl:5\): .*missing event name/);
@@ -50,7 +52,10 @@ describe('import', () => {
 
   it('imports the same file twice without doubling events', async () => {
     const file = join(dir, 'e.jsonl');
-    writeFileSync(file, '{"email":"a@x.com","name":"Viewed Product","time":"2026-04-01T10:00:00Z"}\n{"email":"a@x.com","name":"Placed Order","time":"2026-04-01T11:00:00Z","id":"o-1"}\n');
+    writeFileSync(
+      file,
+      '{"email":"a@x.com","name":"Viewed Product","time":"2026-04-01T10:00:00Z"}\n{"email":"a@x.com","name":"Placed Order","time":"2026-04-01T11:00:00Z","id":"o-1"}\n',
+    );
     await importFile({ kind: 'events', file, store, now: () => NOW });
     const again = await importFile({ kind: 'events', file, store, now: () => NOW });
     expect(again).toMatchObject({ imported: 0, duplicates: 2, rejected: 0, rejectsFile: undefined });
@@ -60,7 +65,8 @@ describe('import', () => {
   it('counts repeated ids as duplicates in a bulk load too (indexes rebuilt), on the first import and on a re-import', async () => {
     const file = join(dir, 'big.jsonl');
     const lines: string[] = [];
-    for (let i = 0; i < 120_000; i++) lines.push(JSON.stringify({ id: `e${i % 110_000}`, email: `u${(i % 110_000) % 500}@x.com`, name: 'Viewed Product', time: NOW - (i % 110_000) }));
+    for (let i = 0; i < 120_000; i++)
+      lines.push(JSON.stringify({ id: `e${i % 110_000}`, email: `u${(i % 110_000) % 500}@x.com`, name: 'Viewed Product', time: NOW - (i % 110_000) }));
     writeFileSync(file, `${lines.join('\n')}\n`);
     const first = await importFile({ kind: 'events', file, store, now: () => NOW });
     expect(first).toMatchObject({ read: 120_000, imported: 110_000, duplicates: 10_000, rejected: 0, contactsCreated: 500 });
@@ -82,11 +88,22 @@ describe('import', () => {
       else if (i % 83 === 0) {
         lines.push(JSON.stringify({ email: 'not-an-email', name: 'X', time: NOW }));
         bad.add(i);
-      } else lines.push(`${JSON.stringify({ id: `e${i}`, email: `u${i % 7}@x.com`, name: 'Viewed Product', time: NOW - i, properties: { note: 'ünïcødé'.repeat(i % 5) } })}${i % 2 ? '\r' : ''}`);
+      } else
+        lines.push(
+          `${JSON.stringify({ id: `e${i}`, email: `u${i % 7}@x.com`, name: 'Viewed Product', time: NOW - i, properties: { note: 'ünïcødé'.repeat(i % 5) } })}${i % 2 ? '\r' : ''}`,
+        );
     }
     writeFileSync(file, lines.join('\n'));
     const rejectedLines: number[] = [];
-    const summary = await importFile({ kind: 'events', file, store, now: () => NOW, rangeBytes: 1_000, batchSize: 250, onReject: (r) => rejectedLines.push(r.line) });
+    const summary = await importFile({
+      kind: 'events',
+      file,
+      store,
+      now: () => NOW,
+      rangeBytes: 1_000,
+      batchSize: 250,
+      onReject: (r) => rejectedLines.push(r.line),
+    });
     const good = 3_000 - bad.size - lines.filter((l) => l === '').length;
     expect(summary).toMatchObject({ read: 3_000 - lines.filter((l) => l === '').length, imported: good, rejected: bad.size });
     expect(rejectedLines.sort((a, b) => a - b)).toEqual([...bad].sort((a, b) => a - b));
@@ -120,7 +137,10 @@ describe('records', () => {
   });
 
   it('accepts Segment-spec track payloads', () => {
-    const e = toIncomingEvent({ event: 'Placed Order', timestamp: '2026-01-01T00:00:00Z', messageId: 'm1', context: { traits: { email: 'A@X.com' } }, properties: { total: 10 } }, 'track');
+    const e = toIncomingEvent(
+      { event: 'Placed Order', timestamp: '2026-01-01T00:00:00Z', messageId: 'm1', context: { traits: { email: 'A@X.com' } }, properties: { total: 10 } },
+      'track',
+    );
     expect(e).toEqual({ email: 'a@x.com', name: 'Placed Order', time: Date.UTC(2026, 0, 1), eventId: 'm1', properties: { total: 10 }, source: 'track' });
   });
 

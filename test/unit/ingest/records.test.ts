@@ -44,7 +44,14 @@ describe('commonEventShape (the import fast path)', () => {
   it('takes the common shape itself, so imports skip zod for it', () => {
     const raw = { id: 'e-1', email: 'Ada@Example.com', name: 'Placed Order', time: '2026-04-01T10:00:00Z', properties: { value: 19.99 } };
     expect(commonEventShape(raw)).toBe(raw);
-    expect(toIncomingEvent(raw, 'import')).toEqual({ email: 'ada@example.com', name: 'Placed Order', time: Date.UTC(2026, 3, 1, 10), properties: { value: 19.99 }, source: 'import', eventId: 'e-1' });
+    expect(toIncomingEvent(raw, 'import')).toEqual({
+      email: 'ada@example.com',
+      name: 'Placed Order',
+      time: Date.UTC(2026, 3, 1, 10),
+      properties: { value: 19.99 },
+      source: 'import',
+      eventId: 'e-1',
+    });
   });
 
   it('leaves unusual records to zod and its messages', () => {

@@ -19,7 +19,7 @@ describe('rejects: fix them and import them again', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('names one pair of files per run after the input and the run\'s time, never stacking suffixes', () => {
+  it("names one pair of files per run after the input and the run's time, never stacking suffixes", () => {
     const at = new Date(NOW);
     expect(rejectsPathFor('/d/orders.jsonl', at)).toBe('/d/orders.rejects-20261203-130941.jsonl');
     expect(rejectsPathFor('/d/people.csv', at)).toBe('/d/people.rejects-20261203-130941.csv');
@@ -27,7 +27,7 @@ describe('rejects: fix them and import them again', () => {
     expect(errorsPathFor('/d/orders.rejects-20261203-130941.jsonl')).toBe('/d/orders.rejects-20261203-130941.errors.txt');
   });
 
-  it('JSON lines: the rejects file, fixed, imports cleanly; a second run keeps the first run\'s rejects', async () => {
+  it("JSON lines: the rejects file, fixed, imports cleanly; a second run keeps the first run's rejects", async () => {
     const file = join(dir, 'events.jsonl');
     writeFileSync(
       file,
@@ -46,7 +46,9 @@ describe('rejects: fix them and import them again', () => {
     expect(readdirSync(dir).filter((f) => f.includes('.rejects-')).length).toBe(4);
 
     // The user's fix: a name for the order, milliseconds for the open.
-    const fixed = readFileSync(first.rejectsFile!, 'utf8').replace('"time":"2026-04-01T10:00:00Z"', '"name":"Placed Order","time":"2026-04-01T10:00:00Z"').replace('1775037600,', '1775037600000,');
+    const fixed = readFileSync(first.rejectsFile!, 'utf8')
+      .replace('"time":"2026-04-01T10:00:00Z"', '"name":"Placed Order","time":"2026-04-01T10:00:00Z"')
+      .replace('1775037600,', '1775037600000,');
     writeFileSync(first.rejectsFile!, fixed);
     const again = await importFile({ kind: 'events', file: first.rejectsFile!, store, now: () => NOW });
     expect(again).toMatchObject({ read: 2, imported: 2, rejected: 0, rejectsFile: undefined });

@@ -26,9 +26,14 @@ describe('logs', () => {
     delete process.env.SEGSYNC_LOG_FORMAT;
     const out = sink(true);
     process.env.NO_COLOR = '1';
-    createLogger({ destination: out }).warn({ what: 'contacts.getPage', attempt: 2, connector: { apiKey: 'secret-value' }, note: 'two words' }, 'hubspot: transient failure');
+    createLogger({ destination: out }).warn(
+      { what: 'contacts.getPage', attempt: 2, connector: { apiKey: 'secret-value' }, note: 'two words' },
+      'hubspot: transient failure',
+    );
     delete process.env.NO_COLOR;
-    expect(out.text).toMatch(/^\d\d:\d\d:\d\d WARN {2}hubspot: transient failure what=contacts\.getPage attempt=2 connector=\{"apiKey":"\[redacted\]"\} note="two words"\n$/);
+    expect(out.text).toMatch(
+      /^\d\d:\d\d:\d\d WARN {2}hubspot: transient failure what=contacts\.getPage attempt=2 connector=\{"apiKey":"\[redacted\]"\} note="two words"\n$/,
+    );
   });
 
   it('are JSON lines when not on a terminal, or when asked', () => {
@@ -50,7 +55,7 @@ describe('logs', () => {
     expect(() => createLogger({ destination: sink(true) })).toThrow('SEGSYNC_LOG_FORMAT=yaml is not a log format');
   });
 
-  it('show an error\'s message under its line, and pass through text that is not a log record', () => {
+  it("show an error's message under its line, and pass through text that is not a log record", () => {
     const line = JSON.stringify({ level: 50, time: Date.UTC(2026, 0, 1, 9, 30, 5), msg: 'push failed', err: { message: 'HTTP 500' } });
     expect(prettyLine(line, false)).toBe('09:30:05 ERROR push failed\n  HTTP 500\n');
     expect(prettyLine('not json', false)).toBe('not json');

@@ -28,7 +28,8 @@ describe('emails', () => {
   });
 
   it('accepts the addresses ESPs accept, punycode domains included', () => {
-    for (const ok of ['a@x.com', 'first.last+tag@sub.example.co.uk', "o'brien@x.ie", 'x_y-z@xn--mnchen-3ya.de', '1@2.io']) expect(emailProblem(ok)).toBeUndefined();
+    for (const ok of ['a@x.com', 'first.last+tag@sub.example.co.uk', "o'brien@x.ie", 'x_y-z@xn--mnchen-3ya.de', '1@2.io'])
+      expect(emailProblem(ok)).toBeUndefined();
     expect(requireEmail('  Ada@Example.COM ')).toBe('ada@example.com');
     expect(emailProblem('ü@münchen.de')?.hint).toMatch(/punycode/);
   });
@@ -77,7 +78,7 @@ describe('limits', () => {
     expect(jsonDepth('"\\"[["')).toBe(0);
   });
 
-  it('refuses values nested too deep (even past JSON.stringify\'s stack) or too large, and serialises the rest', () => {
+  it("refuses values nested too deep (even past JSON.stringify's stack) or too large, and serialises the rest", () => {
     expect(serializeWithinLimits({ a: nested(MAX_NESTING - 1) }, 'properties')).toBe(JSON.stringify({ a: nested(MAX_NESTING - 1) }));
     expect(() => serializeWithinLimits({ a: nested(MAX_NESTING) }, 'properties')).toThrow(/nested more than 32 levels/);
     expect(() => serializeWithinLimits(nested(50_000), 'properties')).toThrow(/nested too deeply/);
@@ -87,7 +88,7 @@ describe('limits', () => {
 });
 
 describe('event ids', () => {
-  it('keeps the vendors\' namespaces to the vendors', () => {
+  it("keeps the vendors' namespaces to the vendors", () => {
     expect(reservedEventIdProblem('klaviyo:EV1')?.message).toMatch(/reserved for klaviyo/);
     expect(reservedEventIdProblem('HubSpot:1')?.message).toMatch(/reserved for hubspot/);
     expect(reservedEventIdProblem('order-klaviyo:1')).toBeUndefined();

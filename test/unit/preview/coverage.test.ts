@@ -134,7 +134,12 @@ describe.each(Object.keys(TEMPLATES) as DialectName[])('coverage matrix with nes
   it('records the branch each scenario rendered, including nested blocks', () => {
     expect(byLine(2).cells.map((c) => c.branches)).toEqual([[0], [1], [2], [0]]);
     expect(byLine(4).cells.map((c) => c.branches)).toEqual([[0], [], [], [1]]);
-    expect(renders.map((r) => r.html.replace(/\s+/g, ' ').trim())).toEqual(['<p>start</p> VIP gold S', '<p>start</p> PRO', '<p>start</p> STD', '<p>start</p> VIP silver']);
+    expect(renders.map((r) => r.html.replace(/\s+/g, ' ').trim())).toEqual([
+      '<p>start</p> VIP gold S',
+      '<p>start</p> PRO',
+      '<p>start</p> STD',
+      '<p>start</p> VIP silver',
+    ]);
   });
 
   it('records loops and blocks inside them per iteration', () => {

@@ -92,8 +92,12 @@ describe('undefined variables', () => {
 
 describe('Braze attribute syntax in the liquid dialect', () => {
   it('reads ${first_name} and custom_attribute.${x} as Braze does', () => {
-    const t = compileTemplateSource("Hi {{${first_name} | default: 'there'}}! {% if custom_attribute.${points} > 10 %}{{custom_attribute.${points}}} pts{% endif %}", 'braze.liquid');
-    const ctx = (props: Record<string, number | string>) => DIALECTS.liquid.shapeContext({ properties: props, tags: [], segments: {}, events: [], groups: {}, email: undefined, context: {} });
+    const t = compileTemplateSource(
+      "Hi {{${first_name} | default: 'there'}}! {% if custom_attribute.${points} > 10 %}{{custom_attribute.${points}}} pts{% endif %}",
+      'braze.liquid',
+    );
+    const ctx = (props: Record<string, number | string>) =>
+      DIALECTS.liquid.shapeContext({ properties: props, tags: [], segments: {}, events: [], groups: {}, email: undefined, context: {} });
     expect(t.body.render(ctx({ first_name: 'Ada', points: 40 })).html).toBe('Hi Ada! 40 pts');
     expect(t.body.render(ctx({})).html).toBe('Hi there! ');
     expect(t.blocks.map((b) => b.branches[0]!.label)).toEqual(['if custom_attribute.points > 10']);
@@ -101,7 +105,12 @@ describe('Braze attribute syntax in the liquid dialect', () => {
 });
 
 describe('per-ESP semantics', () => {
-  const vip = { liquid: '{% if v %}T{% else %}F{% endif %}', klaviyo: '{% if v %}T{% else %}F{% endif %}', handlebars: '{{#if v}}T{{else}}F{{/if}}', hubl: '{% if v %}T{% else %}F{% endif %}' } as const;
+  const vip = {
+    liquid: '{% if v %}T{% else %}F{% endif %}',
+    klaviyo: '{% if v %}T{% else %}F{% endif %}',
+    handlebars: '{{#if v}}T{{else}}F{{/if}}',
+    hubl: '{% if v %}T{% else %}F{% endif %}',
+  } as const;
   const truth = (d: keyof typeof vip, v: unknown): string => DIALECTS[d].compile(vip[d], 'x').render({ v }).html;
 
   it('applies each ESP truthiness to "", 0, [] and "false" (template-dialects.md §6)', () => {
@@ -126,11 +135,32 @@ describe('per-ESP semantics', () => {
   });
 
   it('shapes one scenario into each ESP context (aliases, HubSpot boolean strings, Mailchimp merge names)', () => {
-    const s = { properties: { first_name: 'Ada', plan: 'pro' }, tags: ['vip'], segments: { cart_abandoner: true }, events: [{ name: 'Added to Cart', properties: { total: 5 } }], groups: { Interests: ['Dogs'] }, email: 'ada@example.com', context: {} };
-    expect(DIALECTS.mailchimp.shapeContext(s)).toMatchObject({ FNAME: 'Ada', PLAN: 'pro', EMAIL: 'ada@example.com', CART_ABANDONER: true, groups: { Interests: ['Dogs'] } });
+    const s = {
+      properties: { first_name: 'Ada', plan: 'pro' },
+      tags: ['vip'],
+      segments: { cart_abandoner: true },
+      events: [{ name: 'Added to Cart', properties: { total: 5 } }],
+      groups: { Interests: ['Dogs'] },
+      email: 'ada@example.com',
+      context: {},
+    };
+    expect(DIALECTS.mailchimp.shapeContext(s)).toMatchObject({
+      FNAME: 'Ada',
+      PLAN: 'pro',
+      EMAIL: 'ada@example.com',
+      CART_ABANDONER: true,
+      groups: { Interests: ['Dogs'] },
+    });
     expect(DIALECTS.hubl.shapeContext(s)).toMatchObject({ contact: { firstname: 'Ada', cart_abandoner: 'true', tags: 'vip' } });
-    expect(DIALECTS.klaviyo.shapeContext(s)).toMatchObject({ first_name: 'Ada', person: { first_name: 'Ada', tags: ['vip'] }, event: { total: 5, extra: { total: 5 } } });
-    expect(DIALECTS.liquid.shapeContext(s)).toMatchObject({ customer: { first_name: 'Ada', tags: ['vip'], cart_abandoner: true }, event: { name: 'Added to Cart', total: 5 } });
+    expect(DIALECTS.klaviyo.shapeContext(s)).toMatchObject({
+      first_name: 'Ada',
+      person: { first_name: 'Ada', tags: ['vip'] },
+      event: { total: 5, extra: { total: 5 } },
+    });
+    expect(DIALECTS.liquid.shapeContext(s)).toMatchObject({
+      customer: { first_name: 'Ada', tags: ['vip'], cart_abandoner: true },
+      event: { name: 'Added to Cart', total: 5 },
+    });
     expect(DIALECTS.handlebars.shapeContext(s)).toMatchObject({ first_name: 'Ada', segments: { cart_abandoner: true } });
   });
 });

@@ -15,7 +15,8 @@ function errorOf(dialect: DialectName, source: string, context?: Record<string, 
 }
 
 /** Words that only make sense to someone who has read the parser's source. */
-const INTERNALS = /parseIf|parse[A-Z]\w*:|Expecting '|OPEN_|CLOSE_|got 'EOF'|Jison|Template render error|^Error:|\[Line \d|-{4,}\^|undefined filter:|not found$/m;
+const INTERNALS =
+  /parseIf|parse[A-Z]\w*:|Expecting '|OPEN_|CLOSE_|got 'EOF'|Jison|Template render error|^Error:|\[Line \d|-{4,}\^|undefined filter:|not found$/m;
 
 type Case = [DialectName, string, string, number, number, RegExp];
 
@@ -30,8 +31,22 @@ const COMPILE: Case[] = [
   ['hubl', 'an unknown function', 'a\n  {{ shout(contact.firstname) }}', 2, 6, /unknown function shout\(\)/],
   ['hubl', 'an unknown test', '{% if x is shouting %}y{% endif %}', 1, 12, /unknown test "shouting"/],
   ['handlebars', 'an unclosed #if, at its opening tag', 'a\n  {{#if x}}\nb', 2, 3, /\{\{#if x\}\} opened here is never closed/],
-  ['handlebars', 'a close that matches no open block', 'a\n {{#if x}}\nb{{/unless}}', 3, 2, /\{\{\/unless\}\} does not match \{\{#if x\}\} opened at line 2, column 2/],
-  ['handlebars', 'an #if closed by the outer /each, at the #if', '{{#each items}}\n  {{#if this}}x\n{{/each}}', 2, 3, /\{\{#if this\}\} opened here is never closed/],
+  [
+    'handlebars',
+    'a close that matches no open block',
+    'a\n {{#if x}}\nb{{/unless}}',
+    3,
+    2,
+    /\{\{\/unless\}\} does not match \{\{#if x\}\} opened at line 2, column 2/,
+  ],
+  [
+    'handlebars',
+    'an #if closed by the outer /each, at the #if',
+    '{{#each items}}\n  {{#if this}}x\n{{/each}}',
+    2,
+    3,
+    /\{\{#if this\}\} opened here is never closed/,
+  ],
   ['handlebars', 'an unknown helper', 'Hi\n {{shout name}}', 2, 2, /unknown helper "shout"/],
   ['handlebars', 'an unknown block helper', 'Hi {{#frobnicate}}x{{/frobnicate}}', 1, 4, /unknown helper "frobnicate"/],
   ['handlebars', 'an unknown helper in a sub-expression', '{{#if (shout x)}}y{{/if}}', 1, 7, /unknown helper "shout"/],

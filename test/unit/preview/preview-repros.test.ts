@@ -35,9 +35,14 @@ describe('issue 18 reproductions', () => {
   });
 
   it('3. HubL "in" on a missing container is false, for every recipient and the empty profile', () => {
-    const r = preview('.hubl.html', '{% if "dog" in contact.pets %}dog{% else %}no dog{% endif %} <a href="https://x.test/unsubscribe">unsubscribe</a>', [{ name: 'no pets' }]);
+    const r = preview('.hubl.html', '{% if "dog" in contact.pets %}dog{% else %}no dog{% endif %} <a href="https://x.test/unsubscribe">unsubscribe</a>', [
+      { name: 'no pets' },
+    ]);
     expect(r.renders.map((x) => x.errors)).toEqual([[], []]);
-    expect(r.renders.map((x) => x.text.split('\n')[0])).toEqual(['no dog unsubscribe [https://x.test/unsubscribe]', 'no dog unsubscribe [https://x.test/unsubscribe]']);
+    expect(r.renders.map((x) => x.text.split('\n')[0])).toEqual([
+      'no dog unsubscribe [https://x.test/unsubscribe]',
+      'no dog unsubscribe [https://x.test/unsubscribe]',
+    ]);
   });
 
   it('4. Liquid unless without else is in the matrix: 0/1 with only VIP scenarios, and an unreached-branch warning', () => {

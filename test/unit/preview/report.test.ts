@@ -7,7 +7,9 @@ import { compileTemplateSource } from '../../../src/preview/template-file';
 
 describe('the static report', () => {
   it('replaces remote images, backgrounds, stylesheets and scripts so it works offline', () => {
-    const html = offline('<img src="https://cdn.example.com/a.png" alt=a><td background="http://x/bg.jpg" style="background:url(\'https://x/y.png\')"><link rel=stylesheet href="https://x/s.css"><script>alert(1)</script>');
+    const html = offline(
+      '<img src="https://cdn.example.com/a.png" alt=a><td background="http://x/bg.jpg" style="background:url(\'https://x/y.png\')"><link rel=stylesheet href="https://x/s.css"><script>alert(1)</script>',
+    );
     expect(html).not.toMatch(/https?:\/\//);
     expect(html).toContain('src="data:image/svg+xml,');
     expect(html).not.toContain('<script');

@@ -24,7 +24,13 @@ scenarios:
       's.yaml',
     );
     expect(s.map((x) => x.name)).toEqual(['base', 'vip']);
-    expect(s[1]).toMatchObject({ properties: { first_name: 'Ada', plan: 'pro' }, segments: { cart_abandoner: false, lifecycle_stage: 'lapsed' }, tags: ['a'], now: '2026-05-01T09:00:00Z', origin: 'file' });
+    expect(s[1]).toMatchObject({
+      properties: { first_name: 'Ada', plan: 'pro' },
+      segments: { cart_abandoner: false, lifecycle_stage: 'lapsed' },
+      tags: ['a'],
+      now: '2026-05-01T09:00:00Z',
+      origin: 'file',
+    });
     expect(s[1]!.events).toEqual([{ name: 'Added to Cart', time: undefined, properties: { total: 12 } }]);
   });
 
@@ -61,7 +67,15 @@ describe('sampling contacts from the store', () => {
     const store = openStore(join(dir, 's.db'));
     try {
       const now = Date.parse('2026-05-01T00:00:00Z');
-      store.upsertContacts(Array.from({ length: 10 }, (_, i) => ({ email: `c${i}@example.com`, properties: { first_name: `C${i}`, points: i * 100 }, tags: i % 2 ? ['vip'] : [], source: 'local' as const, time: now })));
+      store.upsertContacts(
+        Array.from({ length: 10 }, (_, i) => ({
+          email: `c${i}@example.com`,
+          properties: { first_name: `C${i}`, points: i * 100 },
+          tags: i % 2 ? ['vip'] : [],
+          source: 'local' as const,
+          time: now,
+        })),
+      );
       const ada = store.findContactByEmail('c0@example.com')!;
       store.saveEvaluation(ada.id, [{ contactId: ada.id, segment: 'lifecycle_stage', value: 'lapsed', since: now }], undefined);
       store.appendEvents([{ email: 'c0@example.com', name: 'Added to Cart', time: now, properties: { total: 12 }, source: 'track' }]);

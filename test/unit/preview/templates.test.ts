@@ -11,7 +11,8 @@ const templates = CAMPAIGNS.flatMap((c) =>
     .map((f) => join(c, f)),
 );
 
-const unreached = (r: ReturnType<typeof runPreview>): string[] => r.matrix.flatMap((row) => row.block.branches.filter((b, i) => !b.implicit && !row.reached.has(i)).map((b) => `${b.label}@${b.line}`));
+const unreached = (r: ReturnType<typeof runPreview>): string[] =>
+  r.matrix.flatMap((row) => row.block.branches.filter((b, i) => !b.implicit && !row.reached.has(i)).map((b) => `${b.label}@${b.line}`));
 
 describe('example templates', () => {
   it('exist for every seed campaign in every dialect', () => {

@@ -26,9 +26,20 @@ describe('warnings', () => {
   const clean = scenario('clean', { first_name: 'Ada', vip: true, profile: 'p', missing: 'm', items: [1, 2], blob: '', raw: 'unsubscribe' });
   const ws = warningsFor([
     clean,
-    scenario('gaps', { first_name: '', vip: true, profile: { a: 1 }, items: [1], blob: 'x'.repeat(GMAIL_CLIP_BYTES), raw: '*|FNAME|* {{ x }} total: NaN unsubscribe' }),
+    scenario('gaps', {
+      first_name: '',
+      vip: true,
+      profile: { a: 1 },
+      items: [1],
+      blob: 'x'.repeat(GMAIL_CLIP_BYTES),
+      raw: '*|FNAME|* {{ x }} total: NaN unsubscribe',
+    }),
   ]);
-  const kinds = (name?: string): WarningKind[] => ws.filter((w) => w.scenario === name).map((w) => w.kind).sort();
+  const kinds = (name?: string): WarningKind[] =>
+    ws
+      .filter((w) => w.scenario === name)
+      .map((w) => w.kind)
+      .sort();
 
   it('flags a personal field printed without a fallback, with its line', () => {
     expect(ws).toContainEqual({ kind: 'no-fallback', scenario: undefined, line: 1 });
@@ -74,7 +85,11 @@ describe('warnings', () => {
   });
 
   it('flags links that go nowhere', () => {
-    expect(badLinks('<a href="">a</a><a href="https://">b</a><a href=\'https:///p\'>c</a><a href="https://example.com/x">ok</a><a href="mailto:a@b.c">ok</a><a href="#top">ok</a>')).toEqual(['', 'https://', 'https:///p']);
+    expect(
+      badLinks(
+        '<a href="">a</a><a href="https://">b</a><a href=\'https:///p\'>c</a><a href="https://example.com/x">ok</a><a href="mailto:a@b.c">ok</a><a href="#top">ok</a>',
+      ),
+    ).toEqual(['', 'https://', 'https:///p']);
   });
 
   it('does not report undefined variables for the automatic empty profile', () => {

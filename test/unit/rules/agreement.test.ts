@@ -22,7 +22,13 @@ const OP = fc.constantFrom('<', '<=', '>', '>=', '==', '!=');
 const N = fc.integer({ min: 0, max: 3 }).map(String);
 const D = fc.constantFrom('0.0', '10.0', '19.99', '20.09', '29.99', '5.5');
 const F = fc.constantFrom('{"category": "x"}', '{"category": ["x", 1]}', '{"category": "y", "flag": true}');
-const opt = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<string> => fc.option(a.map((x) => `, ${String(x)}`), { nil: '' }).map((x) => x ?? '');
+const opt = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<string> =>
+  fc
+    .option(
+      a.map((x) => `, ${String(x)}`),
+      { nil: '' },
+    )
+    .map((x) => x ?? '');
 
 const leaf: fc.Arbitrary<string> = fc.oneof(
   fc.tuple(E, opt(W), opt(F), OP, N).map(([e, w, f, op, n]) => `count(${e}${w}${f}) ${op} ${n}`),
@@ -32,14 +38,22 @@ const leaf: fc.Arbitrary<string> = fc.oneof(
   fc.tuple(fc.constantFrom('after', 'after_strict'), E, E).map(([fn, x, y]) => `${fn}(${x}, ${y})`),
   fc.tuple(fc.constantFrom('within', 'none_within', 'within_strict', 'none_within_strict'), E, W, E).map(([fn, x, w, y]) => `${fn}(${x}, ${w}, ${y})`),
   fc.tuple(fc.constantFrom('first', 'last'), E, W, opt(F), W).map(([fn, e, w, f, w2]) => `${fn}(${e}, ${w}${f}) <= now - ${w2}`),
-  fc.tuple(fc.constantFrom('count_since', 'count_since_strict'), E, E, W, opt(F), OP, N).map(([fn, e, y, w, f, op, n]) => `${fn}(${e}, first(${y}, ${w})${f}) ${op} ${n}`),
+  fc
+    .tuple(fc.constantFrom('count_since', 'count_since_strict'), E, E, W, opt(F), OP, N)
+    .map(([fn, e, y, w, f, op, n]) => `${fn}(${e}, first(${y}, ${w})${f}) ${op} ${n}`),
   fc.tuple(E, W, W).map(([e, w1, w2]) => `tier_strict(since(${e}), [${w1}, ${w2}]) == 2`),
   fc.tuple(E, W).map(([e, w]) => `string(last(${e}, ${w})) < "2026-05-01T11:00:00Z"`),
   fc.tuple(E, OP, W).map(([e, op, w]) => `since(${e}) ${op} ${w}`),
   fc.tuple(E, OP, W).map(([e, op, w]) => `now - last(${e}) ${op} ${w}`),
   fc.tuple(E, OP, W).map(([e, op, w]) => `last(${e}) ${op} now - ${w}`),
   fc.tuple(E, W).map(([e, w]) => `first(${e}, {"category": "x"}) < now - ${w}`),
-  fc.tuple(opt(fc.tuple(W, opt(fc.constantFrom('30m', '1h')))).map((x) => x.replace(',,', ',')), OP, D).map(([wh, op, d]) => `score({"A": 1, "B": 2.5}${wh}) ${op} ${d}`),
+  fc
+    .tuple(
+      opt(fc.tuple(W, opt(fc.constantFrom('30m', '1h')))).map((x) => x.replace(',,', ',')),
+      OP,
+      D,
+    )
+    .map(([wh, op, d]) => `score({"A": 1, "B": 2.5}${wh}) ${op} ${d}`),
   fc.tuple(E, W, W, OP, N).map(([e, w1, w2, op, n]) => `tier(since(${e}), [${w1}, ${w2}]) ${op} ${n}`),
   fc.tuple(E, W, N).map(([e, w, n]) => `tier(count(${e}, ${w}), [1, 2, 3]) == ${n}`),
   fc.constantFrom('contact.country == "DE"', '"vip" in tags', 'now - created_at < 2h', 'has(contact.country)', 'contact.score > 1.5'),
@@ -76,7 +90,12 @@ const event: fc.Arbitrary<RefEvent> = fc
   });
 
 const contact: fc.Arbitrary<ContactView> = fc
-  .tuple(fc.constantFrom<string | undefined>('DE', 'FR', undefined), fc.boolean(), fc.integer({ min: -10, max: 0 }), fc.constantFrom<unknown>(undefined, 2, 'high'))
+  .tuple(
+    fc.constantFrom<string | undefined>('DE', 'FR', undefined),
+    fc.boolean(),
+    fc.integer({ min: -10, max: 0 }),
+    fc.constantFrom<unknown>(undefined, 2, 'high'),
+  )
   .map(([country, vip, created, score]) => ({
     id: 1,
     email: 'p@example.com',
@@ -86,7 +105,12 @@ const contact: fc.Arbitrary<ContactView> = fc
     createdAt: NOW + created * HALF_HOUR,
   }));
 
-function compiledAt(rs: RuleSet, c: ContactView, events: RefEvent[], now: number): { values: Map<string, RefValue>; next: number; segmentNext: Map<string, number> } {
+function compiledAt(
+  rs: RuleSet,
+  c: ContactView,
+  events: RefEvent[],
+  now: number,
+): { values: Map<string, RefValue>; next: number; segmentNext: Map<string, number> } {
   const cols = columnsFromEvents(rs.plan, events);
   const ev = rs.evaluate(c, cols, 0, events.length, now);
   const values = new Map<string, RefValue>();
@@ -118,7 +142,9 @@ test('compiled evaluator agrees with the reference interpreter on random rules a
       const ref = referenceEvaluate(sources, c, events, now);
       for (const name of ref.keys()) {
         if (!same(mine.values.get(name), ref.get(name))) {
-          throw new Error(`${name} differs at now=${now}\nrules: ${JSON.stringify(rules)}\nevents: ${JSON.stringify(events)}\ncompiled:  ${describe(mine.values)}\nreference: ${describe(ref)}`);
+          throw new Error(
+            `${name} differs at now=${now}\nrules: ${JSON.stringify(rules)}\nevents: ${JSON.stringify(events)}\ncompiled:  ${describe(mine.values)}\nreference: ${describe(ref)}`,
+          );
         }
       }
     }),
@@ -126,7 +152,7 @@ test('compiled evaluator agrees with the reference interpreter on random rules a
   );
 });
 
-test('no answer changes before its segment\'s next-change time (checked against the reference just before it)', () => {
+test("no answer changes before its segment's next-change time (checked against the reference just before it)", () => {
   fc.assert(
     fc.property(ruleSet, fc.array(event, { maxLength: 10 }), contact, fc.integer({ min: 1, max: 999 }), (rules, events, c, frac) => {
       const sources = inlineSources(rules);
@@ -140,7 +166,9 @@ test('no answer changes before its segment\'s next-change time (checked against 
           if (at <= NOW) continue;
           const later = referenceEvaluate(sources, c, events, at);
           if (!same(base.get(name), later.get(name))) {
-            throw new Error(`${name} changed at ${at - NOW} ms, before its promised next change ${own - NOW} ms\nnow:   ${describe(base)}\nlater: ${describe(later)}`);
+            throw new Error(
+              `${name} changed at ${at - NOW} ms, before its promised next change ${own - NOW} ms\nnow:   ${describe(base)}\nlater: ${describe(later)}`,
+            );
           }
         }
       }
@@ -167,7 +195,8 @@ test('the next change shown per segment is exact: the same answer just before it
         for (const at of [horizon - 1, NOW + Math.floor(((horizon - NOW) * frac) / 1000)]) {
           if (at <= NOW) continue;
           const later = referenceEvaluate(sources, c, events, at);
-          if (stored(later, i) !== stored(base, i)) throw new Error(`${n.segment} changed at +${at - NOW} ms, before its shown next change ${n.at === undefined ? 'never' : `+${n.at - NOW} ms`}`);
+          if (stored(later, i) !== stored(base, i))
+            throw new Error(`${n.segment} changed at +${at - NOW} ms, before its shown next change ${n.at === undefined ? 'never' : `+${n.at - NOW} ms`}`);
         }
         if (n.at !== undefined && stored(referenceEvaluate(sources, c, events, n.at), i) === stored(base, i)) {
           throw new Error(`${n.segment} did not change at its shown next change +${n.at - NOW} ms`);

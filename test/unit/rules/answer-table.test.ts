@@ -14,22 +14,26 @@ const answer: fc.Arbitrary<FieldValue | undefined> = fc.oneof(
 describe('AnswerTable', () => {
   it('answers `same` and `isMember` exactly as sameAnswer and isDefault do on the stored value', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 40 }), answer), { maxLength: 60 }), fc.array(answer, { minLength: 1, maxLength: 10 }), (writes, probes) => {
-        const table = new AnswerTable([true, false, true], 8);
-        const model = new Map<string, FieldValue | undefined>();
-        for (const [seg, id, v] of writes) {
-          table.set(seg, id, v);
-          model.set(`${seg}:${id}`, v);
-        }
-        for (let seg = 0; seg < 3; seg++) {
-          for (let id = 0; id <= 45; id++) {
-            const stored = model.get(`${seg}:${id}`);
-            expect(sameAnswer(table.get(seg, id), stored)).toBe(true);
-            expect(table.isMember(seg, id)).toBe(!isDefault(stored));
-            for (const p of probes) if (p !== undefined) expect(table.same(seg, id, p)).toBe(sameAnswer(stored, p));
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 40 }), answer), { maxLength: 60 }),
+        fc.array(answer, { minLength: 1, maxLength: 10 }),
+        (writes, probes) => {
+          const table = new AnswerTable([true, false, true], 8);
+          const model = new Map<string, FieldValue | undefined>();
+          for (const [seg, id, v] of writes) {
+            table.set(seg, id, v);
+            model.set(`${seg}:${id}`, v);
           }
-        }
-      }),
+          for (let seg = 0; seg < 3; seg++) {
+            for (let id = 0; id <= 45; id++) {
+              const stored = model.get(`${seg}:${id}`);
+              expect(sameAnswer(table.get(seg, id), stored)).toBe(true);
+              expect(table.isMember(seg, id)).toBe(!isDefault(stored));
+              for (const p of probes) if (p !== undefined) expect(table.same(seg, id, p)).toBe(sameAnswer(stored, p));
+            }
+          }
+        },
+      ),
     );
   });
 

@@ -29,10 +29,23 @@ function seededWorld(): World {
     w.store.upsertContacts([{ email, properties: {}, source: 'local', time: T0 - 30 * DAY }]);
     w.store.appendEvents(events.map(([name, time, properties]) => ({ email, name, time, properties: properties ?? {}, source: 'track' as const })));
   };
-  edge('tie@x.com', [['Added to Cart', T0 - 30 * HOUR], ['Placed Order', T0 - 30 * HOUR, { value: 1000 }]]);
-  edge('edge@x.com', [['Added to Cart', T0 - 24 * HOUR], ['Viewed Product', T0 - 48 * HOUR, { category: 'shoes' }], ['Viewed Product', T0 - 47 * HOUR, { category: 'boots' }]]);
-  edge('future@x.com', [['Placed Order', T0 + 2 * DAY, { value: 600 }], ['Opened Email', T0 + HOUR]]);
-  edge('money@x.com', [...Array.from({ length: 10 }, (_, i): [string, number, Record<string, number>] => ['Placed Order', T0 - i * DAY, { value: 99.999 }]), ['Placed Order', T0 - 11 * DAY, { value: 0.01 }]]);
+  edge('tie@x.com', [
+    ['Added to Cart', T0 - 30 * HOUR],
+    ['Placed Order', T0 - 30 * HOUR, { value: 1000 }],
+  ]);
+  edge('edge@x.com', [
+    ['Added to Cart', T0 - 24 * HOUR],
+    ['Viewed Product', T0 - 48 * HOUR, { category: 'shoes' }],
+    ['Viewed Product', T0 - 47 * HOUR, { category: 'boots' }],
+  ]);
+  edge('future@x.com', [
+    ['Placed Order', T0 + 2 * DAY, { value: 600 }],
+    ['Opened Email', T0 + HOUR],
+  ]);
+  edge('money@x.com', [
+    ...Array.from({ length: 10 }, (_, i): [string, number, Record<string, number>] => ['Placed Order', T0 - i * DAY, { value: 99.999 }]),
+    ['Placed Order', T0 - 11 * DAY, { value: 0.01 }],
+  ]);
   w.engine.load();
   return w;
 }

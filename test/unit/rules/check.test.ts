@@ -22,9 +22,15 @@ function issues(yaml: string, k: Knowledge = knowledge): RuleSetError {
 
 describe('rule errors point at file, line and column in segsync.yaml', () => {
   it('locates a misspelt event name inside a block scalar and suggests the seen one', () => {
-    const err = issues(['version: 1', 'segments:', '  buyers:', '    rule: |', '      exists("Added to Cart")', '        && count("Placed Ordr", 7d) > 0', ''].join('\n'));
+    const err = issues(
+      ['version: 1', 'segments:', '  buyers:', '    rule: |', '      exists("Added to Cart")', '        && count("Placed Ordr", 7d) > 0', ''].join('\n'),
+    );
     expect(err.issues).toHaveLength(1);
-    expect(err.issues[0]).toMatchObject({ location: { file: 'segsync.yaml', line: 6, column: 18 }, message: 'unknown event "Placed Ordr"', hint: 'did you mean "Placed Order"?' });
+    expect(err.issues[0]).toMatchObject({
+      location: { file: 'segsync.yaml', line: 6, column: 18 },
+      message: 'unknown event "Placed Ordr"',
+      hint: 'did you mean "Placed Order"?',
+    });
   });
 
   it('maps positions after a duration literal back to the text as written', () => {
@@ -92,19 +98,27 @@ describe('rule errors point at file, line and column in segsync.yaml', () => {
 
 describe('duration literals', () => {
   it('accepts 30m, 24h, 7d, 1h30m, 250ms and duration("7d")', () => {
-    const rs = RuleSet.compile(inlineSources({ x: '30m + 24h + 7d + 1h30m + 250ms == duration("7d") + duration("25h") + duration("60m") + duration("250ms")' }));
+    const rs = RuleSet.compile(
+      inlineSources({ x: '30m + 24h + 7d + 1h30m + 250ms == duration("7d") + duration("25h") + duration("60m") + duration("250ms")' }),
+    );
     expect(rs.segments[0]!.type).toBe('bool');
   });
 
   it('leaves durations inside strings alone', () => {
     const rs = RuleSet.compile(inlineSources({ x: { rule: '"24h" + \'7d\' + r"1h" + string(24h > 23h)', type: 'value' } }));
-    const ev = rs.evaluate({ id: 1, email: 'e@x.io', properties: {}, tags: [], consent: '', createdAt: 0 }, { names: new Int32Array(0), times: new Float64Array(0), numeric: [], categorical: [] }, 0, 0, 0);
+    const ev = rs.evaluate(
+      { id: 1, email: 'e@x.io', properties: {}, tags: [], consent: '', createdAt: 0 },
+      { names: new Int32Array(0), times: new Float64Array(0), numeric: [], categorical: [] },
+      0,
+      0,
+      0,
+    );
     expect(ev.values[0]).toBe('24h7d1htrue');
   });
 });
 
 describe('hints for the usual slips', () => {
-  it('suggests segsync\'s event function for an abbreviation (cnt → count, not int)', () => {
+  it("suggests segsync's event function for an abbreviation (cnt → count, not int)", () => {
     const err = issues(['version: 1', 'segments:', '  s:', '    rule: cnt("Placed Order") > 1', ''].join('\n'));
     expect(err.issues[0]).toMatchObject({ message: 'segment "s": unknown function cnt()', hint: 'did you mean count()?' });
     const near = issues(['version: 1', 'segments:', '  s:', '    rule: exist("Placed Order")', ''].join('\n'));

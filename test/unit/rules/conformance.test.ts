@@ -70,7 +70,8 @@ function run(expr: string): { compiled: false } | { compiled: true; ok: boolean;
   return v instanceof FailedValue ? { compiled: true, ok: false } : { compiled: true, ok: true, value: v };
 }
 
-const same = (a: unknown, b: unknown): boolean => (typeof a === 'number' && typeof b === 'number' && Number.isNaN(a) && Number.isNaN(b)) || JSON.stringify(a) === JSON.stringify(b);
+const same = (a: unknown, b: unknown): boolean =>
+  (typeof a === 'number' && typeof b === 'number' && Number.isNaN(a) && Number.isNaN(b)) || JSON.stringify(a) === JSON.stringify(b);
 
 test('segsync agrees with the CEL conformance suite on every case of its subset it compiles', () => {
   const mismatches: string[] = [];
@@ -84,7 +85,10 @@ test('segsync agrees with the CEL conformance suite on every case of its subset 
     }
     const good = exp.kind === 'error' ? !r.ok : r.ok && same(r.value, exp.value);
     if (good) passed++;
-    else if (!DIVERGENCES[name]) mismatches.push(`${name}: ${t.original.expr} → ${r.ok ? JSON.stringify(r.value) : 'error'}, expected ${exp.kind === 'error' ? 'error' : JSON.stringify(exp.value)}`);
+    else if (!DIVERGENCES[name])
+      mismatches.push(
+        `${name}: ${t.original.expr} → ${r.ok ? JSON.stringify(r.value) : 'error'}, expected ${exp.kind === 'error' ? 'error' : JSON.stringify(exp.value)}`,
+      );
   }
   expect(mismatches).toEqual([]);
   expect(passed).toBeGreaterThan(300);

@@ -15,7 +15,8 @@ describe('SegmentEngine', () => {
   it('answers the same from its caches as straight from the store', () => {
     const w = new World();
     const id = w.contact('same@example.com', { properties: { country: 'AT', plan: 'pro' }, tags: ['newsletter'], consent: 'subscribed' });
-    for (let i = 0; i < 6; i++) w.event('same@example.com', ['Viewed Product', 'Opened Email', 'Placed Order'][i % 3]!, T0 - i * 5 * HOUR, { value: 120.5, category: 'shoes' });
+    for (let i = 0; i < 6; i++)
+      w.event('same@example.com', ['Viewed Product', 'Opened Email', 'Placed Order'][i % 3]!, T0 - i * 5 * HOUR, { value: 120.5, category: 'shoes' });
     const cold = SegmentEngine.fromConfig(templateConfig(), w.store, w.clock);
     for (const at of [T0, T0 + DAY, T0 + 40 * DAY]) {
       expect(cold.evaluateContact(id, { now: at, save: false })).toEqual(w.engine.evaluateContact(id, { now: at, save: false }));
@@ -36,7 +37,9 @@ describe('SegmentEngine', () => {
     expect(w.engine.recomputeAll().contactsChanged).toBe(0);
     await w.clock.set(T0 + 23 * HOUR);
     const due = w.engine.reevaluateDue();
-    expect(due.flatMap((r) => r.changed).filter((c) => c.segment === 'cart_abandoner')).toEqual([{ contactId: b, segment: 'cart_abandoner', from: false, to: true }]);
+    expect(due.flatMap((r) => r.changed).filter((c) => c.segment === 'cart_abandoner')).toEqual([
+      { contactId: b, segment: 'cart_abandoner', from: false, to: true },
+    ]);
     expect(w.store.getSegmentStates(b).find((s) => s.segment === 'cart_abandoner')?.since).toBe(T0 + 23 * HOUR);
   });
 

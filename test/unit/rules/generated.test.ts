@@ -26,10 +26,20 @@ const N = fc.integer({ min: 0, max: 3 }).map(String);
 const D = fc.constantFrom('0.0', '10.0', '19.99', '20.09', '-2.5');
 const F = fc.constantFrom('{"category": "x"}', '{"category": ["x", 1]}', '{"category": "y", "flag": true}');
 const OP = fc.constantFrom('<', '<=', '>', '>=', '==', '!=');
-const opt = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<string> => fc.option(a.map((x) => `, ${String(x)}`), { nil: '' }).map((x) => x ?? '');
+const opt = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<string> =>
+  fc
+    .option(
+      a.map((x) => `, ${String(x)}`),
+      { nil: '' },
+    )
+    .map((x) => x ?? '');
 
 /** Expressions by CEL type; `refs` are segments of that type a rule may read. */
-function grammar(refs: { bool: string[]; int: string[]; double: string[]; string: string[] }): { bool: fc.Arbitrary<string>; int: fc.Arbitrary<string>; str: fc.Arbitrary<string> } {
+function grammar(refs: { bool: string[]; int: string[]; double: string[]; string: string[] }): {
+  bool: fc.Arbitrary<string>;
+  int: fc.Arbitrary<string>;
+  str: fc.Arbitrary<string>;
+} {
   const ref = (names: string[]): fc.Arbitrary<string>[] => (names.length ? [fc.constantFrom(...names).map((s) => `segments.${s}`)] : []);
   const dur = fc.oneof(
     W,
@@ -138,7 +148,16 @@ const reading = grammar({ bool: ['b0', 'b1'], int: ['n0'], double: ['d0'], strin
 
 /** Rules that read others come first in the file: evaluation follows dependencies, not the file. */
 export const ruleSetForSampling = fc
-  .tuple(reading.bool, reading.str, base.bool, base.bool, base.int, reading.int.map((x) => `${x} + 0`), base.str, reading.bool)
+  .tuple(
+    reading.bool,
+    reading.str,
+    base.bool,
+    base.bool,
+    base.int,
+    reading.int.map((x) => `${x} + 0`),
+    base.str,
+    reading.bool,
+  )
   .map(([b2, s1, b0, b1, n0, n1, s0, b3]) => ({
     b2,
     s1: { rule: s1, type: 'value' as const },
@@ -155,7 +174,14 @@ const ruleSet = ruleSetForSampling;
 
 const property = fc.constantFrom<unknown>(undefined, 10, 0.1, 19.99, '5.50', 'abc', true, 20, null);
 const event: fc.Arbitrary<RefEvent> = fc
-  .tuple(fc.constantFrom('A', 'B', 'C'), fc.integer({ min: -60, max: 6 }), fc.integer({ min: -2, max: 2 }), property, fc.constantFrom<unknown>(undefined, 'x', 'y', 1), fc.boolean())
+  .tuple(
+    fc.constantFrom('A', 'B', 'C'),
+    fc.integer({ min: -60, max: 6 }),
+    fc.integer({ min: -2, max: 2 }),
+    property,
+    fc.constantFrom<unknown>(undefined, 'x', 'y', 1),
+    fc.boolean(),
+  )
   .map(([name, k, ms, value, category, flag]) => {
     const properties: RefEvent['properties'] = {};
     if (value !== undefined) properties.value = value as number;
@@ -192,7 +218,10 @@ function show(v: unknown): string {
   if (v instanceof FailedValue) return `failed: ${v.error.message}`;
   if (typeof v === 'number') return Object.is(v, -0) ? 'num:-0' : `num:${String(v)}`;
   if (Array.isArray(v)) return `[${v.map(show).join(', ')}]`;
-  if (v !== null && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${k}: ${show(x)}`).join(', ')}}`;
+  if (v !== null && typeof v === 'object')
+    return `{${Object.entries(v)
+      .map(([k, x]) => `${k}: ${show(x)}`)
+      .join(', ')}}`;
   return `${typeof v}:${String(v)}`;
 }
 
@@ -209,7 +238,10 @@ test('the generated rule set and the closures give the same values, failures and
   fc.assert(
     fc.property(
       ruleSet,
-      fc.array(fc.tuple(contact, fc.array(event, { maxLength: 10 }), fc.integer({ min: -2, max: 4 }), fc.integer({ min: -3, max: 3 })), { minLength: 1, maxLength: 3 }),
+      fc.array(fc.tuple(contact, fc.array(event, { maxLength: 10 }), fc.integer({ min: -2, max: 4 }), fc.integer({ min: -3, max: 3 })), {
+        minLength: 1,
+        maxLength: 3,
+      }),
       (rules, cases) => {
         const sources = inlineSources(rules);
         const generated = RuleSet.compile(sources);
@@ -220,7 +252,9 @@ test('the generated rule set and the closures give the same values, failures and
           const mine = answers(generated, c, events, now);
           const theirs = answers(closures, c, events, now);
           if (mine !== theirs) {
-            throw new Error(`differs at now=${now - NOW}\nrules: ${JSON.stringify(rules)}\ncontact: ${JSON.stringify(c)}\nevents: ${JSON.stringify(events)}\ngenerated:\n${mine}\nclosures:\n${theirs}`);
+            throw new Error(
+              `differs at now=${now - NOW}\nrules: ${JSON.stringify(rules)}\ncontact: ${JSON.stringify(c)}\nevents: ${JSON.stringify(events)}\ngenerated:\n${mine}\nclosures:\n${theirs}`,
+            );
           }
         }
       },
@@ -304,7 +338,11 @@ test('a large rule set is split into several functions, and segments read answer
   }
   const sources = inlineSources(rules);
   const { rules: checked } = checkRules(sources);
-  const { source } = generateRuleSet(checked, { plan: new AggregatePlan(), segmentIndex: new Map(checked.map((r, i) => [r.source.segment, i])), locate: (r, n) => r.source.locate(n.start) });
+  const { source } = generateRuleSet(checked, {
+    plan: new AggregatePlan(),
+    segmentIndex: new Map(checked.map((r, i) => [r.source.segment, i])),
+    locate: (r, n) => r.source.locate(n.start),
+  });
   expect(source).toContain('function chunk2(c)');
   const generated = RuleSet.compile(sources);
   const closures = RuleSet.compile(sources, undefined, { closuresOnly: true });

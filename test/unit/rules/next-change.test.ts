@@ -40,7 +40,10 @@ describe('per-segment next changes', () => {
 
   it('keeps a now-reading value segment to itself instead of making every answer change in a minute', () => {
     const yaml = readFileSync(TEMPLATE, 'utf8').replace(/^segments:\n/m, 'segments:\n  since_order:\n    type: value\n    rule: since("Placed Order")\n');
-    const config = parseConfig(yaml, TEMPLATE, { env: { HUBSPOT_ACCESS_TOKEN: 't', MAILCHIMP_API_KEY: 't-us1', KLAVIYO_API_KEY: 't' }, secrets: { connectors: true, daemon: false } });
+    const config = parseConfig(yaml, TEMPLATE, {
+      env: { HUBSPOT_ACCESS_TOKEN: 't', MAILCHIMP_API_KEY: 't-us1', KLAVIYO_API_KEY: 't' },
+      secrets: { connectors: true, daemon: false },
+    });
     const w = new World(config);
     const id = w.contact('clock@x.com');
     w.event('clock@x.com', 'Placed Order', T0 - 2 * DAY, { value: 10 });
@@ -61,7 +64,9 @@ describe('segments --due stamps flips with the flip time', () => {
     w.engine.evaluateContact(id, { now: T0 });
     const cron = SegmentEngine.fromConfig(templateConfig(), w.store, w.clock);
     const due = cron.reevaluateDue(T0 + 10 * MIN);
-    expect(due.flatMap((r) => r.changed).filter((c) => c.segment === 'cart_abandoner')).toEqual([{ contactId: id, segment: 'cart_abandoner', from: false, to: true }]);
+    expect(due.flatMap((r) => r.changed).filter((c) => c.segment === 'cart_abandoner')).toEqual([
+      { contactId: id, segment: 'cart_abandoner', from: false, to: true },
+    ]);
     const state = w.store.getSegmentStates(id).find((s) => s.segment === 'cart_abandoner')!;
     expect(state).toMatchObject({ value: true, since: cart + 24 * HOUR });
   });
@@ -82,7 +87,7 @@ describe('segments --due stamps flips with the flip time', () => {
     expect(since.high_intent).toBe(T0 + 5 * MIN);
   });
 
-  it('does the same from the loaded engine (the daemon\'s timer)', async () => {
+  it("does the same from the loaded engine (the daemon's timer)", async () => {
     const w = new World();
     const id = w.contact('loaded@x.com');
     const cart = T0 - 24 * HOUR + 1000;

@@ -21,7 +21,12 @@ function random(seed: number): () => number {
 /** The same history for every world it is given. */
 function populate(w: World): void {
   const rand = random(42);
-  for (let i = 0; i < CONTACTS; i++) w.contact(`p${i}@example.com`, { consent: i % 7 ? 'subscribed' : 'unsubscribed', properties: { country: ['DE', 'AT', 'US'][i % 3]!, plan: i % 4 ? 'free' : 'pro' }, tags: i % 5 ? [] : ['newsletter'] });
+  for (let i = 0; i < CONTACTS; i++)
+    w.contact(`p${i}@example.com`, {
+      consent: i % 7 ? 'subscribed' : 'unsubscribed',
+      properties: { country: ['DE', 'AT', 'US'][i % 3]!, plan: i % 4 ? 'free' : 'pro' },
+      tags: i % 5 ? [] : ['newsletter'],
+    });
   const events = Array.from({ length: 3000 }, () => ({
     email: `p${Math.floor(rand() * CONTACTS)}@example.com`,
     name: NAMES[Math.floor(rand() * NAMES.length)]!,

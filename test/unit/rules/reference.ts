@@ -39,7 +39,13 @@ function matches(e: RefEvent, filter: Record<string, unknown> | undefined): bool
 }
 
 /** Splits event-function arguments by role (durations are windows, maps are filters). */
-function parts(args: unknown[]): { strings: string[]; window: number; filter: Record<string, unknown> | undefined; durations: number[]; map: Record<string, unknown> | undefined } {
+function parts(args: unknown[]): {
+  strings: string[];
+  window: number;
+  filter: Record<string, unknown> | undefined;
+  durations: number[];
+  map: Record<string, unknown> | undefined;
+} {
   const strings = args.filter((a): a is string => typeof a === 'string');
   const durations = args.filter((a) => a instanceof Duration).map(ms);
   const map = args.find((a) => a !== null && typeof a === 'object' && !(a instanceof Duration) && !(a instanceof Date)) as Record<string, unknown> | undefined;
@@ -52,8 +58,14 @@ function impl(fn: string, args: unknown[]): unknown {
   const p = parts(args);
   const inWindow = (e: RefEvent): boolean => e.time > now - p.window;
   const named = (name: string): RefEvent[] => past.filter((e) => e.name === name);
-  const selected = (): RefEvent[] => named(p.strings[0]!).filter(inWindow).filter((e) => matches(e, p.filter));
-  const values = (): bigint[] => selected().map((e) => micros(e.properties[p.strings[1]!])).filter((v): v is bigint => v !== undefined);
+  const selected = (): RefEvent[] =>
+    named(p.strings[0]!)
+      .filter(inWindow)
+      .filter((e) => matches(e, p.filter));
+  const values = (): bigint[] =>
+    selected()
+      .map((e) => micros(e.properties[p.strings[1]!]))
+      .filter((v): v is bigint => v !== undefined);
   const none = (): never => {
     throw new Error(`no "${p.strings[0]}" event`);
   };
@@ -77,7 +89,10 @@ function impl(fn: string, args: unknown[]): unknown {
     case 'first':
     case 'last':
     case 'since': {
-      const times = named(p.strings[0]!).filter((e) => matches(e, p.filter)).filter(inWindow).map((e) => e.time);
+      const times = named(p.strings[0]!)
+        .filter((e) => matches(e, p.filter))
+        .filter(inWindow)
+        .map((e) => e.time);
       if (!times.length) return none();
       const t = fn === 'first' ? Math.min(...times) : Math.max(...times);
       return fn === 'since' ? Duration.fromMilliseconds(now - t) : new Date(t);
@@ -85,7 +100,11 @@ function impl(fn: string, args: unknown[]): unknown {
     case 'count_since':
     case 'count_since_strict': {
       const from = (args[1] as Date).getTime();
-      return BigInt(named(p.strings[0]!).filter((e) => matches(e, p.filter)).filter((e) => (fn === 'count_since' ? e.time >= from : e.time > from)).length);
+      return BigInt(
+        named(p.strings[0]!)
+          .filter((e) => matches(e, p.filter))
+          .filter((e) => (fn === 'count_since' ? e.time >= from : e.time > from)).length,
+      );
     }
     case 'after':
     case 'within':
@@ -98,7 +117,9 @@ function impl(fn: string, args: unknown[]): unknown {
       if (!ys.length) return false;
       const lastY = Math.max(...ys);
       const strict = fn.endsWith('_strict');
-      const xs = named(x).map((e) => e.time).filter((t) => (strict ? t > lastY : t >= lastY));
+      const xs = named(x)
+        .map((e) => e.time)
+        .filter((t) => (strict ? t > lastY : t >= lastY));
       if (fn.startsWith('after')) return xs.length > 0;
       const hit = xs.some((t) => t <= lastY + p.window);
       if (fn.startsWith('within')) return hit;

@@ -4,7 +4,9 @@ import { DAY, HOUR, T0, World, templateConfig } from './helpers';
 /** A world with a few contacts and events, and a cache snapshot saved by a first load. */
 function worldWithSnapshot(): { w: World; ids: number[] } {
   const w = new World();
-  const ids = ['a@example.com', 'b@example.com', 'c@example.com'].map((e) => w.contact(e, { consent: 'subscribed', properties: { country: 'DE', plan: 'pro' } }));
+  const ids = ['a@example.com', 'b@example.com', 'c@example.com'].map((e) =>
+    w.contact(e, { consent: 'subscribed', properties: { country: 'DE', plan: 'pro' } }),
+  );
   for (let i = 0; i < 40; i++) {
     const email = ['a@example.com', 'b@example.com', 'c@example.com'][i % 3]!;
     const name = ['Viewed Product', 'Placed Order', 'Opened Email', 'Added to Cart'][i % 4]!;
@@ -20,38 +22,58 @@ function parts(w: World): { part: number; data: Buffer }[] {
 
 /** Every answer and wake-up of these contacts from a loaded engine, at a few times. */
 function answers(e: SegmentEngine, ids: number[]): unknown {
-  return ids.flatMap((id) => [T0, T0 + DAY, T0 + 30 * DAY].map((at) => {
-    const r = e.evaluateContact(id, { now: at, save: false })!;
-    return { states: r.states, next: r.nextChangeAt };
-  }));
+  return ids.flatMap((id) =>
+    [T0, T0 + DAY, T0 + 30 * DAY].map((at) => {
+      const r = e.evaluateContact(id, { now: at, save: false })!;
+      return { states: r.states, next: r.nextChangeAt };
+    }),
+  );
 }
 
 describe('event cache snapshot', () => {
   const damages: [string, (w: World) => void][] = [
-    ['a flipped byte in a column', (w) => {
-      const p = parts(w)[1]!;
-      p.data[p.data.length >> 1]! ^= 0x40;
-      w.store.db.prepare('UPDATE event_cache SET data = ? WHERE part = ?').run(p.data, p.part);
-    }],
-    ['a column part cut short', (w) => {
-      const p = parts(w)[1]!;
-      w.store.db.prepare('UPDATE event_cache SET data = ? WHERE part = ?').run(p.data.subarray(0, p.data.length - 8), p.part);
-    }],
-    ['the check part missing (a write cut off before its end)', (w) => {
-      const last = parts(w).pop()!;
-      w.store.db.prepare('DELETE FROM event_cache WHERE part = ?').run(last.part);
-    }],
-    ['a middle part missing', (w) => {
-      w.store.db.prepare('DELETE FROM event_cache WHERE part = 2').run();
-    }],
-    ['a changed event name in the header', (w) => {
-      const head = parts(w)[0]!;
-      const text = head.data.toString('utf8').replace('Placed Order', 'Placed Ordex');
-      w.store.db.prepare('UPDATE event_cache SET data = ? WHERE part = 0').run(Buffer.from(text));
-    }],
-    ['a header that is not JSON', (w) => {
-      w.store.db.prepare('UPDATE event_cache SET data = ? WHERE part = 0').run(Buffer.from('{"v":2,'));
-    }],
+    [
+      'a flipped byte in a column',
+      (w) => {
+        const p = parts(w)[1]!;
+        p.data[p.data.length >> 1]! ^= 0x40;
+        w.store.db.prepare('UPDATE event_cache SET data = ? WHERE part = ?').run(p.data, p.part);
+      },
+    ],
+    [
+      'a column part cut short',
+      (w) => {
+        const p = parts(w)[1]!;
+        w.store.db.prepare('UPDATE event_cache SET data = ? WHERE part = ?').run(p.data.subarray(0, p.data.length - 8), p.part);
+      },
+    ],
+    [
+      'the check part missing (a write cut off before its end)',
+      (w) => {
+        const last = parts(w).pop()!;
+        w.store.db.prepare('DELETE FROM event_cache WHERE part = ?').run(last.part);
+      },
+    ],
+    [
+      'a middle part missing',
+      (w) => {
+        w.store.db.prepare('DELETE FROM event_cache WHERE part = 2').run();
+      },
+    ],
+    [
+      'a changed event name in the header',
+      (w) => {
+        const head = parts(w)[0]!;
+        const text = head.data.toString('utf8').replace('Placed Order', 'Placed Ordex');
+        w.store.db.prepare('UPDATE event_cache SET data = ? WHERE part = 0').run(Buffer.from(text));
+      },
+    ],
+    [
+      'a header that is not JSON',
+      (w) => {
+        w.store.db.prepare('UPDATE event_cache SET data = ? WHERE part = 0').run(Buffer.from('{"v":2,'));
+      },
+    ],
   ];
 
   it.each(damages)('detects %s, rebuilds from the events with the right answers, and saves a good snapshot again', (_, damage) => {

@@ -12,7 +12,11 @@ const EMAILS = ['a@example.com', 'b@example.com', 'c@example.com', 'd@example.co
 function savedWorld(): { w: World; ids: number[] } {
   const w = new World();
   const ids = EMAILS.map((e, k) =>
-    w.contact(e, { consent: k === 3 ? 'unsubscribed' : 'subscribed', tags: k % 2 ? ['newsletter'] : [], properties: { country: ['DE', 'AT', 'US', 'FR'][k]!, plan: k ? 'pro' : 'free' } }),
+    w.contact(e, {
+      consent: k === 3 ? 'unsubscribed' : 'subscribed',
+      tags: k % 2 ? ['newsletter'] : [],
+      properties: { country: ['DE', 'AT', 'US', 'FR'][k]!, plan: k ? 'pro' : 'free' },
+    }),
   );
   for (let i = 0; i < 60; i++) {
     const name = ['Viewed Product', 'Placed Order', 'Opened Email', 'Added to Cart', 'Clicked Email'][i % 5]!;

@@ -10,7 +10,14 @@ const T0 = Date.UTC(2026, 0, 1);
 
 function rows(from: number, count: number, name = 'Viewed Product'): EventRow[] {
   return Array.from({ length: count }, (_, i) =>
-    toEventRow({ email: `user${(from + i) % 97}@example.com`, name, time: T0 + from + i, properties: { n: from + i }, source: 'import', eventId: `e${from + i}` }),
+    toEventRow({
+      email: `user${(from + i) % 97}@example.com`,
+      name,
+      time: T0 + from + i,
+      properties: { n: from + i },
+      source: 'import',
+      eventId: `e${from + i}`,
+    }),
   );
 }
 
@@ -55,7 +62,9 @@ describe('SqliteStore event bulk load', () => {
     small.append(rows(0, 1_000));
     expect(small.append(rows(900, 200))).toMatchObject({ inserted: 100, duplicates: 100 });
     expect(small.finish()).toEqual({ duplicates: 0 });
-    store.db.prepare('INSERT INTO events (id, event_id, contact_id, name_id, time, properties, source) VALUES (500000, ?, 1, 1, ?, ?, ?)').run('far', T0, '{}', 'import');
+    store.db
+      .prepare('INSERT INTO events (id, event_id, contact_id, name_id, time, properties, source) VALUES (500000, ?, 1, 1, ?, ?, ?)')
+      .run('far', T0, '{}', 'import');
     const smallerThanTable = store.beginEventBulkLoad(200_000);
     expect(smallerThanTable.rebuildsIndexes).toBe(false);
     expect(eventIndexes(store)).toEqual(BOTH);
@@ -72,7 +81,11 @@ describe('SqliteStore event bulk load', () => {
     const load = bulkStore.beginEventBulkLoad(150_000);
     let inserted = 0;
     let plainInserted = 0;
-    for (const [from, count] of [[0, 300], [200, 300], [450, 100]] as const) {
+    for (const [from, count] of [
+      [0, 300],
+      [200, 300],
+      [450, 100],
+    ] as const) {
       inserted += load.append(rows(from, count)).inserted;
       plainInserted += plain.appendEventRows(rows(from, count)).inserted;
     }
@@ -87,7 +100,9 @@ describe('SqliteStore event bulk load', () => {
     );
     expect(bulkStore.db.pragma('foreign_key_check')).toEqual([]);
     expect(bulkStore.db.pragma('foreign_keys', { simple: true })).toBe(1);
-    expect(() => bulkStore.db.prepare("INSERT INTO events (event_id, contact_id, name_id, time, properties, source) VALUES ('e1', 1, 1, 0, '{}', 'import')").run()).toThrow(/UNIQUE/);
+    expect(() =>
+      bulkStore.db.prepare("INSERT INTO events (event_id, contact_id, name_id, time, properties, source) VALUES ('e1', 1, 1, 0, '{}', 'import')").run(),
+    ).toThrow(/UNIQUE/);
     plain.close();
     bulkStore.close();
   });
@@ -100,7 +115,7 @@ describe('SqliteStore event bulk load', () => {
     expect(daemon.appendEventRows(rows(5, 10)).inserted).toBe(10);
     load.append(rows(12, 5));
     expect(load.finish()).toEqual({ duplicates: 5 + 3 });
-    expect((loader.db.prepare('SELECT event_id FROM events ORDER BY id').pluck().all() as string[])).toEqual(
+    expect(loader.db.prepare('SELECT event_id FROM events ORDER BY id').pluck().all() as string[]).toEqual(
       [...rows(0, 10), ...rows(10, 5), ...rows(15, 2)].map((r) => r.eventId),
     );
     expect(daemon.appendEventRows(rows(0, 20)).inserted).toBe(3);
@@ -118,7 +133,10 @@ describe('SqliteStore event bulk load', () => {
     const reopened = new SqliteStore({ path, now: () => T0 });
     expect(eventIndexes(reopened)).toEqual(BOTH);
     expect(reopened.counts().events).toBe(150);
-    expect((dump(reopened) as { id: number }[]).map((r) => r.id)).toEqual([...Array.from({ length: 100 }, (_, i) => i + 1), ...Array.from({ length: 50 }, (_, i) => i + 151)]);
+    expect((dump(reopened) as { id: number }[]).map((r) => r.id)).toEqual([
+      ...Array.from({ length: 100 }, (_, i) => i + 1),
+      ...Array.from({ length: 50 }, (_, i) => i + 151),
+    ]);
     reopened.close();
   });
 

@@ -62,7 +62,9 @@ describe('store safety', () => {
     const old = new SqliteStore({ path, migrations: MIGRATIONS.filter((m) => m.version < 13), now: () => T0 });
     old.appendEvents([{ eventId: 'good', email: 'a@x.com', name: 'Viewed Product', time: T0, properties: { sku: 'S1' }, source: 'track' }]);
     const contact = old.findContactByEmail('a@x.com')!.id;
-    old.db.prepare("INSERT INTO events (event_id, contact_id, name_id, time, properties, source) VALUES ('poison', ?, 1, ?, ?, 'track')").run(contact, T0, deepText(1001));
+    old.db
+      .prepare("INSERT INTO events (event_id, contact_id, name_id, time, properties, source) VALUES ('poison', ?, 1, ?, ?, 'track')")
+      .run(contact, T0, deepText(1001));
     old.db.prepare("INSERT INTO properties (contact_id, name, value, updated_at, source) VALUES (?, 'deep', ?, ?, 'local')").run(contact, deepText(1001), T0);
     old.close();
 
@@ -87,13 +89,21 @@ describe('store safety', () => {
     const path = join(dir, 'p.db');
     const store = new SqliteStore({ path });
     expect(() => store.probeWrite()).not.toThrow();
-    const holder = spawn(process.execPath, ['-e', `
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `
       const Database = require(${JSON.stringify(resolve(__dirname, '../../../node_modules/better-sqlite3'))});
       const db = new Database(process.argv[1]);
       db.exec('BEGIN IMMEDIATE');
       db.exec("INSERT INTO store_meta (key, value) VALUES ('x', '1')");
       process.stdout.write('locked\\n');
-      setTimeout(() => { db.exec('ROLLBACK'); process.exit(0); }, 1500);`, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+      setTimeout(() => { db.exec('ROLLBACK'); process.exit(0); }, 1500);`,
+        path,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     const exited = new Promise((r) => holder.on('exit', r));
     await new Promise<void>((r) => holder.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && r()));
     const started = Date.now();
@@ -126,9 +136,11 @@ describe('error logs', () => {
     const logger = createLogger({ level: 'error', destination: new Writable({ write: (c: Buffer, _e, done) => ((out += c.toString()), done()) }) });
     logger.error({ err: new StoreError('the store is locked by another process', { hint: 'wait' }) }, 'x');
     logger.error({ err: { type: 'EspAuthError', message: 'summary made by the caller' } }, 'y');
-    const [a, b] = out.trim().split('\n').map((l) => JSON.parse(l) as { err: Record<string, unknown> });
+    const [a, b] = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { err: Record<string, unknown> });
     expect(a!.err).toMatchObject({ type: 'StoreError', code: 'E_STORE', hint: 'wait', message: 'the store is locked by another process' });
     expect(b!.err).toEqual({ type: 'EspAuthError', message: 'summary made by the caller' });
   });
 });
-

@@ -30,8 +30,12 @@ describe('SqliteStore', () => {
 
   it('merges contacts by normalised email and reports what changed', () => {
     const store = new SqliteStore({ path, now: () => T0 });
-    const [a] = store.upsertContacts([{ email: '  Ada@Example.COM ', properties: { first_name: 'Ada' }, tags: ['vip'], consent: 'subscribed', source: 'local' }]);
-    const [b] = store.upsertContacts([{ email: 'ada@example.com', properties: { first_name: 'Ada', plan: 'pro' }, source: 'hubspot', externalIds: { hubspot: '101' } }]);
+    const [a] = store.upsertContacts([
+      { email: '  Ada@Example.COM ', properties: { first_name: 'Ada' }, tags: ['vip'], consent: 'subscribed', source: 'local' },
+    ]);
+    const [b] = store.upsertContacts([
+      { email: 'ada@example.com', properties: { first_name: 'Ada', plan: 'pro' }, source: 'hubspot', externalIds: { hubspot: '101' } },
+    ]);
     expect(a!.created).toBe(true);
     expect(b).toEqual({ contactId: a!.contactId, created: false, changed: ['plan'] });
     const c = store.findContactByExternalId('hubspot', '101')!;

@@ -6,7 +6,7 @@ import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
 
 const T0 = Date.UTC(2026, 0, 1);
 
-describe('SqliteStore: record keys and an unlinked record\'s writes', () => {
+describe("SqliteStore: record keys and an unlinked record's writes", () => {
   let dir: string;
   let store: SqliteStore;
   beforeEach(() => {
@@ -30,11 +30,13 @@ describe('SqliteStore: record keys and an unlinked record\'s writes', () => {
     expect(store.findContactByRecordKey('mailchimp', 'c-1')?.email).toBe('a@x.com');
     expect(store.findContactByRecordKey('mailchimp', 'c-2')).toBeUndefined();
     expect(store.findContactByRecordKey('klaviyo', 'c-2')?.email).toBe('b@x.com');
-    const plan = store.db.prepare(`EXPLAIN QUERY PLAN SELECT contact_id FROM sync_state WHERE esp = ? AND key = '${RECORD_KEY}' AND remote_value = ?`).all('mailchimp', '"c-1"');
+    const plan = store.db
+      .prepare(`EXPLAIN QUERY PLAN SELECT contact_id FROM sync_state WHERE esp = ? AND key = '${RECORD_KEY}' AND remote_value = ?`)
+      .all('mailchimp', '"c-1"');
     expect(JSON.stringify(plan)).toContain('sync_state_by_record');
   });
 
-  it('drops one contact\'s live and dead-lettered writes on one ESP, keeps erase requests and everyone else\'s, and counts them', () => {
+  it("drops one contact's live and dead-lettered writes on one ESP, keeps erase requests and everyone else's, and counts them", () => {
     const a = contact('a@x.com');
     const b = contact('b@x.com');
     store.enqueue(

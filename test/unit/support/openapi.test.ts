@@ -13,7 +13,9 @@ describe('SpecValidator', () => {
       status: 200,
       responseBody: {
         status: 'COMPLETE',
-        results: [{ id: '101', properties: { firstname: 'A' }, createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z', archived: false, new: true }],
+        results: [
+          { id: '101', properties: { firstname: 'A' }, createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z', archived: false, new: true },
+        ],
         startedAt: '2026-01-01T00:00:00Z',
         completedAt: '2026-01-01T00:00:00Z',
       },
@@ -51,10 +53,21 @@ describe('SpecValidator', () => {
   it('validates Klaviyo JSON:API bodies and rejects an unknown attribute type', () => {
     const body = { data: { type: 'profile', attributes: { email: 'a@x.com', properties: { plan: 'pro' } } } };
     const response = {
-      data: { type: 'profile', id: '01HZZZZZZZZZZZZZZZZZZZZZZZ', attributes: { email: 'a@x.com', properties: { plan: 'pro' } }, links: { self: 'http://x/api/profiles/1' } },
+      data: {
+        type: 'profile',
+        id: '01HZZZZZZZZZZZZZZZZZZZZZZZ',
+        attributes: { email: 'a@x.com', properties: { plan: 'pro' } },
+        links: { self: 'http://x/api/profiles/1' },
+      },
     };
     expect(klaviyo.check({ method: 'POST', path: '/api/profile-import', requestBody: body, status: 200, responseBody: response })).toEqual([]);
-    const bad = klaviyo.check({ method: 'POST', path: '/api/profile-import', requestBody: { data: { type: 'person', attributes: {} } }, status: 200, responseBody: response });
+    const bad = klaviyo.check({
+      method: 'POST',
+      path: '/api/profile-import',
+      requestBody: { data: { type: 'person', attributes: {} } },
+      status: 200,
+      responseBody: response,
+    });
     expect(bad.join('\n')).toMatch(/request body/);
   });
 });

@@ -119,7 +119,7 @@ describe('SyncEngine', () => {
     expect(esps.mailchimp.byEmail('ada@x.com')!.fields.FNAME).toBe('Ada K');
   });
 
-  it('keeps the owner\'s value under the default policy and writes it back over the ESP\'s', async () => {
+  it("keeps the owner's value under the default policy and writes it back over the ESP's", async () => {
     const id = addContact('ada@x.com', { plan: 'pro', city: 'Berlin' });
     await pushAll();
     await clock.advance(1000);
@@ -162,7 +162,9 @@ describe('SyncEngine', () => {
   });
 
   it('sends 1,000 changed contacts of 10,000 in the fewest calls, then none on a second run', async () => {
-    store.upsertContacts(Array.from({ length: 10_000 }, (_, i) => ({ email: `u${i}@x.com`, properties: { plan: 'free' }, source: 'local' as const, time: clock.now() })));
+    store.upsertContacts(
+      Array.from({ length: 10_000 }, (_, i) => ({ email: `u${i}@x.com`, properties: { plan: 'free' }, source: 'local' as const, time: clock.now() })),
+    );
     await pushAll();
     await clock.advance(1000);
     for (let i = 0; i < 10_000; i += 10) store.setProperty(i + 1, 'plan', { value: 'pro', updatedAt: clock.now(), source: 'local' });
@@ -255,7 +257,13 @@ describe('SyncEngine', () => {
     const id = addContact('ada@x.com', { first_name: 'Ada', plan: 'pro' });
     flag(id, true);
     const plans = engine.plan();
-    expect(plans.find((p) => p.esp === 'hubspot')).toMatchObject({ contacts: 1, creates: 1, calls: 1, fields: { firstname: 1, plan: 1 }, tagsAdded: { 'seg:cart': 1 } });
+    expect(plans.find((p) => p.esp === 'hubspot')).toMatchObject({
+      contacts: 1,
+      creates: 1,
+      calls: 1,
+      fields: { firstname: 1, plan: 1 },
+      tagsAdded: { 'seg:cart': 1 },
+    });
     expect(store.counts().outbox).toEqual([]);
     expect(esps.hubspot.calls).toBe(0);
   });
@@ -265,7 +273,9 @@ describe('SyncEngine', () => {
     await pushAll();
     const hsId = store.getContact(id)!.externalIds.hubspot!;
     const body = (eventId: string, name: string, fromSelf = false) =>
-      Buffer.from(JSON.stringify([{ eventId, ref: { externalId: hsId }, kind: 'updated', fields: { firstname: name }, occurredAt: clock.now() + 5, fromSelf }]));
+      Buffer.from(
+        JSON.stringify([{ eventId, ref: { externalId: hsId }, kind: 'updated', fields: { firstname: name }, occurredAt: clock.now() + 5, fromSelf }]),
+      );
     const req = (b: Buffer) => ({ method: 'POST', url: 'http://x/webhooks/hubspot', headers: {}, rawBody: b, receivedAt: clock.now() });
     expect(engine.webhook('hubspot', req(body('e1', 'Ada W')))).toMatchObject({ changes: 1, ignored: 0 });
     expect(engine.webhook('hubspot', req(body('e1', 'Ada W')))).toMatchObject({ changes: 0, ignored: 1 });

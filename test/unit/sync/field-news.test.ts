@@ -1,7 +1,14 @@
 import type { SyncFieldState } from '../../../src/store/store';
 import { fieldNews } from '../../../src/sync/field-news';
 
-const row = (remoteValue: SyncFieldState['remoteValue'], pushedValue: SyncFieldState['pushedValue'], remoteModifiedAt = 100): SyncFieldState => ({ contactId: 1, esp: 'klaviyo', key: 'first_name', remoteValue, pushedValue, remoteModifiedAt });
+const row = (remoteValue: SyncFieldState['remoteValue'], pushedValue: SyncFieldState['pushedValue'], remoteModifiedAt = 100): SyncFieldState => ({
+  contactId: 1,
+  esp: 'klaviyo',
+  key: 'first_name',
+  remoteValue,
+  pushedValue,
+  remoteModifiedAt,
+});
 
 describe('fieldNews', () => {
   it('keeps the field change time of a value that did not change, whatever the record time', () => {

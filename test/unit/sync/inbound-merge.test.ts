@@ -38,10 +38,12 @@ mappings:
   });
 
   it('unlinks the contact of the merged-away id with a decision naming the survivor, and never erases it (even with onDelete: erase)', () => {
-    const [ann, work] = store.upsertContacts([
-      { email: 'ann@x.com', properties: {}, source: 'hubspot', time: T0 },
-      { email: 'ann.work@x.com', properties: {}, source: 'hubspot', time: T0 },
-    ]).map((o) => o.contactId);
+    const [ann, work] = store
+      .upsertContacts([
+        { email: 'ann@x.com', properties: {}, source: 'hubspot', time: T0 },
+        { email: 'ann.work@x.com', properties: {}, source: 'hubspot', time: T0 },
+      ])
+      .map((o) => o.contactId);
     store.setExternalId(ann!, 'hubspot', '1001');
     store.setExternalId(work!, 'hubspot', '1002');
     const result = applyRemoteChanges(ctx, 'hubspot', [
@@ -50,7 +52,12 @@ mappings:
     expect(result.erased).toEqual([]);
     expect(store.getContact(work!)).toMatchObject({ email: 'ann.work@x.com', externalIds: {} });
     expect(store.getContact(ann!)!.externalIds.hubspot).toBe('1001');
-    expect(store.decisionsFor(work!, '@link')).toEqual([expect.objectContaining({ winner: 'hubspot', reason: expect.stringMatching(/^hubspot record merged into record 1001 \(contact \d+, ann@x\.com\): unlinked/) })]);
+    expect(store.decisionsFor(work!, '@link')).toEqual([
+      expect.objectContaining({
+        winner: 'hubspot',
+        reason: expect.stringMatching(/^hubspot record merged into record 1001 \(contact \d+, ann@x\.com\): unlinked/),
+      }),
+    ]);
     expect(store.decisionsFor(ann!, '@link')).toEqual([]);
   });
 });

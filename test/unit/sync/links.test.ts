@@ -1,7 +1,14 @@
 import type { SyncFieldState } from '../../../src/store/store';
 import { CREATED_KEY, isReusedId } from '../../../src/sync/links';
 
-const row = (key: string, remoteValue: SyncFieldState['remoteValue'], remoteModifiedAt: number | undefined): SyncFieldState => ({ contactId: 1, esp: 'hubspot', key, remoteValue, pushedValue: undefined, remoteModifiedAt });
+const row = (key: string, remoteValue: SyncFieldState['remoteValue'], remoteModifiedAt: number | undefined): SyncFieldState => ({
+  contactId: 1,
+  esp: 'hubspot',
+  key,
+  remoteValue,
+  pushedValue: undefined,
+  remoteModifiedAt,
+});
 
 describe('isReusedId', () => {
   it('compares the creation time with the one seen for the linked record, when segsync saw it', () => {

@@ -69,7 +69,16 @@ describe('the outbox cannot loop forever', () => {
   }
 
   function addContacts(n: number): void {
-    store.upsertContacts(Array.from({ length: n }, (_, i) => ({ email: `c${i}@x.com`, properties: { first_name: `C${i}` }, tags: [], consent: 'subscribed' as const, source: 'local', time: clock.now() })));
+    store.upsertContacts(
+      Array.from({ length: n }, (_, i) => ({
+        email: `c${i}@x.com`,
+        properties: { first_name: `C${i}` },
+        tags: [],
+        consent: 'subscribed' as const,
+        source: 'local',
+        time: clock.now(),
+      })),
+    );
   }
 
   it('dead-letters the contact a connector returns no result for, after the usual attempts, and drainAll ends', async () => {

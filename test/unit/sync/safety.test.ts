@@ -13,12 +13,16 @@ describe('safety valve', () => {
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'segsync-valve-'));
     store = new SqliteStore({ path: join(dir, 'db.sqlite') });
-    ids = store.upsertContacts(Array.from({ length: 100 }, (_, i) => ({ email: `v${i}@x.com`, properties: {}, source: 'local' as const }))).map((o) => o.contactId);
+    ids = store
+      .upsertContacts(Array.from({ length: 100 }, (_, i) => ({ email: `v${i}@x.com`, properties: {}, source: 'local' as const })))
+      .map((o) => o.contactId);
     // Every contact carries the tag and a lifetime value on Klaviyo.
-    store.putSyncState(ids.flatMap((contactId) => [
-      { contactId, esp: 'klaviyo' as const, key: TAGS_KEY, remoteValue: ['seg:vip', 'own'], pushedValue: undefined, remoteModifiedAt: 1 },
-      { contactId, esp: 'klaviyo' as const, key: 'lifetime_value', remoteValue: 150, pushedValue: undefined, remoteModifiedAt: 1 },
-    ]));
+    store.putSyncState(
+      ids.flatMap((contactId) => [
+        { contactId, esp: 'klaviyo' as const, key: TAGS_KEY, remoteValue: ['seg:vip', 'own'], pushedValue: undefined, remoteModifiedAt: 1 },
+        { contactId, esp: 'klaviyo' as const, key: 'lifetime_value', remoteValue: 150, pushedValue: undefined, remoteModifiedAt: 1 },
+      ]),
+    );
   });
   afterEach(() => {
     store.close();
@@ -38,11 +42,15 @@ describe('safety valve', () => {
   it('counts clears and resets to zero, not ordinary value changes, unless told to count every change', () => {
     queue(50, (contactId) => ({ esp: 'klaviyo', contactId, key: 'lifetime_value', op: 'set', value: 175 }));
     expect(destructiveChanges(store, 'klaviyo', safety)).toEqual([]);
-    expect(destructiveChanges(store, 'klaviyo', { ...safety, fields: 'changes' })).toEqual([{ esp: 'klaviyo', key: 'lifetime_value', affected: 50, carriers: 100 }]);
+    expect(destructiveChanges(store, 'klaviyo', { ...safety, fields: 'changes' })).toEqual([
+      { esp: 'klaviyo', key: 'lifetime_value', affected: 50, carriers: 100 },
+    ]);
     queue(30, (contactId) => ({ esp: 'klaviyo', contactId, key: 'lifetime_value', op: 'set', value: 0 }));
     const found = destructiveChanges(store, 'klaviyo', safety);
     expect(found).toEqual([{ esp: 'klaviyo', key: 'lifetime_value', affected: 30, carriers: 100 }]);
-    expect(valveError('klaviyo', found, safety).message).toBe('klaviyo: push stopped: it would clear or change lifetime_value on 30 of the 100 contacts that carry it (more than 20 %)');
+    expect(valveError('klaviyo', found, safety).message).toBe(
+      'klaviyo: push stopped: it would clear or change lifetime_value on 30 of the 100 contacts that carry it (more than 20 %)',
+    );
   });
 
   it('never stops below the absolute floor, whatever the share', () => {

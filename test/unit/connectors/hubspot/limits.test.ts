@@ -3,7 +3,7 @@ import { ArrivalWindow } from '../../../../connectors/hubspot/arrival';
 import { hubspotLimits } from '../../../../connectors/hubspot/limits';
 
 describe('HubSpot declared limits', () => {
-  it('uses the tier\'s ten-second and daily limits, and a capacity-pack override', () => {
+  it("uses the tier's ten-second and daily limits, and a capacity-pack override", () => {
     expect(hubspotLimits().windows).toMatchObject({ burst: { limit: 100, windowMs: 10_000 }, daily: { limit: 250_000 } });
     expect(hubspotLimits({ tier: 'professional' }).windows).toMatchObject({ burst: { limit: 190 }, daily: { limit: 650_000 } });
     expect(hubspotLimits({ tier: 'enterprise' }).windows.daily!.limit).toBe(1_000_000);

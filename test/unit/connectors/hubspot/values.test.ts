@@ -55,7 +55,12 @@ describe('HubSpot value conversion', () => {
         return decodeValue(P('date', 'date'), encodeValue(P('date', 'date'), day)) === day;
       }),
     );
-    fc.assert(fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (n) => decodeValue(P('number', 'number'), encodeValue(P('number', 'number'), n)) === (Object.is(n, -0) ? 0 : n)));
+    fc.assert(
+      fc.property(
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+        (n) => decodeValue(P('number', 'number'), encodeValue(P('number', 'number'), n)) === (Object.is(n, -0) ? 0 : n),
+      ),
+    );
   });
 
   it('judges which existing properties can hold a neutral type', () => {

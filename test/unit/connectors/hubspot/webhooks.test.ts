@@ -14,14 +14,30 @@ function signed(body: unknown, opts: { ts?: number; secret?: string; url?: strin
   return {
     method: 'POST',
     url: opts.url ?? URL,
-    headers: { 'x-hubspot-signature-v3': signV3(opts.secret ?? SECRET, 'POST', opts.signUrl ?? opts.url ?? URL, raw, ts), 'x-hubspot-request-timestamp': ts, 'content-type': 'application/json' },
+    headers: {
+      'x-hubspot-signature-v3': signV3(opts.secret ?? SECRET, 'POST', opts.signUrl ?? opts.url ?? URL, raw, ts),
+      'x-hubspot-request-timestamp': ts,
+      'content-type': 'application/json',
+    },
     rawBody: Buffer.from(raw),
     receivedAt: NOW,
   };
 }
 
 const settings = { clientSecret: SECRET, tagProperty: 'segsync_tags', appId: '424242' };
-const event = (over: Record<string, unknown>) => ({ eventId: 1, subscriptionId: 1, portalId: 62515, appId: 1, occurredAt: NOW - 1000, subscriptionType: 'contact.propertyChange', attemptNumber: 0, objectId: 101, changeSource: 'CRM_UI', sourceId: 'userId:1', ...over });
+const event = (over: Record<string, unknown>) => ({
+  eventId: 1,
+  subscriptionId: 1,
+  portalId: 62515,
+  appId: 1,
+  occurredAt: NOW - 1000,
+  subscriptionType: 'contact.propertyChange',
+  attemptNumber: 0,
+  objectId: 101,
+  changeSource: 'CRM_UI',
+  sourceId: 'userId:1',
+  ...over,
+});
 
 describe('HubSpot webhook signature v3', () => {
   it('matches the documented construction: base64 HMAC-SHA256 of method + uri + body + timestamp', () => {
@@ -29,11 +45,13 @@ describe('HubSpot webhook signature v3', () => {
     expect(signV3('s', 'post', 'https://x.test/h', '[]', 1700000000000)).toBe(expected);
   });
 
-  it('agrees with the official SDK\'s Signature.isValid', () => {
+  it("agrees with the official SDK's Signature.isValid", () => {
     const now = Date.now();
     const body = '[{"eventId":1}]';
     const signature = signV3(SECRET, 'POST', URL, body, now);
-    expect(Signature.isValid({ signatureVersion: 'v3', signature, clientSecret: SECRET, requestBody: body, url: URL, method: 'POST', timestamp: now })).toBe(true);
+    expect(Signature.isValid({ signatureVersion: 'v3', signature, clientSecret: SECRET, requestBody: body, url: URL, method: 'POST', timestamp: now })).toBe(
+      true,
+    );
   });
 
   it('accepts a correctly signed, fresh delivery', () => {
@@ -61,7 +79,7 @@ describe('HubSpot webhook signature v3', () => {
     expect(() => verifyV3(signed([]), undefined, NOW)).toThrow(/no client secret/);
   });
 
-  it('accepts a signature computed over the URI with HubSpot\'s decoded characters', () => {
+  it("accepts a signature computed over the URI with HubSpot's decoded characters", () => {
     const url = 'https://hooks.example.com/h?x=a%3Ab';
     const req = signed([], { url, signUrl: 'https://hooks.example.com/h?x=a:b' });
     expect(() => verifyV3(req, SECRET, NOW)).not.toThrow();
@@ -96,7 +114,10 @@ describe('HubSpot webhook parsing', () => {
   });
 
   it('maps the tag property to tags and an email opt-out to unsubscribed', () => {
-    const body = [event({ eventId: 1, propertyName: 'segsync_tags', propertyValue: 'vip;beta' }), event({ eventId: 2, propertyName: 'hs_email_optout', propertyValue: 'true' })];
+    const body = [
+      event({ eventId: 1, propertyName: 'segsync_tags', propertyValue: 'vip;beta' }),
+      event({ eventId: 2, propertyName: 'hs_email_optout', propertyValue: 'true' }),
+    ];
     const { changes } = parseWebhook(signed(body), settings, undefined, new EchoGuard(), NOW);
     expect(changes[0]).toMatchObject({ kind: 'updated', tags: ['vip', 'beta'], fields: {} });
     expect(changes[1]).toMatchObject({ kind: 'updated', consent: 'unsubscribed' });
@@ -113,7 +134,7 @@ describe('HubSpot webhook parsing', () => {
     expect(parseWebhook(signed([e, e]), settings, undefined, new EchoGuard(), NOW).changes).toHaveLength(1);
   });
 
-  it('drops property changes made by segsync\'s own app (sourceId) but keeps other apps\' changes', () => {
+  it("drops property changes made by segsync's own app (sourceId) but keeps other apps' changes", () => {
     const body = [
       event({ eventId: 1, propertyName: 'firstname', propertyValue: 'Ours', changeSource: 'INTEGRATION', sourceId: '424242' }),
       event({ eventId: 2, propertyName: 'lastname', propertyValue: 'Theirs', changeSource: 'INTEGRATION', sourceId: '777' }),
@@ -125,7 +146,10 @@ describe('HubSpot webhook parsing', () => {
   it('drops a property change that only echoes the value segsync just wrote (echo guard)', () => {
     const echo = new EchoGuard();
     echo.remember('101', 'firstname', 'Ada', NOW - 2000);
-    const body = [event({ eventId: 1, propertyName: 'firstname', propertyValue: 'Ada' }), event({ eventId: 2, propertyName: 'firstname', propertyValue: 'Grace' })];
+    const body = [
+      event({ eventId: 1, propertyName: 'firstname', propertyValue: 'Ada' }),
+      event({ eventId: 2, propertyName: 'firstname', propertyValue: 'Grace' }),
+    ];
     const { changes } = parseWebhook(signed(body), { ...settings, appId: undefined as never }, undefined, echo, NOW);
     expect(changes.map((c) => c.fields)).toEqual([{ firstname: 'Grace' }]);
   });

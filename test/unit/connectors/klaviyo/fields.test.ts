@@ -3,12 +3,22 @@ import { consentOf, isNeverSubscribed, readField, readTags, tagEdits, toSdkProfi
 import { changeProblem } from '../../../../connectors/klaviyo/validate';
 import type { WireProfile } from '../../../../connectors/klaviyo/wire';
 
-const change = (extra: Partial<ContactChange> = {}): ContactChange => ({ ref: { email: 'a@x.com' }, set: {}, clear: [], addTags: [], removeTags: [], ...extra });
+const change = (extra: Partial<ContactChange> = {}): ContactChange => ({
+  ref: { email: 'a@x.com' },
+  set: {},
+  clear: [],
+  addTags: [],
+  removeTags: [],
+  ...extra,
+});
 
 describe('Klaviyo profile fields', () => {
   test('standard attributes use the SDK spelling, custom fields go to properties, clears are null', () => {
     const p = toSdkProfile(change({ set: { first_name: 'A', 'location.zip': '1000', plan: 'pro' }, clear: ['last_name', 'old'] }), 'segsync_tags');
-    expect(p).toEqual({ type: 'profile', attributes: { email: 'a@x.com', firstName: 'A', lastName: null, location: { zip: '1000' }, properties: { plan: 'pro', old: null } } });
+    expect(p).toEqual({
+      type: 'profile',
+      attributes: { email: 'a@x.com', firstName: 'A', lastName: null, location: { zip: '1000' }, properties: { plan: 'pro', old: null } },
+    });
   });
 
   test('tag edits: no append of what Klaviyo has, no unappend of what it lacks, removal wins', () => {
@@ -28,14 +38,21 @@ describe('Klaviyo profile fields', () => {
         subscriptions: { email: { marketing: { consent: 'NEVER_SUBSCRIBED', suppression: [] } } },
       },
     };
-    expect([readField(wire, 'first_name'), readField(wire, 'location.city'), readField(wire, 'plan'), readField(wire, 'missing')]).toEqual(['A', 'Paris', 'pro', null]);
+    expect([readField(wire, 'first_name'), readField(wire, 'location.city'), readField(wire, 'plan'), readField(wire, 'missing')]).toEqual([
+      'A',
+      'Paris',
+      'pro',
+      null,
+    ]);
     expect(readTags(wire, 'segsync_tags')).toEqual(['x', 'y']);
     expect(consentOf(wire.attributes.subscriptions ?? undefined)).toBe('non-marketing');
     expect(isNeverSubscribed(wire.attributes.subscriptions ?? undefined)).toBe(true);
   });
 
   test('suppressions decide consent before the consent value', () => {
-    const m = (consent: string, reasons: string[]) => ({ email: { marketing: { consent, suppression: reasons.map((reason) => ({ reason, timestamp: null })) } } });
+    const m = (consent: string, reasons: string[]) => ({
+      email: { marketing: { consent, suppression: reasons.map((reason) => ({ reason, timestamp: null })) } },
+    });
     expect(consentOf(m('SUBSCRIBED', ['HARD_BOUNCE']))).toBe('cleaned');
     expect(consentOf(m('SUBSCRIBED', ['UNSUBSCRIBE']))).toBe('unsubscribed');
     expect(consentOf(m('SUBSCRIBED', []))).toBe('subscribed');

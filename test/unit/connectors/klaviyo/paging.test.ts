@@ -43,7 +43,9 @@ describe('Klaviyo batching, cursors and filters', () => {
   test('filters use the operators Klaviyo allows for each field', () => {
     const until = new Date('2026-02-01T00:00:00Z');
     expect(profileFilter(undefined, until)).toBe('less-than(updated,2026-02-01T00:00:00.000Z)');
-    expect(profileFilter({ at: '2026-01-01T00:00:05+00:00', ids: [] }, until)).toBe('greater-than(updated,2026-01-01T00:00:04.999Z),less-than(updated,2026-02-01T00:00:00.000Z)');
+    expect(profileFilter({ at: '2026-01-01T00:00:05+00:00', ids: [] }, until)).toBe(
+      'greater-than(updated,2026-01-01T00:00:04.999Z),less-than(updated,2026-02-01T00:00:00.000Z)',
+    );
     expect(eventFilter('M1', { at: '2026-01-01T00:00:05.000Z', ids: [] }, until)).toBe(
       'equals(metric_id,"M1"),greater-or-equal(datetime,2026-01-01T00:00:05.000Z),less-than(datetime,2026-02-01T00:00:00.000Z)',
     );
@@ -51,7 +53,13 @@ describe('Klaviyo batching, cursors and filters', () => {
 
   test('consent intent never subscribes an unsubscribed or cleaned contact', () => {
     const c = (localConsent?: 'subscribed' | 'unsubscribed', remoteConsent?: 'subscribed' | 'unsubscribed' | 'cleaned' | 'non-marketing') => ({
-      ref: { email: 'a@x.com' }, set: {}, clear: [], addTags: [], removeTags: [], ...(localConsent ? { localConsent } : {}), ...(remoteConsent ? { remoteConsent } : {}),
+      ref: { email: 'a@x.com' },
+      set: {},
+      clear: [],
+      addTags: [],
+      removeTags: [],
+      ...(localConsent ? { localConsent } : {}),
+      ...(remoteConsent ? { remoteConsent } : {}),
     });
     expect(consentIntent(c('subscribed'))).toBe('subscribe');
     expect(consentIntent(c('subscribed', 'non-marketing'))).toBe('subscribe');

@@ -28,7 +28,12 @@ describe('Klaviyo system webhooks', () => {
             topic: 'event:klaviyo.opened_email',
             external_id: 'EV1',
             payload: {
-              data: { type: 'event', id: 'EV1', attributes: { datetime: '2026-01-01T00:00:00+00:00', event_properties: { subject: 'Hi' } }, relationships: { profile: { data: { type: 'profile', id: 'P1' } } } },
+              data: {
+                type: 'event',
+                id: 'EV1',
+                attributes: { datetime: '2026-01-01T00:00:00+00:00', event_properties: { subject: 'Hi' } },
+                relationships: { profile: { data: { type: 'profile', id: 'P1' } } },
+              },
               included: [{ type: 'profile', id: 'P1', attributes: { email: 'A@X.com' } }],
             },
           },
@@ -38,17 +43,34 @@ describe('Klaviyo system webhooks', () => {
     );
     const ts = '1767225600';
     const result = handleWebhook(
-      { method: 'POST', url: 'https://h/k', headers: { 'klaviyo-signature': signWebhook('k', body, ts), 'klaviyo-timestamp': ts, 'klaviyo-webhook-id': 'W' }, rawBody: body, receivedAt: 1767225601000 },
+      {
+        method: 'POST',
+        url: 'https://h/k',
+        headers: { 'klaviyo-signature': signWebhook('k', body, ts), 'klaviyo-timestamp': ts, 'klaviyo-webhook-id': 'W' },
+        rawBody: body,
+        receivedAt: 1767225601000,
+      },
       { secret: 'k', toleranceMs: 300_000 },
     );
-    expect(result.events).toEqual([{ eventId: 'EV1', name: 'Opened Email', time: 1767225600000, properties: { subject: 'Hi' }, externalId: 'P1', email: 'a@x.com' }]);
+    expect(result.events).toEqual([
+      { eventId: 'EV1', name: 'Opened Email', time: 1767225600000, properties: { subject: 'Hi' }, externalId: 'P1', email: 'a@x.com' },
+    ]);
   });
 
   test('rejects a body that is not a Klaviyo delivery even when signed', () => {
     const body = Buffer.from('{"hello":1}');
     const ts = '1767225600';
     expect(() =>
-      handleWebhook({ method: 'POST', url: 'u', headers: { 'klaviyo-signature': signWebhook('k', body, ts), 'klaviyo-timestamp': ts }, rawBody: body, receivedAt: 1767225600000 }, { secret: 'k', toleranceMs: 1000 }),
+      handleWebhook(
+        {
+          method: 'POST',
+          url: 'u',
+          headers: { 'klaviyo-signature': signWebhook('k', body, ts), 'klaviyo-timestamp': ts },
+          rawBody: body,
+          receivedAt: 1767225600000,
+        },
+        { secret: 'k', toleranceMs: 1000 },
+      ),
     ).toThrow(WebhookError);
   });
 });

@@ -52,7 +52,16 @@ describe('classifyFailure', () => {
   });
 
   it('names the fields Mailchimp rejected', () => {
-    const e = classifyFailure(answer(400, { title: 'Invalid Resource', status: 400, detail: 'Your merge fields were invalid.', errors: [{ field: 'SCORE', message: 'Please enter a number' }] }), 'upsert member', 1);
+    const e = classifyFailure(
+      answer(400, {
+        title: 'Invalid Resource',
+        status: 400,
+        detail: 'Your merge fields were invalid.',
+        errors: [{ field: 'SCORE', message: 'Please enter a number' }],
+      }),
+      'upsert member',
+      1,
+    );
     expect(e.message).toBe('mailchimp: upsert member failed: Invalid Resource: Your merge fields were invalid. (SCORE: Please enter a number)');
   });
 

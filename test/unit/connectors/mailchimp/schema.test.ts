@@ -16,8 +16,19 @@ describe('deriveMergeTag', () => {
 
 describe('mergeFieldFor', () => {
   it('gives each neutral type its Mailchimp type and options', () => {
-    expect(mergeFieldFor({ name: 'plan', type: 'enum', options: ['a', 'b'] }, 'PLAN', 'MM/DD/YYYY')).toEqual({ name: 'plan', type: 'dropdown', tag: 'PLAN', public: false, required: false, options: { choices: ['a', 'b'] } });
-    expect(mergeFieldFor({ name: 'd', label: 'Signup', type: 'date' }, 'D', 'DD/MM/YYYY')).toMatchObject({ name: 'Signup', type: 'date', options: { date_format: 'DD/MM/YYYY' } });
+    expect(mergeFieldFor({ name: 'plan', type: 'enum', options: ['a', 'b'] }, 'PLAN', 'MM/DD/YYYY')).toEqual({
+      name: 'plan',
+      type: 'dropdown',
+      tag: 'PLAN',
+      public: false,
+      required: false,
+      options: { choices: ['a', 'b'] },
+    });
+    expect(mergeFieldFor({ name: 'd', label: 'Signup', type: 'date' }, 'D', 'DD/MM/YYYY')).toMatchObject({
+      name: 'Signup',
+      type: 'date',
+      options: { date_format: 'DD/MM/YYYY' },
+    });
     expect(mergeFieldFor({ name: 'b', type: 'boolean' }, 'B', 'MM/DD/YYYY')).toMatchObject({ type: 'dropdown', options: { choices: ['true', 'false'] } });
     expect(mergeFieldFor({ name: 'n', type: 'number' }, 'N', 'MM/DD/YYYY').type).toBe('number');
     expect(mergeFieldFor({ name: 't', type: 'datetime' }, 'T', 'MM/DD/YYYY').type).toBe('text');

@@ -11,7 +11,10 @@ function request(body: string, url = `https://hooks.example.com/mc?secret=${SECR
 
 describe('Mailchimp webhook parsing', () => {
   it('parses nested form keys', () => {
-    expect(parseForm('type=profile&data%5Bmerges%5D%5BFNAME%5D=Ann&data%5Bemail%5D=a%40x.com')).toEqual({ type: 'profile', data: { merges: { FNAME: 'Ann' }, email: 'a@x.com' } });
+    expect(parseForm('type=profile&data%5Bmerges%5D%5BFNAME%5D=Ann&data%5Bemail%5D=a%40x.com')).toEqual({
+      type: 'profile',
+      data: { merges: { FNAME: 'Ann' }, email: 'a@x.com' },
+    });
   });
 
   it('answers the validation GET with an empty 200', () => {
@@ -19,9 +22,19 @@ describe('Mailchimp webhook parsing', () => {
   });
 
   it('turns a profile update into an update with field values and its fired_at time', () => {
-    const r = parseWebhook(request('type=profile&fired_at=2009-03-26+21%3A35%3A57&data[id]=8a25ff1d98&data[email]=API%40x.com&data[merges][PLAN]=pro'), SECRET, names);
+    const r = parseWebhook(
+      request('type=profile&fired_at=2009-03-26+21%3A35%3A57&data[id]=8a25ff1d98&data[email]=API%40x.com&data[merges][PLAN]=pro'),
+      SECRET,
+      names,
+    );
     expect(r.changes).toEqual([
-      { eventId: expect.any(String), ref: { email: 'api@x.com', externalId: '8a25ff1d98' }, kind: 'updated', fields: { plan: 'pro' }, occurredAt: Date.UTC(2009, 2, 26, 21, 35, 57) },
+      {
+        eventId: expect.any(String),
+        ref: { email: 'api@x.com', externalId: '8a25ff1d98' },
+        kind: 'updated',
+        fields: { plan: 'pro' },
+        occurredAt: Date.UTC(2009, 2, 26, 21, 35, 57),
+      },
     ]);
   });
 
@@ -37,7 +50,10 @@ describe('Mailchimp webhook parsing', () => {
   });
 
   it('marks unsubscribe-with-delete as deleted and upemail as an email change', () => {
-    expect(parseWebhook(request('type=unsubscribe&data[email]=a%40x.com&data[action]=delete'), SECRET, names).changes[0]).toMatchObject({ kind: 'deleted', consent: 'unsubscribed' });
+    expect(parseWebhook(request('type=unsubscribe&data[email]=a%40x.com&data[action]=delete'), SECRET, names).changes[0]).toMatchObject({
+      kind: 'deleted',
+      consent: 'unsubscribed',
+    });
     expect(parseWebhook(request('type=upemail&data[old_email]=a%40x.com&data[new_email]=b%40x.com&data[new_id]=h2'), SECRET, names).changes[0]).toMatchObject({
       kind: 'email-changed',
       ref: { email: 'b@x.com', externalId: 'h2' },
