@@ -19,8 +19,8 @@ import { DURATION, EVENT_FUNCTIONS, TIMESTAMP } from './functions';
 import type { ParamRole } from './functions';
 
 export type Fn = (c: EvalCtx) => unknown;
-const OPAQUE = 'opaque';
-type Slope = number | typeof OPAQUE;
+export const OPAQUE = 'opaque';
+export type Slope = number | typeof OPAQUE;
 
 interface Node {
   fn: Fn;
@@ -46,6 +46,55 @@ const fail = (message: string): never => {
   throw new RuleEvalError(message);
 };
 
+/** The literal arguments of an event function call, by role; undefined for a form the checker does not know. */
+export interface EventCallArgs {
+  roles: ParamRole[];
+  events: string[];
+  window: number;
+  halfLife: number;
+  property: string | undefined;
+  filter: [string, FilterScalar[]][] | undefined;
+  points: [string, number][] | undefined;
+}
+
+/** Reads an event function's literal arguments (the checker made sure they are literals). */
+export function eventCallArgs(name: string, args: ASTNode[]): EventCallArgs | undefined {
+  const fn = EVENT_FUNCTIONS.find((f) => f.name === name)!;
+  const roles = rolesOf(fn, args);
+  if (!roles) return undefined;
+  const out: EventCallArgs = { roles, events: [], window: Infinity, halfLife: Infinity, property: undefined, filter: undefined, points: undefined };
+  roles.forEach((role, i) => {
+    const arg = args[i]!;
+    if (role === 'event') out.events.push(stringLiteral(arg)!);
+    else if (role === 'property') out.property = stringLiteral(arg);
+    else if (role === 'window') out.window = durationLiteral(arg)!;
+    else if (role === 'halfLife') out.halfLife = durationLiteral(arg)!;
+    else if (role === 'filter') {
+      const filter: [string, FilterScalar[]][] = mapLiteral(arg)!.map(([k, v]) => [k, (Array.isArray(v) ? v : [v]) as FilterScalar[]]);
+      filter.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+      out.filter = filter;
+    } else if (role === 'points') out.points = mapLiteral(arg)!.map(([k, v]) => [k, v as number]);
+  });
+  return out;
+}
+
+/** The offset in the aggregate results of the spec an event call reads (added to the plan, or found there). */
+export function specOffset(plan: AggregatePlan, a: EventCallArgs, kind: AggSpec['kind']): number {
+  const { events, window, property, filter } = a;
+  return plan.add({ kind, events, window, ...(property === undefined ? {} : { property }), ...(filter ? { filter } : {}) }) * SLOTS;
+}
+
+/** The offset of a score() call's spec. */
+export function scoreOffset(plan: AggregatePlan, a: EventCallArgs): number {
+  const list = a.points!;
+  return plan.add({ kind: 'score', events: list.map(([e]) => e), points: list.map(([, p]) => p), window: a.window, halfLife: a.halfLife }) * SLOTS;
+}
+
+/** The offset of a sequence function's spec (X after Y, optionally with ties not counting). */
+export function sequenceOffset(plan: AggregatePlan, events: string[], strict: boolean): number {
+  return plan.add({ kind: strict ? 'firstAfterStrict' : 'firstAfter', events: [events[0]!, events[1]!], window: Infinity }) * SLOTS;
+}
+
 /**
  * Compiles a checked rule to a closure; an unsupported construct is a RuleError at its position.
  * `continuous`: the answer itself moves with the clock (a value such as `since(E)` or `now - created_at`),
@@ -63,6 +112,16 @@ export function compileRule(ast: ASTNode, options: CompileOptions): { fn: Fn; co
     },
     continuous: true,
   };
+}
+
+/**
+ * Compiles one sub-expression of a checked rule to a closure and its slope (1: moves with the clock,
+ * "opaque": moves in a way no flip time is solved for). The rule-set generator runs what it does not
+ * generate itself through this, with the same meaning as inside a whole rule.
+ */
+export function compileExpression(ast: ASTNode, options: CompileOptions): { fn: Fn; slope: Slope } {
+  const { fn, slope } = new Compiler(options).node(ast);
+  return { fn, slope };
 }
 
 class Compiler {
@@ -630,29 +689,11 @@ class Compiler {
   }
 
   private eventCall(n: ASTNode, name: string, args: ASTNode[]): Node {
-    const fn = EVENT_FUNCTIONS.find((f) => f.name === name)!;
-    const roles = rolesOf(fn, args);
-    if (!roles) return this.unsupported(n, `this form of ${name}()`);
-    const events: string[] = [];
-    let window = Infinity;
-    let halfLife = Infinity;
-    let property: string | undefined;
-    let filter: [string, FilterScalar[]][] | undefined;
-    let points: [string, number][] | undefined;
-    roles.forEach((role, i) => {
-      const arg = args[i]!;
-      if (role === 'event') events.push(stringLiteral(arg)!);
-      else if (role === 'property') property = stringLiteral(arg);
-      else if (role === 'window') window = durationLiteral(arg)!;
-      else if (role === 'halfLife') halfLife = durationLiteral(arg)!;
-      else if (role === 'filter') {
-        filter = mapLiteral(arg)!.map(([k, v]) => [k, (Array.isArray(v) ? v : [v]) as FilterScalar[]]);
-        filter.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
-      } else if (role === 'points') points = mapLiteral(arg)!.map(([k, v]) => [k, v as number]);
-    });
+    const parsed = eventCallArgs(name, args);
+    if (!parsed) return this.unsupported(n, `this form of ${name}()`);
+    const { roles, events, window, property, filter } = parsed;
     const plan = this.o.plan;
-    const spec = (kind: AggSpec['kind'], extra: Partial<AggSpec> = {}): number =>
-      plan.add({ kind, events, window, ...(property === undefined ? {} : { property }), ...(filter ? { filter } : {}), ...extra }) * SLOTS;
+    const spec = (kind: AggSpec['kind']): number => specOffset(plan, parsed, kind);
     const noEvent = (what: string): never => fail(`no "${events[0]}" event${what}`);
     const w = window;
     const windowed = w !== Infinity;
@@ -704,8 +745,7 @@ class Compiler {
         return { slope: 1, fn: (c) => (note(c, c.agg[o + 3]!), c.agg[o] === c.agg[o] ? c.now - c.agg[o]! : noEvent('')) };
       }
       case 'score': {
-        const list = points!;
-        const o = plan.add({ kind: 'score', events: list.map(([e]) => e), points: list.map(([, p]) => p), window, halfLife }) * SLOTS;
+        const o = scoreOffset(plan, parsed);
         if (!windowed) return { slope: 0, fn: (c) => (note(c, c.agg[o + 3]!), c.agg[o]!) };
         return { slope: 0, fn: (c) => (note(c, c.agg[o + 3]!), c.agg[o + 2] === c.agg[o + 2] && note(c, c.agg[o + 2]! + w), c.agg[o]!) };
       }
@@ -719,9 +759,8 @@ class Compiler {
       case 'none_within':
       case 'none_within_strict': {
         // X is events[0], Y is events[1].
-        const [x, y] = events as [string, string];
         const strict = name.endsWith('_strict');
-        const fa = plan.add({ kind: strict ? 'firstAfterStrict' : 'firstAfter', events: [x, y], window: Infinity }) * SLOTS;
+        const fa = sequenceOffset(plan, events, strict);
         const d = window;
         const base = strict ? name.slice(0, -'_strict'.length) : name;
         if (base === 'after') return { slope: 0, fn: (c) => (note(c, c.agg[fa + 3]!), c.agg[fa] === c.agg[fa]) };
@@ -797,7 +836,8 @@ function constant(v: unknown): Node {
   return { slope: 0, fn: () => v, constant: { value: v } };
 }
 
-function literal(v: unknown, unsupported: (what: string) => never): unknown {
+/** A literal's runtime value (integers as JS numbers); `unsupported` for bytes and integers beyond ±2^53. */
+export function literal(v: unknown, unsupported: (what: string) => never): unknown {
   if (v instanceof Uint8Array) return unsupported('a bytes literal');
   const big = typeof v === 'bigint' ? v : v !== null && typeof v === 'object' && 'value' in v ? (v as { value: bigint }).value : undefined;
   if (big === undefined) return v;
@@ -806,11 +846,13 @@ function literal(v: unknown, unsupported: (what: string) => never): unknown {
   return Number(big);
 }
 
-function checkInt(n: number): number {
+/** An int result, or a RuleEvalError when it left the exactly representable range. */
+export function checkInt(n: number): number {
   return Number.isSafeInteger(n) ? n : fail('integer overflow');
 }
 
-function checkUint(n: number): number {
+/** A uint result, or a RuleEvalError when negative or beyond 2^53. */
+export function checkUint(n: number): number {
   return Number.isSafeInteger(n) && n >= 0 ? n : fail('unsigned integer overflow');
 }
 
@@ -819,7 +861,8 @@ function numbers(a: unknown, b: unknown, op: string): [number, number] {
   return [a, b];
 }
 
-function minus(a: unknown, b: unknown): number {
+/** `a - b` for values of types only known at run time. */
+export function minus(a: unknown, b: unknown): number {
   const [x, y] = numbers(a, b, '-');
   return x - y;
 }
@@ -834,7 +877,8 @@ function divide(a: unknown, b: unknown): number {
   return x / y;
 }
 
-function plusDyn(a: unknown, b: unknown): unknown {
+/** `a + b` for values of types only known at run time: numbers, strings or lists. */
+export function plusDyn(a: unknown, b: unknown): unknown {
   if (typeof a === 'number' && typeof b === 'number') return a + b;
   if (typeof a === 'string' && typeof b === 'string') return a + b;
   if (Array.isArray(a) && Array.isArray(b)) return [...a, ...b];
@@ -850,7 +894,8 @@ export function kindOf(v: unknown): string {
   return typeof v;
 }
 
-function getKey(o: unknown, key: string): unknown {
+/** `o.key` for a map known only at run time; a missing key is a RuleEvalError. */
+export function getKey(o: unknown, key: string): unknown {
   if (o === null || typeof o !== 'object' || Array.isArray(o)) return fail(`cannot read "${key}" of ${kindOf(o)}`);
   if (!Object.hasOwn(o, key)) return fail(`no such key: ${key}`);
   return (o as Record<string, unknown>)[key];
@@ -870,7 +915,8 @@ export function celEquals(a: unknown, b: unknown): boolean {
   return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && celEquals((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
-function contains(coll: unknown, item: unknown): boolean {
+/** CEL `item in coll` for a list or map known only at run time. */
+export function contains(coll: unknown, item: unknown): boolean {
   if (Array.isArray(coll)) {
     for (let i = 0; i < coll.length; i++) if (celEquals(coll[i], item)) return true;
     return false;
@@ -879,7 +925,8 @@ function contains(coll: unknown, item: unknown): boolean {
   return fail(`"in" needs a list or map, got ${kindOf(coll)}`);
 }
 
-function comparator(op: string): (a: unknown, b: unknown) => boolean {
+/** The CEL comparison `op` for values of any kind (ordering across kinds is a RuleEvalError). */
+export function comparator(op: string): (a: unknown, b: unknown) => boolean {
   const order = (a: unknown, b: unknown): number => {
     if (typeof a !== typeof b || (typeof a !== 'number' && typeof a !== 'string' && typeof a !== 'boolean')) {
       return fail(`no such overload: ${kindOf(a)} ${op} ${kindOf(b)}`);
@@ -903,7 +950,7 @@ function comparator(op: string): (a: unknown, b: unknown) => boolean {
 }
 
 /** Static types whose values are always JS numbers. */
-const NUMERIC = new Set(['int', 'uint', 'double', TIMESTAMP, DURATION]);
+export const NUMERIC = new Set(['int', 'uint', 'double', TIMESTAMP, DURATION]);
 
 /**
  * A comparison of two numbers without the type checks of `comparator` (the hot case: counts, sums
@@ -961,7 +1008,8 @@ export function flipAfter(pred: (x: number) => boolean, d: number, s: number, cu
   return Infinity;
 }
 
-function sizeOf(v: unknown): number {
+/** CEL size(): characters of a string, items of a list or map. */
+export function sizeOf(v: unknown): number {
   if (typeof v === 'string') return [...v].length;
   if (Array.isArray(v)) return v.length;
   if (v !== null && typeof v === 'object') return Object.keys(v).length;
@@ -977,13 +1025,14 @@ export function parseTimestamp(s: string): number | undefined {
 
 // The converters are chosen by the argument's static type when compiling, not per call: the type
 // names are imports, which tsx reads through getters, and a full recompute converts millions of values.
-function celStringOf(type: string): (v: unknown) => string {
+export function celStringOf(type: string): (v: unknown) => string {
   if (type === TIMESTAMP) return (v) => new Date(v as number).toISOString().replace('.000Z', 'Z');
   if (type === DURATION) return (v) => `${(v as number) / 1000}s`;
   return toCelString;
 }
 
-function toCelString(v: unknown): string {
+/** CEL string() of a scalar. */
+export function toCelString(v: unknown): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   return fail(`cannot convert ${kindOf(v)} to string`);

@@ -40,7 +40,7 @@ export type Pass = (cols: EventColumns, start: number, end: number, now: number,
 const HALVINGS = Float64Array.from({ length: 64 }, (_, k) => Math.pow(0.5, k));
 
 /** A number as a JS literal that reads back as the same double. */
-function num(x: number): string {
+export function num(x: number): string {
   if (x === Infinity) return 'Infinity';
   if (x === -Infinity) return '-Infinity';
   if (Number.isNaN(x)) return 'NaN';

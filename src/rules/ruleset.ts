@@ -19,6 +19,8 @@ import { FailedValue, RuleEvalError } from './context';
 import type { ContactView, EvalCtx } from './context';
 import { formatDuration } from './durations';
 import { DURATION, TIMESTAMP } from './functions';
+import { generateRuleSet } from './generate';
+import type { RuleSetEvaluator } from './generate';
 
 /** A compiled segment. */
 export interface CompiledSegment {
@@ -45,6 +47,15 @@ export interface Evaluation {
 export interface RuleOrigin {
   sources: { segment: string; text: string; kind: 'flag' | 'value' }[];
   knowledge: Knowledge;
+}
+
+/** How a rule set is compiled. */
+export interface RuleSetOptions {
+  /**
+   * Evaluate with the closures of compile.ts only, not the generated function (which is the same
+   * meaning, several times faster): tests compare the two.
+   */
+  closuresOnly?: boolean;
 }
 
 /** Which contact attributes the rules read (the caches load only these). */
@@ -94,18 +105,19 @@ export class RuleSet {
   private readonly result: Evaluation;
   /** Per segment: its value as stored (see `stored`). */
   private readonly storers: ((value: unknown) => FieldValue)[];
+  /** Every segment as one generated function (undefined: the closures are called one by one). */
+  private readonly generated: RuleSetEvaluator | undefined;
+  /** Per segment: how many of its sub-expressions the generated function runs as closures. */
+  readonly closureNodes: number[];
 
-  private constructor(rules: CheckedRule[], warnings: RuleIssue[]) {
+  private constructor(rules: CheckedRule[], warnings: RuleIssue[], options: RuleSetOptions) {
     const index = new Map(rules.map((r, i) => [r.source.segment, i]));
     const issues: RuleIssue[] = [];
+    const locate = (rule: CheckedRule, n: ASTNode): SourceLocation => rule.source.locate(rule.rewritten.originalOffset(n.start));
     this.segments = [];
     for (const rule of rules) {
       try {
-        const { fn, continuous } = compileRule(rule.ast, {
-          plan: this.plan,
-          segmentIndex: index,
-          locate: (n: ASTNode) => rule.source.locate(rule.rewritten.originalOffset(n.start)),
-        });
+        const { fn, continuous } = compileRule(rule.ast, { plan: this.plan, segmentIndex: index, locate: (n: ASTNode) => locate(rule, n) });
         this.segments.push({ name: rule.source.segment, kind: rule.source.kind, type: rule.type, rule, fn, continuous });
       } catch (err) {
         if (!(err instanceof RuleError)) throw err;
@@ -113,6 +125,9 @@ export class RuleSet {
       }
     }
     if (issues.length) throw new RuleSetError(issues);
+    const generated = options.closuresOnly ? undefined : generateRuleSet(rules, { plan: this.plan, segmentIndex: index, locate });
+    this.generated = generated?.evaluate;
+    this.closureNodes = generated?.fallbacks ?? rules.map(() => 1);
     this.plan.freeze();
     this.warnings = warnings;
     let properties: Set<string> | undefined = new Set();
@@ -143,9 +158,9 @@ export class RuleSet {
   }
 
   /** Checks and compiles rules; throws RuleSetError listing every problem with its location. */
-  static compile(sources: RuleSource[], knowledge: Knowledge = NO_KNOWLEDGE): RuleSet {
+  static compile(sources: RuleSource[], knowledge: Knowledge = NO_KNOWLEDGE, options: RuleSetOptions = {}): RuleSet {
     const { rules, warnings } = checkRules(sources, knowledge);
-    const set = new RuleSet(rules, warnings);
+    const set = new RuleSet(rules, warnings, options);
     set.origin = { sources: sources.map((s) => ({ segment: s.segment, text: s.text, kind: s.kind })), knowledge };
     return set;
   }
@@ -189,6 +204,16 @@ export class RuleSet {
     ctx.cols = cols;
     ctx.start = start;
     ctx.end = end;
+    const next = this.generated ? this.generated(ctx) : this.evaluateClosures(ctx);
+    if (!reuse) return { values, segmentNext, nextChangeAt: next };
+    this.result.nextChangeAt = next;
+    return this.result;
+  }
+
+  /** Every segment's closure in turn, into ctx.segments and ctx.segmentNext; returns the earliest next change. */
+  private evaluateClosures(ctx: EvalCtx): number {
+    const values = ctx.segments;
+    const segmentNext = ctx.segmentNext;
     let next = Infinity;
     const segments = this.segments;
     for (let i = 0; i < segments.length; i++) {
@@ -202,9 +227,7 @@ export class RuleSet {
       segmentNext[i] = ctx.next;
       if (ctx.next < next) next = ctx.next;
     }
-    if (!reuse) return { values, segmentNext, nextChangeAt: next };
-    this.result.nextChangeAt = next;
-    return this.result;
+    return next;
   }
 
   /** The value to store for a segment: flags are true/false (false on error), values JSON (null on error). */
