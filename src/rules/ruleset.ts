@@ -105,6 +105,8 @@ export class RuleSet {
   private readonly result: Evaluation;
   /** Per segment: its value as stored (see `stored`). */
   private readonly storers: ((value: unknown) => FieldValue)[];
+  /** Per segment: its scalar values (not timestamps or durations) are stored as they are. */
+  readonly storesScalarsAsIs: boolean[];
   /** Every segment as one generated function (undefined: the closures are called one by one). */
   private readonly generated: RuleSetEvaluator | undefined;
   /** Per segment: how many of its sub-expressions the generated function runs as closures. */
@@ -137,6 +139,7 @@ export class RuleSet {
     }
     this.needs = { properties, email: rules.some((r) => r.readsEmail) };
     this.storers = this.segments.map((s) => storerOf(s.kind, s.type));
+    this.storesScalarsAsIs = this.segments.map((s) => s.type !== TIMESTAMP && s.type !== DURATION);
     this.agg = new Float64Array(this.plan.specs.length * SLOTS);
     this.scratch = new Array(this.segments.length).fill(null);
     this.segmentNext = new Float64Array(this.segments.length);

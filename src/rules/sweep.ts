@@ -74,6 +74,7 @@ export function sweepRange(
 ): SweepPart {
   const part = emptyPart(rules);
   const segs = rules.segments;
+  const plain = rules.storesScalarsAsIs;
   const values: FieldValue[] = new Array<FieldValue>(segs.length).fill(null);
   // Counted in holders (one map lookup per value, not a get and a set), turned into counts at the end.
   const tallies = part.valueCounts.map((m) => m && new Map<string | number | boolean, { n: number }>());
@@ -85,7 +86,9 @@ export function sweepRange(
     events.sliceInto(slice, id);
     const ev = rules.evaluate(view, slice.cols, slice.start, slice.end, now, true);
     for (let i = 0; i < segs.length; i++) {
-      const value = rules.stored(i, ev.values[i]);
+      const raw = ev.values[i];
+      // Scalars of most segments are stored as they are: the storer is only called for the rest.
+      const value = typeof raw !== 'object' && plain[i] ? (raw === undefined ? null : (raw as FieldValue)) : rules.stored(i, raw);
       values[i] = value;
       const member = !isDefault(value);
       if (member) {
@@ -98,7 +101,7 @@ export function sweepRange(
           else if (tally.size < MAX_DISTINCT) tally.set(key, { n: 1 });
         }
       }
-      if (ev.values[i] instanceof FailedValue) part.errors[i]!++;
+      if (typeof raw === 'object' && raw instanceof FailedValue) part.errors[i]!++;
       if (answers.same(i, id, value)) continue;
       if (!answers.isMember(i, id)) part.entered[i]!++;
       else if (!member) part.left[i]!++;
