@@ -337,7 +337,9 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", publicUrl: "${daemonUrl}", pul
     try {
       await until(
         () => store.outboxCounts().every((o) => o.pending === 0),
-        90_000,
+        // Operations that failed often wait out their backoff (up to 128 s after a 7th failure, see
+        // src/sync/retry.ts) even once the faults stop: the bound leaves room for the longest.
+        200_000,
         () => ({
           outbox: store.outboxCounts(),
           dead: store.deadOutbox(undefined, 5).map((o) => o.lastError),
