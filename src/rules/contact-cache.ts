@@ -20,19 +20,25 @@ export function contactView(c: Contact): ContactView {
 }
 
 /**
- * Some contacts' attributes as they cross to a sweep worker: ids and creation times as typed arrays,
- * and the rest as one JSON text: emails and consent by position (null: none; a null email: no such
- * contact), properties and tags as indexes into lists of the distinct records (-1: none).
- * Structured cloning half a million small objects costs several times more on the main thread than
- * writing them as one string, which clones as a copy.
+ * Some contacts' attributes as they cross to a sweep worker or into a snapshot: typed arrays by
+ * position (consent, properties and tags as indexes into lists of the distinct values, -1: none;
+ * `alive` 0: no such contact), the distinct values and the emails as JSON. Structured cloning or
+ * parsing a million small objects costs many times more than typed arrays and a few hundred records.
  */
 export interface ContactColumns {
   ids: Float64Array;
+  alive: Uint8Array;
   created: Float64Array;
-  json: string;
+  consent: Int32Array;
+  records: Int32Array;
+  tags: Int32Array;
+  /** JSON of [consent texts, property records, tag lists]. */
+  values: string;
+  /** JSON of the emails by position, or undefined when they do not cross (every known one is ''). */
+  emails: string | undefined;
 }
 
-type Packed = [(string | null)[], (string | null)[], number[], number[], Record<string, FieldValue>[], string[][]];
+type Values = [string[], Record<string, FieldValue>[], string[][]];
 
 /** One frozen copy of each distinct record, by a key of its content. */
 class Shared<T extends object> {
@@ -158,8 +164,7 @@ export class ContactCache {
    * `emails`, every known contact's email crosses as '' (for rules that never read it).
    */
   export(ids: readonly number[], emails = true): ContactColumns {
-    const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
-    const indexer = <T extends object>(list: T[]): ((v: T | undefined) => number) => {
+    const indexer = <T>(list: T[]): ((v: T | undefined) => number) => {
       const at = new Map<T, number>();
       return (v) => {
         if (v === undefined) return -1;
@@ -171,19 +176,31 @@ export class ContactCache {
         return k;
       };
     };
-    const records: Record<string, FieldValue>[] = [];
-    const tagLists: string[][] = [];
-    const recordIndex = indexer(records);
-    const tagIndex = indexer(tagLists);
-    const packed: Packed = [
-      ids.map((id) => (emails ? orNull(this.emails[id]) : this.emails[id] === undefined ? null : '')),
-      ids.map((id) => orNull(this.consent[id])),
-      ids.map((id) => recordIndex(this.properties[id])),
-      ids.map((id) => tagIndex(this.tags[id])),
-      records,
-      tagLists,
-    ];
-    return { ids: Float64Array.from(ids), created: Float64Array.from(ids, (id) => this.created[id] ?? 0), json: JSON.stringify(packed) };
+    const values: Values = [[], [], []];
+    const consentIndex = indexer(values[0]);
+    const recordIndex = indexer(values[1]);
+    const tagIndex = indexer(values[2]);
+    const n = ids.length;
+    const out: ContactColumns = {
+      ids: Float64Array.from(ids),
+      alive: new Uint8Array(n),
+      created: new Float64Array(n),
+      consent: new Int32Array(n),
+      records: new Int32Array(n),
+      tags: new Int32Array(n),
+      values: '',
+      emails: emails ? JSON.stringify(ids.map((id) => this.emails[id] ?? null)) : undefined,
+    };
+    for (let k = 0; k < n; k++) {
+      const id = ids[k]!;
+      out.alive[k] = this.emails[id] === undefined ? 0 : 1;
+      out.created[k] = this.created[id] ?? 0;
+      out.consent[k] = consentIndex(this.consent[id]);
+      out.records[k] = recordIndex(this.properties[id]);
+      out.tags[k] = tagIndex(this.tags[id]);
+    }
+    out.values = JSON.stringify(values);
+    return out;
   }
 
   /** Every contact, packed as `export` packs some (for the rules' state snapshot). */
@@ -193,7 +210,9 @@ export class ContactCache {
 
   /** Takes the attributes of contacts as `export` gave them (a sweep worker following the main thread). */
   import(c: ContactColumns): void {
-    const [emails, consent, recordAt, tagsAt, recordList, tagLists] = JSON.parse(c.json) as Packed;
+    const [consents, recordList, tagLists] = JSON.parse(c.values) as Values;
+    const emails = c.emails === undefined ? undefined : (JSON.parse(c.emails) as (string | null)[]);
+    const texts = consents.map((t) => this.consentText(t));
     const records = recordList.map((r) => this.shareRecord(Object.assign(Object.create(null) as Record<string, FieldValue>, r)));
     const tags = tagLists.map((t) => this.shareTags(t));
     // Filled up to the largest id first: a write far past an array's end makes it a slow dictionary.
@@ -206,24 +225,24 @@ export class ContactCache {
       this.properties.push(undefined);
       this.tags.push(undefined);
     }
-    c.ids.forEach((id, k) => {
-      const email = emails[k];
-      if (email === null || email === undefined) {
+    const n = c.ids.length;
+    for (let k = 0; k < n; k++) {
+      const id = c.ids[k]!;
+      if (!c.alive[k]) {
         if (this.emails[id] !== undefined) this.count--;
         this.emails[id] = undefined;
         this.properties[id] = undefined;
         this.tags[id] = undefined;
         this.consent[id] = undefined;
-        return;
+        continue;
       }
       if (this.emails[id] === undefined) this.count++;
-      this.emails[id] = email;
+      this.emails[id] = emails ? (emails[k] ?? '') : '';
       this.created[id] = c.created[k]!;
-      const text = consent[k];
-      this.consent[id] = text === null || text === undefined ? undefined : this.consentText(text);
-      this.properties[id] = recordAt[k]! >= 0 ? records[recordAt[k]!] : undefined;
-      this.tags[id] = tagsAt[k]! >= 0 ? tags[tagsAt[k]!] : undefined;
-    });
+      this.consent[id] = c.consent[k]! >= 0 ? texts[c.consent[k]!] : undefined;
+      this.properties[id] = c.records[k]! >= 0 ? records[c.records[k]!] : undefined;
+      this.tags[id] = c.tags[k]! >= 0 ? tags[c.tags[k]!] : undefined;
+    }
   }
 
   /** A view to refill with `viewInto` (a sweep reuses one for every contact). */

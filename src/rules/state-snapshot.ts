@@ -6,11 +6,12 @@
  */
 import { AnswerTable } from './answer-table';
 import { ContactCache } from './contact-cache';
+import type { ContactColumns } from './contact-cache';
 import type { RuleSet } from './ruleset';
 import { packParts, unpackParts } from './snapshot-parts';
 
 /** Bumped when the snapshot's bytes change meaning: an older snapshot is then ignored, never misread. */
-const STATE_VERSION = 1;
+const STATE_VERSION = 2;
 
 /** What a snapshot holds. */
 export interface RulesState {
@@ -23,8 +24,9 @@ export interface RulesState {
 interface Header {
   v: number;
   contacts: number;
-  /** Bytes of the contacts' JSON and of the answers' JSON. */
-  contactsJson: number;
+  /** Bytes of the contacts' distinct values, their emails and the answers' JSON. */
+  valuesJson: number;
+  emailsJson: number;
   answersJson: number;
   answers: { valued: boolean[]; size: number; base: number };
   nextAt: number;
@@ -38,19 +40,34 @@ export function stateLayout(rules: RuleSet): string {
 
 /** The state as parts for the store. */
 export function packState(state: RulesState): Uint8Array[] {
-  const contacts = state.contacts.exportAll();
+  const c = state.contacts.exportAll();
   const answers = state.answers.dump();
-  const contactsJson = Buffer.from(contacts.json, 'utf8');
+  const valuesJson = Buffer.from(c.values, 'utf8');
+  const emailsJson = Buffer.from(c.emails ?? '[]', 'utf8');
   const answersJson = Buffer.from(answers.json, 'utf8');
   const header: Header = {
     v: STATE_VERSION,
-    contacts: contacts.ids.length,
-    contactsJson: contactsJson.length,
+    contacts: c.ids.length,
+    valuesJson: valuesJson.length,
+    emailsJson: emailsJson.length,
     answersJson: answersJson.length,
     answers: { valued: answers.valued, size: answers.size, base: answers.base },
     nextAt: state.nextAt.length,
   };
-  return packParts(header, [contacts.ids, contacts.created, contactsJson, answers.kinds, answers.nums, answersJson, state.nextAt]);
+  return packParts(header, [
+    c.ids,
+    c.created,
+    c.consent,
+    c.records,
+    c.tags,
+    c.alive,
+    valuesJson,
+    emailsJson,
+    answers.kinds,
+    answers.nums,
+    answersJson,
+    state.nextAt,
+  ]);
 }
 
 /** The state from stored parts for these rules, or undefined when they are not an intact snapshot of this layout. */
@@ -60,20 +77,22 @@ export function unpackState(rules: RuleSet, parts: Iterable<Uint8Array>): RulesS
   if (!reader || h?.v !== STATE_VERSION || h.answers?.valued?.length !== rules.segments.length) return undefined;
   const width = h.answers.valued.length;
   const numWidth = h.answers.valued.filter(Boolean).length;
-  let read: {
-    ids: Float64Array;
-    created: Float64Array;
-    contactsJson: Uint8Array;
-    kinds: Uint8Array;
-    nums: Float64Array;
-    answersJson: Uint8Array;
-    nextAt: Float64Array;
-  };
+  const n = h.contacts;
+  let columns: ContactColumns;
+  let rest: { kinds: Uint8Array; nums: Float64Array; answersJson: Uint8Array; nextAt: Float64Array };
+  const text = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
   try {
-    read = {
-      ids: reader.take(Float64Array, h.contacts),
-      created: reader.take(Float64Array, h.contacts),
-      contactsJson: reader.take(Uint8Array, h.contactsJson),
+    columns = {
+      ids: reader.take(Float64Array, n),
+      created: reader.take(Float64Array, n),
+      consent: reader.take(Int32Array, n),
+      records: reader.take(Int32Array, n),
+      tags: reader.take(Int32Array, n),
+      alive: reader.take(Uint8Array, n),
+      values: text(reader.take(Uint8Array, h.valuesJson)),
+      emails: text(reader.take(Uint8Array, h.emailsJson)),
+    };
+    rest = {
       kinds: reader.take(Uint8Array, h.answers.size * width),
       nums: reader.take(Float64Array, h.answers.size * numWidth),
       answersJson: reader.take(Uint8Array, h.answersJson),
@@ -84,9 +103,8 @@ export function unpackState(rules: RuleSet, parts: Iterable<Uint8Array>): RulesS
     return undefined;
   }
   if (!reader.verify()) return undefined;
-  const text = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
   const contacts = new ContactCache(rules.needs.properties);
-  contacts.import({ ids: read.ids, created: read.created, json: text(read.contactsJson) });
-  const answers = AnswerTable.fromDump({ ...h.answers, kinds: read.kinds, nums: read.nums, json: text(read.answersJson) });
-  return answers && { contacts, answers, nextAt: read.nextAt };
+  contacts.import(columns);
+  const answers = AnswerTable.fromDump({ ...h.answers, kinds: rest.kinds, nums: rest.nums, json: text(rest.answersJson) });
+  return answers && { contacts, answers, nextAt: rest.nextAt };
 }

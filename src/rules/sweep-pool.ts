@@ -141,12 +141,13 @@ export class SweepPool {
           hi: h.hi,
           answers: rules.segments.map((_, i) => answers.exportRange(i, h.lo, h.hi)),
         };
-        h.worker.postMessage(init);
+        h.worker.postMessage(
+          init,
+          init.answers.flatMap((a) => (a.nums ? [a.kinds.buffer, a.nums.buffer] : [a.kinds.buffer]) as ArrayBuffer[]),
+        );
         const ids = [...contacts.ids(h.lo, h.hi)];
-        h.worker.postMessage({
-          type: 'sweep',
-          delta: { contacts: contacts.export(ids, rules.needs.email), overrides: overridesOf(ids, events), prev: [] },
-        } satisfies SweepMessage);
+        const delta: SweepDelta = { contacts: contacts.export(ids, rules.needs.email), overrides: overridesOf(ids, events), prev: [] };
+        h.worker.postMessage({ type: 'sweep', delta } satisfies SweepMessage, transferOf(delta.contacts));
       });
       for (const h of this.handles) {
         expect(wait(h), 'ready');
@@ -189,7 +190,7 @@ export class SweepPool {
     }
     this.handles.forEach((h, k) => {
       const msg: SweepMessage = { type: 'sweep', delta: deltaOf(perWorker[k]!, rules, events, contacts, answers), sweep: { now, save } };
-      h.worker.postMessage(msg);
+      h.worker.postMessage(msg, transferOf(msg.delta.contacts));
     });
   }
 
@@ -215,6 +216,11 @@ export class SweepPool {
 function deltaOf(ids: number[], rules: RuleSet, events: EventCache, contacts: ContactCache, answers: AnswerTable): SweepDelta {
   const prev = rules.segments.map((_, i) => ids.map((id) => answers.get(i, id)));
   return { contacts: contacts.export(ids, rules.needs.email), overrides: overridesOf(ids, events), prev };
+}
+
+/** The buffers of freshly packed contact columns, moved to the worker instead of copied. */
+function transferOf(c: ContactColumns): ArrayBuffer[] {
+  return [c.ids, c.alive, c.created, c.consent, c.records, c.tags].map((a) => a.buffer as ArrayBuffer);
 }
 
 function overridesOf(ids: number[], events: EventCache): [number, EventColumns][] {
