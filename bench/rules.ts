@@ -480,10 +480,11 @@ export async function run(): Promise<void> {
     console.log(`  first cold start / warm pass: ${ratio(cold.firstMs / best)} (target ≤ 6×)`);
     console.log(`  incremental p99: ${cold.p99.toFixed(3)} ms (target ≤ 0.5 ms)`);
   }
-  if (cold)
+  if (cold) {
     console.log(
-      `  peak RSS of the restarted engine's own process (its caches, answers, workers and SQLite, warm after its recompute): ${fmt(cold.restartRss)} MiB (target < 1,024 MiB at 1 M contacts / 20 M events)`,
+      `  the warm engine's own process (its caches, answers, workers and SQLite) after its recompute and a full collection: RSS ${fmt(cold.warmRss)} MiB (target < 1,024 MiB at 1 M contacts / 20 M events); peak ${fmt(cold.restartRss)} MiB while loading`,
     );
+  }
   console.log(`  peak RSS of this process's warm phase (the generated data set too, the caches, answers, workers): ${fmt(warmRss)} MiB`);
 }
 
@@ -518,6 +519,17 @@ interface ColdRun {
   dueMs?: number;
   rssMiB: number;
   peakRssMiB: number;
+  /** After a full collection: resident memory, the JS heap in use and the typed arrays' buffers. */
+  gcRssMiB: number;
+  heapMiB: number;
+  buffersMiB: number;
+}
+
+/** Memory after a full collection (the child runs with --expose-gc): what the warm engine really holds. */
+function afterGc(): { gcRssMiB: number; heapMiB: number; buffersMiB: number } {
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = process.memoryUsage();
+  return { gcRssMiB: m.rss / 2 ** 20, heapMiB: m.heapUsed / 2 ** 20, buffersMiB: m.arrayBuffers / 2 ** 20 };
 }
 
 /**
@@ -546,6 +558,7 @@ function coldChild(path: string, kind: 'first' | 'restart', nContacts: number): 
     ...(engine.lastLoad?.timings ? { timings: engine.lastLoad.timings } : {}),
     rssMiB: process.memoryUsage().rss / 2 ** 20,
     peakRssMiB: 0,
+    ...afterGc(),
   };
   if (kind === 'first') {
     t = performance.now();
@@ -585,7 +598,9 @@ function coldChild(path: string, kind: 'first' | 'restart', nContacts: number): 
 
 /** Runs `coldChild` in a child process (tsx, as this file runs) and returns what it measured. */
 function inChild(path: string, kind: 'first' | 'restart', nContacts: number): ColdRun {
-  const out = execFileSync(process.execPath, ['--require', 'tsx/cjs', __filename], {
+  // SEGSYNC_BENCH_CHILD_ARGS: node options for the child, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile a start.
+  const extra = (process.env.SEGSYNC_BENCH_CHILD_ARGS ?? '').split(' ').filter(Boolean);
+  const out = execFileSync(process.execPath, [...extra, '--expose-gc', '--require', 'tsx/cjs', __filename], {
     env: { ...process.env, SEGSYNC_BENCH_RULES_CHILD: JSON.stringify({ path, kind, nContacts }) },
     encoding: 'utf8',
     maxBuffer: 16 * 2 ** 20,
@@ -594,7 +609,7 @@ function inChild(path: string, kind: 'first' | 'restart', nContacts: number): Co
   return JSON.parse(out.trim().split('\n').pop()!) as ColdRun;
 }
 
-function coldPhase(data: Data, nContacts: number): { firstMs: number; restartMs: number; p99: number; restartRss: number } {
+function coldPhase(data: Data, nContacts: number): { firstMs: number; restartMs: number; p99: number; restartRss: number; warmRss: number } {
   const dir = mkdtempSync(join(tmpdir(), 'segsync-bench-rules-'));
   try {
     const path = join(dir, 'store.db');
@@ -620,9 +635,9 @@ function coldPhase(data: Data, nContacts: number): { firstMs: number; restartMs:
     );
     console.log(`clock-driven re-evaluation of the next 24 h: ${fmt(again.dueContacts!)} contacts due, ${secs(again.dueMs!)}`);
     console.log(
-      `the restarted engine's process (caches, answers, workers, SQLite): RSS ${fmt(again.rssMiB)} MiB after its recompute, peak ${fmt(again.peakRssMiB)} MiB`,
+      `the restarted engine's process (caches, answers, workers, SQLite): RSS ${fmt(again.rssMiB)} MiB after its recompute, ${fmt(again.gcRssMiB)} MiB after a full collection (JS heap ${fmt(again.heapMiB)} MiB, typed arrays ${fmt(again.buffersMiB)} MiB), peak ${fmt(again.peakRssMiB)} MiB while loading`,
     );
-    return { firstMs: first.totalMs, restartMs: again.totalMs, p99: inc.p99, restartRss: again.peakRssMiB };
+    return { firstMs: first.totalMs, restartMs: again.totalMs, p99: inc.p99, restartRss: again.peakRssMiB, warmRss: again.gcRssMiB };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -5,8 +5,11 @@
  */
 import { crc32 } from 'node:zlib';
 
-/** Bytes per stored part: SQLite blobs are read and written whole, so a part bounds what one step holds. */
-const CHUNK = 64 * 2 ** 20;
+/**
+ * Bytes per stored part: SQLite blobs are read and written whole, so a part bounds what one step
+ * holds; small parts let the collector free each one's buffer long before a large snapshot is read.
+ */
+const CHUNK = 8 * 2 ** 20;
 
 interface Check {
   bytes: number;
