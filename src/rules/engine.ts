@@ -234,6 +234,9 @@ export class SegmentEngine {
    */
   saveState(): boolean {
     if (!this.loaded || this.store.foreignRulesWrites() !== this.foreignMark) return false;
+    // A last check that the caches followed every write of this process: a contact created or
+    // erased without the engine told would otherwise outlive this process in the saved state.
+    if (this.store.contactCount() !== this.contacts!.size) return false;
     const nextAt = Float64Array.from(this.nextAt, (at) => (at === undefined ? NaN : at));
     this.store.writeRulesState(stateLayout(this.rules), packState({ contacts: this.contacts!, answers: this.prev, nextAt }));
     return true;

@@ -182,6 +182,8 @@ export interface Store {
   changeEmail(contactId: number, email: string): void;
   /** Removes a contact and everything about it (GDPR erase). */
   eraseContact(contactId: number): void;
+  /** How many contacts the store holds. */
+  contactCount(): number;
   /** Every contact id in ascending order, paged. */
   contactIds(afterId: number, limit: number): number[];
 

@@ -358,6 +358,9 @@ export class SyncEngine {
       suppressErased(store, this.esps, contact, emails, clock.now());
       store.eraseContact(contactId);
     });
+    // The rules drop the contact from their caches too: its answers must not outlive it in memory
+    // (nor in the state a clean stop saves).
+    this.options.onContactsChanged?.([contactId], 'contacts');
     return true;
   }
 

@@ -931,6 +931,10 @@ export class SqliteStore implements Store {
     });
   }
 
+  contactCount(): number {
+    return this.stmt('SELECT COUNT(*) FROM contacts').pluck().get() as number;
+  }
+
   foreignRulesWrites(): number {
     if (!this.ownRulesWrites) return NaN;
     return this.stmt('SELECT (SELECT n FROM main.rules_writes) - (SELECT n FROM temp.own_rules_writes)').pluck().get() as number;

@@ -61,4 +61,16 @@ describe('erase on Klaviyo leaves a suppression', () => {
     expect(h.store.findContactByEmail('gone@x.com')).toBeUndefined();
     expect(h.store.counts().outbox).toEqual([]);
   }, 60_000);
+
+  it('tells the rules engine of the erased contact, so its answers leave the caches too', async () => {
+    const told: number[][] = [];
+    const local = harness(sandboxConfig(s, CONFIG), (ids) => told.push(ids));
+    try {
+      const id = local.store.upsertContacts([{ email: 'told@x.com', properties: {}, source: 'local' }])[0]!.contactId;
+      local.engine.erase(id);
+      expect(told).toContainEqual([id]);
+    } finally {
+      await local.close();
+    }
+  });
 });

@@ -112,6 +112,18 @@ describe('rules state snapshot', () => {
     }
   });
 
+  it('is not saved when a contact was erased or created without the engine told, and is once it was', () => {
+    const { w, ids } = savedWorld();
+    const e = restarted(w);
+    w.store.eraseContact(ids[3]!);
+    expect(e.saveState()).toBe(false);
+    e.onContacts([ids[3]!]);
+    expect(e.saveState()).toBe(true);
+    const fresh = restarted(w);
+    expect(fresh.lastLoad?.fromStateSnapshot).toBe(true);
+    expect(fresh.evaluateContact(ids[3]!, { save: false })).toBeUndefined();
+  });
+
   it('is ignored when damaged (a flipped byte, a missing part) and the start reads the tables instead', () => {
     const { w, ids } = savedWorld();
     const truth = picture(restarted(w), ids);
