@@ -48,7 +48,12 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     const started = clock.now();
     segments.load();
     logger.info(
-      { ms: clock.now() - started, eventSnapshot: segments.lastLoad?.fromSnapshot, savedState: segments.lastLoad?.fromStateSnapshot },
+      {
+        ms: clock.now() - started,
+        eventSnapshot: segments.lastLoad?.fromSnapshot,
+        savedState: segments.lastLoad?.fromStateSnapshot,
+        savedStateRejected: segments.lastLoad?.stateRejected,
+      },
       'rules caches loaded',
     );
   }

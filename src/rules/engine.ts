@@ -204,6 +204,7 @@ export class SegmentEngine {
       this.readAnswers(this.contacts.maxId + 1);
     }
     this.lastLoad!.fromStateSnapshot = state !== undefined;
+    this.lastLoad!.stateRejected = saved !== undefined && state === undefined;
     this.lastLoad!.timings = { eventsMs: t1 - t0, contactsMs: t2 - t1, answersMs: performance.now() - t2 };
   }
 
@@ -282,6 +283,8 @@ export class SegmentEngine {
         eventsAfterSnapshot: number;
         snapshotRejected: boolean;
         fromStateSnapshot?: boolean;
+        /** A saved rules state was there but failed its check (cut, damaged or another layout): the tables were read. */
+        stateRejected?: boolean;
         timings?: { eventsMs: number; contactsMs: number; answersMs: number };
       }
     | undefined;

@@ -1,6 +1,7 @@
 /** The identity graph on SQLite (tables from migration 60). */
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { stableStringify } from '../../model/identity';
+import { StatementCache } from './statements';
 import type { ConsentStatus, FieldValue } from '../../model/types';
 import type { Identifier, IdentifierKind, IdentityOwner, IdentityStore, Profile, ProfileAppendOutcome, ProfileChange, ProfileEventRow } from '../identities';
 
@@ -9,17 +10,14 @@ type Row = Record<string, unknown>;
 /** The identity graph of one SQLite store (shares its connection and so its transactions). */
 export class SqliteIdentities implements IdentityStore {
   /** Its own statement cache: `pluck()` changes a statement's mode, so sharing the store's would change its answers. */
-  private readonly stmts = new Map<string, Statement>();
+  private readonly stmts: StatementCache;
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db) {
+    this.stmts = new StatementCache(db);
+  }
 
   private stmt(sql: string): Statement {
-    let s = this.stmts.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.stmts.set(sql, s);
-    }
-    return s;
+    return this.stmts.get(sql);
   }
 
   ownerOf(id: Identifier): IdentityOwner | undefined {

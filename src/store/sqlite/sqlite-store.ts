@@ -30,6 +30,7 @@ import { RECORD_KEY } from '../store';
 import { toEventRow } from '../event-row';
 import { SqliteIdentities } from './identities';
 import { MIGRATIONS, RULES_TABLES } from './migrations';
+import { StatementCache } from './statements';
 import type { Migration } from './migrations';
 
 export interface SqliteStoreOptions {
@@ -100,7 +101,7 @@ export class SqliteStore implements Store {
   readonly db: Db;
   readonly identities: SqliteIdentities;
   private readonly now: () => number;
-  private readonly stmts = new Map<string, Statement>();
+  private readonly stmts: StatementCache;
   private readonly eventNameIds = new Map<string, number>();
   /** email → contact id for event intake; only committed ids enter it (see appendEventRows). */
   private readonly contactIdCache = new Map<string, number>();
@@ -118,6 +119,7 @@ export class SqliteStore implements Store {
     if (options.path !== ':memory:' && !options.readonly) checkStorePath(options.path);
     try {
       this.db = new Database(options.path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+      this.stmts = new StatementCache(this.db);
     } catch (err) {
       throw new StoreError(`cannot open the store at ${options.path}: ${(err as Error).message}`, {
         hint: options.readonly ? 'run a command that writes (e.g. `segsync import`) first to create it' : 'check the path and its permissions',
@@ -270,12 +272,7 @@ export class SqliteStore implements Store {
   }
 
   private stmt(sql: string): Statement {
-    let s = this.stmts.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.stmts.set(sql, s);
-    }
-    return s;
+    return this.stmts.get(sql);
   }
 
   /**

@@ -133,7 +133,7 @@ describe('rules state snapshot', () => {
     // Written through SQL on purpose: a damaged snapshot is not a write the triggers watch.
     w.store.db.prepare('UPDATE rules_state SET data = ? WHERE part = ?').run(p.data, p.part);
     const e = restarted(w);
-    expect(e.lastLoad?.fromStateSnapshot).toBe(false);
+    expect(e.lastLoad).toMatchObject({ fromStateSnapshot: false, stateRejected: true });
     expect(picture(e, ids)).toEqual(truth);
     w.store.db.prepare('DELETE FROM rules_state WHERE part = 2').run();
     expect(restarted(w).lastLoad?.fromStateSnapshot).toBe(false);
