@@ -351,6 +351,8 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", publicUrl: "${daemonUrl}", pul
                FROM outbox WHERE dead = 0 GROUP BY esp`,
             )
             .all(Date.now(), Date.now()),
+          // What the daemon said last (warnings and errors): a push stuck on one call shows here.
+          daemonLog: daemon?.stderr().split('\n').slice(-30),
         }),
       );
     } finally {
