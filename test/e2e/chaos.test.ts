@@ -21,6 +21,7 @@ import { startMailchimpSandbox } from '../../connectors/mailchimp/sandbox';
 import type { MailchimpSandbox } from '../../connectors/mailchimp/sandbox';
 import { freeLoopbackPort } from '../../src/daemon/free-port';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
+import { safetyStop } from '../../src/sync/safety';
 import { startChaosProxy } from '../support/chaos-proxy';
 import { BIN, runCli } from '../support/cli';
 import type { ChaosProxy } from '../support/chaos-proxy';
@@ -351,6 +352,8 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", publicUrl: "${daemonUrl}", pul
                FROM outbox WHERE dead = 0 GROUP BY esp`,
             )
             .all(Date.now(), Date.now()),
+          // A safety stop holds a queue on purpose: say so if one did.
+          stopped: (['hubspot', 'mailchimp', 'klaviyo'] as const).map((esp) => [esp, safetyStop(store, esp) ?? null]),
           // What the daemon said last (warnings and errors): a push stuck on one call shows here.
           daemonLog: daemon?.stderr().split('\n').slice(-30),
         }),
