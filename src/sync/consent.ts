@@ -5,7 +5,7 @@
  * does. Locally held opt-outs travel to every ESP that knows the contact as the vendor's unsubscribe.
  */
 import type { Consent, ConsentStatus, Contact, EspName } from '../model/types';
-import type { OutboxInput, SyncFieldState } from '../store/store';
+import type { OutboxInput, Store, SyncFieldState } from '../store/store';
 
 /** Sync-state key of an ESP's consent (its value is a `ConsentStatus`). */
 export const CONSENT_KEY = '@consent';
@@ -31,6 +31,17 @@ export function remoteConsentWins(local: Consent | undefined, remote: ConsentSta
   // error that cannot be taken back (the chaos test lost such an opt-out).
   if (isOptedOut(remote)) return at === undefined || at >= Math.floor(local.updatedAt / 1000) * 1000;
   return at !== undefined && at > local.updatedAt;
+}
+
+/**
+ * Takes an ESP's consent into the store when it wins over the local one; true when the local consent
+ * changed. Every path that learns an ESP's consent (a pull, a webhook, a push's answer) goes through it,
+ * so none can record the ESP's status as seen without the store having weighed it.
+ */
+export function takeRemoteConsent(store: Store, contact: Contact, esp: EspName, consent: ConsentStatus, at: number | undefined, now: number): boolean {
+  if (!remoteConsentWins(contact.consent, consent, at)) return false;
+  store.setConsent(contact.id, { status: consent, updatedAt: at ?? now, source: esp });
+  return true;
 }
 
 /**

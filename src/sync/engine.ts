@@ -273,6 +273,7 @@ export class SyncEngine {
     // The adopting pull is part of what this push sent: its requests are counted with the writes.
     const adoptRequests = connector.requestCount() - before;
     if (!options.valveChecked) this.passValve(esp, options.force === true);
+    const changed = new Set<number>();
     const r = await drainOutbox({
       store,
       connector,
@@ -280,7 +281,9 @@ export class SyncEngine {
       logger,
       ...(retry ? { retry } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      onLocalChange: (id) => changed.add(id),
     });
+    this.afterInbound({ changed, erased: [], ignored: 0 });
     r.requests += adoptRequests;
     if (r.items > 0) recordPush(store, esp, { at: clock.now(), ok: r.failed === 0, contacts: r.ok, calls: r.requests, failed: r.failed });
     return r;

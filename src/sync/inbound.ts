@@ -15,7 +15,7 @@ import type { ConsentStatus, Contact, EspName, FieldValue } from '../model/types
 import { RECORD_KEY } from '../store/store';
 import type { Store, SyncFieldState } from '../store/store';
 import { decide } from './conflict';
-import { CONSENT_KEY, remoteConsentWins } from './consent';
+import { CONSENT_KEY, takeRemoteConsent } from './consent';
 import { isErased, rememberPreviousEmail } from './erasure';
 import type { SyncMapping } from './mapping';
 import { fieldNews } from './field-news';
@@ -498,10 +498,7 @@ function applyConsent(
   remember(CONSENT_KEY, consent, prev?.pushedValue);
   // The ESP is where people unsubscribe: its answer stands locally when its consent time says so
   // (see consent.ts), and an opt-out then travels to the other ESPs as an unsubscribe.
-  if (remoteConsentWins(contact.consent, consent, at)) {
-    ctx.store.setConsent(contact.id, { status: consent, updatedAt: at ?? ctx.clock.now(), source: esp });
-    result.changed.add(contact.id);
-  }
+  if (takeRemoteConsent(ctx.store, contact, esp, consent, at, ctx.clock.now())) result.changed.add(contact.id);
 }
 
 function segmentTagNames(mapping: SyncMapping): Set<string> {

@@ -10,10 +10,11 @@ import type { ChangeResult, Connector, ContactChange } from '../../connectors/co
 import { EspRateLimitError, EspTransientError, asEspError, describeError, retryAfterOf } from '../errors';
 import type { Logger } from '../log/logger';
 import type { Clock } from '../model/clock';
-import type { EspName, FieldValue } from '../model/types';
+import type { ConsentStatus, EspName, FieldValue } from '../model/types';
 import type { OutboxItem, Store, SyncFieldState } from '../store/store';
 import { eraseRef } from './erasure';
 import { CONSENT_KEY, TAGS_KEY } from './inbound';
+import { takeRemoteConsent } from './consent';
 import { ADDED_TAGS_KEY, addedAfterWrite, addedTags } from './owned-tags';
 import { DEFAULT_RETRY, retryDelayMs } from './retry';
 import type { RetryPolicy } from './retry';
@@ -30,6 +31,8 @@ export interface DrainOptions {
   maxItems?: number;
   /** Called after each batch with the operations settled so far (progress bars). */
   onProgress?: (done: number) => void;
+  /** Called for a contact whose local state an ESP's answer changed (an opt-out it reported): it fans out. */
+  onLocalChange?: (contactId: number) => void;
 }
 
 export interface DrainReport {
@@ -108,7 +111,7 @@ async function sendItems(options: DrainOptions, items: OutboxItem[], report: Dra
       results = batch.map((g) => ({ ref: g.change.ref, status: 'retry' as const, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }));
     }
     report.calls++;
-    store.transaction(() => batch.forEach((g, i) => settle(store, clock, retry, esp, g, results[i], report, options.logger)));
+    store.transaction(() => batch.forEach((g, i) => settle(options, retry, g, results[i], report)));
     // Operations settled (sent, failed or deferred), the unit of the outbox counts a bar's total comes from.
     settled += batch.reduce((n, g) => n + g.items.length, 0);
     options.onProgress?.(settled);
@@ -143,16 +146,9 @@ function groupByContact(store: Store, items: OutboxItem[], report: DrainReport):
   return groups;
 }
 
-function settle(
-  store: Store,
-  clock: Clock,
-  retry: RetryPolicy,
-  esp: EspName,
-  g: Group,
-  result: ChangeResult | undefined,
-  report: DrainReport,
-  logger: Logger,
-): void {
+function settle(options: DrainOptions, retry: RetryPolicy, g: Group, result: ChangeResult | undefined, report: DrainReport): void {
+  const { store, clock, logger } = options;
+  const esp = options.connector.esp;
   // A connector that answered too few results is broken, not rate-limited: the missing answer counts as
   // a failed attempt, so the operation dead-letters after the usual attempts instead of looping.
   const r: ChangeResult = result ?? {
@@ -190,7 +186,7 @@ function settle(
     }
     // An opt-out segsync carried is what the ESP now holds, unless its answer says otherwise (cleaned).
     const consent = r.consent ?? (g.change.optOut ? 'unsubscribed' : undefined);
-    if (consent)
+    if (consent && consentSeen(options, g, consent, prior.get(CONSENT_KEY), now))
       rows.push({
         contactId: g.contactId,
         esp,
@@ -203,6 +199,21 @@ function settle(
     if (r.externalId && r.externalId !== g.change.ref.externalId) store.setExternalId(g.contactId, esp, r.externalId);
   }
   settleItems(store, clock, retry, g.items, r, report, logger, esp);
+}
+
+/**
+ * Whether the consent a push's answer reports may be remembered as seen. One no pull or webhook brought
+ * yet (changed on the ESP since) is weighed first: a later pull takes a consent remembered as seen for
+ * old news. One that cannot win without the vendor's consent time (a resubscribe) is left for the
+ * pull, which has that time.
+ */
+function consentSeen(options: DrainOptions, g: Group, consent: ConsentStatus, prev: SyncFieldState | undefined, now: number): boolean {
+  if (consent === prev?.remoteValue || (g.change.optOut && consent === 'unsubscribed')) return true;
+  const contact = options.store.getContact(g.contactId);
+  if (!contact || contact.consent?.status === consent) return true;
+  if (!takeRemoteConsent(options.store, contact, options.connector.esp, consent, undefined, now)) return false;
+  options.onLocalChange?.(g.contactId);
+  return true;
 }
 
 function settleItems(
