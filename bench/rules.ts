@@ -168,7 +168,7 @@ function warmCaches(d: Data, rules: RuleSet): { events: EventCache; contacts: Co
     if (d.category[i]! >= 0 && catIdx >= 0) cols.categorical[catIdx]![i] = catCodes[d.category[i]!]!;
   }
   const events = EventCache.fromColumns(plan, cols, d.offsets);
-  const contacts = new ContactCache(rules.needs.properties);
+  const contacts = new ContactCache(rules.needs.properties, rules.needs.email);
   for (let c = 1; c <= d.contacts; c++) {
     const tags: string[] = [];
     if (d.newsletter[c]) tags.push('newsletter');
@@ -482,7 +482,7 @@ export async function run(): Promise<void> {
   }
   if (cold) {
     console.log(
-      `  the warm engine's own process (its caches, answers, workers and SQLite) after its recompute and a full collection: RSS ${fmt(cold.warmRss)} MiB (target < 1,024 MiB at 1 M contacts / 20 M events); peak ${fmt(cold.restartRss)} MiB while loading`,
+      `  the warm engine's own process (its caches, answers, workers and SQLite) after its recompute, settled: RSS ${fmt(cold.warmRss)} MiB (target < 1,024 MiB at 1 M contacts / 20 M events); peak ${fmt(cold.restartRss)} MiB while loading`,
     );
   }
   console.log(`  peak RSS of this process's warm phase (the generated data set too, the caches, answers, workers): ${fmt(warmRss)} MiB`);
@@ -523,13 +523,36 @@ interface ColdRun {
   gcRssMiB: number;
   heapMiB: number;
   buffersMiB: number;
+  rssParts: string;
 }
 
-/** Memory after a full collection (the child runs with --expose-gc): what the warm engine really holds. */
-function afterGc(): { gcRssMiB: number; heapMiB: number; buffersMiB: number } {
-  (globalThis as { gc?: () => void }).gc?.();
+/**
+ * Memory once settled (the child runs with --expose-gc): a full collection, 5 s for V8 to hand the
+ * pages it freed back to the system as it does in an idle daemon, another collection. Measured at
+ * once, RSS still holds ~150 MiB of freed heap pages.
+ */
+function afterGc(): { gcRssMiB: number; heapMiB: number; buffersMiB: number; rssParts: string } {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, SETTLE_MS);
+  gc?.();
   const m = process.memoryUsage();
-  return { gcRssMiB: m.rss / 2 ** 20, heapMiB: m.heapUsed / 2 ** 20, buffersMiB: m.arrayBuffers / 2 ** 20 };
+  return { gcRssMiB: m.rss / 2 ** 20, heapMiB: m.heapUsed / 2 ** 20, buffersMiB: m.arrayBuffers / 2 ** 20, rssParts: rssParts() };
+}
+
+const SETTLE_MS = 5_000;
+
+/** Linux's split of resident memory (anonymous, file-backed, shared), to tell allocator leftovers from mapped files. */
+function rssParts(): string {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    return ['RssAnon', 'RssFile', 'RssShmem']
+      .map((k) => new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status))
+      .map((m, i) => `${['anon', 'file', 'shmem'][i]} ${m ? fmt(Number(m[1]) / 1024) : '?'} MiB`)
+      .join(', ');
+  } catch {
+    return 'not on Linux';
+  }
 }
 
 /**
@@ -611,6 +634,9 @@ function inChild(path: string, kind: 'first' | 'restart', nContacts: number): Co
 
 function coldPhase(data: Data, nContacts: number): { firstMs: number; restartMs: number; p99: number; restartRss: number; warmRss: number } {
   const dir = mkdtempSync(join(tmpdir(), 'segsync-bench-rules-'));
+  // SEGSYNC_BENCH_KEEP=1 keeps the store for runs of one start by hand (SEGSYNC_BENCH_RULES_CHILD).
+  const keep = process.env.SEGSYNC_BENCH_KEEP === '1';
+  if (keep) console.log(`store kept in ${dir}`);
   try {
     const path = join(dir, 'store.db');
     const t = performance.now();
@@ -635,11 +661,11 @@ function coldPhase(data: Data, nContacts: number): { firstMs: number; restartMs:
     );
     console.log(`clock-driven re-evaluation of the next 24 h: ${fmt(again.dueContacts!)} contacts due, ${secs(again.dueMs!)}`);
     console.log(
-      `the restarted engine's process (caches, answers, workers, SQLite): RSS ${fmt(again.rssMiB)} MiB after its recompute, ${fmt(again.gcRssMiB)} MiB after a full collection (JS heap ${fmt(again.heapMiB)} MiB, typed arrays ${fmt(again.buffersMiB)} MiB), peak ${fmt(again.peakRssMiB)} MiB while loading`,
+      `the restarted engine's process (caches, answers, workers, SQLite): RSS ${fmt(again.rssMiB)} MiB after its recompute, ${fmt(again.gcRssMiB)} MiB settled (a full collection, 5 s idle, another; JS heap ${fmt(again.heapMiB)} MiB, typed arrays ${fmt(again.buffersMiB)} MiB; ${again.rssParts}), peak ${fmt(again.peakRssMiB)} MiB while loading`,
     );
     return { firstMs: first.totalMs, restartMs: again.totalMs, p99: inc.p99, restartRss: again.peakRssMiB, warmRss: again.gcRssMiB };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   }
 }
 

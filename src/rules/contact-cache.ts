@@ -65,14 +65,20 @@ export class ContactCache {
   private readonly tagLists = new Shared<string[]>();
   private readonly consents = new Map<string, string>();
 
-  /** Only `propertyNames` are kept (all when undefined). */
-  constructor(private readonly propertyNames: Set<string> | undefined) {}
+  /**
+   * Only `propertyNames` are kept (all when undefined); emails only with `keepEmails` (else every
+   * known contact's is ''): a million addresses are most of the heap, and most rule sets never read one.
+   */
+  constructor(
+    private readonly propertyNames: Set<string> | undefined,
+    private readonly keepEmails = true,
+  ) {}
 
   /** Loads every contact from the store. */
-  static load(store: Store, propertyNames: Set<string> | undefined): ContactCache {
-    const cache = new ContactCache(propertyNames);
+  static load(store: Store, propertyNames: Set<string> | undefined, keepEmails = true): ContactCache {
+    const cache = new ContactCache(propertyNames, keepEmails);
     for (const [id, email, createdAt, consent] of store.scanContacts()) {
-      cache.emails[id] = email;
+      cache.emails[id] = keepEmails ? email : '';
       cache.created[id] = createdAt;
       if (consent) cache.consent[id] = cache.consentText(consent);
       // Written for every contact so the arrays stay as dense as `emails` (sparse writes would turn
@@ -118,7 +124,7 @@ export class ContactCache {
   /** Sets one contact's attributes (bulk loading; `properties` should hold only the names rules read). */
   put(id: number, email: string, createdAt: number, consent: string | undefined, properties?: Record<string, FieldValue>, tags?: string[]): void {
     if (this.emails[id] === undefined) this.count++;
-    this.emails[id] = email;
+    this.emails[id] = this.keepEmails ? email : '';
     this.created[id] = createdAt;
     this.consent[id] = consent === undefined ? undefined : this.consentText(consent);
     this.properties[id] = properties ? this.shareRecord(Object.assign(Object.create(null) as Record<string, FieldValue>, properties)) : this.properties[id];
@@ -205,7 +211,7 @@ export class ContactCache {
 
   /** Every contact, packed as `export` packs some (for the rules' state snapshot). */
   exportAll(): ContactColumns {
-    return this.export([...this.ids()]);
+    return this.export([...this.ids()], this.keepEmails);
   }
 
   /** Takes the attributes of contacts as `export` gave them (a sweep worker following the main thread). */
@@ -237,7 +243,7 @@ export class ContactCache {
         continue;
       }
       if (this.emails[id] === undefined) this.count++;
-      this.emails[id] = emails ? (emails[k] ?? '') : '';
+      this.emails[id] = emails && this.keepEmails ? (emails[k] ?? '') : '';
       this.created[id] = c.created[k]!;
       this.consent[id] = c.consent[k]! >= 0 ? texts[c.consent[k]!] : undefined;
       this.properties[id] = c.records[k]! >= 0 ? records[c.records[k]!] : undefined;
@@ -285,7 +291,7 @@ export class ContactCache {
       return;
     }
     if (this.emails[id] === undefined) this.count++;
-    this.emails[id] = contact.email;
+    this.emails[id] = this.keepEmails ? contact.email : '';
     this.created[id] = contact.createdAt;
     this.consent[id] = contact.consent ? this.consentText(contact.consent.status) : undefined;
     const props = Object.create(null) as Record<string, FieldValue>;

@@ -199,7 +199,7 @@ export class SegmentEngine {
         if (Number.isFinite(at)) this.heap.push(at, id);
       });
     } else {
-      this.contacts = ContactCache.load(this.store, this.rules.needs.properties);
+      this.contacts = ContactCache.load(this.store, this.rules.needs.properties, this.rules.needs.email);
       t2 = performance.now();
       this.readAnswers(this.contacts.maxId + 1);
     }

@@ -35,7 +35,12 @@ interface Header {
 /** The snapshot's layout key: what the rules read (the segments in order, the property names kept). */
 export function stateLayout(rules: RuleSet): string {
   const props = rules.needs.properties;
-  return JSON.stringify({ v: STATE_VERSION, segments: rules.segments.map((s) => [s.name, s.kind]), properties: props ? [...props].sort() : null });
+  return JSON.stringify({
+    v: STATE_VERSION,
+    segments: rules.segments.map((s) => [s.name, s.kind]),
+    properties: props ? [...props].sort() : null,
+    emails: rules.needs.email,
+  });
 }
 
 /** The state as parts for the store. */
@@ -103,7 +108,7 @@ export function unpackState(rules: RuleSet, parts: Iterable<Uint8Array>): RulesS
     return undefined;
   }
   if (!reader.verify()) return undefined;
-  const contacts = new ContactCache(rules.needs.properties);
+  const contacts = new ContactCache(rules.needs.properties, rules.needs.email);
   contacts.import(columns);
   const answers = AnswerTable.fromDump({ ...h.answers, kinds: rest.kinds, nums: rest.nums, json: text(rest.answersJson) });
   return answers && { contacts, answers, nextAt: rest.nextAt };

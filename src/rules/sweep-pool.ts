@@ -64,6 +64,8 @@ export type WorkerReply = { type: 'ready' } | { type: 'part'; part: SweepPart | 
 
 /** How long the main thread waits for a worker's answer before giving up on it. */
 const REPLY_TIMEOUT_MS = 30 * 60_000;
+/** A worker's young generation, MiB (see spawn). */
+const WORKER_YOUNG_MB = 4;
 /** Below this many contacts per thread, a worker costs more than it saves. */
 export const MIN_CONTACTS_PER_THREAD = 25_000;
 
@@ -104,7 +106,13 @@ export class SweepPool {
       for (let k = 0; k < workers; k++) {
         const { port1, port2 } = new MessageChannel();
         const flag = new Int32Array(new SharedArrayBuffer(4));
-        const worker = new Worker(join(__dirname, 'sweep-worker.js'), { workerData: { port: port2, flag }, transferList: [port2] });
+        const worker = new Worker(join(__dirname, 'sweep-worker.js'), {
+          workerData: { port: port2, flag },
+          transferList: [port2],
+          // A sweep allocates little (its views and slices are reused), but V8 grows an idle worker's
+          // young generation to 32 MiB after the init message's burst and keeps it: capped, per worker.
+          resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB },
+        });
         worker.unref();
         handles.push({ worker, port: port1, flag, lo: 0, hi: 0, pending: 0 });
         worker.postMessage({ type: 'compile', origin: rules.origin } satisfies CompileMessage);

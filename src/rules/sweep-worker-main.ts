@@ -50,7 +50,7 @@ function init(msg: InitMessage): State {
   return {
     rules,
     events: EventCache.fromColumns(plan, msg.base, msg.offsets),
-    contacts: new ContactCache(rules.needs.properties),
+    contacts: new ContactCache(rules.needs.properties, rules.needs.email),
     prev,
     lo: msg.lo,
     hi: msg.hi,

@@ -35,6 +35,27 @@ describe('ContactCache export / import (what crosses to a sweep worker)', () => 
   });
 });
 
+describe('ContactCache without emails (rule sets that never read one)', () => {
+  it('knows every contact as the full cache does, with every email empty, through put, replace, import and export', () => {
+    const full = new ContactCache(undefined);
+    const lean = new ContactCache(undefined, false);
+    for (const cache of [full, lean]) {
+      cache.put(1, 'a@x.com', T0, 'subscribed', { plan: 'pro' }, ['vip']);
+      cache.put(2, 'b@x.com', T0 + 1, undefined);
+      cache.replace(2, undefined);
+      cache.replace(3, { id: 3, email: 'c@x.com', createdAt: T0 + 2, properties: {}, tags: new Set<string>() } as never);
+    }
+    expect([...lean.ids()]).toEqual([...full.ids()]);
+    expect(lean.size).toBe(full.size);
+    for (const id of [1, 3]) expect(plain(lean, id)).toEqual({ ...(plain(full, id) as object), email: '' });
+    expect(lean.exportAll().emails).toBeUndefined();
+    const worker = new ContactCache(undefined, false);
+    worker.import(full.export([1, 2, 3]));
+    expect(worker.view(1)!.email).toBe('');
+    expect([...worker.ids()]).toEqual([1, 3]);
+  });
+});
+
 describe('ContactCache shared records', () => {
   it('gives contacts with equal properties and tags one frozen record and one frozen list, across put, replace and import', () => {
     const cache = new ContactCache(new Set(['plan', 'country']));
