@@ -112,6 +112,8 @@ export class SqliteStore implements Store {
   private webhookMarks = 0;
   /** Whether this connection counts its own writes to what the rules cache holds (see countOwnRulesWrites). */
   private ownRulesWrites = false;
+  /** The current transaction already dropped the saved rules state (see dropRulesState). */
+  private rulesStateDropped = false;
 
   constructor(options: SqliteStoreOptions) {
     this.now = options.now ?? Date.now;
@@ -280,8 +282,17 @@ export class SqliteStore implements Store {
    * makes them wait (busy_timeout) instead of failing when a read would upgrade to a write.
    */
   transaction<T>(fn: () => T): T {
+    const outermost = !this.db.inTransaction;
     const tx = this.db.transaction(fn);
-    return this.readonly ? tx() : tx.immediate();
+    try {
+      return this.readonly ? tx() : tx.immediate();
+    } catch (err) {
+      // A rolled-back part may have held the drop: the next answer write drops the state again.
+      this.rulesStateDropped = false;
+      throw err;
+    } finally {
+      if (outermost) this.rulesStateDropped = false;
+    }
   }
 
   // Contacts
@@ -604,7 +615,7 @@ export class SqliteStore implements Store {
       `INSERT INTO segment_state (contact_id, segment, value, since) VALUES (?, ?, ?, ?)
        ON CONFLICT (contact_id, segment) DO UPDATE SET value = excluded.value, since = excluded.since`,
     );
-    this.transaction(() => {
+    const write = (): void => {
       this.dropRulesState();
       for (const s of states) {
         const value = JSON.stringify(s.value);
@@ -617,7 +628,11 @@ export class SqliteStore implements Store {
           'INSERT INTO wakeups (contact_id, next_change_at) VALUES (?, ?) ON CONFLICT (contact_id) DO UPDATE SET next_change_at = excluded.next_change_at',
         ).run(contactId, nextChangeAt);
       }
-    });
+    };
+    // Inside a caller's transaction (a catch-up of thousands of contacts) a savepoint per contact
+    // cost more than its writes; what fails rolls back with the caller's transaction.
+    if (this.db.inTransaction) write();
+    else this.transaction(write);
   }
 
   dueWakeups(now: number, limit: number): number[] {
@@ -947,15 +962,24 @@ export class SqliteStore implements Store {
     this.transaction(() => {
       this.dropRulesState();
       parts.forEach((p, i) => put.run(layout, i, Buffer.from(p.buffer, p.byteOffset, p.byteLength)));
+      // A state exists again: the next answer write in this transaction must drop it.
+      this.rulesStateDropped = false;
     });
   }
 
-  /** Answers or wake-ups are about to change: the saved rules state no longer matches them (and this connection wrote them). */
+  /**
+   * Answers or wake-ups are about to change: the saved rules state no longer matches them (and this
+   * connection wrote them). Once per transaction: a catch-up writing thousands of contacts in one
+   * spent more on these three statements than on its answers.
+   */
   private dropRulesState(): void {
+    if (this.rulesStateDropped) return;
     this.stmt('DELETE FROM rules_state').run();
-    if (!this.ownRulesWrites) return;
-    this.stmt('UPDATE main.rules_writes SET n = n + 1').run();
-    this.stmt('UPDATE temp.own_rules_writes SET n = n + 1').run();
+    if (this.ownRulesWrites) {
+      this.stmt('UPDATE main.rules_writes SET n = n + 1').run();
+      this.stmt('UPDATE temp.own_rules_writes SET n = n + 1').run();
+    }
+    this.rulesStateDropped = this.db.inTransaction;
   }
 
   eventNamesById(): Map<number, string> {

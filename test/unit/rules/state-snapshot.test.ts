@@ -80,6 +80,36 @@ describe('rules state snapshot', () => {
     expect(restarted(w).lastLoad?.fromStateSnapshot).toBe(false);
   });
 
+  it('is dropped once per transaction, and again by a write after a save or after a rolled-back part in the same transaction', () => {
+    const { w, ids } = savedWorld();
+    const answer = (id: number): void => w.store.saveEvaluation(id, [{ contactId: id, segment: 'vip', value: true, since: T0 }], undefined);
+    const writesCount = (): number => w.store.db.prepare('SELECT n FROM main.rules_writes').pluck().get() as number;
+    const before = writesCount();
+    w.store.transaction(() => ids.forEach(answer));
+    expect(stateRows(w)).toBe(0);
+    expect(writesCount()).toBe(before + 1);
+    // A save inside the transaction, then an answer: the state saved is stale again.
+    w.store.transaction(() => {
+      expect(w.engine.saveState()).toBe(true);
+      answer(ids[1]!);
+    });
+    expect(stateRows(w)).toBe(0);
+    // The part that dropped the state rolls back (the rows come back): the next write drops them again.
+    expect(w.engine.saveState()).toBe(true);
+    w.store.transaction(() => {
+      expect(() =>
+        w.store.transaction(() => {
+          answer(ids[2]!);
+          throw new Error('a failed part');
+        }),
+      ).toThrow('a failed part');
+      expect(stateRows(w)).toBeGreaterThan(0);
+      answer(ids[3]!);
+    });
+    expect(stateRows(w)).toBe(0);
+    expect(w.store.foreignRulesWrites()).toBe(0);
+  });
+
   it('is not dropped by events, which the event cache follows on its own', () => {
     const { w } = savedWorld();
     w.store.appendEvents([{ email: EMAILS[0]!, name: 'Opened Email', time: T0, properties: {}, source: 'track' }]);
