@@ -151,6 +151,11 @@ export interface RemoteContact {
   tags?: string[];
   consent?: ConsentStatus;
   /**
+   * The ESP reports the contact holds no opt-out, where it reports opt-outs but no other consent
+   * (HubSpot's \`hs_email_optout\` false): an opt-out segsync saw or carried there is gone (a resubscription).
+   */
+  noOptOut?: true;
+  /**
    * When the contact gave or withdrew that consent, by the vendor's own consent timestamp, epoch ms.
    * Omitted when the vendor gives none: never the record's last-modified time.
    */
@@ -248,6 +253,11 @@ export interface RemoteChange {
   fields: Record<string, FieldValue>;
   tags?: string[];
   consent?: ConsentStatus;
+  /**
+   * The ESP reports the contact holds no opt-out, where it reports opt-outs but no other consent
+   * (HubSpot's \`hs_email_optout\` false): an opt-out segsync saw or carried there is gone (a resubscription).
+   */
+  noOptOut?: true;
   /** For `merged`: the ids that are gone. For `email-changed`: the old email. */
   previous?: { externalIds?: string[]; email?: string };
   /** When it happened on the ESP, epoch ms. */

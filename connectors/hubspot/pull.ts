@@ -67,8 +67,9 @@ export function toRemoteContact(
     ...(email ? { email } : {}),
     fields: out,
     tags: splitMulti(p[tagProperty]),
-    // HubSpot's opt-out is authoritative for "unsubscribed"; its absence says nothing about consent.
-    ...(p.hs_email_optout === 'true' ? { consent: 'unsubscribed' as const } : {}),
+    // HubSpot's opt-out is authoritative for "unsubscribed"; its absence says nothing about consent,
+    // but an explicit false says an opt-out once held is lifted.
+    ...(p.hs_email_optout === 'true' ? { consent: 'unsubscribed' as const } : p.hs_email_optout === 'false' ? { noOptOut: true as const } : {}),
     modifiedAt: parseTime(p.lastmodifieddate) ?? parseTime(record.updatedAt) ?? 0,
     ...createdAt(record),
     ...mergedIds(record.id, p[MERGED_IDS]),

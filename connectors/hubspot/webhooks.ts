@@ -11,7 +11,7 @@ import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { WebhookError } from '../../src/errors';
 import { normaliseEmail } from '../../src/model/identity';
-import type { ConsentStatus, FieldValue } from '../../src/model/types';
+import type { FieldValue } from '../../src/model/types';
 import type { RawRequest, RemoteChange, WebhookResult } from '../connector';
 import { readDelivery, readItems, sameSecret } from '../webhook-checks';
 import type { PropertyShape } from './values';
@@ -207,8 +207,8 @@ function toChange(
   const ref: RemoteChange['ref'] = { externalId: id };
   if (name === settings.tagProperty) return { ...base, kind, ref, fields: {}, tags: splitMulti(event.propertyValue) };
   if (name === 'hs_email_optout') {
-    const consent: ConsentStatus | undefined = event.propertyValue === 'true' ? 'unsubscribed' : undefined;
-    return consent ? { ...base, kind, ref, fields: {}, consent } : undefined;
+    if (event.propertyValue === 'true') return { ...base, kind, ref, fields: {}, consent: 'unsubscribed' };
+    return event.propertyValue === 'false' ? { ...base, kind, ref, fields: {}, noOptOut: true } : undefined;
   }
   const value: FieldValue = decodeValue(properties?.get(name), event.propertyValue);
   if (name === 'email' && typeof value === 'string') ref.email = normaliseEmail(value);

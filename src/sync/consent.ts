@@ -54,5 +54,8 @@ export function optOutOp(contact: Contact, esp: EspName, state: SyncFieldState |
   if (!contact.externalIds[esp] && !state && !createsRecord) return undefined;
   const held = state?.remoteValue ?? state?.pushedValue;
   if (typeof held === 'string' && isOptedOut(held as ConsentStatus)) return undefined;
+  // The ESP lifted an opt-out after the local one was made (a resubscription there): that stands
+  // until a newer local opt-out.
+  if (state?.remoteValue === null && state.remoteModifiedAt !== undefined && contact.consent.updatedAt <= state.remoteModifiedAt) return undefined;
   return { esp, contactId: contact.id, key: CONSENT_KEY, op: 'set', value: 'unsubscribed' };
 }

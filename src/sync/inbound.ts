@@ -15,7 +15,7 @@ import type { ConsentStatus, Contact, EspName, FieldValue } from '../model/types
 import { RECORD_KEY } from '../store/store';
 import type { Store, SyncFieldState } from '../store/store';
 import { decide } from './conflict';
-import { CONSENT_KEY, takeRemoteConsent } from './consent';
+import { CONSENT_KEY, isOptedOut, takeRemoteConsent } from './consent';
 import { isErased, rememberPreviousEmail } from './erasure';
 import type { SyncMapping } from './mapping';
 import { fieldNews } from './field-news';
@@ -51,6 +51,8 @@ interface RemoteUpdate {
   fields: Record<string, FieldValue>;
   tags?: string[];
   consent?: ConsentStatus;
+  /** The ESP holds no opt-out (see RemoteContact.noOptOut). */
+  noOptOut?: true;
   /** The vendor's consent time, when it gives one (never its last-modified time). */
   consentAt?: number;
   modifiedAt: number;
@@ -141,7 +143,20 @@ function applyChange(ctx: InboundContext, esp: EspName, ch: RemoteChange, result
     case 'created':
     case 'updated':
       // A webhook is fired by the change itself, so its time is the consent's time.
-      applyUpdate(ctx, esp, { ...ch.ref, fields: ch.fields, tags: ch.tags, consent: ch.consent, consentAt: ch.occurredAt, modifiedAt: ch.occurredAt }, result);
+      applyUpdate(
+        ctx,
+        esp,
+        {
+          ...ch.ref,
+          fields: ch.fields,
+          tags: ch.tags,
+          consent: ch.consent,
+          ...(ch.noOptOut ? { noOptOut: true } : {}),
+          consentAt: ch.occurredAt,
+          modifiedAt: ch.occurredAt,
+        },
+        result,
+      );
       return;
     case 'deleted':
       forgetOnEsp(ctx, esp, ch.ref.externalId, result, ch.occurredAt);
@@ -439,6 +454,7 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
   if (u.recordKey && state.get(RECORD_KEY)?.remoteValue !== u.recordKey) remember(RECORD_KEY, u.recordKey, undefined);
   if (u.tags) applyTags(ctx, esp, contact, u.tags, state.get(TAGS_KEY), remember, result, restored);
   if (u.consent) applyConsent(ctx, esp, contact, u.consent, u.consentAt, state.get(CONSENT_KEY), remember, result);
+  else if (u.noOptOut) liftOptOut(state.get(CONSENT_KEY), remember);
   if (updates.length) ctx.store.putSyncState(updates);
 }
 
@@ -499,6 +515,16 @@ function applyConsent(
   // The ESP is where people unsubscribe: its answer stands locally when its consent time says so
   // (see consent.ts), and an opt-out then travels to the other ESPs as an unsubscribe.
   if (takeRemoteConsent(ctx.store, contact, esp, consent, at, ctx.clock.now())) result.changed.add(contact.id);
+}
+
+/**
+ * The ESP no longer holds the opt-out segsync saw or carried there (a resubscription): it is
+ * forgotten, remembered as lifted when the record said so. The local consent stays as it is; only a
+ * newer local opt-out travels there again (see optOutOp).
+ */
+function liftOptOut(prev: SyncFieldState | undefined, remember: Remember): void {
+  const held = prev?.remoteValue ?? prev?.pushedValue;
+  if (typeof held === 'string' && isOptedOut(held as ConsentStatus)) remember(CONSENT_KEY, null, undefined);
 }
 
 function segmentTagNames(mapping: SyncMapping): Set<string> {

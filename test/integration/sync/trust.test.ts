@@ -229,6 +229,50 @@ describe('sync that never corrupts an ESP (real SDKs against the three sandboxes
     expect(h.store.getContact(bob)!.consent).toMatchObject({ status: 'subscribed', source: 'mailchimp' });
   }, 30_000);
 
+  it('opted out, resubscribed on HubSpot and Klaviyo, then opted out on Klaviyo: the new opt-out reaches HubSpot again', async () => {
+    add('ada@x.com');
+    await h.pushAll();
+    await pull();
+    optOutOnHubspot('ada@x.com');
+    await pull();
+    await h.pushAll();
+    expect(consentOn('ada@x.com')).toEqual({ hubspot: 'opted-out', mailchimp: 'unsubscribed', klaviyo: 'UNSUBSCRIBED' });
+    // The person signs up again on HubSpot and on Klaviyo (which stamps its consent time).
+    await second();
+    for (const t of s.hubspot.state.subscriptionTypes) s.hubspot.state.setSubscription('ada@x.com', t.id, 'SUBSCRIBED', USER);
+    s.klaviyo.state.subscribe(['ada@x.com'], undefined);
+    await pull();
+    await h.pushAll();
+    expect(h.store.findContactByEmail('ada@x.com')!.consent?.status).toBe('subscribed');
+    expect(consentOn('ada@x.com').hubspot).toBe('not-opted-out');
+    // And opts out once more, on Klaviyo: HubSpot must hear of it, though it once held an opt-out.
+    await second();
+    s.klaviyo.state.unsubscribe(['ada@x.com'], undefined);
+    await pull();
+    await h.pushAll();
+    expect(h.store.findContactByEmail('ada@x.com')!.consent?.status).toBe('unsubscribed');
+    expect(consentOn('ada@x.com')).toEqual({ hubspot: 'opted-out', mailchimp: 'unsubscribed', klaviyo: 'UNSUBSCRIBED' });
+  }, 30_000);
+
+  it('opted out, then resubscribed on HubSpot alone: a later field push leaves the resubscription there alone', async () => {
+    const ada = add('ada@x.com');
+    await h.pushAll();
+    await pull();
+    optOutOnHubspot('ada@x.com');
+    await pull();
+    await h.pushAll();
+    await second();
+    for (const t of s.hubspot.state.subscriptionTypes) s.hubspot.state.setSubscription('ada@x.com', t.id, 'SUBSCRIBED', USER);
+    await pull(['hubspot']);
+    // HubSpot gives no consent time: the local opt-out stays, and is not pushed over the newer resubscription.
+    expect(h.store.getContact(ada)!.consent?.status).toBe('unsubscribed');
+    h.store.setProperty(ada, 'first_name', { value: 'Ada L', updatedAt: Date.now(), source: 'local' });
+    h.engine.enqueue([ada]);
+    await drain();
+    expect(s.hubspot.contact('ada@x.com')!.properties).toMatchObject({ firstname: 'Ada L', hs_email_optout: 'false' });
+    expect(consentOn('ada@x.com')).toEqual({ hubspot: 'not-opted-out', mailchimp: 'unsubscribed', klaviyo: 'UNSUBSCRIBED' });
+  }, 30_000);
+
   it('erases a contact whose email changed on one ESP everywhere, by every address and id, and nothing comes back', async () => {
     const id = add('erin.old@x.com');
     await h.pushAll();

@@ -113,14 +113,19 @@ describe('HubSpot webhook parsing', () => {
     expect(changes[3]!.previous).toEqual({ externalIds: ['99'] });
   });
 
-  it('maps the tag property to tags and an email opt-out to unsubscribed', () => {
+  it('maps the tag property to tags, an email opt-out to unsubscribed and its lifting to no opt-out (no consent)', () => {
     const body = [
       event({ eventId: 1, propertyName: 'segsync_tags', propertyValue: 'vip;beta' }),
       event({ eventId: 2, propertyName: 'hs_email_optout', propertyValue: 'true' }),
+      event({ eventId: 3, propertyName: 'hs_email_optout', propertyValue: 'false' }),
+      event({ eventId: 4, propertyName: 'hs_email_optout', propertyValue: '' }),
     ];
     const { changes } = parseWebhook(signed(body), settings, undefined, new EchoGuard(), NOW);
     expect(changes[0]).toMatchObject({ kind: 'updated', tags: ['vip', 'beta'], fields: {} });
     expect(changes[1]).toMatchObject({ kind: 'updated', consent: 'unsubscribed' });
+    expect(changes[2]).toMatchObject({ kind: 'updated', noOptOut: true, fields: {} });
+    expect(changes[2]!.consent).toBeUndefined();
+    expect(changes).toHaveLength(3);
   });
 
   it('decodes values by the property type when the definitions are known', () => {
