@@ -579,6 +579,20 @@ export class SegmentEngine {
     }
   }
 
+  /**
+   * A contact's event rows were deleted. SQLite gives a new row the highest id plus one, so the ids of
+   * deleted top rows come back, at or below rows already read: every mark comes down to the highest
+   * row that remains (no remaining row is above it, so nothing is read twice), and the ids that come
+   * back are read as new rows, of whichever contact (an erased contact's id, too, may come back).
+   */
+  private rowsDeleted(contactId: number): void {
+    if (!this.events) return;
+    const top = this.store.eventCountBound();
+    if (this.loadedRow > top) this.loadedRow = top;
+    for (const [id, row] of this.rowOf) if (row > top) this.rowOf.set(id, top);
+    this.rowOf.set(contactId, top);
+  }
+
   /** Changed properties, tags, consent or email (or an erased contact): refresh and re-evaluate. */
   onContacts(contactIds: Iterable<number>): ContactEvaluation[] {
     const out: ContactEvaluation[] = [];
@@ -588,7 +602,7 @@ export class SegmentEngine {
       this.contacts?.replace(id, contact);
       if (!contact) {
         this.events?.replace(id, []);
-        this.rowOf.set(id, Number.MAX_SAFE_INTEGER);
+        this.rowsDeleted(id);
         // Its answers and wake-up went with it (the store cascades): a reused id starts from none.
         if (this.loaded) {
           this.rules.segments.forEach((_, i) => this.prev.set(i, id, undefined));
