@@ -227,20 +227,42 @@ export class SegmentEngine {
   }
 
   /**
-   * Saves the contacts as rules read them, the stored answers and the wake-ups, so the next start
-   * reads them at once instead of row by row (a clean stop calls this). Saved only when no other
-   * connection wrote contacts, properties, tags, answers or wake-ups since the load: this engine's
-   * caches then hold exactly what the tables hold (every write in this process reaches the engine).
-   * Says whether it saved.
+   * Saves the contacts as rules read them, the stored answers and the wake-ups (and the event cache,
+   * see `saveEvents`), so the next start reads them at once instead of row by row (a clean stop calls
+   * this). Saved only when no other connection wrote contacts, properties, tags, answers, wake-ups or
+   * event rows other than new ones since the load: this engine's caches then hold exactly what the
+   * tables hold (every write in this process reaches the engine). Says whether it saved.
    */
   saveState(): boolean {
-    if (!this.loaded || this.store.foreignRulesWrites() !== this.foreignMark) return false;
-    // A last check that the caches followed every write of this process: a contact created or
-    // erased without the engine told would otherwise outlive this process in the saved state.
-    if (this.store.contactCount() !== this.contacts!.size) return false;
-    const nextAt = Float64Array.from(this.nextAt, (at) => (at === undefined ? NaN : at));
-    this.store.writeRulesState(stateLayout(this.rules), packState({ contacts: this.contacts!, answers: this.prev, nextAt }));
-    return true;
+    if (!this.loaded) return false;
+    // One write transaction: nobody writes between the checks and the snapshots they allow.
+    return this.store.transaction(() => {
+      if (this.store.foreignRulesWrites() !== this.foreignMark) return false;
+      // A last check that the caches followed every write of this process: a contact created or
+      // erased without the engine told would otherwise outlive this process in the saved state.
+      if (this.store.contactCount() !== this.contacts!.size) return false;
+      const nextAt = Float64Array.from(this.nextAt, (at) => (at === undefined ? NaN : at));
+      this.store.writeRulesState(stateLayout(this.rules), packState({ contacts: this.contacts!, answers: this.prev, nextAt }));
+      this.saveEvents();
+      return true;
+    });
+  }
+
+  /**
+   * Rewrites the event cache snapshot from memory when the next start would otherwise re-read many
+   * contacts one by one: all of them when an erase or a merge dropped it, or those with rows stored
+   * since it. Only when this process read every row stored since its load (another connection's new
+   * rows stay after the snapshot; its changes and deletes already stopped the save, see `saveState`).
+   */
+  private saveEvents(): void {
+    const layout = EventCache.layoutOf(this.rules.plan);
+    const top = this.store.eventCountBound();
+    const saved = this.store.readEventCache(layout)?.maxEventRow;
+    // Re-reading a contact costs about what writing 200 cached events does: below that, the stop
+    // would spend more on the snapshot than the next start saves.
+    if (saved !== undefined && (top - saved) * 200 <= this.events!.stats().events) return;
+    for (const [id, row] of this.store.lastEventRows(this.loadedRow, top)) if ((this.rowOf.get(id) ?? this.loadedRow) < row) return;
+    this.store.writeEventCache(layout, top, this.events!.serialize());
   }
 
   /**

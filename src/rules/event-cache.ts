@@ -213,18 +213,49 @@ export class EventCache {
   /**
    * The cache as binary parts for the store: a JSON header (dictionaries, column sizes), the
    * columns' bytes in chunks, then a check part (byte count and CRC-32 of everything before it).
-   * Only the base columns: call on a freshly loaded cache.
+   * Contacts re-read since the base was built are written from their overrides.
    */
   serialize(): Uint8Array[] {
-    const cols = this.base;
+    const { cols, offsets } = this.compacted();
     const header: SnapshotHeader = {
       v: SNAPSHOT_VERSION,
       names: this.plan.names,
       dictionaries: this.plan.categoricalProps.map((_, k) => this.plan.dictionary(k)),
       events: cols.times.length,
-      offsets: this.offsets.length,
+      offsets: offsets.length,
     };
-    return packParts(header, [cols.times, ...cols.numeric, this.offsets, cols.names, ...cols.categorical]);
+    return packParts(header, [cols.times, ...cols.numeric, offsets, cols.names, ...cols.categorical]);
+  }
+
+  /** The base columns with every override in its contact's place (the base itself when there is none). */
+  private compacted(): { cols: EventColumns; offsets: Int32Array } {
+    if (!this.overrides.size) return { cols: this.base, offsets: this.offsets };
+    let top = this.offsets.length - 2;
+    for (const id of this.overrides.keys()) if (id > top) top = id;
+    const offsets = new Int32Array(top + 2);
+    for (let id = 0; id <= top; id++) {
+      const o = this.overrides.get(id);
+      const n = o ? o.times.length : id + 1 < this.offsets.length ? this.offsets[id + 1]! - this.offsets[id]! : 0;
+      offsets[id + 1] = offsets[id]! + n;
+    }
+    const cols = columns(this.plan, offsets[top + 1]!);
+    const place = (from: EventColumns, start: number, end: number, to: number): void => {
+      cols.names.set(from.names.subarray(start, end), to);
+      cols.times.set(from.times.subarray(start, end), to);
+      from.numeric.forEach((a, k) => cols.numeric[k]!.set(a.subarray(start, end), to));
+      from.categorical.forEach((a, k) => cols.categorical[k]!.set(a.subarray(start, end), to));
+    };
+    // Runs of unchanged contacts are contiguous in both: each run is copied in one step.
+    let run = 0;
+    for (let id = 0; id <= top + 1; id++) {
+      const o = id <= top ? this.overrides.get(id) : undefined;
+      if (!o && id <= top) continue;
+      const baseEnd = Math.min(id, this.offsets.length - 1);
+      if (run < baseEnd) place(this.base, this.offsets[run]!, this.offsets[baseEnd]!, offsets[run]!);
+      if (o) place(o, 0, o.times.length, offsets[id]!);
+      run = id + 1;
+    }
+    return { cols, offsets };
   }
 
   /**

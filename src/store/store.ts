@@ -287,11 +287,13 @@ export interface Store {
   eventNamesById(): Map<number, string>;
   /** The saved event-cache snapshot for a layout: its parts in order (read as iterated) and the last event row it holds. */
   readEventCache(layout: string): { maxEventRow: number; parts: Iterable<Buffer> } | undefined;
+  /** Each contact with event rows after `afterRow` through `throughRow`, with its last such row. */
+  lastEventRows(afterRow: number, throughRow: number): Iterable<[contactId: number, row: number]>;
   /** Replaces the saved event-cache snapshot (one is kept). */
   writeEventCache(layout: string, maxEventRow: number, parts: Uint8Array[]): void;
   /**
    * How many writes other connections made to what the rules cache holds (contacts, properties,
-   * tags, answers, wake-ups): a change between two reads means someone else wrote it. NaN when
+   * tags, answers, wake-ups, changed or deleted events): a change between two reads means someone else wrote it. NaN when
    * this store cannot tell (read-only).
    */
   foreignRulesWrites(): number;

@@ -293,4 +293,16 @@ ${RULES_TABLES.flatMap((t) =>
 ).join('\n')}
 `,
   },
+  {
+    version: 86,
+    name: 'rules: deleted or changed event rows count as writes to what the rules caches hold',
+    // A clean stop rewrites the event cache snapshot from memory, which is right only when every
+    // event write since the load came through this process: another connection's erase or merge
+    // must stop it (its rows would come back). New rows need no count: the stop reads them by id.
+    sql: `
+${['UPDATE', 'DELETE']
+  .map((op) => `CREATE TRIGGER rules_writes_events_${op.toLowerCase()} AFTER ${op} ON events BEGIN UPDATE rules_writes SET n = n + 1; END;`)
+  .join('\n')}
+`,
+  },
 ];

@@ -63,6 +63,8 @@ const EVENTS_BY_CONTACT_INDEX = 'CREATE INDEX IF NOT EXISTS events_by_contact ON
 
 /** The migration that made event-id uniqueness a named index (before it, there is nothing to restore). */
 const NAMED_EVENT_INDEXES_VERSION = 12;
+/** From this migration on, changed and deleted event rows count in rules_writes. */
+const EVENT_WRITES_COUNTED_VERSION = 86;
 
 /**
  * Smallest bulk load that rebuilds the event indexes instead of updating them row by row. Updating
@@ -154,8 +156,12 @@ export class SqliteStore implements Store {
    */
   private countOwnRulesWrites(): void {
     if (!this.hasTable('rules_writes')) return;
-    this.db.exec(`CREATE TEMP TABLE own_rules_writes (n INTEGER NOT NULL); INSERT INTO own_rules_writes (n) VALUES (0);
-      ${RULES_TABLES.flatMap((t) => ['INSERT', 'UPDATE', 'DELETE'].map((op) => `CREATE TEMP TRIGGER own_rules_writes_${t}_${op.toLowerCase()} AFTER ${op} ON main.${t} BEGIN UPDATE own_rules_writes SET n = n + 1; END;`)).join('\n')}`);
+    const counted = RULES_TABLES.flatMap((t) => ['INSERT', 'UPDATE', 'DELETE'].map((op) => [t, op] as const));
+    if (this.schemaVersion >= EVENT_WRITES_COUNTED_VERSION) counted.push(['events', 'UPDATE'], ['events', 'DELETE']);
+    const triggers = counted.map(
+      ([t, op]) => `CREATE TEMP TRIGGER own_rules_writes_${t}_${op.toLowerCase()} AFTER ${op} ON main.${t} BEGIN UPDATE own_rules_writes SET n = n + 1; END;`,
+    );
+    this.db.exec(`CREATE TEMP TABLE own_rules_writes (n INTEGER NOT NULL); INSERT INTO own_rules_writes (n) VALUES (0); ${triggers.join('\n')}`);
     this.ownRulesWrites = true;
   }
 
@@ -933,6 +939,11 @@ export class SqliteStore implements Store {
       if (data === undefined) return;
       yield data;
     }
+  }
+
+  *lastEventRows(afterRow: number, throughRow: number): IterableIterator<[number, number]> {
+    const s = this.stmt('SELECT contact_id, MAX(id) FROM events WHERE id > ? AND id <= ? GROUP BY contact_id').raw();
+    yield* s.iterate(afterRow, throughRow) as IterableIterator<[number, number]>;
   }
 
   writeEventCache(layout: string, maxEventRow: number, parts: Uint8Array[]): void {

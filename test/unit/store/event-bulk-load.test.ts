@@ -152,6 +152,8 @@ describe('SqliteStore event bulk load', () => {
     expect(upgraded.db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events' ORDER BY name").pluck().all()).toEqual([
       'event_cache_drop_on_delete',
       'event_cache_drop_on_update',
+      'rules_writes_events_delete',
+      'rules_writes_events_update',
     ]);
     upgraded.close();
   });
