@@ -175,7 +175,8 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
       // The flags the clock flips and the operations they imply commit together: stored flips whose
       // operations a crash lost would never be sent (the flag no longer changes after the restart).
       return atomically(() => {
-        const evals = segments?.reevaluateDue(now) ?? [];
+        // Events another process stored (an import) are evaluated first: the clock's flips follow them.
+        const evals = segments ? [...segments.catchUpRows(), ...segments.reevaluateDue(now)] : [];
         evaluatedInTransaction?.push(...evals.map((e) => e.contactId));
         const { flips, flipped } = flipsOf(evals);
         if (flipped.length) sync.enqueue(flipped);

@@ -134,6 +134,10 @@ export class SegmentEngine {
   /** Event rows up to this one are in the cache; later ones per contact are tracked in `rowOf`. */
   private loadedRow = 0;
   private readonly rowOf = new Map<number, number>();
+  /** Event rows up to this one were checked for rows the engine did not read (see `catchUpRows`). */
+  private checkedRow = 0;
+  /** Contacts with events the load read after the snapshot, or another process stored: to evaluate. */
+  private readonly unevaluated = new Set<number>();
   private readonly heap = new WakeupHeap();
   private pool: SweepPool | undefined;
   /** Why the workers were given up (the engine then sweeps on one thread). */
@@ -179,6 +183,7 @@ export class SegmentEngine {
   load(onProgress?: ProgressFn): void {
     this.close();
     this.rowOf.clear();
+    this.unevaluated.clear();
     this.foreignMark = this.store.foreignRulesWrites();
     const t0 = performance.now();
     this.events = this.loadEvents(onProgress);
@@ -285,7 +290,10 @@ export class SegmentEngine {
           fresh.map((f) => f.event),
         );
         this.rowOf.set(id, fresh[fresh.length - 1]!.row);
+        // Stored by this process before its stop, or by another one (an import) without evaluating.
+        this.unevaluated.add(id);
       }
+      this.checkedRow = this.loadedRow;
       this.lastLoad = { fromSnapshot: true, eventsAfterSnapshot: touched.size, snapshotRejected: false };
       return cache;
     }
@@ -294,6 +302,7 @@ export class SegmentEngine {
     this.loadedRow = this.store.eventCountBound();
     const scanned = EventCache.load(this.store, plan, onProgress && ((d, t) => onProgress('load', d, t)), this.loadedRow);
     this.store.writeEventCache(layout, this.loadedRow, scanned.serialize());
+    this.checkedRow = this.loadedRow;
     this.lastLoad = { fromSnapshot: false, eventsAfterSnapshot: 0, snapshotRejected: snap !== undefined };
     return scanned;
   }
@@ -554,6 +563,29 @@ export class SegmentEngine {
     return this.store.transaction(() => this.eventsArrived(contactIds));
   }
 
+  /**
+   * Reads and evaluates the contacts with event rows this engine never heard of (another process
+   * stored them: an import, a tracking call to another daemon) and those whose rows the load read
+   * after the snapshot; the daemon calls this on its re-evaluation timer. At most `limit` contacts a
+   * call (the rest wait for the next), so a large import never holds the daemon for long.
+   */
+  catchUpRows(limit = 20_000): ContactEvaluation[] {
+    if (!this.events) return [];
+    const top = this.store.eventCountBound();
+    if (top > this.checkedRow) {
+      for (const [id, row] of this.store.lastEventRows(this.checkedRow, top)) if ((this.rowOf.get(id) ?? this.loadedRow) < row) this.unevaluated.add(id);
+      this.checkedRow = top;
+    }
+    if (!this.unevaluated.size) return [];
+    const ids: number[] = [];
+    for (const id of this.unevaluated) {
+      if (ids.length === limit) break;
+      ids.push(id);
+    }
+    for (const id of ids) this.unevaluated.delete(id);
+    return this.store.transaction(() => this.eventsArrived(ids));
+  }
+
   private eventsArrived(contactIds: Iterable<number>): ContactEvaluation[] {
     const out: ContactEvaluation[] = [];
     for (const id of new Set(contactIds)) {
@@ -611,6 +643,7 @@ export class SegmentEngine {
     if (!this.events) return;
     const top = this.store.eventCountBound();
     if (this.loadedRow > top) this.loadedRow = top;
+    if (this.checkedRow > top) this.checkedRow = top;
     for (const [id, row] of this.rowOf) if (row > top) this.rowOf.set(id, top);
     this.rowOf.set(contactId, top);
   }

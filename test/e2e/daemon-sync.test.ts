@@ -192,4 +192,19 @@ daemon:
     await new Promise((r) => setTimeout(r, 300));
     expect(answers(store)).toEqual(stored);
   }, 30_000);
+
+  it('evaluates and pushes the events another process stores while it runs (an import)', async () => {
+    const email = 'imported@example.com';
+    const other = openStore(join(dir, 'segsync.db'));
+    other.appendEvents([{ email, name: 'Added to Cart', time: clock.now(), properties: {}, source: 'import' }]);
+    other.close();
+    // The re-evaluation timer reads the rows it never heard of and learns when the flag is due.
+    await new Promise((r) => setTimeout(r, 500));
+    clock.jump(24 * HOUR);
+    await eventually(() => {
+      expect(hsTags(email)).toContain('cart_abandoner');
+      expect(mcTags(email)).toContain('seg:cart-abandoner');
+      expect(klTags(email)).toContain('cart_abandoner');
+    });
+  }, 30_000);
 });

@@ -1,0 +1,103 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ManualClock } from '../../../src/model/clock';
+import { SegmentEngine } from '../../../src/rules/engine';
+import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
+import { DAY, HOUR, T0, templateConfig } from './helpers';
+
+let dir: string;
+let path: string;
+const opened: SqliteStore[] = [];
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'segsync-catch-up-'));
+  path = join(dir, 'store.db');
+});
+afterEach(() => {
+  for (const s of opened.splice(0)) if (s.db.open) s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function open(): SqliteStore {
+  const s = new SqliteStore({ path, now: () => T0 });
+  opened.push(s);
+  return s;
+}
+
+function engineOver(store: SqliteStore): SegmentEngine {
+  const e = SegmentEngine.fromConfig(templateConfig(), store, new ManualClock(T0), { workers: 0 });
+  e.load();
+  return e;
+}
+
+const order = (email: string, value: number, time = T0 - HOUR): Parameters<SqliteStore['appendEvents']>[0][number] => ({
+  email,
+  name: 'Placed Order',
+  time,
+  properties: { value },
+  source: 'import',
+});
+
+const vip = (store: SqliteStore, id: number): unknown => store.getSegmentStates(id).find((s) => s.segment === 'vip')?.value ?? false;
+
+/** A store with one contact, evaluated by a loaded engine. */
+function running(): { store: SqliteStore; engine: SegmentEngine; id: number } {
+  const store = open();
+  const [r] = store.upsertContacts([{ email: 'a@example.com', properties: {}, consent: 'subscribed', source: 'local', time: T0 - 400 * DAY }]);
+  store.appendEvents([order('a@example.com', 10)]);
+  const engine = engineOver(store);
+  engine.recomputeAll();
+  return { store, engine, id: r!.contactId };
+}
+
+describe('event rows the engine never heard of', () => {
+  it('evaluates the contacts another connection stored events for (an import while the daemon runs), once', () => {
+    const { store, engine, id } = running();
+    expect(vip(store, id)).toBe(false);
+    const other = open();
+    other.appendEvents([order('a@example.com', 5000), order('new@example.com', 3000)]);
+    other.close();
+    const evals = engine.catchUpRows();
+    const fresh = store.findContactByEmail('new@example.com')!.id;
+    expect(evals.map((e) => e.contactId).sort()).toEqual([id, fresh].sort());
+    expect(vip(store, id)).toBe(true);
+    expect(vip(store, fresh)).toBe(true);
+    expect(evals.find((e) => e.contactId === id)!.changed.map((c) => c.segment)).toContain('vip');
+    expect(engine.catchUpRows()).toEqual([]);
+  });
+
+  it('leaves alone the contacts whose rows this engine read itself', () => {
+    const { store, engine, id } = running();
+    const out = store.appendEvents([order('a@example.com', 5000)]);
+    engine.onEvents(out.touched);
+    expect(vip(store, id)).toBe(true);
+    expect(engine.catchUpRows()).toEqual([]);
+  });
+
+  it('evaluates at the next start the events stored while no engine ran, from the snapshot’s tail', () => {
+    const { store, engine, id } = running();
+    expect(engine.saveState()).toBe(true);
+    store.close();
+    const importer = open();
+    importer.appendEvents([order('a@example.com', 5000, T0 - 2 * DAY)]);
+    importer.close();
+    const again = open();
+    const restarted = engineOver(again);
+    expect(restarted.lastLoad).toMatchObject({ fromSnapshot: true, eventsAfterSnapshot: 1 });
+    expect(vip(again, id)).toBe(false);
+    expect(restarted.catchUpRows().map((e) => e.contactId)).toEqual([id]);
+    expect(vip(again, id)).toBe(true);
+  });
+
+  it('takes at most `limit` contacts a call and the rest on the next', () => {
+    const { store, engine } = running();
+    const other = open();
+    other.appendEvents(Array.from({ length: 25 }, (_, i) => order(`c${i}@example.com`, 100 * i)));
+    other.close();
+    expect(engine.catchUpRows(10)).toHaveLength(10);
+    expect(engine.catchUpRows(10)).toHaveLength(10);
+    expect(engine.catchUpRows(10)).toHaveLength(5);
+    expect(engine.catchUpRows(10)).toEqual([]);
+    for (let i = 0; i < 25; i++) expect(vip(store, store.findContactByEmail(`c${i}@example.com`)!.id)).toBe(i >= 10);
+  });
+});
