@@ -283,12 +283,14 @@ export class EventCache {
     }
     if (!reader.verify()) return undefined;
     const { times, numeric, offsets, names, categorical } = cols;
+    // The same rules code names and values as the snapshot did: the columns are then read as they are.
+    const identity = (map: Int32Array): boolean => map.every((code, i) => code === i);
     const nameMap = Int32Array.from(header.names, (name) => plan.nameCode(name));
-    for (let i = 0; i < n; i++) names[i] = nameMap[names[i]!]!;
+    if (!identity(nameMap)) for (let i = 0; i < n; i++) names[i] = nameMap[names[i]!]!;
     categorical.forEach((col, k) => {
       const map = new Int32Array((header.dictionaries[k] ?? []).length);
       for (const [key, code] of header.dictionaries[k] ?? []) map[code] = plan.encodeKey(k, key);
-      for (let i = 0; i < n; i++) if (col[i]! >= 0) col[i] = map[col[i]!]!;
+      if (!identity(map)) for (let i = 0; i < n; i++) if (col[i]! >= 0) col[i] = map[col[i]!]!;
     });
     return new EventCache(plan, { names, times, numeric, categorical }, offsets);
   }

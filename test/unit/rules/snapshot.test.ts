@@ -1,4 +1,6 @@
 import { SegmentEngine } from '../../../src/rules/engine';
+import { EventCache, columnsFromEvents } from '../../../src/rules/event-cache';
+import { RuleSet, inlineSources } from '../../../src/rules/ruleset';
 import { DAY, HOUR, T0, World, templateConfig } from './helpers';
 
 /** A world with a few contacts and events, and a cache snapshot saved by a first load. */
@@ -100,5 +102,47 @@ describe('event cache snapshot', () => {
     expect(fromSnapshot.lastLoad?.fromSnapshot).toBe(true);
     const fromStore = SegmentEngine.fromConfig(templateConfig(), w.store, w.clock);
     expect(answers(fromSnapshot, ids)).toEqual(answers(fromStore, ids));
+  });
+});
+
+describe('event cache snapshot read by other rules over the same properties', () => {
+  it('re-codes event names and filtered values the other rules number differently', () => {
+    const a = RuleSet.compile(
+      inlineSources({
+        spent: { rule: 'sum("Placed Order", "value")', type: 'value' },
+        shoes: 'count("Viewed Product", 30d, {"category": ["shoes"]}) >= 1',
+      }),
+    ).plan;
+    const b = RuleSet.compile(
+      inlineSources({
+        boots: 'count("Viewed Product", 30d, {"category": ["boots", "bags", "shoes"]}) >= 1',
+        opened: 'exists("Opened Email")',
+        spent: { rule: 'sum("Placed Order", "value")', type: 'value' },
+      }),
+    ).plan;
+    expect(EventCache.layoutOf(b)).toBe(EventCache.layoutOf(a));
+    const events = [
+      { name: 'Viewed Product', time: T0 - HOUR, properties: { category: 'shoes' } },
+      { name: 'Placed Order', time: T0 - 2 * HOUR, properties: { value: 12.5 } },
+      { name: 'Viewed Product', time: T0 - 3 * HOUR, properties: { category: 'boots' } },
+      { name: 'Opened Email', time: T0 - 4 * HOUR, properties: {} },
+      { name: 'Viewed Product', time: T0 - 5 * HOUR, properties: { category: 'hats' } },
+    ];
+    const written = EventCache.empty(a);
+    written.append(3, events);
+    const read = EventCache.fromSnapshot(b, written.serialize())!;
+    const decoded = (plan: typeof a, cache: EventCache): unknown => {
+      const s = cache.slice(3);
+      return Array.from({ length: s.end - s.start }, (_, i) => ({
+        name: plan.names[s.cols.names[s.start + i]!],
+        time: s.cols.times[s.start + i],
+        value: s.cols.numeric[0]![s.start + i],
+        category: s.cols.categorical[0]![s.start + i]! >= 0 ? plan.dictionary(0).find(([, c]) => c === s.cols.categorical[0]![s.start + i])?.[0] : null,
+      }));
+    };
+    expect(decoded(b, read)).toEqual(decoded(a, written));
+    expect(
+      decoded(b, EventCache.fromSnapshot(b, EventCache.fromColumns(b, columnsFromEvents(b, events), Int32Array.from([0, 0, 0, 0, 5])).serialize())!),
+    ).toEqual(decoded(a, written));
   });
 });
