@@ -8,6 +8,7 @@ import type { SegsyncEvent } from '../model/types';
 import type { Store } from '../store/store';
 import type { AggregatePlan, EventColumns } from './aggregates';
 import { toMicros } from './aggregates';
+import { prefault } from './prefault';
 import { packParts, unpackParts } from './snapshot-parts';
 
 /** Where one contact's events are. */
@@ -270,13 +271,19 @@ export class EventCache {
     let cols: { times: Float64Array; numeric: Float64Array[]; offsets: Int32Array; names: Int32Array; categorical: Int32Array[] };
     try {
       // Shared memory: the sweep workers read the base columns in place.
+      const f64 = (): Float64Array => new Float64Array(new SharedArrayBuffer(n * 8));
+      const i32 = (count: number): Int32Array => new Int32Array(new SharedArrayBuffer(count * 4));
       cols = {
-        times: reader.take(Float64Array, n, true),
-        numeric: plan.numericProps.map(() => reader.take(Float64Array, n, true)),
-        offsets: reader.take(Int32Array, header.offsets, true),
-        names: reader.take(Int32Array, n, true),
-        categorical: plan.categoricalProps.map(() => reader.take(Int32Array, n, true)),
+        times: f64(),
+        numeric: plan.numericProps.map(f64),
+        offsets: i32(header.offsets),
+        names: i32(n),
+        categorical: plan.categoricalProps.map(() => i32(n)),
       };
+      // In the order they were packed; a helper thread takes the page faults of the last ones.
+      const order = [cols.times, ...cols.numeric, cols.offsets, cols.names, ...cols.categorical];
+      const faults = prefault(order.map((a) => a.buffer as SharedArrayBuffer));
+      order.forEach((a, b) => reader.fill(a, (from, to) => faults.claim(b, from, to)));
     } catch {
       // Parts that end early, or sizes no memory can hold: not a snapshot this layout wrote.
       return undefined;

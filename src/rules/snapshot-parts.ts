@@ -55,6 +55,8 @@ export interface PartsReader {
   header: unknown;
   /** The next `count` elements, copied into a fresh array (shared memory when `shared`). */
   take<T extends Typed>(Ctor: { new (b: ArrayBuffer | SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, count: number, shared?: boolean): T;
+  /** The next elements, as many as `out` holds, copied into it; `claim` hears of each byte range before it is written. */
+  fill(out: Typed, claim?: (from: number, to: number) => void): void;
   /** After the last `take`: whether the parts were whole and intact (read nothing taken before this says so). */
   verify(): boolean;
 }
@@ -86,7 +88,11 @@ export function unpackParts(parts: Iterable<Uint8Array>): PartsReader | undefine
       const size = count * Ctor.BYTES_PER_ELEMENT;
       // Copied into a buffer of its own: a stored part's offset need not suit a Float64Array.
       const out = new Ctor(shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
-      const dest = new Uint8Array(out.buffer);
+      this.fill(out);
+      return out;
+    },
+    fill(out, claim) {
+      const dest = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
       for (let filled = 0; filled < dest.length;) {
         if (!current || at === current.length) {
           current = pull();
@@ -94,11 +100,11 @@ export function unpackParts(parts: Iterable<Uint8Array>): PartsReader | undefine
           if (!current) throw new RangeError('snapshot parts end before their arrays');
         }
         const len = Math.min(current.length - at, dest.length - filled);
+        claim?.(out.byteOffset + filled, out.byteOffset + filled + len);
         dest.set(current.subarray(at, at + len), filled);
         filled += len;
         at += len;
       }
-      return out;
     },
     verify() {
       if (current && at !== current.length) return false;

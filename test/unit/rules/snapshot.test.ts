@@ -1,3 +1,4 @@
+import type { SegsyncEvent } from '../../../src/model/types';
 import { SegmentEngine } from '../../../src/rules/engine';
 import { EventCache, columnsFromEvents } from '../../../src/rules/event-cache';
 import { RuleSet, inlineSources } from '../../../src/rules/ruleset';
@@ -121,7 +122,7 @@ describe('event cache snapshot read by other rules over the same properties', ()
       }),
     ).plan;
     expect(EventCache.layoutOf(b)).toBe(EventCache.layoutOf(a));
-    const events = [
+    const events: Pick<SegsyncEvent, 'name' | 'time' | 'properties'>[] = [
       { name: 'Viewed Product', time: T0 - HOUR, properties: { category: 'shoes' } },
       { name: 'Placed Order', time: T0 - 2 * HOUR, properties: { value: 12.5 } },
       { name: 'Viewed Product', time: T0 - 3 * HOUR, properties: { category: 'boots' } },
