@@ -83,6 +83,8 @@ export interface EngineOptions {
 export type ProgressFn = (phase: 'load' | 'evaluate', done: number, total: number) => void;
 
 const SAVE_BATCH = 5000;
+/** Due contacts a clock-driven re-evaluation takes per transaction. */
+const DUE_BATCH = 20_000;
 /** Contacts the main thread evaluates before storing their changes (bounds what a sweep holds). */
 const SWEEP_CHUNK = 65_536;
 
@@ -692,22 +694,36 @@ export class SegmentEngine {
   reevaluateDue(now: number = this.clock.now()): ContactEvaluation[] {
     const out: ContactEvaluation[] = [];
     if (this.loaded) {
-      // Stored in transactions of up to 1000 contacts: one commit per contact would dominate.
-      for (let more = true; more;) {
-        more = false;
-        this.store.transaction(() => {
-          for (let n = 0, t = this.heap.peekTime(); t !== undefined && t <= now; t = this.heap.peekTime()) {
-            if (n++ === 1000) {
-              more = true;
-              return;
+      for (;;) {
+        const due: { id: number; time: number }[] = [];
+        for (let t = this.heap.peekTime(); t !== undefined && t <= now && due.length < DUE_BATCH; t = this.heap.peekTime()) {
+          const entry = this.heap.pop()!;
+          if (this.nextAt[entry.id] !== entry.time) continue;
+          // Taken: a second heap entry for the same contact and time is stale from here on.
+          this.nextAt[entry.id] = Infinity;
+          due.push(entry);
+        }
+        if (!due.length) break;
+        // In id order, in one transaction: neighbouring ids' answers share pages, so each page is read
+        // and written once a batch (in time order, 300,000 due contacts took 33 s, mostly page writes).
+        due.sort((a, b) => a.id - b.id);
+        let done = 0;
+        try {
+          this.store.transaction(() => {
+            for (const { id, time } of due) {
+              const r = this.catchUp(id, time, now);
+              if (r) out.push(r);
+              done++;
             }
-            const { time, id } = this.heap.pop()!;
-            if (this.nextAt[id] !== time) continue;
-            this.nextAt[id] = Infinity;
-            const r = this.catchUp(id, time, now);
-            if (r) out.push(r);
+          });
+        } catch (err) {
+          // The contacts not reached wait in the heap as they were.
+          for (const { id, time } of due.slice(done)) {
+            this.nextAt[id] = time;
+            this.heap.push(time, id);
           }
-        });
+          throw err;
+        }
       }
       return out;
     }
