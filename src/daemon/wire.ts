@@ -176,8 +176,11 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
       // operations a crash lost would never be sent (the flag no longer changes after the restart).
       return atomically(() => {
         // Events another process stored (an import) are evaluated first: the clock's flips follow them.
-        const evals = segments ? [...segments.catchUpRows(), ...segments.reevaluateDue(now)] : [];
-        evaluatedInTransaction?.push(...evals.map((e) => e.contactId));
+        const arrived = segments?.catchUpRows() ?? [];
+        evaluatedInTransaction?.push(...arrived.map((e) => e.contactId));
+        const due = segments?.reevaluateDue(now) ?? [];
+        evaluatedInTransaction?.push(...due.map((e) => e.contactId));
+        const evals = [...arrived, ...due];
         const { flips, flipped } = flipsOf(evals);
         if (flipped.length) sync.enqueue(flipped);
         return flips;

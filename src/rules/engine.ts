@@ -138,7 +138,7 @@ export class SegmentEngine {
   private readonly rowOf = new Map<number, number>();
   /** Event rows up to this one were checked for rows the engine did not read (see `catchUpRows`). */
   private checkedRow = 0;
-  /** Contacts with events the load read after the snapshot, or another process stored: to evaluate. */
+  /** Contacts to evaluate at the next catch-up: events read after the snapshot or stored by another process, evaluations rolled back. */
   private readonly unevaluated = new Set<number>();
   private readonly heap = new WakeupHeap();
   private pool: SweepPool | undefined;
@@ -632,7 +632,12 @@ export class SegmentEngine {
         this.prev.set(i, id, stored.get(s.name));
       });
       this.nextAt[id] = undefined;
+      // The evaluation was rolled back with the rest: the next catch-up evaluates it again.
+      if (contact) this.unevaluated.add(id);
     }
+    // Rolled-back rows' ids come back too: the rows checked for other processes' events end below them.
+    const top = this.store.eventCountBound();
+    if (this.checkedRow > top) this.checkedRow = top;
   }
 
   /**
@@ -717,8 +722,10 @@ export class SegmentEngine {
             }
           });
         } catch (err) {
-          // The contacts not reached wait in the heap as they were.
-          for (const { id, time } of due.slice(done)) {
+          // Rolled back: the contacts reached read their state back from the store, and every one
+          // of the batch waits in the heap as it was.
+          this.resync(due.slice(0, done + 1).map((d) => d.id));
+          for (const { id, time } of due) {
             this.nextAt[id] = time;
             this.heap.push(time, id);
           }

@@ -101,3 +101,29 @@ describe('event rows the engine never heard of', () => {
     for (let i = 0; i < 25; i++) expect(vip(store, store.findContactByEmail(`c${i}@example.com`)!.id)).toBe(i >= 10);
   });
 });
+
+describe('a clock-driven batch that fails', () => {
+  it('leaves every due contact to the next run, with the caches following the rolled-back store', () => {
+    const store = open();
+    const emails = Array.from({ length: 30 }, (_, i) => `cart${i}@example.com`);
+    store.upsertContacts(emails.map((email) => ({ email, properties: {}, consent: 'subscribed' as const, source: 'local' as const, time: T0 - DAY })));
+    store.appendEvents(emails.map((email, i) => ({ email, name: 'Added to Cart', time: T0 - i * 60_000, properties: {}, source: 'track' as const })));
+    const engine = engineOver(store);
+    engine.recomputeAll();
+    const ids = emails.map((e) => store.findContactByEmail(e)!.id);
+    const abandoned = (): number => ids.filter((id) => store.getSegmentStates(id).some((s) => s.segment === 'cart_abandoner' && s.value === true)).length;
+    expect(abandoned()).toBe(0);
+    const save = store.saveEvaluation.bind(store);
+    let calls = 0;
+    store.saveEvaluation = (...args: Parameters<typeof save>) => {
+      if (++calls === 12) throw new Error('disk full');
+      save(...args);
+    };
+    expect(() => engine.reevaluateDue(T0 + 2 * DAY)).toThrow('disk full');
+    expect(abandoned()).toBe(0);
+    store.saveEvaluation = save;
+    const flipped = engine.reevaluateDue(T0 + 2 * DAY);
+    expect(flipped.filter((r) => r.changed.some((c) => c.segment === 'cart_abandoner')).length).toBe(30);
+    expect(abandoned()).toBe(30);
+  });
+});
