@@ -709,8 +709,8 @@ export class SegmentEngine {
           due.push(entry);
         }
         if (!due.length) break;
-        // In id order, in one transaction: neighbouring ids' answers share pages, so each page is read
-        // and written once a batch (in time order, 300,000 due contacts took 33 s, mostly page writes).
+        // In id order, in one transaction: neighbouring ids' answers share pages, so fewer pages are
+        // read and written (308,000 due contacts: 31-38 s in time order, 1,000 a commit; 24-32 s so).
         due.sort((a, b) => a.id - b.id);
         let done = 0;
         try {
