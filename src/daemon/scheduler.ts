@@ -148,11 +148,13 @@ export class Scheduler {
         {
           name: 'reevaluate',
           run: async () => {
-            const flips = await services.reevaluateDue(clock.now());
+            const { flips, more } = await services.reevaluateDue(clock.now());
             metrics.clockFlips(flips);
             if (flips) this.wakeDrains();
             this.readNextWakeup();
-            return reevaluateEvery;
+            // More was waiting than one run takes (a start after downtime, a large import): the next
+            // run starts at once, once the event loop has served what waited (intake stays responsive).
+            return more ? 0 : reevaluateEvery;
           },
           afterFailure: () => reevaluateEvery,
         },

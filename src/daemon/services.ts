@@ -88,8 +88,11 @@ export interface DaemonServices {
   webhook(esp: EspName, request: RawRequest): Promise<WebhookOutcome>;
   /** One incremental pull from an ESP. */
   pull(esp: EspName): Promise<PullOutcome>;
-  /** Re-evaluates contacts whose segment answers can flip by `now`; returns the number of flips. */
-  reevaluateDue(now: number): Promise<number>;
+  /**
+   * Re-evaluates contacts whose segment answers can flip by `now` (and those with events another
+   * process stored), a bounded number a run: the flips, and whether more is waiting.
+   */
+  reevaluateDue(now: number): Promise<{ flips: number; more: boolean }>;
   /** Pushes what is due in one ESP's outbox (within its rate limits). */
   drainOutbox(esp: EspName): Promise<DrainOutcome>;
   /** Outbox depth per ESP (pending, dead). */

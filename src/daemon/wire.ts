@@ -30,6 +30,8 @@ export interface WireContext {
 }
 
 const DAY_MS = 24 * 3_600_000;
+/** Contacts one re-evaluation run takes of each kind (about a second's work; the rest runs next, at once). */
+const CONTACTS_PER_RUN = 20_000;
 
 /** The services plus the head of the rules' wake-up queue, so the scheduler flips flags on time. */
 export type WiredServices = DaemonServices & { nextWakeupAt(): number | undefined };
@@ -171,19 +173,19 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
       return { esp, pages: r.pages, contacts: r.contacts, changed: r.changed, newestModifiedAt: r.newestModifiedAt };
     },
 
-    async reevaluateDue(now: number): Promise<number> {
+    async reevaluateDue(now: number): Promise<{ flips: number; more: boolean }> {
       // The flags the clock flips and the operations they imply commit together: stored flips whose
       // operations a crash lost would never be sent (the flag no longer changes after the restart).
       return atomically(() => {
         // Events another process stored (an import) are evaluated first: the clock's flips follow them.
-        const arrived = segments?.catchUpRows() ?? [];
+        const arrived = segments?.catchUpRows(CONTACTS_PER_RUN) ?? [];
         evaluatedInTransaction?.push(...arrived.map((e) => e.contactId));
-        const due = segments?.reevaluateDue(now) ?? [];
+        const due = segments?.reevaluateDue(now, CONTACTS_PER_RUN) ?? [];
         evaluatedInTransaction?.push(...due.map((e) => e.contactId));
         const evals = [...arrived, ...due];
         const { flips, flipped } = flipsOf(evals);
         if (flipped.length) sync.enqueue(flipped);
-        return flips;
+        return { flips, more: segments?.hasMoreDue(now) ?? false };
       });
     },
 

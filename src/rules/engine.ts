@@ -138,6 +138,8 @@ export class SegmentEngine {
   private readonly rowOf = new Map<number, number>();
   /** Event rows up to this one were checked for rows the engine did not read (see `catchUpRows`). */
   private checkedRow = 0;
+  /** The last `reevaluateDue` stopped at its limit. */
+  private dueCut = false;
   /** Contacts to evaluate at the next catch-up: events read after the snapshot or stored by another process, evaluations rolled back. */
   private readonly unevaluated = new Set<number>();
   private readonly heap = new WakeupHeap();
@@ -678,6 +680,14 @@ export class SegmentEngine {
     return out;
   }
 
+  /** Whether the last `reevaluateDue` or `catchUpRows` left work that is due by `now` (a backlog). */
+  hasMoreDue(now: number = this.clock.now()): boolean {
+    if (this.unevaluated.size) return true;
+    if (!this.dueCut) return false;
+    const next = this.nextWakeup();
+    return next !== undefined && next <= now;
+  }
+
   /** The earliest pending wake-up of a loaded engine, if any (for the daemon's scheduler). */
   nextWakeup(): number | undefined {
     if (!this.loaded) return undefined;
@@ -693,15 +703,22 @@ export class SegmentEngine {
   }
 
   /**
-   * Re-evaluates the contacts whose answers can flip by `now` (default: the clock), and only them.
-   * Each flip is recorded at the time it happened, not when the scheduler woke up.
+   * Re-evaluates the contacts whose answers can flip by `now` (default: the clock), and only them,
+   * at most `limit` of a loaded engine's (the rest wait: see `hasMoreDue`). Each flip is recorded at
+   * the time it happened, not when the scheduler woke up.
    */
-  reevaluateDue(now: number = this.clock.now()): ContactEvaluation[] {
+  reevaluateDue(now: number = this.clock.now(), limit = Infinity): ContactEvaluation[] {
     const out: ContactEvaluation[] = [];
     if (this.loaded) {
-      for (;;) {
+      this.dueCut = false;
+      for (let taken = 0; ;) {
+        if (taken >= limit) {
+          this.dueCut = true;
+          break;
+        }
         const due: { id: number; time: number }[] = [];
-        for (let t = this.heap.peekTime(); t !== undefined && t <= now && due.length < DUE_BATCH; t = this.heap.peekTime()) {
+        const batch = Math.min(DUE_BATCH, limit - taken);
+        for (let t = this.heap.peekTime(); t !== undefined && t <= now && due.length < batch; t = this.heap.peekTime()) {
           const entry = this.heap.pop()!;
           if (this.nextAt[entry.id] !== entry.time) continue;
           // Taken: a second heap entry for the same contact and time is stale from here on.
@@ -709,6 +726,7 @@ export class SegmentEngine {
           due.push(entry);
         }
         if (!due.length) break;
+        taken += due.length;
         // In id order, in one transaction: neighbouring ids' answers share pages, so fewer pages are
         // read and written (308,000 due contacts: 31-38 s in time order, 1,000 a commit; 24-32 s so).
         due.sort((a, b) => a.id - b.id);

@@ -140,10 +140,10 @@ export class FixtureServices implements DaemonServices, NextWakeupSource {
     });
   }
 
-  reevaluateDue(now: number): Promise<number> {
+  reevaluateDue(now: number): Promise<{ flips: number; more: boolean }> {
     return this.tracked(undefined, async () => {
       this.calls.reevaluate.push(now);
-      return 0;
+      return { flips: 0, more: false };
     });
   }
 

@@ -59,9 +59,13 @@ class TimedServices implements DaemonServices {
     return { esp, calls: n ? 1 : 0, ok: n, retried: 0, failed: 0, rateLimited: 0 };
   }
 
-  async reevaluateDue(now: number): Promise<number> {
+  /** Runs that report more waiting (a backlog), counted down by each run. */
+  backlog = 0;
+
+  async reevaluateDue(now: number): Promise<{ flips: number; more: boolean }> {
     this.reevaluations.push(now);
-    return 0;
+    if (this.backlog > 0) this.backlog--;
+    return { flips: 0, more: this.backlog > 0 };
   }
 
   quarantined(): number {
@@ -254,6 +258,21 @@ describe('Scheduler', () => {
     scheduler.notifyChange();
     await clock.advance(10_000);
     expect(services.reevaluations.map((t) => t - t0)).toEqual([0, 1_000, 6_000]);
+    await scheduler.stop();
+  });
+
+  it('runs again at once while a backlog waits (after a timer, so intake is served between runs), then back to its interval', async () => {
+    const { clock, services, scheduler, t0 } = setup();
+    services.backlog = 4;
+    scheduler.start();
+    await settle();
+    await settle();
+    // Four runs without the clock moving (a start after downtime).
+    expect(services.reevaluations.map((t) => t - t0)).toEqual([0, 0, 0, 0]);
+    await clock.advance(4_999);
+    expect(services.reevaluations).toHaveLength(4);
+    await clock.advance(1);
+    expect(services.reevaluations.map((t) => t - t0)).toEqual([0, 0, 0, 0, 5_000]);
     await scheduler.stop();
   });
 

@@ -127,3 +127,22 @@ describe('a clock-driven batch that fails', () => {
     expect(abandoned()).toBe(30);
   });
 });
+
+describe('clock-driven re-evaluation in bounded runs', () => {
+  it('takes at most `limit` due contacts a call and says whether more are due', () => {
+    const store = open();
+    const emails = Array.from({ length: 25 }, (_, i) => `due${i}@example.com`);
+    store.upsertContacts(emails.map((email) => ({ email, properties: {}, consent: 'subscribed' as const, source: 'local' as const, time: T0 - DAY })));
+    store.appendEvents(emails.map((email, i) => ({ email, name: 'Added to Cart', time: T0 - i * 60_000, properties: {}, source: 'track' as const })));
+    const engine = engineOver(store);
+    engine.recomputeAll();
+    const at = T0 + 2 * DAY;
+    expect(engine.hasMoreDue(at)).toBe(false);
+    expect(engine.reevaluateDue(at, 10)).toHaveLength(10);
+    expect(engine.hasMoreDue(at)).toBe(true);
+    expect(engine.reevaluateDue(at, 10)).toHaveLength(10);
+    expect(engine.reevaluateDue(at, 10)).toHaveLength(5);
+    expect(engine.hasMoreDue(at)).toBe(false);
+    expect(engine.reevaluateDue(at, 10)).toEqual([]);
+  });
+});
