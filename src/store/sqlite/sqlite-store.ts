@@ -30,6 +30,7 @@ import { RECORD_KEY } from '../store';
 import { toEventRow } from '../event-row';
 import { SqliteIdentities } from './identities';
 import { MIGRATIONS, RULES_TABLES } from './migrations';
+import { readRanges } from './range-reader';
 import { StatementCache } from './statements';
 import type { Migration } from './migrations';
 
@@ -47,6 +48,8 @@ export interface SqliteStoreOptions {
    * the last commits. `full`: every commit is on disk before it returns (synchronous=FULL).
    */
   durability?: Durability;
+  /** Fewest events a full scan reads on two connections at once (default 1,000,000; tests set it low). */
+  parallelScanFrom?: number;
 }
 
 type Row = Record<string, unknown>;
@@ -63,6 +66,8 @@ const EVENTS_BY_CONTACT_INDEX = 'CREATE INDEX IF NOT EXISTS events_by_contact ON
 
 /** The migration that made event-id uniqueness a named index (before it, there is nothing to restore). */
 const NAMED_EVENT_INDEXES_VERSION = 12;
+/** Fewest events a full scan reads on two connections at once: below it, starting a thread costs more. */
+const PARALLEL_SCAN_FROM = 1_000_000;
 /** From this migration on, changed and deleted event rows count in rules_writes. */
 const EVENT_WRITES_COUNTED_VERSION = 86;
 
@@ -116,10 +121,14 @@ export class SqliteStore implements Store {
   private ownRulesWrites = false;
   /** The current transaction already dropped the saved rules state (see dropRulesState). */
   private rulesStateDropped = false;
+  private readonly path: string;
+  private readonly parallelScanFrom: number;
 
   constructor(options: SqliteStoreOptions) {
     this.now = options.now ?? Date.now;
     this.readonly = options.readonly ?? false;
+    this.path = options.path;
+    this.parallelScanFrom = options.parallelScanFrom ?? PARALLEL_SCAN_FROM;
     if (options.path !== ':memory:' && !options.readonly) checkStorePath(options.path);
     try {
       this.db = new Database(options.path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
@@ -1005,11 +1014,19 @@ export class SqliteStore implements Store {
     // over a row costs far more than parsing its bytes as JSON.
     const RANGE = 65_536;
     const top = Math.min(throughRow, this.eventCountBound());
-    const s = this.stmt(
-      `SELECT json_group_array(json_array(contact_id, name_id, time${cols.map((c) => `, ${c}`).join('')}) ORDER BY id) FROM events WHERE id > ? AND id <= ?`,
-    ).pluck();
+    const sql = `SELECT json_group_array(json_array(contact_id, name_id, time${cols.map((c) => `, ${c}`).join('')}) ORDER BY id) FROM events WHERE id > ? AND id <= ?`;
+    const s = this.stmt(sql).pluck();
     const params = [...numeric.map(path), ...json.map(path)];
-    for (let lo = afterRow; lo < top; lo += RANGE) yield* JSON.parse(s.get(...params, lo, Math.min(top, lo + RANGE)) as string) as unknown[][];
+    const ranges: [number, number][] = [];
+    for (let lo = afterRow; lo < top; lo += RANGE) ranges.push([lo, Math.min(top, lo + RANGE)]);
+    const run = (lo: number, hi: number): string => s.get(...params, lo, hi) as string;
+    // A second connection sees only what is committed: inside a transaction, one connection reads all.
+    const parallel = this.path !== ':memory:' && !this.db.inTransaction && top - afterRow >= this.parallelScanFrom && ranges.length > 1;
+    if (parallel) {
+      for (const text of readRanges(this.path, sql, params, ranges, run)) yield* JSON.parse(text) as unknown[][];
+    } else {
+      for (const [lo, hi] of ranges) yield* JSON.parse(run(lo, hi)) as unknown[][];
+    }
   }
 
   eventsAfter(contactId: number, afterRow: number): { row: number; event: SegsyncEvent }[] {

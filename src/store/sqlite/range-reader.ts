@@ -1,0 +1,90 @@
+/**
+ * A cold start scans every event: a statement per range of row ids, whose text the caller parses.
+ * SQLite's side is most of that time and one connection runs one statement at a time, so a worker
+ * thread with a connection of its own runs every other range meanwhile. Results come back in range
+ * order; if the worker fails, the caller's connection runs what is left.
+ */
+import { join } from 'node:path';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+
+/** What the worker is given. */
+export interface RangeJob {
+  path: string;
+  sql: string;
+  params: unknown[];
+  ranges: [number, number][];
+  port: MessagePort;
+  /** Bumped once per reply. */
+  flag: Int32Array;
+  /** How many of its results the caller has taken. */
+  consumed: Int32Array;
+  /** Most results waiting unread. */
+  ahead: number;
+}
+
+export type RangeReply = { k: number; text: string } | { k: -1; error: string };
+
+/** Results waiting unread at most (each a few MiB of JSON text). */
+const AHEAD = 4;
+/** A worker that sends nothing for this long is given up. */
+const REPLY_TIMEOUT_MS = 5 * 60_000;
+
+/**
+ * The statement's text for each range, in order: `run` on the caller's connection for even ranges,
+ * a worker's own connection to `path` for odd ones.
+ */
+export function* readRanges(
+  path: string,
+  sql: string,
+  params: unknown[],
+  ranges: [number, number][],
+  run: (lo: number, hi: number) => string,
+): IterableIterator<string> {
+  const odd = ranges.filter((_, i) => i % 2 === 1);
+  const { port1, port2 } = new MessageChannel();
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const consumed = new Int32Array(new SharedArrayBuffer(4));
+  let worker: Worker | undefined;
+  try {
+    const job: RangeJob = { path, sql, params, ranges: odd, port: port2, flag, consumed, ahead: AHEAD };
+    worker = new Worker(join(__dirname, 'range-reader-worker.js'), { workerData: job, transferList: [port2] });
+    worker.unref();
+  } catch {
+    // No thread to be had: every range on the caller's connection.
+    worker = undefined;
+  }
+  const take = (k: number): string | undefined => {
+    const deadline = Date.now() + REPLY_TIMEOUT_MS;
+    for (;;) {
+      const seen = Atomics.load(flag, 0);
+      const got = receiveMessageOnPort(port1)?.message as RangeReply | undefined;
+      if (got) return 'error' in got || got.k !== k ? undefined : got.text;
+      if (Date.now() > deadline) return undefined;
+      Atomics.wait(flag, 0, seen, 1000);
+    }
+  };
+  try {
+    for (let i = 0; i < ranges.length; i++) {
+      const [lo, hi] = ranges[i]!;
+      if (i % 2 === 0 || !worker) {
+        yield run(lo, hi);
+        continue;
+      }
+      const text = take((i - 1) / 2);
+      if (text === undefined) {
+        // The worker failed or fell silent: this range and the rest on the caller's connection.
+        void worker.terminate();
+        worker = undefined;
+        yield run(lo, hi);
+        continue;
+      }
+      Atomics.add(consumed, 0, 1);
+      Atomics.notify(consumed, 0);
+      yield text;
+    }
+  } finally {
+    if (worker) void worker.terminate();
+    port1.close();
+  }
+}
