@@ -1162,13 +1162,18 @@ export class SqliteStore implements Store {
         `INSERT INTO segment_state (contact_id, segment, value, since) VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?)').join(', ')}
          ON CONFLICT (contact_id, segment) DO UPDATE SET value = excluded.value, since = excluded.since`,
       );
-    const wake = this.stmt(
-      'INSERT INTO wakeups (contact_id, next_change_at) VALUES (?, ?) ON CONFLICT (contact_id) DO UPDATE SET next_change_at = excluded.next_change_at',
-    );
-    const unwake = this.stmt('DELETE FROM wakeups WHERE contact_id = ?');
+    // Wake-ups too: a first recompute writes one for most of a million contacts.
+    const wake = (n: number): Statement =>
+      this.stmt(
+        `INSERT INTO wakeups (contact_id, next_change_at) VALUES ${Array.from({ length: n }, () => '(?, ?)').join(', ')}
+         ON CONFLICT (contact_id) DO UPDATE SET next_change_at = excluded.next_change_at`,
+      );
+    const unwake = (n: number): Statement => this.stmt(`DELETE FROM wakeups WHERE contact_id IN (${Array.from({ length: n }, () => '?').join(', ')})`);
     this.transaction(() => {
       this.dropRulesState();
       let params: unknown[] = [];
+      let wakes: number[] = [];
+      let unwakes: number[] = [];
       for (const item of items) {
         for (const st of item.states) {
           params.push(item.contactId, st.segment, JSON.stringify(st.value), st.since);
@@ -1177,10 +1182,23 @@ export class SqliteStore implements Store {
             params = [];
           }
         }
-        if (item.nextChangeAt === undefined) unwake.run(item.contactId);
-        else wake.run(item.contactId, item.nextChangeAt);
+        if (item.nextChangeAt === undefined) {
+          unwakes.push(item.contactId);
+          if (unwakes.length === ROWS) {
+            unwake(ROWS).run(...unwakes);
+            unwakes = [];
+          }
+        } else {
+          wakes.push(item.contactId, item.nextChangeAt);
+          if (wakes.length === ROWS * 2) {
+            wake(ROWS).run(...wakes);
+            wakes = [];
+          }
+        }
       }
       if (params.length) upsert(params.length / 4).run(...params);
+      if (wakes.length) wake(wakes.length / 2).run(...wakes);
+      if (unwakes.length) unwake(unwakes.length).run(...unwakes);
     });
   }
 

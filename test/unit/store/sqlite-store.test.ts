@@ -101,6 +101,23 @@ describe('SqliteStore', () => {
     store.close();
   });
 
+  it('writes and removes wake-ups in batches exactly as one by one would (more than one statement of each)', () => {
+    const store = new SqliteStore({ path });
+    const ins = store.db.prepare('INSERT INTO contacts (id, email, created_at, updated_at) VALUES (?, ?, 0, 0)');
+    for (let id = 1; id <= 300; id++) ins.run(id, `w${id}@x.com`);
+    const wakeups = (): [number, number][] => store.db.prepare('SELECT contact_id, next_change_at FROM wakeups ORDER BY 1').raw().all() as [number, number][];
+    store.saveEvaluations(Array.from({ length: 300 }, (_, k) => ({ contactId: k + 1, states: [], nextChangeAt: T0 + k })));
+    expect(wakeups()).toEqual(Array.from({ length: 300 }, (_, k) => [k + 1, T0 + k]));
+    // Every third loses its wake-up, every other one moves; the rest stay.
+    store.saveEvaluations(
+      Array.from({ length: 300 }, (_, k) => ({ contactId: k + 1, states: [], nextChangeAt: k % 3 === 0 ? undefined : k % 2 ? T0 + 10_000 + k : T0 + k })),
+    );
+    expect(wakeups()).toEqual(
+      Array.from({ length: 300 }, (_, k) => [k + 1, k % 2 ? T0 + 10_000 + k : T0 + k] as [number, number]).filter((_, k) => k % 3 !== 0),
+    );
+    store.close();
+  });
+
   it('scans contacts, properties and tags exactly and in key order, a value that is not JSON read as null', () => {
     const store = new SqliteStore({ path });
     const db = store.db;
