@@ -1172,8 +1172,8 @@ export class SqliteStore implements Store {
     this.transaction(() => {
       this.dropRulesState();
       let params: unknown[] = [];
-      let wakes: number[] = [];
-      let unwakes: number[] = [];
+      // The last word per contact, as writing them one by one in order would leave them.
+      const wakeups = new Map<number, number | undefined>();
       for (const item of items) {
         for (const st of item.states) {
           params.push(item.contactId, st.segment, JSON.stringify(st.value), st.since);
@@ -1182,23 +1182,23 @@ export class SqliteStore implements Store {
             params = [];
           }
         }
-        if (item.nextChangeAt === undefined) {
-          unwakes.push(item.contactId);
-          if (unwakes.length === ROWS) {
-            unwake(ROWS).run(...unwakes);
-            unwakes = [];
-          }
-        } else {
-          wakes.push(item.contactId, item.nextChangeAt);
-          if (wakes.length === ROWS * 2) {
-            wake(ROWS).run(...wakes);
-            wakes = [];
-          }
-        }
+        wakeups.set(item.contactId, item.nextChangeAt);
       }
       if (params.length) upsert(params.length / 4).run(...params);
-      if (wakes.length) wake(wakes.length / 2).run(...wakes);
-      if (unwakes.length) unwake(unwakes.length).run(...unwakes);
+      const wakes: number[] = [];
+      const unwakes: number[] = [];
+      for (const [id, at] of wakeups) {
+        if (at === undefined) unwakes.push(id);
+        else wakes.push(id, at);
+      }
+      for (let k = 0; k < wakes.length; k += ROWS * 2) {
+        const chunk = wakes.slice(k, k + ROWS * 2);
+        wake(chunk.length / 2).run(...chunk);
+      }
+      for (let k = 0; k < unwakes.length; k += ROWS) {
+        const chunk = unwakes.slice(k, k + ROWS);
+        unwake(chunk.length).run(...chunk);
+      }
     });
   }
 

@@ -115,6 +115,16 @@ describe('SqliteStore', () => {
     expect(wakeups()).toEqual(
       Array.from({ length: 300 }, (_, k) => [k + 1, k % 2 ? T0 + 10_000 + k : T0 + k] as [number, number]).filter((_, k) => k % 3 !== 0),
     );
+    // A contact named twice in one batch ends as its last word says, either way round.
+    store.saveEvaluations([
+      { contactId: 2, states: [], nextChangeAt: T0 },
+      { contactId: 3, states: [], nextChangeAt: undefined },
+      { contactId: 2, states: [], nextChangeAt: undefined },
+      { contactId: 3, states: [], nextChangeAt: T0 + 3 },
+    ]);
+    const byId = new Map(wakeups());
+    expect(byId.has(2)).toBe(false);
+    expect(byId.get(3)).toBe(T0 + 3);
     store.close();
   });
 
