@@ -1,28 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ManualClock } from '../../../src/model/clock';
 import { SegmentEngine } from '../../../src/rules/engine';
-import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
-import { DAY, HOUR, T0, templateConfig } from './helpers';
+import type { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
+import { DAY, HOUR, T0, storeFilePerTest, templateConfig } from './helpers';
 
-let dir: string;
-let path: string;
-const opened: SqliteStore[] = [];
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'segsync-catch-up-'));
-  path = join(dir, 'store.db');
-});
-afterEach(() => {
-  for (const s of opened.splice(0)) if (s.db.open) s.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function open(): SqliteStore {
-  const s = new SqliteStore({ path, now: () => T0 });
-  opened.push(s);
-  return s;
-}
+const { open } = storeFilePerTest();
 
 function engineOver(store: SqliteStore): SegmentEngine {
   const e = SegmentEngine.fromConfig(templateConfig(), store, new ManualClock(T0), { workers: 0 });
@@ -102,15 +83,20 @@ describe('event rows the engine never heard of', () => {
   });
 });
 
+/** `n` contacts who each added to cart a minute apart and nothing since, evaluated: all due to flip within a day. */
+function cartsLeft(n: number): { store: SqliteStore; engine: SegmentEngine; ids: number[] } {
+  const store = open();
+  const emails = Array.from({ length: n }, (_, i) => `cart${i}@example.com`);
+  store.upsertContacts(emails.map((email) => ({ email, properties: {}, consent: 'subscribed' as const, source: 'local' as const, time: T0 - DAY })));
+  store.appendEvents(emails.map((email, i) => ({ email, name: 'Added to Cart', time: T0 - i * 60_000, properties: {}, source: 'track' as const })));
+  const engine = engineOver(store);
+  engine.recomputeAll();
+  return { store, engine, ids: emails.map((e) => store.findContactByEmail(e)!.id) };
+}
+
 describe('a clock-driven batch that fails', () => {
   it('leaves every due contact to the next run, with the caches following the rolled-back store', () => {
-    const store = open();
-    const emails = Array.from({ length: 30 }, (_, i) => `cart${i}@example.com`);
-    store.upsertContacts(emails.map((email) => ({ email, properties: {}, consent: 'subscribed' as const, source: 'local' as const, time: T0 - DAY })));
-    store.appendEvents(emails.map((email, i) => ({ email, name: 'Added to Cart', time: T0 - i * 60_000, properties: {}, source: 'track' as const })));
-    const engine = engineOver(store);
-    engine.recomputeAll();
-    const ids = emails.map((e) => store.findContactByEmail(e)!.id);
+    const { store, engine, ids } = cartsLeft(30);
     const abandoned = (): number => ids.filter((id) => store.getSegmentStates(id).some((s) => s.segment === 'cart_abandoner' && s.value === true)).length;
     expect(abandoned()).toBe(0);
     const save = store.saveEvaluation.bind(store);
@@ -130,12 +116,7 @@ describe('a clock-driven batch that fails', () => {
 
 describe('clock-driven re-evaluation in bounded runs', () => {
   it('takes at most `limit` due contacts a call and says whether more are due', () => {
-    const store = open();
-    const emails = Array.from({ length: 25 }, (_, i) => `due${i}@example.com`);
-    store.upsertContacts(emails.map((email) => ({ email, properties: {}, consent: 'subscribed' as const, source: 'local' as const, time: T0 - DAY })));
-    store.appendEvents(emails.map((email, i) => ({ email, name: 'Added to Cart', time: T0 - i * 60_000, properties: {}, source: 'track' as const })));
-    const engine = engineOver(store);
-    engine.recomputeAll();
+    const { engine } = cartsLeft(25);
     const at = T0 + 2 * DAY;
     expect(engine.hasMoreDue(at)).toBe(false);
     expect(engine.reevaluateDue(at, 10)).toHaveLength(10);

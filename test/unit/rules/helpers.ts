@@ -1,5 +1,6 @@
 /** Shared fixtures for rules tests: a real in-memory store, a manual clock, the example config. */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../../src/config/load';
 import type { LoadedConfig } from '../../../src/config/load';
@@ -61,4 +62,27 @@ export class World {
   stored(id: number, segment: string): FieldValue | undefined {
     return this.store.getSegmentStates(id).find((s) => s.segment === segment)?.value;
   }
+}
+
+/**
+ * A fresh store file per test (several connections to it stand for several processes): `open()`
+ * connects, and every connection is closed and the folder removed after each test.
+ */
+export function storeFilePerTest(): { open: () => SqliteStore } {
+  let dir = '';
+  const opened: SqliteStore[] = [];
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'segsync-rules-'));
+  });
+  afterEach(() => {
+    for (const s of opened.splice(0)) if (s.db.open) s.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    open: () => {
+      const s = new SqliteStore({ path: join(dir, 'store.db'), now: () => T0 });
+      opened.push(s);
+      return s;
+    },
+  };
 }

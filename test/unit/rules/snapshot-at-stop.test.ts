@@ -1,31 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ManualClock } from '../../../src/model/clock';
 import { SegmentEngine } from '../../../src/rules/engine';
-import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
-import { DAY, HOUR, T0, templateConfig } from './helpers';
+import type { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
+import { DAY, HOUR, T0, storeFilePerTest, templateConfig } from './helpers';
 
 const EMAILS = ['a@example.com', 'b@example.com', 'c@example.com', 'd@example.com'];
 const NAMES = ['Viewed Product', 'Placed Order', 'Opened Email', 'Added to Cart'];
 
-let dir: string;
-let path: string;
-const opened: SqliteStore[] = [];
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'segsync-stop-snapshot-'));
-  path = join(dir, 'store.db');
-});
-afterEach(() => {
-  for (const s of opened.splice(0)) if (s.db.open) s.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function open(): SqliteStore {
-  const s = new SqliteStore({ path, now: () => T0 });
-  opened.push(s);
-  return s;
-}
+const { open } = storeFilePerTest();
 
 function track(store: SqliteStore, from: number, count: number): number[] {
   const out = store.appendEvents(
