@@ -52,6 +52,8 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
   if (segments) {
     const started = clock.now();
     segments.load();
+    const fallback = segments.lastLoad?.scanFallback;
+    if (fallback) logger.warn({ reason: fallback }, 'the event scan read on one connection after all (slower, never wrong)');
     logger.info(
       {
         ms: clock.now() - started,

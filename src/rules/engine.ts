@@ -307,7 +307,12 @@ export class SegmentEngine {
     const scanned = EventCache.load(this.store, plan, onProgress && ((d, t) => onProgress('load', d, t)), this.loadedRow);
     this.store.writeEventCache(layout, this.loadedRow, scanned.serialize());
     this.checkedRow = this.loadedRow;
-    this.lastLoad = { fromSnapshot: false, eventsAfterSnapshot: 0, snapshotRejected: snap !== undefined };
+    this.lastLoad = {
+      fromSnapshot: false,
+      eventsAfterSnapshot: 0,
+      snapshotRejected: snap !== undefined,
+      ...(this.store.scanFallback ? { scanFallback: this.store.scanFallback } : {}),
+    };
     return scanned;
   }
 
@@ -318,6 +323,8 @@ export class SegmentEngine {
         eventsAfterSnapshot: number;
         snapshotRejected: boolean;
         fromStateSnapshot?: boolean;
+        /** Why the full scan read on one connection after all (slower, never wrong). */
+        scanFallback?: string;
         /** A saved rules state was there but failed its check (cut, damaged or another layout): the tables were read. */
         stateRejected?: boolean;
         timings?: { eventsMs: number; contactsMs: number; answersMs: number };

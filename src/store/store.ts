@@ -283,6 +283,8 @@ export interface Store {
    * [contactId, eventNameId, time, ...values of `numeric`, ...JSON text of `json`] properties.
    */
   scanEvents(numeric: string[], json: string[], afterRow?: number, throughRow?: number): IterableIterator<unknown[]>;
+  /** Why the last scanEvents read on one connection where it meant to use two (slower, never wrong). */
+  readonly scanFallback?: string | undefined;
   /** Event name ids (as scanEvents gives them) to names. */
   eventNamesById(): Map<number, string>;
   /** The saved event-cache snapshot for a layout: its parts in order (read as iterated) and the last event row it holds. */

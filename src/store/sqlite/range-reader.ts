@@ -40,6 +40,7 @@ export function* readRanges(
   params: unknown[],
   ranges: [number, number][],
   run: (lo: number, hi: number) => string,
+  onFallback: (reason: string) => void,
 ): IterableIterator<string> {
   const odd = ranges.filter((_, i) => i % 2 === 1);
   const { port1, port2 } = new MessageChannel();
@@ -50,17 +51,21 @@ export function* readRanges(
     const job: RangeJob = { path, sql, params, ranges: odd, port: port2, flag, consumed, ahead: AHEAD };
     worker = new Worker(join(__dirname, 'range-reader-worker.js'), { workerData: job, transferList: [port2] });
     worker.unref();
-  } catch {
-    // No thread to be had: every range on the caller's connection.
+  } catch (err) {
+    onFallback(`no thread for the second connection: ${(err as Error).message}`);
     worker = undefined;
   }
-  const take = (k: number): string | undefined => {
+  /** The worker's text for its `k`-th range, or why there is none. */
+  const take = (k: number): { text: string } | { failed: string } => {
     const deadline = Date.now() + REPLY_TIMEOUT_MS;
     for (;;) {
       const seen = Atomics.load(flag, 0);
       const got = receiveMessageOnPort(port1)?.message as RangeReply | undefined;
-      if (got) return 'error' in got || got.k !== k ? undefined : got.text;
-      if (Date.now() > deadline) return undefined;
+      if (got) {
+        if ('error' in got) return { failed: got.error };
+        return got.k === k ? { text: got.text } : { failed: `it answered range ${got.k} where ${k} was due` };
+      }
+      if (Date.now() > deadline) return { failed: `it sent nothing for ${REPLY_TIMEOUT_MS / 60_000} minutes` };
       Atomics.wait(flag, 0, seen, 1000);
     }
   };
@@ -71,9 +76,10 @@ export function* readRanges(
         yield run(lo, hi);
         continue;
       }
-      const text = take((i - 1) / 2);
-      if (text === undefined) {
-        // The worker failed or fell silent: this range and the rest on the caller's connection.
+      const got = take((i - 1) / 2);
+      if ('failed' in got) {
+        // This range and the rest on the caller's connection: slower, never wrong.
+        onFallback(`the second connection's worker on ${path} failed (${got.failed})`);
         void worker.terminate();
         worker = undefined;
         yield run(lo, hi);
@@ -81,7 +87,7 @@ export function* readRanges(
       }
       Atomics.add(consumed, 0, 1);
       Atomics.notify(consumed, 0);
-      yield text;
+      yield got.text;
     }
   } finally {
     if (worker) void worker.terminate();

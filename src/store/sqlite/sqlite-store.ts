@@ -123,6 +123,8 @@ export class SqliteStore implements Store {
   private rulesStateDropped = false;
   private readonly path: string;
   private readonly parallelScanFrom: number;
+  /** Why the last full scan read on one connection after all (its worker failed), if it did. */
+  scanFallback: string | undefined;
 
   constructor(options: SqliteStoreOptions) {
     this.now = options.now ?? Date.now;
@@ -1022,8 +1024,12 @@ export class SqliteStore implements Store {
     const run = (lo: number, hi: number): string => s.get(...params, lo, hi) as string;
     // A second connection sees only what is committed: inside a transaction, one connection reads all.
     const parallel = this.path !== ':memory:' && !this.db.inTransaction && top - afterRow >= this.parallelScanFrom && ranges.length > 1;
+    this.scanFallback = undefined;
     if (parallel) {
-      for (const text of readRanges(this.path, sql, params, ranges, run)) yield* JSON.parse(text) as unknown[][];
+      const fellBack = (reason: string): void => {
+        this.scanFallback = reason;
+      };
+      for (const text of readRanges(this.path, sql, params, ranges, run, fellBack)) yield* JSON.parse(text) as unknown[][];
     } else {
       for (const [lo, hi] of ranges) yield* JSON.parse(run(lo, hi)) as unknown[][];
     }

@@ -51,6 +51,7 @@ describe('the cold start scan on two connections', () => {
       const expected = scan(one);
       expect(expected).toHaveLength(EVENTS);
       expect(scan(two)).toEqual(expected);
+      expect(two.scanFallback).toBeUndefined();
       expect(scan(two, 70_000)).toEqual(expected.slice(70_000));
     } finally {
       one.close();
@@ -67,8 +68,12 @@ describe('the cold start scan on two connections', () => {
       const run = (lo: number, hi: number): string => s.get(lo, hi) as string;
       const expected = ranges.map(([lo, hi]) => run(lo, hi));
       // The worker cannot open this file: it answers with an error and the caller reads every range.
-      expect([...readRanges(join(dir, 'missing.db'), sql, [], ranges, run)]).toEqual(expected);
-      expect([...readRanges(path, sql, [], ranges, run)]).toEqual(expected);
+      const reasons: string[] = [];
+      expect([...readRanges(join(dir, 'missing.db'), sql, [], ranges, run, (r) => reasons.push(r))]).toEqual(expected);
+      expect(reasons).toEqual([`the second connection's worker on ${join(dir, 'missing.db')} failed (unable to open database file)`]);
+      reasons.length = 0;
+      expect([...readRanges(path, sql, [], ranges, run, (r) => reasons.push(r))]).toEqual(expected);
+      expect(reasons).toEqual([]);
     } finally {
       db.close();
     }
