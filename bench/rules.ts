@@ -11,7 +11,7 @@
  * Run: `node bin/run-ts.js bench/rules.ts` or `npm run bench -- rules`.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -555,12 +555,15 @@ function rssParts(): string {
   }
 }
 
+/** A first start, a restart, or a restart's load and recompute alone (a reference). */
+type ColdKind = 'first' | 'restart' | 'load';
+
 /**
  * One start of the engine on the store file, in a process of its own as a daemon would be: load,
  * recompute and store, then save the state as a clean stop does. `first` also recomputes once more;
  * a restart measures the incremental path and the clock-driven one after.
  */
-function coldChild(path: string, kind: 'first' | 'restart', nContacts: number): ColdRun {
+function coldChild(path: string, kind: ColdKind, nContacts: number): ColdRun {
   const clock = new ManualClock(NOW);
   const store = new SqliteStore({ path, now: () => clock.now() });
   let t = performance.now();
@@ -583,6 +586,11 @@ function coldChild(path: string, kind: 'first' | 'restart', nContacts: number): 
     peakRssMiB: 0,
     ...afterGc(),
   };
+  if (kind === 'load') {
+    engine.close();
+    store.close();
+    return run;
+  }
   if (kind === 'first') {
     t = performance.now();
     const second = engine.recomputeAll();
@@ -619,12 +627,28 @@ function coldChild(path: string, kind: 'first' | 'restart', nContacts: number): 
   return run;
 }
 
-/** Runs `coldChild` in a child process (tsx, as this file runs) and returns what it measured. */
-function inChild(path: string, kind: 'first' | 'restart', nContacts: number): ColdRun {
+/**
+ * The malloc tunable the `segsync` command gives its own process (the sh prelude of bin/segsync.js):
+ * read from there, so a start measured here runs as `segsync daemon` does.
+ */
+function commandTunable(): string {
+  const prelude = readFileSync(join(__dirname, '..', 'bin', 'segsync.js'), 'utf8').split('\n', 2)[1] ?? '';
+  const m = /glibc\.malloc\.hugetlb=\d/.exec(prelude);
+  if (!m) throw new Error('bin/segsync.js no longer sets glibc.malloc.hugetlb: update this benchmark');
+  return m[0];
+}
+
+/**
+ * Runs `coldChild` in a child process (tsx, as this file runs) and returns what it measured; `plain`
+ * leaves out the environment the `segsync` command sets (a daemon started as `node bin/segsync.js`).
+ */
+function inChild(path: string, kind: ColdKind, nContacts: number, plain = false): ColdRun {
   // SEGSYNC_BENCH_CHILD_ARGS: node options for the child, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile a start.
   const extra = (process.env.SEGSYNC_BENCH_CHILD_ARGS ?? '').split(' ').filter(Boolean);
+  const { GLIBC_TUNABLES: _own, ...rest } = process.env;
+  const env = plain ? rest : { ...rest, GLIBC_TUNABLES: commandTunable() };
   const out = execFileSync(process.execPath, [...extra, '--expose-gc', '--require', 'tsx/cjs', __filename], {
-    env: { ...process.env, SEGSYNC_BENCH_RULES_CHILD: JSON.stringify({ path, kind, nContacts }) },
+    env: { ...env, SEGSYNC_BENCH_RULES_CHILD: JSON.stringify({ path, kind, nContacts }) },
     encoding: 'utf8',
     maxBuffer: 16 * 2 ** 20,
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -650,10 +674,18 @@ function coldPhase(data: Data, nContacts: number): { firstMs: number; restartMs:
     console.log(
       `second full recompute in that process (evaluate + store changes): ${secs(first.secondMs!)}, ${fmt(first.secondChanged!)} contacts changed; rules state saved at its stop in ${secs(first.stateSavedMs!)}`,
     );
+    // The same restart in a plain `node` (no huge pages), on a copy of the store as the first start left it.
+    const plainPath = join(dir, 'plain.db');
+    copyFileSync(path, plainPath);
+    const plain = inChild(plainPath, 'load', nContacts, true);
+    rmSync(plainPath);
     const again = inChild(path, 'restart', nContacts);
     const lt = again.timings;
     console.log(
-      `cold restart (event cache ${again.fromSnapshot ? 'from its snapshot' : 'NOT from its snapshot'}, contacts, answers and wake-ups ${again.fromStateSnapshot ? 'from the saved rules state' : 'NOT from the saved state: re-read'}): ${secs(again.totalMs)} = load ${secs(again.loadMs)}${lt ? ` (events ${secs(lt.eventsMs)}, contacts ${secs(lt.contactsMs)}, answers ${secs(lt.answersMs)})` : ''} + evaluate ${secs(again.evaluateMs)} + store ${fmt(again.stored)} changed answers ${secs(again.saveMs)}`,
+      `cold restart (as \`segsync daemon\` runs, ${commandTunable()}; event cache ${again.fromSnapshot ? 'from its snapshot' : 'NOT from its snapshot'}, contacts, answers and wake-ups ${again.fromStateSnapshot ? 'from the saved rules state' : 'NOT from the saved state: re-read'}): ${secs(again.totalMs)} = load ${secs(again.loadMs)}${lt ? ` (events ${secs(lt.eventsMs)}, contacts ${secs(lt.contactsMs)}, answers ${secs(lt.answersMs)})` : ''} + evaluate ${secs(again.evaluateMs)} + store ${fmt(again.stored)} changed answers ${secs(again.saveMs)}`,
+    );
+    console.log(
+      `the same restart under a plain \`node bin/segsync.js\` (no transparent huge pages, ${commandTunable()} unset): ${secs(plain.totalMs)} = load ${secs(plain.loadMs)} + evaluate ${secs(plain.evaluateMs)}`,
     );
     const inc = again.incremental!;
     console.log(
@@ -671,7 +703,7 @@ function coldPhase(data: Data, nContacts: number): { firstMs: number; restartMs:
 
 const child = process.env.SEGSYNC_BENCH_RULES_CHILD;
 if (require.main === module && child) {
-  const { path, kind, nContacts } = JSON.parse(child) as { path: string; kind: 'first' | 'restart'; nContacts: number };
+  const { path, kind, nContacts } = JSON.parse(child) as { path: string; kind: ColdKind; nContacts: number };
   process.stdout.write(`${JSON.stringify(coldChild(path, kind, nContacts))}\n`);
 } else if (require.main === module) {
   run().catch((err: unknown) => {

@@ -1,4 +1,11 @@
-#!/usr/bin/env node
+#!/bin/sh
+//usr/bin/env true; case "$GLIBC_TUNABLES" in *glibc.malloc.hugetlb=*) ;; *) export GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1" ;; esac; exec node "$0" "$@"
+// The two lines above are sh, and a comment to node: run as a command, this file starts node in the
+// same process (exec: same PID, signals straight to node) with glibc's malloc asking for transparent
+// huge pages, which Linux grants on request by default ("madvise"). Fresh typed arrays then cost a
+// page fault per 2 MiB instead of per 4 KiB: the rules engine's load at a start (hundreds of MiB of
+// columns) takes about half the time. A GLIBC_TUNABLES the user set is kept, and theirs wins for
+// hugetlb; musl and macOS ignore it. `node bin/segsync.js` runs without it (docs/deploy.md).
 // Runs the compiled CLI (bin/build.js: built at install, or here on first run and after any source
 // edit), or the TypeScript sources through tsx when no build can be made, so a fresh clone needs no
 // build step either way.

@@ -55,6 +55,34 @@ process.on('exit', () => require('node:fs').writeFileSync(process.env.RECORD, [.
     return { stdout: r.stdout, packages: readFileSync(record, 'utf8').split('\n').filter(Boolean) };
   }
 
+  // The sh prelude of bin/segsync.js: run as a command (npm's bin link), the file execs node on itself.
+  it('run as a command, it stays one process and asks glibc for huge pages, keeping the tunables the user set', () => {
+    const probe = join(dir, 'probe.js');
+    writeFileSync(
+      probe,
+      `require('node:fs').writeFileSync(process.env.PROBE, JSON.stringify({ pid: process.pid, tunables: process.env.GLIBC_TUNABLES ?? null }));\n`,
+    );
+    const run = (tunables: string | undefined): { pid: number; tunables: string | null; childPid: number } => {
+      const out = join(dir, 'probe.json');
+      const base = { ...env, PROBE: out, NODE_OPTIONS: `--require ${probe}` };
+      delete base.GLIBC_TUNABLES;
+      const r = spawnSync(BIN, ['--version'], {
+        env: tunables === undefined ? base : { ...base, GLIBC_TUNABLES: tunables },
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+      return { ...(JSON.parse(readFileSync(out, 'utf8')) as { pid: number; tunables: string | null }), childPid: r.pid! };
+    };
+    const plain = run(undefined);
+    expect(plain.pid).toBe(plain.childPid);
+    expect(plain.tunables).toBe('glibc.malloc.hugetlb=1');
+    expect(run('glibc.malloc.check=0').tunables).toBe('glibc.malloc.check=0:glibc.malloc.hugetlb=1');
+    expect(run('glibc.malloc.hugetlb=0').tunables).toBe('glibc.malloc.hugetlb=0');
+  });
+
   it('--help loads no package from node_modules at all', () => {
     const { stdout, packages } = packagesLoadedBy(['--help']);
     expect(stdout).toContain('segments');
