@@ -64,7 +64,7 @@ process.on('exit', () => require('node:fs').writeFileSync(process.env.RECORD, [.
     );
     const run = (tunables: string | undefined): { pid: number; tunables: string | null; childPid: number } => {
       const out = join(dir, 'probe.json');
-      const base = { ...env, PROBE: out, NODE_OPTIONS: `--require ${probe}` };
+      const base: NodeJS.ProcessEnv = { ...env, PROBE: out, NODE_OPTIONS: `--require ${probe}` };
       delete base.GLIBC_TUNABLES;
       const r = spawnSync(BIN, ['--version'], {
         env: tunables === undefined ? base : { ...base, GLIBC_TUNABLES: tunables },
