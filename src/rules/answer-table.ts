@@ -31,14 +31,6 @@ export interface AnswerDump {
   json: string;
 }
 
-/** One segment's answers for a range of contacts, as they cross to a sweep worker. */
-export interface AnswerColumn {
-  kinds: Uint8Array;
-  nums: Float64Array | undefined;
-  strings: string[];
-  other: [number, FieldValue][];
-}
-
 /** One segment's dictionary and rare values. */
 class Segment {
   strings: string[] = [];
@@ -163,40 +155,21 @@ export class AnswerTable {
     return k < this.size && this.kinds[k * this.width + segment] !== NONE;
   }
 
-  /** Segment `segment`'s answers of contacts lo .. hi - 1, to rebuild in a worker. */
-  exportRange(segment: number, lo: number, hi: number): AnswerColumn {
-    const s = this.segments[segment]!;
-    const from = Math.max(0, lo - this.base);
+  /**
+   * The answers of contacts lo .. hi - 1 as a `dump` of their own (copied, rows as they are: a sweep
+   * worker's share, rebuilt there with `fromDump`).
+   */
+  dumpRange(lo: number, hi: number): AnswerDump {
+    const from = Math.min(this.size, Math.max(0, lo - this.base));
     const to = Math.max(from, Math.min(this.size, hi - this.base));
-    const kinds = new Uint8Array(to - from);
-    for (let k = from; k < to; k++) kinds[k - from] = this.kinds[k * this.width + segment]!;
-    let nums: Float64Array | undefined;
-    if (s.slot >= 0) {
-      nums = new Float64Array(to - from);
-      for (let k = from; k < to; k++) nums[k - from] = this.nums[k * this.numWidth + s.slot]!;
-    }
-    const other: [number, FieldValue][] = [];
-    for (const [id, v] of s.other ?? []) if (id >= lo && id < hi) other.push([id, v]);
-    return { kinds, nums, strings: s.strings, other };
-  }
-
-  /** A table over ids lo .. lo + size - 1 from exported columns (a sweep worker's share). */
-  static fromColumns(lo: number, size: number, columns: AnswerColumn[]): AnswerTable {
-    const t = new AnswerTable(
-      columns.map((x) => x.nums !== undefined),
-      size,
-      lo,
-    );
-    columns.forEach((x, i) => {
-      const s = t.segments[i]!;
-      const n = Math.min(size, x.kinds.length);
-      for (let k = 0; k < n; k++) t.kinds[k * t.width + i] = x.kinds[k]!;
-      if (x.nums) for (let k = 0; k < n; k++) t.nums[k * t.numWidth + s.slot] = x.nums[k]!;
-      s.strings = x.strings.slice();
-      x.strings.forEach((str, code) => s.codes.set(str, code));
-      if (x.other.length) s.other = new Map(x.other);
-    });
-    return t;
+    return {
+      valued: this.segments.map((s) => s.slot >= 0),
+      size: to - from,
+      base: this.base + from,
+      kinds: this.kinds.slice(from * this.width, to * this.width),
+      nums: this.nums.slice(from * this.numWidth, to * this.numWidth),
+      json: JSON.stringify(this.segments.map((s) => [s.strings, [...(s.other ?? [])].filter(([id]) => id >= lo && id < hi)])),
+    };
   }
 
   /** The whole table as plain parts (the arrays are the table's own: write them out before the next change). */

@@ -40,6 +40,36 @@ export interface ContactColumns {
 
 type Values = [string[], Record<string, FieldValue>[], string[][]];
 
+/**
+ * The contacts of ids lo .. hi - 1 out of packed columns whose ids ascend (a saved state's), copied;
+ * the distinct values are shared whole. Undefined when emails cross: their JSON is not cut cheaply.
+ */
+export function sliceColumns(c: ContactColumns, lo: number, hi: number): ContactColumns | undefined {
+  if (c.emails !== undefined && c.emails !== '[]') return undefined;
+  const at = (id: number): number => {
+    let a = 0;
+    let b = c.ids.length;
+    while (a < b) {
+      const m = (a + b) >> 1;
+      if (c.ids[m]! < id) a = m + 1;
+      else b = m;
+    }
+    return a;
+  };
+  const from = at(lo);
+  const to = at(hi);
+  return {
+    ids: c.ids.slice(from, to),
+    alive: c.alive.slice(from, to),
+    created: c.created.slice(from, to),
+    consent: c.consent.slice(from, to),
+    records: c.records.slice(from, to),
+    tags: c.tags.slice(from, to),
+    values: c.values,
+    emails: undefined,
+  };
+}
+
 /** One frozen copy of each distinct record, by a key of its content. */
 class Shared<T extends object> {
   private readonly byKey = new Map<string, T>();

@@ -10,6 +10,7 @@ import type { FieldValue } from '../model/types';
 import type { SegmentState, Store } from '../store/store';
 import type { Knowledge, RuleIssue, RuleSource } from './check';
 import { ContactCache, contactView } from './contact-cache';
+import type { ContactColumns } from './contact-cache';
 import { FailedValue } from './context';
 import type { ContactView } from './context';
 import { AnswerTable } from './answer-table';
@@ -19,6 +20,7 @@ import { flipTimes, nextChanges } from './next-change';
 import { packState, stateLayout, unpackState } from './state-snapshot';
 import type { NextChange } from './next-change';
 import { WakeupHeap } from './heap';
+import { NextChanges } from './next-changes';
 import { RuleSet, sourcesFromConfig } from './ruleset';
 import type { Evaluation } from './ruleset';
 import { emptyPart, mergeFigures, sweepRange } from './sweep';
@@ -103,16 +105,6 @@ export function storeKnowledge(store: Store, declaredFields: string[] = []): Kno
   };
 }
 
-/**
- * An array of n copies of v, grown by push: V8 keeps it in fast (packed) elements, where
- * `new Array(n)` of a million slots would be a slow dictionary.
- */
-function denseArray<T>(n: number, v: T): T[] {
-  const a: T[] = [];
-  for (let i = 0; i < n; i++) a.push(v);
-  return a;
-}
-
 /** A stored answer's JSON, with the common scalars read without JSON.parse (a restart reads millions). */
 function parseStored(json: string): FieldValue {
   if (json === 'true') return true;
@@ -132,7 +124,7 @@ export class SegmentEngine {
   /** The stored answers, by segment and contact id. */
   private prev = new AnswerTable([], 0);
   /** The next change time last computed per contact (undefined: not computed in this process). */
-  private nextAt: (number | undefined)[] = [];
+  private nextAt = new NextChanges();
   /** Event rows up to this one are in the cache; later ones per contact are tracked in `rowOf`. */
   private loadedRow = 0;
   private readonly rowOf = new Map<number, number>();
@@ -143,6 +135,8 @@ export class SegmentEngine {
   /** Contacts to evaluate at the next catch-up: events read after the snapshot or stored by another process, evaluations rolled back. */
   private readonly unevaluated = new Set<number>();
   private readonly heap = new WakeupHeap();
+  /** The contacts as the loaded state packed them, until the workers take their share (see poolFor). */
+  private savedColumns: ContactColumns | undefined;
   private pool: SweepPool | undefined;
   /** Why the workers were given up (the engine then sweeps on one thread). */
   poolError: SweepWorkerError | undefined;
@@ -198,15 +192,24 @@ export class SegmentEngine {
     const state = saved && unpackState(this.rules, saved);
     let t2: number;
     this.heap.clear();
+    // Only while every change to a contact since this load reaches `dirty`, which needs the pool.
+    this.savedColumns = this.pool ? state?.columns : undefined;
     if (state) {
       this.contacts = state.contacts;
       this.prev = state.answers;
       t2 = performance.now();
-      this.nextAt = [];
-      state.nextAt.forEach((at, id) => {
-        this.nextAt.push(Number.isNaN(at) ? undefined : at);
-        if (Number.isFinite(at)) this.heap.push(at, id);
-      });
+      this.nextAt = NextChanges.adopt(state.nextAt);
+      const saved = state.nextAt;
+      let due = 0;
+      for (let id = 0; id < saved.length; id++) if (Number.isFinite(saved[id])) due++;
+      const times = new Float64Array(due);
+      const ids = new Int32Array(due);
+      for (let id = 0, k = 0; id < saved.length; id++) {
+        if (!Number.isFinite(saved[id])) continue;
+        times[k] = saved[id]!;
+        ids[k++] = id;
+      }
+      this.heap.assign(times, ids);
     } else {
       this.contacts = ContactCache.load(this.store, this.rules.needs.properties, this.rules.needs.email);
       t2 = performance.now();
@@ -227,12 +230,16 @@ export class SegmentEngine {
     });
     // The stored wake-ups are known, so a recompute rewrites only the ones that moved; the heap holds
     // them at once, so due contacts wake up even before the first recompute.
-    this.nextAt = denseArray<number | undefined>(size, Infinity);
+    this.nextAt = new NextChanges(size, Infinity);
+    const times: number[] = [];
+    const ids: number[] = [];
     this.store.forEachWakeup((contactId, at) => {
       if (contactId >= size) return;
-      this.nextAt[contactId] = at;
-      this.heap.push(at, contactId);
+      this.nextAt.set(contactId, at);
+      times.push(at);
+      ids.push(contactId);
     });
+    this.heap.assign(Float64Array.from(times), Int32Array.from(ids));
   }
 
   /**
@@ -250,8 +257,7 @@ export class SegmentEngine {
       // A last check that the caches followed every write of this process: a contact created or
       // erased without the engine told would otherwise outlive this process in the saved state.
       if (this.store.contactCount() !== this.contacts!.size) return false;
-      const nextAt = Float64Array.from(this.nextAt, (at) => (at === undefined ? NaN : at));
-      this.store.writeRulesState(stateLayout(this.rules), packState({ contacts: this.contacts!, answers: this.prev, nextAt }));
+      this.store.writeRulesState(stateLayout(this.rules), packState({ contacts: this.contacts!, answers: this.prev, nextAt: this.nextAt.snapshot() }));
       this.saveEvents();
       return true;
     });
@@ -439,9 +445,11 @@ export class SegmentEngine {
     if (this.pool?.ready) return this.pool;
     if (!this.pool) this.spawnPool(contacts);
     if (!this.pool) return undefined;
+    const saved = this.savedColumns;
+    this.savedColumns = undefined;
     try {
-      this.pool.attach(this.events!, this.contacts!, this.prev);
-      this.dirty.clear();
+      // Handed the saved columns, the workers hear of the contacts changed since in the next sweep's delta.
+      if (!this.pool.attach(this.events!, this.contacts!, this.prev, saved)) this.dirty.clear();
     } catch (err) {
       this.dropPool(err);
     }
@@ -462,6 +470,7 @@ export class SegmentEngine {
   private dropPool(err: unknown): void {
     this.pool?.close();
     this.pool = undefined;
+    this.savedColumns = undefined;
     this.poolError = err instanceof SweepWorkerError ? err : new SweepWorkerError((err as Error).message, { cause: err });
   }
 
@@ -469,6 +478,7 @@ export class SegmentEngine {
   close(): void {
     this.pool?.close();
     this.pool = undefined;
+    this.savedColumns = undefined;
   }
 
   /** Notes that a contact's cached state changed, so the worker owning it is told before its next sweep. */
@@ -479,8 +489,8 @@ export class SegmentEngine {
   /** Records a contact's next change in the heap; says whether the stored wake-up must be written. */
   private schedule(id: number, nextChangeAt: number): { at: number | undefined; write: boolean } {
     const at = Number.isFinite(nextChangeAt) ? nextChangeAt : undefined;
-    const before = this.nextAt[id];
-    this.nextAt[id] = at ?? Infinity;
+    const before = this.nextAt.get(id);
+    this.nextAt.set(id, at ?? Infinity);
     if (at !== undefined && at !== before) this.heap.push(at, id);
     // Unknown before (a new process): an infinite next change leaves any stale stored wake-up, which
     // is harmless (it re-evaluates once and clears itself).
@@ -640,7 +650,7 @@ export class SegmentEngine {
       this.rules.segments.forEach((s, i) => {
         this.prev.set(i, id, stored.get(s.name));
       });
-      this.nextAt[id] = undefined;
+      this.nextAt.set(id, undefined);
       // The evaluation was rolled back with the rest: the next catch-up evaluates it again.
       if (contact) this.unevaluated.add(id);
     }
@@ -677,7 +687,7 @@ export class SegmentEngine {
         // Its answers and wake-up went with it (the store cascades): a reused id starts from none.
         if (this.loaded) {
           this.rules.segments.forEach((_, i) => this.prev.set(i, id, undefined));
-          this.nextAt[id] = Infinity;
+          this.nextAt.set(id, Infinity);
         }
         continue;
       }
@@ -701,7 +711,7 @@ export class SegmentEngine {
     while (this.heap.size) {
       const t = this.heap.peekTime()!;
       const top = this.heap.pop()!;
-      if (this.nextAt[top.id] === t) {
+      if (this.nextAt.get(top.id) === t) {
         this.heap.push(t, top.id);
         return t;
       }
@@ -727,9 +737,9 @@ export class SegmentEngine {
         const batch = Math.min(DUE_BATCH, limit - taken);
         for (let t = this.heap.peekTime(); t !== undefined && t <= now && due.length < batch; t = this.heap.peekTime()) {
           const entry = this.heap.pop()!;
-          if (this.nextAt[entry.id] !== entry.time) continue;
+          if (this.nextAt.get(entry.id) !== entry.time) continue;
           // Taken: a second heap entry for the same contact and time is stale from here on.
-          this.nextAt[entry.id] = Infinity;
+          this.nextAt.set(entry.id, Infinity);
           due.push(entry);
         }
         if (!due.length) break;
@@ -751,7 +761,7 @@ export class SegmentEngine {
           // of the batch waits in the heap as it was.
           this.resync(due.slice(0, done + 1).map((d) => d.id));
           for (const { id, time } of due) {
-            this.nextAt[id] = time;
+            this.nextAt.set(id, time);
             this.heap.push(time, id);
           }
           throw err;

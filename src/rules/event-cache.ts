@@ -361,6 +361,13 @@ export class EventCache {
     this.overrides.set(contactId, columnsFromEvents(this.plan, events));
   }
 
+  /** Contact ids of lo .. hi - 1 with columns of their own (see `override`). */
+  overridden(lo: number, hi: number): number[] {
+    const out: number[] = [];
+    for (const id of this.overrides.keys()) if (id >= lo && id < hi) out.push(id);
+    return out;
+  }
+
   /** Contact ids that have events in the base columns or an override, ascending. */
   *contactIds(): IterableIterator<number> {
     const extra = [...this.overrides.keys()].filter((id) => id + 1 >= this.offsets.length).sort((a, b) => a - b);
@@ -375,14 +382,17 @@ export class EventCache {
       c.names.byteLength + c.times.byteLength + c.numeric.reduce((s, a) => s + a.byteLength, 0) + c.categorical.reduce((s, a) => s + a.byteLength, 0);
     let overrideBytes = 0;
     let overrideEvents = 0;
-    for (const o of this.overrides.values()) {
+    // An override stands for its contact's base rows, which stay in the columns until a compaction.
+    let replaced = 0;
+    for (const [id, o] of this.overrides) {
       overrideBytes += bytes(o);
       overrideEvents += o.times.length;
+      if (id + 1 < this.offsets.length) replaced += this.offsets[id + 1]! - this.offsets[id]!;
     }
     let contacts = 0;
     for (let id = 0; id + 1 < this.offsets.length; id++) if (this.offsets[id + 1]! > this.offsets[id]!) contacts++;
     return {
-      events: this.base.times.length + overrideEvents,
+      events: this.base.times.length - replaced + overrideEvents,
       contacts,
       overrides: this.overrides.size,
       bytes: bytes(this.base) + this.offsets.byteLength + overrideBytes,

@@ -19,6 +19,8 @@ export interface RulesState {
   answers: AnswerTable;
   /** Per contact id: its next wake-up (Infinity: never; NaN: not known). */
   nextAt: Float64Array;
+  /** The contacts as the snapshot packed them (ids ascending), for the sweep workers' first share. */
+  columns?: ContactColumns;
 }
 
 interface Header {
@@ -111,5 +113,5 @@ export function unpackState(rules: RuleSet, parts: Iterable<Uint8Array>): RulesS
   const contacts = new ContactCache(rules.needs.properties, rules.needs.email);
   contacts.import(columns);
   const answers = AnswerTable.fromDump({ ...h.answers, kinds: rest.kinds, nums: rest.nums, json: text(rest.answersJson) });
-  return answers && { contacts, answers, nextAt: rest.nextAt };
+  return answers && { contacts, answers, nextAt: rest.nextAt, columns };
 }

@@ -13,7 +13,8 @@ import type { MessagePort } from 'node:worker_threads';
 import { SegsyncError } from '../errors';
 import type { FieldValue } from '../model/types';
 import type { EventColumns } from './aggregates';
-import type { AnswerColumn, AnswerTable } from './answer-table';
+import type { AnswerDump, AnswerTable } from './answer-table';
+import { sliceColumns } from './contact-cache';
 import type { ContactCache, ContactColumns } from './contact-cache';
 import type { EventCache } from './event-cache';
 import type { RuleOrigin, RuleSet } from './ruleset';
@@ -49,8 +50,8 @@ export interface InitMessage {
   offsets: Int32Array;
   lo: number;
   hi: number;
-  /** The stored answers of the worker's range, per segment. */
-  answers: AnswerColumn[];
+  /** The stored answers of the worker's range. */
+  answers: AnswerDump;
 }
 
 export interface SweepMessage {
@@ -129,8 +130,12 @@ export class SweepPool {
    * last for the main thread, and hands each worker the state of its contacts and their stored
    * answers. Blocks until every worker has checked its rules and columns, not while
    * it takes in its contacts: that runs while the main thread sweeps its own range.
+   * `saved`: the contacts as a saved state packed them, cut per worker instead of packing them
+   * again; true when they were, and then the contacts changed since that state must follow in the
+   * next `begin`.
    */
-  attach(events: EventCache, contacts: ContactCache, answers: AnswerTable): void {
+  attach(events: EventCache, contacts: ContactCache, answers: AnswerTable, saved?: ContactColumns): boolean {
+    let usedSaved = false;
     const rules = this.rules;
     const bounds = splitRanges(events, contacts, this.handles.length + 1);
     const { cols, offsets } = events.shared;
@@ -147,14 +152,16 @@ export class SweepPool {
           offsets,
           lo: h.lo,
           hi: h.hi,
-          answers: rules.segments.map((_, i) => answers.exportRange(i, h.lo, h.hi)),
+          answers: answers.dumpRange(h.lo, h.hi),
         };
-        h.worker.postMessage(
-          init,
-          init.answers.flatMap((a) => (a.nums ? [a.kinds.buffer, a.nums.buffer] : [a.kinds.buffer]) as ArrayBuffer[]),
-        );
-        const ids = [...contacts.ids(h.lo, h.hi)];
-        const delta: SweepDelta = { contacts: contacts.export(ids, rules.needs.email), overrides: overridesOf(ids, events), prev: [] };
+        h.worker.postMessage(init, [init.answers.kinds.buffer as ArrayBuffer, init.answers.nums.buffer as ArrayBuffer]);
+        const sliced = saved && sliceColumns(saved, h.lo, h.hi);
+        if (sliced) usedSaved = true;
+        const delta: SweepDelta = {
+          contacts: sliced ?? contacts.export([...contacts.ids(h.lo, h.hi)], rules.needs.email),
+          overrides: overridesOf(events.overridden(h.lo, h.hi), events),
+          prev: [],
+        };
         h.worker.postMessage({ type: 'sweep', delta } satisfies SweepMessage, transferOf(delta.contacts));
       });
       for (const h of this.handles) {
@@ -167,6 +174,7 @@ export class SweepPool {
     }
     this.mainFrom = bounds[this.handles.length]!;
     this.attached = true;
+    return usedSaved;
   }
 
   /** True once `attach` handed the workers their contacts. */
@@ -247,12 +255,15 @@ function overridesOf(ids: number[], events: EventCache): [number, EventColumns][
 export function splitRanges(events: EventCache, contacts: ContactCache, threads: number): number[] {
   const { offsets } = events.shared;
   const weight = (id: number): number => 50 + (id + 1 < offsets.length ? offsets[id + 1]! - offsets[id]! : 0);
+  const top = contacts.maxId + 1;
+  // Plain loops over ids, not `contacts.ids()`: a generator's step costs more than the weight itself.
   let total = 0;
-  for (const id of contacts.ids()) total += weight(id);
+  for (let id = 0; id < top; id++) if (contacts.has(id)) total += weight(id);
   const bounds = [0];
   let acc = 0;
-  for (const id of contacts.ids()) {
-    if (bounds.length < threads && acc >= (total * bounds.length) / threads) bounds.push(id);
+  for (let id = 0; id < top && bounds.length < threads; id++) {
+    if (!contacts.has(id)) continue;
+    if (acc >= (total * bounds.length) / threads) bounds.push(id);
     acc += weight(id);
   }
   while (bounds.length < threads) bounds.push(contacts.maxId + 1);

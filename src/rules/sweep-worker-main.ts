@@ -46,7 +46,8 @@ function init(msg: InitMessage): State {
       if (plan.encodeKey(c, key) !== code) throw new Error(`filtered value codes differ for ${key}`);
     }
   });
-  const prev = AnswerTable.fromColumns(msg.lo, Math.max(0, msg.hi - msg.lo), msg.answers);
+  const prev = AnswerTable.fromDump(msg.answers);
+  if (!prev) throw new Error('the stored answers of this range did not fit together');
   return {
     rules,
     events: EventCache.fromColumns(plan, msg.base, msg.offsets),

@@ -47,15 +47,22 @@ describe('AnswerTable', () => {
     expect(table.get(0, 69_999)).toBeUndefined();
   });
 
-  it('rebuilds a range from its exported columns (what a sweep worker receives)', () => {
+  it('rebuilds a range from its dump (what a sweep worker receives)', () => {
     const table = new AnswerTable([true, false], 100);
     const values: FieldValue[] = [true, 3.25, 'engaged', { a: 1 }, ['x'], null, 'engaged', 0];
     values.forEach((v, k) => {
       table.set(0, 10 + k, v);
       table.set(1, 50 + k, v);
     });
-    const part = AnswerTable.fromColumns(10, 50, [table.exportRange(0, 10, 60), table.exportRange(1, 10, 60)]);
-    for (let id = 10; id < 60; id++) {
+    table.set(0, 70, { outside: true });
+    const part = AnswerTable.fromDump(table.dumpRange(10, 60))!;
+    expect(part.length).toBe(50);
+    expect(part.get(0, 70)).toBeUndefined();
+    for (let id = 0; id < 100; id++) {
+      if (id < 10 || id >= 60) {
+        expect(part.get(0, id)).toBeUndefined();
+        continue;
+      }
       expect(part.get(0, id)).toEqual(table.get(0, id));
       expect(part.get(1, id)).toEqual(table.get(1, id));
     }

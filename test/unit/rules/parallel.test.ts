@@ -4,6 +4,7 @@
  * changed and erased contacts, new contacts past their ranges).
  */
 import { parseConfig } from '../../../src/config/load';
+import { SegmentEngine } from '../../../src/rules/engine';
 import type { RecomputeSummary } from '../../../src/rules/engine';
 import { DAY, HOUR, T0, World, templateConfig } from './helpers';
 
@@ -87,6 +88,36 @@ describe('recompute on worker threads', () => {
       expect(figures(b3!)).toEqual(figures(a3!));
       expect(stored(many)).toEqual(stored(one));
     } finally {
+      many.engine.close();
+    }
+  });
+
+  it('restarted from a saved state, hands the workers their share of it and then the contacts changed since the load', async () => {
+    const one = new World(templateConfig(), { workers: 0 });
+    const many = new World(templateConfig(), { workers: 2, minContactsPerThread: 10 });
+    const again = SegmentEngine.fromConfig(templateConfig(), many.store, many.clock, { workers: 2, minContactsPerThread: 10 });
+    try {
+      for (const w of [one, many]) {
+        populate(w);
+        // Both read what populate stored behind their backs, as the restarted engine will.
+        w.engine.load();
+        w.engine.recomputeAll();
+      }
+      expect(many.engine.saveState()).toBe(true);
+      many.engine.close();
+      again.load();
+      expect(again.lastLoad?.fromStateSnapshot).toBe(true);
+      // Changes between the load and the first recompute, told to the restarted engine.
+      const restarted = Object.create(many, { engine: { value: again } }) as World;
+      for (const w of [one, restarted]) change(w);
+      for (const w of [one, many]) await w.clock.set(T0 + 2 * DAY);
+      const [a, b] = [one.engine, again].map((e) => e.recomputeAll());
+      expect(b!.timings.threads).toBe(3);
+      expect(figures(b!)).toEqual(figures(a!));
+      expect(stored(many)).toEqual(stored(one));
+      expect(again.recomputeAll().contactsChanged).toBe(0);
+    } finally {
+      again.close();
       many.engine.close();
     }
   });
