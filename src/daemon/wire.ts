@@ -6,6 +6,7 @@
 import type { RawRequest } from '../../connectors/connector';
 import { createConnectors } from '../../connectors/registry';
 import { describeError, SafetyValveError } from '../errors';
+import { hugePages } from './huge-pages';
 import type { LoadedConfig } from '../config/load';
 import type { SegsyncConfig } from '../config/schema';
 import type { Logger } from '../log/logger';
@@ -54,12 +55,20 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     segments.load();
     const fallback = segments.lastLoad?.scanFallback;
     if (fallback) logger.warn({ reason: fallback }, 'the event scan read on one connection after all (slower, never wrong)');
+    const huge = hugePages();
+    if (huge === 'off') {
+      logger.info(
+        { hint: 'start the daemon with the segsync command, or set GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (docs/deploy.md)' },
+        'transparent huge pages are off for this process: the rules caches load about twice as slowly',
+      );
+    }
     logger.info(
       {
         ms: clock.now() - started,
         eventSnapshot: segments.lastLoad?.fromSnapshot,
         savedState: segments.lastLoad?.fromStateSnapshot,
         savedStateRejected: segments.lastLoad?.stateRejected,
+        hugePages: huge,
       },
       'rules caches loaded',
     );
