@@ -70,30 +70,46 @@ export function sliceColumns(c: ContactColumns, lo: number, hi: number): Contact
   };
 }
 
-/** One frozen copy of each distinct record, by a key of its content. */
-class Shared<T extends object> {
-  private readonly byKey = new Map<string, T>();
+/**
+ * Distinct values by a key of their content, each frozen once and known by its position: equal
+ * records, tag lists and consent texts are one object, and a contact holds the position.
+ */
+class Distinct<T> {
+  readonly list: T[] = [];
+  private readonly at = new Map<string, number>();
 
-  of(key: string, value: T): T {
-    const known = this.byKey.get(key);
-    if (known) return known;
-    this.byKey.set(key, Object.freeze(value));
-    return value;
+  /** The position of the value with this key, `make` called (and its result frozen) when new. */
+  of(key: string, make: () => T): number {
+    let k = this.at.get(key);
+    if (k === undefined) {
+      const value = make();
+      if (typeof value === 'object' && value !== null) Object.freeze(value);
+      this.at.set(key, (k = this.list.length));
+      this.list.push(value);
+    }
+    return k;
   }
 }
 
+/**
+ * The attributes by contact id in typed arrays (consent, properties and tags as 1 + the position of
+ * a distinct value, 0: none): a start takes in a million contacts, which as five JS arrays of a
+ * million slots cost page faults, growth and collections; here they are a few flat buffers.
+ */
 export class ContactCache {
+  /** Ids below `length` have slots; `maxId` is the largest id ever written (a removal too). */
+  private length = 0;
+  private alive = new Uint8Array(0);
+  private created = new Float64Array(0);
+  private consentOf = new Int32Array(0);
+  private recordOf = new Int32Array(0);
+  private tagsOf = new Int32Array(0);
+  /** By id, kept only with `keepEmails` (dense up to `length`: a sparse JS array is a slow dictionary). */
   private readonly emails: (string | undefined)[] = [];
-  private readonly created: number[] = [];
-  private readonly consent: (string | undefined)[] = [];
-  // By id in arrays, not Maps: a full recompute reads both for every contact, and an array index is
-  // much cheaper than hashing into a Map of a million entries.
-  private readonly properties: (Record<string, FieldValue> | undefined)[] = [];
-  private readonly tags: (string[] | undefined)[] = [];
   private count = 0;
-  private readonly records = new Shared<Record<string, FieldValue>>();
-  private readonly tagLists = new Shared<string[]>();
-  private readonly consents = new Map<string, string>();
+  private readonly consents = new Distinct<string>();
+  private readonly records = new Distinct<Record<string, FieldValue>>();
+  private readonly tagLists = new Distinct<string[]>();
 
   /**
    * Only `propertyNames` are kept (all when undefined); emails only with `keepEmails` (else every
@@ -108,21 +124,19 @@ export class ContactCache {
   static load(store: Store, propertyNames: Set<string> | undefined, keepEmails = true): ContactCache {
     const cache = new ContactCache(propertyNames, keepEmails);
     for (const [id, email, createdAt, consent] of store.scanContacts()) {
-      cache.emails[id] = keepEmails ? email : '';
+      cache.slot(id);
+      if (!cache.alive[id]) cache.count++;
+      cache.alive[id] = 1;
+      if (keepEmails) cache.emails[id] = email;
       cache.created[id] = createdAt;
-      if (consent) cache.consent[id] = cache.consentText(consent);
-      // Written for every contact so the arrays stay as dense as `emails` (sparse writes would turn
-      // them into slow dictionaries).
-      cache.properties[id] = undefined;
-      cache.tags[id] = undefined;
-      cache.count++;
+      cache.consentOf[id] = consent ? cache.consentCode(consent) : 0;
     }
     // Rows come by contact id: each contact's record is complete, and shared, when the next id starts.
     if (propertyNames === undefined || propertyNames.size) {
       let id = -1;
       let record: Record<string, FieldValue> | undefined;
       const done = (): void => {
-        if (record) cache.properties[id] = cache.shareRecord(record);
+        if (record && id < cache.length) cache.recordOf[id] = cache.recordCode(record);
       };
       for (const [rowId, name, value] of store.scanProperties(propertyNames && [...propertyNames])) {
         if (rowId !== id) {
@@ -137,7 +151,7 @@ export class ContactCache {
     let id = -1;
     let list: string[] = [];
     const done = (): void => {
-      if (list.length) cache.tags[id] = cache.shareTags(list);
+      if (list.length && id < cache.length) cache.tagsOf[id] = cache.tagsCode(list);
     };
     for (const [rowId, tag] of store.scanTags()) {
       if (rowId !== id) {
@@ -151,34 +165,68 @@ export class ContactCache {
     return cache;
   }
 
+  /** Makes room for id and counts it as written. */
+  private slot(id: number): void {
+    if (id >= this.alive.length) {
+      const size = Math.max(id + 1, Math.ceil(this.alive.length * 1.5), 1024);
+      const grow = <T extends Uint8Array | Float64Array | Int32Array>(a: T, b: T): T => {
+        b.set(a);
+        return b;
+      };
+      this.alive = grow(this.alive, new Uint8Array(size));
+      this.created = grow(this.created, new Float64Array(size));
+      this.consentOf = grow(this.consentOf, new Int32Array(size));
+      this.recordOf = grow(this.recordOf, new Int32Array(size));
+      this.tagsOf = grow(this.tagsOf, new Int32Array(size));
+    }
+    if (id >= this.length) {
+      if (this.keepEmails) {
+        const from = this.emails.length;
+        this.emails.length = id + 1;
+        this.emails.fill(undefined, from);
+      }
+      this.length = id + 1;
+    }
+  }
+
   /** Sets one contact's attributes (bulk loading; `properties` should hold only the names rules read). */
   put(id: number, email: string, createdAt: number, consent: string | undefined, properties?: Record<string, FieldValue>, tags?: string[]): void {
-    if (this.emails[id] === undefined) this.count++;
-    this.emails[id] = this.keepEmails ? email : '';
+    this.slot(id);
+    if (!this.alive[id]) this.count++;
+    this.alive[id] = 1;
+    if (this.keepEmails) this.emails[id] = email;
     this.created[id] = createdAt;
-    this.consent[id] = consent === undefined ? undefined : this.consentText(consent);
-    this.properties[id] = properties ? this.shareRecord(Object.assign(Object.create(null) as Record<string, FieldValue>, properties)) : this.properties[id];
-    this.tags[id] = tags?.length ? this.shareTags([...tags]) : this.tags[id];
+    this.consentOf[id] = consent === undefined ? 0 : this.consentCode(consent);
+    if (properties) this.recordOf[id] = this.recordCode(Object.assign(Object.create(null) as Record<string, FieldValue>, properties));
+    if (tags?.length) this.tagsOf[id] = this.tagsCode([...tags]);
   }
 
-  private shareRecord(record: Record<string, FieldValue>): Record<string, FieldValue> {
-    return this.records.of(JSON.stringify(record), record);
+  private consentCode(text: string): number {
+    return 1 + this.consents.of(text, () => text);
   }
 
-  private shareTags(list: string[]): string[] {
-    return this.tagLists.of(JSON.stringify(list), list);
+  private recordCode(record: Record<string, FieldValue>): number {
+    return 1 + this.records.of(JSON.stringify(record), () => record);
   }
 
-  private consentText(text: string): string {
-    const known = this.consents.get(text);
-    if (known !== undefined) return known;
-    this.consents.set(text, text);
-    return text;
+  private tagsCode(list: string[]): number {
+    return 1 + this.tagLists.of(JSON.stringify(list), () => list);
+  }
+
+  /** Forgets a contact (erased, or gone from the main cache). */
+  private remove(id: number): void {
+    this.slot(id);
+    if (this.alive[id]) this.count--;
+    this.alive[id] = 0;
+    if (this.keepEmails) this.emails[id] = undefined;
+    this.consentOf[id] = 0;
+    this.recordOf[id] = 0;
+    this.tagsOf[id] = 0;
   }
 
   /** The largest contact id seen. */
   get maxId(): number {
-    return this.emails.length - 1;
+    return this.length - 1;
   }
 
   get size(): number {
@@ -186,36 +234,41 @@ export class ContactCache {
   }
 
   has(id: number): boolean {
-    return this.emails[id] !== undefined;
+    return id < this.length && this.alive[id] === 1;
   }
 
   /** Contact ids in [lo, hi), ascending. */
   *ids(lo = 0, hi = Infinity): IterableIterator<number> {
-    const end = Math.min(hi, this.emails.length);
-    for (let id = Math.max(0, lo); id < end; id++) if (this.emails[id] !== undefined) yield id;
+    const end = Math.min(hi, this.length);
+    for (let id = Math.max(0, lo); id < end; id++) if (this.alive[id]) yield id;
+  }
+
+  private emailOf(id: number): string {
+    return this.keepEmails ? this.emails[id]! : '';
   }
 
   /**
    * The attributes of these contacts, packed for a sweep worker (see ContactColumns); without
-   * `emails`, every known contact's email crosses as '' (for rules that never read it).
+   * `emails`, every known contact's email crosses as ''. Only the distinct values these contacts
+   * use cross (a delta of a few contacts must not carry every record).
    */
   export(ids: readonly number[], emails = true): ContactColumns {
-    const indexer = <T>(list: T[]): ((v: T | undefined) => number) => {
-      const at = new Map<T, number>();
-      return (v) => {
-        if (v === undefined) return -1;
-        let k = at.get(v);
+    const indexer = <T>(from: T[], list: T[]): ((code: number) => number) => {
+      const at = new Map<number, number>();
+      return (code) => {
+        if (code === 0) return -1;
+        let k = at.get(code);
         if (k === undefined) {
-          at.set(v, (k = list.length));
-          list.push(v);
+          at.set(code, (k = list.length));
+          list.push(from[code - 1]!);
         }
         return k;
       };
     };
     const values: Values = [[], [], []];
-    const consentIndex = indexer(values[0]);
-    const recordIndex = indexer(values[1]);
-    const tagIndex = indexer(values[2]);
+    const consentIndex = indexer(this.consents.list, values[0]);
+    const recordIndex = indexer(this.records.list, values[1]);
+    const tagIndex = indexer(this.tagLists.list, values[2]);
     const n = ids.length;
     const out: ContactColumns = {
       ids: Float64Array.from(ids),
@@ -225,15 +278,16 @@ export class ContactCache {
       records: new Int32Array(n),
       tags: new Int32Array(n),
       values: '',
-      emails: emails ? JSON.stringify(ids.map((id) => this.emails[id] ?? null)) : undefined,
+      emails: emails ? JSON.stringify(ids.map((id) => (this.has(id) ? this.emailOf(id) : null))) : undefined,
     };
     for (let k = 0; k < n; k++) {
       const id = ids[k]!;
-      out.alive[k] = this.emails[id] === undefined ? 0 : 1;
-      out.created[k] = this.created[id] ?? 0;
-      out.consent[k] = consentIndex(this.consent[id]);
-      out.records[k] = recordIndex(this.properties[id]);
-      out.tags[k] = tagIndex(this.tags[id]);
+      const known = this.has(id);
+      out.alive[k] = known ? 1 : 0;
+      out.created[k] = id < this.length ? this.created[id]! : 0;
+      out.consent[k] = known ? consentIndex(this.consentOf[id]!) : -1;
+      out.records[k] = known ? recordIndex(this.recordOf[id]!) : -1;
+      out.tags[k] = known ? tagIndex(this.tagsOf[id]!) : -1;
     }
     out.values = JSON.stringify(values);
     return out;
@@ -248,42 +302,27 @@ export class ContactCache {
   import(c: ContactColumns): void {
     const [consents, recordList, tagLists] = JSON.parse(c.values) as Values;
     const emails = c.emails === undefined ? undefined : (JSON.parse(c.emails) as (string | null)[]);
-    const texts = consents.map((t) => this.consentText(t));
-    const records = recordList.map((r) => this.shareRecord(Object.assign(Object.create(null) as Record<string, FieldValue>, r)));
-    const tags = tagLists.map((t) => this.shareTags(t));
-    // Filled up to the largest id first: a write far past an array's end makes it a slow dictionary.
-    // Grown in one step each: pushing a million entries one by one re-copied every array a dozen
-    // times (0.46 s of a restart's 1.2 s for its contacts).
+    const texts = consents.map((t) => this.consentCode(t));
+    const records = recordList.map((r) => this.recordCode(Object.assign(Object.create(null) as Record<string, FieldValue>, r)));
+    const tags = tagLists.map((t) => this.tagsCode(t));
+    // Room for the largest id first, in one step.
     let top = -1;
     for (const id of c.ids) if (id > top) top = id;
-    const grow = <T>(list: T[], value: T): void => {
-      const from = list.length;
-      if (from > top) return;
-      list.length = top + 1;
-      list.fill(value, from);
-    };
-    grow(this.emails, undefined);
-    grow(this.created, 0);
-    grow(this.consent, undefined);
-    grow(this.properties, undefined);
-    grow(this.tags, undefined);
+    if (top >= 0) this.slot(top);
     const n = c.ids.length;
     for (let k = 0; k < n; k++) {
       const id = c.ids[k]!;
       if (!c.alive[k]) {
-        if (this.emails[id] !== undefined) this.count--;
-        this.emails[id] = undefined;
-        this.properties[id] = undefined;
-        this.tags[id] = undefined;
-        this.consent[id] = undefined;
+        this.remove(id);
         continue;
       }
-      if (this.emails[id] === undefined) this.count++;
-      this.emails[id] = emails && this.keepEmails ? (emails[k] ?? '') : '';
+      if (!this.alive[id]) this.count++;
+      this.alive[id] = 1;
+      if (this.keepEmails) this.emails[id] = emails ? (emails[k] ?? '') : '';
       this.created[id] = c.created[k]!;
-      this.consent[id] = c.consent[k]! >= 0 ? texts[c.consent[k]!] : undefined;
-      this.properties[id] = c.records[k]! >= 0 ? records[c.records[k]!] : undefined;
-      this.tags[id] = c.tags[k]! >= 0 ? tags[c.tags[k]!] : undefined;
+      this.consentOf[id] = c.consent[k]! >= 0 ? texts[c.consent[k]!]! : 0;
+      this.recordOf[id] = c.records[k]! >= 0 ? records[c.records[k]!]! : 0;
+      this.tagsOf[id] = c.tags[k]! >= 0 ? tags[c.tags[k]!]! : 0;
     }
   }
 
@@ -294,42 +333,37 @@ export class ContactCache {
 
   /** Fills `view` with a known contact's attributes (see `view`). */
   viewInto(view: ContactView, id: number): void {
+    const record = this.recordOf[id]!;
+    const tags = this.tagsOf[id]!;
+    const consent = this.consentOf[id]!;
     view.id = id;
-    view.email = this.emails[id]!;
-    view.properties = this.properties[id] ?? NO_PROPERTIES;
-    view.tags = this.tags[id] ?? NO_TAGS;
-    view.consent = this.consent[id] ?? '';
+    view.email = this.emailOf(id);
+    view.properties = record ? this.records.list[record - 1]! : NO_PROPERTIES;
+    view.tags = tags ? this.tagLists.list[tags - 1]! : NO_TAGS;
+    view.consent = consent ? this.consents.list[consent - 1]! : '';
     view.createdAt = this.created[id]!;
   }
 
   /** The view rules read, or undefined for an unknown contact. */
   view(id: number): ContactView | undefined {
-    const email = this.emails[id];
-    if (email === undefined) return undefined;
-    return {
-      id,
-      email,
-      properties: this.properties[id] ?? NO_PROPERTIES,
-      tags: this.tags[id] ?? NO_TAGS,
-      consent: this.consent[id] ?? '',
-      createdAt: this.created[id]!,
-    };
+    if (!this.has(id)) return undefined;
+    const view = this.blankView();
+    this.viewInto(view, id);
+    return view;
   }
 
   /** Replaces one contact's attributes from the store's copy (undefined: the contact was erased). */
   replace(id: number, contact: Contact | undefined): void {
     if (!contact) {
-      if (this.emails[id] !== undefined) this.count--;
-      this.emails[id] = undefined;
-      this.properties[id] = undefined;
-      this.tags[id] = undefined;
-      this.consent[id] = undefined;
+      this.remove(id);
       return;
     }
-    if (this.emails[id] === undefined) this.count++;
-    this.emails[id] = this.keepEmails ? contact.email : '';
+    this.slot(id);
+    if (!this.alive[id]) this.count++;
+    this.alive[id] = 1;
+    if (this.keepEmails) this.emails[id] = contact.email;
     this.created[id] = contact.createdAt;
-    this.consent[id] = contact.consent ? this.consentText(contact.consent.status) : undefined;
+    this.consentOf[id] = contact.consent ? this.consentCode(contact.consent.status) : 0;
     const props = Object.create(null) as Record<string, FieldValue>;
     let any = false;
     for (const [k, v] of Object.entries(contact.properties)) {
@@ -337,7 +371,7 @@ export class ContactCache {
       props[k] = v.value;
       any = true;
     }
-    this.properties[id] = any ? this.shareRecord(props) : undefined;
-    this.tags[id] = contact.tags.size ? this.shareTags([...contact.tags]) : undefined;
+    this.recordOf[id] = any ? this.recordCode(props) : 0;
+    this.tagsOf[id] = contact.tags.size ? this.tagsCode([...contact.tags]) : 0;
   }
 }

@@ -83,3 +83,23 @@ describe('ContactCache shared records', () => {
     expect(worker.view(1)!.properties).toEqual(cache.view(1)!.properties);
   });
 });
+
+describe('ContactCache counts', () => {
+  it('counts each contact once through put, replace and import, and keeps the largest id written as maxId', () => {
+    const cache = new ContactCache(undefined, false);
+    cache.put(2, 'a@x.com', T0, 'subscribed');
+    cache.put(2, 'a@x.com', T0, 'unsubscribed');
+    cache.replace(3000, { id: 3000, email: 'b@x.com', createdAt: T0, properties: {}, tags: new Set<string>() } as never);
+    expect([cache.size, cache.maxId]).toEqual([2, 3000]);
+    cache.replace(5000, undefined);
+    expect([cache.size, cache.maxId, cache.has(5000)]).toEqual([2, 5000, false]);
+    cache.replace(2, undefined);
+    cache.replace(2, undefined);
+    expect([cache.size, cache.has(2), cache.view(2)]).toEqual([1, false, undefined]);
+    const other = new ContactCache(undefined, false);
+    other.put(2, 'a@x.com', T0 + 5, 'pending', { plan: 'pro' }, ['vip']);
+    cache.import(other.export([2, 3000]));
+    expect([cache.size, [...cache.ids()]]).toEqual([1, [2]]);
+    expect(plain(cache, 2)).toEqual({ id: 2, email: '', properties: { plan: 'pro' }, tags: ['vip'], consent: 'pending', createdAt: T0 + 5 });
+  });
+});
