@@ -48,7 +48,10 @@ function flipsOf(evals: ContactEvaluation[]): { flips: number; flipped: number[]
 /** Builds the services the daemon runs on. */
 export async function createServices(ctx: WireContext): Promise<WiredServices> {
   const { config, store, clock, logger } = ctx;
-  const segments = Object.keys(config.segments).length ? SegmentEngine.fromConfig(ctx.loaded, store, clock) : undefined;
+  // No worker threads: the daemon evaluates contact by contact (intake, due contacts, catch-ups) and
+  // never sweeps every contact, so workers would sit idle while the changes they must hear of before
+  // a sweep (and the saved state's contacts kept for their first share) piled up in memory.
+  const segments = Object.keys(config.segments).length ? SegmentEngine.fromConfig(ctx.loaded, store, clock, { workers: 0 }) : undefined;
   for (const w of segments?.warnings ?? []) logger.warn({ segment: w.segment }, w.message);
   if (segments) {
     const started = clock.now();
