@@ -199,16 +199,7 @@ export class SegmentEngine {
       this.prev = state.answers;
       t2 = performance.now();
       this.nextAt = NextChanges.adopt(state.nextAt);
-      const saved = state.nextAt;
-      let due = 0;
-      for (let id = 0; id < saved.length; id++) if (Number.isFinite(saved[id])) due++;
-      const times = new Float64Array(due);
-      const ids = new Int32Array(due);
-      for (let id = 0, k = 0; id < saved.length; id++) {
-        if (!Number.isFinite(saved[id])) continue;
-        times[k] = saved[id]!;
-        ids[k++] = id;
-      }
+      const { times, ids } = this.nextAt.finite();
       this.heap.assign(times, ids);
     } else {
       this.contacts = ContactCache.load(this.store, this.rules.needs.properties, this.rules.needs.email);
@@ -231,15 +222,11 @@ export class SegmentEngine {
     // The stored wake-ups are known, so a recompute rewrites only the ones that moved; the heap holds
     // them at once, so due contacts wake up even before the first recompute.
     this.nextAt = new NextChanges(size, Infinity);
-    const times: number[] = [];
-    const ids: number[] = [];
     this.store.forEachWakeup((contactId, at) => {
-      if (contactId >= size) return;
-      this.nextAt.set(contactId, at);
-      times.push(at);
-      ids.push(contactId);
+      if (contactId < size) this.nextAt.set(contactId, at);
     });
-    this.heap.assign(Float64Array.from(times), Int32Array.from(ids));
+    const { times, ids } = this.nextAt.finite();
+    this.heap.assign(times, ids);
   }
 
   /**

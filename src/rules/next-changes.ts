@@ -38,6 +38,20 @@ export class NextChanges {
     this.at[id] = time ?? NaN;
   }
 
+  /** Every finite time with its contact id, by id (what the wake-up heap is built from). */
+  finite(): { times: Float64Array; ids: Int32Array } {
+    let n = 0;
+    for (let id = 0; id < this.size; id++) if (Number.isFinite(this.at[id])) n++;
+    const times = new Float64Array(n);
+    const ids = new Int32Array(n);
+    for (let id = 0, k = 0; id < this.size; id++) {
+      if (!Number.isFinite(this.at[id])) continue;
+      times[k] = this.at[id]!;
+      ids[k++] = id;
+    }
+    return { times, ids };
+  }
+
   /** A copy of the times of every id up to the largest set (for the rules' state snapshot). */
   snapshot(): Float64Array {
     return this.at.slice(0, this.size);

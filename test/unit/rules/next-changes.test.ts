@@ -8,6 +8,9 @@ describe('NextChanges', () => {
     t.set(10, 5);
     t.set(2, undefined);
     expect([1, 2, 5, 10, 11].map((id) => t.get(id))).toEqual([1.7e12, undefined, undefined, 5, undefined]);
+    const { times, ids } = t.finite();
+    expect([...ids]).toEqual([1, 10]);
+    expect([...times]).toEqual([1.7e12, 5]);
     const saved = t.snapshot();
     expect(saved.length).toBe(11);
     const back = NextChanges.adopt(saved.slice());
