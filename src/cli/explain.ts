@@ -32,7 +32,7 @@ export function register(program: Command): void {
 async function runExplain(email: string, segment: string, opts: ExplainOptions, cmd: Command): Promise<void> {
   const [{ closest }, { explainSegment, renderExplanation }, { explainableFields }, { resolveMapping }, { openContext }, { runFieldExplain }, { engineFor }] =
     await Promise.all([
-      import('../config/load.js'),
+      import('../config/closest.js'),
       import('../rules/explain.js'),
       import('../sync/explain-field.js'),
       import('../sync/mapping.js'),

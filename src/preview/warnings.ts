@@ -1,5 +1,5 @@
 /** The warnings a report shows and `--check` fails on. */
-import { closest } from '../config/load';
+import { closest } from '../config/closest';
 import type { MatrixRow } from './coverage';
 import type { Branch } from './dialects/dialect';
 import type { ScenarioRender } from './render';

@@ -6,7 +6,7 @@
  */
 import { Environment } from '@marcbachmann/cel-js';
 import type { ASTNode } from '@marcbachmann/cel-js';
-import { closest } from '../config/load';
+import { closest } from '../config/closest';
 import { RuleError, formatLocation } from '../errors';
 import type { SourceLocation } from '../errors';
 import { parseDurationText, rewriteDurationLiterals } from './durations';

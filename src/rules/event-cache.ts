@@ -10,6 +10,7 @@ import type { AggregatePlan, EventColumns } from './aggregates';
 import { toMicros } from './aggregates';
 import { prefault } from './prefault';
 import { packParts, unpackParts } from './snapshot-parts';
+import type { PartsReader } from './snapshot-parts';
 
 /** Where one contact's events are. */
 export interface EventSlice {
@@ -265,8 +266,17 @@ export class EventCache {
    */
   static fromSnapshot(plan: AggregatePlan, parts: Iterable<Uint8Array>): EventCache | undefined {
     const reader = unpackParts(parts);
-    const header = reader?.header as SnapshotHeader | undefined;
-    if (!reader || header?.v !== SNAPSHOT_VERSION || !(header.events >= 0) || !(header.offsets >= 1)) return undefined;
+    if (!reader) return undefined;
+    try {
+      return EventCache.fromReader(plan, reader);
+    } finally {
+      reader.close();
+    }
+  }
+
+  private static fromReader(plan: AggregatePlan, reader: PartsReader): EventCache | undefined {
+    const header = reader.header as SnapshotHeader | undefined;
+    if (header?.v !== SNAPSHOT_VERSION || !(header.events >= 0) || !(header.offsets >= 1)) return undefined;
     const n = header.events;
     let cols: { times: Float64Array; numeric: Float64Array[]; offsets: Int32Array; names: Int32Array; categorical: Int32Array[] };
     try {

@@ -59,6 +59,8 @@ export interface PartsReader {
   fill(out: Typed, claim?: (from: number, to: number) => void): void;
   /** After the last `take`: whether the parts were whole and intact (read nothing taken before this says so). */
   verify(): boolean;
+  /** Stops reading (the store may hold a file open until the parts end or this is called). */
+  close(): void;
 }
 
 /**
@@ -79,7 +81,10 @@ export function unpackParts(parts: Iterable<Uint8Array>): PartsReader | undefine
   };
   const first = pull();
   const header = first && parseJson(first);
-  if (header === undefined) return undefined;
+  if (header === undefined) {
+    it.return?.();
+    return undefined;
+  }
   let current: Uint8Array | undefined;
   let at = 0;
   return {
@@ -113,6 +118,9 @@ export function unpackParts(parts: Iterable<Uint8Array>): PartsReader | undefine
       if (last.done || !it.next().done) return false;
       const check = parseJson(last.value) as Check | undefined;
       return check?.bytes === body.bytes && check.crc === body.crc;
+    },
+    close() {
+      it.return?.();
     },
   };
 }

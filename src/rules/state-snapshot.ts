@@ -9,6 +9,7 @@ import { ContactCache } from './contact-cache';
 import type { ContactColumns } from './contact-cache';
 import type { RuleSet } from './ruleset';
 import { packParts, unpackParts } from './snapshot-parts';
+import type { PartsReader } from './snapshot-parts';
 
 /** Bumped when the snapshot's bytes change meaning: an older snapshot is then ignored, never misread. */
 const STATE_VERSION = 2;
@@ -80,8 +81,17 @@ export function packState(state: RulesState): Uint8Array[] {
 /** The state from stored parts for these rules, or undefined when they are not an intact snapshot of this layout. */
 export function unpackState(rules: RuleSet, parts: Iterable<Uint8Array>): RulesState | undefined {
   const reader = unpackParts(parts);
-  const h = reader?.header as Header | undefined;
-  if (!reader || h?.v !== STATE_VERSION || h.answers?.valued?.length !== rules.segments.length) return undefined;
+  if (!reader) return undefined;
+  try {
+    return fromReader(rules, reader);
+  } finally {
+    reader.close();
+  }
+}
+
+function fromReader(rules: RuleSet, reader: PartsReader): RulesState | undefined {
+  const h = reader.header as Header | undefined;
+  if (h?.v !== STATE_VERSION || h.answers?.valued?.length !== rules.segments.length) return undefined;
   const width = h.answers.valued.length;
   const numWidth = h.answers.valued.filter(Boolean).length;
   const n = h.contacts;

@@ -31,6 +31,8 @@ import { toEventRow } from '../event-row';
 import { SqliteIdentities } from './identities';
 import { MIGRATIONS, RULES_TABLES } from './migrations';
 import { readRanges } from './range-reader';
+import { snapshotFilesInMemory, snapshotFilesOnDisk } from './snapshot-files';
+import type { SnapshotFiles } from './snapshot-files';
 import { StatementCache } from './statements';
 import type { Migration } from './migrations';
 
@@ -123,6 +125,8 @@ export class SqliteStore implements Store {
   private rulesStateDropped = false;
   private readonly path: string;
   private readonly parallelScanFrom: number;
+  /** Where the rules' snapshots keep their bytes (the rows of event_cache and rules_state name them). */
+  private readonly snapshots: SnapshotFiles;
   /** Why the last full scan read on one connection after all (its worker failed), if it did. */
   scanFallback: string | undefined;
 
@@ -131,6 +135,7 @@ export class SqliteStore implements Store {
     this.readonly = options.readonly ?? false;
     this.path = options.path;
     this.parallelScanFrom = options.parallelScanFrom ?? PARALLEL_SCAN_FROM;
+    this.snapshots = options.path === ':memory:' ? snapshotFilesInMemory() : snapshotFilesOnDisk(options.path);
     if (options.path !== ':memory:' && !options.readonly) checkStorePath(options.path);
     try {
       this.db = new Database(options.path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
@@ -936,20 +941,10 @@ export class SqliteStore implements Store {
   }
 
   readEventCache(layout: string): { maxEventRow: number; parts: Iterable<Buffer> } | undefined {
-    const maxEventRow = this.stmt('SELECT max_event_row FROM event_cache WHERE layout = ? AND part = 0').pluck().get(layout) as number | undefined;
-    if (maxEventRow === undefined) return undefined;
-    // Part by part (each up to 64 MiB), so a restart never holds the whole snapshot beside its columns.
-    return { maxEventRow, parts: this.blobParts('event_cache', layout) };
-  }
-
-  private *blobParts(table: 'event_cache' | 'rules_state', layout: string): IterableIterator<Buffer> {
-    const count = this.stmt(`SELECT COUNT(*) FROM ${table} WHERE layout = ?`).pluck().get(layout) as number;
-    const one = this.stmt(`SELECT data FROM ${table} WHERE layout = ? AND part = ?`).pluck();
-    for (let part = 0; part < count; part++) {
-      const data = one.get(layout, part) as Buffer | undefined;
-      if (data === undefined) return;
-      yield data;
-    }
+    const row = this.stmt('SELECT max_event_row, file FROM event_cache WHERE layout = ?').get(layout) as { max_event_row: number; file: string } | undefined;
+    // Read part by part as iterated, so a restart never holds the whole snapshot beside its columns.
+    const parts = row && this.snapshots.read(row.file);
+    return parts && { maxEventRow: row.max_event_row, parts };
   }
 
   *lastEventRows(afterRow: number, throughRow: number): IterableIterator<[number, number]> {
@@ -958,10 +953,12 @@ export class SqliteStore implements Store {
   }
 
   writeEventCache(layout: string, maxEventRow: number, parts: Uint8Array[]): void {
-    const put = this.stmt('INSERT INTO event_cache (layout, part, max_event_row, data) VALUES (?, ?, ?, ?)');
     this.transaction(() => {
       this.stmt('DELETE FROM event_cache').run();
-      parts.forEach((p, i) => put.run(layout, i, maxEventRow, Buffer.from(p.buffer, p.byteOffset, p.byteLength)));
+      const file = this.snapshots.write('events', parts);
+      this.stmt('INSERT INTO event_cache (layout, max_event_row, file) VALUES (?, ?, ?)').run(layout, maxEventRow, file);
+      // Under the write lock: no other writer is between its file and its row.
+      this.snapshots.prune('events', file);
     });
   }
 
@@ -975,15 +972,16 @@ export class SqliteStore implements Store {
   }
 
   readRulesState(layout: string): Iterable<Buffer> | undefined {
-    const any = this.stmt('SELECT 1 FROM rules_state WHERE layout = ? AND part = 0').pluck().get(layout);
-    return any === undefined ? undefined : this.blobParts('rules_state', layout);
+    const file = this.stmt('SELECT file FROM rules_state WHERE layout = ?').pluck().get(layout) as string | undefined;
+    return file === undefined ? undefined : this.snapshots.read(file);
   }
 
   writeRulesState(layout: string, parts: Uint8Array[]): void {
-    const put = this.stmt('INSERT INTO rules_state (layout, part, data) VALUES (?, ?, ?)');
     this.transaction(() => {
       this.dropRulesState();
-      parts.forEach((p, i) => put.run(layout, i, Buffer.from(p.buffer, p.byteOffset, p.byteLength)));
+      const file = this.snapshots.write('rules', parts);
+      this.stmt('INSERT INTO rules_state (layout, file) VALUES (?, ?)').run(layout, file);
+      this.snapshots.prune('rules', file);
       // A state exists again: the next answer write in this transaction must drop it.
       this.rulesStateDropped = false;
     });
@@ -1225,6 +1223,7 @@ export class SqliteStore implements Store {
 
   close(): void {
     if (this.db.open) this.db.close();
+    this.snapshots.close();
   }
 }
 

@@ -28,10 +28,16 @@ export function templateConfig(): LoadedConfig {
 /** A store, clock and engine over the example config, with helpers to add contacts and events. */
 export class World {
   readonly clock = new ManualClock(T0);
-  readonly store = new SqliteStore({ path: ':memory:', now: () => this.clock.now() });
+  readonly store: SqliteStore;
   readonly engine: SegmentEngine;
 
-  constructor(config: LoadedConfig = templateConfig(), options: EngineOptions = {}) {
+  /** `path`: a store file (see `storeFilePerTest`) instead of memory. */
+  constructor(
+    config: LoadedConfig = templateConfig(),
+    options: EngineOptions = {},
+    readonly path = ':memory:',
+  ) {
+    this.store = new SqliteStore({ path, now: () => this.clock.now() });
     this.engine = SegmentEngine.fromConfig(config, this.store, this.clock, options);
     this.engine.load();
   }
@@ -68,7 +74,7 @@ export class World {
  * A fresh store file per test (several connections to it stand for several processes): `open()`
  * connects, and every connection is closed and the folder removed after each test.
  */
-export function storeFilePerTest(): { open: () => SqliteStore } {
+export function storeFilePerTest(): { open: () => SqliteStore; path: () => string } {
   let dir = '';
   const opened: SqliteStore[] = [];
   beforeEach(() => {
@@ -84,5 +90,6 @@ export function storeFilePerTest(): { open: () => SqliteStore } {
       opened.push(s);
       return s;
     },
+    path: () => join(dir, 'store.db'),
   };
 }

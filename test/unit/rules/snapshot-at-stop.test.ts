@@ -59,8 +59,7 @@ function expectStoreAnswers(e: SegmentEngine, store: SqliteStore, ids: number[])
   }
 }
 
-const snapshotRow = (store: SqliteStore): number | undefined =>
-  store.db.prepare('SELECT max_event_row FROM event_cache WHERE part = 0').pluck().get() as number | undefined;
+const snapshotRow = (store: SqliteStore): number | undefined => store.db.prepare('SELECT max_event_row FROM event_cache').pluck().get() as number | undefined;
 
 /** The next start: a new connection and engine, loaded. */
 function restart(): { store: SqliteStore; engine: SegmentEngine } {

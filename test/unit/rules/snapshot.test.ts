@@ -1,12 +1,17 @@
+import { readdirSync, statSync, truncateSync, unlinkSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import type { SegsyncEvent } from '../../../src/model/types';
 import { SegmentEngine } from '../../../src/rules/engine';
 import { EventCache, columnsFromEvents } from '../../../src/rules/event-cache';
 import { RuleSet, inlineSources } from '../../../src/rules/ruleset';
-import { DAY, HOUR, T0, World, templateConfig } from './helpers';
+import { snapshotFilesOnDisk, snapshotFolder } from '../../../src/store/sqlite/snapshot-files';
+import { DAY, HOUR, T0, World, storeFilePerTest, templateConfig } from './helpers';
 
-/** A world with a few contacts and events, and a cache snapshot saved by a first load. */
+const files = storeFilePerTest();
+
+/** A world on a store file with a few contacts and events, and a cache snapshot saved by a first load. */
 function worldWithSnapshot(): { w: World; ids: number[] } {
-  const w = new World();
+  const w = new World(templateConfig(), {}, files.path());
   const ids = ['a@example.com', 'b@example.com', 'c@example.com'].map((e) =>
     w.contact(e, { consent: 'subscribed', properties: { country: 'DE', plan: 'pro' } }),
   );
@@ -19,8 +24,18 @@ function worldWithSnapshot(): { w: World; ids: number[] } {
   return { w, ids };
 }
 
-function parts(w: World): { part: number; data: Buffer }[] {
-  return w.store.db.prepare('SELECT part, data FROM event_cache ORDER BY part').all() as { part: number; data: Buffer }[];
+/** The file the store's snapshot row names. */
+function snapshotFile(w: World): string {
+  return join(snapshotFolder(w.path), w.store.db.prepare('SELECT file FROM event_cache').pluck().get() as string);
+}
+
+/** Rewrites the snapshot's parts through `edit`, as damage on disk would leave them (no trigger sees it). */
+function damageParts(edit: (parts: Buffer[]) => Buffer[]): (w: World) => void {
+  return (w) => {
+    const disk = snapshotFilesOnDisk(w.path);
+    const name = disk.write('events', edit([...disk.read(basename(snapshotFile(w)))!]));
+    w.store.db.prepare('UPDATE event_cache SET file = ?').run(name);
+  };
 }
 
 /** Every answer and wake-up of these contacts from a loaded engine, at a few times. */
@@ -37,46 +52,20 @@ describe('event cache snapshot', () => {
   const damages: [string, (w: World) => void][] = [
     [
       'a flipped byte in a column',
-      (w) => {
-        const p = parts(w)[1]!;
-        p.data[p.data.length >> 1]! ^= 0x40;
-        w.store.db.prepare('UPDATE event_cache SET data = ? WHERE part = ?').run(p.data, p.part);
-      },
+      damageParts((parts) => {
+        parts[1]![parts[1]!.length >> 1]! ^= 0x40;
+        return parts;
+      }),
     ],
-    [
-      'a column part cut short',
-      (w) => {
-        const p = parts(w)[1]!;
-        w.store.db.prepare('UPDATE event_cache SET data = ? WHERE part = ?').run(p.data.subarray(0, p.data.length - 8), p.part);
-      },
-    ],
-    [
-      'the check part missing (a write cut off before its end)',
-      (w) => {
-        const last = parts(w).pop()!;
-        w.store.db.prepare('DELETE FROM event_cache WHERE part = ?').run(last.part);
-      },
-    ],
-    [
-      'a middle part missing',
-      (w) => {
-        w.store.db.prepare('DELETE FROM event_cache WHERE part = 2').run();
-      },
-    ],
+    ['a column part cut short', damageParts((parts) => parts.map((p, i) => (i === 1 ? p.subarray(0, p.length - 8) : p)))],
+    ['the check part missing (a write cut off before its end)', damageParts((parts) => parts.slice(0, -1))],
+    ['a middle part missing', damageParts((parts) => parts.filter((_, i) => i !== 2))],
     [
       'a changed event name in the header',
-      (w) => {
-        const head = parts(w)[0]!;
-        const text = head.data.toString('utf8').replace('Placed Order', 'Placed Ordex');
-        w.store.db.prepare('UPDATE event_cache SET data = ? WHERE part = 0').run(Buffer.from(text));
-      },
+      damageParts((parts) => [Buffer.from(parts[0]!.toString('utf8').replace('Placed Order', 'Placed Ordex')), ...parts.slice(1)]),
     ],
-    [
-      'a header that is not JSON',
-      (w) => {
-        w.store.db.prepare('UPDATE event_cache SET data = ? WHERE part = 0').run(Buffer.from('{"v":2,'));
-      },
-    ],
+    ['a header that is not JSON', damageParts((parts) => [Buffer.from('{"v":2,'), ...parts.slice(1)])],
+    ['a file cut short mid-part (a disk that lost its end)', (w) => truncateSync(snapshotFile(w), statSync(snapshotFile(w)).size - 100)],
   ];
 
   it.each(damages)('detects %s, rebuilds from the events with the right answers, and saves a good snapshot again', (_, damage) => {
@@ -94,6 +83,39 @@ describe('event cache snapshot', () => {
     next.load();
     expect(next.lastLoad?.fromSnapshot).toBe(true);
     expect(answers(next, ids)).toEqual(expected);
+  });
+
+  it('takes a snapshot whose file is gone for none: rebuilds from the events and saves one again', () => {
+    const { w, ids } = worldWithSnapshot();
+    const expected = answers(SegmentEngine.fromConfig(templateConfig(), w.store, w.clock), ids);
+    unlinkSync(snapshotFile(w));
+    const rebuilt = SegmentEngine.fromConfig(templateConfig(), w.store, w.clock);
+    rebuilt.load();
+    expect(rebuilt.lastLoad).toMatchObject({ fromSnapshot: false, snapshotRejected: false });
+    expect(answers(rebuilt, ids)).toEqual(expected);
+    const next = SegmentEngine.fromConfig(templateConfig(), w.store, w.clock);
+    next.load();
+    expect(next.lastLoad?.fromSnapshot).toBe(true);
+  });
+
+  it('keeps one file per snapshot: a new one deletes the one before, and a file its dropped row named is never read', () => {
+    const { w, ids } = worldWithSnapshot();
+    const first = basename(snapshotFile(w));
+    w.store.db.exec('DELETE FROM event_cache');
+    const second = SegmentEngine.fromConfig(templateConfig(), w.store, w.clock);
+    second.load();
+    expect(second.lastLoad?.fromSnapshot).toBe(false);
+    const folder = snapshotFolder(w.path);
+    expect(readdirSync(folder)).toEqual([basename(snapshotFile(w))]);
+    expect(basename(snapshotFile(w))).not.toBe(first);
+    // An erase drops the row (a trigger); the file stays until the next snapshot, unread.
+    w.store.db.prepare('DELETE FROM events WHERE contact_id = ?').run(ids[0]);
+    expect(readdirSync(folder)).toHaveLength(1);
+    const after = SegmentEngine.fromConfig(templateConfig(), w.store, w.clock);
+    after.load();
+    expect(after.lastLoad).toMatchObject({ fromSnapshot: false, snapshotRejected: false });
+    expect(answers(after, ids)).toEqual(answers(SegmentEngine.fromConfig(templateConfig(), w.store, w.clock), ids));
+    expect(readdirSync(folder)).toHaveLength(1);
   });
 
   it('reads an intact snapshot back to the very answers of a full scan', () => {

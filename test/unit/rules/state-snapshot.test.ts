@@ -1,16 +1,19 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../../../src/model/clock';
 import { SegmentEngine } from '../../../src/rules/engine';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
-import { DAY, HOUR, T0, World, templateConfig } from './helpers';
+import { snapshotFilesOnDisk, snapshotFolder } from '../../../src/store/sqlite/snapshot-files';
+import { DAY, HOUR, T0, World, storeFilePerTest, templateConfig } from './helpers';
+
+const files = storeFilePerTest();
 
 const EMAILS = ['a@example.com', 'b@example.com', 'c@example.com', 'd@example.com'];
 
 /** A world whose engine computed and stored every answer, then saved its state. */
 function savedWorld(): { w: World; ids: number[] } {
-  const w = new World();
+  const w = new World(templateConfig(), {}, files.path());
   const ids = EMAILS.map((e, k) =>
     w.contact(e, {
       consent: k === 3 ? 'unsubscribed' : 'subscribed',
@@ -157,15 +160,23 @@ describe('rules state snapshot', () => {
   it('is ignored when damaged (a flipped byte, a missing part) and the start reads the tables instead', () => {
     const { w, ids } = savedWorld();
     const truth = picture(restarted(w), ids);
-    const parts = w.store.db.prepare('SELECT part, data FROM rules_state ORDER BY part').all() as { part: number; data: Buffer }[];
-    const p = parts[1]!;
-    p.data[p.data.length >> 1]! ^= 0x20;
-    // Written through SQL on purpose: a damaged snapshot is not a write the triggers watch.
-    w.store.db.prepare('UPDATE rules_state SET data = ? WHERE part = ?').run(p.data, p.part);
+    const disk = snapshotFilesOnDisk(w.path);
+    const file = (): string => w.store.db.prepare('SELECT file FROM rules_state').pluck().get() as string;
+    const parts = [...disk.read(file())!];
+    parts[1]![parts[1]!.length >> 1]! ^= 0x20;
+    // Pointed at through SQL on purpose: a damaged snapshot is not a write the triggers watch.
+    w.store.db.prepare('UPDATE rules_state SET file = ?').run(disk.write('rules', parts));
     const e = restarted(w);
     expect(e.lastLoad).toMatchObject({ fromStateSnapshot: false, stateRejected: true });
     expect(picture(e, ids)).toEqual(truth);
-    w.store.db.prepare('DELETE FROM rules_state WHERE part = 2').run();
+    w.store.db.prepare('UPDATE rules_state SET file = ?').run(
+      disk.write(
+        'rules',
+        parts.filter((_, i) => i !== 2),
+      ),
+    );
     expect(restarted(w).lastLoad?.fromStateSnapshot).toBe(false);
+    unlinkSync(join(snapshotFolder(w.path), file()));
+    expect(restarted(w).lastLoad).toMatchObject({ fromStateSnapshot: false, stateRejected: false });
   });
 });
