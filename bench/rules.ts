@@ -11,7 +11,7 @@
  * Run: `node bin/run-ts.js bench/rules.ts` or `npm run bench -- rules`.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -29,6 +29,7 @@ import { inlineSources, RuleSet, sourcesFromConfig } from '../src/rules/ruleset'
 import { mergeFigures, sweepRange } from '../src/rules/sweep';
 import { defaultWorkers, SweepPool } from '../src/rules/sweep-pool';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store';
+import { snapshotFolder } from '../src/store/sqlite/snapshot-files';
 import { machineLine, peakRssMiB, seededRandom } from './machine';
 
 const MINUTE = 60_000;
@@ -693,8 +694,11 @@ function coldPhase(data: Data, nContacts: number): { firstMs: number; restartMs:
     // The same restart in a plain `node` (no huge pages), on a copy of the store as the first start left it.
     const plainPath = join(dir, 'plain.db');
     copyFileSync(path, plainPath);
+    // With its snapshot files: a store file copied alone finds none and reads every event again.
+    cpSync(snapshotFolder(path), snapshotFolder(plainPath), { recursive: true });
     const plain = inChild(plainPath, 'load', nContacts, true);
     rmSync(plainPath);
+    rmSync(snapshotFolder(plainPath), { recursive: true, force: true });
     const again = inChild(path, 'restart', nContacts);
     const lt = again.timings;
     console.log(
