@@ -194,12 +194,15 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
       // The flags the clock flips and the operations they imply commit together: stored flips whose
       // operations a crash lost would never be sent (the flag no longer changes after the restart).
       return atomically(() => {
-        // Events another process stored (an import) are evaluated first: the clock's flips follow them.
+        // What another process wrote (contacts and their changes, then new events: an import, a pull,
+        // an erase) is evaluated first: the clock's flips follow it.
+        const changed = segments?.catchUpContacts(CONTACTS_PER_RUN) ?? [];
+        evaluatedInTransaction?.push(...changed.map((e) => e.contactId));
         const arrived = segments?.catchUpRows(CONTACTS_PER_RUN) ?? [];
         evaluatedInTransaction?.push(...arrived.map((e) => e.contactId));
         const due = segments?.reevaluateDue(now, CONTACTS_PER_RUN) ?? [];
         evaluatedInTransaction?.push(...due.map((e) => e.contactId));
-        const evals = [...arrived, ...due];
+        const evals = [...changed, ...arrived, ...due];
         const { flips, flipped } = flipsOf(evals);
         if (flipped.length) sync.enqueue(flipped);
         return { flips, more: segments?.hasMoreDue(now) ?? false };

@@ -132,6 +132,10 @@ export class SegmentEngine {
   private checkedRow = 0;
   /** The last `reevaluateDue` stopped at its limit. */
   private dueCut = false;
+  /** The last `catchUpContacts` left noted contact changes for the next. */
+  private contactsCut = false;
+  /** Contact changes noted in the store when the caches were read, by contact: version (see `catchUpContacts`). */
+  private fedAtLoad = new Map<number, number>();
   /** Contacts to evaluate at the next catch-up: events read after the snapshot or stored by another process, evaluations rolled back. */
   private readonly unevaluated = new Set<number>();
   private readonly heap = new WakeupHeap();
@@ -183,6 +187,9 @@ export class SegmentEngine {
     this.rowOf.clear();
     this.unevaluated.clear();
     this.foreignMark = this.store.foreignRulesWrites();
+    // Read before the caches: a contact whose version is still this one later was read as it is.
+    this.store.evaluatesOwnContactWrites();
+    this.fedAtLoad = new Map(this.store.contactChanges());
     const t0 = performance.now();
     this.events = this.loadEvents(onProgress);
     // Contacts with events: the workers start on their code and rules while the rest loads.
@@ -403,6 +410,11 @@ export class SegmentEngine {
       for (const part of parts) take(part, true);
     }
     onProgress?.('evaluate', total, total);
+    if (save) {
+      // Every contact was evaluated from the caches: the changes noted before they were read are done.
+      this.store.clearContactChanges(this.fedAtLoad);
+      this.fedAtLoad.clear();
+    }
     const t2 = performance.now();
     const summary: SegmentSummary[] = segs.map((seg, i) => ({
       segment: seg.name,
@@ -594,6 +606,39 @@ export class SegmentEngine {
     return this.store.transaction(() => this.eventsArrived(ids));
   }
 
+  /**
+   * Reads again and evaluates the contacts another process created, changed or deleted (an import of
+   * contacts, a pull, an erase: the store notes them, see `Store.contactChanges`), and those noted
+   * before the load; the daemon calls this on its re-evaluation timer, at most `limit` a call. Without
+   * it a running daemon would evaluate and push such contacts from what it read at its start.
+   */
+  catchUpContacts(limit = 20_000): ContactEvaluation[] {
+    if (!this.loaded) return [];
+    const taken: number[] = [];
+    try {
+      return this.store.transaction(() => {
+        const changes = this.store.contactChanges(limit);
+        for (const [id] of changes) taken.push(id);
+        this.contactsCut = changes.length === limit;
+        // Noted before the load with the same version: the caches hold it as it is, and only the answers lag.
+        this.resync(changes.filter(([id, version]) => this.fedAtLoad.get(id) !== version).map(([id]) => id));
+        const out: ContactEvaluation[] = [];
+        for (const [id] of changes) {
+          this.fedAtLoad.delete(id);
+          this.unevaluated.delete(id);
+          const r = this.evaluateContact(id);
+          if (r) out.push(r);
+        }
+        this.store.clearContactChanges(changes);
+        return out;
+      });
+    } catch (err) {
+      // Rolled back: the answers of those evaluated go back to the stored ones, and their changes stay noted.
+      this.resync(taken);
+      throw err;
+    }
+  }
+
   private eventsArrived(contactIds: Iterable<number>): ContactEvaluation[] {
     const out: ContactEvaluation[] = [];
     for (const id of new Set(contactIds)) {
@@ -641,9 +686,8 @@ export class SegmentEngine {
       // The evaluation was rolled back with the rest: the next catch-up evaluates it again.
       if (contact) this.unevaluated.add(id);
     }
-    // Rolled-back rows' ids come back too: the rows checked for other processes' events end below them.
-    const top = this.store.eventCountBound();
-    if (this.checkedRow > top) this.checkedRow = top;
+    // Rolled-back rows' ids come back too, and so do another process's erased ones.
+    this.lowerRowMarks();
   }
 
   /**
@@ -654,11 +698,16 @@ export class SegmentEngine {
    */
   private rowsDeleted(contactId: number): void {
     if (!this.events) return;
+    this.rowOf.set(contactId, this.lowerRowMarks());
+  }
+
+  /** Lowers every row mark above the highest stored row to it (see `rowsDeleted`); returns that row. */
+  private lowerRowMarks(): number {
     const top = this.store.eventCountBound();
     if (this.loadedRow > top) this.loadedRow = top;
     if (this.checkedRow > top) this.checkedRow = top;
     for (const [id, row] of this.rowOf) if (row > top) this.rowOf.set(id, top);
-    this.rowOf.set(contactId, top);
+    return top;
   }
 
   /** Changed properties, tags, consent or email (or an erased contact): refresh and re-evaluate. */
@@ -684,9 +733,9 @@ export class SegmentEngine {
     return out;
   }
 
-  /** Whether the last `reevaluateDue` or `catchUpRows` left work that is due by `now` (a backlog). */
+  /** Whether the last `reevaluateDue`, `catchUpRows` or `catchUpContacts` left work that is due by `now` (a backlog). */
   hasMoreDue(now: number = this.clock.now()): boolean {
-    if (this.unevaluated.size) return true;
+    if (this.unevaluated.size || this.contactsCut) return true;
     if (!this.dueCut) return false;
     const next = this.nextWakeup();
     return next !== undefined && next <= now;

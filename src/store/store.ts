@@ -299,6 +299,16 @@ export interface Store {
    * this store cannot tell (read-only).
    */
   foreignRulesWrites(): number;
+  /**
+   * The contacts whose properties, tags, consent or events changed (or that were created or deleted)
+   * since a rules engine last evaluated them, as [contactId, version], lowest ids first, at most
+   * `limit` (all when omitted): what another process wrote, which no engine in this one heard of.
+   */
+  contactChanges(limit?: number): [contactId: number, version: number][];
+  /** Forgets these noted changes, each only when its version is still the same (the contact did not change again since). */
+  clearContactChanges(changes: Iterable<[contactId: number, version: number]>): void;
+  /** From now on this connection's own contact writes are not noted (a loaded rules engine hears of each as it is made). */
+  evaluatesOwnContactWrites(): void;
   /** The saved rules-state snapshot for a layout, its parts in order (any write to what it holds drops it). */
   readRulesState(layout: string): Iterable<Buffer> | undefined;
   /** Replaces the saved rules-state snapshot (one is kept). */

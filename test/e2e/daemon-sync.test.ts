@@ -56,6 +56,7 @@ describe('daemon end to end: track API → rules → three sandboxes, and webhoo
 store: { path: ${join(dir, 'segsync.db')} }
 fields:
   first_name: { type: string, owner: mailchimp }
+  plan: { type: string }
 connectors:
   hubspot: { accessToken: "\${HS}", baseUrl: "${hubspot.url}", requestsPer10s: 10000 }
   mailchimp: { apiKey: "\${MC}", listId: ${mailchimp.listId}, baseUrl: "${mailchimp.url}", webhookSecret: "\${MC_HOOK}" }
@@ -75,6 +76,10 @@ segments:
       - { esp: mailchimp, name: "seg:cart-abandoner" }
       - { esp: hubspot }
       - { esp: klaviyo }
+  pro_plan:
+    rule: contact.plan == "pro"
+    push:
+      - { esp: hubspot }
 daemon:
   port: ${port}
   trackToken: "\${TRACK}"
@@ -206,5 +211,17 @@ daemon:
       expect(mcTags(email)).toContain('seg:cart-abandoner');
       expect(klTags(email)).toContain('cart_abandoner');
     });
+  }, 30_000);
+
+  it('evaluates and pushes the contacts another process changes while it runs (an import of contacts)', async () => {
+    const email = 'upgraded@example.com';
+    const other = openStore(join(dir, 'segsync.db'));
+    const at = clock.now();
+    other.upsertContacts([{ email, properties: { plan: 'pro' }, consent: 'subscribed', source: 'import', time: at }]);
+    await eventually(() => expect(hsTags(email)).toContain('pro_plan'));
+    const id = other.findContactByEmail(email)!.id;
+    other.setProperty(id, 'plan', { value: 'free', updatedAt: at + 1, source: 'import' });
+    other.close();
+    await eventually(() => expect(hsTags(email)).not.toContain('pro_plan'));
   }, 30_000);
 });

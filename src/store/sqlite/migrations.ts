@@ -11,6 +11,33 @@ export interface Migration {
 /** The tables whose rows the rules engine's caches hold besides answers and wake-ups (see migration 85). */
 export const RULES_TABLES = ['contacts', 'properties', 'tags'];
 
+/**
+ * The writes that change what the rules read of a contact: [table, its contact id column, operations].
+ * New event rows are not among them: a reader finds those by their row ids.
+ */
+const CONTACT_FEED: [table: string, id: string, ops: string[]][] = [
+  ['contacts', 'id', ['INSERT', 'UPDATE', 'DELETE']],
+  ['properties', 'contact_id', ['INSERT', 'UPDATE', 'DELETE']],
+  ['tags', 'contact_id', ['INSERT', 'UPDATE', 'DELETE']],
+  ['events', 'contact_id', ['UPDATE', 'DELETE']],
+];
+
+/** The triggers that note each write of `table` in contact_changes (another write of a noted contact bumps its version). */
+function feedTriggers([table, id, ops]: [string, string, string[]]): string[] {
+  const note = (select: string): string =>
+    `INSERT INTO contact_changes (contact_id, version) ${select} ON CONFLICT (contact_id) DO UPDATE SET version = version + 1;`;
+  return ops.map((op) => {
+    const notes =
+      op === 'INSERT'
+        ? note(`SELECT NEW.${id}, 1 WHERE true`)
+        : op === 'DELETE'
+          ? note(`SELECT OLD.${id}, 1 WHERE true`)
+          : // An update that moves a row (a merge) changes both contacts.
+            `${note(`SELECT NEW.${id}, 1 WHERE true`)} ${note(`SELECT OLD.${id}, 1 WHERE OLD.${id} <> NEW.${id}`)}`;
+    return `CREATE TRIGGER contact_changes_${table}_${op.toLowerCase()} AFTER ${op} ON ${table} BEGIN ${notes} END;`;
+  });
+}
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -316,6 +343,18 @@ DROP TABLE event_cache;
 CREATE TABLE event_cache (layout TEXT PRIMARY KEY, max_event_row INTEGER NOT NULL, file TEXT NOT NULL);
 DROP TABLE rules_state;
 CREATE TABLE rules_state (layout TEXT PRIMARY KEY, file TEXT NOT NULL);
+`,
+  },
+  {
+    version: 88,
+    name: 'rules: the contacts other processes changed, until a rules engine evaluates them',
+    // A running daemon hears of its own writes at once; another process's (an import of contacts, a
+    // pull, an erase) reach it only through this table. One row per contact however often it changed,
+    // so it never outgrows the contacts; the version tells a reader whether the contact changed again
+    // after it read it (see SqliteStore.clearContactChanges).
+    sql: `
+CREATE TABLE contact_changes (contact_id INTEGER PRIMARY KEY, version INTEGER NOT NULL);
+${CONTACT_FEED.flatMap(feedTriggers).join('\n')}
 `,
   },
 ];

@@ -121,6 +121,9 @@ export class SqliteStore implements Store {
   private webhookMarks = 0;
   /** Whether this connection counts its own writes to what the rules cache holds (see countOwnRulesWrites). */
   private ownRulesWrites = false;
+  /** Whether this connection's own contact writes stay out of contact_changes (see evaluatesOwnContactWrites). */
+  private ownContactWritesEvaluated = false;
+  private contactFeed: boolean | undefined;
   /** The current transaction already dropped the saved rules state (see dropRulesState). */
   private rulesStateDropped = false;
   private readonly path: string;
@@ -969,6 +972,35 @@ export class SqliteStore implements Store {
   foreignRulesWrites(): number {
     if (!this.ownRulesWrites) return NaN;
     return this.stmt('SELECT (SELECT n FROM main.rules_writes) - (SELECT n FROM temp.own_rules_writes)').pluck().get() as number;
+  }
+
+  contactChanges(limit = -1): [contactId: number, version: number][] {
+    if (!this.hasContactFeed()) return [];
+    return this.stmt('SELECT contact_id, version FROM contact_changes ORDER BY contact_id LIMIT ?').raw().all(limit) as [number, number][];
+  }
+
+  clearContactChanges(changes: Iterable<[contactId: number, version: number]>): void {
+    if (!this.hasContactFeed()) return;
+    const clear = this.stmt('DELETE FROM contact_changes WHERE contact_id = ? AND version = ?');
+    this.transaction(() => {
+      for (const [id, version] of changes) clear.run(id, version);
+    });
+  }
+
+  evaluatesOwnContactWrites(): void {
+    if (this.readonly || this.ownContactWritesEvaluated || !this.hasContactFeed()) return;
+    // A TEMP trigger fires on this connection only: a contact this connection alone changed is never
+    // noted, and one another process changed stays noted (its row exists, so no insert fires).
+    this.db.exec(
+      'CREATE TEMP TRIGGER own_contact_changes AFTER INSERT ON main.contact_changes BEGIN DELETE FROM contact_changes WHERE contact_id = NEW.contact_id; END;',
+    );
+    this.ownContactWritesEvaluated = true;
+  }
+
+  /** Whether the store has migration 88's contact_changes (a read-only older file has not). */
+  private hasContactFeed(): boolean {
+    this.contactFeed ??= this.hasTable('contact_changes');
+    return this.contactFeed;
   }
 
   readRulesState(layout: string): Iterable<Buffer> | undefined {
