@@ -134,8 +134,8 @@ export class SegmentEngine {
   private dueCut = false;
   /** The last `catchUpContacts` left noted contact changes for the next. */
   private contactsCut = false;
-  /** Contact changes noted in the store when the caches were read, by contact: version (see `catchUpContacts`). */
-  private fedAtLoad = new Map<number, number>();
+  /** The store's contact change mark when the caches were read: changes noted at or below it, they hold (see `catchUpContacts`). */
+  private contactMark = 0;
   /** Contacts to evaluate at the next catch-up: events read after the snapshot or stored by another process, evaluations rolled back. */
   private readonly unevaluated = new Set<number>();
   private readonly heap = new WakeupHeap();
@@ -189,7 +189,7 @@ export class SegmentEngine {
     this.foreignMark = this.store.foreignRulesWrites();
     // Read before the caches: a contact whose version is still this one later was read as it is.
     this.store.evaluatesOwnContactWrites();
-    this.fedAtLoad = new Map(this.store.contactChanges());
+    this.contactMark = this.store.contactChangeMark();
     const t0 = performance.now();
     this.events = this.loadEvents(onProgress);
     // Contacts with events: the workers start on their code and rules while the rest loads.
@@ -412,8 +412,7 @@ export class SegmentEngine {
     onProgress?.('evaluate', total, total);
     if (save) {
       // Every contact was evaluated from the caches: the changes noted before they were read are done.
-      this.store.clearContactChanges(this.fedAtLoad);
-      this.fedAtLoad.clear();
+      this.store.clearContactChangesThrough(this.contactMark);
     }
     const t2 = performance.now();
     const summary: SegmentSummary[] = segs.map((seg, i) => ({
@@ -621,10 +620,9 @@ export class SegmentEngine {
         for (const [id] of changes) taken.push(id);
         this.contactsCut = changes.length === limit;
         // Noted before the load with the same version: the caches hold it as it is, and only the answers lag.
-        this.resync(changes.filter(([id, version]) => this.fedAtLoad.get(id) !== version).map(([id]) => id));
+        this.resync(changes.filter(([, version]) => version > this.contactMark).map(([id]) => id));
         const out: ContactEvaluation[] = [];
         for (const [id] of changes) {
-          this.fedAtLoad.delete(id);
           this.unevaluated.delete(id);
           const r = this.evaluateContact(id);
           if (r) out.push(r);

@@ -217,10 +217,10 @@ daemon:
     const email = 'upgraded@example.com';
     const other = openStore(join(dir, 'segsync.db'));
     const at = clock.now();
-    other.upsertContacts([{ email, properties: { plan: 'pro' }, consent: 'subscribed', source: 'import', time: at }]);
+    other.upsertContacts([{ email, properties: { plan: 'pro' }, consent: 'subscribed', source: 'local', time: at }]);
     await eventually(() => expect(hsTags(email)).toContain('pro_plan'));
     const id = other.findContactByEmail(email)!.id;
-    other.setProperty(id, 'plan', { value: 'free', updatedAt: at + 1, source: 'import' });
+    other.setProperty(id, 'plan', { value: 'free', updatedAt: at + 1, source: 'local' });
     other.close();
     await eventually(() => expect(hsTags(email)).not.toContain('pro_plan'));
   }, 30_000);

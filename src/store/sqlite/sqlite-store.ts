@@ -987,6 +987,15 @@ export class SqliteStore implements Store {
     });
   }
 
+  contactChangeMark(): number {
+    if (!this.hasContactFeed()) return 0;
+    return this.stmt('SELECT n FROM rules_writes').pluck().get() as number;
+  }
+
+  clearContactChangesThrough(mark: number): void {
+    if (this.hasContactFeed()) this.stmt('DELETE FROM contact_changes WHERE version <= ?').run(mark);
+  }
+
   evaluatesOwnContactWrites(): void {
     if (this.readonly || this.ownContactWritesEvaluated || !this.hasContactFeed()) return;
     // A TEMP trigger fires on this connection only: a contact this connection alone changed is never

@@ -72,6 +72,25 @@ describe('the contacts other processes changed (contact_changes, migration 88)',
     expect(ids(store)).toEqual([b]);
   });
 
+  it('tells the changes noted after a mark from those before it, and clears those at or below it', () => {
+    const store = open();
+    const a = contact(store, 'a@example.com');
+    const b = contact(store, 'b@example.com');
+    const mark = store.contactChangeMark();
+    expect(store.contactChanges().every(([, version]) => version <= mark)).toBe(true);
+    const c = contact(store, 'c@example.com');
+    store.setProperty(a, 'plan', { value: 'pro', updatedAt: T0 + 1, source: 'local' });
+    expect(
+      store
+        .contactChanges()
+        .filter(([, version]) => version > mark)
+        .map(([id]) => id),
+    ).toEqual([a, c]);
+    store.clearContactChangesThrough(mark);
+    expect(ids(store)).toEqual([a, c]);
+    expect(ids(store)).not.toContain(b);
+  });
+
   it('gives at most the number asked for, lowest ids first', () => {
     const store = open();
     const all = ['a', 'b', 'c', 'd', 'e'].map((x) => contact(store, `${x}@example.com`));

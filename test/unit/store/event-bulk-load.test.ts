@@ -150,8 +150,6 @@ describe('SqliteStore event bulk load', () => {
     expect(eventIndexes(upgraded)).toEqual(BOTH);
     expect(upgraded.appendEventRows(rows(290, 20))).toMatchObject({ inserted: 10, duplicates: 10 });
     expect(upgraded.db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events' ORDER BY name").pluck().all()).toEqual([
-      'contact_changes_events_delete',
-      'contact_changes_events_update',
       'event_cache_drop_on_delete',
       'event_cache_drop_on_update',
       'rules_writes_events_delete',
