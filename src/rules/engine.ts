@@ -410,10 +410,6 @@ export class SegmentEngine {
       for (const part of parts) take(part, true);
     }
     onProgress?.('evaluate', total, total);
-    if (save) {
-      // Every contact was evaluated from the caches: the changes noted before they were read are done.
-      this.store.clearContactChangesThrough(this.contactMark);
-    }
     const t2 = performance.now();
     const summary: SegmentSummary[] = segs.map((seg, i) => ({
       segment: seg.name,

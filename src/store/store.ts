@@ -307,8 +307,6 @@ export interface Store {
   contactChanges(limit?: number): [contactId: number, version: number][];
   /** The version the next noted change will be above: a change noted with a higher one came after this call. */
   contactChangeMark(): number;
-  /** Forgets every change noted at or below this mark (a full recompute did them all). */
-  clearContactChangesThrough(mark: number): void;
   /** Forgets these noted changes, each only when its version is still the same (the contact did not change again since). */
   clearContactChanges(changes: Iterable<[contactId: number, version: number]>): void;
   /** From now on this connection's own contact writes are not noted (a loaded rules engine hears of each as it is made). */

@@ -992,10 +992,6 @@ export class SqliteStore implements Store {
     return this.stmt('SELECT n FROM rules_writes').pluck().get() as number;
   }
 
-  clearContactChangesThrough(mark: number): void {
-    if (this.hasContactFeed()) this.stmt('DELETE FROM contact_changes WHERE version <= ?').run(mark);
-  }
-
   evaluatesOwnContactWrites(): void {
     if (this.readonly || this.ownContactWritesEvaluated || !this.hasContactFeed()) return;
     // A TEMP trigger fires on this connection only: a contact this connection alone changed is never
