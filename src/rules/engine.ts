@@ -670,8 +670,12 @@ export class SegmentEngine {
       const contact = this.store.getContact(id);
       this.contacts?.replace(id, contact);
       const rows = contact ? this.store.eventsAfter(id, 0) : [];
-      this.events?.replace(id, contact ? this.store.eventsOf(id) : []);
+      // Read once, in row order for the last row, then put in the order eventsOf gives (time, row).
       this.rowOf.set(id, rows.length ? rows[rows.length - 1]!.row : 0);
+      this.events?.replace(
+        id,
+        [...rows].sort((a, b) => a.event.time - b.event.time || a.row - b.row).map((r) => r.event),
+      );
       const stored = new Map(this.store.getSegmentStates(id).map((s) => [s.segment, s.value]));
       this.rules.segments.forEach((s, i) => {
         this.prev.set(i, id, stored.get(s.name));
