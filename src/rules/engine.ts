@@ -286,7 +286,8 @@ export class SegmentEngine {
     if (snap && cache) {
       this.loadedRow = snap.maxEventRow;
       const touched = new Set<number>();
-      for (const row of this.store.scanEvents([], [], snap.maxEventRow)) touched.add(row[0] as number);
+      for (const { width, values } of this.store.scanEventChunks([], [], snap.maxEventRow))
+        for (let i = 0; i < values.length; i += width) touched.add(values[i] as number);
       for (const id of touched) {
         const fresh = this.store.eventsAfter(id, snap.maxEventRow);
         cache.append(
@@ -803,17 +804,20 @@ export class SegmentEngine {
       }
       return out;
     }
-    // Not loaded (a one-off command): the store's wake-up index says who is due, and since when.
-    for (let round = 0; round < 10_000; round++) {
-      const due = this.store.dueWakeupTimes(now, 1000);
+    // Not loaded (a one-off command): the stored wake-ups say who is due, and since when. A contact's
+    // next wake-up is after `now`, so a second round finds none; the bound only guards against a loop.
+    for (let round = 0; round < 100; round++) {
+      const due = this.store.dueWakeupTimes(now);
       if (!due.length) break;
-      this.store.transaction(() => {
-        for (const { contactId, at } of due) {
-          const r = this.catchUp(contactId, at, now);
-          if (r) out.push(r);
-          else this.store.saveEvaluation(contactId, [], undefined);
-        }
-      });
+      for (let k = 0; k < due.length; k += DUE_BATCH) {
+        this.store.transaction(() => {
+          for (const { contactId, at } of due.slice(k, k + DUE_BATCH)) {
+            const r = this.catchUp(contactId, at, now);
+            if (r) out.push(r);
+            else this.store.saveEvaluation(contactId, [], undefined);
+          }
+        });
+      }
     }
     return out;
   }

@@ -125,32 +125,34 @@ export class EventCache {
     const nCat = plan.categoricalProps.length;
     const nameCodes: number[] = [];
     for (const [id, name] of store.eventNamesById()) nameCodes[id] = plan.nameCode(name);
-    for (const row of store.scanEvents(plan.numericProps, plan.categoricalProps, 0, throughRow)) {
-      if (n === capacity) {
-        capacity = Math.ceil(capacity * 1.5);
-        contact = grow(contact, capacity);
-        raw = growColumns(raw, capacity);
-      }
-      const c = row[0] as number;
-      contact[n] = c;
-      if (c > maxContact) maxContact = c;
-      raw.names[n] = nameCodes[row[1] as number]!;
-      raw.times[n] = row[2] as number;
-      for (let k = 0; k < nNum; k++) raw.numeric[k]![n] = toMicros(row[3 + k]);
-      for (let k = 0; k < nCat; k++) {
-        const text = row[3 + nNum + k] as string | null;
-        if (text === null) raw.categorical[k]![n] = -1;
-        else {
-          let code = jsonCodes[k]!.get(text);
-          if (code === undefined) {
-            code = plan.encode(k, JSON.parse(text));
-            jsonCodes[k]!.set(text, code);
-          }
-          raw.categorical[k]![n] = code;
+    for (const { width, values } of store.scanEventChunks(plan.numericProps, plan.categoricalProps, 0, throughRow)) {
+      for (let r = 0; r < values.length; r += width) {
+        if (n === capacity) {
+          capacity = Math.ceil(capacity * 1.5);
+          contact = grow(contact, capacity);
+          raw = growColumns(raw, capacity);
         }
+        const c = values[r] as number;
+        contact[n] = c;
+        if (c > maxContact) maxContact = c;
+        raw.names[n] = nameCodes[values[r + 1] as number]!;
+        raw.times[n] = values[r + 2] as number;
+        for (let k = 0; k < nNum; k++) raw.numeric[k]![n] = toMicros(values[r + 3 + k]);
+        for (let k = 0; k < nCat; k++) {
+          const text = values[r + 3 + nNum + k] as string | null;
+          if (text === null) raw.categorical[k]![n] = -1;
+          else {
+            let code = jsonCodes[k]!.get(text);
+            if (code === undefined) {
+              code = plan.encode(k, JSON.parse(text));
+              jsonCodes[k]!.set(text, code);
+            }
+            raw.categorical[k]![n] = code;
+          }
+        }
+        n++;
+        if (onProgress && (n & 0xfffff) === 0) onProgress(n, capacity);
       }
-      n++;
-      if (onProgress && (n & 0xfffff) === 0) onProgress(n, capacity);
     }
     const offsets = new Int32Array(maxContact + 2);
     for (let i = 0; i < n; i++) offsets[contact[i]! + 1]!++;

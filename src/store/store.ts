@@ -42,6 +42,12 @@ export interface QuarantinedRow {
   quarantinedAt: number;
 }
 
+/** Event rows of a scan laid end to end: row i is values[i * width] .. values[(i + 1) * width - 1]. */
+export interface EventRowChunk {
+  width: number;
+  values: unknown[];
+}
+
 /** How the store makes a commit durable. */
 export type Durability = 'normal' | 'full';
 
@@ -204,10 +210,11 @@ export interface Store {
   getSegmentStates(contactId: number): SegmentState[];
   /** Writes segment answers and the contact's next wake-up time together. */
   saveEvaluation(contactId: number, states: SegmentState[], nextChangeAt: number | undefined): void;
-  /** Contacts whose answers can flip by the clock alone at or before `now`. */
-  dueWakeups(now: number, limit: number): number[];
-  /** The same with each contact's stored wake-up time, earliest first (so a flip is stamped when it happened). */
-  dueWakeupTimes(now: number, limit: number): { contactId: number; at: number }[];
+  /**
+   * Contacts whose answers can flip by the clock alone at or before `now`, in id order, each with its
+   * stored wake-up time (so a flip is stamped when it happened).
+   */
+  dueWakeupTimes(now: number): { contactId: number; at: number }[];
 
   // Sync state
   getSyncState(contactId: number, esp: EspName): SyncFieldState[];
@@ -279,13 +286,14 @@ export interface Store {
   /** Upper bound of the number of stored events (to size caches). */
   eventCountBound(): number;
   /**
-   * Every event in storage order (only rows after `afterRow` and through `throughRow`, when given) as
-   * [contactId, eventNameId, time, ...values of `numeric`, ...JSON text of `json`] properties.
+   * Every event in storage order (only rows after `afterRow` and through `throughRow`, when given), in
+   * chunks of rows laid end to end, each [contactId, eventNameId, time, ...values of `numeric`,
+   * ...JSON text of `json`] properties.
    */
-  scanEvents(numeric: string[], json: string[], afterRow?: number, throughRow?: number): IterableIterator<unknown[]>;
-  /** Why the last scanEvents read on one connection where it meant to use two (slower, never wrong). */
+  scanEventChunks(numeric: string[], json: string[], afterRow?: number, throughRow?: number): IterableIterator<EventRowChunk>;
+  /** Why the last scanEventChunks read on one connection where it meant to use two (slower, never wrong). */
   readonly scanFallback?: string | undefined;
-  /** Event name ids (as scanEvents gives them) to names. */
+  /** Event name ids (as scanEventChunks gives them) to names. */
   eventNamesById(): Map<number, string>;
   /** The saved event-cache snapshot for a layout: its parts in order (read as iterated) and the last event row it holds. */
   readEventCache(layout: string): { maxEventRow: number; parts: Iterable<Buffer> } | undefined;

@@ -22,7 +22,8 @@ try {
   ranges.forEach(([lo, hi], k) => {
     // At most `ahead` results wait unread: a fast reader must not queue the whole table.
     while (k - Atomics.load(consumed, 0) >= ahead) Atomics.wait(consumed, 0, Atomics.load(consumed, 0), 1000);
-    reply({ k, text: s.get(...params, lo, hi) as string });
+    // An empty range's aggregate is NULL.
+    reply({ k, text: (s.get(...params, lo, hi) as string | null) ?? '[]' });
   });
   db.close();
 } catch (err) {

@@ -41,7 +41,15 @@ beforeAll(() => {
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const scan = (store: SqliteStore, afterRow = 0): unknown[][] => [...store.scanEvents(['value'], ['category'], afterRow)];
+/** The scan's rows, cut out of its chunks. */
+const scan = (store: SqliteStore, afterRow = 0): unknown[][] => {
+  const rows: unknown[][] = [];
+  for (const { width, values } of store.scanEventChunks(['value'], ['category'], afterRow)) {
+    expect(values.length % width).toBe(0);
+    for (let i = 0; i < values.length; i += width) rows.push(values.slice(i, i + width));
+  }
+  return rows;
+};
 
 describe('the cold start scan on two connections', () => {
   it('reads every row, in row order, exactly as one connection does', () => {
@@ -50,6 +58,17 @@ describe('the cold start scan on two connections', () => {
     try {
       const expected = scan(one);
       expect(expected).toHaveLength(EVENTS);
+      // Row i as written: contact, name, time, the value as stored (a number or its text), the category's JSON text.
+      const names = one.eventNamesById();
+      const row = (i: number): unknown[] => {
+        const [contact, nameId, ...rest] = expected[i]!;
+        return [one.getContact(contact as number)?.email, names.get(nameId as number), ...rest];
+      };
+      expect(row(0)).toEqual(['user0@example.com', 'Placed Order', T0, '0.25', null]);
+      expect(row(3)).toEqual(['user3@example.com', 'Placed Order', T0 + ((3 * 7919) % 100_000) * 1000, 0.75, null]);
+      expect(row(1)).toEqual(['user1@example.com', 'Viewed Product', T0 + 7919_000, null, '"shoes"']);
+      expect(row(10)).toEqual(['user10@example.com', 'Viewed Product', T0 + ((10 * 7919) % 100_000) * 1000, null, '["a",{"b":10}]']);
+      expect(row(2)).toEqual(['user2@example.com', 'Opened Email', T0 + ((2 * 7919) % 100_000) * 1000, null, null]);
       expect(scan(two)).toEqual(expected);
       expect(two.scanFallback).toBeUndefined();
       expect(scan(two, 70_000)).toEqual(expected.slice(70_000));

@@ -74,7 +74,7 @@ describe('SqliteStore', () => {
     ).toThrow('crash between writes');
     expect(store.eventsOf(contactId)).toEqual([]);
     expect(store.getSegmentStates(contactId)).toEqual([]);
-    expect(store.dueWakeups(T0 + 10 * 86_400_000, 10)).toEqual([]);
+    expect(store.dueWakeupTimes(T0 + 10 * 86_400_000)).toEqual([]);
     store.close();
   });
 
@@ -125,6 +125,18 @@ describe('SqliteStore', () => {
     const byId = new Map(wakeups());
     expect(byId.has(2)).toBe(false);
     expect(byId.get(3)).toBe(T0 + 3);
+    // The due ones, in id order whatever their times, each with its time; none after `now`.
+    const due = store.dueWakeupTimes(T0 + 10_000 + 5);
+    expect(due).toEqual([...byId].filter(([, at]) => at <= T0 + 10_000 + 5).map(([contactId, at]) => ({ contactId, at })));
+    expect(due.map((d) => d.contactId)).toEqual(due.map((d) => d.contactId).sort((a, b) => a - b));
+    expect(due.slice(0, 4)).toEqual([
+      { contactId: 3, at: T0 + 3 },
+      { contactId: 5, at: T0 + 4 },
+      { contactId: 6, at: T0 + 10_005 },
+      { contactId: 9, at: T0 + 8 },
+    ]);
+    // No index by time (migration 89): the heap or one scan finds the due contacts.
+    expect(store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'wakeups'").pluck().all()).toEqual([]);
     store.close();
   });
 
