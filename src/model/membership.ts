@@ -11,11 +11,6 @@ export function isMember(value: FieldValue | undefined): boolean {
   return value !== undefined && value !== null && value !== false;
 }
 
-/** `isMember` in SQL, over an answer stored as JSON text in the column `column`. */
-export function isMemberSql(column: string): string {
-  return `${column} NOT IN ('false', 'null')`;
-}
-
 /** Whether a member carries the segment's tag on an ESP: a score of 0 or an empty stage tags nobody. */
 export function carriesSegmentTag(value: FieldValue | undefined): boolean {
   return isMember(value) && value !== '' && value !== 0;

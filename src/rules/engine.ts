@@ -105,19 +105,6 @@ export function storeKnowledge(store: Store, declaredFields: string[] = []): Kno
   };
 }
 
-/** A stored answer's JSON, with the common scalars read without JSON.parse (a restart reads millions). */
-function parseStored(json: string): FieldValue {
-  if (json === 'true') return true;
-  if (json === 'false') return false;
-  if (json === 'null') return null;
-  const c = json.charCodeAt(0);
-  if ((c >= 48 && c <= 57) || c === 45) {
-    const n = Number(json);
-    if (!Number.isNaN(n)) return n;
-  }
-  return JSON.parse(json) as FieldValue;
-}
-
 export class SegmentEngine {
   private events: EventCache | undefined;
   private contacts: ContactCache | undefined;
@@ -222,9 +209,9 @@ export class SegmentEngine {
   private readAnswers(size: number): void {
     this.prev = new AnswerTable(this.rules.valued, size);
     const index = new Map(this.rules.segments.map((s, i) => [s.name, i]));
-    this.store.forEachSegmentAnswer((contactId, segment, json) => {
+    this.store.forEachSegmentAnswer((contactId, segment, value) => {
       const i = index.get(segment);
-      if (i !== undefined && contactId < size) this.prev.set(i, contactId, parseStored(json));
+      if (i !== undefined && contactId < size) this.prev.set(i, contactId, value);
     });
     // The stored wake-ups are known, so a recompute rewrites only the ones that moved; the heap holds
     // them at once, so due contacts wake up even before the first recompute.

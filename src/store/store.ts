@@ -333,8 +333,8 @@ export interface Store {
   scanTags(): IterableIterator<[number, string]>;
   /** Every stored segment answer as [contactId, segment, value as JSON text, since] (no object per row: there are millions). */
   scanSegmentStates(): IterableIterator<[number, string, string, number]>;
-  /** Calls `fn` for every stored segment answer (value as JSON text): the fastest full read, for a cold start. */
-  forEachSegmentAnswer(fn: (contactId: number, segment: string, json: string) => void): void;
+  /** Calls `fn` for every stored segment answer: the fastest full read, for a cold start. */
+  forEachSegmentAnswer(fn: (contactId: number, segment: string, value: FieldValue) => void): void;
   /** Calls `fn` for every stored wake-up. */
   forEachWakeup(fn: (contactId: number, at: number) => void): void;
   /**

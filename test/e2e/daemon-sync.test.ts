@@ -167,7 +167,7 @@ daemon:
     // Read through a second connection that writes nothing the rules read (opening a store may note
     // which events it checked): the daemon still saves its state.
     const other = openStore(join(dir, 'segsync.db'));
-    const answers = (st: typeof other): unknown => st.db.prepare('SELECT contact_id, segment, value FROM segment_state ORDER BY 1, 2').all();
+    const answers = (st: typeof other): unknown => [...st.scanSegmentStates()].map(([id, segment, value]) => [id, segment, value]);
     const stored = answers(other);
     other.close();
     await daemon.stop();

@@ -2,7 +2,7 @@
  * The default store: one embedded SQLite file through better-sqlite3, in WAL mode (readers never
  * block the writer), with versioned migrations.
  */
-import { isMemberSql } from '../../model/membership';
+import { isMember } from '../../model/membership';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -31,6 +31,7 @@ import { RECORD_KEY } from '../store';
 import { toEventRow } from '../event-row';
 import { SqliteIdentities } from './identities';
 import { MIGRATIONS, RULES_TABLES } from './migrations';
+import { answerParts, mergeAnswers, packAnswers, parseAnswer, unpackAnswers } from './answer-rows';
 import { readRanges } from './range-reader';
 import { snapshotFilesInMemory, snapshotFilesOnDisk } from './snapshot-files';
 import type { SnapshotFiles } from './snapshot-files';
@@ -155,6 +156,8 @@ export class SqliteStore implements Store {
       this.db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
     }
     this.db.pragma('foreign_keys = ON');
+    // Merges a contact's given answers into its stored ones where saveEvaluations meets a stored row.
+    this.db.function('segsync_merge_answers', { deterministic: true }, (before, given) => mergeAnswers(String(before), String(given)));
     this.identities = new SqliteIdentities(this.db);
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.db.pragma('cache_size = -65536');
@@ -627,26 +630,21 @@ export class SqliteStore implements Store {
   // Segments
 
   getSegmentStates(contactId: number): SegmentState[] {
-    return (this.stmt('SELECT * FROM segment_state WHERE contact_id = ?').all(contactId) as Row[]).map((r) => ({
-      contactId,
-      segment: r.segment as string,
-      value: unjson(r.value) ?? null,
-      since: r.since as number,
-    }));
+    const text = this.stmt('SELECT answers FROM segment_answers WHERE contact_id = ?').pluck().get(contactId) as string | undefined;
+    return text === undefined ? [] : unpackAnswers(text).map((a) => ({ contactId, ...a }));
   }
 
   saveEvaluation(contactId: number, states: SegmentState[], nextChangeAt: number | undefined): void {
-    const get = this.stmt('SELECT value FROM segment_state WHERE contact_id = ? AND segment = ?');
-    const put = this.stmt(
-      `INSERT INTO segment_state (contact_id, segment, value, since) VALUES (?, ?, ?, ?)
-       ON CONFLICT (contact_id, segment) DO UPDATE SET value = excluded.value, since = excluded.since`,
-    );
+    const get = this.stmt('SELECT answers FROM segment_answers WHERE contact_id = ?').pluck();
+    const put = this.stmt('INSERT INTO segment_answers (contact_id, answers) VALUES (?, ?) ON CONFLICT (contact_id) DO UPDATE SET answers = excluded.answers');
     const write = (): void => {
       this.dropRulesState();
-      for (const s of states) {
-        const value = JSON.stringify(s.value);
-        const prev = get.get(contactId, s.segment) as { value: string } | undefined;
-        if (prev?.value !== value) put.run(contactId, s.segment, value, s.since);
+      if (states.length) {
+        // Only an answer whose value changed is written: the others keep their since.
+        const text = get.get(contactId) as string | undefined;
+        const stored = new Map((text === undefined ? [] : unpackAnswers(text)).map((a) => [a.segment, JSON.stringify(a.value)]));
+        const changed = states.filter((s) => stored.get(s.segment) !== JSON.stringify(s.value));
+        if (changed.length) put.run(contactId, text === undefined ? packAnswers(changed) : mergeAnswers(text, packAnswers(changed)));
       }
       if (nextChangeAt === undefined) this.stmt('DELETE FROM wakeups WHERE contact_id = ?').run(contactId);
       else {
@@ -1151,42 +1149,29 @@ export class SqliteStore implements Store {
     }
   }
 
-  scanSegmentStates(): IterableIterator<[number, string, string, number]> {
-    return this.db.prepare('SELECT contact_id, segment, value, since FROM segment_state').raw(true).iterate() as IterableIterator<
-      [number, string, string, number]
-    >;
+  *scanSegmentStates(): IterableIterator<[number, string, string, number]> {
+    for (const [contactId, text] of this.db.prepare('SELECT contact_id, answers FROM segment_answers').raw(true).iterate() as IterableIterator<
+      [number, string]
+    >) {
+      const parts = answerParts(text);
+      const at: number[] = [];
+      for (let i = 0; i + 2 < parts.length; i += 3) at.push(i);
+      at.sort((x, y) => (parts[x]! < parts[y]! ? -1 : parts[x]! > parts[y]! ? 1 : 0));
+      for (const i of at) yield [contactId, parts[i]!, parts[i + 1]!, Number(parts[i + 2])];
+    }
   }
 
-  forEachSegmentAnswer(fn: (contactId: number, segment: string, json: string) => void): void {
-    // Packed as one string per range of 65,536 contact ids, each contact as id US segment US json
-    // (US segment US json)… and contacts joined by RS: a restart reads millions of answers, and both
-    // a row handed over per contact and SQLite building a string per answer cost far more than
-    // splitting the bytes here (half the time of one row per contact). Neither separator can occur:
-    // segment names are letters, digits and _, and JSON text escapes control characters.
-    const RANGE = 65_536;
-    const top = (this.stmt('SELECT COALESCE(MAX(contact_id), 0) FROM segment_state').pluck().get() as number) + 1;
-    const s = this.stmt(
-      `SELECT group_concat(contact_id || char(31) || answers, char(30)) FROM (
-         SELECT contact_id, group_concat(segment || char(31) || value, char(31)) AS answers
-         FROM segment_state WHERE contact_id >= ? AND contact_id < ? GROUP BY contact_id)`,
-    ).pluck();
-    for (let lo = 0; lo < top; lo += RANGE) {
-      const packed = s.get(lo, lo + RANGE) as string | null;
-      if (!packed) continue;
-      for (let from = 0; from < packed.length;) {
-        let end = packed.indexOf('\x1e', from);
-        if (end < 0) end = packed.length;
-        let sep = packed.indexOf('\x1f', from);
-        const id = Number(packed.slice(from, sep));
-        while (sep < end) {
-          const segEnd = packed.indexOf('\x1f', sep + 1);
-          let valueEnd = packed.indexOf('\x1f', segEnd + 1);
-          if (valueEnd < 0 || valueEnd > end) valueEnd = end;
-          fn(id, packed.slice(sep + 1, segEnd), packed.slice(segEnd + 1, valueEnd));
-          sep = valueEnd;
-        }
-        from = end + 1;
-      }
+  forEachSegmentAnswer(fn: (contactId: number, segment: string, value: FieldValue) => void): void {
+    for (const [contactId, segment, json] of this.scanAnswerTexts()) fn(contactId, segment, parseAnswer(json));
+  }
+
+  /** Every stored answer as [contactId, segment, value as JSON text], by contact, segments in stored order. */
+  private *scanAnswerTexts(): IterableIterator<[number, string, string]> {
+    for (const [contactId, text] of this.db.prepare('SELECT contact_id, answers FROM segment_answers').raw(true).iterate() as IterableIterator<
+      [number, string]
+    >) {
+      const parts = answerParts(text);
+      for (let i = 0; i + 2 < parts.length; i += 3) yield [contactId, parts[i]!, parts[i + 1]!];
     }
   }
 
@@ -1203,12 +1188,12 @@ export class SqliteStore implements Store {
   }
 
   saveEvaluations(items: { contactId: number; states: SegmentState[]; nextChangeAt: number | undefined }[]): void {
-    // Many rows per statement: a first full recompute writes millions of answers.
+    // Many rows per statement: a first full recompute writes a million contacts' answers.
     const ROWS = 64;
     const upsert = (n: number): Statement =>
       this.stmt(
-        `INSERT INTO segment_state (contact_id, segment, value, since) VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?)').join(', ')}
-         ON CONFLICT (contact_id, segment) DO UPDATE SET value = excluded.value, since = excluded.since`,
+        `INSERT INTO segment_answers (contact_id, answers) VALUES ${Array.from({ length: n }, () => '(?, ?)').join(', ')}
+         ON CONFLICT (contact_id) DO UPDATE SET answers = segsync_merge_answers(answers, excluded.answers)`,
       );
     // Wake-ups too: a first recompute writes one for most of a million contacts.
     const wake = (n: number): Statement =>
@@ -1219,20 +1204,20 @@ export class SqliteStore implements Store {
     const unwake = (n: number): Statement => this.stmt(`DELETE FROM wakeups WHERE contact_id IN (${Array.from({ length: n }, () => '?').join(', ')})`);
     this.transaction(() => {
       this.dropRulesState();
+      // A contact named twice ends as its last word says: the second row merges into the first.
       let params: unknown[] = [];
-      // The last word per contact, as writing them one by one in order would leave them.
       const wakeups = new Map<number, number | undefined>();
       for (const item of items) {
-        for (const st of item.states) {
-          params.push(item.contactId, st.segment, JSON.stringify(st.value), st.since);
-          if (params.length === ROWS * 4) {
+        if (item.states.length) {
+          params.push(item.contactId, packAnswers(item.states));
+          if (params.length === ROWS * 2) {
             upsert(ROWS).run(...params);
             params = [];
           }
         }
         wakeups.set(item.contactId, item.nextChangeAt);
       }
-      if (params.length) upsert(params.length / 4).run(...params);
+      if (params.length) upsert(params.length / 2).run(...params);
       const wakes: number[] = [];
       const unwakes: number[] = [];
       for (const [id, at] of wakeups) {
@@ -1253,9 +1238,9 @@ export class SqliteStore implements Store {
   counts(): StoreCounts {
     const contacts = this.stmt('SELECT COUNT(*) FROM contacts').pluck().get() as number;
     const events = this.stmt('SELECT COUNT(*) FROM events').pluck().get() as number;
-    const segments = this.stmt(
-      `SELECT segment, SUM(CASE WHEN ${isMemberSql('value')} THEN 1 ELSE 0 END) AS members FROM segment_state GROUP BY segment ORDER BY segment`,
-    ).all() as { segment: string; members: number }[];
+    const members = new Map<string, number>();
+    for (const [, segment, json] of this.scanAnswerTexts()) members.set(segment, (members.get(segment) ?? 0) + (isMember(parseAnswer(json)) ? 1 : 0));
+    const segments = [...members].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([segment, n]) => ({ segment, members: n }));
     return { contacts, events, segments, outbox: this.outboxCounts() };
   }
 

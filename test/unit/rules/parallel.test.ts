@@ -55,7 +55,7 @@ function change(w: World): void {
 
 function stored(w: World): unknown {
   return {
-    answers: w.store.db.prepare('SELECT contact_id, segment, value, since FROM segment_state ORDER BY contact_id, segment').all(),
+    answers: [...w.store.scanSegmentStates()],
     wakeups: w.store.db.prepare('SELECT contact_id, next_change_at FROM wakeups ORDER BY contact_id').all(),
   };
 }

@@ -93,11 +93,18 @@ describe('SqliteStore', () => {
         nextChangeAt: undefined,
       })),
     );
+    const written = ids.flatMap((id, k) =>
+      (k === 0 ? values.slice(0, 1) : values).map((value, i) => `${id} seg_${(i + k) % values.length} ${JSON.stringify(value)}`),
+    );
     const got: string[] = [];
-    store.forEachSegmentAnswer((id, segment, json) => got.push(`${id} ${segment} ${json}`));
-    const want = [...store.scanSegmentStates()].map(([id, segment, json]) => `${id} ${segment} ${json}`);
-    expect(want).toHaveLength(1 + 5 * values.length);
-    expect(got.sort()).toEqual(want.sort());
+    store.forEachSegmentAnswer((id, segment, value) => got.push(`${id} ${segment} ${JSON.stringify(value)}`));
+    expect(got.sort()).toEqual([...written].sort());
+    const scanned = [...store.scanSegmentStates()];
+    expect(scanned.map(([id, segment, json]) => `${id} ${segment} ${json}`).sort()).toEqual([...written].sort());
+    // In key order: by contact, then segment.
+    expect(scanned.map(([id, segment]) => [id, segment])).toEqual(
+      [...scanned].map(([id, segment]) => [id, segment]).sort((a, b) => (a[0] as number) - (b[0] as number) || (a[1]! < b[1]! ? -1 : a[1]! > b[1]! ? 1 : 0)),
+    );
     store.close();
   });
 
