@@ -31,9 +31,9 @@ const AHEAD = 4;
 const REPLY_TIMEOUT_MS = 5 * 60_000;
 
 /**
- * The statement's text for each range, in order: `run` on the caller’s connection for every fourth
- * range, a worker's own connection to `path` for the others (the caller also parses every text, which
- * costs about as much as its third of the statements).
+ * The statement's text for each range, in order: `run` on the caller's connection for every fourth
+ * range, a worker's own connection to `path` for the others (the caller also parses every text and
+ * builds from it: with half the ranges it was the one waited for).
  */
 export function* readRanges(
   path: string,

@@ -641,8 +641,11 @@ export class SqliteStore implements Store {
       this.dropRulesState();
       if (states.length) {
         // Only an answer whose value changed is written: the others keep their since.
+        // Compared as stored JSON text, with no parse: every incremental evaluation comes through here.
         const text = get.get(contactId) as string | undefined;
-        const stored = new Map((text === undefined ? [] : unpackAnswers(text)).map((a) => [a.segment, JSON.stringify(a.value)]));
+        const parts = text === undefined ? [] : answerParts(text);
+        const stored = new Map<string, string>();
+        for (let i = 0; i + 2 < parts.length; i += 3) stored.set(parts[i]!, parts[i + 1]!);
         const changed = states.filter((s) => stored.get(s.segment) !== JSON.stringify(s.value));
         if (changed.length) put.run(contactId, text === undefined ? packAnswers(changed) : mergeAnswers(text, packAnswers(changed)));
       }
