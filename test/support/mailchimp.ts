@@ -2,8 +2,7 @@
  * Test helpers for the Mailchimp connector: a sandbox whose every exchange is checked against the
  * published OpenAPI file, and a connector pointed at it with small timeouts and backoffs.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Connector, ConnectorLogger } from '../../connectors/connector';
 import type { MailchimpConnectorOptions } from '../../connectors/mailchimp';
@@ -24,7 +23,7 @@ export function mailchimpSpecFile(): string {
  * `type: object`, while Mailchimp stores (and documents, and answers with) strings and numbers there —
  * codegen's "Object" meant "any value". Left as is, every member write and read would be flagged.
  */
-function correctedSpecFile(): string {
+function correctedSpec(): unknown {
   const doc = JSON.parse(readFileSync(mailchimpSpecFile(), 'utf8')) as unknown;
   const walk = (node: unknown): void => {
     if (Array.isArray(node)) return node.forEach(walk);
@@ -35,16 +34,14 @@ function correctedSpecFile(): string {
     Object.values(obj).forEach(walk);
   };
   walk(doc);
-  const file = join(mkdtempSync(join(tmpdir(), 'segsync-mc-spec-')), 'mailchimp.json');
-  writeFileSync(file, JSON.stringify(doc));
-  return file;
+  return doc;
 }
 
 let validator: SpecValidator | undefined;
 
 /** The spec validator, loaded once per test file. */
 export function mailchimpValidator(): SpecValidator {
-  validator ??= SpecValidator.fromFiles([correctedSpecFile()], { basePath: '/3.0' });
+  validator ??= SpecValidator.fromDocs([{ file: mailchimpSpecFile(), doc: correctedSpec() }], { basePath: '/3.0' });
   return validator;
 }
 

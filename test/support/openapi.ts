@@ -82,8 +82,17 @@ export class SpecValidator {
 
   /** Loads spec files (JSON). All of them are searched for each exchange. */
   static fromFiles(files: string[], options: SpecValidatorOptions = {}): SpecValidator {
-    const specs = files.map((file, i) => {
-      const doc = normaliseNullable(JSON.parse(readFileSync(file, 'utf8'))) as LoadedSpec['doc'];
+    return SpecValidator.fromDocs(
+      files.map((file) => ({ file, doc: JSON.parse(readFileSync(file, 'utf8')) as unknown })),
+      options,
+    );
+  }
+
+  /** Specs already parsed (`file` names each in messages). All of them are searched for each exchange. */
+  static fromDocs(entries: { file: string; doc: unknown }[], options: SpecValidatorOptions = {}): SpecValidator {
+    const specs = entries.map((entry, i) => {
+      const file = entry.file;
+      const doc = normaliseNullable(entry.doc) as LoadedSpec['doc'];
       const id = `spec${i}`;
       const ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false, coerceTypes: false, discriminator: false });
       addFormats(ajv);
