@@ -11,6 +11,11 @@ export function isMember(value: FieldValue | undefined): boolean {
   return value !== undefined && value !== null && value !== false;
 }
 
+/** `isMember` of a stored answer read off its JSON text, with no parse (`status` counts millions). */
+export function isMemberJson(json: string): boolean {
+  return json !== 'false' && json !== 'null';
+}
+
 /** Whether a member carries the segment's tag on an ESP: a score of 0 or an empty stage tags nobody. */
 export function carriesSegmentTag(value: FieldValue | undefined): boolean {
   return isMember(value) && value !== '' && value !== 0;

@@ -6,6 +6,7 @@
  * where splitting takes a tenth of that. The separator cannot occur: segment names are letters,
  * digits and _, and JSON text escapes control characters.
  */
+import { isMemberJson } from '../../model/membership';
 import type { FieldValue } from '../../model/types';
 
 /** One stored answer. */
@@ -35,6 +36,23 @@ export function unpackAnswers(text: string): StoredAnswer[] {
   const out: StoredAnswer[] = [];
   for (let i = 0; i + 2 < parts.length; i += 3) out.push({ segment: parts[i]!, value: parseAnswer(parts[i + 1]!), since: Number(parts[i + 2]) });
   return out.sort((a, b) => (a.segment < b.segment ? -1 : a.segment > b.segment ? 1 : 0));
+}
+
+/**
+ * Adds a stored text's answers to `members`, by segment: 1 for an answer that makes the contact a
+ * member, 0 for one that does not. Walks the text by index: splitting it made a third of `status`'s
+ * time at 1 M contacts.
+ */
+export function countMembers(text: string, members: Map<string, number>): void {
+  for (let p = 0; p < text.length;) {
+    const q = text.indexOf(US, p);
+    const r = text.indexOf(US, q + 1);
+    if (q < 0 || r < 0) return;
+    const s = text.indexOf(US, r + 1);
+    const segment = text.slice(p, q);
+    members.set(segment, (members.get(segment) ?? 0) + (isMemberJson(text.slice(q + 1, r)) ? 1 : 0));
+    p = s < 0 ? text.length : s + 1;
+  }
 }
 
 /** `before` with each answer in `given` in place of its segment's (both stored texts). */

@@ -2,7 +2,6 @@
  * The default store: one embedded SQLite file through better-sqlite3, in WAL mode (readers never
  * block the writer), with versioned migrations.
  */
-import { isMember } from '../../model/membership';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -31,7 +30,7 @@ import { RECORD_KEY } from '../store';
 import { toEventRow } from '../event-row';
 import { SqliteIdentities } from './identities';
 import { MIGRATIONS, RULES_TABLES } from './migrations';
-import { answerParts, mergeAnswers, packAnswers, parseAnswer, unpackAnswers } from './answer-rows';
+import { answerParts, countMembers, mergeAnswers, packAnswers, parseAnswer, unpackAnswers } from './answer-rows';
 import { readRanges } from './range-reader';
 import { snapshotFilesInMemory, snapshotFilesOnDisk } from './snapshot-files';
 import type { SnapshotFiles } from './snapshot-files';
@@ -158,6 +157,15 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     // Merges a contact's given answers into its stored ones where saveEvaluations meets a stored row.
     this.db.function('segsync_merge_answers', { deterministic: true }, (before, given) => mergeAnswers(String(before), String(given)));
+    // Members per segment, as JSON [segment, members] pairs: an aggregate takes each row without
+    // handing it to a JavaScript iterator, which cost `status` about a third of its time at 1 M contacts.
+    this.db.aggregate('segsync_count_members', {
+      start: () => new Map<string, number>(),
+      step: (members: Map<string, number>, text: unknown) => {
+        countMembers(String(text), members);
+      },
+      result: (members: Map<string, number>) => JSON.stringify([...members]),
+    });
     this.identities = new SqliteIdentities(this.db);
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.db.pragma('cache_size = -65536');
@@ -1153,10 +1161,7 @@ export class SqliteStore implements Store {
   }
 
   *scanSegmentStates(): IterableIterator<[number, string, string, number]> {
-    for (const [contactId, text] of this.db.prepare('SELECT contact_id, answers FROM segment_answers').raw(true).iterate() as IterableIterator<
-      [number, string]
-    >) {
-      const parts = answerParts(text);
+    for (const [contactId, parts] of this.answerRows()) {
       const at: number[] = [];
       for (let i = 0; i + 2 < parts.length; i += 3) at.push(i);
       at.sort((x, y) => (parts[x]! < parts[y]! ? -1 : parts[x]! > parts[y]! ? 1 : 0));
@@ -1165,17 +1170,15 @@ export class SqliteStore implements Store {
   }
 
   forEachSegmentAnswer(fn: (contactId: number, segment: string, value: FieldValue) => void): void {
-    for (const [contactId, segment, json] of this.scanAnswerTexts()) fn(contactId, segment, parseAnswer(json));
+    for (const [contactId, parts] of this.answerRows()) for (let i = 0; i + 2 < parts.length; i += 3) fn(contactId, parts[i]!, parseAnswer(parts[i + 1]!));
   }
 
-  /** Every stored answer as [contactId, segment, value as JSON text], by contact, segments in stored order. */
-  private *scanAnswerTexts(): IterableIterator<[number, string, string]> {
+  /** Every contact's stored answers, as the parts of its text (see answerParts), by contact. */
+  private *answerRows(): IterableIterator<[number, string[]]> {
     for (const [contactId, text] of this.db.prepare('SELECT contact_id, answers FROM segment_answers').raw(true).iterate() as IterableIterator<
       [number, string]
-    >) {
-      const parts = answerParts(text);
-      for (let i = 0; i + 2 < parts.length; i += 3) yield [contactId, parts[i]!, parts[i + 1]!];
-    }
+    >)
+      yield [contactId, answerParts(text)];
   }
 
   forEachWakeup(fn: (contactId: number, at: number) => void): void {
@@ -1241,9 +1244,11 @@ export class SqliteStore implements Store {
   counts(): StoreCounts {
     const contacts = this.stmt('SELECT COUNT(*) FROM contacts').pluck().get() as number;
     const events = this.stmt('SELECT COUNT(*) FROM events').pluck().get() as number;
-    const members = new Map<string, number>();
-    for (const [, segment, json] of this.scanAnswerTexts()) members.set(segment, (members.get(segment) ?? 0) + (isMember(parseAnswer(json)) ? 1 : 0));
-    const segments = [...members].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([segment, n]) => ({ segment, members: n }));
+    const members = JSON.parse((this.stmt('SELECT segsync_count_members(answers) FROM segment_answers').pluck().get() as string | null) ?? '[]') as [
+      string,
+      number,
+    ][];
+    const segments = members.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([segment, n]) => ({ segment, members: n }));
     return { contacts, events, segments, outbox: this.outboxCounts() };
   }
 

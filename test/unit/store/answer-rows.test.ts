@@ -1,3 +1,7 @@
+import fc from 'fast-check';
+import { isMember, isMemberJson } from '../../../src/model/membership';
+import type { FieldValue } from '../../../src/model/types';
+import { countMembers, packAnswers, unpackAnswers } from '../../../src/store/sqlite/answer-rows';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
 import { MIGRATIONS } from '../../../src/store/sqlite/migrations';
 import type { SegmentState } from '../../../src/store/store';
@@ -85,6 +89,49 @@ describe('segment answers, one row per contact (migration 90)', () => {
     expect(store.getSegmentStates(a)).toEqual([state(a, 'stage', 'lead', T0 + 1), state(a, 'tier', { n: [1, 2] }, T0 + 2), state(a, 'vip', true, T0)]);
     expect(store.getSegmentStates(b)).toEqual([state(b, 'broken', null, T0 + 4), state(b, 'score', 12.5, T0 + 3)]);
     expect(store.db.prepare("SELECT name FROM sqlite_master WHERE name = 'segment_state'").all()).toEqual([]);
+    store.close();
+  });
+
+  it('counts members from the stored text as from the parsed answers, whatever the values', () => {
+    const value: fc.Arbitrary<FieldValue> = fc.oneof(
+      fc.constantFrom<FieldValue>(null, false, true, 0, -0, '', 'false', 'null', ' null', '\u001f'),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.string({ maxLength: 4 }),
+      fc.array(fc.oneof(fc.integer(), fc.constant(null)), { maxLength: 2 }),
+      fc.dictionary(fc.constantFrom('a', 'false'), fc.boolean()),
+    );
+    const answers = fc.uniqueArray(fc.record({ segment: fc.constantFrom('vip', 'score', '__proto__', 'x1'), value, since: fc.nat() }), {
+      selector: (a) => a.segment,
+      maxLength: 4,
+    });
+    fc.assert(
+      fc.property(fc.array(answers, { maxLength: 5 }), (rows) => {
+        const fromText = new Map<string, number>();
+        const parsed = new Map<string, number>();
+        for (const row of rows) {
+          const text = packAnswers(row);
+          countMembers(text, fromText);
+          for (const a of unpackAnswers(text)) parsed.set(a.segment, (parsed.get(a.segment) ?? 0) + (isMember(a.value) ? 1 : 0));
+        }
+        expect([...fromText].sort()).toEqual([...parsed].sort());
+        for (const row of rows) for (const a of row) expect(isMemberJson(JSON.stringify(a.value))).toBe(isMember(a.value));
+      }),
+    );
+  });
+
+  it('counts members for status over stored rows, with an empty table counting none', () => {
+    const store = open();
+    expect(store.counts().segments).toEqual([]);
+    const a = contact(store, 'a@example.com');
+    const b = contact(store, 'b@example.com');
+    store.saveEvaluation(a, [state(a, 'vip', true, T0), state(a, 'stage', null, T0), state(a, 'score', 0, T0)], undefined);
+    store.saveEvaluation(b, [state(b, 'vip', false, T0), state(b, 'stage', 'lead', T0), state(b, '__proto__', 'x', T0)], undefined);
+    expect(store.counts().segments).toEqual([
+      { segment: '__proto__', members: 1 },
+      { segment: 'score', members: 1 },
+      { segment: 'stage', members: 1 },
+      { segment: 'vip', members: 1 },
+    ]);
     store.close();
   });
 });
