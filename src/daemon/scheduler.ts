@@ -148,9 +148,9 @@ export class Scheduler {
         {
           name: 'reevaluate',
           run: async () => {
-            const { flips, more } = await services.reevaluateDue(clock.now());
+            const { flips, queued, more } = await services.reevaluateDue(clock.now());
             metrics.clockFlips(flips);
-            if (flips) this.wakeDrains();
+            if (flips || queued) this.wakeDrains();
             this.readNextWakeup();
             // More was waiting than one run takes (a start after downtime, a large import): the next
             // run starts at once, once the event loop has served what waited (intake stays responsive).

@@ -89,10 +89,11 @@ export interface DaemonServices {
   /** One incremental pull from an ESP. */
   pull(esp: EspName): Promise<PullOutcome>;
   /**
-   * Re-evaluates contacts whose segment answers can flip by `now` (and those with events another
-   * process stored), a bounded number a run: the flips, and whether more is waiting.
+   * Re-evaluates contacts whose segment answers can flip by `now` (and those another process changed
+   * or stored events of), a bounded number a run, and queues what they need on the ESPs: the flips,
+   * the operations queued, and whether more is waiting.
    */
-  reevaluateDue(now: number): Promise<{ flips: number; more: boolean }>;
+  reevaluateDue(now: number): Promise<{ flips: number; queued: number; more: boolean }>;
   /** Pushes what is due in one ESP's outbox (within its rate limits). */
   drainOutbox(esp: EspName): Promise<DrainOutcome>;
   /** Outbox depth per ESP (pending, dead). */

@@ -75,6 +75,9 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
       },
       'rules caches loaded',
     );
+  } else {
+    // The daemon queues its own contact writes where it makes them: only another process's are noted.
+    store.evaluatesOwnContactWrites();
   }
   const connectors = createConnectors(config, {
     clock,
@@ -119,6 +122,18 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     );
     store.transaction(() => sync.enqueue(flipsOf(segments.onEvents(store.sweptContacts)).flipped));
   }
+  /** Whether the last `takeContactChanges` left noted contact changes for the next run. */
+  let contactsCut = false;
+  /**
+   * Without segments no rules engine reads the contact changes another process noted: the contacts
+   * are taken here, at most a run's worth, and cleared in the run's transaction.
+   */
+  const takeContactChanges = (): number[] => {
+    const changes = store.contactChanges(CONTACTS_PER_RUN);
+    contactsCut = changes.length === CONTACTS_PER_RUN;
+    store.clearContactChanges(changes);
+    return changes.map(([id]) => id);
+  };
   const schemaReady = new Map<EspName, Promise<void>>();
   /** Each ESP's last real call: readiness follows it, never a fresh probe (which would flap). */
   const lastCall = new Map<EspName, { ok: boolean; detail?: string }>();
@@ -190,22 +205,27 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
       return { esp, pages: r.pages, contacts: r.contacts, changed: r.changed, newestModifiedAt: r.newestModifiedAt };
     },
 
-    async reevaluateDue(now: number): Promise<{ flips: number; more: boolean }> {
+    async reevaluateDue(now: number): Promise<{ flips: number; queued: number; more: boolean }> {
       // The flags the clock flips and the operations they imply commit together: stored flips whose
       // operations a crash lost would never be sent (the flag no longer changes after the restart).
       return atomically(() => {
         // What another process wrote (contacts and their changes, then new events: an import, a pull,
         // an erase) is evaluated first: the clock's flips follow it.
-        const changed = segments?.catchUpContacts(CONTACTS_PER_RUN) ?? [];
+        const changed = segments ? segments.catchUpContacts(CONTACTS_PER_RUN) : [];
         evaluatedInTransaction?.push(...changed.map((e) => e.contactId));
+        const noted = segments ? changed.map((e) => e.contactId) : takeContactChanges();
         const arrived = segments?.catchUpRows(CONTACTS_PER_RUN) ?? [];
         evaluatedInTransaction?.push(...arrived.map((e) => e.contactId));
         const due = segments?.reevaluateDue(now, CONTACTS_PER_RUN) ?? [];
         evaluatedInTransaction?.push(...due.map((e) => e.contactId));
         const evals = [...changed, ...arrived, ...due];
         const { flips, flipped } = flipsOf(evals);
-        if (flipped.length) sync.enqueue(flipped);
-        return { flips, more: segments?.hasMoreDue(now) ?? false };
+        // Another process changed the noted contacts and queued nothing for them (an import of
+        // contacts: fields, consent, tags; or answers it stored), so they are queued flip or not; the
+        // queue is worked out from the stored state, so a contact that needs nothing costs no call.
+        const toQueue = new Set([...noted, ...flipped]);
+        const queued = toQueue.size ? sync.enqueue(toQueue) : 0;
+        return { flips, queued, more: segments ? segments.hasMoreDue(now) : contactsCut };
       });
     },
 

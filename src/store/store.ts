@@ -317,7 +317,7 @@ export interface Store {
   contactChangeMark(): number;
   /** Forgets these noted changes, each only when its version is still the same (the contact did not change again since). */
   clearContactChanges(changes: Iterable<[contactId: number, version: number]>): void;
-  /** From now on this connection's own contact writes are not noted (a loaded rules engine hears of each as it is made). */
+  /** From now on this connection's own contact writes are not noted (a loaded rules engine, or a daemon that queues them where it makes them, hears of each). */
   evaluatesOwnContactWrites(): void;
   /** The saved rules-state snapshot for a layout, its parts in order (any write to what it holds drops it). */
   readRulesState(layout: string): Iterable<Buffer> | undefined;

@@ -25,6 +25,7 @@ import { safetyStop } from '../../src/sync/safety';
 import { startChaosProxy } from '../support/chaos-proxy';
 import { BIN, runCli } from '../support/cli';
 import type { ChaosProxy } from '../support/chaos-proxy';
+import { until } from '../support/wait';
 
 const TOKEN = 'chaos-track-token';
 const SECRETS = { HS: 'hs-chaos', HS_SECRET: 'hs-chaos-secret', MC: 'mc-chaos-us1', MC_HOOK: 'mc-chaos-hook', KL: 'pk_chaos', KL_HOOK: 'kl-chaos-hook' };
@@ -48,14 +49,6 @@ function rng(seed: number): () => number {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, state: () => unknown = () => ''): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting; ${JSON.stringify(state())}`);
-    await sleep(100);
-  }
-}
 
 const seeded = (i: number): string => `c${i}@chaos.test`;
 const fresh = (i: number): string => `n${i}@chaos.test`;

@@ -15,6 +15,7 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
 import { BIN, runCli } from '../support/cli';
 import type { Sandboxes } from '../support/sandboxes';
 import { SECRETS, startSandboxes } from '../support/sandboxes';
+import { until } from '../support/wait';
 
 const N = 4000;
 const ROUNDS = 4;
@@ -27,14 +28,6 @@ function random(seed: number): () => number {
     s = (s * 1664525 + 1013904223) >>> 0;
     return s / 2 ** 32;
   };
-}
-
-async function until(check: () => boolean, timeoutMs: number, state: () => unknown = () => ''): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting; ${JSON.stringify(state())}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const email = (n: number): string => `k${n}@x.com`;

@@ -7,19 +7,12 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
 import type { Sandboxes } from '../support/sandboxes';
 import { SECRETS, startSandboxes } from '../support/sandboxes';
 import { freeLoopbackPort } from '../../src/daemon/free-port';
+import { until } from '../support/wait';
 
 const BIN = resolve(__dirname, '../../bin/segsync.js');
 const N = 5000;
 const TOKEN = 'crash-test-token';
 const HOUR = 3_600_000;
-
-async function until(check: () => boolean, timeoutMs: number, state: () => unknown = () => ''): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting; ${JSON.stringify(state())}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('daemon crash: SIGKILL mid-push, restart', () => {
   let s: Sandboxes;

@@ -16,22 +16,10 @@ import { createLogger } from '../../src/log/logger';
 import { ShiftedClock } from '../../src/model/clock';
 import { openStore } from '../../src/store/sqlite/sqlite-store';
 import { freeLoopbackPort } from '../../src/daemon/free-port';
+import { eventually } from '../support/wait';
 
 const TOKEN = 'track-token-for-tests';
 const HOUR = 3_600_000;
-
-async function eventually(check: () => void, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (err) {
-      if (Date.now() > until) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 describe('daemon end to end: track API → rules → three sandboxes, and webhooks back', () => {
   const clock = new ShiftedClock(Date.UTC(2026, 10, 2, 9, 0));
@@ -223,5 +211,24 @@ daemon:
     other.setProperty(id, 'plan', { value: 'free', updatedAt: at + 1, source: 'local' });
     other.close();
     await eventually(() => expect(hsTags(email)).not.toContain('pro_plan'));
+  }, 30_000);
+
+  it('pushes the fields and the opt-out another process imports while it runs, though no segment flips', async () => {
+    const email = 'imported-fan@example.com';
+    const other = openStore(join(dir, 'segsync.db'));
+    other.upsertContacts([{ email, properties: { first_name: 'Ola' }, consent: 'subscribed', source: 'local', time: clock.now() }]);
+    await eventually(() => {
+      expect(hubspot.contact(email)?.properties.firstname).toBe('Ola');
+      expect(mailchimp.member(email)?.merge_fields.FNAME).toBe('Ola');
+      expect(klaviyo.profileByEmail(email)?.first_name).toBe('Ola');
+    });
+    // An unsubscribe list imported beside the running daemon: every ESP hears of it.
+    other.upsertContacts([{ email, properties: {}, consent: 'unsubscribed', source: 'local', time: clock.now() + 1 }]);
+    other.close();
+    await eventually(() => {
+      expect(hubspot.contact(email)?.properties.hs_email_optout).toBe('true');
+      expect(mailchimp.member(email)?.status).toBe('unsubscribed');
+      expect(klaviyo.profileByEmail(email)?.marketing.consent).toBe('UNSUBSCRIBED');
+    });
   }, 30_000);
 });

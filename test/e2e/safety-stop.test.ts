@@ -13,17 +13,10 @@ import { freeLoopbackPort } from '../../src/daemon/free-port';
 import { BIN, runCli } from '../support/cli';
 import type { Sandboxes } from '../support/sandboxes';
 import { SECRETS, startSandboxes } from '../support/sandboxes';
+import { until } from '../support/wait';
 
 const TOKEN = 'safety-track-token';
 const N = 12;
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, state: () => unknown = () => ''): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting; ${JSON.stringify(state())}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('daemon: the safety valve stops one ESP and says so everywhere', () => {
   let s: Sandboxes;

@@ -140,10 +140,10 @@ export class FixtureServices implements DaemonServices, NextWakeupSource {
     });
   }
 
-  reevaluateDue(now: number): Promise<{ flips: number; more: boolean }> {
+  reevaluateDue(now: number): Promise<{ flips: number; queued: number; more: boolean }> {
     return this.tracked(undefined, async () => {
       this.calls.reevaluate.push(now);
-      return { flips: 0, more: false };
+      return { flips: 0, queued: 0, more: false };
     });
   }
 

@@ -62,10 +62,10 @@ class TimedServices implements DaemonServices {
   /** Runs that report more waiting (a backlog), counted down by each run. */
   backlog = 0;
 
-  async reevaluateDue(now: number): Promise<{ flips: number; more: boolean }> {
+  async reevaluateDue(now: number): Promise<{ flips: number; queued: number; more: boolean }> {
     this.reevaluations.push(now);
     if (this.backlog > 0) this.backlog--;
-    return { flips: 0, more: this.backlog > 0 };
+    return { flips: 0, queued: 0, more: this.backlog > 0 };
   }
 
   quarantined(): number {
