@@ -62,10 +62,15 @@ class TimedServices implements DaemonServices {
   /** Runs that report more waiting (a backlog), counted down by each run. */
   backlog = 0;
 
+  /** Operations the next re-evaluation says it queued (with no flip: another process's changes). */
+  queuedNext = 0;
+
   async reevaluateDue(now: number): Promise<{ flips: number; queued: number; more: boolean }> {
     this.reevaluations.push(now);
     if (this.backlog > 0) this.backlog--;
-    return { flips: 0, queued: 0, more: this.backlog > 0 };
+    const queued = this.queuedNext;
+    this.queuedNext = 0;
+    return { flips: 0, queued, more: this.backlog > 0 };
   }
 
   quarantined(): number {
@@ -190,6 +195,19 @@ describe('Scheduler', () => {
     expect(woken).toEqual([10_000, 10_000]);
     await clock.advance(250);
     expect(services.drains.at(-1)!.at - t0).toBe(10_250);
+    await scheduler.stop();
+  });
+
+  it('wakes the outbox worker at once when a re-evaluation queued pushes, though nothing flipped', async () => {
+    const { clock, services, scheduler, t0 } = setup();
+    scheduler.start();
+    await settle();
+    await clock.advance(4_999);
+    expect(services.drains.map((d) => d.at - t0)).toEqual([0, 250, 750, 1_750, 3_750]);
+    services.queuedNext = 4;
+    await clock.advance(1);
+    // The re-evaluation at 5 s queued another process's changes: a drain follows at once, not at 7.75 s.
+    expect(services.drains.map((d) => d.at - t0)).toEqual([0, 250, 750, 1_750, 3_750, 5_000]);
     await scheduler.stop();
   });
 
