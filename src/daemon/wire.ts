@@ -80,6 +80,13 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
       },
       'rules caches loaded',
     );
+    const reevaluating = segments.lastLoad?.reevaluating ?? 0;
+    if (reevaluating) {
+      logger.info(
+        { contacts: reevaluating },
+        'the stored segment answers follow other rules than segsync.yaml now has (a segment added or edited): every contact is evaluated again, and what changes is pushed',
+      );
+    }
   } else {
     // The daemon queues its own contact writes where it makes them: only another process's are noted.
     store.evaluatesOwnContactWrites();

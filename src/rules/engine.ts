@@ -16,6 +16,7 @@ import type { ContactView } from './context';
 import { AnswerTable } from './answer-table';
 import { finite, sameAnswer } from './answers';
 import { columnsFromEvents, EventCache } from './event-cache';
+import { rulesFingerprint } from './fingerprint';
 import { flipTimes, nextChanges } from './next-change';
 import { packState, stateLayout, unpackState } from './state-snapshot';
 import type { NextChange } from './next-change';
@@ -131,6 +132,11 @@ export class SegmentEngine {
   private pool: SweepPool | undefined;
   /** Why the workers were given up (the engine then sweeps on one thread). */
   poolError: SweepWorkerError | undefined;
+  /**
+   * The rules' fingerprint while the stored answers follow other rules: every contact waits in
+   * `unevaluated`, and once none waits the store records that they follow these (see fingerprint.ts).
+   */
+  private pendingFingerprint: string | undefined;
   /** Other connections' writes to what the caches hold, counted when they were loaded (see `saveState`). */
   private foreignMark = 0;
   /** Contacts whose cached state changed since the workers last heard of it. */
@@ -202,6 +208,12 @@ export class SegmentEngine {
     }
     this.lastLoad!.fromStateSnapshot = state !== undefined;
     this.lastLoad!.stateRejected = saved !== undefined && state === undefined;
+    // Answers stored under other rules (a segment added, renamed or edited; or never recorded): every
+    // contact is evaluated again by the catch-ups, a run at a time, and what flips is pushed.
+    const fingerprint = rulesFingerprint(this.rules);
+    this.pendingFingerprint = this.store.answersFingerprint() === fingerprint ? undefined : fingerprint;
+    if (this.pendingFingerprint) for (let id = 0; id <= this.contacts.maxId; id++) if (this.contacts.has(id)) this.unevaluated.add(id);
+    this.lastLoad!.reevaluating = this.pendingFingerprint ? this.unevaluated.size : 0;
     this.lastLoad!.timings = { eventsMs: t1 - t0, contactsMs: t2 - t1, answersMs: performance.now() - t2 };
   }
 
@@ -315,13 +327,20 @@ export class SegmentEngine {
         scanFallback?: string;
         /** A saved rules state was there but failed its check (cut, damaged or another layout): the tables were read. */
         stateRejected?: boolean;
+        /** Contacts to evaluate again because the stored answers follow other rules (0: they follow these). */
+        reevaluating?: number;
         timings?: { eventsMs: number; contactsMs: number; answersMs: number };
       }
     | undefined;
 
   /** Evaluates every contact, stores what changed, and rebuilds the wake-up heap. */
   recomputeAll(onProgress?: ProgressFn): RecomputeSummary {
-    return this.sweep(this.clock.now(), true, onProgress);
+    const summary = this.sweep(this.clock.now(), true, onProgress);
+    // Every contact was just evaluated from the caches, and what changed is stored.
+    this.unevaluated.clear();
+    this.pendingFingerprint = rulesFingerprint(this.rules);
+    this.answersFollowRules();
+    return summary;
   }
 
   /**
@@ -579,14 +598,31 @@ export class SegmentEngine {
       for (const [id, row] of this.store.lastEventRows(this.checkedRow, top)) if ((this.rowOf.get(id) ?? this.loadedRow) < row) this.unevaluated.add(id);
       this.checkedRow = top;
     }
-    if (!this.unevaluated.size) return [];
+    if (!this.unevaluated.size) {
+      this.answersFollowRules();
+      return [];
+    }
     const ids: number[] = [];
     for (const id of this.unevaluated) {
       if (ids.length === limit) break;
       ids.push(id);
     }
     for (const id of ids) this.unevaluated.delete(id);
-    return this.store.transaction(() => this.eventsArrived(ids));
+    return this.store.transaction(() => {
+      const out = this.eventsArrived(ids);
+      if (!this.unevaluated.size) this.answersFollowRules();
+      return out;
+    });
+  }
+
+  /**
+   * Every contact waiting since a load under other rules was evaluated: the store records that its
+   * answers follow these rules. Once per load; a rolled-back record is made again at the next start.
+   */
+  private answersFollowRules(): void {
+    if (!this.pendingFingerprint) return;
+    this.store.setAnswersFingerprint(this.pendingFingerprint);
+    this.pendingFingerprint = undefined;
   }
 
   /**

@@ -319,6 +319,10 @@ export interface Store {
   clearContactChanges(changes: Iterable<[contactId: number, version: number]>): void;
   /** From now on this connection's own contact writes are not noted (a loaded rules engine, or a daemon that queues them where it makes them, hears of each). */
   evaluatesOwnContactWrites(): void;
+  /** The fingerprint of the rules every contact's stored answers were last computed by (rules/fingerprint.ts), if recorded. */
+  answersFingerprint(): string | undefined;
+  /** Records that every contact's stored answers follow the rules of this fingerprint. */
+  setAnswersFingerprint(fingerprint: string): void;
   /** The saved rules-state snapshot for a layout, its parts in order (any write to what it holds drops it). */
   readRulesState(layout: string): Iterable<Buffer> | undefined;
   /** Replaces the saved rules-state snapshot (one is kept). */

@@ -92,6 +92,8 @@ const BUSY_TIMEOUT_MS = 5000;
 export const WEBHOOK_DEDUPE_RETENTION_MS = 7 * 24 * 3_600_000;
 const WEBHOOK_PRUNE_EVERY = 1000;
 
+/** store_meta key: the fingerprint of the rules the stored answers follow (see rules/fingerprint.ts). */
+const ANSWERS_FINGERPRINT = 'answers_fingerprint';
 /** store_meta key: the highest event row already checked for readable JSON. */
 const CHECKED_EVENT_ROW = 'json_checked_event_row';
 
@@ -1014,6 +1016,15 @@ export class SqliteStore implements Store {
   private hasContactFeed(): boolean {
     this.contactFeed ??= this.hasTable('contact_changes');
     return this.contactFeed;
+  }
+
+  answersFingerprint(): string | undefined {
+    if (!this.hasTable('store_meta')) return undefined;
+    return this.stmt('SELECT value FROM store_meta WHERE key = ?').pluck().get(ANSWERS_FINGERPRINT) as string | undefined;
+  }
+
+  setAnswersFingerprint(fingerprint: string): void {
+    this.stmt('INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(ANSWERS_FINGERPRINT, fingerprint);
   }
 
   readRulesState(layout: string): Iterable<Buffer> | undefined {
