@@ -58,6 +58,9 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
   // a sweep (and the saved state's contacts kept for their first share) piled up in memory.
   const segments = Object.keys(config.segments).length ? SegmentEngine.fromConfig(ctx.loaded, store, clock, { workers: 0 }) : undefined;
   for (const w of segments?.warnings ?? []) logger.warn({ segment: w.segment }, w.message);
+  // The daemon queues what its own writes imply where it makes them: only another process's contact
+  // and answer writes are noted for its catch-up. Before the load, which reads the notes' mark.
+  store.evaluatesOwnContactWrites();
   if (segments) {
     const started = clock.now();
     segments.load();
@@ -87,9 +90,6 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
         'the stored segment answers follow other rules than segsync.yaml now has (a segment added or edited): every contact is evaluated again, and what changes is pushed',
       );
     }
-  } else {
-    // The daemon queues its own contact writes where it makes them: only another process's are noted.
-    store.evaluatesOwnContactWrites();
   }
   const connectors = createConnectors(config, {
     clock,

@@ -181,7 +181,6 @@ export class SegmentEngine {
     this.unevaluated.clear();
     this.foreignMark = this.store.foreignRulesWrites();
     // Read before the caches: a contact whose version is still this one later was read as it is.
-    this.store.evaluatesOwnContactWrites();
     this.contactMark = this.store.contactChangeMark();
     const t0 = performance.now();
     this.events = this.loadEvents(onProgress);

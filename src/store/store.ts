@@ -317,7 +317,7 @@ export interface Store {
   contactChangeMark(): number;
   /** Forgets these noted changes, each only when its version is still the same (the contact did not change again since). */
   clearContactChanges(changes: Iterable<[contactId: number, version: number]>): void;
-  /** From now on this connection's own contact writes are not noted (a loaded rules engine, or a daemon that queues them where it makes them, hears of each). */
+  /** From now on this connection's own contact and answer writes are not noted: it evaluates and queues what each implies where it makes it (the daemon). */
   evaluatesOwnContactWrites(): void;
   /** The fingerprint of the rules every contact's stored answers were last computed by (rules/fingerprint.ts), if recorded. */
   answersFingerprint(): string | undefined;

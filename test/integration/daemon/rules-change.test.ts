@@ -13,6 +13,7 @@ import { freeLoopbackPort } from '../../../src/daemon/free-port';
 import { createServices } from '../../../src/daemon/wire';
 import { createLogger } from '../../../src/log/logger';
 import { systemClock } from '../../../src/model/clock';
+import { SegmentEngine } from '../../../src/rules/engine';
 import { openStore } from '../../../src/store/sqlite/sqlite-store';
 import type { Sandboxes } from '../../support/sandboxes';
 import { SECRETS, startSandboxes } from '../../support/sandboxes';
@@ -36,7 +37,7 @@ describe('daemon restarted with a segment added to its config', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('evaluates every contact under the new rules and pushes the new tag', async () => {
+  it('evaluates every contact under the new rules and pushes the new tag, also after a `segsync segments` stored them', async () => {
     const db = join(dir, 'segsync.db');
     const configFile = join(dir, 'segsync.yaml');
     const port = await freeLoopbackPort();
@@ -98,6 +99,30 @@ daemon: { port: ${port}, serverKey: "\${SERVER_KEY}", pullIntervalSeconds: 3600 
     await eventually(() => {
       for (let n = 0; n < N; n++) {
         const want = n % 3 === 0 ? ['pro', 'subscriber'] : ['subscriber'];
+        expect({ n, tags: [hsTags(n).sort(), mcTags(n).sort(), klTags(n).sort()] }).toEqual({ n, tags: [want, want, want] });
+      }
+    });
+    await daemon.stop();
+    daemon = undefined;
+
+    // Another segment, and `segsync segments` run before the restart: it stores the new answers (and
+    // the rules they follow) but pushes nothing, so the restarted daemon must still push them.
+    writeConfig(`${everyone}
+  pro:
+    rule: contact.plan == "pro"
+    push: [{ esp: hubspot }, { esp: mailchimp }, { esp: klaviyo }]
+  free_plan:
+    rule: contact.plan == "free"
+    push: [{ esp: hubspot }, { esp: mailchimp }, { esp: klaviyo }]`);
+    const cli = openStore(db);
+    const recompute = SegmentEngine.fromConfig(loadConfigFile(configFile, { secrets: { connectors: false, daemon: false } }), cli, systemClock);
+    recompute.recomputeAll();
+    recompute.close();
+    cli.close();
+    daemon = await start();
+    await eventually(() => {
+      for (let n = 0; n < N; n++) {
+        const want = n % 3 === 0 ? ['pro', 'subscriber'] : ['free_plan', 'subscriber'];
         expect({ n, tags: [hsTags(n).sort(), mcTags(n).sort(), klTags(n).sort()] }).toEqual({ n, tags: [want, want, want] });
       }
     });

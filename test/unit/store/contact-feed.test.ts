@@ -43,6 +43,37 @@ describe('the contacts other processes changed (contact_changes, migration 88)',
     expect(ids(store)).toEqual([a]);
   });
 
+  it("notes the contacts whose answers a connection that queues no pushes changed (`segsync segments`), and none of a daemon's", () => {
+    const cli = open();
+    const daemon = open();
+    daemon.evaluatesOwnContactWrites();
+    const a = contact(cli, 'a@example.com');
+    const b = contact(cli, 'b@example.com');
+    const c = contact(cli, 'c@example.com');
+    cli.clearContactChanges(cli.contactChanges());
+    const vip = (id: number, value: boolean) => [{ contactId: id, segment: 'vip', value, since: T0 }];
+    cli.saveEvaluations([
+      { contactId: a, states: vip(a, true), nextChangeAt: undefined },
+      { contactId: b, states: [], nextChangeAt: T0 + 5 },
+    ]);
+    cli.saveEvaluation(c, vip(c, true), undefined);
+    // b's wake-up alone is no answer to push.
+    expect(ids(cli)).toEqual([a, c]);
+    // The same answer again changes nothing, so nothing more is noted.
+    cli.clearContactChanges(cli.contactChanges());
+    cli.saveEvaluation(c, vip(c, true), undefined);
+    expect(ids(cli)).toEqual([]);
+    cli.saveEvaluation(c, vip(c, false), undefined);
+    expect(ids(cli)).toEqual([c]);
+    cli.clearContactChanges(cli.contactChanges());
+
+    daemon.saveEvaluation(a, vip(a, false), undefined);
+    daemon.saveEvaluations([{ contactId: b, states: vip(b, true), nextChangeAt: undefined }]);
+    expect(ids(daemon)).toEqual([]);
+    cli.close();
+    daemon.close();
+  });
+
   it('notes nothing a connection whose rules hear of its own writes makes, but keeps what another one noted', () => {
     const daemon = open();
     const importer = open();
