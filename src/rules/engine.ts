@@ -137,6 +137,9 @@ export class SegmentEngine {
    * `unevaluated`, and once none waits the store records that they follow these (see fingerprint.ts).
    */
   private pendingFingerprint: string | undefined;
+  /** These rules' fingerprint, and the one the store recorded when they were loaded (see `checkRulesRecord`). */
+  private fingerprint = '';
+  private recordedAtLoad: string | undefined;
   /** Other connections' writes to what the caches hold, counted when they were loaded (see `saveState`). */
   private foreignMark = 0;
   /** Contacts whose cached state changed since the workers last heard of it. */
@@ -209,8 +212,9 @@ export class SegmentEngine {
     this.lastLoad!.stateRejected = saved !== undefined && state === undefined;
     // Answers stored under other rules (a segment added, renamed or edited; or never recorded): every
     // contact is evaluated again by the catch-ups, a run at a time, and what flips is pushed.
-    const fingerprint = rulesFingerprint(this.rules);
-    this.pendingFingerprint = this.store.answersFingerprint() === fingerprint ? undefined : fingerprint;
+    this.fingerprint = rulesFingerprint(this.rules);
+    this.recordedAtLoad = this.store.answersFingerprint();
+    this.pendingFingerprint = this.recordedAtLoad === this.fingerprint ? undefined : this.fingerprint;
     if (this.pendingFingerprint) for (let id = 0; id <= this.contacts.maxId; id++) if (this.contacts.has(id)) this.unevaluated.add(id);
     this.lastLoad!.reevaluating = this.pendingFingerprint ? this.unevaluated.size : 0;
     this.lastLoad!.timings = { eventsMs: t1 - t0, contactsMs: t2 - t1, answersMs: performance.now() - t2 };
@@ -245,6 +249,7 @@ export class SegmentEngine {
     if (!this.loaded) return false;
     // One write transaction: nobody writes between the checks and the snapshots they allow.
     return this.store.transaction(() => {
+      this.checkRulesRecord();
       if (this.store.foreignRulesWrites() !== this.foreignMark) return false;
       // A last check that the caches followed every write of this process: a contact created or
       // erased without the engine told would otherwise outlive this process in the saved state.
@@ -337,8 +342,9 @@ export class SegmentEngine {
     const summary = this.sweep(this.clock.now(), true, onProgress);
     // Every contact was just evaluated from the caches, and what changed is stored.
     this.unevaluated.clear();
-    this.pendingFingerprint = rulesFingerprint(this.rules);
-    this.answersFollowRules();
+    this.store.setAnswersFingerprint(this.fingerprint);
+    this.recordedAtLoad = this.fingerprint;
+    this.pendingFingerprint = undefined;
     return summary;
   }
 
@@ -592,6 +598,7 @@ export class SegmentEngine {
    */
   catchUpRows(limit = 20_000): ContactEvaluation[] {
     if (!this.events) return [];
+    this.checkRulesRecord();
     const top = this.store.eventCountBound();
     if (top > this.checkedRow) {
       for (const [id, row] of this.store.lastEventRows(this.checkedRow, top)) if ((this.rowOf.get(id) ?? this.loadedRow) < row) this.unevaluated.add(id);
@@ -619,8 +626,23 @@ export class SegmentEngine {
    * answers follow these rules. Once per load; a rolled-back record is made again at the next start.
    */
   private answersFollowRules(): void {
+    this.checkRulesRecord();
     if (!this.pendingFingerprint) return;
     this.store.setAnswersFingerprint(this.pendingFingerprint);
+    this.recordedAtLoad = this.pendingFingerprint;
+    this.pendingFingerprint = undefined;
+  }
+
+  /**
+   * Another process recorded other rules since the load (a `segsync segments` run after segsync.yaml
+   * was edited, beside this daemon, which goes on storing answers under its own rules): the record
+   * no longer holds. It is dropped and this load records nothing, so the next start evaluates everyone.
+   */
+  private checkRulesRecord(): void {
+    const recorded = this.store.answersFingerprint();
+    if (recorded === this.fingerprint || recorded === this.recordedAtLoad) return;
+    this.store.setAnswersFingerprint(undefined);
+    this.recordedAtLoad = undefined;
     this.pendingFingerprint = undefined;
   }
 

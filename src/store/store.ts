@@ -321,8 +321,8 @@ export interface Store {
   evaluatesOwnContactWrites(): void;
   /** The fingerprint of the rules every contact's stored answers were last computed by (rules/fingerprint.ts), if recorded. */
   answersFingerprint(): string | undefined;
-  /** Records that every contact's stored answers follow the rules of this fingerprint. */
-  setAnswersFingerprint(fingerprint: string): void;
+  /** Records that every contact's stored answers follow the rules of this fingerprint (undefined: of no known rules). */
+  setAnswersFingerprint(fingerprint: string | undefined): void;
   /** The saved rules-state snapshot for a layout, its parts in order (any write to what it holds drops it). */
   readRulesState(layout: string): Iterable<Buffer> | undefined;
   /** Replaces the saved rules-state snapshot (one is kept). */

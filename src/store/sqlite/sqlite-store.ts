@@ -1039,7 +1039,11 @@ export class SqliteStore implements Store {
     return this.stmt('SELECT value FROM store_meta WHERE key = ?').pluck().get(ANSWERS_FINGERPRINT) as string | undefined;
   }
 
-  setAnswersFingerprint(fingerprint: string): void {
+  setAnswersFingerprint(fingerprint: string | undefined): void {
+    if (fingerprint === undefined) {
+      this.stmt('DELETE FROM store_meta WHERE key = ?').run(ANSWERS_FINGERPRINT);
+      return;
+    }
     this.stmt('INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(ANSWERS_FINGERPRINT, fingerprint);
   }
 

@@ -109,4 +109,23 @@ describe('rules changed since the stored answers', () => {
     expect(daemonRun(store, [BUYER]).engine.lastLoad!.reevaluating).toBe(N);
     store.close();
   });
+
+  it('drops the record when another process records other rules beside a running daemon, so its restart evaluates everyone', () => {
+    const store = populated();
+    const old = daemonRun(store, [BUYER]).engine;
+    // `segsync segments` after segsync.yaml gained a segment, while the daemon still runs the old rules.
+    const other = open();
+    const cli = SegmentEngine.fromSources([BUYER, PRO], other, new ManualClock(T0), [], { workers: 0 });
+    cli.recomputeAll();
+    cli.close();
+    other.close();
+    expect(store.answersFingerprint()).toBeDefined();
+    // The daemon goes on storing answers under its rules: its next run drops the record.
+    old.catchUpRows();
+    expect(store.answersFingerprint()).toBeUndefined();
+    expect(old.saveState()).toBe(false);
+    old.close();
+    expect(daemonRun(store, [BUYER, PRO]).engine.lastLoad!.reevaluating).toBe(N);
+    store.close();
+  });
 });
