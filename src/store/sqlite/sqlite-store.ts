@@ -204,7 +204,7 @@ export class SqliteStore implements Store {
    */
   private quarantineUnreadableEvents(): number[] {
     if (!this.hasTable('store_meta')) return [];
-    const from = Number(this.stmt('SELECT value FROM store_meta WHERE key = ?').pluck().get(CHECKED_EVENT_ROW) ?? 0);
+    const from = Number(this.meta(CHECKED_EVENT_ROW) ?? 0);
     const to = this.eventCountBound();
     if (to <= from) return [];
     return this.transaction(() => {
@@ -231,7 +231,7 @@ export class SqliteStore implements Store {
         );
         this.stmt('DELETE FROM events WHERE id = ?').run(r.id);
       }
-      this.stmt('INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(CHECKED_EVENT_ROW, String(to));
+      this.setMeta(CHECKED_EVENT_ROW, String(to));
       return [...new Set(bad.map((r) => r.contact_id as number))];
     });
   }
@@ -768,10 +768,7 @@ export class SqliteStore implements Store {
     try {
       this.db.exec('BEGIN IMMEDIATE');
       try {
-        this.stmt('INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(
-          'write_probe',
-          String(this.now()),
-        );
+        this.setMeta('write_probe', String(this.now()));
       } finally {
         this.db.exec('ROLLBACK');
       }
@@ -1035,16 +1032,22 @@ export class SqliteStore implements Store {
   }
 
   answersFingerprint(): string | undefined {
-    if (!this.hasTable('store_meta')) return undefined;
-    return this.stmt('SELECT value FROM store_meta WHERE key = ?').pluck().get(ANSWERS_FINGERPRINT) as string | undefined;
+    return this.hasTable('store_meta') ? this.meta(ANSWERS_FINGERPRINT) : undefined;
   }
 
   setAnswersFingerprint(fingerprint: string | undefined): void {
-    if (fingerprint === undefined) {
-      this.stmt('DELETE FROM store_meta WHERE key = ?').run(ANSWERS_FINGERPRINT);
-      return;
-    }
-    this.stmt('INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(ANSWERS_FINGERPRINT, fingerprint);
+    if (fingerprint === undefined) this.stmt('DELETE FROM store_meta WHERE key = ?').run(ANSWERS_FINGERPRINT);
+    else this.setMeta(ANSWERS_FINGERPRINT, fingerprint);
+  }
+
+  /** A store_meta value. */
+  private meta(key: string): string | undefined {
+    return this.stmt('SELECT value FROM store_meta WHERE key = ?').pluck().get(key) as string | undefined;
+  }
+
+  /** Sets a store_meta value. */
+  private setMeta(key: string, value: string): void {
+    this.stmt('INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
   readRulesState(layout: string): Iterable<Buffer> | undefined {
