@@ -5,16 +5,17 @@
  * In the end every contact's stored answer follows its stored property, no noted change is left,
  * and every ESP carries the segment tag on exactly the contacts in the segment.
  */
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeLoopbackPort } from '../../src/daemon/free-port';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
-import { BIN, runCli } from '../support/cli';
+import { runCli } from '../support/cli';
+import { startChild, waitHealthy } from '../support/intake-daemon';
+import type { Child, DaemonSetup } from '../support/intake-daemon';
 import type { Sandboxes } from '../support/sandboxes';
-import { SECRETS, startSandboxes } from '../support/sandboxes';
+import { SECRETS, sandboxConnectorsYaml, startSandboxes } from '../support/sandboxes';
 import { until } from '../support/wait';
 
 const N = 4000;
@@ -58,10 +59,7 @@ describe('daemon crash: SIGKILL while catching up with another process’s conta
 store: { path: ${db} }
 fields:
   plan: { type: string }
-connectors:
-  hubspot: { accessToken: "\${HS_TOKEN}", baseUrl: "${s.hubspot.url}" }
-  mailchimp: { apiKey: "\${MC_KEY}", listId: ${s.mailchimp.listId}, baseUrl: "${s.mailchimp.url}" }
-  klaviyo: { apiKey: "\${KL_KEY}", baseUrl: "${s.klaviyo.url}", jobPollIntervalMs: 50 }
+${sandboxConnectorsYaml(s)}
 segments:
   pro:
     rule: contact.plan == "pro"
@@ -82,27 +80,10 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", pullIntervalSeconds: 3600 }
       );
       return runCli(['--config', cfg, 'import', 'contacts', file], env);
     };
-    const start = (): { proc: ChildProcess; stderr: () => string; exited: Promise<number | null> } => {
-      const proc = spawn(process.execPath, [BIN, '--config', cfg, 'daemon'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      children.push(proc);
-      let stderr = '';
-      proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      return { proc, stderr: () => stderr, exited: new Promise((r) => proc.on('exit', (c) => r(c))) };
-    };
-    const ready = async (): Promise<void> => {
-      // Up to 30 s: a cold start through tsx takes 8-15 s on a loaded 2-core machine.
-      for (let i = 0; i < 600; i++) {
-        if (
-          await fetch(`http://127.0.0.1:${port}/healthz`).then(
-            (r) => r.ok,
-            () => false,
-          )
-        )
-          return;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error('the daemon did not start');
-    };
+    const setup: DaemonSetup = { dir, db, cfg, port, url: `http://127.0.0.1:${port}`, env };
+    const start = (): Child => startChild(setup, ['daemon'], children);
+    // Waits for /healthz, and fails at once with the daemon's stderr if it exits instead.
+    const ready = (): Promise<void> => waitHealthy(setup, daemon);
 
     // Every contact exists (half of them pro) before the daemon's first start.
     expect((await importPlans(0)).code).toBe(0);

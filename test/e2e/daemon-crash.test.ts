@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
 import type { Sandboxes } from '../support/sandboxes';
-import { SECRETS, startSandboxes } from '../support/sandboxes';
+import { SECRETS, sandboxConnectorsYaml, startSandboxes } from '../support/sandboxes';
 import { freeLoopbackPort } from '../../src/daemon/free-port';
 import { until } from '../support/wait';
 
@@ -39,10 +39,7 @@ describe('daemon crash: SIGKILL mid-push, restart', () => {
 store: { path: ${db} }
 fields:
   plan: { type: string }
-connectors:
-  hubspot: { accessToken: "\${HS_TOKEN}", baseUrl: "${s.hubspot.url}" }
-  mailchimp: { apiKey: "\${MC_KEY}", listId: ${s.mailchimp.listId}, baseUrl: "${s.mailchimp.url}" }
-  klaviyo: { apiKey: "\${KL_KEY}", baseUrl: "${s.klaviyo.url}", jobPollIntervalMs: 50 }
+${sandboxConnectorsYaml(s)}
 mappings:
   hubspot: [{ local: plan, remote: segsync_plan }]
   mailchimp: [{ local: plan, remote: PLAN }]

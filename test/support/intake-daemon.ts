@@ -208,7 +208,11 @@ export interface InProcess {
 }
 
 /** Starts the daemon over `setup` in this process, with the ESP secrets it names set in process.env. */
-export async function startInProcess(setup: DaemonSetup, env: Record<string, string> = {}): Promise<InProcess> {
+export async function startInProcess(
+  setup: DaemonSetup,
+  env: Record<string, string> = {},
+  options: { reevaluateIntervalMs?: number } = {},
+): Promise<InProcess> {
   const all = { ...setup.env, ...env } as Record<string, string>;
   const loaded = loadConfigFile(setup.cfg, { env: all });
   const { config } = loaded;
@@ -223,9 +227,9 @@ export async function startInProcess(setup: DaemonSetup, env: Record<string, str
     serverKey: SERVER_KEY,
     writeKey: WRITE_KEY,
     corsOrigins: config.daemon.cors.origins,
-    // Jobs run once at start (a pull per ESP), then rarely: the tests call what they need.
+    // Jobs run once at start (a pull per ESP), then rarely unless told: the tests call what they need.
     pullIntervalMs: 3_600_000,
-    reevaluateIntervalMs: 3_600_000,
+    reevaluateIntervalMs: options.reevaluateIntervalMs ?? 3_600_000,
   });
   const post = async (path: string, body: unknown, key = SERVER_KEY): Promise<{ status: number; body: Record<string, unknown> }> => {
     const r = await postJson(setup, path, body, key);

@@ -64,6 +64,14 @@ mappings:
 
 export const SECRETS = { HS_TOKEN: 'hs-token', MC_KEY: 'mc-key-us1', KL_KEY: 'pk_test' };
 
+/** segsync.yaml's `connectors:` section for the three sandboxes, their keys read from SECRETS' variables. */
+export function sandboxConnectorsYaml(s: Sandboxes): string {
+  return `connectors:
+  hubspot: { accessToken: "\${HS_TOKEN}", baseUrl: "${s.hubspot.url}" }
+  mailchimp: { apiKey: "\${MC_KEY}", listId: ${s.mailchimp.listId}, baseUrl: "${s.mailchimp.url}" }
+  klaviyo: { apiKey: "\${KL_KEY}", baseUrl: "${s.klaviyo.url}", jobPollIntervalMs: 50 }`;
+}
+
 /** A config for the three sandboxes with the given extra YAML (fields, mappings, segments …). */
 export function sandboxConfig(s: Sandboxes, extra: string, hubspotPer10s = 10_000): SegsyncConfig {
   const text = `version: 1

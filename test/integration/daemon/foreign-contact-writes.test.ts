@@ -6,27 +6,19 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfigFile } from '../../../src/config/load';
-import { startDaemon } from '../../../src/daemon/daemon';
-import type { RunningDaemon } from '../../../src/daemon/daemon';
 import { freeLoopbackPort } from '../../../src/daemon/free-port';
-import { createServices } from '../../../src/daemon/wire';
-import { createLogger } from '../../../src/log/logger';
-import { systemClock } from '../../../src/model/clock';
 import { openStore } from '../../../src/store/sqlite/sqlite-store';
-import type { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
+import { SERVER_KEY, startInProcess } from '../../support/intake-daemon';
+import type { InProcess } from '../../support/intake-daemon';
 import type { Sandboxes } from '../../support/sandboxes';
-import { SECRETS, startSandboxes } from '../../support/sandboxes';
+import { SECRETS, sandboxConnectorsYaml, startSandboxes } from '../../support/sandboxes';
 import { eventually } from '../../support/wait';
-
-const TOKEN = 'server-key-for-foreign-writes';
 
 describe('daemon without segments: contacts another process changes', () => {
   let s: Sandboxes;
   let dir: string;
   let db: string;
-  let store: SqliteStore;
-  let daemon: RunningDaemon;
+  let daemon: InProcess;
 
   beforeAll(async () => {
     s = await startSandboxes();
@@ -40,10 +32,7 @@ describe('daemon without segments: contacts another process changes', () => {
 store: { path: ${db} }
 fields:
   first_name: { type: string }
-connectors:
-  hubspot: { accessToken: "\${HS_TOKEN}", baseUrl: "${s.hubspot.url}" }
-  mailchimp: { apiKey: "\${MC_KEY}", listId: ${s.mailchimp.listId}, baseUrl: "${s.mailchimp.url}" }
-  klaviyo: { apiKey: "\${KL_KEY}", baseUrl: "${s.klaviyo.url}", jobPollIntervalMs: 50 }
+${sandboxConnectorsYaml(s)}
 mappings:
   hubspot: [{ local: first_name, remote: firstname }]
   mailchimp: [{ local: first_name, remote: FNAME }]
@@ -51,15 +40,12 @@ mappings:
 daemon: { port: ${port}, serverKey: "\${SERVER_KEY}", pullIntervalSeconds: 3600 }
 `,
     );
-    const loaded = loadConfigFile(configFile, { env: { ...process.env, ...SECRETS, SERVER_KEY: TOKEN } });
-    const logger = createLogger({ level: 'silent' });
-    store = openStore(db);
-    const services = await createServices({ config: loaded.config, loaded, store, clock: systemClock, logger });
-    daemon = await startDaemon({ services, logger, clock: systemClock, port, trackToken: TOKEN, pullIntervalMs: 3_600_000, reevaluateIntervalMs: 100 });
+    const env = { ...process.env, ...SECRETS, SERVER_KEY } as Record<string, string>;
+    daemon = await startInProcess({ dir, db, cfg: configFile, port, url: `http://127.0.0.1:${port}`, env }, {}, { reevaluateIntervalMs: 100 });
   }, 30_000);
 
   afterAll(async () => {
-    await daemon?.stop();
+    await daemon?.close();
     await s?.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -87,13 +73,33 @@ daemon: { port: ${port}, serverKey: "\${SERVER_KEY}", pullIntervalSeconds: 3600 
   }, 30_000);
 
   it("notes none of the daemon's own contact writes (tracked identities are queued where they are made)", async () => {
-    const res = await fetch(`${daemon.url}/v1/identify`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-      body: JSON.stringify({ email: 'tracked@example.com', traits: { first_name: 'Tia' } }),
-    });
+    const res = await daemon.post('/v1/identify', { email: 'tracked@example.com', traits: { first_name: 'Tia' } });
     expect(res.status).toBeLessThan(300);
-    expect(store.contactChanges()).toEqual([]);
+    expect(daemon.store.contactChanges()).toEqual([]);
     await eventually(() => expect(s.hubspot.contact('tracked@example.com')?.properties.firstname).toBe('Tia'));
+  }, 30_000);
+
+  it('never resubscribes a member who unsubscribed on the ESP since the last push, when it pushes an imported field', async () => {
+    const email = 'left-on-the-esp@example.com';
+    const other = openStore(db);
+    try {
+      other.upsertContacts([{ email, properties: { first_name: 'Ivo' }, consent: 'subscribed', source: 'local', time: Date.now() }]);
+      await eventually(() => {
+        expect(s.mailchimp.member(email)?.merge_fields.FNAME).toBe('Ivo');
+        expect(s.klaviyo.profileByEmail(email)?.first_name).toBe('Ivo');
+      });
+      // Unsubscribed on Mailchimp and Klaviyo, and not pulled yet: segsync still believes subscribed.
+      s.mailchimp.admin.update(email, { status: 'unsubscribed' });
+      s.klaviyo.state.unsubscribe([email], undefined);
+      other.upsertContacts([{ email, properties: { first_name: 'Iva' }, consent: 'subscribed', source: 'local', time: Date.now() + 1 }]);
+      await eventually(() => {
+        expect(s.mailchimp.member(email)?.merge_fields.FNAME).toBe('Iva');
+        expect(s.klaviyo.profileByEmail(email)?.first_name).toBe('Iva');
+      });
+      expect(s.mailchimp.member(email)?.status).toBe('unsubscribed');
+      expect(s.klaviyo.profileByEmail(email)?.marketing.consent).toBe('UNSUBSCRIBED');
+    } finally {
+      other.close();
+    }
   }, 30_000);
 });
