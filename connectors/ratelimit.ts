@@ -4,8 +4,9 @@
  * Written by hand because no maintained library combines what the three vendors need at once: several
  * named windows per call (HubSpot's rolling 10 s plus a daily budget; Klaviyo's fixed 1 s burst plus
  * 1 min steady, per endpoint), a concurrency cap (Mailchimp's 10 connections), pauses fed back from
- * 429 answers and rate headers, and an injectable clock so a 10-second window is tested in
- * milliseconds. (Bottleneck has one reservoir per limiter and its own timers.)
+ * 429 answers and rate headers, a concurrency cap that learns from refusals, and an injectable clock
+ * so a 10-second window is tested in milliseconds. (Bottleneck has one reservoir per limiter and its
+ * own timers.)
  */
 import { EspRateLimitError } from '../src/errors';
 import type { Clock } from '../src/model/clock';
@@ -28,26 +29,49 @@ interface WindowState {
 export interface RunOptions {
   /** Throw `EspRateLimitError` instead of waiting longer than this (e.g. a spent daily budget). */
   maxWaitMs?: number;
+  /**
+   * Types fn's failure while its slot is still held, so a pause or a narrower cap it calls for holds
+   * before the slot is handed to the next call. Returns what to throw.
+   */
+  onFailure?: (err: unknown, slot: Slot) => unknown;
+}
+
+/** The slot a call was given. */
+export interface Slot {
+  /** Calls of this limiter in flight when this one was let go, itself included. */
+  inFlight: number;
 }
 
 export interface LimiterStats {
   calls: Record<string, number>;
+  /** Calls allowed in flight now: the declared cap, or less after refusals for too many connections. */
+  concurrency: number;
   /** Total time callers spent waiting for a slot, ms. */
   waitedMs: number;
   /** Pauses fed back from vendor answers. */
   pauses: number;
 }
 
+/**
+ * How long a narrowed concurrency holds without a refusal before one more call may go at once. Another
+ * tool's sync holds connections for minutes, and each probe that finds them still held costs a refusal
+ * and a pause of the whole account, so probes are spaced in time rather than in calls.
+ */
+const WIDEN_AFTER_MS = 30_000;
+
 /** Per-account limiter: `run(bucket, fn)` waits for a slot in every window of the bucket, then calls fn. */
 export class RateLimiter {
   private readonly windows = new Map<string, WindowState>();
   private readonly buckets: Record<string, string[]>;
   private readonly maxConcurrency: number;
+  /** The cap in force: lowered by `narrowConcurrency`, raised back one step per WIDEN_AFTER_MS without a refusal. */
+  private concurrency: number;
+  private narrowedAt = 0;
   private inFlight = 0;
   private readonly concurrencyWaiters: (() => void)[] = [];
   /** Acquisitions are serialised per bucket so callers are served in arrival order. */
   private readonly gates = new Map<string, Promise<unknown>>();
-  private readonly statsData: LimiterStats = { calls: {}, waitedMs: 0, pauses: 0 };
+  private readonly statsData: Omit<LimiterStats, 'concurrency'> = { calls: {}, waitedMs: 0, pauses: 0 };
 
   constructor(
     limits: Pick<EspLimits, 'windows' | 'buckets' | 'maxConcurrency'>,
@@ -67,6 +91,7 @@ export class RateLimiter {
     }
     this.buckets = limits.buckets;
     this.maxConcurrency = Math.max(1, limits.maxConcurrency);
+    this.concurrency = this.maxConcurrency;
   }
 
   /** Runs `fn` once every window of `bucket` has room and a concurrency slot is free. */
@@ -79,12 +104,26 @@ export class RateLimiter {
       bucket,
       acquired.catch(() => undefined),
     );
-    await acquired;
+    const slot: Slot = { inFlight: await acquired };
     try {
-      return await fn();
+      const result = await fn();
+      this.passed();
+      return result;
+    } catch (err) {
+      throw options.onFailure ? options.onFailure(err, slot) : err;
     } finally {
       this.release();
     }
+  }
+
+  /**
+   * The vendor refused a call for too many connections while `sentWith` of ours were in flight (it
+   * included): something else holds the rest of the account's connections, so ours stay below that.
+   */
+  narrowConcurrency(sentWith: number): void {
+    if (sentWith < 1) return;
+    this.concurrency = Math.max(1, Math.min(this.concurrency, sentWith - 1));
+    this.narrowedAt = this.clock.now();
   }
 
   /** Holds every window of `bucket` (or one window, by name) until `retryAfterMs` from now. */
@@ -116,10 +155,11 @@ export class RateLimiter {
   }
 
   stats(): LimiterStats {
-    return { ...this.statsData, calls: { ...this.statsData.calls } };
+    return { ...this.statsData, calls: { ...this.statsData.calls }, concurrency: this.concurrency };
   }
 
-  private async acquire(bucket: string, names: string[], options: RunOptions): Promise<void> {
+  /** Waits for a slot and takes it; returns the calls in flight with it. */
+  private async acquire(bucket: string, names: string[], options: RunOptions): Promise<number> {
     const started = this.clock.now();
     for (;;) {
       const now = this.clock.now();
@@ -137,7 +177,7 @@ export class RateLimiter {
       }
       await this.clock.sleep(at - now);
     }
-    while (this.inFlight >= this.maxConcurrency) {
+    while (this.inFlight >= this.concurrency) {
       await new Promise<void>((resolve) => this.concurrencyWaiters.push(resolve));
     }
     const now = this.clock.now();
@@ -145,6 +185,16 @@ export class RateLimiter {
     this.inFlight++;
     this.statsData.calls[bucket] = (this.statsData.calls[bucket] ?? 0) + 1;
     this.statsData.waitedMs += now - started;
+    return this.inFlight;
+  }
+
+  /** Whoever held the connections may have let go: a call went through long after the last refusal, so try one more. */
+  private passed(): void {
+    const now = this.clock.now();
+    if (this.concurrency >= this.maxConcurrency || now - this.narrowedAt < WIDEN_AFTER_MS) return;
+    this.concurrency++;
+    this.narrowedAt = now;
+    this.concurrencyWaiters.shift()?.();
   }
 
   private release(): void {

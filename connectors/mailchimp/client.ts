@@ -7,7 +7,7 @@
 import { gunzipSync } from 'node:zlib';
 import type { z } from 'zod';
 import type { ConnectorLogger } from '../connector';
-import type { RateLimiter } from '../ratelimit';
+import type { RateLimiter, Slot } from '../ratelimit';
 import type { SegsyncError } from '../../src/errors';
 import { EspPermanentError, EspRateLimitError } from '../../src/errors';
 import { backoffMs, classifyFailure } from './errors';
@@ -95,6 +95,8 @@ export class MailchimpClient {
   readonly listId: string;
   private readonly sdk: SdkClient;
   private consecutive429 = 0;
+  /** Counts bursts of refusals: a refused call sent in an earlier round does not escalate the backoff. */
+  private refusalRound = 0;
   /** HTTP requests sent, retries included. */
   requestCount = 0;
 
@@ -277,23 +279,50 @@ export class MailchimpClient {
    */
   private async call(what: string, fn: () => Promise<unknown>): Promise<unknown> {
     for (let attempt = 0; ; attempt++) {
-      let failure: SegsyncError;
+      let round = this.refusalRound;
+      let failure: unknown;
       try {
-        const result = await this.limiter.run('default', () => {
-          this.requestCount++;
-          return fn();
-        });
+        const result = await this.limiter.run(
+          'default',
+          () => {
+            this.requestCount++;
+            round = this.refusalRound;
+            return fn();
+          },
+          { onFailure: (err, slot) => this.learn(err, what, round, slot) },
+        );
         this.consecutive429 = 0;
         return result;
       } catch (err) {
-        const wait = backoffMs(this.consecutive429 + 1, this.options.backoffBaseMs, this.options.backoffMaxMs);
-        failure = err instanceof EspRateLimitError ? err : classifyFailure(err, what, wait, this.sdk.basePath);
+        failure = err;
       }
       if (!(failure instanceof EspRateLimitError)) throw failure;
-      this.consecutive429++;
-      this.limiter.pause('default', failure.retryAfterMs);
-      this.logger.warn({ esp: 'mailchimp', what, attempt, backoffMs: failure.retryAfterMs }, 'mailchimp rate limited; backing off');
+      this.logger.warn(
+        { esp: 'mailchimp', what, attempt, backoffMs: failure.retryAfterMs, connections: this.limiter.stats().concurrency },
+        'mailchimp rate limited; backing off',
+      );
       if (attempt >= this.options.rateLimitRetries) throw failure;
     }
+  }
+
+  /**
+   * Types a failed call's error, before its connection is handed on. A refusal means others hold the
+   * rest of the key's connections: fewer of ours go at once, and the account pauses. Calls sent before
+   * the last refusal was seen belong to the same burst, so their refusals do not lengthen the backoff
+   * again (ten calls refused together would otherwise wait minutes).
+   */
+  private learn(err: unknown, what: string, round: number, slot: Slot): SegsyncError {
+    const fresh = round === this.refusalRound;
+    const wait = backoffMs(this.consecutive429 + (fresh ? 1 : 0), this.options.backoffBaseMs, this.options.backoffMaxMs);
+    const failure = err instanceof EspRateLimitError ? err : classifyFailure(err, what, wait, this.sdk.basePath);
+    if (failure instanceof EspRateLimitError) {
+      if (fresh) {
+        this.consecutive429++;
+        this.refusalRound++;
+      }
+      this.limiter.narrowConcurrency(slot.inFlight);
+      this.limiter.pause('default', failure.retryAfterMs);
+    }
+    return failure;
   }
 }

@@ -77,7 +77,12 @@ export async function startValidatedSandbox(options: MailchimpSandboxOptions = {
 }
 
 /** A connector on the sandbox with test-sized timeouts and backoffs. */
-export function sandboxConnector(sandbox: MailchimpSandbox, options: Partial<MailchimpConnectorOptions> = {}, clock: Clock = systemClock): Connector {
+export function sandboxConnector(
+  sandbox: MailchimpSandbox,
+  options: Partial<MailchimpConnectorOptions> = {},
+  clock: Clock = systemClock,
+  logger: ConnectorLogger = memoryLogger(),
+): Connector {
   return createMailchimpConnector(
     {
       apiKey: sandbox.apiKey,
@@ -90,6 +95,6 @@ export function sandboxConnector(sandbox: MailchimpSandbox, options: Partial<Mai
       backoffMaxMs: 50,
       ...options,
     },
-    { clock, logger: memoryLogger() },
+    { clock, logger },
   );
 }

@@ -39,7 +39,9 @@ export async function startSandboxes(options: { limits?: 'off' | 'real' | 'tight
   const clock = options.clock ? { clock: options.clock } : {};
   const [hubspot, mailchimp, klaviyo] = await Promise.all([
     startHubspotSandbox({ ...clock, accessToken: 'hs-token', rateLimits: mode === 'tight' ? { tenSecondly: { limit: 10, windowMs: 1000 } } : on }),
-    startMailchimpSandbox({ ...clock, apiKey: 'mc-key-us1', rateLimits: on, ...(mode === 'tight' ? { maxConnections: 2, latencyMs: 20 } : {}) }),
+    // Tight Mailchimp: another tool holds all connections but one, and each answer takes 150 ms, so
+    // calls sent together surely overlap whatever else the machine is doing.
+    startMailchimpSandbox({ ...clock, apiKey: 'mc-key-us1', rateLimits: on, ...(mode === 'tight' ? { maxConnections: 1, latencyMs: 150 } : {}) }),
     startKlaviyoSandbox({
       ...clock,
       apiKey: 'pk_test',

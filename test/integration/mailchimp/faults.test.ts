@@ -1,7 +1,8 @@
 import type { ContactChange } from '../../../connectors/connector';
 import { EspAuthError, EspRateLimitError, EspTransientError } from '../../../src/errors';
 import type { ValidatedSandbox } from '../../support/mailchimp';
-import { sandboxConnector, startValidatedSandbox } from '../../support/mailchimp';
+import { systemClock } from '../../../src/model/clock';
+import { memoryLogger, sandboxConnector, startValidatedSandbox } from '../../support/mailchimp';
 
 function changes(n: number, over: Partial<ContactChange> = {}): ContactChange[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -40,6 +41,31 @@ describe('Mailchimp faults against the sandbox', () => {
     expect(results.every((r) => r.status === 'ok')).toBe(true);
     expect(v.sandbox.stats().rejected429).toBeGreaterThan(0);
     expect(v.exchanges.filter((x) => x.status === 429).every((x) => (x.responseBody as { title: string }).title === 'Too Many Requests')).toBe(true);
+  });
+
+  it('learns how many connections are left from one burst of refusals, without lengthening its backoff for each', async () => {
+    v = await startValidatedSandbox({ latencyMs: 50, maxConnections: 2 });
+    const logger = memoryLogger();
+    const c = sandboxConnector(
+      v.sandbox,
+      { maxConnections: 10, rateLimitRetries: 3, backoffBaseMs: 100, backoffMaxMs: 60_000, batchOperationsFrom: Number.MAX_SAFE_INTEGER },
+      systemClock,
+      logger,
+    );
+    v.sandbox.seed(changes(30).map((ch) => ({ email: ch.ref.email, status: 'pending' })));
+    const results = await c.push(changes(30, { remoteConsent: 'pending' }).map((ch) => ({ ...ch, set: { FNAME: 'G' } })));
+    expect(results.every((r) => r.status === 'ok')).toBe(true);
+    const refused = v.sandbox.stats().rejected429;
+    // Ten sent at once, two let through: at most eight refused, all in that first burst, each waiting
+    // the first backoff (the old client doubled it per refusal: 100 ms, 200 ms … 12.8 s).
+    expect(refused).toBeGreaterThan(0);
+    expect(refused).toBeLessThanOrEqual(8);
+    const warnings = logger.lines
+      .filter((l) => l.msg === 'mailchimp rate limited; backing off')
+      .map((l) => l.obj as { backoffMs: number; connections: number });
+    expect(warnings).toHaveLength(refused);
+    expect(new Set(warnings.map((w) => w.backoffMs))).toEqual(new Set([100]));
+    expect(warnings[warnings.length - 1]!.connections).toBe(2);
   });
 
   it('reports a rate limit that outlasts its retries as retry with a backoff, for every member of the call', async () => {

@@ -42,10 +42,14 @@ mappings:
     expect(h.store.counts().outbox).toEqual([]);
     expect(h.store.deadOutbox(undefined, 1)).toEqual([]);
     // The storm really happened where the ESP does not announce its limit: Mailchimp refused calls.
+    // It grants one connection (another tool holds the rest) and answers slowly, so the first burst of
+    // ten batches is refused but one; the connector learns from that burst and sends one at a time, so
+    // refusals stay near that one burst instead of escalating backoffs for minutes.
     // HubSpot announces its window in every answer's headers; the connector adopts it from the first
     // answers, so HubSpot refuses next to nothing though the config declares a thousand times more.
     expect(Object.values(s.hubspot.stats().rejected).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(5);
     expect(s.mailchimp.stats().rejected429).toBeGreaterThan(0);
+    expect(s.mailchimp.stats().rejected429).toBeLessThanOrEqual(12);
     for (const i of [0, 1, 4321, N - 1]) {
       const plan = i % 2 ? 'pro' : 'free';
       expect(s.hubspot.contact(`s${i}@x.com`)?.properties.segsync_plan).toBe(plan);

@@ -69,6 +69,73 @@ describe('RateLimiter', () => {
     expect(peak).toBe(3);
   });
 
+  it('learns from refusals for too many connections before handing the slot on, and widens back one call at a time, 30 s apart', async () => {
+    const clock = new ManualClock(0);
+    const limiter = new RateLimiter({ windows: { w: { limit: 10_000, windowMs: 1000 } }, buckets: { b: ['w'] }, maxConcurrency: 6 }, clock);
+    // A vendor that refuses a call arriving beside `granted` others of ours, as Mailchimp does when
+    // another tool holds the rest of the key's connections.
+    let granted = 2;
+    let inFlight = 0;
+    let peak = 0;
+    let refused = 0;
+    // Refusals are answered at once, accepted calls later: each list is answered when the test says.
+    const refusals: (() => void)[] = [];
+    const release: (() => void)[] = [];
+    const call = async (): Promise<void> => {
+      if (inFlight >= granted) {
+        await new Promise<void>((r) => refusals.push(r));
+        refused++;
+        throw new Error('429');
+      }
+      peak = Math.max(peak, ++inFlight);
+      await new Promise<void>((r) => release.push(r));
+      inFlight--;
+    };
+    const learn = { onFailure: (err: unknown, slot: { inFlight: number }) => (limiter.narrowConcurrency(slot.inFlight), err) };
+    const burst = async (n: number): Promise<void> => {
+      peak = 0;
+      refused = 0;
+      const all = Promise.allSettled(Array.from({ length: n }, () => limiter.run('b', call, learn)));
+      let done = false;
+      void all.then(() => (done = true));
+      while (!done) {
+        await clock.advance(0);
+        refusals.splice(0).forEach((r) => r());
+        await clock.advance(0);
+        release.splice(0).forEach((r) => r());
+      }
+    };
+    await burst(8);
+    // Six sent at once, four refused; the two calls waiting for a slot never went out beside them.
+    expect(refused).toBe(4);
+    expect(limiter.stats().concurrency).toBe(2);
+    await burst(9);
+    expect([peak, refused]).toEqual([2, 0]);
+    await clock.advance(29_999);
+    await burst(4);
+    expect(limiter.stats().concurrency).toBe(2);
+    await clock.advance(1);
+    await burst(1);
+    expect(limiter.stats().concurrency).toBe(3);
+    // The probe finds the connections still held: one refusal, back to two, and the next probe waits 30 s.
+    await burst(6);
+    expect([refused, limiter.stats().concurrency]).toEqual([1, 2]);
+    await clock.advance(20_000);
+    await burst(4);
+    expect(limiter.stats().concurrency).toBe(2);
+    granted = 6;
+    for (let i = 0; i < 10; i++) {
+      await clock.advance(30_000);
+      await burst(1);
+    }
+    expect(limiter.stats().concurrency).toBe(6);
+    await burst(12);
+    expect([peak, refused]).toEqual([6, 0]);
+    // A failure that was no call of ours (the limiter's own wait) teaches nothing.
+    limiter.narrowConcurrency(0);
+    expect(limiter.stats().concurrency).toBe(6);
+  });
+
   it('holds a bucket after a 429 until Retry-After has passed', async () => {
     const clock = new ManualClock(0);
     const limiter = new RateLimiter({ windows: { w: { limit: 100, windowMs: 1000 } }, buckets: { b: ['w'] }, maxConcurrency: 5 }, clock);
