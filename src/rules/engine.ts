@@ -118,6 +118,8 @@ export class SegmentEngine {
   private readonly rowOf = new Map<number, number>();
   /** Event rows up to this one were checked for rows the engine did not read (see `catchUpRows`). */
   private checkedRow = 0;
+  /** The store's last record of deleted top event rows this engine looked past (see `rereadReusedRows`). */
+  private reuseSeq = 0;
   /** The last `reevaluateDue` stopped at its limit. */
   private dueCut = false;
   /** The last `catchUpContacts` left noted contact changes for the next. */
@@ -185,6 +187,8 @@ export class SegmentEngine {
     this.foreignMark = this.store.foreignRulesWrites();
     // Read before the caches: a contact whose version is still this one later was read as it is.
     this.contactMark = this.store.contactChangeMark();
+    // Likewise: a delete recorded later may have given its ids to rows the caches read, or not.
+    this.reuseSeq = this.store.eventRowReuse(0)?.seq ?? 0;
     const t0 = performance.now();
     this.events = this.loadEvents(onProgress);
     // Contacts with events: the workers start on their code and rules while the rest loads.
@@ -599,6 +603,7 @@ export class SegmentEngine {
   catchUpRows(limit = 20_000): ContactEvaluation[] {
     if (!this.events) return [];
     this.checkRulesRecord();
+    this.rereadReusedRows();
     const top = this.store.eventCountBound();
     if (top > this.checkedRow) {
       for (const [id, row] of this.store.lastEventRows(this.checkedRow, top)) if ((this.rowOf.get(id) ?? this.loadedRow) < row) this.unevaluated.add(id);
@@ -619,6 +624,37 @@ export class SegmentEngine {
       if (!this.unevaluated.size) this.answersFollowRules();
       return out;
     });
+  }
+
+  /**
+   * Another process deleted the newest event rows since this engine last looked, and SQLite gave
+   * their ids to rows stored since, which the id marks had passed. Every contact with a row above
+   * the floor (the highest row left by a delete) is read again whole, since it may have been read in
+   * part, and waits for evaluation.
+   */
+  private rereadReusedRows(): void {
+    const reuse = this.store.eventRowReuse(this.reuseSeq);
+    if (!reuse) return;
+    this.store.transaction(() => {
+      for (const [id] of this.store.lastEventRows(reuse.floor, this.store.eventCountBound())) {
+        this.readEventsWhole(id);
+        this.touch(id);
+        this.unevaluated.add(id);
+      }
+      this.store.forgetEventRowReuse(reuse.seq);
+    });
+    this.reuseSeq = reuse.seq;
+  }
+
+  /** Replaces a contact's cached events with all its stored rows, and its row mark with the last of them. */
+  private readEventsWhole(contactId: number, exists = true): void {
+    const rows = exists ? this.store.eventsAfter(contactId, 0) : [];
+    // Read once, in row order for the last row, then put in the order eventsOf gives (time, row).
+    this.rowOf.set(contactId, rows.length ? rows[rows.length - 1]!.row : 0);
+    this.events?.replace(
+      contactId,
+      [...rows].sort((a, b) => a.event.time - b.event.time || a.row - b.row).map((r) => r.event),
+    );
   }
 
   /**
@@ -714,13 +750,7 @@ export class SegmentEngine {
       this.touch(id);
       const contact = this.store.getContact(id);
       this.contacts?.replace(id, contact);
-      const rows = contact ? this.store.eventsAfter(id, 0) : [];
-      // Read once, in row order for the last row, then put in the order eventsOf gives (time, row).
-      this.rowOf.set(id, rows.length ? rows[rows.length - 1]!.row : 0);
-      this.events?.replace(
-        id,
-        [...rows].sort((a, b) => a.event.time - b.event.time || a.row - b.row).map((r) => r.event),
-      );
+      this.readEventsWhole(id, contact !== undefined);
       const stored = new Map(this.store.getSegmentStates(id).map((s) => [s.segment, s.value]));
       this.rules.segments.forEach((s, i) => {
         this.prev.set(i, id, stored.get(s.name));

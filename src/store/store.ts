@@ -317,6 +317,14 @@ export interface Store {
   contactChangeMark(): number;
   /** Forgets these noted changes, each only when its version is still the same (the contact did not change again since). */
   clearContactChanges(changes: Iterable<[contactId: number, version: number]>): void;
+  /**
+   * Deletes of the newest event rows recorded after `afterSeq`: SQLite gives their ids to the next
+   * rows stored, so a reader that had passed those ids must look again above `floor`, the lowest
+   * highest-row-left of them. With `seq`, the latest record; undefined when there is none.
+   */
+  eventRowReuse(afterSeq: number): { seq: number; floor: number } | undefined;
+  /** Forgets the records through `throughSeq` (their one reader, the daemon's rules engine, has looked again above their floors). */
+  forgetEventRowReuse(throughSeq: number): void;
   /** From now on this connection's own contact and answer writes are not noted: it evaluates and queues what each implies where it makes it (the daemon). */
   evaluatesOwnContactWrites(): void;
   /** The fingerprint of the rules every contact's stored answers were last computed by (rules/fingerprint.ts), if recorded. */

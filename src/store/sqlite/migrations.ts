@@ -386,4 +386,22 @@ INSERT INTO segment_answers (contact_id, answers)
 DROP TABLE segment_state;
 `,
   },
+  {
+    version: 91,
+    name: 'rules: event row ids that come back after the top rows are deleted',
+    // SQLite gives a new row the highest id plus one, so deleting the top rows (an erase of the
+    // newest contact) gives their ids to the next rows stored. A running daemon reads another
+    // process's rows by id from where it stopped, so rows stored at ids it had passed were never
+    // read (a \`segsync erase\`, then an import of events). Each deleted top row records the highest
+    // row left (\`floor\`): every row above it is newer than the delete.
+    sql: `
+CREATE TABLE event_row_reuse (seq INTEGER PRIMARY KEY AUTOINCREMENT, floor INTEGER NOT NULL);
+DROP TRIGGER rules_writes_events_delete;
+CREATE TRIGGER rules_writes_events_delete AFTER DELETE ON events BEGIN
+  UPDATE rules_writes SET n = n + 1;
+  ${noteContactChange('events', 'DELETE')}
+  INSERT INTO event_row_reuse (floor) SELECT top FROM (SELECT COALESCE(MAX(id), 0) AS top FROM events) WHERE OLD.id > top;
+END;
+`,
+  },
 ];

@@ -127,6 +127,8 @@ export class SqliteStore implements Store {
   /** Whether this connection's own contact writes stay out of contact_changes (see evaluatesOwnContactWrites). */
   private ownContactWritesEvaluated = false;
   private contactFeed: boolean | undefined;
+  /** Whether the store has migration 91's event_row_reuse (a read-only older file has not). */
+  private rowReuseLog: boolean | undefined;
   /** The current transaction already dropped the saved rules state (see dropRulesState). */
   private rulesStateDropped = false;
   private readonly path: string;
@@ -1023,6 +1025,18 @@ export class SqliteStore implements Store {
       `INSERT INTO contact_changes (contact_id, version) SELECT value, (SELECT n FROM rules_writes) FROM json_each(?) WHERE true
        ON CONFLICT (contact_id) DO UPDATE SET version = excluded.version`,
     ).run(JSON.stringify(contactIds));
+  }
+
+  eventRowReuse(afterSeq: number): { seq: number; floor: number } | undefined {
+    this.rowReuseLog ??= this.hasTable('event_row_reuse');
+    if (!this.rowReuseLog) return undefined;
+    const [seq, floor] = this.stmt('SELECT MAX(seq), MIN(floor) FROM event_row_reuse WHERE seq > ?').raw().get(afterSeq) as [number | null, number | null];
+    return seq === null ? undefined : { seq, floor: floor! };
+  }
+
+  forgetEventRowReuse(throughSeq: number): void {
+    this.rowReuseLog ??= this.hasTable('event_row_reuse');
+    if (this.rowReuseLog && !this.readonly) this.stmt('DELETE FROM event_row_reuse WHERE seq <= ?').run(throughSeq);
   }
 
   /** Whether the store has migration 88's contact_changes (a read-only older file has not). */
