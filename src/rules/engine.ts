@@ -245,16 +245,18 @@ export class SegmentEngine {
   /**
    * Saves the contacts as rules read them, the stored answers and the wake-ups (and the event cache,
    * see `saveEvents`), so the next start reads them at once instead of row by row (a clean stop calls
-   * this). Saved only when no other connection wrote contacts, properties, tags, answers, wake-ups or
-   * event rows other than new ones since the load: this engine's caches then hold exactly what the
-   * tables hold (every write in this process reaches the engine). Says whether it saved.
+   * this). Saved only when this engine's caches hold exactly what the tables hold (every write in this
+   * process reaches the engine): no other connection wrote contacts, properties, tags, answers,
+   * wake-ups or event rows other than new ones since the load, or every contact such writes touched
+   * was read again since (`catchUpContacts`: each write notes its contacts, and no note is left).
+   * Says whether it saved.
    */
   saveState(): boolean {
     if (!this.loaded) return false;
     // One write transaction: nobody writes between the checks and the snapshots they allow.
     return this.store.transaction(() => {
       this.checkRulesRecord();
-      if (this.store.foreignRulesWrites() !== this.foreignMark) return false;
+      if (!this.caughtUpWithOthers()) return false;
       // A last check that the caches followed every write of this process: a contact created or
       // erased without the engine told would otherwise outlive this process in the saved state.
       if (this.store.contactCount() !== this.contacts!.size) return false;
@@ -262,6 +264,19 @@ export class SegmentEngine {
       this.saveEvents();
       return true;
     });
+  }
+
+  /**
+   * Whether every write another connection made to what the caches hold since the load is in them. A
+   * contact noted before the load with a version at or below its mark was read as it is; any later
+   * note stays until `catchUpContacts` read that contact again, so an empty feed means none is missed.
+   * Rows stored at the ids of deleted top rows are read by `catchUpRows` before it forgets the delete.
+   */
+  private caughtUpWithOthers(): boolean {
+    const foreign = this.store.foreignRulesWrites();
+    if (Number.isNaN(foreign)) return false;
+    if (foreign === this.foreignMark) return true;
+    return this.store.contactChanges(1).length === 0 && this.store.eventRowReuse(this.reuseSeq) === undefined;
   }
 
   /**

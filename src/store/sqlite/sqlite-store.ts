@@ -659,11 +659,9 @@ export class SqliteStore implements Store {
         const stored = new Map<string, string>();
         for (let i = 0; i + 2 < parts.length; i += 3) stored.set(parts[i]!, parts[i + 1]!);
         const changed = states.filter((s) => stored.get(s.segment) !== JSON.stringify(s.value));
-        if (changed.length) {
-          put.run(contactId, text === undefined ? packAnswers(changed) : mergeAnswers(text, packAnswers(changed)));
-          this.noteAnswersChanged([contactId]);
-        }
+        if (changed.length) put.run(contactId, text === undefined ? packAnswers(changed) : mergeAnswers(text, packAnswers(changed)));
       }
+      this.noteEvaluated([contactId]);
       if (nextChangeAt === undefined) this.stmt('DELETE FROM wakeups WHERE contact_id = ?').run(contactId);
       else {
         this.stmt(
@@ -1015,11 +1013,13 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Notes contacts whose answers this connection changed in contact_changes, unless it queues what its
-   * own writes imply (a daemon, see evaluatesOwnContactWrites): a `segsync segments` stores answers
-   * and queues no push, so a daemon's catch-up queues them (a new segment's tags after a recompute).
+   * Notes contacts whose answers or wake-up this connection stored in contact_changes, unless it
+   * queues what its own writes imply (a daemon, see evaluatesOwnContactWrites): a `segsync segments`
+   * stores answers and queues no push, so a daemon's catch-up queues them (a new segment's tags after
+   * a recompute). A wake-up alone is noted too: a daemon that caught up every note then knows its
+   * caches hold what the tables hold, and may save them (see SegmentEngine.saveState).
    */
-  private noteAnswersChanged(contactIds: number[]): void {
+  private noteEvaluated(contactIds: number[]): void {
     if (!contactIds.length || this.ownContactWritesEvaluated || this.readonly || !this.hasContactFeed()) return;
     this.stmt(
       `INSERT INTO contact_changes (contact_id, version) SELECT value, (SELECT n FROM rules_writes) FROM json_each(?) WHERE true
@@ -1261,10 +1261,8 @@ export class SqliteStore implements Store {
       // A contact named twice ends as its last word says: the second row merges into the first.
       let params: unknown[] = [];
       const wakeups = new Map<number, number | undefined>();
-      const noted: number[] = [];
       for (const item of items) {
         if (item.states.length) {
-          noted.push(item.contactId);
           params.push(item.contactId, packAnswers(item.states));
           if (params.length === ROWS * 2) {
             upsert(ROWS).run(...params);
@@ -1274,7 +1272,7 @@ export class SqliteStore implements Store {
         wakeups.set(item.contactId, item.nextChangeAt);
       }
       if (params.length) upsert(params.length / 2).run(...params);
-      this.noteAnswersChanged(noted);
+      this.noteEvaluated([...wakeups.keys()]);
       const wakes: number[] = [];
       const unwakes: number[] = [];
       for (const [id, at] of wakeups) {

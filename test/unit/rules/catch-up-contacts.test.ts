@@ -79,7 +79,8 @@ describe('contacts another process changed while the rules engine runs', () => {
     // The erase took the top rows, so the rows above the highest one left are read again, once.
     expect(engine.catchUpRows().map((e) => [e.contactId, e.changed])).toEqual([[next, []]]);
     expect(engine.catchUpRows()).toEqual([]);
-    expect(engine.saveState()).toBe(false);
+    // Caught up with every write of the other process: the caches hold what the tables hold.
+    expect(engine.saveState()).toBe(true);
   });
 
   it('ignores what this process wrote itself and told the engine', () => {

@@ -40,12 +40,12 @@ function stateRows(w: World): number {
   return w.store.db.prepare('SELECT COUNT(*) FROM rules_state').pluck().get() as number;
 }
 
-/** Every answer, change and wake-up of these contacts as a loaded engine sees them, at a few times. */
+/** Every answer, change and wake-up of these contacts as a loaded engine sees them, at a few times (undefined: no such contact). */
 function picture(e: SegmentEngine, ids: number[]): unknown {
   return ids.flatMap((id) =>
     [T0, T0 + 2 * DAY, T0 + 40 * DAY].map((at) => {
-      const r = e.evaluateContact(id, { now: at, save: false })!;
-      return { states: r.states, changed: r.changed, next: r.nextChangeAt };
+      const r = e.evaluateContact(id, { now: at, save: false });
+      return r && { states: r.states, changed: r.changed, next: r.nextChangeAt };
     }),
   );
 }
@@ -64,24 +64,70 @@ describe('rules state snapshot', () => {
     expect(fast.nextWakeup()).toBe(slow.nextWakeup());
   });
 
-  const writes: [string, (w: World, ids: number[]) => void][] = [
-    ['a property', (w, ids) => w.store.setProperty(ids[0]!, 'country', { value: 'CH', updatedAt: T0, source: 'local' })],
-    ['a tag', (w, ids) => w.store.updateTags(ids[1]!, ['vip'], [], 'local', T0)],
-    ['a consent', (w, ids) => w.store.setConsent(ids[2]!, { status: 'unsubscribed', updatedAt: T0, source: 'local' })],
-    ['a new contact', (w) => w.store.upsertContacts([{ email: 'new@example.com', properties: {}, source: 'local', time: T0 }])],
-    ['an erased contact', (w, ids) => w.store.eraseContact(ids[3]!)],
-    ['an email change', (w, ids) => w.store.changeEmail(ids[0]!, 'a2@example.com')],
-    ['a stored answer', (w, ids) => w.store.saveEvaluation(ids[0]!, [{ contactId: ids[0]!, segment: 'vip', value: true, since: T0 }], undefined)],
-    ['stored answers in a batch', (w, ids) => w.store.saveEvaluations([{ contactId: ids[1]!, states: [], nextChangeAt: T0 + DAY }])],
+  const writes: [string, (store: SqliteStore, ids: number[]) => void][] = [
+    ['a property', (store, ids) => store.setProperty(ids[0]!, 'country', { value: 'CH', updatedAt: T0, source: 'local' })],
+    ['a tag', (store, ids) => store.updateTags(ids[1]!, ['vip'], [], 'local', T0)],
+    ['a consent', (store, ids) => store.setConsent(ids[2]!, { status: 'unsubscribed', updatedAt: T0, source: 'local' })],
+    ['a new contact', (store) => store.upsertContacts([{ email: 'new@example.com', properties: {}, source: 'local', time: T0 }])],
+    ['an erased contact', (store, ids) => store.eraseContact(ids[3]!)],
+    ['an email change', (store, ids) => store.changeEmail(ids[0]!, 'a2@example.com')],
+    ['a stored answer', (store, ids) => store.saveEvaluation(ids[0]!, [{ contactId: ids[0]!, segment: 'vip', value: true, since: T0 }], undefined)],
+    // The earliest wake-up of all, so a restart that missed it wakes at another time.
+    ['a wake-up alone', (store, ids) => store.saveEvaluations([{ contactId: ids[1]!, states: [], nextChangeAt: T0 + 1 }])],
   ];
+
+  // Not a write to what the state holds (events are the event cache's), but one another connection makes.
+  const foreignWrites = [
+    ...writes,
+    ['events moved to another contact (one person)', (store: SqliteStore, ids: number[]) => void store.identities.moveContactEvents(ids[0]!, ids[1]!)],
+  ] as typeof writes;
 
   it.each(writes)('is dropped by any write to what it holds: %s', (_, write) => {
     const { w, ids } = savedWorld();
     expect(stateRows(w)).toBeGreaterThan(0);
-    write(w, ids);
+    write(w.store, ids);
     expect(stateRows(w)).toBe(0);
     expect(restarted(w).lastLoad?.fromStateSnapshot).toBe(false);
   });
+
+  it.each(foreignWrites)(
+    'is saved after another connection wrote %s, once the engine read again what it touched, and restarts as a full re-read does',
+    (name, write) => {
+      const { w, ids } = savedWorld();
+      // The daemon's connection: its own writes are not noted, another's are until it reads them again.
+      w.store.evaluatesOwnContactWrites();
+      const daemon = restarted(w);
+      // The set-up's own notes (it ran as no daemon) are taken first.
+      for (let run = 0; run < 10 && daemon.catchUpContacts().length; run++);
+      expect(w.store.contactChanges()).toEqual([]);
+      const other = new SqliteStore({ path: w.path, now: () => w.clock.now() });
+      try {
+        write(other, ids);
+        other.appendEvents([{ email: EMAILS[2]!, name: 'Placed Order', time: T0 - HOUR, properties: { value: 900 }, source: 'import' }]);
+      } finally {
+        other.close();
+      }
+      expect(daemon.saveState()).toBe(false);
+      for (let run = 0; run < 10 && daemon.catchUpContacts().length; run++);
+      expect(w.store.contactChanges()).toEqual([]);
+      // The erase took the top event rows, whose ids the other connection's new row got: not read yet.
+      expect(daemon.saveState()).toBe(name !== 'an erased contact');
+      for (let run = 0; run < 10 && daemon.catchUpRows().length; run++);
+      expect(daemon.saveState()).toBe(true);
+      daemon.close();
+
+      const every = w.store.db.prepare('SELECT id FROM contacts ORDER BY id').pluck().all() as number[];
+      const fast = restarted(w);
+      expect(fast.lastLoad?.fromStateSnapshot).toBe(true);
+      w.store.db.prepare('DELETE FROM rules_state').run();
+      w.store.db.prepare('DELETE FROM event_cache').run();
+      const slow = restarted(w);
+      expect(slow.lastLoad?.fromStateSnapshot).toBe(false);
+      expect(picture(fast, [...ids, ...every])).toEqual(picture(slow, [...ids, ...every]));
+      expect(fast.nextWakeup()).toBe(slow.nextWakeup());
+      expect(fast.recomputeAll().contactsChanged).toBe(0);
+    },
+  );
 
   it('is dropped once per transaction, and again by a write after a save or after a rolled-back part in the same transaction', () => {
     const { w, ids } = savedWorld();
