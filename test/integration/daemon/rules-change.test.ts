@@ -34,7 +34,7 @@ describe('daemon restarted with a segment added to its config', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('evaluates every contact under the new rules and pushes the new tag, also after a `segsync segments` stored them', async () => {
+  it('evaluates every contact under the new rules and pushes the new tag, also after a `segsync segments` stored them, and saves its state after an import beside it', async () => {
     const db = join(dir, 'segsync.db');
     const configFile = join(dir, 'segsync.yaml');
     const port = await freeLoopbackPort();
@@ -127,5 +127,17 @@ daemon: { port: ${port}, serverKey: "\${SERVER_KEY}", pullIntervalSeconds: 3600 
         expect({ n, tags: [hsTags(n).sort(), mcTags(n).sort(), klTags(n).sort()] }).toEqual({ n, tags: [want, onMailchimp, want] });
       }
     });
+    // Another process changes a contact while the daemon runs (`segsync import contacts`): the daemon
+    // reads it again and pushes it, so its stop still saves its state and the next start need not
+    // read every row (before, any such write stopped the save).
+    const importer = openStore(db);
+    importer.upsertContacts([{ email: 'r0@x.com', properties: { plan: 'free' }, source: 'local', time: Date.now() }]);
+    importer.close();
+    await eventually(() => expect(hsTags(0).sort()).toEqual(['free_plan', 'subscriber']));
+    await eventually(() => expect(daemon!.store.contactChanges()).toEqual([]));
+    await stop();
+    const after = openStore(db);
+    expect(after.db.prepare('SELECT COUNT(*) FROM rules_state').pluck().get()).toBe(1);
+    after.close();
   }, 60_000);
 });
