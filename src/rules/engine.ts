@@ -120,6 +120,8 @@ export class SegmentEngine {
   private checkedRow = 0;
   /** The store's last record of deleted top event rows this engine looked past (see `rereadReusedRows`). */
   private reuseSeq = 0;
+  /** Records being worked through, a run at a time: their floor, the top row then, the contacts read again so far. */
+  private rereading: { seq: number; floor: number; top: number; done: Set<number> } | undefined;
   /** The last `reevaluateDue` stopped at its limit. */
   private dueCut = false;
   /** The last `catchUpContacts` left noted contact changes for the next. */
@@ -189,6 +191,7 @@ export class SegmentEngine {
     this.contactMark = this.store.contactChangeMark();
     // Likewise: a delete recorded later may have given its ids to rows the caches read, or not.
     this.reuseSeq = this.store.eventRowReuse(0)?.seq ?? 0;
+    this.rereading = undefined;
     const t0 = performance.now();
     this.events = this.loadEvents(onProgress);
     // Contacts with events: the workers start on their code and rules while the rest loads.
@@ -618,7 +621,7 @@ export class SegmentEngine {
   catchUpRows(limit = 20_000): ContactEvaluation[] {
     if (!this.events) return [];
     this.checkRulesRecord();
-    this.rereadReusedRows();
+    this.rereadReusedRows(limit);
     const top = this.store.eventCountBound();
     if (top > this.checkedRow) {
       for (const [id, row] of this.store.lastEventRows(this.checkedRow, top)) if ((this.rowOf.get(id) ?? this.loadedRow) < row) this.unevaluated.add(id);
@@ -645,20 +648,31 @@ export class SegmentEngine {
    * Another process deleted the newest event rows since this engine last looked, and SQLite gave
    * their ids to rows stored since, which the id marks had passed. Every contact with a row above
    * the floor (the highest row left by a delete) is read again whole, since it may have been read in
-   * part, and waits for evaluation.
+   * part, and waits for evaluation: at most `limit` a run, and the records are forgotten once every
+   * such contact was read.
    */
-  private rereadReusedRows(): void {
-    const reuse = this.store.eventRowReuse(this.reuseSeq);
-    if (!reuse) return;
+  private rereadReusedRows(limit: number): void {
+    if (!this.rereading) {
+      const reuse = this.store.eventRowReuse(this.reuseSeq);
+      if (!reuse) return;
+      this.rereading = { ...reuse, top: this.store.eventCountBound(), done: new Set() };
+    }
+    const r = this.rereading;
     this.store.transaction(() => {
-      for (const [id] of this.store.lastEventRows(reuse.floor, this.store.eventCountBound())) {
+      let read = 0;
+      for (const [id] of this.store.lastEventRows(r.floor, r.top)) {
+        if (r.done.has(id)) continue;
+        if (read === limit) return;
         this.readEventsWhole(id);
         this.touch(id);
         this.unevaluated.add(id);
+        r.done.add(id);
+        read++;
       }
-      this.store.forgetEventRowReuse(reuse.seq);
+      this.store.forgetEventRowReuse(r.seq);
+      this.reuseSeq = r.seq;
+      this.rereading = undefined;
     });
-    this.reuseSeq = reuse.seq;
   }
 
   /** Replaces a contact's cached events with all its stored rows, and its row mark with the last of them. */
@@ -823,7 +837,7 @@ export class SegmentEngine {
 
   /** Whether the last `reevaluateDue`, `catchUpRows` or `catchUpContacts` left work that is due by `now` (a backlog). */
   hasMoreDue(now: number = this.clock.now()): boolean {
-    if (this.unevaluated.size || this.contactsCut) return true;
+    if (this.unevaluated.size || this.contactsCut || this.rereading) return true;
     if (!this.dueCut) return false;
     const next = this.nextWakeup();
     return next !== undefined && next <= now;
