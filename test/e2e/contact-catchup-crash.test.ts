@@ -15,7 +15,7 @@ import { runCli } from '../support/cli';
 import { startChild, waitHealthy } from '../support/intake-daemon';
 import type { Child, DaemonSetup } from '../support/intake-daemon';
 import type { Sandboxes } from '../support/sandboxes';
-import { SECRETS, sandboxConnectorsYaml, startSandboxes } from '../support/sandboxes';
+import { SECRETS, planDaemonYaml, segmentToAllYaml, startSandboxes } from '../support/sandboxes';
 import { until } from '../support/wait';
 
 const N = 4000;
@@ -55,20 +55,14 @@ describe('daemon crash: SIGKILL while catching up with another process’s conta
     const cfg = join(dir, 'segsync.yaml');
     writeFileSync(
       cfg,
-      `version: 1
-store: { path: ${db} }
-fields:
-  plan: { type: string }
-${sandboxConnectorsYaml(s)}
-segments:
-  pro:
-    rule: contact.plan == "pro"
-    push: [{ esp: hubspot }, { esp: mailchimp }, { esp: klaviyo }]
-# Each round takes the tag from about a sixth of its carriers, and rounds can pile up unpushed:
-# the mass-removal stop would rightly hold them, and it has tests of its own.
-safety: { maxShare: 1 }
-daemon: { port: ${port}, trackToken: "\${TRACK}", pullIntervalSeconds: 3600 }
-`,
+      planDaemonYaml(s, {
+        db,
+        segments: [segmentToAllYaml('pro', 'contact.plan == "pro"')],
+        // Each round takes the tag from about a sixth of its carriers, and rounds can pile up unpushed:
+        // the mass-removal stop would rightly hold them, and it has tests of its own.
+        extra: 'safety: { maxShare: 1 }\n',
+        daemon: `port: ${port}, trackToken: "\${TRACK}", pullIntervalSeconds: 3600`,
+      }),
     );
     const env = { ...process.env, ...SECRETS, TRACK: TOKEN, SEGSYNC_CONFIG: '', SEGSYNC_STORE: '', SEGSYNC_LOG_LEVEL: 'error' };
     const plans: boolean[] = Array.from({ length: N }, (_, n) => n % 2 === 0);

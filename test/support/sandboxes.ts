@@ -74,6 +74,29 @@ export function sandboxConnectorsYaml(s: Sandboxes): string {
   klaviyo: { apiKey: "\${KL_KEY}", baseUrl: "${s.klaviyo.url}", jobPollIntervalMs: 50 }`;
 }
 
+/** segsync.yaml lines of a segment pushed to all three ESPs as a tag. */
+export function segmentToAllYaml(name: string, rule: string): string {
+  return `  ${name}:
+    rule: ${rule}
+    push: [{ esp: hubspot }, { esp: mailchimp }, { esp: klaviyo }]`;
+}
+
+/**
+ * A daemon's segsync.yaml over the three sandboxes, with one local field, `plan`, these segments'
+ * lines, any other sections (`extra`) and the `daemon:` section's settings.
+ */
+export function planDaemonYaml(s: Sandboxes, o: { db: string; segments: string[]; daemon: string; extra?: string }): string {
+  return `version: 1
+store: { path: ${o.db} }
+fields:
+  plan: { type: string }
+${sandboxConnectorsYaml(s)}
+segments:
+${o.segments.join('\n')}
+${o.extra ?? ''}daemon: { ${o.daemon} }
+`;
+}
+
 /** A config for the three sandboxes with the given extra YAML (fields, mappings, segments …). */
 export function sandboxConfig(s: Sandboxes, extra: string, hubspotPer10s = 10_000): SegsyncConfig {
   const text = `version: 1

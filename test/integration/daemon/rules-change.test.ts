@@ -14,7 +14,7 @@ import { openStore } from '../../../src/store/sqlite/sqlite-store';
 import { SERVER_KEY, startInProcess } from '../../support/intake-daemon';
 import type { InProcess } from '../../support/intake-daemon';
 import type { Sandboxes } from '../../support/sandboxes';
-import { SECRETS, sandboxConnectorsYaml, startSandboxes } from '../../support/sandboxes';
+import { SECRETS, planDaemonYaml, segmentToAllYaml, startSandboxes } from '../../support/sandboxes';
 import { eventually } from '../../support/wait';
 
 const N = 30;
@@ -38,19 +38,8 @@ describe('daemon restarted with a segment added to its config', () => {
     const db = join(dir, 'segsync.db');
     const configFile = join(dir, 'segsync.yaml');
     const port = await freeLoopbackPort();
-    const writeConfig = (segments: string): void =>
-      writeFileSync(
-        configFile,
-        `version: 1
-store: { path: ${db} }
-fields:
-  plan: { type: string }
-${sandboxConnectorsYaml(s)}
-segments:
-${segments}
-daemon: { port: ${port}, serverKey: "\${SERVER_KEY}", pullIntervalSeconds: 3600 }
-`,
-      );
+    const writeConfig = (...segments: string[]): void =>
+      writeFileSync(configFile, planDaemonYaml(s, { db, segments, daemon: `port: ${port}, serverKey: "\${SERVER_KEY}", pullIntervalSeconds: 3600` }));
     const env = { ...process.env, ...SECRETS, SERVER_KEY } as Record<string, string>;
     const start = (): Promise<InProcess> =>
       startInProcess({ dir, db, cfg: configFile, port, url: `http://127.0.0.1:${port}`, env }, {}, { reevaluateIntervalMs: 100 });
@@ -59,9 +48,8 @@ daemon: { port: ${port}, serverKey: "\${SERVER_KEY}", pullIntervalSeconds: 3600 
       daemon?.store.close();
       daemon = undefined;
     };
-    const everyone = `  subscriber:
-    rule: consent == "subscribed"
-    push: [{ esp: hubspot }, { esp: mailchimp }, { esp: klaviyo }]`;
+    const everyone = segmentToAllYaml('subscriber', 'consent == "subscribed"');
+    const pro = segmentToAllYaml('pro', 'contact.plan == "pro"');
     const hsTags = (n: number): string[] => (s.hubspot.contact(`r${n}@x.com`)?.properties.segsync_tags ?? '').split(';').filter(Boolean);
     const mcTags = (n: number): string[] => ((s.mailchimp.member(`r${n}@x.com`)?.tags ?? []) as { name: string }[]).map((t) => t.name);
     const klTags = (n: number): string[] => (s.klaviyo.profileByEmail(`r${n}@x.com`)?.properties.segsync_tags ?? []) as string[];
@@ -87,10 +75,7 @@ daemon: { port: ${port}, serverKey: "\${SERVER_KEY}", pullIntervalSeconds: 3600 
     // A user's own Mailchimp tag named like the segment about to be added, on a contact not in it:
     // segsync never put it there, so it stays.
     s.mailchimp.admin.tag('r1@x.com', 'pro', true);
-    writeConfig(`${everyone}
-  pro:
-    rule: contact.plan == "pro"
-    push: [{ esp: hubspot }, { esp: mailchimp }, { esp: klaviyo }]`);
+    writeConfig(everyone, pro);
     daemon = await start();
     await eventually(() => {
       for (let n = 0; n < N; n++) {
@@ -106,13 +91,7 @@ daemon: { port: ${port}, serverKey: "\${SERVER_KEY}", pullIntervalSeconds: 3600 
 
     // Another segment, and `segsync segments` run before the restart: it stores the new answers (and
     // the rules they follow) but pushes nothing, so the restarted daemon must still push them.
-    writeConfig(`${everyone}
-  pro:
-    rule: contact.plan == "pro"
-    push: [{ esp: hubspot }, { esp: mailchimp }, { esp: klaviyo }]
-  free_plan:
-    rule: contact.plan == "free"
-    push: [{ esp: hubspot }, { esp: mailchimp }, { esp: klaviyo }]`);
+    writeConfig(everyone, pro, segmentToAllYaml('free_plan', 'contact.plan == "free"'));
     const cli = openStore(db);
     const recompute = SegmentEngine.fromConfig(loadConfigFile(configFile, { secrets: { connectors: false, daemon: false } }), cli, systemClock);
     recompute.recomputeAll();
