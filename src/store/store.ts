@@ -268,8 +268,12 @@ export interface Store {
    * (its record there is gone: those writes can never succeed). Returns how many of each it dropped.
    */
   dropOutboxFor(esp: EspName, contactId: number): { queued: number; dead: number };
-  /** Marks operations as about to be sent (before the call, so a crash mid-call leaves the mark). */
-  markOutboxSent(ids: number[]): void;
+  /**
+   * Marks operations as about to be sent (before the call, so a crash mid-call leaves the mark) and
+   * returns the ids of those still queued as read: one dropped or replaced by a newer change since is
+   * not sent (the newer one goes in a later round).
+   */
+  claimOutbox(items: { id: number; version: number }[]): Set<number>;
   /** Drops queued operations that are no longer wanted (the value went back to what the ESP has). */
   removeOutbox(ids: number[]): void;
   /** Records a failed attempt: retried at `nextAttemptAt`, or dead-lettered. */

@@ -33,6 +33,11 @@ export interface InboundContext {
   mapping: SyncMapping;
   clock: Clock;
   logger: Logger;
+  /**
+   * For a pull or a reconcile: the keys of a contact a push wrote while the read was under way
+   * (push-fence.ts). The read may predate the push, so those keys keep the push's record.
+   */
+  held?: (contactId: number) => ReadonlySet<string> | undefined;
 }
 
 export interface InboundResult {
@@ -114,6 +119,7 @@ export function applyTagMemberships(ctx: InboundContext, esp: EspName, membershi
     const now = ctx.clock.now();
     for (const [contactId, tags] of next) {
       if (sameValue(tagList(tags), tagList(known.get(contactId) ?? []))) continue;
+      if (ctx.held?.(contactId)?.has(TAGS_KEY)) continue;
       const contact = ctx.store.getContact(contactId);
       if (!contact) continue;
       applyUpdate(ctx, esp, { externalId: contact.externalIds[esp], email: contact.email, fields: {}, tags, modifiedAt: now }, result);
@@ -391,12 +397,14 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
     result.changed.add(contact.id);
   }
   const state = new Map(rows.map((s) => [s.key, s]));
+  const held = ctx.held?.(contact.id);
   const updates: SyncFieldState[] = [];
   const remember: Remember = (key, value, pushedValue, at = u.modifiedAt) => {
     updates.push({ contactId: contact.id, esp, key, remoteValue: value, pushedValue, remoteModifiedAt: at });
   };
 
   for (const [remote, value] of Object.entries(u.fields)) {
+    if (held?.has(remote)) continue;
     const link = mapping?.byRemote.get(remote);
     const prev = state.get(remote);
     if (!link) {
@@ -449,12 +457,14 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
   }
 
   const remoteEmail = u.email ? normaliseEmail(u.email) : undefined;
-  if (remoteEmail && state.get(EMAIL_KEY)?.remoteValue !== remoteEmail) remember(EMAIL_KEY, remoteEmail, undefined);
+  if (remoteEmail && !held?.has(EMAIL_KEY) && state.get(EMAIL_KEY)?.remoteValue !== remoteEmail) remember(EMAIL_KEY, remoteEmail, undefined);
   if (u.createdAt !== undefined && state.get(CREATED_KEY)?.remoteValue !== u.createdAt) remember(CREATED_KEY, u.createdAt, undefined);
   if (u.recordKey && state.get(RECORD_KEY)?.remoteValue !== u.recordKey) remember(RECORD_KEY, u.recordKey, undefined);
-  if (u.tags) applyTags(ctx, esp, contact, u.tags, state.get(TAGS_KEY), remember, result, restored);
-  if (u.consent) applyConsent(ctx, esp, contact, u.consent, u.consentAt, state.get(CONSENT_KEY), remember, result);
-  else if (u.noOptOut) liftOptOut(state.get(CONSENT_KEY), remember);
+  if (u.tags && !held?.has(TAGS_KEY)) applyTags(ctx, esp, contact, u.tags, state.get(TAGS_KEY), remember, result, restored);
+  if (!held?.has(CONSENT_KEY)) {
+    if (u.consent) applyConsent(ctx, esp, contact, u.consent, u.consentAt, state.get(CONSENT_KEY), remember, result);
+    else if (u.noOptOut) liftOptOut(state.get(CONSENT_KEY), remember);
+  }
   if (updates.length) ctx.store.putSyncState(updates);
 }
 

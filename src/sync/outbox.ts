@@ -16,6 +16,7 @@ import { eraseRef } from './erasure';
 import { CONSENT_KEY, TAGS_KEY } from './inbound';
 import { takeRemoteConsent } from './consent';
 import { ADDED_TAGS_KEY, addedAfterWrite, addedTags } from './owned-tags';
+import type { PushFence } from './push-fence';
 import { DEFAULT_RETRY, retryDelayMs } from './retry';
 import type { RetryPolicy } from './retry';
 import { changeFor, drainSizes, groupPerContact, slices } from './changes';
@@ -33,6 +34,8 @@ export interface DrainOptions {
   onProgress?: (done: number) => void;
   /** Called for a contact whose local state an ESP's answer changed (an opt-out it reported): it fans out. */
   onLocalChange?: (contactId: number) => void;
+  /** Told what each push writes, so a read of the ESP under way does not take a value the push replaced (push-fence.ts). */
+  fence?: PushFence;
 }
 
 export interface DrainReport {
@@ -87,33 +90,37 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainReport> {
 }
 
 async function sendItems(options: DrainOptions, items: OutboxItem[], report: DrainReport, retry: RetryPolicy, batchSize: number): Promise<void> {
-  const { store, connector, clock } = options;
+  const { store, connector, clock, fence } = options;
   const esp = connector.esp;
   let settled = 0;
 
   const erasures = items.filter((i) => i.op === 'erase');
-  const groups = groupByContact(
-    store,
-    items.filter((i) => i.op !== 'erase'),
-    report,
-  );
-  const batches = slices(groups, batchSize);
+  const batches = slices([...groupPerContact(items.filter((i) => i.op !== 'erase'))], batchSize);
 
   await runBounded(batches, connector.limits.maxConcurrency, async (batch) => {
-    let results: ChangeResult[];
-    store.markOutboxSent(batch.flatMap((g) => g.items.map((i) => i.id)));
+    const groups = claim(options, batch, report);
+    const keys = groups.map((g) => pushedKeys(g.change));
+    groups.forEach((g, i) => fence?.sent(esp, g.contactId, keys[i]!));
+    let written: string[][] = [];
     try {
-      results = await connector.push(batch.map((g) => g.change));
-    } catch (err) {
-      // The connector could not attribute the failure: the whole batch waits and tries again.
-      const error = asEspError(err, esp);
-      const retryAfterMs = retryAfterOf(error);
-      results = batch.map((g) => ({ ref: g.change.ref, status: 'retry' as const, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }));
+      let results: ChangeResult[] = [];
+      try {
+        if (groups.length) results = await connector.push(groups.map((g) => g.change));
+      } catch (err) {
+        // The connector could not attribute the failure: the whole batch waits and tries again.
+        const error = asEspError(err, esp);
+        const retryAfterMs = retryAfterOf(error);
+        results = groups.map((g) => ({ ref: g.change.ref, status: 'retry' as const, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }));
+      }
+      if (groups.length) {
+        report.calls++;
+        written = store.transaction(() => groups.map((g, i) => settle(options, retry, g, results[i], report)));
+      }
+    } finally {
+      groups.forEach((g, i) => fence?.answered(esp, g.contactId, keys[i]!, written[i] ?? []));
     }
-    report.calls++;
-    store.transaction(() => batch.forEach((g, i) => settle(options, retry, g, results[i], report)));
     // Operations settled (sent, failed or deferred), the unit of the outbox counts a bar's total comes from.
-    settled += batch.reduce((n, g) => n + g.items.length, 0);
+    settled += batch.reduce((n, [, list]) => n + list.length, 0);
     options.onProgress?.(settled);
   });
 
@@ -131,22 +138,46 @@ async function sendItems(options: DrainOptions, items: OutboxItem[], report: Dra
   }
 }
 
-function groupByContact(store: Store, items: OutboxItem[], report: DrainReport): Group[] {
-  const groups: Group[] = [];
-  for (const [contactId, list] of groupPerContact(items)) {
-    const contact = store.getContact(contactId);
-    if (!contact) {
-      // The contact was erased locally after these were queued: nothing left to send.
-      store.completeOutbox(list.map((i) => ({ id: i.id, version: i.version })));
-      report.items -= list.length;
-      continue;
+/**
+ * Takes one batch's operations at the moment it is sent, and builds its changes from them. A batch can
+ * wait for a free connection while the rules queue newer changes: an operation dropped or replaced
+ * since the drain read it is not sent (a removal no longer wanted would otherwise go out, and the
+ * answer be recorded as if wanted), and the changes are built on the sync state as it is now.
+ */
+function claim(options: DrainOptions, batch: [number, OutboxItem[]][], report: DrainReport): Group[] {
+  const { store } = options;
+  const esp = options.connector.esp;
+  return store.transaction(() => {
+    const current = store.claimOutbox(batch.flatMap(([, list]) => list));
+    const groups: Group[] = [];
+    for (const [contactId, list] of batch) {
+      const items = list.filter((i) => current.has(i.id));
+      report.items -= list.length - items.length;
+      if (!items.length) continue;
+      const contact = store.getContact(contactId);
+      if (!contact) {
+        // The contact was erased locally after these were queued: nothing left to send.
+        store.completeOutbox(items.map((i) => ({ id: i.id, version: i.version })));
+        report.items -= items.length;
+        continue;
+      }
+      groups.push({ contactId, items, change: changeFor(store, esp, contact, items) });
     }
-    groups.push({ contactId, items: list, change: changeFor(store, list[0]!.esp, contact, list) });
-  }
-  return groups;
+    return groups;
+  });
 }
 
-function settle(options: DrainOptions, retry: RetryPolicy, g: Group, result: ChangeResult | undefined, report: DrainReport): void {
+/** The sync-state keys a push of this change may write once answered (`settle`), consent only for an opt-out it carries. */
+function pushedKeys(change: ContactChange): string[] {
+  const keys = [...Object.keys(change.set), ...change.clear];
+  if (!change.ref.externalId) keys.push(EMAIL_KEY);
+  if (change.addTags.length || change.removeTags.length) keys.push(TAGS_KEY);
+  if (change.optOut) keys.push(CONSENT_KEY);
+  return keys;
+}
+
+/** Records one contact's answer; returns the sync-state keys it wrote. */
+function settle(options: DrainOptions, retry: RetryPolicy, g: Group, result: ChangeResult | undefined, report: DrainReport): string[] {
   const { store, clock, logger } = options;
   const esp = options.connector.esp;
   // A connector that answered too few results is broken, not rate-limited: the missing answer counts as
@@ -197,8 +228,11 @@ function settle(options: DrainOptions, retry: RetryPolicy, g: Group, result: Cha
       });
     store.putSyncState(rows);
     if (r.externalId && r.externalId !== g.change.ref.externalId) store.setExternalId(g.contactId, esp, r.externalId);
+    settleItems(store, clock, retry, g.items, r, report, logger, esp);
+    return rows.map((row) => row.key);
   }
   settleItems(store, clock, retry, g.items, r, report, logger, esp);
+  return [];
 }
 
 /**

@@ -33,6 +33,8 @@ export interface SandboxFault {
   headers?: Record<string, string>;
   /** Wait this long (wall clock) before answering: longer than the client's timeout makes a timeout. */
   delayMs?: number;
+  /** Handle the request at once but hold its answer this long (wall clock): a read whose answer arrives after later writes were applied. */
+  answerDelayMs?: number;
   /** How many requests it applies to (default 1). */
   times?: number;
 }
@@ -149,6 +151,12 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
   // Calls count against the rate windows when they arrive (as HubSpot counts them); the answer is given
   // in preHandler, once the body is parsed, so refused requests are recorded whole.
   const verdicts = new WeakMap<object, Verdict>();
+  const answerDelays = new WeakMap<object, number>();
+  app.addHook('onSend', async (req, _reply, payload) => {
+    const late = answerDelays.get(req.raw);
+    if (late) await new Promise((resolve) => setTimeout(resolve, late));
+    return payload;
+  });
   app.addHook('onRequest', async (req) => {
     if (req.headers.authorization === `Bearer ${accessToken}`) verdicts.set(req.raw, limiter.admit(req.url.split('?')[0]!.endsWith('/search')));
   });
@@ -173,6 +181,7 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
     if (fault) {
       fault.times = (fault.times ?? 1) - 1;
       if (fault.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      if (fault.answerDelayMs) answerDelays.set(req.raw, fault.answerDelayMs);
       if (fault.status) {
         const body = fault.body ?? errorBody(fault.status >= 500 ? 'INTERNAL_ERROR' : 'VALIDATION_ERROR', `injected ${fault.status}`);
         return reply

@@ -33,6 +33,8 @@ export interface SandboxFault {
   html?: boolean;
   /** Hold the request this long (real time) before handling it normally: a slow or hung server. */
   delayMs?: number;
+  /** Handle the request at once but hold its answer this long (real time): a read whose answer arrives after later writes were applied. */
+  answerDelayMs?: number;
   times?: number;
 }
 
@@ -210,6 +212,7 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
 
   app.decorateRequest('counted', false);
   app.decorateRequest('overLimit', false);
+  app.decorateRequest('answerDelayMs', 0);
   // Connections are counted from arrival; answers are decided once the body is read (so every exchange,
   // refused ones too, is observed with its body).
   app.addHook('onRequest', async (request) => {
@@ -225,6 +228,7 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
     if (fault) {
       fault.left--;
       if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
+      if (fault.answerDelayMs) (request as FastifyRequest & { answerDelayMs: number }).answerDelayMs = fault.answerDelayMs;
       if (fault.html)
         return reply
           .code(fault.status ?? 403)
@@ -274,6 +278,8 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
         responseBody,
       });
     }
+    const late = (request as FastifyRequest & { answerDelayMs: number }).answerDelayMs;
+    if (late) await new Promise((r) => setTimeout(r, late));
     return payload;
   });
   app.setErrorHandler((err, _request, reply) => {

@@ -894,11 +894,9 @@ export class SqliteStore implements Store {
     });
   }
 
-  markOutboxSent(ids: number[]): void {
-    const mark = this.stmt('UPDATE outbox SET sent = 1 WHERE id = ? AND sent = 0');
-    this.transaction(() => {
-      for (const id of ids) mark.run(id);
-    });
+  claimOutbox(items: { id: number; version: number }[]): Set<number> {
+    const mark = this.stmt('UPDATE outbox SET sent = 1 WHERE id = ? AND version = ?');
+    return this.transaction(() => new Set(items.filter((i) => mark.run(i.id, i.version).changes > 0).map((i) => i.id)));
   }
 
   removeOutbox(ids: number[]): void {
