@@ -103,6 +103,11 @@ export interface SyncFieldState {
   pushedValue: FieldValue | undefined;
   /** The ESP's modification time of the value, epoch ms. */
   remoteModifiedAt: number | undefined;
+  /**
+   * When segsync last recorded a push's answer for this key (local clock, epoch ms): a read of the ESP
+   * begun before then may predate the push. Kept when a write does not give it.
+   */
+  pushedAt?: number;
 }
 
 export type OutboxOp = 'set' | 'clear' | 'addTag' | 'removeTag' | 'erase';

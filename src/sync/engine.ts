@@ -19,7 +19,6 @@ import type { InboundContext, InboundResult } from './inbound';
 import { fieldSpecsFor, resolveMapping, segmentTagNames } from './mapping';
 import type { SyncMapping } from './mapping';
 import { drainOutbox } from './outbox';
-import { PushFence } from './push-fence';
 import type { DrainReport } from './outbox';
 import { enqueueForContacts, outboxUpdate, plansForContact } from './outbound';
 import { summarisePlan } from './plan';
@@ -101,8 +100,6 @@ export interface DrainRunOptions {
 export class SyncEngine {
   readonly mapping: SyncMapping;
   private readonly inbound: InboundContext;
-  /** What the pushes in flight or just answered wrote, so a pull or reconcile under way does not undo it. */
-  private readonly fence = new PushFence();
 
   constructor(private readonly options: SyncEngineOptions) {
     this.mapping = resolveMapping(options.config);
@@ -154,23 +151,19 @@ export class SyncEngine {
     const m = this.mapping.perEsp.get(esp);
     // Segment properties are read too, so segsync knows what the ESP holds before it writes them.
     const fields = [...(m?.fields ?? []).map((f) => f.remote), ...(m?.segments ?? []).filter((t) => t.as === 'property').map((t) => t.name)];
-    const reading = this.fence.open(esp);
-    try {
-      const inbound = { ...this.inbound, held: reading.held };
-      for await (const page of connector.pull({ cursor: store.getCursor(esp, CONTACTS_CURSOR), until, fields })) {
-        this.atomically(() => {
-          const result = applyRemoteContacts(inbound, esp, page.contacts);
-          if (page.tagMemberships?.length) mergeInto(result, applyTagMemberships(inbound, esp, page.tagMemberships));
-          report.changed += result.changed.size;
-          report.queued += this.afterInbound(result);
-          store.setCursor(esp, CONTACTS_CURSOR, page.next);
-        });
-        report.pages++;
-        report.contacts += page.contacts.length;
-        for (const c of page.contacts) report.newestModifiedAt = Math.max(report.newestModifiedAt ?? 0, c.modifiedAt);
-      }
-    } finally {
-      reading.close();
+    // Pages read from here on may predate a push answered meanwhile: its keys keep the push's record.
+    const inbound: InboundContext = { ...this.inbound, readSince: clock.now() };
+    for await (const page of connector.pull({ cursor: store.getCursor(esp, CONTACTS_CURSOR), until, fields })) {
+      this.atomically(() => {
+        const result = applyRemoteContacts(inbound, esp, page.contacts);
+        if (page.tagMemberships?.length) mergeInto(result, applyTagMemberships(inbound, esp, page.tagMemberships));
+        report.changed += result.changed.size;
+        report.queued += this.afterInbound(result);
+        store.setCursor(esp, CONTACTS_CURSOR, page.next);
+      });
+      report.pages++;
+      report.contacts += page.contacts.length;
+      for (const c of page.contacts) report.newestModifiedAt = Math.max(report.newestModifiedAt ?? 0, c.modifiedAt);
     }
     if (connector.pullEvents) {
       for await (const page of connector.pullEvents(store.getCursor(esp, EVENTS_CURSOR), until)) {
@@ -191,18 +184,10 @@ export class SyncEngine {
    * (on a dry run only reports it). Cursors are left alone: the incremental pull goes on as before.
    */
   async reconcile(esp: EspName, options: { dryRun?: boolean; sample?: number } = {}): Promise<ReconcileReport> {
-    const reading = this.fence.open(esp);
-    try {
-      return await this.reconcileRead(esp, options, { ...this.inbound, held: reading.held });
-    } finally {
-      reading.close();
-    }
-  }
-
-  private async reconcileRead(esp: EspName, options: { dryRun?: boolean; sample?: number }, inbound: InboundContext): Promise<ReconcileReport> {
     const { store } = this.options;
     const deps = {
-      inbound,
+      // Pages read from here on may predate a push answered meanwhile: its keys keep the push's record.
+      inbound: { ...this.inbound, readSince: this.options.clock.now() },
       connector: this.connector(esp),
       enqueue: (ids: number[]) => this.enqueue(ids, [esp]),
       afterInbound: (r: InboundResult) => this.afterInbound(r),
@@ -300,7 +285,6 @@ export class SyncEngine {
       ...(retry ? { retry } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       onLocalChange: (id) => changed.add(id),
-      fence: this.fence,
     });
     this.afterInbound({ changed, erased: [], ignored: 0 });
     r.requests += adoptRequests;

@@ -19,6 +19,7 @@ import { CONSENT_KEY, isOptedOut, takeRemoteConsent } from './consent';
 import { isErased, rememberPreviousEmail } from './erasure';
 import type { SyncMapping } from './mapping';
 import { fieldNews } from './field-news';
+import { heldKeys } from './held-keys';
 import { EMAIL_KEY, emailChangedOnEsp } from './identity-travel';
 import { CREATED_KEY, dropReusedLink, isReusedId, isUnlinked, LINK_FIELD, relink, unlink, UNLINKED_KEY } from './links';
 import type { UnlinkReason } from './links';
@@ -34,10 +35,10 @@ export interface InboundContext {
   clock: Clock;
   logger: Logger;
   /**
-   * For a pull or a reconcile: the keys of a contact a push wrote while the read was under way
-   * (push-fence.ts). The read may predate the push, so those keys keep the push's record.
+   * For a pull or a reconcile: when the read began (local clock). The keys a push wrote since, or is
+   * writing, keep the push's record (held-keys.ts): the read may predate the push.
    */
-  held?: (contactId: number) => ReadonlySet<string> | undefined;
+  readSince?: number;
 }
 
 export interface InboundResult {
@@ -96,7 +97,11 @@ export function applyTagMemberships(ctx: InboundContext, esp: EspName, membershi
   const result: InboundResult = { changed: new Set(), erased: [], ignored: 0 };
   ctx.store.transaction(() => {
     const known = new Map<number, string[]>();
-    for (const s of ctx.store.syncStatesByKey(esp, TAGS_KEY)) known.set(s.contactId, asTags(s.remoteValue) ?? []);
+    const rows = new Map<number, SyncFieldState>();
+    for (const s of ctx.store.syncStatesByKey(esp, TAGS_KEY)) {
+      known.set(s.contactId, asTags(s.remoteValue) ?? []);
+      rows.set(s.contactId, s);
+    }
     const next = new Map(known);
     for (const m of memberships) {
       const members = new Set<number>();
@@ -119,7 +124,8 @@ export function applyTagMemberships(ctx: InboundContext, esp: EspName, membershi
     const now = ctx.clock.now();
     for (const [contactId, tags] of next) {
       if (sameValue(tagList(tags), tagList(known.get(contactId) ?? []))) continue;
-      if (ctx.held?.(contactId)?.has(TAGS_KEY)) continue;
+      const row = rows.get(contactId);
+      if (ctx.readSince !== undefined && heldKeys(ctx.store, esp, contactId, row ? [row] : [], ctx.readSince)?.has(TAGS_KEY)) continue;
       const contact = ctx.store.getContact(contactId);
       if (!contact) continue;
       applyUpdate(ctx, esp, { externalId: contact.externalIds[esp], email: contact.email, fields: {}, tags, modifiedAt: now }, result);
@@ -397,7 +403,7 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
     result.changed.add(contact.id);
   }
   const state = new Map(rows.map((s) => [s.key, s]));
-  const held = ctx.held?.(contact.id);
+  const held = ctx.readSince === undefined ? undefined : heldKeys(ctx.store, esp, contact.id, rows, ctx.readSince);
   const updates: SyncFieldState[] = [];
   const remember: Remember = (key, value, pushedValue, at = u.modifiedAt) => {
     updates.push({ contactId: contact.id, esp, key, remoteValue: value, pushedValue, remoteModifiedAt: at });

@@ -16,7 +16,6 @@ import { eraseRef } from './erasure';
 import { CONSENT_KEY, TAGS_KEY } from './inbound';
 import { takeRemoteConsent } from './consent';
 import { ADDED_TAGS_KEY, addedAfterWrite, addedTags } from './owned-tags';
-import type { PushFence } from './push-fence';
 import { DEFAULT_RETRY, retryDelayMs } from './retry';
 import type { RetryPolicy } from './retry';
 import { changeFor, drainSizes, groupPerContact, slices } from './changes';
@@ -34,8 +33,6 @@ export interface DrainOptions {
   onProgress?: (done: number) => void;
   /** Called for a contact whose local state an ESP's answer changed (an opt-out it reported): it fans out. */
   onLocalChange?: (contactId: number) => void;
-  /** Told what each push writes, so a read of the ESP under way does not take a value the push replaced (push-fence.ts). */
-  fence?: PushFence;
 }
 
 export interface DrainReport {
@@ -90,7 +87,7 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainReport> {
 }
 
 async function sendItems(options: DrainOptions, items: OutboxItem[], report: DrainReport, retry: RetryPolicy, batchSize: number): Promise<void> {
-  const { store, connector, clock, fence } = options;
+  const { store, connector, clock } = options;
   const esp = connector.esp;
   let settled = 0;
 
@@ -99,25 +96,18 @@ async function sendItems(options: DrainOptions, items: OutboxItem[], report: Dra
 
   await runBounded(batches, connector.limits.maxConcurrency, async (batch) => {
     const groups = claim(options, batch, report);
-    const keys = groups.map((g) => pushedKeys(g.change));
-    groups.forEach((g, i) => fence?.sent(esp, g.contactId, keys[i]!));
-    let written: string[][] = [];
-    try {
-      let results: ChangeResult[] = [];
+    if (groups.length) {
+      let results: ChangeResult[];
       try {
-        if (groups.length) results = await connector.push(groups.map((g) => g.change));
+        results = await connector.push(groups.map((g) => g.change));
       } catch (err) {
         // The connector could not attribute the failure: the whole batch waits and tries again.
         const error = asEspError(err, esp);
         const retryAfterMs = retryAfterOf(error);
         results = groups.map((g) => ({ ref: g.change.ref, status: 'retry' as const, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }));
       }
-      if (groups.length) {
-        report.calls++;
-        written = store.transaction(() => groups.map((g, i) => settle(options, retry, g, results[i], report)));
-      }
-    } finally {
-      groups.forEach((g, i) => fence?.answered(esp, g.contactId, keys[i]!, written[i] ?? []));
+      report.calls++;
+      store.transaction(() => groups.forEach((g, i) => settle(options, retry, g, results[i], report)));
     }
     // Operations settled (sent, failed or deferred), the unit of the outbox counts a bar's total comes from.
     settled += batch.reduce((n, [, list]) => n + list.length, 0);
@@ -167,17 +157,7 @@ function claim(options: DrainOptions, batch: [number, OutboxItem[]][], report: D
   });
 }
 
-/** The sync-state keys a push of this change may write once answered (`settle`), consent only for an opt-out it carries. */
-function pushedKeys(change: ContactChange): string[] {
-  const keys = [...Object.keys(change.set), ...change.clear];
-  if (!change.ref.externalId) keys.push(EMAIL_KEY);
-  if (change.addTags.length || change.removeTags.length) keys.push(TAGS_KEY);
-  if (change.optOut) keys.push(CONSENT_KEY);
-  return keys;
-}
-
-/** Records one contact's answer; returns the sync-state keys it wrote. */
-function settle(options: DrainOptions, retry: RetryPolicy, g: Group, result: ChangeResult | undefined, report: DrainReport): string[] {
+function settle(options: DrainOptions, retry: RetryPolicy, g: Group, result: ChangeResult | undefined, report: DrainReport): void {
   const { store, clock, logger } = options;
   const esp = options.connector.esp;
   // A connector that answered too few results is broken, not rate-limited: the missing answer counts as
@@ -202,6 +182,7 @@ function settle(options: DrainOptions, retry: RetryPolicy, g: Group, result: Cha
         remoteValue: value,
         pushedValue: value,
         remoteModifiedAt: r.modifiedAt ?? prior.get(key)?.remoteModifiedAt ?? now,
+        pushedAt: now,
       });
     };
     for (const [key, value] of Object.entries(g.change.set)) remember(key, value);
@@ -213,7 +194,7 @@ function settle(options: DrainOptions, retry: RetryPolicy, g: Group, result: Cha
       const removed = new Set(g.change.removeTags);
       remember(TAGS_KEY, tagList([...before, ...g.change.addTags].filter((t) => !removed.has(t))));
       const added = addedAfterWrite(addedTags(prior.get(ADDED_TAGS_KEY)), g.change.addTags, g.change.removeTags);
-      rows.push({ contactId: g.contactId, esp, key: ADDED_TAGS_KEY, remoteValue: undefined, pushedValue: added, remoteModifiedAt: undefined });
+      rows.push({ contactId: g.contactId, esp, key: ADDED_TAGS_KEY, remoteValue: undefined, pushedValue: added, remoteModifiedAt: undefined, pushedAt: now });
     }
     // An opt-out segsync carried is what the ESP now holds, unless its answer says otherwise (cleaned).
     const consent = r.consent ?? (g.change.optOut ? 'unsubscribed' : undefined);
@@ -225,14 +206,13 @@ function settle(options: DrainOptions, retry: RetryPolicy, g: Group, result: Cha
         remoteValue: consent,
         pushedValue: g.change.optOut ? 'unsubscribed' : prior.get(CONSENT_KEY)?.pushedValue,
         remoteModifiedAt: r.modifiedAt ?? now,
+        pushedAt: now,
       });
+    // `pushedAt` tells a read of the ESP under way that these keys are newer than what it read (held-keys.ts).
     store.putSyncState(rows);
     if (r.externalId && r.externalId !== g.change.ref.externalId) store.setExternalId(g.contactId, esp, r.externalId);
-    settleItems(store, clock, retry, g.items, r, report, logger, esp);
-    return rows.map((row) => row.key);
   }
   settleItems(store, clock, retry, g.items, r, report, logger, esp);
-  return [];
 }
 
 /**

@@ -126,10 +126,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** A store in a temp folder and a sync engine on real connectors for a config (on the system clock unless given one). */
-export function harness(config: SegsyncConfig, onContactsChanged?: (ids: number[]) => void, clock: Clock = systemClock): Harness {
+/**
+ * A store in a temp folder and a sync engine on real connectors for a config (on the system clock
+ * unless given one). With `storePath`, the engine opens that store instead, as another process would.
+ */
+export function harness(config: SegsyncConfig, onContactsChanged?: (ids: number[]) => void, clock: Clock = systemClock, storePath?: string): Harness {
   const dir = mkdtempSync(join(tmpdir(), 'segsync-it-'));
-  const store = new SqliteStore({ path: join(dir, 'segsync.db') });
+  const store = new SqliteStore({ path: storePath ?? join(dir, 'segsync.db') });
   const logger = createLogger({ level: 'silent' });
   const connectors = createConnectors(config, { clock, logger, ownedTags: config.tags.owned.names });
   const engine = new SyncEngine({ config, store, connectors, clock, logger, ...(onContactsChanged ? { onContactsChanged } : {}) });

@@ -404,4 +404,12 @@ CREATE TRIGGER rules_writes_events_delete AFTER DELETE ON events BEGIN
 END;
 `,
   },
+  {
+    version: 92,
+    name: 'sync: when a push answer last wrote each key',
+    // A pull reads an ESP over many calls while pushes go on (in this process or another). A page read
+    // before a push and applied after its answer was recorded would put back what the ESP held before
+    // it: the inbound side leaves the keys a push wrote since the read began (inbound.ts, heldKeys).
+    sql: `ALTER TABLE sync_state ADD COLUMN pushed_at INTEGER;`,
+  },
 ];

@@ -695,17 +695,19 @@ export class SqliteStore implements Store {
       remoteValue: unjson(r.remote_value),
       pushedValue: unjson(r.pushed_value),
       remoteModifiedAt: (r.remote_modified_at as number | null) ?? undefined,
+      ...(r.pushed_at !== null ? { pushedAt: r.pushed_at as number } : {}),
     }));
   }
 
   putSyncState(rows: SyncFieldState[]): void {
     const put = this.stmt(
-      `INSERT INTO sync_state (contact_id, esp, key, remote_value, pushed_value, remote_modified_at) VALUES (?, ?, ?, ?, ?, ?)
+      `INSERT INTO sync_state (contact_id, esp, key, remote_value, pushed_value, remote_modified_at, pushed_at) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (contact_id, esp, key) DO UPDATE SET remote_value = excluded.remote_value,
-         pushed_value = excluded.pushed_value, remote_modified_at = excluded.remote_modified_at`,
+         pushed_value = excluded.pushed_value, remote_modified_at = excluded.remote_modified_at,
+         pushed_at = COALESCE(excluded.pushed_at, sync_state.pushed_at)`,
     );
     this.transaction(() => {
-      for (const r of rows) put.run(r.contactId, r.esp, r.key, json(r.remoteValue), json(r.pushedValue), r.remoteModifiedAt ?? null);
+      for (const r of rows) put.run(r.contactId, r.esp, r.key, json(r.remoteValue), json(r.pushedValue), r.remoteModifiedAt ?? null, r.pushedAt ?? null);
     });
   }
 
@@ -717,6 +719,7 @@ export class SqliteStore implements Store {
       remoteValue: unjson(r.remote_value),
       pushedValue: unjson(r.pushed_value),
       remoteModifiedAt: (r.remote_modified_at as number | null) ?? undefined,
+      ...(r.pushed_at !== null ? { pushedAt: r.pushed_at as number } : {}),
     }));
   }
 

@@ -4,6 +4,7 @@
  * segment tag is there (or gone) when it is not, and the contact's next flip would send nothing.
  * Real SDKs against the sandboxes; the read's answer is held back by the sandbox while the push runs.
  */
+import { join } from 'node:path';
 import type { EspName } from '../../../src/model/types';
 import { TAGS_KEY } from '../../../src/sync/inbound';
 import type { Harness, Sandboxes } from '../../support/sandboxes';
@@ -19,11 +20,14 @@ const MAPPING = `segments:
 describe('a pull whose answer arrives after a push to the same contacts (real SDKs against the sandboxes)', () => {
   let s: Sandboxes;
   let h: Harness;
+  let others: Harness[] = [];
   beforeEach(async () => {
     s = await startSandboxes();
     h = harness(sandboxConfig(s, MAPPING));
   });
   afterEach(async () => {
+    for (const o of others) if (o !== h) await o.close();
+    others = [];
     await h.close();
     await s.close();
   });
@@ -43,37 +47,44 @@ describe('a pull whose answer arrives after a push to the same contacts (real SD
       .filter(([r]) => route.test(r))
       .reduce((n, [, c]) => n + c, 0);
 
-  it('Mailchimp: a tag member list read before a removal, answered after it, leaves the removal recorded', async () => {
-    // Segment tags are the tags segsync owns there: a pull lists their members.
-    await h.engine.ensureSchema('mailchimp');
-    const ann = add('ann@x.com');
-    const bob = add('bob@x.com');
-    flag(ann, true, 'mailchimp');
-    flag(bob, true, 'mailchimp');
-    await h.engine.drainAll('mailchimp');
-    expect([mcVip('ann@x.com'), mcVip('bob@x.com')]).toEqual([true, true]);
+  // The pull runs in the pushing process (the daemon), or in another one on the same store (`segsync pull` beside it).
+  it.each(['the same process', 'another process'])(
+    'Mailchimp: a tag member list read before a removal, answered after it, leaves the removal recorded (pull in %s)',
+    async (where) => {
+      const reader = where === 'the same process' ? h : harness(sandboxConfig(s, MAPPING), undefined, undefined, join(h.dir, 'segsync.db'));
+      others.push(reader);
+      // Segment tags are the tags segsync owns there: a pull lists their members.
+      await h.engine.ensureSchema('mailchimp');
+      await reader.engine.ensureSchema('mailchimp');
+      const ann = add('ann@x.com');
+      const bob = add('bob@x.com');
+      flag(ann, true, 'mailchimp');
+      flag(bob, true, 'mailchimp');
+      await h.engine.drainAll('mailchimp');
+      expect([mcVip('ann@x.com'), mcVip('bob@x.com')]).toEqual([true, true]);
 
-    flag(ann, false, 'mailchimp');
-    // The pull lists the tag's members (ann among them), and its answer is held while ann's removal goes.
-    const members = /^GET \/3\.0\/lists\/:listId\/segments\/:segmentId\/members$/;
-    const listed = mcCalls(members);
-    s.mailchimp.inject({ method: 'GET', path: '/segments/', answerDelayMs: 1500 });
-    const pull = h.engine.pull('mailchimp');
-    await until(
-      () => mcCalls(members) > listed,
-      10_000,
-      () => s.mailchimp.stats().calls,
-    );
-    await h.engine.drainAll('mailchimp');
-    expect(mcVip('ann@x.com')).toBe(false);
-    await pull;
-    expect(heldTags(ann, 'mailchimp')).toEqual([]);
+      flag(ann, false, 'mailchimp');
+      // The pull lists the tag's members (ann among them), and its answer is held while ann's removal goes.
+      const members = /^GET \/3\.0\/lists\/:listId\/segments\/:segmentId\/members$/;
+      const listed = mcCalls(members);
+      s.mailchimp.inject({ method: 'GET', path: '/segments/', answerDelayMs: 1500 });
+      const pull = reader.engine.pull('mailchimp');
+      await until(
+        () => mcCalls(members) > listed,
+        10_000,
+        () => s.mailchimp.stats().calls,
+      );
+      await h.engine.drainAll('mailchimp');
+      expect(mcVip('ann@x.com')).toBe(false);
+      await pull;
+      expect(heldTags(ann, 'mailchimp')).toEqual([]);
 
-    // Her next flip is diffed against what Mailchimp holds, so the tag goes back.
-    flag(ann, true, 'mailchimp');
-    await h.engine.drainAll('mailchimp');
-    expect([mcVip('ann@x.com'), mcVip('bob@x.com')]).toEqual([true, true]);
-  });
+      // Her next flip is diffed against what Mailchimp holds, so the tag goes back.
+      flag(ann, true, 'mailchimp');
+      await h.engine.drainAll('mailchimp');
+      expect([mcVip('ann@x.com'), mcVip('bob@x.com')]).toEqual([true, true]);
+    },
+  );
 
   it('HubSpot: a search page read before a removal, answered after it, leaves the removal recorded', async () => {
     await h.engine.ensureSchema('hubspot');
