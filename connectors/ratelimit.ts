@@ -165,7 +165,12 @@ export class RateLimiter {
       const now = this.clock.now();
       let at = now;
       for (const n of names) at = Math.max(at, this.earliestSlot(this.windows.get(n)!, now));
-      if (at <= now) break;
+      if (at <= now) {
+        if (this.inFlight < this.concurrency) break;
+        // The call that frees the slot may have been refused and paused the account: look again once it is free.
+        await new Promise<void>((resolve) => this.concurrencyWaiters.push(resolve));
+        continue;
+      }
       if (options.maxWaitMs !== undefined && at - now > options.maxWaitMs) {
         const limited = names.filter((n) => this.earliestSlot(this.windows.get(n)!, now) > now);
         throw new EspRateLimitError(`${this.esp}: rate window ${limited.join(', ')} is spent`, {
@@ -176,9 +181,6 @@ export class RateLimiter {
         });
       }
       await this.clock.sleep(at - now);
-    }
-    while (this.inFlight >= this.concurrency) {
-      await new Promise<void>((resolve) => this.concurrencyWaiters.push(resolve));
     }
     const now = this.clock.now();
     for (const n of names) this.record(this.windows.get(n)!, now);

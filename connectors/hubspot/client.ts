@@ -263,7 +263,8 @@ export class HubspotClient {
             this.statsData.requests[what] = (this.statsData.requests[what] ?? 0) + 1;
             return fn();
           },
-          { maxWaitMs: this.maxWaitMs },
+          // The hold after a 429 is set before the slot is handed on, so no waiting call goes out first.
+          { maxWaitMs: this.maxWaitMs, onFailure: (err) => (this.holdOn429(err), err) },
         );
       } catch (err) {
         if (err instanceof EspRateLimitError) throw err;
@@ -277,7 +278,6 @@ export class HubspotClient {
             : toSegsyncError(what, failure.status, failure.body, failure.headers, now, err);
         if (verdict.kind === 'rate-limited') {
           this.statsData.rateLimited++;
-          this.limiter.pause(verdict.window, this.holdAfter429(verdict, failure.headers));
           this.logger.warn({ what, window: verdict.window, afterMs: verdict.afterMs, attempt }, 'hubspot: rate limited');
           if (verdict.budgetExhausted) throw last;
           continue;
@@ -291,6 +291,14 @@ export class HubspotClient {
       }
     }
     throw last!;
+  }
+
+  /** A 429 holds the window it names (`holdAfter429`). */
+  private holdOn429(err: unknown): void {
+    const failure = this.failureOf(err);
+    if (!failure) return;
+    const { verdict } = classify(failure.status, failure.body, failure.headers, this.clock.now());
+    if (verdict.kind === 'rate-limited') this.limiter.pause(verdict.window, this.holdAfter429(verdict, failure.headers));
   }
 
   /**

@@ -6,8 +6,7 @@
  */
 import type { AxiosRequestConfig, AxiosResponse } from 'axios';
 import { ApiKeySession, DataPrivacyApi, EventsApi, ListsApi, MetricsApi, ProfilesApi, RetryWithExponentialBackoff } from 'klaviyo-api';
-import type { SegsyncError } from '../../src/errors';
-import { EspRateLimitError } from '../../src/errors';
+import { EspRateLimitError, SegsyncError } from '../../src/errors';
 import type { Clock } from '../../src/model/clock';
 import type { ConnectorLogger, EspLimits } from '../connector';
 import { RateLimiter } from '../ratelimit';
@@ -106,14 +105,19 @@ export class KlaviyoClient {
     for (let attempt = 0; ; attempt++) {
       let error: SegsyncError;
       try {
-        const { response } = await this.limiter.run(bucket, () => {
-          this.counters.calls++;
-          return fn();
-        });
+        const { response } = await this.limiter.run(
+          bucket,
+          () => {
+            this.counters.calls++;
+            return fn();
+          },
+          // Translated while the slot is held, so a 429's pause holds before a waiting call goes out.
+          { onFailure: (thrown) => this.translateOrKeep(bucket, operation, thrown) },
+        );
         this.observeHeaders(bucket, response.headers as Record<string, unknown>);
         return response;
       } catch (thrown) {
-        error = this.translate(bucket, operation, thrown);
+        error = thrown instanceof SegsyncError ? thrown : this.translate(bucket, operation, thrown);
       }
       const mayRetry = error instanceof EspRateLimitError || (error.retryable && idempotency === 'idempotent' && !isRefused(error.cause));
       if (!mayRetry || attempt >= this.maxRetries) throw error;
@@ -128,6 +132,15 @@ export class KlaviyoClient {
 
   stats(): ClientStats {
     return { ...this.counters };
+  }
+
+  /** `translate`, or the error as thrown when it is no HTTP failure (rethrown as a bug by the caller). */
+  private translateOrKeep(bucket: KlaviyoBucket, operation: string, thrown: unknown): unknown {
+    try {
+      return this.translate(bucket, operation, thrown);
+    } catch {
+      return thrown;
+    }
   }
 
   private translate(bucket: KlaviyoBucket, operation: string, thrown: unknown): SegsyncError {

@@ -52,6 +52,8 @@ export interface FaultSpec {
   times?: number;
   /** For 429: the `Retry-After` seconds. */
   retryAfterSeconds?: number;
+  /** Answer this long after the request arrived (real time): a slow refusal. */
+  delayMs?: number;
 }
 
 export interface KlaviyoSandboxOptions extends SandboxOptions {
@@ -241,6 +243,7 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
     if (fault) {
       fault.times = (fault.times ?? 1) - 1;
       if (fault.times <= 0) faults.splice(faults.indexOf(fault), 1);
+      if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
       if (fault.status === 429) {
         throw new ApiFailure(
           [

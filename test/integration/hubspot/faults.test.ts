@@ -56,6 +56,32 @@ describe('HubSpot faults', () => {
       expect(h.logger.lines.filter((l) => l.msg === 'hubspot: rate limited').map((l) => (l.obj as { window: string }).window)).toEqual(['burst', 'burst']);
     }));
 
+  it('holds a call waiting for the only connection once the call before it drew a 429, not only the refused call', async () => {
+    const upserts: { status: number; at: number }[] = [];
+    const h = await startHarness(
+      { onExchange: (x) => void (x.path.includes('/batch/upsert') && upserts.push({ status: x.status, at: Date.now() })) },
+      { limits: { maxConcurrency: 1 } },
+    );
+    try {
+      await h.connector.ensureSchema([{ name: 'nickname', type: 'string' }], []);
+      h.sandbox.inject({
+        path: '/batch/upsert',
+        status: 429,
+        body: { status: 'error', message: 'You have reached your ten_secondly_rolling limit.', errorType: 'RATE_LIMIT', policyName: 'TEN_SECONDLY_ROLLING' },
+        headers: { 'x-hubspot-ratelimit-interval-milliseconds': '1000', 'x-hubspot-ratelimit-max': '100', 'x-hubspot-ratelimit-remaining': '0' },
+        // Answered late, so the second push is waiting for the connection when the 429 comes back.
+        delayMs: 200,
+      });
+      const results = await Promise.all([h.connector.push([change(1)]), h.connector.push([change(2)])]);
+      expect(results.flat().map((r) => r.status)).toEqual(['ok', 'ok']);
+      expect(upserts.map((u) => u.status)).toEqual([429, 200, 200]);
+      // Nothing went out while the window was held (a second, less the timer's slack).
+      expect(upserts[1]!.at - upserts[0]!.at).toBeGreaterThanOrEqual(900);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('learns a lower ten-second limit from X-HubSpot-RateLimit-Max and stops drawing 429s', () =>
     withHarness(
       async (h) => {

@@ -32,6 +32,20 @@ describe('Klaviyo connector under faults', () => {
     expect(throttled.responseBody).toEqual({ errors: [expect.objectContaining({ code: 'throttled', status: 429 })] });
   });
 
+  test('holds a call waiting for the only connection once the call before it drew a 429, not only the refused call', async () => {
+    const connector = h.connector({ maxConcurrency: 1 });
+    // Refused late, so the second push is waiting for the connection when the 429 comes back.
+    h.sandbox.fail({ method: 'POST', pathPrefix: '/api/profile-import', status: 429, retryAfterSeconds: 1, delayMs: 200 });
+    const imports = (): number => h.sandbox.calls.get('POST /api/profile-import') ?? 0;
+    const pushes = Promise.all([connector.push([change('a@example.com', { set: { a: 1 } })]), connector.push([change('b@example.com', { set: { a: 2 } })])]);
+    await new Promise((r) => setTimeout(r, 700));
+    // Half-way through the second Klaviyo asked for: only the refused call has gone out.
+    expect(imports()).toBe(1);
+    const results = await pushes;
+    expect(results.flat().map((r) => r.status)).toEqual(['ok', 'ok']);
+    expect(imports()).toBe(3);
+  });
+
   test('retries a 5xx, and reports retry (not failed) when 5xx persists', async () => {
     const patient = h.connector();
     h.sandbox.fail({ method: 'POST', pathPrefix: '/api/profile-import', status: 503 });

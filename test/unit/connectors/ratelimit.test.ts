@@ -147,6 +147,24 @@ describe('RateLimiter', () => {
     expect(log).toEqual([2500]);
   });
 
+  it('holds a call that waited for a free slot when the call that held it was refused and paused the bucket', async () => {
+    const clock = new ManualClock(0);
+    const limiter = new RateLimiter({ windows: { w: { limit: 100, windowMs: 1000 } }, buckets: { b: ['w'] }, maxConcurrency: 1 }, clock);
+    let refuse!: () => void;
+    const refused = limiter.run('b', () => new Promise<void>((_, reject) => (refuse = () => reject(new Error('429')))), {
+      onFailure: (err) => (limiter.pause('b', 2000), err),
+    });
+    const { log, call } = startTimes(clock);
+    const waiting = limiter.run('b', call);
+    // The second call passed the window and waits for the only slot.
+    await clock.advance(0);
+    refuse();
+    await expect(refused).rejects.toThrow('429');
+    await drain(clock, () => log.length > 0, 100);
+    await waiting;
+    expect(log).toEqual([2000]);
+  });
+
   it('holds a window when the vendor says none remain', async () => {
     const clock = new ManualClock(0);
     const limiter = new RateLimiter({ windows: { w: { limit: 100, windowMs: 10_000 } }, buckets: { b: ['w'] }, maxConcurrency: 5 }, clock);
