@@ -24,6 +24,33 @@ class JumpingClock implements Clock {
   }
 }
 
+/** An ESP whose first push waits for the test to let it answer; every batch it is handed is kept. */
+class GatedEsp extends MemoryEsp {
+  readonly batches: string[][] = [];
+  private release: (() => void) | undefined;
+  readonly held = new Promise<void>((resolve) => (this.release = resolve));
+  private first = true;
+  /** Resolves once the first push is waiting. */
+  waiting!: Promise<void>;
+  private started!: () => void;
+  constructor(clock: Clock) {
+    super('hubspot', clock, 1);
+    this.waiting = new Promise((resolve) => (this.started = resolve));
+  }
+  open(): void {
+    this.release!();
+  }
+  override async push(batch: ContactChange[]): Promise<ChangeResult[]> {
+    this.batches.push(batch.map((c) => `${c.ref.email} ${JSON.stringify(c.set)}`));
+    if (this.first) {
+      this.first = false;
+      this.started();
+      await this.held;
+    }
+    return super.push(batch);
+  }
+}
+
 /** A deliberately broken connector: it applies the batch but answers one result too few. */
 class TooFewResults extends MemoryEsp {
   override async push(batch: ContactChange[]): Promise<ChangeResult[]> {
@@ -48,6 +75,12 @@ mappings:
   hubspot: [{ local: first_name, remote: firstname }]
 `;
 
+/** A sync engine over `store` with one ESP, mapping `first_name` to it. */
+function engineOn(store: SqliteStore, clock: Clock, esp: MemoryEsp): SyncEngine {
+  const { config } = parseConfig(CONFIG, 'segsync.yaml', { env: { T: 'secret' } });
+  return new SyncEngine({ config, store, connectors: new Map([['hubspot', esp]]), clock, logger: createLogger({ level: 'silent' }) });
+}
+
 describe('the outbox cannot loop forever', () => {
   let dir: string;
   let store: SqliteStore;
@@ -63,10 +96,7 @@ describe('the outbox cannot loop forever', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function engineWith(esp: MemoryEsp): SyncEngine {
-    const { config } = parseConfig(CONFIG, 'segsync.yaml', { env: { T: 'secret' } });
-    return new SyncEngine({ config, store, connectors: new Map([['hubspot', esp]]), clock, logger: createLogger({ level: 'silent' }) });
-  }
+  const engineWith = (esp: MemoryEsp): SyncEngine => engineOn(store, clock, esp);
 
   function addContacts(n: number): void {
     store.upsertContacts(
@@ -111,5 +141,58 @@ describe('the outbox cannot loop forever', () => {
     expect(dead.map((d) => d.attempts)).toEqual([0, 0]);
     expect(clock.now() - queuedAt).toBeGreaterThanOrEqual(DEFAULT_RETRY.maxRateLimitedMs);
     expect(clock.now() - queuedAt).toBeLessThan(DEFAULT_RETRY.maxRateLimitedMs + DEFAULT_RETRY.capMs + 3_600_000);
+  });
+});
+
+/**
+ * A drain takes several batches' operations at once, and a batch can wait for a free connection while
+ * the rules change their minds. What it sends is taken from the outbox when it goes, not when the
+ * drain read it: an operation dropped or replaced meanwhile is not sent.
+ */
+describe('the outbox sends what is queued when a batch goes', () => {
+  let dir: string;
+  let store: SqliteStore;
+  const clock: Clock = { now: () => Date.UTC(2026, 5, 1), sleep: async () => undefined };
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'segsync-claim-'));
+    store = new SqliteStore({ path: join(dir, 'db.sqlite'), now: () => clock.now() });
+  });
+  afterEach(() => {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const engineWith = (esp: MemoryEsp): SyncEngine => engineOn(store, clock, esp);
+
+  it('does not send a change the rules dropped while its batch waited for a connection', async () => {
+    const esp = new GatedEsp(clock);
+    const engine = engineWith(esp);
+    const emails = ['a@x.com', 'b@x.com', 'c@x.com'];
+    const ids = store
+      .upsertContacts(emails.map((email) => ({ email, properties: { first_name: 'Old' }, consent: 'subscribed' as const, source: 'local', time: clock.now() })))
+      .map((c) => c.contactId);
+    engine.enqueue(ids);
+    esp.open();
+    await engine.drainAll('hubspot');
+    expect(emails.map((e) => esp.byEmail(e)?.fields.firstname)).toEqual(['Old', 'Old', 'Old']);
+
+    // Three renames; one connection each for two batches of one contact, the third waits.
+    const gated = new GatedEsp(clock);
+    for (const [id, r] of esp.records) gated.records.set(id, r);
+    const engine2 = engineWith(gated);
+    const rename = (id: number, name: string): void => store.setProperty(id, 'first_name', { value: name, updatedAt: clock.now(), source: 'local' });
+    for (const id of ids) rename(id, 'New');
+    engine2.enqueue(ids);
+    const drain = engine2.drain('hubspot');
+    await gated.waiting;
+    // While c's batch waits, c's name goes back to what HubSpot holds: its queued write is dropped.
+    rename(ids[2]!, 'Old');
+    engine2.enqueue([ids[2]!]);
+    expect(store.pendingOutbox('hubspot', ids[2]!)).toEqual([]);
+    gated.open();
+    await drain;
+    await engine2.drainAll('hubspot');
+    expect(emails.map((e) => gated.byEmail(e)?.fields.firstname)).toEqual(['New', 'New', 'Old']);
+    expect(gated.batches.flat().some((b) => b.startsWith('c@x.com'))).toBe(false);
   });
 });
