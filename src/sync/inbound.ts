@@ -467,10 +467,11 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
   if (u.createdAt !== undefined && state.get(CREATED_KEY)?.remoteValue !== u.createdAt) remember(CREATED_KEY, u.createdAt, undefined);
   if (u.recordKey && state.get(RECORD_KEY)?.remoteValue !== u.recordKey) remember(RECORD_KEY, u.recordKey, undefined);
   if (u.tags && !held?.has(TAGS_KEY)) applyTags(ctx, esp, contact, u.tags, state.get(TAGS_KEY), remember, result, restored);
-  if (!held?.has(CONSENT_KEY)) {
-    if (u.consent) applyConsent(ctx, esp, contact, u.consent, u.consentAt, state.get(CONSENT_KEY), remember, result);
-    else if (u.noOptOut) liftOptOut(state.get(CONSENT_KEY), remember);
-  }
+  // An opt-out is taken even where a push answered since the read began: segsync never resubscribes
+  // anyone, so it is no older than the push's answer, and held it could be lost for good.
+  if (u.consent && (!held?.has(CONSENT_KEY) || isOptedOut(u.consent)))
+    applyConsent(ctx, esp, contact, u.consent, u.consentAt, state.get(CONSENT_KEY), remember, result);
+  else if (!u.consent && u.noOptOut && !held?.has(CONSENT_KEY)) liftOptOut(state.get(CONSENT_KEY), remember);
   if (updates.length) ctx.store.putSyncState(updates);
 }
 
