@@ -22,7 +22,10 @@ async function run(options: { hubspotUrl?: string; klaviyoUrl?: string; env?: Re
   return startInProcess(await writeDaemonConfig(dir, options), options.env);
 }
 
-/** Another process that takes the store's write lock, says so, holds it `ms`, then commits. */
+/**
+ * Another process that takes the store's write lock, says so, holds it `ms` from when this process
+ * answered (a busy test process may read the news late: the hold must not be over by then), then commits.
+ */
 function holdWriteLock(db: string, ms: number): Promise<{ released: Promise<void> }> {
   const script = `
     const Database = require(${JSON.stringify(resolve(__dirname, '../../../node_modules/better-sqlite3'))});
@@ -31,14 +34,17 @@ function holdWriteLock(db: string, ms: number): Promise<{ released: Promise<void
     db.exec('BEGIN IMMEDIATE');
     db.prepare("INSERT INTO store_meta (key, value) VALUES ('lock-test', '1') ON CONFLICT (key) DO UPDATE SET value = excluded.value").run();
     process.stdout.write('locked\\n');
+    require('node:fs').readSync(0, Buffer.alloc(1));
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(process.argv[2]));
     db.exec('COMMIT');
     db.close();`;
-  const child = spawn(process.execPath, ['-e', script, db, String(ms)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', script, db, String(ms)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const released = new Promise<void>((r) => child.on('exit', () => r()));
   return new Promise((resolveLocked, fail) => {
     child.stdout.on('data', (d: Buffer) => {
-      if (d.toString().includes('locked')) resolveLocked({ released });
+      if (!d.toString().includes('locked')) return;
+      child.stdin.end('x');
+      resolveLocked({ released });
     });
     child.on('exit', (code) => fail(new Error(`the lock holder exited with ${code} before locking`)));
   });
