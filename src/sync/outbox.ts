@@ -19,7 +19,7 @@ import { ADDED_TAGS_KEY, addedAfterWrite, addedTags } from './owned-tags';
 import { DEFAULT_RETRY, retryDelayMs } from './retry';
 import type { RetryPolicy } from './retry';
 import { changeFor, drainSizes, groupPerContact, slices } from './changes';
-import { tagList } from './values';
+import { asTags, tagList } from './values';
 
 export interface DrainOptions {
   store: Store;
@@ -190,7 +190,10 @@ function settle(options: DrainOptions, retry: RetryPolicy, g: Group, result: Cha
     if (!g.change.ref.externalId && !(EMAIL_KEY in g.change.set)) remember(EMAIL_KEY, g.change.ref.email);
     for (const key of g.change.clear) remember(key, null);
     if (g.change.addTags.length || g.change.removeTags.length) {
-      const before = g.change.remoteTags ?? [];
+      // The tags known there now: a webhook may have brought some while the push was in flight (a read
+      // under way leaves them alone: held-keys.ts).
+      const known = prior.get(TAGS_KEY);
+      const before = asTags(known?.remoteValue) ?? asTags(known?.pushedValue) ?? [];
       const removed = new Set(g.change.removeTags);
       remember(TAGS_KEY, tagList([...before, ...g.change.addTags].filter((t) => !removed.has(t))));
       const added = addedAfterWrite(addedTags(prior.get(ADDED_TAGS_KEY)), g.change.addTags, g.change.removeTags);

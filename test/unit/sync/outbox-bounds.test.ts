@@ -195,4 +195,29 @@ describe('the outbox sends what is queued when a batch goes', () => {
     expect(emails.map((e) => gated.byEmail(e)?.fields.firstname)).toEqual(['New', 'New', 'Old']);
     expect(gated.batches.flat().some((b) => b.startsWith('c@x.com'))).toBe(false);
   });
+
+  it('records the tags a webhook brought while its push was in flight, beside the tag the push added', async () => {
+    const esp = new GatedEsp(clock);
+    const engine = engineWith(esp);
+    const id = store.upsertContacts([{ email: 'a@x.com', properties: { first_name: 'A' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!
+      .contactId;
+    store.updateTags(id, ['vip'], [], 'local', clock.now());
+    engine.enqueue([id]);
+    const drain = engine.drain('hubspot');
+    await esp.waiting;
+    // A user tags the record on the ESP while segsync's first write to it is on its way.
+    const change = { eventId: 'e1', ref: { email: 'a@x.com' }, kind: 'updated', fields: {}, tags: ['x'], occurredAt: clock.now() };
+    engine.webhook('hubspot', {
+      method: 'POST',
+      url: 'http://x/webhooks/hubspot',
+      headers: {},
+      rawBody: Buffer.from(JSON.stringify([change])),
+      receivedAt: clock.now(),
+    });
+    esp.open();
+    await drain;
+    expect(store.getSyncState(id, 'hubspot').find((r) => r.key === '@tags')!.remoteValue).toEqual(['vip', 'x']);
+    // What the ESP holds is known: nothing is sent again.
+    expect(engine.enqueue([id])).toBe(0);
+  });
 });
