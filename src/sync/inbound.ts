@@ -347,7 +347,9 @@ function resolveContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, resu
     // there is behind (the new email is on its way to it), not an email change to undo ours. A
     // restored record could not be edited while it was gone: its email is sent the contact's.
     const state = ctx.store.getSyncState(byId.id, esp);
-    if (email && email !== byId.email && !isUnlinked(state) && emailChangedOnEsp(state, email)) followEmailChange(ctx, esp, byId, email, result);
+    // An email a push wrote since the read began is segsync's own change on its way: the page predates it.
+    const ours = ctx.readSince !== undefined && heldKeys(ctx.store, esp, byId.id, state, ctx.readSince)?.has(EMAIL_KEY);
+    if (email && email !== byId.email && !ours && !isUnlinked(state) && emailChangedOnEsp(state, email)) followEmailChange(ctx, esp, byId, email, result);
     return ctx.store.getContact(byId.id);
   }
   if (!email || !isValidEmail(email)) {

@@ -117,4 +117,33 @@ describe('a pull whose answer arrives after a push to the same contacts (real SD
     await h.engine.drainAll('hubspot');
     expect(hsVip('ann@x.com')).toBe(true);
   });
+
+  it('HubSpot: a search page read before an email change, answered after it, does not take the old email back', async () => {
+    await h.engine.ensureSchema('hubspot');
+    const ann = add('ann@x.com');
+    flag(ann, true, 'hubspot');
+    await h.engine.drainAll('hubspot');
+    expect(s.hubspot.contact('ann@x.com')).toBeDefined();
+
+    h.store.changeEmail(ann, 'anna@x.com');
+    h.engine.enqueue([ann], ['hubspot']);
+    await new Promise((r) => setTimeout(r, 1100));
+    const search = 'POST /crm/v3/objects/contacts/search';
+    const searched = s.hubspot.stats().requests[search] ?? 0;
+    s.hubspot.inject({ method: 'POST', path: '/contacts/search', answerDelayMs: 1500 });
+    const pull = h.engine.pull('hubspot');
+    await until(
+      () => (s.hubspot.stats().requests[search] ?? 0) > searched,
+      10_000,
+      () => s.hubspot.stats().requests,
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    await h.engine.drainAll('hubspot');
+    expect(s.hubspot.contact('anna@x.com')).toBeDefined();
+    const report = await pull;
+    expect(report.contacts).toBeGreaterThan(0);
+    // The page still said ann@x.com: segsync's own change on its way, not HubSpot's.
+    expect(h.store.getContact(ann)!.email).toBe('anna@x.com');
+    expect(h.store.getSyncState(ann, 'hubspot').find((r) => r.key === '@email')!.remoteValue).toBe('anna@x.com');
+  });
 });
