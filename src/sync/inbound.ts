@@ -64,6 +64,11 @@ interface RemoteUpdate {
   modifiedAt: number;
   /** Per-field change times, where the ESP reports them. */
   fieldModifiedAt?: Record<string, number>;
+  /**
+   * When the ESP's tags took the value given (its clock), where the source says so: a webhook of the
+   * tag property, which may arrive late and out of order.
+   */
+  tagsAt?: number;
   /** When the ESP created the record, where it says (tells a reused id from the linked record). */
   createdAt?: number;
   /** The record's id that survives an email change, where its `externalId` does not. */
@@ -162,6 +167,7 @@ function applyChange(ctx: InboundContext, esp: EspName, ch: RemoteChange, result
           ...ch.ref,
           fields: ch.fields,
           tags: ch.tags,
+          ...(ch.tags ? { tagsAt: ch.occurredAt } : {}),
           consent: ch.consent,
           ...(ch.noOptOut ? { noOptOut: true } : {}),
           consentAt: ch.occurredAt,
@@ -468,7 +474,7 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
   if (remoteEmail && !held?.has(EMAIL_KEY) && state.get(EMAIL_KEY)?.remoteValue !== remoteEmail) remember(EMAIL_KEY, remoteEmail, undefined);
   if (u.createdAt !== undefined && state.get(CREATED_KEY)?.remoteValue !== u.createdAt) remember(CREATED_KEY, u.createdAt, undefined);
   if (u.recordKey && state.get(RECORD_KEY)?.remoteValue !== u.recordKey) remember(RECORD_KEY, u.recordKey, undefined);
-  if (u.tags && !held?.has(TAGS_KEY)) applyTags(ctx, esp, contact, u.tags, state.get(TAGS_KEY), remember, result, restored);
+  if (u.tags && !held?.has(TAGS_KEY)) applyTags(ctx, esp, contact, u.tags, u.tagsAt, state.get(TAGS_KEY), remember, result, restored);
   // An opt-out is taken even where a push answered since the read began: segsync never resubscribes
   // anyone, so it is no older than the push's answer, and held it could be lost for good.
   if (u.consent && (!held?.has(CONSENT_KEY) || isOptedOut(u.consent)))
@@ -482,6 +488,7 @@ function applyTags(
   esp: EspName,
   contact: Contact,
   remoteTags: string[],
+  tagsAt: number | undefined,
   prev: SyncFieldState | undefined,
   remember: Remember,
   result: InboundResult,
@@ -497,6 +504,18 @@ function applyTags(
     return;
   }
   const pushed = asTags(prev?.pushedValue);
+  const computed = segmentTagNames(ctx.mapping);
+  if (known && tagsAt !== undefined && prev?.remoteModifiedAt !== undefined && tagsAt < prev.remoteModifiedAt) {
+    // Older than the tags segsync knows there: diffed against them, it would remove tags added since
+    // and bring back tags removed since. Known from a read, it is old news. Known from our push, which
+    // wrote the whole set from an older view, it shows the user's own tags that push dropped (segsync
+    // never takes a user's tag off on purpose: owned-tags.ts): those come back, and the next push
+    // restores them there; nothing is removed.
+    if (!pushed || !sameValue(known, pushed)) return;
+    const lost = diffTags(known, now).add.filter((t) => !computed.has(t) && ctx.mapping.tagOwnership(esp, t) !== 'namespace');
+    if (ctx.store.updateTags(contact.id, lost, [], esp, ctx.clock.now()).added.length) result.changed.add(contact.id);
+    return;
+  }
   // The same expiring echo guard as fields: our pushed tag set is an echo only while the ESP was not seen holding another.
   const stillOurs = pushed !== undefined && (known === undefined || sameValue(known, pushed));
   if (stillOurs && sameValue(pushed, now)) {
@@ -505,7 +524,6 @@ function applyTags(
   }
   remember(TAGS_KEY, now, undefined);
   // Segment tags are computed locally from the rules: an ESP's copy of them never becomes a local tag.
-  const computed = segmentTagNames(ctx.mapping);
   const { add, remove } = diffTags(known ?? [], now);
   const { added, removed } = ctx.store.updateTags(
     contact.id,
