@@ -93,8 +93,8 @@ export interface ContactChange {
   /** Owned tags to remove. */
   removeTags: string[];
   /**
-   * The tags last seen on the ESP (owned or not), when known, so a connector whose tags are one
-   * full-value property can write `(remoteTags ∪ add) ∖ remove` without reading first.
+   * The tags last seen on the ESP (owned or not), when known: spares edits the ESP already holds, and
+   * stands in where a fresh read cannot find the record.
    */
   remoteTags?: string[];
   /** segsync's consent for the contact: decides the status a new ESP record gets (never a resubscribe). */

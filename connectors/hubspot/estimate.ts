@@ -1,6 +1,6 @@
 /**
  * The requests `pushBatch` (push.ts) and `eraseContact` make for a planned push, decided the same way
- * from what segsync last saw: a read of the remote tags where they are unknown, at most one batch
+ * from what segsync last saw: a read of the remote tags before any tag write, at most one batch
  * upsert and one batch update per batch, one membership call per tag list, and one unsubscribe call per
  * contact and subscription type. It plans and routes through push.ts's own `tagReadOf`, `planWrite`,
  * `mergeWrites` and `routeWrites`, so the two cannot drift apart; test/integration/sync/dry-run-calls.test.ts checks
@@ -66,10 +66,8 @@ function plannedUnits(batch: ContactChange[], settings: HubspotSettings, tally: 
     // An email change without a record id fails before any call.
     if (EMAIL_KEY in change.set && !change.ref.externalId) return;
     const read = tagReadOf(change);
-    if (read) {
-      reads[read] = true;
-      tally.assume('contacts whose HubSpot tags were never read hold none yet');
-    }
+    if (read) reads[read] = true;
+    if (read && !change.remoteTags) tally.assume('contacts whose HubSpot tags were never read hold none yet');
     const blanks = Object.fromEntries([...Object.keys(change.set), ...change.clear].map((name) => [name, '']));
     encoded.push({ index, item: planWrite(change, blanks, change.remoteTags ?? [], settings.tagProperty), change });
   });

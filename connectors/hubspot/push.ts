@@ -1,8 +1,8 @@
 /**
  * push for HubSpot: one batch of contact changes becomes at most one batch upsert (by email, for
  * contacts without a HubSpot id) and one batch update (by id), each ≤ 100 inputs and carrying only the
- * changed properties; tags become the full multi-checkbox value `(remote ∪ add) ∖ remove`, read first
- * only when the last remote value is unknown. Results are attributed per contact, in input order.
+ * changed properties; tags become the full multi-checkbox value `(remote ∪ add) ∖ remove`, with the
+ * remote value read just before the write. Results are attributed per contact, in input order.
  */
 import type * as Contacts from '@hubspot/api-client/lib/codegen/crm/contacts';
 import { EspTransientError, ValidationError } from '../../src/errors';
@@ -171,19 +171,23 @@ function hubspotStrategy(ctx: HubspotContext): PushStrategy<PlannedWrite> {
   };
 }
 
-/** Which read a change's remote tags need first (by record id or by email), if any: a tag change whose remote tags are unknown. */
+/**
+ * Which read a change's remote tags need first (by record id or by email), if any: every tag change.
+ * The write replaces the whole value, so it is read just before rather than taken from the last value
+ * segsync saw: a tag a HubSpot user added since then (no webhook, or one not delivered yet) would be
+ * wiped. One batch read per 100 contacts is the price of never losing a user's tag.
+ */
 export function tagReadOf(change: ContactChange): 'id' | 'email' | undefined {
-  if (change.addTags.length + change.removeTags.length === 0 || change.remoteTags) return undefined;
+  if (change.addTags.length + change.removeTags.length === 0) return undefined;
   return change.ref.externalId !== undefined ? 'id' : 'email';
 }
 
-/** The last-known remote tags per input index: from `remoteTags`, else one batch read per address kind. */
+/** The remote tags per input index of the batch's tag changes: one batch read per address kind. */
 async function knownRemoteTags(ctx: HubspotContext, batch: ContactChange[]): Promise<Map<number, string[]>> {
   const known = new Map<number, string[]>();
   const byId = new Map<string, number[]>();
   const byEmail = new Map<string, number[]>();
   batch.forEach((c, i) => {
-    if (c.remoteTags && c.addTags.length + c.removeTags.length > 0) known.set(i, c.remoteTags);
     const read = tagReadOf(c);
     if (!read) return;
     const [map, key] = read === 'id' ? [byId, c.ref.externalId!] : [byEmail, c.ref.email];
@@ -200,8 +204,8 @@ async function knownRemoteTags(ctx: HubspotContext, batch: ContactChange[]): Pro
       const key = idProperty ? r.properties.email?.toLowerCase() : r.id;
       for (const i of (key && map.get(key)) || []) known.set(i, splitMulti(r.properties[tagProperty]));
     }
-    // Not found on HubSpot (new contact): its remote tag set is empty.
-    for (const indexes of map.values()) for (const i of indexes) if (!known.has(i)) known.set(i, []);
+    // Not found on HubSpot: a new contact holds no tags; a record that moved (merged) keeps the last value seen.
+    for (const indexes of map.values()) for (const i of indexes) if (!known.has(i)) known.set(i, batch[i]!.remoteTags ?? []);
   }
   return known;
 }

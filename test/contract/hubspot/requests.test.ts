@@ -137,6 +137,13 @@ describe('HubSpot contract: push and tags', () => {
 
   it('upserts new contacts by email and updates known ones by id, sending only changed fields as strings', async () => {
     const scope = schema()
+      .post('/crm/v3/objects/contacts/batch/read', {
+        inputs: [{ id: 'new@example.com' }],
+        properties: ['segsync_tags', 'email'],
+        propertiesWithHistory: [],
+        idProperty: 'email',
+      })
+      .reply(200, batch([]))
       .post('/crm/v3/objects/contacts/batch/upsert', {
         inputs: [
           {
@@ -163,7 +170,7 @@ describe('HubSpot contract: push and tags', () => {
     await c.close();
   });
 
-  it('reads the current tags first when the last remote value is unknown, and writes (remote ∪ add) ∖ remove', async () => {
+  it('reads the current tags first, and writes (remote ∪ add) ∖ remove', async () => {
     const scope = schema()
       .post('/crm/v3/objects/contacts/batch/read', {
         inputs: [{ id: 'a@example.com' }],
@@ -183,11 +190,13 @@ describe('HubSpot contract: push and tags', () => {
     await c.close();
   });
 
-  it('makes no call at all for a tag change that is already the remote state', async () => {
-    const scope = schema();
+  it('reads the tags even where the last value seen is given, and writes nothing for a tag change HubSpot already holds', async () => {
+    const scope = schema()
+      .post('/crm/v3/objects/contacts/batch/read', { inputs: [{ id: '9' }], properties: ['segsync_tags', 'email'], propertiesWithHistory: [] })
+      .reply(200, batch([record('9', { email: 'a@example.com', segsync_tags: 'vip' })]));
     const c = connector();
     const [r] = await c.push([
-      { ref: { email: 'a@example.com', externalId: '9' }, set: {}, clear: [], addTags: ['vip'], removeTags: ['beta'], remoteTags: ['vip'] },
+      { ref: { email: 'a@example.com', externalId: '9' }, set: {}, clear: [], addTags: ['vip'], removeTags: ['beta'], remoteTags: ['beta'] },
     ]);
     expect(r).toMatchObject({ status: 'ok', externalId: '9' });
     scope.done();
@@ -196,6 +205,8 @@ describe('HubSpot contract: push and tags', () => {
 
   it('mirrors tags into MANUAL lists: finds or creates the list, then one add-and-remove per list', async () => {
     const scope = schema()
+      .post('/crm/v3/objects/contacts/batch/read', { inputs: [{ id: '7' }], properties: ['segsync_tags', 'email'], propertiesWithHistory: [] })
+      .reply(200, batch([record('7', { email: 'x@example.com' })]))
       .post('/crm/v3/objects/contacts/batch/update', { inputs: [{ id: '7', properties: { segsync_tags: 'vip' }, objectWriteTraceId: '0' }] })
       .reply(200, batch([record('7', {})]))
       .get(`/crm/v3/lists/object-type-id/0-1/name/${encodeURIComponent('segsync: vip')}`)

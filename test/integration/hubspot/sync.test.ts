@@ -135,6 +135,22 @@ describe('HubSpot connector against the sandbox', () => {
     expect(h.sandbox.state.properties.get('segsync_tags')!.options.map((o) => o.value)).toEqual(['vip', 'beta', 'partner', 'winback']);
   });
 
+  it('reads the tags just before a tag write, so a tag a user added since segsync last saw them stays', async () => {
+    const id = h.sandbox.contact('user6@example.com')!.id;
+    h.sandbox.edit('user6@example.com', { segsync_tags: 'beta;partner' });
+    const from = h.exchanges.length;
+    const [r] = await h.connector.push([
+      { ...change(6), ref: { email: 'user6@example.com', externalId: id }, set: {}, addTags: ['vip'], remoteTags: ['beta'] },
+    ]);
+    expect(r!.status).toBe('ok');
+    expect(h.sandbox.contact(id)!.properties.segsync_tags!.split(';').sort()).toEqual(['beta', 'partner', 'vip']);
+    const paths = h.exchanges
+      .slice(from)
+      .map((x) => x.path)
+      .filter((p) => p.startsWith('/crm/v3/objects/contacts/batch'));
+    expect(paths).toEqual(['/crm/v3/objects/contacts/batch/read', '/crm/v3/objects/contacts/batch/update']);
+  });
+
   it('sends only the changed fields and updates by id when the HubSpot id is known', async () => {
     const id = h.sandbox.contact('user4@example.com')!.id;
     const from = h.exchanges.length;
