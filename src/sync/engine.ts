@@ -5,7 +5,7 @@
  */
 import { isMember } from '../model/membership';
 import type { Connector, RawRequest, RemoteEvent, WebhookItemRejection } from '../../connectors/connector';
-import { SegsyncError, describeError } from '../errors';
+import { EspTransientError, SegsyncError, describeError, retryAfterOf } from '../errors';
 import { toEventRow } from '../store/event-row';
 import type { EventRow } from '../store/store';
 import type { SegsyncConfig } from '../config/schema';
@@ -13,18 +13,19 @@ import type { Logger } from '../log/logger';
 import type { Clock } from '../model/clock';
 import { requireEmail } from '../model/identity';
 import type { EspName, IncomingEvent } from '../model/types';
-import type { OutboxInput, Store } from '../store/store';
+import type { OutboxInput, OutboxItem, Store } from '../store/store';
 import { applyRemoteChanges, applyRemoteContacts, applyTagMemberships } from './inbound';
 import type { InboundContext, InboundResult } from './inbound';
 import { fieldSpecsFor, resolveMapping, segmentTagNames } from './mapping';
 import type { SyncMapping } from './mapping';
 import { drainOutbox } from './outbox';
-import type { DrainReport } from './outbox';
+import type { DrainReport, HeldBack } from './outbox';
 import { enqueueForContacts, outboxUpdate, plansForContact } from './outbound';
 import { summarisePlan } from './plan';
 import type { EspPlan } from './plan';
 import type { RetryPolicy } from './retry';
 import { recordPull, recordPush } from './last-sync';
+import { needsFreshView, recordPullBegan, writesNeedingFreshView } from './fresh-view';
 import { emailsOf, eraseOps, isErased, suppressErased } from './erasure';
 import { reconcileEsp } from './reconcile';
 import type { ReconcileReport } from './reconcile';
@@ -100,6 +101,7 @@ export interface DrainRunOptions {
 export class SyncEngine {
   readonly mapping: SyncMapping;
   private readonly inbound: InboundContext;
+  private readonly pulling = new Map<EspName, Promise<PullReport>>();
 
   constructor(private readonly options: SyncEngineOptions) {
     this.mapping = resolveMapping(options.config);
@@ -131,11 +133,24 @@ export class SyncEngine {
     return [CONTACTS_CURSOR, EVENTS_CURSOR].filter((kind) => this.options.store.forgetCursor(esp, kind)).length;
   }
 
-  /** One incremental pull of contacts (and engagement events, where offered) from an ESP. */
-  async pull(esp: EspName): Promise<PullReport> {
+  /**
+   * One incremental pull of contacts (and engagement events, where offered) from an ESP. A pull of
+   * the same ESP already under way in this engine is joined rather than run twice.
+   */
+  pull(esp: EspName): Promise<PullReport> {
+    const running = this.pulling.get(esp);
+    if (running) return running;
+    const pull = this.pullRecorded(esp).finally(() => this.pulling.delete(esp));
+    this.pulling.set(esp, pull);
+    return pull;
+  }
+
+  private async pullRecorded(esp: EspName): Promise<PullReport> {
+    const began = this.options.clock.now();
     try {
       const report = await this.pullOnce(esp);
       recordPull(this.options.store, esp, { at: this.options.clock.now(), ok: true, contacts: report.contacts });
+      recordPullBegan(this.options.store, esp, began);
       return report;
     } catch (err) {
       recordPull(this.options.store, esp, { at: this.options.clock.now(), ok: false, contacts: 0, error: err instanceof Error ? err.message : String(err) });
@@ -258,7 +273,14 @@ export class SyncEngine {
     }
     const connectors = new Map([...this.options.connectors].filter(([e]) => esps.includes(e)));
     const inQueueOrder = [...queued.sort((a, b) => a.id - b.id).map(({ id: _id, ...op }) => op), ...ops];
-    return summarisePlan(store, connectors, inQueueOrder, collisions, (esp) => Boolean(store.getCursor(esp, ADOPTED_CURSOR)));
+    return summarisePlan(
+      store,
+      connectors,
+      inQueueOrder,
+      collisions,
+      (esp) => Boolean(store.getCursor(esp, ADOPTED_CURSOR)),
+      (esp, mine) => needsFreshView(store, this.mapping, esp, mine, this.options.clock.now()),
+    );
   }
 
   /**
@@ -285,11 +307,41 @@ export class SyncEngine {
       ...(retry ? { retry } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       onLocalChange: (id) => changed.add(id),
+      beforeBatch: (items) => this.freshen(esp, items),
     });
     this.afterInbound({ changed, erased: [], ignored: 0 });
     r.requests += adoptRequests;
     if (r.items > 0) recordPush(store, esp, { at: clock.now(), ok: r.failed === 0, contacts: r.ok, calls: r.requests, failed: r.failed });
     return r;
+  }
+
+  /**
+   * Pulls an ESP before a batch that would write over edits made there segsync may not have seen
+   * (fresh-view.ts). A pull already under way is joined; one that began too long ago to count (a long
+   * pull) is followed by one more, after which the batch goes. If the pull fails, those writes wait for
+   * a later attempt and the rest of the batch goes: opt-outs and tags never wait on a read.
+   */
+  private async freshen(esp: EspName, items: OutboxItem[]): Promise<HeldBack | undefined> {
+    const { store, clock, logger } = this.options;
+    for (let tries = 0; tries < 2; tries++) {
+      if (!writesNeedingFreshView(store, this.mapping, esp, items, clock.now()).length) return undefined;
+      try {
+        await this.pull(esp);
+      } catch (err) {
+        const waiting = writesNeedingFreshView(store, this.mapping, esp, items, clock.now());
+        if (!waiting.length) return undefined;
+        const retryAfterMs = retryAfterOf(err);
+        const error = new EspTransientError(`${esp}: could not pull it before writing fields an edit there could win: ${describeError(err)}`, {
+          esp,
+          cause: err,
+          hint: 'these writes wait for a pull of that ESP to succeed (try `segsync pull`); everything else is sent',
+          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+        });
+        logger.warn({ esp, code: error.code, waiting: waiting.length }, error.message);
+        return { items: waiting, error };
+      }
+    }
+    return undefined;
   }
 
   /** Why the safety valve stopped an ESP's queue, if it did (cleared by a forced or a harmless push). */

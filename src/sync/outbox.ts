@@ -8,6 +8,7 @@
 import { EMAIL_KEY } from '../../connectors/connector';
 import type { ChangeResult, Connector, ContactChange } from '../../connectors/connector';
 import { EspRateLimitError, EspTransientError, asEspError, describeError, retryAfterOf } from '../errors';
+import type { SegsyncError } from '../errors';
 import type { Logger } from '../log/logger';
 import type { Clock } from '../model/clock';
 import type { ConsentStatus, EspName, FieldValue } from '../model/types';
@@ -33,6 +34,18 @@ export interface DrainOptions {
   onProgress?: (done: number) => void;
   /** Called for a contact whose local state an ESP's answer changed (an opt-out it reported): it fans out. */
   onLocalChange?: (contactId: number) => void;
+  /**
+   * Runs before a batch takes its operations (a pull the batch needs first: fresh-view.ts); what it
+   * drops or replaces is not sent. It may name operations that cannot go yet, and why: they wait for
+   * a later attempt, as after a failed call, and the rest of the batch goes.
+   */
+  beforeBatch?: (items: OutboxItem[]) => Promise<HeldBack | undefined>;
+}
+
+/** Operations a batch leaves for a later attempt, and why. */
+export interface HeldBack {
+  items: OutboxItem[];
+  error: SegsyncError;
 }
 
 export interface DrainReport {
@@ -94,7 +107,9 @@ async function sendItems(options: DrainOptions, items: OutboxItem[], report: Dra
   const erasures = items.filter((i) => i.op === 'erase');
   const batches = slices([...groupPerContact(items.filter((i) => i.op !== 'erase'))], batchSize);
 
-  await runBounded(batches, connector.limits.maxConcurrency, async (batch) => {
+  await runBounded(batches, connector.limits.maxConcurrency, async (whole) => {
+    const held = await options.beforeBatch?.(whole.flatMap(([, list]) => list));
+    const batch = held ? holdBack(options, retry, whole, held, report) : whole;
     const groups = claim(options, batch, report);
     if (groups.length) {
       let results: ChangeResult[];
@@ -110,7 +125,7 @@ async function sendItems(options: DrainOptions, items: OutboxItem[], report: Dra
       store.transaction(() => groups.forEach((g, i) => settle(options, retry, g, results[i], report)));
     }
     // Operations settled (sent, failed or deferred), the unit of the outbox counts a bar's total comes from.
-    settled += batch.reduce((n, [, list]) => n + list.length, 0);
+    settled += whole.reduce((n, [, list]) => n + list.length, 0);
     options.onProgress?.(settled);
   });
 
@@ -255,7 +270,29 @@ function settleItems(
     logger.warn({ esp, contact: items[0]?.contactId, code: r.error.code }, `ESP refused the change: ${message}`);
     return;
   }
-  const rateLimited = r.error instanceof EspRateLimitError;
+  retryLater(store, clock, retry, items, r.error, r.retryAfterMs, report);
+}
+
+/** Leaves `held`'s operations for a later attempt (counted as one) and returns the batch without them. */
+function holdBack(options: DrainOptions, retry: RetryPolicy, batch: [number, OutboxItem[]][], held: HeldBack, report: DrainReport): [number, OutboxItem[]][] {
+  const ids = new Set(held.items.map((i) => i.id));
+  if (!ids.size) return batch;
+  options.store.transaction(() => retryLater(options.store, options.clock, retry, held.items, held.error, undefined, report));
+  return batch.map(([contactId, list]): [number, OutboxItem[]] => [contactId, list.filter((i) => !ids.has(i.id))]).filter(([, list]) => list.length > 0);
+}
+
+/** Schedules another attempt of `items` after `error` (dead-lettered after the last one). */
+function retryLater(
+  store: Store,
+  clock: Clock,
+  retry: RetryPolicy,
+  items: OutboxItem[],
+  error: SegsyncError,
+  retryAfterMs: number | undefined,
+  report: DrainReport,
+): void {
+  const message = describeError(error);
+  const rateLimited = error instanceof EspRateLimitError;
   if (rateLimited) report.rateLimited++;
   report.retried++;
   const now = clock.now();
@@ -264,7 +301,7 @@ function settleItems(
     // has kept refusing for `maxRateLimitedMs` since it was queued is dead-lettered too.
     const attempt = rateLimited ? 0 : i.attempts + 1;
     const dead = rateLimited ? now - i.createdAt >= retry.maxRateLimitedMs : attempt >= retry.maxAttempts;
-    const delay = retryDelayMs(rateLimited ? 0 : i.attempts, retry, r.retryAfterMs ?? retryAfterOf(r.error) ?? 0);
+    const delay = retryDelayMs(rateLimited ? 0 : i.attempts, retry, retryAfterMs ?? retryAfterOf(error) ?? 0);
     store.failOutbox(i.id, message, now + delay, dead, !rateLimited);
   }
 }

@@ -32,6 +32,8 @@ export interface EspPlan {
   assumptions: string[];
   /** segsync has never written to this ESP: the push first reads the account whole (not counted in `calls`). */
   readsAccountFirst: boolean;
+  /** Old local changes of fields an edit there could win: the push pulls the ESP first (fresh-view.ts; not counted in `calls`). */
+  pullsFirst: boolean;
 }
 
 /**
@@ -53,13 +55,17 @@ export function plannedPush(store: Store, connector: Connector, ops: OutboxInput
   return plan;
 }
 
-/** Summarises operations (queued and new, in queue order) per ESP; `adopted` says which ESPs segsync has written to before. */
+/**
+ * Summarises operations (queued and new, in queue order) per ESP; `adopted` says which ESPs segsync
+ * has written to before, `pullsFirst` which ESPs these operations need a pull of first.
+ */
 export function summarisePlan(
   store: Store,
   connectors: Map<EspName, Connector>,
   ops: OutboxInput[],
   collisions: Map<EspName, Map<string, number>> = new Map(),
   adopted: (esp: EspName) => boolean = () => true,
+  pullsFirst: (esp: EspName, ops: OutboxInput[]) => boolean = () => false,
 ): EspPlan[] {
   const plans: EspPlan[] = [];
   for (const [esp, connector] of connectors) {
@@ -81,6 +87,7 @@ export function summarisePlan(
       minDurationMs: 0,
       assumptions: [],
       readsAccountFirst: mine.length > 0 && !adopted(esp),
+      pullsFirst: mine.length > 0 && adopted(esp) && pullsFirst(esp, mine),
     };
     for (const o of mine) {
       if (o.op === 'erase') {
@@ -120,6 +127,7 @@ export function formatPlan(plans: EspPlan[]): string {
     lines.push(`${p.esp}: ${p.contacts} contacts (${p.creates} new, ${p.updates} existing), ${p.erasures} erasures, ${calls}${time}`);
     if (p.readsAccountFirst)
       lines.push(`  before its first write segsync reads the whole account (never writing over what it has not seen): more calls than these`);
+    if (p.pullsFirst) lines.push(`  fields changed here over a minute ago that an edit there could win: segsync pulls it first (more calls than these)`);
     for (const a of p.assumptions) lines.push(`  assumed: ${a}`);
     for (const [f, n] of Object.entries(p.fields).sort()) lines.push(`  field ${f}: ${n} changed`);
     for (const [t, n] of Object.entries(p.tagsAdded).sort()) lines.push(`  tag + ${t}: ${n}`);
