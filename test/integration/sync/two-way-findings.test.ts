@@ -212,6 +212,24 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
     expect(values('x@x.com')).toEqual({ hubspot: 'Xan', mailchimp: 'Xan', klaviyo: 'Xan' });
   });
 
+  it('an old local change is not written over a newer edit on each ESP that no pull has seen yet (latest: the ESP edit wins)', async () => {
+    const id = h.store.upsertContacts([{ email: 'o@x.com', properties: { first_name: 'Ola' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!
+      .contactId;
+    await push();
+    await later();
+    // Changed while nothing pushed (the daemon down; a `segsync push` to come).
+    h.store.setProperty(id, 'first_name', { value: 'Olga', updatedAt: clock.now(), source: 'local' });
+    await clock.advance(10 * 60_000);
+    s.hubspot.edit('o@x.com', { firstname: 'Olive' });
+    s.mailchimp.admin.update('o@x.com', { merges: { FNAME: 'Olive' } });
+    s.klaviyo.seedProfile({ email: 'o@x.com', first_name: 'Olive' });
+    await later();
+    expect(h.engine.plan().map((p) => p.pullsFirst)).toEqual([true, true, true]);
+    await push();
+    expect(h.store.getContact(id)!.properties.first_name?.value).toBe('Olive');
+    expect(values('o@x.com')).toEqual({ hubspot: 'Olive', mailchimp: 'Olive', klaviyo: 'Olive' });
+  });
+
   it('finding 6: a record restored on Mailchimp links again without reverting a local edit made while it was archived', async () => {
     const id = h.store.upsertContacts([{ email: 'r@x.com', properties: { first_name: 'Ann' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!
       .contactId;
