@@ -299,6 +299,8 @@ export class SyncEngine {
     const adoptRequests = connector.requestCount() - before;
     if (!options.valveChecked) this.passValve(esp, options.force === true);
     const changed = new Set<number>();
+    // A pull that failed before one batch is not tried again (nor logged again) for the next ones of this round.
+    const pullFailure: { error?: SegsyncError } = {};
     const r = await drainOutbox({
       store,
       connector,
@@ -307,7 +309,7 @@ export class SyncEngine {
       ...(retry ? { retry } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       onLocalChange: (id) => changed.add(id),
-      beforeBatch: (items) => this.freshen(esp, items),
+      beforeBatch: (items) => this.freshen(esp, items, pullFailure),
     });
     this.afterInbound({ changed, erased: [], ignored: 0 });
     r.requests += adoptRequests;
@@ -321,15 +323,15 @@ export class SyncEngine {
    * pull) is followed by one more, after which the batch goes. If the pull fails, those writes wait for
    * a later attempt and the rest of the batch goes: opt-outs and tags never wait on a read.
    */
-  private async freshen(esp: EspName, items: OutboxItem[]): Promise<HeldBack | undefined> {
+  private async freshen(esp: EspName, items: OutboxItem[], pullFailure: { error?: SegsyncError }): Promise<HeldBack | undefined> {
     const { store, clock, logger } = this.options;
     for (let tries = 0; tries < 2; tries++) {
-      if (!writesNeedingFreshView(store, this.mapping, esp, items, clock.now()).length) return undefined;
+      const waiting = writesNeedingFreshView(store, this.mapping, esp, items, clock.now());
+      if (!waiting.length) return undefined;
+      if (pullFailure.error) return { items: waiting, error: pullFailure.error };
       try {
         await this.pull(esp);
       } catch (err) {
-        const waiting = writesNeedingFreshView(store, this.mapping, esp, items, clock.now());
-        if (!waiting.length) return undefined;
         const retryAfterMs = retryAfterOf(err);
         const error = new EspTransientError(`${esp}: could not pull it before writing fields an edit there could win: ${describeError(err)}`, {
           esp,
@@ -338,6 +340,7 @@ export class SyncEngine {
           ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
         });
         logger.warn({ esp, code: error.code, waiting: waiting.length }, error.message);
+        pullFailure.error = error;
         return { items: waiting, error };
       }
     }

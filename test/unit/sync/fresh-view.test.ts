@@ -124,6 +124,7 @@ describe('a field write over a fresh view of the ESP', () => {
     engine.enqueue([id]);
     esp.pullsFail = true;
     const report = await engine.drainAll('hubspot');
+    expect(esp.pulls).toBe(2);
     expect(report.retried).toBe(1);
     expect([...esp.byEmail('ann@x.com')!.tags]).toEqual(['promo']);
     expect(esp.byEmail('ann@x.com')!.fields.firstname).toBe('Ann');
