@@ -127,7 +127,10 @@ export function formatPlan(plans: EspPlan[]): string {
     lines.push(`${p.esp}: ${p.contacts} contacts (${p.creates} new, ${p.updates} existing), ${p.erasures} erasures, ${calls}${time}`);
     if (p.readsAccountFirst)
       lines.push(`  before its first write segsync reads the whole account (never writing over what it has not seen): more calls than these`);
-    if (p.pullsFirst) lines.push(`  fields changed here over a minute ago that an edit there could win: segsync pulls it first (more calls than these)`);
+    if (p.pullsFirst)
+      lines.push(
+        `  fields changed locally over a minute ago that an edit on ${p.esp} could win: the push pulls ${p.esp} first, so it never writes over an edit it has not seen (more calls than these)`,
+      );
     for (const a of p.assumptions) lines.push(`  assumed: ${a}`);
     for (const [f, n] of Object.entries(p.fields).sort()) lines.push(`  field ${f}: ${n} changed`);
     for (const [t, n] of Object.entries(p.tagsAdded).sort()) lines.push(`  tag + ${t}: ${n}`);

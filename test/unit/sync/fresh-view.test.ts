@@ -14,6 +14,7 @@ import { EspTransientError } from '../../../src/errors';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
 import { SyncEngine } from '../../../src/sync/engine';
 import { FRESH_MS } from '../../../src/sync/fresh-view';
+import { formatPlan } from '../../../src/sync/plan';
 import { MemoryEsp } from '../../support/memory-esp';
 
 /** Counts the pulls it answers, and fails them when told. */
@@ -79,6 +80,7 @@ describe('a field write over a fresh view of the ESP', () => {
     esp.edit('ann@x.com', { firstname: 'Annie' });
     await clock.advance(1000);
     expect(engine.plan()[0]!.pullsFirst).toBe(true);
+    expect(formatPlan(engine.plan())).toContain('the push pulls hubspot first, so it never writes over an edit it has not seen');
     await engine.drainAll('hubspot');
     expect(esp.pulls).toBe(2);
     expect(esp.byEmail('ann@x.com')!.fields.firstname).toBe('Annie');
