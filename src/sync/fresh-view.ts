@@ -6,8 +6,7 @@
  * at once, hours for a change imported while the daemon was down, or queued behind a rate limit, or
  * pushed by a later `segsync push`. So before a batch carries such a write whose local change is older
  * than `FRESH_MS`, the ESP must have been pulled by a pull begun within `FRESH_MS` (it is pulled first
- * otherwise): no edit made there before the write's window can be overwritten unseen, and none older
- * than `FRESH_MS` at all.
+ * otherwise): the window is then at most `FRESH_MS`, plus the pull's own length.
  */
 import type { Contact, EspName } from '../model/types';
 import type { OutboxItem, Store } from '../store/store';
