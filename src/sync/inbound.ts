@@ -504,14 +504,15 @@ function applyTags(
     return;
   }
   const pushed = asTags(prev?.pushedValue);
-  const computed = segmentTagNames(ctx.mapping);
   if (known && tagsAt !== undefined && prev?.remoteModifiedAt !== undefined && tagsAt < prev.remoteModifiedAt) {
     // Older than the tags segsync knows there: diffed against them, it would remove tags added since
-    // and bring back tags removed since. Known from a read, it is old news. Known from our push, which
-    // wrote the whole set from an older view, it shows the user's own tags that push dropped (segsync
-    // never takes a user's tag off on purpose: owned-tags.ts): those come back, and the next push
-    // restores them there; nothing is removed.
+    // and bring back tags removed since. Known from a read, it is old news. Known from our push, it
+    // shows user's tags segsync does not know (segsync never takes a user's tag off on purpose:
+    // owned-tags.ts): tags the push's write kept, or dropped where the ESP's tags are written whole
+    // and the tag came after the push's read of them. They are taken locally (the next push restores
+    // a dropped one there); nothing is removed.
     if (!pushed || !sameValue(known, pushed)) return;
+    const computed = segmentTagNames(ctx.mapping);
     const lost = diffTags(known, now).add.filter((t) => !computed.has(t) && ctx.mapping.tagOwnership(esp, t) !== 'namespace');
     if (ctx.store.updateTags(contact.id, lost, [], esp, ctx.clock.now()).added.length) result.changed.add(contact.id);
     return;
@@ -524,6 +525,7 @@ function applyTags(
   }
   remember(TAGS_KEY, now, undefined);
   // Segment tags are computed locally from the rules: an ESP's copy of them never becomes a local tag.
+  const computed = segmentTagNames(ctx.mapping);
   const { add, remove } = diffTags(known ?? [], now);
   const { added, removed } = ctx.store.updateTags(
     contact.id,

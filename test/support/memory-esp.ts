@@ -32,6 +32,11 @@ export interface MemoryRecord {
   modifiedAt: number;
 }
 
+/** A webhook delivery of these changes, as `MemoryEsp.webhook` reads it. */
+export function memoryWebhook(changes: RemoteChange[], receivedAt: number): RawRequest {
+  return { method: 'POST', url: 'http://x/webhooks/memory', headers: {}, rawBody: Buffer.from(JSON.stringify(changes)), receivedAt };
+}
+
 export class MemoryEsp implements Connector {
   readonly limits: EspLimits;
   readonly records = new Map<string, MemoryRecord>();

@@ -230,6 +230,22 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
     expect(values('o@x.com')).toEqual({ hubspot: 'Olive', mailchimp: 'Olive', klaviyo: 'Olive' });
   });
 
+  it('an old local change pushed after a Mailchimp archive no pull has seen: the member stays archived and is unlinked, nothing is written there', async () => {
+    const id = h.store.upsertContacts([{ email: 'r@x.com', properties: { first_name: 'Rae' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!
+      .contactId;
+    await push();
+    await later();
+    h.store.setProperty(id, 'first_name', { value: 'Raelyn', updatedAt: clock.now(), source: 'local' });
+    await clock.advance(10 * 60_000);
+    s.mailchimp.admin.archive('r@x.com');
+    await later();
+    await push();
+    expect(s.mailchimp.member('r@x.com')).toMatchObject({ status: 'archived', merge_fields: { FNAME: 'Rae' } });
+    expect(h.store.decisionsFor(id, '@link').map((d) => d.winner)).toEqual(['mailchimp']);
+    expect(values('r@x.com')).toMatchObject({ hubspot: 'Raelyn', klaviyo: 'Raelyn' });
+    expect(h.store.counts().outbox).toEqual([]);
+  });
+
   it('finding 6: a record restored on Mailchimp links again without reverting a local edit made while it was archived', async () => {
     const id = h.store.upsertContacts([{ email: 'r@x.com', properties: { first_name: 'Ann' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!
       .contactId;

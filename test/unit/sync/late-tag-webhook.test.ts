@@ -12,7 +12,7 @@ import { createLogger } from '../../../src/log/logger';
 import { ManualClock } from '../../../src/model/clock';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
 import { SyncEngine } from '../../../src/sync/engine';
-import { MemoryEsp } from '../../support/memory-esp';
+import { MemoryEsp, memoryWebhook } from '../../support/memory-esp';
 
 const CONFIG = `version: 1
 fields: {}
@@ -34,13 +34,7 @@ describe('a late webhook of the tag property', () => {
 
   const deliver = (tags: string[], occurredAt: number): void => {
     const change: RemoteChange = { eventId: `e${next++}`, kind: 'updated', ref: { externalId: hsId }, fields: {}, tags, occurredAt };
-    engine.webhook('hubspot', {
-      method: 'POST',
-      url: 'http://x/webhooks/hubspot',
-      headers: {},
-      rawBody: Buffer.from(JSON.stringify([change])),
-      receivedAt: clock.now(),
-    });
+    engine.webhook('hubspot', memoryWebhook([change], clock.now()));
   };
   const localTags = (): string[] => [...store.getContact(id)!.tags].sort();
 

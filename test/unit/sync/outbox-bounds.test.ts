@@ -9,7 +9,7 @@ import type { Clock } from '../../../src/model/clock';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
 import { SyncEngine } from '../../../src/sync/engine';
 import { DEFAULT_RETRY } from '../../../src/sync/retry';
-import { MemoryEsp } from '../../support/memory-esp';
+import { MemoryEsp, memoryWebhook } from '../../support/memory-esp';
 
 /** A clock whose sleeps pass at once; it refuses to sleep forever, so a loop fails the test instead of hanging it. */
 class JumpingClock implements Clock {
@@ -206,14 +206,10 @@ describe('the outbox sends what is queued when a batch goes', () => {
     const drain = engine.drain('hubspot');
     await esp.waiting;
     // A user tags the record on the ESP while segsync's first write to it is on its way.
-    const change = { eventId: 'e1', ref: { email: 'a@x.com' }, kind: 'updated', fields: {}, tags: ['x'], occurredAt: clock.now() };
-    engine.webhook('hubspot', {
-      method: 'POST',
-      url: 'http://x/webhooks/hubspot',
-      headers: {},
-      rawBody: Buffer.from(JSON.stringify([change])),
-      receivedAt: clock.now(),
-    });
+    engine.webhook(
+      'hubspot',
+      memoryWebhook([{ eventId: 'e1', ref: { email: 'a@x.com' }, kind: 'updated', fields: {}, tags: ['x'], occurredAt: clock.now() }], clock.now()),
+    );
     esp.open();
     await drain;
     expect(store.getSyncState(id, 'hubspot').find((r) => r.key === '@tags')!.remoteValue).toEqual(['vip', 'x']);
