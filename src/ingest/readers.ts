@@ -4,7 +4,8 @@
  */
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { parse as parseCsv } from 'csv-parse';
+import { ValidationError } from '../errors';
+import { readCsvRecords } from './csv-records';
 
 /** One record as read: its value, or why it could not be read at all. */
 export interface RawRecord {
@@ -136,30 +137,46 @@ function castCell(value: string): unknown {
   return value;
 }
 
-/** Reads a CSV file with a header row into objects; `a.b` columns become nested objects. */
+/**
+ * Reads a CSV file with a header row into objects; `a.b` columns become nested objects. A record that
+ * is not valid CSV becomes a read error at its first line, and the records after it are read as usual.
+ */
 export async function* readCsv(file: string, onBytes?: (n: number) => void): AsyncGenerator<RawRecord[]> {
-  const stream = createReadStream(file, { highWaterMark: 1 << 20 });
-  if (onBytes) stream.on('data', (chunk) => onBytes((chunk as Buffer).length));
-  const parser = stream.pipe(parseCsv({ columns: true, bom: true, skip_empty_lines: true, info: true, raw: true, relax_column_count: true, trim: true }));
-  let batch: RawRecord[] = [];
-  for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number }; raw: string }>) {
-    const value: Record<string, unknown> = {};
-    for (const [col, cell] of Object.entries(rec.record)) {
-      if (cell === '' || cell === undefined) continue;
-      const dot = col.indexOf('.');
-      if (dot > 0) {
-        const head = col.slice(0, dot);
-        const obj = (value[head] ??= {}) as Record<string, unknown>;
-        obj[col.slice(dot + 1)] = castCell(cell);
-      } else value[col] = col === 'email' || col === 'name' || col === 'event' ? cell : castCell(cell);
+  let columns: string[] | undefined;
+  for await (const records of readCsvRecords(file, onBytes)) {
+    const batch: RawRecord[] = [];
+    for (const rec of records) {
+      if (!columns) {
+        if (!rec.cells)
+          throw new ValidationError(`${file}:${rec.line}: the header row cannot be read: ${rec.error}`, {
+            hint: 'the first row of a CSV file names its columns (email, …): fix it and import again',
+          });
+        columns = rec.cells;
+        continue;
+      }
+      if (rec.cells) batch.push({ line: rec.line, text: rec.text, value: csvObject(columns, rec.cells) });
+      else batch.push({ line: rec.line, text: rec.text, readError: rec.error! });
     }
-    batch.push({ line: rec.info.lines, text: rec.raw.replace(/\r?\n$/, ''), value });
-    if (batch.length >= 1000) {
-      yield batch;
-      batch = [];
-    }
+    if (batch.length) yield batch;
   }
-  if (batch.length) yield batch;
+}
+
+/** A CSV row as an object by its header's names: empty cells left out, `a.b` nested, numbers typed. */
+function csvObject(columns: string[], cells: string[]): Record<string, unknown> {
+  const value: Record<string, unknown> = {};
+  const n = Math.min(columns.length, cells.length);
+  for (let i = 0; i < n; i++) {
+    const col = columns[i]!;
+    const cell = cells[i]!;
+    if (cell === '') continue;
+    const dot = col.indexOf('.');
+    if (dot > 0) {
+      const head = col.slice(0, dot);
+      const obj = (value[head] ??= {}) as Record<string, unknown>;
+      obj[col.slice(dot + 1)] = castCell(cell);
+    } else value[col] = col === 'email' || col === 'name' || col === 'event' ? cell : castCell(cell);
+  }
+  return value;
 }
 
 /** Streams a file's records in its format, in batches. */

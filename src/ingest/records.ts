@@ -85,7 +85,8 @@ export function toIncomingEvent(raw: unknown, source: IncomingEvent['source'], n
   return {
     email: requireEmail(email),
     name,
-    time: parseTime(r.time ?? r.timestamp, r.time !== undefined ? 'time' : 'timestamp', now),
+    // Named as given; when neither is, as segsync's own field ("time"), which the hint explains.
+    time: parseTime(r.time ?? r.timestamp, r.time === undefined && r.timestamp !== undefined ? 'timestamp' : 'time', now),
     properties: r.properties ?? {},
     source,
     ...(eventId ? { eventId } : {}),

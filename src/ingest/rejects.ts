@@ -8,7 +8,7 @@ import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { parse as parseCsv } from 'csv-parse';
+import { readCsvRecordTexts } from './csv-records';
 import { formatOf } from './readers';
 
 /** A record the import did not keep: its line in the input and why. */
@@ -62,15 +62,15 @@ export async function writeRejects(file: string, rejected: RejectedLine[], at: D
   };
   try {
     if (formatOf(file) === 'csv') {
-      // The same parser settings as the import, so "line" means the same record; raw keeps it as it was.
-      const parser = createReadStream(file).pipe(parseCsv({ bom: true, skip_empty_lines: true, info: true, raw: true, relax_column_count: true }));
+      // Cut into records as the import cut them, so "line" means the same record, kept as it was.
       let header = true;
-      for await (const rec of parser as AsyncIterable<{ info: { lines: number }; raw: string }>) {
-        const text = rec.raw.replace(/\r?\n$/, '');
-        if (header) {
-          await writeLine(out, text);
-          header = false;
-        } else await copy(rec.info.lines, text);
+      for await (const records of readCsvRecordTexts(file)) {
+        for (const rec of records) {
+          if (header) {
+            await writeLine(out, rec.text);
+            header = false;
+          } else await copy(rec.line, rec.text);
+        }
       }
     } else {
       let line = 0;

@@ -60,4 +60,10 @@ describe('commonEventShape (the import fast path)', () => {
     expect(() => toIncomingEvent({ email: 'a@x.com', name: '', time: 1775037600000 }, 'import')).toThrow(/"name"/);
     expect(toIncomingEvent({ event: 'A', timestamp: 1775037600000, context: { traits: { email: 'b@x.com' } } }, 'track').email).toBe('b@x.com');
   });
+
+  it('names the time field the record gave, and "time" when it gave none', () => {
+    expect(() => toIncomingEvent({ email: 'a@x.com', name: 'A' }, 'import')).toThrow('missing "time"');
+    expect(() => toIncomingEvent({ email: 'a@x.com', name: 'A', timestamp: 'soon' }, 'import')).toThrow(/^"timestamp"/);
+    expect(() => toIncomingEvent({ email: 'a@x.com', name: 'A', time: 'soon' }, 'import')).toThrow(/^"time"/);
+  });
 });
