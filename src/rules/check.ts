@@ -193,7 +193,53 @@ const HINTS: Record<string, string> = {
   no_matching_overload: 'check the argument types; int and double do not mix (write 1000.0 or double(x)), durations are written 24h or 7d',
   unknown_variable: `rules can read ${RULE_VARIABLES.map((v) => v.name).join(', ')} and segments.<name>`,
   expected_token: 'check parentheses, quotes and operators (and, or, not are written &&, ||, !)',
+  unexpected_character: 'and, or, not are written &&, ||, !; text is written in double quotes',
+  unexpected_token: 'something is missing before it (a value after an operator, a closing bracket or quote); and, or, not are written &&, ||, !',
 };
+
+/** cel-js names a token by its kind (AND, EOF): what the user wrote instead. */
+const TOKEN_TEXT: Record<string, string> = {
+  EOF: 'the end of the rule',
+  NUMBER: 'a number',
+  STRING: 'a string',
+  BYTES: 'a bytes literal',
+  BOOLEAN: 'true or false',
+  NULL: 'null',
+  IDENTIFIER: 'a name',
+  PLUS: '"+"',
+  MINUS: '"-"',
+  MULTIPLY: '"*"',
+  DIVIDE: '"/"',
+  MODULO: '"%"',
+  EQ: '"=="',
+  NE: '"!="',
+  LT: '"<"',
+  LE: '"<="',
+  GT: '">"',
+  GE: '">="',
+  AND: '"&&"',
+  OR: '"||"',
+  NOT: '"!"',
+  IN: '"in"',
+  LPAREN: '"("',
+  RPAREN: '")"',
+  LBRACKET: '"["',
+  RBRACKET: '"]"',
+  LBRACE: '"{"',
+  RBRACE: '"}"',
+  DOT: '"."',
+  COMMA: '","',
+  COLON: '":"',
+  QUESTION: '"?"',
+};
+
+/** cel-js's first message line, with tokens named as they are written. */
+function celMessage(first: string): string {
+  const text = (kind: string): string => TOKEN_TEXT[kind] ?? kind;
+  return first
+    .replace(/^Unexpected token: ([A-Z]+)$/, (_m, kind: string) => `${text(kind)} was not expected here`)
+    .replace(/^Expected ([A-Z]+), got ([A-Z]+)$/, (_m, want: string, got: string) => `expected ${text(want)}, found ${text(got)}`);
+}
 
 const EVENT_FUNCTION_NAMES = EVENT_FUNCTIONS.map((f) => f.name);
 const KNOWN_FUNCTIONS = [
@@ -259,7 +305,7 @@ export function speltDuration(text: string): { offset: number; hint: string } | 
 
 function celIssue(err: unknown, rule: { source: RuleSource; rewritten: RewrittenRule }): RuleIssue {
   const e = err as { summary?: string; message?: string; code?: string; range?: { start: number } };
-  const message = (e.summary ?? e.message ?? String(err)).split('\n')[0]!;
+  const message = celMessage((e.summary ?? e.message ?? String(err)).split('\n')[0]!);
   const called = /no matching overload for '([A-Za-z_][A-Za-z0-9_]*)\(/.exec(message)?.[1];
   if (called && !KNOWN_FUNCTIONS.includes(called)) {
     const near = suggestFunction(called);

@@ -125,6 +125,20 @@ describe('hints for the usual slips', () => {
     expect(near.issues[0]!.hint).toBe('did you mean exists()?');
   });
 
+  it('names a token the parser did not expect as it is written, not by its kind', () => {
+    const missing = issues(['version: 1', 'segments:', '  s:', '    rule: count("Placed Order") >= && exists("Added to Cart")', ''].join('\n'));
+    expect(missing.issues[0]).toMatchObject({
+      location: { line: 4, column: 36 },
+      message: 'segment "s": "&&" was not expected here',
+      hint: expect.stringContaining('something is missing before it'),
+    });
+    const open = issues(['version: 1', 'segments:', '  s:', '    rule: (count("Placed Order") >= 2', ''].join('\n'));
+    expect(open.issues[0]!.message).toBe('segment "s": expected ")", found the end of the rule');
+    // cel-js stops inside the word ("Unexpected character"): the hint says how "and" is written.
+    const word = issues(['version: 1', 'segments:', '  s:', '    rule: count("Placed Order") >= 2 and exists("Added to Cart")', ''].join('\n'));
+    expect(word.issues[0]!.hint).toContain('and, or, not are written &&, ||, !');
+  });
+
   it('says how durations are written when one is spelt with a unit word, pointing at it', () => {
     const err = issues(['version: 1', 'segments:', '  s:', '    rule: now - created_at < 180days', ''].join('\n'));
     expect(err.issues[0]).toMatchObject({ location: { line: 4, column: 30 }, hint: expect.stringContaining('durations are written 180d') });
