@@ -109,7 +109,11 @@ export function explainSegment(rules: RuleSet, store: Store, contactId: number, 
       node.events = decided.slice(-MAX_EVENTS).map((e) => ({ name: e.name, time: new Date(e.time).toISOString(), properties: e.properties }));
       return node;
     }
-    node.children = children(n).filter(interesting).map(build);
+    // `segments.x` and `contact.x` are read as one step: their bare variable has no value of its own.
+    const selects = n.op === '.' || n.op === '.?';
+    node.children = children(n)
+      .filter((c) => interesting(c) && !(selects && c.op === 'id' && !ctx.trace!.has(c)))
+      .map(build);
     return node;
   };
   const raw = all.values[index];

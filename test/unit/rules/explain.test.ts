@@ -42,4 +42,17 @@ describe('explain', () => {
     expect(x.tree.children[0]).toMatchObject({ text: 'since("Placed Order")', error: 'no "Placed Order" event' });
     expect(renderExplanation(x)).toContain('since("Placed Order")  →  error: no "Placed Order" event');
   });
+
+  it('shows a segment or contact field read as one step, without a bare variable "not evaluated" under it', () => {
+    const yaml = 'version: 1\nsegments:\n  buyer:\n    rule: exists("Placed Order")\n  de_buyer:\n    rule: segments.buyer && contact.country == "DE"\n';
+    const w = new World(parseConfig(yaml, 'segsync.yaml', { env: {} }));
+    const id = w.contact('de@example.com', { properties: { country: 'DE' } });
+    w.event('de@example.com', 'Placed Order', T0 - HOUR, { value: 5 });
+    const x = explainSegment(w.engine.rules, w.store, id, 'de_buyer', T0)!;
+    expect(x.value).toBe(true);
+    const [buyer, country] = x.tree.children;
+    expect(buyer).toMatchObject({ text: 'segments.buyer', value: true, children: [] });
+    expect(country!.children[0]).toMatchObject({ text: 'contact.country', value: 'DE', children: [] });
+    expect(renderExplanation(x)).not.toContain('not evaluated');
+  });
 });
