@@ -249,7 +249,8 @@ function runWorkers(inputs: WorkerInput[], onBatch: (batch: ParsedBatch) => void
             drain();
           } else if (msg.type === 'done') {
             if (--running === 0) finish();
-          } else finish(new ValidationError(`cannot import ${inputs[0]!.file}: ${msg.message}`, { hint: 'check the file exists and is readable' }));
+          } else if (msg.invalid) finish(new ValidationError(msg.message, msg.invalid));
+          else finish(new ValidationError(`cannot import ${inputs[0]!.file}: ${msg.message}`, { hint: 'check the file exists and is readable' }));
         } catch (err) {
           finish(err as Error);
         }

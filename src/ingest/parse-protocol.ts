@@ -1,3 +1,4 @@
+import type { SourceLocation } from '../errors';
 import type { IncomingContact } from '../model/types';
 import type { EventColumns } from './event-columns';
 
@@ -34,4 +35,11 @@ export interface ParsedBatch {
   rejects: { line: number; error: string; text: string }[];
 }
 
-export type WorkerMessage = { type: 'batch'; batch: ParsedBatch } | { type: 'done' } | { type: 'error'; message: string };
+/** Why a worker stopped: the file's own fault (`invalid`: its message, hint and place as the worker had them), or reading it failed. */
+export interface WorkerFailure {
+  type: 'error';
+  message: string;
+  invalid?: { hint?: string; location?: SourceLocation };
+}
+
+export type WorkerMessage = { type: 'batch'; batch: ParsedBatch } | { type: 'done' } | WorkerFailure;

@@ -5,10 +5,10 @@
  * whatever the file size.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { describeError } from '../errors';
+import { describeError, ValidationError } from '../errors';
 import { toEventRow } from '../store/event-row';
 import { EventColumnsBuilder, transferablesOf } from './event-columns';
-import type { ParsedBatch, WorkerInput } from './parse-protocol';
+import type { ParsedBatch, WorkerFailure, WorkerInput } from './parse-protocol';
 import { readJsonLinesRange, readRecords } from './readers';
 import type { RawRecord } from './readers';
 import { toIncomingContact, toIncomingEvent } from './records';
@@ -98,5 +98,9 @@ async function main(input: WorkerInput): Promise<void> {
 }
 
 main(workerData as WorkerInput).catch((err: unknown) => {
-  parentPort!.postMessage({ type: 'error', message: describeError(err) });
+  const failure: WorkerFailure =
+    err instanceof ValidationError
+      ? { type: 'error', message: err.message, invalid: { ...(err.hint ? { hint: err.hint } : {}), ...(err.location ? { location: err.location } : {}) } }
+      : { type: 'error', message: describeError(err) };
+  parentPort!.postMessage(failure);
 });

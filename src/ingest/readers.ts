@@ -148,10 +148,11 @@ export async function* readCsv(file: string, onBytes?: (n: number) => void): Asy
     for (const rec of records) {
       if (!columns) {
         if (!rec.cells)
-          throw new ValidationError(`${file}:${rec.line}: the header row cannot be read: ${rec.error}`, {
+          throw new ValidationError(`the header row cannot be read: ${rec.error}`, {
             hint: 'the first row of a CSV file names its columns (email, …): fix it and import again',
+            location: { file, line: rec.line },
           });
-        columns = rec.cells;
+        columns = withEmailColumn(file, rec.line, rec.cells);
         continue;
       }
       if (rec.cells) batch.push({ line: rec.line, text: rec.text, value: csvObject(columns, rec.cells) });
@@ -159,6 +160,25 @@ export async function* readCsv(file: string, onBytes?: (n: number) => void): Asy
     }
     if (batch.length) yield batch;
   }
+}
+
+/** How ESPs' and spreadsheets' exports name the address column (HubSpot "Email", Mailchimp "Email Address"). */
+const EMAIL_HEADERS = new Set(['email', 'e-mail', 'email address', 'email_address', 'emailaddress', 'e-mail address']);
+
+/**
+ * The header's names with its address column named `email`. Every record needs one, so a header
+ * without it is refused once, rather than every row rejected in turn.
+ */
+function withEmailColumn(file: string, line: number, columns: string[]): string[] {
+  if (columns.includes('email')) return columns;
+  const at = columns.findIndex((c) => EMAIL_HEADERS.has(c.trim().toLowerCase()));
+  if (at < 0) {
+    throw new ValidationError(`the header row has no email column (columns: ${columns.map((c) => JSON.stringify(c)).join(', ')})`, {
+      hint: 'name the column of email addresses "email" (or "Email", "Email Address") and import again',
+      location: { file, line },
+    });
+  }
+  return columns.map((c, i) => (i === at ? 'email' : c));
 }
 
 /** A CSV row as an object by its header's names: empty cells left out, `a.b` nested, numbers typed. */

@@ -148,12 +148,34 @@ describe('CSV records', () => {
     }
   });
 
-  it('refuses a file whose header row is not CSV, naming its line', async () => {
+  it('refuses a file whose header row is not CSV, or has no email column, once and by its line', async () => {
     const store = new SqliteStore({ path: join(dir, 'header.sqlite'), now: () => NOW });
     try {
-      await expect(importFile({ kind: 'contacts', file: write('email,"first\nann@example.com,Ann\n'), store, now: () => NOW })).rejects.toThrow(
-        /:1: the header row cannot be read: a quote on this line is never closed/,
-      );
+      const broken = write('email,"first\nann@example.com,Ann\n');
+      await expect(importFile({ kind: 'contacts', file: broken, store, now: () => NOW })).rejects.toMatchObject({
+        message: 'the header row cannot be read: a quote on this line is never closed',
+        location: { file: broken, line: 1 },
+      });
+      const noEmail = write('mail,first_name\nann@example.com,Ann\n');
+      await expect(importFile({ kind: 'contacts', file: noEmail, store, now: () => NOW })).rejects.toMatchObject({
+        message: 'the header row has no email column (columns: "mail", "first_name")',
+        location: { file: noEmail, line: 1 },
+        hint: expect.stringContaining('name the column of email addresses "email"'),
+      });
+      expect(store.counts().contacts).toBe(0);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('reads the address column of HubSpot and Mailchimp exports ("Email", "Email Address") as email', async () => {
+    const store = new SqliteStore({ path: join(dir, 'exports.sqlite'), now: () => NOW });
+    try {
+      for (const header of ['Email', 'Email Address']) {
+        const summary = await importFile({ kind: 'contacts', file: write(`${header},First Name\n${header.length}@example.com,Ann\n`), store, now: () => NOW });
+        expect(summary).toMatchObject({ imported: 1, rejected: 0 });
+        expect(store.findContactByEmail(`${header.length}@example.com`)!.properties['First Name']!.value).toBe('Ann');
+      }
     } finally {
       store.close();
     }
