@@ -7,8 +7,9 @@
  * doubled), so counting quotes line by line finds every record's lines, its first line number and its
  * text exactly as it stood in the file. Each record's cells are then parsed by csv-parse, in batches.
  */
-import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse/sync';
+import { splitFile } from './split-file';
+import type { Splitter } from './split-file';
 
 /** One record's lines as they stood in the file, or the first line of a quote never closed. */
 export interface CsvRecordText {
@@ -33,21 +34,26 @@ export interface CsvRecord extends CsvRecordText {
 export const MAX_RECORD_BYTES = 1 << 20;
 
 /** Splits CSV text into records by their quotes; `carry` is what a later chunk must complete. */
-class RecordSplitter {
+class RecordSplitter implements Splitter<CsvRecordText> {
   private carry = '';
   private line = 1;
   private first = true;
-  /** Lines end with a lone \r (old Mac exports): read as if each were \n. */
-  private crOnly = false;
+  /** How lines end, known at the first line break: `cr` for a lone \r (old Mac exports), read as \n. */
+  private ends: 'unknown' | 'lf' | 'cr' = 'unknown';
 
   /** The records complete in `chunk` (with what was carried); `last`: the file ends here. */
   push(chunk: string, last: boolean): CsvRecordText[] {
     if (this.first && chunk.length) {
       if (chunk.charCodeAt(0) === 0xfeff) chunk = chunk.slice(1);
-      this.crOnly = chunk.includes('\r') && !chunk.includes('\n');
       this.first = false;
     }
-    const text = this.carry + (this.crOnly ? chunk.replace(/\r/g, '\n') : chunk);
+    // The carry holds no line break while the ends are unknown, and is already converted once known.
+    let text = this.carry + (this.ends === 'cr' ? chunk.replace(/\r/g, '\n') : chunk);
+    if (this.ends === 'unknown') {
+      const i = text.search(/[\r\n]/);
+      if (i >= 0 && (text[i] === '\n' || i + 1 < text.length || last)) this.ends = text[i] === '\r' && text[i + 1] !== '\n' ? 'cr' : 'lf';
+      if (this.ends === 'cr') text = text.replace(/\r/g, '\n');
+    }
     const out: CsvRecordText[] = [];
     let start = 0;
     // The record's first line alone, rejected: reading goes on at the next line.
@@ -146,20 +152,13 @@ function tryParse(text: string): string[][] | undefined {
 }
 
 /** Streams a CSV file's records as they stood, cut apart but not parsed, a batch at a time. */
-export async function* readCsvRecordTexts(file: string, onBytes?: (n: number) => void): AsyncGenerator<CsvRecordText[]> {
-  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
-  const splitter = new RecordSplitter();
-  for await (const chunk of stream as AsyncIterable<string>) {
-    onBytes?.(Buffer.byteLength(chunk));
-    const records = splitter.push(chunk, false);
-    if (records.length) yield records;
-  }
-  const rest = splitter.push('', true);
-  if (rest.length) yield rest;
+export function readCsvRecordTexts(file: string, onBytes?: (n: number) => void, chunkBytes?: number): AsyncGenerator<CsvRecordText[]> {
+  return splitFile(file, new RecordSplitter(), onBytes, chunkBytes);
 }
 
 /** Streams a CSV file's records, a batch at a time, each parsed into cells or with its error. */
-export async function* readCsvRecords(file: string, onBytes?: (n: number) => void): AsyncGenerator<CsvRecord[]> {
+export async function* readCsvRecords(file: string, onBytes?: (n: number) => void, chunkBytes?: number): AsyncGenerator<CsvRecord[]> {
   const BATCH = 1000;
-  for await (const records of readCsvRecordTexts(file, onBytes)) for (let i = 0; i < records.length; i += BATCH) yield parseCells(records.slice(i, i + BATCH));
+  for await (const records of readCsvRecordTexts(file, onBytes, chunkBytes))
+    for (let i = 0; i < records.length; i += BATCH) yield parseCells(records.slice(i, i + BATCH));
 }

@@ -2,10 +2,11 @@
  * Streams records from JSONL or CSV files with the line each came from, so a bad record can be
  * reported by line and kept aside without stopping the rest.
  */
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { ValidationError } from '../errors';
 import { readCsvRecords } from './csv-records';
+import { readJsonArrayTexts, startsWithArray } from './json-array-records';
 
 /** One record as read: its value, or why it could not be read at all. */
 export interface RawRecord {
@@ -17,11 +18,29 @@ export interface RawRecord {
   readError?: string;
 }
 
-export type FileFormat = 'jsonl' | 'csv';
+export type FileFormat = 'jsonl' | 'csv' | 'json-array';
 
-/** Chooses the format from the file name (.csv → csv, anything else → JSON lines). */
+/**
+ * The file's format: .csv → CSV; otherwise one JSON array of records when its first character is `[`
+ * (what many tools export), else JSON lines.
+ */
 export function formatOf(file: string): FileFormat {
-  return /\.csv$/i.test(file) ? 'csv' : 'jsonl';
+  if (/\.csv$/i.test(file)) return 'csv';
+  return startsWithArray(fileHead(file)) ? 'json-array' : 'jsonl';
+}
+
+/** The first few KiB of a file as text ('' when it cannot be read: the reader says why). */
+function fileHead(file: string): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const buf = Buffer.alloc(4096);
+    return buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** Splits JSON-lines text into records, numbering lines from `firstLine`; blank lines are skipped. */
@@ -58,9 +77,13 @@ export async function* readJsonLines(file: string, onBytes?: (n: number) => void
     line += parts.length;
     return out;
   };
+  let first = true;
   for await (const chunk of stream as AsyncIterable<string>) {
     onBytes?.(Buffer.byteLength(chunk));
-    const records = parseLines(carry + chunk, false);
+    // A byte-order mark (Windows tools write one) is not part of the first record.
+    const text = first && chunk.charCodeAt(0) === 0xfeff ? chunk.slice(1) : chunk;
+    first = false;
+    const records = parseLines(carry + text, false);
     if (records.length) yield records;
   }
   if (carry !== '') yield parseLines(carry, true);
@@ -100,7 +123,8 @@ export async function readJsonLinesRange(file: string, start: number, end: numbe
         at += more.length;
       }
     }
-    const lines = Buffer.concat(parts).toString('utf8').split('\n');
+    const text = Buffer.concat(parts).toString('utf8');
+    const lines = (from === 0 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).split('\n');
     if (lines[lines.length - 1] === '') lines.pop();
     return { records: inSlices(lines), lineCount: lines.length };
   } finally {
@@ -201,5 +225,20 @@ function csvObject(columns: string[], cells: string[]): Record<string, unknown> 
 
 /** Streams a file's records in its format, in batches. */
 export function readRecords(file: string, onBytes?: (n: number) => void): AsyncGenerator<RawRecord[]> {
-  return formatOf(file) === 'csv' ? readCsv(file, onBytes) : readJsonLines(file, onBytes);
+  const format = formatOf(file);
+  return format === 'csv' ? readCsv(file, onBytes) : format === 'json-array' ? readJsonArray(file, onBytes) : readJsonLines(file, onBytes);
+}
+
+/** Reads the elements of a file holding one JSON array; an element that is not JSON becomes a read error. */
+async function* readJsonArray(file: string, onBytes?: (n: number) => void): AsyncGenerator<RawRecord[]> {
+  for await (const elements of readJsonArrayTexts(file, onBytes)) {
+    yield elements.map((e): RawRecord => {
+      if (e.unreadable) return { line: e.line, text: e.text, readError: e.unreadable };
+      try {
+        return { line: e.line, text: e.text, value: JSON.parse(e.text) };
+      } catch (err) {
+        return { line: e.line, text: e.text, readError: `not valid JSON: ${(err as Error).message}` };
+      }
+    });
+  }
 }

@@ -9,6 +9,7 @@ import type { WriteStream } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { readCsvRecordTexts } from './csv-records';
+import { readJsonArrayTexts } from './json-array-records';
 import { formatOf } from './readers';
 
 /** A record the import did not keep: its line in the input and why. */
@@ -50,28 +51,40 @@ export async function writeRejects(file: string, rejected: RejectedLine[], at: D
   const out = createWriteStream(rejectsFile, { encoding: 'utf8', flags: 'wx' });
   const errors = createWriteStream(errorsFile, { encoding: 'utf8', flags: 'wx' });
   errors.write(`# Records of ${file} that were not imported, and why. Fix them in ${basename(rejectsFile)}, then import that file.\n`);
-  let written = 0;
-  const copy = async (line: number, text: string): Promise<void> => {
+  // Lines written to the rejects file so far: a record can span several (CSV cells, array elements).
+  let linesOut = 0;
+  let copied = 0;
+  const put = async (text: string): Promise<void> => {
+    await writeLine(out, text);
+    linesOut += text.split('\n').length;
+  };
+  // `separator` goes before every record copied but the first (the commas of a JSON array).
+  const copy = async (line: number, text: string, separator = ''): Promise<void> => {
     const why = byLine.get(line);
     if (!why) return;
-    await writeLine(out, text);
-    written++;
-    const outLine = formatOf(file) === 'csv' ? written + 1 : written;
+    const outLine = linesOut + 1;
+    await put(`${copied++ ? separator : ''}${text}`);
     // One line per error, the hint included, so the errors file lines up with the rejects file.
     for (const e of why) await writeLine(errors, `${basename(rejectsFile)}:${outLine} (${basename(file)}:${line}): ${e.replace(/\s*\n\s*/g, ' ')}`);
   };
   try {
-    if (formatOf(file) === 'csv') {
+    const format = formatOf(file);
+    if (format === 'csv') {
       // Cut into records as the import cut them, so "line" means the same record, kept as it was.
       let header = true;
       for await (const records of readCsvRecordTexts(file)) {
         for (const rec of records) {
           if (header) {
-            await writeLine(out, rec.text);
+            await put(rec.text);
             header = false;
           } else await copy(rec.line, rec.text);
         }
       }
+    } else if (format === 'json-array') {
+      // An array again, one element after another, each as it stood: fixed, it imports as the input did.
+      await put('[');
+      for await (const elements of readJsonArrayTexts(file)) for (const e of elements) await copy(e.line, e.text, ',');
+      await put(']');
     } else {
       let line = 0;
       for await (const text of createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity })) await copy(++line, text);

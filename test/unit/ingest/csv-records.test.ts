@@ -10,9 +10,10 @@ import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
 
 const NOW = Date.UTC(2026, 4, 1);
 
-async function records(file: string): Promise<CsvRecord[]> {
+/** Every record of a file, read in chunks of `chunkBytes` (small ones cut records and characters apart). */
+async function records(file: string, chunkBytes?: number): Promise<CsvRecord[]> {
   const out: CsvRecord[] = [];
-  for await (const batch of readCsvRecords(file)) out.push(...batch);
+  for await (const batch of readCsvRecords(file, undefined, chunkBytes)) out.push(...batch);
   return out;
 }
 
@@ -33,14 +34,15 @@ describe('CSV records', () => {
   };
 
   it('reads a valid file as csv-parse reads it whole, each record with the line it starts on', async () => {
-    const text = fc.stringMatching(/^[a-z ",\n]{0,12}$/);
+    const text = fc.stringMatching(/^[a-zé ",\n]{0,12}$/);
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.array(text, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 12 }),
         fc.constantFrom('\n', '\r\n'),
         fc.boolean(),
         fc.boolean(),
-        async (rows, eol, bom, blankLines) => {
+        fc.integer({ min: 1, max: 40 }),
+        async (rows, eol, bom, blankLines, chunkBytes) => {
           // A row of one empty cell is a blank line, which both skip.
           const lines = rows.map((r) => r.map(cell).join(',')).filter((l) => l.trim() !== '');
           const body = lines.join(blankLines ? `${eol}${eol}` : eol);
@@ -49,7 +51,7 @@ describe('CSV records', () => {
             record: string[];
             info: { lines: number };
           }[];
-          const got = await records(file);
+          const got = await records(file, chunkBytes);
           expect(got.map((r) => r.error)).toEqual(got.map(() => undefined));
           expect(got.map((r) => r.cells)).toEqual(expected.map((e) => e.record));
           // Each record's text is its lines as written, and it starts where the one before ended.
@@ -123,13 +125,15 @@ describe('CSV records', () => {
     expect(got.filter((r) => r.cells)).toHaveLength(lines.length - 1);
   });
 
-  it('reads lines ended by a lone carriage return (old Mac exports)', async () => {
-    const got = await records(write('email,plan\rann@example.com,pro\rbob@example.com,"two\rlines"\r'));
-    expect(got.map((r) => [r.line, r.cells])).toEqual([
-      [1, ['email', 'plan']],
-      [2, ['ann@example.com', 'pro']],
-      [3, ['bob@example.com', 'two\nlines']],
-    ]);
+  it('reads lines ended by a lone carriage return (old Mac exports), however the file is cut into chunks', async () => {
+    const file = write('email,plan\rann@example.com,pro\rbob@example.com,"two\rlines"\r');
+    for (const chunkBytes of [1, 3, 10, 11, 12, 1 << 20]) {
+      expect((await records(file, chunkBytes)).map((r) => [r.line, r.cells])).toEqual([
+        [1, ['email', 'plan']],
+        [2, ['ann@example.com', 'pro']],
+        [3, ['bob@example.com', 'two\nlines']],
+      ]);
+    }
   });
 
   it('imports the good rows of a file with broken quotes, and its rejects file holds the bad lines as they were', async () => {
