@@ -1,5 +1,5 @@
 /**
- * Streams records from JSONL or CSV files with the line each came from, so a bad record can be
+ * Streams records from JSONL, JSON-array or CSV files with the line each came from, so a bad record can be
  * reported by line and kept aside without stopping the rest.
  */
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
