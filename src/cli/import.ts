@@ -14,7 +14,9 @@ const MAX_SHOWN_REJECTS = 20;
 export function register(program: Command): void {
   program
     .command('import')
-    .description('import contacts or events from a JSONL, JSON-array or CSV file (streamed; bad records go to a rejects file of their own, to fix and import again)')
+    .description(
+      'import contacts or events from a JSONL, JSON-array or CSV file (streamed; bad records go to a rejects file of their own, to fix and import again)',
+    )
     .argument('<kind>', 'contacts or events')
     .argument('<file>', 'a .jsonl/.ndjson file (one JSON object per line) or a .csv file with a header row')
     .option('--batch-size <n>', 'records per transaction', numberOption('--batch-size', { integer: true, positive: true }), DEFAULT_BATCH)
