@@ -39,9 +39,19 @@ export function remoteConsentWins(local: Consent | undefined, remote: ConsentSta
  * so none can record the ESP's status as seen without the store having weighed it.
  */
 export function takeRemoteConsent(store: Store, contact: Contact, esp: EspName, consent: ConsentStatus, at: number | undefined, now: number): boolean {
-  if (!remoteConsentWins(contact.consent, consent, at)) return false;
+  // Besides a consent that wins, the same opt-out made again: stamped later by the vendor (Klaviyo
+  // stamps each one), or, from a vendor that gives no time, seen now where it was not seen before (a
+  // pull or a webhook gets here only then). It is newer than a resubscription made since the local
+  // opt-out, on another ESP or there, which must not outlive it (see optOutOp): a vendor's opt-out
+  // stands, whether the local consent was the same or not.
+  if (!remoteConsentWins(contact.consent, consent, at) && !optOutMadeAgain(contact.consent, consent, at ?? now)) return false;
   store.setConsent(contact.id, { status: consent, updatedAt: at ?? now, source: esp });
   return true;
+}
+
+/** Whether an ESP reports the local opt-out made again, at a time after the local one. */
+function optOutMadeAgain(local: Consent | undefined, remote: ConsentStatus, at: number): boolean {
+  return local !== undefined && local.status === remote && isOptedOut(remote) && at > local.updatedAt;
 }
 
 /**

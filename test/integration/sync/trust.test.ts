@@ -254,6 +254,27 @@ describe('sync that never corrupts an ESP (real SDKs against the three sandboxes
     expect(consentOn('ada@x.com')).toEqual({ hubspot: 'opted-out', mailchimp: 'unsubscribed', klaviyo: 'UNSUBSCRIBED' });
   }, 30_000);
 
+  it('opted out, resubscribed on HubSpot, then opted out again on Klaviyo where the opt-out stood: the newer opt-out reaches HubSpot', async () => {
+    add('ada@x.com');
+    await h.pushAll();
+    await pull();
+    s.mailchimp.admin.update('ada@x.com', { status: 'unsubscribed' });
+    await pull();
+    await h.pushAll();
+    expect(consentOn('ada@x.com')).toEqual({ hubspot: 'opted-out', mailchimp: 'unsubscribed', klaviyo: 'UNSUBSCRIBED' });
+    await second();
+    for (const t of s.hubspot.state.subscriptionTypes) s.hubspot.state.setSubscription('ada@x.com', t.id, 'SUBSCRIBED', USER);
+    await pull();
+    await h.pushAll();
+    expect(consentOn('ada@x.com').hubspot).toBe('not-opted-out');
+    // Klaviyo still held the opt-out; the person opts out there once more, which Klaviyo stamps anew.
+    await second();
+    s.klaviyo.state.unsubscribe(['ada@x.com'], undefined);
+    await pull();
+    await h.pushAll();
+    expect(consentOn('ada@x.com')).toEqual({ hubspot: 'opted-out', mailchimp: 'unsubscribed', klaviyo: 'UNSUBSCRIBED' });
+  }, 30_000);
+
   it('opted out, then resubscribed on HubSpot alone: a later field push leaves the resubscription there alone', async () => {
     const ada = add('ada@x.com');
     await h.pushAll();
