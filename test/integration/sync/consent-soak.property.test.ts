@@ -1,6 +1,6 @@
 /**
  * The randomized consent soak (bounded, seeded): opt-outs made locally and on each sandbox, people
- * signing up again on an ESP, and field edits on every side, interleaved with single pulls, pushes
+ * signing up again on an ESP, field edits and email changes on every side, interleaved with single pulls, pushes
  * without a pull first, and full syncs (a consent change on HubSpot or Mailchimp is pulled at once,
  * as its webhook would bring it: neither says when it happened). Two invariants:
  * - after every pull or push, no ESP record that was opted out is subscribed: segsync never
@@ -23,6 +23,7 @@ type Op =
   | { kind: 'optOut'; who: number; where: Where }
   | { kind: 'signUp'; who: number; where: EspName }
   | { kind: 'edit'; who: number; where: Where }
+  | { kind: 'email'; who: number; where: Where }
   | { kind: 'pull'; esp: EspName }
   | { kind: 'push' }
   | { kind: 'sync' };
@@ -32,6 +33,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('optOut' as const), who, where: fc.constantFrom<Where>('local', ...ESPS) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('signUp' as const), who, where: fc.constantFrom(...ESPS) }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('edit' as const), who, where: fc.constantFrom<Where>('local', ...ESPS) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('email' as const), who, where: fc.constantFrom<Where>('local', ...ESPS) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('pull' as const), esp: fc.constantFrom(...ESPS) }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'push' as const }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'sync' as const }) },
@@ -150,6 +152,21 @@ async function soak(s: Sandboxes, h: Harness, clock: ManualClock, ops: Op[], run
         else if (op.where === 'hubspot') s.hubspot.edit(email, { firstname: name });
         else if (op.where === 'mailchimp') s.mailchimp.admin.update(email, { merges: { FNAME: name } });
         else s.klaviyo.seedProfile({ email, first_name: name });
+        break;
+      }
+      case 'email': {
+        // An email change is followed by a full sync, as in the two-way soak: two changes of one
+        // identity between syncs have no "latest".
+        await sync();
+        const email = `c${op.who}.${serial++}.r${run}@x.com`;
+        const old = emails[op.who]!;
+        if (op.where === 'local') h.store.changeEmail(ids[op.who]!, email);
+        else if (op.where === 'hubspot') s.hubspot.edit(old, { email });
+        else if (op.where === 'mailchimp') s.mailchimp.admin.changeEmail(old, email);
+        else s.klaviyo.state.patchProfile(s.klaviyo.profileByEmail(old)!.id, { attributes: { email } });
+        emails[op.who] = email;
+        await later();
+        await sync();
         break;
       }
       case 'pull':
