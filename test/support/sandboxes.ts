@@ -176,3 +176,19 @@ export function callsSince(s: Sandboxes, before: Record<EspName, number>): Recor
   const now = writeCalls(s);
   return { hubspot: now.hubspot - before.hubspot, mailchimp: now.mailchimp - before.mailchimp, klaviyo: now.klaviyo - before.klaviyo };
 }
+
+/** A person's first name edited where they would edit it: locally, or in an ESP's own UI. */
+export function editFirstName(s: Sandboxes, h: Harness, where: 'local' | EspName, contact: { id: number; email: string }, name: string, at: number): void {
+  if (where === 'local') h.store.setProperty(contact.id, 'first_name', { value: name, updatedAt: at, source: 'local' });
+  else if (where === 'hubspot') s.hubspot.edit(contact.email, { firstname: name });
+  else if (where === 'mailchimp') s.mailchimp.admin.update(contact.email, { merges: { FNAME: name } });
+  else s.klaviyo.seedProfile({ email: contact.email, first_name: name });
+}
+
+/** A person's email changed locally, or in an ESP's own UI (Mailchimp's member gets a new id). */
+export function changeEmail(s: Sandboxes, h: Harness, where: 'local' | EspName, contact: { id: number; email: string }, email: string): void {
+  if (where === 'local') h.store.changeEmail(contact.id, email);
+  else if (where === 'hubspot') s.hubspot.edit(contact.email, { email });
+  else if (where === 'mailchimp') s.mailchimp.admin.changeEmail(contact.email, email);
+  else s.klaviyo.state.patchProfile(s.klaviyo.profileByEmail(contact.email)!.id, { attributes: { email } });
+}

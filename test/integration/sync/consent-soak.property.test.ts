@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import type { EspName } from '../../../connectors/connector';
 import { ManualClock } from '../../../src/model/clock';
 import type { Harness, Sandboxes } from '../../support/sandboxes';
-import { FIRST_NAME_MAPPING, harness, sandboxConfig, startSandboxes } from '../../support/sandboxes';
+import { FIRST_NAME_MAPPING, changeEmail, editFirstName, harness, sandboxConfig, startSandboxes } from '../../support/sandboxes';
 
 const PEOPLE = 3;
 const ESPS: EspName[] = ['hubspot', 'mailchimp', 'klaviyo'];
@@ -146,12 +146,7 @@ async function soak(s: Sandboxes, h: Harness, clock: ManualClock, ops: Op[], run
         break;
       }
       case 'edit': {
-        const email = emails[op.who]!;
-        const name = `N${serial++}`;
-        if (op.where === 'local') h.store.setProperty(ids[op.who]!, 'first_name', { value: name, updatedAt: clock.now(), source: 'local' });
-        else if (op.where === 'hubspot') s.hubspot.edit(email, { firstname: name });
-        else if (op.where === 'mailchimp') s.mailchimp.admin.update(email, { merges: { FNAME: name } });
-        else s.klaviyo.seedProfile({ email, first_name: name });
+        editFirstName(s, h, op.where, { id: ids[op.who]!, email: emails[op.who]! }, `N${serial++}`, clock.now());
         break;
       }
       case 'email': {
@@ -159,11 +154,7 @@ async function soak(s: Sandboxes, h: Harness, clock: ManualClock, ops: Op[], run
         // identity between syncs have no "latest".
         await sync();
         const email = `c${op.who}.${serial++}.r${run}@x.com`;
-        const old = emails[op.who]!;
-        if (op.where === 'local') h.store.changeEmail(ids[op.who]!, email);
-        else if (op.where === 'hubspot') s.hubspot.edit(old, { email });
-        else if (op.where === 'mailchimp') s.mailchimp.admin.changeEmail(old, email);
-        else s.klaviyo.state.patchProfile(s.klaviyo.profileByEmail(old)!.id, { attributes: { email } });
+        changeEmail(s, h, op.where, { id: ids[op.who]!, email: emails[op.who]! }, email);
         emails[op.who] = email;
         await later();
         await sync();

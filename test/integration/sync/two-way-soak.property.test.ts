@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import type { EspName } from '../../../connectors/connector';
 import { ManualClock } from '../../../src/model/clock';
 import type { Harness, Sandboxes } from '../../support/sandboxes';
-import { FIRST_NAME_MAPPING, harness, sandboxConfig, startSandboxes } from '../../support/sandboxes';
+import { FIRST_NAME_MAPPING, changeEmail, editFirstName, harness, sandboxConfig, startSandboxes } from '../../support/sandboxes';
 
 const MAPPING = `${FIRST_NAME_MAPPING}tags:
   owned: { prefix: "seg:" }
@@ -109,8 +109,7 @@ async function soak(s: Sandboxes, h: Harness, clock: ManualClock, ops: Op[], run
         const p = people[op.who]!;
         if (op.where !== 'local' && p.archived.has(op.where)) break;
         const name = fresh();
-        if (op.where === 'local') h.store.setProperty(p.id, 'first_name', { value: name, updatedAt: clock.now(), source: 'local' });
-        else editOn(s, op.where, p.email, name);
+        editFirstName(s, h, op.where, p, name, clock.now());
         p.name = name;
         break;
       }
@@ -120,10 +119,7 @@ async function soak(s: Sandboxes, h: Harness, clock: ManualClock, ops: Op[], run
         // An email change is followed by a full sync: two changes of one identity between syncs have no "latest".
         await sync();
         const email = `${fresh().toLowerCase()}@x.com`;
-        if (op.where === 'local') h.store.changeEmail(p.id, email);
-        else if (op.where === 'hubspot') s.hubspot.edit(p.email, { email });
-        else if (op.where === 'mailchimp') s.mailchimp.admin.changeEmail(p.email, email);
-        else s.klaviyo.state.patchProfile(s.klaviyo.profileByEmail(p.email)!.id, { attributes: { email } });
+        changeEmail(s, h, op.where, p, email);
         p.email = email;
         await later();
         await sync();
@@ -191,12 +187,6 @@ async function soak(s: Sandboxes, h: Harness, clock: ManualClock, ops: Op[], run
     }
   }
   expect(h.store.counts().outbox.filter((o) => o.pending > 0)).toEqual([]);
-}
-
-function editOn(s: Sandboxes, esp: EspName, email: string, name: string): void {
-  if (esp === 'hubspot') s.hubspot.edit(email, { firstname: name });
-  else if (esp === 'mailchimp') s.mailchimp.admin.update(email, { merges: { FNAME: name } });
-  else s.klaviyo.seedProfile({ email, first_name: name });
 }
 
 function onEsp(s: Sandboxes, esp: EspName, email: string): { name: unknown; tags: string[] } | undefined {
