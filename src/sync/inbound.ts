@@ -21,7 +21,7 @@ import type { SyncMapping } from './mapping';
 import { fieldNews } from './field-news';
 import { heldKeys } from './held-keys';
 import { EMAIL_KEY, emailChangedOnEsp } from './identity-travel';
-import { CREATED_KEY, dropReusedLink, isReusedId, isUnlinked, LINK_FIELD, relink, unlink, UNLINKED_KEY } from './links';
+import { CREATED_KEY, dropReusedLink, isReusedId, isUnlinked, LEFT_KEY, LINK_FIELD, relink, unlink, UNLINKED_KEY } from './links';
 import type { UnlinkReason } from './links';
 import { asTags, diffTags, isEmpty, sameValue, tagList } from './values';
 
@@ -401,10 +401,15 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
   if (!contact) return;
   const mapping = ctx.mapping.perEsp.get(esp);
   const rows = ctx.store.getSyncState(contact.id, esp);
-  // A record restored on the ESP could not be edited while it was archived or deleted: its values are
-  // no newer than its removal, whatever the restore did to the record's modification time.
+  // A record restored on the ESP could not be edited while it was archived or deleted: the values it
+  // had when it left are no newer than its removal, whatever the restore did to the record's
+  // modification time. One it holds that it did not have then was set at the restore or since (a
+  // Mailchimp signup form's, an edit made before this read): news of the record's time.
   let changedBy = Number.POSITIVE_INFINITY;
   const restored = isUnlinked(rows);
+  const left = restored ? rows.find((r) => r.key === LEFT_KEY)?.remoteValue : undefined;
+  const leftFields = typeof left === 'object' && left !== null && !Array.isArray(left) ? left : undefined;
+  const hadWhenLeft = (remote: string, value: FieldValue): boolean => !leftFields || !(remote in leftFields) || sameValue(leftFields[remote], value);
   if (restored) {
     changedBy = rows.find((r) => r.key === UNLINKED_KEY)?.remoteModifiedAt ?? changedBy;
     relink(ctx.store, ctx.clock, contact.id, esp, u.modifiedAt);
@@ -431,7 +436,7 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
         remember(remote, value, prev?.pushedValue);
       continue;
     }
-    const news = fieldNews(prev, value, Math.min(u.modifiedAt, changedBy), u.fieldModifiedAt?.[remote]);
+    const news = fieldNews(prev, value, hadWhenLeft(remote, value) ? Math.min(u.modifiedAt, changedBy) : u.modifiedAt, u.fieldModifiedAt?.[remote]);
     if (news.verdict === 'unchanged') continue;
     remember(remote, value, news.pushedValue, news.changedAt);
     if (news.verdict === 'echo' || !link.in) continue;

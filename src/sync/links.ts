@@ -14,6 +14,11 @@ import type { Store, SyncFieldState } from '../store/store';
 export const UNLINKED_KEY = '@unlinked';
 /** Sync-state key holding when the ESP created the linked record (epoch ms), where the ESP says. */
 export const CREATED_KEY = '@created';
+/**
+ * Sync-state key holding the field values the record had when it was unlinked (remote field name →
+ * value), so a restore tells what it brought back from what was set at or after it.
+ */
+export const LEFT_KEY = '@left';
 /** The `decisions` field under which link decisions are recorded. */
 export const LINK_FIELD = '@link';
 
@@ -35,6 +40,8 @@ export function unlink(store: Store, clock: Clock, contactId: number, esp: EspNa
   // What the record is known by stays, so a restored record finds this contact even when the email
   // changed meanwhile: its stable key where the ESP has one, else its id.
   const recordKey = state.find((s) => s.key === RECORD_KEY)?.remoteValue ?? externalId;
+  // Reserved keys (`@tags`, `@email`, …) start with @: the rest are the record's fields.
+  const left = Object.fromEntries(state.filter((s) => !s.key.startsWith('@') && s.remoteValue !== undefined).map((s) => [s.key, s.remoteValue!]));
   store.clearSyncState(contactId, esp);
   // Queued writes and dead letters alike: none can succeed on a record that is gone, and left in place
   // they would fail every push and stay in `status` for good.
@@ -42,6 +49,7 @@ export function unlink(store: Store, clock: Clock, contactId: number, esp: EspNa
   store.putSyncState([
     { contactId, esp, key: UNLINKED_KEY, remoteValue: reason, pushedValue: undefined, remoteModifiedAt: at },
     ...(typeof recordKey === 'string' ? [{ contactId, esp, key: RECORD_KEY, remoteValue: recordKey, pushedValue: undefined, remoteModifiedAt: at }] : []),
+    ...(Object.keys(left).length ? [{ contactId, esp, key: LEFT_KEY, remoteValue: left, pushedValue: undefined, remoteModifiedAt: at }] : []),
   ]);
   store.recordDecision({
     contactId,
@@ -92,7 +100,10 @@ export function dropReusedLink(store: Store, clock: Clock, contactId: number, es
 
 /** Links the contact again after its record showed up live on the ESP; records the decision. */
 export function relink(store: Store, clock: Clock, contactId: number, esp: EspName, at: number): void {
-  store.putSyncState([{ contactId, esp, key: UNLINKED_KEY, remoteValue: null, pushedValue: undefined, remoteModifiedAt: at }]);
+  store.putSyncState([
+    { contactId, esp, key: UNLINKED_KEY, remoteValue: null, pushedValue: undefined, remoteModifiedAt: at },
+    { contactId, esp, key: LEFT_KEY, remoteValue: null, pushedValue: undefined, remoteModifiedAt: at },
+  ]);
   store.recordDecision({
     contactId,
     field: LINK_FIELD,

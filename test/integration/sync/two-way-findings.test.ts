@@ -269,4 +269,26 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
     await push();
     expect(values('r@x.com')).toEqual({ hubspot: 'Annie', mailchimp: 'Annie', klaviyo: 'Annie' });
   });
+
+  it('a record restored on Mailchimp and edited there before any pull saw it keeps that edit, newer than the local one', async () => {
+    const id = h.store.upsertContacts([{ email: 'r@x.com', properties: { first_name: 'Ann' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!
+      .contactId;
+    await push();
+    await later();
+    s.mailchimp.admin.archive('r@x.com');
+    await later();
+    await h.engine.pull('mailchimp');
+    h.store.setProperty(id, 'first_name', { value: 'Annie', updatedAt: clock.now(), source: 'local' });
+    await push();
+    await later();
+    // Back on Mailchimp with the name it had, then renamed there: that edit is the latest of all.
+    s.mailchimp.seed([{ email: 'r@x.com' }]);
+    await later();
+    s.mailchimp.admin.update('r@x.com', { merges: { FNAME: 'Anna' } });
+    await later();
+    await h.engine.pull('mailchimp');
+    expect(h.store.getContact(id)!.properties.first_name?.value).toBe('Anna');
+    await push();
+    expect(values('r@x.com')).toEqual({ hubspot: 'Anna', mailchimp: 'Anna', klaviyo: 'Anna' });
+  });
 });

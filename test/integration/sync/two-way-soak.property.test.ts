@@ -27,7 +27,7 @@ type Where = 'local' | EspName;
 type Op =
   | { kind: 'edit'; who: number; where: Where }
   | { kind: 'email'; who: number; where: Where }
-  | { kind: 'tag'; who: number; where: 'local' | 'mailchimp'; tag: string; on: boolean }
+  | { kind: 'tag'; who: number; where: Where; tag: string; on: boolean }
   | { kind: 'archive'; who: number; where: 'mailchimp' | 'hubspot' }
   | { kind: 'restore'; who: number; where: 'mailchimp' | 'hubspot' }
   | { kind: 'pull'; esp: EspName }
@@ -42,7 +42,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('tag' as const),
       who,
-      where: fc.constantFrom('local' as const, 'mailchimp' as const),
+      where: fc.constantFrom<Where>('local', ...ESPS),
       tag: fc.constantFrom(...TAGS),
       on: fc.boolean(),
     }),
@@ -60,6 +60,14 @@ interface Person {
   tags: Set<string>;
   /** Where the person's record is archived, and what it is known by there (the email it had, its HubSpot id). */
   archived: Map<EspName, { email: string; id: string }>;
+  /** Records restored since the last sync: still under the email they had when they left. */
+  restored: Map<EspName, { email: string; id: string }>;
+}
+
+/** How a person's record is found on an ESP now: a record restored since the last sync by what it had. */
+function address(p: Person, esp: EspName): string {
+  const back = p.restored.get(esp);
+  return back ? (esp === 'hubspot' ? back.id : back.email) : p.email;
 }
 
 describe('randomized two-way soak against the three sandboxes', () => {
@@ -78,7 +86,7 @@ describe('randomized two-way soak against the three sandboxes', () => {
           await s.close();
         }
       }),
-      { numRuns: 15, seed: 15_15, endOnFailure: true },
+      { numRuns: Number(process.env.SOAK_RUNS ?? 15), seed: Number(process.env.SOAK_SEED ?? 15_15), endOnFailure: true },
     );
   }, 300_000);
 });
@@ -90,13 +98,15 @@ async function soak(s: Sandboxes, h: Harness, clock: ManualClock, ops: Op[], run
   const sync = async (): Promise<void> => {
     for (const e of ESPS) await h.engine.pull(e);
     await h.pushAll();
+    // A restored record now has the contact's email.
+    for (const p of people) p.restored.clear();
   };
   const people: Person[] = [];
   for (let i = 0; i < PEOPLE; i++) {
     const email = `p${i}.r${run}@x.com`;
     const name = fresh();
     const id = h.store.upsertContacts([{ email, properties: { first_name: name }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!.contactId;
-    people.push({ id, email, name, tags: new Set(), archived: new Map() });
+    people.push({ id, email, name, tags: new Set(), archived: new Map(), restored: new Map() });
   }
   await h.pushAll();
   await later();
@@ -109,7 +119,8 @@ async function soak(s: Sandboxes, h: Harness, clock: ManualClock, ops: Op[], run
         const p = people[op.who]!;
         if (op.where !== 'local' && p.archived.has(op.where)) break;
         const name = fresh();
-        editFirstName(s, h, op.where, p, name, clock.now());
+        // A record restored since the last sync is edited as it stands there.
+        editFirstName(s, h, op.where, { id: p.id, email: op.where === 'local' ? p.email : address(p, op.where) }, name, clock.now());
         p.name = name;
         break;
       }
@@ -127,11 +138,26 @@ async function soak(s: Sandboxes, h: Harness, clock: ManualClock, ops: Op[], run
       }
       case 'tag': {
         const p = people[op.who]!;
-        if (op.where === 'mailchimp' && p.archived.has('mailchimp')) break;
+        if (op.where !== 'local' && p.archived.has(op.where)) break;
         // A tag changed on two sides between syncs is a set difference per side, not "latest": sync first.
         await sync();
         if (op.where === 'local') h.store.updateTags(p.id, op.on ? [op.tag] : [], op.on ? [] : [op.tag], 'local', clock.now());
-        else s.mailchimp.admin.tag(p.email, op.tag, op.on);
+        else if (op.where === 'mailchimp') s.mailchimp.admin.tag(p.email, op.tag, op.on);
+        else {
+          // HubSpot and Klaviyo hold the tags in one property, edited whole in their UI.
+          const now = new Set(onEsp(s, op.where, p.email)!.tags);
+          if (op.on) now.add(op.tag);
+          else now.delete(op.tag);
+          if (op.where === 'hubspot') {
+            // HubSpot's tag property is a multiple checkbox: a new tag is an option added in its settings first.
+            const def = s.hubspot.state.properties.require('segsync_tags');
+            if (!def.options.some((o) => o.value === op.tag))
+              s.hubspot.state.properties.update('segsync_tags', {
+                options: [...def.options, { label: op.tag, value: op.tag, hidden: false, displayOrder: def.options.length }],
+              });
+            s.hubspot.edit(p.email, { segsync_tags: [...now].join(';') });
+          } else s.klaviyo.state.patchProfile(s.klaviyo.profileByEmail(p.email)!.id, { attributes: { properties: { segsync_tags: [...now] } } });
+        }
         if (op.on) p.tags.add(op.tag);
         else p.tags.delete(op.tag);
         await later();
@@ -158,6 +184,7 @@ async function soak(s: Sandboxes, h: Harness, clock: ManualClock, ops: Op[], run
         if (op.where === 'mailchimp') s.mailchimp.seed([{ email: gone.email }]);
         else s.hubspot.unarchive(gone.id);
         p.archived.delete(op.where);
+        p.restored.set(op.where, gone);
         break;
       }
       case 'pull':
