@@ -55,7 +55,9 @@ class ArraySplitter implements Splitter<JsonElementText> {
         continue;
       }
       if (this.state === 'after') {
-        out.push({ line, text: text.slice(at).trimEnd(), unreadable: 'text after the end of the array' });
+        const rest = text.slice(at);
+        out.push({ line, text: rest.trimEnd(), unreadable: 'text after the end of the array' });
+        for (let i = rest.indexOf('\n'); i >= 0; i = rest.indexOf('\n', i + 1)) line++;
         at = text.length;
         break;
       }
