@@ -85,7 +85,7 @@ async function main(input: WorkerInput): Promise<void> {
     }
   } else {
     let bytes = 0;
-    for await (const records of readRecords(input.file, (n) => (bytes += n))) {
+    for await (const records of readRecords(input.file, (n) => (bytes += n), input.kind)) {
       for (const rec of records) parse(rec);
       if (pending.lines.length >= input.batchSize) {
         await send(0, undefined, bytes);

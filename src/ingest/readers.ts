@@ -165,7 +165,7 @@ function castCell(value: string): unknown {
  * Reads a CSV file with a header row into objects; `a.b` columns become nested objects. A record that
  * is not valid CSV becomes a read error at its first line, and the records after it are read as usual.
  */
-export async function* readCsv(file: string, onBytes?: (n: number) => void): AsyncGenerator<RawRecord[]> {
+export async function* readCsv(file: string, onBytes?: (n: number) => void, kind?: RecordKind): AsyncGenerator<RawRecord[]> {
   let columns: string[] | undefined;
   for await (const records of readCsvRecords(file, onBytes)) {
     const batch: RawRecord[] = [];
@@ -177,6 +177,7 @@ export async function* readCsv(file: string, onBytes?: (n: number) => void): Asy
             location: { file, line: rec.line },
           });
         columns = withEmailColumn(file, rec.line, rec.cells);
+        if (kind === 'events') requireEventColumns(file, rec.line, columns);
         continue;
       }
       if (rec.cells) batch.push({ line: rec.line, text: rec.text, value: csvObject(columns, rec.cells) });
@@ -205,6 +206,20 @@ function withEmailColumn(file: string, line: number, columns: string[]): string[
   return columns.map((c, i) => (i === at ? 'email' : c));
 }
 
+/** An event's name and time have no default: a header without their columns is refused once, too. */
+function requireEventColumns(file: string, line: number, columns: string[]): void {
+  const missing = [
+    ...(columns.some((c) => c === 'name' || c === 'event') ? [] : ['"name" (or "event")']),
+    ...(columns.some((c) => c === 'time' || c === 'timestamp') ? [] : ['"time" (or "timestamp")']),
+  ];
+  if (missing.length) {
+    throw new ValidationError(`the header row has no ${missing.join(' and no ')} column (columns: ${columns.map((c) => JSON.stringify(c)).join(', ')})`, {
+      hint: 'an event needs its name and its time (ISO 8601 with a zone, or epoch milliseconds): add the columns and import again',
+      location: { file, line },
+    });
+  }
+}
+
 /** A CSV row as an object by its header's names: empty cells left out, `a.b` nested, numbers typed. */
 function csvObject(columns: string[], cells: string[]): Record<string, unknown> {
   const value: Record<string, unknown> = {};
@@ -223,10 +238,13 @@ function csvObject(columns: string[], cells: string[]): Record<string, unknown> 
   return value;
 }
 
-/** Streams a file's records in its format, in batches. */
-export function readRecords(file: string, onBytes?: (n: number) => void): AsyncGenerator<RawRecord[]> {
+/** What an import reads: contacts or events. */
+export type RecordKind = 'contacts' | 'events';
+
+/** Streams a file's records in its format, in batches (`kind` checks a CSV header's columns). */
+export function readRecords(file: string, onBytes?: (n: number) => void, kind?: RecordKind): AsyncGenerator<RawRecord[]> {
   const format = formatOf(file);
-  return format === 'csv' ? readCsv(file, onBytes) : format === 'json-array' ? readJsonArray(file, onBytes) : readJsonLines(file, onBytes);
+  return format === 'csv' ? readCsv(file, onBytes, kind) : format === 'json-array' ? readJsonArray(file, onBytes) : readJsonLines(file, onBytes);
 }
 
 /** Reads the elements of a file holding one JSON array; an element that is not JSON becomes a read error. */

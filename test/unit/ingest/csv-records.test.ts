@@ -172,6 +172,24 @@ describe('CSV records', () => {
     }
   });
 
+  it('imports events from CSV, and refuses once an events header with no name or time column', async () => {
+    const store = new SqliteStore({ path: join(dir, 'events.sqlite'), now: () => NOW });
+    try {
+      const good = write('email,event,timestamp,properties.value\nann@example.com,Placed Order,2026-04-30T10:00:00Z,19.5\n');
+      expect(await importFile({ kind: 'events', file: good, store, now: () => NOW })).toMatchObject({ imported: 1, rejected: 0 });
+      expect(store.eventsOf(store.findContactByEmail('ann@example.com')!.id)).toMatchObject([{ name: 'Placed Order', properties: { value: 19.5 } }]);
+      const noTime = write('email,name\nann@example.com,Placed Order\n');
+      await expect(importFile({ kind: 'events', file: noTime, store, now: () => NOW })).rejects.toMatchObject({
+        message: 'the header row has no "time" (or "timestamp") column (columns: "email", "name")',
+        location: { file: noTime, line: 1 },
+      });
+      // The same header is fine for contacts, which need neither.
+      expect(await importFile({ kind: 'contacts', file: noTime, store, now: () => NOW })).toMatchObject({ imported: 1, rejected: 0 });
+    } finally {
+      store.close();
+    }
+  });
+
   it('reads the address column of HubSpot and Mailchimp exports ("Email", "Email Address") as email', async () => {
     const store = new SqliteStore({ path: join(dir, 'exports.sqlite'), now: () => NOW });
     try {
