@@ -409,7 +409,7 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
   const restored = isUnlinked(rows);
   const left = restored ? rows.find((r) => r.key === LEFT_KEY)?.remoteValue : undefined;
   const leftFields = typeof left === 'object' && left !== null && !Array.isArray(left) ? left : undefined;
-  const hadWhenLeft = (remote: string, value: FieldValue): boolean => !leftFields || !(remote in leftFields) || sameValue(leftFields[remote], value);
+  const hadWhenLeft = (remote: string, value: FieldValue): boolean => !leftFields || !Object.hasOwn(leftFields, remote) || sameValue(leftFields[remote], value);
   if (restored) {
     changedBy = rows.find((r) => r.key === UNLINKED_KEY)?.remoteModifiedAt ?? changedBy;
     relink(ctx.store, ctx.clock, contact.id, esp, u.modifiedAt);
