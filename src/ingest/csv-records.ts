@@ -56,15 +56,18 @@ class RecordSplitter implements Splitter<CsvRecordText> {
     }
     const out: CsvRecordText[] = [];
     let start = 0;
+    const quote = { next: text.indexOf('"') };
     // The record's first line alone, rejected: reading goes on at the next line.
     const firstLineAlone = (unclosed: string): void => {
       const nl = text.indexOf('\n', start);
       out.push({ line: this.line, text: stripCr(text.slice(start, nl < 0 ? text.length : nl)), unclosed });
       this.line++;
       start = nl < 0 ? text.length : nl + 1;
+      // The quotes of the lines after it are read again, as a record of their own.
+      quote.next = text.indexOf('"', start);
     };
     while (start < text.length) {
-      const end = recordEnd(text, start);
+      const end = recordEnd(text, start, quote);
       if (end === undefined) {
         // A quote still open: wait for more text, unless the file ended or the record is too long.
         if (!last && text.length - start <= MAX_RECORD_BYTES) break;
@@ -101,15 +104,18 @@ function stripCr(text: string): string {
 
 /**
  * Where the record starting at `start` ends (the index of its closing newline, or the text's end)
- * and how many lines it spans; undefined while a quote is still open at the text's end.
+ * and how many lines it spans; undefined while a quote is still open at the text's end. `quote.next`
+ * is the first quote at or after the last one read (-1: none left), kept across calls: searching
+ * each line for its quotes anew scanned to the next quote far ahead, once per line of a file with few.
  */
-function recordEnd(text: string, start: number): { stop: number; lines: number } | undefined {
+function recordEnd(text: string, start: number, quote: { next: number }): { stop: number; lines: number } | undefined {
+  if (quote.next >= 0 && quote.next < start) quote.next = text.indexOf('"', start);
   let open = false;
   let lines = 1;
   for (let at = start; ;) {
     const nl = text.indexOf('\n', at);
     const stop = nl < 0 ? text.length : nl;
-    for (let q = text.indexOf('"', at); q >= 0 && q < stop; q = text.indexOf('"', q + 1)) open = !open;
+    for (; quote.next >= 0 && quote.next < stop; quote.next = text.indexOf('"', quote.next + 1)) open = !open;
     if (!open) return { stop, lines };
     if (nl < 0) return undefined;
     at = nl + 1;
