@@ -39,8 +39,8 @@ export function remoteConsentWins(local: Consent | undefined, remote: ConsentSta
  * so none can record the ESP's status as seen without the store having weighed it.
  */
 export function takeRemoteConsent(store: Store, contact: Contact, esp: EspName, consent: ConsentStatus, at: number | undefined, now: number): boolean {
-  // Besides a consent that wins, the same opt-out made again: stamped later by the vendor (Klaviyo
-  // stamps each one), or, from a vendor that gives no time, seen now where it was not seen before (a
+  // Besides a consent that wins, the same opt-out made again: stamped later by a vendor that stamps
+  // each one, or, from a vendor that gives no time, seen now where it was not seen before (a
   // pull or a webhook gets here only then). It is newer than a resubscription made since the local
   // opt-out, on another ESP or there, which must not outlive it (see optOutOp): a vendor's opt-out
   // stands, whether the local consent was the same or not.

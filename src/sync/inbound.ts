@@ -404,7 +404,7 @@ function applyUpdate(ctx: InboundContext, esp: EspName, u: RemoteUpdate, result:
   // A record restored on the ESP could not be edited while it was archived or deleted: the values it
   // had when it left are no newer than its removal, whatever the restore did to the record's
   // modification time. One it holds that it did not have then was set at the restore or since (a
-  // Mailchimp signup form's, an edit made before this read): news of the record's time.
+  // signup form's values, an edit made before this read): news of the record's time.
   let changedBy = Number.POSITIVE_INFINITY;
   const restored = isUnlinked(rows);
   const left = restored ? rows.find((r) => r.key === LEFT_KEY)?.remoteValue : undefined;

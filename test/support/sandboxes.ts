@@ -15,7 +15,7 @@ import type { MailchimpSandbox } from '../../connectors/mailchimp/sandbox';
 import { parseConfig } from '../../src/config/load';
 import type { SegsyncConfig } from '../../src/config/schema';
 import { createLogger } from '../../src/log/logger';
-import { systemClock } from '../../src/model/clock';
+import { ManualClock, systemClock } from '../../src/model/clock';
 import type { Clock } from '../../src/model/clock';
 import type { EspName } from '../../src/model/types';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
@@ -191,4 +191,20 @@ export function changeEmail(s: Sandboxes, h: Harness, where: 'local' | EspName, 
   else if (where === 'hubspot') s.hubspot.edit(contact.email, { email });
   else if (where === 'mailchimp') s.mailchimp.admin.changeEmail(contact.email, email);
   else s.klaviyo.state.patchProfile(s.klaviyo.profileByEmail(contact.email)!.id, { attributes: { email } });
+}
+
+/**
+ * One run of a randomized soak: three fresh sandboxes and a store on a manual clock starting at
+ * `startAt`, closed whatever the run does.
+ */
+export async function soakRun(mapping: string, startAt: number, body: (s: Sandboxes, h: Harness, clock: ManualClock) => Promise<void>): Promise<void> {
+  const clock = new ManualClock(startAt);
+  const s = await startSandboxes({ clock });
+  const h = harness(sandboxConfig(s, mapping), undefined, clock);
+  try {
+    await body(s, h, clock);
+  } finally {
+    await h.close();
+    await s.close();
+  }
 }

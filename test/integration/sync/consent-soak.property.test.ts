@@ -10,9 +10,9 @@
  */
 import fc from 'fast-check';
 import type { EspName } from '../../../connectors/connector';
-import { ManualClock } from '../../../src/model/clock';
+import type { ManualClock } from '../../../src/model/clock';
 import type { Harness, Sandboxes } from '../../support/sandboxes';
-import { FIRST_NAME_MAPPING, changeEmail, editFirstName, harness, sandboxConfig, startSandboxes } from '../../support/sandboxes';
+import { FIRST_NAME_MAPPING, changeEmail, editFirstName, soakRun } from '../../support/sandboxes';
 
 const PEOPLE = 3;
 const ESPS: EspName[] = ['hubspot', 'mailchimp', 'klaviyo'];
@@ -63,15 +63,7 @@ describe('randomized consent soak against the three sandboxes', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 12, maxLength: 30 }), async (ops) => {
         run++;
-        const clock = new ManualClock(Date.UTC(2026, 7, 1, 9, 0, 0, 100));
-        const s = await startSandboxes({ clock });
-        const h = harness(sandboxConfig(s, FIRST_NAME_MAPPING), undefined, clock);
-        try {
-          await soak(s, h, clock, ops, run);
-        } finally {
-          await h.close();
-          await s.close();
-        }
+        await soakRun(FIRST_NAME_MAPPING, Date.UTC(2026, 7, 1, 9, 0, 0, 100), (s, h, clock) => soak(s, h, clock, ops, run));
       }),
       { numRuns: Number(process.env.SOAK_RUNS ?? 10), seed: Number(process.env.SOAK_SEED ?? 20_26), endOnFailure: true },
     );

@@ -246,7 +246,8 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
     expect(h.store.counts().outbox).toEqual([]);
   });
 
-  it('finding 6: a record restored on Mailchimp links again without reverting a local edit made while it was archived', async () => {
+  /** Ann, archived on Mailchimp and seen so by a pull, then renamed Annie locally and pushed elsewhere. */
+  async function archivedOnMailchimpThenRenamedHere(): Promise<number> {
     const id = h.store.upsertContacts([{ email: 'r@x.com', properties: { first_name: 'Ann' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!
       .contactId;
     await push();
@@ -257,6 +258,11 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
     h.store.setProperty(id, 'first_name', { value: 'Annie', updatedAt: clock.now(), source: 'local' });
     await push();
     await later();
+    return id;
+  }
+
+  it('finding 6: a record restored on Mailchimp links again without reverting a local edit made while it was archived', async () => {
+    const id = await archivedOnMailchimpThenRenamedHere();
     // Restored in Mailchimp (re-added): it comes back with the name it had when it was archived.
     s.mailchimp.seed([{ email: 'r@x.com' }]);
     await later();
@@ -271,16 +277,7 @@ describe('two-way sync never loses, wipes or reverts an ESP edit (issue 15)', ()
   });
 
   it('a record restored on Mailchimp and edited there before any pull saw it keeps that edit, newer than the local one', async () => {
-    const id = h.store.upsertContacts([{ email: 'r@x.com', properties: { first_name: 'Ann' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!
-      .contactId;
-    await push();
-    await later();
-    s.mailchimp.admin.archive('r@x.com');
-    await later();
-    await h.engine.pull('mailchimp');
-    h.store.setProperty(id, 'first_name', { value: 'Annie', updatedAt: clock.now(), source: 'local' });
-    await push();
-    await later();
+    const id = await archivedOnMailchimpThenRenamedHere();
     // Back on Mailchimp with the name it had, then renamed there: that edit is the latest of all.
     s.mailchimp.seed([{ email: 'r@x.com' }]);
     await later();

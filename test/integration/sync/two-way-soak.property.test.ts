@@ -11,9 +11,9 @@
  */
 import fc from 'fast-check';
 import type { EspName } from '../../../connectors/connector';
-import { ManualClock } from '../../../src/model/clock';
+import type { ManualClock } from '../../../src/model/clock';
 import type { Harness, Sandboxes } from '../../support/sandboxes';
-import { FIRST_NAME_MAPPING, changeEmail, editFirstName, harness, sandboxConfig, startSandboxes } from '../../support/sandboxes';
+import { FIRST_NAME_MAPPING, changeEmail, editFirstName, soakRun } from '../../support/sandboxes';
 
 const MAPPING = `${FIRST_NAME_MAPPING}tags:
   owned: { prefix: "seg:" }
@@ -76,15 +76,7 @@ describe('randomized two-way soak against the three sandboxes', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 15, maxLength: 40 }), async (ops) => {
         run++;
-        const clock = new ManualClock(Date.UTC(2026, 6, 1, 9, 0, 0, 100));
-        const s: Sandboxes = await startSandboxes({ clock });
-        const h: Harness = harness(sandboxConfig(s, MAPPING), undefined, clock);
-        try {
-          await soak(s, h, clock, ops, run);
-        } finally {
-          await h.close();
-          await s.close();
-        }
+        await soakRun(MAPPING, Date.UTC(2026, 6, 1, 9, 0, 0, 100), (s, h, clock) => soak(s, h, clock, ops, run));
       }),
       { numRuns: Number(process.env.SOAK_RUNS ?? 15), seed: Number(process.env.SOAK_SEED ?? 15_15), endOnFailure: true },
     );
