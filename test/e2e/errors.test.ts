@@ -60,10 +60,8 @@ describe('errors that point somewhere', () => {
 
   it('pull with no sandbox running: one error per ESP naming its URL and the sandbox to start, no JSON log lines, status shows the failure', async () => {
     const ports = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
-    const config = readFileSync(TEMPLATE, 'utf8')
-      .replace('127.0.0.1:4101', `127.0.0.1:${ports[0]}`)
-      .replace('127.0.0.1:4102', `127.0.0.1:${ports[1]}`)
-      .replace('127.0.0.1:4103', `127.0.0.1:${ports[2]}`);
+    // One pass: replacing port by port would find "4102" inside a first port such as 41023.
+    const config = readFileSync(TEMPLATE, 'utf8').replace(/127\.0\.0\.1:410([123])\b/g, (_, n: string) => `127.0.0.1:${ports[Number(n) - 1]}`);
     writeFileSync(join(dir, 'segsync.yaml'), config);
     const store = ['--store', join(dir, 'pull.db')];
     const r = segsync(dir, ...store, 'pull');
