@@ -412,4 +412,19 @@ END;
     // it: the inbound side leaves the keys a push wrote since the read began (inbound.ts, heldKeys).
     sql: `ALTER TABLE sync_state ADD COLUMN pushed_at INTEGER;`,
   },
+  {
+    version: 93,
+    name: 'rules: the event delete trigger finds the top row by the index, not a scan',
+    // Migration 91's \`MAX(id)\` inside a FROM subquery is not SQLite's min/max shortcut: each deleted
+    // row scanned the whole table (an erase of 200 events among 2 M took 15 s; removing an import's
+    // repeats, hours). As a scalar subquery it reads one row.
+    sql: `
+DROP TRIGGER rules_writes_events_delete;
+CREATE TRIGGER rules_writes_events_delete AFTER DELETE ON events BEGIN
+  UPDATE rules_writes SET n = n + 1;
+  ${noteContactChange('events', 'DELETE')}
+  INSERT INTO event_row_reuse (floor) SELECT top FROM (SELECT COALESCE((SELECT MAX(id) FROM events), 0) AS top) WHERE OLD.id > top;
+END;
+`,
+  },
 ];
