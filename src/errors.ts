@@ -71,8 +71,19 @@ export class ValidationError extends SegsyncError {
 
 /** The local store failed or is in a state segsync cannot use. */
 export class StoreError extends SegsyncError {
-  constructor(message: string, options: SegsyncErrorOptions = {}) {
-    super('E_STORE', message, options);
+  constructor(message: string, options: SegsyncErrorOptions = {}, code = 'E_STORE') {
+    super(code, message, options);
+  }
+}
+
+/** The disk that holds the store has no room left: writes fail, whole, until space is freed. */
+export class StoreFullError extends StoreError {
+  override readonly retryable = true;
+  /** The folder of the store file, on the full disk. */
+  readonly folder: string;
+  constructor(message: string, options: SegsyncErrorOptions & { folder: string }) {
+    super(message, options, 'E_STORE_FULL');
+    this.folder = options.folder;
   }
 }
 

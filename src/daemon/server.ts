@@ -8,7 +8,7 @@
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RawRequest } from '../../connectors/connector';
-import { SegsyncError, ValidationError, WebhookError, describeError } from '../errors';
+import { SegsyncError, StoreFullError, ValidationError, WebhookError, describeError } from '../errors';
 import type { Logger } from '../log/logger';
 import type { Clock } from '../model/clock';
 import { ESP_NAMES } from '../model/types';
@@ -20,6 +20,7 @@ import { GroupCommit } from './group-commit';
 import type { DaemonMetrics } from './metrics';
 import { scrubEmails } from './scrub';
 import { decodedBody } from './body-encoding';
+import { DiskFullNotice, FULL_RETRY_AFTER_S } from './disk-full-notice';
 import { corsHeaders, normaliseOrigins, originVerdict } from './cors';
 import { kindOf, parseBatch, parseSingle } from './segment-payload';
 import type { CallKind, ItemRejection, ParsedCall, SegmentType } from './segment-payload';
@@ -54,7 +55,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const onWork = options.onWork ?? (() => undefined);
   const app = Fastify({ logger: false, bodyLimit, return503OnClosing: true });
   let closing = false;
+  const diskFull = new DiskFullNotice(logger, clock);
   const afterIntake = (kind: CallKind) => (result: IntakeResult) => {
+    diskFull.stored();
     metrics.intake(kind, result);
     if (result.inserted || result.flips) onWork();
   };
@@ -69,6 +72,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     (err) => logIntakeFailure('identify', err),
   );
   const logIntakeFailure = (kind: CallKind, err: unknown): void => {
+    // Alone, each caller fails the same way: the error handler logs that once.
+    if (err instanceof StoreFullError) return;
     logger.warn({ kind, err: errorSummary(err as Error) }, 'a group commit failed: its callers are retried one by one');
   };
 
@@ -94,6 +99,15 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof ValidationError) return reply.code(400).send({ error: 'validation', message: err.message, hint: err.hint });
+    if (err instanceof StoreFullError) {
+      diskFull.refused(err);
+      // 503 and Retry-After: tracking clients and the ESPs' webhook senders keep the call and send it again.
+      return reply.code(503).header('retry-after', String(FULL_RETRY_AFTER_S)).send({
+        error: 'unavailable',
+        message: 'segsync cannot store anything right now (its disk is full): nothing of this call was stored',
+        hint: 'send it again later',
+      });
+    }
     const status = err.statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
       return reply.code(status).send({ error: clientErrorName(status), message: clientErrorMessage(err, bodyLimit) });
@@ -200,6 +214,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     try {
       const outcome = await services.webhook(esp, raw);
       const applied = outcome.changes + outcome.events > 0;
+      if (applied) diskFull.stored();
       metrics.webhook(esp, applied ? 'applied' : 'ignored');
       metrics.webhookItemsRefused(esp, outcome.rejected);
       if (applied) onWork();

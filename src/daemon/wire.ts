@@ -5,7 +5,7 @@
  */
 import type { RawRequest } from '../../connectors/connector';
 import { createConnectors } from '../../connectors/registry';
-import { describeError, SafetyValveError } from '../errors';
+import { describeError, SafetyValveError, StoreError } from '../errors';
 import { hugePages } from './huge-pages';
 import type { LoadedConfig } from '../config/load';
 import type { SegsyncConfig } from '../config/schema';
@@ -164,7 +164,8 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
   };
 
   const noteFailure = (esp: EspName, err: unknown): never => {
-    lastCall.set(esp, { ok: false, detail: describeError(err) });
+    // The store's own failure (a full disk) is the store check's to show, not the ESP's.
+    if (!(err instanceof StoreError)) lastCall.set(esp, { ok: false, detail: describeError(err) });
     throw err;
   };
 

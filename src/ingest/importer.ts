@@ -5,7 +5,8 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { SegsyncError, ValidationError, describeError } from '../errors';
+import { SegsyncError, StoreFullError, ValidationError, describeError, isRetryable } from '../errors';
+import { freeSpaceHint } from '../store/disk-full';
 import type { FieldWarning, IncomingContact } from '../model/types';
 import type { EventBulkLoad, EventRow, Store } from '../store/store';
 import { rowsOf } from './event-columns';
@@ -168,17 +169,35 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
   const inputs = split
     ? Array.from({ length: PARSE_WORKERS }, (_, first) => ({ ...base, ranges: { rangeBytes, first, step: PARSE_WORKERS, fileBytes } }))
     : [base];
+  let failure: unknown;
   try {
     await runWorkers(inputs, onBatch);
     flush();
-  } finally {
+  } catch (err) {
+    failure = err;
+  }
+  try {
     const { duplicates } = bulk?.finish() ?? { duplicates: 0 };
     summary.imported -= duplicates;
     summary.duplicates += duplicates;
+  } catch (err) {
+    // The error that stopped the import is the one to show; indexes a bulk load set aside and could
+    // not build again are built at the store's next writable open.
+    failure ??= err;
   }
+  if (failure !== undefined) throw failure instanceof StoreFullError ? importStoppedFull(failure, summary) : failure;
   if (rejected.length) Object.assign(summary, await writeRejects(options.file, rejected, new Date(started)));
   summary.elapsedMs = Date.now() - started;
   return summary;
+}
+
+/** A full disk stopped the import: how far it got, and that importing the same file again is safe. */
+function importStoppedFull(err: StoreFullError, summary: ImportSummary): StoreFullError {
+  return new StoreFullError(`${err.message}: the import stopped after ${summary.imported.toLocaleString('en-US')} records were stored`, {
+    cause: err,
+    folder: err.folder,
+    hint: freeSpaceHint(err.folder, 'import the same file again: what is already stored is not added twice'),
+  });
 }
 
 /**
@@ -191,7 +210,8 @@ function writeIsolating(count: number, write: (from: number, to: number) => void
       write(from, to);
       return undefined;
     } catch (err) {
-      if (!(err instanceof SegsyncError)) throw err;
+      // A failure that may pass (the store's disk is full) is no record's fault: the import stops.
+      if (!(err instanceof SegsyncError) || isRetryable(err)) throw err;
       return err;
     }
   };
@@ -241,6 +261,8 @@ function runWorkers(inputs: WorkerInput[], onBatch: (batch: ParsedBatch) => void
     };
     for (const worker of workers) {
       worker.on('message', (msg: WorkerMessage) => {
+        // A worker's batches still arrive while it is being stopped: an import that ended writes none.
+        if (settled) return;
         try {
           if (msg.type === 'batch') {
             const queue = waiting.get(msg.batch.range) ?? [];

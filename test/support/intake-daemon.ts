@@ -16,6 +16,7 @@ import { createServices } from '../../src/daemon/wire';
 import type { WiredServices } from '../../src/daemon/wire';
 import { loadConfigFile } from '../../src/config/load';
 import { createLogger } from '../../src/log/logger';
+import type { Logger } from '../../src/log/logger';
 import { systemClock } from '../../src/model/clock';
 import { openStore } from '../../src/store/sqlite/sqlite-store';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store';
@@ -211,13 +212,13 @@ export interface InProcess {
 export async function startInProcess(
   setup: DaemonSetup,
   env: Record<string, string> = {},
-  options: { reevaluateIntervalMs?: number } = {},
+  options: { reevaluateIntervalMs?: number; logger?: Logger } = {},
 ): Promise<InProcess> {
   const all = { ...setup.env, ...env } as Record<string, string>;
   const loaded = loadConfigFile(setup.cfg, { env: all });
   const { config } = loaded;
   const store = openStore(config.store.path);
-  const logger = createLogger({ level: 'silent' });
+  const logger = options.logger ?? createLogger({ level: 'silent' });
   const services = await createServices({ config, loaded, store, clock: systemClock, logger });
   const daemon = await startDaemon({
     services,

@@ -7,6 +7,8 @@ import { basename, dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { ConfigError, StoreError } from '../../errors';
+import type { StoreFullError } from '../../errors';
+import { diskFullError } from '../disk-full';
 import { normaliseEmail, requireEmail, stableStringify } from '../../model/identity';
 import type { Consent, ConsentStatus, Contact, EspName, FieldValue, IncomingContact, IncomingEvent, PropertyValue, SegsyncEvent } from '../../model/types';
 import type {
@@ -137,6 +139,8 @@ export class SqliteStore implements Store {
   private readonly snapshots: SnapshotFiles;
   /** Why the last full scan read on one connection after all (its worker failed), if it did. */
   scanFallback: string | undefined;
+  /** The last write transaction failed for want of disk space, and none has committed since. */
+  private fullFault: StoreFullError | undefined;
 
   constructor(options: SqliteStoreOptions) {
     this.now = options.now ?? Date.now;
@@ -147,7 +151,7 @@ export class SqliteStore implements Store {
     if (options.path !== ':memory:' && !options.readonly) checkStorePath(options.path);
     try {
       this.db = new Database(options.path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
-      this.stmts = new StatementCache(this.db);
+      this.stmts = new StatementCache(this.db, (err) => this.writeFailure(err));
     } catch (err) {
       throw new StoreError(`cannot open the store at ${options.path}: ${(err as Error).message}`, {
         hint: options.readonly ? 'run a command that writes (e.g. `segsync import`) first to create it' : 'check the path and its permissions',
@@ -322,15 +326,25 @@ export class SqliteStore implements Store {
    * Write transactions start with BEGIN IMMEDIATE: they take the write lock first, so a busy store
    * makes them wait (busy_timeout) instead of failing when a read would upgrade to a write.
    */
+  /** The error a failed write raises: a full disk is named, typed and remembered for `probeWrite`. */
+  private writeFailure(err: unknown): unknown {
+    const full = diskFullError(err, this.path);
+    if (!full) return err;
+    this.fullFault = full;
+    return full;
+  }
+
   transaction<T>(fn: () => T): T {
     const outermost = !this.db.inTransaction;
     const tx = this.db.transaction(fn);
     try {
-      return this.readonly ? tx() : tx.immediate();
+      const result = this.readonly ? tx() : tx.immediate();
+      if (outermost) this.fullFault = undefined;
+      return result;
     } catch (err) {
       // A rolled-back part may have held the drop: the next answer write drops the state again.
       this.rulesStateDropped = false;
-      throw err;
+      throw this.writeFailure(err);
     } finally {
       if (outermost) this.rulesStateDropped = false;
     }
@@ -766,6 +780,8 @@ export class SqliteStore implements Store {
   probeWrite(): void {
     if (this.readonly) throw new StoreError('the store is open read-only', { hint: 'the daemon opens it for writing' });
     if (this.db.inTransaction) return;
+    // A probe rolls back before anything reaches the disk, so only real writes tell that it is full.
+    if (this.fullFault) throw this.fullFault;
     // No waiting: a readiness probe must answer at once, and a store another process keeps locked is not ready.
     this.db.pragma('busy_timeout = 0');
     try {
