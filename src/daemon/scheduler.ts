@@ -46,6 +46,12 @@ export interface SchedulerOptions {
   pruneIntervalMs?: number;
 }
 
+/**
+ * The gap between two re-evaluation runs when more is waiting: longer than the 100 ms between two
+ * looks of a writer waiting for the lock in another process, so each gap lets one in.
+ */
+const BETWEEN_RUNS_MS = 150;
+
 /** How long to wait before the next run, given the run's result or its failure count. */
 interface Job {
   name: string;
@@ -153,8 +159,10 @@ export class Scheduler {
             if (flips || queued) this.wakeDrains();
             this.readNextWakeup();
             // More was waiting than one run takes (a start after downtime, a large import): the next
-            // run starts at once, once the event loop has served what waited (intake stays responsive).
-            return more ? 0 : reevaluateEvery;
+            // run starts soon, but not at once. Each run is a write transaction of up to a second or
+            // two; another process waiting for the write lock (an import) only looks again every
+            // 100 ms (SQLite's busy handler), so runs back to back would keep it out until it gives up.
+            return more ? BETWEEN_RUNS_MS : reevaluateEvery;
           },
           afterFailure: () => reevaluateEvery,
         },

@@ -33,7 +33,7 @@ export interface WireContext {
 const DAY_MS = 24 * 3_600_000;
 /**
  * Contacts one re-evaluation run takes of each kind: a due contact costs up to 0.1 ms at 1 M contacts,
- * so a run holds intake for a few tenths of a second at most; the rest runs next, at once.
+ * so a run holds intake for a few tenths of a second at most; the rest runs next, 150 ms later (see the scheduler).
  */
 const CONTACTS_PER_RUN = 5_000;
 /**
@@ -61,6 +61,7 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
   // The daemon queues what its own writes imply where it makes them: only another process's contact
   // and answer writes are noted for its catch-up. Before the load, which reads the notes' mark.
   store.evaluatesOwnContactWrites();
+  store.announceLiveReader();
   if (segments) {
     const started = clock.now();
     segments.load();

@@ -334,6 +334,11 @@ export interface Store {
   eventRowReuse(afterSeq: number): { seq: number; floor: number } | undefined;
   /** Forgets the records through `throughSeq` (their one reader, the daemon's rules engine, has looked again above their floors). */
   forgetEventRowReuse(throughSeq: number): void;
+  /**
+   * Records that this process reads each contact's new events as they arrive, until it closes the
+   * store (the daemon): a bulk load in another process then keeps the index such reads need.
+   */
+  announceLiveReader(): void;
   /** From now on this connection's own contact and answer writes are not noted: it evaluates and queues what each implies where it makes it (the daemon). */
   evaluatesOwnContactWrites(): void;
   /** The fingerprint of the rules every contact's stored answers were last computed by (rules/fingerprint.ts), if recorded. */

@@ -96,6 +96,8 @@ const WEBHOOK_PRUNE_EVERY = 1000;
 
 /** store_meta key: the fingerprint of the rules the stored answers follow (see rules/fingerprint.ts). */
 const ANSWERS_FINGERPRINT = 'answers_fingerprint';
+/** store_meta key: the pid of the process reading events as they arrive (a daemon), if one announced itself. */
+const LIVE_READER = 'live_reader_pid';
 /** store_meta key: the highest event row already checked for readable JSON. */
 const CHECKED_EVENT_ROW = 'json_checked_event_row';
 
@@ -126,6 +128,8 @@ export class SqliteStore implements Store {
   private webhookMarks = 0;
   /** Whether this connection counts its own writes to what the rules cache holds (see countOwnRulesWrites). */
   private ownRulesWrites = false;
+  /** This connection announced its process as a live reader (see announceLiveReader). */
+  private liveReader = false;
   /** Whether this connection's own contact writes stay out of contact_changes (see evaluatesOwnContactWrites). */
   private ownContactWritesEvaluated = false;
   private contactFeed: boolean | undefined;
@@ -600,7 +604,14 @@ export class SqliteStore implements Store {
       this.schemaVersion >= NAMED_EVENT_INDEXES_VERSION &&
       expectedEvents >= BULK_REBUILD_MIN_EVENTS &&
       expectedEvents >= this.eventCountBound();
-    if (rebuild) this.db.exec('DROP INDEX IF EXISTS events_by_event_id; DROP INDEX IF EXISTS events_by_contact;');
+    // A daemon reads each contact's new events by this index as they arrive: without it every read
+    // scans the rows since, which held its catch-ups (and the write lock) for minutes.
+    if (rebuild)
+      this.db.exec(
+        this.liveReaderElsewhere()
+          ? 'DROP INDEX IF EXISTS events_by_event_id;'
+          : 'DROP INDEX IF EXISTS events_by_event_id; DROP INDEX IF EXISTS events_by_contact;',
+      );
     let open = true;
     return {
       rebuildsIndexes: rebuild,
@@ -1019,6 +1030,24 @@ export class SqliteStore implements Store {
     return this.stmt('SELECT n FROM rules_writes').pluck().get() as number;
   }
 
+  announceLiveReader(): void {
+    this.setMeta(LIVE_READER, String(process.pid));
+    this.liveReader = true;
+  }
+
+  /** Whether a process other than this one announced itself as a live reader and still runs. */
+  private liveReaderElsewhere(): boolean {
+    const pid = Number(this.meta(LIVE_READER));
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (err) {
+      // EPERM: it runs under another user. A pid reused after a crash counts too: a slower import.
+      return (err as { code?: string }).code === 'EPERM';
+    }
+  }
+
   evaluatesOwnContactWrites(): void {
     if (this.readonly || this.ownContactWritesEvaluated || !this.hasContactFeed()) return;
     // A TEMP trigger fires on this connection only: a contact this connection alone changed is never
@@ -1325,6 +1354,9 @@ export class SqliteStore implements Store {
   }
 
   close(): void {
+    if (this.liveReader && this.db.open) {
+      this.stmt('DELETE FROM store_meta WHERE key = ? AND value = ?').run(LIVE_READER, String(process.pid));
+    }
     if (this.db.open) this.db.close();
     this.snapshots.close();
   }

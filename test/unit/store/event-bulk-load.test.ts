@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +53,28 @@ describe('SqliteStore event bulk load', () => {
     expect(eventIndexes(store)).toEqual(BOTH);
     expect(planFor(store)).toContain('events_by_contact');
     expect(store.eventsOf(store.findContactByEmail('user5@example.com')!.id).map((e) => e.eventId)).toEqual(['e5', 'e102', 'e199', 'e296', 'e393', 'e490']);
+    store.close();
+  });
+
+  it('keeps the contact index while a daemon that announced itself runs (it reads each contact by it), not after it is gone', async () => {
+    const store = new SqliteStore({ path, now: () => T0 });
+    const daemon = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    try {
+      store.db.prepare("INSERT INTO store_meta (key, value) VALUES ('live_reader_pid', ?)").run(String(daemon.pid));
+      const beside = store.beginEventBulkLoad(200_000);
+      expect(eventIndexes(store)).toEqual(['events_by_contact']);
+      beside.append(rows(0, 500));
+      beside.finish();
+      expect(eventIndexes(store)).toEqual(BOTH);
+    } finally {
+      daemon.kill('SIGKILL');
+      await new Promise((r) => daemon.once('exit', r));
+    }
+    // Its pid is dead now (a crash left the row): the load sets both aside.
+    const alone = store.beginEventBulkLoad(200_000);
+    expect(eventIndexes(store)).toEqual([]);
+    alone.finish();
+    expect(eventIndexes(store)).toEqual(BOTH);
     store.close();
   });
 

@@ -1,0 +1,99 @@
+/**
+ * A large first import while the daemon runs (start the daemon, then load the history): the import
+ * takes the fast path that sets the event indexes aside, and the daemon reads each contact's new events
+ * as they arrive. Both must finish: the import whole, the daemon with every contact evaluated.
+ * Before, the daemon's reads scanned every new row per contact without the contact index, its
+ * catch-ups held the write lock for minutes and the import gave up with "database is locked".
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
+import { startChild, waitHealthy, writeDaemonConfig } from '../support/intake-daemon';
+import type { DaemonSetup } from '../support/intake-daemon';
+import { until } from '../support/wait';
+
+const EVENTS = 150_000;
+const CONTACTS = 15_000;
+
+describe('a bulk import beside a running daemon', () => {
+  let dir: string;
+  let setup: DaemonSetup;
+  const children: ChildProcess[] = [];
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'segsync-import-daemon-'));
+    setup = await writeDaemonConfig(dir);
+  });
+  afterAll(() => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('imports every event while the daemon evaluates every contact; the daemon keeps the contact index in use', async () => {
+    const now = Date.now();
+    const lines: string[] = [];
+    const orders = new Map<number, number>();
+    // Round after round, contact i gets i % 3 orders within the last day and some product views.
+    for (let i = 0, n = 0; n < EVENTS; i = (i + 1) % CONTACTS) {
+      for (let k = 0; k < i % 3 && n < EVENTS; k++, n++) {
+        orders.set(i, (orders.get(i) ?? 0) + 1);
+        lines.push(
+          JSON.stringify({
+            id: `o${n}`,
+            email: `c${i}@shop.example`,
+            name: 'Placed Order',
+            time: new Date(now - (k + 1) * 3_600_000 - n).toISOString(),
+            properties: { value: 10 },
+          }),
+        );
+      }
+      for (let k = 0; k < 7 && n < EVENTS; k++, n++) {
+        lines.push(
+          JSON.stringify({ id: `v${n}`, email: `c${i}@shop.example`, name: 'Viewed Product', time: new Date(now - (k + 1) * 60_000 - n).toISOString() }),
+        );
+      }
+    }
+    const file = join(dir, 'history.jsonl');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+
+    const daemon = startChild(setup, ['daemon'], children);
+    await waitHealthy(setup, daemon);
+    const read = new SqliteStore({ path: setup.db, readonly: true });
+    try {
+      expect(read.db.prepare("SELECT value FROM store_meta WHERE key = 'live_reader_pid'").pluck().get()).toBe(String(daemon.proc.pid));
+
+      const imp = startChild(setup, ['import', 'events', file], children);
+      // While the import runs, its bulk load has set the event-id index aside but kept the contact one.
+      const duringBulk: string[][] = [];
+      const seen = setInterval(() => {
+        const names = read.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' ORDER BY name").pluck().all() as string[];
+        if (!names.includes('events_by_event_id')) duringBulk.push(names);
+      }, 20);
+      const code = await imp.exited;
+      clearInterval(seen);
+      expect({ code, stderr: imp.stderr() }).toEqual({ code: 0, stderr: expect.any(String) });
+      expect(duringBulk.length).toBeGreaterThan(0);
+      expect(new Set(duringBulk.map((n) => n.join()))).toEqual(new Set(['events_by_contact']));
+      expect(read.db.prepare('SELECT COUNT(*) FROM events').pluck().get()).toBe(EVENTS);
+
+      // The daemon catches up with every contact: the repeat buyers are exactly those with two orders or more.
+      const repeatBuyers = (): number =>
+        (read.db.prepare('SELECT answers FROM segment_answers').pluck().all() as string[]).filter((a) => a.includes('repeat_buyer\u001ftrue')).length;
+      const withTwoOrders = [...orders.values()].filter((n) => n >= 2).length;
+      await until(
+        () => repeatBuyers() === withTwoOrders,
+        120_000,
+        () => ({ repeatBuyers: repeatBuyers(), withTwoOrders, answered: read.db.prepare('SELECT COUNT(*) FROM segment_answers').pluck().get() }),
+      );
+      expect((await fetch(`${setup.url}/healthz`)).status).toBe(200);
+    } finally {
+      read.close();
+    }
+    daemon.proc.kill('SIGTERM');
+    expect(await daemon.exited).toBe(0);
+    const after = new SqliteStore({ path: setup.db, readonly: true });
+    expect(after.db.prepare("SELECT COUNT(*) FROM store_meta WHERE key = 'live_reader_pid'").pluck().get()).toBe(0);
+    after.close();
+  }, 240_000);
+});
