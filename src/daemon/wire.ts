@@ -67,6 +67,8 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     segments.load();
     const fallback = segments.lastLoad?.scanFallback;
     if (fallback) logger.warn({ reason: fallback }, 'the event scan read on one connection after all (slower, never wrong)');
+    const notWritten = segments.lastLoad?.snapshotNotWritten;
+    if (notWritten) logger.warn({ reason: notWritten }, 'the event cache snapshot was not written: the next start reads every event again');
     const huge = hugePages();
     if (huge === 'off') {
       logger.info(

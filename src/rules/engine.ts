@@ -7,6 +7,7 @@
 import type { LoadedConfig } from '../config/load';
 import type { Clock } from '../model/clock';
 import type { FieldValue } from '../model/types';
+import { StoreFullError } from '../errors';
 import type { SegmentState, Store } from '../store/store';
 import type { Knowledge, RuleIssue, RuleSource } from './check';
 import { ContactCache, contactView } from './contact-cache';
@@ -331,13 +332,21 @@ export class SegmentEngine {
     // and a fresh snapshot replaces the bad one.
     this.loadedRow = this.store.eventCountBound();
     const scanned = EventCache.load(this.store, plan, onProgress && ((d, t) => onProgress('load', d, t)), this.loadedRow);
-    this.store.writeEventCache(layout, this.loadedRow, scanned.serialize());
+    let snapshotNotWritten: string | undefined;
+    try {
+      this.store.writeEventCache(layout, this.loadedRow, scanned.serialize());
+    } catch (err) {
+      // The snapshot only makes the next start fast: a full disk costs that, not this start.
+      if (!(err instanceof StoreFullError)) throw err;
+      snapshotNotWritten = err.message;
+    }
     this.checkedRow = this.loadedRow;
     this.lastLoad = {
       fromSnapshot: false,
       eventsAfterSnapshot: 0,
       snapshotRejected: snap !== undefined,
       ...(this.store.scanFallback ? { scanFallback: this.store.scanFallback } : {}),
+      ...(snapshotNotWritten ? { snapshotNotWritten } : {}),
     };
     return scanned;
   }
@@ -351,6 +360,8 @@ export class SegmentEngine {
         fromStateSnapshot?: boolean;
         /** Why the full scan read on one connection after all (slower, never wrong). */
         scanFallback?: string;
+        /** Why the event cache snapshot of a full scan could not be written (the next start scans again). */
+        snapshotNotWritten?: string;
         /** A saved rules state was there but failed its check (cut, damaged or another layout): the tables were read. */
         stateRejected?: boolean;
         /** Contacts to evaluate again because the stored answers follow other rules (0: they follow these). */

@@ -1,4 +1,5 @@
 import { SegmentEngine } from '../../../src/rules/engine';
+import { diskFullError } from '../../../src/store/disk-full';
 import { DAY, HOUR, T0, World, templateConfig } from './helpers';
 
 describe('SegmentEngine', () => {
@@ -64,6 +65,36 @@ describe('SegmentEngine', () => {
     const flipped = lazy.reevaluateDue(T0 + 24 * HOUR);
     expect(flipped.map((r) => r.contactId)).toEqual([id]);
     expect(w.stored(id, 'cart_abandoner')).toBe(true);
+  });
+
+  it('starts when the event snapshot of its full scan cannot be written for want of space; the next start scans again', () => {
+    const w = new World();
+    const id = w.contact('full@example.com');
+    w.event('full@example.com', 'Placed Order', T0 - DAY, { value: 1500 });
+    w.store.db.exec('DELETE FROM event_cache');
+    const write = w.store.writeEventCache.bind(w.store);
+    w.store.writeEventCache = () => {
+      throw diskFullError(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }), '/srv/segsync/segsync.db')!;
+    };
+    const started = SegmentEngine.fromConfig(templateConfig(), w.store, w.clock);
+    started.load();
+    expect(started.lastLoad).toMatchObject({
+      fromSnapshot: false,
+      snapshotNotWritten: expect.stringContaining('no room left to write the store /srv/segsync/segsync.db'),
+    });
+    expect(started.evaluateContact(id, { now: T0, save: false })!.states.find((s) => s.segment === 'vip')!.value).toBe(true);
+    w.store.writeEventCache = write;
+    const next = SegmentEngine.fromConfig(templateConfig(), w.store, w.clock);
+    next.load();
+    expect(next.lastLoad).toMatchObject({ fromSnapshot: false });
+    expect(next.lastLoad?.snapshotNotWritten).toBeUndefined();
+    // Another fault is not swallowed.
+    w.store.db.exec('DELETE FROM event_cache');
+    w.store.writeEventCache = () => {
+      throw new Error('disk I/O error (injected)');
+    };
+    expect(() => SegmentEngine.fromConfig(templateConfig(), w.store, w.clock).load()).toThrow('disk I/O error (injected)');
+    w.store.writeEventCache = write;
   });
 
   it('restarts from the saved cache snapshot plus the rows stored since, with the same answers', () => {
