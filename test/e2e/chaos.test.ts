@@ -174,7 +174,7 @@ safety: { maxShare: 1, minContacts: 1000 }
 daemon: { port: ${port}, trackToken: "\${TRACK}", publicUrl: "${daemonUrl}", pullIntervalSeconds: 2 }
 `,
     );
-    const env = { ...process.env, ...SECRETS, TRACK: TOKEN, SEGSYNC_CONFIG: '', SEGSYNC_STORE: '', SEGSYNC_LOG_LEVEL: 'error' };
+    const env = { ...process.env, ...SECRETS, TRACK: TOKEN, SEGSYNC_CONFIG: '', SEGSYNC_STORE: '', SEGSYNC_LOG_LEVEL: 'info' };
     let daemon: { proc: ChildProcess; exited: Promise<unknown>; stderr: () => string } | undefined;
     const start = async (): Promise<void> => {
       const proc = spawn(process.execPath, [BIN, '--config', cfg, 'daemon'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -347,8 +347,13 @@ daemon: { port: ${port}, trackToken: "\${TRACK}", publicUrl: "${daemonUrl}", pul
             .all(Date.now(), Date.now()),
           // A safety stop holds a queue on purpose: say so if one did.
           stopped: (['hubspot', 'mailchimp', 'klaviyo'] as const).map((esp) => [esp, safetyStop(store, esp) ?? null]),
-          // What the daemon said last (warnings and errors): a push stuck on one call shows here.
-          daemonLog: daemon?.stderr().split('\n').slice(-30),
+          // What the daemon said last about its jobs (failures, recoveries), warnings and errors: a push
+          // stuck on one call shows here, and whether its job recovered since.
+          daemonLog: daemon
+            ?.stderr()
+            .split('\n')
+            .filter((l) => /"job"|"level":[45]0|daemon started/.test(l))
+            .slice(-30),
         }),
       );
     } finally {
