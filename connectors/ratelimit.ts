@@ -180,6 +180,8 @@ export class RateLimiter {
           hint: `calls resume in ${Math.ceil((at - now) / 1000)} s; segsync keeps the work queued`,
         });
       }
+      // A release may have woken this call for a free slot it cannot use yet: another bucket's call can.
+      if (this.inFlight < this.concurrency) this.concurrencyWaiters.shift()?.();
       await this.clock.sleep(at - now);
     }
     const now = this.clock.now();

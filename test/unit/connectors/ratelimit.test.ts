@@ -53,6 +53,29 @@ describe('RateLimiter', () => {
     await expect(limiter.run('default', async () => undefined, { maxWaitMs: 60_000 })).rejects.toBeInstanceOf(EspRateLimitError);
   });
 
+  it('hands a freed slot to a call of another bucket when the call it woke must wait for its own paused window', async () => {
+    const clock = new ManualClock(0);
+    const limiter = new RateLimiter(
+      { windows: { a: { limit: 100, windowMs: 1000 }, b: { limit: 100, windowMs: 1000 } }, buckets: { A: ['a'], B: ['b'] }, maxConcurrency: 1 },
+      clock,
+    );
+    let finish!: () => void;
+    const holding = limiter.run('A', () => new Promise<void>((r) => (finish = r)));
+    await clock.advance(0);
+    const started: Record<string, number> = {};
+    const sameBucket = limiter.run('A', async () => void (started.A = clock.now()));
+    const otherBucket = limiter.run('B', async () => void (started.B = clock.now()));
+    await clock.advance(0);
+    limiter.pause('a', 60_000);
+    finish();
+    await holding;
+    await clock.advance(0);
+    expect(started).toEqual({ B: 0 });
+    await clock.advance(60_000);
+    await Promise.all([sameBucket, otherBucket]);
+    expect(started).toEqual({ B: 0, A: 60_000 });
+  });
+
   it('caps calls in flight at maxConcurrency', async () => {
     const limiter = new RateLimiter({ windows: { w: { limit: 1000, windowMs: 1000 } }, buckets: { b: ['w'] }, maxConcurrency: 3 });
     let inFlight = 0;
