@@ -174,10 +174,14 @@ safety: { maxShare: 1, minContacts: 1000 }
 daemon: { port: ${port}, trackToken: "\${TRACK}", publicUrl: "${daemonUrl}", pullIntervalSeconds: 2 }
 `,
     );
-    const env = { ...process.env, ...SECRETS, TRACK: TOKEN, SEGSYNC_CONFIG: '', SEGSYNC_STORE: '', SEGSYNC_LOG_LEVEL: 'info' };
+    const env = { ...process.env, ...SECRETS, TRACK: TOKEN, SEGSYNC_CONFIG: '', SEGSYNC_STORE: '', SEGSYNC_LOG_LEVEL: 'error' };
     let daemon: { proc: ChildProcess; exited: Promise<unknown>; stderr: () => string } | undefined;
     const start = async (): Promise<void> => {
-      const proc = spawn(process.execPath, [BIN, '--config', cfg, 'daemon'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      // At info: a drain timeout below shows whether a failed job recovered since (CLI runs stay at error).
+      const proc = spawn(process.execPath, [BIN, '--config', cfg, 'daemon'], {
+        env: { ...env, SEGSYNC_LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       children.push(proc);
       let err = '';
       proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
