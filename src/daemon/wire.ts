@@ -61,7 +61,11 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
   // The daemon queues what its own writes imply where it makes them: only another process's contact
   // and answer writes are noted for its catch-up. Before the load, which reads the notes' mark.
   store.evaluatesOwnContactWrites();
-  store.announceLiveReader();
+  if (!store.announceLiveReader()) {
+    logger.warn(
+      "the store's disk is full: this daemon could not record that it runs, so a large import started meanwhile may set aside the index it reads new events by",
+    );
+  }
   if (segments) {
     const started = clock.now();
     segments.load();

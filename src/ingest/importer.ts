@@ -12,6 +12,7 @@ import type { EventBulkLoad, EventRow, Store } from '../store/store';
 import { rowsOf } from './event-columns';
 import type { ParsedBatch, WorkerInput, WorkerMessage } from './parse-protocol';
 import { formatOf } from './readers';
+import type { ImportKind } from './readers';
 import { DEFAULT_BATCH } from './batch-size';
 import { writeRejects } from './rejects';
 import type { RejectedLine } from './rejects';
@@ -26,7 +27,7 @@ export { DEFAULT_BATCH } from './batch-size';
 export const DEFAULT_RANGE_BYTES = 4 << 20;
 const PARSE_WORKERS = 2;
 
-export type ImportKind = 'contacts' | 'events';
+export type { ImportKind } from './readers';
 
 export interface ImportOptions {
   kind: ImportKind;

@@ -1,11 +1,12 @@
 import type { SourceLocation } from '../errors';
 import type { IncomingContact } from '../model/types';
 import type { EventColumns } from './event-columns';
+import type { ImportKind } from './readers';
 
 /** What an import worker is started with. */
 export interface WorkerInput {
   file: string;
-  kind: 'contacts' | 'events';
+  kind: ImportKind;
   batchSize: number;
   /** Time given to imported contact changes, epoch ms. */
   now: number;

@@ -165,7 +165,7 @@ function castCell(value: string): unknown {
  * Reads a CSV file with a header row into objects; `a.b` columns become nested objects. A record that
  * is not valid CSV becomes a read error at its first line, and the records after it are read as usual.
  */
-export async function* readCsv(file: string, onBytes?: (n: number) => void, kind?: RecordKind): AsyncGenerator<RawRecord[]> {
+export async function* readCsv(file: string, onBytes?: (n: number) => void, kind?: ImportKind): AsyncGenerator<RawRecord[]> {
   let columns: string[] | undefined;
   for await (const records of readCsvRecords(file, onBytes)) {
     const batch: RawRecord[] = [];
@@ -239,10 +239,10 @@ function csvObject(columns: string[], cells: string[]): Record<string, unknown> 
 }
 
 /** What an import reads: contacts or events. */
-export type RecordKind = 'contacts' | 'events';
+export type ImportKind = 'contacts' | 'events';
 
 /** Streams a file's records in its format, in batches (`kind` checks a CSV header's columns). */
-export function readRecords(file: string, onBytes?: (n: number) => void, kind?: RecordKind): AsyncGenerator<RawRecord[]> {
+export function readRecords(file: string, onBytes?: (n: number) => void, kind?: ImportKind): AsyncGenerator<RawRecord[]> {
   const format = formatOf(file);
   return format === 'csv' ? readCsv(file, onBytes, kind) : format === 'json-array' ? readJsonArray(file, onBytes) : readJsonLines(file, onBytes);
 }

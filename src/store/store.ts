@@ -336,9 +336,10 @@ export interface Store {
   forgetEventRowReuse(throughSeq: number): void;
   /**
    * Records that this process reads each contact's new events as they arrive, until it closes the
-   * store (the daemon): a bulk load in another process then keeps the index such reads need.
+   * store (the daemon): a bulk load in another process then keeps the index such reads need. False
+   * when a full disk kept it from being recorded.
    */
-  announceLiveReader(): void;
+  announceLiveReader(): boolean;
   /** From now on this connection's own contact and answer writes are not noted: it evaluates and queues what each implies where it makes it (the daemon). */
   evaluatesOwnContactWrites(): void;
   /** The fingerprint of the rules every contact's stored answers were last computed by (rules/fingerprint.ts), if recorded. */

@@ -6,8 +6,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
-import { ConfigError, StoreError } from '../../errors';
-import type { StoreFullError } from '../../errors';
+import { ConfigError, StoreError, StoreFullError } from '../../errors';
 import { diskFullError } from '../disk-full';
 import { normaliseEmail, requireEmail, stableStringify } from '../../model/identity';
 import type { Consent, ConsentStatus, Contact, EspName, FieldValue, IncomingContact, IncomingEvent, PropertyValue, SegsyncEvent } from '../../model/types';
@@ -326,10 +325,6 @@ export class SqliteStore implements Store {
     return this.stmts.get(sql);
   }
 
-  /**
-   * Write transactions start with BEGIN IMMEDIATE: they take the write lock first, so a busy store
-   * makes them wait (busy_timeout) instead of failing when a read would upgrade to a write.
-   */
   /** The error a failed write raises: a full disk is named, typed and remembered for `probeWrite`. */
   private writeFailure(err: unknown): unknown {
     const full = diskFullError(err, this.path);
@@ -338,6 +333,10 @@ export class SqliteStore implements Store {
     return full;
   }
 
+  /**
+   * Write transactions start with BEGIN IMMEDIATE: they take the write lock first, so a busy store
+   * makes them wait (busy_timeout) instead of failing when a read would upgrade to a write.
+   */
   transaction<T>(fn: () => T): T {
     const outermost = !this.db.inTransaction;
     const tx = this.db.transaction(fn);
@@ -1030,9 +1029,16 @@ export class SqliteStore implements Store {
     return this.stmt('SELECT n FROM rules_writes').pluck().get() as number;
   }
 
-  announceLiveReader(): void {
-    this.setMeta(LIVE_READER, String(process.pid));
+  announceLiveReader(): boolean {
+    try {
+      this.setMeta(LIVE_READER, String(process.pid));
+    } catch (err) {
+      // No import can run on a full disk either: the caller says so and goes on.
+      if (err instanceof StoreFullError) return false;
+      throw err;
+    }
     this.liveReader = true;
+    return true;
   }
 
   /** Whether a process other than this one announced itself as a live reader and still runs. */
@@ -1355,7 +1361,12 @@ export class SqliteStore implements Store {
 
   close(): void {
     if (this.liveReader && this.db.open) {
-      this.stmt('DELETE FROM store_meta WHERE key = ? AND value = ?').run(LIVE_READER, String(process.pid));
+      try {
+        this.stmt('DELETE FROM store_meta WHERE key = ? AND value = ?').run(LIVE_READER, String(process.pid));
+      } catch (err) {
+        // Left behind, the row names a pid that no longer runs, which counts as no live reader.
+        if (!(err instanceof StoreFullError)) throw err;
+      }
     }
     if (this.db.open) this.db.close();
     this.snapshots.close();
