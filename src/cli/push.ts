@@ -57,10 +57,11 @@ export function register(program: Command): void {
       60,
     )
     .action(async (opts: PushOptions, cmd: Command) => {
-      const [{ openSyncContext }, { formatPlan }, { startProgress }] = await Promise.all([
+      const [{ openSyncContext }, { formatPlan }, { startProgress }, { describeHolder }] = await Promise.all([
         import('./sync-context.js'),
         import('../sync/plan.js'),
         import('./progress.js'),
+        import('../sync/push-lease.js'),
       ]);
       const ctx = openSyncContext(cmd, opts.esp);
       try {
@@ -122,12 +123,19 @@ export function register(program: Command): void {
           const left = ctx.store.counts().outbox.find((o) => o.esp === esp) ?? { pending: 0, dead: 0 };
           outcomes.push({ ...r, ok: left.pending + left.dead === 0, elapsedMs, schema, undelivered: left.pending + left.dead });
           const waited = r.waitedMs >= 1000 ? `, waited ${(r.waitedMs / 1000).toFixed(1)} s on rate limits` : '';
+          // Another process holds this ESP's push lease (the daemon, an earlier push): it sent, this push waited.
+          const sender = r.heldBy ? describeHolder(r.heldBy) : undefined;
+          const allBySender = sender !== undefined && r.items === 0;
           say(
-            `${esp}: ${r.ok.toLocaleString('en-US')} contacts updated in ${r.requests.toLocaleString('en-US')} calls, ${r.failed} failed, ${r.retried} retried (${r.rateLimited} rate-limited${waited}); ` +
-              `${r.calls} batches in ${formatDuration(elapsedMs)}${schema?.requests ? `; schema check: ${schema.requests} calls` : ''}\n`,
+            allBySender
+              ? `${esp}: sent by ${sender}, which sends this ESP's queue; this push waited ${formatDuration(elapsedMs)} for it\n`
+              : `${esp}: ${r.ok.toLocaleString('en-US')} contacts updated in ${r.requests.toLocaleString('en-US')} calls, ${r.failed} failed, ${r.retried} retried (${r.rateLimited} rate-limited${waited}); ` +
+                  `${r.calls} batches in ${formatDuration(elapsedMs)}${schema?.requests ? `; schema check: ${schema.requests} calls` : ''}${sender ? `; ${sender} sent the rest` : ''}\n`,
           );
           if (left.pending || left.dead) {
-            process.stderr.write(`${esp}: ${left.pending + left.dead} operations not delivered (${left.pending} waiting for a retry, ${left.dead} failed)\n`);
+            process.stderr.write(
+              `${esp}: ${left.pending + left.dead} operations not delivered (${left.pending} ${allBySender ? `queued for ${sender} to send` : 'waiting for a retry'}, ${left.dead} failed)\n`,
+            );
             undelivered += left.pending + left.dead;
           }
         }

@@ -17,7 +17,7 @@ export function register(program: Command): void {
     .option('--dry-run', 'report drift only; change nothing locally or on the ESPs')
     .option('--force', 'send repairs even when the safety valve would stop them')
     .action(async (opts: ReconcileOptions, cmd: Command) => {
-      const { openSyncContext } = await import('./sync-context.js');
+      const [{ openSyncContext }, { describeHolder }] = await Promise.all([import('./sync-context.js'), import('../sync/push-lease.js')]);
       const ctx = openSyncContext(cmd, opts.esp);
       try {
         let left = 0;
@@ -32,7 +32,11 @@ export function register(program: Command): void {
           if (opts.dryRun || r.queued === 0) continue;
           try {
             const d = await ctx.engine.drainAll(esp, opts.force ? { force: true } : {});
-            process.stdout.write(`${esp}: ${d.ok} contacts repaired in ${d.calls} calls, ${d.failed} failed, ${d.retried} retried\n`);
+            process.stdout.write(
+              d.heldBy && d.items === 0
+                ? `${esp}: the repairs are sent by ${describeHolder(d.heldBy)}\n`
+                : `${esp}: ${d.ok} contacts repaired in ${d.calls} calls, ${d.failed} failed, ${d.retried} retried\n`,
+            );
           } catch (err) {
             if (!(err instanceof SafetyValveError)) throw err;
             process.stderr.write(`${err.describe()}\n`);

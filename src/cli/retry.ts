@@ -9,7 +9,7 @@ export function register(program: Command): void {
     .option('--dry-run', 'list what would be retried; change nothing')
     .option('--esp <list>', 'only these ESPs (comma-separated)')
     .action(async (opts: { dryRun?: boolean; esp?: string }, cmd: Command) => {
-      const { openSyncContext } = await import('./sync-context.js');
+      const [{ openSyncContext }, { describeHolder }] = await Promise.all([import('./sync-context.js'), import('../sync/push-lease.js')]);
       const ctx = openSyncContext(cmd, opts.esp);
       try {
         for (const esp of ctx.esps) {
@@ -21,7 +21,11 @@ export function register(program: Command): void {
           }
           const revived = ctx.store.reviveDead(esp, ctx.clock.now());
           const r = await ctx.engine.drainAll(esp);
-          process.stdout.write(`${esp}: ${revived} operations retried: ${r.ok} contacts updated, ${r.failed} failed again\n`);
+          process.stdout.write(
+            r.heldBy && r.items === 0
+              ? `${esp}: ${revived} operations back in the queue, sent by ${describeHolder(r.heldBy)}\n`
+              : `${esp}: ${revived} operations retried: ${r.ok} contacts updated, ${r.failed} failed again\n`,
+          );
           if (r.failed) process.exitCode = EXIT.failed;
         }
       } finally {

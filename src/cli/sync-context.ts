@@ -59,6 +59,7 @@ export function openSyncContext(cmd: Command, espOption?: string): SyncContext {
       connectors,
       clock: ctx.clock,
       logger: ctx.logger,
+      sender: cmd.name(),
       ...(segments
         ? { onContactsChanged: (ids: number[], cause: 'contacts' | 'events') => void (cause === 'events' ? segments.onEvents(ids) : segments.onContacts(ids)) }
         : {}),
@@ -71,6 +72,7 @@ export function openSyncContext(cmd: Command, espOption?: string): SyncContext {
       esps,
       close: () => {
         for (const c of connectors.values()) void c.close();
+        engine.close();
         ctx.close();
       },
     };

@@ -16,8 +16,9 @@ import { storeIdentifies, storeTracks } from '../ingest/identity-graph';
 import type { IdentifyItem, TrackItem } from '../ingest/identity-graph';
 import { SegmentEngine } from '../rules/engine';
 import type { ContactEvaluation } from '../rules/engine';
-import type { Store } from '../store/store';
+import type { PushLease, Store } from '../store/store';
 import { SyncEngine } from '../sync/engine';
+import { describeHolder } from '../sync/push-lease';
 import type { DaemonServices, DrainOutcome, IntakeResult, PullOutcome, ReadyReport, ReconcileOutcome, WebhookOutcome } from './services';
 
 /** What the daemon hands the factory (the store is the services' to close from then on). */
@@ -132,6 +133,7 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     clock,
     logger,
     atomically,
+    sender: 'daemon',
     ...(segments ? { onContactsChanged: (ids: number[], cause: 'contacts' | 'events') => void evaluate(ids, cause) } : {}),
   });
   if (segments && store.sweptContacts.length) {
@@ -174,6 +176,22 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     // The store's own failure (a full disk) is the store check's to show, not the ESP's.
     if (!(err instanceof StoreError)) lastCall.set(esp, { ok: false, detail: describeError(err) });
     throw err;
+  };
+
+  /** Who else sends each ESP's queue, as last said in the log (once when it starts, once when it ends). */
+  const otherSender = new Map<EspName, PushLease>();
+  const noteHolder = (esp: EspName, holder: PushLease | undefined): void => {
+    const known = otherSender.get(esp);
+    if (holder && holder.owner !== known?.owner) {
+      otherSender.set(esp, holder);
+      logger.info(
+        { esp, pid: holder.pid, host: holder.host },
+        `${esp}: ${describeHolder(holder)} sends this ESP's queue; the daemon sends it again once that ends`,
+      );
+    } else if (!holder && known) {
+      otherSender.delete(esp);
+      logger.info({ esp }, `${esp}: the daemon sends this ESP's queue again`);
+    }
   };
 
   const services: WiredServices = {
@@ -258,6 +276,7 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
         return noteFailure(esp, err);
       });
       if (!r) return { esp, calls: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0 };
+      noteHolder(esp, r.heldBy);
       // Only a drain that called the ESP says anything about it; one with nothing due keeps the last word.
       if (r.calls > 0) {
         const confirmed = r.ok + r.failed + r.rateLimited > 0;
@@ -314,6 +333,7 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
 
     async close(): Promise<void> {
       for (const c of connectors.values()) await c.close();
+      sync.close();
       if (segments) {
         const started = clock.now();
         if (segments.saveState()) logger.info({ ms: clock.now() - started }, 'rules state saved for the next start');

@@ -170,6 +170,19 @@ export interface UnlinkCounts {
 }
 
 /** Reads and writes of the local picture of every contact. */
+/** Who sends an ESP's outbox: one process at a time (sync/push-lease.ts). */
+export interface PushLease {
+  esp: EspName;
+  /** Unique to one process: its host, pid and a random part. */
+  owner: string;
+  pid: number;
+  host: string;
+  /** What the holder runs: \`daemon\`, \`push\`, \`erase\` … */
+  command: string;
+  /** When the holder last said it was still there (epoch ms). */
+  renewedAt: number;
+}
+
 export interface Store {
   /** Runs `fn` in one transaction: all of its writes commit together or none do. Nests. */
   transaction<T>(fn: () => T): T;
@@ -283,6 +296,15 @@ export interface Store {
   removeOutbox(ids: number[]): void;
   /** Records a failed attempt: retried at `nextAttemptAt`, or dead-lettered. */
   failOutbox(id: number, error: string, nextAttemptAt: number, dead: boolean, countAttempt?: boolean): void;
+  /**
+   * Takes the push lease of \`lease.esp\` for \`lease.owner\`, or renews it, unless another owner holds
+   * it and \`mayReplace\` says that holder still stands: then returns that holder and changes nothing.
+   */
+  takePushLease(lease: PushLease, mayReplace: (current: PushLease) => boolean): PushLease | undefined;
+  /** The push lease of an ESP, if a process holds one. */
+  pushLease(esp: EspName): PushLease | undefined;
+  /** Gives the lease up, if \`owner\` still holds it. */
+  releasePushLease(esp: EspName, owner: string): void;
   /** Puts dead-lettered operations back in the queue (all, or one ESP's). */
   reviveDead(esp: EspName | undefined, now: number): number;
   deadOutbox(esp: EspName | undefined, limit: number): OutboxItem[];

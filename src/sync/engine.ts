@@ -30,6 +30,7 @@ import { emailsOf, eraseOps, isErased, suppressErased } from './erasure';
 import { reconcileEsp } from './reconcile';
 import type { ReconcileReport } from './reconcile';
 import { destructiveChanges, safetyStop, setSafetyStop, valveError } from './safety';
+import { PushLeases, thisProcess } from './push-lease';
 
 export interface SyncEngineOptions {
   config: SegsyncConfig;
@@ -51,6 +52,8 @@ export interface SyncEngineOptions {
    * in step when it rolls back.
    */
   atomically?: <T>(fn: () => T) => T;
+  /** What this process runs (\`daemon\`, \`push\` …): how another process that waits for it names it (push-lease.ts). */
+  sender?: string;
 }
 
 export interface PullReport {
@@ -82,6 +85,11 @@ export interface ContactFilter {
   segment?: string;
 }
 
+/** How long a command waits for another process that holds an ESP's push lease to send what it queued, by default. */
+const HAND_OVER_WAIT_MS = 60_000;
+/** Between two looks at that process's progress. */
+const HAND_OVER_POLL_MS = 500;
+
 /** Pull cursor kinds in the store. */
 const CONTACTS_CURSOR = 'contacts';
 const EVENTS_CURSOR = 'events';
@@ -102,10 +110,17 @@ export class SyncEngine {
   readonly mapping: SyncMapping;
   private readonly inbound: InboundContext;
   private readonly pulling = new Map<EspName, Promise<PullReport>>();
+  private readonly leases: PushLeases;
 
   constructor(private readonly options: SyncEngineOptions) {
     this.mapping = resolveMapping(options.config);
     this.inbound = { store: options.store, mapping: this.mapping, clock: options.clock, logger: options.logger };
+    this.leases = new PushLeases(options.store, options.clock, options.logger, thisProcess(options.sender ?? 'segsync'));
+  }
+
+  /** Gives up the ESPs this engine sends for, so that another process may send at once. */
+  close(): void {
+    this.leases.release();
   }
 
   /** The ESPs this engine syncs with (configured, enabled, with a connector). */
@@ -290,8 +305,10 @@ export class SyncEngine {
    */
   async drain(esp: EspName, options: DrainRunOptions = {}): Promise<DrainReport> {
     const { store, clock, logger, retry } = this.options;
-    if (store.dueOutbox(esp, clock.now(), 1).length === 0)
-      return { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0 };
+    const nothing: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0 };
+    if (store.dueOutbox(esp, clock.now(), 1).length === 0) return nothing;
+    const heldBy = this.leases.take(esp);
+    if (heldBy) return { ...nothing, heldBy };
     const connector = this.connector(esp);
     const before = connector.requestCount();
     await this.adopt(esp);
@@ -310,6 +327,7 @@ export class SyncEngine {
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       onLocalChange: (id) => changed.add(id),
       beforeBatch: (items) => this.freshen(esp, items, pullFailure),
+      mayClaim: () => this.leases.mayClaim(esp),
     });
     this.afterInbound({ changed, erased: [], ignored: 0 });
     r.requests += adoptRequests;
@@ -383,6 +401,9 @@ export class SyncEngine {
   async drainAll(esp: EspName, options: DrainRunOptions & { waitUntil?: number } = {}): Promise<DrainReport> {
     const total: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0 };
     const { waitUntil } = options;
+    const { clock } = this.options;
+    const handOverUntil = waitUntil ?? clock.now() + HAND_OVER_WAIT_MS;
+    let queuedWhenHeld: number | undefined;
     let checked = false;
     for (;;) {
       const r = await this.drain(esp, {
@@ -390,6 +411,16 @@ export class SyncEngine {
         valveChecked: checked,
         onProgress: (n) => options.onProgress?.(total.items + n),
       });
+      if (r.heldBy) {
+        // Another process sends this queue: wait for it to send what is queued (or to stop, and then send the rest).
+        total.heldBy = r.heldBy;
+        const queued = this.queued(esp);
+        queuedWhenHeld ??= queued;
+        options.onProgress?.(total.items + Math.max(0, queuedWhenHeld - queued));
+        if (queued === 0 || clock.now() >= handOverUntil) return total;
+        await clock.sleep(HAND_OVER_POLL_MS);
+        continue;
+      }
       // A round that took items passed the valve (or was forced) over the whole queue.
       if (r.items > 0) checked = true;
       for (const k of ['calls', 'requests', 'ok', 'retried', 'failed', 'rateLimited', 'waitedMs', 'items'] as const) total[k] += r[k];
@@ -402,6 +433,11 @@ export class SyncEngine {
       if (next === undefined || (waitUntil !== undefined && next > waitUntil)) return total;
       await this.options.clock.sleep(Math.max(1, next - this.options.clock.now()));
     }
+  }
+
+  /** Operations queued for an ESP and not dead-lettered. */
+  private queued(esp: EspName): number {
+    return this.options.store.outboxCounts().find((o) => o.esp === esp)?.pending ?? 0;
   }
 
   /** Erases a contact (GDPR/CCPA): locally now, and on every ESP through the outbox. */

@@ -12,7 +12,7 @@ import type { SegsyncError } from '../errors';
 import type { Logger } from '../log/logger';
 import type { Clock } from '../model/clock';
 import type { ConsentStatus, EspName, FieldValue } from '../model/types';
-import type { OutboxItem, Store, SyncFieldState } from '../store/store';
+import type { OutboxItem, PushLease, Store, SyncFieldState } from '../store/store';
 import { eraseRef } from './erasure';
 import { CONSENT_KEY, TAGS_KEY } from './inbound';
 import { takeRemoteConsent } from './consent';
@@ -40,6 +40,11 @@ export interface DrainOptions {
    * a later attempt, as after a failed call, and the rest of the batch goes.
    */
   beforeBatch?: (items: OutboxItem[]) => Promise<HeldBack | undefined>;
+  /**
+   * Asked in the transaction that claims a batch's operations: false when another process took over
+   * sending this ESP's outbox (push-lease.ts), and then nothing more is claimed.
+   */
+  mayClaim?: () => boolean;
 }
 
 /** Operations a batch leaves for a later attempt, and why. */
@@ -63,6 +68,8 @@ export interface DrainReport {
   waitedMs: number;
   /** Operations taken from the outbox. */
   items: number;
+  /** Another process sent this ESP's outbox (it held the lease when last asked): it took what it sent (push-lease.ts). */
+  heldBy?: PushLease;
 }
 
 interface Group {
@@ -153,7 +160,7 @@ function claim(options: DrainOptions, batch: [number, OutboxItem[]][], report: D
   const { store } = options;
   const esp = options.connector.esp;
   return store.transaction(() => {
-    const current = store.claimOutbox(batch.flatMap(([, list]) => list));
+    const current = options.mayClaim?.() === false ? new Set<number>() : store.claimOutbox(batch.flatMap(([, list]) => list));
     const groups: Group[] = [];
     for (const [contactId, list] of batch) {
       const items = list.filter((i) => current.has(i.id));

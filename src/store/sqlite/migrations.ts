@@ -427,4 +427,21 @@ CREATE TRIGGER rules_writes_events_delete AFTER DELETE ON events BEGIN
 END;
 `,
   },
+  {
+    version: 94,
+    name: 'sync: one process at a time sends the outbox of an ESP',
+    // A \`segsync push\` beside the daemon, or two pushes from cron that overlap, each claimed what the
+    // other had not answered yet: changes sent twice and an older value landing after a newer one
+    // (push-lease.ts). The row names the sender and when it last said it was still there.
+    sql: `
+CREATE TABLE push_leases (
+  esp TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  host TEXT NOT NULL,
+  command TEXT NOT NULL,
+  renewed_at INTEGER NOT NULL
+);
+`,
+  },
 ];

@@ -19,6 +19,7 @@ import type {
   EventRowChunk,
   OutboxInput,
   OutboxItem,
+  PushLease,
   QuarantinedRow,
   SegmentState,
   Store,
@@ -28,6 +29,7 @@ import type {
   UpsertOutcome,
 } from '../store';
 import { RECORD_KEY } from '../store';
+import { processRuns } from '../process-alive';
 import { toEventRow } from '../event-row';
 import { SqliteIdentities } from './identities';
 import { MIGRATIONS, RULES_TABLES } from './migrations';
@@ -945,6 +947,29 @@ export class SqliteStore implements Store {
     );
   }
 
+  takePushLease(lease: PushLease, mayReplace: (current: PushLease) => boolean): PushLease | undefined {
+    return this.transaction(() => {
+      const current = this.pushLease(lease.esp);
+      if (current && current.owner !== lease.owner && !mayReplace(current)) return current;
+      this.stmt(
+        `INSERT INTO push_leases (esp, owner, pid, host, command, renewed_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (esp) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host, command = excluded.command, renewed_at = excluded.renewed_at`,
+      ).run(lease.esp, lease.owner, lease.pid, lease.host, lease.command, lease.renewedAt);
+      return undefined;
+    });
+  }
+
+  pushLease(esp: EspName): PushLease | undefined {
+    const r = this.stmt('SELECT * FROM push_leases WHERE esp = ?').get(esp) as Row | undefined;
+    return r
+      ? { esp, owner: r.owner as string, pid: r.pid as number, host: r.host as string, command: r.command as string, renewedAt: r.renewed_at as number }
+      : undefined;
+  }
+
+  releasePushLease(esp: EspName, owner: string): void {
+    this.stmt('DELETE FROM push_leases WHERE esp = ? AND owner = ?').run(esp, owner);
+  }
+
   reviveDead(esp: EspName | undefined, now: number): number {
     const r =
       esp === undefined
@@ -1044,14 +1069,8 @@ export class SqliteStore implements Store {
   /** Whether a process other than this one announced itself as a live reader and still runs. */
   private liveReaderElsewhere(): boolean {
     const pid = Number(this.meta(LIVE_READER));
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch (err) {
-      // EPERM: it runs under another user. A pid reused after a crash counts too: a slower import.
-      return (err as { code?: string }).code === 'EPERM';
-    }
+    // A pid reused after a crash counts too: a slower import.
+    return pid !== process.pid && processRuns(pid);
   }
 
   evaluatesOwnContactWrites(): void {
