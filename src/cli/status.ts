@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ESP_NAMES } from '../model/types';
 import type { EspName } from '../model/types';
 import type { LastSync, SyncOutcome } from '../sync/last-sync';
+import type { PushLease } from '../store/store';
 import { formatAgo } from '../model/units';
 
 function describeOutcome(kind: 'pull' | 'push', o: SyncOutcome | undefined, now: number): string {
@@ -19,10 +20,11 @@ export function register(program: Command): void {
     .description('counts of contacts, events and segment members; outbox pending/dead-lettered and last pull/push per ESP')
     .option('--json', 'print JSON instead of a table')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const [{ openContext }, { lastSync }, { safetyStop }] = await Promise.all([
+      const [{ openContext }, { lastSync }, { safetyStop }, { liveSender, describeHolder }] = await Promise.all([
         import('./context.js'),
         import('../sync/last-sync.js'),
         import('../sync/safety.js'),
+        import('../sync/push-lease.js'),
       ]);
       const ctx = openContext(cmd, { storeMustExist: true });
       try {
@@ -37,8 +39,14 @@ export function register(program: Command): void {
           const reason = safetyStop(ctx.store, esp);
           return reason ? [{ esp, reason }] : [];
         });
+        // Which process sends each ESP's queue now (the daemon, a push under way), if one does.
+        const senders: Partial<Record<EspName, PushLease>> = {};
+        for (const esp of ESP_NAMES) {
+          const sender = liveSender(ctx.store, esp, ctx.clock.now());
+          if (sender) senders[esp] = sender;
+        }
         if (opts.json) {
-          process.stdout.write(`${JSON.stringify({ ...counts, anonymous, sync, stopped, quarantined: quarantine }, null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify({ ...counts, anonymous, sync, stopped, senders, quarantined: quarantine }, null, 2)}\n`);
           return;
         }
         const now = ctx.clock.now();
@@ -48,7 +56,10 @@ export function register(program: Command): void {
         lines.push('segments' + (counts.segments.length ? '' : '  (none computed yet: run `segsync segments`)'));
         for (const s of counts.segments) lines.push(`  ${s.segment.padEnd(28)} ${s.members}`);
         lines.push('outbox' + (counts.outbox.length ? '' : '    (empty)'));
-        for (const o of counts.outbox) lines.push(`  ${o.esp.padEnd(10)} pending ${o.pending}  failed ${o.dead}`);
+        for (const o of counts.outbox) {
+          const sender = senders[o.esp];
+          lines.push(`  ${o.esp.padEnd(10)} pending ${o.pending}  failed ${o.dead}${sender ? `  (sent by ${describeHolder(sender)})` : ''}`);
+        }
         if (Object.keys(sync).length) lines.push('sync');
         for (const [esp, s] of Object.entries(sync)) {
           lines.push(`  ${esp.padEnd(10)} ${describeOutcome('pull', s.pull, now)}`);

@@ -45,6 +45,12 @@ export function describeHolder(lease: PushLease): string {
   return `${who} (pid ${lease.pid}${lease.host === hostname() ? '' : ` on host ${lease.host}`})`;
 }
 
+/** The process that sends an ESP's queue now, if one holds its lease and is still there. */
+export function liveSender(store: Store, esp: EspName, now: number): PushLease | undefined {
+  const lease = store.pushLease(esp);
+  return lease && !holderGone(lease, thisProcess('status'), now) ? lease : undefined;
+}
+
 /** The push leases one engine takes, renewed while held and given up at its close. */
 export class PushLeases {
   private readonly held = new Set<EspName>();

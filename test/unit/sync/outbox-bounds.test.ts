@@ -196,6 +196,28 @@ describe('the outbox sends what is queued when a batch goes', () => {
     expect(gated.batches.flat().some((b) => b.startsWith('c@x.com'))).toBe(false);
   });
 
+  it('claims nothing more once another process took over sending the ESP (its lease went stale while a batch waited)', async () => {
+    const esp = new GatedEsp(clock);
+    const engine = engineWith(esp);
+    const emails = ['a@x.com', 'b@x.com', 'c@x.com'];
+    const ids = store
+      .upsertContacts(emails.map((email) => ({ email, properties: { first_name: 'New' }, consent: 'subscribed' as const, source: 'local', time: clock.now() })))
+      .map((c) => c.contactId);
+    engine.enqueue(ids);
+    const drain = engine.drain('hubspot');
+    await esp.waiting;
+    const other = { esp: 'hubspot' as const, owner: 'box-b/77/x', pid: 77, host: 'box-b', command: 'daemon', renewedAt: clock.now() };
+    expect(store.takePushLease(other, () => true)).toBeUndefined();
+    esp.open();
+    const report = await drain;
+    // The two batches already sent (one per connection) are answered and recorded; c's, waiting for a connection, stays queued unsent.
+    expect(esp.batches.flat().map((b) => b.split(' ')[0])).toEqual(['a@x.com', 'b@x.com']);
+    expect(report.ok).toBe(2);
+    expect(store.pendingOutbox('hubspot', ids[2]!).map((o) => o.sent)).toEqual([false]);
+    await expect(engine.drain('hubspot')).resolves.toMatchObject({ items: 0, heldBy: { owner: other.owner } });
+    engine.close();
+  });
+
   it('records the tags a webhook brought while its push was in flight, beside the tag the push added', async () => {
     const esp = new GatedEsp(clock);
     const engine = engineWith(esp);
