@@ -93,6 +93,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       logger.info('stopping: intake closed, finishing in-flight requests and jobs');
+      services.stopReads?.();
       await Promise.all([app.close(), scheduler.stop()]);
       await services.close();
       logger.info('daemon stopped');

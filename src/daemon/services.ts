@@ -110,6 +110,8 @@ export interface DaemonServices {
   pruneAnonymous?(now: number): Promise<number>;
   /** True while the safety valve holds an ESP's queue (a push would strip owned tags or fields). */
   pushStopped?(esp: EspName): boolean;
+  /** The daemon is stopping: long reads (pulls, reconciles) end after the page they are applying. */
+  stopReads?(): void;
   /** Waits for in-flight calls, then releases connectors and the store. */
   close(): Promise<void>;
 }

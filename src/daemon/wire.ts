@@ -331,6 +331,10 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
       return segments?.nextWakeup();
     },
 
+    stopReads() {
+      sync.stopReads();
+    },
+
     async close(): Promise<void> {
       for (const c of connectors.values()) await c.close();
       sync.close();

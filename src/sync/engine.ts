@@ -66,6 +66,8 @@ export interface PullReport {
   /** Operations queued for the other ESPs as a result. */
   queued: number;
   newestModifiedAt: number | undefined;
+  /** It stopped after a page because the process is stopping (stopReads): the next pull goes on from there. */
+  stopped?: boolean;
 }
 
 export interface WebhookReport {
@@ -111,11 +113,21 @@ export class SyncEngine {
   private readonly inbound: InboundContext;
   private readonly pulling = new Map<EspName, Promise<PullReport>>();
   private readonly leases: PushLeases;
+  private stopping = false;
 
   constructor(private readonly options: SyncEngineOptions) {
     this.mapping = resolveMapping(options.config);
     this.inbound = { store: options.store, mapping: this.mapping, clock: options.clock, logger: options.logger };
     this.leases = new PushLeases(options.store, options.clock, options.logger, thisProcess(options.sender ?? 'segsync'));
+  }
+
+  /**
+   * Long reads (pulls, read-backs) stop after the page they are applying: the process is stopping. A
+   * page is applied with its cursor in one transaction, so what was read stays and the next read goes
+   * on from there, as after a crash; a stop no longer waits for a whole account at its rate limit.
+   */
+  stopReads(): void {
+    this.stopping = true;
   }
 
   /** Gives up the ESPs this engine sends for, so that another process may send at once. */
@@ -165,7 +177,10 @@ export class SyncEngine {
     try {
       const report = await this.pullOnce(esp);
       recordPull(this.options.store, esp, { at: this.options.clock.now(), ok: true, contacts: report.contacts });
-      recordPullBegan(this.options.store, esp, began);
+      // A pull cut short saw only part of what changed there: no write may count on it (fresh-view.ts).
+      if (report.stopped)
+        this.options.logger.info({ esp, pages: report.pages }, `${esp}: pull stopped after ${report.pages} pages; the next one goes on from there`);
+      else recordPullBegan(this.options.store, esp, began);
       return report;
     } catch (err) {
       recordPull(this.options.store, esp, { at: this.options.clock.now(), ok: false, contacts: 0, error: err instanceof Error ? err.message : String(err) });
@@ -194,6 +209,7 @@ export class SyncEngine {
       report.pages++;
       report.contacts += page.contacts.length;
       for (const c of page.contacts) report.newestModifiedAt = Math.max(report.newestModifiedAt ?? 0, c.modifiedAt);
+      if (this.stopping) return { ...report, stopped: true };
     }
     if (connector.pullEvents) {
       for await (const page of connector.pullEvents(store.getCursor(esp, EVENTS_CURSOR), until)) {
@@ -204,6 +220,7 @@ export class SyncEngine {
         });
         for (const bad of stored.rejected) this.options.logger.warn({ esp, event: bad.index, reason: bad.message }, 'pulled event refused');
         report.events += stored.inserted;
+        if (this.stopping) return { ...report, stopped: true };
       }
     }
     return report;
@@ -222,6 +239,7 @@ export class SyncEngine {
       enqueue: (ids: number[]) => this.enqueue(ids, [esp]),
       afterInbound: (r: InboundResult) => this.afterInbound(r),
       atomically: <T>(fn: () => T) => this.atomically(fn),
+      stopped: () => this.stopping,
     };
     const read = { ...(options.dryRun ? { dryRun: true } : {}) };
     if (options.sample === undefined) return reconcileEsp(deps, esp, read);
@@ -311,7 +329,7 @@ export class SyncEngine {
     if (heldBy) return { ...nothing, heldBy };
     const connector = this.connector(esp);
     const before = connector.requestCount();
-    await this.adopt(esp);
+    if (!(await this.adopt(esp))) return nothing;
     // The adopting pull is part of what this push sent: its requests are counted with the writes.
     const adoptRequests = connector.requestCount() - before;
     if (!options.valveChecked) this.passValve(esp, options.force === true);
@@ -348,7 +366,16 @@ export class SyncEngine {
       if (!waiting.length) return undefined;
       if (pullFailure.error) return { items: waiting, error: pullFailure.error };
       try {
-        await this.pull(esp);
+        const pulled = await this.pull(esp);
+        // Cut short by a stop: these writes wait for the next run's pull, whatever that pull read.
+        if (pulled.stopped)
+          return {
+            items: waiting,
+            error: new EspTransientError(`${esp}: stopping before the pull these writes wait for had finished`, {
+              esp,
+              hint: 'they go out after a pull of that ESP at the next start',
+            }),
+          };
       } catch (err) {
         const retryAfterMs = retryAfterOf(err);
         const error = new EspTransientError(`${esp}: could not pull it before writing fields an edit there could win: ${describeError(err)}`, {
@@ -370,12 +397,16 @@ export class SyncEngine {
     return safetyStop(this.options.store, esp);
   }
 
-  /** Pulls an ESP whole once before segsync first writes to it, so it never writes over what it has not seen. */
-  private async adopt(esp: EspName): Promise<void> {
+  /**
+   * Pulls an ESP whole once before segsync first writes to it, so it never writes over what it has not
+   * seen. False when a stop cut that pull short: nothing may be written yet.
+   */
+  private async adopt(esp: EspName): Promise<boolean> {
     const { store, clock } = this.options;
-    if (store.getCursor(esp, ADOPTED_CURSOR)) return;
-    await this.pull(esp);
+    if (store.getCursor(esp, ADOPTED_CURSOR)) return true;
+    if ((await this.pull(esp)).stopped) return false;
     store.setCursor(esp, ADOPTED_CURSOR, new Date(clock.now()).toISOString());
+    return true;
   }
 
   private passValve(esp: EspName, force: boolean): void {

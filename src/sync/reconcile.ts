@@ -47,6 +47,8 @@ export interface ReconcileDeps {
   afterInbound(result: InboundResult): number;
   /** A write transaction: a page's read-back and the repairs it calls for commit together. */
   atomically<T>(fn: () => T): T;
+  /** True once the process is stopping: the read ends after the page it applied. */
+  stopped?: () => boolean;
 }
 
 /** The ESP field names segsync writes and never reads in: its own values, so drift in them is segsync's to repair. */
@@ -110,8 +112,9 @@ export async function reconcileEsp(deps: ReconcileDeps, esp: EspName, options: R
       const ids = [...new Set(page.contacts.map((rc) => localContactOf(inbound, esp, rc)?.id).filter((id): id is number => id !== undefined))];
       return ids.length ? deps.enqueue(ids) : 0;
     });
-    if (options.limit !== undefined && report.contacts >= options.limit) {
-      report.next = page.next;
+    // A stop (the daemon's) ends the read after a page: what it applied stays, and a sample goes on from there.
+    if ((options.limit !== undefined && report.contacts >= options.limit) || deps.stopped?.()) {
+      if (options.limit !== undefined) report.next = page.next;
       break;
     }
   }
