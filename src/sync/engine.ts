@@ -317,9 +317,10 @@ export class SyncEngine {
   }
 
   /**
-   * Sends one round of what is due for an ESP. Before the first write to an account segsync pulls it
+   * Sends one round of what is due for an ESP, unless another process holds its push lease (then
+   * `heldBy` names it and nothing is sent). Before the first write to an account segsync pulls it
    * whole (adopting what it already holds), and every round passes the safety valve unless forced:
-   * a stop is recorded in the store (`stoppedReason`) and thrown as a `SafetyValveError`.
+   * a stop is recorded in the store (`stoppedReason`), the lease given up, and a `SafetyValveError` thrown.
    */
   async drain(esp: EspName, options: DrainRunOptions = {}): Promise<DrainReport> {
     const { store, clock, logger, retry } = this.options;
@@ -332,7 +333,15 @@ export class SyncEngine {
     if (!(await this.adopt(esp))) return nothing;
     // The adopting pull is part of what this push sent: its requests are counted with the writes.
     const adoptRequests = connector.requestCount() - before;
-    if (!options.valveChecked) this.passValve(esp, options.force === true);
+    if (!options.valveChecked) {
+      try {
+        this.passValve(esp, options.force === true);
+      } catch (err) {
+        // A stopped queue is left to whoever forces it (`segsync push --force` beside the daemon).
+        this.leases.release(esp);
+        throw err;
+      }
+    }
     const changed = new Set<number>();
     // A pull that failed before one batch is not tried again (nor logged again) for the next ones of this round.
     const pullFailure: { error?: SegsyncError } = {};

@@ -82,12 +82,16 @@ export class PushLeases {
     return current === undefined || current.owner === this.me.owner;
   }
 
-  /** Gives up every lease taken. */
-  release(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    for (const esp of this.held) this.store.releasePushLease(esp, this.me.owner);
-    this.held.clear();
+  /** Gives up one ESP's lease, or every lease taken. */
+  release(esp?: EspName): void {
+    for (const held of esp ? [esp] : [...this.held]) {
+      if (!this.held.delete(held)) continue;
+      this.store.releasePushLease(held, this.me.owner);
+    }
+    if (this.held.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
   }
 
   private renew(): void {

@@ -18,7 +18,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** Sample values for a hint's `${…}` placeholders, by the expression's last word. */
-const SAMPLES: Record<string, string> = { esp: 'hubspot', kind: 'events', file: 'state.json', port: '4101', rejectsFile: 'rejects.jsonl' };
+const SAMPLES: Record<string, string> = { esp: 'hubspot', kind: 'events', file: 'state.json', port: '4101', rejectsFile: 'rejects.jsonl', command: 'push' };
 
 /** A quoted command as a user would type it: placeholders filled, `[optional]` brackets and `a|b` choices resolved. */
 function asTyped(quoted: string): string[] {
