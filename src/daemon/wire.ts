@@ -180,7 +180,7 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
 
   /** Who else sends each ESP's queue, as last said in the log (once when it starts, once when it ends). */
   const otherSender = new Map<EspName, PushLease>();
-  const noteHolder = (esp: EspName, holder: PushLease | undefined): void => {
+  const noteHolder = (esp: EspName, holder: PushLease | undefined, sent: boolean): void => {
     const known = otherSender.get(esp);
     if (holder && holder.owner !== known?.owner) {
       otherSender.set(esp, holder);
@@ -188,7 +188,7 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
         { esp, pid: holder.pid, host: holder.host },
         `${esp}: ${describeHolder(holder)} sends this ESP's queue; the daemon sends it again once that ends`,
       );
-    } else if (!holder && known) {
+    } else if (!holder && known && sent) {
       otherSender.delete(esp);
       logger.info({ esp }, `${esp}: the daemon sends this ESP's queue again`);
     }
@@ -276,7 +276,7 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
         return noteFailure(esp, err);
       });
       if (!r) return { esp, calls: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0 };
-      noteHolder(esp, r.heldBy);
+      noteHolder(esp, r.heldBy, r.items > 0);
       // Only a drain that called the ESP says anything about it; one with nothing due keeps the last word.
       if (r.calls > 0) {
         const confirmed = r.ok + r.failed + r.rateLimited > 0;

@@ -86,7 +86,12 @@ export class PushLeases {
   release(esp?: EspName): void {
     for (const held of esp ? [esp] : [...this.held]) {
       if (!this.held.delete(held)) continue;
-      this.store.releasePushLease(held, this.me.owner);
+      try {
+        this.store.releasePushLease(held, this.me.owner);
+      } catch (err) {
+        // A full disk: the row stays; once this process ends, the next one finds its holder gone.
+        if (!(err instanceof StoreFullError)) throw err;
+      }
     }
     if (this.held.size === 0) {
       clearInterval(this.timer);
