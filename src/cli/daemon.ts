@@ -56,11 +56,12 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
   if (!existsSync(configFile)) {
     throw new UsageError(`no config at ${configFile}`, { hint: 'the daemon needs a segsync.yaml: run `segsync init`, or pass --config PATH' });
   }
-  const [{ loadConfigFile }, { createLogger }, { openStoreAt }, { exitOnSignals, startDaemon }] = await Promise.all([
+  const [{ loadConfigFile }, { createLogger }, { openStoreAt }, { exitOnSignals, startDaemon }, { maybeSegsync }] = await Promise.all([
     import('../config/load.js'),
     import('../log/logger.js'),
     import('./open-store.js'),
     import('../daemon/daemon.js'),
+    import('../store/process-alive.js'),
   ]);
   const loaded = loadConfigFile(configFile);
   const { config } = loaded;
@@ -68,7 +69,17 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
     level: options.logLevel ?? envSetting('SEGSYNC_LOG_LEVEL') ?? 'info',
     ...(options.logFormat ? { format: options.logFormat } : {}),
   });
-  const store = openStoreAt(options.store ?? envSetting('SEGSYNC_STORE') ?? resolve(config.store.path), { durability: config.store.durability });
+  const storePath = options.store ?? envSetting('SEGSYNC_STORE') ?? resolve(config.store.path);
+  const store = openStoreAt(storePath, { durability: config.store.durability });
+  // One daemon per store: each takes the notes of contacts another process changed, so two would each
+  // miss the other's (and pull, evaluate and queue everything twice).
+  const other = store.liveReaderElsewhere();
+  if (other !== undefined && maybeSegsync(other)) {
+    store.close();
+    throw new UsageError(`another segsync daemon (pid ${other}) already runs on the store ${storePath}`, {
+      hint: 'stop that one first, or give this one a store of its own (store.path in segsync.yaml, or --store)',
+    });
+  }
   if (config.daemon.trackToken && !config.daemon.serverKey) {
     logger.warn(
       'daemon.trackToken is read as daemon.serverKey: it can identify contacts and change consent; rename it serverKey, and give browsers a separate daemon.writeKey (docs/deploy.md)',

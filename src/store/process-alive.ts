@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /** Whether a process with this pid runs on this host (one of another user's counts: EPERM). */
 export function processRuns(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
@@ -7,4 +9,18 @@ export function processRuns(pid: number): boolean {
   } catch (err) {
     return (err as { code?: string }).code === 'EPERM';
   }
+}
+
+/**
+ * Whether the running process `pid` may be segsync: its command line names it, or cannot be read
+ * (no /proc on this system). A pid reused after a crash by another program is not.
+ */
+export function maybeSegsync(pid: number): boolean {
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return true;
+  }
+  return cmdline.includes('segsync');
 }

@@ -362,6 +362,8 @@ export interface Store {
    * when a full disk kept it from being recorded.
    */
   announceLiveReader(): boolean;
+  /** The pid of another process that announced itself a live reader (a daemon) and still runs. */
+  liveReaderElsewhere(): number | undefined;
   /** From now on this connection's own contact and answer writes are not noted: it evaluates and queues what each implies where it makes it (the daemon). */
   evaluatesOwnContactWrites(): void;
   /** The fingerprint of the rules every contact's stored answers were last computed by (rules/fingerprint.ts), if recorded. */

@@ -1,5 +1,5 @@
 /**
- * A large first import while the daemon runs (start the daemon, then load the history): the import
+ * One daemon per store, and a large first import while the daemon runs (start the daemon, then load the history): the import
  * takes the fast path that sets the event indexes aside, and the daemon reads each contact's new events
  * as they arrive. Both must finish: the import whole, the daemon with every contact evaluated.
  * Before, the daemon's reads scanned every new row per contact without the contact index, its
@@ -9,6 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freeLoopbackPort } from '../../src/daemon/free-port';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
 import { startChild, waitHealthy, writeDaemonConfig } from '../support/intake-daemon';
 import type { DaemonSetup } from '../support/intake-daemon';
@@ -17,7 +18,7 @@ import { until } from '../support/wait';
 const EVENTS = 150_000;
 const CONTACTS = 15_000;
 
-describe('a bulk import beside a running daemon', () => {
+describe('the daemon and other processes on one store', () => {
   let dir: string;
   let setup: DaemonSetup;
   const children: ChildProcess[] = [];
@@ -96,4 +97,23 @@ describe('a bulk import beside a running daemon', () => {
     expect(after.db.prepare("SELECT COUNT(*) FROM store_meta WHERE key = 'live_reader_pid'").pluck().get()).toBe(0);
     after.close();
   }, 240_000);
+
+  it('refuses a second daemon on the same store while the first runs; after a SIGKILL of the first, one starts', async () => {
+    const first = startChild(setup, ['daemon'], children);
+    await waitHealthy(setup, first);
+    // On another port, so only the store is shared: each would take the other's notes of changed contacts.
+    const second = startChild(setup, ['daemon', '--port', String(await freeLoopbackPort())], children);
+    expect({ code: await second.exited, stderr: second.stderr() }).toEqual({
+      code: 2,
+      stderr: expect.stringContaining(`another segsync daemon (pid ${first.proc.pid}) already runs on the store ${setup.db}`),
+    });
+    expect((await fetch(`${setup.url}/healthz`)).status).toBe(200);
+    // A crash leaves its announcement behind; a pid that no longer runs is no daemon.
+    first.proc.kill('SIGKILL');
+    await first.exited;
+    const third = startChild(setup, ['daemon'], children);
+    await waitHealthy(setup, third);
+    third.proc.kill('SIGTERM');
+    expect(await third.exited).toBe(0);
+  }, 120_000);
 });

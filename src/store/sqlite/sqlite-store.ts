@@ -609,7 +609,8 @@ export class SqliteStore implements Store {
     // scans the rows since, which held its catch-ups (and the write lock) for minutes.
     if (rebuild)
       this.db.exec(
-        this.liveReaderElsewhere()
+        // A pid reused after a crash counts too: a slower import.
+        this.liveReaderElsewhere() !== undefined
           ? 'DROP INDEX IF EXISTS events_by_event_id;'
           : 'DROP INDEX IF EXISTS events_by_event_id; DROP INDEX IF EXISTS events_by_contact;',
       );
@@ -1066,11 +1067,9 @@ export class SqliteStore implements Store {
     return true;
   }
 
-  /** Whether a process other than this one announced itself as a live reader and still runs. */
-  private liveReaderElsewhere(): boolean {
+  liveReaderElsewhere(): number | undefined {
     const pid = Number(this.meta(LIVE_READER));
-    // A pid reused after a crash counts too: a slower import.
-    return pid !== process.pid && processRuns(pid);
+    return pid !== process.pid && processRuns(pid) ? pid : undefined;
   }
 
   evaluatesOwnContactWrites(): void {
