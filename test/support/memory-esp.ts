@@ -19,9 +19,30 @@ import type {
   SchemaReport,
   WebhookResult,
 } from '../../connectors/connector';
+import { parseConfig } from '../../src/config/load';
 import { EspPermanentError, EspRateLimitError, EspTransientError } from '../../src/errors';
+import { createLogger } from '../../src/log/logger';
 import type { Clock } from '../../src/model/clock';
 import type { ConsentStatus, EspName, FieldValue } from '../../src/model/types';
+import type { Store } from '../../src/store/store';
+import { SyncEngine } from '../../src/sync/engine';
+
+/**
+ * A sync engine over `store` with one ESP, `esp` (as HubSpot), mapping the local `first_name` to its
+ * `firstname` under the conflict policy given.
+ */
+export function firstNameEngine(store: Store, clock: Clock, esp: MemoryEsp, conflict: 'owner' | 'latest' = 'owner'): SyncEngine {
+  const yaml = `version: 1
+fields:
+  first_name: { type: string, conflict: ${conflict} }
+connectors:
+  hubspot: { accessToken: "\${T}" }
+mappings:
+  hubspot: [{ local: first_name, remote: firstname }]
+`;
+  const { config } = parseConfig(yaml, 'segsync.yaml', { env: { T: 'secret' } });
+  return new SyncEngine({ config, store, connectors: new Map([['hubspot', esp]]), clock, logger: createLogger({ level: 'silent' }) });
+}
 
 export interface MemoryRecord {
   id: string;

@@ -7,15 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PullRequest, RemotePage } from '../../../connectors/connector';
-import { parseConfig } from '../../../src/config/load';
-import { createLogger } from '../../../src/log/logger';
 import { ManualClock } from '../../../src/model/clock';
 import { EspTransientError } from '../../../src/errors';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
-import { SyncEngine } from '../../../src/sync/engine';
+import type { SyncEngine } from '../../../src/sync/engine';
 import { FRESH_MS } from '../../../src/sync/fresh-view';
 import { formatPlan } from '../../../src/sync/plan';
-import { MemoryEsp } from '../../support/memory-esp';
+import { MemoryEsp, firstNameEngine } from '../../support/memory-esp';
 
 /** Counts the pulls it answers, and fails them when told. */
 class CountingEsp extends MemoryEsp {
@@ -28,15 +26,6 @@ class CountingEsp extends MemoryEsp {
   }
 }
 
-const config = (conflict: string): string => `version: 1
-fields:
-  first_name: { type: string, conflict: ${conflict} }
-connectors:
-  hubspot: { accessToken: "\${T}" }
-mappings:
-  hubspot: [{ local: first_name, remote: firstname }]
-`;
-
 describe('a field write over a fresh view of the ESP', () => {
   let dir: string;
   let store: SqliteStore;
@@ -45,12 +34,11 @@ describe('a field write over a fresh view of the ESP', () => {
   let engine: SyncEngine;
   let id: number;
 
-  const start = async (conflict: string): Promise<void> => {
+  const start = async (conflict: 'owner' | 'latest'): Promise<void> => {
     clock = new ManualClock(Date.UTC(2026, 5, 1));
     store = new SqliteStore({ path: join(dir, 'db.sqlite'), now: () => clock.now() });
     esp = new CountingEsp('hubspot', clock);
-    const parsed = parseConfig(config(conflict), 'segsync.yaml', { env: { T: 'secret' } });
-    engine = new SyncEngine({ config: parsed.config, store, connectors: new Map([['hubspot', esp]]), clock, logger: createLogger({ level: 'silent' }) });
+    engine = firstNameEngine(store, clock, esp, conflict);
     id = store.upsertContacts([{ email: 'ann@x.com', properties: { first_name: 'Ann' }, source: 'local', time: clock.now() }])[0]!.contactId;
     engine.enqueue([id]);
     // The first push adopts the account: one pull.

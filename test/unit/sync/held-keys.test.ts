@@ -8,12 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChangeResult, ContactChange, PullRequest, RemotePage } from '../../../connectors/connector';
-import { parseConfig } from '../../../src/config/load';
-import { createLogger } from '../../../src/log/logger';
 import { ManualClock } from '../../../src/model/clock';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
-import { SyncEngine } from '../../../src/sync/engine';
-import { MemoryEsp } from '../../support/memory-esp';
+import type { SyncEngine } from '../../../src/sync/engine';
+import { MemoryEsp, firstNameEngine } from '../../support/memory-esp';
 
 /** An ESP whose pulls read only when the test opens the gate, and whose answers carry the member's consent. */
 class SlowReadEsp extends MemoryEsp {
@@ -28,15 +26,6 @@ class SlowReadEsp extends MemoryEsp {
   }
 }
 
-const CONFIG = `version: 1
-fields:
-  first_name: { type: string, conflict: latest }
-connectors:
-  hubspot: { accessToken: "\${T}" }
-mappings:
-  hubspot: [{ local: first_name, remote: firstname }]
-`;
-
 describe('a pull under way beside a push to the same contact', () => {
   let dir: string;
   let store: SqliteStore;
@@ -49,8 +38,7 @@ describe('a pull under way beside a push to the same contact', () => {
     dir = mkdtempSync(join(tmpdir(), 'segsync-held-'));
     store = new SqliteStore({ path: join(dir, 'db.sqlite'), now: () => clock.now() });
     esp = new SlowReadEsp('hubspot', clock);
-    const { config } = parseConfig(CONFIG, 'segsync.yaml', { env: { T: 'secret' } });
-    engine = new SyncEngine({ config, store, connectors: new Map([['hubspot', esp]]), clock, logger: createLogger({ level: 'silent' }) });
+    engine = firstNameEngine(store, clock, esp, 'latest');
     id = store.upsertContacts([{ email: 'ann@x.com', properties: { first_name: 'Ann' }, consent: 'subscribed', source: 'local', time: clock.now() }])[0]!
       .contactId;
     engine.enqueue([id]);

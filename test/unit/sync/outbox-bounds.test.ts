@@ -2,14 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChangeResult, ContactChange } from '../../../connectors/connector';
-import { parseConfig } from '../../../src/config/load';
 import { EspRateLimitError } from '../../../src/errors';
-import { createLogger } from '../../../src/log/logger';
 import type { Clock } from '../../../src/model/clock';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
-import { SyncEngine } from '../../../src/sync/engine';
+import type { SyncEngine } from '../../../src/sync/engine';
 import { DEFAULT_RETRY } from '../../../src/sync/retry';
-import { MemoryEsp, memoryWebhook } from '../../support/memory-esp';
+import { MemoryEsp, firstNameEngine, memoryWebhook } from '../../support/memory-esp';
 
 /** A clock whose sleeps pass at once; it refuses to sleep forever, so a loop fails the test instead of hanging it. */
 class JumpingClock implements Clock {
@@ -66,21 +64,6 @@ class AlwaysRateLimited extends MemoryEsp {
   }
 }
 
-const CONFIG = `version: 1
-fields:
-  first_name: { type: string }
-connectors:
-  hubspot: { accessToken: "\${T}" }
-mappings:
-  hubspot: [{ local: first_name, remote: firstname }]
-`;
-
-/** A sync engine over `store` with one ESP, mapping `first_name` to it. */
-function engineOn(store: SqliteStore, clock: Clock, esp: MemoryEsp): SyncEngine {
-  const { config } = parseConfig(CONFIG, 'segsync.yaml', { env: { T: 'secret' } });
-  return new SyncEngine({ config, store, connectors: new Map([['hubspot', esp]]), clock, logger: createLogger({ level: 'silent' }) });
-}
-
 describe('the outbox cannot loop forever', () => {
   let dir: string;
   let store: SqliteStore;
@@ -96,7 +79,7 @@ describe('the outbox cannot loop forever', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const engineWith = (esp: MemoryEsp): SyncEngine => engineOn(store, clock, esp);
+  const engineWith = (esp: MemoryEsp): SyncEngine => firstNameEngine(store, clock, esp);
 
   function addContacts(n: number): void {
     store.upsertContacts(
@@ -162,7 +145,7 @@ describe('the outbox sends what is queued when a batch goes', () => {
     store.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const engineWith = (esp: MemoryEsp): SyncEngine => engineOn(store, clock, esp);
+  const engineWith = (esp: MemoryEsp): SyncEngine => firstNameEngine(store, clock, esp);
 
   it('does not send a change the rules dropped while its batch waited for a connection', async () => {
     const esp = new GatedEsp(clock);

@@ -8,12 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PullRequest, RemotePage } from '../../../connectors/connector';
-import { parseConfig } from '../../../src/config/load';
-import { createLogger } from '../../../src/log/logger';
 import { ManualClock } from '../../../src/model/clock';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
-import { SyncEngine } from '../../../src/sync/engine';
-import { MemoryEsp } from '../../support/memory-esp';
+import type { SyncEngine } from '../../../src/sync/engine';
+import { MemoryEsp, firstNameEngine } from '../../support/memory-esp';
 
 /** An ESP that gives one record a page, and calls `beforePage` before each. */
 class PagedEsp extends MemoryEsp {
@@ -29,27 +27,11 @@ class PagedEsp extends MemoryEsp {
   }
 }
 
-const CONFIG = `version: 1
-fields:
-  first_name: { type: string, conflict: latest }
-connectors:
-  hubspot: { accessToken: "\${T}" }
-mappings:
-  hubspot: [{ local: first_name, remote: firstname }]
-`;
-
 describe('a stop during a read', () => {
   let dir: string;
   let store: SqliteStore;
   const clock = new ManualClock(Date.UTC(2026, 5, 1));
-  const engineOn = (esp: MemoryEsp): SyncEngine =>
-    new SyncEngine({
-      config: parseConfig(CONFIG, 'segsync.yaml', { env: { T: 'secret' } }).config,
-      store,
-      connectors: new Map([['hubspot', esp]]),
-      clock,
-      logger: createLogger({ level: 'silent' }),
-    });
+  const engineOn = (esp: MemoryEsp): SyncEngine => firstNameEngine(store, clock, esp, 'latest');
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'segsync-stop-reads-'));
