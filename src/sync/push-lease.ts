@@ -1,8 +1,9 @@
 /**
  * One process at a time sends an ESP's outbox. Two senders (a `segsync push` beside the daemon, two
  * pushes from cron that overlap) each claimed what the other had not answered yet: changes went out
- * twice (HubSpot's daily quota), two rate limiters that knew nothing of each other met 429s, and an
- * older value could land after a newer one, leaving the ESP stale while the store believed it current.
+ * twice (against the vendor's daily quota), two rate limiters that knew nothing of each other met
+ * 429s, and an older value could land after a newer one, leaving the ESP stale while the store
+ * believed it current.
  * The holder of an ESP's lease (a row in the store) sends; it renews the lease while it runs, and a
  * lease is taken over once its holder is gone: at once when it was a process on this host that no
  * longer runs, after STALE_MS without a renewal otherwise (another host, where a pid says nothing).
