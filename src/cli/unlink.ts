@@ -13,9 +13,21 @@ export function register(program: Command): void {
     .action(async (opts: { esp: string; json?: boolean }, cmd: Command) => {
       const esp = opts.esp.trim().toLowerCase();
       if (!(ESP_NAMES as readonly string[]).includes(esp)) throw new UsageError(`unknown ESP "${opts.esp}"`, { hint: `use one of ${ESP_NAMES.join(', ')}` });
-      const { openContext } = await import('./context.js');
+      const [{ openContext }, { liveSender, describeHolder }, { maybeSegsync }] = await Promise.all([
+        import('./context.js'),
+        import('../sync/push-lease.js'),
+        import('../store/process-alive.js'),
+      ]);
       const ctx = openContext(cmd);
       try {
+        // A daemon (or a push) still talking to the old account would record its ids again at its next answer or pull.
+        const daemon = ctx.store.liveReaderElsewhere();
+        const sender = liveSender(ctx.store, esp as EspName, ctx.clock.now());
+        const running = sender ? describeHolder(sender) : daemon !== undefined && maybeSegsync(daemon) ? `the daemon (pid ${daemon})` : undefined;
+        if (running)
+          throw new UsageError(`${running} still syncs with ${esp} on this store`, {
+            hint: `stop it first, then unlink, then start it again with the new account's settings`,
+          });
         const forgot = ctx.store.unlinkEsp(esp as EspName);
         if (opts.json) {
           process.stdout.write(`${JSON.stringify({ esp, ...forgot })}\n`);

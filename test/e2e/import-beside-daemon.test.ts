@@ -98,7 +98,7 @@ describe('the daemon and other processes on one store', () => {
     after.close();
   }, 240_000);
 
-  it('refuses a second daemon on the same store while the first runs; after a SIGKILL of the first, one starts', async () => {
+  it('refuses a second daemon on the same store while the first runs, and an unlink under it; after a SIGKILL of the first, one starts', async () => {
     const first = startChild(setup, ['daemon'], children);
     await waitHealthy(setup, first);
     // On another port, so only the store is shared: each would take the other's notes of changed contacts.
@@ -108,6 +108,12 @@ describe('the daemon and other processes on one store', () => {
       stderr: expect.stringContaining(`another segsync daemon (pid ${first.proc.pid}) already runs on the store ${setup.db}`),
     });
     expect((await fetch(`${setup.url}/healthz`)).status).toBe(200);
+    // Nor may an ESP be unlinked under it: it would record that account's ids again at its next pull or push.
+    const unlink = startChild(setup, ['unlink', '--esp', 'hubspot'], children);
+    expect({ code: await unlink.exited, stderr: unlink.stderr() }).toEqual({
+      code: 2,
+      stderr: expect.stringContaining(`the daemon (pid ${first.proc.pid}) still syncs with hubspot on this store`),
+    });
     // A crash leaves its announcement behind; a pid that no longer runs is no daemon.
     first.proc.kill('SIGKILL');
     await first.exited;
