@@ -193,6 +193,8 @@ export interface Store {
   /** Merges contacts by normalised email, creating the missing ones; one transaction for the batch. */
   upsertContacts(contacts: IncomingContact[]): UpsertOutcome[];
   getContact(id: number): Contact | undefined;
+  /** Whether a contact with this id is stored (not erased, not merged away). */
+  contactExists(id: number): boolean;
   findContactByEmail(email: string): Contact | undefined;
   findContactByExternalId(esp: EspName, externalId: string): Contact | undefined;
   /** Ids of contacts by normalised email, creating the missing ones (fast path for event intake). */

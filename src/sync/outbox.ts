@@ -192,7 +192,9 @@ function settle(options: DrainOptions, retry: RetryPolicy, g: Group, result: Cha
       hint: 'a connector bug: it must answer one result per contact; report it with the log',
     }),
   };
-  if (r.status === 'ok') {
+  // Erased or merged away while its push was in flight: nothing of it is left to record (its erasure,
+  // or the contact it merged into, goes out on its own). Recording it failed the whole batch's settle.
+  if (r.status === 'ok' && store.contactExists(g.contactId)) {
     const now = clock.now();
     const rows: SyncFieldState[] = [];
     const prior = new Map(store.getSyncState(g.contactId, esp).map((s) => [s.key, s]));

@@ -403,6 +403,10 @@ export class SqliteStore implements Store {
     this.stmt('UPDATE contacts SET updated_at = MAX(updated_at, ?) WHERE id = ?').run(at, contactId);
   }
 
+  contactExists(id: number): boolean {
+    return this.stmt('SELECT 1 FROM contacts WHERE id = ?').get(id) !== undefined;
+  }
+
   getContact(id: number): Contact | undefined {
     const row = this.stmt('SELECT * FROM contacts WHERE id = ?').get(id) as Row | undefined;
     return row ? this.hydrate(row) : undefined;

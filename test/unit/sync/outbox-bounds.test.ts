@@ -22,7 +22,7 @@ class JumpingClock implements Clock {
   }
 }
 
-/** An ESP whose first push waits for the test to let it answer; every batch it is handed is kept. */
+/** An ESP whose first push waits for the test to let it answer; every batch it is handed is kept (one contact a batch, by default). */
 class GatedEsp extends MemoryEsp {
   readonly batches: string[][] = [];
   private release: (() => void) | undefined;
@@ -31,8 +31,8 @@ class GatedEsp extends MemoryEsp {
   /** Resolves once the first push is waiting. */
   waiting!: Promise<void>;
   private started!: () => void;
-  constructor(clock: Clock) {
-    super('hubspot', clock, 1);
+  constructor(clock: Clock, batch = 1) {
+    super('hubspot', clock, batch);
     this.waiting = new Promise((resolve) => (this.started = resolve));
   }
   open(): void {
@@ -177,6 +177,35 @@ describe('the outbox sends what is queued when a batch goes', () => {
     await engine2.drainAll('hubspot');
     expect(emails.map((e) => gated.byEmail(e)?.fields.firstname)).toEqual(['New', 'New', 'Old']);
     expect(gated.batches.flat().some((b) => b.startsWith('c@x.com'))).toBe(false);
+  });
+
+  it('records the answers of a batch whose contact was erased while it was in flight, and sends the erasure', async () => {
+    const esp = new GatedEsp(clock, 100);
+    const engine = engineWith(esp);
+    const ids = store
+      .upsertContacts(
+        ['a@x.com', 'b@x.com'].map((email) => ({
+          email,
+          properties: { first_name: 'New' },
+          consent: 'subscribed' as const,
+          source: 'local',
+          time: clock.now(),
+        })),
+      )
+      .map((c) => c.contactId);
+    engine.enqueue(ids);
+    const drain = engine.drain('hubspot');
+    await esp.waiting;
+    engine.erase(ids[0]!);
+    esp.open();
+    // Recording a's answer failed the whole batch's settle (a foreign key): b stayed queued to be sent again.
+    await expect(drain).resolves.toMatchObject({ ok: 2, failed: 0 });
+    expect(store.pendingOutbox('hubspot', ids[1]!)).toEqual([]);
+    expect(store.getSyncState(ids[1]!, 'hubspot').find((s) => s.key === 'firstname')?.pushedValue).toBe('New');
+    await engine.drainAll('hubspot');
+    expect(esp.erased).toEqual(['a@x.com']);
+    expect(store.outboxCounts().filter((o) => o.pending + o.dead > 0)).toEqual([]);
+    engine.close();
   });
 
   it('claims nothing more once another process took over sending the ESP (its lease went stale while a batch waited)', async () => {
