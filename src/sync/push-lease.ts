@@ -106,8 +106,9 @@ export class PushLeases {
       try {
         other = this.take(esp);
       } catch (err) {
-        // A full disk: the next renewal tries again (the daemon says once that the disk is full).
-        if (err instanceof StoreFullError) continue;
+        // A full disk (the daemon says once that it is full), or another process's long write holding the
+        // lock past the busy timeout (an import): the next renewal tries again, well within STALE_MS.
+        if (err instanceof StoreFullError || ((err as { code?: string }).code?.startsWith('SQLITE_BUSY') ?? false)) continue;
         // The store was closed under the timer (an engine dropped without close): nothing left to renew.
         clearInterval(this.timer);
         this.timer = undefined;

@@ -101,6 +101,23 @@ describe('PushLeases on one store from two processes', () => {
     mine.release();
   });
 
+  it('renews again after another process held the store’s write lock through one renewal (an import)', async () => {
+    // Only the renewal's interval is faked: the manual clock wakes its sleepers through the real event loop.
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'clearImmediate', 'setTimeout', 'clearTimeout', 'nextTick', 'queueMicrotask', 'Date'] });
+    const mine = new PushLeases(a, clock, logger, thisProcess('daemon'));
+    expect(mine.take('hubspot')).toBeUndefined();
+    a.db.pragma('busy_timeout = 20');
+    b.db.exec('BEGIN IMMEDIATE');
+    await clock.advance(10_000);
+    jest.advanceTimersByTime(10_000);
+    b.db.exec('COMMIT');
+    await clock.advance(10_000);
+    jest.advanceTimersByTime(10_000);
+    expect(b.pushLease('hubspot')?.renewedAt).toBe(T0 + 20_000);
+    expect(logged).toBe('');
+    mine.release();
+  });
+
   it('keeps a live holder’s lease by renewing it, and one that stopped renewing is taken over and told so', async () => {
     // Only the renewal's interval is faked: the manual clock wakes its sleepers through the real event loop.
     jest.useFakeTimers({ doNotFake: ['setImmediate', 'clearImmediate', 'setTimeout', 'clearTimeout', 'nextTick', 'queueMicrotask', 'Date'] });
