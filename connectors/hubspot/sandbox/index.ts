@@ -81,6 +81,8 @@ export interface HubspotSandbox extends SandboxServer {
   /** Member record ids of a list, by name. */
   listMembers(name: string): string[];
   inject(fault: SandboxFault): void;
+  /** Drops the injected faults not answered yet. */
+  clearFaults(): void;
   /** Requests served, by route, and 429s answered, by policy. */
   stats(): { requests: Record<string, number>; rejected: Record<string, number> };
   flushWebhooks(): Promise<void>;
@@ -288,6 +290,7 @@ export async function startHubspotSandbox(options: HubspotSandboxOptions = {}): 
     isBlocklisted: (email) => state.isBlocklisted(email),
     listMembers: (name) => [...(state.listByName(name)?.members ?? [])],
     inject: (fault) => void faults.push({ times: 1, ...fault }),
+    clearFaults: () => void faults.splice(0),
     stats: () => ({ requests: { ...requests }, rejected: { ...limiter.rejected } }),
     flushWebhooks: () => sender?.flush() ?? Promise.resolve(),
     deliveries: () => [...(sender?.deliveries ?? [])],

@@ -90,6 +90,8 @@ export interface KlaviyoSandbox extends SandboxServer {
   rejectInJob(email: string, detail?: string): void;
   /** Scripts failures of upcoming requests. */
   fail(spec: FaultSpec): void;
+  /** Drops the scripted failures not answered yet. */
+  clearFaults(): void;
   /** Requests served per `METHOD /route` (429s included). */
   readonly calls: Map<string, number>;
   /** Waits for webhook deliveries in flight. */
@@ -772,6 +774,7 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
     rejectInJob: (email, detail = 'The email domain does not accept mail.') => {
       state.jobRejections.set(email.toLowerCase(), detail);
     },
+    clearFaults: () => void faults.splice(0),
     fail: (spec) => {
       faults.push({ ...spec });
     },

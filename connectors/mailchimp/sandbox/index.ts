@@ -85,6 +85,8 @@ export interface MailchimpSandbox extends SandboxServer {
     archive(email: string): void;
   };
   inject(fault: SandboxFault): void;
+  /** Drops the injected faults not answered yet. */
+  clearFaults(): void;
   stats(): SandboxStats;
   resetStats(): void;
   /** Waits for webhook deliveries in flight. */
@@ -540,6 +542,7 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
     inject(fault) {
       faults.push({ ...fault, left: fault.times ?? 1 });
     },
+    clearFaults: () => void faults.splice(0),
     stats: () => ({ ...stats, calls: { ...stats.calls } }),
     resetStats() {
       stats = { requests: 0, calls: {}, maxInFlight: 0, rejected429: 0 };
