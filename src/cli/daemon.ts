@@ -56,7 +56,7 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
   if (!existsSync(configFile)) {
     throw new UsageError(`no config at ${configFile}`, { hint: 'the daemon needs a segsync.yaml: run `segsync init`, or pass --config PATH' });
   }
-  const [{ loadConfigFile }, { createLogger }, { openStoreAt }, { exitOnSignals, startDaemon }, { maybeSegsync }] = await Promise.all([
+  const [{ loadConfigFile }, { createLogger }, { openStoreAt }, { exitOnSignals, startDaemon }, { runningDaemon }] = await Promise.all([
     import('../config/load.js'),
     import('../log/logger.js'),
     import('./open-store.js'),
@@ -73,8 +73,8 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
   const store = openStoreAt(storePath, { durability: config.store.durability });
   // One daemon per store: each takes the notes of contacts another process changed, so two would each
   // miss the other's (and pull, evaluate and queue everything twice).
-  const other = store.liveReaderElsewhere();
-  if (other !== undefined && maybeSegsync(other)) {
+  const other = runningDaemon(store);
+  if (other !== undefined) {
     store.close();
     throw new UsageError(`another segsync daemon (pid ${other}) already runs on the store ${storePath}`, {
       hint: 'stop that one first, or give this one a store of its own (store.path in segsync.yaml, or --store)',

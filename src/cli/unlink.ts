@@ -13,7 +13,7 @@ export function register(program: Command): void {
     .action(async (opts: { esp: string; json?: boolean }, cmd: Command) => {
       const esp = opts.esp.trim().toLowerCase();
       if (!(ESP_NAMES as readonly string[]).includes(esp)) throw new UsageError(`unknown ESP "${opts.esp}"`, { hint: `use one of ${ESP_NAMES.join(', ')}` });
-      const [{ openContext }, { liveSender, describeHolder }, { maybeSegsync }] = await Promise.all([
+      const [{ openContext }, { liveSender, describeHolder }, { runningDaemon }] = await Promise.all([
         import('./context.js'),
         import('../sync/push-lease.js'),
         import('../store/process-alive.js'),
@@ -21,9 +21,9 @@ export function register(program: Command): void {
       const ctx = openContext(cmd);
       try {
         // A daemon (or a push) still talking to the old account would record its ids again at its next answer or pull.
-        const daemon = ctx.store.liveReaderElsewhere();
+        const daemon = runningDaemon(ctx.store);
         const sender = liveSender(ctx.store, esp as EspName, ctx.clock.now());
-        const running = sender ? describeHolder(sender) : daemon !== undefined && maybeSegsync(daemon) ? `the daemon (pid ${daemon})` : undefined;
+        const running = sender ? describeHolder(sender) : daemon !== undefined ? `the daemon (pid ${daemon})` : undefined;
         if (running)
           throw new UsageError(`${running} still syncs with ${esp} on this store`, {
             hint: `stop it first, then unlink, then start it again with the new account's settings`,

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { Store } from './store';
 
 /** Whether a process with this pid runs on this host (one of another user's counts: EPERM). */
 export function processRuns(pid: number): boolean {
@@ -23,4 +24,10 @@ export function maybeSegsync(pid: number): boolean {
     return true;
   }
   return cmdline.includes('segsync');
+}
+
+/** The pid of a segsync daemon that announced itself on this store and still runs (not this process), if any. */
+export function runningDaemon(store: Pick<Store, 'liveReaderElsewhere'>): number | undefined {
+  const pid = store.liveReaderElsewhere();
+  return pid !== undefined && maybeSegsync(pid) ? pid : undefined;
 }
