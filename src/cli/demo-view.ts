@@ -113,3 +113,9 @@ export function countMarks(marks: Map<EspName, Marks>): Map<string, Map<EspName,
 export function targetsByEsp(mapping: SyncMapping): Map<EspName, SegmentTarget[]> {
   return new Map([...mapping.perEsp].map(([esp, m]) => [esp, m.segments]));
 }
+
+/** For one segment on one ESP: members segsync counts that the ESP does not show, and contacts the ESP shows that segsync does not count. */
+export function markDifferences(members: ReadonlySet<string>, segment: string, marks: Marks): { missing: string[]; extra: string[] } {
+  const shown = new Set([...marks].filter(([, segs]) => segs.has(segment)).map(([email]) => email));
+  return { missing: [...members].filter((e) => !shown.has(e)).sort(), extra: [...shown].filter((e) => !members.has(e)).sort() };
+}

@@ -23,12 +23,14 @@ import { ESP_NAMES } from '../model/types';
 import type { EspName } from '../model/types';
 import { previewFolder } from '../preview/batch';
 import { branchCoverage } from '../preview/coverage';
+import { isMemberJson } from '../model/membership';
 import { openStore } from '../store/sqlite/sqlite-store';
+import type { Store } from '../store/store';
 import { resolveMapping } from '../sync/mapping';
 import type { DemoEvent, Shopper } from './demo-shoppers';
 import { castShoppers, ShopperSimulation } from './demo-shoppers';
 import type { MarkChange, Marks } from './demo-view';
-import { countMarks, diffMarks, readMarks, tagPlacements, targetsByEsp } from './demo-view';
+import { countMarks, diffMarks, markDifferences, readMarks, tagPlacements, targetsByEsp } from './demo-view';
 import { freeLoopbackPort } from '../daemon/free-port';
 import { prepareDemoFolder } from './demo-folder';
 import { writeDemoTemplates } from './demo-scenarios';
@@ -312,6 +314,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         `  ${s.segment.padEnd(20)}${String(s.local).padStart(9)}${ESP_NAMES.map((e) => (s.esps[e] === undefined ? '—' : String(s.esps[e])).padStart(11)).join('')}`,
       );
     screen.line(`  ${counts.contacts} contacts, ${counts.events.toLocaleString('en-US')} events stored; ${outbox} operations still queued.`);
+    for (const line of differences(store, segments, final)) screen.line(screen.style('yellow', `  ${line}`));
 
     await daemon.stop();
     daemon = undefined;
@@ -335,6 +338,38 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     await daemon?.stop();
     await Promise.all([...sandboxes.values()].map((s) => s.close()));
   }
+}
+
+/** A line per segment and ESP whose count differs from segsync's, naming the contacts (a demo that disagrees says where). */
+function differences(
+  store: Store,
+  segments: { segment: string; local: number; esps: Partial<Record<EspName, number>> }[],
+  final: Map<EspName, Marks>,
+): string[] {
+  const differing = segments.filter((s) => Object.values(s.esps).some((n) => n !== s.local));
+  if (!differing.length) return [];
+  const wanted = new Set(differing.map((s) => s.segment));
+  const memberIds = new Map<string, Set<number>>();
+  for (const [contactId, segment, raw] of store.scanSegmentStates()) {
+    if (!wanted.has(segment) || !isMemberJson(raw)) continue;
+    memberIds.set(segment, (memberIds.get(segment) ?? new Set()).add(contactId));
+  }
+  const emails = new Map<number, string>();
+  for (const [id, email] of store.scanContacts()) emails.set(id, email);
+  const lines: string[] = [];
+  for (const s of differing) {
+    const members = new Set([...(memberIds.get(s.segment) ?? [])].map((id) => emails.get(id) ?? `contact ${id}`));
+    for (const [esp, n] of Object.entries(s.esps) as [EspName, number][]) {
+      if (n === s.local) continue;
+      const { missing, extra } = markDifferences(members, s.segment, final.get(esp) ?? new Map());
+      lines.push(
+        `${s.segment} on ${LABEL[esp]}: ${n} against ${s.local} in segsync` +
+          (missing.length ? `; not shown there: ${missing.join(', ')}` : '') +
+          (extra.length ? `; shown there, not in segsync: ${extra.join(', ')}` : ''),
+      );
+    }
+  }
+  return lines;
 }
 
 /** Up to `n` changes, taken in turn from each segment (the ones reaching most ESPs first), so a burst of one kind does not hide the others. */

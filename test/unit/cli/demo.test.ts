@@ -1,6 +1,6 @@
 import { castShoppers, ShopperSimulation } from '../../../src/cli/demo-shoppers';
 import { sampleChanges } from '../../../src/cli/demo';
-import { diffMarks, readMarks } from '../../../src/cli/demo-view';
+import { diffMarks, markDifferences, readMarks } from '../../../src/cli/demo-view';
 import type { Marks } from '../../../src/cli/demo-view';
 import type { EspName } from '../../../src/model/types';
 
@@ -82,5 +82,20 @@ describe('demo view', () => {
     const shown = sampleChanges([...many, one], 4);
     expect(shown[0]).toBe(one);
     expect(shown).toHaveLength(4);
+  });
+
+  it('names the members an ESP does not show and the contacts it shows that are not members', () => {
+    const marks: Marks = new Map([
+      ['a@x.com', new Map([['vip', true]])],
+      [
+        'c@x.com',
+        new Map<string, string | number | boolean>([
+          ['vip', true],
+          ['stage', 'new'],
+        ]),
+      ],
+      ['d@x.com', new Map([['stage', 'new']])],
+    ]);
+    expect(markDifferences(new Set(['a@x.com', 'b@x.com', 'd@x.com']), 'vip', marks)).toEqual({ missing: ['b@x.com', 'd@x.com'], extra: ['c@x.com'] });
   });
 });
