@@ -68,6 +68,10 @@ export interface DrainReport {
   waitedMs: number;
   /** Operations taken from the outbox. */
   items: number;
+  /** Operations dead-lettered after their last attempt failed for a passing reason (a 5xx, a timeout, 48 h of 429s). */
+  gaveUp: number;
+  /** The error of the last of those. */
+  gaveUpOn?: string;
   /** Another process sent this ESP's outbox (it held the lease when last asked): it took what it sent (push-lease.ts). */
   heldBy?: PushLease;
 }
@@ -84,7 +88,7 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainReport> {
   const esp = connector.esp;
   const retry = options.retry ?? DEFAULT_RETRY;
   const { batchSize, maxItems } = drainSizes(connector);
-  const report: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0 };
+  const report: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0, gaveUp: 0 };
   const requestsBefore = connector.requestCount();
   const items = store.dueOutbox(esp, clock.now(), options.maxItems ?? maxItems);
   report.items = items.length;
@@ -103,6 +107,12 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainReport> {
     }
     report.requests = connector.requestCount() - requestsBefore;
   }
+  // Said once a drain, not per contact: an outage can dead-letter a whole queue at once.
+  if (report.gaveUp > 0)
+    options.logger.warn(
+      { esp, operations: report.gaveUp, lastError: report.gaveUpOn },
+      `gave up on ${report.gaveUp} operations for ${esp} after their last attempt; \`segsync status\` counts them, \`segsync retry\` sends them again`,
+    );
   return report;
 }
 
@@ -312,6 +322,10 @@ function retryLater(
     const dead = rateLimited ? now - i.createdAt >= retry.maxRateLimitedMs : attempt >= retry.maxAttempts;
     const delay = retryDelayMs(rateLimited ? 0 : i.attempts, retry, retryAfterMs ?? retryAfterOf(error) ?? 0);
     store.failOutbox(i.id, message, now + delay, dead, !rateLimited);
+    if (dead) {
+      report.gaveUp++;
+      report.gaveUpOn = message;
+    }
   }
 }
 

@@ -22,6 +22,7 @@ import type {
 import { parseConfig } from '../../src/config/load';
 import { EspPermanentError, EspRateLimitError, EspTransientError } from '../../src/errors';
 import { createLogger } from '../../src/log/logger';
+import type { Logger } from '../../src/log/logger';
 import type { Clock } from '../../src/model/clock';
 import type { ConsentStatus, EspName, FieldValue } from '../../src/model/types';
 import type { Store } from '../../src/store/store';
@@ -31,7 +32,13 @@ import { SyncEngine } from '../../src/sync/engine';
  * A sync engine over `store` with one ESP, `esp` (as HubSpot), mapping the local `first_name` to its
  * `firstname` under the conflict policy given.
  */
-export function firstNameEngine(store: Store, clock: Clock, esp: MemoryEsp, conflict: 'owner' | 'latest' = 'owner'): SyncEngine {
+export function firstNameEngine(
+  store: Store,
+  clock: Clock,
+  esp: MemoryEsp,
+  conflict: 'owner' | 'latest' = 'owner',
+  logger: Logger = createLogger({ level: 'silent' }),
+): SyncEngine {
   const yaml = `version: 1
 fields:
   first_name: { type: string, conflict: ${conflict} }
@@ -41,7 +48,7 @@ mappings:
   hubspot: [{ local: first_name, remote: firstname }]
 `;
   const { config } = parseConfig(yaml, 'segsync.yaml', { env: { T: 'secret' } });
-  return new SyncEngine({ config, store, connectors: new Map([['hubspot', esp]]), clock, logger: createLogger({ level: 'silent' }) });
+  return new SyncEngine({ config, store, connectors: new Map([['hubspot', esp]]), clock, logger });
 }
 
 export interface MemoryRecord {

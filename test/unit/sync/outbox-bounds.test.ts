@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import type { ChangeResult, ContactChange } from '../../../connectors/connector';
 import { EspRateLimitError } from '../../../src/errors';
+import { createLogger } from '../../../src/log/logger';
 import type { Clock } from '../../../src/model/clock';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
 import type { SyncEngine } from '../../../src/sync/engine';
@@ -79,7 +81,15 @@ describe('the outbox cannot loop forever', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const engineWith = (esp: MemoryEsp): SyncEngine => firstNameEngine(store, clock, esp);
+  /** An engine whose warnings are kept, one parsed JSON line each. */
+  function loggedEngine(esp: MemoryEsp): { engine: SyncEngine; warnings: Record<string, unknown>[] } {
+    const out = new PassThrough();
+    const warnings: Record<string, unknown>[] = [];
+    out.on('data', (d: Buffer) => {
+      for (const line of d.toString().split('\n')) if (line) warnings.push(JSON.parse(line) as Record<string, unknown>);
+    });
+    return { engine: firstNameEngine(store, clock, esp, 'owner', createLogger({ level: 'warn', destination: out, format: 'json' })), warnings };
+  }
 
   function addContacts(n: number): void {
     store.upsertContacts(
@@ -96,7 +106,7 @@ describe('the outbox cannot loop forever', () => {
 
   it('dead-letters the contact a connector returns no result for, after the usual attempts, and drainAll ends', async () => {
     const esp = new TooFewResults('hubspot', clock);
-    const engine = engineWith(esp);
+    const { engine, warnings } = loggedEngine(esp);
     addContacts(3);
     engine.enqueueAll();
     const report = await engine.drainAll('hubspot', { waitUntil: clock.now() + 365 * 86_400_000 });
@@ -108,11 +118,21 @@ describe('the outbox cannot loop forever', () => {
     // The two contacts it did answer for are done; the third was tried exactly maxAttempts times.
     expect(report.ok).toBe(2);
     expect(esp.calls).toBe(DEFAULT_RETRY.maxAttempts);
+    // Said once, with what to do: nothing else tells anyone a contact's change will not go.
+    await new Promise((r) => setImmediate(r));
+    expect(warnings).toEqual([
+      expect.objectContaining({
+        esp: 'hubspot',
+        operations: 1,
+        lastError: expect.stringMatching(/returned no result/),
+        msg: expect.stringMatching(/segsync retry/),
+      }),
+    ]);
   });
 
   it('dead-letters operations an ESP keeps rate-limiting past maxRateLimitedMs, and drainAll ends', async () => {
     const esp = new AlwaysRateLimited('hubspot', clock);
-    const engine = engineWith(esp);
+    const { engine, warnings } = loggedEngine(esp);
     addContacts(2);
     engine.enqueueAll();
     const queuedAt = clock.now();
@@ -123,6 +143,8 @@ describe('the outbox cannot loop forever', () => {
     // Rate-limit waits are not failed attempts, and they lasted about the bound, not forever.
     expect(dead.map((d) => d.attempts)).toEqual([0, 0]);
     expect(clock.now() - queuedAt).toBeGreaterThanOrEqual(DEFAULT_RETRY.maxRateLimitedMs);
+    await new Promise((r) => setImmediate(r));
+    expect(warnings.map((w) => [w.msg, w.operations])).toEqual([[expect.stringMatching(/^gave up on 2 operations for hubspot/), 2]]);
     expect(clock.now() - queuedAt).toBeLessThan(DEFAULT_RETRY.maxRateLimitedMs + DEFAULT_RETRY.capMs + 3_600_000);
   });
 });
