@@ -41,7 +41,8 @@ export async function patchInBatch(
     const path = `/lists/${encodeURIComponent(client.listId)}/members/`;
     let job = await client.startBatch(patches.map((p) => ({ method: 'PATCH', path: `${path}${p.hash}`, body: JSON.stringify(p.body), operation_id: p.hash })));
     const deadline = options.clock.now() + options.timeoutMs;
-    for (let wait = options.pollMs; job.status !== 'finished'; wait = Math.min(options.pollMaxMs, wait * 2)) {
+    const longest = Math.max(options.pollMaxMs, options.pollMs);
+    for (let wait = options.pollMs; job.status !== 'finished'; wait = Math.min(longest, wait * 2)) {
       if (options.clock.now() + wait > deadline) {
         // The job may still run: its PATCHes carry the same values as the retry, so running both is harmless.
         return failAll(

@@ -9,6 +9,8 @@ import type * as MailchimpSandboxModule from './sandbox';
 export const MAX_CONNECTIONS = 10;
 /** Connections segsync uses unless told otherwise, leaving room for other tools on the key. */
 export const DEFAULT_MAX_CONNECTIONS = 8;
+/** How batch jobs (`/3.0/batches`) are waited for, shared by the segsync.yaml schema and the connector. */
+export const MAILCHIMP_BATCH_DEFAULTS = { pollMs: 1_000, pollMaxMs: 30_000, timeoutMs: 600_000 } as const;
 
 export const mailchimpConfigSchema = z
   .object({
@@ -23,6 +25,9 @@ export const mailchimpConfigSchema = z
     maxConnections: z.number().int().min(1).max(MAX_CONNECTIONS).default(DEFAULT_MAX_CONNECTIONS),
     /** `date_format` of date merge fields segsync creates (Mailchimp offers these two). */
     dateFormat: z.enum(['MM/DD/YYYY', 'DD/MM/YYYY']).default('MM/DD/YYYY'),
+    /** First wait before polling a batch job, ms (doubled after each poll that finds it running), and how long to wait for it. */
+    batchPollMs: z.number().int().positive().default(MAILCHIMP_BATCH_DEFAULTS.pollMs),
+    batchTimeoutMs: z.number().int().positive().default(MAILCHIMP_BATCH_DEFAULTS.timeoutMs),
   })
   .strict();
 
@@ -39,6 +44,8 @@ export const mailchimpDefinition = defineEsp({
     baseUrl: mc.baseUrl,
     maxConnections: mc.maxConnections,
     dateFormat: mc.dateFormat,
+    batchPollMs: mc.batchPollMs,
+    batchTimeoutMs: mc.batchTimeoutMs,
     webhookSecret: mc.webhookSecret,
     webhookUrl: mc.webhookSecret ? context.webhookUrl : undefined,
     ownedTags: context.ownedTags,

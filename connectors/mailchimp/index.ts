@@ -67,6 +67,8 @@ export interface MailchimpConnectorOptions {
   batchOperationsFrom?: number;
   /** First wait before polling a batch job, ms (default 1 000, doubled up to 30 000). */
   batchPollMs?: number;
+  /** How long to wait for a batch job before its members count as a passing failure, ms (default 600 000). */
+  batchTimeoutMs?: number;
   /** Share one limiter between connectors on the same API key (the connection limit is per key). */
   limiter?: RateLimiter;
 }
@@ -111,6 +113,7 @@ export function createMailchimpConnector(options: MailchimpConnectorOptions, dep
     ...defaultPatchOptions(deps.clock),
     ...(options.batchOperationsFrom !== undefined ? { batchOperationsFrom: options.batchOperationsFrom } : {}),
     ...(options.batchPollMs !== undefined ? { pollMs: options.batchPollMs } : {}),
+    ...(options.batchTimeoutMs !== undefined ? { timeoutMs: options.batchTimeoutMs } : {}),
   };
   const schema = new MergeSchema(client, options.dateFormat ?? 'MM/DD/YYYY');
   const tags = new TagIndex(client);

@@ -33,6 +33,7 @@ import type { Clock } from '../../src/model/clock';
 import type { MailchimpClient } from './client';
 import { patchInBatch } from './batch-patch';
 import type { BatchPatchOptions } from './batch-patch';
+import { MAILCHIMP_BATCH_DEFAULTS } from './definition';
 import type { MergeSchema } from './schema';
 import type { TagIndex } from './tags';
 import { consentOf } from './pull';
@@ -155,7 +156,7 @@ export interface PatchOptions extends BatchPatchOptions {
 
 /** The defaults: batch jobs from 10 members on (below, a job's 3+ calls and its wait save little or nothing). */
 export function defaultPatchOptions(clock: Clock): PatchOptions {
-  return { batchOperationsFrom: 10, pollMs: 1_000, pollMaxMs: 30_000, timeoutMs: 600_000, clock };
+  return { batchOperationsFrom: 10, ...MAILCHIMP_BATCH_DEFAULTS, clock };
 }
 
 function patchBody(p: Planned, route: Extract<Route, { kind: 'patch' }>): MemberPatch {

@@ -76,6 +76,8 @@ export interface DemoSummary {
   segments: { segment: string; local: number; esps: Partial<Record<EspName, number>> }[];
   /** Operations still queued at the end (0 when every ESP caught up). */
   outbox: number;
+  /** Operations given up on (dead-lettered) by the end. */
+  failed: number;
   report: string;
   config: string;
 }
@@ -89,12 +91,20 @@ function demoConfigText(dir: string, sandboxes: Map<EspName, SandboxServer>, por
     ['connectors'],
     doc.createNode({
       hubspot: { accessToken: '${SEGSYNC_DEMO_HUBSPOT_TOKEN}', clientSecret: '${SEGSYNC_DEMO_HUBSPOT_SECRET}', ...at('hubspot') },
-      mailchimp: { apiKey: '${SEGSYNC_DEMO_MAILCHIMP_KEY}', webhookSecret: '${SEGSYNC_DEMO_MAILCHIMP_HOOK}', ...at('mailchimp') },
-      // Job polls wait on the demo's fast clock: about a tenth of a real second between polls.
+      // Jobs are waited for on the demo's fast clock: at the defaults a Mailchimp batch job would have
+      // 9 real ms to finish. Here it has 30 real seconds, polled every 50 real ms (Klaviyo every 100).
+      mailchimp: {
+        apiKey: '${SEGSYNC_DEMO_MAILCHIMP_KEY}',
+        webhookSecret: '${SEGSYNC_DEMO_MAILCHIMP_HOOK}',
+        batchPollMs: Math.ceil(50 * speed),
+        batchTimeoutMs: Math.ceil(30_000 * speed),
+        ...at('mailchimp'),
+      },
       klaviyo: {
         apiKey: '${SEGSYNC_DEMO_KLAVIYO_KEY}',
         webhookSecret: '${SEGSYNC_DEMO_KLAVIYO_HOOK}',
         jobPollIntervalMs: Math.ceil(100 * speed),
+        jobTimeoutMs: Math.ceil(30_000 * speed),
         ...at('klaviyo'),
       },
     }),
@@ -281,21 +291,27 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     }
 
     screen.line('\nEvents stopped; letting the outbox drain …');
-    // The fast clock keeps running, so a time-based change (a cart abandoned 24 simulated hours after
-    // the last event) can queue an operation just after the outbox emptied: settle only once it is
-    // still empty after the sandboxes have had a moment to show the last writes.
+    // The fast clock keeps running, so time-based segments keep flipping (a cart abandoned 24 simulated
+    // hours after its last add) and queueing pushes while the outbox drains. The closing table is read
+    // at a quiet moment: the outbox empty, then segsync's answers the same before and after reading the
+    // sandboxes and the store's counts, with nothing queued or in flight after it.
     const drained = (): boolean => services.outboxDepth().every((o) => o.pending === 0);
     const settleBy = Date.now() + 20_000;
+    let final: Map<EspName, Marks>;
+    let counts: ReturnType<typeof store.counts>;
+    let quiet: boolean;
+    await until(drained, Math.max(0, settleBy - Date.now()), 200);
     do {
-      await until(drained, Math.max(0, settleBy - Date.now()), 200);
-      await new Promise((r) => setTimeout(r, 300));
-    } while (!drained() && Date.now() < settleBy);
-    const final = readAll();
+      await until(drained, Math.max(0, settleBy - Date.now()), 50);
+      const before = answersKey(store);
+      final = readAll();
+      counts = store.counts();
+      quiet = drained() && answersKey(store) === before;
+    } while (!quiet && Date.now() < settleBy);
     const lastSeen = diffMarks(marks, final);
     changes += lastSeen.length;
     showChanges(screen, lastSeen, clock.now(), sent);
 
-    const counts = store.counts();
     const carried = countMarks(final);
     const segments = counts.segments
       .filter((s) => mapping.esps.some((e) => targets.get(e)?.some((t) => t.segment === s.segment)))
@@ -307,13 +323,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         ),
       }));
     const outbox = counts.outbox.reduce((n, o) => n + o.pending, 0);
+    const failed = counts.outbox.reduce((n, o) => n + o.dead, 0);
     screen.line(`\n${screen.style('bold', 'Pushed segments')}: members in segsync, and contacts carrying them in each sandbox`);
     screen.line(`  ${'segment'.padEnd(20)}${'segsync'.padStart(9)}${ESP_NAMES.map((e) => LABEL[e].padStart(11)).join('')}`);
     for (const s of segments)
       screen.line(
         `  ${s.segment.padEnd(20)}${String(s.local).padStart(9)}${ESP_NAMES.map((e) => (s.esps[e] === undefined ? '—' : String(s.esps[e])).padStart(11)).join('')}`,
       );
-    screen.line(`  ${counts.contacts} contacts, ${counts.events.toLocaleString('en-US')} events stored; ${outbox} operations still queued.`);
+    screen.line(`  ${counts.contacts} contacts, ${counts.events.toLocaleString('en-US')} events stored; ${outbox} operations still queued, ${failed} failed.`);
     for (const line of differences(store, segments, final)) screen.line(screen.style('yellow', `  ${line}`));
 
     await daemon.stop();
@@ -330,7 +347,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       screen.line(
         `\nPreview report of ${entries.length} example templates over their scenarios and demo shoppers (${full} with every branch reached): ${screen.style('underline', index)}`,
       );
-      return { contacts: counts.contacts, events: sent, changes, segments, outbox, report: index, config: configFile };
+      return { contacts: counts.contacts, events: sent, changes, segments, outbox, failed, report: index, config: configFile };
     } finally {
       readStore.close();
     }
@@ -338,6 +355,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     await daemon?.stop();
     await Promise.all([...sandboxes.values()].map((s) => s.close()));
   }
+}
+
+/** Every stored segment answer, as one string: equal strings read at two moments mean no answer changed between them (a small demo store). */
+function answersKey(store: Store): string {
+  const parts: string[] = [];
+  for (const [contactId, segment, raw, since] of store.scanSegmentStates()) parts.push(`${contactId}|${segment}|${raw}|${since}`);
+  return parts.join('\n');
 }
 
 /** A line per segment and ESP whose count differs from segsync's, naming the contacts (a demo that disagrees says where). */

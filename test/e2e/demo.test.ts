@@ -50,7 +50,7 @@ describe('segsync demo', () => {
     const differing = rows.filter(([, local, ...esps]) => esps.some((n) => n !== '—' && n !== local));
     // On a difference, the failure shows the demo's own account of it (which contacts) and the daemon's warnings.
     if (differing.length) expect({ table, warnings: daemonWarnings(join(dir, 'demo', 'daemon.log')) }).toEqual({ table: 'no segment count differs' });
-    expect(table).toContain('0 operations still queued');
+    expect(table).toContain('0 operations still queued, 0 failed.');
 
     const report = /Preview report of 25 example templates over their scenarios and demo shoppers \(25 with every branch reached\): (\S+)/.exec(stdout)?.[1];
     expect(report && existsSync(report)).toBe(true);

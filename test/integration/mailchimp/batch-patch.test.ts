@@ -4,7 +4,8 @@
  * invariant on this route too: a status changed on Mailchimp between pull and push stays.
  */
 import type { ContactChange } from '../../../connectors/connector';
-import { EspPermanentError } from '../../../src/errors';
+import { mailchimpConfigSchema } from '../../../connectors/mailchimp/definition';
+import { EspPermanentError, EspTransientError } from '../../../src/errors';
 import type { ValidatedSandbox } from '../../support/mailchimp';
 import { sandboxConnector, startValidatedSandbox } from '../../support/mailchimp';
 
@@ -114,5 +115,35 @@ describe('Mailchimp known members through /3.0/batches', () => {
     expect(new Set(retried.map((r) => r.status))).toEqual(new Set(['retry']));
     expect(v.sandbox.member(list[0]!)!.merge_fields.FNAME).toBe(`New ${list[0]}`);
     await c.close();
+  }, 30_000);
+
+  it("waits for a slow job as long as segsync.yaml's batchTimeoutMs says, then leaves its members to be sent again", async () => {
+    v = await startValidatedSandbox();
+    const list = emails(10, 't');
+    v.sandbox.seed(list.map((email) => ({ email })));
+    // Each PATCH inside the job is slowed, so the job runs about 10 × 60 ms.
+    const slow = (): void => v.sandbox.inject({ method: 'PATCH', path: '/members/', delayMs: 60, times: list.length });
+    const settings = (yaml: Record<string, number>): { batchPollMs: number; batchTimeoutMs: number } => {
+      const mc = mailchimpConfigSchema.parse({ apiKey: 'k', listId: 'l', ...yaml });
+      return { batchPollMs: mc.batchPollMs, batchTimeoutMs: mc.batchTimeoutMs };
+    };
+    expect(settings({})).toEqual({ batchPollMs: 1_000, batchTimeoutMs: 600_000 });
+
+    slow();
+    const impatient = sandboxConnector(v.sandbox, settings({ batchPollMs: 10, batchTimeoutMs: 100 }));
+    const early = await impatient.push(list.map((email) => known(email, { set: { FNAME: 'Early' } })));
+    expect(early.map((r) => r.status === 'retry' && r.error)).toEqual(list.map(() => expect.any(EspTransientError)));
+    expect(early[0]!.status === 'retry' && early[0]!.error.message).toMatch(/did not finish within/);
+    await impatient.close();
+    // The job itself runs on (its PATCHes carry what a retry would send): wait for it, so it cannot land after the next one.
+    for (let i = 0; i < 200 && v.sandbox.member(list[9]!)!.merge_fields.FNAME !== 'Early'; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(v.sandbox.member(list[9]!)!.merge_fields.FNAME).toBe('Early');
+
+    slow();
+    const patient = sandboxConnector(v.sandbox, settings({ batchPollMs: 10, batchTimeoutMs: 10_000 }));
+    const done = await patient.push(list.map((email) => known(email, { set: { FNAME: 'Later' } })));
+    expect(done.map((r) => r.status)).toEqual(list.map(() => 'ok'));
+    expect(v.sandbox.member(list[9]!)!.merge_fields.FNAME).toBe('Later');
+    await patient.close();
   }, 30_000);
 });
