@@ -149,6 +149,13 @@ export class EspTransientError extends EspError {
   }
 }
 
+/**
+ * An earlier write to the same record is still under way at the ESP (a queued batch job segsync
+ * stopped waiting for): the newer write waits for it, or the older values could land last. Like a
+ * rate limit, waiting is not a failed attempt.
+ */
+export class EspBusyError extends EspTransientError {}
+
 /** An ESP rate limit was hit; `retryAfterMs` says when to come back. */
 export class EspRateLimitError extends EspError {
   override readonly retryable = true;

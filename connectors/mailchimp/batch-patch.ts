@@ -9,6 +9,7 @@ import type { SegsyncError } from '../../src/errors';
 import type { Clock } from '../../src/model/clock';
 import { EspTransientError, asEspError } from '../../src/errors';
 import type { MailchimpClient } from './client';
+import type { UnfinishedJobs } from './unfinished-jobs';
 import { classifyFailure } from './errors';
 import type { BatchOperationResult, MemberPatch } from './wire';
 
@@ -20,6 +21,8 @@ export interface BatchPatchOptions {
   /** How long to wait for the job in all, ms; after that its members are retried later. */
   timeoutMs: number;
   clock: Clock;
+  /** Where a job given up on is noted, so later writes to its members wait for it. */
+  unfinished?: UnfinishedJobs;
 }
 
 /** One member's answer: the member as Mailchimp returned it, or the classified error. */
@@ -44,7 +47,11 @@ export async function patchInBatch(
     const longest = Math.max(options.pollMaxMs, options.pollMs);
     for (let wait = options.pollMs; job.status !== 'finished'; wait = Math.min(longest, wait * 2)) {
       if (options.clock.now() + wait > deadline) {
-        // The job may still run: its PATCHes carry the same values as the retry, so running both is harmless.
+        // The job may still run: a later write to its members waits until it has finished (unfinished-jobs.ts).
+        options.unfinished?.add(
+          job.id,
+          patches.map((p) => p.hash),
+        );
         return failAll(
           new EspTransientError(`mailchimp: batch ${job.id} did not finish within ${Math.round(options.timeoutMs / 1000)} s`, {
             esp: 'mailchimp',

@@ -34,6 +34,7 @@ import type { MailchimpClient } from './client';
 import { patchInBatch } from './batch-patch';
 import type { BatchPatchOptions } from './batch-patch';
 import { MAILCHIMP_BATCH_DEFAULTS } from './definition';
+import { UnfinishedJobs } from './unfinished-jobs';
 import type { MergeSchema } from './schema';
 import type { TagIndex } from './tags';
 import { consentOf } from './pull';
@@ -152,11 +153,12 @@ function lastChanged(text: string | undefined): number | undefined {
 /** How known members are PATCHed: one by one, or from `batchOperationsFrom` members on as one batch job. */
 export interface PatchOptions extends BatchPatchOptions {
   batchOperationsFrom: number;
+  unfinished: UnfinishedJobs;
 }
 
 /** The defaults: batch jobs from 10 members on (below, a job's 3+ calls and its wait save little or nothing). */
 export function defaultPatchOptions(clock: Clock): PatchOptions {
-  return { batchOperationsFrom: 10, ...MAILCHIMP_BATCH_DEFAULTS, clock };
+  return { batchOperationsFrom: 10, ...MAILCHIMP_BATCH_DEFAULTS, clock, unfinished: new UnfinishedJobs(clock) };
 }
 
 function patchBody(p: Planned, route: Extract<Route, { kind: 'patch' }>): MemberPatch {
@@ -298,7 +300,17 @@ function mailchimpStrategy(client: MailchimpClient, schema: MergeSchema, tags: T
           io.fail(u, err);
         }
       }
-      const { creates, job, single } = routeMembers(ready, patching.batchOperationsFrom);
+      // Only a write of the member's fields could land before an older job's; tags go by other calls.
+      const held = await patching.unfinished.holding(
+        client,
+        ready.filter((m) => m.route.kind !== 'none').map((m) => m.p.hash),
+        patching.pollMaxMs,
+      );
+      for (const m of ready) if (held.has(m.p.hash)) io.fail(m.u, held.get(m.p.hash));
+      const { creates, job, single } = routeMembers(
+        ready.filter((m) => !held.has(m.p.hash)),
+        patching.batchOperationsFrom,
+      );
       const calls: Promise<void>[] = creates.map((members) => writeBatch(client, members, io));
       if (job.length > 0) calls.push(patchMany(client, job, patching, io));
       for (const m of single) calls.push(writeOne(client, m, m.route, io));

@@ -7,7 +7,7 @@
  */
 import { EMAIL_KEY } from '../../connectors/connector';
 import type { ChangeResult, Connector, ContactChange } from '../../connectors/connector';
-import { EspRateLimitError, EspTransientError, asEspError, describeError, retryAfterOf } from '../errors';
+import { EspBusyError, EspRateLimitError, EspTransientError, asEspError, describeError, retryAfterOf } from '../errors';
 import type { SegsyncError } from '../errors';
 import type { Logger } from '../log/logger';
 import type { Clock } from '../model/clock';
@@ -312,16 +312,17 @@ function retryLater(
 ): void {
   const message = describeError(error);
   const rateLimited = error instanceof EspRateLimitError;
+  const waiting = rateLimited || error instanceof EspBusyError;
   if (rateLimited) report.rateLimited++;
   report.retried++;
   const now = clock.now();
   for (const i of items) {
-    // Waiting out a rate limit is not a failed attempt, but it is bounded in time: an operation the ESP
-    // has kept refusing for `maxRateLimitedMs` since it was queued is dead-lettered too.
-    const attempt = rateLimited ? 0 : i.attempts + 1;
-    const dead = rateLimited ? now - i.createdAt >= retry.maxRateLimitedMs : attempt >= retry.maxAttempts;
-    const delay = retryDelayMs(rateLimited ? 0 : i.attempts, retry, retryAfterMs ?? retryAfterOf(error) ?? 0);
-    store.failOutbox(i.id, message, now + delay, dead, !rateLimited);
+    // Waiting out a rate limit (or an earlier write still under way) is not a failed attempt, but it is
+    // bounded in time: an operation kept waiting for `maxRateLimitedMs` since it was queued is dead-lettered too.
+    const attempt = waiting ? 0 : i.attempts + 1;
+    const dead = waiting ? now - i.createdAt >= retry.maxRateLimitedMs : attempt >= retry.maxAttempts;
+    const delay = retryDelayMs(waiting ? 0 : i.attempts, retry, retryAfterMs ?? retryAfterOf(error) ?? 0);
+    store.failOutbox(i.id, message, now + delay, dead, !waiting);
     if (dead) {
       report.gaveUp++;
       report.gaveUpOn = message;

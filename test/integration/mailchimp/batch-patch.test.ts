@@ -5,7 +5,7 @@
  */
 import type { ContactChange } from '../../../connectors/connector';
 import { mailchimpConfigSchema } from '../../../connectors/mailchimp/definition';
-import { EspPermanentError, EspTransientError } from '../../../src/errors';
+import { EspBusyError, EspPermanentError, EspTransientError } from '../../../src/errors';
 import type { ValidatedSandbox } from '../../support/mailchimp';
 import { sandboxConnector, startValidatedSandbox } from '../../support/mailchimp';
 
@@ -117,7 +117,7 @@ describe('Mailchimp known members through /3.0/batches', () => {
     await c.close();
   }, 30_000);
 
-  it("waits for a slow job as long as segsync.yaml's batchTimeoutMs says, then leaves its members to be sent again", async () => {
+  it("waits for a slow job as long as segsync.yaml's batchTimeoutMs says, leaves its members to be sent again, and sends a newer value only after it", async () => {
     v = await startValidatedSandbox();
     const list = emails(10, 't');
     v.sandbox.seed(list.map((email) => ({ email })));
@@ -134,10 +134,16 @@ describe('Mailchimp known members through /3.0/batches', () => {
     const early = await impatient.push(list.map((email) => known(email, { set: { FNAME: 'Early' } })));
     expect(early.map((r) => r.status === 'retry' && r.error)).toEqual(list.map(() => expect.any(EspTransientError)));
     expect(early[0]!.status === 'retry' && early[0]!.error.message).toMatch(/did not finish within/);
-    await impatient.close();
-    // The job itself runs on (its PATCHes carry what a retry would send): wait for it, so it cannot land after the next one.
+    // The job runs on at Mailchimp. A newer value for one of its members (one member: a single PATCH, not
+    // queued behind the job) waits until the job has finished, or the job's older value would land last.
+    const newest = [known(list[9]!, { set: { FNAME: 'Newest' } })];
+    const waiting = await impatient.push(newest);
+    expect(waiting[0]!.status === 'retry' && waiting[0]!.error).toBeInstanceOf(EspBusyError);
     for (let i = 0; i < 200 && v.sandbox.member(list[9]!)!.merge_fields.FNAME !== 'Early'; i++) await new Promise((r) => setTimeout(r, 20));
     expect(v.sandbox.member(list[9]!)!.merge_fields.FNAME).toBe('Early');
+    expect((await impatient.push(newest))[0]!.status).toBe('ok');
+    expect(v.sandbox.member(list[9]!)!.merge_fields.FNAME).toBe('Newest');
+    await impatient.close();
 
     slow();
     const patient = sandboxConnector(v.sandbox, settings({ batchPollMs: 10, batchTimeoutMs: 10_000 }));

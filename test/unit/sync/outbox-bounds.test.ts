@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { ChangeResult, ContactChange } from '../../../connectors/connector';
-import { EspRateLimitError } from '../../../src/errors';
+import { EspBusyError, EspRateLimitError } from '../../../src/errors';
 import { createLogger } from '../../../src/log/logger';
 import type { Clock } from '../../../src/model/clock';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
@@ -47,6 +47,21 @@ class GatedEsp extends MemoryEsp {
       this.started();
       await this.held;
     }
+    return super.push(batch);
+  }
+}
+
+/** An ESP still busy with an earlier write of every contact for its first `busyFor` pushes. */
+class BusyEsp extends MemoryEsp {
+  busyFor = 12;
+  waits = 0;
+  override async push(batch: ContactChange[]): Promise<ChangeResult[]> {
+    if (this.waits++ < this.busyFor)
+      return batch.map((c) => ({
+        ref: c.ref,
+        status: 'retry',
+        error: new EspBusyError('an earlier job still writes it', { esp: this.esp, retryAfterMs: 30_000 }),
+      }));
     return super.push(batch);
   }
 }
@@ -128,6 +143,19 @@ describe('the outbox cannot loop forever', () => {
         msg: expect.stringMatching(/segsync retry/),
       }),
     ]);
+  });
+
+  it('waits for an ESP still busy with an earlier write of the contact without counting failed attempts', async () => {
+    const esp = new BusyEsp('hubspot', clock);
+    const engine = firstNameEngine(store, clock, esp);
+    addContacts(1);
+    engine.enqueueAll();
+    const report = await engine.drainAll('hubspot', { waitUntil: clock.now() + 86_400_000 });
+    // More waits than maxAttempts, then the write: nothing dead-lettered, the value is there.
+    expect(esp.busyFor).toBeGreaterThan(DEFAULT_RETRY.maxAttempts);
+    expect(esp.waits).toBe(esp.busyFor + 1);
+    expect({ ok: report.ok, gaveUp: report.gaveUp }).toEqual({ ok: 1, gaveUp: 0 });
+    expect(store.counts().outbox).toEqual([]);
   });
 
   it('dead-letters operations an ESP keeps rate-limiting past maxRateLimitedMs, and drainAll ends', async () => {
