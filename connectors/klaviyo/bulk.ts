@@ -6,7 +6,10 @@
  */
 import type { ProfileImportJobCreateQuery } from 'klaviyo-api';
 import { EspPermanentError, EspTransientError } from '../../src/errors';
+import { normaliseEmail } from '../../src/model/identity';
 import { sendIsolating, splitChunks } from '../batching';
+import type { ContactChange } from '../connector';
+import type { JobState } from '../unfinished-jobs';
 import { listPages } from './pages';
 import type { KlaviyoContext, ResolvedOptions } from './context';
 import { errorObjects } from './errors';
@@ -93,6 +96,11 @@ function pointedAt(error: EspPermanentError, size: number): Map<number, EspPerma
 async function finishJob(ctx: KlaviyoContext, chunk: Sendable[], job: WireBulkJob, done: Done, fail: FailItems): Promise<void> {
   const finished = await waitForJob(ctx, job);
   if (!finished) {
+    // The job may still run: a later write to its profiles waits until it has finished (../unfinished-jobs.ts).
+    ctx.unfinished.add(
+      job.id,
+      chunk.map((s) => jobKey(s.change)),
+    );
     const error = new EspTransientError(`klaviyo: bulk import job ${job.id} did not finish within ${ctx.options.jobTimeoutMs} ms`, {
       esp: 'klaviyo',
       hint: 'Klaviyo is slow to process imports; segsync sends these contacts again later',
@@ -143,6 +151,23 @@ async function finishJob(ctx: KlaviyoContext, chunk: Sendable[], job: WireBulkJo
     if (externalId) w.externalId = externalId;
     if (profile) w.profile = profile;
     done(s.index, w);
+  }
+}
+
+/** The key a job notes a profile by: its email, as every write names it. */
+export function jobKey(change: ContactChange): string {
+  return normaliseEmail(change.ref.email);
+}
+
+/** Where a bulk import job stands; one Klaviyo no longer knows (404) is gone. */
+export async function bulkJobState(ctx: KlaviyoContext, id: string): Promise<JobState> {
+  try {
+    const response = await ctx.client.call('bulkJobs', 'GET /api/profile-bulk-import-jobs/{job_id}', () => ctx.client.profiles.getBulkImportProfilesJob(id));
+    const { status } = parseAnswer(bulkJobSchema, response.data, 'GET /api/profile-bulk-import-jobs/{job_id}').data.attributes;
+    return status === 'complete' || status === 'cancelled' ? 'finished' : 'running';
+  } catch (err) {
+    if (err instanceof EspPermanentError && err.status === 404) return 'gone';
+    throw err;
   }
 }
 

@@ -1,6 +1,7 @@
 /** The options of a Klaviyo connector and what every operation file shares. */
 import type { Clock } from '../../src/model/clock';
 import type { ConnectorLogger } from '../connector';
+import type { UnfinishedJobs } from '../unfinished-jobs';
 import { DEFAULT_LIST_PREFIX, DEFAULT_TAG_PROPERTY } from '../definition';
 import type { KlaviyoClient } from './client';
 import { KLAVIYO_DEFAULTS } from './definition';
@@ -95,4 +96,6 @@ export interface KlaviyoContext {
   logger: ConnectorLogger;
   /** Tag → list id, for tags mirrored as lists (filled by `ensureSchema` or on first use). */
   tagLists: Map<string, string>;
+  /** Bulk import jobs segsync stopped waiting for, by the emails they write: later writes to those wait for them. */
+  unfinished: UnfinishedJobs;
 }

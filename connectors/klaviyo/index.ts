@@ -1,5 +1,6 @@
 /** The Klaviyo connector: the `Connector` interface over the official `klaviyo-api` SDK. */
 import { rateStatsOf } from '../ratelimit';
+import { UnfinishedJobs } from '../unfinished-jobs';
 import type {
   ChangeResult,
   Connector,
@@ -41,7 +42,14 @@ export function createKlaviyoConnector(options: KlaviyoConnectorOptions, deps: C
     deps.logger,
   );
   const initialLists = typeof resolved.tagLists === 'object' ? Object.entries(resolved.tagLists) : [];
-  const ctx: KlaviyoContext = { client, options: resolved, clock: deps.clock, logger: deps.logger, tagLists: new Map(initialLists) };
+  const ctx: KlaviyoContext = {
+    client,
+    options: resolved,
+    clock: deps.clock,
+    logger: deps.logger,
+    tagLists: new Map(initialLists),
+    unfinished: new UnfinishedJobs('klaviyo', deps.clock),
+  };
   const webhookCheck = { secret: resolved.webhookSecret, toleranceMs: resolved.webhookToleranceMs };
   return {
     esp: 'klaviyo',

@@ -9,7 +9,7 @@ import { ValidationError } from '../../src/errors';
 import type { ChangeResult, ContactChange } from '../connector';
 import { confirmedId, runPush } from '../push-driver';
 import type { PushIo, PushStrategy } from '../push-driver';
-import { pushBulk } from './bulk';
+import { bulkJobState, jobKey, pushBulk } from './bulk';
 import { applyConsent, type ConsentItem } from './consent';
 import type { KlaviyoContext, ResolvedOptions } from './context';
 import { toSdkProfile, type SdkProfile } from './fields';
@@ -54,9 +54,16 @@ function klaviyoStrategy(ctx: KlaviyoContext): PushStrategy<Sendable, Written> {
       if ('message' in s) throw new ValidationError(`klaviyo: ${change.ref.email || change.ref.externalId}: ${s.message}`, { hint: s.hint });
       return s;
     },
-    async write(units, io) {
+    async write(all, io) {
       const done = (index: number, w: Written): void =>
         io.ok(io.unitOf(index), { externalId: w.externalId || undefined, created: w.created, modifiedAt: w.modifiedAt }, w);
+      const held = await ctx.unfinished.holding(
+        all.map((u) => jobKey(u.item.change)),
+        (id) => bulkJobState(ctx, id),
+        ctx.options.jobPollIntervalMs,
+      );
+      for (const u of all) if (held.has(jobKey(u.item.change))) io.fail(u, held.get(jobKey(u.item.change)));
+      const units = all.filter((u) => !held.has(jobKey(u.item.change)));
       if (writeRoute(units.length, ctx.options) === 'bulk')
         await pushBulk(
           ctx,

@@ -9,7 +9,7 @@ import type { SegsyncError } from '../../src/errors';
 import type { Clock } from '../../src/model/clock';
 import { EspTransientError, asEspError } from '../../src/errors';
 import type { MailchimpClient } from './client';
-import type { UnfinishedJobs } from './unfinished-jobs';
+import type { UnfinishedJobs } from '../unfinished-jobs';
 import { classifyFailure } from './errors';
 import type { BatchOperationResult, MemberPatch } from './wire';
 
@@ -47,7 +47,7 @@ export async function patchInBatch(
     const longest = Math.max(options.pollMaxMs, options.pollMs);
     for (let wait = options.pollMs; job.status !== 'finished'; wait = Math.min(longest, wait * 2)) {
       if (options.clock.now() + wait > deadline) {
-        // The job may still run: a later write to its members waits until it has finished (unfinished-jobs.ts).
+        // The job may still run: a later write to its members waits until it has finished (../unfinished-jobs.ts).
         options.unfinished?.add(
           job.id,
           patches.map((p) => p.hash),

@@ -34,7 +34,8 @@ import type { MailchimpClient } from './client';
 import { patchInBatch } from './batch-patch';
 import type { BatchPatchOptions } from './batch-patch';
 import { MAILCHIMP_BATCH_DEFAULTS } from './definition';
-import { UnfinishedJobs } from './unfinished-jobs';
+import { UnfinishedJobs } from '../unfinished-jobs';
+import type { JobState } from '../unfinished-jobs';
 import type { MergeSchema } from './schema';
 import type { TagIndex } from './tags';
 import { consentOf } from './pull';
@@ -156,9 +157,19 @@ export interface PatchOptions extends BatchPatchOptions {
   unfinished: UnfinishedJobs;
 }
 
+/** Where a batch job stands; one Mailchimp no longer knows (404) is gone. */
+async function batchState(client: MailchimpClient, id: string): Promise<JobState> {
+  try {
+    return (await client.batchStatus(id)).status === 'finished' ? 'finished' : 'running';
+  } catch (err) {
+    if (err instanceof EspPermanentError && err.status === 404) return 'gone';
+    throw err;
+  }
+}
+
 /** The defaults: batch jobs from 10 members on (below, a job's 3+ calls and its wait save little or nothing). */
 export function defaultPatchOptions(clock: Clock): PatchOptions {
-  return { batchOperationsFrom: 10, ...MAILCHIMP_BATCH_DEFAULTS, clock, unfinished: new UnfinishedJobs(clock) };
+  return { batchOperationsFrom: 10, ...MAILCHIMP_BATCH_DEFAULTS, clock, unfinished: new UnfinishedJobs('mailchimp', clock) };
 }
 
 function patchBody(p: Planned, route: Extract<Route, { kind: 'patch' }>): MemberPatch {
@@ -302,8 +313,8 @@ function mailchimpStrategy(client: MailchimpClient, schema: MergeSchema, tags: T
       }
       // Only a write of the member's fields could land before an older job's; tags go by other calls.
       const held = await patching.unfinished.holding(
-        client,
         ready.filter((m) => m.route.kind !== 'none').map((m) => m.p.hash),
+        (id) => batchState(client, id),
         patching.pollMaxMs,
       );
       for (const m of ready) if (held.has(m.p.hash)) io.fail(m.u, held.get(m.p.hash));

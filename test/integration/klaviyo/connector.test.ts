@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ContactChange, EventPage, RemotePage } from '../../../connectors/connector';
+import { EspBusyError } from '../../../src/errors';
 import { startKlaviyoHarness, type KlaviyoHarness } from '../../support/klaviyo';
 
 function change(email: string, extra: Partial<ContactChange> = {}): ContactChange {
@@ -309,6 +310,36 @@ describe('Klaviyo connector against the sandbox (real SDK, spec-checked exchange
     } finally {
       await hooked.close();
       await receiver.close();
+    }
+  });
+});
+
+describe('Klaviyo bulk import jobs segsync stopped waiting for', () => {
+  it('sends a newer value for a profile of such a job only after the job has finished, so the older one cannot land last', async () => {
+    // Jobs take 600 ms on the sandbox's clock; the connector waits 100 ms for them.
+    const h = await startKlaviyoHarness({ jobDurationMs: 600 });
+    try {
+      const connector = h.connector({ bulkThreshold: 2, jobTimeoutMs: 100, jobPollIntervalMs: 20 });
+      const early = await connector.push([
+        change('a@example.com', { set: { first_name: 'Early' } }),
+        change('b@example.com', { set: { first_name: 'Early' } }),
+      ]);
+      expect(early.map((r) => r.status === 'retry' && r.error.message)).toEqual([
+        expect.stringMatching(/did not finish/),
+        expect.stringMatching(/did not finish/),
+      ]);
+
+      // One profile: a single write, not queued behind the job. It waits for the job.
+      const newest = [change('a@example.com', { set: { first_name: 'Newest' } })];
+      const waiting = await connector.push(newest);
+      expect(waiting[0]!.status === 'retry' && waiting[0]!.error).toBeInstanceOf(EspBusyError);
+      for (let i = 0; i < 100 && h.sandbox.profileByEmail('a@example.com')?.first_name !== 'Early'; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(h.sandbox.profileByEmail('a@example.com')?.first_name).toBe('Early');
+
+      expect((await connector.push(newest))[0]!.status).toBe('ok');
+      expect(h.sandbox.profileByEmail('a@example.com')?.first_name).toBe('Newest');
+    } finally {
+      await h.close();
     }
   });
 });
