@@ -7,6 +7,7 @@
  * it names, so naming one would make the scope an accident of list membership.
  */
 import type { SubscriptionCreateJobCreateQuery, SubscriptionDeleteJobCreateQuery } from 'klaviyo-api';
+import { normaliseEmail } from '../../src/model/identity';
 import type { ConsentStatus } from '../../src/model/types';
 import type { ContactChange } from '../connector';
 import type { KlaviyoContext } from './context';
@@ -23,6 +24,9 @@ export interface ConsentItem {
   /** Klaviyo's subscriptions as the write answered them, when it did. */
   subscriptions?: WireSubscriptions;
 }
+
+/** How long a subscribe job segsync sent is taken as possibly not applied yet. */
+const SUBSCRIBE_JOB_NOTE_MS = 24 * 3_600_000;
 
 const SETTLED_ELSEWHERE: ReadonlySet<ConsentStatus | undefined> = new Set(['unsubscribed', 'cleaned']);
 
@@ -49,11 +53,26 @@ export async function applyConsent(ctx: KlaviyoContext, items: ConsentItem[], fa
     return;
   }
   const subscribe = wanted.filter((w) => w.intent === 'subscribe' && isNeverSubscribed(w.item.subscriptions)).map((w) => w.item);
-  const unsubscribe = wanted.filter((w) => w.intent === 'unsubscribe' && w.item.subscriptions?.email?.marketing?.consent === 'SUBSCRIBED').map((w) => w.item);
+  // A subscribe job segsync sent lately may not show on the profile yet: Klaviyo would apply it after this
+  // read and subscribe someone who has since opted out. Their opt-out goes anyway, as a job after it.
+  const unsubscribe = wanted
+    .filter(
+      (w) => w.intent === 'unsubscribe' && (w.item.subscriptions?.email?.marketing?.consent === 'SUBSCRIBED' || subscribedLately(ctx, w.item.change.ref.email)),
+    )
+    .map((w) => w.item);
   await Promise.all([
     ...splitChunks(subscribe, { maxItems: SUBSCRIBE_MAX }).map((group) => runJob(ctx, group, 'subscribe', fail)),
     ...splitChunks(unsubscribe, { maxItems: UNSUBSCRIBE_MAX }).map((group) => runJob(ctx, group, 'unsubscribe', fail)),
   ]);
+}
+
+/** Whether segsync sent a subscribe job for `email` within the last day (older notes are dropped). */
+function subscribedLately(ctx: KlaviyoContext, email: string): boolean {
+  const at = ctx.subscribing.get(normaliseEmail(email));
+  if (at === undefined) return false;
+  if (ctx.clock.now() - at < SUBSCRIBE_JOB_NOTE_MS) return true;
+  ctx.subscribing.delete(normaliseEmail(email));
+  return false;
 }
 
 async function runJob(ctx: KlaviyoContext, group: ConsentItem[], kind: 'subscribe' | 'unsubscribe', fail: FailItems): Promise<void> {
@@ -67,11 +86,13 @@ async function runJob(ctx: KlaviyoContext, group: ConsentItem[], kind: 'subscrib
       await client.call('subscriptions', 'POST /api/profile-subscription-bulk-create-jobs', () =>
         client.profiles.bulkSubscribeProfiles({ data } as unknown as SubscriptionCreateJobCreateQuery),
       );
+      for (const i of group) ctx.subscribing.set(normaliseEmail(i.change.ref.email), ctx.clock.now());
     } else {
       const data = { type: 'profile-subscription-bulk-delete-job', attributes: { profiles: { data: profiles } } };
       await client.call('subscriptions', 'POST /api/profile-subscription-bulk-delete-jobs', () =>
         client.profiles.bulkUnsubscribeProfiles({ data } as unknown as SubscriptionDeleteJobCreateQuery),
       );
+      for (const i of group) ctx.subscribing.delete(normaliseEmail(i.change.ref.email));
     }
   } catch (e) {
     fail(group, e);

@@ -98,4 +98,6 @@ export interface KlaviyoContext {
   tagLists: Map<string, string>;
   /** Bulk import jobs segsync stopped waiting for, by the emails they write: later writes to those wait for them. */
   unfinished: UnfinishedJobs;
+  /** Emails segsync sent a subscribe job for, and when: Klaviyo applies the job later (consent.ts). */
+  subscribing: Map<string, number>;
 }

@@ -49,6 +49,7 @@ export function createKlaviyoConnector(options: KlaviyoConnectorOptions, deps: C
     logger: deps.logger,
     tagLists: new Map(initialLists),
     unfinished: new UnfinishedJobs('klaviyo', deps.clock),
+    subscribing: new Map(),
   };
   const webhookCheck = { secret: resolved.webhookSecret, toleranceMs: resolved.webhookToleranceMs };
   return {

@@ -63,6 +63,8 @@ export interface KlaviyoSandboxOptions extends SandboxOptions {
   latestRevision?: string;
   /** Time a bulk import or deletion job takes on the sandbox clock, ms. Default 1,000; 0 = at once. */
   jobDurationMs?: number;
+  /** Time a subscription (consent) job takes, ms, applied in the order they came; Klaviyo runs them later too. Default 0: at once. */
+  consentJobDurationMs?: number;
   /** Secret for webhooks delivered to `webhookUrl`. */
   webhookSecret?: string;
   /** Called for every exchange (request and response). */
@@ -140,7 +142,7 @@ export async function startKlaviyoSandbox(options: KlaviyoSandboxOptions = {}): 
       if (hook.enabled && hook.topics.includes(topic)) post(hook.endpoint_url, hook.secret_key, hook.id, topic, event);
     }
   };
-  const state = new SandboxState(clock, options.jobDurationMs ?? 1_000, deliver);
+  const state = new SandboxState(clock, options.jobDurationMs ?? 1_000, deliver, options.consentJobDurationMs ?? 0);
   const stateFile = options.stateFile
     ? new StateFile({
         esp: 'klaviyo',

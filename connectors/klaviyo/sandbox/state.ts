@@ -197,10 +197,14 @@ export class SandboxState {
   readonly jobRejections = new Map<string, string>();
   private seq = 0;
 
+  /** Subscription jobs accepted and not applied yet, in the order they came. */
+  private readonly consentQueue: { job: ConsentJob; applyAt: number }[] = [];
+
   constructor(
     private readonly clock: Clock,
     private readonly jobDurationMs: number,
     private readonly onEvent: (event: KlaviyoEvent) => void,
+    private readonly consentJobDurationMs = 0,
   ) {
     for (const name of STANDARD_METRICS) this.metricByName(name);
   }
@@ -240,6 +244,7 @@ export class SandboxState {
     const now = this.clock.now();
     for (const job of this.bulkJobs.values()) if (!job.applied && now >= job.completeAt) this.applyBulkJob(job);
     for (const job of this.deletionJobs) if (!job.done && now >= job.dueAt) this.applyDeletion(job);
+    while (this.consentQueue.length && now >= this.consentQueue[0]!.applyAt) this.applyConsentJob(this.consentQueue.shift()!.job);
   }
 
   findByEmail(email: string): Profile | undefined {
@@ -477,9 +482,31 @@ export class SandboxState {
     return event;
   }
 
-  /** Subscribe job: sets SUBSCRIBED and lifts UNSUBSCRIBE/SPAM_REPORT/USER_SUPPRESSED, as Klaviyo does. */
+  /** Accepts a subscription job; it is applied `consentJobDurationMs` later on the clock (at once by default), after the jobs before it. */
+  consentJob(kind: ConsentJob['kind'], emails: string[], listId: string | undefined): void {
+    const job: ConsentJob = { kind, emails, ...(listId ? { listId } : {}), at: this.clock.now() };
+    this.consentJobs.push(job);
+    this.consentQueue.push({ job, applyAt: job.at + this.consentJobDurationMs });
+    this.settle();
+  }
+
+  /** A subscribe job (see `consentJob`). */
   subscribe(emails: string[], listId: string | undefined): void {
-    this.consentJobs.push({ kind: 'subscribe', emails, ...(listId ? { listId } : {}), at: this.clock.now() });
+    this.consentJob('subscribe', emails, listId);
+  }
+
+  /** An unsubscribe job (see `consentJob`). */
+  unsubscribe(emails: string[], listId: string | undefined): void {
+    this.consentJob('unsubscribe', emails, listId);
+  }
+
+  private applyConsentJob(job: ConsentJob): void {
+    if (job.kind === 'subscribe') this.applySubscribe(job.emails, job.listId);
+    else this.applyUnsubscribe(job.emails);
+  }
+
+  /** Subscribe job: sets SUBSCRIBED and lifts UNSUBSCRIBE/SPAM_REPORT/USER_SUPPRESSED, as Klaviyo does. */
+  private applySubscribe(emails: string[], listId: string | undefined): void {
     for (const email of emails) {
       const p = this.findByEmail(email) ?? this.upsertProfile({ attributes: { email } }).profile;
       p.marketing = {
@@ -494,8 +521,7 @@ export class SandboxState {
   }
 
   /** Unsubscribe job: without a list, or for profiles not on the named list, it is global. */
-  unsubscribe(emails: string[], listId: string | undefined): void {
-    this.consentJobs.push({ kind: 'unsubscribe', emails, ...(listId ? { listId } : {}), at: this.clock.now() });
+  private applyUnsubscribe(emails: string[]): void {
     for (const email of emails) {
       const p = this.findByEmail(email);
       if (!p) continue;

@@ -343,3 +343,25 @@ describe('Klaviyo bulk import jobs segsync stopped waiting for', () => {
     }
   });
 });
+
+describe('Klaviyo subscription jobs, which Klaviyo applies later', () => {
+  it('carries an opt-out made before a subscribe job segsync sent shows on the profile, as a job after it', async () => {
+    // Subscription jobs take 400 ms on the sandbox's clock, applied in the order they came.
+    const h = await startKlaviyoHarness({ consentJobDurationMs: 400 });
+    try {
+      const connector = h.connector();
+      const email = 'new@example.com';
+      expect((await connector.push([change(email, { localConsent: 'subscribed' })]))[0]!.status).toBe('ok');
+      expect(h.sandbox.state.consentJobs).toEqual([expect.objectContaining({ kind: 'subscribe', emails: [email] })]);
+      // The opt-out comes before the job is applied: Klaviyo still says NEVER_SUBSCRIBED.
+      expect(h.sandbox.profileByEmail(email)!.marketing.consent).toBe('NEVER_SUBSCRIBED');
+      const optOut = await connector.push([change(email, { localConsent: 'unsubscribed', remoteConsent: 'subscribed', optOut: { at: Date.now() } })]);
+      expect(optOut[0]!.status).toBe('ok');
+      expect(h.sandbox.state.consentJobs.map((j) => j.kind)).toEqual(['subscribe', 'unsubscribe']);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(h.sandbox.profileByEmail(email)!.marketing.consent).toBe('UNSUBSCRIBED');
+    } finally {
+      await h.close();
+    }
+  });
+});
