@@ -13,6 +13,9 @@ import { EspBusyError } from '../src/errors';
 /** How long a job is waited for at most; past it, the vendor has most likely dropped it. */
 export const FORGET_AFTER_MS = 24 * 3_600_000;
 
+/** How soon a contact held for a job is tried again at least: each try asks the vendor about the job once. */
+export const RECHECK_MS = 30_000;
+
 /** Where a job stands, as the vendor says: still to run or running, finished (or cancelled), or unknown to it. */
 export type JobState = 'running' | 'finished' | 'gone';
 

@@ -12,6 +12,7 @@ import type { PushIo, PushStrategy } from '../push-driver';
 import { bulkJobState, jobKey, pushBulk } from './bulk';
 import { applyConsent, type ConsentItem } from './consent';
 import type { KlaviyoContext, ResolvedOptions } from './context';
+import { RECHECK_MS } from '../unfinished-jobs';
 import { toSdkProfile, type SdkProfile } from './fields';
 import { applyListMembership } from './tags';
 import { changeProblem, type ChangeProblem } from './validate';
@@ -60,7 +61,7 @@ function klaviyoStrategy(ctx: KlaviyoContext): PushStrategy<Sendable, Written> {
       const held = await ctx.unfinished.holding(
         all.map((u) => jobKey(u.item.change)),
         (id) => bulkJobState(ctx, id),
-        ctx.options.jobPollIntervalMs,
+        Math.max(ctx.options.jobPollIntervalMs, RECHECK_MS),
       );
       for (const u of all) if (held.has(jobKey(u.item.change))) io.fail(u, held.get(jobKey(u.item.change)));
       const units = all.filter((u) => !held.has(jobKey(u.item.change)));

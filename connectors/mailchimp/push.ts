@@ -34,7 +34,7 @@ import type { MailchimpClient } from './client';
 import { patchInBatch } from './batch-patch';
 import type { BatchPatchOptions } from './batch-patch';
 import { MAILCHIMP_BATCH_DEFAULTS } from './definition';
-import { UnfinishedJobs } from '../unfinished-jobs';
+import { RECHECK_MS, UnfinishedJobs } from '../unfinished-jobs';
 import type { JobState } from '../unfinished-jobs';
 import type { MergeSchema } from './schema';
 import type { TagIndex } from './tags';
@@ -315,7 +315,7 @@ function mailchimpStrategy(client: MailchimpClient, schema: MergeSchema, tags: T
       const held = await patching.unfinished.holding(
         ready.filter((m) => m.route.kind !== 'none').map((m) => m.p.hash),
         (id) => batchState(client, id),
-        patching.pollMaxMs,
+        Math.max(patching.pollMaxMs, RECHECK_MS),
       );
       for (const m of ready) if (held.has(m.p.hash)) io.fail(m.u, held.get(m.p.hash));
       const { creates, job, single } = routeMembers(
