@@ -84,9 +84,12 @@ daemon: { port: ${port}, serverKey: "\${SERVER_KEY}", pullIntervalSeconds: 3600 
     const other = openStore(db);
     try {
       other.upsertContacts([{ email, properties: { first_name: 'Ivo' }, consent: 'subscribed', source: 'local', time: Date.now() }]);
+      // Klaviyo's subscribe job follows the profile write within the push: wait for it too, or the
+      // unsubscribe below can come first and the job's subscription after it.
       await eventually(() => {
         expect(s.mailchimp.member(email)?.merge_fields.FNAME).toBe('Ivo');
         expect(s.klaviyo.profileByEmail(email)?.first_name).toBe('Ivo');
+        expect(s.klaviyo.profileByEmail(email)?.marketing.consent).toBe('SUBSCRIBED');
       });
       // Unsubscribed on Mailchimp and Klaviyo, and not pulled yet: segsync still believes subscribed.
       s.mailchimp.admin.update(email, { status: 'unsubscribed' });
