@@ -25,8 +25,13 @@ export interface ConsentItem {
   subscriptions?: WireSubscriptions;
 }
 
-/** How long a subscribe job segsync sent is taken as possibly not applied yet. */
-const SUBSCRIBE_JOB_NOTE_MS = 24 * 3_600_000;
+/**
+ * How long a subscribe job segsync sent is taken as possibly not applied yet (Klaviyo applies them
+ * within minutes), and how many such emails are kept at most (the oldest go first): a first push of a
+ * large account subscribes many at once.
+ */
+const SUBSCRIBE_JOB_NOTE_MS = 3_600_000;
+const SUBSCRIBE_JOB_NOTES_MAX = 100_000;
 
 const SETTLED_ELSEWHERE: ReadonlySet<ConsentStatus | undefined> = new Set(['unsubscribed', 'cleaned']);
 
@@ -66,7 +71,21 @@ export async function applyConsent(ctx: KlaviyoContext, items: ConsentItem[], fa
   ]);
 }
 
-/** Whether segsync sent a subscribe job for `email` within the last day (older notes are dropped). */
+/** Notes that segsync sent a subscribe job for `emails` now; drops notes past their time or over the bound, oldest first. */
+function noteSubscribes(ctx: KlaviyoContext, emails: string[]): void {
+  const now = ctx.clock.now();
+  for (const email of emails) {
+    // Deleted first, so the map stays in the order the notes were made.
+    ctx.subscribing.delete(email);
+    ctx.subscribing.set(email, now);
+  }
+  for (const [email, at] of ctx.subscribing) {
+    if (now - at < SUBSCRIBE_JOB_NOTE_MS && ctx.subscribing.size <= SUBSCRIBE_JOB_NOTES_MAX) break;
+    ctx.subscribing.delete(email);
+  }
+}
+
+/** Whether segsync sent a subscribe job for `email` lately (older notes are dropped). */
 function subscribedLately(ctx: KlaviyoContext, email: string): boolean {
   const at = ctx.subscribing.get(normaliseEmail(email));
   if (at === undefined) return false;
@@ -86,7 +105,10 @@ async function runJob(ctx: KlaviyoContext, group: ConsentItem[], kind: 'subscrib
       await client.call('subscriptions', 'POST /api/profile-subscription-bulk-create-jobs', () =>
         client.profiles.bulkSubscribeProfiles({ data } as unknown as SubscriptionCreateJobCreateQuery),
       );
-      for (const i of group) ctx.subscribing.set(normaliseEmail(i.change.ref.email), ctx.clock.now());
+      noteSubscribes(
+        ctx,
+        group.map((i) => normaliseEmail(i.change.ref.email)),
+      );
     } else {
       const data = { type: 'profile-subscription-bulk-delete-job', attributes: { profiles: { data: profiles } } };
       await client.call('subscriptions', 'POST /api/profile-subscription-bulk-delete-jobs', () =>

@@ -364,4 +364,19 @@ describe('Klaviyo subscription jobs, which Klaviyo applies later', () => {
       await h.close();
     }
   });
+
+  it('lets the note go after an hour: a profile Klaviyo still calls never subscribed then gets no unsubscribe', async () => {
+    const h = await startKlaviyoHarness({ consentJobDurationMs: 60_000 });
+    try {
+      let now = Date.now();
+      const connector = h.connector({}, { now: () => now, sleep: async () => undefined });
+      const email = 'late@example.com';
+      await connector.push([change(email, { localConsent: 'subscribed' })]);
+      now += 3_600_000;
+      await connector.push([change(email, { localConsent: 'unsubscribed', remoteConsent: 'subscribed', optOut: { at: now } })]);
+      expect(h.sandbox.state.consentJobs.map((j) => j.kind)).toEqual(['subscribe']);
+    } finally {
+      await h.close();
+    }
+  });
 });
