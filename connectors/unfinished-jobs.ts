@@ -8,7 +8,7 @@
  * overwrite is left to the daemon's reconcile).
  */
 import type { Clock } from '../src/model/clock';
-import { EspBusyError } from '../src/errors';
+import { EspBusyError, EspPermanentError } from '../src/errors';
 
 /** How long a job is waited for at most; past it, the vendor has most likely dropped it. */
 export const FORGET_AFTER_MS = 24 * 3_600_000;
@@ -16,8 +16,8 @@ export const FORGET_AFTER_MS = 24 * 3_600_000;
 /** How soon a contact held for a job is tried again at least: each try asks the vendor about the job once. */
 export const RECHECK_MS = 30_000;
 
-/** Where a job stands, as the vendor says: still to run or running, finished (or cancelled), or unknown to it. */
-export type JobState = 'running' | 'finished' | 'gone';
+/** Where a job stands, as the vendor says: still to run or running, or finished (or cancelled). */
+export type JobState = 'running' | 'finished';
 
 /** The jobs segsync stopped waiting for, and the contacts (by the connector's own key) each one writes. */
 export class UnfinishedJobs {
@@ -40,8 +40,9 @@ export class UnfinishedJobs {
 
   /**
    * Of `keys`, the contacts a job that has not finished still writes, each with the error that holds
-   * it back. Asks `stateOf` once about each job that writes one of them (a failure to answer counts as
-   * running); a finished or gone job, or one older than `forgetAfterMs`, is forgotten.
+   * it back. Asks `stateOf` once about each job that writes one of them; a finished job, one the vendor
+   * no longer knows (404), or one older than `forgetAfterMs` is forgotten. Any other failure to answer
+   * counts as running.
    */
   async holding(keys: string[], stateOf: (jobId: string) => Promise<JobState>, retryAfterMs: number): Promise<Map<string, EspBusyError>> {
     const held = new Map<string, EspBusyError>();
@@ -50,7 +51,7 @@ export class UnfinishedJobs {
     for (const [id, job] of this.jobs) {
       const mine = [...job.keys].filter((k) => wanted.has(k));
       if (!mine.length) continue;
-      if (this.clock.now() - job.since >= this.forgetAfterMs || (await stateOf(id).catch(() => 'running' as const)) !== 'running') {
+      if (this.clock.now() - job.since >= this.forgetAfterMs || (await stateOf(id).catch(stateOfFailure)) === 'finished') {
         this.jobs.delete(id);
         continue;
       }
@@ -63,4 +64,9 @@ export class UnfinishedJobs {
     }
     return held;
   }
+}
+
+/** A job the vendor answers 404 for can write nothing more; any other failure leaves it running. */
+function stateOfFailure(err: unknown): JobState {
+  return err instanceof EspPermanentError && err.status === 404 ? 'finished' : 'running';
 }

@@ -159,16 +159,11 @@ export function jobKey(change: ContactChange): string {
   return normaliseEmail(change.ref.email);
 }
 
-/** Where a bulk import job stands; one Klaviyo no longer knows (404) is gone. */
+/** Where a bulk import job stands. */
 export async function bulkJobState(ctx: KlaviyoContext, id: string): Promise<JobState> {
-  try {
-    const response = await ctx.client.call('bulkJobs', 'GET /api/profile-bulk-import-jobs/{job_id}', () => ctx.client.profiles.getBulkImportProfilesJob(id));
-    const { status } = parseAnswer(bulkJobSchema, response.data, 'GET /api/profile-bulk-import-jobs/{job_id}').data.attributes;
-    return status === 'complete' || status === 'cancelled' ? 'finished' : 'running';
-  } catch (err) {
-    if (err instanceof EspPermanentError && err.status === 404) return 'gone';
-    throw err;
-  }
+  const response = await ctx.client.call('bulkJobs', 'GET /api/profile-bulk-import-jobs/{job_id}', () => ctx.client.profiles.getBulkImportProfilesJob(id));
+  const { status } = parseAnswer(bulkJobSchema, response.data, 'GET /api/profile-bulk-import-jobs/{job_id}').data.attributes;
+  return status === 'complete' || status === 'cancelled' ? 'finished' : 'running';
 }
 
 /** Polls the job until it is complete or cancelled; undefined when it takes longer than allowed. */

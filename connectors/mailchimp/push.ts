@@ -157,14 +157,9 @@ export interface PatchOptions extends BatchPatchOptions {
   unfinished: UnfinishedJobs;
 }
 
-/** Where a batch job stands; one Mailchimp no longer knows (404) is gone. */
+/** Where a batch job stands. */
 async function batchState(client: MailchimpClient, id: string): Promise<JobState> {
-  try {
-    return (await client.batchStatus(id)).status === 'finished' ? 'finished' : 'running';
-  } catch (err) {
-    if (err instanceof EspPermanentError && err.status === 404) return 'gone';
-    throw err;
-  }
+  return (await client.batchStatus(id)).status === 'finished' ? 'finished' : 'running';
 }
 
 /** The defaults: batch jobs from 10 members on (below, a job's 3+ calls and its wait save little or nothing). */

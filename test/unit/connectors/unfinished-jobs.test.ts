@@ -1,6 +1,6 @@
 import { UnfinishedJobs } from '../../../connectors/unfinished-jobs';
 import type { JobState } from '../../../connectors/unfinished-jobs';
-import { EspBusyError } from '../../../src/errors';
+import { EspBusyError, EspPermanentError } from '../../../src/errors';
 import type { Clock } from '../../../src/model/clock';
 
 /** Job states as a vendor would answer them (an Error: the question failed), and the jobs asked about. */
@@ -45,7 +45,7 @@ describe('vendor jobs segsync stopped waiting for', () => {
     unfinished.add('gone', ['a']);
     unfinished.add('unreadable', ['b']);
     unfinished.add('slow', ['c']);
-    jobs.state.set('gone', 'gone');
+    jobs.state.set('gone', new EspPermanentError('klaviyo: not found', { esp: 'klaviyo', status: 404 }));
     jobs.state.set('unreadable', new Error('503'));
     expect([...(await unfinished.holding(['a', 'b', 'c'], jobs.stateOf, 1_000)).keys()]).toEqual(['b', 'c']);
     now += 60_000;
