@@ -109,6 +109,7 @@ export async function runDaemonCommand(options: DaemonCommandOptions, createServ
       pullIntervalMs: config.daemon.pullIntervalSeconds * 1000,
       reconcileIntervalMs: config.reconcile.everyMinutes * 60_000,
       corsOrigins: config.daemon.cors.origins,
+      fields: config.fields,
     });
   } catch (err) {
     await services.close();

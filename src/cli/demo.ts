@@ -243,6 +243,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       port,
       trackToken: DEMO_ENV.SEGSYNC_DEMO_TRACK_TOKEN,
       publicUrl,
+      fields: config.fields,
       pullIntervalMs: config.daemon.pullIntervalSeconds * 1000,
       // Every ~50 real ms: time-based flips (24 h after a cart add) land within a simulated hour.
       reevaluateIntervalMs: Math.ceil(50 * speed),

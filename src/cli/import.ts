@@ -29,7 +29,9 @@ Events:   {"email":"a@x.com","name":"Placed Order","time":"2026-05-01T12:00:00Z"
           derived from its content, so re-importing the same file adds nothing)
 Contacts: {"email":"a@x.com","properties":{"first_name":"Ada"},"tags":["vip"],"consent":"subscribed","created_at":"2025-11-02T08:30:00Z"}
           (consent also takes ESPs' words: bounced → cleaned, complained → unsubscribed, …; an unknown one is a
-          warning and the contact is kept; created_at is when the contact was created, which rules read)
+          warning and the contact is kept; created_at is when the contact was created, which rules read;
+          a value of a field segsync.yaml declares is read as its type, and one that does not fit is left
+          out with a warning naming the line and the field)
 CSV:      columns email, name/event, time, id; "properties.x" columns (or any other column) become properties.
 Rejected records are copied, exactly as they were, to NAME.rejects-YYYYMMDD-HHMMSS.EXT beside FILE (one
 file per run; the CSV header first), and why each was rejected to NAME.rejects-….errors.txt. Fix the
@@ -62,6 +64,7 @@ Exit code 1 when any record was rejected.`,
           store: ctx.store,
           now: () => ctx.clock.now(),
           batchSize: opts.batchSize,
+          ...(ctx.loaded ? { fields: ctx.loaded.config.fields } : {}),
           onBytes: (n) => progress.update(n),
           onReject: (r) => {
             if (shown++ < MAX_SHOWN_REJECTS && !opts.json) process.stderr.write(`${file}:${r.line}: ${r.error}\n`);

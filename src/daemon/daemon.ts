@@ -3,6 +3,7 @@
  * orderly stop a SIGTERM asks for. A daemon keeps no state of its own: after a crash the next start
  * resumes from the store (pull cursors, outbox, wake-up times), because every job runs once at start.
  */
+import type { FieldShape } from '../config/field-values';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log/logger';
 import { systemClock } from '../model/clock';
@@ -41,6 +42,8 @@ export interface DaemonOptions {
   maxBatchItems?: number;
   /** Browser origins allowed to call the track API (CORS, write key only). */
   corsOrigins?: readonly string[];
+  /** segsync.yaml's declared fields: an identify trait that does not fit its field's type is left out. */
+  fields?: Readonly<Record<string, FieldShape>>;
 }
 
 /** A started daemon. */
@@ -81,6 +84,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
     ...(options.maxBatchItems ? { maxBatchItems: options.maxBatchItems } : {}),
     ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
+    ...(options.fields ? { fields: options.fields } : {}),
     onWork: () => scheduler.notifyChange(),
   });
   await app.listen({ host, port: options.port ?? 8787 });

@@ -6,6 +6,7 @@
  * each field is documented in docs/intake.md.
  */
 import { z } from 'zod';
+import type { FieldShape } from '../config/field-values';
 import { SegsyncError, ValidationError } from '../errors';
 import type { AppIds, IdentifyItem, TrackItem } from '../ingest/identity-graph';
 import { parseTime, toContactChange, toIncomingEvent } from '../ingest/records';
@@ -39,6 +40,9 @@ export type IdentifyCall = Omit<IdentifyItem, 'mayMergeContacts'> & {
   /** Fields a browser (the write key) may not set that the call carries: consent, tags. */
   privileged: string[];
 };
+
+/** segsync.yaml's declared fields, whose types identify traits are checked against. */
+type Fields = Readonly<Record<string, FieldShape>>;
 
 /** The accepted items of one call, split by kind, and the refused ones by index. */
 export interface ParsedCall {
@@ -117,14 +121,14 @@ const ENVELOPE_KEYS = [
 const batchBody = z.object({ batch: z.array(z.unknown()), context: objectOf.optional(), sentAt: time.optional() }).loose();
 
 /** Reads one `/v1/<type>` body. */
-export function parseSingle(type: SegmentType, body: unknown, receivedAt: number): ParsedCall {
+export function parseSingle(type: SegmentType, body: unknown, receivedAt: number, fields?: Fields): ParsedCall {
   const out = emptyCall(1);
-  addItem(out, type, body, 0, receivedAt, {});
+  addItem(out, type, body, 0, receivedAt, {}, fields);
   return out;
 }
 
 /** Reads a `/v1/batch` body: `{batch: [{type: 'track'|'identify'|'page'|…, …}], context?, sentAt?}`. */
-export function parseBatch(body: unknown, receivedAt: number, maxItems: number): ParsedCall {
+export function parseBatch(body: unknown, receivedAt: number, maxItems: number, fields?: Fields): ParsedCall {
   const parsed = batchBody.safeParse(body);
   if (!parsed.success) {
     throw new ValidationError('the body is not a batch', { hint: 'send {"batch": [{"type": "track", …}, {"type": "identify", …}]}' });
@@ -148,7 +152,7 @@ export function parseBatch(body: unknown, receivedAt: number, maxItems: number):
       });
       return;
     }
-    addItem(out, type as SegmentType, item, index, receivedAt, shared);
+    addItem(out, type as SegmentType, item, index, receivedAt, shared, fields);
   });
   return out;
 }
@@ -164,6 +168,7 @@ function addItem(
   index: number,
   receivedAt: number,
   shared: { context?: Record<string, unknown> | undefined; sentAt?: string | number | undefined },
+  fields: Fields | undefined,
 ): void {
   try {
     if (!isObject(raw)) throw new ItemError(undefined, 'the item is not a JSON object', `a ${type} call is a JSON object`);
@@ -183,7 +188,7 @@ function addItem(
       out.events.push(trackItem(type, item, when, receivedAt));
       out.eventIndexes.push(index);
     } else {
-      out.contacts.push(type === 'alias' ? aliasItem(item, when) : identifyItem(item, when, receivedAt));
+      out.contacts.push(type === 'alias' ? aliasItem(item, when) : identifyItem(item, when, receivedAt, fields));
       out.contactIndexes.push(index);
     }
   } catch (err) {
@@ -306,7 +311,7 @@ function queryOf(url: string): URLSearchParams | undefined {
   }
 }
 
-function identifyItem(item: Envelope, when: CallTime, receivedAt: number): IdentifyCall {
+function identifyItem(item: Envelope, when: CallTime, receivedAt: number, fields: Fields | undefined): IdentifyCall {
   // Traits are `traits`; clients that also copy them into `context.traits` (RudderStack) are read the same.
   const traits = { ...(item.context?.traits ?? {}), ...(item.traits ?? {}) };
   const email = keyEmail(item, [
@@ -318,7 +323,7 @@ function identifyItem(item: Envelope, when: CallTime, receivedAt: number): Ident
   requireSomeone(email, ids);
   const record: Record<string, unknown> = { ...item, traits };
   for (const k of ENVELOPE_KEYS) delete record[k];
-  const { email: _given, ...contact } = toContactChange({ ...record, time: when.at }, 'local', receivedAt);
+  const { email: _given, ...contact } = toContactChange({ ...record, time: when.at }, 'local', receivedAt, fields);
   delete contact.properties.email;
   const privileged = ['consent', 'tags'].filter((k) => record[k] !== undefined || traits[k] !== undefined);
   return { ...(email ? { email } : {}), ids, contact, privileged };

@@ -5,6 +5,7 @@
  * committed (see group-commit.ts), so an answer says what was accepted and stored, not which records
  * were duplicates (the metrics count those).
  */
+import type { FieldShape } from '../config/field-values';
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RawRequest } from '../../connectors/connector';
@@ -45,6 +46,8 @@ export interface ServerOptions {
   corsOrigins?: readonly string[];
   /** Called after a request stored something, so the outbox worker wakes at once. */
   onWork?: () => void;
+  /** segsync.yaml's declared fields: an identify trait that does not fit its field's type is left out. */
+  fields?: Readonly<Record<string, FieldShape>>;
 }
 
 /** Builds the server (not yet listening). */
@@ -55,6 +58,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const onWork = options.onWork ?? (() => undefined);
   const app = Fastify({ logger: false, bodyLimit, return503OnClosing: true });
   let closing = false;
+  const warnedFields = new Set<string>();
   const diskFull = new DiskFullNotice(logger, clock);
   const afterIntake = (kind: CallKind) => (result: IntakeResult) => {
     diskFull.stored();
@@ -190,14 +194,14 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     }
     for (const path of BATCH_ROUTES) {
       api.post(path, (request, reply) => {
-        const call = parseBatch(request.body, clock.now(), maxBatchItems);
+        const call = parseBatch(request.body, clock.now(), maxBatchItems, options.fields);
         return intake('batch', (request as AccessRequest).access, reply, call);
       });
     }
   });
 
   function single(type: SegmentType, request: AccessRequest, reply: FastifyReply): Promise<FastifyReply> {
-    return intake(kindOf(type), request.access, reply, parseSingle(type, request.body, clock.now()));
+    return intake(kindOf(type), request.access, reply, parseSingle(type, request.body, clock.now(), options.fields));
   }
 
   async function webhook(esp: EspName, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
@@ -263,14 +267,36 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     ].sort((a, b) => a.index - b.index);
     metrics.rejected(endpoint, conflicts.length + refusedMerges.length);
     const stored = accepted - conflicts.length - refusedMerges.length;
-    if (!rejected.length) return reply.code(200).send({ ok: true, accepted: stored });
+    const warnings = fieldWarnings(call);
+    if (!rejected.length) return reply.code(200).send({ ok: true, accepted: stored, ...(warnings.length ? { warnings } : {}) });
     if (stored === 0 && call.total === 1) {
       const first = rejected[0]!;
       const status = refusedMerges.length ? 403 : 409;
       return reply.code(status).send({ error: status === 403 ? 'forbidden' : 'conflict', message: first.message, hint: first.hint, rejected });
     }
     // 207: part of the batch was stored; the rejected items are named so the sender can fix and resend them.
-    return reply.code(207).send({ ok: false, accepted: stored, rejected });
+    return reply.code(207).send({ ok: false, accepted: stored, rejected, ...(warnings.length ? { warnings } : {}) });
+  }
+
+  /**
+   * The traits of stored identify items that were left out (a value that does not fit its field's
+   * type, an unknown consent word), by item: the answer names them, and the log says so once per
+   * field, since a tracking client sends the same mistake with every call and reads no answers.
+   */
+  function fieldWarnings(call: ParsedCall): ItemRejection[] {
+    const out: ItemRejection[] = [];
+    call.contacts.forEach((c, i) => {
+      for (const w of c.contact.warnings ?? []) {
+        out.push({ index: call.contactIndexes[i]!, field: w.field, message: w.message, ...(w.hint ? { hint: w.hint } : {}) });
+        if (warnedFields.has(w.field)) continue;
+        warnedFields.add(w.field);
+        logger.warn(
+          { field: w.field, hint: w.hint },
+          `identify trait "${w.field}": ${scrubEmails(w.message)} (the rest of the call was stored; later calls with this field's values left out are not logged again, their answers name them)`,
+        );
+      }
+    });
+    return out;
   }
 
   return app;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SegsyncError, StoreFullError, ValidationError, describeError, isRetryable } from '../errors';
 import { freeSpaceHint } from '../store/disk-full';
+import type { FieldShape } from '../config/field-values';
 import type { FieldWarning, IncomingContact } from '../model/types';
 import type { EventBulkLoad, EventRow, Store } from '../store/store';
 import { rowsOf } from './event-columns';
@@ -36,6 +37,8 @@ export interface ImportOptions {
   now: () => number;
   /** Records written per transaction. */
   batchSize?: number;
+  /** segsync.yaml's declared fields: a contact's value that does not fit its type is left out with a warning. */
+  fields?: Record<string, FieldShape>;
   /** JSON-lines bytes a parse worker takes at a time (tests make it small to exercise the split). */
   rangeBytes?: number;
   /** Called with bytes read so far (for a progress bar). */
@@ -164,7 +167,7 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
     options.onBytes?.(bytesRead);
   };
 
-  const base: WorkerInput = { file: options.file, kind: options.kind, batchSize, now: options.now() };
+  const base: WorkerInput = { file: options.file, kind: options.kind, batchSize, now: options.now(), ...(options.fields ? { fields: options.fields } : {}) };
   const rangeBytes = options.rangeBytes ?? DEFAULT_RANGE_BYTES;
   const split = formatOf(options.file) === 'jsonl' && fileBytes > 2 * rangeBytes;
   const inputs = split

@@ -1,3 +1,4 @@
+import type { FieldShape } from '../config/field-values';
 import type { SourceLocation } from '../errors';
 import type { IncomingContact } from '../model/types';
 import type { EventColumns } from './event-columns';
@@ -10,6 +11,8 @@ export interface WorkerInput {
   batchSize: number;
   /** Time given to imported contact changes, epoch ms. */
   now: number;
+  /** segsync.yaml's declared fields: a contact's value that does not fit its field's type is left out. */
+  fields?: Record<string, FieldShape>;
   /**
    * Set when several workers share a JSON-lines file: this one parses byte ranges `first`,
    * `first + step`, … of `rangeBytes` each. Without it, the worker reads the whole file in order.

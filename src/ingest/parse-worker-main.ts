@@ -64,7 +64,7 @@ async function main(input: WorkerInput): Promise<void> {
     }
     try {
       if (input.kind === 'events') pending.events.push(toEventRow(toIncomingEvent(rec.value, SOURCE, input.now)));
-      else pending.contacts.push(toIncomingContact(rec.value, 'local', input.now));
+      else pending.contacts.push(toIncomingContact(rec.value, 'local', input.now, input.fields));
       pending.lines.push(rec.line);
     } catch (err) {
       pending.rejects.push({ line: rec.line, error: describeError(err), text: rec.text });

@@ -3,6 +3,8 @@
  * wrong with it. Field names follow the Segment spec where one exists (event, timestamp, messageId).
  */
 import { z } from 'zod';
+import { fitProperties } from '../config/field-values';
+import type { FieldShape } from '../config/field-values';
 import { ValidationError } from '../errors';
 import { requireEmail, reservedEventIdProblem } from '../model/identity';
 import { readConsent } from '../model/consent';
@@ -103,16 +105,21 @@ const RESERVED_CONTACT_KEYS = new Set(['email', 'properties', 'traits', 'tags', 
 /**
  * Validates one contact record; keys besides the reserved ones are properties. Only a missing or
  * invalid email refuses the record: any other field that is not understood (an unknown consent
- * state, tags that are not text, a creation time that is not a date) is left out with a warning
- * naming it, and the rest is kept.
+ * state, tags that are not text, a creation time that is not a date, a value that does not fit the
+ * type `fields` declares for it) is left out with a warning naming it, and the rest is kept.
  */
-export function toIncomingContact(raw: unknown, source: ValueSource, now: number): IncomingContact {
-  const { email, ...change } = toContactChange(raw, source, now);
+export function toIncomingContact(raw: unknown, source: ValueSource, now: number, fields?: Readonly<Record<string, FieldShape>>): IncomingContact {
+  const { email, ...change } = toContactChange(raw, source, now, fields);
   return { email: requireEmail(email), ...change };
 }
 
 /** A contact change that may come without an email (a Segment identify by userId or anonymousId): as `toIncomingContact`, the email unchecked. */
-export function toContactChange(raw: unknown, source: ValueSource, now: number): Omit<IncomingContact, 'email'> & { email: unknown } {
+export function toContactChange(
+  raw: unknown,
+  source: ValueSource,
+  now: number,
+  fields?: Readonly<Record<string, FieldShape>>,
+): Omit<IncomingContact, 'email'> & { email: unknown } {
   const parsed = contactObject.safeParse(raw);
   if (!parsed.success || Array.isArray(raw))
     throw new ValidationError('a contact record must be a JSON object', { hint: 'a contact is {"email", "properties", "tags", "consent"}' });
@@ -126,12 +133,17 @@ export function toContactChange(raw: unknown, source: ValueSource, now: number):
     return {};
   };
   const traits = objectField('traits');
-  const properties: Record<string, FieldValue> = { ...traits, ...objectField('properties') };
+  let properties: Record<string, FieldValue> = { ...traits, ...objectField('properties') };
   for (const [k, v] of Object.entries(r)) {
     if (!RESERVED_CONTACT_KEYS.has(k) && v !== undefined) properties[k] = v as FieldValue;
   }
   delete properties.email;
   serializeWithinLimits(properties, 'traits');
+  if (fields) {
+    const fit = fitProperties(fields, properties);
+    properties = fit.properties;
+    for (const p of fit.problems) warnings.push({ field: p.field, message: `${p.problem}: left out`, hint: p.hint });
+  }
   const email = typeof r.email === 'string' ? r.email : typeof traits.email === 'string' ? traits.email : undefined;
   const createdAt = creationTime(r, properties, warnings);
   const tags = tagsOf(r.tags, warnings);

@@ -42,7 +42,7 @@ export interface DaemonSetup {
 /** Writes a config whose ESPs all point at `espUrl` (a closed port unless a sandbox is given). */
 export async function writeDaemonConfig(
   dir: string,
-  options: { espUrl?: string; hubspotUrl?: string; klaviyoUrl?: string; extra?: string; segments?: string; daemon?: string } = {},
+  options: { espUrl?: string; hubspotUrl?: string; klaviyoUrl?: string; extra?: string; segments?: string; daemon?: string; fields?: string } = {},
 ): Promise<DaemonSetup> {
   const port = await freeLoopbackPort();
   const espUrl = options.espUrl ?? `http://127.0.0.1:${await freeLoopbackPort()}`;
@@ -54,6 +54,7 @@ export async function writeDaemonConfig(
 store: { path: ${db} }
 fields:
   plan: { type: string }
+${options.fields ?? ''}
 connectors:
   hubspot: { accessToken: "\${HS_TOKEN}", baseUrl: "${options.hubspotUrl ?? espUrl}", clientSecret: "\${HS_SECRET}" }
   mailchimp: { apiKey: "\${MC_KEY}", listId: L1, baseUrl: "${espUrl}", webhookSecret: "\${MC_HOOK}" }
@@ -228,6 +229,7 @@ export async function startInProcess(
     serverKey: SERVER_KEY,
     writeKey: WRITE_KEY,
     corsOrigins: config.daemon.cors.origins,
+    fields: config.fields,
     // Jobs run once at start (a pull per ESP), then rarely unless told: the tests call what they need.
     pullIntervalMs: 3_600_000,
     reevaluateIntervalMs: options.reevaluateIntervalMs ?? 3_600_000,

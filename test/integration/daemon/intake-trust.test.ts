@@ -1,12 +1,15 @@
 /**
  * The daemon's intake on the real services (src/daemon/wire.ts), in this process: writers wait for
  * another process's lock, an intake commits whole or not at all, /readyz says what is true and keeps
- * saying it, and the write key can only send events.
+ * saying it, the write key can only send events, and identify traits that do not fit their declared
+ * type are left out and named.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../../src/log/logger';
 import { startSandboxes } from '../../support/sandboxes';
 import type { Sandboxes } from '../../support/sandboxes';
 import { WRITE_KEY, startInProcess, writeDaemonConfig } from '../../support/intake-daemon';
@@ -151,6 +154,57 @@ describe('intake on the real services (ESPs unreachable)', () => {
     expect((await r.post('/v1/identify', { userId: 'wk-user', traits: { email: 'wk@x.com', first_name: 'Wanda' } }, WRITE_KEY)).status).toBe(200);
     expect(r.store.findContactByEmail('wk@x.com')!.properties.first_name?.value).toBe('Wanda');
     expect(r.store.findContactByEmail('wk@x.com')!.consent?.status).toBe('subscribed');
+  });
+});
+
+describe('identify traits checked against the declared field types', () => {
+  it('stores what fits (in its type), leaves out what does not, names it in the answer and logs it once per field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'segsync-intake-trust-'));
+    dirs.push(dir);
+    let logged = '';
+    const logger = createLogger({
+      level: 'warn',
+      destination: new Writable({
+        write(chunk: Buffer, _enc, done) {
+          logged += chunk.toString('utf8');
+          done();
+        },
+      }),
+    });
+    const setup = await writeDaemonConfig(dir, { fields: '  tier: { type: enum, options: [free, pro] }\n  score: { type: number }' });
+    const d = await startInProcess(setup, {}, { logger });
+    try {
+      const first = await d.post('/v1/identify', { email: 'fit@x.com', traits: { tier: 'gold', score: '42', first_name: 'Fay' } }, WRITE_KEY);
+      expect(first.status).toBe(200);
+      expect(first.body).toEqual({
+        ok: true,
+        accepted: 1,
+        warnings: [
+          {
+            index: 0,
+            field: 'tier',
+            message: `"gold" is not one of tier's options (free, pro): left out`,
+            hint: 'use one of them exactly as written, or add it to fields.tier.options in segsync.yaml',
+          },
+        ],
+      });
+      const c = d.store.findContactByEmail('fit@x.com')!;
+      expect([c.properties.tier, c.properties.score?.value, c.properties.first_name?.value]).toEqual([undefined, 42, 'Fay']);
+      const batch = await d.post('/v1/batch', {
+        batch: [
+          { type: 'identify', email: 'fit@x.com', traits: { tier: 'pro' } },
+          { type: 'identify', email: 'fit2@x.com', traits: { tier: 'platinum', score: 'lots' } },
+        ],
+      });
+      expect(batch.status).toBe(200);
+      expect(batch.body.warnings).toEqual([expect.objectContaining({ index: 1, field: 'tier' }), expect.objectContaining({ index: 1, field: 'score' })]);
+      expect(d.store.findContactByEmail('fit@x.com')!.properties.tier?.value).toBe('pro');
+      expect(Object.keys(d.store.findContactByEmail('fit2@x.com')!.properties)).toEqual([]);
+      expect(logged.match(/"tier"/g)).toHaveLength(1);
+      expect(logged.match(/"score"/g)).toHaveLength(1);
+    } finally {
+      await d.close();
+    }
   });
 });
 

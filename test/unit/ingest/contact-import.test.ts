@@ -1,7 +1,8 @@
 /**
- * A contact import with the consent states real ESP exports carry, and with creation times: no
- * unknown value costs a record, each is a warning naming the line and the field, and `created_at`
- * becomes the time rules read as `created_at`.
+ * A contact import with the consent states real ESP exports carry, with creation times, and with
+ * values checked against the types segsync.yaml declares: no unknown or unfit value costs a record,
+ * each is a warning naming the line and the field, and `created_at` becomes the time rules read as
+ * `created_at`.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -126,6 +127,35 @@ describe('contact import: consent vocabulary and creation times', () => {
     expect(member('fresh@x.com')).toBe(true);
     // Without created_at the contact is as new as its first sighting.
     expect(member('unknown@x.com')).toBe(true);
+  });
+
+  it("reads a CSV's cells as the types segsync.yaml declares, and leaves out a value that does not fit, naming line and field", async () => {
+    const file = join(dir, 'contacts.csv');
+    writeFileSync(file, 'email,first_name,plan,score,vip,signed_up\na@x.com,Ann,pro,42,yes,2026-04-02\nb@x.com,Bob,gold,n/a,no,04/02/2026\n');
+    const warnings: ImportWarning[] = [];
+    const fields = {
+      plan: { type: 'enum' as const, options: ['free', 'pro'] },
+      score: { type: 'number' as const },
+      vip: { type: 'boolean' as const },
+      signed_up: { type: 'date' as const },
+    };
+    const summary = await importFile({ kind: 'contacts', file, store, now: () => NOW, fields, onWarning: (w) => warnings.push(w) });
+    expect(summary).toMatchObject({ read: 2, imported: 2, rejected: 0, contactsCreated: 2, warnings: 3 });
+    const props = (email: string): Record<string, unknown> =>
+      Object.fromEntries(Object.entries(store.findContactByEmail(email)!.properties).map(([k, v]) => [k, v.value]));
+    expect(props('a@x.com')).toEqual({ first_name: 'Ann', plan: 'pro', score: 42, vip: true, signed_up: '2026-04-02' });
+    expect(props('b@x.com')).toEqual({ first_name: 'Bob', vip: false });
+    expect(warnings).toEqual([
+      expect.objectContaining({ line: 3, field: 'plan', message: expect.stringContaining('"gold" is not one of plan\'s options (free, pro): left out') }),
+      expect.objectContaining({ line: 3, field: 'score', message: expect.stringContaining('"n/a" is not a number') }),
+      expect.objectContaining({ line: 3, field: 'signed_up', hint: expect.stringContaining('YYYY-MM-DD') }),
+    ]);
+  });
+
+  it('takes every value as it is without declared fields (no segsync.yaml)', async () => {
+    const { warnings } = await importLines([{ email: 'c@x.com', properties: { plan: 'gold', score: 'n/a' } }]);
+    expect(warnings).toEqual([]);
+    expect(store.findContactByEmail('c@x.com')!.properties.plan?.value).toBe('gold');
   });
 
   it('still refuses a record without a usable email', () => {
