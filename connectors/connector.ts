@@ -135,6 +135,11 @@ export type ChangeResult =
       /** Will not succeed as it is (validation, compliance state, unknown field): dead-letter with the reason. */
       status: 'failed';
       error: SegsyncError;
+      /**
+       * Only these keys of the change were refused (their values): nothing of it was written, and its
+       * other keys may be sent again without them. Absent: the change as a whole failed.
+       */
+      keys?: string[];
     };
 
 /** An opaque, JSON-serialisable position in an ESP's change listing, stored between pulls. */

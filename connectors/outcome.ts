@@ -3,7 +3,7 @@
  * decides retry or failed (see `asEspError` for an error of unknown kind), and the ESP's "come back
  * after" travels with a retry.
  */
-import { asEspError, retryAfterOf } from '../src/errors';
+import { FieldValueError, asEspError, retryAfterOf } from '../src/errors';
 import type { ChangeResult, ContactRef } from './connector';
 
 /** A result without its ref (distributed over the union, so each variant keeps its fields). */
@@ -12,6 +12,7 @@ export type Outcome = ChangeResult extends infer U ? (U extends ChangeResult ? O
 /** The outcome of a write that failed with `err`. */
 export function outcomeOfError(err: unknown, esp: string): Outcome {
   const error = asEspError(err, esp);
+  if (error instanceof FieldValueError) return { status: 'failed', error, keys: error.keys };
   if (!error.retryable) return { status: 'failed', error };
   const retryAfterMs = retryAfterOf(error);
   return retryAfterMs === undefined ? { status: 'retry', error } : { status: 'retry', error, retryAfterMs };

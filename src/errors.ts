@@ -69,6 +69,21 @@ export class ValidationError extends SegsyncError {
   }
 }
 
+/**
+ * An ESP refuses the values of some fields of a contact's change (a value its field type or options
+ * do not allow): those are named by the change's keys, and the change's other writes can go without them.
+ */
+export class FieldValueError extends ValidationError {
+  constructor(
+    message: string,
+    /** The refused keys, as the change names them (the ESP's field names). */
+    readonly keys: string[],
+    options: SegsyncErrorOptions = {},
+  ) {
+    super(message, options);
+  }
+}
+
 /** The local store failed or is in a state segsync cannot use. */
 export class StoreError extends SegsyncError {
   constructor(message: string, options: SegsyncErrorOptions = {}, code = 'E_STORE') {

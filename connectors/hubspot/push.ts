@@ -5,7 +5,7 @@
  * remote value read just before the write. Results are attributed per contact, in input order.
  */
 import type * as Contacts from '@hubspot/api-client/lib/codegen/crm/contacts';
-import { EspTransientError, ValidationError } from '../../src/errors';
+import { EspTransientError, FieldValueError, ValidationError } from '../../src/errors';
 import type { SegsyncError } from '../../src/errors';
 import { EMAIL_KEY } from '../connector';
 import type { ChangeResult, ContactChange } from '../connector';
@@ -99,9 +99,13 @@ export function routeWrites<U extends { item: PlannedWrite }>(units: U[], tagLis
   return { upserts, updates, unwritten };
 }
 
-/** Encodes one change's properties; throws `ValidationError` for a value HubSpot would refuse. */
+/**
+ * Encodes one change's properties. Throws `FieldValueError` naming every property HubSpot would
+ * refuse (the rest of the change can go without them), `ValidationError` for an email change it cannot make.
+ */
 export function encodeChange(change: ContactChange, props: Map<string, PropertyShape>): Record<string, string> {
   const out: Record<string, string> = {};
+  const refused: { key: string; message: string; hint: string }[] = [];
   for (const [name, value] of Object.entries(change.set)) {
     if (name === EMAIL_KEY) {
       // HubSpot changes a record's email through its `email` property, written by record id.
@@ -112,15 +116,30 @@ export function encodeChange(change: ContactChange, props: Map<string, PropertyS
       out.email = String(value);
       continue;
     }
-    out[name] = encodeValue(props.get(name) ?? { name, type: 'string', fieldType: 'text' }, value);
+    try {
+      out[name] = encodeValue(props.get(name) ?? { name, type: 'string', fieldType: 'text' }, value);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      refused.push({ key: name, message: err.message, hint: err.hint ?? 'fix the value or the field type' });
+    }
   }
   for (const name of change.clear) out[name] = '';
   for (const [name, encoded] of Object.entries(out)) {
     const problem = writeProblem(props.get(name), name, encoded);
-    if (problem)
-      throw new ValidationError(`hubspot: ${problem}`, { hint: 'run `segsync push` after `ensureSchema` creates it, or fix the mapping in segsync.yaml' });
+    if (problem) refused.push({ key: name === 'email' ? EMAIL_KEY : name, message: problem, hint: writeHint(props.get(name)) });
   }
+  if (refused.length)
+    throw new FieldValueError(`hubspot: ${refused.map((r) => r.message).join('; ')}`, [...new Set(refused.map((r) => r.key))], {
+      hint: [...new Set(refused.map((r) => r.hint))].join('; '),
+    });
   return out;
+}
+
+/** What to do about a write `writeProblem` refused, by what the property is. */
+function writeHint(property: PropertyShape | undefined): string {
+  if (!property) return 'run `segsync push` (it creates the properties the mapping needs), or fix the mapping in segsync.yaml';
+  if (property.readOnly) return 'HubSpot computes this property: map the field to another one in segsync.yaml';
+  return "add the option to the HubSpot property (or to the field's options in segsync.yaml, for a property segsync created), or fix the value";
 }
 
 /** True when the batch names a property or an option the cached schema does not know (it may be stale). */

@@ -23,7 +23,7 @@
  */
 import { EMAIL_KEY } from '../connector';
 import type { ChangeResult, ContactChange } from '../connector';
-import { EspPermanentError, ValidationError } from '../../src/errors';
+import { EspPermanentError, FieldValueError, ValidationError } from '../../src/errors';
 import { splitChunks } from '../batching';
 import { mergeChangesBy, runPush } from '../push-driver';
 import type { PushIo, PushStrategy, PushUnit } from '../push-driver';
@@ -113,19 +113,29 @@ type Io = PushIo<ContactChange, Planned>;
 /** Changes of the same email merge so one member gets one write. */
 export const mergeChanges = mergeChangesBy((change) => normaliseEmail(change.ref.email));
 
-/** One member's plan: merge values converted (a value Mailchimp cannot hold throws `ValidationError`) and a route. */
+/**
+ * One member's plan: merge values converted and a route. Values Mailchimp cannot hold throw one
+ * `FieldValueError` naming each of their fields (the rest of the change can go without them).
+ */
 function plan(change: ContactChange, schema: MergeSchema): Planned {
   const email = normaliseEmail(change.ref.email);
   const merges: Record<string, MergeValue> = {};
-  try {
-    for (const [name, value] of Object.entries(change.set)) {
+  const refused: { key: string; error: ValidationError }[] = [];
+  for (const [name, value] of Object.entries(change.set)) {
+    try {
       const w = schema.toWire(name, value);
       merges[w.tag] = w.value;
+    } catch (err) {
+      refused.push({ key: name, error: err instanceof ValidationError ? err : new ValidationError(String(err)) });
     }
-    for (const name of change.clear) merges[schema.tagFor(name)] = '';
-  } catch (err) {
-    throw err instanceof ValidationError ? err : new ValidationError(String(err));
   }
+  for (const name of change.clear) merges[schema.tagFor(name)] = '';
+  if (refused.length)
+    throw new FieldValueError(
+      refused.map((r) => r.error.message).join('; '),
+      refused.map((r) => r.key),
+      { hint: [...new Set(refused.map((r) => r.error.hint ?? 'fix the value or the field type'))].join('; ') },
+    );
   const route = routeFor(change, Object.keys(merges).length > 0);
   return { email, hash: subscriberHash(email), merges, route, optOut: change.optOut !== undefined, addTags: change.addTags, removeTags: change.removeTags };
 }

@@ -284,9 +284,20 @@ function settleItems(
   }
   const message = describeError(r.error);
   if (r.status === 'failed') {
-    for (const i of items) store.failOutbox(i.id, message, clock.now(), true);
+    // Only some fields' values refused: those are dead-lettered, and the contact's other operations go
+    // again at once without them (not counted as an attempt), so one bad value never holds back the rest.
+    const refused = r.keys ? new Set(r.keys) : undefined;
+    const spared = refused && items.some((i) => refused.has(i.key)) ? items.filter((i) => !refused.has(i.key)) : [];
+    const now = clock.now();
+    for (const i of items) {
+      if (spared.includes(i)) store.failOutbox(i.id, `sent again without the refused ${[...refused!].join(', ')}: ${message}`, now, false, false);
+      else store.failOutbox(i.id, message, now, true);
+    }
     report.failed++;
-    logger.warn({ esp, contact: items[0]?.contactId, code: r.error.code }, `ESP refused the change: ${message}`);
+    logger.warn(
+      { esp, contact: items[0]?.contactId, code: r.error.code },
+      `ESP refused the change: ${message}${spared.length ? ` (only ${[...refused!].join(', ')} set aside; the contact's other ${spared.length} operations are sent without them)` : ''}`,
+    );
     return;
   }
   retryLater(store, clock, retry, items, r.error, r.retryAfterMs, report);

@@ -281,6 +281,11 @@ describe('HubSpot faults', () => {
       expect(results.map((r) => r.status)).toEqual(['failed', 'failed', 'ok']);
       expect(results[0]!.status === 'failed' && results[0]!.error.message).toMatch(/"platinum" is not an option of HubSpot property "plan"/);
       expect(results[1]!.status === 'failed' && results[1]!.error.message).toMatch(/no contact property "nosuch"/);
+      // Each names its refused property, so the outbox sends the rest of the contact without it.
+      expect(results.slice(0, 2).map((r) => r.status === 'failed' && [r.keys, r.error.hint])).toEqual([
+        [['plan'], expect.stringMatching(/^add the option to the HubSpot property/)],
+        [['nosuch'], expect.stringMatching(/creates the properties the mapping needs/)],
+      ]);
       const paths = h.exchanges.slice(before).map((x) => x.path.split('?')[0]);
       expect(paths).toEqual(['/crm/v3/properties/contacts', '/crm/v3/objects/contacts/batch/upsert']);
     }));
