@@ -32,7 +32,8 @@ Contacts: {"email":"a@x.com","properties":{"first_name":"Ada"},"tags":["vip"],"c
           warning and the contact is kept; created_at is when the contact was created, which rules read;
           a value of a field segsync.yaml declares is read as its type, and one that does not fit is left
           out with a warning naming the line and the field)
-CSV:      columns email, name/event, time, id; "properties.x" columns (or any other column) become properties.
+CSV:      columns email, name/event, time, id; "properties.x" columns (or any other column) become properties
+          (the contact's, or the event's in an events file).
 Rejected records are copied, exactly as they were, to NAME.rejects-YYYYMMDD-HHMMSS.EXT beside FILE (one
 file per run; the CSV header first), and why each was rejected to NAME.rejects-….errors.txt. Fix the
 records in the rejects file and import it: nothing imported before is added twice.

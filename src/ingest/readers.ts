@@ -180,7 +180,7 @@ export async function* readCsv(file: string, onBytes?: (n: number) => void, kind
         if (kind === 'events') requireEventColumns(file, rec.line, columns);
         continue;
       }
-      if (rec.cells) batch.push({ line: rec.line, text: rec.text, value: csvObject(columns, rec.cells) });
+      if (rec.cells) batch.push({ line: rec.line, text: rec.text, value: csvObject(columns, rec.cells, kind) });
       else batch.push({ line: rec.line, text: rec.text, readError: rec.error! });
     }
     if (batch.length) yield batch;
@@ -220,14 +220,22 @@ function requireEventColumns(file: string, line: number, columns: string[]): voi
   }
 }
 
-/** A CSV row as an object by its header's names: empty cells left out, `a.b` nested, numbers typed. */
-function csvObject(columns: string[], cells: string[]): Record<string, unknown> {
+/** The columns an event row names itself by (its other columns are its properties). */
+const EVENT_COLUMNS = new Set(['email', 'name', 'event', 'time', 'timestamp', 'id', 'eventId', 'messageId', 'properties', 'traits', 'context']);
+
+/**
+ * A CSV row as an object by its header's names: empty cells left out, `a.b` nested, numbers typed. In an
+ * events file a column that is not an event's own (a `value` or `sku` column) is a property, as
+ * `properties.value` would be: an event keeps only its properties, and the cell would be lost.
+ */
+function csvObject(columns: string[], cells: string[], kind?: ImportKind): Record<string, unknown> {
   const value: Record<string, unknown> = {};
   const n = Math.min(columns.length, cells.length);
   for (let i = 0; i < n; i++) {
-    const col = columns[i]!;
+    const given = columns[i]!;
     const cell = cells[i]!;
     if (cell === '') continue;
+    const col = kind === 'events' && !EVENT_COLUMNS.has(given.split('.', 1)[0]!) ? `properties.${given}` : given;
     const dot = col.indexOf('.');
     if (dot > 0) {
       const head = col.slice(0, dot);

@@ -178,6 +178,12 @@ describe('CSV records', () => {
       const good = write('email,event,timestamp,properties.value\nann@example.com,Placed Order,2026-04-30T10:00:00Z,19.5\n');
       expect(await importFile({ kind: 'events', file: good, store, now: () => NOW })).toMatchObject({ imported: 1, rejected: 0 });
       expect(store.eventsOf(store.findContactByEmail('ann@example.com')!.id)).toMatchObject([{ name: 'Placed Order', properties: { value: 19.5 } }]);
+      // Any other column of an events file is a property of its event, typed as contacts' columns are.
+      const plain = write('email,event,time,id,value,sku,coupon\nbob@example.com,Placed Order,2026-04-30T11:00:00Z,o-2,25.5,A-1,\n');
+      expect(await importFile({ kind: 'events', file: plain, store, now: () => NOW })).toMatchObject({ imported: 1, rejected: 0 });
+      expect(store.eventsOf(store.findContactByEmail('bob@example.com')!.id)).toMatchObject([
+        { name: 'Placed Order', eventId: 'o-2', properties: { value: 25.5, sku: 'A-1' } },
+      ]);
       const noTime = write('email,name\nann@example.com,Placed Order\n');
       await expect(importFile({ kind: 'events', file: noTime, store, now: () => NOW })).rejects.toMatchObject({
         message: 'the header row has no "time" (or "timestamp") column (columns: "email", "name")',
