@@ -4,6 +4,8 @@
  * ESP's encoder gets what it expects; one that does not is refused before it reaches the store,
  * where it would fail every later write of its contact to an ESP that enforces the type.
  */
+import { ValidationError } from '../errors';
+import { parseIso } from '../model/time';
 import type { FieldValue } from '../model/types';
 import type { FieldConfig } from './schema';
 
@@ -14,7 +16,6 @@ export type FieldShape = Pick<FieldConfig, 'type' | 'options'>;
 export type FieldFit = { ok: true; value: FieldValue } | { ok: false; problem: string; hint: string };
 
 const NUMBER_TEXT = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
-const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const TRUE_WORDS = new Set(['true', 'yes', '1']);
 const FALSE_WORDS = new Set(['false', 'no', '0']);
 /** Epoch milliseconds from 1970 to 9999; smaller numbers are seconds or mistakes. */
@@ -23,7 +24,7 @@ const EPOCH_MS_MAX = 253402300799999;
 
 /**
  * Fits `value` to `field` (named `name` in messages). Empty values (null, "") always fit: they clear
- * the field. Text is read as the type it stands for (CSV cells and HubSpot's wire are all text).
+ * the field. Text is read as the type it stands for (a JSON sender's "42", a CSV cell).
  */
 export function fitFieldValue(name: string, field: FieldShape, value: FieldValue): FieldFit {
   if (value === null || value === '') return { ok: true, value };
@@ -52,7 +53,7 @@ export function fitFieldValue(name: string, field: FieldShape, value: FieldValue
     case 'datetime': {
       const ms = instantOf(value);
       return ms === undefined
-        ? no('a date and time', `give "${name}" as ISO 8601, e.g. 2026-05-01T12:00:00Z (without a zone it is read as UTC), or epoch milliseconds`)
+        ? no('a date and time', `give "${name}" as ISO 8601 with a zone, e.g. 2026-05-01T12:00:00Z, or epoch milliseconds`)
         : { ok: true, value: new Date(ms).toISOString() };
     }
     case 'enum': {
@@ -96,41 +97,24 @@ function listItems(value: FieldValue): string[] | undefined {
 
 /** The UTC day of a date, an ISO timestamp or epoch milliseconds, as YYYY-MM-DD. */
 function dayOf(value: FieldValue): string | undefined {
-  if (typeof value === 'string') {
-    const m = ISO_DATE.exec(value.trim());
-    if (m) {
-      const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
-      // 2026-02-30 parses as March 2nd: only a real calendar day fits.
-      return d.getUTCFullYear() === Number(m[1]) && d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]) ? m[0] : undefined;
-    }
-  }
   const ms = instantOf(value);
   return ms === undefined ? undefined : new Date(ms).toISOString().slice(0, 10);
 }
 
-const ISO_INSTANT = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?$/i;
-
 /**
- * Epoch milliseconds of an ISO 8601 date or timestamp, or of epoch milliseconds (number or digits).
- * A timestamp without a zone is UTC, as Klaviyo reads its date properties; a day alone is its
- * midnight UTC, as HubSpot's date properties hold it. Other text ("05/01/2026") is refused: the same
- * words name different days in different countries.
+ * Epoch milliseconds of ISO 8601 text (a day alone is its midnight UTC; a time needs a zone, as an
+ * event's does: segsync never guesses one) or of epoch milliseconds, as a number or digits.
  */
 function instantOf(value: FieldValue): number | undefined {
-  let ms: number;
-  if (typeof value === 'number') {
-    if (!Number.isInteger(value) || Math.abs(value) < EPOCH_MS_MIN) return undefined;
-    ms = value;
-  } else if (typeof value === 'string') {
-    const text = value.trim();
-    const iso = ISO_INSTANT.exec(text);
-    if (/^-?\d+$/.test(text)) return instantOf(Number(text));
-    if (!iso) return undefined;
-    const zone = iso[3] === undefined || iso[3].toUpperCase() === 'Z' ? 'Z' : iso[3].includes(':') ? iso[3] : `${iso[3].slice(0, 3)}:${iso[3].slice(3)}`;
-    ms = Date.parse(`${iso[1]}T${iso[2] ?? '00:00'}${zone}`);
-    if (!Number.isFinite(ms) || dayOf(iso[1]!) === undefined) return undefined;
-  } else return undefined;
-  return Math.abs(ms) <= EPOCH_MS_MAX ? ms : undefined;
+  if (typeof value === 'string' && /^-?\d+$/.test(value.trim())) return instantOf(Number(value.trim()));
+  if (typeof value === 'number') return Number.isInteger(value) && Math.abs(value) >= EPOCH_MS_MIN && Math.abs(value) <= EPOCH_MS_MAX ? value : undefined;
+  if (typeof value !== 'string') return undefined;
+  try {
+    return parseIso(value.trim(), 'value');
+  } catch (err) {
+    if (err instanceof ValidationError) return undefined;
+    throw err;
+  }
 }
 
 /** The declared fields' values of `properties` that fit, and a problem for each one that does not (left out). */

@@ -23,8 +23,8 @@ function daysInMonth(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
 
-/** Reads ISO 8601 text strictly; a date alone is midnight UTC. */
-function parseIso(text: string, field: string): number {
+/** Reads ISO 8601 text strictly (any year); a date alone is midnight UTC. Throws `ValidationError` saying what is wrong. */
+export function parseIso(text: string, field: string): number {
   const m = ISO.exec(text);
   if (!m) throw new ValidationError(`"${field}" is not a date in ISO 8601: ${JSON.stringify(text.slice(0, 60))}`, { hint: HINT });
   const [, y, mo, d, h, mi, s, frac, zone] = m;

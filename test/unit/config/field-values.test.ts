@@ -58,9 +58,10 @@ describe('fitFieldValue', () => {
     expect(refused({ type: 'date' }, 1_700_000_000)).toContain('is not a date');
   });
 
-  it('datetime: ISO 8601 (without a zone: UTC) or epoch milliseconds, kept as an ISO instant', () => {
+  it('datetime: ISO 8601 with a zone (a day alone is its midnight UTC) or epoch milliseconds, kept as an ISO instant', () => {
     expect(fits({ type: 'datetime' }, '2026-05-01T12:00:00Z')).toBe('2026-05-01T12:00:00.000Z');
-    expect(fits({ type: 'datetime' }, '2026-05-01 12:00:00')).toBe('2026-05-01T12:00:00.000Z');
+    expect(refused({ type: 'datetime' }, '2026-05-01 12:00:00')).toContain('give "f" as ISO 8601 with a zone');
+    expect(fits({ type: 'datetime' }, '1969-07-20T20:17:00Z')).toBe('1969-07-20T20:17:00.000Z');
     expect(fits({ type: 'datetime' }, '2026-05-01T14:00+0200')).toBe('2026-05-01T12:00:00.000Z');
     expect(fits({ type: 'datetime' }, '2026-05-01')).toBe('2026-05-01T00:00:00.000Z');
     expect(fits({ type: 'datetime' }, String(Date.UTC(2026, 4, 1)))).toBe('2026-05-01T00:00:00.000Z');
