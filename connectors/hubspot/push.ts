@@ -139,7 +139,7 @@ export function encodeChange(change: ContactChange, props: Map<string, PropertyS
 function writeHint(property: PropertyShape | undefined): string {
   if (!property) return 'run `segsync push` (it creates the properties the mapping needs), or fix the mapping in segsync.yaml';
   if (property.readOnly) return 'HubSpot computes this property: map the field to another one in segsync.yaml';
-  return "add the option to the HubSpot property (or to the field's options in segsync.yaml, for a property segsync created), or fix the value";
+  return "add the option to the field's options in segsync.yaml (the next push adds it to the HubSpot property) or on HubSpot, or fix the value";
 }
 
 /** True when the batch names a property or an option the cached schema does not know (it may be stale). */

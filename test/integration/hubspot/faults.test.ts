@@ -283,7 +283,7 @@ describe('HubSpot faults', () => {
       expect(results[1]!.status === 'failed' && results[1]!.error.message).toMatch(/no contact property "nosuch"/);
       // Each names its refused property, so the outbox sends the rest of the contact without it.
       expect(results.slice(0, 2).map((r) => r.status === 'failed' && [r.keys, r.error.hint])).toEqual([
-        [['plan'], expect.stringMatching(/^add the option to the HubSpot property/)],
+        [['plan'], expect.stringMatching(/^add the option to the field's options in segsync.yaml/)],
         [['nosuch'], expect.stringMatching(/creates the properties the mapping needs/)],
       ]);
       const paths = h.exchanges.slice(before).map((x) => x.path.split('?')[0]);

@@ -51,7 +51,7 @@ describe('a value an ESP refuses holds back nothing else of its contact', () => 
     const dead = (esp: 'hubspot' | 'mailchimp'): { key: string; error: string }[] =>
       h.store.deadOutbox(esp, 100).map((d) => ({ key: d.key, error: d.lastError ?? '' }));
     expect(dead('hubspot')).toEqual([{ key: 'segsync_plan', error: expect.stringContaining('"gold" is not an option of HubSpot property "segsync_plan"') }]);
-    expect(dead('hubspot')[0]!.error).toContain('hint: add the option to the HubSpot property');
+    expect(dead('hubspot')[0]!.error).toContain("hint: add the option to the field's options in segsync.yaml");
     expect(dead('mailchimp')).toEqual([{ key: 'PLAN', error: expect.stringContaining('"gold" is not a choice of merge field PLAN (free, pro)') }]);
     expect(h.store.counts().outbox.map((o) => [o.esp, o.pending, o.dead])).toEqual([
       ['hubspot', 0, 1],
