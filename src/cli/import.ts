@@ -25,7 +25,8 @@ export function register(program: Command): void {
       'after',
       `
 Events:   {"email":"a@x.com","name":"Placed Order","time":"2026-05-01T12:00:00Z","id":"ord-1","properties":{"value":42.5}}
-          (Segment's "event", "timestamp" and "messageId" are accepted too; an event without an id gets one
+          (Segment's "event", "timestamp" and "messageId" are accepted too; without "properties", the record's
+          other keys are its properties, Segment's envelope keys excepted; an event without an id gets one
           derived from its content, so re-importing the same file adds nothing)
 Contacts: {"email":"a@x.com","properties":{"first_name":"Ada"},"tags":["vip"],"consent":"subscribed","created_at":"2025-11-02T08:30:00Z"}
           (consent also takes ESPs' words: bounced → cleaned, complained → unsubscribed, …; an unknown one is a

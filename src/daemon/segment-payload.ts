@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { FieldShape } from '../config/field-values';
 import { SegsyncError, ValidationError } from '../errors';
 import type { AppIds, IdentifyItem, TrackItem } from '../ingest/identity-graph';
-import { parseTime, toContactChange, toIncomingEvent } from '../ingest/records';
+import { SEGMENT_ENVELOPE_KEYS, parseTime, toContactChange, toIncomingEvent } from '../ingest/records';
 import { emailProblem, normaliseEmail, reservedEventIdProblem } from '../model/identity';
 import { serializeWithinLimits } from '../model/limits';
 import type { FieldValue } from '../model/types';
@@ -93,29 +93,6 @@ const envelope = z
   .loose();
 
 type Envelope = z.infer<typeof envelope>;
-
-/** Segment's envelope keys: never contact properties (everything else in an identify call can be). */
-const ENVELOPE_KEYS = [
-  'type',
-  'userId',
-  'anonymousId',
-  'previousId',
-  'groupId',
-  'messageId',
-  'timestamp',
-  'sentAt',
-  'receivedAt',
-  'originalTimestamp',
-  'context',
-  'integrations',
-  'writeKey',
-  'channel',
-  'version',
-  '_metadata',
-  'event',
-  'request_ip',
-  'rudderId',
-];
 
 /** Keys a batch body carries besides its items: `sentAt` applies to every item that has none. */
 const batchBody = z.object({ batch: z.array(z.unknown()), context: objectOf.optional(), sentAt: time.optional() }).loose();
@@ -322,7 +299,7 @@ function identifyItem(item: Envelope, when: CallTime, receivedAt: number, fields
   const ids = appIds(item);
   requireSomeone(email, ids);
   const record: Record<string, unknown> = { ...item, traits };
-  for (const k of ENVELOPE_KEYS) delete record[k];
+  for (const k of SEGMENT_ENVELOPE_KEYS) delete record[k];
   const { email: _given, ...contact } = toContactChange({ ...record, time: when.at }, 'local', receivedAt, fields);
   delete contact.properties.email;
   const privileged = ['consent', 'tags'].filter((k) => record[k] !== undefined || traits[k] !== undefined);

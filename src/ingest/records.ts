@@ -38,6 +38,42 @@ const eventRecord = z
 
 type EventRecord = z.infer<typeof eventRecord>;
 
+/** Segment's envelope keys: never properties of a contact or an event (everything else in a call can be). */
+export const SEGMENT_ENVELOPE_KEYS = [
+  'type',
+  'userId',
+  'anonymousId',
+  'previousId',
+  'groupId',
+  'messageId',
+  'timestamp',
+  'sentAt',
+  'receivedAt',
+  'originalTimestamp',
+  'context',
+  'integrations',
+  'writeKey',
+  'channel',
+  'version',
+  '_metadata',
+  'event',
+  'request_ip',
+  'rudderId',
+];
+
+/** An event record's own keys and the envelope's: the rest of a flat record are its properties. */
+const EVENT_KEYS = new Set([...Object.keys(eventRecord.shape), ...SEGMENT_ENVELOPE_KEYS]);
+
+/**
+ * The properties of an imported event given flat, without a `properties` object (`{"email", "name",
+ * "time", "value": 42}`): its other keys, as a contact record's are. Undefined when it has none.
+ */
+function flatProperties(r: Record<string, unknown>): Record<string, FieldValue> | undefined {
+  let out: Record<string, FieldValue> | undefined;
+  for (const [k, v] of Object.entries(r)) if (!EVENT_KEYS.has(k) && v !== undefined) (out ??= {})[k] = v as FieldValue;
+  return out;
+}
+
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
 const optionalString = (v: unknown): boolean => v === undefined || typeof v === 'string';
 const optionalName = (v: unknown): boolean => v === undefined || (typeof v === 'string' && v !== '');
@@ -89,7 +125,8 @@ export function toIncomingEvent(raw: unknown, source: IncomingEvent['source'], n
     name,
     // Named as given; when neither is, as segsync's own field ("time"), which the hint explains.
     time: parseTime(r.time ?? r.timestamp, r.time === undefined && r.timestamp !== undefined ? 'timestamp' : 'time', now),
-    properties: r.properties ?? {},
+    // Only an import's records: a track call's are Segment's, whose other keys are not properties.
+    properties: r.properties ?? (source === 'import' ? flatProperties(r) : undefined) ?? {},
     source,
     ...(eventId ? { eventId } : {}),
   };

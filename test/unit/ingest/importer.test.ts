@@ -50,6 +50,25 @@ describe('import', () => {
     expect(errors[2]).toMatch(/:3 \(events\.jsonl:7\): .*looks like epoch seconds/);
   });
 
+  it("takes a flat event's other keys as its properties (no `properties` object), leaving Segment's envelope out", async () => {
+    const file = join(dir, 'flat.jsonl');
+    writeFileSync(
+      file,
+      [
+        '{"email":"a@x.com","name":"Placed Order","time":"2026-04-01T10:00:00Z","id":"o-9","value":42.5,"currency":"EUR"}',
+        '{"type":"track","userId":"u1","email":"a@x.com","event":"Viewed Product","timestamp":"2026-04-01T11:00:00Z","messageId":"m-9","context":{"ip":"1.2.3.4"},"integrations":{},"channel":"server"}',
+        '{"email":"a@x.com","name":"Added to Cart","time":"2026-04-01T12:00:00Z","id":"c-9","properties":{"sku":"S1"},"ignored":true}',
+      ].join('\n'),
+    );
+    expect(await importFile({ kind: 'events', file, store, now: () => NOW })).toMatchObject({ imported: 3, rejected: 0 });
+    const events = store.eventsOf(store.findContactByEmail('a@x.com')!.id);
+    expect(events.map((e) => [e.name, e.properties])).toEqual([
+      ['Placed Order', { value: 42.5, currency: 'EUR' }],
+      ['Viewed Product', {}],
+      ['Added to Cart', { sku: 'S1' }],
+    ]);
+  });
+
   it('imports the same file twice without doubling events', async () => {
     const file = join(dir, 'e.jsonl');
     writeFileSync(
