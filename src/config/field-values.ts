@@ -58,24 +58,37 @@ export function fitFieldValue(name: string, field: FieldShape, value: FieldValue
     }
     case 'enum': {
       const text = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined;
-      const options = field.options ?? [];
-      if (text !== undefined && options.includes(text)) return { ok: true, value: text };
-      return no(`one of ${name}'s options (${options.join(', ')})`, `use one of them exactly as written, or add it to fields.${name}.options in segsync.yaml`);
+      const option = text === undefined ? undefined : optionOf(field.options ?? [], text);
+      if (option !== undefined) return { ok: true, value: option };
+      return no(`one of ${name}'s options (${(field.options ?? []).join(', ')})`, `use one of them, or add it to fields.${name}.options in segsync.yaml`);
     }
     case 'list': {
       const items = listItems(value);
       if (!items) return no('a list', `give "${name}" as a list of text, e.g. ["a", "b"], or as "a;b"`);
       const options = field.options;
-      const stray = options ? items.find((i) => !options.includes(i)) : undefined;
+      if (!options) return { ok: true, value: items };
+      const chosen = items.map((i) => optionOf(options, i));
+      const stray = items.find((_, k) => chosen[k] === undefined);
       if (stray !== undefined)
         return {
           ok: false,
-          problem: `${JSON.stringify(stray)} is not one of ${name}'s options (${options!.join(', ')})`,
-          hint: `use them exactly as written, or add it to fields.${name}.options in segsync.yaml`,
+          problem: `${JSON.stringify(stray)} is not one of ${name}'s options (${options.join(', ')})`,
+          hint: `use them, or add it to fields.${name}.options in segsync.yaml`,
         };
-      return { ok: true, value: items };
+      return { ok: true, value: chosen as string[] };
     }
   }
+}
+
+/**
+ * The option `text` names: itself, else the one option it matches ignoring case and surrounding spaces
+ * (a form's "Pro" for `pro`: the ESPs' option values are exact). Two such options: neither.
+ */
+function optionOf(options: readonly string[], text: string): string | undefined {
+  if (options.includes(text)) return text;
+  const wanted = text.trim().toLowerCase();
+  const near = options.filter((o) => o.trim().toLowerCase() === wanted);
+  return near.length === 1 ? near[0] : undefined;
 }
 
 /** A list's items as text: a list of scalars, or text split at `;` and `,` as tags are. */

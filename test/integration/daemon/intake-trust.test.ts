@@ -184,7 +184,7 @@ describe('identify traits checked against the declared field types', () => {
             index: 0,
             field: 'tier',
             message: `"gold" is not one of tier's options (free, pro): left out`,
-            hint: 'use one of them exactly as written, or add it to fields.tier.options in segsync.yaml',
+            hint: 'use one of them, or add it to fields.tier.options in segsync.yaml',
           },
         ],
       });

@@ -69,14 +69,16 @@ describe('fitFieldValue', () => {
     expect(refused({ type: 'datetime' }, '2026-13-01T00:00:00Z')).toContain('is not a date and time');
   });
 
-  it('enum: exactly one of the options', () => {
-    const plan: FieldShape = { type: 'enum', options: ['free', 'pro', '1'] };
+  it('enum: one of the options, as the option is written (case and surrounding spaces aside, when that names one)', () => {
+    const plan: FieldShape = { type: 'enum', options: ['free', 'pro', '1', 'Team', 'team'] };
     expect(fits(plan, 'pro')).toBe('pro');
+    expect(fits(plan, ' Pro ')).toBe('pro');
     expect(fits(plan, 1)).toBe('1');
+    expect(fits(plan, 'team')).toBe('team');
+    expect(refused(plan, 'TEAM')).toContain('is not one of');
     expect(refused(plan, 'gold')).toBe(
-      `"gold" is not one of f's options (free, pro, 1) | use one of them exactly as written, or add it to fields.f.options in segsync.yaml`,
+      `"gold" is not one of f's options (free, pro, 1, Team, team) | use one of them, or add it to fields.f.options in segsync.yaml`,
     );
-    expect(refused(plan, 'Pro')).toContain('is not one of');
   });
 
   it('list: a list of scalars or text split at ; and , (each item one of the options, when given)', () => {
@@ -84,6 +86,7 @@ describe('fitFieldValue', () => {
     expect(fits({ type: 'list' }, 'a; b,c')).toEqual(['a', 'b', 'c']);
     expect(refused({ type: 'list' }, [{ x: 1 }])).toContain('is not a list');
     expect(refused({ type: 'list', options: ['red', 'blue'] }, 'red;green')).toContain('"green" is not one of f\'s options (red, blue)');
+    expect(fits({ type: 'list', options: ['red', 'blue'] }, ['Red', 'blue'])).toEqual(['red', 'blue']);
   });
 });
 
