@@ -356,6 +356,23 @@ export interface ConnectorLogger {
 export interface ConnectorDeps {
   clock: Clock;
   logger: ConnectorLogger;
+  /** Where the connector keeps what must outlive its process (connectors/notes.ts); in memory when absent. */
+  notes?: ConnectorNotes;
+}
+
+/**
+ * Facts a connector keeps across restarts and processes, each until it expires: a vendor job segsync
+ * stopped waiting for that may still run, a subscription the vendor has not applied yet. The store
+ * keeps them (a `segsync push` from cron ends long before such a job; the next process must know of
+ * it). Keys and values must not name a person (hash an email first): erasing a contact does not look here.
+ */
+export interface ConnectorNotes {
+  /** The unexpired notes of `kind`, under `keys` (every one of them without `keys`). */
+  get(kind: string, keys?: readonly string[]): Map<string, string>;
+  /** Notes each entry under `kind` until `expiresAt`, replacing a note under the same key. */
+  put(kind: string, entries: readonly (readonly [key: string, value: string])[], expiresAt: number): void;
+  /** Drops the notes of `kind` under `keys`. */
+  drop(kind: string, keys: readonly string[]): void;
 }
 
 /** One request and its answer, as a sandbox saw them (tests check each against the vendor's OpenAPI file). */

@@ -5,7 +5,7 @@
  */
 import type { SegsyncConfig } from '../src/config/schema';
 import type { EspName } from '../src/model/types';
-import type { Connector, ConnectorDeps } from './connector';
+import type { Connector, ConnectorDeps, ConnectorNotes } from './connector';
 import type { ConnectorContext, EspDefinition, StartSandboxOptions, StartedSandbox } from './definition';
 import { hubspotDefinition } from './hubspot/definition';
 import { klaviyoDefinition } from './klaviyo/definition';
@@ -35,6 +35,8 @@ export interface RegistryOptions extends ConnectorDeps {
   ownedTags?: string[];
   /** Only these ESPs (default: every enabled one). */
   only?: readonly EspName[];
+  /** Each ESP's notes that outlive the process (the store's); in memory when absent. */
+  notesFor?: (esp: EspName) => ConnectorNotes;
 }
 
 /** The webhook URL the daemon serves for an ESP. */
@@ -55,6 +57,7 @@ export function createConnectors(config: SegsyncConfig, options: RegistryOptions
       ownedTags: [...(options.ownedTags ?? []), ...config.tags.owned[esp]],
       ...(config.tags.owned.prefix ? { ownedTagPrefix: config.tags.owned.prefix } : {}),
       ...(options.publicUrl ? { webhookUrl: webhookUrl(options.publicUrl, esp) } : {}),
+      ...(options.notesFor ? { notes: options.notesFor(esp) } : {}),
     };
     // The section was parsed by this very definition's schema (config.connectors[esp]), so it fits its `create`.
     out.set(esp, (definition as unknown as EspDefinition).create(section, context));

@@ -7,12 +7,12 @@
  * it names, so naming one would make the scope an accident of list membership.
  */
 import type { SubscriptionCreateJobCreateQuery, SubscriptionDeleteJobCreateQuery } from 'klaviyo-api';
-import { normaliseEmail } from '../../src/model/identity';
 import type { ConsentStatus } from '../../src/model/types';
 import type { ContactChange } from '../connector';
 import type { KlaviyoContext } from './context';
 import { isNeverSubscribed } from './fields';
 import { splitChunks } from '../batching';
+import { noteKeyOfEmail } from '../notes';
 import { SUBSCRIBE_MAX, UNSUBSCRIBE_MAX } from './limits';
 import { lookUpProfiles } from './lookup';
 import type { FailItems } from './push';
@@ -27,11 +27,11 @@ export interface ConsentItem {
 
 /**
  * How long a subscribe job segsync sent is taken as possibly not applied yet (Klaviyo applies them
- * within minutes), and how many such emails are kept at most (the oldest go first): a first push of a
- * large account subscribes many at once.
+ * within minutes). The notes are the connector's (the store's under the sync engine): the push that
+ * sent the job may be a `segsync push` long gone when the opt-out comes.
  */
 const SUBSCRIBE_JOB_NOTE_MS = 3_600_000;
-const SUBSCRIBE_JOB_NOTES_MAX = 100_000;
+const SUBSCRIBE_JOB_NOTES = 'subscribe-job';
 
 const SETTLED_ELSEWHERE: ReadonlySet<ConsentStatus | undefined> = new Set(['unsubscribed', 'cleaned']);
 
@@ -60,38 +60,31 @@ export async function applyConsent(ctx: KlaviyoContext, items: ConsentItem[], fa
   const subscribe = wanted.filter((w) => w.intent === 'subscribe' && isNeverSubscribed(w.item.subscriptions)).map((w) => w.item);
   // A subscribe job segsync sent lately may not show on the profile yet: Klaviyo would apply it after this
   // read and subscribe someone who has since opted out. Their opt-out goes anyway, as a job after it.
-  const unsubscribe = wanted
-    .filter(
-      (w) => w.intent === 'unsubscribe' && (w.item.subscriptions?.email?.marketing?.consent === 'SUBSCRIBED' || subscribedLately(ctx, w.item.change.ref.email)),
-    )
-    .map((w) => w.item);
+  const optingOut = wanted.filter((w) => w.intent === 'unsubscribe').map((w) => w.item);
+  const lately = subscribedLately(
+    ctx,
+    optingOut.filter((i) => i.subscriptions?.email?.marketing?.consent !== 'SUBSCRIBED').map((i) => i.change.ref.email),
+  );
+  const unsubscribe = optingOut.filter((i) => i.subscriptions?.email?.marketing?.consent === 'SUBSCRIBED' || lately.has(noteKeyOfEmail(i.change.ref.email)));
   await Promise.all([
     ...splitChunks(subscribe, { maxItems: SUBSCRIBE_MAX }).map((group) => runJob(ctx, group, 'subscribe', fail)),
     ...splitChunks(unsubscribe, { maxItems: UNSUBSCRIBE_MAX }).map((group) => runJob(ctx, group, 'unsubscribe', fail)),
   ]);
 }
 
-/** Notes that segsync sent a subscribe job for `emails` now; drops notes past their time or over the bound, oldest first. */
+/** Notes that segsync sent a subscribe job for `emails` now, for the next hour. */
 function noteSubscribes(ctx: KlaviyoContext, emails: string[]): void {
   const now = ctx.clock.now();
-  for (const email of emails) {
-    // Deleted first, so the map stays in the order the notes were made.
-    ctx.subscribing.delete(email);
-    ctx.subscribing.set(email, now);
-  }
-  for (const [email, at] of ctx.subscribing) {
-    if (now - at < SUBSCRIBE_JOB_NOTE_MS && ctx.subscribing.size <= SUBSCRIBE_JOB_NOTES_MAX) break;
-    ctx.subscribing.delete(email);
-  }
+  ctx.notes.put(
+    SUBSCRIBE_JOB_NOTES,
+    emails.map((e) => [noteKeyOfEmail(e), String(now)] as const),
+    now + SUBSCRIBE_JOB_NOTE_MS,
+  );
 }
 
-/** Whether segsync sent a subscribe job for `email` lately (older notes are dropped). */
-function subscribedLately(ctx: KlaviyoContext, email: string): boolean {
-  const at = ctx.subscribing.get(normaliseEmail(email));
-  if (at === undefined) return false;
-  if (ctx.clock.now() - at < SUBSCRIBE_JOB_NOTE_MS) return true;
-  ctx.subscribing.delete(normaliseEmail(email));
-  return false;
+/** The note keys of those of `emails` segsync sent a subscribe job for within the hour. */
+function subscribedLately(ctx: KlaviyoContext, emails: string[]): Set<string> {
+  return emails.length ? new Set(ctx.notes.get(SUBSCRIBE_JOB_NOTES, emails.map(noteKeyOfEmail)).keys()) : new Set();
 }
 
 async function runJob(ctx: KlaviyoContext, group: ConsentItem[], kind: 'subscribe' | 'unsubscribe', fail: FailItems): Promise<void> {
@@ -107,14 +100,17 @@ async function runJob(ctx: KlaviyoContext, group: ConsentItem[], kind: 'subscrib
       );
       noteSubscribes(
         ctx,
-        group.map((i) => normaliseEmail(i.change.ref.email)),
+        group.map((i) => i.change.ref.email),
       );
     } else {
       const data = { type: 'profile-subscription-bulk-delete-job', attributes: { profiles: { data: profiles } } };
       await client.call('subscriptions', 'POST /api/profile-subscription-bulk-delete-jobs', () =>
         client.profiles.bulkUnsubscribeProfiles({ data } as unknown as SubscriptionDeleteJobCreateQuery),
       );
-      for (const i of group) ctx.subscribing.delete(normaliseEmail(i.change.ref.email));
+      ctx.notes.drop(
+        SUBSCRIBE_JOB_NOTES,
+        group.map((i) => noteKeyOfEmail(i.change.ref.email)),
+      );
     }
   } catch (e) {
     fail(group, e);

@@ -1,6 +1,6 @@
 /** The options of a Klaviyo connector and what every operation file shares. */
 import type { Clock } from '../../src/model/clock';
-import type { ConnectorLogger } from '../connector';
+import type { ConnectorLogger, ConnectorNotes } from '../connector';
 import type { UnfinishedJobs } from '../unfinished-jobs';
 import { DEFAULT_LIST_PREFIX, DEFAULT_TAG_PROPERTY } from '../definition';
 import type { KlaviyoClient } from './client';
@@ -98,6 +98,6 @@ export interface KlaviyoContext {
   tagLists: Map<string, string>;
   /** Bulk import jobs segsync stopped waiting for, by the emails they write: later writes to those wait for them. */
   unfinished: UnfinishedJobs;
-  /** Emails segsync sent a subscribe job for, and when: Klaviyo applies the job later (consent.ts). */
-  subscribing: Map<string, number>;
+  /** What must outlive this process: the emails segsync sent a subscribe job for (consent.ts), the unfinished jobs. */
+  notes: ConnectorNotes;
 }

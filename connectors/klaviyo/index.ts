@@ -1,5 +1,6 @@
 /** The Klaviyo connector: the `Connector` interface over the official `klaviyo-api` SDK. */
 import { rateStatsOf } from '../ratelimit';
+import { memoryNotes } from '../notes';
 import { UnfinishedJobs } from '../unfinished-jobs';
 import type {
   ChangeResult,
@@ -42,14 +43,15 @@ export function createKlaviyoConnector(options: KlaviyoConnectorOptions, deps: C
     deps.logger,
   );
   const initialLists = typeof resolved.tagLists === 'object' ? Object.entries(resolved.tagLists) : [];
+  const notes = deps.notes ?? memoryNotes(deps.clock);
   const ctx: KlaviyoContext = {
     client,
     options: resolved,
     clock: deps.clock,
     logger: deps.logger,
     tagLists: new Map(initialLists),
-    unfinished: new UnfinishedJobs('klaviyo', deps.clock),
-    subscribing: new Map(),
+    unfinished: new UnfinishedJobs('klaviyo', deps.clock, notes),
+    notes,
   };
   const webhookCheck = { secret: resolved.webhookSecret, toleranceMs: resolved.webhookToleranceMs };
   return {

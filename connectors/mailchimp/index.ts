@@ -110,7 +110,7 @@ export function createMailchimpConnector(options: MailchimpConnectorOptions, dep
     deps.logger,
   );
   const patching = {
-    ...defaultPatchOptions(deps.clock),
+    ...defaultPatchOptions(deps.clock, deps.notes),
     ...(options.batchOperationsFrom !== undefined ? { batchOperationsFrom: options.batchOperationsFrom } : {}),
     ...(options.batchPollMs !== undefined ? { pollMs: options.batchPollMs } : {}),
     ...(options.batchTimeoutMs !== undefined ? { timeoutMs: options.batchTimeoutMs } : {}),

@@ -22,7 +22,7 @@
  * Tags follow in bulk through static segments (tags.ts).
  */
 import { EMAIL_KEY } from '../connector';
-import type { ChangeResult, ContactChange } from '../connector';
+import type { ChangeResult, ConnectorNotes, ContactChange } from '../connector';
 import { EspPermanentError, FieldValueError, ValidationError } from '../../src/errors';
 import { splitChunks } from '../batching';
 import { mergeChangesBy, runPush } from '../push-driver';
@@ -173,8 +173,8 @@ async function batchState(client: MailchimpClient, id: string): Promise<JobState
 }
 
 /** The defaults: batch jobs from 10 members on (below, a job's 3+ calls and its wait save little or nothing). */
-export function defaultPatchOptions(clock: Clock): PatchOptions {
-  return { batchOperationsFrom: 10, ...MAILCHIMP_BATCH_DEFAULTS, clock, unfinished: new UnfinishedJobs('mailchimp', clock) };
+export function defaultPatchOptions(clock: Clock, notes?: ConnectorNotes): PatchOptions {
+  return { batchOperationsFrom: 10, ...MAILCHIMP_BATCH_DEFAULTS, clock, unfinished: new UnfinishedJobs('mailchimp', clock, notes) };
 }
 
 function patchBody(p: Planned, route: Extract<Route, { kind: 'patch' }>): MemberPatch {

@@ -9,6 +9,7 @@ import { UsageError } from '../errors';
 import { ESP_NAMES } from '../model/types';
 import type { EspName } from '../model/types';
 import { SegmentEngine } from '../rules/engine';
+import { storeNotes } from '../sync/connector-notes';
 import { SyncEngine } from '../sync/engine';
 import { openContext } from './context';
 import type { CommandContext } from './context';
@@ -48,6 +49,7 @@ export function openSyncContext(cmd: Command, espOption?: string): SyncContext {
     const connectors = createConnectors(config, {
       clock: ctx.clock,
       logger: ctx.logger,
+      notesFor: (esp) => storeNotes(ctx.store, esp, ctx.clock),
       only: esps,
       ownedTags,
       ...(config.daemon.publicUrl ? { publicUrl: config.daemon.publicUrl } : {}),

@@ -17,6 +17,7 @@ import type { IdentifyItem, TrackItem } from '../ingest/identity-graph';
 import { SegmentEngine } from '../rules/engine';
 import type { ContactEvaluation } from '../rules/engine';
 import type { PushLease, Store } from '../store/store';
+import { storeNotes } from '../sync/connector-notes';
 import { SyncEngine } from '../sync/engine';
 import { describeHolder } from '../sync/push-lease';
 import type { DaemonServices, DrainOutcome, IntakeResult, PullOutcome, ReadyReport, ReconcileOutcome, WebhookOutcome } from './services';
@@ -102,6 +103,7 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
   const connectors = createConnectors(config, {
     clock,
     logger,
+    notesFor: (esp) => storeNotes(store, esp, clock),
     ownedTags: config.tags.owned.names,
     ...(config.daemon.publicUrl ? { publicUrl: config.daemon.publicUrl } : {}),
   });

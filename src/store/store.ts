@@ -307,6 +307,11 @@ export interface Store {
   pushLease(esp: EspName): PushLease | undefined;
   /** Gives the lease up, if \`owner\` still holds it. */
   releasePushLease(esp: EspName, owner: string): void;
+  /** A connector's unexpired notes of `kind` (connectors/connector.ts, `ConnectorNotes`), under `keys` or all. */
+  connectorNotes(esp: EspName, kind: string, now: number, keys?: readonly string[]): Map<string, string>;
+  /** Notes `entries` for a connector until `expiresAt` (replacing notes under the same keys); drops expired notes. */
+  putConnectorNotes(esp: EspName, kind: string, entries: readonly (readonly [string, string])[], expiresAt: number, now: number): void;
+  dropConnectorNotes(esp: EspName, kind: string, keys: readonly string[]): void;
   /** Puts dead-lettered operations back in the queue (all, or one ESP's). */
   reviveDead(esp: EspName | undefined, now: number): number;
   deadOutbox(esp: EspName | undefined, limit: number): OutboxItem[];

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { Clock } from '../../src/model/clock';
 import { systemClock } from '../../src/model/clock';
-import type { ConnectorLogger } from '../../connectors/connector';
+import type { ConnectorLogger, ConnectorNotes } from '../../connectors/connector';
 import { createKlaviyoConnector, type KlaviyoConnectorOptions } from '../../connectors/klaviyo';
 import { startKlaviyoSandbox, type KlaviyoExchange, type KlaviyoSandbox, type KlaviyoSandboxOptions } from '../../connectors/klaviyo/sandbox';
 import { SPECS_DIR, SpecValidator } from './openapi';
@@ -26,7 +26,7 @@ export interface KlaviyoHarness {
   exchanges: KlaviyoExchange[];
   /** Spec problems of every exchange so far, each prefixed with its method and path. */
   specProblems(): string[];
-  connector(options?: Partial<KlaviyoConnectorOptions>, clock?: Clock): ReturnType<typeof createKlaviyoConnector>;
+  connector(options?: Partial<KlaviyoConnectorOptions>, clock?: Clock, notes?: ConnectorNotes): ReturnType<typeof createKlaviyoConnector>;
   close(): Promise<void>;
 }
 
@@ -44,8 +44,11 @@ export async function startKlaviyoHarness(options: KlaviyoSandboxOptions = {}): 
           .check({ method: x.method, path: x.path, headers: x.headers, requestBody: x.requestBody, status: x.status, responseBody: x.responseBody })
           .map((p) => `${x.method} ${x.path} → ${x.status}: ${p}`),
       ),
-    connector: (extra = {}, clock = systemClock) => {
-      const c = createKlaviyoConnector({ apiKey: 'pk_test_sandbox', baseUrl: sandbox.url, jobPollIntervalMs: 5, ...extra }, { clock, logger: silentLogger });
+    connector: (extra = {}, clock = systemClock, notes = undefined) => {
+      const c = createKlaviyoConnector(
+        { apiKey: 'pk_test_sandbox', baseUrl: sandbox.url, jobPollIntervalMs: 5, ...extra },
+        { clock, logger: silentLogger, ...(notes ? { notes } : {}) },
+      );
       connectors.push(c);
       return c;
     },

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Connector, ConnectorLogger } from '../../connectors/connector';
+import type { Connector, ConnectorLogger, ConnectorNotes } from '../../connectors/connector';
 import type { MailchimpConnectorOptions } from '../../connectors/mailchimp';
 import { createMailchimpConnector } from '../../connectors/mailchimp';
 import type { MailchimpSandbox, MailchimpSandboxOptions, SandboxExchange } from '../../connectors/mailchimp/sandbox';
@@ -82,6 +82,7 @@ export function sandboxConnector(
   options: Partial<MailchimpConnectorOptions> = {},
   clock: Clock = systemClock,
   logger: ConnectorLogger = memoryLogger(),
+  notes?: ConnectorNotes,
 ): Connector {
   return createMailchimpConnector(
     {
@@ -95,6 +96,6 @@ export function sandboxConnector(
       backoffMaxMs: 50,
       ...options,
     },
-    { clock, logger },
+    { clock, logger, ...(notes ? { notes } : {}) },
   );
 }

@@ -444,4 +444,21 @@ CREATE TABLE push_leases (
 );
 `,
   },
+  {
+    version: 95,
+    name: 'sync: what a connector must know across processes (vendor jobs still running, subscriptions not applied yet)',
+    // Kept in memory they died with the process that sent the job: a \`segsync push\` from cron ends
+    // long before a Mailchimp batch job it stopped waiting for, or Klaviyo's subscribe job.
+    sql: `
+CREATE TABLE connector_notes (
+  esp TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (esp, kind, key)
+) WITHOUT ROWID;
+CREATE INDEX connector_notes_expiry ON connector_notes (expires_at);
+`,
+  },
 ];

@@ -87,6 +87,8 @@ const BULK_REBUILD_MIN_EVENTS = 100_000;
 
 /** How long a writer waits for another process's write lock before it gives up, ms. */
 const BUSY_TIMEOUT_MS = 5000;
+/** Keys per query when reading connector notes by key (SQLite's bound on statement parameters is far above). */
+const NOTE_KEYS_PER_QUERY = 500;
 
 /**
  * How long a webhook delivery id is remembered for deduplication: twice the longest retry window a
@@ -821,13 +823,56 @@ export class SqliteStore implements Store {
     }
   }
 
+  connectorNotes(esp: EspName, kind: string, now: number, keys?: readonly string[]): Map<string, string> {
+    const out = new Map<string, string>();
+    const add = (rows: unknown[]): void => {
+      for (const r of rows as { key: string; value: string }[]) out.set(r.key, r.value);
+    };
+    if (!keys) add(this.stmt('SELECT key, value FROM connector_notes WHERE esp = ? AND kind = ? AND expires_at > ?').all(esp, kind, now));
+    else
+      for (let k = 0; k < keys.length; k += NOTE_KEYS_PER_QUERY) {
+        const chunk = keys.slice(k, k + NOTE_KEYS_PER_QUERY);
+        add(
+          this.stmt(`SELECT key, value FROM connector_notes WHERE esp = ? AND kind = ? AND expires_at > ? AND key IN (${chunk.map(() => '?').join(', ')})`).all(
+            esp,
+            kind,
+            now,
+            ...chunk,
+          ),
+        );
+      }
+    return out;
+  }
+
+  putConnectorNotes(esp: EspName, kind: string, entries: readonly (readonly [string, string])[], expiresAt: number, now: number): void {
+    const put = this.stmt(
+      `INSERT INTO connector_notes (esp, kind, key, value, expires_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (esp, kind, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
+    );
+    this.transaction(() => {
+      this.stmt('DELETE FROM connector_notes WHERE expires_at <= ?').run(now);
+      for (const [key, value] of entries) put.run(esp, kind, key, value, expiresAt);
+    });
+  }
+
+  dropConnectorNotes(esp: EspName, kind: string, keys: readonly string[]): void {
+    const drop = this.stmt('DELETE FROM connector_notes WHERE esp = ? AND kind = ? AND key = ?');
+    this.transaction(() => {
+      for (const key of keys) drop.run(esp, kind, key);
+    });
+  }
+
   unlinkEsp(esp: EspName): UnlinkCounts {
-    return this.transaction(() => ({
-      ids: this.stmt('DELETE FROM external_ids WHERE esp = ?').run(esp).changes,
-      syncStates: this.stmt('DELETE FROM sync_state WHERE esp = ?').run(esp).changes,
-      cursors: this.stmt('DELETE FROM sync_cursors WHERE esp = ?').run(esp).changes,
-      webhookEvents: this.stmt('DELETE FROM webhook_events WHERE esp = ?').run(esp).changes,
-    }));
+    return this.transaction(() => {
+      // The notes name the old account's jobs: nothing the next account does.
+      this.stmt('DELETE FROM connector_notes WHERE esp = ?').run(esp);
+      return {
+        ids: this.stmt('DELETE FROM external_ids WHERE esp = ?').run(esp).changes,
+        syncStates: this.stmt('DELETE FROM sync_state WHERE esp = ?').run(esp).changes,
+        cursors: this.stmt('DELETE FROM sync_cursors WHERE esp = ?').run(esp).changes,
+        webhookEvents: this.stmt('DELETE FROM webhook_events WHERE esp = ?').run(esp).changes,
+      };
+    });
   }
 
   getCursor(esp: EspName, kind: string): string | undefined {

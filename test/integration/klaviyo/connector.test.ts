@@ -1,7 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ContactChange, EventPage, RemotePage } from '../../../connectors/connector';
 import { EspBusyError } from '../../../src/errors';
+import { systemClock } from '../../../src/model/clock';
+import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
+import { storeNotes } from '../../../src/sync/connector-notes';
 import { startKlaviyoHarness, type KlaviyoHarness } from '../../support/klaviyo';
 
 function change(email: string, extra: Partial<ContactChange> = {}): ContactChange {
@@ -362,6 +368,34 @@ describe('Klaviyo subscription jobs, which Klaviyo applies later', () => {
       expect(h.sandbox.profileByEmail(email)!.marketing.consent).toBe('UNSUBSCRIBED');
     } finally {
       await h.close();
+    }
+  });
+
+  it('remembers the subscribe job in the store: a later process carries the opt-out as a job after it too', async () => {
+    const h = await startKlaviyoHarness({ consentJobDurationMs: 400 });
+    const dir = mkdtempSync(join(tmpdir(), 'segsync-klaviyo-notes-'));
+    // Two connections to one store file: the `segsync push` that sent the job, and the next process.
+    const first = new SqliteStore({ path: join(dir, 'segsync.db') });
+    const next = new SqliteStore({ path: join(dir, 'segsync.db') });
+    try {
+      const email = 'cron@example.com';
+      const pushed = await h.connector({}, systemClock, storeNotes(first, 'klaviyo', systemClock)).push([change(email, { localConsent: 'subscribed' })]);
+      expect(pushed[0]!.status).toBe('ok');
+      first.close();
+      expect(h.sandbox.profileByEmail(email)!.marketing.consent).toBe('NEVER_SUBSCRIBED');
+      const later = h.connector({}, systemClock, storeNotes(next, 'klaviyo', systemClock));
+      const optOut = await later.push([change(email, { localConsent: 'unsubscribed', remoteConsent: 'subscribed', optOut: { at: Date.now() } })]);
+      expect(optOut[0]!.status).toBe('ok');
+      expect(h.sandbox.state.consentJobs.map((j) => j.kind)).toEqual(['subscribe', 'unsubscribe']);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(h.sandbox.profileByEmail(email)!.marketing.consent).toBe('UNSUBSCRIBED');
+      // The note names no one: a hash of the address.
+      const stored = next.db.prepare('SELECT key FROM connector_notes').pluck().all() as string[];
+      expect(stored.some((k) => k.includes('@'))).toBe(false);
+    } finally {
+      next.close();
+      await h.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -3,11 +3,17 @@
  * either way for 1, 10, 100 and 1000 members, the break-even the connector chooses by, and the status
  * invariant on this route too: a status changed on Mailchimp between pull and push stays.
  */
-import type { ContactChange } from '../../../connectors/connector';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ConnectorNotes, ContactChange } from '../../../connectors/connector';
 import { mailchimpConfigSchema } from '../../../connectors/mailchimp/definition';
 import { EspBusyError, EspPermanentError, EspTransientError } from '../../../src/errors';
+import { systemClock } from '../../../src/model/clock';
+import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
+import { storeNotes } from '../../../src/sync/connector-notes';
 import type { ValidatedSandbox } from '../../support/mailchimp';
-import { sandboxConnector, startValidatedSandbox } from '../../support/mailchimp';
+import { memoryLogger, sandboxConnector, startValidatedSandbox } from '../../support/mailchimp';
 
 const emails = (n: number, prefix = 'k'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}@example.com`);
 
@@ -130,12 +136,19 @@ describe('Mailchimp known members through /3.0/batches', () => {
     expect(settings({})).toEqual({ batchPollMs: 1_000, batchTimeoutMs: 600_000 });
 
     slow();
-    const impatient = sandboxConnector(v.sandbox, settings({ batchPollMs: 10, batchTimeoutMs: 100 }));
-    const early = await impatient.push(list.map((email) => known(email, { set: { FNAME: 'Early' } })));
+    // Two processes on one store, as two `segsync push` runs from cron: the first stops waiting for the job and ends.
+    const dir = mkdtempSync(join(tmpdir(), 'segsync-mc-notes-'));
+    const stores = [new SqliteStore({ path: join(dir, 'segsync.db') }), new SqliteStore({ path: join(dir, 'segsync.db') })];
+    const notesOf = (i: number): ConnectorNotes => storeNotes(stores[i]!, 'mailchimp', systemClock);
+    const first = sandboxConnector(v.sandbox, settings({ batchPollMs: 10, batchTimeoutMs: 100 }), systemClock, memoryLogger(), notesOf(0));
+    const early = await first.push(list.map((email) => known(email, { set: { FNAME: 'Early' } })));
     expect(early.map((r) => r.status === 'retry' && r.error)).toEqual(list.map(() => expect.any(EspTransientError)));
     expect(early[0]!.status === 'retry' && early[0]!.error.message).toMatch(/did not finish within/);
+    await first.close();
+    stores[0]!.close();
     // The job runs on at Mailchimp. A newer value for one of its members (one member: a single PATCH, not
     // queued behind the job) waits until the job has finished, or the job's older value would land last.
+    const impatient = sandboxConnector(v.sandbox, settings({ batchPollMs: 10, batchTimeoutMs: 100 }), systemClock, memoryLogger(), notesOf(1));
     const newest = [known(list[9]!, { set: { FNAME: 'Newest' } })];
     const waiting = await impatient.push(newest);
     expect(waiting[0]!.status === 'retry' && waiting[0]!.error).toBeInstanceOf(EspBusyError);
@@ -144,6 +157,8 @@ describe('Mailchimp known members through /3.0/batches', () => {
     expect((await impatient.push(newest))[0]!.status).toBe('ok');
     expect(v.sandbox.member(list[9]!)!.merge_fields.FNAME).toBe('Newest');
     await impatient.close();
+    stores[1]!.close();
+    rmSync(dir, { recursive: true, force: true });
 
     slow();
     const patient = sandboxConnector(v.sandbox, settings({ batchPollMs: 10, batchTimeoutMs: 10_000 }));

@@ -41,7 +41,7 @@ describe('vendor jobs segsync stopped waiting for', () => {
 
   it('forgets a job the vendor no longer knows or one past the bound, and keeps holding when its state cannot be read', async () => {
     const jobs = new Jobs();
-    const unfinished = new UnfinishedJobs('klaviyo', clock, 60_000);
+    const unfinished = new UnfinishedJobs('klaviyo', clock, undefined, 60_000);
     unfinished.add('gone', ['a']);
     unfinished.add('unreadable', ['b']);
     unfinished.add('slow', ['c']);
