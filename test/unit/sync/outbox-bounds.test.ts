@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { ChangeResult, ContactChange } from '../../../connectors/connector';
-import { EspBusyError, EspRateLimitError } from '../../../src/errors';
+import { EspBusyError, EspRateLimitError, FieldValueError } from '../../../src/errors';
 import { createLogger } from '../../../src/log/logger';
 import type { Clock } from '../../../src/model/clock';
+import type { FieldValue } from '../../../src/model/types';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
 import type { SyncEngine } from '../../../src/sync/engine';
 import { DEFAULT_RETRY } from '../../../src/sync/retry';
@@ -63,6 +64,23 @@ class BusyEsp extends MemoryEsp {
         error: new EspBusyError('an earlier job still writes it', { esp: this.esp, retryAfterMs: 30_000 }),
       }));
     return super.push(batch);
+  }
+}
+
+/** An ESP that refuses the field values in `refused` (naming the fields, as HubSpot and Mailchimp do), or names `keys` instead. */
+class FieldRefusingEsp extends MemoryEsp {
+  refused = new Map<string, FieldValue>();
+  keys: string[] | undefined;
+  override async push(batch: ContactChange[]): Promise<ChangeResult[]> {
+    this.calls++;
+    const results: ChangeResult[] = [];
+    for (const c of batch) {
+      const bad = Object.keys(c.set).filter((k) => this.refused.has(k) && this.refused.get(k) === c.set[k]);
+      if (bad.length)
+        results.push({ ref: c.ref, status: 'failed', error: new FieldValueError(`refused ${bad.join(', ')}`, this.keys ?? bad), keys: this.keys ?? bad });
+      else results.push(...(await super.push([c])));
+    }
+    return results;
   }
 }
 
@@ -142,6 +160,40 @@ describe('the outbox cannot loop forever', () => {
         lastError: expect.stringMatching(/returned no result/),
         msg: expect.stringMatching(/segsync retry/),
       }),
+    ]);
+  });
+
+  it("dead-letters only a field the ESP refuses and sends the contact's other operations without it; a refusal naming none of them fails the whole change", async () => {
+    const esp = new FieldRefusingEsp('hubspot', clock);
+    esp.refused.set('firstname', 'C0');
+    const engine = firstNameEngine(store, clock, esp);
+    store.upsertContacts([{ email: 'c0@x.com', properties: { first_name: 'C0' }, tags: ['seg:x'], source: 'local', time: clock.now() }]);
+    engine.enqueueAll();
+    const report = await engine.drainAll('hubspot', { waitUntil: clock.now() + 86_400_000 });
+    expect(store.deadOutbox('hubspot', 10).map((d) => [d.key, d.attempts, d.lastError])).toEqual([
+      ['firstname', 1, expect.stringMatching(/refused firstname/)],
+    ]);
+    expect([...esp.records.values()].map((r) => [r.email, r.fields, [...r.tags]])).toEqual([['c0@x.com', {}, ['seg:x']]]);
+    expect(report).toMatchObject({ ok: 1, failed: 1 });
+
+    // A connector that names keys the change does not hold: nothing can be spared, nothing loops.
+    const other = new FieldRefusingEsp('hubspot', clock);
+    other.refused.set('firstname', 'C1');
+    other.keys = ['nosuch'];
+    const engine2 = firstNameEngine(store, clock, other);
+    store.upsertContacts([{ email: 'c1@x.com', properties: { first_name: 'C1' }, tags: ['seg:y'], source: 'local', time: clock.now() }]);
+    engine2.enqueueAll();
+    await engine2.drainAll('hubspot', { waitUntil: clock.now() + 86_400_000 });
+    const c1 = store.findContactByEmail('c1@x.com')!.id;
+    expect(
+      store
+        .deadOutbox('hubspot', 10)
+        .filter((d) => d.contactId === c1)
+        .map((d) => [d.key, d.attempts])
+        .sort(),
+    ).toEqual([
+      ['firstname', 1],
+      ['tag:seg:y', 1],
     ]);
   });
 
