@@ -19,6 +19,7 @@ import { ManualClock, systemClock } from '../../src/model/clock';
 import type { Clock } from '../../src/model/clock';
 import type { EspName } from '../../src/model/types';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
+import { storeNotes } from '../../src/sync/connector-notes';
 import { SyncEngine } from '../../src/sync/engine';
 
 export interface Sandboxes {
@@ -134,7 +135,8 @@ export function harness(config: SegsyncConfig, onContactsChanged?: (ids: number[
   const dir = mkdtempSync(join(tmpdir(), 'segsync-it-'));
   const store = new SqliteStore({ path: storePath ?? join(dir, 'segsync.db') });
   const logger = createLogger({ level: 'silent' });
-  const connectors = createConnectors(config, { clock, logger, ownedTags: config.tags.owned.names });
+  // The store's notes, as the daemon and the CLI give their connectors.
+  const connectors = createConnectors(config, { clock, logger, ownedTags: config.tags.owned.names, notesFor: (esp) => storeNotes(store, esp, clock) });
   const engine = new SyncEngine({ config, store, connectors, clock, logger, ...(onContactsChanged ? { onContactsChanged } : {}) });
   const esps = engine.esps;
   return {
