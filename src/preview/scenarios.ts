@@ -184,8 +184,13 @@ function allContactIds(store: Store): number[] {
 export function sampleFromStore(store: Store, n: number, opts: { segment?: string } = {}): Scenario[] {
   const ids = opts.segment === undefined ? allContactIds(store) : segmentMemberIds(store, opts.segment);
   if (opts.segment !== undefined && ids.length === 0) {
-    throw new UsageError(`segment "${opts.segment}" has no members in the store`, {
-      hint: 'check the name, and run `segsync segments` to evaluate segments first',
+    // Never evaluated, or evaluated and empty: two different things to do.
+    if (store.answersFingerprint() === undefined)
+      throw new UsageError(`segment "${opts.segment}" has no members in the store: no segment was computed in it yet`, {
+        hint: 'run `segsync segments` (or the daemon) first, then preview again',
+      });
+    throw new UsageError(`segment "${opts.segment}" has no members now`, {
+      hint: 'preview another segment, or leave out --segment to sample any contacts',
     });
   }
   const step = ids.length / Math.max(1, n);

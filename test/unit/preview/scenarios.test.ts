@@ -90,4 +90,20 @@ describe('sampling contacts from the store', () => {
       store.close();
     }
   });
+
+  it('says whether an empty segment was never computed or has no members now', () => {
+    const store = openStore(join(dir, 's.db'));
+    try {
+      store.upsertContacts([{ email: 'a@example.com', properties: {}, source: 'local', time: Date.now() }]);
+      expect(() => sampleFromStore(store, 3, { segment: 'vip' })).toThrow(
+        expect.objectContaining({ message: expect.stringContaining('no segment was computed in it yet'), hint: expect.stringContaining('segsync segments') }),
+      );
+      store.setAnswersFingerprint('rules-1');
+      expect(() => sampleFromStore(store, 3, { segment: 'vip' })).toThrow(
+        expect.objectContaining({ message: 'segment "vip" has no members now', hint: expect.stringContaining('leave out --segment') }),
+      );
+    } finally {
+      store.close();
+    }
+  });
 });
