@@ -10,6 +10,7 @@ import type { ChangeResult, ContactChange } from '../connector';
 import { confirmedId, runPush } from '../push-driver';
 import type { PushIo, PushStrategy } from '../push-driver';
 import { bulkJobState, jobKey, pushBulk } from './bulk';
+import { deletionState, isDeletion } from './erase';
 import { applyConsent, type ConsentItem } from './consent';
 import type { KlaviyoContext, ResolvedOptions } from './context';
 import { RECHECK_MS } from '../unfinished-jobs';
@@ -60,7 +61,7 @@ function klaviyoStrategy(ctx: KlaviyoContext): PushStrategy<Sendable, Written> {
         io.ok(io.unitOf(index), { externalId: w.externalId || undefined, created: w.created, modifiedAt: w.modifiedAt }, w);
       const held = await ctx.unfinished.holding(
         all.map((u) => jobKey(u.item.change)),
-        (id) => bulkJobState(ctx, id),
+        (id) => (isDeletion(id) ? deletionState(ctx, id) : bulkJobState(ctx, id)),
         Math.max(ctx.options.jobPollIntervalMs, RECHECK_MS),
       );
       for (const u of all) if (held.has(jobKey(u.item.change))) io.fail(u, held.get(jobKey(u.item.change)));

@@ -414,3 +414,33 @@ describe('Klaviyo subscription jobs, which Klaviyo applies later', () => {
     }
   });
 });
+
+describe('Klaviyo deletion jobs, which Klaviyo runs later', () => {
+  it('holds a write to an erased address until the erased profile is gone, so the deletion cannot take the new one too', async () => {
+    // Deletion jobs run 400 ms after they are accepted and delete whatever matches the address then.
+    const h = await startKlaviyoHarness({ jobDurationMs: 400 });
+    try {
+      const connector = h.connector();
+      const email = 'back@example.com';
+      const [first] = await connector.push([change(email, { set: { first_name: 'Once' } })]);
+      const oldId = first!.status === 'ok' ? first!.externalId! : '';
+      expect((await connector.erase({ email, externalId: oldId })).status).toBe('ok');
+      // The person signs up again before Klaviyo ran the deletion: the write waits.
+      const again = await connector.push([change(email, { set: { first_name: 'Again' } })]);
+      expect(again[0]!.status === 'retry' && again[0]!.error).toBeInstanceOf(EspBusyError);
+      expect(again[0]!.status === 'retry' && again[0]!.error.message).toContain(`deletion:${oldId}`);
+      for (let i = 0; i < 100 && h.sandbox.state.profiles.has(oldId); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        h.sandbox.state.settle();
+      }
+      expect(h.sandbox.state.profiles.has(oldId)).toBe(false);
+      const [written] = await connector.push([change(email, { set: { first_name: 'Again' } })]);
+      expect(written!.status).toBe('ok');
+      await new Promise((r) => setTimeout(r, 450));
+      h.sandbox.state.settle();
+      expect(h.sandbox.profileByEmail(email)).toMatchObject({ first_name: 'Again' });
+    } finally {
+      await h.close();
+    }
+  });
+});
