@@ -155,7 +155,9 @@ function permanentHint(code: string | undefined, first: KlaviyoErrorObject | und
     const existing = first?.meta?.['duplicate_profile_id'];
     return `another Klaviyo profile (${String(existing ?? 'unknown id')}) already has this identifier: merge the two profiles in Klaviyo, then pull again`;
   }
-  if (code === 'not_found') return 'the Klaviyo record no longer exists: pull again to refresh the identity map';
+  // A pull does not bring a deletion back (Klaviyo lists only the profiles that exist), so it cannot mend this.
+  if (code === 'not_found')
+    return 'the Klaviyo record was deleted there, and segsync does not create again a profile a Klaviyo user deleted; to sync the person there again, run `segsync unlink --esp klaviyo`, then `segsync pull --esp klaviyo` (every profile is adopted again by email; the next push creates the missing one)';
   const pointer = first?.source?.pointer ?? first?.source?.parameter;
   return pointer
     ? `Klaviyo rejected the value at ${pointer}: fix the contact's data or the field mapping`

@@ -32,6 +32,9 @@ describe('Klaviyo answer classification', () => {
     const dup = toSegsyncError({ status: 409, body: body('duplicate_profile', { meta: { duplicate_profile_id: '01X' } }), operation: 'PATCH' }, now);
     expect(dup).toBeInstanceOf(EspPermanentError);
     expect(dup.hint).toContain('01X');
+    // A deleted profile: a pull cannot bring it back, so the hint says what does.
+    const gone = toSegsyncError({ status: 404, body: body('not_found'), operation: 'PATCH /api/profiles/{id}' }, now);
+    expect(gone.hint).toMatch(/^the Klaviyo record was deleted there.*segsync unlink --esp klaviyo/);
     expect(toSegsyncError({ status: 401, operation: 'x' }, now)).toBeInstanceOf(EspAuthError);
     expect(toSegsyncError({ status: 502, operation: 'x' }, now)).toBeInstanceOf(EspTransientError);
   });
