@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../src/model/clock';
+import { normaliseEmail } from '../src/model/identity';
 import type { ConnectorNotes } from './connector';
 
 /** Notes in this process's memory, expiring by `clock`. */
@@ -41,5 +42,5 @@ export function memoryNotes(clock: Clock): ConnectorNotes {
 
 /** A key for a note about an email that does not name the person (notes outlive an erase). */
 export function noteKeyOfEmail(email: string): string {
-  return createHash('sha256').update(email.trim().toLowerCase()).digest('base64url');
+  return createHash('sha256').update(normaliseEmail(email)).digest('base64url');
 }

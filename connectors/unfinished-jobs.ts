@@ -3,7 +3,9 @@
  * import past `jobTimeoutMs`) that may still run, and the contacts each one writes. A vendor can run
  * a queued job long after it was sent; had a newer value for one of its contacts gone out meanwhile (a
  * single write, which is not queued), the job's older value would land last while segsync believes
- * the newer one is there. So a later write to such a contact waits until its job has finished. Kept
+ * the newer one is there. So a later write to such a contact waits until its job has finished. A job
+ * is noted as soon as it is sent and forgotten once its answer is read, so a process killed while it
+ * waited leaves the note for the next one. Kept
  * in the connector's notes (the store's, when the sync engine made the connector): a `segsync push`
  * that stopped waiting for a job ends long before the job may, and the next process must know of it.
  */
@@ -42,9 +44,9 @@ export class UnfinishedJobs {
     this.notes.put(KIND, [[jobId, JSON.stringify([...new Set([...keys].map(noteKeyOfEmail))])]], this.clock.now() + this.forgetAfterMs);
   }
 
-  /** How many jobs are noted (and not expired). */
-  get size(): number {
-    return this.notes.get(KIND).size;
+  /** Forgets a job that has finished (its answer was read): nothing of it can land later. */
+  forget(jobId: string): void {
+    this.notes.drop(KIND, [jobId]);
   }
 
   /**

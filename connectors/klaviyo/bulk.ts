@@ -94,13 +94,15 @@ function pointedAt(error: EspPermanentError, size: number): Map<number, EspPerma
 
 /** Waits for a started job and attributes its outcome: import errors to their profiles, what it wrote to the rest. */
 async function finishJob(ctx: KlaviyoContext, chunk: Sendable[], job: WireBulkJob, done: Done, fail: FailItems): Promise<void> {
+  // Noted before the wait: a process killed while it waits, or one that gives up, leaves the job running
+  // at Klaviyo, and a later write to its profiles must wait for it (../unfinished-jobs.ts).
+  ctx.unfinished.add(
+    job.id,
+    chunk.map((s) => jobKey(s.change)),
+  );
   const finished = await waitForJob(ctx, job);
+  if (finished) ctx.unfinished.forget(job.id);
   if (!finished) {
-    // The job may still run: a later write to its profiles waits until it has finished (../unfinished-jobs.ts).
-    ctx.unfinished.add(
-      job.id,
-      chunk.map((s) => jobKey(s.change)),
-    );
     const error = new EspTransientError(`klaviyo: bulk import job ${job.id} did not finish within ${ctx.options.jobTimeoutMs} ms`, {
       esp: 'klaviyo',
       hint: 'Klaviyo is slow to process imports; segsync sends these contacts again later',

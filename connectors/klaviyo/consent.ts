@@ -93,14 +93,16 @@ async function runJob(ctx: KlaviyoContext, group: ConsentItem[], kind: 'subscrib
   const profiles = group.map((i) => ({ type: 'profile', attributes: { email: i.change.ref.email, subscriptions: { email: { marketing: { consent } } } } }));
   try {
     if (kind === 'subscribe') {
+      // Noted before the call: a process killed between Klaviyo's answer and the note would leave an
+      // opt-out after it unsent; a note of a job that never went only costs an unsubscribe job the opt-out wants anyway.
+      noteSubscribes(
+        ctx,
+        group.map((i) => i.change.ref.email),
+      );
       const data: Record<string, unknown> = { type: 'profile-subscription-bulk-create-job', attributes: { profiles: { data: profiles } } };
       if (options.subscribeListId) data['relationships'] = { list: { data: { type: 'list', id: options.subscribeListId } } };
       await client.call('subscriptions', 'POST /api/profile-subscription-bulk-create-jobs', () =>
         client.profiles.bulkSubscribeProfiles({ data } as unknown as SubscriptionCreateJobCreateQuery),
-      );
-      noteSubscribes(
-        ctx,
-        group.map((i) => i.change.ref.email),
       );
     } else {
       const data = { type: 'profile-subscription-bulk-delete-job', attributes: { profiles: { data: profiles } } };

@@ -32,11 +32,13 @@ export async function eraseContact(ctx: KlaviyoContext, ref: ContactRef): Promis
   const profile = ref.email ? { type: 'profile', attributes: { email: ref.email } } : { type: 'profile', id: ref.externalId, attributes: {} };
   const body = { data: { type: 'data-privacy-deletion-job', attributes: { profile: { data: profile } } } };
   try {
+    // Noted before the call, so a process killed between Klaviyo's answer and the note leaves no gap; a
+    // job that never went holds writes only while the profile exists. Without the profile id there is
+    // nothing to ask about: the job's end cannot be seen.
+    if (ref.email && ref.externalId) ctx.unfinished.add(`${DELETION}${ref.externalId}`, [normaliseEmail(ref.email)]);
     await ctx.client.call('dataPrivacy', 'POST /api/data-privacy-deletion-jobs', () =>
       ctx.client.dataPrivacy.requestProfileDeletion(body as unknown as DataPrivacyCreateDeletionJobQuery),
     );
-    // Without the profile id there is nothing to ask about: the job's end cannot be seen.
-    if (ref.email && ref.externalId) ctx.unfinished.add(`${DELETION}${ref.externalId}`, [normaliseEmail(ref.email)]);
     return ref.externalId ? { ref, status: 'ok', externalId: ref.externalId } : { ref, status: 'ok' };
   } catch (e) {
     return resultOfError(ref, e, 'klaviyo');

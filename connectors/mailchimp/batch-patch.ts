@@ -43,15 +43,17 @@ export async function patchInBatch(
   try {
     const path = `/lists/${encodeURIComponent(client.listId)}/members/`;
     let job = await client.startBatch(patches.map((p) => ({ method: 'PATCH', path: `${path}${p.hash}`, body: JSON.stringify(p.body), operation_id: p.hash })));
+    // Noted before the wait: a process killed while it waits, or one that gives up, leaves the job running
+    // at Mailchimp, and a later write to its members must wait for it (../unfinished-jobs.ts).
+    if (job.status !== 'finished')
+      options.unfinished?.add(
+        job.id,
+        patches.map((p) => p.hash),
+      );
     const deadline = options.clock.now() + options.timeoutMs;
     const longest = Math.max(options.pollMaxMs, options.pollMs);
     for (let wait = options.pollMs; job.status !== 'finished'; wait = Math.min(longest, wait * 2)) {
       if (options.clock.now() + wait > deadline) {
-        // The job may still run: a later write to its members waits until it has finished (../unfinished-jobs.ts).
-        options.unfinished?.add(
-          job.id,
-          patches.map((p) => p.hash),
-        );
         return failAll(
           new EspTransientError(`mailchimp: batch ${job.id} did not finish within ${Math.round(options.timeoutMs / 1000)} s`, {
             esp: 'mailchimp',
@@ -62,6 +64,7 @@ export async function patchInBatch(
       await options.clock.sleep(wait);
       job = await client.batchStatus(job.id);
     }
+    options.unfinished?.forget(job.id);
     results = job.response_body_url ? await client.batchResults(job.response_body_url) : [];
   } catch (err) {
     return failAll(asEspError(err, 'mailchimp'));

@@ -32,7 +32,7 @@ export function fitFieldValue(name: string, field: FieldShape, value: FieldValue
   const no = (what: string, hint: string): FieldFit => ({ ok: false, problem: `${shown} is not ${what}`, hint });
   switch (field.type) {
     case 'string':
-      // An object or a list is kept as it is: an ESP's structured value (a Mailchimp address) mapped to a
+      // An object or a list is kept as it is: an ESP's structured value (a postal address) mapped to a
       // text field was always stored whole, and each ESP writes it as text.
       return { ok: true, value: typeof value === 'number' || typeof value === 'boolean' ? String(value) : value };
     case 'number': {

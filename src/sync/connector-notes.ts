@@ -1,7 +1,7 @@
 /**
  * The store's connector notes for one ESP, as the `ConnectorNotes` a connector is given: what it must
- * know across processes (a vendor job a `segsync push` stopped waiting for, a subscribe job Klaviyo
- * has not applied) is then seen by the next push and by the daemon.
+ * know across processes (a vendor job a `segsync push` stopped waiting for, a subscription the vendor
+ * has not applied yet) is then seen by the next push and by the daemon.
  */
 import type { ConnectorNotes } from '../../connectors/connector';
 import type { Clock } from '../model/clock';

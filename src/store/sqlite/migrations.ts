@@ -448,7 +448,7 @@ CREATE TABLE push_leases (
     version: 95,
     name: 'sync: what a connector must know across processes (vendor jobs still running, subscriptions not applied yet)',
     // Kept in memory they died with the process that sent the job: a \`segsync push\` from cron ends
-    // long before a Mailchimp batch job it stopped waiting for, or Klaviyo's subscribe job.
+    // long before a vendor job it stopped waiting for, or a subscription the vendor applies later.
     sql: `
 CREATE TABLE connector_notes (
   esp TEXT NOT NULL,

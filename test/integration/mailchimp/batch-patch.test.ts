@@ -167,4 +167,36 @@ describe('Mailchimp known members through /3.0/batches', () => {
     expect(v.sandbox.member(list[9]!)!.merge_fields.FNAME).toBe('Later');
     await patient.close();
   }, 30_000);
+
+  it('notes a batch job in the store while it is waited for, so a process killed meanwhile leaves the next one waiting for it', async () => {
+    v = await startValidatedSandbox();
+    const list = emails(10, 'w');
+    v.sandbox.seed(list.map((email) => ({ email })));
+    v.sandbox.inject({ method: 'PATCH', path: '/members/', delayMs: 60, times: list.length });
+    const dir = mkdtempSync(join(tmpdir(), 'segsync-mc-notes-'));
+    const stores = [new SqliteStore({ path: join(dir, 'segsync.db') }), new SqliteStore({ path: join(dir, 'segsync.db') })];
+    const notesOf = (i: number): ConnectorNotes => storeNotes(stores[i]!, 'mailchimp', systemClock);
+    const noted = (): number => stores[1]!.db.prepare("SELECT COUNT(*) FROM connector_notes WHERE kind = 'unfinished-job'").pluck().get() as number;
+    try {
+      const waiting = sandboxConnector(v.sandbox, { batchPollMs: 10, batchTimeoutMs: 10_000 }, systemClock, memoryLogger(), notesOf(0));
+      const first = waiting.push(list.map((email) => known(email, { set: { FNAME: 'Job' } })));
+      for (let i = 0; i < 200 && noted() === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      // Still waiting, far from its timeout: were this process killed now, the note is what the next one has.
+      expect(noted()).toBe(1);
+      const next = sandboxConnector(v.sandbox, { batchPollMs: 10, batchTimeoutMs: 10_000 }, systemClock, memoryLogger(), notesOf(1));
+      const newest = [known(list[3]!, { set: { FNAME: 'Newest' } })];
+      const held = await next.push(newest);
+      expect(held[0]!.status === 'retry' && held[0]!.error).toBeInstanceOf(EspBusyError);
+      expect((await first).map((r) => r.status)).toEqual(list.map(() => 'ok'));
+      // Its answer read, the job is forgotten: nothing of it can land later.
+      expect(noted()).toBe(0);
+      expect((await next.push(newest))[0]!.status).toBe('ok');
+      expect(v.sandbox.member(list[3]!)!.merge_fields.FNAME).toBe('Newest');
+      await waiting.close();
+      await next.close();
+    } finally {
+      for (const s of stores) s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

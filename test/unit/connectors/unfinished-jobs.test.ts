@@ -36,7 +36,12 @@ describe('vendor jobs segsync stopped waiting for', () => {
 
     jobs.state.set('j1', 'finished');
     expect(await unfinished.holding(['a', 'b', 'c'], jobs.stateOf, 30_000)).toEqual(new Map([['c', expect.any(EspBusyError)]]));
-    expect(unfinished.size).toBe(1);
+    // j1 is forgotten: asked about a contact only it wrote, nothing is asked; j2, forgotten once read, neither.
+    const asked = jobs.asked.length;
+    expect(await unfinished.holding(['a'], jobs.stateOf, 30_000)).toEqual(new Map());
+    unfinished.forget('j2');
+    expect(await unfinished.holding(['c'], jobs.stateOf, 30_000)).toEqual(new Map());
+    expect(jobs.asked.length).toBe(asked);
   });
 
   it('forgets a job the vendor no longer knows or one past the bound, and keeps holding when its state cannot be read', async () => {
@@ -49,7 +54,9 @@ describe('vendor jobs segsync stopped waiting for', () => {
     jobs.state.set('unreadable', new Error('503'));
     expect([...(await unfinished.holding(['a', 'b', 'c'], jobs.stateOf, 1_000)).keys()]).toEqual(['b', 'c']);
     now += 60_000;
+    const asked = jobs.asked.length;
     expect([...(await unfinished.holding(['a', 'b', 'c'], jobs.stateOf, 1_000)).keys()]).toEqual([]);
-    expect(unfinished.size).toBe(0);
+    // Expired, none is asked about any more.
+    expect(jobs.asked.length).toBe(asked);
   });
 });
