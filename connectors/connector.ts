@@ -140,6 +140,15 @@ export type ChangeResult =
        * other keys may be sent again without them. Absent: the change as a whole failed.
        */
       keys?: string[];
+    }
+  | {
+      ref: ContactRef;
+      /**
+       * The ESP holds no record under `ref.externalId` (deleted there): nothing was written. The sync
+       * engine unlinks the contact there, as when the ESP reports a deletion (never recreates it).
+       */
+      status: 'gone';
+      error: SegsyncError;
     };
 
 /** An opaque, JSON-serialisable position in an ESP's change listing, stored between pulls. */

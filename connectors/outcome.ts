@@ -1,9 +1,9 @@
 /**
  * How a caught error becomes one contact's result, the same way in every connector: the error's class
- * decides retry or failed (see `asEspError` for an error of unknown kind), and the ESP's "come back
+ * decides retry, failed or gone (see `asEspError` for an error of unknown kind), and the ESP's "come back
  * after" travels with a retry.
  */
-import { FieldValueError, asEspError, retryAfterOf } from '../src/errors';
+import { EspRecordGoneError, FieldValueError, asEspError, retryAfterOf } from '../src/errors';
 import type { ChangeResult, ContactRef } from './connector';
 
 /** A result without its ref (distributed over the union, so each variant keeps its fields). */
@@ -13,6 +13,7 @@ export type Outcome = ChangeResult extends infer U ? (U extends ChangeResult ? O
 export function outcomeOfError(err: unknown, esp: string): Outcome {
   const error = asEspError(err, esp);
   if (error instanceof FieldValueError) return { status: 'failed', error, keys: error.keys };
+  if (error instanceof EspRecordGoneError) return { status: 'gone', error };
   if (!error.retryable) return { status: 'failed', error };
   const retryAfterMs = retryAfterOf(error);
   return retryAfterMs === undefined ? { status: 'retry', error } : { status: 'retry', error, retryAfterMs };

@@ -156,6 +156,16 @@ export class EspPermanentError extends EspError {
   }
 }
 
+/**
+ * The ESP holds no record under the id segsync linked the contact to: deleted there (or, for an ESP
+ * that reports no deletions, an API key of another account). Nothing was written; the link is cut.
+ */
+export class EspRecordGoneError extends EspError {
+  constructor(message: string, options: EspErrorOptions) {
+    super('E_ESP_GONE', message, options);
+  }
+}
+
 /** An ESP or the network failed in a way that may pass (5xx, timeout, connection reset). */
 export class EspTransientError extends EspError {
   override readonly retryable = true;

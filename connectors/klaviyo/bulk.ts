@@ -12,10 +12,10 @@ import type { ContactChange } from '../connector';
 import type { JobState } from '../unfinished-jobs';
 import { listPages } from './pages';
 import type { KlaviyoContext, ResolvedOptions } from './context';
-import { errorObjects } from './errors';
+import { errorObjects, profileGoneError } from './errors';
 import { consentIntent } from './consent';
 import { PROFILES_PAGE_MAX } from './limits';
-import { lookUpProfiles } from './lookup';
+import { existingProfileIds, lookUpProfiles } from './lookup';
 import type { FailItems, Sendable, Written } from './push';
 import { bulkJobSchema, importErrorPageSchema, parseAnswer, type WireBulkJob, type WireImportError, type WireProfile } from './wire';
 
@@ -112,19 +112,28 @@ async function finishJob(ctx: KlaviyoContext, chunk: Sendable[], job: WireBulkJo
   }
   const rejected = new Set<number>();
   if ((finished.attributes.failed_count ?? 0) > 0 || finished.attributes.status === 'cancelled') {
+    const errors = new Map<number, WireImportError>();
     for (const importError of await listImportErrors(ctx, job.id)) {
       const position = positionOf(importError, chunk);
-      if (position === undefined) {
+      if (position === undefined)
         ctx.logger.warn({ esp: 'klaviyo', job: job.id, code: importError.attributes.code }, 'import error names no profile of the job');
-        continue;
-      }
-      rejected.add(position);
+      else errors.set(position, importError);
+    }
+    for (const position of errors.keys()) rejected.add(position);
+    const gone = await goneProfiles(
+      ctx,
+      [...errors.keys()].map((i) => chunk[i]!),
+      fail,
+    );
+    for (const [position, importError] of errors) {
+      const s = chunk[position]!;
+      if (gone.has(s)) continue;
       const error = new EspPermanentError(`klaviyo: bulk import rejected the profile: ${importError.attributes.code}: ${importError.attributes.detail}`, {
         esp: 'klaviyo',
         vendorCode: importError.attributes.code,
         hint: `fix the value at ${importError.attributes.source.pointer ?? 'the profile'} locally; the other profiles of the job were imported`,
       });
-      fail([chunk[position]!], error);
+      fail([s], error);
     }
   }
   const accepted = chunk.filter((_, i) => !rejected.has(i));
@@ -154,6 +163,29 @@ async function finishJob(ctx: KlaviyoContext, chunk: Sendable[], job: WireBulkJo
     if (profile) w.profile = profile;
     done(s.index, w);
   }
+}
+
+/**
+ * Of the rejected profiles sent with an id, those Klaviyo no longer holds (deleted there since: the
+ * import error does not say so), failed as gone; the ones it could not ask about fail with that error.
+ * Returns every profile it settled.
+ */
+async function goneProfiles(ctx: KlaviyoContext, rejected: Sendable[], fail: FailItems): Promise<Set<Sendable>> {
+  const withId = rejected.filter((s) => s.change.ref.externalId);
+  if (!withId.length) return new Set();
+  let existing: Set<string>;
+  try {
+    existing = await existingProfileIds(
+      ctx,
+      withId.map((s) => s.change.ref.externalId!),
+    );
+  } catch (e) {
+    fail(withId, e);
+    return new Set(withId);
+  }
+  const gone = withId.filter((s) => !existing.has(s.change.ref.externalId!));
+  for (const s of gone) fail([s], profileGoneError(s.change.ref.externalId!));
+  return new Set(gone);
 }
 
 /** The key a job notes a profile by: its email, as every write names it. */

@@ -15,6 +15,15 @@ export const KLAVIYO_DEFAULTS = {
 export const klaviyoConfigSchema = z
   .object({
     ...commonConnectorKeys,
+    // Klaviyo reports no deletions (no webhook; its listings leave deleted profiles out): segsync learns of
+    // one when a write by id answers 404, which an API key of another account answers too. Erasing
+    // everywhere on that evidence could wipe a whole store, so a deletion there only unlinks.
+    onDelete: z
+      .enum(['unlink'], {
+        message:
+          'Klaviyo reports no deletions, so only "unlink" is possible: a profile deleted there is unlinked when a write finds it gone; erase a person everywhere with `segsync erase EMAIL`',
+      })
+      .default('unlink'),
     apiKey: secret,
     baseUrl: url.optional(),
     webhookSecret: secret.optional(),

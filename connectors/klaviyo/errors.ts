@@ -3,7 +3,7 @@
  * `code`, and (for answers that never came) the network error code. Never by English text.
  */
 import { z } from 'zod';
-import { EspAuthError, EspPermanentError, EspRateLimitError, EspTransientError, type SegsyncError } from '../../src/errors';
+import { EspAuthError, EspPermanentError, EspRateLimitError, EspRecordGoneError, EspTransientError, type SegsyncError } from '../../src/errors';
 
 export type ErrorKind = 'retryable' | 'rate-limited' | 'permanent' | 'auth';
 
@@ -155,11 +155,26 @@ function permanentHint(code: string | undefined, first: KlaviyoErrorObject | und
     const existing = first?.meta?.['duplicate_profile_id'];
     return `another Klaviyo profile (${String(existing ?? 'unknown id')}) already has this identifier: merge the two profiles in Klaviyo, then pull again`;
   }
-  // A pull does not bring a deletion back (Klaviyo lists only the profiles that exist), so it cannot mend this.
+  // A pull does not bring a deletion (Klaviyo lists only what exists), so it cannot mend this. A write to a
+  // deleted profile by its id never gets here: it is an EspRecordGoneError (profileGoneError).
   if (code === 'not_found')
-    return 'the Klaviyo record was deleted there, and segsync does not create again a profile a Klaviyo user deleted; to sync the person there again, run `segsync unlink --esp klaviyo`, then `segsync pull --esp klaviyo` (every profile is adopted again by email; the next push creates the missing one)';
+    return 'Klaviyo holds nothing under the id this call named (deleted there): a tag list deleted in Klaviyo is made again when segsync next starts, then `segsync retry` sends these writes again';
   const pointer = first?.source?.pointer ?? first?.source?.parameter;
   return pointer
     ? `Klaviyo rejected the value at ${pointer}: fix the contact's data or the field mapping`
     : 'fix the data or the mapping; retrying will not help';
+}
+
+/**
+ * A write to profile `id` that Klaviyo does not hold (deleted there: Klaviyo reports no deletions, so a
+ * write is where segsync learns of one).
+ */
+export function profileGoneError(id: string, cause?: unknown): EspRecordGoneError {
+  return new EspRecordGoneError(`klaviyo: profile ${id} does not exist (deleted in Klaviyo)`, {
+    esp: 'klaviyo',
+    status: 404,
+    vendorCode: 'not_found',
+    cause,
+    hint: 'segsync unlinks the contact there and does not create again a profile a Klaviyo user deleted; to sync the person there again, add the profile in Klaviyo (the next pull links it)',
+  });
 }

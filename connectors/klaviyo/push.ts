@@ -5,7 +5,7 @@
  * atomic `patch_properties` edits; list membership and consent follow once the profiles exist.
  */
 import type { ProfilePartialUpdateQuery, ProfileUpsertQuery } from 'klaviyo-api';
-import { ValidationError } from '../../src/errors';
+import { EspPermanentError, ValidationError, asEspError } from '../../src/errors';
 import type { ChangeResult, ContactChange } from '../connector';
 import { confirmedId, runPush } from '../push-driver';
 import type { PushIo, PushStrategy } from '../push-driver';
@@ -17,6 +17,7 @@ import { RECHECK_MS } from '../unfinished-jobs';
 import { toSdkProfile, type SdkProfile } from './fields';
 import { applyListMembership } from './tags';
 import { changeProblem, type ChangeProblem } from './validate';
+import { profileGoneError } from './errors';
 import { parseAnswer, profileDocumentSchema, type WireProfile } from './wire';
 
 /** A change that passed local validation, with its position in the batch and its SDK profile. */
@@ -121,9 +122,15 @@ async function writeOne(ctx: KlaviyoContext, s: Sendable): Promise<Written> {
   const { client } = ctx;
   const id = s.change.ref.externalId;
   const response = id
-    ? await client.call('profiles', 'PATCH /api/profiles/{id}', () =>
-        client.profiles.updateProfile(id, { data: s.profile } as unknown as ProfilePartialUpdateQuery, { additionalFieldsProfile: ['subscriptions'] }),
-      )
+    ? await client
+        .call('profiles', 'PATCH /api/profiles/{id}', () =>
+          client.profiles.updateProfile(id, { data: s.profile } as unknown as ProfilePartialUpdateQuery, { additionalFieldsProfile: ['subscriptions'] }),
+        )
+        .catch((e: unknown) => {
+          // The path names the profile: a 404 here can only mean it is gone.
+          const error = asEspError(e, 'klaviyo');
+          throw error instanceof EspPermanentError && error.status === 404 ? profileGoneError(id, error) : error;
+        })
     : await client.call('profiles', 'POST /api/profile-import', () =>
         client.profiles.createOrUpdateProfile({ data: s.profile } as unknown as ProfileUpsertQuery, { additionalFieldsProfile: ['subscriptions'] }),
       );

@@ -324,7 +324,7 @@ export class SyncEngine {
    */
   async drain(esp: EspName, options: DrainRunOptions = {}): Promise<DrainReport> {
     const { store, clock, logger, retry } = this.options;
-    const nothing: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0, gaveUp: 0 };
+    const nothing: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0, gaveUp: 0, gone: 0 };
     if (store.dueOutbox(esp, clock.now(), 1).length === 0) return nothing;
     const heldBy = this.leases.take(esp);
     if (heldBy) return { ...nothing, heldBy };
@@ -439,7 +439,7 @@ export class SyncEngine {
    * Returns the summed reports.
    */
   async drainAll(esp: EspName, options: DrainRunOptions & { waitUntil?: number } = {}): Promise<DrainReport> {
-    const total: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0, gaveUp: 0 };
+    const total: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0, gaveUp: 0, gone: 0 };
     const { waitUntil } = options;
     const { clock } = this.options;
     const handOverUntil = waitUntil ?? clock.now() + HAND_OVER_WAIT_MS;
@@ -463,9 +463,9 @@ export class SyncEngine {
       }
       // A round that took items passed the valve (or was forced) over the whole queue.
       if (r.items > 0) checked = true;
-      for (const k of ['calls', 'requests', 'ok', 'retried', 'failed', 'rateLimited', 'waitedMs', 'items', 'gaveUp'] as const) total[k] += r[k];
+      for (const k of ['calls', 'requests', 'ok', 'retried', 'failed', 'rateLimited', 'waitedMs', 'items', 'gaveUp', 'gone'] as const) total[k] += r[k];
       if (r.gaveUpOn !== undefined) total.gaveUpOn = r.gaveUpOn;
-      const progressed = r.ok > 0 || r.failed > 0;
+      const progressed = r.ok > 0 || r.failed > 0 || r.gone > 0;
       if (r.items > 0 && progressed) continue;
       if (r.items === 0 && waitUntil === undefined) return total;
       // Everything was deferred (rate limits, 5xx), or only retries are left: wait for the earliest

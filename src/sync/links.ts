@@ -23,7 +23,7 @@ export const LEFT_KEY = '@left';
 export const LINK_FIELD = '@link';
 
 /** How the record left the ESP. */
-export type UnlinkReason = 'archived or deleted' | 'merged into another record' | `merged into record ${string}`;
+export type UnlinkReason = 'archived or deleted' | 'not found there' | 'merged into another record' | `merged into record ${string}`;
 
 /** True when the contact's record on this ESP was archived or deleted there (from its sync state rows). */
 export function isUnlinked(state: readonly SyncFieldState[]): boolean {
@@ -55,7 +55,7 @@ export function unlink(store: Store, clock: Clock, contactId: number, esp: EspNa
     contactId,
     field: LINK_FIELD,
     winner: esp,
-    reason: `${esp} record ${reason}: unlinked, segsync no longer writes to ${esp} for this contact; it stays here and on the other ESPs (restore it on ${esp} to link it again)${droppedText(dropped)}`,
+    reason: `${esp} record ${reason}: unlinked, segsync no longer writes to ${esp} for this contact; it stays here and on the other ESPs (restore it on ${esp}, or add the person there again, to link it again)${droppedText(dropped)}`,
     at: clock.now(),
     detail: { esp, externalId: externalId ?? null, droppedQueued: dropped.queued, droppedDead: dropped.dead },
   });

@@ -14,6 +14,7 @@ import type { Clock } from '../model/clock';
 import type { ConsentStatus, EspName, FieldValue } from '../model/types';
 import type { OutboxItem, PushLease, Store, SyncFieldState } from '../store/store';
 import { eraseRef } from './erasure';
+import { unlink } from './links';
 import { CONSENT_KEY, TAGS_KEY } from './inbound';
 import { takeRemoteConsent } from './consent';
 import { ADDED_TAGS_KEY, addedAfterWrite, addedTags } from './owned-tags';
@@ -72,6 +73,8 @@ export interface DrainReport {
   gaveUp: number;
   /** The error of the last of those. */
   gaveUpOn?: string;
+  /** Contacts unlinked because the ESP no longer holds the record they were linked to (deleted there). */
+  gone: number;
   /** Another process sent this ESP's outbox (it held the lease when last asked): it took what it sent (push-lease.ts). */
   heldBy?: PushLease;
 }
@@ -88,7 +91,7 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainReport> {
   const esp = connector.esp;
   const retry = options.retry ?? DEFAULT_RETRY;
   const { batchSize, maxItems } = drainSizes(connector);
-  const report: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0, gaveUp: 0 };
+  const report: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0, gaveUp: 0, gone: 0 };
   const requestsBefore = connector.requestCount();
   const items = store.dueOutbox(esp, clock.now(), options.maxItems ?? maxItems);
   report.items = items.length;
@@ -112,6 +115,11 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainReport> {
     options.logger.warn(
       { esp, operations: report.gaveUp, lastError: report.gaveUpOn },
       `gave up on ${report.gaveUp} operations for ${esp} after their last attempt; \`segsync status\` counts them, \`segsync retry\` sends them again`,
+    );
+  if (report.gone > 0)
+    options.logger.warn(
+      { esp, contacts: report.gone },
+      `${report.gone} contacts' records on ${esp} no longer exist there (deleted): unlinked, segsync no longer writes them there (\`segsync explain EMAIL FIELD\` shows the decision); if every record answers so, the API key may be another account's: \`segsync unlink --esp ${esp}\` before pointing segsync at a new account`,
     );
   return report;
 }
@@ -202,6 +210,10 @@ function settle(options: DrainOptions, retry: RetryPolicy, g: Group, result: Cha
       hint: 'a connector bug: it must answer one result per contact; report it with the log',
     }),
   };
+  if (r.status === 'gone') {
+    settleGone(options, retry, g, r.error, report);
+    return;
+  }
   // Erased or merged away while its push was in flight: nothing of it is left to record (its erasure,
   // or the contact it merged into, goes out on its own). Recording it failed the whole batch's settle.
   if (r.status === 'ok' && store.contactExists(g.contactId)) {
@@ -253,6 +265,30 @@ function settle(options: DrainOptions, retry: RetryPolicy, g: Group, result: Cha
 }
 
 /**
+ * The ESP no longer holds the record the contact is linked to: the contact is unlinked there, as when
+ * the ESP reports a deletion (links.ts drops its queued writes; it is never recreated). A link that
+ * changed while the write was in flight (a pull found the person's new record) is not cut: the
+ * operations go again, to the new record.
+ */
+function settleGone(options: DrainOptions, retry: RetryPolicy, g: Group, error: SegsyncError, report: DrainReport): void {
+  const { store, clock } = options;
+  const esp = options.connector.esp;
+  const id = g.change.ref.externalId;
+  const contact = store.getContact(g.contactId);
+  if (!contact) {
+    store.completeOutbox(g.items.map((i) => ({ id: i.id, version: i.version })));
+    return;
+  }
+  if (id === undefined || contact.externalIds[esp] !== id) {
+    retryLater(store, clock, retry, g.items, error, undefined, report);
+    return;
+  }
+  unlink(store, clock, g.contactId, esp, 'not found there', clock.now(), id);
+  store.completeOutbox(g.items.map((i) => ({ id: i.id, version: i.version })));
+  report.gone++;
+}
+
+/**
  * Whether the consent a push's answer reports may be remembered as seen. One no pull or webhook brought
  * yet (changed on the ESP since) is weighed first: a later pull takes a consent remembered as seen for
  * old news. One that cannot win without the vendor's consent time (a resubscribe) is left for the
@@ -277,7 +313,8 @@ function settleItems(
   logger: Logger,
   esp: EspName,
 ): void {
-  if (r.status === 'ok') {
+  // An erasure of a record already gone is done.
+  if (r.status === 'ok' || r.status === 'gone') {
     store.completeOutbox(items.map((i) => ({ id: i.id, version: i.version })));
     report.ok++;
     return;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { ChangeResult, ContactChange } from '../../../connectors/connector';
-import { EspBusyError, EspRateLimitError, FieldValueError } from '../../../src/errors';
+import { EspBusyError, EspRateLimitError, EspRecordGoneError, FieldValueError } from '../../../src/errors';
 import { createLogger } from '../../../src/log/logger';
 import type { Clock } from '../../../src/model/clock';
 import type { FieldValue } from '../../../src/model/types';
@@ -96,6 +96,30 @@ class AlwaysRateLimited extends MemoryEsp {
   override async push(): Promise<ChangeResult[]> {
     this.calls++;
     throw new EspRateLimitError('slow down', { esp: this.esp, retryAfterMs: 3_600_000 });
+  }
+}
+
+/**
+ * An ESP that deletes records without saying so (as Klaviyo: no webhook, its listing leaves them out):
+ * a write by the id of a deleted record answers gone. `relinkInFlight` moves the contact's link to
+ * another record while the write is under way (a pull that found the person's new record).
+ */
+class QuietlyDeletingEsp extends MemoryEsp {
+  relinkInFlight: (() => void) | undefined;
+  override async push(batch: ContactChange[]): Promise<ChangeResult[]> {
+    const results: ChangeResult[] = [];
+    for (const c of batch) {
+      if (c.ref.externalId && !this.records.has(c.ref.externalId)) {
+        this.calls++;
+        this.relinkInFlight?.();
+        results.push({
+          ref: c.ref,
+          status: 'gone',
+          error: new EspRecordGoneError(`record ${c.ref.externalId} does not exist`, { esp: this.esp, status: 404 }),
+        });
+      } else results.push(...(await super.push([c])));
+    }
+    return results;
   }
 }
 
@@ -195,6 +219,57 @@ describe('the outbox cannot loop forever', () => {
       ['firstname', 1],
       ['tag:seg:y', 1],
     ]);
+  });
+
+  it('unlinks a contact whose record the ESP deleted without saying so: no dead letter, no new record, nothing more sent there', async () => {
+    const esp = new QuietlyDeletingEsp('hubspot', clock);
+    const { engine, warnings } = loggedEngine(esp);
+    addContacts(2);
+    engine.enqueueAll();
+    await engine.drainAll('hubspot');
+    const [c0, c1] = ['c0@x.com', 'c1@x.com'].map((e) => store.findContactByEmail(e)!);
+    esp.records.delete(c0!.externalIds['hubspot']!);
+    store.upsertContacts(['c0@x.com', 'c1@x.com'].map((email) => ({ email, properties: { first_name: 'Renamed' }, source: 'local', time: clock.now() })));
+    engine.enqueue([c0!.id, c1!.id]);
+    const report = await engine.drainAll('hubspot', { waitUntil: clock.now() + 86_400_000 });
+    expect(report).toMatchObject({ gone: 1, failed: 0, gaveUp: 0 });
+    // The other contact of the batch is written; the deleted record is not made again.
+    expect([...esp.records.values()].map((r) => [r.email, r.fields['firstname']])).toEqual([['c1@x.com', 'Renamed']]);
+    expect(store.counts().outbox).toEqual([]);
+    expect(store.decisionsFor(c0!.id, '@link').map((d) => d.reason)).toEqual([expect.stringMatching(/^hubspot record not found there: unlinked/)]);
+    await new Promise((r) => setImmediate(r));
+    expect(warnings.map((w) => [w.msg, w.contacts])).toEqual([[expect.stringMatching(/^1 contacts' records on hubspot no longer exist there/), 1]]);
+    // A later change of the contact goes nowhere on that ESP.
+    const calls = esp.calls;
+    store.upsertContacts([{ email: 'c0@x.com', properties: { first_name: 'Again' }, source: 'local', time: clock.now() }]);
+    engine.enqueue([c0!.id]);
+    await engine.drainAll('hubspot');
+    expect(esp.calls).toBe(calls);
+    expect(esp.records.size).toBe(1);
+  });
+
+  it('does not unlink a contact whose link moved to another record while the write that found its old one gone was under way', async () => {
+    const esp = new QuietlyDeletingEsp('hubspot', clock);
+    const engine = firstNameEngine(store, clock, esp);
+    addContacts(1);
+    engine.enqueueAll();
+    await engine.drainAll('hubspot');
+    const c0 = store.findContactByEmail('c0@x.com')!;
+    const old = c0.externalIds['hubspot']!;
+    esp.records.delete(old);
+    // The person's new record, which a pull links while the write to the old one is in flight.
+    esp.records.set('hubspot-new', { id: 'hubspot-new', email: 'c0@x.com', fields: {}, tags: new Set(), consent: 'subscribed', modifiedAt: clock.now() });
+    esp.relinkInFlight = () => {
+      store.setExternalId(c0.id, 'hubspot', 'hubspot-new');
+      esp.relinkInFlight = undefined;
+    };
+    store.upsertContacts([{ email: 'c0@x.com', properties: { first_name: 'Renamed' }, source: 'local', time: clock.now() }]);
+    engine.enqueue([c0.id]);
+    const report = await engine.drainAll('hubspot', { waitUntil: clock.now() + 86_400_000 });
+    expect(report.gone).toBe(0);
+    expect(esp.records.get('hubspot-new')!.fields['firstname']).toBe('Renamed');
+    expect(store.decisionsFor(c0.id, '@link')).toEqual([]);
+    expect(store.counts().outbox).toEqual([]);
   });
 
   it('waits for an ESP still busy with an earlier write of the contact without counting failed attempts', async () => {

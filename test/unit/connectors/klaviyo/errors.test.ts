@@ -1,4 +1,4 @@
-import { classifyAnswer, retryAfterMs, toSegsyncError } from '../../../../connectors/klaviyo/errors';
+import { classifyAnswer, profileGoneError, retryAfterMs, toSegsyncError } from '../../../../connectors/klaviyo/errors';
 import { EspAuthError, EspPermanentError, EspRateLimitError, EspTransientError } from '../../../../src/errors';
 
 const body = (code: string, extra: object = {}) => ({ errors: [{ id: 'e', status: 400, code, title: 't', detail: 'd', ...extra }] });
@@ -32,9 +32,16 @@ describe('Klaviyo answer classification', () => {
     const dup = toSegsyncError({ status: 409, body: body('duplicate_profile', { meta: { duplicate_profile_id: '01X' } }), operation: 'PATCH' }, now);
     expect(dup).toBeInstanceOf(EspPermanentError);
     expect(dup.hint).toContain('01X');
-    // A deleted profile: a pull cannot bring it back, so the hint says what does.
-    const gone = toSegsyncError({ status: 404, body: body('not_found'), operation: 'PATCH /api/profiles/{id}' }, now);
-    expect(gone.hint).toMatch(/^the Klaviyo record was deleted there.*segsync unlink --esp klaviyo/);
+    // Something deleted in Klaviyo: a pull cannot bring it back, so the hint says what does.
+    const gone = toSegsyncError({ status: 404, body: body('not_found'), operation: 'POST /api/lists/{id}/relationships/profiles' }, now);
+    expect(gone.hint).toMatch(/^Klaviyo holds nothing under the id this call named.*segsync retry/);
+    // A write to a deleted profile by its id is gone: the contact is unlinked, with what brings it back.
+    const profile = profileGoneError('01P');
+    expect([profile.code, profile.status, profile.hint]).toEqual([
+      'E_ESP_GONE',
+      404,
+      expect.stringMatching(/add the profile in Klaviyo \(the next pull links it\)/),
+    ]);
     expect(toSegsyncError({ status: 401, operation: 'x' }, now)).toBeInstanceOf(EspAuthError);
     expect(toSegsyncError({ status: 502, operation: 'x' }, now)).toBeInstanceOf(EspTransientError);
   });
