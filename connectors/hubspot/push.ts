@@ -5,7 +5,7 @@
  * remote value read just before the write. Results are attributed per contact, in input order.
  */
 import type * as Contacts from '@hubspot/api-client/lib/codegen/crm/contacts';
-import { EspTransientError, FieldValueError, ValidationError } from '../../src/errors';
+import { EspRecordGoneError, EspTransientError, FieldValueError, ValidationError } from '../../src/errors';
 import type { SegsyncError } from '../../src/errors';
 import { EMAIL_KEY } from '../connector';
 import type { ChangeResult, ContactChange } from '../connector';
@@ -266,7 +266,8 @@ function attribute(
     const body = e as unknown as HubspotErrorBody;
     const ids = [...(body.context?.ids ?? []), ...(body.context?.id ?? []), ...(body.context?.emails ?? [])];
     const hit = ids.map((id) => byKey.get(byId ? id : id.toLowerCase())).filter((u): u is Unit => u !== undefined && !done.has(u));
-    const error = batchError('contact write', body, now);
+    // An update by id that names no record: the contact was deleted there (or merged away) since segsync last read it.
+    const error = byId && body.category === 'OBJECT_NOT_FOUND' && hit.length > 0 ? recordGone(hit, body) : batchError('contact write', body, now);
     if (hit.length === 0) unattributed ??= error;
     hit.forEach((u) => done.add(u));
     io.fail(hit, error);
@@ -276,6 +277,16 @@ function attribute(
     units.filter((u) => !done.has(u)),
     missing,
   );
+}
+
+/** The records `hit` names are gone from HubSpot: their contacts are unlinked there (never created again). */
+function recordGone(hit: Unit[], body: HubspotErrorBody): EspRecordGoneError {
+  return new EspRecordGoneError(`hubspot: contact ${hit.map((u) => u.item.key).join(', ')} no longer exists there (deleted or merged): ${body.message ?? ''}`, {
+    esp: 'hubspot',
+    status: 404,
+    vendorCode: body.category,
+    hint: "segsync unlinks the contact there and does not create it again; restore it from HubSpot's recycle bin (or the person signs up again) and the next pull links it",
+  });
 }
 
 /** The write's trace id: its first position in the input batch, unique within one call. */

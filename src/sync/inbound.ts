@@ -21,7 +21,7 @@ import type { SyncMapping } from './mapping';
 import { fieldNews } from './field-news';
 import { heldKeys } from './held-keys';
 import { EMAIL_KEY, emailChangedOnEsp } from './identity-travel';
-import { CREATED_KEY, dropReusedLink, isReusedId, isUnlinked, LEFT_KEY, LINK_FIELD, relink, unlink, UNLINKED_KEY } from './links';
+import { CREATED_KEY, dropReusedLink, GONE_ON_WRITE, isReusedId, isUnlinked, LEFT_KEY, LINK_FIELD, relink, unlink, UNLINKED_KEY } from './links';
 import type { UnlinkReason } from './links';
 import { asTags, diffTags, isEmpty, sameValue, tagList } from './values';
 
@@ -84,7 +84,7 @@ export function applyRemoteContacts(ctx: InboundContext, esp: EspName, contacts:
         // Another person's archived record under a reused id says nothing of the linked one.
         const linked = ctx.store.findContactByExternalId(esp, rc.externalId);
         if (linked && dropIfReused(ctx, esp, linked, rc, rc.email)) continue;
-        forgetOnEsp(ctx, esp, rc.externalId, result, rc.modifiedAt);
+        forgetOnEsp(ctx, esp, rc.externalId, result, rc.modifiedAt, 'archived or deleted', rc.recordKey);
         continue;
       }
       applyUpdate(ctx, esp, rc, result);
@@ -234,14 +234,18 @@ function forgetOnEsp(
   result: InboundResult,
   at: number,
   reason: UnlinkReason = 'archived or deleted',
+  recordKey?: string,
 ): void {
-  const contact = externalId ? ctx.store.findContactByExternalId(esp, externalId) : undefined;
+  const eraseOnDelete = ctx.mapping.perEsp.get(esp)?.onDelete === 'erase' && reason === 'archived or deleted';
+  const contact =
+    (externalId ? ctx.store.findContactByExternalId(esp, externalId) : undefined) ??
+    (eraseOnDelete ? unlinkedByWrite(ctx, esp, [recordKey, externalId]) : undefined);
   if (!contact) {
     result.ignored++;
     return;
   }
   // A merge is not a removal of the person: `onDelete: erase` does not apply to it.
-  if (ctx.mapping.perEsp.get(esp)?.onDelete === 'erase' && reason === 'archived or deleted') {
+  if (eraseOnDelete) {
     // Configured: a removal on this ESP erases the contact locally and on every ESP.
     ctx.store.recordDecision({
       contactId: contact.id,
@@ -257,6 +261,18 @@ function forgetOnEsp(
   // Deleted or archived on the ESP is not an erase: the local contact stays, the ESP link goes.
   if (unlink(ctx.store, ctx.clock, contact.id, esp, reason, at, externalId))
     ctx.logger.info({ esp, contact: contact.id }, `contact ${reason} on the ESP: unlinked there`);
+}
+
+/**
+ * The contact unlinked from this record because a write found it gone (the outbox), before the ESP
+ * reported the deletion: the report is that deletion, told now, so `onDelete: erase` applies to it.
+ */
+function unlinkedByWrite(ctx: InboundContext, esp: EspName, keys: (string | undefined)[]): Contact | undefined {
+  for (const key of keys) {
+    const contact = key === undefined ? undefined : ctx.store.findContactByRecordKey(esp, key);
+    if (contact && ctx.store.getSyncState(contact.id, esp).some((s) => s.key === UNLINKED_KEY && s.remoteValue === GONE_ON_WRITE)) return contact;
+  }
+  return undefined;
 }
 
 function followEmailChange(ctx: InboundContext, esp: EspName, contact: Contact, email: string, result: InboundResult): void {

@@ -22,8 +22,11 @@ export const LEFT_KEY = '@left';
 /** The `decisions` field under which link decisions are recorded. */
 export const LINK_FIELD = '@link';
 
+/** Why a contact is unlinked when a write by its record's id found no record there (outbox.ts). */
+export const GONE_ON_WRITE = 'not found there';
+
 /** How the record left the ESP. */
-export type UnlinkReason = 'archived or deleted' | 'not found there' | 'merged into another record' | `merged into record ${string}`;
+export type UnlinkReason = 'archived or deleted' | typeof GONE_ON_WRITE | 'merged into another record' | `merged into record ${string}`;
 
 /** True when the contact's record on this ESP was archived or deleted there (from its sync state rows). */
 export function isUnlinked(state: readonly SyncFieldState[]): boolean {

@@ -14,7 +14,7 @@ import type { Clock } from '../model/clock';
 import type { ConsentStatus, EspName, FieldValue } from '../model/types';
 import type { OutboxItem, PushLease, Store, SyncFieldState } from '../store/store';
 import { eraseRef } from './erasure';
-import { unlink } from './links';
+import { GONE_ON_WRITE, unlink } from './links';
 import { CONSENT_KEY, TAGS_KEY } from './inbound';
 import { takeRemoteConsent } from './consent';
 import { ADDED_TAGS_KEY, addedAfterWrite, addedTags } from './owned-tags';
@@ -283,7 +283,7 @@ function settleGone(options: DrainOptions, retry: RetryPolicy, g: Group, error: 
     retryLater(store, clock, retry, g.items, error, undefined, report);
     return;
   }
-  unlink(store, clock, g.contactId, esp, 'not found there', clock.now(), id);
+  unlink(store, clock, g.contactId, esp, GONE_ON_WRITE, clock.now(), id);
   store.completeOutbox(g.items.map((i) => ({ id: i.id, version: i.version })));
   report.gone++;
 }

@@ -1,6 +1,6 @@
 /** Faults between the connector and the sandbox: rate limits, 5xx, timeouts, partial batches. Nothing is lost. */
 import { Client } from '@hubspot/api-client';
-import { EspPermanentError, EspRateLimitError, EspTransientError } from '../../../src/errors';
+import { EspRateLimitError, EspRecordGoneError, EspTransientError } from '../../../src/errors';
 import type { ContactChange } from '../../../connectors/connector';
 import { startHarness } from '../../support/hubspot';
 import type { Harness } from '../../support/hubspot';
@@ -215,7 +215,7 @@ describe('HubSpot faults', () => {
       { timeoutMs: 100 },
     ));
 
-  it('attributes a 207 partial answer to its contacts: unknown ids fail, the rest succeed', () =>
+  it('attributes a 207 partial answer to its contacts: an id HubSpot does not hold is gone, the rest succeed', () =>
     withHarness(async (h) => {
       const created = await h.connector.push([change(1), change(2), change(3)]);
       const ids = created.map((r) => (r.status === 'ok' ? r.externalId! : ''));
@@ -225,10 +225,13 @@ describe('HubSpot faults', () => {
         { ...change(3, { nickname: 'three' }), ref: { email: 'f3@example.com', externalId: ids[2]! } },
       ];
       const results = await h.connector.push(batch);
-      expect(results.map((r) => r.status)).toEqual(['ok', 'failed', 'ok']);
-      const failed = results[1]!;
-      expect(failed.status === 'failed' && failed.error).toBeInstanceOf(EspPermanentError);
-      expect(failed.status === 'failed' && (failed.error as EspPermanentError).vendorCode).toBe('OBJECT_NOT_FOUND');
+      expect(results.map((r) => r.status)).toEqual(['ok', 'gone', 'ok']);
+      const gone = results[1]!;
+      expect(gone.status === 'gone' && gone.error).toBeInstanceOf(EspRecordGoneError);
+      expect(gone.status === 'gone' && [(gone.error as EspRecordGoneError).vendorCode, gone.error.message]).toEqual([
+        'OBJECT_NOT_FOUND',
+        expect.stringMatching(/^hubspot: contact 999999 no longer exists there/),
+      ]);
       expect(h.sandbox.contact(ids[2]!)!.properties.nickname).toBe('three');
       expect(h.exchanges.some((x) => x.status === 207)).toBe(true);
     }));

@@ -244,13 +244,14 @@ describe('two-way identity: reused ids, Mailchimp email changes, unlinked writes
     const id = add('una@x.com', 'Una');
     await push();
     await later();
-    s.mailchimp.admin.archive('una@x.com');
-    await later();
-    // Not pulled yet: the write to the archived member dead-letters.
+    // A write Mailchimp refuses dead-letters; then the member is archived there.
+    s.mailchimp.inject({ method: 'PATCH', path: '/members/', status: 400, times: 1 });
     h.store.setProperty(id, 'first_name', { value: 'Unity', updatedAt: clock.now(), source: 'local' });
     await push();
     expect(h.store.deadOutbox('mailchimp', 10).map((o) => o.contactId)).toEqual([id]);
     expect(h.store.counts().outbox.find((o) => o.esp === 'mailchimp')).toMatchObject({ dead: 1 });
+    s.mailchimp.admin.archive('una@x.com');
+    await later();
     await h.engine.pull('mailchimp');
     expect(h.store.deadOutbox('mailchimp', 10)).toEqual([]);
     expect(h.store.decisionsFor(id, '@link').at(-1)).toMatchObject({
