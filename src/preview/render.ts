@@ -116,6 +116,8 @@ export function renderScenario(template: TemplateFile, scenario: Scenario): Scen
       const r = template.subject.render(context);
       merge(r);
       out.subject = plainLine(r.html);
+      // The body may print the campaign's subject (Mailchimp's *|MC:SUBJECT|*, in its templates' <title>).
+      context.__subject = out.subject;
     }
     if (template.preheader) {
       const r = template.preheader.render(context);

@@ -140,10 +140,12 @@ export function synthesizeScenarios(analysis: TemplateAnalysis, opts: CoverOptio
     }
     byPath.set(c.path, [...(byPath.get(c.path) ?? []), c]);
   }
-  const candidates = [...byPath].map(([path, uses]) => ({
-    path,
-    values: itemFields.has(path) ? listCandidates(itemFields.get(path)!) : candidateValues(uses),
-  }));
+  const printed = new Set(analysis.outputs.map((o) => o.path));
+  const candidates = [...byPath].map(([path, uses]) => {
+    const values = itemFields.has(path) ? listCandidates(itemFields.get(path)!) : candidateValues(uses);
+    // A variable only tested for being set, and printed too, reads better as text than as "true" ("Hi true").
+    return { path, values: printed.has(path) && values[0] === true ? ['Sample', ...values.filter((v) => v !== 'Sample')] : values };
+  });
   const covered = new Set<string>();
   const kept: Scenario[] = [];
   let budget = opts.budget ?? 3000;

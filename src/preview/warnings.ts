@@ -37,7 +37,7 @@ export interface Warning {
 
 const PERSONAL = /(^|[._\s])(first_?name|last_?name|full_?name|fname|lname|firstname|lastname|nickname|given_?name)$/i;
 const GREETING = /\b(Hi|Hello|Hey|Dear|Hallo|Hola|Bonjour|Ciao)(\s+[,!.:;]|[,!]\s*$)/im;
-const LEFTOVER = /\*\|[^|*\n]{1,60}\|\*|\{\{|\}\}|\{%|%\}/;
+const LEFTOVER_ALL = /\*\|[^|*\n]{1,60}\|\*|\{\{|\}\}|\{%|%\}/g;
 
 function branchName(b: Branch | undefined): string {
   return b ? `"${b.label}" (line ${b.line})` : '?';
@@ -129,8 +129,10 @@ export function collectWarnings(template: TemplateFile, renders: ScenarioRender[
       }
     }
     const all = [r.subject ?? '', r.preheader ?? '', r.html];
-    const leftover = all.map((s) => LEFTOVER.exec(s.replace(/<style[\s\S]*?<\/style>/gi, ''))).find((m) => m);
-    if (leftover) out.push({ kind: 'leftover-tag', scenario, message: `template syntax left in the output: "${leftover[0]}"` });
+    // Every distinct piece, so one run names all a template leaves unrendered.
+    const leftover = [...new Set(all.flatMap((s) => [...s.replace(/<style[\s\S]*?<\/style>/gi, '').matchAll(LEFTOVER_ALL)].map((m) => m[0])))];
+    if (leftover.length)
+      out.push({ kind: 'leftover-tag', scenario, message: `template syntax left in the output: ${leftover.map((l) => `"${l}"`).join(', ')}` });
     if (all.some((s) => s.includes('[object Object]')) || r.text.includes('[object Object]'))
       out.push({ kind: 'object-object', scenario, message: 'an object was printed as "[object Object]"' });
     const bad = /\b(undefined|NaN)\b/.exec(`${r.subject ?? ''} ${r.preheader ?? ''} ${r.text}`);

@@ -50,6 +50,12 @@ const SYSTEM: Record<string, (ctx: Record<string, unknown>) => string> = {
   REWARDS: () => '',
   CAMPAIGN_UID: () => 'preview',
   MC_PREVIEW_TEXT: (ctx) => String(ctx.MC_PREVIEW_TEXT ?? ''),
+  // The campaign's subject line (the front matter's, rendered for the scenario), and its send date.
+  'MC:SUBJECT': (ctx) => String(ctx.__subject ?? ''),
+  'MC:DATE': (ctx) => {
+    const d = renderNow(ctx);
+    return `${String(d.getUTCMonth() + 1).padStart(2, '0')}/${String(d.getUTCDate()).padStart(2, '0')}/${d.getUTCFullYear()}`;
+  },
 };
 
 function lex(source: string, file: string): (Tag | string)[] {
@@ -364,12 +370,17 @@ export const mailchimpDialect: Dialect = {
     const ctx: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(profileFields(s))) ctx[MAILCHIMP_ALIASES[k] ?? k.toUpperCase()] = v;
     ctx.groups = s.groups;
+    // The audience's contact details, as Mailchimp's required footer prints them (a scenario's LIST overrides).
     ctx.LIST = {
       COMPANY: 'Segsync Demo Store',
+      ADDRESS: '1 Example Street, Springfield, 12345, United States',
       ADDRESSLINE: '1 Example Street, Springfield',
+      PHONE: '+1 555 0100',
+      URL: 'https://www.example.com',
       DESCRIPTION: 'You signed up on our website.',
       NAME: 'Segsync Demo',
     };
+    ctx.LIST_ADDRESS_HTML = 'Segsync Demo Store<br>1 Example Street<br>Springfield, 12345<br>United States';
     for (const [k, v] of Object.entries(s.context)) ctx[k === 'groups' || k === 'LIST' ? k : k.toUpperCase()] = v;
     if (s.now !== undefined) ctx.__now = s.now;
     return ctx;

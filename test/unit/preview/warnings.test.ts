@@ -5,6 +5,7 @@ import { renderScenario } from '../../../src/preview/render';
 import { emptyScenario } from '../../../src/preview/scenarios';
 import type { Scenario } from '../../../src/preview/scenarios';
 import { compileTemplateSource } from '../../../src/preview/template-file';
+import { synthesizeScenarios } from '../../../src/preview/synthesize';
 
 const TEMPLATE = `Hi {{ customer.first_name }},
 {% if customer.vip %}VIP{% endif %}
@@ -95,5 +96,38 @@ describe('warnings', () => {
   it('does not report undefined variables for the automatic empty profile', () => {
     const w = warningsFor([clean, emptyScenario()]);
     expect(w.filter((x) => x.kind === 'undefined-variable')).toEqual([]);
+  });
+});
+
+describe("Mailchimp's own template tags", () => {
+  // The <title> of every Mailchimp template and the footer Mailchimp's help gives for custom HTML.
+  const SOURCE = `---
+subject: "*|IF:FNAME|**|FNAME|*, your*|ELSE:|*Your*|END:IF|* picks"
+---
+<title>*|MC:SUBJECT|*</title><p>Sent *|MC:DATE|*</p>
+<p>*|LIST:DESCRIPTION|* <a href="*|UNSUB|*">Unsubscribe</a> *|EMAIL|* from this list.
+Our mailing address is: *|HTML:LIST_ADDRESS_HTML|* *|LIST:ADDRESS|* *|LIST:PHONE|* *|LIST:URL|*
+Copyright (C) *|CURRENT_YEAR|* *|LIST:COMPANY|* All rights reserved. *|MC:TOC|* *|MC:SHARE|*</p>`;
+
+  it('renders the subject, send date and audience details, and names every tag it leaves unrendered', () => {
+    const t = compileTemplateSource(SOURCE, 'footer.mc.html');
+    const s: Scenario = { ...emptyScenario('2026-03-04T10:00:00Z'), name: 'ada', origin: 'file', email: 'ada@example.com', properties: { first_name: 'Ada' } };
+    const r = renderScenario(t, s);
+    expect(r.html).toContain('<title>Ada, your picks</title><p>Sent 03/04/2026</p>');
+    expect(r.html).toContain('Our mailing address is: Segsync Demo Store<br>1 Example Street<br>Springfield, 12345<br>United States 1 Example Street');
+    expect(r.html).toContain('Copyright (C) 2026 Segsync Demo Store All rights reserved.');
+    expect(
+      collectWarnings(t, [r], coverageMatrix(t, [r]))
+        .filter((w) => w.kind === 'leftover-tag')
+        .map((w) => w.message),
+    ).toEqual(['template syntax left in the output: "*|MC:TOC|*", "*|MC:SHARE|*"']);
+  });
+
+  it('--cover fills a field it tests for and prints with text, not "true"', () => {
+    const t = compileTemplateSource(SOURCE, 'footer.mc.html');
+    const [first] = synthesizeScenarios(t.analysis, {
+      reach: (sc) => new Set([...renderScenario(t, sc).branches].flatMap(([id, bs]) => bs.map((b) => `${id}#${b}`))),
+    });
+    expect(renderScenario(t, first!).subject).toBe('Sample, your picks');
   });
 });
