@@ -17,7 +17,7 @@ import type { ScannedTag } from './nesting';
 import { scopedPath } from './loops';
 import type { LoopScope } from './loops';
 import { RenderRecorder, activeRecorder, withRecorder } from './recorder';
-import { deepMerge, profileFields } from './shape';
+import { deepMerge, isPlainObject, profileFields } from './shape';
 
 /** The slice of nunjucks's (untyped) AST API this module uses. */
 interface NjNode {
@@ -600,6 +600,34 @@ function parse(source: string, file: string): NjNode {
   }
 }
 
+/**
+ * HubL's datetime (jinjava's PyishDate): prints as `yyyy-MM-dd HH:mm:ss` in UTC and reads `year`,
+ * `month`, `day`, `hour`, `minute` and `second`; filters take it as the date it is.
+ */
+class PyishDate extends Date {
+  get year(): number {
+    return this.getUTCFullYear();
+  }
+  get month(): number {
+    return this.getUTCMonth() + 1;
+  }
+  get day(): number {
+    return this.getUTCDate();
+  }
+  get hour(): number {
+    return this.getUTCHours();
+  }
+  get minute(): number {
+    return this.getUTCMinutes();
+  }
+  get second(): number {
+    return this.getUTCSeconds();
+  }
+  override toString(): string {
+    return this.toISOString().slice(0, 19).replace('T', ' ');
+  }
+}
+
 export const hublDialect: Dialect = {
   name: 'hubl',
   compile(source: string, file: string): CompiledTemplate {
@@ -633,7 +661,32 @@ export const hublDialect: Dialect = {
       unsubscribe_link: 'https://unsubscribe.hubspot.invalid/',
       unsubscribe_link_all: 'https://unsubscribe.hubspot.invalid/all',
       view_as_page_url: 'https://view.hubspot.invalid/',
+      // The send time, as HubSpot hands it (`{{ local_dt.year }}` in a copyright line).
+      local_dt: new PyishDate((toDate(s.now) ?? new Date()).getTime()),
     };
-    return deepMerge(base, s.context);
+    const ctx = deepMerge(base, s.context);
+    ctx.local_dt = localDt(base.local_dt as PyishDate, s.context.local_dt);
+    return ctx;
   },
 };
+
+/**
+ * A scenario's `local_dt`: a date (text or epoch), or some of its parts (`{year: 2020}`, what --cover
+ * varies) over the send time; anything else stays the send time.
+ */
+function localDt(sent: PyishDate, given: unknown): PyishDate {
+  if (typeof given === 'string' || typeof given === 'number' || given instanceof Date) return new PyishDate((toDate(given) ?? sent).getTime());
+  if (!isPlainObject(given)) return sent;
+  const part = (k: keyof PyishDate & string, fallback: number): number =>
+    Number.isFinite(Number(given[k])) && given[k] !== '' && given[k] !== null ? Number(given[k]) : fallback;
+  return new PyishDate(
+    Date.UTC(
+      part('year', sent.year),
+      part('month', sent.month) - 1,
+      part('day', sent.day),
+      part('hour', sent.hour),
+      part('minute', sent.minute),
+      part('second', sent.second),
+    ),
+  );
+}

@@ -130,6 +130,15 @@ describe('per-ESP semantics', () => {
     expect(out('hubl', '{{ x }}', { x: 'A & B' })).toBe('A & B');
   });
 
+  it("gives HubL the send time as local_dt, printed and read as jinjava's PyishDate", () => {
+    const t = DIALECTS.hubl.compile('{{ local_dt }}|{{ local_dt.year }}|{{ local_dt|datetimeformat("%d.%m.%Y") }}', 'x');
+    const base = { properties: {}, tags: [], segments: {}, events: [], groups: {}, email: 'ada@example.com', now: '2026-03-04T10:05:06Z' };
+    expect(t.render(DIALECTS.hubl.shapeContext({ ...base, context: {} })).html).toBe('2026-03-04 10:05:06|2026|04.03.2026');
+    // A scenario may move it whole, or only some of its parts (what --cover varies).
+    expect(t.render(DIALECTS.hubl.shapeContext({ ...base, context: { local_dt: { year: 2020 } } })).html).toBe('2020-03-04 10:05:06|2020|04.03.2020');
+    expect(t.render(DIALECTS.hubl.shapeContext({ ...base, context: { local_dt: '2025-12-31' } })).html).toBe('2025-12-31 00:00:00|2025|31.12.2025');
+  });
+
   it('treats HubSpot "false" strings as false in any case', () => {
     expect(['false', 'False', 'FALSE', 'true', 'no'].map(hublTruthy)).toEqual([false, false, false, true, true]);
   });
