@@ -17,7 +17,7 @@ function describeOutcome(kind: 'pull' | 'push', o: SyncOutcome | undefined, now:
 export function register(program: Command): void {
   program
     .command('status')
-    .description('counts of contacts, events and segment members; outbox pending/dead-lettered and last pull/push per ESP')
+    .description('counts of contacts, events and segment members; per ESP: outbox pending/dead-lettered, last pull/push and contacts unlinked there')
     .option('--json', 'print JSON instead of a table')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const [{ openContext }, { lastSync }, { safetyStop }, { liveSender, describeHolder }] = await Promise.all([
@@ -45,8 +45,14 @@ export function register(program: Command): void {
           const sender = liveSender(ctx.store, esp, ctx.clock.now());
           if (sender) senders[esp] = sender;
         }
+        // Contacts whose record an ESP archived or deleted (or a write found gone): no longer written there.
+        const unlinked: Partial<Record<EspName, Record<string, number>>> = {};
+        for (const esp of ESP_NAMES) {
+          const byReason = ctx.store.unlinkedCounts(esp);
+          if (Object.keys(byReason).length) unlinked[esp] = byReason;
+        }
         if (opts.json) {
-          process.stdout.write(`${JSON.stringify({ ...counts, anonymous, sync, stopped, senders, quarantined: quarantine }, null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify({ ...counts, anonymous, sync, unlinked, stopped, senders, quarantined: quarantine }, null, 2)}\n`);
           return;
         }
         const now = ctx.clock.now();
@@ -64,6 +70,15 @@ export function register(program: Command): void {
         for (const [esp, s] of Object.entries(sync)) {
           lines.push(`  ${esp.padEnd(10)} ${describeOutcome('pull', s.pull, now)}`);
           lines.push(`  ${''.padEnd(10)} ${describeOutcome('push', s.push, now)}`);
+        }
+        if (Object.keys(unlinked).length) lines.push('unlinked  (records archived or deleted there: not written; `segsync explain EMAIL FIELD` shows why)');
+        for (const [esp, byReason] of Object.entries(unlinked)) {
+          const total = Object.values(byReason).reduce((n, c) => n + c, 0);
+          lines.push(
+            `  ${esp.padEnd(10)} ${total} (${Object.entries(byReason)
+              .map(([reason, n]) => `${n} ${reason}`)
+              .join(', ')})`,
+          );
         }
         const dead = counts.outbox.reduce((n, o) => n + o.dead, 0);
         if (dead) {

@@ -93,6 +93,12 @@ export interface SegmentState {
  */
 export const RECORD_KEY = '@record';
 
+/**
+ * Sync-state key marking a contact whose record on the ESP was archived or deleted there (its value
+ * says why): stores index it so the unlinked contacts of an ESP are counted without a scan.
+ */
+export const UNLINKED_KEY = '@unlinked';
+
 /** A per-contact, per-ESP, per-key record of what the ESP holds and what segsync last sent. */
 export interface SyncFieldState {
   contactId: number;
@@ -241,6 +247,8 @@ export interface Store {
   putSyncState(rows: SyncFieldState[]): void;
   /** One key's sync state for every contact on an ESP (e.g. who is known to carry which tags). */
   syncStatesByKey(esp: EspName, key: string): SyncFieldState[];
+  /** How many contacts are unlinked from an ESP (their `UNLINKED_KEY` sync state), per reason. */
+  unlinkedCounts(esp: EspName): Record<string, number>;
   /** The contact whose record on the ESP has this stable id (its `RECORD_KEY` sync state), if any. */
   findContactByRecordKey(esp: EspName, recordKey: string): Contact | undefined;
   /** Forgets everything known about a contact on one ESP (its record there was deleted or merged away). */

@@ -7,11 +7,11 @@
  */
 import type { Clock } from '../model/clock';
 import type { EspName } from '../model/types';
-import { RECORD_KEY } from '../store/store';
+import { RECORD_KEY, UNLINKED_KEY } from '../store/store';
 import type { Store, SyncFieldState } from '../store/store';
 
-/** Sync-state key marking a contact whose record on the ESP was archived or deleted there. */
-export const UNLINKED_KEY = '@unlinked';
+/** Sync-state key marking a contact unlinked from an ESP (defined with the store, which indexes it). */
+export { UNLINKED_KEY };
 /** Sync-state key holding when the ESP created the linked record (epoch ms), where the ESP says. */
 export const CREATED_KEY = '@created';
 /**

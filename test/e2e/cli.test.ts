@@ -3,6 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
+import { systemClock } from '../../src/model/clock';
+import { GONE_ON_WRITE, unlink } from '../../src/sync/links';
 
 const BIN = resolve(__dirname, '../../bin/segsync.js');
 
@@ -78,6 +80,21 @@ describe('segsync CLI', () => {
       anonymous: unknown;
     };
     expect(json).toMatchObject({ contacts: 0, anonymous: { profiles: 1, events: 1 } });
+  });
+
+  it('status counts the contacts unlinked from each ESP, per reason', () => {
+    const db = join(dir, 'unlinked.db');
+    const store = new SqliteStore({ path: db });
+    const ids = store.upsertContacts(['a@x.com', 'b@x.com', 'c@x.com'].map((email) => ({ email, properties: {}, source: 'local' }))).map((c) => c.contactId);
+    ids.forEach((id, i) => unlink(store, systemClock, id, 'klaviyo', i === 0 ? 'archived or deleted' : GONE_ON_WRITE, Date.now(), `k${i}`));
+    store.close();
+    const text = segsync(dir, '--config', join(dir, 'none.yaml'), '--store', db, 'status');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(
+      /^unlinked {2}\(records archived or deleted there: not written; `segsync explain EMAIL FIELD` shows why\)\n {2}klaviyo {4}3 \(1 archived or deleted, 2 not found there\)$/m,
+    );
+    const json = JSON.parse(segsync(dir, '--config', join(dir, 'none.yaml'), '--store', db, 'status', '--json').stdout) as { unlinked: unknown };
+    expect(json.unlinked).toEqual({ klaviyo: { 'archived or deleted': 1, 'not found there': 2 } });
   });
 
   it('exits 2 on bad usage and on an invalid config, naming the line', () => {

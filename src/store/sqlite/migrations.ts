@@ -461,4 +461,12 @@ CREATE TABLE connector_notes (
 CREATE INDEX connector_notes_expiry ON connector_notes (expires_at);
 `,
   },
+  {
+    version: 96,
+    name: 'sync: count the contacts unlinked from each ESP without reading the whole sync state',
+    // `segsync status` shows them; sync_state holds every key of every contact on every ESP.
+    sql: `
+CREATE INDEX sync_state_unlinked ON sync_state (esp, remote_value) WHERE key = '@unlinked';
+`,
+  },
 ];

@@ -28,7 +28,7 @@ import type {
   UnlinkCounts,
   UpsertOutcome,
 } from '../store';
-import { RECORD_KEY } from '../store';
+import { RECORD_KEY, UNLINKED_KEY } from '../store';
 import { processRuns } from '../process-alive';
 import { toEventRow } from '../event-row';
 import { SqliteIdentities } from './identities';
@@ -742,6 +742,19 @@ export class SqliteStore implements Store {
     this.transaction(() => {
       for (const r of rows) put.run(r.contactId, r.esp, r.key, json(r.remoteValue), json(r.pushedValue), r.remoteModifiedAt ?? null, r.pushedAt ?? null);
     });
+  }
+
+  unlinkedCounts(esp: EspName): Record<string, number> {
+    // The literal key lets SQLite use the partial index of migration 96.
+    const rows = this.stmt(
+      `SELECT remote_value AS reason, count(*) AS n FROM sync_state WHERE esp = ? AND key = '${UNLINKED_KEY}' AND remote_value IS NOT NULL GROUP BY remote_value`,
+    ).all(esp) as { reason: string; n: number }[];
+    const out: Record<string, number> = {};
+    for (const r of rows) {
+      const reason = unjson(r.reason);
+      if (typeof reason === 'string') out[reason] = r.n;
+    }
+    return out;
   }
 
   syncStatesByKey(esp: EspName, key: string): SyncFieldState[] {

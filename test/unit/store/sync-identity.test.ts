@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RECORD_KEY } from '../../../src/store/store';
+import { RECORD_KEY, UNLINKED_KEY } from '../../../src/store/store';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -34,6 +34,36 @@ describe("SqliteStore: record keys and an unlinked record's writes", () => {
       .prepare(`EXPLAIN QUERY PLAN SELECT contact_id FROM sync_state WHERE esp = ? AND key = '${RECORD_KEY}' AND remote_value = ?`)
       .all('mailchimp', '"c-1"');
     expect(JSON.stringify(plan)).toContain('sync_state_by_record');
+  });
+
+  it('counts the contacts unlinked from an ESP per reason, through its index', () => {
+    const [a, b, c] = ['a@x.com', 'b@x.com', 'c@x.com'].map(contact);
+    const row = (contactId: number, esp: 'klaviyo' | 'mailchimp', remoteValue: string | null) => ({
+      contactId,
+      esp,
+      key: UNLINKED_KEY,
+      remoteValue,
+      pushedValue: undefined,
+      remoteModifiedAt: T0,
+    });
+    // A restored record's mark is cleared to null (links.ts relink): it counts no more.
+    store.putSyncState([
+      row(a!, 'klaviyo', 'not found there'),
+      row(b!, 'klaviyo', 'not found there'),
+      row(c!, 'klaviyo', null),
+      row(c!, 'mailchimp', 'archived or deleted'),
+    ]);
+    expect([store.unlinkedCounts('klaviyo'), store.unlinkedCounts('mailchimp'), store.unlinkedCounts('hubspot')]).toEqual([
+      { 'not found there': 2 },
+      { 'archived or deleted': 1 },
+      {},
+    ]);
+    const plan = store.db
+      .prepare(
+        `EXPLAIN QUERY PLAN SELECT remote_value, count(*) FROM sync_state WHERE esp = ? AND key = '${UNLINKED_KEY}' AND remote_value IS NOT NULL GROUP BY remote_value`,
+      )
+      .all('klaviyo');
+    expect(JSON.stringify(plan)).toContain('sync_state_unlinked');
   });
 
   it("drops one contact's live and dead-lettered writes on one ESP, keeps erase requests and everyone else's, and counts them", () => {
