@@ -129,7 +129,7 @@ export function register(program: Command): void {
           say(
             allBySender
               ? `${esp}: sent by ${sender}, which sends this ESP's queue; this push waited ${formatDuration(elapsedMs)} for it\n`
-              : `${esp}: ${r.ok.toLocaleString('en-US')} contacts updated in ${r.requests.toLocaleString('en-US')} calls, ${r.failed} failed, ${r.retried} retried (${r.rateLimited} rate-limited${waited}); ` +
+              : `${esp}: ${r.ok.toLocaleString('en-US')} contacts updated in ${r.requests.toLocaleString('en-US')} calls, ${r.failed} failed, ${r.retried} retried (${r.rateLimited} rate-limited${waited})${r.gone ? `, ${r.gone} unlinked (their records were deleted there)` : ''}; ` +
                   `${r.calls} batches in ${formatDuration(elapsedMs)}${schema?.requests ? `; schema check: ${schema.requests} calls` : ''}${sender ? `; ${sender} sent the rest` : ''}\n`,
           );
           if (left.pending || left.dead) {

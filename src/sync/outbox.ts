@@ -119,7 +119,7 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainReport> {
   if (report.gone > 0)
     options.logger.warn(
       { esp, contacts: report.gone },
-      `${report.gone} contacts' records on ${esp} no longer exist there (deleted): unlinked, segsync no longer writes them there (\`segsync explain EMAIL FIELD\` shows the decision); if every record answers so, the API key may be another account's: \`segsync unlink --esp ${esp}\` before pointing segsync at a new account`,
+      `${report.gone === 1 ? "1 contact's record" : `${report.gone} contacts' records`} on ${esp} no longer ${report.gone === 1 ? 'exists' : 'exist'} there (deleted): unlinked, segsync no longer writes there for ${report.gone === 1 ? 'it' : 'them'} (\`segsync explain EMAIL FIELD\` shows the decision); if every record answers so, the API key may be another account's: \`segsync unlink --esp ${esp}\` before pointing segsync at a new account`,
     );
   return report;
 }

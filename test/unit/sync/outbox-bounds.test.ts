@@ -238,7 +238,7 @@ describe('the outbox cannot loop forever', () => {
     expect(store.counts().outbox).toEqual([]);
     expect(store.decisionsFor(c0!.id, '@link').map((d) => d.reason)).toEqual([expect.stringMatching(/^hubspot record not found there: unlinked/)]);
     await new Promise((r) => setImmediate(r));
-    expect(warnings.map((w) => [w.msg, w.contacts])).toEqual([[expect.stringMatching(/^1 contacts' records on hubspot no longer exist there/), 1]]);
+    expect(warnings.map((w) => [w.msg, w.contacts])).toEqual([[expect.stringMatching(/^1 contact's record on hubspot no longer exists there/), 1]]);
     // A later change of the contact goes nowhere on that ESP.
     const calls = esp.calls;
     store.upsertContacts([{ email: 'c0@x.com', properties: { first_name: 'Again' }, source: 'local', time: clock.now() }]);
