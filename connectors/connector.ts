@@ -144,8 +144,9 @@ export type ChangeResult =
   | {
       ref: ContactRef;
       /**
-       * The ESP holds no record under `ref.externalId` (deleted there): nothing was written. The sync
-       * engine unlinks the contact there, as when the ESP reports a deletion (never recreates it).
+       * The ESP holds no record under `ref.externalId` (deleted there), or, for a write by email, refuses
+       * to make one again (permanently deleted there): nothing was written. The sync engine unlinks the
+       * contact there, as when the ESP reports a deletion (never recreates it).
        */
       status: 'gone';
       error: SegsyncError;

@@ -227,8 +227,23 @@ async function writeOne(client: MailchimpClient, m: Member, route: Route, io: Io
           });
     written(io, m, answer);
   } catch (err) {
-    io.fail(m.u, route.kind === 'patch' ? patchError(p.email, err, m.u.item.ref.externalId === p.hash) : err);
+    io.fail(m.u, route.kind === 'patch' ? patchError(p.email, err, m.u.item.ref.externalId === p.hash) : upsertError(p.email, err));
   }
+}
+
+/**
+ * A PUT's error. An address permanently deleted from the audience cannot be added again through the
+ * API: like a deleted member, the contact is unlinked there rather than failing every later push.
+ */
+function upsertError(email: string, err: unknown): unknown {
+  if (!(err instanceof EspPermanentError && err.vendorCode === 'Forgotten Email Not Subscribed')) return err;
+  return new EspRecordGoneError(`mailchimp: ${email} was permanently deleted from the audience, and Mailchimp does not let the API add it again`, {
+    esp: 'mailchimp',
+    status: err.status,
+    vendorCode: err.vendorCode,
+    cause: err,
+    hint: 'segsync unlinks the contact from Mailchimp; the person can sign up again through a Mailchimp form, and the next pull links them',
+  });
 }
 
 /**

@@ -265,10 +265,10 @@ function settle(options: DrainOptions, retry: RetryPolicy, g: Group, result: Cha
 }
 
 /**
- * The ESP no longer holds the record the contact is linked to: the contact is unlinked there, as when
- * the ESP reports a deletion (links.ts drops its queued writes; it is never recreated). A link that
- * changed while the write was in flight (a pull found the person's new record) is not cut: the
- * operations go again, to the new record.
+ * The ESP no longer holds the record the contact is linked to (or, written by email, refuses to make
+ * it again: permanently deleted there): the contact is unlinked there, as when the ESP reports a
+ * deletion (links.ts drops its queued writes; it is never recreated). A link that changed while the
+ * write was in flight (a pull found the person's new record) is not cut: the operations go again.
  */
 function settleGone(options: DrainOptions, retry: RetryPolicy, g: Group, error: SegsyncError, report: DrainReport): void {
   const { store, clock } = options;
@@ -279,7 +279,7 @@ function settleGone(options: DrainOptions, retry: RetryPolicy, g: Group, error: 
     store.completeOutbox(g.items.map((i) => ({ id: i.id, version: i.version })));
     return;
   }
-  if (id === undefined || contact.externalIds[esp] !== id) {
+  if (contact.externalIds[esp] !== id) {
     retryLater(store, clock, retry, g.items, error, undefined, report);
     return;
   }

@@ -1,5 +1,6 @@
 import type { ChangeResult, ContactChange } from '../../../connectors/connector';
 import { EspPermanentError } from '../../../src/errors';
+import type { EspRecordGoneError } from '../../../src/errors';
 import type { ValidatedSandbox } from '../../support/mailchimp';
 import { sandboxConnector, startValidatedSandbox } from '../../support/mailchimp';
 
@@ -85,7 +86,7 @@ describe('Mailchimp consent and erasure against the sandbox', () => {
     expect(v.sandbox.member('gone@example.com')!.status).toBe('archived');
   });
 
-  it('erases with delete-permanent, after which Mailchimp refuses the address: a permanent, explained failure', async () => {
+  it('erases with delete-permanent, after which Mailchimp refuses the address: the record is gone, explained', async () => {
     const c = sandboxConnector(v.sandbox);
     await c.push([change('forget-me@example.com', { localConsent: 'subscribed', addTags: ['vip'] })]);
     const erased = await c.erase({ email: 'forget-me@example.com' });
@@ -96,9 +97,9 @@ describe('Mailchimp consent and erasure against the sandbox', () => {
     expect(v.sandbox.audience().segmentByName('vip')!.members.size).toBe(0);
 
     const [again] = await c.push([change('forget-me@example.com', { localConsent: 'subscribed' })]);
-    const error = failure(again);
-    expect(error.vendorCode).toBe('Forgotten Email Not Subscribed');
-    expect(error.hint).toMatch(/sign up again/);
+    expect(again?.status).toBe('gone');
+    const error = again?.status === 'gone' ? (again.error as EspRecordGoneError) : undefined;
+    expect([error?.vendorCode, error?.hint]).toEqual(['Forgotten Email Not Subscribed', expect.stringMatching(/sign up again through a Mailchimp form/)]);
     expect(await c.erase({ email: 'never-there@example.com' })).toMatchObject({ status: 'ok' });
   });
 

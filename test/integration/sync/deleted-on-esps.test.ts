@@ -127,6 +127,25 @@ describe('a record deleted on an ESP that segsync was not told of', () => {
       expect(h.store.findContactByEmail('arc@x.com')).toBeUndefined();
       expect(s.hubspot.contact('arc@x.com')).toBeUndefined();
     }, 30_000);
+    it('unlinks a contact whose address was permanently deleted from the audience, which Mailchimp does not let the API add again', async () => {
+      h = harness(sandboxConfig(s, MAPPINGS));
+      // Deleted for good in Mailchimp before segsync ever wrote the person there.
+      s.mailchimp.seed([{ email: 'gdpr@x.com' }]);
+      s.mailchimp.audience().erase(s.mailchimp.member('gdpr@x.com')!.id as string);
+      h.store.upsertContacts([{ email: 'gdpr@x.com', properties: { first_name: 'Old' }, consent: 'subscribed', source: 'local' }]);
+      const id = h.store.findContactByEmail('gdpr@x.com')!.id;
+      h.engine.enqueue([id]);
+      expect(await h.engine.drainAll('mailchimp')).toMatchObject({ gone: 1, failed: 0 });
+      expect(s.mailchimp.member('gdpr@x.com')).toBeUndefined();
+      expect(h.store.decisionsFor(id, '@link').map((d) => d.reason)).toEqual([expect.stringMatching(/^mailchimp record not found there: unlinked/)]);
+      // Later changes do not call Mailchimp for it again.
+      const calls = s.mailchimp.stats().requests;
+      h.store.upsertContacts([{ email: 'gdpr@x.com', properties: { first_name: 'New' }, source: 'local' }]);
+      h.engine.enqueue([id]);
+      await h.engine.drainAll('mailchimp');
+      expect(s.mailchimp.stats().requests).toBe(calls);
+      expect(h.store.counts().outbox.filter((o) => o.esp === 'mailchimp')).toEqual([]);
+    }, 30_000);
   });
 
   describe('a HubSpot contact deleted before segsync pulled', () => {
