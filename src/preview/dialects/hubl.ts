@@ -657,7 +657,17 @@ export const hublDialect: Dialect = {
     const base: Record<string, unknown> = {
       contact,
       company: {},
-      site_settings: { company_name: 'Segsync Demo Store', company_street_address_1: '1 Example Street', company_city: 'Springfield' },
+      // The sender's address, which HubSpot requires in a marketing email's footer (CAN-SPAM).
+      site_settings: {
+        company_name: 'Segsync Demo Store',
+        company_street_address_1: '1 Example Street',
+        company_street_address_2: '',
+        company_city: 'Springfield',
+        company_state: 'IL',
+        company_zip: '12345',
+        company_country: 'United States',
+        company_phone: '+1 555 0100',
+      },
       unsubscribe_link: 'https://unsubscribe.hubspot.invalid/',
       unsubscribe_link_all: 'https://unsubscribe.hubspot.invalid/all',
       view_as_page_url: 'https://view.hubspot.invalid/',

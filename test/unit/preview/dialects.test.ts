@@ -139,6 +139,16 @@ describe('per-ESP semantics', () => {
     expect(t.render(DIALECTS.hubl.shapeContext({ ...base, context: { local_dt: '2025-12-31' } })).html).toBe('2025-12-31 00:00:00|2025|31.12.2025');
   });
 
+  it("gives HubL the sender's address HubSpot requires in an email's footer", () => {
+    const footer = DIALECTS.hubl.compile(
+      '{{ site_settings.company_name }}, {{ site_settings.company_street_address_1 }} {{ site_settings.company_street_address_2 }}, {{ site_settings.company_city }}, {{ site_settings.company_state }} {{ site_settings.company_zip }}, {{ site_settings.company_country }} {{ site_settings.company_phone }}',
+      'x',
+    );
+    const s = { properties: { first_name: 'Ada' }, tags: [], segments: {}, events: [], groups: {}, email: 'ada@example.com', context: {} };
+    const r = footer.render(DIALECTS.hubl.shapeContext(s));
+    expect([r.html, r.undefinedVariables]).toEqual(['Segsync Demo Store, 1 Example Street , Springfield, IL 12345, United States +1 555 0100', []]);
+  });
+
   it('treats HubSpot "false" strings as false in any case', () => {
     expect(['false', 'False', 'FALSE', 'true', 'no'].map(hublTruthy)).toEqual([false, false, false, true, true]);
   });
