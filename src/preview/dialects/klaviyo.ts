@@ -789,7 +789,17 @@ export const klaviyoDialect: Dialect = {
       person,
       ...pick(fields, ['first_name', 'last_name', 'email', 'phone_number']),
       event: event ? { ...event.properties, extra: event.properties } : {},
-      organization: { name: 'Segsync Demo Store', url: 'https://example.com' },
+      // Settings > Organization: the sender's address Klaviyo's footers print (`{{ organization.full_address }}`).
+      organization: {
+        name: 'Segsync Demo Store',
+        url: 'https://example.com',
+        full_address: '1 Example Street, Springfield, IL 12345',
+        street_address: '1 Example Street',
+        street_address2: '',
+        city: 'Springfield',
+        region: 'IL',
+        zip_code: '12345',
+      },
     };
     const ctx = deepMerge(base, s.context);
     if (s.now !== undefined) ctx.__now = s.now;

@@ -149,6 +149,19 @@ describe('per-ESP semantics', () => {
     expect([r.html, r.undefinedVariables]).toEqual(['Segsync Demo Store, 1 Example Street , Springfield, IL 12345, United States +1 555 0100', []]);
   });
 
+  it("gives Klaviyo the organization's address its footers print", () => {
+    const footer = DIALECTS.klaviyo.compile(
+      '{{ organization.name }} {{ organization.full_address }} | {{ organization.street_address }} {{ organization.street_address2 }}, {{ organization.city }}, {{ organization.region }} {{ organization.zip_code }}',
+      'x',
+    );
+    const s = { properties: { first_name: 'Ada' }, tags: [], segments: {}, events: [], groups: {}, email: 'ada@example.com', context: {} };
+    const r = footer.render(DIALECTS.klaviyo.shapeContext(s));
+    expect([r.html, r.undefinedVariables]).toEqual([
+      'Segsync Demo Store 1 Example Street, Springfield, IL 12345 | 1 Example Street , Springfield, IL 12345',
+      [],
+    ]);
+  });
+
   it('treats HubSpot "false" strings as false in any case', () => {
     expect(['false', 'False', 'FALSE', 'true', 'no'].map(hublTruthy)).toEqual([false, false, false, true, true]);
   });
