@@ -33,8 +33,13 @@ export function slices<T>(items: T[], size: number): T[][] {
   return out;
 }
 
-/** One contact's queued operations for one ESP as the change the connector is handed. */
-export function changeFor(store: Store, esp: EspName, contact: Contact, ops: Pick<OutboxInput, 'key' | 'op' | 'value'>[]): ContactChange {
+/** One contact's queued operations for one ESP as the change the connector is handed (`sent`: an earlier attempt sent it). */
+export function changeFor(
+  store: Store,
+  esp: EspName,
+  contact: Contact,
+  ops: (Pick<OutboxInput, 'key' | 'op' | 'value'> & { sent?: boolean })[],
+): ContactChange {
   const state = new Map(store.getSyncState(contact.id, esp).map((s) => [s.key, s]));
   const change: ContactChange = {
     ref: { email: contact.email, contactId: contact.id, ...(contact.externalIds[esp] ? { externalId: contact.externalIds[esp] } : {}) },
@@ -54,9 +59,25 @@ export function changeFor(store: Store, esp: EspName, contact: Contact, ops: Pic
   }
   const tags = state.get(TAGS_KEY);
   const remoteTags = asTags(tags?.remoteValue) ?? asTags(tags?.pushedValue);
-  if (remoteTags) change.remoteTags = remoteTags;
+  if (remoteTags) change.remoteTags = uncertainTagsAsOpposite(remoteTags, ops);
   if (contact.consent) change.localConsent = contact.consent.status;
   const remoteConsent = state.get(CONSENT_KEY)?.remoteValue;
   if (typeof remoteConsent === 'string') change.remoteConsent = remoteConsent as ContactChange['remoteConsent'] & string;
   return change;
+}
+
+/**
+ * The tags last seen on the ESP, with each tag an earlier attempt sent without a recorded answer taken
+ * as the opposite of what its operation now asks. That attempt may have landed (its answer lost to a
+ * crash or a reset), so what segsync believes of the tag is unknown; a connector spares an edit the ESP
+ * already holds, and would otherwise skip the removal that takes back an add which did land.
+ */
+function uncertainTagsAsOpposite(remoteTags: string[], ops: { op: string; value?: unknown; sent?: boolean }[]): string[] {
+  const held = new Set(remoteTags);
+  for (const o of ops) {
+    if (!o.sent) continue;
+    if (o.op === 'addTag') held.delete(String(o.value));
+    else if (o.op === 'removeTag') held.add(String(o.value));
+  }
+  return [...held];
 }
