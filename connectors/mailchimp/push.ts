@@ -196,7 +196,7 @@ async function patchMany(client: MailchimpClient, members: Member[], options: Pa
   for (const m of members) {
     const answer = answers.get(m.p.hash)!;
     if (!answer.ok) {
-      io.fail(m.u, patchError(m.p.email, answer.error, m.u.item.ref.externalId === m.p.hash));
+      io.fail(m.u, patchError(m.p.email, answer.error));
       continue;
     }
     const member = memberSchema.safeParse(answer.body);
@@ -227,7 +227,7 @@ async function writeOne(client: MailchimpClient, m: Member, route: Route, io: Io
           });
     written(io, m, answer);
   } catch (err) {
-    io.fail(m.u, route.kind === 'patch' ? patchError(p.email, err, m.u.item.ref.externalId === p.hash) : upsertError(p.email, err));
+    io.fail(m.u, route.kind === 'patch' ? patchError(p.email, err) : upsertError(p.email, err));
   }
 }
 
@@ -248,18 +248,12 @@ function upsertError(email: string, err: unknown): unknown {
 
 /**
  * A PATCH's error; a 404 means no active member: it is archived (or gone), and segsync never re-adds it.
- * The member the contact is linked to (`linked`: its id is the hash PATCHed) is gone, and the contact is
- * unlinked there; a pull that lists it archived later finds it so (and `onDelete: erase` still applies).
+ * Not taken for a deletion (gone): the member id is the hash of the email, so a member whose email was
+ * changed in Mailchimp answers 404 at its old id too; the next pull follows the change, or lists the
+ * member archived (and unlinks the contact, which drops this write).
  */
-function patchError(email: string, err: unknown, linked: boolean): unknown {
+function patchError(email: string, err: unknown): unknown {
   if (!(err instanceof EspPermanentError && err.status === 404)) return err;
-  if (linked)
-    return new EspRecordGoneError(`mailchimp: ${email} is no longer a member of the audience (archived or deleted there)`, {
-      esp: 'mailchimp',
-      status: 404,
-      cause: err,
-      hint: 'segsync unlinks the contact there and never restores an archived member or adds a deleted one again; restore it in Mailchimp (or the person signs up again) and the next pull links it',
-    });
   return new EspPermanentError(`mailchimp: ${email} is not an active member of the audience (archived, deleted or never added); it was left as is`, {
     esp: 'mailchimp',
     status: 404,
@@ -405,8 +399,7 @@ async function renameMembers(client: MailchimpClient, batch: ContactChange[]): P
       try {
         await client.patchMember(rename.oldId, { email_address: rename.email });
       } catch (err) {
-        // Not taken for gone: a rename whose answer was lost moved the member already, and the next try finds no member at the old id.
-        failed.set(i, patchError(rename.email, err, false));
+        failed.set(i, patchError(rename.email, err));
       }
     }),
   );

@@ -85,48 +85,7 @@ describe('a record deleted on an ESP that segsync was not told of', () => {
     }, 30_000);
   });
 
-  describe('a Mailchimp member deleted or archived before segsync pulled', () => {
-    it("unlinks the contact when a batch job's PATCH of a permanently deleted member answers 404", async () => {
-      h = harness(sandboxConfig(s, MAPPINGS));
-      const emails = Array.from({ length: 12 }, (_, i) => `m${i}@x.com`);
-      h.store.upsertContacts(emails.map((email) => ({ email, properties: { first_name: 'Old' }, consent: 'subscribed' as const, source: 'local' })));
-      await h.pushAll();
-      const gone = h.store.findContactByEmail('m0@x.com')!;
-      // Permanently deleted in Mailchimp's web app: no pull or listing will ever show it.
-      s.mailchimp.audience().erase(gone.externalIds['mailchimp']!);
-      h.store.upsertContacts(emails.map((email) => ({ email, properties: { first_name: 'New' }, source: 'local' })));
-      h.engine.enqueue(emails.map((e) => h.store.findContactByEmail(e)!.id));
-      const report = await h.engine.drainAll('mailchimp');
-      // Twelve known members are PATCHed in one batch job.
-      expect(s.mailchimp.stats().calls['POST /3.0/batches']).toBeGreaterThan(0);
-      expect(report).toMatchObject({ gone: 1, failed: 0 });
-      expect(s.mailchimp.member('m0@x.com')).toBeUndefined();
-      expect(emails.slice(1).map((e) => s.mailchimp.member(e)?.merge_fields['FNAME'])).toEqual(emails.slice(1).map(() => 'New'));
-      expect(h.store.decisionsFor(gone.id, '@link').map((d) => d.reason)).toEqual([expect.stringMatching(/^mailchimp record not found there: unlinked/)]);
-      expect(h.store.counts().outbox.filter((o) => o.esp === 'mailchimp')).toEqual([]);
-    }, 30_000);
-
-    it('unlinks a member archived there before a pull, and the pull that lists it archived still applies onDelete: erase', async () => {
-      const config = sandboxConfig(s, MAPPINGS);
-      config.connectors.mailchimp!.onDelete = 'erase';
-      h = harness(config);
-      h.store.upsertContacts([{ email: 'arc@x.com', properties: { first_name: 'Old' }, consent: 'subscribed', source: 'local' }]);
-      await h.pushAll();
-      const arc = h.store.findContactByEmail('arc@x.com')!;
-      // Archived in Mailchimp's web app; no webhook reaches this store, and no pull ran since.
-      s.mailchimp.admin.archive('arc@x.com');
-      h.store.upsertContacts([{ email: 'arc@x.com', properties: { first_name: 'New' }, source: 'local' }]);
-      h.engine.enqueue([arc.id]);
-      expect(await h.engine.drainAll('mailchimp')).toMatchObject({ gone: 1, failed: 0 });
-      expect(s.mailchimp.member('arc@x.com')?.status).toBe('archived');
-      expect(h.store.counts().outbox.filter((o) => o.esp === 'mailchimp')).toEqual([]);
-      // The pull lists it archived: as configured, the contact is erased everywhere.
-      await new Promise((r) => setTimeout(r, 1100));
-      await h.engine.pull('mailchimp');
-      for (const esp of h.esps) await h.engine.drainAll(esp);
-      expect(h.store.findContactByEmail('arc@x.com')).toBeUndefined();
-      expect(s.hubspot.contact('arc@x.com')).toBeUndefined();
-    }, 30_000);
+  describe('a Mailchimp address deleted for good', () => {
     it('unlinks a contact whose address was permanently deleted from the audience, which Mailchimp does not let the API add again', async () => {
       h = harness(sandboxConfig(s, MAPPINGS));
       // Deleted for good in Mailchimp before segsync ever wrote the person there.
@@ -148,7 +107,52 @@ describe('a record deleted on an ESP that segsync was not told of', () => {
     }, 30_000);
   });
 
+  describe('a Mailchimp email changed there before segsync pulled', () => {
+    it('is followed, not taken for a deletion: the member id is the email hash, so the old id answers 404 too', async () => {
+      h = harness(sandboxConfig(s, MAPPINGS));
+      h.store.upsertContacts([{ email: 'old@x.com', properties: { first_name: 'Old' }, consent: 'subscribed', source: 'local' }]);
+      await h.pushAll();
+      // A pull learns the member's stable key, as every running store has.
+      await new Promise((r) => setTimeout(r, 1100));
+      await h.engine.pull('mailchimp');
+      const id = h.store.findContactByEmail('old@x.com')!.id;
+      s.mailchimp.admin.changeEmail('old@x.com', 'new@x.com');
+      h.store.upsertContacts([{ email: 'old@x.com', properties: { first_name: 'Renamed' }, source: 'local' }]);
+      h.engine.enqueue([id]);
+      expect(await h.engine.drainAll('mailchimp')).toMatchObject({ gone: 0 });
+      await new Promise((r) => setTimeout(r, 1100));
+      await h.engine.pull('mailchimp');
+      await h.pushAll();
+      // The email changed there is followed here, kept there, and the rename reaches the member.
+      expect(h.store.getContact(id)?.email).toBe('new@x.com');
+      expect(s.mailchimp.member('old@x.com')).toBeUndefined();
+      expect(s.mailchimp.member('new@x.com')?.merge_fields['FNAME']).toBe('Renamed');
+      expect(h.store.decisionsFor(id, '@link')).toEqual([]);
+    }, 30_000);
+  });
+
   describe('a HubSpot contact deleted before segsync pulled', () => {
+    it('applies onDelete: erase when the pull lists the record archived after a write found it gone', async () => {
+      const config = sandboxConfig(s, MAPPINGS);
+      config.connectors.hubspot!.onDelete = 'erase';
+      h = harness(config);
+      h.store.upsertContacts([{ email: 'arc@x.com', properties: { first_name: 'Old' }, consent: 'subscribed', source: 'local' }]);
+      await h.pushAll();
+      const arc = h.store.findContactByEmail('arc@x.com')!;
+      // Deleted in HubSpot's UI; no webhook reaches this store, and no pull ran since.
+      s.hubspot.state.archive(arc.externalIds['hubspot']!, { source: 'CRM_UI', sourceId: 'userId:1' });
+      h.store.upsertContacts([{ email: 'arc@x.com', properties: { first_name: 'New' }, source: 'local' }]);
+      h.engine.enqueue([arc.id]);
+      expect(await h.engine.drainAll('hubspot')).toMatchObject({ gone: 1, failed: 0 });
+      // The pull lists it archived: as configured, the contact is erased everywhere.
+      await new Promise((r) => setTimeout(r, 1100));
+      await h.engine.pull('hubspot');
+      for (const esp of h.esps) await h.engine.drainAll(esp);
+      expect(h.store.findContactByEmail('arc@x.com')).toBeUndefined();
+      expect(s.mailchimp.member('arc@x.com')).toBeUndefined();
+      expect(s.klaviyo.profileByEmail('arc@x.com')).toBeUndefined();
+    }, 30_000);
+
     it('unlinks the contact when the batch update by its id answers OBJECT_NOT_FOUND, and a restore from the recycle bin links it again', async () => {
       h = harness(sandboxConfig(s, MAPPINGS));
       h.store.upsertContacts(
