@@ -116,7 +116,7 @@ export function renderScenario(template: TemplateFile, scenario: Scenario): Scen
       const r = template.subject.render(context);
       merge(r);
       out.subject = plainLine(r.html);
-      // The body may print the campaign's subject (Mailchimp's *|MC:SUBJECT|*, in its templates' <title>).
+      // A dialect's body may print the campaign's subject (a subject merge tag in a <title>).
       context.__subject = out.subject;
     }
     if (template.preheader) {
