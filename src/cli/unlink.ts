@@ -9,8 +9,9 @@ export function register(program: Command): void {
     .command('unlink')
     .description("forget one ESP's record ids, sync state and pull cursors (its account was replaced or reset); the next pull re-adopts its records by email")
     .requiredOption('--esp <esp>', ESP_NAMES.join(' | '))
+    .option('--field <name>', "forget only this field's sync state: a field segsync wrote there and segsync.yaml no longer maps")
     .option('--json', 'print what was forgotten as JSON')
-    .action(async (opts: { esp: string; json?: boolean }, cmd: Command) => {
+    .action(async (opts: { esp: string; field?: string; json?: boolean }, cmd: Command) => {
       const esp = opts.esp.trim().toLowerCase();
       if (!(ESP_NAMES as readonly string[]).includes(esp)) throw new UsageError(`unknown ESP "${opts.esp}"`, { hint: `use one of ${ESP_NAMES.join(', ')}` });
       const [{ openContext }, { liveSender, describeHolder }, { runningDaemon }] = await Promise.all([
@@ -18,6 +19,7 @@ export function register(program: Command): void {
         import('../sync/push-lease.js'),
         import('../store/process-alive.js'),
       ]);
+      if (opts.field !== undefined) return forgetField(cmd, esp as EspName, opts.field, opts.json === true);
       const ctx = openContext(cmd);
       try {
         // A daemon (or a push) still talking to the old account would record its ids again at its next answer or pull.
@@ -41,4 +43,38 @@ export function register(program: Command): void {
         ctx.close();
       }
     });
+}
+
+/** `segsync unlink --esp E --field K`: forgets a field segsync no longer writes, once it is dealt with on the ESP. */
+async function forgetField(cmd: Command, esp: EspName, field: string, json: boolean): Promise<void> {
+  const [{ openContext }, { resolveMapping }, { fieldsNoLongerWritten }] = await Promise.all([
+    import('./context.js'),
+    import('../sync/mapping.js'),
+    import('../sync/unwritten-fields.js'),
+  ]);
+  const ctx = openContext(cmd, { requireConfig: true, storeMustExist: true });
+  try {
+    const mapping = resolveMapping(ctx.loaded!.config);
+    if (!mapping.esps.includes(esp))
+      throw new UsageError(`${esp} is not enabled in segsync.yaml: segsync writes nothing there`, {
+        hint: `\`segsync unlink --esp ${esp}\` forgets all segsync knows of ${esp}, its fields included`,
+      });
+    const stale = fieldsNoLongerWritten(ctx.store, mapping).filter((f) => f.esp === esp);
+    if (!stale.some((f) => f.key === field)) {
+      const mapped = ctx.store.writtenFields(esp).some((w) => w.key === field);
+      throw new UsageError(mapped ? `${esp} field ${field} is still in segsync.yaml: segsync writes it` : `segsync never wrote a field ${field} on ${esp}`, {
+        hint: stale.length
+          ? `fields segsync wrote on ${esp} and no longer writes: ${stale.map((f) => f.key).join(', ')}`
+          : `segsync writes every field it wrote on ${esp}; \`segsync status\` names any it no longer writes`,
+      });
+    }
+    const states = ctx.store.forgetWrittenField(esp, field);
+    if (json) process.stdout.write(`${JSON.stringify({ esp, field, syncStates: states })}\n`);
+    else
+      process.stdout.write(
+        `${esp}: forgot field ${field} (${states === 1 ? "1 contact's" : `${states} contacts'`} sync state); its values on ${esp} are as they were.\n`,
+      );
+  } finally {
+    ctx.close();
+  }
 }

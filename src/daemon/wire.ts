@@ -19,6 +19,7 @@ import type { ContactEvaluation } from '../rules/engine';
 import type { PushLease, Store } from '../store/store';
 import { storeNotes } from '../sync/connector-notes';
 import { SyncEngine } from '../sync/engine';
+import { describeUnwritten, fieldsNoLongerWritten } from '../sync/unwritten-fields';
 import { describeHolder } from '../sync/push-lease';
 import type { DaemonServices, DrainOutcome, IntakeResult, PullOutcome, ReadyReport, ReconcileOutcome, WebhookOutcome } from './services';
 
@@ -138,6 +139,7 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     sender: 'daemon',
     ...(segments ? { onContactsChanged: (ids: number[], cause: 'contacts' | 'events') => void evaluate(ids, cause) } : {}),
   });
+  for (const f of fieldsNoLongerWritten(store, sync.mapping)) logger.warn({ esp: f.esp, field: f.key }, describeUnwritten(f));
   if (segments && store.sweptContacts.length) {
     logger.warn(
       { contacts: store.sweptContacts.length },

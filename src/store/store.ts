@@ -249,6 +249,13 @@ export interface Store {
   syncStatesByKey(esp: EspName, key: string): SyncFieldState[];
   /** How many contacts are unlinked from an ESP (their `UNLINKED_KEY` sync state), per reason. */
   unlinkedCounts(esp: EspName): Record<string, number>;
+  /**
+   * The fields (not `@` keys) a push has written on an ESP, with when it last wrote each: the records
+   * there keep the last value of one segsync.yaml no longer maps.
+   */
+  writtenFields(esp: EspName): { key: string; lastWrittenAt: number | undefined }[];
+  /** Forgets one field's sync state on an ESP and that segsync wrote it; returns how many contacts' states went. */
+  forgetWrittenField(esp: EspName, key: string): number;
   /** The contact whose record on the ESP has this stable id (its `RECORD_KEY` sync state), if any. */
   findContactByRecordKey(esp: EspName, recordKey: string): Contact | undefined;
   /** Forgets everything known about a contact on one ESP (its record there was deleted or merged away). */

@@ -469,4 +469,20 @@ CREATE INDEX connector_notes_expiry ON connector_notes (expires_at);
 CREATE INDEX sync_state_unlinked ON sync_state (esp, remote_value) WHERE key = '@unlinked';
 `,
   },
+  {
+    version: 97,
+    name: 'sync: the fields segsync has written on each ESP, to name those it no longer writes',
+    // A field taken out of segsync.yaml (a segment's property push removed or renamed) keeps on each
+    // record the last value segsync wrote; finding such keys in sync_state would read all of it.
+    sql: `
+CREATE TABLE written_fields (
+  esp TEXT NOT NULL,
+  key TEXT NOT NULL,
+  last_written_at INTEGER,
+  PRIMARY KEY (esp, key)
+) WITHOUT ROWID;
+INSERT INTO written_fields (esp, key, last_written_at)
+  SELECT esp, key, MAX(pushed_at) FROM sync_state WHERE pushed_value IS NOT NULL AND key NOT LIKE '@%' GROUP BY esp, key;
+`,
+  },
 ];

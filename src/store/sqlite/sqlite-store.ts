@@ -138,6 +138,8 @@ export class SqliteStore implements Store {
   private contactFeed: boolean | undefined;
   /** Whether the store has migration 91's event_row_reuse (a read-only older file has not). */
   private rowReuseLog: boolean | undefined;
+  /** Whether the store has migration 97's written_fields (a read-only older file has not). */
+  private writtenFieldsTable: boolean | undefined;
   /** The current transaction already dropped the saved rules state (see dropRulesState). */
   private rulesStateDropped = false;
   private readonly path: string;
@@ -739,8 +741,38 @@ export class SqliteStore implements Store {
          pushed_value = excluded.pushed_value, remote_modified_at = excluded.remote_modified_at,
          pushed_at = COALESCE(excluded.pushed_at, sync_state.pushed_at)`,
     );
+    // The fields a push wrote, once per field and call (a settle writes one contact's few keys).
+    const written = new Map<string, { esp: EspName; key: string; at: number }>();
+    for (const r of rows) {
+      if (r.pushedAt === undefined || r.key.startsWith('@')) continue;
+      const id = `${r.esp}\u0000${r.key}`;
+      const seen = written.get(id);
+      if (!seen || seen.at < r.pushedAt) written.set(id, { esp: r.esp, key: r.key, at: r.pushedAt });
+    }
     this.transaction(() => {
       for (const r of rows) put.run(r.contactId, r.esp, r.key, json(r.remoteValue), json(r.pushedValue), r.remoteModifiedAt ?? null, r.pushedAt ?? null);
+      for (const w of written.values())
+        this.stmt(
+          `INSERT INTO written_fields (esp, key, last_written_at) VALUES (?, ?, ?)
+           ON CONFLICT (esp, key) DO UPDATE SET last_written_at = MAX(COALESCE(last_written_at, 0), excluded.last_written_at)`,
+        ).run(w.esp, w.key, w.at);
+    });
+  }
+
+  writtenFields(esp: EspName): { key: string; lastWrittenAt: number | undefined }[] {
+    // A read-only older store file has no record of them (migration 97).
+    this.writtenFieldsTable ??= this.hasTable('written_fields');
+    if (!this.writtenFieldsTable) return [];
+    return (this.stmt('SELECT key, last_written_at FROM written_fields WHERE esp = ? ORDER BY key').all(esp) as Row[]).map((r) => ({
+      key: r.key as string,
+      lastWrittenAt: (r.last_written_at as number | null) ?? undefined,
+    }));
+  }
+
+  forgetWrittenField(esp: EspName, key: string): number {
+    return this.transaction(() => {
+      this.stmt('DELETE FROM written_fields WHERE esp = ? AND key = ?').run(esp, key);
+      return this.stmt('DELETE FROM sync_state WHERE esp = ? AND key = ?').run(esp, key).changes;
     });
   }
 
@@ -879,6 +911,7 @@ export class SqliteStore implements Store {
     return this.transaction(() => {
       // The notes name the old account's jobs: nothing the next account does.
       this.stmt('DELETE FROM connector_notes WHERE esp = ?').run(esp);
+      this.stmt('DELETE FROM written_fields WHERE esp = ?').run(esp);
       return {
         ids: this.stmt('DELETE FROM external_ids WHERE esp = ?').run(esp).changes,
         syncStates: this.stmt('DELETE FROM sync_state WHERE esp = ?').run(esp).changes,

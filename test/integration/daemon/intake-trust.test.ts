@@ -8,10 +8,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Writable } from 'node:stream';
-import { createLogger } from '../../../src/log/logger';
 import { startSandboxes } from '../../support/sandboxes';
 import type { Sandboxes } from '../../support/sandboxes';
+import { capturedLogger } from '../../support/captured-log';
 import { WRITE_KEY, startInProcess, writeDaemonConfig } from '../../support/intake-daemon';
 import type { InProcess } from '../../support/intake-daemon';
 
@@ -161,16 +160,7 @@ describe('identify traits checked against the declared field types', () => {
   it('stores what fits (in its type), leaves out what does not, names it in the answer and logs it once per field', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'segsync-intake-trust-'));
     dirs.push(dir);
-    let logged = '';
-    const logger = createLogger({
-      level: 'warn',
-      destination: new Writable({
-        write(chunk: Buffer, _enc, done) {
-          logged += chunk.toString('utf8');
-          done();
-        },
-      }),
-    });
+    const { logger, text: logged } = capturedLogger('warn');
     const setup = await writeDaemonConfig(dir, { fields: '  tier: { type: enum, options: [free, pro] }\n  score: { type: number }' });
     const d = await startInProcess(setup, {}, { logger });
     try {
@@ -200,8 +190,8 @@ describe('identify traits checked against the declared field types', () => {
       expect(batch.body.warnings).toEqual([expect.objectContaining({ index: 1, field: 'tier' }), expect.objectContaining({ index: 1, field: 'score' })]);
       expect(d.store.findContactByEmail('fit@x.com')!.properties.tier?.value).toBe('pro');
       expect(Object.keys(d.store.findContactByEmail('fit2@x.com')!.properties)).toEqual([]);
-      expect(logged.match(/"tier"/g)).toHaveLength(1);
-      expect(logged.match(/"score"/g)).toHaveLength(1);
+      expect(logged().match(/"tier"/g)).toHaveLength(1);
+      expect(logged().match(/"score"/g)).toHaveLength(1);
     } finally {
       await d.close();
     }
