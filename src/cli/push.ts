@@ -5,6 +5,7 @@ import { EXIT } from './exit-codes';
 import { jsonError, printJson } from './json-output';
 import { numberOption } from './number-option';
 import { formatDuration } from '../model/units';
+import type { SchemaStep } from './schema-step';
 import type { SyncContext } from './sync-context';
 
 interface PushOptions {
@@ -57,13 +58,15 @@ export function register(program: Command): void {
       60,
     )
     .action(async (opts: PushOptions, cmd: Command) => {
-      const [{ openSyncContext }, { formatPlan }, { startProgress }, { describeHolder }, { fieldsNoLongerWritten, describeUnwritten }] = await Promise.all([
-        import('./sync-context.js'),
-        import('../sync/plan.js'),
-        import('./progress.js'),
-        import('../sync/push-lease.js'),
-        import('../sync/unwritten-fields.js'),
-      ]);
+      const [{ openSyncContext }, { formatPlan }, { startProgress }, { describeHolder }, { fieldsNoLongerWritten, describeUnwritten }, { completeSchema }] =
+        await Promise.all([
+          import('./sync-context.js'),
+          import('../sync/plan.js'),
+          import('./progress.js'),
+          import('../sync/push-lease.js'),
+          import('../sync/unwritten-fields.js'),
+          import('./schema-step.js'),
+        ]);
       const ctx = openSyncContext(cmd, opts.esp);
       try {
         // A field taken out of segsync.yaml keeps its last pushed value on the ESP: said at every push until forgotten.
@@ -84,18 +87,12 @@ export function register(program: Command): void {
         const pendingOf = (esp: string): number => ctx.store.counts().outbox.find((o) => o.esp === esp)?.pending ?? 0;
         for (const esp of ctx.esps) {
           const pending = pendingOf(esp);
-          const connector = ctx.connectors.get(esp)!;
           // The schema is read (and completed) once per run, and only for an ESP that has something to send;
           // an ESP that cannot even be prepared is reported and skipped, and the others are still pushed.
-          let schema: { created: string[]; updated: string[]; problems: unknown[]; requests: number } | undefined;
+          let schema: SchemaStep | undefined;
           if (pending > 0) {
-            const before = connector.requestCount();
             try {
-              const report = await ctx.engine.ensureSchema(esp);
-              schema = { created: report.created, updated: report.updated, problems: report.problems, requests: connector.requestCount() - before };
-              if (report.created.length || report.updated.length)
-                say(`${esp}: created ${report.created.join(', ') || 'nothing'}; updated ${report.updated.join(', ') || 'nothing'}\n`);
-              for (const p of report.problems) process.stderr.write(`${esp}: field ${p.field}: ${p.message}${p.hint ? ` (${p.hint})` : ''}\n`);
+              schema = await completeSchema(ctx, esp, say);
             } catch (err) {
               process.stderr.write(`${esp}: not pushed: ${describeError(err)}\n`);
               outcomes.push({ esp, ok: false, error: jsonError(err), undelivered: pending });

@@ -9,7 +9,12 @@ export function register(program: Command): void {
     .option('--dry-run', 'list what would be retried; change nothing')
     .option('--esp <list>', 'only these ESPs (comma-separated)')
     .action(async (opts: { dryRun?: boolean; esp?: string }, cmd: Command) => {
-      const [{ openSyncContext }, { describeHolder }] = await Promise.all([import('./sync-context.js'), import('../sync/push-lease.js')]);
+      const [{ openSyncContext }, { describeHolder }, { describeError }, { completeSchema }] = await Promise.all([
+        import('./sync-context.js'),
+        import('../sync/push-lease.js'),
+        import('../errors.js'),
+        import('./schema-step.js'),
+      ]);
       const ctx = openSyncContext(cmd, opts.esp);
       try {
         for (const esp of ctx.esps) {
@@ -17,6 +22,19 @@ export function register(program: Command): void {
           if (opts.dryRun) {
             process.stdout.write(`${esp}: ${dead.length} failed operations\n`);
             for (const d of dead.slice(0, 50)) process.stdout.write(`  contact ${d.contactId} ${d.key} (${d.attempts} attempts): ${d.lastError ?? '?'}\n`);
+            continue;
+          }
+          if (!dead.length) {
+            process.stdout.write(`${esp}: no failed operations\n`);
+            continue;
+          }
+          // Many failures are fixed in segsync.yaml (an option added, a property renamed): the schema is
+          // completed first, as a push does, or they would fail again.
+          try {
+            await completeSchema(ctx, esp, (text) => process.stdout.write(text));
+          } catch (err) {
+            process.stderr.write(`${esp}: not retried: ${describeError(err)}\n`);
+            process.exitCode = EXIT.failed;
             continue;
           }
           const revived = ctx.store.reviveDead(esp, ctx.clock.now());

@@ -18,7 +18,7 @@ import { applyRemoteChanges, applyRemoteContacts, applyTagMemberships } from './
 import type { InboundContext, InboundResult } from './inbound';
 import { fieldSpecsFor, resolveMapping, segmentTagNames } from './mapping';
 import type { SyncMapping } from './mapping';
-import { drainOutbox } from './outbox';
+import { addRefusal, drainOutbox, emptyReport } from './outbox';
 import type { DrainReport, HeldBack } from './outbox';
 import { enqueueForContacts, outboxUpdate, plansForContact } from './outbound';
 import { summarisePlan } from './plan';
@@ -324,7 +324,7 @@ export class SyncEngine {
    */
   async drain(esp: EspName, options: DrainRunOptions = {}): Promise<DrainReport> {
     const { store, clock, logger, retry } = this.options;
-    const nothing: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0, gaveUp: 0, gone: 0 };
+    const nothing = emptyReport(esp);
     if (store.dueOutbox(esp, clock.now(), 1).length === 0) return nothing;
     const heldBy = this.leases.take(esp);
     if (heldBy) return { ...nothing, heldBy };
@@ -439,7 +439,7 @@ export class SyncEngine {
    * Returns the summed reports.
    */
   async drainAll(esp: EspName, options: DrainRunOptions & { waitUntil?: number } = {}): Promise<DrainReport> {
-    const total: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0, gaveUp: 0, gone: 0 };
+    const total = emptyReport(esp);
     const { waitUntil } = options;
     const { clock } = this.options;
     const handOverUntil = waitUntil ?? clock.now() + HAND_OVER_WAIT_MS;
@@ -465,6 +465,7 @@ export class SyncEngine {
       if (r.items > 0) checked = true;
       for (const k of ['calls', 'requests', 'ok', 'retried', 'failed', 'rateLimited', 'waitedMs', 'items', 'gaveUp', 'gone'] as const) total[k] += r[k];
       if (r.gaveUpOn !== undefined) total.gaveUpOn = r.gaveUpOn;
+      for (const f of r.refused) addRefusal(total.refused, f);
       const progressed = r.ok > 0 || r.failed > 0 || r.gone > 0;
       if (r.items > 0 && progressed) continue;
       if (r.items === 0 && waitUntil === undefined) return total;

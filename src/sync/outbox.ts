@@ -75,8 +75,25 @@ export interface DrainReport {
   gaveUpOn?: string;
   /** Contacts unlinked because the ESP no longer holds the record they were linked to (deleted there). */
   gone: number;
+  /** The ESP's refusals (dead-lettered at once), one entry per distinct reason: how many contacts, the first of them. */
+  refused: { reason: string; contacts: number; firstContact: number; setAside: boolean }[];
   /** Another process sent this ESP's outbox (it held the lease when last asked): it took what it sent (push-lease.ts). */
   heldBy?: PushLease;
+}
+
+/** A report of a drain that sent nothing yet. */
+export function emptyReport(esp: EspName): DrainReport {
+  return { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0, gaveUp: 0, gone: 0, refused: [] };
+}
+
+/** Counts a refusal in with those of the same reason (the first contact named stays). */
+export function addRefusal(refused: DrainReport['refused'], r: DrainReport['refused'][number]): void {
+  const seen = refused.find((f) => f.reason === r.reason);
+  if (!seen) refused.push({ ...r });
+  else {
+    seen.contacts += r.contacts;
+    seen.setAside ||= r.setAside;
+  }
 }
 
 interface Group {
@@ -91,7 +108,7 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainReport> {
   const esp = connector.esp;
   const retry = options.retry ?? DEFAULT_RETRY;
   const { batchSize, maxItems } = drainSizes(connector);
-  const report: DrainReport = { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0, gaveUp: 0, gone: 0 };
+  const report = emptyReport(esp);
   const requestsBefore = connector.requestCount();
   const items = store.dueOutbox(esp, clock.now(), options.maxItems ?? maxItems);
   report.items = items.length;
@@ -115,6 +132,13 @@ export async function drainOutbox(options: DrainOptions): Promise<DrainReport> {
     options.logger.warn(
       { esp, operations: report.gaveUp, lastError: report.gaveUpOn },
       `gave up on ${report.gaveUp} operations for ${esp} after their last attempt; \`segsync status\` counts them, \`segsync retry\` sends them again`,
+    );
+  // One line per distinct reason, not per contact: a field the ESP cannot hold refuses every contact alike.
+  for (const r of report.refused)
+    options.logger.warn(
+      { esp, contacts: r.contacts, firstContact: r.firstContact },
+      `${esp} refused ${r.contacts === 1 ? `contact ${r.firstContact}'s change` : `the changes of ${r.contacts} contacts (contact ${r.firstContact} first)`}: ${r.reason}` +
+        `${r.setAside ? ' (only the refused fields are set aside: the other operations went without them)' : ''}; \`segsync status\` lists them, \`segsync retry\` sends them again once fixed`,
     );
   if (report.gone > 0)
     options.logger.warn(
@@ -163,7 +187,7 @@ async function sendItems(options: DrainOptions, items: OutboxItem[], report: Dra
       result = { ref, status: 'retry', error: asEspError(err, esp) };
     }
     report.calls++;
-    store.transaction(() => settleItems(store, clock, retry, [item], result, report, options.logger, esp));
+    store.transaction(() => settleItems(store, clock, retry, [item], result, report));
     options.onProgress?.(++settled);
   }
 }
@@ -198,7 +222,7 @@ function claim(options: DrainOptions, batch: [number, OutboxItem[]][], report: D
 }
 
 function settle(options: DrainOptions, retry: RetryPolicy, g: Group, result: ChangeResult | undefined, report: DrainReport): void {
-  const { store, clock, logger } = options;
+  const { store, clock } = options;
   const esp = options.connector.esp;
   // A connector that answered too few results is broken, not rate-limited: the missing answer counts as
   // a failed attempt, so the operation dead-letters after the usual attempts instead of looping.
@@ -261,7 +285,7 @@ function settle(options: DrainOptions, retry: RetryPolicy, g: Group, result: Cha
     store.putSyncState(rows);
     if (r.externalId && r.externalId !== g.change.ref.externalId) store.setExternalId(g.contactId, esp, r.externalId);
   }
-  settleItems(store, clock, retry, g.items, r, report, logger, esp);
+  settleItems(store, clock, retry, g.items, r, report);
 }
 
 /**
@@ -303,16 +327,7 @@ function consentSeen(options: DrainOptions, g: Group, consent: ConsentStatus, pr
   return true;
 }
 
-function settleItems(
-  store: Store,
-  clock: Clock,
-  retry: RetryPolicy,
-  items: OutboxItem[],
-  r: ChangeResult,
-  report: DrainReport,
-  logger: Logger,
-  esp: EspName,
-): void {
+function settleItems(store: Store, clock: Clock, retry: RetryPolicy, items: OutboxItem[], r: ChangeResult, report: DrainReport): void {
   // An erasure of a record already gone is done.
   if (r.status === 'ok' || r.status === 'gone') {
     store.completeOutbox(items.map((i) => ({ id: i.id, version: i.version })));
@@ -331,10 +346,7 @@ function settleItems(
       else store.failOutbox(i.id, message, now, true);
     }
     report.failed++;
-    logger.warn(
-      { esp, contact: items[0]?.contactId, code: r.error.code },
-      `ESP refused the change: ${message}${spared.length ? ` (only ${[...refused!].join(', ')} set aside; the contact's other ${spared.length} operations are sent without them)` : ''}`,
-    );
+    addRefusal(report.refused, { reason: message, contacts: 1, firstContact: items[0]!.contactId, setAside: spared.length > 0 });
     return;
   }
   retryLater(store, clock, retry, items, r.error, r.retryAfterMs, report);

@@ -221,6 +221,34 @@ describe('the outbox cannot loop forever', () => {
     ]);
   });
 
+  it('says a refusal shared by many contacts once a drain, with how many and the first of them', async () => {
+    const esp = new FieldRefusingEsp('hubspot', clock);
+    esp.refused.set('firstname', 'Same');
+    const { engine, warnings } = loggedEngine(esp);
+    const ids = store
+      .upsertContacts(
+        Array.from({ length: 5 }, (_, i) => ({
+          email: `s${i}@x.com`,
+          properties: { first_name: 'Same' },
+          tags: ['seg:s'],
+          source: 'local' as const,
+          time: clock.now(),
+        })),
+      )
+      .map((c) => c.contactId);
+    engine.enqueueAll();
+    const report = await engine.drainAll('hubspot', { waitUntil: clock.now() + 86_400_000 });
+    expect(report.refused).toEqual([{ reason: 'refused firstname', contacts: 5, firstContact: ids[0], setAside: true }]);
+    expect(store.deadOutbox('hubspot', 10)).toHaveLength(5);
+    await new Promise((r) => setImmediate(r));
+    expect(warnings.map((w) => [w.msg, w.contacts])).toEqual([
+      [
+        `hubspot refused the changes of 5 contacts (contact ${ids[0]} first): refused firstname (only the refused fields are set aside: the other operations went without them); \`segsync status\` lists them, \`segsync retry\` sends them again once fixed`,
+        5,
+      ],
+    ]);
+  });
+
   it('unlinks a contact whose record the ESP deleted without saying so: no dead letter, no new record, nothing more sent there', async () => {
     const esp = new QuietlyDeletingEsp('hubspot', clock);
     const { engine, warnings } = loggedEngine(esp);

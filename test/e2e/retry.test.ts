@@ -1,0 +1,71 @@
+/**
+ * `segsync retry` after the cause is fixed in segsync.yaml: a value HubSpot refused because its
+ * property lacked the option goes once the option is added, since retry completes the ESP's schema
+ * first as a push does.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store';
+import { runCli } from '../support/cli';
+import type { Sandboxes } from '../support/sandboxes';
+import { SECRETS, startSandboxes } from '../support/sandboxes';
+
+function configFor(s: Sandboxes, options: string[]): string {
+  return `version: 1
+fields:
+  plan: { type: enum, options: [${options.join(', ')}] }
+connectors:
+  hubspot:
+    accessToken: \${HS_TOKEN}
+    baseUrl: ${s.hubspot.url}
+    requestsPer10s: 10000
+mappings:
+  hubspot: [{ local: plan, remote: segsync_plan }]
+`;
+}
+
+describe('segsync retry', () => {
+  let s: Sandboxes;
+  let dir: string;
+  beforeAll(async () => {
+    s = await startSandboxes();
+    dir = mkdtempSync(join(tmpdir(), 'segsync-retry-'));
+  });
+  afterAll(async () => {
+    await s.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sends a refused value again once segsync.yaml names its option, completing the property first; says when nothing failed', async () => {
+    const cfg = join(dir, 'segsync.yaml');
+    const db = join(dir, 'store.db');
+    const run = (...args: string[]): ReturnType<typeof runCli> =>
+      runCli(['--config', cfg, '--store', db, ...args], { ...process.env, ...SECRETS, SEGSYNC_CONFIG: '', SEGSYNC_STORE: '' });
+    writeFileSync(cfg, configFor(s, ['free', 'pro']));
+    const store = new SqliteStore({ path: db });
+    // As a pull from another ESP would store it: pulled values are taken as that ESP holds them.
+    store.upsertContacts([
+      { email: 'ann@x.com', properties: { plan: 'enterprise' }, source: 'local' },
+      { email: 'bo@x.com', properties: { plan: 'pro' }, source: 'local' },
+    ]);
+    store.close();
+    const push = await run('push');
+    expect(push.code).toBe(1);
+    expect(s.hubspot.contact('bo@x.com')?.properties.segsync_plan).toBe('pro');
+    expect(s.hubspot.contact('ann@x.com')?.properties.segsync_plan ?? null).toBeNull();
+    const dry = await run('retry', '--dry-run');
+    expect(dry.stdout).toMatch(/^hubspot: 1 failed operations\n {2}contact 1 segsync_plan \(1 attempts\): .*enterprise/);
+
+    writeFileSync(cfg, configFor(s, ['free', 'pro', 'enterprise']));
+    const retry = await run('retry');
+    expect(retry).toMatchObject({
+      code: 0,
+      stdout: 'hubspot: created nothing; updated segsync_plan\nhubspot: 1 operations retried: 1 contacts updated, 0 failed again\n',
+    });
+    expect(s.hubspot.contact('ann@x.com')?.properties.segsync_plan).toBe('enterprise');
+
+    const again = await run('retry');
+    expect(again).toMatchObject({ code: 0, stdout: 'hubspot: no failed operations\n' });
+  }, 60_000);
+});
