@@ -37,12 +37,13 @@ export function register(program: Command): void {
             process.exitCode = EXIT.failed;
             continue;
           }
-          const revived = ctx.store.reviveDead(esp, ctx.clock.now());
+          const { revived, dropped } = ctx.engine.reviveDead(esp);
+          const stale = dropped ? ` (${dropped} no longer needed, dropped: their fields are no longer mapped or already hold what segsync wants)` : '';
           const r = await ctx.engine.drainAll(esp);
           process.stdout.write(
             r.heldBy && r.items === 0
-              ? `${esp}: ${revived} operations back in the queue, sent by ${describeHolder(r.heldBy)}\n`
-              : `${esp}: ${revived} operations retried: ${r.ok} contacts updated, ${r.failed} failed again\n`,
+              ? `${esp}: ${revived} operations back in the queue${stale}, sent by ${describeHolder(r.heldBy)}\n`
+              : `${esp}: ${revived} operations retried${stale}: ${r.ok} contacts updated, ${r.failed} failed again\n`,
           );
           if (r.failed) process.exitCode = EXIT.failed;
         }

@@ -270,7 +270,22 @@ export class SyncEngine {
 
   /** Queues what the given contacts need on every ESP (or the given ones). */
   enqueue(contactIds: Iterable<number>, esps?: readonly EspName[]): number {
-    return enqueueForContacts(this.options.store, this.mapping, contactIds, this.options.clock.now(), esps ?? this.esps);
+    return enqueueForContacts(this.options.store, this.mapping, contactIds, this.options.clock.now(), esps ?? this.esps).queued;
+  }
+
+  /**
+   * Sends dead-lettered operations of an ESP again, as what their contacts need now: an operation no
+   * longer needed (its field no longer mapped, its value changed back to what the ESP holds) is
+   * dropped instead of writing a stale value; one whose value changed carries the new value.
+   * Returns how many were revived and how many of those were dropped.
+   */
+  reviveDead(esp: EspName): { revived: number; dropped: number } {
+    const { store, clock } = this.options;
+    return store.transaction(() => {
+      const contacts = new Set(store.deadOutbox(esp, Number.MAX_SAFE_INTEGER).map((d) => d.contactId));
+      const revived = store.reviveDead(esp, clock.now());
+      return { revived, dropped: enqueueForContacts(store, this.mapping, contacts, clock.now(), [esp]).dropped };
+    });
   }
 
   /** Queues what every contact (or the filtered ones) needs; returns the operations queued. */

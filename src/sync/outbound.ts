@@ -180,15 +180,17 @@ export function enqueueForContacts(
   contactIds: Iterable<number>,
   now: number,
   esps: readonly EspName[] = mapping.esps,
-): number {
+): { queued: number; dropped: number } {
   let queued = 0;
+  let droppedCount = 0;
   store.transaction(() => {
     for (const contactId of contactIds) {
       const { fresh, dropped } = outboxUpdate(store, mapping, contactId, esps);
       if (dropped.length) store.removeOutbox(dropped);
       if (fresh.length) store.enqueue(fresh, now);
       queued += fresh.length;
+      droppedCount += dropped.length;
     }
   });
-  return queued;
+  return { queued, dropped: droppedCount };
 }

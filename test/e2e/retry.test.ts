@@ -11,17 +11,18 @@ import { runCli } from '../support/cli';
 import type { Sandboxes } from '../support/sandboxes';
 import { SECRETS, startSandboxes } from '../support/sandboxes';
 
-function configFor(s: Sandboxes, options: string[]): string {
+function configFor(s: Sandboxes, options: string[], mapped = true): string {
   return `version: 1
 fields:
   plan: { type: enum, options: [${options.join(', ')}] }
+  first_name: { type: string }
 connectors:
   hubspot:
     accessToken: \${HS_TOKEN}
     baseUrl: ${s.hubspot.url}
     requestsPer10s: 10000
 mappings:
-  hubspot: [{ local: plan, remote: segsync_plan }]
+  hubspot: [{ local: first_name, remote: firstname }${mapped ? ', { local: plan, remote: segsync_plan }' : ''}]
 `;
 }
 
@@ -40,6 +41,7 @@ describe('segsync retry', () => {
   it('sends a refused value again once segsync.yaml names its option, completing the property first; says when nothing failed', async () => {
     const cfg = join(dir, 'segsync.yaml');
     const db = join(dir, 'store.db');
+    rmSync(db, { force: true });
     const run = (...args: string[]): ReturnType<typeof runCli> =>
       runCli(['--config', cfg, '--store', db, ...args], { ...process.env, ...SECRETS, SEGSYNC_CONFIG: '', SEGSYNC_STORE: '' });
     writeFileSync(cfg, configFor(s, ['free', 'pro']));
@@ -67,5 +69,40 @@ describe('segsync retry', () => {
 
     const again = await run('retry');
     expect(again).toMatchObject({ code: 0, stdout: 'hubspot: no failed operations\n' });
+  }, 60_000);
+
+  it('never writes a failed value of a field segsync.yaml no longer maps: it is dropped, the rest is sent', async () => {
+    const cfg = join(dir, 'unmapped.yaml');
+    const db = join(dir, 'unmapped.db');
+    const run = (...args: string[]): ReturnType<typeof runCli> =>
+      runCli(['--config', cfg, '--store', db, ...args], { ...process.env, ...SECRETS, SEGSYNC_CONFIG: '', SEGSYNC_STORE: '' });
+    writeFileSync(cfg, configFor(s, ['free', 'pro']));
+    const store = new SqliteStore({ path: db });
+    store.upsertContacts([{ email: 'cy@x.com', properties: { plan: 'platinum', first_name: 'Cy' }, source: 'local' }]);
+    store.close();
+    expect((await run('push')).code).toBe(1);
+    expect(s.hubspot.contact('cy@x.com')?.properties).toMatchObject({ firstname: 'Cy' });
+
+    expect((await run('retry', '--dry-run')).stdout).toMatch(/^hubspot: 1 failed operations\n {2}contact 1 segsync_plan/);
+    // plan leaves segsync.yaml, and its property gets the option in HubSpot (someone else uses it now):
+    // the old value would land if it were sent.
+    writeFileSync(cfg, configFor(s, ['free', 'pro'], false));
+    const url = `${s.hubspot.url}/crm/v3/properties/contacts/segsync_plan`;
+    const headers = { authorization: `Bearer ${SECRETS.HS_TOKEN}`, 'content-type': 'application/json' };
+    const property = (await (await fetch(url, { headers })).json()) as { options: unknown[] };
+    const patched = await fetch(url, {
+      method: 'PATCH',
+      headers,
+      body: JSON.stringify({ options: [...property.options, { label: 'platinum', value: 'platinum', hidden: false, displayOrder: 9 }] }),
+    });
+    expect(patched.status).toBe(200);
+    const retry = await run('retry');
+    expect(retry).toMatchObject({
+      code: 0,
+      stdout:
+        'hubspot: 1 operations retried (1 no longer needed, dropped: their fields are no longer mapped or already hold what segsync wants): 0 contacts updated, 0 failed again\n',
+    });
+    expect(s.hubspot.contact('cy@x.com')?.properties.segsync_plan ?? null).toBeNull();
+    expect((await run('status', '--json')).stdout).toContain('"outbox": []');
   }, 60_000);
 });

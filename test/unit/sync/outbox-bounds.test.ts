@@ -221,6 +221,29 @@ describe('the outbox cannot loop forever', () => {
     ]);
   });
 
+  it('revives a failed write as what the contact needs now: a value changed back since is never written', async () => {
+    const esp = new FieldRefusingEsp('hubspot', clock);
+    const engine = firstNameEngine(store, clock, esp);
+    const id = store.upsertContacts([{ email: 'c0@x.com', properties: { first_name: 'C0' }, tags: [], source: 'local', time: clock.now() }])[0]!.contactId;
+    engine.enqueueAll();
+    await engine.drainAll('hubspot');
+    esp.refused.set('firstname', 'Typo');
+    store.setProperty(id, 'first_name', { value: 'Typo', updatedAt: clock.now(), source: 'local' });
+    engine.enqueue([id]);
+    await engine.drainAll('hubspot');
+    expect(store.deadOutbox('hubspot', 10).map((d) => [d.key, d.value])).toEqual([['firstname', 'Typo']]);
+    // Fixed locally to what the ESP still holds: nothing to send, and the failed write is stale.
+    store.setProperty(id, 'first_name', { value: 'C0', updatedAt: clock.now(), source: 'local' });
+    engine.enqueue([id]);
+    esp.refused.clear();
+    // The failed write was sent, so the ESP is written the value wanted now (it may hold anything), not the old one.
+    expect(engine.reviveDead('hubspot')).toEqual({ revived: 1, dropped: 0 });
+    expect(store.pendingOutbox('hubspot', id).map((o) => [o.key, o.value])).toEqual([['firstname', 'C0']]);
+    await engine.drainAll('hubspot');
+    expect([...esp.records.values()].map((r) => r.fields['firstname'])).toEqual(['C0']);
+    expect(store.counts().outbox).toEqual([]);
+  });
+
   it('says a refusal shared by many contacts once a drain, with how many and the first of them', async () => {
     const esp = new FieldRefusingEsp('hubspot', clock);
     esp.refused.set('firstname', 'Same');
