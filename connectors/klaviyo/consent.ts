@@ -2,15 +2,17 @@
  * Consent: changed only through Klaviyo's subscription bulk jobs, never as a side effect of a profile
  * write. Subscribe only profiles Klaviyo says NEVER_SUBSCRIBED (and unsuppressed) whose local consent
  * is subscribed: the subscribe job lifts unsubscribe suppressions, so calling it for anyone else would
- * be a resubscribe. Unsubscribe only when segsync was asked to carry an opt-out, only profiles Klaviyo
- * says SUBSCRIBED, and without a list: the job unsubscribes globally when the profile is not on the list
- * it names, so naming one would make the scope an accident of list membership.
+ * be a resubscribe. Unsubscribe only when segsync was asked to carry an opt-out, every profile Klaviyo
+ * may still email (SUBSCRIBED, or NEVER_SUBSCRIBED with no suppression: Klaviyo's
+ * `can_receive_email_marketing` is true for those too), and without a list: the job unsubscribes
+ * globally when the profile is not on the list it names, so naming one would make the scope an
+ * accident of list membership.
  */
 import type { SubscriptionCreateJobCreateQuery, SubscriptionDeleteJobCreateQuery } from 'klaviyo-api';
 import type { ConsentStatus } from '../../src/model/types';
 import type { ContactChange } from '../connector';
 import type { KlaviyoContext } from './context';
-import { isNeverSubscribed } from './fields';
+import { canReceiveMarketing, isNeverSubscribed } from './fields';
 import { splitChunks } from '../batching';
 import { noteKeyOfEmail } from '../notes';
 import { SUBSCRIBE_MAX, UNSUBSCRIBE_MAX } from './limits';
@@ -65,7 +67,7 @@ export async function applyConsent(ctx: KlaviyoContext, items: ConsentItem[], fa
     ctx,
     optingOut.filter((i) => i.subscriptions?.email?.marketing?.consent !== 'SUBSCRIBED').map((i) => i.change.ref.email),
   );
-  const unsubscribe = optingOut.filter((i) => i.subscriptions?.email?.marketing?.consent === 'SUBSCRIBED' || lately.has(noteKeyOfEmail(i.change.ref.email)));
+  const unsubscribe = optingOut.filter((i) => canReceiveMarketing(i.subscriptions) || lately.has(noteKeyOfEmail(i.change.ref.email)));
   await Promise.all([
     ...splitChunks(subscribe, { maxItems: SUBSCRIBE_MAX }).map((group) => runJob(ctx, group, 'subscribe', fail)),
     ...splitChunks(unsubscribe, { maxItems: UNSUBSCRIBE_MAX }).map((group) => runJob(ctx, group, 'unsubscribe', fail)),

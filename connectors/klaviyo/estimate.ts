@@ -49,9 +49,10 @@ export function estimateKlaviyoPush(options: ResolvedOptions, limits: EspLimits,
       for (const n of members.values()) add('listMembers', Math.ceil(n / LIST_MEMBERS_MAX));
     }
     const intents = sendable.map((s) => ({ intent: consentIntent(s.change), remote: s.change.remoteConsent }));
-    // Klaviyo subscribes only profiles that never subscribed, and unsubscribes only subscribed ones.
+    // Klaviyo subscribes only profiles that never subscribed, and unsubscribes those it may still email
+    // (subscribed, or never subscribed): what segsync last knew there decides the estimate.
     const subscribes = intents.filter((i) => i.intent === 'subscribe').length;
-    const unsubscribes = intents.filter((i) => i.intent === 'unsubscribe' && i.remote === 'subscribed').length;
+    const unsubscribes = intents.filter((i) => i.intent === 'unsubscribe' && (i.remote === 'subscribed' || i.remote === 'non-marketing')).length;
     if (subscribes > 0) tally.assume('profiles segsync subscribes have never subscribed on Klaviyo');
     add('subscriptions', Math.ceil(subscribes / SUBSCRIBE_MAX) + Math.ceil(unsubscribes / UNSUBSCRIBE_MAX));
   }

@@ -175,6 +175,17 @@ export function consentTimeOf(subscriptions: WireSubscriptions | undefined): num
   return times.length ? Math.max(...times) : undefined;
 }
 
+/**
+ * True when Klaviyo may send the profile email marketing: subscribed, or never subscribed, with no
+ * suppression (what Klaviyo's `can_receive_email_marketing` says; read from consent and suppressions,
+ * which every answer carries).
+ */
+export function canReceiveMarketing(subscriptions: WireSubscriptions | undefined): boolean {
+  const marketing = subscriptions?.email?.marketing;
+  if (!marketing || (marketing.suppression ?? []).length > 0) return false;
+  return marketing.consent === 'SUBSCRIBED' || marketing.consent === 'NEVER_SUBSCRIBED';
+}
+
 /** True when Klaviyo says the profile never gave or refused email consent and nothing suppresses it. */
 export function isNeverSubscribed(subscriptions: WireSubscriptions | undefined): boolean {
   const marketing = subscriptions?.email?.marketing;

@@ -48,7 +48,7 @@ export function profileResource(p: Profile, base: string, withSubscriptions: boo
     attributes['subscriptions'] = {
       email: {
         marketing: {
-          can_receive_email_marketing: m.consent === 'SUBSCRIBED' && m.suppression.length === 0,
+          can_receive_email_marketing: m.consent !== 'UNSUBSCRIBED' && m.suppression.length === 0,
           consent: m.consent,
           consent_timestamp: m.consent_timestamp,
           last_updated: m.consent_timestamp,

@@ -201,14 +201,25 @@ describe('Klaviyo connector against the sandbox (real SDK, spec-checked exchange
     expect(h.sandbox.state.consentJobs).toEqual([expect.objectContaining({ kind: 'subscribe', emails: ['fresh@example.com'] })]);
   });
 
-  test('unsubscribes globally only a profile Klaviyo has subscribed when segsync carries an opt-out', async () => {
+  test('carries an opt-out as a global unsubscribe to every profile Klaviyo may still email: subscribed or never subscribed, not one already out or suppressed', async () => {
     const connector = h.connector();
     h.sandbox.seedProfile({ email: 'sub@example.com', consent: 'SUBSCRIBED' });
-    await connector.push([
-      change('sub@example.com', { localConsent: 'unsubscribed', optOut: { at: 1 } }),
-      change('never@example.com', { localConsent: 'unsubscribed', optOut: { at: 1 } }),
+    // Never subscribed and unsuppressed: Klaviyo's can_receive_email_marketing is true, campaigns reach it.
+    h.sandbox.seedProfile({ email: 'quiet@example.com', consent: 'NEVER_SUBSCRIBED' });
+    h.sandbox.seedProfile({ email: 'out@example.com', consent: 'UNSUBSCRIBED', suppression: ['UNSUBSCRIBE'] });
+    h.sandbox.seedProfile({ email: 'bounced@example.com', consent: 'NEVER_SUBSCRIBED', suppression: ['HARD_BOUNCE'] });
+    const optOut = { localConsent: 'unsubscribed' as const, optOut: { at: 1 } };
+    const results = await connector.push(
+      ['sub@example.com', 'quiet@example.com', 'never@example.com', 'out@example.com', 'bounced@example.com'].map((e) => change(e, optOut)),
+    );
+    expect(results.map((r) => r.status)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
+    // never@example.com is the profile this push created: never subscribed too.
+    expect(h.sandbox.state.consentJobs).toEqual([
+      { kind: 'unsubscribe', emails: ['sub@example.com', 'quiet@example.com', 'never@example.com'], at: expect.any(Number) },
     ]);
-    expect(h.sandbox.state.consentJobs).toEqual([{ kind: 'unsubscribe', emails: ['sub@example.com'], at: expect.any(Number) }]);
+    for (const e of ['sub@example.com', 'quiet@example.com', 'never@example.com', 'out@example.com'])
+      expect([e, h.sandbox.profileByEmail(e)!.marketing.consent]).toEqual([e, 'UNSUBSCRIBED']);
+    expect(h.sandbox.profileByEmail('bounced@example.com')!.marketing.consent).toBe('NEVER_SUBSCRIBED');
   });
 
   test('mirrors tags as static lists when asked, through list add/remove only', async () => {
@@ -399,7 +410,7 @@ describe('Klaviyo subscription jobs, which Klaviyo applies later', () => {
     }
   });
 
-  it('lets the note go after an hour: a profile Klaviyo still calls never subscribed then gets no unsubscribe', async () => {
+  it('after the note lets go (an hour), still unsubscribes a profile Klaviyo calls never subscribed', async () => {
     const h = await startKlaviyoHarness({ consentJobDurationMs: 60_000 });
     try {
       let now = Date.now();
@@ -408,7 +419,7 @@ describe('Klaviyo subscription jobs, which Klaviyo applies later', () => {
       await connector.push([change(email, { localConsent: 'subscribed' })]);
       now += 3_600_000;
       await connector.push([change(email, { localConsent: 'unsubscribed', remoteConsent: 'subscribed', optOut: { at: now } })]);
-      expect(h.sandbox.state.consentJobs.map((j) => j.kind)).toEqual(['subscribe']);
+      expect(h.sandbox.state.consentJobs.map((j) => j.kind)).toEqual(['subscribe', 'unsubscribe']);
     } finally {
       await h.close();
     }

@@ -191,6 +191,24 @@ describe('sync that never corrupts an ESP (real SDKs against the three sandboxes
     expect(s.klaviyo.state.consentJobs.filter((j) => j.kind === 'subscribe')).toEqual([]);
   }, 30_000);
 
+  it('opted out on Mailchimp: the opt-out reaches a Klaviyo profile that never subscribed (which Klaviyo may still email), existing or created by the push', async () => {
+    // Found by hand: an unsubscribed Mailchimp member pulled, then pushed to Klaviyo, stayed NEVER_SUBSCRIBED there.
+    s.mailchimp.seed([
+      { email: 'nell@x.com', status: 'unsubscribed' },
+      { email: 'ned@x.com', status: 'unsubscribed', merges: { FNAME: 'Ned' } },
+    ]);
+    s.klaviyo.seedProfile({ email: 'nell@x.com', consent: 'NEVER_SUBSCRIBED', first_name: 'Nell' });
+    await pull(['mailchimp', 'klaviyo']);
+    expect(['nell@x.com', 'ned@x.com'].map((e) => h.store.findContactByEmail(e)!.consent?.status)).toEqual(['unsubscribed', 'unsubscribed']);
+    await h.pushAll();
+    expect(s.klaviyo.profileByEmail('nell@x.com')!.marketing.consent).toBe('UNSUBSCRIBED');
+    expect(s.klaviyo.profileByEmail('ned@x.com')!.marketing.consent).toBe('UNSUBSCRIBED');
+    expect(s.klaviyo.state.consentJobs.filter((j) => j.kind === 'subscribe')).toEqual([]);
+    // Settled: the next push sends no consent again.
+    await pull(['klaviyo']);
+    expect(h.engine.plan({}, ['klaviyo'])[0]!.contacts).toBe(0);
+  }, 30_000);
+
   it('opted out on Mailchimp, then a field pushed there before any pull saw it: the answer carries the opt-out home and to the others', async () => {
     const ada = add('ada@x.com');
     await h.pushAll();
