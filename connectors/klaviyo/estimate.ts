@@ -50,9 +50,11 @@ export function estimateKlaviyoPush(options: ResolvedOptions, limits: EspLimits,
     }
     const intents = sendable.map((s) => ({ intent: consentIntent(s.change), remote: s.change.remoteConsent }));
     // Klaviyo subscribes only profiles that never subscribed, and unsubscribes those it may still email
-    // (subscribed, or never subscribed): what segsync last knew there decides the estimate.
+    // (subscribed, or never subscribed, as a profile segsync creates is): what segsync last knew decides.
     const subscribes = intents.filter((i) => i.intent === 'subscribe').length;
-    const unsubscribes = intents.filter((i) => i.intent === 'unsubscribe' && (i.remote === 'subscribed' || i.remote === 'non-marketing')).length;
+    const unsubscribes = intents.filter(
+      (i) => i.intent === 'unsubscribe' && (i.remote === undefined || i.remote === 'subscribed' || i.remote === 'non-marketing'),
+    ).length;
     if (subscribes > 0) tally.assume('profiles segsync subscribes have never subscribed on Klaviyo');
     add('subscriptions', Math.ceil(subscribes / SUBSCRIBE_MAX) + Math.ceil(unsubscribes / UNSUBSCRIBE_MAX));
   }

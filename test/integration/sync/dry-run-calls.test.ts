@@ -126,6 +126,11 @@ describe('push --dry-run predicts the real push', () => {
     agree(await step());
   });
 
+  it('creates contacts already opted out: each unsubscribed where a new record could still be emailed', async () => {
+    upsert(emails(40, 43), { first_name: 'Di' }, 'unsubscribed');
+    agree(await step());
+  });
+
   it('creates 150 contacts (Klaviyo bulk job, two HubSpot batches) with tags and consent', async () => {
     upsert(emails(100, 250), { first_name: 'Dee', city: 'Rome' });
     flag(emails(100, 180), 'vip', true);
