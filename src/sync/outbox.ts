@@ -86,10 +86,15 @@ export function emptyReport(esp: EspName): DrainReport {
   return { esp, calls: 0, requests: 0, ok: 0, retried: 0, failed: 0, rateLimited: 0, waitedMs: 0, items: 0, gaveUp: 0, gone: 0, refused: [] };
 }
 
+/** Distinct refusal reasons a drain reports one by one; the rest are counted under one (a value-specific reason can differ per contact). */
+const REFUSAL_REASONS = 20;
+const OTHER_REFUSALS = 'other reasons, each named in the failed operation (`segsync retry --dry-run` lists them)';
+
 /** Counts a refusal in with those of the same reason (the first contact named stays). */
 export function addRefusal(refused: DrainReport['refused'], r: DrainReport['refused'][number]): void {
-  const seen = refused.find((f) => f.reason === r.reason);
-  if (!seen) refused.push({ ...r });
+  const reason = refused.length >= REFUSAL_REASONS && !refused.some((f) => f.reason === r.reason) ? OTHER_REFUSALS : r.reason;
+  const seen = refused.find((f) => f.reason === reason);
+  if (!seen) refused.push({ ...r, reason });
   else {
     seen.contacts += r.contacts;
     seen.setAside ||= r.setAside;

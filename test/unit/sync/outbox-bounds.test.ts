@@ -71,13 +71,16 @@ class BusyEsp extends MemoryEsp {
 class FieldRefusingEsp extends MemoryEsp {
   refused = new Map<string, FieldValue>();
   keys: string[] | undefined;
+  /** Refuses every value of these fields, naming the value (as HubSpot's "is not a boolean" does). */
+  refusesAll = new Set<string>();
   override async push(batch: ContactChange[]): Promise<ChangeResult[]> {
     this.calls++;
     const results: ChangeResult[] = [];
     for (const c of batch) {
-      const bad = Object.keys(c.set).filter((k) => this.refused.has(k) && this.refused.get(k) === c.set[k]);
-      if (bad.length)
-        results.push({ ref: c.ref, status: 'failed', error: new FieldValueError(`refused ${bad.join(', ')}`, this.keys ?? bad), keys: this.keys ?? bad });
+      const all = Object.keys(c.set).filter((k) => this.refusesAll.has(k));
+      const bad = [...all, ...Object.keys(c.set).filter((k) => this.refused.has(k) && this.refused.get(k) === c.set[k])];
+      const named = all.length ? `refused ${all.map((k) => `${k} = ${JSON.stringify(c.set[k])}`).join(', ')}` : `refused ${bad.join(', ')}`;
+      if (bad.length) results.push({ ref: c.ref, status: 'failed', error: new FieldValueError(named, this.keys ?? bad), keys: this.keys ?? bad });
       else results.push(...(await super.push([c])));
     }
     return results;
@@ -270,6 +273,20 @@ describe('the outbox cannot loop forever', () => {
         5,
       ],
     ]);
+  });
+
+  it('names at most 20 distinct refusal reasons a drain, counting the rest under one', async () => {
+    const esp = new FieldRefusingEsp('hubspot', clock);
+    esp.refusesAll.add('firstname');
+    const { engine, warnings } = loggedEngine(esp);
+    addContacts(25);
+    engine.enqueueAll();
+    const report = await engine.drainAll('hubspot', { waitUntil: clock.now() + 86_400_000 });
+    expect(report.refused).toHaveLength(21);
+    expect(report.refused.slice(0, 20).every((r) => r.contacts === 1 && /^refused firstname = "C\d+"$/.test(r.reason))).toBe(true);
+    expect(report.refused[20]).toMatchObject({ reason: expect.stringMatching(/^other reasons/), contacts: 5 });
+    await new Promise((r) => setImmediate(r));
+    expect(warnings).toHaveLength(21);
   });
 
   it('unlinks a contact whose record the ESP deleted without saying so: no dead letter, no new record, nothing more sent there', async () => {
