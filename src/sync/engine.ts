@@ -152,7 +152,15 @@ export class SyncEngine {
     const types = Object.fromEntries(Object.entries(this.options.config.segments).map(([n, s]) => [n, s.type]));
     const owned = this.options.config.tags.owned;
     const ownedNames = [...owned.names, ...owned[esp]];
-    return this.connector(esp).ensureSchema(fieldSpecsFor(m, types), [...new Set([...segmentTagNames(m), ...ownedNames])]);
+    const report = await this.connector(esp).ensureSchema(fieldSpecsFor(m, types), [...new Set([...segmentTagNames(m), ...ownedNames])]);
+    // The connector speaks of fields; a segment's property is fixed in the segment's push, not in `fields`.
+    const pushedAs = new Map(m.segments.filter((t) => t.as === 'property').map((t) => [t.name, t.segment]));
+    for (const p of report.problems) {
+      const segment = pushedAs.get(p.field);
+      if (segment)
+        p.hint = `segment ${segment} (a ${types[segment] === 'flag' ? 'flag: true/false' : 'value'}) is pushed to it: give segments.${segment}.push another property name, or change the property on ${esp}`;
+    }
+    return report;
   }
 
   /** Forgets an ESP's pull cursors (contacts and events), so its next pull reads it whole; returns how many there were. */
