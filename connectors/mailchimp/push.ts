@@ -28,6 +28,7 @@ import { splitChunks } from '../batching';
 import { mergeChangesBy, runPush } from '../push-driver';
 import type { PushIo, PushStrategy, PushUnit } from '../push-driver';
 import { normaliseEmail, subscriberHash } from '../../src/model/identity';
+import { isOptedOut } from '../../src/model/consent';
 import type { ConsentStatus } from '../../src/model/types';
 import type { Clock } from '../../src/model/clock';
 import type { MailchimpClient } from './client';
@@ -75,7 +76,6 @@ export function statusIfNew(local: ConsentStatus | undefined): WritableStatus | 
 }
 
 /** Statuses an opt-out has nothing left to do for (Mailchimp refuses to change `cleaned`). */
-const OPTED_OUT: ReadonlySet<ConsentStatus> = new Set(['unsubscribed', 'cleaned']);
 
 /** Decides how a member is written, from what segsync knows of it on Mailchimp and what it was asked. */
 export function routeFor(change: Pick<ContactChange, 'localConsent' | 'remoteConsent' | 'optOut'>, hasFields: boolean): Route {
@@ -85,7 +85,7 @@ export function routeFor(change: Pick<ContactChange, 'localConsent' | 'remoteCon
   }
   // A known member: its status is Mailchimp's, whatever it became since the last pull, unless an
   // opt-out was asked for. Sending `pending` again would also mail the double opt-in once more.
-  if (change.optOut && !OPTED_OUT.has(change.remoteConsent)) return { kind: 'patch', status: 'unsubscribed' };
+  if (change.optOut && !isOptedOut(change.remoteConsent)) return { kind: 'patch', status: 'unsubscribed' };
   return hasFields ? { kind: 'patch' } : { kind: 'none' };
 }
 

@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { SegsyncError, StoreFullError, ValidationError, describeError, isRetryable } from '../errors';
 import { freeSpaceHint } from '../store/disk-full';
 import type { FieldShape } from '../config/field-values';
-import type { FieldWarning, IncomingContact } from '../model/types';
+import type { Consent, FieldWarning, IncomingContact } from '../model/types';
 import type { EventBulkLoad, EventRow, Store } from '../store/store';
 import { rowsOf } from './event-columns';
 import type { ParsedBatch, WorkerInput, WorkerMessage } from './parse-protocol';
@@ -141,6 +141,11 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
           const outcomes = options.store.upsertContacts(all.slice(from, to));
           summary.imported += outcomes.length;
           summary.contactsCreated += outcomes.filter((o) => o.created).length;
+          outcomes.forEach((o, i) => {
+            if (!o.consentKept) return;
+            summary.warnings++;
+            options.onWarning?.({ line: lines[from + i]!, ...consentKeptWarning(all[from + i]!, o.consentKept) });
+          });
         },
         (i, err) => reject(lines[i]!, describeError(err)),
       );
@@ -287,4 +292,21 @@ function runWorkers(inputs: WorkerInput[], onBatch: (batch: ParsedBatch) => void
       });
     }
   });
+}
+
+/** Why a record's consent was not taken, and how to give it so that it is. */
+function consentKeptWarning(given: IncomingContact, kept: Consent): FieldWarning {
+  const when = new Date(kept.updatedAt).toISOString().slice(0, 16).replace('T', ' ');
+  const by = kept.source === 'local' ? '' : ` (from ${kept.source})`;
+  return given.consentAt !== undefined && given.consentAt < kept.updatedAt
+    ? {
+        field: 'consent',
+        message: `"${given.consent}" is older than the stored consent, ${kept.status} since ${when} UTC${by}: left as it was`,
+        hint: 'a newer consent stands',
+      }
+    : {
+        field: 'consent',
+        message: `"${given.consent}" would lift the opt-out stored since ${when} UTC${by}, and this record does not say when it was given: left as it was`,
+        hint: 'if the person subscribed again after that, give the record a "time" (when they did); an export taken before the opt-out must not undo it',
+      };
 }

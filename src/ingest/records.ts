@@ -193,9 +193,11 @@ export function toContactChange(
     });
   }
   let time = now;
+  let dated = false;
   if (r.time !== undefined) {
     try {
       time = parseTime(r.time, 'time', now);
+      dated = true;
     } catch (err) {
       warnings.push({
         field: 'time',
@@ -210,7 +212,8 @@ export function toContactChange(
     source,
     time,
     ...(tags ? { tags } : {}),
-    ...(consent.status ? { consent: consent.status } : {}),
+    // Only a record that says when it happened dates its consent: one without may opt out, never lift an opt-out.
+    ...(consent.status ? { consent: consent.status, ...(dated ? { consentAt: time } : {}) } : {}),
     ...(createdAt !== undefined ? { createdAt } : {}),
     ...(warnings.length ? { warnings } : {}),
   };

@@ -79,3 +79,11 @@ export function readConsent(value: unknown): ConsentReading {
   if (status) return { status };
   return { status: undefined, problem: `unknown consent "${value}"` };
 }
+
+/** Statuses that mean "do not send marketing email". */
+const OPTED_OUT: ReadonlySet<ConsentStatus> = new Set(['unsubscribed', 'cleaned']);
+
+/** True for statuses that stop marketing email. */
+export function isOptedOut(status: ConsentStatus | undefined): boolean {
+  return status !== undefined && OPTED_OUT.has(status);
+}

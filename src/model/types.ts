@@ -87,6 +87,11 @@ export interface IncomingContact {
   source: ValueSource;
   /** Epoch milliseconds of the change; defaults to now. */
   time?: number;
+  /**
+   * When the source says the consent was given (an import record's own `time`, an identify call's
+   * timestamp). Without it the consent is undated: it may opt a contact out, never lift an opt-out.
+   */
+  consentAt?: number;
   /** When the contact was created at its source (epoch ms): sets the contact's creation time, which rules read as `created_at`. */
   createdAt?: number;
   /** Fields that were not understood and were left out (the rest of the record is kept). */

@@ -12,6 +12,8 @@ export interface UpsertOutcome {
   created: boolean;
   /** Property names whose value changed. */
   changed: string[];
+  /** The stored consent that stood against the given one (newer, or an opt-out an undated consent may not lift). */
+  consentKept?: Consent;
 }
 
 /** What appending a batch of events did. */

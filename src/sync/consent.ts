@@ -4,19 +4,13 @@
  * whose time the vendor does not give still stands, a subscribe without a newer consent time never
  * does. Locally held opt-outs travel to every ESP that knows the contact as the vendor's unsubscribe.
  */
+import { isOptedOut } from '../model/consent';
 import type { Consent, ConsentStatus, Contact, EspName } from '../model/types';
 import type { OutboxInput, Store, SyncFieldState } from '../store/store';
 
 /** Sync-state key of an ESP's consent (its value is a `ConsentStatus`). */
 export const CONSENT_KEY = '@consent';
 
-/** Statuses that mean "do not send marketing email". */
-const OPTED_OUT: ReadonlySet<ConsentStatus> = new Set(['unsubscribed', 'cleaned']);
-
-/** True for statuses that stop marketing email. */
-export function isOptedOut(status: ConsentStatus | undefined): boolean {
-  return status !== undefined && OPTED_OUT.has(status);
-}
 
 /**
  * Whether an ESP's consent replaces the local one. `at` is the vendor's consent time, when it gives

@@ -15,7 +15,8 @@ import type { ConsentStatus, Contact, EspName, FieldValue } from '../model/types
 import { RECORD_KEY } from '../store/store';
 import type { Store, SyncFieldState } from '../store/store';
 import { decide } from './conflict';
-import { CONSENT_KEY, isOptedOut, takeRemoteConsent } from './consent';
+import { isOptedOut } from '../model/consent';
+import { CONSENT_KEY, takeRemoteConsent } from './consent';
 import { isErased, rememberPreviousEmail } from './erasure';
 import type { SyncMapping } from './mapping';
 import { fieldNews } from './field-news';

@@ -9,6 +9,7 @@ import type { Database as Db, Statement } from 'better-sqlite3';
 import { ConfigError, StoreError, StoreFullError } from '../../errors';
 import { diskFullError } from '../disk-full';
 import { normaliseEmail, requireEmail, stableStringify } from '../../model/identity';
+import { isOptedOut } from '../../model/consent';
 import type { Consent, ConsentStatus, Contact, EspName, FieldValue, IncomingContact, IncomingEvent, PropertyValue, SegsyncEvent } from '../../model/types';
 import type {
   AppendOutcome,
@@ -384,12 +385,30 @@ export class SqliteStore implements Store {
       if (this.writeProperty(contactId, name, { value, updatedAt: at, source: c.source })) changed.push(name);
     }
     if (c.tags?.length) this.updateTags(contactId, c.tags, [], c.source, at);
-    if (c.consent) this.setConsent(contactId, { status: c.consent, updatedAt: at, source: c.source });
+    const consentKept = c.consent && !created ? this.consentAgainst(contactId, c.consent, c.consentAt, at) : undefined;
+    if (c.consent && !consentKept) this.setConsent(contactId, { status: c.consent, updatedAt: c.consentAt ?? at, source: c.source });
     for (const [esp, id] of Object.entries(c.externalIds ?? {})) {
       if (id) this.setExternalId(contactId, esp as EspName, id);
     }
     if (changed.length) this.touch(contactId, at);
-    return { contactId, created, changed };
+    return { contactId, created, changed, ...(consentKept ? { consentKept } : {}) };
+  }
+
+  /**
+   * The stored consent that stands against a given one: a newer one, or an opt-out when the given
+   * consent would lift it without saying when it was given (an old export imported today must not
+   * resubscribe someone who opted out since).
+   */
+  private consentAgainst(contactId: number, status: ConsentStatus, givenAt: number | undefined, at: number): Consent | undefined {
+    const row = this.stmt('SELECT consent_status, consent_updated_at, consent_source FROM contacts WHERE id = ?').get(contactId) as Row;
+    if (row.consent_status === null) return undefined;
+    const stored: Consent = {
+      status: row.consent_status as ConsentStatus,
+      updatedAt: row.consent_updated_at as number,
+      source: row.consent_source as Consent['source'],
+    };
+    if ((givenAt ?? at) < stored.updatedAt) return stored;
+    return isOptedOut(stored.status) && !isOptedOut(status) && givenAt === undefined ? stored : undefined;
   }
 
   private writeProperty(contactId: number, name: string, v: PropertyValue): boolean {

@@ -86,6 +86,53 @@ describe('contact import: consent vocabulary and creation times', () => {
     expect(a.properties.plan!.value).toBe('pro');
   });
 
+  it('never lets an undated or older consent undo a newer one: an old export imported today resubscribes nobody', async () => {
+    // Opted out on an ESP yesterday (as a pull records it), and one contact opted out by an earlier import.
+    const [ann, bo] = store
+      .upsertContacts([
+        { email: 'ann@x.com', properties: {}, consent: 'subscribed', source: 'local', time: NOW - 30 * DAY },
+        { email: 'bo@x.com', properties: {}, source: 'local', time: NOW - 30 * DAY },
+      ])
+      .map((o) => o.contactId);
+    store.setConsent(ann!, { status: 'unsubscribed', updatedAt: NOW - DAY, source: 'hubspot' });
+    store.setConsent(bo!, { status: 'cleaned', updatedAt: NOW - 2 * DAY, source: 'local' });
+    const { summary, warnings } = await importLines([
+      { email: 'ann@x.com', consent: 'subscribed', properties: { plan: 'pro' } },
+      { email: 'bo@x.com', consent: 'subscribed', time: new Date(NOW - 10 * DAY).toISOString() },
+      { email: 'cy@x.com', consent: 'subscribed' },
+    ]);
+    expect(summary).toMatchObject({ imported: 3, rejected: 0, warnings: 2 });
+    expect(warnings).toEqual([
+      {
+        line: 1,
+        field: 'consent',
+        message:
+          '"subscribed" would lift the opt-out stored since 2026-04-30 00:00 UTC (from hubspot), and this record does not say when it was given: left as it was',
+        hint: 'if the person subscribed again after that, give the record a "time" (when they did); an export taken before the opt-out must not undo it',
+      },
+      {
+        line: 2,
+        field: 'consent',
+        message: '"subscribed" is older than the stored consent, cleaned since 2026-04-29 00:00 UTC: left as it was',
+        hint: 'a newer consent stands',
+      },
+    ]);
+    expect(store.getContact(ann!)!.consent).toEqual({ status: 'unsubscribed', updatedAt: NOW - DAY, source: 'hubspot' });
+    expect(store.getContact(ann!)!.properties.plan!.value).toBe('pro');
+    expect(store.getContact(bo!)!.consent?.status).toBe('cleaned');
+    expect(store.findContactByEmail('cy@x.com')!.consent?.status).toBe('subscribed');
+
+    // A record that says the person subscribed again after the opt-out is taken, at that time; an undated opt-out always is.
+    const again = NOW - 3_600_000;
+    const later = await importLines([
+      { email: 'ann@x.com', consent: 'subscribed', time: new Date(again).toISOString() },
+      { email: 'cy@x.com', consent: 'unsubscribed' },
+    ]);
+    expect(later.warnings).toEqual([]);
+    expect(store.getContact(ann!)!.consent).toEqual({ status: 'subscribed', updatedAt: again, source: 'local' });
+    expect(store.findContactByEmail('cy@x.com')!.consent?.status).toBe('unsubscribed');
+  });
+
   it('keeps the record when tags or the creation time are not understood', async () => {
     const { summary, warnings } = await importLines([{ email: 'a@x.com', tags: 5, created_at: 'last spring', properties: { plan: 'pro' } }]);
     expect(summary).toMatchObject({ imported: 1, rejected: 0, warnings: 2 });
