@@ -11,7 +11,6 @@ import type { OutboxInput, Store, SyncFieldState } from '../store/store';
 /** Sync-state key of an ESP's consent (its value is a `ConsentStatus`). */
 export const CONSENT_KEY = '@consent';
 
-
 /**
  * Whether an ESP's consent replaces the local one. `at` is the vendor's consent time, when it gives
  * one. An opt-out wins unless the local consent is newer by a whole second; anything else needs a
