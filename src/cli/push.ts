@@ -58,19 +58,26 @@ export function register(program: Command): void {
       60,
     )
     .action(async (opts: PushOptions, cmd: Command) => {
-      const [{ openSyncContext }, { formatPlan }, { startProgress }, { describeHolder }, { fieldsNoLongerWritten, describeUnwritten }, { completeSchema }] =
-        await Promise.all([
-          import('./sync-context.js'),
-          import('../sync/plan.js'),
-          import('./progress.js'),
-          import('../sync/push-lease.js'),
-          import('../sync/unwritten-fields.js'),
-          import('./schema-step.js'),
-        ]);
+      const [
+        { openSyncContext },
+        { formatPlan },
+        { startProgress },
+        { describeHolder },
+        { fieldsNoLongerWritten, describeUnwritten, tagsNoLongerOwned, describeTagLeftBehind },
+        { completeSchema },
+      ] = await Promise.all([
+        import('./sync-context.js'),
+        import('../sync/plan.js'),
+        import('./progress.js'),
+        import('../sync/push-lease.js'),
+        import('../sync/unwritten-fields.js'),
+        import('./schema-step.js'),
+      ]);
       const ctx = openSyncContext(cmd, opts.esp);
       try {
         // A field taken out of segsync.yaml keeps its last pushed value on the ESP: said at every push until forgotten.
         for (const f of fieldsNoLongerWritten(ctx.store, ctx.engine.mapping)) if (ctx.esps.includes(f.esp)) process.stderr.write(`${describeUnwritten(f)}\n`);
+        for (const t of tagsNoLongerOwned(ctx.store, ctx.engine.mapping)) if (ctx.esps.includes(t.esp)) process.stderr.write(`${describeTagLeftBehind(t)}\n`);
         const filter = filterOf(ctx, opts);
         if (opts.dryRun) {
           const plans = ctx.engine.plan(filter, ctx.esps);

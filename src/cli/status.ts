@@ -20,15 +20,21 @@ export function register(program: Command): void {
     .description('counts of contacts, events and segment members; per ESP: outbox pending/dead-lettered, last pull/push and contacts unlinked there')
     .option('--json', 'print JSON instead of a table')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const [{ openContext }, { lastSync }, { safetyStop }, { liveSender, describeHolder }, { resolveMapping }, { fieldsNoLongerWritten, describeUnwritten }] =
-        await Promise.all([
-          import('./context.js'),
-          import('../sync/last-sync.js'),
-          import('../sync/safety.js'),
-          import('../sync/push-lease.js'),
-          import('../sync/mapping.js'),
-          import('../sync/unwritten-fields.js'),
-        ]);
+      const [
+        { openContext },
+        { lastSync },
+        { safetyStop },
+        { liveSender, describeHolder },
+        { resolveMapping },
+        { fieldsNoLongerWritten, describeUnwritten, tagsNoLongerOwned, describeTagLeftBehind },
+      ] = await Promise.all([
+        import('./context.js'),
+        import('../sync/last-sync.js'),
+        import('../sync/safety.js'),
+        import('../sync/push-lease.js'),
+        import('../sync/mapping.js'),
+        import('../sync/unwritten-fields.js'),
+      ]);
       const ctx = openContext(cmd, { storeMustExist: true });
       try {
         const counts = ctx.store.counts();
@@ -55,10 +61,12 @@ export function register(program: Command): void {
           if (Object.keys(byReason).length) unlinked[esp] = byReason;
         }
         // Fields segsync wrote and segsync.yaml no longer maps: their last values stay on the ESP.
-        const noLongerWritten = ctx.loaded ? fieldsNoLongerWritten(ctx.store, resolveMapping(ctx.loaded.config)) : [];
+        const mapping = ctx.loaded ? resolveMapping(ctx.loaded.config) : undefined;
+        const noLongerWritten = mapping ? fieldsNoLongerWritten(ctx.store, mapping) : [];
+        const tagsLeftBehind = mapping ? tagsNoLongerOwned(ctx.store, mapping) : [];
         if (opts.json) {
           process.stdout.write(
-            `${JSON.stringify({ ...counts, anonymous, sync, unlinked, noLongerWritten, stopped, senders, quarantined: quarantine }, null, 2)}\n`,
+            `${JSON.stringify({ ...counts, anonymous, sync, unlinked, noLongerWritten, tagsLeftBehind, stopped, senders, quarantined: quarantine }, null, 2)}\n`,
           );
           return;
         }
@@ -89,6 +97,8 @@ export function register(program: Command): void {
         }
         if (noLongerWritten.length) lines.push('', 'fields no longer written (left on the ESP as segsync last wrote them):');
         for (const f of noLongerWritten) lines.push(`  ${describeUnwritten(f)}`);
+        if (tagsLeftBehind.length) lines.push('', 'tags no longer owned (left on the contacts segsync put them on):');
+        for (const t of tagsLeftBehind) lines.push(`  ${describeTagLeftBehind(t)}`);
         const dead = counts.outbox.reduce((n, o) => n + o.dead, 0);
         if (dead) {
           lines.push('', 'failed (dead-lettered) operations, newest reasons:');

@@ -19,7 +19,7 @@ import type { ContactEvaluation } from '../rules/engine';
 import type { PushLease, Store } from '../store/store';
 import { storeNotes } from '../sync/connector-notes';
 import { SyncEngine } from '../sync/engine';
-import { describeUnwritten, fieldsNoLongerWritten } from '../sync/unwritten-fields';
+import { describeTagLeftBehind, describeUnwritten, fieldsNoLongerWritten, tagsNoLongerOwned } from '../sync/unwritten-fields';
 import { describeHolder } from '../sync/push-lease';
 import type { DaemonServices, DrainOutcome, IntakeResult, PullOutcome, ReadyReport, ReconcileOutcome, WebhookOutcome } from './services';
 
@@ -140,6 +140,7 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     ...(segments ? { onContactsChanged: (ids: number[], cause: 'contacts' | 'events') => void evaluate(ids, cause) } : {}),
   });
   for (const f of fieldsNoLongerWritten(store, sync.mapping)) logger.warn({ esp: f.esp, field: f.key }, describeUnwritten(f));
+  for (const t of tagsNoLongerOwned(store, sync.mapping)) logger.warn({ esp: t.esp, tag: t.tag, contacts: t.contacts }, describeTagLeftBehind(t));
   if (segments && store.sweptContacts.length) {
     logger.warn(
       { contacts: store.sweptContacts.length },

@@ -101,6 +101,12 @@ export const RECORD_KEY = '@record';
  */
 export const UNLINKED_KEY = '@unlinked';
 
+/**
+ * Sync-state key of the tags segsync itself put on the contact on that ESP (its `pushedValue`): stores
+ * index it so the contacts holding a tag segsync added are found without reading every key.
+ */
+export const ADDED_TAGS_KEY = '@tags-added';
+
 /** A per-contact, per-ESP, per-key record of what the ESP holds and what segsync last sent. */
 export interface SyncFieldState {
   contactId: number;
@@ -258,6 +264,14 @@ export interface Store {
   writtenFields(esp: EspName): { key: string; lastWrittenAt: number | undefined }[];
   /** Forgets one field's sync state on an ESP and that segsync wrote it; returns how many contacts' states went. */
   forgetWrittenField(esp: EspName, key: string): number;
+  /** Records that a push put these tags on contacts of an ESP (a tag segsync.yaml later stops owning is then named). */
+  noteAddedTags(esp: EspName, tags: string[], at: number): void;
+  /** Every tag a push has put on contacts of an ESP, with when it last did. */
+  addedTagNames(esp: EspName): { tag: string; lastAddedAt: number | undefined }[];
+  /** How many contacts of an ESP hold each of `tags` among those segsync put on them (their `ADDED_TAGS_KEY`). */
+  addedTagHolders(esp: EspName, tags: string[]): Map<string, number>;
+  /** Forgets that segsync put `tag` on contacts of an ESP (from each contact's record and the list); returns how many contacts held it. */
+  forgetAddedTag(esp: EspName, tag: string): number;
   /** The contact whose record on the ESP has this stable id (its `RECORD_KEY` sync state), if any. */
   findContactByRecordKey(esp: EspName, recordKey: string): Contact | undefined;
   /** Forgets everything known about a contact on one ESP (its record there was deleted or merged away). */

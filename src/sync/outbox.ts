@@ -271,8 +271,15 @@ function settle(options: DrainOptions, retry: RetryPolicy, g: Group, result: Cha
       const before = asTags(known?.remoteValue) ?? asTags(known?.pushedValue) ?? [];
       const removed = new Set(g.change.removeTags);
       remember(TAGS_KEY, tagList([...before, ...g.change.addTags].filter((t) => !removed.has(t))));
-      const added = addedAfterWrite(addedTags(prior.get(ADDED_TAGS_KEY)), g.change.addTags, g.change.removeTags);
+      // A tag the ESP held before this write is not segsync's doing (a user's own, seen by a pull since
+      // the add was planned: the first push's adopting pull), unless an earlier attempt of this add
+      // went unanswered and may have put it there. Recorded as segsync's, it would be removed later.
+      const held = new Set(before);
+      const triedEarlier = new Set(g.items.filter((i) => i.op === 'addTag' && i.sent).map((i) => String(i.value)));
+      const put = g.change.addTags.filter((t) => !held.has(t) || triedEarlier.has(t));
+      const added = addedAfterWrite(addedTags(prior.get(ADDED_TAGS_KEY)), put, g.change.removeTags);
       rows.push({ contactId: g.contactId, esp, key: ADDED_TAGS_KEY, remoteValue: undefined, pushedValue: added, remoteModifiedAt: undefined, pushedAt: now });
+      if (put.length) store.noteAddedTags(esp, put, now);
     }
     // An opt-out segsync carried is what the ESP now holds, unless its answer says otherwise (cleaned).
     const consent = r.consent ?? (g.change.optOut ? 'unsubscribed' : undefined);

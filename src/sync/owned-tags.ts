@@ -9,8 +9,7 @@ import type { SyncFieldState } from '../store/store';
 import type { SyncMapping } from './mapping';
 import { asTags, tagList } from './values';
 
-/** Sync-state key of the tags segsync itself put on the contact on that ESP (its `pushedValue`). */
-export const ADDED_TAGS_KEY = '@tags-added';
+export { ADDED_TAGS_KEY } from '../store/store';
 
 /** The tags segsync recorded putting on the contact. */
 export function addedTags(state: SyncFieldState | undefined): Set<string> {

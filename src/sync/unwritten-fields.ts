@@ -1,8 +1,10 @@
 /**
- * Fields segsync wrote on an ESP and no longer writes: a mapping or a segment's property push taken
- * out of segsync.yaml (or renamed) leaves every record there with the last value segsync wrote, which
- * nothing updates any more while the ESP's flows may still read it. segsync never clears such a
- * field (the user may have handed it to something else); it names it until told to forget it.
+ * Fields segsync wrote on an ESP and no longer writes, and tags it put there and no longer owns: a
+ * mapping or a segment's push taken out of segsync.yaml (or renamed) leaves every record with the
+ * last value segsync wrote, and a segment tag named outside the owned prefix on the contacts segsync
+ * put it on, which nothing updates any more while the ESP's flows may still read them. segsync never
+ * clears such a field or tag (the user may have handed it to something else, and a wiped tag is
+ * worse than a stale one); it names them until told to forget them.
  */
 import type { EspName } from '../model/types';
 import type { Store } from '../store/store';
@@ -34,5 +36,45 @@ export function describeUnwritten(f: UnwrittenField): string {
   return (
     `${f.esp}: field ${f.key} is no longer in segsync.yaml${when}: its records keep the last value segsync wrote, which nothing updates now; ` +
     `clear it on ${f.esp} if anything there reads it, then \`segsync unlink --esp ${f.esp} --field ${f.key}\` to stop this notice`
+  );
+}
+
+export interface TagLeftBehind {
+  esp: EspName;
+  tag: string;
+  /** Contacts that hold it because segsync put it there. */
+  contacts: number;
+  lastAddedAt: number | undefined;
+}
+
+/**
+ * Tags segsync put on contacts of each mapped ESP that it no longer owns (neither its namespace nor
+ * a segment tag pushed there), with how many contacts still hold them. A tag no contact holds any
+ * more is forgotten on the way: nothing was left behind.
+ */
+export function tagsNoLongerOwned(store: Store, mapping: SyncMapping): TagLeftBehind[] {
+  const out: TagLeftBehind[] = [];
+  for (const esp of mapping.esps) {
+    const candidates = store.addedTagNames(esp).filter((t) => mapping.tagOwnership(esp, t.tag) === 'user');
+    if (!candidates.length) continue;
+    const holders = store.addedTagHolders(
+      esp,
+      candidates.map((t) => t.tag),
+    );
+    for (const t of candidates) {
+      const contacts = holders.get(t.tag) ?? 0;
+      if (contacts > 0) out.push({ esp, tag: t.tag, contacts, lastAddedAt: t.lastAddedAt });
+      else store.forgetAddedTag(esp, t.tag);
+    }
+  }
+  return out;
+}
+
+/** One line per tag for a person: where it was left, on how many contacts, and what to do. */
+export function describeTagLeftBehind(t: TagLeftBehind): string {
+  const when = t.lastAddedAt !== undefined ? `, last added ${new Date(t.lastAddedAt).toISOString().slice(0, 16).replace('T', ' ')} UTC` : '';
+  return (
+    `${t.esp}: tag ${t.tag} is no longer pushed by segsync.yaml (${t.contacts === 1 ? '1 contact holds it' : `${t.contacts} contacts hold it`} because segsync put it there${when}); ` +
+    `segsync leaves it, as it is not in the owned prefix: remove it on ${t.esp} if nothing there should read it, then \`segsync unlink --esp ${t.esp} --tag ${t.tag}\` to stop this notice`
   );
 }

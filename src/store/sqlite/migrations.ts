@@ -485,4 +485,23 @@ INSERT INTO written_fields (esp, key, last_written_at)
   SELECT esp, key, MAX(pushed_at) FROM sync_state WHERE pushed_value IS NOT NULL AND key NOT LIKE '@%' GROUP BY esp, key;
 `,
   },
+  {
+    version: 98,
+    name: 'sync: the tags segsync has put on contacts of each ESP, to name those it no longer owns',
+    // A segment tag named outside the owned prefix stays on the contacts segsync put it on once its
+    // push leaves segsync.yaml; the index finds those contacts without reading every sync-state key.
+    sql: `
+CREATE TABLE added_tags (
+  esp TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  last_added_at INTEGER,
+  PRIMARY KEY (esp, tag)
+) WITHOUT ROWID;
+CREATE INDEX sync_state_added_tags ON sync_state (esp) WHERE key = '@tags-added';
+INSERT INTO added_tags (esp, tag, last_added_at)
+  SELECT s.esp, j.value, MAX(s.pushed_at) FROM sync_state s, json_each(s.pushed_value) j
+  WHERE s.key = '@tags-added' AND json_valid(s.pushed_value) AND json_type(s.pushed_value) = 'array' AND j.type = 'text'
+  GROUP BY s.esp, j.value;
+`,
+  },
 ];

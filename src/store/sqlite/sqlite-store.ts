@@ -29,7 +29,7 @@ import type {
   UnlinkCounts,
   UpsertOutcome,
 } from '../store';
-import { RECORD_KEY, UNLINKED_KEY } from '../store';
+import { ADDED_TAGS_KEY, RECORD_KEY, UNLINKED_KEY } from '../store';
 import { processRuns } from '../process-alive';
 import { toEventRow } from '../event-row';
 import { SqliteIdentities } from './identities';
@@ -141,6 +141,8 @@ export class SqliteStore implements Store {
   private rowReuseLog: boolean | undefined;
   /** Whether the store has migration 97's written_fields (a read-only older file has not). */
   private writtenFieldsTable: boolean | undefined;
+  /** Whether the store has migration 98's added_tags. */
+  private addedTagsTable: boolean | undefined;
   /** The current transaction already dropped the saved rules state (see dropRulesState). */
   private rulesStateDropped = false;
   private readonly path: string;
@@ -788,6 +790,48 @@ export class SqliteStore implements Store {
     }));
   }
 
+  noteAddedTags(esp: EspName, tags: string[], at: number): void {
+    const note = this.stmt(
+      `INSERT INTO added_tags (esp, tag, last_added_at) VALUES (?, ?, ?)
+       ON CONFLICT (esp, tag) DO UPDATE SET last_added_at = MAX(COALESCE(last_added_at, 0), excluded.last_added_at)`,
+    );
+    this.transaction(() => {
+      for (const tag of new Set(tags)) note.run(esp, tag, at);
+    });
+  }
+
+  addedTagNames(esp: EspName): { tag: string; lastAddedAt: number | undefined }[] {
+    // A read-only older store file has no record of them (migration 98).
+    this.addedTagsTable ??= this.hasTable('added_tags');
+    if (!this.addedTagsTable) return [];
+    return (this.stmt('SELECT tag, last_added_at FROM added_tags WHERE esp = ? ORDER BY tag').all(esp) as Row[]).map((r) => ({
+      tag: r.tag as string,
+      lastAddedAt: (r.last_added_at as number | null) ?? undefined,
+    }));
+  }
+
+  addedTagHolders(esp: EspName, tags: string[]): Map<string, number> {
+    const out = new Map(tags.map((t) => [t, 0]));
+    if (!tags.length) return out;
+    // The literal key lets SQLite use migration 98's partial index.
+    const rows = this.stmt(
+      `SELECT j.value AS tag, count(*) AS n FROM sync_state s, json_each(s.pushed_value) j
+       WHERE s.esp = ? AND s.key = '${ADDED_TAGS_KEY}' AND json_valid(s.pushed_value) AND j.value IN (SELECT value FROM json_each(?)) GROUP BY j.value`,
+    ).all(esp, JSON.stringify(tags)) as { tag: string; n: number }[];
+    for (const r of rows) out.set(r.tag, r.n);
+    return out;
+  }
+
+  forgetAddedTag(esp: EspName, tag: string): number {
+    return this.transaction(() => {
+      this.stmt('DELETE FROM added_tags WHERE esp = ? AND tag = ?').run(esp, tag);
+      return this.stmt(
+        `UPDATE sync_state SET pushed_value = (SELECT json_group_array(value) FROM json_each(sync_state.pushed_value) WHERE value <> ?)
+         WHERE esp = ? AND key = '${ADDED_TAGS_KEY}' AND json_valid(pushed_value) AND EXISTS (SELECT 1 FROM json_each(sync_state.pushed_value) WHERE value = ?)`,
+      ).run(tag, esp, tag).changes;
+    });
+  }
+
   forgetWrittenField(esp: EspName, key: string): number {
     return this.transaction(() => {
       this.stmt('DELETE FROM written_fields WHERE esp = ? AND key = ?').run(esp, key);
@@ -931,6 +975,7 @@ export class SqliteStore implements Store {
       // The notes name the old account's jobs: nothing the next account does.
       this.stmt('DELETE FROM connector_notes WHERE esp = ?').run(esp);
       this.stmt('DELETE FROM written_fields WHERE esp = ?').run(esp);
+      this.stmt('DELETE FROM added_tags WHERE esp = ?').run(esp);
       return {
         ids: this.stmt('DELETE FROM external_ids WHERE esp = ?').run(esp).changes,
         syncStates: this.stmt('DELETE FROM sync_state WHERE esp = ?').run(esp).changes,

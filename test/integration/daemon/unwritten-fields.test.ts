@@ -13,7 +13,7 @@ describe('the daemon start', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('warns once per field segsync wrote and no longer writes, and not for the fields it still writes', async () => {
+  it('warns once per field segsync wrote and no longer writes (not for those it still writes), and per tag it put on contacts and no longer owns', async () => {
     const { logger, text: logged } = capturedLogger('warn');
     const setup = await writeDaemonConfig(dir);
     const store = new SqliteStore({ path: join(dir, 'segsync.db') });
@@ -31,6 +31,11 @@ describe('the daemon start', () => {
         pushedAt: at,
       })),
     );
+    // `old_tag` was pushed as a segment tag (outside the owned prefix) under an earlier segsync.yaml.
+    store.putSyncState([
+      { contactId: id, esp: 'klaviyo', key: '@tags-added', remoteValue: undefined, pushedValue: ['old_tag'], remoteModifiedAt: undefined, pushedAt: at },
+    ]);
+    store.noteAddedTags('klaviyo', ['old_tag'], at);
     store.close();
     const d = await startInProcess(setup, {}, { logger });
     await d.close();
@@ -38,6 +43,11 @@ describe('the daemon start', () => {
       .split('\n')
       .filter((l) => l.includes('no longer in segsync.yaml'))
       .map((l) => JSON.parse(l) as { esp: string; field: string; msg: string });
+    const tagLines = logged()
+      .split('\n')
+      .filter((l) => l.includes('is no longer pushed by segsync.yaml'))
+      .map((l) => JSON.parse(l) as { esp: string; tag: string; contacts: number });
+    expect(tagLines).toEqual([expect.objectContaining({ esp: 'klaviyo', tag: 'old_tag', contacts: 1 })]);
     expect(lines).toEqual([
       expect.objectContaining({
         esp: 'klaviyo',

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveMapping } from '../../../src/sync/mapping';
-import { fieldsNoLongerWritten } from '../../../src/sync/unwritten-fields';
+import { fieldsNoLongerWritten, tagsNoLongerOwned } from '../../../src/sync/unwritten-fields';
 import type { Harness, Sandboxes } from '../../support/sandboxes';
 import { harness, sandboxConfig, startSandboxes } from '../../support/sandboxes';
 
@@ -86,5 +86,59 @@ describe('a field segsync wrote and no longer writes', () => {
     await third.pushAll();
     expect(planOnKlaviyo()).toBe('enterprise');
     expect(third.store.writtenFields('klaviyo').map((w) => w.key)).toEqual(['first_name', 'plan']);
+  });
+
+  it('names a segment tag outside the owned prefix that is no longer pushed, on the contacts segsync put it on, and never removes it', async () => {
+    const pushed = `${FIELDS}segments:
+  vip: { rule: 'true', push: [{ esp: mailchimp, name: vip }, { esp: mailchimp, name: "seg:vip" }] }
+  gone: { rule: 'true', push: [{ esp: mailchimp, name: was_here }] }
+mappings:
+  mailchimp: [{ local: first_name, remote: FNAME }]
+`;
+    const first = await run(pushed);
+    const [ann, bo, cy] = ['ann@x.com', 'bo@x.com', 'cy@x.com'].map(
+      (email) => first.store.upsertContacts([{ email, properties: { first_name: email.slice(0, 2) }, source: 'local' }])[0]!.contactId,
+    );
+    // cy carried vip before segsync (a user's own tag): never segsync's to name or remove.
+    s.mailchimp.seed([{ email: 'cy@x.com', tags: ['vip'] }]);
+    const flags = (id: number, vip: boolean, gone: boolean): void =>
+      first.store.saveEvaluation(
+        id,
+        [
+          { contactId: id, segment: 'vip', value: vip, since: Date.now() },
+          { contactId: id, segment: 'gone', value: gone, since: Date.now() },
+        ],
+        undefined,
+      );
+    flags(ann!, true, true);
+    flags(bo!, true, false);
+    flags(cy!, true, false);
+    await first.pushAll();
+    const tags = (email: string): string[] => ((s.mailchimp.member(email)?.tags ?? []) as { name: string }[]).map((t) => t.name).sort();
+    expect([tags('ann@x.com'), tags('bo@x.com'), tags('cy@x.com')]).toEqual([
+      ['seg:vip', 'vip', 'was_here'],
+      ['seg:vip', 'vip'],
+      ['seg:vip', 'vip'],
+    ]);
+    // was_here is taken off bo's... bo never had it; ann loses it when its segment turns off, before its push leaves.
+    flags(ann!, true, false);
+    first.engine.enqueue([ann!]);
+    await first.pushAll();
+    expect(tags('ann@x.com')).toEqual(['seg:vip', 'vip']);
+
+    // Both pushes leave segsync.yaml: seg:vip (the owned prefix) is taken off; vip is left on ann and bo, named.
+    const second = await run(`${FIELDS}mappings:
+  mailchimp: [{ local: first_name, remote: FNAME }]
+`);
+    expect(tagsNoLongerOwned(second.store, second.engine.mapping)).toEqual([
+      { esp: 'mailchimp', tag: 'vip', contacts: 2, lastAddedAt: expect.any(Number) as number },
+    ]);
+    // was_here no contact holds any more: nothing was left behind, and it is forgotten.
+    expect(second.store.addedTagNames('mailchimp').map((t) => t.tag)).toEqual(['seg:vip', 'vip']);
+    await second.pushAll();
+    expect([tags('ann@x.com'), tags('bo@x.com'), tags('cy@x.com')]).toEqual([['vip'], ['vip'], ['vip']]);
+    expect(second.store.forgetAddedTag('mailchimp', 'vip')).toBe(2);
+    expect(tagsNoLongerOwned(second.store, second.engine.mapping)).toEqual([]);
+    expect([tags('ann@x.com'), tags('bo@x.com')]).toEqual([['vip'], ['vip']]);
   });
 });

@@ -176,6 +176,19 @@ describe('sync that never corrupts an ESP (real SDKs against the three sandboxes
     expect(s.klaviyo.state.consentJobs.filter((j) => j.kind === 'subscribe')).toEqual([]);
   }, 30_000);
 
+  it("never takes as its own a user's tag that the first push's adopting pull found: the segment turning off leaves it", async () => {
+    // Planned before the account was read: the add met the user's own `vip`, which the pull before the first write saw.
+    const ivy = add('ivy@x.com');
+    s.mailchimp.seed([{ email: 'ivy@x.com', tags: ['vip', 'gold'] }]);
+    flag(ivy, true);
+    await h.pushAll();
+    expect(mcTags('ivy@x.com')).toEqual(['gold', 'vip']);
+    flag(ivy, false);
+    h.engine.enqueue([ivy]);
+    await drain();
+    expect(mcTags('ivy@x.com')).toEqual(['gold', 'vip']);
+  }, 30_000);
+
   it('opted out on HubSpot, email changed on Klaviyo: created on Mailchimp under the new email as unsubscribed, never subscribed', async () => {
     s.klaviyo.seedProfile({ email: 'quinn@x.com', consent: 'SUBSCRIBED', first_name: 'Quinn' });
     s.hubspot.seed([{ email: 'quinn@x.com', properties: { firstname: 'Quinn' } }]);
