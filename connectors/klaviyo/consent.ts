@@ -12,7 +12,7 @@ import type { SubscriptionCreateJobCreateQuery, SubscriptionDeleteJobCreateQuery
 import type { ConsentStatus } from '../../src/model/types';
 import type { ContactChange } from '../connector';
 import type { KlaviyoContext } from './context';
-import { canReceiveMarketing, isNeverSubscribed } from './fields';
+import { canReceiveMarketing, consentTimeOf, isNeverSubscribed } from './fields';
 import { splitChunks } from '../batching';
 import { noteKeyOfEmail } from '../notes';
 import { SUBSCRIBE_MAX, UNSUBSCRIBE_MAX } from './limits';
@@ -65,13 +65,23 @@ export async function applyConsent(ctx: KlaviyoContext, items: ConsentItem[], fa
   const optingOut = wanted.filter((w) => w.intent === 'unsubscribe').map((w) => w.item);
   const lately = subscribedLately(
     ctx,
-    optingOut.filter((i) => i.subscriptions?.email?.marketing?.consent !== 'SUBSCRIBED').map((i) => i.change.ref.email),
+    optingOut.map((i) => i.change.ref.email),
   );
-  const unsubscribe = optingOut.filter((i) => canReceiveMarketing(i.subscriptions) || lately.has(noteKeyOfEmail(i.change.ref.email)));
+  // A subscription Klaviyo stamped after the opt-out was made there since (the person signed up again
+  // between segsync's read and this push): it stands, unless it may be segsync's own subscribe job.
+  const unsubscribe = optingOut.filter((i) =>
+    lately.has(noteKeyOfEmail(i.change.ref.email)) ? true : canReceiveMarketing(i.subscriptions) && !resubscribedSince(i),
+  );
   await Promise.all([
     ...splitChunks(subscribe, { maxItems: SUBSCRIBE_MAX }).map((group) => runJob(ctx, group, 'subscribe', fail)),
     ...splitChunks(unsubscribe, { maxItems: UNSUBSCRIBE_MAX }).map((group) => runJob(ctx, group, 'unsubscribe', fail)),
   ]);
+}
+
+/** Whether Klaviyo holds a subscription stamped after the opt-out the change carries. */
+function resubscribedSince(item: ConsentItem): boolean {
+  const at = consentTimeOf(item.subscriptions);
+  return item.subscriptions?.email?.marketing?.consent === 'SUBSCRIBED' && at !== undefined && item.change.optOut !== undefined && at > item.change.optOut.at;
 }
 
 /** Notes that segsync sent a subscribe job for `emails` now, for the next hour. */

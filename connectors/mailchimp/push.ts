@@ -75,8 +75,6 @@ export function statusIfNew(local: ConsentStatus | undefined): WritableStatus | 
   }
 }
 
-/** Statuses an opt-out has nothing left to do for (Mailchimp refuses to change `cleaned`). */
-
 /** Decides how a member is written, from what segsync knows of it on Mailchimp and what it was asked. */
 export function routeFor(change: Pick<ContactChange, 'localConsent' | 'remoteConsent' | 'optOut'>, hasFields: boolean): Route {
   if (change.remoteConsent === undefined) {
@@ -84,7 +82,8 @@ export function routeFor(change: Pick<ContactChange, 'localConsent' | 'remoteCon
     return status ? { kind: 'batch-new', status } : { kind: 'patch', ...(change.optOut ? { status: 'unsubscribed' as const } : {}) };
   }
   // A known member: its status is Mailchimp's, whatever it became since the last pull, unless an
-  // opt-out was asked for. Sending `pending` again would also mail the double opt-in once more.
+  // opt-out was asked for. Sending `pending` again would also mail the double opt-in once more. An
+  // opted-out member has nothing left to do (Mailchimp refuses to change `cleaned`).
   if (change.optOut && !isOptedOut(change.remoteConsent)) return { kind: 'patch', status: 'unsubscribed' };
   return hasFields ? { kind: 'patch' } : { kind: 'none' };
 }

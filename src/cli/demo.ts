@@ -20,6 +20,7 @@ import { ValidationError } from '../errors';
 import { createLogger } from '../log/logger';
 import { ShiftedClock } from '../model/clock';
 import { ESP_NAMES } from '../model/types';
+import { formatUtcMinute } from '../model/units';
 import type { EspName } from '../model/types';
 import { previewFolder } from '../preview/batch';
 import { branchCoverage } from '../preview/coverage';
@@ -144,10 +145,6 @@ class Screen {
   style(format: Parameters<typeof styleText>[0], text: string): string {
     return this.color ? styleText(format, text) : text;
   }
-}
-
-function simTime(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
 }
 
 function describeChange(c: MarkChange, screen: Screen): string {
@@ -411,7 +408,7 @@ export function sampleChanges(seen: MarkChange[], n: number): MarkChange[] {
 
 function showChanges(screen: Screen, seen: MarkChange[], now: number, sent: number): void {
   const shown = sampleChanges(seen, 8);
-  screen.line(screen.style('dim', `[${simTime(now)}] ${sent.toLocaleString('en-US')} events sent, ${seen.length} segment changes in the sandboxes`));
+  screen.line(screen.style('dim', `[${formatUtcMinute(now)}] ${sent.toLocaleString('en-US')} events sent, ${seen.length} segment changes in the sandboxes`));
   for (const c of shown) screen.line(`  ${describeChange(c, screen)}`);
   if (seen.length > shown.length) screen.line(screen.style('dim', `  … and ${seen.length - shown.length} more`));
 }

@@ -77,7 +77,8 @@ export function register(program: Command): void {
       try {
         // A field taken out of segsync.yaml keeps its last pushed value on the ESP: said at every push until forgotten.
         for (const f of fieldsNoLongerWritten(ctx.store, ctx.engine.mapping)) if (ctx.esps.includes(f.esp)) process.stderr.write(`${describeUnwritten(f)}\n`);
-        for (const t of tagsNoLongerOwned(ctx.store, ctx.engine.mapping)) if (ctx.esps.includes(t.esp)) process.stderr.write(`${describeTagLeftBehind(t)}\n`);
+        for (const t of tagsNoLongerOwned(ctx.store, ctx.engine.mapping, true))
+          if (ctx.esps.includes(t.esp)) process.stderr.write(`${describeTagLeftBehind(t)}\n`);
         const filter = filterOf(ctx, opts);
         if (opts.dryRun) {
           const plans = ctx.engine.plan(filter, ctx.esps);

@@ -140,7 +140,7 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
     ...(segments ? { onContactsChanged: (ids: number[], cause: 'contacts' | 'events') => void evaluate(ids, cause) } : {}),
   });
   for (const f of fieldsNoLongerWritten(store, sync.mapping)) logger.warn({ esp: f.esp, field: f.key }, describeUnwritten(f));
-  for (const t of tagsNoLongerOwned(store, sync.mapping)) logger.warn({ esp: t.esp, tag: t.tag, contacts: t.contacts }, describeTagLeftBehind(t));
+  for (const t of tagsNoLongerOwned(store, sync.mapping, true)) logger.warn({ esp: t.esp, tag: t.tag, contacts: t.contacts }, describeTagLeftBehind(t));
   if (segments && store.sweptContacts.length) {
     logger.warn(
       { contacts: store.sweptContacts.length },

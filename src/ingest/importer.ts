@@ -9,6 +9,7 @@ import { SegsyncError, StoreFullError, ValidationError, describeError, isRetryab
 import { freeSpaceHint } from '../store/disk-full';
 import type { FieldShape } from '../config/field-values';
 import type { Consent, FieldWarning, IncomingContact } from '../model/types';
+import { formatUtcMinute } from '../model/units';
 import type { EventBulkLoad, EventRow, Store } from '../store/store';
 import { rowsOf } from './event-columns';
 import type { ParsedBatch, WorkerInput, WorkerMessage } from './parse-protocol';
@@ -296,7 +297,7 @@ function runWorkers(inputs: WorkerInput[], onBatch: (batch: ParsedBatch) => void
 
 /** Why a record's consent was not taken, and how to give it so that it is. */
 function consentKeptWarning(given: IncomingContact, kept: Consent): FieldWarning {
-  const when = new Date(kept.updatedAt).toISOString().slice(0, 16).replace('T', ' ');
+  const when = formatUtcMinute(kept.updatedAt);
   const by = kept.source === 'local' ? '' : ` (from ${kept.source})`;
   return given.consentAt !== undefined && given.consentAt < kept.updatedAt
     ? {

@@ -33,6 +33,11 @@ export function formatRate(count: number, ms: number, unit: string): string {
   return `${perSecond >= 100 ? Math.round(perSecond).toLocaleString('en-US') : perSecond.toFixed(1)} ${unit}/s`;
 }
 
+/** An instant to the minute in UTC, as logs and notices print it: "2026-12-07 21:45" (the caller says "UTC"). */
+export function formatUtcMinute(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+}
+
 /** How long ago, from an age in ms: "just now", "5 min ago", "3 h ago", "2 days ago". */
 export function formatAgo(ms: number): string {
   if (ms < 60_000) return 'just now';

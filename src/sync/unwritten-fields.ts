@@ -7,6 +7,7 @@
  * worse than a stale one); it names them until told to forget them.
  */
 import type { EspName } from '../model/types';
+import { formatUtcMinute } from '../model/units';
 import type { Store } from '../store/store';
 import type { SyncMapping } from './mapping';
 
@@ -32,7 +33,7 @@ export function fieldsNoLongerWritten(store: Store, mapping: SyncMapping): Unwri
 
 /** One line per field for a person: what was left where, and what to do. */
 export function describeUnwritten(f: UnwrittenField): string {
-  const when = f.lastWrittenAt !== undefined ? ` (last written ${new Date(f.lastWrittenAt).toISOString().slice(0, 16).replace('T', ' ')} UTC)` : '';
+  const when = f.lastWrittenAt !== undefined ? ` (last written ${formatUtcMinute(f.lastWrittenAt)} UTC)` : '';
   return (
     `${f.esp}: field ${f.key} is no longer in segsync.yaml${when}: its records keep the last value segsync wrote, which nothing updates now; ` +
     `clear it on ${f.esp} if anything there reads it, then \`segsync unlink --esp ${f.esp} --field ${f.key}\` to stop this notice`
@@ -49,10 +50,10 @@ export interface TagLeftBehind {
 
 /**
  * Tags segsync put on contacts of each mapped ESP that it no longer owns (neither its namespace nor
- * a segment tag pushed there), with how many contacts still hold them. A tag no contact holds any
- * more is forgotten on the way: nothing was left behind.
+ * a segment tag pushed there), with how many contacts still hold them. With `prune`, a tag no contact
+ * holds any more is forgotten on the way (nothing was left behind); a reader (`status`) writes nothing.
  */
-export function tagsNoLongerOwned(store: Store, mapping: SyncMapping): TagLeftBehind[] {
+export function tagsNoLongerOwned(store: Store, mapping: SyncMapping, prune = false): TagLeftBehind[] {
   const out: TagLeftBehind[] = [];
   for (const esp of mapping.esps) {
     const candidates = store.addedTagNames(esp).filter((t) => mapping.tagOwnership(esp, t.tag) === 'user');
@@ -64,7 +65,7 @@ export function tagsNoLongerOwned(store: Store, mapping: SyncMapping): TagLeftBe
     for (const t of candidates) {
       const contacts = holders.get(t.tag) ?? 0;
       if (contacts > 0) out.push({ esp, tag: t.tag, contacts, lastAddedAt: t.lastAddedAt });
-      else store.forgetAddedTag(esp, t.tag);
+      else if (prune) store.forgetAddedTag(esp, t.tag);
     }
   }
   return out;
@@ -72,7 +73,7 @@ export function tagsNoLongerOwned(store: Store, mapping: SyncMapping): TagLeftBe
 
 /** One line per tag for a person: where it was left, on how many contacts, and what to do. */
 export function describeTagLeftBehind(t: TagLeftBehind): string {
-  const when = t.lastAddedAt !== undefined ? `, last added ${new Date(t.lastAddedAt).toISOString().slice(0, 16).replace('T', ' ')} UTC` : '';
+  const when = t.lastAddedAt !== undefined ? `, last added ${formatUtcMinute(t.lastAddedAt)} UTC` : '';
   return (
     `${t.esp}: tag ${t.tag} is no longer pushed by segsync.yaml (${t.contacts === 1 ? '1 contact holds it' : `${t.contacts} contacts hold it`} because segsync put it there${when}); ` +
     `segsync leaves it, as it is not in the owned prefix: remove it on ${t.esp} if nothing there should read it, then \`segsync unlink --esp ${t.esp} --tag ${t.tag}\` to stop this notice`

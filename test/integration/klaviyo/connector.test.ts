@@ -222,6 +222,19 @@ describe('Klaviyo connector against the sandbox (real SDK, spec-checked exchange
     expect(h.sandbox.profileByEmail('bounced@example.com')!.marketing.consent).toBe('NEVER_SUBSCRIBED');
   });
 
+  test('leaves a subscription Klaviyo stamped after the opt-out (the person signed up again there before the push)', async () => {
+    const connector = h.connector();
+    const optedOutAt = Date.now() - 60_000;
+    const back = h.sandbox.seedProfile({ email: 'back@example.com', consent: 'SUBSCRIBED' });
+    back.marketing.consent_timestamp = new Date(optedOutAt + 30_000).toISOString();
+    const before = h.sandbox.seedProfile({ email: 'before@example.com', consent: 'SUBSCRIBED' });
+    before.marketing.consent_timestamp = new Date(optedOutAt - 86_400_000).toISOString();
+    const optOut = { localConsent: 'unsubscribed' as const, optOut: { at: optedOutAt } };
+    await connector.push([change('back@example.com', optOut), change('before@example.com', optOut)]);
+    expect(h.sandbox.state.consentJobs).toEqual([{ kind: 'unsubscribe', emails: ['before@example.com'], at: expect.any(Number) }]);
+    expect(h.sandbox.profileByEmail('back@example.com')!.marketing.consent).toBe('SUBSCRIBED');
+  });
+
   test('mirrors tags as static lists when asked, through list add/remove only', async () => {
     const connector = h.connector({ tagLists: true, bulkThreshold: 3 });
     const report = await connector.ensureSchema([{ name: 'plan', type: 'string' }], ['vip']);
