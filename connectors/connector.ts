@@ -122,6 +122,11 @@ export type ChangeResult =
       modifiedAt?: number;
       /** The contact's consent on the ESP after the write, if the answer says (lets the next push batch). */
       consent?: ConsentStatus;
+      /**
+       * Tags of the change's `addTags` the ESP already held before this write, where the connector learnt
+       * it (a fresh read, or an answer naming only the members it added): a user's own, not segsync's doing.
+       */
+      tagsHeld?: string[];
     }
   | {
       ref: ContactRef;

@@ -29,6 +29,8 @@ export interface PushUnit<P, A = unknown> {
 export interface PushIo<P, A = unknown> {
   /** The write succeeded (what `confirmed` leaves undefined, the answer did not say); never replaces an outcome already set (a failure stands). */
   ok(unit: PushUnit<P, A>, confirmed?: Confirmed, answer?: A): void;
+  /** Adds what a later phase learnt to the unit's ok outcome (a failure stands). */
+  learnt(unit: PushUnit<P, A>, confirmed: Confirmed): void;
   /** The unit (or each of the units) failed with `err`: retry or failed by the error's class (replaces an ok). */
   fail(unit: PushUnit<P, A> | PushUnit<P, A>[], err: unknown): void;
   /** Fails each of `units` for which `errorOf` names an error (e.g. a lookup in the failures a vendor call reported). */
@@ -110,6 +112,9 @@ export async function runPush<P, A>(strategy: PushStrategy<P, A>, batch: Contact
       if (unit.outcome) return;
       unit.outcome = { status: 'ok', ...definedOnly(confirmed) };
       if (answer !== undefined) unit.answer = answer;
+    },
+    learnt: (unit, confirmed) => {
+      if (unit.outcome?.status === 'ok') unit.outcome = { ...unit.outcome, ...definedOnly(confirmed) };
     },
     fail: (unit, err) => {
       for (const u of Array.isArray(unit) ? unit : [unit]) u.outcome = outcomeOfError(err, esp);

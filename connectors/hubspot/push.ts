@@ -34,6 +34,8 @@ export interface PlannedWrite {
   newTags: string[];
   /** Opt the contact out of email on HubSpot (segsync holds it as unsubscribed). */
   unsubscribe: boolean;
+  /** Tags to add that the read just before the write found already there (a user's own). */
+  tagsHeld: string[];
 }
 
 type Unit = PushUnit<PlannedWrite>;
@@ -45,6 +47,7 @@ type Unit = PushUnit<PlannedWrite>;
 export function planWrite(change: ContactChange, properties: Record<string, string>, remoteTags: string[], tagProperty: string): PlannedWrite {
   let tagsAdded: string[] = [];
   let tagsRemoved: string[] = [];
+  let tagsHeld: string[] = [];
   const newTags: string[] = [];
   if (change.addTags.length > 0 || change.removeTags.length > 0) {
     const next = nextTags(remoteTags, change.addTags, change.removeTags);
@@ -55,6 +58,7 @@ export function planWrite(change: ContactChange, properties: Record<string, stri
     // List membership changes are idempotent on HubSpot, so they follow the requested change as is.
     tagsAdded = change.addTags;
     tagsRemoved = change.removeTags;
+    tagsHeld = change.addTags.filter((t) => remoteTags.includes(t));
   }
   const byId = change.ref.externalId !== undefined;
   return {
@@ -66,6 +70,7 @@ export function planWrite(change: ContactChange, properties: Record<string, stri
     tagsRemoved,
     newTags,
     unsubscribe: wantsUnsubscribe(change),
+    tagsHeld,
   };
 }
 
@@ -78,6 +83,7 @@ export const mergeWrites: MergeRule<PlannedWrite> = {
     into.tagsRemoved = [...into.tagsRemoved, ...next.tagsRemoved];
     into.newTags.push(...next.newTags);
     into.unsubscribe ||= next.unsubscribe;
+    into.tagsHeld = [...into.tagsHeld, ...next.tagsHeld];
     return into;
   },
 };
@@ -181,7 +187,7 @@ function hubspotStrategy(ctx: HubspotContext): PushStrategy<PlannedWrite> {
       const newTags = new Set(units.flatMap((u) => u.item.newTags));
       if (newTags.size > 0) await ensureTagOptions(ctx, newTags);
       const { upserts, updates, unwritten } = routeWrites(units, ctx.settings.tagLists);
-      for (const u of unwritten) io.ok(u, u.item.byId ? { externalId: u.item.key } : {});
+      for (const u of unwritten) io.ok(u, { ...(u.item.byId ? { externalId: u.item.key } : {}), ...heldOf(u) });
       await Promise.all([sendWrites(ctx, upserts, false, io), sendWrites(ctx, updates, true, io)]);
     },
     echo: (units) => rememberEchoes(ctx, units),
@@ -258,7 +264,12 @@ function attribute(
     const u = (r.objectWriteTraceId !== undefined ? byTrace.get(r.objectWriteTraceId) : undefined) ?? (key !== undefined ? byKey.get(key) : undefined);
     if (!u || done.has(u)) continue;
     done.add(u);
-    io.ok(u, { externalId: r.id, created: '_new' in r ? r._new : undefined, modifiedAt: parseTime(r.properties.lastmodifieddate) ?? parseTime(r.updatedAt) });
+    io.ok(u, {
+      externalId: r.id,
+      created: '_new' in r ? r._new : undefined,
+      modifiedAt: parseTime(r.properties.lastmodifieddate) ?? parseTime(r.updatedAt),
+      ...heldOf(u),
+    });
   }
   const now = ctx.clock.now();
   let unattributed: SegsyncError | undefined;
@@ -277,6 +288,11 @@ function attribute(
     units.filter((u) => !done.has(u)),
     missing,
   );
+}
+
+/** The unit's tags HubSpot held before the write, for its result (none: nothing to say). */
+function heldOf(u: Unit): { tagsHeld?: string[] } {
+  return u.item.tagsHeld.length ? { tagsHeld: [...new Set(u.item.tagsHeld)] } : {};
 }
 
 /** The records `hit` names are gone from HubSpot: their contacts are unlinked there (never created again). */

@@ -357,8 +357,13 @@ function mailchimpStrategy(client: MailchimpClient, schema: MergeSchema, tags: T
     async memberships(units, io) {
       const tagged = units.filter((u) => u.answer && u.answer.addTags.length + u.answer.removeTags.length > 0);
       if (tagged.length === 0) return;
-      const failures = await applyTagPlans(client, tags, planTagChanges(tagged.map((u) => u.answer!)));
+      const { failures, held } = await applyTagPlans(client, tags, planTagChanges(tagged.map((u) => u.answer!)));
       io.failEach(tagged, (u) => failures.get(u.answer!.email));
+      for (const u of tagged) {
+        const had = held.get(u.answer!.email);
+        const tagsHeld = had ? u.answer!.addTags.filter((t) => had.has(t.toLowerCase())) : [];
+        if (tagsHeld.length) io.learnt(u, { tagsHeld });
+      }
     },
   };
 }

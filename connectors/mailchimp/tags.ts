@@ -8,6 +8,7 @@ import { EspPermanentError, asEspError } from '../../src/errors';
 import type { MailchimpClient } from './client';
 import type { Segment } from './wire';
 import { MAX_TAG_NAME } from './schema';
+import { normaliseEmail } from '../../src/model/identity';
 
 /** Per call of the static-segment endpoint, for adds and for removes each. */
 export const SEGMENT_BATCH = 500;
@@ -103,12 +104,20 @@ export class TagIndex {
   }
 }
 
+/** What applying tag plans did: failures by email, and by email the (lower-cased) tags members already had. */
+export interface TagPlanResults {
+  failures: Map<string, SegsyncError>;
+  held: Map<string, Set<string>>;
+}
+
 /**
- * Applies tag plans. Returns the failures by email: one failed call fails the emails it carried, a
- * per-member entry in `errors[]` fails only those members; everyone else succeeded.
+ * Applies tag plans. One failed call fails the emails it carried, a per-member entry in `errors[]` fails
+ * only those members; everyone else succeeded. A member the answer names neither as added nor in
+ * `errors[]` already had the tag (a user's own, put there since segsync last read the member).
  */
-export async function applyTagPlans(client: MailchimpClient, index: TagIndex, plans: TagPlan[]): Promise<Map<string, SegsyncError>> {
+export async function applyTagPlans(client: MailchimpClient, index: TagIndex, plans: TagPlan[]): Promise<TagPlanResults> {
   const failures = new Map<string, SegsyncError>();
+  const held = new Map<string, Set<string>>();
   const fail = (emails: string[], error: SegsyncError): void => {
     for (const e of emails) if (!failures.has(e)) failures.set(e, error);
   };
@@ -132,6 +141,12 @@ export async function applyTagPlans(client: MailchimpClient, index: TagIndex, pl
         chunkTagPlan(plan).map(async (call) => {
           try {
             const result = await client.segmentBatch(segmentId, call.add, call.remove);
+            if (result.members_added) {
+              const answered = new Set(
+                [...result.members_added.map((m) => m.email_address), ...result.errors.flatMap((e) => e.email_addresses)].map(normaliseEmail),
+              );
+              for (const e of call.add) if (!answered.has(normaliseEmail(e))) held.set(e, (held.get(e) ?? new Set()).add(plan.tag.toLowerCase()));
+            }
             for (const e of result.errors) {
               const error = new EspPermanentError(`mailchimp: tag "${plan.tag}" not changed: ${e.error ?? 'refused'}`, {
                 esp: 'mailchimp',
@@ -149,5 +164,5 @@ export async function applyTagPlans(client: MailchimpClient, index: TagIndex, pl
       );
     }),
   );
-  return failures;
+  return { failures, held };
 }

@@ -141,6 +141,8 @@ export const segmentBatchResultSchema = z.looseObject({
   total_added: z.number().optional(),
   total_removed: z.number().optional(),
   error_count: z.number().optional(),
+  /** The members this call added: one asked for and neither added nor in `errors` already had the tag. */
+  members_added: z.array(z.looseObject({ email_address: z.string() })).optional(),
   errors: z.array(z.looseObject({ email_addresses: z.array(z.string()).default([]), error: z.string().optional() })).default([]),
 });
 export type SegmentBatchResult = z.infer<typeof segmentBatchResultSchema>;

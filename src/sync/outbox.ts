@@ -272,9 +272,10 @@ function settle(options: DrainOptions, retry: RetryPolicy, g: Group, result: Cha
       const removed = new Set(g.change.removeTags);
       remember(TAGS_KEY, tagList([...before, ...g.change.addTags].filter((t) => !removed.has(t))));
       // A tag the ESP held before this write is not segsync's doing (a user's own, seen by a pull since
-      // the add was planned: the first push's adopting pull), unless an earlier attempt of this add
-      // went unanswered and may have put it there. Recorded as segsync's, it would be removed later.
-      const held = new Set(before);
+      // the add was planned, as the first push's adopting pull does, or found there by the connector's
+      // write), unless an earlier attempt of this add went unanswered and may have put it there.
+      // Recorded as segsync's, it would be removed later.
+      const held = new Set([...before, ...(r.tagsHeld ?? [])]);
       const triedEarlier = new Set(g.items.filter((i) => i.op === 'addTag' && i.sent).map((i) => String(i.value)));
       const put = g.change.addTags.filter((t) => !held.has(t) || triedEarlier.has(t));
       const added = addedAfterWrite(addedTags(prior.get(ADDED_TAGS_KEY)), put, g.change.removeTags);

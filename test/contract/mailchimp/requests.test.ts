@@ -163,6 +163,30 @@ describe('Mailchimp requests (contract)', () => {
     expect(tagged!.status).toBe('ok');
   });
 
+  it('reports the tags a member already had: the answer names only the members it added, in any letter case', async () => {
+    api()
+      .get(`/3.0/lists/${LIST}/segments`)
+      .query({ type: 'static', count: '1000', offset: '0', fields: 'segments.id,segments.name,segments.member_count,segments.updated_at,total_items' })
+      .reply(200, { segments: [{ id: 77, name: 'VIP', type: 'static', member_count: 1 }], total_items: 1 });
+    api()
+      .post(`/3.0/lists/${LIST}/segments/77`, { members_to_add: ['new@x.com', 'had@x.com', 'off@x.com'], members_to_remove: [] })
+      .reply(200, {
+        members_added: [{ email_address: 'New@X.com' }],
+        errors: [{ email_addresses: ['off@x.com'], error: 'Email addresses do not belong to this list' }],
+        total_added: 1,
+        total_removed: 0,
+        error_count: 1,
+      });
+    const [added, had, off] = await connector().push([
+      change('new@x.com', { remoteConsent: 'subscribed', addTags: ['vip'] }),
+      change('had@x.com', { remoteConsent: 'subscribed', addTags: ['vip'] }),
+      change('off@x.com', { remoteConsent: 'subscribed', addTags: ['vip'] }),
+    ]);
+    expect(added).toEqual({ ref: expect.anything(), status: 'ok', externalId: expect.any(String) });
+    expect(had).toEqual({ ref: expect.anything(), status: 'ok', externalId: expect.any(String), tagsHeld: ['vip'] });
+    expect(off!.status).toBe('failed');
+  });
+
   it('pulls with since_last_changed, before_last_changed, last_changed ascending and the fields it needs', async () => {
     const since = '2026-01-01T00:00:05.000Z';
     const x = { id: 'x', email_address: 'x@x.com', status: 'subscribed' as const, last_changed: '2026-01-01T00:00:05+00:00' };

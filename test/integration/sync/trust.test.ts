@@ -189,6 +189,23 @@ describe('sync that never corrupts an ESP (real SDKs against the three sandboxes
     expect(mcTags('ivy@x.com')).toEqual(['gold', 'vip']);
   }, 30_000);
 
+  it("never takes as its own a user's tag put on after segsync's last read, where the write finds it there (HubSpot, Mailchimp)", async () => {
+    const jay = add('jay@x.com');
+    await h.pushAll();
+    await pull();
+    // The user's own `vip`, added in each app after segsync's last look: no pull sees it before the push.
+    s.hubspot.edit('jay@x.com', { segsync_tags: 'vip' });
+    s.mailchimp.admin.tag('jay@x.com', 'vip', true);
+    flag(jay, true);
+    h.engine.enqueue([jay]);
+    await drain();
+    expect([hsTags('jay@x.com'), mcTags('jay@x.com')]).toEqual([['vip'], ['vip']]);
+    flag(jay, false);
+    h.engine.enqueue([jay]);
+    await drain();
+    expect([hsTags('jay@x.com'), mcTags('jay@x.com')]).toEqual([['vip'], ['vip']]);
+  }, 30_000);
+
   it('opted out on HubSpot, email changed on Klaviyo: created on Mailchimp under the new email as unsubscribed, never subscribed', async () => {
     s.klaviyo.seedProfile({ email: 'quinn@x.com', consent: 'SUBSCRIBED', first_name: 'Quinn' });
     s.hubspot.seed([{ email: 'quinn@x.com', properties: { firstname: 'Quinn' } }]);
