@@ -22,6 +22,7 @@ import type { DaemonMetrics } from './metrics';
 import { scrubEmails } from './scrub';
 import { decodedBody } from './body-encoding';
 import { DiskFullNotice, FULL_RETRY_AFTER_S } from './disk-full-notice';
+import { WebhookRejections } from './webhook-rejections';
 import { corsHeaders, normaliseOrigins, originVerdict } from './cors';
 import { kindOf, parseBatch, parseSingle } from './segment-payload';
 import type { CallKind, ItemRejection, ParsedCall, SegmentType } from './segment-payload';
@@ -60,6 +61,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   let closing = false;
   const warnedFields = new Set<string>();
   const diskFull = new DiskFullNotice(logger, clock);
+  const rejections = new WebhookRejections(logger, clock);
   const afterIntake = (kind: CallKind) => (result: IntakeResult) => {
     diskFull.stored();
     metrics.intake(kind, result);
@@ -227,7 +229,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     } catch (err) {
       if (err instanceof WebhookError) {
         metrics.webhook(esp, 'rejected');
-        logger.warn({ esp, code: err.code, reason: scrubEmails(err.message) }, 'webhook rejected');
+        rejections.rejected(esp, err);
         return reply.code(401).send({ error: 'webhook_rejected', message: err.message, hint: err.hint });
       }
       metrics.webhook(esp, 'error');
