@@ -81,8 +81,8 @@ export interface EspParts<Schema extends z.ZodObject, Options extends object, Se
   options(config: z.output<Schema>, context: ConnectorContext): NoInfer<Options>;
   /** Requires the vendor's sandbox and starts it, accepting `credential`. */
   sandbox(common: SandboxOptions, credential: string, webhookSecret: string | undefined): Promise<Server>;
-  /** How to point segsync at the started sandbox, for the terminal. */
-  usage(server: Server, credential: string): string;
+  /** How to point segsync at the started sandbox, for the terminal; `webhookSecret` when it delivers webhooks. */
+  usage(server: Server, credential: string, webhookSecret: string | undefined): string;
 }
 
 /** A vendor's definition from its parts: what building its connector and starting its sandbox do alike for every vendor lives here. */
@@ -96,7 +96,7 @@ export function defineEsp<Schema extends z.ZodObject, Options extends object, Se
     create: (config, context) => parts.connector()(definedOnly(parts.options(config, context)) as Options, context),
     async startSandbox({ credential = parts.sandboxCredential, webhookSecret, ...common }) {
       const server = await parts.sandbox(common, credential, webhookSecret);
-      return { server, usage: parts.usage(server, credential) };
+      return { server, usage: parts.usage(server, credential, common.webhookUrl ? webhookSecret : undefined) };
     },
   };
 }

@@ -61,5 +61,6 @@ export const hubspotDefinition = defineEsp({
       accessToken: credential,
       ...(webhookSecret ? { clientSecret: webhookSecret } : {}),
     }),
-  usage: (server, credential) => `connectors.hubspot: baseUrl ${server.url}, accessToken "${credential}", app id ${server.appId}`,
+  usage: (server, credential, webhookSecret) =>
+    `connectors.hubspot: baseUrl ${server.url}, accessToken "${credential}", app id ${server.appId}${webhookSecret ? `, clientSecret "${webhookSecret}"` : ''}`,
 });

@@ -64,5 +64,6 @@ export const klaviyoDefinition = defineEsp({
   }),
   sandbox: (common, credential, webhookSecret) =>
     (require('./sandbox') as typeof KlaviyoSandboxModule).startKlaviyoSandbox({ ...common, apiKey: credential, ...(webhookSecret ? { webhookSecret } : {}) }),
-  usage: (server, credential) => `connectors.klaviyo: baseUrl ${server.url}, apiKey "${credential}"`,
+  usage: (server, credential, webhookSecret) =>
+    `connectors.klaviyo: baseUrl ${server.url}, apiKey "${credential}"${webhookSecret ? `, webhookSecret "${webhookSecret}"` : ''}`,
 });

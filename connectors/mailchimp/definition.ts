@@ -51,6 +51,12 @@ export const mailchimpDefinition = defineEsp({
     ownedTags: context.ownedTags,
     ownedTagPrefix: context.ownedTagPrefix,
   }),
-  sandbox: (common, credential) => (require('./sandbox') as typeof MailchimpSandboxModule).startMailchimpSandbox({ ...common, apiKey: credential }),
-  usage: (server, credential) => `connectors.mailchimp: baseUrl ${server.url}, apiKey "${credential}", listId ${server.listId}`,
+  sandbox: (common, credential, webhookSecret) =>
+    (require('./sandbox') as typeof MailchimpSandboxModule).startMailchimpSandbox({
+      ...common,
+      apiKey: credential,
+      ...(webhookSecret ? { webhookSecret } : {}),
+    }),
+  usage: (server, credential, webhookSecret) =>
+    `connectors.mailchimp: baseUrl ${server.url}, apiKey "${credential}", listId ${server.listId}${webhookSecret ? `, webhookSecret "${webhookSecret}"` : ''}`,
 });

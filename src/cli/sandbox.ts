@@ -10,6 +10,7 @@ interface SandboxCliOptions {
   port: number;
   rateLimits: boolean;
   webhookUrl?: string;
+  webhookSecret: string;
   credential?: string;
   seed?: number;
   seedValue: number;
@@ -26,6 +27,11 @@ export function register(program: Command): void {
     .option('--port <n>', 'port (0 picks a free one)', numberOption('--port', { integer: true, min: 0, max: 65_535 }), 0)
     .option('--no-rate-limits', "do not enforce the vendor's rate limits")
     .option('--webhook-url <url>', 'deliver signed webhooks here when contacts change')
+    .option(
+      '--webhook-secret <secret>',
+      "what signs them: segsync's clientSecret (HubSpot) or webhookSecret (Mailchimp, in the URL; Klaviyo)",
+      'sandbox-webhook-secret',
+    )
     .option('--credential <secret>', 'the API key or token the sandbox accepts (default: a fixed sandbox credential)')
     .option(
       '--seed <n>',
@@ -41,13 +47,17 @@ export function register(program: Command): void {
     .option('--state <file>', 'keep the sandbox in this file: loaded at start when it exists, written after each change and on exit')
     .action(async (esp: string, opts: SandboxCliOptions) => {
       if (!(ESP_NAMES as readonly string[]).includes(esp)) throw new UsageError(`unknown ESP "${esp}"`, { hint: `use one of ${ESP_NAMES.join(', ')}` });
+      if (opts.webhookUrl !== undefined && !URL.canParse(opts.webhookUrl))
+        throw new UsageError(`--webhook-url ${JSON.stringify(opts.webhookUrl)} is not a URL`, {
+          hint: 'give a whole URL, e.g. http://127.0.0.1:8787/webhooks/' + esp,
+        });
       const stateFile = opts.state ? resolve(opts.state) : undefined;
       const [{ startSandbox }, { sandboxSeed }] = await Promise.all([import('../../connectors/registry.js'), import('./sandbox-seed.js')]);
       const { server, usage } = await startSandbox(esp as EspName, {
         host: opts.host,
         port: opts.port,
         rateLimits: opts.rateLimits,
-        ...(opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {}),
+        ...(opts.webhookUrl ? { webhookUrl: opts.webhookUrl, webhookSecret: opts.webhookSecret } : {}),
         ...(opts.credential ? { credential: opts.credential } : {}),
         ...(stateFile ? { stateFile } : {}),
       });

@@ -18,6 +18,7 @@ import { registerAccountRoutes } from './account-routes';
 import { BATCH_RESULTS_PATH, registerBatchRoutes } from './batches';
 import { Problem, invalid, notFound } from './problem';
 import { project, renderList, renderMember, renderMergeField, renderSegment, renderWebhook } from './render';
+import { webhookUrlWithSecret } from '../webhooks';
 
 export type { SandboxExchange };
 
@@ -49,7 +50,12 @@ export interface MailchimpSandboxOptions extends SandboxOptions {
   latencyMs?: number;
   /** Called for every exchange (integration tests validate each against the spec). */
   onExchange?: (exchange: SandboxExchange) => void;
+  /** With `webhookUrl`: the secret its URL carries (`?secret=`), as segsync's `webhookSecret` expects. */
+  webhookSecret?: string;
 }
+
+/** The id of the webhook `webhookUrl` sets up at start (one id, so a restart with its state file keeps one). */
+const STARTUP_WEBHOOK_ID = 'sandbox-webhook';
 
 export interface SandboxStats {
   requests: number;
@@ -186,6 +192,15 @@ export async function startMailchimpSandbox(options: MailchimpSandboxOptions = {
       })
     : undefined;
   stateFile?.load();
+  if (options.webhookUrl) {
+    // As a webhook set up in Mailchimp's app: every event, from people and admins (not the API's own writes).
+    lists.get(listId)!.webhooks.set(STARTUP_WEBHOOK_ID, {
+      id: STARTUP_WEBHOOK_ID,
+      url: options.webhookSecret ? webhookUrlWithSecret(options.webhookUrl, options.webhookSecret) : options.webhookUrl,
+      events: { subscribe: true, unsubscribe: true, profile: true, cleaned: true, upemail: true, campaign: true },
+      sources: { user: true, admin: true, api: false },
+    });
+  }
 
   const audienceOf = (id: string): Audience => {
     const a = lists.get(id);
