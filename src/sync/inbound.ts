@@ -375,6 +375,14 @@ function resolveContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, resu
     if (email && email !== byId.email && !ours && !isUnlinked(state) && emailChangedOnEsp(state, email)) followEmailChange(ctx, esp, byId, email, result);
     return ctx.store.getContact(byId.id);
   }
+  if (!email && ctx.readSince === undefined) {
+    // A webhook of a record segsync has not linked yet carries its id alone (HubSpot's creation and
+    // property events; seen by hand: one per record segsync's own push had just created, before its
+    // answer linked them). The next pull reads the record whole, email included: nothing is lost.
+    result.ignored++;
+    ctx.logger.debug({ esp, externalId: u.externalId }, 'webhook of a record not linked yet, without its email: the next pull reads it');
+    return undefined;
+  }
   if (!email || !isValidEmail(email)) {
     result.ignored++;
     ctx.logger.warn({ esp, externalId: u.externalId }, 'ESP record without a usable email and no known id: skipped');
