@@ -8,9 +8,12 @@
  */
 import type { IntakeResult } from './services';
 
+/** What one caller's records came to: positions refused as conflicts, and positions stored with a warning. */
+export type GroupAnswer = Pick<IntakeResult, 'conflicts'> & { warnings: NonNullable<IntakeResult['warnings']> };
+
 interface Waiter<T> {
   items: T[];
-  resolve: (conflicts: number[]) => void;
+  resolve: (answer: GroupAnswer) => void;
   reject: (err: unknown) => void;
 }
 
@@ -28,10 +31,10 @@ export class GroupCommit<T> {
 
   /**
    * Resolves once `items` are stored (with whatever else arrived meanwhile), with the positions in
-   * `items` of those refused as conflicts.
+   * `items` of those refused as conflicts and of those stored with a warning.
    */
-  add(items: T[]): Promise<number[]> {
-    return new Promise<number[]>((resolve, reject) => {
+  add(items: T[]): Promise<GroupAnswer> {
+    return new Promise<GroupAnswer>((resolve, reject) => {
       this.waiters.push({ items, resolve, reject });
       this.schedule();
     });
@@ -75,10 +78,15 @@ export class GroupCommit<T> {
     }
     this.onResult(result);
     const conflicts = [...result.conflicts].sort((a, b) => a - b);
+    const warnings = [...(result.warnings ?? [])].sort((a, b) => a.index - b.index);
     let offset = 0;
     for (const w of waiters) {
       const end = offset + w.items.length;
-      w.resolve(conflicts.filter((c) => c >= offset && c < end).map((c) => c - offset));
+      const mine = (i: number): boolean => i >= offset && i < end;
+      w.resolve({
+        conflicts: conflicts.filter(mine).map((c) => c - offset),
+        warnings: warnings.filter((x) => mine(x.index)).map((x) => ({ ...x, index: x.index - offset })),
+      });
       offset = end;
     }
   }

@@ -18,6 +18,7 @@ import type { IdentifyItem, TrackItem } from '../ingest/identity-graph';
 import { accessOf, presentedToken } from './auth';
 import type { Access, ApiKeys } from './auth';
 import { GroupCommit } from './group-commit';
+import type { GroupAnswer } from './group-commit';
 import type { DaemonMetrics } from './metrics';
 import { scrubEmails } from './scrub';
 import { decodedBody } from './body-encoding';
@@ -255,8 +256,10 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     // Identity first, so events of the same batch land on the contact it names and are evaluated
     // against its updated traits.
     const contacts: IdentifyItem[] = call.contacts.map(({ privileged: _privileged, ...c }) => ({ ...c, mayMergeContacts: access === 'server' }));
-    const refusedMerges = contacts.length ? await identifyGroup.add(contacts) : [];
-    const conflicts = call.events.length ? await trackGroup.add(call.events) : [];
+    const none: GroupAnswer = { conflicts: [], warnings: [] };
+    const identified = contacts.length ? await identifyGroup.add(contacts) : none;
+    const refusedMerges = identified.conflicts;
+    const conflicts = (call.events.length ? await trackGroup.add(call.events) : none).conflicts;
     const rejected = [
       ...call.rejected.map(publicRejection),
       ...refusedMerges.map((i) => ({ index: call.contactIndexes[i]!, field: 'userId', message: MERGE_REFUSAL.message, hint: MERGE_REFUSAL.hint })),
@@ -269,7 +272,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     ].sort((a, b) => a.index - b.index);
     metrics.rejected(endpoint, conflicts.length + refusedMerges.length);
     const stored = accepted - conflicts.length - refusedMerges.length;
-    const warnings = fieldWarnings(call);
+    const warnings = [...fieldWarnings(call), ...identified.warnings.map(({ index, ...w }) => ({ index: call.contactIndexes[index]!, ...w }))].sort(
+      (a, b) => a.index - b.index,
+    );
     if (!rejected.length) return reply.code(200).send({ ok: true, accepted: stored, ...(warnings.length ? { warnings } : {}) });
     if (stored === 0 && call.total === 1) {
       const first = rejected[0]!;

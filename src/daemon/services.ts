@@ -5,7 +5,7 @@
  */
 import type { RawRequest } from '../../connectors/connector';
 import type { IdentifyItem, TrackItem } from '../ingest/identity-graph';
-import type { EspName } from '../model/types';
+import type { EspName, FieldWarning } from '../model/types';
 
 /** What storing a batch of track/identify calls did. */
 export interface IntakeResult {
@@ -22,6 +22,8 @@ export interface IntakeResult {
    * that would merge two contacts without the right to (see IdentifyItem.mayMergeContacts).
    */
   conflicts: number[];
+  /** Positions (in the input) stored with a part left out, and why: an identify's consent the store kept its own against. */
+  warnings?: (FieldWarning & { index: number })[];
 }
 
 /** What one webhook delivery did. */

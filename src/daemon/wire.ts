@@ -10,6 +10,7 @@ import { hugePages } from './huge-pages';
 import type { LoadedConfig } from '../config/load';
 import type { SegsyncConfig } from '../config/schema';
 import type { Logger } from '../log/logger';
+import { consentKeptWarning } from '../model/consent';
 import type { Clock } from '../model/clock';
 import type { EspName } from '../model/types';
 import { storeIdentifies, storeTracks } from '../ingest/identity-graph';
@@ -225,7 +226,11 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
         const { flips } = flipsOf(evals);
         const ids = [...new Set([...r.contacts, ...r.eventsArrived, ...r.regathered])];
         sync.enqueue(ids);
-        return { inserted: 0, duplicates: 0, reevaluated: ids.length, flips, conflicts: r.refused };
+        const warnings = r.consentKept.map(({ position, kept }) => ({
+          index: position,
+          ...consentKeptWarning(items[position]!.contact, kept, 'send the call with its "timestamp" (when they did)'),
+        }));
+        return { inserted: 0, duplicates: 0, reevaluated: ids.length, flips, conflicts: r.refused, ...(warnings.length ? { warnings } : {}) };
       });
     },
 

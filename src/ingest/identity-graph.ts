@@ -12,7 +12,7 @@ import { toEventRow } from '../store/event-row';
 import { IDENTITY_DECISION } from '../store/identities';
 import type { Identifier, IdentityOwner, ProfileEventRow } from '../store/identities';
 import type { AppendOutcome, Store } from '../store/store';
-import type { FieldValue, IncomingContact, IncomingEvent } from '../model/types';
+import type { Consent, FieldValue, IncomingContact, IncomingEvent } from '../model/types';
 
 /** The app identifiers a call carries (Segment's userId and anonymousId). */
 export interface AppIds {
@@ -50,6 +50,8 @@ export interface IdentifyOutcome {
   regathered: number[];
   /** Positions of calls refused: they would merge two known contacts without the server key. */
   refused: number[];
+  /** Positions of calls whose consent the store kept its own against (older, or an undated lift of an opt-out), and the stored one. */
+  consentKept: { position: number; kept: Consent }[];
   /** Profiles absorbed into contacts, contacts merged. */
   absorbed: number;
   merged: number;
@@ -130,7 +132,12 @@ export function planIdentity(email: string | undefined, emailContact: number | u
  * traits merged). A call that would merge two contacts without the right to is refused whole.
  */
 export function storeIdentifies(store: Store, items: IdentifyItem[], now: number): IdentifyOutcome {
-  const out: IdentifyOutcome = { contacts: [], eventsArrived: [], regathered: [], refused: [], absorbed: 0, merged: 0 };
+  const out: IdentifyOutcome = { contacts: [], eventsArrived: [], regathered: [], refused: [], consentKept: [], absorbed: 0, merged: 0 };
+  const upsert = (contact: IncomingContact, position: number): number => {
+    const o = store.upsertContacts([contact])[0]!;
+    if (o.consentKept) out.consentKept.push({ position, kept: o.consentKept });
+    return o.contactId;
+  };
   const graph = store.identities;
   items.forEach((item, position) => {
     const at = item.contact.time ?? now;
@@ -145,11 +152,11 @@ export function storeIdentifies(store: Store, items: IdentifyItem[], now: number
     }
     let owner: IdentityOwner;
     if ('email' in plan.target) {
-      owner = { contactId: store.upsertContacts([{ ...item.contact, email: plan.target.email }])[0]!.contactId };
+      owner = { contactId: upsert({ ...item.contact, email: plan.target.email }, position) };
     } else if ('contactId' in plan.target) {
       owner = { contactId: plan.target.contactId };
       const email = store.identities.emailOf(plan.target.contactId);
-      if (email !== undefined && hasContent(item.contact)) store.upsertContacts([{ ...item.contact, email }]);
+      if (email !== undefined && hasContent(item.contact)) upsert({ ...item.contact, email }, position);
     } else if ('profileId' in plan.target) {
       owner = { profileId: plan.target.profileId };
     } else {

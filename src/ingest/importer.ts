@@ -8,8 +8,8 @@ import { Worker } from 'node:worker_threads';
 import { SegsyncError, StoreFullError, ValidationError, describeError, isRetryable } from '../errors';
 import { freeSpaceHint } from '../store/disk-full';
 import type { FieldShape } from '../config/field-values';
-import type { Consent, FieldWarning, IncomingContact } from '../model/types';
-import { formatUtcMinute } from '../model/units';
+import type { FieldWarning, IncomingContact } from '../model/types';
+import { consentKeptWarning } from '../model/consent';
 import type { EventBulkLoad, EventRow, Store } from '../store/store';
 import { rowsOf } from './event-columns';
 import type { ParsedBatch, WorkerInput, WorkerMessage } from './parse-protocol';
@@ -145,7 +145,7 @@ export async function importFile(options: ImportOptions): Promise<ImportSummary>
           outcomes.forEach((o, i) => {
             if (!o.consentKept) return;
             summary.warnings++;
-            options.onWarning?.({ line: lines[from + i]!, ...consentKeptWarning(all[from + i]!, o.consentKept) });
+            options.onWarning?.({ line: lines[from + i]!, ...consentKeptWarning(all[from + i]!, o.consentKept, 'give the record a "time" (when they did)') });
           });
         },
         (i, err) => reject(lines[i]!, describeError(err)),
@@ -293,21 +293,4 @@ function runWorkers(inputs: WorkerInput[], onBatch: (batch: ParsedBatch) => void
       });
     }
   });
-}
-
-/** Why a record's consent was not taken, and how to give it so that it is. */
-function consentKeptWarning(given: IncomingContact, kept: Consent): FieldWarning {
-  const when = formatUtcMinute(kept.updatedAt);
-  const by = kept.source === 'local' ? '' : ` (from ${kept.source})`;
-  return given.consentAt !== undefined && given.consentAt < kept.updatedAt
-    ? {
-        field: 'consent',
-        message: `"${given.consent}" is older than the stored consent, ${kept.status} since ${when} UTC${by}: left as it was`,
-        hint: 'a newer consent stands',
-      }
-    : {
-        field: 'consent',
-        message: `"${given.consent}" would lift the opt-out stored since ${when} UTC${by}, and this record does not say when it was given: left as it was`,
-        hint: 'if the person subscribed again after that, give the record a "time" (when they did); an export taken before the opt-out must not undo it',
-      };
 }

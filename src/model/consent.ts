@@ -4,7 +4,8 @@
  * Klaviyo's "suppressed"); each is mapped by what it means for sending, and one nobody knows is a
  * warning on that field, never a reason to lose the record. docs/rules.md ("Consent") lists the table.
  */
-import type { ConsentStatus } from './types';
+import type { Consent, ConsentStatus, FieldWarning, IncomingContact } from './types';
+import { formatUtcMinute } from './units';
 
 /**
  * Spellings are compared lower-cased with spaces and dashes as underscores. Complaints are
@@ -86,4 +87,24 @@ const OPTED_OUT: ReadonlySet<ConsentStatus> = new Set(['unsubscribed', 'cleaned'
 /** True for statuses that stop marketing email. */
 export function isOptedOut(status: ConsentStatus | undefined): boolean {
   return status !== undefined && OPTED_OUT.has(status);
+}
+
+/**
+ * Why a given consent was not taken (the store keeps a newer one, or an opt-out the given one does not
+ * date), and how to give it so that it is: `toDate` says how this intake dates a record.
+ */
+export function consentKeptWarning(given: Pick<IncomingContact, 'consent' | 'consentAt'>, kept: Consent, toDate: string): FieldWarning {
+  const when = formatUtcMinute(kept.updatedAt);
+  const by = kept.source === 'local' ? '' : ` (from ${kept.source})`;
+  return given.consentAt !== undefined && given.consentAt < kept.updatedAt
+    ? {
+        field: 'consent',
+        message: `"${given.consent}" is older than the stored consent, ${kept.status} since ${when} UTC${by}: left as it was`,
+        hint: 'a newer consent stands',
+      }
+    : {
+        field: 'consent',
+        message: `"${given.consent}" would lift the opt-out stored since ${when} UTC${by}, and this record does not say when it was given: left as it was`,
+        hint: `if the person subscribed again after that, ${toDate}; an export taken before the opt-out must not undo it`,
+      };
 }

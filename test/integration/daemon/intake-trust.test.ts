@@ -227,3 +227,44 @@ describe('/readyz against the sandboxes', () => {
     }
   });
 });
+
+describe('identify consent the store keeps its own against', () => {
+  it('answers with a warning naming the consent left out for being older than the stored one (a call without a time is dated on receipt)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'segsync-intake-trust-'));
+    dirs.push(dir);
+    const d = await startInProcess(await writeDaemonConfig(dir), {});
+    try {
+      expect((await d.post('/v1/identify', { email: 'cons@x.com', consent: 'subscribed' })).status).toBe(200);
+      const older = await d.post('/v1/identify', { email: 'cons@x.com', consent: 'unsubscribed', timestamp: '2026-01-01T00:00:00Z' });
+      expect(older.status).toBe(200);
+      expect(older.body).toEqual({
+        ok: true,
+        accepted: 1,
+        warnings: [
+          {
+            index: 0,
+            field: 'consent',
+            message: expect.stringMatching(/^"unsubscribed" is older than the stored consent, subscribed since /),
+            hint: 'a newer consent stands',
+          },
+        ],
+      });
+      expect(d.store.findContactByEmail('cons@x.com')!.consent?.status).toBe('subscribed');
+
+      const batch = await d.post('/v1/batch', {
+        batch: [
+          { type: 'track', email: 'cons@x.com', event: 'Viewed Product' },
+          { type: 'identify', email: 'cons@x.com', traits: { first_name: 'Con' }, consent: 'cleaned', timestamp: '2026-02-01T00:00:00Z' },
+          { type: 'identify', email: 'other@x.com', consent: 'unsubscribed' },
+        ],
+      });
+      expect(batch.status).toBe(200);
+      expect(batch.body.warnings).toEqual([expect.objectContaining({ index: 1, field: 'consent', message: expect.stringMatching(/^"cleaned" is older/) })]);
+      const c = d.store.findContactByEmail('cons@x.com')!;
+      expect([c.consent?.status, c.properties.first_name?.value]).toEqual(['subscribed', 'Con']);
+      expect(d.store.findContactByEmail('other@x.com')!.consent?.status).toBe('unsubscribed');
+    } finally {
+      await d.close();
+    }
+  });
+});

@@ -59,7 +59,7 @@ describe('GroupCommit', () => {
     const outcomes = await Promise.allSettled([group.add([1]), group.add([2])]);
     expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
     fail = false;
-    await expect(group.add([3])).resolves.toEqual([]);
+    await expect(group.add([3])).resolves.toEqual({ conflicts: [], warnings: [] });
   });
 
   it('fails only the caller whose records fail: the others of its group are written again alone and succeed', async () => {
@@ -77,12 +77,21 @@ describe('GroupCommit', () => {
     expect(writes).toEqual([[1, 2, 666, 3], [1], [2, 666], [3]]);
   });
 
-  it('tells each caller which of its own records conflicted', async () => {
+  it('tells each caller which of its own records conflicted, and which were stored with a warning', async () => {
     const group = new GroupCommit<number>(
-      async (items) => ({ ...result(items.length), conflicts: items.flatMap((v, i) => (v < 0 ? [i] : [])) }),
+      async (items) => ({
+        ...result(items.length),
+        conflicts: items.flatMap((v, i) => (v < 0 ? [i] : [])),
+        warnings: items.flatMap((v, i) => (v === 7 ? [{ index: i, field: 'consent', message: `seven at ${i}` }] : [])),
+      }),
       () => undefined,
     );
-    const [a, b, c] = await Promise.all([group.add([1, -1]), group.add([2]), group.add([-3, 3, -3])]);
-    expect([a, b, c]).toEqual([[1], [], [0, 2]]);
+    const [a, b, c] = await Promise.all([group.add([1, -1]), group.add([2, 7]), group.add([-3, 7, -3])]);
+    expect([a.conflicts, b.conflicts, c.conflicts]).toEqual([[1], [], [0, 2]]);
+    expect([a.warnings, b.warnings, c.warnings]).toEqual([
+      [],
+      [{ index: 1, field: 'consent', message: 'seven at 3' }],
+      [{ index: 1, field: 'consent', message: 'seven at 5' }],
+    ]);
   });
 });
