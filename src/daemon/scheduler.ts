@@ -11,6 +11,7 @@ import type { Clock } from '../model/clock';
 import type { DaemonMetrics } from './metrics';
 import { scrubEmails } from './scrub';
 import type { DaemonServices } from './services';
+import { PictureGate } from './picture-gate';
 
 /**
  * Optional on the services: the earliest time a segment answer can flip by the clock alone (the head
@@ -66,6 +67,7 @@ export class Scheduler {
   private readonly drainLoops: Loop[] = [];
   private readonly reevaluateLoop: Loop;
   private started = false;
+  private readonly gate: PictureGate;
 
   constructor(private readonly options: SchedulerOptions) {
     const { services, metrics, clock } = options;
@@ -74,23 +76,32 @@ export class Scheduler {
     const errors = options.drainErrorMs ?? { min: 1_000, max: 60_000 };
     const coalesceMs = options.drainCoalesceMs ?? 25;
     const sleep = sleeperFor(clock);
+    const gate = (this.gate = new PictureGate(services.esps));
+    const startedAt = clock.now();
 
     for (const esp of services.esps) {
+      const readsEvents = services.readsEvents?.(esp) ?? true;
       this.add(
         new Loop(
           {
             name: `pull:${esp}`,
             run: async () => {
-              const startedAt = clock.now();
+              const pullStartedAt = clock.now();
+              gate.pullStarted(readsEvents);
               try {
                 const outcome = await services.pull(esp);
-                metrics.pulled(outcome, startedAt);
+                metrics.pulled(outcome, pullStartedAt);
                 if (outcome.changed) this.notifyChange();
               } catch (err) {
                 metrics.pullFailed(esp);
                 throw err;
+              } finally {
+                const first = gate.awaitingFirstPull.includes(esp);
+                if (gate.pullEnded(esp, readsEvents)) this.wakeDrains();
+                if (first && gate.awaitingFirstPull.length === 0)
+                  options.logger.info({ seconds: Math.round((clock.now() - startedAt) / 1000) }, 'first pull of every ESP ended: pushing');
               }
-              return startedAt + options.pullIntervalMs - clock.now();
+              return pullStartedAt + options.pullIntervalMs - clock.now();
             },
             afterFailure: () => options.pullIntervalMs,
           },
@@ -179,6 +190,8 @@ export class Scheduler {
             name: `drain:${esp}`,
             run: async (nudged) => {
               if (nudged) idleMs = idle.min;
+              // Until the picture is complete: the gate's opening nudges this loop.
+              if (!gate.open) return idle.max;
               const outcome = await services.drainOutbox(esp);
               metrics.drained(outcome);
               // Something left the queue: there may be more. Only retries (5xx, 429) is no progress: back off.
@@ -210,6 +223,11 @@ export class Scheduler {
   start(): void {
     if (this.started) return;
     this.started = true;
+    if (!this.gate.open)
+      this.options.logger.info(
+        { esps: this.gate.awaitingFirstPull },
+        'pushes wait for the first pull of each ESP: segments are pushed from a complete picture',
+      );
     for (const loop of this.loops.values()) loop.start();
   }
 

@@ -90,6 +90,8 @@ export interface DaemonServices {
   webhook(esp: EspName, request: RawRequest): Promise<WebhookOutcome>;
   /** One incremental pull from an ESP. */
   pull(esp: EspName): Promise<PullOutcome>;
+  /** Whether a pull of `esp` also reads engagement events (absent: assumed, so pushes wait for it). */
+  readsEvents?(esp: EspName): boolean;
   /**
    * Re-evaluates contacts whose segment answers can flip by `now` (and those another process changed
    * or stored events of), a bounded number a run, and queues what they need on the ESPs: the flips,

@@ -247,6 +247,10 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
       };
     },
 
+    readsEvents(esp: EspName): boolean {
+      return sync.connector(esp).pullEvents !== undefined;
+    },
+
     async pull(esp: EspName): Promise<PullOutcome> {
       const r = await sync.pull(esp).catch((err: unknown) => noteFailure(esp, err));
       lastCall.set(esp, { ok: true });

@@ -26,6 +26,8 @@ class TimedServices implements DaemonServices {
   /** When set, every drain is answered 429 and pushes nothing. */
   rateLimited = false;
   nextWakeup: number | undefined;
+  /** Whether an ESP's pull reads events; absent: the scheduler assumes it does. */
+  readsEvents?: (esp: EspName) => boolean;
 
   constructor(
     private readonly clock: ManualClock,
@@ -185,8 +187,9 @@ describe('Scheduler', () => {
     scheduler.start();
     await settle();
     await clock.advance(10_000);
-    // Idle drains at 0, +250, +500, +1000, +2000, +4000 (capped), …: far fewer than one per tick.
-    expect(services.drains.map((d) => d.at - t0)).toEqual([0, 250, 750, 1_750, 3_750, 7_750]);
+    // The first drain waits for the start's pull to end (then 25 ms, the least gap between two drain
+    // starts); idle drains follow at +250, +500, +1000, +2000, +4000 (capped), …: far fewer than one per tick.
+    expect(services.drains.map((d) => d.at - t0)).toEqual([25, 275, 775, 1_775, 3_775, 7_775]);
     services.pending.set('hubspot', 3);
     scheduler.notifyChange();
     await settle();
@@ -203,11 +206,11 @@ describe('Scheduler', () => {
     scheduler.start();
     await settle();
     await clock.advance(4_999);
-    expect(services.drains.map((d) => d.at - t0)).toEqual([0, 250, 750, 1_750, 3_750]);
+    expect(services.drains.map((d) => d.at - t0)).toEqual([25, 275, 775, 1_775, 3_775]);
     services.queuedNext = 4;
     await clock.advance(1);
-    // The re-evaluation at 5 s queued another process's changes: a drain follows at once, not at 7.75 s.
-    expect(services.drains.map((d) => d.at - t0)).toEqual([0, 250, 750, 1_750, 3_750, 5_000]);
+    // The re-evaluation at 5 s queued another process's changes: a drain follows at once, not at 7.775 s.
+    expect(services.drains.map((d) => d.at - t0)).toEqual([25, 275, 775, 1_775, 3_775, 5_000]);
     await scheduler.stop();
   });
 
@@ -218,7 +221,7 @@ describe('Scheduler', () => {
     scheduler.start();
     await settle();
     await clock.advance(10_000);
-    expect(services.drains.map((d) => d.at - t0)).toEqual([0, 250, 750, 1_750, 3_750, 7_750]);
+    expect(services.drains.map((d) => d.at - t0)).toEqual([25, 275, 775, 1_775, 3_775, 7_775]);
     await scheduler.stop();
   });
 
@@ -330,6 +333,47 @@ describe('Scheduler: reconcile', () => {
       return { esp, drifted: 2, queued: 3 };
     }
   }
+
+  it("pushes nothing until every ESP's first pull has ended (a failed one counts), nor while a pull that reads events is under way", async () => {
+    const { clock, services, scheduler, t0, logs } = setup(['hubspot', 'klaviyo']);
+    const reading = new Set<EspName>(['klaviyo']);
+    services.readsEvents = (esp: EspName): boolean => reading.has(esp);
+    services.pending.set('hubspot', 2);
+    let release!: () => void;
+    services.pullGate = new Promise<void>((r) => (release = r));
+    scheduler.start();
+    await settle();
+    await clock.advance(30_000);
+    // Both first pulls hang (an account's backfill): no drain at all, though hubspot has work queued.
+    expect(services.drains).toEqual([]);
+    expect(logs()).toMatch(/pushes wait for the first pull of each ESP/);
+    services.pullGate = undefined;
+    services.pullError = new Error('klaviyo is down');
+    release();
+    await settle();
+    await clock.advance(25);
+    expect(services.drains.map((d) => [d.esp, d.at - t0])).toEqual([
+      ['hubspot', 30_000],
+      ['klaviyo', 30_000],
+      ['hubspot', 30_000],
+    ]);
+    expect(logs()).toMatch(/first pull of every ESP ended: pushing/);
+    services.pullError = undefined;
+    // The next klaviyo pull (it reads events) hangs: drains wait for it, then run when it ends.
+    services.pullGate = new Promise<void>((r) => (release = r));
+    await clock.advance(60_000);
+    const before = services.drains.length;
+    services.pending.set('hubspot', 1);
+    scheduler.notifyChange();
+    await clock.advance(10_000);
+    expect(services.drains.length).toBe(before);
+    services.pullGate = undefined;
+    release();
+    await settle();
+    await clock.advance(25);
+    expect(services.drains.slice(before).map((d) => d.esp)).toEqual(['hubspot', 'klaviyo', 'hubspot']);
+    await scheduler.stop();
+  });
 
   it('reads each ESP back every interval (not at start) and counts drift found and repairs queued', async () => {
     const clock = new ManualClock(Date.UTC(2026, 4, 1, 12, 0, 0));
