@@ -1,12 +1,12 @@
 /**
  * Segment answers are pushed from a complete picture. An ESP's pull stores what it reads page by page,
- * and Klaviyo's engagement events metric by metric: an answer computed between two pages is transient
- * (the views stored, the cart adds that followed them not yet), and a push of it writes a wrong tag or
- * value that the next pages take back. Seen by hand on a daemon's first start: 27 contacts tagged
- * browse abandoners on Mailchimp for a few seconds, whose removal then tripped the safety valve and
- * left the wrong tags there. So drains wait until every ESP's first pull of the run has ended (a
- * failed one counts: an ESP that is down must not hold the others back), and while a pull that reads
- * events is under way (short once the account is read: a page or two a minute).
+ * and an ESP's engagement events kind by kind (one metric at a time): an answer computed between two
+ * pages is transient (the views stored, the cart adds that followed them not yet), and a push of it
+ * writes a wrong tag or value that the next pages take back. Seen by hand on a daemon's first start:
+ * 27 contacts tagged browse abandoners on another ESP for a few seconds, whose removal then tripped
+ * the safety valve and left the wrong tags there. So drains wait until every ESP's first pull of the
+ * run has ended (a failed one counts: an ESP that is down must not hold the others back), and while a
+ * pull that reads events is under way (short once the account is read: a page or two a minute).
  */
 import type { EspName } from '../model/types';
 

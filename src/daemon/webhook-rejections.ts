@@ -1,6 +1,6 @@
 /**
  * A webhook secret missing or wrong refuses every delivery, and a line per delivery buried the log
- * (seen by hand: 66 lines in the five seconds after a push, HubSpot echoing each write). Each reason
+ * (seen by hand: 66 lines in the five seconds after a push, the ESP echoing each write). Each reason
  * is logged once with what to do, then at most once per `everyMs` with how many more it refused.
  */
 import type { WebhookError } from '../errors';

@@ -376,7 +376,7 @@ function resolveContact(ctx: InboundContext, esp: EspName, u: RemoteUpdate, resu
     return ctx.store.getContact(byId.id);
   }
   if (!email && ctx.readSince === undefined) {
-    // A webhook of a record segsync has not linked yet carries its id alone (HubSpot's creation and
+    // A webhook of a record segsync has not linked yet may carry its id alone (an ESP's creation and
     // property events; seen by hand: one per record segsync's own push had just created, before its
     // answer linked them). The next pull reads the record whole, email included: nothing is lost.
     result.ignored++;
