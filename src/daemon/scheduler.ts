@@ -190,8 +190,9 @@ export class Scheduler {
             name: `drain:${esp}`,
             run: async (nudged) => {
               if (nudged) idleMs = idle.min;
-              // Until the picture is complete: the gate's opening nudges this loop.
-              if (!gate.open) return idle.max;
+              // Until the picture is complete: the gate's opening nudges this loop; another process's
+              // pull of events is looked at again after the idle wait.
+              if (!gate.open || (services.eventsPulledElsewhere?.().length ?? 0) > 0) return idle.max;
               const outcome = await services.drainOutbox(esp);
               metrics.drained(outcome);
               // Something left the queue: there may be more. Only retries (5xx, 429) is no progress: back off.

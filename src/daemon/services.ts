@@ -92,6 +92,8 @@ export interface DaemonServices {
   pull(esp: EspName): Promise<PullOutcome>;
   /** Whether a pull of `esp` also reads engagement events (absent: assumed, so pushes wait for it). */
   readsEvents?(esp: EspName): boolean;
+  /** The ESPs whose events another process (a `segsync pull` beside the daemon) is reading now. */
+  eventsPulledElsewhere?(): EspName[];
   /**
    * Re-evaluates contacts whose segment answers can flip by `now` (and those another process changed
    * or stored events of), a bounded number a run, and queues what they need on the ESPs: the flips,

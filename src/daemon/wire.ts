@@ -251,6 +251,10 @@ export async function createServices(ctx: WireContext): Promise<WiredServices> {
       return sync.connector(esp).pullEvents !== undefined;
     },
 
+    eventsPulledElsewhere(): EspName[] {
+      return store.eventsPullsElsewhere();
+    },
+
     async pull(esp: EspName): Promise<PullOutcome> {
       const r = await sync.pull(esp).catch((err: unknown) => noteFailure(esp, err));
       lastCall.set(esp, { ok: true });

@@ -402,6 +402,13 @@ export interface Store {
   announceLiveReader(): boolean;
   /** The pid of another process that announced itself a live reader (a daemon) and still runs. */
   liveReaderElsewhere(): number | undefined;
+  /**
+   * Notes that this process is reading an ESP's engagement events (`on`), or no longer is: answers read
+   * between two of its pages are transient, and a daemon waits before pushing them.
+   */
+  noteEventsPull(esp: EspName, on: boolean): void;
+  /** The ESPs whose events another process that still runs is reading now. */
+  eventsPullsElsewhere(): EspName[];
   /** From now on this connection's own contact and answer writes are not noted: it evaluates and queues what each implies where it makes it (the daemon). */
   evaluatesOwnContactWrites(): void;
   /** The fingerprint of the rules every contact's stored answers were last computed by (rules/fingerprint.ts), if recorded. */

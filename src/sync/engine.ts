@@ -220,15 +220,22 @@ export class SyncEngine {
       if (this.stopping) return { ...report, stopped: true };
     }
     if (connector.pullEvents) {
-      for await (const page of connector.pullEvents(store.getCursor(esp, EVENTS_CURSOR), until)) {
-        const stored = this.atomically(() => {
-          const r = this.storeRemoteEvents(esp, page.events);
-          store.setCursor(esp, EVENTS_CURSOR, page.next);
-          return r;
-        });
-        for (const bad of stored.rejected) this.options.logger.warn({ esp, event: bad.index, reason: bad.message }, 'pulled event refused');
-        report.events += stored.inserted;
-        if (this.stopping) return { ...report, stopped: true };
+      // Between two pages (one kind of event after another) answers are transient: a daemon in another
+      // process waits before pushing while this note stands.
+      store.noteEventsPull(esp, true);
+      try {
+        for await (const page of connector.pullEvents(store.getCursor(esp, EVENTS_CURSOR), until)) {
+          const stored = this.atomically(() => {
+            const r = this.storeRemoteEvents(esp, page.events);
+            store.setCursor(esp, EVENTS_CURSOR, page.next);
+            return r;
+          });
+          for (const bad of stored.rejected) this.options.logger.warn({ esp, event: bad.index, reason: bad.message }, 'pulled event refused');
+          report.events += stored.inserted;
+          if (this.stopping) return { ...report, stopped: true };
+        }
+      } finally {
+        store.noteEventsPull(esp, false);
       }
     }
     return report;

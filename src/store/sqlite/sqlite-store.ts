@@ -30,7 +30,7 @@ import type {
   UpsertOutcome,
 } from '../store';
 import { ADDED_TAGS_KEY, RECORD_KEY, UNLINKED_KEY } from '../store';
-import { processRuns } from '../process-alive';
+import { maybeSegsync, processRuns } from '../process-alive';
 import { toEventRow } from '../event-row';
 import { SqliteIdentities } from './identities';
 import { MIGRATIONS, RULES_TABLES } from './migrations';
@@ -102,6 +102,8 @@ const WEBHOOK_PRUNE_EVERY = 1000;
 const ANSWERS_FINGERPRINT = 'answers_fingerprint';
 /** store_meta key: the pid of the process reading events as they arrive (a daemon), if one announced itself. */
 const LIVE_READER = 'live_reader_pid';
+/** store_meta keys `events_pull:ESP` name the pid reading that ESP's events now. */
+const EVENTS_PULL = 'events_pull:';
 /** store_meta key: the highest event row already checked for readable JSON. */
 const CHECKED_EVENT_ROW = 'json_checked_event_row';
 
@@ -1229,6 +1231,28 @@ export class SqliteStore implements Store {
   liveReaderElsewhere(): number | undefined {
     const pid = Number(this.meta(LIVE_READER));
     return pid !== process.pid && processRuns(pid) ? pid : undefined;
+  }
+
+  noteEventsPull(esp: EspName, on: boolean): void {
+    const key = `${EVENTS_PULL}${esp}`;
+    try {
+      if (on) this.setMeta(key, String(process.pid));
+      else this.stmt('DELETE FROM store_meta WHERE key = ? AND value = ?').run(key, String(process.pid));
+    } catch (err) {
+      // A note a full disk kept out only lets a daemon push a little early; the pull itself says why it stops.
+      if (!(err instanceof StoreFullError)) throw err;
+    }
+  }
+
+  eventsPullsElsewhere(): EspName[] {
+    const rows = this.stmt('SELECT key, value FROM store_meta WHERE key LIKE ?').all(`${EVENTS_PULL}%`) as { key: string; value: string }[];
+    return rows
+      .filter((r) => {
+        const pid = Number(r.value);
+        // A pull killed before it removed its note, or a pid since taken by another program, reads no more.
+        return pid !== process.pid && processRuns(pid) && maybeSegsync(pid);
+      })
+      .map((r) => r.key.slice(EVENTS_PULL.length) as EspName);
   }
 
   evaluatesOwnContactWrites(): void {

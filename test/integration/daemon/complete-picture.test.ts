@@ -7,6 +7,7 @@
  * drains: Mailchimp must never be asked to tag anyone.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKlaviyoSandbox } from '../../../connectors/klaviyo/sandbox';
@@ -36,6 +37,16 @@ describe('daemon: segments pushed from a complete picture', () => {
   let store: SqliteStore | undefined;
   const tagWrites: SandboxExchange[] = [];
   let eventsServed = 0;
+  /** The store's note of Klaviyo's events being read, as another process would see it while the second metric is asked for. */
+  let noteDuringPull: string | undefined;
+  const eventsPullNote = (): string | undefined => {
+    const db = new Database(join(dir, 'segsync.db'), { readonly: true });
+    try {
+      return (db.prepare("SELECT value FROM store_meta WHERE key = 'events_pull:klaviyo'").pluck().get() as string | undefined) ?? undefined;
+    } finally {
+      db.close();
+    }
+  };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'segsync-complete-picture-'));
@@ -45,8 +56,10 @@ describe('daemon: segments pushed from a complete picture', () => {
       jobDurationMs: 0,
       onExchange: (x) => {
         // The first metric's events are served; the next request (the cart adds) answers 3 s late, once, with a 503 that is retried.
-        if (x.method === 'GET' && x.path.startsWith('/api/events') && x.status === 200 && ++eventsServed === 1)
+        if (x.method === 'GET' && x.path.startsWith('/api/events') && x.status === 200 && ++eventsServed === 1) {
           klaviyo.fail({ method: 'GET', pathPrefix: '/api/events', status: 503, delayMs: 3_000, times: 1 });
+          noteDuringPull = eventsPullNote();
+        }
       },
     });
     mailchimp = await startMailchimpSandbox({
@@ -120,6 +133,8 @@ daemon:
     // Drains that would still come (every 250 ms to 5 s while idle) have had their chance.
     await new Promise((r) => setTimeout(r, 1_500));
     expect(eventsServed).toBeGreaterThanOrEqual(2);
+    // The pull noted itself in the store for a daemon in another process to see, and took the note back.
+    expect([noteDuringPull, eventsPullNote()]).toEqual([String(process.pid), undefined]);
     expect(s.counts().segments.find((x) => x.segment === 'browse_abandoner')?.members ?? 0).toBe(0);
     expect(tagWrites.map((x) => x.requestBody)).toEqual([]);
     expect(SHOPPERS.filter((e) => mailchimp.member(e) !== undefined)).toEqual([]);

@@ -28,6 +28,8 @@ class TimedServices implements DaemonServices {
   nextWakeup: number | undefined;
   /** Whether an ESP's pull reads events; absent: the scheduler assumes it does. */
   readsEvents?: (esp: EspName) => boolean;
+  /** The ESPs whose events another process reads now. */
+  eventsPulledElsewhere?: () => EspName[];
 
   constructor(
     private readonly clock: ManualClock,
@@ -372,6 +374,23 @@ describe('Scheduler: reconcile', () => {
     await settle();
     await clock.advance(25);
     expect(services.drains.slice(before).map((d) => d.esp)).toEqual(['hubspot', 'klaviyo', 'hubspot']);
+    await scheduler.stop();
+  });
+
+  it("pushes nothing while another process (a segsync pull beside the daemon) reads an ESP's events, and looks again after the idle wait", async () => {
+    const { clock, services, scheduler, t0 } = setup();
+    services.readsEvents = () => false;
+    let elsewhere = ['klaviyo' as EspName];
+    services.eventsPulledElsewhere = () => elsewhere;
+    services.pending.set('hubspot', 2);
+    scheduler.start();
+    await settle();
+    await clock.advance(20_000);
+    expect(services.drains).toEqual([]);
+    elsewhere = [];
+    await clock.advance(100);
+    // Looked at again every idle wait (4 s here): the first look after the other pull ended drains.
+    expect(services.drains.map((d) => d.at - t0)).toEqual([20_025, 20_025]);
     await scheduler.stop();
   });
 
