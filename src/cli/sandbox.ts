@@ -27,11 +27,7 @@ export function register(program: Command): void {
     .option('--port <n>', 'port (0 picks a free one)', numberOption('--port', { integer: true, min: 0, max: 65_535 }), 0)
     .option('--no-rate-limits', "do not enforce the vendor's rate limits")
     .option('--webhook-url <url>', 'deliver signed webhooks here when contacts change')
-    .option(
-      '--webhook-secret <secret>',
-      "what signs them: segsync's clientSecret (HubSpot) or webhookSecret (Mailchimp, in the URL; Klaviyo)",
-      'sandbox-webhook-secret',
-    )
+    .option('--webhook-secret <secret>', 'what signs them (the start line names the connector key that takes it)', 'sandbox-webhook-secret')
     .option('--credential <secret>', 'the API key or token the sandbox accepts (default: a fixed sandbox credential)')
     .option(
       '--seed <n>',
@@ -47,7 +43,10 @@ export function register(program: Command): void {
     .option('--state <file>', 'keep the sandbox in this file: loaded at start when it exists, written after each change and on exit')
     .action(async (esp: string, opts: SandboxCliOptions) => {
       if (!(ESP_NAMES as readonly string[]).includes(esp)) throw new UsageError(`unknown ESP "${esp}"`, { hint: `use one of ${ESP_NAMES.join(', ')}` });
-      if (opts.webhookUrl !== undefined && !URL.canParse(opts.webhookUrl))
+      if (opts.webhookSecret.trim() === '')
+        throw new UsageError('--webhook-secret is empty', { hint: 'give a secret, or leave the option out for sandbox-webhook-secret' });
+      // `localhost:8787` parses as a URL of scheme "localhost:": only http(s) can be delivered to.
+      if (opts.webhookUrl !== undefined && !/^https?:$/.test(URL.parse(opts.webhookUrl)?.protocol ?? ''))
         throw new UsageError(`--webhook-url ${JSON.stringify(opts.webhookUrl)} is not a URL`, {
           hint: 'give a whole URL, e.g. http://127.0.0.1:8787/webhooks/' + esp,
         });

@@ -4,6 +4,7 @@
  * through segsync's own checks (before: HubSpot signed with a secret it never printed, and Mailchimp
  * and Klaviyo sent nothing).
  */
+import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,7 +17,7 @@ import { verifyV3 } from '../../connectors/hubspot/webhooks';
 import { verifyWebhook } from '../../connectors/klaviyo/webhooks';
 import { verifySecret } from '../../connectors/mailchimp/webhooks';
 import type { SandboxProcess } from '../support/sandbox-process';
-import { startSandboxProcess } from '../support/sandbox-process';
+import { SEGSYNC_BIN, startSandboxProcess } from '../support/sandbox-process';
 
 interface Delivery {
   path: string;
@@ -71,6 +72,15 @@ describe('sandbox --webhook-url', () => {
     headers: Object.fromEntries(Object.entries(d.headers).map(([k, v]) => [k, String(v)])),
     rawBody: d.body,
     receivedAt: Date.now(),
+  });
+
+  it('refuses a --webhook-url that is not a URL, and an empty --webhook-secret, saying what to give', () => {
+    const run = (args: string[]): { status: number | null; stderr: string } =>
+      spawnSync(process.execPath, [SEGSYNC_BIN, 'sandbox', 'hubspot', '--port', '0', ...args], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+    const notUrl = run(['--webhook-url', 'localhost:8787']);
+    expect([notUrl.status, notUrl.stderr]).toEqual([2, expect.stringMatching(/--webhook-url "localhost:8787" is not a URL[\s\S]*give a whole URL/)]);
+    const empty = run(['--webhook-url', `${base}/webhooks/hubspot`, '--webhook-secret', '']);
+    expect([empty.status, empty.stderr]).toEqual([2, expect.stringMatching(/--webhook-secret is empty/)]);
   });
 
   it('HubSpot prints its clientSecret, and its signed deliveries verify with it', async () => {
